@@ -1,0 +1,6 @@
+"""Local development: the embedded SQLite default, debug on unless DEBUG says otherwise."""
+
+from .base import *  # noqa: F403
+from .base import env_bool
+
+DEBUG = env_bool("DEBUG", True)

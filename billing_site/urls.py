@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", include("billing_site.home_urls")),
+    path("admin/", admin.site.urls),
+    path("", include("catalog.api.urls")),
+    path("", include("customers.api.urls")),
+    path("", include("metering.api.urls")),
+    path("", include("invoicing.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

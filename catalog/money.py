@@ -1,0 +1,111 @@
+"""Decimal helpers: the one place where money and quantities are rounded or formatted.
+
+Pure standard library, no Django import: the rating engine imports this module and must stay
+importable (and testable) without a configured Django project.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+
+# Storage precision for every money or quantity column. 38 digits with 12 after the point keeps
+# sub-cent unit prices (a token priced at 0.0000015 cents) exact and leaves 26 digits of headroom.
+MAX_DIGITS = 38
+DECIMAL_PLACES = 12
+
+# The built-in fiat pricing unit. Amounts in it are cents; its smallest amount is one cent.
+USD_CENTS_ID = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"
+USD_CENTS_NAME = "USD (cents)"
+
+ZERO = Decimal(0)
+
+# Metronome's quantity rounding methods, mapped to the decimal module's modes. Every rounding in
+# the product names its mode explicitly: the decimal context default (ROUND_HALF_EVEN) is never used.
+ROUNDING_METHODS = {
+    "ROUND_UP": ROUND_UP,
+    "ROUND_DOWN": ROUND_DOWN,
+    "ROUND_HALF_UP": ROUND_HALF_UP,
+}
+
+
+def to_decimal(value: object) -> Decimal:
+    """Read a JSON number, numeric string or int as an exact Decimal. Floats are refused."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, (bool, float)):
+        raise TypeError(f"refusing to read {type(value).__name__} {value!r} as money or quantity")
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
+    else:
+        raise TypeError(f"cannot read {type(value).__name__} as a number")
+    if not result.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return result
+
+
+def _exponent(decimal_places: int) -> Decimal:
+    return Decimal(1).scaleb(-decimal_places)
+
+
+def round_amount(amount: Decimal, decimal_places: int = 0) -> Decimal:
+    """Round a line amount, once, half up, to the pricing unit's smallest amount.
+
+    `decimal_places` is the pricing unit's precision: 0 for `USD (cents)` (a whole cent).
+    """
+    return amount.quantize(_exponent(decimal_places), rounding=ROUND_HALF_UP)
+
+
+def round_quantity(quantity: Decimal, decimal_places: int, method: str) -> Decimal:
+    """A product's quantity rounding (after its quantity conversion)."""
+    try:
+        mode = ROUNDING_METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown rounding method {method!r}") from None
+    return quantity.quantize(_exponent(decimal_places), rounding=mode)
+
+
+def convert_quantity(quantity: Decimal, factor: Decimal, operation: str) -> Decimal:
+    """A product's quantity conversion, at full precision (rounding is a separate step)."""
+    if operation == "MULTIPLY":
+        return quantity * factor
+    if operation == "DIVIDE":
+        return quantity / factor
+    raise ValueError(f"unknown conversion operation {operation!r}")
+
+
+def normalize(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (150.000 -> 150, 1E+2 -> 100)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def to_json_number(value: Decimal | None) -> int | Decimal | None:
+    """A Decimal as the JSON number Metronome's wire format expects (ints stay ints)."""
+    if value is None:
+        return None
+    value = normalize(value)
+    if value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def format_money(amount: Decimal | None, unit_name: str) -> str:
+    """Show an amount as a finance user reads it: 150 in `USD (cents)` is `$1.50`.
+
+    Sub-cent amounts (unit prices) keep their extra digits: 0.00015 cents is `$0.0000015`.
+    Other units print as `12.5 credits`.
+    """
+    if amount is None:
+        return ""
+    if unit_name == USD_CENTS_NAME:
+        dollars = amount / 100
+        digits = max(2, -normalize(dollars).as_tuple().exponent)
+        sign = "-" if dollars < 0 else ""
+        return f"{sign}${abs(dollars):,.{digits}f}"
+    return f"{normalize(amount):,f} {unit_name}"

@@ -1,0 +1,144 @@
+"""Invoices and their line items, in Metronome's invoice shape (reference section 3.7)."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import MONEY, PricingUnit, Product
+from customers.models import Contract, Customer
+
+
+class Invoice(models.Model):
+    """One usage invoice per contract per billing period: DRAFT, then FINALIZED (or VOID)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT", "Draft"
+        FINALIZED = "FINALIZED", "Finalized"
+        VOID = "VOID", "Void"
+
+    class PaymentStatus(models.TextChoices):
+        NOT_SENT = "NOT_SENT", "Not sent"
+        SENT = "SENT", "Sent to billing provider"
+        PAID = "PAID", "Paid"
+        FAILED = "FAILED", "Payment failed"
+
+    class Type(models.TextChoices):
+        USAGE = "USAGE", "Usage"
+        SCHEDULED = "SCHEDULED", "Scheduled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="invoices")
+    credit_type = models.ForeignKey(
+        PricingUnit, on_delete=models.PROTECT, related_name="+", verbose_name="pricing unit"
+    )
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.USAGE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    payment_status = models.CharField(
+        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.NOT_SENT
+    )
+    start_timestamp = models.DateTimeField(help_text="Start of the billing period (inclusive).")
+    end_timestamp = models.DateTimeField(help_text="End of the billing period (exclusive).")
+    number = models.PositiveIntegerField(
+        null=True, blank=True, unique=True, help_text="Sequential, assigned at finalization."
+    )
+    issued_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    subtotal = models.DecimalField(**MONEY, default=0)
+    total = models.DecimalField(**MONEY, default=0)
+    net_payment_terms_days = models.PositiveIntegerField(default=30)
+    rating_snapshot = models.JSONField(
+        null=True, blank=True, help_text="The rating input frozen at finalization."
+    )
+    regenerated_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="regenerations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_timestamp", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "type", "start_timestamp"],
+                condition=Q(status__in=["DRAFT", "FINALIZED"]),
+                name="invoice_one_live_per_period",
+                violation_error_message="This contract already has an invoice for that period.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_timestamp__gt=models.F("start_timestamp")),
+                name="invoice_period_positive",
+                violation_error_message="The period must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="DRAFT") | Q(number__isnull=False, issued_at__isnull=False),
+                name="invoice_issued_has_number",
+                violation_error_message="A finalized invoice has a number and an issue date.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "start_timestamp"], name="invoice_customer_start"),
+            models.Index(fields=["status", "end_timestamp"], name="invoice_status_end"),
+        ]
+
+    def __str__(self) -> str:
+        label = f"#{self.number}" if self.number else self.get_status_display()
+        return f"{label} {self.customer} {self.start_timestamp:%Y-%m-%d}"
+
+    def format(self, amount):
+        return self.credit_type.format(amount)
+
+
+class InvoiceLineItem(models.Model):
+    """One line of an invoice: usage per group values and tier, a fee, or a balance application."""
+
+    class Type(models.TextChoices):
+        USAGE = "usage", "Usage"
+        SUBSCRIPTION = "subscription", "Subscription"
+        SCHEDULED = "scheduled", "Scheduled charge"
+        COMMIT_PURCHASE = "commit_purchase", "Commit purchase"
+        APPLIED_COMMIT_OR_CREDIT = "applied_commit_or_credit", "Commit or credit applied"
+        CPU_CONVERSION = "cpu_conversion", "Custom unit conversion"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="line_items")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=300)
+    type = models.CharField(max_length=32, choices=Type.choices)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    product_type = models.CharField(max_length=32, blank=True)
+    credit_type = models.ForeignKey(
+        PricingUnit, on_delete=models.PROTECT, related_name="+", verbose_name="pricing unit"
+    )
+    quantity = models.DecimalField(**MONEY, null=True, blank=True)
+    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    total = models.DecimalField(**MONEY)
+    starting_at = models.DateTimeField(null=True, blank=True)
+    ending_before = models.DateTimeField(null=True, blank=True)
+    group_key = models.CharField(max_length=200, blank=True)
+    group_value = models.CharField(max_length=500, blank=True)
+    pricing_group_values = models.JSONField(default=dict, blank=True)
+    presentation_group_values = models.JSONField(default=dict, blank=True)
+    tier_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    tier_starting_at = models.DecimalField(**MONEY, null=True, blank=True)
+    tier_size = models.DecimalField(**MONEY, null=True, blank=True)
+    is_prorated = models.BooleanField(default=False)
+    is_unpriced = models.BooleanField(
+        default=False,
+        help_text="Usage was metered but its group values have no rate: no charge.",
+    )
+    commit_id = models.UUIDField(null=True, blank=True)
+    applied_commit_or_credit_id = models.UUIDField(null=True, blank=True)
+    applied_commit_or_credit_type = models.CharField(max_length=10, blank=True)
+    subscription_id = models.UUIDField(null=True, blank=True)
+    scheduled_charge_id = models.UUIDField(null=True, blank=True)
+    balance_remaining = models.DecimalField(**MONEY, null=True, blank=True)
+
+    class Meta:
+        ordering = ["invoice", "position"]
+
+    def __str__(self) -> str:
+        return self.name
