@@ -6,7 +6,16 @@ importable (and testable) without a configured Django project.
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from contextlib import AbstractContextManager
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Context,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
 
 # Storage precision for every money or quantity column. 38 digits with 12 after the point keeps
 # sub-cent unit prices (a token priced at 0.0000015 cents) exact and leaves 26 digits of headroom.
@@ -109,3 +118,13 @@ def format_money(amount: Decimal | None, unit_name: str) -> str:
         sign = "-" if dollars < 0 else ""
         return f"{sign}${abs(dollars):,.{digits}f}"
     return f"{normalize(amount):,f} {unit_name}"
+
+
+# Intermediate results (a proration fraction, a quantity divided by a conversion factor) keep 50
+# significant digits, far beyond any stored amount, so that the one rounding per line decides.
+FULL_PRECISION = 50
+
+
+def full_precision() -> AbstractContextManager[Context]:
+    """The decimal context the rating engine computes in (rounding still happens only here)."""
+    return localcontext(prec=FULL_PRECISION, rounding=ROUND_HALF_UP)
