@@ -9,4 +9,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["*"]
-Q_CLUSTER = {"name": "billing-test", "orm": "default", "sync": True}
+Q_CLUSTER = {"name": "billing-test", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
