@@ -1,7 +1,7 @@
-import contextlib
 import signal
 import subprocess
 import sys
+import time
 
 from django.core.management.base import BaseCommand
 
@@ -14,27 +14,28 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr: str, **options):
         manage = [sys.executable, "manage.py"]
-        worker = subprocess.Popen([*manage, "qcluster"])
-        web = subprocess.Popen([*manage, "runserver", addr, "--noreload"])
+        children = [
+            subprocess.Popen([*manage, "qcluster"]),
+            subprocess.Popen([*manage, "runserver", addr, "--noreload"]),
+        ]
         self.stdout.write(f"Serving on http://{addr}/ (admin at /admin/, API docs at /api/docs/)")
-        children = [web, worker]
+        stopping = False
 
         def stop(*_):
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+            nonlocal stopping
+            stopping = True
 
+        # Installed explicitly: a shell may start us with SIGINT ignored (background jobs).
+        signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        try:
-            while all(child.poll() is None for child in children):
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    web.wait(timeout=1)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stop()
-            for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        self.stdout.write("Stopping the web server and the worker...")
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
