@@ -1,0 +1,157 @@
+"""Billing periods of a contract's usage statement schedule, in UTC. Pure functions.
+
+A schedule has a frequency (MONTHLY, QUARTERLY, ANNUAL: 1, 3 or 12 months; WEEKLY: 7 days) and an
+anchor:
+- FIRST_OF_MONTH: months are counted from midnight UTC on the first of the contract's starting
+  month (so monthly periods are calendar months, quarterly ones run three months from that first);
+  weekly periods are ISO weeks (Monday 00:00 UTC), the calendar alignment a week has.
+- CONTRACT_START: periods are counted from the contract's start itself. The k-th boundary is always
+  computed from the anchor (anchor + k months, the day clamped to the month's length), so a contract
+  starting on 31 January has periods ending 29 February (leap year), 31 March, 30 April, 31 May...
+
+The schedule's period (`full`) is cut by the contract's `starting_at` / `ending_before` into the
+billing period (`period`); `full` stays the denominator of subscription proration.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from invoicing.rating import Period
+
+MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "ANNUAL": 12}
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A contract's usage statement schedule and its dates, everything the periods depend on."""
+
+    frequency: str
+    day: str
+    contract_starting_at: datetime
+    contract_ending_before: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.frequency not in (*MONTHS, "WEEKLY"):
+            raise ValueError(f"unknown usage statement frequency {self.frequency!r}")
+        if self.day not in ("FIRST_OF_MONTH", "CONTRACT_START"):
+            raise ValueError(f"unknown usage statement day {self.day!r}")
+        for moment in (self.contract_starting_at, self.contract_ending_before):
+            if moment is not None and moment.utcoffset() is None:
+                raise ValueError("schedule dates must be aware datetimes")
+
+
+@dataclass(frozen=True)
+class BillingPeriod:
+    """A billing period (`period`, cut by the contract) inside its schedule period (`full`)."""
+
+    period: Period
+    full: Period
+
+    @property
+    def starting_at(self) -> datetime:
+        return self.period.starting_at
+
+    @property
+    def ending_before(self) -> datetime:
+        return self.period.ending_before
+
+
+def schedule_for(contract) -> Schedule:
+    """The schedule of a contract model (anything with the four attributes)."""
+    return Schedule(
+        frequency=contract.usage_statement_frequency,
+        day=contract.usage_statement_day,
+        contract_starting_at=contract.starting_at,
+        contract_ending_before=contract.ending_before,
+    )
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole months, the day clamped to the target month's last day."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _anchor(schedule: Schedule) -> datetime:
+    start = _utc(schedule.contract_starting_at)
+    if schedule.day == "CONTRACT_START":
+        return start
+    if schedule.frequency == "WEEKLY":
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=midnight.weekday())
+    return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _boundary(schedule: Schedule, anchor: datetime, index: int) -> datetime:
+    if schedule.frequency == "WEEKLY":
+        return anchor + index * WEEK
+    return add_months(anchor, index * MONTHS[schedule.frequency])
+
+
+def _index_containing(schedule: Schedule, anchor: datetime, moment: datetime) -> int:
+    """The k with boundary(k) <= moment < boundary(k + 1)."""
+    if schedule.frequency == "WEEKLY":
+        return (moment - anchor) // WEEK
+    step = MONTHS[schedule.frequency]
+    index = ((moment.year - anchor.year) * 12 + moment.month - anchor.month) // step
+    while _boundary(schedule, anchor, index) > moment:
+        index -= 1
+    while _boundary(schedule, anchor, index + 1) <= moment:
+        index += 1
+    return index
+
+
+def full_period_containing(schedule: Schedule, moment: datetime) -> Period:
+    """The schedule's (uncut) period containing `moment`."""
+    moment = _utc(moment)
+    anchor = _anchor(schedule)
+    index = _index_containing(schedule, anchor, moment)
+    return Period(_boundary(schedule, anchor, index), _boundary(schedule, anchor, index + 1))
+
+
+def _cut(schedule: Schedule, full: Period) -> BillingPeriod | None:
+    start = max(full.starting_at, _utc(schedule.contract_starting_at))
+    end = full.ending_before
+    if schedule.contract_ending_before is not None:
+        end = min(end, _utc(schedule.contract_ending_before))
+    if start >= end:
+        return None
+    return BillingPeriod(period=Period(start, end), full=full)
+
+
+def period_containing(schedule: Schedule, moment: datetime) -> BillingPeriod | None:
+    """The billing period containing `moment`, or None outside the contract's dates."""
+    if _utc(moment) < _utc(schedule.contract_starting_at):
+        return None
+    if schedule.contract_ending_before is not None and moment >= schedule.contract_ending_before:
+        return None
+    return _cut(schedule, full_period_containing(schedule, moment))
+
+
+def first_period(schedule: Schedule) -> BillingPeriod:
+    period = period_containing(schedule, schedule.contract_starting_at)
+    assert period is not None  # the contract's start is always inside it
+    return period
+
+
+def next_period(schedule: Schedule, current: BillingPeriod) -> BillingPeriod | None:
+    """The billing period after `current`, or None when the contract has ended."""
+    return period_containing(schedule, current.full.ending_before)
+
+
+def periods_between(schedule: Schedule, starting_at: datetime, ending_before: datetime):
+    """Every billing period overlapping [starting_at, ending_before), in order."""
+    current = period_containing(schedule, max(starting_at, schedule.contract_starting_at))
+    while current is not None and current.starting_at < ending_before:
+        yield current
+        current = next_period(schedule, current)
