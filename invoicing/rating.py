@@ -26,7 +26,7 @@ How the numbers are made (the decisions, in one place):
   its own segment. A line spanning tiers is split into one line per tier, with the tier's level,
   starting point and size. FLAT segments advance the position too; usage without a price does not.
 - Usage whose pricing group values have no rate is metered, not charged: a zero-total line with
-  `without_price=True` and no unit price, so staff see why nothing was charged.
+  `is_unpriced=True` and no unit price, so staff see why nothing was charged.
 - Zero usage gives no line: a `Usage` whose metered quantity is zero is dropped. A nonzero metered
   quantity that rounds to zero still gives a (zero) line, so the usage stays visible.
 - SUBSCRIPTION: price x quantity per billing period, on the invoice of that period. ADVANCE is priced
@@ -361,7 +361,7 @@ class Line(_Checked):
     group_value: str | None = None
     tier: LineTier | None = None
     is_prorated: bool = False
-    without_price: bool = False
+    is_unpriced: bool = False
     subscription_id: str | None = None
     scheduled_charge_id: str | None = None
 
@@ -504,7 +504,9 @@ def usage_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Lin
             by_pricing.setdefault(usage.pricing_group_values, []).append(usage)
         for pricing_values in sorted(by_pricing):
             new_lines.extend(
-                _pricing_group_lines(rating_input, product, pricing_values, by_pricing[pricing_values])
+                _pricing_group_lines(
+                    rating_input, product, pricing_values, by_pricing[pricing_values]
+                )
             )
     return (*lines, *new_lines)
 
@@ -524,7 +526,9 @@ def _pricing_group_lines(
         and rate.rate_type in (RateType.FLAT, RateType.TIERED)
     ]
     position = ZERO
-    ordered = sorted(records, key=lambda usage: (usage.starting_at, usage.presentation_group_values))
+    ordered = sorted(
+        records, key=lambda usage: (usage.starting_at, usage.presentation_group_values)
+    )
     for usage in ordered:
         if usage.quantity == 0:
             continue
@@ -544,7 +548,7 @@ def _pricing_group_lines(
         }
         rate = _latest_rate(rates, at=usage.starting_at)
         if rate is None:
-            yield Line(**common, quantity=quantity, total=ZERO, without_price=True)
+            yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
         elif rate.rate_type == RateType.FLAT:
             amount = quantity * rate.price
             yield Line(
@@ -625,7 +629,7 @@ def subscription_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tu
             "is_prorated": is_prorated,
         }
         if rate is None:
-            new_lines.append(Line(**common, total=ZERO, without_price=True))
+            new_lines.append(Line(**common, total=ZERO, is_unpriced=True))
             continue
         amount = rate.price * subscription.quantity
         if is_prorated:
@@ -742,7 +746,9 @@ LINE_STEPS: tuple[LineStep, ...] = (
 def to_json(value: object) -> object:
     """Any value of this module as JSON-ready data: Decimals as plain strings, datetimes ISO 8601."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: to_json(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {
+            field.name: to_json(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):

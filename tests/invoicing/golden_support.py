@@ -1,0 +1,427 @@
+"""Golden invoice cases: the loader and a small reference aggregator for the pure path.
+
+A golden case (`tests/invoicing/golden/*.json`) is a complete world a person can check by hand:
+pricing unit, billable metric(s), products, rates, customer, contract, one billing period, the raw
+usage events, and the expected invoice. Every number is a string. The end-to-end test sends the same
+events through `/v1/ingest`; this module instead aggregates them here, as simply as possible, into a
+`RatingInput` for the pure engine.
+
+The reference aggregator, deliberately naive (a loop over every event):
+- an event counts for the contract's customer when its `customer_id` is the customer's id or one of
+  its ingest aliases, and its timestamp is in [period start, period end);
+- it matches a metric when its type passes the event-type filter (in / not in), its properties pass
+  every property filter (exists true/false, in_values, not_in_values; a missing property fails
+  in_values and passes not_in_values), SUM/MAX/LATEST find a number under the aggregation key and
+  UNIQUE finds the key at all;
+- a USAGE product takes the matching events that carry all its pricing and presentation keys,
+  groups them by (pricing values, presentation values), and splits each group's period into maximal
+  windows with one rate in effect (the engine's rule: the latest-started entitled FLAT/TIERED rate
+  with exactly those pricing values); each window with events gives one `Usage`;
+- COUNT counts, SUM adds, MAX takes the largest, UNIQUE counts distinct values over the whole window
+  (a user seen in two hours counts once), LATEST takes the value of the latest event.
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from catalog.money import to_decimal
+from invoicing.rating import (
+    GroupValues,
+    Line,
+    Period,
+    PricingUnit,
+    Product,
+    QuantityConversion,
+    QuantityRounding,
+    Rate,
+    RateType,
+    RatingInput,
+    ScheduledCharge,
+    Subscription,
+    Tier,
+    Usage,
+    group_values,
+    to_json,
+)
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+
+Case = Mapping[str, Any]
+
+
+def case_paths() -> list[Path]:
+    return sorted(GOLDEN_DIR.glob("*.json"))
+
+
+def load_case(path: Path) -> Case:
+    with path.open() as handle:
+        return json.load(handle, parse_float=Decimal)
+
+
+def parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.utcoffset() is None:
+        raise ValueError(f"golden timestamps carry a zone: {value!r}")
+    return moment
+
+
+def _number(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return to_decimal(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- Events -> quantities ------------------------------------------------------------------------
+
+
+def event_matches(metric: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    type_filter = metric.get("event_type_filter") or {}
+    if (
+        type_filter.get("in_values") is not None
+        and event["event_type"] not in (type_filter["in_values"])
+    ):
+        return False
+    if (
+        type_filter.get("not_in_values") is not None
+        and event["event_type"] in (type_filter["not_in_values"])
+    ):
+        return False
+    properties = event.get("properties") or {}
+    for rule in metric.get("property_filters") or []:
+        present = rule["name"] in properties
+        value = _text(properties[rule["name"]]) if present else None
+        if rule.get("exists") is True and not present:
+            return False
+        if rule.get("exists") is False and present:
+            return False
+        if rule.get("in_values") is not None and value not in rule["in_values"]:
+            return False
+        if rule.get("not_in_values") is not None and present and value in rule["not_in_values"]:
+            return False
+    aggregation = metric["aggregation_type"]
+    key = metric.get("aggregation_key")
+    if aggregation in ("SUM", "MAX", "LATEST"):
+        return _number(properties.get(key)) is not None
+    if aggregation == "UNIQUE":
+        return key in properties
+    return True
+
+
+def aggregate(metric: Mapping[str, Any], events: list[Mapping[str, Any]]) -> Decimal:
+    aggregation = metric["aggregation_type"]
+    key = metric.get("aggregation_key")
+    if aggregation == "COUNT":
+        return Decimal(len(events))
+    if aggregation == "SUM":
+        return sum((_number(event["properties"][key]) for event in events), Decimal(0))
+    if aggregation == "MAX":
+        return max(_number(event["properties"][key]) for event in events)
+    if aggregation == "UNIQUE":
+        return Decimal(len({_text(event["properties"][key]) for event in events}))
+    if aggregation == "LATEST":
+        latest = max(
+            enumerate(events), key=lambda pair: (parse_time(pair[1]["timestamp"]), pair[0])
+        )
+        return _number(latest[1]["properties"][key])
+    raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+def rate_windows(rates: Iterable[Rate], period: Period) -> list[Period]:
+    """The period cut into maximal windows over which the rate in effect does not change."""
+    rates = [
+        rate
+        for rate in rates
+        if rate.entitled and rate.rate_type in (RateType.FLAT, RateType.TIERED)
+    ]
+    cuts = {period.starting_at, period.ending_before}
+    for rate in rates:
+        for moment in (rate.starting_at, rate.ending_before):
+            if moment is not None and period.starting_at < moment < period.ending_before:
+                cuts.add(moment)
+    cuts = sorted(cuts)
+
+    def in_effect(moment: datetime) -> Rate | None:
+        live = [rate for rate in rates if rate.in_effect_at(moment)]
+        return max(live, key=lambda rate: rate.starting_at, default=None)
+
+    windows: list[tuple[datetime, datetime, Rate | None]] = []
+    for start, end in itertools.pairwise(cuts):
+        rate = in_effect(start)
+        if windows and windows[-1][2] is rate:
+            windows[-1] = (windows[-1][0], end, rate)
+        else:
+            windows.append((start, end, rate))
+    return [Period(start, end) for start, end, _ in windows]
+
+
+def usage_for_product(
+    product: Product,
+    metric: Mapping[str, Any],
+    rates: Iterable[Rate],
+    events: Iterable[Mapping[str, Any]],
+    period: Period,
+) -> list[Usage]:
+    """The product's `Usage` records from raw events already scoped to the customer."""
+    keys = (*product.pricing_group_keys, *product.presentation_group_keys)
+    groups: dict[tuple[GroupValues, GroupValues], list[Mapping[str, Any]]] = {}
+    for event in events:
+        properties = event.get("properties") or {}
+        if not period.contains(parse_time(event["timestamp"])):
+            continue
+        if not event_matches(metric, event) or any(key not in properties for key in keys):
+            continue
+        pricing = group_values({key: properties[key] for key in product.pricing_group_keys})
+        presentation = group_values(
+            {key: properties[key] for key in product.presentation_group_keys}
+        )
+        groups.setdefault((pricing, presentation), []).append(event)
+    rates = [rate for rate in rates if rate.product_id == product.id]
+    records = []
+    for (pricing, presentation), grouped in sorted(groups.items()):
+        matching = [rate for rate in rates if rate.pricing_group_values == pricing]
+        for window in rate_windows(matching, period):
+            inside = [event for event in grouped if window.contains(parse_time(event["timestamp"]))]
+            if inside:
+                records.append(
+                    Usage(
+                        product_id=product.id,
+                        starting_at=window.starting_at,
+                        ending_before=window.ending_before,
+                        quantity=aggregate(metric, inside),
+                        pricing_group_values=pricing,
+                        presentation_group_values=presentation,
+                    )
+                )
+    return records
+
+
+# --- Periods -------------------------------------------------------------------------------------
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def full_period(contract: Mapping[str, Any], period: Period) -> Period:
+    """The schedule's uncut billing period around `period` (MONTHLY only, as the cases need)."""
+    schedule = contract.get("usage_statement_schedule") or {}
+    if schedule.get("frequency", "MONTHLY") != "MONTHLY":
+        raise NotImplementedError("the golden cases use monthly statements")
+    if schedule.get("day", "FIRST_OF_MONTH") == "FIRST_OF_MONTH":
+        start = period.starting_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return Period(start, _add_months(start, 1))
+    anchor = parse_time(contract["starting_at"])
+    months = 0
+    while _add_months(anchor, months + 1) <= period.starting_at:
+        months += 1
+    return Period(_add_months(anchor, months), _add_months(anchor, months + 1))
+
+
+def case_period(case: Case) -> Period:
+    """The case's period, checked to be its schedule period cut by the contract."""
+    period = Period(
+        parse_time(case["period"]["starting_at"]), parse_time(case["period"]["ending_before"])
+    )
+    contract = case["contract"]
+    full = full_period(contract, period)
+    start = max(full.starting_at, parse_time(contract["starting_at"]))
+    end = full.ending_before
+    if contract.get("ending_before"):
+        end = min(end, parse_time(contract["ending_before"]))
+    if (start, end) != (period.starting_at, period.ending_before):
+        raise ValueError(f"period {period} is not a billing period of the contract")
+    return period
+
+
+# --- Case -> RatingInput -------------------------------------------------------------------------
+
+
+def _product(data: Mapping[str, Any]) -> Product:
+    conversion = data.get("quantity_conversion")
+    rounding = data.get("quantity_rounding")
+    return Product(
+        id=data["id"],
+        name=data["name"],
+        type=data["type"],
+        tags=tuple(data.get("tags") or ()),
+        pricing_group_keys=tuple(data.get("pricing_group_key") or ()),
+        presentation_group_keys=tuple(data.get("presentation_group_key") or ()),
+        quantity_conversion=None
+        if not conversion
+        else QuantityConversion(
+            factor=to_decimal(conversion["conversion_factor"]),
+            operation=conversion["operation"],
+            name=conversion.get("name") or "",
+        ),
+        quantity_rounding=None
+        if not rounding
+        else QuantityRounding(
+            decimal_places=int(rounding["decimal_places"]), method=rounding["rounding_method"]
+        ),
+        composite_product_ids=tuple(data.get("composite_product_ids") or ()),
+        composite_tags=tuple(data.get("composite_tags") or ()),
+    )
+
+
+def _rate(data: Mapping[str, Any]) -> Rate:
+    return Rate(
+        product_id=data["product_id"],
+        rate_type=data["rate_type"],
+        starting_at=parse_time(data["starting_at"]),
+        ending_before=parse_time(data["ending_before"]) if data.get("ending_before") else None,
+        price=to_decimal(data["price"]) if data.get("price") is not None else None,
+        tiers=tuple(
+            Tier(
+                price=to_decimal(tier["price"]),
+                size=to_decimal(tier["size"]) if tier.get("size") is not None else None,
+            )
+            for tier in data.get("tiers") or ()
+        ),
+        pricing_group_values=group_values(data.get("pricing_group_values")),
+        entitled=data.get("entitled", True),
+        billing_frequency=data.get("billing_frequency"),
+    )
+
+
+def _subscription(data: Mapping[str, Any], contract: Mapping[str, Any]) -> Subscription:
+    ending_before = data.get("ending_before") or contract.get("ending_before")
+    return Subscription(
+        id=data["id"],
+        product_id=data["subscription_rate"]["product_id"],
+        quantity=to_decimal(data.get("initial_quantity", "1")),
+        collection_schedule=data["collection_schedule"],
+        starting_at=parse_time(data.get("starting_at") or contract["starting_at"]),
+        ending_before=parse_time(ending_before) if ending_before else None,
+        is_prorated=(data.get("proration") or {}).get("is_prorated", True),
+        billing_frequency=data["subscription_rate"].get("billing_frequency"),
+        name=data.get("name"),
+    )
+
+
+def _scheduled_charges(data: Mapping[str, Any]) -> list[ScheduledCharge]:
+    charges = []
+    for item in data["schedule"]["schedule_items"]:
+        if item.get("amount") is not None:
+            unit_price, quantity = to_decimal(item["amount"]), Decimal(1)
+        else:
+            unit_price, quantity = to_decimal(item["unit_price"]), to_decimal(item["quantity"])
+        charges.append(
+            ScheduledCharge(
+                id=data["id"],
+                product_id=data["product_id"],
+                timestamp=parse_time(item["timestamp"]),
+                unit_price=unit_price,
+                quantity=quantity,
+                name=data.get("name"),
+            )
+        )
+    return charges
+
+
+def case_metrics(case: Case) -> dict[str, Mapping[str, Any]]:
+    metrics = case.get("metrics") or ([case["metric"]] if case.get("metric") else [])
+    return {metric["id"]: metric for metric in metrics}
+
+
+def customer_events(case: Case, events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    customer = case["customer"]
+    names = {customer["id"], *(customer.get("ingest_aliases") or ())}
+    return [event for event in events if event["customer_id"] in names]
+
+
+def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) -> RatingInput:
+    """The case as the engine's input; `events` replaces the case's events when given."""
+    period = case_period(case)
+    contract = case["contract"]
+    products = tuple(_product(data) for data in case["products"])
+    rates = tuple(_rate(data) for data in case["rates"])
+    metrics = case_metrics(case)
+    scoped = customer_events(case, case["events"] if events is None else events)
+    usage = []
+    for data, product in zip(case["products"], products, strict=True):
+        if product.type == "USAGE":
+            metric = metrics[data["billable_metric_id"]]
+            usage.extend(usage_for_product(product, metric, rates, scoped, period))
+    return RatingInput(
+        pricing_unit=PricingUnit(
+            id=case["pricing_unit"]["id"],
+            name=case["pricing_unit"]["name"],
+            decimal_places=int(case["pricing_unit"]["decimal_places"]),
+        ),
+        period=period,
+        full_period=full_period(contract, period),
+        products=products,
+        rates=rates,
+        usage=tuple(usage),
+        subscriptions=tuple(
+            _subscription(data, contract) for data in contract.get("subscriptions") or ()
+        ),
+        scheduled_charges=tuple(
+            charge
+            for data in contract.get("scheduled_charges") or ()
+            for charge in _scheduled_charges(data)
+        ),
+    )
+
+
+# --- Expected lines ------------------------------------------------------------------------------
+
+_NUMBERS = ("quantity", "unit_price", "total")
+
+
+def _decimal_or_none(value: object) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+def canonical_line(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A golden line (or `line_as_case(line)`) with defaults filled and numbers as Decimals."""
+    tier = data.get("tier")
+    return {
+        "name": data["name"],
+        "type": data["type"],
+        "product_id": data["product_id"],
+        **{key: _decimal_or_none(data.get(key)) for key in _NUMBERS},
+        "starting_at": parse_time(data["starting_at"]),
+        "ending_before": parse_time(data["ending_before"]) if data.get("ending_before") else None,
+        "pricing_group_values": dict(data.get("pricing_group_values") or {}),
+        "presentation_group_values": dict(data.get("presentation_group_values") or {}),
+        "group_key": data.get("group_key"),
+        "group_value": data.get("group_value"),
+        "tier": None
+        if tier is None
+        else {
+            "level": int(tier["level"]),
+            "starting_at": to_decimal(tier["starting_at"]),
+            "size": _decimal_or_none(tier.get("size")),
+        },
+        "is_prorated": data.get("is_prorated", False),
+        "is_unpriced": data.get("is_unpriced", False),
+    }
+
+
+def line_as_case(line: Line) -> dict[str, Any]:
+    """An engine line in the golden files' shape (group values as objects)."""
+    data = to_json(line)
+    data["pricing_group_values"] = dict(line.pricing_group_values)
+    data["presentation_group_values"] = dict(line.presentation_group_values)
+    return data

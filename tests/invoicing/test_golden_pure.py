@@ -1,0 +1,56 @@
+"""Every golden invoice case, through the reference aggregator and the pure engine."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from invoicing.rating import rate_invoice, rating_input_from_json, to_json
+from tests.invoicing.golden_support import (
+    canonical_line,
+    case_paths,
+    line_as_case,
+    load_case,
+    rating_input,
+)
+
+CASES = case_paths()
+
+
+def test_there_are_at_least_fifteen_golden_cases():
+    assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
+def test_golden_case_rates_to_its_expected_invoice(path):
+    case = load_case(path)
+    result = rate_invoice(rating_input(case))
+
+    actual = [canonical_line(line_as_case(line)) for line in result.lines]
+    expected = [canonical_line(line) for line in case["expected"]["lines"]]
+    assert actual == expected
+    assert result.subtotal == Decimal(case["expected"]["subtotal"])
+    assert result.total == Decimal(case["expected"]["total"])
+
+
+@pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
+def test_golden_case_snapshot_rerates_to_the_same_invoice(path):
+    rating = rating_input(load_case(path))
+    snapshot = json.loads(json.dumps(to_json(rating)))
+
+    assert rating_input_from_json(snapshot) == rating
+    assert rate_invoice(rating_input_from_json(snapshot)) == rate_invoice(rating)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
+def test_golden_case_numbers_are_strings(path):
+    def walk(value):
+        assert not isinstance(value, int | float | Decimal) or isinstance(value, bool), value
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(json.loads(path.read_text()))
