@@ -132,7 +132,8 @@ def _strip_optional(annotation: object) -> object:
 
 
 class _Checked:
-    """Refuses floats, strings posing as numbers, and naive datetimes at construction."""
+    """Refuses floats, strings posing as numbers, and naive datetimes at construction; turns
+    lists given for tuple fields into tuples (so inputs stay hashable and compare equal)."""
 
     def __post_init__(self) -> None:
         for name, annotation in _field_types(type(self)):
@@ -140,6 +141,8 @@ class _Checked:
             if value is None:
                 continue
             kind = _strip_optional(annotation)
+            if typing.get_origin(kind) is tuple and isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
             if kind is Decimal and not isinstance(value, Decimal):
                 raise TypeError(f"{type(self).__name__}.{name} must be a Decimal, not {value!r}")
             if kind is datetime and (not isinstance(value, datetime) or value.utcoffset() is None):
