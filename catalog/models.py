@@ -302,6 +302,7 @@ class Product(models.Model):
     tags = models.JSONField(default=list, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True, default="admin")
     archived_at = models.DateTimeField(null=True, blank=True)
 
     objects = ArchivableQuerySet.as_manager()
@@ -386,6 +387,56 @@ class Product(models.Model):
             errors["quantity_rounding_method"] = (
                 "Quantity rounding needs both decimal places and a method."
             )
+        if errors:
+            raise ValidationError(errors)
+
+
+class ProductUpdate(models.Model):
+    """A change to a product that takes effect at `starting_at` (hour-aligned; past = retroactive).
+
+    The product row keeps the state it was created with; `catalog.selectors.product_state_at`
+    applies the updates that have started by a given time, in order, to get the state then.
+    `changes` holds only the fields the update sets, under the API's names (UPDATABLE_FIELDS).
+    """
+
+    UPDATABLE_FIELDS = (
+        "name",
+        "billable_metric_id",
+        "pricing_group_key",
+        "presentation_group_key",
+        "quantity_conversion",
+        "quantity_rounding",
+        "composite_product_ids",
+        "composite_tags",
+        "exclude_free_usage",
+        "is_refundable",
+        "tags",
+    )
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="updates")
+    starting_at = models.DateTimeField(help_text="On an hour boundary (UTC).")
+    changes = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True, default="admin")
+
+    class Meta:
+        ordering = ["starting_at", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.product} from {self.starting_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if not is_hour_aligned(self.starting_at):
+            errors["starting_at"] = "Must be on an hour boundary (minutes and seconds zero, UTC)."
+        if not isinstance(self.changes, dict):
+            errors["changes"] = "Changes must be an object."
+        elif set(self.changes) - set(self.UPDATABLE_FIELDS):
+            unknown = ", ".join(sorted(set(self.changes) - set(self.UPDATABLE_FIELDS)))
+            errors["changes"] = f"These fields cannot be updated: {unknown}."
+        elif not self.changes:
+            errors["changes"] = "An update must change at least one field."
         if errors:
             raise ValidationError(errors)
 
@@ -755,6 +806,9 @@ class Package(models.Model):
         max_length=20,
         choices=[("LOWEST_MULTIPLIER", "Lowest multiplier"), ("EXPLICIT", "Explicit")],
         default="LOWEST_MULTIPLIER",
+    )
+    contract_name = models.CharField(
+        max_length=200, blank=True, help_text="The name given to contracts made from it."
     )
     terms = models.JSONField(
         default=dict,
