@@ -33,11 +33,16 @@ How the numbers are made (the decisions, in one place):
   by the rate in effect when its window starts, ARREARS by the rate in effect when it ends. A window
   shorter than the full period (`full_period`: the schedule's period before the contract's start and
   end cut it) is prorated to the microsecond when the subscription is prorated.
+  A subscription whose product has no SUBSCRIPTION rate is listed with `is_unpriced=True`.
 - FIXED scheduled charges are due when their timestamp falls in [period start, period end).
 - COMPOSITE: percentage x the sum of the ROUNDED totals of the invoice's non-composite lines whose
   product id or tags it names (so a customer can check it against the lines printed above it);
   composite lines never count towards another composite. One line per PERCENTAGE rate overlapping the
   period, over the lines that start inside that rate's window; no spend, no line.
+
+Lines come in a fixed order: usage (products in input order; then pricing group values, sorted; then
+time, presentation group values and tier), subscriptions (input order), scheduled charges (by
+timestamp), composites (products in input order).
 
 The pipeline is `PREPARE_STEPS` (RatingInput -> RatingInput: where overrides will rewrite the rates)
 followed by `LINE_STEPS` ((RatingInput, lines) -> lines: where commits, credits and custom-unit
@@ -73,7 +78,8 @@ class ProductType:
     SUBSCRIPTION = "SUBSCRIPTION"
     COMPOSITE = "COMPOSITE"
     FIXED = "FIXED"
-    ALL = frozenset({USAGE, SUBSCRIPTION, COMPOSITE, FIXED})
+    PRO_SERVICE = "PRO_SERVICE"
+    ALL = frozenset({USAGE, SUBSCRIPTION, COMPOSITE, FIXED, PRO_SERVICE})
 
 
 class RateType:
@@ -131,21 +137,37 @@ def _strip_optional(annotation: object) -> object:
     return annotation
 
 
+@cache
+def _checked_fields(cls: type) -> tuple[tuple[str, object], ...]:
+    """The fields `_Checked` looks at, with the kind of check: Decimal, datetime or tuple."""
+    checked = []
+    for name, annotation in _field_types(cls):
+        kind = _strip_optional(annotation)
+        if typing.get_origin(kind) is tuple:
+            checked.append((name, tuple))
+        elif kind in (Decimal, datetime):
+            checked.append((name, kind))
+    return tuple(checked)
+
+
 class _Checked:
     """Refuses floats, strings posing as numbers, and naive datetimes at construction; turns
     lists given for tuple fields into tuples (so inputs stay hashable and compare equal)."""
 
     def __post_init__(self) -> None:
-        for name, annotation in _field_types(type(self)):
+        for name, kind in _checked_fields(type(self)):
             value = getattr(self, name)
             if value is None:
                 continue
-            kind = _strip_optional(annotation)
-            if typing.get_origin(kind) is tuple and isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
-            if kind is Decimal and not isinstance(value, Decimal):
-                raise TypeError(f"{type(self).__name__}.{name} must be a Decimal, not {value!r}")
-            if kind is datetime and (not isinstance(value, datetime) or value.utcoffset() is None):
+            if kind is tuple:
+                if isinstance(value, list):
+                    object.__setattr__(self, name, tuple(value))
+            elif kind is Decimal:
+                if not isinstance(value, Decimal):
+                    raise TypeError(
+                        f"{type(self).__name__}.{name} must be a Decimal, not {value!r}"
+                    )
+            elif not isinstance(value, datetime) or value.utcoffset() is None:
                 raise TypeError(f"{type(self).__name__}.{name} must be an aware datetime")
         self._validate()
 
@@ -489,9 +511,10 @@ def tier_pieces(tiers: tuple[Tier, ...], position: Decimal, quantity: Decimal) -
 
 def usage_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
     """Step: the usage lines, product by product in input order."""
+    products = {product.id: product for product in rating_input.products}
     by_product: dict[str, list[Usage]] = {}
     for usage in rating_input.usage:
-        product = rating_input.product(usage.product_id)
+        product = products.get(usage.product_id) or rating_input.product(usage.product_id)
         if product.type != ProductType.USAGE:
             raise ValueError(f"usage for {product.type} product {product.id}")
         if usage.starting_at < rating_input.period.starting_at or (
@@ -499,6 +522,11 @@ def usage_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Lin
         ):
             raise ValueError(f"usage of {product.id} outside the period")
         by_product.setdefault(product.id, []).append(usage)
+    usage_rates: dict[tuple[str, GroupValues], list[Rate]] = {}
+    for rate in rating_input.rates:
+        if rate.entitled and rate.rate_type in (RateType.FLAT, RateType.TIERED):
+            key = (rate.product_id, rate.pricing_group_values)
+            usage_rates.setdefault(key, []).append(rate)
     new_lines = []
     for product in rating_input.products:
         records = by_product.get(product.id, [])
@@ -506,9 +534,10 @@ def usage_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Lin
         for usage in records:
             by_pricing.setdefault(usage.pricing_group_values, []).append(usage)
         for pricing_values in sorted(by_pricing):
+            rates = usage_rates.get((product.id, pricing_values), [])
             new_lines.extend(
                 _pricing_group_lines(
-                    rating_input, product, pricing_values, by_pricing[pricing_values]
+                    rating_input, product, pricing_values, by_pricing[pricing_values], rates
                 )
             )
     return (*lines, *new_lines)
@@ -519,15 +548,8 @@ def _pricing_group_lines(
     product: Product,
     pricing_values: GroupValues,
     records: list[Usage],
+    rates: list[Rate],
 ) -> Iterator[Line]:
-    rates = [
-        rate
-        for rate in rating_input.rates
-        if rate.product_id == product.id
-        and rate.pricing_group_values == pricing_values
-        and rate.entitled
-        and rate.rate_type in (RateType.FLAT, RateType.TIERED)
-    ]
     position = ZERO
     ordered = sorted(
         records, key=lambda usage: (usage.starting_at, usage.presentation_group_values)
