@@ -142,3 +142,14 @@ class InvoiceLineItem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InvoiceNumberSequence(models.Model):
+    """The last invoice number issued. Finalization locks this row and takes the next number in
+    the same transaction, so numbers have no gaps and no duplicates even with several workers."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_number}"

@@ -1,0 +1,470 @@
+"""Reads for invoicing: a contract's billing period loaded into a `RatingInput`, invoices as shown.
+
+`rating_input_for` is the one place the database meets the pure engine: it loads the rate card's
+rates in effect during the period, the usage of each USAGE product per pricing and presentation
+group values and per rate segment (from metering's aggregates, never by scanning raw events here),
+the contract's subscriptions and scheduled charge items, into frozen dataclasses. A handful of
+queries whatever the number of events: one per distinct (metric, group keys, rate segment).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Prefetch, Q
+
+from catalog.models import Product as ProductModel
+from catalog.models import Rate as RateModel
+from catalog.models import RateTier
+from customers.models import Contract, Customer, IngestAlias, ScheduledChargeItem
+from customers.models import Subscription as SubscriptionModel
+from invoicing import periods
+from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.rating import (
+    Line,
+    Period,
+    PricingUnit,
+    Product,
+    QuantityConversion,
+    QuantityRounding,
+    Rate,
+    RateType,
+    RatingInput,
+    RatingResult,
+    ScheduledCharge,
+    Subscription,
+    Tier,
+    Usage,
+    group_values,
+    rate_invoice,
+)
+from invoicing.usage import metric_usage_by_group
+
+# --- Model -> dataclass ----------------------------------------------------------------------------
+
+
+def _product(model: ProductModel) -> Product:
+    conversion = None
+    if model.quantity_conversion_factor is not None and model.quantity_conversion_operation:
+        conversion = QuantityConversion(
+            factor=model.quantity_conversion_factor,
+            operation=model.quantity_conversion_operation,
+            name=model.quantity_conversion_name,
+        )
+    rounding = None
+    if model.quantity_rounding_decimal_places is not None and model.quantity_rounding_method:
+        rounding = QuantityRounding(
+            decimal_places=model.quantity_rounding_decimal_places,
+            method=model.quantity_rounding_method,
+        )
+    return Product(
+        id=str(model.id),
+        name=model.name,
+        type=model.type,
+        tags=tuple(model.tags or ()),
+        pricing_group_keys=tuple(model.pricing_group_key or ()),
+        presentation_group_keys=tuple(model.presentation_group_key or ()),
+        quantity_conversion=conversion,
+        quantity_rounding=rounding,
+        composite_product_ids=tuple(str(p.id) for p in model.composite_products.all()),
+        composite_tags=tuple(model.composite_tags or ()),
+    )
+
+
+def _rate(model: RateModel) -> Rate:
+    return Rate(
+        id=str(model.id),
+        product_id=str(model.product_id),
+        rate_type=model.rate_type,
+        starting_at=model.starting_at,
+        ending_before=model.ending_before,
+        price=model.price,
+        tiers=tuple(Tier(price=tier.price, size=tier.size) for tier in model.list_tiers),
+        pricing_group_values=group_values(model.pricing_group_values),
+        entitled=model.entitled,
+        billing_frequency=model.billing_frequency or None,
+    )
+
+
+def _overlapping(queryset, period: Period, *, start: str = "starting_at", end="ending_before"):
+    return queryset.filter(**{f"{start}__lt": period.ending_before}).filter(
+        Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gt": period.starting_at})
+    )
+
+
+# --- Rate segments ---------------------------------------------------------------------------------
+
+
+def rate_windows(rates: Iterable[Rate], period: Period) -> list[Period]:
+    """The period cut into maximal windows over which the usage rate in effect does not change.
+
+    The engine prices a `Usage` by the rate in effect at its start (the latest-started entitled FLAT
+    or TIERED rate with its pricing group values), so usage must be aggregated per such window.
+    """
+    rates = [r for r in rates if r.entitled and r.rate_type in (RateType.FLAT, RateType.TIERED)]
+    cuts = {period.starting_at, period.ending_before}
+    for rate in rates:
+        for moment in (rate.starting_at, rate.ending_before):
+            if moment is not None and period.starting_at < moment < period.ending_before:
+                cuts.add(moment)
+    ordered = sorted(cuts)
+
+    def in_effect(moment: datetime) -> Rate | None:
+        live = [rate for rate in rates if rate.in_effect_at(moment)]
+        return max(live, key=lambda rate: rate.starting_at, default=None)
+
+    windows: list[tuple[datetime, datetime, Rate | None]] = []
+    for start, end in itertools.pairwise(ordered):
+        rate = in_effect(start)
+        if windows and windows[-1][2] is rate:
+            windows[-1] = (windows[-1][0], end, rate)
+        else:
+            windows.append((start, end, rate))
+    return [Period(start, end) for start, end, _ in windows]
+
+
+# --- The rating input ------------------------------------------------------------------------------
+
+
+def customer_event_ids(*, customer: Customer) -> list[str]:
+    """Every `customer_id` under which the customer's events may arrive: its id and its aliases."""
+    aliases = IngestAlias.objects.filter(customer=customer).values_list("alias", flat=True)
+    return [str(customer.id), *aliases]
+
+
+def _usage(
+    *,
+    customer: Customer,
+    usage_products: list[tuple[ProductModel, Product]],
+    rates: tuple[Rate, ...],
+    period: Period,
+) -> list[Usage]:
+    """The usage of each USAGE product per group values and rate segment of the period."""
+    records: list[Usage] = []
+    cache: dict[tuple, dict[tuple[str, ...], Decimal]] = {}
+    for model, product in usage_products:
+        keys = (*product.pricing_group_keys, *product.presentation_group_keys)
+        split = len(product.pricing_group_keys)
+        product_rates = [rate for rate in rates if rate.product_id == product.id]
+        partitions: dict = {}
+        for rate in product_rates:
+            partitions.setdefault(rate.pricing_group_values, None)
+        partitions = {
+            values: rate_windows(
+                [rate for rate in product_rates if rate.pricing_group_values == values], period
+            )
+            for values in partitions
+        }
+        unpriced_windows = [period]
+        windows = sorted(
+            {w for ws in partitions.values() for w in ws} | set(unpriced_windows),
+            key=lambda w: (w.starting_at, w.ending_before),
+        )
+        for window in windows:
+            cache_key = (model.billable_metric_id, keys, window)
+            if cache_key not in cache:
+                cache[cache_key] = metric_usage_by_group(
+                    metric=model.billable_metric,
+                    customer=customer,
+                    starting_at=window.starting_at,
+                    ending_before=window.ending_before,
+                    group_keys=list(keys),
+                )
+            for values, quantity in cache[cache_key].items():
+                pricing = group_values(zip(keys[:split], values[:split], strict=True))
+                if window not in partitions.get(pricing, unpriced_windows):
+                    continue
+                records.append(
+                    Usage(
+                        product_id=product.id,
+                        starting_at=window.starting_at,
+                        ending_before=window.ending_before,
+                        quantity=quantity,
+                        pricing_group_values=pricing,
+                        presentation_group_values=group_values(
+                            zip(keys[split:], values[split:], strict=True)
+                        ),
+                    )
+                )
+    records.sort(
+        key=lambda u: (
+            u.product_id,
+            u.pricing_group_values,
+            u.starting_at,
+            u.presentation_group_values,
+        )
+    )
+    return records
+
+
+def rating_input_for(
+    *,
+    invoice: Invoice | None = None,
+    contract: Contract | None = None,
+    period: periods.BillingPeriod | None = None,
+    now: datetime | None = None,
+) -> RatingInput:
+    """Everything the engine needs to rate one billing period of one contract.
+
+    Give an `invoice` (its contract and period), or a `contract` and a `period`. `now` is accepted
+    for symmetry with the services; the input is read as the database has it at this moment.
+    """
+    if invoice is not None:
+        contract = (
+            Contract.objects.select_related("customer", "rate_card__fiat_credit_type")
+            .filter(pk=invoice.contract_id)
+            .get()
+        )
+        schedule = periods.schedule_for(contract)
+        full = periods.full_period_containing(schedule, invoice.start_timestamp)
+        period = periods.BillingPeriod(
+            period=Period(invoice.start_timestamp, invoice.end_timestamp), full=full
+        )
+    if contract is None or period is None:
+        raise ValueError("give an invoice, or a contract and a period")
+    window = period.period
+    unit = contract.rate_card.fiat_credit_type
+
+    rate_models = list(
+        _overlapping(RateModel.objects.filter(rate_card_id=contract.rate_card_id), window)
+        .select_related("product__billable_metric")
+        .prefetch_related(
+            Prefetch(
+                "tiers",
+                queryset=RateTier.objects.filter(for_commit_rate=False).order_by("level"),
+                to_attr="list_tiers",
+            ),
+            "product__composite_products",
+        )
+        .order_by("product_id", "starting_at", "id")
+    )
+    subscription_models = list(
+        _overlapping(
+            SubscriptionModel.objects.filter(contract=contract, archived_at__isnull=True), window
+        )
+        .select_related("product")
+        .prefetch_related("product__composite_products")
+        .order_by("starting_at", "id")
+    )
+    charge_items = list(
+        ScheduledChargeItem.objects.filter(
+            scheduled_charge__contract=contract,
+            scheduled_charge__archived_at__isnull=True,
+            timestamp__gte=window.starting_at,
+            timestamp__lt=window.ending_before,
+        )
+        .select_related("scheduled_charge__product")
+        .prefetch_related("scheduled_charge__product__composite_products")
+        .order_by("timestamp", "id")
+    )
+
+    product_models: dict[str, ProductModel] = {}
+    for model in rate_models:
+        product_models.setdefault(str(model.product_id), model.product)
+    for model in subscription_models:
+        product_models.setdefault(str(model.product_id), model.product)
+    for item in charge_items:
+        product_models.setdefault(
+            str(item.scheduled_charge.product_id), item.scheduled_charge.product
+        )
+    products = {pid: _product(model) for pid, model in product_models.items()}
+    rates = tuple(_rate(model) for model in rate_models)
+
+    priced = {
+        rate.product_id
+        for rate in rates
+        if rate.entitled and rate.rate_type in (RateType.FLAT, RateType.TIERED)
+    }
+    usage_products = [
+        (product_models[pid], products[pid])
+        for pid in sorted(priced, key=lambda pid: (products[pid].name, pid))
+        if products[pid].type == ProductModel.Type.USAGE
+    ]
+    usage = _usage(
+        customer=contract.customer, usage_products=usage_products, rates=rates, period=window
+    )
+
+    subscriptions = tuple(
+        Subscription(
+            id=str(model.id),
+            product_id=str(model.product_id),
+            quantity=model.initial_quantity,
+            collection_schedule=model.collection_schedule,
+            starting_at=model.starting_at,
+            ending_before=model.ending_before,
+            is_prorated=model.is_prorated,
+            billing_frequency=model.billing_frequency or None,
+            name=model.name or None,
+        )
+        for model in subscription_models
+    )
+    scheduled = tuple(
+        ScheduledCharge(
+            id=str(item.scheduled_charge_id),
+            product_id=str(item.scheduled_charge.product_id),
+            timestamp=item.timestamp,
+            unit_price=item.amount if item.amount is not None else item.unit_price,
+            quantity=Decimal(1) if item.amount is not None else item.quantity,
+            name=item.scheduled_charge.name or None,
+        )
+        for item in charge_items
+    )
+    return RatingInput(
+        pricing_unit=PricingUnit(
+            id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
+        ),
+        period=window,
+        full_period=period.full,
+        products=tuple(sorted(products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))),
+        rates=rates,
+        usage=tuple(usage),
+        subscriptions=subscriptions,
+        scheduled_charges=scheduled,
+    )
+
+
+# --- Invoices as shown -----------------------------------------------------------------------------
+
+
+def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLineItem:
+    """An engine line as an (unsaved) line item row of `invoice`."""
+    return InvoiceLineItem(
+        invoice=invoice,
+        position=position,
+        name=line.name,
+        type=line.type,
+        product_id=line.product_id,
+        product_type=line.product_type,
+        credit_type_id=invoice.credit_type_id,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        total=line.total,
+        starting_at=line.starting_at,
+        ending_before=line.ending_before,
+        group_key=line.group_key or "",
+        group_value=line.group_value or "",
+        pricing_group_values=dict(line.pricing_group_values),
+        presentation_group_values=dict(line.presentation_group_values),
+        tier_level=line.tier.level if line.tier else None,
+        tier_starting_at=line.tier.starting_at if line.tier else None,
+        tier_size=line.tier.size if line.tier else None,
+        is_prorated=line.is_prorated,
+        is_unpriced=line.is_unpriced,
+        subscription_id=line.subscription_id,
+        scheduled_charge_id=line.scheduled_charge_id,
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """An invoice as finance staff and the API see it: frozen lines, or a draft rated on read."""
+
+    invoice: Invoice
+    lines: list[InvoiceLineItem]
+    subtotal: Decimal
+    total: Decimal
+
+
+def invoice_rate(*, invoice: Invoice, now: datetime | None = None) -> RatingResult:
+    return rate_invoice(rating_input_for(invoice=invoice, now=now))
+
+
+def invoice_view(*, invoice: Invoice, now: datetime | None = None) -> InvoiceView:
+    """A draft is rated now from the current aggregates (read-your-writes); others are frozen."""
+    if invoice.status == Invoice.Status.DRAFT:
+        result = invoice_rate(invoice=invoice, now=now)
+        lines = [
+            line_item_from(line, invoice=invoice, position=index)
+            for index, line in enumerate(result.lines)
+        ]
+        return InvoiceView(invoice, lines, result.subtotal, result.total)
+    lines = list(invoice.line_items.order_by("position"))
+    return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
+
+
+def contract_invoices(*, contract: Contract):
+    """The contract's invoices, newest period first (for the contract's admin page)."""
+    return (
+        Invoice.objects.filter(contract=contract)
+        .select_related("credit_type")
+        .order_by("-start_timestamp", "-created_at")
+    )
+
+
+def customer_invoices(
+    *,
+    customer: Customer,
+    status: str | None = None,
+    contract_id: str | None = None,
+    starting_on: datetime | None = None,
+    ending_before: datetime | None = None,
+    descending: bool = False,
+):
+    """The customer's invoices for the API's list, filtered on the billing period."""
+    queryset = Invoice.objects.filter(customer=customer).select_related("credit_type")
+    if status:
+        queryset = queryset.filter(status=status.upper())
+    if contract_id:
+        queryset = queryset.filter(contract_id=contract_id)
+    if starting_on is not None:
+        queryset = queryset.filter(start_timestamp__gte=starting_on)
+    if ending_before is not None:
+        queryset = queryset.filter(end_timestamp__lte=ending_before)
+    order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
+    return queryset.order_by(*order)
+
+
+# --- Late events -----------------------------------------------------------------------------------
+
+
+def finalized_periods_for(
+    *, customer_ids: Iterable[str]
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """For each raw event `customer_id` (a customer id or an ingest alias), the [start, end)
+    periods of that customer's FINALIZED invoices. An event whose timestamp falls in one is late.
+
+    Three queries for a whole ingest batch; unknown ids map to no period.
+    """
+    raw = {str(value) for value in customer_ids}
+    owners: dict[str, str] = {}
+    for alias, customer_id in IngestAlias.objects.filter(alias__in=raw).values_list(
+        "alias", "customer_id"
+    ):
+        owners[alias] = str(customer_id)
+    uuids = []
+    for value in raw - set(owners):
+        try:
+            uuids.append(_uuid(value))
+        except ValueError:
+            continue
+    for customer_id in Customer.objects.filter(id__in=uuids).values_list("id", flat=True):
+        owners[str(customer_id)] = str(customer_id)
+    by_customer: dict[str, list[tuple[datetime, datetime]]] = {}
+    for customer_id, start, end in Invoice.objects.filter(
+        customer_id__in=set(owners.values()), status=Invoice.Status.FINALIZED
+    ).values_list("customer_id", "start_timestamp", "end_timestamp"):
+        by_customer.setdefault(str(customer_id), []).append((start, end))
+    return {value: by_customer.get(owner, []) for value, owner in owners.items()}
+
+
+def is_late(periods_: list[tuple[datetime, datetime]], timestamp: datetime) -> bool:
+    return any(start <= timestamp < end for start, end in periods_)
+
+
+def customer_late_event_count(*, customer: Customer) -> int:
+    """How many of the customer's events arrived after their period was finalized."""
+    from metering.models import UsageEvent
+
+    return UsageEvent.objects.filter(
+        customer_id__in=customer_event_ids(customer=customer), is_late=True
+    ).count()
+
+
+def _uuid(value: str):
+    import uuid
+
+    return uuid.UUID(value)

@@ -1,0 +1,250 @@
+"""Writes for invoicing: live drafts, finalization, void and regenerate.
+
+A draft stores no lines: it is rated on read from metering's aggregates (see
+`selectors.invoice_view`). Finalization is the one moment lines are written: the invoice row is
+locked, the transition checked, the period rated, the lines, totals and the rating input snapshot
+frozen, and the next number taken from a locked counter row, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from customers.models import Contract
+from invoicing import periods
+from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
+from invoicing.rating import rate_invoice, to_json
+from invoicing.selectors import line_item_from, rating_input_for
+
+logger = logging.getLogger(__name__)
+
+Status = Invoice.Status
+
+# Which status may follow which. Anything else is refused with a message.
+TRANSITIONS: dict[str, set[str]] = {
+    Status.DRAFT: {Status.FINALIZED},
+    Status.FINALIZED: {Status.VOID},
+    Status.VOID: set(),
+}
+
+SEQUENCE = "invoice"
+
+
+class InvoiceStateError(ValidationError):
+    """A transition the invoice's status does not allow."""
+
+
+def _check_transition(invoice: Invoice, target: str) -> None:
+    if target not in TRANSITIONS[invoice.status]:
+        raise InvoiceStateError(
+            f"Invoice {invoice.id} is {invoice.status}; it cannot become {target}."
+        )
+
+
+# --- Drafts ---------------------------------------------------------------------------------------
+
+
+def _due_periods(contract: Contract, now: datetime) -> list[periods.BillingPeriod]:
+    """Every billing period of the contract that has started by `now` (the first one if the
+    contract starts later), so a contract created with a past start gets its past drafts too."""
+    schedule = periods.schedule_for(contract)
+    until = max(now, contract.starting_at) + timedelta(microseconds=1)
+    return list(periods.periods_between(schedule, contract.starting_at, until))
+
+
+def _new_draft(contract: Contract, period: periods.BillingPeriod) -> Invoice:
+    return Invoice(
+        customer_id=contract.customer_id,
+        contract=contract,
+        credit_type_id=contract.rate_card.fiat_credit_type_id,
+        type=Invoice.Type.USAGE,
+        status=Status.DRAFT,
+        start_timestamp=period.starting_at,
+        end_timestamp=period.ending_before,
+        net_payment_terms_days=contract.net_payment_terms_days,
+    )
+
+
+def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
+    """Create the missing drafts of every given contract, up to its current period.
+
+    A period that already has an invoice (draft, finalized or void) is left alone: a voided period
+    only gets a new draft through `invoice_regenerate`. Returns how many drafts were created.
+    """
+    contracts = list(contracts)
+    if not contracts:
+        return 0
+    taken = set(
+        Invoice.objects.filter(
+            contract_id__in=[c.id for c in contracts], type=Invoice.Type.USAGE
+        ).values_list("contract_id", "start_timestamp")
+    )
+    missing = [
+        _new_draft(contract, period)
+        for contract in contracts
+        if contract.archived_at is None
+        for period in _due_periods(contract, now)
+        if (contract.id, period.starting_at) not in taken
+    ]
+    # Two callers at once: the partial unique constraint keeps one draft, the other insert is ignored.
+    Invoice.objects.bulk_create(missing, ignore_conflicts=True, batch_size=500)
+    return len(missing)
+
+
+def contract_drafts_ensure(*, contract: Contract, now: datetime) -> int:
+    """Make sure the contract has a draft for its current period (and every earlier period
+    without an invoice). Called when a contract is created, and by the scheduled task."""
+    contract = Contract.objects.select_related("rate_card").get(pk=contract.pk)
+    return contracts_drafts_ensure(contracts=[contract], now=now)
+
+
+def drafts_ensure_all(*, now: datetime) -> int:
+    """The scheduled task: drafts for every active contract's current period."""
+    contracts = Contract.objects.active().select_related("rate_card").order_by("id")
+    return contracts_drafts_ensure(contracts=contracts, now=now)
+
+
+# --- Finalization ---------------------------------------------------------------------------------
+
+
+def _next_number() -> int:
+    """Lock the counter row and take its next number (the caller's transaction holds the lock)."""
+    try:
+        sequence = InvoiceNumberSequence.objects.select_for_update().get(name=SEQUENCE)
+    except InvoiceNumberSequence.DoesNotExist:
+        try:
+            with transaction.atomic():
+                InvoiceNumberSequence.objects.create(name=SEQUENCE)
+        except IntegrityError:
+            pass
+        sequence = InvoiceNumberSequence.objects.select_for_update().get(name=SEQUENCE)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
+@dataclass(frozen=True)
+class FinalizeOutcome:
+    invoice: Invoice
+    finalized: bool  # False when another call had already finalized it
+
+
+def invoice_finalize(
+    *, invoice: Invoice, now: datetime, ensure_next: bool = True
+) -> FinalizeOutcome:
+    """Freeze a draft: lines, totals, the rating input snapshot, a number and issued_at.
+
+    Idempotent: an invoice already finalized (by an earlier run or a concurrent worker, who held
+    the row lock first) is returned unchanged. A VOID invoice is refused.
+    """
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status == Status.FINALIZED:
+            return FinalizeOutcome(locked, finalized=False)
+        _check_transition(locked, Status.FINALIZED)
+        rating_input = rating_input_for(invoice=locked, now=now)
+        result = rate_invoice(rating_input)
+        InvoiceLineItem.objects.filter(invoice=locked).delete()
+        InvoiceLineItem.objects.bulk_create(
+            [
+                line_item_from(line, invoice=locked, position=index)
+                for index, line in enumerate(result.lines)
+            ]
+        )
+        locked.rating_snapshot = to_json(rating_input)
+        locked.subtotal = result.subtotal
+        locked.total = result.total
+        locked.status = Status.FINALIZED
+        locked.issued_at = now
+        locked.number = _next_number()
+        locked.save(
+            update_fields=[
+                "rating_snapshot",
+                "subtotal",
+                "total",
+                "status",
+                "issued_at",
+                "number",
+                "updated_at",
+            ]
+        )
+    if ensure_next:
+        contract_drafts_ensure(contract=locked.contract, now=max(now, locked.end_timestamp))
+    logger.info("Finalized invoice %s as #%s", locked.id, locked.number)
+    return FinalizeOutcome(locked, finalized=True)
+
+
+def invoices_finalize_due(*, now: datetime) -> int:
+    """Finalize every draft whose period ended more than the grace period before `now`.
+
+    Each invoice in its own transaction; then the next period's drafts of those contracts.
+    Returns how many invoices this call finalized.
+    """
+    cutoff = now - settings.BILLING_FINALIZATION_GRACE
+    due = list(
+        Invoice.objects.filter(status=Status.DRAFT, end_timestamp__lte=cutoff)
+        .order_by("end_timestamp", "start_timestamp", "id")
+        .only("id", "contract_id")
+    )
+    finalized = 0
+    for invoice in due:
+        outcome = invoice_finalize(invoice=invoice, now=now, ensure_next=False)
+        finalized += outcome.finalized
+    contract_ids = {invoice.contract_id for invoice in due}
+    if contract_ids:
+        contracts_drafts_ensure(
+            contracts=Contract.objects.filter(id__in=contract_ids).select_related("rate_card"),
+            now=now,
+        )
+    return finalized
+
+
+# --- Void and regenerate --------------------------------------------------------------------------
+
+
+def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
+    """Mark a FINALIZED invoice VOID (its lines stay as they were, for the record)."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        _check_transition(locked, Status.VOID)
+        locked.status = Status.VOID
+        locked.voided_at = now
+        locked.save(update_fields=["status", "voided_at", "updated_at"])
+    return locked
+
+
+def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
+    """A new DRAFT of a VOID invoice's period, rated from today's data when read."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status != Status.VOID:
+            raise InvoiceStateError(
+                f"Invoice {locked.id} is {locked.status}; only a VOID invoice can be regenerated."
+            )
+        live = Invoice.objects.filter(
+            contract_id=locked.contract_id,
+            type=locked.type,
+            start_timestamp=locked.start_timestamp,
+            status__in=[Status.DRAFT, Status.FINALIZED],
+        ).first()
+        if live is not None:
+            raise InvoiceStateError(
+                f"The period of invoice {locked.id} already has a {live.status} invoice ({live.id})."
+            )
+        return Invoice.objects.create(
+            customer_id=locked.customer_id,
+            contract_id=locked.contract_id,
+            credit_type_id=locked.credit_type_id,
+            type=locked.type,
+            status=Status.DRAFT,
+            start_timestamp=locked.start_timestamp,
+            end_timestamp=locked.end_timestamp,
+            net_payment_terms_days=locked.net_payment_terms_days,
+            regenerated_from=locked,
+        )

@@ -1,0 +1,277 @@
+"""Drafts, finalization (numbering, snapshot, idempotency), void and regenerate, late events."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from invoicing.models import Invoice, InvoiceNumberSequence
+from invoicing.rating import rate_invoice, rating_input_from_json
+from invoicing.selectors import (
+    contract_invoices,
+    customer_late_event_count,
+    finalized_periods_for,
+    invoice_view,
+    is_late,
+)
+from invoicing.services import (
+    InvoiceStateError,
+    contract_drafts_ensure,
+    drafts_ensure_all,
+    invoice_finalize,
+    invoice_regenerate,
+    invoice_void,
+    invoices_finalize_due,
+)
+from metering.models import UsageEvent
+from tests.invoicing.factories import ContractFactory, IngestAliasFactory, RateFactory
+from tests.invoicing.golden_support import case_paths, load_case, parse_time
+from tests.invoicing.golden_world import build_world
+
+pytestmark = pytest.mark.django_db
+
+
+def t(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def periods_of(contract):
+    return [
+        (i.start_timestamp, i.end_timestamp, i.status)
+        for i in Invoice.objects.filter(contract=contract).order_by("start_timestamp")
+    ]
+
+
+def event(customer_id, when, tokens="1000000", **properties):
+    return UsageEvent.objects.create(
+        transaction_id=f"tx-{when.isoformat()}-{tokens}",
+        customer_id=customer_id,
+        event_type="tokens_usage",
+        timestamp=when,
+        properties={
+            "num_tokens": tokens,
+            "model_name": "model-A",
+            "user_id": "alice",
+            **properties,
+        },
+        received_at=when,
+    )
+
+
+def seed_world():
+    """The seed's example: model A at 1.50 and model B at 0.30 per million tokens (in cents)."""
+    case = load_case(case_paths()[0])
+    return case, build_world(case)
+
+
+def test_contract_drafts_ensure_creates_every_started_period_once():
+    contract = ContractFactory(starting_at=t(2026, 1, 15))
+    assert contract_drafts_ensure(contract=contract, now=t(2026, 3, 2)) == 3
+    assert contract_drafts_ensure(contract=contract, now=t(2026, 3, 2)) == 0
+    assert periods_of(contract) == [
+        (t(2026, 1, 15), t(2026, 2, 1), "DRAFT"),
+        (t(2026, 2, 1), t(2026, 3, 1), "DRAFT"),
+        (t(2026, 3, 1), t(2026, 4, 1), "DRAFT"),
+    ]
+
+
+def test_a_contract_starting_later_gets_its_first_period_draft():
+    contract = ContractFactory(starting_at=t(2026, 6, 10))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    assert periods_of(contract) == [(t(2026, 6, 10), t(2026, 7, 1), "DRAFT")]
+
+
+def test_drafts_ensure_all_covers_active_contracts_only():
+    active = ContractFactory(starting_at=t(2026, 3, 1))
+    archived = ContractFactory(starting_at=t(2026, 3, 1), archived_at=t(2026, 3, 1))
+    assert drafts_ensure_all(now=t(2026, 3, 5)) == 1
+    assert len(periods_of(active)) == 1
+    assert periods_of(archived) == []
+
+
+def test_draft_reads_every_event_already_stored():
+    _case, world = seed_world()
+    contract_drafts_ensure(contract=world.contract, now=t(2026, 3, 5))
+    draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
+    assert invoice_view(invoice=draft, now=t(2026, 3, 5)).total == Decimal(0)
+    event("acme-prod", t(2026, 3, 4), "2000000")
+    view = invoice_view(invoice=draft, now=t(2026, 3, 5))
+    assert view.total == Decimal("300")
+    assert [(line.quantity, line.unit_price, line.total) for line in view.lines] == [
+        (Decimal("2"), Decimal("150"), Decimal("300"))
+    ]
+    assert draft.line_items.count() == 0
+
+
+def test_finalize_freezes_lines_snapshot_number_and_issue_date():
+    case, world = seed_world()
+    contract_drafts_ensure(contract=world.contract, now=t(2026, 3, 5))
+    for data in case["events"]:
+        UsageEvent.objects.create(
+            transaction_id=data["transaction_id"],
+            customer_id=world.event(data)["customer_id"],
+            event_type=data["event_type"],
+            timestamp=parse_time(data["timestamp"]),
+            properties=data["properties"],
+            received_at=t(2026, 3, 31),
+        )
+    draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
+    on_read = invoice_view(invoice=draft, now=t(2026, 4, 2))
+    outcome = invoice_finalize(invoice=draft, now=t(2026, 4, 2, 1))
+    invoice = Invoice.objects.get(pk=draft.pk)
+    assert outcome.finalized
+    assert invoice.status == "FINALIZED"
+    assert invoice.issued_at == t(2026, 4, 2, 1)
+    assert invoice.number == 1
+    assert invoice.total == Decimal(case["expected"]["total"])
+    assert invoice.total == on_read.total
+    frozen = list(invoice.line_items.order_by("position"))
+    assert [(li.name, li.quantity, li.unit_price, li.total) for li in frozen] == [
+        (li.name, li.quantity, li.unit_price, li.total) for li in on_read.lines
+    ]
+    # Re-rating the snapshot reproduces the invoice to the cent.
+    rerated = rate_invoice(rating_input_from_json(invoice.rating_snapshot))
+    assert rerated.total == invoice.total
+    assert rerated.subtotal == invoice.subtotal
+    assert [line.total for line in rerated.lines] == [li.total for li in frozen]
+    # The next period's draft exists.
+    assert (t(2026, 4, 1), t(2026, 5, 1), "DRAFT") in periods_of(world.contract)
+
+
+def test_finalized_invoice_ignores_later_events():
+    _case, world = seed_world()
+    contract_drafts_ensure(contract=world.contract, now=t(2026, 3, 5))
+    event("acme-prod", t(2026, 3, 4), "1000000")
+    draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
+    invoice_finalize(invoice=draft, now=t(2026, 4, 3))
+    event("acme-prod", t(2026, 3, 5), "5000000")
+    view = invoice_view(invoice=Invoice.objects.get(pk=draft.pk), now=t(2026, 4, 4))
+    assert view.total == Decimal("150")
+    assert [line.quantity for line in view.lines] == [Decimal("1")]
+
+
+def test_finalize_twice_finalizes_once():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    draft = Invoice.objects.get(contract=contract)
+    assert invoice_finalize(invoice=draft, now=t(2026, 4, 3)).finalized
+    again = invoice_finalize(invoice=draft, now=t(2026, 4, 4))
+    assert not again.finalized
+    assert again.invoice.issued_at == t(2026, 4, 3)
+    assert InvoiceNumberSequence.objects.get(name="invoice").last_number == 1
+
+
+@override_settings(BILLING_FINALIZATION_GRACE=timedelta(hours=24))
+def test_finalize_due_respects_the_grace_period_and_numbers_in_sequence():
+    first = ContractFactory(starting_at=t(2026, 2, 1))
+    second = ContractFactory(starting_at=t(2026, 3, 1))
+    drafts_ensure_all(now=t(2026, 3, 10))
+    assert invoices_finalize_due(now=t(2026, 4, 1, 23, 59)) == 1  # February only
+    assert invoices_finalize_due(now=t(2026, 4, 2)) == 2  # both Marches
+    assert invoices_finalize_due(now=t(2026, 4, 2)) == 0
+    numbers = sorted(Invoice.objects.filter(status="FINALIZED").values_list("number", flat=True))
+    assert numbers == [1, 2, 3]
+    assert (t(2026, 4, 1), t(2026, 5, 1), "DRAFT") in periods_of(first)
+    assert (t(2026, 4, 1), t(2026, 5, 1), "DRAFT") in periods_of(second)
+
+
+def test_finalize_invoices_command_takes_now():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    call_command("finalize_invoices", "--now", "2026-04-05T00:00:00Z")
+    assert [s for _, _, s in periods_of(contract)] == ["FINALIZED", "DRAFT"]
+
+
+def test_finalize_refuses_a_void_invoice():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    draft = Invoice.objects.get(contract=contract)
+    invoice_finalize(invoice=draft, now=t(2026, 4, 3))
+    invoice_void(invoice=draft, now=t(2026, 4, 4))
+    with pytest.raises(InvoiceStateError):
+        invoice_finalize(invoice=draft, now=t(2026, 4, 5))
+
+
+def test_void_only_a_finalized_invoice():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    draft = Invoice.objects.get(contract=contract)
+    with pytest.raises(InvoiceStateError, match="DRAFT"):
+        invoice_void(invoice=draft, now=t(2026, 3, 3))
+    invoice_finalize(invoice=draft, now=t(2026, 4, 3))
+    voided = invoice_void(invoice=draft, now=t(2026, 4, 4))
+    assert (voided.status, voided.voided_at) == ("VOID", t(2026, 4, 4))
+    with pytest.raises(InvoiceStateError):
+        invoice_void(invoice=draft, now=t(2026, 4, 5))
+
+
+def test_regenerate_makes_a_new_draft_of_the_period_from_todays_data():
+    _case, world = seed_world()
+    contract_drafts_ensure(contract=world.contract, now=t(2026, 3, 5))
+    event("acme-prod", t(2026, 3, 4), "1000000")
+    draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
+    invoice_finalize(invoice=draft, now=t(2026, 4, 3))
+    event("acme-prod", t(2026, 3, 5), "1000000")
+    with pytest.raises(InvoiceStateError, match="only a VOID"):
+        invoice_regenerate(invoice=draft, now=t(2026, 4, 4))
+    invoice_void(invoice=draft, now=t(2026, 4, 4))
+    new = invoice_regenerate(invoice=draft, now=t(2026, 4, 4))
+    assert (new.status, new.regenerated_from_id) == ("DRAFT", draft.id)
+    assert (new.start_timestamp, new.end_timestamp) == (draft.start_timestamp, draft.end_timestamp)
+    assert invoice_view(invoice=new, now=t(2026, 4, 4)).total == Decimal("300")
+    with pytest.raises(InvoiceStateError, match="already has a DRAFT"):
+        invoice_regenerate(invoice=draft, now=t(2026, 4, 4))
+    outcome = invoice_finalize(invoice=new, now=t(2026, 4, 5))
+    assert (outcome.invoice.number, outcome.invoice.total) == (2, Decimal("300"))
+
+
+def test_drafts_ensure_leaves_a_voided_period_alone():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    draft = Invoice.objects.get(contract=contract)
+    invoice_finalize(invoice=draft, now=t(2026, 4, 3))
+    invoice_void(invoice=draft, now=t(2026, 4, 4))
+    contract_drafts_ensure(contract=contract, now=t(2026, 4, 5))
+    assert [s for _, _, s in periods_of(contract)] == ["VOID", "DRAFT"]
+
+
+def test_finalized_periods_for_ids_and_aliases_and_late_count():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    alias = IngestAliasFactory(customer=contract.customer, alias="acme-prod")
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    invoice_finalize(invoice=Invoice.objects.get(contract=contract), now=t(2026, 4, 3))
+    found = finalized_periods_for(customer_ids=[str(contract.customer_id), alias.alias, "nobody"])
+    assert found[alias.alias] == [(t(2026, 3, 1), t(2026, 4, 1))]
+    assert found[str(contract.customer_id)] == [(t(2026, 3, 1), t(2026, 4, 1))]
+    assert "nobody" not in found
+    assert is_late(found[alias.alias], t(2026, 3, 31, 23))
+    assert not is_late(found[alias.alias], t(2026, 4, 1))
+    late = event("acme-prod", t(2026, 3, 20))
+    late.is_late = True
+    late.save()
+    event("acme-prod", t(2026, 4, 2))
+    assert customer_late_event_count(customer=contract.customer) == 1
+
+
+def test_contract_invoices_newest_first():
+    contract = ContractFactory(starting_at=t(2026, 1, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    starts = [i.start_timestamp.month for i in contract_invoices(contract=contract)]
+    assert starts == [3, 2, 1]
+
+
+def test_tiered_rate_factory_world_finalizes():
+    rate = RateFactory(rate_type="TIERED", price=None)
+    rate.tiers.create(level=1, size=Decimal(1), price=Decimal(100))
+    rate.tiers.create(level=2, price=Decimal(80))
+    contract = ContractFactory(rate_card=rate.rate_card, starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    event(str(contract.customer_id), t(2026, 3, 3), "3")
+    invoice = invoice_finalize(invoice=Invoice.objects.get(contract=contract), now=t(2026, 4, 5))
+    lines = list(invoice.invoice.line_items.order_by("position"))
+    assert [(li.tier_level, li.quantity, li.total) for li in lines] == [
+        (1, Decimal(1), Decimal(100)),
+        (2, Decimal(2), Decimal(160)),
+    ]
