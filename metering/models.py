@@ -1,8 +1,94 @@
-"""Usage events as received, and what ingestion keeps beside them."""
+"""Usage events as received, the dedup ledger, and the per-metric pre-aggregates.
 
+Tables and why they are shaped so (the ingest hot path writes all of them in one statement on
+PostgreSQL, see `metering.ingest`):
+
+- `UsageEvent`: one row per accepted event, `customer_id` exactly as it arrived. It is resolved to
+  a customer when read (`metering.selectors.customer_ingest_ids`), so an event that arrives before
+  its alias is attributed as soon as the alias exists and moving an alias moves its usage without
+  rewriting anything. Few indexes on purpose: every index is paid by every insert.
+- `IngestedTransaction`: the dedup ledger, keyed by `transaction_id`, kept apart from the events
+  (so events could later be partitioned by time or customer) and expired after 34 days.
+- `DuplicateEvent`: what arrived again under an already accepted `transaction_id`, kept only so
+  that `/v1/events/search` can answer `is_duplicate`; never aggregated.
+- `MetricAggregate`: per (metric, customer_id as received, UTC hour, group values) the count, sum,
+  max and latest value of the events the metric matches. `group_values` is the canonical JSON of
+  the event's values for the UNION of the metric's group keys, so any key set of the metric rolls
+  up from it exactly.
+- `MetricDistinctValue`: the distinct aggregation-key values per (metric, customer_id, hour,
+  group values), so UNIQUE is `COUNT(DISTINCT value)` over the whole range, not a sum of hourly
+  counts.
+
+Exact decimals: aggregate numbers are `NUMERIC(38, 12)` on PostgreSQL (summed by the database). SQLite
+has no exact decimal arithmetic, so there the same columns are TEXT holding the exact decimal and
+every sum/max is computed in Python with `Decimal` (`ExactDecimalField`).
+"""
+
+import json
 import uuid
+from decimal import Decimal
 
 from django.db import models
+
+from catalog import money
+from catalog.models import BillableMetric
+
+DEDUP_WINDOW_DAYS = 34
+
+
+def _json_value(value) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_json_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_value(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+class PropertiesEncoder(json.JSONEncoder):
+    """JSON with `Decimal` written as a JSON number, digit for digit (never through float)."""
+
+    def encode(self, o) -> str:
+        return _json_value(o)
+
+
+class PropertiesDecoder(json.JSONDecoder):
+    """JSON with every non-integer number read as `Decimal`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["parse_float"] = Decimal
+        super().__init__(*args, **kwargs)
+
+
+class ExactDecimalField(models.Field):
+    """A decimal that stays exact on every backend: NUMERIC(38, 12) on PostgreSQL, TEXT on SQLite.
+
+    Only metering's raw SQL writes these columns; on SQLite it does the arithmetic in Python.
+    """
+
+    description = "Exact decimal (NUMERIC on PostgreSQL, decimal text on SQLite)"
+
+    def db_type(self, connection) -> str:
+        if connection.vendor == "postgresql":
+            return f"numeric({money.MAX_DIGITS},{money.DECIMAL_PLACES})"
+        return "text"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(str(value))
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(str(value))
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        value = Decimal(value) if not isinstance(value, Decimal) else value
+        return value if connection.vendor == "postgresql" else str(value)
 
 
 class UsageEvent(models.Model):
@@ -14,10 +100,12 @@ class UsageEvent(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     transaction_id = models.CharField(max_length=128)
-    customer_id = models.CharField(max_length=255, db_index=True)
+    customer_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=255)
     timestamp = models.DateTimeField()
-    properties = models.JSONField(default=dict)
+    properties = models.JSONField(
+        default=dict, encoder=PropertiesEncoder, decoder=PropertiesDecoder
+    )
     received_at = models.DateTimeField()
     is_late = models.BooleanField(
         default=False, help_text="Its timestamp fell in a period already finalized when it arrived."
@@ -28,8 +116,114 @@ class UsageEvent(models.Model):
         indexes = [
             models.Index(fields=["customer_id", "timestamp"], name="usageevent_customer_time"),
             models.Index(fields=["transaction_id"], name="usageevent_transaction"),
-            models.Index(fields=["event_type", "timestamp"], name="usageevent_type_time"),
+            models.Index(fields=["timestamp"], name="usageevent_time"),
         ]
 
     def __str__(self) -> str:
         return self.transaction_id
+
+
+class IngestedTransaction(models.Model):
+    """A `transaction_id` accepted in the last 34 days: a later event with it is a duplicate.
+
+    Rows older than the window are ignored by ingestion (and deleted by
+    `metering.services.ingested_transactions_expire`), so the id can be used again afterwards.
+    """
+
+    transaction_id = models.CharField(max_length=128, primary_key=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return self.transaction_id
+
+
+class DuplicateEvent(models.Model):
+    """An event that arrived under an already accepted `transaction_id`: dropped, only remembered.
+
+    Never aggregated; kept for 34 days so that `/v1/events/search` can show `is_duplicate`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    transaction_id = models.CharField(max_length=128)
+    customer_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=255)
+    timestamp = models.DateTimeField()
+    properties = models.JSONField(
+        default=dict, encoder=PropertiesEncoder, decoder=PropertiesDecoder
+    )
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["transaction_id"], name="duplicateevent_transaction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} (duplicate)"
+
+
+class MetricAggregate(models.Model):
+    """What one metric measured for one customer id, one UTC hour and one set of group values.
+
+    `group_values` is canonical JSON (sorted keys, values as text) over the union of the metric's
+    group keys; a key the event did not carry is absent. `value_sum`/`value_max` are over the
+    numeric aggregation-key values (SUM, MAX); `latest_*` is the event with the latest timestamp
+    (ties: the greater transaction id) for LATEST; `event_count` counts contributing events.
+    The metric is never deleted (only archived), so no database foreign key is kept: the check
+    would cost a lookup per upserted row on the ingest hot path.
+    """
+
+    pk = models.CompositePrimaryKey("metric_id", "customer_id", "hour", "group_values")
+    metric = models.ForeignKey(
+        BillableMetric,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    customer_id = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    group_values = models.TextField()
+    event_count = models.BigIntegerField(default=0)
+    value_sum = ExactDecimalField(null=True)
+    value_max = ExactDecimalField(null=True)
+    latest_value = ExactDecimalField(null=True)
+    latest_timestamp = models.DateTimeField(null=True)
+    latest_transaction_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        ordering = ["metric_id", "customer_id", "hour"]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} {self.customer_id} {self.hour:%Y-%m-%d %H}h {self.group_values}"
+
+
+class MetricDistinctValue(models.Model):
+    """One distinct aggregation-key value seen for a UNIQUE metric in one hour and group.
+
+    The value is text (numbers in canonical decimal form, booleans as true/false); values longer
+    than 200 characters are stored as their SHA-256 so the key stays indexable.
+    """
+
+    pk = models.CompositePrimaryKey("metric_id", "customer_id", "hour", "group_values", "value")
+    metric = models.ForeignKey(
+        BillableMetric,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    customer_id = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    group_values = models.TextField()
+    value = models.TextField()
+
+    class Meta:
+        ordering = ["metric_id", "customer_id", "hour"]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} {self.customer_id} {self.hour:%Y-%m-%d %H}h {self.value}"
