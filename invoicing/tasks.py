@@ -1,0 +1,15 @@
+"""django-q2 entry points, each a thin wrapper over a service (schedules: billing_site/schedules.py)."""
+
+from django.utils import timezone
+
+from invoicing.services import drafts_ensure_all, invoices_finalize_due
+
+
+def finalize_due_invoices() -> int:
+    """Finalize the drafts whose period ended more than the grace period ago."""
+    return invoices_finalize_due(now=timezone.now())
+
+
+def ensure_drafts() -> int:
+    """Create the missing current-period drafts of every active contract."""
+    return drafts_ensure_all(now=timezone.now())

@@ -1,0 +1,70 @@
+"""Two workers finalizing at once: each invoice finalized once, numbers without gaps (PostgreSQL)."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, connections
+
+from invoicing.models import Invoice
+from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
+from tests.invoicing.factories import ContractFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serializes writers, so there is no race to test")
+
+
+def t(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def run_together(target, count: int) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list = []
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = target()
+        except Exception as error:  # surfaced by the assertion below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+def test_two_workers_finalizing_the_same_invoice_finalize_it_once():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    draft = Invoice.objects.get(contract=contract)
+    outcomes = run_together(lambda: invoice_finalize(invoice=draft, now=t(2026, 4, 3)), 4)
+    assert sorted(outcome.finalized for outcome in outcomes) == [False, False, False, True]
+    assert {outcome.invoice.number for outcome in outcomes} == {1}
+    assert Invoice.objects.filter(status="FINALIZED").count() == 1
+
+
+def test_two_workers_finalizing_due_drafts_number_them_without_gaps_or_duplicates():
+    for _ in range(12):
+        contract = ContractFactory(starting_at=t(2026, 2, 1))
+        contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    counts = run_together(lambda: invoices_finalize_due(now=t(2026, 4, 5)), 2)
+    assert sum(counts) == 24
+    numbers = sorted(Invoice.objects.filter(status="FINALIZED").values_list("number", flat=True))
+    assert numbers == list(range(1, 25))
+    assert Invoice.objects.filter(status="DRAFT").count() == 12
