@@ -1,1 +1,20 @@
-urlpatterns: list = []
+from django.urls import path
+
+from invoicing.api import views
+
+urlpatterns = [
+    path(
+        "v1/customers/<str:customer_id>/invoices",
+        views.CustomerInvoiceListView.as_view(),
+        name="invoices-list",
+    ),
+    path(
+        "v1/customers/<str:customer_id>/invoices/<str:invoice_id>",
+        views.CustomerInvoiceDetailView.as_view(),
+        name="invoices-detail",
+    ),
+    path("v1/invoices/void", views.InvoiceVoidView.as_view(), name="invoices-void"),
+    path(
+        "v1/invoices/regenerate", views.InvoiceRegenerateView.as_view(), name="invoices-regenerate"
+    ),
+]

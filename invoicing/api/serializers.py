@@ -1,0 +1,100 @@
+"""Invoices in Metronome's wire shape (reference 3.7): amounts in the pricing unit as JSON numbers,
+tier `starting_at` / `size` as decimal strings, timestamps RFC 3339 with a Z."""
+
+from __future__ import annotations
+
+from billing_site.api import format_timestamp
+from catalog.money import normalize, to_json_number
+from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.selectors import InvoiceView
+
+PRODUCT_LIST_ITEM = {
+    "USAGE": "UsageProductListItem",
+    "SUBSCRIPTION": "SubscriptionProductListItem",
+    "COMPOSITE": "CompositeProductListItem",
+    "FIXED": "FixedProductListItem",
+    "PRO_SERVICE": "ProServiceProductListItem",
+}
+
+
+def _decimal_string(value) -> str | None:
+    return None if value is None else format(normalize(value), "f")
+
+
+def _credit_type(invoice: Invoice) -> dict:
+    return {"id": str(invoice.credit_type_id), "name": invoice.credit_type.name}
+
+
+def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
+    data: dict = {
+        "name": line.name,
+        "type": line.type,
+        "credit_type": credit_type,
+        "total": to_json_number(line.total),
+        "starting_at": format_timestamp(line.starting_at),
+        "ending_before": format_timestamp(line.ending_before),
+        "is_prorated": line.is_prorated,
+    }
+    if line.product_id:
+        data["product_id"] = str(line.product_id)
+    if line.product_type:
+        data["product_type"] = PRODUCT_LIST_ITEM.get(line.product_type, line.product_type)
+    if line.quantity is not None:
+        data["quantity"] = to_json_number(line.quantity)
+    if line.unit_price is not None:
+        data["unit_price"] = to_json_number(line.unit_price)
+    if line.group_key:
+        data["group_key"] = line.group_key
+        data["group_value"] = line.group_value or None
+    if line.pricing_group_values:
+        data["pricing_group_values"] = dict(line.pricing_group_values)
+    if line.presentation_group_values:
+        data["presentation_group_values"] = dict(line.presentation_group_values)
+    if line.tier_level is not None:
+        data["tier"] = {
+            "level": line.tier_level,
+            "starting_at": _decimal_string(line.tier_starting_at),
+            "size": _decimal_string(line.tier_size),
+        }
+    if line.subscription_id:
+        data["subscription_id"] = str(line.subscription_id)
+    if line.scheduled_charge_id:
+        data["scheduled_charge_id"] = str(line.scheduled_charge_id)
+    if line.commit_id:
+        data["commit_id"] = str(line.commit_id)
+    if line.applied_commit_or_credit_id:
+        data["applied_commit_or_credit"] = {
+            "id": str(line.applied_commit_or_credit_id),
+            "type": line.applied_commit_or_credit_type,
+        }
+    return data
+
+
+def invoice_data(view: InvoiceView, *, skip_zero_qty_line_items: bool = False) -> dict:
+    invoice = view.invoice
+    credit_type = _credit_type(invoice)
+    lines = view.lines
+    if skip_zero_qty_line_items:
+        lines = [line for line in lines if line.quantity is None or line.quantity != 0]
+    data = {
+        "id": str(invoice.id),
+        "customer_id": str(invoice.customer_id),
+        "contract_id": str(invoice.contract_id),
+        "credit_type": credit_type,
+        "status": invoice.status,
+        "type": invoice.type,
+        "start_timestamp": format_timestamp(invoice.start_timestamp),
+        "end_timestamp": format_timestamp(invoice.end_timestamp),
+        "created_at": format_timestamp(invoice.created_at),
+        "subtotal": to_json_number(view.subtotal),
+        "total": to_json_number(view.total),
+        "net_payment_terms_days": invoice.net_payment_terms_days,
+        "line_items": [line_item_data(line, credit_type) for line in lines],
+        "invoice_adjustments": [],
+        "custom_fields": {},
+    }
+    if invoice.issued_at is not None:
+        data["issued_at"] = format_timestamp(invoice.issued_at)
+    if invoice.regenerated_from_id is not None:
+        data["regenerated_from_invoice_id"] = str(invoice.regenerated_from_id)
+    return data
