@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
@@ -71,15 +71,18 @@ def parse_uuid(value, field: str) -> uuid.UUID:
         raise exceptions.ValidationError({field: f"'{value}' is not a valid UUID."}) from None
 
 
-def get_or_404(queryset, value, *, field: str, label: str):
-    """Fetch by id: 400 if the id is malformed, 404 "<label> not found" if nothing has it."""
+def get_or_404(queryset_or_model, value, *, field: str, label: str):
+    """Fetch by id: 400 if the id is malformed, 404 "<label> <id> not found." if nothing has it."""
     pk = parse_uuid(value, field)
-    model = queryset.model if hasattr(queryset, "model") else queryset
-    manager = queryset if hasattr(queryset, "model") else queryset._default_manager
-    try:
-        return manager.get(pk=pk)
-    except model.DoesNotExist:
-        raise exceptions.NotFound(f"{label} {pk} not found.") from None
+    queryset = (
+        queryset_or_model
+        if isinstance(queryset_or_model, models.QuerySet)
+        else queryset_or_model._default_manager.all()
+    )
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise exceptions.NotFound(f"{label} {pk} not found.")
+    return obj
 
 
 # --- Fields ---------------------------------------------------------------------------------------
@@ -269,7 +272,8 @@ def _renamed(exc: DjangoValidationError, rename: dict[str, str], prefix: str):
         return {prefix: messages} if prefix else messages
     result: dict[str, list[str]] = {}
     for key, errors in exc.message_dict.items():
-        name = rename.get(key, key)
+        head, dot, tail = key.rpartition(".")
+        name = f"{head}{dot}{rename.get(tail, tail)}" if dot else rename.get(key, key)
         if key in ("__all__", "non_field_errors"):
             name = prefix or "non_field_errors"
         elif prefix:
@@ -431,6 +435,14 @@ def id_schema(name: str) -> serializers.Serializer:
 
 class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+def page_parameters() -> list[OpenApiParameter]:
+    """The query-cursor parameters (`limit`, `next_page`) every query-cursor list takes."""
+    return [
+        OpenApiParameter("limit", int, description="Page size, 1 to 100."),
+        OpenApiParameter("next_page", str, description="Cursor from the previous page."),
+    ]
 
 
 def error_responses(*codes: int) -> dict:

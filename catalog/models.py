@@ -631,6 +631,10 @@ class Rate(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        # The key is derived on save; refresh it here too so that full_clean()'s unique check
+        # compares this rate's real group values, not the default "{}".
+        if isinstance(self.pricing_group_values, dict):
+            self.pricing_group_values_key = group_values_key(self.pricing_group_values)
         errors: dict[str, str] = {}
         for field in ("starting_at", "ending_before"):
             if not is_hour_aligned(getattr(self, field)):
