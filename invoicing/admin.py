@@ -1,0 +1,186 @@
+"""Invoices in the admin: a list for finance staff, a read-only page with the lines, a printable page.
+
+Drafts are rated on read (the same selector as the API), so the page always shows every event
+already accepted. Nothing is edited here: finalize, void and regenerate are actions calling the
+services.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from invoicing.models import Invoice
+from invoicing.selectors import invoice_view
+from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
+
+
+def line_rows(view) -> list[dict]:
+    """The lines as the templates print them (money formatted in the invoice's pricing unit)."""
+    invoice = view.invoice
+    rows = []
+    for line in view.lines:
+        values = {**(line.pricing_group_values or {}), **(line.presentation_group_values or {})}
+        tier = ""
+        if line.tier_level is not None:
+            size = f"{line.tier_size.normalize():f}" if line.tier_size is not None else "rest"
+            tier = f"Tier {line.tier_level} (from {line.tier_starting_at.normalize():f}, {size})"
+        rows.append(
+            {
+                "name": line.name,
+                "type": line.get_type_display(),
+                "group_values": ", ".join(f"{k}={v}" for k, v in sorted(values.items())),
+                "quantity": "" if line.quantity is None else f"{line.quantity.normalize():f}",
+                "unit_price": invoice.format(line.unit_price),
+                "tier": tier,
+                "amount": invoice.format(line.total),
+                "starting_at": line.starting_at,
+                "ending_before": line.ending_before,
+                "is_unpriced": line.is_unpriced,
+                "is_prorated": line.is_prorated,
+            }
+        )
+    return rows
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "customer",
+        "contract",
+        "period",
+        "status",
+        "payment_status",
+        "number",
+        "total_display",
+    ]
+    list_filter = ["status", "payment_status", "type"]
+    search_fields = ["customer__name", "contract__name", "=number"]
+    list_select_related = ["customer", "contract__customer", "credit_type"]
+    date_hierarchy = "start_timestamp"
+    ordering = ["-start_timestamp", "-created_at"]
+    actions = ["finalize_selected", "void_selected", "regenerate_selected"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "customer",
+                    "contract",
+                    "period",
+                    "status",
+                    "payment_status",
+                    "number",
+                    "issued_at",
+                    "voided_at",
+                    "regenerated_from",
+                    "printable",
+                ]
+            },
+        ),
+        ("Lines", {"fields": ["lines", "subtotal_display", "total_display"]}),
+    ]
+
+    # Everything is read-only: finalized and void invoices never change, drafts are computed.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+
+    def _view(self, obj):
+        if getattr(obj, "_invoice_view", None) is None:
+            obj._invoice_view = invoice_view(invoice=obj, now=timezone.now())
+        return obj._invoice_view
+
+    @admin.display(description="Period")
+    def period(self, obj):
+        return f"{obj.start_timestamp:%Y-%m-%d %H:%M} to {obj.end_timestamp:%Y-%m-%d %H:%M} UTC"
+
+    @admin.display(description="Total")
+    def total_display(self, obj):
+        if obj.status == Invoice.Status.DRAFT:
+            return obj.format(self._view(obj).total)
+        return obj.format(obj.total)
+
+    @admin.display(description="Subtotal")
+    def subtotal_display(self, obj):
+        return obj.format(self._view(obj).subtotal)
+
+    @admin.display(description="Lines")
+    def lines(self, obj):
+        view = self._view(obj)
+        return render_to_string(
+            "admin/invoicing/invoice/lines.html", {"invoice": obj, "rows": line_rows(view)}
+        )
+
+    @admin.display(description="Printable invoice")
+    def printable(self, obj):
+        if obj.pk is None:
+            return ""
+        url = reverse("admin:invoicing_invoice_print", args=[obj.pk])
+        return format_html('<a href="{}" target="_blank">Open the printable invoice</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/print/",
+                self.admin_site.admin_view(self.print_view),
+                name="invoicing_invoice_print",
+            ),
+            *super().get_urls(),
+        ]
+
+    def print_view(self, request, object_id):
+        invoice = get_object_or_404(
+            Invoice.objects.select_related("customer", "contract", "credit_type"), pk=object_id
+        )
+        if not self.has_view_permission(request, invoice):
+            raise PermissionDenied
+        view = invoice_view(invoice=invoice, now=timezone.now())
+        return TemplateResponse(
+            request,
+            "invoicing/invoice_print.html",
+            {
+                "invoice": invoice,
+                "rows": line_rows(view),
+                "subtotal": invoice.format(view.subtotal),
+                "total": invoice.format(view.total),
+                "period": self.period(invoice),
+            },
+        )
+
+    def _run(self, request, queryset, service, verb: str):
+        done = 0
+        now = timezone.now()
+        for invoice in queryset:
+            try:
+                service(invoice=invoice, now=now)
+                done += 1
+            except ValidationError as error:
+                self.message_user(request, f"{invoice}: {error.messages[0]}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb} {done} invoice(s).", messages.SUCCESS)
+
+    @admin.action(description="Finalize selected draft invoices now")
+    def finalize_selected(self, request, queryset):
+        self._run(request, queryset, invoice_finalize, "Finalized")
+
+    @admin.action(description="Void selected finalized invoices")
+    def void_selected(self, request, queryset):
+        self._run(request, queryset, invoice_void, "Voided")
+
+    @admin.action(description="Regenerate selected void invoices as new drafts")
+    def regenerate_selected(self, request, queryset):
+        self._run(request, queryset, invoice_regenerate, "Regenerated")
