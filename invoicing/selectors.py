@@ -451,6 +451,14 @@ def finalized_periods_for(
     return {value: by_customer.get(owner, []) for value, owner in owners.items()}
 
 
+def events_late(events: Iterable[tuple[str, datetime]]) -> list[bool]:
+    """Metering's late-event hook (setting METERING_LATE_EVENT_CHECK): for each
+    (customer_id as received, timestamp) of a batch, whether its period is already finalized."""
+    events = list(events)
+    finalized = finalized_periods_for(customer_ids={customer_id for customer_id, _ in events})
+    return [is_late(finalized.get(customer_id, []), timestamp) for customer_id, timestamp in events]
+
+
 def is_late(periods_: list[tuple[datetime, datetime]], timestamp: datetime) -> bool:
     return any(start <= timestamp < end for start, end in periods_)
 

@@ -12,6 +12,7 @@ from invoicing.rating import rate_invoice, rating_input_from_json
 from invoicing.selectors import (
     contract_invoices,
     customer_late_event_count,
+    events_late,
     finalized_periods_for,
     invoice_view,
     is_late,
@@ -275,3 +276,54 @@ def test_tiered_rate_factory_world_finalizes():
         (1, Decimal(1), Decimal(100)),
         (2, Decimal(2), Decimal(160)),
     ]
+
+
+def test_events_late_hook_answers_per_event():
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    IngestAliasFactory(customer=contract.customer, alias="acme-prod")
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    invoice_finalize(invoice=Invoice.objects.get(contract=contract), now=t(2026, 4, 3))
+    assert events_late(
+        [
+            ("acme-prod", t(2026, 3, 31)),
+            (str(contract.customer_id), t(2026, 3, 1)),
+            ("acme-prod", t(2026, 4, 1)),
+            ("someone-else", t(2026, 3, 15)),
+        ]
+    ) == [True, True, False, False]
+
+
+def test_late_event_through_ingestion_is_flagged_and_changes_no_finalized_invoice():
+    services = pytest.importorskip("metering.services")
+    contract = ContractFactory(starting_at=t(2026, 3, 1))
+    IngestAliasFactory(customer=contract.customer, alias="acme-prod")
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    invoice = invoice_finalize(
+        invoice=Invoice.objects.get(contract=contract), now=t(2026, 4, 3)
+    ).invoice
+    services.usage_events_ingest(
+        events=[
+            {
+                "transaction_id": "late-1",
+                "customer_id": "acme-prod",
+                "event_type": "tokens_usage",
+                "timestamp": "2026-03-30T10:00:00Z",
+                "properties": {"num_tokens": "1000000", "model_name": "model-A"},
+            },
+            {
+                "transaction_id": "on-time-1",
+                "customer_id": "acme-prod",
+                "event_type": "tokens_usage",
+                "timestamp": "2026-04-02T10:00:00Z",
+                "properties": {"num_tokens": "1000000", "model_name": "model-A"},
+            },
+        ],
+        now=t(2026, 4, 5),
+        is_late=events_late,
+    )
+    assert dict(UsageEvent.objects.values_list("transaction_id", "is_late")) == {
+        "late-1": True,
+        "on-time-1": False,
+    }
+    assert customer_late_event_count(customer=contract.customer) == 1
+    assert invoice_view(invoice=Invoice.objects.get(pk=invoice.pk)).total == invoice.total
