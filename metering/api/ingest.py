@@ -1,0 +1,48 @@
+"""POST /v1/ingest: the hot path. A DRF APIView for authentication, throttling and the schema, but
+the body is read once by hand (gzip aware), parsed with `parse_float=Decimal`, and validated in one
+pass of plain Python by `usage_events_ingest`: no serializer per event."""
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.views import APIView
+
+from billing_site.api import error_responses
+from billing_site.parsers import loads_decimal, read_body
+from metering import services
+
+_EVENT_SCHEMA = inline_serializer(
+    name="UsageEventIn",
+    fields={
+        "transaction_id": serializers.CharField(min_length=1, max_length=128),
+        "customer_id": serializers.CharField(min_length=1),
+        "event_type": serializers.CharField(min_length=1),
+        "timestamp": serializers.CharField(help_text="RFC 3339; naive means UTC."),
+        "properties": serializers.DictField(required=False),
+    },
+)
+
+
+class IngestView(APIView):
+    """Accept 1 to 100 usage events; 200 with an empty body, 400 {"message"} naming the event."""
+
+    @extend_schema(
+        operation_id="v1_usage_ingest",
+        request=serializers.ListField(child=_EVENT_SCHEMA, min_length=1, max_length=100),
+        responses={200: OpenApiResponse(description="Accepted (empty body).")}
+        | error_responses(400, 401),
+    )
+    def post(self, request):
+        raw = read_body(request._request, request.META.get("HTTP_CONTENT_ENCODING", ""))
+        try:
+            payload = loads_decimal(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from None
+        try:
+            services.usage_events_ingest(
+                events=payload, now=timezone.now(), is_late=services.late_event_check()
+            )
+        except services.IngestError as exc:
+            raise exceptions.ValidationError(str(exc)) from None
+        return HttpResponse(status=200)

@@ -1,0 +1,176 @@
+"""Rebuild one metric's pre-aggregates from the stored events (a metric created after its events).
+
+Idempotent: each chunk of time (a UTC day by default) is rebuilt from scratch (its aggregate rows
+deleted, then recomputed from the raw events) in its own transaction, so running it twice gives the
+same rows and a stopped run can simply be started again.
+
+Why it does not race with ingestion (PostgreSQL): every chunk first takes
+`LOCK TABLE usage events IN SHARE MODE`, which waits for every in-flight ingest statement and
+holds new ones back until the chunk commits. An ingest statement carries the metric-definitions
+signature it was computed with and writes nothing if a metric was created since (see
+`metering.ingest`). The backfill starts after the metric was committed, so once the first lock
+was granted, no statement computed without the metric can commit any more: every event is either
+committed before a chunk reads it (and counted by that chunk's rebuild) or counted by ingestion
+itself after the chunk that holds its hour was rebuilt. A first, empty lock is taken before the
+time range is read for the same reason. On SQLite there is one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Max, Min
+
+from catalog.models import BillableMetric
+
+from .definitions import CompiledMetric
+from .ingest import _Partial, _q, aggregates_merge_sqlite
+from .models import MetricAggregate, MetricDistinctValue, UsageEvent
+
+Progress = Callable[[str], None]
+
+
+def _lock_events() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {_q(UsageEvent)} IN SHARE MODE")
+
+
+def _events(metric: CompiledMetric, start: datetime | None = None, end: datetime | None = None):
+    events = UsageEvent.objects.all()
+    if start is not None:
+        events = events.filter(timestamp__gte=start, timestamp__lt=end)
+    if metric.types_in is not None:
+        events = events.filter(event_type__in=sorted(metric.types_in))
+    if metric.types_not_in:
+        events = events.exclude(event_type__in=sorted(metric.types_not_in))
+    return events
+
+
+def metric_aggregates_backfill(
+    *,
+    metric: BillableMetric,
+    chunk: timedelta = timedelta(days=1),
+    progress: Progress | None = None,
+) -> int:
+    """Rebuild `metric`'s aggregates over every stored event; returns the events it matched."""
+    compiled = CompiledMetric.from_model(metric)
+    with transaction.atomic():
+        _lock_events()
+    span = _events(compiled).aggregate(first=Min("timestamp"), last=Max("timestamp"))
+    if span["first"] is None:
+        if progress:
+            progress(f"{metric.name}: no events to measure.")
+        return 0
+    start = span["first"].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = span["last"].astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
+        hours=1
+    )
+    chunks = []
+    cursor_at = start
+    while cursor_at < end:
+        chunks.append((cursor_at, min(cursor_at + chunk, end)))
+        cursor_at += chunk
+    matched_total = 0
+    for number, (chunk_start, chunk_end) in enumerate(chunks, start=1):
+        scanned, matched = _rebuild_chunk(compiled, chunk_start, chunk_end)
+        matched_total += matched
+        if progress:
+            progress(
+                f"{metric.name}: [{number}/{len(chunks)}] {chunk_start:%Y-%m-%d %H:%M} to "
+                f"{chunk_end:%Y-%m-%d %H:%M}: {scanned} events read, {matched} matched"
+            )
+    return matched_total
+
+
+def _rebuild_chunk(metric: CompiledMetric, start: datetime, end: datetime) -> tuple[int, int]:
+    with transaction.atomic():
+        _lock_events()
+        for model in (MetricAggregate, MetricDistinctValue):
+            model.objects.filter(metric_id=metric.id, hour__gte=start, hour__lt=end).delete()
+        rows = []
+        scanned = 0
+        events = (
+            _events(metric, start, end)
+            .order_by()
+            .values_list("customer_id", "timestamp", "transaction_id", "properties")
+        )
+        for customer_id, timestamp, transaction_id, properties in events.iterator(chunk_size=5000):
+            scanned += 1
+            found = metric.contribution(properties or {})
+            if found is None:
+                continue
+            timestamp = timestamp.astimezone(UTC)
+            hour = timestamp.replace(minute=0, second=0, microsecond=0)
+            rows.append(
+                (
+                    metric.id,
+                    customer_id,
+                    hour,
+                    found[0],
+                    found[1],
+                    found[2],
+                    timestamp,
+                    transaction_id,
+                )
+            )
+        if rows:
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    _insert_postgresql(cursor, rows)
+                else:
+                    aggregates_merge_sqlite(cursor, rows)
+    return scanned, len(rows)
+
+
+def _insert_postgresql(cursor, rows) -> None:
+    partials: dict[tuple, _Partial] = {}
+    distinct: set[tuple] = set()
+    for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
+        key = (metric_id, customer_id, hour, group)
+        partial = partials.get(key)
+        if partial is None:
+            partial = partials[key] = _Partial()
+        partial.add(value, timestamp, tx)
+        if distinct_value is not None:
+            distinct.add((*key, distinct_value))
+    keys = sorted(partials)
+    for start in range(0, len(keys), 5000):
+        part = keys[start : start + 5000]
+        values = [partials[k] for k in part]
+        cursor.execute(
+            f"INSERT INTO {_q(MetricAggregate)} (metric_id, customer_id, hour, group_values, "
+            f"event_count, value_sum, value_max, latest_value, latest_timestamp, "
+            f"latest_transaction_id) SELECT * FROM unnest(%s::uuid[], %s::text[], "
+            f"%s::timestamptz[], %s::text[], %s::bigint[], %s::numeric[], %s::numeric[], "
+            f"%s::numeric[], %s::timestamptz[], %s::text[])",
+            [
+                [k[0] for k in part],
+                [k[1] for k in part],
+                [k[2] for k in part],
+                [k[3] for k in part],
+                [p.count for p in values],
+                [p.total for p in values],
+                [p.maximum for p in values],
+                [p.latest_value for p in values],
+                [p.latest_timestamp for p in values],
+                [p.latest_transaction_id for p in values],
+            ],
+        )
+    rows_distinct = sorted(distinct)
+    for start in range(0, len(rows_distinct), 5000):
+        part = rows_distinct[start : start + 5000]
+        cursor.execute(
+            f"INSERT INTO {_q(MetricDistinctValue)} (metric_id, customer_id, hour, group_values, "
+            f"value) SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], "
+            f"%s::text[], %s::text[])",
+            [[r[i] for r in part] for i in range(5)],
+        )
+
+
+def metric_ids_to_backfill() -> list[uuid.UUID]:
+    """Every metric id, for the management command's `--all`."""
+    return list(BillableMetric.objects.order_by("created_at").values_list("id", flat=True))

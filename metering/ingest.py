@@ -1,0 +1,630 @@
+"""The ingest hot path: validate a batch in one pass, then store it in one round trip.
+
+Validation (`events_validate`) is plain Python over the parsed JSON (numbers already `Decimal`):
+one loop, no serializer per event. The first problem rejects the whole batch with a message that
+names the event's index in the array (0-based) and the field: `event 3: timestamp: ...`.
+
+Storage (`batch_store`) keeps only events whose `transaction_id` is new in the dedup ledger, and in
+the same transaction inserts them and upserts the pre-aggregates of every metric they match:
+- PostgreSQL: ONE statement, run in autocommit (a statement is atomic on its own). Data-modifying
+  CTEs insert the dedup rows with `ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING`, join the
+  events and their per-metric contributions (computed in Python) to what was returned, insert the
+  events, log the duplicates, and upsert `MetricAggregate` (`sum = sum + excluded.sum`,
+  `GREATEST`, latest by (timestamp, transaction id)) and `MetricDistinctValue`. Rows are grouped
+  and sorted by key so that concurrent batches lock in the same order; a deadlock is retried.
+  The statement also compares the metric-definitions signature it was computed with and writes
+  nothing if a metric was created since (the batch is then recomputed and sent again): this is
+  what keeps a metric backfill and concurrent ingestion from missing or double counting events
+  (see `metering.backfill`).
+- SQLite: the same steps as a few statements inside one IMMEDIATE transaction (SQLite has one
+  writer at a time, so the signature is checked inside it). SQLite cannot add decimals exactly, so
+  the affected aggregate rows are read, merged in Python with `Decimal` and written back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import OperationalError, connection, transaction
+
+from .definitions import (
+    NUMBER_LIMIT,
+    Definitions,
+    definitions_cached,
+    definitions_load,
+    definitions_signature,
+)
+from .models import (
+    DEDUP_WINDOW_DAYS,
+    DuplicateEvent,
+    IngestedTransaction,
+    MetricAggregate,
+    MetricDistinctValue,
+    UsageEvent,
+    _json_value,
+)
+
+MAX_BATCH = 100
+MAX_PROPERTIES = 2000
+MAX_TRANSACTION_ID = 128
+MAX_ID_LENGTH = 255
+MAX_AGE = timedelta(days=DEDUP_WINDOW_DAYS)
+MAX_AHEAD = timedelta(hours=24)
+
+# (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
+LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
+    re.ASCII,
+)
+
+
+class IngestError(ValueError):
+    """A batch refused as a whole; the message names the event index and the field."""
+
+
+@dataclass(slots=True)
+class Event:
+    transaction_id: str
+    customer_id: str
+    event_type: str
+    timestamp: datetime  # aware, UTC
+    properties: dict
+    properties_json: str
+
+
+@dataclass(slots=True)
+class StoreResult:
+    inserted: list[Event]
+    duplicates: list[Event]
+
+
+def _parse_timestamp(value) -> datetime | None:
+    if type(value) is not str or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        # Python 3.11 reads Z, offsets and any number of fraction digits (kept to microseconds).
+        moment = datetime.fromisoformat(value.upper())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _properties_problem(properties: dict) -> tuple[str | None, bool]:
+    """(problem, has_decimal): every key a string, every value a string, number or boolean."""
+    if len(properties) > MAX_PROPERTIES:
+        return f"at most {MAX_PROPERTIES} properties (got {len(properties)})", False
+    has_decimal = False
+    for key, value in properties.items():
+        if type(key) is not str:
+            return "keys must be strings", False
+        kind = type(value)
+        if kind is str or kind is bool:
+            continue
+        if kind is int:
+            if -NUMBER_LIMIT < value < NUMBER_LIMIT:
+                continue
+            return f"{key}: number out of range (at most 26 digits before the point)", False
+        if kind is Decimal:
+            if (
+                value.is_finite()
+                and abs(value) < NUMBER_LIMIT
+                and value.as_tuple().exponent >= -100
+            ):
+                has_decimal = True
+                continue
+            return f"{key}: number out of range", False
+        return f"{key}: must be a string, number or boolean", False
+    return None, has_decimal
+
+
+def events_validate(payload, *, now: datetime) -> list[Event]:
+    """Check a parsed batch (a list of event objects) in one pass; raise IngestError on the first
+    problem. `now` decides what is too old (34 days) or too far ahead (24 hours)."""
+    if type(payload) is not list or not payload:
+        raise IngestError("The body must be a JSON array of 1 to 100 events.")
+    if len(payload) > MAX_BATCH:
+        raise IngestError(f"A batch holds at most {MAX_BATCH} events (got {len(payload)}).")
+    oldest = now - MAX_AGE
+    newest = now + MAX_AHEAD
+    dumps = json.dumps
+    events = []
+    for index, raw in enumerate(payload):
+        if type(raw) is not dict:
+            raise IngestError(f"event {index}: must be an object")
+        transaction_id = raw.get("transaction_id")
+        if type(transaction_id) is not str or not 0 < len(transaction_id) <= MAX_TRANSACTION_ID:
+            raise IngestError(
+                f"event {index}: transaction_id: "
+                + _text_problem(raw, "transaction_id", MAX_TRANSACTION_ID)
+            )
+        customer_id = raw.get("customer_id")
+        if type(customer_id) is not str or not 0 < len(customer_id) <= MAX_ID_LENGTH:
+            raise IngestError(
+                f"event {index}: customer_id: " + _text_problem(raw, "customer_id", MAX_ID_LENGTH)
+            )
+        event_type = raw.get("event_type")
+        if type(event_type) is not str or not 0 < len(event_type) <= MAX_ID_LENGTH:
+            raise IngestError(
+                f"event {index}: event_type: " + _text_problem(raw, "event_type", MAX_ID_LENGTH)
+            )
+        stamp = raw.get("timestamp")
+        moment = _parse_timestamp(stamp)
+        if moment is None:
+            if "timestamp" not in raw:
+                raise IngestError(f"event {index}: timestamp: is required")
+            raise IngestError(
+                f"event {index}: timestamp: must be an RFC 3339 timestamp such as "
+                f"2024-01-01T00:00:00Z (got {_shown(stamp)})"
+            )
+        if moment < oldest:
+            raise IngestError(
+                f"event {index}: timestamp: {stamp} is more than {DEDUP_WINDOW_DAYS} days old"
+            )
+        if moment > newest:
+            raise IngestError(
+                f"event {index}: timestamp: {stamp} is more than 24 hours in the future"
+            )
+        properties = raw.get("properties")
+        if properties is None:
+            if "properties" in raw:
+                raise IngestError(f"event {index}: properties: must be an object")
+            properties = {}
+            properties_json = "{}"
+        elif type(properties) is not dict:
+            raise IngestError(f"event {index}: properties: must be an object")
+        else:
+            problem, has_decimal = _properties_problem(properties)
+            if problem is not None:
+                raise IngestError(f"event {index}: properties: {problem}")
+            properties_json = _json_value(properties) if has_decimal else dumps(properties)
+        events.append(
+            Event(transaction_id, customer_id, event_type, moment, properties, properties_json)
+        )
+    return events
+
+
+def _text_problem(raw: dict, name: str, limit: int) -> str:
+    value = raw.get(name)
+    if name not in raw or value is None:
+        return "is required"
+    if type(value) is not str:
+        return "must be a string"
+    if not value:
+        return "must not be empty"
+    return f"must be at most {limit} characters (got {len(value)})"
+
+
+def _shown(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- Storage --------------------------------------------------------------------------------------
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _contributions(events: Sequence[Event], firsts: Sequence[bool], definitions: Definitions):
+    """Per event and matching metric: (event index, metric, hour, group, value, distinct)."""
+    rows = []
+    for index, event in enumerate(events):
+        if not firsts[index]:
+            continue
+        candidates = definitions.candidates(event.event_type)
+        if not candidates:
+            continue
+        hour = _hour(event.timestamp)
+        properties = event.properties
+        for metric in candidates:
+            found = metric.contribution(properties)
+            if found is not None:
+                rows.append((index, metric, hour, found[0], found[1], found[2]))
+    return rows
+
+
+def batch_store(
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    is_late: LateCheck | None = None,
+) -> StoreResult:
+    """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction."""
+    firsts = []
+    seen: set[str] = set()
+    for event in events:
+        firsts.append(event.transaction_id not in seen)
+        seen.add(event.transaction_id)
+    late = (
+        list(is_late([(e.customer_id, e.timestamp) for e in events]))
+        if is_late is not None
+        else [False] * len(events)
+    )
+    if connection.vendor == "postgresql":
+        new_ids = _store_postgresql(events, firsts, late, now)
+    else:
+        new_ids = _store_sqlite(events, firsts, late, now)
+    inserted = []
+    duplicates = []
+    for index, event in enumerate(events):
+        if firsts[index] and event.transaction_id in new_ids:
+            inserted.append(event)
+        else:
+            duplicates.append(event)
+    return StoreResult(inserted=inserted, duplicates=duplicates)
+
+
+def _q(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+_PG_SQL = """
+WITH sig AS (
+    SELECT COUNT(*) = %(metric_count)s
+           AND MAX(created_at) IS NOT DISTINCT FROM %(metric_newest)s::timestamptz AS ok
+    FROM {metric}
+),
+ev AS (
+    SELECT e.* FROM unnest(
+        %(tx)s::text[], %(customer)s::text[], %(type)s::text[], %(ts)s::timestamptz[],
+        %(props)s::text[]::jsonb[], %(late)s::bool[], %(first)s::bool[]
+    ) WITH ORDINALITY AS e(transaction_id, customer_id, event_type, ts, properties, is_late,
+                           is_first, n)
+    WHERE (SELECT ok FROM sig)
+),
+new_tx AS (
+    INSERT INTO {ledger} AS t (transaction_id, received_at)
+    SELECT transaction_id, %(now)s FROM ev WHERE is_first ORDER BY transaction_id
+    ON CONFLICT (transaction_id) DO UPDATE SET received_at = EXCLUDED.received_at
+        WHERE t.received_at < %(expired_before)s
+    RETURNING transaction_id
+),
+fresh AS (
+    SELECT ev.* FROM ev JOIN new_tx USING (transaction_id) WHERE ev.is_first
+),
+stored AS (
+    INSERT INTO {event} (id, transaction_id, customer_id, event_type, "timestamp", properties,
+                         received_at, is_late)
+    SELECT gen_random_uuid(), transaction_id, customer_id, event_type, ts, properties,
+           %(now)s, is_late
+    FROM fresh
+),
+dropped AS (
+    INSERT INTO {duplicate} (id, transaction_id, customer_id, event_type, "timestamp",
+                             properties, received_at)
+    SELECT gen_random_uuid(), transaction_id, customer_id, event_type, ts, properties, %(now)s
+    FROM ev WHERE NOT is_first OR transaction_id NOT IN (SELECT transaction_id FROM new_tx)
+),
+c AS (
+    SELECT f.customer_id, f.ts, f.transaction_id, c.metric_id, c.hour, c.group_values, c.value,
+           c.distinct_value
+    FROM unnest(
+        %(c_n)s::bigint[], %(c_metric)s::uuid[], %(c_hour)s::timestamptz[], %(c_group)s::text[],
+        %(c_value)s::numeric[], %(c_distinct)s::text[]
+    ) AS c(n, metric_id, hour, group_values, value, distinct_value)
+    JOIN fresh f USING (n)
+),
+agg AS (
+    INSERT INTO {aggregate} AS a (metric_id, customer_id, hour, group_values, event_count,
+                                  value_sum, value_max, latest_value, latest_timestamp,
+                                  latest_transaction_id)
+    SELECT metric_id, customer_id, hour, group_values, COUNT(*), SUM(value), MAX(value),
+           (ARRAY_AGG(value ORDER BY ts DESC, transaction_id DESC))[1], MAX(ts),
+           (ARRAY_AGG(transaction_id ORDER BY ts DESC, transaction_id DESC))[1]
+    FROM c
+    GROUP BY metric_id, customer_id, hour, group_values
+    ORDER BY metric_id, customer_id, hour, group_values
+    ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET
+        event_count = a.event_count + EXCLUDED.event_count,
+        value_sum = COALESCE(a.value_sum + EXCLUDED.value_sum, a.value_sum, EXCLUDED.value_sum),
+        value_max = GREATEST(a.value_max, EXCLUDED.value_max),
+        latest_value = CASE
+            WHEN a.latest_timestamp IS NULL
+              OR (EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
+                 > (a.latest_timestamp, a.latest_transaction_id)
+            THEN EXCLUDED.latest_value ELSE a.latest_value END,
+        latest_transaction_id = CASE
+            WHEN a.latest_timestamp IS NULL
+              OR (EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
+                 > (a.latest_timestamp, a.latest_transaction_id)
+            THEN EXCLUDED.latest_transaction_id ELSE a.latest_transaction_id END,
+        latest_timestamp = GREATEST(a.latest_timestamp, EXCLUDED.latest_timestamp)
+),
+uniq AS (
+    INSERT INTO {distinct} (metric_id, customer_id, hour, group_values, value)
+    SELECT DISTINCT metric_id, customer_id, hour, group_values, distinct_value
+    FROM c WHERE distinct_value IS NOT NULL
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT DO NOTHING
+)
+SELECT (SELECT ok FROM sig), ARRAY(SELECT transaction_id FROM new_tx)
+"""
+
+_pg_sql_cache: list[str] = []
+
+
+def _pg_sql() -> str:
+    if not _pg_sql_cache:
+        from catalog.models import BillableMetric
+
+        _pg_sql_cache.append(
+            _PG_SQL.format(
+                metric=_q(BillableMetric),
+                ledger=_q(IngestedTransaction),
+                event=_q(UsageEvent),
+                duplicate=_q(DuplicateEvent),
+                aggregate=_q(MetricAggregate),
+                distinct=_q(MetricDistinctValue),
+            )
+        )
+    return _pg_sql_cache[0]
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
+
+
+def _store_postgresql(events, firsts, late, now) -> set[str]:
+    params = {
+        "tx": [e.transaction_id for e in events],
+        "customer": [e.customer_id for e in events],
+        "type": [e.event_type for e in events],
+        "ts": [e.timestamp for e in events],
+        "props": [e.properties_json for e in events],
+        "late": late,
+        "first": firsts,
+        "now": now,
+        "expired_before": now - MAX_AGE,
+    }
+    definitions = definitions_cached()
+    attempts = 0
+    while True:
+        contributions = _contributions(events, firsts, definitions)
+        params["metric_count"], params["metric_newest"] = definitions.signature
+        params["c_n"] = [row[0] + 1 for row in contributions]
+        params["c_metric"] = [row[1].id for row in contributions]
+        params["c_hour"] = [row[2] for row in contributions]
+        params["c_group"] = [row[3] for row in contributions]
+        params["c_value"] = [row[4] for row in contributions]
+        params["c_distinct"] = [row[5] for row in contributions]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_pg_sql(), params)
+                ok, new_ids = cursor.fetchone()
+        except OperationalError as exc:
+            attempts += 1
+            if attempts >= 5 or not _is_retryable(exc) or not connection.get_autocommit():
+                raise
+            continue
+        if ok:
+            return set(new_ids)
+        # A metric was created or deleted since the cache was filled: nothing was written.
+        attempts += 1
+        if attempts >= 5:
+            raise RuntimeError("Metric definitions kept changing during ingestion.")
+        definitions = definitions_load()
+
+
+def _store_sqlite(events, firsts, late, now) -> set[str]:
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value
+    received = stamp(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        definitions = definitions_cached()
+        if definitions.signature != definitions_signature():
+            definitions = definitions_load()
+        firsts_ids = [e.transaction_id for i, e in enumerate(events) if firsts[i]]
+        values = ", ".join(["(%s, %s)"] * len(firsts_ids))
+        params: list = []
+        for transaction_id in firsts_ids:
+            params += [transaction_id, received]
+        params.append(stamp(now - MAX_AGE))
+        ledger = _q(IngestedTransaction)
+        cursor.execute(
+            f"INSERT INTO {ledger} (transaction_id, received_at) VALUES {values} "
+            f"ON CONFLICT (transaction_id) DO UPDATE SET received_at = excluded.received_at "
+            f"WHERE {ledger}.received_at < %s RETURNING transaction_id",
+            params,
+        )
+        new_ids = {row[0] for row in cursor.fetchall()}
+        kept = [firsts[i] and e.transaction_id in new_ids for i, e in enumerate(events)]
+        stored = [
+            (
+                UsageEvent._meta.pk.get_db_prep_value(uuid.uuid4(), connection),
+                e.transaction_id,
+                e.customer_id,
+                e.event_type,
+                stamp(e.timestamp),
+                e.properties_json,
+                received,
+                late[i],
+            )
+            for i, e in enumerate(events)
+            if kept[i]
+        ]
+        if stored:
+            cursor.executemany(
+                f"INSERT INTO {_q(UsageEvent)} (id, transaction_id, customer_id, event_type, "
+                f'"timestamp", properties, received_at, is_late) '
+                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                stored,
+            )
+        dropped = [
+            (
+                DuplicateEvent._meta.pk.get_db_prep_value(uuid.uuid4(), connection),
+                e.transaction_id,
+                e.customer_id,
+                e.event_type,
+                stamp(e.timestamp),
+                e.properties_json,
+                received,
+            )
+            for i, e in enumerate(events)
+            if not kept[i]
+        ]
+        if dropped:
+            cursor.executemany(
+                f"INSERT INTO {_q(DuplicateEvent)} (id, transaction_id, customer_id, event_type, "
+                f'"timestamp", properties, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s)',
+                dropped,
+            )
+        contributions = _contributions(events, kept, definitions)
+        if contributions:
+            aggregates_merge_sqlite(
+                cursor,
+                [
+                    (
+                        row[1].id,
+                        events[row[0]].customer_id,
+                        row[2],
+                        row[3],
+                        row[4],
+                        row[5],
+                        events[row[0]].timestamp,
+                        events[row[0]].transaction_id,
+                    )
+                    for row in contributions
+                ],
+            )
+    return new_ids
+
+
+@dataclass(slots=True)
+class _Partial:
+    count: int = 0
+    total: Decimal | None = None
+    maximum: Decimal | None = None
+    latest_value: Decimal | None = None
+    latest_timestamp: datetime | None = None
+    latest_transaction_id: str = ""
+
+    def add(self, value, timestamp, transaction_id) -> None:
+        self.count += 1
+        if value is not None:
+            self.total = value if self.total is None else self.total + value
+            self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
+        if self.latest_timestamp is None or (timestamp, transaction_id) > (
+            self.latest_timestamp,
+            self.latest_transaction_id,
+        ):
+            self.latest_timestamp = timestamp
+            self.latest_transaction_id = transaction_id
+            self.latest_value = value
+
+    def merge(self, other: _Partial) -> None:
+        self.count += other.count
+        if other.total is not None:
+            self.total = other.total if self.total is None else self.total + other.total
+        if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
+            self.maximum = other.maximum
+        if other.latest_timestamp is not None and (
+            self.latest_timestamp is None
+            or (other.latest_timestamp, other.latest_transaction_id)
+            > (self.latest_timestamp, self.latest_transaction_id)
+        ):
+            self.latest_timestamp = other.latest_timestamp
+            self.latest_transaction_id = other.latest_transaction_id
+            self.latest_value = other.latest_value
+
+
+def aggregates_merge_sqlite(cursor, rows) -> None:
+    """Add contributions to the pre-aggregates with Decimal arithmetic in Python (SQLite only).
+
+    rows: (metric_id, customer_id, hour, group_values, value, distinct, timestamp, transaction_id).
+    Must run inside the write transaction.
+    """
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value
+    pk_field = MetricAggregate._meta.get_field("metric")
+    partials: dict[tuple, _Partial] = {}
+    distinct: set[tuple] = set()
+    for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
+        key = (pk_field.get_db_prep_value(metric_id, connection), customer_id, stamp(hour), group)
+        partial = partials.get(key)
+        if partial is None:
+            partial = partials[key] = _Partial()
+        partial.add(value, timestamp, tx)
+        if distinct_value is not None:
+            distinct.add((*key, distinct_value))
+    table = _q(MetricAggregate)
+    keys = sorted(partials)
+    existing: dict[tuple, _Partial] = {}
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        cursor.execute(
+            f"SELECT metric_id, customer_id, hour, group_values, event_count, value_sum, "
+            f"value_max, latest_value, latest_timestamp, latest_transaction_id FROM {table} "
+            f"WHERE (metric_id, customer_id, hour, group_values) IN (VALUES "
+            + ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            + ")",
+            [part for key in chunk for part in key],
+        )
+        for row in cursor.fetchall():
+            existing[tuple(row[:4])] = _Partial(
+                count=row[4],
+                total=_dec(row[5]),
+                maximum=_dec(row[6]),
+                latest_value=_dec(row[7]),
+                latest_timestamp=_sqlite_datetime(row[8]),
+                latest_transaction_id=row[9],
+            )
+    writes = []
+    for key in keys:
+        partial = existing.get(key)
+        if partial is None:
+            partial = partials[key]
+        else:
+            partial.merge(partials[key])
+        writes.append(
+            (
+                *key,
+                partial.count,
+                _text(partial.total),
+                _text(partial.maximum),
+                _text(partial.latest_value),
+                stamp(partial.latest_timestamp) if partial.latest_timestamp else None,
+                partial.latest_transaction_id,
+            )
+        )
+    cursor.executemany(
+        f"INSERT INTO {table} (metric_id, customer_id, hour, group_values, event_count, "
+        f"value_sum, value_max, latest_value, latest_timestamp, latest_transaction_id) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        f"ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET "
+        f"event_count = excluded.event_count, value_sum = excluded.value_sum, "
+        f"value_max = excluded.value_max, latest_value = excluded.latest_value, "
+        f"latest_timestamp = excluded.latest_timestamp, "
+        f"latest_transaction_id = excluded.latest_transaction_id",
+        writes,
+    )
+    if distinct:
+        cursor.executemany(
+            f"INSERT INTO {_q(MetricDistinctValue)} (metric_id, customer_id, hour, group_values, "
+            f"value) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            sorted(distinct),
+        )
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _sqlite_datetime(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -1,0 +1,71 @@
+"""Metering writes: ingest a batch of usage events, backfill a metric, expire the dedup ledger.
+
+Every caller of ingestion (the API view, the admin's sandbox "send test event" form, tests) goes
+through `usage_events_ingest`; the hot path itself lives in `metering.ingest` and the backfill in
+`metering.backfill`.
+
+Late events: `is_late` is a hook the invoicing side will provide (it knows which periods are
+finalized). It receives every `(customer_id as received, timestamp)` of a batch and answers one
+boolean per event; metering does not import invoicing. The API view takes it from the setting
+`METERING_LATE_EVENT_CHECK` (a dotted path to such a function), when that setting exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from catalog.models import BillableMetric
+
+from .backfill import Progress
+from .backfill import metric_aggregates_backfill as _backfill
+from .ingest import MAX_AGE, IngestError, LateCheck, StoreResult, batch_store, events_validate
+from .models import DuplicateEvent, IngestedTransaction
+
+__all__ = [
+    "IngestError",
+    "StoreResult",
+    "ingested_transactions_expire",
+    "late_event_check",
+    "metric_aggregates_backfill",
+    "usage_events_ingest",
+]
+
+
+def usage_events_ingest(
+    *,
+    events: Sequence[dict] | object,
+    now: datetime,
+    is_late: LateCheck | None = None,
+) -> StoreResult:
+    """Validate a batch (the parsed JSON array) and store it: all events or, on IngestError, none.
+
+    Numbers in `events` must already be int or Decimal (parse JSON with `parse_float=Decimal`).
+    Duplicates (inside the batch or of a transaction id accepted in the last 34 days) are
+    dropped silently and reported in the result.
+    """
+    validated = events_validate(events, now=now)
+    return batch_store(validated, now=now, is_late=is_late)
+
+
+def late_event_check() -> LateCheck | None:
+    """The late-event hook configured for the API (`METERING_LATE_EVENT_CHECK`), if any."""
+    path = getattr(settings, "METERING_LATE_EVENT_CHECK", None)
+    return import_string(path) if path else None
+
+
+def metric_aggregates_backfill(*, metric: BillableMetric, progress: Progress | None = None) -> int:
+    """Make `metric` measure the events stored before it existed (idempotent; see
+    `metering.backfill`). Call it after the metric is committed. Returns the events matched."""
+    return _backfill(metric=metric, progress=progress)
+
+
+def ingested_transactions_expire(*, now: datetime) -> int:
+    """Forget transaction ids (and logged duplicates) older than the 34-day dedup window."""
+    cutoff = now - MAX_AGE
+    deleted, _ = IngestedTransaction.objects.filter(received_at__lt=cutoff).delete()
+    DuplicateEvent.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
