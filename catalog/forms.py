@@ -1,0 +1,602 @@
+"""Admin forms for the offering: JSON fields typed as plain text, tiers typed as rows.
+
+Finance staff never type JSON here. Lists are comma separated, key sets one per line, pricing group
+values `key=value`, property filters one rule per line, and a rate's tiers are rows of a small
+formset carried by the rate's own form (Django has no nested inlines; see `NestedRowsMixin`).
+"""
+
+import re
+from decimal import Decimal
+
+from django import forms
+from django.contrib.admin import widgets as admin_widgets
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.forms.models import BaseInlineFormSet
+
+from . import money
+from .models import BillableMetric, Package, Product, Rate, RateTier, tiers_problem
+
+# ---------------------------------------------------------------------------------------------
+# Fields
+
+
+class PlainDecimalField(forms.DecimalField):
+    """A decimal input that shows 150, not 150.000000000000, and accepts any precision."""
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal):
+            return str(money.normalize(value))
+        return value
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        if isinstance(widget, forms.NumberInput):
+            attrs["step"] = "any"
+        return attrs
+
+
+DECIMAL_OVERRIDES = {models.DecimalField: {"form_class": PlainDecimalField}}
+
+
+def nested_formfield(db_field, **kwargs):
+    """Form fields for rows inside a nested formset: admin date/time widgets, plain decimals."""
+    if isinstance(db_field, models.DateTimeField):
+        return db_field.formfield(
+            form_class=forms.SplitDateTimeField, widget=admin_widgets.AdminSplitDateTime, **kwargs
+        )
+    if isinstance(db_field, models.DecimalField):
+        return db_field.formfield(form_class=PlainDecimalField, **kwargs)
+    return db_field.formfield(**kwargs)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\n]", text or "") if part.strip()]
+
+
+class NameListField(forms.Field):
+    """A JSON list of names, typed as `a, b, c`."""
+
+    widget = forms.TextInput(attrs={"size": 60})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return _split(value)
+
+
+class KeySetsField(forms.Field):
+    """A metric's group keys: one key set per line, the keys of a set separated by commas."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(", ".join(key_set) for key_set in value)
+        return value
+
+    def to_python(self, value) -> list[list[str]]:
+        if isinstance(value, list):
+            return value
+        return [
+            [key.strip() for key in line.split(",") if key.strip()]
+            for line in (value or "").splitlines()
+            if line.strip()
+        ]
+
+
+class KeyValuesField(forms.Field):
+    """Pricing group values, typed as `model_name=model-A, region=us`."""
+
+    widget = forms.TextInput(attrs={"size": 40})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+        return value
+
+    def to_python(self, value) -> dict[str, str]:
+        if isinstance(value, dict):
+            return value
+        result: dict[str, str] = {}
+        for item in _split(value):
+            key, sep, val = item.partition("=")
+            if not sep or not key.strip() or not val.strip():
+                raise ValidationError(f"Write each value as key=value (got '{item}').")
+            if key.strip() in result:
+                raise ValidationError(f"'{key.strip()}' is given twice.")
+            result[key.strip()] = val.strip()
+        return result
+
+
+PROPERTY_FILTER_HELP = (
+    "One rule per line, all must pass: <code>num_tokens exists</code>, "
+    "<code>debug does not exist</code>, <code>region in us-east, us-west</code>, "
+    "<code>plan not in free, trial</code>."
+)
+_FILTER_LINE = re.compile(
+    r"^(?P<name>.+?)\s+(?P<op>exists|does not exist|not in|in)(?:\s+(?P<values>.*))?$",
+    re.IGNORECASE,
+)
+
+
+def property_filters_to_text(filters) -> str:
+    lines = []
+    for rule in filters or []:
+        name = rule.get("name", "")
+        if rule.get("exists") is True or set(rule) == {"name"}:
+            lines.append(f"{name} exists")
+        elif rule.get("exists") is False:
+            lines.append(f"{name} does not exist")
+        if rule.get("in_values"):
+            lines.append(f"{name} in {', '.join(rule['in_values'])}")
+        if rule.get("not_in_values"):
+            lines.append(f"{name} not in {', '.join(rule['not_in_values'])}")
+    return "\n".join(lines)
+
+
+class PropertyFiltersField(forms.Field):
+    """A metric's property filters, one readable rule per line, merged per property name."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return property_filters_to_text(value)
+        return value
+
+    def to_python(self, value) -> list[dict]:
+        if isinstance(value, list):
+            return value
+        rules: dict[str, dict] = {}
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            match = _FILTER_LINE.match(line)
+            if not match:
+                raise ValidationError(
+                    f'Line {number}: write "<property> exists", "<property> does not exist", '
+                    '"<property> in a, b" or "<property> not in a, b".'
+                )
+            name, op = match["name"].strip(), match["op"].lower()
+            values = _split(match["values"] or "")
+            rule = rules.setdefault(name, {"name": name})
+            if op in ("exists", "does not exist"):
+                if values:
+                    raise ValidationError(f"Line {number}: nothing may follow '{op}'.")
+                rule["exists"] = op == "exists"
+            else:
+                if not values:
+                    raise ValidationError(f"Line {number}: list the values after '{op}'.")
+                key = "in_values" if op == "in" else "not_in_values"
+                rule.setdefault(key, []).extend(values)
+        return list(rules.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Form plumbing
+
+
+class ModelErrorsMixin:
+    """Show a model's clean() errors on the form even for fields the form does not edit.
+
+    Django raises ValueError (a 500) when Model.clean() names a field missing from the form; here
+    such errors go to `model_error_fields[field]` when given, else to the top of the form.
+    """
+
+    model_error_fields: dict[str, str] = {}
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            remapped: dict[str, list] = {}
+            for field, messages in errors.error_dict.items():
+                target = self.model_error_fields.get(field, field)
+                if target != NON_FIELD_ERRORS and target not in self.fields:
+                    target = NON_FIELD_ERRORS
+                remapped.setdefault(target, []).extend(messages)
+            errors = ValidationError(remapped)
+        super()._update_errors(errors)
+
+
+class NestedRowsMixin(ModelErrorsMixin):
+    """A model form that carries formsets of its own child rows.
+
+    `nested_formsets` lists (name, heading, formset class); each formset is built with
+    `instance=` this form's instance and the prefix `<form prefix>-<name>`, validated in clean(),
+    and saved after the instance. A formset whose management form was not posted is left alone.
+    """
+
+    nested_formsets: tuple = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nested = []
+        for name, heading, formset_class in self.nested_formsets:
+            prefix = f"{self.prefix}-{name}" if self.prefix else name
+            posted = self.is_bound and f"{prefix}-TOTAL_FORMS" in self.data
+            formset = formset_class(
+                data=self.data if posted else None,
+                files=self.files if posted else None,
+                instance=self.instance,
+                prefix=prefix,
+            )
+            formset.heading = heading
+            self.nested.append(formset)
+            setattr(self, f"{name}_formset", formset)
+
+    def has_changed(self):
+        return super().has_changed() or any(fs.is_bound and fs.has_changed() for fs in self.nested)
+
+    def prepare_nested(self, cleaned_data) -> None:
+        """Hook: tell the nested formsets what they need from this form before validating."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        self.prepare_nested(cleaned_data)
+        for formset in self.nested:
+            if not formset.is_bound:
+                continue
+            formset.full_clean()
+            if not formset.is_valid():
+                problems = list(formset.non_form_errors())
+                self.add_error(
+                    None, problems or f"Correct the {formset.heading.lower()} rows below."
+                )
+        return cleaned_data
+
+    def save(self, commit=True):
+        instance = super().save(commit=commit)
+        if commit:
+            self.save_nested()
+        else:
+            save_m2m = self.save_m2m
+
+            def save_m2m_and_nested():
+                save_m2m()
+                self.save_nested()
+
+            self.save_m2m = save_m2m_and_nested
+        return instance
+
+    def save_nested(self) -> None:
+        for formset in self.nested:
+            if formset.is_bound:
+                formset.instance = self.instance
+                formset.save()
+
+    @property
+    def media(self):
+        media = super().media
+        for formset in self.nested:
+            media += formset.media
+        return media
+
+
+class OrderedRowsFormSet(forms.BaseFormSet):
+    """Child rows typed in order (tiers): level = position; saving replaces the stored rows.
+
+    Subclasses set `row_model`, `parent_field`, `row_fields`, `row_filter` and `problem()`.
+    Deleting a row is clearing it.
+    """
+
+    row_model: type[models.Model]
+    parent_field: str
+    row_fields: tuple[str, ...]
+    row_filter: dict = {}
+
+    def __init__(self, data=None, files=None, *, instance, prefix, **kwargs):
+        self.instance = instance
+        initial = []
+        if not instance._state.adding:
+            stored = self.row_model.objects.filter(
+                **{self.parent_field: instance}, **self.row_filter
+            ).order_by("level")
+            initial = [{name: getattr(row, name) for name in self.row_fields} for row in stored]
+        super().__init__(data, files, prefix=prefix, initial=initial, **kwargs)
+
+    def rows(self) -> list[tuple]:
+        rows = []
+        for form in self.forms:
+            values = tuple(form.cleaned_data.get(name) for name in self.row_fields)
+            if any(v is not None for v in values):
+                rows.append(values)
+        return rows
+
+    def problem(self, rows: list[tuple]) -> str | None:
+        raise NotImplementedError
+
+    def clean(self):
+        if any(self.errors):
+            return
+        problem = self.problem(self.rows())
+        if problem:
+            raise ValidationError(problem)
+
+    def save(self) -> None:
+        if not self.has_changed():
+            return
+        parent = {self.parent_field: self.instance}
+        self.row_model.objects.filter(**parent, **self.row_filter).delete()
+        self.row_model.objects.bulk_create(
+            self.row_model(
+                **parent,
+                **self.row_filter,
+                level=level,
+                **dict(zip(self.row_fields, row, strict=True)),
+            )
+            for level, row in enumerate(self.rows(), start=1)
+        )
+
+
+def ordered_rows_formset(formset_class, *, extra: int = 3):
+    """A formset class whose row form has `row_fields` of `row_model`, all optional."""
+    fields = {
+        name: nested_formfield(formset_class.row_model._meta.get_field(name), required=False)
+        for name in formset_class.row_fields
+    }
+    row_form = type(f"{formset_class.row_model.__name__}RowForm", (forms.Form,), fields)
+    return forms.formset_factory(row_form, formset=formset_class, extra=extra)
+
+
+def non_deleted_forms(formset) -> list:
+    return [
+        form
+        for form in formset.forms
+        if form.cleaned_data and not (formset.can_delete and formset._should_delete_form(form))
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Billable metrics
+
+
+class BillableMetricForm(ModelErrorsMixin, forms.ModelForm):
+    """Create a metric: event types and filters as text, group keys one set per line."""
+
+    event_types_in = NameListField(
+        required=False,
+        label="Event types (in)",
+        help_text="Comma separated; the event type must be one of these. Empty: any type.",
+    )
+    event_types_not_in = NameListField(
+        required=False,
+        label="Event types (not in)",
+        help_text="Comma separated; the event type must not be one of these.",
+    )
+    property_filters = PropertyFiltersField(required=False, help_text=PROPERTY_FILTER_HELP)
+    group_keys = KeySetsField(
+        required=False,
+        help_text="One key set per line, keys separated by commas, e.g. <code>model_name</code> "
+        "then <code>model_name, user_id</code>.",
+    )
+    model_error_fields = {"event_type_filter": "event_types_in"}
+
+    class Meta:
+        model = BillableMetric
+        fields = [
+            "name",
+            "aggregation_type",
+            "aggregation_key",
+            "property_filters",
+            "group_keys",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["event_types_in"].initial = self.instance.event_types_in
+        self.fields["event_types_not_in"].initial = self.instance.event_types_not_in
+
+    def clean(self):
+        cleaned_data = super().clean()
+        etf = {}
+        if cleaned_data.get("event_types_in"):
+            etf["in_values"] = cleaned_data["event_types_in"]
+        if cleaned_data.get("event_types_not_in"):
+            etf["not_in_values"] = cleaned_data["event_types_not_in"]
+        self.instance.event_type_filter = etf
+        return cleaned_data
+
+
+class BillableMetricRenameForm(ModelErrorsMixin, forms.ModelForm):
+    """After creation only the name changes."""
+
+    class Meta:
+        model = BillableMetric
+        fields = ["name"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Products and packages
+
+
+class ProductForm(ModelErrorsMixin, forms.ModelForm):
+    pricing_group_key = NameListField(
+        required=False, help_text="Comma separated: the keys that pick a rate (usage products)."
+    )
+    presentation_group_key = NameListField(
+        required=False,
+        help_text="Comma separated: keys shown as separate lines, priced alike. Pricing and "
+        "presentation keys together must equal one of the metric's key sets.",
+    )
+    tags = NameListField(required=False, help_text="Comma separated.")
+    composite_tags = NameListField(
+        required=False, help_text="Composite products: charge a share of products with these tags."
+    )
+
+    class Meta:
+        model = Product
+        fields = [
+            "name",
+            "type",
+            "billable_metric",
+            "pricing_group_key",
+            "presentation_group_key",
+            "quantity_conversion_factor",
+            "quantity_conversion_operation",
+            "quantity_conversion_name",
+            "quantity_rounding_decimal_places",
+            "quantity_rounding_method",
+            "composite_products",
+            "composite_tags",
+            "exclude_free_usage",
+            "is_refundable",
+            "tags",
+            "custom_fields",
+        ]
+
+
+class PackageForm(ModelErrorsMixin, forms.ModelForm):
+    aliases = NameListField(required=False, help_text="Comma separated.")
+
+    class Meta:
+        model = Package
+        fields = [
+            "name",
+            "rate_card",
+            "aliases",
+            "duration_unit",
+            "duration_value",
+            "usage_statement_frequency",
+            "usage_statement_day",
+            "net_payment_terms_days",
+            "multiplier_override_prioritization",
+            "terms",
+            "uniqueness_key",
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rates and tiers
+
+
+class RateForm(ModelErrorsMixin, forms.ModelForm):
+    pricing_group_values = KeyValuesField(
+        required=False,
+        help_text="For products with pricing group keys, e.g. <code>model_name=model-A</code>.",
+    )
+
+    class Meta:
+        model = Rate
+        fields = [
+            "rate_card",
+            "product",
+            "entitled",
+            "rate_type",
+            "starting_at",
+            "ending_before",
+            "price",
+            "pricing_group_values",
+            "credit_type",
+            "billing_frequency",
+            "quantity",
+            "is_prorated",
+            "commit_rate_type",
+            "commit_rate_price",
+        ]
+
+
+class TierRowsFormSet(OrderedRowsFormSet):
+    """A rate's graduated tiers as rows: size (empty on the last) and price."""
+
+    row_model = RateTier
+    parent_field = "rate"
+    row_fields = ("size", "price")
+    row_filter = {"for_commit_rate": False}
+    rate_type: str | None = None
+
+    def problem(self, rows):
+        if self.rate_type != Rate.RateType.TIERED:
+            if rows:
+                return (
+                    "Tier rows are only for tiered rates: choose Tiered as the rate type, "
+                    "or clear the tier rows."
+                )
+            return None
+        return tiers_problem(rows)
+
+
+RateTierRowsFormSet = ordered_rows_formset(TierRowsFormSet)
+
+
+class RateWithTiersForm(NestedRowsMixin, RateForm):
+    """A rate on the rate card page, with its tiers typed as rows under it."""
+
+    nested_formsets = (("tiers", "Tiers", RateTierRowsFormSet),)
+
+    def prepare_nested(self, cleaned_data):
+        self.tiers_formset.rate_type = cleaned_data.get("rate_type")
+
+
+class RateInlineFormSet(BaseInlineFormSet):
+    """The rates of one rate card: two rates typed in one save must not overlap either."""
+
+    def clean(self):
+        super().clean()
+        live = [
+            form
+            for form in non_deleted_forms(self)
+            if not form.errors and form.instance.starting_at and form.instance.product_id
+        ]
+        for index, first in enumerate(live):
+            for second in live[index + 1 :]:
+                if not (first.has_changed() or second.has_changed()):
+                    continue
+                a, b = first.instance, second.instance
+                same = (
+                    a.product_id == b.product_id
+                    and (a.pricing_group_values or {}) == (b.pricing_group_values or {})
+                    and a.billing_frequency == b.billing_frequency
+                )
+                if same and _overlap(a, b):
+                    raise ValidationError(
+                        f"Two rates for {a.product} with the same pricing group values overlap in "
+                        f"time (from {a.starting_at:%Y-%m-%d %H:%M} and from "
+                        f"{b.starting_at:%Y-%m-%d %H:%M}). End one before the other starts."
+                    )
+
+
+def _overlap(a, b) -> bool:
+    a_before_b_ends = b.ending_before is None or a.starting_at < b.ending_before
+    b_before_a_ends = a.ending_before is None or b.starting_at < a.ending_before
+    return a_before_b_ends and b_before_a_ends
+
+
+class RateTierInlineFormSet(BaseInlineFormSet):
+    """Tiers on a rate's own page (list rate and commit rate), numbered by level."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        rate = self.instance
+        for for_commit_rate, wanted in (
+            (False, rate.rate_type == Rate.RateType.TIERED),
+            (True, rate.commit_rate_type == "TIERED"),
+        ):
+            rows = sorted(
+                (
+                    form.cleaned_data
+                    for form in non_deleted_forms(self)
+                    if form.cleaned_data.get("for_commit_rate", False) == for_commit_rate
+                ),
+                key=lambda row: row.get("level") or 0,
+            )
+            label = "Commit rate tiers" if for_commit_rate else "Tiers"
+            if not wanted:
+                if rows:
+                    raise ValidationError(
+                        f"{label} are only for a tiered {'commit ' if for_commit_rate else ''}"
+                        "rate: choose Tiered, or delete the tier rows."
+                    )
+                continue
+            if [row.get("level") for row in rows] != list(range(1, len(rows) + 1)):
+                raise ValidationError(f"{label}: number the levels 1, 2, 3 … without gaps.")
+            problem = tiers_problem([(row.get("size"), row.get("price")) for row in rows])
+            if problem:
+                raise ValidationError(f"Commit rate: {problem}" if for_commit_rate else problem)

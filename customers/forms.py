@@ -1,0 +1,211 @@
+"""Admin forms for contracts: each term's own rows (access schedule, invoice schedule, tiers,
+schedule items) are typed under the term on the contract page."""
+
+from django import forms
+from django.forms.models import BaseInlineFormSet, inlineformset_factory
+
+from catalog.forms import (
+    KeyValuesField,
+    ModelErrorsMixin,
+    NameListField,
+    NestedRowsMixin,
+    OrderedRowsFormSet,
+    nested_formfield,
+    ordered_rows_formset,
+)
+from catalog.models import tiers_problem
+
+from .models import (
+    AccessSegment,
+    Commit,
+    CommitInvoiceItem,
+    Contract,
+    Credit,
+    Override,
+    OverrideTier,
+    ScheduledCharge,
+    ScheduledChargeItem,
+)
+
+
+def _rows(parent, model, fields, *, fk_name=None):
+    return inlineformset_factory(
+        parent,
+        model,
+        fk_name=fk_name,
+        fields=fields,
+        extra=1,
+        can_delete=True,
+        formfield_callback=nested_formfield,
+    )
+
+
+COMMIT_ACCESS = _rows(Commit, AccessSegment, ["amount", "starting_at", "ending_before"])
+CREDIT_ACCESS = _rows(Credit, AccessSegment, ["amount", "starting_at", "ending_before"])
+COMMIT_INVOICES = _rows(
+    Commit, CommitInvoiceItem, ["timestamp", "amount", "unit_price", "quantity"]
+)
+CHARGE_ITEMS = _rows(
+    ScheduledCharge, ScheduledChargeItem, ["timestamp", "amount", "unit_price", "quantity"]
+)
+
+
+class BalanceTermFormSet(BaseInlineFormSet):
+    """Commits and credits on a contract page belong to the contract's customer."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        if form.instance.customer_id is None and self.instance.customer_id is not None:
+            form.instance.customer_id = self.instance.customer_id
+        return form
+
+    def save_new(self, form, commit=True):
+        form.instance.customer_id = self.instance.customer_id
+        return super().save_new(form, commit=commit)
+
+
+class CommitForm(ModelErrorsMixin, forms.ModelForm):
+    applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+
+    class Meta:
+        model = Commit
+        fields = [
+            "customer",
+            "contract",
+            "product",
+            "name",
+            "description",
+            "priority",
+            "rate_type",
+            "applicable_products",
+            "applicable_product_tags",
+            "credit_type",
+            "rollover_fraction",
+            "type",
+            "invoice_contract",
+            "applicable_contracts",
+        ]
+
+
+class CommitWithRowsForm(NestedRowsMixin, CommitForm):
+    nested_formsets = (
+        ("access_schedule", "Access schedule", COMMIT_ACCESS),
+        ("invoice_schedule", "Invoice schedule", COMMIT_INVOICES),
+    )
+
+
+class CreditForm(ModelErrorsMixin, forms.ModelForm):
+    applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+
+    class Meta:
+        model = Credit
+        fields = [
+            "customer",
+            "contract",
+            "product",
+            "name",
+            "description",
+            "priority",
+            "rate_type",
+            "applicable_products",
+            "applicable_product_tags",
+            "credit_type",
+            "rollover_fraction",
+            "applicable_contracts",
+        ]
+
+
+class CreditWithRowsForm(NestedRowsMixin, CreditForm):
+    nested_formsets = (("access_schedule", "Access schedule", CREDIT_ACCESS),)
+
+
+class OverrideTierRowsFormSet(OrderedRowsFormSet):
+    """An override's tiers: multipliers for TIERED, prices for a tiered OVERWRITE."""
+
+    row_model = OverrideTier
+    parent_field = "override"
+    row_fields = ("size", "multiplier", "price")
+    override_type: str | None = None
+    overwrite_rate_type: str | None = None
+
+    def problem(self, rows):
+        if self.override_type == Override.Type.TIERED:
+            if any(price is not None for _, _, price in rows):
+                return "Tiered multiplier overrides take a multiplier per tier, not a price."
+            problem = tiers_problem([(size, multiplier) for size, multiplier, _ in rows])
+            return problem and problem.replace("price", "multiplier")
+        if self.override_type == Override.Type.OVERWRITE and self.overwrite_rate_type == "TIERED":
+            if any(multiplier is not None for _, multiplier, _ in rows):
+                return "A tiered overwrite takes a price per tier, not a multiplier."
+            return tiers_problem([(size, price) for size, _, price in rows])
+        if rows:
+            return (
+                "Tier rows are only for tiered multipliers or a tiered overwrite: change the "
+                "type, or clear the tier rows."
+            )
+        return None
+
+
+class OverrideForm(NestedRowsMixin, forms.ModelForm):
+    applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+    pricing_group_values = KeyValuesField(required=False, help_text="e.g. model_name=model-A")
+    presentation_group_values = KeyValuesField(required=False)
+    commit_ids = NameListField(
+        required=False, help_text="Commit ids, comma separated (commit-specific overrides)."
+    )
+    nested_formsets = (("tiers", "Tiers", ordered_rows_formset(OverrideTierRowsFormSet)),)
+
+    class Meta:
+        model = Override
+        fields = [
+            "contract",
+            "type",
+            "starting_at",
+            "ending_before",
+            "product",
+            "applicable_product_tags",
+            "pricing_group_values",
+            "presentation_group_values",
+            "commit_ids",
+            "multiplier",
+            "overwrite_rate_type",
+            "overwrite_price",
+            "overwrite_credit_type",
+            "entitled",
+            "priority",
+            "is_commit_specific",
+            "target",
+        ]
+
+    def prepare_nested(self, cleaned_data):
+        self.tiers_formset.override_type = cleaned_data.get("type")
+        self.tiers_formset.overwrite_rate_type = cleaned_data.get("overwrite_rate_type")
+
+
+class ScheduledChargeForm(NestedRowsMixin, forms.ModelForm):
+    nested_formsets = (("schedule_items", "Schedule", CHARGE_ITEMS),)
+
+    class Meta:
+        model = ScheduledCharge
+        fields = ["contract", "product", "name"]
+
+
+class ContractForm(ModelErrorsMixin, forms.ModelForm):
+    class Meta:
+        model = Contract
+        fields = [
+            "customer",
+            "name",
+            "rate_card",
+            "package",
+            "starting_at",
+            "ending_before",
+            "usage_statement_frequency",
+            "usage_statement_day",
+            "net_payment_terms_days",
+            "multiplier_override_prioritization",
+            "scheduled_charges_on_usage_invoices",
+            "billing_provider",
+            "uniqueness_key",
+            "custom_fields",
+        ]

@@ -1,0 +1,31 @@
+// Add a row to a nested formset (a rate's tiers, a commit's access schedule) without a reload.
+// The row comes from the <template> rendered by templates/admin/includes/nested_rows.html.
+"use strict";
+document.addEventListener("click", function (event) {
+    const link = event.target.closest(".nested-rows-add");
+    if (!link) {
+        return;
+    }
+    event.preventDefault();
+    const box = link.closest(".nested-rows");
+    const total = box.querySelector("input[name$='-TOTAL_FORMS']");
+    const prefix = total.name.slice(0, -"-TOTAL_FORMS".length);
+    const emptyPrefix = box.dataset.emptyPrefix;
+    const index = parseInt(total.value, 10);
+    const row = box.querySelector("template").content.firstElementChild.cloneNode(true);
+    row.querySelectorAll("[name], [id], [for]").forEach(function (el) {
+        for (const attr of ["name", "id", "for"]) {
+            const value = el.getAttribute(attr);
+            if (value) {
+                el.setAttribute(attr, value.split(emptyPrefix).join(prefix + "-" + index));
+            }
+        }
+    });
+    row.querySelector(".nested-rows-number").firstChild.textContent = String(index + 1);
+    box.querySelector("tbody").appendChild(row);
+    total.value = String(index + 1);
+    if (typeof window.DateTimeShortcuts !== "undefined") {
+        document.querySelectorAll(".datetimeshortcuts").forEach(function (el) { el.remove(); });
+        window.DateTimeShortcuts.init();
+    }
+});

@@ -1,0 +1,143 @@
+"""Factories for every customers model (contract terms included)."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import factory
+
+from customers.models import (
+    AccessSegment,
+    Commit,
+    CommitInvoiceItem,
+    Contract,
+    Credit,
+    Customer,
+    IngestAlias,
+    Override,
+    OverrideTier,
+    ScheduledCharge,
+    ScheduledChargeItem,
+    Subscription,
+)
+from tests.catalog.factories import ProductFactory, RateCardFactory, usd_cents
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+END = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+
+
+class IngestAliasFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IngestAlias
+
+    customer = factory.SubFactory(CustomerFactory)
+    alias = factory.Sequence(lambda n: f"alias-{n}")
+
+
+class ContractFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contract
+
+    customer = factory.SubFactory(CustomerFactory)
+    rate_card = factory.SubFactory(RateCardFactory)
+    starting_at = START
+
+
+class _BalanceTermFactory(factory.django.DjangoModelFactory):
+    contract = factory.SubFactory(ContractFactory)
+    customer = factory.LazyAttribute(
+        lambda o: o.contract.customer if o.contract else CustomerFactory()
+    )
+    product = factory.SubFactory(ProductFactory, fixed=True)
+    name = factory.Sequence(lambda n: f"Balance {n}")
+    credit_type = factory.LazyFunction(usd_cents)
+
+
+class CommitFactory(_BalanceTermFactory):
+    class Meta:
+        model = Commit
+
+    type = Commit.Type.PREPAID
+
+
+class CreditFactory(_BalanceTermFactory):
+    class Meta:
+        model = Credit
+
+
+class AccessSegmentFactory(factory.django.DjangoModelFactory):
+    """$100.00 usable over 2026 by a commit (pass credit=..., commit=None for a credit)."""
+
+    class Meta:
+        model = AccessSegment
+
+    commit = factory.SubFactory(CommitFactory)
+    credit = None
+    amount = Decimal("10000")
+    starting_at = START
+    ending_before = END
+
+
+class CommitInvoiceItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CommitInvoiceItem
+
+    commit = factory.SubFactory(CommitFactory)
+    timestamp = START
+    amount = Decimal("10000")
+
+
+class OverrideFactory(factory.django.DjangoModelFactory):
+    """A 10% discount (multiplier 0.9) on every product tagged `tokens`."""
+
+    class Meta:
+        model = Override
+
+    contract = factory.SubFactory(ContractFactory)
+    type = Override.Type.MULTIPLIER
+    multiplier = Decimal("0.9")
+    applicable_product_tags = factory.LazyFunction(lambda: ["tokens"])
+    starting_at = START
+
+
+class OverrideTierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OverrideTier
+
+    override = factory.SubFactory(OverrideFactory, type=Override.Type.TIERED, multiplier=None)
+    level = 1
+    size = None
+    multiplier = Decimal("0.8")
+
+
+class ScheduledChargeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScheduledCharge
+
+    contract = factory.SubFactory(ContractFactory)
+    product = factory.SubFactory(ProductFactory, fixed=True)
+    name = factory.Sequence(lambda n: f"Charge {n}")
+
+
+class ScheduledChargeItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScheduledChargeItem
+
+    scheduled_charge = factory.SubFactory(ScheduledChargeFactory)
+    timestamp = START
+    amount = Decimal("50000")
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    contract = factory.SubFactory(ContractFactory)
+    product = factory.SubFactory(ProductFactory, subscription=True)
+    starting_at = START
