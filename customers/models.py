@@ -597,3 +597,22 @@ class Subscription(models.Model):
             errors["product"] = "Subscriptions use a subscription product."
         if errors:
             raise ValidationError(errors)
+
+
+class ContractEdit(models.Model):
+    """One edit of a contract (v2 contracts/edit): what it changed, and its uniqueness key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="edits")
+    uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="Ids of the terms added, archived or removed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True, default="admin")
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Edit of {self.contract} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,1 +1,29 @@
-urlpatterns: list = []
+"""Customers' and contracts' Metronome-compatible paths (reference sections 3.3, 3.6, 3.9)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("v1/customers", views.CustomerCollectionView.as_view()),
+    path("v1/customers/archive", views.CustomerArchiveView.as_view()),
+    path("v1/customers/<str:customer_id>", views.CustomerDetailView.as_view()),
+    path(
+        "v1/customers/<str:customer_id>/billable-metrics",
+        views.CustomerBillableMetricsView.as_view(),
+    ),
+    path(
+        "v1/customers/<str:customer_id>/setIngestAliases",
+        views.CustomerSetIngestAliasesView.as_view(),
+    ),
+    path("v1/customers/<str:customer_id>/setName", views.CustomerSetNameView.as_view()),
+    path("v1/contracts/create", views.ContractCreateView.as_view()),
+    path("v1/contracts/get", views.ContractRetrieveView.as_view()),
+    path("v1/contracts/list", views.ContractListView.as_view()),
+    path("v1/contracts/archive", views.ContractArchiveView.as_view()),
+    path("v1/contracts/updateEndDate", views.ContractUpdateEndDateView.as_view()),
+    path("v2/contracts/get", views.ContractRetrieveV2View.as_view()),
+    path("v2/contracts/list", views.ContractListV2View.as_view()),
+    path("v2/contracts/edit", views.ContractEditView.as_view()),
+    path("v1/packages/listContractsOnPackage", views.PackageContractsView.as_view()),
+]

@@ -1,0 +1,353 @@
+"""Model -> wire dicts for customers and contracts, shaped like the SDK's response models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from billing_site.api import format_timestamp as ts
+from catalog import money
+from catalog.api.presenters import credit_type_json
+from customers.models import (
+    Commit,
+    Contract,
+    Credit,
+    Customer,
+    Override,
+    ScheduledCharge,
+    Subscription,
+)
+
+num = money.to_json_number
+
+
+def _drop_none(data: dict) -> dict:
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _string_map(value) -> dict:
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def _aliases(customer: Customer) -> list[str]:
+    return sorted(alias.alias for alias in customer.ingest_aliases.all())
+
+
+def customer_json(customer: Customer) -> dict:
+    """Metronome's `Customer`: external_id is required, so it falls back to an alias or the id."""
+    aliases = _aliases(customer)
+    return {
+        "id": str(customer.pk),
+        "external_id": customer.external_id or (aliases[0] if aliases else str(customer.pk)),
+        "ingest_aliases": aliases,
+        "name": customer.name,
+        "custom_fields": _string_map(customer.custom_fields),
+    }
+
+
+def customer_detail_json(customer: Customer) -> dict:
+    return {
+        **customer_json(customer),
+        "customer_config": {"salesforce_account_id": customer.salesforce_account_id or None},
+        "created_at": ts(customer.created_at),
+        "updated_at": ts(customer.updated_at),
+        "archived_at": ts(customer.archived_at),
+    }
+
+
+# --- Terms ------------------------------------------------------------------------------------------------
+
+
+def _named(obj) -> dict:
+    return {"id": str(obj.pk), "name": obj.name}
+
+
+def _access_schedule(term) -> dict:
+    return {
+        "credit_type": credit_type_json(term.credit_type),
+        "schedule_items": [
+            {
+                "id": str(segment.pk),
+                "amount": num(segment.amount),
+                "starting_at": ts(segment.starting_at),
+                "ending_before": ts(segment.ending_before),
+            }
+            for segment in term.access_schedule.all()
+        ],
+    }
+
+
+def _point_items(items) -> list[dict]:
+    """Schedule items: amount, unit_price and quantity are all required by the SDK."""
+    result = []
+    for item in items:
+        if item.amount is not None:
+            amount, unit_price, quantity = item.amount, item.amount, 1
+        else:
+            amount, unit_price, quantity = item.total, item.unit_price, item.quantity
+        result.append(
+            {
+                "id": str(item.pk),
+                "timestamp": ts(item.timestamp),
+                "amount": num(amount),
+                "unit_price": num(unit_price),
+                "quantity": num(quantity),
+            }
+        )
+    return result
+
+
+def _balance_json(term, contract: Contract) -> dict:
+    return {
+        "id": str(term.pk),
+        "product": _named(term.product),
+        "created_at": ts(term.created_at),
+        "access_schedule": _access_schedule(term),
+        "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()],
+        "applicable_product_tags": list(term.applicable_product_tags or []),
+        "contract": {"id": str(contract.pk)},
+        "name": term.name or None,
+        "description": term.description or None,
+        "priority": num(term.priority),
+        "rate_type": term.rate_type,
+        "archived_at": ts(term.archived_at),
+    }
+
+
+def commit_json(commit: Commit, contract: Contract) -> dict:
+    data = _balance_json(commit, contract)
+    data["type"] = commit.type
+    items = list(commit.invoice_schedule.all())
+    if items:
+        data["invoice_schedule"] = {
+            "credit_type": credit_type_json(commit.credit_type),
+            "do_not_invoice": False,
+            "schedule_items": _point_items(items),
+        }
+    if commit.rollover_fraction is not None:
+        data["rollover_fraction"] = num(commit.rollover_fraction)
+    return _drop_none(data) | {"archived_at": data["archived_at"]}
+
+
+def credit_json(credit: Credit, contract: Contract) -> dict:
+    data = _balance_json(credit, contract)
+    data["type"] = "CREDIT"
+    return _drop_none(data) | {"archived_at": data["archived_at"]}
+
+
+def override_json(override: Override) -> dict:
+    specifier = _drop_none(
+        {
+            "product_id": str(override.product_id) if override.product_id else None,
+            "product_tags": list(override.applicable_product_tags) or None,
+            "pricing_group_values": _string_map(override.pricing_group_values) or None,
+            "presentation_group_values": _string_map(override.presentation_group_values) or None,
+            "commit_ids": [str(pk) for pk in override.commit_ids] or None,
+        }
+    )
+    tiers = sorted(override.tiers.all(), key=lambda t: t.level)
+    data = {
+        "id": str(override.pk),
+        "created_at": ts(override.created_at),
+        "starting_at": ts(override.starting_at),
+        "ending_before": ts(override.ending_before),
+        "type": override.type,
+        "product": _named(override.product) if override.product_id else None,
+        "applicable_product_tags": list(override.applicable_product_tags) or None,
+        "override_specifiers": [specifier] if specifier else [],
+        "entitled": override.entitled,
+        "priority": num(override.priority),
+        "is_commit_specific": override.is_commit_specific,
+        "target": override.target or None,
+    }
+    if override.type in (Override.Type.MULTIPLIER, Override.Type.TIERED):
+        data["multiplier"] = num(override.multiplier)
+    if override.type == Override.Type.TIERED:
+        data["override_tiers"] = [
+            _drop_none({"multiplier": num(t.multiplier), "size": num(t.size)}) for t in tiers
+        ]
+    if override.type == Override.Type.OVERWRITE:
+        unit = override.overwrite_credit_type or override.contract.rate_card.fiat_credit_type
+        rate = {"rate_type": override.overwrite_rate_type, "credit_type": credit_type_json(unit)}
+        if override.overwrite_rate_type == "TIERED":
+            rate["tiers"] = [
+                _drop_none({"price": num(t.price), "size": num(t.size)}) for t in tiers
+            ]
+        else:
+            rate["price"] = num(override.overwrite_price)
+        data["overwrite_rate"] = rate
+    return _drop_none(data)
+
+
+def scheduled_charge_json(charge: ScheduledCharge, contract: Contract) -> dict:
+    return _drop_none(
+        {
+            "id": str(charge.pk),
+            "product": _named(charge.product),
+            "name": charge.name or None,
+            "schedule": {
+                "credit_type": credit_type_json(contract.rate_card.fiat_credit_type),
+                "schedule_items": _point_items(charge.schedule_items.all()),
+            },
+        }
+    ) | {"archived_at": ts(charge.archived_at)}
+
+
+def subscription_json(subscription: Subscription, contract: Contract) -> dict:
+    return _drop_none(
+        {
+            "id": str(subscription.pk),
+            "created_at": ts(subscription.created_at),
+            "billing_periods": {},
+            "collection_schedule": subscription.collection_schedule,
+            "proration": {
+                "is_prorated": subscription.is_prorated,
+                "invoice_behavior": "BILL_IMMEDIATELY",
+            },
+            "quantity_management_mode": "QUANTITY_ONLY",
+            "quantity_schedule": [
+                _drop_none(
+                    {
+                        "quantity": num(subscription.initial_quantity),
+                        "starting_at": ts(subscription.starting_at),
+                        "ending_before": ts(subscription.ending_before),
+                    }
+                )
+            ],
+            "starting_at": ts(subscription.starting_at),
+            "ending_before": ts(subscription.ending_before),
+            "subscription_rate": {
+                "billing_frequency": subscription.billing_frequency,
+                "product": _named(subscription.product),
+            },
+            "name": subscription.name or None,
+            "fiat_credit_type_id": str(contract.rate_card.fiat_credit_type_id),
+        }
+    )
+
+
+# --- Contracts ---------------------------------------------------------------------------------------
+
+
+def billing_anchor_date(contract: Contract) -> datetime:
+    """Periods align on the first of the month, or on the contract start (UTC)."""
+    start = contract.starting_at.astimezone(UTC)
+    if contract.usage_statement_day == Contract.StatementDay.FIRST_OF_MONTH:
+        return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start
+
+
+def _terms_json(contract: Contract) -> dict:
+    return _drop_none(
+        {
+            "created_at": ts(contract.created_at),
+            "created_by": contract.created_by or "api",
+            "starting_at": ts(contract.starting_at),
+            "ending_before": ts(contract.ending_before),
+            "name": contract.name or None,
+            "rate_card_id": str(contract.rate_card_id),
+            "net_payment_terms_days": contract.net_payment_terms_days,
+            "multiplier_override_prioritization": contract.multiplier_override_prioritization,
+            "usage_statement_schedule": {
+                "billing_anchor_date": ts(billing_anchor_date(contract)),
+                "frequency": contract.usage_statement_frequency,
+            },
+            "transitions": [],
+            "commits": [commit_json(c, contract) for c in contract.commits.all()],
+            "credits": [credit_json(c, contract) for c in contract.credits.all()],
+            "overrides": [
+                override_json(o) for o in contract.overrides.all() if o.archived_at is None
+            ],
+            "scheduled_charges": [
+                scheduled_charge_json(c, contract) for c in contract.scheduled_charges.all()
+            ],
+        }
+    )
+
+
+def _subscriptions(contract: Contract) -> list[dict]:
+    return [
+        subscription_json(s, contract)
+        for s in contract.subscriptions.all()
+        if s.archived_at is None
+    ]
+
+
+def contract_v2_json(contract: Contract) -> dict:
+    """`ContractV2`: the contract as it is now, flat."""
+    data = {
+        "id": str(contract.pk),
+        "customer_id": str(contract.customer_id),
+        **_terms_json(contract),
+        "usage_filter": [],
+        "subscriptions": _subscriptions(contract),
+        "custom_fields": _string_map(contract.custom_fields),
+        "package_id": str(contract.package_id) if contract.package_id else None,
+        "uniqueness_key": contract.uniqueness_key,
+        "scheduled_charges_on_usage_invoices": "ALL"
+        if contract.scheduled_charges_on_usage_invoices
+        else None,
+    }
+    return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
+
+
+def contract_v1_json(contract: Contract) -> dict:
+    """v1 `Contract`: `initial` and `current` (equal: edits change the contract in place)."""
+    terms = _terms_json(contract)
+    data = {
+        "id": str(contract.pk),
+        "customer_id": str(contract.customer_id),
+        "amendments": [],
+        "initial": terms,
+        "current": terms,
+        "subscriptions": _subscriptions(contract),
+        "custom_fields": _string_map(contract.custom_fields),
+        "package_id": str(contract.package_id) if contract.package_id else None,
+        "uniqueness_key": contract.uniqueness_key,
+        "scheduled_charges_on_usage_invoices": "ALL"
+        if contract.scheduled_charges_on_usage_invoices
+        else None,
+    }
+    return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
+
+
+def package_contract_json(contract: Contract) -> dict:
+    return _drop_none(
+        {
+            "contract_id": str(contract.pk),
+            "customer_id": str(contract.customer_id),
+            "starting_at": ts(contract.starting_at),
+            "ending_before": ts(contract.ending_before),
+        }
+    ) | {"archived_at": ts(contract.archived_at)}
+
+
+def edit_json(result, contract: Contract) -> dict:
+    edit = result.edit
+    changes = edit.changes or {}
+    added = result.added
+    data = {
+        "id": str(edit.pk),
+        "timestamp": ts(edit.created_at),
+        "uniqueness_key": edit.uniqueness_key,
+        "update_contract_name": contract.name if "name" in changes.get("fields", []) else None,
+        "update_contract_end_date": ts(contract.ending_before)
+        if "ending_before" in changes.get("fields", [])
+        else None,
+        "add_commits": [commit_json(c, contract) for c in added.commits] or None,
+        "add_credits": [credit_json(c, contract) for c in added.credits] or None,
+        "add_overrides": [override_json(o) for o in added.overrides] or None,
+        "add_scheduled_charges": [
+            scheduled_charge_json(c, contract) for c in added.scheduled_charges
+        ]
+        or None,
+        "add_subscriptions": [subscription_json(s, contract) for s in added.subscriptions] or None,
+    }
+    for key in (
+        "archive_commits",
+        "archive_credits",
+        "archive_scheduled_charges",
+        "remove_overrides",
+    ):
+        if changes.get(key):
+            data[key] = [{"id": pk} for pk in changes[key]]
+    return _drop_none(data)

@@ -1,0 +1,556 @@
+"""Request serializers and schema serializers for customers and contracts (reference 3.3, 3.6)."""
+
+from rest_framework import serializers
+
+from billing_site.api import (
+    EnumField,
+    NumberField,
+    StrictBooleanField,
+    StrictCharField,
+    StringListField,
+    StringMapField,
+    TimestampField,
+    UUIDStringField,
+)
+from catalog.api.serializers import (
+    FREQUENCIES,
+    UNSUPPORTED_TERMS,
+    CreditTypeOut,
+    NamedIdOut,
+    OverrideTermsIn,
+    OverrideTierOut,
+    OverwriteRateOut,
+    ProrationOut,
+    SubscriptionRateOut,
+    SubscriptionTermsIn,
+)
+
+# --- Customers -------------------------------------------------------------------------------------------
+
+
+class CustomerCreateIn(serializers.Serializer):
+    name = StrictCharField()
+    ingest_aliases = StringListField(required=False)
+    external_id = StrictCharField(required=False, max_length=200)
+    custom_fields = StringMapField(required=False)
+    billing_config = serializers.DictField(required=False)
+    customer_billing_provider_configurations = serializers.ListField(required=False)
+    customer_revenue_system_configurations = serializers.ListField(required=False)
+
+
+class CustomerSetIngestAliasesIn(serializers.Serializer):
+    ingest_aliases = StringListField()
+
+
+class CustomerSetNameIn(serializers.Serializer):
+    name = StrictCharField()
+
+
+class CustomerOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    external_id = serializers.CharField()
+    ingest_aliases = serializers.ListField(child=serializers.CharField())
+    name = serializers.CharField()
+    custom_fields = StringMapField()
+
+
+class CustomerConfigOut(serializers.Serializer):
+    salesforce_account_id = serializers.CharField(allow_null=True)
+
+
+class CustomerDetailOut(CustomerOut):
+    customer_config = CustomerConfigOut()
+    created_at = TimestampField()
+    updated_at = TimestampField()
+    archived_at = TimestampField(allow_null=True)
+
+
+# --- Contract terms -----------------------------------------------------------------------------------
+
+
+class SegmentIn(serializers.Serializer):
+    amount = NumberField(min_value=0)
+    starting_at = TimestampField()
+    ending_before = TimestampField()
+
+
+class AccessScheduleIn(serializers.Serializer):
+    schedule_items = SegmentIn(many=True, allow_empty=False)
+    credit_type_id = UUIDStringField(required=False)
+    access_type = EnumField(["SPEND"], required=False)
+
+
+class InvoiceItemIn(serializers.Serializer):
+    timestamp = TimestampField()
+    amount = NumberField(required=False, min_value=0)
+    unit_price = NumberField(required=False)
+    quantity = NumberField(required=False)
+
+    def validate(self, attrs):
+        if "amount" not in attrs and not ("unit_price" in attrs and "quantity" in attrs):
+            raise serializers.ValidationError("Give an amount, or a unit price and a quantity.")
+        return attrs
+
+
+class InvoiceScheduleIn(serializers.Serializer):
+    schedule_items = InvoiceItemIn(many=True, required=False)
+    credit_type_id = UUIDStringField(required=False)
+    do_not_invoice = StrictBooleanField(required=False)
+    recurring_schedule = serializers.DictField(required=False)
+
+    def validate_recurring_schedule(self, value):
+        raise serializers.ValidationError(
+            "Recurring schedules are not supported yet; list the schedule_items."
+        )
+
+
+class BalanceTermIn(serializers.Serializer):
+    product_id = UUIDStringField()
+    access_schedule = AccessScheduleIn()
+    applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    applicable_product_tags = StringListField(required=False)
+    custom_fields = StringMapField(required=False)
+    description = StrictCharField(required=False, allow_blank=True)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    priority = NumberField(required=False)
+    rate_type = EnumField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
+    specifiers = serializers.ListField(required=False)
+    temporary_id = StrictCharField(required=False)
+
+    def validate_specifiers(self, value):
+        if value:
+            raise serializers.ValidationError(
+                "Specifiers are not supported yet; use applicable_product_ids or tags."
+            )
+        return value
+
+
+class CommitIn(BalanceTermIn):
+    type = EnumField(["PREPAID", "POSTPAID"])
+    invoice_schedule = InvoiceScheduleIn(required=False)
+    amount = NumberField(required=False)
+
+    def validate_amount(self, value):
+        raise serializers.ValidationError("Give the amount in access_schedule.schedule_items.")
+
+
+class CreditIn(BalanceTermIn):
+    pass
+
+
+class OverrideIn(OverrideTermsIn):
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False, allow_null=True)
+    product_id = UUIDStringField(required=False)
+    applicable_product_tags = StringListField(required=False)
+
+
+class ScheduleIn(serializers.Serializer):
+    schedule_items = InvoiceItemIn(many=True, allow_empty=False)
+    credit_type_id = UUIDStringField(required=False)
+    do_not_invoice = StrictBooleanField(required=False)
+    recurring_schedule = serializers.DictField(required=False)
+
+    def validate_recurring_schedule(self, value):
+        raise serializers.ValidationError(
+            "Recurring schedules are not supported yet; list the schedule_items."
+        )
+
+
+class ScheduledChargeIn(serializers.Serializer):
+    product_id = UUIDStringField()
+    schedule = ScheduleIn()
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    custom_fields = StringMapField(required=False)
+
+
+class SubscriptionIn(SubscriptionTermsIn):
+    starting_at = TimestampField(required=False)
+    ending_before = TimestampField(required=False, allow_null=True)
+    temporary_id = StrictCharField(required=False)
+
+
+class UsageStatementScheduleIn(serializers.Serializer):
+    frequency = EnumField(FREQUENCIES)
+    day = EnumField(["FIRST_OF_MONTH", "CONTRACT_START", "CUSTOM_DATE"], required=False)
+    billing_anchor_date = TimestampField(required=False)
+    invoice_generation_starting_at = TimestampField(required=False)
+
+    def validate_day(self, value):
+        if value == "CUSTOM_DATE":
+            raise serializers.ValidationError(
+                "CUSTOM_DATE is not supported; use FIRST_OF_MONTH or CONTRACT_START."
+            )
+        return value
+
+
+# --- Contracts -----------------------------------------------------------------------------------------
+
+PACKAGE_ALLOWED = {
+    "customer_id",
+    "starting_at",
+    "uniqueness_key",
+    "custom_fields",
+    "package_id",
+    "package_alias",
+    "transition",
+}
+CONTRACT_UNSUPPORTED = (
+    *UNSUPPORTED_TERMS,
+    "transition",
+    "usage_filter",
+    "billing_provider_configuration",
+    "revenue_system_configuration",
+)
+
+
+class ContractCreateIn(serializers.Serializer):
+    customer_id = UUIDStringField()
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False, allow_null=True)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    rate_card_id = UUIDStringField(required=False)
+    rate_card_alias = StrictCharField(required=False)
+    package_id = UUIDStringField(required=False)
+    package_alias = StrictCharField(required=False)
+    usage_statement_schedule = UsageStatementScheduleIn(required=False)
+    net_payment_terms_days = NumberField(required=False, integer=True, min_value=0)
+    multiplier_override_prioritization = EnumField(
+        ["LOWEST_MULTIPLIER", "EXPLICIT"], required=False
+    )
+    scheduled_charges_on_usage_invoices = EnumField(["ALL"], required=False)
+    uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
+    custom_fields = StringMapField(required=False)
+    commits = CommitIn(many=True, required=False)
+    credits = CreditIn(many=True, required=False)
+    overrides = OverrideIn(many=True, required=False)
+    scheduled_charges = ScheduledChargeIn(many=True, required=False)
+    subscriptions = SubscriptionIn(many=True, required=False)
+    salesforce_opportunity_id = StrictCharField(required=False)
+    netsuite_sales_order_id = StrictCharField(required=False)
+    total_contract_value = NumberField(required=False)
+
+    def validate(self, attrs):
+        raw = self.initial_data
+        if "package_id" in raw or "package_alias" in raw:
+            extra = sorted(set(raw) - PACKAGE_ALLOWED)
+            if extra:
+                raise serializers.ValidationError(
+                    {
+                        extra[0]: "Not allowed with package_id: the package sets it "
+                        "(only customer_id, starting_at, uniqueness_key and custom_fields)."
+                    }
+                )
+            if "transition" in raw:
+                raise serializers.ValidationError({"transition": "Not supported yet."})
+            return attrs
+        unsupported = [k for k in CONTRACT_UNSUPPORTED if k in raw]
+        if unsupported:
+            raise serializers.ValidationError({unsupported[0]: "Not supported yet."})
+        if bool(attrs.get("rate_card_id")) == bool(attrs.get("rate_card_alias")):
+            raise serializers.ValidationError(
+                {"rate_card_id": "Give either rate_card_id or rate_card_alias."}
+            )
+        return attrs
+
+
+class ContractRefIn(serializers.Serializer):
+    contract_id = UUIDStringField()
+    customer_id = UUIDStringField()
+
+
+class ContractRetrieveIn(ContractRefIn):
+    include_balance = StrictBooleanField(required=False)
+    include_ledgers = StrictBooleanField(required=False)
+
+
+class ContractRetrieveV2In(ContractRetrieveIn):
+    as_of_date = TimestampField(required=False)
+
+
+class ContractListIn(serializers.Serializer):
+    customer_id = UUIDStringField()
+    covering_date = TimestampField(required=False)
+    starting_at = TimestampField(required=False)
+    include_archived = StrictBooleanField(required=False, default=False)
+    include_balance = StrictBooleanField(required=False)
+    include_ledgers = StrictBooleanField(required=False)
+    limit = NumberField(required=False, integer=True, min_value=1, max_value=20)
+    cursor = StrictCharField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("covering_date") and attrs.get("starting_at"):
+            raise serializers.ValidationError(
+                {"covering_date": "Give covering_date or starting_at, not both."}
+            )
+        return attrs
+
+
+class ContractArchiveIn(ContractRefIn):
+    void_invoices = StrictBooleanField()
+
+
+class ContractUpdateEndDateIn(ContractRefIn):
+    ending_before = TimestampField(required=False, allow_null=True)
+    allow_ending_before_finalized_invoice = StrictBooleanField(required=False)
+
+
+class IdRefIn(serializers.Serializer):
+    id = UUIDStringField()
+
+
+EDIT_UNSUPPORTED = (
+    "update_commits",
+    "update_credits",
+    "update_scheduled_charges",
+    "update_subscriptions",
+    "update_recurring_commits",
+    "update_recurring_credits",
+    "update_discounts",
+    "update_prepaid_balance_threshold_configuration",
+    "update_spend_threshold_configuration",
+    "update_refund_invoices",
+    "add_recurring_commits",
+    "add_recurring_credits",
+    "add_discounts",
+    "add_professional_services",
+    "add_reseller_royalties",
+    "add_spend_trackers",
+    "archive_spend_trackers",
+    "add_prepaid_balance_threshold_configuration",
+    "add_spend_threshold_configuration",
+    "add_billing_provider_configuration_update",
+    "add_revenue_system_configuration_update",
+)
+
+
+class ContractEditIn(ContractRefIn):
+    uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
+    update_contract_name = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    update_contract_end_date = TimestampField(required=False, allow_null=True)
+    update_net_payment_terms_days = NumberField(
+        required=False, allow_null=True, integer=True, min_value=0
+    )
+    allow_contract_ending_before_finalized_invoice = StrictBooleanField(required=False)
+    add_commits = CommitIn(many=True, required=False)
+    add_credits = CreditIn(many=True, required=False)
+    add_overrides = OverrideIn(many=True, required=False)
+    add_scheduled_charges = ScheduledChargeIn(many=True, required=False)
+    add_subscriptions = SubscriptionIn(many=True, required=False)
+    archive_commits = IdRefIn(many=True, required=False)
+    archive_credits = IdRefIn(many=True, required=False)
+    archive_scheduled_charges = IdRefIn(many=True, required=False)
+    remove_overrides = IdRefIn(many=True, required=False)
+
+    def validate(self, attrs):
+        unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]
+        if unsupported:
+            raise serializers.ValidationError({unsupported[0]: "Not supported yet."})
+        return attrs
+
+
+class PackageContractsIn(serializers.Serializer):
+    package_id = UUIDStringField()
+    covering_date = TimestampField(required=False)
+    starting_at = TimestampField(required=False)
+    include_archived = StrictBooleanField(required=False, default=False)
+
+
+# --- Contract answers (schema) ------------------------------------------------------------------------
+
+
+class ContractIdOut(serializers.Serializer):
+    id = serializers.UUIDField()
+
+
+class SegmentOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    amount = NumberField()
+    starting_at = TimestampField()
+    ending_before = TimestampField()
+
+
+class AccessScheduleOut(serializers.Serializer):
+    credit_type = CreditTypeOut()
+    schedule_items = SegmentOut(many=True)
+
+
+class InvoiceItemOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    timestamp = TimestampField()
+    amount = NumberField()
+    unit_price = NumberField()
+    quantity = NumberField()
+
+
+class InvoiceScheduleOut(serializers.Serializer):
+    credit_type = CreditTypeOut()
+    do_not_invoice = serializers.BooleanField()
+    schedule_items = InvoiceItemOut(many=True)
+
+
+class BalanceOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    product = NamedIdOut()
+    created_at = TimestampField()
+    access_schedule = AccessScheduleOut()
+    applicable_product_ids = serializers.ListField(child=serializers.UUIDField())
+    applicable_product_tags = serializers.ListField(child=serializers.CharField())
+    contract = ContractIdOut()
+    name = serializers.CharField(required=False)
+    description = serializers.CharField(required=False)
+    priority = NumberField()
+    rate_type = serializers.ChoiceField(["COMMIT_RATE", "LIST_RATE"])
+    archived_at = TimestampField(allow_null=True)
+
+
+class CommitOut(BalanceOut):
+    type = serializers.ChoiceField(["PREPAID", "POSTPAID"])
+    invoice_schedule = InvoiceScheduleOut(required=False)
+    rollover_fraction = NumberField(required=False)
+
+
+class CreditOut(BalanceOut):
+    type = serializers.ChoiceField(["CREDIT"])
+
+
+class OverrideSpecifierOut(serializers.Serializer):
+    product_id = serializers.UUIDField(required=False)
+    product_tags = serializers.ListField(child=serializers.CharField(), required=False)
+    pricing_group_values = StringMapField(required=False)
+    presentation_group_values = StringMapField(required=False)
+    commit_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+
+
+class OverrideOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = TimestampField()
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False)
+    type = serializers.ChoiceField(["OVERWRITE", "MULTIPLIER", "TIERED"])
+    product = NamedIdOut(required=False)
+    applicable_product_tags = serializers.ListField(child=serializers.CharField(), required=False)
+    override_specifiers = OverrideSpecifierOut(many=True)
+    multiplier = NumberField(required=False)
+    overwrite_rate = OverwriteRateOut(required=False)
+    override_tiers = OverrideTierOut(many=True, required=False)
+    entitled = serializers.BooleanField(required=False)
+    priority = NumberField(required=False)
+    is_commit_specific = serializers.BooleanField()
+    target = serializers.ChoiceField(["COMMIT_RATE", "LIST_RATE"], required=False)
+
+
+class ScheduleOut(serializers.Serializer):
+    credit_type = CreditTypeOut()
+    schedule_items = InvoiceItemOut(many=True)
+
+
+class ScheduledChargeOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    product = NamedIdOut()
+    schedule = ScheduleOut()
+    name = serializers.CharField(required=False)
+    archived_at = TimestampField(allow_null=True)
+
+
+class QuantityScheduleOut(serializers.Serializer):
+    quantity = NumberField()
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False)
+
+
+class BillingPeriodsOut(serializers.Serializer):
+    pass
+
+
+class SubscriptionOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = TimestampField()
+    billing_periods = BillingPeriodsOut()
+    collection_schedule = serializers.ChoiceField(["ADVANCE", "ARREARS"])
+    proration = ProrationOut()
+    quantity_management_mode = serializers.ChoiceField(["QUANTITY_ONLY"])
+    quantity_schedule = QuantityScheduleOut(many=True)
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False)
+    subscription_rate = SubscriptionRateOut()
+    name = serializers.CharField(required=False)
+    fiat_credit_type_id = serializers.UUIDField()
+
+
+class UsageStatementScheduleOut(serializers.Serializer):
+    billing_anchor_date = TimestampField()
+    frequency = serializers.ChoiceField(FREQUENCIES)
+
+
+class ContractTermsOut(serializers.Serializer):
+    created_at = TimestampField()
+    created_by = serializers.CharField()
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False)
+    name = serializers.CharField(required=False)
+    rate_card_id = serializers.UUIDField()
+    net_payment_terms_days = NumberField()
+    multiplier_override_prioritization = serializers.ChoiceField(["LOWEST_MULTIPLIER", "EXPLICIT"])
+    usage_statement_schedule = UsageStatementScheduleOut()
+    transitions = serializers.ListField(child=serializers.DictField())
+    commits = CommitOut(many=True)
+    credits = CreditOut(many=True)
+    overrides = OverrideOut(many=True)
+    scheduled_charges = ScheduledChargeOut(many=True)
+
+
+class ContractV2Out(ContractTermsOut):
+    id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    archived_at = TimestampField(allow_null=True)
+    package_id = serializers.UUIDField(required=False)
+    uniqueness_key = serializers.CharField(required=False)
+    custom_fields = StringMapField()
+    usage_filter = serializers.ListField(child=serializers.DictField())
+    subscriptions = SubscriptionOut(many=True)
+    scheduled_charges_on_usage_invoices = serializers.ChoiceField(["ALL"], required=False)
+
+
+class ContractV1Out(serializers.Serializer):
+    id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    amendments = serializers.ListField(child=serializers.DictField())
+    initial = ContractTermsOut()
+    current = ContractTermsOut()
+    archived_at = TimestampField(allow_null=True)
+    package_id = serializers.UUIDField(required=False)
+    uniqueness_key = serializers.CharField(required=False)
+    custom_fields = StringMapField()
+    subscriptions = SubscriptionOut(many=True)
+
+
+class EditOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    uniqueness_key = serializers.CharField(required=False)
+    timestamp = TimestampField()
+    update_contract_name = serializers.CharField(required=False)
+    update_contract_end_date = TimestampField(required=False)
+    add_commits = CommitOut(many=True, required=False)
+    add_credits = CreditOut(many=True, required=False)
+    add_overrides = OverrideOut(many=True, required=False)
+    add_scheduled_charges = ScheduledChargeOut(many=True, required=False)
+    add_subscriptions = SubscriptionOut(many=True, required=False)
+    archive_commits = ContractIdOut(many=True, required=False)
+    archive_credits = ContractIdOut(many=True, required=False)
+    archive_scheduled_charges = ContractIdOut(many=True, required=False)
+    remove_overrides = ContractIdOut(many=True, required=False)
+
+
+class ContractEditOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    edit = EditOut()
+
+
+class PackageContractOut(serializers.Serializer):
+    contract_id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    starting_at = TimestampField()
+    ending_before = TimestampField(required=False)
+    archived_at = TimestampField(allow_null=True)

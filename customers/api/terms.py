@@ -1,0 +1,155 @@
+"""Validated contract-term bodies -> the services' term specs (ids resolved: 404 when unknown)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_site.api import get_or_404
+from catalog.models import PricingUnit, Product
+from customers import services
+
+
+def _product(pk, field: str) -> Product:
+    return get_or_404(Product, pk, field=field, label="Product")
+
+
+def _unit(pk, field: str) -> PricingUnit | None:
+    return get_or_404(PricingUnit, pk, field=field, label="Pricing unit") if pk else None
+
+
+def _items(items: list[dict]) -> list[services.InvoiceItemSpec]:
+    return [
+        services.InvoiceItemSpec(
+            timestamp=item["timestamp"],
+            amount=item.get("amount"),
+            unit_price=item.get("unit_price"),
+            quantity=item.get("quantity"),
+        )
+        for item in items
+    ]
+
+
+def _balance(term: dict, where: str) -> dict:
+    access = term["access_schedule"]
+    return {
+        "product": _product(term["product_id"], f"{where}.product_id"),
+        "access_schedule": [
+            services.SegmentSpec(
+                amount=item["amount"],
+                starting_at=item["starting_at"],
+                ending_before=item["ending_before"],
+            )
+            for item in access["schedule_items"]
+        ],
+        "credit_type": _unit(
+            access.get("credit_type_id"), f"{where}.access_schedule.credit_type_id"
+        ),
+        "name": term.get("name", ""),
+        "description": term.get("description", ""),
+        "priority": term.get("priority", Decimal(0)),
+        "rate_type": term.get("rate_type", "LIST_RATE"),
+        "applicable_products": [
+            _product(pk, f"{where}.applicable_product_ids")
+            for pk in term.get("applicable_product_ids", [])
+        ],
+        "applicable_product_tags": term.get("applicable_product_tags", []),
+        "rollover_fraction": term.get("rollover_fraction"),
+    }
+
+
+def commits(terms: list[dict], key: str = "commits") -> list[services.CommitSpec]:
+    return [
+        services.CommitSpec(
+            **_balance(term, f"{key}[{index}]"),
+            type=term["type"],
+            invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
+        )
+        for index, term in enumerate(terms)
+    ]
+
+
+def credits(terms: list[dict], key: str = "credits") -> list[services.CreditSpec]:
+    return [
+        services.CreditSpec(**_balance(term, f"{key}[{index}]")) for index, term in enumerate(terms)
+    ]
+
+
+def _override_type(term: dict) -> str:
+    if term.get("type"):
+        return term["type"]
+    if term.get("overwrite_rate"):
+        return "OVERWRITE"
+    if term.get("tiers"):
+        return "TIERED"
+    return "MULTIPLIER"
+
+
+def overrides(terms: list[dict], key: str = "overrides") -> list[services.OverrideSpec]:
+    specs = []
+    for index, term in enumerate(terms):
+        where = f"{key}[{index}]"
+        specifier = (term.get("override_specifiers") or [{}])[0]
+        product_id = term.get("product_id") or specifier.get("product_id")
+        kind = _override_type(term)
+        overwrite = term.get("overwrite_rate") or {}
+        multiplier = term.get("multiplier")
+        if kind == "MULTIPLIER" and multiplier is None and "entitled" in term:
+            multiplier = Decimal(1)  # an entitlement-only override leaves the price as it is
+        specs.append(
+            services.OverrideSpec(
+                starting_at=term["starting_at"],
+                ending_before=term.get("ending_before"),
+                type=kind,
+                product=_product(product_id, f"{where}.product_id") if product_id else None,
+                applicable_product_tags=term.get("applicable_product_tags")
+                or specifier.get("product_tags", []),
+                pricing_group_values=specifier.get("pricing_group_values", {}),
+                presentation_group_values=specifier.get("presentation_group_values", {}),
+                commit_ids=specifier.get("commit_ids", []),
+                multiplier=multiplier,
+                overwrite_rate_type=overwrite.get("rate_type", ""),
+                overwrite_price=overwrite.get("price"),
+                overwrite_credit_type=_unit(
+                    overwrite.get("credit_type_id"), f"{where}.overwrite_rate.credit_type_id"
+                ),
+                overwrite_tiers=[(t.get("size"), t["price"]) for t in overwrite.get("tiers", [])],
+                tiers=[(t.get("size"), t["multiplier"]) for t in term.get("tiers", [])],
+                entitled=term.get("entitled"),
+                priority=term.get("priority"),
+                is_commit_specific=term.get("is_commit_specific", False),
+                target=term.get("target", ""),
+            )
+        )
+    return specs
+
+
+def scheduled_charges(
+    terms: list[dict], key: str = "scheduled_charges"
+) -> list[services.ScheduledChargeSpec]:
+    return [
+        services.ScheduledChargeSpec(
+            product=_product(term["product_id"], f"{key}[{index}].product_id"),
+            items=_items(term["schedule"]["schedule_items"]),
+            name=term.get("name", ""),
+        )
+        for index, term in enumerate(terms)
+    ]
+
+
+def subscriptions(terms: list[dict], key: str = "subscriptions") -> list[services.SubscriptionSpec]:
+    return [
+        services.SubscriptionSpec(
+            product=_product(
+                term["subscription_rate"]["product_id"],
+                f"{key}[{index}].subscription_rate.product_id",
+            ),
+            billing_frequency=term["subscription_rate"]["billing_frequency"],
+            collection_schedule=term["collection_schedule"],
+            is_prorated=term["proration"].get("is_prorated", True),
+            initial_quantity=term.get("initial_quantity", Decimal(1)),
+            starting_at=term.get("starting_at"),
+            ending_before=term.get("ending_before"),
+            name=term.get("name", ""),
+        )
+        for index, term in enumerate(terms)
+    ]

@@ -1,0 +1,766 @@
+"""Writes for customers, ingest aliases, contracts and their terms.
+
+Every write runs the models' full_clean(), so the API and the admin apply the same rules in the
+same words. Errors are Django ValidationErrors keyed by model field name (nested terms are keyed
+`commits[0].product`); the API layer renames them to the wire's names.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from catalog.models import Package, PricingUnit, Product, RateCard, tiers_problem
+
+from .models import (
+    AccessSegment,
+    Commit,
+    CommitInvoiceItem,
+    Contract,
+    ContractEdit,
+    Credit,
+    Customer,
+    IngestAlias,
+    Override,
+    OverrideTier,
+    ScheduledCharge,
+    ScheduledChargeItem,
+    Subscription,
+)
+
+
+class IngestAliasInUse(ValidationError):
+    """An ingest alias already belongs to another customer (the API answers 409)."""
+
+
+def _prefixed(exc: ValidationError, prefix: str) -> ValidationError:
+    if not hasattr(exc, "error_dict"):
+        return ValidationError({prefix: exc.messages})
+    return ValidationError(
+        {
+            (prefix if key == "__all__" else f"{prefix}.{key}"): messages
+            for key, messages in exc.message_dict.items()
+        }
+    )
+
+
+def _clean(obj, prefix: str = "", exclude: Sequence[str] = ()) -> None:
+    try:
+        obj.full_clean(exclude=list(exclude) or None)
+    except ValidationError as exc:
+        raise (_prefixed(exc, prefix) if prefix else exc) from None
+
+
+# --- Customers -----------------------------------------------------------------------------------------
+
+
+def _aliases_set(customer: Customer, aliases: Sequence[str]) -> None:
+    wanted = list(dict.fromkeys(aliases))
+    for alias in wanted:
+        candidate = IngestAlias(customer=customer, alias=alias)
+        try:
+            candidate.full_clean(exclude=["customer"])
+        except ValidationError as exc:
+            if (
+                "alias" in getattr(exc, "error_dict", {})
+                and IngestAlias.objects.filter(alias=alias).exclude(customer=customer).exists()
+            ):
+                raise IngestAliasInUse({"ingest_aliases": exc.message_dict["alias"]}) from None
+            raise _prefixed(exc, "ingest_aliases") from None
+    customer.ingest_aliases.exclude(alias__in=wanted).delete()
+    existing = set(customer.ingest_aliases.values_list("alias", flat=True))
+    for alias in wanted:
+        if alias not in existing:
+            IngestAlias.objects.create(customer=customer, alias=alias)
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    name: str,
+    ingest_aliases: Sequence[str] = (),
+    external_id: str = "",
+    custom_fields: dict | None = None,
+) -> Customer:
+    """A customer and its ingest aliases; a deprecated `external_id` is also an ingest alias."""
+    customer = Customer(name=name, external_id=external_id or "", custom_fields=custom_fields or {})
+    _clean(customer)
+    customer.save()
+    aliases = list(ingest_aliases)
+    if external_id and external_id not in aliases:
+        aliases.append(external_id)
+    _aliases_set(customer, aliases)
+    return customer
+
+
+@transaction.atomic
+def customer_set_ingest_aliases(*, customer: Customer, ingest_aliases: Sequence[str]) -> Customer:
+    """Replace the alias set (events sent under a removed alias no longer reach this customer)."""
+    _aliases_set(customer, ingest_aliases)
+    customer.save(update_fields=["updated_at"])
+    return customer
+
+
+def customer_set_name(*, customer: Customer, name: str) -> Customer:
+    if customer.archived_at is not None:
+        raise ValidationError("This customer is archived; it cannot be renamed.")
+    customer.name = name
+    _clean(customer)
+    customer.save()
+    return customer
+
+
+@transaction.atomic
+def customer_archive(*, customer: Customer, now: datetime) -> Customer:
+    """Archive a customer and, with it, its contracts (and their invoices)."""
+    if customer.archived_at is not None:
+        raise ValidationError("This customer is already archived.")
+    for contract in customer.contracts.filter(archived_at__isnull=True):
+        contract_archive(contract=contract, void_invoices=True, now=now)
+    customer.archived_at = now
+    customer.save(update_fields=["archived_at", "updated_at"])
+    return customer
+
+
+# --- Contract terms -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    amount: Decimal
+    starting_at: datetime
+    ending_before: datetime
+
+
+@dataclass(frozen=True)
+class InvoiceItemSpec:
+    timestamp: datetime
+    amount: Decimal | None = None
+    unit_price: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CreditSpec:
+    product: Product
+    access_schedule: Sequence[SegmentSpec]
+    credit_type: PricingUnit | None = None
+    name: str = ""
+    description: str = ""
+    priority: Decimal = Decimal(0)
+    rate_type: str = Commit.RateType.LIST_RATE
+    applicable_products: Sequence[Product] = ()
+    applicable_product_tags: Sequence[str] = ()
+    rollover_fraction: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CommitSpec(CreditSpec):
+    type: str = Commit.Type.PREPAID
+    invoice_schedule: Sequence[InvoiceItemSpec] = ()
+
+
+@dataclass(frozen=True)
+class OverrideSpec:
+    starting_at: datetime
+    type: str = Override.Type.MULTIPLIER
+    ending_before: datetime | None = None
+    product: Product | None = None
+    applicable_product_tags: Sequence[str] = ()
+    pricing_group_values: dict = field(default_factory=dict)
+    presentation_group_values: dict = field(default_factory=dict)
+    commit_ids: Sequence[str] = ()
+    multiplier: Decimal | None = None
+    overwrite_rate_type: str = ""
+    overwrite_price: Decimal | None = None
+    overwrite_credit_type: PricingUnit | None = None
+    overwrite_tiers: Sequence[tuple[Decimal | None, Decimal]] = ()
+    tiers: Sequence[tuple[Decimal | None, Decimal]] = ()  # (size, multiplier) for TIERED
+    entitled: bool | None = None
+    priority: Decimal | None = None
+    is_commit_specific: bool = False
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduledChargeSpec:
+    product: Product
+    items: Sequence[InvoiceItemSpec]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    product: Product
+    billing_frequency: str
+    collection_schedule: str = Subscription.CollectionSchedule.ADVANCE
+    is_prorated: bool = True
+    initial_quantity: Decimal = Decimal(1)
+    starting_at: datetime | None = None
+    ending_before: datetime | None = None
+    name: str = ""
+
+
+def _add_balance(model, contract: Contract, spec: CreditSpec, prefix: str, **extra):
+    term = model(
+        customer=contract.customer,
+        contract=contract,
+        product=spec.product,
+        name=spec.name,
+        description=spec.description,
+        priority=spec.priority,
+        rate_type=spec.rate_type,
+        applicable_product_tags=list(spec.applicable_product_tags),
+        rollover_fraction=spec.rollover_fraction,
+        **extra,
+    )
+    if spec.credit_type is not None:
+        term.credit_type = spec.credit_type
+    if not spec.access_schedule:
+        raise ValidationError({f"{prefix}.access_schedule": "Give at least one access segment."})
+    _clean(term, prefix)
+    term.save()
+    term.applicable_products.set(spec.applicable_products)
+    owner = "commit" if model is Commit else "credit"
+    for index, segment in enumerate(spec.access_schedule):
+        row = AccessSegment(
+            amount=segment.amount,
+            starting_at=segment.starting_at,
+            ending_before=segment.ending_before,
+            **{owner: term},
+        )
+        _clean(row, f"{prefix}.access_schedule.schedule_items[{index}]")
+        row.save()
+    return term
+
+
+def _add_commit(contract: Contract, spec: CommitSpec, prefix: str) -> Commit:
+    commit = _add_balance(Commit, contract, spec, prefix, type=spec.type)
+    for index, item in enumerate(spec.invoice_schedule):
+        row = CommitInvoiceItem(
+            commit=commit,
+            timestamp=item.timestamp,
+            amount=item.amount,
+            unit_price=item.unit_price,
+            quantity=item.quantity,
+        )
+        _clean(row, f"{prefix}.invoice_schedule.schedule_items[{index}]")
+        row.save()
+    return commit
+
+
+def _add_credit(contract: Contract, spec: CreditSpec, prefix: str) -> Credit:
+    return _add_balance(Credit, contract, spec, prefix)
+
+
+def _add_override(contract: Contract, spec: OverrideSpec, prefix: str) -> Override:
+    override = Override(
+        contract=contract,
+        type=spec.type,
+        starting_at=spec.starting_at,
+        ending_before=spec.ending_before,
+        product=spec.product,
+        applicable_product_tags=list(spec.applicable_product_tags),
+        pricing_group_values=dict(spec.pricing_group_values),
+        presentation_group_values=dict(spec.presentation_group_values),
+        commit_ids=[str(pk) for pk in spec.commit_ids],
+        multiplier=spec.multiplier,
+        overwrite_rate_type=spec.overwrite_rate_type,
+        overwrite_price=spec.overwrite_price,
+        overwrite_credit_type=spec.overwrite_credit_type,
+        entitled=spec.entitled,
+        priority=spec.priority,
+        is_commit_specific=spec.is_commit_specific,
+        target=spec.target,
+    )
+    errors = {}
+    if spec.type == Override.Type.TIERED and not spec.tiers:
+        errors[f"{prefix}.tiers"] = "A tiered override needs tiers of multipliers."
+    if spec.overwrite_rate_type == "TIERED":
+        problem = tiers_problem(list(spec.overwrite_tiers))
+        if problem:
+            errors[f"{prefix}.overwrite_rate.tiers"] = problem
+    if errors:
+        raise ValidationError(errors)
+    _clean(override, prefix)
+    override.save()
+    for level, (size, multiplier) in enumerate(spec.tiers, start=1):
+        OverrideTier.objects.create(
+            override=override, level=level, size=size, multiplier=multiplier
+        )
+    for level, (size, price) in enumerate(spec.overwrite_tiers, start=1):
+        OverrideTier.objects.create(override=override, level=level, size=size, price=price)
+    return override
+
+
+def _add_scheduled_charge(contract: Contract, spec: ScheduledChargeSpec, prefix: str):
+    charge = ScheduledCharge(contract=contract, product=spec.product, name=spec.name)
+    if not spec.items:
+        raise ValidationError({f"{prefix}.schedule.schedule_items": "Give at least one date."})
+    _clean(charge, prefix)
+    charge.save()
+    for index, item in enumerate(spec.items):
+        row = ScheduledChargeItem(
+            scheduled_charge=charge,
+            timestamp=item.timestamp,
+            amount=item.amount,
+            unit_price=item.unit_price,
+            quantity=item.quantity,
+        )
+        _clean(row, f"{prefix}.schedule.schedule_items[{index}]")
+        row.save()
+    return charge
+
+
+def _add_subscription(contract: Contract, spec: SubscriptionSpec, prefix: str) -> Subscription:
+    subscription = Subscription(
+        contract=contract,
+        product=spec.product,
+        name=spec.name,
+        billing_frequency=spec.billing_frequency,
+        collection_schedule=spec.collection_schedule,
+        is_prorated=spec.is_prorated,
+        initial_quantity=spec.initial_quantity,
+        starting_at=spec.starting_at or contract.starting_at,
+        ending_before=spec.ending_before or contract.ending_before,
+    )
+    _clean(subscription, prefix)
+    subscription.save()
+    return subscription
+
+
+@dataclass
+class AddedTerms:
+    commits: list[Commit] = field(default_factory=list)
+    credits: list[Credit] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
+    scheduled_charges: list[ScheduledCharge] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+
+
+def _add_terms(
+    contract: Contract,
+    *,
+    commits: Sequence[CommitSpec] = (),
+    credits: Sequence[CreditSpec] = (),
+    overrides: Sequence[OverrideSpec] = (),
+    scheduled_charges: Sequence[ScheduledChargeSpec] = (),
+    subscriptions: Sequence[SubscriptionSpec] = (),
+    names: dict[str, str] | None = None,
+) -> AddedTerms:
+    names = names or {}
+    added = AddedTerms()
+    for index, spec in enumerate(commits):
+        added.commits.append(
+            _add_commit(contract, spec, f"{names.get('commits', 'commits')}[{index}]")
+        )
+    for index, spec in enumerate(credits):
+        added.credits.append(
+            _add_credit(contract, spec, f"{names.get('credits', 'credits')}[{index}]")
+        )
+    for index, spec in enumerate(overrides):
+        added.overrides.append(
+            _add_override(contract, spec, f"{names.get('overrides', 'overrides')}[{index}]")
+        )
+    for index, spec in enumerate(scheduled_charges):
+        key = names.get("scheduled_charges", "scheduled_charges")
+        added.scheduled_charges.append(_add_scheduled_charge(contract, spec, f"{key}[{index}]"))
+    for index, spec in enumerate(subscriptions):
+        key = names.get("subscriptions", "subscriptions")
+        added.subscriptions.append(_add_subscription(contract, spec, f"{key}[{index}]"))
+    return added
+
+
+# --- Contracts -------------------------------------------------------------------------------------------
+
+
+def _ensure_drafts(contract: Contract, now: datetime) -> None:
+    """Have invoicing make sure the contract's current-period draft exists (its own issue)."""
+    try:
+        from invoicing.services import contract_drafts_ensure
+    except ImportError:
+        return
+    contract_drafts_ensure(contract=contract, now=now)
+
+
+def _invoices_on_archive(contract: Contract, void_invoices: bool, now: datetime) -> None:
+    """Have invoicing cancel drafts and, with void_invoices, void finalized invoices."""
+    try:
+        from invoicing.services import contract_invoices_archive
+    except ImportError:
+        return
+    contract_invoices_archive(contract=contract, void_invoices=void_invoices, now=now)
+
+
+@transaction.atomic
+def contract_create(
+    *,
+    customer: Customer,
+    rate_card: RateCard,
+    starting_at: datetime,
+    now: datetime,
+    ending_before: datetime | None = None,
+    name: str = "",
+    usage_statement_frequency: str = "MONTHLY",
+    usage_statement_day: str = "FIRST_OF_MONTH",
+    net_payment_terms_days: int = 30,
+    multiplier_override_prioritization: str = "LOWEST_MULTIPLIER",
+    scheduled_charges_on_usage_invoices: bool = False,
+    uniqueness_key: str | None = None,
+    custom_fields: dict | None = None,
+    package: Package | None = None,
+    commits: Sequence[CommitSpec] = (),
+    credits: Sequence[CreditSpec] = (),
+    overrides: Sequence[OverrideSpec] = (),
+    scheduled_charges: Sequence[ScheduledChargeSpec] = (),
+    subscriptions: Sequence[SubscriptionSpec] = (),
+    created_by: str = "admin",
+) -> Contract:
+    """A contract with its terms, and the draft invoice of its current period."""
+    if customer.archived_at is not None:
+        raise ValidationError(
+            {"customer": "This customer is archived; it cannot get new contracts."}
+        )
+    contract = Contract(
+        customer=customer,
+        rate_card=rate_card,
+        package=package,
+        name=name or "",
+        starting_at=starting_at,
+        ending_before=ending_before,
+        usage_statement_frequency=usage_statement_frequency,
+        usage_statement_day=usage_statement_day,
+        net_payment_terms_days=net_payment_terms_days,
+        multiplier_override_prioritization=multiplier_override_prioritization,
+        scheduled_charges_on_usage_invoices=scheduled_charges_on_usage_invoices,
+        uniqueness_key=uniqueness_key or None,
+        custom_fields=custom_fields or {},
+        created_by=created_by,
+    )
+    _clean(contract)
+    contract.save()
+    _add_terms(
+        contract,
+        commits=commits,
+        credits=credits,
+        overrides=overrides,
+        scheduled_charges=scheduled_charges,
+        subscriptions=subscriptions,
+    )
+    _ensure_drafts(contract, now)
+    return contract
+
+
+def _contract_open(contract: Contract) -> None:
+    if contract.archived_at is not None:
+        raise ValidationError("This contract is archived; it cannot be changed.")
+
+
+@transaction.atomic
+def contract_update_end_date(
+    *, contract: Contract, ending_before: datetime | None, now: datetime
+) -> Contract:
+    _contract_open(contract)
+    contract.ending_before = ending_before
+    _clean(contract)
+    contract.save(update_fields=["ending_before"])
+    _ensure_drafts(contract, now)
+    return contract
+
+
+@transaction.atomic
+def contract_archive(*, contract: Contract, void_invoices: bool, now: datetime) -> Contract:
+    """Archive: drafts are cancelled; finalized invoices are voided only with void_invoices."""
+    if contract.archived_at is not None:
+        raise ValidationError("This contract is already archived.")
+    contract.archived_at = now
+    contract.save(update_fields=["archived_at"])
+    _invoices_on_archive(contract, void_invoices, now)
+    return contract
+
+
+UNCHANGED = object()
+
+
+@dataclass
+class EditResult:
+    edit: ContractEdit
+    added: AddedTerms
+
+
+@transaction.atomic
+def contract_edit(
+    *,
+    contract: Contract,
+    now: datetime,
+    name=UNCHANGED,
+    ending_before=UNCHANGED,
+    net_payment_terms_days=UNCHANGED,
+    add_commits: Sequence[CommitSpec] = (),
+    add_credits: Sequence[CreditSpec] = (),
+    add_overrides: Sequence[OverrideSpec] = (),
+    add_scheduled_charges: Sequence[ScheduledChargeSpec] = (),
+    add_subscriptions: Sequence[SubscriptionSpec] = (),
+    archive_commits: Sequence[uuid.UUID] = (),
+    archive_credits: Sequence[uuid.UUID] = (),
+    archive_scheduled_charges: Sequence[uuid.UUID] = (),
+    remove_overrides: Sequence[uuid.UUID] = (),
+    uniqueness_key: str | None = None,
+    created_by: str = "admin",
+) -> EditResult:
+    """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
+    _contract_open(contract)
+    changed_fields = []
+    if name is not UNCHANGED:
+        contract.name = name or ""
+        changed_fields.append("name")
+    if ending_before is not UNCHANGED:
+        contract.ending_before = ending_before
+        changed_fields.append("ending_before")
+    if net_payment_terms_days is not UNCHANGED:
+        contract.net_payment_terms_days = net_payment_terms_days
+        changed_fields.append("net_payment_terms_days")
+    if changed_fields:
+        _clean(contract)
+        contract.save(update_fields=changed_fields)
+    added = _add_terms(
+        contract,
+        commits=add_commits,
+        credits=add_credits,
+        overrides=add_overrides,
+        scheduled_charges=add_scheduled_charges,
+        subscriptions=add_subscriptions,
+        names={
+            "commits": "add_commits",
+            "credits": "add_credits",
+            "overrides": "add_overrides",
+            "scheduled_charges": "add_scheduled_charges",
+            "subscriptions": "add_subscriptions",
+        },
+    )
+    _archive_terms(contract.commits, archive_commits, "archive_commits", now)
+    _archive_terms(contract.credits, archive_credits, "archive_credits", now)
+    _archive_terms(
+        contract.scheduled_charges, archive_scheduled_charges, "archive_scheduled_charges", now
+    )
+    _archive_terms(contract.overrides, remove_overrides, "remove_overrides", now)
+    edit = ContractEdit(
+        contract=contract,
+        uniqueness_key=uniqueness_key or None,
+        created_by=created_by,
+        changes={
+            "fields": changed_fields,
+            "add_commits": [str(t.pk) for t in added.commits],
+            "add_credits": [str(t.pk) for t in added.credits],
+            "add_overrides": [str(t.pk) for t in added.overrides],
+            "add_scheduled_charges": [str(t.pk) for t in added.scheduled_charges],
+            "add_subscriptions": [str(t.pk) for t in added.subscriptions],
+            "archive_commits": [str(pk) for pk in archive_commits],
+            "archive_credits": [str(pk) for pk in archive_credits],
+            "archive_scheduled_charges": [str(pk) for pk in archive_scheduled_charges],
+            "remove_overrides": [str(pk) for pk in remove_overrides],
+        },
+    )
+    _clean(edit)
+    edit.save()
+    _ensure_drafts(contract, now)
+    return EditResult(edit=edit, added=added)
+
+
+def _archive_terms(manager, ids: Sequence[uuid.UUID], key: str, now: datetime) -> None:
+    for index, pk in enumerate(ids):
+        term = manager.filter(pk=pk).first()
+        if term is None:
+            raise ValidationError({f"{key}[{index}].id": f"This contract has no such term ({pk})."})
+        if term.archived_at is not None:
+            raise ValidationError({f"{key}[{index}].id": "Already archived or removed."})
+        term.archived_at = now
+        term.save(update_fields=["archived_at"])
+
+
+# --- Contracts from packages -----------------------------------------------------------------------
+
+
+def add_offset(moment: datetime, offset: dict | None) -> datetime:
+    """`moment` moved by a package offset {unit: DAYS|WEEKS|MONTHS|YEARS, value} (month-end safe)."""
+    if not offset:
+        return moment
+    unit, value = offset["unit"], int(offset["value"])
+    if unit == "DAYS":
+        return moment + timedelta(days=value)
+    if unit == "WEEKS":
+        return moment + timedelta(weeks=value)
+    months = value * (12 if unit == "YEARS" else 1)
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _product(pk) -> Product:
+    return Product.objects.get(pk=pk)
+
+
+def _unit(pk) -> PricingUnit | None:
+    return PricingUnit.objects.get(pk=pk) if pk else None
+
+
+def _package_balance(term: dict, start: datetime) -> dict:
+    access = term.get("access_schedule") or {}
+    segments = []
+    for item in access.get("schedule_items", []):
+        begins = add_offset(start, item["starting_at_offset"])
+        segments.append(
+            SegmentSpec(
+                amount=_dec(item["amount"]),
+                starting_at=begins,
+                ending_before=add_offset(begins, item["duration"]),
+            )
+        )
+    return {
+        "product": _product(term["product_id"]),
+        "access_schedule": segments,
+        "credit_type": _unit(access.get("credit_type_id")),
+        "name": term.get("name", ""),
+        "description": term.get("description", ""),
+        "priority": _dec(term.get("priority")) or Decimal(0),
+        "rate_type": term.get("rate_type", Commit.RateType.LIST_RATE),
+        "applicable_products": [_product(pk) for pk in term.get("applicable_product_ids", [])],
+        "applicable_product_tags": term.get("applicable_product_tags", []),
+    }
+
+
+def _package_items(schedule: dict | None, start: datetime) -> list[InvoiceItemSpec]:
+    return [
+        InvoiceItemSpec(
+            timestamp=add_offset(start, item["date_offset"]),
+            unit_price=_dec(item["unit_price"]),
+            quantity=_dec(item["quantity"]),
+        )
+        for item in (schedule or {}).get("schedule_items", [])
+    ]
+
+
+def package_terms_at(package: Package, start: datetime) -> dict:
+    """The package's terms as contract term specs, every date placed relative to `start`."""
+    terms = package.terms or {}
+    commits = [
+        CommitSpec(
+            **_package_balance(term, start),
+            type=term["type"],
+            rollover_fraction=_dec(term.get("rollover_fraction")),
+            invoice_schedule=_package_items(term.get("invoice_schedule"), start),
+        )
+        for term in terms.get("commits", [])
+    ]
+    credits = [CreditSpec(**_package_balance(term, start)) for term in terms.get("credits", [])]
+    overrides = []
+    for term in terms.get("overrides", []):
+        spec = (term.get("override_specifiers") or [{}])[0]
+        begins = add_offset(start, term["starting_at_offset"])
+        overwrite = term.get("overwrite_rate") or {}
+        overrides.append(
+            OverrideSpec(
+                starting_at=begins,
+                ending_before=add_offset(begins, term["duration"])
+                if term.get("duration")
+                else None,
+                type=term.get("type", Override.Type.MULTIPLIER),
+                product=_product(spec["product_id"]) if spec.get("product_id") else None,
+                applicable_product_tags=spec.get("product_tags", []),
+                pricing_group_values=spec.get("pricing_group_values", {}),
+                presentation_group_values=spec.get("presentation_group_values", {}),
+                multiplier=_dec(term.get("multiplier")),
+                overwrite_rate_type=overwrite.get("rate_type", ""),
+                overwrite_price=_dec(overwrite.get("price")),
+                overwrite_credit_type=_unit(overwrite.get("credit_type_id")),
+                overwrite_tiers=[
+                    (_dec(t.get("size")), _dec(t["price"])) for t in overwrite.get("tiers", [])
+                ],
+                tiers=[(_dec(t.get("size")), _dec(t["multiplier"])) for t in term.get("tiers", [])],
+                entitled=term.get("entitled"),
+                priority=_dec(term.get("priority")),
+                is_commit_specific=term.get("is_commit_specific", False),
+                target=term.get("target", ""),
+            )
+        )
+    scheduled_charges = [
+        ScheduledChargeSpec(
+            product=_product(term["product_id"]),
+            items=_package_items(term.get("schedule"), start),
+            name=term.get("name", ""),
+        )
+        for term in terms.get("scheduled_charges", [])
+    ]
+    subscriptions = []
+    for term in terms.get("subscriptions", []):
+        begins = add_offset(start, term.get("starting_at_offset"))
+        subscriptions.append(
+            SubscriptionSpec(
+                product=_product(term["subscription_rate"]["product_id"]),
+                billing_frequency=term["subscription_rate"]["billing_frequency"],
+                collection_schedule=term["collection_schedule"],
+                is_prorated=(term.get("proration") or {}).get("is_prorated", True),
+                initial_quantity=_dec(term.get("initial_quantity")) or Decimal(1),
+                starting_at=begins,
+                ending_before=add_offset(begins, term["duration"])
+                if term.get("duration")
+                else None,
+                name=term.get("name", ""),
+            )
+        )
+    return {
+        "commits": commits,
+        "credits": credits,
+        "overrides": overrides,
+        "scheduled_charges": scheduled_charges,
+        "subscriptions": subscriptions,
+    }
+
+
+def contract_create_from_package(
+    *,
+    customer: Customer,
+    package: Package,
+    starting_at: datetime,
+    now: datetime,
+    uniqueness_key: str | None = None,
+    custom_fields: dict | None = None,
+    created_by: str = "admin",
+) -> Contract:
+    """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`."""
+    if package.archived_at is not None:
+        raise ValidationError({"package": "This package is archived; new contracts cannot use it."})
+    ending_before = None
+    if package.duration_unit:
+        ending_before = add_offset(
+            starting_at, {"unit": package.duration_unit, "value": package.duration_value}
+        )
+    return contract_create(
+        customer=customer,
+        rate_card=package.rate_card,
+        starting_at=starting_at,
+        ending_before=ending_before,
+        now=now,
+        name=package.contract_name or package.name,
+        usage_statement_frequency=package.usage_statement_frequency,
+        usage_statement_day=package.usage_statement_day,
+        net_payment_terms_days=package.net_payment_terms_days,
+        multiplier_override_prioritization=package.multiplier_override_prioritization,
+        uniqueness_key=uniqueness_key,
+        custom_fields=custom_fields,
+        package=package,
+        created_by=created_by,
+        **package_terms_at(package, starting_at),
+    )
