@@ -298,6 +298,8 @@ class OrderedRowsFormSet(forms.BaseFormSet):
                 **{self.parent_field: instance}, **self.row_filter
             ).order_by("level")
             initial = [{name: getattr(row, name) for name in self.row_fields} for row in stored]
+        # Blank rows to type into: a few for a new table, one more under stored rows.
+        self.extra = 1 if initial else self.extra
         super().__init__(data, files, prefix=prefix, initial=initial, **kwargs)
 
     def rows(self) -> list[tuple]:
@@ -481,6 +483,14 @@ class RateForm(ModelErrorsMixin, forms.ModelForm):
         help_text="For products with pricing group keys, e.g. <code>model_name=model-A</code>.",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "price" in self.fields:
+            self.fields["price"].help_text = (
+                "In the rate's pricing unit (for USD (cents), 150 is $1.50): per unit for flat "
+                "rates, per period for subscriptions; a 0-1 fraction for percentage rates."
+            )
+
     class Meta:
         model = Rate
         fields = [
@@ -508,6 +518,12 @@ class TierRowsFormSet(OrderedRowsFormSet):
     parent_field = "rate"
     row_fields = ("size", "price")
     row_filter = {"for_commit_rate": False}
+    show_when = (("rate_type", "TIERED"),)
+    help_text = (
+        "Graduated: each unit is priced by the tier its position in the billing period falls in. "
+        "Sizes count the product's quantity after its conversion; prices are per unit in the "
+        "rate's pricing unit (cents for USD (cents)). Leave the last size empty."
+    )
     rate_type: str | None = None
 
     def problem(self, rows):

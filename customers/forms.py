@@ -125,6 +125,8 @@ class OverrideTierRowsFormSet(OrderedRowsFormSet):
     row_model = OverrideTier
     parent_field = "override"
     row_fields = ("size", "multiplier", "price")
+    show_when = (("type", "TIERED"), ("overwrite_rate_type", "TIERED"))
+    help_text = "Multipliers for tiered multipliers, prices for a tiered overwrite. Leave the last size empty."
     override_type: str | None = None
     overwrite_rate_type: str | None = None
 

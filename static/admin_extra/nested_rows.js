@@ -29,3 +29,32 @@ document.addEventListener("click", function (event) {
         window.DateTimeShortcuts.init();
     }
 });
+
+// Rows that only make sense for some choices (tiers of a TIERED rate) are shown only then:
+// data-show-when="rate_type=TIERED other_field=VALUE" (any one match shows them).
+function nestedRowsToggle(box) {
+    const form = box.closest(".inline-related") || document;
+    const shown = box.dataset.showWhen.split(" ").some(function (rule) {
+        const [field, value] = rule.split("=");
+        const input = form.querySelector("[name$='-" + field + "'], [name='" + field + "']");
+        return input !== null && input.value === value;
+    });
+    // Rows already typed in (or with errors) stay visible, so they can be corrected or cleared.
+    const filled = Array.from(box.querySelectorAll("tbody input")).some(function (input) {
+        return input.type !== "hidden" && input.type !== "checkbox" && input.value !== "";
+    });
+    box.hidden = !(shown || filled || box.querySelector(".errorlist") !== null);
+}
+
+function nestedRowsToggleAll() {
+    document.querySelectorAll(".nested-rows[data-show-when]").forEach(nestedRowsToggle);
+}
+
+document.addEventListener("change", function (event) {
+    const form = event.target.closest(".inline-related");
+    if (form) {
+        form.querySelectorAll(".nested-rows[data-show-when]").forEach(nestedRowsToggle);
+    }
+});
+document.addEventListener("DOMContentLoaded", nestedRowsToggleAll);
+document.addEventListener("formset:added", nestedRowsToggleAll);
