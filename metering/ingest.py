@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from django.db import OperationalError, connection, transaction
 
@@ -59,6 +59,9 @@ MAX_AHEAD = timedelta(hours=24)
 
 # (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
+
+# Sums are exact: 38 digits fit NUMERIC(38, 12); the default context would round at 28.
+EXACT = Context(prec=60)
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
@@ -512,7 +515,7 @@ class _Partial:
     def add(self, value, timestamp, transaction_id) -> None:
         self.count += 1
         if value is not None:
-            self.total = value if self.total is None else self.total + value
+            self.total = value if self.total is None else EXACT.add(self.total, value)
             self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
         if self.latest_timestamp is None or (timestamp, transaction_id) > (
             self.latest_timestamp,
@@ -525,7 +528,7 @@ class _Partial:
     def merge(self, other: _Partial) -> None:
         self.count += other.count
         if other.total is not None:
-            self.total = other.total if self.total is None else self.total + other.total
+            self.total = other.total if self.total is None else EXACT.add(self.total, other.total)
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
             self.maximum = other.maximum
         if other.latest_timestamp is not None and (
@@ -571,7 +574,8 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
             [part for key in chunk for part in key],
         )
         for row in cursor.fetchall():
-            existing[tuple(row[:4])] = _Partial(
+            # The backend hands `datetime` columns back as naive UTC datetimes.
+            existing[(row[0], row[1], stamp(_sqlite_datetime(row[2])), row[3])] = _Partial(
                 count=row[4],
                 total=_dec(row[5]),
                 maximum=_dec(row[6]),
@@ -625,6 +629,8 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def _sqlite_datetime(value) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,424 @@
+"""Metering reads: what a metric measured, for whom, over which hours; events and their customers.
+
+Usage is read from the hourly pre-aggregates (`MetricAggregate`, `MetricDistinctValue`), never from
+raw events, and always for a customer's ingest ids: `str(customer.id)` plus its current ingest
+aliases (`customer_ingest_ids`), so usage follows alias changes without rewriting anything.
+
+Answers are exact `Decimal`s per group: `{(value of key 1, value of key 2, ...): quantity}` with the
+values in the order of the requested `group_keys`; `None` stands for an event that did not carry
+that key. A group with no matching event is absent. Time ranges are `[starting_at, ending_before)`
+on UTC hour boundaries (the aggregates are hourly); anything else is a ValueError.
+
+Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
+greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole
+requested range and group (never a sum of hourly counts). On PostgreSQL the database does the first
+level (per segment and full group values) in one indexed query; on SQLite, which has no exact
+decimal arithmetic, rows are read and added in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+
+from django.db import connection
+from django.db.models import Count, Max
+
+from catalog.models import BillableMetric, is_hour_aligned
+from customers.models import Customer, IngestAlias
+
+from .definitions import definitions_current
+from .ingest import EXACT, MAX_AGE, _q
+from .models import DuplicateEvent, MetricAggregate, MetricDistinctValue, UsageEvent
+
+Group = tuple[str | None, ...]
+GroupUsage = dict[Group, Decimal]
+
+
+def customer_ingest_ids(*, customer: Customer) -> list[str]:
+    """Every customer_id under which this customer's events may arrive."""
+    aliases = IngestAlias.objects.filter(customer_id=customer.pk).values_list("alias", flat=True)
+    return [str(customer.pk), *aliases]
+
+
+def customers_by_ingest_id(ids: Iterable[str]) -> dict[str, Customer]:
+    """The customer each id (a customer id or an alias) belongs to, for the ids that have one."""
+    ids = set(ids)
+    found: dict[str, Customer] = {}
+    for alias in IngestAlias.objects.filter(alias__in=ids).select_related("customer"):
+        found[alias.alias] = alias.customer
+    uuids = {}
+    for value in ids - set(found):
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            continue
+        if str(parsed) == value:
+            uuids[parsed] = value
+    for customer in Customer.objects.filter(pk__in=list(uuids)):
+        found[uuids[customer.pk]] = customer
+    return found
+
+
+# --- Aggregation ------------------------------------------------------------------------------------
+
+
+def _check_keys(metric: BillableMetric, group_keys: Sequence[str]) -> None:
+    known = set(metric.all_group_keys)
+    unknown = [k for k in group_keys if k not in known]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} is not a group key of metric {metric.name} "
+            f"(group keys: {', '.join(sorted(known)) or 'none'})"
+        )
+    if len(set(group_keys)) != len(group_keys):
+        raise ValueError("a group key is named twice")
+
+
+def _check_boundaries(boundaries: Sequence[datetime]) -> list[datetime]:
+    if len(boundaries) < 2:
+        raise ValueError("need at least a start and an end")
+    result = []
+    for moment in boundaries:
+        if moment.tzinfo is None or not is_hour_aligned(moment.astimezone(UTC)):
+            raise ValueError(f"{moment.isoformat()} is not an aware UTC hour boundary")
+        result.append(moment.astimezone(UTC))
+    if any(b <= a for a, b in pairwise(result)):
+        raise ValueError("boundaries must increase")
+    return result
+
+
+def metric_usage_by_group(
+    *,
+    metric: BillableMetric,
+    customer: Customer,
+    starting_at: datetime,
+    ending_before: datetime,
+    group_keys: Sequence[str],
+) -> GroupUsage:
+    """The metric's value per group (in `group_keys` order) for the customer over the range."""
+    return metric_usage_by_segment(
+        metric=metric,
+        customer=customer,
+        boundaries=[starting_at, ending_before],
+        group_keys=group_keys,
+    )[0]
+
+
+def metric_usage_by_segment(
+    *,
+    metric: BillableMetric,
+    customer: Customer,
+    boundaries: Sequence[datetime],
+    group_keys: Sequence[str],
+) -> list[GroupUsage]:
+    """One `metric_usage_by_group` answer per segment [b0, b1), [b1, b2), ... of hour-aligned
+    `boundaries` (rate segments of a billing period, or usage windows)."""
+    return usage_by_segment(
+        metric=metric,
+        customer_ids=customer_ingest_ids(customer=customer),
+        boundaries=boundaries,
+        group_keys=group_keys,
+    )
+
+
+def usage_by_segment(
+    *,
+    metric: BillableMetric,
+    customer_ids: Sequence[str],
+    boundaries: Sequence[datetime],
+    group_keys: Sequence[str],
+) -> list[GroupUsage]:
+    """`metric_usage_by_segment` for explicit ingest ids (several customers at once, or none)."""
+    group_keys = list(group_keys)
+    _check_keys(metric, group_keys)
+    bounds = _check_boundaries(boundaries)
+    segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
+    if not customer_ids:
+        return segments
+    if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
+        _unique(metric, list(customer_ids), bounds, group_keys, segments)
+    else:
+        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments)
+    return segments
+
+
+def _group_of(cache: dict[str, Group], text: str, group_keys: list[str]) -> Group:
+    group = cache.get(text)
+    if group is None:
+        values = json.loads(text)
+        group = cache[text] = tuple(values.get(k) for k in group_keys)
+    return group
+
+
+@dataclass(slots=True)
+class _State:
+    value: Decimal | None
+    latest: tuple[datetime, str] | None = None
+
+
+def _rolled_up(metric, customer_ids, bounds, group_keys, segments) -> None:
+    aggregation = metric.aggregation_type
+    states: list[dict[Group, _State]] = [{} for _ in segments]
+    groups: dict[str, Group] = {}
+    for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
+        metric, customer_ids, bounds
+    ):
+        group = _group_of(groups, group_text, group_keys)
+        bucket = states[segment]
+        state = bucket.get(group)
+        if aggregation == "COUNT":
+            value = Decimal(count)
+        elif aggregation == "SUM":
+            value = total
+        elif aggregation == "MAX":
+            value = maximum
+        else:
+            value = latest_value
+        if value is None:
+            continue
+        if state is None:
+            bucket[group] = _State(value, (latest_ts, latest_tx))
+        elif aggregation in ("COUNT", "SUM"):
+            state.value = EXACT.add(state.value, value)
+        elif aggregation == "MAX":
+            if value > state.value:
+                state.value = value
+        elif (latest_ts, latest_tx) > state.latest:
+            state.value = value
+            state.latest = (latest_ts, latest_tx)
+    for index, bucket in enumerate(states):
+        segments[index].update({group: state.value for group, state in bucket.items()})
+
+
+def _rows(metric, customer_ids, bounds):
+    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows."""
+    if connection.vendor == "postgresql":
+        segment = "width_bucket(hour, %(bounds)s::timestamptz[]) - 1" if len(bounds) > 2 else "0"
+        column = {
+            "COUNT": "SUM(event_count), NULL::numeric, NULL::numeric",
+            "SUM": "SUM(event_count), SUM(value_sum), NULL::numeric",
+            "MAX": "SUM(event_count), NULL::numeric, MAX(value_max)",
+        }.get(metric.aggregation_type)
+        if column is None:  # LATEST
+            latest = (
+                "(ARRAY_AGG(latest_value ORDER BY latest_timestamp DESC, "
+                "latest_transaction_id DESC))[1], MAX(latest_timestamp), "
+                "(ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC, "
+                "latest_transaction_id DESC))[1]"
+            )
+            column = "SUM(event_count), NULL::numeric, NULL::numeric, " + latest
+        else:
+            column += ", NULL::numeric, NULL::timestamptz, ''"
+        sql = (
+            f"SELECT {segment} AS segment, group_values, {column} "
+            f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
+            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s "
+            f"GROUP BY 1, 2"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                {
+                    "metric": metric.pk,
+                    "ids": list(customer_ids),
+                    "start": bounds[0],
+                    "end": bounds[-1],
+                    "bounds": bounds,
+                },
+            )
+            yield from cursor.fetchall()
+        return
+    rows = MetricAggregate.objects.filter(
+        metric_id=metric.pk,
+        customer_id__in=customer_ids,
+        hour__gte=bounds[0],
+        hour__lt=bounds[-1],
+    ).values_list(
+        "hour",
+        "group_values",
+        "event_count",
+        "value_sum",
+        "value_max",
+        "latest_value",
+        "latest_timestamp",
+        "latest_transaction_id",
+    )
+    for hour, *rest in rows.iterator(chunk_size=5000):
+        yield (bisect_right(bounds, hour) - 1, *rest)
+
+
+def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
+    if connection.vendor == "postgresql":
+        segment = "width_bucket(hour, %(bounds)s::timestamptz[]) - 1" if len(bounds) > 2 else "0"
+        keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
+        group_by = ", ".join(str(i) for i in range(1, len(group_keys) + 2))
+        params = {
+            "metric": metric.pk,
+            "ids": list(customer_ids),
+            "start": bounds[0],
+            "end": bounds[-1],
+            "bounds": bounds,
+        }
+        params.update({f"key{i}": key for i, key in enumerate(group_keys)})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)} "
+                f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
+                f"AND hour >= %(start)s AND hour < %(end)s GROUP BY {group_by}",
+                params,
+            )
+            for row in cursor.fetchall():
+                segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
+        return
+    values: list[dict[Group, set[str]]] = [{} for _ in segments]
+    groups: dict[str, Group] = {}
+    rows = MetricDistinctValue.objects.filter(
+        metric_id=metric.pk,
+        customer_id__in=customer_ids,
+        hour__gte=bounds[0],
+        hour__lt=bounds[-1],
+    ).values_list("hour", "group_values", "value")
+    for hour, group_text, value in rows.iterator(chunk_size=5000):
+        group = _group_of(groups, group_text, group_keys)
+        values[bisect_right(bounds, hour) - 1].setdefault(group, set()).add(value)
+    for index, bucket in enumerate(values):
+        segments[index].update({g: Decimal(len(v)) for g, v in bucket.items()})
+
+
+def window_boundaries(
+    starting_at: datetime, ending_before: datetime, window: str
+) -> list[datetime]:
+    """Boundaries of HOUR, DAY or NONE windows over [starting_at, ending_before)."""
+    if window == "NONE":
+        return [starting_at, ending_before]
+    step = timedelta(hours=1) if window == "HOUR" else timedelta(days=1)
+    bounds = []
+    moment = starting_at
+    while moment < ending_before:
+        bounds.append(moment)
+        moment += step
+    bounds.append(ending_before)
+    return bounds
+
+
+@dataclass(frozen=True)
+class MetricUsage:
+    metric: BillableMetric
+    value: Decimal
+
+
+def customer_usage_summary(
+    *, customer: Customer, starting_at: datetime, ending_before: datetime
+) -> list[MetricUsage]:
+    """Every metric (archived too) that measured something for the customer in the range, with
+    its ungrouped value; for the customer's admin page."""
+    ids = customer_ingest_ids(customer=customer)
+    result = []
+    for metric in BillableMetric.objects.order_by("name"):
+        value = usage_by_segment(
+            metric=metric,
+            customer_ids=ids,
+            boundaries=[starting_at, ending_before],
+            group_keys=[],
+        )[0].get(())
+        if value is not None:
+            result.append(MetricUsage(metric=metric, value=value))
+    return result
+
+
+@dataclass(frozen=True)
+class UnattributedId:
+    customer_id: str
+    events: int
+    last_timestamp: datetime
+
+
+def unattributed_customer_ids(
+    *, now: datetime | None = None, limit: int = 200
+) -> list[UnattributedId]:
+    """customer_ids of events received in the last 34 days that match no customer id and no
+    ingest alias, most recent first: what staff should add as an alias."""
+    since = (now or datetime.now(UTC)) - MAX_AGE
+    rows = (
+        UsageEvent.objects.filter(received_at__gte=since)
+        .order_by()
+        .values("customer_id")
+        .annotate(events=Count("id"), last=Max("timestamp"))
+    )
+    counts = {row["customer_id"]: row for row in rows}
+    known = customers_by_ingest_id(counts)
+    missing = [row for cid, row in counts.items() if cid not in known]
+    missing.sort(key=lambda row: (row["last"], row["customer_id"]), reverse=True)
+    return [
+        UnattributedId(
+            customer_id=row["customer_id"], events=row["events"], last_timestamp=row["last"]
+        )
+        for row in missing[:limit]
+    ]
+
+
+# --- Events search ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FoundEvent:
+    id: uuid.UUID
+    transaction_id: str
+    customer_id: str
+    event_type: str
+    timestamp: datetime
+    properties: dict
+    received_at: datetime
+    is_duplicate: bool
+    customer: Customer | None
+    metrics: list[BillableMetric]
+
+
+def usage_events_search(*, transaction_ids: Sequence[str], now: datetime) -> list[FoundEvent]:
+    """Events (and dropped duplicates) received in the last 34 days under these transaction ids,
+    with the customer they resolve to now and the metrics they match now."""
+    since = now - MAX_AGE
+    found: list[tuple] = []
+    for model, duplicate in ((UsageEvent, False), (DuplicateEvent, True)):
+        for event in model.objects.filter(
+            transaction_id__in=list(transaction_ids), received_at__gte=since
+        ).order_by("received_at", "id"):
+            found.append((event, duplicate))
+    found.sort(key=lambda pair: (pair[0].received_at, pair[1]))
+    customers = customers_by_ingest_id(event.customer_id for event, _ in found)
+    definitions = definitions_current()
+    metric_ids = {
+        m.id
+        for event, _ in found
+        for m in definitions.matching(event.event_type, event.properties or {})
+    }
+    metrics = BillableMetric.objects.in_bulk(list(metric_ids))
+    result = []
+    for event, duplicate in found:
+        matched = [
+            metrics[m.id]
+            for m in definitions.matching(event.event_type, event.properties or {})
+            if m.id in metrics
+        ]
+        result.append(
+            FoundEvent(
+                id=event.id,
+                transaction_id=event.transaction_id,
+                customer_id=event.customer_id,
+                event_type=event.event_type,
+                timestamp=event.timestamp,
+                properties=event.properties or {},
+                received_at=event.received_at,
+                is_duplicate=duplicate,
+                customer=customers.get(event.customer_id),
+                metrics=matched,
+            )
+        )
+    return result
