@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Q
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers
@@ -448,3 +449,17 @@ def page_parameters() -> list[OpenApiParameter]:
 def error_responses(*codes: int) -> dict:
     """Error answers share one shape: {"message": "..."}."""
     return dict.fromkeys(codes, ErrorSerializer)
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Describe the Bearer API token in the OpenAPI schema."""
+
+    target_class = "billing_site.authentication.ApiTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from `manage.py create_api_token`.",
+        }

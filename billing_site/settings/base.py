@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "billing_site",
     "catalog",
@@ -126,10 +127,32 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing API (Metronome-compatible)",
-    "DESCRIPTION": "Usage ingestion, configuration and invoices, wire-compatible with Metronome.",
+    "DESCRIPTION": (
+        "Usage ingestion, configuration and invoices, wire-compatible with Metronome: every answer "
+        'is {"data": ...}, ids are UUIDs, errors are {"message": ...}. Authenticate with '
+        "`Authorization: Bearer <token>` (`manage.py create_api_token`)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and its docs page are public (no token), and work offline (assets served locally).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # One name per enum the configuration API reuses across components.
+    "ENUM_NAME_OVERRIDES": {
+        "RateTypeEnum": "catalog.api.serializers.RATE_TYPES",
+        "FlatOrTieredEnum": "catalog.api.serializers.FLAT_OR_TIERED",
+        "CommitOrListRateEnum": "catalog.api.serializers.COMMIT_OR_LIST_RATE",
+        "CommitTypeEnum": "catalog.api.serializers.COMMIT_TYPES",
+        "OverrideTypeEnum": "catalog.api.serializers.OVERRIDE_TYPES",
+        "ProductTypeEnum": "catalog.api.serializers.PRODUCT_TYPES",
+        "FrequencyEnum": "catalog.api.serializers.FREQUENCIES",
+        "StatementDayEnum": "catalog.api.serializers.STATEMENT_DAYS",
+        "StatementDayInEnum": "catalog.api.serializers.STATEMENT_DAYS_IN",
+    },
 }
 
 Q_CLUSTER = {

@@ -24,6 +24,12 @@ RATE_TYPES = [c for c, _ in Rate.RateType.choices]
 FREQUENCIES = [c for c, _ in Frequency.choices]
 ARCHIVE_FILTERS = ["ARCHIVED", "NOT_ARCHIVED", "ALL"]
 DURATION_UNITS = ["DAYS", "WEEKS", "MONTHS", "YEARS"]
+FLAT_OR_TIERED = ["FLAT", "TIERED"]
+COMMIT_OR_LIST_RATE = ["COMMIT_RATE", "LIST_RATE"]
+COMMIT_TYPES = ["PREPAID", "POSTPAID"]
+OVERRIDE_TYPES = ["OVERWRITE", "MULTIPLIER", "TIERED"]
+STATEMENT_DAYS = ["FIRST_OF_MONTH", "CONTRACT_START"]
+STATEMENT_DAYS_IN = [*STATEMENT_DAYS, "CUSTOM_DATE"]
 
 
 class IdIn(serializers.Serializer):
@@ -284,7 +290,7 @@ class TierIn(serializers.Serializer):
 
 
 class CommitRateIn(serializers.Serializer):
-    rate_type = EnumField(["FLAT", "TIERED"])
+    rate_type = EnumField(FLAT_OR_TIERED)
     price = NumberField(required=False)
     tiers = TierIn(many=True, required=False)
 
@@ -345,7 +351,7 @@ class TierOut(serializers.Serializer):
 
 
 class CommitRateOut(serializers.Serializer):
-    rate_type = serializers.ChoiceField(["FLAT", "TIERED"])
+    rate_type = serializers.ChoiceField(FLAT_OR_TIERED)
     price = NumberField(required=False)
     tiers = TierOut(many=True, required=False)
 
@@ -415,18 +421,18 @@ class PackageBalanceIn(serializers.Serializer):
     description = StrictCharField(required=False, allow_blank=True)
     name = StrictCharField(required=False, allow_blank=True, max_length=200)
     priority = NumberField(required=False)
-    rate_type = EnumField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     custom_fields = StringMapField(required=False)
 
 
 class PackageCommitIn(PackageBalanceIn):
-    type = EnumField(["PREPAID", "POSTPAID"])
+    type = EnumField(COMMIT_TYPES)
     invoice_schedule = PackageInvoiceScheduleIn(required=False)
     rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
 
 
 class OverwriteRateIn(serializers.Serializer):
-    rate_type = EnumField(["FLAT", "TIERED"])
+    rate_type = EnumField(FLAT_OR_TIERED)
     price = NumberField(required=False, min_value=0)
     tiers = TierIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
@@ -449,14 +455,14 @@ class OverrideSpecifierIn(serializers.Serializer):
 class OverrideTermsIn(serializers.Serializer):
     """Override fields shared by contracts, edits and packages (dates differ)."""
 
-    type = EnumField(["OVERWRITE", "MULTIPLIER", "TIERED"], required=False)
+    type = EnumField(OVERRIDE_TYPES, required=False)
     override_specifiers = OverrideSpecifierIn(many=True, required=False)
     entitled = StrictBooleanField(required=False)
     is_commit_specific = StrictBooleanField(required=False)
     multiplier = NumberField(required=False, min_value=0)
     overwrite_rate = OverwriteRateIn(required=False)
     priority = NumberField(required=False)
-    target = EnumField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    target = EnumField(COMMIT_OR_LIST_RATE, required=False)
     tiers = OverrideTierIn(many=True, required=False)
 
     def validate_override_specifiers(self, value):
@@ -512,7 +518,7 @@ class PackageSubscriptionIn(SubscriptionTermsIn):
 
 class PackageUsageStatementScheduleIn(serializers.Serializer):
     frequency = EnumField(FREQUENCIES)
-    day = EnumField(["FIRST_OF_MONTH", "CONTRACT_START"], required=False)
+    day = EnumField(STATEMENT_DAYS, required=False)
 
 
 UNSUPPORTED_TERMS = (
@@ -608,17 +614,17 @@ class PackageBalanceOut(serializers.Serializer):
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False)
     priority = NumberField(required=False)
-    rate_type = serializers.ChoiceField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    rate_type = serializers.ChoiceField(COMMIT_OR_LIST_RATE, required=False)
 
 
 class PackageCommitOut(PackageBalanceOut):
-    type = serializers.ChoiceField(["PREPAID", "POSTPAID"])
+    type = serializers.ChoiceField(COMMIT_TYPES)
     invoice_schedule = PackageInvoiceScheduleOut(required=False)
     rollover_fraction = NumberField(required=False)
 
 
 class OverwriteRateOut(serializers.Serializer):
-    rate_type = serializers.ChoiceField(["FLAT", "TIERED"])
+    rate_type = serializers.ChoiceField(FLAT_OR_TIERED)
     credit_type = CreditTypeOut(required=False)
     price = NumberField(required=False)
     tiers = TierOut(many=True, required=False)
@@ -642,14 +648,14 @@ class PackageOverrideOut(serializers.Serializer):
     override_specifiers = PackageOverrideSpecifierOut(many=True)
     starting_at_offset = OffsetOut()
     duration = OffsetOut(required=False)
-    type = serializers.ChoiceField(["OVERWRITE", "MULTIPLIER", "TIERED"], required=False)
+    type = serializers.ChoiceField(OVERRIDE_TYPES, required=False)
     entitled = serializers.BooleanField(required=False)
     is_commit_specific = serializers.BooleanField(required=False)
     multiplier = NumberField(required=False)
     overwrite_rate = OverwriteRateOut(required=False)
     override_tiers = OverrideTierOut(many=True, required=False)
     priority = NumberField(required=False)
-    target = serializers.ChoiceField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    target = serializers.ChoiceField(COMMIT_OR_LIST_RATE, required=False)
 
 
 class PackageScheduleOut(serializers.Serializer):
@@ -692,7 +698,7 @@ class PackageSubscriptionOut(serializers.Serializer):
 
 class UsageStatementScheduleOffsetOut(serializers.Serializer):
     frequency = serializers.ChoiceField(FREQUENCIES)
-    day = serializers.ChoiceField(["FIRST_OF_MONTH", "CONTRACT_START"])
+    day = serializers.ChoiceField(STATEMENT_DAYS)
 
 
 class PackageOut(serializers.Serializer):

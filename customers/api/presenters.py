@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from billing_site.api import format_timestamp as ts
 from catalog import money
@@ -81,7 +82,7 @@ def _point_items(items) -> list[dict]:
     result = []
     for item in items:
         if item.amount is not None:
-            amount, unit_price, quantity = item.amount, item.amount, 1
+            amount, unit_price, quantity = item.amount, item.amount, Decimal(1)
         else:
             amount, unit_price, quantity = item.total, item.unit_price, item.quantity
         result.append(

@@ -13,7 +13,11 @@ from billing_site.api import (
     UUIDStringField,
 )
 from catalog.api.serializers import (
+    COMMIT_OR_LIST_RATE,
+    COMMIT_TYPES,
     FREQUENCIES,
+    OVERRIDE_TYPES,
+    STATEMENT_DAYS_IN,
     UNSUPPORTED_TERMS,
     CreditTypeOut,
     NamedIdOut,
@@ -113,7 +117,7 @@ class BalanceTermIn(serializers.Serializer):
     description = StrictCharField(required=False, allow_blank=True)
     name = StrictCharField(required=False, allow_blank=True, max_length=200)
     priority = NumberField(required=False)
-    rate_type = EnumField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
     specifiers = serializers.ListField(required=False)
     temporary_id = StrictCharField(required=False)
@@ -127,7 +131,7 @@ class BalanceTermIn(serializers.Serializer):
 
 
 class CommitIn(BalanceTermIn):
-    type = EnumField(["PREPAID", "POSTPAID"])
+    type = EnumField(COMMIT_TYPES)
     invoice_schedule = InvoiceScheduleIn(required=False)
     amount = NumberField(required=False)
 
@@ -173,7 +177,7 @@ class SubscriptionIn(SubscriptionTermsIn):
 
 class UsageStatementScheduleIn(serializers.Serializer):
     frequency = EnumField(FREQUENCIES)
-    day = EnumField(["FIRST_OF_MONTH", "CONTRACT_START", "CUSTOM_DATE"], required=False)
+    day = EnumField(STATEMENT_DAYS_IN, required=False)
     billing_anchor_date = TimestampField(required=False)
     invoice_generation_starting_at = TimestampField(required=False)
 
@@ -401,12 +405,12 @@ class BalanceOut(serializers.Serializer):
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False)
     priority = NumberField()
-    rate_type = serializers.ChoiceField(["COMMIT_RATE", "LIST_RATE"])
+    rate_type = serializers.ChoiceField(COMMIT_OR_LIST_RATE)
     archived_at = TimestampField(allow_null=True)
 
 
 class CommitOut(BalanceOut):
-    type = serializers.ChoiceField(["PREPAID", "POSTPAID"])
+    type = serializers.ChoiceField(COMMIT_TYPES)
     invoice_schedule = InvoiceScheduleOut(required=False)
     rollover_fraction = NumberField(required=False)
 
@@ -428,7 +432,7 @@ class OverrideOut(serializers.Serializer):
     created_at = TimestampField()
     starting_at = TimestampField()
     ending_before = TimestampField(required=False)
-    type = serializers.ChoiceField(["OVERWRITE", "MULTIPLIER", "TIERED"])
+    type = serializers.ChoiceField(OVERRIDE_TYPES)
     product = NamedIdOut(required=False)
     applicable_product_tags = serializers.ListField(child=serializers.CharField(), required=False)
     override_specifiers = OverrideSpecifierOut(many=True)
@@ -438,7 +442,7 @@ class OverrideOut(serializers.Serializer):
     entitled = serializers.BooleanField(required=False)
     priority = NumberField(required=False)
     is_commit_specific = serializers.BooleanField()
-    target = serializers.ChoiceField(["COMMIT_RATE", "LIST_RATE"], required=False)
+    target = serializers.ChoiceField(COMMIT_OR_LIST_RATE, required=False)
 
 
 class ScheduleOut(serializers.Serializer):
