@@ -286,8 +286,35 @@ def _renamed(exc: DjangoValidationError, rename: dict[str, str], prefix: str):
 def validated(serializer_class: type[serializers.Serializer], data, **kwargs) -> dict:
     """Run a request serializer; its errors become a 400 {"message": "field: problem"}."""
     serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        raise exceptions.ValidationError(_error_paths(serializer.errors))
     return serializer.validated_data
+
+
+def _error_paths(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Nested serializer errors as {"rates[0].tiers[1].price": [...]} (list indexes in brackets)."""
+    paths: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            elif key in ("non_field_errors", "__all__"):
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for path, messages in _error_paths(value, name).items():
+                paths.setdefault(path, []).extend(messages)
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                if value:
+                    for path, messages in _error_paths(value, f"{prefix}[{index}]").items():
+                        paths.setdefault(path, []).extend(messages)
+            else:
+                paths.setdefault(prefix or "non_field_errors", []).append(str(value))
+    else:
+        paths.setdefault(prefix or "non_field_errors", []).append(str(detail))
+    return paths
 
 
 # --- Uniqueness keys --------------------------------------------------------------------------------
