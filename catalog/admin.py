@@ -7,6 +7,7 @@ the archived filter and the archive action.
 import json
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
 from django.urls import reverse
@@ -544,6 +545,11 @@ class PackageAdmin(ArchivableAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_contracts=Count("contracts"))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

@@ -19,7 +19,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import Product, Rate, RateCard, RateTier
+from catalog.models import RateCard, RateTier
+from tests.catalog.admin_posts import page_errors, rate_card_data, rate_rows
 from tests.catalog.factories import (
     BillableMetricFactory,
     ProductFactory,
@@ -173,75 +174,26 @@ def test_index_does_not_list_rates_commits_or_credits_in_the_sections(admin_clie
 # A rate card typed in through the admin
 
 
-def _management(prefix: str, total: int, initial: int = 0) -> dict[str, str]:
-    return {
-        f"{prefix}-TOTAL_FORMS": str(total),
-        f"{prefix}-INITIAL_FORMS": str(initial),
-        f"{prefix}-MIN_NUM_FORMS": "0",
-        f"{prefix}-MAX_NUM_FORMS": "1000",
-    }
-
-
-def _rate_rows(product: Product, *, index: int, group_values: str, tiers: list[tuple[str, str]]):
-    prefix = f"rates-{index}"
-    data = {
-        f"{prefix}-product": str(product.pk),
-        f"{prefix}-rate_type": "TIERED",
-        f"{prefix}-pricing_group_values": group_values,
-        f"{prefix}-starting_at_0": "2026-01-01",
-        f"{prefix}-starting_at_1": "00:00:00",
-        f"{prefix}-ending_before_0": "",
-        f"{prefix}-ending_before_1": "",
-        f"{prefix}-price": "",
-        f"{prefix}-credit_type": Rate._meta.get_field("credit_type").default,
-        f"{prefix}-billing_frequency": "",
-        f"{prefix}-quantity": "",
-        f"{prefix}-entitled": "on",
-        f"{prefix}-commit_rate_type": "",
-        f"{prefix}-commit_rate_price": "",
-        **_management(f"{prefix}-tiers", total=len(tiers) + 1),
-    }
-    for row, (size, price) in enumerate(tiers):
-        data[f"{prefix}-tiers-{row}-size"] = size
-        data[f"{prefix}-tiers-{row}-price"] = price
-    return data
-
-
-def rate_card_post(name: str, rates: list[dict]) -> dict[str, str]:
-    data = {
-        "name": name,
-        "description": "",
-        "fiat_credit_type": RateCard._meta.get_field("fiat_credit_type").default,
-        "custom_fields": "{}",
-        **_management("rates", total=len(rates)),
-        **_management("aliases", total=0),
-        **_management("credit_type_conversions", total=0),
-    }
-    for rate in rates:
-        data.update(rate)
-    return data
-
-
 def test_a_rate_card_with_two_tiered_rates_is_created_through_the_admin(admin_client):
     metric = BillableMetricFactory(group_keys=[["model_name"]])
     tokens = ProductFactory(name="Output Tokens", billable_metric=metric, pricing_group_key=[])
     images = ProductFactory(name="Images", billable_metric=BillableMetricFactory(group_keys=[]))
-    data = rate_card_post(
+    data = rate_card_data(
         "Graduated card",
         [
-            _rate_rows(
-                tokens,
-                index=0,
-                group_values="",
+            rate_rows(
+                0,
+                product=tokens,
+                rate_type="TIERED",
                 tiers=[("1000000", "100"), ("1000000", "80"), ("", "60")],
             ),
-            _rate_rows(images, index=1, group_values="", tiers=[("500", "2.5"), ("", "1.25")]),
+            rate_rows(1, product=images, rate_type="TIERED", tiers=[("500", "2.5"), ("", "1.25")]),
         ],
     )
 
     response = admin_client.post(reverse("admin:catalog_ratecard_add"), data)
 
-    assert response.status_code == 302, response.context and _errors(response)
+    assert response.status_code == 302, page_errors(response)
     card = RateCard.objects.get(name="Graduated card")
     stored = {
         rate.product.name: [
@@ -266,25 +218,19 @@ def test_a_rate_card_with_two_tiered_rates_is_created_through_the_admin(admin_cl
 
 def test_bad_tiers_are_refused_with_the_message_on_the_rate_card_page(admin_client):
     product = ProductFactory(billable_metric=BillableMetricFactory(group_keys=[]))
-    data = rate_card_post(
+    data = rate_card_data(
         "Bad tiers",
-        [_rate_rows(product, index=0, group_values="", tiers=[("", "100"), ("1000", "80")])],
+        [rate_rows(0, product=product, rate_type="TIERED", tiers=[("", "100"), ("1000", "80")])],
     )
 
     response = admin_client.post(reverse("admin:catalog_ratecard_add"), data)
 
     assert response.status_code == 200
-    assert "Tier 1 has no size, but only the last tier may be open-ended." in _errors(response)
+    assert "Tier 1 has no size, but only the last tier may be open-ended." in page_errors(response)
+    assert "Tier 1 has no size, but only the last tier may be open-ended." in (
+        response.content.decode()
+    )
     assert not RateCard.objects.filter(name="Bad tiers").exists()
-
-
-def _errors(response) -> str:
-    """Every error message the admin page shows, as one string."""
-    parts = [str(response.context["adminform"].form.errors)]
-    for inline in response.context["inline_admin_formsets"]:
-        parts.append(str(inline.formset.non_form_errors()))
-        parts.extend(str(form.errors) for form in inline.formset.forms)
-    return " ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
