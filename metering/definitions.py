@@ -105,6 +105,7 @@ class CompiledMetric:
     rules: tuple[PropertyRule, ...]
     group_keys: tuple[str, ...]
     key_sets: tuple[tuple[str, ...], ...]
+    id_text: str
 
     @classmethod
     def from_model(cls, metric: BillableMetric) -> CompiledMetric:
@@ -130,6 +131,7 @@ class CompiledMetric:
             rules=tuple(rules),
             group_keys=tuple(sorted(metric.all_group_keys)),
             key_sets=tuple(tuple(s) for s in metric.group_keys or []),
+            id_text=str(metric.id),
         )
 
     def accepts_type(self, event_type: str) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 
 from .definitions import (
     NUMBER_LIMIT,
@@ -47,7 +47,6 @@ from .models import (
     MetricAggregate,
     MetricDistinctValue,
     UsageEvent,
-    _json_value,
 )
 
 MAX_BATCH = 100
@@ -189,11 +188,19 @@ def events_validate(payload, *, now: datetime) -> list[Event]:
             problem, has_decimal = _properties_problem(properties)
             if problem is not None:
                 raise IngestError(f"event {index}: properties: {problem}")
-            properties_json = _json_value(properties) if has_decimal else dumps(properties)
+            properties_json = _flat_json(properties) if has_decimal else dumps(properties)
         events.append(
             Event(transaction_id, customer_id, event_type, moment, properties, properties_json)
         )
     return events
+
+
+def _flat_json(properties: dict) -> str:
+    """JSON of validated flat properties with each Decimal written digit for digit."""
+    dumps = json.dumps
+    plain = dumps({k: v for k, v in properties.items() if type(v) is not Decimal})
+    exact = ",".join(f"{dumps(k)}:{v}" for k, v in properties.items() if type(v) is Decimal)
+    return plain[:-1] + ("," if len(plain) > 2 else "") + exact + "}"
 
 
 def _text_problem(raw: dict, name: str, limit: int) -> str:
@@ -279,44 +286,37 @@ WITH sig AS (
     FROM {metric}
 ),
 ev AS (
-    SELECT e.* FROM unnest(
-        %(tx)s::text[], %(customer)s::text[], %(type)s::text[], %(ts)s::timestamptz[],
-        %(props)s::text[]::jsonb[], %(late)s::bool[], %(first)s::bool[]
-    ) WITH ORDINALITY AS e(transaction_id, customer_id, event_type, ts, properties, is_late,
-                           is_first, n)
+    SELECT e.* FROM json_to_recordset(%(events)s::json)
+        AS e(t text, c text, y text, s timestamptz, p jsonb, l boolean, f boolean)
     WHERE (SELECT ok FROM sig)
 ),
 new_tx AS (
-    INSERT INTO {ledger} AS t (transaction_id, received_at)
-    SELECT transaction_id, %(now)s FROM ev WHERE is_first ORDER BY transaction_id
+    INSERT INTO {ledger} AS led (transaction_id, received_at)
+    SELECT t, %(now)s FROM ev WHERE f ORDER BY t
     ON CONFLICT (transaction_id) DO UPDATE SET received_at = EXCLUDED.received_at
-        WHERE t.received_at < %(expired_before)s
-    RETURNING transaction_id
+        WHERE led.received_at < %(expired_before)s
+    RETURNING transaction_id AS t
 ),
 fresh AS (
-    SELECT ev.* FROM ev JOIN new_tx USING (transaction_id) WHERE ev.is_first
+    SELECT ev.* FROM ev JOIN new_tx USING (t) WHERE ev.f
 ),
 stored AS (
     INSERT INTO {event} (id, transaction_id, customer_id, event_type, "timestamp", properties,
                          received_at, is_late)
-    SELECT gen_random_uuid(), transaction_id, customer_id, event_type, ts, properties,
-           %(now)s, is_late
-    FROM fresh
+    SELECT gen_random_uuid(), t, c, y, s, p, %(now)s, l FROM fresh
 ),
 dropped AS (
     INSERT INTO {duplicate} (id, transaction_id, customer_id, event_type, "timestamp",
                              properties, received_at)
-    SELECT gen_random_uuid(), transaction_id, customer_id, event_type, ts, properties, %(now)s
-    FROM ev WHERE NOT is_first OR transaction_id NOT IN (SELECT transaction_id FROM new_tx)
+    SELECT gen_random_uuid(), t, c, y, s, p, %(now)s
+    FROM ev WHERE NOT f OR t NOT IN (SELECT t FROM new_tx)
 ),
 c AS (
-    SELECT f.customer_id, f.ts, f.transaction_id, c.metric_id, c.hour, c.group_values, c.value,
-           c.distinct_value
-    FROM unnest(
-        %(c_n)s::bigint[], %(c_metric)s::uuid[], %(c_hour)s::timestamptz[], %(c_group)s::text[],
-        %(c_value)s::numeric[], %(c_distinct)s::text[]
-    ) AS c(n, metric_id, hour, group_values, value, distinct_value)
-    JOIN fresh f USING (n)
+    SELECT f.c AS customer_id, f.s AS ts, f.t AS transaction_id, x.m AS metric_id, x.h AS hour,
+           x.g AS group_values, x.v::numeric AS value, x.d AS distinct_value
+    FROM json_to_recordset(%(contributions)s::json)
+        AS x(t text, m uuid, h timestamptz, g text, v text, d text)
+    JOIN fresh f USING (t)
 ),
 agg AS (
     INSERT INTO {aggregate} AS a (metric_id, customer_id, hour, group_values, event_count,
@@ -351,7 +351,7 @@ uniq AS (
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT DO NOTHING
 )
-SELECT (SELECT ok FROM sig), ARRAY(SELECT transaction_id FROM new_tx)
+SELECT (SELECT ok FROM sig), ARRAY(SELECT t FROM new_tx)
 """
 
 _pg_sql_cache: list[str] = []
@@ -374,38 +374,68 @@ def _pg_sql() -> str:
     return _pg_sql_cache[0]
 
 
-def _is_retryable(exc: OperationalError) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
+def _events_json(events, firsts, late) -> str:
+    """The batch as one JSON document for `json_to_recordset`: no per-value quoting in Python,
+    properties passed through as the JSON text validation produced (Decimals digit for digit)."""
+    dumps = json.dumps
+    parts = []
+    for index, e in enumerate(events):
+        parts.append(
+            f'{{"t":{dumps(e.transaction_id)},"c":{dumps(e.customer_id)},'
+            f'"y":{dumps(e.event_type)},"s":"{e.timestamp.isoformat()}",'
+            f'"p":{e.properties_json},"l":{"true" if late[index] else "false"},'
+            f'"f":{"true" if firsts[index] else "false"}}}'
+        )
+    return "[" + ",".join(parts) + "]"
+
+
+def _contributions_json(events, contributions) -> str:
+    hours: dict[datetime, str] = {}
+    rows = []
+    for index, metric, hour, group, value, distinct in contributions:
+        hour_text = hours.get(hour)
+        if hour_text is None:
+            hour_text = hours[hour] = hour.isoformat()
+        rows.append(
+            {
+                "t": events[index].transaction_id,
+                "m": metric.id_text,
+                "h": hour_text,
+                "g": group,
+                "v": None if value is None else str(value),
+                "d": distinct,
+            }
+        )
+    return json.dumps(rows)
+
+
+def _is_retryable(exc: Exception) -> bool:
+    return getattr(exc, "sqlstate", None) in ("40P01", "40001")
 
 
 def _store_postgresql(events, firsts, late, now) -> set[str]:
+    """One prepared statement, server-side parameters, on Django's own connection (so it joins
+    an enclosing transaction, e.g. in tests, and is its own transaction in autocommit)."""
+    import psycopg
+
     params = {
-        "tx": [e.transaction_id for e in events],
-        "customer": [e.customer_id for e in events],
-        "type": [e.event_type for e in events],
-        "ts": [e.timestamp for e in events],
-        "props": [e.properties_json for e in events],
-        "late": late,
-        "first": firsts,
+        "events": _events_json(events, firsts, late),
         "now": now,
         "expired_before": now - MAX_AGE,
     }
     definitions = definitions_cached()
     attempts = 0
+    connection.ensure_connection()
     while True:
-        contributions = _contributions(events, firsts, definitions)
         params["metric_count"], params["metric_newest"] = definitions.signature
-        params["c_n"] = [row[0] + 1 for row in contributions]
-        params["c_metric"] = [row[1].id for row in contributions]
-        params["c_hour"] = [row[2] for row in contributions]
-        params["c_group"] = [row[3] for row in contributions]
-        params["c_value"] = [row[4] for row in contributions]
-        params["c_distinct"] = [row[5] for row in contributions]
+        params["contributions"] = _contributions_json(
+            events, _contributions(events, firsts, definitions)
+        )
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(_pg_sql(), params)
+            with psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(_pg_sql(), params, prepare=True)
                 ok, new_ids = cursor.fetchone()
-        except OperationalError as exc:
+        except psycopg.errors.OperationalError as exc:
             attempts += 1
             if attempts >= 5 or not _is_retryable(exc) or not connection.get_autocommit():
                 raise
