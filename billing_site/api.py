@@ -154,20 +154,18 @@ class EnumField(serializers.ChoiceField):
 class TimestampField(serializers.DateTimeField):
     """RFC 3339 in (Z, +00:00, fractions, or naive = UTC); RFC 3339 UTC with a Z out."""
 
-    default_error_messages = {
-        "invalid": "'{input}' is not an RFC 3339 timestamp.",
-    }
+    default_error_messages = {"not_rfc3339": "'{input}' is not an RFC 3339 timestamp."}
 
     def __init__(self, **kwargs):
         super().__init__(default_timezone=UTC, **kwargs)
 
     def to_internal_value(self, value):
         if not isinstance(value, str | datetime):
-            self.fail("invalid", input=value)
+            self.fail("not_rfc3339", input=value)
         try:
             return super().to_internal_value(value)
         except serializers.ValidationError:
-            self.fail("invalid", input=value)
+            self.fail("not_rfc3339", input=value)
 
     def to_representation(self, value):
         return format_timestamp(value)

@@ -416,7 +416,7 @@ class ProductUpdate(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="updates")
     starting_at = models.DateTimeField(help_text="On an hour boundary (UTC).")
-    changes = models.JSONField(default=dict)
+    changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
 

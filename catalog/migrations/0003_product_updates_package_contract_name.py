@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('starting_at', models.DateTimeField(help_text='On an hour boundary (UTC).')),
-                ('changes', models.JSONField(default=dict)),
+                ('changes', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('created_by', models.CharField(blank=True, default='admin', max_length=200)),
                 ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='updates', to='catalog.product')),

@@ -83,6 +83,15 @@ def _unique_key_race(what: str):
         raise
 
 
+@contextmanager
+def _alias_conflict():
+    """An alias owned by another customer will stay taken: 409, not worth retrying."""
+    try:
+        yield
+    except services.IngestAliasInUse as exc:
+        raise Conflict(exc.messages[0]) from None
+
+
 # --- Customers -------------------------------------------------------------------------------------------
 
 
@@ -123,16 +132,13 @@ class CustomerCollectionView(APIView):
     )
     def post(self, request):
         data = validated(s.CustomerCreateIn, request_body(request))
-        try:
-            with api_field_names():
-                customer = services.customer_create(
-                    name=data["name"][:160],
-                    ingest_aliases=data.get("ingest_aliases", []),
-                    external_id=data.get("external_id", ""),
-                    custom_fields=data.get("custom_fields"),
-                )
-        except services.IngestAliasInUse as exc:
-            raise Conflict(exc.messages[0]) from None
+        with api_field_names(), _alias_conflict():
+            customer = services.customer_create(
+                name=data["name"][:160],
+                ingest_aliases=data.get("ingest_aliases", []),
+                external_id=data.get("external_id", ""),
+                custom_fields=data.get("custom_fields"),
+            )
         return envelope(out.customer_json(customer))
 
 
@@ -177,13 +183,10 @@ class CustomerSetIngestAliasesView(APIView):
     def post(self, request, customer_id: str):
         customer = _customer(customer_id)
         data = validated(s.CustomerSetIngestAliasesIn, request_body(request))
-        try:
-            with api_field_names():
-                services.customer_set_ingest_aliases(
-                    customer=customer, ingest_aliases=data["ingest_aliases"]
-                )
-        except services.IngestAliasInUse as exc:
-            raise Conflict(exc.messages[0]) from None
+        with api_field_names(), _alias_conflict():
+            services.customer_set_ingest_aliases(
+                customer=customer, ingest_aliases=data["ingest_aliases"]
+            )
         return Response(status=200)
 
 
