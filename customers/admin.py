@@ -25,6 +25,7 @@ from .forms import (
     ContractForm,
     CreditForm,
     CreditWithRowsForm,
+    IngestAliasForm,
     OverrideForm,
     ScheduledChargeForm,
 )
@@ -76,6 +77,7 @@ def items_total(charge, unit) -> str:
 
 class IngestAliasInline(admin.TabularInline):
     model = IngestAlias
+    form = IngestAliasForm
     extra = 1
     fields = ["alias", "created_at"]
     readonly_fields = ["created_at"]

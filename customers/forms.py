@@ -2,6 +2,7 @@
 schedule items) are typed under the term on the contract page."""
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
 from catalog.forms import (
@@ -21,6 +22,7 @@ from .models import (
     CommitInvoiceItem,
     Contract,
     Credit,
+    IngestAlias,
     Override,
     OverrideTier,
     ScheduledCharge,
@@ -211,3 +213,27 @@ class ContractForm(ModelErrorsMixin, forms.ModelForm):
             "uniqueness_key",
             "custom_fields",
         ]
+
+
+class IngestAliasForm(forms.ModelForm):
+    """An alias row; a clash is explained once, naming the customer that owns the alias."""
+
+    class Meta:
+        model = IngestAlias
+        fields = ["customer", "alias"]
+
+    def _post_clean(self):
+        super()._post_clean()
+        # The model reports a clash twice: its unique constraint's generic message (on the field,
+        # or on the form inside an inline) and validate_unique()'s message naming the owner.
+        # Keep the one that names the owner.
+        generic = {c.violation_error_message for c in IngestAlias._meta.constraints}
+        alias_errors = (self._errors or {}).get("alias")
+        if not alias_errors or all(message in generic for message in alias_errors):
+            return
+        for field in ("alias", NON_FIELD_ERRORS):
+            errors = self._errors.get(field)
+            if errors:
+                errors.data = [e for e in errors.data if next(iter(e)) not in generic]
+                if not errors.data:
+                    del self._errors[field]
