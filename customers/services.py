@@ -225,7 +225,8 @@ def _add_balance(model, contract: Contract, spec: CreditSpec, prefix: str, **ext
         term.credit_type = spec.credit_type
     if not spec.access_schedule:
         raise ValidationError({f"{prefix}.access_schedule": "Give at least one access segment."})
-    _clean(term, prefix)
+    # The product's type rule is clean()'s (in its words), not limit_choices_to's generic one.
+    _clean(term, prefix, exclude=["product"])
     term.save()
     term.applicable_products.set(spec.applicable_products)
     owner = "commit" if model is Commit else "credit"
@@ -304,7 +305,7 @@ def _add_scheduled_charge(contract: Contract, spec: ScheduledChargeSpec, prefix:
     charge = ScheduledCharge(contract=contract, product=spec.product, name=spec.name)
     if not spec.items:
         raise ValidationError({f"{prefix}.schedule.schedule_items": "Give at least one date."})
-    _clean(charge, prefix)
+    _clean(charge, prefix, exclude=["product"])
     charge.save()
     for index, item in enumerate(spec.items):
         row = ScheduledChargeItem(
@@ -331,7 +332,7 @@ def _add_subscription(contract: Contract, spec: SubscriptionSpec, prefix: str) -
         starting_at=spec.starting_at or contract.starting_at,
         ending_before=spec.ending_before or contract.ending_before,
     )
-    _clean(subscription, prefix)
+    _clean(subscription, prefix, exclude=["product"])
     subscription.save()
     return subscription
 
