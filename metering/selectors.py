@@ -391,7 +391,7 @@ def usage_events_search(*, transaction_ids: Sequence[str], now: datetime) -> lis
             transaction_id__in=list(transaction_ids), received_at__gte=since
         ).order_by("received_at", "id"):
             found.append((event, duplicate))
-    found.sort(key=lambda pair: (pair[0].received_at, pair[1]))
+    found.sort(key=lambda pair: (pair[0].received_at, pair[1], pair[0].transaction_id))
     customers = customers_by_ingest_id(event.customer_id for event, _ in found)
     definitions = definitions_current()
     metric_ids = {
