@@ -102,10 +102,43 @@ class LineType:
     USAGE = "usage"
     SUBSCRIPTION = "subscription"
     SCHEDULED = "scheduled"
-    # Reserved for the commit and credit steps (issue 6).
+    COMMIT_PURCHASE = "commit_purchase"
+    POSTPAID_TRUEUP = "postpaid_trueup"
     APPLIED_COMMIT_OR_CREDIT = "applied_commit_or_credit"
     CPU_CONVERSION = "cpu_conversion"
-    CHARGES = frozenset({USAGE, SUBSCRIPTION, SCHEDULED, CPU_CONVERSION})
+    CHARGES = frozenset(
+        {USAGE, SUBSCRIPTION, SCHEDULED, CPU_CONVERSION, COMMIT_PURCHASE, POSTPAID_TRUEUP}
+    )
+    # The charges a commit or credit can be drawn against.
+    DRAWABLE = frozenset({USAGE, SUBSCRIPTION, CPU_CONVERSION})
+
+
+class BalanceType:
+    """A commit (PREPAID, POSTPAID) or a credit (CREDIT): Metronome's `applied_commit_or_credit.type`."""
+
+    PREPAID = "PREPAID"
+    POSTPAID = "POSTPAID"
+    CREDIT = "CREDIT"
+    ALL = frozenset({PREPAID, POSTPAID, CREDIT})
+
+
+class BalanceRateType:
+    LIST_RATE = "LIST_RATE"
+    COMMIT_RATE = "COMMIT_RATE"
+    ALL = frozenset({LIST_RATE, COMMIT_RATE})
+
+
+class OverrideType:
+    OVERWRITE = "OVERWRITE"
+    MULTIPLIER = "MULTIPLIER"
+    TIERED = "TIERED"
+    ALL = frozenset({OVERWRITE, MULTIPLIER, TIERED})
+
+
+class MultiplierPrioritization:
+    LOWEST_MULTIPLIER = "LOWEST_MULTIPLIER"
+    EXPLICIT = "EXPLICIT"
+    ALL = frozenset({LOWEST_MULTIPLIER, EXPLICIT})
 
 
 # Group values as sorted (key, value) pairs: hashable, ordered, and `dict()` gives the mapping back.
@@ -258,6 +291,11 @@ class Rate(_Checked):
     entitled: bool = True
     billing_frequency: str | None = None
     id: str | None = None
+    # The card's commit rate (drawn by COMMIT_RATE commits); None: the list rate.
+    commit_price: Decimal | None = None
+    commit_tiers: tuple[Tier, ...] = ()
+    # A custom pricing unit; None: the invoice's (fiat) unit.
+    credit_type_id: str | None = None
 
     def _validate(self) -> None:
         if self.rate_type not in RateType.ALL:
@@ -320,6 +358,157 @@ class ScheduledCharge(_Checked):
 
 
 @dataclass(frozen=True)
+class AccessSegment(_Checked):
+    """One item of a commit's or credit's access schedule, usable in [starting_at, ending_before).
+
+    `amount` is the segment's original amount; `available` what is left of it when this invoice
+    starts (the selector subtracts the draws of earlier finalized invoices and manual ledger
+    entries); None means nothing was drawn yet (= `amount`).
+    """
+
+    id: str
+    starting_at: datetime
+    ending_before: datetime
+    amount: Decimal
+    available: Decimal | None = None
+
+    def _validate(self) -> None:
+        if self.ending_before <= self.starting_at:
+            raise ValueError(f"access segment {self.id} ends before it starts")
+
+    @property
+    def available_at_start(self) -> Decimal:
+        return self.amount if self.available is None else self.available
+
+
+@dataclass(frozen=True)
+class InvoiceScheduleItem(_Checked):
+    """A PREPAID commit's invoice schedule item: a `commit_purchase` line when it is due."""
+
+    timestamp: datetime
+    unit_price: Decimal
+    quantity: Decimal = Decimal(1)
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Balance(_Checked):
+    """A commit (PREPAID / POSTPAID) or credit (CREDIT) that applies to this contract's invoice.
+
+    Empty `applicable_product_ids` and `applicable_product_tags` mean every product (Metronome:
+    "If both are not provided, the commit applies to all products"). `credit_type_id` None: the
+    invoice's unit. `drawn_before` (POSTPAID): what earlier invoices drew over the commit's life,
+    for the true-up at its end. `priority` None sorts after every number.
+    """
+
+    id: str
+    type: str
+    product_id: str
+    access_schedule: tuple[AccessSegment, ...]
+    name: str | None = None
+    priority: Decimal | None = None
+    rate_type: str = BalanceRateType.LIST_RATE
+    applicable_product_ids: tuple[str, ...] = ()
+    applicable_product_tags: tuple[str, ...] = ()
+    is_customer_level: bool = False
+    credit_type_id: str | None = None
+    invoice_schedule: tuple[InvoiceScheduleItem, ...] = ()
+    drawn_before: Decimal = Decimal(0)
+
+    def _validate(self) -> None:
+        if self.type not in BalanceType.ALL:
+            raise ValueError(f"balance {self.id}: unknown type {self.type!r}")
+        if self.rate_type not in BalanceRateType.ALL:
+            raise ValueError(f"balance {self.id}: unknown rate type {self.rate_type!r}")
+
+
+@dataclass(frozen=True)
+class OverrideSpecifier(_Checked):
+    """One target of an override; every field given must match (pricing group values: each pair)."""
+
+    product_id: str | None = None
+    product_tags: tuple[str, ...] = ()
+    pricing_group_values: GroupValues = ()
+    presentation_group_values: GroupValues = ()
+    commit_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OverrideTier(_Checked):
+    multiplier: Decimal
+    size: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OverwriteRate(_Checked):
+    rate_type: str
+    price: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
+    credit_type_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Override(_Checked):
+    """A contract override in [starting_at, ending_before).
+
+    Targets: `product_id`, `applicable_product_tags` and `specifiers` (OR-ed). `entitled` set:
+    an entitlement override (True enables a product the card does not entitle). Commit-specific
+    (`is_commit_specific` or commit ids on a specifier): applies only to usage drawn from those
+    commits. `target` COMMIT_RATE rewrites the card's commit rate instead of the list rate.
+    """
+
+    id: str
+    starting_at: datetime
+    type: str = OverrideType.MULTIPLIER
+    ending_before: datetime | None = None
+    product_id: str | None = None
+    applicable_product_tags: tuple[str, ...] = ()
+    specifiers: tuple[OverrideSpecifier, ...] = ()
+    multiplier: Decimal | None = None
+    overwrite_rate: OverwriteRate | None = None
+    tiers: tuple[OverrideTier, ...] = ()
+    entitled: bool | None = None
+    priority: Decimal | None = None
+    is_commit_specific: bool = False
+    commit_ids: tuple[str, ...] = ()
+    target: str | None = None
+
+    def _validate(self) -> None:
+        if self.type not in OverrideType.ALL:
+            raise ValueError(f"override {self.id}: unknown type {self.type!r}")
+        if self.type == OverrideType.OVERWRITE and self.overwrite_rate is None:
+            raise ValueError(f"override {self.id}: OVERWRITE needs an overwrite_rate")
+        if self.type == OverrideType.TIERED and not self.tiers:
+            raise ValueError(f"override {self.id}: TIERED needs tiers")
+        if self.ending_before is not None and self.ending_before <= self.starting_at:
+            raise ValueError(f"override {self.id} ends before it starts")
+
+    def in_effect_at(self, moment: datetime) -> bool:
+        return self.starting_at <= moment and (
+            self.ending_before is None or moment < self.ending_before
+        )
+
+    @property
+    def commit_specific_ids(self) -> tuple[str, ...]:
+        ids = [*self.commit_ids]
+        for specifier in self.specifiers:
+            ids.extend(specifier.commit_ids)
+        return tuple(ids)
+
+    @property
+    def is_for_commits(self) -> bool:
+        return self.is_commit_specific or bool(self.commit_specific_ids)
+
+
+@dataclass(frozen=True)
+class Conversion(_Checked):
+    """The rate card's conversion of a custom pricing unit into its fiat unit."""
+
+    custom_credit_type_id: str
+    fiat_per_custom: Decimal
+
+
+@dataclass(frozen=True)
 class RatingInput(_Checked):
     """Everything one invoice is computed from.
 
@@ -335,11 +524,18 @@ class RatingInput(_Checked):
     subscriptions: tuple[Subscription, ...] = ()
     scheduled_charges: tuple[ScheduledCharge, ...] = ()
     full_period: Period | None = None
+    balances: tuple[Balance, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    multiplier_override_prioritization: str = MultiplierPrioritization.LOWEST_MULTIPLIER
+    conversions: tuple[Conversion, ...] = ()
+    custom_units: tuple[PricingUnit, ...] = ()
 
     def _validate(self) -> None:
         ids = [product.id for product in self.products]
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate product ids")
+        if self.multiplier_override_prioritization not in MultiplierPrioritization.ALL:
+            raise ValueError(f"unknown prioritization {self.multiplier_override_prioritization!r}")
 
     @property
     def proration_period(self) -> Period:
@@ -389,6 +585,32 @@ class Line(_Checked):
     is_unpriced: bool = False
     subscription_id: str | None = None
     scheduled_charge_id: str | None = None
+    # A custom pricing unit (None: the invoice's unit; such lines stay out of the fiat totals).
+    credit_type_id: str | None = None
+    # The commit a line belongs to: a commit purchase or true-up, a usage line re-priced at a
+    # commit's rate, or an application.
+    commit_id: str | None = None
+    commit_segment_id: str | None = None
+    applied_commit_or_credit_id: str | None = None
+    applied_commit_or_credit_type: str | None = None
+    # On an application: what is left of the segment after this invoice's draws.
+    balance_remaining: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BalanceDraw(_Checked):
+    """One access segment on this invoice: what it held at the start, what the invoice drew and
+    what is left. `expires`: the segment ends by the period's end, so `remaining` is what the
+    ledger records as expired once the invoice is final."""
+
+    balance_id: str
+    balance_type: str
+    segment_id: str
+    credit_type_id: str | None
+    available: Decimal
+    drawn: Decimal
+    remaining: Decimal
+    expires: bool
 
 
 @dataclass(frozen=True)
@@ -398,6 +620,7 @@ class RatingResult(_Checked):
     lines: tuple[Line, ...]
     subtotal: Decimal
     total: Decimal
+    balance_draws: tuple[BalanceDraw, ...] = ()
 
 
 # --- The pipeline --------------------------------------------------------------------------------
@@ -423,20 +646,43 @@ def rate_invoice(
 
 
 def totals(rating_input: RatingInput, lines: tuple[Line, ...]) -> RatingResult:
-    """Subtotal: the charges; total: every line (commit and credit applications are negative)."""
-    subtotal = sum((line.total for line in lines if line.type in LineType.CHARGES), ZERO)
-    total = sum((line.total for line in lines), ZERO)
+    """Subtotal: the charges; total: every line (commit and credit applications are negative),
+    except POSTPAID applications (shown, but the usage they draw is still paid on this invoice)
+    and lines in a custom unit (their fiat value is on the `cpu_conversion` lines)."""
+    fiat = [line for line in lines if line.credit_type_id is None]
+    subtotal = sum((line.total for line in fiat if line.type in LineType.CHARGES), ZERO)
+    total = sum(
+        (line.total for line in fiat if line.applied_commit_or_credit_type != BalanceType.POSTPAID),
+        ZERO,
+    )
     return RatingResult(
         pricing_unit=rating_input.pricing_unit,
         period=rating_input.period,
         lines=lines,
         subtotal=subtotal,
         total=total,
+        balance_draws=balance_draws(rating_input, lines),
     )
 
 
-def _money(rating_input: RatingInput, amount: Decimal) -> Decimal:
-    return round_amount(amount, rating_input.pricing_unit.decimal_places)
+def _money(
+    rating_input: RatingInput, amount: Decimal, credit_type_id: str | None = None
+) -> Decimal:
+    """Round to the smallest amount of the invoice's unit, or of custom unit `credit_type_id`
+    (a custom unit not listed in `custom_units` rounds like the invoice's unit)."""
+    places = rating_input.pricing_unit.decimal_places
+    if credit_type_id is not None:
+        for unit in rating_input.custom_units:
+            if unit.id == credit_type_id:
+                places = unit.decimal_places
+    return round_amount(amount, places)
+
+
+def _unit(rating_input: RatingInput, credit_type_id: str | None) -> str | None:
+    """None for the invoice's own unit, else the custom unit's id."""
+    if credit_type_id is None or credit_type_id == rating_input.pricing_unit.id:
+        return None
+    return credit_type_id
 
 
 def _latest_rate(rates: Iterable[Rate], *, at: datetime, at_end: bool = False) -> Rate | None:
@@ -574,13 +820,16 @@ def _pricing_group_lines(
         rate = _latest_rate(rates, at=usage.starting_at)
         if rate is None:
             yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
-        elif rate.rate_type == RateType.FLAT:
+            continue
+        unit = _unit(rating_input, rate.credit_type_id)
+        if rate.rate_type == RateType.FLAT:
             amount = quantity * rate.price
             yield Line(
                 **common,
                 quantity=quantity,
                 unit_price=rate.price,
-                total=_money(rating_input, amount),
+                total=_money(rating_input, amount, unit),
+                credit_type_id=unit,
             )
         else:
             for piece in tier_pieces(rate.tiers, position, quantity):
@@ -588,11 +837,11 @@ def _pricing_group_lines(
                     **common,
                     quantity=piece.quantity,
                     unit_price=piece.price,
-                    total=_money(rating_input, piece.quantity * piece.price),
+                    total=_money(rating_input, piece.quantity * piece.price, unit),
                     tier=LineTier(piece.level, piece.tier_starting_at, piece.tier_size),
+                    credit_type_id=unit,
                 )
-        if rate is not None:
-            position += quantity
+        position += quantity
 
 
 def _legacy_group(product: Product, presentation: GroupValues) -> dict[str, str | None]:
@@ -659,7 +908,15 @@ def subscription_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tu
         amount = rate.price * subscription.quantity
         if is_prorated:
             amount = amount * _microseconds(window) / _microseconds(full_length)
-        new_lines.append(Line(**common, unit_price=rate.price, total=_money(rating_input, amount)))
+        unit = _unit(rating_input, rate.credit_type_id)
+        new_lines.append(
+            Line(
+                **common,
+                unit_price=rate.price,
+                total=_money(rating_input, amount, unit),
+                credit_type_id=unit,
+            )
+        )
     return (*lines, *new_lines)
 
 
@@ -747,21 +1004,658 @@ def composite_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple
 
 
 def _in_composite(composite: Product, line: Line) -> bool:
-    if line.product_type == ProductType.COMPOSITE or line.type not in LineType.CHARGES:
+    if (
+        line.product_type == ProductType.COMPOSITE
+        or line.type not in LineType.CHARGES
+        or line.credit_type_id is not None
+    ):
         return False
     return line.product_id in composite.composite_product_ids or bool(
         set(line.product_tags) & set(composite.composite_tags)
     )
 
 
-# Overrides (issue 6) rewrite the rates here, before any line is priced.
-PREPARE_STEPS: tuple[PrepareStep, ...] = ()
-# Commits, credits and custom-unit conversion (issue 6) append after the composites.
+# --- Overrides (PREPARE step) --------------------------------------------------------------------
+
+
+def _rate_class(rate: Rate) -> tuple[str, str | None]:
+    """Rates that compete for the same lines: usage (FLAT/TIERED), subscription per billing
+    frequency, percentage."""
+    if rate.rate_type in (RateType.FLAT, RateType.TIERED):
+        return ("usage", None)
+    if rate.rate_type == RateType.SUBSCRIPTION:
+        return ("subscription", rate.billing_frequency)
+    return ("percentage", None)
+
+
+def _override_targets(override: Override, product: Product | None, pricing: GroupValues) -> bool:
+    """Does the override name this product (and pricing group values)? Presentation group values
+    are not looked at: a rate has none, so a specifier naming them matches on its other fields."""
+    if product is None:
+        return False
+    if override.product_id == product.id:
+        return True
+    if set(override.applicable_product_tags) & set(product.tags):
+        return True
+    for specifier in override.specifiers:
+        if specifier.product_id is not None and specifier.product_id != product.id:
+            continue
+        if specifier.product_tags and not set(specifier.product_tags) & set(product.tags):
+            continue
+        if not set(specifier.pricing_group_values) <= set(pricing):
+            continue
+        if (
+            specifier.product_id is None
+            and not specifier.product_tags
+            and not specifier.pricing_group_values
+        ):
+            continue
+        return True
+    return False
+
+
+def _override_order(rating_input: RatingInput) -> Callable[[Override], tuple]:
+    explicit = rating_input.multiplier_override_prioritization == MultiplierPrioritization.EXPLICIT
+
+    def key(override: Override) -> tuple:
+        priority = override.priority
+        by_priority = (priority is None, priority if priority is not None else ZERO)
+        if override.type == OverrideType.OVERWRITE:
+            return (0, *by_priority, -override.starting_at.timestamp(), override.id)
+        if explicit:
+            return (1, *by_priority, override.id)
+        lowest = (
+            override.multiplier
+            if override.type == OverrideType.MULTIPLIER
+            else min(tier.multiplier for tier in override.tiers)
+        )
+        return (1, lowest if lowest is not None else Decimal(1), *by_priority, override.id)
+
+    return key
+
+
+def winning_override(rating_input: RatingInput, overrides: Iterable[Override]) -> Override | None:
+    """OVERWRITE beats MULTIPLIER/TIERED (several overwrites: lowest priority, then the latest
+    start); among multipliers the LOWEST multiplier wins, or with EXPLICIT prioritization the
+    lowest `priority` number (no priority: last). Overrides without a price effect (pure
+    entitlement overrides) never win."""
+    priced = [
+        override
+        for override in overrides
+        if override.type != OverrideType.MULTIPLIER or override.multiplier is not None
+    ]
+    return min(priced, key=_override_order(rating_input), default=None)
+
+
+def _multiplied_tiers(tiers: tuple[Tier, ...], bands: tuple[OverrideTier, ...]) -> tuple[Tier, ...]:
+    """Graduated list tiers times graduated multiplier bands: cut at both sets of boundaries."""
+    cuts: set[Decimal] = set()
+    for sizes in ([tier.size for tier in tiers[:-1]], [band.size for band in bands[:-1]]):
+        position = ZERO
+        for size in sizes:
+            position += size
+            cuts.add(position)
+    ordered = sorted(cuts)
+
+    def at(position: Decimal, items: list[tuple[Decimal | None, Decimal]]) -> Decimal:
+        start = ZERO
+        for index, (size, value) in enumerate(items):
+            if index == len(items) - 1 or position < start + size:
+                return value
+            start += size
+        raise AssertionError
+
+    list_items = [(tier.size, tier.price) for tier in tiers]
+    band_items = [(band.size, band.multiplier) for band in bands]
+    result = []
+    start = ZERO
+    for end in [*ordered, None]:
+        price = at(start, list_items) * at(start, band_items)
+        result.append(Tier(price=price, size=None if end is None else end - start))
+        if end is not None:
+            start = end
+    return tuple(result)
+
+
+def price_with_override(rate: Rate, override: Override | None) -> Rate:
+    """The rate as the override prices it (`target` COMMIT_RATE: the commit rate instead)."""
+    if override is None:
+        return rate
+    commit = override.target == BalanceRateType.COMMIT_RATE
+    if override.type == OverrideType.OVERWRITE:
+        new = override.overwrite_rate
+        if commit:
+            return dataclasses.replace(rate, commit_price=new.price, commit_tiers=new.tiers)
+        return dataclasses.replace(
+            rate,
+            rate_type=new.rate_type,
+            price=new.price,
+            tiers=new.tiers,
+            credit_type_id=new.credit_type_id or rate.credit_type_id,
+        )
+    if commit:
+        price = rate.commit_price if rate.commit_price is not None else rate.price
+        tiers = rate.commit_tiers
+    else:
+        price, tiers = rate.price, rate.tiers
+    if override.type == OverrideType.MULTIPLIER:
+        m = override.multiplier
+        new_price = None if price is None else price * m
+        new_tiers = tuple(dataclasses.replace(tier, price=tier.price * m) for tier in tiers)
+        if commit:
+            return dataclasses.replace(rate, commit_price=new_price, commit_tiers=new_tiers)
+        return dataclasses.replace(rate, price=new_price, tiers=new_tiers)
+    # TIERED multipliers: per quantity band of the period (usage rates only).
+    if rate.rate_type not in (RateType.FLAT, RateType.TIERED) or commit:
+        return dataclasses.replace(
+            rate, price=None if price is None else price * override.tiers[0].multiplier
+        )
+    base = tiers if rate.rate_type == RateType.TIERED else (Tier(price=price),)
+    return dataclasses.replace(
+        rate, rate_type=RateType.TIERED, price=None, tiers=_multiplied_tiers(base, override.tiers)
+    )
+
+
+def apply_overrides(rating_input: RatingInput) -> RatingInput:
+    """PREPARE step: the contract's overrides rewrite the rates.
+
+    For each product and pricing group values that an override (not commit-specific) targets,
+    the rates are laid out as a timeline of disjoint windows, cut at every rate and override
+    boundary; each window carries the rate in effect there (the latest-started entitled one, with
+    entitlement overrides applied) priced by the winning override in effect there. A MULTIPLIER
+    thus multiplies whichever list rate is in effect, and follows later list price changes.
+    Inputs without overrides come back unchanged. Usage must be split at these boundaries
+    (`segment_boundaries`): a usage record is priced by the rate at its start.
+    """
+    overrides = [o for o in rating_input.overrides if not o.is_for_commits]
+    if not overrides:
+        return rating_input
+    products = {product.id: product for product in rating_input.products}
+    groups: dict[tuple, list[Rate]] = {}
+    for rate in rating_input.rates:
+        key = (rate.product_id, rate.pricing_group_values, _rate_class(rate))
+        groups.setdefault(key, []).append(rate)
+    new_rates: list[Rate] = []
+    for (product_id, pricing, _), rates in groups.items():
+        product = products.get(product_id)
+        targeting = [o for o in overrides if _override_targets(o, product, pricing)]
+        if not targeting:
+            new_rates.extend(rates)
+            continue
+        cuts = set()
+        for item in (*rates, *targeting):
+            cuts.add(item.starting_at)
+            if item.ending_before is not None:
+                cuts.add(item.ending_before)
+        ordered = sorted(cuts)
+        for index, start in enumerate(ordered):
+            end = ordered[index + 1] if index + 1 < len(ordered) else None
+            live = [o for o in targeting if o.in_effect_at(start)]
+            entitlement = None
+            for override in sorted(live, key=lambda o: (o.starting_at, o.id)):
+                if override.entitled is not None:
+                    entitlement = override.entitled
+            candidates = [
+                rate
+                for rate in rates
+                if rate.in_effect_at(start)
+                and (rate.entitled if entitlement is None else entitlement)
+            ]
+            rate = _latest_rate(candidates, at=start)
+            if rate is None:
+                continue
+            priced = price_with_override(rate, winning_override(rating_input, live))
+            new_rates.append(
+                dataclasses.replace(priced, starting_at=start, ending_before=end, entitled=True)
+            )
+    return dataclasses.replace(rating_input, rates=tuple(new_rates))
+
+
+def segment_boundaries(rating_input: RatingInput) -> tuple[datetime, ...]:
+    """The moments strictly inside the period where the selector must split usage records.
+
+    A usage record is priced by the rate in effect at its start and is drawn by an access
+    segment only when it lies wholly inside it, so the selector cuts each product's usage at:
+    every rate start and end, every override start and end, and every access segment start and
+    end of a balance. (Cutting at all of them is always safe; cutting at a moment where nothing
+    changes gives the same money on more lines only for TIERED rates' line splits.)
+    """
+    period = rating_input.period
+    moments: set[datetime] = set()
+    for item in (*rating_input.rates, *rating_input.overrides):
+        moments.add(item.starting_at)
+        if item.ending_before is not None:
+            moments.add(item.ending_before)
+    for balance in rating_input.balances:
+        for segment in balance.access_schedule:
+            moments.update((segment.starting_at, segment.ending_before))
+    return tuple(sorted(m for m in moments if period.starting_at < m < period.ending_before))
+
+
+# --- Commits and credits (LINE steps) ------------------------------------------------------------
+
+
+def _product_type(rating_input: RatingInput, product_id: str) -> str:
+    for product in rating_input.products:
+        if product.id == product_id:
+            return product.type
+    return ProductType.FIXED
+
+
+def commit_purchase_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Step: PREPAID commits' invoice schedule items due in [period start, period end)."""
+    new_lines = []
+    for balance in rating_input.balances:
+        if balance.type != BalanceType.PREPAID:
+            continue
+        for item in sorted(balance.invoice_schedule, key=lambda item: item.timestamp):
+            if not rating_input.period.contains(item.timestamp):
+                continue
+            new_lines.append(
+                Line(
+                    name=balance.name or balance.product_id,
+                    type=LineType.COMMIT_PURCHASE,
+                    product_id=balance.product_id,
+                    product_type=_product_type(rating_input, balance.product_id),
+                    starting_at=item.timestamp,
+                    ending_before=None,
+                    quantity=item.quantity,
+                    unit_price=item.unit_price,
+                    total=_money(rating_input, item.quantity * item.unit_price),
+                    commit_id=balance.id,
+                )
+            )
+    return (*lines, *new_lines)
+
+
+def _scope(rating_input: RatingInput, balance: Balance) -> frozenset[str]:
+    """The ids of the input's products a balance applies to (empty scope: all of them)."""
+    ids = set(balance.applicable_product_ids)
+    tags = set(balance.applicable_product_tags)
+    if not ids and not tags:
+        return frozenset(product.id for product in rating_input.products)
+    return frozenset(
+        product.id
+        for product in rating_input.products
+        if product.id in ids or set(product.tags) & tags
+    ) | frozenset(ids)
+
+
+def _overlaps(segment: AccessSegment, period: Period) -> bool:
+    return segment.starting_at < period.ending_before and period.starting_at < segment.ending_before
+
+
+def burn_down_order(
+    rating_input: RatingInput, credit_type_id: str | None = None
+) -> list[tuple[Balance, AccessSegment]]:
+    """The access segments (of the given unit) overlapping the period, in drawing order: lower
+    priority; credits (free) before commits (paid); fewer applicable products; earlier end;
+    earlier start; contract-level before customer-level; then balance and segment ids."""
+    items = []
+    for balance in rating_input.balances:
+        if _unit(rating_input, balance.credit_type_id) != credit_type_id:
+            continue
+        scope = len(_scope(rating_input, balance))
+        for segment in balance.access_schedule:
+            if not _overlaps(segment, rating_input.period):
+                continue
+            key = (
+                balance.priority is None,
+                balance.priority if balance.priority is not None else ZERO,
+                balance.type != BalanceType.CREDIT,
+                scope,
+                segment.ending_before,
+                segment.starting_at,
+                balance.is_customer_level,
+                balance.id,
+                segment.id,
+            )
+            items.append((key, balance, segment))
+    items.sort(key=lambda item: item[0])
+    return [(balance, segment) for _, balance, segment in items]
+
+
+def _drawable(
+    rating_input: RatingInput,
+    balance: Balance,
+    segment: AccessSegment,
+    scope: frozenset[str],
+    line: Line,
+) -> bool:
+    if line.type not in LineType.DRAWABLE or line.total <= 0:
+        return False
+    if _unit(rating_input, line.credit_type_id) != _unit(rating_input, balance.credit_type_id):
+        return False
+    if line.product_id not in scope:
+        return False
+    end = line.ending_before or line.starting_at
+    return segment.starting_at <= line.starting_at and (
+        end <= segment.ending_before
+        if line.ending_before is not None
+        else line.starting_at < segment.ending_before
+    )
+
+
+def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> Decimal | None:
+    """The unit price a usage line is drawn at from this balance, None for its list price.
+
+    A commit-specific override naming the balance wins (OVERWRITE: its FLAT price; MULTIPLIER:
+    the line's list price times the multiplier); else a COMMIT_RATE commit draws at the line's
+    rate's commit rate (the commit tier of the line's tier level, else `commit_price`).
+    """
+    if line.type != LineType.USAGE or line.product_type != ProductType.USAGE:
+        return None
+    if line.unit_price is None or line.quantity is None or line.quantity <= 0:
+        return None
+    product = rating_input.product(line.product_id)
+    specific = [
+        override
+        for override in rating_input.overrides
+        if override.is_for_commits
+        and (balance.id in override.commit_specific_ids or not override.commit_specific_ids)
+        and override.in_effect_at(line.starting_at)
+        and (
+            _override_targets(override, product, line.pricing_group_values)
+            or (
+                not override.product_id
+                and not override.applicable_product_tags
+                and all(
+                    s.product_id is None and not s.product_tags and not s.pricing_group_values
+                    for s in override.specifiers
+                )
+            )
+        )
+    ]
+    chosen = winning_override(rating_input, specific)
+    if chosen is not None:
+        if chosen.type == OverrideType.OVERWRITE:
+            return chosen.overwrite_rate.price
+        if chosen.type == OverrideType.MULTIPLIER:
+            return line.unit_price * chosen.multiplier
+        return line.unit_price * chosen.tiers[0].multiplier
+    if balance.rate_type != BalanceRateType.COMMIT_RATE:
+        return None
+    rates = [
+        rate
+        for rate in rating_input.rates
+        if rate.product_id == line.product_id
+        and rate.pricing_group_values == line.pricing_group_values
+        and rate.entitled
+        and rate.rate_type in (RateType.FLAT, RateType.TIERED)
+    ]
+    rate = _latest_rate(rates, at=line.starting_at)
+    if rate is None:
+        return None
+    if line.tier is not None and len(rate.commit_tiers) >= line.tier.level:
+        return rate.commit_tiers[line.tier.level - 1].price
+    return rate.commit_price
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """`amount` of the charge line at `line_index` (of the lines `allocate_balances` returns)
+    drawn from a balance's access segment."""
+
+    line_index: int
+    balance_id: str
+    segment_id: str
+    amount: Decimal
+
+
+def allocate_balances(
+    rating_input: RatingInput, lines: tuple[Line, ...], credit_type_id: str | None = None
+) -> tuple[tuple[Line, ...], tuple[Allocation, ...]]:
+    """Burn the balances of one unit down against the invoice's charge lines.
+
+    Segments go in `burn_down_order`; each takes, line by line in invoice order, what is left of
+    every charge it may draw (a usage, subscription or cpu_conversion line of its unit, of a
+    product in its scope, lying wholly inside the segment's access window), never more than the
+    line has left and never more than the segment holds. A draw at a commit price (COMMIT_RATE or
+    a commit-specific override) on a line nothing has drawn yet re-prices that line: the part the
+    commit covers becomes its own line at the commit price (`commit_id` set), the rest stays at
+    the list price as a new line that later segments may draw. Returns the (possibly split) lines
+    and the draws.
+    """
+    work = list(lines)
+    left = [line.total for line in work]
+    allocations: list[Allocation] = []
+    for balance, segment in burn_down_order(rating_input, credit_type_id):
+        available = segment.available_at_start
+        scope = _scope(rating_input, balance)
+        index = 0
+        while index < len(work) and available > 0:
+            line = work[index]
+            if left[index] <= 0 or not _drawable(rating_input, balance, segment, scope, line):
+                index += 1
+                continue
+            price = _commit_price(rating_input, balance, line)
+            if price is not None and price != line.unit_price and left[index] == line.total:
+                unit = _unit(rating_input, line.credit_type_id)
+                at_commit = _money(rating_input, line.quantity * price, unit)
+                if at_commit <= available:
+                    covered = dataclasses.replace(
+                        line, unit_price=price, total=at_commit, commit_id=balance.id
+                    )
+                    rest = None
+                else:
+                    quantity = available / price
+                    covered = dataclasses.replace(
+                        line,
+                        quantity=quantity,
+                        unit_price=price,
+                        total=available,
+                        commit_id=balance.id,
+                    )
+                    rest_quantity = line.quantity - quantity
+                    rest = dataclasses.replace(
+                        line,
+                        quantity=rest_quantity,
+                        total=_money(rating_input, rest_quantity * line.unit_price, unit),
+                    )
+                work[index] = covered
+                left[index] = ZERO
+                if covered.total > 0:
+                    allocations.append(Allocation(index, balance.id, segment.id, covered.total))
+                available -= covered.total
+                if rest is not None:
+                    work.insert(index + 1, rest)
+                    left.insert(index + 1, rest.total)
+                    allocations = [
+                        a
+                        if a.line_index <= index
+                        else dataclasses.replace(a, line_index=a.line_index + 1)
+                        for a in allocations
+                    ]
+                index += 1
+                continue
+            draw = min(available, left[index])
+            left[index] -= draw
+            available -= draw
+            allocations.append(Allocation(index, balance.id, segment.id, draw))
+            index += 1
+    return tuple(work), tuple(allocations)
+
+
+def _application_lines(
+    rating_input: RatingInput,
+    allocations: Iterable[Allocation],
+    credit_type_id: str | None,
+) -> list[Line]:
+    """One negative `applied_commit_or_credit` line per access segment drawn, in drawing order."""
+    drawn: dict[tuple[str, str], Decimal] = {}
+    for allocation in allocations:
+        key = (allocation.balance_id, allocation.segment_id)
+        drawn[key] = drawn.get(key, ZERO) + allocation.amount
+    period = rating_input.period
+    result = []
+    for balance, segment in burn_down_order(rating_input, credit_type_id):
+        amount = drawn.get((balance.id, segment.id), ZERO)
+        if amount <= 0:
+            continue
+        result.append(
+            Line(
+                name=balance.name or balance.product_id,
+                type=LineType.APPLIED_COMMIT_OR_CREDIT,
+                product_id=balance.product_id,
+                product_type=_product_type(rating_input, balance.product_id),
+                total=-amount,
+                starting_at=max(segment.starting_at, period.starting_at),
+                ending_before=min(segment.ending_before, period.ending_before),
+                credit_type_id=credit_type_id,
+                commit_id=None if balance.type == BalanceType.CREDIT else balance.id,
+                commit_segment_id=segment.id,
+                applied_commit_or_credit_id=balance.id,
+                applied_commit_or_credit_type=balance.type,
+                balance_remaining=segment.available_at_start - amount,
+            )
+        )
+    return result
+
+
+def custom_unit_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Step: usage priced in a custom unit is first drawn from balances in that unit; what is
+    left converts to the invoice's unit at the card's conversion rate, on one `cpu_conversion`
+    line per custom unit and product (quantity: custom amount left, unit price: fiat per custom
+    unit, starting at the first such line's start and ending at the last one's end)."""
+    units = []
+    for line in lines:
+        if line.credit_type_id is not None and line.credit_type_id not in units:
+            units.append(line.credit_type_id)
+    if not units:
+        return lines
+    rates = {c.custom_credit_type_id: c.fiat_per_custom for c in rating_input.conversions}
+    work = lines
+    conversions = []
+    for unit in units:
+        if unit not in rates:
+            raise ValueError(f"no conversion for custom pricing unit {unit}")
+        work, allocations = allocate_balances(rating_input, work, unit)
+        drawn: dict[int, Decimal] = {}
+        for allocation in allocations:
+            drawn[allocation.line_index] = (
+                drawn.get(allocation.line_index, ZERO) + allocation.amount
+            )
+        left_by_product: dict[str, list] = {}
+        for index, line in enumerate(work):
+            if line.credit_type_id != unit or line.type not in LineType.CHARGES:
+                continue
+            entry = left_by_product.setdefault(
+                line.product_id, [line, ZERO, line.starting_at, line.ending_before]
+            )
+            entry[1] += line.total - drawn.get(index, ZERO)
+            entry[2] = min(entry[2], line.starting_at)
+            if line.ending_before is not None and (
+                entry[3] is None or line.ending_before > entry[3]
+            ):
+                entry[3] = line.ending_before
+        work = (*work, *_application_lines(rating_input, allocations, unit))
+        for product_id, (first, amount, start, end) in left_by_product.items():
+            if amount <= 0:
+                continue
+            conversions.append(
+                Line(
+                    name=first.name,
+                    type=LineType.CPU_CONVERSION,
+                    product_id=product_id,
+                    product_type=first.product_type,
+                    product_tags=first.product_tags,
+                    starting_at=start,
+                    ending_before=end,
+                    quantity=amount,
+                    unit_price=rates[unit],
+                    total=_money(rating_input, amount * rates[unit]),
+                )
+            )
+    return (*work, *conversions)
+
+
+def balance_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Step: the commits and credits in the invoice's unit burn down against its charges."""
+    if not rating_input.balances:
+        return lines
+    work, allocations = allocate_balances(rating_input, lines, None)
+    return (*work, *_application_lines(rating_input, allocations, None))
+
+
+def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Step: a POSTPAID commit whose access ends in (period start, period end] is trued up: the
+    commitment (its segments' amounts) minus what it drew over its life (`drawn_before` plus this
+    invoice's applications), when positive."""
+    period = rating_input.period
+    new_lines = []
+    for balance in rating_input.balances:
+        if balance.type != BalanceType.POSTPAID or not balance.access_schedule:
+            continue
+        end = max(segment.ending_before for segment in balance.access_schedule)
+        if not period.starting_at < end <= period.ending_before:
+            continue
+        committed = sum((segment.amount for segment in balance.access_schedule), ZERO)
+        drawn_now = -sum(
+            (line.total for line in lines if line.applied_commit_or_credit_id == balance.id),
+            ZERO,
+        )
+        shortfall = committed - balance.drawn_before - drawn_now
+        if shortfall <= 0:
+            continue
+        new_lines.append(
+            Line(
+                name=balance.name or balance.product_id,
+                type=LineType.POSTPAID_TRUEUP,
+                product_id=balance.product_id,
+                product_type=_product_type(rating_input, balance.product_id),
+                starting_at=period.starting_at,
+                ending_before=period.ending_before,
+                quantity=Decimal(1),
+                unit_price=shortfall,
+                total=_money(rating_input, shortfall),
+                commit_id=balance.id,
+            )
+        )
+    return (*lines, *new_lines)
+
+
+def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[BalanceDraw, ...]:
+    """What each access segment overlapping the period held, gave to this invoice and keeps: the
+    ledger a service writes (draws; at expiry, the remainder)."""
+    drawn: dict[str, Decimal] = {}
+    for line in lines:
+        if line.type == LineType.APPLIED_COMMIT_OR_CREDIT and line.commit_segment_id:
+            key = f"{line.applied_commit_or_credit_id}\x00{line.commit_segment_id}"
+            drawn[key] = drawn.get(key, ZERO) - line.total
+    result = []
+    for balance in rating_input.balances:
+        for segment in balance.access_schedule:
+            if not _overlaps(segment, rating_input.period):
+                continue
+            amount = drawn.get(f"{balance.id}\x00{segment.id}", ZERO)
+            result.append(
+                BalanceDraw(
+                    balance_id=balance.id,
+                    balance_type=balance.type,
+                    segment_id=segment.id,
+                    credit_type_id=_unit(rating_input, balance.credit_type_id),
+                    available=segment.available_at_start,
+                    drawn=amount,
+                    remaining=segment.available_at_start - amount,
+                    expires=segment.ending_before <= rating_input.period.ending_before,
+                )
+            )
+    return tuple(result)
+
+
+# Overrides rewrite the rates before any line is priced.
+PREPARE_STEPS: tuple[PrepareStep, ...] = (apply_overrides,)
+# Commit purchases, custom-unit draws and conversion, commits and credits, true-ups: after the
+# composites (a composite counts charges, never applications).
 LINE_STEPS: tuple[LineStep, ...] = (
     usage_lines,
     subscription_lines,
     scheduled_charge_lines,
     composite_lines,
+    commit_purchase_lines,
+    custom_unit_lines,
+    balance_lines,
+    postpaid_true_up_lines,
 )
 
 
