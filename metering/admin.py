@@ -1,0 +1,350 @@
+"""Usage in the admin: read-only events, unattributed ids, and the sandbox "send test event" form.
+
+The event list never counts the whole table on a page load: `show_full_result_count` is off and
+the paginator uses PostgreSQL's row estimate for the unfiltered table and a bounded count
+(at most 10,001) for filtered lists. Search is exact (`=`) on transaction id and customer id so it
+uses their indexes; the event-type filter offers the metrics' event types and those of recent
+events instead of a DISTINCT over the whole table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import connection
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from catalog.models import BillableMetric, Product
+from customers.models import Contract
+
+from . import selectors, services
+from .definitions import CompiledMetric, numeric_value
+from .ingest import MAX_AGE, MAX_AHEAD
+from .models import IngestedTransaction, UsageEvent
+
+COUNT_LIMIT = 10_000
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that never runs COUNT(*) over the whole events table."""
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        query = getattr(queryset, "query", None)
+        if (
+            connection.vendor == "postgresql"
+            and query is not None
+            and not query.where
+            and queryset.model is UsageEvent
+        ):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [UsageEvent._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > COUNT_LIMIT:
+                return int(row[0])
+        return queryset[: COUNT_LIMIT + 1].count()
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        types: set[str] = set()
+        for metric in BillableMetric.objects.all():
+            types.update(metric.event_types_in)
+        recent = UsageEvent.objects.order_by("-timestamp").values_list("event_type", flat=True)
+        types.update(recent[:1000])
+        return [(t, t) for t in sorted(types)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(event_type=self.value())
+        return queryset
+
+
+class AttributionFilter(admin.SimpleListFilter):
+    title = "customer"
+    parameter_name = "attribution"
+
+    def lookups(self, request, model_admin):
+        return [("unattributed", "Unattributed (no customer or alias has the id)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unattributed":
+            ids = [row.customer_id for row in selectors.unattributed_customer_ids(limit=1000)]
+            return queryset.filter(customer_id__in=ids)
+        return queryset
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "timestamp",
+        "event_type",
+        "customer_id",
+        "transaction_id",
+        "received_at",
+        "is_late",
+    )
+    list_filter = (EventTypeFilter, ("timestamp", admin.DateFieldListFilter), AttributionFilter)
+    search_fields = ("=transaction_id", "=customer_id")
+    search_help_text = "Exact transaction id or customer id (as sent: a customer id or an alias)."
+    ordering = ("-timestamp",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 50
+    fields = (
+        "transaction_id",
+        "customer_id",
+        "event_type",
+        "timestamp",
+        "properties",
+        "received_at",
+        "is_late",
+    )
+    readonly_fields = fields
+    change_list_template = "admin/metering/usageevent/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "send-test-event/<uuid:contract_id>/<uuid:product_id>/",
+                wrap(self.send_test_event_view),
+                name="metering_send_test_event",
+            ),
+            path(
+                "unattributed/",
+                wrap(self.unattributed_view),
+                name="metering_usageevent_unattributed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def unattributed_view(self, request):
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        rows = selectors.unattributed_customer_ids()
+        changelist = reverse("admin:metering_usageevent_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Unattributed usage events",
+            "opts": self.model._meta,
+            "rows": [(row, f"{changelist}?q={row.customer_id}") for row in rows],
+            "customer_add_url": reverse("admin:customers_customer_add"),
+        }
+        return TemplateResponse(request, "admin/metering/unattributed.html", context)
+
+    def send_test_event_view(self, request, contract_id, product_id):
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        contract = get_object_or_404(Contract.objects.select_related("customer"), pk=contract_id)
+        product = get_object_or_404(
+            Product.objects.select_related("billable_metric"), pk=product_id
+        )
+        contract_url = reverse("admin:customers_contract_change", args=[contract.pk])
+        metric = product.billable_metric
+        if metric is None:
+            messages.error(request, f"{product.name} is not a usage product: it has no metric.")
+            return redirect(contract_url)
+        now = timezone.now()
+        if request.method == "POST":
+            form = TestEventForm(request.POST, metric=metric, now=now)
+            if form.is_valid():
+                event = form.event()
+                try:
+                    result = services.usage_events_ingest(
+                        events=[event], now=now, is_late=services.late_event_check()
+                    )
+                except services.IngestError as exc:
+                    form.add_error(None, str(exc).removeprefix("event 0: "))
+                else:
+                    if result.inserted:
+                        messages.success(
+                            request, _accepted_message(event, metric, contract, form.moment)
+                        )
+                        return redirect(contract_url)
+                    form.add_error(
+                        "transaction_id",
+                        "This transaction_id was accepted in the last 34 days: the event would "
+                        "be dropped as a duplicate. Use a fresh one.",
+                    )
+        else:
+            form = TestEventForm(
+                initial=TestEventForm.initial_for(metric, contract, now), metric=metric, now=now
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Send a test event: {product.name}",
+            "opts": self.model._meta,
+            "form": form,
+            "contract": contract,
+            "product": product,
+            "metric": metric,
+            "contract_url": contract_url,
+        }
+        return TemplateResponse(request, "admin/metering/send_test_event.html", context)
+
+
+def _accepted_message(event: dict, metric: BillableMetric, contract: Contract, moment) -> str:
+    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    value = selectors.metric_usage_by_group(
+        metric=metric,
+        customer=contract.customer,
+        starting_at=start,
+        ending_before=end,
+        group_keys=[],
+    ).get((), Decimal(0))
+    return (
+        f"Test event {event['transaction_id']} accepted. {metric.name} for "
+        f"{contract.customer.name} in {start:%B %Y}: {value.normalize():,f}."
+    )
+
+
+class TestEventForm(forms.Form):
+    """One event for the sandbox; a text field per property the product's metric reads."""
+
+    transaction_id = forms.CharField(max_length=128)
+    customer_id = forms.CharField(max_length=255, help_text="The customer's id or an alias.")
+    event_type = forms.CharField(max_length=255)
+    timestamp = forms.CharField(help_text="RFC 3339, e.g. 2026-01-01T12:00:00Z (UTC if no offset).")
+
+    def __init__(self, *args, metric: BillableMetric, now: datetime, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.metric = metric
+        self.compiled = CompiledMetric.from_model(metric)
+        self.now = now
+        self.moment: datetime | None = None
+        for name in self.property_names(metric):
+            self.fields[f"property_{name}"] = forms.CharField(
+                label=f"properties.{name}", required=False
+            )
+
+    @staticmethod
+    def property_names(metric: BillableMetric) -> list[str]:
+        names = []
+        if metric.aggregation_key:
+            names.append(metric.aggregation_key)
+        names += metric.all_group_keys
+        names += [rule["name"] for rule in metric.property_filters or [] if rule.get("name")]
+        return list(dict.fromkeys(names))
+
+    @classmethod
+    def initial_for(cls, metric: BillableMetric, contract: Contract, now: datetime) -> dict:
+        example = metric.example_event()
+        initial = {
+            "transaction_id": str(uuid.uuid4()),
+            "customer_id": str(contract.customer_id),
+            "event_type": example["event_type"],
+            "timestamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for name, value in example["properties"].items():
+            initial[f"property_{name}"] = value
+        return initial
+
+    def properties(self) -> dict:
+        return {
+            name: self.cleaned_data[f"property_{name}"]
+            for name in self.property_names(self.metric)
+            if self.cleaned_data.get(f"property_{name}") not in (None, "")
+        }
+
+    def event(self) -> dict:
+        return {
+            "transaction_id": self.cleaned_data["transaction_id"],
+            "customer_id": self.cleaned_data["customer_id"],
+            "event_type": self.cleaned_data["event_type"],
+            "timestamp": self.cleaned_data["timestamp"],
+            "properties": self.properties(),
+        }
+
+    def clean_transaction_id(self) -> str:
+        value = self.cleaned_data["transaction_id"]
+        seen = IngestedTransaction.objects.filter(
+            transaction_id=value, received_at__gte=self.now - MAX_AGE
+        ).first()
+        if seen is not None:
+            raise forms.ValidationError(
+                f"This transaction_id was already accepted on {seen.received_at:%Y-%m-%d %H:%M} "
+                "UTC: the event would be dropped as a duplicate. Use a fresh one."
+            )
+        return value
+
+    def clean_timestamp(self) -> str:
+        from .ingest import _parse_timestamp
+
+        value = self.cleaned_data["timestamp"].strip()
+        moment = _parse_timestamp(value)
+        if moment is None:
+            raise forms.ValidationError(
+                "Not an RFC 3339 timestamp; write it like 2026-01-01T12:00:00Z."
+            )
+        if moment < self.now - MAX_AGE:
+            raise forms.ValidationError(
+                "Outside the last 34 days: usage events older than 34 days are refused."
+            )
+        if moment > self.now + MAX_AHEAD:
+            raise forms.ValidationError("More than 24 hours in the future: it would be refused.")
+        self.moment = moment
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        compiled = self.compiled
+        metric = self.metric
+        event_type = cleaned["event_type"]
+        if not compiled.accepts_type(event_type):
+            wanted = (
+                f"one of: {', '.join(sorted(compiled.types_in))}"
+                if compiled.types_in
+                else f"not {', '.join(sorted(compiled.types_not_in))}"
+            )
+            self.add_error(
+                "event_type",
+                f"{metric.name} would not count this event: its event type must be {wanted}.",
+            )
+        properties = self.properties()
+        problem = compiled.rule_problem(properties)
+        if problem:
+            raise forms.ValidationError(f"{metric.name} would not count this event: {problem}.")
+        missing = [k for k in metric.all_group_keys if k not in properties]
+        if missing:
+            raise forms.ValidationError(
+                f"{metric.name} would not count this event in a group: give "
+                f"{', '.join(missing)} (group key{'s' if len(missing) > 1 else ''})."
+            )
+        key = metric.aggregation_key
+        if metric.aggregation_type != BillableMetric.AggregationType.COUNT:
+            if key not in properties:
+                raise forms.ValidationError(
+                    f"{metric.name} would not count this event: give {key} (what it aggregates)."
+                )
+            if metric.aggregation_type != "UNIQUE" and numeric_value(properties[key]) is None:
+                self.add_error(f"property_{key}", f"{metric.name} needs a number here.")
+        return cleaned
