@@ -65,7 +65,7 @@ def metric_aggregates_backfill(
         if progress:
             progress(f"{metric.name}: no events to measure.")
         return 0
-    start = span["first"].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    start = span["first"].astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     end = span["last"].astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
         hours=1
     )

@@ -470,3 +470,48 @@ def test_pre_aggregates_equal_a_recount_from_raw_events(django_db_blocker, batch
                         keys,
                     )
         transaction.set_rollback(True)
+
+
+def test_backfill_command_prints_progress():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    customer = CustomerFactory()
+    ingest(
+        ev(str(customer.id), {"tokens": 2}, at=NOW - timedelta(days=2)),
+        ev(str(customer.id), {"tokens": 3}),
+    )
+    metric = BillableMetricFactory(
+        name="Late metric", aggregation_type="SUM", aggregation_key="tokens"
+    )
+    out = StringIO()
+    call_command("backfill_metric_aggregates", str(metric.id), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Late metric: [1/3] ")
+    assert lines[-1] == "Late metric: 2 events measured."
+    assert usage(metric, customer) == {(): Decimal("5")}
+    with pytest.raises(CommandError, match="No billable metric with id"):
+        call_command("backfill_metric_aggregates", str(uuid.uuid4()), stdout=out)
+    with pytest.raises(CommandError, match="not both"):
+        call_command("backfill_metric_aggregates", stdout=out)
+
+
+def test_backfill_task_rebuilds_one_metric():
+    from metering.tasks import metric_aggregates_backfill_task
+
+    customer = CustomerFactory()
+    ingest(ev(str(customer.id), {"tokens": 7}))
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    assert metric_aggregates_backfill_task(str(metric.id)) == 1
+    assert usage(metric, customer) == {(): Decimal("7")}
+
+
+def test_expiry_forgets_old_transaction_ids():
+    from metering.models import IngestedTransaction
+
+    old = ev("c", {}, tx="old", at=NOW - timedelta(days=40))
+    services.usage_events_ingest(events=[old], now=NOW - timedelta(days=39))
+    ingest(ev("c", {}, tx="new"))
+    assert services.ingested_transactions_expire(now=NOW) == 1
+    assert list(IngestedTransaction.objects.values_list("transaction_id", flat=True)) == ["new"]
