@@ -33,6 +33,7 @@ from .models import (
     Package,
     PricingUnit,
     Product,
+    ProductUpdate,
     Rate,
     RateCard,
     RateCardAlias,
@@ -275,6 +276,27 @@ class BillableMetricAdmin(ArchivableAdmin):
 # Products
 
 
+class ProductUpdateInline(admin.TabularInline):
+    """Dated updates made through the API, read-only: each applies from its start."""
+
+    model = ProductUpdate
+    extra = 0
+    can_delete = False
+    fields = ["starting_at", "changes_display", "created_at", "created_by"]
+    readonly_fields = fields
+    verbose_name_plural = "dated updates (from the API; each applies from its start)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="changes")
+    def changes_display(self, obj) -> str:
+        return pretty_json(obj.changes)
+
+
 @admin.register(Product)
 class ProductAdmin(ArchivableAdmin):
     form = ProductForm
@@ -284,7 +306,7 @@ class ProductAdmin(ArchivableAdmin):
     search_fields = ["name", "id", "tags", "billable_metric__name"]
     date_hierarchy = "created_at"
     filter_horizontal = ["composite_products"]
-    readonly_fields = ["created_at", "archived_at"]
+    readonly_fields = ["created_at", "created_by", "archived_at"]
     fieldsets = [
         (None, {"fields": ["name", "type", "billable_metric", "tags"]}),
         (
@@ -305,8 +327,20 @@ class ProductAdmin(ArchivableAdmin):
             "Composite products",
             {"fields": ["composite_products", "composite_tags", "exclude_free_usage"]},
         ),
-        ("More", {"fields": ["is_refundable", "custom_fields", "created_at", "archived_at"]}),
+        (
+            "More",
+            {
+                "fields": [
+                    "is_refundable",
+                    "custom_fields",
+                    "created_at",
+                    "created_by",
+                    "archived_at",
+                ]
+            },
+        ),
     ]
+    inlines = [ProductUpdateInline]
 
     @admin.display(description="tags")
     def tags_display(self, obj) -> str:
@@ -537,6 +571,7 @@ class PackageAdmin(ArchivableAdmin):
         ("usage_statement_frequency", "usage_statement_day"),
         "net_payment_terms_days",
         "multiplier_override_prioritization",
+        "contract_name",
         "uniqueness_key",
     ]
 

@@ -468,6 +468,7 @@ class PackageForm(ModelErrorsMixin, forms.ModelForm):
             "usage_statement_day",
             "net_payment_terms_days",
             "multiplier_override_prioritization",
+            "contract_name",
             "terms",
             "uniqueness_key",
         ]

@@ -12,6 +12,7 @@ from catalog.admin import (
     HiddenFromIndexMixin,
     admin_link,
     money_display,
+    pretty_json,
     quantity_display,
     rate_price_summary,
 )
@@ -34,6 +35,7 @@ from .models import (
     Commit,
     CommitInvoiceItem,
     Contract,
+    ContractEdit,
     Credit,
     Customer,
     IngestAlias,
@@ -271,6 +273,27 @@ class SubscriptionInline(admin.TabularInline):
     ]
 
 
+class ContractEditInline(admin.TabularInline):
+    """Edits made through the API (v2 contracts/edit), read-only."""
+
+    model = ContractEdit
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "created_by", "uniqueness_key", "changes_display"]
+    readonly_fields = fields
+    verbose_name_plural = "edits (from the API)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="changes")
+    def changes_display(self, obj) -> str:
+        return pretty_json(obj.changes)
+
+
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
     form = ContractForm
@@ -338,6 +361,7 @@ class ContractAdmin(admin.ModelAdmin):
         OverrideInline,
         ScheduledChargeInline,
         SubscriptionInline,
+        ContractEditInline,
     ]
 
     class Media:
@@ -415,7 +439,7 @@ class CommitInvoiceItemInline(admin.TabularInline):
 
 class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     formfield_overrides = DECIMAL_OVERRIDES
-    list_display = ["__str__", "customer", "contract", "product", "total", "priority"]
+    list_display = ["__str__", "customer", "contract", "product", "total", "priority_display"]
     list_filter = [ArchivedListFilter, "rate_type"]
     list_select_related = ["customer", "contract", "product", "credit_type"]
     search_fields = ["name", "id", "customer__name", "product__name"]
@@ -430,6 +454,10 @@ class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     @admin.display(description="access schedule total")
     def total(self, obj) -> str:
         return balance_total(obj)
+
+    @admin.display(description="priority", ordering="priority")
+    def priority_display(self, obj) -> str:
+        return quantity_display(obj.priority)
 
 
 @admin.register(Commit)

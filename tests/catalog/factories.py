@@ -12,6 +12,7 @@ from catalog.models import (
     Package,
     PricingUnit,
     Product,
+    ProductUpdate,
     Rate,
     RateCard,
     RateCardAlias,
@@ -138,3 +139,14 @@ class PackageFactory(factory.django.DjangoModelFactory):
             "subscriptions": [],
         }
     )
+
+
+class ProductUpdateFactory(factory.django.DjangoModelFactory):
+    """A dated rename, effective from 2026-06-01."""
+
+    class Meta:
+        model = ProductUpdate
+
+    product = factory.SubFactory(ProductFactory)
+    starting_at = datetime(2026, 6, 1, tzinfo=UTC)
+    changes = factory.LazyFunction(lambda: {"name": "Renamed product"})

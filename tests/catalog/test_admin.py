@@ -155,6 +155,7 @@ def product_data(metric, **overrides) -> dict[str, str]:
         "composite_tags": "",
         "is_refundable": "on",
         "custom_fields": "{}",
+        **management("updates", total=0),
         **overrides,
     }
 

@@ -10,6 +10,7 @@ from customers.models import (
     Commit,
     CommitInvoiceItem,
     Contract,
+    ContractEdit,
     Credit,
     Customer,
     IngestAlias,
@@ -141,3 +142,11 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
     contract = factory.SubFactory(ContractFactory)
     product = factory.SubFactory(ProductFactory, subscription=True)
     starting_at = START
+
+
+class ContractEditFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContractEdit
+
+    contract = factory.SubFactory(ContractFactory)
+    changes = factory.LazyFunction(lambda: {"add_commits": [], "archive_commits": []})

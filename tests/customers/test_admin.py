@@ -159,7 +159,7 @@ def test_the_contract_page_shows_every_term(admin_client):
 
     html = response.content.decode()
     prefixes = [inline.formset.prefix for inline in response.context["inline_admin_formsets"]]
-    assert prefixes == list(TERMS)
+    assert prefixes == [*TERMS, "edits"]
     for text in (
         "Prepaid 2026",
         "Welcome credit",
@@ -265,7 +265,7 @@ def contract_data(customer, rate_card, **overrides) -> dict[str, str]:
         "uniqueness_key": "",
         "custom_fields": "{}",
     }
-    for prefix in TERMS:
+    for prefix in (*TERMS, "edits"):
         data.update(management(prefix, total=0))
     data.update(overrides)
     return data
