@@ -1211,24 +1211,63 @@ def apply_overrides(rating_input: RatingInput) -> RatingInput:
     return dataclasses.replace(rating_input, rates=tuple(new_rates))
 
 
-def segment_boundaries(rating_input: RatingInput) -> tuple[datetime, ...]:
-    """The moments strictly inside the period where the selector must split usage records.
+def _override_may_target(override: Override, product: Product) -> bool:
+    """Could the override apply to some usage of the product (any pricing group values)?"""
+    if override.product_id == product.id or set(override.applicable_product_tags) & set(
+        product.tags
+    ):
+        return True
+    for specifier in override.specifiers:
+        if specifier.product_id is not None and specifier.product_id != product.id:
+            continue
+        if specifier.product_tags and not set(specifier.product_tags) & set(product.tags):
+            continue
+        return True
+    return override.is_for_commits and not override.product_id and not override.specifiers
 
-    A usage record is priced by the rate in effect at its start and is drawn by an access
-    segment only when it lies wholly inside it, so the selector cuts each product's usage at:
-    every rate start and end, every override start and end, and every access segment start and
-    end of a balance. (Cutting at all of them is always safe; cutting at a moment where nothing
-    changes gives the same money on more lines only for TIERED rates' line splits.)
+
+def term_boundaries(rating_input: RatingInput, product_id: str) -> tuple[datetime, ...]:
+    """The moments strictly inside the period where the terms change for a product: the starts
+    and ends of the overrides that may target it and of the access segments of the balances whose
+    scope includes it."""
+    product = rating_input.product(product_id)
+    moments: set[datetime] = set()
+    for override in rating_input.overrides:
+        if _override_may_target(override, product):
+            moments.add(override.starting_at)
+            if override.ending_before is not None:
+                moments.add(override.ending_before)
+    for balance in rating_input.balances:
+        if product_id in _scope(rating_input, balance):
+            for segment in balance.access_schedule:
+                moments.update((segment.starting_at, segment.ending_before))
+    period = rating_input.period
+    return tuple(sorted(m for m in moments if period.starting_at < m < period.ending_before))
+
+
+def segment_boundaries(
+    rating_input: RatingInput, product_id: str | None = None
+) -> tuple[datetime, ...]:
+    """The moments strictly inside the period where the selector must split a product's usage.
+
+    A usage record is priced by the rate in effect at its start and is drawn by an access segment
+    only when it lies wholly inside it. So the selector cuts each product's usage (per pricing
+    and presentation group values) at the starts and ends of the product's own rates (the rate
+    windows it already cuts) AND at `term_boundaries` (overrides that may target the product,
+    access segments of balances whose scope includes it). Without `product_id`: the union over
+    every product. Cutting where nothing changes keeps the money right but adds lines (and
+    roundings), so a selector should cut at these moments and no others.
     """
     period = rating_input.period
+    ids = [product_id] if product_id is not None else [p.id for p in rating_input.products]
     moments: set[datetime] = set()
-    for item in (*rating_input.rates, *rating_input.overrides):
-        moments.add(item.starting_at)
-        if item.ending_before is not None:
-            moments.add(item.ending_before)
-    for balance in rating_input.balances:
-        for segment in balance.access_schedule:
-            moments.update((segment.starting_at, segment.ending_before))
+    for pid in ids:
+        for rate in rating_input.rates:
+            if rate.product_id == pid:
+                moments.add(rate.starting_at)
+                if rate.ending_before is not None:
+                    moments.add(rate.ending_before)
+        moments.update(term_boundaries(rating_input, pid))
     return tuple(sorted(m for m in moments if period.starting_at < m < period.ending_before))
 
 

@@ -24,6 +24,7 @@ The reference aggregator, deliberately naive (a loop over every event):
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterable, Mapping
@@ -34,8 +35,17 @@ from typing import Any
 
 from catalog.money import to_decimal
 from invoicing.rating import (
+    AccessSegment,
+    Balance,
+    BalanceType,
+    Conversion,
     GroupValues,
+    InvoiceScheduleItem,
     Line,
+    Override,
+    OverrideSpecifier,
+    OverrideTier,
+    OverwriteRate,
     Period,
     PricingUnit,
     Product,
@@ -49,6 +59,7 @@ from invoicing.rating import (
     Tier,
     Usage,
     group_values,
+    term_boundaries,
     to_json,
 )
 
@@ -57,8 +68,27 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 Case = Mapping[str, Any]
 
 
-def case_paths() -> list[Path]:
-    return sorted(GOLDEN_DIR.glob("*.json"))
+def case_uses_terms(case: Case) -> bool:
+    """Does the case carry contract terms that move money (commits, credits, overrides, custom
+    pricing units)? The ORM world of the end-to-end test does not build those yet."""
+    contract = case.get("contract") or {}
+    return bool(
+        contract.get("commits")
+        or contract.get("credits")
+        or contract.get("overrides")
+        or case.get("customer_commits")
+        or case.get("customer_credits")
+        or case.get("custom_pricing_units")
+    )
+
+
+def case_paths(*, with_terms: bool = False) -> list[Path]:
+    """The golden cases; those with contract terms only when `with_terms` (see
+    `case_uses_terms`)."""
+    paths = sorted(GOLDEN_DIR.glob("*.json"))
+    if with_terms:
+        return paths
+    return [path for path in paths if not case_uses_terms(load_case(path))]
 
 
 def load_case(path: Path) -> Case:
@@ -143,8 +173,11 @@ def aggregate(metric: Mapping[str, Any], events: list[Mapping[str, Any]]) -> Dec
     raise ValueError(f"unknown aggregation {aggregation!r}")
 
 
-def rate_windows(rates: Iterable[Rate], period: Period) -> list[Period]:
-    """The period cut into maximal windows over which the rate in effect does not change."""
+def rate_windows(
+    rates: Iterable[Rate], period: Period, extra_cuts: Iterable[datetime] = ()
+) -> list[Period]:
+    """The period cut into maximal windows over which the rate in effect does not change, and
+    also at `extra_cuts` (override and access segment boundaries: `segment_boundaries`)."""
     rates = [
         rate
         for rate in rates
@@ -155,7 +188,8 @@ def rate_windows(rates: Iterable[Rate], period: Period) -> list[Period]:
         for moment in (rate.starting_at, rate.ending_before):
             if moment is not None and period.starting_at < moment < period.ending_before:
                 cuts.add(moment)
-    cuts = sorted(cuts)
+    forced = {moment for moment in extra_cuts if period.contains(moment)}
+    cuts = sorted(cuts | forced)
 
     def in_effect(moment: datetime) -> Rate | None:
         live = [rate for rate in rates if rate.in_effect_at(moment)]
@@ -164,7 +198,7 @@ def rate_windows(rates: Iterable[Rate], period: Period) -> list[Period]:
     windows: list[tuple[datetime, datetime, Rate | None]] = []
     for start, end in itertools.pairwise(cuts):
         rate = in_effect(start)
-        if windows and windows[-1][2] is rate:
+        if windows and windows[-1][2] is rate and start not in forced:
             windows[-1] = (windows[-1][0], end, rate)
         else:
             windows.append((start, end, rate))
@@ -177,6 +211,7 @@ def usage_for_product(
     rates: Iterable[Rate],
     events: Iterable[Mapping[str, Any]],
     period: Period,
+    extra_cuts: Iterable[datetime] = (),
 ) -> list[Usage]:
     """The product's `Usage` records from raw events already scoped to the customer."""
     keys = (*product.pricing_group_keys, *product.presentation_group_keys)
@@ -196,7 +231,7 @@ def usage_for_product(
     records = []
     for (pricing, presentation), grouped in sorted(groups.items()):
         matching = [rate for rate in rates if rate.pricing_group_values == pricing]
-        for window in rate_windows(matching, period):
+        for window in rate_windows(matching, period, extra_cuts):
             inside = [event for event in grouped if window.contains(parse_time(event["timestamp"]))]
             if inside:
                 records.append(
@@ -300,6 +335,117 @@ def _rate(data: Mapping[str, Any]) -> Rate:
         pricing_group_values=group_values(data.get("pricing_group_values")),
         entitled=data.get("entitled", True),
         billing_frequency=data.get("billing_frequency"),
+        commit_price=_decimal_or_none((data.get("commit_rate") or {}).get("price")),
+        commit_tiers=_tiers((data.get("commit_rate") or {}).get("tiers")),
+        credit_type_id=data.get("credit_type_id"),
+    )
+
+
+def _tiers(data: Iterable[Mapping[str, Any]] | None) -> tuple[Tier, ...]:
+    return tuple(
+        Tier(price=to_decimal(tier["price"]), size=_decimal_or_none(tier.get("size")))
+        for tier in data or ()
+    )
+
+
+def _schedule_item_money(item: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    if item.get("amount") is not None:
+        return to_decimal(item["amount"]), Decimal(1)
+    return to_decimal(item["unit_price"]), to_decimal(item["quantity"])
+
+
+def _balance(data: Mapping[str, Any], balance_type: str, customer_level: bool) -> Balance:
+    """A commit or credit in Metronome's fields. Each access schedule item may carry
+    `available`: what is left of it when the period starts (the ledger's figure)."""
+    access = data["access_schedule"]
+    invoice_items = (data.get("invoice_schedule") or {}).get("schedule_items") or ()
+    segments = []
+    for index, item in enumerate(access["schedule_items"]):
+        segments.append(
+            AccessSegment(
+                id=item.get("id") or f"{data['id']}-segment-{index + 1}",
+                starting_at=parse_time(item["starting_at"]),
+                ending_before=parse_time(item["ending_before"]),
+                amount=to_decimal(item["amount"]),
+                available=_decimal_or_none(item.get("available")),
+            )
+        )
+    schedule = []
+    for item in invoice_items:
+        unit_price, quantity = _schedule_item_money(item)
+        schedule.append(
+            InvoiceScheduleItem(
+                timestamp=parse_time(item["timestamp"]), unit_price=unit_price, quantity=quantity
+            )
+        )
+    return Balance(
+        id=data["id"],
+        type=balance_type,
+        product_id=data["product_id"],
+        name=data.get("name"),
+        access_schedule=tuple(segments),
+        priority=_decimal_or_none(data.get("priority")),
+        rate_type=data.get("rate_type") or "LIST_RATE",
+        applicable_product_ids=tuple(data.get("applicable_product_ids") or ()),
+        applicable_product_tags=tuple(data.get("applicable_product_tags") or ()),
+        is_customer_level=customer_level,
+        credit_type_id=access.get("credit_type_id"),
+        invoice_schedule=tuple(schedule),
+        drawn_before=to_decimal(data.get("drawn_before") or "0"),
+    )
+
+
+def case_balances(case: Case) -> tuple[Balance, ...]:
+    contract = case["contract"]
+    balances = [_balance(data, data["type"], False) for data in contract.get("commits") or ()]
+    balances += [
+        _balance(data, BalanceType.CREDIT, False) for data in contract.get("credits") or ()
+    ]
+    balances += [_balance(data, data["type"], True) for data in case.get("customer_commits") or ()]
+    balances += [
+        _balance(data, BalanceType.CREDIT, True) for data in case.get("customer_credits") or ()
+    ]
+    return tuple(balances)
+
+
+def _override(data: Mapping[str, Any]) -> Override:
+    overwrite = data.get("overwrite_rate")
+    return Override(
+        id=data["id"],
+        type=data["type"],
+        starting_at=parse_time(data["starting_at"]),
+        ending_before=parse_time(data["ending_before"]) if data.get("ending_before") else None,
+        product_id=data.get("product_id"),
+        applicable_product_tags=tuple(data.get("applicable_product_tags") or ()),
+        specifiers=tuple(
+            OverrideSpecifier(
+                product_id=spec.get("product_id"),
+                product_tags=tuple(spec.get("product_tags") or ()),
+                pricing_group_values=group_values(spec.get("pricing_group_values")),
+                presentation_group_values=group_values(spec.get("presentation_group_values")),
+                commit_ids=tuple(spec.get("commit_ids") or ()),
+            )
+            for spec in data.get("override_specifiers") or ()
+        ),
+        multiplier=_decimal_or_none(data.get("multiplier")),
+        overwrite_rate=None
+        if not overwrite
+        else OverwriteRate(
+            rate_type=overwrite["rate_type"],
+            price=_decimal_or_none(overwrite.get("price")),
+            tiers=_tiers(overwrite.get("tiers")),
+            credit_type_id=overwrite.get("credit_type_id"),
+        ),
+        tiers=tuple(
+            OverrideTier(
+                multiplier=to_decimal(tier["multiplier"]), size=_decimal_or_none(tier.get("size"))
+            )
+            for tier in data.get("tiers") or ()
+        ),
+        entitled=data.get("entitled"),
+        priority=_decimal_or_none(data.get("priority")),
+        is_commit_specific=data.get("is_commit_specific", False),
+        target=data.get("target"),
     )
 
 
@@ -355,14 +501,12 @@ def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) 
     contract = case["contract"]
     products = tuple(_product(data) for data in case["products"])
     rates = tuple(_rate(data) for data in case["rates"])
+    balances = case_balances(case)
+    overrides = tuple(_override(data) for data in contract.get("overrides") or ())
     metrics = case_metrics(case)
     scoped = customer_events(case, case["events"] if events is None else events)
-    usage = []
-    for data, product in zip(case["products"], products, strict=True):
-        if product.type == "USAGE":
-            metric = metrics[data["billable_metric_id"]]
-            usage.extend(usage_for_product(product, metric, rates, scoped, period))
-    return RatingInput(
+    rate_card = case.get("rate_card") or {}
+    terms = RatingInput(
         pricing_unit=PricingUnit(
             id=case["pricing_unit"]["id"],
             name=case["pricing_unit"]["name"],
@@ -372,7 +516,6 @@ def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) 
         full_period=full_period(contract, period),
         products=products,
         rates=rates,
-        usage=tuple(usage),
         subscriptions=tuple(
             _subscription(data, contract) for data in contract.get("subscriptions") or ()
         ),
@@ -381,7 +524,32 @@ def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) 
             for data in contract.get("scheduled_charges") or ()
             for charge in _scheduled_charges(data)
         ),
+        balances=balances,
+        overrides=overrides,
+        multiplier_override_prioritization=contract.get(
+            "multiplier_override_prioritization", "LOWEST_MULTIPLIER"
+        ),
+        conversions=tuple(
+            Conversion(
+                custom_credit_type_id=item["custom_credit_type_id"],
+                fiat_per_custom=to_decimal(item["fiat_per_custom_credit"]),
+            )
+            for item in rate_card.get("credit_type_conversions") or ()
+        ),
+        custom_units=tuple(
+            PricingUnit(
+                id=unit["id"], name=unit["name"], decimal_places=int(unit["decimal_places"])
+            )
+            for unit in case.get("custom_pricing_units") or ()
+        ),
     )
+    usage = []
+    for data, product in zip(case["products"], products, strict=True):
+        if product.type == "USAGE":
+            metric = metrics[data["billable_metric_id"]]
+            cuts = term_boundaries(terms, product.id)
+            usage.extend(usage_for_product(product, metric, rates, scoped, period, cuts))
+    return dataclasses.replace(terms, usage=tuple(usage))
 
 
 # --- Expected lines ------------------------------------------------------------------------------
@@ -416,6 +584,10 @@ def canonical_line(data: Mapping[str, Any]) -> dict[str, Any]:
         },
         "is_prorated": data.get("is_prorated", False),
         "is_unpriced": data.get("is_unpriced", False),
+        "credit_type_id": data.get("credit_type_id"),
+        "commit_id": data.get("commit_id"),
+        "applied_commit_or_credit": data.get("applied_commit_or_credit"),
+        "balance_remaining": _decimal_or_none(data.get("balance_remaining")),
     }
 
 
@@ -424,4 +596,9 @@ def line_as_case(line: Line) -> dict[str, Any]:
     data = to_json(line)
     data["pricing_group_values"] = dict(line.pricing_group_values)
     data["presentation_group_values"] = dict(line.presentation_group_values)
+    data["applied_commit_or_credit"] = (
+        None
+        if line.applied_commit_or_credit_id is None
+        else {"id": line.applied_commit_or_credit_id, "type": line.applied_commit_or_credit_type}
+    )
     return data

@@ -14,7 +14,7 @@ from tests.invoicing.golden_support import (
     rating_input,
 )
 
-CASES = case_paths()
+CASES = case_paths(with_terms=True)
 
 
 def test_there_are_at_least_fifteen_golden_cases():
