@@ -1,0 +1,85 @@
+"""The ingest statement for PostgreSQL, as text (no Django import), so that the benchmark can run
+the very same statement without Django to measure the ceiling.
+
+Table names are placeholders (`{ledger}`, `{event}`, ...) filled by `metering.ingest`. Parameters:
+`events` is a JSON array of {t: transaction id, c: customer id, y: event type, s: timestamp,
+p: properties, l: is late, f: first occurrence in the batch}; `contributions` a JSON array of
+{t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
+d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
+contributions were computed with (nothing is written if it no longer holds).
+"""
+
+INGEST_SQL = """
+WITH sig AS (
+    SELECT COUNT(*) = %(metric_count)s
+           AND MAX(created_at) IS NOT DISTINCT FROM %(metric_newest)s::timestamptz AS ok
+    FROM {metric}
+),
+ev AS (
+    SELECT e.* FROM json_to_recordset(%(events)s::json)
+        AS e(t text, c text, y text, s timestamptz, p jsonb, l boolean, f boolean)
+    WHERE (SELECT ok FROM sig)
+),
+new_tx AS (
+    INSERT INTO {ledger} AS led (transaction_id, received_at)
+    SELECT t, %(now)s FROM ev WHERE f ORDER BY t
+    ON CONFLICT (transaction_id) DO UPDATE SET received_at = EXCLUDED.received_at
+        WHERE led.received_at < %(expired_before)s
+    RETURNING transaction_id AS t
+),
+fresh AS (
+    SELECT ev.* FROM ev JOIN new_tx USING (t) WHERE ev.f
+),
+stored AS (
+    INSERT INTO {event} (id, transaction_id, customer_id, event_type, "timestamp", properties,
+                         received_at, is_late)
+    SELECT gen_random_uuid(), t, c, y, s, p, %(now)s, l FROM fresh
+),
+dropped AS (
+    INSERT INTO {duplicate} (id, transaction_id, customer_id, event_type, "timestamp",
+                             properties, received_at)
+    SELECT gen_random_uuid(), t, c, y, s, p, %(now)s
+    FROM ev WHERE NOT f OR t NOT IN (SELECT t FROM new_tx)
+),
+c AS (
+    SELECT f.c AS customer_id, f.s AS ts, f.t AS transaction_id, x.m AS metric_id, x.h AS hour,
+           x.g AS group_values, x.v::numeric AS value, x.d AS distinct_value
+    FROM json_to_recordset(%(contributions)s::json)
+        AS x(t text, m uuid, h timestamptz, g text, v text, d text)
+    JOIN fresh f USING (t)
+),
+agg AS (
+    INSERT INTO {aggregate} AS a (metric_id, customer_id, hour, group_values, event_count,
+                                  value_sum, value_max, latest_value, latest_timestamp,
+                                  latest_transaction_id)
+    SELECT metric_id, customer_id, hour, group_values, COUNT(*), SUM(value), MAX(value),
+           (ARRAY_AGG(value ORDER BY ts DESC, transaction_id DESC))[1], MAX(ts),
+           (ARRAY_AGG(transaction_id ORDER BY ts DESC, transaction_id DESC))[1]
+    FROM c
+    GROUP BY metric_id, customer_id, hour, group_values
+    ORDER BY metric_id, customer_id, hour, group_values
+    ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET
+        event_count = a.event_count + EXCLUDED.event_count,
+        value_sum = COALESCE(a.value_sum + EXCLUDED.value_sum, a.value_sum, EXCLUDED.value_sum),
+        value_max = GREATEST(a.value_max, EXCLUDED.value_max),
+        latest_value = CASE
+            WHEN a.latest_timestamp IS NULL
+              OR (EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
+                 > (a.latest_timestamp, a.latest_transaction_id)
+            THEN EXCLUDED.latest_value ELSE a.latest_value END,
+        latest_transaction_id = CASE
+            WHEN a.latest_timestamp IS NULL
+              OR (EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
+                 > (a.latest_timestamp, a.latest_transaction_id)
+            THEN EXCLUDED.latest_transaction_id ELSE a.latest_transaction_id END,
+        latest_timestamp = GREATEST(a.latest_timestamp, EXCLUDED.latest_timestamp)
+),
+uniq AS (
+    INSERT INTO {distinct} (metric_id, customer_id, hour, group_values, value)
+    SELECT DISTINCT metric_id, customer_id, hour, group_values, distinct_value
+    FROM c WHERE distinct_value IS NOT NULL
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT DO NOTHING
+)
+SELECT (SELECT ok FROM sig), ARRAY(SELECT t FROM new_tx)
+"""
