@@ -9,6 +9,7 @@ queries whatever the number of events: one per distinct (metric, group keys, rat
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -139,25 +140,28 @@ def customer_event_ids(*, customer: Customer) -> list[str]:
 def _usage(
     *,
     customer: Customer,
+    customer_ids: list[str],
     usage_products: list[tuple[ProductModel, Product]],
     rates: tuple[Rate, ...],
     period: Period,
 ) -> list[Usage]:
-    """The usage of each USAGE product per group values and rate segment of the period."""
+    """The usage of each USAGE product per group values and rate segment of the period.
+
+    Each pricing group values' segments are the windows where its rate does not change; values
+    without a rate are one window, the period. One aggregate read per distinct (metric, keys,
+    window); groups missing any of the product's keys are not the product's usage.
+    """
     records: list[Usage] = []
-    cache: dict[tuple, dict[tuple[str, ...], Decimal]] = {}
+    cache: dict[tuple, dict[tuple, Decimal]] = {}
     for model, product in usage_products:
         keys = (*product.pricing_group_keys, *product.presentation_group_keys)
         split = len(product.pricing_group_keys)
         product_rates = [rate for rate in rates if rate.product_id == product.id]
-        partitions: dict = {}
-        for rate in product_rates:
-            partitions.setdefault(rate.pricing_group_values, None)
         partitions = {
             values: rate_windows(
                 [rate for rate in product_rates if rate.pricing_group_values == values], period
             )
-            for values in partitions
+            for values in {rate.pricing_group_values for rate in product_rates}
         }
         unpriced_windows = [period]
         windows = sorted(
@@ -170,11 +174,14 @@ def _usage(
                 cache[cache_key] = metric_usage_by_group(
                     metric=model.billable_metric,
                     customer=customer,
+                    customer_ids=customer_ids,
                     starting_at=window.starting_at,
                     ending_before=window.ending_before,
                     group_keys=list(keys),
                 )
             for values, quantity in cache[cache_key].items():
+                if any(value is None for value in values):
+                    continue
                 pricing = group_values(zip(keys[:split], values[:split], strict=True))
                 if window not in partitions.get(pricing, unpriced_windows):
                     continue
@@ -201,130 +208,252 @@ def _usage(
     return records
 
 
+@dataclass
+class _Static:
+    """What a period's rating input holds besides usage (shared by a batch of invoices)."""
+
+    contract: Contract
+    period: periods.BillingPeriod
+    customer_ids: list[str]
+    rates: tuple[Rate, ...] = ()
+    products: dict[str, Product] = dataclasses.field(default_factory=dict)
+    usage_products: list[tuple[ProductModel, Product]] = dataclasses.field(default_factory=list)
+    subscriptions: tuple[Subscription, ...] = ()
+    scheduled_charges: tuple[ScheduledCharge, ...] = ()
+
+
+def _window_of(items, window: Period, start: str = "starting_at", end: str = "ending_before"):
+    return [
+        item
+        for item in items
+        if getattr(item, start) < window.ending_before
+        and (getattr(item, end) is None or getattr(item, end) > window.starting_at)
+    ]
+
+
+class RatingPreload:
+    """The contracts, rates, subscriptions, charges and ingest ids of many invoices, in a fixed
+    handful of queries, so that finalizing a thousand invoices does not query a thousand times
+    for the same rate card. Usage is not preloaded: it is read per invoice, when rating it."""
+
+    def __init__(self, pairs: list[tuple[Contract | str, periods.BillingPeriod | None]]):
+        self._static: dict[tuple[str, datetime], _Static] = {}
+        if not pairs:
+            return
+        contract_ids = {str(getattr(c, "pk", c)) for c, _ in pairs}
+        contracts = {
+            str(c.pk): c
+            for c in Contract.objects.select_related(
+                "customer", "rate_card__fiat_credit_type"
+            ).filter(pk__in=contract_ids)
+        }
+        resolved: list[tuple[Contract, periods.BillingPeriod]] = [
+            (contracts[str(getattr(c, "pk", c))], p) for c, p in pairs
+        ]
+        start = min(p.starting_at for _, p in resolved)
+        end = max(p.ending_before for _, p in resolved)
+        span = Period(start, end)
+        rate_models = list(
+            _overlapping(
+                RateModel.objects.filter(rate_card_id__in={c.rate_card_id for c, _ in resolved}),
+                span,
+            )
+            .select_related("product__billable_metric")
+            .prefetch_related(
+                Prefetch(
+                    "tiers",
+                    queryset=RateTier.objects.filter(for_commit_rate=False).order_by("level"),
+                    to_attr="list_tiers",
+                ),
+                "product__composite_products",
+            )
+            .order_by("product_id", "starting_at", "id")
+        )
+        subscriptions = list(
+            _overlapping(
+                SubscriptionModel.objects.filter(
+                    contract_id__in=contract_ids, archived_at__isnull=True
+                ),
+                span,
+            )
+            .select_related("product")
+            .prefetch_related("product__composite_products")
+            .order_by("starting_at", "id")
+        )
+        charge_items = list(
+            ScheduledChargeItem.objects.filter(
+                scheduled_charge__contract_id__in=contract_ids,
+                scheduled_charge__archived_at__isnull=True,
+                timestamp__gte=start,
+                timestamp__lt=end,
+            )
+            .select_related("scheduled_charge__product")
+            .prefetch_related("scheduled_charge__product__composite_products")
+            .order_by("timestamp", "id")
+        )
+        aliases: dict[str, list[str]] = {}
+        for customer_id, alias in IngestAlias.objects.filter(
+            customer_id__in={c.customer_id for c, _ in resolved}
+        ).values_list("customer_id", "alias"):
+            aliases.setdefault(str(customer_id), []).append(alias)
+        rates_by_card: dict = {}
+        for model in rate_models:
+            rates_by_card.setdefault(model.rate_card_id, []).append(model)
+        subscriptions_by_contract: dict = {}
+        for model in subscriptions:
+            subscriptions_by_contract.setdefault(model.contract_id, []).append(model)
+        charges_by_contract: dict = {}
+        for item in charge_items:
+            charges_by_contract.setdefault(item.scheduled_charge.contract_id, []).append(item)
+        converted: dict = {}  # (rate card, window) -> products, rates, usage products
+        for contract, period in resolved:
+            window = period.period
+            key = (contract.rate_card_id, window)
+            if key not in converted:
+                card_rates = _window_of(rates_by_card.get(contract.rate_card_id, []), window)
+                converted[key] = (
+                    {str(m.product_id): m.product for m in card_rates},
+                    tuple(_rate(m) for m in card_rates),
+                )
+            product_models, rates = converted[key]
+            product_models = dict(product_models)
+            contract_subscriptions = _window_of(
+                subscriptions_by_contract.get(contract.pk, []), window
+            )
+            contract_charges = [
+                item
+                for item in charges_by_contract.get(contract.pk, [])
+                if window.contains(item.timestamp)
+            ]
+            for model in contract_subscriptions:
+                product_models.setdefault(str(model.product_id), model.product)
+            for item in contract_charges:
+                product_models.setdefault(
+                    str(item.scheduled_charge.product_id), item.scheduled_charge.product
+                )
+            products = {pid: _product(model) for pid, model in product_models.items()}
+            priced = {
+                rate.product_id
+                for rate in rates
+                if rate.entitled and rate.rate_type in (RateType.FLAT, RateType.TIERED)
+            }
+            self._static[(str(contract.pk), window.starting_at)] = _Static(
+                contract=contract,
+                period=period,
+                customer_ids=[
+                    str(contract.customer_id),
+                    *aliases.get(str(contract.customer_id), []),
+                ],
+                rates=rates,
+                products=products,
+                usage_products=[
+                    (product_models[pid], products[pid])
+                    for pid in sorted(priced, key=lambda pid: (products[pid].name, pid))
+                    if products[pid].type == ProductModel.Type.USAGE
+                ],
+                subscriptions=tuple(
+                    Subscription(
+                        id=str(model.id),
+                        product_id=str(model.product_id),
+                        quantity=model.initial_quantity,
+                        collection_schedule=model.collection_schedule,
+                        starting_at=model.starting_at,
+                        ending_before=model.ending_before,
+                        is_prorated=model.is_prorated,
+                        billing_frequency=model.billing_frequency or None,
+                        name=model.name or None,
+                    )
+                    for model in contract_subscriptions
+                ),
+                scheduled_charges=tuple(
+                    ScheduledCharge(
+                        id=str(item.scheduled_charge_id),
+                        product_id=str(item.scheduled_charge.product_id),
+                        timestamp=item.timestamp,
+                        unit_price=item.amount if item.amount is not None else item.unit_price,
+                        quantity=Decimal(1) if item.amount is not None else item.quantity,
+                        name=item.scheduled_charge.name or None,
+                    )
+                    for item in contract_charges
+                ),
+            )
+
+    @classmethod
+    def for_invoices(cls, invoices: Iterable[Invoice]) -> RatingPreload:
+        """Preload for invoices whose contracts are loaded here too (their periods need them)."""
+        invoices = list(invoices)
+        contracts = {
+            str(c.pk): c for c in Contract.objects.filter(pk__in={i.contract_id for i in invoices})
+        }
+        pairs = []
+        for invoice in invoices:
+            contract = contracts[str(invoice.contract_id)]
+            pairs.append((contract, _invoice_period(invoice, contract)))
+        return cls(pairs)
+
+    def rating_input(
+        self, contract_id, period_start: datetime, *, usage: bool = True
+    ) -> RatingInput:
+        static = self._static[(str(contract_id), period_start)]
+        window = static.period.period
+        unit = static.contract.rate_card.fiat_credit_type
+        records = (
+            _usage(
+                customer=static.contract.customer,
+                customer_ids=static.customer_ids,
+                usage_products=static.usage_products,
+                rates=static.rates,
+                period=window,
+            )
+            if usage
+            else []
+        )
+        return RatingInput(
+            pricing_unit=PricingUnit(
+                id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
+            ),
+            period=window,
+            full_period=static.period.full,
+            products=tuple(
+                sorted(static.products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))
+            ),
+            rates=static.rates,
+            usage=tuple(records),
+            subscriptions=static.subscriptions,
+            scheduled_charges=static.scheduled_charges,
+        )
+
+
+def _invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeriod:
+    full = periods.full_period_containing(periods.schedule_for(contract), invoice.start_timestamp)
+    return periods.BillingPeriod(
+        period=Period(invoice.start_timestamp, invoice.end_timestamp), full=full
+    )
+
+
 def rating_input_for(
     *,
     invoice: Invoice | None = None,
     contract: Contract | None = None,
     period: periods.BillingPeriod | None = None,
     now: datetime | None = None,
+    preload: RatingPreload | None = None,
 ) -> RatingInput:
     """Everything the engine needs to rate one billing period of one contract.
 
     Give an `invoice` (its contract and period), or a `contract` and a `period`. `now` is accepted
     for symmetry with the services; the input is read as the database has it at this moment.
+    A `preload` made for a batch of invoices saves the per-invoice queries but the usage read.
     """
     if invoice is not None:
-        contract = (
-            Contract.objects.select_related("customer", "rate_card__fiat_credit_type")
-            .filter(pk=invoice.contract_id)
-            .get()
-        )
-        schedule = periods.schedule_for(contract)
-        full = periods.full_period_containing(schedule, invoice.start_timestamp)
-        period = periods.BillingPeriod(
-            period=Period(invoice.start_timestamp, invoice.end_timestamp), full=full
-        )
+        if preload is not None:
+            return preload.rating_input(invoice.contract_id, invoice.start_timestamp)
+        preload = RatingPreload.for_invoices([invoice])
+        return preload.rating_input(invoice.contract_id, invoice.start_timestamp)
     if contract is None or period is None:
         raise ValueError("give an invoice, or a contract and a period")
-    window = period.period
-    unit = contract.rate_card.fiat_credit_type
-
-    rate_models = list(
-        _overlapping(RateModel.objects.filter(rate_card_id=contract.rate_card_id), window)
-        .select_related("product__billable_metric")
-        .prefetch_related(
-            Prefetch(
-                "tiers",
-                queryset=RateTier.objects.filter(for_commit_rate=False).order_by("level"),
-                to_attr="list_tiers",
-            ),
-            "product__composite_products",
-        )
-        .order_by("product_id", "starting_at", "id")
-    )
-    subscription_models = list(
-        _overlapping(
-            SubscriptionModel.objects.filter(contract=contract, archived_at__isnull=True), window
-        )
-        .select_related("product")
-        .prefetch_related("product__composite_products")
-        .order_by("starting_at", "id")
-    )
-    charge_items = list(
-        ScheduledChargeItem.objects.filter(
-            scheduled_charge__contract=contract,
-            scheduled_charge__archived_at__isnull=True,
-            timestamp__gte=window.starting_at,
-            timestamp__lt=window.ending_before,
-        )
-        .select_related("scheduled_charge__product")
-        .prefetch_related("scheduled_charge__product__composite_products")
-        .order_by("timestamp", "id")
-    )
-
-    product_models: dict[str, ProductModel] = {}
-    for model in rate_models:
-        product_models.setdefault(str(model.product_id), model.product)
-    for model in subscription_models:
-        product_models.setdefault(str(model.product_id), model.product)
-    for item in charge_items:
-        product_models.setdefault(
-            str(item.scheduled_charge.product_id), item.scheduled_charge.product
-        )
-    products = {pid: _product(model) for pid, model in product_models.items()}
-    rates = tuple(_rate(model) for model in rate_models)
-
-    priced = {
-        rate.product_id
-        for rate in rates
-        if rate.entitled and rate.rate_type in (RateType.FLAT, RateType.TIERED)
-    }
-    usage_products = [
-        (product_models[pid], products[pid])
-        for pid in sorted(priced, key=lambda pid: (products[pid].name, pid))
-        if products[pid].type == ProductModel.Type.USAGE
-    ]
-    usage = _usage(
-        customer=contract.customer, usage_products=usage_products, rates=rates, period=window
-    )
-
-    subscriptions = tuple(
-        Subscription(
-            id=str(model.id),
-            product_id=str(model.product_id),
-            quantity=model.initial_quantity,
-            collection_schedule=model.collection_schedule,
-            starting_at=model.starting_at,
-            ending_before=model.ending_before,
-            is_prorated=model.is_prorated,
-            billing_frequency=model.billing_frequency or None,
-            name=model.name or None,
-        )
-        for model in subscription_models
-    )
-    scheduled = tuple(
-        ScheduledCharge(
-            id=str(item.scheduled_charge_id),
-            product_id=str(item.scheduled_charge.product_id),
-            timestamp=item.timestamp,
-            unit_price=item.amount if item.amount is not None else item.unit_price,
-            quantity=Decimal(1) if item.amount is not None else item.quantity,
-            name=item.scheduled_charge.name or None,
-        )
-        for item in charge_items
-    )
-    return RatingInput(
-        pricing_unit=PricingUnit(
-            id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
-        ),
-        period=window,
-        full_period=period.full,
-        products=tuple(sorted(products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))),
-        rates=rates,
-        usage=tuple(usage),
-        subscriptions=subscriptions,
-        scheduled_charges=scheduled,
-    )
+    preload = preload or RatingPreload([(contract, period)])
+    return preload.rating_input(contract.pk, period.starting_at)
 
 
 # --- Invoices as shown -----------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Where invoicing reads usage: the per-group aggregate of a metric for a customer over a window.
 
-Metering owns aggregation. When `metering.selectors` provides `metric_usage_by_group`, it is used
-as is (pre-aggregates, read-your-writes). Until it exists, `_from_raw_events` computes the same
-answer from the stored events so that drafts and finalization work end to end; it reads every event
-of the window and is the slow path the benchmark is not meant to measure.
+Metering owns aggregation: its hourly pre-aggregates are read through
+`metering.selectors.usage_by_segment` (read-your-writes, never scanning raw events). The only
+exception is a window not on hour boundaries, which hourly aggregates cannot answer exactly:
+`_from_raw_events` computes it from that window's events with metering's matching rules.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from customers.models import Customer
 GroupUsage = dict[tuple[str, ...], Decimal]
 
 
+def _hour_aligned(moment: datetime) -> bool:
+    return moment.minute == 0 and moment.second == 0 and moment.microsecond == 0
+
+
 def metric_usage_by_group(
     *,
     metric: BillableMetric,
@@ -25,24 +29,33 @@ def metric_usage_by_group(
     starting_at: datetime,
     ending_before: datetime,
     group_keys: list[str],
+    customer_ids: list[str] | None = None,
 ) -> GroupUsage:
     """{(group value, ...) in `group_keys` order: quantity} for events in [starting_at, ending_before)
-    of the customer (its id or any ingest alias) that match the metric and carry every group key."""
+    of the customer (its id or any ingest alias, or the given `customer_ids`) matching the metric.
+    A value is None where an event did not carry that key.
+
+    Metering's pre-aggregates are hourly: a window that starts or ends inside an hour (a contract
+    starting at 09:30) is computed from that window's events instead, which is exact for every
+    aggregation (UNIQUE, MAX and LATEST cannot be assembled from a partial hour's aggregate).
+    """
     try:
         from metering import selectors
     except ImportError:
         selectors = None
-    provided = getattr(selectors, "metric_usage_by_group", None)
-    if provided is not None:
-        return provided(
+    by_segment = getattr(selectors, "usage_by_segment", None)
+    if by_segment is not None and _hour_aligned(starting_at) and _hour_aligned(ending_before):
+        if customer_ids is None:
+            customer_ids = selectors.customer_ingest_ids(customer=customer)
+        return by_segment(
             metric=metric,
-            customer=customer,
-            starting_at=starting_at,
-            ending_before=ending_before,
+            customer_ids=customer_ids,
+            boundaries=[starting_at, ending_before],
             group_keys=list(group_keys),
-        )
+        )[0]
     return _from_raw_events(
         metric=metric,
+        customer_ids=customer_ids,
         customer=customer,
         starting_at=starting_at,
         ending_before=ending_before,
@@ -94,6 +107,7 @@ def _from_raw_events(
     *,
     metric: BillableMetric,
     customer: Customer,
+    customer_ids: list[str] | None,
     starting_at: datetime,
     ending_before: datetime,
     group_keys: list[str],
@@ -101,8 +115,10 @@ def _from_raw_events(
     from invoicing.selectors import customer_event_ids
     from metering.models import UsageEvent
 
+    if customer_ids is None:
+        customer_ids = customer_event_ids(customer=customer)
     events = UsageEvent.objects.filter(
-        customer_id__in=customer_event_ids(customer=customer),
+        customer_id__in=customer_ids,
         timestamp__gte=starting_at,
         timestamp__lt=ending_before,
     )
@@ -114,11 +130,11 @@ def _from_raw_events(
     rows = events.order_by("timestamp", "received_at", "id").values_list("event_type", "properties")
     for event_type, properties in rows.iterator(chunk_size=5000):
         properties = properties or {}
-        if any(name not in properties for name in group_keys):
-            continue
         if not event_matches(metric, event_type, properties):
             continue
-        group = tuple(_text(properties[name]) for name in group_keys)
+        group = tuple(
+            _text(properties[name]) if name in properties else None for name in group_keys
+        )
         if aggregation == "COUNT":
             state[group] = state.get(group, Decimal(0)) + 1
         elif aggregation == "SUM":

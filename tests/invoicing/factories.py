@@ -1,6 +1,6 @@
 """Factories for invoicing tests, and the small offering/customer world they need."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import factory
@@ -115,3 +115,30 @@ class InvoiceLineItemFactory(factory.django.DjangoModelFactory):
     quantity = Decimal("10")
     unit_price = Decimal("15")
     total = Decimal("150")
+
+
+def ingest(events: list[dict], *, now: datetime | None = None) -> list:
+    """Send events through metering's ingestion (so its pre-aggregates are written), each batch
+    with the clock an hour after its events unless `now` is given; late events get flagged by
+    invoicing's hook. Returns the stored UsageEvent rows, in the order given."""
+    from invoicing.selectors import events_late
+    from metering.models import UsageEvent
+    from metering.services import usage_events_ingest
+
+    def moment(data):
+        return datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00"))
+
+    if now is not None:
+        usage_events_ingest(events=list(events), now=now, is_late=events_late)
+    else:
+        for data in sorted(events, key=moment):
+            usage_events_ingest(
+                events=[data], now=moment(data) + timedelta(hours=1), is_late=events_late
+            )
+    stored = {
+        e.transaction_id: e
+        for e in UsageEvent.objects.filter(
+            transaction_id__in=[data["transaction_id"] for data in events]
+        )
+    }
+    return [stored[data["transaction_id"]] for data in events]

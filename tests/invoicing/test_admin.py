@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from invoicing.models import Invoice
 from invoicing.services import contract_drafts_ensure, invoice_finalize, invoice_void
-from metering.models import UsageEvent
-from tests.invoicing.golden_support import case_paths, load_case, parse_time
+from tests.invoicing.factories import ingest
+from tests.invoicing.golden_support import case_paths, load_case
 from tests.invoicing.golden_world import build_world
 
 pytestmark = pytest.mark.django_db
@@ -23,15 +23,7 @@ def world():
     case = load_case(case_paths()[0])
     world = build_world(case)
     contract_drafts_ensure(contract=world.contract, now=t(2026, 3, 20))
-    for data in case["events"]:
-        UsageEvent.objects.create(
-            transaction_id=data["transaction_id"],
-            customer_id=world.event(data)["customer_id"],
-            event_type=data["event_type"],
-            timestamp=parse_time(data["timestamp"]),
-            properties=data["properties"],
-            received_at=t(2026, 3, 20),
-        )
+    ingest([world.event(data) for data in case["events"]])
     return world
 
 

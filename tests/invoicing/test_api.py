@@ -9,9 +9,14 @@ from metronome import Metronome
 
 from invoicing.models import Invoice
 from invoicing.services import contract_drafts_ensure, invoice_finalize
-from metering.models import UsageEvent
-from tests.invoicing.factories import ContractFactory, CustomerFactory, RateFactory, usd_cents
-from tests.invoicing.golden_support import case_paths, load_case, parse_time
+from tests.invoicing.factories import (
+    ContractFactory,
+    CustomerFactory,
+    RateFactory,
+    ingest,
+    usd_cents,
+)
+from tests.invoicing.golden_support import case_paths, load_case
 from tests.invoicing.golden_world import build_world
 
 
@@ -24,15 +29,7 @@ def seed_world():
     case = load_case(case_paths()[0])
     world = build_world(case)
     contract_drafts_ensure(contract=world.contract, now=now)
-    for data in case["events"]:
-        UsageEvent.objects.create(
-            transaction_id=data["transaction_id"],
-            customer_id=world.event(data)["customer_id"],
-            event_type=data["event_type"],
-            timestamp=parse_time(data["timestamp"]),
-            properties=data["properties"],
-            received_at=now,
-        )
+    ingest([world.event(data) for data in case["events"]])
     return case, world
 
 
@@ -69,13 +66,16 @@ def test_draft_shows_a_new_event_on_the_next_read(api_client):
     _case, world = seed_world()
     draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
     before = api_client.get(url(world.customer.id, draft.id)).json()["data"]["total"]
-    UsageEvent.objects.create(
-        transaction_id="late-one",
-        customer_id="acme-prod",
-        event_type="tokens_usage",
-        timestamp=t(2026, 3, 19),
-        properties={"num_tokens": "1000000", "model_name": "model-A", "user_id": "bob"},
-        received_at=t(2026, 3, 19),
+    ingest(
+        [
+            {
+                "transaction_id": "late-one",
+                "customer_id": "acme-prod",
+                "event_type": "tokens_usage",
+                "timestamp": "2026-03-19T00:00:00Z",
+                "properties": {"num_tokens": "1000000", "model_name": "model-A", "user_id": "bob"},
+            }
+        ]
     )
     after = api_client.get(url(world.customer.id, draft.id)).json()["data"]["total"]
     assert after - before == 150
@@ -99,13 +99,16 @@ def test_tier_starting_at_and_size_are_strings(api_client):
     rate.tiers.create(level=2, price=Decimal("80.25"))
     contract = ContractFactory(rate_card=rate.rate_card, starting_at=t(2026, 3, 1))
     contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
-    UsageEvent.objects.create(
-        transaction_id="x",
-        customer_id=str(contract.customer_id),
-        event_type="tokens_usage",
-        timestamp=t(2026, 3, 3),
-        properties={"num_tokens": "4", "model_name": "m"},
-        received_at=t(2026, 3, 3),
+    ingest(
+        [
+            {
+                "transaction_id": "x",
+                "customer_id": str(contract.customer_id),
+                "event_type": "tokens_usage",
+                "timestamp": "2026-03-03T00:00:00Z",
+                "properties": {"num_tokens": "4", "model_name": "m"},
+            }
+        ]
     )
     invoice = Invoice.objects.get(contract=contract)
     lines = api_client.get(url(contract.customer_id, invoice.id)).json()["data"]["line_items"]
@@ -245,7 +248,7 @@ def test_void_and_regenerate_bad_ids(api_client, body, status, word):
         assert word in response.json()["message"]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_sdk_parses_list_and_retrieve_strictly(live_server, api_token):
     _case, world = seed_world()
     draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))

@@ -17,7 +17,7 @@ from invoicing.selectors import (
     rate_windows,
     rating_input_for,
 )
-from metering.models import UsageEvent
+from tests.invoicing.factories import ingest
 from tests.invoicing.golden_support import canonical_line, case_paths, load_case, parse_time
 from tests.invoicing.golden_world import build_world, line_item_as_case, sort_key
 
@@ -25,17 +25,7 @@ NOW = datetime(2026, 4, 5, tzinfo=UTC)
 
 
 def store_events(world, case):
-    UsageEvent.objects.bulk_create(
-        UsageEvent(
-            transaction_id=data["transaction_id"],
-            customer_id=world.event(data)["customer_id"],
-            event_type=data["event_type"],
-            timestamp=parse_time(data["timestamp"]),
-            properties=data.get("properties") or {},
-            received_at=NOW,
-        )
-        for data in case["events"]
-    )
+    ingest([world.event(data) for data in case["events"]])
 
 
 def case_billing_period(world, case):
@@ -74,16 +64,18 @@ def test_rating_input_takes_a_handful_of_queries_whatever_the_events():
     billing_period = case_billing_period(world, case)
     with CaptureQueriesContext(connection) as few:
         rating_input_for(contract=world.contract, period=billing_period, now=NOW)
-    UsageEvent.objects.bulk_create(
-        UsageEvent(
-            transaction_id=str(uuid.uuid4()),
-            customer_id="acme-prod",
-            event_type="tokens_usage",
-            timestamp=datetime(2026, 3, 2, tzinfo=UTC),
-            properties={"num_tokens": "1", "user_id": f"user-{i}"},
-            received_at=NOW,
-        )
-        for i in range(50)
+    ingest(
+        [
+            {
+                "transaction_id": str(uuid.uuid4()),
+                "customer_id": "acme-prod",
+                "event_type": "tokens_usage",
+                "timestamp": f"2026-03-02T{i % 24:02d}:00:00Z",
+                "properties": {"num_tokens": "1", "user_id": f"user-{i}"},
+            }
+            for i in range(50)
+        ],
+        now=datetime(2026, 3, 3, tzinfo=UTC),
     )
     with CaptureQueriesContext(connection) as many:
         rating_input_for(contract=world.contract, period=billing_period, now=NOW)

@@ -27,8 +27,8 @@ from invoicing.services import (
     invoices_finalize_due,
 )
 from metering.models import UsageEvent
-from tests.invoicing.factories import ContractFactory, IngestAliasFactory, RateFactory
-from tests.invoicing.golden_support import case_paths, load_case, parse_time
+from tests.invoicing.factories import ContractFactory, IngestAliasFactory, RateFactory, ingest
+from tests.invoicing.golden_support import case_paths, load_case
 from tests.invoicing.golden_world import build_world
 
 pytestmark = pytest.mark.django_db
@@ -46,19 +46,23 @@ def periods_of(contract):
 
 
 def event(customer_id, when, tokens="1000000", **properties):
-    return UsageEvent.objects.create(
-        transaction_id=f"tx-{when.isoformat()}-{tokens}",
-        customer_id=customer_id,
-        event_type="tokens_usage",
-        timestamp=when,
-        properties={
-            "num_tokens": tokens,
-            "model_name": "model-A",
-            "user_id": "alice",
-            **properties,
-        },
-        received_at=when,
+    (stored,) = ingest(
+        [
+            {
+                "transaction_id": f"tx-{when.isoformat()}-{tokens}",
+                "customer_id": customer_id,
+                "event_type": "tokens_usage",
+                "timestamp": when.isoformat(),
+                "properties": {
+                    "num_tokens": tokens,
+                    "model_name": "model-A",
+                    "user_id": "alice",
+                    **properties,
+                },
+            }
+        ]
     )
+    return stored
 
 
 def seed_world():
@@ -109,15 +113,7 @@ def test_draft_reads_every_event_already_stored():
 def test_finalize_freezes_lines_snapshot_number_and_issue_date():
     case, world = seed_world()
     contract_drafts_ensure(contract=world.contract, now=t(2026, 3, 5))
-    for data in case["events"]:
-        UsageEvent.objects.create(
-            transaction_id=data["transaction_id"],
-            customer_id=world.event(data)["customer_id"],
-            event_type=data["event_type"],
-            timestamp=parse_time(data["timestamp"]),
-            properties=data["properties"],
-            received_at=t(2026, 3, 31),
-        )
+    ingest([world.event(data) for data in case["events"]])
     draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
     on_read = invoice_view(invoice=draft, now=t(2026, 4, 2))
     outcome = invoice_finalize(invoice=draft, now=t(2026, 4, 2, 1))
