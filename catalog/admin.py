@@ -9,12 +9,13 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from . import money
+from . import money, services
 from .forms import (
     DECIMAL_OVERRIDES,
     BillableMetricForm,
@@ -129,20 +130,31 @@ class ArchivedListFilter(admin.SimpleListFilter):
 
 @admin.action(description="Archive selected %(verbose_name_plural)s")
 def archive_selected(modeladmin, request, queryset):
-    queryset = queryset.filter(archived_at__isnull=True)
-    keep = getattr(modeladmin, "never_archive", ())
-    if keep and queryset.filter(pk__in=keep).exists():
-        modeladmin.message_user(request, "Built-in rows cannot be archived.", messages.WARNING)
-        queryset = queryset.exclude(pk__in=keep)
-    count = queryset.update(archived_at=timezone.now())
-    modeladmin.message_user(request, f"Archived {count}.", messages.SUCCESS)
+    """Archive through the same service the API uses; refusals are reported, not raised."""
+    now = timezone.now()
+    archived = 0
+    for obj in queryset.filter(archived_at__isnull=True):
+        try:
+            modeladmin.archive(obj, now=now)
+        except ValidationError as error:
+            modeladmin.message_user(request, f"{obj}: {' '.join(error.messages)}", messages.WARNING)
+        else:
+            archived += 1
+    if archived:
+        modeladmin.message_user(request, f"Archived {archived}.", messages.SUCCESS)
 
 
 class ArchivableAdmin(admin.ModelAdmin):
-    """Archived rows are hidden unless asked for; rows are archived, never deleted."""
+    """Archived rows are hidden unless asked for; rows are archived, never deleted.
+
+    Subclasses name their app's archive service in `archive(obj, now=...)`.
+    """
 
     actions = [archive_selected]
     formfield_overrides = DECIMAL_OVERRIDES
+
+    def archive(self, obj, *, now):
+        raise NotImplementedError
 
     def get_list_filter(self, request):
         return [ArchivedListFilter, *super().get_list_filter(request)]
@@ -172,7 +184,9 @@ class PricingUnitAdmin(ArchivableAdmin):
     list_filter = ["is_currency"]
     search_fields = ["name", "id"]
     readonly_fields = ["created_at", "archived_at"]
-    never_archive = [money.USD_CENTS_ID]
+
+    def archive(self, obj, *, now):
+        services.pricing_unit_archive(pricing_unit=obj, now=now)
 
     @admin.display(description="150 shows as")
     def example(self, obj) -> str:
@@ -220,6 +234,9 @@ class BillableMetricAdmin(ArchivableAdmin):
         ),
         ("Example event payload", {"fields": ["example_event_payload"]}),
     ]
+
+    def archive(self, obj, *, now):
+        services.billable_metric_archive(metric=obj, now=now)
 
     class Media:
         css = NESTED_MEDIA["css"]
@@ -342,6 +359,9 @@ class ProductAdmin(ArchivableAdmin):
     ]
     inlines = [ProductUpdateInline]
 
+    def archive(self, obj, *, now):
+        services.product_archive(product=obj, now=now)
+
     @admin.display(description="tags")
     def tags_display(self, obj) -> str:
         return ", ".join(obj.tags or []) or "—"
@@ -453,6 +473,9 @@ class RateCardAdmin(ArchivableAdmin):
         "archived_at",
     ]
     inlines = [RateInline, RateCardAliasInline, CreditTypeConversionInline]
+
+    def archive(self, obj, *, now):
+        services.rate_card_archive(rate_card=obj, now=now)
 
     def get_queryset(self, request):
         return (
@@ -574,6 +597,9 @@ class PackageAdmin(ArchivableAdmin):
         "contract_name",
         "uniqueness_key",
     ]
+
+    def archive(self, obj, *, now):
+        services.package_archive(package=obj, now=now)
 
     class Media:
         css = NESTED_MEDIA["css"]

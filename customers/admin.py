@@ -19,6 +19,7 @@ from catalog.admin import (
 from catalog.forms import DECIMAL_OVERRIDES
 from catalog.models import Product
 
+from . import services
 from .forms import (
     BalanceTermFormSet,
     CommitForm,
@@ -132,6 +133,10 @@ class CustomerAdmin(ArchivableAdmin):
         "archived_at",
     ]
     inlines = [IngestAliasInline, ContractSummaryInline]
+
+    def archive(self, obj, *, now):
+        # Like the API: the customer's contracts are archived with it.
+        services.customer_archive(customer=obj, now=now)
 
     def get_queryset(self, request):
         return (

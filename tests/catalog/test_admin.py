@@ -509,11 +509,15 @@ def test_the_archive_action_archives_the_selected_rows(admin_client):
 def test_the_builtin_pricing_unit_is_never_archived(admin_client):
     credits = PricingUnitFactory()
 
-    admin_client.post(
+    response = admin_client.post(
         reverse("admin:catalog_pricingunit_changelist"),
         {"action": "archive_selected", "_selected_action": [money.USD_CENTS_ID, str(credits.pk)]},
+        follow=True,
     )
 
+    shown = [str(m) for m in response.context["messages"]]
+    assert "USD (cents): The built-in USD (cents) pricing unit cannot be archived." in shown
+    assert "Archived 1." in shown
     assert PricingUnit.objects.get(pk=money.USD_CENTS_ID).archived_at is None
     assert PricingUnit.objects.get(pk=credits.pk).archived_at is not None
 

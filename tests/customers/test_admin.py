@@ -116,8 +116,9 @@ def test_archived_customers_are_hidden_until_asked_for(admin_client):
     assert (default, archived) == (["Active"], ["Gone"])
 
 
-def test_customers_are_archived_by_the_action(admin_client):
-    customer = CustomerFactory()
+def test_customers_are_archived_by_the_action_with_their_contracts(admin_client):
+    contract = ContractFactory()
+    customer = contract.customer
 
     admin_client.post(
         reverse("admin:customers_customer_changelist"),
@@ -125,7 +126,9 @@ def test_customers_are_archived_by_the_action(admin_client):
     )
 
     customer.refresh_from_db()
+    contract.refresh_from_db()
     assert customer.archived_at is not None
+    assert contract.archived_at is not None
 
 
 def test_archived_contracts_are_hidden_until_asked_for(admin_client):
