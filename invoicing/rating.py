@@ -40,14 +40,60 @@ How the numbers are made (the decisions, in one place):
   composite lines never count towards another composite. One line per PERCENTAGE rate overlapping the
   period, over the lines that start inside that rate's window; no spend, no line.
 
+Contract terms (issue 6), each a step of the same pipeline:
+
+- Overrides (`apply_overrides`, the PREPARE step) rewrite the rates of the products and pricing
+  group values they target into disjoint time windows, cut at every rate and override boundary;
+  in each window the rate in effect (the latest-started entitled one; an override with
+  `entitled` set switches entitlement) is priced by the winning override: OVERWRITE beats
+  MULTIPLIER/TIERED; among multipliers LOWEST_MULTIPLIER (default) takes the lowest, EXPLICIT the
+  lowest `priority`. A MULTIPLIER multiplies whichever list rate is in effect, so it follows later
+  price changes; a TIERED override multiplies by quantity band of the period (graduated, like
+  tiers). Targets: product id, tags, override specifiers (product, tags, pricing group values as
+  a subset; presentation group values are not looked at: a rate has none). Commit-specific
+  overrides are left out here and price only the part of usage a named commit draws.
+- The selector splits usage at `segment_boundaries(input, product_id)`: the product's rate
+  boundaries plus `term_boundaries` (overrides that may target it, access segments of balances
+  whose scope includes it). A usage record is priced by the rate at its start and drawn by a
+  segment only when it lies wholly inside it.
+- Commits and credits (`Balance`, with `AccessSegment`s carrying what is AVAILABLE when this
+  invoice starts: the selector subtracts earlier finalized draws): `commit_purchase_lines` (a
+  PREPAID commit's invoice schedule items due in the period), `custom_unit_lines` (balances in a
+  custom unit burn down the lines in that unit; the rest converts to fiat on one `cpu_conversion`
+  line per unit and product), `balance_lines` (fiat balances), `postpaid_true_up_lines`.
+  Burn-down (`allocate_balances`): segments in `burn_down_order` (lower priority; credits before
+  commits; fewer applicable products; earlier end; earlier start; contract-level before
+  customer-level; ids) each draw, line by line in invoice order, what is left of each usage,
+  subscription or cpu_conversion line of its unit and scope inside its window; never more than a
+  line has left or the segment holds. Scheduled charges, commit purchases and true-ups are never
+  drawn. Empty scope = every product. One negative `applied_commit_or_credit` line per segment
+  drawn, with `balance_remaining`; `RatingResult.balance_draws` lists every segment overlapping
+  the period (available, drawn, remaining, `expires` when it ends by the period's end) for the
+  ledger.
+- COMMIT_RATE (and commit-specific overrides): on a line nothing has drawn yet, the part the
+  commit covers is re-priced at the commit price on its own line (`commit_id` set) and drawn; the
+  rest stays at list price on a new line. A line another balance already drew from is drawn at
+  list price.
+- POSTPAID: a postpaid commit draws like a prepaid one (so a later balance does not draw the same
+  charge again), but its application lines are excluded from the total: the usage is still paid
+  on this invoice. When its access ends in (period start, period end], a `postpaid_trueup` line
+  charges the commitment minus `drawn_before` minus this invoice's draws, if positive.
+- Custom pricing units: a rate with `credit_type_id` prices its lines in that unit (rounded to
+  that unit's `decimal_places`, from `custom_units`); such lines carry the unit and stay out of
+  the fiat subtotal and total, which count their `cpu_conversion` lines instead. Composites count
+  fiat lines only.
+- Conservation: total = fiat charges - prepaid and credit applications (postpaid applications are
+  shown, not subtracted).
+
 Lines come in a fixed order: usage (products in input order; then pricing group values, sorted; then
 time, presentation group values and tier), subscriptions (input order), scheduled charges (by
-timestamp), composites (products in input order).
+timestamp), composites (products in input order), commit purchases, custom-unit applications,
+cpu_conversion lines, fiat applications (in drawing order), true-ups.
 
 The pipeline is `PREPARE_STEPS` (RatingInput -> RatingInput: where overrides will rewrite the rates)
 followed by `LINE_STEPS` ((RatingInput, lines) -> lines: where commits, credits and custom-unit
-conversion will append their lines). Lines carry product ids, types and tags so that a later step can
-decide which lines a commit or override applies to.
+conversion append their lines). Lines carry product ids, types and tags so that a later step can
+decide which lines a commit applies to.
 """
 
 from __future__ import annotations
@@ -445,6 +491,14 @@ class OverwriteRate(_Checked):
     price: Decimal | None = None
     tiers: tuple[Tier, ...] = ()
     credit_type_id: str | None = None
+
+    def _validate(self) -> None:
+        if self.rate_type not in RateType.ALL:
+            raise ValueError(f"overwrite rate: unknown rate type {self.rate_type!r}")
+        if self.rate_type == RateType.TIERED and not self.tiers:
+            raise ValueError("tiered overwrite rate has no tiers")
+        if self.rate_type != RateType.TIERED and self.price is None:
+            raise ValueError(f"{self.rate_type} overwrite rate has no price")
 
 
 @dataclass(frozen=True)
@@ -1126,9 +1180,13 @@ def price_with_override(rate: Rate, override: Override | None) -> Rate:
         new = override.overwrite_rate
         if commit:
             return dataclasses.replace(rate, commit_price=new.price, commit_tiers=new.tiers)
+        rate_type = new.rate_type
+        if rate.rate_type in (RateType.SUBSCRIPTION, RateType.PERCENTAGE):
+            # A subscription or composite keeps its kind; only the price changes.
+            rate_type = rate.rate_type
         return dataclasses.replace(
             rate,
-            rate_type=new.rate_type,
+            rate_type=rate_type,
             price=new.price,
             tiers=new.tiers,
             credit_type_id=new.credit_type_id or rate.credit_type_id,
@@ -1367,12 +1425,9 @@ def _drawable(
         return False
     if line.product_id not in scope:
         return False
-    end = line.ending_before or line.starting_at
-    return segment.starting_at <= line.starting_at and (
-        end <= segment.ending_before
-        if line.ending_before is not None
-        else line.starting_at < segment.ending_before
-    )
+    if line.ending_before is None:  # an instant
+        return segment.starting_at <= line.starting_at < segment.ending_before
+    return segment.starting_at <= line.starting_at and line.ending_before <= segment.ending_before
 
 
 def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> Decimal | None:
@@ -1391,7 +1446,10 @@ def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> De
         override
         for override in rating_input.overrides
         if override.is_for_commits
-        and (balance.id in override.commit_specific_ids or not override.commit_specific_ids)
+        and (
+            balance.id in override.commit_specific_ids
+            or (not override.commit_specific_ids and balance.type != BalanceType.CREDIT)
+        )
         and override.in_effect_at(line.starting_at)
         and (
             _override_targets(override, product, line.pricing_group_values)
@@ -1431,7 +1489,7 @@ def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> De
 
 
 @dataclass(frozen=True)
-class Allocation:
+class Allocation(_Checked):
     """`amount` of the charge line at `line_index` (of the lines `allocate_balances` returns)
     drawn from a balance's access segment."""
 
@@ -1452,8 +1510,8 @@ def allocate_balances(
     line has left and never more than the segment holds. A draw at a commit price (COMMIT_RATE or
     a commit-specific override) on a line nothing has drawn yet re-prices that line: the part the
     commit covers becomes its own line at the commit price (`commit_id` set), the rest stays at
-    the list price as a new line that later segments may draw. Returns the (possibly split) lines
-    and the draws.
+    the list price as a new line that later segments may draw (a line already drawn from is drawn
+    at its list price). Returns the (possibly split) lines and the draws.
     """
     work = list(lines)
     left = [line.total for line in work]
@@ -1656,17 +1714,17 @@ def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -
 def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[BalanceDraw, ...]:
     """What each access segment overlapping the period held, gave to this invoice and keeps: the
     ledger a service writes (draws; at expiry, the remainder)."""
-    drawn: dict[str, Decimal] = {}
+    drawn: dict[tuple[str | None, str], Decimal] = {}
     for line in lines:
         if line.type == LineType.APPLIED_COMMIT_OR_CREDIT and line.commit_segment_id:
-            key = f"{line.applied_commit_or_credit_id}\x00{line.commit_segment_id}"
+            key = (line.applied_commit_or_credit_id, line.commit_segment_id)
             drawn[key] = drawn.get(key, ZERO) - line.total
     result = []
     for balance in rating_input.balances:
         for segment in balance.access_schedule:
             if not _overlaps(segment, rating_input.period):
                 continue
-            amount = drawn.get(f"{balance.id}\x00{segment.id}", ZERO)
+            amount = drawn.get((balance.id, segment.id), ZERO)
             result.append(
                 BalanceDraw(
                     balance_id=balance.id,
