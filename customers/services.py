@@ -490,6 +490,105 @@ def contract_archive(*, contract: Contract, void_invoices: bool, now: datetime) 
 UNCHANGED = object()
 
 
+@dataclass(frozen=True)
+class ScheduleChanges:
+    """Edits of a schedule: items added, removed by id, or changed by id (only given fields)."""
+
+    add: Sequence[SegmentSpec | InvoiceItemSpec] = ()
+    remove: Sequence[uuid.UUID] = ()
+    update: Sequence[dict] = ()
+
+
+@dataclass(frozen=True)
+class BalanceUpdate:
+    """A change to a commit or credit: plain fields by model name, and schedule edits."""
+
+    id: uuid.UUID
+    fields: dict = field(default_factory=dict)
+    applicable_products: Sequence[Product] | None = None
+    access_schedule: ScheduleChanges | None = None
+    invoice_schedule: ScheduleChanges | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledChargeUpdate:
+    id: uuid.UUID
+    invoice_schedule: ScheduleChanges
+
+
+def _term(manager, pk: uuid.UUID, where: str):
+    term = manager.filter(pk=pk).first()
+    if term is None:
+        raise ValidationError({where: f"This contract has no such term ({pk})."})
+    if term.archived_at is not None:
+        raise ValidationError({where: "This term is archived; it cannot be changed."})
+    return term
+
+
+def _edit_schedule(rows, model, owner: dict, changes: ScheduleChanges, where: str) -> None:
+    """Apply add/remove/update to the rows of one schedule (segments or invoice items)."""
+    for index, pk in enumerate(changes.remove):
+        row = rows.filter(pk=pk).first()
+        if row is None:
+            raise ValidationError({f"{where}.remove_schedule_items[{index}].id": "No such item."})
+        row.delete()
+    for index, values in enumerate(changes.update):
+        row = rows.filter(pk=values["id"]).first()
+        prefix = f"{where}.update_schedule_items[{index}]"
+        if row is None:
+            raise ValidationError({f"{prefix}.id": "No such item."})
+        for key, value in values.items():
+            if key != "id":
+                setattr(row, key, value)
+        _clean(row, prefix)
+        row.save()
+    for index, spec in enumerate(changes.add):
+        row = model(**owner, **spec.__dict__)
+        _clean(row, f"{where}.add_schedule_items[{index}]")
+        row.save()
+
+
+def _update_balance(manager, update: BalanceUpdate, where: str, owner: str) -> None:
+    term = _term(manager, update.id, f"{where}.{owner}_id")
+    for key, value in update.fields.items():
+        setattr(term, key, value)
+    _clean(term, where, exclude=["product"])
+    term.save()
+    if update.applicable_products is not None:
+        term.applicable_products.set(update.applicable_products)
+    if update.access_schedule is not None:
+        _edit_schedule(
+            term.access_schedule,
+            AccessSegment,
+            {owner: term},
+            update.access_schedule,
+            f"{where}.access_schedule",
+        )
+        if not term.access_schedule.exists():
+            raise ValidationError({f"{where}.access_schedule": "Give at least one access segment."})
+    if update.invoice_schedule is not None:
+        _edit_schedule(
+            term.invoice_schedule,
+            CommitInvoiceItem,
+            {"commit": term},
+            update.invoice_schedule,
+            f"{where}.invoice_schedule",
+        )
+
+
+def _update_scheduled_charge(contract: Contract, update: ScheduledChargeUpdate, where: str) -> None:
+    charge = _term(contract.scheduled_charges, update.id, f"{where}.scheduled_charge_id")
+    _edit_schedule(
+        charge.schedule_items,
+        ScheduledChargeItem,
+        {"scheduled_charge": charge},
+        update.invoice_schedule,
+        f"{where}.invoice_schedule",
+    )
+    if not charge.schedule_items.exists():
+        raise ValidationError({f"{where}.invoice_schedule": "Give at least one date."})
+
+
 @dataclass
 class EditResult:
     edit: ContractEdit
@@ -513,6 +612,9 @@ def contract_edit(
     archive_credits: Sequence[uuid.UUID] = (),
     archive_scheduled_charges: Sequence[uuid.UUID] = (),
     remove_overrides: Sequence[uuid.UUID] = (),
+    update_commits: Sequence[BalanceUpdate] = (),
+    update_credits: Sequence[BalanceUpdate] = (),
+    update_scheduled_charges: Sequence[ScheduledChargeUpdate] = (),
     uniqueness_key: str | None = None,
     created_by: str = "admin",
 ) -> EditResult:
@@ -552,6 +654,12 @@ def contract_edit(
         contract.scheduled_charges, archive_scheduled_charges, "archive_scheduled_charges", now
     )
     _archive_terms(contract.overrides, remove_overrides, "remove_overrides", now)
+    for index, update in enumerate(update_commits):
+        _update_balance(contract.commits, update, f"update_commits[{index}]", "commit")
+    for index, update in enumerate(update_credits):
+        _update_balance(contract.credits, update, f"update_credits[{index}]", "credit")
+    for index, update in enumerate(update_scheduled_charges):
+        _update_scheduled_charge(contract, update, f"update_scheduled_charges[{index}]")
     edit = ContractEdit(
         contract=contract,
         uniqueness_key=uniqueness_key or None,
@@ -567,6 +675,9 @@ def contract_edit(
             "archive_credits": [str(pk) for pk in archive_credits],
             "archive_scheduled_charges": [str(pk) for pk in archive_scheduled_charges],
             "remove_overrides": [str(pk) for pk in remove_overrides],
+            "update_commits": [str(u.id) for u in update_commits],
+            "update_credits": [str(u.id) for u in update_credits],
+            "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
         },
     )
     _clean(edit)

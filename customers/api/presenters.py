@@ -348,6 +348,9 @@ def edit_json(result, contract: Contract) -> dict:
         "archive_credits",
         "archive_scheduled_charges",
         "remove_overrides",
+        "update_commits",
+        "update_credits",
+        "update_scheduled_charges",
     ):
         if changes.get(key):
             data[key] = [{"id": pk} for pk in changes[key]]

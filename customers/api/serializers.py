@@ -305,9 +305,6 @@ class IdRefIn(serializers.Serializer):
 
 
 EDIT_UNSUPPORTED = (
-    "update_commits",
-    "update_credits",
-    "update_scheduled_charges",
     "update_subscriptions",
     "update_recurring_commits",
     "update_recurring_credits",
@@ -329,6 +326,61 @@ EDIT_UNSUPPORTED = (
 )
 
 
+class SegmentUpdateIn(serializers.Serializer):
+    id = UUIDStringField()
+    amount = NumberField(required=False, min_value=0)
+    starting_at = TimestampField(required=False)
+    ending_before = TimestampField(required=False)
+
+
+class AccessScheduleEditIn(serializers.Serializer):
+    add_schedule_items = SegmentIn(many=True, required=False)
+    remove_schedule_items = IdRefIn(many=True, required=False)
+    update_schedule_items = SegmentUpdateIn(many=True, required=False)
+
+
+class InvoiceItemUpdateIn(serializers.Serializer):
+    id = UUIDStringField()
+    timestamp = TimestampField(required=False)
+    amount = NumberField(required=False, min_value=0, allow_null=True)
+    unit_price = NumberField(required=False, allow_null=True)
+    quantity = NumberField(required=False, allow_null=True)
+
+
+class InvoiceScheduleEditIn(serializers.Serializer):
+    add_schedule_items = InvoiceItemIn(many=True, required=False)
+    remove_schedule_items = IdRefIn(many=True, required=False)
+    update_schedule_items = InvoiceItemUpdateIn(many=True, required=False)
+
+
+class BalanceUpdateIn(serializers.Serializer):
+    access_schedule = AccessScheduleEditIn(required=False)
+    applicable_product_ids = serializers.ListField(
+        child=UUIDStringField(), required=False, allow_null=True
+    )
+    applicable_product_tags = StringListField(required=False, allow_null=True)
+    description = StrictCharField(required=False, allow_blank=True)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    priority = NumberField(required=False, allow_null=True)
+    product_id = UUIDStringField(required=False)
+    rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
+    rollover_fraction = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+
+
+class CommitUpdateIn(BalanceUpdateIn):
+    commit_id = UUIDStringField()
+    invoice_schedule = InvoiceScheduleEditIn(required=False)
+
+
+class CreditUpdateIn(BalanceUpdateIn):
+    credit_id = UUIDStringField()
+
+
+class ScheduledChargeUpdateIn(serializers.Serializer):
+    scheduled_charge_id = UUIDStringField()
+    invoice_schedule = InvoiceScheduleEditIn()
+
+
 class ContractEditIn(ContractRefIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     update_contract_name = StrictCharField(required=False, allow_null=True, allow_blank=True)
@@ -346,6 +398,9 @@ class ContractEditIn(ContractRefIn):
     archive_credits = IdRefIn(many=True, required=False)
     archive_scheduled_charges = IdRefIn(many=True, required=False)
     remove_overrides = IdRefIn(many=True, required=False)
+    update_commits = CommitUpdateIn(many=True, required=False)
+    update_credits = CreditUpdateIn(many=True, required=False)
+    update_scheduled_charges = ScheduledChargeUpdateIn(many=True, required=False)
 
     def validate(self, attrs):
         unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]

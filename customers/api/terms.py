@@ -153,3 +153,64 @@ def subscriptions(terms: list[dict], key: str = "subscriptions") -> list[service
         )
         for index, term in enumerate(terms)
     ]
+
+
+def _schedule_changes(data: dict | None, *, segments: bool) -> services.ScheduleChanges | None:
+    if data is None:
+        return None
+    if segments:
+        added = [
+            services.SegmentSpec(
+                amount=i["amount"], starting_at=i["starting_at"], ending_before=i["ending_before"]
+            )
+            for i in data.get("add_schedule_items", [])
+        ]
+    else:
+        added = _items(data.get("add_schedule_items", []))
+    return services.ScheduleChanges(
+        add=added,
+        remove=[i["id"] for i in data.get("remove_schedule_items", [])],
+        update=[dict(i) for i in data.get("update_schedule_items", [])],
+    )
+
+
+BALANCE_FIELDS = ("name", "description", "priority", "rate_type", "rollover_fraction")
+
+
+def balance_updates(updates: list[dict], key: str, id_field: str) -> list[services.BalanceUpdate]:
+    result = []
+    for index, update in enumerate(updates):
+        where = f"{key}[{index}]"
+        fields = {name: update[name] for name in BALANCE_FIELDS if name in update}
+        if fields.get("priority", 0) is None:
+            fields["priority"] = Decimal(0)
+        if "applicable_product_tags" in update:
+            fields["applicable_product_tags"] = update["applicable_product_tags"] or []
+        if update.get("product_id"):
+            fields["product"] = _product(update["product_id"], f"{where}.product_id")
+        products = None
+        if "applicable_product_ids" in update:
+            products = [
+                _product(pk, f"{where}.applicable_product_ids")
+                for pk in update["applicable_product_ids"] or []
+            ]
+        result.append(
+            services.BalanceUpdate(
+                id=update[id_field],
+                fields=fields,
+                applicable_products=products,
+                access_schedule=_schedule_changes(update.get("access_schedule"), segments=True),
+                invoice_schedule=_schedule_changes(update.get("invoice_schedule"), segments=False),
+            )
+        )
+    return result
+
+
+def scheduled_charge_updates(updates: list[dict]) -> list[services.ScheduledChargeUpdate]:
+    return [
+        services.ScheduledChargeUpdate(
+            id=update["scheduled_charge_id"],
+            invoice_schedule=_schedule_changes(update["invoice_schedule"], segments=False),
+        )
+        for update in updates
+    ]

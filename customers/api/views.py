@@ -471,6 +471,15 @@ class ContractEditView(APIView):
                 "add_subscriptions": terms.subscriptions(
                     data.get("add_subscriptions", []), "add_subscriptions"
                 ),
+                "update_commits": terms.balance_updates(
+                    data.get("update_commits", []), "update_commits", "commit_id"
+                ),
+                "update_credits": terms.balance_updates(
+                    data.get("update_credits", []), "update_credits", "credit_id"
+                ),
+                "update_scheduled_charges": terms.scheduled_charge_updates(
+                    data.get("update_scheduled_charges", [])
+                ),
             }
             with api_field_names(CONTRACT_FIELDS):
                 result = services.contract_edit(

@@ -537,8 +537,9 @@ def test_v2_edit_errors(contract, customer, post):
     assert error(response, 409) == "uniqueness_key: 'e' was already used to create a contract edit."
     assert response["x-should-retry"] == "false"
     assert error(
-        post("/v2/contracts/edit", ref(contract, customer, update_commits=[{"id": UNKNOWN}])), 400
-    ) == ("update_commits: Not supported yet.")
+        post("/v2/contracts/edit", ref(contract, customer, update_subscriptions=[{"id": UNKNOWN}])),
+        400,
+    ) == ("update_subscriptions: Not supported yet.")
     assert error(
         post("/v2/contracts/edit", ref(contract, customer, remove_overrides=[{"id": UNKNOWN}])), 400
     ) == (f"remove_overrides[0].id: This contract has no such term ({UNKNOWN}).")
@@ -553,3 +554,113 @@ def test_v2_edit_errors(contract, customer, post):
     assert error(
         post("/v2/contracts/edit", ref(contract, customer, update_contract_name="z")), 400
     ) == ("This contract is archived; it cannot be changed.")
+
+
+def test_v2_edit_updates_commits_credits_and_scheduled_charges(post, customer, card, fixed):
+    segment = {"amount": 1000, "starting_at": START, "ending_before": END}
+    created = data(
+        post(
+            "/v1/contracts/create",
+            base(
+                customer,
+                card,
+                commits=[
+                    {
+                        "product_id": str(fixed.pk),
+                        "type": "PREPAID",
+                        "access_schedule": {"schedule_items": [segment]},
+                        "invoice_schedule": {
+                            "schedule_items": [{"timestamp": START, "amount": 1000}]
+                        },
+                    }
+                ],
+                credits=[
+                    {"product_id": str(fixed.pk), "access_schedule": {"schedule_items": [segment]}}
+                ],
+                scheduled_charges=[
+                    {
+                        "product_id": str(fixed.pk),
+                        "schedule": {"schedule_items": [{"timestamp": START, "amount": 50}]},
+                    }
+                ],
+            ),
+        )
+    )
+    before = data(post("/v2/contracts/get", ref(created, customer)))
+    commit, credit, charge = (
+        before["commits"][0],
+        before["credits"][0],
+        before["scheduled_charges"][0],
+    )
+    later = {"amount": 300, "starting_at": END, "ending_before": "2026-01-01T00:00:00Z"}
+    edit = data(
+        post(
+            "/v2/contracts/edit",
+            ref(
+                created,
+                customer,
+                update_commits=[
+                    {
+                        "commit_id": commit["id"],
+                        "name": "Renamed",
+                        "priority": 5,
+                        "access_schedule": {
+                            "update_schedule_items": [
+                                {
+                                    "id": commit["access_schedule"]["schedule_items"][0]["id"],
+                                    "amount": 800,
+                                }
+                            ],
+                            "add_schedule_items": [later],
+                        },
+                        "invoice_schedule": {
+                            "update_schedule_items": [
+                                {
+                                    "id": commit["invoice_schedule"]["schedule_items"][0]["id"],
+                                    "amount": 800,
+                                }
+                            ]
+                        },
+                    }
+                ],
+                update_credits=[{"credit_id": credit["id"], "applicable_product_tags": ["api"]}],
+                update_scheduled_charges=[
+                    {
+                        "scheduled_charge_id": charge["id"],
+                        "invoice_schedule": {
+                            "remove_schedule_items": [
+                                {"id": charge["schedule"]["schedule_items"][0]["id"]}
+                            ],
+                            "add_schedule_items": [
+                                {"timestamp": END, "unit_price": 25, "quantity": 4}
+                            ],
+                        },
+                    }
+                ],
+            ),
+        )
+    )["edit"]
+    assert edit["update_commits"] == [{"id": commit["id"]}]
+    after = data(post("/v2/contracts/get", ref(created, customer)))
+    commit = after["commits"][0]
+    assert (commit["name"], commit["priority"]) == ("Renamed", 5)
+    assert [i["amount"] for i in commit["access_schedule"]["schedule_items"]] == [800, 300]
+    assert [i["amount"] for i in commit["invoice_schedule"]["schedule_items"]] == [800]
+    assert after["credits"][0]["applicable_product_tags"] == ["api"]
+    assert [
+        (i["timestamp"], i["amount"])
+        for i in after["scheduled_charges"][0]["schedule"]["schedule_items"]
+    ] == [(END, 100)]
+
+
+def test_v2_edit_update_errors(post, contract, customer):
+    response = post(
+        "/v2/contracts/edit",
+        ref(contract, customer, update_commits=[{"commit_id": UNKNOWN, "name": "x"}]),
+    )
+    assert (
+        error(response, 400)
+        == f"update_commits[0].commit_id: This contract has no such term ({UNKNOWN})."
+    )
+    response = post("/v2/contracts/edit", ref(contract, customer, update_commits=[{"name": "x"}]))
+    assert error(response, 400) == "update_commits[0].commit_id: This field is required."
