@@ -1,0 +1,194 @@
+"""Shared helpers for the benchmark scripts: a throw-away PostgreSQL (or SQLite) database, migrations,
+an API token, and the product behind gunicorn on 127.0.0.1. Everything started here is stopped and
+removed when its context manager exits, also on Ctrl-C.
+
+    with database() as env:              # env: os.environ + DATABASE_URL of a fresh database
+        migrate(env)
+        token = api_token(env)
+        with gunicorn(env, workers=3) as base_url:
+            ...
+
+PostgreSQL: if DATABASE_URL is set, a fresh database `bench_<pid>` is created on that server and
+dropped afterwards; otherwise a private server is started with `.ci/postgres.sh` on a free port and
+stopped afterwards. SQLite (`database(sqlite=True)`): a database file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.production")
+    env.setdefault("SECRET_KEY", "benchmark-only-secret-key")
+    env["LOG_LEVEL"] = "ERROR"
+    return env
+
+
+def _psql_admin_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+
+
+@contextlib.contextmanager
+def database(*, sqlite: bool = False) -> Iterator[dict[str, str]]:
+    """A fresh, empty database for one benchmark run; yields the environment to use it."""
+    env = _base_env()
+    if sqlite:
+        with tempfile.TemporaryDirectory(prefix="billing-bench-") as folder:
+            env["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+            env["DJANGO_SETTINGS_MODULE"] = "billing_site.settings.local"
+            env["DEBUG"] = "false"
+            yield env
+        return
+    given = os.environ.get("DATABASE_URL", "")
+    if given.startswith("postgres"):
+        import psycopg
+
+        name = f"bench_{os.getpid()}"
+        admin = _psql_admin_url(given)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        parts = urllib.parse.urlsplit(given)
+        env["DATABASE_URL"] = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+        try:
+            yield env
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    port = free_port()
+    log(f"starting PostgreSQL on 127.0.0.1:{port} (.ci/postgres.sh)")
+    started = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "postgres.sh"), "start", str(port)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    exports = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in started.splitlines()
+        if line.startswith("export ")
+    )
+    env["DATABASE_URL"] = exports["DATABASE_URL"]
+    try:
+        yield env
+    finally:
+        subprocess.run(
+            ["bash", str(ROOT / ".ci" / "postgres.sh"), "stop", exports["PG_TMPDIR"]],
+            check=False,
+            capture_output=True,
+        )
+        log("PostgreSQL stopped and removed")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def migrate(env: dict[str, str]) -> None:
+    manage(env, "migrate", "--no-input", "-v0")
+
+
+def api_token(env: dict[str, str], name: str = "benchmark") -> str:
+    return manage(env, "create_api_token", name).strip().splitlines()[-1]
+
+
+def django_setup(env: dict[str, str]) -> None:
+    """Configure Django in this process against the benchmark database."""
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY")})
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *, workers: int, extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """The product behind gunicorn (sync workers) on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"),
+        "billing_site.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--keep-alive",
+        "30",
+        "--backlog",
+        "512",
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+    log(f"starting gunicorn: {shlex.join(command[1:])}")
+    process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start within 60 s")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log("gunicorn stopped")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]

@@ -1,0 +1,435 @@
+"""Ingestion benchmark (run by `make bench`, or `python benchmarks/ingest.py [--events N] [--sqlite]`).
+
+PostgreSQL (default):
+1. HTTP: the product behind gunicorn on 127.0.0.1, driven with 100-event `POST /v1/ingest` batches
+   from separate client processes (one keep-alive `http.client` connection each): fresh
+   transaction ids, 1,000 customers, 5 properties, 50 distinct group values, one SUM metric
+   grouped by them. Prints events/s sustained and p50/p99 request latency, then checks that every
+   event was stored once and the pre-aggregates add up.
+2. SQL ceiling: the same events (same generator, same client processes) written with the very same
+   dedup + insert + pre-aggregation statement (`metering/sql.py`) straight through psycopg, no
+   Django, no HTTP, no validation. Prints events/s and the HTTP/SQL ratio.
+3. Selector: one customer with 1,000,000 events in a month over 50 group values (raw events and
+   their hourly aggregates written in SQL), then `metric_usage_by_group` (and by day) timed: p50
+   over 30 runs.
+
+SQLite (`--sqlite`): step 1 only, against the embedded default (a fresh database file).
+
+Targets on a 2-core machine: >= 15,000 events/s through HTTP, >= 40% of the SQL ceiling, the
+selector <= 50 ms; >= 5,000 events/s on SQLite. The script stops by itself and removes its server
+and database. Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _support import (
+    api_token,
+    database,
+    django_setup,
+    gunicorn,
+    log,
+    migrate,
+    percentile,
+)
+
+BATCH = 100
+CUSTOMERS = 1000
+GROUPS = 50
+REGIONS = ["eu-west", "eu-central", "us-east", "us-west", "ap-south"]
+SPREAD = timedelta(days=20)
+
+
+# --- Event generation (the same for HTTP and SQL) ----------------------------------------------------
+
+
+def _batches(worker: int, count: int, now: datetime, prefix: str):
+    """`count` batches for one client: (list of event tuples); deterministic per worker."""
+    rng = random.Random(worker * 7919 + 17)
+    spread = int(SPREAD.total_seconds())
+    for b in range(count):
+        events = []
+        for i in range(BATCH):
+            moment = now - timedelta(seconds=rng.randrange(spread))
+            events.append(
+                (
+                    f"{prefix}-{worker}-{b}-{i}",
+                    f"customer-{rng.randrange(CUSTOMERS):04d}",
+                    moment,
+                    rng.randrange(1, 1001),
+                    f"model-{rng.randrange(GROUPS):02d}",
+                    REGIONS[rng.randrange(len(REGIONS))],
+                    f"user-{rng.randrange(100_000)}",
+                    rng.random() < 0.3,
+                )
+            )
+        yield events
+
+
+def _body(events) -> bytes:
+    return (
+        "["
+        + ",".join(
+            f'{{"transaction_id":"{tx}","customer_id":"{customer}","event_type":"api_call",'
+            f'"timestamp":"{moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]}Z",'
+            f'"properties":{{"tokens":"{tokens}","model":"{model}","region":"{region}",'
+            f'"user_id":"{user}","cached":{"true" if cached else "false"}}}}}'
+            for tx, customer, moment, tokens, model, region, user, cached in events
+        )
+        + "]"
+    ).encode()
+
+
+# --- Client processes --------------------------------------------------------------------------------
+
+
+def http_client(args) -> dict:
+    url, token, worker, count, now, prefix = args
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies = []
+    tokens = 0
+    errors = 0
+    started = time.perf_counter()
+    for events in _batches(worker, count, now, prefix):
+        body = _body(events)
+        sent = time.perf_counter()
+        connection.request("POST", "/v1/ingest", body, headers)
+        response = connection.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - sent)
+        if response.status != 200:
+            errors += 1
+        else:
+            tokens += sum(e[3] for e in events)
+    finished = time.perf_counter()
+    connection.close()
+    return {
+        "latencies": latencies,
+        "tokens": tokens,
+        "errors": errors,
+        "started": started,
+        "finished": finished,
+    }
+
+
+def sql_client(args) -> dict:
+    import psycopg
+
+    dsn, worker, count, now, prefix, signature, metric_id, sql = args
+    connection = psycopg.connect(dsn, autocommit=True)
+    connection.execute("SET TIME ZONE 'UTC'")
+    latencies = []
+    started = time.perf_counter()
+    for events in _batches(worker, count, now, prefix):
+        sent = time.perf_counter()
+        events_json = json.dumps(
+            [
+                {
+                    "t": tx,
+                    "c": customer,
+                    "y": "api_call",
+                    "s": moment.isoformat(),
+                    "p": {
+                        "tokens": str(tokens),
+                        "model": model,
+                        "region": region,
+                        "user_id": user,
+                        "cached": cached,
+                    },
+                    "l": False,
+                    "f": True,
+                }
+                for tx, customer, moment, tokens, model, region, user, cached in events
+            ]
+        )
+        contributions = json.dumps(
+            [
+                {
+                    "t": tx,
+                    "m": metric_id,
+                    "h": moment.replace(minute=0, second=0, microsecond=0).isoformat(),
+                    "g": json.dumps({"model": model}, separators=(",", ":")),
+                    "v": str(tokens),
+                    "d": None,
+                }
+                for tx, customer, moment, tokens, model, region, user, cached in events
+            ]
+        )
+        received = datetime.now(UTC)
+        connection.execute(
+            sql,
+            {
+                "events": events_json,
+                "contributions": contributions,
+                "now": received,
+                "expired_before": received - timedelta(days=34),
+                "metric_count": signature[0],
+                "metric_newest": signature[1],
+            },
+            prepare=True,
+        )
+        latencies.append(time.perf_counter() - sent)
+    finished = time.perf_counter()
+    connection.close()
+    return {"latencies": latencies, "started": started, "finished": finished}
+
+
+def _drive(function, jobs: list) -> tuple[float, list[float], list[dict]]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(len(jobs)) as pool:
+        results = pool.map(function, jobs)
+    started = min(r["started"] for r in results)
+    finished = max(r["finished"] for r in results)
+    latencies = [latency for r in results for latency in r["latencies"]]
+    return finished - started, latencies, results
+
+
+def _split(total_batches: int, clients: int) -> list[int]:
+    return [
+        total_batches // clients + (1 if i < total_batches % clients else 0) for i in range(clients)
+    ]
+
+
+def _report(label: str, events: int, elapsed: float, latencies: list[float]) -> float:
+    rate = events / elapsed
+    log(
+        f"{label}: {events:,} events in {elapsed:.1f} s = {rate:,.0f} events/s; "
+        f"request p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+    )
+    return rate
+
+
+# --- Phases ------------------------------------------------------------------------------------------
+
+
+def _metric():
+    from catalog.models import BillableMetric
+
+    return BillableMetric.objects.create(
+        name="Tokens",
+        aggregation_type="SUM",
+        aggregation_key="tokens",
+        event_type_filter={"in_values": ["api_call"]},
+        property_filters=[{"name": "tokens", "exists": True}],
+        group_keys=[["model"]],
+    )
+
+
+def http_phase(env, token, *, events: int, clients: int, workers: int, now, prefix: str):
+    batches = _split(events // BATCH, clients)
+    with gunicorn(env, workers=workers) as url:
+        warm = [(url, token, 1000 + i, 3, now, f"warm-{prefix}") for i in range(clients)]
+        _drive(http_client, warm)
+        log(f"HTTP: {events:,} events from {clients} client processes to {workers} workers")
+        jobs = [(url, token, i, n, now, prefix) for i, n in enumerate(batches)]
+        elapsed, latencies, results = _drive(http_client, jobs)
+    errors = sum(r["errors"] for r in results)
+    if errors:
+        log(f"HTTP: {errors} requests did not answer 200")
+    rate = _report("HTTP  /v1/ingest", sum(batches) * BATCH, elapsed, latencies)
+    return rate, sum(r["tokens"] for r in results) + 0
+
+
+def check_http(prefix: str, events: int, tokens: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM metering_usageevent WHERE transaction_id LIKE %s", [f"{prefix}-%"]
+        )
+        stored = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(SUM(value_sum), 0) FROM metering_metricaggregate")
+        total = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COALESCE(SUM((properties->>'tokens')::numeric), 0) FROM metering_usageevent"
+        )
+        raw_total = cursor.fetchone()[0]
+    log(
+        f"check: {stored:,} of {events:,} events stored once; aggregates sum {total:,} = "
+        f"raw events sum {raw_total:,}: {'OK' if stored == events and total == raw_total else 'MISMATCH'}"
+        f" (client sent {tokens:,} in the measured phase)"
+    )
+
+
+def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
+    from django.db import connection
+
+    from metering.definitions import definitions_signature
+    from metering.sql import INGEST_SQL
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE metering_usageevent, metering_ingestedtransaction, "
+            "metering_metricaggregate, metering_metricdistinctvalue, metering_duplicateevent"
+        )
+    signature = definitions_signature()
+    connection.close()
+    sql = INGEST_SQL.format(
+        metric="catalog_billablemetric",
+        ledger="metering_ingestedtransaction",
+        event="metering_usageevent",
+        duplicate="metering_duplicateevent",
+        aggregate="metering_metricaggregate",
+        distinct="metering_metricdistinctvalue",
+    )
+    dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    batches = _split(events // BATCH, clients)
+    log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")
+    jobs = [(dsn, i, n, now, "sql", signature, str(metric.id), sql) for i, n in enumerate(batches)]
+    elapsed, latencies, _ = _drive(sql_client, jobs)
+    return _report("SQL   ceiling    ", sum(batches) * BATCH, elapsed, latencies)
+
+
+def selector_phase(metric, *, events: int, runs: int = 30) -> None:
+    from django.db import connection
+
+    from customers.models import Customer
+    from metering.selectors import metric_usage_by_group, metric_usage_by_segment
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = datetime(2026, 2, 1, tzinfo=UTC)
+    seconds = int((end - start).total_seconds())
+    customer = Customer.objects.create(name="Selector benchmark")
+    log(f"selector: writing {events:,} events of one customer in January 2026 (SQL)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO metering_usageevent
+                (id, transaction_id, customer_id, event_type, "timestamp", properties,
+                 received_at, is_late)
+            SELECT gen_random_uuid(), 'sel-' || g, %(customer)s, 'api_call',
+                   %(start)s + ((g::bigint * 7919) %% %(seconds)s) * interval '1 second',
+                   jsonb_build_object('tokens', ((g %% 1000) + 1)::text,
+                                      'model', 'model-' || lpad((g %% %(groups)s)::text, 2, '0')),
+                   %(start)s, false
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {
+                "customer": str(customer.id),
+                "start": start,
+                "seconds": seconds,
+                "groups": GROUPS,
+                "n": events,
+            },
+        )
+        cursor.execute(
+            """
+            INSERT INTO metering_metricaggregate
+                (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
+                 latest_value, latest_timestamp, latest_transaction_id)
+            SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"),
+                   json_build_object('model', properties ->> 'model')::text,
+                   COUNT(*), SUM((properties ->> 'tokens')::numeric),
+                   MAX((properties ->> 'tokens')::numeric), NULL, MAX("timestamp"), ''
+            FROM metering_usageevent WHERE customer_id = %(customer)s
+            GROUP BY customer_id, date_trunc('hour', "timestamp"), properties ->> 'model'
+            """,
+            {"metric": metric.id, "customer": str(customer.id)},
+        )
+        rows = cursor.rowcount
+        cursor.execute(
+            "SELECT SUM((properties ->> 'tokens')::numeric) FROM metering_usageevent "
+            "WHERE customer_id = %s",
+            [str(customer.id)],
+        )
+        raw_total = cursor.fetchone()[0]
+        cursor.execute("ANALYZE")
+    log(f"selector: {rows:,} hourly aggregate rows over {GROUPS} group values")
+
+    def timed(function) -> tuple[float, object]:
+        for _ in range(3):
+            function()
+        durations = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            answer = function()
+            durations.append(time.perf_counter() - began)
+        return statistics.median(durations), answer
+
+    by_group, answer = timed(
+        lambda: metric_usage_by_group(
+            metric=metric,
+            customer=customer,
+            starting_at=start,
+            ending_before=end,
+            group_keys=["model"],
+        )
+    )
+    total = sum(answer.values())
+    log(
+        f"selector metric_usage_by_group (1 customer, {events:,} events, {len(answer)} groups): "
+        f"p50 {by_group * 1000:.1f} ms over {runs} runs; total {total:,} "
+        f"{'=' if total == raw_total else '!='} raw {raw_total:,}"
+    )
+    days = [start + timedelta(days=d) for d in range(32)]
+    by_day, _ = timed(
+        lambda: metric_usage_by_segment(
+            metric=metric, customer=customer, boundaries=days, group_keys=["model"]
+        )
+    )
+    log(f"selector metric_usage_by_segment (31 daily segments): p50 {by_day * 1000:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=None, help="events to send (1,000,000)")
+    parser.add_argument("--sqlite", action="store_true", help="measure the embedded SQLite default")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers")
+    parser.add_argument("--clients", type=int, default=None, help="client processes")
+    parser.add_argument(
+        "--selector-events", type=int, default=1_000_000, help="events of the selector customer"
+    )
+    args = parser.parse_args()
+    events = args.events or (100_000 if args.sqlite else 1_000_000)
+    cores = os.cpu_count() or 2
+    workers = args.workers or (2 if args.sqlite else 2 * cores)
+    clients = args.clients or (2 if args.sqlite else 2 * cores + 2)
+    now = datetime.now(UTC)
+    log(
+        f"ingest benchmark on {'SQLite' if args.sqlite else 'PostgreSQL'}, {cores} cores, "
+        f"{events:,} events"
+    )
+    with database(sqlite=args.sqlite) as env:
+        migrate(env)
+        token = api_token(env)
+        django_setup(env)
+        metric = _metric()
+        from django.db import connection
+
+        connection.close()
+        rate, tokens = http_phase(
+            env, token, events=events, clients=clients, workers=workers, now=now, prefix="http"
+        )
+        check_http("http", events // BATCH * BATCH, tokens)
+        if args.sqlite:
+            log(f"SQLite: {rate:,.0f} events/s (target >= 5,000)")
+            return
+        ceiling = sql_phase(env, events=events, clients=clients, now=now, metric=metric)
+        log(
+            f"HTTP / SQL ceiling = {rate / ceiling:.0%} (target >= 40%); "
+            f"HTTP {rate:,.0f} events/s (target >= 15,000)"
+        )
+        selector_phase(metric, events=args.selector_events)
+        connection.close()
+
+
+if __name__ == "__main__":
+    main()
