@@ -1,117 +1,34 @@
-"""Admin forms for the offering: JSON fields typed as plain text, tiers typed as rows.
+"""Admin forms for the offering: metrics' filters as readable rules, rates with their tiers as rows.
 
-Finance staff never type JSON here. Lists are comma separated, key sets one per line, pricing group
-values `key=value`, property filters one rule per line, and a rate's tiers are rows of a small
-formset carried by the rate's own form (Django has no nested inlines; see `NestedRowsMixin`).
+The generic pieces (plain-text list fields, nested rows, plain decimals) live in
+`billing_site.admin_forms` and are re-exported here for the modules that imported them from here.
 """
 
 import re
-from decimal import Decimal
 
 from django import forms
-from django.contrib.admin import widgets as admin_widgets
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from . import money
+from billing_site.admin_forms import (  # noqa: F401  (re-exported)
+    DECIMAL_OVERRIDES,
+    KeySetsField,
+    KeyValuesField,
+    ModelErrorsMixin,
+    NameListField,
+    NestedRowsMixin,
+    OrderedRowsFormSet,
+    PlainDecimalField,
+    nested_formfield,
+    non_deleted_forms,
+    ordered_rows_formset,
+    split_names,
+)
+
 from .models import BillableMetric, Package, Product, Rate, RateTier, tiers_problem
 
 # ---------------------------------------------------------------------------------------------
-# Fields
-
-
-class PlainDecimalField(forms.DecimalField):
-    """A decimal input that shows 150, not 150.000000000000, and accepts any precision."""
-
-    def prepare_value(self, value):
-        if isinstance(value, Decimal):
-            return str(money.normalize(value))
-        return value
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        if isinstance(widget, forms.NumberInput):
-            attrs["step"] = "any"
-        return attrs
-
-
-DECIMAL_OVERRIDES = {models.DecimalField: {"form_class": PlainDecimalField}}
-
-
-def nested_formfield(db_field, **kwargs):
-    """Form fields for rows inside a nested formset: admin date/time widgets, plain decimals."""
-    if isinstance(db_field, models.DateTimeField):
-        return db_field.formfield(
-            form_class=forms.SplitDateTimeField, widget=admin_widgets.AdminSplitDateTime, **kwargs
-        )
-    if isinstance(db_field, models.DecimalField):
-        return db_field.formfield(form_class=PlainDecimalField, **kwargs)
-    return db_field.formfield(**kwargs)
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[,\n]", text or "") if part.strip()]
-
-
-class NameListField(forms.Field):
-    """A JSON list of names, typed as `a, b, c`."""
-
-    widget = forms.TextInput(attrs={"size": 60})
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value) -> list[str]:
-        if isinstance(value, list):
-            return value
-        return _split(value)
-
-
-class KeySetsField(forms.Field):
-    """A metric's group keys: one key set per line, the keys of a set separated by commas."""
-
-    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
-
-    def prepare_value(self, value):
-        if isinstance(value, list):
-            return "\n".join(", ".join(key_set) for key_set in value)
-        return value
-
-    def to_python(self, value) -> list[list[str]]:
-        if isinstance(value, list):
-            return value
-        return [
-            [key.strip() for key in line.split(",") if key.strip()]
-            for line in (value or "").splitlines()
-            if line.strip()
-        ]
-
-
-class KeyValuesField(forms.Field):
-    """Pricing group values, typed as `model_name=model-A, region=us`."""
-
-    widget = forms.TextInput(attrs={"size": 40})
-
-    def prepare_value(self, value):
-        if isinstance(value, dict):
-            return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
-        return value
-
-    def to_python(self, value) -> dict[str, str]:
-        if isinstance(value, dict):
-            return value
-        result: dict[str, str] = {}
-        for item in _split(value):
-            key, sep, val = item.partition("=")
-            if not sep or not key.strip() or not val.strip():
-                raise ValidationError(f"Write each value as key=value (got '{item}').")
-            if key.strip() in result:
-                raise ValidationError(f"'{key.strip()}' is given twice.")
-            result[key.strip()] = val.strip()
-        return result
+# Property filters (billable metrics)
 
 
 PROPERTY_FILTER_HELP = (
@@ -165,7 +82,7 @@ class PropertyFiltersField(forms.Field):
                     '"<property> in a, b" or "<property> not in a, b".'
                 )
             name, op = match["name"].strip(), match["op"].lower()
-            values = _split(match["values"] or "")
+            values = split_names(match["values"] or "")
             rule = rules.setdefault(name, {"name": name})
             if op in ("exists", "does not exist"):
                 if values:
@@ -177,181 +94,6 @@ class PropertyFiltersField(forms.Field):
                 key = "in_values" if op == "in" else "not_in_values"
                 rule.setdefault(key, []).extend(values)
         return list(rules.values())
-
-
-# ---------------------------------------------------------------------------------------------
-# Form plumbing
-
-
-class ModelErrorsMixin:
-    """Show a model's clean() errors on the form even for fields the form does not edit.
-
-    Django raises ValueError (a 500) when Model.clean() names a field missing from the form; here
-    such errors go to `model_error_fields[field]` when given, else to the top of the form.
-    """
-
-    model_error_fields: dict[str, str] = {}
-
-    def _update_errors(self, errors):
-        if hasattr(errors, "error_dict"):
-            remapped: dict[str, list] = {}
-            for field, messages in errors.error_dict.items():
-                target = self.model_error_fields.get(field, field)
-                if target != NON_FIELD_ERRORS and target not in self.fields:
-                    target = NON_FIELD_ERRORS
-                remapped.setdefault(target, []).extend(messages)
-            errors = ValidationError(remapped)
-        super()._update_errors(errors)
-
-
-class NestedRowsMixin(ModelErrorsMixin):
-    """A model form that carries formsets of its own child rows.
-
-    `nested_formsets` lists (name, heading, formset class); each formset is built with
-    `instance=` this form's instance and the prefix `<form prefix>-<name>`, validated in clean(),
-    and saved after the instance. A formset whose management form was not posted is left alone.
-    """
-
-    nested_formsets: tuple = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.nested = []
-        for name, heading, formset_class in self.nested_formsets:
-            prefix = f"{self.prefix}-{name}" if self.prefix else name
-            posted = self.is_bound and f"{prefix}-TOTAL_FORMS" in self.data
-            formset = formset_class(
-                data=self.data if posted else None,
-                files=self.files if posted else None,
-                instance=self.instance,
-                prefix=prefix,
-            )
-            formset.heading = heading
-            self.nested.append(formset)
-            setattr(self, f"{name}_formset", formset)
-
-    def has_changed(self):
-        return super().has_changed() or any(fs.is_bound and fs.has_changed() for fs in self.nested)
-
-    def prepare_nested(self, cleaned_data) -> None:
-        """Hook: tell the nested formsets what they need from this form before validating."""
-
-    def clean(self):
-        cleaned_data = super().clean()
-        self.prepare_nested(cleaned_data)
-        for formset in self.nested:
-            if not formset.is_bound:
-                continue
-            formset.full_clean()
-            if not formset.is_valid():
-                problems = list(formset.non_form_errors())
-                self.add_error(
-                    None, problems or f"Correct the {formset.heading.lower()} rows below."
-                )
-        return cleaned_data
-
-    def save(self, commit=True):
-        instance = super().save(commit=commit)
-        if commit:
-            self.save_nested()
-        else:
-            save_m2m = self.save_m2m
-
-            def save_m2m_and_nested():
-                save_m2m()
-                self.save_nested()
-
-            self.save_m2m = save_m2m_and_nested
-        return instance
-
-    def save_nested(self) -> None:
-        for formset in self.nested:
-            if formset.is_bound:
-                formset.instance = self.instance
-                formset.save()
-
-    @property
-    def media(self):
-        media = super().media
-        for formset in self.nested:
-            media += formset.media
-        return media
-
-
-class OrderedRowsFormSet(forms.BaseFormSet):
-    """Child rows typed in order (tiers): level = position; saving replaces the stored rows.
-
-    Subclasses set `row_model`, `parent_field`, `row_fields`, `row_filter` and `problem()`.
-    Deleting a row is clearing it.
-    """
-
-    row_model: type[models.Model]
-    parent_field: str
-    row_fields: tuple[str, ...]
-    row_filter: dict = {}
-
-    def __init__(self, data=None, files=None, *, instance, prefix, **kwargs):
-        self.instance = instance
-        initial = []
-        if not instance._state.adding:
-            stored = self.row_model.objects.filter(
-                **{self.parent_field: instance}, **self.row_filter
-            ).order_by("level")
-            initial = [{name: getattr(row, name) for name in self.row_fields} for row in stored]
-        # Blank rows to type into: a few for a new table, one more under stored rows.
-        self.extra = 1 if initial else self.extra
-        super().__init__(data, files, prefix=prefix, initial=initial, **kwargs)
-
-    def rows(self) -> list[tuple]:
-        rows = []
-        for form in self.forms:
-            values = tuple(form.cleaned_data.get(name) for name in self.row_fields)
-            if any(v is not None for v in values):
-                rows.append(values)
-        return rows
-
-    def problem(self, rows: list[tuple]) -> str | None:
-        raise NotImplementedError
-
-    def clean(self):
-        if any(self.errors):
-            return
-        problem = self.problem(self.rows())
-        if problem:
-            raise ValidationError(problem)
-
-    def save(self) -> None:
-        if not self.has_changed():
-            return
-        parent = {self.parent_field: self.instance}
-        self.row_model.objects.filter(**parent, **self.row_filter).delete()
-        self.row_model.objects.bulk_create(
-            self.row_model(
-                **parent,
-                **self.row_filter,
-                level=level,
-                **dict(zip(self.row_fields, row, strict=True)),
-            )
-            for level, row in enumerate(self.rows(), start=1)
-        )
-
-
-def ordered_rows_formset(formset_class, *, extra: int = 3):
-    """A formset class whose row form has `row_fields` of `row_model`, all optional."""
-    fields = {
-        name: nested_formfield(formset_class.row_model._meta.get_field(name), required=False)
-        for name in formset_class.row_fields
-    }
-    row_form = type(f"{formset_class.row_model.__name__}RowForm", (forms.Form,), fields)
-    return forms.formset_factory(row_form, formset=formset_class, extra=extra)
-
-
-def non_deleted_forms(formset) -> list:
-    return [
-        form
-        for form in formset.forms
-        if form.cleaned_data and not (formset.can_delete and formset._should_delete_form(form))
-    ]
 
 
 # ---------------------------------------------------------------------------------------------

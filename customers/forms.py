@@ -5,7 +5,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
-from catalog.forms import (
+from billing_site.admin_forms import (
     KeyValuesField,
     ModelErrorsMixin,
     NameListField,

@@ -1,165 +1,40 @@
-"""The Customers section of the admin: customers with their aliases, contracts with their terms."""
+"""Contracts in the admin: the contract's terms edited on its page, its products and its invoices."""
 
 from django.contrib import admin
-from django.db.models import Count
-from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
-from catalog.admin import (
+from billing_site.admin_forms import (
+    DECIMAL_OVERRIDES,
     NESTED_MEDIA,
-    ArchivableAdmin,
     ArchivedListFilter,
-    HiddenFromIndexMixin,
     admin_link,
     money_display,
     pretty_json,
     quantity_display,
-    rate_price_summary,
 )
-from catalog.forms import DECIMAL_OVERRIDES
+from catalog.admin import rate_price_summary
 from catalog.models import Product
 
-from . import services
-from .forms import (
+from ..forms import (
     BalanceTermFormSet,
-    CommitForm,
     CommitWithRowsForm,
     ContractForm,
-    CreditForm,
     CreditWithRowsForm,
-    IngestAliasForm,
     OverrideForm,
     ScheduledChargeForm,
 )
-from .models import (
-    AccessSegment,
+from ..models import (
     Commit,
-    CommitInvoiceItem,
     Contract,
     ContractEdit,
     Credit,
-    Customer,
-    IngestAlias,
     Override,
     ScheduledCharge,
     Subscription,
 )
+from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
-
-
-def send_test_event_url(contract, product) -> str | None:
-    """The sandbox form for this contract and product, once the metering admin provides it."""
-    try:
-        return reverse(
-            "admin:metering_send_test_event",
-            kwargs={"contract_id": contract.pk, "product_id": product.pk},
-        )
-    except NoReverseMatch:
-        return None
-
-
-def balance_total(term) -> str:
-    """The sum of a commit's or credit's access schedule, in its pricing unit."""
-    if term.pk is None or term._state.adding:
-        return "—"
-    amounts = [segment.amount for segment in term.access_schedule.all()]
-    return money_display(sum(amounts), term.credit_type) if amounts else "—"
-
-
-def items_total(charge, unit) -> str:
-    if charge.pk is None or charge._state.adding:
-        return "—"
-    totals = [item.total for item in charge.schedule_items.all() if item.total is not None]
-    return money_display(sum(totals), unit) if totals else "—"
-
-
-# ---------------------------------------------------------------------------------------------
-# Customers
-
-
-class IngestAliasInline(admin.TabularInline):
-    model = IngestAlias
-    form = IngestAliasForm
-    extra = 1
-    fields = ["alias", "created_at"]
-    readonly_fields = ["created_at"]
-    verbose_name_plural = "ingest aliases (other ids under which this customer's events arrive)"
-
-
-class ContractSummaryInline(admin.TabularInline):
-    """The customer's contracts, read-only here; each opens on its own page."""
-
-    model = Contract
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    fields = [
-        "contract",
-        "rate_card",
-        "starting_at",
-        "ending_before",
-        "usage_statement_frequency",
-        "archived_at",
-    ]
-    readonly_fields = fields
-    verbose_name_plural = "contracts"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="contract")
-    def contract(self, obj) -> str:
-        return admin_link(obj)
-
-
-@admin.register(Customer)
-class CustomerAdmin(ArchivableAdmin):
-    list_display = ["name", "aliases", "contract_count", "created_at", "is_archived"]
-    search_fields = ["name", "id", "external_id", "ingest_aliases__alias"]
-    date_hierarchy = "created_at"
-    readonly_fields = ["new_contract", "created_at", "updated_at", "archived_at"]
-    fields = [
-        "name",
-        "external_id",
-        "salesforce_account_id",
-        "custom_fields",
-        "new_contract",
-        "created_at",
-        "updated_at",
-        "archived_at",
-    ]
-    inlines = [IngestAliasInline, ContractSummaryInline]
-
-    def archive(self, obj, *, now):
-        # Like the API: the customer's contracts are archived with it.
-        services.customer_archive(customer=obj, now=now)
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related("ingest_aliases")
-            .annotate(_contracts=Count("contracts", distinct=True))
-        )
-
-    @admin.display(description="ingest aliases")
-    def aliases(self, obj) -> str:
-        return ", ".join(alias.alias for alias in obj.ingest_aliases.all()) or "—"
-
-    @admin.display(description="contracts", ordering="_contracts")
-    def contract_count(self, obj) -> int:
-        return obj._contracts
-
-    @admin.display(description="")
-    def new_contract(self, obj) -> str:
-        if obj is None or obj.pk is None or obj._state.adding:
-            return "Save the customer first, then add contracts."
-        url = reverse("admin:customers_contract_add") + f"?customer={obj.pk}"
-        return format_html('<a class="addlink" href="{}">Add a contract</a>', url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,7 +275,7 @@ class ContractAdmin(admin.ModelAdmin):
                     for r in product_rates
                 ),
             )
-            url = send_test_event_url(obj, product) if product.type == Product.Type.USAGE else None
+            url = _sandbox_url(obj, product) if product.type == Product.Type.USAGE else None
             button = (
                 format_html(
                     '<a class="button test-event-button" href="{}">Send test event</a>', url
@@ -417,65 +292,7 @@ class ContractAdmin(admin.ModelAdmin):
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Commits and credits on their own pages (customer-level balances have no contract)
+def _sandbox_url(contract, product) -> str | None:
+    from customers.admin import send_test_event_url  # looked up late: tests replace its reverse
 
-
-class AccessSegmentInline(admin.TabularInline):
-    model = AccessSegment
-    fk_name = "commit"
-    extra = 0
-    formfield_overrides = DECIMAL_OVERRIDES
-    fields = ["amount", "starting_at", "ending_before"]
-    verbose_name_plural = "access schedule"
-
-
-class CreditAccessSegmentInline(AccessSegmentInline):
-    fk_name = "credit"
-
-
-class CommitInvoiceItemInline(admin.TabularInline):
-    model = CommitInvoiceItem
-    extra = 0
-    formfield_overrides = DECIMAL_OVERRIDES
-    fields = ["timestamp", "amount", "unit_price", "quantity"]
-    verbose_name_plural = "invoice schedule"
-
-
-class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
-    formfield_overrides = DECIMAL_OVERRIDES
-    list_display = ["__str__", "customer", "contract", "product", "total", "priority_display"]
-    list_filter = [ArchivedListFilter, "rate_type"]
-    list_select_related = ["customer", "contract", "product", "credit_type"]
-    search_fields = ["name", "id", "customer__name", "product__name"]
-    date_hierarchy = "created_at"
-    autocomplete_fields = ["customer"]
-    readonly_fields = ["total", "created_at", "archived_at"]
-    filter_horizontal = ["applicable_products", "applicable_contracts"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("access_schedule")
-
-    @admin.display(description="access schedule total")
-    def total(self, obj) -> str:
-        return balance_total(obj)
-
-    @admin.display(description="priority", ordering="priority")
-    def priority_display(self, obj) -> str:
-        return quantity_display(obj.priority)
-
-
-@admin.register(Commit)
-class CommitAdmin(BalanceTermAdmin):
-    form = CommitForm
-    list_display = [*BalanceTermAdmin.list_display, "type"]
-    list_filter = [*BalanceTermAdmin.list_filter, "type"]
-    inlines = [AccessSegmentInline, CommitInvoiceItemInline]
-    exclude = ["uniqueness_key"]
-
-
-@admin.register(Credit)
-class CreditAdmin(BalanceTermAdmin):
-    form = CreditForm
-    inlines = [CreditAccessSegmentInline]
-    exclude = ["uniqueness_key"]
+    return send_test_event_url(contract, product)

@@ -1,0 +1,38 @@
+"""How the offering reads in the admin: a rate's price in one line."""
+
+from decimal import Decimal
+
+from billing_site.admin_forms import money_display, quantity_display
+
+from .. import money
+from ..models import Rate
+
+PERIOD_NAMES = {"MONTHLY": "month", "QUARTERLY": "quarter", "ANNUAL": "year", "WEEKLY": "week"}
+
+
+def rate_price_summary(rate: Rate) -> str:
+    """A rate's price in one line: `$1.50`, `first 1 at $1.00, next 1 at $0.80, then $0.60`, ..."""
+    unit = rate.credit_type
+    if rate.rate_type == Rate.RateType.TIERED:
+        tiers = [tier for tier in rate.tiers.all() if not tier.for_commit_rate]
+        parts = []
+        for index, tier in enumerate(tiers):
+            price = money_display(tier.price, unit)
+            if tier.size is None:
+                parts.append(f"then {price}" if index else price)
+            else:
+                parts.append(
+                    f"{'next' if index else 'first'} {quantity_display(tier.size)} at {price}"
+                )
+        return ", ".join(parts) or "no tiers yet"
+    if rate.price is None:
+        return "—"
+    if rate.rate_type == Rate.RateType.PERCENTAGE:
+        return f"{money.normalize(rate.price * 100)}% of spend"
+    if rate.rate_type == Rate.RateType.SUBSCRIPTION:
+        period = PERIOD_NAMES.get(rate.billing_frequency, "period")
+        summary = f"{money_display(rate.price, unit)} per {period}"
+        if rate.quantity not in (None, Decimal(1)):
+            summary += f" x {quantity_display(rate.quantity)}"
+        return summary
+    return money_display(rate.price, unit)

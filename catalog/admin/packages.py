@@ -1,0 +1,95 @@
+"""Packages in the admin: created, then read and archived (a contract copies them)."""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+
+from billing_site.admin_forms import (
+    NESTED_MEDIA,
+    ArchivableAdmin,
+    pretty_json,
+)
+
+from .. import services
+from ..forms import (
+    PackageForm,
+)
+from ..models import (
+    Package,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Packages
+
+
+@admin.register(Package)
+class PackageAdmin(ArchivableAdmin):
+    """Packages are created, then only read and archived: a contract copies them."""
+
+    form = PackageForm
+    list_display = [
+        "name",
+        "rate_card",
+        "duration",
+        "usage_statement_frequency",
+        "contract_count",
+        "created_at",
+    ]
+    list_filter = ["usage_statement_frequency", "rate_card"]
+    list_select_related = ["rate_card"]
+    search_fields = ["name", "id", "aliases", "rate_card__name"]
+    date_hierarchy = "created_at"
+    main_fields = [
+        "name",
+        "rate_card",
+        "aliases",
+        ("duration_unit", "duration_value"),
+        ("usage_statement_frequency", "usage_statement_day"),
+        "net_payment_terms_days",
+        "multiplier_override_prioritization",
+        "contract_name",
+        "uniqueness_key",
+    ]
+
+    def archive(self, obj, *, now):
+        services.package_archive(package=obj, now=now)
+
+    class Media:
+        css = NESTED_MEDIA["css"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_contracts=Count("contracts"))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": [*self.main_fields, "terms"]})]
+        return [
+            (None, {"fields": [*self.main_fields, "created_at", "created_by", "archived_at"]}),
+            ("Terms (offsets from the contract start)", {"fields": ["terms_display"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["terms_display"] if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        # Existing packages open read-only: they are archived, never edited.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.display(description="duration")
+    def duration(self, obj) -> str:
+        if not obj.duration_unit:
+            return "open-ended"
+        return f"{obj.duration_value} {obj.get_duration_unit_display().lower()}"
+
+    @admin.display(description="contracts", ordering="_contracts")
+    def contract_count(self, obj) -> int:
+        return obj._contracts
+
+    @admin.display(description="terms")
+    def terms_display(self, obj) -> str:
+        return pretty_json(obj.terms)

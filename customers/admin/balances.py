@@ -1,0 +1,85 @@
+"""Commits and credits on their own pages (customer-level balances have no contract)."""
+
+from django.contrib import admin
+
+from billing_site.admin_forms import (
+    DECIMAL_OVERRIDES,
+    ArchivedListFilter,
+    HiddenFromIndexMixin,
+    quantity_display,
+)
+
+from ..forms import (
+    CommitForm,
+    CreditForm,
+)
+from ..models import (
+    AccessSegment,
+    Commit,
+    CommitInvoiceItem,
+    Credit,
+)
+from .totals import balance_total
+
+# ---------------------------------------------------------------------------------------------
+# Commits and credits on their own pages (customer-level balances have no contract)
+
+
+class AccessSegmentInline(admin.TabularInline):
+    model = AccessSegment
+    fk_name = "commit"
+    extra = 0
+    formfield_overrides = DECIMAL_OVERRIDES
+    fields = ["amount", "starting_at", "ending_before"]
+    verbose_name_plural = "access schedule"
+
+
+class CreditAccessSegmentInline(AccessSegmentInline):
+    fk_name = "credit"
+
+
+class CommitInvoiceItemInline(admin.TabularInline):
+    model = CommitInvoiceItem
+    extra = 0
+    formfield_overrides = DECIMAL_OVERRIDES
+    fields = ["timestamp", "amount", "unit_price", "quantity"]
+    verbose_name_plural = "invoice schedule"
+
+
+class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
+    formfield_overrides = DECIMAL_OVERRIDES
+    list_display = ["__str__", "customer", "contract", "product", "total", "priority_display"]
+    list_filter = [ArchivedListFilter, "rate_type"]
+    list_select_related = ["customer", "contract", "product", "credit_type"]
+    search_fields = ["name", "id", "customer__name", "product__name"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["customer"]
+    readonly_fields = ["total", "created_at", "archived_at"]
+    filter_horizontal = ["applicable_products", "applicable_contracts"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("access_schedule")
+
+    @admin.display(description="access schedule total")
+    def total(self, obj) -> str:
+        return balance_total(obj)
+
+    @admin.display(description="priority", ordering="priority")
+    def priority_display(self, obj) -> str:
+        return quantity_display(obj.priority)
+
+
+@admin.register(Commit)
+class CommitAdmin(BalanceTermAdmin):
+    form = CommitForm
+    list_display = [*BalanceTermAdmin.list_display, "type"]
+    list_filter = [*BalanceTermAdmin.list_filter, "type"]
+    inlines = [AccessSegmentInline, CommitInvoiceItemInline]
+    exclude = ["uniqueness_key"]
+
+
+@admin.register(Credit)
+class CreditAdmin(BalanceTermAdmin):
+    form = CreditForm
+    inlines = [CreditAccessSegmentInline]
+    exclude = ["uniqueness_key"]
