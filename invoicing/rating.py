@@ -1340,28 +1340,34 @@ def _product_type(rating_input: RatingInput, product_id: str) -> str:
 
 
 def commit_purchase_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
-    """Step: PREPAID commits' invoice schedule items due in [period start, period end)."""
+    """Step: PREPAID commits' invoice schedule items due in [period start, period end), by
+    timestamp (then commit id)."""
+    due = sorted(
+        (
+            (item.timestamp, balance.id, index, balance, item)
+            for balance in rating_input.balances
+            if balance.type == BalanceType.PREPAID
+            for index, item in enumerate(balance.invoice_schedule)
+            if rating_input.period.contains(item.timestamp)
+        ),
+        key=lambda entry: entry[:3],
+    )
     new_lines = []
-    for balance in rating_input.balances:
-        if balance.type != BalanceType.PREPAID:
-            continue
-        for item in sorted(balance.invoice_schedule, key=lambda item: item.timestamp):
-            if not rating_input.period.contains(item.timestamp):
-                continue
-            new_lines.append(
-                Line(
-                    name=balance.name or balance.product_id,
-                    type=LineType.COMMIT_PURCHASE,
-                    product_id=balance.product_id,
-                    product_type=_product_type(rating_input, balance.product_id),
-                    starting_at=item.timestamp,
-                    ending_before=None,
-                    quantity=item.quantity,
-                    unit_price=item.unit_price,
-                    total=_money(rating_input, item.quantity * item.unit_price),
-                    commit_id=balance.id,
-                )
+    for *_, balance, item in due:
+        new_lines.append(
+            Line(
+                name=balance.name or balance.product_id,
+                type=LineType.COMMIT_PURCHASE,
+                product_id=balance.product_id,
+                product_type=_product_type(rating_input, balance.product_id),
+                starting_at=item.timestamp,
+                ending_before=None,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                total=_money(rating_input, item.quantity * item.unit_price),
+                commit_id=balance.id,
             )
+        )
     return (*lines, *new_lines)
 
 
@@ -1677,10 +1683,10 @@ def balance_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[L
 def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
     """Step: a POSTPAID commit whose access ends in (period start, period end] is trued up: the
     commitment (its segments' amounts) minus what it drew over its life (`drawn_before` plus this
-    invoice's applications), when positive."""
+    invoice's applications), when positive. By commit id."""
     period = rating_input.period
     new_lines = []
-    for balance in rating_input.balances:
+    for balance in sorted(rating_input.balances, key=lambda balance: balance.id):
         if balance.type != BalanceType.POSTPAID or not balance.access_schedule:
             continue
         end = max(segment.ending_before for segment in balance.access_schedule)
