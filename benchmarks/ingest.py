@@ -249,24 +249,25 @@ def http_phase(env, token, *, events: int, clients: int, workers: int, now, pref
 
 
 def check_http(prefix: str, events: int, tokens: int) -> None:
+    """Every measured event stored once, and the pre-aggregates equal to the raw events."""
     from django.db import connection
+    from django.db.models import Sum
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COUNT(*) FROM metering_usageevent WHERE transaction_id LIKE %s", [f"{prefix}-%"]
-        )
-        stored = cursor.fetchone()[0]
-        cursor.execute("SELECT COALESCE(SUM(value_sum), 0) FROM metering_metricaggregate")
-        total = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT COALESCE(SUM((properties->>'tokens')::numeric), 0) FROM metering_usageevent"
-        )
-        raw_total = cursor.fetchone()[0]
-    log(
-        f"check: {stored:,} of {events:,} events stored once; aggregates sum {total:,} = "
-        f"raw events sum {raw_total:,}: {'OK' if stored == events and total == raw_total else 'MISMATCH'}"
-        f" (client sent {tokens:,} in the measured phase)"
+    from metering.models import MetricAggregate, UsageEvent
+
+    stored = UsageEvent.objects.filter(transaction_id__startswith=f"{prefix}-").count()
+    counted = MetricAggregate.objects.aggregate(n=Sum("event_count"))["n"] or 0
+    total = sum(MetricAggregate.objects.values_list("value_sum", flat=True))
+    raw_total = sum(
+        int(p["tokens"]) for p in UsageEvent.objects.values_list("properties", flat=True)
     )
+    ok = stored == events and counted == UsageEvent.objects.count() and total == raw_total
+    log(
+        f"check: {stored:,} of {events:,} measured events stored once; aggregates count "
+        f"{counted:,} events summing {total:,} tokens = raw events {raw_total:,}: "
+        f"{'OK' if ok else 'MISMATCH'} (clients sent {tokens:,} tokens in the measured phase)"
+    )
+    connection.close()
 
 
 def sql_phase(env, *, events: int, clients: int, now, metric) -> float:

@@ -376,8 +376,7 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
 
 
 def _store_sqlite(events, firsts, late, now) -> set[str]:
-    ops = connection.ops
-    stamp = ops.adapt_datetimefield_value
+    stamp = _sqlite_text
     received = stamp(now)
     with transaction.atomic(), connection.cursor() as cursor:
         definitions = definitions_cached()
@@ -400,7 +399,7 @@ def _store_sqlite(events, firsts, late, now) -> set[str]:
         kept = [firsts[i] and e.transaction_id in new_ids for i, e in enumerate(events)]
         stored = [
             (
-                UsageEvent._meta.pk.get_db_prep_value(uuid.uuid4(), connection),
+                uuid.uuid4().hex,
                 e.transaction_id,
                 e.customer_id,
                 e.event_type,
@@ -421,7 +420,7 @@ def _store_sqlite(events, firsts, late, now) -> set[str]:
             )
         dropped = [
             (
-                DuplicateEvent._meta.pk.get_db_prep_value(uuid.uuid4(), connection),
+                uuid.uuid4().hex,
                 e.transaction_id,
                 e.customer_id,
                 e.event_type,
@@ -503,13 +502,15 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
     rows: (metric_id, customer_id, hour, group_values, value, distinct, timestamp, transaction_id).
     Must run inside the write transaction.
     """
-    ops = connection.ops
-    stamp = ops.adapt_datetimefield_value
-    pk_field = MetricAggregate._meta.get_field("metric")
+    stamp = _sqlite_text
+    metric_hex: dict = {}
     partials: dict[tuple, _Partial] = {}
     distinct: set[tuple] = set()
     for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
-        key = (pk_field.get_db_prep_value(metric_id, connection), customer_id, stamp(hour), group)
+        db_metric = metric_hex.get(metric_id)
+        if db_metric is None:
+            db_metric = metric_hex[metric_id] = uuid.UUID(str(metric_id)).hex
+        key = (db_metric, customer_id, stamp(hour), group)
         partial = partials.get(key)
         if partial is None:
             partial = partials[key] = _Partial()
@@ -521,12 +522,16 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
     existing: dict[tuple, _Partial] = {}
     for start in range(0, len(keys), 200):
         chunk = keys[start : start + 200]
+        # `FROM keys CROSS JOIN table` makes SQLite loop over the keys and probe the primary key
+        # (a row-value IN (VALUES ...) would scan the whole table).
         cursor.execute(
-            f"SELECT metric_id, customer_id, hour, group_values, event_count, value_sum, "
-            f"value_max, latest_value, latest_timestamp, latest_transaction_id FROM {table} "
-            f"WHERE (metric_id, customer_id, hour, group_values) IN (VALUES "
+            "WITH k(m, c, h, g) AS (VALUES "
             + ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            + ")",
+            + f") SELECT a.metric_id, a.customer_id, a.hour, a.group_values, a.event_count, "
+            f"a.value_sum, a.value_max, a.latest_value, a.latest_timestamp, "
+            f"a.latest_transaction_id FROM k CROSS JOIN {table} AS a "
+            f"ON a.metric_id = k.m AND a.customer_id = k.c AND a.hour = k.h "
+            f"AND a.group_values = k.g",
             [part for key in chunk for part in key],
         )
         for row in cursor.fetchall():
@@ -582,6 +587,14 @@ def _dec(value) -> Decimal | None:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _sqlite_text(moment: datetime) -> str:
+    """A datetime as Django stores it on SQLite: naive UTC text (what
+    `adapt_datetimefield_value` makes, without its per-call overhead)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(" ")
 
 
 def _sqlite_datetime(value) -> datetime | None:
