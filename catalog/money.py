@@ -128,3 +128,9 @@ FULL_PRECISION = 50
 def full_precision() -> AbstractContextManager[Context]:
     """The decimal context the rating engine computes in (rounding still happens only here)."""
     return localcontext(prec=FULL_PRECISION, rounding=ROUND_HALF_UP)
+
+
+def round_stored(value: Decimal) -> Decimal:
+    """A computed quantity kept at storage precision (`DECIMAL_PLACES`), half up: e.g. the part of
+    a usage line a commit covers at its commit price (the balance divided by that price)."""
+    return value.quantize(_exponent(DECIMAL_PLACES), rounding=ROUND_HALF_UP)

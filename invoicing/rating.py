@@ -113,6 +113,7 @@ from catalog.money import (
     full_precision,
     round_amount,
     round_quantity,
+    round_stored,
     to_decimal,
 )
 
@@ -1515,8 +1516,9 @@ def allocate_balances(
     product in its scope, lying wholly inside the segment's access window), never more than the
     line has left and never more than the segment holds. A draw at a commit price (COMMIT_RATE or
     a commit-specific override) on a line nothing has drawn yet re-prices that line: the part the
-    commit covers becomes its own line at the commit price (`commit_id` set), the rest stays at
-    the list price as a new line that later segments may draw (a line already drawn from is drawn
+    commit covers becomes its own line at the commit price (`commit_id` set; its quantity, the
+    segment's amount divided by the commit price, kept at storage precision; its total, that
+    amount), the rest stays at the list price as a new line that later segments may draw (a line already drawn from is drawn
     at its list price). Returns the (possibly split) lines and the draws.
     """
     work = list(lines)
@@ -1535,32 +1537,33 @@ def allocate_balances(
             if price is not None and price != line.unit_price and left[index] == line.total:
                 unit = _unit(rating_input, line.credit_type_id)
                 at_commit = _money(rating_input, line.quantity * price, unit)
-                if at_commit <= available:
-                    covered = dataclasses.replace(
+                covered_quantity = line.quantity
+                if at_commit > available:
+                    covered_quantity = min(line.quantity, round_stored(available / price))
+                if covered_quantity == line.quantity:
+                    # The whole line at the commit price; what the segment cannot pay stays on
+                    # the line for later segments.
+                    work[index] = dataclasses.replace(
                         line, unit_price=price, total=at_commit, commit_id=balance.id
                     )
-                    rest = None
+                    draw = min(available, at_commit)
+                    left[index] = at_commit - draw
                 else:
-                    quantity = available / price
-                    covered = dataclasses.replace(
+                    rest_quantity = line.quantity - covered_quantity
+                    work[index] = dataclasses.replace(
                         line,
-                        quantity=quantity,
+                        quantity=covered_quantity,
                         unit_price=price,
                         total=available,
                         commit_id=balance.id,
                     )
-                    rest_quantity = line.quantity - quantity
                     rest = dataclasses.replace(
                         line,
                         quantity=rest_quantity,
                         total=_money(rating_input, rest_quantity * line.unit_price, unit),
                     )
-                work[index] = covered
-                left[index] = ZERO
-                if covered.total > 0:
-                    allocations.append(Allocation(index, balance.id, segment.id, covered.total))
-                available -= covered.total
-                if rest is not None:
+                    draw = available
+                    left[index] = ZERO
                     work.insert(index + 1, rest)
                     left.insert(index + 1, rest.total)
                     allocations = [
@@ -1569,6 +1572,9 @@ def allocate_balances(
                         else dataclasses.replace(a, line_index=a.line_index + 1)
                         for a in allocations
                     ]
+                if draw > 0:
+                    allocations.append(Allocation(index, balance.id, segment.id, draw))
+                available -= draw
                 index += 1
                 continue
             draw = min(available, left[index])

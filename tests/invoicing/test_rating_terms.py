@@ -1006,3 +1006,37 @@ def test_a_result_with_terms_serializes():
 
     assert data["balance_draws"][0]["remaining"] == "700"
     assert data["lines"][-1]["applied_commit_or_credit_type"] == "CREDIT"
+
+
+def test_a_commit_rate_cover_that_rounds_past_the_line_takes_the_whole_line():
+    rating_input = world(
+        rates=(flat("tokens", "100", commit_price=D("99.6")),),
+        usage=[used("tokens", "1")],
+        balances=[
+            balance(
+                "c",
+                segments=[segment("1000", available="99.8")],
+                type="PREPAID",
+                rate_type="COMMIT_RATE",
+                priority="1",
+            ),
+            balance("credit", "1000", priority="2"),
+        ],
+    )
+
+    result = rate_invoice(rating_input)
+
+    assert charges(result) == [("tokens", D("1"), D("99.6"), D("100"))]
+    assert applications(result) == [("c", D("-99.8"), D("0")), ("credit", D("-0.2"), D("999.8"))]
+
+
+def test_a_partial_commit_rate_cover_keeps_its_quantity_at_storage_precision():
+    rating_input = world(
+        rates=(flat("tokens", "100", commit_price=D("30")),),
+        usage=[used("tokens", "3")],
+        balances=[balance("c", "50", type="PREPAID", rate_type="COMMIT_RATE")],
+    )
+
+    covered, rest = rate_invoice(rating_input).lines[:2]
+
+    assert (covered.quantity, rest.quantity) == (D("1.666666666667"), D("1.333333333333"))
