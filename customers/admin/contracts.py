@@ -1,6 +1,7 @@
 """Contracts in the admin: the contract's terms edited on its page, its products and its invoices."""
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from billing_site.admin_forms import (
@@ -32,6 +33,7 @@ from ..models import (
     ScheduledCharge,
     Subscription,
 )
+from . import panels
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
@@ -204,7 +206,13 @@ class ContractAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "starting_at"
     autocomplete_fields = ["customer", "rate_card", "package"]
-    readonly_fields = ["rate_card_products", "created_at", "created_by", "archived_at"]
+    readonly_fields = [
+        "rate_card_products",
+        "invoices",
+        "created_at",
+        "created_by",
+        "archived_at",
+    ]
     fieldsets = [
         (None, {"fields": ["customer", "name", "rate_card", "package"]}),
         ("Dates", {"fields": [("starting_at", "ending_before")]}),
@@ -221,6 +229,7 @@ class ContractAdmin(admin.ModelAdmin):
             },
         ),
         ("Rate card products", {"fields": ["rate_card_products"]}),
+        ("Invoices", {"fields": ["invoices"]}),
         (
             "More",
             {
@@ -246,6 +255,17 @@ class ContractAdmin(admin.ModelAdmin):
 
     class Media:
         css = NESTED_MEDIA["css"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # a new contract has no invoices yet
+            return [fs for fs in self.fieldsets if fs[0] != "Invoices"]
+        return self.fieldsets
+
+    @admin.display(description="invoices (newest period first)")
+    def invoices(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return panels.contract_invoices_panel(obj, now=timezone.now())
 
     @admin.display(description="products and prices")
     def rate_card_products(self, obj) -> str:

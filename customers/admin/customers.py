@@ -3,12 +3,10 @@
 from django.contrib import admin
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from billing_site.admin_forms import (
-    ArchivableAdmin,
-    admin_link,
-)
+from billing_site.admin_forms import NESTED_MEDIA, ArchivableAdmin, admin_link
 
 from .. import services
 from ..forms import (
@@ -19,6 +17,7 @@ from ..models import (
     Customer,
     IngestAlias,
 )
+from . import panels
 
 # ---------------------------------------------------------------------------------------------
 # Customers
@@ -67,7 +66,14 @@ class CustomerAdmin(ArchivableAdmin):
     list_display = ["name", "aliases", "contract_count", "created_at", "is_archived"]
     search_fields = ["name", "id", "external_id", "ingest_aliases__alias"]
     date_hierarchy = "created_at"
-    readonly_fields = ["new_contract", "created_at", "updated_at", "archived_at"]
+    readonly_fields = [
+        "new_contract",
+        "created_at",
+        "updated_at",
+        "archived_at",
+        "current_usage",
+        "late_events",
+    ]
     fields = [
         "name",
         "external_id",
@@ -78,7 +84,47 @@ class CustomerAdmin(ArchivableAdmin):
         "updated_at",
         "archived_at",
     ]
+    usage_fields = ["current_usage", "late_events"]
     inlines = [IngestAliasInline, ContractSummaryInline]
+    change_list_template = "admin/customers/customer/change_list.html"
+
+    class Media:
+        css = NESTED_MEDIA["css"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.fields})]
+        return [
+            (None, {"fields": self.fields}),
+            ("Usage this billing period", {"fields": self.usage_fields}),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = dict(extra_context or {})
+        # The unattributed ids, on the plain first page only (not on every search or page).
+        if not set(request.GET) - {"o"}:
+            extra_context["unattributed"] = panels.unattributed_box(now=timezone.now())
+        return super().changelist_view(request, extra_context)
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        alias = request.GET.get("ingest_alias")
+        if isinstance(inline, IngestAliasInline) and alias and request.method == "GET":
+            # "New customer with this alias" from the unattributed ids: the alias row prefilled.
+            kwargs["initial"] = [{"alias": alias}]
+        return kwargs
+
+    @admin.display(description="usage per billable metric")
+    def current_usage(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return panels.customer_usage_panel(obj, now=timezone.now())
+
+    @admin.display(description="late events")
+    def late_events(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return panels.customer_late_events(obj)
 
     def archive(self, obj, *, now):
         # Like the API: the customer's contracts are archived with it.

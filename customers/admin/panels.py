@@ -1,0 +1,182 @@
+"""Read-only panels on the customer and contract pages: usage this period, late events, invoices,
+unattributed ids. Thin: each calls metering's or invoicing's selectors and renders a template.
+
+The selectors are imported inside the functions: metering and invoicing import the customers app,
+so importing them at module level would tie the admin's import order to theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+
+from billing_site.admin_forms import quantity_display
+
+from ..models import Contract, Customer
+
+HOUR = timedelta(hours=1)
+UNATTRIBUTED_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class CurrentPeriod:
+    starting_at: datetime
+    ending_before: datetime
+    contract: Contract | None
+
+    @property
+    def label(self) -> str:
+        end = self.ending_before - timedelta(microseconds=1)
+        source = f"billing period of {self.contract}" if self.contract else "calendar month"
+        return f"{self.starting_at:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC ({source})"
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment.astimezone(UTC) else floor + HOUR
+
+
+def active_contract(customer: Customer, now: datetime) -> Contract | None:
+    """The customer's contract in effect now (the latest started, if several)."""
+    return (
+        Contract.objects.active()
+        .filter(customer=customer, starting_at__lte=now)
+        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=now))
+        .select_related("rate_card")
+        .order_by("-starting_at", "-created_at")
+        .first()
+    )
+
+
+def current_period(customer: Customer, now: datetime) -> CurrentPeriod:
+    """The active contract's billing period containing `now`, else the calendar month, widened to
+    whole UTC hours (the usage aggregates are hourly)."""
+    from invoicing import periods
+
+    contract = active_contract(customer, now)
+    billing = periods.period_containing(periods.schedule_for(contract), now) if contract else None
+    if billing is not None:
+        return CurrentPeriod(
+            _floor_hour(billing.starting_at), _ceil_hour(billing.ending_before), contract
+        )
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return CurrentPeriod(start, end, None)
+
+
+def events_changelist_url(ids: list[str], **filters: str) -> str:
+    """The usage events list filtered to events sent under any of `ids` (customer id, aliases)."""
+    query = {"customer_id__in": ",".join(ids), **filters}
+    return f"{reverse('admin:metering_usageevent_changelist')}?{urlencode(query)}"
+
+
+def customer_usage_panel(customer: Customer, *, now: datetime) -> str:
+    from metering.selectors import customer_ingest_ids, customer_usage_summary
+
+    period = current_period(customer, now)
+    rows = []
+    for usage in customer_usage_summary(
+        customer=customer, starting_at=period.starting_at, ending_before=period.ending_before
+    ):
+        groups = getattr(usage, "groups", None) or {}
+        rows.append(
+            {
+                "metric": usage.metric,
+                "metric_url": reverse(
+                    "admin:catalog_billablemetric_change", args=[usage.metric.pk]
+                ),
+                "value": quantity_display(usage.value),
+                "groups": [
+                    (
+                        ", ".join("—" if v is None else str(v) for v in key)
+                        if isinstance(key, tuple)
+                        else str(key),
+                        quantity_display(value),
+                    )
+                    for key, value in groups.items()
+                ],
+            }
+        )
+    ids = customer_ingest_ids(customer=customer)
+    return render_to_string(
+        "admin/customers/includes/usage_panel.html",
+        {
+            "period": period,
+            "rows": rows,
+            "events_url": events_changelist_url(ids),
+            "ids": ids,
+        },
+    )
+
+
+def customer_late_events(customer: Customer) -> str:
+    from invoicing.selectors import customer_late_event_count
+    from metering.selectors import customer_ingest_ids
+
+    count = customer_late_event_count(customer=customer)
+    return render_to_string(
+        "admin/customers/includes/late_events.html",
+        {
+            "count": count,
+            "url": events_changelist_url(
+                customer_ingest_ids(customer=customer), is_late__exact="1"
+            ),
+        },
+    )
+
+
+def unattributed_box(*, now: datetime) -> dict:
+    """Context for the box on the customer list: ids sent by events that no customer owns."""
+    from metering.selectors import unattributed_customer_ids
+
+    found = unattributed_customer_ids(now=now, limit=UNATTRIBUTED_SHOWN + 1)
+    events_list = reverse("admin:metering_usageevent_changelist")
+    add_customer = reverse("admin:customers_customer_add")
+    rows = [
+        {
+            "customer_id": row.customer_id,
+            "events": row.events,
+            "last_timestamp": row.last_timestamp,
+            "events_url": f"{events_list}?{urlencode({'q': row.customer_id})}",
+            "add_url": f"{add_customer}?{urlencode({'ingest_alias': row.customer_id})}",
+        }
+        for row in found[:UNATTRIBUTED_SHOWN]
+    ]
+    try:
+        all_url = reverse("admin:metering_usageevent_unattributed")
+    except NoReverseMatch:  # the metering admin may not provide the page
+        all_url = None
+    return {"rows": rows, "more": len(found) > UNATTRIBUTED_SHOWN, "all_url": all_url}
+
+
+def contract_invoices_panel(contract: Contract, *, now: datetime) -> str:
+    from invoicing.models import Invoice
+    from invoicing.selectors import contract_invoices, invoice_rate
+
+    rows = []
+    for invoice in contract_invoices(contract=contract):
+        is_draft = invoice.status == Invoice.Status.DRAFT
+        total = invoice_rate(invoice=invoice, now=now).total if is_draft else invoice.total
+        rows.append(
+            {
+                "url": reverse("admin:invoicing_invoice_change", args=[invoice.pk]),
+                "period": (
+                    f"{invoice.start_timestamp.astimezone(UTC):%Y-%m-%d %H:%M} to "
+                    f"{invoice.end_timestamp.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                ),
+                "status": invoice.get_status_display(),
+                "is_draft": is_draft,
+                "number": invoice.number,
+                "total": invoice.credit_type.format(total),
+            }
+        )
+    return render_to_string("admin/customers/includes/contract_invoices.html", {"rows": rows})
