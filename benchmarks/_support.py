@@ -64,7 +64,9 @@ def database(*, sqlite: bool = False) -> Iterator[dict[str, str]]:
     if sqlite:
         with tempfile.TemporaryDirectory(prefix="billing-bench-") as folder:
             env["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-            env["DJANGO_SETTINGS_MODULE"] = "billing_site.settings.local"
+            env["DJANGO_SETTINGS_MODULE"] = os.environ.get(
+                "BENCH_SQLITE_SETTINGS", "billing_site.settings.local"
+            )
             env["DEBUG"] = "false"
             yield env
         return

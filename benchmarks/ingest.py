@@ -257,7 +257,7 @@ def check_http(prefix: str, events: int, tokens: int) -> None:
 
     stored = UsageEvent.objects.filter(transaction_id__startswith=f"{prefix}-").count()
     counted = MetricAggregate.objects.aggregate(n=Sum("event_count"))["n"] or 0
-    total = sum(MetricAggregate.objects.values_list("value_sum", flat=True))
+    total = sum(MetricAggregate.objects.values_list("value_sum", flat=True).iterator(10_000))
     raw_total = sum(
         int(p["tokens"]) for p in UsageEvent.objects.values_list("properties", flat=True)
     )

@@ -515,3 +515,45 @@ def test_expiry_forgets_old_transaction_ids():
     ingest(ev("c", {}, tx="new"))
     assert services.ingested_transactions_expire(now=NOW) == 1
     assert list(IngestedTransaction.objects.values_list("transaction_id", flat=True)) == ["new"]
+
+
+def test_every_metering_factory_makes_a_row():
+    from .factories import (
+        DuplicateEventFactory,
+        IngestedTransactionFactory,
+        MetricAggregateFactory,
+        MetricDistinctValueFactory,
+        UsageEventFactory,
+    )
+
+    for factory in (
+        UsageEventFactory,
+        IngestedTransactionFactory,
+        DuplicateEventFactory,
+        MetricAggregateFactory,
+        MetricDistinctValueFactory,
+    ):
+        row = factory()
+        assert type(row).objects.filter(pk=row.pk).exists(), factory
+
+
+def test_the_late_event_hook_marks_events_late():
+    seen = []
+
+    def finalized_before_yesterday(events):
+        seen.extend(events)
+        return [timestamp < NOW - timedelta(days=1) for _, timestamp in events]
+
+    services.usage_events_ingest(
+        events=[
+            ev("c", {}, tx="old", at=NOW - timedelta(days=3)),
+            ev("c", {}, tx="new", at=NOW - timedelta(hours=2)),
+        ],
+        now=NOW,
+        is_late=finalized_before_yesterday,
+    )
+    assert dict(UsageEvent.objects.values_list("transaction_id", "is_late")) == {
+        "old": True,
+        "new": False,
+    }
+    assert [customer for customer, _ in seen] == ["c", "c"]
