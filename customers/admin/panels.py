@@ -21,6 +21,7 @@ from ..models import Contract, Customer
 
 HOUR = timedelta(hours=1)
 UNATTRIBUTED_SHOWN = 10
+GROUPS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,44 @@ def events_changelist_url(ids: list[str], **filters: str) -> str:
     return f"{reverse('admin:metering_usageevent_changelist')}?{urlencode(query)}"
 
 
+def _group_breakdown(usage, ids: list[str], period: CurrentPeriod) -> list[tuple[str, str]]:
+    """The value per group of the metric's first key set (the selector's own breakdown when it
+    gives one), largest first, at most GROUPS_SHOWN rows."""
+    from metering.selectors import usage_by_segment
+
+    groups = getattr(usage, "groups", None)
+    key_sets = usage.metric.group_keys or []
+    if groups is None and key_sets:
+        groups = usage_by_segment(
+            metric=usage.metric,
+            customer_ids=ids,
+            boundaries=[period.starting_at, period.ending_before],
+            group_keys=key_sets[0],
+        )[0]
+        keys = key_sets[0]
+    else:
+        keys = []
+    rows = []
+    for group, value in sorted((groups or {}).items(), key=lambda item: (-item[1], str(item[0]))):
+        values = [
+            "—" if v is None else str(v) for v in (group if isinstance(group, tuple) else (group,))
+        ]
+        if len(keys) == len(values):
+            values = [f"{key}={text}" for key, text in zip(keys, values, strict=True)]
+        label = ", ".join(values)
+        rows.append((label, quantity_display(value)))
+    return rows[:GROUPS_SHOWN]
+
+
 def customer_usage_panel(customer: Customer, *, now: datetime) -> str:
     from metering.selectors import customer_ingest_ids, customer_usage_summary
 
     period = current_period(customer, now)
+    ids = customer_ingest_ids(customer=customer)
     rows = []
     for usage in customer_usage_summary(
         customer=customer, starting_at=period.starting_at, ending_before=period.ending_before
     ):
-        groups = getattr(usage, "groups", None) or {}
         rows.append(
             {
                 "metric": usage.metric,
@@ -95,18 +125,9 @@ def customer_usage_panel(customer: Customer, *, now: datetime) -> str:
                     "admin:catalog_billablemetric_change", args=[usage.metric.pk]
                 ),
                 "value": quantity_display(usage.value),
-                "groups": [
-                    (
-                        ", ".join("—" if v is None else str(v) for v in key)
-                        if isinstance(key, tuple)
-                        else str(key),
-                        quantity_display(value),
-                    )
-                    for key, value in groups.items()
-                ],
+                "groups": _group_breakdown(usage, ids, period),
             }
         )
-    ids = customer_ingest_ids(customer=customer)
     return render_to_string(
         "admin/customers/includes/usage_panel.html",
         {

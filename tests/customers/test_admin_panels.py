@@ -129,6 +129,7 @@ def test_customer_page_shows_each_metric_value_for_the_current_period(admin_clie
     assert row is not None
     assert row.group(1) == "1,500.5"
     assert "Input tokens" in text(html)
+    assert "model_name=model-A : 1,200.5 model_name=model-B : 300" in text(html)
     start = world["this_month"]
     end = month_start(start + timedelta(days=32)) - timedelta(minutes=1)
     assert f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" in text(html)
