@@ -21,6 +21,10 @@ def test_there_are_at_least_fifteen_golden_cases():
     assert len(CASES) >= 15
 
 
+def test_there_are_at_least_twelve_golden_cases_with_contract_terms():
+    assert len(CASES) - len(case_paths()) >= 12
+
+
 @pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
 def test_golden_case_rates_to_its_expected_invoice(path):
     case = load_case(path)
@@ -31,6 +35,21 @@ def test_golden_case_rates_to_its_expected_invoice(path):
     assert actual == expected
     assert result.subtotal == Decimal(case["expected"]["subtotal"])
     assert result.total == Decimal(case["expected"]["total"])
+    if "balance_draws" in case["expected"]:
+        assert [
+            {
+                "balance_id": draw.balance_id,
+                "segment_id": draw.segment_id,
+                "available": draw.available,
+                "drawn": draw.drawn,
+                "remaining": draw.remaining,
+                "expires": draw.expires,
+            }
+            for draw in result.balance_draws
+        ] == [
+            {**row, **{key: Decimal(row[key]) for key in ("available", "drawn", "remaining")}}
+            for row in case["expected"]["balance_draws"]
+        ]
 
 
 @pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
