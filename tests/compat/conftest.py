@@ -14,15 +14,19 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def client(live_server, transactional_db) -> Metronome:
+def client(live_server, transactional_db):
     usd_cents()  # a transactional test flushes the seeded unit; put it back
     _, raw = ApiToken.generate(name="sdk")
-    return Metronome(
+    sdk = Metronome(
         base_url=live_server.url,
         bearer_token=raw,
         max_retries=0,
         _strict_response_validation=True,
     )
+    yield sdk
+    # Close keep-alive connections while this test's server thread still owns its database
+    # connection; a request thread closing it later trips Django's thread-sharing check.
+    sdk.close()
 
 
 @pytest.fixture
