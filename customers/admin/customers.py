@@ -106,6 +106,10 @@ class CustomerAdmin(ArchivableAdmin):
             extra_context["unattributed"] = panels.unattributed_box(now=timezone.now())
         return super().changelist_view(request, extra_context)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        panels.unattributed_forget()  # an alias may have been added: recount on the list
+
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
         alias = request.GET.get("ingest_alias")

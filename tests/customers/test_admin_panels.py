@@ -19,9 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.admin import panels
+from customers.models import Customer
 from invoicing.models import Invoice
 from invoicing.services import contract_drafts_ensure, invoice_finalize
 from metering.definitions import definitions_invalidate
+from tests.catalog.admin_posts import management, page_errors
 from tests.invoicing.factories import (
     BillableMetricFactory,
     ContractFactory,
@@ -41,6 +44,13 @@ def _fresh_metric_definitions():
     definitions_invalidate()
     yield
     definitions_invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_unattributed_ids():
+    panels.unattributed_forget()
+    yield
+    panels.unattributed_forget()
 
 
 @pytest.fixture(autouse=True)
@@ -199,6 +209,28 @@ def test_new_customer_from_an_unattributed_id_has_the_alias_prefilled(admin_clie
     response = admin_client.get(url)
     assert response.status_code == 200
     assert 'value="acme-staging"' in response.content.decode()
+
+
+def test_an_alias_added_in_the_admin_leaves_the_unattributed_list(admin_client, world):
+    changelist = reverse("admin:customers_customer_changelist")
+    assert len(admin_client.get(changelist).context["unattributed"]["rows"]) == 1
+
+    data = {
+        "name": "Acme staging",
+        "external_id": "",
+        "salesforce_account_id": "",
+        "custom_fields": "{}",
+        **management("ingest_aliases", total=1),
+        **management("contracts", total=0),
+        "ingest_aliases-0-alias": "acme-staging",
+    }
+    response = admin_client.post(reverse("admin:customers_customer_add"), data)
+    assert response.status_code == 302, page_errors(response)
+
+    assert admin_client.get(changelist).context["unattributed"]["rows"] == []
+    staging = Customer.objects.get(name="Acme staging")
+    html = customer_page(admin_client, staging)
+    assert re.search(r'<td class="number usage-value">11</td>', html)  # 5 + 6 tokens
 
 
 def test_contract_page_lists_its_invoices_with_the_live_draft_total(admin_client, world):
