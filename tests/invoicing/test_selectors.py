@@ -122,3 +122,32 @@ def test_rate_windows_split_where_a_rate_starts_or_ends():
         (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC)),
         (datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)),
     ]
+
+
+@pytest.mark.django_db
+def test_a_period_starting_inside_an_hour_counts_only_its_own_events():
+    from invoicing.selectors import invoice_view
+    from invoicing.services import contract_drafts_ensure
+    from tests.invoicing.factories import ContractFactory, RateFactory
+
+    rate = RateFactory(price=Decimal(7))
+    start = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+    contract = ContractFactory(rate_card=rate.rate_card, starting_at=start)
+    contract_drafts_ensure(contract=contract, now=start)
+    ingest(
+        [
+            {
+                "transaction_id": f"tx-{minute}",
+                "customer_id": str(contract.customer_id),
+                "event_type": "tokens_usage",
+                "timestamp": f"2026-03-10T09:{minute:02d}:00Z",
+                "properties": {"num_tokens": "10", "model_name": "m"},
+            }
+            for minute in (15, 45)
+        ],
+        now=datetime(2026, 3, 10, 10, tzinfo=UTC),
+    )
+    draft = Invoice.objects.get(contract=contract)
+    assert draft.start_timestamp == start
+    view = invoice_view(invoice=draft)
+    assert [(line.quantity, line.total) for line in view.lines] == [(Decimal(10), Decimal(70))]
