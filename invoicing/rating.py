@@ -1204,11 +1204,17 @@ def price_with_override(rate: Rate, override: Override | None) -> Rate:
         if commit:
             return dataclasses.replace(rate, commit_price=new_price, commit_tiers=new_tiers)
         return dataclasses.replace(rate, price=new_price, tiers=new_tiers)
-    # TIERED multipliers: per quantity band of the period (usage rates only).
-    if rate.rate_type not in (RateType.FLAT, RateType.TIERED) or commit:
+    # TIERED multipliers: per quantity band of the period (usage list rates); anything else
+    # (a subscription, a percentage, the commit rate) takes the first band's multiplier.
+    first = override.tiers[0].multiplier
+    if commit:
         return dataclasses.replace(
-            rate, price=None if price is None else price * override.tiers[0].multiplier
+            rate,
+            commit_price=None if price is None else price * first,
+            commit_tiers=tuple(dataclasses.replace(t, price=t.price * first) for t in tiers),
         )
+    if rate.rate_type not in (RateType.FLAT, RateType.TIERED):
+        return dataclasses.replace(rate, price=None if price is None else price * first)
     base = tiers if rate.rate_type == RateType.TIERED else (Tier(price=price),)
     return dataclasses.replace(
         rate, rate_type=RateType.TIERED, price=None, tiers=_multiplied_tiers(base, override.tiers)
@@ -1623,8 +1629,8 @@ def _application_lines(
 
 def custom_unit_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
     """Step: usage priced in a custom unit is first drawn from balances in that unit; what is
-    left converts to the invoice's unit at the card's conversion rate, on one `cpu_conversion`
-    line per custom unit and product (quantity: custom amount left, unit price: fiat per custom
+    left (and what POSTPAID commits drew: still paid) converts to the invoice's unit at the card's
+    conversion rate, on one `cpu_conversion` line per custom unit and product (quantity: custom amount left, unit price: fiat per custom
     unit, starting at the first such line's start and ending at the last one's end)."""
     units = []
     for line in lines:
@@ -1633,14 +1639,18 @@ def custom_unit_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tup
     if not units:
         return lines
     rates = {c.custom_credit_type_id: c.fiat_per_custom for c in rating_input.conversions}
+    postpaid = {b.id: b.type == BalanceType.POSTPAID for b in rating_input.balances}
     work = lines
     conversions = []
     for unit in units:
         if unit not in rates:
             raise ValueError(f"no conversion for custom pricing unit {unit}")
         work, allocations = allocate_balances(rating_input, work, unit)
+        # A POSTPAID draw does not relieve the charge (it is still paid): it stays converted.
         drawn: dict[int, Decimal] = {}
         for allocation in allocations:
+            if postpaid.get(allocation.balance_id):
+                continue
             drawn[allocation.line_index] = (
                 drawn.get(allocation.line_index, ZERO) + allocation.amount
             )

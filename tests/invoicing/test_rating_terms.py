@@ -1040,3 +1040,34 @@ def test_a_partial_commit_rate_cover_keeps_its_quantity_at_storage_precision():
     covered, rest = rate_invoice(rating_input).lines[:2]
 
     assert (covered.quantity, rest.quantity) == (D("1.666666666667"), D("1.333333333333"))
+
+
+def test_a_tiered_override_on_the_commit_rate_leaves_the_list_price():
+    bands = (OverrideTier(multiplier=D("0.5"), size=D("1")), OverrideTier(multiplier=D("0.1")))
+    rating_input = world(
+        rates=(flat("tokens", "100", commit_price=D("80")),),
+        overrides=[
+            override("o", type="TIERED", tiers=bands, product_id="tokens", target="COMMIT_RATE")
+        ],
+    )
+
+    (rate,) = apply_overrides(rating_input).rates
+
+    assert (rate.rate_type, rate.price, rate.commit_price) == ("FLAT", D("100"), D("40.0"))
+
+
+def test_a_postpaid_draw_in_a_custom_unit_is_still_converted_and_paid():
+    result = rate_invoice(
+        cloud_world(
+            usage=[used("tokens", "2")],
+            balances=[balance("post", "1", type="POSTPAID", credit_type_id="cloud")],
+        )
+    )
+
+    assert [line.type for line in result.lines] == [
+        "usage",
+        "applied_commit_or_credit",
+        "cpu_conversion",
+    ]
+    assert result.lines[2].quantity == D("2.50")
+    assert result.total == D("100")

@@ -315,7 +315,13 @@ def test_custom_units_convert_exactly_what_their_balances_left(world):
     custom = [line for line in result.lines if line.credit_type_id == "cloud"]
     charged = sum((line.total for line in custom if line.type in LineType.CHARGES), D(0))
     applied = sum(
-        (-line.total for line in custom if line.type == LineType.APPLIED_COMMIT_OR_CREDIT), D(0)
+        (
+            -line.total
+            for line in custom
+            if line.type == LineType.APPLIED_COMMIT_OR_CREDIT
+            and line.applied_commit_or_credit_type != "POSTPAID"
+        ),
+        D(0),
     )
     converted = sum(
         (line.quantity for line in result.lines if line.type == LineType.CPU_CONVERSION), D(0)
