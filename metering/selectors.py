@@ -203,8 +203,8 @@ def _rows(metric, customer_ids, bounds):
         segment = "width_bucket(hour, %(bounds)s::timestamptz[]) - 1" if len(bounds) > 2 else "0"
         column = {
             "COUNT": "SUM(event_count), NULL::numeric, NULL::numeric",
-            "SUM": "SUM(event_count), SUM(value_sum), NULL::numeric",
-            "MAX": "SUM(event_count), NULL::numeric, MAX(value_max)",
+            "SUM": "0, SUM(value_sum), NULL::numeric",
+            "MAX": "0, NULL::numeric, MAX(value_max)",
         }.get(metric.aggregation_type)
         if column is None:  # LATEST
             latest = (
@@ -213,7 +213,7 @@ def _rows(metric, customer_ids, bounds):
                 "(ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC, "
                 "latest_transaction_id DESC))[1]"
             )
-            column = "SUM(event_count), NULL::numeric, NULL::numeric, " + latest
+            column = "0, NULL::numeric, NULL::numeric, " + latest
         else:
             column += ", NULL::numeric, NULL::timestamptz, ''"
         sql = (
