@@ -84,6 +84,11 @@ def group_values_text(values: dict[str, str]) -> str:
     return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
+def _group_text(keys: tuple[str, ...], values: tuple[str | None, ...]) -> str:
+    groups = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+    return json.dumps(groups, separators=(",", ":")) if groups else "{}"
+
+
 @dataclass(frozen=True, slots=True)
 class PropertyRule:
     name: str
@@ -106,6 +111,8 @@ class CompiledMetric:
     group_keys: tuple[str, ...]
     key_sets: tuple[tuple[str, ...], ...]
     id_text: str
+    # Memo of group values -> canonical JSON (a metric sees few distinct group values).
+    group_texts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def from_model(cls, metric: BillableMetric) -> CompiledMetric:
@@ -191,8 +198,14 @@ class CompiledMetric:
                 if number is None:
                     return None
         if self.group_keys:
-            groups = {k: value_text(properties[k]) for k in self.group_keys if k in properties}
-            group = json.dumps(groups, separators=(",", ":")) if groups else "{}"
+            values = tuple(
+                value_text(properties[k]) if k in properties else None for k in self.group_keys
+            )
+            group = self.group_texts.get(values)
+            if group is None:
+                group = _group_text(self.group_keys, values)
+                if len(self.group_texts) < 100_000:
+                    self.group_texts[values] = group
         else:
             group = "{}"
         return group, number, distinct

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
+from json.encoder import encode_basestring_ascii  # the C implementation when available
 
 from django.db import connection, transaction
 
@@ -303,12 +304,12 @@ def _pg_sql() -> str:
 def _events_json(events, firsts, late) -> str:
     """The batch as one JSON document for `json_to_recordset`: no per-value quoting in Python,
     properties passed through as the JSON text validation produced (Decimals digit for digit)."""
-    dumps = json.dumps
+    quote = encode_basestring_ascii
     parts = []
     for index, e in enumerate(events):
         parts.append(
-            f'{{"t":{dumps(e.transaction_id)},"c":{dumps(e.customer_id)},'
-            f'"y":{dumps(e.event_type)},"s":"{e.timestamp.isoformat()}",'
+            f'{{"t":{quote(e.transaction_id)},"c":{quote(e.customer_id)},'
+            f'"y":{quote(e.event_type)},"s":"{e.timestamp.isoformat()}",'
             f'"p":{e.properties_json},"l":{"true" if late[index] else "false"},'
             f'"f":{"true" if firsts[index] else "false"}}}'
         )
@@ -316,23 +317,24 @@ def _events_json(events, firsts, late) -> str:
 
 
 def _contributions_json(events, contributions) -> str:
+    quote = encode_basestring_ascii
     hours: dict[datetime, str] = {}
-    rows = []
+    groups: dict[str, str] = {}
+    parts = []
     for index, metric, hour, group, value, distinct in contributions:
         hour_text = hours.get(hour)
         if hour_text is None:
             hour_text = hours[hour] = hour.isoformat()
-        rows.append(
-            {
-                "t": events[index].transaction_id,
-                "m": metric.id_text,
-                "h": hour_text,
-                "g": group,
-                "v": None if value is None else str(value),
-                "d": distinct,
-            }
+        group_text = groups.get(group)
+        if group_text is None:
+            group_text = groups[group] = quote(group)
+        parts.append(
+            f'{{"t":{quote(events[index].transaction_id)},"m":"{metric.id_text}",'
+            f'"h":"{hour_text}","g":{group_text},'
+            f'"v":{"null" if value is None else quote(str(value))},'
+            f'"d":{"null" if distinct is None else quote(distinct)}}}'
         )
-    return json.dumps(rows)
+    return "[" + ",".join(parts) + "]"
 
 
 def _is_retryable(exc: Exception) -> bool:
