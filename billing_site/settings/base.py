@@ -171,6 +171,10 @@ BILLING_FINALIZATION_GRACE = timedelta(
     hours=float(os.environ.get("BILLING_FINALIZATION_GRACE_HOURS", "24"))
 )
 
+# Ingestion flags an event "late" when its timestamp falls in an already finalized billing period.
+# Metering asks invoicing through this dotted path so that it never imports invoicing itself.
+METERING_LATE_EVENT_CHECK = "invoicing.selectors.events_late"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
