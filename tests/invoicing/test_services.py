@@ -323,3 +323,24 @@ def test_late_event_through_ingestion_is_flagged_and_changes_no_finalized_invoic
     }
     assert customer_late_event_count(customer=contract.customer) == 1
     assert invoice_view(invoice=Invoice.objects.get(pk=invoice.pk)).total == invoice.total
+
+
+def test_one_failing_invoice_does_not_hold_back_the_batch(monkeypatch):
+    from invoicing import services
+
+    good = ContractFactory(starting_at=t(2026, 3, 1))
+    bad = ContractFactory(starting_at=t(2026, 3, 1))
+    broken = RateFactory(rate_card=bad.rate_card)
+    drafts_ensure_all(now=t(2026, 3, 2))
+    real = services.rate_invoice
+
+    def flaky(rating_input):
+        if any(rate.id == str(broken.id) for rate in rating_input.rates):
+            raise RuntimeError("a broken rate card")
+        return real(rating_input)
+
+    monkeypatch.setattr(services, "rate_invoice", flaky)
+    assert invoices_finalize_due(now=t(2026, 4, 5)) == 1
+    assert [s for _, _, s in periods_of(good)] == ["FINALIZED", "DRAFT"]
+    assert [s for _, _, s in periods_of(bad)] == ["DRAFT", "DRAFT"]
+    assert Invoice.objects.get(contract=good, status="FINALIZED").number == 1
