@@ -354,6 +354,12 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
     definitions = definitions_cached()
     attempts = 0
     connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's prepared statements off (threshold None), which makes
+        # `prepare=True` a no-op. A threshold no other query reaches lets this statement alone be
+        # prepared (parsed and planned once per connection). Not for PgBouncer transaction mode.
+        raw.prepare_threshold = 2**31 - 1
     while True:
         params["metric_count"], params["metric_newest"] = definitions.signature
         params["contributions"] = _contributions_json(
