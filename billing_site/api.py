@@ -381,6 +381,23 @@ def keyset_page(
     return rows, _encode_cursor({"t": last.created_at.isoformat(), "i": str(last.pk)})
 
 
+def keyset_page_union(
+    querysets: Sequence, *, limit: int, cursor: str | None, cursor_field: str = "next_page"
+) -> tuple[list, str | None]:
+    """`keyset_page` over several querysets at once (e.g. commits and credits), merged in
+    (created_at, id) order; the cursor is the same kind as `keyset_page`'s."""
+    merged = []
+    for queryset in querysets:
+        rows, _ = keyset_page(queryset, limit=limit + 1, cursor=cursor, cursor_field=cursor_field)
+        merged.extend(rows)
+    merged.sort(key=lambda row: (row.created_at, str(row.pk)))
+    if len(merged) <= limit:
+        return merged, None
+    rows = merged[:limit]
+    last = rows[-1]
+    return rows, _encode_cursor({"t": last.created_at.isoformat(), "i": str(last.pk)})
+
+
 def offset_page(
     items: Sequence, *, limit: int, cursor: str | None, cursor_field: str = "next_page"
 ) -> tuple[list, str | None]:

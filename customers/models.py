@@ -616,3 +616,100 @@ class ContractEdit(models.Model):
 
     def __str__(self) -> str:
         return f"Edit of {self.contract} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BalanceLedgerEntry(models.Model):
+    """One movement of a commit's or credit's balance (Metronome's ledger entry types).
+
+    Segment starts are not stored: they are the access segments themselves (a selector lists them
+    first). Stored: automated invoice deductions, expirations and postpaid true-ups written when an
+    invoice is finalized (one per invoice, segment and type, so finalizing twice writes nothing
+    twice), their reversal when the invoice is voided (`*_CREDITED`), and manual entries. Amounts are
+    signed: a deduction is negative, a manual top-up positive.
+    """
+
+    class Type(models.TextChoices):
+        PREPAID_COMMIT_SEGMENT_START = (
+            "PREPAID_COMMIT_SEGMENT_START",
+            "Prepaid commit segment start",
+        )
+        PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION = (
+            "PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
+            "Prepaid commit invoice deduction",
+        )
+        PREPAID_COMMIT_EXPIRATION = "PREPAID_COMMIT_EXPIRATION", "Prepaid commit expiration"
+        PREPAID_COMMIT_CREDITED = "PREPAID_COMMIT_CREDITED", "Prepaid commit credited (void)"
+        PREPAID_COMMIT_MANUAL = "PREPAID_COMMIT_MANUAL", "Prepaid commit manual entry"
+        POSTPAID_COMMIT_INITIAL_BALANCE = (
+            "POSTPAID_COMMIT_INITIAL_BALANCE",
+            "Postpaid commit initial balance",
+        )
+        POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION = (
+            "POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
+            "Postpaid commit invoice deduction",
+        )
+        POSTPAID_COMMIT_TRUEUP = "POSTPAID_COMMIT_TRUEUP", "Postpaid commit true-up"
+        POSTPAID_COMMIT_MANUAL = "POSTPAID_COMMIT_MANUAL", "Postpaid commit manual entry"
+        CREDIT_SEGMENT_START = "CREDIT_SEGMENT_START", "Credit segment start"
+        CREDIT_AUTOMATED_INVOICE_DEDUCTION = (
+            "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
+            "Credit invoice deduction",
+        )
+        CREDIT_EXPIRATION = "CREDIT_EXPIRATION", "Credit expiration"
+        CREDIT_CREDITED = "CREDIT_CREDITED", "Credit credited (void)"
+        CREDIT_MANUAL = "CREDIT_MANUAL", "Credit manual entry"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    commit = models.ForeignKey(
+        Commit, on_delete=models.CASCADE, null=True, blank=True, related_name="ledger_entries"
+    )
+    credit = models.ForeignKey(
+        Credit, on_delete=models.CASCADE, null=True, blank=True, related_name="ledger_entries"
+    )
+    segment = models.ForeignKey(
+        AccessSegment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    type = models.CharField(max_length=48, choices=Type.choices)
+    amount = models.DecimalField(**MONEY, help_text="Signed: deductions are negative.")
+    timestamp = models.DateTimeField()
+    invoice_id = models.UUIDField(null=True, blank=True, db_index=True)
+    contract = models.ForeignKey(
+        Contract,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The contract whose invoice made the entry.",
+    )
+    reason = models.TextField(blank=True)
+    uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["timestamp", "created_at"]
+        verbose_name_plural = "balance ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(commit__isnull=False, credit__isnull=True)
+                | Q(commit__isnull=True, credit__isnull=False),
+                name="balanceledgerentry_one_balance",
+                violation_error_message="A ledger entry belongs to exactly one commit or credit.",
+            ),
+            models.UniqueConstraint(
+                fields=["invoice_id", "segment", "type"],
+                condition=Q(invoice_id__isnull=False),
+                name="balanceledgerentry_once_per_invoice",
+                violation_error_message="This invoice already wrote this entry for this segment.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()}: {self.amount}"
+
+    @property
+    def balance_id(self):
+        return self.commit_id or self.credit_id

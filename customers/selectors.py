@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from catalog.models import BillableMetric, Package
 
-from .models import Contract, Customer
+from .models import AccessSegment, BalanceLedgerEntry, Commit, Contract, Credit, Customer
 
 CONTRACT_PREFETCH = (
     "commits__access_schedule",
@@ -96,3 +99,287 @@ def contracts_on_package(
         starting_at=starting_at,
         include_archived=include_archived,
     )
+
+
+# --- Balances (commits and credits) and their ledger -----------------------------------------------------
+
+LEDGER = BalanceLedgerEntry.Type
+AUTOMATED = (
+    LEDGER.PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
+    LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
+    LEDGER.CREDIT_AUTOMATED_INVOICE_DEDUCTION,
+    LEDGER.PREPAID_COMMIT_EXPIRATION,
+    LEDGER.CREDIT_EXPIRATION,
+    LEDGER.POSTPAID_COMMIT_TRUEUP,
+)
+BALANCE_PREFETCH = (
+    "access_schedule",
+    "applicable_products",
+    "applicable_contracts",
+    "product",
+    "credit_type",
+)
+
+
+def segment_available(*, segments: Iterable[AccessSegment], as_of: datetime | None = None) -> dict:
+    """What each segment holds: its amount + every manual entry (future-dated ones too, as in
+    Metronome) + the automated entries of finalized invoices (deductions, expirations, true-ups,
+    voids: the ledger only has finalized invoices' entries) dated at or before `as_of` (None: all).
+
+    Pass `as_of` = the invoice's period start to get what is AVAILABLE when that invoice starts
+    (earlier invoices' deductions are dated at their period end). One query for all segments.
+    Returns {segment id (UUID): Decimal}; the figure may be negative after manual draw-downs (the
+    caller clamps at zero where Metronome does).
+    """
+    segments = list(segments)
+    entries = BalanceLedgerEntry.objects.filter(segment__in=[s.pk for s in segments])
+    if as_of is not None:
+        entries = entries.filter(Q(invoice_id__isnull=True) | Q(timestamp__lte=as_of))
+    moved = dict(
+        entries.order_by()
+        .values("segment_id")
+        .annotate(total=Sum("amount"))
+        .values_list("segment_id", "total")
+    )
+    return {s.pk: s.amount + (moved.get(s.pk) or Decimal(0)) for s in segments}
+
+
+def _applicable(queryset, contract: Contract):
+    """The contract's own terms, and its customer's customer-level ones that apply to it (no
+    applicable contracts = every contract) or that it invoices."""
+    model = queryset.model
+    listed = model.applicable_contracts.through.objects.filter(
+        **{f"{model._meta.model_name}_id": OuterRef("pk")}
+    )
+    customer_level = Q(contract__isnull=True, customer_id=contract.customer_id) & (
+        ~Exists(listed) | Q(applicable_contracts=contract)
+    )
+    if model is Commit:
+        customer_level |= Q(contract__isnull=True, invoice_contract=contract)
+    return queryset.filter(Q(contract=contract) | customer_level).distinct()
+
+
+def _in_period(term, start: datetime, end: datetime) -> bool:
+    if any(s.starting_at < end and s.ending_before > start for s in term.access_schedule.all()):
+        return True
+    items = term.invoice_schedule.all() if isinstance(term, Commit) else ()
+    return any(start <= item.timestamp < end for item in items)
+
+
+def balances_for_rating(*, contract: Contract, period) -> list[dict]:
+    """The commits and credits that may apply to one invoice of `contract`, as plain data.
+
+    `period`: anything with `starting_at` / `ending_before` (e.g. `invoicing.rating.Period`) or a
+    (start, end) tuple. Included: the contract's own and the customer's customer-level commits
+    and credits that apply to it (or, for commits, that it invoices), not archived, with an
+    access segment overlapping the period or an invoice schedule item due in it. One dict per
+    balance, in a stable order (contract-level first, then created_at, id):
+
+        {
+            "id": str, "type": "PREPAID" | "POSTPAID" | "CREDIT", "product_id": str,
+            "name": str | None, "priority": Decimal, "rate_type": "LIST_RATE" | "COMMIT_RATE",
+            "applicable_product_ids": tuple[str, ...], "applicable_product_tags": tuple[str, ...],
+            "is_customer_level": bool, "credit_type_id": str,   # the fiat id too (engine: _unit)
+            "invoice_schedule": tuple[{"id": str, "timestamp": datetime, "unit_price": Decimal,
+                                       "quantity": Decimal}, ...],  # only when this contract
+                                       # invoices the commit (its own, or its invoice_contract)
+            "drawn_before": Decimal,  # POSTPAID: -(deductions dated <= period start), else 0
+            "access_schedule": tuple[{"id": str, "starting_at": datetime,
+                                      "ending_before": datetime, "amount": Decimal,
+                                      "available": Decimal}, ...],  # every segment, in order
+        }
+
+    Each maps field for field onto `rating.Balance` / `rating.AccessSegment` /
+    `rating.InvoiceScheduleItem`. `available` is `segment_available(as_of=period start)` clamped
+    at zero: it does NOT subtract the invoice's own draws (they are not in the ledger until it is
+    finalized).
+    """
+    if isinstance(period, tuple):
+        start, end = period
+    else:
+        start, end = period.starting_at, period.ending_before
+    terms = []
+    for model, extra in ((Commit, ("invoice_schedule",)), (Credit, ())):
+        queryset = model.objects.filter(archived_at__isnull=True).prefetch_related(
+            *BALANCE_PREFETCH, *extra
+        )
+        terms += [t for t in _applicable(queryset, contract) if _in_period(t, start, end)]
+    terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
+    segments = [s for t in terms for s in t.access_schedule.all()]
+    available = segment_available(segments=segments, as_of=start)
+    postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
+    drawn = dict(
+        BalanceLedgerEntry.objects.filter(
+            commit_id__in=postpaid,
+            type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
+            timestamp__lte=start,
+        )
+        .order_by()
+        .values("commit_id")
+        .annotate(total=Sum("amount"))
+        .values_list("commit_id", "total")
+    )
+    result = []
+    for term in terms:
+        invoices_here = term.contract_id == contract.pk or (
+            isinstance(term, Commit) and term.invoice_contract_id == contract.pk
+        )
+        items = term.invoice_schedule.all() if isinstance(term, Commit) and invoices_here else ()
+        result.append(
+            {
+                "id": str(term.pk),
+                "type": term.type,
+                "product_id": str(term.product_id),
+                "name": term.name or None,
+                "priority": term.priority,
+                "rate_type": term.rate_type,
+                "applicable_product_ids": tuple(str(p.pk) for p in term.applicable_products.all()),
+                "applicable_product_tags": tuple(term.applicable_product_tags or ()),
+                "is_customer_level": term.contract_id is None,
+                "credit_type_id": str(term.credit_type_id),
+                "invoice_schedule": tuple(
+                    {
+                        "id": str(item.pk),
+                        "timestamp": item.timestamp,
+                        "unit_price": item.amount if item.amount is not None else item.unit_price,
+                        "quantity": Decimal(1) if item.amount is not None else item.quantity,
+                    }
+                    for item in items
+                ),
+                "drawn_before": -(drawn.get(term.pk) or Decimal(0)),
+                "access_schedule": tuple(
+                    {
+                        "id": str(s.pk),
+                        "starting_at": s.starting_at,
+                        "ending_before": s.ending_before,
+                        "amount": s.amount,
+                        "available": max(available[s.pk], Decimal(0)),
+                    }
+                    for s in term.access_schedule.all()
+                ),
+            }
+        )
+    return result
+
+
+def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
+    """The ledger of one commit or credit for display, oldest first: each segment's start (or a
+    postpaid commit's initial balance), then the stored entries. Live draft draws are not here
+    (invoicing adds them). Each: {"type", "amount" (signed Decimal), "timestamp", "segment_id"
+    (UUID | None), "invoice_id" (UUID | None), "contract_id" (UUID | None), "reason" (str)}."""
+    rows = []
+    postpaid = balance.type == Commit.Type.POSTPAID
+    start_type = (
+        LEDGER.POSTPAID_COMMIT_INITIAL_BALANCE
+        if postpaid
+        else LEDGER.CREDIT_SEGMENT_START
+        if isinstance(balance, Credit)
+        else LEDGER.PREPAID_COMMIT_SEGMENT_START
+    )
+    for segment in balance.access_schedule.all():
+        rows.append(
+            {
+                "type": start_type,
+                "amount": segment.amount,
+                "timestamp": segment.starting_at,
+                "segment_id": segment.pk,
+                "invoice_id": None,
+                "contract_id": None,
+                "reason": "",
+            }
+        )
+    for entry in balance.ledger_entries.all():
+        rows.append(
+            {
+                "type": entry.type,
+                "amount": entry.amount,
+                "timestamp": entry.timestamp,
+                "segment_id": entry.segment_id,
+                "invoice_id": entry.invoice_id,
+                "contract_id": entry.contract_id,
+                "reason": entry.reason,
+            }
+        )
+    rows.sort(key=lambda row: (row["timestamp"], row["type"] not in (start_type,)))
+    return rows
+
+
+def _draft_draws(terms: list) -> dict:
+    """{segment id: Decimal} drawn by current draft invoices, when invoicing offers it."""
+    try:
+        from invoicing.selectors import draft_balance_draws
+    except ImportError:
+        return {}
+    return draft_balance_draws(balances=terms)
+
+
+def balances_now(
+    *, balances: Iterable[Commit | Credit], now: datetime, include_drafts: bool = True
+) -> dict:
+    """{balance id: Decimal}: what each balance holds at `now` (Metronome's `balance`): the
+    available amount of its segments active at `now` (expired and upcoming count 0), minus what
+    current drafts draw when `include_drafts` and invoicing provides `draft_balance_draws`;
+    never below zero."""
+    balances = list(balances)
+    active = [
+        s
+        for term in balances
+        for s in term.access_schedule.all()
+        if s.starting_at <= now < s.ending_before
+    ]
+    available = segment_available(segments=active)
+    drafts = _draft_draws(balances) if include_drafts else {}
+    held = defaultdict(Decimal)
+    for s in active:
+        owner = s.commit_id or s.credit_id
+        held[owner] += available[s.pk] - Decimal(drafts.get(s.pk, drafts.get(str(s.pk), 0)))
+    return {term.pk: max(held[term.pk], Decimal(0)) for term in balances}
+
+
+def customer_balances(
+    *,
+    customer: Customer,
+    kinds: Iterable[str] = ("commit", "credit"),
+    include_contract_balances: bool = False,
+    include_archived: bool = False,
+    covering_date: datetime | None = None,
+    starting_at: datetime | None = None,
+    effective_before: datetime | None = None,
+    balance_id=None,
+) -> dict[str, QuerySet]:
+    """The customer's commits and/or credits for the balance lists: customer-level ones, and
+    with `include_contract_balances` the contracts' too; date filters on the access schedule."""
+    result = {}
+    for kind in kinds:
+        model = Commit if kind == "commit" else Credit
+        queryset = model.objects.filter(customer=customer).select_related(
+            "product", "credit_type", "contract"
+        )
+        queryset = queryset.prefetch_related(
+            "access_schedule",
+            "applicable_products",
+            "applicable_contracts",
+            "ledger_entries",
+            *(("invoice_schedule",) if model is Commit else ()),
+        )
+        if not include_contract_balances:
+            queryset = queryset.filter(contract__isnull=True)
+        if not include_archived:
+            queryset = queryset.filter(archived_at__isnull=True).filter(
+                Q(contract__isnull=True) | Q(contract__archived_at__isnull=True)
+            )
+        if balance_id is not None:
+            queryset = queryset.filter(pk=balance_id)
+        segments = AccessSegment.objects.filter(**{kind: OuterRef("pk")})
+        if covering_date is not None:
+            queryset = queryset.filter(
+                Exists(
+                    segments.filter(starting_at__lte=covering_date, ending_before__gt=covering_date)
+                )
+            )
+        if starting_at is not None:
+            queryset = queryset.filter(Exists(segments.filter(ending_before__gt=starting_at)))
+        if effective_before is not None:
+            queryset = queryset.filter(Exists(segments.filter(starting_at__lt=effective_before)))
+        result[kind] = queryset
+    return result

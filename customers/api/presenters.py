@@ -237,7 +237,8 @@ def billing_anchor_date(contract: Contract) -> datetime:
     return start
 
 
-def _terms_json(contract: Contract) -> dict:
+def _terms_json(contract: Contract, extras=None) -> dict:
+    extras = extras or _no_extras
     return _drop_none(
         {
             "created_at": ts(contract.created_at),
@@ -253,8 +254,8 @@ def _terms_json(contract: Contract) -> dict:
                 "frequency": contract.usage_statement_frequency,
             },
             "transitions": [],
-            "commits": [commit_json(c, contract) for c in contract.commits.all()],
-            "credits": [credit_json(c, contract) for c in contract.credits.all()],
+            "commits": [commit_json(c, contract) | extras(c) for c in contract.commits.all()],
+            "credits": [credit_json(c, contract) | extras(c) for c in contract.credits.all()],
             "overrides": [
                 override_json(o) for o in contract.overrides.all() if o.archived_at is None
             ],
@@ -265,6 +266,10 @@ def _terms_json(contract: Contract) -> dict:
     )
 
 
+def _no_extras(term) -> dict:
+    return {}
+
+
 def _subscriptions(contract: Contract) -> list[dict]:
     return [
         subscription_json(s, contract)
@@ -273,12 +278,13 @@ def _subscriptions(contract: Contract) -> list[dict]:
     ]
 
 
-def contract_v2_json(contract: Contract) -> dict:
-    """`ContractV2`: the contract as it is now, flat."""
+def contract_v2_json(contract: Contract, extras=None) -> dict:
+    """`ContractV2`: the contract as it is now, flat. `extras(term)`: fields to add to each
+    commit and credit (balance, ledger)."""
     data = {
         "id": str(contract.pk),
         "customer_id": str(contract.customer_id),
-        **_terms_json(contract),
+        **_terms_json(contract, extras),
         "usage_filter": [],
         "subscriptions": _subscriptions(contract),
         "custom_fields": _string_map(contract.custom_fields),
@@ -291,9 +297,9 @@ def contract_v2_json(contract: Contract) -> dict:
     return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
 
 
-def contract_v1_json(contract: Contract) -> dict:
+def contract_v1_json(contract: Contract, extras=None) -> dict:
     """v1 `Contract`: `initial` and `current` (equal: edits change the contract in place)."""
-    terms = _terms_json(contract)
+    terms = _terms_json(contract, extras)
     data = {
         "id": str(contract.pk),
         "customer_id": str(contract.customer_id),
@@ -355,3 +361,72 @@ def edit_json(result, contract: Contract) -> dict:
         if changes.get(key):
             data[key] = [{"id": pk} for pk in changes[key]]
     return _drop_none(data)
+
+
+# --- Balances and ledgers --------------------------------------------------------------------------------
+
+MANUAL_TYPES = {"PREPAID_COMMIT_MANUAL", "POSTPAID_COMMIT_MANUAL", "CREDIT_MANUAL"}
+
+
+def ledger_entry_json(row: dict) -> dict:
+    """One ledger entry (a row of `selectors.balance_ledger`) in the SDK's `Ledger*Entry` shape."""
+    data = {
+        "type": row["type"],
+        "amount": num(row["amount"]),
+        "timestamp": ts(row["timestamp"]),
+        "segment_id": str(row["segment_id"]) if row["segment_id"] else None,
+        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
+        "reason": row["reason"] or ("" if row["type"] in MANUAL_TYPES else None),
+    }
+    return _drop_none(data)
+
+
+def balance_extras(*, balances: dict | None = None, ledgers: dict | None = None):
+    """`extras` for the contract presenters: `balance` from {term id: Decimal}, `ledger` from
+    {term id: [ledger rows]}."""
+
+    def extras(term) -> dict:
+        data = {}
+        if balances is not None:
+            data["balance"] = num(balances.get(term.pk, Decimal(0)))
+        if ledgers is not None:
+            data["ledger"] = [ledger_entry_json(row) for row in ledgers.get(term.pk, [])]
+        return data
+
+    return extras
+
+
+def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
+    """A customer-level (or, listed with the contract ones, contract-level) `Commit` / `Credit`."""
+    data = {
+        "id": str(term.pk),
+        "type": term.type,
+        "product": _named(term.product),
+        "created_at": ts(term.created_at),
+        "access_schedule": _access_schedule(term),
+        "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()],
+        "applicable_product_tags": list(term.applicable_product_tags or []),
+        "applicable_contract_ids": [str(c.pk) for c in term.applicable_contracts.all()],
+        "contract": {"id": str(term.contract_id)} if term.contract_id else None,
+        "name": term.name or None,
+        "description": term.description or None,
+        "priority": num(term.priority),
+        "rate_type": term.rate_type,
+        "uniqueness_key": term.uniqueness_key,
+        "rollover_fraction": num(term.rollover_fraction)
+        if term.rollover_fraction is not None
+        else None,
+    }
+    if isinstance(term, Commit):
+        if term.invoice_contract_id:
+            data["invoice_contract"] = {"id": str(term.invoice_contract_id)}
+        items = list(term.invoice_schedule.all())
+        if items:
+            data["invoice_schedule"] = {
+                "credit_type": credit_type_json(term.credit_type),
+                "do_not_invoice": False,
+                "schedule_items": _point_items(items),
+            }
+    data = _drop_none(data) | {"archived_at": ts(term.archived_at)}
+    return data | (extras(term) if extras else {})

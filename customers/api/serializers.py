@@ -449,6 +449,16 @@ class InvoiceScheduleOut(serializers.Serializer):
     schedule_items = InvoiceItemOut(many=True)
 
 
+class LedgerEntryOut(serializers.Serializer):
+    type = serializers.CharField()
+    amount = NumberField()
+    timestamp = TimestampField()
+    segment_id = serializers.UUIDField(required=False)
+    invoice_id = serializers.UUIDField(required=False)
+    contract_id = serializers.UUIDField(required=False)
+    reason = serializers.CharField(required=False)
+
+
 class BalanceOut(serializers.Serializer):
     id = serializers.UUIDField()
     product = NamedIdOut()
@@ -462,6 +472,8 @@ class BalanceOut(serializers.Serializer):
     priority = NumberField()
     rate_type = serializers.ChoiceField(COMMIT_OR_LIST_RATE)
     archived_at = TimestampField(allow_null=True)
+    balance = NumberField(required=False)
+    ledger = LedgerEntryOut(many=True, required=False)
 
 
 class CommitOut(BalanceOut):
@@ -613,3 +625,115 @@ class PackageContractOut(serializers.Serializer):
     starting_at = TimestampField()
     ending_before = TimestampField(required=False)
     archived_at = TimestampField(allow_null=True)
+
+
+# --- Customer-level commits and credits, balances, ledger ---------------------------------------------
+
+
+class CustomerCommitCreateIn(CommitIn):
+    customer_id = UUIDStringField()
+    priority = NumberField()
+    applicable_contract_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    invoice_contract_id = UUIDStringField(required=False)
+    uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
+    netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
+    salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+
+
+class CustomerCreditCreateIn(CreditIn):
+    customer_id = UUIDStringField()
+    priority = NumberField()
+    applicable_contract_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
+    netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
+    salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+
+
+class _BalanceListIn(serializers.Serializer):
+    customer_id = UUIDStringField()
+    covering_date = TimestampField(required=False)
+    starting_at = TimestampField(required=False)
+    effective_before = TimestampField(required=False)
+    include_archived = StrictBooleanField(required=False, default=False)
+    include_balance = StrictBooleanField(required=False, default=False)
+    include_ledgers = StrictBooleanField(required=False, default=False)
+    access_type = EnumField(["SPEND", "QUANTITY"], required=False)
+    limit = NumberField(required=False, integer=True, min_value=1, max_value=100)
+    next_page = StrictCharField(required=False, allow_null=True)
+
+    def validate_access_type(self, value):
+        if value == "QUANTITY":
+            raise serializers.ValidationError("Quantity-based balances are not supported.")
+        return value
+
+
+class CustomerCommitListIn(_BalanceListIn):
+    commit_id = UUIDStringField(required=False)
+    include_contract_commits = StrictBooleanField(required=False, default=False)
+
+
+class CustomerCreditListIn(_BalanceListIn):
+    credit_id = UUIDStringField(required=False)
+    include_contract_credits = StrictBooleanField(required=False, default=False)
+
+
+class CustomerBalanceListIn(_BalanceListIn):
+    id = UUIDStringField(required=False)
+    include_contract_balances = StrictBooleanField(required=False, default=False)
+    exclude_zero_balances = StrictBooleanField(required=False, default=False)
+
+
+class BalanceFilterIn(serializers.Serializer):
+    balance_types = serializers.ListField(
+        child=EnumField(["PREPAID_COMMIT", "POSTPAID_COMMIT", "CREDIT"]), required=False
+    )
+    ids = serializers.ListField(child=UUIDStringField(), required=False)
+    custom_fields = StringMapField(required=False)
+
+
+class NetBalanceIn(serializers.Serializer):
+    customer_id = UUIDStringField()
+    credit_type_id = UUIDStringField(required=False)
+    access_type = EnumField(["SPEND", "QUANTITY"], required=False)
+    filters = BalanceFilterIn(many=True, required=False)
+    invoice_inclusion_mode = EnumField(["FINALIZED", "FINALIZED_AND_DRAFT"], required=False)
+
+    def validate_access_type(self, value):
+        if value == "QUANTITY":
+            raise serializers.ValidationError("Quantity-based balances are not supported.")
+        return value
+
+
+class ManualBalanceEntryIn(serializers.Serializer):
+    id = UUIDStringField()
+    segment_id = UUIDStringField()
+    customer_id = UUIDStringField()
+    amount = NumberField()
+    reason = StrictCharField()
+    contract_id = UUIDStringField(required=False)
+    timestamp = TimestampField(required=False)
+    uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
+    per_group_amounts = serializers.DictField(required=False)
+
+    def validate_per_group_amounts(self, value):
+        if value:
+            raise serializers.ValidationError("Seat-based balances are not supported.")
+        return value
+
+
+class CustomerCommitOut(CommitOut):
+    applicable_contract_ids = serializers.ListField(child=serializers.UUIDField())
+    invoice_contract = ContractIdOut(required=False)
+    contract = ContractIdOut(required=False)
+    uniqueness_key = serializers.CharField(required=False)
+
+
+class CustomerCreditOut(CreditOut):
+    applicable_contract_ids = serializers.ListField(child=serializers.UUIDField())
+    contract = ContractIdOut(required=False)
+    uniqueness_key = serializers.CharField(required=False)
+
+
+class NetBalanceOut(serializers.Serializer):
+    balance = NumberField()
+    credit_type_id = serializers.UUIDField()

@@ -9,6 +9,10 @@ from catalog.models import PricingUnit, Product
 from customers import services
 
 
+def _at(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
 def _product(pk, field: str) -> Product:
     return get_or_404(Product, pk, field=field, label="Product")
 
@@ -32,7 +36,7 @@ def _items(items: list[dict]) -> list[services.InvoiceItemSpec]:
 def _balance(term: dict, where: str) -> dict:
     access = term["access_schedule"]
     return {
-        "product": _product(term["product_id"], f"{where}.product_id"),
+        "product": _product(term["product_id"], _at(where, "product_id")),
         "access_schedule": [
             services.SegmentSpec(
                 amount=item["amount"],
@@ -42,14 +46,14 @@ def _balance(term: dict, where: str) -> dict:
             for item in access["schedule_items"]
         ],
         "credit_type": _unit(
-            access.get("credit_type_id"), f"{where}.access_schedule.credit_type_id"
+            access.get("credit_type_id"), _at(where, "access_schedule.credit_type_id")
         ),
         "name": term.get("name", ""),
         "description": term.get("description", ""),
         "priority": term.get("priority", Decimal(0)),
         "rate_type": term.get("rate_type", "LIST_RATE"),
         "applicable_products": [
-            _product(pk, f"{where}.applicable_product_ids")
+            _product(pk, _at(where, "applicable_product_ids"))
             for pk in term.get("applicable_product_ids", [])
         ],
         "applicable_product_tags": term.get("applicable_product_tags", []),
@@ -100,7 +104,7 @@ def overrides(terms: list[dict], key: str = "overrides") -> list[services.Overri
                 starting_at=term["starting_at"],
                 ending_before=term.get("ending_before"),
                 type=kind,
-                product=_product(product_id, f"{where}.product_id") if product_id else None,
+                product=_product(product_id, _at(where, "product_id")) if product_id else None,
                 applicable_product_tags=term.get("applicable_product_tags")
                 or specifier.get("product_tags", []),
                 pricing_group_values=specifier.get("pricing_group_values", {}),
@@ -110,7 +114,7 @@ def overrides(terms: list[dict], key: str = "overrides") -> list[services.Overri
                 overwrite_rate_type=overwrite.get("rate_type", ""),
                 overwrite_price=overwrite.get("price"),
                 overwrite_credit_type=_unit(
-                    overwrite.get("credit_type_id"), f"{where}.overwrite_rate.credit_type_id"
+                    overwrite.get("credit_type_id"), _at(where, "overwrite_rate.credit_type_id")
                 ),
                 overwrite_tiers=[(t.get("size"), t["price"]) for t in overwrite.get("tiers", [])],
                 tiers=[(t.get("size"), t["multiplier"]) for t in term.get("tiers", [])],
@@ -187,11 +191,11 @@ def balance_updates(updates: list[dict], key: str, id_field: str) -> list[servic
         if "applicable_product_tags" in update:
             fields["applicable_product_tags"] = update["applicable_product_tags"] or []
         if update.get("product_id"):
-            fields["product"] = _product(update["product_id"], f"{where}.product_id")
+            fields["product"] = _product(update["product_id"], _at(where, "product_id"))
         products = None
         if "applicable_product_ids" in update:
             products = [
-                _product(pk, f"{where}.applicable_product_ids")
+                _product(pk, _at(where, "applicable_product_ids"))
                 for pk in update["applicable_product_ids"] or []
             ]
         result.append(
@@ -214,3 +218,16 @@ def scheduled_charge_updates(updates: list[dict]) -> list[services.ScheduledChar
         )
         for update in updates
     ]
+
+
+def customer_commit(term: dict) -> services.CommitSpec:
+    """A customer-level commit body (its fields at the top level of the request)."""
+    return services.CommitSpec(
+        **_balance(term, ""),
+        type=term["type"],
+        invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
+    )
+
+
+def customer_credit(term: dict) -> services.CreditSpec:
+    return services.CreditSpec(**_balance(term, ""))

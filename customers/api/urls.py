@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import balances, views
 
 urlpatterns = [
     path("v1/customers", views.CustomerCollectionView.as_view()),
@@ -25,5 +25,12 @@ urlpatterns = [
     path("v2/contracts/get", views.ContractRetrieveV2View.as_view()),
     path("v2/contracts/list", views.ContractListV2View.as_view()),
     path("v2/contracts/edit", views.ContractEditView.as_view()),
+    path("v1/contracts/customerCommits/create", balances.CustomerCommitCreateView.as_view()),
+    path("v1/contracts/customerCommits/list", balances.CustomerCommitListView.as_view()),
+    path("v1/contracts/customerCredits/create", balances.CustomerCreditCreateView.as_view()),
+    path("v1/contracts/customerCredits/list", balances.CustomerCreditListView.as_view()),
+    path("v1/contracts/customerBalances/list", balances.CustomerBalanceListView.as_view()),
+    path("v1/contracts/customerBalances/getNetBalance", balances.NetBalanceView.as_view()),
+    path("v1/contracts/addManualBalanceLedgerEntry", balances.ManualBalanceEntryView.as_view()),
     path("v1/packages/listContractsOnPackage", views.PackageContractsView.as_view()),
 ]

@@ -325,6 +325,24 @@ class ContractCreateView(APIView):
         return id_envelope(contract)
 
 
+def _balance_extras(contract: Contract, data: dict):
+    """include_balance / include_ledgers: each commit's and credit's balance now and ledger."""
+    if not (data.get("include_balance") or data.get("include_ledgers")):
+        return None
+    terms_ = [*contract.commits.all(), *contract.credits.all()]
+    balances = (
+        selectors.balances_now(balances=terms_, now=timezone.now())
+        if data.get("include_balance")
+        else None
+    )
+    ledgers = (
+        {term.pk: selectors.balance_ledger(balance=term) for term in terms_}
+        if data.get("include_ledgers")
+        else None
+    )
+    return out.balance_extras(balances=balances, ledgers=ledgers)
+
+
 class ContractRetrieveView(APIView):
     @extend_schema(
         operation_id="v1_contracts_retrieve",
@@ -337,7 +355,8 @@ class ContractRetrieveView(APIView):
     )
     def post(self, request):
         data = validated(s.ContractRetrieveIn, request_body(request))
-        return envelope(out.contract_v1_json(_contract(data)))
+        contract = _contract(data)
+        return envelope(out.contract_v1_json(contract, _balance_extras(contract, data)))
 
 
 class ContractRetrieveV2View(APIView):
@@ -352,7 +371,8 @@ class ContractRetrieveV2View(APIView):
     )
     def post(self, request):
         data = validated(s.ContractRetrieveV2In, request_body(request))
-        return envelope(out.contract_v2_json(_contract(data)))
+        contract = _contract(data)
+        return envelope(out.contract_v2_json(contract, _balance_extras(contract, data)))
 
 
 def _contracts_page(request, present):
