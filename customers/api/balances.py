@@ -324,8 +324,8 @@ class ManualBalanceEntryView(APIView):
         get_or_404(
             term.access_schedule.all(), data["segment_id"], field="segment_id", label="Segment"
         )
-        try:
-            with api_field_names():
+        with api_field_names():
+            try:
                 services.balance_manual_entry_add(
                     balance_id=term.pk,
                     segment_id=data["segment_id"],
@@ -337,8 +337,9 @@ class ManualBalanceEntryView(APIView):
                     uniqueness_key=data.get("uniqueness_key"),
                     now=timezone.now(),
                 )
-        except services.BalanceKeyInUse:
-            raise Conflict(
-                f"uniqueness_key: '{data['uniqueness_key']}' was already used for a ledger entry."
-            ) from None
+            except services.BalanceKeyInUse:
+                raise Conflict(
+                    f"uniqueness_key: '{data['uniqueness_key']}' was already used for a ledger"
+                    " entry."
+                ) from None
         return Response({})
