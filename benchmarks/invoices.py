@@ -200,13 +200,17 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         PricingUnit.objects.get(pk=USD_CENTS_ID)
-        only = set(sys.argv[1:])
+        # Arguments pick parts: `read`, `finalize`, or sizes like `2000x1000` (contracts x events).
+        only = sys.argv[1:]
         if not only or "read" in only:
             draft_read_benchmark()
         if not only or "finalize" in only:
             finalize_benchmark(1000, 1000)
             finalize_benchmark(2000, 1000)
             finalize_benchmark(1000, 100)
+        for size in (arg for arg in only if "x" in arg):
+            contracts, events = (int(part) for part in size.split("x"))
+            finalize_benchmark(contracts, events)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
