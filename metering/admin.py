@@ -28,8 +28,8 @@ from customers.models import Contract
 
 from . import selectors, services
 from .definitions import CompiledMetric, numeric_value
-from .ingest import MAX_AGE, MAX_AHEAD
 from .models import IngestedTransaction, UsageEvent
+from .validation import MAX_AGE, MAX_AHEAD, parse_timestamp
 
 COUNT_LIMIT = 10_000
 
@@ -295,10 +295,8 @@ class TestEventForm(forms.Form):
         return value
 
     def clean_timestamp(self) -> str:
-        from .ingest import _parse_timestamp
-
         value = self.cleaned_data["timestamp"].strip()
-        moment = _parse_timestamp(value)
+        moment = parse_timestamp(value)
         if moment is None:
             raise forms.ValidationError(
                 "Not an RFC 3339 timestamp; write it like 2026-01-01T12:00:00Z."

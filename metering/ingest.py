@@ -1,12 +1,9 @@
-"""The ingest hot path: validate a batch in one pass, then store it in one round trip.
-
-Validation (`events_validate`) is plain Python over the parsed JSON (numbers already `Decimal`):
-one loop, no serializer per event. The first problem rejects the whole batch with a message that
-names the event's index in the array (0-based) and the field: `event 3: timestamp: ...`.
+"""The ingest hot path, after validation (`metering.validation`): store a batch in one round trip.
 
 Storage (`batch_store`) keeps only events whose `transaction_id` is new in the dedup ledger, and in
 the same transaction inserts them and upserts the pre-aggregates of every metric they match:
-- PostgreSQL: ONE statement, run in autocommit (a statement is atomic on its own). Data-modifying
+- PostgreSQL: ONE prepared statement (`metering/sql.py`), its batch passed as two JSON
+  documents, run in autocommit (a statement is atomic on its own). Data-modifying
   CTEs insert the dedup rows with `ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING`, join the
   events and their per-metric contributions (computed in Python) to what was returned, insert the
   events, log the duplicates, and upsert `MetricAggregate` (`sum = sum + excluded.sum`,
@@ -23,26 +20,22 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Context, Decimal
 from json.encoder import encode_basestring_ascii  # the C implementation when available
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from .definitions import (
-    NUMBER_LIMIT,
     Definitions,
     definitions_cached,
     definitions_load,
     definitions_signature,
 )
 from .models import (
-    DEDUP_WINDOW_DAYS,
     DuplicateEvent,
     IngestedTransaction,
     MetricAggregate,
@@ -50,13 +43,7 @@ from .models import (
     UsageEvent,
 )
 from .sql import INGEST_SQL
-
-MAX_BATCH = 100
-MAX_PROPERTIES = 2000
-MAX_TRANSACTION_ID = 128
-MAX_ID_LENGTH = 255
-MAX_AGE = timedelta(days=DEDUP_WINDOW_DAYS)
-MAX_AHEAD = timedelta(hours=24)
+from .validation import MAX_AGE, Event
 
 # (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
@@ -64,164 +51,11 @@ LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
 # Sums are exact: 38 digits fit NUMERIC(38, 12); the default context would round at 28.
 EXACT = Context(prec=60)
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
-    re.ASCII,
-)
-
-
-class IngestError(ValueError):
-    """A batch refused as a whole; the message names the event index and the field."""
-
-
-@dataclass(slots=True)
-class Event:
-    transaction_id: str
-    customer_id: str
-    event_type: str
-    timestamp: datetime  # aware, UTC
-    properties: dict
-    properties_json: str
-
 
 @dataclass(slots=True)
 class StoreResult:
     inserted: list[Event]
     duplicates: list[Event]
-
-
-def _parse_timestamp(value) -> datetime | None:
-    if type(value) is not str or not _RFC3339.fullmatch(value):
-        return None
-    try:
-        # Python 3.11 reads Z, offsets and any number of fraction digits (kept to microseconds).
-        moment = datetime.fromisoformat(value.upper())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _properties_problem(properties: dict) -> tuple[str | None, bool]:
-    """(problem, has_decimal): every key a string, every value a string, number or boolean."""
-    if len(properties) > MAX_PROPERTIES:
-        return f"at most {MAX_PROPERTIES} properties (got {len(properties)})", False
-    has_decimal = False
-    for key, value in properties.items():
-        if type(key) is not str:
-            return "keys must be strings", False
-        kind = type(value)
-        if kind is str or kind is bool:
-            continue
-        if kind is int:
-            if -NUMBER_LIMIT < value < NUMBER_LIMIT:
-                continue
-            return f"{key}: number out of range (at most 26 digits before the point)", False
-        if kind is Decimal:
-            if (
-                value.is_finite()
-                and abs(value) < NUMBER_LIMIT
-                and value.as_tuple().exponent >= -100
-            ):
-                has_decimal = True
-                continue
-            return f"{key}: number out of range", False
-        return f"{key}: must be a string, number or boolean", False
-    return None, has_decimal
-
-
-def events_validate(payload, *, now: datetime) -> list[Event]:
-    """Check a parsed batch (a list of event objects) in one pass; raise IngestError on the first
-    problem. `now` decides what is too old (34 days) or too far ahead (24 hours)."""
-    if type(payload) is not list or not payload:
-        raise IngestError("The body must be a JSON array of 1 to 100 events.")
-    if len(payload) > MAX_BATCH:
-        raise IngestError(f"A batch holds at most {MAX_BATCH} events (got {len(payload)}).")
-    oldest = now - MAX_AGE
-    newest = now + MAX_AHEAD
-    dumps = json.dumps
-    events = []
-    for index, raw in enumerate(payload):
-        if type(raw) is not dict:
-            raise IngestError(f"event {index}: must be an object")
-        transaction_id = raw.get("transaction_id")
-        if type(transaction_id) is not str or not 0 < len(transaction_id) <= MAX_TRANSACTION_ID:
-            raise IngestError(
-                f"event {index}: transaction_id: "
-                + _text_problem(raw, "transaction_id", MAX_TRANSACTION_ID)
-            )
-        customer_id = raw.get("customer_id")
-        if type(customer_id) is not str or not 0 < len(customer_id) <= MAX_ID_LENGTH:
-            raise IngestError(
-                f"event {index}: customer_id: " + _text_problem(raw, "customer_id", MAX_ID_LENGTH)
-            )
-        event_type = raw.get("event_type")
-        if type(event_type) is not str or not 0 < len(event_type) <= MAX_ID_LENGTH:
-            raise IngestError(
-                f"event {index}: event_type: " + _text_problem(raw, "event_type", MAX_ID_LENGTH)
-            )
-        stamp = raw.get("timestamp")
-        moment = _parse_timestamp(stamp)
-        if moment is None:
-            if "timestamp" not in raw:
-                raise IngestError(f"event {index}: timestamp: is required")
-            raise IngestError(
-                f"event {index}: timestamp: must be an RFC 3339 timestamp such as "
-                f"2024-01-01T00:00:00Z (got {_shown(stamp)})"
-            )
-        if moment < oldest:
-            raise IngestError(
-                f"event {index}: timestamp: {stamp} is more than {DEDUP_WINDOW_DAYS} days old"
-            )
-        if moment > newest:
-            raise IngestError(
-                f"event {index}: timestamp: {stamp} is more than 24 hours in the future"
-            )
-        properties = raw.get("properties")
-        if properties is None:
-            if "properties" in raw:
-                raise IngestError(f"event {index}: properties: must be an object")
-            properties = {}
-            properties_json = "{}"
-        elif type(properties) is not dict:
-            raise IngestError(f"event {index}: properties: must be an object")
-        else:
-            problem, has_decimal = _properties_problem(properties)
-            if problem is not None:
-                raise IngestError(f"event {index}: properties: {problem}")
-            properties_json = _flat_json(properties) if has_decimal else dumps(properties)
-        events.append(
-            Event(transaction_id, customer_id, event_type, moment, properties, properties_json)
-        )
-    return events
-
-
-def _flat_json(properties: dict) -> str:
-    """JSON of validated flat properties with each Decimal written digit for digit."""
-    dumps = json.dumps
-    plain = dumps({k: v for k, v in properties.items() if type(v) is not Decimal})
-    exact = ",".join(f"{dumps(k)}:{v}" for k, v in properties.items() if type(v) is Decimal)
-    return plain[:-1] + ("," if len(plain) > 2 else "") + exact + "}"
-
-
-def _text_problem(raw: dict, name: str, limit: int) -> str:
-    value = raw.get(name)
-    if name not in raw or value is None:
-        return "is required"
-    if type(value) is not str:
-        return "must be a string"
-    if not value:
-        return "must not be empty"
-    return f"must be at most {limit} characters (got {len(value)})"
-
-
-def _shown(value) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# --- Storage --------------------------------------------------------------------------------------
 
 
 def _hour(moment: datetime) -> datetime:
@@ -338,7 +172,8 @@ def _contributions_json(events, contributions) -> str:
 
 
 def _is_retryable(exc: Exception) -> bool:
-    return getattr(exc, "sqlstate", None) in ("40P01", "40001")
+    """A deadlock or serialization failure: the statement had no effect and can run again."""
+    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
 def _store_postgresql(events, firsts, late, now) -> set[str]:
@@ -366,10 +201,12 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
             events, _contributions(events, firsts, definitions)
         )
         try:
-            with psycopg.Cursor(connection.connection) as cursor:
+            # Django's error wrapping: psycopg errors become django.db errors and a broken
+            # connection is marked so that Django replaces it.
+            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
                 cursor.execute(_pg_sql(), params, prepare=True)
                 ok, new_ids = cursor.fetchone()
-        except psycopg.errors.OperationalError as exc:
+        except OperationalError as exc:
             attempts += 1
             if attempts >= 5 or not _is_retryable(exc) or not connection.get_autocommit():
                 raise

@@ -34,8 +34,9 @@ from catalog.models import BillableMetric, is_hour_aligned
 from customers.models import Customer, IngestAlias
 
 from .definitions import definitions_current
-from .ingest import EXACT, MAX_AGE, _q
+from .ingest import EXACT, _q
 from .models import DuplicateEvent, MetricAggregate, MetricDistinctValue, UsageEvent
+from .validation import MAX_AGE
 
 Group = tuple[str | None, ...]
 GroupUsage = dict[Group, Decimal]

@@ -22,8 +22,9 @@ from catalog.models import BillableMetric
 
 from .backfill import Progress
 from .backfill import metric_aggregates_backfill as _backfill
-from .ingest import MAX_AGE, IngestError, LateCheck, StoreResult, batch_store, events_validate
+from .ingest import LateCheck, StoreResult, batch_store
 from .models import DuplicateEvent, IngestedTransaction
+from .validation import MAX_AGE, IngestError, events_validate
 
 __all__ = [
     "IngestError",
