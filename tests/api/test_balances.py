@@ -250,3 +250,105 @@ def test_contract_get_includes_balance_and_ledgers(post, customer, contract, ter
             "contract_id": str(contract.pk),
         },
     ]
+
+
+JUNK = [None, 0, -1, 1.5, 1e30, "x", "", True, [], [1], ["x"], {}, {"a": 1}, [{}], [{"a": None}]]
+
+
+def _junk_bodies(customer, contract, terms, fixed_id):
+    segment = terms["commit"]
+    schedule = {
+        "schedule_items": [
+            {
+                "amount": 1,
+                "starting_at": "2020-01-01T00:00:00Z",
+                "ending_before": "2021-01-01T00:00:00Z",
+            }
+        ]
+    }
+    term = {
+        "customer_id": str(customer.pk),
+        "product_id": fixed_id,
+        "priority": 1,
+        "access_schedule": schedule,
+        "applicable_contract_ids": [str(contract.pk)],
+        "applicable_product_tags": ["a"],
+        "uniqueness_key": "u",
+    }
+    listing = {
+        "customer_id": str(customer.pk),
+        "covering_date": "2020-06-01T00:00:00Z",
+        "include_balance": True,
+        "include_ledgers": True,
+        "limit": 1,
+    }
+    return [
+        (
+            "/v1/contracts/customerCommits/create",
+            {
+                **term,
+                "type": "PREPAID",
+                "invoice_contract_id": str(contract.pk),
+                "invoice_schedule": {
+                    "schedule_items": [{"timestamp": "2020-01-01T00:00:00Z", "amount": 1}]
+                },
+            },
+        ),
+        ("/v1/contracts/customerCredits/create", term),
+        ("/v1/contracts/customerCommits/list", {**listing, "include_contract_commits": True}),
+        ("/v1/contracts/customerCredits/list", {**listing, "include_contract_credits": True}),
+        ("/v1/contracts/customerBalances/list", {**listing, "exclude_zero_balances": True}),
+        (
+            "/v1/contracts/customerBalances/getNetBalance",
+            {
+                "customer_id": str(customer.pk),
+                "credit_type_id": USD,
+                "filters": [{"balance_types": ["CREDIT"], "ids": [str(segment.commit_id)]}],
+                "invoice_inclusion_mode": "FINALIZED",
+            },
+        ),
+        (
+            "/v1/contracts/addManualBalanceLedgerEntry",
+            {
+                **_manual(customer, segment),
+                "timestamp": "2020-01-01T00:00:00Z",
+                "uniqueness_key": "m",
+            },
+        ),
+    ]
+
+
+def _leaves(value, prefix=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*prefix, key)
+            yield from _leaves(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield (*prefix, index)
+            yield from _leaves(item, (*prefix, index))
+
+
+def _replaced(value, path, junk):
+    if not path:
+        return junk
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {k: (_replaced(v, rest, junk) if k == head else v) for k, v in value.items()}
+    return [(_replaced(v, rest, junk) if i == head else v) for i, v in enumerate(value)]
+
+
+def test_junk_anywhere_in_a_balance_request_is_a_4xx_with_a_message(
+    api_client, customer, contract, terms
+):
+    fixed_id = str(terms["commit"].commit.product_id)
+    checked = 0
+    for path, body in _junk_bodies(customer, contract, terms, fixed_id):
+        for where in _leaves(body):
+            for junk in JUNK:
+                response = api_client.post(path, _replaced(body, where, junk), format="json")
+                assert response.status_code < 500, (path, where, junk, response.content)
+                if response.status_code >= 400:
+                    assert set(response.json()) == {"message"}, (path, where, junk)
+                checked += 1
+    assert checked > 500
