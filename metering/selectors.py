@@ -198,10 +198,22 @@ def _rolled_up(metric, customer_ids, bounds, group_keys, segments) -> None:
         segments[index].update({group: state.value for group, state in bucket.items()})
 
 
+def _segment_sql(bounds: list[datetime]) -> str:
+    """SQL for the 0-based segment of `hour`: constant for one segment, arithmetic for equal
+    segments (HOUR and DAY windows), else a binary search over the boundaries."""
+    if len(bounds) == 2:
+        return "0"
+    steps = {b - a for a, b in pairwise(bounds)}
+    if len(steps) == 1:
+        seconds = int(steps.pop().total_seconds())
+        return f"(EXTRACT(EPOCH FROM hour - %(start)s)::bigint / {seconds})::int"
+    return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
+
+
 def _rows(metric, customer_ids, bounds):
     """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows."""
     if connection.vendor == "postgresql":
-        segment = "width_bucket(hour, %(bounds)s::timestamptz[]) - 1" if len(bounds) > 2 else "0"
+        segment = _segment_sql(bounds)
         column = {
             "COUNT": "SUM(event_count), NULL::numeric, NULL::numeric",
             "SUM": "0, SUM(value_sum), NULL::numeric",
@@ -257,7 +269,7 @@ def _rows(metric, customer_ids, bounds):
 
 def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
     if connection.vendor == "postgresql":
-        segment = "width_bucket(hour, %(bounds)s::timestamptz[]) - 1" if len(bounds) > 2 else "0"
+        segment = _segment_sql(bounds)
         keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
         group_by = ", ".join(str(i) for i in range(1, len(group_keys) + 2))
         params = {

@@ -557,3 +557,35 @@ def test_the_late_event_hook_marks_events_late():
         "new": False,
     }
     assert [customer for customer, _ in seen] == ["c", "c"]
+
+
+def test_equal_segments_by_day_for_every_aggregation():
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    metrics = {
+        kind: BillableMetricFactory(
+            aggregation_type=kind, aggregation_key="" if kind == "COUNT" else "n"
+        )
+        for kind in ("COUNT", "SUM", "MAX", "LATEST", "UNIQUE")
+    }
+    day = datetime(2026, 3, 17, tzinfo=UTC)
+    ingest(
+        ev(cid, {"n": 5}, at=day + timedelta(hours=1)),
+        ev(cid, {"n": 2}, at=day + timedelta(hours=23, minutes=59)),
+        ev(cid, {"n": 5}, at=day + timedelta(days=2, hours=3)),
+    )
+    bounds = [day + timedelta(days=d) for d in range(4)]
+    expected = {
+        "COUNT": ["2", None, "1"],
+        "SUM": ["7", None, "5"],
+        "MAX": ["5", None, "5"],
+        "LATEST": ["2", None, "5"],
+        "UNIQUE": ["2", None, "1"],
+    }
+    for kind, metric in metrics.items():
+        got = selectors.metric_usage_by_segment(
+            metric=metric, customer=customer, boundaries=bounds, group_keys=[]
+        )
+        assert [s.get(()) for s in got] == [
+            None if v is None else Decimal(v) for v in expected[kind]
+        ], kind
