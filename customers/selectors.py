@@ -304,13 +304,18 @@ def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
     return rows
 
 
-def _draft_draws(terms: list) -> dict:
-    """{segment id: Decimal} drawn by current draft invoices, when invoicing offers it."""
+def _draft_draws(terms: list, now: datetime) -> dict:
+    """{segment id: Decimal} drawn by the current DRAFT invoices, when invoicing offers the hook
+
+        invoicing.selectors.draft_balance_draws(*, balances: list[Commit | Credit], now: datetime)
+            -> dict[UUID | str (segment id), Decimal (drawn by drafts, not yet in the ledger)]
+
+    (not there yet: then drafts count nothing)."""
     try:
         from invoicing.selectors import draft_balance_draws
     except ImportError:
         return {}
-    return draft_balance_draws(balances=terms)
+    return draft_balance_draws(balances=terms, now=now)
 
 
 def balances_now(
@@ -328,7 +333,7 @@ def balances_now(
         if s.starting_at <= now < s.ending_before
     ]
     available = segment_available(segments=active)
-    drafts = _draft_draws(balances) if include_drafts else {}
+    drafts = _draft_draws(balances, now) if include_drafts else {}
     held = defaultdict(Decimal)
     for s in active:
         owner = s.commit_id or s.credit_id

@@ -333,3 +333,25 @@ def test_balances_now_counts_active_segments_only_and_never_goes_negative():
         now=when,
     )
     assert selectors.balances_now(balances=[commit], now=when) == {commit.pk: Decimal("0")}
+
+
+def test_balances_now_subtracts_live_draft_draws_when_invoicing_offers_them(monkeypatch):
+    import invoicing.selectors
+
+    commit = CommitFactory()
+    segment = AccessSegmentFactory(commit=commit, amount=Decimal("200"))
+    calls = []
+
+    def draft_balance_draws(*, balances, now):
+        calls.append((list(balances), now))
+        return {segment.pk: Decimal("30.25")}
+
+    monkeypatch.setattr(
+        invoicing.selectors, "draft_balance_draws", draft_balance_draws, raising=False
+    )
+    when = datetime(2026, 2, 15, tzinfo=UTC)
+    assert selectors.balances_now(balances=[commit], now=when) == {commit.pk: Decimal("169.75")}
+    assert calls == [([commit], when)]
+    assert selectors.balances_now(balances=[commit], now=when, include_drafts=False) == {
+        commit.pk: Decimal("200")
+    }
