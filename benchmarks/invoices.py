@@ -8,7 +8,7 @@
 
 The events and metering's hourly pre-aggregates are written directly in SQL (generate_series),
 not through HTTP: this measures invoicing, not ingestion. It runs in a throw-away database
-(`test_<name>` of DATABASE_URL, default postgres://billing@127.0.0.1:55432/bench_invoices).
+(`benchmarks/_support.database`: a fresh database on DATABASE_URL's server, or a private server).
 Figures are printed; nothing is asserted.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,23 +25,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.test")
-os.environ.setdefault("DATABASE_URL", "postgres://billing@127.0.0.1:55432/bench_invoices")
+CHILD = "BENCH_INVOICES_CHILD"
 
-import django  # noqa: E402
+if os.environ.get(CHILD):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.test")
+    import django
 
-django.setup()
+    django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
 
-from billing_site.models import ApiToken  # noqa: E402
-from catalog.models import BillableMetric, PricingUnit, Product, Rate, RateCard  # noqa: E402
-from catalog.money import USD_CENTS_ID  # noqa: E402
-from customers.models import Contract, Customer  # noqa: E402
-from invoicing.models import Invoice  # noqa: E402
-from invoicing.services import contracts_drafts_ensure, invoices_finalize_due  # noqa: E402
+    from billing_site.models import ApiToken
+    from catalog.models import BillableMetric, PricingUnit, Product, Rate, RateCard
+    from catalog.money import USD_CENTS_ID
+    from customers.models import Contract, Customer
+    from invoicing.models import Invoice
+    from invoicing.services import contracts_drafts_ensure, invoices_finalize_due
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
 PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
@@ -191,29 +193,39 @@ def finalize_benchmark(contracts: int, per_contract: int, groups: int = 10) -> N
     )
 
 
-def main() -> None:
+def run(argv: list[str]) -> None:
+    """In the child process, on the fresh migrated database given by DATABASE_URL."""
     if connection.vendor != "postgresql":
-        raise SystemExit("The invoice benchmarks run on PostgreSQL: set DATABASE_URL.")
+        raise SystemExit("The invoice benchmarks run on PostgreSQL.")
     settings.DEBUG = False
     settings.ALLOWED_HOSTS = ["*"]
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
-        PricingUnit.objects.get(pk=USD_CENTS_ID)
-        # Arguments pick parts: `read`, `finalize`, or sizes like `2000x1000` (contracts x events).
-        only = sys.argv[1:]
-        if not only or "read" in only:
-            draft_read_benchmark()
-        if not only or "finalize" in only:
-            finalize_benchmark(1000, 1000)
-            finalize_benchmark(2000, 1000)
-            finalize_benchmark(1000, 100)
-        for size in (arg for arg in only if "x" in arg):
-            contracts, events = (int(part) for part in size.split("x"))
-            finalize_benchmark(contracts, events)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    PricingUnit.objects.get(pk=USD_CENTS_ID)
+    # Arguments pick parts: `read`, `finalize`, or sizes like `2000x1000` (contracts x events).
+    if not argv or "read" in argv:
+        draft_read_benchmark()
+    if not argv or "finalize" in argv:
+        finalize_benchmark(1000, 1000)
+        finalize_benchmark(2000, 1000)
+        finalize_benchmark(1000, 100)
+    for size in (arg for arg in argv if "x" in arg):
+        contracts, events = (int(part) for part in size.split("x"))
+        finalize_benchmark(contracts, events)
+
+
+def main() -> int:
+    """A throw-away PostgreSQL database (benchmarks/_support.py: a fresh database on the server
+    of DATABASE_URL, or a private server), migrated, then the figures from a child process."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _support import database, migrate
+
+    with database() as env:
+        migrate(env)
+        env = {**env, CHILD: "1"}
+        return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
 
 
 if __name__ == "__main__":
-    main()
+    if os.environ.get(CHILD):
+        run(sys.argv[1:])
+    else:
+        sys.exit(main())
