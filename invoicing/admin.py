@@ -6,6 +6,7 @@ services.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from invoicing.models import Invoice
-from invoicing.selectors import invoice_view
+from invoicing.selectors import drafts_preload, invoice_view
 from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
 
 
@@ -45,6 +46,16 @@ def line_rows(view) -> list[dict]:
             }
         )
     return rows
+
+
+class InvoiceChangeList(ChangeList):
+    """The list page rates its drafts with one preload for the page (totals are computed)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        preload = drafts_preload(self.result_list)
+        for invoice in self.result_list:
+            invoice._preload = preload
 
 
 @admin.register(Invoice)
@@ -99,9 +110,13 @@ class InvoiceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
 
+    def get_changelist(self, request, **kwargs):
+        return InvoiceChangeList
+
     def _view(self, obj):
         if getattr(obj, "_invoice_view", None) is None:
-            obj._invoice_view = invoice_view(invoice=obj, now=timezone.now())
+            preload = getattr(obj, "_preload", None)
+            obj._invoice_view = invoice_view(invoice=obj, now=timezone.now(), preload=preload)
         return obj._invoice_view
 
     @admin.display(description="Period")

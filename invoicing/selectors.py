@@ -525,14 +525,19 @@ class InvoiceView:
     total: Decimal
 
 
-def invoice_rate(*, invoice: Invoice, now: datetime | None = None) -> RatingResult:
-    return rate_invoice(rating_input_for(invoice=invoice, now=now))
+def invoice_rate(
+    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
+) -> RatingResult:
+    return rate_invoice(rating_input_for(invoice=invoice, now=now, preload=preload))
 
 
-def invoice_view(*, invoice: Invoice, now: datetime | None = None) -> InvoiceView:
-    """A draft is rated now from the current aggregates (read-your-writes); others are frozen."""
+def invoice_view(
+    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
+) -> InvoiceView:
+    """A draft is rated now from the current aggregates (read-your-writes); others are frozen.
+    A `preload` made for a page of invoices saves each draft's rate card and terms queries."""
     if invoice.status == Invoice.Status.DRAFT:
-        result = invoice_rate(invoice=invoice, now=now)
+        result = invoice_rate(invoice=invoice, now=now, preload=preload)
         lines = [
             line_item_from(line, invoice=invoice, position=index)
             for index, line in enumerate(result.lines)
@@ -540,6 +545,33 @@ def invoice_view(*, invoice: Invoice, now: datetime | None = None) -> InvoiceVie
         return InvoiceView(invoice, lines, result.subtotal, result.total)
     lines = list(invoice.line_items.order_by("position"))
     return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
+
+
+def invoice_views(*, invoices: Iterable[Invoice], now: datetime | None = None) -> list[InvoiceView]:
+    """Many invoices as shown (an API page): drafts share one preload, frozen lines one query."""
+    invoices = list(invoices)
+    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
+    preload = RatingPreload.for_invoices(drafts) if drafts else None
+    frozen: dict = {}
+    for line in InvoiceLineItem.objects.filter(
+        invoice_id__in=[i.pk for i in invoices if i.status != Invoice.Status.DRAFT]
+    ).order_by("invoice_id", "position"):
+        frozen.setdefault(line.invoice_id, []).append(line)
+    views = []
+    for invoice in invoices:
+        if invoice.status == Invoice.Status.DRAFT:
+            views.append(invoice_view(invoice=invoice, now=now, preload=preload))
+        else:
+            views.append(
+                InvoiceView(invoice, frozen.get(invoice.pk, []), invoice.subtotal, invoice.total)
+            )
+    return views
+
+
+def drafts_preload(invoices: Iterable[Invoice]) -> RatingPreload | None:
+    """A preload for the drafts among `invoices` (an admin list page), or None if there is none."""
+    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
+    return RatingPreload.for_invoices(drafts) if drafts else None
 
 
 def contract_invoices(*, contract: Contract):

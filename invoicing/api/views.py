@@ -26,7 +26,7 @@ from billing_site.api import (
 from customers.models import Customer
 from invoicing.api.serializers import invoice_data
 from invoicing.models import Invoice
-from invoicing.selectors import customer_invoices, invoice_view
+from invoicing.selectors import customer_invoices, invoice_view, invoice_views
 from invoicing.services import InvoiceStateError, invoice_regenerate, invoice_void
 
 STATUSES = {choice.value for choice in Invoice.Status}
@@ -126,10 +126,9 @@ class CustomerInvoiceListView(APIView):
                 )
         rows = list(queryset[: limit + 1])
         next_page = _cursor(rows[limit - 1]) if len(rows) > limit else None
-        now = timezone.now()
         data = [
-            invoice_data(invoice_view(invoice=invoice, now=now), skip_zero_qty_line_items=skip_zero)
-            for invoice in rows[:limit]
+            invoice_data(view, skip_zero_qty_line_items=skip_zero)
+            for view in invoice_views(invoices=rows[:limit], now=timezone.now())
         ]
         return Response({"data": data, "next_page": next_page})
 

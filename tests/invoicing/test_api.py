@@ -176,6 +176,9 @@ def test_list_filters_sort_and_pagination(api_client):
         ({"next_page": "garbage!"}, "next_page"),
         ({"starting_on": "yesterday"}, "starting_on"),
         ({"contract_id": "nope"}, "contract_id"),
+        ({"type": "MONTHLY"}, "type"),
+        ({"credit_type_id": "usd"}, "credit_type_id"),
+        ({"skip_zero_qty_line_items": "maybe"}, "skip_zero_qty_line_items"),
     ],
 )
 def test_list_bad_parameters_answer_400_with_a_message(api_client, params, message):
@@ -280,3 +283,40 @@ def test_sdk_parses_list_and_retrieve_strictly(live_server, api_token):
     assert voided.data.id == str(finalized.id)
     regenerated = client.v1.invoices.regenerate(id=str(finalized.id))
     assert Invoice.objects.get(pk=regenerated.data.id).regenerated_from_id == finalized.id
+
+
+@pytest.mark.django_db
+def test_skip_zero_qty_line_items_drops_zero_quantity_lines(api_client):
+    rate = RateFactory(price=Decimal(7))
+    product = rate.product
+    product.presentation_group_key = ["model_name"]
+    product.quantity_conversion_factor = Decimal(1000000)
+    product.quantity_conversion_operation = "DIVIDE"
+    product.quantity_rounding_decimal_places = 0
+    product.quantity_rounding_method = "ROUND_DOWN"
+    product.save()
+    contract = ContractFactory(rate_card=rate.rate_card, starting_at=t(2026, 3, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    ingest(
+        [
+            {
+                "transaction_id": f"tx-{model}",
+                "customer_id": str(contract.customer_id),
+                "event_type": "tokens_usage",
+                "timestamp": "2026-03-03T00:00:00Z",
+                "properties": {"num_tokens": tokens, "model_name": model},
+            }
+            for model, tokens in (("small", "5"), ("large", "2000000"))
+        ]
+    )
+    invoice = Invoice.objects.get(contract=contract)
+    path = url(contract.customer_id, invoice.id)
+    every = api_client.get(path).json()["data"]["line_items"]
+    assert sorted((li["group_value"], li["quantity"]) for li in every) == [
+        ("large", 2),
+        ("small", 0),
+    ]
+    skipped = api_client.get(path, {"skip_zero_qty_line_items": "true"}).json()["data"]
+    assert [li["group_value"] for li in skipped["line_items"]] == ["large"]
+    listed = api_client.get(url(contract.customer_id), {"skip_zero_qty_line_items": "true"})
+    assert [li["group_value"] for li in listed.json()["data"][0]["line_items"]] == ["large"]
