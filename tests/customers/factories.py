@@ -7,6 +7,7 @@ import factory
 
 from customers.models import (
     AccessSegment,
+    BalanceLedgerEntry,
     Commit,
     CommitInvoiceItem,
     Contract,
@@ -150,3 +151,17 @@ class ContractEditFactory(factory.django.DjangoModelFactory):
 
     contract = factory.SubFactory(ContractFactory)
     changes = factory.LazyFunction(lambda: {"add_commits": [], "archive_commits": []})
+
+
+class BalanceLedgerEntryFactory(factory.django.DjangoModelFactory):
+    """A $10.00 manual top-up of a commit's segment."""
+
+    class Meta:
+        model = BalanceLedgerEntry
+
+    segment = factory.SubFactory(AccessSegmentFactory)
+    commit = factory.LazyAttribute(lambda o: o.segment.commit)
+    type = BalanceLedgerEntry.Type.PREPAID_COMMIT_MANUAL
+    amount = Decimal("1000")
+    timestamp = START
+    reason = "Goodwill"
