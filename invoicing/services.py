@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from customers.models import Contract
+from customers.services import balance_ledger_record_draws
 from invoicing import periods
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
@@ -172,6 +173,16 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
         invoice.updated_at = now
     InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)
     _save_frozen(invoices)
+    for invoice, _, result in rated:
+        if result.balance_draws:
+            # The ledger learns this invoice's draws and expirations (idempotent per invoice).
+            balance_ledger_record_draws(
+                invoice_id=invoice.pk,
+                draws=result.balance_draws,
+                now=now,
+                timestamp=invoice.end_timestamp,
+                contract=invoice.contract,
+            )
 
 
 def _save_frozen(invoices: list[Invoice]) -> None:
@@ -314,3 +325,17 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             net_payment_terms_days=locked.net_payment_terms_days,
             regenerated_from=locked,
         )
+
+
+def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: datetime) -> dict:
+    """A contract was archived: its drafts are cancelled (deleted: a draft holds no frozen data,
+    its lines are computed on read) and, with `void_invoices`, its FINALIZED invoices voided.
+    Returns {"drafts_cancelled": n, "voided": m}."""
+    with transaction.atomic():
+        cancelled, _ = Invoice.objects.filter(contract=contract, status=Status.DRAFT).delete()
+        voided = 0
+        if void_invoices:
+            for invoice in Invoice.objects.filter(contract=contract, status=Status.FINALIZED):
+                invoice_void(invoice=invoice, now=now)
+                voided += 1
+    return {"drafts_cancelled": cancelled, "voided": voided}

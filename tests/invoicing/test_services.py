@@ -344,3 +344,23 @@ def test_one_failing_invoice_does_not_hold_back_the_batch(monkeypatch):
     assert [s for _, _, s in periods_of(good)] == ["FINALIZED", "DRAFT"]
     assert [s for _, _, s in periods_of(bad)] == ["DRAFT", "DRAFT"]
     assert Invoice.objects.get(contract=good, status="FINALIZED").number == 1
+
+
+@pytest.mark.parametrize("void_invoices", [False, True])
+def test_archiving_a_contract_cancels_drafts_and_voids_on_request(void_invoices):
+    from invoicing.services import contract_invoices_archive
+
+    contract = ContractFactory(starting_at=t(2026, 2, 1))
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    invoice_finalize(
+        invoice=Invoice.objects.get(contract=contract, start_timestamp=t(2026, 2, 1)),
+        now=t(2026, 3, 3),
+    )
+    contract.archived_at = t(2026, 3, 4)
+    contract.save()
+    result = contract_invoices_archive(
+        contract=contract, void_invoices=void_invoices, now=t(2026, 3, 4)
+    )
+    assert result == {"drafts_cancelled": 1, "voided": int(void_invoices)}
+    assert [s for _, _, s in periods_of(contract)] == ["VOID" if void_invoices else "FINALIZED"]
+    assert drafts_ensure_all(now=t(2026, 5, 1)) == 0
