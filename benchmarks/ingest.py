@@ -390,6 +390,18 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
         )
     )
     log(f"selector metric_usage_by_segment (31 daily segments): p50 {by_day * 1000:.1f} ms")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS) SELECT group_values, SUM(value_sum) "
+            "FROM metering_metricaggregate WHERE metric_id = %s AND customer_id = ANY(%s) "
+            "AND hour >= %s AND hour < %s GROUP BY 1",
+            [metric.id, [str(customer.id)], start, end],
+        )
+        plan = [row[0] for row in cursor.fetchall()]
+    log(
+        "selector plan: "
+        + " | ".join(line.strip() for line in plan if "Scan" in line or "Time" in line)
+    )
 
 
 def main() -> None:
