@@ -10,7 +10,9 @@ removed when its context manager exits, also on Ctrl-C.
 
 PostgreSQL: if DATABASE_URL is set, a fresh database `bench_<pid>` is created on that server and
 dropped afterwards; otherwise a private server is started with `.ci/postgres.sh` on a free port and
-stopped afterwards. SQLite (`database(sqlite=True)`): a database file in a temporary folder.
+stopped afterwards. SQLite (`database(sqlite=True)`): a database file in a temporary folder, with
+the settings module `billing_site.settings.local` (or `BENCH_SQLITE_SETTINGS`, to compare settings).
+The server runs `billing_site.settings.production` unless DJANGO_SETTINGS_MODULE says otherwise.
 """
 
 from __future__ import annotations

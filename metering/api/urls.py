@@ -1,7 +1,8 @@
 from django.urls import path
 
 from .ingest import IngestView
-from .usage import EventsSearchView, UsageGroupsView, UsageListView
+from .search import EventsSearchView
+from .usage import UsageGroupsView, UsageListView
 
 urlpatterns = [
     path("v1/ingest", IngestView.as_view(), name="v1-ingest"),

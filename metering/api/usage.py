@@ -5,8 +5,7 @@
   `group_by` a `{group value: number|null}` map. Query-cursor pagination (`limit`, `next_page`).
 - POST /v1/usage/groups: one metric and customer, per window and group of a key set of the metric
   (`group_key`, compound allowed; legacy `group_by`), optionally filtered (`group_filters`).
-- POST /v1/events/search: events by transaction id (bare JSON array), with the customer they
-  resolve to, the metrics they match and whether they were duplicates.
+(POST /v1/events/search is in `metering.api.search`.)
 
 `value` is null when no event matched in the window (Metronome: "null indicates that there were
 no matches"). Windows are UTC; `starting_on` and `ending_before` must be on UTC midnight.
@@ -22,7 +21,6 @@ from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from billing_site.api import (
@@ -423,66 +421,3 @@ class UsageGroupsView(APIView):
                 {"group_filters": f"At most {MAX_GROUP_VALUES} values in total."}
             )
         return keys, wanted
-
-
-def _metric_json(metric: BillableMetric) -> dict:
-    event_type_filter = {k: v for k, v in (metric.event_type_filter or {}).items() if v}
-    return {
-        "id": str(metric.pk),
-        "name": metric.name,
-        "aggregation_type": metric.aggregation_type,
-        "aggregation_key": metric.aggregation_key or None,
-        "event_type_filter": event_type_filter or None,
-        "property_filters": [
-            {k: v for k, v in rule.items() if v is not None}
-            for rule in metric.property_filters or []
-        ],
-        "group_keys": metric.group_keys or [],
-        "custom_fields": {str(k): str(v) for k, v in (metric.custom_fields or {}).items()},
-        "archived_at": format_timestamp(metric.archived_at),
-    }
-
-
-class EventsSearchView(APIView):
-    """POST /v1/events/search: a bare JSON array of the events with these transaction ids."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "events_search"
-
-    @extend_schema(
-        operation_id="v1_usage_search",
-        request=inline_serializer(
-            name="EventsSearchRequest",
-            fields={"transactionIds": serializers.ListField(child=serializers.CharField())},
-        ),
-        responses={200: serializers.ListField(child=serializers.DictField())}
-        | error_responses(400, 401, 429),
-    )
-    def post(self, request):
-        body = request_body(request)
-        field = "transactionIds" if "transactionIds" in body else "transaction_ids"
-        ids = body.get(field)
-        if ids is None:
-            raise exceptions.ValidationError({"transactionIds": "This field is required."})
-        ids = _string_list(ids, field, limit=100)
-        found = selectors.usage_events_search(transaction_ids=ids, now=timezone.now())
-        return Response([self._event(e) for e in found])
-
-    @staticmethod
-    def _event(event: selectors.FoundEvent) -> dict:
-        return {
-            "id": str(event.id),
-            "transaction_id": event.transaction_id,
-            "customer_id": event.customer_id,
-            "event_type": event.event_type,
-            "timestamp": format_timestamp(event.timestamp),
-            "properties": event.properties,
-            "processed_at": format_timestamp(event.received_at),
-            "is_duplicate": event.is_duplicate,
-            "matched_customer": (
-                {"id": str(event.customer.pk), "name": event.customer.name}
-                if event.customer is not None
-                else None
-            ),
-            "matched_billable_metrics": [_metric_json(m) for m in event.metrics],
-        }
