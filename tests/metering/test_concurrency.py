@@ -95,3 +95,27 @@ def test_racing_batches_updating_the_same_aggregate_rows_lose_nothing():
         ending_before=start + timedelta(days=2),
         group_keys=["region"],
     ) == {("eu",): Decimal(300)}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlocked_batch_is_retried_and_stored_once(monkeypatch):
+    postgres_only()
+    import psycopg
+
+    BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    real_execute = psycopg.Cursor.execute
+    failures = []
+
+    def execute(self, query, *args, **kwargs):
+        if "json_to_recordset" in str(query) and not failures:
+            failures.append(query)
+            raise psycopg.errors.DeadlockDetected("deadlock detected (simulated)")
+        return real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    tx = str(uuid.uuid4())
+    result = services.usage_events_ingest(events=[_event("c", tx, 5)], now=NOW)
+    assert len(failures) == 1
+    assert [e.transaction_id for e in result.inserted] == [tx]
+    assert UsageEvent.objects.filter(transaction_id=tx).count() == 1
