@@ -330,3 +330,9 @@ def test_a_duplicate_inside_a_batch_counts_once(api_client):
     assert UsageEvent.objects.filter(transaction_id=sent["transaction_id"]).count() == 1
     assert UsageEvent.objects.count() == 2
     assert DuplicateEvent.objects.filter(transaction_id=sent["transaction_id"]).count() == 1
+
+
+def test_a_body_over_10_mib_is_refused(api_client):
+    response = post(api_client, b"[" + b" " * (10 * 1024 * 1024) + b"]")
+    assert response.status_code == 400
+    assert response.json() == {"message": "The body is larger than 10 MiB."}
