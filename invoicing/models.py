@@ -99,6 +99,7 @@ class InvoiceLineItem(models.Model):
         SCHEDULED = "scheduled", "Scheduled charge"
         COMMIT_PURCHASE = "commit_purchase", "Commit purchase"
         APPLIED_COMMIT_OR_CREDIT = "applied_commit_or_credit", "Commit or credit applied"
+        POSTPAID_TRUEUP = "postpaid_trueup", "Postpaid commit true-up"
         CPU_CONVERSION = "cpu_conversion", "Custom unit conversion"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -131,6 +132,9 @@ class InvoiceLineItem(models.Model):
         help_text="Usage was metered but its group values have no rate: no charge.",
     )
     commit_id = models.UUIDField(null=True, blank=True)
+    commit_segment_id = models.UUIDField(
+        null=True, blank=True, help_text="The commit's or credit's access segment drawn."
+    )
     applied_commit_or_credit_id = models.UUIDField(null=True, blank=True)
     applied_commit_or_credit_type = models.CharField(max_length=10, blank=True)
     subscription_id = models.UUIDField(null=True, blank=True)

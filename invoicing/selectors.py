@@ -42,7 +42,9 @@ from invoicing.rating import (
     Usage,
     group_values,
     rate_invoice,
+    term_boundaries,
 )
+from invoicing.terms import rate_fields, split_at, terms_input
 from invoicing.usage import metric_usage_by_group
 
 # --- Model -> dataclass ----------------------------------------------------------------------------
@@ -88,6 +90,7 @@ def _rate(model: RateModel) -> Rate:
         pricing_group_values=group_values(model.pricing_group_values),
         entitled=model.entitled,
         billing_frequency=model.billing_frequency or None,
+        **rate_fields(model),
     )
 
 
@@ -144,26 +147,33 @@ def _usage(
     usage_products: list[tuple[ProductModel, Product]],
     rates: tuple[Rate, ...],
     period: Period,
+    cuts: dict[str, tuple[datetime, ...]] | None = None,
 ) -> list[Usage]:
     """The usage of each USAGE product per group values and rate segment of the period.
 
     Each pricing group values' segments are the windows where its rate does not change; values
-    without a rate are one window, the period. One aggregate read per distinct (metric, keys,
-    window); groups missing any of the product's keys are not the product's usage.
+    without a rate are one window, the period; both also cut at the product's `cuts` (the
+    engine's `term_boundaries`: overrides and access segments). One aggregate read per distinct
+    (metric, keys, window); groups missing any of the product's keys are not the product's usage.
     """
+    cuts = cuts or {}
     records: list[Usage] = []
     cache: dict[tuple, dict[tuple, Decimal]] = {}
     for model, product in usage_products:
         keys = (*product.pricing_group_keys, *product.presentation_group_keys)
         split = len(product.pricing_group_keys)
         product_rates = [rate for rate in rates if rate.product_id == product.id]
+        term_cuts = cuts.get(product.id, ())
         partitions = {
-            values: rate_windows(
-                [rate for rate in product_rates if rate.pricing_group_values == values], period
+            values: split_at(
+                rate_windows(
+                    [rate for rate in product_rates if rate.pricing_group_values == values], period
+                ),
+                term_cuts,
             )
             for values in {rate.pricing_group_values for rate in product_rates}
         }
-        unpriced_windows = [period]
+        unpriced_windows = split_at([period], term_cuts)
         windows = sorted(
             {w for ws in partitions.values() for w in ws} | set(unpriced_windows),
             key=lambda w: (w.starting_at, w.ending_before),
@@ -424,18 +434,7 @@ class RatingPreload:
         static = self._static[(str(contract_id), period_start)]
         window = static.period.period
         unit = static.contract.rate_card.fiat_credit_type
-        records = (
-            _usage(
-                customer=static.contract.customer,
-                customer_ids=static.customer_ids,
-                usage_products=static.usage_products,
-                rates=static.rates,
-                period=window,
-            )
-            if usage
-            else []
-        )
-        return RatingInput(
+        rating_input = RatingInput(
             pricing_unit=PricingUnit(
                 id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
             ),
@@ -445,10 +444,27 @@ class RatingPreload:
                 sorted(static.products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))
             ),
             rates=static.rates,
-            usage=tuple(records),
             subscriptions=static.subscriptions,
             scheduled_charges=static.scheduled_charges,
         )
+        # Contract terms (issue 6): balances, overrides, conversions; usage cut where they change.
+        rating_input = dataclasses.replace(
+            rating_input, **terms_input(contract=static.contract, rating_input=rating_input)
+        )
+        if not usage:
+            return rating_input
+        records = _usage(
+            customer=static.contract.customer,
+            customer_ids=static.customer_ids,
+            usage_products=static.usage_products,
+            rates=static.rates,
+            period=window,
+            cuts={
+                product.id: term_boundaries(rating_input, product.id)
+                for _, product in static.usage_products
+            },
+        )
+        return dataclasses.replace(rating_input, usage=tuple(records))
 
 
 def _invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeriod:
@@ -495,7 +511,7 @@ def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLin
         type=line.type,
         product_id=line.product_id,
         product_type=line.product_type,
-        credit_type_id=invoice.credit_type_id,
+        credit_type_id=line.credit_type_id or invoice.credit_type_id,
         quantity=line.quantity,
         unit_price=line.unit_price,
         total=line.total,
@@ -512,6 +528,11 @@ def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLin
         is_unpriced=line.is_unpriced,
         subscription_id=line.subscription_id,
         scheduled_charge_id=line.scheduled_charge_id,
+        commit_id=line.commit_id,
+        commit_segment_id=line.commit_segment_id,
+        applied_commit_or_credit_id=line.applied_commit_or_credit_id,
+        applied_commit_or_credit_type=line.applied_commit_or_credit_type or "",
+        balance_remaining=line.balance_remaining,
     )
 
 
@@ -604,6 +625,33 @@ def customer_invoices(
         queryset = queryset.filter(end_timestamp__lte=ending_before)
     order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
     return queryset.order_by(*order)
+
+
+def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decimal]:
+    """{segment id: Decimal}: what the current DRAFT invoices draw from the segments of
+    `balances` (Commit / Credit rows), not yet in the ledger (customers.selectors.balances_now's
+    hook, so balances burn down in real time). Drafts whose period has started by `now`, of the
+    contracts the balances may apply to, rated now (one rating per draft)."""
+    balances = list(balances)
+    if not balances:
+        return {}
+    contract_ids = {b.contract_id for b in balances if b.contract_id is not None}
+    customer_ids = {b.customer_id for b in balances if b.contract_id is None}
+    drafts = list(
+        Invoice.objects.filter(status=Invoice.Status.DRAFT, start_timestamp__lte=now)
+        .filter(Q(contract_id__in=contract_ids) | Q(customer_id__in=customer_ids))
+        .order_by("start_timestamp", "id")
+    )
+    if not drafts:
+        return {}
+    wanted = {str(b.pk) for b in balances}
+    preload = RatingPreload.for_invoices(drafts)
+    drawn: dict[str, Decimal] = {}
+    for invoice in drafts:
+        for draw in invoice_rate(invoice=invoice, now=now, preload=preload).balance_draws:
+            if draw.balance_id in wanted and draw.drawn:
+                drawn[draw.segment_id] = drawn.get(draw.segment_id, Decimal(0)) + draw.drawn
+    return drawn
 
 
 # --- Late events -----------------------------------------------------------------------------------

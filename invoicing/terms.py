@@ -1,0 +1,232 @@
+"""A contract's terms that move money (issue 6), loaded into the rating engine's dataclasses.
+
+`rating_input_for` (invoicing.selectors) adds these to a period's `RatingInput`:
+
+- `balances`: the contract's commits and credits and its customer's customer-level ones, through
+  `customers.selectors.balances_for_rating` (each access segment with what the ledger says is
+  AVAILABLE when the period starts: earlier finalized invoices' draws are already subtracted);
+- `overrides` (with their tiers) overlapping the period, and the contract's
+  `multiplier_override_prioritization`;
+- the rate card's custom-unit `conversions` and the `custom_units` its rates, overrides,
+  conversions and balances use (for their rounding);
+- on each rate: the card's commit rate (`commit_price` / `commit_tiers`) and its pricing unit
+  (`rate_fields`).
+
+Reads only; no rounding here (the engine rounds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+
+from catalog.models import CreditTypeConversion
+from catalog.models import PricingUnit as PricingUnitModel
+from customers.models import Contract
+from customers.models import Override as OverrideModel
+from customers.selectors import balances_for_rating
+from invoicing.rating import (
+    AccessSegment,
+    Balance,
+    Conversion,
+    InvoiceScheduleItem,
+    Override,
+    OverrideSpecifier,
+    OverrideTier,
+    OverwriteRate,
+    Period,
+    PricingUnit,
+    RatingInput,
+    Tier,
+    group_values,
+)
+
+
+def rate_fields(model) -> dict:
+    """The commit-rate and pricing-unit fields of a `catalog.models.Rate` for `rating.Rate`.
+
+    A TIERED commit rate reads its tiers (one query; `model.commit_tiers` if prefetched)."""
+    commit_tiers: tuple[Tier, ...] = ()
+    if model.commit_rate_type == "TIERED":
+        tiers = getattr(model, "commit_tiers", None)
+        if tiers is None:
+            tiers = model.tiers.filter(for_commit_rate=True).order_by("level")
+        commit_tiers = tuple(Tier(price=tier.price, size=tier.size) for tier in tiers)
+    return {
+        "commit_price": model.commit_rate_price if model.commit_rate_type == "FLAT" else None,
+        "commit_tiers": commit_tiers,
+        "credit_type_id": str(model.credit_type_id) if model.credit_type_id else None,
+    }
+
+
+def _balance(data: dict) -> Balance:
+    return Balance(
+        id=data["id"],
+        type=data["type"],
+        product_id=data["product_id"],
+        name=data["name"],
+        priority=data["priority"],
+        rate_type=data["rate_type"],
+        applicable_product_ids=tuple(data["applicable_product_ids"]),
+        applicable_product_tags=tuple(data["applicable_product_tags"]),
+        is_customer_level=data["is_customer_level"],
+        credit_type_id=data["credit_type_id"],
+        invoice_schedule=tuple(
+            InvoiceScheduleItem(
+                id=item["id"],
+                timestamp=item["timestamp"],
+                unit_price=item["unit_price"],
+                quantity=item["quantity"],
+            )
+            for item in data["invoice_schedule"]
+        ),
+        drawn_before=data["drawn_before"],
+        access_schedule=tuple(
+            AccessSegment(
+                id=segment["id"],
+                starting_at=segment["starting_at"],
+                ending_before=segment["ending_before"],
+                amount=segment["amount"],
+                available=segment["available"],
+            )
+            for segment in data["access_schedule"]
+        ),
+    )
+
+
+def contract_balances(*, contract: Contract, period: Period) -> tuple[Balance, ...]:
+    return tuple(_balance(data) for data in balances_for_rating(contract=contract, period=period))
+
+
+def _override(model: OverrideModel) -> Override:
+    tiers = list(model.tiers.all())
+    overwrite = None
+    if model.type == OverrideModel.Type.OVERWRITE:
+        overwrite = OverwriteRate(
+            rate_type=model.overwrite_rate_type or "FLAT",
+            price=model.overwrite_price,
+            tiers=tuple(
+                Tier(price=tier.price, size=tier.size) for tier in tiers if tier.price is not None
+            ),
+            credit_type_id=(
+                str(model.overwrite_credit_type_id) if model.overwrite_credit_type_id else None
+            ),
+        )
+    pricing = group_values(model.pricing_group_values or None)
+    presentation = group_values(model.presentation_group_values or None)
+    commit_ids = tuple(str(value) for value in model.commit_ids or ())
+    product_id = str(model.product_id) if model.product_id else None
+    tags = tuple(model.applicable_product_tags or ())
+    specifiers: tuple[OverrideSpecifier, ...] = ()
+    if pricing or presentation or commit_ids:
+        # Group values or commits narrow the product / tags target: one specifier, all must match.
+        specifiers = (
+            OverrideSpecifier(
+                product_id=product_id,
+                product_tags=tags,
+                pricing_group_values=pricing,
+                presentation_group_values=presentation,
+                commit_ids=commit_ids,
+            ),
+        )
+        product_id, tags = None, ()
+    return Override(
+        id=str(model.pk),
+        type=model.type,
+        starting_at=model.starting_at,
+        ending_before=model.ending_before,
+        product_id=product_id,
+        applicable_product_tags=tags,
+        specifiers=specifiers,
+        multiplier=model.multiplier,
+        overwrite_rate=overwrite,
+        tiers=tuple(
+            OverrideTier(multiplier=tier.multiplier, size=tier.size)
+            for tier in tiers
+            if model.type == OverrideModel.Type.TIERED and tier.multiplier is not None
+        ),
+        entitled=model.entitled,
+        priority=model.priority,
+        is_commit_specific=model.is_commit_specific,
+        target=model.target or None,
+    )
+
+
+def contract_overrides(*, contract: Contract, period: Period) -> tuple[Override, ...]:
+    """The contract's live overrides overlapping the period, by start (then creation, id)."""
+    queryset = (
+        OverrideModel.objects.filter(
+            contract=contract, archived_at__isnull=True, starting_at__lt=period.ending_before
+        )
+        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=period.starting_at))
+        .prefetch_related("tiers")
+        .order_by("starting_at", "created_at", "id")
+    )
+    return tuple(_override(model) for model in queryset)
+
+
+def card_conversions(*, rate_card_id) -> tuple[Conversion, ...]:
+    return tuple(
+        Conversion(
+            custom_credit_type_id=str(model.custom_credit_type_id),
+            fiat_per_custom=model.fiat_per_custom_credit,
+        )
+        for model in CreditTypeConversion.objects.filter(rate_card_id=rate_card_id).order_by(
+            "custom_credit_type_id"
+        )
+    )
+
+
+def custom_units(*, unit_ids: Iterable[str], fiat_id: str) -> tuple[PricingUnit, ...]:
+    """The pricing units (other than the invoice's) named by rates, overrides, balances and
+    conversions, with their decimal places (the engine rounds their lines with them)."""
+    ids = {str(value) for value in unit_ids if value} - {str(fiat_id)}
+    if not ids:
+        return ()
+    return tuple(
+        PricingUnit(id=str(unit.pk), name=unit.name, decimal_places=unit.decimal_places)
+        for unit in PricingUnitModel.objects.filter(pk__in=ids).order_by("name", "pk")
+    )
+
+
+def terms_input(*, contract: Contract, rating_input: RatingInput) -> dict:
+    """The `RatingInput` fields of the contract's terms for the input's period (a few queries).
+
+    `dataclasses.replace(rating_input, **terms_input(...))` gives the input with its terms."""
+    period = rating_input.period
+    balances = contract_balances(contract=contract, period=period)
+    overrides = contract_overrides(contract=contract, period=period)
+    fiat_id = rating_input.pricing_unit.id
+    unit_ids: list[str | None] = [rate.credit_type_id for rate in rating_input.rates]
+    unit_ids += [balance.credit_type_id for balance in balances]
+    unit_ids += [o.overwrite_rate.credit_type_id for o in overrides if o.overwrite_rate]
+    conversions: tuple[Conversion, ...] = ()
+    units: tuple[PricingUnit, ...] = ()
+    if {str(value) for value in unit_ids if value} - {str(fiat_id)}:
+        # Only a card or terms with a custom unit need its conversion and decimal places.
+        conversions = card_conversions(rate_card_id=contract.rate_card_id)
+        unit_ids += [conversion.custom_credit_type_id for conversion in conversions]
+        units = custom_units(unit_ids=unit_ids, fiat_id=fiat_id)
+    return {
+        "balances": balances,
+        "overrides": overrides,
+        "multiplier_override_prioritization": contract.multiplier_override_prioritization,
+        "conversions": conversions,
+        "custom_units": units,
+    }
+
+
+def split_at(windows: Iterable[Period], cuts: Iterable[datetime]) -> list[Period]:
+    """Each window cut at the given moments that fall strictly inside it."""
+    cuts = sorted(set(cuts))
+    result = []
+    for window in windows:
+        start = window.starting_at
+        for moment in cuts:
+            if window.starting_at < moment < window.ending_before:
+                result.append(Period(start, moment))
+                start = moment
+        result.append(Period(start, window.ending_before))
+    return result
