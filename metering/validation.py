@@ -47,7 +47,13 @@ class Event:
     event_type: str
     timestamp: datetime  # aware, UTC
     properties: dict
-    properties_json: str
+    # The properties as JSON text when they hold a Decimal (written digit for digit), else None:
+    # then plain `json.dumps` of the properties is exact and the whole batch is dumped at once.
+    exact_json: str | None
+
+    @property
+    def properties_json(self) -> str:
+        return self.exact_json if self.exact_json is not None else json.dumps(self.properties)
 
 
 def parse_timestamp(value) -> datetime | None:
@@ -100,7 +106,6 @@ def events_validate(payload, *, now: datetime) -> list[Event]:
         raise IngestError(f"A batch holds at most {MAX_BATCH} events (got {len(payload)}).")
     oldest = now - MAX_AGE
     newest = now + MAX_AHEAD
-    dumps = json.dumps
     events = []
     for index, raw in enumerate(payload):
         if type(raw) is not dict:
@@ -143,16 +148,16 @@ def events_validate(payload, *, now: datetime) -> list[Event]:
             if "properties" in raw:
                 raise IngestError(f"event {index}: properties: must be an object")
             properties = {}
-            properties_json = "{}"
+            exact_json = None
         elif type(properties) is not dict:
             raise IngestError(f"event {index}: properties: must be an object")
         else:
             problem, has_decimal = _properties_problem(properties)
             if problem is not None:
                 raise IngestError(f"event {index}: properties: {problem}")
-            properties_json = _flat_json(properties) if has_decimal else dumps(properties)
+            exact_json = _flat_json(properties) if has_decimal else None
         events.append(
-            Event(transaction_id, customer_id, event_type, moment, properties, properties_json)
+            Event(transaction_id, customer_id, event_type, moment, properties, exact_json)
         )
     return events
 
