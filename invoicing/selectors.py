@@ -44,7 +44,7 @@ from invoicing.rating import (
     rate_invoice,
     term_boundaries,
 )
-from invoicing.terms import rate_fields, split_at, terms_input
+from invoicing.terms import entitled_by_overrides, rate_fields, split_at, terms_input
 from invoicing.usage import metric_usage_by_group
 
 # --- Model -> dataclass ----------------------------------------------------------------------------
@@ -228,6 +228,10 @@ class _Static:
     rates: tuple[Rate, ...] = ()
     products: dict[str, Product] = dataclasses.field(default_factory=dict)
     usage_products: list[tuple[ProductModel, Product]] = dataclasses.field(default_factory=list)
+    # USAGE products the card lists but does not entitle: read only if an override entitles them.
+    unentitled_products: list[tuple[ProductModel, Product]] = dataclasses.field(
+        default_factory=list
+    )
     subscriptions: tuple[Subscription, ...] = ()
     scheduled_charges: tuple[ScheduledCharge, ...] = ()
 
@@ -385,6 +389,14 @@ class RatingPreload:
                     for pid in sorted(priced, key=lambda pid: (products[pid].name, pid))
                     if products[pid].type == ProductModel.Type.USAGE
                 ],
+                unentitled_products=[
+                    (product_models[rate.product_id], products[rate.product_id])
+                    for rate in rates
+                    if not rate.entitled
+                    and rate.product_id not in priced
+                    and rate.rate_type in (RateType.FLAT, RateType.TIERED)
+                    and products[rate.product_id].type == ProductModel.Type.USAGE
+                ],
                 subscriptions=tuple(
                     Subscription(
                         id=str(model.id),
@@ -453,15 +465,19 @@ class RatingPreload:
         )
         if not usage:
             return rating_input
+        usage_products = static.usage_products + entitled_by_overrides(
+            static.unentitled_products, rating_input.overrides
+        )
+        usage_products.sort(key=lambda pair: (pair[1].name, pair[1].id))
         records = _usage(
             customer=static.contract.customer,
             customer_ids=static.customer_ids,
-            usage_products=static.usage_products,
+            usage_products=usage_products,
             rates=static.rates,
             period=window,
             cuts={
                 product.id: term_boundaries(rating_input, product.id)
-                for _, product in static.usage_products
+                for _, product in usage_products
             },
         )
         return dataclasses.replace(rating_input, usage=tuple(records))

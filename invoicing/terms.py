@@ -40,6 +40,7 @@ from invoicing.rating import (
     PricingUnit,
     RatingInput,
     Tier,
+    _override_may_target,
     group_values,
 )
 
@@ -216,6 +217,17 @@ def terms_input(*, contract: Contract, rating_input: RatingInput) -> dict:
         "conversions": conversions,
         "custom_units": units,
     }
+
+
+def entitled_by_overrides(pairs: Iterable[tuple], overrides: Iterable[Override]) -> list[tuple]:
+    """The (model, product) pairs, without duplicates, that an override with `entitled` set to
+    True may target (their usage must be read although the card does not entitle them)."""
+    enabling = [o for o in overrides if o.entitled]
+    seen: dict[str, tuple] = {}
+    for model, product in pairs:
+        if product.id not in seen and any(_override_may_target(o, product) for o in enabling):
+            seen[product.id] = (model, product)
+    return list(seen.values())
 
 
 def split_at(windows: Iterable[Period], cuts: Iterable[datetime]) -> list[Period]:

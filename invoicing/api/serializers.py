@@ -62,6 +62,9 @@ def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
         data["scheduled_charge_id"] = str(line.scheduled_charge_id)
     if line.commit_id:
         data["commit_id"] = str(line.commit_id)
+    if line.credit_type_id and str(line.credit_type_id) != credit_type["id"]:
+        # A line in a custom pricing unit (its fiat value is on a cpu_conversion line).
+        data["credit_type"] = {"id": str(line.credit_type_id), "name": line.credit_type.name}
     if line.applied_commit_or_credit_id:
         data["applied_commit_or_credit"] = {
             "id": str(line.applied_commit_or_credit_id),
