@@ -33,10 +33,12 @@ from ..models import (
     ScheduledCharge,
     Subscription,
 )
+from ..selectors import customer_balances
 from . import panels
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
+NOT_ON_ADD = ("Invoices", "Balances (commits and credits)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +210,7 @@ class ContractAdmin(admin.ModelAdmin):
     autocomplete_fields = ["customer", "rate_card", "package"]
     readonly_fields = [
         "rate_card_products",
+        "balances",
         "invoices",
         "created_at",
         "created_by",
@@ -229,6 +232,7 @@ class ContractAdmin(admin.ModelAdmin):
             },
         ),
         ("Rate card products", {"fields": ["rate_card_products"]}),
+        ("Balances (commits and credits)", {"fields": ["balances"]}),
         ("Invoices", {"fields": ["invoices"]}),
         (
             "More",
@@ -257,9 +261,22 @@ class ContractAdmin(admin.ModelAdmin):
         css = NESTED_MEDIA["css"]
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None:  # a new contract has no invoices yet
-            return [fs for fs in self.fieldsets if fs[0] != "Invoices"]
+        if obj is None:  # a new contract has no balances or invoices yet
+            return [fs for fs in self.fieldsets if fs[0] not in NOT_ON_ADD]
         return self.fieldsets
+
+    @admin.display(description="balance left and ledger")
+    def balances(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        found = customer_balances(customer=obj.customer, include_contract_balances=True)
+        terms = [
+            *found["commit"].filter(contract=obj).order_by("priority", "created_at"),
+            *found["credit"].filter(contract=obj).order_by("priority", "created_at"),
+        ]
+        return panels.balances_panel(
+            terms, now=timezone.now(), empty="This contract has no commits or credits."
+        )
 
     @admin.display(description="invoices (newest period first)")
     def invoices(self, obj) -> str:

@@ -17,6 +17,7 @@ from ..models import (
     Customer,
     IngestAlias,
 )
+from ..selectors import customer_balances
 from . import panels
 
 # ---------------------------------------------------------------------------------------------
@@ -73,6 +74,7 @@ class CustomerAdmin(ArchivableAdmin):
         "archived_at",
         "current_usage",
         "late_events",
+        "balances",
     ]
     fields = [
         "name",
@@ -97,6 +99,7 @@ class CustomerAdmin(ArchivableAdmin):
         return [
             (None, {"fields": self.fields}),
             ("Usage this billing period", {"fields": self.usage_fields}),
+            ("Customer-level commits and credits", {"fields": ["balances"]}),
         ]
 
     def changelist_view(self, request, extra_context=None):
@@ -123,6 +126,21 @@ class CustomerAdmin(ArchivableAdmin):
         if obj is None or obj.pk is None or obj._state.adding:
             return "—"
         return panels.customer_usage_panel(obj, now=timezone.now())
+
+    @admin.display(description="balance left and ledger")
+    def balances(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        found = customer_balances(customer=obj)
+        terms = [
+            *found["commit"].order_by("priority", "created_at"),
+            *found["credit"].order_by("priority", "created_at"),
+        ]
+        return panels.balances_panel(
+            terms,
+            now=timezone.now(),
+            empty="No customer-level commits or credits (contract ones are on each contract).",
+        )
 
     @admin.display(description="late events")
     def late_events(self, obj) -> str:

@@ -217,3 +217,53 @@ def contract_invoices_panel(contract: Contract, *, now: datetime) -> str:
             }
         )
     return render_to_string("admin/customers/includes/contract_invoices.html", {"rows": rows})
+
+
+def _ledger_rows(term, ledger: list[dict]) -> list[dict]:
+    from customers.models import BalanceLedgerEntry
+
+    rows = []
+    for row in ledger:
+        invoice_url = None
+        if row["invoice_id"] is not None:
+            try:
+                invoice_url = reverse("admin:invoicing_invoice_change", args=[row["invoice_id"]])
+            except NoReverseMatch:  # the invoicing admin may not be installed
+                invoice_url = None
+        rows.append(
+            {
+                "date": f"{row['timestamp'].astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                "type": BalanceLedgerEntry.Type(row["type"]).label,
+                "amount": term.credit_type.format(row["amount"]),
+                "invoice_url": invoice_url,
+                "reason": row["reason"],
+            }
+        )
+    return rows
+
+
+def balances_panel(terms, *, now: datetime, empty: str) -> str:
+    """Each commit and credit with what it holds now (live drafts' draws taken off, as the API's
+    `balance`) and its ledger, oldest entry first."""
+    from ..selectors import balance_ledger, balances_now
+
+    terms = list(terms)
+    held = balances_now(balances=terms, now=now)
+    rows = []
+    for term in terms:
+        is_commit = term._meta.model_name == "commit"
+        rows.append(
+            {
+                "name": str(term),
+                "url": reverse(f"admin:customers_{term._meta.model_name}_change", args=[term.pk]),
+                "kind": f"{term.get_type_display()} commit" if is_commit else "Credit",
+                "product": term.product,
+                "priority": quantity_display(term.priority),
+                "balance": term.credit_type.format(held[term.pk]),
+                "ledger": _ledger_rows(term, balance_ledger(balance=term)),
+            }
+        )
+    return render_to_string(
+        "admin/customers/includes/balances_panel.html",
+        {"rows": rows, "empty": empty, "now": f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC"},
+    )
