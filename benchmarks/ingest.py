@@ -400,7 +400,9 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
         plan = [row[0] for row in cursor.fetchall()]
     log(
         "selector plan: "
-        + " | ".join(line.strip() for line in plan if "Scan" in line or "Time" in line)
+        + " | ".join(
+            line.strip() for line in plan if "Scan" in line or "Time" in line or "Buffers" in line
+        )
     )
 
 
