@@ -2,7 +2,8 @@
 schedule items) are typed under the term on the contract page."""
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.contrib.admin import widgets as admin_widgets
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
 from billing_site.admin_forms import (
@@ -22,6 +23,7 @@ from .models import (
     CommitInvoiceItem,
     Contract,
     Credit,
+    Customer,
     IngestAlias,
     Override,
     OverrideTier,
@@ -237,3 +239,44 @@ class IngestAliasForm(forms.ModelForm):
                 errors.data = [e for e in errors.data if next(iter(e)) not in generic]
                 if not errors.data:
                     del self._errors[field]
+
+
+class ContractFromPackageForm(forms.Form):
+    """The few things a package leaves open (as the API's contract create with package_id):
+    whose contract, when it starts, and an optional uniqueness key."""
+
+    customer = forms.ModelChoiceField(queryset=None)
+    starting_at = forms.SplitDateTimeField(
+        label="Starts at (UTC)",
+        widget=admin_widgets.AdminSplitDateTime,
+        help_text="Every date of the package's terms is placed relative to this moment.",
+    )
+    uniqueness_key = forms.CharField(
+        required=False,
+        max_length=128,
+        help_text="Optional: a second contract with the same key is refused.",
+    )
+
+    def __init__(self, *args, admin_site=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["customer"]
+        if admin_site is not None:
+            field.widget = admin_widgets.AutocompleteSelect(
+                Contract._meta.get_field("customer"), admin_site
+            )
+        # Set after the widget: the queryset hands the widget its choices.
+        field.queryset = Customer.objects.filter(archived_at__isnull=True).order_by("name")
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """The service's errors under the field they name, the others above the form."""
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+            return
+        for key, messages in exc.message_dict.items():
+            for message in messages:
+                if key in self.fields:
+                    self.add_error(key, message)
+                elif key == NON_FIELD_ERRORS:
+                    self.add_error(None, message)
+                else:
+                    self.add_error(None, f"{key}: {message}")
