@@ -31,11 +31,15 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def _panel(html: str) -> str:
-    """The balances panel of a change page, as text."""
+def _term_html(html: str) -> str:
+    """The first commit or credit of the balances panel of a change page."""
     found = re.search(r'<div class="balance-term">.*?</table>\s*</div>', html, re.S)
     assert found, "no balances panel on the page"
-    return _text(html[found.start() :])
+    return found.group(0)
+
+
+def _panel(html: str) -> str:
+    return _text(_term_html(html))
 
 
 def test_the_contract_page_shows_a_commit_balance_left_and_its_ledger(admin_client, start):
@@ -173,3 +177,54 @@ def test_the_customer_page_shows_customer_level_credits_with_their_ledger(admin_
     text = _panel(html)
     assert "Launch credit · Credit · Promo · priority 0" in text
     assert "Credit manual entry $12.50 Top-up" in text
+
+
+def test_an_invoice_deduction_links_to_its_invoice(admin_client, start):
+    from invoicing.models import Invoice
+
+    customer = CustomerFactory()
+    contract = services.contract_create(
+        customer=customer,
+        rate_card=RateCardFactory(),
+        starting_at=start,
+        now=timezone.now(),
+        commits=[
+            CommitSpec(
+                product=ProductFactory(fixed=True),
+                access_schedule=[
+                    SegmentSpec(
+                        amount=Decimal("10000"),
+                        starting_at=start,
+                        ending_before=start + timedelta(days=60),
+                    )
+                ],
+            )
+        ],
+    )
+    commit = contract.commits.get()
+    invoice = Invoice.objects.filter(contract=contract).first()
+    assert invoice is not None
+    services.balance_ledger_record_draws(
+        invoice_id=invoice.pk,
+        draws=[
+            {
+                "balance_id": commit.pk,
+                "balance_type": "PREPAID",
+                "segment_id": commit.access_schedule.get().pk,
+                "drawn": Decimal("3000"),
+                "remaining": Decimal("7000"),
+                "expires": False,
+            }
+        ],
+        now=timezone.now(),
+        timestamp=start + timedelta(days=2),
+    )
+
+    html = admin_client.get(
+        reverse("admin:customers_contract_change", args=[contract.pk])
+    ).content.decode()
+
+    assert re.findall(r'<strong class="balance-left">([^<]*)</strong>', html) == ["$70.00"]
+    invoice_url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+    assert "Prepaid commit invoice deduction -$30.00 Open invoice" in _panel(html)
+    assert f'<a href="{invoice_url}">Open invoice</a>' in _term_html(html)
