@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from customers.models import Contract
-from customers.services import balance_ledger_record_draws
+from customers.services import balance_ledger_invoice_voided, balance_ledger_record_draws
 from invoicing import periods
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
@@ -156,7 +156,18 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
     for invoice in invoices:
         _check_transition(invoice, Status.FINALIZED)
         rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
-        rated.append((invoice, rating_input, rate_invoice(rating_input)))
+        result = rate_invoice(rating_input)
+        rated.append((invoice, rating_input, result))
+        if result.balance_draws:
+            # The ledger learns this invoice's draws and expirations (idempotent per invoice)
+            # before the next invoice is rated: a batch may hold a contract's next period too.
+            balance_ledger_record_draws(
+                invoice_id=invoice.pk,
+                draws=result.balance_draws,
+                now=now,
+                timestamp=invoice.end_timestamp,
+                contract=invoice.contract,
+            )
     first = _take_numbers(len(invoices))
     for offset, (invoice, rating_input, result) in enumerate(rated):
         # A draft stores no lines (it is rated on read), so there is nothing to replace.
@@ -173,16 +184,6 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
         invoice.updated_at = now
     InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)
     _save_frozen(invoices)
-    for invoice, _, result in rated:
-        if result.balance_draws:
-            # The ledger learns this invoice's draws and expirations (idempotent per invoice).
-            balance_ledger_record_draws(
-                invoice_id=invoice.pk,
-                draws=result.balance_draws,
-                now=now,
-                timestamp=invoice.end_timestamp,
-                contract=invoice.contract,
-            )
 
 
 def _save_frozen(invoices: list[Invoice]) -> None:
@@ -293,6 +294,8 @@ def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
         locked.status = Status.VOID
         locked.voided_at = now
         locked.save(update_fields=["status", "voided_at", "updated_at"])
+        # What the invoice drew from commits and credits goes back to them.
+        balance_ledger_invoice_voided(invoice_id=locked.pk, now=now)
     return locked
 
 

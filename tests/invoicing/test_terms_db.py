@@ -22,7 +22,12 @@ from customers.selectors import balances_now
 from invoicing.models import Invoice
 from invoicing.rating import rate_invoice, rating_input_from_json
 from invoicing.selectors import draft_balance_draws, invoice_view, rating_input_for
-from invoicing.services import contract_drafts_ensure, invoice_finalize
+from invoicing.services import (
+    contract_drafts_ensure,
+    invoice_finalize,
+    invoice_void,
+    invoices_finalize_due,
+)
 from tests.invoicing.factories import ContractFactory, ProductFactory, RateFactory, ingest
 
 pytestmark = pytest.mark.django_db
@@ -305,3 +310,42 @@ def test_usage_is_split_at_the_term_boundaries():
         (t(2026, 3, 20), t(2026, 4, 1), Decimal(10)),
     ]
     assert rate_invoice(rating_input).total == Decimal(1500 + 750 + 1500)
+
+
+def test_one_finalization_batch_with_two_periods_of_a_contract_draws_each_cent_once():
+    contract, _product, fixed = _world()
+    commit, _ = _commit(contract, fixed, amount="2000")
+    contract_drafts_ensure(contract=contract, now=t(2026, 2, 15))
+    _tokens(contract, "10", "2026-01-05T10:00:00Z")  # January: 1500 drawn
+    _tokens(contract, "10", "2026-02-05T10:00:00Z")  # February: 500 left to draw
+
+    assert invoices_finalize_due(now=t(2026, 3, 20)) == 2
+
+    january, february = Invoice.objects.filter(contract=contract, status="FINALIZED").order_by(
+        "start_timestamp"
+    )
+    assert (january.total, february.total) == (Decimal(0), Decimal(1000))
+    deductions = BalanceLedgerEntry.objects.filter(commit=commit).order_by("timestamp")
+    assert [(e.amount, e.invoice_id) for e in deductions] == [
+        (Decimal(-1500), january.pk),
+        (Decimal(-500), february.pk),
+    ]
+
+
+def test_voiding_an_invoice_gives_its_draws_back():
+    contract, _product, fixed = _world()
+    commit, _ = _commit(contract, fixed, amount="2000")
+    draft = _draft(contract, t(2026, 3, 1))
+    _tokens(contract, "10", "2026-03-05T10:00:00Z")
+    invoice = invoice_finalize(invoice=draft, now=t(2026, 4, 3)).invoice
+    assert balances_now(balances=[commit], now=t(2026, 4, 5), include_drafts=False) == {
+        commit.pk: Decimal(500)
+    }
+
+    invoice_void(invoice=invoice, now=t(2026, 4, 5))
+
+    assert balances_now(balances=[commit], now=t(2026, 4, 6), include_drafts=False) == {
+        commit.pk: Decimal(2000)
+    }
+    credited = BalanceLedgerEntry.objects.get(commit=commit, type=LEDGER.PREPAID_COMMIT_CREDITED)
+    assert (credited.amount, credited.invoice_id) == (Decimal(1500), invoice.pk)
