@@ -799,14 +799,22 @@ def tier_pieces(tiers: tuple[Tier, ...], position: Decimal, quantity: Decimal) -
         for level, tier_start, size, price in bounds:
             if size is None or position < tier_start + size:
                 return [TierPiece(level, tier_start, size, quantity, price)]
+    # Pieces are cut from what remains, never as (position + quantity) - position: that difference
+    # rounds at the context's precision, and the tier lines would then not add up to the quantity.
     pieces = []
-    end = position + quantity
+    remaining = quantity
     for level, tier_start, size, price in bounds:
+        if remaining <= 0:
+            break
         tier_end = None if size is None else tier_start + size
-        low = max(tier_start, position)
-        high = end if tier_end is None else min(tier_end, end)
-        if high > low:
-            pieces.append(TierPiece(level, tier_start, size, high - low, price))
+        if tier_end is not None and position >= tier_end:
+            continue
+        piece = (
+            remaining if tier_end is None else min(remaining, tier_end - max(tier_start, position))
+        )
+        if piece > 0:
+            pieces.append(TierPiece(level, tier_start, size, piece, price))
+            remaining -= piece
     return pieces
 
 
