@@ -647,7 +647,9 @@ def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decim
     """{segment id: Decimal}: what the current DRAFT invoices draw from the segments of
     `balances` (Commit / Credit rows), not yet in the ledger (customers.selectors.balances_now's
     hook, so balances burn down in real time). Drafts whose period has started by `now`, of the
-    contracts the balances may apply to, rated now (one rating per draft)."""
+    contracts the balances may apply to, rated now (one rating per draft), oldest period first:
+    what an older draft draws is taken off what a later one finds available (the ledger only
+    knows finalized invoices), so two unfinalized periods never draw the same amount twice."""
     balances = list(balances)
     if not balances:
         return {}
@@ -663,10 +665,34 @@ def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decim
     wanted = {str(b.pk) for b in balances}
     preload = RatingPreload.for_invoices(drafts)
     drawn: dict[str, Decimal] = {}
+    taken: dict[str, Decimal] = {}  # every segment's draws so far, of any balance
     for invoice in drafts:
-        for draw in invoice_rate(invoice=invoice, now=now, preload=preload).balance_draws:
-            if draw.balance_id in wanted and draw.drawn:
-                drawn[draw.segment_id] = drawn.get(draw.segment_id, Decimal(0)) + draw.drawn
+        rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
+        if taken:
+            rating_input = dataclasses.replace(
+                rating_input,
+                balances=tuple(
+                    dataclasses.replace(
+                        balance,
+                        access_schedule=tuple(
+                            dataclasses.replace(
+                                segment,
+                                available=max(
+                                    segment.available_at_start - taken.get(segment.id, 0),
+                                    Decimal(0),
+                                ),
+                            )
+                            for segment in balance.access_schedule
+                        ),
+                    )
+                    for balance in rating_input.balances
+                ),
+            )
+        for draw in rate_invoice(rating_input).balance_draws:
+            if draw.drawn:
+                taken[draw.segment_id] = taken.get(draw.segment_id, Decimal(0)) + draw.drawn
+                if draw.balance_id in wanted:
+                    drawn[draw.segment_id] = drawn.get(draw.segment_id, Decimal(0)) + draw.drawn
     return drawn
 
 

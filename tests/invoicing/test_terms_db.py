@@ -349,3 +349,16 @@ def test_voiding_an_invoice_gives_its_draws_back():
     }
     credited = BalanceLedgerEntry.objects.get(commit=commit, type=LEDGER.PREPAID_COMMIT_CREDITED)
     assert (credited.amount, credited.invoice_id) == (Decimal(1500), invoice.pk)
+
+
+def test_two_unfinalized_periods_do_not_draw_the_same_balance_twice():
+    contract, _product, fixed = _world()
+    commit, segment = _commit(contract, fixed, amount="2000")
+    contract_drafts_ensure(contract=contract, now=t(2026, 4, 2))  # March still a draft
+    _tokens(contract, "10", "2026-03-05T10:00:00Z")  # March draws 1500
+    _tokens(contract, "10", "2026-04-01T10:00:00Z")  # April draws the 500 left
+
+    assert draft_balance_draws(balances=[commit], now=t(2026, 4, 2)) == {
+        str(segment.pk): Decimal(2000)
+    }
+    assert balances_now(balances=[commit], now=t(2026, 4, 2)) == {commit.pk: Decimal(0)}
