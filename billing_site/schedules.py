@@ -27,4 +27,10 @@ SCHEDULES: list[ScheduleSpec] = [
         minutes=15,
         help="Finalize drafts whose period ended more than BILLING_FINALIZATION_GRACE ago.",
     ),
+    ScheduleSpec(
+        name="metering.expire_ingested_transactions",
+        func="metering.tasks.ingested_transactions_expire_task",
+        minutes=24 * 60,
+        help="Forget transaction ids older than the 34-day dedup window.",
+    ),
 ]
