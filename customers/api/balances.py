@@ -19,6 +19,7 @@ from billing_site.api import (
     error_responses,
     get_or_404,
     id_envelope,
+    id_schema,
     keyset_page_union,
     page_schema,
     parse_limit,
@@ -86,7 +87,7 @@ class CustomerCommitCreateView(APIView):
         tags=["Commits and credits"],
         request=s.CustomerCommitCreateIn,
         responses={
-            200: OpenApiResponse(description="{data: {id}}"),
+            200: id_schema("CustomerCommitCreateResponse"),
             **error_responses(400, 404, 409),
         },
     )
@@ -122,7 +123,7 @@ class CustomerCreditCreateView(APIView):
         tags=["Commits and credits"],
         request=s.CustomerCreditCreateIn,
         responses={
-            200: OpenApiResponse(description="{data: {id}}"),
+            200: id_schema("CustomerCreditCreateResponse"),
             **error_responses(400, 404, 409),
         },
     )

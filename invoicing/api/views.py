@@ -12,18 +12,24 @@ import uuid
 from datetime import UTC, datetime
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing_site.api import (
+    data_schema,
+    error_responses,
     get_or_404,
     id_envelope,
+    id_schema,
+    page_schema,
     parse_limit,
     parse_uuid,
     request_body,
 )
 from customers.models import Customer
+from invoicing.api import schema
 from invoicing.api.serializers import invoice_data
 from invoicing.models import Invoice
 from invoicing.selectors import customer_invoices, invoice_view, invoice_views
@@ -73,6 +79,15 @@ def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
 class CustomerInvoiceListView(APIView):
     """GET /v1/customers/{customer_id}/invoices: filters, date sort, query cursor."""
 
+    @extend_schema(
+        operation_id="v1_customers_invoices_list",
+        tags=["Invoices"],
+        parameters=schema.list_parameters(),
+        responses={
+            200: page_schema("InvoiceListResponse", schema.InvoiceDoc()),
+            **error_responses(400, 404),
+        },
+    )
     def get(self, request, customer_id: str):
         customer = get_or_404(
             Customer.objects.all(), customer_id, field="customer_id", label="Customer"
@@ -136,6 +151,15 @@ class CustomerInvoiceListView(APIView):
 class CustomerInvoiceDetailView(APIView):
     """GET /v1/customers/{customer_id}/invoices/{invoice_id}."""
 
+    @extend_schema(
+        operation_id="v1_customers_invoices_retrieve",
+        tags=["Invoices"],
+        parameters=[schema.SKIP_ZERO],
+        responses={
+            200: data_schema("InvoiceRetrieveResponse", schema.InvoiceDoc()),
+            **error_responses(400, 404),
+        },
+    )
     def get(self, request, customer_id: str, invoice_id: str):
         customer_pk = parse_uuid(customer_id, "customer_id")
         invoice_pk = parse_uuid(invoice_id, "invoice_id")
@@ -165,6 +189,12 @@ def _invoice_from_body(request) -> Invoice:
 class InvoiceVoidView(APIView):
     """POST /v1/invoices/void {"id"}: a FINALIZED invoice becomes VOID."""
 
+    @extend_schema(
+        operation_id="v1_invoices_void",
+        tags=["Invoices"],
+        request=schema.InvoiceIdIn,
+        responses={200: id_schema("InvoiceVoidResponse"), **error_responses(400, 404)},
+    )
     def post(self, request):
         invoice = _invoice_from_body(request)
         try:
@@ -177,6 +207,12 @@ class InvoiceVoidView(APIView):
 class InvoiceRegenerateView(APIView):
     """POST /v1/invoices/regenerate {"id"}: a new DRAFT of a VOID invoice's period; its id back."""
 
+    @extend_schema(
+        operation_id="v1_invoices_regenerate",
+        tags=["Invoices"],
+        request=schema.InvoiceIdIn,
+        responses={200: id_schema("InvoiceRegenerateResponse"), **error_responses(400, 404)},
+    )
     def post(self, request):
         invoice = _invoice_from_body(request)
         try:

@@ -26,6 +26,9 @@ _EVENT_SCHEMA = inline_serializer(
         "timestamp": serializers.CharField(help_text="RFC 3339; naive means UTC."),
         "properties": serializers.DictField(required=False),
     },
+    many=True,
+    min_length=1,
+    max_length=100,
 )
 
 
@@ -34,7 +37,7 @@ class IngestView(APIView):
 
     @extend_schema(
         operation_id="v1_usage_ingest",
-        request=serializers.ListField(child=_EVENT_SCHEMA, min_length=1, max_length=100),
+        request=_EVENT_SCHEMA,
         responses={200: OpenApiResponse(description="Accepted (empty body).")}
         | error_responses(400, 401),
     )

@@ -19,6 +19,33 @@ from metering import selectors
 
 from .usage import _string_list
 
+_FOUND_EVENTS = inline_serializer(
+    name="EventsSearchRecord",
+    fields={
+        "id": serializers.CharField(),
+        "transaction_id": serializers.CharField(),
+        "customer_id": serializers.CharField(),
+        "event_type": serializers.CharField(),
+        "timestamp": serializers.DateTimeField(),
+        "properties": serializers.DictField(),
+        "processed_at": serializers.DateTimeField(),
+        "is_duplicate": serializers.BooleanField(),
+        "matched_customer": inline_serializer(
+            name="EventsSearchCustomer",
+            fields={"id": serializers.UUIDField(), "name": serializers.CharField()},
+            required=False,
+            allow_null=True,
+        ),
+        "matched_billable_metrics": inline_serializer(
+            name="EventsSearchMetric",
+            fields={"id": serializers.UUIDField(), "name": serializers.CharField()},
+            many=True,
+            required=False,
+        ),
+    },
+    many=True,
+)
+
 
 def _metric_json(metric: BillableMetric) -> dict:
     event_type_filter = {k: v for k, v in (metric.event_type_filter or {}).items() if v}
@@ -50,8 +77,7 @@ class EventsSearchView(APIView):
             name="EventsSearchRequest",
             fields={"transactionIds": serializers.ListField(child=serializers.CharField())},
         ),
-        responses={200: serializers.ListField(child=serializers.DictField())}
-        | error_responses(400, 401, 429),
+        responses={200: _FOUND_EVENTS} | error_responses(400, 401, 429),
     )
     def post(self, request):
         body = request_body(request)
