@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start or stop a throwaway PostgreSQL server on 127.0.0.1, run by a non-root user, its data in a
 # temporary folder. Used by .ci/run and the benchmarks.
-#   eval "$(.ci/postgres.sh start [PORT])"   -> exports DATABASE_URL and PG_TMPDIR
+#   eval "$(.ci/postgres.sh start [PORT])"   -> exports DATABASE_URL and PG_TMPDIR (default: a free port)
 #   .ci/postgres.sh stop "$PG_TMPDIR"
 set -euo pipefail
 
@@ -31,8 +31,12 @@ run_as() {
   fi
 }
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 start() {
-  local port=${1:-55432}
+  local port=${1:-$(free_port)}
   ensure_installed
   local initdb pg_ctl tmp
   initdb=$(find_bin initdb)
