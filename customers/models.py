@@ -92,14 +92,16 @@ class IngestAlias(models.Model):
     def __str__(self) -> str:
         return self.alias
 
-    def validate_unique(self, exclude=None) -> None:
+    def validate_constraints(self, exclude=None) -> None:
+        # Name the customer that owns the alias, instead of the constraint's generic message
+        # (which would otherwise be reported as well).
         clash = IngestAlias.objects.filter(alias=self.alias).exclude(pk=self.pk)
         if self.alias and clash.exclude(customer_id=self.customer_id).exists():
             owner = clash.select_related("customer").first().customer
             raise ValidationError(
                 {"alias": f"The ingest alias '{self.alias}' already belongs to customer '{owner}'."}
             )
-        super().validate_unique(exclude)
+        super().validate_constraints(exclude)
 
 
 class Contract(models.Model):

@@ -49,10 +49,9 @@ def test_an_alias_of_another_customer_is_refused():
     IngestAliasFactory(alias="acme-prod", customer=CustomerFactory(name="Acme AI"))
     taken = IngestAlias(customer=CustomerFactory(name="Globex"), alias="acme-prod")
 
-    assert (
+    assert messages(taken)["alias"] == [
         "The ingest alias 'acme-prod' already belongs to customer 'Acme AI'."
-        in (messages(taken)["alias"])
-    )
+    ]
 
 
 def test_the_database_refuses_an_alias_for_two_customers():
