@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from catalog.models import BillableMetric, Package
 
@@ -194,31 +194,39 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
     at zero: it does NOT subtract the invoice's own draws (they are not in the ledger until it is
     finalized).
     """
-    if isinstance(period, tuple):
-        start, end = period
-    else:
-        start, end = period.starting_at, period.ending_before
+    start, end = _period_bounds(period)
     terms = []
     for model, extra in ((Commit, ("invoice_schedule",)), (Credit, ())):
+        # Only what the dicts read (ids of product and unit come with the row).
         queryset = model.objects.filter(archived_at__isnull=True).prefetch_related(
-            *BALANCE_PREFETCH, *extra
+            "access_schedule", "applicable_products", *extra
         )
         terms += [t for t in _applicable(queryset, contract) if _in_period(t, start, end)]
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
+    if not terms:
+        return []
+    return _rating_dicts(terms, contract=contract, start=start)
+
+
+def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[dict]:
+    """`balances_for_rating`'s dicts of `terms` (already selected and ordered), with what the
+    ledger says is available at `start`."""
     segments = [s for t in terms for s in t.access_schedule.all()]
-    available = segment_available(segments=segments, as_of=start)
+    available = segment_available(segments=segments, as_of=start) if segments else {}
     postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
-    drawn = dict(
-        BalanceLedgerEntry.objects.filter(
-            commit_id__in=postpaid,
-            type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
-            timestamp__lte=start,
+    drawn = {}
+    if postpaid:
+        drawn = dict(
+            BalanceLedgerEntry.objects.filter(
+                commit_id__in=postpaid,
+                type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
+                timestamp__lte=start,
+            )
+            .order_by()
+            .values("commit_id")
+            .annotate(total=Sum("amount"))
+            .values_list("commit_id", "total")
         )
-        .order_by()
-        .values("commit_id")
-        .annotate(total=Sum("amount"))
-        .values_list("commit_id", "total")
-    )
     result = []
     for term in terms:
         invoices_here = term.contract_id == contract.pk or (
@@ -260,6 +268,84 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
             }
         )
     return result
+
+
+def _period_bounds(period) -> tuple[datetime, datetime]:
+    if isinstance(period, tuple):
+        return period
+    return period.starting_at, period.ending_before
+
+
+def _applies_to(term, contract: Contract) -> bool:
+    """`_applicable` in Python, for terms loaded for a batch of contracts (applicable_contracts
+    prefetched)."""
+    if term.contract_id is not None:
+        return term.contract_id == contract.pk
+    if isinstance(term, Commit) and term.invoice_contract_id == contract.pk:
+        return True
+    if term.customer_id != contract.customer_id:
+        return False
+    listed = term.applicable_contracts.all()
+    return not listed or any(c.pk == contract.pk for c in listed)
+
+
+def balance_terms_many(*, contracts: Iterable[Contract]) -> dict:
+    """{contract pk: [Commit | Credit]}: the live commits and credits that may apply to each
+    contract (its own, its customer's customer-level ones that apply to it, the customer-level
+    commits it invoices), whatever their dates, in `balances_for_rating`'s order. Two queries
+    for the terms and a few prefetches (none when there are no terms), whatever the number of
+    contracts. `balances_from_terms` turns one contract's list into `balances_for_rating`'s
+    dicts for a period."""
+    contracts = list(contracts)
+    result: dict = {c.pk: [] for c in contracts}
+    if not contracts:
+        return result
+    contract_ids = {c.pk for c in contracts}
+    customer_ids = {c.customer_id for c in contracts}
+    terms: list = []
+    for model, extra in ((Commit, ("invoice_schedule",)), (Credit, ())):
+        scope = Q(contract_id__in=contract_ids) | Q(
+            contract__isnull=True, customer_id__in=customer_ids
+        )
+        if model is Commit:
+            scope |= Q(contract__isnull=True, invoice_contract_id__in=contract_ids)
+        terms += list(
+            model.objects.filter(archived_at__isnull=True)
+            .filter(scope)
+            .prefetch_related(
+                "access_schedule",
+                "applicable_products",
+                Prefetch("applicable_contracts", queryset=Contract.objects.only("id")),
+                *extra,
+            )
+        )
+    terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
+    for contract in contracts:
+        result[contract.pk] = [t for t in terms if _applies_to(t, contract)]
+    return result
+
+
+def balances_from_terms(*, contract: Contract, terms: Iterable, period) -> list[dict]:
+    """`balances_for_rating(contract=contract, period=period)` from the contract's terms as
+    `balance_terms_many` gives them: keeps those in the period and reads the ledger now (two
+    queries; none when no term is in the period, one when none is POSTPAID)."""
+    start, end = _period_bounds(period)
+    terms = [t for t in terms if _in_period(t, start, end)]
+    if not terms:
+        return []
+    return _rating_dicts(terms, contract=contract, start=start)
+
+
+def balances_for_rating_many(*, contracts: Iterable[Contract], period_by_contract: dict) -> dict:
+    """{contract pk: `balances_for_rating(contract=..., period=period_by_contract[pk])`} for many
+    contracts in a fixed number of queries for the terms (plus the ledger reads of the contracts
+    that have balances in their period)."""
+    contracts = list(contracts)
+    terms = balance_terms_many(contracts=contracts)
+    return {
+        c.pk: balances_from_terms(contract=c, terms=terms[c.pk], period=period_by_contract[c.pk])
+        for c in contracts
+    }
 
 
 def balance_ledger(*, balance: Commit | Credit) -> list[dict]:

@@ -44,7 +44,7 @@ from invoicing.rating import (
     rate_invoice,
     term_boundaries,
 )
-from invoicing.terms import entitled_by_overrides, rate_fields, split_at, terms_input
+from invoicing.terms import TermsPreload, entitled_by_overrides, rate_fields, split_at
 from invoicing.usage import metric_usage_by_group
 
 # --- Model -> dataclass ----------------------------------------------------------------------------
@@ -272,6 +272,7 @@ class RatingPreload:
 
     def __init__(self, pairs: list[tuple[Contract | str, periods.BillingPeriod | None]]):
         self._static: dict[tuple[str, datetime], _Static] = {}
+        self._terms = TermsPreload(())
         if not pairs:
             return
         contract_ids = {str(getattr(c, "pk", c)) for c, _ in pairs}
@@ -289,6 +290,8 @@ class RatingPreload:
         start = min(p.starting_at for _, p in resolved)
         end = max(p.ending_before for _, p in resolved)
         span = Period(start, end)
+        # Contract terms (issue 6) of the whole batch: commits, credits, overrides.
+        self._terms = TermsPreload([c for c, _ in resolved], span)
         rate_models = list(
             _overlapping(
                 RateModel.objects.filter(rate_card_id__in={c.rate_card_id for c, _ in resolved}),
@@ -461,7 +464,8 @@ class RatingPreload:
         )
         # Contract terms (issue 6): balances, overrides, conversions; usage cut where they change.
         rating_input = dataclasses.replace(
-            rating_input, **terms_input(contract=static.contract, rating_input=rating_input)
+            rating_input,
+            **self._terms.terms_input(contract=static.contract, rating_input=rating_input),
         )
         if not usage:
             return rating_input

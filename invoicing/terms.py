@@ -26,7 +26,7 @@ from catalog.models import CreditTypeConversion
 from catalog.models import PricingUnit as PricingUnitModel
 from customers.models import Contract
 from customers.models import Override as OverrideModel
-from customers.selectors import balances_for_rating
+from customers.selectors import balance_terms_many, balances_for_rating, balances_from_terms
 from invoicing.rating import (
     AccessSegment,
     Balance,
@@ -217,6 +217,98 @@ def terms_input(*, contract: Contract, rating_input: RatingInput) -> dict:
         "conversions": conversions,
         "custom_units": units,
     }
+
+
+def _units_input(
+    *,
+    rating_input: RatingInput,
+    balances: tuple[Balance, ...],
+    overrides: tuple[Override, ...],
+    conversions_of,
+    units_of,
+) -> tuple[tuple[Conversion, ...], tuple[PricingUnit, ...]]:
+    fiat_id = rating_input.pricing_unit.id
+    unit_ids: list[str | None] = [rate.credit_type_id for rate in rating_input.rates]
+    unit_ids += [balance.credit_type_id for balance in balances]
+    unit_ids += [o.overwrite_rate.credit_type_id for o in overrides if o.overwrite_rate]
+    if not {str(value) for value in unit_ids if value} - {str(fiat_id)}:
+        return (), ()
+    # Only a card or terms with a custom unit need its conversion and decimal places.
+    conversions = conversions_of()
+    unit_ids += [conversion.custom_credit_type_id for conversion in conversions]
+    return conversions, units_of(unit_ids, fiat_id)
+
+
+class TermsPreload:
+    """The terms of many contracts (a batch of invoices), so that rating each invoice does not
+    query for them: commits and credits (with their segments, schedules and products) and
+    overrides (with tiers) of every contract in a fixed handful of queries; conversions and
+    custom units read once per rate card / unit set, and only if a custom unit is used.
+
+    What the ledger says is available is NOT preloaded: it is read when an invoice's terms are
+    asked for (finalizing a batch writes each invoice's draws before rating the next, which may
+    be the same contract's next period), and only for a contract with balances in the period."""
+
+    def __init__(self, contracts: Iterable[Contract], span: Period | None = None):
+        contracts = list({c.pk: c for c in contracts}.values())
+        self._terms = balance_terms_many(contracts=contracts)
+        self._overrides: dict = {c.pk: [] for c in contracts}
+        self._conversions: dict = {}
+        self._units: dict = {}
+        if not contracts:
+            return
+        queryset = OverrideModel.objects.filter(
+            contract_id__in=[c.pk for c in contracts], archived_at__isnull=True
+        )
+        if span is not None:
+            queryset = queryset.filter(starting_at__lt=span.ending_before).filter(
+                Q(ending_before__isnull=True) | Q(ending_before__gt=span.starting_at)
+            )
+        for model in queryset.prefetch_related("tiers").order_by("starting_at", "created_at", "id"):
+            self._overrides[model.contract_id].append(model)
+
+    def _card_conversions(self, rate_card_id) -> tuple[Conversion, ...]:
+        if rate_card_id not in self._conversions:
+            self._conversions[rate_card_id] = card_conversions(rate_card_id=rate_card_id)
+        return self._conversions[rate_card_id]
+
+    def _custom_units(self, unit_ids, fiat_id) -> tuple[PricingUnit, ...]:
+        key = (frozenset(str(value) for value in unit_ids if value), str(fiat_id))
+        if key not in self._units:
+            self._units[key] = custom_units(unit_ids=key[0], fiat_id=fiat_id)
+        return self._units[key]
+
+    def terms_input(self, *, contract: Contract, rating_input: RatingInput) -> dict:
+        """`terms_input(contract=..., rating_input=...)` from the preloaded terms."""
+        period = rating_input.period
+        if contract.pk not in self._terms:
+            return terms_input(contract=contract, rating_input=rating_input)
+        balances = tuple(
+            _balance(data)
+            for data in balances_from_terms(
+                contract=contract, terms=self._terms[contract.pk], period=period
+            )
+        )
+        overrides = tuple(
+            _override(model)
+            for model in self._overrides.get(contract.pk, ())
+            if model.starting_at < period.ending_before
+            and (model.ending_before is None or model.ending_before > period.starting_at)
+        )
+        conversions, units = _units_input(
+            rating_input=rating_input,
+            balances=balances,
+            overrides=overrides,
+            conversions_of=lambda: self._card_conversions(contract.rate_card_id),
+            units_of=self._custom_units,
+        )
+        return {
+            "balances": balances,
+            "overrides": overrides,
+            "multiplier_override_prioritization": contract.multiplier_override_prioritization,
+            "conversions": conversions,
+            "custom_units": units,
+        }
 
 
 def entitled_by_overrides(pairs: Iterable[tuple], overrides: Iterable[Override]) -> list[tuple]:
