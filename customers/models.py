@@ -342,29 +342,29 @@ class AccessSegment(models.Model):
             raise ValidationError(errors)
 
 
-class CommitInvoiceItem(models.Model):
-    """When and how much a prepaid commit is invoiced."""
+class ScheduleItem(models.Model):
+    """One date of a schedule with its amount, or a unit price and a quantity."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="invoice_schedule")
     timestamp = models.DateTimeField()
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     unit_price = models.DecimalField(**MONEY, null=True, blank=True)
     quantity = models.DecimalField(**MONEY, null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["timestamp"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__isnull=False)
                 | Q(unit_price__isnull=False, quantity__isnull=False),
-                name="commitinvoiceitem_amount_given",
+                name="%(class)s_amount_given",
                 violation_error_message="Give an amount, or a unit price and a quantity.",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.timestamp:%Y-%m-%d}: {self.total}"
+        return f"{self.timestamp:%Y-%m-%d}"
 
     @property
     def total(self):
@@ -373,6 +373,18 @@ class CommitInvoiceItem(models.Model):
         if self.unit_price is None or self.quantity is None:
             return None
         return self.unit_price * self.quantity
+
+
+class CommitInvoiceItem(ScheduleItem):
+    """When and how much a prepaid commit is invoiced."""
+
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="invoice_schedule")
+
+    class Meta(ScheduleItem.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d}: {self.total}"
 
 
 class Override(models.Model):
@@ -515,39 +527,15 @@ class ScheduledCharge(models.Model):
             raise ValidationError({"product": "Scheduled charges use a fixed product."})
 
 
-class ScheduledChargeItem(models.Model):
+class ScheduledChargeItem(ScheduleItem):
     """One date of a scheduled charge, with its amount (or unit price x quantity)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scheduled_charge = models.ForeignKey(
         ScheduledCharge, on_delete=models.CASCADE, related_name="schedule_items"
     )
-    timestamp = models.DateTimeField()
-    amount = models.DecimalField(**MONEY, null=True, blank=True)
-    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
-    quantity = models.DecimalField(**MONEY, null=True, blank=True)
 
-    class Meta:
-        ordering = ["timestamp"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__isnull=False)
-                | Q(unit_price__isnull=False, quantity__isnull=False),
-                name="scheduledchargeitem_amount_given",
-                violation_error_message="Give an amount, or a unit price and a quantity.",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.timestamp:%Y-%m-%d}"
-
-    @property
-    def total(self):
-        if self.amount is not None:
-            return self.amount
-        if self.unit_price is None or self.quantity is None:
-            return None
-        return self.unit_price * self.quantity
+    class Meta(ScheduleItem.Meta):
+        pass
 
 
 class Subscription(models.Model):
