@@ -254,17 +254,27 @@ def _add_balance(model, contract: Contract | None, spec: CreditSpec, prefix: str
 
 def _add_commit(contract: Contract | None, spec: CommitSpec, prefix: str, **extra) -> Commit:
     commit = _add_balance(Commit, contract, spec, prefix, type=spec.type, **extra)
-    for index, item in enumerate(spec.invoice_schedule):
-        row = CommitInvoiceItem(
-            commit=commit,
+    _add_schedule_items(
+        CommitInvoiceItem,
+        spec.invoice_schedule,
+        f"{_dot(prefix)}invoice_schedule.schedule_items",
+        commit=commit,
+    )
+    return commit
+
+
+def _add_schedule_items(model, items, prefix: str, **owner) -> None:
+    """Validate and save the dated items of a commit's invoice schedule or a scheduled charge."""
+    for index, item in enumerate(items):
+        row = model(
             timestamp=item.timestamp,
             amount=item.amount,
             unit_price=item.unit_price,
             quantity=item.quantity,
+            **owner,
         )
-        _clean(row, f"{_dot(prefix)}invoice_schedule.schedule_items[{index}]")
+        _clean(row, f"{prefix}[{index}]")
         row.save()
-    return commit
 
 
 def _add_credit(contract: Contract, spec: CreditSpec, prefix: str) -> Credit:
@@ -317,16 +327,12 @@ def _add_scheduled_charge(contract: Contract, spec: ScheduledChargeSpec, prefix:
         raise ValidationError({f"{prefix}.schedule.schedule_items": "Give at least one date."})
     _clean(charge, prefix, exclude=["product"])
     charge.save()
-    for index, item in enumerate(spec.items):
-        row = ScheduledChargeItem(
-            scheduled_charge=charge,
-            timestamp=item.timestamp,
-            amount=item.amount,
-            unit_price=item.unit_price,
-            quantity=item.quantity,
-        )
-        _clean(row, f"{prefix}.schedule.schedule_items[{index}]")
-        row.save()
+    _add_schedule_items(
+        ScheduledChargeItem,
+        spec.items,
+        f"{prefix}.schedule.schedule_items",
+        scheduled_charge=charge,
+    )
     return charge
 
 
