@@ -357,10 +357,17 @@ def parse_limit(value, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT
 
 
 def keyset_page(
-    queryset, *, limit: int, cursor: str | None, cursor_field: str = "next_page"
+    queryset,
+    *,
+    limit: int,
+    cursor: str | None,
+    cursor_field: str = "next_page",
+    time_field: str = "created_at",
+    descending: bool = False,
 ) -> tuple[list, str | None]:
-    """One page of a queryset ordered by (created_at, id), and the cursor of the next page."""
-    queryset = queryset.order_by("created_at", "pk")
+    """One page of a queryset ordered by (`time_field`, id), and the cursor of the next page."""
+    sign = "-" if descending else ""
+    queryset = queryset.order_by(f"{sign}{time_field}", f"{sign}pk")
     if cursor:
         payload = _decode_cursor(cursor, cursor_field)
         try:
@@ -370,15 +377,17 @@ def keyset_page(
             raise exceptions.ValidationError(
                 {cursor_field: "Not a cursor this server issued."}
             ) from None
+        past = "lt" if descending else "gt"
         queryset = queryset.filter(
-            Q(created_at__gt=after_time) | Q(created_at=after_time, pk__gt=after_id)
+            Q(**{f"{time_field}__{past}": after_time})
+            | Q(**{time_field: after_time, f"pk__{past}": after_id})
         )
     rows = list(queryset[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, _encode_cursor({"t": last.created_at.isoformat(), "i": str(last.pk)})
+    return rows, _encode_cursor({"t": getattr(last, time_field).isoformat(), "i": str(last.pk)})
 
 
 def keyset_page_union(

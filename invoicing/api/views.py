@@ -5,10 +5,6 @@ Drafts are rated on read from the current aggregates, so a draft always shows ev
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import uuid
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -23,6 +19,7 @@ from billing_site.api import (
     get_or_404,
     id_envelope,
     id_schema,
+    keyset_page,
     page_schema,
     parse_limit,
     parse_uuid,
@@ -58,22 +55,6 @@ def _timestamp(value: str, field: str) -> datetime:
             {field: f"'{value}' is not an RFC 3339 timestamp."}
         ) from None
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
-
-
-def _cursor(invoice: Invoice) -> str:
-    payload = {"t": invoice.start_timestamp.isoformat(), "i": str(invoice.id)}
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-
-
-def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(payload["t"]), uuid.UUID(payload["i"])
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise exceptions.ValidationError(
-            {"next_page": "Not a cursor this server issued."}
-        ) from None
 
 
 class CustomerInvoiceListView(APIView):
@@ -129,21 +110,16 @@ class CustomerInvoiceListView(APIView):
             queryset = queryset.filter(type="USAGE" if kind == "USAGE_CONSOLIDATED" else kind)
         if credit_type_id is not None:
             queryset = queryset.filter(credit_type_id=credit_type_id)
-        if params.get("next_page"):
-            start, pk = _after(params["next_page"])
-            if descending:
-                queryset = queryset.filter(start_timestamp__lt=start) | queryset.filter(
-                    start_timestamp=start, id__lt=pk
-                )
-            else:
-                queryset = queryset.filter(start_timestamp__gt=start) | queryset.filter(
-                    start_timestamp=start, id__gt=pk
-                )
-        rows = list(queryset[: limit + 1])
-        next_page = _cursor(rows[limit - 1]) if len(rows) > limit else None
+        rows, next_page = keyset_page(
+            queryset,
+            limit=limit,
+            cursor=params.get("next_page"),
+            time_field="start_timestamp",
+            descending=descending,
+        )
         data = [
             invoice_data(view, skip_zero_qty_line_items=skip_zero)
-            for view in invoice_views(invoices=rows[:limit], now=timezone.now())
+            for view in invoice_views(invoices=rows, now=timezone.now())
         ]
         return Response({"data": data, "next_page": next_page})
 

@@ -164,6 +164,18 @@ def test_list_filters_sort_and_pagination(api_client):
             break
         page = api_client.get(base, {"limit": 2, "next_page": body["next_page"]})
     assert seen == [row["id"] for row in everything.json()["data"]]
+    # Newest first, one at a time: the cursor walks the same order, ties included.
+    seen = []
+    page = api_client.get(base, {"limit": 1, "sort": "date_desc"})
+    while True:
+        body = page.json()
+        seen.extend(row["id"] for row in body["data"])
+        if not body["next_page"]:
+            break
+        page = api_client.get(
+            base, {"limit": 1, "sort": "date_desc", "next_page": body["next_page"]}
+        )
+    assert seen == [row["id"] for row in desc.json()["data"]]
 
 
 @pytest.mark.django_db
