@@ -176,6 +176,58 @@ class Contract(models.Model):
         return self.rate_card.fiat_credit_type
 
 
+class ContractTransition(models.Model):
+    """One contract following another (Metronome's `transition`): the earlier contract ends when
+    the later one starts; on a RENEWAL, the unused part of the earlier contract's commits and
+    credits that have a rollover fraction rolls over to the later one (once, when the transition
+    takes effect: `rolled_over_at`)."""
+
+    class Type(models.TextChoices):
+        RENEWAL = "RENEWAL", "Renewal"
+        SUPERSEDE = "SUPERSEDE", "Supersede"
+
+    class TrueUp(models.TextChoices):
+        AS_IS = "AS_IS", "As is"
+        REMOVE = "REMOVE", "Remove"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.RENEWAL)
+    from_contract = models.OneToOneField(
+        Contract, on_delete=models.PROTECT, related_name="transition_out"
+    )
+    to_contract = models.OneToOneField(
+        Contract, on_delete=models.CASCADE, related_name="transition_in"
+    )
+    future_invoice_trueup = models.CharField(
+        max_length=6,
+        choices=TrueUp.choices,
+        blank=True,
+        help_text="future_invoice_behavior.trueup as given (empty: AS_IS).",
+    )
+    rolled_over_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the balances rolled over (empty: not yet)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_contract=F("to_contract")),
+                name="contracttransition_two_contracts",
+                violation_error_message="A contract cannot transition to itself.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()}: {self.from_contract} -> {self.to_contract}"
+
+    @property
+    def starting_at(self):
+        """The moment of the transition: the later contract's start."""
+        return self.to_contract.starting_at
+
+
 class BalanceTerm(models.Model):
     """What commits and credits share: a product, access segments, scope, priority."""
 
@@ -215,6 +267,22 @@ class BalanceTerm(models.Model):
         verbose_name="pricing unit",
     )
     rollover_fraction = models.DecimalField(**MONEY, null=True, blank=True)
+    rolled_over_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rollovers",
+        help_text="The earlier contract's balance whose unused part this rollover carries.",
+    )
+    transition = models.ForeignKey(
+        "ContractTransition",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The contract transition that made this rollover balance.",
+    )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -238,6 +306,11 @@ class BalanceTerm(models.Model):
             errors["rollover_fraction"] = "The rollover fraction is between 0 and 1."
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def is_rollover(self) -> bool:
+        """Made by a contract transition: drawn before every other balance, never invoiced."""
+        return self.rolled_over_from_id is not None
 
 
 class Commit(BalanceTerm):
@@ -270,6 +343,12 @@ class Commit(BalanceTerm):
                 name="commit_rollover_fraction",
                 violation_error_message="The rollover fraction is between 0 and 1.",
             ),
+            models.UniqueConstraint(
+                fields=["rolled_over_from"],
+                condition=Q(rolled_over_from__isnull=False),
+                name="commit_rolls_over_once",
+                violation_error_message="This balance was already rolled over.",
+            ),
         ]
 
 
@@ -288,6 +367,12 @@ class Credit(BalanceTerm):
                 | Q(rollover_fraction__gte=0, rollover_fraction__lte=1),
                 name="credit_rollover_fraction",
                 violation_error_message="The rollover fraction is between 0 and 1.",
+            ),
+            models.UniqueConstraint(
+                fields=["rolled_over_from"],
+                condition=Q(rolled_over_from__isnull=False),
+                name="credit_rolls_over_once",
+                violation_error_message="This balance was already rolled over.",
             ),
         ]
 
@@ -614,8 +699,11 @@ class BalanceLedgerEntry(models.Model):
     Segment starts are not stored: they are the access segments themselves (a selector lists them
     first). Stored: automated invoice deductions, expirations and postpaid true-ups written when an
     invoice is finalized (one per invoice, segment and type, so finalizing twice writes nothing
-    twice), their reversal when the invoice is voided (`*_CREDITED`), and manual entries. Amounts are
-    signed: a deduction is negative, a manual top-up positive.
+    twice), their reversal when the invoice is voided (`*_CREDITED`), manual entries, and the
+    `*_ROLLOVER` entries that take what was left at a contract transition off the earlier
+    contract's balance (`contract`: the contract it rolled over to; a rollover balance's own
+    start is shown as a `*_ROLLOVER` row, not stored). Amounts are signed: a deduction is
+    negative, a manual top-up positive.
     """
 
     class Type(models.TextChoices):
@@ -630,6 +718,7 @@ class BalanceLedgerEntry(models.Model):
         PREPAID_COMMIT_EXPIRATION = "PREPAID_COMMIT_EXPIRATION", "Prepaid commit expiration"
         PREPAID_COMMIT_CREDITED = "PREPAID_COMMIT_CREDITED", "Prepaid commit credited (void)"
         PREPAID_COMMIT_MANUAL = "PREPAID_COMMIT_MANUAL", "Prepaid commit manual entry"
+        PREPAID_COMMIT_ROLLOVER = "PREPAID_COMMIT_ROLLOVER", "Prepaid commit rollover"
         POSTPAID_COMMIT_INITIAL_BALANCE = (
             "POSTPAID_COMMIT_INITIAL_BALANCE",
             "Postpaid commit initial balance",
@@ -640,6 +729,7 @@ class BalanceLedgerEntry(models.Model):
         )
         POSTPAID_COMMIT_TRUEUP = "POSTPAID_COMMIT_TRUEUP", "Postpaid commit true-up"
         POSTPAID_COMMIT_MANUAL = "POSTPAID_COMMIT_MANUAL", "Postpaid commit manual entry"
+        POSTPAID_COMMIT_ROLLOVER = "POSTPAID_COMMIT_ROLLOVER", "Postpaid commit rollover"
         CREDIT_SEGMENT_START = "CREDIT_SEGMENT_START", "Credit segment start"
         CREDIT_AUTOMATED_INVOICE_DEDUCTION = (
             "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
@@ -648,6 +738,7 @@ class BalanceLedgerEntry(models.Model):
         CREDIT_EXPIRATION = "CREDIT_EXPIRATION", "Credit expiration"
         CREDIT_CREDITED = "CREDIT_CREDITED", "Credit credited (void)"
         CREDIT_MANUAL = "CREDIT_MANUAL", "Credit manual entry"
+        CREDIT_ROLLOVER = "CREDIT_ROLLOVER", "Credit rollover"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     commit = models.ForeignKey(

@@ -11,7 +11,15 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from catalog.models import BillableMetric, Package
 
-from .models import AccessSegment, BalanceLedgerEntry, Commit, Contract, Credit, Customer
+from .models import (
+    AccessSegment,
+    BalanceLedgerEntry,
+    Commit,
+    Contract,
+    ContractTransition,
+    Credit,
+    Customer,
+)
 
 CONTRACT_PREFETCH = (
     "commits__access_schedule",
@@ -48,9 +56,21 @@ def customer_billable_metrics(
 
 
 def contracts_queryset() -> QuerySet[Contract]:
-    return Contract.objects.select_related("customer", "rate_card").prefetch_related(
-        *CONTRACT_PREFETCH
-    )
+    return Contract.objects.select_related(
+        "customer", "rate_card", "transition_in", "transition_out"
+    ).prefetch_related(*CONTRACT_PREFETCH)
+
+
+def contract_transitions(*, contract: Contract) -> list[ContractTransition]:
+    """The transitions a contract takes part in: the one it came from, then the one it went to
+    (at most one each)."""
+    result = []
+    for name in ("transition_in", "transition_out"):
+        try:
+            result.append(getattr(contract, name))
+        except ContractTransition.DoesNotExist:
+            continue
+    return result
 
 
 def _dated(
@@ -178,6 +198,7 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
         {
             "id": str, "type": "PREPAID" | "POSTPAID" | "CREDIT", "product_id": str,
             "name": str | None, "priority": Decimal, "rate_type": "LIST_RATE" | "COMMIT_RATE",
+            "is_rollover": bool,  # made by a contract transition (drawn first, never invoiced)
             "applicable_product_ids": tuple[str, ...], "applicable_product_tags": tuple[str, ...],
             "is_customer_level": bool, "credit_type_id": str,   # the fiat id too (engine: _unit)
             "invoice_schedule": tuple[{"id": str, "timestamp": datetime, "unit_price": Decimal,
@@ -244,6 +265,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                 "applicable_product_ids": tuple(str(p.pk) for p in term.applicable_products.all()),
                 "applicable_product_tags": tuple(term.applicable_product_tags or ()),
                 "is_customer_level": term.contract_id is None,
+                "is_rollover": term.rolled_over_from_id is not None,
                 "credit_type_id": str(term.credit_type_id),
                 "invoice_schedule": tuple(
                     {
@@ -348,15 +370,26 @@ def balances_for_rating_many(*, contracts: Iterable[Contract], period_by_contrac
     }
 
 
+ROLLOVER_TYPES = {
+    Commit.Type.PREPAID: LEDGER.PREPAID_COMMIT_ROLLOVER,
+    Commit.Type.POSTPAID: LEDGER.POSTPAID_COMMIT_ROLLOVER,
+    "CREDIT": LEDGER.CREDIT_ROLLOVER,
+}
+
+
 def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
     """The ledger of one commit or credit for display, oldest first: each segment's start (or a
-    postpaid commit's initial balance), then the stored entries. Live draft draws are not here
+    postpaid commit's initial balance; for a rollover balance, a `*_ROLLOVER` row: what it
+    received from the earlier contract), then the stored entries. Live draft draws are not here
     (invoicing adds them). Each: {"type", "amount" (signed Decimal), "timestamp", "segment_id"
-    (UUID | None), "invoice_id" (UUID | None), "contract_id" (UUID | None), "reason" (str)}."""
+    (UUID | None), "invoice_id" (UUID | None), "contract_id" (UUID | None), "reason" (str),
+    "new_contract_id" (UUID | None: the contract a `*_ROLLOVER` row rolled over to)}."""
     rows = []
     postpaid = balance.type == Commit.Type.POSTPAID
     start_type = (
-        LEDGER.POSTPAID_COMMIT_INITIAL_BALANCE
+        ROLLOVER_TYPES[balance.type]
+        if balance.is_rollover
+        else LEDGER.POSTPAID_COMMIT_INITIAL_BALANCE
         if postpaid
         else LEDGER.CREDIT_SEGMENT_START
         if isinstance(balance, Credit)
@@ -372,6 +405,7 @@ def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
                 "invoice_id": None,
                 "contract_id": None,
                 "reason": "",
+                "new_contract_id": balance.contract_id if balance.is_rollover else None,
             }
         )
     for entry in balance.ledger_entries.all():
@@ -384,6 +418,9 @@ def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
                 "invoice_id": entry.invoice_id,
                 "contract_id": entry.contract_id,
                 "reason": entry.reason,
+                "new_contract_id": entry.contract_id
+                if entry.type in ROLLOVER_TYPES.values()
+                else None,
             }
         )
     rows.sort(key=lambda row: (row["timestamp"], row["type"] not in (start_type,)))
@@ -425,6 +462,23 @@ def balances_now(
         owner = s.commit_id or s.credit_id
         held[owner] += available[s.pk] - Decimal(drafts.get(s.pk, drafts.get(str(s.pk), 0)))
     return {term.pk: max(held[term.pk], Decimal(0)) for term in balances}
+
+
+def segments_left_at(*, balances: Iterable[Commit | Credit], at: datetime, now: datetime) -> dict:
+    """{segment id: Decimal}: what each segment of `balances` not yet expired at `at` (ending
+    after it; upcoming ones too) still holds for use: its amount, plus every ledger entry, minus
+    what current drafts draw from it (as `balances_now` counts them); never below zero. What a
+    contract transition at `at` rolls over."""
+    balances = list(balances)
+    segments = [s for term in balances for s in term.access_schedule.all() if s.ending_before > at]
+    if not segments:
+        return {}
+    available = segment_available(segments=segments)
+    drafts = _draft_draws(balances, now)
+    return {
+        s.pk: max(available[s.pk] - Decimal(drafts.get(s.pk, drafts.get(str(s.pk), 0))), Decimal(0))
+        for s in segments
+    }
 
 
 def customer_balances(

@@ -17,7 +17,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from catalog.models import Package, PricingUnit, Product, RateCard, tiers_problem
+from catalog import money
+from catalog.models import Package, PricingUnit, Product, RateCard, is_hour_aligned, tiers_problem
 
 from .models import (
     AccessSegment,
@@ -26,6 +27,7 @@ from .models import (
     CommitInvoiceItem,
     Contract,
     ContractEdit,
+    ContractTransition,
     Credit,
     Customer,
     IngestAlias,
@@ -439,11 +441,18 @@ def contract_create(
     scheduled_charges: Sequence[ScheduledChargeSpec] = (),
     subscriptions: Sequence[SubscriptionSpec] = (),
     created_by: str = "admin",
+    transition: TransitionSpec | None = None,
 ) -> Contract:
-    """A contract with its terms, and the draft invoice of its current period."""
+    """A contract with its terms, and the draft invoice of its current period. With
+    `transition`, it follows an earlier contract of the customer (see `_transition_make`)."""
     if customer.archived_at is not None:
         raise ValidationError(
             {"customer": "This customer is archived; it cannot get new contracts."}
+        )
+    source = None
+    if transition is not None:
+        source = _transition_source(
+            customer=customer, spec=transition, starting_at=starting_at, ending_before=ending_before
         )
     contract = Contract(
         customer=customer,
@@ -471,6 +480,8 @@ def contract_create(
         scheduled_charges=scheduled_charges,
         subscriptions=subscriptions,
     )
+    if source is not None:
+        _transition_make(source=source, contract=contract, spec=transition, now=now)
     _ensure_drafts(contract, now)
     return contract
 
@@ -713,6 +724,236 @@ def _archive_terms(manager, ids: Sequence[uuid.UUID], key: str, now: datetime) -
         term.save(update_fields=["archived_at"])
 
 
+# --- Contract transitions and rollover -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    """`transition` of contract create: the contract the new one follows, and how."""
+
+    from_contract_id: uuid.UUID | str
+    type: str = ContractTransition.Type.RENEWAL
+    future_invoice_trueup: str = ""
+
+
+def _transition_source(
+    *,
+    customer: Customer,
+    spec: TransitionSpec,
+    starting_at: datetime,
+    ending_before: datetime | None,
+) -> Contract:
+    """The contract a new one may follow (locked): the customer's, live, not already followed by
+    another, starting before the new one; a RENEWAL's dates on the hour (its rollover segments
+    are). Errors are keyed by wire names (`transition.from_contract_id`, `starting_at`)."""
+    key = "transition.from_contract_id"
+    try:
+        pk = uuid.UUID(str(spec.from_contract_id))
+    except ValueError:
+        raise ValidationError({key: "Not a valid contract id."}) from None
+    source = Contract.objects.select_for_update().filter(pk=pk).first()
+    if source is None:
+        raise ValidationError({key: f"No contract {pk}."})
+    if source.customer_id != customer.pk:
+        raise ValidationError({key: f"Contract {pk} belongs to another customer."})
+    if source.archived_at is not None:
+        raise ValidationError({key: f"Contract {pk} is archived; it cannot be transitioned."})
+    followed = ContractTransition.objects.filter(from_contract=source).first()
+    if followed is not None:
+        raise ValidationError(
+            {key: f"Contract {pk} already transitioned to contract {followed.to_contract_id}."}
+        )
+    if spec.type not in ContractTransition.Type.values:
+        raise ValidationError({"transition.type": "Give RENEWAL or SUPERSEDE."})
+    if spec.future_invoice_trueup not in ("", *ContractTransition.TrueUp.values):
+        raise ValidationError(
+            {"transition.future_invoice_behavior.trueup": "Give REMOVE or AS_IS."}
+        )
+    if starting_at <= source.starting_at:
+        raise ValidationError(
+            {
+                "starting_at": "A contract that follows another starts after it: "
+                f"contract {pk} starts at {source.starting_at.isoformat()}."
+            }
+        )
+    if spec.type == ContractTransition.Type.RENEWAL:
+        for name, value in (("starting_at", starting_at), ("ending_before", ending_before)):
+            if not is_hour_aligned(value):
+                raise ValidationError(
+                    {name: "A renewal's dates are on the hour (commits roll over on the hour)."}
+                )
+    return source
+
+
+def _fit_drafts(contract: Contract, now: datetime) -> None:
+    """Have invoicing fit the contract's drafts to its (earlier) end, when it offers the hook
+
+        invoicing.services.contract_drafts_fit(*, contract: Contract, now: datetime)
+
+    (drafts starting at or after the end deleted, the one spanning it cut there); without it,
+    only missing drafts are made."""
+    try:
+        from invoicing.services import contract_drafts_fit
+    except ImportError:
+        _ensure_drafts(contract, now)
+        return
+    contract_drafts_fit(contract=contract, now=now)
+
+
+def _transition_make(
+    *, source: Contract, contract: Contract, spec: TransitionSpec, now: datetime
+) -> ContractTransition:
+    """Record that `contract` follows `source`; `source` ends when `contract` starts (if it ran
+    later or had no end), its drafts fitted to that end; a RENEWAL that has started rolls over."""
+    transition = ContractTransition(
+        type=spec.type,
+        from_contract=source,
+        to_contract=contract,
+        future_invoice_trueup=spec.future_invoice_trueup,
+    )
+    _clean(transition, "transition")
+    transition.save()
+    if source.ending_before is None or source.ending_before > contract.starting_at:
+        source.ending_before = contract.starting_at
+        _clean(source, "transition.from_contract_id")
+        source.save(update_fields=["ending_before"])
+        _fit_drafts(source, now)
+    contract_transition_roll_over(transition=transition, now=now)
+    return transition
+
+
+_ROLLOVER = {
+    Commit.Type.PREPAID: BalanceLedgerEntry.Type.PREPAID_COMMIT_ROLLOVER,
+    Commit.Type.POSTPAID: BalanceLedgerEntry.Type.POSTPAID_COMMIT_ROLLOVER,
+    "CREDIT": BalanceLedgerEntry.Type.CREDIT_ROLLOVER,
+}
+
+
+def _rollover_spec(term: Commit | Credit, amount: Decimal, start: datetime, end: datetime):
+    fields = {
+        "product": term.product,
+        "access_schedule": [SegmentSpec(amount=amount, starting_at=start, ending_before=end)],
+        "credit_type": term.credit_type,
+        "name": term.name,
+        "description": term.description,
+        "priority": term.priority,
+        "rate_type": term.rate_type,
+        "applicable_products": list(term.applicable_products.all()),
+        "applicable_product_tags": list(term.applicable_product_tags or ()),
+        "rollover_fraction": term.rollover_fraction,
+    }
+    if isinstance(term, Commit):
+        # No invoice schedule: what rolls over was paid (or committed) on the earlier contract.
+        return CommitSpec(**fields, type=term.type)
+    return CreditSpec(**fields)
+
+
+@transaction.atomic
+def contract_transition_roll_over(
+    *, transition: ContractTransition, now: datetime
+) -> list[Commit | Credit]:
+    """A RENEWAL's rollover, once it has taken effect (`now` at or after the new contract's
+    start; before that, nothing happens yet: see `contract_transitions_roll_over_due`).
+
+    For each live commit and credit of the earlier contract with a `rollover_fraction`: what its
+    segments not expired at the transition still hold (`selectors.segments_left_at`: the ledger
+    minus current drafts' draws) leaves it, one `*_ROLLOVER` ledger entry of -left per segment
+    dated at the transition; and `left x rollover_fraction`, rounded once half up to the unit's
+    smallest amount (`catalog.money.round_amount`), becomes a new balance of the new contract:
+    same type, product, scope, unit, rate type, priority and fraction, `rolled_over_from` the
+    old one, with no invoice schedule (never invoiced again). Nothing is made when that is zero.
+
+    Its one access segment runs from the new contract's start to the new contract's end, as
+    Metronome's rollover commits do ("created when the new contract started", usable over the
+    new contract); a new contract without an end keeps the rolled segments' latest end.
+
+    Idempotent: the transition is locked and marked `rolled_over_at`; a balance rolls over at
+    most once (a unique constraint) and a segment's entry has a uniqueness key.
+    """
+    locked = (
+        ContractTransition.objects.select_for_update()
+        .select_related("from_contract", "to_contract__customer")
+        .get(pk=transition.pk)
+    )
+    contract = locked.to_contract
+    at = contract.starting_at
+    if (
+        locked.rolled_over_at is not None
+        or locked.type != ContractTransition.Type.RENEWAL
+        or now < at
+    ):
+        return []
+    from .selectors import segments_left_at
+
+    sources = [
+        term
+        for model in (Commit, Credit)
+        for term in model.objects.filter(
+            contract=locked.from_contract,
+            archived_at__isnull=True,
+            rollover_fraction__isnull=False,
+        )
+        .select_related("product", "credit_type")
+        .prefetch_related("access_schedule", "applicable_products")
+        .order_by("created_at", "id")
+    ]
+    left = segments_left_at(balances=sources, at=at, now=now) if sources else {}
+    made: list[Commit | Credit] = []
+    entries: list[BalanceLedgerEntry] = []
+    for term in sources:
+        segments = [seg for seg in term.access_schedule.all() if left.get(seg.pk, 0) > 0]
+        if not segments:
+            continue
+        owner = "credit" if isinstance(term, Credit) else "commit"
+        for segment in segments:
+            entries.append(
+                BalanceLedgerEntry(
+                    segment=segment,
+                    type=_ROLLOVER[term.type],
+                    amount=-left[segment.pk],
+                    timestamp=at,
+                    contract=contract,
+                    reason=f"Rolled over to contract {contract.pk}",
+                    uniqueness_key=f"rollover:{segment.pk}",
+                    **{owner: term},
+                )
+            )
+        remaining = sum((left[segment.pk] for segment in segments), Decimal(0))
+        amount = money.round_amount(
+            remaining * term.rollover_fraction, term.credit_type.decimal_places
+        )
+        if amount <= 0:
+            continue
+        end = contract.ending_before or max(segment.ending_before for segment in segments)
+        spec = _rollover_spec(term, amount, at, end)
+        extra = {"rolled_over_from": term, "transition": locked}
+        if isinstance(term, Commit):
+            made.append(_add_commit(contract, spec, "transition", **extra))
+        else:
+            made.append(_add_balance(Credit, contract, spec, "transition", **extra))
+    BalanceLedgerEntry.objects.bulk_create(entries)
+    locked.rolled_over_at = now
+    locked.save(update_fields=["rolled_over_at"])
+    return made
+
+
+def contract_transitions_roll_over_due(*, now: datetime) -> int:
+    """The scheduled task: roll over every RENEWAL whose new contract has started by `now` and
+    that has not rolled over yet (a renewal made ahead of time rolls over when it starts, with
+    what is left then). Returns how many rolled over."""
+    due = ContractTransition.objects.filter(
+        type=ContractTransition.Type.RENEWAL,
+        rolled_over_at__isnull=True,
+        to_contract__starting_at__lte=now,
+        to_contract__archived_at__isnull=True,
+    ).order_by("to_contract__starting_at", "id")
+    count = 0
+    for transition in due:
+        contract_transition_roll_over(transition=transition, now=now)
+        count += 1
+    return count
+
+
 # --- Contracts from packages -----------------------------------------------------------------------
 
 
@@ -866,6 +1107,7 @@ def contract_create_from_package(
     uniqueness_key: str | None = None,
     custom_fields: dict | None = None,
     created_by: str = "admin",
+    transition: TransitionSpec | None = None,
 ) -> Contract:
     """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`."""
     if package.archived_at is not None:
@@ -890,6 +1132,7 @@ def contract_create_from_package(
         custom_fields=custom_fields,
         package=package,
         created_by=created_by,
+        transition=transition,
         **package_terms_at(package, starting_at),
     )
 

@@ -4,7 +4,8 @@
 
 - `balances`: the contract's commits and credits and its customer's customer-level ones, through
   `customers.selectors.balances_for_rating` (each access segment with what the ledger says is
-  AVAILABLE when the period starts: earlier finalized invoices' draws are already subtracted);
+  AVAILABLE when the period starts: earlier finalized invoices' draws are already subtracted;
+  `is_rollover` for a balance a contract transition rolled over, drawn before all others);
 - `overrides` (with their tiers) overlapping the period, and the contract's
   `multiplier_override_prioritization`;
 - the rate card's custom-unit `conversions` and the `custom_units` its rates, overrides,
@@ -73,6 +74,7 @@ def _balance(data: dict) -> Balance:
         applicable_product_ids=tuple(data["applicable_product_ids"]),
         applicable_product_tags=tuple(data["applicable_product_tags"]),
         is_customer_level=data["is_customer_level"],
+        is_rollover=data["is_rollover"],
         credit_type_id=data["credit_type_id"],
         invoice_schedule=tuple(
             InvoiceScheduleItem(

@@ -11,12 +11,14 @@ from catalog.api.presenters import credit_type_json
 from customers.models import (
     Commit,
     Contract,
+    ContractTransition,
     Credit,
     Customer,
     Override,
     ScheduledCharge,
     Subscription,
 )
+from customers.selectors import contract_transitions
 
 num = money.to_json_number
 
@@ -110,8 +112,19 @@ def _balance_json(term, contract: Contract) -> dict:
         "description": term.description or None,
         "priority": num(term.priority),
         "rate_type": term.rate_type,
+        "rolled_over_from": _rolled_over_from(term),
         "archived_at": ts(term.archived_at),
     }
+
+
+def _rolled_over_from(term) -> dict | None:
+    """Metronome's `rolled_over_from` of a rollover commit ({commit_id, contract_id}) or credit
+    ({credit_id, contract_id})."""
+    if term.rolled_over_from_id is None:
+        return None
+    source = term.rolled_over_from
+    key = "credit_id" if isinstance(term, Credit) else "commit_id"
+    return {key: str(source.pk), "contract_id": str(source.contract_id)}
 
 
 def commit_json(commit: Commit, contract: Contract) -> dict:
@@ -237,6 +250,14 @@ def billing_anchor_date(contract: Contract) -> datetime:
     return start
 
 
+def transition_json(transition: ContractTransition) -> dict:
+    return {
+        "type": transition.type,
+        "from_contract_id": str(transition.from_contract_id),
+        "to_contract_id": str(transition.to_contract_id),
+    }
+
+
 def _terms_json(contract: Contract, extras=None) -> dict:
     extras = extras or _no_extras
     return _drop_none(
@@ -253,7 +274,7 @@ def _terms_json(contract: Contract, extras=None) -> dict:
                 "billing_anchor_date": ts(billing_anchor_date(contract)),
                 "frequency": contract.usage_statement_frequency,
             },
-            "transitions": [],
+            "transitions": [transition_json(t) for t in contract_transitions(contract=contract)],
             "commits": [commit_json(c, contract) | extras(c) for c in contract.commits.all()],
             "credits": [credit_json(c, contract) | extras(c) for c in contract.credits.all()],
             "overrides": [
@@ -378,6 +399,7 @@ def ledger_entry_json(row: dict) -> dict:
         "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
         "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
         "reason": row["reason"] or ("" if row["type"] in MANUAL_TYPES else None),
+        "new_contract_id": str(row["new_contract_id"]) if row.get("new_contract_id") else None,
     }
     return _drop_none(data)
 
@@ -417,6 +439,7 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
         "rollover_fraction": num(term.rollover_fraction)
         if term.rollover_fraction is not None
         else None,
+        "rolled_over_from": _rolled_over_from(term),
     }
     if isinstance(term, Commit):
         if term.invoice_contract_id:

@@ -202,11 +202,20 @@ PACKAGE_ALLOWED = {
 }
 CONTRACT_UNSUPPORTED = (
     *UNSUPPORTED_TERMS,
-    "transition",
     "usage_filter",
     "billing_provider_configuration",
     "revenue_system_configuration",
 )
+
+
+class FutureInvoiceBehaviorIn(serializers.Serializer):
+    trueup = EnumField(["REMOVE", "AS_IS"], required=False, allow_null=True)
+
+
+class TransitionIn(serializers.Serializer):
+    from_contract_id = UUIDStringField()
+    type = EnumField(["RENEWAL", "SUPERSEDE"])
+    future_invoice_behavior = FutureInvoiceBehaviorIn(required=False)
 
 
 class ContractCreateIn(serializers.Serializer):
@@ -234,6 +243,7 @@ class ContractCreateIn(serializers.Serializer):
     salesforce_opportunity_id = StrictCharField(required=False)
     netsuite_sales_order_id = StrictCharField(required=False)
     total_contract_value = NumberField(required=False)
+    transition = TransitionIn(required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -246,8 +256,6 @@ class ContractCreateIn(serializers.Serializer):
                         "(only customer_id, starting_at, uniqueness_key and custom_fields)."
                     }
                 )
-            if "transition" in raw:
-                raise serializers.ValidationError({"transition": "Not supported yet."})
             return attrs
         unsupported = [k for k in CONTRACT_UNSUPPORTED if k in raw]
         if unsupported:
@@ -555,6 +563,12 @@ class UsageStatementScheduleOut(serializers.Serializer):
     frequency = serializers.ChoiceField(FREQUENCIES)
 
 
+class TransitionOut(serializers.Serializer):
+    type = serializers.ChoiceField(["RENEWAL", "SUPERSEDE"])
+    from_contract_id = serializers.UUIDField()
+    to_contract_id = serializers.UUIDField()
+
+
 class ContractTermsOut(serializers.Serializer):
     created_at = TimestampField()
     created_by = serializers.CharField()
@@ -565,7 +579,7 @@ class ContractTermsOut(serializers.Serializer):
     net_payment_terms_days = NumberField()
     multiplier_override_prioritization = serializers.ChoiceField(["LOWEST_MULTIPLIER", "EXPLICIT"])
     usage_statement_schedule = UsageStatementScheduleOut()
-    transitions = serializers.ListField(child=serializers.DictField())
+    transitions = TransitionOut(many=True)
     commits = CommitOut(many=True)
     credits = CreditOut(many=True)
     overrides = OverrideOut(many=True)

@@ -263,6 +263,18 @@ def _package(data: dict) -> Package:
     return package
 
 
+def _transition(data: dict) -> services.TransitionSpec | None:
+    transition = data.get("transition")
+    if not transition:
+        return None
+    behavior = transition.get("future_invoice_behavior") or {}
+    return services.TransitionSpec(
+        from_contract_id=transition["from_contract_id"],
+        type=transition["type"],
+        future_invoice_trueup=behavior.get("trueup") or "",
+    )
+
+
 class ContractCreateView(APIView):
     @extend_schema(
         operation_id="v1_contracts_create",
@@ -289,6 +301,7 @@ class ContractCreateView(APIView):
                         uniqueness_key=data.get("uniqueness_key"),
                         custom_fields=data.get("custom_fields"),
                         created_by=_who(request),
+                        transition=_transition(data),
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}
@@ -320,6 +333,7 @@ class ContractCreateView(APIView):
                     uniqueness_key=data.get("uniqueness_key"),
                     custom_fields=data.get("custom_fields"),
                     created_by=_who(request),
+                    transition=_transition(data),
                     **specs,
                 )
         return id_envelope(contract)
