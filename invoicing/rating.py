@@ -445,7 +445,9 @@ class Balance(_Checked):
     Empty `applicable_product_ids` and `applicable_product_tags` mean every product (Metronome:
     "If both are not provided, the commit applies to all products"). `credit_type_id` None: the
     invoice's unit. `drawn_before` (POSTPAID): what earlier invoices drew over the commit's life,
-    for the true-up at its end. `priority` None sorts after every number.
+    for the true-up at its end. `priority` None sorts after every number. `is_rollover`: made by
+    a contract transition from an earlier contract's unused balance (drawn before every other
+    balance, see `burn_down_order`; never invoiced again: it has no invoice schedule).
     """
 
     id: str
@@ -461,6 +463,7 @@ class Balance(_Checked):
     credit_type_id: str | None = None
     invoice_schedule: tuple[InvoiceScheduleItem, ...] = ()
     drawn_before: Decimal = Decimal(0)
+    is_rollover: bool = False
 
     def _validate(self) -> None:
         if self.type not in BalanceType.ALL:
@@ -1406,21 +1409,37 @@ def _overlaps(segment: AccessSegment, period: Period) -> bool:
 def burn_down_order(
     rating_input: RatingInput, credit_type_id: str | None = None
 ) -> list[tuple[Balance, AccessSegment]]:
-    """The access segments (of the given unit) overlapping the period, in drawing order: lower
+    """The access segments (of the given unit) overlapping the period, in drawing order.
+
+    Rollover balances (`is_rollover`) come first, before every other balance whatever its
+    priority: postpaid before prepaid (then rolled-over credits), then lower priority, fewer
+    applicable products, earlier end (then earlier start). Then every other balance: lower
     priority; credits (free) before commits (paid); fewer applicable products; earlier end;
-    earlier start; contract-level before customer-level; then balance and segment ids."""
+    earlier start. Ties: contract-level before customer-level; then balance and segment ids.
+    """
+    # Rollover balances among themselves: postpaid before prepaid (Metronome's prioritization
+    # rules); a rolled-over credit, which those rules do not name, after both.
+    rollover_rank = {BalanceType.POSTPAID: 0, BalanceType.PREPAID: 1, BalanceType.CREDIT: 2}
     items = []
     for balance in rating_input.balances:
         if _unit(rating_input, balance.credit_type_id) != credit_type_id:
             continue
         scope = len(_scope(rating_input, balance))
+        priority = (
+            balance.priority is None,
+            balance.priority if balance.priority is not None else ZERO,
+        )
+        if balance.is_rollover:
+            rank = (0, rollover_rank[balance.type], *priority)
+        else:
+            rank = (1, 0, *priority)
         for segment in balance.access_schedule:
             if not _overlaps(segment, rating_input.period):
                 continue
+            paid = not balance.is_rollover and balance.type != BalanceType.CREDIT
             key = (
-                balance.priority is None,
-                balance.priority if balance.priority is not None else ZERO,
-                balance.type != BalanceType.CREDIT,
+                *rank,
+                paid,
                 scope,
                 segment.ending_before,
                 segment.starting_at,
