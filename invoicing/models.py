@@ -10,7 +10,13 @@ from customers.models import Contract, Customer
 
 
 class Invoice(models.Model):
-    """One usage invoice per contract per billing period: DRAFT, then FINALIZED (or VOID)."""
+    """One USAGE invoice per contract per billing period, and one SCHEDULED invoice per contract
+    per date of its scheduled charges and commit purchases (unless the contract puts those on its
+    usage invoices): DRAFT, then FINALIZED (or VOID).
+
+    A SCHEDULED invoice has a single date: `start_timestamp` = `end_timestamp` = the items'
+    timestamp. It is finalized once that date has passed, without the usage grace period (it
+    holds no usage that could still arrive late)."""
 
     class Status(models.TextChoices):
         DRAFT = "DRAFT", "Draft"
@@ -38,8 +44,12 @@ class Invoice(models.Model):
     payment_status = models.CharField(
         max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.NOT_SENT
     )
-    start_timestamp = models.DateTimeField(help_text="Start of the billing period (inclusive).")
-    end_timestamp = models.DateTimeField(help_text="End of the billing period (exclusive).")
+    start_timestamp = models.DateTimeField(
+        help_text="Start of the billing period (inclusive); a scheduled invoice's date."
+    )
+    end_timestamp = models.DateTimeField(
+        help_text="End of the billing period (exclusive); a scheduled invoice's date."
+    )
     number = models.PositiveIntegerField(
         null=True, blank=True, unique=True, help_text="Sequential, assigned at finalization."
     )
@@ -67,9 +77,12 @@ class Invoice(models.Model):
                 violation_error_message="This contract already has an invoice for that period.",
             ),
             models.CheckConstraint(
-                condition=Q(end_timestamp__gt=models.F("start_timestamp")),
+                condition=Q(end_timestamp__gt=models.F("start_timestamp"))
+                | Q(type="SCHEDULED", end_timestamp=models.F("start_timestamp")),
                 name="invoice_period_positive",
-                violation_error_message="The period must end after it starts.",
+                violation_error_message=(
+                    "The period must end after it starts (a scheduled invoice: on its date)."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(status="DRAFT") | Q(number__isnull=False, issued_at__isnull=False),
@@ -84,7 +97,12 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         label = f"#{self.number}" if self.number else self.get_status_display()
-        return f"{label} {self.customer} {self.start_timestamp:%Y-%m-%d}"
+        kind = " (scheduled)" if self.type == self.Type.SCHEDULED else ""
+        return f"{label} {self.customer} {self.start_timestamp:%Y-%m-%d}{kind}"
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.type == self.Type.SCHEDULED
 
     def format(self, amount):
         return self.credit_type.format(amount)

@@ -35,6 +35,14 @@ How the numbers are made (the decisions, in one place):
   end cut it) is prorated to the microsecond when the subscription is prorated.
   A subscription whose product has no SUBSCRIPTION rate is listed with `is_unpriced=True`.
 - FIXED scheduled charges are due when their timestamp falls in [period start, period end).
+- Invoice types (`RatingInput.invoice_type`, Metronome's USAGE / SCHEDULED): scheduled charges
+  and PREPAID commit purchases go on SCHEDULED invoices of their own, one per contract and date,
+  whose period is that instant (`scheduled_period`); such an invoice has only those lines. The
+  USAGE invoice then has everything else (usage, subscriptions, composites, applications,
+  conversions, true-ups), and the scheduled items too only when the contract asks for
+  `scheduled_charges_on_usage_invoices` ("ALL"). One engine, one pipeline: `steps_for` picks
+  the steps whose lines belong to the invoice. A composite therefore counts a scheduled charge
+  only when it is on the same (usage) invoice.
 - COMPOSITE: percentage x the sum of the ROUNDED totals of the invoice's non-composite lines whose
   product id or tags it names (so a customer can check it against the lines printed above it);
   composite lines never count towards another composite. One line per PERCENTAGE rate overlapping the
@@ -158,6 +166,15 @@ class LineType:
     )
     # The charges a commit or credit can be drawn against.
     DRAWABLE = frozenset({USAGE, SUBSCRIPTION, CPU_CONVERSION})
+
+
+class InvoiceType:
+    """Metronome's invoice `type`: a USAGE invoice per billing period, a SCHEDULED invoice per
+    date of the contract's scheduled charges and commit invoice schedules (see `rate_invoice`)."""
+
+    USAGE = "USAGE"
+    SCHEDULED = "SCHEDULED"
+    ALL = frozenset({USAGE, SCHEDULED})
 
 
 class BalanceType:
@@ -587,8 +604,15 @@ class RatingInput(_Checked):
     multiplier_override_prioritization: str = MultiplierPrioritization.LOWEST_MULTIPLIER
     conversions: tuple[Conversion, ...] = ()
     custom_units: tuple[PricingUnit, ...] = ()
+    # Which invoice this is, and whether a USAGE invoice also carries the scheduled items
+    # (the contract's `scheduled_charges_on_usage_invoices`). The default, True, is how every
+    # input rated before scheduled invoices existed (stored snapshots) was rated.
+    invoice_type: str = InvoiceType.USAGE
+    scheduled_charges_on_usage_invoices: bool = True
 
     def _validate(self) -> None:
+        if self.invoice_type not in InvoiceType.ALL:
+            raise ValueError(f"unknown invoice type {self.invoice_type!r}")
         ids = [product.id for product in self.products]
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate product ids")
@@ -598,6 +622,13 @@ class RatingInput(_Checked):
     @property
     def proration_period(self) -> Period:
         return self.full_period or self.period
+
+    @property
+    def carries_scheduled_items(self) -> bool:
+        """Does this invoice carry the scheduled charges and commit purchases due in its period?"""
+        return (
+            self.invoice_type == InvoiceType.SCHEDULED or self.scheduled_charges_on_usage_invoices
+        )
 
     def product(self, product_id: str) -> Product:
         for product in self.products:
@@ -693,14 +724,37 @@ def rate_invoice(
     prepare_steps: Iterable[PrepareStep] | None = None,
     line_steps: Iterable[LineStep] | None = None,
 ) -> RatingResult:
-    """Rate one billing period: run the prepare steps, then the line steps, then total."""
+    """Rate one invoice: run the prepare steps, then the line steps that belong to the
+    invoice's type (`steps_for`), then total."""
     with full_precision():
         for prepare in PREPARE_STEPS if prepare_steps is None else prepare_steps:
             rating_input = prepare(rating_input)
         lines: tuple[Line, ...] = ()
-        for step in LINE_STEPS if line_steps is None else line_steps:
+        for step in steps_for(rating_input, LINE_STEPS if line_steps is None else line_steps):
             lines = step(rating_input, lines)
         return totals(rating_input, lines)
+
+
+def scheduled_period(timestamp: datetime) -> Period:
+    """The period of the SCHEDULED invoice dated `timestamp`: the instant itself, [t, t + 1 us)
+    (a datetime's smallest step), so it holds exactly the items due at `timestamp`."""
+    return Period(timestamp, timestamp + SCHEDULED_INSTANT)
+
+
+def steps_for(rating_input: RatingInput, steps: Iterable[LineStep]) -> list[LineStep]:
+    """The line steps whose lines belong on this invoice. A SCHEDULED invoice runs only the
+    `SCHEDULED_ITEM_STEPS` (scheduled charges and commit purchases due at its instant: no usage,
+    subscriptions, composites, burn-down or true-ups, so it draws nothing and expires nothing).
+    A USAGE invoice runs every other step, and the scheduled item steps too only when the
+    contract puts scheduled charges on usage invoices (`scheduled_charges_on_usage_invoices`)."""
+    chosen = []
+    for step in steps:
+        if step in SCHEDULED_ITEM_STEPS:
+            if rating_input.carries_scheduled_items:
+                chosen.append(step)
+        elif rating_input.invoice_type == InvoiceType.USAGE:
+            chosen.append(step)
+    return chosen
 
 
 def totals(rating_input: RatingInput, lines: tuple[Line, ...]) -> RatingResult:
@@ -1762,7 +1816,10 @@ def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -
 
 def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[BalanceDraw, ...]:
     """What each access segment overlapping the period held, gave to this invoice and keeps: the
-    ledger a service writes (draws; at expiry, the remainder)."""
+    ledger a service writes (draws; at expiry, the remainder). None on a SCHEDULED invoice: its
+    balances are only there for their invoice schedules (the usage invoice draws and expires)."""
+    if rating_input.invoice_type != InvoiceType.USAGE:
+        return ()
     drawn: dict[tuple[str | None, str], Decimal] = {}
     for line in lines:
         if line.type == LineType.APPLIED_COMMIT_OR_CREDIT and line.commit_segment_id:
@@ -1803,6 +1860,12 @@ LINE_STEPS: tuple[LineStep, ...] = (
     balance_lines,
     postpaid_true_up_lines,
 )
+# The steps of a SCHEDULED invoice's lines (on the USAGE invoice too with
+# `scheduled_charges_on_usage_invoices`): see `steps_for`.
+SCHEDULED_ITEM_STEPS: frozenset[LineStep] = frozenset(
+    {scheduled_charge_lines, commit_purchase_lines}
+)
+SCHEDULED_INSTANT = timedelta(microseconds=1)
 
 
 # --- Snapshots -----------------------------------------------------------------------------------

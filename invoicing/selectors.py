@@ -21,11 +21,19 @@ from django.db.models import Prefetch, Q
 from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
 from catalog.models import RateCard, RateTier
-from customers.models import Contract, Customer, IngestAlias, ScheduledChargeItem
+from customers.models import (
+    Commit,
+    CommitInvoiceItem,
+    Contract,
+    Customer,
+    IngestAlias,
+    ScheduledChargeItem,
+)
 from customers.models import Subscription as SubscriptionModel
 from invoicing import periods
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.rating import (
+    InvoiceType,
     Line,
     Period,
     PricingUnit,
@@ -42,6 +50,7 @@ from invoicing.rating import (
     Usage,
     group_values,
     rate_invoice,
+    scheduled_period,
     term_boundaries,
 )
 from invoicing.terms import TermsPreload, entitled_by_overrides, rate_fields, split_at
@@ -270,13 +279,16 @@ class RatingPreload:
     handful of queries, so that finalizing a thousand invoices does not query a thousand times
     for the same rate card. Usage is not preloaded: it is read per invoice, when rating it."""
 
-    def __init__(self, pairs: list[tuple[Contract | str, periods.BillingPeriod | None]]):
-        self._static: dict[tuple[str, datetime], _Static] = {}
+    def __init__(self, pairs: Iterable[tuple]):
+        """`pairs`: (contract or its id, `periods.BillingPeriod`) for USAGE invoices, or
+        (contract, period, invoice type) (`scheduled_billing_period` for a SCHEDULED one)."""
+        self._static: dict[tuple[str, str, datetime], _Static] = {}
         self._terms = TermsPreload(())
+        pairs = [(c, p, kind[0] if kind else InvoiceType.USAGE) for c, p, *kind in pairs]
         if not pairs:
             return
-        contract_ids = {str(getattr(c, "pk", c)) for c, _ in pairs}
-        contracts = {str(c.pk): c for c, _ in pairs if _is_loaded(c)}
+        contract_ids = {str(getattr(c, "pk", c)) for c, *_ in pairs}
+        contracts = {str(c.pk): c for c, *_ in pairs if _is_loaded(c)}
         if len(contracts) < len(contract_ids):
             contracts.update(
                 (str(c.pk), c)
@@ -284,18 +296,27 @@ class RatingPreload:
                     "customer", "rate_card__fiat_credit_type"
                 ).filter(pk__in=contract_ids - set(contracts))
             )
-        resolved: list[tuple[Contract, periods.BillingPeriod]] = [
-            (contracts[str(getattr(c, "pk", c))], p) for c, p in pairs
+        resolved: list[tuple[Contract, periods.BillingPeriod, str]] = [
+            (contracts[str(getattr(c, "pk", c))], p, kind) for c, p, kind in pairs
         ]
-        start = min(p.starting_at for _, p in resolved)
-        end = max(p.ending_before for _, p in resolved)
+        start = min(p.starting_at for _, p, _ in resolved)
+        end = max(p.ending_before for _, p, _ in resolved)
         span = Period(start, end)
+        # Rates and subscriptions only matter to usage invoices (a scheduled one may be years
+        # ahead: its date must not widen the rates read).
+        usage_pairs = [(c, p) for c, p, kind in resolved if kind == InvoiceType.USAGE]
+        usage_span = span
+        if usage_pairs:
+            usage_span = Period(
+                min(p.starting_at for _, p in usage_pairs),
+                max(p.ending_before for _, p in usage_pairs),
+            )
         # Contract terms (issue 6) of the whole batch: commits, credits, overrides.
-        self._terms = TermsPreload([c for c, _ in resolved], span)
+        self._terms = TermsPreload([c for c, _, _ in resolved], span)
         rate_models = list(
             _overlapping(
-                RateModel.objects.filter(rate_card_id__in={c.rate_card_id for c, _ in resolved}),
-                span,
+                RateModel.objects.filter(rate_card_id__in={c.rate_card_id for c, _ in usage_pairs}),
+                usage_span,
             )
             .select_related("product__billable_metric")
             # Unused columns stay in the database: parsing timestamps is much of this read's cost.
@@ -313,9 +334,9 @@ class RatingPreload:
         subscriptions = list(
             _overlapping(
                 SubscriptionModel.objects.filter(
-                    contract_id__in=contract_ids, archived_at__isnull=True
+                    contract_id__in={c.pk for c, _ in usage_pairs}, archived_at__isnull=True
                 ),
-                span,
+                usage_span,
             )
             .select_related("product")
             .prefetch_related("product__composite_products")
@@ -334,7 +355,7 @@ class RatingPreload:
         )
         aliases: dict[str, list[str]] = {}
         for customer_id, alias in IngestAlias.objects.filter(
-            customer_id__in={c.customer_id for c, _ in resolved}
+            customer_id__in={c.customer_id for c, _, _ in resolved}
         ).values_list("customer_id", "alias"):
             aliases.setdefault(str(customer_id), []).append(alias)
         rates_by_card: dict = {}
@@ -346,11 +367,15 @@ class RatingPreload:
         charges_by_contract: dict = {}
         for item in charge_items:
             charges_by_contract.setdefault(item.scheduled_charge.contract_id, []).append(item)
-        converted: dict = {}  # (rate card, window) -> products, rates, usage products
-        for contract, period in resolved:
+        converted: dict = {}  # (rate card, invoice type, window) -> products, rates
+        for contract, period, kind in resolved:
             window = period.period
-            key = (contract.rate_card_id, window)
-            if key not in converted:
+            key = (contract.rate_card_id, kind, window)
+            if key in converted:
+                pass
+            elif kind != InvoiceType.USAGE:
+                converted[key] = ({}, ())  # a scheduled invoice prices no usage
+            else:
                 card_rates = _window_of(rates_by_card.get(contract.rate_card_id, []), window)
                 converted[key] = (
                     {str(m.product_id): m.product for m in card_rates},
@@ -378,7 +403,7 @@ class RatingPreload:
                 for rate in rates
                 if rate.entitled and rate.rate_type in (RateType.FLAT, RateType.TIERED)
             }
-            self._static[(str(contract.pk), window.starting_at)] = _Static(
+            self._static[(str(contract.pk), kind, window.starting_at)] = _Static(
                 contract=contract,
                 period=period,
                 customer_ids=[
@@ -440,13 +465,18 @@ class RatingPreload:
         pairs = []
         for invoice in invoices:
             contract = contracts[str(invoice.contract_id)]
-            pairs.append((contract, _invoice_period(invoice, contract)))
+            pairs.append((contract, _invoice_period(invoice, contract), invoice.type))
         return cls(pairs)
 
     def rating_input(
-        self, contract_id, period_start: datetime, *, usage: bool = True
+        self,
+        contract_id,
+        period_start: datetime,
+        *,
+        usage: bool = True,
+        invoice_type: str = InvoiceType.USAGE,
     ) -> RatingInput:
-        static = self._static[(str(contract_id), period_start)]
+        static = self._static[(str(contract_id), invoice_type, period_start)]
         window = static.period.period
         unit = static.contract.rate_card.fiat_credit_type
         rating_input = RatingInput(
@@ -461,12 +491,26 @@ class RatingPreload:
             rates=static.rates,
             subscriptions=static.subscriptions,
             scheduled_charges=static.scheduled_charges,
+            invoice_type=invoice_type,
+            scheduled_charges_on_usage_invoices=static.contract.scheduled_charges_on_usage_invoices,
         )
         # Contract terms (issue 6): balances, overrides, conversions; usage cut where they change.
         rating_input = dataclasses.replace(
             rating_input,
             **self._terms.terms_input(contract=static.contract, rating_input=rating_input),
         )
+        if invoice_type == InvoiceType.SCHEDULED:
+            # Only the commits invoiced at this instant matter (their purchase lines): the
+            # snapshot keeps no balance, override or usage that the invoice does not use.
+            return dataclasses.replace(
+                rating_input,
+                balances=tuple(
+                    balance
+                    for balance in rating_input.balances
+                    if any(window.contains(item.timestamp) for item in balance.invoice_schedule)
+                ),
+                overrides=(),
+            )
         if not usage:
             return rating_input
         usage_products = static.usage_products + entitled_by_overrides(
@@ -487,7 +531,16 @@ class RatingPreload:
         return dataclasses.replace(rating_input, usage=tuple(records))
 
 
+def scheduled_billing_period(timestamp: datetime) -> periods.BillingPeriod:
+    """The rating period of the SCHEDULED invoice dated `timestamp` (`rating.scheduled_period`:
+    the instant; the invoice row stores start = end = `timestamp`)."""
+    instant = scheduled_period(timestamp)
+    return periods.BillingPeriod(period=instant, full=instant)
+
+
 def _invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeriod:
+    if invoice.type == Invoice.Type.SCHEDULED:
+        return scheduled_billing_period(invoice.start_timestamp)
     full = periods.full_period_containing(periods.schedule_for(contract), invoice.start_timestamp)
     return periods.BillingPeriod(
         period=Period(invoice.start_timestamp, invoice.end_timestamp), full=full
@@ -501,22 +554,25 @@ def rating_input_for(
     period: periods.BillingPeriod | None = None,
     now: datetime | None = None,
     preload: RatingPreload | None = None,
+    invoice_type: str = InvoiceType.USAGE,
 ) -> RatingInput:
-    """Everything the engine needs to rate one billing period of one contract.
+    """Everything the engine needs to rate one invoice of one contract.
 
-    Give an `invoice` (its contract and period), or a `contract` and a `period`. `now` is accepted
-    for symmetry with the services; the input is read as the database has it at this moment.
-    A `preload` made for a batch of invoices saves the per-invoice queries but the usage read.
+    Give an `invoice` (its contract, type and period), or a `contract` and a `period` (a billing
+    period; for `invoice_type` SCHEDULED, `scheduled_billing_period(timestamp)`). `now` is
+    accepted for symmetry with the services; the input is read as the database has it at this
+    moment. A `preload` made for a batch of invoices saves the per-invoice queries but the usage
+    read.
     """
     if invoice is not None:
-        if preload is not None:
-            return preload.rating_input(invoice.contract_id, invoice.start_timestamp)
-        preload = RatingPreload.for_invoices([invoice])
-        return preload.rating_input(invoice.contract_id, invoice.start_timestamp)
+        preload = preload or RatingPreload.for_invoices([invoice])
+        return preload.rating_input(
+            invoice.contract_id, invoice.start_timestamp, invoice_type=invoice.type
+        )
     if contract is None or period is None:
         raise ValueError("give an invoice, or a contract and a period")
-    preload = preload or RatingPreload([(contract, period)])
-    return preload.rating_input(contract.pk, period.starting_at)
+    preload = preload or RatingPreload([(contract, period, invoice_type)])
+    return preload.rating_input(contract.pk, period.starting_at, invoice_type=invoice_type)
 
 
 # --- Invoices as shown -----------------------------------------------------------------------------
@@ -615,6 +671,35 @@ def drafts_preload(invoices: Iterable[Invoice]) -> RatingPreload | None:
     return RatingPreload.for_invoices(drafts) if drafts else None
 
 
+def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
+    """{contract pk: set of datetimes}: the dates on which each contract has scheduled items to
+    invoice on SCHEDULED invoices: its live scheduled charges' items and the invoice schedule
+    items of the live PREPAID commits it invoices (its own, and customer-level ones naming it as
+    `invoice_contract`). Empty for a contract that puts them on its usage invoices
+    (`scheduled_charges_on_usage_invoices`). Two queries for any number of contracts."""
+    contracts = list(contracts)
+    result: dict = {c.pk: set() for c in contracts}
+    ids = [c.pk for c in contracts if not c.scheduled_charges_on_usage_invoices]
+    if not ids:
+        return result
+    for contract_id, moment in ScheduledChargeItem.objects.filter(
+        scheduled_charge__contract_id__in=ids, scheduled_charge__archived_at__isnull=True
+    ).values_list("scheduled_charge__contract_id", "timestamp"):
+        result[contract_id].add(moment)
+    for own, invoicing, moment in (
+        CommitInvoiceItem.objects.filter(
+            commit__archived_at__isnull=True, commit__type=Commit.Type.PREPAID
+        )
+        .filter(
+            Q(commit__contract_id__in=ids)
+            | Q(commit__contract__isnull=True, commit__invoice_contract_id__in=ids)
+        )
+        .values_list("commit__contract_id", "commit__invoice_contract_id", "timestamp")
+    ):
+        result[own if own is not None else invoicing].add(moment)
+    return result
+
+
 def contract_invoices(*, contract: Contract):
     """The contract's invoices, newest period first (for the contract's admin page)."""
     return (
@@ -632,11 +717,18 @@ def customer_invoices(
     starting_on: datetime | None = None,
     ending_before: datetime | None = None,
     descending: bool = False,
+    invoice_type: str | None = None,
 ):
-    """The customer's invoices for the API's list, filtered on the billing period."""
+    """The customer's invoices for the API's list, filtered on the billing period (a scheduled
+    invoice's is its date) and type (Metronome's USAGE_CONSOLIDATED is our USAGE)."""
     queryset = Invoice.objects.filter(customer=customer).select_related("credit_type")
     if status:
         queryset = queryset.filter(status=status.upper())
+    if invoice_type:
+        kind = invoice_type.upper()
+        queryset = queryset.filter(
+            type=Invoice.Type.USAGE if kind == "USAGE_CONSOLIDATED" else kind
+        )
     if contract_id:
         queryset = queryset.filter(contract_id=contract_id)
     if starting_on is not None:
@@ -660,7 +752,10 @@ def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decim
     contract_ids = {b.contract_id for b in balances if b.contract_id is not None}
     customer_ids = {b.customer_id for b in balances if b.contract_id is None}
     drafts = list(
-        Invoice.objects.filter(status=Invoice.Status.DRAFT, start_timestamp__lte=now)
+        # Scheduled invoices draw nothing (the engine gives them no burn-down).
+        Invoice.objects.filter(
+            status=Invoice.Status.DRAFT, type=Invoice.Type.USAGE, start_timestamp__lte=now
+        )
         .filter(Q(contract_id__in=contract_ids) | Q(customer_id__in=customer_ids))
         .order_by("start_timestamp", "id")
     )

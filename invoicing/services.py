@@ -15,13 +15,19 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 
 from customers.models import Contract
 from customers.services import balance_ledger_invoice_voided, balance_ledger_record_draws
 from invoicing import periods
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
-from invoicing.selectors import RatingPreload, line_item_from, rating_input_for
+from invoicing.selectors import (
+    RatingPreload,
+    contracts_scheduled_dates,
+    line_item_from,
+    rating_input_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +78,62 @@ def _new_draft(contract: Contract, period: periods.BillingPeriod) -> Invoice:
     )
 
 
+def _new_scheduled_draft(contract: Contract, moment: datetime) -> Invoice:
+    return Invoice(
+        customer_id=contract.customer_id,
+        contract=contract,
+        credit_type_id=contract.rate_card.fiat_credit_type_id,
+        type=Invoice.Type.SCHEDULED,
+        status=Status.DRAFT,
+        start_timestamp=moment,
+        end_timestamp=moment,
+        net_payment_terms_days=contract.net_payment_terms_days,
+    )
+
+
+def _scheduled_drafts_sync(contracts: list[Contract]) -> int:
+    """Make each contract's SCHEDULED drafts match its scheduled dates (`contracts_scheduled_dates`):
+    a draft for every date, future ones included, that has no invoice yet; drafts whose date has
+    no live item any more (the term was archived, the item moved or removed, or the contract puts
+    scheduled items on its usage invoices) are deleted. A draft stores no lines, so an edited
+    amount shows on its next read. Finalized and void invoices are never touched, and a date
+    with a void invoice only gets a new draft through `invoice_regenerate`. Returns how many
+    drafts were created."""
+    dates = contracts_scheduled_dates(contracts=contracts)
+    existing = list(
+        Invoice.objects.filter(
+            contract_id__in=[c.pk for c in contracts], type=Invoice.Type.SCHEDULED
+        ).values_list("id", "contract_id", "start_timestamp", "status")
+    )
+    stale = [
+        pk
+        for pk, contract_id, moment, status in existing
+        if status == Status.DRAFT and moment not in dates.get(contract_id, ())
+    ]
+    if stale:
+        # status=DRAFT again in the statement: a draft finalized meanwhile stays.
+        Invoice.objects.filter(pk__in=stale, status=Status.DRAFT).delete()
+    taken = {(contract_id, moment) for _, contract_id, moment, _ in existing}
+    missing = [
+        _new_scheduled_draft(contract, moment)
+        for contract in contracts
+        if contract.archived_at is None
+        for moment in sorted(dates[contract.pk])
+        if (contract.pk, moment) not in taken
+    ]
+    Invoice.objects.bulk_create(missing, ignore_conflicts=True, batch_size=500)
+    return len(missing)
+
+
 def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
-    """Create the missing drafts of every given contract, up to its current period.
+    """Create the missing drafts of every given contract: USAGE drafts up to its current period,
+    and SCHEDULED drafts for every date of its scheduled items (`_scheduled_drafts_sync`, which
+    also removes the drafts of dates no longer scheduled).
 
     A period that already has an invoice (draft, finalized or void) is left alone: a voided period
     only gets a new draft through `invoice_regenerate`. Returns how many drafts were created.
+    Called with the contract's creation, its edits (terms added, updated or archived) and by the
+    scheduled task, so scheduled drafts follow the terms.
     """
     contracts = list(contracts)
     if not contracts:
@@ -95,12 +152,13 @@ def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
     ]
     # Two callers at once: the partial unique constraint keeps one draft, the other insert is ignored.
     Invoice.objects.bulk_create(missing, ignore_conflicts=True, batch_size=500)
-    return len(missing)
+    return len(missing) + _scheduled_drafts_sync(contracts)
 
 
 def contract_drafts_ensure(*, contract: Contract, now: datetime) -> int:
     """Make sure the contract has a draft for its current period (and every earlier period
-    without an invoice). Called when a contract is created, and by the scheduled task."""
+    without an invoice) and its scheduled drafts match its terms. Called when a contract is
+    created or edited (customers.services), and by the scheduled task."""
     contract = Contract.objects.select_related("rate_card").get(pk=contract.pk)
     return contracts_drafts_ensure(contracts=[contract], now=now)
 
@@ -237,7 +295,10 @@ def invoice_finalize(
 
 
 def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
-    """Finalize every draft whose period ended more than the grace period before `now`.
+    """Finalize every USAGE draft whose period ended more than the grace period before `now`,
+    and every SCHEDULED draft whose date has come (no grace: it holds no usage that could still
+    arrive late; Metronome issues scheduled invoices on their date). Both take their numbers
+    from the same counter, in order of end (then start).
 
     Batches of drafts are locked together (rows another worker holds are skipped: that worker
     finalizes them) and frozen in one transaction, with their rates and terms preloaded: the
@@ -247,7 +308,11 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     """
     cutoff = now - settings.BILLING_FINALIZATION_GRACE
     due = list(
-        Invoice.objects.filter(status=Status.DRAFT, end_timestamp__lte=cutoff)
+        Invoice.objects.filter(status=Status.DRAFT)
+        .filter(
+            Q(type=Invoice.Type.USAGE, end_timestamp__lte=cutoff)
+            | Q(type=Invoice.Type.SCHEDULED, end_timestamp__lte=now)
+        )
         .order_by("end_timestamp", "start_timestamp", "id")
         .only("id", "contract_id", "start_timestamp", "end_timestamp")
     )

@@ -19,6 +19,12 @@ The reference aggregator, deliberately naive (a loop over every event):
   with exactly those pricing values); each window with events gives one `Usage`;
 - COUNT counts, SUM adds, MAX takes the largest, UNIQUE counts distinct values over the whole window
   (a user seen in two hours counts once), LATEST takes the value of the latest event.
+
+Scheduled invoices: `expected` is the USAGE invoice of `period`. Unless the contract says
+`"scheduled_charges_on_usage_invoices": "ALL"` (then everything is on the usage invoice and there
+is no scheduled invoice), scheduled charges and PREPAID commit purchases are on SCHEDULED invoices
+of their own, one per date: `expected_scheduled_invoices` lists every one of the contract's, in
+date order, as `{"timestamp", "lines", "subtotal", "total"}` (absent = none).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from invoicing.rating import (
     Conversion,
     GroupValues,
     InvoiceScheduleItem,
+    InvoiceType,
     Line,
     Override,
     OverrideSpecifier,
@@ -59,6 +66,7 @@ from invoicing.rating import (
     Tier,
     Usage,
     group_values,
+    scheduled_period,
     term_boundaries,
     to_json,
 )
@@ -495,8 +503,62 @@ def customer_events(case: Case, events: Iterable[Mapping[str, Any]]) -> list[Map
     return [event for event in events if event["customer_id"] in names]
 
 
+def scheduled_on_usage(case: Case) -> bool:
+    """Does the contract put scheduled charges and commit purchases on its usage invoices?"""
+    return case["contract"].get("scheduled_charges_on_usage_invoices") == "ALL"
+
+
+def scheduled_dates(case: Case) -> list[datetime]:
+    """The dates of the case's SCHEDULED invoices: every scheduled charge item and PREPAID
+    commit invoice schedule item (contract commits; customer commits naming the contract in
+    `invoice_contract_id`), each date once, in order. None with `scheduled_on_usage`."""
+    if scheduled_on_usage(case):
+        return []
+    contract = case["contract"]
+    commits = [c for c in contract.get("commits") or () if c["type"] == BalanceType.PREPAID]
+    commits += [
+        c
+        for c in case.get("customer_commits") or ()
+        if c["type"] == BalanceType.PREPAID and c.get("invoice_contract_id") == contract["id"]
+    ]
+    moments = {
+        parse_time(item["timestamp"])
+        for data in contract.get("scheduled_charges") or ()
+        for item in data["schedule"]["schedule_items"]
+    }
+    moments |= {
+        parse_time(item["timestamp"])
+        for data in commits
+        for item in (data.get("invoice_schedule") or {}).get("schedule_items") or ()
+    }
+    return sorted(moments)
+
+
+def scheduled_rating_input(case: Case, timestamp: datetime) -> RatingInput:
+    """The engine's input for the case's SCHEDULED invoice dated `timestamp`: its instant as the
+    period, the scheduled charges and the commits invoiced then; no usage, rates or overrides."""
+    usage_input = rating_input(case, events=())
+    period = scheduled_period(timestamp)
+    return dataclasses.replace(
+        usage_input,
+        invoice_type=InvoiceType.SCHEDULED,
+        period=period,
+        full_period=None,
+        rates=(),
+        usage=(),
+        subscriptions=(),
+        overrides=(),
+        balances=tuple(
+            balance
+            for balance in usage_input.balances
+            if any(period.contains(item.timestamp) for item in balance.invoice_schedule)
+        ),
+    )
+
+
 def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) -> RatingInput:
-    """The case as the engine's input; `events` replaces the case's events when given."""
+    """The case as the engine's input (its USAGE invoice); `events` replaces the case's events
+    when given."""
     period = case_period(case)
     contract = case["contract"]
     products = tuple(_product(data) for data in case["products"])
@@ -542,6 +604,8 @@ def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) 
             )
             for unit in case.get("custom_pricing_units") or ()
         ),
+        invoice_type=InvoiceType.USAGE,
+        scheduled_charges_on_usage_invoices=scheduled_on_usage(case),
     )
     usage = []
     for data, product in zip(case["products"], products, strict=True):

@@ -122,6 +122,9 @@ def build_world(case: Case) -> World:
         ending_before=parse_time(contract_end) if contract_end else None,
         usage_statement_frequency=schedule.get("frequency", "MONTHLY"),
         usage_statement_day=schedule.get("day", "FIRST_OF_MONTH"),
+        scheduled_charges_on_usage_invoices=(
+            contract_data.get("scheduled_charges_on_usage_invoices") == "ALL"
+        ),
     )
     ids[contract_data["id"]] = str(contract.id)
     for data in contract_data.get("subscriptions") or ():

@@ -30,7 +30,7 @@ from invoicing.models import Invoice
 from invoicing.services import contract_drafts_ensure, invoice_finalize
 from tests.invoicing.golden_support import canonical_line, case_paths, load_case, parse_time
 from tests.invoicing.golden_world import World, build_world, line_item_as_case, sort_key
-from tests.invoicing.test_golden_e2e import send_events
+from tests.invoicing.test_golden_e2e import check_scheduled_invoices, send_events
 
 TERMS_CASES = [path for path in case_paths(with_terms=True) if path not in set(case_paths())]
 
@@ -234,7 +234,9 @@ def test_golden_case_with_terms_end_to_end(path, api_client, monkeypatch):
     period_start = parse_time(case["period"]["starting_at"])
     period_end = parse_time(case["period"]["ending_before"])
     contract_drafts_ensure(contract=world.contract, now=period_start)
-    draft = Invoice.objects.get(contract=world.contract, start_timestamp=period_start)
+    draft = Invoice.objects.get(
+        contract=world.contract, type=Invoice.Type.USAGE, start_timestamp=period_start
+    )
     assert draft.end_timestamp == period_end
 
     send_events(api_client, monkeypatch, world, case["events"])
@@ -274,3 +276,13 @@ def test_golden_case_with_terms_end_to_end(path, api_client, monkeypatch):
     assert BalanceLedgerEntry.objects.count() == ledger_before + len(written)
     invoice_finalize(invoice=invoice, now=period_end + timedelta(days=3))
     assert BalanceLedgerEntry.objects.filter(invoice_id=invoice.pk).count() == len(written)
+
+    # Scheduled invoices (commit purchases): their own lines, and nothing in the ledger.
+    ledger_before = BalanceLedgerEntry.objects.count()
+    check_scheduled_invoices(
+        case,
+        world,
+        api_client,
+        lambda line: line_as_case_with_terms(line, world, invoice.credit_type_id),
+    )
+    assert BalanceLedgerEntry.objects.count() == ledger_before

@@ -11,7 +11,11 @@ from tests.invoicing.golden_support import (
     case_paths,
     line_as_case,
     load_case,
+    parse_time,
     rating_input,
+    scheduled_dates,
+    scheduled_on_usage,
+    scheduled_rating_input,
 )
 
 CASES = case_paths(with_terms=True)
@@ -50,6 +54,39 @@ def test_golden_case_rates_to_its_expected_invoice(path):
             {**row, **{key: Decimal(row[key]) for key in ("available", "drawn", "remaining")}}
             for row in case["expected"]["balance_draws"]
         ]
+
+
+@pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
+def test_golden_case_scheduled_invoices_rate_to_their_expected_invoices(path):
+    case = load_case(path)
+    expected = case.get("expected_scheduled_invoices") or []
+
+    assert scheduled_dates(case) == [parse_time(item["timestamp"]) for item in expected]
+    for item in expected:
+        rating = scheduled_rating_input(case, parse_time(item["timestamp"]))
+        result = rate_invoice(rating)
+        actual = [canonical_line(line_as_case(line)) for line in result.lines]
+        assert actual == [canonical_line(line) for line in item["lines"]]
+        assert result.subtotal == Decimal(item["subtotal"])
+        assert result.total == Decimal(item["total"])
+        assert result.balance_draws == ()
+        snapshot = json.loads(json.dumps(to_json(rating)))
+        assert rate_invoice(rating_input_from_json(snapshot)) == result
+
+
+def test_golden_cases_keep_both_placements_of_scheduled_items():
+    cases = [load_case(path) for path in CASES]
+    on_usage = [
+        case
+        for case in cases
+        if scheduled_on_usage(case)
+        and any(
+            line["type"] in ("scheduled", "commit_purchase") for line in case["expected"]["lines"]
+        )
+    ]
+    separate = [case for case in cases if case.get("expected_scheduled_invoices")]
+    assert len(on_usage) >= 2
+    assert len(separate) >= 2
 
 
 @pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])

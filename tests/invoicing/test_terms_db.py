@@ -65,7 +65,7 @@ def _tokens(contract, amount: str, when: str):
 
 def _draft(contract, start):
     contract_drafts_ensure(contract=contract, now=start)
-    return Invoice.objects.get(contract=contract, start_timestamp=start)
+    return Invoice.objects.get(contract=contract, type=Invoice.Type.USAGE, start_timestamp=start)
 
 
 def _commit(contract, product, *, amount="1000", invoice_at=None, **fields):
@@ -98,8 +98,32 @@ def _lines(view):
     ]
 
 
+def test_prepaid_commit_purchase_is_on_its_scheduled_invoice_and_burns_down_the_usage_draft():
+    contract, _product, fixed = _world()
+    commit, segment = _commit(contract, fixed, invoice_at=t(2026, 3, 1))
+    draft = _draft(contract, t(2026, 3, 1))
+    _tokens(contract, "10", "2026-03-05T10:00:00Z")  # 10 x 150 = 1500
+
+    view = invoice_view(invoice=draft, now=t(2026, 3, 6))
+    scheduled = Invoice.objects.get(contract=contract, type=Invoice.Type.SCHEDULED)
+    purchase = invoice_view(invoice=scheduled, now=t(2026, 3, 6))
+
+    assert _lines(view) == [
+        ("usage", Decimal("1500"), None),
+        ("applied_commit_or_credit", Decimal("-1000"), Decimal("0")),
+    ]
+    assert view.lines[-1].commit_segment_id == str(segment.pk)
+    assert (view.subtotal, view.total) == (Decimal("1500"), Decimal("500"))
+    assert scheduled.start_timestamp == scheduled.end_timestamp == t(2026, 3, 1)
+    assert _lines(purchase) == [("commit_purchase", Decimal("1000"), None)]
+    assert purchase.lines[0].commit_id == str(commit.pk)
+    assert (purchase.subtotal, purchase.total) == (Decimal("1000"), Decimal("1000"))
+
+
 def test_prepaid_commit_makes_a_purchase_line_and_burns_down_the_draft():
     contract, _product, fixed = _world()
+    contract.scheduled_charges_on_usage_invoices = True
+    contract.save(update_fields=["scheduled_charges_on_usage_invoices"])
     commit, segment = _commit(contract, fixed, invoice_at=t(2026, 3, 1))
     draft = _draft(contract, t(2026, 3, 1))
     _tokens(contract, "10", "2026-03-05T10:00:00Z")  # 10 x 150 = 1500
