@@ -33,7 +33,7 @@ from ..models import (
     ScheduledCharge,
     Subscription,
 )
-from ..selectors import customer_balances
+from ..selectors import contract_transitions, customer_balances
 from . import panels
 from .totals import balance_total, items_total
 
@@ -54,7 +54,7 @@ class CommitInline(admin.StackedInline):
     extra = 0
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["total"]
+    readonly_fields = ["total", "rollover"]
     fields = [
         ("product", "type"),
         ("name", "priority"),
@@ -62,6 +62,7 @@ class CommitInline(admin.StackedInline):
         "applicable_products",
         "applicable_product_tags",
         ("rollover_fraction", "total"),
+        "rollover",
         "description",
     ]
 
@@ -72,6 +73,17 @@ class CommitInline(admin.StackedInline):
     @admin.display(description="access schedule total")
     def total(self, obj) -> str:
         return balance_total(obj)
+
+    @admin.display(description="rolled over from")
+    def rollover(self, obj) -> str:
+        if obj is None or obj.pk is None or not obj.is_rollover:
+            return "—"
+        source = obj.rolled_over_from
+        return format_html(
+            "Rollover of {} (contract {}): drawn before every other balance, never invoiced",
+            admin_link(source),
+            admin_link(source.contract),
+        )
 
 
 class CreditInline(CommitInline):
@@ -84,6 +96,7 @@ class CreditInline(CommitInline):
         "applicable_products",
         "applicable_product_tags",
         ("rollover_fraction", "total"),
+        "rollover",
         "description",
     ]
 
@@ -209,6 +222,7 @@ class ContractAdmin(admin.ModelAdmin):
     date_hierarchy = "starting_at"
     autocomplete_fields = ["customer", "rate_card", "package"]
     readonly_fields = [
+        "transitions",
         "rate_card_products",
         "balances",
         "invoices",
@@ -218,7 +232,7 @@ class ContractAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["customer", "name", "rate_card", "package"]}),
-        ("Dates", {"fields": [("starting_at", "ending_before")]}),
+        ("Dates", {"fields": [("starting_at", "ending_before"), "transitions"]}),
         (
             "Usage statements and invoices",
             {
@@ -264,6 +278,21 @@ class ContractAdmin(admin.ModelAdmin):
         if obj is None:  # a new contract has no balances or invoices yet
             return [fs for fs in self.fieldsets if fs[0] not in NOT_ON_ADD]
         return self.fieldsets
+
+    @admin.display(description="transitions")
+    def transitions(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        rows = []
+        for transition in contract_transitions(contract=obj):
+            kind = transition.get_type_display()
+            if transition.to_contract_id == obj.pk:
+                rows.append(("Follows", admin_link(transition.from_contract), kind))
+            else:
+                rows.append(("Followed by", admin_link(transition.to_contract), kind))
+        if not rows:
+            return "None: this contract neither follows nor is followed by another."
+        return format_html_join("", "<div>{} {} ({})</div>", rows)
 
     @admin.display(description="balance left and ledger")
     def balances(self, obj) -> str:

@@ -197,19 +197,24 @@ def unattributed_box(*, now: datetime) -> dict:
 
 def contract_invoices_panel(contract: Contract, *, now: datetime) -> str:
     from invoicing.models import Invoice
-    from invoicing.selectors import contract_invoices, invoice_rate
+    from invoicing.selectors import contract_invoices, drafts_preload, invoice_rate
 
     rows = []
-    for invoice in contract_invoices(contract=contract):
+    invoices = list(contract_invoices(contract=contract))
+    # One preload for every draft (usage and scheduled) of the contract.
+    preload = drafts_preload(invoices)
+    for invoice in invoices:
         is_draft = invoice.status == Invoice.Status.DRAFT
-        total = invoice_rate(invoice=invoice, now=now).total if is_draft else invoice.total
+        total = (
+            invoice_rate(invoice=invoice, now=now, preload=preload).total
+            if is_draft
+            else invoice.total
+        )
         rows.append(
             {
                 "url": reverse("admin:invoicing_invoice_change", args=[invoice.pk]),
-                "period": (
-                    f"{invoice.start_timestamp.astimezone(UTC):%Y-%m-%d %H:%M} to "
-                    f"{invoice.end_timestamp.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-                ),
+                "type": invoice.get_type_display(),
+                "period": invoice.period_label,
                 "status": invoice.get_status_display(),
                 "is_draft": is_draft,
                 "number": invoice.number,
@@ -242,6 +247,14 @@ def _ledger_rows(term, ledger: list[dict]) -> list[dict]:
     return rows
 
 
+def _kind(term, is_commit: bool) -> str:
+    kind = f"{term.get_type_display()} commit" if is_commit else "Credit"
+    if term.is_rollover:
+        source = term.rolled_over_from
+        return f"Rollover {kind.lower()} (from contract {source.contract_id})"
+    return kind
+
+
 def balances_panel(terms, *, now: datetime, empty: str) -> str:
     """Each commit and credit with what it holds now (live drafts' draws taken off, as the API's
     `balance`) and its ledger, oldest entry first."""
@@ -256,7 +269,7 @@ def balances_panel(terms, *, now: datetime, empty: str) -> str:
             {
                 "name": str(term),
                 "url": reverse(f"admin:customers_{term._meta.model_name}_change", args=[term.pk]),
-                "kind": f"{term.get_type_display()} commit" if is_commit else "Credit",
+                "kind": _kind(term, is_commit),
                 "product": term.product,
                 "priority": quantity_display(term.priority),
                 "balance": term.credit_type.format(held[term.pk]),
