@@ -64,6 +64,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "__str__",
         "customer",
         "contract",
+        "type",
         "period",
         "status",
         "payment_status",
@@ -83,6 +84,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 "fields": [
                     "customer",
                     "contract",
+                    "type",
                     "period",
                     "status",
                     "payment_status",
@@ -119,9 +121,9 @@ class InvoiceAdmin(admin.ModelAdmin):
             obj._invoice_view = invoice_view(invoice=obj, now=timezone.now(), preload=preload)
         return obj._invoice_view
 
-    @admin.display(description="Period")
+    @admin.display(description="Period or date")
     def period(self, obj):
-        return f"{obj.start_timestamp:%Y-%m-%d %H:%M} to {obj.end_timestamp:%Y-%m-%d %H:%M} UTC"
+        return obj.period_label
 
     @admin.display(description="Total")
     def total_display(self, obj):

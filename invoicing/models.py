@@ -1,6 +1,7 @@
 """Invoices and their line items, in Metronome's invoice shape (reference section 3.7)."""
 
 import uuid
+from datetime import UTC
 
 from django.db import models
 from django.db.models import Q
@@ -103,6 +104,14 @@ class Invoice(models.Model):
     @property
     def is_scheduled(self) -> bool:
         return self.type == self.Type.SCHEDULED
+
+    @property
+    def period_label(self) -> str:
+        """The billing period in UTC, or a scheduled invoice's date."""
+        start = self.start_timestamp.astimezone(UTC)
+        if self.is_scheduled:
+            return f"{start:%Y-%m-%d %H:%M} UTC (scheduled date)"
+        return f"{start:%Y-%m-%d %H:%M} to {self.end_timestamp.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
     def format(self, amount):
         return self.credit_type.format(amount)

@@ -69,9 +69,17 @@ class InvoiceDoc(serializers.Serializer):
     contract_id = serializers.UUIDField()
     credit_type = CreditTypeDoc()
     status = serializers.ChoiceField(choices=["DRAFT", "FINALIZED", "VOID"])
-    type = serializers.ChoiceField(choices=["USAGE", "SCHEDULED"])
-    start_timestamp = serializers.DateTimeField()
-    end_timestamp = serializers.DateTimeField()
+    type = serializers.ChoiceField(
+        choices=["USAGE", "SCHEDULED"],
+        help_text="USAGE: a billing period's usage invoice; SCHEDULED: the commit purchases and "
+        "scheduled charges due on one date (unless the contract puts them on usage invoices).",
+    )
+    start_timestamp = serializers.DateTimeField(
+        help_text="Billing period start; a SCHEDULED invoice's date (start = end)."
+    )
+    end_timestamp = serializers.DateTimeField(
+        help_text="Billing period end (exclusive); a SCHEDULED invoice's date (start = end)."
+    )
     created_at = serializers.DateTimeField()
     issued_at = serializers.DateTimeField(required=False)
     subtotal = serializers.DecimalField(max_digits=38, decimal_places=12, coerce_to_string=False)
@@ -95,7 +103,13 @@ SKIP_ZERO = OpenApiParameter(
 def list_parameters() -> list[OpenApiParameter]:
     return [
         OpenApiParameter("status", str, enum=["DRAFT", "FINALIZED", "VOID"]),
-        OpenApiParameter("type", str, enum=["USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"]),
+        OpenApiParameter(
+            "type",
+            str,
+            enum=["USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"],
+            description="USAGE (USAGE_CONSOLIDATED is the same here): one per billing period; "
+            "SCHEDULED: commit purchases and scheduled charges, one per date.",
+        ),
         OpenApiParameter("contract_id", str),
         OpenApiParameter("credit_type_id", str),
         OpenApiParameter("starting_on", str, description="RFC 3339; billing periods from then."),

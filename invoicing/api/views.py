@@ -105,9 +105,8 @@ class CustomerInvoiceListView(APIView):
             starting_on=_timestamp(starting_on, "starting_on") if starting_on else None,
             ending_before=_timestamp(ending_before, "ending_before") if ending_before else None,
             descending=descending,
+            invoice_type=kind,
         )
-        if kind is not None:
-            queryset = queryset.filter(type="USAGE" if kind == "USAGE_CONSOLIDATED" else kind)
         if credit_type_id is not None:
             queryset = queryset.filter(credit_type_id=credit_type_id)
         rows, next_page = keyset_page(

@@ -2,13 +2,15 @@
 
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection, connections
 
+from customers.models import ScheduledCharge, ScheduledChargeItem
 from invoicing.models import Invoice
 from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
-from tests.invoicing.factories import ContractFactory
+from tests.invoicing.factories import ContractFactory, ProductFactory
 
 pytestmark = [
     pytest.mark.postgres,
@@ -68,3 +70,26 @@ def test_two_workers_finalizing_due_drafts_number_them_without_gaps_or_duplicate
     numbers = sorted(Invoice.objects.filter(status="FINALIZED").values_list("number", flat=True))
     assert numbers == list(range(1, 25))
     assert Invoice.objects.filter(status="DRAFT").count() == 12
+
+
+def test_two_workers_finalize_usage_and_scheduled_invoices_once_with_one_gap_free_numbering():
+    fixed = ProductFactory(type="FIXED", billable_metric=None, name="Onboarding")
+    for _ in range(8):
+        contract = ContractFactory(starting_at=t(2026, 2, 1))
+        charge = ScheduledCharge.objects.create(contract=contract, product=fixed, name="Setup")
+        for moment in (t(2026, 2, 10), t(2026, 3, 1), t(2026, 3, 20)):
+            ScheduledChargeItem.objects.create(
+                scheduled_charge=charge, timestamp=moment, amount=Decimal("100")
+            )
+        contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+    assert Invoice.objects.filter(type="SCHEDULED", status="DRAFT").count() == 24
+
+    # Due: February's usage invoices and the Feb 10 and Mar 1 scheduled ones (8 x 3).
+    counts = run_together(lambda: invoices_finalize_due(now=t(2026, 3, 5)), 2)
+
+    assert sum(counts) == 24
+    finalized = Invoice.objects.filter(status="FINALIZED")
+    assert sorted(finalized.values_list("number", flat=True)) == list(range(1, 25))
+    assert finalized.filter(type="SCHEDULED").count() == 16
+    assert Invoice.objects.filter(type="SCHEDULED", status="DRAFT").count() == 8
+    assert {i.total for i in finalized.filter(type="SCHEDULED")} == {Decimal("100")}
