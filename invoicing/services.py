@@ -215,6 +215,11 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
         _check_transition(invoice, Status.FINALIZED)
         rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
         result = rate_invoice(rating_input)
+        if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
+            raise InvoiceStateError(
+                f"Nothing is scheduled on {invoice.start_timestamp:%Y-%m-%d %H:%M} UTC any more: "
+                f"invoice {invoice.id} is not finalized (the next drafts update removes it)."
+            )
         rated.append((invoice, rating_input, result))
         if result.balance_draws:
             # The ledger learns this invoice's draws and expirations (idempotent per invoice)
@@ -307,14 +312,25 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     Then the next period's drafts of those contracts. Returns how many this call finalized.
     """
     cutoff = now - settings.BILLING_FINALIZATION_GRACE
-    due = list(
-        Invoice.objects.filter(status=Status.DRAFT)
-        .filter(
-            Q(type=Invoice.Type.USAGE, end_timestamp__lte=cutoff)
-            | Q(type=Invoice.Type.SCHEDULED, end_timestamp__lte=now)
+    due_filter = Q(status=Status.DRAFT) & (
+        Q(type=Invoice.Type.USAGE, end_timestamp__lte=cutoff)
+        | Q(type=Invoice.Type.SCHEDULED, end_timestamp__lte=now)
+    )
+    # Terms edited without the services' hook (the admin's inline forms) may have left a due
+    # scheduled draft whose date has nothing scheduled any more: those contracts are synced first.
+    scheduled_contracts = set(
+        Invoice.objects.filter(due_filter, type=Invoice.Type.SCHEDULED).values_list(
+            "contract_id", flat=True
         )
+    )
+    if scheduled_contracts:
+        _scheduled_drafts_sync(
+            list(Contract.objects.filter(id__in=scheduled_contracts).select_related("rate_card"))
+        )
+    due = list(
+        Invoice.objects.filter(due_filter)
         .order_by("end_timestamp", "start_timestamp", "id")
-        .only("id", "contract_id", "start_timestamp", "end_timestamp")
+        .only("id", "contract_id", "type", "start_timestamp", "end_timestamp")
     )
     finalized = 0
     for offset in range(0, len(due), batch_size):

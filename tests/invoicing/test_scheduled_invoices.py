@@ -27,6 +27,7 @@ from invoicing.models import Invoice
 from invoicing.rating import rate_invoice, rating_input_from_json
 from invoicing.selectors import invoice_view
 from invoicing.services import (
+    InvoiceStateError,
     contract_drafts_ensure,
     drafts_ensure_all,
     invoice_finalize,
@@ -480,3 +481,29 @@ def test_admin_pages_show_scheduled_invoices(admin_client):
     assert "2026-03-15 12:00 UTC (scheduled date)" in body
     assert "<td>Scheduled</td>" in body
     assert "<td>Usage</td>" in body
+
+
+# --- Terms edited without the services (the admin's inline forms) ---------------------------------
+
+
+def test_a_due_scheduled_draft_left_without_items_is_removed_not_finalized():
+    contract = _contract()
+    ScheduledChargeItem.objects.filter(timestamp=t(2026, 3, 15, 12)).delete()
+
+    invoices_finalize_due(now=t(2026, 3, 20))
+
+    assert [(i.start_timestamp, i.status, i.number) for i in _scheduled(contract)] == [
+        (t(2026, 3, 1), "FINALIZED", 3),  # after January's and February's usage invoices
+        (t(2026, 4, 1), "DRAFT", None),
+    ]
+
+
+def test_finalizing_a_scheduled_draft_with_nothing_scheduled_is_refused():
+    contract = _contract()
+    draft = _scheduled(contract)[1]
+    ScheduledChargeItem.objects.filter(timestamp=t(2026, 3, 15, 12)).delete()
+
+    with pytest.raises(InvoiceStateError, match="Nothing is scheduled"):
+        invoice_finalize(invoice=draft, now=t(2026, 3, 20))
+
+    assert Invoice.objects.get(pk=draft.pk).status == "DRAFT"
