@@ -367,3 +367,15 @@ def test_transition_errors(case, key, message):
     assert key in error.value.message_dict
     assert message in error.value.message_dict[key][0]
     assert ContractTransition.objects.count() == before
+
+
+def test_the_task_rolls_over_due_renewals(monkeypatch):
+    from customers import tasks
+
+    old = _old()
+    _commit(old)
+    new = _renew(old, now=datetime(2026, 12, 1, tzinfo=UTC))
+    monkeypatch.setattr(tasks.timezone, "now", lambda: AFTER)
+
+    assert tasks.roll_over_due_transitions() == 1
+    assert Commit.objects.filter(contract=new).count() == 1
