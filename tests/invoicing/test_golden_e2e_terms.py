@@ -107,6 +107,8 @@ def _balance(data, model, world: World, units, *, contract_level: bool, period_s
         fields["credit_type"] = units[unit_id]
     if model is Commit:
         fields["type"] = data["type"]
+        if not contract_level and data.get("invoice_contract_id"):
+            fields["invoice_contract"] = world.contract  # the case's one contract
     term = model.objects.create(**fields)
     world.ids[data["id"]] = str(term.pk)
     if data.get("applicable_product_ids"):
