@@ -1,6 +1,7 @@
 """Contracts in the admin: the contract's terms edited on its page, its products and its invoices."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -34,6 +35,7 @@ from ..models import (
     Subscription,
 )
 from ..selectors import contract_transitions, customer_balances
+from ..services import TransitionSpec, contract_create
 from . import panels
 from .totals import balance_total, items_total
 
@@ -262,6 +264,7 @@ class ContractAdmin(admin.ModelAdmin):
             },
         ),
     ]
+    actions = ["renew"]
     inlines = [
         CommitInline,
         CreditInline,
@@ -278,6 +281,47 @@ class ContractAdmin(admin.ModelAdmin):
         if obj is None:  # a new contract has no balances or invoices yet
             return [fs for fs in self.fieldsets if fs[0] not in NOT_ON_ADD]
         return self.fieldsets
+
+    @admin.action(description="Renew for another term (rolls commits and credits over)")
+    def renew(self, request, queryset):
+        """A RENEWAL of each selected contract: same customer, rate card, statement schedule and
+        payment terms, from its end for a term as long as its own; its commits and credits with
+        a rollover fraction roll over (services.contract_create with a transition)."""
+        now = timezone.now()
+        for contract in queryset.select_related("customer", "rate_card"):
+            if contract.ending_before is None:
+                self.message_user(
+                    request,
+                    f"{contract}: give it an end date first (a renewal starts when it ends).",
+                    messages.ERROR,
+                )
+                continue
+            try:
+                renewal = contract_create(
+                    customer=contract.customer,
+                    rate_card=contract.rate_card,
+                    starting_at=contract.ending_before,
+                    ending_before=contract.ending_before
+                    + (contract.ending_before - contract.starting_at),
+                    now=now,
+                    name=contract.name,
+                    usage_statement_frequency=contract.usage_statement_frequency,
+                    usage_statement_day=contract.usage_statement_day,
+                    net_payment_terms_days=contract.net_payment_terms_days,
+                    multiplier_override_prioritization=contract.multiplier_override_prioritization,
+                    scheduled_charges_on_usage_invoices=contract.scheduled_charges_on_usage_invoices,
+                    created_by=str(request.user),
+                    transition=TransitionSpec(from_contract_id=contract.pk),
+                )
+            except ValidationError as exc:
+                self.message_user(request, f"{contract}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            self.log_addition(request, renewal, [{"added": {}}])
+            self.message_user(
+                request,
+                format_html("{} renewed: {}", str(contract), admin_link(renewal)),
+                messages.SUCCESS,
+            )
 
     @admin.display(description="transitions")
     def transitions(self, obj) -> str:

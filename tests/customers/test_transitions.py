@@ -379,3 +379,57 @@ def test_the_task_rolls_over_due_renewals(monkeypatch):
 
     assert tasks.roll_over_due_transitions() == 1
     assert Commit.objects.filter(contract=new).count() == 1
+
+
+def test_the_admin_contract_page_shows_the_transition_and_the_rollover(admin_client):
+    from django.urls import reverse
+
+    old = _old()
+    commit = _commit(old, name="Annual commit")
+    new = _renew(old)
+    rolled = Commit.objects.get(contract=new)
+
+    page = admin_client.get(reverse("admin:customers_contract_change", args=[new.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Follows" in html and reverse("admin:customers_contract_change", args=[old.pk]) in html
+    assert "Rollover prepaid commit" in html
+    assert "Prepaid commit rollover" in html  # the ledger's rollover row
+    assert reverse("admin:customers_commit_change", args=[commit.pk]) in html
+
+    earlier = admin_client.get(reverse("admin:customers_contract_change", args=[old.pk]))
+    assert "Followed by" in earlier.content.decode()
+    assert rolled.rolled_over_from == commit
+
+
+def test_the_admin_renew_action_renews_and_rolls_over(admin_client):
+    from django.urls import reverse
+
+    old = ContractFactory(
+        starting_at=datetime(2025, 1, 1, tzinfo=UTC), ending_before=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    commit = CommitFactory(contract=old, rollover_fraction=Decimal(1))
+    AccessSegmentFactory(
+        commit=commit,
+        amount=Decimal("4000"),
+        starting_at=datetime(2025, 1, 1, tzinfo=UTC),
+        ending_before=JUL_2026,
+    )
+    open_ended = ContractFactory(starting_at=JAN_2026)
+
+    response = admin_client.post(
+        reverse("admin:customers_contract_changelist"),
+        {"action": "renew", "_selected_action": [str(old.pk), str(open_ended.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    transition = ContractTransition.objects.get()
+    renewal = transition.to_contract
+    assert transition.from_contract == old
+    assert (renewal.starting_at, renewal.ending_before) == (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    assert Commit.objects.get(contract=renewal).access_schedule.get().amount == Decimal("4000")
+    assert "give it an end date first" in response.content.decode()
