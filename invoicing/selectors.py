@@ -355,6 +355,21 @@ class RatingPreload:
             .prefetch_related("scheduled_charge__product__composite_products")
             .order_by("timestamp", "id")
         )
+        # A contract that puts scheduled items on its usage invoices does not bill again the dates
+        # that already have a SCHEDULED invoice (made before the flag was set).
+        self._scheduled_elsewhere: dict[str, set[datetime]] = {}
+        on_usage = {
+            c.pk
+            for c, _, kind in resolved
+            if kind == InvoiceType.USAGE and c.scheduled_charges_on_usage_invoices
+        }
+        if on_usage:
+            for contract_id, moment in Invoice.objects.filter(
+                contract_id__in=on_usage,
+                type=Invoice.Type.SCHEDULED,
+                status__in=[Invoice.Status.DRAFT, Invoice.Status.FINALIZED],
+            ).values_list("contract_id", "start_timestamp"):
+                self._scheduled_elsewhere.setdefault(str(contract_id), set()).add(moment)
         aliases: dict[str, list[str]] = {}
         for customer_id, alias in IngestAlias.objects.filter(
             customer_id__in={c.customer_id for c, _, _ in resolved}
@@ -513,6 +528,9 @@ class RatingPreload:
                 ),
                 overrides=(),
             )
+        elsewhere = self._scheduled_elsewhere.get(str(contract_id))
+        if elsewhere:
+            rating_input = _without_dates(rating_input, elsewhere)
         if not usage:
             return rating_input
         usage_products = static.usage_products + entitled_by_overrides(
@@ -531,6 +549,25 @@ class RatingPreload:
             },
         )
         return dataclasses.replace(rating_input, usage=tuple(records))
+
+
+def _without_dates(rating_input: RatingInput, dates: set[datetime]) -> RatingInput:
+    """The input without the scheduled charge items and commit invoice items due on `dates`."""
+    return dataclasses.replace(
+        rating_input,
+        scheduled_charges=tuple(
+            c for c in rating_input.scheduled_charges if c.timestamp not in dates
+        ),
+        balances=tuple(
+            dataclasses.replace(
+                balance,
+                invoice_schedule=tuple(
+                    item for item in balance.invoice_schedule if item.timestamp not in dates
+                ),
+            )
+            for balance in rating_input.balances
+        ),
+    )
 
 
 def scheduled_billing_period(timestamp: datetime) -> periods.BillingPeriod:
@@ -677,8 +714,9 @@ def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
     """{contract pk: set of datetimes}: the dates on which each contract has scheduled items to
     invoice on SCHEDULED invoices: its live scheduled charges' items and the invoice schedule
     items of the live PREPAID commits it invoices (its own, and customer-level ones naming it as
-    `invoice_contract`). Empty for a contract that puts them on its usage invoices
-    (`scheduled_charges_on_usage_invoices`). Two queries for any number of contracts."""
+    `invoice_contract`), except dates a finalized usage invoice already billed. Empty for a
+    contract that puts them on its usage invoices (`scheduled_charges_on_usage_invoices`).
+    Three queries for any number of contracts."""
     contracts = list(contracts)
     result: dict = {c.pk: set() for c in contracts}
     ids = [c.pk for c in contracts if not c.scheduled_charges_on_usage_invoices]
@@ -699,6 +737,20 @@ def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
         .values_list("commit__contract_id", "commit__invoice_contract_id", "timestamp")
     ):
         result[own if own is not None else invoicing].add(moment)
+    # Dates a finalized usage invoice already billed: it carried the scheduled items (the flag
+    # was set then, or it was finalized before scheduled invoices existed: no flag in its
+    # snapshot). Billing them again on a scheduled invoice would bill them twice.
+    carried = Q(rating_snapshot__scheduled_charges_on_usage_invoices=True) | Q(
+        rating_snapshot__scheduled_charges_on_usage_invoices__isnull=True
+    )
+    billed = Invoice.objects.filter(
+        carried,
+        contract_id__in=[pk for pk in ids if result[pk]],
+        type=Invoice.Type.USAGE,
+        status=Invoice.Status.FINALIZED,
+    ).values_list("contract_id", "start_timestamp", "end_timestamp")
+    for contract_id, start, end in billed:
+        result[contract_id] = {m for m in result[contract_id] if not start <= m < end}
     return result
 
 

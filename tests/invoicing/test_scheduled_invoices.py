@@ -507,3 +507,51 @@ def test_finalizing_a_scheduled_draft_with_nothing_scheduled_is_refused():
         invoice_finalize(invoice=draft, now=t(2026, 3, 20))
 
     assert Invoice.objects.get(pk=draft.pk).status == "DRAFT"
+
+
+# --- The flag changed after invoices were finalized: nothing is billed twice ----------------------
+
+
+def _set_on_usage(contract, value: bool) -> None:
+    contract.scheduled_charges_on_usage_invoices = value
+    contract.save(update_fields=["scheduled_charges_on_usage_invoices"])
+
+
+def test_dates_a_finalized_usage_invoice_billed_get_no_scheduled_invoice():
+    contract = _contract(on_usage=True, now=t(2026, 3, 2))
+    invoices_finalize_due(now=t(2026, 4, 3))  # March's usage invoice, with the March items
+    _set_on_usage(contract, False)
+
+    contract_drafts_ensure(contract=contract, now=t(2026, 4, 3))
+
+    assert [i.start_timestamp for i in _scheduled(contract)] == [t(2026, 4, 1)]
+
+
+def test_dates_billed_before_scheduled_invoices_existed_get_no_scheduled_invoice():
+    contract = _contract(on_usage=True, now=t(2026, 3, 2))
+    invoices_finalize_due(now=t(2026, 4, 3))
+    march = Invoice.objects.get(contract=contract, type=USAGE, start_timestamp=t(2026, 3, 1))
+    legacy = dict(march.rating_snapshot)
+    del legacy["invoice_type"], legacy["scheduled_charges_on_usage_invoices"]
+    Invoice.objects.filter(pk=march.pk).update(rating_snapshot=legacy)
+    _set_on_usage(contract, False)
+
+    contract_drafts_ensure(contract=contract, now=t(2026, 4, 3))
+
+    assert [i.start_timestamp for i in _scheduled(contract)] == [t(2026, 4, 1)]
+    assert rate_invoice(rating_input_from_json(legacy)).total == march.total
+
+
+def test_dates_with_a_finalized_scheduled_invoice_stay_off_the_usage_invoice():
+    contract = _contract(now=t(2026, 3, 2))
+    invoices_finalize_due(now=t(2026, 3, 2))  # the Mar 1 scheduled invoice
+    _set_on_usage(contract, True)
+    contract_drafts_ensure(contract=contract, now=t(2026, 3, 3))  # drops the other drafts
+    march = Invoice.objects.get(contract=contract, type=USAGE, start_timestamp=t(2026, 3, 1))
+
+    view = invoice_view(invoice=march, now=t(2026, 3, 20))
+
+    assert [(i.start_timestamp, i.status) for i in _scheduled(contract)] == [
+        (t(2026, 3, 1), "FINALIZED")
+    ]
+    assert _lines(view) == [("scheduled", "Onboarding", Decimal("2999"))]  # Mar 15 only

@@ -80,7 +80,9 @@ def test_rating_input_takes_a_handful_of_queries_whatever_the_events():
     with CaptureQueriesContext(connection) as many:
         rating_input_for(contract=world.contract, period=billing_period, now=NOW)
     assert len(many.captured_queries) == len(few.captured_queries)
-    assert len(few.captured_queries) <= 12
+    # 13: the case's contract puts scheduled items on its usage invoice, which costs one query
+    # for the dates already on a SCHEDULED invoice (not billed twice).
+    assert len(few.captured_queries) <= 13
 
 
 @pytest.mark.django_db
