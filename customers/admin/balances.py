@@ -54,7 +54,7 @@ class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     search_fields = ["name", "id", "customer__name", "product__name"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["customer"]
-    readonly_fields = ["total", "created_at", "archived_at"]
+    readonly_fields = ["total", "rolled_over_from", "transition", "created_at", "archived_at"]
     filter_horizontal = ["applicable_products", "applicable_contracts"]
 
     def get_queryset(self, request):

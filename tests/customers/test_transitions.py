@@ -433,3 +433,17 @@ def test_the_admin_renew_action_renews_and_rolls_over(admin_client):
     )
     assert Commit.objects.get(contract=renewal).access_schedule.get().amount == Decimal("4000")
     assert "give it an end date first" in response.content.decode()
+
+
+def test_a_rollover_commit_page_shows_where_it_came_from(admin_client):
+    from django.urls import reverse
+
+    old = _old()
+    commit = _commit(old, name="Annual commit")
+    rolled = Commit.objects.get(contract=_renew(old))
+
+    page = admin_client.get(reverse("admin:customers_commit_change", args=[rolled.pk]))
+
+    assert page.status_code == 200
+    assert "Annual commit" in page.content.decode()
+    assert rolled.rolled_over_from == commit
