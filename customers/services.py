@@ -776,6 +776,14 @@ def _transition_source(
                 f"contract {pk} starts at {source.starting_at.isoformat()}."
             }
         )
+    finalized = _finalized_usage_after(source, starting_at)
+    if finalized is not None:
+        raise ValidationError(
+            {
+                key: f"Contract {pk} has a finalized invoice ending "
+                f"{finalized.isoformat()}, after the new contract starts; void it first."
+            }
+        )
     if spec.type == ContractTransition.Type.RENEWAL:
         for name, value in (("starting_at", starting_at), ("ending_before", ending_before)):
             if not is_hour_aligned(value):
@@ -783,6 +791,23 @@ def _transition_source(
                     {name: "A renewal's dates are on the hour (commits roll over on the hour)."}
                 )
     return source
+
+
+def _finalized_usage_after(contract: Contract, moment: datetime) -> datetime | None:
+    """The end of the contract's latest FINALIZED usage invoice if it ends after `moment` (the
+    contract cannot end before what it already billed), through invoicing's
+    `contract_invoices` selector when there is one."""
+    try:
+        from invoicing.selectors import contract_invoices
+    except ImportError:
+        return None
+    latest = (
+        contract_invoices(contract=contract)
+        .filter(status="FINALIZED", type="USAGE", end_timestamp__gt=moment)
+        .order_by("-end_timestamp")
+        .first()
+    )
+    return latest.end_timestamp if latest is not None else None
 
 
 def _fit_drafts(contract: Contract, now: datetime) -> None:

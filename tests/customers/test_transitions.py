@@ -447,3 +447,25 @@ def test_a_rollover_commit_page_shows_where_it_came_from(admin_client):
     assert page.status_code == 200
     assert "Annual commit" in page.content.decode()
     assert rolled.rolled_over_from == commit
+
+
+def test_a_contract_cannot_be_followed_from_inside_a_finalized_invoice():
+    from tests.invoicing.factories import InvoiceFactory
+
+    old = ContractFactory(starting_at=JAN_2026)
+    InvoiceFactory(
+        contract=old,
+        status="FINALIZED",
+        number=1,
+        issued_at=JUL_2026,
+        start_timestamp=datetime(2026, 6, 1, tzinfo=UTC),
+        end_timestamp=JUL_2026,
+    )
+    with pytest.raises(ValidationError) as error:
+        _renew(old, starting_at=datetime(2026, 6, 15, tzinfo=UTC))
+
+    assert error.value.message_dict["transition.from_contract_id"] == [
+        f"Contract {old.pk} has a finalized invoice ending 2026-07-01T00:00:00+00:00, after the "
+        "new contract starts; void it first."
+    ]
+    assert _renew(old, starting_at=JUL_2026)  # from the end of what was billed: fine
