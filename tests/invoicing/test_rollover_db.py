@@ -177,3 +177,27 @@ def test_a_postpaid_rollover_commit_is_trued_up_once_on_the_renewed_contract():
         ]
     assert true_ups == [(str(new.pk), str(rolled.pk), Decimal("3500"))]
     assert commit.access_schedule.get().ending_before == t(2026, 6, 1)
+
+
+def test_a_renewal_mid_period_cuts_the_earlier_contracts_draft():
+    from invoicing import services as invoicing_services
+
+    if not hasattr(invoicing_services, "contract_drafts_fit"):
+        pytest.skip("invoicing has no contract_drafts_fit yet (customers.services._fit_drafts)")
+    old, _fixed = _world()
+    contract_drafts_ensure(contract=old, now=t(2026, 3, 10))
+    services.contract_create(
+        customer=old.customer,
+        rate_card=old.rate_card,
+        starting_at=t(2026, 3, 15),
+        now=t(2026, 3, 16),
+        transition=services.TransitionSpec(from_contract_id=old.pk, type="SUPERSEDE"),
+    )
+
+    drafts = Invoice.objects.filter(contract=old, type=Invoice.Type.USAGE).order_by(
+        "start_timestamp"
+    )
+    assert [(d.start_timestamp, d.end_timestamp) for d in drafts][-1] == (
+        t(2026, 3, 1),
+        t(2026, 3, 15),
+    )
