@@ -888,9 +888,12 @@ def contract_transition_roll_over(
     same type, product, scope, unit, rate type, priority and fraction, `rolled_over_from` the
     old one, with no invoice schedule (never invoiced again). Nothing is made when that is zero.
 
-    Its one access segment runs from the new contract's start to the new contract's end, as
-    Metronome's rollover commits do ("created when the new contract started", usable over the
-    new contract); a new contract without an end keeps the rolled segments' latest end.
+    Its one access segment runs from the new contract's start to the new contract's end (a new
+    contract without an end: the rolled segments' latest end). What Metronome documents: a
+    rollover commit is created "when the new contract started" and `rollover_fraction` is "how
+    much of an individual unexpired commit will roll over upon contract transition"; its end is
+    not spelled out, so the rollover lives as long as the contract it rolled over to (not the
+    original segment's end, which may come before the new contract's first invoice ends).
 
     Idempotent: the transition is locked and marked `rolled_over_at`; a balance rolls over at
     most once (a unique constraint) and a segment's entry has a uniqueness key.
