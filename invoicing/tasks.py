@@ -6,10 +6,12 @@ from invoicing.services import drafts_ensure_all, invoices_finalize_due
 
 
 def finalize_due_invoices() -> int:
-    """Finalize the drafts whose period ended more than the grace period ago."""
+    """Finalize the usage drafts whose period ended more than the grace period ago, and the
+    scheduled drafts whose date has come."""
     return invoices_finalize_due(now=timezone.now())
 
 
 def ensure_drafts() -> int:
-    """Create the missing current-period drafts of every active contract."""
+    """Create the missing current-period drafts of every active contract, and keep its
+    scheduled drafts in step with its scheduled charges and commit invoice schedules."""
     return drafts_ensure_all(now=timezone.now())
