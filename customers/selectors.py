@@ -411,6 +411,7 @@ def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
             }
         )
     for entry in balance.ledger_entries.all():
+        rolled = entry.type in ROLLOVER_TYPES.values()  # its contract: where it rolled over to
         rows.append(
             {
                 "type": entry.type,
@@ -418,11 +419,9 @@ def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
                 "timestamp": entry.timestamp,
                 "segment_id": entry.segment_id,
                 "invoice_id": entry.invoice_id,
-                "contract_id": entry.contract_id,
+                "contract_id": None if rolled else entry.contract_id,
                 "reason": entry.reason,
-                "new_contract_id": entry.contract_id
-                if entry.type in ROLLOVER_TYPES.values()
-                else None,
+                "new_contract_id": entry.contract_id if rolled else None,
             }
         )
     rows.sort(key=lambda row: (row["timestamp"], row["type"] not in (start_type,)))
