@@ -811,18 +811,38 @@ def _finalized_usage_after(contract: Contract, moment: datetime) -> datetime | N
 
 
 def _fit_drafts(contract: Contract, now: datetime) -> None:
-    """Have invoicing fit the contract's drafts to its (earlier) end, when it offers the hook
+    """Fit the contract's drafts to its (earlier) end: with invoicing's hook
 
         invoicing.services.contract_drafts_fit(*, contract: Contract, now: datetime)
 
-    (drafts starting at or after the end deleted, the one spanning it cut there); without it,
-    only missing drafts are made."""
+    when it offers one; else through the services it has: when a draft runs past the end, every
+    draft of the contract is cancelled (`contract_invoices_archive` without voiding: a draft
+    holds no frozen data) and made again (`contract_drafts_ensure`), cut at the end. A draft
+    regenerated from a voided invoice would not come back that way: then the transition is
+    refused until it is finalized."""
     try:
         from invoicing.services import contract_drafts_fit
     except ImportError:
-        _ensure_drafts(contract, now)
+        pass
+    else:
+        contract_drafts_fit(contract=contract, now=now)
         return
-    contract_drafts_fit(contract=contract, now=now)
+    try:
+        from invoicing.selectors import contract_invoices
+        from invoicing.services import contract_invoices_archive
+    except ImportError:
+        return
+    drafts = contract_invoices(contract=contract).filter(status="DRAFT")
+    if drafts.filter(end_timestamp__gt=contract.ending_before).exists():
+        if drafts.filter(regenerated_from__isnull=False).exists():
+            raise ValidationError(
+                {
+                    "transition.from_contract_id": f"Contract {contract.pk} has a regenerated "
+                    "draft invoice; finalize it before the contract is followed by another."
+                }
+            )
+        contract_invoices_archive(contract=contract, void_invoices=False, now=now)
+    _ensure_drafts(contract, now)
 
 
 def _transition_make(

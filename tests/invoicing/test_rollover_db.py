@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from customers import services
 from customers.models import AccessSegment, Commit, CommitInvoiceItem, Credit
@@ -179,14 +180,12 @@ def test_a_postpaid_rollover_commit_is_trued_up_once_on_the_renewed_contract():
     assert commit.access_schedule.get().ending_before == t(2026, 6, 1)
 
 
-def test_a_renewal_mid_period_cuts_the_earlier_contracts_draft():
-    from invoicing import services as invoicing_services
-
-    if not hasattr(invoicing_services, "contract_drafts_fit"):
-        pytest.skip("invoicing has no contract_drafts_fit yet (customers.services._fit_drafts)")
+def test_a_transition_mid_period_cuts_the_earlier_contracts_draft():
     old, _fixed = _world()
     contract_drafts_ensure(contract=old, now=t(2026, 3, 10))
-    services.contract_create(
+    _tokens(old, "10", "2026-03-05T10:00:00Z")  # 1500, before the new contract
+    _tokens(old, "20", "2026-03-20T10:00:00Z")  # 3000, after: billed by the new contract only
+    new = services.contract_create(
         customer=old.customer,
         rate_card=old.rate_card,
         starting_at=t(2026, 3, 15),
@@ -197,7 +196,35 @@ def test_a_renewal_mid_period_cuts_the_earlier_contracts_draft():
     drafts = Invoice.objects.filter(contract=old, type=Invoice.Type.USAGE).order_by(
         "start_timestamp"
     )
-    assert [(d.start_timestamp, d.end_timestamp) for d in drafts][-1] == (
-        t(2026, 3, 1),
-        t(2026, 3, 15),
+    assert [(d.start_timestamp, d.end_timestamp) for d in drafts] == [
+        (t(2026, 1, 1), t(2026, 2, 1)),
+        (t(2026, 2, 1), t(2026, 3, 1)),
+        (t(2026, 3, 1), t(2026, 3, 15)),
+    ]
+    assert _view(old, t(2026, 3, 1), t(2026, 3, 21)).total == Decimal("1500")
+    assert _view(new, t(2026, 3, 15), t(2026, 3, 21)).total == Decimal("3000")
+
+
+def test_a_regenerated_draft_of_the_earlier_contract_blocks_a_transition_that_cuts_it():
+    from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
+
+    old, _fixed = _world()
+    contract_drafts_ensure(contract=old, now=t(2026, 2, 10))
+    january = Invoice.objects.get(contract=old, start_timestamp=t(2026, 1, 1))
+    invoice_finalize(invoice=january, now=t(2026, 2, 10))
+    invoice_void(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
+    invoice_regenerate(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
+
+    with pytest.raises(ValidationError) as error:
+        services.contract_create(
+            customer=old.customer,
+            rate_card=old.rate_card,
+            starting_at=t(2026, 2, 15),
+            now=t(2026, 2, 16),
+            transition=services.TransitionSpec(from_contract_id=old.pk, type="SUPERSEDE"),
+        )
+
+    assert (
+        "has a regenerated draft invoice"
+        in error.value.message_dict["transition.from_contract_id"][0]
     )
