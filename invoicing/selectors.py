@@ -788,7 +788,11 @@ def customer_invoices(
     if starting_on is not None:
         queryset = queryset.filter(start_timestamp__gte=starting_on)
     if ending_before is not None:
-        queryset = queryset.filter(end_timestamp__lte=ending_before)
+        # A period ending by then; a scheduled invoice dated before then (its date is both ends).
+        queryset = queryset.filter(
+            Q(type=Invoice.Type.USAGE, end_timestamp__lte=ending_before)
+            | Q(type=Invoice.Type.SCHEDULED, start_timestamp__lt=ending_before)
+        )
     order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
     return queryset.order_by(*order)
 

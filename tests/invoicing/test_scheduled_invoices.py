@@ -555,3 +555,30 @@ def test_dates_with_a_finalized_scheduled_invoice_stay_off_the_usage_invoice():
         (t(2026, 3, 1), "FINALIZED")
     ]
     assert _lines(view) == [("scheduled", "Onboarding", Decimal("2999"))]  # Mar 15 only
+
+
+def test_api_date_filters_take_a_scheduled_invoices_date_as_its_period(api_client):
+    contract = _contract()
+    url = f"/v1/customers/{contract.customer_id}/invoices"
+
+    response = api_client.get(
+        url,
+        {
+            "type": "SCHEDULED",
+            "starting_on": "2026-03-01T00:00:00Z",
+            "ending_before": "2026-04-01T00:00:00Z",
+        },
+    )
+
+    assert [i["start_timestamp"] for i in response.json()["data"]] == [
+        "2026-03-01T00:00:00Z",
+        "2026-03-15T12:00:00Z",  # not Apr 1: ending_before is exclusive for a date
+    ]
+    march = api_client.get(
+        url, {"starting_on": "2026-03-01T00:00:00Z", "ending_before": "2026-04-01T00:00:00Z"}
+    ).json()["data"]
+    assert sorted((i["start_timestamp"], i["type"]) for i in march) == [
+        ("2026-03-01T00:00:00Z", "SCHEDULED"),
+        ("2026-03-01T00:00:00Z", "USAGE"),
+        ("2026-03-15T12:00:00Z", "SCHEDULED"),
+    ]
