@@ -491,11 +491,31 @@ def _contract_open(contract: Contract) -> None:
         raise ValidationError("This contract is archived; it cannot be changed.")
 
 
+def _end_before_successor(contract: Contract, ending_before: datetime | None) -> None:
+    """A contract followed by another (a transition) ends by the time the other starts."""
+    successor = (
+        ContractTransition.objects.filter(from_contract=contract)
+        .select_related("to_contract")
+        .first()
+    )
+    if successor is None:
+        return
+    starts = successor.to_contract.starting_at
+    if ending_before is None or ending_before > starts:
+        raise ValidationError(
+            {
+                "ending_before": f"Contract {successor.to_contract_id} follows this one from "
+                f"{starts.isoformat()}; it must end by then."
+            }
+        )
+
+
 @transaction.atomic
 def contract_update_end_date(
     *, contract: Contract, ending_before: datetime | None, now: datetime
 ) -> Contract:
     _contract_open(contract)
+    _end_before_successor(contract, ending_before)
     contract.ending_before = ending_before
     _clean(contract)
     contract.save(update_fields=["ending_before"])
@@ -652,6 +672,7 @@ def contract_edit(
         contract.name = name or ""
         changed_fields.append("name")
     if ending_before is not UNCHANGED:
+        _end_before_successor(contract, ending_before)
         contract.ending_before = ending_before
         changed_fields.append("ending_before")
     if net_payment_terms_days is not UNCHANGED:

@@ -469,3 +469,20 @@ def test_a_contract_cannot_be_followed_from_inside_a_finalized_invoice():
         "new contract starts; void it first."
     ]
     assert _renew(old, starting_at=JUL_2026)  # from the end of what was billed: fine
+
+
+def test_a_followed_contract_cannot_be_extended_past_its_successor():
+    old = _old()
+    new = _renew(old)
+
+    for change in (
+        lambda: services.contract_update_end_date(contract=old, ending_before=None, now=AFTER),
+        lambda: services.contract_edit(contract=old, ending_before=JAN_2028, now=AFTER),
+    ):
+        with pytest.raises(ValidationError) as error:
+            change()
+        assert error.value.message_dict["ending_before"] == [
+            f"Contract {new.pk} follows this one from 2027-01-01T00:00:00+00:00; it must end by "
+            "then."
+        ]
+    assert services.contract_update_end_date(contract=old, ending_before=JUL_2026, now=AFTER)
