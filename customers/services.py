@@ -37,6 +37,7 @@ from .models import (
     ScheduledChargeItem,
     Subscription,
 )
+from .selectors import segments_left_at
 
 
 class IngestAliasInUse(ValidationError):
@@ -933,8 +934,8 @@ def contract_transition_roll_over(
     contract without an end: the rolled segments' latest end). What Metronome documents: a
     rollover commit is created "when the new contract started" and `rollover_fraction` is "how
     much of an individual unexpired commit will roll over upon contract transition"; its end is
-    not spelled out, so the rollover lives as long as the contract it rolled over to (not the
-    original segment's end, which may come before the new contract's first invoice ends).
+    not spelled out, so the rollover lives as long as the contract it rolled over to rather than
+    keeping the original segment's end.
 
     Idempotent: the transition is locked and marked `rolled_over_at`; a balance rolls over at
     most once (a unique constraint) and a segment's entry has a uniqueness key.
@@ -952,8 +953,6 @@ def contract_transition_roll_over(
         or now < at
     ):
         return []
-    from .selectors import segments_left_at
-
     sources = [
         term
         for model in (Commit, Credit)
