@@ -4,6 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from rest_framework import authentication, exceptions
 
+from .db import fetch_one
 from .models import ApiToken
 
 
@@ -44,15 +45,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
 def _active_token(token_hash: str) -> ApiToken | None:
     """The unrevoked token with this hash. Every API request asks, ingest's hot path included, so
-    this is one plain indexed query rather than a compiled queryset (about half a millisecond less
-    per request)."""
+    this is one prepared indexed query rather than a compiled queryset (about half a millisecond
+    less per request)."""
     table = connection.ops.quote_name(ApiToken._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, name FROM {table} WHERE token_hash = %s AND revoked_at IS NULL",
-            [token_hash],
-        )
-        row = cursor.fetchone()
+    row = fetch_one(
+        f"SELECT id, name FROM {table} WHERE token_hash = %s AND revoked_at IS NULL",
+        [token_hash],
+    )
     if row is None:
         return None
     token_id, name = row

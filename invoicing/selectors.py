@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Prefetch, Q
 
+from billing_site.db import hot_cursor
 from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
 from catalog.models import RateCard, RateTier
@@ -879,16 +881,19 @@ def finalized_periods_for(
     return {value: by_customer.get(str(owner), []) for value, owner in owners.items()}
 
 
-# The hot-path form of the same rule for PostgreSQL: one statement per ingest batch, answering the
-# (0-based) positions of the late events. An alias wins over a customer id, as in
-# `finalized_periods_for`; an id that parses as a UUID matches invoices of that customer directly
-# (an invoice's customer exists).
+# The hot-path form of the same rule for PostgreSQL: one prepared statement per ingest batch,
+# answering the positions of the late events. An alias wins over a customer id, as in
+# `finalized_periods_for`; an id written as a canonical UUID matches invoices of that customer
+# directly (an invoice's customer exists).
 _LATE_SQL = """
-SELECT DISTINCT e.i - 1
-FROM unnest(%s::text[], %s::uuid[], %s::timestamptz[]) WITH ORDINALITY AS e(c, u, s, i)
+SELECT DISTINCT e.i
+FROM json_to_recordset(%(events)s::json) AS e(i int, c text, s timestamptz)
 LEFT JOIN {alias} a ON a.alias = e.c
-JOIN {invoice} inv ON inv.customer_id = COALESCE(a.customer_id, e.u)
-    AND inv.status = %s AND inv.type = %s
+JOIN {invoice} inv ON inv.customer_id = COALESCE(
+        a.customer_id,
+        CASE WHEN e.c ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$'
+             THEN e.c::uuid END)
+    AND inv.status = %(status)s AND inv.type = %(type)s
     AND inv.start_timestamp <= e.s AND e.s < inv.end_timestamp
 """
 
@@ -904,21 +909,25 @@ def events_late(events: Iterable[tuple[str, datetime]]) -> list[bool]:
         return [
             is_late(finalized.get(customer_id, []), timestamp) for customer_id, timestamp in events
         ]
-    uuids = {customer_id: _uuid_or_none(customer_id) for customer_id, _ in events}
     quote = connection.ops.quote_name
     sql = _LATE_SQL.format(
         alias=quote(IngestAlias._meta.db_table), invoice=quote(Invoice._meta.db_table)
     )
-    with connection.cursor() as cursor:
+    batch = json.dumps(
+        [
+            {"i": index, "c": customer_id, "s": timestamp.isoformat()}
+            for index, (customer_id, timestamp) in enumerate(events)
+        ]
+    )
+    with hot_cursor() as cursor:
         cursor.execute(
             sql,
-            [
-                [customer_id for customer_id, _ in events],
-                [uuids[customer_id] for customer_id, _ in events],
-                [timestamp for _, timestamp in events],
-                Invoice.Status.FINALIZED.value,
-                Invoice.Type.USAGE.value,
-            ],
+            {
+                "events": batch,
+                "status": Invoice.Status.FINALIZED.value,
+                "type": Invoice.Type.USAGE.value,
+            },
+            prepare=True,
         )
         late = {index for (index,) in cursor.fetchall()}
     return [index in late for index in range(len(events))]

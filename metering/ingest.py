@@ -30,6 +30,8 @@ from json.encoder import encode_basestring_ascii  # the C implementation when av
 
 from django.db import OperationalError, connection, transaction
 
+from billing_site.db import hot_cursor
+
 from .definitions import (
     Definitions,
     definitions_cached,
@@ -196,8 +198,6 @@ def _is_retryable(exc: Exception) -> bool:
 def _store_postgresql(events, firsts, late, now) -> set[str]:
     """One prepared statement, server-side parameters, on Django's own connection (so it joins
     an enclosing transaction, e.g. in tests, and is its own transaction in autocommit)."""
-    import psycopg
-
     params = {
         "events": _events_json(events, firsts, late),
         "now": now,
@@ -205,22 +205,13 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
     }
     definitions = definitions_cached()
     attempts = 0
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's prepared statements off (threshold None), which makes
-        # `prepare=True` a no-op. A threshold no other query reaches lets this statement alone be
-        # prepared (parsed and planned once per connection). Not for PgBouncer transaction mode.
-        raw.prepare_threshold = 2**31 - 1
     while True:
         params["metric_count"], params["metric_newest"] = definitions.signature
         params["contributions"] = _contributions_json(
             events, _contributions(events, firsts, definitions)
         )
         try:
-            # Django's error wrapping: psycopg errors become django.db errors and a broken
-            # connection is marked so that Django replaces it.
-            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            with hot_cursor() as cursor:
                 cursor.execute(_pg_sql(), params, prepare=True)
                 ok, new_ids = cursor.fetchone()
         except OperationalError as exc:
