@@ -3,6 +3,7 @@
 # temporary folder. Used by .ci/run and the benchmarks.
 #   eval "$(.ci/postgres.sh start [PORT])"   -> exports DATABASE_URL and PG_TMPDIR (default: a free port)
 #   .ci/postgres.sh stop "$PG_TMPDIR"
+# PG_OPTIONS adds server options (e.g. "-c shared_buffers=1GB", as the benchmarks do).
 set -euo pipefail
 
 find_bin() {
@@ -46,7 +47,7 @@ start() {
   [ "$(id -u)" = "0" ] && chown postgres "$tmp"
   run_as "$initdb" -D "$tmp/data" -U billing --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   run_as "$pg_ctl" -D "$tmp/data" -l "$tmp/log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $port -k $tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-h 127.0.0.1 -p $port -k $tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_OPTIONS:-}" \
     start >/dev/null
   run_as "$(find_bin createdb)" -h 127.0.0.1 -p "$port" -U billing billing
   echo "export PG_TMPDIR=$tmp"

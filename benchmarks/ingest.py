@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import random
+import shlex
 import statistics
 import sys
 import time
@@ -40,12 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _support import (
     api_token,
+    cpu_seconds,
     database,
     django_setup,
     gunicorn,
     log,
     migrate,
     percentile,
+    session_of,
 )
 
 BATCH = 100
@@ -103,12 +106,19 @@ def http_client(args) -> dict:
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    # Bodies are built before the clock starts, as a load generator such as wrk sends prepared
+    # requests: on a 2-core machine, building them would take CPU from the server measured.
+    batches = [
+        (_body(events), sum(e[3] for e in events))
+        for events in _batches(worker, count, now, prefix)
+    ]
     latencies = []
     tokens = 0
     errors = 0
+    _ready()
     started = time.perf_counter()
-    for events in _batches(worker, count, now, prefix):
-        body = _body(events)
+    cpu = time.process_time()
+    for body, batch_tokens in batches:
         sent = time.perf_counter()
         connection.request("POST", "/v1/ingest", body, headers)
         response = connection.getresponse()
@@ -117,8 +127,9 @@ def http_client(args) -> dict:
         if response.status != 200:
             errors += 1
         else:
-            tokens += sum(e[3] for e in events)
+            tokens += batch_tokens
     finished = time.perf_counter()
+    cpu = time.process_time() - cpu
     connection.close()
     return {
         "latencies": latencies,
@@ -126,6 +137,7 @@ def http_client(args) -> dict:
         "errors": errors,
         "started": started,
         "finished": finished,
+        "cpu": cpu,
     }
 
 
@@ -135,10 +147,11 @@ def sql_client(args) -> dict:
     dsn, worker, count, now, prefix, signature, metric_id, sql = args
     connection = psycopg.connect(dsn, autocommit=True)
     connection.execute("SET TIME ZONE 'UTC'")
-    latencies = []
-    started = time.perf_counter()
+    (backend,) = connection.execute("SELECT pg_backend_pid()").fetchone()
+    backend_cpu = cpu_seconds(lambda pid, _: pid == backend)
+    # Parameters are built before the clock starts (as the HTTP clients build their bodies).
+    batches = []
     for events in _batches(worker, count, now, prefix):
-        sent = time.perf_counter()
         events_json = json.dumps(
             [
                 {
@@ -172,6 +185,13 @@ def sql_client(args) -> dict:
                 for tx, customer, moment, tokens, model, region, user, cached in events
             ]
         )
+        batches.append((events_json, contributions))
+    latencies = []
+    _ready()
+    started = time.perf_counter()
+    cpu = time.process_time()
+    for events_json, contributions in batches:
+        sent = time.perf_counter()
         received = datetime.now(UTC)
         connection.execute(
             sql,
@@ -187,14 +207,38 @@ def sql_client(args) -> dict:
         )
         latencies.append(time.perf_counter() - sent)
     finished = time.perf_counter()
+    cpu = time.process_time() - cpu
+    backend_cpu = cpu_seconds(lambda pid, _: pid == backend) - backend_cpu
     connection.close()
-    return {"latencies": latencies, "started": started, "finished": finished}
+    return {
+        "latencies": latencies,
+        "started": started,
+        "finished": finished,
+        "cpu": cpu,
+        "backend_cpu": backend_cpu,
+    }
+
+
+_start_line = None
+
+
+def _client_init(barrier) -> None:
+    global _start_line
+    _start_line = barrier
+
+
+def _ready() -> None:
+    """Wait until every client has built its requests, so that none is measured while another
+    is still building."""
+    if _start_line is not None:
+        _start_line.wait()
 
 
 def _drive(function, jobs: list) -> tuple[float, list[float], list[dict]]:
     context = multiprocessing.get_context("spawn")
-    with context.Pool(len(jobs)) as pool:
-        results = pool.map(function, jobs)
+    barrier = context.Barrier(len(jobs))
+    with context.Pool(len(jobs), initializer=_client_init, initargs=(barrier,)) as pool:
+        results = pool.map(function, jobs, chunksize=1)
     started = min(r["started"] for r in results)
     finished = max(r["finished"] for r in results)
     latencies = [latency for r in results for latency in r["latencies"]]
@@ -233,18 +277,48 @@ def _metric():
     )
 
 
-def http_phase(env, token, *, events: int, clients: int, workers: int, now, prefix: str):
+def _cpu_report(label: str, requests: int, **seconds: float) -> None:
+    """CPU milliseconds per 100-event request by part, and the rate they would allow with every
+    core of this machine busy with nothing else: a figure that other load on the machine does not
+    move as much as the measured rate."""
+    total = sum(seconds.values())
+    cores = os.cpu_count() or 2
+    parts = ", ".join(f"{name} {value / requests * 1000:.2f}" for name, value in seconds.items())
+    log(
+        f"{label} CPU per request (ms): {parts}; total {total / requests * 1000:.2f} "
+        f"=> at most {cores * requests * BATCH / total:,.0f} events/s on {cores} idle cores"
+    )
+
+
+def http_phase(env, token, *, events: int, clients: int, workers: int, now, prefix: str, extra=()):
     batches = _split(events // BATCH, clients)
-    with gunicorn(env, workers=workers) as url:
-        warm = [(url, token, 1000 + i, 3, now, f"warm-{prefix}") for i in range(clients)]
+    database_name = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/")
+    with gunicorn(env, workers=workers, extra=extra) as server:
+        warm = [(server.url, token, 1000 + i, 3, now, f"warm-{prefix}") for i in range(clients)]
         _drive(http_client, warm)
+
+        def in_server(pid: int, _: str) -> bool:
+            return session_of(pid) == server.pid
+
+        def in_postgres(_: int, command: str) -> bool:
+            return command.startswith("postgres: ") and f" {database_name} " in command
+
         log(f"HTTP: {events:,} events from {clients} client processes to {workers} workers")
-        jobs = [(url, token, i, n, now, prefix) for i, n in enumerate(batches)]
+        cpu_before = cpu_seconds(in_server), cpu_seconds(in_postgres)
+        jobs = [(server.url, token, i, n, now, prefix) for i, n in enumerate(batches)]
         elapsed, latencies, results = _drive(http_client, jobs)
+        cpu_after = cpu_seconds(in_server), cpu_seconds(in_postgres)
     errors = sum(r["errors"] for r in results)
     if errors:
         log(f"HTTP: {errors} requests did not answer 200")
     rate = _report("HTTP  /v1/ingest", sum(batches) * BATCH, elapsed, latencies)
+    _cpu_report(
+        "HTTP ",
+        sum(batches),
+        gunicorn=cpu_after[0] - cpu_before[0],
+        postgres=cpu_after[1] - cpu_before[1],
+        clients=sum(r["cpu"] for r in results),
+    )
     return rate, sum(r["tokens"] for r in results) + 0
 
 
@@ -295,8 +369,15 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     batches = _split(events // BATCH, clients)
     log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")
     jobs = [(dsn, i, n, now, "sql", signature, str(metric.id), sql) for i, n in enumerate(batches)]
-    elapsed, latencies, _ = _drive(sql_client, jobs)
-    return _report("SQL   ceiling    ", sum(batches) * BATCH, elapsed, latencies)
+    elapsed, latencies, results = _drive(sql_client, jobs)
+    rate = _report("SQL   ceiling    ", sum(batches) * BATCH, elapsed, latencies)
+    _cpu_report(
+        "SQL  ",
+        sum(batches),
+        postgres=sum(r["backend_cpu"] for r in results),
+        clients=sum(r["cpu"] for r in results),
+    )
+    return rate
 
 
 def selector_phase(metric, *, events: int, runs: int = 30) -> None:
@@ -413,6 +494,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=None, help="client processes")
     parser.add_argument(
+        "--gunicorn", default="", help="gunicorn options instead of sync workers, quoted"
+    )
+    parser.add_argument(
         "--selector-events", type=int, default=1_000_000, help="events of the selector customer"
     )
     args = parser.parse_args()
@@ -434,7 +518,14 @@ def main() -> None:
 
         connection.close()
         rate, tokens = http_phase(
-            env, token, events=events, clients=clients, workers=workers, now=now, prefix="http"
+            env,
+            token,
+            events=events,
+            clients=clients,
+            workers=workers,
+            now=now,
+            prefix="http",
+            extra=tuple(shlex.split(args.gunicorn)),
         )
         check_http("http", events // BATCH * BATCH, tokens)
         if args.sqlite:
