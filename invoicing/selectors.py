@@ -745,11 +745,16 @@ def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
     carried = Q(rating_snapshot__scheduled_charges_on_usage_invoices=True) | Q(
         rating_snapshot__scheduled_charges_on_usage_invoices__isnull=True
     )
+    dated = [pk for pk in ids if result[pk]]
+    if not dated:
+        return result
     billed = Invoice.objects.filter(
         carried,
-        contract_id__in=[pk for pk in ids if result[pk]],
+        contract_id__in=dated,
         type=Invoice.Type.USAGE,
         status=Invoice.Status.FINALIZED,
+        start_timestamp__lte=max(max(result[pk]) for pk in dated),
+        end_timestamp__gt=min(min(result[pk]) for pk in dated),
     ).values_list("contract_id", "start_timestamp", "end_timestamp")
     for contract_id, start, end in billed:
         result[contract_id] = {m for m in result[contract_id] if not start <= m < end}
