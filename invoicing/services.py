@@ -111,8 +111,15 @@ def _scheduled_drafts_sync(contracts: list[Contract]) -> int:
         if status == Status.DRAFT and moment not in dates.get(contract_id, ())
     ]
     if stale:
-        # status=DRAFT again in the statement: a draft finalized meanwhile stays.
-        Invoice.objects.filter(pk__in=stale, status=Status.DRAFT).delete()
+        with transaction.atomic():
+            # Locked and checked again: a draft a worker finalized meanwhile stays (a plain
+            # queryset delete would collect the rows first and delete them by id).
+            still_drafts = list(
+                Invoice.objects.select_for_update()
+                .filter(pk__in=stale, status=Status.DRAFT)
+                .values_list("pk", flat=True)
+            )
+            Invoice.objects.filter(pk__in=still_drafts).delete()
     taken = {(contract_id, moment) for _, contract_id, moment, _ in existing}
     missing = [
         _new_scheduled_draft(contract, moment)
