@@ -423,7 +423,14 @@ def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: d
     its lines are computed on read) and, with `void_invoices`, its FINALIZED invoices voided.
     Returns {"drafts_cancelled": n, "voided": m}."""
     with transaction.atomic():
-        cancelled, _ = Invoice.objects.filter(contract=contract, status=Status.DRAFT).delete()
+        # Locked first: a draft a worker is finalizing stays out of the delete (which deletes
+        # the rows it collected by id).
+        drafts = list(
+            Invoice.objects.select_for_update()
+            .filter(contract=contract, status=Status.DRAFT)
+            .values_list("pk", flat=True)
+        )
+        cancelled, _ = Invoice.objects.filter(pk__in=drafts).delete()
         voided = 0
         if void_invoices:
             for invoice in Invoice.objects.filter(contract=contract, status=Status.FINALIZED):
