@@ -357,17 +357,24 @@ def unattributed_customer_ids(
     *, now: datetime | None = None, limit: int = 200
 ) -> list[UnattributedId]:
     """customer_ids of events received in the last 34 days that match no customer id and no
-    ingest alias, most recent first: what staff should add as an alias."""
+    ingest alias, most recent first: what staff should add as an alias.
+
+    The distinct ids come from a skip scan of the (customer_id, timestamp) index, one probe per
+    id rather than a read of every event; only the unknown ids' events are then counted."""
     since = (now or datetime.now(UTC)) - MAX_AGE
-    rows = (
-        UsageEvent.objects.filter(received_at__gte=since)
-        .order_by()
-        .values("customer_id")
-        .annotate(events=Count("id"), last=Max("timestamp"))
-    )
-    counts = {row["customer_id"]: row for row in rows}
-    known = customers_by_ingest_id(counts)
-    missing = [row for cid, row in counts.items() if cid not in known]
+    ids = _distinct_event_customer_ids()
+    known = customers_by_ingest_id(ids)
+    unknown = sorted(set(ids) - set(known))
+    missing = []
+    for start in range(0, len(unknown), 500):
+        missing += (
+            UsageEvent.objects.filter(
+                customer_id__in=unknown[start : start + 500], received_at__gte=since
+            )
+            .order_by()
+            .values("customer_id")
+            .annotate(events=Count("id"), last=Max("timestamp"))
+        )
     missing.sort(key=lambda row: (row["last"], row["customer_id"]), reverse=True)
     return [
         UnattributedId(
@@ -375,6 +382,26 @@ def unattributed_customer_ids(
         )
         for row in missing[:limit]
     ]
+
+
+def _distinct_event_customer_ids() -> list[str]:
+    """Every customer_id events were sent under: a recursive CTE stepping through the index to the
+    next greater id (PostgreSQL has no skip scan of its own; SQLite runs the same query)."""
+    table = _q(UsageEvent)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE ids(customer_id) AS (
+                SELECT MIN(customer_id) FROM {table}
+                UNION ALL
+                SELECT (SELECT MIN(e.customer_id) FROM {table} e
+                        WHERE e.customer_id > ids.customer_id)
+                FROM ids WHERE ids.customer_id IS NOT NULL
+            )
+            SELECT customer_id FROM ids WHERE customer_id IS NOT NULL
+            """
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- Events search ----------------------------------------------------------------------------------
