@@ -12,6 +12,7 @@ from customers.models import (
     CommitInvoiceItem,
     Contract,
     ContractEdit,
+    ContractTransition,
     Credit,
     Customer,
     IngestAlias,
@@ -49,6 +50,22 @@ class ContractFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     rate_card = factory.SubFactory(RateCardFactory)
     starting_at = START
+
+
+class ContractTransitionFactory(factory.django.DjangoModelFactory):
+    """A 2027 renewal of a 2026 contract of the same customer (nothing rolled over)."""
+
+    class Meta:
+        model = ContractTransition
+
+    type = ContractTransition.Type.RENEWAL
+    from_contract = factory.SubFactory(ContractFactory, ending_before=END)
+    to_contract = factory.SubFactory(
+        ContractFactory,
+        customer=factory.SelfAttribute("..from_contract.customer"),
+        rate_card=factory.SelfAttribute("..from_contract.rate_card"),
+        starting_at=END,
+    )
 
 
 class _BalanceTermFactory(factory.django.DjangoModelFactory):
