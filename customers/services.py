@@ -918,9 +918,11 @@ def _rollover_spec(term: Commit | Credit, amount: Decimal, start: datetime, end:
 @transaction.atomic
 def contract_transition_roll_over(
     *, transition: ContractTransition, now: datetime
-) -> list[Commit | Credit]:
+) -> list[Commit | Credit] | None:
     """A RENEWAL's rollover, once it has taken effect (`now` at or after the new contract's
-    start; before that, nothing happens yet: see `contract_transitions_roll_over_due`).
+    start; before that, nothing happens yet: see `contract_transitions_roll_over_due`). Returns
+    the balances made (maybe none), or None when it did nothing: not due yet, already rolled
+    over, or not a renewal.
 
     For each live commit and credit of the earlier contract with a `rollover_fraction`: what its
     segments not expired at the transition still hold (`selectors.segments_left_at`: the ledger
@@ -952,7 +954,7 @@ def contract_transition_roll_over(
         or locked.type != ContractTransition.Type.RENEWAL
         or now < at
     ):
-        return []
+        return None
     sources = [
         term
         for model in (Commit, Credit)
@@ -1017,8 +1019,9 @@ def contract_transitions_roll_over_due(*, now: datetime) -> int:
     ).order_by("to_contract__starting_at", "id")
     count = 0
     for transition in due:
-        contract_transition_roll_over(transition=transition, now=now)
-        count += 1
+        # Another worker may have rolled it over meanwhile: then this does nothing.
+        if contract_transition_roll_over(transition=transition, now=now) is not None:
+            count += 1
     return count
 
 

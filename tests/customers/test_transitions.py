@@ -248,7 +248,7 @@ def test_rolling_over_twice_does_nothing_more():
     new = _renew(old)
     transition = ContractTransition.objects.get(to_contract=new)
 
-    assert services.contract_transition_roll_over(transition=transition, now=AFTER) == []
+    assert services.contract_transition_roll_over(transition=transition, now=AFTER) is None
     assert services.contract_transitions_roll_over_due(now=AFTER) == 0
     assert Commit.objects.filter(contract=new).count() == 1
     assert BalanceLedgerEntry.objects.count() == 1
