@@ -2,13 +2,16 @@
 
 PostgreSQL (default):
 1. HTTP: the product behind gunicorn on 127.0.0.1, driven with 100-event `POST /v1/ingest` batches
-   from separate client processes (one keep-alive `http.client` connection each): fresh
-   transaction ids, 1,000 customers, 5 properties, 50 distinct group values, one SUM metric
-   grouped by them. Prints events/s sustained and p50/p99 request latency, then checks that every
+   from separate client processes (one `http.client` connection each; requests built before the
+   clock starts, as a load generator sends prepared requests): fresh transaction ids, 1,000
+   customers, 5 properties, 50 distinct group values, one SUM metric grouped by them. Prints
+   events/s sustained and p50/p99 request latency, the CPU milliseconds each request cost in
+   gunicorn, PostgreSQL and the clients (from /proc, so that other load on the machine shows
+   less in them than in the rate) with the rate those allow on idle cores, then checks that every
    event was stored once and the pre-aggregates add up.
 2. SQL ceiling: the same events (same generator, same client processes) written with the very same
    dedup + insert + pre-aggregation statement (`metering/sql.py`) straight through psycopg, no
-   Django, no HTTP, no validation. Prints events/s and the HTTP/SQL ratio.
+   Django, no HTTP, no validation. Prints events/s, CPU per batch, and the HTTP/SQL ratio.
 3. Selector: one customer with 1,000,000 events in a month over 50 group values (raw events and
    their hourly aggregates written in SQL), then `metric_usage_by_group` (and by day) timed: p50
    over 30 runs.
