@@ -506,6 +506,7 @@ def customer_balances(
             "applicable_products",
             "applicable_contracts",
             "ledger_entries",
+            "rolled_over_from",
             *(("invoice_schedule",) if model is Commit else ()),
         )
         if not include_contract_balances:
