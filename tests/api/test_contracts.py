@@ -139,7 +139,7 @@ def test_a_reused_uniqueness_key_is_409_not_retried(post, customer, card):
         (
             {"transition": {"from_contract_id": UNKNOWN, "type": "RENEWAL"}},
             400,
-            "transition: Not supported yet.",
+            f"transition.from_contract_id: No contract {UNKNOWN}.",
         ),
         ({"uniqueness_key": ""}, 400, "uniqueness_key: This field may not be blank."),
     ],
