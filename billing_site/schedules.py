@@ -28,6 +28,12 @@ SCHEDULES: list[ScheduleSpec] = [
         help="Finalize drafts whose period ended more than BILLING_FINALIZATION_GRACE ago.",
     ),
     ScheduleSpec(
+        name="customers.roll_over_due_transitions",
+        func="customers.tasks.roll_over_due_transitions",
+        minutes=15,
+        help="Roll over renewals made ahead of time once their new contract starts.",
+    ),
+    ScheduleSpec(
         name="metering.expire_ingested_transactions",
         func="metering.tasks.ingested_transactions_expire_task",
         minutes=24 * 60,

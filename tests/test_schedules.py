@@ -17,3 +17,10 @@ def test_setup_schedules_installs_each_schedule_once():
     call_command("setup_schedules")
     installed = {s.name: (s.func, s.minutes) for s in Schedule.objects.all()}
     assert installed == {spec.name: (spec.func, spec.minutes) for spec in SCHEDULES}
+
+
+@pytest.mark.django_db
+def test_renewals_made_ahead_of_time_are_rolled_over_every_15_minutes():
+    call_command("setup_schedules")
+    schedule = Schedule.objects.get(name="customers.roll_over_due_transitions")
+    assert (schedule.func, schedule.minutes) == ("customers.tasks.roll_over_due_transitions", 15)
