@@ -400,6 +400,7 @@ def _balance(data: Mapping[str, Any], balance_type: str, customer_level: bool) -
         credit_type_id=access.get("credit_type_id"),
         invoice_schedule=tuple(schedule),
         drawn_before=to_decimal(data.get("drawn_before") or "0"),
+        is_rollover=bool(data.get("rolled_over_from")),
     )
 
 

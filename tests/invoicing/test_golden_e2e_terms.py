@@ -22,6 +22,7 @@ from customers.models import (
     BalanceLedgerEntry,
     Commit,
     CommitInvoiceItem,
+    Contract,
     Credit,
     Override,
     OverrideTier,
@@ -141,7 +142,40 @@ def _balance(data, model, world: World, units, *, contract_level: bool, period_s
             unit_price=_decimal(item.get("unit_price")),
             quantity=_decimal(item.get("quantity")),
         )
+    if data.get("rolled_over_from"):
+        term.rolled_over_from = _rollover_source(term, model, world)
+        term.save(update_fields=["rolled_over_from"])
     return term
+
+
+def _rollover_source(term, model, world: World):
+    """What a rollover balance of the case (Metronome's `rolled_over_from`) rolled over from: a
+    balance of an earlier contract of the customer that ended when this one started. The amount
+    that rolled over is the new balance's own segment, so the source's is 0."""
+    start = world.contract.starting_at
+    earlier, _ = Contract.objects.get_or_create(
+        customer=world.customer,
+        ending_before=start,
+        defaults={
+            "rate_card": world.contract.rate_card,
+            "starting_at": start.replace(year=start.year - 1),
+            "name": "Earlier contract",
+        },
+    )
+    fields = {"type": term.type} if model is Commit else {}
+    source = model.objects.create(
+        customer=term.customer,
+        contract=earlier,
+        product=term.product,
+        name=f"{term.name} (earlier)",
+        rollover_fraction=1,
+        **fields,
+    )
+    owner = "commit" if model is Commit else "credit"
+    AccessSegment.objects.create(
+        **{owner: source}, amount=0, starting_at=earlier.starting_at, ending_before=start
+    )
+    return source
 
 
 def _override(data, world: World, units) -> Override:

@@ -29,6 +29,16 @@ def test_there_are_at_least_twelve_golden_cases_with_contract_terms():
     assert len(CASES) - len(case_paths()) >= 12
 
 
+def test_the_golden_loader_marks_balances_that_rolled_over():
+    (path,) = [p for p in CASES if p.name.startswith("60_")]
+    balances = rating_input(load_case(path)).balances
+    assert {b.id: b.is_rollover for b in balances} == {
+        "commit-rolled": True,
+        "credit-promo": False,
+        "commit-new": False,
+    }
+
+
 @pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])
 def test_golden_case_rates_to_its_expected_invoice(path):
     case = load_case(path)
