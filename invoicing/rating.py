@@ -69,11 +69,12 @@ Contract terms (issue 6), each a step of the same pipeline:
   PREPAID commit's invoice schedule items due in the period), `custom_unit_lines` (balances in a
   custom unit burn down the lines in that unit; the rest converts to fiat on one `cpu_conversion`
   line per unit and product), `balance_lines` (fiat balances), `postpaid_true_up_lines`.
-  Burn-down (`allocate_balances`): segments in `burn_down_order` (lower priority; credits before
-  commits; fewer applicable products; earlier end; earlier start; contract-level before
-  customer-level; ids) each draw, line by line in invoice order, what is left of each usage,
-  subscription or cpu_conversion line of its unit and scope inside its window; never more than a
-  line has left or the segment holds. Scheduled charges, commit purchases and true-ups are never
+  Burn-down (`allocate_balances`): segments in `burn_down_order` (rollover balances first:
+  postpaid, prepaid, then credits, each by lower priority, fewer applicable products, earlier
+  end; then every other balance: lower priority; credits before commits; fewer applicable
+  products; earlier end; earlier start; contract-level before customer-level; ids) each draw,
+  line by line in invoice order, what is left of each usage, subscription or cpu_conversion line
+  of its unit and scope inside its window; never more than a line has left or the segment holds. Scheduled charges, commit purchases and true-ups are never
   drawn. Empty scope = every product. One negative `applied_commit_or_credit` line per segment
   drawn, with `balance_remaining`; `RatingResult.balance_draws` lists every segment overlapping
   the period (available, drawn, remaining, `expires` when it ends by the period's end) for the
