@@ -74,11 +74,11 @@ Contract terms (issue 6), each a step of the same pipeline:
   end; then every other balance: lower priority; credits before commits; fewer applicable
   products; earlier end; earlier start; contract-level before customer-level; ids) each draw,
   line by line in invoice order, what is left of each usage, subscription or cpu_conversion line
-  of its unit and scope inside its window; never more than a line has left or the segment holds. Scheduled charges, commit purchases and true-ups are never
-  drawn. Empty scope = every product. One negative `applied_commit_or_credit` line per segment
-  drawn, with `balance_remaining`; `RatingResult.balance_draws` lists every segment overlapping
-  the period (available, drawn, remaining, `expires` when it ends by the period's end) for the
-  ledger.
+  of its unit and scope inside its window; never more than a line has left or the segment holds.
+  Scheduled charges, commit purchases and true-ups are never drawn. Empty scope = every product.
+  One negative `applied_commit_or_credit` line per segment drawn, with `balance_remaining`;
+  `RatingResult.balance_draws` lists every segment overlapping the period (available, drawn,
+  remaining, `expires` when it ends by the period's end) for the ledger.
 - COMMIT_RATE (and commit-specific overrides): on a line nothing has drawn yet, the part the
   commit covers is re-priced at the commit price on its own line (`commit_id` set) and drawn; the
   rest stays at list price on a new line. A line another balance already drew from is drawn at
