@@ -3,11 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
+    # Ingest first: it is the hot path, and every pattern tried before it costs each batch.
+    path("", include("metering.api.urls")),
     path("", include("billing_site.home_urls")),
     path("admin/", admin.site.urls),
     path("", include("catalog.api.urls")),
     path("", include("customers.api.urls")),
-    path("", include("metering.api.urls")),
     path("", include("invoicing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
