@@ -315,13 +315,11 @@ def http_phase(env, token, *, events: int, clients: int, workers: int, now, pref
     if errors:
         log(f"HTTP: {errors} requests did not answer 200")
     rate = _report("HTTP  /v1/ingest", sum(batches) * BATCH, elapsed, latencies)
-    _cpu_report(
-        "HTTP ",
-        sum(batches),
-        gunicorn=cpu_after[0] - cpu_before[0],
-        postgres=cpu_after[1] - cpu_before[1],
-        clients=sum(r["cpu"] for r in results),
-    )
+    parts = {"gunicorn": cpu_after[0] - cpu_before[0]}
+    if env["DATABASE_URL"].startswith("postgres"):
+        parts["postgres"] = cpu_after[1] - cpu_before[1]
+    parts["clients"] = sum(r["cpu"] for r in results)
+    _cpu_report("HTTP ", sum(batches), **parts)
     return rate, sum(r["tokens"] for r in results) + 0
 
 
