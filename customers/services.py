@@ -410,6 +410,24 @@ def _ensure_drafts(contract: Contract, now: datetime) -> None:
     contract_drafts_ensure(contract=contract, now=now)
 
 
+def contract_drafts_refresh(*, contract: Contract, now: datetime) -> None:
+    """After the contract or its terms were edited outside these services (the admin's inline
+    rows): its drafts follow, as after a v2 edit (a new or moved scheduled date gets its
+    SCHEDULED draft, a date no longer scheduled loses its draft)."""
+    _ensure_drafts(contract, now)
+
+
+def balance_drafts_refresh(*, balance: Commit | Credit, now: datetime) -> None:
+    """After a commit or credit was edited on its own page: the drafts of the contract it belongs
+    to and of the contract that invoices it (a customer-level commit's `invoice_contract`)."""
+    contracts = {balance.contract_id: balance.contract} if balance.contract_id else {}
+    invoice_contract_id = getattr(balance, "invoice_contract_id", None)
+    if invoice_contract_id:
+        contracts.setdefault(invoice_contract_id, balance.invoice_contract)
+    for contract in contracts.values():
+        _ensure_drafts(contract, now)
+
+
 def _invoices_on_archive(contract: Contract, void_invoices: bool, now: datetime) -> None:
     """Have invoicing cancel drafts and, with void_invoices, void finalized invoices."""
     try:

@@ -1,6 +1,7 @@
 """Commits and credits on their own pages (customer-level balances have no contract)."""
 
 from django.contrib import admin
+from django.utils import timezone
 
 from billing_site.admin_forms import (
     DECIMAL_OVERRIDES,
@@ -19,6 +20,7 @@ from ..models import (
     CommitInvoiceItem,
     Credit,
 )
+from ..services import balance_drafts_refresh
 from .totals import balance_total
 
 # ---------------------------------------------------------------------------------------------
@@ -59,6 +61,11 @@ class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("access_schedule")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The invoice schedule rows are saved here: the SCHEDULED drafts follow them right away.
+        balance_drafts_refresh(balance=form.instance, now=timezone.now())
 
     @admin.display(description="access schedule total")
     def total(self, obj) -> str:

@@ -35,7 +35,7 @@ from ..models import (
     Subscription,
 )
 from ..selectors import contract_transitions, customer_balances
-from ..services import TransitionSpec, contract_create
+from ..services import TransitionSpec, contract_create, contract_drafts_refresh
 from . import panels
 from .totals import balance_total, items_total
 
@@ -276,6 +276,11 @@ class ContractAdmin(admin.ModelAdmin):
 
     class Media:
         css = NESTED_MEDIA["css"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Terms edited inline move scheduled dates and amounts: drafts follow, as after a v2 edit.
+        contract_drafts_refresh(contract=form.instance, now=timezone.now())
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # a new contract has no balances or invoices yet
