@@ -873,7 +873,8 @@ def _fit_drafts(contract: Contract, now: datetime) -> None:
     except ImportError:
         return
     drafts = contract_invoices(contract=contract).filter(status="DRAFT")
-    if drafts.filter(end_timestamp__gt=contract.ending_before).exists():
+    # Usage drafts only: a SCHEDULED draft dated after the end stays on purpose (still due).
+    if drafts.filter(type="USAGE", end_timestamp__gt=contract.ending_before).exists():
         if drafts.filter(regenerated_from__isnull=False).exists():
             raise ValidationError(
                 {

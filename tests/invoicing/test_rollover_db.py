@@ -228,3 +228,49 @@ def test_a_regenerated_draft_of_the_earlier_contract_blocks_a_transition_that_cu
         "has a regenerated draft invoice"
         in error.value.message_dict["transition.from_contract_id"][0]
     )
+
+
+def test_a_scheduled_draft_after_the_new_end_does_not_count_as_a_draft_to_cut():
+    """A SCHEDULED draft dated after the earlier contract's new end is kept on purpose (the
+    purchase is still due): only usage drafts running past the end are fitted, so a regenerated
+    draft does not refuse a transition that cuts no usage draft."""
+    from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
+
+    old, fixed = _world()
+    old.scheduled_charges_on_usage_invoices = False
+    old.save(update_fields=["scheduled_charges_on_usage_invoices"])
+    commit = _balance(
+        Commit, old, fixed, amount="3000", end=t(2027, 1, 1), type=Commit.Type.PREPAID
+    )
+    CommitInvoiceItem.objects.create(commit=commit, timestamp=t(2026, 4, 1), amount=Decimal(3000))
+    contract_drafts_ensure(contract=old, now=t(2026, 2, 10))
+    january = Invoice.objects.get(
+        contract=old, type=Invoice.Type.USAGE, start_timestamp=t(2026, 1, 1)
+    )
+    invoice_finalize(invoice=january, now=t(2026, 2, 10))
+    invoice_void(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
+    invoice_regenerate(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
+    april = Invoice.objects.get(contract=old, type=Invoice.Type.SCHEDULED)
+
+    services.contract_create(
+        customer=old.customer,
+        rate_card=old.rate_card,
+        starting_at=t(2026, 3, 1),
+        now=t(2026, 2, 16),
+        transition=services.TransitionSpec(from_contract_id=old.pk, type="SUPERSEDE"),
+    )
+
+    scheduled = Invoice.objects.get(contract=old, type=Invoice.Type.SCHEDULED)
+    assert (scheduled.pk, scheduled.status, scheduled.start_timestamp) == (
+        april.pk,
+        Invoice.Status.DRAFT,
+        t(2026, 4, 1),
+    )
+    usage = Invoice.objects.filter(contract=old, type=Invoice.Type.USAGE).order_by(
+        "start_timestamp", "created_at"
+    )
+    assert [(d.start_timestamp, d.end_timestamp, d.status) for d in usage] == [
+        (t(2026, 1, 1), t(2026, 2, 1), Invoice.Status.VOID),
+        (t(2026, 1, 1), t(2026, 2, 1), Invoice.Status.DRAFT),
+        (t(2026, 2, 1), t(2026, 3, 1), Invoice.Status.DRAFT),
+    ]
