@@ -385,7 +385,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     from django.db import connection
 
     from customers.models import Customer
-    from metering.selectors import metric_usage_by_group, metric_usage_by_segment
+    from metering.selectors import fetch_range_rows, metric_usage_by_group, metric_usage_by_segment
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     end = datetime(2026, 2, 1, tzinfo=UTC)
@@ -472,14 +472,16 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
         )
     )
     log(f"selector metric_usage_by_segment (31 daily segments): p50 {by_day * 1000:.1f} ms")
-    with connection.cursor() as cursor:
-        cursor.execute(
+    # The plan as the selector runs it (`fetch_range_rows`: plain index scans off for the read).
+    plan = [
+        row[0]
+        for row in fetch_range_rows(
             "EXPLAIN (ANALYZE, BUFFERS) SELECT group_values, SUM(value_sum) "
-            "FROM metering_metricaggregate WHERE metric_id = %s AND customer_id = ANY(%s) "
-            "AND hour >= %s AND hour < %s GROUP BY 1",
-            [metric.id, [str(customer.id)], start, end],
+            "FROM metering_metricaggregate WHERE metric_id = %(metric)s "
+            "AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s GROUP BY 1",
+            {"metric": metric.id, "ids": [str(customer.id)], "start": start, "end": end},
         )
-        plan = [row[0] for row in cursor.fetchall()]
+    ]
     log(
         "selector plan: "
         + " | ".join(

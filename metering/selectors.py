@@ -235,7 +235,7 @@ def _rows(metric, customer_ids, bounds):
             f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s "
             f"GROUP BY 1, 2"
         )
-        yield from _fetch_range(
+        yield from fetch_range_rows(
             sql,
             {
                 "metric": metric.pk,
@@ -265,7 +265,7 @@ def _rows(metric, customer_ids, bounds):
         yield (bisect_right(bounds, hour) - 1, *rest)
 
 
-def _fetch_range(sql: str, params: dict) -> list[tuple]:
+def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
     """Rows of a read of one customer's pre-aggregates over a time range, on PostgreSQL, with
     plain index scans off for that one statement.
 
@@ -300,7 +300,7 @@ def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
             "bounds": bounds,
         }
         params.update({f"key{i}": key for i, key in enumerate(group_keys)})
-        for row in _fetch_range(
+        for row in fetch_range_rows(
             f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)} "
             f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
             f"AND hour >= %(start)s AND hour < %(end)s GROUP BY {group_by}",
