@@ -851,39 +851,14 @@ def _finalized_usage_after(contract: Contract, moment: datetime) -> datetime | N
 
 
 def _fit_drafts(contract: Contract, now: datetime) -> None:
-    """Fit the contract's drafts to its (earlier) end: with invoicing's hook
-
-        invoicing.services.contract_drafts_fit(*, contract: Contract, now: datetime)
-
-    when it offers one; else through the services it has: when a draft runs past the end, every
-    draft of the contract is cancelled (`contract_invoices_archive` without voiding: a draft
-    holds no frozen data) and made again (`contract_drafts_ensure`), cut at the end. A draft
-    regenerated from a voided invoice would not come back that way: then the transition is
-    refused until it is finalized."""
+    """Have invoicing fit the contract's drafts to its (earlier) end
+    (`invoicing.services.contract_drafts_fit`: usage drafts past the end removed, the one
+    spanning it cut; scheduled, finalized and void invoices untouched)."""
     try:
         from invoicing.services import contract_drafts_fit
     except ImportError:
-        pass
-    else:
-        contract_drafts_fit(contract=contract, now=now)
         return
-    try:
-        from invoicing.selectors import contract_invoices
-        from invoicing.services import contract_invoices_archive
-    except ImportError:
-        return
-    drafts = contract_invoices(contract=contract).filter(status="DRAFT")
-    # Usage drafts only: a SCHEDULED draft dated after the end stays on purpose (still due).
-    if drafts.filter(type="USAGE", end_timestamp__gt=contract.ending_before).exists():
-        if drafts.filter(regenerated_from__isnull=False).exists():
-            raise ValidationError(
-                {
-                    "transition.from_contract_id": f"Contract {contract.pk} has a regenerated "
-                    "draft invoice; finalize it before the contract is followed by another."
-                }
-            )
-        contract_invoices_archive(contract=contract, void_invoices=False, now=now)
-    _ensure_drafts(contract, now)
+    contract_drafts_fit(contract=contract, now=now)
 
 
 def _transition_make(

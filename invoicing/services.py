@@ -170,6 +170,42 @@ def contract_drafts_ensure(*, contract: Contract, now: datetime) -> int:
     return contracts_drafts_ensure(contracts=[contract], now=now)
 
 
+def contract_drafts_fit(*, contract: Contract, now: datetime) -> dict:
+    """The contract's end moved earlier (it is followed by another contract): its DRAFT usage
+    invoices follow. A draft starting at or after the new end is deleted (its period is no longer
+    the contract's); the draft spanning the new end keeps its row (a regenerated draft keeps its
+    `regenerated_from`) and takes the period `periods` gives for its start, cut at the end, so
+    it equals a fresh draft. Finalized and void invoices are never touched, nor SCHEDULED drafts
+    (a purchase dated after the end is still due). Then `contract_drafts_ensure`. Returns
+    {"drafts_removed": n, "drafts_cut": m}."""
+    contract = Contract.objects.select_related("rate_card").get(pk=contract.pk)
+    removed = cut = 0
+    if contract.ending_before is not None:
+        end = contract.ending_before
+        schedule = periods.schedule_for(contract)
+        with transaction.atomic():
+            # Locked: a draft a worker is finalizing meanwhile is left as it is.
+            drafts = list(
+                Invoice.objects.select_for_update().filter(
+                    contract=contract,
+                    type=Invoice.Type.USAGE,
+                    status=Status.DRAFT,
+                    end_timestamp__gt=end,
+                )
+            )
+            past = [draft.pk for draft in drafts if draft.start_timestamp >= end]
+            removed, _ = Invoice.objects.filter(pk__in=past).delete()
+            for draft in drafts:
+                if draft.start_timestamp >= end:
+                    continue
+                period = periods.period_containing(schedule, draft.start_timestamp)
+                draft.end_timestamp = period.ending_before
+                draft.save(update_fields=["end_timestamp", "updated_at"])
+                cut += 1
+    contract_drafts_ensure(contract=contract, now=now)
+    return {"drafts_removed": removed, "drafts_cut": cut}
+
+
 def drafts_ensure_all(*, now: datetime) -> int:
     """The scheduled task: drafts for every active contract's current period."""
     contracts = Contract.objects.active().select_related("rate_card").order_by("id")

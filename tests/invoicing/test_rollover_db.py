@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from customers import services
 from customers.models import AccessSegment, Commit, CommitInvoiceItem, Credit
@@ -205,7 +204,9 @@ def test_a_transition_mid_period_cuts_the_earlier_contracts_draft():
     assert _view(new, t(2026, 3, 15), t(2026, 3, 21)).total == Decimal("3000")
 
 
-def test_a_regenerated_draft_of_the_earlier_contract_blocks_a_transition_that_cuts_it():
+def test_a_regenerated_draft_spanning_the_new_end_is_kept_and_cut():
+    """Fitting keeps the regenerated draft's row (and its link to the void invoice), cut at the
+    new end like a fresh draft; the draft after the end goes; the void invoice stays."""
     from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
 
     old, _fixed = _world()
@@ -213,21 +214,28 @@ def test_a_regenerated_draft_of_the_earlier_contract_blocks_a_transition_that_cu
     january = Invoice.objects.get(contract=old, start_timestamp=t(2026, 1, 1))
     invoice_finalize(invoice=january, now=t(2026, 2, 10))
     invoice_void(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
-    invoice_regenerate(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
+    regenerated = invoice_regenerate(invoice=Invoice.objects.get(pk=january.pk), now=t(2026, 2, 10))
+    _tokens(old, "10", "2026-01-10T10:00:00Z")  # 1500, before the new contract
+    _tokens(old, "20", "2026-01-20T10:00:00Z")  # after: not the earlier contract's any more
 
-    with pytest.raises(ValidationError) as error:
-        services.contract_create(
-            customer=old.customer,
-            rate_card=old.rate_card,
-            starting_at=t(2026, 2, 15),
-            now=t(2026, 2, 16),
-            transition=services.TransitionSpec(from_contract_id=old.pk, type="SUPERSEDE"),
-        )
-
-    assert (
-        "has a regenerated draft invoice"
-        in error.value.message_dict["transition.from_contract_id"][0]
+    services.contract_create(
+        customer=old.customer,
+        rate_card=old.rate_card,
+        starting_at=t(2026, 1, 15),
+        now=t(2026, 2, 16),
+        transition=services.TransitionSpec(from_contract_id=old.pk, type="SUPERSEDE"),
     )
+
+    usage = Invoice.objects.filter(contract=old, type=Invoice.Type.USAGE).order_by(
+        "start_timestamp", "created_at"
+    )
+    assert [(d.pk, d.start_timestamp, d.end_timestamp, d.status) for d in usage] == [
+        (january.pk, t(2026, 1, 1), t(2026, 2, 1), Invoice.Status.VOID),
+        (regenerated.pk, t(2026, 1, 1), t(2026, 1, 15), Invoice.Status.DRAFT),
+    ]
+    assert Invoice.objects.get(pk=regenerated.pk).regenerated_from_id == january.pk
+    draft = Invoice.objects.get(pk=regenerated.pk)
+    assert invoice_view(invoice=draft, now=t(2026, 2, 16)).total == Decimal("1500")
 
 
 def test_a_scheduled_draft_after_the_new_end_does_not_count_as_a_draft_to_cut():

@@ -20,6 +20,7 @@ from invoicing.selectors import (
 from invoicing.services import (
     InvoiceStateError,
     contract_drafts_ensure,
+    contract_drafts_fit,
     drafts_ensure_all,
     invoice_finalize,
     invoice_regenerate,
@@ -364,3 +365,30 @@ def test_archiving_a_contract_cancels_drafts_and_voids_on_request(void_invoices)
     assert result == {"drafts_cancelled": 1, "voided": int(void_invoices)}
     assert [s for _, _, s in periods_of(contract)] == ["VOID" if void_invoices else "FINALIZED"]
     assert drafts_ensure_all(now=t(2026, 5, 1)) == 0
+
+
+def test_fitting_drafts_to_an_earlier_end_cuts_one_and_removes_the_later_ones():
+    contract = ContractFactory(starting_at=t(2026, 1, 10), usage_statement_day="CONTRACT_START")
+    contract_drafts_ensure(contract=contract, now=t(2026, 4, 20))
+    invoice_finalize(
+        invoice=Invoice.objects.get(contract=contract, start_timestamp=t(2026, 1, 10)),
+        now=t(2026, 2, 12),
+    )
+    contract.ending_before = t(2026, 2, 25)
+    contract.save(update_fields=["ending_before"])
+
+    outcome = contract_drafts_fit(contract=contract, now=t(2026, 4, 20))
+
+    assert outcome == {"drafts_removed": 2, "drafts_cut": 1}
+    assert periods_of(contract) == [
+        (t(2026, 1, 10), t(2026, 2, 10), Invoice.Status.FINALIZED),
+        (t(2026, 2, 10), t(2026, 2, 25), Invoice.Status.DRAFT),
+    ]
+    # What a fresh draft of the same contract would be: the same period.
+    Invoice.objects.filter(contract=contract, status=Invoice.Status.DRAFT).delete()
+    contract_drafts_ensure(contract=contract, now=t(2026, 4, 20))
+    assert periods_of(contract)[-1] == (t(2026, 2, 10), t(2026, 2, 25), Invoice.Status.DRAFT)
+    assert contract_drafts_fit(contract=contract, now=t(2026, 4, 20)) == {
+        "drafts_removed": 0,
+        "drafts_cut": 0,
+    }
