@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -61,6 +61,40 @@ def contracts_queryset() -> QuerySet[Contract]:
     return Contract.objects.select_related(
         "customer", "rate_card", "transition_in", "transition_out"
     ).prefetch_related(*CONTRACT_PREFETCH)
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment.astimezone(UTC) else floor + timedelta(hours=1)
+
+
+def customer_current_period(
+    *, customer: Customer, now: datetime
+) -> tuple[datetime, datetime, Contract] | None:
+    """The customer's current billing period: the usage statement period (`invoicing.periods`)
+    containing `now` of its contract in effect (not archived, started, not ended; the earliest
+    started when several overlap), widened to whole UTC hours (usage is read from hourly
+    aggregates). None without a contract in effect."""
+    from invoicing import periods  # invoicing builds on customers: imported when used
+
+    contract = (
+        Contract.objects.active()
+        .filter(customer=customer, starting_at__lte=now)
+        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=now))
+        .select_related("rate_card")
+        .order_by("starting_at", "created_at", "id")
+        .first()
+    )
+    if contract is None:
+        return None
+    billing = periods.period_containing(periods.schedule_for(contract), now)
+    if billing is None:
+        return None
+    return _floor_hour(billing.starting_at), _ceil_hour(billing.ending_before), contract
 
 
 def contract_transitions(*, contract: Contract) -> list[ContractTransition]:

@@ -12,15 +12,14 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from billing_site.admin_forms import quantity_display
 
 from ..models import Contract, Customer
+from ..selectors import customer_current_period
 
-HOUR = timedelta(hours=1)
 UNATTRIBUTED_SHOWN = 10
 UNATTRIBUTED_CACHE_KEY = "admin:customers:unattributed_ids"
 UNATTRIBUTED_CACHE_SECONDS = 60
@@ -40,38 +39,12 @@ class CurrentPeriod:
         return f"{self.starting_at:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC ({source})"
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment.astimezone(UTC) else floor + HOUR
-
-
-def active_contract(customer: Customer, now: datetime) -> Contract | None:
-    """The customer's contract in effect now (the latest started, if several)."""
-    return (
-        Contract.objects.active()
-        .filter(customer=customer, starting_at__lte=now)
-        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=now))
-        .select_related("rate_card")
-        .order_by("-starting_at", "-created_at")
-        .first()
-    )
-
-
 def current_period(customer: Customer, now: datetime) -> CurrentPeriod:
-    """The active contract's billing period containing `now`, else the calendar month, widened to
-    whole UTC hours (the usage aggregates are hourly)."""
-    from invoicing import periods
-
-    contract = active_contract(customer, now)
-    billing = periods.period_containing(periods.schedule_for(contract), now) if contract else None
-    if billing is not None:
-        return CurrentPeriod(
-            _floor_hour(billing.starting_at), _ceil_hour(billing.ending_before), contract
-        )
+    """The customer's current billing period (`selectors.customer_current_period`); without a
+    contract in effect, the calendar month, so the page still shows this month's usage."""
+    found = customer_current_period(customer=customer, now=now)
+    if found is not None:
+        return CurrentPeriod(*found)
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     return CurrentPeriod(start, end, None)

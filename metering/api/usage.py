@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -35,7 +33,8 @@ from billing_site.api import (
 )
 from catalog.models import BillableMetric
 from catalog.money import to_json_number
-from customers.models import Contract, Customer
+from customers.models import Customer
+from customers.selectors import customer_current_period
 from metering import selectors
 
 WINDOWS = ("HOUR", "DAY", "NONE")
@@ -251,27 +250,13 @@ _GROUP_ROW = inline_serializer(
 
 
 def current_period(customer: Customer, now: datetime) -> tuple[datetime, datetime]:
-    """The customer's current billing period: from the `METERING_CURRENT_PERIOD` hook (a dotted
-    path to `f(customer, now) -> (start, end) | None`, which invoicing owns) if configured, else
-    the UTC calendar month of an active contract. 400 when the customer has no active contract."""
-    path = getattr(settings, "METERING_CURRENT_PERIOD", None)
-    if path:
-        found = import_string(path)(customer, now)
-        if found is None:
-            raise exceptions.ValidationError(
-                {"current_period": "The customer has no active contract."}
-            )
-        return found
-    active = (
-        Contract.objects.filter(customer=customer, starting_at__lte=now)
-        .exclude(ending_before__lte=now)
-        .exists()
-    )
-    if not active:
+    """The customer's current billing period (`customers.selectors.customer_current_period`);
+    400 when the customer has no contract in effect."""
+    found = customer_current_period(customer=customer, now=now)
+    if found is None:
         raise exceptions.ValidationError({"current_period": "The customer has no active contract."})
-    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start, end
+    starting_at, ending_before, _contract = found
+    return starting_at, ending_before
 
 
 class UsageGroupsView(APIView):

@@ -400,3 +400,48 @@ def test_events_search_unattributed_event_has_no_customer(api_client, db):
     [event] = post(api_client, "/v1/events/search", {"transaction_ids": ["lonely"]}).json()
     assert event["matched_customer"] is None
     assert event["matched_billable_metrics"] == []
+
+
+def _the_15th(moment: datetime, months: int = 0) -> datetime:
+    index = moment.month - 1 + months
+    return datetime(moment.year + index // 12, index % 12 + 1, 15, tzinfo=UTC)
+
+
+def test_usage_groups_current_period_is_the_contracts_billing_period(api_client, world):
+    """A contract anchored on its start (the 15th) bills 15th to 15th: that is the current
+    period, not the calendar month."""
+    from tests.customers.factories import ContractFactory
+
+    metric, customer = world
+    now = timezone.now()
+    start = _the_15th(now) if now >= _the_15th(now) else _the_15th(now, -1)
+    ContractFactory(
+        customer=customer,
+        starting_at=_the_15th(start, -2),
+        usage_statement_frequency="MONTHLY",
+        usage_statement_day="CONTRACT_START",
+    )
+    body = _groups_body(metric, customer, current_period=True)
+    del body["starting_on"], body["ending_before"]
+
+    response = post(api_client, "/v1/usage/groups", body)
+
+    assert response.status_code == 200, response.content
+    (row,) = response.json()["data"]
+    assert (row["starting_on"], row["ending_before"]) == (z(start), z(_the_15th(start, 1)))
+
+
+def test_usage_groups_current_period_ignores_an_archived_contract(api_client, world):
+    from tests.customers.factories import ContractFactory
+
+    metric, customer = world
+    ContractFactory(
+        customer=customer, starting_at=TODAY - timedelta(days=40), archived_at=timezone.now()
+    )
+    body = _groups_body(metric, customer, current_period=True)
+    del body["starting_on"], body["ending_before"]
+
+    response = post(api_client, "/v1/usage/groups", body)
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "current_period: The customer has no active contract."}
