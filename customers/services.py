@@ -529,16 +529,33 @@ def _end_before_successor(contract: Contract, ending_before: datetime | None) ->
         )
 
 
+def _end_allowed(contract: Contract, ending_before: datetime | None) -> None:
+    """A new end: by the start of a following contract, and not before what was billed."""
+    _end_before_successor(contract, ending_before)
+    if ending_before is None:
+        return
+    finalized = _finalized_usage_after(contract, ending_before)
+    if finalized is not None:
+        raise ValidationError(
+            {
+                "ending_before": f"This contract has a finalized invoice ending "
+                f"{finalized.isoformat()}, after {ending_before.isoformat()}; void it first."
+            }
+        )
+
+
 @transaction.atomic
 def contract_update_end_date(
     *, contract: Contract, ending_before: datetime | None, now: datetime
 ) -> Contract:
+    """Move the contract's end; its drafts follow (those after an earlier end removed, the one
+    spanning it cut; a later or removed end gets the missing drafts)."""
     _contract_open(contract)
-    _end_before_successor(contract, ending_before)
+    _end_allowed(contract, ending_before)
     contract.ending_before = ending_before
     _clean(contract)
     contract.save(update_fields=["ending_before"])
-    _ensure_drafts(contract, now)
+    _fit_drafts(contract, now)
     return contract
 
 
@@ -691,7 +708,7 @@ def contract_edit(
         contract.name = name or ""
         changed_fields.append("name")
     if ending_before is not UNCHANGED:
-        _end_before_successor(contract, ending_before)
+        _end_allowed(contract, ending_before)
         contract.ending_before = ending_before
         changed_fields.append("ending_before")
     if net_payment_terms_days is not UNCHANGED:
@@ -749,6 +766,8 @@ def contract_edit(
     )
     _clean(edit)
     edit.save()
+    if "ending_before" in changed_fields:
+        _fit_drafts(contract, now)
     _ensure_drafts(contract, now)
     return EditResult(edit=edit, added=added)
 
