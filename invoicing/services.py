@@ -65,28 +65,19 @@ def _due_periods(contract: Contract, now: datetime) -> list[periods.BillingPerio
     return list(periods.periods_between(schedule, contract.starting_at, until))
 
 
-def _new_draft(contract: Contract, period: periods.BillingPeriod) -> Invoice:
+def _new_draft(
+    contract: Contract, start: datetime, end: datetime, kind: str = Invoice.Type.USAGE
+) -> Invoice:
+    """An unsaved DRAFT of the contract: a usage invoice of [start, end), or a SCHEDULED one
+    dated start = end."""
     return Invoice(
         customer_id=contract.customer_id,
         contract=contract,
         credit_type_id=contract.rate_card.fiat_credit_type_id,
-        type=Invoice.Type.USAGE,
+        type=kind,
         status=Status.DRAFT,
-        start_timestamp=period.starting_at,
-        end_timestamp=period.ending_before,
-        net_payment_terms_days=contract.net_payment_terms_days,
-    )
-
-
-def _new_scheduled_draft(contract: Contract, moment: datetime) -> Invoice:
-    return Invoice(
-        customer_id=contract.customer_id,
-        contract=contract,
-        credit_type_id=contract.rate_card.fiat_credit_type_id,
-        type=Invoice.Type.SCHEDULED,
-        status=Status.DRAFT,
-        start_timestamp=moment,
-        end_timestamp=moment,
+        start_timestamp=start,
+        end_timestamp=end,
         net_payment_terms_days=contract.net_payment_terms_days,
     )
 
@@ -122,7 +113,7 @@ def _scheduled_drafts_sync(contracts: list[Contract]) -> int:
             Invoice.objects.filter(pk__in=still_drafts).delete()
     taken = {(contract_id, moment) for _, contract_id, moment, _ in existing}
     missing = [
-        _new_scheduled_draft(contract, moment)
+        _new_draft(contract, moment, moment, Invoice.Type.SCHEDULED)
         for contract in contracts
         if contract.archived_at is None
         for moment in sorted(dates[contract.pk])
@@ -151,7 +142,7 @@ def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
         ).values_list("contract_id", "start_timestamp")
     )
     missing = [
-        _new_draft(contract, period)
+        _new_draft(contract, period.starting_at, period.ending_before)
         for contract in contracts
         if contract.archived_at is None
         for period in _due_periods(contract, now)
