@@ -529,6 +529,29 @@ def _end_before_successor(contract: Contract, ending_before: datetime | None) ->
         )
 
 
+def contract_renew(*, contract: Contract, now: datetime, created_by: str = "admin") -> Contract:
+    """A RENEWAL of `contract`: same customer, rate card, statement schedule and payment terms,
+    from its end for a term as long as its own; its commits and credits with a rollover
+    fraction roll over (contract_create with a transition). It needs an end date."""
+    if contract.ending_before is None:
+        raise ValidationError("Give it an end date first (a renewal starts when it ends).")
+    return contract_create(
+        customer=contract.customer,
+        rate_card=contract.rate_card,
+        starting_at=contract.ending_before,
+        ending_before=contract.ending_before + (contract.ending_before - contract.starting_at),
+        now=now,
+        name=contract.name,
+        usage_statement_frequency=contract.usage_statement_frequency,
+        usage_statement_day=contract.usage_statement_day,
+        net_payment_terms_days=contract.net_payment_terms_days,
+        multiplier_override_prioritization=contract.multiplier_override_prioritization,
+        scheduled_charges_on_usage_invoices=contract.scheduled_charges_on_usage_invoices,
+        created_by=created_by,
+        transition=TransitionSpec(from_contract_id=contract.pk),
+    )
+
+
 def _end_allowed(contract: Contract, ending_before: datetime | None) -> None:
     """A new end: by the start of a following contract, and not before what was billed."""
     _end_before_successor(contract, ending_before)

@@ -35,7 +35,7 @@ from ..models import (
     Subscription,
 )
 from ..selectors import contract_transitions, customer_balances
-from ..services import TransitionSpec, contract_create, contract_drafts_refresh
+from ..services import contract_drafts_refresh, contract_renew
 from . import panels
 from .totals import balance_total, items_total
 
@@ -289,35 +289,11 @@ class ContractAdmin(admin.ModelAdmin):
 
     @admin.action(description="Renew for another term (rolls commits and credits over)")
     def renew(self, request, queryset):
-        """A RENEWAL of each selected contract: same customer, rate card, statement schedule and
-        payment terms, from its end for a term as long as its own; its commits and credits with
-        a rollover fraction roll over (services.contract_create with a transition)."""
+        """A RENEWAL of each selected contract (`services.contract_renew`)."""
         now = timezone.now()
         for contract in queryset.select_related("customer", "rate_card"):
-            if contract.ending_before is None:
-                self.message_user(
-                    request,
-                    f"{contract}: give it an end date first (a renewal starts when it ends).",
-                    messages.ERROR,
-                )
-                continue
             try:
-                renewal = contract_create(
-                    customer=contract.customer,
-                    rate_card=contract.rate_card,
-                    starting_at=contract.ending_before,
-                    ending_before=contract.ending_before
-                    + (contract.ending_before - contract.starting_at),
-                    now=now,
-                    name=contract.name,
-                    usage_statement_frequency=contract.usage_statement_frequency,
-                    usage_statement_day=contract.usage_statement_day,
-                    net_payment_terms_days=contract.net_payment_terms_days,
-                    multiplier_override_prioritization=contract.multiplier_override_prioritization,
-                    scheduled_charges_on_usage_invoices=contract.scheduled_charges_on_usage_invoices,
-                    created_by=str(request.user),
-                    transition=TransitionSpec(from_contract_id=contract.pk),
-                )
+                renewal = contract_renew(contract=contract, now=now, created_by=str(request.user))
             except ValidationError as exc:
                 self.message_user(request, f"{contract}: {' '.join(exc.messages)}", messages.ERROR)
                 continue

@@ -432,7 +432,7 @@ def test_the_admin_renew_action_renews_and_rolls_over(admin_client):
         datetime(2027, 1, 1, tzinfo=UTC),
     )
     assert Commit.objects.get(contract=renewal).access_schedule.get().amount == Decimal("4000")
-    assert "give it an end date first" in response.content.decode()
+    assert "Give it an end date first" in response.content.decode()
 
 
 def test_a_rollover_commit_page_shows_where_it_came_from(admin_client):
