@@ -9,4 +9,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["*"]
+# Tests never collect static files; whitenoise serves them from the apps' folders instead of
+# warning, on every request, that the collected folder does not exist on a fresh clone.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 Q_CLUSTER = {"name": "billing-test", "orm": "default", "sync": True, "timeout": 60, "retry": 120}

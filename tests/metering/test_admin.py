@@ -66,10 +66,10 @@ def test_usage_event_filters_by_event_type_and_date(admin_client):
     assert [e.event_type for e in response.context["cl"].result_list] == ["storage"]
     today = timezone.now().date()
     response = admin_client.get(
-        url,
+        url,  # as the date filter's own links give them: aware, in the current time zone
         {
-            "timestamp__gte": str(today - timedelta(days=1)),
-            "timestamp__lt": str(today + timedelta(days=1)),
+            "timestamp__gte": f"{today - timedelta(days=1)} 00:00:00+00:00",
+            "timestamp__lt": f"{today + timedelta(days=1)} 00:00:00+00:00",
         },
     )
     assert len(response.context["cl"].result_list) == 2
