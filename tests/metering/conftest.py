@@ -12,6 +12,6 @@ def _fresh_metric_definitions():
     definitions_invalidate()
 
 
-def postgres_only():
+def postgres_only(why: str = "real concurrent connections"):
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (real concurrent connections); run with DATABASE_URL")
+        pytest.skip(f"needs PostgreSQL ({why}); run with DATABASE_URL")

@@ -27,7 +27,7 @@ def _setting() -> str:
 
 @pytest.mark.parametrize("aggregation", ["SUM", "UNIQUE"])
 def test_the_range_read_turns_plain_index_scans_off_for_itself_only(aggregation):
-    postgres_only()
+    postgres_only("its query planner")
     metric = BillableMetricFactory(aggregation_type=aggregation, aggregation_key="tokens")
     customer = CustomerFactory()
     with transaction.atomic():
@@ -47,7 +47,7 @@ def test_the_range_read_turns_plain_index_scans_off_for_itself_only(aggregation)
 
 @pytest.mark.django_db(transaction=True)
 def test_in_autocommit_the_setting_ends_with_the_read():
-    postgres_only()
+    postgres_only("its query planner")
     metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
     customer = CustomerFactory()
     selectors.metric_usage_by_group(
@@ -58,7 +58,7 @@ def test_in_autocommit_the_setting_ends_with_the_read():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_setting_applies_to_the_read_between():
-    postgres_only()
+    postgres_only("its query planner")
     point = (
         "EXPLAIN SELECT * FROM metering_metricaggregate WHERE metric_id = %(m)s "
         "AND customer_id = 'c' AND hour = %(h)s AND group_values = '{}'"
