@@ -11,7 +11,7 @@ from .factories import BillableMetricFactory, CustomerFactory, IngestAliasFactor
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_ingest_twice_then_usage_with_groups_and_batch(live_server, api_token):
+def test_sdk_ingest_twice_then_usage_with_groups_and_batch(live_server, api_token, request):
     metric = BillableMetricFactory(
         name="Tokens",
         aggregation_type="SUM",
@@ -28,6 +28,9 @@ def test_sdk_ingest_twice_then_usage_with_groups_and_batch(live_server, api_toke
         max_retries=0,
         _strict_response_validation=True,
     )
+    # Keep-alive connections closed before the test database goes: the server thread serving one
+    # would otherwise still hold its database connection at teardown.
+    request.addfinalizer(client.close)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     day = today - timedelta(days=2)
     events = [
