@@ -264,7 +264,7 @@ def test_void_and_regenerate_bad_ids(api_client, body, status, word):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_parses_list_and_retrieve_strictly(live_server, api_token):
+def test_sdk_parses_list_and_retrieve_strictly(live_server, api_token, request):
     _case, world = seed_world()
     draft = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 3, 1))
     finalized = Invoice.objects.get(contract=world.contract, start_timestamp=t(2026, 1, 1))
@@ -275,6 +275,7 @@ def test_sdk_parses_list_and_retrieve_strictly(live_server, api_token):
         max_retries=0,
         _strict_response_validation=True,
     )
+    request.addfinalizer(client.close)  # keep-alive connections closed before the database goes
     listed = list(client.v1.customers.invoices.list(customer_id=str(world.customer.id), limit=1))
     assert [invoice.start_timestamp.month for invoice in listed] == [1, 2, 3, 4][: len(listed)]
     drafts = list(
