@@ -790,8 +790,9 @@ def contract_edit(
     _clean(edit)
     edit.save()
     if "ending_before" in changed_fields:
-        _fit_drafts(contract, now)
-    _ensure_drafts(contract, now)
+        _fit_drafts(contract, now)  # fits the drafts to the new end, then ensures them
+    else:
+        _ensure_drafts(contract, now)
     return EditResult(edit=edit, added=added)
 
 

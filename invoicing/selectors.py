@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -875,15 +874,15 @@ def finalized_periods_for(
     *, customer_ids: Iterable[str]
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     """For each raw event `customer_id` (a customer id or an ingest alias), the [start, end)
-    periods of that customer's FINALIZED usage invoices. An event whose timestamp falls in one is
-    late. Three queries; unknown ids map to no period."""
-    raw = {str(value) for value in customer_ids}
-    owners = dict(IngestAlias.objects.filter(alias__in=raw).values_list("alias", "customer_id"))
-    uuids = {value: _uuid_or_none(value) for value in raw - set(owners)}
-    for customer_id in Customer.objects.filter(
-        id__in=[u for u in uuids.values() if u is not None]
-    ).values_list("id", flat=True):
-        owners[str(customer_id)] = customer_id
+        periods of that customer's FINALIZED usage invoices. An event whose timestamp falls in one is
+        late. The ids resolve as metering attributes events (`customers_by_ingest_id`: an alias first,
+    else a canonical customer id); unknown ids map to no period."""
+    from metering.selectors import customers_by_ingest_id
+
+    owners = {
+        value: customer.pk
+        for value, customer in customers_by_ingest_id(str(v) for v in customer_ids).items()
+    }
     by_customer: dict[str, list[tuple[datetime, datetime]]] = {}
     for customer_id, start, end in Invoice.objects.filter(
         customer_id__in=set(owners.values()),
@@ -957,13 +956,3 @@ def customer_late_event_count(*, customer: Customer) -> int:
     return UsageEvent.objects.filter(
         customer_id__in=customer_event_ids(customer=customer), is_late=True
     ).count()
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    """The customer id `value` names, if it is one written canonically (as metering attributes
-    events: `metering.selectors.customers_by_ingest_id`)."""
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return None
-    return parsed if str(parsed) == value else None
