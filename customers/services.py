@@ -37,7 +37,7 @@ from .models import (
     ScheduledChargeItem,
     Subscription,
 )
-from .selectors import segments_left_at
+from .selectors import ROLLOVER_TYPES, segments_left_at
 
 
 class IngestAliasInUse(ValidationError):
@@ -926,13 +926,6 @@ def _transition_make(
     return transition
 
 
-_ROLLOVER = {
-    Commit.Type.PREPAID: BalanceLedgerEntry.Type.PREPAID_COMMIT_ROLLOVER,
-    Commit.Type.POSTPAID: BalanceLedgerEntry.Type.POSTPAID_COMMIT_ROLLOVER,
-    "CREDIT": BalanceLedgerEntry.Type.CREDIT_ROLLOVER,
-}
-
-
 def _rollover_spec(term: Commit | Credit, amount: Decimal, start: datetime, end: datetime):
     fields = {
         "product": term.product,
@@ -1016,7 +1009,7 @@ def contract_transition_roll_over(
             entries.append(
                 BalanceLedgerEntry(
                     segment=segment,
-                    type=_ROLLOVER[term.type],
+                    type=ROLLOVER_TYPES[term.type],
                     amount=-left[segment.pk],
                     timestamp=at,
                     contract=contract,
