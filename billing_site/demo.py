@@ -12,6 +12,7 @@ from django.db import transaction
 
 from catalog.models import BillableMetric, PricingUnit, Product, Rate, RateCard, RateTier
 from customers.models import Contract, Customer, IngestAlias, Subscription
+from invoicing.services import contract_drafts_ensure
 
 NAMESPACE = uuid.UUID("6f1c7a52-6d0e-4c61-9a43-3d1f1b0f6a10")
 RATES_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -178,4 +179,8 @@ def demo_world_load(*, now: datetime) -> list[str]:
         starting_at=contract.starting_at,
     )
     created += ["subscription Platform fee"] if new else []
+    # The contract was made with its fixed id rather than through customers.services, so its
+    # current draft invoice is made here, as contract_create would (once: it is then there).
+    if contract_drafts_ensure(contract=contract, now=now):
+        created.append("draft invoice of the current period")
     return created

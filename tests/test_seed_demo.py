@@ -9,6 +9,7 @@ from django.forms.models import model_to_dict
 from billing_site.demo import demo_world_load
 from catalog.models import BillableMetric, Product, Rate, RateCard
 from customers.models import Contract, Customer
+from invoicing.models import Invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 
 def _snapshot() -> dict[str, list[dict]]:
     rows = {}
-    for app_label in ("catalog", "customers"):
+    for app_label in ("catalog", "customers", "invoicing"):
         for model in apps.get_app_config(app_label).get_models():
             rows[model._meta.label] = sorted(
                 (model_to_dict(obj) | {"pk": str(obj.pk)} for obj in model.objects.all()),
@@ -77,3 +78,10 @@ def test_seed_demo_loads_the_quickstart_world():
     assert contract.starting_at == datetime(2026, 11, 1, tzinfo=UTC)
     assert contract.usage_statement_frequency == "MONTHLY"
     assert contract.subscriptions.get().product.name == "Platform fee"
+    (draft,) = Invoice.objects.filter(contract=contract)
+    assert (draft.type, draft.status, draft.start_timestamp, draft.end_timestamp) == (
+        "USAGE",
+        "DRAFT",
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 12, 1, tzinfo=UTC),
+    )
