@@ -37,9 +37,9 @@ if os.environ.get(CHILD):
     from django.db import connection
     from django.test import Client
 
-    from billing_site.models import ApiToken
     from catalog.models import BillableMetric, PricingUnit, Product, Rate, RateCard
     from catalog.money import USD_CENTS_ID
+    from core.models import ApiToken
     from customers.models import Contract, Customer
     from invoicing.models import Invoice
     from invoicing.services import contracts_drafts_ensure, invoices_finalize_due

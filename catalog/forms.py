@@ -1,7 +1,7 @@
 """Admin forms for the offering: metrics' filters as readable rules, rates with their tiers as rows.
 
 The generic pieces (plain-text list fields, nested rows, plain decimals) live in
-`billing_site.admin_forms` and are re-exported here for the modules that imported them from here.
+`core.admin_forms` and are re-exported here for the modules that imported them from here.
 """
 
 import re
@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from billing_site.admin_forms import (  # noqa: F401  (re-exported)
+from core.admin_forms import (  # noqa: F401  (re-exported)
     DECIMAL_OVERRIDES,
     KeySetsField,
     KeyValuesField,

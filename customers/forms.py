@@ -6,7 +6,8 @@ from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
-from billing_site.admin_forms import (
+from catalog.models import tiers_problem
+from core.admin_forms import (
     KeyValuesField,
     ModelErrorsMixin,
     NameListField,
@@ -15,7 +16,6 @@ from billing_site.admin_forms import (
     nested_formfield,
     ordered_rows_formset,
 )
-from catalog.models import tiers_problem
 
 from .models import (
     AccessSegment,

@@ -20,10 +20,10 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Prefetch, Q
 
-from billing_site.db import hot_cursor
 from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
 from catalog.models import RateCard, RateTier
+from core.db import hot_cursor
 from customers.models import (
     Commit,
     CommitInvoiceItem,

@@ -30,7 +30,7 @@ from json.encoder import encode_basestring_ascii  # the C implementation when av
 
 from django.db import OperationalError, connection, transaction
 
-from billing_site.db import hot_cursor
+from core.db import hot_cursor
 
 from .definitions import (
     Definitions,

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 
 
 @pytest.fixture

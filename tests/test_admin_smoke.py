@@ -37,7 +37,7 @@ MANUAL_APPS = {"metering", "invoicing", "django_q", "auth"}
 FACTORY_MODULES = {
     "catalog": "tests.catalog.factories",
     "customers": "tests.customers.factories",
-    "billing_site": "tests.billing_site.factories",
+    "core": "tests.core.factories",
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
 }

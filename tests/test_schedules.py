@@ -3,10 +3,10 @@ from django.core.management import call_command
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
-from billing_site.schedules import SCHEDULES
+from core.schedules import all_schedules
 
 
-@pytest.mark.parametrize("spec", SCHEDULES, ids=lambda spec: spec.name)
+@pytest.mark.parametrize("spec", all_schedules(), ids=lambda spec: spec.name)
 def test_every_scheduled_function_is_importable(spec):
     assert callable(import_string(spec.func))
 
@@ -16,7 +16,7 @@ def test_setup_schedules_installs_each_schedule_once():
     call_command("setup_schedules")
     call_command("setup_schedules")
     installed = {s.name: (s.func, s.minutes) for s in Schedule.objects.all()}
-    assert installed == {spec.name: (spec.func, spec.minutes) for spec in SCHEDULES}
+    assert installed == {spec.name: (spec.func, spec.minutes) for spec in all_schedules()}
 
 
 @pytest.mark.django_db

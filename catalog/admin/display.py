@@ -2,10 +2,22 @@
 
 from decimal import Decimal
 
-from billing_site.admin_forms import money_display, quantity_display
-
 from .. import money
-from ..models import Rate
+from ..models import PricingUnit, Rate
+
+
+def money_display(amount: Decimal | None, unit: PricingUnit | None) -> str:
+    """An amount as finance staff read it: 150 in `USD (cents)` is `$1.50`."""
+    if amount is None:
+        return "—"
+    if unit is None:
+        return str(money.normalize(amount))
+    return unit.format(amount)
+
+
+def quantity_display(value: Decimal | None) -> str:
+    return "—" if value is None else f"{money.normalize(value):,}"
+
 
 PERIOD_NAMES = {"MONTHLY": "month", "QUARTERLY": "quarter", "ANNUAL": "year", "WEEKLY": "week"}
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from billing_site.admin_forms import (
+from core.admin_forms import (
     NESTED_MEDIA,
     ArchivableAdmin,
     admin_link,

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from billing_site.admin_forms import (
+from core.admin_forms import (
     NESTED_MEDIA,
     ArchivableAdmin,
     archive_selected,

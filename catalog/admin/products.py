@@ -2,10 +2,9 @@
 
 from django.contrib import admin
 
-from billing_site.admin_forms import (
+from core.admin_forms import (
     ArchivableAdmin,
     pretty_json,
-    quantity_display,
 )
 
 from .. import services
@@ -16,6 +15,7 @@ from ..models import (
     Product,
     ProductUpdate,
 )
+from .display import quantity_display
 
 # ---------------------------------------------------------------------------------------------
 # Products

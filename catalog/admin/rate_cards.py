@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count, Prefetch
 
-from billing_site.admin_forms import (
+from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivableAdmin,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from billing_site.api import format_timestamp as ts
 from catalog import money
 from catalog.models import BillableMetric, Package, PricingUnit, Product, Rate, RateCard
 from catalog.selectors import ProductState, product_initial_state, product_state_at, product_updates
+from core.api import format_timestamp as ts
 
 num = money.to_json_number
 

@@ -5,7 +5,8 @@ them for the OpenAPI schema and mirror the SDK's response models.
 
 from rest_framework import serializers
 
-from billing_site.api import (
+from catalog.models import BillableMetric, Frequency, Product, Rate
+from core.api import (
     DecimalStringField,
     EnumField,
     NumberField,
@@ -16,7 +17,6 @@ from billing_site.api import (
     TimestampField,
     UUIDStringField,
 )
-from catalog.models import BillableMetric, Frequency, Product, Rate
 
 AGGREGATION_TYPES = [c for c, _ in BillableMetric.AggregationType.choices]
 PRODUCT_TYPES = [c for c, _ in Product.Type.choices]

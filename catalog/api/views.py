@@ -8,7 +8,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.views import APIView
 
-from billing_site.api import (
+from catalog import selectors, services
+from catalog.filters import BillableMetricFilter
+from catalog.models import BillableMetric, Package, PricingUnit, Product, RateCard
+from core.api import (
     api_field_names,
     data_schema,
     ensure_unused_uniqueness_key,
@@ -23,9 +26,6 @@ from billing_site.api import (
     request_body,
     validated,
 )
-from catalog import selectors, services
-from catalog.filters import BillableMetricFilter
-from catalog.models import BillableMetric, Package, PricingUnit, Product, RateCard
 
 from . import presenters as out
 from . import serializers as s

@@ -3,11 +3,11 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from billing_site.admin_forms import (
+from catalog.admin.display import quantity_display
+from core.admin_forms import (
     DECIMAL_OVERRIDES,
     ArchivedListFilter,
     HiddenFromIndexMixin,
-    quantity_display,
 )
 
 from ..forms import (

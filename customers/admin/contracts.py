@@ -5,17 +5,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from billing_site.admin_forms import (
+from catalog.admin.display import money_display, quantity_display, rate_price_summary
+from catalog.models import Product
+from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivedListFilter,
     admin_link,
-    money_display,
     pretty_json,
-    quantity_display,
 )
-from catalog.admin import rate_price_summary
-from catalog.models import Product
 
 from ..forms import (
     BalanceTermFormSet,

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing_site.admin_forms import NESTED_MEDIA, ArchivableAdmin, admin_link
+from core.admin_forms import NESTED_MEDIA, ArchivableAdmin, admin_link
 
 from .. import services
 from ..forms import (

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
-from billing_site.admin_forms import quantity_display
+from catalog.admin.display import quantity_display
 
 from ..models import Contract, Customer
 from ..selectors import customer_current_period

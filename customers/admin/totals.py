@@ -1,6 +1,6 @@
 """Totals of a term's own rows, in its pricing unit."""
 
-from billing_site.admin_forms import money_display
+from catalog.admin.display import money_display
 
 
 def balance_total(term) -> str:

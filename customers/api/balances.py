@@ -11,7 +11,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing_site.api import (
+from catalog import money
+from catalog.models import PricingUnit
+from core.api import (
     api_field_names,
     data_schema,
     ensure_unused_uniqueness_key,
@@ -26,9 +28,7 @@ from billing_site.api import (
     request_body,
     validated,
 )
-from billing_site.exceptions import Conflict
-from catalog import money
-from catalog.models import PricingUnit
+from core.exceptions import Conflict
 from customers import selectors, services
 from customers.models import Commit, Contract, Credit, Customer
 

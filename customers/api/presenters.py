@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from billing_site.api import format_timestamp as ts
 from catalog import money
 from catalog.api.presenters import credit_type_json
+from core.api import format_timestamp as ts
 from customers.models import (
     Commit,
     Contract,

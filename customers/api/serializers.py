@@ -2,16 +2,6 @@
 
 from rest_framework import serializers
 
-from billing_site.api import (
-    EnumField,
-    NumberField,
-    StrictBooleanField,
-    StrictCharField,
-    StringListField,
-    StringMapField,
-    TimestampField,
-    UUIDStringField,
-)
 from catalog.api.serializers import (
     COMMIT_OR_LIST_RATE,
     COMMIT_TYPES,
@@ -27,6 +17,16 @@ from catalog.api.serializers import (
     ProrationOut,
     SubscriptionRateOut,
     SubscriptionTermsIn,
+)
+from core.api import (
+    EnumField,
+    NumberField,
+    StrictBooleanField,
+    StrictCharField,
+    StringListField,
+    StringMapField,
+    TimestampField,
+    UUIDStringField,
 )
 
 # --- Customers -------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from billing_site.api import get_or_404
 from catalog.models import PricingUnit, Product
+from core.api import get_or_404
 from customers import services
 
 

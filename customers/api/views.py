@@ -11,7 +11,11 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing_site.api import (
+from catalog import selectors as catalog_selectors
+from catalog.api.presenters import customer_billable_metric_json
+from catalog.api.serializers import CustomerBillableMetricOut
+from catalog.models import Package, RateCard
+from core.api import (
     api_field_names,
     body_cursor_page,
     data_schema,
@@ -27,11 +31,7 @@ from billing_site.api import (
     request_body,
     validated,
 )
-from billing_site.exceptions import Conflict
-from catalog import selectors as catalog_selectors
-from catalog.api.presenters import customer_billable_metric_json
-from catalog.api.serializers import CustomerBillableMetricOut
-from catalog.models import Package, RateCard
+from core.exceptions import Conflict
 from customers import selectors, services
 from customers.filters import CustomerFilter
 from customers.models import Contract, ContractEdit, Customer

@@ -7,7 +7,7 @@ that shape for drf-spectacular so the schema shows every field, not a free-form 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from billing_site.api import page_parameters
+from core.api import page_parameters
 
 
 class CreditTypeDoc(serializers.Serializer):

@@ -3,8 +3,8 @@ tier `starting_at` / `size` as decimal strings, timestamps RFC 3339 with a Z."""
 
 from __future__ import annotations
 
-from billing_site.api import format_timestamp
 from catalog.money import normalize, to_json_number
+from core.api import format_timestamp
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.selectors import InvoiceView
 

@@ -13,7 +13,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing_site.api import (
+from core.api import (
     data_schema,
     error_responses,
     get_or_404,
@@ -46,7 +46,7 @@ def _flag(value: str | None, field: str) -> bool:
 
 
 def _timestamp(value: str, field: str) -> datetime:
-    """RFC 3339 (Z, offsets, fractions; naive means UTC). billing_site.api.parse_timestamp would
+    """RFC 3339 (Z, offsets, fractions; naive means UTC). core.api.parse_timestamp would
     do, but its error path raises KeyError for unparsable text (reported to its owner)."""
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))

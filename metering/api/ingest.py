@@ -10,8 +10,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
 
-from billing_site.api import error_responses
-from billing_site.parsers import loads_decimal, read_body
+from core.api import error_responses
+from core.parsers import loads_decimal, read_body
 from metering import services
 
 # 100 events of 2,000 properties fit well below this; anything larger is refused unread.

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from billing_site.api import error_responses, format_timestamp, request_body
 from catalog.models import BillableMetric
+from core.api import error_responses, format_timestamp, request_body
 from metering import selectors
 
 from .usage import _string_list

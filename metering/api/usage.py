@@ -21,7 +21,9 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing_site.api import (
+from catalog.models import BillableMetric
+from catalog.money import to_json_number
+from core.api import (
     _decode_cursor,
     _encode_cursor,
     error_responses,
@@ -31,8 +33,6 @@ from billing_site.api import (
     parse_timestamp,
     request_body,
 )
-from catalog.models import BillableMetric
-from catalog.money import to_json_number
 from customers.models import Customer
 from customers.selectors import customer_current_period
 from metering import selectors

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from metronome import Metronome
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 from tests.catalog.factories import usd_cents
 
 USD = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"

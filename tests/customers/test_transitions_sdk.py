@@ -4,7 +4,7 @@
 import pytest
 from metronome import Metronome
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 from tests.catalog.factories import ProductFactory, RateCardFactory, usd_cents
 from tests.customers.factories import CustomerFactory
 

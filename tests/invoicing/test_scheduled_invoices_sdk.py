@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 from tests.invoicing.factories import usd_cents
 
 metronome = pytest.importorskip("metronome")

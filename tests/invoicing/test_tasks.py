@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from billing_site.schedules import SCHEDULES
+from core.schedules import all_schedules
 from invoicing import tasks
 from invoicing.models import Invoice
 from tests.invoicing.factories import ContractFactory
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_invoicing_schedules_are_declared_and_installed_idempotently():
-    names = {spec.name for spec in SCHEDULES}
+    names = {spec.name for spec in all_schedules()}
     assert {"invoicing.ensure_drafts", "invoicing.finalize_due_invoices"} <= names
     call_command("setup_schedules")
     call_command("setup_schedules")

@@ -4,7 +4,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 
 
 class Command(BaseCommand):

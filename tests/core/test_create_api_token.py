@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from billing_site.models import ApiToken
-from tests.billing_site.factories import ApiTokenFactory
+from core.models import ApiToken
+from tests.core.factories import ApiTokenFactory
 
 pytestmark = pytest.mark.django_db
 

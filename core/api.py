@@ -26,8 +26,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field, inline_
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from billing_site.exceptions import Conflict
 from catalog import money
+from core.exceptions import Conflict
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 100
@@ -505,7 +505,7 @@ def error_responses(*codes: int) -> dict:
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     """Describe the Bearer API token in the OpenAPI schema."""
 
-    target_class = "billing_site.authentication.ApiTokenAuthentication"
+    target_class = "core.authentication.ApiTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):

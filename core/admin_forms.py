@@ -1,10 +1,10 @@
-"""Admin pieces shared by every app's admin: plain-text form fields, nested rows, display helpers.
+"""Admin pieces shared by every app's admin: plain-text form fields, nested rows, links, archiving.
 
 Finance staff never type JSON in the admin: lists are comma separated (`NameListField`), key sets
 one per line (`KeySetsField`), group values `key=value` (`KeyValuesField`), and a row's own child
 rows (tiers, schedules) are a small formset carried by the row's form (`NestedRowsMixin`; Django has
-no nested inlines). Display helpers show money in its pricing unit (`money_display`), and archivable
-models share the Archived filter and the Archive action (`ArchivableAdmin`).
+no nested inlines). Archivable models share the Archived filter and the Archive action
+(`ArchivableAdmin`). Money is shown by `catalog.admin.display.money_display`, beside the units.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,11 +21,6 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-
-from catalog import money
-
-if TYPE_CHECKING:
-    from catalog.models import PricingUnit
 
 NESTED_MEDIA = {"js": ["admin_extra/nested_rows.js"], "css": {"all": ["admin_extra/admin.css"]}}
 
@@ -39,7 +33,7 @@ class PlainDecimalField(forms.DecimalField):
 
     def prepare_value(self, value):
         if isinstance(value, Decimal):
-            return str(money.normalize(value))
+            return f"{value.normalize():f}"  # 150.000000000000 -> 150, never 1.5E+2
         return value
 
     def widget_attrs(self, widget):
@@ -303,20 +297,7 @@ def non_deleted_forms(formset) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# Display helpers and archiving
-
-
-def money_display(amount: Decimal | None, unit: PricingUnit | None) -> str:
-    """An amount as finance staff read it: 150 in `USD (cents)` is `$1.50`."""
-    if amount is None:
-        return "—"
-    if unit is None:
-        return str(money.normalize(amount))
-    return unit.format(amount)
-
-
-def quantity_display(value: Decimal | None) -> str:
-    return "—" if value is None else f"{money.normalize(value):,}"
+# Links and archiving
 
 
 def admin_link(obj, text: str | None = None) -> str:

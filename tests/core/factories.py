@@ -1,8 +1,8 @@
-"""Factories for billing_site models."""
+"""Factories for core models."""
 
 import factory
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 
 
 class ApiTokenFactory(factory.django.DjangoModelFactory):

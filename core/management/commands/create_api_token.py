@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing_site.models import ApiToken
+from core.models import ApiToken
 
 
 class Command(BaseCommand):
