@@ -41,7 +41,7 @@ from invoicing.rating import (
     PricingUnit,
     RatingInput,
     Tier,
-    _override_may_target,
+    override_may_target,
     group_values,
 )
 
@@ -319,7 +319,7 @@ def entitled_by_overrides(pairs: Iterable[tuple], overrides: Iterable[Override])
     enabling = [o for o in overrides if o.entitled]
     seen: dict[str, tuple] = {}
     for model, product in pairs:
-        if product.id not in seen and any(_override_may_target(o, product) for o in enabling):
+        if product.id not in seen and any(override_may_target(o, product) for o in enabling):
             seen[product.id] = (model, product)
     return list(seen.values())
 

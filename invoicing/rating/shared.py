@@ -1,0 +1,75 @@
+"""Small pieces every step uses: rounding to the invoice's (or a custom) unit, the rate in effect at
+an instant, a product's type, a balance's scope, whether a segment overlaps the period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from catalog.money import round_amount
+
+from .inputs import AccessSegment, Balance, Period, Rate, RatingInput
+from .vocabulary import ProductType
+
+
+def money_of(
+    rating_input: RatingInput, amount: Decimal, credit_type_id: str | None = None
+) -> Decimal:
+    """Round to the smallest amount of the invoice's unit, or of custom unit `credit_type_id`
+    (a custom unit not listed in `custom_units` rounds like the invoice's unit)."""
+    places = rating_input.pricing_unit.decimal_places
+    if credit_type_id is not None:
+        for unit in rating_input.custom_units:
+            if unit.id == credit_type_id:
+                places = unit.decimal_places
+    return round_amount(amount, places)
+
+
+def unit_of(rating_input: RatingInput, credit_type_id: str | None) -> str | None:
+    """None for the invoice's own unit, else the custom unit's id."""
+    if credit_type_id is None or credit_type_id == rating_input.pricing_unit.id:
+        return None
+    return credit_type_id
+
+
+def latest_rate(rates: Iterable[Rate], *, at: datetime, at_end: bool = False) -> Rate | None:
+    """The rate in effect at `at` (or, with `at_end`, in the instant just before `at`) that
+    started last. Later input order breaks a tie in start."""
+    if at_end:
+        candidates = [
+            rate
+            for rate in rates
+            if rate.starting_at < at and (rate.ending_before is None or at <= rate.ending_before)
+        ]
+    else:
+        candidates = [rate for rate in rates if rate.in_effect_at(at)]
+    best = None
+    for rate in candidates:
+        if best is None or rate.starting_at >= best.starting_at:
+            best = rate
+    return best
+
+
+def product_type_of(rating_input: RatingInput, product_id: str) -> str:
+    for product in rating_input.products:
+        if product.id == product_id:
+            return product.type
+    return ProductType.FIXED
+
+
+def balance_scope(rating_input: RatingInput, balance: Balance) -> frozenset[str]:
+    """The ids of the input's products a balance applies to (empty scope: all of them)."""
+    ids = set(balance.applicable_product_ids)
+    tags = set(balance.applicable_product_tags)
+    if not ids and not tags:
+        return frozenset(product.id for product in rating_input.products)
+    return frozenset(
+        product.id
+        for product in rating_input.products
+        if product.id in ids or set(product.tags) & tags
+    ) | frozenset(ids)
+
+
+def overlaps(segment: AccessSegment, period: Period) -> bool:
+    return segment.starting_at < period.ending_before and period.starting_at < segment.ending_before

@@ -1,0 +1,153 @@
+"""The engine's vocabulary: Metronome's upper-case enum values, group values as sorted pairs,
+and `Checked`, the base of every input and output dataclass (no floats, no naive datetimes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+
+
+class ProductType:
+    USAGE = "USAGE"
+    SUBSCRIPTION = "SUBSCRIPTION"
+    COMPOSITE = "COMPOSITE"
+    FIXED = "FIXED"
+    PRO_SERVICE = "PRO_SERVICE"
+    ALL = frozenset({USAGE, SUBSCRIPTION, COMPOSITE, FIXED, PRO_SERVICE})
+
+
+class RateType:
+    FLAT = "FLAT"
+    TIERED = "TIERED"
+    PERCENTAGE = "PERCENTAGE"
+    SUBSCRIPTION = "SUBSCRIPTION"
+    ALL = frozenset({FLAT, TIERED, PERCENTAGE, SUBSCRIPTION})
+
+
+class CollectionSchedule:
+    ADVANCE = "ADVANCE"
+    ARREARS = "ARREARS"
+    ALL = frozenset({ADVANCE, ARREARS})
+
+
+class LineType:
+    """Metronome's line item `type`. Composite lines are `usage` lines of a COMPOSITE product."""
+
+    USAGE = "usage"
+    SUBSCRIPTION = "subscription"
+    SCHEDULED = "scheduled"
+    COMMIT_PURCHASE = "commit_purchase"
+    POSTPAID_TRUEUP = "postpaid_trueup"
+    APPLIED_COMMIT_OR_CREDIT = "applied_commit_or_credit"
+    CPU_CONVERSION = "cpu_conversion"
+    CHARGES = frozenset(
+        {USAGE, SUBSCRIPTION, SCHEDULED, CPU_CONVERSION, COMMIT_PURCHASE, POSTPAID_TRUEUP}
+    )
+    # The charges a commit or credit can be drawn against.
+    DRAWABLE = frozenset({USAGE, SUBSCRIPTION, CPU_CONVERSION})
+
+
+class InvoiceType:
+    """Metronome's invoice `type`: a USAGE invoice per billing period, a SCHEDULED invoice per
+    date of the contract's scheduled charges and commit invoice schedules (see `rate_invoice`)."""
+
+    USAGE = "USAGE"
+    SCHEDULED = "SCHEDULED"
+    ALL = frozenset({USAGE, SCHEDULED})
+
+
+class BalanceType:
+    """A commit (PREPAID, POSTPAID) or a credit (CREDIT): Metronome's `applied_commit_or_credit.type`."""
+
+    PREPAID = "PREPAID"
+    POSTPAID = "POSTPAID"
+    CREDIT = "CREDIT"
+    ALL = frozenset({PREPAID, POSTPAID, CREDIT})
+
+
+class BalanceRateType:
+    LIST_RATE = "LIST_RATE"
+    COMMIT_RATE = "COMMIT_RATE"
+    ALL = frozenset({LIST_RATE, COMMIT_RATE})
+
+
+class OverrideType:
+    OVERWRITE = "OVERWRITE"
+    MULTIPLIER = "MULTIPLIER"
+    TIERED = "TIERED"
+    ALL = frozenset({OVERWRITE, MULTIPLIER, TIERED})
+
+
+class MultiplierPrioritization:
+    LOWEST_MULTIPLIER = "LOWEST_MULTIPLIER"
+    EXPLICIT = "EXPLICIT"
+    ALL = frozenset({LOWEST_MULTIPLIER, EXPLICIT})
+
+
+# Group values as sorted (key, value) pairs: hashable, ordered, and `dict()` gives the mapping back.
+GroupValues = tuple[tuple[str, str], ...]
+
+
+def group_values(values: Mapping[str, object] | Iterable[tuple[str, object]] | None) -> GroupValues:
+    """Normalize group values given as a mapping or pairs into sorted string pairs."""
+    if values is None:
+        return ()
+    pairs = values.items() if isinstance(values, Mapping) else values
+    return tuple(sorted((str(key), str(value)) for key, value in pairs))
+
+
+@cache
+def field_types(cls: type) -> tuple[tuple[str, object], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((field.name, hints[field.name]) for field in dataclasses.fields(cls))
+
+
+def strip_optional(annotation: object) -> object:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+@cache
+def checked_fields(cls: type) -> tuple[tuple[str, object], ...]:
+    """The fields `Checked` looks at, with the kind of check: Decimal, datetime or tuple."""
+    checked = []
+    for name, annotation in field_types(cls):
+        kind = strip_optional(annotation)
+        if typing.get_origin(kind) is tuple:
+            checked.append((name, tuple))
+        elif kind in (Decimal, datetime):
+            checked.append((name, kind))
+    return tuple(checked)
+
+
+class Checked:
+    """Refuses floats, strings posing as numbers, and naive datetimes at construction; turns
+    lists given for tuple fields into tuples (so inputs stay hashable and compare equal)."""
+
+    def __post_init__(self) -> None:
+        for name, kind in checked_fields(type(self)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if kind is tuple:
+                if isinstance(value, list):
+                    object.__setattr__(self, name, tuple(value))
+            elif kind is Decimal:
+                if not isinstance(value, Decimal):
+                    raise TypeError(
+                        f"{type(self).__name__}.{name} must be a Decimal, not {value!r}"
+                    )
+            elif not isinstance(value, datetime) or value.utcoffset() is None:
+                raise TypeError(f"{type(self).__name__}.{name} must be an aware datetime")
+        self._validate()
+
+    def _validate(self) -> None:
+        """Cross-field checks of a subclass."""
