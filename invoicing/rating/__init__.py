@@ -1,9 +1,10 @@
 """The rating engine: one billing period's facts in, invoice lines and totals out.
 
 PURE: frozen dataclasses in, frozen dataclasses out; imports only the standard library and
-`catalog.money` (a test enforces it for every module of this package; import-linter too). A selector loads a contract's period into a `RatingInput`;
-`rate_invoice()` computes; a service saves the `RatingResult`. Re-rating a stored snapshot
-(`to_json` / `rating_input_from_json`) reproduces the invoice to the cent.
+`catalog.money` (a test and an import-linter contract enforce it for every module of this
+package). A selector loads a contract's period into a `RatingInput`; `rate_invoice()` computes; a
+service saves the `RatingResult`. Re-rating a stored snapshot (`to_json` /
+`rating_input_from_json`) reproduces the invoice to the cent.
 
 One module a step: `vocabulary` (enums, group values, checked dataclasses), `inputs`, `outputs`,
 `shared` (rounding, the rate in effect, a balance's scope), `overrides` (PREPARE), `usage`,
