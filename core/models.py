@@ -35,3 +35,67 @@ class ApiToken(models.Model):
         raw = f"bk_{secrets.token_urlsafe(32)}"
         token = cls.objects.create(name=name, token_hash=cls.hash(raw), prefix=raw[:10])
         return token, raw
+
+
+class DomainEvent(models.Model):
+    """Something that happened that other apps may react to (the transactional outbox).
+
+    Recorded by a service in the same transaction as the change it describes, so a rolled-back
+    change leaves no event and a committed one always has its event. Types are Metronome's
+    notification names where one exists (`contract.create`, `invoice.finalized`, ...). Apps above
+    the one that records it react through handlers (`core.outbox`); each handler's run is a
+    `DomainEventHandling` row, done at most once.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=100)
+    subject_id = models.CharField(
+        max_length=64, help_text="The id of the object it happened to (a contract, an invoice...)."
+    )
+    customer_id = models.UUIDField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(help_text="When it happened (the service's `now`).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["type", "id"], name="domainevent_type"),
+            models.Index(fields=["customer_id", "id"], name="domainevent_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.subject_id}"
+
+
+class DomainEventHandling(models.Model):
+    """One handler's run for one event: pending until the handler has succeeded, then done.
+
+    Made with the event for every handler registered for its type. The handler's own writes and
+    `done_at` commit together, so a reaction happens exactly once however often it is tried.
+    """
+
+    event = models.ForeignKey(DomainEvent, on_delete=models.CASCADE, related_name="handlings")
+    handler = models.CharField(max_length=200, help_text="Dotted path of the handler function.")
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "handler"], name="domaineventhandling_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="domaineventhandling_pending",
+                condition=models.Q(done_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "done" if self.done_at else f"pending after {self.attempts} attempt(s)"
+        return f"{self.handler} for event {self.event_id}: {state}"

@@ -36,3 +36,19 @@ def all_schedules() -> list[ScheduleSpec]:
 def app_of(func: str) -> str:
     """The app a scheduled function belongs to (`invoicing.tasks.x` -> `invoicing`)."""
     return func.split(".", 1)[0]
+
+
+SCHEDULES = [
+    ScheduleSpec(
+        name="core.dispatch_outbox",
+        func="core.tasks.dispatch_outbox",
+        minutes=1,
+        help="Run outbox handlers that failed (with backoff) or never ran.",
+    ),
+    ScheduleSpec(
+        name="core.prune_outbox",
+        func="core.tasks.prune_outbox",
+        minutes=24 * 60,
+        help="Forget handled outbox events older than OUTBOX_RETENTION_DAYS (30).",
+    ),
+]

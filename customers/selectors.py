@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from catalog.models import BillableMetric, Package
 
+from . import periods
 from .models import (
     AccessSegment,
     BalanceLedgerEntry,
@@ -75,12 +76,10 @@ def _ceil_hour(moment: datetime) -> datetime:
 def customer_current_period(
     *, customer: Customer, now: datetime
 ) -> tuple[datetime, datetime, Contract] | None:
-    """The customer's current billing period: the usage statement period (`invoicing.periods`)
+    """The customer's current billing period: the usage statement period (`periods`)
     containing `now` of its contract in effect (not archived, started, not ended; the earliest
     started when several overlap), widened to whole UTC hours (usage is read from hourly
     aggregates). None without a contract in effect."""
-    from invoicing import periods  # invoicing builds on customers: imported when used
-
     contract = (
         Contract.objects.active()
         .filter(customer=customer, starting_at__lte=now)

@@ -24,6 +24,7 @@ from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
 from catalog.models import RateCard, RateTier
 from core.db import hot_cursor
+from customers import periods
 from customers.models import (
     Commit,
     CommitInvoiceItem,
@@ -33,7 +34,6 @@ from customers.models import (
     ScheduledChargeItem,
 )
 from customers.models import Subscription as SubscriptionModel
-from invoicing import periods
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.rating import (
     InvoiceType,
@@ -509,8 +509,8 @@ class RatingPreload:
             pricing_unit=PricingUnit(
                 id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
             ),
-            period=window,
-            full_period=static.period.full,
+            period=Period(window.starting_at, window.ending_before),
+            full_period=Period(static.period.full.starting_at, static.period.full.ending_before),
             products=tuple(
                 sorted(static.products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))
             ),
@@ -583,7 +583,8 @@ def scheduled_billing_period(timestamp: datetime) -> periods.BillingPeriod:
     """The rating period of the SCHEDULED invoice dated `timestamp` (`rating.scheduled_period`:
     the instant; the invoice row stores start = end = `timestamp`)."""
     instant = scheduled_period(timestamp)
-    return periods.BillingPeriod(period=instant, full=instant)
+    window = periods.Period(instant.starting_at, instant.ending_before)
+    return periods.BillingPeriod(period=window, full=window)
 
 
 def _invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeriod:
@@ -591,7 +592,7 @@ def _invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeri
         return scheduled_billing_period(invoice.start_timestamp)
     full = periods.full_period_containing(periods.schedule_for(contract), invoice.start_timestamp)
     return periods.BillingPeriod(
-        period=Period(invoice.start_timestamp, invoice.end_timestamp), full=full
+        period=periods.Period(invoice.start_timestamp, invoice.end_timestamp), full=full
     )
 
 

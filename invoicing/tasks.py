@@ -1,4 +1,4 @@
-"""django-q2 entry points, each a thin wrapper over a service (schedules: billing_site/schedules.py)."""
+"""django-q2 entry points, each a thin wrapper over a service (schedules: schedules.py)."""
 
 from django.utils import timezone
 

@@ -41,8 +41,8 @@ from invoicing.rating import (
     PricingUnit,
     RatingInput,
     Tier,
-    override_may_target,
     group_values,
+    override_may_target,
 )
 
 

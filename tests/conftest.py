@@ -1,7 +1,44 @@
+import contextlib
+
 import pytest
+from django.db import connections, transaction
 from rest_framework.test import APIClient
 
 from core.models import ApiToken
+
+_original_atomic_exit = transaction.Atomic.__exit__
+
+
+def _atomic_exit_committing_like_production(self, exc_type, exc_value, traceback):
+    """A test's own transaction never commits, so Django would never run on_commit callbacks
+    (the outbox's dispatch among them). Run them when the outermost block of the code under test
+    ends without error, as a real commit would; a rolled-back block has dropped its own."""
+    result = _original_atomic_exit(self, exc_type, exc_value, traceback)
+    connection = connections[self.using or "default"]
+    if (
+        exc_type is None
+        and connection.in_atomic_block
+        and not connection.needs_rollback
+        and all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+        and not getattr(connection, "_running_test_commit_hooks", False)
+    ):
+        connection._running_test_commit_hooks = True
+        try:
+            while connection.run_on_commit:
+                _, callback, robust = connection.run_on_commit.pop(0)
+                if robust:
+                    with contextlib.suppress(Exception):
+                        callback()
+                else:
+                    callback()
+        finally:
+            connection._running_test_commit_hooks = False
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _on_commit_as_in_production(monkeypatch):
+    monkeypatch.setattr(transaction.Atomic, "__exit__", _atomic_exit_committing_like_production)
 
 
 @pytest.fixture

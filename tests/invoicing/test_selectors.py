@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from invoicing import periods
+from customers import periods
 from invoicing.models import Invoice
 from invoicing.rating import Period, Rate, rate_invoice
 from invoicing.selectors import (

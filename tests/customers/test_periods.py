@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from invoicing.periods import (
+from customers.periods import (
+    Period,
     Schedule,
     first_period,
     full_period_containing,
@@ -10,7 +11,6 @@ from invoicing.periods import (
     period_containing,
     periods_between,
 )
-from invoicing.rating import Period
 
 
 def t(*args) -> datetime:

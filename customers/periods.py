@@ -1,4 +1,5 @@
-"""Billing periods of a contract's usage statement schedule, in UTC. Pure functions.
+"""Billing periods of a contract's usage statement schedule (a term of the contract), in UTC. Pure
+functions.
 
 A schedule has a frequency (MONTHLY, QUARTERLY, ANNUAL: 1, 3 or 12 months; WEEKLY: 7 days) and an
 anchor:
@@ -19,10 +20,20 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from invoicing.rating import Period
-
 MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "ANNUAL": 12}
 WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open window [starting_at, ending_before). (Invoicing hands the engine its own
+    `invoicing.rating.Period` with the same two instants.)"""
+
+    starting_at: datetime
+    ending_before: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        return self.starting_at <= moment < self.ending_before
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""The transactional outbox: what happened, recorded in the transaction that made it happen, and
+heard by the apps above the one that recorded it.
+
+- A service records an event with `record(type=..., subject_id=..., occurred_at=now, ...)` inside
+  its own transaction: a rolled-back change leaves no event, a committed one always has it.
+- An app above registers a handler for event types in its `handlers.py` (imported by its
+  AppConfig.ready), with `@handles("contract.create", ...)`. A handler takes the `DomainEvent`,
+  reads what it needs, and must be idempotent in effect; it uses `event.occurred_at` as `now`.
+- Recording an event makes one pending `DomainEventHandling` per handler registered for its type.
+  After the transaction commits, in the same request or task, `dispatch` runs them (so a contract
+  created over the API has its draft invoice when the answer is sent). Each run is its own
+  transaction: the handler's writes and the handling's `done_at` commit together, so a reaction
+  happens once; a handler that raises is rolled back, logged, and tried again by the
+  `core.dispatch_outbox` schedule with exponential backoff (`dispatch_due`) until it succeeds.
+  A failing handler never fails the request or task that recorded the event.
+
+Lower apps never import higher ones: this is how they are heard. Calls downward stay direct.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .models import DomainEvent, DomainEventHandling
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[DomainEvent], None]
+
+_handlers: dict[str, list[str]] = defaultdict(list)
+_functions: dict[str, Handler] = {}
+
+# How long the retry schedule leaves a new event to the dispatch that follows its commit.
+FRESH = timedelta(seconds=30)
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_RETRY = timedelta(hours=1)
+
+
+def handles(*types: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as a handler of these event types."""
+
+    def register(function: Handler) -> Handler:
+        name = f"{function.__module__}.{function.__qualname__}"
+        _functions[name] = function
+        for event_type in types:
+            if name not in _handlers[event_type]:
+                _handlers[event_type].append(name)
+        return function
+
+    return register
+
+
+def handlers_for(event_type: str) -> list[str]:
+    return list(_handlers.get(event_type, ()))
+
+
+def record(
+    *,
+    type: str,
+    subject_id,
+    occurred_at: datetime,
+    customer_id=None,
+    payload: dict | None = None,
+) -> DomainEvent:
+    """Record that something happened, in the caller's transaction; its handlers run after
+    commit."""
+    event = DomainEvent.objects.create(
+        type=type,
+        subject_id=str(subject_id),
+        customer_id=customer_id,
+        payload=payload or {},
+        occurred_at=occurred_at,
+    )
+    names = handlers_for(type)
+    if names:
+        DomainEventHandling.objects.bulk_create(
+            DomainEventHandling(event=event, handler=name) for name in names
+        )
+        transaction.on_commit(partial(dispatch, event_ids=[event.pk]))
+    return event
+
+
+def dispatch(*, event_ids: Iterable[int]) -> int:
+    """Run the pending handlings of these events (after their commit). Returns how many ran
+    to success."""
+    pending = DomainEventHandling.objects.filter(event_id__in=list(event_ids), done_at__isnull=True)
+    return sum(_run(pk) for pk in pending.order_by("event_id", "id").values_list("pk", flat=True))
+
+
+def dispatch_due(*, now: datetime, limit: int = 500) -> int:
+    """The schedule: run handlings that failed and are due again, and any that the dispatch
+    after commit never ran (the process died first). Returns how many ran to success."""
+    due = DomainEventHandling.objects.filter(done_at__isnull=True).filter(
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, event__created_at__lte=now - FRESH)
+    )
+    pks = list(due.order_by("event_id", "id").values_list("pk", flat=True)[:limit])
+    return sum(_run(pk) for pk in pks)
+
+
+def _run(pk: int) -> bool:
+    try:
+        with transaction.atomic():
+            handling = (
+                DomainEventHandling.objects.select_for_update()
+                .select_related("event")
+                .filter(pk=pk, done_at__isnull=True)
+                .first()
+            )
+            if handling is None:  # done meanwhile by another process
+                return False
+            function = _functions.get(handling.handler) or import_string(handling.handler)
+            function(handling.event)
+            handling.done_at = timezone.now()
+            handling.attempts = F("attempts") + 1
+            handling.last_error = ""
+            handling.next_attempt_at = None
+            handling.save(update_fields=["done_at", "attempts", "last_error", "next_attempt_at"])
+        return True
+    except Exception as exc:
+        logger.exception("outbox: handling %s failed", pk)
+        _failed(pk, exc)
+        return False
+
+
+def _failed(pk: int, exc: Exception) -> None:
+    try:
+        handling = DomainEventHandling.objects.get(pk=pk)
+        attempts = handling.attempts + 1
+        handling.attempts = attempts
+        handling.last_error = "".join(traceback.format_exception(exc))[-4000:]
+        handling.next_attempt_at = timezone.now() + retry_delay(attempts)
+        handling.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+    except Exception:  # the database itself is gone: the schedule finds it pending later
+        logger.exception("outbox: could not record the failure of handling %s", pk)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: 10 s, 20 s, 40 s, ... at most an hour, plus up to 25%."""
+    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    return base * (1 + random.random() / 4)
