@@ -15,6 +15,9 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+
+from core import outbox
 
 from . import money
 from .models import (
@@ -73,7 +76,10 @@ def billable_metric_create(
     property_filters: list | None = None,
     group_keys: list | None = None,
     custom_fields: dict | None = None,
+    now: datetime | None = None,
 ) -> BillableMetric:
+    """A billable metric; metering measures the events already stored once it hears
+    `billable_metric.create` (after commit)."""
     metric = BillableMetric(
         name=name,
         aggregation_type=aggregation_type,
@@ -85,17 +91,14 @@ def billable_metric_create(
     )
     with transaction.atomic():
         _save(metric)
-    _backfill(metric)
+        # Metering hears it and measures the events stored before the metric existed.
+        outbox.record(
+            type="billable_metric.create",
+            subject_id=metric.pk,
+            occurred_at=now or timezone.now(),
+            payload={"billable_metric_id": str(metric.pk)},
+        )
     return metric
-
-
-def _backfill(metric: BillableMetric) -> None:
-    """Let metering compute the new metric over events already stored (its own issue)."""
-    try:
-        from metering.services import metric_aggregates_backfill
-    except ImportError:
-        return
-    metric_aggregates_backfill(metric=metric)
 
 
 def billable_metric_rename(*, metric: BillableMetric, name: str) -> BillableMetric:

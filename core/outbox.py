@@ -40,6 +40,7 @@ Handler = Callable[[DomainEvent], None]
 
 _handlers: dict[str, list[str]] = defaultdict(list)
 _functions: dict[str, Handler] = {}
+_own_transactions: set[str] = set()
 
 # How long the retry schedule leaves a new event to the dispatch that follows its commit.
 FRESH = timedelta(seconds=30)
@@ -47,12 +48,18 @@ FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 
 
-def handles(*types: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as a handler of these event types."""
+def handles(*types: str, atomic: bool = True) -> Callable[[Handler], Handler]:
+    """Register the decorated function as a handler of these event types.
+
+    `atomic=False` is for a handler that commits its own work in steps (a backfill that must not
+    hold one transaction for its whole run): it runs outside any transaction and is marked done
+    afterwards, so it may run more than once (at least once); it must be idempotent."""
 
     def register(function: Handler) -> Handler:
         name = f"{function.__module__}.{function.__qualname__}"
         _functions[name] = function
+        if not atomic:
+            _own_transactions.add(name)
         for event_type in types:
             if name not in _handlers[event_type]:
                 _handlers[event_type].append(name)
@@ -75,20 +82,36 @@ def record(
 ) -> DomainEvent:
     """Record that something happened, in the caller's transaction; its handlers run after
     commit."""
-    event = DomainEvent.objects.create(
-        type=type,
-        subject_id=str(subject_id),
-        customer_id=customer_id,
-        payload=payload or {},
-        occurred_at=occurred_at,
-    )
-    names = handlers_for(type)
-    if names:
-        DomainEventHandling.objects.bulk_create(
-            DomainEventHandling(event=event, handler=name) for name in names
+    event = {"type": type, "subject_id": subject_id, "occurred_at": occurred_at}
+    return record_many([{**event, "customer_id": customer_id, "payload": payload}])[0]
+
+
+def record_many(events: Iterable[dict]) -> list[DomainEvent]:
+    """`record` for many events at once (keyword dicts as `record` takes them), in two inserts:
+    finalizing a batch of invoices records one event each."""
+    rows = [
+        DomainEvent(
+            type=event["type"],
+            subject_id=str(event["subject_id"]),
+            customer_id=event.get("customer_id"),
+            payload=event.get("payload") or {},
+            occurred_at=event["occurred_at"],
         )
-        transaction.on_commit(partial(dispatch, event_ids=[event.pk]))
-    return event
+        for event in events
+    ]
+    if not rows:
+        return []
+    DomainEvent.objects.bulk_create(rows)
+    handlings = [
+        DomainEventHandling(event=row, handler=name)
+        for row in rows
+        for name in handlers_for(row.type)
+    ]
+    if handlings:
+        DomainEventHandling.objects.bulk_create(handlings)
+        ids = sorted({handling.event.pk for handling in handlings})
+        transaction.on_commit(partial(dispatch, event_ids=ids))
+    return rows
 
 
 def dispatch(*, event_ids: Iterable[int]) -> int:
@@ -110,6 +133,9 @@ def dispatch_due(*, now: datetime, limit: int = 500) -> int:
 
 
 def _run(pk: int) -> bool:
+    handler = DomainEventHandling.objects.filter(pk=pk).values_list("handler", flat=True).first()
+    if handler in _own_transactions:
+        return _run_at_least_once(pk)
     try:
         with transaction.atomic():
             handling = (
@@ -132,6 +158,22 @@ def _run(pk: int) -> bool:
         logger.exception("outbox: handling %s failed", pk)
         _failed(pk, exc)
         return False
+
+
+def _run_at_least_once(pk: int) -> bool:
+    handling = DomainEventHandling.objects.select_related("event").filter(pk=pk).first()
+    if handling is None or handling.done_at is not None:
+        return False
+    try:
+        _functions[handling.handler](handling.event)
+    except Exception as exc:
+        logger.exception("outbox: handling %s failed", pk)
+        _failed(pk, exc)
+        return False
+    DomainEventHandling.objects.filter(pk=pk, done_at__isnull=True).update(
+        done_at=timezone.now(), attempts=F("attempts") + 1, last_error="", next_attempt_at=None
+    )
+    return True
 
 
 def _failed(pk: int, exc: Exception) -> None:

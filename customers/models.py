@@ -154,6 +154,13 @@ class Contract(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
     archived_at = models.DateTimeField(null=True, blank=True)
+    billed_through = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The end of its latest finalized usage invoice (kept by invoicing): the "
+        "contract cannot end before it.",
+    )
 
     objects = ArchivableQuerySet.as_manager()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -461,27 +461,20 @@ def balance_ledger(*, balance: Commit | Credit) -> list[dict]:
     return rows
 
 
-def _draft_draws(terms: list, now: datetime) -> dict:
-    """{segment id: Decimal} drawn by the current DRAFT invoices, when invoicing offers the hook
-
-        invoicing.selectors.draft_balance_draws(*, balances: list[Commit | Credit], now: datetime)
-            -> dict[UUID | str (segment id), Decimal (drawn by drafts, not yet in the ledger)]
-
-    (not there yet: then drafts count nothing)."""
-    try:
-        from invoicing.selectors import draft_balance_draws
-    except ImportError:
-        return {}
-    return draft_balance_draws(balances=terms, now=now)
+def _drawn(draft_draws: Mapping | None, segment) -> Decimal:
+    """What drafts draw from a segment: `draft_draws` is keyed by segment id or its text."""
+    if not draft_draws:
+        return Decimal(0)
+    return Decimal(draft_draws.get(segment.pk, draft_draws.get(str(segment.pk), 0)))
 
 
 def balances_now(
-    *, balances: Iterable[Commit | Credit], now: datetime, include_drafts: bool = True
+    *, balances: Iterable[Commit | Credit], now: datetime, draft_draws: Mapping | None = None
 ) -> dict:
     """{balance id: Decimal}: what each balance holds at `now` (Metronome's `balance`): the
     available amount of its segments active at `now` (expired and upcoming count 0), minus what
-    current drafts draw when `include_drafts` and invoicing provides `draft_balance_draws`;
-    never below zero."""
+    current drafts draw (`draft_draws`, {segment id: amount}: invoicing's
+    `draft_balance_draws`; `invoicing.selectors.balances_now` passes them); never below zero."""
     balances = list(balances)
     active = [
         s
@@ -490,29 +483,26 @@ def balances_now(
         if s.starting_at <= now < s.ending_before
     ]
     available = segment_available(segments=active)
-    drafts = _draft_draws(balances, now) if include_drafts else {}
     held = defaultdict(Decimal)
     for s in active:
         owner = s.commit_id or s.credit_id
-        held[owner] += available[s.pk] - Decimal(drafts.get(s.pk, drafts.get(str(s.pk), 0)))
+        held[owner] += available[s.pk] - _drawn(draft_draws, s)
     return {term.pk: max(held[term.pk], Decimal(0)) for term in balances}
 
 
-def segments_left_at(*, balances: Iterable[Commit | Credit], at: datetime, now: datetime) -> dict:
+def segments_left_at(
+    *, balances: Iterable[Commit | Credit], at: datetime, draft_draws: Mapping | None
+) -> dict:
     """{segment id: Decimal}: what each segment of `balances` not yet expired at `at` (ending
     after it; upcoming ones too) still holds for use: its amount, plus every ledger entry, minus
-    what current drafts draw from it (as `balances_now` counts them); never below zero. What a
-    contract transition at `at` rolls over."""
+    what current drafts draw from it (`draft_draws`, as `balances_now` counts them); never below
+    zero. What a contract transition at `at` rolls over."""
     balances = list(balances)
     segments = [s for term in balances for s in term.access_schedule.all() if s.ending_before > at]
     if not segments:
         return {}
     available = segment_available(segments=segments)
-    drafts = _draft_draws(balances, now)
-    return {
-        s.pk: max(available[s.pk] - Decimal(drafts.get(s.pk, drafts.get(str(s.pk), 0))), Decimal(0))
-        for s in segments
-    }
+    return {s.pk: max(available[s.pk] - _drawn(draft_draws, s), Decimal(0)) for s in segments}
 
 
 def customer_balances(

@@ -5,3 +5,6 @@ class InvoicingConfig(AppConfig):
     name = "invoicing"
     verbose_name = "Invoicing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import handlers  # noqa: F401  (registers its outbox handlers)

@@ -13,4 +13,11 @@ SCHEDULES = [
         minutes=15,
         help="Finalize drafts whose period ended more than BILLING_FINALIZATION_GRACE ago.",
     ),
+    ScheduleSpec(
+        name="invoicing.roll_over_due_transitions",
+        func="invoicing.tasks.roll_over_due_transitions",
+        minutes=15,
+        help="Roll over renewals made ahead of time once their new contract starts (net of "
+        "what the earlier contract's drafts draw).",
+    ),
 ]

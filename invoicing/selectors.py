@@ -25,6 +25,7 @@ from catalog.models import Rate as RateModel
 from catalog.models import RateCard, RateTier
 from core.db import hot_cursor
 from customers import periods
+from customers import selectors as customers_selectors
 from customers.models import (
     Commit,
     CommitInvoiceItem,
@@ -812,10 +813,18 @@ def customer_invoices(
     return queryset.order_by(*order)
 
 
+def balances_now(*, balances: Iterable, now: datetime, include_drafts: bool = True) -> dict:
+    """{balance id: Decimal}: what each commit or credit holds at `now` (Metronome's `balance`):
+    `customers.selectors.balances_now` minus what current drafts draw (`draft_balance_draws`)
+    when `include_drafts`."""
+    balances = list(balances)
+    draws = draft_balance_draws(balances=balances, now=now) if include_drafts else None
+    return customers_selectors.balances_now(balances=balances, now=now, draft_draws=draws)
+
+
 def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decimal]:
     """{segment id: Decimal}: what the current DRAFT invoices draw from the segments of
-    `balances` (Commit / Credit rows), not yet in the ledger (customers.selectors.balances_now's
-    hook, so balances burn down in real time). Drafts whose period has started by `now`, of the
+    `balances` (Commit / Credit rows), not yet in the ledger (what `balances_now` takes off, so balances burn down in real time). Drafts whose period has started by `now`, of the
     contracts the balances may apply to, rated now (one rating per draft), oldest period first:
     what an older draft draws is taken off what a later one finds available (the ledger only
     knows finalized invoices), so two unfinalized periods never draw the same amount twice."""

@@ -17,14 +17,22 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from core import outbox
 from customers import periods
+from customers import services as customers_services
 from customers.models import Contract
-from customers.services import balance_ledger_invoice_voided, balance_ledger_record_draws
+from customers.services import (
+    balance_ledger_invoice_voided,
+    balance_ledger_record_draws,
+    contract_billed_through_set,
+    contracts_billed_through_extend,
+)
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
     RatingPreload,
     contracts_scheduled_dates,
+    draft_balance_draws,
     line_item_from,
     rating_input_for,
 )
@@ -156,7 +164,7 @@ def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
 def contract_drafts_ensure(*, contract: Contract, now: datetime) -> int:
     """Make sure the contract has a draft for its current period (and every earlier period
     without an invoice) and its scheduled drafts match its terms. Called when a contract is
-    created or edited (customers.services), and by the scheduled task."""
+    created or edited (`invoicing.handlers`, hearing customers' events), and by the scheduled task."""
     contract = Contract.objects.select_related("rate_card").get(pk=contract.pk)
     return contracts_drafts_ensure(contracts=[contract], now=now)
 
@@ -195,6 +203,22 @@ def contract_drafts_fit(*, contract: Contract, now: datetime) -> dict:
                 cut += 1
     contract_drafts_ensure(contract=contract, now=now)
     return {"drafts_removed": removed, "drafts_cut": cut}
+
+
+def contract_transition_roll_over(*, transition, now: datetime):
+    """Roll a RENEWAL over once it has started (`customers.services.contract_transition_roll_over`)
+    net of what the earlier contract's current drafts draw, which only invoicing knows."""
+    return customers_services.contract_transition_roll_over(
+        transition=transition, now=now, draft_draws=draft_balance_draws
+    )
+
+
+def contract_transitions_roll_over_due(*, now: datetime) -> int:
+    """The schedule: every renewal whose new contract has started by `now` and has not rolled
+    over yet (`customers.services.contract_transitions_roll_over_due`)."""
+    return customers_services.contract_transitions_roll_over_due(
+        now=now, draft_draws=draft_balance_draws
+    )
 
 
 def drafts_ensure_all(*, now: datetime) -> int:
@@ -281,6 +305,32 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
         invoice.updated_at = now
     InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)
     _save_frozen(invoices)
+    billed: dict = {}
+    for invoice in invoices:
+        if invoice.type == Invoice.Type.USAGE:
+            billed[invoice.contract_id] = max(
+                invoice.end_timestamp, billed.get(invoice.contract_id, invoice.end_timestamp)
+            )
+    contracts_billed_through_extend(ends=billed)
+    outbox.record_many(_invoice_event("invoice.finalized", invoice, now) for invoice in invoices)
+
+
+def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:
+    """An invoice's domain event (`invoice.finalized`, `invoice.voided`), as `outbox.record`
+    takes it."""
+    return {
+        "type": type_,
+        "subject_id": invoice.pk,
+        "customer_id": invoice.customer_id,
+        "occurred_at": now,
+        "payload": {
+            "invoice_id": str(invoice.pk),
+            "customer_id": str(invoice.customer_id),
+            "contract_id": str(invoice.contract_id),
+            "invoice_type": invoice.type,
+            "number": invoice.number,
+        },
+    }
 
 
 def _save_frozen(invoices: list[Invoice]) -> None:
@@ -411,6 +461,19 @@ def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
         locked.save(update_fields=["status", "voided_at", "updated_at"])
         # What the invoice drew from commits and credits goes back to them.
         balance_ledger_invoice_voided(invoice_id=locked.pk, now=now)
+        if locked.type == Invoice.Type.USAGE:
+            latest = (
+                Invoice.objects.filter(
+                    contract_id=locked.contract_id,
+                    type=Invoice.Type.USAGE,
+                    status=Status.FINALIZED,
+                )
+                .order_by("-end_timestamp")
+                .values_list("end_timestamp", flat=True)
+                .first()
+            )
+            contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
+        outbox.record(**_invoice_event("invoice.voided", locked, now))
     return locked
 
 

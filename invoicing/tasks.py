@@ -2,7 +2,11 @@
 
 from django.utils import timezone
 
-from invoicing.services import drafts_ensure_all, invoices_finalize_due
+from invoicing.services import (
+    contract_transitions_roll_over_due,
+    drafts_ensure_all,
+    invoices_finalize_due,
+)
 
 
 def finalize_due_invoices() -> int:
@@ -15,3 +19,9 @@ def ensure_drafts() -> int:
     """Create the missing current-period drafts of every active contract, and keep its
     scheduled drafts in step with its scheduled charges and commit invoice schedules."""
     return drafts_ensure_all(now=timezone.now())
+
+
+def roll_over_due_transitions() -> int:
+    """Roll over the renewals whose new contract has started (made ahead of time), net of what
+    the earlier contract's current drafts draw."""
+    return contract_transitions_roll_over_due(now=timezone.now())

@@ -22,5 +22,5 @@ def test_setup_schedules_installs_each_schedule_once():
 @pytest.mark.django_db
 def test_renewals_made_ahead_of_time_are_rolled_over_every_15_minutes():
     call_command("setup_schedules")
-    schedule = Schedule.objects.get(name="customers.roll_over_due_transitions")
-    assert (schedule.func, schedule.minutes) == ("customers.tasks.roll_over_due_transitions", 15)
+    schedule = Schedule.objects.get(name="invoicing.roll_over_due_transitions")
+    assert (schedule.func, schedule.minutes) == ("invoicing.tasks.roll_over_due_transitions", 15)

@@ -231,7 +231,9 @@ def _kind(term, is_commit: bool) -> str:
 def balances_panel(terms, *, now: datetime, empty: str) -> str:
     """Each commit and credit with what it holds now (live drafts' draws taken off, as the API's
     `balance`) and its ledger, oldest entry first."""
-    from ..selectors import balance_ledger, balances_now
+    from invoicing.selectors import balances_now
+
+    from ..selectors import balance_ledger
 
     terms = list(terms)
     held = balances_now(balances=terms, now=now)

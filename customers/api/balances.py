@@ -32,6 +32,9 @@ from core.exceptions import Conflict
 from customers import selectors, services
 from customers.models import Commit, Contract, Credit, Customer
 
+# A balance's amount left counts what the live drafts draw (Metronome's `balance`): invoicing's.
+from invoicing import selectors as invoicing_selectors
+
 from . import presenters as out
 from . import serializers as s
 from . import terms
@@ -149,7 +152,11 @@ class CustomerCreditCreateView(APIView):
 
 def _present(rows, data: dict) -> list[dict]:
     now = timezone.now()
-    balances = selectors.balances_now(balances=rows, now=now) if data["include_balance"] else None
+    balances = (
+        invoicing_selectors.balances_now(balances=rows, now=now)
+        if data["include_balance"]
+        else None
+    )
     ledgers = (
         {row.pk: selectors.balance_ledger(balance=row) for row in rows}
         if data["include_ledgers"]
@@ -247,7 +254,7 @@ class CustomerBalanceListView(APIView):
         if data["exclude_zero_balances"]:
             now = timezone.now()
             for kind, queryset in querysets.items():
-                held = selectors.balances_now(balances=queryset, now=now)
+                held = invoicing_selectors.balances_now(balances=queryset, now=now)
                 querysets[kind] = queryset.filter(pk__in=[pk for pk, v in held.items() if v])
         return _balances_page(body, data, list(querysets.values()))
 
@@ -294,7 +301,7 @@ class NetBalanceView(APIView):
             for term in queryset.filter(credit_type=unit)
             if _matches(term, data.get("filters", []))
         ]
-        held = selectors.balances_now(
+        held = invoicing_selectors.balances_now(
             balances=terms_,
             now=timezone.now(),
             include_drafts=data.get("invoice_inclusion_mode") == "FINALIZED_AND_DRAFT",

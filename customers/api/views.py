@@ -36,6 +36,9 @@ from customers import selectors, services
 from customers.filters import CustomerFilter
 from customers.models import Contract, ContractEdit, Customer
 
+# A balance left counts what the live drafts draw (Metronome's `balance`): invoicing's selector.
+from invoicing import selectors as invoicing_selectors
+
 from . import presenters as out
 from . import serializers as s
 from . import terms
@@ -345,7 +348,7 @@ def _balance_extras(contract: Contract, data: dict):
         return None
     terms_ = [*contract.commits.all(), *contract.credits.all()]
     balances = (
-        selectors.balances_now(balances=terms_, now=timezone.now())
+        invoicing_selectors.balances_now(balances=terms_, now=timezone.now())
         if data.get("include_balance")
         else None
     )

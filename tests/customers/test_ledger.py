@@ -335,7 +335,20 @@ def test_balances_now_counts_active_segments_only_and_never_goes_negative():
     assert selectors.balances_now(balances=[commit], now=when) == {commit.pk: Decimal("0")}
 
 
-def test_balances_now_subtracts_live_draft_draws_when_invoicing_offers_them(monkeypatch):
+def test_balances_now_subtracts_the_draft_draws_it_is_given():
+    commit = CommitFactory()
+    segment = AccessSegmentFactory(commit=commit, amount=Decimal("200"))
+    when = datetime(2026, 2, 15, tzinfo=UTC)
+    assert selectors.balances_now(
+        balances=[commit], now=when, draft_draws={segment.pk: Decimal("30.25")}
+    ) == {commit.pk: Decimal("169.75")}
+    assert selectors.balances_now(
+        balances=[commit], now=when, draft_draws={str(segment.pk): Decimal("30.25")}
+    ) == {commit.pk: Decimal("169.75")}
+    assert selectors.balances_now(balances=[commit], now=when) == {commit.pk: Decimal("200")}
+
+
+def test_invoicings_balances_now_subtracts_live_draft_draws(monkeypatch):
     import invoicing.selectors
 
     commit = CommitFactory()
@@ -346,12 +359,11 @@ def test_balances_now_subtracts_live_draft_draws_when_invoicing_offers_them(monk
         calls.append((list(balances), now))
         return {segment.pk: Decimal("30.25")}
 
-    monkeypatch.setattr(
-        invoicing.selectors, "draft_balance_draws", draft_balance_draws, raising=False
-    )
+    monkeypatch.setattr(invoicing.selectors, "draft_balance_draws", draft_balance_draws)
     when = datetime(2026, 2, 15, tzinfo=UTC)
-    assert selectors.balances_now(balances=[commit], now=when) == {commit.pk: Decimal("169.75")}
+    held = invoicing.selectors.balances_now(balances=[commit], now=when)
+    assert held == {commit.pk: Decimal("169.75")}
     assert calls == [([commit], when)]
-    assert selectors.balances_now(balances=[commit], now=when, include_drafts=False) == {
+    assert invoicing.selectors.balances_now(balances=[commit], now=when, include_drafts=False) == {
         commit.pk: Decimal("200")
     }

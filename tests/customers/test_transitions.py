@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from customers import selectors, services
 from customers.models import BalanceLedgerEntry, Commit, ContractTransition, Credit
+from invoicing import services as invoicing_services
 from tests.customers.factories import (
     AccessSegmentFactory,
     CommitFactory,
@@ -248,13 +249,15 @@ def test_rolling_over_twice_does_nothing_more():
     new = _renew(old)
     transition = ContractTransition.objects.get(to_contract=new)
 
-    assert services.contract_transition_roll_over(transition=transition, now=AFTER) is None
-    assert services.contract_transitions_roll_over_due(now=AFTER) == 0
+    assert (
+        invoicing_services.contract_transition_roll_over(transition=transition, now=AFTER) is None
+    )
+    assert invoicing_services.contract_transitions_roll_over_due(now=AFTER) == 0
     assert Commit.objects.filter(contract=new).count() == 1
     assert BalanceLedgerEntry.objects.count() == 1
     # Even without the mark, what rolled over has left the earlier balance: nothing more rolls.
     ContractTransition.objects.update(rolled_over_at=None)
-    assert services.contract_transition_roll_over(transition=transition, now=AFTER) == []
+    assert invoicing_services.contract_transition_roll_over(transition=transition, now=AFTER) == []
     assert Commit.objects.filter(contract=new).count() == 1
     assert BalanceLedgerEntry.objects.count() == 1
 
@@ -268,8 +271,13 @@ def test_a_renewal_made_ahead_rolls_over_when_it_starts():
     assert not Commit.objects.filter(contract=new).exists()
     _drawn(commit, "2000")  # December's usage, finalized before the renewal starts
 
-    assert services.contract_transitions_roll_over_due(now=datetime(2026, 12, 31, tzinfo=UTC)) == 0
-    assert services.contract_transitions_roll_over_due(now=AFTER) == 1
+    assert (
+        invoicing_services.contract_transitions_roll_over_due(
+            now=datetime(2026, 12, 31, tzinfo=UTC)
+        )
+        == 0
+    )
+    assert invoicing_services.contract_transitions_roll_over_due(now=AFTER) == 1
 
     assert Commit.objects.get(contract=new).access_schedule.get().amount == Decimal("4000")
     transition.refresh_from_db()
@@ -370,7 +378,7 @@ def test_transition_errors(case, key, message):
 
 
 def test_the_task_rolls_over_due_renewals(monkeypatch):
-    from customers import tasks
+    from invoicing import tasks
 
     old = _old()
     _commit(old)

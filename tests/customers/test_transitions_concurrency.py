@@ -11,6 +11,7 @@ from django.db import connection, connections
 
 from customers import services
 from customers.models import BalanceLedgerEntry, Commit, ContractTransition
+from invoicing import services as invoicing_services
 from tests.customers.factories import AccessSegmentFactory, CommitFactory, ContractFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -86,7 +87,9 @@ def test_two_workers_rolling_one_renewal_over_roll_it_over_once():
     old = _old()
     _renew(old, datetime(2026, 12, 1, tzinfo=UTC))  # ahead of time: not rolled over yet
 
-    counts, errors = _together(lambda: services.contract_transitions_roll_over_due(now=AFTER), 3)
+    counts, errors = _together(
+        lambda: invoicing_services.contract_transitions_roll_over_due(now=AFTER), 3
+    )
 
     assert errors == []
     assert Commit.objects.filter(rolled_over_from__isnull=False).count() == 1

@@ -96,12 +96,22 @@ class ContractFactory(factory.django.DjangoModelFactory):
 class InvoiceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Invoice
+        skip_postgeneration_save = True
 
     contract = factory.SubFactory(ContractFactory)
     customer = factory.SelfAttribute("contract.customer")
     credit_type = factory.LazyFunction(usd_cents)
     start_timestamp = datetime(2026, 3, 1, tzinfo=UTC)
     end_timestamp = datetime(2026, 4, 1, tzinfo=UTC)
+
+    @factory.post_generation
+    def billed_through(invoice, create, extracted, **kwargs):
+        """A FINALIZED usage invoice made here moves its contract's `billed_through`, as
+        finalization does (`customers.services.contracts_billed_through_extend`)."""
+        if create and invoice.status == "FINALIZED" and invoice.type == "USAGE":
+            from customers.services import contracts_billed_through_extend
+
+            contracts_billed_through_extend(ends={invoice.contract_id: invoice.end_timestamp})
 
 
 class InvoiceLineItemFactory(factory.django.DjangoModelFactory):

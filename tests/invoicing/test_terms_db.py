@@ -18,10 +18,9 @@ from customers.models import (
     Credit,
     Override,
 )
-from customers.selectors import balances_now
 from invoicing.models import Invoice
 from invoicing.rating import rate_invoice, rating_input_from_json
-from invoicing.selectors import draft_balance_draws, invoice_view, rating_input_for
+from invoicing.selectors import balances_now, draft_balance_draws, invoice_view, rating_input_for
 from invoicing.services import (
     contract_drafts_ensure,
     invoice_finalize,

@@ -1,0 +1,80 @@
+"""Writes for customers, ingest aliases, contracts and their terms, one module per concern:
+`customer`, `terms` (term specs and adding them), `contracts` (create, renew, end, archive, v2
+edit), `transitions` (transitions and rollover), `packages` (contracts from packages), `balances`
+(customer-level commits and credits, the ledger), `events` (what customers records in the outbox).
+
+Every write runs the models' full_clean(), so the API and the admin apply the same rules in the
+same words. Errors are Django ValidationErrors keyed by model field name (nested terms are keyed
+`commits[0].product`); the API layer renames them to the wire's names. Invoicing, above, hears what
+changed through the outbox (`core.outbox`): customers never imports it."""
+
+from .balances import (  # noqa: F401
+    LEDGER,
+    BalanceKeyInUse,
+    balance_ledger_invoice_voided,
+    balance_ledger_record_draws,
+    balance_manual_entry_add,
+    customer_commit_create,
+    customer_credit_create,
+)
+from .common import (  # noqa: F401
+    IngestAliasInUse,
+    clean,
+    prefixed,
+)
+from .contracts import (  # noqa: F401
+    UNCHANGED,
+    BalanceUpdate,
+    EditResult,
+    ScheduleChanges,
+    ScheduledChargeUpdate,
+    balance_drafts_refresh,
+    contract_archive,
+    contract_billed_through_set,
+    contract_create,
+    contract_drafts_refresh,
+    contract_edit,
+    contract_open,
+    contract_renew,
+    contract_update_end_date,
+    contracts_billed_through_extend,
+    end_before_successor,
+)
+from .customer import (  # noqa: F401
+    customer_archive,
+    customer_create,
+    customer_set_ingest_aliases,
+    customer_set_name,
+)
+from .events import (  # noqa: F401
+    balance_event,
+    contract_event,
+)
+from .packages import (  # noqa: F401
+    add_offset,
+    contract_create_from_package,
+    package_terms_at,
+)
+from .terms import (  # noqa: F401
+    AddedTerms,
+    CommitSpec,
+    CreditSpec,
+    InvoiceItemSpec,
+    OverrideSpec,
+    ScheduledChargeSpec,
+    SegmentSpec,
+    SubscriptionSpec,
+    add_balance,
+    add_commit,
+    add_terms,
+    dot,
+)
+from .transitions import (  # noqa: F401
+    DraftDraws,
+    TransitionSpec,
+    billed_after,
+    contract_transition_roll_over,
+    contract_transitions_roll_over_due,
+    transition_make,
+    transition_source,
+)

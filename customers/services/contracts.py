@@ -1,0 +1,451 @@
+"""Contracts: create (with terms, or following another), renew, move the end, archive, edit in place
+(v2 edit). Invoicing hears each change through the outbox (`contract.create`, `contract.edit`,
+`contract.archive`, `commit.*`, `credit.*`) and makes the drafts follow."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from catalog.models import Package, Product, RateCard
+
+from ..models import (
+    AccessSegment,
+    Commit,
+    CommitInvoiceItem,
+    Contract,
+    ContractEdit,
+    ContractTransition,
+    Credit,
+    Customer,
+    ScheduledChargeItem,
+)
+from .common import clean
+from .events import balance_event, contract_event
+from .terms import (
+    AddedTerms,
+    CommitSpec,
+    CreditSpec,
+    InvoiceItemSpec,
+    OverrideSpec,
+    ScheduledChargeSpec,
+    SegmentSpec,
+    SubscriptionSpec,
+    add_terms,
+)
+from .transitions import TransitionSpec, billed_after, transition_make, transition_source
+
+
+def contract_drafts_refresh(*, contract: Contract, now: datetime) -> None:
+    """After the contract or its terms were edited outside these services (the admin's inline
+    rows): its drafts follow, as after a v2 edit (a new or moved scheduled date gets its
+    SCHEDULED draft, a date no longer scheduled loses its draft): a `contract.edit` event."""
+    with transaction.atomic():
+        contract_event("contract.edit", contract, now, ending_moved=False)
+
+
+def balance_drafts_refresh(*, balance: Commit | Credit, now: datetime) -> None:
+    """After a commit or credit was edited on its own page: the drafts of the contract it belongs
+    to and of the contract that invoices it (a customer-level commit's `invoice_contract`)
+    follow: a `commit.edit` or `credit.edit` event."""
+    with transaction.atomic():
+        balance_event("edit", balance, now)
+
+
+@transaction.atomic
+def contract_create(
+    *,
+    customer: Customer,
+    rate_card: RateCard,
+    starting_at: datetime,
+    now: datetime,
+    ending_before: datetime | None = None,
+    name: str = "",
+    usage_statement_frequency: str = "MONTHLY",
+    usage_statement_day: str = "FIRST_OF_MONTH",
+    net_payment_terms_days: int = 30,
+    multiplier_override_prioritization: str = "LOWEST_MULTIPLIER",
+    scheduled_charges_on_usage_invoices: bool = False,
+    uniqueness_key: str | None = None,
+    custom_fields: dict | None = None,
+    package: Package | None = None,
+    commits: Sequence[CommitSpec] = (),
+    credits: Sequence[CreditSpec] = (),
+    overrides: Sequence[OverrideSpec] = (),
+    scheduled_charges: Sequence[ScheduledChargeSpec] = (),
+    subscriptions: Sequence[SubscriptionSpec] = (),
+    created_by: str = "admin",
+    transition: TransitionSpec | None = None,
+) -> Contract:
+    """A contract with its terms, and the draft invoice of its current period. With
+    `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
+    if customer.archived_at is not None:
+        raise ValidationError(
+            {"customer": "This customer is archived; it cannot get new contracts."}
+        )
+    source = None
+    if transition is not None:
+        source = transition_source(
+            customer=customer, spec=transition, starting_at=starting_at, ending_before=ending_before
+        )
+    contract = Contract(
+        customer=customer,
+        rate_card=rate_card,
+        package=package,
+        name=name or "",
+        starting_at=starting_at,
+        ending_before=ending_before,
+        usage_statement_frequency=usage_statement_frequency,
+        usage_statement_day=usage_statement_day,
+        net_payment_terms_days=net_payment_terms_days,
+        multiplier_override_prioritization=multiplier_override_prioritization,
+        scheduled_charges_on_usage_invoices=scheduled_charges_on_usage_invoices,
+        uniqueness_key=uniqueness_key or None,
+        custom_fields=custom_fields or {},
+        created_by=created_by,
+    )
+    clean(contract)
+    contract.save()
+    added = add_terms(
+        contract,
+        commits=commits,
+        credits=credits,
+        overrides=overrides,
+        scheduled_charges=scheduled_charges,
+        subscriptions=subscriptions,
+    )
+    for term in (*added.commits, *added.credits):
+        balance_event("create", term, now)
+    if source is not None:
+        transition_make(source=source, contract=contract, spec=transition, now=now)
+    contract_event(
+        "contract.create",
+        contract,
+        now,
+        transition_from_contract_id=str(source.pk) if source is not None else None,
+    )
+    return contract
+
+
+def contract_open(contract: Contract) -> None:
+    if contract.archived_at is not None:
+        raise ValidationError("This contract is archived; it cannot be changed.")
+
+
+def end_before_successor(contract: Contract, ending_before: datetime | None) -> None:
+    """A contract followed by another (a transition) ends by the time the other starts."""
+    successor = (
+        ContractTransition.objects.filter(from_contract=contract)
+        .select_related("to_contract")
+        .first()
+    )
+    if successor is None:
+        return
+    starts = successor.to_contract.starting_at
+    if ending_before is None or ending_before > starts:
+        raise ValidationError(
+            {
+                "ending_before": f"Contract {successor.to_contract_id} follows this one from "
+                f"{starts.isoformat()}; it must end by then."
+            }
+        )
+
+
+def contract_renew(*, contract: Contract, now: datetime, created_by: str = "admin") -> Contract:
+    """A RENEWAL of `contract`: same customer, rate card, statement schedule and payment terms,
+    from its end for a term as long as its own; its commits and credits with a rollover
+    fraction roll over (contract_create with a transition). It needs an end date."""
+    if contract.ending_before is None:
+        raise ValidationError("Give it an end date first (a renewal starts when it ends).")
+    return contract_create(
+        customer=contract.customer,
+        rate_card=contract.rate_card,
+        starting_at=contract.ending_before,
+        ending_before=contract.ending_before + (contract.ending_before - contract.starting_at),
+        now=now,
+        name=contract.name,
+        usage_statement_frequency=contract.usage_statement_frequency,
+        usage_statement_day=contract.usage_statement_day,
+        net_payment_terms_days=contract.net_payment_terms_days,
+        multiplier_override_prioritization=contract.multiplier_override_prioritization,
+        scheduled_charges_on_usage_invoices=contract.scheduled_charges_on_usage_invoices,
+        created_by=created_by,
+        transition=TransitionSpec(from_contract_id=contract.pk),
+    )
+
+
+def _end_allowed(contract: Contract, ending_before: datetime | None) -> None:
+    """A new end: by the start of a following contract, and not before what was billed."""
+    end_before_successor(contract, ending_before)
+    billed = billed_after(contract, ending_before)
+    if billed is not None:
+        raise ValidationError(
+            {
+                "ending_before": f"This contract has a finalized invoice ending "
+                f"{billed.isoformat()}, after {ending_before.isoformat()}; void it first."
+            }
+        )
+
+
+@transaction.atomic
+def contract_update_end_date(
+    *, contract: Contract, ending_before: datetime | None, now: datetime
+) -> Contract:
+    """Move the contract's end; its drafts follow (those after an earlier end removed, the one
+    spanning it cut; a later or removed end gets the missing drafts)."""
+    contract_open(contract)
+    _end_allowed(contract, ending_before)
+    contract.ending_before = ending_before
+    clean(contract)
+    contract.save(update_fields=["ending_before"])
+    contract_event("contract.edit", contract, now, ending_moved=True)
+    return contract
+
+
+@transaction.atomic
+def contract_archive(*, contract: Contract, void_invoices: bool, now: datetime) -> Contract:
+    """Archive: drafts are cancelled; finalized invoices are voided only with void_invoices
+    (by invoicing, hearing `contract.archive`)."""
+    if contract.archived_at is not None:
+        raise ValidationError("This contract is already archived.")
+    contract.archived_at = now
+    contract.save(update_fields=["archived_at"])
+    contract_event("contract.archive", contract, now, void_invoices=void_invoices)
+    return contract
+
+
+UNCHANGED = object()
+
+
+@dataclass(frozen=True)
+class ScheduleChanges:
+    """Edits of a schedule: items added, removed by id, or changed by id (only given fields)."""
+
+    add: Sequence[SegmentSpec | InvoiceItemSpec] = ()
+    remove: Sequence[uuid.UUID] = ()
+    update: Sequence[dict] = ()
+
+
+@dataclass(frozen=True)
+class BalanceUpdate:
+    """A change to a commit or credit: plain fields by model name, and schedule edits."""
+
+    id: uuid.UUID
+    fields: dict = field(default_factory=dict)
+    applicable_products: Sequence[Product] | None = None
+    access_schedule: ScheduleChanges | None = None
+    invoice_schedule: ScheduleChanges | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledChargeUpdate:
+    id: uuid.UUID
+    invoice_schedule: ScheduleChanges
+
+
+def _term(manager, pk: uuid.UUID, where: str):
+    term = manager.filter(pk=pk).first()
+    if term is None:
+        raise ValidationError({where: f"This contract has no such term ({pk})."})
+    if term.archived_at is not None:
+        raise ValidationError({where: "This term is archived; it cannot be changed."})
+    return term
+
+
+def _edit_schedule(rows, model, owner: dict, changes: ScheduleChanges, where: str) -> None:
+    """Apply add/remove/update to the rows of one schedule (segments or invoice items)."""
+    for index, pk in enumerate(changes.remove):
+        row = rows.filter(pk=pk).first()
+        if row is None:
+            raise ValidationError({f"{where}.remove_schedule_items[{index}].id": "No such item."})
+        row.delete()
+    for index, values in enumerate(changes.update):
+        row = rows.filter(pk=values["id"]).first()
+        prefix = f"{where}.update_schedule_items[{index}]"
+        if row is None:
+            raise ValidationError({f"{prefix}.id": "No such item."})
+        for key, value in values.items():
+            if key != "id":
+                setattr(row, key, value)
+        clean(row, prefix)
+        row.save()
+    for index, spec in enumerate(changes.add):
+        row = model(**owner, **spec.__dict__)
+        clean(row, f"{where}.add_schedule_items[{index}]")
+        row.save()
+
+
+def _update_balance(manager, update: BalanceUpdate, where: str, owner: str, now: datetime) -> None:
+    term = _term(manager, update.id, f"{where}.{owner}_id")
+    for key, value in update.fields.items():
+        setattr(term, key, value)
+    clean(term, where, exclude=["product"])
+    term.save()
+    if update.applicable_products is not None:
+        term.applicable_products.set(update.applicable_products)
+    if update.access_schedule is not None:
+        _edit_schedule(
+            term.access_schedule,
+            AccessSegment,
+            {owner: term},
+            update.access_schedule,
+            f"{where}.access_schedule",
+        )
+        if not term.access_schedule.exists():
+            raise ValidationError({f"{where}.access_schedule": "Give at least one access segment."})
+    if update.invoice_schedule is not None:
+        _edit_schedule(
+            term.invoice_schedule,
+            CommitInvoiceItem,
+            {"commit": term},
+            update.invoice_schedule,
+            f"{where}.invoice_schedule",
+        )
+    balance_event("edit", term, now)
+
+
+def _update_scheduled_charge(contract: Contract, update: ScheduledChargeUpdate, where: str) -> None:
+    charge = _term(contract.scheduled_charges, update.id, f"{where}.scheduled_charge_id")
+    _edit_schedule(
+        charge.schedule_items,
+        ScheduledChargeItem,
+        {"scheduled_charge": charge},
+        update.invoice_schedule,
+        f"{where}.invoice_schedule",
+    )
+    if not charge.schedule_items.exists():
+        raise ValidationError({f"{where}.invoice_schedule": "Give at least one date."})
+
+
+@dataclass
+class EditResult:
+    edit: ContractEdit
+    added: AddedTerms
+
+
+@transaction.atomic
+def contract_edit(
+    *,
+    contract: Contract,
+    now: datetime,
+    name=UNCHANGED,
+    ending_before=UNCHANGED,
+    net_payment_terms_days=UNCHANGED,
+    add_commits: Sequence[CommitSpec] = (),
+    add_credits: Sequence[CreditSpec] = (),
+    add_overrides: Sequence[OverrideSpec] = (),
+    add_scheduled_charges: Sequence[ScheduledChargeSpec] = (),
+    add_subscriptions: Sequence[SubscriptionSpec] = (),
+    archive_commits: Sequence[uuid.UUID] = (),
+    archive_credits: Sequence[uuid.UUID] = (),
+    archive_scheduled_charges: Sequence[uuid.UUID] = (),
+    remove_overrides: Sequence[uuid.UUID] = (),
+    update_commits: Sequence[BalanceUpdate] = (),
+    update_credits: Sequence[BalanceUpdate] = (),
+    update_scheduled_charges: Sequence[ScheduledChargeUpdate] = (),
+    uniqueness_key: str | None = None,
+    created_by: str = "admin",
+) -> EditResult:
+    """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
+    contract_open(contract)
+    changed_fields = []
+    if name is not UNCHANGED:
+        contract.name = name or ""
+        changed_fields.append("name")
+    if ending_before is not UNCHANGED:
+        _end_allowed(contract, ending_before)
+        contract.ending_before = ending_before
+        changed_fields.append("ending_before")
+    if net_payment_terms_days is not UNCHANGED:
+        contract.net_payment_terms_days = net_payment_terms_days
+        changed_fields.append("net_payment_terms_days")
+    if changed_fields:
+        clean(contract)
+        contract.save(update_fields=changed_fields)
+    added = add_terms(
+        contract,
+        commits=add_commits,
+        credits=add_credits,
+        overrides=add_overrides,
+        scheduled_charges=add_scheduled_charges,
+        subscriptions=add_subscriptions,
+        names={
+            "commits": "add_commits",
+            "credits": "add_credits",
+            "overrides": "add_overrides",
+            "scheduled_charges": "add_scheduled_charges",
+            "subscriptions": "add_subscriptions",
+        },
+    )
+    _archive_terms(contract.commits, archive_commits, "archive_commits", now)
+    _archive_terms(contract.credits, archive_credits, "archive_credits", now)
+    _archive_terms(
+        contract.scheduled_charges, archive_scheduled_charges, "archive_scheduled_charges", now
+    )
+    _archive_terms(contract.overrides, remove_overrides, "remove_overrides", now)
+    for index, update in enumerate(update_commits):
+        _update_balance(contract.commits, update, f"update_commits[{index}]", "commit", now)
+    for index, update in enumerate(update_credits):
+        _update_balance(contract.credits, update, f"update_credits[{index}]", "credit", now)
+    for index, update in enumerate(update_scheduled_charges):
+        _update_scheduled_charge(contract, update, f"update_scheduled_charges[{index}]")
+    edit = ContractEdit(
+        contract=contract,
+        uniqueness_key=uniqueness_key or None,
+        created_by=created_by,
+        changes={
+            "fields": changed_fields,
+            "add_commits": [str(t.pk) for t in added.commits],
+            "add_credits": [str(t.pk) for t in added.credits],
+            "add_overrides": [str(t.pk) for t in added.overrides],
+            "add_scheduled_charges": [str(t.pk) for t in added.scheduled_charges],
+            "add_subscriptions": [str(t.pk) for t in added.subscriptions],
+            "archive_commits": [str(pk) for pk in archive_commits],
+            "archive_credits": [str(pk) for pk in archive_credits],
+            "archive_scheduled_charges": [str(pk) for pk in archive_scheduled_charges],
+            "remove_overrides": [str(pk) for pk in remove_overrides],
+            "update_commits": [str(u.id) for u in update_commits],
+            "update_credits": [str(u.id) for u in update_credits],
+            "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
+        },
+    )
+    clean(edit)
+    edit.save()
+    for term in (*added.commits, *added.credits):
+        balance_event("create", term, now)
+    contract_event("contract.edit", contract, now, ending_moved="ending_before" in changed_fields)
+    return EditResult(edit=edit, added=added)
+
+
+def _archive_terms(manager, ids: Sequence[uuid.UUID], key: str, now: datetime) -> None:
+    for index, pk in enumerate(ids):
+        term = manager.filter(pk=pk).first()
+        if term is None:
+            raise ValidationError({f"{key}[{index}].id": f"This contract has no such term ({pk})."})
+        if term.archived_at is not None:
+            raise ValidationError({f"{key}[{index}].id": "Already archived or removed."})
+        term.archived_at = now
+        term.save(update_fields=["archived_at"])
+        if isinstance(term, Commit | Credit):
+            balance_event("edit", term, now)
+
+
+def contracts_billed_through_extend(*, ends: Mapping) -> None:
+    """Invoicing finalized usage invoices ending at `ends` ({contract id: end}): each contract's
+    `billed_through` moves forward to its end (never back), in the caller's transaction."""
+    for contract_id, end in ends.items():
+        Contract.objects.filter(pk=contract_id).filter(
+            Q(billed_through__isnull=True) | Q(billed_through__lt=end)
+        ).update(billed_through=end)
+
+
+def contract_billed_through_set(*, contract_id, billed_through: datetime | None) -> None:
+    """Invoicing voided a usage invoice: `billed_through` is the end of the latest one still
+    finalized (None if none is), as invoicing computed it."""
+    Contract.objects.filter(pk=contract_id).update(billed_through=billed_through)

@@ -1,0 +1,211 @@
+"""Contracts from packages: a package's terms, offsets turned into dates at a start."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+
+from catalog.models import Package, PricingUnit, Product
+
+from ..models import (
+    Commit,
+    Contract,
+    Customer,
+    Override,
+)
+from .contracts import contract_create
+from .terms import (
+    CommitSpec,
+    CreditSpec,
+    InvoiceItemSpec,
+    OverrideSpec,
+    ScheduledChargeSpec,
+    SegmentSpec,
+    SubscriptionSpec,
+)
+from .transitions import TransitionSpec
+
+# --- Contracts from packages -----------------------------------------------------------------------
+
+
+def add_offset(moment: datetime, offset: dict | None) -> datetime:
+    """`moment` moved by a package offset {unit: DAYS|WEEKS|MONTHS|YEARS, value} (month-end safe)."""
+    if not offset:
+        return moment
+    unit, value = offset["unit"], int(offset["value"])
+    if unit == "DAYS":
+        return moment + timedelta(days=value)
+    if unit == "WEEKS":
+        return moment + timedelta(weeks=value)
+    months = value * (12 if unit == "YEARS" else 1)
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _product(pk) -> Product:
+    return Product.objects.get(pk=pk)
+
+
+def _unit(pk) -> PricingUnit | None:
+    return PricingUnit.objects.get(pk=pk) if pk else None
+
+
+def _package_balance(term: dict, start: datetime) -> dict:
+    access = term.get("access_schedule") or {}
+    segments = []
+    for item in access.get("schedule_items", []):
+        begins = add_offset(start, item["starting_at_offset"])
+        segments.append(
+            SegmentSpec(
+                amount=_dec(item["amount"]),
+                starting_at=begins,
+                ending_before=add_offset(begins, item["duration"]),
+            )
+        )
+    return {
+        "product": _product(term["product_id"]),
+        "access_schedule": segments,
+        "credit_type": _unit(access.get("credit_type_id")),
+        "name": term.get("name", ""),
+        "description": term.get("description", ""),
+        "priority": _dec(term.get("priority")) or Decimal(0),
+        "rate_type": term.get("rate_type", Commit.RateType.LIST_RATE),
+        "applicable_products": [_product(pk) for pk in term.get("applicable_product_ids", [])],
+        "applicable_product_tags": term.get("applicable_product_tags", []),
+    }
+
+
+def _package_items(schedule: dict | None, start: datetime) -> list[InvoiceItemSpec]:
+    return [
+        InvoiceItemSpec(
+            timestamp=add_offset(start, item["date_offset"]),
+            unit_price=_dec(item["unit_price"]),
+            quantity=_dec(item["quantity"]),
+        )
+        for item in (schedule or {}).get("schedule_items", [])
+    ]
+
+
+def package_terms_at(package: Package, start: datetime) -> dict:
+    """The package's terms as contract term specs, every date placed relative to `start`."""
+    terms = package.terms or {}
+    commits = [
+        CommitSpec(
+            **_package_balance(term, start),
+            type=term["type"],
+            rollover_fraction=_dec(term.get("rollover_fraction")),
+            invoice_schedule=_package_items(term.get("invoice_schedule"), start),
+        )
+        for term in terms.get("commits", [])
+    ]
+    credits = [CreditSpec(**_package_balance(term, start)) for term in terms.get("credits", [])]
+    overrides = []
+    for term in terms.get("overrides", []):
+        spec = (term.get("override_specifiers") or [{}])[0]
+        begins = add_offset(start, term["starting_at_offset"])
+        overwrite = term.get("overwrite_rate") or {}
+        overrides.append(
+            OverrideSpec(
+                starting_at=begins,
+                ending_before=add_offset(begins, term["duration"])
+                if term.get("duration")
+                else None,
+                type=term.get("type", Override.Type.MULTIPLIER),
+                product=_product(spec["product_id"]) if spec.get("product_id") else None,
+                applicable_product_tags=spec.get("product_tags", []),
+                pricing_group_values=spec.get("pricing_group_values", {}),
+                presentation_group_values=spec.get("presentation_group_values", {}),
+                multiplier=_dec(term.get("multiplier")),
+                overwrite_rate_type=overwrite.get("rate_type", ""),
+                overwrite_price=_dec(overwrite.get("price")),
+                overwrite_credit_type=_unit(overwrite.get("credit_type_id")),
+                overwrite_tiers=[
+                    (_dec(t.get("size")), _dec(t["price"])) for t in overwrite.get("tiers", [])
+                ],
+                tiers=[(_dec(t.get("size")), _dec(t["multiplier"])) for t in term.get("tiers", [])],
+                entitled=term.get("entitled"),
+                priority=_dec(term.get("priority")),
+                is_commit_specific=term.get("is_commit_specific", False),
+                target=term.get("target", ""),
+            )
+        )
+    scheduled_charges = [
+        ScheduledChargeSpec(
+            product=_product(term["product_id"]),
+            items=_package_items(term.get("schedule"), start),
+            name=term.get("name", ""),
+        )
+        for term in terms.get("scheduled_charges", [])
+    ]
+    subscriptions = []
+    for term in terms.get("subscriptions", []):
+        begins = add_offset(start, term.get("starting_at_offset"))
+        subscriptions.append(
+            SubscriptionSpec(
+                product=_product(term["subscription_rate"]["product_id"]),
+                billing_frequency=term["subscription_rate"]["billing_frequency"],
+                collection_schedule=term["collection_schedule"],
+                is_prorated=(term.get("proration") or {}).get("is_prorated", True),
+                initial_quantity=_dec(term.get("initial_quantity")) or Decimal(1),
+                starting_at=begins,
+                ending_before=add_offset(begins, term["duration"])
+                if term.get("duration")
+                else None,
+                name=term.get("name", ""),
+            )
+        )
+    return {
+        "commits": commits,
+        "credits": credits,
+        "overrides": overrides,
+        "scheduled_charges": scheduled_charges,
+        "subscriptions": subscriptions,
+    }
+
+
+def contract_create_from_package(
+    *,
+    customer: Customer,
+    package: Package,
+    starting_at: datetime,
+    now: datetime,
+    uniqueness_key: str | None = None,
+    custom_fields: dict | None = None,
+    created_by: str = "admin",
+    transition: TransitionSpec | None = None,
+) -> Contract:
+    """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`."""
+    if package.archived_at is not None:
+        raise ValidationError({"package": "This package is archived; new contracts cannot use it."})
+    ending_before = None
+    if package.duration_unit:
+        ending_before = add_offset(
+            starting_at, {"unit": package.duration_unit, "value": package.duration_value}
+        )
+    return contract_create(
+        customer=customer,
+        rate_card=package.rate_card,
+        starting_at=starting_at,
+        ending_before=ending_before,
+        now=now,
+        name=package.contract_name or package.name,
+        usage_statement_frequency=package.usage_statement_frequency,
+        usage_statement_day=package.usage_statement_day,
+        net_payment_terms_days=package.net_payment_terms_days,
+        multiplier_override_prioritization=package.multiplier_override_prioritization,
+        uniqueness_key=uniqueness_key,
+        custom_fields=custom_fields,
+        package=package,
+        created_by=created_by,
+        transition=transition,
+        **package_terms_at(package, starting_at),
+    )
