@@ -5,11 +5,10 @@ them for the OpenAPI schema and mirror the SDK's response models.
 
 from rest_framework import serializers
 
+from catalog.api.fields import DecimalStringField, NumberField
 from catalog.models import BillableMetric, Frequency, Product, Rate
 from core.api import (
-    DecimalStringField,
     EnumField,
-    NumberField,
     StrictBooleanField,
     StrictCharField,
     StringListField,

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from catalog.api.fields import NumberField
 from catalog.api.serializers import (
     COMMIT_OR_LIST_RATE,
     COMMIT_TYPES,
@@ -20,7 +21,6 @@ from catalog.api.serializers import (
 )
 from core.api import (
     EnumField,
-    NumberField,
     StrictBooleanField,
     StrictCharField,
     StringListField,

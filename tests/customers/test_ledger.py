@@ -349,7 +349,7 @@ def test_balances_now_subtracts_the_draft_draws_it_is_given():
 
 
 def test_invoicings_balances_now_subtracts_live_draft_draws(monkeypatch):
-    import invoicing.selectors
+    import invoicing.selectors.balances
 
     commit = CommitFactory()
     segment = AccessSegmentFactory(commit=commit, amount=Decimal("200"))
@@ -359,7 +359,7 @@ def test_invoicings_balances_now_subtracts_live_draft_draws(monkeypatch):
         calls.append((list(balances), now))
         return {segment.pk: Decimal("30.25")}
 
-    monkeypatch.setattr(invoicing.selectors, "draft_balance_draws", draft_balance_draws)
+    monkeypatch.setattr(invoicing.selectors.balances, "draft_balance_draws", draft_balance_draws)
     when = datetime(2026, 2, 15, tzinfo=UTC)
     held = invoicing.selectors.balances_now(balances=[commit], now=when)
     assert held == {commit.pk: Decimal("169.75")}

@@ -1,150 +1,48 @@
-"""Reads for invoicing: a contract's billing period loaded into a `RatingInput`, invoices as shown.
-
-`rating_input_for` is the one place the database meets the pure engine: it loads the rate card's
-rates in effect during the period, the usage of each USAGE product per pricing and presentation
-group values and per rate segment (from metering's aggregates, never by scanning raw events here),
-the contract's subscriptions and scheduled charge items, into frozen dataclasses. A handful of
-queries whatever the number of events: one per distinct (metric, group keys, rate segment).
-"""
+"""The rating input of a contract's billing period: rates, usage per pricing and presentation
+group values and rate segment (from metering's aggregates), terms, all loaded for a batch of
+invoices at once (`RatingPreload`), and `rating_input_for` for one invoice."""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 
 from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
 from catalog.models import RateCard, RateTier
-from core.db import hot_cursor
 from customers import periods
-from customers import selectors as customers_selectors
 from customers.models import (
-    Commit,
-    CommitInvoiceItem,
     Contract,
     Customer,
     IngestAlias,
     ScheduledChargeItem,
 )
 from customers.models import Subscription as SubscriptionModel
-from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.models import Invoice
 from invoicing.rating import (
     InvoiceType,
-    Line,
     Period,
     PricingUnit,
     Product,
-    QuantityConversion,
-    QuantityRounding,
     Rate,
     RateType,
     RatingInput,
-    RatingResult,
     ScheduledCharge,
     Subscription,
-    Tier,
     Usage,
     group_values,
-    rate_invoice,
     scheduled_period,
     term_boundaries,
 )
-from invoicing.terms import TermsPreload, entitled_by_overrides, rate_fields, split_at
+from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
 from invoicing.usage import metric_usage_by_group
 
-# --- Model -> dataclass ----------------------------------------------------------------------------
-
-
-def _product(model: ProductModel) -> Product:
-    conversion = None
-    if model.quantity_conversion_factor is not None and model.quantity_conversion_operation:
-        conversion = QuantityConversion(
-            factor=model.quantity_conversion_factor,
-            operation=model.quantity_conversion_operation,
-            name=model.quantity_conversion_name,
-        )
-    rounding = None
-    if model.quantity_rounding_decimal_places is not None and model.quantity_rounding_method:
-        rounding = QuantityRounding(
-            decimal_places=model.quantity_rounding_decimal_places,
-            method=model.quantity_rounding_method,
-        )
-    return Product(
-        id=str(model.id),
-        name=model.name,
-        type=model.type,
-        tags=tuple(model.tags or ()),
-        pricing_group_keys=tuple(model.pricing_group_key or ()),
-        presentation_group_keys=tuple(model.presentation_group_key or ()),
-        quantity_conversion=conversion,
-        quantity_rounding=rounding,
-        composite_product_ids=tuple(str(p.id) for p in model.composite_products.all()),
-        composite_tags=tuple(model.composite_tags or ()),
-    )
-
-
-def _rate(model: RateModel) -> Rate:
-    return Rate(
-        id=str(model.id),
-        product_id=str(model.product_id),
-        rate_type=model.rate_type,
-        starting_at=model.starting_at,
-        ending_before=model.ending_before,
-        price=model.price,
-        tiers=tuple(Tier(price=tier.price, size=tier.size) for tier in model.list_tiers),
-        pricing_group_values=group_values(model.pricing_group_values),
-        entitled=model.entitled,
-        billing_frequency=model.billing_frequency or None,
-        **rate_fields(model),
-    )
-
-
-def _overlapping(queryset, period: Period, *, start: str = "starting_at", end="ending_before"):
-    return queryset.filter(**{f"{start}__lt": period.ending_before}).filter(
-        Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gt": period.starting_at})
-    )
-
-
-# --- Rate segments ---------------------------------------------------------------------------------
-
-
-def rate_windows(rates: Iterable[Rate], period: Period) -> list[Period]:
-    """The period cut into maximal windows over which the usage rate in effect does not change.
-
-    The engine prices a `Usage` by the rate in effect at its start (the latest-started entitled FLAT
-    or TIERED rate with its pricing group values), so usage must be aggregated per such window.
-    """
-    rates = [r for r in rates if r.entitled and r.rate_type in (RateType.FLAT, RateType.TIERED)]
-    cuts = {period.starting_at, period.ending_before}
-    for rate in rates:
-        for moment in (rate.starting_at, rate.ending_before):
-            if moment is not None and period.starting_at < moment < period.ending_before:
-                cuts.add(moment)
-    ordered = sorted(cuts)
-
-    def in_effect(moment: datetime) -> Rate | None:
-        live = [rate for rate in rates if rate.in_effect_at(moment)]
-        return max(live, key=lambda rate: rate.starting_at, default=None)
-
-    windows: list[tuple[datetime, datetime, Rate | None]] = []
-    for start, end in itertools.pairwise(ordered):
-        rate = in_effect(start)
-        if windows and windows[-1][2] is rate:
-            windows[-1] = (windows[-1][0], end, rate)
-        else:
-            windows.append((start, end, rate))
-    return [Period(start, end) for start, end, _ in windows]
-
-
-# --- The rating input ------------------------------------------------------------------------------
+from .engine_inputs import overlapping, product_from, rate_from, rate_windows
 
 
 def customer_event_ids(*, customer: Customer) -> list[str]:
@@ -249,7 +147,7 @@ class _Static:
     scheduled_charges: tuple[ScheduledCharge, ...] = ()
 
 
-def _window_of(items, window: Period, start: str = "starting_at", end: str = "ending_before"):
+def window_of(items, window: Period, start: str = "starting_at", end: str = "ending_before"):
     return [
         item
         for item in items
@@ -317,7 +215,7 @@ class RatingPreload:
         # Contract terms (issue 6) of the whole batch: commits, credits, overrides.
         self._terms = TermsPreload([c for c, _, _ in resolved], span)
         rate_models = list(
-            _overlapping(
+            overlapping(
                 RateModel.objects.filter(rate_card_id__in={c.rate_card_id for c, _ in usage_pairs}),
                 usage_span,
             )
@@ -344,7 +242,7 @@ class RatingPreload:
         for model in rate_models:
             model.product = rate_products[model.product_id]
         subscriptions = list(
-            _overlapping(
+            overlapping(
                 SubscriptionModel.objects.filter(
                     contract_id__in={c.pk for c, _ in usage_pairs}, archived_at__isnull=True
                 ),
@@ -403,14 +301,14 @@ class RatingPreload:
             elif kind != InvoiceType.USAGE:
                 converted[key] = ({}, ())  # a scheduled invoice prices no usage
             else:
-                card_rates = _window_of(rates_by_card.get(contract.rate_card_id, []), window)
+                card_rates = window_of(rates_by_card.get(contract.rate_card_id, []), window)
                 converted[key] = (
                     {str(m.product_id): m.product for m in card_rates},
-                    tuple(_rate(m) for m in card_rates),
+                    tuple(rate_from(m) for m in card_rates),
                 )
             product_models, rates = converted[key]
             product_models = dict(product_models)
-            contract_subscriptions = _window_of(
+            contract_subscriptions = window_of(
                 subscriptions_by_contract.get(contract.pk, []), window
             )
             contract_charges = [
@@ -424,7 +322,7 @@ class RatingPreload:
                 product_models.setdefault(
                     str(item.scheduled_charge.product_id), item.scheduled_charge.product
                 )
-            products = {pid: _product(model) for pid, model in product_models.items()}
+            products = {pid: product_from(model) for pid, model in product_models.items()}
             priced = {
                 rate.product_id
                 for rate in rates
@@ -492,7 +390,7 @@ class RatingPreload:
         pairs = []
         for invoice in invoices:
             contract = contracts[str(invoice.contract_id)]
-            pairs.append((contract, _invoice_period(invoice, contract), invoice.type))
+            pairs.append((contract, invoice_period(invoice, contract), invoice.type))
         return cls(pairs)
 
     def rating_input(
@@ -588,7 +486,7 @@ def scheduled_billing_period(timestamp: datetime) -> periods.BillingPeriod:
     return periods.BillingPeriod(period=window, full=window)
 
 
-def _invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeriod:
+def invoice_period(invoice: Invoice, contract: Contract) -> periods.BillingPeriod:
     if invoice.type == Invoice.Type.SCHEDULED:
         return scheduled_billing_period(invoice.start_timestamp)
     full = periods.full_period_containing(periods.schedule_for(contract), invoice.start_timestamp)
@@ -623,346 +521,3 @@ def rating_input_for(
         raise ValueError("give an invoice, or a contract and a period")
     preload = preload or RatingPreload([(contract, period, invoice_type)])
     return preload.rating_input(contract.pk, period.starting_at, invoice_type=invoice_type)
-
-
-# --- Invoices as shown -----------------------------------------------------------------------------
-
-
-def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLineItem:
-    """An engine line as an (unsaved) line item row of `invoice`."""
-    return InvoiceLineItem(
-        invoice=invoice,
-        position=position,
-        name=line.name,
-        type=line.type,
-        product_id=line.product_id,
-        product_type=line.product_type,
-        credit_type_id=line.credit_type_id or invoice.credit_type_id,
-        quantity=line.quantity,
-        unit_price=line.unit_price,
-        total=line.total,
-        starting_at=line.starting_at,
-        ending_before=line.ending_before,
-        group_key=line.group_key or "",
-        group_value=line.group_value or "",
-        pricing_group_values=dict(line.pricing_group_values),
-        presentation_group_values=dict(line.presentation_group_values),
-        tier_level=line.tier.level if line.tier else None,
-        tier_starting_at=line.tier.starting_at if line.tier else None,
-        tier_size=line.tier.size if line.tier else None,
-        is_prorated=line.is_prorated,
-        is_unpriced=line.is_unpriced,
-        subscription_id=line.subscription_id,
-        scheduled_charge_id=line.scheduled_charge_id,
-        commit_id=line.commit_id,
-        commit_segment_id=line.commit_segment_id,
-        applied_commit_or_credit_id=line.applied_commit_or_credit_id,
-        applied_commit_or_credit_type=line.applied_commit_or_credit_type or "",
-        balance_remaining=line.balance_remaining,
-    )
-
-
-@dataclass(frozen=True)
-class InvoiceView:
-    """An invoice as finance staff and the API see it: frozen lines, or a draft rated on read."""
-
-    invoice: Invoice
-    lines: list[InvoiceLineItem]
-    subtotal: Decimal
-    total: Decimal
-
-
-def invoice_rate(
-    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
-) -> RatingResult:
-    return rate_invoice(rating_input_for(invoice=invoice, now=now, preload=preload))
-
-
-def invoice_view(
-    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
-) -> InvoiceView:
-    """A draft is rated now from the current aggregates (read-your-writes); others are frozen.
-    A `preload` made for a page of invoices saves each draft's rate card and terms queries."""
-    if invoice.status == Invoice.Status.DRAFT:
-        result = invoice_rate(invoice=invoice, now=now, preload=preload)
-        lines = [
-            line_item_from(line, invoice=invoice, position=index)
-            for index, line in enumerate(result.lines)
-        ]
-        return InvoiceView(invoice, lines, result.subtotal, result.total)
-    lines = list(invoice.line_items.order_by("position"))
-    return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
-
-
-def invoice_views(*, invoices: Iterable[Invoice], now: datetime | None = None) -> list[InvoiceView]:
-    """Many invoices as shown (an API page): drafts share one preload, frozen lines one query."""
-    invoices = list(invoices)
-    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
-    preload = RatingPreload.for_invoices(drafts) if drafts else None
-    frozen: dict = {}
-    for line in InvoiceLineItem.objects.filter(
-        invoice_id__in=[i.pk for i in invoices if i.status != Invoice.Status.DRAFT]
-    ).order_by("invoice_id", "position"):
-        frozen.setdefault(line.invoice_id, []).append(line)
-    views = []
-    for invoice in invoices:
-        if invoice.status == Invoice.Status.DRAFT:
-            views.append(invoice_view(invoice=invoice, now=now, preload=preload))
-        else:
-            views.append(
-                InvoiceView(invoice, frozen.get(invoice.pk, []), invoice.subtotal, invoice.total)
-            )
-    return views
-
-
-def drafts_preload(invoices: Iterable[Invoice]) -> RatingPreload | None:
-    """A preload for the drafts among `invoices` (an admin list page), or None if there is none."""
-    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
-    return RatingPreload.for_invoices(drafts) if drafts else None
-
-
-def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
-    """{contract pk: set of datetimes}: the dates on which each contract has scheduled items to
-    invoice on SCHEDULED invoices: its live scheduled charges' items and the invoice schedule
-    items of the live PREPAID commits it invoices (its own, and customer-level ones naming it as
-    `invoice_contract`), except dates a finalized usage invoice already billed. Empty for a
-    contract that puts them on its usage invoices (`scheduled_charges_on_usage_invoices`).
-    Three queries for any number of contracts."""
-    contracts = list(contracts)
-    result: dict = {c.pk: set() for c in contracts}
-    ids = [c.pk for c in contracts if not c.scheduled_charges_on_usage_invoices]
-    if not ids:
-        return result
-    for contract_id, moment in ScheduledChargeItem.objects.filter(
-        scheduled_charge__contract_id__in=ids, scheduled_charge__archived_at__isnull=True
-    ).values_list("scheduled_charge__contract_id", "timestamp"):
-        result[contract_id].add(moment)
-    for own, invoicing, moment in (
-        CommitInvoiceItem.objects.filter(
-            commit__archived_at__isnull=True, commit__type=Commit.Type.PREPAID
-        )
-        .filter(
-            Q(commit__contract_id__in=ids)
-            | Q(commit__contract__isnull=True, commit__invoice_contract_id__in=ids)
-        )
-        .values_list("commit__contract_id", "commit__invoice_contract_id", "timestamp")
-    ):
-        result[own if own is not None else invoicing].add(moment)
-    # Dates a finalized usage invoice already billed: it carried the scheduled items (the flag
-    # was set then, or it was finalized before scheduled invoices existed: no flag in its
-    # snapshot). Billing them again on a scheduled invoice would bill them twice.
-    carried = Q(rating_snapshot__scheduled_charges_on_usage_invoices=True) | Q(
-        rating_snapshot__scheduled_charges_on_usage_invoices__isnull=True
-    )
-    dated = [pk for pk in ids if result[pk]]
-    if not dated:
-        return result
-    billed = Invoice.objects.filter(
-        carried,
-        contract_id__in=dated,
-        type=Invoice.Type.USAGE,
-        status=Invoice.Status.FINALIZED,
-        start_timestamp__lte=max(max(result[pk]) for pk in dated),
-        end_timestamp__gt=min(min(result[pk]) for pk in dated),
-    ).values_list("contract_id", "start_timestamp", "end_timestamp")
-    for contract_id, start, end in billed:
-        result[contract_id] = {m for m in result[contract_id] if not start <= m < end}
-    return result
-
-
-def contract_invoices(*, contract: Contract):
-    """The contract's invoices, newest period first (for the contract's admin page)."""
-    return (
-        Invoice.objects.filter(contract=contract)
-        .select_related("credit_type")
-        .order_by("-start_timestamp", "-created_at")
-    )
-
-
-def customer_invoices(
-    *,
-    customer: Customer,
-    status: str | None = None,
-    contract_id: str | None = None,
-    starting_on: datetime | None = None,
-    ending_before: datetime | None = None,
-    descending: bool = False,
-    invoice_type: str | None = None,
-):
-    """The customer's invoices for the API's list, filtered on the billing period (a scheduled
-    invoice's is its date) and type (Metronome's USAGE_CONSOLIDATED is our USAGE)."""
-    queryset = Invoice.objects.filter(customer=customer).select_related("credit_type")
-    if status:
-        queryset = queryset.filter(status=status.upper())
-    if invoice_type:
-        kind = invoice_type.upper()
-        queryset = queryset.filter(
-            type=Invoice.Type.USAGE if kind == "USAGE_CONSOLIDATED" else kind
-        )
-    if contract_id:
-        queryset = queryset.filter(contract_id=contract_id)
-    if starting_on is not None:
-        queryset = queryset.filter(start_timestamp__gte=starting_on)
-    if ending_before is not None:
-        # A period ending by then; a scheduled invoice dated before then (its date is both ends).
-        queryset = queryset.filter(
-            Q(type=Invoice.Type.USAGE, end_timestamp__lte=ending_before)
-            | Q(type=Invoice.Type.SCHEDULED, start_timestamp__lt=ending_before)
-        )
-    order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
-    return queryset.order_by(*order)
-
-
-def balances_now(*, balances: Iterable, now: datetime, include_drafts: bool = True) -> dict:
-    """{balance id: Decimal}: what each commit or credit holds at `now` (Metronome's `balance`):
-    `customers.selectors.balances_now` minus what current drafts draw (`draft_balance_draws`)
-    when `include_drafts`."""
-    balances = list(balances)
-    draws = draft_balance_draws(balances=balances, now=now) if include_drafts else None
-    return customers_selectors.balances_now(balances=balances, now=now, draft_draws=draws)
-
-
-def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decimal]:
-    """{segment id: Decimal}: what the current DRAFT invoices draw from the segments of
-    `balances` (Commit / Credit rows), not yet in the ledger (what `balances_now` takes off, so balances burn down in real time). Drafts whose period has started by `now`, of the
-    contracts the balances may apply to, rated now (one rating per draft), oldest period first:
-    what an older draft draws is taken off what a later one finds available (the ledger only
-    knows finalized invoices), so two unfinalized periods never draw the same amount twice."""
-    balances = list(balances)
-    if not balances:
-        return {}
-    contract_ids = {b.contract_id for b in balances if b.contract_id is not None}
-    customer_ids = {b.customer_id for b in balances if b.contract_id is None}
-    drafts = list(
-        # Scheduled invoices draw nothing (the engine gives them no burn-down).
-        Invoice.objects.filter(
-            status=Invoice.Status.DRAFT, type=Invoice.Type.USAGE, start_timestamp__lte=now
-        )
-        .filter(Q(contract_id__in=contract_ids) | Q(customer_id__in=customer_ids))
-        .order_by("start_timestamp", "id")
-    )
-    if not drafts:
-        return {}
-    wanted = {str(b.pk) for b in balances}
-    preload = RatingPreload.for_invoices(drafts)
-    drawn: dict[str, Decimal] = {}
-    taken: dict[str, Decimal] = {}  # every segment's draws so far, of any balance
-    for invoice in drafts:
-        rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
-        if taken:
-            rating_input = dataclasses.replace(
-                rating_input,
-                balances=tuple(
-                    dataclasses.replace(
-                        balance,
-                        access_schedule=tuple(
-                            dataclasses.replace(
-                                segment,
-                                available=max(
-                                    segment.available_at_start - taken.get(segment.id, 0),
-                                    Decimal(0),
-                                ),
-                            )
-                            for segment in balance.access_schedule
-                        ),
-                    )
-                    for balance in rating_input.balances
-                ),
-            )
-        for draw in rate_invoice(rating_input).balance_draws:
-            if draw.drawn:
-                taken[draw.segment_id] = taken.get(draw.segment_id, Decimal(0)) + draw.drawn
-                if draw.balance_id in wanted:
-                    drawn[draw.segment_id] = drawn.get(draw.segment_id, Decimal(0)) + draw.drawn
-    return drawn
-
-
-# --- Late events -----------------------------------------------------------------------------------
-
-
-def finalized_periods_for(
-    *, customer_ids: Iterable[str]
-) -> dict[str, list[tuple[datetime, datetime]]]:
-    """For each raw event `customer_id` (a customer id or an ingest alias), the [start, end)
-        periods of that customer's FINALIZED usage invoices. An event whose timestamp falls in one is
-        late. The ids resolve as metering attributes events (`customers_by_ingest_id`: an alias first,
-    else a canonical customer id); unknown ids map to no period."""
-    from metering.selectors import customers_by_ingest_id
-
-    owners = {
-        value: customer.pk
-        for value, customer in customers_by_ingest_id(str(v) for v in customer_ids).items()
-    }
-    by_customer: dict[str, list[tuple[datetime, datetime]]] = {}
-    for customer_id, start, end in Invoice.objects.filter(
-        customer_id__in=set(owners.values()),
-        status=Invoice.Status.FINALIZED,
-        type=Invoice.Type.USAGE,
-    ).values_list("customer_id", "start_timestamp", "end_timestamp"):
-        by_customer.setdefault(str(customer_id), []).append((start, end))
-    return {value: by_customer.get(str(owner), []) for value, owner in owners.items()}
-
-
-# The hot-path form of the same rule for PostgreSQL: one prepared statement per ingest batch,
-# answering the positions of the late events. An alias wins over a customer id, as in
-# `finalized_periods_for`; an id written as a canonical UUID matches invoices of that customer
-# directly (an invoice's customer exists).
-_LATE_SQL = """
-SELECT DISTINCT e.i
-FROM json_to_recordset(%(events)s::json) AS e(i int, c text, s timestamptz)
-LEFT JOIN {alias} a ON a.alias = e.c
-JOIN {invoice} inv ON inv.customer_id = COALESCE(
-        a.customer_id,
-        CASE WHEN e.c ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$'
-             THEN e.c::uuid END)
-    AND inv.status = %(status)s AND inv.type = %(type)s
-    AND inv.start_timestamp <= e.s AND e.s < inv.end_timestamp
-"""
-
-
-def events_late(events: Iterable[tuple[str, datetime]]) -> list[bool]:
-    """Metering's late-event hook (setting METERING_LATE_EVENT_CHECK): for each
-    (customer_id as received, timestamp) of a batch, whether its period is already finalized."""
-    events = list(events)
-    if not events:
-        return []
-    if connection.vendor != "postgresql":
-        finalized = finalized_periods_for(customer_ids={customer_id for customer_id, _ in events})
-        return [
-            is_late(finalized.get(customer_id, []), timestamp) for customer_id, timestamp in events
-        ]
-    quote = connection.ops.quote_name
-    sql = _LATE_SQL.format(
-        alias=quote(IngestAlias._meta.db_table), invoice=quote(Invoice._meta.db_table)
-    )
-    batch = json.dumps(
-        [
-            {"i": index, "c": customer_id, "s": timestamp.isoformat()}
-            for index, (customer_id, timestamp) in enumerate(events)
-        ]
-    )
-    with hot_cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "events": batch,
-                "status": Invoice.Status.FINALIZED.value,
-                "type": Invoice.Type.USAGE.value,
-            },
-            prepare=True,
-        )
-        late = {index for (index,) in cursor.fetchall()}
-    return [index in late for index in range(len(events))]
-
-
-def is_late(periods_: list[tuple[datetime, datetime]], timestamp: datetime) -> bool:
-    return any(start <= timestamp < end for start, end in periods_)
-
-
-def customer_late_event_count(*, customer: Customer) -> int:
-    """How many of the customer's events arrived after their period was finalized."""
-    from metering.models import UsageEvent
-
-    return UsageEvent.objects.filter(
-        customer_id__in=customer_event_ids(customer=customer), is_late=True
-    ).count()

@@ -1,0 +1,47 @@
+"""Reads for invoicing: a contract's billing period loaded into a `RatingInput`, invoices as shown.
+
+`rating_input_for` is the one place the database meets the pure engine: it loads the rate card's
+rates in effect during the period, the usage of each USAGE product per pricing and presentation
+group values and per rate segment (from metering's aggregates, never by scanning raw events here),
+the contract's subscriptions and scheduled charge items, into frozen dataclasses. A handful of
+queries whatever the number of events: one per distinct (metric, group keys, rate segment).
+
+One module per concern: `engine_inputs` (models as the engine's dataclasses, rate windows),
+`preload` (the rating input, loaded for a batch), `invoices` (invoices as shown, invoice lists),
+`balances` (what drafts draw from commits and credits), `late` (late events)."""
+
+from .balances import (  # noqa: F401
+    balances_now,
+    draft_balance_draws,
+)
+from .engine_inputs import (  # noqa: F401
+    overlapping,
+    product_from,
+    rate_from,
+    rate_windows,
+)
+from .invoices import (  # noqa: F401
+    InvoiceView,
+    contract_invoices,
+    contracts_scheduled_dates,
+    customer_invoices,
+    drafts_preload,
+    invoice_rate,
+    invoice_view,
+    invoice_views,
+    line_item_from,
+)
+from .late import (  # noqa: F401
+    customer_late_event_count,
+    events_late,
+    finalized_periods_for,
+    is_late,
+)
+from .preload import (  # noqa: F401
+    RatingPreload,
+    customer_event_ids,
+    invoice_period,
+    rating_input_for,
+    scheduled_billing_period,
+    window_of,
+)

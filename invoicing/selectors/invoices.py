@@ -1,0 +1,212 @@
+"""Invoices as shown: a draft rated on read, a finalized one from its frozen lines; the invoice
+lists of a contract and of a customer; the scheduled dates of contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q
+
+from customers.models import (
+    Commit,
+    CommitInvoiceItem,
+    Contract,
+    Customer,
+    ScheduledChargeItem,
+)
+from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.rating import (
+    Line,
+    RatingResult,
+    rate_invoice,
+)
+
+from .preload import RatingPreload, rating_input_for
+
+
+def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLineItem:
+    """An engine line as an (unsaved) line item row of `invoice`."""
+    return InvoiceLineItem(
+        invoice=invoice,
+        position=position,
+        name=line.name,
+        type=line.type,
+        product_id=line.product_id,
+        product_type=line.product_type,
+        credit_type_id=line.credit_type_id or invoice.credit_type_id,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        total=line.total,
+        starting_at=line.starting_at,
+        ending_before=line.ending_before,
+        group_key=line.group_key or "",
+        group_value=line.group_value or "",
+        pricing_group_values=dict(line.pricing_group_values),
+        presentation_group_values=dict(line.presentation_group_values),
+        tier_level=line.tier.level if line.tier else None,
+        tier_starting_at=line.tier.starting_at if line.tier else None,
+        tier_size=line.tier.size if line.tier else None,
+        is_prorated=line.is_prorated,
+        is_unpriced=line.is_unpriced,
+        subscription_id=line.subscription_id,
+        scheduled_charge_id=line.scheduled_charge_id,
+        commit_id=line.commit_id,
+        commit_segment_id=line.commit_segment_id,
+        applied_commit_or_credit_id=line.applied_commit_or_credit_id,
+        applied_commit_or_credit_type=line.applied_commit_or_credit_type or "",
+        balance_remaining=line.balance_remaining,
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """An invoice as finance staff and the API see it: frozen lines, or a draft rated on read."""
+
+    invoice: Invoice
+    lines: list[InvoiceLineItem]
+    subtotal: Decimal
+    total: Decimal
+
+
+def invoice_rate(
+    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
+) -> RatingResult:
+    return rate_invoice(rating_input_for(invoice=invoice, now=now, preload=preload))
+
+
+def invoice_view(
+    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
+) -> InvoiceView:
+    """A draft is rated now from the current aggregates (read-your-writes); others are frozen.
+    A `preload` made for a page of invoices saves each draft's rate card and terms queries."""
+    if invoice.status == Invoice.Status.DRAFT:
+        result = invoice_rate(invoice=invoice, now=now, preload=preload)
+        lines = [
+            line_item_from(line, invoice=invoice, position=index)
+            for index, line in enumerate(result.lines)
+        ]
+        return InvoiceView(invoice, lines, result.subtotal, result.total)
+    lines = list(invoice.line_items.order_by("position"))
+    return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
+
+
+def invoice_views(*, invoices: Iterable[Invoice], now: datetime | None = None) -> list[InvoiceView]:
+    """Many invoices as shown (an API page): drafts share one preload, frozen lines one query."""
+    invoices = list(invoices)
+    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
+    preload = RatingPreload.for_invoices(drafts) if drafts else None
+    frozen: dict = {}
+    for line in InvoiceLineItem.objects.filter(
+        invoice_id__in=[i.pk for i in invoices if i.status != Invoice.Status.DRAFT]
+    ).order_by("invoice_id", "position"):
+        frozen.setdefault(line.invoice_id, []).append(line)
+    views = []
+    for invoice in invoices:
+        if invoice.status == Invoice.Status.DRAFT:
+            views.append(invoice_view(invoice=invoice, now=now, preload=preload))
+        else:
+            views.append(
+                InvoiceView(invoice, frozen.get(invoice.pk, []), invoice.subtotal, invoice.total)
+            )
+    return views
+
+
+def drafts_preload(invoices: Iterable[Invoice]) -> RatingPreload | None:
+    """A preload for the drafts among `invoices` (an admin list page), or None if there is none."""
+    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
+    return RatingPreload.for_invoices(drafts) if drafts else None
+
+
+def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
+    """{contract pk: set of datetimes}: the dates on which each contract has scheduled items to
+    invoice on SCHEDULED invoices: its live scheduled charges' items and the invoice schedule
+    items of the live PREPAID commits it invoices (its own, and customer-level ones naming it as
+    `invoice_contract`), except dates a finalized usage invoice already billed. Empty for a
+    contract that puts them on its usage invoices (`scheduled_charges_on_usage_invoices`).
+    Three queries for any number of contracts."""
+    contracts = list(contracts)
+    result: dict = {c.pk: set() for c in contracts}
+    ids = [c.pk for c in contracts if not c.scheduled_charges_on_usage_invoices]
+    if not ids:
+        return result
+    for contract_id, moment in ScheduledChargeItem.objects.filter(
+        scheduled_charge__contract_id__in=ids, scheduled_charge__archived_at__isnull=True
+    ).values_list("scheduled_charge__contract_id", "timestamp"):
+        result[contract_id].add(moment)
+    for own, invoicing, moment in (
+        CommitInvoiceItem.objects.filter(
+            commit__archived_at__isnull=True, commit__type=Commit.Type.PREPAID
+        )
+        .filter(
+            Q(commit__contract_id__in=ids)
+            | Q(commit__contract__isnull=True, commit__invoice_contract_id__in=ids)
+        )
+        .values_list("commit__contract_id", "commit__invoice_contract_id", "timestamp")
+    ):
+        result[own if own is not None else invoicing].add(moment)
+    # Dates a finalized usage invoice already billed: it carried the scheduled items (the flag
+    # was set then, or it was finalized before scheduled invoices existed: no flag in its
+    # snapshot). Billing them again on a scheduled invoice would bill them twice.
+    carried = Q(rating_snapshot__scheduled_charges_on_usage_invoices=True) | Q(
+        rating_snapshot__scheduled_charges_on_usage_invoices__isnull=True
+    )
+    dated = [pk for pk in ids if result[pk]]
+    if not dated:
+        return result
+    billed = Invoice.objects.filter(
+        carried,
+        contract_id__in=dated,
+        type=Invoice.Type.USAGE,
+        status=Invoice.Status.FINALIZED,
+        start_timestamp__lte=max(max(result[pk]) for pk in dated),
+        end_timestamp__gt=min(min(result[pk]) for pk in dated),
+    ).values_list("contract_id", "start_timestamp", "end_timestamp")
+    for contract_id, start, end in billed:
+        result[contract_id] = {m for m in result[contract_id] if not start <= m < end}
+    return result
+
+
+def contract_invoices(*, contract: Contract):
+    """The contract's invoices, newest period first (for the contract's admin page)."""
+    return (
+        Invoice.objects.filter(contract=contract)
+        .select_related("credit_type")
+        .order_by("-start_timestamp", "-created_at")
+    )
+
+
+def customer_invoices(
+    *,
+    customer: Customer,
+    status: str | None = None,
+    contract_id: str | None = None,
+    starting_on: datetime | None = None,
+    ending_before: datetime | None = None,
+    descending: bool = False,
+    invoice_type: str | None = None,
+):
+    """The customer's invoices for the API's list, filtered on the billing period (a scheduled
+    invoice's is its date) and type (Metronome's USAGE_CONSOLIDATED is our USAGE)."""
+    queryset = Invoice.objects.filter(customer=customer).select_related("credit_type")
+    if status:
+        queryset = queryset.filter(status=status.upper())
+    if invoice_type:
+        kind = invoice_type.upper()
+        queryset = queryset.filter(
+            type=Invoice.Type.USAGE if kind == "USAGE_CONSOLIDATED" else kind
+        )
+    if contract_id:
+        queryset = queryset.filter(contract_id=contract_id)
+    if starting_on is not None:
+        queryset = queryset.filter(start_timestamp__gte=starting_on)
+    if ending_before is not None:
+        # A period ending by then; a scheduled invoice dated before then (its date is both ends).
+        queryset = queryset.filter(
+            Q(type=Invoice.Type.USAGE, end_timestamp__lte=ending_before)
+            | Q(type=Invoice.Type.SCHEDULED, start_timestamp__lt=ending_before)
+        )
+    order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
+    return queryset.order_by(*order)
