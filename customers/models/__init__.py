@@ -1,0 +1,35 @@
+"""Customers, their ingest aliases, contracts and the contract terms.
+
+Field names follow Metronome's API (reference sections 3.3, 3.6 and 3.8). One module per family:
+`customer`, `contracts`, `balances` (commits, credits, segments, the ledger), `terms` (and `common`)."""
+
+from .balances import (  # noqa: F401
+    AccessSegment,
+    BalanceLedgerEntry,
+    BalanceTerm,
+    Commit,
+    Credit,
+)
+from .common import (  # noqa: F401
+    HOUR_MESSAGE,
+    start_before_end,
+    window_errors,
+)
+from .contracts import (  # noqa: F401
+    Contract,
+    ContractEdit,
+    ContractTransition,
+)
+from .customer import (  # noqa: F401
+    Customer,
+    IngestAlias,
+)
+from .terms import (  # noqa: F401
+    CommitInvoiceItem,
+    Override,
+    OverrideTier,
+    ScheduledCharge,
+    ScheduledChargeItem,
+    ScheduleItem,
+    Subscription,
+)

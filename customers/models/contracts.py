@@ -1,0 +1,168 @@
+"""Contracts, their transitions and their edit history."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from catalog.models import (
+    ArchivableQuerySet,
+    Frequency,
+    Package,
+    PricingUnit,
+    RateCard,
+)
+
+from .common import start_before_end, window_errors
+from .customer import Customer
+
+
+class Contract(models.Model):
+    """A customer's agreement: a rate card, dates, a usage statement schedule, and terms."""
+
+    class StatementDay(models.TextChoices):
+        FIRST_OF_MONTH = "FIRST_OF_MONTH", "First of month"
+        CONTRACT_START = "CONTRACT_START", "Contract start"
+
+    class MultiplierPrioritization(models.TextChoices):
+        LOWEST_MULTIPLIER = "LOWEST_MULTIPLIER", "Lowest multiplier"
+        EXPLICIT = "EXPLICIT", "Explicit priority"
+
+    class BillingProvider(models.TextChoices):
+        NONE = "", "None"
+        STRIPE = "stripe", "Stripe"
+        NETSUITE = "netsuite", "NetSuite"
+        AWS_MARKETPLACE = "aws_marketplace", "AWS Marketplace"
+        AZURE_MARKETPLACE = "azure_marketplace", "Azure Marketplace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contracts")
+    name = models.CharField(max_length=200, blank=True)
+    rate_card = models.ForeignKey(RateCard, on_delete=models.PROTECT, related_name="contracts")
+    package = models.ForeignKey(
+        Package, on_delete=models.PROTECT, null=True, blank=True, related_name="contracts"
+    )
+    starting_at = models.DateTimeField()
+    ending_before = models.DateTimeField(null=True, blank=True)
+    usage_statement_frequency = models.CharField(
+        max_length=10, choices=Frequency.choices, default=Frequency.MONTHLY
+    )
+    usage_statement_day = models.CharField(
+        max_length=16, choices=StatementDay.choices, default=StatementDay.FIRST_OF_MONTH
+    )
+    net_payment_terms_days = models.PositiveIntegerField(default=30)
+    multiplier_override_prioritization = models.CharField(
+        max_length=20,
+        choices=MultiplierPrioritization.choices,
+        default=MultiplierPrioritization.LOWEST_MULTIPLIER,
+    )
+    scheduled_charges_on_usage_invoices = models.BooleanField(
+        default=False, help_text="Put scheduled charges and commit purchases on the usage invoice."
+    )
+    billing_provider = models.CharField(
+        max_length=32, choices=BillingProvider.choices, blank=True, default=""
+    )
+    uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True, default="admin")
+    archived_at = models.DateTimeField(null=True, blank=True)
+    billed_through = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The end of its latest finalized usage invoice (kept by invoicing): the "
+        "contract cannot end before it.",
+    )
+
+    objects = ArchivableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starting_at"]
+        constraints = [start_before_end("contract")]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.customer} from {self.starting_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        errors = window_errors(self.starting_at, self.ending_before, hour_aligned=False)
+        if self.rate_card_id and self._state.adding and self.rate_card.archived_at is not None:
+            errors["rate_card"] = "This rate card is archived; new contracts cannot use it."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def pricing_unit(self) -> PricingUnit:
+        return self.rate_card.fiat_credit_type
+
+
+class ContractTransition(models.Model):
+    """One contract following another (Metronome's `transition`): the earlier contract ends when
+    the later one starts; on a RENEWAL, the unused part of the earlier contract's commits and
+    credits that have a rollover fraction rolls over to the later one (once, when the transition
+    takes effect: `rolled_over_at`)."""
+
+    class Type(models.TextChoices):
+        RENEWAL = "RENEWAL", "Renewal"
+        SUPERSEDE = "SUPERSEDE", "Supersede"
+
+    class TrueUp(models.TextChoices):
+        AS_IS = "AS_IS", "As is"
+        REMOVE = "REMOVE", "Remove"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.RENEWAL)
+    from_contract = models.OneToOneField(
+        Contract, on_delete=models.PROTECT, related_name="transition_out"
+    )
+    to_contract = models.OneToOneField(
+        Contract, on_delete=models.CASCADE, related_name="transition_in"
+    )
+    future_invoice_trueup = models.CharField(
+        max_length=6,
+        choices=TrueUp.choices,
+        blank=True,
+        help_text="future_invoice_behavior.trueup as given (empty: AS_IS).",
+    )
+    rolled_over_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the balances rolled over (empty: not yet)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_contract=F("to_contract")),
+                name="contracttransition_two_contracts",
+                violation_error_message="A contract cannot transition to itself.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()}: {self.from_contract} -> {self.to_contract}"
+
+    @property
+    def starting_at(self):
+        """The moment of the transition: the later contract's start."""
+        return self.to_contract.starting_at
+
+
+class ContractEdit(models.Model):
+    """One edit of a contract (v2 contracts/edit): what it changed, and its uniqueness key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="edits")
+    uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="Ids of the terms added, archived or removed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True, default="admin")
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Edit of {self.contract} at {self.created_at:%Y-%m-%d %H:%M}"
