@@ -1,0 +1,65 @@
+"""Billable metrics: create (metering hears `billable_metric.create` and backfills), rename, archive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from core import outbox
+
+from ..models import (
+    BillableMetric,
+)
+from .common import already_archived, save_clean
+
+
+def billable_metric_create(
+    *,
+    name: str,
+    aggregation_type: str,
+    aggregation_key: str = "",
+    event_type_filter: dict | None = None,
+    property_filters: list | None = None,
+    group_keys: list | None = None,
+    custom_fields: dict | None = None,
+    now: datetime | None = None,
+) -> BillableMetric:
+    """A billable metric; metering measures the events already stored once it hears
+    `billable_metric.create` (after commit)."""
+    metric = BillableMetric(
+        name=name,
+        aggregation_type=aggregation_type,
+        aggregation_key=aggregation_key or "",
+        event_type_filter=event_type_filter or {},
+        property_filters=property_filters or [],
+        group_keys=group_keys or [],
+        custom_fields=custom_fields or {},
+    )
+    with transaction.atomic():
+        save_clean(metric)
+        # Metering hears it and measures the events stored before the metric existed.
+        outbox.record(
+            type="billable_metric.create",
+            subject_id=metric.pk,
+            occurred_at=now or timezone.now(),
+            payload={"billable_metric_id": str(metric.pk)},
+        )
+    return metric
+
+
+def billable_metric_rename(*, metric: BillableMetric, name: str) -> BillableMetric:
+    if metric.archived_at is not None:
+        raise ValidationError("This billable metric is archived; it cannot be renamed.")
+    metric.name = name
+    save_clean(metric)
+    return metric
+
+
+def billable_metric_archive(*, metric: BillableMetric, now: datetime) -> BillableMetric:
+    already_archived(metric, "billable metric")
+    metric.archived_at = now
+    metric.save(update_fields=["archived_at"])
+    return metric

@@ -1,0 +1,295 @@
+"""Rate cards (aliases, unit conversions) and their rates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..models import (
+    CreditTypeConversion,
+    PricingUnit,
+    Product,
+    Rate,
+    RateCard,
+    RateCardAlias,
+    RateTier,
+    tiers_problem,
+)
+from .common import already_archived, save_clean
+
+
+@dataclass(frozen=True)
+class AliasSpec:
+    name: str
+    starting_at: datetime | None = None
+    ending_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConversionSpec:
+    custom_credit_type: PricingUnit
+    fiat_per_custom_credit: Decimal
+
+
+def _aliases_check(rate_card: RateCard, aliases: Sequence[AliasSpec]) -> None:
+    for index, alias in enumerate(aliases):
+        clash = (
+            RateCardAlias.objects.filter(name=alias.name)
+            .exclude(rate_card=rate_card)
+            .select_related("rate_card")
+        )
+        for other in clash:
+            if _windows_overlap(
+                alias.starting_at, alias.ending_before, other.starting_at, other.ending_before
+            ):
+                raise ValidationError(
+                    {
+                        f"aliases[{index}].name": (
+                            f"The alias '{alias.name}' is already used by rate card "
+                            f"'{other.rate_card}' at the same time."
+                        )
+                    }
+                )
+
+
+def _windows_overlap(start_a, end_a, start_b, end_b) -> bool:
+    return (end_b is None or start_a is None or start_a < end_b) and (
+        end_a is None or start_b is None or start_b < end_a
+    )
+
+
+def _set_aliases(rate_card: RateCard, aliases: Sequence[AliasSpec]) -> None:
+    _aliases_check(rate_card, aliases)
+    rate_card.aliases.all().delete()
+    for index, spec in enumerate(aliases):
+        alias = RateCardAlias(
+            rate_card=rate_card,
+            name=spec.name,
+            starting_at=spec.starting_at,
+            ending_before=spec.ending_before,
+        )
+        try:
+            alias.full_clean()
+        except ValidationError as exc:
+            raise _prefixed(exc, f"aliases[{index}]") from None
+        alias.save()
+
+
+def _add_conversions(
+    rate_card: RateCard, conversions: Sequence[ConversionSpec], field: str
+) -> None:
+    for index, spec in enumerate(conversions):
+        conversion = CreditTypeConversion(
+            rate_card=rate_card,
+            custom_credit_type=spec.custom_credit_type,
+            fiat_per_custom_credit=spec.fiat_per_custom_credit,
+        )
+        try:
+            conversion.full_clean()
+        except ValidationError as exc:
+            raise _prefixed(exc, f"{field}[{index}]") from None
+        conversion.save()
+
+
+def _prefixed(exc: ValidationError, prefix: str) -> ValidationError:
+    """A nested object's errors under `prefix.field` so the message says where."""
+    if not hasattr(exc, "error_dict"):
+        return ValidationError({prefix: exc.messages})
+    return ValidationError(
+        {
+            (prefix if key == "__all__" else f"{prefix}.{key}"): messages
+            for key, messages in exc.message_dict.items()
+        }
+    )
+
+
+@transaction.atomic
+def rate_card_create(
+    *,
+    name: str,
+    description: str = "",
+    fiat_credit_type: PricingUnit | None = None,
+    aliases: Sequence[AliasSpec] = (),
+    credit_type_conversions: Sequence[ConversionSpec] = (),
+    custom_fields: dict | None = None,
+    created_by: str = "admin",
+) -> RateCard:
+    rate_card = RateCard(
+        name=name,
+        description=description or "",
+        custom_fields=custom_fields or {},
+        created_by=created_by,
+    )
+    if fiat_credit_type is not None:
+        rate_card.fiat_credit_type = fiat_credit_type
+    save_clean(rate_card)
+    _set_aliases(rate_card, aliases)
+    _add_conversions(rate_card, credit_type_conversions, "credit_type_conversions")
+    return rate_card
+
+
+@transaction.atomic
+def rate_card_update(
+    *,
+    rate_card: RateCard,
+    name: str | None = None,
+    description: str | None = None,
+    aliases: Sequence[AliasSpec] | None = None,
+    add_credit_type_conversions: Sequence[ConversionSpec] = (),
+) -> RateCard:
+    """Metadata only: name, description, the alias set (replaced); conversions are add-only."""
+    if rate_card.archived_at is not None:
+        raise ValidationError("This rate card is archived; it cannot be updated.")
+    if name is not None:
+        rate_card.name = name
+    if description is not None:
+        rate_card.description = description
+    save_clean(rate_card)
+    if aliases is not None:
+        _set_aliases(rate_card, aliases)
+    _add_conversions(rate_card, add_credit_type_conversions, "add_credit_type_conversions")
+    return rate_card
+
+
+def rate_card_archive(*, rate_card: RateCard, now: datetime) -> RateCard:
+    already_archived(rate_card, "rate card")
+    rate_card.archived_at = now
+    rate_card.save(update_fields=["archived_at"])
+    return rate_card
+
+
+Tier = tuple[Decimal | None, Decimal]  # (size, price); the last tier has no size
+
+
+@dataclass(frozen=True)
+class CommitRateSpec:
+    rate_type: str
+    price: Decimal | None = None
+    tiers: Sequence[Tier] = ()
+
+
+def rate_add(
+    *,
+    rate_card: RateCard,
+    product: Product,
+    entitled: bool,
+    rate_type: str,
+    starting_at: datetime,
+    ending_before: datetime | None = None,
+    price: Decimal | None = None,
+    tiers: Sequence[Tier] = (),
+    pricing_group_values: dict | None = None,
+    credit_type: PricingUnit | None = None,
+    billing_frequency: str = "",
+    quantity: Decimal | None = None,
+    is_prorated: bool = False,
+    commit_rate: CommitRateSpec | None = None,
+) -> Rate:
+    """Add one time-bounded rate to a card (tiers stored as RateTier rows)."""
+    with transaction.atomic():
+        return _rate_add(
+            rate_card=rate_card,
+            product=product,
+            entitled=entitled,
+            rate_type=rate_type,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            price=price,
+            tiers=tiers,
+            pricing_group_values=pricing_group_values,
+            credit_type=credit_type,
+            billing_frequency=billing_frequency,
+            quantity=quantity,
+            is_prorated=is_prorated,
+            commit_rate=commit_rate,
+        )
+
+
+def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) -> Rate:
+    errors: dict[str, str] = {}
+    if rate_card.archived_at is not None:
+        errors["rate_card"] = "This rate card is archived; it takes no new rates."
+    if product.archived_at is not None:
+        errors["product"] = "This product is archived; it takes no new rates."
+    if fields["rate_type"] == Rate.RateType.TIERED:
+        problem = tiers_problem(list(tiers))
+        if problem:
+            errors["tiers"] = problem
+        if fields["price"] is not None:
+            errors["price"] = "A tiered rate is priced by its tiers, not by a price."
+    elif tiers:
+        errors["tiers"] = "Only tiered rates have tiers."
+    unit = credit_type or rate_card.fiat_credit_type
+    if not unit.is_currency:
+        if not rate_card.credit_type_conversions.filter(custom_credit_type=unit).exists():
+            errors["credit_type"] = (
+                f"This rate card has no conversion for the pricing unit '{unit}'; add one first."
+            )
+    elif unit.is_currency and unit.pk != rate_card.fiat_credit_type_id:
+        errors["credit_type"] = (
+            f"This rate card is priced in '{rate_card.fiat_credit_type}'; a rate cannot use '{unit}'."
+        )
+    if commit_rate is not None:
+        if commit_rate.rate_type not in ("FLAT", "TIERED"):
+            errors["commit_rate"] = "A commit rate is FLAT or TIERED."
+        elif commit_rate.rate_type == "TIERED":
+            problem = tiers_problem(list(commit_rate.tiers))
+            if problem:
+                errors["commit_rate"] = problem
+        elif commit_rate.price is None or commit_rate.price < 0:
+            errors["commit_rate"] = "A flat commit rate needs a price of 0 or more."
+    if errors:
+        raise ValidationError(errors)
+    rate = Rate(
+        rate_card=rate_card,
+        product=product,
+        credit_type=unit,
+        commit_rate_type=commit_rate.rate_type if commit_rate else "",
+        commit_rate_price=commit_rate.price if commit_rate else None,
+        **fields,
+    )
+    if rate.pricing_group_values is None:
+        rate.pricing_group_values = {}
+    if rate.quantity is None and rate.rate_type == Rate.RateType.SUBSCRIPTION:
+        rate.quantity = Decimal(1)
+    save_clean(rate)
+    for level, (size, price) in enumerate(tiers, start=1):
+        RateTier.objects.create(rate=rate, level=level, size=size, price=price)
+    if commit_rate is not None:
+        for level, (size, price) in enumerate(commit_rate.tiers, start=1):
+            RateTier.objects.create(
+                rate=rate, level=level, size=size, price=price, for_commit_rate=True
+            )
+    return rate
+
+
+@transaction.atomic
+def rates_add_many(*, rate_card: RateCard, rates: Sequence[dict]) -> list[Rate]:
+    """Add several rates at once: all or none. Each dict holds rate_add's keyword arguments."""
+    added = []
+    for index, fields in enumerate(rates):
+        try:
+            added.append(_rate_add(rate_card=rate_card, **_rate_defaults(fields)))
+        except ValidationError as exc:
+            raise _prefixed(exc, f"rates[{index}]") from None
+    return added
+
+
+def _rate_defaults(fields: dict) -> dict:
+    return {
+        "ending_before": None,
+        "price": None,
+        "tiers": (),
+        "pricing_group_values": None,
+        "credit_type": None,
+        "billing_frequency": "",
+        "quantity": None,
+        "is_prorated": False,
+        "commit_rate": None,
+        **fields,
+    }
