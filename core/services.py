@@ -15,5 +15,5 @@ def domain_events_prune(*, now: datetime) -> int:
     retention = timedelta(days=days) if days is not None else OUTBOX_RETENTION
     pending = DomainEventHandling.objects.filter(event=OuterRef("pk"), done_at__isnull=True)
     old = DomainEvent.objects.filter(created_at__lt=now - retention).exclude(Exists(pending))
-    deleted, _ = old.delete()
-    return deleted
+    _, deleted = old.delete()
+    return deleted.get(DomainEvent._meta.label, 0)
