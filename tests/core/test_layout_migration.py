@@ -35,10 +35,10 @@ def _seed_old_world(apps) -> dict:
     token = apps.get_model("billing_site", "ApiToken").objects.create(
         name="old", token_hash="f" * 64, prefix="bk_oldtoken"
     )
-    unit = apps.get_model("catalog", "PricingUnit").objects.get(name="USD (cents)")
-    card = apps.get_model("catalog", "RateCard").objects.create(
-        name="Card", fiat_credit_type=unit
+    unit, _ = apps.get_model("catalog", "PricingUnit").objects.get_or_create(
+        name="USD (cents)", defaults={"is_currency": True, "decimal_places": 0}
     )
+    card = apps.get_model("catalog", "RateCard").objects.create(name="Card", fiat_credit_type=unit)
     customer = apps.get_model("customers", "Customer").objects.create(name="Old customer")
     contract = apps.get_model("customers", "Contract").objects.create(
         customer=customer, rate_card=card, starting_at=datetime(2026, 1, 1, tzinfo=UTC)
