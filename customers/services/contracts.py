@@ -438,9 +438,13 @@ def _archive_terms(manager, ids: Sequence[uuid.UUID], key: str, now: datetime) -
 
 def contracts_billed_through_extend(*, ends: Mapping) -> None:
     """Invoicing finalized usage invoices ending at `ends` ({contract id: end}): each contract's
-    `billed_through` moves forward to its end (never back), in the caller's transaction."""
+    `billed_through` moves forward to its end (never back), in the caller's transaction. One
+    UPDATE per distinct end (a batch of a period's invoices shares one)."""
+    by_end: dict = {}
     for contract_id, end in ends.items():
-        Contract.objects.filter(pk=contract_id).filter(
+        by_end.setdefault(end, []).append(contract_id)
+    for end, contract_ids in by_end.items():
+        Contract.objects.filter(pk__in=contract_ids).filter(
             Q(billed_through__isnull=True) | Q(billed_through__lt=end)
         ).update(billed_through=end)
 
