@@ -265,6 +265,7 @@ class ProductCreateView(APIView):
 
 
 class ProductRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_products_retrieve",
         tags=["Products"],
@@ -281,6 +282,7 @@ class ProductRetrieveView(APIView):
 
 
 class ProductListView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_products_list",
         tags=["Products"],
@@ -437,6 +439,7 @@ class RateCardCreateView(APIView):
 
 
 class RateCardRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve",
         tags=["Rate cards"],
@@ -453,6 +456,7 @@ class RateCardRetrieveView(APIView):
 
 
 class RateCardListView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_rate_cards_list",
         tags=["Rate cards"],
@@ -607,6 +611,7 @@ def _selectors(data: dict) -> list[selectors.RateSelector]:
 
 
 class RateListView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_rate_cards_rates_list",
         tags=["Rate cards"],
@@ -630,6 +635,7 @@ class RateListView(APIView):
 
 
 class RateScheduleView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve_rate_schedule",
         tags=["Rate cards"],
@@ -739,6 +745,7 @@ class PackageCreateView(APIView):
 
 
 class PackageRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_packages_retrieve",
         tags=["Packages"],
@@ -755,6 +762,7 @@ class PackageRetrieveView(APIView):
 
 
 class PackageListView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_packages_list",
         tags=["Packages"],

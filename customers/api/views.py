@@ -361,6 +361,7 @@ def _balance_extras(contract: Contract, data: dict):
 
 
 class ContractRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_retrieve",
         tags=["Contracts"],
@@ -377,6 +378,7 @@ class ContractRetrieveView(APIView):
 
 
 class ContractRetrieveV2View(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v2_contracts_retrieve",
         tags=["Contracts"],
@@ -413,6 +415,7 @@ def _contracts_page(request, present):
 
 
 class ContractListView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_contracts_list",
         tags=["Contracts"],
@@ -427,6 +430,7 @@ class ContractListView(APIView):
 
 
 class ContractListV2View(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v2_contracts_list",
         tags=["Contracts"],
@@ -537,6 +541,7 @@ class ContractEditView(APIView):
 
 
 class PackageContractsView(APIView):
+    token_scope = "read"  # a POST that only reads
     @extend_schema(
         operation_id="v1_packages_list_contracts_on_package",
         tags=["Packages"],
