@@ -7,7 +7,6 @@ from django.contrib.admin import widgets as admin_widgets
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from .admin_forms import pretty_json
 from .models import ApiToken, DomainEvent, DomainEventHandling

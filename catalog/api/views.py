@@ -266,6 +266,7 @@ class ProductCreateView(APIView):
 
 class ProductRetrieveView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_products_retrieve",
         tags=["Products"],
@@ -283,6 +284,7 @@ class ProductRetrieveView(APIView):
 
 class ProductListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_products_list",
         tags=["Products"],
@@ -440,6 +442,7 @@ class RateCardCreateView(APIView):
 
 class RateCardRetrieveView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve",
         tags=["Rate cards"],
@@ -457,6 +460,7 @@ class RateCardRetrieveView(APIView):
 
 class RateCardListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_list",
         tags=["Rate cards"],
@@ -612,6 +616,7 @@ def _selectors(data: dict) -> list[selectors.RateSelector]:
 
 class RateListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_rates_list",
         tags=["Rate cards"],
@@ -636,6 +641,7 @@ class RateListView(APIView):
 
 class RateScheduleView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve_rate_schedule",
         tags=["Rate cards"],
@@ -746,6 +752,7 @@ class PackageCreateView(APIView):
 
 class PackageRetrieveView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_retrieve",
         tags=["Packages"],
@@ -763,6 +770,7 @@ class PackageRetrieveView(APIView):
 
 class PackageListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_list",
         tags=["Packages"],

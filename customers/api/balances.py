@@ -185,6 +185,7 @@ def _list_filters(data: dict) -> dict:
 
 class CustomerCommitListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_customers_commits_list",
         tags=["Commits and credits"],
@@ -210,6 +211,7 @@ class CustomerCommitListView(APIView):
 
 class CustomerCreditListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_customers_credits_list",
         tags=["Commits and credits"],
@@ -235,6 +237,7 @@ class CustomerCreditListView(APIView):
 
 class CustomerBalanceListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_list_balances",
         tags=["Commits and credits"],
@@ -280,6 +283,7 @@ def _matches(term, filters: list[dict]) -> bool:
 
 class NetBalanceView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_get_net_balance",
         tags=["Commits and credits"],

@@ -362,6 +362,7 @@ def _balance_extras(contract: Contract, data: dict):
 
 class ContractRetrieveView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_retrieve",
         tags=["Contracts"],
@@ -379,6 +380,7 @@ class ContractRetrieveView(APIView):
 
 class ContractRetrieveV2View(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v2_contracts_retrieve",
         tags=["Contracts"],
@@ -416,6 +418,7 @@ def _contracts_page(request, present):
 
 class ContractListView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_list",
         tags=["Contracts"],
@@ -431,6 +434,7 @@ class ContractListView(APIView):
 
 class ContractListV2View(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v2_contracts_list",
         tags=["Contracts"],
@@ -542,6 +546,7 @@ class ContractEditView(APIView):
 
 class PackageContractsView(APIView):
     token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_list_contracts_on_package",
         tags=["Packages"],

@@ -110,6 +110,7 @@ _USAGE_ROW = inline_serializer(
 
 class UsageListView(APIView):
     """POST /v1/usage: usage per customer, billable metric and window."""
+
     token_scope = "read"  # a POST that only reads
 
     @extend_schema(
@@ -262,6 +263,7 @@ def current_period(customer: Customer, now: datetime) -> tuple[datetime, datetim
 
 class UsageGroupsView(APIView):
     """POST /v1/usage/groups: one metric for one customer, per window and group."""
+
     token_scope = "read"  # a POST that only reads
 
     @extend_schema(

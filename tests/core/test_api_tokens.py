@@ -129,7 +129,11 @@ def test_the_command_makes_a_token_of_the_given_scope():
     raw = out.getvalue().strip()
 
     token = ApiToken.objects.get()
-    assert (token.name, token.scope, token.token_hash) == ("collector", "ingest", ApiToken.hash(raw))
+    assert (token.name, token.scope, token.token_hash) == (
+        "collector",
+        "ingest",
+        ApiToken.hash(raw),
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert ingest(client).status_code == 200
@@ -148,9 +152,7 @@ def _staff(*codenames) -> User:
 def test_creating_a_token_in_the_admin_shows_it_once(client):
     client.force_login(_staff("add_apitoken", "view_apitoken", "change_apitoken"))
 
-    page = client.post(
-        reverse("admin:core_apitoken_add"), {"name": "collector", "scope": "ingest"}
-    )
+    page = client.post(reverse("admin:core_apitoken_add"), {"name": "collector", "scope": "ingest"})
 
     assert page.status_code == 200
     raw = page.context["raw_token"]
@@ -161,7 +163,10 @@ def test_creating_a_token_in_the_admin_shows_it_once(client):
     assert raw in html and "shown only once" in html
     listing = client.get(reverse("admin:core_apitoken_changelist")).content.decode()
     assert raw not in listing and token.prefix in listing
-    assert raw not in client.get(reverse("admin:core_apitoken_change", args=[token.pk])).content.decode()
+    assert (
+        raw
+        not in client.get(reverse("admin:core_apitoken_change", args=[token.pk])).content.decode()
+    )
 
 
 def test_revoking_needs_the_change_permission(client):
