@@ -40,12 +40,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "auditlog",
     "billing_site",
     "core",
     "catalog",
     "customers",
     "metering",
     "invoicing",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -55,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -170,6 +173,10 @@ Q_CLUSTER = {
 BILLING_FINALIZATION_GRACE = timedelta(
     hours=float(os.environ.get("BILLING_FINALIZATION_GRACE_HOURS", "24"))
 )
+
+# The audit trail: django-auditlog's entries, in our model that also names API tokens as actors.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 # Ingestion flags an event "late" when its timestamp falls in an already finalized billing period.
 # Metering asks invoicing through this dotted path so that it never imports invoicing itself.
