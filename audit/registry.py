@@ -52,12 +52,13 @@ def register_all() -> None:
             continue
         if auditlog.contains(model):
             continue
-        auditlog.register(
-            model,
-            include_fields=options.get("include"),
-            exclude_fields=options.get("exclude"),
-            m2m_fields=set(options.get("m2m", [])),
-        )
+        exclude = options.get("exclude", [])
+        # Named explicitly: on a create auditlog would otherwise read every relation too, and
+        # reading a missing reverse one-to-one caches "none" on the instance being saved.
+        include = options.get("include") or [
+            field.name for field in model._meta.concrete_fields if field.name not in exclude
+        ]
+        auditlog.register(model, include_fields=include, m2m_fields=set(options.get("m2m", [])))
 
 
 register_all()
