@@ -339,7 +339,7 @@ class ArchivedListFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.action(description="Archive selected %(verbose_name_plural)s")
+@admin.action(description="Archive selected %(verbose_name_plural)s", permissions=["change"])
 def archive_selected(modeladmin, request, queryset):
     """Archive through the same service the API uses; refusals are reported, not raised."""
     now = timezone.now()

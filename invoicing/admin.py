@@ -190,14 +190,26 @@ class InvoiceAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"{verb} {done} invoice(s).", messages.SUCCESS)
 
-    @admin.action(description="Finalize selected draft invoices now")
+    # Each state change has its own permission (the Finance admin role holds all three).
+    def has_finalize_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.finalize_invoice")
+
+    def has_void_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.void_invoice")
+
+    def has_regenerate_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.regenerate_invoice")
+
+    @admin.action(description="Finalize selected draft invoices now", permissions=["finalize"])
     def finalize_selected(self, request, queryset):
         self._run(request, queryset, invoice_finalize, "Finalized")
 
-    @admin.action(description="Void selected finalized invoices")
+    @admin.action(description="Void selected finalized invoices", permissions=["void"])
     def void_selected(self, request, queryset):
         self._run(request, queryset, invoice_void, "Voided")
 
-    @admin.action(description="Regenerate selected void invoices as new drafts")
+    @admin.action(
+        description="Regenerate selected void invoices as new drafts", permissions=["regenerate"]
+    )
     def regenerate_selected(self, request, queryset):
         self._run(request, queryset, invoice_regenerate, "Regenerated")

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.shortcuts import get_object_or_404, redirect
@@ -144,9 +145,12 @@ class UsageEventAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def has_send_test_event_permission(self, request) -> bool:
+        return request.user.has_perm("metering.send_test_event")
+
     def unattributed_view(self, request):
         if not self.has_view_permission(request):
-            return redirect("admin:index")
+            raise PermissionDenied
         rows = selectors.unattributed_customer_ids()
         changelist = reverse("admin:metering_usageevent_changelist")
         context = {
@@ -159,8 +163,8 @@ class UsageEventAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/metering/unattributed.html", context)
 
     def send_test_event_view(self, request, contract_id, product_id):
-        if not self.has_view_permission(request):
-            return redirect("admin:index")
+        if not self.has_send_test_event_permission(request):
+            raise PermissionDenied
         contract = get_object_or_404(Contract.objects.select_related("customer"), pk=contract_id)
         product = get_object_or_404(
             Product.objects.select_related("billable_metric"), pk=product_id

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "metering",
     "invoicing",
     "audit",
+    "roles",
 ]
 
 MIDDLEWARE = [

@@ -76,7 +76,10 @@ class PackageAdmin(ArchivableAdmin):
         ]
         return own + super().get_urls()
 
-    @admin.action(description="Create contract from this package", permissions=["view"])
+    def has_add_contract_permission(self, request) -> bool:
+        return request.user.has_perm("customers.add_contract")
+
+    @admin.action(description="Create contract from this package", permissions=["add_contract"])
     def create_contract(self, request, queryset):
         chosen = list(queryset[:2])
         if len(chosen) != 1:
@@ -95,8 +98,8 @@ class PackageAdmin(ArchivableAdmin):
         from customers.forms import ContractFromPackageForm
 
         package = get_object_or_404(Package, pk=package_id)
-        if not self.has_view_permission(request, package) or not request.user.has_perm(
-            "customers.add_contract"
+        if not self.has_view_permission(request, package) or not self.has_add_contract_permission(
+            request
         ):
             raise PermissionDenied
         form = ContractFromPackageForm(

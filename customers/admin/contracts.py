@@ -285,7 +285,9 @@ class ContractAdmin(admin.ModelAdmin):
             return [fs for fs in self.fieldsets if fs[0] not in NOT_ON_ADD]
         return self.fieldsets
 
-    @admin.action(description="Renew for another term (rolls commits and credits over)")
+    @admin.action(
+        description="Renew for another term (rolls commits and credits over)", permissions=["add"]
+    )
     def renew(self, request, queryset):
         """A RENEWAL of each selected contract (`services.contract_renew`)."""
         now = timezone.now()
