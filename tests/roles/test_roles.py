@@ -13,7 +13,7 @@ from audit.models import AuditEntry
 from invoicing.models import Invoice
 from metering.models import UsageEvent
 from roles.definitions import ENGINEER, FINANCE_ADMIN, FINANCE_VIEWER
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.customers.factories import ContractFactory
 from tests.test_admin_smoke import REGISTERED, _instance
 
@@ -111,6 +111,8 @@ def _path_for(model, pattern, contract, product) -> str:
             kwargs[name] = contract.pk
         elif name == "product_id":
             kwargs[name] = product.pk
+        elif name == "package_id":
+            kwargs[name] = PackageFactory().pk
         else:
             kwargs[name] = _instance(model).pk
     return reverse(f"admin:{pattern.name}", kwargs=kwargs)
@@ -123,7 +125,7 @@ def test_a_viewer_changes_nothing_through_any_custom_admin_url(client):
     urls = _custom_urls()
     assert {pattern.name for _, pattern in urls} >= {
         "metering_send_test_event",
-        "catalog_package_create_contract",
+        "customers_contract_from_package",
         "invoicing_invoice_print",
     }
     for model, pattern in urls:
