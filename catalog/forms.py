@@ -5,10 +5,13 @@ The generic pieces (plain-text list fields, nested rows, plain decimals) live in
 """
 
 import re
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+from django.utils.html import format_html
 
 from core.admin_forms import (  # noqa: F401  (re-exported)
     DECIMAL_OVERRIDES,
@@ -25,7 +28,119 @@ from core.admin_forms import (  # noqa: F401  (re-exported)
     split_names,
 )
 
-from .models import BillableMetric, Package, Product, Rate, RateTier, tiers_problem
+from . import money
+from .selectors import rate_current
+from .models import (
+    BillableMetric,
+    CreditTypeConversion,
+    Package,
+    PricingUnit,
+    Product,
+    Rate,
+    RateTier,
+    tiers_problem,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Money typed in the pricing unit's display unit
+
+
+class MoneyInput(forms.TextInput):
+    """A decimal box with the unit's symbol in front: `$ 0.02` for `USD (cents)`."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"inputmode": "decimal", "class": "vMoneyField", **(attrs or {})})
+        self.symbol = "$"
+
+    def render(self, name, value, attrs=None, renderer=None):
+        box = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<span class="money-input"><span class="money-symbol">{}</span>{}</span>',
+            self.symbol,
+            box,
+        )
+
+
+def money_formfield(field: forms.Field, unit_name: str) -> forms.Field:
+    """The same field, typed in the display unit (no digit limits: the model checks what is
+    stored, after conversion)."""
+    typed = PlainDecimalField(
+        required=field.required,
+        label=field.label,
+        help_text=field.help_text,
+        widget=MoneyInput(),
+    )
+    typed.widget.symbol = money.display_unit_label(unit_name)
+    return typed
+
+
+class MoneyFieldsMixin:
+    """A form whose `money_fields` are typed in the pricing unit's display unit (dollars for
+    `USD (cents)`, the unit itself for custom units) and stored in the unit (cents), converted
+    once by `catalog.money`. The API keeps Metronome's stored amounts.
+
+    The unit is the form's own `credit_type` when it has one, else the instance's
+    (`unit_name_of_instance`), else `money_unit_name`, which a page or formset sets (a
+    contract's pricing unit, a term's unit typed in its parent form).
+    """
+
+    money_fields: tuple[str, ...] = ()
+    money_unit_name: str | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        unit_name = self.unit_name_of_instance() or self.money_unit_name or money.USD_CENTS_NAME
+        for name in self.money_fields:
+            if name not in self.fields:
+                continue
+            self.fields[name] = money_formfield(self.fields[name], unit_name)
+            if isinstance(self.initial.get(name), Decimal) and self.money_applies(
+                name, self.initial
+            ):
+                self.initial[name] = money.to_display_amount(self.initial[name], unit_name)
+
+    def unit_name_of_instance(self) -> str | None:
+        instance = getattr(self, "instance", None)
+        if instance is not None and getattr(instance, "credit_type_id", None):
+            return instance.credit_type.name
+        return None
+
+    def unit_name_of_cleaned(self, cleaned_data) -> str:
+        unit = cleaned_data.get("credit_type")
+        if isinstance(unit, PricingUnit):
+            return unit.name
+        return self.unit_name_of_instance() or self.money_unit_name or money.USD_CENTS_NAME
+
+    def money_applies(self, name: str, values) -> bool:
+        """Whether `name` holds money in these values (a percentage rate's price does not)."""
+        return True
+
+    def clean(self):
+        cleaned_data = super().clean()
+        unit_name = self.unit_name_of_cleaned(cleaned_data)
+        for name in self.money_fields:
+            value = cleaned_data.get(name)
+            if isinstance(value, Decimal) and self.money_applies(name, cleaned_data):
+                cleaned_data[name] = money.from_display_amount(value, unit_name)
+        return cleaned_data
+
+
+class MoneyRowsMixin:
+    """A formset whose forms type money (`MoneyFieldsMixin`): `set_money_unit` tells them the unit
+    their parent form chose."""
+
+    money_unit_name: str | None = None
+
+    def set_money_unit(self, unit_name: str | None) -> None:
+        self.money_unit_name = unit_name
+        for form in self.forms:
+            form.money_unit_name = unit_name
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        if self.money_unit_name:
+            form.money_unit_name = self.money_unit_name
+        return form
 
 # ---------------------------------------------------------------------------------------------
 # Property filters (billable metrics)
@@ -220,19 +335,68 @@ class PackageForm(ModelErrorsMixin, forms.ModelForm):
 # Rates and tiers
 
 
-class RateForm(ModelErrorsMixin, forms.ModelForm):
+UNUSUAL_PRICE_RATIO = Decimal(10)
+
+
+class RateForm(MoneyFieldsMixin, ModelErrorsMixin, forms.ModelForm):
     pricing_group_values = KeyValuesField(
         required=False,
         help_text="For products with pricing group keys, e.g. <code>model_name=model-A</code>.",
     )
+    confirm_unusual_price = forms.BooleanField(
+        required=False,
+        label="Confirm an unusual price",
+        help_text="Needed when the price is 10x or more away from the product's current price.",
+    )
+    money_fields = ("price", "commit_rate_price")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "price" in self.fields:
             self.fields["price"].help_text = (
-                "In the rate's pricing unit (for USD (cents), 150 is $1.50): per unit for flat "
-                "rates, per period for subscriptions; a 0-1 fraction for percentage rates."
+                "In dollars for USD (cents): 0.02 is two cents (in the unit itself for custom "
+                "units). Per unit for flat rates, per period for subscriptions; for percentage "
+                "rates a 0-1 fraction (0.1 is 10%)."
             )
+
+    def money_applies(self, name: str, values) -> bool:
+        return name != "price" or values.get("rate_type") != Rate.RateType.PERCENTAGE
+
+    def clean(self):
+        cleaned_data = super().clean()
+        problem = self.unusual_price(cleaned_data)
+        if problem and not cleaned_data.get("confirm_unusual_price"):
+            self.add_error("confirm_unusual_price", problem)
+        return cleaned_data
+
+    def unusual_price(self, cleaned_data) -> str | None:
+        """Why a flat or subscription price looks like a typing slip: 10x or more away from the
+        product's current price on the same card (the same pricing group values)."""
+        price = cleaned_data.get("price")
+        product = cleaned_data.get("product")
+        card = cleaned_data.get("rate_card") or getattr(self.instance, "rate_card", None)
+        rate_type = cleaned_data.get("rate_type")
+        if price is None or product is None or card is None or card.pk is None:
+            return None
+        if rate_type not in (Rate.RateType.FLAT, Rate.RateType.SUBSCRIPTION):
+            return None
+        current = rate_current(
+            rate_card=card,
+            product=product,
+            pricing_group_values=cleaned_data.get("pricing_group_values") or {},
+            at=timezone.now(),
+        )
+        if current is None or not current.price or current.rate_type != rate_type:
+            return None
+        ratio = price / current.price
+        if 1 / UNUSUAL_PRICE_RATIO < ratio < UNUSUAL_PRICE_RATIO:
+            return None
+        unit = current.credit_type
+        factor = f"{money.normalize(ratio):f}x" if ratio >= 1 else f"1/{money.normalize(1 / ratio):f}"
+        return (
+            f"{unit.format(price)} is {factor} the current price of {product} on this card "
+            f"({unit.format(current.price)}). Tick “Confirm an unusual price” to save it anyway."
+        )
 
     class Meta:
         model = Rate
@@ -254,7 +418,42 @@ class RateForm(ModelErrorsMixin, forms.ModelForm):
         ]
 
 
-class TierRowsFormSet(OrderedRowsFormSet):
+class MoneyColumnsMixin:
+    """Ordered rows (`OrderedRowsFormSet`) with money columns (`money_columns`), typed in the
+    display unit: the unit of the parent instance (`unit_name_of_parent`) for stored rows, the
+    one the parent form chose (`money_unit_name`, set before validation) for typed rows."""
+
+    money_columns: tuple[str, ...] = ()
+    money_unit_name: str | None = None
+
+    def unit_name_of_parent(self) -> str | None:
+        unit_id = getattr(self.instance, "credit_type_id", None)
+        return self.instance.credit_type.name if unit_id else None
+
+    def _display_unit_name(self) -> str:
+        return self.money_unit_name or self.unit_name_of_parent() or money.USD_CENTS_NAME
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        for name in self.money_columns:
+            form.fields[name] = money_formfield(form.fields[name], self._display_unit_name())
+
+    def row_for_display(self, values: dict) -> dict:
+        unit_name = self._display_unit_name()
+        return {
+            name: money.to_display_amount(value, unit_name) if name in self.money_columns else value
+            for name, value in values.items()
+        }
+
+    def row_for_storage(self, values: dict) -> dict:
+        unit_name = self._display_unit_name()
+        return {
+            name: money.from_display_amount(value, unit_name) if name in self.money_columns else value
+            for name, value in values.items()
+        }
+
+
+class TierRowsFormSet(MoneyColumnsMixin, OrderedRowsFormSet):
     """A rate's graduated tiers as rows: size (empty on the last) and price."""
 
     row_model = RateTier
@@ -264,9 +463,10 @@ class TierRowsFormSet(OrderedRowsFormSet):
     show_when = (("rate_type", "TIERED"),)
     help_text = (
         "Graduated: each unit is priced by the tier its position in the billing period falls in. "
-        "Sizes count the product's quantity after its conversion; prices are per unit in the "
-        "rate's pricing unit (cents for USD (cents)). Leave the last size empty."
+        "Sizes count the product's quantity after its conversion; prices are per unit, in dollars "
+        "for USD (cents) (0.02 is two cents). Leave the last size empty."
     )
+    money_columns = ("price",)
     rate_type: str | None = None
 
     def problem(self, rows):
@@ -290,6 +490,7 @@ class RateWithTiersForm(NestedRowsMixin, RateForm):
 
     def prepare_nested(self, cleaned_data):
         self.tiers_formset.rate_type = cleaned_data.get("rate_type")
+        self.tiers_formset.money_unit_name = self.unit_name_of_cleaned(cleaned_data)
 
 
 class RateInlineFormSet(BaseInlineFormSet):
@@ -326,8 +527,42 @@ def _overlap(a, b) -> bool:
     return a_before_b_ends and b_before_a_ends
 
 
-class RateTierInlineFormSet(BaseInlineFormSet):
+class RateTierForm(MoneyFieldsMixin, forms.ModelForm):
+    """A tier on a rate's own page: its price typed in the rate's display unit."""
+
+    money_fields = ("price",)
+
+    class Meta:
+        model = RateTier
+        fields = ["for_commit_rate", "level", "size", "price"]
+
+    def unit_name_of_instance(self) -> str | None:
+        rate = self.instance.rate if self.instance.rate_id else None
+        return rate.credit_type.name if rate is not None else None
+
+
+class CreditTypeConversionForm(MoneyFieldsMixin, forms.ModelForm):
+    """How much one custom unit is worth, typed in the card's fiat display unit ($ per credit)."""
+
+    money_fields = ("fiat_per_custom_credit",)
+
+    class Meta:
+        model = CreditTypeConversion
+        fields = ["custom_credit_type", "fiat_per_custom_credit"]
+
+    def unit_name_of_instance(self) -> str | None:
+        if self.instance.rate_card_id:
+            return self.instance.rate_card.fiat_credit_type.name
+        return None
+
+
+class RateTierInlineFormSet(MoneyRowsMixin, BaseInlineFormSet):
     """Tiers on a rate's own page (list rate and commit rate), numbered by level."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.credit_type_id:
+            self.money_unit_name = self.instance.credit_type.name
 
     def clean(self):
         super().clean()

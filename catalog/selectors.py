@@ -19,6 +19,7 @@ from .models import (
     Rate,
     RateCard,
     RateCardAlias,
+    group_values_key,
 )
 
 
@@ -249,3 +250,52 @@ def rate_schedule(
     if ending_before is not None:
         rates = rates.filter(starting_at__lt=ending_before)
     return _select(list(rates), selectors, starting_at)
+
+
+def rate_current(
+    *, rate_card: RateCard, product: Product, pricing_group_values: dict, at: datetime
+) -> Rate | None:
+    """The product's rate for these pricing group values in effect at `at`, else the one that
+    starts next, else the last that ended (what "the current price" means to someone editing)."""
+    rates = Rate.objects.filter(
+        rate_card=rate_card,
+        product=product,
+        pricing_group_values_key=group_values_key(pricing_group_values or {}),
+    ).select_related("credit_type")
+    in_effect = (
+        rates.filter(starting_at__lte=at)
+        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=at))
+        .order_by("-starting_at")
+        .first()
+    )
+    return (
+        in_effect
+        or rates.filter(starting_at__gt=at).order_by("starting_at").first()
+        or rates.order_by("-starting_at").first()
+    )
+
+
+@dataclass(frozen=True)
+class PriceBookRow:
+    rate: Rate
+    product: Product
+    group_values: str
+    is_current: bool
+
+
+def rate_card_price_book(*, rate_card: RateCard, at: datetime) -> list[PriceBookRow]:
+    """Every rate of the card, by product, group values and start: the compact price book."""
+    rows = []
+    for rate in _rates(rate_card):
+        in_effect = rate.starting_at <= at and (rate.ending_before is None or at < rate.ending_before)
+        rows.append(
+            PriceBookRow(
+                rate=rate,
+                product=rate.product,
+                group_values=", ".join(
+                    f"{k}={v}" for k, v in sorted((rate.pricing_group_values or {}).items())
+                ),
+                is_current=in_effect,
+            )
+        )
+    return rows

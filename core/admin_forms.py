@@ -239,18 +239,31 @@ class OrderedRowsFormSet(forms.BaseFormSet):
             stored = self.row_model.objects.filter(
                 **{self.parent_field: instance}, **self.row_filter
             ).order_by("level")
-            initial = [{name: getattr(row, name) for name in self.row_fields} for row in stored]
+            initial = [
+                self.row_for_display({name: getattr(row, name) for name in self.row_fields})
+                for row in stored
+            ]
         # Blank rows to type into: a few for a new table, one more under stored rows.
         self.extra = 1 if initial else self.extra
         super().__init__(data, files, prefix=prefix, initial=initial, **kwargs)
 
     def rows(self) -> list[tuple]:
+        """The typed rows as stored (`row_for_storage`), blank rows left out."""
         rows = []
         for form in self.forms:
-            values = tuple(form.cleaned_data.get(name) for name in self.row_fields)
-            if any(v is not None for v in values):
-                rows.append(values)
+            values = {name: form.cleaned_data.get(name) for name in self.row_fields}
+            if any(v is not None for v in values.values()):
+                stored = self.row_for_storage(values)
+                rows.append(tuple(stored[name] for name in self.row_fields))
         return rows
+
+    def row_for_display(self, values: dict) -> dict:
+        """Hook: a stored row as typed (amounts in their display unit)."""
+        return values
+
+    def row_for_storage(self, values: dict) -> dict:
+        """Hook: a typed row as stored."""
+        return values
 
     def problem(self, rows: list[tuple]) -> str | None:
         raise NotImplementedError

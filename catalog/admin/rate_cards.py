@@ -12,7 +12,9 @@ from core.admin_forms import (
 
 from .. import services
 from ..forms import (
+    CreditTypeConversionForm,
     RateForm,
+    RateTierForm,
     RateInlineFormSet,
     RateTierInlineFormSet,
     RateWithTiersForm,
@@ -51,6 +53,7 @@ class RateInline(admin.StackedInline):
                     "pricing_group_values",
                     ("starting_at", "ending_before"),
                     ("price", "credit_type"),
+                    "confirm_unusual_price",
                     "price_summary",
                 ]
             },
@@ -93,6 +96,7 @@ class RateCardAliasInline(admin.TabularInline):
 
 class CreditTypeConversionInline(admin.TabularInline):
     model = CreditTypeConversion
+    form = CreditTypeConversionForm
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["custom_credit_type", "fiat_per_custom_credit"]
@@ -150,6 +154,7 @@ class RateCardAdmin(ArchivableAdmin):
 
 class RateTierInline(admin.TabularInline):
     model = RateTier
+    form = RateTierForm
     formset = RateTierInlineFormSet
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
@@ -188,6 +193,7 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
                     "pricing_group_values",
                     ("starting_at", "ending_before"),
                     ("price", "credit_type"),
+                    "confirm_unusual_price",
                     "price_summary",
                 ]
             },

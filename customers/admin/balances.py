@@ -11,8 +11,11 @@ from core.admin_forms import (
 )
 
 from ..forms import (
+    AccessSegmentForm,
     CommitForm,
     CreditForm,
+    MoneyRowsInlineFormSet,
+    ScheduleItemForm,
 )
 from ..models import (
     AccessSegment,
@@ -29,6 +32,8 @@ from .totals import balance_total
 
 class AccessSegmentInline(admin.TabularInline):
     model = AccessSegment
+    form = AccessSegmentForm
+    formset = MoneyRowsInlineFormSet
     fk_name = "commit"
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
@@ -42,6 +47,8 @@ class CreditAccessSegmentInline(AccessSegmentInline):
 
 class CommitInvoiceItemInline(admin.TabularInline):
     model = CommitInvoiceItem
+    form = ScheduleItemForm
+    formset = MoneyRowsInlineFormSet
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["timestamp", "amount", "unit_price", "quantity"]
