@@ -29,7 +29,6 @@ from core.admin_forms import (  # noqa: F401  (re-exported)
 )
 
 from . import money
-from .selectors import rate_current
 from .models import (
     BillableMetric,
     CreditTypeConversion,
@@ -40,6 +39,7 @@ from .models import (
     RateTier,
     tiers_problem,
 )
+from .selectors import rate_current
 
 # ---------------------------------------------------------------------------------------------
 # Money typed in the pricing unit's display unit
@@ -141,6 +141,7 @@ class MoneyRowsMixin:
         if self.money_unit_name:
             form.money_unit_name = self.money_unit_name
         return form
+
 
 # ---------------------------------------------------------------------------------------------
 # Property filters (billable metrics)
@@ -392,7 +393,9 @@ class RateForm(MoneyFieldsMixin, ModelErrorsMixin, forms.ModelForm):
         if 1 / UNUSUAL_PRICE_RATIO < ratio < UNUSUAL_PRICE_RATIO:
             return None
         unit = current.credit_type
-        factor = f"{money.normalize(ratio):f}x" if ratio >= 1 else f"1/{money.normalize(1 / ratio):f}"
+        factor = (
+            f"{money.normalize(ratio):f}x" if ratio >= 1 else f"1/{money.normalize(1 / ratio):f}"
+        )
         return (
             f"{unit.format(price)} is {factor} the current price of {product} on this card "
             f"({unit.format(current.price)}). Tick “Confirm an unusual price” to save it anyway."
@@ -448,7 +451,9 @@ class MoneyColumnsMixin:
     def row_for_storage(self, values: dict) -> dict:
         unit_name = self._display_unit_name()
         return {
-            name: money.from_display_amount(value, unit_name) if name in self.money_columns else value
+            name: money.from_display_amount(value, unit_name)
+            if name in self.money_columns
+            else value
             for name, value in values.items()
         }
 

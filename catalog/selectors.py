@@ -287,7 +287,9 @@ def rate_card_price_book(*, rate_card: RateCard, at: datetime) -> list[PriceBook
     """Every rate of the card, by product, group values and start: the compact price book."""
     rows = []
     for rate in _rates(rate_card):
-        in_effect = rate.starting_at <= at and (rate.ending_before is None or at < rate.ending_before)
+        in_effect = rate.starting_at <= at and (
+            rate.ending_before is None or at < rate.ending_before
+        )
         rows.append(
             PriceBookRow(
                 rate=rate,

@@ -189,6 +189,7 @@ class OverrideTierRowsFormSet(MoneyColumnsMixin, OrderedRowsFormSet):
         if override.overwrite_credit_type_id:
             return override.overwrite_credit_type.name
         return contract_unit_name(override.contract if override.contract_id else None)
+
     show_when = (("type", "TIERED"), ("overwrite_rate_type", "TIERED"))
     help_text = "Multipliers for tiered multipliers, prices for a tiered overwrite. Leave the last size empty."
     override_type: str | None = None

@@ -188,7 +188,9 @@ def test_a_rate_card_with_two_tiered_rates_is_created_through_the_admin(admin_cl
                 rate_type="TIERED",
                 tiers=[("1000000", "1"), ("1000000", "0.80"), ("", "0.60")],
             ),
-            rate_rows(1, product=images, rate_type="TIERED", tiers=[("500", "0.025"), ("", "0.0125")]),
+            rate_rows(
+                1, product=images, rate_type="TIERED", tiers=[("500", "0.025"), ("", "0.0125")]
+            ),
         ],
     )
 

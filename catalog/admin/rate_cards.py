@@ -2,6 +2,9 @@
 
 from django.contrib import admin
 from django.db.models import Count, Prefetch
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from core.admin_forms import (
     DECIMAL_OVERRIDES,
@@ -14,8 +17,8 @@ from .. import services
 from ..forms import (
     CreditTypeConversionForm,
     RateForm,
-    RateTierForm,
     RateInlineFormSet,
+    RateTierForm,
     RateTierInlineFormSet,
     RateWithTiersForm,
 )
@@ -27,7 +30,16 @@ from ..models import (
     RateCardAlias,
     RateTier,
 )
+from ..selectors import rate_card_price_book
 from .display import rate_price_summary
+
+
+def _change_price_url(rate) -> str | None:
+    try:
+        return reverse("admin:catalog_rate_change_price", args=[rate.pk])
+    except NoReverseMatch:
+        return None
+
 
 # ---------------------------------------------------------------------------------------------
 # Rate cards and rates
@@ -114,8 +126,8 @@ class RateCardAdmin(ArchivableAdmin):
     list_filter = ["fiat_credit_type"]
     search_fields = ["name", "id", "description", "aliases__name"]
     date_hierarchy = "created_at"
-    readonly_fields = ["created_at", "archived_at"]
-    fields = [
+    readonly_fields = ["created_at", "archived_at", "price_book"]
+    main_fields = [
         "name",
         "description",
         "fiat_credit_type",
@@ -124,6 +136,38 @@ class RateCardAdmin(ArchivableAdmin):
         "archived_at",
     ]
     inlines = [RateInline, RateCardAliasInline, CreditTypeConversionInline]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.main_fields})]
+        return [
+            ("Price book", {"fields": ["price_book"], "classes": ["price-book-fieldset"]}),
+            (None, {"fields": self.main_fields}),
+        ]
+
+    @admin.display(description="")
+    def price_book(self, obj) -> str:
+        """Every rate in one compact table: product, group values, price and tiers, from, to."""
+        now = timezone.now()
+        rows = [
+            {
+                "product": row.product,
+                "group_values": row.group_values or "—",
+                "price": rate_price_summary(row.rate),
+                "type": row.rate.get_rate_type_display(),
+                "starting_at": row.rate.starting_at,
+                "ending_before": row.rate.ending_before,
+                "state": "current"
+                if row.is_current
+                else ("scheduled" if row.rate.starting_at > now else "ended"),
+                "url": reverse("admin:catalog_rate_change", args=[row.rate.pk]),
+                "change_price_url": _change_price_url(row.rate),
+            }
+            for row in rate_card_price_book(rate_card=obj, at=now)
+        ]
+        return render_to_string(
+            "admin/catalog/ratecard/price_book.html", {"rows": rows, "unit": obj.fiat_credit_type}
+        )
 
     def archive(self, obj, *, now):
         services.rate_card_archive(rate_card=obj, now=now)
