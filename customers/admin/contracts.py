@@ -40,10 +40,11 @@ from ..models import (
 from ..selectors import contract_transitions, customer_balances
 from ..services import contract_create_from_package, contract_drafts_refresh, contract_renew
 from . import panels
+from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
-NOT_ON_ADD = ("Invoices", "Balances (commits and credits)")
+NOT_ON_ADD = ("Invoices", "Balances (commits and credits)", "Usage and spend this period")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,6 +229,7 @@ class ContractAdmin(admin.ModelAdmin):
     autocomplete_fields = ["customer", "rate_card", "package"]
     readonly_fields = [
         "transitions",
+        "charts",
         "rate_card_products",
         "balances",
         "invoices",
@@ -250,6 +252,7 @@ class ContractAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Usage and spend this period", {"fields": ["charts"]}),
         ("Rate card products", {"fields": ["rate_card_products"]}),
         ("Balances (commits and credits)", {"fields": ["balances"]}),
         ("Invoices", {"fields": ["invoices"]}),
@@ -279,6 +282,7 @@ class ContractAdmin(admin.ModelAdmin):
 
     class Media:
         css = NESTED_MEDIA["css"]
+        js = CHART_MEDIA_JS
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -308,6 +312,12 @@ class ContractAdmin(admin.ModelAdmin):
                 format_html("{} renewed: {}", str(contract), admin_link(renewal)),
                 messages.SUCCESS,
             )
+
+    @admin.display(description="")
+    def charts(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return charts_panel(obj, now=timezone.now())
 
     @admin.display(description="transitions")
     def transitions(self, obj) -> str:
@@ -393,7 +403,8 @@ class ContractAdmin(admin.ModelAdmin):
                 "from-package/<uuid:package_id>/",
                 self.admin_site.admin_view(self.from_package_view),
                 name="customers_contract_from_package",
-            )
+            ),
+            *chart_urls(self),
         ]
         return own + super().get_urls()
 

@@ -17,8 +17,9 @@ from ..models import (
     Customer,
     IngestAlias,
 )
-from ..selectors import customer_balances
+from ..selectors import customer_balances, customer_current_period
 from . import panels
+from .charts import CHART_MEDIA_JS, charts_panel
 
 # ---------------------------------------------------------------------------------------------
 # Customers
@@ -75,6 +76,7 @@ class CustomerAdmin(ArchivableAdmin):
         "current_usage",
         "late_events",
         "balances",
+        "charts",
     ]
     fields = [
         "name",
@@ -86,12 +88,13 @@ class CustomerAdmin(ArchivableAdmin):
         "updated_at",
         "archived_at",
     ]
-    usage_fields = ["current_usage", "late_events"]
+    usage_fields = ["charts", "current_usage", "late_events"]
     inlines = [IngestAliasInline, ContractSummaryInline]
     change_list_template = "admin/customers/customer/change_list.html"
 
     class Media:
         css = NESTED_MEDIA["css"]
+        js = CHART_MEDIA_JS
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -120,6 +123,15 @@ class CustomerAdmin(ArchivableAdmin):
             # "New customer with this alias" from the unattributed ids: the alias row prefilled.
             kwargs["initial"] = [{"alias": alias}]
         return kwargs
+
+    @admin.display(description="charts of the current contract")
+    def charts(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        found = customer_current_period(customer=obj, now=timezone.now())
+        if found is None:
+            return "No contract in effect: nothing to chart."
+        return charts_panel(found[2], now=timezone.now())
 
     @admin.display(description="usage per billable metric")
     def current_usage(self, obj) -> str:

@@ -8,11 +8,19 @@ queries whatever the number of events: one per distinct (metric, group keys, rat
 
 One module per concern: `engine_inputs` (models as the engine's dataclasses, rate windows),
 `preload` (the rating input, loaded for a batch), `invoices` (invoices as shown, invoice lists),
-`balances` (what drafts draw from commits and credits), `late` (late events)."""
+`balances` (what drafts draw from commits and credits), `late` (late events), `charts` (usage
+and spend by day, for charts)."""
 
 from .balances import (  # noqa: F401
     balances_now,
     draft_balance_draws,
+)
+from .charts import (  # noqa: F401
+    DailyChart,
+    contract_spend_to_date,
+    contract_usage_by_day,
+    product_quantity,
+    product_unit_label,
 )
 from .engine_inputs import (  # noqa: F401
     overlapping,

@@ -59,6 +59,7 @@ def _usage(
     rates: tuple[Rate, ...],
     period: Period,
     cuts: dict[str, tuple[datetime, ...]] | None = None,
+    usage_until: datetime | None = None,
 ) -> list[Usage]:
     """The usage of each USAGE product per group values and rate segment of the period.
 
@@ -66,6 +67,7 @@ def _usage(
     without a rate are one window, the period; both also cut at the product's `cuts` (the
     engine's `term_boundaries`: overrides and access segments). One aggregate read per distinct
     (metric, keys, window); groups missing any of the product's keys are not the product's usage.
+    With `usage_until`, only events before it count (the period's spend so far at that moment).
     """
     cuts = cuts or {}
     records: list[Usage] = []
@@ -90,14 +92,19 @@ def _usage(
             key=lambda w: (w.starting_at, w.ending_before),
         )
         for window in windows:
-            cache_key = (model.billable_metric_id, keys, window)
+            read_until = window.ending_before
+            if usage_until is not None:
+                read_until = min(read_until, usage_until)
+                if read_until <= window.starting_at:
+                    continue
+            cache_key = (model.billable_metric_id, keys, window, read_until)
             if cache_key not in cache:
                 cache[cache_key] = metric_usage_by_group(
                     metric=model.billable_metric,
                     customer=customer,
                     customer_ids=customer_ids,
                     starting_at=window.starting_at,
-                    ending_before=window.ending_before,
+                    ending_before=read_until,
                     group_keys=list(keys),
                 )
             for values, quantity in cache[cache_key].items():
@@ -400,6 +407,7 @@ class RatingPreload:
         *,
         usage: bool = True,
         invoice_type: str = InvoiceType.USAGE,
+        usage_until: datetime | None = None,
     ) -> RatingInput:
         static = self._static[(str(contract_id), invoice_type, period_start)]
         window = static.period.period
@@ -455,6 +463,7 @@ class RatingPreload:
                 product.id: term_boundaries(rating_input, product.id)
                 for _, product in usage_products
             },
+            usage_until=usage_until,
         )
         return dataclasses.replace(rating_input, usage=tuple(records))
 
