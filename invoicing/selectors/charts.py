@@ -182,7 +182,7 @@ def _spend_so_far(invoice: Invoice, *, until: datetime | None) -> list[Decimal]:
 
 def _period_label(invoice: Invoice) -> str:
     last = invoice.end_timestamp - timedelta(microseconds=1)
-    return f"{invoice.start_timestamp:%b %-d} – {last:%b %-d, %Y}"
+    return f"{invoice.start_timestamp:%b %-d} to {last:%b %-d, %Y}"
 
 
 def contract_spend_to_date(*, contract: Contract, now: datetime) -> DailyChart:

@@ -40,12 +40,12 @@ def test_spend_so_far_climbs_to_the_drafts_total_beside_the_previous_period(worl
 
     this, previous = chart["datasets"]
     assert chart["unit"] == "$"
-    assert this["label"] == "This period (Mar 1 – Mar 31, 2026)"
+    assert this["label"] == "This period (Mar 1 to Mar 31, 2026)"
     # $1.50 per million of model-A, $0.30 per million of model-B.
     assert this["data"] == (["0"] + ["1.5"] * 7 + ["2.25"] * 2 + ["5.25"] * 9 + ["6.15"] * 2)
     assert (
         this["data"][-1] == "6.15" == f"{invoice_rate(invoice=march(world), now=NOW).total / 100}"
     )
-    assert previous["label"] == "Previous period (Feb 1 – Feb 28, 2026)"
+    assert previous["label"] == "Previous period (Feb 1 to Feb 28, 2026)"
     assert previous["data"] == ["0"] * 27 + ["10.5"]  # 7 million model-A tokens on Feb 28
     assert len(chart["labels"]) == 31
