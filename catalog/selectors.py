@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
+from . import money
 from .models import (
     BillableMetric,
     Package,
@@ -301,3 +302,29 @@ def rate_card_price_book(*, rate_card: RateCard, at: datetime) -> list[PriceBook
             )
         )
     return rows
+
+
+def product_unit_label(product: Product, *, at: datetime) -> str:
+    """What a product's quantity counts: its conversion's name (`per million tokens`), else what
+    its metric aggregates."""
+    state = product_state_at(product=product, at=at)
+    if state.quantity_conversion_name:
+        return state.quantity_conversion_name
+    metric = product.billable_metric
+    if metric is None:
+        return "units"
+    if metric.aggregation_type == "COUNT":
+        return "events"
+    return f"{metric.get_aggregation_type_display().lower()} of {metric.aggregation_key}"
+
+
+def product_quantity(product: Product, quantity: Decimal, *, at: datetime) -> Decimal:
+    """A metric's quantity in the product's unit (its conversion, not its rounding: rounding is
+    per invoice line, not per day)."""
+    state = product_state_at(product=product, at=at)
+    if state.quantity_conversion_factor is None or not state.quantity_conversion_operation:
+        return quantity
+    with money.full_precision():
+        return money.convert_quantity(
+            quantity, state.quantity_conversion_factor, state.quantity_conversion_operation
+        )

@@ -19,8 +19,6 @@ from .charts import (  # noqa: F401
     DailyChart,
     contract_spend_to_date,
     contract_usage_by_day,
-    product_quantity,
-    product_unit_label,
 )
 from .engine_inputs import (  # noqa: F401
     overlapping,

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from catalog import money
 from catalog.models import Product
-from catalog.selectors import product_state_at
+from catalog.selectors import product_quantity, product_state_at, product_unit_label
 from customers import periods
 from customers.models import Contract
 from invoicing.models import Invoice
@@ -86,32 +86,6 @@ def _hour_ceil(moment: datetime) -> datetime:
 
 def contract_current_period(*, contract: Contract, now: datetime) -> periods.BillingPeriod | None:
     return periods.period_containing(periods.schedule_for(contract), now)
-
-
-def product_unit_label(product: Product, *, at: datetime) -> str:
-    """What a product's quantity counts: its conversion's name (`per million tokens`), else what
-    its metric aggregates."""
-    state = product_state_at(product=product, at=at)
-    if state.quantity_conversion_name:
-        return state.quantity_conversion_name
-    metric = product.billable_metric
-    if metric is None:
-        return "units"
-    if metric.aggregation_type == "COUNT":
-        return "events"
-    return f"{metric.get_aggregation_type_display().lower()} of {metric.aggregation_key}"
-
-
-def product_quantity(product: Product, quantity: Decimal, *, at: datetime) -> Decimal:
-    """A metric's quantity in the product's unit (its conversion, not its rounding: rounding is
-    per invoice line, not per day)."""
-    state = product_state_at(product=product, at=at)
-    if state.quantity_conversion_factor is None or not state.quantity_conversion_operation:
-        return quantity
-    with money.full_precision():
-        return money.convert_quantity(
-            quantity, state.quantity_conversion_factor, state.quantity_conversion_operation
-        )
 
 
 def contract_usage_by_day(*, contract: Contract, product: Product, now: datetime) -> DailyChart:
