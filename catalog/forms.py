@@ -282,7 +282,7 @@ class ProductForm(ModelErrorsMixin, forms.ModelForm):
     presentation_group_key = NameListField(
         required=False,
         help_text="Comma separated: keys shown as separate lines, priced alike. Pricing and "
-        "presentation keys together must equal one of the metric's key sets.",
+        "presentation keys together must be a subset of one of the metric's key sets.",
     )
     tags = NameListField(required=False, help_text="Comma separated.")
     composite_tags = NameListField(

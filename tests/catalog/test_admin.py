@@ -182,8 +182,8 @@ def test_product_group_keys_outside_the_metric_are_refused_in_the_admin(admin_cl
     )
 
     assert response.context["adminform"].form.errors["pricing_group_key"] == [
-        "Pricing and presentation group keys together must equal one of the metric's group key "
-        "sets (model_name)."
+        "Pricing and presentation group keys together must be a subset of one of the metric's "
+        "group key sets (model_name)."
     ]
 
 
