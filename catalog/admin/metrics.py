@@ -1,8 +1,12 @@
 """Pricing units and billable metrics in the admin."""
 
+import json
 from decimal import Decimal
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin_forms import (
@@ -64,6 +68,10 @@ class BillableMetricAdmin(ArchivableAdmin):
             {"fields": ["event_types_in", "event_types_not_in", "property_filters"]},
         ),
         ("Group keys", {"fields": ["group_keys"]}),
+        (
+            "Example event payload (follows the fields as you type)",
+            {"fields": ["example_event_payload"]},
+        ),
     ]
     change_fieldsets = [
         (None, {"fields": ["name"]}),
@@ -89,6 +97,24 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     class Media:
         css = NESTED_MEDIA["css"]
+        js = ["admin_extra/example_event.js"]
+
+    def get_urls(self):
+        return [
+            path(
+                "example-event/",
+                self.admin_site.admin_view(self.example_event_view),
+                name="catalog_billablemetric_example_event",
+            ),
+            *super().get_urls(),
+        ]
+
+    def example_event_view(self, request):
+        """GET with the add form's fields: the event payload a metric so defined would match
+        (read-only: nothing is saved)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return JsonResponse({"example": metric_from_fields(request.GET).example_event()})
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = BillableMetricRenameForm if obj is not None else BillableMetricForm
@@ -99,7 +125,7 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return []
+            return ["example_event_payload"]
         return [f for _, opts in self.change_fieldsets[1:] for f in opts["fields"]]
 
     @admin.display(description="aggregation", ordering="aggregation_type")
@@ -135,4 +161,43 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     @admin.display(description="example event payload")
     def example_event_payload(self, obj) -> str:
+        if obj is None or obj._state.adding:
+            return format_html(
+                '<pre class="json-box" id="example-event-payload" data-example-url="{}">{}</pre>',
+                reverse("admin:catalog_billablemetric_example_event"),
+                json.dumps(BillableMetric().example_event(), indent=2),
+            )
         return pretty_json(obj.example_event())
+
+
+def metric_from_fields(data) -> BillableMetric:
+    """An unsaved metric from the add form's fields as typed so far (a field that does not parse
+    yet is left empty), for its example event."""
+    form = BillableMetricForm()
+    values = {}
+    for name in (
+        "aggregation_key",
+        "event_types_in",
+        "event_types_not_in",
+        "property_filters",
+        "group_keys",
+    ):
+        try:
+            values[name] = form.fields[name].clean(data.get(name, ""))
+        except ValidationError:
+            values[name] = form.fields[name].to_python("")
+    event_type_filter = {}
+    if values["event_types_in"]:
+        event_type_filter["in_values"] = values["event_types_in"]
+    if values["event_types_not_in"]:
+        event_type_filter["not_in_values"] = values["event_types_not_in"]
+    aggregation = data.get("aggregation_type", "")
+    return BillableMetric(
+        aggregation_type=aggregation
+        if aggregation in BillableMetric.AggregationType.values
+        else "",
+        aggregation_key=values["aggregation_key"] or "",
+        event_type_filter=event_type_filter,
+        property_filters=values["property_filters"],
+        group_keys=values["group_keys"],
+    )
