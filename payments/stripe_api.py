@@ -140,9 +140,10 @@ def _retryable(exc: stripe.StripeError) -> bool:
 
 
 def _result(invoice, calls: int) -> StripeResult:
-    payment = getattr(invoice, "payment_intent", None) if "payment_intent" in invoice else None
+    invoice = invoice.to_dict()
+    payment = invoice.get("payment_intent")
     return StripeResult(
-        external_id=invoice.id,
+        external_id=invoice["id"],
         status=invoice.get("status") or "",
         total=invoice.get("total"),
         currency=invoice.get("currency") or "",

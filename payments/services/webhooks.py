@@ -54,14 +54,15 @@ def stripe_webhook_receive(
 
 def stripe_event_apply(*, event, now: datetime) -> ProviderEvent | None:
     """Apply one verified Stripe event, once."""
+    event = event.to_dict() if hasattr(event, "to_dict") else event
     occurred_at = datetime.fromtimestamp(int(event.get("created") or now.timestamp()), UTC)
     data = event.get("data") or {}
     obj = data.get("object") or {}
     is_invoice = obj.get("object") == "invoice"
     record = ProviderEvent(
-        id=event.id,
+        id=event["id"],
         billing_provider="stripe",
-        type=event.type,
+        type=event["type"],
         occurred_at=occurred_at,
         received_at=now,
         external_invoice_id=(obj.get("id") or "") if is_invoice else "",
@@ -69,9 +70,9 @@ def stripe_event_apply(*, event, now: datetime) -> ProviderEvent | None:
     )
     try:
         with transaction.atomic():
-            if ProviderEvent.objects.filter(pk=event.id).exists():
+            if ProviderEvent.objects.filter(pk=record.id).exists():
                 return None
-            status = STATUS_BY_EVENT.get(event.type)
+            status = STATUS_BY_EVENT.get(record.type)
             if status is None or not is_invoice:
                 record.note = "Not a payment status event."
             else:
