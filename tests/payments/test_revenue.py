@@ -167,12 +167,11 @@ KINDS = st.sampled_from(["usage", "subscription", "scheduled", "applied_commit_o
 def test_the_schedule_adds_up_to_the_invoices_totals_to_the_cent(invoices):
     Invoice.objects.all().delete()
     made = []
-    contract = ContractFactory(starting_at=datetime(2025, 1, 1, tzinfo=UTC))
     for offset, length, lines in invoices:
         start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=offset)
         end = start + timedelta(days=length)
         invoice = InvoiceFactory(
-            contract=contract,
+            contract=ContractFactory(starting_at=datetime(2025, 1, 1, tzinfo=UTC)),
             start_timestamp=start,
             end_timestamp=end,
             status="FINALIZED",
