@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path

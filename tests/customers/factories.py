@@ -6,9 +6,9 @@ from decimal import Decimal
 import factory
 
 from customers.models import (
-    BillingProviderConfiguration,
     AccessSegment,
     BalanceLedgerEntry,
+    BillingProviderConfiguration,
     Commit,
     CommitInvoiceItem,
     Contract,
