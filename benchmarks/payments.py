@@ -13,6 +13,7 @@ Figures are printed; nothing is asserted.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._support import database, django_setup, log, migrate  # noqa: E402
 
-INVOICES = 1000
+INVOICES = int(os.environ.get("BENCH_PAYMENT_INVOICES", "1000"))
 LINES = 20
 MARCH, APRIL = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
 

@@ -208,29 +208,28 @@ def revenue_schedule(*, starting_at: datetime, ending_before: datetime) -> list[
                     drawn[day] += amount
             schedules.append((line, category, parts))
         for line, category, parts in schedules:
-            rows.extend(
-                _row(line, category, day, amount)
-                for day, amount in parts.items()
-                if first <= day < last and amount != 0
-            )
+            fields = None
+            for day, amount in parts.items():
+                if first <= day < last and amount != 0:
+                    fields = fields or _line_fields(line, category)
+                    rows.append(RevenueRow(day=day, amount=amount, **fields))
     rows.sort(key=lambda row: (row.day, row.invoice_number or 0, row.invoice_id, row.line_id))
     return rows
 
 
-def _row(line: InvoiceLineItem, category: str, day: date, amount: Decimal) -> RevenueRow:
+def _line_fields(line: InvoiceLineItem, category: str) -> dict:
+    """What every row of one line repeats (computed once per line, not per day)."""
     invoice = line.invoice
-    return RevenueRow(
-        day=day,
-        invoice_id=str(invoice.pk),
-        invoice_number=invoice.number,
-        customer_id=str(invoice.customer_id),
-        customer_name=invoice.customer.name,
-        contract_id=str(invoice.contract_id),
-        line_id=str(line.pk),
-        line_name=line.name,
-        line_type=line.type,
-        product_id=str(line.product_id or ""),
-        category=category,
-        amount=amount,
-        pricing_unit=invoice.credit_type.name,
-    )
+    return {
+        "invoice_id": str(invoice.pk),
+        "invoice_number": invoice.number,
+        "customer_id": str(invoice.customer_id),
+        "customer_name": invoice.customer.name,
+        "contract_id": str(invoice.contract_id),
+        "line_id": str(line.pk),
+        "line_name": line.name,
+        "line_type": line.type,
+        "product_id": str(line.product_id or ""),
+        "category": category,
+        "pricing_unit": invoice.credit_type.name,
+    }
