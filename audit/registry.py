@@ -37,9 +37,7 @@ AUDITED = {
     ("customers", "scheduledcharge"): {},
     ("customers", "scheduledchargeitem"): {},
     ("customers", "subscription"): {},
-    ("invoicing", "invoice"): {
-        "include": ["status", "payment_status", "number", "issued_at", "voided_at"]
-    },
+    ("invoicing", "invoice"): {"include": ["status", "number", "issued_at", "voided_at"]},
     ("core", "apitoken"): {"exclude": ["token_hash", "last_used_at"]},
 }
 

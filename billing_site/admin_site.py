@@ -51,6 +51,15 @@ SECTIONS = [
         ),
     ),
     Section(
+        "Getting paid",
+        "getting-paid",
+        (
+            ("payments", "billingproviderconnection"),
+            ("payments", "invoicepayment"),
+            ("payments", "providerevent"),
+        ),
+    ),
+    Section(
         "Developers",
         "developers",
         (

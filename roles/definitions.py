@@ -10,8 +10,9 @@ FINANCE_ADMIN = "Finance admin"
 FINANCE_VIEWER = "Finance viewer"
 ENGINEER = "Engineer"
 
-# What finance staff see: the Offering and Customers sections, usage, the audit trail.
-FINANCE_APPS = ["catalog", "customers", "invoicing"]
+# What finance staff see: the Offering, Customers and Getting paid sections, usage, the audit
+# trail.
+FINANCE_APPS = ["catalog", "customers", "invoicing", "payments"]
 SEEN_BY_ALL = [*FINANCE_APPS, "metering", "audit"]
 
 ROLES: dict[str, list[tuple[str, str | list[str]]]] = {

@@ -30,10 +30,11 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("core", "0004_apitoken_scope_expiry"),
         ("catalog", "0003_product_updates_package_contract_name"),
-        ("customers", "0005_contract_billed_through"),
+        ("customers", "0006_billing_provider_configurations"),
         ("metering", "0005_usageevent_test_event_permission"),
-        ("invoicing", "0006_invoice_permissions"),
+        ("invoicing", "0007_invoice_permissions"),
         ("audit", "0001_audit_entry"),
+        ("payments", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(make_roles, drop_roles)]

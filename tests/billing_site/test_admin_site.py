@@ -23,7 +23,14 @@ def test_a_superuser_sees_every_section_system_last(admin_client):
     sections = {
         s["name"]: [m["object_name"] for m in s["models"]] for s in response.context["app_list"]
     }
-    assert list(sections) == ["Offering", "Customers", "Developers", "Audit trail", "System"]
+    assert list(sections) == [
+        "Offering",
+        "Customers",
+        "Getting paid",
+        "Developers",
+        "Audit trail",
+        "System",
+    ]
     assert sections["Developers"] == ["ApiToken", "UsageEvent", "DomainEvent"]
     assert {"Schedule", "Success", "Failure", "OrmQ", "User", "Group"} <= set(sections["System"])
 
@@ -34,7 +41,7 @@ def test_a_finance_viewer_never_sees_the_task_tables(client):
     response = client.get(reverse("admin:index"))
 
     names = [s["name"] for s in response.context["app_list"]]
-    assert names == ["Offering", "Customers", "Developers", "Audit trail"]
+    assert names == ["Offering", "Customers", "Getting paid", "Developers", "Audit trail"]
     assert "Schedule" not in response.content.decode()
     assert client.get(reverse("admin:section", args=["system"])).status_code == 403
 

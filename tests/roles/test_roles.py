@@ -132,7 +132,7 @@ def test_a_viewer_changes_nothing_through_any_custom_admin_url(client):
         path = _path_for(model, pattern, contract, product)
         before = _changes()
         answer = client.post(path, {"transaction_id": "viewer-1", "customer_id": "x"})
-        assert answer.status_code in (403, 200, 302), (pattern.name, answer.status_code)
+        assert answer.status_code in (200, 302, 403, 404, 405), (pattern.name, answer.status_code)
         assert _changes() == before, pattern.name
 
 
