@@ -5,6 +5,8 @@ already accepted. Nothing is edited here: finalize, void and regenerate are acti
 services.
 """
 
+from datetime import UTC, timedelta
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -60,16 +62,10 @@ class InvoiceChangeList(ChangeList):
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = [
-        "__str__",
-        "customer",
-        "contract",
-        "type",
-        "period",
-        "status",
-        "number",
-        "total_display",
-    ]
+    # Compact enough for a 1366 px screen with the navigation open: the number (or status) and
+    # the period as dates are one column, the total always last and on screen.
+    list_display = ["invoice_label", "customer", "contract", "type", "status", "total_display"]
+    list_display_links = ["invoice_label"]
     list_filter = ["status", "type"]
     search_fields = ["customer__name", "contract__name", "=number"]
     list_select_related = ["customer", "contract__customer", "credit_type"]
@@ -122,6 +118,15 @@ class InvoiceAdmin(admin.ModelAdmin):
     @admin.display(description="Period or date")
     def period(self, obj):
         return obj.period_label
+
+    @admin.display(description="Invoice", ordering="start_timestamp")
+    def invoice_label(self, obj):
+        label = f"#{obj.number}" if obj.number else obj.get_status_display()
+        start = obj.start_timestamp.astimezone(UTC)
+        if obj.is_scheduled:
+            return f"{label}, {start:%Y-%m-%d} (scheduled)"
+        last = (obj.end_timestamp - timedelta(microseconds=1)).astimezone(UTC)
+        return f"{label}, {start:%Y-%m-%d} to {last:%Y-%m-%d}"
 
     @admin.display(description="Total")
     def total_display(self, obj):

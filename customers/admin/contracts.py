@@ -160,19 +160,17 @@ class ScheduledChargeInline(admin.StackedInline):
         return items_total(obj, obj.contract.pricing_unit)
 
 
-class SubscriptionInline(admin.TabularInline):
+class SubscriptionInline(admin.StackedInline):
+    """Stacked (eight fields in a row would not fit a laptop's screen)."""
+
     model = Subscription
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = [
-        "product",
-        "name",
-        "billing_frequency",
-        "collection_schedule",
-        "is_prorated",
+        ("product", "name"),
+        ("billing_frequency", "collection_schedule", "is_prorated"),
         "initial_quantity",
-        "starting_at",
-        "ending_before",
+        ("starting_at", "ending_before"),
     ]
 
 
@@ -390,10 +388,15 @@ class ContractAdmin(admin.ModelAdmin):
                 else ""
             )
             rows.append((admin_link(product), product.get_type_display(), prices, button))
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        body = format_html_join(
+            "",
+            '<tr><td data-label="Product">{}</td><td data-label="Type">{}</td>'
+            '<td data-label="Price">{}</td><td data-label="">{}</td></tr>',
+            rows,
+        )
         return format_html(
-            '<table class="products"><thead><tr><th>Product</th><th>Type</th><th>Price</th>'
-            "<th></th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="products stack-on-phone"><thead><tr><th>Product</th><th>Type</th>'
+            "<th>Price</th><th></th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
 
