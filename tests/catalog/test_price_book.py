@@ -37,8 +37,8 @@ def test_the_price_book_lists_every_rate_in_one_table(admin_client):
 
     html = page.content.decode()
     book = html[
-        html.index('<table class="price-book">') : html.index(
-            "</table>", html.index('<table class="price-book">')
+        html.index('<table class="price-book') : html.index(
+            "</table>", html.index('<table class="price-book')
         )
     ]
     assert book.index("Images") < book.index("Input Tokens")
