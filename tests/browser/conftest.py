@@ -6,6 +6,7 @@ Shared by every browser test (the finance desk's, the customer-facing dashboards
 - `page_at(width, height=900)`: a fresh page (own cookies) of that viewport size, with a base URL
   on the live server; `desktop` (1366 x 900) and `phone` (390 x 844) are the two every test uses;
 - `login(page, user)`: through the admin's login form, as a person would;
+- `field(scope, "Name")`: a form field by its label, exactly as the admin writes it;
 - `staff(role)`: a staff user in one of the role groups (`roles.definitions`), password "pw";
 - `no_horizontal_scroll(page)` and `right_edge(locator)` for layout checks.
 
@@ -50,8 +51,12 @@ def browser():
 
 @pytest.fixture
 def world_db(transactional_db):
-    """The live server sees committed rows only; a transactional test flushes the seeded unit."""
+    """The live server sees committed rows only; a transactional test's flush removes the rows
+    migrations seeded (the USD unit, the role groups): put them back."""
+    from roles.services import roles_sync
+
     usd_cents()
+    roles_sync()
 
 
 @pytest.fixture
@@ -104,6 +109,11 @@ def login(page, user: User) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/admin/")
+
+
+def field(scope, label: str):
+    """A form field by its label as the admin writes it ("Name:"), exactly."""
+    return scope.get_by_label(f"{label}:", exact=True)
 
 
 def no_horizontal_scroll(page) -> bool:
