@@ -17,33 +17,14 @@ if admin.site.is_registered(AuditEntry):
     admin.site.unregister(AuditEntry)
 
 
-class ActorFilter(admin.SimpleListFilter):
-    title = "actor"
-    parameter_name = "actor"
-
-    def lookups(self, request, model_admin):
-        names = (
-            AuditEntry.objects.order_by("actor_name")
-            .values_list("actor_name", flat=True)
-            .distinct()[:200]
-        )
-        return [(name, name) for name in names if name]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(actor_name=self.value())
-        return queryset
-
-
 class ResourceTypeFilter(admin.SimpleListFilter):
     title = "kind of object"
     parameter_name = "resource_type"
 
     def lookups(self, request, model_admin):
-        models = [apps_model for apps_model in auditlog.get_models()]
         return sorted(
             (model._meta.label_lower, str(model._meta.verbose_name).capitalize())
-            for model in models
+            for model in auditlog.get_models()
         )
 
     def queryset(self, request, queryset):
@@ -58,7 +39,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: entries are written by the models' own saves, never by hand."""
 
     list_display = ["timestamp", "actor_name", "source", "action_display", "resource", "summary"]
-    list_filter = [ActorFilter, "source", "action", ResourceTypeFilter]
+    list_filter = [
+        ("actor_name", admin.AllValuesFieldListFilter),
+        "source",
+        "action",
+        ResourceTypeFilter,
+    ]
     search_fields = ["object_repr", "object_pk", "actor_name"]
     date_hierarchy = "timestamp"
     list_select_related = ["content_type"]

@@ -144,7 +144,7 @@ def test_the_audit_log_lists_every_change_and_filters_by_actor(admin_client, api
     url = reverse("admin:audit_auditentry_changelist")
 
     everything = admin_client.get(url)
-    by_token = admin_client.get(url, {"actor": "API token tests"})
+    by_token = admin_client.get(url, {"actor_name": "API token tests"})
 
     assert everything.status_code == 200
     names = {entry.object_repr for entry in by_token.context["cl"].result_list}
