@@ -123,6 +123,7 @@ class CreditTypeConversionInline(admin.TabularInline):
 @admin.register(RateCard)
 class RateCardAdmin(ArchivableAdmin):
     list_display = ["name", "fiat_credit_type", "rate_count", "contract_count", "created_at"]
+    ordering = ["name"]  # the counts' GROUP BY drops the model's own ordering
     list_filter = ["fiat_credit_type"]
     search_fields = ["name", "id", "description", "aliases__name"]
     date_hierarchy = "created_at"
