@@ -371,35 +371,42 @@ class RateForm(MoneyFieldsMixin, ModelErrorsMixin, forms.ModelForm):
         return cleaned_data
 
     def unusual_price(self, cleaned_data) -> str | None:
-        """Why a flat or subscription price looks like a typing slip: 10x or more away from the
-        product's current price on the same card (the same pricing group values)."""
-        price = cleaned_data.get("price")
-        product = cleaned_data.get("product")
         card = cleaned_data.get("rate_card") or getattr(self.instance, "rate_card", None)
-        rate_type = cleaned_data.get("rate_type")
-        if price is None or product is None or card is None or card.pk is None:
-            return None
-        if rate_type not in (Rate.RateType.FLAT, Rate.RateType.SUBSCRIPTION):
-            return None
-        current = rate_current(
+        return unusual_price_problem(
             rate_card=card,
-            product=product,
+            product=cleaned_data.get("product"),
+            rate_type=cleaned_data.get("rate_type"),
             pricing_group_values=cleaned_data.get("pricing_group_values") or {},
-            at=timezone.now(),
+            price=cleaned_data.get("price"),
         )
-        if current is None or not current.price or current.rate_type != rate_type:
-            return None
-        ratio = price / current.price
-        if 1 / UNUSUAL_PRICE_RATIO < ratio < UNUSUAL_PRICE_RATIO:
-            return None
-        unit = current.credit_type
-        factor = (
-            f"{money.normalize(ratio):f}x" if ratio >= 1 else f"1/{money.normalize(1 / ratio):f}"
-        )
-        return (
-            f"{unit.format(price)} is {factor} the current price of {product} on this card "
-            f"({unit.format(current.price)}). Tick “Confirm an unusual price” to save it anyway."
-        )
+
+
+def unusual_price_problem(
+    *, rate_card, product, rate_type, pricing_group_values: dict, price: Decimal | None
+) -> str | None:
+    """Why a flat or subscription price looks like a typing slip: 10x or more away from the
+    product's current price on the same card (the same pricing group values)."""
+    if price is None or product is None or rate_card is None or rate_card.pk is None:
+        return None
+    if rate_type not in (Rate.RateType.FLAT, Rate.RateType.SUBSCRIPTION):
+        return None
+    current = rate_current(
+        rate_card=rate_card,
+        product=product,
+        pricing_group_values=pricing_group_values,
+        at=timezone.now(),
+    )
+    if current is None or not current.price or current.rate_type != rate_type:
+        return None
+    ratio = price / current.price
+    if 1 / UNUSUAL_PRICE_RATIO < ratio < UNUSUAL_PRICE_RATIO:
+        return None
+    unit = current.credit_type
+    factor = f"{money.normalize(ratio):f}x" if ratio >= 1 else f"1/{money.normalize(1 / ratio):f}"
+    return (
+        f"{unit.format(price)} is {factor} the current price of {product} on this card "
+        f"({unit.format(current.price)}). Tick “Confirm an unusual price” to save it anyway."
+    )
 
     class Meta:
         model = Rate
