@@ -203,6 +203,11 @@ class Rate(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        self.clean_rules()
+        self.validate_no_overlap()
+
+    def clean_rules(self) -> None:
+        """Every rule of a rate on its own (not its neighbours: see `validate_no_overlap`)."""
         # The key is derived on save; refresh it here too so that full_clean()'s unique check
         # compares this rate's real group values, not the default "{}".
         if isinstance(self.pricing_group_values, dict):
@@ -260,7 +265,6 @@ class Rate(models.Model):
             errors["billing_frequency"] = "A subscription rate needs a billing frequency."
         if errors:
             raise ValidationError(errors)
-        self.validate_no_overlap()
 
     def overlapping(self):
         """Rates of the same card, product, pricing group values and frequency that share time."""
