@@ -443,12 +443,30 @@ class OverrideTierIn(serializers.Serializer):
 
 
 class OverrideSpecifierIn(serializers.Serializer):
+    """One override specifier: every field given must match (product_tags: all of them)."""
+
     product_id = UUIDStringField(required=False)
     product_tags = StringListField(required=False)
     pricing_group_values = StringMapField(required=False)
     presentation_group_values = StringMapField(required=False)
     commit_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    any_commit_or_credit_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    recurring_commit_ids = serializers.ListField(child=UUIDStringField(), required=False)
     billing_frequency = EnumField(FREQUENCIES, required=False)
+
+    def validate_recurring_commit_ids(self, value):
+        if value:
+            raise serializers.ValidationError(
+                "Recurring commits are not supported; name the commits in commit_ids."
+            )
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("any_commit_or_credit_ids") and attrs.get("commit_ids"):
+            raise serializers.ValidationError(
+                {"any_commit_or_credit_ids": "Give either commit_ids or any_commit_or_credit_ids."}
+            )
+        return attrs
 
 
 class OverrideTermsIn(serializers.Serializer):

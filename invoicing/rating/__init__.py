@@ -185,6 +185,7 @@ from .shared import (  # noqa: F401
     money_of,
     overlaps,
     product_type_of,
+    rates_for_presentation,
     unit_of,
 )
 from .snapshots import (  # noqa: F401

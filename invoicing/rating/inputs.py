@@ -106,6 +106,9 @@ class Rate(Checked):
     commit_tiers: tuple[Tier, ...] = ()
     # A custom pricing unit; None: the invoice's (fiat) unit.
     credit_type_id: str | None = None
+    # Set only by the overrides step: this rate prices only the usage with exactly these
+    # presentation group values (an override specifier named them); () prices every other.
+    presentation_group_values: GroupValues = ()
 
     def _validate(self) -> None:
         if self.rate_type not in RateType.ALL:
@@ -237,13 +240,36 @@ class Balance(Checked):
 
 @dataclass(frozen=True)
 class OverrideSpecifier(Checked):
-    """One target of an override; every field given must match (pricing group values: each pair)."""
+    """One target of an override: every field given must match (Metronome: "Within each
+    specifier all fields are ANDed together"), as the SDK documents each of them:
+
+    - `product_id`: "the override will only apply to the product with the specified ID";
+    - `product_tags`: "only apply to products with all the specified tags";
+    - `pricing_group_values`: "only apply to products with the specified pricing group values"
+      (each pair; a product without those keys never matches);
+    - `presentation_group_values`: "only apply to line items with the specified presentation
+      group values" (each pair, looked up on the usage being priced);
+    - `billing_frequency`: only the subscription rates billed at that frequency;
+    - `commit_ids`: commit-specific overrides, only usage drawn from those commits or credits.
+    """
 
     product_id: str | None = None
     product_tags: tuple[str, ...] = ()
     pricing_group_values: GroupValues = ()
     presentation_group_values: GroupValues = ()
     commit_ids: tuple[str, ...] = ()
+    billing_frequency: str | None = None
+
+    @property
+    def names_a_target(self) -> bool:
+        """Does it narrow the products at all? (A specifier with commit ids alone does not.)"""
+        return bool(
+            self.product_id is not None
+            or self.product_tags
+            or self.pricing_group_values
+            or self.presentation_group_values
+            or self.billing_frequency
+        )
 
 
 @dataclass(frozen=True)
@@ -272,7 +298,9 @@ class OverwriteRate(Checked):
 class Override(Checked):
     """A contract override in [starting_at, ending_before).
 
-    Targets: `product_id`, `applicable_product_tags` and `specifiers` (OR-ed). `entitled` set:
+    Targets, OR-ed: `product_id`, any of `applicable_product_tags` (Metronome's top-level
+    fields: "Usage that matches any of the listed product IDs and product tags"), any of the
+    `specifiers` (each one AND-ed, see `OverrideSpecifier`). `entitled` set:
     an entitlement override (True enables a product the card does not entitle). Commit-specific
     (`is_commit_specific` or commit ids on a specifier): applies only to usage drawn from those
     commits. `target` COMMIT_RATE rewrites the card's commit rate instead of the list rate.

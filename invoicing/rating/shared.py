@@ -10,7 +10,7 @@ from decimal import Decimal
 from catalog.money import round_amount
 
 from .inputs import AccessSegment, Balance, Period, Rate, RatingInput
-from .vocabulary import ProductType
+from .vocabulary import GroupValues, ProductType
 
 
 def money_of(
@@ -49,6 +49,15 @@ def latest_rate(rates: Iterable[Rate], *, at: datetime, at_end: bool = False) ->
         if best is None or rate.starting_at >= best.starting_at:
             best = rate
     return best
+
+
+def rates_for_presentation(rates: list[Rate], presentation: GroupValues) -> list[Rate]:
+    """The rates that price usage with these presentation group values: the ones an override
+    laid out for exactly them (see `apply_overrides`), else the ones for every usage."""
+    own = [rate for rate in rates if rate.presentation_group_values == presentation]
+    if presentation and own:
+        return own
+    return [rate for rate in rates if not rate.presentation_group_values]
 
 
 def product_type_of(rating_input: RatingInput, product_id: str) -> str:

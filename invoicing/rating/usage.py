@@ -11,7 +11,7 @@ from catalog.money import ZERO, convert_quantity, round_quantity
 
 from .inputs import Product, Rate, RatingInput, Tier, Usage
 from .outputs import Line, LineTier
-from .shared import latest_rate, money_of, unit_of
+from .shared import latest_rate, money_of, rates_for_presentation, unit_of
 from .vocabulary import GroupValues, LineType, ProductType, RateType
 
 
@@ -134,7 +134,7 @@ def _pricing_group_lines(
             "presentation_group_values": presentation,
             **_legacy_group(product, presentation),
         }
-        rate = latest_rate(rates, at=usage.starting_at)
+        rate = latest_rate(rates_for_presentation(rates, presentation), at=usage.starting_at)
         if rate is None:
             yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
             continue

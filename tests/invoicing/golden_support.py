@@ -433,6 +433,7 @@ def _override(data: Mapping[str, Any]) -> Override:
                 pricing_group_values=group_values(spec.get("pricing_group_values")),
                 presentation_group_values=group_values(spec.get("presentation_group_values")),
                 commit_ids=tuple(spec.get("commit_ids") or ()),
+                billing_frequency=spec.get("billing_frequency"),
             )
             for spec in data.get("override_specifiers") or ()
         ),
