@@ -442,6 +442,15 @@ class OverrideTierIn(serializers.Serializer):
     size = NumberField(required=False, allow_null=True)
 
 
+SPECIFIER_TARGETS = (
+    "product_id",
+    "product_tags",
+    "pricing_group_values",
+    "presentation_group_values",
+    "billing_frequency",
+)
+
+
 class OverrideSpecifierIn(serializers.Serializer):
     """One override specifier: every field given must match (product_tags: all of them)."""
 
@@ -462,6 +471,10 @@ class OverrideSpecifierIn(serializers.Serializer):
         return value
 
     def validate(self, attrs):
+        if not any(attrs.get(name) for name in SPECIFIER_TARGETS):
+            raise serializers.ValidationError(
+                f"Name what the override applies to: {', '.join(SPECIFIER_TARGETS)}."
+            )
         if attrs.get("any_commit_or_credit_ids") and attrs.get("commit_ids"):
             raise serializers.ValidationError(
                 {"any_commit_or_credit_ids": "Give either commit_ids or any_commit_or_credit_ids."}

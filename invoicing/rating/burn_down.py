@@ -116,7 +116,7 @@ def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> De
             or (
                 not override.product_id
                 and not override.applicable_product_tags
-                and not any(s.names_a_target for s in override.specifiers)
+                and not override.specifiers
             )
         )
     ]

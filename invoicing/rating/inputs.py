@@ -260,17 +260,6 @@ class OverrideSpecifier(Checked):
     commit_ids: tuple[str, ...] = ()
     billing_frequency: str | None = None
 
-    @property
-    def names_a_target(self) -> bool:
-        """Does it narrow the products at all? (A specifier with commit ids alone does not.)"""
-        return bool(
-            self.product_id is not None
-            or self.product_tags
-            or self.pricing_group_values
-            or self.presentation_group_values
-            or self.billing_frequency
-        )
-
 
 @dataclass(frozen=True)
 class OverrideTier(Checked):

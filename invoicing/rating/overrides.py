@@ -48,8 +48,7 @@ def override_targets(
     if set(override.applicable_product_tags) & set(product.tags):
         return True
     return any(
-        specifier.names_a_target
-        and _specifier_matches(specifier, product)
+        _specifier_matches(specifier, product)
         and set(specifier.pricing_group_values) <= set(pricing)
         and set(specifier.presentation_group_values) <= set(presentation)
         and specifier.billing_frequency in (None, billing_frequency)
@@ -275,16 +274,13 @@ def override_may_target(override: Override, product: Product) -> bool:
         product.tags
     ):
         return True
-    if any(
-        specifier.names_a_target and _specifier_matches(specifier, product)
-        for specifier in override.specifiers
-    ):
+    if any(_specifier_matches(specifier, product) for specifier in override.specifiers):
         return True
     return (
         override.is_for_commits
         and not override.product_id
         and not override.applicable_product_tags
-        and not any(specifier.names_a_target for specifier in override.specifiers)
+        and not override.specifiers
     )
 
 
