@@ -21,6 +21,7 @@ AGGREGATION_TYPES = [c for c, _ in BillableMetric.AggregationType.choices]
 PRODUCT_TYPES = [c for c, _ in Product.Type.choices]
 RATE_TYPES = [c for c, _ in Rate.RateType.choices]
 FREQUENCIES = [c for c, _ in Frequency.choices]
+COMPOSITE_SCOPES = [c for c, _ in Rate.CompositeScope.choices]
 ARCHIVE_FILTERS = ["ARCHIVED", "NOT_ARCHIVED", "ALL"]
 DURATION_UNITS = ["DAYS", "WEEKS", "MONTHS", "YEARS"]
 FLAT_OR_TIERED = ["FLAT", "TIERED"]
@@ -309,6 +310,9 @@ class RateIn(serializers.Serializer):
     quantity = NumberField(required=False, allow_null=True, min_value=0)
     is_prorated = StrictBooleanField(required=False)
     custom_rate = serializers.DictField(required=False)
+    # Composite charges (Metronome's beta, not in the SDK's params: send them as extra fields).
+    composite_minimum = NumberField(required=False, allow_null=True, min_value=0)
+    composite_scope = EnumField(COMPOSITE_SCOPES, required=False)
 
     def validate_custom_rate(self, value):
         raise serializers.ValidationError("Custom rates are not supported.")
@@ -364,6 +368,8 @@ class RateOut(serializers.Serializer):
     quantity = NumberField(required=False)
     is_prorated = serializers.BooleanField(required=False)
     commit_rate = CommitRateOut(required=False)
+    composite_minimum = NumberField(required=False)
+    composite_scope = serializers.ChoiceField(COMPOSITE_SCOPES, required=False)
 
 
 class RateEntryOut(serializers.Serializer):

@@ -189,6 +189,8 @@ def rate_add(
     quantity: Decimal | None = None,
     is_prorated: bool = False,
     commit_rate: CommitRateSpec | None = None,
+    composite_minimum: Decimal | None = None,
+    composite_scope: str = Rate.CompositeScope.CONTRACT,
 ) -> Rate:
     """Add one time-bounded rate to a card (tiers stored as RateTier rows).
 
@@ -212,6 +214,8 @@ def rate_add(
             quantity=quantity,
             is_prorated=is_prorated,
             commit_rate=commit_rate,
+            composite_minimum=composite_minimum,
+            composite_scope=composite_scope,
         )
 
 
@@ -247,6 +251,8 @@ def rate_price_change(
         quantity=rate.quantity,
         is_prorated=rate.is_prorated,
         commit_rate=commit_rate,
+        composite_minimum=rate.composite_minimum,
+        composite_scope=rate.composite_scope,
     )
 
 
@@ -262,10 +268,14 @@ def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) 
         errors["rate_card"] = "This rate card is archived; it takes no new rates."
     if product.archived_at is not None:
         errors["product"] = "This product is archived; it takes no new rates."
-    if fields["rate_type"] == Rate.RateType.TIERED:
+    if fields["rate_type"] in Rate.TIERED_TYPES:
         problem = tiers_problem(list(tiers))
         if problem:
             errors["tiers"] = problem
+        elif fields["rate_type"] == Rate.RateType.TIERED_PERCENTAGE:
+            problem = _fractions_problem(tiers)
+            if problem:
+                errors["tiers"] = problem
         if fields["price"] is not None:
             errors["price"] = "A tiered rate is priced by its tiers, not by a price."
     elif tiers:
@@ -318,6 +328,13 @@ def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) 
     for starting_at, ending_before in resumes:
         _copy(rate, starting_at, ending_before)
     return rate
+
+
+def _fractions_problem(tiers: Sequence[Tier]) -> str | None:
+    for level, (_, price) in enumerate(tiers, start=1):
+        if price > 1:
+            return f"Tier {level}: a percentage is a fraction between 0 and 1."
+    return None
 
 
 def _make_room(rate: Rate) -> list[tuple[datetime, datetime | None]]:
@@ -438,5 +455,7 @@ def _rate_defaults(fields: dict) -> dict:
         "quantity": None,
         "is_prorated": False,
         "commit_rate": None,
+        "composite_minimum": None,
+        "composite_scope": Rate.CompositeScope.CONTRACT,
         **fields,
     }

@@ -61,10 +61,17 @@ How the numbers are made (the decisions, in one place):
   `scheduled_charges_on_usage_invoices` ("ALL"). One engine, one pipeline: `steps_for` picks
   the steps whose lines belong to the invoice. A composite therefore counts a scheduled charge
   only when it is on the same (usage) invoice.
-- COMPOSITE: percentage x the sum of the ROUNDED totals of the invoice's non-composite lines whose
-  product id or tags it names (so a customer can check it against the lines printed above it);
-  composite lines never count towards another composite. One line per PERCENTAGE rate overlapping the
-  period, over the lines that start inside that rate's window; no spend, no line.
+- COMPOSITE (Metronome's composite charges guide, guides/pricing-packaging/billing-model-guides/
+  composite-charges): a percentage of the sum of the ROUNDED totals of the invoice's
+  non-composite lines whose product id or tags it names (so a customer can check it against the
+  lines printed above it); composite lines never count towards another composite. One charge per
+  composite rate overlapping the period, over the lines that start inside that rate's window:
+  PERCENTAGE one line; TIERED_PERCENTAGE graduated over the period's spend, one line per tier;
+  an optional `composite_minimum` per billing period ("the greater of" the percentage and the
+  minimum: a "(minimum)" line makes up the difference, prorated over a part period); scope
+  CUSTOMER counts the customer's other contracts' charges of that time too (`customer_spend`,
+  read by the selector, which bills such a rate on one contract only). No spend and no minimum,
+  no line.
 
 Contract terms (issue 6), each a step of the same pipeline:
 
@@ -152,6 +159,7 @@ from .inputs import (  # noqa: F401
     AccessSegment,
     Balance,
     Conversion,
+    CustomerSpend,
     InvoiceScheduleItem,
     Override,
     OverrideSpecifier,
@@ -199,6 +207,7 @@ from .pipeline import (  # noqa: F401
 from .shared import (  # noqa: F401
     balance_scope,
     latest_rate,
+    microseconds,
     money_of,
     overlaps,
     product_type_of,
@@ -224,6 +233,7 @@ from .vocabulary import (  # noqa: F401
     BalanceType,
     Checked,
     CollectionSchedule,
+    CompositeScope,
     GroupValues,
     InvoiceType,
     LineType,

@@ -4,7 +4,7 @@ scheduled charges, balances and their segments, overrides, conversions (`RatingI
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .vocabulary import (
@@ -12,6 +12,7 @@ from .vocabulary import (
     BalanceType,
     Checked,
     CollectionSchedule,
+    CompositeScope,
     GroupValues,
     InvoiceType,
     MultiplierPrioritization,
@@ -43,6 +44,10 @@ class Period(Checked):
 
     def contains(self, moment: datetime) -> bool:
         return self.starting_at <= moment < self.ending_before
+
+    @property
+    def length(self) -> timedelta:
+        return self.ending_before - self.starting_at
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ class Rate(Checked):
     """A rate card entry for a product (and pricing group values), valid in [starting_at, ending_before).
 
     `price`: per unit (FLAT), per billing period (SUBSCRIPTION) or a 0-1 fraction (PERCENTAGE).
+    TIERED_PERCENTAGE: `tiers` of spend (sizes in the invoice's unit) at fractions. A composite
+    rate's `composite_minimum` is the least it charges per billing period; its `composite_scope`
+    says whose spend it counts (`composites`).
     """
 
     product_id: str
@@ -109,11 +117,15 @@ class Rate(Checked):
     # Set only by the overrides step: this rate prices only the usage with exactly these
     # presentation group values (an override specifier named them); () prices every other.
     presentation_group_values: GroupValues = ()
+    composite_minimum: Decimal | None = None
+    composite_scope: str = CompositeScope.CONTRACT
 
     def _validate(self) -> None:
         if self.rate_type not in RateType.ALL:
             raise ValueError(f"rate for {self.product_id}: unknown rate type {self.rate_type!r}")
-        if self.rate_type == RateType.TIERED:
+        if self.composite_scope not in CompositeScope.ALL:
+            raise ValueError(f"rate for {self.product_id}: unknown scope {self.composite_scope!r}")
+        if self.rate_type in RateType.TIERED_TYPES:
             if not self.tiers:
                 raise ValueError(f"tiered rate for {self.product_id} has no tiers")
             if any(tier.size is None or tier.size <= 0 for tier in self.tiers[:-1]):
@@ -347,6 +359,19 @@ class Conversion(Checked):
 
 
 @dataclass(frozen=True)
+class CustomerSpend(Checked):
+    """A charge line of another contract of the same customer (its usage invoice of the same
+    time), in the invoice's unit: what a CUSTOMER-scope composite counts besides this invoice's
+    own lines."""
+
+    contract_id: str
+    product_id: str
+    starting_at: datetime
+    total: Decimal
+    product_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RatingInput(Checked):
     """Everything one invoice is computed from.
 
@@ -372,6 +397,8 @@ class RatingInput(Checked):
     # input rated before scheduled invoices existed (stored snapshots) was rated.
     invoice_type: str = InvoiceType.USAGE
     scheduled_charges_on_usage_invoices: bool = True
+    # The customer's other contracts' charges in the period (CUSTOMER-scope composites only).
+    customer_spend: tuple[CustomerSpend, ...] = ()
 
     def _validate(self) -> None:
         if self.invoice_type not in InvoiceType.ALL:

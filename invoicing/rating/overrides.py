@@ -140,9 +140,16 @@ def price_with_override(rate: Rate, override: Override | None) -> Rate:
         if commit:
             return dataclasses.replace(rate, commit_price=new.price, commit_tiers=new.tiers)
         rate_type = new.rate_type
-        if rate.rate_type in (RateType.SUBSCRIPTION, RateType.PERCENTAGE):
-            # A subscription or composite keeps its kind; only the price changes.
+        if rate.rate_type == RateType.SUBSCRIPTION:
+            # A subscription keeps its kind; only the price changes.
             rate_type = rate.rate_type
+        elif rate.rate_type in RateType.COMPOSITE:
+            # A composite stays a percentage: flat or tiered as the overwrite is.
+            rate_type = (
+                RateType.TIERED_PERCENTAGE
+                if new.rate_type == RateType.TIERED
+                else RateType.PERCENTAGE
+            )
         return dataclasses.replace(
             rate,
             rate_type=rate_type,
@@ -172,7 +179,11 @@ def price_with_override(rate: Rate, override: Override | None) -> Rate:
             commit_tiers=tuple(dataclasses.replace(t, price=t.price * first) for t in tiers),
         )
     if rate.rate_type not in (RateType.FLAT, RateType.TIERED):
-        return dataclasses.replace(rate, price=None if price is None else price * first)
+        return dataclasses.replace(
+            rate,
+            price=None if price is None else price * first,
+            tiers=tuple(dataclasses.replace(t, price=t.price * first) for t in tiers),
+        )
     base = tiers if rate.rate_type == RateType.TIERED else (Tier(price=price),)
     return dataclasses.replace(
         rate, rate_type=RateType.TIERED, price=None, tiers=_multiplied_tiers(base, override.tiers)

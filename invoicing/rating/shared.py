@@ -4,7 +4,7 @@ an instant, a product's type, a balance's scope, whether a segment overlaps the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from catalog.money import round_amount
@@ -58,6 +58,11 @@ def rates_for_presentation(rates: list[Rate], presentation: GroupValues) -> list
     if presentation and own:
         return own
     return [rate for rate in rates if not rate.presentation_group_values]
+
+
+def microseconds(delta: timedelta) -> Decimal:
+    """A duration in microseconds, the unit proration is counted in."""
+    return Decimal(delta // timedelta(microseconds=1))
 
 
 def product_type_of(rating_input: RatingInput, product_id: str) -> str:

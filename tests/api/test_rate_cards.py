@@ -243,7 +243,7 @@ def test_add_rates_is_all_or_nothing_and_names_the_rate(card, post, usage):
         ({"entitled": "yes"}, "entitled: Must be true or false."),
         (
             {"rate_type": "CUSTOM"},
-            "rate_type: 'CUSTOM' is not one of FLAT, TIERED, PERCENTAGE, SUBSCRIPTION.",
+            "rate_type: 'CUSTOM' is not one of FLAT, TIERED, PERCENTAGE, TIERED_PERCENTAGE, SUBSCRIPTION.",
         ),
         ({"price": None}, "price: A flat rate needs a price."),
         ({"price": "abc"}, "price: Must be a number."),
