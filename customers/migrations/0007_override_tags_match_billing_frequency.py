@@ -18,7 +18,7 @@ def specifier_tags_match_all(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0005_contract_billed_through'),
+        ('customers', '0006_billing_provider_configurations'),
     ]
 
     operations = [
