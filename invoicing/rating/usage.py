@@ -146,7 +146,7 @@ def _pricing_group_lines(
             else:
                 if quantity > 0:
                     ladder = tier_pieces(rate.tiers, position, width)
-                    pieces = _share(ladder, before, before + quantity, width)
+                    pieces = _share(ladder, before, quantity, width)
                 else:
                     pieces = tier_pieces(rate.tiers, position, quantity)
                 for piece in pieces:
@@ -164,14 +164,15 @@ def _pricing_group_lines(
 
 
 def _share(
-    ladder: list[TierPiece], before: Decimal, through: Decimal, width: Decimal
+    ladder: list[TierPiece], before: Decimal, quantity: Decimal, width: Decimal
 ) -> list[TierPiece]:
     """A presentation line's part of its window's tier pieces (`ladder`, `width` units in all):
-    the line holds the window's usage (before, through], so its part of each piece is
-    `(through - before) / width` of it.
+    the line holds the window's usage (before, before + quantity], so its part of each piece is
+    `quantity / width` of it.
 
     Parts are cut by cumulative rounding at storage precision (`_cumulative`), so they add up
-    exactly both ways: a line's parts to its quantity, each tier's parts to the tier's quantity.
+    both ways: a line's parts to its quantity (exactly: its last part is what is left), each
+    tier's parts to the tier's quantity (exactly when the quantities have at most 50 digits).
 
     Why shares: Metronome prices per pricing group ("pricing for this product will be determined
     for each pricing_group_key value, as opposed to the product as a whole", the SDK's
@@ -181,6 +182,7 @@ def _share(
     split among presentation lines (see `invoicing.rating`). Inside one window the engine cannot
     order the lines in time (usage arrives aggregated per window, and UNIQUE, MAX and LATEST have
     no order within it), so each line pays the same blend of tiers, whatever its name."""
+    through = before + quantity
     parts = []
     reached = ZERO
     for piece in ladder:
@@ -196,6 +198,10 @@ def _share(
             parts.append(
                 TierPiece(piece.level, piece.tier_starting_at, piece.tier_size, part, piece.price)
             )
+    if parts:
+        last = parts[-1]
+        rest = quantity - sum((part.quantity for part in parts[:-1]), ZERO)
+        parts[-1] = TierPiece(last.level, last.tier_starting_at, last.tier_size, rest, last.price)
     return parts
 
 
