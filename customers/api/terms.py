@@ -7,6 +7,7 @@ from decimal import Decimal
 from catalog.models import PricingUnit, Product
 from core.api import get_or_404
 from customers import services
+from customers.models import Override
 
 
 def _at(where: str, name: str) -> str:
@@ -108,7 +109,7 @@ def overrides(terms: list[dict], key: str = "overrides") -> list[services.Overri
                 product=_product(product_id, _at(where, "product_id")) if product_id else None,
                 applicable_product_tags=term.get("applicable_product_tags")
                 or specifier.get("product_tags", []),
-                tags_match="ALL" if specifiers else "ANY",
+                tags_match=Override.TagsMatch.ALL if specifiers else Override.TagsMatch.ANY,
                 pricing_group_values=specifier.get("pricing_group_values", {}),
                 presentation_group_values=specifier.get("presentation_group_values", {}),
                 billing_frequency=specifier.get("billing_frequency", ""),

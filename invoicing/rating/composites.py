@@ -11,7 +11,7 @@ from catalog.money import ZERO
 
 from .inputs import CustomerSpend, Period, Product, Rate, RatingInput
 from .outputs import Line, LineTier
-from .shared import microseconds, money_of
+from .shared import line_fields, microseconds, money_of
 from .usage import tier_pieces
 from .vocabulary import CompositeScope, LineType, ProductType, RateType
 
@@ -106,7 +106,7 @@ def _charged(
 ) -> list[Line]:
     if spend == 0:
         return []
-    common = _common(product, window)
+    common = line_fields(product, window.starting_at, window.ending_before)
     if rate.rate_type == RateType.PERCENTAGE:
         return [
             Line(
@@ -147,25 +147,16 @@ def _minimum(
         return []
     return [
         Line(
-            **{**_common(product, window), "name": f"{product.name} (minimum)"},
+            **{
+                **line_fields(product, window.starting_at, window.ending_before),
+                "name": f"{product.name} (minimum)",
+            },
             quantity=Decimal(1),
             unit_price=short,
             total=short,
             is_prorated=prorated,
         )
     ]
-
-
-def _common(product: Product, window: Period) -> dict:
-    return {
-        "name": product.name,
-        "type": LineType.USAGE,
-        "product_id": product.id,
-        "product_type": product.type,
-        "product_tags": product.tags,
-        "starting_at": window.starting_at,
-        "ending_before": window.ending_before,
-    }
 
 
 def _in_composite(composite: Product, line: Line) -> bool:

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from catalog.money import round_amount
 
-from .inputs import AccessSegment, Balance, Period, Rate, RatingInput
-from .vocabulary import GroupValues, ProductType
+from .inputs import AccessSegment, Balance, Period, Product, Rate, RatingInput
+from .vocabulary import GroupValues, LineType, ProductType
 
 
 def money_of(
@@ -58,6 +58,19 @@ def rates_for_presentation(rates: list[Rate], presentation: GroupValues) -> list
     if presentation and own:
         return own
     return [rate for rate in rates if not rate.presentation_group_values]
+
+
+def line_fields(product: Product, starting_at: datetime, ending_before: datetime | None) -> dict:
+    """The fields every line of a product's charge carries (usage and composite lines)."""
+    return {
+        "name": product.name,
+        "type": LineType.USAGE,
+        "product_id": product.id,
+        "product_type": product.type,
+        "product_tags": product.tags,
+        "starting_at": starting_at,
+        "ending_before": ending_before,
+    }
 
 
 def microseconds(delta: timedelta) -> Decimal:

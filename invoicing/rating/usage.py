@@ -11,8 +11,8 @@ from catalog.money import ZERO, convert_quantity, round_quantity, round_stored
 
 from .inputs import Product, Rate, RatingInput, Tier, Usage
 from .outputs import Line, LineTier
-from .shared import latest_rate, money_of, rates_for_presentation, unit_of
-from .vocabulary import GroupValues, LineType, ProductType, RateType
+from .shared import latest_rate, line_fields, money_of, rates_for_presentation, unit_of
+from .vocabulary import GroupValues, ProductType, RateType
 
 
 def billable_quantity(product: Product, metered: Decimal) -> Decimal:
@@ -115,7 +115,7 @@ def _pricing_group_lines(
 ) -> Iterator[Line]:
     """One pricing group's lines on its one tier ladder: windows (rate segments) in time order,
     each window's usage taking the next positions; inside a window, every presentation line
-    takes its share of each tier the window's usage spans (see `_shares`)."""
+    takes its share of each tier the window's usage spans (see `_share`)."""
     position = ZERO
     windows: dict[tuple, list[Usage]] = {}
     for usage in records:
@@ -221,13 +221,7 @@ def _cumulative(usage: Decimal, ladder: Decimal, width: Decimal) -> Decimal:
 def _common(product: Product, pricing_values: GroupValues, usage: Usage) -> dict:
     presentation = usage.presentation_group_values
     return {
-        "name": product.name,
-        "type": LineType.USAGE,
-        "product_id": product.id,
-        "product_type": product.type,
-        "product_tags": product.tags,
-        "starting_at": usage.starting_at,
-        "ending_before": usage.ending_before,
+        **line_fields(product, usage.starting_at, usage.ending_before),
         "pricing_group_values": pricing_values,
         "presentation_group_values": presentation,
         **_legacy_group(product, presentation),

@@ -21,17 +21,21 @@ def eu_rates_at(client, world, at):
     ]
 
 
-def test_add_rate_with_a_later_start_changes_the_price(client, world):
-    # The world's eu rate: 250 from 2024-01-01, open-ended.
-    added = client.v1.contracts.rate_cards.rates.add(
+def add_eu_rate(client, world, price, starting_at):
+    return client.v1.contracts.rate_cards.rates.add(
         rate_card_id=world["rate_card"],
         product_id=world["product"],
         entitled=True,
         rate_type="FLAT",
-        price=200,
+        price=price,
         pricing_group_values={"region": "eu"},
-        starting_at=JUN,
+        starting_at=starting_at,
     ).data
+
+
+def test_add_rate_with_a_later_start_changes_the_price(client, world):
+    # The world's eu rate: 250 from 2024-01-01, open-ended.
+    added = add_eu_rate(client, world, 200, JUN)
 
     assert (added.rate_type, added.price) == ("FLAT", 200)
     first = datetime(2024, 1, 1, tzinfo=UTC)
@@ -72,15 +76,7 @@ def test_add_rates_takes_a_schedule_of_prices_in_one_call(client, world):
 
 def test_a_rate_starting_at_the_same_instant_is_refused(client, world):
     with pytest.raises(metronome.BadRequestError) as raised:
-        client.v1.contracts.rate_cards.rates.add(
-            rate_card_id=world["rate_card"],
-            product_id=world["product"],
-            entitled=True,
-            rate_type="FLAT",
-            price=200,
-            pricing_group_values={"region": "eu"},
-            starting_at=datetime(2024, 1, 1, tzinfo=UTC),
-        )
+        add_eu_rate(client, world, 200, datetime(2024, 1, 1, tzinfo=UTC))
     assert raised.value.body == {
         "message": (
             "starting_at: This product already has a rate starting at that time for these "

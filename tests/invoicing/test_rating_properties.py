@@ -155,13 +155,14 @@ def usage_worlds(draw):
     )
 
 
-@given(tiers=tier_lists, parts=st.lists(quantities, min_size=1, max_size=5))
-def test_a_tiered_amount_equals_the_sum_of_its_tier_lines(tiers, parts):
-    product = Product(id="tokens", name="Tokens", type="USAGE", presentation_group_keys=("n",))
-    rating = RatingInput(
+def _presentation_lines(tiers, parts, labels) -> RatingInput:
+    """One tiered product shown per presentation value `n`: `parts[i]` used under `labels[i]`."""
+    return RatingInput(
         pricing_unit=PricingUnit(id="unit", name="unit", decimal_places=0),
         period=MARCH,
-        products=(product,),
+        products=(
+            Product(id="tokens", name="Tokens", type="USAGE", presentation_group_keys=("n",)),
+        ),
         rates=(Rate(product_id="tokens", rate_type="TIERED", starting_at=JAN_1, tiers=tiers),),
         usage=tuple(
             Usage(
@@ -169,11 +170,16 @@ def test_a_tiered_amount_equals_the_sum_of_its_tier_lines(tiers, parts):
                 starting_at=MAR_1,
                 ending_before=APR_1,
                 quantity=quantity,
-                presentation_group_values=group_values({"n": f"{index:02d}"}),
+                presentation_group_values=group_values({"n": label}),
             )
-            for index, quantity in enumerate(parts)
+            for label, quantity in zip(labels, parts, strict=True)
         ),
     )
+
+
+@given(tiers=tier_lists, parts=st.lists(quantities, min_size=1, max_size=5))
+def test_a_tiered_amount_equals_the_sum_of_its_tier_lines(tiers, parts):
+    rating = _presentation_lines(tiers, parts, [f"{index:02d}" for index in range(len(parts))])
 
     lines = rate_invoice(rating).lines
 
@@ -367,30 +373,13 @@ def test_a_presentation_line_takes_the_same_share_of_each_tier_whatever_its_name
 ):
     """Renaming the presentation values (so their order changes) moves no line's share of a
     tier by more than the storage precision, and every tier stays whole."""
-    product = Product(id="tokens", name="Tokens", type="USAGE", presentation_group_keys=("n",))
     names = [f"{index:02d}" for index in range(len(parts))]
     renamed = names[:]
     random.Random(seed).shuffle(renamed)
 
     def shares(labels):
-        rating = RatingInput(
-            pricing_unit=PricingUnit(id="unit", name="unit", decimal_places=0),
-            period=MARCH,
-            products=(product,),
-            rates=(Rate(product_id="tokens", rate_type="TIERED", starting_at=JAN_1, tiers=tiers),),
-            usage=tuple(
-                Usage(
-                    product_id="tokens",
-                    starting_at=MAR_1,
-                    ending_before=APR_1,
-                    quantity=quantity,
-                    presentation_group_values=group_values({"n": label}),
-                )
-                for label, quantity in zip(labels, parts, strict=True)
-            ),
-        )
         by_owner: dict[tuple[int, int], Decimal] = {}
-        for line in rate_invoice(rating).lines:
+        for line in rate_invoice(_presentation_lines(tiers, parts, labels)).lines:
             owner = labels.index(line.group_value)
             by_owner[(owner, line.tier.level)] = line.quantity
         return by_owner
