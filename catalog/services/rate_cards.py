@@ -194,9 +194,11 @@ def rate_add(
 ) -> Rate:
     """Add one time-bounded rate to a card (tiers stored as RateTier rows).
 
-    This is the one place where a price changes: a rate for the same product, pricing group
+    This is the one place where a price changes (the API's addRate/addRates and the admin's
+    price change, `rate_price_change`, all come here): a rate for the same product, pricing group
     values (and billing frequency) that starts while another is in effect takes over from its
-    start; see `_make_room` for how the windows are rewritten.
+    start, and the earlier rate's end is STORED (its `ending_before` set to that start), not
+    derived when read; see `_make_room`. Two rates starting at the same instant are refused.
     """
     with transaction.atomic():
         return _rate_add(
