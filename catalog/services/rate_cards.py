@@ -367,7 +367,7 @@ def _make_room(rate: Rate) -> list[tuple[datetime, datetime | None]]:
         [(other.starting_at, other.ending_before) for other in stored]
         + [(rate.starting_at, rate.ending_before)]
     )
-    for other, runs in zip(stored, windows, strict=False):
+    for other, runs in zip(stored, windows[:-1], strict=True):
         (_, first_end), *later = runs
         if first_end != other.ending_before:
             other.ending_before = first_end
