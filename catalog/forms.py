@@ -337,6 +337,8 @@ class PackageForm(ModelErrorsMixin, forms.ModelForm):
 
 
 UNUSUAL_PRICE_RATIO = Decimal(10)
+# Rate types whose price (or tier prices) is a 0-1 fraction of spend, not money.
+PERCENTAGE_TYPES = (Rate.RateType.PERCENTAGE, Rate.RateType.TIERED_PERCENTAGE)
 
 
 class RateForm(MoneyFieldsMixin, ModelErrorsMixin, forms.ModelForm):
@@ -349,7 +351,7 @@ class RateForm(MoneyFieldsMixin, ModelErrorsMixin, forms.ModelForm):
         label="Confirm an unusual price",
         help_text="Needed when the price is 10x or more away from the product's current price.",
     )
-    money_fields = ("price", "commit_rate_price")
+    money_fields = ("price", "commit_rate_price", "composite_minimum")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -359,9 +361,15 @@ class RateForm(MoneyFieldsMixin, ModelErrorsMixin, forms.ModelForm):
                 "units). Per unit for flat rates, per period for subscriptions; for percentage "
                 "rates a 0-1 fraction (0.1 is 10%)."
             )
+        if "composite_scope" in self.fields:
+            # Only composite rates have a scope: a form that leaves it out means the contract's.
+            self.fields["composite_scope"].required = False
+
+    def clean_composite_scope(self):
+        return self.cleaned_data.get("composite_scope") or Rate.CompositeScope.CONTRACT
 
     def money_applies(self, name: str, values) -> bool:
-        return name != "price" or values.get("rate_type") != Rate.RateType.PERCENTAGE
+        return name != "price" or values.get("rate_type") not in PERCENTAGE_TYPES
 
     def clean(self):
         cleaned_data = super().clean()
@@ -425,6 +433,8 @@ def unusual_price_problem(
             "is_prorated",
             "commit_rate_type",
             "commit_rate_price",
+            "composite_minimum",
+            "composite_scope",
         ]
 
 
@@ -443,24 +453,29 @@ class MoneyColumnsMixin:
     def _display_unit_name(self) -> str:
         return self.money_unit_name or self.unit_name_of_parent() or money.USD_CENTS_NAME
 
+    def rows_are_money(self, *, stored: bool) -> bool:
+        """Hook: whether the money columns hold money (the stored rows' parent, or the typed
+        rows' parent form, may say they hold fractions instead)."""
+        return True
+
     def add_fields(self, form, index):
         super().add_fields(form, index)
-        for name in self.money_columns:
-            form.fields[name] = money_formfield(form.fields[name], self._display_unit_name())
+        if self.rows_are_money(stored=True):
+            for name in self.money_columns:
+                form.fields[name] = money_formfield(form.fields[name], self._display_unit_name())
 
     def row_for_display(self, values: dict) -> dict:
-        unit_name = self._display_unit_name()
-        return {
-            name: money.to_display_amount(value, unit_name) if name in self.money_columns else value
-            for name, value in values.items()
-        }
+        return self._converted(values, money.to_display_amount, stored=True)
 
     def row_for_storage(self, values: dict) -> dict:
+        return self._converted(values, money.from_display_amount, stored=False)
+
+    def _converted(self, values: dict, convert, *, stored: bool) -> dict:
+        if not self.rows_are_money(stored=stored):
+            return values
         unit_name = self._display_unit_name()
         return {
-            name: money.from_display_amount(value, unit_name)
-            if name in self.money_columns
-            else value
+            name: convert(value, unit_name) if name in self.money_columns else value
             for name, value in values.items()
         }
 
@@ -472,7 +487,7 @@ class TierRowsFormSet(MoneyColumnsMixin, OrderedRowsFormSet):
     parent_field = "rate"
     row_fields = ("size", "price")
     row_filter = {"for_commit_rate": False}
-    show_when = (("rate_type", "TIERED"),)
+    show_when = (("rate_type", "TIERED"), ("rate_type", "TIERED_PERCENTAGE"))
     help_text = (
         "Graduated: each unit is priced by the tier its position in the billing period falls in. "
         "Sizes count the product's quantity after its conversion; prices are per unit, in dollars "
@@ -481,15 +496,24 @@ class TierRowsFormSet(MoneyColumnsMixin, OrderedRowsFormSet):
     money_columns = ("price",)
     rate_type: str | None = None
 
+    def rows_are_money(self, *, stored: bool) -> bool:
+        rate_type = self.instance.rate_type if stored else self.rate_type
+        return rate_type not in PERCENTAGE_TYPES
+
     def problem(self, rows):
-        if self.rate_type != Rate.RateType.TIERED:
+        if self.rate_type not in Rate.TIERED_TYPES:
             if rows:
                 return (
                     "Tier rows are only for tiered rates: choose Tiered as the rate type, "
                     "or clear the tier rows."
                 )
             return None
-        return tiers_problem(rows)
+        problem = tiers_problem(rows)
+        if problem is None and self.rate_type == Rate.RateType.TIERED_PERCENTAGE:
+            for level, (_, price) in enumerate(rows, start=1):
+                if price > 1:
+                    return f"Tier {level}: a percentage is a fraction between 0 and 1."
+        return problem
 
 
 RateTierRowsFormSet = ordered_rows_formset(TierRowsFormSet)
@@ -582,7 +606,7 @@ class RateTierInlineFormSet(MoneyRowsMixin, BaseInlineFormSet):
             return
         rate = self.instance
         for for_commit_rate, wanted in (
-            (False, rate.rate_type == Rate.RateType.TIERED),
+            (False, rate.rate_type in Rate.TIERED_TYPES),
             (True, rate.commit_rate_type == "TIERED"),
         ):
             rows = sorted(
