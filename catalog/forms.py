@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
@@ -91,12 +92,10 @@ class MoneyFieldsMixin:
         super().__init__(*args, **kwargs)
         unit_name = self.unit_name_of_instance() or self.money_unit_name or money.USD_CENTS_NAME
         for name in self.money_fields:
-            if name not in self.fields:
+            if name not in self.fields or not self.money_applies(name, self.initial):
                 continue
             self.fields[name] = money_formfield(self.fields[name], unit_name)
-            if isinstance(self.initial.get(name), Decimal) and self.money_applies(
-                name, self.initial
-            ):
+            if isinstance(self.initial.get(name), Decimal):
                 self.initial[name] = money.to_display_amount(self.initial[name], unit_name)
 
     def unit_name_of_instance(self) -> str | None:
@@ -630,3 +629,57 @@ class RateTierInlineFormSet(MoneyRowsMixin, BaseInlineFormSet):
             problem = tiers_problem([(row.get("size"), row.get("price")) for row in rows])
             if problem:
                 raise ValidationError(f"Commit rate: {problem}" if for_commit_rate else problem)
+
+
+class RatePriceChangeForm(MoneyFieldsMixin, NestedRowsMixin, forms.Form):
+    """The quickstart's "Edit the rate to change the rate and select the start date of the new
+    rate": a new price (or new tiers) and the moment it starts, in one edit; the current rate ends
+    there (`services.rate_price_change`)."""
+
+    starting_at = forms.SplitDateTimeField(
+        label="New price from (UTC)",
+        widget=admin_widgets.AdminSplitDateTime,
+        help_text="On an hour boundary. The current rate ends here and the new price starts.",
+    )
+    price = forms.DecimalField(required=False, label="New price")
+    confirm_unusual_price = forms.BooleanField(
+        required=False,
+        label="Confirm an unusual price",
+        help_text="Needed when the price is 10x or more away from the product's current price.",
+    )
+    nested_formsets = (("tiers", "New tiers", RateTierRowsFormSet),)
+    money_fields = ("price",)
+
+    def __init__(self, *args, rate: Rate, **kwargs):
+        self.instance = rate
+        super().__init__(*args, **kwargs)
+        if rate.rate_type in Rate.TIERED_TYPES:
+            del self.fields["price"], self.fields["confirm_unusual_price"]
+        else:
+            self.nested = []
+
+    def money_applies(self, name: str, values) -> bool:
+        return self.instance.rate_type not in PERCENTAGE_TYPES
+
+    def prepare_nested(self, cleaned_data):
+        self.tiers_formset.rate_type = self.instance.rate_type
+        self.tiers_formset.money_unit_name = self.instance.credit_type.name
+
+    def clean(self):
+        cleaned_data = super().clean()
+        rate = self.instance
+        if "price" in self.fields and cleaned_data.get("price") is None:
+            self.add_error("price", "Give the new price.")
+        problem = unusual_price_problem(
+            rate_card=rate.rate_card,
+            product=rate.product,
+            rate_type=rate.rate_type,
+            pricing_group_values=rate.pricing_group_values,
+            price=cleaned_data.get("price"),
+        )
+        if problem and not cleaned_data.get("confirm_unusual_price"):
+            self.add_error("confirm_unusual_price", problem)
+        return cleaned_data
+
+    def tiers(self) -> list:
+        return self.tiers_formset.rows() if self.nested else []

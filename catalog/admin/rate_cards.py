@@ -1,10 +1,15 @@
 """Rate cards in the admin: rates edited on the card with their tiers as rows; a rate's own page."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from core.admin_forms import (
     DECIMAL_OVERRIDES,
@@ -18,6 +23,7 @@ from ..forms import (
     CreditTypeConversionForm,
     RateForm,
     RateInlineFormSet,
+    RatePriceChangeForm,
     RateTierForm,
     RateTierInlineFormSet,
     RateWithTiersForm,
@@ -231,7 +237,7 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     list_select_related = ["product", "rate_card", "credit_type"]
     search_fields = ["product__name", "rate_card__name", "pricing_group_values_key"]
     date_hierarchy = "starting_at"
-    readonly_fields = ["price_summary", "created_at"]
+    readonly_fields = ["price_summary", "change_price_link", "created_at"]
     fieldsets = [
         (
             None,
@@ -243,7 +249,7 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
                     ("starting_at", "ending_before"),
                     ("price", "credit_type"),
                     "confirm_unusual_price",
-                    "price_summary",
+                    ("price_summary", "change_price_link"),
                 ]
             },
         ),
@@ -258,6 +264,67 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         tiers = Prefetch("tiers", queryset=RateTier.objects.order_by("for_commit_rate", "level"))
         return super().get_queryset(request).prefetch_related(tiers)
+
+    # --- One edit changes a price from a date (the quickstart's "Edit the rate") --------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:rate_id>/change-price/",
+                self.admin_site.admin_view(self.change_price_view),
+                name="catalog_rate_change_price",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_price_view(self, request, rate_id):
+        """A new price and its start in one edit: the current rate ends there and the new one
+        starts (`services.rate_price_change`, as the API's addRate does)."""
+        rate = get_object_or_404(
+            Rate.objects.select_related("rate_card", "product", "credit_type"), pk=rate_id
+        )
+        if not self.has_change_permission(request, rate):
+            raise PermissionDenied
+        form = RatePriceChangeForm(request.POST or None, rate=rate)
+        if request.method == "POST" and form.is_valid():
+            try:
+                new = services.rate_price_change(
+                    rate=rate,
+                    starting_at=form.cleaned_data["starting_at"],
+                    price=form.cleaned_data.get("price"),
+                    tiers=form.tiers(),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                self.log_addition(request, new, [{"added": {}}])
+                self.message_user(
+                    request,
+                    f"{rate.product}: {rate_price_summary(new)} from "
+                    f"{new.starting_at:%Y-%m-%d %H:%M} UTC; the rate before it ends then.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:catalog_ratecard_change", args=[rate.rate_card_id])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change the price of {rate.product}",
+            "opts": self.opts,
+            "original": rate,
+            "rate": rate,
+            "current_price": rate_price_summary(rate),
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/catalog/rate/change_price.html", context)
+
+    @admin.display(description="")
+    def change_price_link(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return ""
+        url = reverse("admin:catalog_rate_change_price", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Change the price from a date</a>', url)
 
     @admin.display(description="pricing group values")
     def group_values(self, obj) -> str:
