@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from catalog import money
@@ -38,7 +39,7 @@ def _normalized(instance, changes: dict) -> dict:
     for name, values in changes.items():
         try:
             field = instance._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:
             field = None
         if isinstance(field, models.DecimalField) and isinstance(values, list | tuple):
             values = [_decimal_text(value) for value in values]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 
 from .models import AuditEntry
@@ -77,7 +78,7 @@ def field_changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
             try:
                 field = model._meta.get_field(name)
                 label = str(getattr(field, "verbose_name", label))
-            except Exception:
+            except FieldDoesNotExist:
                 field = None
         if isinstance(
             values, dict
