@@ -20,6 +20,7 @@ SECTIONS = [
             ("customers", "customer"),
             ("customers", "contract"),
             ("invoicing", "invoice"),
+            ("dashboards", "companyprofile"),
         ],
     ),
 ]
