@@ -20,7 +20,6 @@ SECTIONS = [
             ("customers", "customer"),
             ("customers", "contract"),
             ("invoicing", "invoice"),
-            ("dashboards", "companyprofile"),
         ],
     ),
 ]

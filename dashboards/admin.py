@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -59,7 +59,7 @@ class CompanyProfileForm(forms.ModelForm):
 
 @admin.register(CompanyProfile)
 class CompanyProfileAdmin(admin.ModelAdmin):
-    """One row: the list opens it (or the form to create it); it cannot be deleted."""
+    """One row: it can be added while there is none, and never deleted."""
 
     form = CompanyProfileForm
     readonly_fields = ["logo_preview", "updated_at"]
@@ -75,14 +75,6 @@ class CompanyProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def changelist_view(self, request, extra_context=None):
-        profile = CompanyProfile.objects.first()
-        if profile is not None:
-            return HttpResponseRedirect(
-                reverse("admin:dashboards_companyprofile_change", args=[profile.pk])
-            )
-        return HttpResponseRedirect(reverse("admin:dashboards_companyprofile_add"))
 
     def save_model(self, request, obj, form, change):
         services.company_profile_save(
