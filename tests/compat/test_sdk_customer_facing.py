@@ -48,3 +48,41 @@ def test_billing_fields_are_custom_fields_over_the_api(client):
         "billing_email": "ap@globex.example",
         "billing_address": "1 Main St",
     }
+
+
+def test_list_breakdowns_by_day_in_strict_mode(client):
+    world = video_world()
+
+    page = client.v1.customers.invoices.list_breakdowns(
+        customer_id=str(world.customer.pk),
+        starting_on=datetime(2026, 12, 1, tzinfo=UTC),
+        ending_before=datetime(2026, 12, 8, tzinfo=UTC),
+        window_size="DAY",
+    )
+
+    days = {b.breakdown_start_timestamp.day: b for b in page.data}
+    assert sorted(days) == [1, 2, 3, 4, 5, 6, 7]
+    assert days[1].total == 49000  # the month's platform fee, less the $10.00 credit
+    assert days[3].total == 540  # 7 minutes of 1080p over three tiers
+    assert [(line.tier.level, line.quantity) for line in days[3].line_items if line.tier] == [
+        (1, 2),
+        (2, 3),
+        (3, 2),
+    ]
+    assert days[4].total == 120
+    assert page.next_page is None
+
+
+def test_list_costs_in_strict_mode(client):
+    world = video_world()
+
+    page = client.v1.customers.list_costs(
+        customer_id=str(world.customer.pk),
+        starting_on=datetime(2026, 12, 3, tzinfo=UTC),
+        ending_before=datetime(2026, 12, 5, tzinfo=UTC),
+    )
+
+    usd = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"
+    assert [day.credit_types[usd].cost for day in page.data] == [540, 120]
+    assert page.data[0].credit_types[usd].name == "USD (cents)"
+    assert [i.cost for i in page.data[0].credit_types[usd].line_item_breakdown] == [200, 240, 100]
