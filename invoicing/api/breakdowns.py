@@ -7,7 +7,7 @@ Metronome pages them); `next_page` is where the next span starts (or, with `date
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
@@ -76,9 +76,8 @@ def time_page(
             starting_on = moment
     if descending:
         end = ending_before
-        start = max(starting_on, window_start(end, size) - (limit - 1) * step)
-        if start >= end:
-            start = starting_on
+        last = window_start(end - timedelta(microseconds=1), size)
+        start = max(starting_on, last - (limit - 1) * step)
         more = start > starting_on
         return start, end, _encode_cursor({"t": start.isoformat()}) if more else None
     end = min(ending_before, window_start(starting_on, size) + limit * step)

@@ -196,11 +196,25 @@ def _key(line: Line) -> tuple:
 
 def _difference(before: _SoFar, after: _SoFar, start: datetime, end: datetime) -> list[Line]:
     """What `after` added to `before`, as lines of the window [start, end). A usage line that
-    had no usage in the window stays, with quantity 0; other lines only where they changed."""
+    had no usage in the window stays, with quantity 0 (of a tiered rate, only the tier the
+    period has reached); other lines only where they changed."""
     earlier = {_key(line): line for line in before.lines}
+    reached: dict[tuple, int] = {}
+    for line in after.lines:
+        if line.tier is not None:
+            group = _key(line)[:5] + _key(line)[6:]
+            reached[group] = max(reached.get(group, 0), line.tier.level)
     lines = []
     for line in after.lines:
-        previous = earlier.pop(_key(line), None)
+        key = _key(line)
+        previous = earlier.pop(key, None)
+        if (
+            previous is not None
+            and line.tier is not None
+            and line.quantity == previous.quantity
+            and line.tier.level < reached[key[:5] + key[6:]]
+        ):
+            continue
         quantity = line.quantity
         total = line.total
         if previous is not None:
