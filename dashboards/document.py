@@ -122,6 +122,11 @@ def currency_label(unit: PricingUnit) -> str:
     return "USD" if unit.name == money.USD_CENTS_NAME else unit.name
 
 
+def display_amount(unit: PricingUnit, amount: Decimal) -> Decimal:
+    """An amount in the unit people read: dollars for `USD (cents)` (for charts' axes)."""
+    return amount / 100 if unit.name == money.USD_CENTS_NAME else amount
+
+
 def date_words(day: date) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 

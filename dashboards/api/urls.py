@@ -8,4 +8,9 @@ urlpatterns = [
         views.InvoicePdfView.as_view(),
         name="invoices-pdf",
     ),
+    path(
+        "v1/dashboards/getEmbeddableUrl",
+        views.EmbeddableUrlView.as_view(),
+        name="dashboards-embeddable-url",
+    ),
 ]
