@@ -347,6 +347,7 @@ def balances_dashboard(*, embed: Embed, customer: Customer, now: datetime) -> di
                 "at": format_timestamp(moment),
                 "date": date_words(moment.date()),
                 "balance": balance,
+                "balance_display": display_amount(term.credit_type, balance),
                 "balance_label": term.credit_type.format(balance),
             }
             for moment, balance in sorted(moments.items())
@@ -358,6 +359,7 @@ def balances_dashboard(*, embed: Embed, customer: Customer, now: datetime) -> di
                 "name": term.product.name if embed.flag("hide_grant_name") else str(term),
                 "kind": "Credit" if not is_commit else f"{term.get_type_display()} commit",
                 "product": term.product.name,
+                "currency": currency_label(term.credit_type),
                 "granted": term.credit_type.format(granted),
                 "left": term.credit_type.format(left),
                 "used_percent": max(0, min(100, int(used * 100))),

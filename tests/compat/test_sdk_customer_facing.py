@@ -4,6 +4,7 @@ billing fields as custom fields, breakdowns, costs and embeddable dashboard URLs
 import io
 from datetime import UTC, datetime
 
+import httpx
 from pypdf import PdfReader
 
 from invoicing.services import invoice_finalize
@@ -86,3 +87,20 @@ def test_list_costs_in_strict_mode(client):
     assert [day.credit_types[usd].cost for day in page.data] == [540, 120]
     assert page.data[0].credit_types[usd].name == "USD (cents)"
     assert [i.cost for i in page.data[0].credit_types[usd].line_item_breakdown] == [200, 240, 100]
+
+
+def test_get_embeddable_url_in_strict_mode(client, live_server):
+    world = video_world()
+
+    response = client.v1.dashboards.get_embeddable_url(
+        customer_id=str(world.customer.pk),
+        dashboard="invoices",
+        color_overrides=[{"name": "Primary_medium", "value": "#ff6600"}],
+        dashboard_options=[{"key": "invoice_status_filter", "value": "FINALIZED_AND_DRAFT"}],
+    )
+
+    assert response.data.url.startswith(f"{live_server.url}/embed/")
+    page = httpx.get(response.data.url)
+    assert page.status_code == 200
+    assert "--primary-medium: #ff6600" in page.text
+    assert "December 1-31, 2026" in page.text

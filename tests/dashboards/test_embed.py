@@ -10,7 +10,7 @@ from django.urls import reverse
 from dashboards import views
 from dashboards.embed import Embed, embed_token
 from invoicing.services import invoice_finalize
-from tests.dashboards.world import company_profile, video_world
+from tests.dashboards.world import video_world
 
 pytestmark = pytest.mark.django_db
 
