@@ -14,15 +14,17 @@ from .document import Document
 TEMPLATE = "dashboards/invoice_document.html"
 
 
-def document_html(doc: Document, *, actions: list[dict] | None = None) -> str:
-    return render_to_string(TEMPLATE, {"doc": doc, "actions": actions or []})
+def document_html(
+    doc: Document, *, actions: list[dict] | None = None, for_pdf: bool = False
+) -> str:
+    return render_to_string(TEMPLATE, {"doc": doc, "actions": actions or [], "for_pdf": for_pdf})
 
 
 def document_pdf(doc: Document) -> bytes:
     """The PDF of `doc`. The logo is inline (a data URI): nothing is fetched while rendering."""
     import weasyprint  # imported on first use: it loads pango, which the web tier needs only here
 
-    return weasyprint.HTML(string=document_html(doc), base_url=None).write_pdf(
+    return weasyprint.HTML(string=document_html(doc, for_pdf=True), base_url=None).write_pdf(
         pdf_identifier=f"invoice-{doc.invoice.pk}".encode()
     )
 

@@ -195,7 +195,8 @@ def invoices_dashboard(*, embed: Embed, customer: Customer, now: datetime) -> di
 
 
 def _series_label(embed: Embed, line, keys: list[str]) -> str:
-    values = {**(line.pricing_group_values or {}), **(line.presentation_group_values or {})}
+    """An engine line's group values in the product's key order, with the embed's names."""
+    values = {**dict(line.pricing_group_values), **dict(line.presentation_group_values)}
     ordered = [k for k in keys if k in values] + sorted(k for k in values if k not in keys)
     return " - ".join(embed.group_value_name(k, str(values[k])) for k in ordered)
 
@@ -253,22 +254,34 @@ def usage_dashboard(
     )
     windows = sorted({b.starting_at for b in breakdowns})
     index = {moment: n for n, moment in enumerate(windows)}
-    product_ids = {line.product_id for b in breakdowns for line in b.lines if line.product_id}
+    product_ids = {line.product_id for b in breakdowns for line in b.engine_lines}
     products = {str(p.pk): p for p in Product.objects.filter(pk__in=product_ids)}
     series: dict[tuple[str, str], list[Decimal]] = {}
+    # Each engine line's series, found once per (product, group values): None if not usage.
+    series_of: dict[tuple, list[Decimal] | None] = {}
     spend = [Decimal(0)] * len(windows)
     unit = None
     for breakdown in breakdowns:
         unit = unit or breakdown.invoice.credit_type
-        spend[index[breakdown.starting_at]] += breakdown.total
-        for line in breakdown.lines:
-            product = products.get(str(line.product_id))
-            if line.type != "usage" or product is None or product.type != Product.Type.USAGE:
+        at = index[breakdown.starting_at]
+        spend[at] += breakdown.total
+        for line in breakdown.engine_lines:
+            if line.type != "usage":
                 continue
-            keys = [*product.pricing_group_key, *product.presentation_group_key]
-            label = _series_label(embed, line, keys)
-            values = series.setdefault((str(product.pk), label), [Decimal(0)] * len(windows))
-            values[index[breakdown.starting_at]] += line.quantity or 0
+            key = (line.product_id, line.pricing_group_values, line.presentation_group_values)
+            if key not in series_of:
+                product = products.get(line.product_id)
+                if product is None or product.type != Product.Type.USAGE:
+                    series_of[key] = None
+                    continue
+                keys = [*product.pricing_group_key, *product.presentation_group_key]
+                label = _series_label(embed, line, keys)
+                series_of[key] = series.setdefault(
+                    (line.product_id, label), [Decimal(0)] * len(windows)
+                )
+            values = series_of[key]
+            if values is not None and line.quantity:
+                values[at] += line.quantity
     by_product: dict[str, list] = {}
     for (product_id, label), values in sorted(
         series.items(), key=lambda i: (products[i[0][0]].name, i[0][1])

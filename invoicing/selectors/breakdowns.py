@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from itertools import pairwise
 
 from django.db.models import Q
@@ -53,15 +54,27 @@ WINDOW_SIZES = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
 
 @dataclass(frozen=True)
 class Breakdown:
-    """What one window of an invoice's period added to it: lines (unsaved rows, as `InvoiceView`
-    has them) with the window's quantities and amounts, and the window's subtotal and total."""
+    """What one window of an invoice's period added to it: the engine's lines with the window's
+    quantities and amounts (`lines`: as unsaved rows, as `InvoiceView` has them), and the
+    window's subtotal and total."""
 
     invoice: Invoice
     starting_at: datetime
     ending_before: datetime
-    lines: list[InvoiceLineItem]
+    engine_lines: tuple[Line, ...]
     subtotal: Decimal
     total: Decimal
+    # A scheduled invoice's lines as shown (frozen rows, or its draft's): it is one window.
+    rows: tuple[InvoiceLineItem, ...] | None = None
+
+    @cached_property
+    def lines(self) -> list[InvoiceLineItem]:
+        if self.rows is not None:
+            return list(self.rows)
+        return [
+            line_item_from(line, invoice=self.invoice, position=index)
+            for index, line in enumerate(self.engine_lines)
+        ]
 
 
 def window_start(moment: datetime, size: str) -> datetime:
@@ -199,14 +212,14 @@ def _difference(before: _SoFar, after: _SoFar, start: datetime, end: datetime) -
     had no usage in the window stays, with quantity 0 (of a tiered rate, only the tier the
     period has reached); other lines only where they changed."""
     earlier = {_key(line): line for line in before.lines}
+    keyed = [(_key(line), line) for line in after.lines]
     reached: dict[tuple, int] = {}
-    for line in after.lines:
+    for key, line in keyed:
         if line.tier is not None:
-            group = _key(line)[:5] + _key(line)[6:]
+            group = key[:5] + key[6:]
             reached[group] = max(reached.get(group, 0), line.tier.level)
     lines = []
-    for line in after.lines:
-        key = _key(line)
+    for key, line in keyed:
         previous = earlier.pop(key, None)
         if (
             previous is not None
@@ -258,7 +271,7 @@ def invoice_breakdowns(
         if (starting_on and start < starting_on) or (ending_before and end > ending_before):
             return []
         view = invoice_view(invoice=invoice, preload=preload)
-        return [Breakdown(invoice, start, end, view.lines, view.subtotal, view.total)]
+        return [Breakdown(invoice, start, end, (), view.subtotal, view.total, tuple(view.lines))]
     bounds = window_bounds(invoice.start_timestamp, invoice.end_timestamp, size)
     windows = [
         (start, end)
@@ -284,10 +297,7 @@ def invoice_breakdowns(
                 invoice=invoice,
                 starting_at=start,
                 ending_before=end,
-                lines=[
-                    line_item_from(line, invoice=invoice, position=index)
-                    for index, line in enumerate(lines)
-                ],
+                engine_lines=tuple(lines),
                 subtotal=after.subtotal - before.subtotal,
                 total=after.total - before.total,
             )
