@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -59,7 +60,9 @@ class InvoicePdfView(JsonErrorsMixin, APIView):
         operation_id="v1_customers_invoices_retrieve_pdf",
         tags=["Invoices"],
         responses={
-            (200, "application/pdf"): OpenApiResponse(description="The invoice as a PDF file."),
+            (200, "application/pdf"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The invoice as a PDF file."
+            ),
             **error_responses(400, 404),
         },
     )
