@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0005_contract_billed_through'),
+        ('customers', '0006_billing_provider_configurations'),
     ]
 
     operations = [
