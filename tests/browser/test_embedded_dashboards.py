@@ -89,6 +89,12 @@ def test_the_usage_dashboard_draws_its_chart_inside_a_frame_of_another_site(
     assert row.get_by_role("cell").last.inner_text() == "7"
     assert frame.locator(".spend-total").inner_text() == "$496.60"
     chart = frame.get_by_role("img", name="Video transcoding by day")
+    chart.evaluate(  # the page's deferred script draws it
+        """canvas => new Promise(resolve => (function wait() {
+            if (typeof Chart !== "undefined" && Chart.getChart(canvas)) { resolve(); }
+            else { setTimeout(wait, 20); }
+        })())"""
+    )
     drawn = chart.evaluate(
         """canvas => {
             const chart = Chart.getChart(canvas);
@@ -142,6 +148,7 @@ def test_the_document_opens_in_the_frame_and_links_its_pdf(live_server, world, h
 
     frame.get_by_role("link", name="INV-1", exact=True).click()
 
-    assert frame.get_by_role("heading", name="Invoice INV-1").is_visible()
-    assert frame.get_by_text("Globex Corporation").is_visible()
-    assert frame.get_by_role("link", name="Download PDF").is_visible()
+    expect = playwright.expect  # waits for the frame's navigation, as a person would
+    expect(frame.get_by_role("heading", name="Invoice INV-1")).to_be_visible()
+    expect(frame.get_by_text("Globex Corporation")).to_be_visible()
+    expect(frame.get_by_role("link", name="Download PDF")).to_be_visible()
