@@ -372,3 +372,9 @@ def test_a_token_made_elsewhere_with_the_same_payload_but_no_signature_is_refuse
     payload = token.split(":")[0]
 
     assert client.get(f"/embed/{payload}/").status_code == 403
+
+
+def test_the_url_is_on_the_public_base_when_one_is_set(api_client, world, settings):
+    settings.DASHBOARD_BASE_URL = "https://billing.example.com/"
+
+    assert url(api_client, world.customer, "usage").startswith("https://billing.example.com/embed/")
