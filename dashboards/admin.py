@@ -116,6 +116,9 @@ admin.site.unregister(Invoice)
 
 @admin.register(Invoice)
 class InvoiceDocumentAdmin(InvoiceAdmin):
+    # "Invoice document" and "Download PDF" buttons at the top of the page.
+    change_form_template = "admin/dashboards/invoice_change_form.html"
+
     def get_fieldsets(self, request, obj=None):
         (name, options), *rest = super().get_fieldsets(request, obj)
         return [(name, {**options, "fields": [*options["fields"], "document"]}), *rest]

@@ -19,6 +19,7 @@ from invoicing.selectors import (
     customer_breakdowns,
     invoice_view,
     invoice_views,
+    spend_over_time,
     window_start,
 )
 
@@ -195,7 +196,8 @@ def invoices_dashboard(*, embed: Embed, customer: Customer, now: datetime) -> di
 
 
 def _series_label(embed: Embed, line, keys: list[str]) -> str:
-    """An engine line's group values in the product's key order, with the embed's names."""
+    """A series' (or an engine line's) group values in the product's key order, with the
+    embed's display names."""
     values = {**dict(line.pricing_group_values), **dict(line.presentation_group_values)}
     ordered = [k for k in keys if k in values] + sorted(k for k in values if k not in keys)
     return " - ".join(embed.group_value_name(k, str(values[k])) for k in ordered)
@@ -246,45 +248,32 @@ def usage_dashboard(
     start, end = chosen
     # Days after today have no usage yet (events are at most a day ahead): the chart stops there.
     until = min(end, window_start(now, "DAY") + timedelta(days=2))
-    breakdowns = customer_breakdowns(
-        customer=customer,
-        starting_on=start,
-        ending_before=max(until, start + timedelta(microseconds=1)),
-        contract_id=embed.options.get("contract_id"),
+    over_time = spend_over_time(
+        customer_breakdowns(
+            customer=customer,
+            starting_on=start,
+            ending_before=max(until, start + timedelta(microseconds=1)),
+            contract_id=embed.options.get("contract_id"),
+        )
     )
-    windows = sorted({b.starting_at for b in breakdowns})
-    index = {moment: n for n, moment in enumerate(windows)}
-    product_ids = {line.product_id for b in breakdowns for line in b.engine_lines}
-    products = {str(p.pk): p for p in Product.objects.filter(pk__in=product_ids)}
-    series: dict[tuple[str, str], list[Decimal]] = {}
-    # Each engine line's series, found once per (product, group values): None if not usage.
-    series_of: dict[tuple, list[Decimal] | None] = {}
-    spend = [Decimal(0)] * len(windows)
-    unit = None
-    for breakdown in breakdowns:
-        unit = unit or breakdown.invoice.credit_type
-        at = index[breakdown.starting_at]
-        spend[at] += breakdown.total
-        for line in breakdown.engine_lines:
-            if line.type != "usage":
-                continue
-            key = (line.product_id, line.pricing_group_values, line.presentation_group_values)
-            if key not in series_of:
-                product = products.get(line.product_id)
-                if product is None or product.type != Product.Type.USAGE:
-                    series_of[key] = None
-                    continue
-                keys = [*product.pricing_group_key, *product.presentation_group_key]
-                label = _series_label(embed, line, keys)
-                series_of[key] = series.setdefault(
-                    (line.product_id, label), [Decimal(0)] * len(windows)
-                )
-            values = series_of[key]
-            if values is not None and line.quantity:
-                values[at] += line.quantity
+    products = {
+        str(p.pk): p for p in Product.objects.filter(pk__in={s.product_id for s in over_time.usage})
+    }
+    # Series by product and label (two group values may read alike once renamed: added up).
+    labelled: dict[tuple[str, str], list[Decimal]] = {}
+    for series in over_time.usage:
+        product = products[series.product_id]
+        label = _series_label(
+            embed, series, [*product.pricing_group_key, *product.presentation_group_key]
+        )
+        values = labelled.setdefault(
+            (series.product_id, label), [Decimal(0)] * len(over_time.windows)
+        )
+        for at, quantity in enumerate(series.quantities):
+            values[at] += quantity
     by_product: dict[str, list] = {}
     for (product_id, label), values in sorted(
-        series.items(), key=lambda i: (products[i[0][0]].name, i[0][1])
+        labelled.items(), key=lambda i: (products[i[0][0]].name, i[0][1])
     ):
         if not embed.flag("show_zero_usage_line_items") and not any(values):
             continue
@@ -297,16 +286,12 @@ def usage_dashboard(
                 "total_label": quantity_words(total),
             }
         )
-    cumulative, running = [], Decimal(0)
-    for amount in spend:
-        running += amount
-        cumulative.append(running)
     data["period"] = {
         "starting_on": format_timestamp(start),
         "ending_before": format_timestamp(end),
         "label": period_words(start, end),
     }
-    data["windows"] = [format_timestamp(moment) for moment in windows]
+    data["windows"] = [format_timestamp(moment) for moment in over_time.windows]
     data["products"] = [
         {
             "id": product_id,
@@ -316,12 +301,13 @@ def usage_dashboard(
         }
         for product_id, entries in by_product.items()
     ]
+    unit = over_time.credit_type
     if unit is not None:
         data["spend"] = {
-            "per_window": spend,
-            "cumulative": cumulative,
-            "cumulative_display": [display_amount(unit, amount) for amount in cumulative],
-            "total": unit.format(running),
+            "per_window": list(over_time.spend),
+            "cumulative": list(over_time.spend_so_far),
+            "cumulative_display": [display_amount(unit, a) for a in over_time.spend_so_far],
+            "total": unit.format(over_time.spend_so_far[-1]),
             "currency": currency_label(unit),
         }
     return data

@@ -18,8 +18,11 @@ from .balances import (  # noqa: F401
 from .breakdowns import (  # noqa: F401
     WINDOW_SIZES,
     Breakdown,
+    SpendOverTime,
+    UsageSeries,
     customer_breakdowns,
     invoice_breakdowns,
+    spend_over_time,
     window_bounds,
     window_start,
 )

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Rate
-from invoicing.selectors import customer_breakdowns, invoice_breakdowns
+from invoicing.selectors import customer_breakdowns, invoice_breakdowns, spend_over_time
 from invoicing.services import invoice_finalize
 from tests.catalog.factories import BillableMetricFactory, ProductFactory, usd_cents
 from tests.dashboards.world import DEC, JAN, event
@@ -307,3 +307,17 @@ def test_costs_page_by_days(api_client, world):
     ).json()
     assert [d["start_timestamp"][8:10] for d in rest["data"]] == ["03", "04"]
     assert rest["next_page"] is None
+
+
+def test_spend_over_time_is_what_charts_draw(world):
+    over_time = spend_over_time(
+        customer_breakdowns(customer=world.customer, starting_on=DEC, ending_before=JAN)
+    )
+
+    assert len(over_time.windows) == 31
+    assert over_time.spend_so_far[0] == Decimal(49000)
+    assert over_time.spend_so_far[-1] == Decimal(49660)
+    usage = {dict(s.pricing_group_values)["resolution"]: s.quantities for s in over_time.usage}
+    assert sum(usage["1080p"]) == Decimal(7)
+    assert usage["1080p"][2] == Decimal(7)  # all on December 3
+    assert over_time.credit_type.name == "USD (cents)"

@@ -151,12 +151,14 @@ def test_a_draft_follows_todays_profile_and_customer(admin_client, world):
     assert "Renamed Corp" in page(admin_client, world.december())
 
 
-def test_the_invoice_page_links_the_document_and_the_pdf(admin_client, finalized):
+def test_the_invoice_page_has_document_and_pdf_buttons(admin_client, finalized):
     response = admin_client.get(reverse("admin:invoicing_invoice_change", args=[finalized.pk]))
 
     body = response.content.decode()
-    assert reverse("admin:invoicing_invoice_print", args=[finalized.pk]) in body
-    assert reverse("admin:invoicing_invoice_pdf", args=[finalized.pk]) in body
+    document = reverse("admin:invoicing_invoice_print", args=[finalized.pk])
+    pdf = reverse("admin:invoicing_invoice_pdf", args=[finalized.pk])
+    assert f'<li><a href="{document}" target="_blank">Invoice document</a></li>' in body
+    assert f'<li><a href="{pdf}">Download PDF</a></li>' in body
 
 
 def test_the_admin_pdf_downloads(admin_client, finalized):
