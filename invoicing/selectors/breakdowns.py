@@ -29,7 +29,6 @@ from itertools import pairwise
 
 from django.db.models import Q
 
-from catalog.models import PricingUnit
 from catalog.models import Product as ProductModel
 from catalog.money import ZERO
 from customers.models import Customer
@@ -376,63 +375,4 @@ def customer_breakdowns(
     ]
     return sorted(
         found, key=lambda b: (b.starting_at, b.invoice.start_timestamp, str(b.invoice.pk))
-    )
-
-
-@dataclass(frozen=True)
-class UsageSeries:
-    """One product's usage per window for one set of group values (in the product's unit:
-    conversion and rounding applied as on the invoice)."""
-
-    product_id: str
-    pricing_group_values: tuple
-    presentation_group_values: tuple
-    quantities: tuple[Decimal, ...]
-
-
-@dataclass(frozen=True)
-class SpendOverTime:
-    """Breakdowns as charts draw them: the windows, each usage series, what each window added
-    to the invoices (after commits and credits) and the spend so far at each window's end."""
-
-    windows: tuple[datetime, ...]
-    usage: tuple[UsageSeries, ...]
-    spend: tuple[Decimal, ...]
-    spend_so_far: tuple[Decimal, ...]
-    credit_type: PricingUnit | None
-
-
-def spend_over_time(breakdowns: Iterable[Breakdown]) -> SpendOverTime:
-    """Usage and spend per window of `breakdowns` (a customer's or an invoice's): the usage
-    lines of USAGE products summed per product and group values, the windows' totals summed."""
-    breakdowns = list(breakdowns)
-    windows = sorted({b.starting_at for b in breakdowns})
-    index = {moment: n for n, moment in enumerate(windows)}
-    spend = [ZERO] * len(windows)
-    series: dict[tuple, list[Decimal]] = {}
-    credit_type = None
-    for breakdown in breakdowns:
-        at = index[breakdown.starting_at]
-        credit_type = credit_type or breakdown.invoice.credit_type
-        spend[at] += breakdown.total
-        for line in breakdown.engine_lines:
-            if line.type != LineType.USAGE or line.product_type != ProductType.USAGE:
-                continue
-            key = (line.product_id, line.pricing_group_values, line.presentation_group_values)
-            values = series.setdefault(key, [ZERO] * len(windows))
-            if line.quantity:
-                values[at] += line.quantity
-    so_far, running = [], ZERO
-    for amount in spend:
-        running += amount
-        so_far.append(running)
-    return SpendOverTime(
-        windows=tuple(windows),
-        usage=tuple(
-            UsageSeries(product_id, pricing, presentation, tuple(values))
-            for (product_id, pricing, presentation), values in series.items()
-        ),
-        spend=tuple(spend),
-        spend_so_far=tuple(so_far),
-        credit_type=credit_type,
     )
