@@ -297,6 +297,14 @@ def usage_dashboard(
             "id": product_id,
             "name": products[product_id].name,
             "unit": products[product_id].unit_label,
+            # What the series are split by, with the embed's display names ("Resolution - Team").
+            "group_by": " - ".join(
+                embed.group_key_name(key)
+                for key in (
+                    *products[product_id].pricing_group_key,
+                    *products[product_id].presentation_group_key,
+                )
+            ),
             "series": entries,
         }
         for product_id, entries in by_product.items()
