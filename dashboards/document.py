@@ -174,10 +174,10 @@ def group_label(line: InvoiceLineItem, keys: list[str]) -> str:
     return " - ".join(str(v) for v in ordered)
 
 
-def _left_out(line: InvoiceLineItem) -> str:
+def _left_out(line: InvoiceLineItem, *, zero_lines: bool) -> str:
     if line.is_unpriced:
         return "Usage without a price: not charged, not on the customer's copy."
-    if line.total == 0:
+    if line.total == 0 and not zero_lines:
         return "Zero amount: not on the customer's copy."
     return ""
 
@@ -188,6 +188,7 @@ def _line(
     invoice: Invoice,
     unit_of_line: PricingUnit,
     product: dict,
+    zero_lines: bool,
 ) -> DocumentLine:
     unit = product.get("unit", "")
     label = group_label(line, product.get("keys", []))
@@ -208,16 +209,23 @@ def _line(
         quantity=quantity_words(line.quantity, unit if line.type == "usage" else ""),
         unit_price="" if line.is_unpriced else unit_of_line.format(line.unit_price),
         amount=unit_of_line.format(line.total),
-        left_out=_left_out(line),
+        left_out=_left_out(line, zero_lines=zero_lines),
     )
 
 
 def invoice_document(
-    *, view: InvoiceView, parties: Parties, units: dict, audience: str, now: datetime
+    *,
+    view: InvoiceView,
+    parties: Parties,
+    units: dict,
+    audience: str,
+    now: datetime,
+    zero_lines: bool = False,
 ) -> Document:
     """The document of `view` for `audience`: CUSTOMER leaves out lines without a price and
-    lines of zero amount; STAFF keeps them, each saying why the customer's copy leaves it out.
-    `units`: {pricing unit id: PricingUnit} of the invoice and its lines."""
+    lines of zero amount (unless `zero_lines`: an embedded dashboard's
+    show_zero_usage_line_items); STAFF keeps them, each saying why the customer's copy leaves
+    it out. `units`: {pricing unit id: PricingUnit} of the invoice and its lines."""
     invoice = view.invoice
     unit = units[str(invoice.credit_type_id)]
     groups: dict[tuple, list] = {}
@@ -242,6 +250,7 @@ def invoice_document(
             invoice=invoice,
             unit_of_line=line_unit,
             product=parties.products.get(str(line.product_id), {}),
+            zero_lines=zero_lines,
         )
         if printed.left_out:
             left_out += 1

@@ -117,7 +117,9 @@ def document_units(view: InvoiceView) -> dict[str, PricingUnit]:
     return {str(unit.pk): unit for unit in PricingUnit.objects.filter(pk__in=ids)}
 
 
-def invoice_document_for(*, invoice: Invoice, now: datetime, audience: str = CUSTOMER) -> Document:
+def invoice_document_for(
+    *, invoice: Invoice, now: datetime, audience: str = CUSTOMER, zero_lines: bool = False
+) -> Document:
     """The document of `invoice` as of `now` (a draft is rated now)."""
     view = invoice_view(invoice=invoice, now=now)
     return invoice_document(
@@ -126,6 +128,7 @@ def invoice_document_for(*, invoice: Invoice, now: datetime, audience: str = CUS
         units=document_units(view),
         audience=audience,
         now=now,
+        zero_lines=zero_lines,
     )
 
 

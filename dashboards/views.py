@@ -139,7 +139,12 @@ def invoice_page(request, embed: Embed, customer, *, token: str, invoice_id: str
     invoice = embed_invoice(embed=embed, customer=customer, invoice_id=invoice_id)
     if invoice is None:
         raise Http404("No such invoice.")
-    doc = invoice_document_for(invoice=invoice, now=timezone.now(), audience=CUSTOMER)
+    doc = invoice_document_for(
+        invoice=invoice,
+        now=timezone.now(),
+        audience=CUSTOMER,
+        zero_lines=embed.flag("show_zero_usage_line_items"),
+    )
     actions = [
         {"label": "Back to invoices", "url": reverse("dashboards:embed", args=[token])},
         {
@@ -156,7 +161,9 @@ def invoice_pdf(request, embed: Embed, customer, *, token: str, invoice_id: str)
     invoice = embed_invoice(embed=embed, customer=customer, invoice_id=invoice_id)
     if invoice is None:
         raise Http404("No such invoice.")
-    doc = invoice_document_for(invoice=invoice, now=timezone.now())
+    doc = invoice_document_for(
+        invoice=invoice, now=timezone.now(), zero_lines=embed.flag("show_zero_usage_line_items")
+    )
     response = HttpResponse(document_pdf(doc), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{pdf_filename(doc)}"'
     return response

@@ -378,3 +378,23 @@ def test_the_url_is_on_the_public_base_when_one_is_set(api_client, world, settin
     settings.DASHBOARD_BASE_URL = "https://billing.example.com/"
 
     assert url(api_client, world.customer, "usage").startswith("https://billing.example.com/embed/")
+
+
+def test_show_zero_usage_line_items_keeps_zero_lines_on_the_framed_document(
+    client, api_client, world
+):
+    invoice = world.december()
+    plain = path_of(url(api_client, world.customer, "invoices"))
+    zeros = path_of(
+        url(
+            api_client,
+            world.customer,
+            "invoices",
+            dashboard_options=[{"key": "show_zero_usage_line_items", "value": "true"}],
+        )
+    )
+
+    assert "480p - sales" not in client.get(f"{plain}invoices/{invoice.pk}/").content.decode()
+    shown = client.get(f"{zeros}invoices/{invoice.pk}/").content.decode()
+    assert "480p - sales" in shown
+    assert "4k" not in shown  # usage without a price is never on the customer's copy
