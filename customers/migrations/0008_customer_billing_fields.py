@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_billing_provider_configurations'),
+        ('customers', '0007_override_tags_match_billing_frequency'),
     ]
 
     operations = [
