@@ -46,6 +46,7 @@ SECTIONS = [
             ("customers", "customer"),
             ("customers", "contract"),
             ("invoicing", "invoice"),
+            ("dashboards", "companyprofile"),
             ("customers", "commit"),
             ("customers", "credit"),
         ),

@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("invoicing.api.urls")),
+    path("", include("dashboards.api.urls")),
+    path("", include("dashboards.urls")),
     path("", include("audit.api.urls")),
     path("", include("payments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

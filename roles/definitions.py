@@ -12,7 +12,7 @@ ENGINEER = "Engineer"
 
 # What finance staff see: the Offering, Customers and Getting paid sections, usage, the audit
 # trail.
-FINANCE_APPS = ["catalog", "customers", "invoicing", "payments"]
+FINANCE_APPS = ["catalog", "customers", "invoicing", "payments", "dashboards"]
 SEEN_BY_ALL = [*FINANCE_APPS, "metering", "audit"]
 
 ROLES: dict[str, list[tuple[str, str | list[str]]]] = {

@@ -41,6 +41,7 @@ FACTORY_MODULES = {
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
     "audit": "tests.audit.factories",
+    "dashboards": "tests.dashboards.factories",
     "payments": "tests.payments.factories",
 }
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
@@ -156,8 +157,8 @@ def test_index_shows_offering_then_customers(admin_client):
     ]
     customers = [m["name"] for m in sections[1]["models"]]
     assert customers[:2] == ["Customers", "Contracts"]
-    # Invoices join the section once the invoicing admin is registered.
-    assert customers[2:] in ([], ["Invoices"])
+    # Invoices, then the company profile printed on them (dashboards' admin).
+    assert customers[2:] == ["Invoices", "Company profiles"]
     assert apps.is_installed("invoicing")
     html = response.content.decode()
     assert html.index("Offering") < html.index("Billable metrics") < html.index("Customers")

@@ -108,6 +108,7 @@ class CustomerAdmin(ArchivableAdmin):
         "updated_at",
         "archived_at",
     ]
+    billing_fields = ["billing_name", "billing_address", "billing_email"]
     usage_fields = ["charts", "current_usage", "late_events"]
     inlines = [IngestAliasInline, BillingConfigurationInline, ContractSummaryInline]
     change_list_template = "admin/customers/customer/change_list.html"
@@ -117,10 +118,12 @@ class CustomerAdmin(ArchivableAdmin):
         js = CHART_MEDIA_JS
 
     def get_fieldsets(self, request, obj=None):
+        billing = ("Bill to (printed on invoices)", {"fields": self.billing_fields})
         if obj is None:
-            return [(None, {"fields": self.fields})]
+            return [(None, {"fields": self.fields}), billing]
         return [
             (None, {"fields": self.fields}),
+            billing,
             ("Usage this billing period", {"fields": self.usage_fields}),
             ("Customer-level commits and credits", {"fields": ["balances"]}),
         ]

@@ -8,12 +8,21 @@ queries whatever the number of events: one per distinct (metric, group keys, rat
 
 One module per concern: `engine_inputs` (models as the engine's dataclasses, rate windows),
 `preload` (the rating input, loaded for a batch), `invoices` (invoices as shown, invoice lists),
-`balances` (what drafts draw from commits and credits), `late` (late events), `charts` (usage
-and spend by day, for charts)."""
+`balances` (what drafts draw from commits and credits), `late` (late events), `breakdowns`
+(invoices by day or hour: breakdowns, costs), `spend` (breakdowns as usage and spend charts),
+`charts` (the admin's charts of a contract, from `spend`)."""
 
 from .balances import (  # noqa: F401
     balances_now,
     draft_balance_draws,
+)
+from .breakdowns import (  # noqa: F401
+    WINDOW_SIZES,
+    Breakdown,
+    customer_breakdowns,
+    invoice_breakdowns,
+    window_bounds,
+    window_start,
 )
 from .charts import (  # noqa: F401
     DailyChart,
@@ -51,4 +60,9 @@ from .preload import (  # noqa: F401
     rating_input_for,
     scheduled_billing_period,
     window_of,
+)
+from .spend import (  # noqa: F401
+    SpendOverTime,
+    UsageSeries,
+    spend_over_time,
 )

@@ -35,6 +35,7 @@ class Migration(migrations.Migration):
         ("invoicing", "0007_invoice_permissions"),
         ("audit", "0001_audit_entry"),
         ("payments", "0001_initial"),
+        ("dashboards", "0001_company_profile_documents"),
     ]
 
     operations = [migrations.RunPython(make_roles, drop_roles)]
