@@ -305,11 +305,11 @@ def rate_card_price_book(*, rate_card: RateCard, at: datetime) -> list[PriceBook
 
 
 def product_unit_label(product: Product, *, at: datetime) -> str:
-    """What a product's quantity counts: its conversion's name (`per million tokens`), else what
-    its metric aggregates."""
+    """What a product's quantity counts: its display unit (`minutes`), else its conversion's
+    name (`million tokens`) as of `at`, else what its metric aggregates."""
     state = product_state_at(product=product, at=at)
-    if state.quantity_conversion_name:
-        return state.quantity_conversion_name
+    if product.display_unit or state.quantity_conversion_name:
+        return product.display_unit or state.quantity_conversion_name
     metric = product.billable_metric
     if metric is None:
         return "units"

@@ -47,3 +47,25 @@ def test_the_price_book_lists_every_rate_in_one_table(admin_client):
     assert "first 100 at $0.02, then $0.015" in book
     assert "2026-01-01 00:00" in book and "2026-06-01 00:00" in book and "open-ended" in book
     assert "(ended)" in book
+
+
+def test_a_products_unit_is_its_display_unit_else_its_conversion_name_else_its_metric():
+    from django.utils import timezone
+
+    from catalog.selectors import product_unit_label
+    from tests.catalog.factories import BillableMetricFactory, ProductFactory
+
+    now = timezone.now()
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="seconds")
+    plain = ProductFactory(billable_metric=metric)
+    converted = ProductFactory(
+        billable_metric=metric,
+        quantity_conversion_factor=Decimal(60),
+        quantity_conversion_operation="DIVIDE",
+        quantity_conversion_name="minutes of compute",
+    )
+    named = ProductFactory(billable_metric=metric, display_unit="minutes")
+
+    assert product_unit_label(plain, at=now) == "sum of seconds"
+    assert product_unit_label(converted, at=now) == "minutes of compute"
+    assert product_unit_label(named, at=now) == "minutes"
