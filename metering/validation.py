@@ -66,7 +66,10 @@ def parse_timestamp(value) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is after the year 9999 in UTC
+        return None
 
 
 def _properties_problem(properties: dict) -> tuple[str | None, bool]:
@@ -131,10 +134,7 @@ def events_validate(payload, *, now: datetime) -> list[Event]:
         if moment is None:
             if "timestamp" not in raw:
                 raise IngestError(f"event {index}: timestamp: is required")
-            raise IngestError(
-                f"event {index}: timestamp: must be an RFC 3339 timestamp such as "
-                f"2024-01-01T00:00:00Z (got {_shown(stamp)})"
-            )
+            raise IngestError(f"event {index}: timestamp: {_timestamp_problem(stamp)}")
         if moment < oldest:
             raise IngestError(
                 f"event {index}: timestamp: {stamp} is more than {DEDUP_WINDOW_DAYS} days old"
@@ -168,6 +168,17 @@ def _flat_json(properties: dict) -> str:
     plain = dumps({k: v for k, v in properties.items() if type(v) is not Decimal})
     exact = ",".join(f"{dumps(k)}:{v}" for k, v in properties.items() if type(v) is Decimal)
     return plain[:-1] + ("," if len(plain) > 2 else "") + exact + "}"
+
+
+def _timestamp_problem(stamp) -> str:
+    if type(stamp) is str and _RFC3339.fullmatch(stamp):
+        try:
+            datetime.fromisoformat(stamp.upper())
+        except ValueError:
+            pass
+        else:  # a valid local time whose offset moves it out of datetime's range
+            return f"{_shown(stamp)} is outside the years 1-9999 once its offset is applied"
+    return f"must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z (got {_shown(stamp)})"
 
 
 def _text_problem(raw: dict, name: str, limit: int) -> str:

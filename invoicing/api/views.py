@@ -5,6 +5,7 @@ Drafts are rated on read from the current aggregates, so a draft always shows ev
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -135,9 +136,9 @@ class CustomerInvoiceDetailView(APIView):
             **error_responses(400, 404),
         },
     )
-    def get(self, request, customer_id: str, invoice_id: str):
+    def get(self, request, customer_id: str, invoice_id: uuid.UUID):
         customer_pk = parse_uuid(customer_id, "customer_id")
-        invoice_pk = parse_uuid(invoice_id, "invoice_id")
+        invoice_pk = invoice_id
         invoice = (
             Invoice.objects.select_related("credit_type")
             .filter(pk=invoice_pk, customer_id=customer_pk)
