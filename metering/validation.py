@@ -9,7 +9,8 @@ Rules (SPEC "usage event"): 1 to 100 events; `transaction_id` 1-128 characters; 
 `event_type` non-empty strings (at most 255 characters, the column size); `timestamp` RFC 3339
 (`Z`, offsets, fractions; naive means UTC), at most 34 days old and 24 hours ahead of `now`;
 `properties` optional, an object of at most 2,000 string keys whose values are strings, numbers
-(below 10^26 in magnitude, so sums fit NUMERIC(38, 12)) or booleans.
+(inside the numeric domain of `metering.definitions`: below 10^26 in magnitude, at most 100 digits
+after the point) or booleans.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from .definitions import NUMBER_LIMIT
+from .definitions import MAX_FRACTION_DIGITS, NUMBER_LIMIT, in_domain
 from .models import DEDUP_WINDOW_DAYS
 
 MAX_BATCH = 100
@@ -33,6 +34,11 @@ MAX_AHEAD = timedelta(hours=24)
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
     re.ASCII,
+)
+
+
+_OUT_OF_DOMAIN = (
+    f"number out of range (at most 26 digits before the point and {MAX_FRACTION_DIGITS} after)"
 )
 
 
@@ -86,16 +92,12 @@ def _properties_problem(properties: dict) -> tuple[str | None, bool]:
         if kind is int:
             if -NUMBER_LIMIT < value < NUMBER_LIMIT:
                 continue
-            return f"{key}: number out of range (at most 26 digits before the point)", False
+            return f"{key}: {_OUT_OF_DOMAIN}", False
         if kind is Decimal:
-            if (
-                value.is_finite()
-                and abs(value) < NUMBER_LIMIT
-                and value.as_tuple().exponent >= -100
-            ):
+            if in_domain(value):
                 has_decimal = True
                 continue
-            return f"{key}: number out of range", False
+            return f"{key}: {_OUT_OF_DOMAIN}", False
         return f"{key}: must be a string, number or boolean", False
     return None, has_decimal
 
