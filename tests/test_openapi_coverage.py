@@ -9,6 +9,8 @@ EMPTY_200 = {
     ("/v1/ingest", "post"),
     ("/v1/customers/{customer_id}/setIngestAliases", "post"),
     ("/v1/contracts/addManualBalanceLedgerEntry", "post"),
+    ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "post"),
+    ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "delete"),
 }
 # The SDK's rate_cards.list() posts no body at all; limit and next_page are query parameters.
 NO_BODY = {("/v1/contract-pricing/rate-cards/list", "post")}
