@@ -197,6 +197,15 @@ SPECTACULAR_SETTINGS = {
         "SpendAccessTypeEnum": ["SPEND"],
         "TransitionTypeEnum": ["RENEWAL", "SUPERSEDE"],
         "CreditKindEnum": ["CREDIT"],
+        "BillingProviderEnum": "customers.api.serializers.BILLING_PROVIDERS",
+        "ContractBillingProviderEnum": [
+            "aws_marketplace",
+            "azure_marketplace",
+            "gcp_marketplace",
+            "stripe",
+            "netsuite",
+        ],
+        "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
     },
 }
 
