@@ -18,6 +18,9 @@ from ..selectors import (
 )
 
 
+AUDIT_LOG_STATUSES = ["success", "failure", "pending"]
+
+
 class AuditLogRequestSerializer(serializers.Serializer):
     id = serializers.CharField()
     ip = serializers.CharField(allow_null=True)
@@ -39,7 +42,7 @@ class AuditLogSerializer(serializers.Serializer):
     description = serializers.CharField()
     resource_id = serializers.CharField()
     resource_type = serializers.CharField()
-    status = serializers.ChoiceField(choices=["success", "failure", "pending"])
+    status = serializers.ChoiceField(choices=AUDIT_LOG_STATUSES)
 
 
 def audit_log_data(entry: AuditEntry) -> dict:
