@@ -17,7 +17,6 @@ from ..selectors import (
     resource_types,
 )
 
-
 AUDIT_LOG_STATUSES = ["success", "failure", "pending"]
 
 
