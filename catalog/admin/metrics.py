@@ -4,11 +4,12 @@ import json
 from decimal import Decimal
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
+from django.core.exceptions import ValidationError
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from rest_framework.response import Response
 
+from core.admin_api import AdminJsonView
 from core.admin_forms import (
     NESTED_MEDIA,
     ArchivableAdmin,
@@ -103,18 +104,11 @@ class BillableMetricAdmin(ArchivableAdmin):
         return [
             path(
                 "example-event/",
-                self.admin_site.admin_view(self.example_event_view),
+                ExampleEventView.as_view(model_admin=self),
                 name="catalog_billablemetric_example_event",
             ),
             *super().get_urls(),
         ]
-
-    def example_event_view(self, request):
-        """GET with the add form's fields: the event payload a metric so defined would match
-        (read-only: nothing is saved)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return JsonResponse({"example": metric_from_fields(request.GET).example_event()})
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = BillableMetricRenameForm if obj is not None else BillableMetricForm
@@ -168,6 +162,14 @@ class BillableMetricAdmin(ArchivableAdmin):
                 json.dumps(BillableMetric().example_event(), indent=2),
             )
         return pretty_json(obj.example_event())
+
+
+class ExampleEventView(AdminJsonView):
+    """GET with the add form's fields: the event payload a metric so defined would match
+    (read-only: nothing is saved)."""
+
+    def get(self, request):
+        return Response({"example": metric_from_fields(request.query_params).example_event()})
 
 
 def metric_from_fields(data) -> BillableMetric:

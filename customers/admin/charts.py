@@ -1,5 +1,6 @@
 """Charts on the customer and contract pages: one JSON endpoint per chart (usage by day per
-pricing group values for a product; spend so far against the previous period), drawn by the
+pricing group values for a product; spend so far against the previous period; DRF views that
+answer bad input with a 4xx `{"message"}`), drawn by the
 reusable Chart.js component in static/charts/billing_charts.js.
 
 The chart data is invoicing's (`invoicing.selectors.charts`), imported inside the functions as
@@ -8,17 +9,17 @@ the other panels do.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.response import Response
 
 from catalog.models import Product
+from core.admin_api import AdminJsonView
+from core.api import get_or_404
 
 from ..models import Contract
 
@@ -27,64 +28,57 @@ PRODUCTS_SHOWN = 6
 
 
 def chart_urls(model_admin) -> list:
-    wrap = model_admin.admin_site.admin_view
     return [
         path(
             "<uuid:contract_id>/charts/usage.json",
-            wrap(lambda request, contract_id: usage_chart_view(model_admin, request, contract_id)),
+            UsageChartView.as_view(model_admin=model_admin),
             name="customers_contract_chart_usage",
         ),
         path(
             "<uuid:contract_id>/charts/spend.json",
-            wrap(lambda request, contract_id: spend_chart_view(model_admin, request, contract_id)),
+            SpendChartView.as_view(model_admin=model_admin),
             name="customers_contract_chart_spend",
         ),
     ]
 
 
-def _contract(model_admin, request, contract_id) -> Contract:
-    contract = get_object_or_404(
-        Contract.objects.select_related("customer", "rate_card__fiat_credit_type"), pk=contract_id
+def _contract(contract_id) -> Contract:
+    return get_or_404(
+        Contract.objects.select_related("customer", "rate_card__fiat_credit_type"),
+        contract_id,
+        field="contract_id",
+        label="contract",
     )
-    if not model_admin.has_view_permission(request, contract):
-        raise PermissionDenied
-    return contract
 
 
-def usage_chart_view(model_admin, request, contract_id):
+class UsageChartView(AdminJsonView):
     """GET ...?product=<id>: the product's usage by day, stacked by pricing group values."""
-    from invoicing.selectors import contract_usage_by_day
 
-    contract = _contract(model_admin, request, contract_id)
-    product_id = request.GET.get("product", "")
-    product = None
-    if _is_uuid(product_id):
-        product = (
-            Product.objects.filter(pk=product_id, type=Product.Type.USAGE)
-            .select_related("billable_metric")
-            .first()
+    def get(self, request, contract_id):
+        from invoicing.selectors import contract_usage_by_day
+
+        contract = _contract(contract_id)
+        product_id = request.query_params.get("product")
+        if not product_id:
+            raise exceptions.ValidationError({"product": "Give the id of a usage product."})
+        product = get_or_404(
+            Product.objects.filter(type=Product.Type.USAGE).select_related("billable_metric"),
+            product_id,
+            field="product",
+            label="usage product",
         )
-    if product is None:
-        raise Http404("Give ?product=<id> of a usage product.")
-    chart = contract_usage_by_day(contract=contract, product=product, now=timezone.now())
-    return JsonResponse(chart.as_json())
+        chart = contract_usage_by_day(contract=contract, product=product, now=timezone.now())
+        return Response(chart.as_json())
 
 
-def spend_chart_view(model_admin, request, contract_id):
+class SpendChartView(AdminJsonView):
     """GET: spend so far this period, day by day, against the previous period."""
-    from invoicing.selectors import contract_spend_to_date
 
-    contract = _contract(model_admin, request, contract_id)
-    chart = contract_spend_to_date(contract=contract, now=timezone.now())
-    return JsonResponse(chart.as_json())
+    def get(self, request, contract_id):
+        from invoicing.selectors import contract_spend_to_date
 
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+        chart = contract_spend_to_date(contract=_contract(contract_id), now=timezone.now())
+        return Response(chart.as_json())
 
 
 def charts_panel(contract: Contract, *, now: datetime) -> str:

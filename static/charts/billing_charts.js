@@ -92,7 +92,11 @@
         return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
             .then(function (response) {
                 if (!response.ok) {
-                    throw new Error("chart data answered " + response.status);
+                    // Errors answer {"message": "..."}: show it, else the status.
+                    return response.json().then(
+                        function (json) { throw new Error(json.message || String(response.status)); },
+                        function () { throw new Error("chart data answered " + response.status); }
+                    );
                 }
                 return response.json();
             })

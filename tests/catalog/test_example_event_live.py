@@ -61,3 +61,10 @@ def test_the_example_needs_the_view_permission(client):
     client.force_login(User.objects.create_user("nobody", password="pw", is_staff=True))
 
     assert client.get(URL).status_code == 403
+
+
+def test_the_example_needs_a_staff_login(client):
+    answer = client.get(URL)
+
+    assert answer.status_code == 403
+    assert answer.json() == {"message": "Authentication credentials were not provided."}
