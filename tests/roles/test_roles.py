@@ -13,7 +13,7 @@ from audit.models import AuditEntry
 from invoicing.models import Invoice
 from metering.models import UsageEvent
 from roles.definitions import ENGINEER, FINANCE_ADMIN, FINANCE_VIEWER
-from tests.catalog.factories import PackageFactory, ProductFactory
+from tests.catalog.factories import PackageFactory, ProductFactory, RateFactory
 from tests.customers.factories import ContractFactory
 from tests.test_admin_smoke import REGISTERED, _instance
 
@@ -148,6 +148,25 @@ def test_a_viewer_is_refused_the_sandbox_and_creating_a_contract(client):
     assert client.get(sandbox).status_code == 403
     assert client.get(reverse("admin:customers_contract_add")).status_code == 403
     assert client.get(reverse("admin:catalog_ratecard_add")).status_code == 403
+
+
+def test_only_those_who_may_send_test_events_are_offered_the_button(client):
+    rate = RateFactory(product=ProductFactory(name="Input Tokens"))
+    contract = ContractFactory(rate_card=rate.rate_card)
+    page = reverse("admin:customers_contract_change", args=[contract.pk])
+    sandbox = reverse(
+        "admin:metering_send_test_event",
+        kwargs={"contract_id": contract.pk, "product_id": rate.product.pk},
+    )
+
+    client.force_login(member(FINANCE_VIEWER, "viewer"))
+    seen_by_viewer = client.get(page).content.decode()
+    client.force_login(member(ENGINEER, "engineer"))
+    seen_by_engineer = client.get(page).content.decode()
+
+    assert "Input Tokens" in seen_by_viewer
+    assert "Send test event" not in seen_by_viewer
+    assert f'href="{sandbox}">Send test event</a>' in seen_by_engineer
 
 
 def test_a_finance_admin_finalizes_and_a_viewer_cannot(client):
