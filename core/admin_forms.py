@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextvars import ContextVar
 from decimal import Decimal
 
 from django import forms
@@ -396,3 +397,34 @@ class HiddenFromIndexMixin:
 
     def get_model_perms(self, request):
         return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Who is looking at the page being rendered
+
+# Display methods (a page's panels) are given the object, not the request: while a
+# `ViewerAwareAdmin`'s change page renders, this names who is looking.
+_page_viewer: ContextVar = ContextVar("admin_page_viewer", default=None)
+
+
+def page_viewer_may(permission: str) -> bool:
+    """Whether the person whose change page is being rendered holds `permission` (no one is
+    known outside a `ViewerAwareAdmin`'s change page: then no). A link or button leading to a
+    view they would be refused is left out; the view still checks."""
+    user = _page_viewer.get()
+    return user is not None and user.has_perm(permission)
+
+
+class ViewerAwareAdmin:
+    """A model admin whose display methods may ask `page_viewer_may(...)`: its change page is
+    rendered inside `change_view`, while the viewer is known."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        token = _page_viewer.set(request.user)
+        try:
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            _page_viewer.reset(token)

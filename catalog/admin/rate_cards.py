@@ -16,6 +16,8 @@ from core.admin_forms import (
     NESTED_MEDIA,
     ArchivableAdmin,
     HiddenFromIndexMixin,
+    ViewerAwareAdmin,
+    page_viewer_may,
 )
 
 from .. import services
@@ -41,6 +43,9 @@ from .display import rate_price_summary
 
 
 def _change_price_url(rate) -> str | None:
+    """The one-edit price change, for those who may change rates (others are not offered it)."""
+    if not page_viewer_may("catalog.change_rate"):
+        return None
     try:
         return reverse("admin:catalog_rate_change_price", args=[rate.pk])
     except NoReverseMatch:
@@ -131,7 +136,7 @@ class CreditTypeConversionInline(admin.TabularInline):
 
 
 @admin.register(RateCard)
-class RateCardAdmin(ArchivableAdmin):
+class RateCardAdmin(ViewerAwareAdmin, ArchivableAdmin):
     list_display = ["name", "fiat_credit_type", "rate_count", "contract_count", "created_at"]
     ordering = ["name"]  # the counts' GROUP BY drops the model's own ordering
     list_filter = ["fiat_credit_type"]
@@ -160,6 +165,7 @@ class RateCardAdmin(ArchivableAdmin):
     def price_book(self, obj) -> str:
         """Every rate in one compact table: product, group values, price and tiers, from, to."""
         now = timezone.now()
+        may_change = page_viewer_may("catalog.change_rate")
         rows = [
             {
                 "product": row.product,
@@ -172,6 +178,7 @@ class RateCardAdmin(ArchivableAdmin):
                 if row.is_current
                 else ("scheduled" if row.rate.starting_at > now else "ended"),
                 "url": reverse("admin:catalog_rate_change", args=[row.rate.pk]),
+                "link_text": "Edit" if may_change else "View",
                 "change_price_url": _change_price_url(row.rate),
             }
             for row in rate_card_price_book(rate_card=obj, at=now)
@@ -218,7 +225,7 @@ class RateTierInline(admin.TabularInline):
 
 
 @admin.register(Rate)
-class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
+class RateAdmin(ViewerAwareAdmin, HiddenFromIndexMixin, admin.ModelAdmin):
     """A rate's own page: every field, and its tiers (list rate and commit rate) by level."""
 
     form = RateForm
@@ -321,9 +328,9 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
 
     @admin.display(description="")
     def change_price_link(self, obj) -> str:
-        if obj is None or obj.pk is None or obj._state.adding:
+        url = None if obj is None or obj.pk is None else _change_price_url(obj)
+        if url is None or obj._state.adding:
             return ""
-        url = reverse("admin:catalog_rate_change_price", args=[obj.pk])
         return format_html('<a class="button" href="{}">Change the price from a date</a>', url)
 
     @admin.display(description="pricing group values")

@@ -1,7 +1,5 @@
 """Contracts in the admin: the contract's terms edited on its page, its products and its invoices."""
 
-from contextvars import ContextVar
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
@@ -17,7 +15,9 @@ from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivedListFilter,
+    ViewerAwareAdmin,
     admin_link,
+    page_viewer_may,
     pretty_json,
 )
 
@@ -198,7 +198,7 @@ class ContractEditInline(admin.TabularInline):
 
 
 @admin.register(Contract)
-class ContractAdmin(admin.ModelAdmin):
+class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
     form = ContractForm
     formfield_overrides = DECIMAL_OVERRIDES
     list_display = [
@@ -289,18 +289,6 @@ class ContractAdmin(admin.ModelAdmin):
         # Terms edited inline move scheduled dates and amounts: drafts follow, as after a v2 edit.
         contract_drafts_refresh(contract=form.instance, now=timezone.now())
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        """Rendered here, while `_viewer` names who is looking (the panels are display methods,
-        given the contract and not the request)."""
-        token = _viewer.set(request.user)
-        try:
-            response = super().change_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-            return response
-        finally:
-            _viewer.reset(token)
-
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # a new contract has no balances or invoices yet
             return [fs for fs in self.fieldsets if fs[0] not in NOT_ON_ADD]
@@ -379,8 +367,7 @@ class ContractAdmin(admin.ModelAdmin):
             products.setdefault(rate.product, []).append(rate)
         if not products:
             return "This rate card has no rates yet."
-        viewer = _viewer.get()
-        may_send_test_events = viewer is not None and viewer.has_perm("metering.send_test_event")
+        may_send_test_events = page_viewer_may("metering.send_test_event")
         rows = []
         for product, product_rates in products.items():
             prices = format_html_join(
@@ -477,11 +464,6 @@ class ContractAdmin(admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/customers/contract/from_package.html", context)
-
-
-# Who is viewing the contract page while it renders (`ContractAdmin.change_view`): the sandbox's
-# "Send test event" button is offered only to those who may send one.
-_viewer: ContextVar = ContextVar("contract_page_viewer", default=None)
 
 
 def _sandbox_url(contract, product) -> str | None:

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
 
 from catalog.models import Rate
+from roles.definitions import FINANCE_VIEWER
 from tests.catalog.factories import (
     BillableMetricFactory,
     ProductFactory,
@@ -136,3 +137,19 @@ def test_the_price_book_and_the_rate_page_link_to_it(admin_client):
 
     assert _url(rate) in card.content.decode()
     assert _url(rate) in page.content.decode()
+
+
+def test_a_viewer_is_not_offered_the_price_change(client):
+    rate = _flat_rate()
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.groups.add(Group.objects.get(name=FINANCE_VIEWER))
+    client.force_login(viewer)
+    rate_page = reverse("admin:catalog_rate_change", args=[rate.pk])
+
+    card = client.get(reverse("admin:catalog_ratecard_change", args=[rate.rate_card_id]))
+    page = client.get(rate_page)
+
+    assert card.status_code == 200 and page.status_code == 200
+    assert _url(rate) not in card.content.decode()
+    assert _url(rate) not in page.content.decode()
+    assert f'<a href="{rate_page}">View</a>' in card.content.decode()
