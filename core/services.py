@@ -36,10 +36,3 @@ def api_token_revoke(*, token: ApiToken, now: datetime) -> ApiToken:
         token.revoked_at = now
         token.save(update_fields=["revoked_at"])
     return token
-
-
-def api_token_expire(*, token: ApiToken, expires_at: datetime) -> ApiToken:
-    """Set (or move) the moment a token stops working."""
-    token.expires_at = expires_at
-    token.save(update_fields=["expires_at"])
-    return token
