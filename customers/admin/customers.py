@@ -119,10 +119,13 @@ class CustomerAdmin(ArchivableAdmin):
 
     def get_fieldsets(self, request, obj=None):
         billing = ("Bill to (printed on invoices)", {"fields": self.billing_fields})
+        main = self.fields
+        if not request.user.has_perm("customers.add_contract"):  # not offered what is refused
+            main = [name for name in main if name != "new_contract"]
         if obj is None:
-            return [(None, {"fields": self.fields}), billing]
+            return [(None, {"fields": main}), billing]
         return [
-            (None, {"fields": self.fields}),
+            (None, {"fields": main}),
             billing,
             ("Usage this billing period", {"fields": self.usage_fields}),
             ("Customer-level commits and credits", {"fields": ["balances"]}),

@@ -169,6 +169,21 @@ def test_only_those_who_may_send_test_events_are_offered_the_button(client):
     assert f'href="{sandbox}">Send test event</a>' in seen_by_engineer
 
 
+def test_only_those_who_may_add_contracts_are_offered_the_link(client):
+    customer = ContractFactory().customer
+    page = reverse("admin:customers_customer_change", args=[customer.pk])
+    add = reverse("admin:customers_contract_add") + f"?customer={customer.pk}"
+
+    client.force_login(member(FINANCE_VIEWER, "viewer"))
+    seen_by_viewer = client.get(page).content.decode()
+    client.force_login(member(FINANCE_ADMIN, "finance"))
+    seen_by_finance = client.get(page).content.decode()
+
+    assert customer.name in seen_by_viewer
+    assert "Add a contract" not in seen_by_viewer
+    assert f'href="{add}">Add a contract</a>' in seen_by_finance
+
+
 def test_a_finance_admin_finalizes_and_a_viewer_cannot(client):
     from tests.invoicing.factories import InvoiceFactory
 
