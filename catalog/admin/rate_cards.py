@@ -184,7 +184,8 @@ class RateCardAdmin(ViewerAwareAdmin, ArchivableAdmin):
             for row in rate_card_price_book(rate_card=obj, at=now)
         ]
         return render_to_string(
-            "admin/catalog/ratecard/price_book.html", {"rows": rows, "unit": obj.fiat_credit_type}
+            "admin/catalog/ratecard/price_book.html",
+            {"rows": rows, "unit": obj.fiat_credit_type, "may_change": may_change},
         )
 
     def archive(self, obj, *, now):

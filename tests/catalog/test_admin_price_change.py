@@ -153,3 +153,4 @@ def test_a_viewer_is_not_offered_the_price_change(client):
     assert _url(rate) not in card.content.decode()
     assert _url(rate) not in page.content.decode()
     assert f'<a href="{rate_page}">View</a>' in card.content.decode()
+    assert "Every rate is shown in full" in card.content.decode()
