@@ -39,7 +39,12 @@ from ..models import (
     RateTier,
 )
 from ..selectors import rate_card_price_book
-from .display import rate_price_summary
+from .display import (
+    money_display,
+    rate_price_summary,
+    tier_price_display,
+    tier_size_display,
+)
 
 
 def _change_price_url(rate) -> str | None:
@@ -53,10 +58,67 @@ def _change_price_url(rate) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# What someone who may not change rates reads: money as money, group values as key=value (the
+# stored numbers are cents with twelve decimals, and the form-only fields mean nothing there).
+
+READ_ONLY_NAMES = {
+    "pricing_group_values": "group_values",
+    "price": None,  # `price_summary` says it, as money
+    "confirm_unusual_price": None,
+    "commit_rate_price": "commit_rate_price_display",
+    "composite_minimum": "composite_minimum_display",
+    "size": "tier_size",
+}
+READ_ONLY_DISPLAYS = [name for name in READ_ONLY_NAMES.values() if name]
+
+
+def read_only_names(names: list) -> list:
+    """Field names (or tuples of them, one line each) as a reader sees them."""
+    result = []
+    for name in names:
+        if isinstance(name, tuple | list):
+            line = tuple(read_only_names(list(name)))
+            if line:
+                result.append(line if len(line) > 1 else line[0])
+        elif READ_ONLY_NAMES.get(name, name):
+            result.append(READ_ONLY_NAMES.get(name, name))
+    return result
+
+
+class RateReadingMixin:
+    """A rate's fields for someone who may only view them (`READ_ONLY_NAMES`)."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**options, "fields": read_only_names(options["fields"])})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="price")
+    def price_summary(self, obj) -> str:
+        return rate_price_summary(obj) if obj.pk and not obj._state.adding else "—"
+
+    @admin.display(description="pricing group values")
+    def group_values(self, obj) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(obj.pricing_group_values.items())) or "—"
+
+    @admin.display(description="commit rate price")
+    def commit_rate_price_display(self, obj) -> str:
+        return money_display(obj.commit_rate_price, obj.credit_type)
+
+    @admin.display(description="composite minimum")
+    def composite_minimum_display(self, obj) -> str:
+        return money_display(obj.composite_minimum, obj.credit_type)
+
+
+# ---------------------------------------------------------------------------------------------
 # Rate cards and rates
 
 
-class RateInline(admin.StackedInline):
+class RateInline(RateReadingMixin, admin.StackedInline):
     """Rates edited on the rate card page, each with its tiers as rows under it."""
 
     model = Rate
@@ -66,7 +128,7 @@ class RateInline(admin.StackedInline):
     extra = 0
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["price_summary"]
+    readonly_fields = ["price_summary", *READ_ONLY_DISPLAYS]
     fieldsets = [
         (
             None,
@@ -109,10 +171,6 @@ class RateInline(admin.StackedInline):
             .select_related("product", "credit_type")
             .prefetch_related("tiers")
         )
-
-    @admin.display(description="price")
-    def price_summary(self, obj) -> str:
-        return rate_price_summary(obj) if obj.pk and not obj._state.adding else "—"
 
 
 class RateCardAliasInline(admin.TabularInline):
@@ -222,11 +280,25 @@ class RateTierInline(admin.TabularInline):
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["for_commit_rate", "level", "size", "price"]
+    readonly_fields = ["tier_size", "tier_price"]
     verbose_name = "tier"
+
+    def get_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return self.fields
+        return ["for_commit_rate", "level", "tier_size", "tier_price"]
+
+    @admin.display(description="size")
+    def tier_size(self, tier) -> str:
+        return tier_size_display(tier)
+
+    @admin.display(description="price")
+    def tier_price(self, tier) -> str:
+        return tier_price_display(tier)
 
 
 @admin.register(Rate)
-class RateAdmin(ViewerAwareAdmin, HiddenFromIndexMixin, admin.ModelAdmin):
+class RateAdmin(RateReadingMixin, ViewerAwareAdmin, HiddenFromIndexMixin, admin.ModelAdmin):
     """A rate's own page: every field, and its tiers (list rate and commit rate) by level."""
 
     form = RateForm
@@ -245,7 +317,7 @@ class RateAdmin(ViewerAwareAdmin, HiddenFromIndexMixin, admin.ModelAdmin):
     list_select_related = ["product", "rate_card", "credit_type"]
     search_fields = ["product__name", "rate_card__name", "pricing_group_values_key"]
     date_hierarchy = "starting_at"
-    readonly_fields = ["price_summary", "change_price_link", "created_at"]
+    readonly_fields = ["price_summary", "change_price_link", "created_at", *READ_ONLY_DISPLAYS]
     fieldsets = [
         (
             None,
@@ -333,11 +405,3 @@ class RateAdmin(ViewerAwareAdmin, HiddenFromIndexMixin, admin.ModelAdmin):
         if url is None or obj._state.adding:
             return ""
         return format_html('<a class="button" href="{}">Change the price from a date</a>', url)
-
-    @admin.display(description="pricing group values")
-    def group_values(self, obj) -> str:
-        return ", ".join(f"{k}={v}" for k, v in sorted(obj.pricing_group_values.items())) or "—"
-
-    @admin.display(description="price")
-    def price_summary(self, obj) -> str:
-        return rate_price_summary(obj) if obj.pk and not obj._state.adding else "—"
