@@ -16,6 +16,7 @@ from core.admin_forms import (
     NESTED_MEDIA,
     ArchivableAdmin,
     HiddenFromIndexMixin,
+    ReadOnlyNamesMixin,
     ViewerAwareAdmin,
     page_viewer_may,
 )
@@ -72,30 +73,10 @@ READ_ONLY_NAMES = {
 READ_ONLY_DISPLAYS = [name for name in READ_ONLY_NAMES.values() if name]
 
 
-def read_only_names(names: list) -> list:
-    """Field names (or tuples of them, one line each) as a reader sees them."""
-    result = []
-    for name in names:
-        if isinstance(name, tuple | list):
-            line = tuple(read_only_names(list(name)))
-            if line:
-                result.append(line if len(line) > 1 else line[0])
-        elif READ_ONLY_NAMES.get(name, name):
-            result.append(READ_ONLY_NAMES.get(name, name))
-    return result
-
-
-class RateReadingMixin:
+class RateReadingMixin(ReadOnlyNamesMixin):
     """A rate's fields for someone who may only view them (`READ_ONLY_NAMES`)."""
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if self.has_change_permission(request, obj):
-            return fieldsets
-        return [
-            (name, {**options, "fields": read_only_names(options["fields"])})
-            for name, options in fieldsets
-        ]
+    read_only_shown_as = READ_ONLY_NAMES
 
     @admin.display(description="price")
     def price_summary(self, obj) -> str:
@@ -273,7 +254,7 @@ class RateCardAdmin(ViewerAwareAdmin, ArchivableAdmin):
         return obj._contracts
 
 
-class RateTierInline(admin.TabularInline):
+class RateTierInline(ReadOnlyNamesMixin, admin.TabularInline):
     model = RateTier
     form = RateTierForm
     formset = RateTierInlineFormSet
@@ -281,12 +262,8 @@ class RateTierInline(admin.TabularInline):
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["for_commit_rate", "level", "size", "price"]
     readonly_fields = ["tier_size", "tier_price"]
+    read_only_shown_as = {"size": "tier_size", "price": "tier_price"}
     verbose_name = "tier"
-
-    def get_fields(self, request, obj=None):
-        if self.has_change_permission(request, obj):
-            return self.fields
-        return ["for_commit_rate", "level", "tier_size", "tier_price"]
 
     @admin.display(description="size")
     def tier_size(self, tier) -> str:

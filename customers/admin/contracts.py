@@ -15,6 +15,7 @@ from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivedListFilter,
+    ReadOnlyNamesMixin,
     ViewerAwareAdmin,
     admin_link,
     page_viewer_may,
@@ -53,7 +54,20 @@ NOT_ON_ADD = ("Invoices", "Balances (commits and credits)", "Usage and spend thi
 # Contract terms, shown on the contract page
 
 
-class CommitInline(admin.StackedInline):
+class TermNumbersMixin(ReadOnlyNamesMixin):
+    """A term's numbers as people write them for someone who may not change them (not a
+    stored decimal with twelve places)."""
+
+    @admin.display(description="priority")
+    def priority_display(self, obj) -> str:
+        return quantity_display(obj.priority)
+
+    @admin.display(description="rollover fraction")
+    def rollover_fraction_display(self, obj) -> str:
+        return quantity_display(obj.rollover_fraction)
+
+
+class CommitInline(TermNumbersMixin, admin.StackedInline):
     model = Commit
     fk_name = "contract"
     form = CommitWithRowsForm
@@ -62,7 +76,11 @@ class CommitInline(admin.StackedInline):
     extra = 0
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["total", "rollover"]
+    readonly_fields = ["total", "rollover", "priority_display", "rollover_fraction_display"]
+    read_only_shown_as = {
+        "priority": "priority_display",
+        "rollover_fraction": "rollover_fraction_display",
+    }
     fields = [
         ("product", "type"),
         ("name", "priority"),
@@ -109,13 +127,13 @@ class CreditInline(CommitInline):
     ]
 
 
-class OverrideInline(admin.StackedInline):
+class OverrideInline(TermNumbersMixin, admin.StackedInline):
     model = Override
     form = OverrideForm
     template = NESTED_TEMPLATE
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["summary"]
+    readonly_fields = ["summary", "multiplier_display", "priority_display", "price_display"]
     fields = [
         ("type", "target", "summary"),
         ("product", "applicable_product_tags", "tags_match"),
@@ -129,6 +147,22 @@ class OverrideInline(admin.StackedInline):
     class Media:
         js = NESTED_MEDIA["js"]
         css = NESTED_MEDIA["css"]
+
+    read_only_shown_as = {
+        "multiplier": "multiplier_display",
+        "priority": "priority_display",
+        "overwrite_price": "price_display",
+    }
+
+    @admin.display(description="multiplier")
+    def multiplier_display(self, obj) -> str:
+        return quantity_display(obj.multiplier)
+
+    @admin.display(description="overwrite price")
+    def price_display(self, obj) -> str:
+        return money_display(
+            obj.overwrite_price, obj.overwrite_credit_type or obj.contract.pricing_unit
+        )
 
     @admin.display(description="in short")
     def summary(self, obj) -> str:
