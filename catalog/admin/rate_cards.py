@@ -68,7 +68,6 @@ READ_ONLY_NAMES = {
     "confirm_unusual_price": None,
     "commit_rate_price": "commit_rate_price_display",
     "composite_minimum": "composite_minimum_display",
-    "size": "tier_size",
 }
 READ_ONLY_DISPLAYS = [name for name in READ_ONLY_NAMES.values() if name]
 
