@@ -392,36 +392,41 @@ class ArchivableAdmin(admin.ModelAdmin):
         return obj.archived_at is not None
 
 
-def read_only_names(names: list, shown_as: dict[str, str | None]) -> list:
+def read_only_names(names: list, shown_as: dict[str, str | None], seen: set | None = None) -> list:
     """Field names (or tuples of them, one line each) as someone who may not change them reads
     them: a name in `shown_as` becomes its display method (money as money, not stored cents), or
-    is left out (None: a form-only field, or one a summary already says)."""
+    is left out (None: a form-only field, or one a summary already says); each name once."""
+    seen = set() if seen is None else seen
     result = []
     for name in names:
         if isinstance(name, tuple | list):
-            line = tuple(read_only_names(list(name), shown_as))
+            line = tuple(read_only_names(list(name), shown_as, seen))
             if line:
                 result.append(line if len(line) > 1 else line[0])
-        elif shown_as.get(name, name):
-            result.append(shown_as.get(name, name))
+            continue
+        shown = shown_as.get(name, name)
+        if shown and shown not in seen:
+            seen.add(shown)
+            result.append(shown)
     return result
 
 
 class ReadOnlyNamesMixin:
     """A model admin or inline shown to someone who may not change it with its fields as
-    `read_only_shown_as` says (`read_only_names`); its display methods are in readonly_fields."""
+    `read_only_shown_as` says (`read_only_names`); its display methods are in readonly_fields
+    and shown to readers only (whoever may change the row types the fields themselves)."""
 
     read_only_shown_as: dict[str, str | None] = {}
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if self.has_change_permission(request, obj):
-            return fieldsets
+            shown_as = {name: None for name in self.read_only_shown_as.values() if name}
+        else:
+            shown_as = self.read_only_shown_as
+        seen: set = set()
         return [
-            (
-                name,
-                {**options, "fields": read_only_names(options["fields"], self.read_only_shown_as)},
-            )
+            (name, {**options, "fields": read_only_names(options["fields"], shown_as, seen)})
             for name, options in fieldsets
         ]
 

@@ -12,6 +12,7 @@ from roles.definitions import FINANCE_VIEWER
 from tests.customers.factories import (
     AccessSegmentFactory,
     CommitFactory,
+    CommitInvoiceItemFactory,
     ContractFactory,
     OverrideFactory,
 )
@@ -49,3 +50,22 @@ def test_a_viewer_reads_the_terms_as_people_write_them(client):
     assert "Access schedule total: $100.00" in text
     assert "<fieldset disabled>" in html.decode() and 'value="100"' in html.decode()
     assert "Add a row" not in text
+
+
+def test_a_commits_own_page_reads_money_and_the_admin_still_types_it(client, admin_client):
+    commit = CommitFactory(priority=Decimal("2"), rollover_fraction=Decimal("0.5"))
+    AccessSegmentFactory(commit=commit, amount=Decimal("10000"))
+    CommitInvoiceItemFactory(commit=commit, amount=Decimal("5000"), unit_price=Decimal("2500"))
+    url = reverse("admin:customers_commit_change", args=[commit.pk])
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.groups.add(Group.objects.get(name=FINANCE_VIEWER))
+    client.force_login(viewer)
+
+    text = _text(client.get(url).content.decode())
+    typed = admin_client.get(url).content.decode()
+
+    assert re.search(r"\d\.0{6,}", text) is None, "a stored decimal is shown as stored"
+    assert "Priority: 2 " in text and "Rollover fraction: 0.5 " in text
+    assert "$100.00" in text and "$50.00" in text and "$25.00" in text
+    assert 'name="priority"' in typed and "field-priority_display" not in typed
+    assert 'name="access_schedule-0-amount"' in typed and 'value="100"' in typed
