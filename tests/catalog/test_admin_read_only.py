@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from roles.definitions import FINANCE_VIEWER
-from tests.catalog.factories import RateCardFactory, RateFactory, RateTierFactory
+from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory, RateTierFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,24 @@ def test_a_finance_admin_still_types_the_fields(admin_client, card):
     assert 'name="rates-0-price"' in rates
     assert 'name="rates-0-pricing_group_values"' in rates
     assert "Add a row" in rates and "<fieldset disabled>" not in rates
+
+
+def test_a_viewer_reads_a_products_keys_and_factor_as_written(viewer_client, admin_client):
+    product = ProductFactory(
+        name="Input Tokens",
+        tags=["ai", "tokens"],
+        pricing_group_key=["model_name"],
+        billable_metric__group_keys=[["model_name", "user_id"]],
+        quantity_conversion_factor=Decimal(1_000_000),
+        quantity_conversion_operation="DIVIDE",
+    )
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+
+    read = " ".join(viewer_client.get(url).content.decode().split())
+    typed = admin_client.get(url).content.decode()
+
+    assert "1000000.000000000000" not in read and "[&quot;" not in read
+    assert '<div class="readonly">1,000,000</div>' in read
+    assert '<div class="readonly">model_name</div>' in read
+    assert '<div class="readonly">ai, tokens</div>' in read
+    assert 'name="pricing_group_key"' in typed and "field-pricing_keys" not in typed
