@@ -91,6 +91,20 @@ def test_a_viewer_is_offered_no_action_and_posting_one_changes_nothing(client, m
     assert _changes() == before
 
 
+@pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m._meta.label)
+def test_a_viewer_never_reads_a_stored_decimal(client, model):
+    """Money and numbers as people write them ($1.50, 0.9), never as stored (150.000000000000)."""
+    obj = _instance(model)
+    client.force_login(member(FINANCE_VIEWER))
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
+    page = client.get(url)
+    if page.status_code == 403:
+        return
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+
+    assert re.search(r"\d\.\d{12}", text) is None, re.search(r".{60}\d\.\d{12}", text)
+
+
 def _custom_urls() -> list[tuple[type, URLPattern]]:
     found = []
     for model in REGISTERED:
