@@ -420,7 +420,7 @@ class ReadOnlyNamesMixin:
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if self.has_change_permission(request, obj):
+        if obj is None or self.has_change_permission(request, obj):  # an add page types them
             shown_as = {name: None for name in self.read_only_shown_as.values() if name}
         else:
             shown_as = self.read_only_shown_as
