@@ -165,6 +165,7 @@ def test_an_entry_page_shows_old_and_new_values(admin_client):
 
     html = page.content.decode()
     assert "Old name" in html and "New name" in html
+    assert "cents for USD (cents): 150 is $1.50" in html  # values are as stored, said so
 
 
 def test_nobody_edits_the_audit_log(admin_client):
