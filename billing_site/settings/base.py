@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "customers",
     "metering",
     "invoicing",
+    "notifications",
 ]
 
 MIDDLEWARE = [
