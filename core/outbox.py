@@ -4,9 +4,9 @@ heard by the apps above the one that recorded it.
 - A service records an event with `record(type=..., subject_id=..., occurred_at=now, ...)` inside
   its own transaction: a rolled-back change leaves no event, a committed one always has it.
 - An app above registers a handler for event types in its `handlers.py` (imported by its
-  AppConfig.ready), with `@handles("contract.create", ...)`, or `@handles(ANY, wanted=...)` for
-  every type (a webhook sender forwarding whatever an endpoint subscribes to: `wanted(types)`
-  says which of a batch's types it wants now, so events nobody wants cost nothing). A handler
+  AppConfig.ready), with `@handles("contract.create", ...)`, or `@handles(ANY)` for every type
+  (a webhook sender forwarding whatever an endpoint subscribes to); `wanted=` says which of a
+  batch's types it wants now, so events nobody wants cost nothing. A handler
   takes the `DomainEvent`, reads what it needs, and must be idempotent in effect; it uses
   `event.occurred_at` as `now`.
 - Recording an event makes one pending `DomainEventHandling` per handler registered for its type.
@@ -58,8 +58,9 @@ LONGEST_RETRY = timedelta(hours=1)
 def handles(
     *types: str, atomic: bool = True, wanted: Callable[[set[str]], set[str]] | None = None
 ) -> Callable[[Handler], Handler]:
-    """Register the decorated function as a handler of these event types (ANY: of every type;
-    then `wanted`, if given, is asked which types of each recorded batch it wants).
+    """Register the decorated function as a handler of these event types (ANY: of every type).
+    `wanted`, if given, is asked which types of each recorded batch it wants now (a webhook
+    sender: those an endpoint subscribes to), so events nobody wants cost no handling.
 
     `atomic=False` is for a handler that commits its own work in steps (a backfill that must not
     hold one transaction for its whole run): it runs outside any transaction and is marked done
@@ -85,14 +86,19 @@ def handlers_for(event_type: str) -> list[str]:
 
 
 def handlers_by_type(event_types: Iterable[str]) -> dict[str, list[str]]:
-    """{type: handler names} for a batch of event types."""
+    """{type: handler names} for a batch of event types (a handler with `wanted` is asked once
+    which of the batch's types it wants now)."""
     types = set(event_types)
     found = {t: list(_handlers.get(t, ())) for t in types}
     for name in _handlers.get(ANY, ()):
-        wanted = _wanted.get(name)
-        for event_type in wanted(types) if wanted is not None else types:
+        for event_type in types:
             if name not in found[event_type]:
                 found[event_type].append(name)
+    for name, wanted in _wanted.items():
+        candidates = {t for t in types if name in found[t]}
+        if candidates:
+            for event_type in candidates - wanted(candidates):
+                found[event_type].remove(name)
     return found
 
 

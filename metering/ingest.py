@@ -294,7 +294,9 @@ def _store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
                 f'"timestamp", properties, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s)',
                 dropped,
             )
-        woke = _mark_sqlite(cursor, {e.customer_id for i, e in enumerate(events) if kept[i]}, received)
+        woke = _mark_sqlite(
+            cursor, {e.customer_id for i, e in enumerate(events) if kept[i]}, received
+        )
         contributions = _contributions(events, kept, definitions)
         if contributions:
             aggregates_merge_sqlite(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from core.models import DomainEvent
 from core.outbox import ANY, handles
 
+from .models import Alert
 from .models.webhooks import WebhookEndpoint, subscribed
 from .payloads import INTERNAL_TYPES
 from .services import customers_queue, deliveries_for_event, evaluator_wake
@@ -28,12 +29,16 @@ def wanted(types: set[str]) -> set[str]:
     }
 
 
+def while_alerts(types: set[str]) -> set[str]:
+    return types if Alert.objects.filter(status=Alert.Status.ENABLED).exists() else set()
+
+
 @handles(ANY, wanted=wanted)
 def deliver(event: DomainEvent) -> None:
     deliveries_for_event(event=event)
 
 
-@handles("usage.marked")
+@handles("usage.marked", wanted=while_alerts)
 def usage_marked(event: DomainEvent) -> None:
     evaluator_wake()
 
@@ -54,6 +59,7 @@ def usage_marked(event: DomainEvent) -> None:
     "credit.segment.end",
     "invoice.finalized",
     "invoice.voided",
+    wanted=while_alerts,
 )
 def balances_changed(event: DomainEvent) -> None:
     if event.customer_id is not None:

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from rest_framework.utils.encoders import JSONEncoder
 
+from catalog import money
 from core.api import format_timestamp
 from core.models import DomainEvent
 from customers.models import Contract, Customer
@@ -96,7 +97,9 @@ def _moment(payload: dict, default: datetime) -> datetime:
 
 def _numbers(properties: dict) -> dict:
     return {
-        key: Decimal(value) if key in NUMBERS and isinstance(value, str) else value
+        key: money.to_json_number(Decimal(value))
+        if key in NUMBERS and isinstance(value, str)
+        else value
         for key, value in properties.items()
     }
 

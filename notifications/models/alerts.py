@@ -148,9 +148,7 @@ class CustomerAlert(models.Model):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="customer_states")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.EVALUATING
-    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.EVALUATING)
     alarmed = models.JSONField(default=list, blank=True)
     value = models.DecimalField(**MONEY, null=True, blank=True, help_text="Last value measured.")
     triggered_by = models.CharField(max_length=300, blank=True)

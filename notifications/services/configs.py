@@ -65,7 +65,5 @@ def system_notification_set(*, type: str, is_enabled: bool) -> SystemNotificatio
 
 def system_notifications() -> list[tuple[str, bool]]:
     """Every system type and whether its webhooks are published."""
-    off = set(
-        SystemNotification.objects.filter(is_enabled=False).values_list("type", flat=True)
-    )
+    off = set(SystemNotification.objects.filter(is_enabled=False).values_list("type", flat=True))
     return [(t, t not in off) for t in SYSTEM_TYPES]

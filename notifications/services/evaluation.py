@@ -416,9 +416,7 @@ def _watched(customer_ids: set) -> set:
     alerts = Alert.objects.filter(status=Alert.Status.ENABLED)
     if alerts.filter(customer__isnull=True).exists():
         return set(customer_ids)
-    return set(
-        alerts.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True)
-    )
+    return set(alerts.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True))
 
 
 def alerts_evaluate_pending(*, budget: float = 50.0) -> int:

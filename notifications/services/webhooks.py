@@ -315,7 +315,9 @@ def deliveries_send_due(*, now: datetime, limit: int = 1000, budget: float = 50.
     """The schedule: send deliveries whose retry is due or whose sender died (lock expired),
     oldest first, for at most `budget` seconds. Returns how many succeeded."""
     due = (
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
