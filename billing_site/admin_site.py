@@ -22,6 +22,14 @@ SECTIONS = [
             ("invoicing", "invoice"),
         ],
     ),
+    (
+        "Developers",
+        [
+            ("notifications", "webhookendpoint"),
+            ("notifications", "webhookdelivery"),
+            ("notifications", "alert"),
+        ],
+    ),
 ]
 
 

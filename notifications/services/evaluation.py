@@ -361,7 +361,11 @@ def _apply(alert: Alert, state: CustomerAlert, measures: list[Measure], now: dat
     state.status = status
     state.alarmed = sorted(m.subject for m in crossed)
     state.value = headline
-    state.triggered_by = crossed[0].triggered_by[:300] if crossed else ""
+    newly = [m for m in crossed if m.subject not in before]
+    if newly:
+        state.triggered_by = newly[0].triggered_by[:300]
+    elif not crossed:
+        state.triggered_by = ""
     state.silent = False
     state.evaluated_at = now
     state.save()
