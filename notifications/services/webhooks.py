@@ -183,7 +183,8 @@ def delivery_resend(*, delivery: WebhookDelivery, now: datetime) -> None:
 def retry_delay(attempts: int) -> timedelta:
     """10 s, 20 s, 40 s, ... at most an hour, each +/- 20% (jitter spreads a recovering
     receiver's load)."""
-    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    # The exponent is capped first: 10 s * 2**42 would overflow a timedelta.
+    base = min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 16), LONGEST_RETRY)
     return base * random.uniform(0.8, 1.2)
 
 
