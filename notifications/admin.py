@@ -110,13 +110,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             count, last = failed
             return format_html(
                 '<span class="errornote">⚠ {} deliver{} failed after 72 hours of retries '
-                "(last made {:%Y-%m-%d %H:%M} UTC)</span>",
+                "(last made {} UTC)</span>",
                 count,
                 "y" if count == 1 else "ies",
-                last,
+                f"{last:%Y-%m-%d %H:%M}",
             )
         if obj.failing_since:
-            return format_html("Failing since {:%Y-%m-%d %H:%M} UTC (retrying)", obj.failing_since)
+            return f"Failing since {obj.failing_since:%Y-%m-%d %H:%M} UTC (retrying)"
         return "OK"
 
     @admin.display(description="recent deliveries")
@@ -161,6 +161,13 @@ class DeliveryAttemptInline(admin.TabularInline):
     verbose_name_plural = "attempts"
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # Attempts are part of the delivery: whoever may see the delivery sees them.
+        return request.user.has_perm("notifications.view_webhookdelivery")
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

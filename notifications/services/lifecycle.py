@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from core import outbox
 from customers.models import AccessSegment, Contract
@@ -111,9 +110,7 @@ def lifecycle_moments_fire(*, now: datetime) -> int:
         plans = [(t, 0, None) for t in OffsetNotification.TYPES]
         plans += [
             (o.policy_type, o.offset_seconds, o)
-            for o in OffsetNotification.objects.filter(archived_at__isnull=True).filter(
-                Q(created_at__lte=now)
-            )
+            for o in OffsetNotification.objects.filter(archived_at__isnull=True)
         ]
         fired = 0
         for policy_type, offset, config in plans:

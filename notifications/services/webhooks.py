@@ -146,7 +146,9 @@ def deliveries_for_event(*, event: DomainEvent) -> list:
     if not endpoints or switched_off:
         return []
     body = payloads.notification(event)
-    now = event.occurred_at
+    # The delivery's clock is the wall clock: its 72 hours start when it is queued (a handling
+    # retried later still gets them all), whatever moment the event describes.
+    now = timezone.now()
     rows = [
         _delivery(e, str(event.uuid), event.type, event.customer_id, body, now) for e in endpoints
     ]

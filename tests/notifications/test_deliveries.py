@@ -8,7 +8,8 @@ import pytest
 from django.db import transaction
 
 from core import outbox
-from core.models import DomainEvent
+from core.models import DomainEvent, DomainEventHandling
+from customers.models import Customer
 from notifications.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.services import (
     deliveries_prune,
@@ -290,3 +291,23 @@ def test_old_deliveries_are_pruned_after_30_days(endpoint):
     assert deliveries_prune(now=delivery.created_at + timedelta(days=31)) == 1
     assert not DeliveryAttempt.objects.exists()
     assert DomainEvent.objects.exists()
+
+
+def test_a_failing_handler_never_fails_the_recording_side_and_is_retried(endpoint, monkeypatch):
+    def broken(*, event):
+        raise RuntimeError("queue down")
+
+    monkeypatch.setattr("notifications.handlers.deliveries_for_event", broken)
+    customer = Customer.objects.create(name="Initech")
+    with transaction.atomic():
+        outbox.record(
+            type="contract.archive",
+            subject_id="c",
+            customer_id=customer.pk,
+            occurred_at=datetime.now(UTC),
+            payload={"customer_id": str(customer.pk)},
+        )
+    handling = DomainEventHandling.objects.get(handler="notifications.handlers.deliver")
+    assert handling.done_at is None
+    assert "queue down" in handling.last_error
+    assert handling.next_attempt_at is not None
