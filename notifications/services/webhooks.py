@@ -314,28 +314,37 @@ def deliveries_send(*, ids, now: datetime | None = None) -> int:
     return sent
 
 
-def deliveries_send_due(*, now: datetime, limit: int = 1000, budget: float = 50.0) -> int:
+def deliveries_send_due(*, now: datetime, batch: int = 500, budget: float = 50.0) -> int:
     """The schedule: send deliveries whose retry is due or whose sender died (lock expired),
-    oldest first, for at most `budget` seconds. Returns how many succeeded."""
-    due = (
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-        )
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    oldest first, batch after batch for at most `budget` seconds of wall time (then the task
+    enqueues itself again, so other tasks get the worker in between). Returns how many
+    succeeded."""
     started = time.monotonic()
     sent = 0
-    for pk in list(due):
+    while True:
         elapsed = time.monotonic() - started
-        if elapsed > budget:
-            break
-        try:
-            sent += bool(delivery_send(delivery_id=pk, now=now + timedelta(seconds=elapsed)))
-        except Exception:
-            logger.exception("webhook delivery %s: sending failed; the schedule retries it", pk)
-    return sent
+        moment = now + timedelta(seconds=elapsed)
+        due = list(
+            WebhookDelivery.objects.filter(
+                status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=moment
+            )
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=moment))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not due:
+            return sent
+        for pk in due:
+            elapsed = time.monotonic() - started
+            if elapsed > budget:
+                from django_q.tasks import async_task
+
+                async_task("notifications.tasks.send_due_deliveries")
+                return sent
+            try:
+                sent += bool(delivery_send(delivery_id=pk, now=now + timedelta(seconds=elapsed)))
+            except Exception:
+                logger.exception("webhook delivery %s: sending failed; the schedule retries it", pk)
 
 
 def deliveries_prune(*, now: datetime) -> int:
