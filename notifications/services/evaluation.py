@@ -387,7 +387,7 @@ def customer_alerts_evaluate(*, customer_id, now: datetime, pending: bool = True
             return 0
         states = {
             s.alert_id: s
-            for s in CustomerAlert.objects.select_for_update()
+            for s in CustomerAlert.objects.select_for_update(of=("self",))
             .filter(customer=customer, alert__in=alerts)
             .select_related("customer")
         }
