@@ -23,6 +23,14 @@ SECTIONS = [
         ],
     ),
     (
+        "Getting paid",
+        [
+            ("payments", "billingproviderconnection"),
+            ("payments", "invoicepayment"),
+            ("payments", "providerevent"),
+        ],
+    ),
+    (
         "Developers",
         [
             ("notifications", "webhookendpoint"),

@@ -9,6 +9,8 @@ EMPTY_200 = {
     ("/v1/ingest", "post"),
     ("/v1/customers/{customer_id}/setIngestAliases", "post"),
     ("/v1/contracts/addManualBalanceLedgerEntry", "post"),
+    ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "post"),
+    ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "delete"),
     ("/v1/customer-alerts/reset", "post"),
 }
 # The SDK's rate_cards.list() and v2 notifications.system.list() post no body at all.

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "customers",
     "metering",
     "invoicing",
+    "payments",
     "notifications",
 ]
 
@@ -175,6 +176,14 @@ BILLING_FINALIZATION_GRACE = timedelta(
 # Ingestion flags an event "late" when its timestamp falls in an already finalized billing period.
 # Metering asks invoicing through this dotted path so that it never imports invoicing itself.
 METERING_LATE_EVENT_CHECK = "invoicing.selectors.events_late"
+
+# Stripe (payments): keys from the environment fill what the admin's Billing providers page leaves
+# empty; STRIPE_API_BASE points the official library elsewhere (tests: a local fake).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ from .balances import (  # noqa: F401
     Commit,
     Credit,
 )
+from .billing import BillingProviderConfiguration  # noqa: F401
 from .common import (  # noqa: F401
     HOUR_MESSAGE,
     start_before_end,

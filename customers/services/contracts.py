@@ -17,6 +17,7 @@ from catalog.models import Package, Product, RateCard
 
 from ..models import (
     AccessSegment,
+    BillingProviderConfiguration,
     Commit,
     CommitInvoiceItem,
     Contract,
@@ -82,6 +83,7 @@ def contract_create(
     subscriptions: Sequence[SubscriptionSpec] = (),
     created_by: str = "admin",
     transition: TransitionSpec | None = None,
+    billing_provider_configuration: BillingProviderConfiguration | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
     `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
@@ -109,6 +111,12 @@ def contract_create(
         uniqueness_key=uniqueness_key or None,
         custom_fields=custom_fields or {},
         created_by=created_by,
+        billing_provider_configuration=billing_provider_configuration,
+        billing_provider=(
+            billing_provider_configuration.billing_provider
+            if billing_provider_configuration is not None
+            else ""
+        ),
     )
     clean(contract)
     contract.save()
