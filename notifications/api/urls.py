@@ -2,18 +2,18 @@
 
 from django.urls import path
 
-from . import views
+from . import alerts, configs
 
 urlpatterns = [
-    path("v1/alerts/create", views.AlertCreateView.as_view()),
-    path("v1/alerts/archive", views.AlertArchiveView.as_view()),
-    path("v1/customer-alerts/get", views.CustomerAlertGetView.as_view()),
-    path("v1/customer-alerts/list", views.CustomerAlertListView.as_view()),
-    path("v1/customer-alerts/reset", views.CustomerAlertResetView.as_view()),
-    path("v2/notifications/create", views.OffsetCreateView.as_view()),
-    path("v2/notifications/get", views.OffsetRetrieveView.as_view()),
-    path("v2/notifications/offset/list", views.OffsetListView.as_view()),
-    path("v2/notifications/edit", views.OffsetEditView.as_view()),
-    path("v2/notifications/archive", views.OffsetArchiveView.as_view()),
-    path("v2/notifications/system/list", views.SystemListView.as_view()),
+    path("v1/alerts/create", alerts.AlertCreateView.as_view()),
+    path("v1/alerts/archive", alerts.AlertArchiveView.as_view()),
+    path("v1/customer-alerts/get", alerts.CustomerAlertGetView.as_view()),
+    path("v1/customer-alerts/list", alerts.CustomerAlertListView.as_view()),
+    path("v1/customer-alerts/reset", alerts.CustomerAlertResetView.as_view()),
+    path("v2/notifications/create", configs.OffsetCreateView.as_view()),
+    path("v2/notifications/get", configs.OffsetRetrieveView.as_view()),
+    path("v2/notifications/offset/list", configs.OffsetListView.as_view()),
+    path("v2/notifications/edit", configs.OffsetEditView.as_view()),
+    path("v2/notifications/archive", configs.OffsetArchiveView.as_view()),
+    path("v2/notifications/system/list", configs.SystemListView.as_view()),
 ]

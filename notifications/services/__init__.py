@@ -1,5 +1,5 @@
 """Notifications' writes, one module per concern: `webhooks` (endpoints, deliveries, sending),
-`alerts` (threshold alerts and their queue), `evaluation` (the alert worker), `lifecycle` (the
+`alerts` (threshold alerts and their queue), `measures` (what each alert type measures), `evaluation` (the alert worker), `lifecycle` (the
 time-based lifecycle schedule and offset notifications), `configs` (the v2 notification
 configurations)."""
 
