@@ -99,11 +99,11 @@ def customer_alert_reset(*, alert: Alert, customer: Customer, now: datetime) -> 
     return state
 
 
-def alerts_for(customer_id) -> list[Alert]:
-    """The enabled alerts that watch a customer: its own and the global ones."""
+def alerts_for(customer_ids) -> list[Alert]:
+    """The enabled alerts that watch these customers: their own and the global ones."""
     return list(
         Alert.objects.filter(status=Alert.Status.ENABLED)
-        .filter(Q(customer_id=customer_id) | Q(customer__isnull=True))
+        .filter(Q(customer_id__in=list(customer_ids)) | Q(customer__isnull=True))
         .select_related("billable_metric", "credit_type")
         .order_by("created_at", "id")
     )

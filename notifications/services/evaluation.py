@@ -27,11 +27,11 @@ from metering.services import usage_marks_take
 
 from ..models import Alert, CustomerAlert, PendingEvaluation
 from .alerts import alerts_for
-from .measures import CustomerValues, Measure, measures_for
+from .measures import BatchValues, CustomerValues, Measure, measures_for
 
 logger = logging.getLogger(__name__)
 
-BATCH = 100
+BATCH = 50
 MARKS = 1000
 
 
@@ -52,7 +52,8 @@ def resolved_type(alert_type: str) -> str:
 
 
 def _apply(alert: Alert, state: CustomerAlert, measures: list[Measure], now: datetime) -> int:
-    """Compare, record what crossed (each subject fires once) and what fell back, save."""
+    """Compare, record what crossed (each subject fires once) and what fell back; the caller
+    saves the state."""
     customer = state.customer
     crossed = [m for m in measures if alert.reached(m.value)]
     before = set(state.alarmed)
@@ -92,37 +93,67 @@ def _apply(alert: Alert, state: CustomerAlert, measures: list[Measure], now: dat
         state.triggered_by = ""
     state.silent = False
     state.evaluated_at = now
-    state.save()
     return fired
 
 
-def customer_alerts_evaluate(*, customer_id, now: datetime, pending: bool = True) -> int:
-    """Evaluate every alert watching the customer, in one transaction; returns how many webhooks
-    it fired. With `pending`, only if the customer is still pending (its row is deleted here:
-    two workers never evaluate the same change twice)."""
+STATE_FIELDS = [
+    "status",
+    "alarmed",
+    "value",
+    "triggered_by",
+    "silent",
+    "evaluated_at",
+    "updated_at",
+]
+
+
+def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = True) -> int:
+    """Evaluate every alert watching these customers, in one transaction (the values of the
+    whole batch read once); returns how many webhooks fired. With `pending`, only the customers
+    still pending, whose rows are deleted here: two workers never evaluate the same change twice
+    (a row another worker holds is skipped)."""
     with transaction.atomic():
+        ids = list(customer_ids)
         if pending:
-            taken, _ = PendingEvaluation.objects.filter(customer_id=customer_id).delete()
-            if not taken:
-                return 0
-        alerts = alerts_for(customer_id)
-        customer = Customer.objects.filter(pk=customer_id).first()
-        if not alerts or customer is None:
+            ids = list(
+                PendingEvaluation.objects.select_for_update(skip_locked=True)
+                .filter(customer_id__in=ids)
+                .values_list("customer_id", flat=True)
+            )
+            PendingEvaluation.objects.filter(customer_id__in=ids).delete()
+        alerts = alerts_for(ids)
+        customers = list(Customer.objects.filter(pk__in=ids))
+        if not alerts or not customers:
             return 0
         states = {
-            s.alert_id: s
+            (s.alert_id, s.customer_id): s
             for s in CustomerAlert.objects.select_for_update(of=("self",))
-            .filter(customer=customer, alert__in=alerts)
+            .filter(customer__in=customers, alert__in=alerts)
             .select_related("customer")
         }
-        values = CustomerValues(customer, now)
+        batch = BatchValues(customers, now)
         fired = 0
-        for alert in alerts:
-            state = states.get(alert.pk) or CustomerAlert(
-                alert=alert, customer=customer, updated_at=now
-            )
-            fired += _apply(alert, state, measures_for(alert, values), now)
+        made, changed = [], []
+        for customer in customers:
+            values = CustomerValues(customer, now, batch)
+            for alert in alerts:
+                if alert.customer_id not in (None, customer.pk):
+                    continue
+                state = states.get((alert.pk, customer.pk))
+                if state is None:
+                    state = CustomerAlert(alert=alert, customer=customer, updated_at=now)
+                    made.append(state)
+                else:
+                    changed.append(state)
+                fired += _apply(alert, state, measures_for(alert, values), now)
+        CustomerAlert.objects.bulk_create(made, batch_size=500)
+        CustomerAlert.objects.bulk_update(changed, STATE_FIELDS, batch_size=500)
         return fired
+
+
+def customer_alerts_evaluate(*, customer_id, now: datetime, pending: bool = True) -> int:
+    """`customers_alerts_evaluate` for one customer."""
+    return customers_alerts_evaluate(customer_ids=[customer_id], now=now, pending=pending)
 
 
 def _marks_to_pending(now: datetime) -> int:
@@ -164,12 +195,16 @@ def alerts_evaluate_pending(*, budget: float = 50.0) -> int:
         )
         if not marks and not pending:
             return fired
-        for customer_id in pending:
-            try:
-                fired += customer_alerts_evaluate(customer_id=customer_id, now=timezone.now())
-            except Exception:
-                logger.exception("alerts: evaluating customer %s failed", customer_id)
-                failed.add(customer_id)
+        try:
+            fired += customers_alerts_evaluate(customer_ids=pending, now=timezone.now())
+        except Exception:
+            # One at a time, to evaluate the others and name the customer that fails.
+            for customer_id in pending:
+                try:
+                    fired += customer_alerts_evaluate(customer_id=customer_id, now=timezone.now())
+                except Exception:
+                    logger.exception("alerts: evaluating customer %s failed", customer_id)
+                    failed.add(customer_id)
         if time.monotonic() - started > budget:
             from django_q.tasks import async_task
 

@@ -1,16 +1,17 @@
 """What each alert type measures for a customer now, from the selectors the draft invoice uses
 (`invoicing.selectors`): the drafts rated now, balances net of what drafts draw, the usage of the
-current billing period. Each value is read once per evaluation (`CustomerValues`)."""
+current billing period. Each is read once for a batch of customers (`BatchValues`)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
 from customers import selectors as customer_selectors
-from customers.models import Customer
+from customers.models import Commit, Credit, Customer, IngestAlias
 from invoicing import selectors as invoice_selectors
 from invoicing.models import Invoice
 from invoicing.usage import metric_usage_by_group
@@ -29,49 +30,111 @@ class Measure:
     properties: dict = field(default_factory=dict)
 
 
-class CustomerValues:
-    """What a customer's alerts measure, each read once per evaluation."""
+class BatchValues:
+    """What the alerts of a batch of customers measure, each read once for the whole batch:
+    their started drafts rated with one preload (`invoice_views`), this month's finalized
+    invoices, their commits and credits with what drafts draw from them (`balances_now`), and
+    the ids their events arrive under."""
 
-    def __init__(self, customer: Customer, now: datetime):
-        self.customer = customer
+    def __init__(self, customers: list[Customer], now: datetime):
+        self.customers = customers
+        self.ids = [c.pk for c in customers]
         self.now = now
 
     @cached_property
-    def drafts(self) -> list:
-        """Draft invoices whose period has started, rated now (`invoice_views`)."""
+    def drafts(self) -> dict:
         invoices = Invoice.objects.filter(
-            customer=self.customer, status=Invoice.Status.DRAFT, start_timestamp__lte=self.now
+            customer_id__in=self.ids, status=Invoice.Status.DRAFT, start_timestamp__lte=self.now
         ).select_related("credit_type", "contract")
-        return invoice_selectors.invoice_views(invoices=invoices, now=self.now)
+        found: dict = defaultdict(list)
+        for view in invoice_selectors.invoice_views(invoices=invoices, now=self.now):
+            found[view.invoice.customer_id].append(view)
+        return found
 
     @cached_property
-    def month_invoices(self) -> list[tuple[Invoice, Decimal]]:
+    def month(self) -> tuple[datetime, datetime]:
         start = self.now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (start + timedelta(days=32)).replace(day=1)
-        finalized = Invoice.objects.filter(
-            customer=self.customer,
+        return start, (start + timedelta(days=32)).replace(day=1)
+
+    @cached_property
+    def finalized_this_month(self) -> dict:
+        start, end = self.month
+        found: dict = defaultdict(list)
+        for invoice in Invoice.objects.filter(
+            customer_id__in=self.ids,
             status=Invoice.Status.FINALIZED,
             start_timestamp__gte=start,
             start_timestamp__lt=end,
-        )
-        rows = [(i, i.total) for i in finalized]
-        rows += [(v.invoice, v.total) for v in self.drafts if start <= v.invoice.start_timestamp]
-        return rows
+        ):
+            found[invoice.customer_id].append(invoice)
+        return found
 
     @cached_property
-    def balances(self) -> list:
-        found = customer_selectors.customer_balances(
-            customer=self.customer, include_contract_balances=True
-        )
-        return [*found["commit"], *found["credit"]]
+    def balances(self) -> dict:
+        found: dict = defaultdict(list)
+        for model in (Commit, Credit):
+            for term in model.objects.filter(customer_id__in=self.ids).prefetch_related(
+                "access_schedule"
+            ):
+                found[term.customer_id].append(term)
+        return found
 
     @cached_property
     def held(self) -> dict:
-        return invoice_selectors.balances_now(balances=self.balances, now=self.now)
+        terms = [t for terms in self.balances.values() for t in terms]
+        return invoice_selectors.balances_now(balances=terms, now=self.now)
 
     @cached_property
-    def period(self):
-        return customer_selectors.customer_current_period(customer=self.customer, now=self.now)
+    def ingest_ids(self) -> dict:
+        found = {pk: [str(pk)] for pk in self.ids}
+        for customer_id, alias in IngestAlias.objects.filter(customer_id__in=self.ids).values_list(
+            "customer_id", "alias"
+        ):
+            found[customer_id].append(alias)
+        return found
+
+
+class CustomerValues:
+    """One customer's view of a `BatchValues` (a batch of its own when none is given)."""
+
+    def __init__(self, customer: Customer, now: datetime, batch: BatchValues | None = None):
+        self.customer = customer
+        self.now = now
+        self.batch = batch or BatchValues([customer], now)
+
+    @property
+    def drafts(self) -> list:
+        """Draft invoices whose period has started, rated now."""
+        return self.batch.drafts.get(self.customer.pk, [])
+
+    @property
+    def month_invoices(self) -> list[tuple[Invoice, Decimal]]:
+        start, _ = self.batch.month
+        rows = [(i, i.total) for i in self.batch.finalized_this_month.get(self.customer.pk, [])]
+        rows += [(v.invoice, v.total) for v in self.drafts if start <= v.invoice.start_timestamp]
+        return rows
+
+    @property
+    def balances(self) -> list:
+        return self.batch.balances.get(self.customer.pk, [])
+
+    @property
+    def held(self) -> dict:
+        return self.batch.held
+
+    @property
+    def customer_ids(self) -> list[str]:
+        return self.batch.ingest_ids[self.customer.pk]
+
+    @cached_property
+    def period(self) -> tuple[datetime, datetime] | None:
+        """The current billing period: its usage draft's, else the selector's."""
+        for view in self.drafts:
+            invoice = view.invoice
+            if invoice.type == Invoice.Type.USAGE and invoice.end_timestamp > self.now:
+                return invoice.start_timestamp, invoice.end_timestamp
+        found = customer_selectors.customer_current_period(customer=self.customer, now=self.now)
+        return found[:2] if found else None
 
 
 def _line_matches(line, group_values: list[dict]) -> bool:
@@ -145,11 +208,12 @@ def _invoice_total(alert: Alert, values: CustomerValues) -> list[Measure]:
 def _usage(alert: Alert, values: CustomerValues) -> list[Measure]:
     if values.period is None:
         return []
-    start, end, _ = values.period
+    start, end = values.period
     keys = [g["key"] for g in alert.group_values]
     usage = metric_usage_by_group(
         metric=alert.billable_metric,
         customer=values.customer,
+        customer_ids=values.customer_ids,
         starting_at=start,
         ending_before=end,
         group_keys=keys,
