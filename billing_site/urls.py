@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("invoicing.api.urls")),
+    path("", include("dashboards.api.urls")),
+    path("", include("dashboards.urls")),
     path("", include("payments.api.urls")),
     path("", include("notifications.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -41,6 +41,7 @@ FACTORY_MODULES = {
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
     "notifications": "tests.notifications.factories",
+    "dashboards": "tests.dashboards.factories",
     "payments": "tests.payments.factories",
 }
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
