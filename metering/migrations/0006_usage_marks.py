@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0004_usageevent_late_index'),
+        ('metering', '0005_aggregate_numbers_unconstrained'),
     ]
 
     operations = [
