@@ -16,7 +16,7 @@ import logging
 import time
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import outbox
@@ -96,15 +96,15 @@ def _apply(alert: Alert, state: CustomerAlert, measures: list[Measure], now: dat
     return fired
 
 
-STATE_FIELDS = [
-    "status",
-    "alarmed",
-    "value",
-    "triggered_by",
-    "silent",
-    "evaluated_at",
-    "updated_at",
-]
+# What an evaluation changes now and then (saved only for the rows it changed); `value` and
+# `evaluated_at` change every time and are saved apart (`_values_save`): Django's bulk_update
+# writes a CASE per row and field, which cost three quarters of an evaluation when every field of
+# every row was written that way.
+MOVED_FIELDS = ["status", "alarmed", "triggered_by", "silent", "updated_at"]
+
+
+def _moved(state: CustomerAlert) -> tuple:
+    return tuple(getattr(state, name) for name in MOVED_FIELDS)
 
 
 def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = True) -> int:
@@ -133,7 +133,7 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
         }
         batch = BatchValues(customers, now)
         fired = 0
-        made, changed = [], []
+        made, moved, seen = [], [], []
         for customer in customers:
             values = CustomerValues(customer, now, batch)
             for alert in alerts:
@@ -144,11 +144,32 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
                     state = CustomerAlert(alert=alert, customer=customer, updated_at=now)
                     made.append(state)
                 else:
-                    changed.append(state)
+                    seen.append(state)
+                before = _moved(state)
                 fired += _apply(alert, state, measures_for(alert, values), now)
+                if state.pk is not None and _moved(state) != before:
+                    moved.append(state)
         CustomerAlert.objects.bulk_create(made, batch_size=500)
-        CustomerAlert.objects.bulk_update(changed, STATE_FIELDS, batch_size=500)
+        CustomerAlert.objects.bulk_update(moved, MOVED_FIELDS, batch_size=500)
+        _values_save(seen, now)
         return fired
+
+
+def _values_save(states: list[CustomerAlert], now: datetime) -> None:
+    """Each state's `value` and the evaluation's moment, for the whole batch: on PostgreSQL one
+    statement over two arrays, elsewhere bulk_update (a CASE per row)."""
+    if not states:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CustomerAlert._meta.db_table} AS a "
+                "SET value = v.value, evaluated_at = %s "
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, value) WHERE a.id = v.id",
+                [now, [s.pk for s in states], [s.value for s in states]],
+            )
+        return
+    CustomerAlert.objects.bulk_update(states, ["value", "evaluated_at"], batch_size=500)
 
 
 def customer_alerts_evaluate(*, customer_id, now: datetime, pending: bool = True) -> int:

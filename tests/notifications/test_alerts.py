@@ -237,6 +237,24 @@ def test_ingest_only_marks_the_customer_and_one_evaluation_covers_many_batches(w
     assert state.value == Decimal("12")
 
 
+def test_each_evaluation_saves_the_value_and_its_moment_and_only_a_crossing_moves_the_state(world):
+    _alert(world, alert_type="spend_threshold_reached", threshold=40)
+    world["ingest"](5)  # 2 cents a token
+    state = CustomerAlert.objects.get(customer_id=world["customer"])
+    assert (state.status, state.value) == ("ok", Decimal("10"))
+    moved_at, first = state.updated_at, state.evaluated_at
+    later = first + timedelta(minutes=3)
+    world["ingest"](6)
+    customer_alerts_evaluate(customer_id=world["customer"], now=later, pending=False)
+    state.refresh_from_db()
+    assert (state.status, state.value, state.evaluated_at) == ("ok", Decimal("22"), later)
+    assert state.updated_at == moved_at
+    world["ingest"](10)  # evaluated by the worker (synchronous in tests)
+    state.refresh_from_db()
+    assert (state.status, state.value) == ("in_alarm", Decimal("42"))
+    assert state.updated_at > moved_at
+
+
 def test_a_failing_evaluation_is_logged_and_the_customer_stays_pending(world, monkeypatch, caplog):
     _alert(world, alert_type="spend_threshold_reached", threshold=10)
 
