@@ -65,6 +65,9 @@ SECTIONS = [
         "developers",
         (
             ("core", "apitoken"),
+            ("notifications", "webhookendpoint"),
+            ("notifications", "webhookdelivery"),
+            ("notifications", "alert"),
             ("notifications", None),
             ("metering", "usageevent"),
             ("core", "domainevent"),

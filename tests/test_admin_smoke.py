@@ -41,6 +41,7 @@ FACTORY_MODULES = {
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
     "audit": "tests.audit.factories",
+    "notifications": "tests.notifications.factories",
     "dashboards": "tests.dashboards.factories",
     "payments": "tests.payments.factories",
 }

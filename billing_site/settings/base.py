@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "invoicing",
     "dashboards",
     "payments",
+    "notifications",
     "audit",
     "roles",
 ]

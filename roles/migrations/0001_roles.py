@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
         ("core", "0004_apitoken_scope_expiry"),
         ("catalog", "0003_product_updates_package_contract_name"),
         ("customers", "0006_billing_provider_configurations"),
-        ("metering", "0006_usageevent_test_event_permission"),
+        ("metering", "0007_usageevent_test_event_permission"),
         ("invoicing", "0007_invoice_permissions"),
         ("audit", "0001_audit_entry"),
         ("payments", "0001_initial"),

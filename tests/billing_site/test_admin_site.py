@@ -31,7 +31,14 @@ def test_a_superuser_sees_every_section_system_last(admin_client):
         "Audit trail",
         "System",
     ]
-    assert sections["Developers"] == ["ApiToken", "UsageEvent", "DomainEvent"]
+    assert sections["Developers"] == [
+        "ApiToken",
+        "WebhookEndpoint",
+        "WebhookDelivery",
+        "Alert",
+        "UsageEvent",
+        "DomainEvent",
+    ]
     assert {"Schedule", "Success", "Failure", "OrmQ", "User", "Group"} <= set(sections["System"])
 
 

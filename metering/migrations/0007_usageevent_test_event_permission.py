@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0005_aggregate_numbers_unconstrained'),
+        ('metering', '0006_usage_marks'),
     ]
 
     operations = [
