@@ -20,7 +20,11 @@ from .contracts import contract_archive
 
 def _aliases_set(customer: Customer, aliases: Sequence[str]) -> None:
     wanted = list(dict.fromkeys(aliases))
+    # An alias the customer keeps is not checked again: it would clash with its own row.
+    kept = set(customer.ingest_aliases.filter(alias__in=wanted).values_list("alias", flat=True))
     for alias in wanted:
+        if alias in kept:
+            continue
         candidate = IngestAlias(customer=customer, alias=alias)
         try:
             candidate.full_clean(exclude=["customer"])
