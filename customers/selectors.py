@@ -20,6 +20,7 @@ from .models import (
     ContractTransition,
     Credit,
     Customer,
+    NamedScheduleSegment,
 )
 
 CONTRACT_PREFETCH = (
@@ -553,3 +554,62 @@ def customer_balances(
             queryset = queryset.filter(Exists(segments.filter(starting_at__lt=effective_before)))
         result[kind] = queryset
     return result
+
+
+# --- Named schedules --------------------------------------------------------------------------------
+
+
+def named_schedule_segments(
+    *,
+    owner: dict,
+    name: str,
+    covering_date: datetime | None = None,
+    properties: dict | None = None,
+) -> list:
+    """The segments of one named schedule, in time order; with `covering_date`, only the one in
+    effect then (if any)."""
+    rows = NamedScheduleSegment.objects.filter(name=name, **owner)
+    if "contract" in owner:
+        rows = rows.filter(properties=properties or {})
+    if covering_date is not None:
+        rows = rows.filter(starting_at__lte=covering_date).filter(
+            Q(ending_before__isnull=True) | Q(ending_before__gt=covering_date)
+        )
+    return list(rows.order_by("starting_at"))
+
+
+def contract_named_schedules(
+    *,
+    customer: Customer,
+    contract: Contract | None = None,
+    name: str | None = None,
+    covering_date: datetime | None = None,
+    properties: dict | None = None,
+) -> list[dict]:
+    """The named schedules of a customer's contracts (one contract's with `contract`), each
+    {contract_id, schedule_name, properties, segments}, by contract then name; `properties`
+    keeps the schedules whose properties include them."""
+    rows = NamedScheduleSegment.objects.filter(contract__customer=customer)
+    if contract is not None:
+        rows = rows.filter(contract=contract)
+    if name:
+        rows = rows.filter(name=name)
+    if covering_date is not None:
+        rows = rows.filter(starting_at__lte=covering_date).filter(
+            Q(ending_before__isnull=True) | Q(ending_before__gt=covering_date)
+        )
+    schedules: dict[tuple, dict] = {}
+    for row in rows.order_by("contract_id", "name", "starting_at"):
+        if properties and any(row.properties.get(k) != v for k, v in properties.items()):
+            continue
+        key = (str(row.contract_id), row.name, tuple(sorted(row.properties.items())))
+        schedules.setdefault(
+            key,
+            {
+                "contract_id": row.contract_id,
+                "schedule_name": row.name,
+                "properties": row.properties,
+                "segments": [],
+            },
+        )["segments"].append(row)
+    return list(schedules.values())

@@ -9,6 +9,14 @@ EMPTY_200 = {
     ("/v1/ingest", "post"),
     ("/v1/customers/{customer_id}/setIngestAliases", "post"),
     ("/v1/contracts/addManualBalanceLedgerEntry", "post"),
+    ("/v1/customers/{customer_id}/updateConfig", "post"),
+    ("/v1/customFields/addKey", "post"),
+    ("/v1/customFields/removeKey", "post"),
+    ("/v1/customFields/setValues", "post"),
+    ("/v1/customFields/deleteValues", "post"),
+    ("/v1/contract-pricing/rate-cards/updateNamedSchedule", "post"),
+    ("/v1/contracts/updateNamedSchedule", "post"),
+    ("/v1/customers/updateNamedSchedule", "post"),
 }
 # The SDK's rate_cards.list() posts no body at all; limit and next_page are query parameters.
 NO_BODY = {("/v1/contract-pricing/rate-cards/list", "post")}
@@ -44,6 +52,8 @@ def test_every_operation_describes_its_bodies(schema):
         if not path.startswith(("/v1/", "/v2/")):
             continue
         for method, operation in operations.items():
+            if operation.get("deprecated"):
+                continue  # the Plans-era paths only answer 410 Gone
             ok = operation["responses"].get("200", {})
             if (path, method) not in EMPTY_200 and "content" not in ok:
                 missing.append(f"{method.upper()} {path}: no 200 body")

@@ -32,6 +32,8 @@ from .rate_cards import (  # noqa: F401
     rate_add,
     rate_card_archive,
     rate_card_create,
+    rate_card_products_move,
+    rate_card_products_order_set,
     rate_card_update,
     rates_add_many,
 )

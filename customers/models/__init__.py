@@ -24,6 +24,9 @@ from .customer import (  # noqa: F401
     Customer,
     IngestAlias,
 )
+from .schedules import (  # noqa: F401
+    NamedScheduleSegment,
+)
 from .terms import (  # noqa: F401
     CommitInvoiceItem,
     Override,

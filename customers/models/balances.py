@@ -75,6 +75,7 @@ class BalanceTerm(models.Model):
         help_text="The contract transition that made this rollover balance.",
     )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 

@@ -189,6 +189,7 @@ class ScheduledCharge(models.Model):
         Product, on_delete=models.PROTECT, related_name="+", limit_choices_to={"type": "FIXED"}
     )
     name = models.CharField(max_length=200, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -240,6 +241,7 @@ class Subscription(models.Model):
     initial_quantity = models.DecimalField(**MONEY, default=1)
     starting_at = models.DateTimeField()
     ending_before = models.DateTimeField(null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 

@@ -55,6 +55,10 @@ from .packages import (  # noqa: F401
     contract_create_from_package,
     package_terms_at,
 )
+from .schedules import (  # noqa: F401
+    customer_update_config,
+    named_schedule_update,
+)
 from .terms import (  # noqa: F401
     AddedTerms,
     CommitSpec,

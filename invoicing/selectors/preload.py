@@ -339,7 +339,12 @@ class RatingPreload:
                 products=products,
                 usage_products=[
                     (product_models[pid], products[pid])
-                    for pid in sorted(priced, key=lambda pid: (products[pid].name, pid))
+                    for pid in sorted(
+                        priced,
+                        key=lambda pid: contract.rate_card.product_position(
+                            pid, products[pid].name
+                        ),
+                    )
                     if products[pid].type == ProductModel.Type.USAGE
                 ],
                 unentitled_products=[
@@ -403,7 +408,9 @@ class RatingPreload:
     ) -> RatingInput:
         static = self._static[(str(contract_id), invoice_type, period_start)]
         window = static.period.period
-        unit = static.contract.rate_card.fiat_credit_type
+        # Lines follow the card's product order (`RateCard.product_order`), then names.
+        card = static.contract.rate_card
+        unit = card.fiat_credit_type
         rating_input = RatingInput(
             pricing_unit=PricingUnit(
                 id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
@@ -411,7 +418,10 @@ class RatingPreload:
             period=Period(window.starting_at, window.ending_before),
             full_period=Period(static.period.full.starting_at, static.period.full.ending_before),
             products=tuple(
-                sorted(static.products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))
+                sorted(
+                    static.products.values(),
+                    key=lambda p: (p.type != "USAGE", *card.product_position(p.id, p.name)),
+                )
             ),
             rates=static.rates,
             subscriptions=static.subscriptions,
@@ -444,7 +454,7 @@ class RatingPreload:
         usage_products = static.usage_products + entitled_by_overrides(
             static.unentitled_products, rating_input.overrides
         )
-        usage_products.sort(key=lambda pair: (pair[1].name, pair[1].id))
+        usage_products.sort(key=lambda pair: card.product_position(pair[1].id, pair[1].name))
         records = _usage(
             customer=static.contract.customer,
             customer_ids=static.customer_ids,

@@ -183,7 +183,11 @@ def build_world(client: metronome.Metronome) -> dict:
                 "type": "PREPAID",
                 "access_schedule": {
                     "schedule_items": [
-                        {"amount": 10000, "starting_at": start, "ending_before": start.replace(year=start.year + 1)}
+                        {
+                            "amount": 10000,
+                            "starting_at": start,
+                            "ending_before": start.replace(year=start.year + 1),
+                        }
                     ]
                 },
                 "invoice_schedule": {"schedule_items": [{"timestamp": start, "amount": 9000}]},
@@ -194,7 +198,11 @@ def build_world(client: metronome.Metronome) -> dict:
                 "product_id": fixed,
                 "access_schedule": {
                     "schedule_items": [
-                        {"amount": 500, "starting_at": start, "ending_before": start.replace(year=start.year + 1)}
+                        {
+                            "amount": 500,
+                            "starting_at": start,
+                            "ending_before": start.replace(year=start.year + 1),
+                        }
                     ]
                 },
             }
@@ -458,9 +466,11 @@ CALLS: dict[str, Call] = {
     ),
     # --- Contracts ------------------------------------------------------------------------------
     "v1.contracts.create": lambda c, w: c.v1.contracts.create(
-        customer_id=w["customer"], rate_card_id=w["rate_card"], starting_at=w["now"].replace(
+        customer_id=w["customer"],
+        rate_card_id=w["rate_card"],
+        starting_at=w["now"].replace(
             year=w["now"].year + 5, month=1, day=1, hour=0, minute=0, second=0, microsecond=0
-        )
+        ),
     ),
     "v1.contracts.retrieve": lambda c, w: c.v1.contracts.retrieve(
         contract_id=w["contract"], customer_id=w["customer"], include_balance=True

@@ -16,6 +16,7 @@ from customers.models import (
     Credit,
     Customer,
     IngestAlias,
+    NamedScheduleSegment,
     Override,
     OverrideTier,
     ScheduledCharge,
@@ -182,3 +183,15 @@ class BalanceLedgerEntryFactory(factory.django.DjangoModelFactory):
     amount = Decimal("1000")
     timestamp = START
     reason = "Goodwill"
+
+
+class NamedScheduleSegmentFactory(factory.django.DjangoModelFactory):
+    """A customer's named schedule with one open-ended segment."""
+
+    class Meta:
+        model = NamedScheduleSegment
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = "tier"
+    starting_at = START
+    value = "gold"
