@@ -41,6 +41,8 @@ CONTRACT_PREFETCH = (
     "scheduled_charges__schedule_items",
     "scheduled_charges__product",
     "subscriptions__product",
+    "usage_filters",
+    "edits",
 )
 
 
@@ -613,3 +615,8 @@ def contract_named_schedules(
             },
         )["segments"].append(row)
     return list(schedules.values())
+
+
+def contract_edits(*, contract: Contract) -> list:
+    """The contract's edits and amendments, oldest first (getEditHistory)."""
+    return list(contract.edits.order_by("created_at", "id"))

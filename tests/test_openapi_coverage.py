@@ -17,6 +17,7 @@ EMPTY_200 = {
     ("/v1/contract-pricing/rate-cards/updateNamedSchedule", "post"),
     ("/v1/contracts/updateNamedSchedule", "post"),
     ("/v1/customers/updateNamedSchedule", "post"),
+    ("/v1/contracts/setUsageFilter", "post"),
 }
 # The SDK's rate_cards.list() posts no body at all; limit and next_page are query parameters.
 NO_BODY = {("/v1/contract-pricing/rate-cards/list", "post")}

@@ -11,7 +11,9 @@ from core.api import format_timestamp as ts
 from customers.models import (
     Commit,
     Contract,
+    ContractEdit,
     ContractTransition,
+    ContractUsageFilter,
     Credit,
     Customer,
     Override,
@@ -258,8 +260,14 @@ def transition_json(transition: ContractTransition) -> dict:
     }
 
 
-def _terms_json(contract: Contract, extras=None) -> dict:
+def _terms_json(contract: Contract, extras=None, *, leave_out: frozenset = frozenset()) -> dict:
+    """The contract's terms; `leave_out`: ids of terms not to list (v1 `initial` leaves out
+    what edits and amendments added later)."""
     extras = extras or _no_extras
+
+    def kept(rows):
+        return [row for row in rows if str(row.pk) not in leave_out]
+
     return _drop_none(
         {
             "created_at": ts(contract.created_at),
@@ -275,13 +283,13 @@ def _terms_json(contract: Contract, extras=None) -> dict:
                 "frequency": contract.usage_statement_frequency,
             },
             "transitions": [transition_json(t) for t in contract_transitions(contract=contract)],
-            "commits": [commit_json(c, contract) | extras(c) for c in contract.commits.all()],
-            "credits": [credit_json(c, contract) | extras(c) for c in contract.credits.all()],
+            "commits": [commit_json(c, contract) | extras(c) for c in kept(contract.commits.all())],
+            "credits": [credit_json(c, contract) | extras(c) for c in kept(contract.credits.all())],
             "overrides": [
-                override_json(o) for o in contract.overrides.all() if o.archived_at is None
+                override_json(o) for o in kept(contract.overrides.all()) if o.archived_at is None
             ],
             "scheduled_charges": [
-                scheduled_charge_json(c, contract) for c in contract.scheduled_charges.all()
+                scheduled_charge_json(c, contract) for c in kept(contract.scheduled_charges.all())
             ],
         }
     )
@@ -306,7 +314,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "id": str(contract.pk),
         "customer_id": str(contract.customer_id),
         **_terms_json(contract, extras),
-        "usage_filter": [],
+        "usage_filter": [usage_filter_json(f) for f in contract.usage_filters.all()],
         "subscriptions": _subscriptions(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
@@ -319,14 +327,26 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
 
 
 def contract_v1_json(contract: Contract, extras=None) -> dict:
-    """v1 `Contract`: `initial` and `current` (equal: edits change the contract in place)."""
-    terms = _terms_json(contract, extras)
+    """v1 `Contract`: `current` (every term), `initial` (without the terms edits and
+    amendments added later) and the `amendments`."""
+    edits = list(contract.edits.all())
+    added = frozenset(
+        pk
+        for edit in edits
+        for key, ids in (edit.changes or {}).items()
+        if key.startswith("add_")
+        for pk in ids
+    )
     data = {
         "id": str(contract.pk),
         "customer_id": str(contract.customer_id),
-        "amendments": [],
-        "initial": terms,
-        "current": terms,
+        "amendments": [
+            amendment_json(edit, contract)
+            for edit in edits
+            if edit.kind == ContractEdit.Kind.AMENDMENT
+        ],
+        "initial": _terms_json(contract, extras, leave_out=added),
+        "current": _terms_json(contract, extras),
         "subscriptions": _subscriptions(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
@@ -349,26 +369,62 @@ def package_contract_json(contract: Contract) -> dict:
     ) | {"archived_at": ts(contract.archived_at)}
 
 
-def edit_json(result, contract: Contract) -> dict:
-    edit = result.edit
+def _by_ids(manager, ids) -> list:
+    rows = {str(row.pk): row for row in manager.filter(pk__in=list(ids or []))}
+    return [rows[pk] for pk in ids or [] if pk in rows]
+
+
+def usage_filter_json(usage_filter) -> dict:
+    return _drop_none(
+        {
+            "group_key": usage_filter.group_key,
+            "group_values": list(usage_filter.group_values),
+            "starting_at": ts(usage_filter.starting_at),
+            "ending_before": ts(usage_filter.ending_before),
+        }
+    )
+
+
+def edit_history_json(edit, contract: Contract) -> dict:
+    """One `ContractEdit` as v2 edit / getEditHistory answer it: the terms it added (as they are
+    now), the ids it archived, removed or updated, and its field changes."""
     changes = edit.changes or {}
-    added = result.added
+    fields = changes.get("fields", [])
     data = {
         "id": str(edit.pk),
         "timestamp": ts(edit.created_at),
         "uniqueness_key": edit.uniqueness_key,
-        "update_contract_name": contract.name if "name" in changes.get("fields", []) else None,
+        "update_contract_name": contract.name if "name" in fields else None,
         "update_contract_end_date": ts(contract.ending_before)
-        if "ending_before" in changes.get("fields", [])
+        if "ending_before" in fields
         else None,
-        "add_commits": [commit_json(c, contract) for c in added.commits] or None,
-        "add_credits": [credit_json(c, contract) for c in added.credits] or None,
-        "add_overrides": [override_json(o) for o in added.overrides] or None,
-        "add_scheduled_charges": [
-            scheduled_charge_json(c, contract) for c in added.scheduled_charges
+        "add_commits": [
+            commit_json(c, contract) for c in _by_ids(Commit.objects, changes.get("add_commits"))
         ]
         or None,
-        "add_subscriptions": [subscription_json(s, contract) for s in added.subscriptions] or None,
+        "add_credits": [
+            credit_json(c, contract) for c in _by_ids(Credit.objects, changes.get("add_credits"))
+        ]
+        or None,
+        "add_overrides": [
+            override_json(o) for o in _by_ids(Override.objects, changes.get("add_overrides"))
+        ]
+        or None,
+        "add_scheduled_charges": [
+            scheduled_charge_json(c, contract)
+            for c in _by_ids(ScheduledCharge.objects, changes.get("add_scheduled_charges"))
+        ]
+        or None,
+        "add_subscriptions": [
+            subscription_json(x, contract)
+            for x in _by_ids(Subscription.objects, changes.get("add_subscriptions"))
+        ]
+        or None,
+        "add_usage_filters": [
+            usage_filter_json(f)
+            for f in _by_ids(ContractUsageFilter.objects, changes.get("add_usage_filters"))
+        ]
+        or None,
     }
     for key in (
         "archive_commits",
@@ -382,6 +438,38 @@ def edit_json(result, contract: Contract) -> dict:
         if changes.get(key):
             data[key] = [{"id": pk} for pk in changes[key]]
     return _drop_none(data)
+
+
+def edit_json(result, contract: Contract) -> dict:
+    return edit_history_json(result.edit, contract)
+
+
+def amendment_json(edit, contract: Contract) -> dict:
+    """A v1 amendment: the terms it added, from its `starting_at`."""
+    changes = edit.changes or {}
+    return _drop_none(
+        {
+            "id": str(edit.pk),
+            "created_at": ts(edit.created_at),
+            "created_by": edit.created_by or "api",
+            "starting_at": ts(edit.starting_at),
+            "commits": [
+                commit_json(c, contract)
+                for c in _by_ids(Commit.objects, changes.get("add_commits"))
+            ],
+            "credits": [
+                credit_json(c, contract)
+                for c in _by_ids(Credit.objects, changes.get("add_credits"))
+            ],
+            "overrides": [
+                override_json(o) for o in _by_ids(Override.objects, changes.get("add_overrides"))
+            ],
+            "scheduled_charges": [
+                scheduled_charge_json(c, contract)
+                for c in _by_ids(ScheduledCharge.objects, changes.get("add_scheduled_charges"))
+            ],
+        }
+    )
 
 
 # --- Balances and ledgers --------------------------------------------------------------------------------

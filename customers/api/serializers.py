@@ -202,7 +202,6 @@ PACKAGE_ALLOWED = {
 }
 CONTRACT_UNSUPPORTED = (
     *UNSUPPORTED_TERMS,
-    "usage_filter",
     "billing_provider_configuration",
     "revenue_system_configuration",
 )
@@ -210,6 +209,12 @@ CONTRACT_UNSUPPORTED = (
 
 class FutureInvoiceBehaviorIn(serializers.Serializer):
     trueup = EnumField(["REMOVE", "AS_IS"], required=False, allow_null=True)
+
+
+class UsageFilterCreateIn(serializers.Serializer):
+    group_key = StrictCharField(max_length=200)
+    group_values = StringListField()
+    starting_at = TimestampField(required=False)
 
 
 class TransitionIn(serializers.Serializer):
@@ -244,6 +249,7 @@ class ContractCreateIn(serializers.Serializer):
     netsuite_sales_order_id = StrictCharField(required=False)
     total_contract_value = NumberField(required=False)
     transition = TransitionIn(required=False)
+    usage_filter = UsageFilterCreateIn(required=False)
 
     def validate(self, attrs):
         raw = self.initial_data

@@ -182,32 +182,33 @@ BALANCE_FIELDS = ("name", "description", "priority", "rate_type", "rollover_frac
 
 
 def balance_updates(updates: list[dict], key: str, id_field: str) -> list[services.BalanceUpdate]:
-    result = []
-    for index, update in enumerate(updates):
-        where = f"{key}[{index}]"
-        fields = {name: update[name] for name in BALANCE_FIELDS if name in update}
-        if fields.get("priority", 0) is None:
-            fields["priority"] = Decimal(0)
-        if "applicable_product_tags" in update:
-            fields["applicable_product_tags"] = update["applicable_product_tags"] or []
-        if update.get("product_id"):
-            fields["product"] = _product(update["product_id"], _at(where, "product_id"))
-        products = None
-        if "applicable_product_ids" in update:
-            products = [
-                _product(pk, _at(where, "applicable_product_ids"))
-                for pk in update["applicable_product_ids"] or []
-            ]
-        result.append(
-            services.BalanceUpdate(
-                id=update[id_field],
-                fields=fields,
-                applicable_products=products,
-                access_schedule=_schedule_changes(update.get("access_schedule"), segments=True),
-                invoice_schedule=_schedule_changes(update.get("invoice_schedule"), segments=False),
-            )
-        )
-    return result
+    return [
+        balance_update(update, f"{key}[{index}]", id_field) for index, update in enumerate(updates)
+    ]
+
+
+def balance_update(update: dict, where: str, id_field: str) -> services.BalanceUpdate:
+    """One commit or credit change (`where`: how errors name it; "" at the top level)."""
+    fields = {name: update[name] for name in BALANCE_FIELDS if name in update}
+    if fields.get("priority", 0) is None:
+        fields["priority"] = Decimal(0)
+    if "applicable_product_tags" in update:
+        fields["applicable_product_tags"] = update["applicable_product_tags"] or []
+    if update.get("product_id"):
+        fields["product"] = _product(update["product_id"], _at(where, "product_id"))
+    products = None
+    if "applicable_product_ids" in update:
+        products = [
+            _product(pk, _at(where, "applicable_product_ids"))
+            for pk in update["applicable_product_ids"] or []
+        ]
+    return services.BalanceUpdate(
+        id=update[id_field],
+        fields=fields,
+        applicable_products=products,
+        access_schedule=_schedule_changes(update.get("access_schedule"), segments=True),
+        invoice_schedule=_schedule_changes(update.get("invoice_schedule"), segments=False),
+    )
 
 
 def scheduled_charge_updates(updates: list[dict]) -> list[services.ScheduledChargeUpdate]:

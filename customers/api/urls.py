@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import balances, custom_fields, legacy, schedules, views
+from . import balances, changes, custom_fields, legacy, schedules, views
 
 LEGACY = [
     ("v1/plans", "plans", "v1_plans_list"),
@@ -74,6 +74,13 @@ urlpatterns = [
     path("v2/contracts/get", views.ContractRetrieveV2View.as_view()),
     path("v2/contracts/list", views.ContractListV2View.as_view()),
     path("v2/contracts/edit", views.ContractEditView.as_view()),
+    path("v2/contracts/commits/edit", changes.CommitEditView.as_view()),
+    path("v2/contracts/credits/edit", changes.CreditEditView.as_view()),
+    path("v2/contracts/getEditHistory", changes.EditHistoryView.as_view()),
+    path("v1/contracts/amend", changes.ContractAmendView.as_view()),
+    path("v1/contracts/setUsageFilter", changes.ContractSetUsageFilterView.as_view()),
+    path("v1/contracts/customerCommits/updateEndDate", changes.CommitUpdateEndDateView.as_view()),
+    path("v1/contracts/customerCredits/updateEndDate", changes.CreditUpdateEndDateView.as_view()),
     path("v1/contracts/customerCommits/create", balances.CustomerCommitCreateView.as_view()),
     path("v1/contracts/customerCommits/list", balances.CustomerCommitListView.as_view()),
     path("v1/contracts/customerCredits/create", balances.CustomerCreditCreateView.as_view()),

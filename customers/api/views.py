@@ -337,6 +337,7 @@ class ContractCreateView(APIView):
                     custom_fields=data.get("custom_fields"),
                     created_by=_who(request),
                     transition=_transition(data),
+                    usage_filter=data.get("usage_filter"),
                     **specs,
                 )
         return id_envelope(contract)

@@ -19,6 +19,7 @@ from .contracts import (  # noqa: F401
     Contract,
     ContractEdit,
     ContractTransition,
+    ContractUsageFilter,
 )
 from .customer import (  # noqa: F401
     Customer,

@@ -8,6 +8,18 @@ same words. Errors are Django ValidationErrors keyed by model field name (nested
 `commits[0].product`); the API layer renames them to the wire's names. Invoicing, above, hears what
 changed through the outbox (`core.outbox`): customers never imports it."""
 
+from .amendments import (  # noqa: F401
+    contract_amend,
+    contract_usage_filter_set,
+)
+from .balance_edits import (  # noqa: F401
+    UNCHANGED,
+    BalanceUpdate,
+    ScheduleChanges,
+    ScheduledChargeUpdate,
+    balance_edit,
+    balance_update_end_date,
+)
 from .balances import (  # noqa: F401
     LEDGER,
     BalanceKeyInUse,
@@ -23,11 +35,7 @@ from .common import (  # noqa: F401
     prefixed,
 )
 from .contracts import (  # noqa: F401
-    UNCHANGED,
-    BalanceUpdate,
     EditResult,
-    ScheduleChanges,
-    ScheduledChargeUpdate,
     balance_drafts_refresh,
     contract_archive,
     contract_billed_through_set,
@@ -72,6 +80,7 @@ from .terms import (  # noqa: F401
     add_commit,
     add_terms,
     dot,
+    usage_filter_add,
 )
 from .transitions import (  # noqa: F401
     DraftDraws,

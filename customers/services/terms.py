@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from catalog.models import PricingUnit, Product, tiers_problem
 
@@ -17,6 +18,7 @@ from ..models import (
     Commit,
     CommitInvoiceItem,
     Contract,
+    ContractUsageFilter,
     Credit,
     Override,
     OverrideTier,
@@ -257,6 +259,13 @@ class AddedTerms:
     scheduled_charges: list[ScheduledCharge] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
 
+    def changes(self) -> dict[str, list[str]]:
+        """The ids added, by kind, as a `ContractEdit` records them (`add_commits`, ...)."""
+        return {
+            f"add_{kind}": [str(term.pk) for term in getattr(self, kind)]
+            for kind in ("commits", "credits", "overrides", "scheduled_charges", "subscriptions")
+        }
+
 
 def add_terms(
     contract: Contract,
@@ -289,3 +298,28 @@ def add_terms(
         key = names.get("subscriptions", "subscriptions")
         added.subscriptions.append(_add_subscription(contract, spec, f"{key}[{index}]"))
     return added
+
+
+def usage_filter_add(
+    contract: Contract,
+    *,
+    group_key: str,
+    group_values: Sequence[str],
+    starting_at: datetime,
+    where: str = "",
+) -> ContractUsageFilter:
+    """From `starting_at`, only usage whose `group_key` is one of `group_values` is the
+    contract's: the filter in effect then ends there, later ones are replaced."""
+    contract.usage_filters.filter(starting_at__gte=starting_at).delete()
+    contract.usage_filters.filter(starting_at__lt=starting_at).filter(
+        Q(ending_before__isnull=True) | Q(ending_before__gt=starting_at)
+    ).update(ending_before=starting_at)
+    usage_filter = ContractUsageFilter(
+        contract=contract,
+        group_key=group_key,
+        group_values=list(group_values),
+        starting_at=starting_at,
+    )
+    clean(usage_filter, where)
+    usage_filter.save()
+    return usage_filter

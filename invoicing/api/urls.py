@@ -1,8 +1,9 @@
 from django.urls import path
 
-from invoicing.api import views
+from invoicing.api import contracts, views
 
 urlpatterns = [
+    path("v1/contracts/getContractRateSchedule", contracts.ContractRateScheduleView.as_view()),
     path(
         "v1/customers/<str:customer_id>/invoices",
         views.CustomerInvoiceListView.as_view(),

@@ -45,3 +45,7 @@ from .preload import (  # noqa: F401
     scheduled_billing_period,
     window_of,
 )
+from .rate_schedule import (  # noqa: F401
+    ContractRate,
+    contract_rates_at,
+)

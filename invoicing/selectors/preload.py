@@ -18,6 +18,7 @@ from catalog.models import RateCard, RateTier
 from customers import periods
 from customers.models import (
     Contract,
+    ContractUsageFilter,
     Customer,
     IngestAlias,
     ScheduledChargeItem,
@@ -59,22 +60,33 @@ def _usage(
     rates: tuple[Rate, ...],
     period: Period,
     cuts: dict[str, tuple[datetime, ...]] | None = None,
+    usage_filters: list | None = None,
 ) -> list[Usage]:
     """The usage of each USAGE product per group values and rate segment of the period.
 
     Each pricing group values' segments are the windows where its rate does not change; values
     without a rate are one window, the period; both also cut at the product's `cuts` (the
-    engine's `term_boundaries`: overrides and access segments). One aggregate read per distinct
-    (metric, keys, window); groups missing any of the product's keys are not the product's usage.
+    engine's `term_boundaries`: overrides and access segments) and where the contract's usage
+    filter changes (`usage_filters`: each window counts only the events that filter keeps, for
+    products whose metric has its group key). One aggregate read per distinct (metric, keys,
+    window); groups missing any of the product's keys are not the product's usage.
     """
     cuts = cuts or {}
+    usage_filters = usage_filters or []
+    filter_cuts = tuple(
+        moment
+        for usage_filter in usage_filters
+        for moment in (usage_filter.starting_at, usage_filter.ending_before)
+        if moment is not None and period.starting_at < moment < period.ending_before
+    )
     records: list[Usage] = []
     cache: dict[tuple, dict[tuple, Decimal]] = {}
     for model, product in usage_products:
         keys = (*product.pricing_group_keys, *product.presentation_group_keys)
         split = len(product.pricing_group_keys)
         product_rates = [rate for rate in rates if rate.product_id == product.id]
-        term_cuts = cuts.get(product.id, ())
+        filtered = [f for f in usage_filters if f.group_key in model.billable_metric.all_group_keys]
+        term_cuts = tuple(sorted({*cuts.get(product.id, ()), *(filter_cuts if filtered else ())}))
         partitions = {
             values: split_at(
                 rate_windows(
@@ -90,7 +102,15 @@ def _usage(
             key=lambda w: (w.starting_at, w.ending_before),
         )
         for window in windows:
-            cache_key = (model.billable_metric_id, keys, window)
+            only = next(
+                (
+                    (f.group_key, list(f.group_values))
+                    for f in filtered
+                    if f.in_effect_at(window.starting_at)
+                ),
+                None,
+            )
+            cache_key = (model.billable_metric_id, keys, window, str(only))
             if cache_key not in cache:
                 cache[cache_key] = metric_usage_by_group(
                     metric=model.billable_metric,
@@ -99,6 +119,7 @@ def _usage(
                     starting_at=window.starting_at,
                     ending_before=window.ending_before,
                     group_keys=list(keys),
+                    only=only,
                 )
             for values, quantity in cache[cache_key].items():
                 if any(value is None for value in values):
@@ -145,6 +166,7 @@ class _Static:
     )
     subscriptions: tuple[Subscription, ...] = ()
     scheduled_charges: tuple[ScheduledCharge, ...] = ()
+    usage_filters: list = dataclasses.field(default_factory=list)
 
 
 def window_of(items, window: Period, start: str = "starting_at", end: str = "ending_before"):
@@ -252,6 +274,12 @@ class RatingPreload:
             .prefetch_related("product__composite_products")
             .order_by("starting_at", "id")
         )
+        usage_filters_by_contract: dict = {}
+        for usage_filter in overlapping(
+            ContractUsageFilter.objects.filter(contract_id__in={c.pk for c, _ in usage_pairs}),
+            usage_span,
+        ).order_by("starting_at"):
+            usage_filters_by_contract.setdefault(usage_filter.contract_id, []).append(usage_filter)
         charge_items = list(
             ScheduledChargeItem.objects.filter(
                 scheduled_charge__contract_id__in=contract_ids,
@@ -337,6 +365,7 @@ class RatingPreload:
                 ],
                 rates=rates,
                 products=products,
+                usage_filters=window_of(usage_filters_by_contract.get(contract.pk, []), window),
                 usage_products=[
                     (product_models[pid], products[pid])
                     for pid in sorted(
@@ -465,6 +494,7 @@ class RatingPreload:
                 product.id: term_boundaries(rating_input, product.id)
                 for _, product in usage_products
             },
+            usage_filters=static.usage_filters,
         )
         return dataclasses.replace(rating_input, usage=tuple(records))
 
