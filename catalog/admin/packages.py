@@ -2,13 +2,9 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
+from django.urls import reverse
 
 from core.admin_forms import (
     NESTED_MEDIA,
@@ -64,17 +60,8 @@ class PackageAdmin(ArchivableAdmin):
     def archive(self, obj, *, now):
         services.package_archive(package=obj, now=now)
 
-    # --- "Create contract from this package" -------------------------------------------------
-
-    def get_urls(self):
-        own = [
-            path(
-                "<uuid:package_id>/create-contract/",
-                self.admin_site.admin_view(self.create_contract_view),
-                name="catalog_package_create_contract",
-            )
-        ]
-        return own + super().get_urls()
+    # "Create contract from this package" opens the contracts' page for it (customers' admin,
+    # `customers_contract_from_package`): the offering does not make contracts itself.
 
     @admin.action(description="Create contract from this package", permissions=["view"])
     def create_contract(self, request, queryset):
@@ -85,58 +72,8 @@ class PackageAdmin(ArchivableAdmin):
             )
             return None
         return HttpResponseRedirect(
-            reverse("admin:catalog_package_create_contract", args=[chosen[0].pk])
+            reverse("admin:customers_contract_from_package", args=[chosen[0].pk])
         )
-
-    def create_contract_view(self, request, package_id):
-        """A contract copying the package (the same service as the API's contract create with
-        package_id), then its page; the service's refusals are shown on the form."""
-        from customers import services as customer_services
-        from customers.forms import ContractFromPackageForm
-
-        package = get_object_or_404(Package, pk=package_id)
-        if not self.has_view_permission(request, package) or not request.user.has_perm(
-            "customers.add_contract"
-        ):
-            raise PermissionDenied
-        form = ContractFromPackageForm(
-            request.POST if request.method == "POST" else None,
-            initial={"customer": request.GET.get("customer")},
-            admin_site=self.admin_site,
-        )
-        if package.archived_at is not None:
-            form.add_error(None, "This package is archived; new contracts cannot use it.")
-        if request.method == "POST" and form.is_valid():
-            try:
-                contract = customer_services.contract_create_from_package(
-                    customer=form.cleaned_data["customer"],
-                    package=package,
-                    starting_at=form.cleaned_data["starting_at"],
-                    now=timezone.now(),
-                    uniqueness_key=form.cleaned_data["uniqueness_key"] or None,
-                    created_by=request.user.get_username() or "admin",
-                )
-            except ValidationError as exc:
-                form.add_service_errors(exc)
-            else:
-                self.message_user(
-                    request,
-                    f"Contract “{contract}” was created from package “{package}”.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(
-                    reverse("admin:customers_contract_change", args=[contract.pk])
-                )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Create contract from package “{package}”",
-            "opts": self.opts,
-            "original": package,
-            "package": package,
-            "form": form,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/catalog/package/create_contract.html", context)
 
     class Media:
         css = NESTED_MEDIA["css"]

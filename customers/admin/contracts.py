@@ -1,12 +1,16 @@
 """Contracts in the admin: the contract's terms edited on its page, its products and its invoices."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from catalog.admin.display import money_display, quantity_display, rate_price_summary
-from catalog.models import Product
+from catalog.models import Package, Product
 from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
@@ -19,6 +23,7 @@ from ..forms import (
     BalanceTermFormSet,
     CommitWithRowsForm,
     ContractForm,
+    ContractFromPackageForm,
     CreditWithRowsForm,
     OverrideForm,
     ScheduledChargeForm,
@@ -33,7 +38,7 @@ from ..models import (
     Subscription,
 )
 from ..selectors import contract_transitions, customer_balances
-from ..services import contract_drafts_refresh, contract_renew
+from ..services import contract_create_from_package, contract_drafts_refresh, contract_renew
 from . import panels
 from .totals import balance_total, items_total
 
@@ -379,6 +384,63 @@ class ContractAdmin(admin.ModelAdmin):
             "<th></th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
+
+    def get_urls(self):
+        own = [
+            path(
+                "from-package/<uuid:package_id>/",
+                self.admin_site.admin_view(self.from_package_view),
+                name="customers_contract_from_package",
+            )
+        ]
+        return own + super().get_urls()
+
+    def from_package_view(self, request, package_id):
+        """A contract copying the package (the same service as the API's contract create with
+        package_id), then its page; the service's refusals are shown on the form."""
+        package = get_object_or_404(Package, pk=package_id)
+        if not self.has_add_permission(request) or not request.user.has_perm(
+            "catalog.view_package"
+        ):
+            raise PermissionDenied
+        form = ContractFromPackageForm(
+            request.POST if request.method == "POST" else None,
+            initial={"customer": request.GET.get("customer")},
+            admin_site=self.admin_site,
+        )
+        if package.archived_at is not None:
+            form.add_error(None, "This package is archived; new contracts cannot use it.")
+        if request.method == "POST" and form.is_valid():
+            try:
+                contract = contract_create_from_package(
+                    customer=form.cleaned_data["customer"],
+                    package=package,
+                    starting_at=form.cleaned_data["starting_at"],
+                    now=timezone.now(),
+                    uniqueness_key=form.cleaned_data["uniqueness_key"] or None,
+                    created_by=request.user.get_username() or "admin",
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                self.message_user(
+                    request,
+                    f"Contract “{contract}” was created from package “{package}”.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:customers_contract_change", args=[contract.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Create contract from package “{package}”",
+            "opts": Package._meta,
+            "original": package,
+            "package": package,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/customers/contract/from_package.html", context)
 
 
 def _sandbox_url(contract, product) -> str | None:

@@ -103,7 +103,7 @@ def package(db):
 
 
 def create_url(package) -> str:
-    return reverse("admin:catalog_package_create_contract", args=[package.pk])
+    return reverse("admin:customers_contract_from_package", args=[package.pk])
 
 
 def form_data(customer, starting_at=START, uniqueness_key="") -> dict:
