@@ -21,6 +21,7 @@ from .models import (
     Credit,
     Customer,
     NamedScheduleSegment,
+    RecurringBalance,
 )
 
 CONTRACT_PREFETCH = (
@@ -286,6 +287,13 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
             .annotate(total=Sum("amount"))
             .values_list("commit_id", "total")
         )
+    seat_keys = {}
+    if any(term.seat_id for term in terms):
+        seat_keys = dict(
+            RecurringBalance.objects.filter(
+                pk__in={term.recurring_id for term in terms if term.seat_id}
+            ).values_list("pk", "subscription__seat_group_key")
+        )
     result = []
     for term in terms:
         invoices_here = term.contract_id == contract.pk or (
@@ -315,6 +323,10 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                     for item in items
                 ),
                 "drawn_before": -(drawn.get(term.pk) or Decimal(0)),
+                # A per-seat balance: {seat group key: seat id}; only that seat's usage draws it.
+                "seat": {seat_keys.get(term.recurring_id) or "": term.seat_id}
+                if term.seat_id
+                else {},
                 "access_schedule": tuple(
                     {
                         "id": str(s.pk),

@@ -10,6 +10,12 @@ from .balances import (  # noqa: F401
     Commit,
     Credit,
 )
+from .charges import (  # noqa: F401
+    Discount,
+    DiscountItem,
+    ProfessionalService,
+    ProServiceItem,
+)
 from .common import (  # noqa: F401
     HOUR_MESSAGE,
     start_before_end,
@@ -24,6 +30,10 @@ from .contracts import (  # noqa: F401
 from .customer import (  # noqa: F401
     Customer,
     IngestAlias,
+)
+from .recurring import (  # noqa: F401
+    RecurringBalance,
+    SubscriptionQuantity,
 )
 from .schedules import (  # noqa: F401
     NamedScheduleSegment,

@@ -65,6 +65,18 @@ class Contract(models.Model):
     )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    prepaid_balance_threshold_configuration = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Auto-recharge: when the prepaid balance falls below threshold_amount, a "
+        "commit brings it back to recharge_to_amount (Metronome's shape).",
+    )
+    spend_threshold_configuration = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Spend threshold billing: each time unbilled spend reaches threshold_amount, "
+        "it is billed at once (Metronome's shape).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
     archived_at = models.DateTimeField(null=True, blank=True)

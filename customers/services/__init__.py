@@ -29,6 +29,11 @@ from .balances import (  # noqa: F401
     customer_commit_create,
     customer_credit_create,
 )
+from .charges import (  # noqa: F401
+    ProServiceBilling,
+    pro_services_bill,
+    threshold_commit_create,
+)
 from .common import (  # noqa: F401
     IngestAliasInUse,
     clean,
@@ -63,6 +68,12 @@ from .packages import (  # noqa: F401
     contract_create_from_package,
     package_terms_at,
 )
+from .recurring import (  # noqa: F401
+    SubscriptionUpdate,
+    quantity_at,
+    recurring_balances_materialize,
+    subscription_update,
+)
 from .schedules import (  # noqa: F401
     customer_update_config,
     named_schedule_update,
@@ -71,8 +82,11 @@ from .terms import (  # noqa: F401
     AddedTerms,
     CommitSpec,
     CreditSpec,
+    DiscountSpec,
     InvoiceItemSpec,
     OverrideSpec,
+    ProfessionalServiceSpec,
+    RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,
     SubscriptionSpec,

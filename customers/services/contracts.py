@@ -34,11 +34,19 @@ from .balance_edits import (
 )
 from .common import clean
 from .events import balance_event, contract_event
+from .recurring import (
+    SubscriptionUpdate,
+    recurring_balances_materialize,
+    subscriptions_update,
+)
 from .terms import (
     AddedTerms,
     CommitSpec,
     CreditSpec,
+    DiscountSpec,
     OverrideSpec,
+    ProfessionalServiceSpec,
+    RecurringSpec,
     ScheduledChargeSpec,
     SubscriptionSpec,
     add_terms,
@@ -88,6 +96,12 @@ def contract_create(
     created_by: str = "admin",
     transition: TransitionSpec | None = None,
     usage_filter: dict | None = None,
+    discounts: Sequence[DiscountSpec] = (),
+    professional_services: Sequence[ProfessionalServiceSpec] = (),
+    recurring_commits: Sequence[RecurringSpec] = (),
+    recurring_credits: Sequence[RecurringSpec] = (),
+    prepaid_balance_threshold_configuration: dict | None = None,
+    spend_threshold_configuration: dict | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
     `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
@@ -115,6 +129,8 @@ def contract_create(
         uniqueness_key=uniqueness_key or None,
         custom_fields=custom_fields or {},
         created_by=created_by,
+        prepaid_balance_threshold_configuration=prepaid_balance_threshold_configuration,
+        spend_threshold_configuration=spend_threshold_configuration,
     )
     clean(contract)
     contract.save()
@@ -125,7 +141,12 @@ def contract_create(
         overrides=overrides,
         scheduled_charges=scheduled_charges,
         subscriptions=subscriptions,
+        discounts=discounts,
+        professional_services=professional_services,
+        recurring_commits=recurring_commits,
+        recurring_credits=recurring_credits,
     )
+    recurring_balances_materialize(contract=contract, now=now)
     if usage_filter:
         usage_filter_add(
             contract,
@@ -275,6 +296,13 @@ def contract_edit(
     update_scheduled_charges: Sequence[ScheduledChargeUpdate] = (),
     uniqueness_key: str | None = None,
     created_by: str = "admin",
+    add_discounts: Sequence[DiscountSpec] = (),
+    add_professional_services: Sequence[ProfessionalServiceSpec] = (),
+    add_recurring_commits: Sequence[RecurringSpec] = (),
+    add_recurring_credits: Sequence[RecurringSpec] = (),
+    update_subscriptions: Sequence[SubscriptionUpdate] = (),
+    prepaid_balance_threshold_configuration=UNCHANGED,
+    spend_threshold_configuration=UNCHANGED,
 ) -> EditResult:
     """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
     contract_open(contract)
@@ -289,6 +317,13 @@ def contract_edit(
     if net_payment_terms_days is not UNCHANGED:
         contract.net_payment_terms_days = net_payment_terms_days
         changed_fields.append("net_payment_terms_days")
+    for name, value in (
+        ("prepaid_balance_threshold_configuration", prepaid_balance_threshold_configuration),
+        ("spend_threshold_configuration", spend_threshold_configuration),
+    ):
+        if value is not UNCHANGED:
+            setattr(contract, name, value)
+            changed_fields.append(name)
     if changed_fields:
         clean(contract)
         contract.save(update_fields=changed_fields)
@@ -299,13 +334,14 @@ def contract_edit(
         overrides=add_overrides,
         scheduled_charges=add_scheduled_charges,
         subscriptions=add_subscriptions,
-        names={
-            "commits": "add_commits",
-            "credits": "add_credits",
-            "overrides": "add_overrides",
-            "scheduled_charges": "add_scheduled_charges",
-            "subscriptions": "add_subscriptions",
-        },
+        discounts=add_discounts,
+        professional_services=add_professional_services,
+        recurring_commits=add_recurring_commits,
+        recurring_credits=add_recurring_credits,
+        names={kind: f"add_{kind}" for kind in AddedTerms.KINDS},
+    )
+    updated_subscriptions = subscriptions_update(
+        contract=contract, updates=update_subscriptions, now=now, key="update_subscriptions"
     )
     _archive_terms(contract.commits, archive_commits, "archive_commits", now)
     _archive_terms(contract.credits, archive_credits, "archive_credits", now)
@@ -335,10 +371,12 @@ def contract_edit(
             "update_commits": [str(u.id) for u in update_commits],
             "update_credits": [str(u.id) for u in update_credits],
             "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
+            "update_subscriptions": updated_subscriptions,
         },
     )
     clean(edit)
     edit.save()
+    recurring_balances_materialize(contract=contract, now=now)
     for term in (*added.commits, *added.credits):
         balance_event("create", term, now)
     contract_event("contract.edit", contract, now, ending_moved="ending_before" in changed_fields)

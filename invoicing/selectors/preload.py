@@ -43,6 +43,7 @@ from invoicing.rating import (
 from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
 from invoicing.usage import metric_usage_by_group
 
+from .charges_preload import ChargesPreload
 from .engine_inputs import overlapping, product_from, rate_from, rate_windows
 
 
@@ -167,6 +168,8 @@ class _Static:
     subscriptions: tuple[Subscription, ...] = ()
     scheduled_charges: tuple[ScheduledCharge, ...] = ()
     usage_filters: list = dataclasses.field(default_factory=list)
+    discounts: tuple = ()
+    pro_services: tuple = ()
 
 
 def window_of(items, window: Period, start: str = "starting_at", end: str = "ending_before"):
@@ -274,6 +277,7 @@ class RatingPreload:
             .prefetch_related("product__composite_products")
             .order_by("starting_at", "id")
         )
+        self._charges = ChargesPreload(contract_ids, start, end, subscriptions)
         usage_filters_by_contract: dict = {}
         for usage_filter in overlapping(
             ContractUsageFilter.objects.filter(contract_id__in={c.pk for c, _ in usage_pairs}),
@@ -350,6 +354,8 @@ class RatingPreload:
                 product_models.setdefault(
                     str(item.scheduled_charge.product_id), item.scheduled_charge.product
                 )
+            for model in self._charges.products(contract.pk, window):
+                product_models.setdefault(str(model.pk), model)
             products = {pid: product_from(model) for pid, model in product_models.items()}
             priced = {
                 rate.product_id
@@ -384,20 +390,9 @@ class RatingPreload:
                     and rate.rate_type in (RateType.FLAT, RateType.TIERED)
                     and products[rate.product_id].type == ProductModel.Type.USAGE
                 ],
-                subscriptions=tuple(
-                    Subscription(
-                        id=str(model.id),
-                        product_id=str(model.product_id),
-                        quantity=model.initial_quantity,
-                        collection_schedule=model.collection_schedule,
-                        starting_at=model.starting_at,
-                        ending_before=model.ending_before,
-                        is_prorated=model.is_prorated,
-                        billing_frequency=model.billing_frequency or None,
-                        name=model.name or None,
-                    )
-                    for model in contract_subscriptions
-                ),
+                subscriptions=self._charges.subscriptions(contract_subscriptions, window),
+                discounts=self._charges.discounts(contract.pk, window),
+                pro_services=self._charges.pro_services(contract.pk, window),
                 scheduled_charges=tuple(
                     ScheduledCharge(
                         id=str(item.scheduled_charge_id),
@@ -455,6 +450,8 @@ class RatingPreload:
             rates=static.rates,
             subscriptions=static.subscriptions,
             scheduled_charges=static.scheduled_charges,
+            discounts=static.discounts,
+            pro_services=static.pro_services,
             invoice_type=invoice_type,
             scheduled_charges_on_usage_invoices=static.contract.scheduled_charges_on_usage_invoices,
         )
@@ -474,6 +471,7 @@ class RatingPreload:
                     if any(window.contains(item.timestamp) for item in balance.invoice_schedule)
                 ),
                 overrides=(),
+                discounts=(),
             )
         elsewhere = self._scheduled_elsewhere.get(str(contract_id))
         if elsewhere:
@@ -506,6 +504,7 @@ def _without_dates(rating_input: RatingInput, dates: set[datetime]) -> RatingInp
         scheduled_charges=tuple(
             c for c in rating_input.scheduled_charges if c.timestamp not in dates
         ),
+        pro_services=tuple(p for p in rating_input.pro_services if p.timestamp not in dates),
         balances=tuple(
             dataclasses.replace(
                 balance,
