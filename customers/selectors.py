@@ -44,6 +44,12 @@ CONTRACT_PREFETCH = (
     "subscriptions__product",
     "usage_filters",
     "edits",
+    "subscriptions__quantities",
+    "discounts__schedule_items",
+    "discounts__product",
+    "professional_services",
+    "recurring_balances__product",
+    "recurring_balances__applicable_products",
 )
 
 
@@ -632,3 +638,45 @@ def contract_named_schedules(
 def contract_edits(*, contract: Contract) -> list:
     """The contract's edits and amendments, oldest first (getEditHistory)."""
     return list(contract.edits.order_by("created_at", "id"))
+
+
+# --- Subscription quantities and seats -----------------------------------------------------------------
+
+
+def subscription_quantity_history(
+    *,
+    subscription,
+    covering_date: datetime | None = None,
+    starting_at: datetime | None = None,
+    ending_before: datetime | None = None,
+) -> list[dict]:
+    """The subscription's quantity periods, oldest first: {starting_at, ending_before (None:
+    until it ends), quantity, seat_ids, unassigned_seats}; `covering_date` keeps the one in
+    effect then, `starting_at` / `ending_before` those overlapping the window."""
+    rows = list(subscription.quantities.order_by("starting_at"))
+    history = []
+    for index, row in enumerate(rows):
+        end = rows[index + 1].starting_at if index + 1 < len(rows) else subscription.ending_before
+        history.append(
+            {
+                "starting_at": row.starting_at,
+                "ending_before": end,
+                "quantity": row.quantity,
+                "seat_ids": list(row.seat_ids),
+                "unassigned_seats": row.unassigned_seats,
+            }
+        )
+    if covering_date is not None:
+        history = [
+            h
+            for h in history
+            if h["starting_at"] <= covering_date
+            and (h["ending_before"] is None or covering_date < h["ending_before"])
+        ]
+    if starting_at is not None:
+        history = [
+            h for h in history if h["ending_before"] is None or h["ending_before"] > starting_at
+        ]
+    if ending_before is not None:
+        history = [h for h in history if h["starting_at"] < ending_before]
+    return history

@@ -154,6 +154,42 @@ def subscriptions(terms: list[dict], key: str = "subscriptions") -> list[service
             starting_at=term.get("starting_at"),
             ending_before=term.get("ending_before"),
             name=term.get("name", ""),
+            quantity_management_mode=term.get("quantity_management_mode", "QUANTITY_ONLY"),
+            seat_group_key=(term.get("seat_config") or {}).get("seat_group_key", ""),
+            initial_seat_ids=(term.get("seat_config") or {}).get("initial_seat_ids", []),
+            initial_unassigned_seats=(term.get("seat_config") or {}).get(
+                "initial_unassigned_seats", Decimal(0)
+            ),
+            temporary_id=term.get("temporary_id", ""),
+            custom_fields=term.get("custom_fields", {}),
+        )
+        for index, term in enumerate(terms)
+    ]
+
+
+def discounts(terms: list[dict], key: str = "discounts") -> list[services.DiscountSpec]:
+    return [
+        services.DiscountSpec(
+            product=_product(term["product_id"], f"{key}[{index}].product_id"),
+            items=_items(term["schedule"]["schedule_items"]),
+            name=term.get("name", ""),
+            custom_fields=term.get("custom_fields", {}),
+        )
+        for index, term in enumerate(terms)
+    ]
+
+
+def professional_services(
+    terms: list[dict], key: str = "professional_services"
+) -> list[services.ProfessionalServiceSpec]:
+    return [
+        services.ProfessionalServiceSpec(
+            product=_product(term["product_id"], f"{key}[{index}].product_id"),
+            unit_price=term["unit_price"],
+            quantity=term["quantity"],
+            max_amount=term["max_amount"],
+            description=term.get("description", ""),
+            custom_fields=term.get("custom_fields", {}),
         )
         for index, term in enumerate(terms)
     ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import balances, changes, custom_fields, legacy, schedules, views
+from . import balances, changes, custom_fields, legacy, schedules, seats, views
 
 LEGACY = [
     ("v1/plans", "plans", "v1_plans_list"),
@@ -78,6 +78,8 @@ urlpatterns = [
     path("v2/contracts/credits/edit", changes.CreditEditView.as_view()),
     path("v2/contracts/getEditHistory", changes.EditHistoryView.as_view()),
     path("v1/contracts/amend", changes.ContractAmendView.as_view()),
+    path("v1/contracts/getSubscriptionQuantityHistory", seats.QuantityHistoryView.as_view()),
+    path("v1/contracts/getSubscriptionSeatsHistory", seats.SeatsHistoryView.as_view()),
     path("v1/contracts/setUsageFilter", changes.ContractSetUsageFilterView.as_view()),
     path("v1/contracts/customerCommits/updateEndDate", changes.CommitUpdateEndDateView.as_view()),
     path("v1/contracts/customerCredits/updateEndDate", changes.CreditUpdateEndDateView.as_view()),

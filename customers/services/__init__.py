@@ -72,6 +72,7 @@ from .recurring import (  # noqa: F401
     SubscriptionUpdate,
     quantity_at,
     recurring_balances_materialize,
+    recurring_balances_materialize_all,
     subscription_update,
 )
 from .schedules import (  # noqa: F401

@@ -151,6 +151,15 @@ def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list
     return made
 
 
+def recurring_balances_materialize_all(*, now: datetime) -> int:
+    """`recurring_balances_materialize` for every live contract with a live recurring term."""
+    contracts = Contract.objects.filter(
+        archived_at__isnull=True,
+        recurring_balances__archived_at__isnull=True,
+    ).distinct()
+    return sum(len(recurring_balances_materialize(contract=c, now=now)) for c in contracts)
+
+
 def _seats_and_quantity(term: RecurringBalance, moment: datetime) -> list[tuple[str, Decimal]]:
     """(seat id, quantity) per balance to make at `moment`: one pooled balance of the term's
     quantity (or the subscription's), or one per assigned seat."""

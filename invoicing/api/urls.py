@@ -4,6 +4,10 @@ from invoicing.api import contracts, views
 
 urlpatterns = [
     path("v1/contracts/getContractRateSchedule", contracts.ContractRateScheduleView.as_view()),
+    path("v1/contracts/scheduleProServicesInvoice", contracts.ProServicesInvoiceView.as_view()),
+    path("v1/contracts/createHistoricalInvoices", contracts.HistoricalInvoicesView.as_view()),
+    path("v1/customers/<str:customer_id>/previewEvents", contracts.PreviewEventsView.as_view()),
+    path("v1/contracts/seatBalances/list", contracts.SeatBalancesView.as_view()),
     path(
         "v1/customers/<str:customer_id>/invoices",
         views.CustomerInvoiceListView.as_view(),

@@ -49,3 +49,7 @@ from .rate_schedule import (  # noqa: F401
     ContractRate,
     contract_rates_at,
 )
+from .seats import (  # noqa: F401
+    SeatBalances,
+    seat_balances,
+)

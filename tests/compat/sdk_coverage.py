@@ -282,6 +282,15 @@ def _list(pager) -> list:
     return list(pager)
 
 
+def _later(w, days: int) -> datetime:
+    """An hour boundary `days` after the world's start (inside its year-long balances)."""
+    return w["start"] + timedelta(days=days)
+
+
+def _next_month(w) -> datetime:
+    return _month_start(_month_start(w["now"]) + timedelta(days=32))
+
+
 def _day(w) -> datetime:
     return w["now"].replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -556,14 +565,14 @@ CALLS: dict[str, Call] = {
                     "contract_id": w["contract"],
                     "customer_id": w["customer"],
                     "credit_type_id": USD,
-                    "inclusive_start_date": w["start"],
-                    "exclusive_end_date": _month_start(w["now"]),
-                    "issue_date": _month_start(w["now"]),
+                    "inclusive_start_date": _month_start(w["now"]),
+                    "exclusive_end_date": _next_month(w),
+                    "issue_date": _next_month(w),
                     "usage_line_items": [
                         {
                             "product_id": w["usage_product"],
-                            "inclusive_start_date": w["start"],
-                            "exclusive_end_date": _month_start(w["now"]),
+                            "inclusive_start_date": _month_start(w["now"]),
+                            "exclusive_end_date": _next_month(w),
                             "quantity": 10,
                             "pricing_group_values": {"region": "eu"},
                         }
@@ -588,9 +597,7 @@ CALLS: dict[str, Call] = {
         c.v1.customers.commits.list(customer_id=w["customer"], include_contract_commits=True)
     ),
     "v1.customers.commits.update_end_date": lambda c, w: c.v1.customers.commits.update_end_date(
-        customer_id=w["customer"],
-        commit_id=w["commit"],
-        access_ending_before=w["start"].replace(year=w["start"].year + 2),
+        customer_id=w["customer"], commit_id=w["commit"], access_ending_before=_later(w, 300)
     ),
     "v1.customers.credits.create": lambda c, w: c.v1.customers.credits.create(
         customer_id=w["customer"],
@@ -606,9 +613,7 @@ CALLS: dict[str, Call] = {
         c.v1.customers.credits.list(customer_id=w["customer"], include_contract_credits=True)
     ),
     "v1.customers.credits.update_end_date": lambda c, w: c.v1.customers.credits.update_end_date(
-        customer_id=w["customer"],
-        credit_id=w["credit"],
-        access_ending_before=w["start"].replace(year=w["start"].year + 2),
+        customer_id=w["customer"], credit_id=w["credit"], access_ending_before=_later(w, 300)
     ),
     "v1.contracts.list_balances": lambda c, w: _list(
         c.v1.contracts.list_balances(customer_id=w["customer"], include_contract_balances=True)
