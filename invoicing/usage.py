@@ -45,6 +45,19 @@ def metric_usage_by_group(
         from metering import selectors
     except ImportError:
         selectors = None
+    if metric.sql:
+        from metering.sql_metrics import sql_metric_usage
+
+        if customer_ids is None:
+            customer_ids = selectors.customer_ingest_ids(customer=customer)
+        return sql_metric_usage(
+            metric=metric,
+            customer_ids=customer_ids,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            group_keys=list(group_keys),
+            only=only,
+        )
     by_segment = getattr(selectors, "usage_by_segment", None)
     if by_segment is not None and _hour_aligned(starting_at) and _hour_aligned(ending_before):
         if customer_ids is None:

@@ -174,6 +174,10 @@ BILLING_FINALIZATION_GRACE = timedelta(
 # Ingestion flags an event "late" when its timestamp falls in an already finalized billing period.
 # Metering asks invoicing through this dotted path so that it never imports invoicing itself.
 METERING_LATE_EVENT_CHECK = "invoicing.selectors.events_late"
+# A new SQL metric's query is run once over no events (catalog cannot import metering).
+CATALOG_SQL_METRIC_CHECK = "metering.sql_metrics.sql_metric_check_runs"
+# A SQL metric's statement timeout (draft reads and finalization).
+SQL_METRIC_TIMEOUT_MS = int(os.environ.get("SQL_METRIC_TIMEOUT_MS", "5000"))
 
 LOGGING = {
     "version": 1,

@@ -120,6 +120,11 @@ class BillableMetricCreateView(APIView):
     def post(self, request):
         data = validated(s.BillableMetricCreateIn, request_body(request))
         with api_field_names():
+            if data.get("sql"):
+                metric = services.billable_metric_create_sql(
+                    name=data["name"], sql=data["sql"], custom_fields=data.get("custom_fields")
+                )
+                return id_envelope(metric)
             metric = services.billable_metric_create(
                 name=data["name"],
                 aggregation_type=data["aggregation_type"],

@@ -11,6 +11,7 @@ from .common import (  # noqa: F401
 from .metrics import (  # noqa: F401
     billable_metric_archive,
     billable_metric_create,
+    billable_metric_create_sql,
     billable_metric_rename,
 )
 from .packages import (  # noqa: F401
