@@ -334,7 +334,7 @@ def sql_metric_check_runs(metric_sql: str) -> None:
     sql, params = bind(
         compile_sql_metric(parsed, vendor),
         vendor=vendor,
-        customer_ids=["\x00none"],
+        customer_ids=["(no customer)"],
         starting_at=moment,
         ending_before=moment + timedelta(hours=1),
     )
