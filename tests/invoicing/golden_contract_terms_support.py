@@ -1,0 +1,208 @@
+"""Golden cases of issue 14's contract terms (`tests/invoicing/golden_contract_terms/`): the
+world of a standard golden case (`golden_support`) plus discounts, professional service
+billings, seat-based subscriptions and recurring credits, each read here directly from the case
+(the pure path's own, naive reading of the file) into the engine's input."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from catalog.money import to_decimal
+from customers import periods, recurring
+from invoicing.rating import (
+    AccessSegment,
+    Balance,
+    Discount,
+    InvoiceType,
+    ProServiceItem,
+    RatingInput,
+    Subscription,
+    scheduled_period,
+)
+from tests.invoicing.golden_support import parse_time, rating_input
+
+GOLDEN_TERMS_DIR = Path(__file__).parent / "golden_contract_terms"
+
+Case = Mapping[str, Any]
+
+
+def terms_case_paths() -> list[Path]:
+    return sorted(GOLDEN_TERMS_DIR.glob("*.json"))
+
+
+def _money(item: Mapping) -> tuple[Decimal, Decimal]:
+    if item.get("amount") is not None:
+        return to_decimal(item["amount"]), Decimal(1)
+    return to_decimal(item["unit_price"]), to_decimal(item["quantity"])
+
+
+def _discounts(contract: Mapping) -> tuple[Discount, ...]:
+    found = []
+    for data in contract.get("discounts") or ():
+        for item in data["schedule"]["schedule_items"]:
+            unit_price, quantity = _money(item)
+            found.append(
+                Discount(
+                    id=data["id"],
+                    product_id=data["product_id"],
+                    timestamp=parse_time(item["timestamp"]),
+                    unit_price=unit_price,
+                    quantity=quantity,
+                    name=data.get("name"),
+                )
+            )
+    return tuple(found)
+
+
+def _pro_services(contract: Mapping) -> tuple[ProServiceItem, ...]:
+    found = []
+    for data in contract.get("professional_services") or ():
+        for billing in data.get("billings") or ():
+            if billing.get("amount") is not None:
+                unit_price, quantity = to_decimal(billing["amount"]), Decimal(1)
+            else:
+                unit_price = to_decimal(billing.get("unit_price", data["unit_price"]))
+                quantity = to_decimal(billing["quantity"])
+            found.append(
+                ProServiceItem(
+                    id=data["id"],
+                    product_id=data["product_id"],
+                    timestamp=parse_time(billing["timestamp"]),
+                    unit_price=unit_price,
+                    quantity=quantity,
+                    name=data.get("description"),
+                )
+            )
+    return tuple(found)
+
+
+def _seat_subscriptions(contract: Mapping) -> tuple[Subscription, ...]:
+    """One record per seat count: from each change until the next."""
+    records = []
+    for data in contract.get("seat_subscriptions") or ():
+        rows = data["seats"]
+        for index, row in enumerate(rows):
+            end = rows[index + 1]["starting_at"] if index + 1 < len(rows) else None
+            records.append(
+                Subscription(
+                    id=data["id"],
+                    product_id=data["product_id"],
+                    quantity=Decimal(len(row["seat_ids"])),
+                    collection_schedule=data["collection_schedule"],
+                    starting_at=parse_time(row["starting_at"]),
+                    ending_before=parse_time(end) if end else None,
+                    is_prorated=data["is_prorated"],
+                    billing_frequency=data["billing_frequency"],
+                )
+            )
+    return tuple(records)
+
+
+def _contract_schedule(contract: Mapping) -> periods.Schedule:
+    schedule = contract.get("usage_statement_schedule") or {}
+    ending = contract.get("ending_before")
+    return periods.Schedule(
+        frequency=schedule.get("frequency", "MONTHLY"),
+        day=schedule.get("day", "FIRST_OF_MONTH"),
+        contract_starting_at=parse_time(contract["starting_at"]),
+        contract_ending_before=parse_time(ending) if ending else None,
+    )
+
+
+def _recurring_credits(contract: Mapping, until: datetime) -> tuple[Balance, ...]:
+    balances = []
+    for data in contract.get("recurring_credits") or ():
+        access = data["access_amount"]
+        for occurrence in recurring.occurrences(
+            schedule=_contract_schedule(contract),
+            starting_at=parse_time(data["starting_at"]),
+            ending_before=None,
+            until=until,
+            amount=to_decimal(access["unit_price"]) * to_decimal(access.get("quantity", "1")),
+            invoice_amount=None,
+            duration_periods=int(to_decimal(data["commit_duration"]["value"])),
+            proration=data.get("proration", "FIRST_AND_LAST"),
+            decimal_places=0,
+        ):
+            balances.append(
+                Balance(
+                    id=data["id"],
+                    type="CREDIT",
+                    product_id=data["product_id"],
+                    name=data.get("name"),
+                    priority=to_decimal(data.get("priority", "0")),
+                    access_schedule=(
+                        AccessSegment(
+                            id=f"{data['id']}@{occurrence.starting_at.isoformat()}",
+                            starting_at=occurrence.starting_at,
+                            ending_before=occurrence.ending_before,
+                            amount=occurrence.amount,
+                        ),
+                    ),
+                )
+            )
+    return tuple(balances)
+
+
+def terms_rating_input(case: Case) -> RatingInput:
+    """The case's USAGE invoice as the engine's input, with issue 14's terms. Recurring credits
+    become the credits they make (as the file's own credits, so usage is cut where they start)."""
+    contract = case["contract"]
+    period_end = rating_input(case).period.ending_before
+    generated = _as_credits(_recurring_credits(contract, period_end))
+    with_credits = {
+        **case,
+        "contract": {**contract, "credits": [*(contract.get("credits") or ()), *generated]},
+    }
+    base = rating_input(with_credits)
+    return dataclasses.replace(
+        base,
+        subscriptions=(*base.subscriptions, *_seat_subscriptions(contract)),
+        discounts=_discounts(contract),
+        pro_services=_pro_services(contract),
+    )
+
+
+def _as_credits(balances: tuple[Balance, ...]) -> list[dict]:
+    """The generated credits in the golden files' credit shape (so the loader cuts usage)."""
+    return [
+        {
+            "id": balance.id,
+            "product_id": balance.product_id,
+            "name": balance.name,
+            "priority": str(balance.priority),
+            "access_schedule": {
+                "schedule_items": [
+                    {
+                        "id": segment.id,
+                        "amount": str(segment.amount),
+                        "starting_at": segment.starting_at.isoformat(),
+                        "ending_before": segment.ending_before.isoformat(),
+                    }
+                    for segment in balance.access_schedule
+                ]
+            },
+        }
+        for balance in balances
+    ]
+
+
+def terms_scheduled_input(case: Case, timestamp: datetime) -> RatingInput:
+    usage = terms_rating_input(case)
+    return dataclasses.replace(
+        usage,
+        invoice_type=InvoiceType.SCHEDULED,
+        period=scheduled_period(timestamp),
+        full_period=None,
+        rates=(),
+        usage=(),
+        subscriptions=(),
+        overrides=(),
+        balances=(),
+        discounts=(),
+    )
