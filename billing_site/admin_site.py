@@ -22,6 +22,14 @@ SECTIONS = [
             ("invoicing", "invoice"),
         ],
     ),
+    (
+        "Getting paid",
+        [
+            ("payments", "billingproviderconnection"),
+            ("payments", "invoicepayment"),
+            ("payments", "providerevent"),
+        ],
+    ),
 ]
 
 

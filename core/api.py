@@ -149,6 +149,22 @@ class EnumField(serializers.ChoiceField):
         return None if value in (None, "") else str(value).upper()
 
 
+class LowercaseEnumField(EnumField):
+    """An enum whose wire values are lower case (`stripe`, `charge_automatically`): read in any
+    case, stored and written in lower case."""
+
+    def to_internal_value(self, data):
+        value = data.strip().lower() if isinstance(data, str) else None
+        if value not in self.choice_strings_to_values:
+            self.fail(
+                "invalid_choice", input=data, choices=", ".join(self.choice_strings_to_values)
+            )
+        return self.choice_strings_to_values[value]
+
+    def to_representation(self, value):
+        return None if value in (None, "") else str(value).lower()
+
+
 class TimestampField(serializers.DateTimeField):
     """RFC 3339 in (Z, +00:00, fractions, or naive = UTC); RFC 3339 UTC with a Z out."""
 

@@ -212,9 +212,27 @@ class ContractForm(ModelErrorsMixin, forms.ModelForm):
             "multiplier_override_prioritization",
             "scheduled_charges_on_usage_invoices",
             "billing_provider",
+            "billing_provider_configuration",
             "uniqueness_key",
             "custom_fields",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("billing_provider_configuration")
+        if field is not None:
+            customer_id = self.instance.customer_id or self.initial.get("customer")
+            field.queryset = field.queryset.filter(
+                customer_id=customer_id, archived_at__isnull=True
+            )
+
+    def clean(self):
+        data = super().clean()
+        config = data.get("billing_provider_configuration")
+        if config is not None and not data.get("billing_provider"):
+            data["billing_provider"] = config.billing_provider
+            self.instance.billing_provider = config.billing_provider
+        return data
 
 
 class IngestAliasForm(forms.ModelForm):

@@ -15,6 +15,7 @@ from . import periods
 from .models import (
     AccessSegment,
     BalanceLedgerEntry,
+    BillingProviderConfiguration,
     Commit,
     Contract,
     ContractTransition,
@@ -70,7 +71,11 @@ def customer_billable_metrics(
 
 def contracts_queryset() -> QuerySet[Contract]:
     return Contract.objects.select_related(
-        "customer", "rate_card", "transition_in", "transition_out"
+        "customer",
+        "rate_card",
+        "transition_in",
+        "transition_out",
+        "billing_provider_configuration",
     ).prefetch_related(*CONTRACT_PREFETCH)
 
 
@@ -680,3 +685,31 @@ def subscription_quantity_history(
     if ending_before is not None:
         history = [h for h in history if h["starting_at"] < ending_before]
     return history
+
+
+def customer_billing_configurations(
+    *, customer: Customer, include_archived: bool = False
+) -> QuerySet[BillingProviderConfiguration]:
+    """The customer's billing provider configurations, newest first within each provider."""
+    configs = customer.billing_provider_configurations.all()
+    return configs if include_archived else configs.filter(archived_at__isnull=True)
+
+
+def contract_billing_configuration(*, contract: Contract) -> BillingProviderConfiguration | None:
+    """Where the contract's invoices go: its own configuration while active; with only a provider
+    chosen (the admin's field, older contracts), the customer's newest active configuration of
+    that provider; otherwise nowhere."""
+    config = contract.billing_provider_configuration
+    if config is not None:
+        return config if config.archived_at is None else None
+    if not contract.billing_provider:
+        return None
+    return (
+        BillingProviderConfiguration.objects.filter(
+            customer_id=contract.customer_id,
+            billing_provider=contract.billing_provider,
+            archived_at__isnull=True,
+        )
+        .order_by("-created_at")
+        .first()
+    )

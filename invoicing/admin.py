@@ -67,11 +67,10 @@ class InvoiceAdmin(admin.ModelAdmin):
         "type",
         "period",
         "status",
-        "payment_status",
         "number",
         "total_display",
     ]
-    list_filter = ["status", "payment_status", "type"]
+    list_filter = ["status", "type"]
     search_fields = ["customer__name", "contract__name", "=number"]
     list_select_related = ["customer", "contract__customer", "credit_type"]
     date_hierarchy = "start_timestamp"
@@ -87,7 +86,6 @@ class InvoiceAdmin(admin.ModelAdmin):
                     "type",
                     "period",
                     "status",
-                    "payment_status",
                     "number",
                     "issued_at",
                     "voided_at",

@@ -24,12 +24,6 @@ class Invoice(models.Model):
         FINALIZED = "FINALIZED", "Finalized"
         VOID = "VOID", "Void"
 
-    class PaymentStatus(models.TextChoices):
-        NOT_SENT = "NOT_SENT", "Not sent"
-        SENT = "SENT", "Sent to billing provider"
-        PAID = "PAID", "Paid"
-        FAILED = "FAILED", "Payment failed"
-
     class Type(models.TextChoices):
         USAGE = "USAGE", "Usage"
         SCHEDULED = "SCHEDULED", "Scheduled"
@@ -42,9 +36,6 @@ class Invoice(models.Model):
     )
     type = models.CharField(max_length=10, choices=Type.choices, default=Type.USAGE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    payment_status = models.CharField(
-        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.NOT_SENT
-    )
     start_timestamp = models.DateTimeField(
         help_text="Start of the billing period (inclusive); a scheduled invoice's date."
     )

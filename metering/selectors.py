@@ -28,14 +28,21 @@ from decimal import Decimal
 from itertools import pairwise
 
 from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
+from django.db.models.functions import TruncDate
 
 from catalog.models import BillableMetric, is_hour_aligned
 from customers.models import Customer, IngestAlias
 
 from .definitions import definitions_current
 from .ingest import EXACT, _q
-from .models import DuplicateEvent, MetricAggregate, MetricDistinctValue, UsageEvent
+from .models import (
+    DuplicateEvent,
+    ExactDecimalField,
+    MetricAggregate,
+    MetricDistinctValue,
+    UsageEvent,
+)
 from .validation import MAX_AGE
 
 Group = tuple[str | None, ...]
@@ -527,3 +534,33 @@ def usage_events_search(*, transaction_ids: Sequence[str], now: datetime) -> lis
             )
         )
     return result
+
+
+def daily_usage(
+    *,
+    metric_ids: Iterable,
+    customer_ids: Iterable[str],
+    starting_at: datetime,
+    ending_before: datetime,
+) -> list[tuple]:
+    """Per metric, customer id, UTC day and group values: the events counted and the sum of
+    their aggregation-key values, from the hourly pre-aggregates (one query). Revenue
+    recognition spreads a usage line over the days its usage happened."""
+    rows = (
+        MetricAggregate.objects.filter(
+            metric_id__in=list(metric_ids),
+            customer_id__in=list(customer_ids),
+            hour__gte=starting_at,
+            hour__lt=ending_before,
+        )
+        .annotate(day=TruncDate("hour", tzinfo=UTC))
+        .values("metric_id", "customer_id", "day", "group_values")
+        .annotate(
+            events=Sum("event_count"), amount=Sum("value_sum", output_field=ExactDecimalField())
+        )
+        .order_by()
+    )
+    return [
+        (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
+        for r in rows
+    ]

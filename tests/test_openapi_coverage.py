@@ -18,6 +18,8 @@ EMPTY_200 = {
     ("/v1/contracts/updateNamedSchedule", "post"),
     ("/v1/customers/updateNamedSchedule", "post"),
     ("/v1/contracts/setUsageFilter", "post"),
+    ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "post"),
+    ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "delete"),
 }
 # The SDK's rate_cards.list() posts no body at all; limit and next_page are query parameters.
 NO_BODY = {("/v1/contract-pricing/rate-cards/list", "post")}

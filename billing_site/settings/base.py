@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "customers",
     "metering",
     "invoicing",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,14 @@ METERING_LATE_EVENT_CHECK = "invoicing.selectors.events_late"
 CATALOG_SQL_METRIC_CHECK = "metering.sql_metrics.sql_metric_check_runs"
 # A SQL metric's statement timeout (draft reads and finalization).
 SQL_METRIC_TIMEOUT_MS = int(os.environ.get("SQL_METRIC_TIMEOUT_MS", "5000"))
+
+# Stripe (payments): keys from the environment fill what the admin's Billing providers page leaves
+# empty; STRIPE_API_BASE points the official library elsewhere (tests: a local fake).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
 
 LOGGING = {
     "version": 1,

@@ -245,7 +245,7 @@ class ContractAdmin(admin.ModelAdmin):
                     ("usage_statement_frequency", "usage_statement_day"),
                     "net_payment_terms_days",
                     "scheduled_charges_on_usage_invoices",
-                    "billing_provider",
+                    ("billing_provider", "billing_provider_configuration"),
                     "multiplier_override_prioritization",
                 ]
             },

@@ -13,6 +13,7 @@ from ..forms import (
     IngestAliasForm,
 )
 from ..models import (
+    BillingProviderConfiguration,
     Contract,
     Customer,
     IngestAlias,
@@ -31,6 +32,25 @@ class IngestAliasInline(admin.TabularInline):
     fields = ["alias", "created_at"]
     readonly_fields = ["created_at"]
     verbose_name_plural = "ingest aliases (other ids under which this customer's events arrive)"
+
+
+class BillingConfigurationInline(admin.TabularInline):
+    """Where the customer's invoices are sent: for Stripe, its Stripe customer (cus_...)."""
+
+    model = BillingProviderConfiguration
+    extra = 0
+    fields = [
+        "billing_provider",
+        "billing_provider_customer_id",
+        "stripe_collection_method",
+        "created_at",
+        "archived_at",
+    ]
+    readonly_fields = ["created_at"]
+    can_delete = False
+    verbose_name_plural = (
+        "billing provider configurations (set a contract's billing provider to use them)"
+    )
 
 
 class ContractSummaryInline(admin.TabularInline):
@@ -87,7 +107,7 @@ class CustomerAdmin(ArchivableAdmin):
         "archived_at",
     ]
     usage_fields = ["current_usage", "late_events"]
-    inlines = [IngestAliasInline, ContractSummaryInline]
+    inlines = [IngestAliasInline, BillingConfigurationInline, ContractSummaryInline]
     change_list_template = "admin/customers/customer/change_list.html"
 
     class Media:

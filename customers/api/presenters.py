@@ -9,6 +9,7 @@ from catalog import money
 from catalog.api.presenters import credit_type_json
 from core.api import format_timestamp as ts
 from customers.models import (
+    BillingProviderConfiguration,
     Commit,
     Contract,
     ContractEdit,
@@ -451,6 +452,33 @@ def _subscriptions(contract: Contract) -> list[dict]:
     ]
 
 
+def billing_configuration_json(config: BillingProviderConfiguration) -> dict:
+    """Metronome's customer billing provider configuration. For Stripe, `configuration` holds
+    `stripe_customer_id` and `stripe_collection_method` (as Metronome's set call takes them)."""
+    configuration = dict(config.configuration or {})
+    if config.billing_provider == BillingProviderConfiguration.Provider.STRIPE:
+        configuration["stripe_customer_id"] = config.billing_provider_customer_id
+        if config.stripe_collection_method:
+            configuration["stripe_collection_method"] = config.stripe_collection_method
+    else:
+        configuration.setdefault("customer_id", config.billing_provider_customer_id)
+    return {
+        "id": str(config.pk),
+        "archived_at": ts(config.archived_at),
+        "billing_provider": config.billing_provider,
+        "configuration": configuration,
+        "customer_id": str(config.customer_id),
+        "delivery_method": config.delivery_method,
+        "delivery_method_configuration": {},
+        "delivery_method_id": str(config.delivery_method_id or ""),
+    }
+
+
+def _billing(contract: Contract) -> dict | None:
+    config = contract.billing_provider_configuration
+    return billing_configuration_json(config) if config is not None else None
+
+
 def contract_v2_json(contract: Contract, extras=None) -> dict:
     """`ContractV2`: the contract as it is now, flat. `extras(term)`: fields to add to each
     commit and credit (balance, ledger)."""
@@ -464,6 +492,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
         "uniqueness_key": contract.uniqueness_key,
+        "customer_billing_provider_configuration": _billing(contract),
         "scheduled_charges_on_usage_invoices": "ALL"
         if contract.scheduled_charges_on_usage_invoices
         else None,
@@ -500,6 +529,7 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
         "uniqueness_key": contract.uniqueness_key,
+        "customer_billing_provider_configuration": _billing(contract),
         "scheduled_charges_on_usage_invoices": "ALL"
         if contract.scheduled_charges_on_usage_invoices
         else None,

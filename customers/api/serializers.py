@@ -21,6 +21,7 @@ from catalog.api.serializers import (
 )
 from core.api import (
     EnumField,
+    LowercaseEnumField,
     StrictBooleanField,
     StrictCharField,
     StringListField,
@@ -235,9 +236,42 @@ PACKAGE_ALLOWED = {
 }
 CONTRACT_UNSUPPORTED = (
     *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
-    "billing_provider_configuration",
     "revenue_system_configuration",
 )
+
+BILLING_PROVIDERS = [
+    "aws_marketplace",
+    "stripe",
+    "netsuite",
+    "custom",
+    "azure_marketplace",
+    "quickbooks_online",
+    "workday",
+    "gcp_marketplace",
+    "metronome",
+]
+DELIVERY_METHODS = ["direct_to_billing_provider", "aws_sqs", "tackle", "aws_sns"]
+
+
+class BillingProviderConfigurationIn(serializers.Serializer):
+    """A contract's billing provider: a configuration id, or a provider and delivery method that
+    name exactly one of the customer's active configurations."""
+
+    billing_provider = LowercaseEnumField(
+        ["aws_marketplace", "azure_marketplace", "gcp_marketplace", "stripe", "netsuite"],
+        required=False,
+    )
+    billing_provider_configuration_id = UUIDStringField(required=False)
+    delivery_method = LowercaseEnumField(DELIVERY_METHODS, required=False)
+
+    def validate(self, attrs):
+        by_id = "billing_provider_configuration_id" in attrs
+        by_provider = "billing_provider" in attrs or "delivery_method" in attrs
+        if by_id == by_provider:
+            raise serializers.ValidationError(
+                "Give billing_provider_configuration_id, or billing_provider and delivery_method."
+            )
+        return attrs
 
 
 class FutureInvoiceBehaviorIn(serializers.Serializer):
@@ -289,6 +323,7 @@ class ContractCreateIn(serializers.Serializer):
     recurring_credits = more_terms.RecurringCreditIn(many=True, required=False)
     prepaid_balance_threshold_configuration = more_terms.PrepaidThresholdIn(required=False)
     spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
+    billing_provider_configuration = BillingProviderConfigurationIn(required=False)
 
     def validate(self, attrs):
         raw = self.initial_data

@@ -278,6 +278,45 @@ def _transition(data: dict) -> services.TransitionSpec | None:
     )
 
 
+def _billing_configuration(data: dict, customer: Customer):
+    """The contract's `billing_provider_configuration`: by id, or the one active configuration of
+    the customer with that provider and delivery method."""
+    given = data.get("billing_provider_configuration")
+    if not given:
+        return None
+    field = "billing_provider_configuration"
+    configs = selectors.customer_billing_configurations(customer=customer)
+    if given.get("billing_provider_configuration_id"):
+        pk = given["billing_provider_configuration_id"]
+        config = configs.filter(pk=pk).first()
+        if config is None:
+            raise exceptions.NotFound(
+                f"Billing provider configuration {pk} not found among the active ones of "
+                f"customer {customer.pk}."
+            )
+        return config
+    provider = given.get("billing_provider")
+    if provider is None:
+        raise exceptions.ValidationError({f"{field}.billing_provider": "This field is required."})
+    method = given.get("delivery_method") or "direct_to_billing_provider"
+    matches = list(configs.filter(billing_provider=provider, delivery_method=method)[:2])
+    if not matches:
+        raise exceptions.ValidationError(
+            {
+                field: f"Customer {customer.pk} has no active {provider} configuration delivered "
+                f"by {method} (set one with setCustomerBillingProviderConfigurations)."
+            }
+        )
+    if len(matches) > 1:
+        raise exceptions.ValidationError(
+            {
+                field: f"Customer {customer.pk} has several active {provider} configurations: "
+                "give billing_provider_configuration_id."
+            }
+        )
+    return matches[0]
+
+
 class ContractCreateView(APIView):
     @extend_schema(
         operation_id="v1_contracts_create",
@@ -289,6 +328,7 @@ class ContractCreateView(APIView):
         data = validated(s.ContractCreateIn, request_body(request))
         now = timezone.now()
         customer = _customer(data["customer_id"])
+        billing_configuration = _billing_configuration(data, customer)
         with transaction.atomic(), _unique_key_race("contract"):
             ensure_unused_uniqueness_key(
                 Contract.objects.all(), data.get("uniqueness_key"), what="contract"
@@ -355,6 +395,7 @@ class ContractCreateView(APIView):
                     created_by=_who(request),
                     transition=_transition(data),
                     usage_filter=data.get("usage_filter"),
+                    billing_provider_configuration=billing_configuration,
                     **specs,
                 )
         return id_envelope(contract)

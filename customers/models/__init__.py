@@ -10,6 +10,7 @@ from .balances import (  # noqa: F401
     Commit,
     Credit,
 )
+from .billing import BillingProviderConfiguration  # noqa: F401
 from .charges import (  # noqa: F401
     Discount,
     DiscountItem,

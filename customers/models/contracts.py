@@ -61,7 +61,20 @@ class Contract(models.Model):
         default=False, help_text="Put scheduled charges and commit purchases on the usage invoice."
     )
     billing_provider = models.CharField(
-        max_length=32, choices=BillingProvider.choices, blank=True, default=""
+        max_length=32,
+        choices=BillingProvider.choices,
+        blank=True,
+        default="",
+        help_text="Where its finalized invoices are sent; with no configuration chosen, the "
+        "customer's active configuration of this provider is used.",
+    )
+    billing_provider_configuration = models.ForeignKey(
+        "customers.BillingProviderConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contracts",
+        help_text="The customer's billing provider account its invoices are sent to.",
     )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
     custom_fields = models.JSONField(default=dict, blank=True)
@@ -101,6 +114,16 @@ class Contract(models.Model):
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=False)
         if self.rate_card_id and self._state.adding and self.rate_card.archived_at is not None:
             errors["rate_card"] = "This rate card is archived; new contracts cannot use it."
+        config = self.billing_provider_configuration
+        if config is not None:
+            if config.customer_id != self.customer_id:
+                errors["billing_provider_configuration"] = (
+                    "This billing provider configuration belongs to another customer."
+                )
+            elif self.billing_provider != config.billing_provider:
+                errors["billing_provider"] = (
+                    f"Must be {config.billing_provider}, the provider of its configuration."
+                )
         if errors:
             raise ValidationError(errors)
 

@@ -29,6 +29,12 @@ from .balances import (  # noqa: F401
     customer_commit_create,
     customer_credit_create,
 )
+from .billing import (  # noqa: F401
+    billing_configuration_create,
+    billing_configuration_replace,
+    billing_configurations_archive,
+    billing_configurations_archive_provider,
+)
 from .charges import (  # noqa: F401
     ProServiceBilling,
     pro_services_bill,

@@ -16,6 +16,7 @@ from django.db.models import Q
 from catalog.models import Package, RateCard
 
 from ..models import (
+    BillingProviderConfiguration,
     Commit,
     Contract,
     ContractEdit,
@@ -102,6 +103,7 @@ def contract_create(
     recurring_credits: Sequence[RecurringSpec] = (),
     prepaid_balance_threshold_configuration: dict | None = None,
     spend_threshold_configuration: dict | None = None,
+    billing_provider_configuration: BillingProviderConfiguration | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
     `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
@@ -131,6 +133,12 @@ def contract_create(
         created_by=created_by,
         prepaid_balance_threshold_configuration=prepaid_balance_threshold_configuration,
         spend_threshold_configuration=spend_threshold_configuration,
+        billing_provider_configuration=billing_provider_configuration,
+        billing_provider=(
+            billing_provider_configuration.billing_provider
+            if billing_provider_configuration is not None
+            else ""
+        ),
     )
     clean(contract)
     contract.save()

@@ -65,6 +65,24 @@ class LineItemDoc(serializers.Serializer):
     applied_commit_or_credit = AppliedCommitOrCreditDoc(required=False)
 
 
+class ExternalInvoiceDoc(serializers.Serializer):
+    """The invoice in its billing provider (added by the payments app, see extensions.py)."""
+
+    billing_provider_type = serializers.CharField()
+    external_status = serializers.ChoiceField(
+        choices=["QUEUED", "SENT", "PAID", "PAYMENT_FAILED", "VOID", "UNCOLLECTIBLE"],
+        required=False,
+    )
+    invoice_id = serializers.CharField(required=False, help_text="The provider's invoice id.")
+    billing_provider_error = serializers.CharField(required=False)
+    external_payment_id = serializers.CharField(required=False)
+    invoiced_total = serializers.DecimalField(
+        max_digits=38, decimal_places=12, coerce_to_string=False, required=False
+    )
+    issued_at_timestamp = serializers.DateTimeField(required=False)
+    pdf_url = serializers.CharField(required=False)
+
+
 class InvoiceDoc(serializers.Serializer):
     id = serializers.UUIDField()
     customer_id = serializers.UUIDField()
@@ -91,6 +109,9 @@ class InvoiceDoc(serializers.Serializer):
     invoice_adjustments = serializers.ListField(child=serializers.DictField())
     custom_fields = serializers.DictField()
     regenerated_from_invoice_id = serializers.UUIDField(required=False)
+    external_invoice = ExternalInvoiceDoc(
+        required=False, help_text="Sent to a billing provider: its id and payment status there."
+    )
 
 
 class InvoiceIdIn(serializers.Serializer):

@@ -77,7 +77,10 @@ def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
     return data
 
 
-def invoice_data(view: InvoiceView, *, skip_zero_qty_line_items: bool = False) -> dict:
+def invoice_data(
+    view: InvoiceView, *, skip_zero_qty_line_items: bool = False, extra: dict | None = None
+) -> dict:
+    """One invoice on the wire; `extra`: the fields apps above add (see extensions.py)."""
     invoice = view.invoice
     credit_type = _credit_type(invoice)
     lines = view.lines
@@ -104,4 +107,6 @@ def invoice_data(view: InvoiceView, *, skip_zero_qty_line_items: bool = False) -
         data["issued_at"] = format_timestamp(invoice.issued_at)
     if invoice.regenerated_from_id is not None:
         data["regenerated_from_invoice_id"] = str(invoice.regenerated_from_id)
+    if extra:
+        data.update(extra)
     return data

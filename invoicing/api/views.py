@@ -27,6 +27,7 @@ from core.api import (
 )
 from customers.models import Customer
 from invoicing.api import schema
+from invoicing.api.extensions import invoice_extra_fields
 from invoicing.api.serializers import invoice_data
 from invoicing.models import Invoice
 from invoicing.selectors import customer_invoices, invoice_view, invoice_views
@@ -116,9 +117,11 @@ class CustomerInvoiceListView(APIView):
             time_field="start_timestamp",
             descending=descending,
         )
+        views = invoice_views(invoices=rows, now=timezone.now())
+        extra = invoice_extra_fields([view.invoice for view in views])
         data = [
-            invoice_data(view, skip_zero_qty_line_items=skip_zero)
-            for view in invoice_views(invoices=rows, now=timezone.now())
+            invoice_data(view, skip_zero_qty_line_items=skip_zero, extra=extra.get(view.invoice.pk))
+            for view in views
         ]
         return Response({"data": data, "next_page": next_page})
 
@@ -151,7 +154,10 @@ class CustomerInvoiceDetailView(APIView):
             request.query_params.get("skip_zero_qty_line_items"), "skip_zero_qty_line_items"
         )
         view = invoice_view(invoice=invoice, now=timezone.now())
-        return Response({"data": invoice_data(view, skip_zero_qty_line_items=skip_zero)})
+        extra = invoice_extra_fields([invoice]).get(invoice.pk)
+        return Response(
+            {"data": invoice_data(view, skip_zero_qty_line_items=skip_zero, extra=extra)}
+        )
 
 
 def _invoice_from_body(request) -> Invoice:

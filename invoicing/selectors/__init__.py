@@ -30,6 +30,7 @@ from .invoices import (  # noqa: F401
     invoice_view,
     invoice_views,
     line_item_from,
+    lines_in_total,
 )
 from .late import (  # noqa: F401
     customer_late_event_count,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
 
 from customers.models import (
     Commit,
@@ -218,3 +218,16 @@ def customer_invoices(
         )
     order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
     return queryset.order_by(*order)
+
+
+def lines_in_total(*, invoice_ids: Iterable) -> QuerySet[InvoiceLineItem]:
+    """The stored lines a finalized invoice's total is the sum of (the engine's `totals` rule):
+    lines in the invoice's pricing unit (a custom unit's are counted through their
+    `cpu_conversion` line), except POSTPAID commit applications (shown, not deducted)."""
+    return (
+        InvoiceLineItem.objects.filter(
+            invoice_id__in=list(invoice_ids), credit_type_id=F("invoice__credit_type_id")
+        )
+        .exclude(applied_commit_or_credit_type="POSTPAID")
+        .order_by("invoice_id", "position")
+    )

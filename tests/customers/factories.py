@@ -8,6 +8,7 @@ import factory
 from customers.models import (
     AccessSegment,
     BalanceLedgerEntry,
+    BillingProviderConfiguration,
     Commit,
     CommitInvoiceItem,
     Contract,
@@ -41,6 +42,15 @@ class CustomerFactory(factory.django.DjangoModelFactory):
         model = Customer
 
     name = factory.Sequence(lambda n: f"Customer {n}")
+
+
+class BillingProviderConfigurationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillingProviderConfiguration
+
+    customer = factory.SubFactory(CustomerFactory)
+    billing_provider = "stripe"
+    billing_provider_customer_id = factory.Sequence(lambda n: f"cus_Factory{n}")
 
 
 class IngestAliasFactory(factory.django.DjangoModelFactory):

@@ -47,6 +47,7 @@ def customer_data(name: str, aliases: list[str]) -> dict[str, str]:
         "salesforce_account_id": "",
         "custom_fields": "{}",
         **management("ingest_aliases", total=len(aliases)),
+        **management("billing_provider_configurations", total=0),
         **management("contracts", total=0),
     }
     for index, alias in enumerate(aliases):

@@ -221,6 +221,7 @@ def test_an_alias_added_in_the_admin_leaves_the_unattributed_list(admin_client, 
         "salesforce_account_id": "",
         "custom_fields": "{}",
         **management("ingest_aliases", total=1),
+        **management("billing_provider_configurations", total=0),
         **management("contracts", total=0),
         "ingest_aliases-0-alias": "acme-staging",
     }

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_custom_fields_named_schedules'),
+        ('customers', '0007_custom_fields_named_schedules'),
     ]
 
     operations = [

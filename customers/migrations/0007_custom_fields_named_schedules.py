@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0004_ratecard_product_order'),
-        ('customers', '0005_contract_billed_through'),
+        ('customers', '0006_billing_provider_configurations'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0005_contract_billed_through_fill'),
+        ('invoicing', '0006_invoice_payment_status_moves_to_payments'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0004_ratecard_product_order'),
-        ('customers', '0007_edit_kinds_usage_filters'),
+        ('customers', '0008_edit_kinds_usage_filters'),
     ]
 
     operations = [

@@ -1,0 +1,34 @@
+"""Fields that apps above invoicing add to the invoice API's answer.
+
+Invoicing cannot import the apps above it (payments keeps each invoice's payment status and shows
+it as Metronome's `external_invoice`), so they register a provider here from their
+AppConfig.ready(), as they register outbox handlers. A provider takes the invoices of one answer
+and returns, per invoice id, the fields to add: one call (one query) per answer, not per invoice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from invoicing.models import Invoice
+
+InvoiceFieldsProvider = Callable[[Sequence[Invoice]], Mapping[object, dict]]
+
+_providers: list[InvoiceFieldsProvider] = []
+
+
+def register_invoice_fields(provider: InvoiceFieldsProvider) -> InvoiceFieldsProvider:
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def invoice_extra_fields(invoices: Sequence[Invoice]) -> dict[object, dict]:
+    """Per invoice id, the fields every registered provider adds (later providers win a clash)."""
+    extra: dict[object, dict] = {}
+    if not invoices:
+        return extra
+    for provider in _providers:
+        for invoice_id, fields in provider(invoices).items():
+            extra.setdefault(invoice_id, {}).update(fields)
+    return extra

@@ -1,0 +1,35 @@
+"""What payments does when invoicing (below it) says an invoice was finalized or voided
+(`core.outbox`). Both only write our own rows: Stripe is called by the schedule, never here (a
+handler runs in the wake of the request or task that finalized or voided)."""
+
+from __future__ import annotations
+
+from core.models import DomainEvent
+from core.outbox import handles
+from invoicing.models import Invoice
+
+from .services import invoice_payment_queue, invoice_payment_void_request
+
+
+def _invoice(event: DomainEvent) -> Invoice | None:
+    return (
+        Invoice.objects.select_related("contract__billing_provider_configuration")
+        .filter(pk=event.payload["invoice_id"])
+        .first()
+    )
+
+
+@handles("invoice.finalized")
+def invoice_finalized(event: DomainEvent) -> None:
+    """Queue the invoice for its contract's billing provider, if it has one."""
+    invoice = _invoice(event)
+    if invoice is not None:
+        invoice_payment_queue(invoice=invoice, now=event.occurred_at)
+
+
+@handles("invoice.voided")
+def invoice_voided(event: DomainEvent) -> None:
+    """Void it in the provider too (or never send it)."""
+    invoice = _invoice(event)
+    if invoice is not None:
+        invoice_payment_void_request(invoice=invoice, now=event.occurred_at)

@@ -1,0 +1,419 @@
+"""Hand-off of finalized invoices to Stripe, and voiding them there.
+
+- `invoice.finalized` (heard in handlers.py) queues the invoice when its contract has an active
+  Stripe configuration: it is sent after the connection's hand-off delay.
+- The `payments.send_invoices` schedule (or `manage.py invoices_send_to_providers`) sends what is
+  due: a worker claims a payment in a short transaction, calls Stripe outside any transaction,
+  then records the answer (status "sent" and Stripe's invoice id) or the error (retried with
+  backoff, `invoice.billing_provider_error` raised). Requests never call Stripe.
+- `invoice.voided` asks for the Stripe invoice to be voided; the same schedule does it.
+Every attempt is logged (`HandoffAttempt`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+
+from catalog.money import USD_CENTS_ID
+from core import outbox
+from core.outbox import LONGEST_RETRY, retry_delay
+from customers.selectors import contract_billing_configuration
+from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.selectors import lines_in_total
+
+from .. import stripe_api
+from ..models import HandoffAttempt, InvoicePayment
+from ..selectors import StripeAccount, payments_due, stripe_account
+
+logger = logging.getLogger(__name__)
+
+Status = InvoicePayment.Status
+STRIPE = "stripe"
+# How long a worker holds a payment while it calls Stripe (longer than any run of calls).
+CLAIM = timedelta(minutes=10)
+
+
+class HandoffProblem(Exception):
+    """Something on our side prevents sending (no connection, no configuration): retried, with
+    the longest backoff, until someone fixes it."""
+
+
+# --- Queue and void requests (outbox handlers) ----------------------------------------------------
+
+
+def invoice_payment_queue(*, invoice: Invoice, now: datetime) -> InvoicePayment | None:
+    """A finalized invoice of a contract with an active Stripe configuration waits for its
+    hand-off (`now` + the connection's delay). Idempotent: an invoice is queued once."""
+    existing = InvoicePayment.objects.filter(invoice=invoice).first()
+    if existing is not None:
+        return existing
+    config = contract_billing_configuration(contract=invoice.contract)
+    if config is None or config.billing_provider != STRIPE:
+        return None
+    account = stripe_account()
+    delay = account.handoff_delay if account is not None else timedelta(hours=1)
+    default_method = account.default_collection_method if account is not None else ""
+    return InvoicePayment.objects.create(
+        invoice=invoice,
+        billing_provider=STRIPE,
+        billing_provider_configuration_id=config.pk,
+        provider_customer_id=config.billing_provider_customer_id,
+        collection_method=config.stripe_collection_method or default_method,
+        status=Status.QUEUED,
+        status_changed_at=now,
+        send_after=now + delay,
+    )
+
+
+def invoice_payment_void_request(*, invoice: Invoice, now: datetime) -> InvoicePayment | None:
+    """Our invoice was voided: one never sent is simply not sent; one in Stripe is voided there
+    by the schedule (a paid one cannot be: staff refund it in Stripe, the error says so)."""
+    with transaction.atomic():
+        payment = InvoicePayment.objects.select_for_update().filter(invoice=invoice).first()
+        if payment is None or payment.status == Status.VOIDED:
+            return payment
+        if payment.status == Status.PAID:
+            payment.last_error = (
+                "Our invoice was voided, but Stripe's is paid and cannot be voided: refund the "
+                "payment in Stripe."
+            )
+            payment.last_error_at = now
+            payment.save(update_fields=["last_error", "last_error_at", "updated_at"])
+            _event("invoice.billing_provider_error", payment, now)
+            return payment
+        in_flight = payment.claimed_until is not None and payment.claimed_until > now
+        if not payment.external_id and not in_flight:
+            _move(payment, Status.VOIDED, now)
+            payment.last_error = ""
+            payment.next_attempt_at = None
+            payment.save()
+            return payment
+        payment.void_requested_at = now
+        payment.next_attempt_at = None
+        payment.save(update_fields=["void_requested_at", "next_attempt_at", "updated_at"])
+        return payment
+
+
+def invoice_payment_retry_now(*, payment: InvoicePayment, now: datetime) -> InvoicePayment:
+    """Staff's "retry now": the payment is due at once (the admin then starts a worker task)."""
+    InvoicePayment.objects.filter(pk=payment.pk).update(next_attempt_at=now, updated_at=now)
+    payment.refresh_from_db()
+    return payment
+
+
+# --- The schedule ----------------------------------------------------------------------------------
+
+
+@dataclass
+class HandoffCounts:
+    sent: int = 0
+    voided: int = 0
+    failed: int = 0
+    calls: int = 0
+
+
+def invoice_payments_send_due(*, now: datetime, limit: int = 1000) -> HandoffCounts:
+    """Send (or void) every payment due, one after another."""
+    counts = HandoffCounts()
+    for payment in payments_due(now=now, limit=limit):
+        outcome, calls = invoice_payment_send(payment_id=payment.pk, now=now)
+        counts.calls += calls
+        if outcome == "sent":
+            counts.sent += 1
+        elif outcome == "voided":
+            counts.voided += 1
+        elif outcome == "failed":
+            counts.failed += 1
+    return counts
+
+
+def invoice_payment_send(*, payment_id, now: datetime) -> tuple[str, int]:
+    """One payment's due work: ("sent" | "voided" | "failed" | "skipped", Stripe calls made)."""
+    payment = _claim(payment_id, now)
+    if payment is None:
+        return "skipped", 0
+    if payment.void_requested_at is not None:
+        return _void(payment, now)
+    try:
+        account, plan = _plan(payment)
+    except HandoffProblem as exc:
+        _failed(payment, HandoffAttempt.Action.SEND, str(exc), calls=0, retryable=False, now=now)
+        return "failed", 0
+
+    def remember(external_id: str) -> None:
+        # Known at once: a later attempt fills this Stripe invoice instead of making another.
+        InvoicePayment.objects.filter(pk=payment.pk).update(external_id=external_id)
+
+    try:
+        result = stripe_api.invoice_send(
+            stripe_api.client_for(account.secret_key),
+            plan,
+            external_id=payment.external_id,
+            on_created=remember,
+        )
+    except stripe_api.StripeCallError as exc:
+        _failed(
+            payment,
+            HandoffAttempt.Action.SEND,
+            str(exc),
+            calls=exc.calls,
+            retryable=exc.retryable,
+            now=now,
+        )
+        return "failed", exc.calls
+    _sent(payment, plan, result, now)
+    return "sent", result.calls
+
+
+def _claim(payment_id, now: datetime) -> InvoicePayment | None:
+    with transaction.atomic():
+        payment = (
+            InvoicePayment.objects.select_for_update(skip_locked=True).filter(pk=payment_id).first()
+        )
+        if payment is None or (payment.claimed_until is not None and payment.claimed_until > now):
+            return None
+        due = payment.void_requested_at is not None or (
+            payment.status == Status.QUEUED and payment.send_after <= now
+        )
+        if not due:
+            return None
+        payment.claimed_until = now + CLAIM
+        payment.save(update_fields=["claimed_until"])
+    return payment
+
+
+def currency_of(invoice: Invoice) -> str:
+    """Stripe's currency code for the invoice's pricing unit: `usd` for USD (cents), otherwise
+    the three letters a fiat unit's name starts with ("EUR", "GBP (pence)")."""
+    unit = invoice.credit_type
+    if str(unit.pk) == USD_CENTS_ID:
+        return "usd"
+    code = unit.name.split(" ", 1)[0]
+    if unit.is_currency and len(code) == 3 and code.isalpha():
+        return code.lower()
+    raise HandoffProblem(
+        f"The pricing unit {unit.name} is not a currency Stripe knows (its name should start "
+        "with the three-letter currency code)."
+    )
+
+
+def line_description(line: InvoiceLineItem) -> str:
+    """The product and its group values, and the tier: "API calls · region: eu · tier 2"."""
+    parts = [line.name]
+    values = {**(line.pricing_group_values or {}), **(line.presentation_group_values or {})}
+    if values:
+        parts.append(", ".join(f"{key}: {value}" for key, value in sorted(values.items())))
+    elif line.group_key:
+        parts.append(f"{line.group_key}: {line.group_value}")
+    if line.tier_level is not None:
+        parts.append(f"tier {line.tier_level}")
+    return " · ".join(parts)[:500]
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.astimezone(UTC).timestamp())
+
+
+def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvoicePlan]:
+    invoice = Invoice.objects.select_related(
+        "credit_type", "contract__billing_provider_configuration"
+    ).get(pk=payment.invoice_id)
+    if invoice.status != Invoice.Status.FINALIZED:
+        raise HandoffProblem(f"The invoice is {invoice.status}; only finalized ones are sent.")
+    account = stripe_account()
+    if account is None or not account.secret_key:
+        raise HandoffProblem(
+            "Stripe is not connected: enter its secret key in Billing providers (or set "
+            "STRIPE_SECRET_KEY)."
+        )
+    if not account.enabled:
+        raise HandoffProblem("The Stripe connection is turned off in Billing providers.")
+    config = contract_billing_configuration(contract=invoice.contract)
+    if config is None or config.billing_provider != STRIPE:
+        raise HandoffProblem(
+            "The contract has no active Stripe configuration (set the customer's Stripe "
+            "customer id on the customer's page)."
+        )
+    payment.billing_provider_configuration_id = config.pk
+    payment.provider_customer_id = config.billing_provider_customer_id
+    payment.collection_method = config.stripe_collection_method or account.default_collection_method
+    currency = currency_of(invoice)
+    places = invoice.credit_type.decimal_places
+    invoice_id = str(invoice.pk)
+    fingerprint = stripe_api.key_fingerprint(
+        payment.provider_customer_id, payment.collection_method
+    )
+    items = tuple(
+        stripe_api.StripeItem(
+            line_id=str(line.pk),
+            amount=stripe_api.minor_units(line.total, places),
+            description=line_description(line),
+            idempotency_key=stripe_api.item_key(invoice_id, str(line.pk), fingerprint),
+            period_start=_unix(line.starting_at),
+            period_end=_unix(line.ending_before),
+        )
+        for line in lines_in_total(invoice_ids=[invoice.pk]).exclude(total=0)
+    )
+    if sum(item.amount for item in items) != stripe_api.minor_units(invoice.total, places):
+        raise HandoffProblem("The invoice's lines do not add up to its total; nothing was sent.")
+    create_key, finalize_key = stripe_api.invoice_keys(invoice_id, fingerprint)
+    number = f"#{invoice.number}" if invoice.number else invoice_id
+    plan = stripe_api.StripeInvoicePlan(
+        invoice_id=invoice_id,
+        customer=payment.provider_customer_id,
+        currency=currency,
+        collection_method=payment.collection_method,
+        days_until_due=invoice.net_payment_terms_days,
+        description=f"Invoice {number}, {invoice.period_label}",
+        metadata={
+            "invoice_id": invoice_id,
+            "invoice_number": str(invoice.number or ""),
+            "customer_id": str(invoice.customer_id),
+            "contract_id": str(invoice.contract_id),
+        },
+        create_key=create_key,
+        finalize_key=finalize_key,
+        items=items,
+    )
+    return account, plan
+
+
+def _void(payment: InvoicePayment, now: datetime) -> tuple[str, int]:
+    if not payment.external_id:
+        with transaction.atomic():
+            locked = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
+            _move(locked, Status.VOIDED, now)
+            locked.void_requested_at = None
+            locked.claimed_until = None
+            locked.save()
+        return "voided", 0
+    account = stripe_account()
+    if account is None or not account.secret_key:
+        _failed(
+            payment,
+            HandoffAttempt.Action.VOID,
+            "Stripe is not connected: the Stripe invoice cannot be voided.",
+            calls=0,
+            retryable=False,
+            now=now,
+        )
+        return "failed", 0
+    try:
+        result = stripe_api.invoice_void(
+            stripe_api.client_for(account.secret_key),
+            external_id=payment.external_id,
+            invoice_id=str(payment.invoice_id),
+            finalized=payment.external_finalized,
+        )
+    except stripe_api.StripeCallError as exc:
+        _failed(
+            payment,
+            HandoffAttempt.Action.VOID,
+            str(exc),
+            calls=exc.calls,
+            retryable=exc.retryable,
+            now=now,
+        )
+        return "failed", exc.calls
+    with transaction.atomic():
+        locked = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
+        _move(locked, Status.VOIDED, now)
+        locked.void_requested_at = None
+        locked.claimed_until = None
+        locked.last_error = ""
+        locked.next_attempt_at = None
+        locked.attempts = F("attempts") + 1
+        locked.save()
+        _attempt(locked, HandoffAttempt.Action.VOID, now, calls=result.calls)
+    return "voided", result.calls
+
+
+def _sent(payment, plan, result: stripe_api.StripeResult, now: datetime) -> None:
+    with transaction.atomic():
+        locked = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
+        locked.billing_provider_configuration_id = payment.billing_provider_configuration_id
+        locked.provider_customer_id = payment.provider_customer_id
+        locked.collection_method = payment.collection_method
+        locked.external_id = result.external_id
+        locked.external_finalized = True
+        locked.invoiced_total = result.total
+        locked.currency = result.currency or plan.currency
+        locked.hosted_invoice_url = result.hosted_invoice_url[:1000]
+        locked.pdf_url = result.pdf_url[:1000]
+        locked.external_payment_id = result.payment_id or locked.external_payment_id
+        locked.sent_at = now
+        locked.claimed_until = None
+        locked.last_error = ""
+        locked.next_attempt_at = None
+        locked.attempts = F("attempts") + 1
+        if locked.status == Status.QUEUED:
+            _move(locked, Status.PAID if result.status == "paid" else Status.SENT, now)
+        locked.save()
+        _attempt(locked, HandoffAttempt.Action.SEND, now, calls=result.calls)
+
+
+def _failed(payment, action: str, error: str, *, calls: int, retryable: bool, now) -> None:
+    """Record the error, back off (the longest wait when someone must fix something first), and
+    raise `invoice.billing_provider_error` when the error is new."""
+    logger.warning("payments: %s of invoice %s failed: %s", action, payment.pk, error)
+    with transaction.atomic():
+        locked = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
+        attempts = locked.attempts + 1
+        new_error = locked.last_error != error
+        locked.attempts = attempts
+        locked.last_error = error
+        locked.last_error_at = now
+        locked.next_attempt_at = now + (retry_delay(attempts) if retryable else LONGEST_RETRY)
+        locked.claimed_until = None
+        for name in ("billing_provider_configuration_id", "provider_customer_id"):
+            setattr(locked, name, getattr(payment, name))
+        locked.collection_method = payment.collection_method
+        locked.save()
+        _attempt(locked, action, now, calls=calls, error=error)
+        if new_error:
+            _event("invoice.billing_provider_error", locked, now, error=error)
+
+
+def _attempt(payment, action: str, now: datetime, *, calls: int, error: str = "") -> None:
+    HandoffAttempt.objects.create(
+        payment_id=payment.pk,
+        action=action,
+        started_at=now,
+        finished_at=now,
+        provider_calls=calls,
+        succeeded=not error,
+        error=error,
+    )
+
+
+def _move(payment: InvoicePayment, status: str, now: datetime) -> None:
+    """A new payment status, and `invoice.payment_status.updated` (the caller saves)."""
+    previous = payment.status
+    if previous == status:
+        return
+    payment.status = status
+    payment.status_changed_at = now
+    _event("invoice.payment_status.updated", payment, now, previous_status=previous)
+
+
+def _event(type_: str, payment: InvoicePayment, now: datetime, **extra) -> None:
+    invoice = Invoice.objects.only("customer_id", "contract_id").get(pk=payment.invoice_id)
+    outbox.record(
+        type=type_,
+        subject_id=payment.invoice_id,
+        occurred_at=now,
+        customer_id=invoice.customer_id,
+        payload={
+            "invoice_id": str(payment.invoice_id),
+            "customer_id": str(invoice.customer_id),
+            "contract_id": str(invoice.contract_id),
+            "billing_provider": payment.billing_provider,
+            "external_invoice_id": payment.external_id or None,
+            "payment_status": payment.status,
+            **extra,
+        },
+    )

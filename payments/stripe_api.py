@@ -1,0 +1,229 @@
+"""Stripe through its official library: what one of our invoices becomes in Stripe (a plan,
+built without any network), and the calls that create, finalize and void it.
+
+One invoice costs one call per line plus two: the draft invoice (`pending_invoice_items_behavior`
+"exclude", so nothing pending on the customer is swept in), one invoice item per line attached to
+it, then the finalization. Every call carries an idempotency key derived from our invoice and line
+ids, so a retry after a crash, a 500 or a timeout replays Stripe's first answer instead of making a
+second item or invoice. The library is pointed at `STRIPE_API_BASE` (tests: a local fake)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import stripe
+from django.conf import settings
+
+# Every idempotency key starts with it (Stripe keeps keys for 24 hours).
+KEY_PREFIX = "billing"
+
+
+@dataclass(frozen=True)
+class StripeItem:
+    """One invoice line as a Stripe invoice item: amount in the smallest currency unit."""
+
+    line_id: str
+    amount: int
+    description: str
+    idempotency_key: str
+    period_start: int | None = None
+    period_end: int | None = None
+
+
+@dataclass(frozen=True)
+class StripeInvoicePlan:
+    """Everything Stripe is told about one of our invoices, idempotency keys included."""
+
+    invoice_id: str
+    customer: str
+    currency: str
+    collection_method: str
+    days_until_due: int | None
+    description: str
+    metadata: dict
+    create_key: str
+    finalize_key: str
+    items: tuple[StripeItem, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class StripeResult:
+    """What Stripe answered for a sent invoice, and how many calls it took."""
+
+    external_id: str = ""
+    status: str = ""
+    total: int | None = None
+    currency: str = ""
+    hosted_invoice_url: str = ""
+    pdf_url: str = ""
+    payment_id: str = ""
+    calls: int = 0
+
+
+class StripeCallError(Exception):
+    """A Stripe call failed; `calls` says how many were made before and including it."""
+
+    def __init__(self, message: str, *, calls: int, retryable: bool = True):
+        super().__init__(message)
+        self.calls = calls
+        self.retryable = retryable
+
+
+def key_fingerprint(customer: str, collection_method: str) -> str:
+    """Part of the idempotency keys that changes when the Stripe customer or collection method
+    changes: Stripe refuses a reused key with other parameters, and a corrected configuration
+    must be sent as new requests."""
+    return hashlib.sha256(f"{customer}|{collection_method}".encode()).hexdigest()[:10]
+
+
+def invoice_keys(invoice_id: str, fingerprint: str) -> tuple[str, str]:
+    base = f"{KEY_PREFIX}-{invoice_id}"
+    return f"{base}-invoice-{fingerprint}", f"{base}-finalize"
+
+
+def item_key(invoice_id: str, line_id: str, fingerprint: str) -> str:
+    return f"{KEY_PREFIX}-{invoice_id}-line-{line_id}-{fingerprint}"
+
+
+def void_key(invoice_id: str) -> str:
+    return f"{KEY_PREFIX}-{invoice_id}-void"
+
+
+def minor_units(amount: Decimal, decimal_places: int) -> int:
+    """An amount already rounded to the pricing unit's smallest amount, as an integer count of
+    it (what Stripe calls the smallest currency unit). Never rounds: a finer amount is an error."""
+    scaled = amount.scaleb(decimal_places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} is finer than the pricing unit's smallest amount")
+    return int(scaled)
+
+
+def client_for(secret_key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        secret_key,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+    )
+
+
+class _Counter:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, function: Callable, *args, **kwargs):
+        self.calls += 1
+        try:
+            return function(*args, **kwargs)
+        except stripe.StripeError as exc:
+            raise StripeCallError(
+                _describe(exc), calls=self.calls, retryable=_retryable(exc)
+            ) from exc
+
+
+def _describe(exc: stripe.StripeError) -> str:
+    status = f"HTTP {exc.http_status}: " if exc.http_status else ""
+    message = exc.user_message or str(exc) or type(exc).__name__
+    return f"Stripe {type(exc).__name__}: {status}{message}"
+
+
+def _retryable(exc: stripe.StripeError) -> bool:
+    """Worth trying again unchanged: network trouble, rate limits, Stripe's own errors. A refused
+    request (bad customer, bad key) needs someone to fix the configuration first; it is still
+    retried, with the longest backoff."""
+    return not isinstance(
+        exc, stripe.InvalidRequestError | stripe.AuthenticationError | stripe.PermissionError
+    )
+
+
+def _result(invoice, calls: int) -> StripeResult:
+    invoice = invoice.to_dict()
+    payment = invoice.get("payment_intent")
+    return StripeResult(
+        external_id=invoice["id"],
+        status=invoice.get("status") or "",
+        total=invoice.get("total"),
+        currency=invoice.get("currency") or "",
+        hosted_invoice_url=invoice.get("hosted_invoice_url") or "",
+        pdf_url=invoice.get("invoice_pdf") or "",
+        payment_id=payment if isinstance(payment, str) else "",
+        calls=calls,
+    )
+
+
+def invoice_send(
+    client: stripe.StripeClient,
+    plan: StripeInvoicePlan,
+    *,
+    external_id: str = "",
+    on_created: Callable[[str], None] = lambda external_id: None,
+) -> StripeResult:
+    """Create (unless `external_id` says an earlier attempt did), fill and finalize the Stripe
+    invoice of `plan`. `on_created` records the Stripe id as soon as it is known."""
+    call = _Counter()
+    if not external_id:
+        params: dict = {
+            "customer": plan.customer,
+            "currency": plan.currency,
+            "collection_method": plan.collection_method,
+            "auto_advance": False,
+            "pending_invoice_items_behavior": "exclude",
+            "description": plan.description,
+            "metadata": plan.metadata,
+        }
+        if plan.collection_method == "send_invoice":
+            params["days_until_due"] = plan.days_until_due or 0
+        created = call(
+            client.v1.invoices.create,
+            params=params,
+            options={"idempotency_key": plan.create_key},
+        )
+        external_id = created.id
+        on_created(external_id)
+    for item in plan.items:
+        params = {
+            "customer": plan.customer,
+            "invoice": external_id,
+            "amount": item.amount,
+            "currency": plan.currency,
+            "description": item.description,
+            "metadata": {"invoice_id": plan.invoice_id, "invoice_line_id": item.line_id},
+        }
+        if item.period_start is not None and item.period_end is not None:
+            params["period"] = {"start": item.period_start, "end": item.period_end}
+        call(
+            client.v1.invoice_items.create,
+            params=params,
+            options={"idempotency_key": item.idempotency_key},
+        )
+    finalized = call(
+        client.v1.invoices.finalize_invoice,
+        external_id,
+        params={"auto_advance": True},
+        options={"idempotency_key": plan.finalize_key},
+    )
+    return _result(finalized, call.calls)
+
+
+def invoice_void(
+    client: stripe.StripeClient, *, external_id: str, invoice_id: str, finalized: bool
+) -> StripeResult:
+    """Void a finalized Stripe invoice; delete one still in draft (a hand-off cut short)."""
+    call = _Counter()
+    if finalized:
+        voided = call(
+            client.v1.invoices.void_invoice,
+            external_id,
+            options={"idempotency_key": void_key(invoice_id)},
+        )
+        return _result(voided, call.calls)
+    try:
+        call(client.v1.invoices.delete, external_id)
+    except StripeCallError as exc:
+        # Deleted already by an earlier attempt whose answer was lost.
+        if "No such invoice" not in str(exc):
+            raise
+    return StripeResult(external_id=external_id, status="deleted", calls=call.calls)

@@ -1,0 +1,276 @@
+"""A local fake of the part of Stripe's HTTP API the product uses (invoices, invoice items,
+finalize, void, delete), served on 127.0.0.1 by werkzeug so the official `stripe` library can be
+pointed at it (`STRIPE_API_BASE`). It records every request, answers with Stripe-shaped objects,
+honours idempotency keys as Stripe does (a key replays its first answer; the same key with other
+parameters is refused), and can be told to fail the next calls: with a 500 before doing anything,
+or by doing the work and answering too late (a timeout whose effect happened).
+
+Used by tests/payments and benchmarks/payments.py."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    params: dict
+    idempotency_key: str | None
+    replayed: bool = False
+    status: int = 200
+
+
+@dataclass
+class FakeStripe:
+    url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    invoices: dict[str, dict] = field(default_factory=dict)
+    items: dict[str, dict] = field(default_factory=dict)
+    missing_customers: set[str] = field(default_factory=set)
+    latency: float = 0.0
+    _failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    _idempotent: dict[str, tuple[str, int, dict]] = field(default_factory=dict)
+    _ids = itertools.count(1)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- what tests set up and read -----------------------------------------------------------
+
+    def fail_next(self, route: str, kind: str = "500", times: int = 1) -> None:
+        """`route`: "create_invoice", "create_item", "finalize", "void", "delete"; `kind`:
+        "500" (nothing done) or "timeout" (done, answered after the client gave up)."""
+        self._failures[route].extend([kind] * times)
+
+    def made(self, route_path: str, method: str = "POST") -> list[Call]:
+        """The calls that did work (not replays, not failures) on paths starting so."""
+        return [
+            c
+            for c in self.calls
+            if c.method == method
+            and c.path.startswith(route_path)
+            and not c.replayed
+            and c.status == 200
+        ]
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    # --- the WSGI app ---------------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self._handle(request)
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> Response:
+        if self.latency:
+            time.sleep(self.latency)
+        params = _nested(request.form.items(multi=True))
+        key = request.headers.get("Idempotency-Key")
+        call = Call(request.method, request.path, params, key)
+        with self._lock:
+            self.calls.append(call)
+        if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
+            call.status = 401
+            return _error(401, "authentication_error", "Invalid API Key provided.")
+        route, handler, args = self._route(request)
+        if handler is None:
+            call.status = 404
+            return _error(
+                404, "invalid_request_error", f"Unrecognized request URL ({request.path})."
+            )
+        failure = None
+        with self._lock:
+            if self._failures[route]:
+                failure = self._failures[route].pop(0)
+            if failure == "500":
+                call.status = 500
+                return _error(500, "api_error", "Something went wrong on Stripe's end.")
+            fingerprint = json.dumps([request.method, request.path, params], sort_keys=True)
+            if key is not None and key in self._idempotent:
+                stored, status, body = self._idempotent[key]
+                if stored != fingerprint:
+                    call.status = 400
+                    return _error(
+                        400,
+                        "idempotency_error",
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        "they were first used with.",
+                    )
+                call.replayed = True
+                return _json(status, body, replayed=True)
+            status, body = handler(params, *args)
+            call.status = status
+            if key is not None and status < 500:
+                self._idempotent[key] = (fingerprint, status, body)
+        if failure == "timeout":
+            time.sleep(self.timeout_sleep)
+        return _json(status, body)
+
+    timeout_sleep: float = 3.0
+
+    def _route(self, request: Request):
+        parts = request.path.strip("/").split("/")
+        method = request.method
+        if parts == ["v1", "invoices"] and method == "POST":
+            return "create_invoice", self._create_invoice, ()
+        if parts == ["v1", "invoiceitems"] and method == "POST":
+            return "create_item", self._create_item, ()
+        if len(parts) == 4 and parts[:2] == ["v1", "invoices"] and method == "POST":
+            action = {"finalize": self._finalize, "void": self._void}.get(parts[3])
+            return parts[3], action, (parts[2],)
+        if len(parts) == 3 and parts[:2] == ["v1", "invoices"] and method == "DELETE":
+            return "delete", self._delete, (parts[2],)
+        return "", None, ()
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_fake{next(self._ids):06d}"
+
+    def _create_invoice(self, params):
+        customer = params.get("customer", "")
+        if not customer.startswith("cus_") or customer in self.missing_customers:
+            return 400, _error_body(
+                "invalid_request_error", f"No such customer: '{customer}'", "resource_missing"
+            )
+        invoice_id = self._new_id("in")
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": customer,
+            "currency": params.get("currency"),
+            "collection_method": params.get("collection_method"),
+            "days_until_due": _int(params.get("days_until_due")),
+            "description": params.get("description"),
+            "metadata": params.get("metadata", {}),
+            "status": "draft",
+            "total": 0,
+            "amount_paid": 0,
+            "auto_advance": params.get("auto_advance") == "true",
+            "hosted_invoice_url": None,
+            "invoice_pdf": None,
+            "lines": {"object": "list", "data": []},
+        }
+        self.invoices[invoice_id] = invoice
+        return 200, invoice
+
+    def _create_item(self, params):
+        invoice = self.invoices.get(params.get("invoice", ""))
+        if invoice is None:
+            return 400, _error_body("invalid_request_error", "No such invoice", "resource_missing")
+        if invoice["status"] != "draft":
+            return 400, _error_body(
+                "invalid_request_error", "The invoice is not a draft.", "invoice_not_editable"
+            )
+        item = {
+            "id": self._new_id("ii"),
+            "object": "invoiceitem",
+            "invoice": invoice["id"],
+            "customer": params.get("customer"),
+            "amount": _int(params.get("amount")),
+            "currency": params.get("currency"),
+            "description": params.get("description"),
+            "metadata": params.get("metadata", {}),
+            "period": {k: _int(v) for k, v in params.get("period", {}).items()},
+        }
+        self.items[item["id"]] = item
+        invoice["lines"]["data"].append(item)
+        invoice["total"] += item["amount"]
+        return 200, item
+
+    def _finalize(self, params, invoice_id):
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            return 404, _error_body("invalid_request_error", f"No such invoice: '{invoice_id}'")
+        if invoice["status"] != "draft":
+            return 400, _error_body("invalid_request_error", "This invoice is already finalized.")
+        invoice["status"] = "paid" if invoice["total"] == 0 else "open"
+        invoice["hosted_invoice_url"] = f"{self.url}/i/{invoice_id}"
+        invoice["invoice_pdf"] = f"{self.url}/i/{invoice_id}/pdf"
+        return 200, invoice
+
+    def _void(self, params, invoice_id):
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            return 404, _error_body("invalid_request_error", f"No such invoice: '{invoice_id}'")
+        if invoice["status"] != "open":
+            return 400, _error_body(
+                "invalid_request_error", f"You can only void open invoices ({invoice['status']})."
+            )
+        invoice["status"] = "void"
+        return 200, invoice
+
+    def _delete(self, params, invoice_id):
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None or invoice["status"] != "draft":
+            return 404, _error_body("invalid_request_error", f"No such invoice: '{invoice_id}'")
+        del self.invoices[invoice_id]
+        return 200, {"id": invoice_id, "object": "invoice", "deleted": True}
+
+
+def _int(value):
+    return None if value in (None, "") else int(value)
+
+
+def _nested(pairs) -> dict:
+    """Stripe's form encoding (`metadata[invoice_id]=...`, `period[start]=...`) as dicts."""
+    result: dict = {}
+    for key, value in pairs:
+        if "[" in key:
+            head, rest = key.split("[", 1)
+            result.setdefault(head, {})[rest.rstrip("]")] = value
+        else:
+            result[key] = value
+    return result
+
+
+def _error_body(kind: str, message: str, code: str | None = None) -> dict:
+    error = {"type": kind, "message": message}
+    if code:
+        error["code"] = code
+    return {"error": error}
+
+
+def _error(status: int, kind: str, message: str) -> Response:
+    return _json(status, _error_body(kind, message))
+
+
+def _json(status: int, body: dict, *, replayed: bool = False) -> Response:
+    headers = {"Request-Id": "req_fake"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if status >= 500:
+        headers["Stripe-Should-Retry"] = "true"
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+class running:
+    """`with running(fake) as url:` serves the fake on a free local port in a thread."""
+
+    def __init__(self, fake: FakeStripe):
+        self.fake = fake
+        self.server = make_server("127.0.0.1", 0, fake, threaded=True, request_handler=_Quiet)
+        fake.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return self.fake.url
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
