@@ -40,7 +40,7 @@ from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric, proper
 
 from .models import MetricAggregate, SqlMetricResult, UsageEvent
 
-_MARKER = re.compile(r'"?__m(\d+)"?|__events')
+_MARKER = re.compile(r'"?__m(\d+)"?|__events|"?__hour_bucket"?')
 _NUMERIC = {
     exp.DataType.Type.DOUBLE,
     exp.DataType.Type.FLOAT,
@@ -118,7 +118,7 @@ def _attached(node: exp.Expression, tree: exp.Expression) -> bool:
     return node is tree
 
 
-def _events_sql(vendor: str, ids: Sequence[str], only) -> tuple[str, list]:
+def _events_sql(vendor: str, ids: Sequence[str], only, ranges=None) -> tuple[str, list]:
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
     placeholders = ", ".join(["%s"] * len(ids))
     sql = (
@@ -127,12 +127,15 @@ def _events_sql(vendor: str, ids: Sequence[str], only) -> tuple[str, list]:
     )
     params: list = list(ids)
     params_tail: list = []
+    if ranges:
+        sql += " AND (" + " OR ".join(["(timestamp >= %s AND timestamp < %s)"] * len(ranges)) + ")"
+        params_tail = [moment for pair in ranges for moment in pair]
     if only is not None:
         key, values = only
         values = sorted(values)
         extract = "properties ->> %s" if vendor == "postgresql" else "json_extract(properties, %s)"
         sql += f" AND {extract} IN ({', '.join(['%s'] * len(values))})"
-        params_tail = [key if vendor == "postgresql" else _json_path(key), *values]
+        params_tail += [key if vendor == "postgresql" else _json_path(key), *values]
     return sql + ")", params, params_tail
 
 
@@ -148,10 +151,17 @@ def bind(
     starting_at: datetime,
     ending_before: datetime,
     only=None,
+    ranges=None,
 ) -> tuple[str, list]:
-    """The compiled query for one window: SQL with `%s` placeholders and its parameters."""
+    """The compiled query for one window (and, with `ranges`, only the events of those
+    [start, end) ranges of it): SQL with `%s` placeholders and its parameters."""
     text, markers = compiled
-    events_sql, id_params, tail = _events_sql(vendor, customer_ids, only)
+    if vendor != "postgresql":
+        # SQLite compares the stored text: bind instants as the backend stores them (naive UTC).
+        adapt = connection.ops.adapt_datetimefield_value
+        starting_at, ending_before = adapt(starting_at), adapt(ending_before)
+        ranges = [(adapt(low), adapt(high)) for low, high in ranges or ()] or None
+    events_sql, id_params, tail = _events_sql(vendor, customer_ids, only, ranges)
     params: list = []
     pieces: list[str] = []
     position = 0
@@ -161,6 +171,13 @@ def bind(
         if match.group(0) == "__events":
             pieces.append(events_sql)
             params.extend([*id_params, starting_at, ending_before, *tail])
+            continue
+        if "__hour_bucket" in match.group(0):
+            pieces.append(
+                "date_trunc('hour', events.timestamp)"
+                if vendor == "postgresql"
+                else "strftime('%%Y-%%m-%%d %%H:00:00', events.timestamp)"
+            )
             continue
         kind, value = markers[int(match.group(1))]
         if kind == "literal":
@@ -176,6 +193,157 @@ def bind(
                 params.append(_json_path(name))
     pieces.append(text[position:].replace("%", "%%"))
     return "".join(pieces), params
+
+
+_ADDITIVE = (exp.Sum, exp.Count, exp.Min, exp.Max)
+
+
+def hourly(parsed: SqlMetric) -> bool:
+    """Can the query be summed hour by hour? One read of `events` (no subquery, no HAVING), its
+    quantity a plain SUM, COUNT (not DISTINCT), MIN or MAX, its other columns no aggregate.
+    Such a query over a window is its hours' results combined, so only the hours that gained
+    events need to be read again."""
+    tree = parsed.tree
+    if tree.find(exp.Subquery) or tree.args.get("having"):
+        return False
+    source = tree.args.get("from_") or tree.args.get("from")
+    if source is None or not isinstance(source.this, exp.Table):
+        return False
+    if (source.this.alias or "events") != "events":
+        return False
+    value = tree.expressions[parsed.value_index]
+    value = value.this if isinstance(value, exp.Alias) else value
+    if not isinstance(value, _ADDITIVE) or isinstance(value.this, exp.Distinct):
+        return False
+    return not any(
+        column.find(exp.AggFunc)
+        for index, column in enumerate(tree.expressions)
+        if index != parsed.value_index
+    )
+
+
+def _hourly_query(parsed: SqlMetric) -> SqlMetric:
+    """The query grouped by the hour too (its last column, `__hour`)."""
+    tree = parsed.tree.copy()
+    bucket = exp.column("__hour_bucket")
+    tree.append("expressions", exp.alias_(bucket.copy(), "__hour"))
+    group = tree.args.get("group")
+    if group is None:
+        tree.set("group", exp.Group(expressions=[bucket]))
+    else:
+        group.append("expressions", bucket)
+    return SqlMetric(
+        sql=parsed.sql, tree=tree, value_index=parsed.value_index, group_keys=parsed.group_keys
+    )
+
+
+def _combine(kind, a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if kind is exp.Min:
+        return min(a, b)
+    if kind is exp.Max:
+        return max(a, b)
+    return a + b
+
+
+def _hour_key(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).isoformat()
+
+
+def _ranges(hours: list[str], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The hours as [start, end) ranges inside the window, consecutive hours joined."""
+    ranges: list[list[datetime]] = []
+    for hour in sorted(datetime.fromisoformat(h) for h in hours):
+        low, high = max(hour, start), min(hour + timedelta(hours=1), end)
+        if ranges and ranges[-1][1] >= low:
+            ranges[-1][1] = high
+        else:
+            ranges.append([low, high])
+    return [(low, high) for low, high in ranges]
+
+
+def _hour_counts(metric, ids, start: datetime, end: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for hour, count in MetricAggregate.objects.filter(
+        metric_id=metric.pk,
+        customer_id__in=list(ids),
+        hour__gte=start.replace(minute=0, second=0, microsecond=0),
+        hour__lt=end,
+    ).values_list("hour", "event_count"):
+        key = _hour_key(hour)
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+# More hours than this gained events since the cached result: read the whole window again.
+MAX_STALE_HOURS = 48
+
+
+def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[list]:
+    """`sql_metric_rows` of an hourly query: the cached hours kept, the hours whose event count
+    changed read again (a few hours of events, not the window's), then combined."""
+    scope = _scope(ids, starting_at, ending_before, only)
+    counts = _hour_counts(metric, ids, starting_at, ending_before)
+    cached = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
+    state = cached.rows if cached is not None and isinstance(cached.rows, dict) else None
+    hours: dict[str, list] = dict(state["hours"]) if state else {}
+    stale = sorted(
+        {h for h, n in counts.items() if not state or state["counts"].get(h) != n}
+        | ({h for h in state["counts"] if h not in counts} if state else set())
+    )
+    if state is None or len(stale) > MAX_STALE_HOURS:
+        ranges, hours = None, {}
+    else:
+        ranges = _ranges(stale, starting_at, ending_before)
+        for hour in stale:
+            hours.pop(hour, None)
+    if state is None or stale:
+        vendor = connection.vendor
+        sql, params = bind(
+            compile_sql_metric(_hourly_query(parsed), vendor),
+            vendor=vendor,
+            customer_ids=list(ids),
+            starting_at=starting_at,
+            ending_before=ending_before,
+            only=only,
+            ranges=ranges,
+        )
+        for row in _run(sql, params):
+            *columns, bucket = row
+            value = _number(columns[parsed.value_index])
+            groups = [
+                None if v is None else str(v)
+                for i, v in enumerate(columns)
+                if i != parsed.value_index
+            ]
+            hours.setdefault(_hour_key(bucket), []).append(
+                [*groups, None if value is None else str(value)]
+            )
+        SqlMetricResult.objects.update_or_create(
+            metric_id=metric.pk,
+            scope=scope,
+            defaults={
+                "fingerprint": f"hourly:{len(counts)}:{sum(counts.values())}",
+                "rows": {"hours": hours, "counts": counts},
+            },
+        )
+    value = parsed.tree.expressions[parsed.value_index]
+    kind = type(value.this if isinstance(value, exp.Alias) else value)
+    merged: dict[tuple, Decimal | None] = {}
+    for rows in hours.values():
+        for row in rows:
+            key = tuple(row[:-1])
+            amount = None if row[-1] is None else Decimal(row[-1])
+            merged[key] = _combine(kind, merged.get(key), amount)
+    if not merged and not parsed.tree.args.get("group"):
+        # An aggregate without GROUP BY answers one row even over no events: COUNT 0, else NULL.
+        return [[Decimal(0) if kind is exp.Count else None]]
+    return [[*key, amount] for key, amount in merged.items()]
 
 
 def _run(sql: str, params: list) -> list[tuple]:
@@ -259,10 +427,12 @@ def sql_metric_rows(
     if not customer_ids:
         return []
     parsed = _parsed(metric.sql)
+    if hourly(parsed):
+        return _hourly_rows(metric, parsed, customer_ids, starting_at, ending_before, only)
     scope = _scope(customer_ids, starting_at, ending_before, only)
     fingerprint = _fingerprint(metric, customer_ids, starting_at, ending_before)
     cached = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
-    if cached is not None and cached.fingerprint == fingerprint:
+    if cached is not None and cached.fingerprint == fingerprint and isinstance(cached.rows, list):
         return [
             [*row[:-1], Decimal(row[-1]) if row[-1] is not None else None] for row in cached.rows
         ]

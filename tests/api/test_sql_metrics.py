@@ -88,6 +88,15 @@ def test_usage_per_group_and_the_unasked_columns_summed_away(post, customer):
         ending_before=datetime(2026, 1, 5, 12, tzinfo=UTC),
         group_keys=[],
     ) == {(): Decimal("250")}
+    # An event exactly at the window's start is inside it (instants bound as the backend stores
+    # them).
+    assert sql_metric_usage(
+        metric=metric,
+        customer_ids=ids,
+        starting_at=datetime(2026, 1, 5, 10, tzinfo=UTC),
+        ending_before=datetime(2026, 1, 5, 11, tzinfo=UTC),
+        group_keys=[],
+    ) == {(): Decimal("100")}
     only_eu = sql_metric_usage(
         metric=metric,
         customer_ids=ids,
@@ -124,7 +133,9 @@ def test_distinct_counts_and_subqueries(post, customer):
     assert sql_metric_usage(metric=busiest_day, **window) == {(): Decimal("2")}
 
 
-def test_results_are_cached_until_an_event_arrives(post, customer):
+def test_a_sum_is_cached_hour_by_hour_and_only_the_hours_that_gained_events_are_read(
+    post, customer
+):
     from catalog.models import BillableMetric
 
     metric = BillableMetric.objects.get(
@@ -139,7 +150,49 @@ def test_results_are_cached_until_an_event_arrives(post, customer):
     }
     assert sql_metric_rows(**window) == [[Decimal("3")]]
     cached = SqlMetricResult.objects.get(metric=metric)
-    # The cache answers while the events counted are unchanged (a stale row proves it is read).
+    assert sorted(cached.rows["hours"]) == [
+        "2026-01-05T10:00:00+00:00",
+        "2026-01-05T11:00:00+00:00",
+        "2026-01-06T09:00:00+00:00",
+    ]
+    # A stale figure in an hour nothing was added to is kept: that hour is not read again.
+    cached.rows["hours"]["2026-01-05T10:00:00+00:00"] = [["40"]]
+    cached.save()
+    assert sql_metric_rows(**window) == [[Decimal("42")]]
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-06T09:10:00Z",
+                "properties": {"tokens": "1"},
+            }
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+    # The hour that gained an event is read again (1 + 1); the others come from the cache.
+    assert sql_metric_rows(**window) == [[Decimal("43")]]
+
+
+def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post, customer):
+    from catalog.models import BillableMetric
+    from metering.sql_metrics import _parsed as parsed
+    from metering.sql_metrics import hourly
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(post, "SELECT COUNT(DISTINCT properties.user) AS value FROM events")["id"]
+    )
+    assert not hourly(parsed(metric.sql))
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+    }
+    assert sql_metric_rows(**window) == [[Decimal("3")]]
+    cached = SqlMetricResult.objects.get(metric=metric)
     cached.rows = [["99"]]
     cached.save()
     assert sql_metric_rows(**window) == [[Decimal("99")]]
@@ -150,7 +203,7 @@ def test_results_are_cached_until_an_event_arrives(post, customer):
                 "customer_id": str(customer.pk),
                 "event_type": "api_call",
                 "timestamp": "2026-01-06T09:10:00Z",
-                "properties": {"tokens": "1"},
+                "properties": {"user": "z"},
             }
         ],
         now=datetime(2026, 1, 7, tzinfo=UTC),
