@@ -38,7 +38,7 @@ from sqlglot import exp
 from catalog.models import BillableMetric
 from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric, property_name
 
-from .models import MetricAggregate, SqlMetricResult, UsageEvent
+from .models import MetricAggregate, SqlMetricHour, SqlMetricResult, UsageEvent
 
 _MARKER = re.compile(r'"?__m(\d+)"?|__events|"?__hour_bucket"?')
 _NUMERIC = {
@@ -267,16 +267,15 @@ def _ranges(hours: list[str], start: datetime, end: datetime) -> list[tuple[date
     return [(low, high) for low, high in ranges]
 
 
-def _hour_counts(metric, ids, start: datetime, end: datetime) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def _hour_counts(metric, ids, start: datetime, end: datetime) -> dict[datetime, int]:
+    counts: dict[datetime, int] = {}
     for hour, count in MetricAggregate.objects.filter(
         metric_id=metric.pk,
         customer_id__in=list(ids),
         hour__gte=start.replace(minute=0, second=0, microsecond=0),
         hour__lt=end,
     ).values_list("hour", "event_count"):
-        key = _hour_key(hour)
-        counts[key] = counts.get(key, 0) + count
+        counts[hour] = counts.get(hour, 0) + count
     return counts
 
 
@@ -284,66 +283,123 @@ def _hour_counts(metric, ids, start: datetime, end: datetime) -> dict[str, int]:
 MAX_STALE_HOURS = 48
 
 
+def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges) -> dict:
+    """{hour: [[group values..., quantity text], ...]}: the hourly query over the window (or
+    only its `ranges`)."""
+    vendor = connection.vendor
+    sql, params = bind(
+        compile_sql_metric(_hourly_query(parsed), vendor),
+        vendor=vendor,
+        customer_ids=list(ids),
+        starting_at=starting_at,
+        ending_before=ending_before,
+        only=only,
+        ranges=ranges,
+    )
+    hours: dict[datetime, list] = {}
+    for row in _run(sql, params):
+        *columns, bucket = row
+        value = _number(columns[parsed.value_index])
+        groups = [
+            None if v is None else str(v) for i, v in enumerate(columns) if i != parsed.value_index
+        ]
+        hours.setdefault(datetime.fromisoformat(_hour_key(bucket)), []).append(
+            [*groups, None if value is None else str(value)]
+        )
+    return hours
+
+
+def _merge(kind, merged: dict, rows, sign: int = 1) -> None:
+    for row in rows:
+        key = tuple(row[:-1])
+        amount = None if row[-1] is None else Decimal(row[-1])
+        if sign < 0:
+            if amount is not None and key in merged and merged[key] is not None:
+                merged[key] -= amount
+            continue
+        merged[key] = _combine(kind, merged.get(key), amount)
+
+
 def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[list]:
-    """`sql_metric_rows` of an hourly query: the cached hours kept, the hours whose event count
-    changed read again (a few hours of events, not the window's), then combined."""
+    """`sql_metric_rows` of an hourly query. The window's result is kept with the events
+    counted in its hours: unchanged, it is the answer (two small reads). Otherwise only the
+    hours whose count changed are read again (a few hours of events, not the window's) and the
+    result is corrected by them: what those hours gave before is taken out, what they give now
+    is added (MIN and MAX: every kept hour combined again)."""
     scope = _scope(ids, starting_at, ending_before, only)
     counts = _hour_counts(metric, ids, starting_at, ending_before)
-    cached = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
-    state = cached.rows if cached is not None and isinstance(cached.rows, dict) else None
-    hours: dict[str, list] = dict(state["hours"]) if state else {}
-    stale = sorted(
-        {h for h, n in counts.items() if not state or state["counts"].get(h) != n}
-        | ({h for h in state["counts"] if h not in counts} if state else set())
-    )
-    if state is None or len(stale) > MAX_STALE_HOURS:
-        ranges, hours = None, {}
-    else:
-        ranges = _ranges(stale, starting_at, ending_before)
-        for hour in stale:
-            hours.pop(hour, None)
-    if state is None or stale:
-        vendor = connection.vendor
-        sql, params = bind(
-            compile_sql_metric(_hourly_query(parsed), vendor),
-            vendor=vendor,
-            customer_ids=list(ids),
-            starting_at=starting_at,
-            ending_before=ending_before,
-            only=only,
-            ranges=ranges,
-        )
-        for row in _run(sql, params):
-            *columns, bucket = row
-            value = _number(columns[parsed.value_index])
-            groups = [
-                None if v is None else str(v)
-                for i, v in enumerate(columns)
-                if i != parsed.value_index
-            ]
-            hours.setdefault(_hour_key(bucket), []).append(
-                [*groups, None if value is None else str(value)]
-            )
-        SqlMetricResult.objects.update_or_create(
-            metric_id=metric.pk,
-            scope=scope,
-            defaults={
-                "fingerprint": f"hourly:{len(counts)}:{sum(counts.values())}",
-                "rows": {"hours": hours, "counts": counts},
-            },
-        )
+    fingerprint = f"hourly:{len(counts)}:{sum(counts.values())}"
     value = parsed.tree.expressions[parsed.value_index]
     kind = type(value.this if isinstance(value, exp.Alias) else value)
+    result = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
+    if result is not None and result.fingerprint == fingerprint and isinstance(result.rows, list):
+        return _decoded(result.rows)
+    kept = SqlMetricHour.objects.filter(metric_id=metric.pk, scope=scope)
+    known = dict(kept.values_list("hour", "event_count")) if result is not None else {}
+    stale = sorted(
+        {h for h, n in counts.items() if known.get(h) != n}
+        | {h for h, n in known.items() if n and h not in counts}
+    )
+    whole = result is None or not isinstance(result.rows, list) or len(stale) > MAX_STALE_HOURS
     merged: dict[tuple, Decimal | None] = {}
-    for rows in hours.values():
-        for row in rows:
-            key = tuple(row[:-1])
-            amount = None if row[-1] is None else Decimal(row[-1])
-            merged[key] = _combine(kind, merged.get(key), amount)
+    if whole:
+        fresh = _read_hours(metric, parsed, ids, starting_at, ending_before, only, None)
+        kept.delete()
+        for rows in fresh.values():
+            _merge(kind, merged, rows)
+        changed = fresh
+    else:
+        fresh = _read_hours(
+            metric,
+            parsed,
+            ids,
+            starting_at,
+            ending_before,
+            only,
+            _ranges([h.isoformat() for h in stale], starting_at, ending_before),
+        )
+        old = {row.hour: row.rows for row in kept.filter(hour__in=stale)}
+        if kind in (exp.Sum, exp.Count):
+            _merge(kind, merged, [[*row[:-1], str(row[-1])] for row in _decoded(result.rows)])
+            for rows in old.values():
+                _merge(kind, merged, rows, sign=-1)
+            for rows in fresh.values():
+                _merge(kind, merged, rows)
+        else:
+            for rows in kept.exclude(hour__in=stale).values_list("rows", flat=True):
+                _merge(kind, merged, rows)
+            for rows in fresh.values():
+                _merge(kind, merged, rows)
+        kept.filter(hour__in=stale).delete()
+        changed = {hour: fresh.get(hour, []) for hour in stale}
+    SqlMetricHour.objects.bulk_create(
+        SqlMetricHour(
+            metric_id=metric.pk,
+            scope=scope,
+            hour=hour,
+            event_count=counts.get(hour, 0),
+            rows=rows,
+        )
+        for hour, rows in {**{h: [] for h in counts if whole}, **changed}.items()
+    )
     if not merged and not parsed.tree.args.get("group"):
         # An aggregate without GROUP BY answers one row even over no events: COUNT 0, else NULL.
-        return [[Decimal(0) if kind is exp.Count else None]]
-    return [[*key, amount] for key, amount in merged.items()]
+        merged[()] = Decimal(0) if kind is exp.Count else None
+    rows = [[*key, amount] for key, amount in merged.items()]
+    SqlMetricResult.objects.update_or_create(
+        metric_id=metric.pk,
+        scope=scope,
+        defaults={"fingerprint": fingerprint, "rows": _encoded(rows)},
+    )
+    return rows
+
+
+def _encoded(rows) -> list:
+    return [[*row[:-1], None if row[-1] is None else str(row[-1])] for row in rows]
+
+
+def _decoded(rows) -> list:
+    return [[*row[:-1], None if row[-1] is None else Decimal(row[-1])] for row in rows]
 
 
 def _run(sql: str, params: list) -> list[tuple]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.sql_metric import SqlMetricError, parse_sql_metric
-from metering.models import SqlMetricResult, UsageEvent
+from metering.models import SqlMetricHour, SqlMetricResult, UsageEvent
 from metering.sql_metrics import bind, compile_sql_metric, sql_metric_rows, sql_metric_usage
 from tests.api.conftest import data, error
 from tests.invoicing.factories import ingest
@@ -149,16 +149,15 @@ def test_a_sum_is_cached_hour_by_hour_and_only_the_hours_that_gained_events_are_
         "ending_before": FEB,
     }
     assert sql_metric_rows(**window) == [[Decimal("3")]]
-    cached = SqlMetricResult.objects.get(metric=metric)
-    assert sorted(cached.rows["hours"]) == [
-        "2026-01-05T10:00:00+00:00",
-        "2026-01-05T11:00:00+00:00",
-        "2026-01-06T09:00:00+00:00",
+    hours = SqlMetricHour.objects.filter(metric=metric).order_by("hour")
+    assert [(h.hour.isoformat(), h.event_count, h.rows) for h in hours] == [
+        ("2026-01-05T10:00:00+00:00", 1, [["1"]]),
+        ("2026-01-05T11:00:00+00:00", 1, [["1"]]),
+        ("2026-01-06T09:00:00+00:00", 2, [["1"]]),
     ]
-    # A stale figure in an hour nothing was added to is kept: that hour is not read again.
-    cached.rows["hours"]["2026-01-05T10:00:00+00:00"] = [["40"]]
-    cached.save()
-    assert sql_metric_rows(**window) == [[Decimal("42")]]
+    # While no event arrives, the kept result answers (a made-up figure proves it is read).
+    SqlMetricResult.objects.filter(metric=metric).update(rows=[["40"]])
+    assert sql_metric_rows(**window) == [[Decimal("40")]]
     ingest(
         [
             {
@@ -171,8 +170,10 @@ def test_a_sum_is_cached_hour_by_hour_and_only_the_hours_that_gained_events_are_
         ],
         now=datetime(2026, 1, 7, tzinfo=UTC),
     )
-    # The hour that gained an event is read again (1 + 1); the others come from the cache.
-    assert sql_metric_rows(**window) == [[Decimal("43")]]
+    # Only the hour that gained an event is read again: the kept result is corrected by it
+    # (40 - 1 + 2), not computed again from every hour (which would give 4).
+    assert sql_metric_rows(**window) == [[Decimal("41")]]
+    assert hours.get(hour=datetime(2026, 1, 6, 9, tzinfo=UTC)).rows == [["2"]]
 
 
 def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post, customer):
@@ -389,3 +390,37 @@ def test_the_parser_refuses_in_its_own_words():
         "LIMIT is not allowed in a SQL metric",
         7,
     )
+
+
+def test_a_max_kept_hour_by_hour_takes_a_new_larger_value(post, customer):
+    from catalog.models import BillableMetric
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT MAX(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+            "FROM events GROUP BY properties.region",
+        )["id"]
+    )
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+        "group_keys": ["region"],
+    }
+    assert sql_metric_usage(**window) == {("eu",): Decimal("100"), ("us",): Decimal("250")}
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-20T09:10:00Z",
+                "properties": {"tokens": "900", "region": "eu"},
+            }
+        ],
+        now=datetime(2026, 1, 21, tzinfo=UTC),
+    )
+    assert sql_metric_usage(**window) == {("eu",): Decimal("900"), ("us",): Decimal("250")}
