@@ -4,9 +4,11 @@ One contract whose only product is priced by a SQL metric (a SUM of a cast prope
 region, filtered on the event type), 1,000,000 events in its period over 50 regions, read through
 GET /v1/customers/{id}/invoices/{invoice_id}:
 
-- cold: each read after an ingest (the cache's fingerprint changed): the query runs over the
-  period's million events (target p50 <= 200 ms);
-- warm: reads with no new event in between (the cached result answers).
+- with nothing kept (the cache emptied before each read): the query over the period's million
+  events;
+- after an ingest (target p50 <= 200 ms): the hour that gained the event is read again and the
+  kept result corrected (the query sums hour by hour, see metering.sql_metrics);
+- with nothing new: the kept result answers.
 
 Events and the hourly event counts (the cache's fingerprint) are written directly in SQL, not
 through HTTP: this measures the read. A throw-away database (`benchmarks/_support.database`).
@@ -46,7 +48,7 @@ if os.environ.get(CHILD):
     from customers.models import Contract, Customer
     from invoicing.models import Invoice
     from invoicing.services import contracts_drafts_ensure
-    from metering.models import SqlMetricResult
+    from metering.models import SqlMetricHour, SqlMetricResult
     from metering.services import usage_events_ingest
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -152,6 +154,11 @@ def run(runs: int = 15) -> None:
     url = f"/v1/customers/{contract.customer_id}/invoices/{invoice.id}"
     first = client.get(url).json()["data"]
     log(f"   draft: {len(first['line_items'])} lines, total {first['total']} cents")
+    whole = []
+    for _ in range(5):
+        SqlMetricResult.objects.all().delete()
+        SqlMetricHour.objects.all().delete()
+        whole.append(timed(client, url))
     cold = []
     for index in range(runs):
         # One new event in the period: the cached result is stale, the query runs again.
@@ -169,8 +176,11 @@ def run(runs: int = 15) -> None:
         )
         cold.append(timed(client, url))
     warm = [timed(client, url) for _ in range(runs)]
-    log(summary("GET draft after an ingest (query runs)", cold) + " (target p50 <= 200 ms)")
-    log(summary("GET draft, nothing new (cached result)", warm))
+    log(summary("GET draft, nothing kept (the query over 1M events)", whole))
+    log(
+        summary("GET draft after an ingest (one hour read again)", cold) + " (target p50 <= 200 ms)"
+    )
+    log(summary("GET draft, nothing new (kept result)", warm))
     log(f"   cached results kept: {SqlMetricResult.objects.count()}")
 
 
