@@ -228,6 +228,7 @@ class ContractUsageFilter(models.Model):
 
     class Meta:
         ordering = ["starting_at"]
+        verbose_name = "usage filter"
         constraints = [start_before_end("contractusagefilter")]
 
     def __str__(self) -> str:

@@ -80,6 +80,8 @@ class RecurringBalance(models.Model):
 
     class Meta:
         ordering = ["starting_at", "created_at"]
+        verbose_name = "recurring commit or credit"
+        verbose_name_plural = "recurring commits and credits"
         constraints = [
             start_before_end("recurringbalance"),
             models.CheckConstraint(

@@ -42,6 +42,7 @@ class NamedScheduleSegment(models.Model):
 
     class Meta:
         ordering = ["name", "starting_at"]
+        verbose_name = "named schedule"
         constraints = [
             start_before_end("namedschedulesegment"),
             models.CheckConstraint(
