@@ -40,9 +40,14 @@ def billable_metric_create(
         group_keys=group_keys or [],
         custom_fields=custom_fields or {},
     )
+    return _made(metric, now)
+
+
+def _made(metric: BillableMetric, now: datetime | None) -> BillableMetric:
+    """Save a new metric and record `billable_metric.create`: metering hears it and measures
+    the events stored before the metric existed."""
     with transaction.atomic():
         save_clean(metric)
-        # Metering hears it and measures the events stored before the metric existed.
         outbox.record(
             type="billable_metric.create",
             subject_id=metric.pk,
@@ -78,15 +83,7 @@ def billable_metric_create_sql(
         group_keys=[list(parsed.group_keys)] if parsed.group_keys else [],
         custom_fields=custom_fields or {},
     )
-    with transaction.atomic():
-        save_clean(metric)
-        outbox.record(
-            type="billable_metric.create",
-            subject_id=metric.pk,
-            occurred_at=now or timezone.now(),
-            payload={"billable_metric_id": str(metric.pk)},
-        )
-    return metric
+    return _made(metric, now)
 
 
 def billable_metric_rename(*, metric: BillableMetric, name: str) -> BillableMetric:
