@@ -159,20 +159,16 @@ def usage_by_segment(
     if not customer_ids:
         return segments
     if metric.sql:
-        # A SQL metric is its query over each segment's events (not additive across segments).
-        from .sql_metrics import sql_metric_usage
+        # A SQL metric is its query over each segment's events (see metering.sql_metrics).
+        from .sql_metrics import sql_metric_usage_by_segment
 
-        return [
-            sql_metric_usage(
-                metric=metric,
-                customer_ids=list(customer_ids),
-                starting_at=start,
-                ending_before=end,
-                group_keys=group_keys,
-                only=only,
-            )
-            for start, end in pairwise(bounds)
-        ]
+        return sql_metric_usage_by_segment(
+            metric=metric,
+            customer_ids=list(customer_ids),
+            bounds=bounds,
+            group_keys=group_keys,
+            only=only,
+        )
     if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
         _unique(metric, list(customer_ids), bounds, group_keys, segments, only)
     else:

@@ -25,6 +25,8 @@ import hashlib
 import json
 import re
 import time
+from bisect import bisect_right
+from itertools import pairwise
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -565,3 +567,54 @@ def sql_metric_check_runs(metric_sql: str) -> None:
         ending_before=moment + timedelta(hours=1),
     )
     _run(sql, params)
+
+
+def sql_metric_usage_by_segment(
+    *,
+    metric: BillableMetric,
+    customer_ids: Sequence[str],
+    bounds: Sequence[datetime],
+    group_keys: Sequence[str],
+    only=None,
+) -> list[dict[tuple, Decimal]]:
+    """`sql_metric_usage` for each segment of hour-aligned `bounds` (the usage API's windows).
+    An hourly query is read once, hour by hour, over the whole range and each hour added to its
+    segment; any other query runs once per segment."""
+    parsed = _parsed(metric.sql)
+    if not hourly(parsed) or len(bounds) <= 2:
+        return [
+            sql_metric_usage(
+                metric=metric,
+                customer_ids=customer_ids,
+                starting_at=start,
+                ending_before=end,
+                group_keys=group_keys,
+                only=only,
+            )
+            for start, end in pairwise(bounds)
+        ]
+    unknown = [key for key in group_keys if key not in parsed.group_keys]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} is not a column of the SQL metric {metric.name} "
+            f"(its columns: {', '.join(parsed.group_keys) or 'none'})"
+        )
+    positions = [parsed.group_keys.index(key) for key in group_keys]
+    value = parsed.tree.expressions[parsed.value_index]
+    kind = type(value.this if isinstance(value, exp.Alias) else value)
+    per_segment: list[dict] = [{} for _ in range(len(bounds) - 1)]
+    hours = _read_hours(metric, parsed, list(customer_ids), bounds[0], bounds[-1], only, None)
+    for hour, rows in hours.items():
+        index = bisect_right(bounds, hour) - 1
+        if 0 <= index < len(per_segment):
+            _merge(kind, per_segment[index], rows)
+    result = []
+    for merged in per_segment:
+        usage: dict[tuple, Decimal] = {}
+        for key, amount in merged.items():
+            if amount is None:
+                continue
+            group = tuple(key[p] for p in positions)
+            usage[group] = usage.get(group, Decimal(0)) + amount
+        result.append(usage)
+    return result

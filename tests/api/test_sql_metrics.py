@@ -424,3 +424,27 @@ def test_a_max_kept_hour_by_hour_takes_a_new_larger_value(post, customer):
         now=datetime(2026, 1, 21, tzinfo=UTC),
     )
     assert sql_metric_usage(**window) == {("eu",): Decimal("900"), ("us",): Decimal("250")}
+
+
+def test_the_usage_api_reads_a_sql_metric_by_day(post, customer):
+    made = _metric(
+        post,
+        "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+        "FROM events WHERE event_type = 'api_call' GROUP BY properties.region",
+    )
+    _events(str(customer.pk))
+    response = post(
+        "/v1/usage",
+        {
+            "starting_on": "2026-01-05T00:00:00Z",
+            "ending_before": "2026-01-07T00:00:00Z",
+            "window_size": "DAY",
+            "customer_ids": [str(customer.pk)],
+            "billable_metrics": [{"id": made["id"]}],
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert [(row["start_timestamp"], row["value"]) for row in response.json()["data"]] == [
+        ("2026-01-05T00:00:00Z", 350),
+        ("2026-01-06T00:00:00Z", 50),
+    ]
