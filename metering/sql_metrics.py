@@ -26,11 +26,11 @@ import json
 import re
 import time
 from bisect import bisect_right
-from itertools import pairwise
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import pairwise
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
