@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0005_billablemetric_sql'),
+        ('catalog', '0006_billablemetric_sql'),
         ('metering', '0004_usageevent_late_index'),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0003_product_updates_package_contract_name'),
+        ('catalog', '0004_composite_minimum_scope_tiered_percentage'),
     ]
 
     operations = [
