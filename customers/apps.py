@@ -9,7 +9,16 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from core import custom_fields
 
-        from .models import Commit, Contract, Credit, Customer, ScheduledCharge, Subscription
+        from .models import (
+            Commit,
+            Contract,
+            Credit,
+            Customer,
+            Discount,
+            ProfessionalService,
+            ScheduledCharge,
+            Subscription,
+        )
 
         custom_fields.register("customer", Customer)
         custom_fields.register("contract", Contract)
@@ -17,3 +26,5 @@ class CustomersConfig(AppConfig):
         custom_fields.register("contract_credit", Credit)
         custom_fields.register("scheduled_charge", ScheduledCharge)
         custom_fields.register("subscription", Subscription)
+        custom_fields.register("discount", Discount)
+        custom_fields.register("professional_service", ProfessionalService)
