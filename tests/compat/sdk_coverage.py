@@ -795,6 +795,7 @@ CALLS: dict[str, Call] = {
                 {
                     "customer_id": w["customer"],
                     "billing_provider": "stripe",
+                    "delivery_method": "direct_to_billing_provider",
                     "configuration": {
                         "stripe_customer_id": "cus_123",
                         "stripe_collection_method": "charge_automatically",
