@@ -16,7 +16,13 @@ Caching: a draft is read far more often than its customer's events change. Inges
 every event of a SQL metric's customers per hour (metering's pre-aggregates, COUNT without
 filters), so (events counted in the window's hours) is a fingerprint that grows with every new
 event; a result is kept per (metric, ingest ids, window, filter) with its fingerprint and reused
-while the fingerprint is unchanged.
+while the fingerprint is unchanged. A query that can be summed hour by hour (`hourly`: one read
+of `events`, SUM/COUNT/MIN/MAX) also keeps each hour's rows with that hour's count
+(`by_hour`): when some hours gained events, only those hours are read again and the kept
+result corrected.
+
+Modules: `compiler` (rewrite and bind), `runner` (the timeout), `by_hour` (the hourly cache),
+`evaluation` (rows, quantities per group, per usage window, the check run).
 """
 
 from .compiler import _parsed, bind, compile_sql_metric, hourly  # noqa: F401
