@@ -85,14 +85,16 @@ def test_auto_recharge_buys_up_to_its_target_at_once_and_again_when_drawn(post, 
     assert [i.amount for i in first.invoice_schedule.all()] == [Decimal(5000)]
     assert Invoice.objects.filter(contract_id=contract_id, type="SCHEDULED").count() == 1
     # 2,100 tokens at 2 = 4200 drawn: 800 left, below 1000: 4200 more brings it back to 5000.
+    # (The usage is inside the commit's access, which starts on the hour it was bought.)
     now = _now()
+    access_start = first.access_schedule.get().starting_at
     ingest(
         [
             {
                 "transaction_id": "t1",
                 "customer_id": str(world["customer"].pk),
                 "event_type": "tokens_usage",
-                "timestamp": (now - timedelta(minutes=5)).isoformat(),
+                "timestamp": access_start.isoformat(),
                 "properties": {"num_tokens": "2100"},
             }
         ],
