@@ -29,6 +29,10 @@ class CustomFieldConflict(ValidationError):
     """A value already held by another entity under a key that enforces uniqueness (409)."""
 
 
+class CustomFieldEntityNotFound(Exception):
+    """No entity of the type has the id (the API answers 404)."""
+
+
 def register(entity: str, model: type[models.Model]) -> None:
     """Declare that values of `entity` custom fields live on `model.custom_fields`."""
     _registry[entity] = model
@@ -59,9 +63,11 @@ def _entity(entity: str, entity_id) -> models.Model:
     try:
         found = model._default_manager.select_for_update().filter(pk=entity_id).first()
     except (ValueError, ValidationError):
-        found = None
+        raise ValidationError({"entity_id": f"'{entity_id}' is not a valid id."}) from None
     if found is None:
-        raise ValidationError({"entity_id": f"No {entity} {entity_id}."})
+        raise CustomFieldEntityNotFound(
+            f"{entity.replace('_', ' ').capitalize()} {entity_id} not found."
+        )
     return found
 
 

@@ -1,11 +1,15 @@
-"""/v1/customFields/*: declare keys per entity type and set or delete values on entities."""
+"""/v1/customFields/*: declare keys per entity type and set or delete values on entities.
+
+A customer's billing fields (`Customer.BILLING_FIELDS`, the invoice document's bill-to) travel as
+its custom fields but are columns: they need no key and go through the customer's services."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,6 +28,8 @@ from core.api import (
     validated,
 )
 from core.exceptions import Conflict
+from customers import services
+from customers.models import Customer
 
 # Metronome's entity types (the SDK's list); `core.custom_fields` says which are kept here.
 ENTITIES = [
@@ -108,6 +114,20 @@ def _conflicts():
         yield
     except custom_fields.CustomFieldConflict as exc:
         raise Conflict(next(iter(exc.message_dict.values()))[0]) from None
+    except custom_fields.CustomFieldEntityNotFound as exc:
+        raise exceptions.NotFound(str(exc)) from None
+
+
+def _billing(entity: str, keys) -> list[str]:
+    """The customer billing fields among the keys (other entities have none)."""
+    return [k for k in keys if k in Customer.BILLING_FIELDS] if entity == "customer" else []
+
+
+def _customer(entity_id) -> Customer:
+    try:
+        return Customer.objects.select_for_update().get(pk=entity_id)
+    except (Customer.DoesNotExist, ValueError):
+        raise exceptions.NotFound(f"Customer {entity_id} not found.") from None
 
 
 class AddKeyView(APIView):
@@ -171,14 +191,22 @@ class SetValuesView(APIView):
         operation_id="v1_custom_fields_set_values",
         tags=["Custom fields"],
         request=SetValuesIn,
-        responses={200: EMPTY, **error_responses(400, 409)},
+        responses={200: EMPTY, **error_responses(400, 404, 409)},
     )
     def post(self, request):
         data = validated(SetValuesIn, request_body(request))
-        with api_field_names(), _conflicts():
+        values = data["custom_fields"]
+        billing = _billing(data["entity"], values)
+        with api_field_names(), _conflicts(), transaction.atomic():
             custom_fields.custom_field_values_set(
-                entity=data["entity"], entity_id=data["entity_id"], values=data["custom_fields"]
+                entity=data["entity"],
+                entity_id=data["entity_id"],
+                values={k: v for k, v in values.items() if k not in billing},
             )
+            if billing:
+                services.customer_custom_fields_set(
+                    customer=_customer(data["entity_id"]), values={k: values[k] for k in billing}
+                )
         return Response(status=200)
 
 
@@ -187,12 +215,17 @@ class DeleteValuesView(APIView):
         operation_id="v1_custom_fields_delete_values",
         tags=["Custom fields"],
         request=DeleteValuesIn,
-        responses={200: EMPTY, **error_responses(400)},
+        responses={200: EMPTY, **error_responses(400, 404)},
     )
     def post(self, request):
         data = validated(DeleteValuesIn, request_body(request))
-        with api_field_names():
+        billing = _billing(data["entity"], data["keys"])
+        with api_field_names(), _conflicts(), transaction.atomic():
             custom_fields.custom_field_values_delete(
                 entity=data["entity"], entity_id=data["entity_id"], keys=data["keys"]
             )
+            if billing:
+                services.customer_custom_fields_delete(
+                    customer=_customer(data["entity_id"]), keys=billing
+                )
         return Response(status=200)

@@ -1,8 +1,15 @@
 from django.urls import path
 
-from invoicing.api import contracts, views
+from invoicing.api import breakdowns, contracts, views
 
 urlpatterns = [
+    # Before the invoice detail: "breakdowns" would otherwise be read as an invoice id.
+    path(
+        "v1/customers/<str:customer_id>/invoices/breakdowns",
+        breakdowns.CustomerInvoiceBreakdownsView.as_view(),
+        name="invoices-breakdowns",
+    ),
+    path("v1/customers/<str:customer_id>/costs", breakdowns.CustomerCostsView.as_view()),
     path("v1/contracts/getContractRateSchedule", contracts.ContractRateScheduleView.as_view()),
     path("v1/contracts/scheduleProServicesInvoice", contracts.ProServicesInvoiceView.as_view()),
     path("v1/contracts/createHistoricalInvoices", contracts.HistoricalInvoicesView.as_view()),
@@ -14,7 +21,8 @@ urlpatterns = [
         name="invoices-list",
     ),
     path(
-        "v1/customers/<str:customer_id>/invoices/<str:invoice_id>",
+        # A uuid converter, so that sibling paths (`invoices/breakdowns`) are not taken for an id.
+        "v1/customers/<str:customer_id>/invoices/<uuid:invoice_id>",
         views.CustomerInvoiceDetailView.as_view(),
         name="invoices-detail",
     ),

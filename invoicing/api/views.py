@@ -5,6 +5,7 @@ Drafts are rated on read from the current aggregates, so a draft always shows ev
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -56,6 +57,22 @@ def _timestamp(value: str, field: str) -> datetime:
             {field: f"'{value}' is not an RFC 3339 timestamp."}
         ) from None
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
+
+
+def customer_invoice_or_404(customer_id: str, invoice_id: str) -> Invoice:
+    """The customer's invoice: 400 for a malformed id, 404 naming what is missing."""
+    customer_pk = parse_uuid(customer_id, "customer_id")
+    invoice_pk = parse_uuid(invoice_id, "invoice_id")
+    invoice = (
+        Invoice.objects.select_related("credit_type", "customer", "contract")
+        .filter(pk=invoice_pk, customer_id=customer_pk)
+        .first()
+    )
+    if invoice is None:
+        if not Customer.objects.filter(pk=customer_pk).exists():
+            raise exceptions.NotFound(f"Customer {customer_pk} not found.")
+        raise exceptions.NotFound(f"Invoice {invoice_pk} not found for customer {customer_pk}.")
+    return invoice
 
 
 class CustomerInvoiceListView(APIView):
@@ -138,18 +155,8 @@ class CustomerInvoiceDetailView(APIView):
             **error_responses(400, 404),
         },
     )
-    def get(self, request, customer_id: str, invoice_id: str):
-        customer_pk = parse_uuid(customer_id, "customer_id")
-        invoice_pk = parse_uuid(invoice_id, "invoice_id")
-        invoice = (
-            Invoice.objects.select_related("credit_type")
-            .filter(pk=invoice_pk, customer_id=customer_pk)
-            .first()
-        )
-        if invoice is None:
-            if not Customer.objects.filter(pk=customer_pk).exists():
-                raise exceptions.NotFound(f"Customer {customer_pk} not found.")
-            raise exceptions.NotFound(f"Invoice {invoice_pk} not found for customer {customer_pk}.")
+    def get(self, request, customer_id: str, invoice_id: uuid.UUID):
+        invoice = customer_invoice_or_404(customer_id, invoice_id)
         skip_zero = _flag(
             request.query_params.get("skip_zero_qty_line_items"), "skip_zero_qty_line_items"
         )

@@ -50,8 +50,8 @@ def test_set_values_needs_a_declared_key_and_a_known_entity(acme, post):
         "/v1/customFields/addKey first."
     )
     _add(post, key="tier")
-    assert error(post("/v1/customFields/setValues", {**body, "entity_id": UNKNOWN}), 400) == (
-        f"entity_id: No customer {UNKNOWN}."
+    assert error(post("/v1/customFields/setValues", {**body, "entity_id": UNKNOWN}), 404) == (
+        f"Customer {UNKNOWN} not found."
     )
     assert error(post("/v1/customFields/setValues", {**body, "entity": "plan"}), 400) == (
         "entity: 'plan' belongs to the Plans API; contracts replace it here."

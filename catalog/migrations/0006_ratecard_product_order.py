@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0004_composite_minimum_scope_tiered_percentage'),
+        ('catalog', '0005_product_display_unit'),
     ]
 
     operations = [

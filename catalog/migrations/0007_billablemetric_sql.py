@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0005_ratecard_product_order'),
+        ('catalog', '0006_ratecard_product_order'),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0006_billablemetric_sql'),
-        ('metering', '0004_usageevent_late_index'),
+        ('catalog', '0007_billablemetric_sql'),
+        ('metering', '0005_aggregate_numbers_unconstrained'),
     ]
 
     operations = [

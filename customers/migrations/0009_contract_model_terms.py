@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0006_billablemetric_sql'),
-        ('customers', '0007_override_tags_match_billing_frequency'),
+        ('catalog', '0007_billablemetric_sql'),
+        ('customers', '0008_customer_billing_fields'),
     ]
 
     operations = [
