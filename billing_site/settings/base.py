@@ -208,6 +208,11 @@ SPECTACULAR_SETTINGS = {
         ],
         "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
         "InvoiceTypeEnum": ["USAGE", "SCHEDULED"],
+        "CustomFieldEntityEnum": "customers.api.custom_fields.ENTITIES",
+        "QuantityManagementModeEnum": ["QUANTITY_ONLY", "SEAT_BASED"],
+        "QuantityOnlyModeEnum": ["QUANTITY_ONLY"],
+        "DurationUnitEnum": "catalog.api.serializers.DURATION_UNITS",
+        "RecurrenceUnitEnum": ["PERIODS"],
     },
 }
 

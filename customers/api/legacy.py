@@ -39,10 +39,15 @@ def legacy_view(kind: str, operation: str) -> type[APIView]:
     def answer(self, request, *args, **kwargs):
         raise Gone(REPLACED[kind])
 
+    # GET answers the same 410; the schema documents the SDK's method (POST) once.
+    @extend_schema(exclude=True)
+    def answer_get(self, request, *args, **kwargs):
+        raise Gone(REPLACED[kind])
+
     return type(
         f"Legacy{operation.title().replace('_', '')}View",
         (APIView,),
-        {"get": answer, "post": answer, "__doc__": REPLACED[kind]},
+        {"get": answer_get, "post": answer, "__doc__": REPLACED[kind]},
     )
 
 

@@ -3,7 +3,8 @@ config (updateConfig)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,6 +43,7 @@ class _ScheduleGetIn(_ScheduleIn):
     covering_date = TimestampField(required=False)
 
 
+@extend_schema_field(OpenApiTypes.ANY)
 class AnyJSONField(serializers.Field):
     """Any JSON value as parsed (numbers are Decimals or ints: never floats)."""
 
@@ -96,7 +98,7 @@ class ContractSchedulesListIn(serializers.Serializer):
     next_page = StrictCharField(required=False, allow_null=True)
 
 
-class SegmentOut(serializers.Serializer):
+class NamedScheduleSegmentOut(serializers.Serializer):
     starting_at = TimestampField()
     ending_before = TimestampField(required=False)
     value = serializers.JSONField()
@@ -106,7 +108,7 @@ class ContractScheduleOut(serializers.Serializer):
     contract_id = serializers.UUIDField()
     schedule_name = serializers.CharField()
     properties = StringMapField(required=False)
-    segments = SegmentOut(many=True)
+    segments = NamedScheduleSegmentOut(many=True)
 
 
 class UpdateConfigIn(serializers.Serializer):
@@ -148,7 +150,7 @@ def _rate_card(data) -> RateCard:
     return get_or_404(RateCard, data["rate_card_id"], field="rate_card_id", label="Rate card")
 
 
-SEGMENTS = data_schema("NamedScheduleRetrieveResponse", SegmentOut(many=True))
+SEGMENTS = data_schema("NamedScheduleRetrieveResponse", NamedScheduleSegmentOut(many=True))
 
 
 class RateCardScheduleGetView(APIView):
