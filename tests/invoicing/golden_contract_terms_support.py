@@ -1,7 +1,8 @@
 """Golden cases of issue 14's contract terms (`tests/invoicing/golden_contract_terms/`): the
 world of a standard golden case (`golden_support`) plus discounts, professional service
-billings, seat-based subscriptions and recurring credits, each read here directly from the case
-(the pure path's own, naive reading of the file) into the engine's input."""
+billings, seat-based subscriptions, recurring credits and the commits threshold billing buys
+(the case's `threshold_checks`), each read here directly from the case (the pure path's own,
+naive reading of the file) into the engine's input."""
 
 from __future__ import annotations
 
@@ -149,17 +150,61 @@ def _recurring_credits(contract: Mapping, until: datetime) -> tuple[Balance, ...
     return tuple(balances)
 
 
-def terms_rating_input(case: Case) -> RatingInput:
+def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
+    """The commits the case's threshold checks buy (those of checks before `before` when
+    given), in the golden files' commit shape: a PREPAID commit of the configuration's product
+    and name, usable over the bought access, invoiced once at `invoiced_at`."""
+    contract = case["contract"]
+    found = []
+    for check in case.get("threshold_checks") or ():
+        bought = check.get("bought")
+        if bought is None or (before is not None and parse_time(check["at"]) >= before):
+            continue
+        commit = contract[check["configuration"]]["commit"]
+        found.append(
+            {
+                "id": bought["id"],
+                "type": "PREPAID",
+                "name": commit["name"],
+                "product_id": commit["product_id"],
+                "access_schedule": {
+                    "schedule_items": [
+                        {
+                            "amount": bought["amount"],
+                            "starting_at": bought["starting_at"],
+                            "ending_before": bought["ending_before"],
+                        }
+                    ]
+                },
+                "invoice_schedule": {
+                    "schedule_items": [
+                        {"timestamp": bought["invoiced_at"], "amount": bought["amount"]}
+                    ]
+                },
+            }
+        )
+    return found
+
+
+def terms_rating_input(
+    case: Case, *, before: datetime | None = None, events: list | None = None
+) -> RatingInput:
     """The case's USAGE invoice as the engine's input, with issue 14's terms. Recurring credits
-    become the credits they make (as the file's own credits, so usage is cut where they start)."""
+    become the credits they make (as the file's own credits, so usage is cut where they start);
+    threshold billing's purchases are commits (only those bought before `before` when given,
+    with `events` in place of the case's)."""
     contract = case["contract"]
     period_end = rating_input(case).period.ending_before
     generated = _as_credits(_recurring_credits(contract, period_end))
     with_credits = {
         **case,
-        "contract": {**contract, "credits": [*(contract.get("credits") or ()), *generated]},
+        "contract": {
+            **contract,
+            "credits": [*(contract.get("credits") or ()), *generated],
+            "commits": [*(contract.get("commits") or ()), *bought_commits(case, before)],
+        },
     }
-    base = rating_input(with_credits)
+    base = rating_input(with_credits, events)
     return dataclasses.replace(
         base,
         subscriptions=(*base.subscriptions, *_seat_subscriptions(contract)),
@@ -193,16 +238,23 @@ def _as_credits(balances: tuple[Balance, ...]) -> list[dict]:
 
 
 def terms_scheduled_input(case: Case, timestamp: datetime) -> RatingInput:
+    """The SCHEDULED invoice dated `timestamp`: its professional service billings and the
+    commits (threshold billing's too) invoiced then."""
     usage = terms_rating_input(case)
+    period = scheduled_period(timestamp)
     return dataclasses.replace(
         usage,
         invoice_type=InvoiceType.SCHEDULED,
-        period=scheduled_period(timestamp),
+        period=period,
         full_period=None,
         rates=(),
         usage=(),
         subscriptions=(),
         overrides=(),
-        balances=(),
+        balances=tuple(
+            balance
+            for balance in usage.balances
+            if any(period.contains(item.timestamp) for item in balance.invoice_schedule)
+        ),
         discounts=(),
     )

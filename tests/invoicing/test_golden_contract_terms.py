@@ -3,6 +3,7 @@
 (the world in the database, the terms made by the services the API calls, the events through
 /v1/ingest, the draft read through the API and finalized)."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,11 +11,13 @@ import pytest
 
 from catalog.models import Product
 from customers import services
-from customers.models import Subscription
+from customers.models import Commit, Subscription
 from invoicing.models import Invoice
-from invoicing.rating import rate_invoice
+from invoicing.rating import rate_invoice, recharge_amount, spend_threshold_amount
 from invoicing.services import contract_drafts_ensure, invoice_finalize
+from invoicing.threshold_billing import contract_thresholds_check
 from tests.invoicing.golden_contract_terms_support import (
+    bought_commits,
     terms_case_paths,
     terms_rating_input,
     terms_scheduled_input,
@@ -37,12 +40,53 @@ def _lines(lines) -> list[dict]:
 
 def test_every_term_of_issue_14_has_a_case():
     keys = {key for path in CASES for key in load_case(path)["contract"]}
-    assert {"discounts", "professional_services", "seat_subscriptions", "recurring_credits"} <= keys
+    assert {
+        "discounts",
+        "professional_services",
+        "seat_subscriptions",
+        "recurring_credits",
+        "spend_threshold_configuration",
+        "prepaid_balance_threshold_configuration",
+    } <= keys
+
+
+def _before(case, at) -> list:
+    return [event for event in case["events"] if parse_time(event["timestamp"]) < at]
+
+
+def _check_thresholds_pure(case) -> None:
+    """Each threshold check of the case, by the engine's arithmetic: what the draft owed (spend)
+    or what the prepaid balances held (recharge) at that moment, with the usage before it and
+    the commits bought earlier, and what that buys."""
+    for check in case.get("threshold_checks") or ():
+        at = parse_time(check["at"])
+        config = case["contract"][check["configuration"]]
+        draft = rate_invoice(terms_rating_input(case, before=at, events=_before(case, at)))
+        bought = Decimal(check["bought"]["amount"]) if check.get("bought") else Decimal(0)
+        threshold = Decimal(config["threshold_amount"])
+        if check["configuration"] == "spend_threshold_configuration":
+            assert draft.total == Decimal(check["owed"])
+            assert spend_threshold_amount(owed=draft.total, threshold=threshold) == bought
+        else:
+            prepaid = sum(
+                (
+                    Decimal(c["access_schedule"]["schedule_items"][0]["amount"])
+                    for c in bought_commits(case, at)
+                ),
+                Decimal(0),
+            )
+            left = prepaid - (draft.subtotal - draft.total)
+            assert left == Decimal(check["left"])
+            recharge_to = Decimal(config["recharge_to_amount"])
+            assert recharge_amount(left=left, threshold=threshold, recharge_to=recharge_to) == (
+                bought
+            )
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_pure(path):
     case = load_case(path)
+    _check_thresholds_pure(case)
     result = rate_invoice(terms_rating_input(case))
     assert _lines(line_as_case(line) for line in result.lines) == _lines(case["expected"]["lines"])
     assert result.subtotal == Decimal(case["expected"]["subtotal"])
@@ -159,11 +203,62 @@ def _add_terms(case, world) -> None:
             )
 
 
+def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
+    """The case's threshold configuration set when its period starts (an enabled one is
+    evaluated at once), then each check at its moment with the usage before it ingested: the
+    commits bought so far are the case's. Returns how many of the (dated) events were sent."""
+    checks = case.get("threshold_checks") or ()
+    if not checks:
+        return 0
+    period_start = parse_time(case["period"]["starting_at"])
+    configuration = checks[0]["configuration"]
+    config = json.loads(json.dumps(case["contract"][configuration], default=str))
+    config["commit"]["product_id"] = str(world.ids[config["commit"]["product_id"]])
+    services.contract_edit(contract=world.contract, now=period_start, **{configuration: config})
+    events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))
+    case = {**case, "events": events}
+    sent = 0
+    for check in checks:
+        at = parse_time(check["at"])
+        before = _before(case, at)
+        send_events(api_client, monkeypatch, world, before[sent:])
+        sent = len(before)
+        if at > period_start:
+            contract_thresholds_check(contract=world.contract, now=at)
+        bought = Commit.objects.filter(contract=world.contract).exclude(threshold_kind="")
+        got = [
+            (
+                segment.amount,
+                segment.starting_at,
+                segment.ending_before,
+                [item.timestamp for item in commit.invoice_schedule.all()],
+            )
+            for commit in bought.order_by("created_at", "pk")
+            for segment in commit.access_schedule.all()
+        ]
+        expected = [
+            (
+                Decimal(item["access_schedule"]["schedule_items"][0]["amount"]),
+                parse_time(item["access_schedule"]["schedule_items"][0]["starting_at"]),
+                parse_time(item["access_schedule"]["schedule_items"][0]["ending_before"]),
+                [parse_time(item["invoice_schedule"]["schedule_items"][0]["timestamp"])],
+            )
+            for item in bought_commits(case, at + timedelta(microseconds=1))
+        ]
+        assert got == expected
+        for item, commit in zip(
+            bought_commits(case), bought.order_by("created_at", "pk"), strict=False
+        ):
+            world.ids[item["id"]] = str(commit.pk)
+    return sent
+
+
 def _as_case(world):
     def convert(line):
         data = line_item_as_case(line, world)
         if line.applied_commit_or_credit_id:
             data["balance_remaining"] = line.balance_remaining
+        data["commit_id"] = world.golden_id(line.commit_id) if line.commit_id else None
         return data
 
     return convert
@@ -191,7 +286,8 @@ def test_end_to_end(path, api_client, monkeypatch):
     draft = Invoice.objects.get(
         contract=world.contract, type=Invoice.Type.USAGE, start_timestamp=period_start
     )
-    send_events(api_client, monkeypatch, world, case["events"])
+    sent = _run_threshold_checks(case, world, api_client, monkeypatch)
+    send_events(api_client, monkeypatch, world, case["events"][sent:])
     read = api_client.get(f"/v1/customers/{world.customer.id}/invoices/{draft.id}")
     assert read.status_code == 200
     assert Decimal(str(read.json()["data"]["total"])) == Decimal(case["expected"]["total"])
