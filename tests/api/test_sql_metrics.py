@@ -448,3 +448,62 @@ def test_the_usage_api_reads_a_sql_metric_by_day(post, customer):
         ("2026-01-05T00:00:00Z", 350),
         ("2026-01-06T00:00:00Z", 50),
     ]
+
+
+def test_a_draft_prices_a_sql_metric_and_finalization_freezes_it(post, customer):
+    from datetime import timedelta
+
+    from catalog.models import BillableMetric
+    from invoicing.models import Invoice
+    from invoicing.selectors import invoice_view
+    from invoicing.services import invoice_finalize
+    from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT COUNT(DISTINCT properties.user) AS value FROM events "
+            "WHERE event_type = 'api_call'",
+        )["id"]
+    )
+    card = RateCardFactory()
+    RateFactory(
+        rate_card=card,
+        product=ProductFactory(name="Active users", billable_metric=metric),
+        price=Decimal(500),
+        starting_at=JAN,
+    )
+    post(
+        "/v1/contracts/create",
+        {"customer_id": str(customer.pk), "rate_card_id": str(card.pk), "starting_at": JAN},
+    )
+    draft = Invoice.objects.get(customer=customer, type="USAGE", start_timestamp=JAN)
+    _events(str(customer.pk))
+    # Users a and b called the API in January (c sent another event type): 2 x 500.
+    read = invoice_view(invoice=draft, now=datetime(2026, 1, 7, tzinfo=UTC))
+    assert [(line.name, line.quantity, line.total) for line in read.lines] == [
+        ("Active users", Decimal(2), Decimal(1000))
+    ]
+    final = invoice_finalize(invoice=draft, now=FEB + timedelta(days=2)).invoice
+    # A late event of a new user in January changes nothing the invoice froze.
+    ingest(
+        [
+            {
+                "transaction_id": "late",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-20T10:00:00Z",
+                "properties": {"user": "z"},
+            }
+        ],
+        now=FEB + timedelta(days=3),
+    )
+    frozen = Invoice.objects.get(pk=final.pk)
+    assert frozen.status == "FINALIZED"
+    assert [(line.quantity, line.total) for line in frozen.line_items.all()] == [
+        (Decimal(2), Decimal(1000))
+    ]
+    assert invoice_view(invoice=frozen, now=FEB + timedelta(days=3)).total == Decimal(1000)
+    assert sql_metric_rows(
+        metric=metric, customer_ids=[str(customer.pk)], starting_at=JAN, ending_before=FEB
+    ) == [[Decimal(3)]]
