@@ -278,6 +278,24 @@ def _draft_invoice(client, w) -> str:
     raise LookupError("no draft")
 
 
+def _billing_configuration(client, w) -> str:
+    """A Stripe billing configuration of the world's customer, made to be archived."""
+    made = client.v1.customers.set_billing_configurations(
+        data=[
+            {
+                "customer_id": w["customer"],
+                "billing_provider": "stripe",
+                "delivery_method": "direct_to_billing_provider",
+                "configuration": {
+                    "stripe_customer_id": "cus_archived",
+                    "stripe_collection_method": "send_invoice",
+                },
+            }
+        ]
+    )
+    return made.data[0].id
+
+
 def _list(pager) -> list:
     return list(pager)
 
@@ -780,8 +798,16 @@ CALLS: dict[str, Call] = {
         billing_provider_customer_id="cus_123",
         stripe_collection_method="charge_automatically",
     ),
-    "v1.customers.billing_config.retrieve": lambda c, w: c.v1.customers.billing_config.retrieve(
-        customer_id=w["customer"], billing_provider_type="stripe"
+    "v1.customers.billing_config.retrieve": lambda c, w: (
+        # delete runs first (the table's order): set the configuration again, then read it
+        c.v1.customers.billing_config.create(
+            customer_id=w["customer"],
+            billing_provider_type="stripe",
+            billing_provider_customer_id="cus_123",
+        ),
+        c.v1.customers.billing_config.retrieve(
+            customer_id=w["customer"], billing_provider_type="stripe"
+        ),
     ),
     "v1.customers.billing_config.delete": lambda c, w: c.v1.customers.billing_config.delete(
         customer_id=w["customer"], billing_provider_type="stripe"
@@ -807,7 +833,7 @@ CALLS: dict[str, Call] = {
     "v1.customers.archive_billing_configurations": (
         lambda c, w: c.v1.customers.archive_billing_configurations(
             customer_id=w["customer"],
-            customer_billing_provider_configuration_ids=[str(uuid.uuid4())],
+            customer_billing_provider_configuration_ids=[_billing_configuration(c, w)],
         )
     ),
     "v1.settings.billing_providers.list": lambda c, w: c.v1.settings.billing_providers.list(),
