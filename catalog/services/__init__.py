@@ -13,6 +13,7 @@ from .metrics import (  # noqa: F401
     billable_metric_create,
     billable_metric_create_sql,
     billable_metric_rename,
+    sql_metric_check,
 )
 from .packages import (  # noqa: F401
     package_archive,

@@ -57,13 +57,11 @@ def _made(metric: BillableMetric, now: datetime | None) -> BillableMetric:
     return metric
 
 
-def billable_metric_create_sql(
-    *, name: str, sql: str, custom_fields: dict | None = None, now: datetime | None = None
-) -> BillableMetric:
-    """A SQL billable metric: its query checked (`catalog.sql_metric`: a ValidationError on
-    `sql` says what and where), its group keys the query's other columns, and, through the
+def sql_metric_check(sql: str):
+    """A SQL metric's query checked (`catalog.sql_metric`) and, through the
     `CATALOG_SQL_METRIC_CHECK` hook (metering's), run once over no events so the database's own
-    objections come now. Metering hears `billable_metric.create` as for any metric."""
+    objections come now; the parsed query, or a ValidationError on `sql` saying what and
+    where."""
     from ..sql_metric import SqlMetricError, parse_sql_metric
 
     try:
@@ -76,6 +74,17 @@ def billable_metric_create_sql(
             import_string(check)(sql)
         except ValueError as exc:  # the database refused it
             raise ValidationError({"sql": str(exc)}) from None
+    return parsed
+
+
+def billable_metric_create_sql(
+    *, name: str, sql: str, custom_fields: dict | None = None, now: datetime | None = None
+) -> BillableMetric:
+    """A SQL billable metric: its query checked (`catalog.sql_metric`: a ValidationError on
+    `sql` says what and where), its group keys the query's other columns, and, through the
+    `CATALOG_SQL_METRIC_CHECK` hook (metering's), run once over no events so the database's own
+    objections come now. Metering hears `billable_metric.create` as for any metric."""
+    parsed = sql_metric_check(sql)
     metric = BillableMetric(
         name=name,
         sql=sql,
