@@ -1,6 +1,6 @@
 """Golden cases of issue 14's contract terms (`tests/invoicing/golden_contract_terms/`): the
 world of a standard golden case (`golden_support`) plus discounts, professional service
-billings, seat-based subscriptions, recurring credits and the commits threshold billing buys
+billings, seat-based subscriptions, recurring commits and credits, the commits threshold billing buys
 (the case's `threshold_checks`), each read here directly from the case (the pure path's own,
 naive reading of the file) into the engine's input."""
 
@@ -16,8 +16,6 @@ from typing import Any
 from catalog.money import to_decimal
 from customers import periods, recurring
 from invoicing.rating import (
-    AccessSegment,
-    Balance,
     Discount,
     InvoiceType,
     ProServiceItem,
@@ -115,39 +113,55 @@ def _contract_schedule(contract: Mapping) -> periods.Schedule:
     )
 
 
-def _recurring_credits(contract: Mapping, until: datetime) -> tuple[Balance, ...]:
-    balances = []
-    for data in contract.get("recurring_credits") or ():
+def _recurring(contract: Mapping, until: datetime, key: str) -> list[dict]:
+    """The commits (`key` recurring_commits) or credits (recurring_credits) the contract's
+    recurring terms make for periods starting before `until`, in the golden files' commit and
+    credit shape (so the loader cuts usage where they start); a commit's invoice amount is
+    invoiced when its occurrence starts."""
+    made = []
+    for data in contract.get(key) or ():
         access = data["access_amount"]
+        invoice = data.get("invoice_amount")
         for occurrence in recurring.occurrences(
             schedule=_contract_schedule(contract),
             starting_at=parse_time(data["starting_at"]),
             ending_before=None,
             until=until,
             amount=to_decimal(access["unit_price"]) * to_decimal(access.get("quantity", "1")),
-            invoice_amount=None,
+            invoice_amount=None
+            if invoice is None
+            else to_decimal(invoice["unit_price"]) * to_decimal(invoice.get("quantity", "1")),
             duration_periods=int(to_decimal(data["commit_duration"]["value"])),
             proration=data.get("proration", "FIRST_AND_LAST"),
             decimal_places=0,
         ):
-            balances.append(
-                Balance(
-                    id=data["id"],
-                    type="CREDIT",
-                    product_id=data["product_id"],
-                    name=data.get("name"),
-                    priority=to_decimal(data.get("priority", "0")),
-                    access_schedule=(
-                        AccessSegment(
-                            id=f"{data['id']}@{occurrence.starting_at.isoformat()}",
-                            starting_at=occurrence.starting_at,
-                            ending_before=occurrence.ending_before,
-                            amount=occurrence.amount,
-                        ),
-                    ),
-                )
-            )
-    return tuple(balances)
+            start = occurrence.starting_at.isoformat()
+            term = {
+                "id": data["id"],
+                "product_id": data["product_id"],
+                "name": data.get("name"),
+                "priority": str(data.get("priority", "0")),
+                "access_schedule": {
+                    "schedule_items": [
+                        {
+                            "id": f"{data['id']}@{start}",
+                            "amount": str(occurrence.amount),
+                            "starting_at": start,
+                            "ending_before": occurrence.ending_before.isoformat(),
+                        }
+                    ]
+                },
+            }
+            if key == "recurring_commits":
+                term["type"] = "PREPAID"
+                if occurrence.invoice_amount:
+                    term["invoice_schedule"] = {
+                        "schedule_items": [
+                            {"timestamp": start, "amount": str(occurrence.invoice_amount)}
+                        ]
+                    }
+            made.append(term)
+    return made
 
 
 def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
@@ -189,19 +203,25 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
 def terms_rating_input(
     case: Case, *, before: datetime | None = None, events: list | None = None
 ) -> RatingInput:
-    """The case's USAGE invoice as the engine's input, with issue 14's terms. Recurring credits
-    become the credits they make (as the file's own credits, so usage is cut where they start);
-    threshold billing's purchases are commits (only those bought before `before` when given,
+    """The case's USAGE invoice as the engine's input, with issue 14's terms. Recurring commits
+    and credits become those they make (as the file's own, so usage is cut where they start);
+    threshold billing's purchases become commits (only those bought before `before` when given,
     with `events` in place of the case's)."""
     contract = case["contract"]
     period_end = rating_input(case).period.ending_before
-    generated = _as_credits(_recurring_credits(contract, period_end))
     with_credits = {
         **case,
         "contract": {
             **contract,
-            "credits": [*(contract.get("credits") or ()), *generated],
-            "commits": [*(contract.get("commits") or ()), *bought_commits(case, before)],
+            "credits": [
+                *(contract.get("credits") or ()),
+                *_recurring(contract, period_end, "recurring_credits"),
+            ],
+            "commits": [
+                *(contract.get("commits") or ()),
+                *_recurring(contract, period_end, "recurring_commits"),
+                *bought_commits(case, before),
+            ],
         },
     }
     base = rating_input(with_credits, events)
@@ -211,30 +231,6 @@ def terms_rating_input(
         discounts=_discounts(contract),
         pro_services=_pro_services(contract),
     )
-
-
-def _as_credits(balances: tuple[Balance, ...]) -> list[dict]:
-    """The generated credits in the golden files' credit shape (so the loader cuts usage)."""
-    return [
-        {
-            "id": balance.id,
-            "product_id": balance.product_id,
-            "name": balance.name,
-            "priority": str(balance.priority),
-            "access_schedule": {
-                "schedule_items": [
-                    {
-                        "id": segment.id,
-                        "amount": str(segment.amount),
-                        "starting_at": segment.starting_at.isoformat(),
-                        "ending_before": segment.ending_before.isoformat(),
-                    }
-                    for segment in balance.access_schedule
-                ]
-            },
-        }
-        for balance in balances
-    ]
 
 
 def terms_scheduled_input(case: Case, timestamp: datetime) -> RatingInput:

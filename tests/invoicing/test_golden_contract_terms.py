@@ -45,6 +45,7 @@ def test_every_term_of_issue_14_has_a_case():
         "professional_services",
         "seat_subscriptions",
         "recurring_credits",
+        "recurring_commits",
         "spend_threshold_configuration",
         "prepaid_balance_threshold_configuration",
     } <= keys
@@ -149,22 +150,35 @@ def _add_terms(case, world) -> None:
             )
             for data in terms["seat_subscriptions"]
         ]
-    if terms.get("recurring_credits"):
-        edit["add_recurring_credits"] = [
-            services.RecurringSpec(
-                kind="CREDIT",
-                product=product(data["product_id"]),
-                name=data.get("name", ""),
-                priority=Decimal(data.get("priority", "0")),
-                starting_at=parse_time(data["starting_at"]),
-                access_unit_price=Decimal(data["access_amount"]["unit_price"]),
-                access_quantity=Decimal(data["access_amount"].get("quantity", "1")),
-                duration_periods=Decimal(data["commit_duration"]["value"]),
-                proration=data.get("proration", "FIRST_AND_LAST"),
-            )
-            for data in terms["recurring_credits"]
-        ]
+    for key, kind in (("recurring_credits", "CREDIT"), ("recurring_commits", "COMMIT")):
+        if terms.get(key):
+            edit[f"add_{key}"] = [
+                services.RecurringSpec(
+                    kind=kind,
+                    product=product(data["product_id"]),
+                    name=data.get("name", ""),
+                    priority=Decimal(data.get("priority", "0")),
+                    starting_at=parse_time(data["starting_at"]),
+                    access_unit_price=Decimal(data["access_amount"]["unit_price"]),
+                    access_quantity=Decimal(data["access_amount"].get("quantity", "1")),
+                    duration_periods=Decimal(data["commit_duration"]["value"]),
+                    proration=data.get("proration", "FIRST_AND_LAST"),
+                    invoice_unit_price=Decimal(data["invoice_amount"]["unit_price"])
+                    if data.get("invoice_amount")
+                    else None,
+                    invoice_quantity=Decimal(data["invoice_amount"].get("quantity", "1"))
+                    if data.get("invoice_amount")
+                    else None,
+                )
+                for data in terms[key]
+            ]
     services.contract_edit(contract=contract, now=now, **edit)
+    for data in terms.get("recurring_commits") or ():
+        # The commit made for the period (the golden file names it by its template's id).
+        made = Commit.objects.filter(
+            contract=contract, access_schedule__starting_at=parse_time(data["starting_at"])
+        ).get(recurring__isnull=False)
+        world.ids[data["id"]] = str(made.pk)
     for data in terms.get("seat_subscriptions") or ():
         subscription = Subscription.objects.get(
             contract=contract, product=product(data["product_id"])
