@@ -26,6 +26,7 @@ from core.admin_forms import (  # noqa: F401  (re-exported)
 )
 
 from .models import BillableMetric, Package, Product, Rate, RateTier, tiers_problem
+from .services import sql_metric_check
 
 # ---------------------------------------------------------------------------------------------
 # Property filters (billable metrics)
@@ -172,13 +173,7 @@ class BillableMetricForm(ModelErrorsMixin, forms.ModelForm):
     def _clean_sql(self, cleaned_data):
         """A SQL metric: the query checked as the API checks it (parser, whitelist, the
         database's own objections); its definition is the query's, nothing else."""
-        from .services import sql_metric_check
-
-        given = [
-            name
-            for name in self.definition_fields
-            if cleaned_data.get(name) and not (name == "aggregation_type" and self.has_error(name))
-        ]
+        given = [name for name in self.definition_fields if cleaned_data.get(name)]
         if given:
             self.add_error(
                 "sql",
