@@ -274,6 +274,16 @@ def subscription_update(
         )
     for index, item in enumerate(update.remove_seat_ids):
         seats = set(item["seat_ids"])
+        held = set(_state_at(subscription, item["starting_at"])["seat_ids"])
+        missing = sorted(seats - held)
+        if missing:
+            raise ValidationError(
+                {
+                    f"{where}.seat_updates.remove_seat_ids[{index}].seat_ids": (
+                        f"Seat {missing[0]} is not assigned at {item['starting_at']:%Y-%m-%d %H:%M}."
+                    )
+                }
+            )
         _apply_from(
             subscription,
             item["starting_at"],
