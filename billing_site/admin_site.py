@@ -35,6 +35,14 @@ SECTIONS = [
             ("payments", "providerevent"),
         ],
     ),
+    (
+        "Developers",
+        [
+            ("notifications", "webhookendpoint"),
+            ("notifications", "webhookdelivery"),
+            ("notifications", "alert"),
+        ],
+    ),
 ]
 
 

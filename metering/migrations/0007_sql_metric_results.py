@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0007_billablemetric_sql'),
-        ('metering', '0005_aggregate_numbers_unconstrained'),
+        ('metering', '0006_usage_marks'),
     ]
 
     operations = [
