@@ -163,8 +163,17 @@ def test_index_shows_offering_then_customers(admin_client):
     ]
     customers = [m["name"] for m in sections[1]["models"]]
     assert customers[:2] == ["Customers", "Contracts"]
-    # Invoices, then the company profile printed on them (dashboards' admin).
-    assert customers[2:] == ["Invoices", "Company profiles"]
+    # Invoices, the company profile printed on them (dashboards' admin), then the contract terms
+    # that have pages of their own (issue 14).
+    assert customers[2:] == [
+        "Invoices",
+        "Company profiles",
+        "Discounts",
+        "Professional services",
+        "Recurring commits and credits",
+        "Usage filters",
+        "Named schedules",
+    ]
     assert apps.is_installed("invoicing")
     html = response.content.decode()
     assert html.index("Offering") < html.index("Billable metrics") < html.index("Customers")

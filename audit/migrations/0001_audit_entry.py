@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('core', '0004_apitoken_scope_expiry'),
+        ('core', '0005_apitoken_scope_expiry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

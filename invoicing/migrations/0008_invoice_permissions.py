@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0006_invoice_payment_status_moves_to_payments'),
+        ('invoicing', '0007_line_discounts_pro_services'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0006_usage_marks'),
+        ('metering', '0007_sql_metric_results'),
     ]
 
     operations = [
