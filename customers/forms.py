@@ -1,14 +1,16 @@
 """Admin forms for contracts: each term's own rows (access schedule, invoice schedule, tiers,
 schedule items) are typed under the term on the contract page."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
 from catalog import money
-from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin
-from catalog.models import tiers_problem
+from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin, money_formfield
+from catalog.models import PricingUnit, tiers_problem
 from core.admin_forms import (
     KeyValuesField,
     ModelErrorsMixin,
@@ -394,3 +396,78 @@ class ContractFromPackageForm(forms.Form):
                     self.add_error(None, message)
                 else:
                     self.add_error(None, f"{key}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The contracts issue's terms (discounts, professional services, recurring commits and credits):
+# money typed in the display unit like every other amount in the admin.
+
+
+def _contract_of(instance, path: tuple[str, ...]):
+    """The contract reached from `instance` by the foreign keys in `path`, if they are set."""
+    for name in path:
+        if instance is None or not getattr(instance, f"{name}_id", None):
+            return None
+        instance = getattr(instance, name)
+    return instance
+
+
+class ContractMoneyForm(MoneyFieldsMixin, forms.ModelForm):
+    """A term whose `money_fields` are invoiced in its contract's unit (`contract_path`: the
+    foreign keys from the row to its contract; a chosen `contract` field wins)."""
+
+    contract_path: tuple[str, ...] = ("contract",)
+
+    def unit_name_of_instance(self) -> str | None:
+        return contract_unit_name(_contract_of(self.instance, self.contract_path))
+
+    def unit_name_of_cleaned(self, cleaned_data) -> str:
+        chosen = cleaned_data.get("contract")
+        if isinstance(chosen, Contract):
+            return contract_unit_name(chosen) or money.USD_CENTS_NAME
+        return super().unit_name_of_cleaned(cleaned_data)
+
+
+class DiscountItemForm(ContractMoneyForm):
+    money_fields = ("amount", "unit_price")
+    contract_path = ("discount", "contract")
+
+
+class ProfessionalServiceForm(ContractMoneyForm):
+    money_fields = ("unit_price", "max_amount")
+
+
+class RecurringBalanceForm(ContractMoneyForm):
+    """A recurring commit or credit: what it grants (`access_unit_price`) in its own unit, what it
+    invoices (`invoice_unit_price`) in the contract's."""
+
+    money_fields = ("invoice_unit_price",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        unit_name = self._access_unit_name(None)
+        if "access_unit_price" in self.fields:
+            self.fields["access_unit_price"] = money_formfield(
+                self.fields["access_unit_price"], unit_name
+            )
+            if isinstance(self.initial.get("access_unit_price"), Decimal):
+                self.initial["access_unit_price"] = money.to_display_amount(
+                    self.initial["access_unit_price"], unit_name
+                )
+
+    def _access_unit_name(self, cleaned_data) -> str:
+        unit = (cleaned_data or {}).get("credit_type")
+        if isinstance(unit, PricingUnit):
+            return unit.name
+        if self.instance.credit_type_id:
+            return self.instance.credit_type.name
+        return money.USD_CENTS_NAME
+
+    def clean(self):
+        cleaned_data = super().clean()
+        value = cleaned_data.get("access_unit_price")
+        if isinstance(value, Decimal):
+            cleaned_data["access_unit_price"] = money.from_display_amount(
+                value, self._access_unit_name(cleaned_data)
+            )
+        return cleaned_data
