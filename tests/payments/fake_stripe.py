@@ -1,8 +1,9 @@
-"""A local fake of the part of Stripe's HTTP API the product uses (invoices, invoice items,
-finalize, void, delete), served on 127.0.0.1 by werkzeug so the official `stripe` library can be
+"""A local fake of the part of Stripe's HTTP API the product uses (invoices: create, retrieve,
+finalize, void, delete; invoice items: create, list by invoice), served on 127.0.0.1 by werkzeug so the official `stripe` library can be
 pointed at it (`STRIPE_API_BASE`). It records every request, answers with Stripe-shaped objects,
 honours idempotency keys as Stripe does (a key replays its first answer; the same key with other
-parameters is refused), and can be told to fail the next calls: with a 500 before doing anything,
+parameters is refused; `forget_keys()` is the 24 hours after which Stripe forgets them), and
+can be told to fail the next calls: with a 500 before doing anything,
 or by doing the work and answering too late (a timeout whose effect happened).
 
 Used by tests/payments and benchmarks/payments.py."""
@@ -45,10 +46,11 @@ class FakeStripe:
 
     # --- what tests set up and read -----------------------------------------------------------
 
-    def fail_next(self, route: str, kind: str = "500", times: int = 1) -> None:
-        """`route`: "create_invoice", "create_item", "finalize", "void", "delete"; `kind`:
-        "500" (nothing done) or "timeout" (done, answered after the client gave up)."""
-        self._failures[route].extend([kind] * times)
+    def fail_next(self, route: str, kind: str = "500", times: int = 1, after: int = 0) -> None:
+        """`route`: "create_invoice", "create_item", "finalize", "void", "delete", "retrieve",
+        "list_items"; `kind`: "500" (nothing done) or "timeout" (done, answered after the client
+        gave up); `after`: how many calls of the route succeed first."""
+        self._failures[route].extend(["ok"] * after + [kind] * times)
 
     def made(self, route_path: str, method: str = "POST") -> list[Call]:
         """The calls that did work (not replays, not failures) on paths starting so."""
@@ -64,6 +66,11 @@ class FakeStripe:
     def reset(self) -> None:
         self.calls.clear()
 
+    def forget_keys(self) -> None:
+        """What Stripe does 24 hours after a key's first use: the key is new again."""
+        with self._lock:
+            self._idempotent.clear()
+
     # --- the WSGI app ---------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
@@ -74,7 +81,8 @@ class FakeStripe:
     def _handle(self, request: Request) -> Response:
         if self.latency:
             time.sleep(self.latency)
-        params = _nested(request.form.items(multi=True))
+        source = request.args if request.method == "GET" else request.form
+        params = _nested(source.items(multi=True))
         key = request.headers.get("Idempotency-Key")
         call = Call(request.method, request.path, params, key)
         with self._lock:
@@ -125,6 +133,10 @@ class FakeStripe:
             return "create_invoice", self._create_invoice, ()
         if parts == ["v1", "invoiceitems"] and method == "POST":
             return "create_item", self._create_item, ()
+        if parts == ["v1", "invoiceitems"] and method == "GET":
+            return "list_items", self._list_items, ()
+        if len(parts) == 3 and parts[:2] == ["v1", "invoices"] and method == "GET":
+            return "retrieve", self._retrieve, (parts[2],)
         if len(parts) == 4 and parts[:2] == ["v1", "invoices"] and method == "POST":
             action = {"finalize": self._finalize, "void": self._void}.get(parts[3])
             return parts[3], action, (parts[2],)
@@ -185,6 +197,32 @@ class FakeStripe:
         invoice["lines"]["data"].append(item)
         invoice["total"] += item["amount"]
         return 200, item
+
+    def _list_items(self, params):
+        """Newest first, `limit` a page (at most 100), `starting_after` an item id."""
+        items = [
+            item
+            for item in reversed(self.items.values())
+            if not params.get("invoice") or item["invoice"] == params["invoice"]
+        ]
+        if params.get("starting_after"):
+            ids = [item["id"] for item in items]
+            items = items[ids.index(params["starting_after"]) + 1 :]
+        limit = min(_int(params.get("limit")) or 10, 100)
+        return 200, {
+            "object": "list",
+            "url": "/v1/invoiceitems",
+            "has_more": len(items) > limit,
+            "data": items[:limit],
+        }
+
+    def _retrieve(self, params, invoice_id):
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            return 404, _error_body(
+                "invalid_request_error", f"No such invoice: '{invoice_id}'", "resource_missing"
+            )
+        return 200, invoice
 
     def _finalize(self, params, invoice_id):
         invoice = self.invoices.get(invoice_id)
