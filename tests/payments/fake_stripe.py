@@ -39,6 +39,8 @@ class FakeStripe:
     items: dict[str, dict] = field(default_factory=dict)
     missing_customers: set[str] = field(default_factory=set)
     latency: float = 0.0
+    most_at_once: int = 0
+    _in_flight: int = 0
     _failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     _idempotent: dict[str, tuple[str, int, dict]] = field(default_factory=dict)
     _ids = itertools.count(1)
@@ -74,8 +76,14 @@ class FakeStripe:
     # --- the WSGI app ---------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
-        response = self._handle(request)
+        with self._lock:
+            self._in_flight += 1
+            self.most_at_once = max(self.most_at_once, self._in_flight)
+        try:
+            response = self._handle(Request(environ))
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
