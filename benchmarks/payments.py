@@ -8,7 +8,9 @@
 
 A throw-away SQLite database (PostgreSQL with --postgres: `benchmarks/_support.database`). The
 rows are written with bulk inserts: this measures the hand-off and the schedule, not invoicing.
-Figures are printed; nothing is asserted.
+Figures are printed, with the machine's load average (other work shares the CPU); nothing is
+asserted. BENCH_PAYMENT_INVOICES sets the size, BENCH_HANDOFF_WORKERS the hand-off's threads
+(default: the STRIPE_HANDOFF_WORKERS setting; 1 sends one invoice after another).
 """
 
 from __future__ import annotations
@@ -159,20 +161,26 @@ def main() -> None:
 
         log(f"database: {connection.vendor}; building {INVOICES} invoices x {LINES} lines")
         invoices = build_world()
+        workers = int(os.environ.get("BENCH_HANDOFF_WORKERS", settings.STRIPE_HANDOFF_WORKERS))
         fake = FakeStripe()
         with running(fake) as url:
             settings.STRIPE_API_BASE = url
+            load = _load()
             began = time.monotonic()
-            counts = invoice_payments_send_due(now=APRIL + timedelta(hours=2), limit=INVOICES)
+            counts = invoice_payments_send_due(
+                now=APRIL + timedelta(hours=2), limit=INVOICES, workers=workers
+            )
             elapsed = time.monotonic() - began
         sent = InvoicePayment.objects.filter(status="sent").count()
         print(
             f"hand-off: {counts.sent} invoices sent ({sent} marked sent, {len(fake.invoices)} "
-            f"Stripe invoices, {len(fake.items)} items) in {elapsed:.1f} s; "
-            f"{counts.calls / max(counts.sent, 1):.2f} Stripe calls per invoice "
-            f"({LINES} lines: goal {LINES + 2}); {len(fake.calls)} HTTP requests in all",
+            f"Stripe invoices, {len(fake.items)} items) in {elapsed:.1f} s with {workers} "
+            f"threads; {counts.calls / max(counts.sent, 1):.2f} Stripe calls per invoice "
+            f"({LINES} lines: goal {LINES + 2}); {len(fake.calls)} HTTP requests in all; "
+            f"load average {load} before, {_load()} after",
             flush=True,
         )
+        load = _load()
         began = time.monotonic()
         rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
         elapsed = time.monotonic() - began
@@ -181,9 +189,13 @@ def main() -> None:
         print(
             f"revenue schedule: {len({r.contract_id for r in rows})} contracts x one month, "
             f"{len(rows)} rows in {elapsed:.1f} s; sum {total} = invoices' totals {expected}: "
-            f"{total == expected}",
+            f"{total == expected}; load average {load} before, {_load()} after",
             flush=True,
         )
+
+
+def _load() -> str:
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
