@@ -6,14 +6,18 @@ parameters is refused; `forget_keys()` is the 24 hours after which Stripe forget
 can be told to fail the next calls: with a 500 before doing anything,
 or by doing the work and answering too late (a timeout whose effect happened).
 
-Used by tests/payments and benchmarks/payments.py."""
+Used by tests/payments and benchmarks/payments.py (which serves it in a process of its own, as
+Stripe runs elsewhere: `in_own_process`)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -76,6 +80,9 @@ class FakeStripe:
     # --- the WSGI app ---------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
+        if environ["PATH_INFO"] == "/_fake/stats":
+            counts = {"invoices": len(self.invoices), "items": len(self.items)}
+            return _json(200, {**counts, "requests": len(self.calls)})(environ, start_response)
         with self._lock:
             self._in_flight += 1
             self.most_at_once = max(self.most_at_once, self._in_flight)
@@ -320,3 +327,37 @@ class running:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class in_own_process:
+    """`with in_own_process() as fake:` serves a fake in a child process (`fake.url`;
+    `fake.stats()`: its counts of invoices, items and requests), so that its work does not share
+    the interpreter of the code calling it, as Stripe's does not."""
+
+    def __enter__(self) -> in_own_process:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.payments.fake_stripe"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self.process.stdout.readline().strip()
+        return self
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/_fake/stats") as response:
+            return json.load(response)
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+if __name__ == "__main__":
+    with running(FakeStripe()) as url:
+        print(url, flush=True)
+        sys.stdin.read()  # until the parent closes it
