@@ -200,6 +200,7 @@ PACKAGE_ALLOWED = {
     "package_id",
     "package_alias",
     "transition",
+    "billing_provider_configuration",
 }
 CONTRACT_UNSUPPORTED = (
     *UNSUPPORTED_TERMS,
@@ -288,7 +289,8 @@ class ContractCreateIn(serializers.Serializer):
                 raise serializers.ValidationError(
                     {
                         extra[0]: "Not allowed with package_id: the package sets it "
-                        "(only customer_id, starting_at, uniqueness_key and custom_fields)."
+                        "(only customer_id, starting_at, uniqueness_key, custom_fields, "
+                        "transition and billing_provider_configuration)."
                     }
                 )
             return attrs
