@@ -233,6 +233,12 @@ class RateForm(ModelErrorsMixin, forms.ModelForm):
                 "In the rate's pricing unit (for USD (cents), 150 is $1.50): per unit for flat "
                 "rates, per period for subscriptions; a 0-1 fraction for percentage rates."
             )
+        if "composite_scope" in self.fields:
+            # Only composite rates have a scope: a form that leaves it out means the contract's.
+            self.fields["composite_scope"].required = False
+
+    def clean_composite_scope(self):
+        return self.cleaned_data.get("composite_scope") or Rate.CompositeScope.CONTRACT
 
     class Meta:
         model = Rate
@@ -251,6 +257,8 @@ class RateForm(ModelErrorsMixin, forms.ModelForm):
             "is_prorated",
             "commit_rate_type",
             "commit_rate_price",
+            "composite_minimum",
+            "composite_scope",
         ]
 
 
@@ -261,7 +269,7 @@ class TierRowsFormSet(OrderedRowsFormSet):
     parent_field = "rate"
     row_fields = ("size", "price")
     row_filter = {"for_commit_rate": False}
-    show_when = (("rate_type", "TIERED"),)
+    show_when = (("rate_type", "TIERED"), ("rate_type", "TIERED_PERCENTAGE"))
     help_text = (
         "Graduated: each unit is priced by the tier its position in the billing period falls in. "
         "Sizes count the product's quantity after its conversion; prices are per unit in the "
@@ -270,14 +278,19 @@ class TierRowsFormSet(OrderedRowsFormSet):
     rate_type: str | None = None
 
     def problem(self, rows):
-        if self.rate_type != Rate.RateType.TIERED:
+        if self.rate_type not in Rate.TIERED_TYPES:
             if rows:
                 return (
                     "Tier rows are only for tiered rates: choose Tiered as the rate type, "
                     "or clear the tier rows."
                 )
             return None
-        return tiers_problem(rows)
+        problem = tiers_problem(rows)
+        if problem is None and self.rate_type == Rate.RateType.TIERED_PERCENTAGE:
+            for level, (_, price) in enumerate(rows, start=1):
+                if price > 1:
+                    return f"Tier {level}: a percentage is a fraction between 0 and 1."
+        return problem
 
 
 RateTierRowsFormSet = ordered_rows_formset(TierRowsFormSet)
@@ -335,7 +348,7 @@ class RateTierInlineFormSet(BaseInlineFormSet):
             return
         rate = self.instance
         for for_commit_rate, wanted in (
-            (False, rate.rate_type == Rate.RateType.TIERED),
+            (False, rate.rate_type in Rate.TIERED_TYPES),
             (True, rate.commit_rate_type == "TIERED"),
         ):
             rows = sorted(

@@ -158,6 +158,13 @@ class OverrideTierRowsFormSet(OrderedRowsFormSet):
 
 class OverrideForm(NestedRowsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+    tags_match = forms.ChoiceField(
+        choices=Override.TagsMatch.choices,
+        required=False,
+        initial=Override.TagsMatch.ANY,
+        label="Products with",
+        help_text="Group values, a billing frequency or commits narrow the target further.",
+    )
     pricing_group_values = KeyValuesField(required=False, help_text="e.g. model_name=model-A")
     presentation_group_values = KeyValuesField(required=False)
     commit_ids = NameListField(
@@ -174,8 +181,10 @@ class OverrideForm(NestedRowsMixin, forms.ModelForm):
             "ending_before",
             "product",
             "applicable_product_tags",
+            "tags_match",
             "pricing_group_values",
             "presentation_group_values",
+            "billing_frequency",
             "commit_ids",
             "multiplier",
             "overwrite_rate_type",
@@ -186,6 +195,9 @@ class OverrideForm(NestedRowsMixin, forms.ModelForm):
             "is_commit_specific",
             "target",
         ]
+
+    def clean_tags_match(self):
+        return self.cleaned_data.get("tags_match") or Override.TagsMatch.ANY
 
     def prepare_nested(self, cleaned_data):
         self.tiers_formset.override_type = cleaned_data.get("type")

@@ -117,23 +117,11 @@ def _override(model: OverrideModel) -> Override:
                 str(model.overwrite_credit_type_id) if model.overwrite_credit_type_id else None
             ),
         )
-    pricing = group_values(model.pricing_group_values or None)
-    presentation = group_values(model.presentation_group_values or None)
-    commit_ids = tuple(str(value) for value in model.commit_ids or ())
     product_id = str(model.product_id) if model.product_id else None
     tags = tuple(model.applicable_product_tags or ())
     specifiers: tuple[OverrideSpecifier, ...] = ()
-    if pricing or presentation or commit_ids:
-        # Group values or commits narrow the product / tags target: one specifier, all must match.
-        specifiers = (
-            OverrideSpecifier(
-                product_id=product_id,
-                product_tags=tags,
-                pricing_group_values=pricing,
-                presentation_group_values=presentation,
-                commit_ids=commit_ids,
-            ),
-        )
+    if model.is_specifier:
+        specifiers = _specifiers(model, product_id, tags)
         product_id, tags = None, ()
     return Override(
         id=str(model.pk),
@@ -155,6 +143,23 @@ def _override(model: OverrideModel) -> Override:
         is_commit_specific=model.is_commit_specific,
         target=model.target or None,
     )
+
+
+def _specifiers(
+    model: OverrideModel, product_id: str | None, tags: tuple[str, ...]
+) -> tuple[OverrideSpecifier, ...]:
+    """The override's one specifier (all its tags), or, when its tags match ANY while group
+    values or commits narrow it, one specifier per tag: OR-ed, a product with any of them."""
+    common = {
+        "product_id": product_id,
+        "pricing_group_values": group_values(model.pricing_group_values or None),
+        "presentation_group_values": group_values(model.presentation_group_values or None),
+        "commit_ids": tuple(str(value) for value in model.commit_ids or ()),
+        "billing_frequency": model.billing_frequency or None,
+    }
+    if model.tags_match == OverrideModel.TagsMatch.ALL or len(tags) < 2:
+        return (OverrideSpecifier(**common, product_tags=tags),)
+    return tuple(OverrideSpecifier(**common, product_tags=(tag,)) for tag in tags)
 
 
 def contract_overrides(*, contract: Contract, period: Period) -> tuple[Override, ...]:

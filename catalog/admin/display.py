@@ -25,22 +25,23 @@ PERIOD_NAMES = {"MONTHLY": "month", "QUARTERLY": "quarter", "ANNUAL": "year", "W
 def rate_price_summary(rate: Rate) -> str:
     """A rate's price in one line: `$1.50`, `first 1 at $1.00, next 1 at $0.80, then $0.60`, ..."""
     unit = rate.credit_type
-    if rate.rate_type == Rate.RateType.TIERED:
+    if rate.rate_type in Rate.TIERED_TYPES:
+        percentage = rate.rate_type == Rate.RateType.TIERED_PERCENTAGE
         tiers = [tier for tier in rate.tiers.all() if not tier.for_commit_rate]
         parts = []
         for index, tier in enumerate(tiers):
-            price = money_display(tier.price, unit)
+            price = _percent(tier.price) if percentage else money_display(tier.price, unit)
             if tier.size is None:
                 parts.append(f"then {price}" if index else price)
             else:
-                parts.append(
-                    f"{'next' if index else 'first'} {quantity_display(tier.size)} at {price}"
-                )
-        return ", ".join(parts) or "no tiers yet"
+                size = money_display(tier.size, unit) if percentage else quantity_display(tier.size)
+                parts.append(f"{'next' if index else 'first'} {size} at {price}")
+        summary = ", ".join(parts) or "no tiers yet"
+        return _composite_terms(rate, f"{summary} of spend" if percentage and parts else summary)
     if rate.price is None:
         return "—"
     if rate.rate_type == Rate.RateType.PERCENTAGE:
-        return f"{money.normalize(rate.price * 100)}% of spend"
+        return _composite_terms(rate, f"{_percent(rate.price)} of spend")
     if rate.rate_type == Rate.RateType.SUBSCRIPTION:
         period = PERIOD_NAMES.get(rate.billing_frequency, "period")
         summary = f"{money_display(rate.price, unit)} per {period}"
@@ -48,3 +49,16 @@ def rate_price_summary(rate: Rate) -> str:
             summary += f" x {quantity_display(rate.quantity)}"
         return summary
     return money_display(rate.price, unit)
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{money.normalize(fraction * 100)}%"
+
+
+def _composite_terms(rate: Rate, summary: str) -> str:
+    """A composite rate's minimum and scope after its percentage."""
+    if rate.composite_minimum is not None:
+        summary += f", at least {money_display(rate.composite_minimum, rate.credit_type)}"
+    if rate.composite_scope == Rate.CompositeScope.CUSTOMER:
+        summary += " (the customer's spend on all its contracts)"
+    return summary

@@ -66,6 +66,10 @@ class RateInline(admin.StackedInline):
                 "classes": ["collapse"],
             },
         ),
+        (
+            "Composite rates",
+            {"fields": [("composite_minimum", "composite_scope")], "classes": ["collapse"]},
+        ),
     ]
 
     class Media:
@@ -197,6 +201,7 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
             "Entitlement and commit rate",
             {"fields": [("entitled", "commit_rate_type", "commit_rate_price"), "created_at"]},
         ),
+        ("Composite rates", {"fields": [("composite_minimum", "composite_scope")]}),
     ]
 
     def get_queryset(self, request):

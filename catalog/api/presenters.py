@@ -198,13 +198,16 @@ def rate_json(rate: Rate) -> dict:
         "credit_type": credit_type_json(rate.credit_type),
         "pricing_group_values": _string_map(rate.pricing_group_values),
     }
-    if rate.rate_type == Rate.RateType.TIERED:
+    if rate.rate_type in Rate.TIERED_TYPES:
         data["tiers"] = _tiers(rate, for_commit_rate=False)
     else:
         data["price"] = num(rate.price)
     if rate.rate_type == Rate.RateType.SUBSCRIPTION:
         data["quantity"] = num(rate.quantity)
         data["is_prorated"] = rate.is_prorated
+    if rate.rate_type in Rate.COMPOSITE_TYPES:
+        data["composite_minimum"] = num(rate.composite_minimum)
+        data["composite_scope"] = rate.composite_scope
     commit_rate = commit_rate_json(rate)
     if commit_rate is not None:
         data["commit_rate"] = commit_rate

@@ -21,6 +21,7 @@ AGGREGATION_TYPES = [c for c, _ in BillableMetric.AggregationType.choices]
 PRODUCT_TYPES = [c for c, _ in Product.Type.choices]
 RATE_TYPES = [c for c, _ in Rate.RateType.choices]
 FREQUENCIES = [c for c, _ in Frequency.choices]
+COMPOSITE_SCOPES = [c for c, _ in Rate.CompositeScope.choices]
 ARCHIVE_FILTERS = ["ARCHIVED", "NOT_ARCHIVED", "ALL"]
 DURATION_UNITS = ["DAYS", "WEEKS", "MONTHS", "YEARS"]
 FLAT_OR_TIERED = ["FLAT", "TIERED"]
@@ -309,6 +310,9 @@ class RateIn(serializers.Serializer):
     quantity = NumberField(required=False, allow_null=True, min_value=0)
     is_prorated = StrictBooleanField(required=False)
     custom_rate = serializers.DictField(required=False)
+    # Composite charges (Metronome's beta, not in the SDK's params: send them as extra fields).
+    composite_minimum = NumberField(required=False, allow_null=True, min_value=0)
+    composite_scope = EnumField(COMPOSITE_SCOPES, required=False)
 
     def validate_custom_rate(self, value):
         raise serializers.ValidationError("Custom rates are not supported.")
@@ -364,6 +368,8 @@ class RateOut(serializers.Serializer):
     quantity = NumberField(required=False)
     is_prorated = serializers.BooleanField(required=False)
     commit_rate = CommitRateOut(required=False)
+    composite_minimum = NumberField(required=False)
+    composite_scope = serializers.ChoiceField(COMPOSITE_SCOPES, required=False)
 
 
 class RateEntryOut(serializers.Serializer):
@@ -442,13 +448,44 @@ class OverrideTierIn(serializers.Serializer):
     size = NumberField(required=False, allow_null=True)
 
 
+SPECIFIER_TARGETS = (
+    "product_id",
+    "product_tags",
+    "pricing_group_values",
+    "presentation_group_values",
+    "billing_frequency",
+)
+
+
 class OverrideSpecifierIn(serializers.Serializer):
+    """One override specifier: every field given must match (product_tags: all of them)."""
+
     product_id = UUIDStringField(required=False)
     product_tags = StringListField(required=False)
     pricing_group_values = StringMapField(required=False)
     presentation_group_values = StringMapField(required=False)
     commit_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    any_commit_or_credit_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    recurring_commit_ids = serializers.ListField(child=UUIDStringField(), required=False)
     billing_frequency = EnumField(FREQUENCIES, required=False)
+
+    def validate_recurring_commit_ids(self, value):
+        if value:
+            raise serializers.ValidationError(
+                "Recurring commits are not supported; name the commits in commit_ids."
+            )
+        return value
+
+    def validate(self, attrs):
+        if not any(attrs.get(name) for name in SPECIFIER_TARGETS):
+            raise serializers.ValidationError(
+                f"Name what the override applies to: {', '.join(SPECIFIER_TARGETS)}."
+            )
+        if attrs.get("any_commit_or_credit_ids") and attrs.get("commit_ids"):
+            raise serializers.ValidationError(
+                {"any_commit_or_credit_ids": "Give either commit_ids or any_commit_or_credit_ids."}
+            )
+        return attrs
 
 
 class OverrideTermsIn(serializers.Serializer):

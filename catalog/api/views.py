@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors, services
 from catalog.filters import BillableMetricFilter
-from catalog.models import BillableMetric, Package, PricingUnit, Product, RateCard
+from catalog.models import BillableMetric, Package, PricingUnit, Product, Rate, RateCard
 from core.api import (
     api_field_names,
     data_schema,
@@ -549,6 +549,8 @@ def _rate_fields(data: dict, *, prefix: str = "") -> dict:
         "quantity": data.get("quantity"),
         "is_prorated": data.get("is_prorated", False),
         "commit_rate": commit_rate,
+        "composite_minimum": data.get("composite_minimum"),
+        "composite_scope": data.get("composite_scope") or Rate.CompositeScope.CONTRACT,
     }
 
 

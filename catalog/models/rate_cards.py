@@ -118,13 +118,23 @@ class Rate(models.Model):
         FLAT = "FLAT", "Flat"
         TIERED = "TIERED", "Tiered"
         PERCENTAGE = "PERCENTAGE", "Percentage"
+        TIERED_PERCENTAGE = "TIERED_PERCENTAGE", "Tiered percentage"
         SUBSCRIPTION = "SUBSCRIPTION", "Subscription"
+
+    class CompositeScope(models.TextChoices):
+        """Whose spend a composite (PERCENTAGE) rate counts (Metronome's composite charges)."""
+
+        CONTRACT = "CONTRACT", "This contract's spend"
+        CUSTOMER = "CUSTOMER", "The customer's spend on all its contracts"
+
+    TIERED_TYPES = (RateType.TIERED, RateType.TIERED_PERCENTAGE)
+    COMPOSITE_TYPES = (RateType.PERCENTAGE, RateType.TIERED_PERCENTAGE)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     rate_card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="rates")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="rates")
     entitled = models.BooleanField(default=True)
-    rate_type = models.CharField(max_length=16, choices=RateType.choices, default=RateType.FLAT)
+    rate_type = models.CharField(max_length=20, choices=RateType.choices, default=RateType.FLAT)
     starting_at = models.DateTimeField(help_text="Inclusive, on an hour boundary (UTC).")
     ending_before = models.DateTimeField(
         null=True, blank=True, help_text="Exclusive, on an hour boundary (UTC)."
@@ -154,6 +164,21 @@ class Rate(models.Model):
         help_text="Price used while drawing down a commit with rate type COMMIT_RATE.",
     )
     commit_rate_price = models.DecimalField(**MONEY, null=True, blank=True)
+    composite_minimum = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text=(
+            "Composite rates: the least charged per billing period (the greater of the "
+            "percentage and this), in the rate's pricing unit; prorated over a part period."
+        ),
+    )
+    composite_scope = models.CharField(
+        max_length=8,
+        choices=CompositeScope.choices,
+        default=CompositeScope.CONTRACT,
+        help_text="Composite rates: the spend counted; customer-wide spend is billed on one contract.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -187,6 +212,11 @@ class Rate(models.Model):
                 name="rate_percentage_fraction",
                 violation_error_message="A percentage rate is a fraction between 0 and 1.",
             ),
+            models.CheckConstraint(
+                condition=Q(composite_minimum__isnull=True) | Q(composite_minimum__gte=0),
+                name="rate_composite_minimum_not_negative",
+                violation_error_message="A composite minimum cannot be negative.",
+            ),
         ]
         indexes = [
             models.Index(
@@ -203,6 +233,11 @@ class Rate(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        self.clean_rules()
+        self.validate_no_overlap()
+
+    def clean_rules(self) -> None:
+        """Every rule of a rate on its own (not its neighbours: see `validate_no_overlap`)."""
         # The key is derived on save; refresh it here too so that full_clean()'s unique check
         # compares this rate's real group values, not the default "{}".
         if isinstance(self.pricing_group_values, dict):
@@ -247,7 +282,7 @@ class Rate(models.Model):
             allowed = {
                 Product.Type.USAGE: {self.RateType.FLAT, self.RateType.TIERED},
                 Product.Type.SUBSCRIPTION: {self.RateType.SUBSCRIPTION},
-                Product.Type.COMPOSITE: {self.RateType.PERCENTAGE},
+                Product.Type.COMPOSITE: {self.RateType.PERCENTAGE, self.RateType.TIERED_PERCENTAGE},
                 Product.Type.FIXED: {self.RateType.FLAT},
                 Product.Type.PRO_SERVICE: {self.RateType.FLAT},
             }[self.product.type]
@@ -258,9 +293,17 @@ class Rate(models.Model):
                 )
         if self.rate_type == self.RateType.SUBSCRIPTION and not self.billing_frequency:
             errors["billing_frequency"] = "A subscription rate needs a billing frequency."
+        if self.rate_type == self.RateType.TIERED_PERCENTAGE and self.price is not None:
+            errors["price"] = "A tiered percentage rate is priced by its tiers, not by a price."
+        if self.rate_type not in self.COMPOSITE_TYPES:
+            if self.composite_minimum is not None:
+                errors["composite_minimum"] = "Only a composite (percentage) rate has a minimum."
+            if self.composite_scope == self.CompositeScope.CUSTOMER:
+                errors["composite_scope"] = "Only a composite (percentage) rate has a scope."
+        if self.composite_minimum is not None and self.composite_minimum < 0:
+            errors["composite_minimum"] = "A composite minimum cannot be negative."
         if errors:
             raise ValidationError(errors)
-        self.validate_no_overlap()
 
     def overlapping(self):
         """Rates of the same card, product, pricing group values and frequency that share time."""
@@ -294,7 +337,9 @@ class Rate(models.Model):
 
 
 class RateTier(models.Model):
-    """One graduated tier of a TIERED rate (or of its commit rate); the last has no size."""
+    """One graduated tier of a TIERED rate (or of its commit rate), or of a TIERED_PERCENTAGE
+    composite rate (size: spend in the rate's pricing unit; price: a 0-1 fraction); the last has
+    no size."""
 
     rate = models.ForeignKey(Rate, on_delete=models.CASCADE, related_name="tiers")
     for_commit_rate = models.BooleanField(default=False)

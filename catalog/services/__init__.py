@@ -29,10 +29,12 @@ from .rate_cards import (  # noqa: F401
     CommitRateSpec,
     ConversionSpec,
     Tier,
+    latest_started_windows,
     rate_add,
     rate_card_archive,
     rate_card_create,
     rate_card_update,
+    rate_price_change,
     rates_add_many,
 )
 from .units import (  # noqa: F401

@@ -189,11 +189,20 @@ def rate_add(
     quantity: Decimal | None = None,
     is_prorated: bool = False,
     commit_rate: CommitRateSpec | None = None,
+    composite_minimum: Decimal | None = None,
+    composite_scope: str = Rate.CompositeScope.CONTRACT,
 ) -> Rate:
-    """Add one time-bounded rate to a card (tiers stored as RateTier rows)."""
+    """Add one time-bounded rate to a card (tiers stored as RateTier rows).
+
+    This is the one place where a price changes (the API's addRate/addRates and the admin's
+    price change, `rate_price_change`, all come here): a rate for the same product, pricing group
+    values (and billing frequency) that starts while another is in effect takes over from its
+    start, and the earlier rate's end is STORED (its `ending_before` set to that start), not
+    derived when read; see `_make_room`. Two rates starting at the same instant are refused.
+    """
     with transaction.atomic():
         return _rate_add(
-            rate_card=rate_card,
+            rate_card=_locked(rate_card),
             product=product,
             entitled=entitled,
             rate_type=rate_type,
@@ -207,7 +216,52 @@ def rate_add(
             quantity=quantity,
             is_prorated=is_prorated,
             commit_rate=commit_rate,
+            composite_minimum=composite_minimum,
+            composite_scope=composite_scope,
         )
+
+
+def rate_price_change(
+    *,
+    rate: Rate,
+    starting_at: datetime,
+    price: Decimal | None = None,
+    tiers: Sequence[Tier] = (),
+) -> Rate:
+    """A new price for `rate` from `starting_at` on (a FLAT, SUBSCRIPTION or PERCENTAGE price, or
+    the tiers of a TIERED rate): a new rate like it (same card, product, group values, type,
+    unit, frequency, entitlement, commit rate) added through `rate_add`, which ends `rate` there."""
+    commit_rate = None
+    if rate.commit_rate_type:
+        commit_rate = CommitRateSpec(
+            rate_type=rate.commit_rate_type,
+            price=rate.commit_rate_price,
+            tiers=[(t.size, t.price) for t in rate.tiers.all() if t.for_commit_rate],
+        )
+    return rate_add(
+        rate_card=rate.rate_card,
+        product=rate.product,
+        entitled=rate.entitled,
+        rate_type=rate.rate_type,
+        starting_at=starting_at,
+        ending_before=rate.ending_before,
+        price=price,
+        tiers=tiers,
+        pricing_group_values=rate.pricing_group_values,
+        credit_type=rate.credit_type,
+        billing_frequency=rate.billing_frequency,
+        quantity=rate.quantity,
+        is_prorated=rate.is_prorated,
+        commit_rate=commit_rate,
+        composite_minimum=rate.composite_minimum,
+        composite_scope=rate.composite_scope,
+    )
+
+
+def _locked(rate_card: RateCard) -> RateCard:
+    """The card's row, locked: rates of one card are added one transaction at a time, so two
+    price changes cannot both end the same rate."""
+    return RateCard.objects.select_for_update().get(pk=rate_card.pk)
 
 
 def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) -> Rate:
@@ -216,10 +270,14 @@ def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) 
         errors["rate_card"] = "This rate card is archived; it takes no new rates."
     if product.archived_at is not None:
         errors["product"] = "This product is archived; it takes no new rates."
-    if fields["rate_type"] == Rate.RateType.TIERED:
+    if fields["rate_type"] in Rate.TIERED_TYPES:
         problem = tiers_problem(list(tiers))
         if problem:
             errors["tiers"] = problem
+        elif fields["rate_type"] == Rate.RateType.TIERED_PERCENTAGE:
+            problem = _fractions_problem(tiers)
+            if problem:
+                errors["tiers"] = problem
         if fields["price"] is not None:
             errors["price"] = "A tiered rate is priced by its tiers, not by a price."
     elif tiers:
@@ -257,6 +315,10 @@ def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) 
         rate.pricing_group_values = {}
     if rate.quantity is None and rate.rate_type == Rate.RateType.SUBSCRIPTION:
         rate.quantity = Decimal(1)
+    # The rate's own rules first (so a bad rate changes nothing), then room is made for it.
+    rate.clean_fields()
+    rate.clean_rules()
+    resumes = _make_room(rate)
     save_clean(rate)
     for level, (size, price) in enumerate(tiers, start=1):
         RateTier.objects.create(rate=rate, level=level, size=size, price=price)
@@ -265,12 +327,116 @@ def _rate_add(*, rate_card, product, tiers, commit_rate, credit_type, **fields) 
             RateTier.objects.create(
                 rate=rate, level=level, size=size, price=price, for_commit_rate=True
             )
+    for starting_at, ending_before in resumes:
+        _copy(rate, starting_at, ending_before)
     return rate
+
+
+def _fractions_problem(tiers: Sequence[Tier]) -> str | None:
+    for level, (_, price) in enumerate(tiers, start=1):
+        if price > 1:
+            return f"Tier {level}: a percentage is a fraction between 0 and 1."
+    return None
+
+
+def _make_room(rate: Rate) -> list[tuple[datetime, datetime | None]]:
+    """Fit the unsaved `rate` among the stored rates of its card, product, pricing group values
+    and billing frequency: at every instant the rate that started last wins (the SPEC's "a price
+    change is a new rate with a later start"), and the result is STORED, so every reader (getRates,
+    getRateSchedule, the admin, the rating engine) sees disjoint windows, one rate per instant.
+
+    - A stored rate in effect at `rate`'s start ends there (its `ending_before` is set to it);
+      if `rate` ends before the stored rate did, the stored rate resumes at `rate`'s end (a copy
+      of it, with its tiers, covering the rest of its old window).
+    - `rate` itself ends where a later-starting stored rate begins, and resumes (as a copy) after
+      that rate ends, up to its own end. Its windows after the first are returned for the
+      caller to save once `rate` has its tiers.
+    - Two rates starting at the same instant stay refused: neither would be the later one.
+    """
+    stored = list(rate.overlapping().prefetch_related("tiers"))
+    if any(other.starting_at == rate.starting_at for other in stored):
+        raise ValidationError(
+            {
+                "starting_at": (
+                    "This product already has a rate starting at that time for these pricing "
+                    "group values."
+                )
+            }
+        )
+    windows = latest_started_windows(
+        [(other.starting_at, other.ending_before) for other in stored]
+        + [(rate.starting_at, rate.ending_before)]
+    )
+    for other, runs in zip(stored, windows[:-1], strict=True):
+        (_, first_end), *later = runs
+        if first_end != other.ending_before:
+            other.ending_before = first_end
+            other.save(update_fields=["ending_before"])
+        for starting_at, ending_before in later:
+            _copy(other, starting_at, ending_before)
+    (_, own_end), *own_later = windows[-1]
+    rate.ending_before = own_end
+    return own_later
+
+
+def latest_started_windows(
+    windows: Sequence[tuple[datetime, datetime | None]],
+) -> list[list[tuple[datetime, datetime | None]]]:
+    """For windows [start, end) (end None: open) with distinct starts, where each one is the
+    latest-started of those in effect: its maximal runs, in time order. Each window wins at its
+    own start, so every list begins there."""
+    moments = sorted({start for start, _ in windows} | {e for _, e in windows if e is not None})
+    runs: list[list[tuple[datetime, datetime | None]]] = [[] for _ in windows]
+    for index, moment in enumerate(moments):
+        following = moments[index + 1] if index + 1 < len(moments) else None
+        live = [
+            i
+            for i, (start, end) in enumerate(windows)
+            if start <= moment and (end is None or end > moment)
+        ]
+        if not live:
+            continue
+        winner = max(live, key=lambda i: windows[i][0])
+        mine = runs[winner]
+        if mine and mine[-1][1] == moment:
+            mine[-1] = (mine[-1][0], following)
+        else:
+            mine.append((moment, following))
+    return runs
+
+
+def _copy(rate: Rate, starting_at: datetime, ending_before: datetime | None) -> Rate:
+    """`rate` again over another window: the part of a superseded rate after the rate that
+    interrupted it ends."""
+    tiers = list(rate.tiers.all())
+    copy = Rate(
+        **{
+            field.attname: getattr(rate, field.attname)
+            for field in Rate._meta.concrete_fields
+            if field.name not in ("id", "created_at")
+        }
+    )
+    copy.starting_at = starting_at
+    copy.ending_before = ending_before
+    save_clean(copy)
+    RateTier.objects.bulk_create(
+        RateTier(
+            rate=copy,
+            for_commit_rate=tier.for_commit_rate,
+            level=tier.level,
+            size=tier.size,
+            price=tier.price,
+        )
+        for tier in tiers
+    )
+    return copy
 
 
 @transaction.atomic
 def rates_add_many(*, rate_card: RateCard, rates: Sequence[dict]) -> list[Rate]:
-    """Add several rates at once: all or none. Each dict holds rate_add's keyword arguments."""
+    """Add several rates at once, in order, each as `rate_add` would: all or none. Each dict
+    holds rate_add's keyword arguments."""
+    rate_card = _locked(rate_card)
     added = []
     for index, fields in enumerate(rates):
         try:
@@ -291,5 +457,7 @@ def _rate_defaults(fields: dict) -> dict:
         "quantity": None,
         "is_prorated": False,
         "commit_rate": None,
+        "composite_minimum": None,
+        "composite_scope": Rate.CompositeScope.CONTRACT,
         **fields,
     }

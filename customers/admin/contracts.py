@@ -122,8 +122,8 @@ class OverrideInline(admin.StackedInline):
     readonly_fields = ["summary"]
     fields = [
         ("type", "target", "summary"),
-        ("product", "applicable_product_tags"),
-        ("pricing_group_values", "presentation_group_values"),
+        ("product", "applicable_product_tags", "tags_match"),
+        ("pricing_group_values", "presentation_group_values", "billing_frequency"),
         ("starting_at", "ending_before"),
         ("multiplier", "priority"),
         ("overwrite_rate_type", "overwrite_price", "overwrite_credit_type"),

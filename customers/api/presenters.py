@@ -149,17 +149,27 @@ def credit_json(credit: Credit, contract: Contract) -> dict:
     return _drop_none(data) | {"archived_at": data["archived_at"]}
 
 
+def _override_specifiers(override: Override) -> list[dict]:
+    """The override's target as Metronome's specifiers: its one specifier (all its tags), or
+    one per tag when its tags match ANY while group values or commits narrow it."""
+    if not override.is_specifier:
+        return []
+    tags = list(override.applicable_product_tags)
+    common = {
+        "product_id": str(override.product_id) if override.product_id else None,
+        "pricing_group_values": _string_map(override.pricing_group_values) or None,
+        "presentation_group_values": _string_map(override.presentation_group_values) or None,
+        "commit_ids": [str(pk) for pk in override.commit_ids] or None,
+        "billing_frequency": override.billing_frequency or None,
+    }
+    if override.tags_match == Override.TagsMatch.ALL or len(tags) < 2:
+        return [_drop_none({**common, "product_tags": tags or None})]
+    return [_drop_none({**common, "product_tags": [tag]}) for tag in tags]
+
+
 def override_json(override: Override) -> dict:
-    specifier = _drop_none(
-        {
-            "product_id": str(override.product_id) if override.product_id else None,
-            "product_tags": list(override.applicable_product_tags) or None,
-            "pricing_group_values": _string_map(override.pricing_group_values) or None,
-            "presentation_group_values": _string_map(override.presentation_group_values) or None,
-            "commit_ids": [str(pk) for pk in override.commit_ids] or None,
-        }
-    )
     tiers = sorted(override.tiers.all(), key=lambda t: t.level)
+    specifiers = _override_specifiers(override)
     data = {
         "id": str(override.pk),
         "created_at": ts(override.created_at),
@@ -167,8 +177,10 @@ def override_json(override: Override) -> dict:
         "ending_before": ts(override.ending_before),
         "type": override.type,
         "product": _named(override.product) if override.product_id else None,
-        "applicable_product_tags": list(override.applicable_product_tags) or None,
-        "override_specifiers": [specifier] if specifier else [],
+        "applicable_product_tags": None
+        if specifiers
+        else (list(override.applicable_product_tags) or None),
+        "override_specifiers": specifiers,
         "entitled": override.entitled,
         "priority": num(override.priority),
         "is_commit_specific": override.is_commit_specific,

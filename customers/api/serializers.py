@@ -150,6 +150,20 @@ class OverrideIn(OverrideTermsIn):
     product_id = UUIDStringField(required=False)
     applicable_product_tags = StringListField(required=False)
 
+    def validate(self, attrs):
+        if attrs.get("override_specifiers") and (
+            attrs.get("product_id") or attrs.get("applicable_product_tags")
+        ):
+            raise serializers.ValidationError(
+                {
+                    "override_specifiers": (
+                        "Cannot be used with product_id or applicable_product_tags; put the "
+                        "product and tags in the specifier."
+                    )
+                }
+            )
+        return attrs
+
 
 class ScheduleIn(serializers.Serializer):
     schedule_items = InvoiceItemIn(many=True, allow_empty=False)
@@ -537,6 +551,7 @@ class OverrideSpecifierOut(serializers.Serializer):
     pricing_group_values = StringMapField(required=False)
     presentation_group_values = StringMapField(required=False)
     commit_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    billing_frequency = serializers.ChoiceField(FREQUENCIES, required=False)
 
 
 class OverrideOut(serializers.Serializer):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from catalog.models import PricingUnit, Product
 from core.api import get_or_404
 from customers import services
+from customers.models import Override
 
 
 def _at(where: str, name: str) -> str:
@@ -92,7 +93,8 @@ def overrides(terms: list[dict], key: str = "overrides") -> list[services.Overri
     specs = []
     for index, term in enumerate(terms):
         where = f"{key}[{index}]"
-        specifier = (term.get("override_specifiers") or [{}])[0]
+        specifiers = term.get("override_specifiers") or []
+        specifier = specifiers[0] if specifiers else {}
         product_id = term.get("product_id") or specifier.get("product_id")
         kind = _override_type(term)
         overwrite = term.get("overwrite_rate") or {}
@@ -107,9 +109,14 @@ def overrides(terms: list[dict], key: str = "overrides") -> list[services.Overri
                 product=_product(product_id, _at(where, "product_id")) if product_id else None,
                 applicable_product_tags=term.get("applicable_product_tags")
                 or specifier.get("product_tags", []),
+                tags_match=Override.TagsMatch.ALL if specifiers else Override.TagsMatch.ANY,
                 pricing_group_values=specifier.get("pricing_group_values", {}),
                 presentation_group_values=specifier.get("presentation_group_values", {}),
-                commit_ids=specifier.get("commit_ids", []),
+                billing_frequency=specifier.get("billing_frequency", ""),
+                commit_ids=[
+                    *specifier.get("commit_ids", []),
+                    *specifier.get("any_commit_or_credit_ids", []),
+                ],
                 multiplier=multiplier,
                 overwrite_rate_type=overwrite.get("rate_type", ""),
                 overwrite_price=overwrite.get("price"),

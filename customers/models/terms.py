@@ -64,7 +64,13 @@ class CommitInvoiceItem(ScheduleItem):
 
 
 class Override(models.Model):
-    """A negotiated price change on a contract: OVERWRITE, MULTIPLIER or TIERED multipliers."""
+    """A negotiated price change on a contract: OVERWRITE, MULTIPLIER or TIERED multipliers.
+
+    Its target is one of Metronome's two forms. Top level: the product OR a product with any of
+    the tags. An override specifier (every field AND-ed): the product, the tags (all of them,
+    `tags_match` ALL), pricing and presentation group values, billing frequency, commits. The
+    specifier form is the one used as soon as any of its narrowing fields is set.
+    """
 
     class Type(models.TextChoices):
         OVERWRITE = "OVERWRITE", "Overwrite"
@@ -75,6 +81,14 @@ class Override(models.Model):
         LIST_RATE = "LIST_RATE", "List rate"
         COMMIT_RATE = "COMMIT_RATE", "Commit rate"
 
+    class TagsMatch(models.TextChoices):
+        """How `applicable_product_tags` pick products. Metronome's top-level tags: a product
+        with any of them; an override specifier's `product_tags`: "products with all the
+        specified tags"."""
+
+        ANY = "ANY", "Any of the tags"
+        ALL = "ALL", "All of the tags"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="overrides")
     type = models.CharField(max_length=10, choices=Type.choices, default=Type.MULTIPLIER)
@@ -84,8 +98,20 @@ class Override(models.Model):
         Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     applicable_product_tags = models.JSONField(default=list, blank=True)
+    tags_match = models.CharField(
+        max_length=3,
+        choices=TagsMatch.choices,
+        default=TagsMatch.ANY,
+        verbose_name="products with",
+    )
     pricing_group_values = models.JSONField(default=dict, blank=True)
     presentation_group_values = models.JSONField(default=dict, blank=True)
+    billing_frequency = models.CharField(
+        max_length=10,
+        choices=Frequency.choices,
+        blank=True,
+        help_text="Only the subscription rates billed at this frequency.",
+    )
     commit_ids = models.JSONField(default=list, blank=True)
     multiplier = models.DecimalField(**MONEY, null=True, blank=True)
     overwrite_rate_type = models.CharField(
@@ -116,6 +142,18 @@ class Override(models.Model):
     def __str__(self) -> str:
         target = self.product or ", ".join(self.applicable_product_tags) or "all products"
         return f"{self.get_type_display()} on {target}"
+
+    @property
+    def is_specifier(self) -> bool:
+        """Is the target one override specifier (every field AND-ed) rather than the top level
+        (the product or any of the tags)?"""
+        return bool(
+            self.tags_match == self.TagsMatch.ALL
+            or self.pricing_group_values
+            or self.presentation_group_values
+            or self.billing_frequency
+            or self.commit_ids
+        )
 
     def clean(self) -> None:
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=False)

@@ -71,8 +71,11 @@ class OverrideSpec:
     ending_before: datetime | None = None
     product: Product | None = None
     applicable_product_tags: Sequence[str] = ()
+    # ANY: Metronome's top-level tags; ALL: an override specifier's product_tags.
+    tags_match: str = Override.TagsMatch.ANY
     pricing_group_values: dict = field(default_factory=dict)
     presentation_group_values: dict = field(default_factory=dict)
+    billing_frequency: str = ""
     commit_ids: Sequence[str] = ()
     multiplier: Decimal | None = None
     overwrite_rate_type: str = ""
@@ -185,8 +188,10 @@ def _add_override(contract: Contract, spec: OverrideSpec, prefix: str) -> Overri
         ending_before=spec.ending_before,
         product=spec.product,
         applicable_product_tags=list(spec.applicable_product_tags),
+        tags_match=spec.tags_match,
         pricing_group_values=dict(spec.pricing_group_values),
         presentation_group_values=dict(spec.presentation_group_values),
+        billing_frequency=spec.billing_frequency,
         commit_ids=[str(pk) for pk in spec.commit_ids],
         multiplier=spec.multiplier,
         overwrite_rate_type=spec.overwrite_rate_type,

@@ -28,11 +28,21 @@ How the numbers are made (the decisions, in one place):
 - The rate of a `Usage` is the entitled rate of the same product with exactly the same pricing group
   values in effect at the start of its window; when several are, the one that started last wins (a
   price change is a new rate with a later start).
-- TIERED is graduated over the whole period, per product and pricing group values: the lines of that
-  pricing group are laid end to end, in time order (rate segments) and then by presentation group
-  values, and each unit is priced by the tier its position falls in, under the tiers of the rate of
-  its own segment. A line spanning tiers is split into one line per tier, with the tier's level,
-  starting point and size. FLAT segments advance the position too; usage without a price does not.
+- TIERED is graduated over the whole period, per product and pricing group values: one ladder per
+  pricing group, its windows (rate segments) laid end to end in time order, each unit priced by the
+  tier its position falls in, under the tiers of the rate of its own segment. A line spanning tiers
+  is split into one line per tier, with the tier's level, starting point and size. FLAT segments
+  advance the position too; usage without a price does not.
+- Presentation group values do not change the price: Metronome documents `pricing_group_key` as
+  "pricing for this product will be determined for each pricing_group_key value, as opposed to the
+  product as a whole" and `presentation_group_key` as "Groups usage line items on invoices" (the
+  SDK's product params; the quickstart's table: "Show breakdowns on the invoice (same price)").
+  The rate-card guide (docs.metronome.com, guides/get-started/core-concepts/create-manage-rate-
+  cards) was searched for a tier ladder per presentation value and says nothing of it. So the
+  presentation lines of one window share that window's part of the ladder: each takes, of every
+  tier the window spans, its share of the window's usage (cumulative rounding at storage
+  precision, so a line's parts add up to its quantity and a tier's parts to the tier). Which line
+  pays the cheaper tier no longer depends on the values' names (`usage._share`).
 - Usage whose pricing group values have no rate is metered, not charged: a zero-total line with
   `is_unpriced=True` and no unit price, so staff see why nothing was charged.
 - Zero usage gives no line: a `Usage` whose metered quantity is zero is dropped. A nonzero metered
@@ -51,10 +61,17 @@ How the numbers are made (the decisions, in one place):
   `scheduled_charges_on_usage_invoices` ("ALL"). One engine, one pipeline: `steps_for` picks
   the steps whose lines belong to the invoice. A composite therefore counts a scheduled charge
   only when it is on the same (usage) invoice.
-- COMPOSITE: percentage x the sum of the ROUNDED totals of the invoice's non-composite lines whose
-  product id or tags it names (so a customer can check it against the lines printed above it);
-  composite lines never count towards another composite. One line per PERCENTAGE rate overlapping the
-  period, over the lines that start inside that rate's window; no spend, no line.
+- COMPOSITE (Metronome's composite charges guide, guides/pricing-packaging/billing-model-guides/
+  composite-charges): a percentage of the sum of the ROUNDED totals of the invoice's
+  non-composite lines whose product id or tags it names (so a customer can check it against the
+  lines printed above it); composite lines never count towards another composite. One charge per
+  composite rate overlapping the period, over the lines that start inside that rate's window:
+  PERCENTAGE one line; TIERED_PERCENTAGE graduated over the period's spend, one line per tier;
+  an optional `composite_minimum` per billing period ("the greater of" the percentage and the
+  minimum: a "(minimum)" line makes up the difference, prorated over a part period); scope
+  CUSTOMER counts the customer's other contracts' charges of that time too (`customer_spend`,
+  read by the selector, which bills such a rate on one contract only). No spend and no minimum,
+  no line.
 
 Contract terms (issue 6), each a step of the same pipeline:
 
@@ -65,9 +82,16 @@ Contract terms (issue 6), each a step of the same pipeline:
   MULTIPLIER/TIERED; among multipliers LOWEST_MULTIPLIER (default) takes the lowest, EXPLICIT the
   lowest `priority`. A MULTIPLIER multiplies whichever list rate is in effect, so it follows later
   price changes; a TIERED override multiplies by quantity band of the period (graduated, like
-  tiers). Targets: product id, tags, override specifiers (product, tags, pricing group values as
-  a subset; presentation group values are not looked at: a rate has none). Commit-specific
-  overrides are left out here and price only the part of usage a named commit draws.
+  tiers). Targets, each field as the SDK documents it (`override_targets`): the top-level product
+  id, or ANY of the top-level tags ("Usage that matches any of the listed product IDs and product
+  tags", Metronome's targeting guide); else any override specifier whose every field matches
+  ("Within each specifier all fields are ANDed together"): its product, ALL its `product_tags`
+  ("products with all the specified tags"), its pricing group values (each pair on the rate), its
+  presentation group values (each pair on the usage priced: "only apply to line items with the
+  specified presentation group values"; such an override lays its rates out again for those
+  values, `Rate.presentation_group_values`) and its billing frequency (subscription rates billed
+  that often). Commit-specific overrides are left out here and price only the part of usage a
+  named commit draws.
 - The selector splits usage at `segment_boundaries(input, product_id)`: the product's rate
   boundaries plus `term_boundaries` (overrides that may target it, access segments of balances
   whose scope includes it). A usage record is priced by the rate at its start and drawn by a
@@ -135,6 +159,7 @@ from .inputs import (  # noqa: F401
     AccessSegment,
     Balance,
     Conversion,
+    CustomerSpend,
     InvoiceScheduleItem,
     Override,
     OverrideSpecifier,
@@ -182,9 +207,11 @@ from .pipeline import (  # noqa: F401
 from .shared import (  # noqa: F401
     balance_scope,
     latest_rate,
+    microseconds,
     money_of,
     overlaps,
     product_type_of,
+    rates_for_presentation,
     unit_of,
 )
 from .snapshots import (  # noqa: F401
@@ -206,6 +233,7 @@ from .vocabulary import (  # noqa: F401
     BalanceType,
     Checked,
     CollectionSchedule,
+    CompositeScope,
     GroupValues,
     InvoiceType,
     LineType,

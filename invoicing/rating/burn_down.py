@@ -12,7 +12,7 @@ from catalog.money import ZERO, round_stored
 from .inputs import AccessSegment, Balance, RatingInput
 from .outputs import Line
 from .overrides import override_targets, winning_override
-from .shared import balance_scope, latest_rate, money_of, overlaps, unit_of
+from .shared import balance_scope, latest_rate, money_of, overlaps, rates_for_presentation, unit_of
 from .vocabulary import (
     BalanceRateType,
     BalanceType,
@@ -110,14 +110,13 @@ def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> De
         )
         and override.in_effect_at(line.starting_at)
         and (
-            override_targets(override, product, line.pricing_group_values)
+            override_targets(
+                override, product, line.pricing_group_values, line.presentation_group_values
+            )
             or (
                 not override.product_id
                 and not override.applicable_product_tags
-                and all(
-                    s.product_id is None and not s.product_tags and not s.pricing_group_values
-                    for s in override.specifiers
-                )
+                and not override.specifiers
             )
         )
     ]
@@ -138,7 +137,9 @@ def _commit_price(rating_input: RatingInput, balance: Balance, line: Line) -> De
         and rate.entitled
         and rate.rate_type in (RateType.FLAT, RateType.TIERED)
     ]
-    rate = latest_rate(rates, at=line.starting_at)
+    rate = latest_rate(
+        rates_for_presentation(rates, line.presentation_group_values), at=line.starting_at
+    )
     if rate is None:
         return None
     if line.tier is not None and len(rate.commit_tiers) >= line.tier.level:

@@ -4,7 +4,7 @@ scheduled charges, balances and their segments, overrides, conversions (`RatingI
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .vocabulary import (
@@ -12,6 +12,7 @@ from .vocabulary import (
     BalanceType,
     Checked,
     CollectionSchedule,
+    CompositeScope,
     GroupValues,
     InvoiceType,
     MultiplierPrioritization,
@@ -43,6 +44,10 @@ class Period(Checked):
 
     def contains(self, moment: datetime) -> bool:
         return self.starting_at <= moment < self.ending_before
+
+    @property
+    def length(self) -> timedelta:
+        return self.ending_before - self.starting_at
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ class Rate(Checked):
     """A rate card entry for a product (and pricing group values), valid in [starting_at, ending_before).
 
     `price`: per unit (FLAT), per billing period (SUBSCRIPTION) or a 0-1 fraction (PERCENTAGE).
+    TIERED_PERCENTAGE: `tiers` of spend (sizes in the invoice's unit) at fractions. A composite
+    rate's `composite_minimum` is the least it charges per billing period; its `composite_scope`
+    says whose spend it counts (`composites`).
     """
 
     product_id: str
@@ -106,11 +114,18 @@ class Rate(Checked):
     commit_tiers: tuple[Tier, ...] = ()
     # A custom pricing unit; None: the invoice's (fiat) unit.
     credit_type_id: str | None = None
+    # Set only by the overrides step: this rate prices only the usage with exactly these
+    # presentation group values (an override specifier named them); () prices every other.
+    presentation_group_values: GroupValues = ()
+    composite_minimum: Decimal | None = None
+    composite_scope: str = CompositeScope.CONTRACT
 
     def _validate(self) -> None:
         if self.rate_type not in RateType.ALL:
             raise ValueError(f"rate for {self.product_id}: unknown rate type {self.rate_type!r}")
-        if self.rate_type == RateType.TIERED:
+        if self.composite_scope not in CompositeScope.ALL:
+            raise ValueError(f"rate for {self.product_id}: unknown scope {self.composite_scope!r}")
+        if self.rate_type in RateType.TIERED_TYPES:
             if not self.tiers:
                 raise ValueError(f"tiered rate for {self.product_id} has no tiers")
             if any(tier.size is None or tier.size <= 0 for tier in self.tiers[:-1]):
@@ -237,13 +252,25 @@ class Balance(Checked):
 
 @dataclass(frozen=True)
 class OverrideSpecifier(Checked):
-    """One target of an override; every field given must match (pricing group values: each pair)."""
+    """One target of an override: every field given must match (Metronome: "Within each
+    specifier all fields are ANDed together"), as the SDK documents each of them:
+
+    - `product_id`: "the override will only apply to the product with the specified ID";
+    - `product_tags`: "only apply to products with all the specified tags";
+    - `pricing_group_values`: "only apply to products with the specified pricing group values"
+      (each pair; a product without those keys never matches);
+    - `presentation_group_values`: "only apply to line items with the specified presentation
+      group values" (each pair, looked up on the usage being priced);
+    - `billing_frequency`: only the subscription rates billed at that frequency;
+    - `commit_ids`: commit-specific overrides, only usage drawn from those commits or credits.
+    """
 
     product_id: str | None = None
     product_tags: tuple[str, ...] = ()
     pricing_group_values: GroupValues = ()
     presentation_group_values: GroupValues = ()
     commit_ids: tuple[str, ...] = ()
+    billing_frequency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +299,9 @@ class OverwriteRate(Checked):
 class Override(Checked):
     """A contract override in [starting_at, ending_before).
 
-    Targets: `product_id`, `applicable_product_tags` and `specifiers` (OR-ed). `entitled` set:
+    Targets, OR-ed: `product_id`, any of `applicable_product_tags` (Metronome's top-level
+    fields: "Usage that matches any of the listed product IDs and product tags"), any of the
+    `specifiers` (each one AND-ed, see `OverrideSpecifier`). `entitled` set:
     an entitlement override (True enables a product the card does not entitle). Commit-specific
     (`is_commit_specific` or commit ids on a specifier): applies only to usage drawn from those
     commits. `target` COMMIT_RATE rewrites the card's commit rate instead of the list rate.
@@ -330,6 +359,19 @@ class Conversion(Checked):
 
 
 @dataclass(frozen=True)
+class CustomerSpend(Checked):
+    """A charge line of another contract of the same customer (its usage invoice of the same
+    time), in the invoice's unit: what a CUSTOMER-scope composite counts besides this invoice's
+    own lines."""
+
+    contract_id: str
+    product_id: str
+    starting_at: datetime
+    total: Decimal
+    product_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RatingInput(Checked):
     """Everything one invoice is computed from.
 
@@ -355,6 +397,8 @@ class RatingInput(Checked):
     # input rated before scheduled invoices existed (stored snapshots) was rated.
     invoice_type: str = InvoiceType.USAGE
     scheduled_charges_on_usage_invoices: bool = True
+    # The customer's other contracts' charges in the period (CUSTOMER-scope composites only).
+    customer_spend: tuple[CustomerSpend, ...] = ()
 
     def _validate(self) -> None:
         if self.invoice_type not in InvoiceType.ALL:

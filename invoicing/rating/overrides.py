@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from catalog.money import ZERO
 
-from .inputs import Override, OverrideTier, Product, Rate, RatingInput, Tier
+from .inputs import Override, OverrideSpecifier, OverrideTier, Product, Rate, RatingInput, Tier
 from .shared import balance_scope, latest_rate
 from .vocabulary import (
     BalanceRateType,
@@ -31,30 +31,40 @@ def _rate_class(rate: Rate) -> tuple[str, str | None]:
     return ("percentage", None)
 
 
-def override_targets(override: Override, product: Product | None, pricing: GroupValues) -> bool:
-    """Does the override name this product (and pricing group values)? Presentation group values
-    are not looked at: a rate has none, so a specifier naming them matches on its other fields."""
+def override_targets(
+    override: Override,
+    product: Product | None,
+    pricing: GroupValues,
+    presentation: GroupValues = (),
+    billing_frequency: str | None = None,
+) -> bool:
+    """Does the override name this product, pricing group values, presentation group values (of
+    the usage priced) and billing frequency (of the rate priced)? Top-level product id or any of
+    the top-level tags; else any specifier whose every field matches (`OverrideSpecifier`)."""
     if product is None:
         return False
     if override.product_id == product.id:
         return True
     if set(override.applicable_product_tags) & set(product.tags):
         return True
-    for specifier in override.specifiers:
-        if specifier.product_id is not None and specifier.product_id != product.id:
-            continue
-        if specifier.product_tags and not set(specifier.product_tags) & set(product.tags):
-            continue
-        if not set(specifier.pricing_group_values) <= set(pricing):
-            continue
-        if (
-            specifier.product_id is None
-            and not specifier.product_tags
-            and not specifier.pricing_group_values
-        ):
-            continue
-        return True
-    return False
+    return any(
+        _specifier_matches(specifier, product)
+        and set(specifier.pricing_group_values) <= set(pricing)
+        and set(specifier.presentation_group_values) <= set(presentation)
+        and specifier.billing_frequency in (None, billing_frequency)
+        for specifier in override.specifiers
+    )
+
+
+def _specifier_matches(specifier: OverrideSpecifier, product: Product) -> bool:
+    """The specifier's product fields: its product id, and ALL of its tags."""
+    if specifier.product_id is not None and specifier.product_id != product.id:
+        return False
+    return set(specifier.product_tags) <= set(product.tags)
+
+
+def _presentation_conditions(overrides: Iterable[Override]) -> bool:
+    return any(s.presentation_group_values for o in overrides for s in o.specifiers)
 
 
 def _override_order(rating_input: RatingInput) -> Callable[[Override], tuple]:
@@ -130,9 +140,16 @@ def price_with_override(rate: Rate, override: Override | None) -> Rate:
         if commit:
             return dataclasses.replace(rate, commit_price=new.price, commit_tiers=new.tiers)
         rate_type = new.rate_type
-        if rate.rate_type in (RateType.SUBSCRIPTION, RateType.PERCENTAGE):
-            # A subscription or composite keeps its kind; only the price changes.
+        if rate.rate_type == RateType.SUBSCRIPTION:
+            # A subscription keeps its kind; only the price changes.
             rate_type = rate.rate_type
+        elif rate.rate_type in RateType.COMPOSITE:
+            # A composite stays a percentage: flat or tiered as the overwrite is.
+            rate_type = (
+                RateType.TIERED_PERCENTAGE
+                if new.rate_type == RateType.TIERED
+                else RateType.PERCENTAGE
+            )
         return dataclasses.replace(
             rate,
             rate_type=rate_type,
@@ -162,7 +179,11 @@ def price_with_override(rate: Rate, override: Override | None) -> Rate:
             commit_tiers=tuple(dataclasses.replace(t, price=t.price * first) for t in tiers),
         )
     if rate.rate_type not in (RateType.FLAT, RateType.TIERED):
-        return dataclasses.replace(rate, price=None if price is None else price * first)
+        return dataclasses.replace(
+            rate,
+            price=None if price is None else price * first,
+            tiers=tuple(dataclasses.replace(t, price=t.price * first) for t in tiers),
+        )
     base = tiers if rate.rate_type == RateType.TIERED else (Tier(price=price),)
     return dataclasses.replace(
         rate, rate_type=RateType.TIERED, price=None, tiers=_multiplied_tiers(base, override.tiers)
@@ -179,6 +200,11 @@ def apply_overrides(rating_input: RatingInput) -> RatingInput:
     thus multiplies whichever list rate is in effect, and follows later list price changes.
     Inputs without overrides come back unchanged. Usage must be split at these boundaries
     (`segment_boundaries`): a usage record is priced by the rate at its start.
+
+    An override whose specifier names presentation group values applies only to the usage with
+    those values: for each presentation group values of the usage that a different set of
+    overrides targets, the timeline is laid out again, its rates carrying those values
+    (`Rate.presentation_group_values`); the rates with () price every other usage.
     """
     overrides = [o for o in rating_input.overrides if not o.is_for_commits]
     if not overrides:
@@ -188,55 +214,85 @@ def apply_overrides(rating_input: RatingInput) -> RatingInput:
     for rate in rating_input.rates:
         key = (rate.product_id, rate.pricing_group_values, _rate_class(rate))
         groups.setdefault(key, []).append(rate)
+    presentations: dict[tuple[str, GroupValues], set[GroupValues]] = {}
+    if _presentation_conditions(overrides):
+        for usage in rating_input.usage:
+            key = (usage.product_id, usage.pricing_group_values)
+            presentations.setdefault(key, set()).add(usage.presentation_group_values)
     new_rates: list[Rate] = []
-    for (product_id, pricing, _), rates in groups.items():
+    for (product_id, pricing, (kind, frequency)), rates in groups.items():
         product = products.get(product_id)
-        targeting = [o for o in overrides if override_targets(o, product, pricing)]
-        if not targeting:
-            new_rates.extend(rates)
+        target = (product, pricing, frequency)
+        everyone = _targeting(overrides, target, ())
+        new_rates.extend(_timeline(rating_input, rates, everyone) if everyone else rates)
+        if kind != "usage":
             continue
-        cuts = set()
-        for item in (*rates, *targeting):
-            cuts.add(item.starting_at)
-            if item.ending_before is not None:
-                cuts.add(item.ending_before)
-        ordered = sorted(cuts)
-        for index, start in enumerate(ordered):
-            end = ordered[index + 1] if index + 1 < len(ordered) else None
-            live = [o for o in targeting if o.in_effect_at(start)]
-            entitlement = None
-            for override in sorted(live, key=lambda o: (o.starting_at, o.id)):
-                if override.entitled is not None:
-                    entitlement = override.entitled
-            candidates = [
-                rate
-                for rate in rates
-                if rate.in_effect_at(start)
-                and (rate.entitled if entitlement is None else entitlement)
-            ]
-            rate = latest_rate(candidates, at=start)
-            if rate is None:
-                continue
-            priced = price_with_override(rate, winning_override(rating_input, live))
-            new_rates.append(
-                dataclasses.replace(priced, starting_at=start, ending_before=end, entitled=True)
-            )
+        for presentation in sorted(presentations.get((product_id, pricing), ())):
+            own = _targeting(overrides, target, presentation)
+            if presentation and own != everyone:
+                new_rates.extend(
+                    dataclasses.replace(rate, presentation_group_values=presentation)
+                    for rate in _timeline(rating_input, rates, own)
+                )
     return dataclasses.replace(rating_input, rates=tuple(new_rates))
 
 
+def _targeting(
+    overrides: list[Override], target: tuple, presentation: GroupValues
+) -> list[Override]:
+    product, pricing, frequency = target
+    return [o for o in overrides if override_targets(o, product, pricing, presentation, frequency)]
+
+
+def _timeline(
+    rating_input: RatingInput, rates: list[Rate], targeting: list[Override]
+) -> list[Rate]:
+    """The rates of one product, pricing group values and rate class as disjoint windows, each
+    priced by the winning override of `targeting` in effect there."""
+    cuts = set()
+    for item in (*rates, *targeting):
+        cuts.add(item.starting_at)
+        if item.ending_before is not None:
+            cuts.add(item.ending_before)
+    ordered = sorted(cuts)
+    windows = []
+    for index, start in enumerate(ordered):
+        end = ordered[index + 1] if index + 1 < len(ordered) else None
+        live = [o for o in targeting if o.in_effect_at(start)]
+        entitlement = None
+        for override in sorted(live, key=lambda o: (o.starting_at, o.id)):
+            if override.entitled is not None:
+                entitlement = override.entitled
+        candidates = [
+            rate
+            for rate in rates
+            if rate.in_effect_at(start) and (rate.entitled if entitlement is None else entitlement)
+        ]
+        rate = latest_rate(candidates, at=start)
+        if rate is None:
+            continue
+        priced = price_with_override(rate, winning_override(rating_input, live))
+        windows.append(
+            dataclasses.replace(priced, starting_at=start, ending_before=end, entitled=True)
+        )
+    return windows
+
+
 def override_may_target(override: Override, product: Product) -> bool:
-    """Could the override apply to some usage of the product (any pricing group values)?"""
+    """Could the override apply to some usage of the product (any pricing or presentation
+    group values, any billing frequency)?"""
     if override.product_id == product.id or set(override.applicable_product_tags) & set(
         product.tags
     ):
         return True
-    for specifier in override.specifiers:
-        if specifier.product_id is not None and specifier.product_id != product.id:
-            continue
-        if specifier.product_tags and not set(specifier.product_tags) & set(product.tags):
-            continue
+    if any(_specifier_matches(specifier, product) for specifier in override.specifiers):
         return True
-    return override.is_for_commits and not override.product_id and not override.specifiers
+    return (
+        override.is_for_commits
+        and not override.product_id
+        and not override.applicable_product_tags
+        and not override.specifiers
+    )
 
 
 def term_boundaries(rating_input: RatingInput, product_id: str) -> tuple[datetime, ...]:

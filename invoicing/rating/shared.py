@@ -4,13 +4,13 @@ an instant, a product's type, a balance's scope, whether a segment overlaps the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from catalog.money import round_amount
 
-from .inputs import AccessSegment, Balance, Period, Rate, RatingInput
-from .vocabulary import ProductType
+from .inputs import AccessSegment, Balance, Period, Product, Rate, RatingInput
+from .vocabulary import GroupValues, LineType, ProductType
 
 
 def money_of(
@@ -49,6 +49,33 @@ def latest_rate(rates: Iterable[Rate], *, at: datetime, at_end: bool = False) ->
         if best is None or rate.starting_at >= best.starting_at:
             best = rate
     return best
+
+
+def rates_for_presentation(rates: list[Rate], presentation: GroupValues) -> list[Rate]:
+    """The rates that price usage with these presentation group values: the ones an override
+    laid out for exactly them (see `apply_overrides`), else the ones for every usage."""
+    own = [rate for rate in rates if rate.presentation_group_values == presentation]
+    if presentation and own:
+        return own
+    return [rate for rate in rates if not rate.presentation_group_values]
+
+
+def line_fields(product: Product, starting_at: datetime, ending_before: datetime | None) -> dict:
+    """The fields every line of a product's charge carries (usage and composite lines)."""
+    return {
+        "name": product.name,
+        "type": LineType.USAGE,
+        "product_id": product.id,
+        "product_type": product.type,
+        "product_tags": product.tags,
+        "starting_at": starting_at,
+        "ending_before": ending_before,
+    }
+
+
+def microseconds(delta: timedelta) -> Decimal:
+    """A duration in microseconds, the unit proration is counted in."""
+    return Decimal(delta // timedelta(microseconds=1))
 
 
 def product_type_of(rating_input: RatingInput, product_id: str) -> str:

@@ -3,19 +3,12 @@ charges (LINE steps)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
-
 from catalog.money import ZERO
 
 from .inputs import RatingInput
 from .outputs import Line
-from .shared import latest_rate, money_of, unit_of
+from .shared import latest_rate, microseconds, money_of, unit_of
 from .vocabulary import CollectionSchedule, LineType, RateType
-
-
-def _microseconds(delta: timedelta) -> Decimal:
-    return Decimal(delta // timedelta(microseconds=1))
 
 
 def subscription_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
@@ -66,7 +59,7 @@ def subscription_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tu
             continue
         amount = rate.price * subscription.quantity
         if is_prorated:
-            amount = amount * _microseconds(window) / _microseconds(full_length)
+            amount = amount * microseconds(window) / microseconds(full_length)
         unit = unit_of(rating_input, rate.credit_type_id)
         new_lines.append(
             Line(

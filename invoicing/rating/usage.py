@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from catalog.money import ZERO, convert_quantity, round_quantity
+from catalog.money import ZERO, convert_quantity, round_quantity, round_stored
 
 from .inputs import Product, Rate, RatingInput, Tier, Usage
 from .outputs import Line, LineTier
-from .shared import latest_rate, money_of, unit_of
-from .vocabulary import GroupValues, LineType, ProductType, RateType
+from .shared import latest_rate, line_fields, money_of, rates_for_presentation, unit_of
+from .vocabulary import GroupValues, ProductType, RateType
 
 
 def billable_quantity(product: Product, metered: Decimal) -> Decimal:
@@ -113,52 +113,119 @@ def _pricing_group_lines(
     records: list[Usage],
     rates: list[Rate],
 ) -> Iterator[Line]:
+    """One pricing group's lines on its one tier ladder: windows (rate segments) in time order,
+    each window's usage taking the next positions; inside a window, every presentation line
+    takes its share of each tier the window's usage spans (see `_share`)."""
     position = ZERO
-    ordered = sorted(
-        records, key=lambda usage: (usage.starting_at, usage.presentation_group_values)
-    )
-    for usage in ordered:
-        if usage.quantity == 0:
-            continue
-        quantity = billable_quantity(product, usage.quantity)
-        presentation = usage.presentation_group_values
-        common = {
-            "name": product.name,
-            "type": LineType.USAGE,
-            "product_id": product.id,
-            "product_type": product.type,
-            "product_tags": product.tags,
-            "starting_at": usage.starting_at,
-            "ending_before": usage.ending_before,
-            "pricing_group_values": pricing_values,
-            "presentation_group_values": presentation,
-            **_legacy_group(product, presentation),
-        }
-        rate = latest_rate(rates, at=usage.starting_at)
-        if rate is None:
-            yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
-            continue
-        unit = unit_of(rating_input, rate.credit_type_id)
-        if rate.rate_type == RateType.FLAT:
-            amount = quantity * rate.price
-            yield Line(
-                **common,
-                quantity=quantity,
-                unit_price=rate.price,
-                total=money_of(rating_input, amount, unit),
-                credit_type_id=unit,
-            )
-        else:
-            for piece in tier_pieces(rate.tiers, position, quantity):
+    windows: dict[tuple, list[Usage]] = {}
+    for usage in records:
+        if usage.quantity != 0:
+            windows.setdefault((usage.starting_at, usage.ending_before), []).append(usage)
+    for key in sorted(windows):
+        priced = []
+        for usage in sorted(windows[key], key=lambda u: u.presentation_group_values):
+            presentation = usage.presentation_group_values
+            rate = latest_rate(rates_for_presentation(rates, presentation), at=usage.starting_at)
+            priced.append((usage, billable_quantity(product, usage.quantity), rate))
+        width = sum((q for _, q, rate in priced if rate is not None and q > 0), ZERO)
+        before = ZERO  # the window's positive priced usage before this line (`_share`)
+        for usage, quantity, rate in priced:
+            common = _common(product, pricing_values, usage)
+            if rate is None:
+                yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
+                continue
+            unit = unit_of(rating_input, rate.credit_type_id)
+            if rate.rate_type == RateType.FLAT:
                 yield Line(
                     **common,
-                    quantity=piece.quantity,
-                    unit_price=piece.price,
-                    total=money_of(rating_input, piece.quantity * piece.price, unit),
-                    tier=LineTier(piece.level, piece.tier_starting_at, piece.tier_size),
+                    quantity=quantity,
+                    unit_price=rate.price,
+                    total=money_of(rating_input, quantity * rate.price, unit),
                     credit_type_id=unit,
                 )
-        position += quantity
+            else:
+                if quantity > 0:
+                    ladder = tier_pieces(rate.tiers, position, width)
+                    pieces = _share(ladder, before, quantity, width)
+                else:
+                    pieces = tier_pieces(rate.tiers, position, quantity)
+                for piece in pieces:
+                    yield Line(
+                        **common,
+                        quantity=piece.quantity,
+                        unit_price=piece.price,
+                        total=money_of(rating_input, piece.quantity * piece.price, unit),
+                        tier=LineTier(piece.level, piece.tier_starting_at, piece.tier_size),
+                        credit_type_id=unit,
+                    )
+            if quantity > 0:
+                before += quantity
+        position += sum((q for _, q, rate in priced if rate is not None), ZERO)
+
+
+def _share(
+    ladder: list[TierPiece], before: Decimal, quantity: Decimal, width: Decimal
+) -> list[TierPiece]:
+    """A presentation line's part of its window's tier pieces (`ladder`, `width` units in all):
+    the line holds the window's usage (before, before + quantity], so its part of each piece is
+    `quantity / width` of it.
+
+    Parts are cut by cumulative rounding at storage precision (`_cumulative`), so they add up
+    both ways: a line's parts to its quantity (exactly: its last part is what is left), each
+    tier's parts to the tier's quantity (exactly when the quantities have at most 50 digits).
+
+    Why shares: Metronome prices per pricing group ("pricing for this product will be determined
+    for each pricing_group_key value, as opposed to the product as a whole", the SDK's
+    `pricing_group_key`), while a presentation key only "groups usage line items on invoices"
+    (`presentation_group_key`; the quickstart: "Show breakdowns on the invoice (same price)").
+    So there is one ladder per pricing group; nothing Metronome publishes says how its tiers are
+    split among presentation lines (see `invoicing.rating`). Inside one window the engine cannot
+    order the lines in time (usage arrives aggregated per window, and UNIQUE, MAX and LATEST have
+    no order within it), so each line pays the same blend of tiers, whatever its name."""
+    through = before + quantity
+    parts = []
+    reached = ZERO
+    for piece in ladder:
+        after = reached + piece.quantity
+        part = (
+            _cumulative(through, after, width)
+            - _cumulative(before, after, width)
+            - _cumulative(through, reached, width)
+            + _cumulative(before, reached, width)
+        )
+        reached = after
+        if part != 0:
+            parts.append(
+                TierPiece(piece.level, piece.tier_starting_at, piece.tier_size, part, piece.price)
+            )
+    if parts:
+        last = parts[-1]
+        rest = quantity - sum((part.quantity for part in parts[:-1]), ZERO)
+        parts[-1] = TierPiece(last.level, last.tier_starting_at, last.tier_size, rest, last.price)
+    return parts
+
+
+def _cumulative(usage: Decimal, ladder: Decimal, width: Decimal) -> Decimal:
+    """How much of the ladder's first `ladder` units the window's first `usage` units hold,
+    at storage precision; exact at the edges (none, or the whole of either), which is what makes
+    the parts of `_share` add up."""
+    if usage == 0 or ladder == 0:
+        return ZERO
+    if usage == width:
+        return ladder
+    if ladder == width:
+        return usage
+    return round_stored(usage * ladder / width)
+
+
+def _common(product: Product, pricing_values: GroupValues, usage: Usage) -> dict:
+    presentation = usage.presentation_group_values
+    return {
+        **line_fields(product, usage.starting_at, usage.ending_before),
+        "pricing_group_values": pricing_values,
+        "presentation_group_values": presentation,
+        **_legacy_group(product, presentation),
+    }
 
 
 def _legacy_group(product: Product, presentation: GroupValues) -> dict[str, str | None]:

@@ -25,8 +25,22 @@ class RateType:
     FLAT = "FLAT"
     TIERED = "TIERED"
     PERCENTAGE = "PERCENTAGE"
+    TIERED_PERCENTAGE = "TIERED_PERCENTAGE"
     SUBSCRIPTION = "SUBSCRIPTION"
-    ALL = frozenset({FLAT, TIERED, PERCENTAGE, SUBSCRIPTION})
+    ALL = frozenset({FLAT, TIERED, PERCENTAGE, TIERED_PERCENTAGE, SUBSCRIPTION})
+    # Priced by tiers, not by a price.
+    TIERED_TYPES = frozenset({TIERED, TIERED_PERCENTAGE})
+    # The rates of COMPOSITE products.
+    COMPOSITE = frozenset({PERCENTAGE, TIERED_PERCENTAGE})
+
+
+class CompositeScope:
+    """Whose spend a composite rate counts: this contract's, or the customer's on every one of
+    its contracts (billed on one contract: the selector drops the rate from the others)."""
+
+    CONTRACT = "CONTRACT"
+    CUSTOMER = "CUSTOMER"
+    ALL = frozenset({CONTRACT, CUSTOMER})
 
 
 class CollectionSchedule:

@@ -64,6 +64,8 @@ def rate_from(model: RateModel) -> Rate:
         pricing_group_values=group_values(model.pricing_group_values),
         entitled=model.entitled,
         billing_frequency=model.billing_frequency or None,
+        composite_minimum=model.composite_minimum,
+        composite_scope=model.composite_scope,
         **rate_fields(model),
     )
 

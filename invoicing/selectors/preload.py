@@ -25,6 +25,7 @@ from customers.models import (
 from customers.models import Subscription as SubscriptionModel
 from invoicing.models import Invoice
 from invoicing.rating import (
+    CompositeScope,
     InvoiceType,
     Period,
     PricingUnit,
@@ -42,6 +43,7 @@ from invoicing.rating import (
 from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
 from invoicing.usage import metric_usage_by_group
 
+from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from, rate_windows
 
 
@@ -400,7 +402,11 @@ class RatingPreload:
         *,
         usage: bool = True,
         invoice_type: str = InvoiceType.USAGE,
+        with_customer_spend: bool = True,
     ) -> RatingInput:
+        """The input of one preloaded invoice. `with_customer_spend` False leaves out what
+        CUSTOMER-scope composites need of the customer's other contracts (reading another
+        contract's charges for them does not need its own)."""
         static = self._static[(str(contract_id), invoice_type, period_start)]
         window = static.period.period
         unit = static.contract.rate_card.fiat_credit_type
@@ -439,6 +445,8 @@ class RatingPreload:
         elsewhere = self._scheduled_elsewhere.get(str(contract_id))
         if elsewhere:
             rating_input = _without_dates(rating_input, elsewhere)
+        if with_customer_spend:
+            rating_input = _customer_scope(static.contract, rating_input)
         if not usage:
             return rating_input
         usage_products = static.usage_products + entitled_by_overrides(
@@ -457,6 +465,37 @@ class RatingPreload:
             },
         )
         return dataclasses.replace(rating_input, usage=tuple(records))
+
+
+def _customer_scope(contract: Contract, rating_input: RatingInput) -> RatingInput:
+    """CUSTOMER-scope composite rates: kept only on the contract that bills them (the others'
+    are dropped), which gets the customer's other contracts' charges of the period."""
+    composites = {
+        rate.product_id
+        for rate in rating_input.rates
+        if rate.rate_type in RateType.COMPOSITE
+        and rate.composite_scope == CompositeScope.CUSTOMER
+        and rate.entitled
+    }
+    if not composites:
+        return rating_input
+    billed = customer_composites_billed_here(
+        contract=contract, period=rating_input.period, product_ids=composites
+    )
+    return dataclasses.replace(
+        rating_input,
+        rates=tuple(
+            rate
+            for rate in rating_input.rates
+            if not (
+                rate.product_id in composites - billed
+                and rate.composite_scope == CompositeScope.CUSTOMER
+            )
+        ),
+        customer_spend=customer_spend(contract=contract, period=rating_input.period)
+        if billed
+        else (),
+    )
 
 
 def _without_dates(rating_input: RatingInput, dates: set[datetime]) -> RatingInput:

@@ -243,7 +243,7 @@ def test_add_rates_is_all_or_nothing_and_names_the_rate(card, post, usage):
         ({"entitled": "yes"}, "entitled: Must be true or false."),
         (
             {"rate_type": "CUSTOM"},
-            "rate_type: 'CUSTOM' is not one of FLAT, TIERED, PERCENTAGE, SUBSCRIPTION.",
+            "rate_type: 'CUSTOM' is not one of FLAT, TIERED, PERCENTAGE, TIERED_PERCENTAGE, SUBSCRIPTION.",
         ),
         ({"price": None}, "price: A flat rate needs a price."),
         ({"price": "abc"}, "price: Must be a number."),
@@ -278,18 +278,36 @@ def test_add_rate_errors(card, post, usage, extra, message):
     assert error(post("/v1/contract-pricing/rate-cards/addRate", body), status) == message
 
 
-def test_overlapping_rate_is_400(card, post, usage):
+def test_a_second_rate_starting_at_the_same_instant_is_400(card, post, usage):
     data(post("/v1/contract-pricing/rate-cards/addRate", flat(card, usage)))
     assert error(
+        post("/v1/contract-pricing/rate-cards/addRate", flat(card, usage, price=120)), 400
+    ) == (
+        "starting_at: This product already has a rate starting at that time for these pricing "
+        "group values."
+    )
+
+
+def test_a_later_rate_changes_the_price_and_get_rates_answers_one_rate_at_each_instant(
+    card, post, usage
+):
+    data(post("/v1/contract-pricing/rate-cards/addRate", flat(card, usage)))
+    data(
         post(
             "/v1/contract-pricing/rate-cards/addRate",
-            flat(card, usage, starting_at="2024-06-01T00:00:00Z"),
-        ),
-        400,
-    ) == (
-        "starting_at: Overlaps another rate for the same product and pricing group values "
-        "(2024-01-01 00:00 to open-ended). End that rate first."
+            flat(card, usage, price=120, starting_at="2024-06-01T00:00:00Z"),
+        )
     )
+
+    def at(moment):
+        body = {"rate_card_id": card["id"], "at": moment}
+        return [
+            (r["rate"]["price"], r["starting_at"], r.get("ending_before"))
+            for r in data(post("/v1/contract-pricing/rate-cards/getRates", body))
+        ]
+
+    assert at("2024-05-31T23:00:00Z") == [(150, START, "2024-06-01T00:00:00Z")]
+    assert at("2024-06-01T00:00:00Z") == [(120, "2024-06-01T00:00:00Z", None)]
 
 
 def test_a_custom_unit_rate_needs_a_conversion_on_the_card(post, usage, card):

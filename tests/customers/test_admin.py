@@ -391,6 +391,36 @@ def test_a_tiered_overwrite_is_typed_as_tier_rows(admin_client):
     ]
 
 
+def test_an_override_naming_products_with_all_its_tags_and_a_frequency(admin_client):
+    data = contract_data(
+        CustomerFactory(),
+        RateCardFactory(),
+        **management("overrides", total=1),
+        **{
+            "overrides-0-type": "MULTIPLIER",
+            "overrides-0-applicable_product_tags": "gpu, inference",
+            "overrides-0-tags_match": "ALL",
+            "overrides-0-billing_frequency": "QUARTERLY",
+            **split_datetime("overrides-0-starting_at", JAN),
+            **split_datetime("overrides-0-ending_before", None),
+            "overrides-0-multiplier": "0.5",
+            "overrides-0-entitled": "unknown",
+            **management("overrides-0-tiers", total=0),
+        },
+    )
+
+    response = admin_client.post(reverse("admin:customers_contract_add"), data)
+
+    assert response.status_code == 302, page_errors(response)
+    override = Override.objects.get()
+    assert (override.applicable_product_tags, override.tags_match, override.billing_frequency) == (
+        ["gpu", "inference"],
+        "ALL",
+        "QUARTERLY",
+    )
+    assert override.is_specifier
+
+
 def test_tier_rows_on_a_plain_multiplier_are_refused(admin_client):
     data = contract_data(
         CustomerFactory(),

@@ -45,10 +45,12 @@ from invoicing.rating import (
     Balance,
     BalanceType,
     Conversion,
+    CustomerSpend,
     GroupValues,
     InvoiceScheduleItem,
     InvoiceType,
     Line,
+    LineType,
     Override,
     OverrideSpecifier,
     OverrideTier,
@@ -66,6 +68,7 @@ from invoicing.rating import (
     Tier,
     Usage,
     group_values,
+    rate_invoice,
     scheduled_period,
     term_boundaries,
     to_json,
@@ -346,6 +349,8 @@ def _rate(data: Mapping[str, Any]) -> Rate:
         commit_price=_decimal_or_none((data.get("commit_rate") or {}).get("price")),
         commit_tiers=_tiers((data.get("commit_rate") or {}).get("tiers")),
         credit_type_id=data.get("credit_type_id"),
+        composite_minimum=_decimal_or_none(data.get("composite_minimum")),
+        composite_scope=data.get("composite_scope") or "CONTRACT",
     )
 
 
@@ -433,6 +438,7 @@ def _override(data: Mapping[str, Any]) -> Override:
                 pricing_group_values=group_values(spec.get("pricing_group_values")),
                 presentation_group_values=group_values(spec.get("presentation_group_values")),
                 commit_ids=tuple(spec.get("commit_ids") or ()),
+                billing_frequency=spec.get("billing_frequency"),
             )
             for spec in data.get("override_specifiers") or ()
         ),
@@ -609,12 +615,56 @@ def rating_input(case: Case, events: Iterable[Mapping[str, Any]] | None = None) 
         scheduled_charges_on_usage_invoices=scheduled_on_usage(case),
     )
     usage = []
+    on_card = {rate.product_id for rate in rates}
     for data, product in zip(case["products"], products, strict=True):
-        if product.type == "USAGE":
+        # A product the card does not list is no usage of this contract (the selector reads
+        # the card's products only): another contract of the customer may price it.
+        if product.type == "USAGE" and product.id in on_card:
             metric = metrics[data["billable_metric_id"]]
             cuts = term_boundaries(terms, product.id)
             usage.extend(usage_for_product(product, metric, rates, scoped, period, cuts))
-    return dataclasses.replace(terms, usage=tuple(usage))
+    return dataclasses.replace(
+        terms, usage=tuple(usage), customer_spend=customer_spend(case, events)
+    )
+
+
+def other_contract_case(case: Case, other: Mapping[str, Any]) -> Case:
+    """One of `other_contracts` (another contract of the same customer, on its own rate card)
+    as a case of its own: same products, events and period."""
+    contract = {key: value for key, value in other.items() if key not in ("rate_card", "rates")}
+    return {
+        **case,
+        "rate_card": other["rate_card"],
+        "rates": other["rates"],
+        "contract": {"customer_id": case["contract"]["customer_id"], **contract},
+        "other_contracts": [],
+    }
+
+
+def customer_spend(
+    case: Case, events: Iterable[Mapping[str, Any]] | None = None
+) -> tuple[CustomerSpend, ...]:
+    """What a CUSTOMER-scope composite of the case counts of `other_contracts`: their charge
+    lines of the period (fiat, not composite), rated as cases of their own."""
+    spend = []
+    for other in case.get("other_contracts") or ():
+        sub_case = other_contract_case(case, other)
+        for line in rate_invoice(rating_input(sub_case, events)).lines:
+            if (
+                line.type in LineType.CHARGES
+                and line.product_type != "COMPOSITE"
+                and line.credit_type_id is None
+            ):
+                spend.append(
+                    CustomerSpend(
+                        contract_id=other["id"],
+                        product_id=line.product_id,
+                        product_tags=line.product_tags,
+                        starting_at=line.starting_at,
+                        total=line.total,
+                    )
+                )
+    return tuple(spend)
 
 
 # --- Expected lines ------------------------------------------------------------------------------

@@ -85,48 +85,18 @@ def build_world(case: Case) -> World:
             products[data["id"]].composite_products.set(
                 [products[pid] for pid in data["composite_product_ids"]]
             )
-    card = RateCard.objects.create(name=case["rate_card"]["name"], fiat_credit_type=unit)
-    ids[case["rate_card"]["id"]] = str(card.id)
-    for data in case["rates"]:
-        rate = Rate.objects.create(
-            rate_card=card,
-            product=products[data["product_id"]],
-            entitled=data.get("entitled", True),
-            rate_type=data["rate_type"],
-            starting_at=parse_time(data["starting_at"]),
-            ending_before=parse_time(data["ending_before"]) if data.get("ending_before") else None,
-            price=_decimal(data.get("price")),
-            pricing_group_values=data.get("pricing_group_values") or {},
-            billing_frequency=data.get("billing_frequency") or "",
-            credit_type=unit,
-        )
-        for level, tier in enumerate(data.get("tiers") or (), start=1):
-            RateTier.objects.create(
-                rate=rate,
-                level=level,
-                size=_decimal(tier.get("size")),
-                price=to_decimal(tier["price"]),
-            )
+    card = _card(case["rate_card"], case["rates"], products, ids, unit)
     customer_data = case["customer"]
     customer = Customer.objects.create(name=customer_data["name"])
     ids[customer_data["id"]] = str(customer.id)
     for alias in customer_data.get("ingest_aliases") or ():
         IngestAlias.objects.create(customer=customer, alias=alias)
     contract_data = case["contract"]
-    schedule = contract_data.get("usage_statement_schedule") or {}
     contract_end = contract_data.get("ending_before")
-    contract = Contract.objects.create(
-        customer=customer,
-        rate_card=card,
-        starting_at=parse_time(contract_data["starting_at"]),
-        ending_before=parse_time(contract_end) if contract_end else None,
-        usage_statement_frequency=schedule.get("frequency", "MONTHLY"),
-        usage_statement_day=schedule.get("day", "FIRST_OF_MONTH"),
-        scheduled_charges_on_usage_invoices=(
-            contract_data.get("scheduled_charges_on_usage_invoices") == "ALL"
-        ),
-    )
-    ids[contract_data["id"]] = str(contract.id)
+    contract = _contract(contract_data, customer, card, ids)
+    for other in case.get("other_contracts") or ():
+        other_card = _card(other["rate_card"], other["rates"], products, ids, unit)
+        _contract(other, customer, other_card, ids)
     for data in contract_data.get("subscriptions") or ():
         end = data.get("ending_before") or contract_end
         subscription = Subscription.objects.create(
@@ -155,6 +125,54 @@ def build_world(case: Case) -> World:
                 quantity=_decimal(item.get("quantity")),
             )
     return World(contract=contract, customer=customer, ids=ids)
+
+
+def _card(data, rates, products, ids, unit) -> RateCard:
+    card = RateCard.objects.create(name=data["name"], fiat_credit_type=unit)
+    ids[data["id"]] = str(card.id)
+    for rate_data in rates:
+        rate = Rate.objects.create(
+            rate_card=card,
+            product=products[rate_data["product_id"]],
+            entitled=rate_data.get("entitled", True),
+            rate_type=rate_data["rate_type"],
+            starting_at=parse_time(rate_data["starting_at"]),
+            ending_before=parse_time(rate_data["ending_before"])
+            if rate_data.get("ending_before")
+            else None,
+            price=_decimal(rate_data.get("price")),
+            pricing_group_values=rate_data.get("pricing_group_values") or {},
+            billing_frequency=rate_data.get("billing_frequency") or "",
+            credit_type=unit,
+            composite_minimum=_decimal(rate_data.get("composite_minimum")),
+            composite_scope=rate_data.get("composite_scope") or "CONTRACT",
+        )
+        for level, tier in enumerate(rate_data.get("tiers") or (), start=1):
+            RateTier.objects.create(
+                rate=rate,
+                level=level,
+                size=_decimal(tier.get("size")),
+                price=to_decimal(tier["price"]),
+            )
+    return card
+
+
+def _contract(data, customer, card, ids) -> Contract:
+    schedule = data.get("usage_statement_schedule") or {}
+    end = data.get("ending_before")
+    contract = Contract.objects.create(
+        customer=customer,
+        rate_card=card,
+        starting_at=parse_time(data["starting_at"]),
+        ending_before=parse_time(end) if end else None,
+        usage_statement_frequency=schedule.get("frequency", "MONTHLY"),
+        usage_statement_day=schedule.get("day", "FIRST_OF_MONTH"),
+        scheduled_charges_on_usage_invoices=(
+            data.get("scheduled_charges_on_usage_invoices") == "ALL"
+        ),
+    )
+    ids[data["id"]] = str(contract.id)
+    return contract
 
 
 def line_item_as_case(line, world: World) -> dict[str, Any]:

@@ -194,8 +194,10 @@ def _override(data, world: World, units) -> Override:
         applicable_product_tags=data.get("applicable_product_tags")
         or spec.get("product_tags")
         or [],
+        tags_match="ALL" if specifiers else "ANY",
         pricing_group_values=spec.get("pricing_group_values") or {},
         presentation_group_values=spec.get("presentation_group_values") or {},
+        billing_frequency=spec.get("billing_frequency") or "",
         commit_ids=[world.ids[cid] for cid in spec.get("commit_ids") or ()],
         multiplier=_decimal(data.get("multiplier")),
         overwrite_rate_type=overwrite.get("rate_type") or "",

@@ -303,15 +303,52 @@ def test_unpriced_usage_does_not_advance_the_tier_position():
     assert amounts(result) == [(D("8"), None, D("0")), (D("4"), D("2"), D("8"))]
 
 
-def test_presentation_lines_fill_tiers_in_order_of_their_values():
+def test_presentation_lines_share_every_tier_in_proportion_to_their_usage():
     product = dataclasses.replace(TOKENS, presentation_group_keys=("user_id",))
-    usage = [used("7", presentation={"user_id": "zoe"}), used("7", presentation={"user_id": "al"})]
+    usage = [used("9", presentation={"user_id": "zoe"}), used("3", presentation={"user_id": "al"})]
+    result = rate_invoice(world([product], rates=[tiered(("10", "2"), (None, "1"))], usage=usage))
+
+    # 12 on the ladder: 10 in tier 1, 2 in tier 2; al has a quarter of each, zoe the rest.
+    assert [
+        (line.group_value, line.tier.level, line.quantity, line.total) for line in result.lines
+    ] == [
+        ("al", 1, D("2.5"), D("5")),
+        ("al", 2, D("0.5"), D("1")),
+        ("zoe", 1, D("7.5"), D("15")),
+        ("zoe", 2, D("1.5"), D("2")),
+    ]
+
+
+def test_a_presentation_line_pays_the_same_whatever_its_name():
+    product = dataclasses.replace(TOKENS, presentation_group_keys=("user_id",))
+    rates = [tiered(("10", "2"), (None, "1"))]
+
+    def charged(first, second):
+        usage = [
+            used("9", presentation={"user_id": first}),
+            used("3", presentation={"user_id": second}),
+        ]
+        result = rate_invoice(world([product], rates=rates, usage=usage))
+        totals = {}
+        for line in result.lines:
+            totals[line.group_value] = totals.get(line.group_value, D(0)) + line.total
+        return totals[first], totals[second]
+
+    assert charged("al", "zoe") == charged("zoe", "al") == (D("17"), D("6"))
+
+
+def test_a_later_window_takes_the_positions_after_an_earlier_one():
+    product = dataclasses.replace(TOKENS, presentation_group_keys=("user_id",))
+    usage = [
+        used("6", end=MAR_16, presentation={"user_id": "zoe"}),
+        used("6", start=MAR_16, presentation={"user_id": "al"}),
+    ]
     result = rate_invoice(world([product], rates=[tiered(("10", "2"), (None, "1"))], usage=usage))
 
     assert [(line.group_value, line.quantity, line.total) for line in result.lines] == [
-        ("al", D("7"), D("14")),
-        ("zoe", D("3"), D("6")),
-        ("zoe", D("4"), D("4")),
+        ("zoe", D("6"), D("12")),
+        ("al", D("4"), D("8")),
+        ("al", D("2"), D("2")),
     ]
 
 

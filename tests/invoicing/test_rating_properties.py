@@ -155,13 +155,14 @@ def usage_worlds(draw):
     )
 
 
-@given(tiers=tier_lists, parts=st.lists(quantities, min_size=1, max_size=5))
-def test_a_tiered_amount_equals_the_sum_of_its_tier_lines(tiers, parts):
-    product = Product(id="tokens", name="Tokens", type="USAGE", presentation_group_keys=("n",))
-    rating = RatingInput(
+def _presentation_lines(tiers, parts, labels) -> RatingInput:
+    """One tiered product shown per presentation value `n`: `parts[i]` used under `labels[i]`."""
+    return RatingInput(
         pricing_unit=PricingUnit(id="unit", name="unit", decimal_places=0),
         period=MARCH,
-        products=(product,),
+        products=(
+            Product(id="tokens", name="Tokens", type="USAGE", presentation_group_keys=("n",)),
+        ),
         rates=(Rate(product_id="tokens", rate_type="TIERED", starting_at=JAN_1, tiers=tiers),),
         usage=tuple(
             Usage(
@@ -169,11 +170,16 @@ def test_a_tiered_amount_equals_the_sum_of_its_tier_lines(tiers, parts):
                 starting_at=MAR_1,
                 ending_before=APR_1,
                 quantity=quantity,
-                presentation_group_values=group_values({"n": f"{index:02d}"}),
+                presentation_group_values=group_values({"n": label}),
             )
-            for index, quantity in enumerate(parts)
+            for label, quantity in zip(labels, parts, strict=True)
         ),
     )
+
+
+@given(tiers=tier_lists, parts=st.lists(quantities, min_size=1, max_size=5))
+def test_a_tiered_amount_equals_the_sum_of_its_tier_lines(tiers, parts):
+    rating = _presentation_lines(tiers, parts, [f"{index:02d}" for index in range(len(parts))])
 
     lines = rate_invoice(rating).lines
 
@@ -357,3 +363,31 @@ def test_resending_unique_users_in_other_hours_gives_the_same_invoice(usage, see
     world = _world(metric, once)
 
     assert rate_invoice(rating_input(world)) == rate_invoice(rating_input(world, repeated))
+
+
+@given(
+    tiers=tier_lists, parts=st.lists(quantities, min_size=2, max_size=5), seed=st.integers(0, 99)
+)
+def test_a_presentation_line_takes_the_same_share_of_each_tier_whatever_its_name(
+    tiers, parts, seed
+):
+    """Renaming the presentation values (so their order changes) moves no line's share of a
+    tier by more than the storage precision, and every tier stays whole."""
+    names = [f"{index:02d}" for index in range(len(parts))]
+    renamed = names[:]
+    random.Random(seed).shuffle(renamed)
+
+    def shares(labels):
+        by_owner: dict[tuple[int, int], Decimal] = {}
+        for line in rate_invoice(_presentation_lines(tiers, parts, labels)).lines:
+            owner = labels.index(line.group_value)
+            by_owner[(owner, line.tier.level)] = line.quantity
+        return by_owner
+
+    before, after = shares(names), shares(renamed)
+    for key in set(before) | set(after):
+        assert abs(before.get(key, D(0)) - after.get(key, D(0))) <= D("2E-12")
+    for level in {level for _, level in (*before, *after)}:
+        assert sum(q for (_, lvl), q in before.items() if lvl == level) == sum(
+            q for (_, lvl), q in after.items() if lvl == level
+        )
