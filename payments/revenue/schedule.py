@@ -28,41 +28,42 @@ used or has expired. An expiration written by an invoice that was later voided i
 regenerated invoice, once finalized, writes its own). Free credits that expire deferred nothing:
 they have no breakage.
 
-Speed: lines, invoices and usage are read as plain values in a few queries; amounts are counts of
-the smallest amount and days are ordinals, so a line's split is integer arithmetic; rows are
-tuples, written in their final order (no sort of the rows)."""
+Speed: lines, invoices and usage are read as plain values in a few queries (`sources`); amounts
+are counts of the smallest amount and days are ordinals, so a line's split is integer arithmetic;
+rows are tuples, written in their final order (no sort of the rows)."""
 
 from __future__ import annotations
 
 import gc
-import json
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Q
-
-from catalog.models import Product
 from catalog.money import round_amount
-from customers.models import IngestAlias
 from customers.selectors import prepaid_commit_expirations
 from invoicing.models import Invoice, InvoiceLineItem
-from invoicing.selectors import lines_in_total
-from metering.selectors import daily_usage
 
 from .allocation import (
     day_of,
     epoch_us,
     integer_weights,
     minor_units,
-    moment,
     ratable,
     split,
     window_days,
+)
+from .sources import (
+    DailyUsage,
+    InvoiceFacts,
+    LineFacts,
+    invoices_by_id,
+    invoices_overlapping,
+    line_window,
+    lines_of,
+    usage_metrics,
 )
 
 CATEGORIES = (
@@ -109,145 +110,6 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-@dataclass(frozen=True, slots=True)
-class _Invoice:
-    id: str
-    number: int | None
-    customer_id: object
-    customer_name: str
-    contract_id: str
-    unit: str
-    places: int
-    start_us: int
-    end_us: int
-
-
-class _Line(NamedTuple):
-    id: object
-    invoice_id: object
-    type: str
-    total: Decimal
-    starting_at: datetime | None
-    ending_before: datetime | None
-    product_id: object
-    name: str
-    applied_type: str
-    pricing_group_values: dict
-    presentation_group_values: dict
-
-
-_LINE_VALUES = (
-    "pk",
-    "invoice_id",
-    "type",
-    "total",
-    "starting_at",
-    "ending_before",
-    "product_id",
-    "name",
-    "applied_commit_or_credit_type",
-    "pricing_group_values",
-    "presentation_group_values",
-)
-
-
-def _invoices(starting_at: datetime, ending_before: datetime) -> dict:
-    """The finalized invoices with a period or a line overlapping the window, by id."""
-    overlapping = Q(start_timestamp__lt=ending_before, end_timestamp__gte=starting_at) | Q(
-        line_items__starting_at__lt=ending_before, line_items__ending_before__gt=starting_at
-    )
-    ids = (
-        Invoice.objects.filter(status=Invoice.Status.FINALIZED)
-        .filter(overlapping)
-        .values_list("pk", flat=True)
-        .distinct()
-    )
-    return _invoices_by_id(Invoice.objects.filter(pk__in=ids))
-
-
-def _invoices_by_id(queryset) -> dict:
-    rows = queryset.values_list(
-        "pk",
-        "number",
-        "customer_id",
-        "customer__name",
-        "contract_id",
-        "credit_type__name",
-        "credit_type__decimal_places",
-        "start_timestamp",
-        "end_timestamp",
-    )
-    return {
-        pk: _Invoice(
-            str(pk), number, customer, name, str(contract), unit, places, *map(epoch_us, period)
-        )
-        for pk, number, customer, name, contract, unit, places, *period in rows
-    }
-
-
-class _Usage:
-    """Daily usage of the usage lines' metrics and customers, loaded in one query: per metric
-    and customer, per group values, the sum and the events of each day."""
-
-    def __init__(self, lines: list[_Line], invoices: dict, metrics: dict):
-        usage_lines = [line for line in lines if line.product_id in metrics]
-        self.groups: dict[tuple, dict[str, tuple]] = defaultdict(dict)
-        if not usage_lines:
-            return
-        customers = {invoices[line.invoice_id].customer_id for line in usage_lines}
-        owner = {str(pk): pk for pk in customers}
-        for alias, customer_id in IngestAlias.objects.filter(customer_id__in=customers).values_list(
-            "alias", "customer_id"
-        ):
-            owner[alias] = customer_id
-        windows = [_window(line, invoices[line.invoice_id]) for line in usage_lines]
-        parsed: dict[str, dict] = {}
-        for metric_id, ingest_id, day, text, events, amount in daily_usage(
-            metric_ids={metrics[line.product_id][0] for line in usage_lines},
-            customer_ids=list(owner),
-            starting_at=moment(min(start for start, _ in windows)),
-            ending_before=moment(max(end for _, end in windows)),
-        ):
-            groups = self.groups[(metric_id, owner[ingest_id])]
-            group = groups.get(text)
-            if group is None:
-                values = parsed.get(text)
-                if values is None:
-                    values = parsed[text] = json.loads(text) if text else {}
-                group = groups[text] = (values, {}, {})
-            ordinal = day.toordinal()
-            sums, counts = group[1], group[2]
-            sums[ordinal] = sums.get(ordinal, 0) + (amount or 0)
-            counts[ordinal] = counts.get(ordinal, 0) + (events or 0)
-
-    def weights(self, line: _Line, customer_id, metric: tuple, first: int, last: int) -> dict:
-        """{day: weight} of the line's usage in [first, last]: the metric's sum for SUM, the
-        events otherwise."""
-        metric_id, aggregation = metric
-        wanted = {
-            str(k): str(v)
-            for k, v in {
-                **(line.pricing_group_values or {}),
-                **(line.presentation_group_values or {}),
-            }.items()
-        }
-        by_sum = aggregation == "SUM"
-        weights: dict = {}
-        for values, sums, counts in self.groups.get((metric_id, customer_id), {}).values():
-            if all(values.get(k) == v for k, v in wanted.items()):
-                for ordinal, weight in (sums if by_sum else counts).items():
-                    if first <= ordinal <= last:
-                        weights[ordinal] = weights.get(ordinal, 0) + weight
-        return weights
-
-
-def _window(line: _Line, invoice: _Invoice) -> tuple[int, int]:
-    """The line's service period in microseconds (the invoice's where the line has none)."""
-    start = invoice.start_us if line.starting_at is None else epoch_us(line.starting_at)
-    end = invoice.end_us if line.ending_before is None else epoch_us(line.ending_before)
-    return start, end
-
-
 def _spread(count: int, days: list[int], weights: list) -> dict[int, int]:
     return dict(zip(days, split(count, integer_weights(weights)), strict=True))
 
@@ -259,11 +121,16 @@ def _ratably(count: int, start_us: int, end_us: int) -> dict[int, int]:
 
 
 def _line_schedule(
-    line: _Line, invoice: _Invoice, count: int, usage: _Usage, metrics: dict, drawn: dict
+    line: LineFacts,
+    invoice: InvoiceFacts,
+    count: int,
+    usage: DailyUsage,
+    metrics: dict,
+    drawn: dict,
 ) -> tuple[str, dict[int, int]]:
     """(category, {day: smallest amounts}) of one line; `drawn`: its invoice's usage revenue
     per day."""
-    start, end = _window(line, invoice)
+    start, end = line_window(line, invoice)
     kind = line.type
     if kind == Type.USAGE:
         metric = metrics.get(line.product_id)
@@ -292,17 +159,6 @@ def _line_schedule(
     return "usage", _ratably(count, start, end)
 
 
-def _metrics(lines: list[_Line]) -> dict:
-    """{product id: (metric id, aggregation)} of the usage lines' products."""
-    products = {line.product_id for line in lines if line.type == Type.USAGE and line.product_id}
-    return {
-        pk: (metric_id, aggregation)
-        for pk, metric_id, aggregation in Product.objects.filter(
-            pk__in=products, billable_metric__isnull=False
-        ).values_list("pk", "billable_metric_id", "billable_metric__aggregation_type")
-    }
-
-
 class _Piece(NamedTuple):
     """What every row of one line repeats, and its amounts on the window's days."""
 
@@ -312,7 +168,7 @@ class _Piece(NamedTuple):
     parts: dict[int, int]
 
 
-def _head(invoice: _Invoice, line_id: str, name: str, kind: str, product_id, category: str):
+def _head(invoice: InvoiceFacts, line_id: str, name: str, kind: str, product_id, category: str):
     return (
         invoice.id,
         invoice.number,
@@ -329,13 +185,10 @@ def _head(invoice: _Invoice, line_id: str, name: str, kind: str, product_id, cat
 
 
 def _line_pieces(starting_at, ending_before, first: int, last: int) -> list[_Piece]:
-    invoices = _invoices(starting_at, ending_before)
-    lines = [
-        _Line._make(values)
-        for values in lines_in_total(invoice_ids=list(invoices)).values_list(*_LINE_VALUES)
-    ]
-    metrics = _metrics(lines)
-    usage = _Usage(lines, invoices, metrics)
+    invoices = invoices_overlapping(starting_at, ending_before)
+    lines = lines_of(invoices)
+    metrics = usage_metrics(lines)
+    usage = DailyUsage(lines, invoices, metrics)
     by_invoice: dict = defaultdict(list)
     for line in lines:
         by_invoice[line.invoice_id].append(line)
@@ -367,7 +220,7 @@ def _line_pieces(starting_at, ending_before, first: int, last: int) -> list[_Pie
 def _breakage_pieces(starting_at, ending_before, first: int, last: int) -> list[_Piece]:
     """Breakage and the deferred revenue it releases, on the last day of the expired access."""
     expirations = prepaid_commit_expirations(after=starting_at, until=ending_before)
-    invoices = _invoices_by_id(
+    invoices = invoices_by_id(
         Invoice.objects.filter(
             pk__in={e.invoice_id for e in expirations}, status=Invoice.Status.FINALIZED
         )

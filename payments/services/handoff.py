@@ -3,9 +3,10 @@
 - `invoice.finalized` (heard in handlers.py) queues the invoice when its contract has an active
   Stripe configuration: it is sent after the connection's hand-off delay.
 - The `payments.send_invoices` schedule (or `manage.py invoices_send_to_providers`) sends what is
-  due: a worker claims a payment in a short transaction, calls Stripe outside any transaction,
-  then records the answer (status "sent" and Stripe's invoice id) or the error (retried with
-  backoff, `invoice.billing_provider_error` raised). Requests never call Stripe.
+  due, several invoices at once (`STRIPE_HANDOFF_WORKERS` threads): a thread claims a payment in
+  a short transaction, calls Stripe outside any transaction, then records the answer (status
+  "sent" and Stripe's invoice id) or the error (retried with backoff,
+  `invoice.billing_provider_error` raised). Requests never call Stripe.
 - `invoice.voided` asks for the Stripe invoice to be voided; the same schedule does it.
 Every attempt is logged (`HandoffAttempt`)."""
 
