@@ -9,8 +9,8 @@ second item or invoice. Stripe keeps a key for 24 hours only, so a retry does no
 for what an earlier attempt made: once the Stripe invoice's id is known, it reads the invoice
 back (an earlier attempt may have finalized it) and lists its items (matched by our line id in
 their metadata), and creates only the missing ones. The library is pointed at `STRIPE_API_BASE`
-(tests: a local fake); one client per secret key serves every thread (the library keeps an HTTP
-session, with its kept-alive connections, per thread)."""
+(tests: a local fake); each thread keeps its client, and its kept-alive connections, from one
+invoice to the next."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import requests
 import stripe
 from django.conf import settings
 
@@ -109,30 +110,43 @@ def minor_units(amount: Decimal, decimal_places: int) -> int:
     return int(scaled)
 
 
-_clients: dict[tuple, stripe.StripeClient] = {}
-_clients_lock = threading.Lock()
+_local = threading.local()
+
+
+def environment_proxy(url: str) -> dict | None:
+    """The proxy the environment gives for `url` (HTTP_PROXY / HTTPS_PROXY, unless NO_PROXY
+    names its host), as the library takes it."""
+    proxies = requests.utils.get_environ_proxies(url)
+    proxy = {scheme: proxies[scheme] for scheme in ("http", "https") if scheme in proxies}
+    return proxy or None
 
 
 def client_for(secret_key: str) -> stripe.StripeClient:
-    """The client for this key and today's settings, made once: the library gives each thread
-    its own HTTP session, so threads share the client and each reuses its connections."""
+    """This thread's client for the key and today's settings, made once per thread: it keeps its
+    connections open from one invoice to the next. Its HTTP session takes the environment's
+    proxies (HTTPS_PROXY, NO_PROXY, ...) once, when it is made, rather than reading the whole
+    environment again on every call (a tenth of a call's time)."""
     options = (
         secret_key,
         settings.STRIPE_API_BASE,
         settings.STRIPE_MAX_NETWORK_RETRIES,
         settings.STRIPE_TIMEOUT_SECONDS,
     )
-    with _clients_lock:
-        client = _clients.get(options)
-        if client is None:
-            if len(_clients) >= 8:  # keys rotated, or tests' fakes on other ports
-                _clients.clear()
-            client = _clients[options] = stripe.StripeClient(
-                secret_key,
-                base_addresses={"api": settings.STRIPE_API_BASE},
-                max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-                http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
-            )
+    client = getattr(_local, "client", None)
+    if client is None or _local.options != options:
+        session = requests.Session()
+        session.trust_env = False
+        client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": settings.STRIPE_API_BASE},
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(
+                timeout=settings.STRIPE_TIMEOUT_SECONDS,
+                session=session,
+                proxy=environment_proxy(settings.STRIPE_API_BASE),
+            ),
+        )
+        _local.client, _local.options = client, options
     return client
 
 

@@ -338,3 +338,28 @@ def test_a_retry_of_an_invoice_stripe_finalized_after_the_keys_expired_is_sent_a
     assert (payment.status, payment.invoiced_total, payment.last_error) == ("sent", 1349, "")
     assert payment.hosted_invoice_url == f"{fake_stripe.url}/i/{payment.external_id}"
     assert len(fake_stripe.items) == 3
+
+
+# --- The client ------------------------------------------------------------------------------------
+
+
+def test_the_environments_proxy_is_taken_unless_no_proxy_names_the_host(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert stripe_api.environment_proxy("https://api.stripe.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert stripe_api.environment_proxy("https://api.stripe.com") == {
+        "https": "http://proxy.internal:3128"
+    }
+    monkeypatch.setenv("NO_PROXY", "api.stripe.com")
+    assert stripe_api.environment_proxy("https://api.stripe.com") is None
+
+
+def test_a_thread_keeps_its_client_until_the_settings_change(settings):
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+    first = stripe_api.client_for("sk_test_one")
+    assert stripe_api.client_for("sk_test_one") is first
+    second = stripe_api.client_for("sk_test_two")
+    assert second is not first
+    settings.STRIPE_API_BASE = "http://127.0.0.1:10"
+    assert stripe_api.client_for("sk_test_two") is not second
