@@ -12,6 +12,7 @@ from django.db import transaction
 
 from catalog.models import BillableMetric, PricingUnit, Product, Rate, RateCard, RateTier
 from customers.models import Contract, Customer, IngestAlias, Subscription
+from dashboards.models import CompanyProfile
 from invoicing.services import contract_drafts_ensure
 
 NAMESPACE = uuid.UUID("6f1c7a52-6d0e-4c61-9a43-3d1f1b0f6a10")
@@ -76,6 +77,7 @@ def demo_world_load(*, now: datetime) -> list[str]:
         "quantity_conversion_factor": Decimal(1_000_000),
         "quantity_conversion_operation": Product.ConversionOperation.DIVIDE,
         "quantity_conversion_name": "per million tokens",
+        "display_unit": "1M tokens",
     }
     input_product, new = _get_or_create(
         Product,
@@ -147,7 +149,14 @@ def demo_world_load(*, now: datetime) -> list[str]:
         is_prorated=True,
     )
 
-    acme, new = _get_or_create(Customer, "customer:acme-ai", name="Acme AI")
+    acme, new = _get_or_create(
+        Customer,
+        "customer:acme-ai",
+        name="Acme AI",
+        billing_name="Acme AI, Inc.",
+        billing_address="100 Innovation Way\nSuite 400\nAustin, TX 78701",
+        billing_email="accounts-payable@acme-ai.example",
+    )
     created += ["customer Acme AI"] if new else []
     if not IngestAlias.objects.filter(alias="acme-prod").exists():
         IngestAlias.objects.create(customer=acme, alias="acme-prod")
@@ -179,6 +188,19 @@ def demo_world_load(*, now: datetime) -> list[str]:
         starting_at=contract.starting_at,
     )
     created += ["subscription Platform fee"] if new else []
+    if not CompanyProfile.objects.exists():
+        CompanyProfile.objects.create(
+            name="Demo Billing Co.",
+            address="1 Market Street\nSan Francisco, CA 94105\nUnited States",
+            tax_id="EIN 12-3456789",
+            email="billing@demo-billing.example",
+            payment_instructions=(
+                "Bank transfer: Demo Bank, account 000123456789, routing 121000248\n"
+                "Or pay by card from the link in the invoice email."
+            ),
+            invoice_number_prefix="INV-",
+        )
+        created.append("company profile Demo Billing Co.")
     # The contract was made with its fixed id rather than through customers.services, so its
     # current draft invoice is made here, as contract_create would (once: it is then there).
     if contract_drafts_ensure(contract=contract, now=now):

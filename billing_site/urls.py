@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("invoicing.api.urls")),
+    path("", include("dashboards.api.urls")),
+    path("", include("dashboards.urls")),
     path("", include("payments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

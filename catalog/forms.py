@@ -186,6 +186,7 @@ class ProductForm(ModelErrorsMixin, forms.ModelForm):
             "quantity_conversion_name",
             "quantity_rounding_decimal_places",
             "quantity_rounding_method",
+            "display_unit",
             "composite_products",
             "composite_tags",
             "exclude_free_usage",

@@ -1,19 +1,16 @@
-"""Invoices in the admin: a list for finance staff, a read-only page with the lines, a printable page.
+"""Invoices in the admin: a list for finance staff, a read-only page with the lines.
 
 Drafts are rated on read (the same selector as the API), so the page always shows every event
 already accepted. Nothing is edited here: finalize, void and regenerate are actions calling the
-services.
+services. The invoice document (page and PDF) is the customer-facing app's (`dashboards.admin`
+extends this page with it).
 """
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from invoicing.models import Invoice
 from invoicing.selectors import drafts_preload, invoice_view
@@ -90,7 +87,6 @@ class InvoiceAdmin(admin.ModelAdmin):
                     "issued_at",
                     "voided_at",
                     "regenerated_from",
-                    "printable",
                 ]
             },
         ),
@@ -138,42 +134,6 @@ class InvoiceAdmin(admin.ModelAdmin):
         view = self._view(obj)
         return render_to_string(
             "admin/invoicing/invoice/lines.html", {"invoice": obj, "rows": line_rows(view)}
-        )
-
-    @admin.display(description="Printable invoice")
-    def printable(self, obj):
-        if obj.pk is None:
-            return ""
-        url = reverse("admin:invoicing_invoice_print", args=[obj.pk])
-        return format_html('<a href="{}" target="_blank">Open the printable invoice</a>', url)
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/print/",
-                self.admin_site.admin_view(self.print_view),
-                name="invoicing_invoice_print",
-            ),
-            *super().get_urls(),
-        ]
-
-    def print_view(self, request, object_id):
-        invoice = get_object_or_404(
-            Invoice.objects.select_related("customer", "contract", "credit_type"), pk=object_id
-        )
-        if not self.has_view_permission(request, invoice):
-            raise PermissionDenied
-        view = invoice_view(invoice=invoice, now=timezone.now())
-        return TemplateResponse(
-            request,
-            "invoicing/invoice_print.html",
-            {
-                "invoice": invoice,
-                "rows": line_rows(view),
-                "subtotal": invoice.format(view.subtotal),
-                "total": invoice.format(view.total),
-                "period": self.period(invoice),
-            },
         )
 
     def _run(self, request, queryset, service, verb: str):

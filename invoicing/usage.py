@@ -63,6 +63,46 @@ def metric_usage_by_group(
     )
 
 
+def metric_usage_running(
+    *,
+    metric: BillableMetric,
+    customer: Customer,
+    starting_at: datetime,
+    cutoffs: list[datetime],
+    group_keys: list[str],
+    customer_ids: list[str] | None = None,
+) -> list[GroupUsage]:
+    """`metric_usage_by_group` over [starting_at, cutoff) for each of the increasing `cutoffs`:
+    usage so far at each cutoff (the end of each day of a breakdown), in one aggregate read when
+    every moment is on an hour, else from the raw events of each range."""
+    try:
+        from metering import selectors
+    except ImportError:
+        selectors = None
+    running = getattr(selectors, "usage_running", None)
+    moments = [starting_at, *cutoffs]
+    if running is not None and all(_hour_aligned(moment) for moment in moments):
+        if customer_ids is None:
+            customer_ids = selectors.customer_ingest_ids(customer=customer)
+        return running(
+            metric=metric,
+            customer_ids=customer_ids,
+            boundaries=moments,
+            group_keys=list(group_keys),
+        )
+    return [
+        _from_raw_events(
+            metric=metric,
+            customer_ids=customer_ids,
+            customer=customer,
+            starting_at=starting_at,
+            ending_before=cutoff,
+            group_keys=list(group_keys),
+        )
+        for cutoff in cutoffs
+    ]
+
+
 def _number(value: object) -> Decimal | None:
     if isinstance(value, bool):
         return None

@@ -40,6 +40,7 @@ FACTORY_MODULES = {
     "core": "tests.core.factories",
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
+    "dashboards": "tests.dashboards.factories",
     "payments": "tests.payments.factories",
 }
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)

@@ -9,6 +9,8 @@ EMPTY_200 = {
     ("/v1/ingest", "post"),
     ("/v1/customers/{customer_id}/setIngestAliases", "post"),
     ("/v1/contracts/addManualBalanceLedgerEntry", "post"),
+    ("/v1/customFields/setValues", "post"),
+    ("/v1/customFields/deleteValues", "post"),
     ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "post"),
     ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "delete"),
 }

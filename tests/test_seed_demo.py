@@ -18,7 +18,7 @@ NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 
 def _snapshot() -> dict[str, list[dict]]:
     rows = {}
-    for app_label in ("catalog", "customers", "invoicing"):
+    for app_label in ("catalog", "customers", "invoicing", "dashboards"):
         for model in apps.get_app_config(app_label).get_models():
             rows[model._meta.label] = sorted(
                 (model_to_dict(obj) | {"pk": str(obj.pk)} for obj in model.objects.all()),
@@ -85,3 +85,19 @@ def test_seed_demo_loads_the_quickstart_world():
         datetime(2026, 11, 1, tzinfo=UTC),
         datetime(2026, 12, 1, tzinfo=UTC),
     )
+
+
+def test_seed_demo_fills_the_invoice_documents_seller_and_bill_to():
+    from dashboards.models import CompanyProfile
+
+    demo_world_load(now=NOW)
+
+    profile = CompanyProfile.objects.get()
+    assert (profile.name, profile.invoice_number_prefix) == ("Demo Billing Co.", "INV-")
+    assert profile.payment_instructions.startswith("Bank transfer")
+    acme = Customer.objects.get(name="Acme AI")
+    assert (acme.billing_name, acme.billing_email) == (
+        "Acme AI, Inc.",
+        "accounts-payable@acme-ai.example",
+    )
+    assert Product.objects.get(name="Input Tokens").display_unit == "1M tokens"

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "customers",
     "metering",
     "invoicing",
+    "dashboards",
     "payments",
 ]
 
@@ -192,3 +193,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Embeddable dashboards (dashboards app): how long a URL from /v1/dashboards/getEmbeddableUrl
+# works, which sites may frame its pages (CSP frame-ancestors: "*", or origins separated by
+# spaces), and the base of the URLs it answers when the API's own host is not the public one.
+DASHBOARD_EMBED_MAX_AGE = timedelta(hours=float(os.environ.get("DASHBOARD_EMBED_HOURS", "24")))
+DASHBOARD_FRAME_ANCESTORS = os.environ.get("DASHBOARD_FRAME_ANCESTORS", "*")
+DASHBOARD_BASE_URL = os.environ.get("DASHBOARD_BASE_URL", "")

@@ -65,6 +65,7 @@ class ProductAdmin(ArchivableAdmin):
                     ("quantity_conversion_operation", "quantity_conversion_factor"),
                     "quantity_conversion_name",
                     ("quantity_rounding_method", "quantity_rounding_decimal_places"),
+                    "display_unit",
                 ]
             },
         ),

@@ -42,6 +42,14 @@ class Product(models.Model):
         max_length=8, choices=ConversionOperation.choices, blank=True
     )
     quantity_conversion_name = models.CharField(max_length=200, blank=True)
+    display_unit = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text=(
+            'What one unit of the billed quantity is, as invoices print it ("minutes", '
+            '"1M tokens"); else the quantity conversion\'s name.'
+        ),
+    )
     quantity_rounding_decimal_places = models.PositiveSmallIntegerField(null=True, blank=True)
     quantity_rounding_method = models.CharField(
         max_length=16, choices=RoundingMethod.choices, blank=True
@@ -94,6 +102,11 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def unit_label(self) -> str:
+        """The unit invoices print beside a quantity of this product ("" when none is named)."""
+        return self.display_unit or self.quantity_conversion_name
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

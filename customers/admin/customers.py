@@ -106,6 +106,7 @@ class CustomerAdmin(ArchivableAdmin):
         "updated_at",
         "archived_at",
     ]
+    billing_fields = ["billing_name", "billing_address", "billing_email"]
     usage_fields = ["current_usage", "late_events"]
     inlines = [IngestAliasInline, BillingConfigurationInline, ContractSummaryInline]
     change_list_template = "admin/customers/customer/change_list.html"
@@ -114,10 +115,12 @@ class CustomerAdmin(ArchivableAdmin):
         css = NESTED_MEDIA["css"]
 
     def get_fieldsets(self, request, obj=None):
+        billing = ("Bill to (printed on invoices)", {"fields": self.billing_fields})
         if obj is None:
-            return [(None, {"fields": self.fields})]
+            return [(None, {"fields": self.fields}), billing]
         return [
             (None, {"fields": self.fields}),
+            billing,
             ("Usage this billing period", {"fields": self.usage_fields}),
             ("Customer-level commits and credits", {"fields": ["balances"]}),
         ]

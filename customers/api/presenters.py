@@ -44,7 +44,7 @@ def customer_json(customer: Customer) -> dict:
         "external_id": customer.external_id or (aliases[0] if aliases else str(customer.pk)),
         "ingest_aliases": aliases,
         "name": customer.name,
-        "custom_fields": _string_map(customer.custom_fields),
+        "custom_fields": _string_map({**customer.custom_fields, **customer.billing_values()}),
     }
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import balances, views
+from . import balances, custom_fields, views
 
 urlpatterns = [
     path("v1/customers", views.CustomerCollectionView.as_view()),
@@ -33,4 +33,6 @@ urlpatterns = [
     path("v1/contracts/customerBalances/getNetBalance", balances.NetBalanceView.as_view()),
     path("v1/contracts/addManualBalanceLedgerEntry", balances.ManualBalanceEntryView.as_view()),
     path("v1/packages/listContractsOnPackage", views.PackageContractsView.as_view()),
+    path("v1/customFields/setValues", custom_fields.CustomFieldSetValuesView.as_view()),
+    path("v1/customFields/deleteValues", custom_fields.CustomFieldDeleteValuesView.as_view()),
 ]

@@ -12,7 +12,14 @@ from catalog.models import (
 
 
 class Customer(models.Model):
-    """Someone who is billed. Events reach it through its id or any of its ingest aliases."""
+    """Someone who is billed. Events reach it through its id or any of its ingest aliases.
+
+    The billing name, address and email are the invoice document's bill-to (the name falls back to
+    `name`). Over the API they travel as the custom fields `BILLING_FIELDS` name, as Metronome
+    carries any extra customer data."""
+
+    # The custom field keys that are these columns over the API (create and customFields/setValues).
+    BILLING_FIELDS = ("billing_name", "billing_address", "billing_email")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=160)
@@ -21,6 +28,13 @@ class Customer(models.Model):
     )
     salesforce_account_id = models.CharField(max_length=200, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    billing_name = models.CharField(
+        max_length=200, blank=True, help_text="The name invoices are addressed to (else the name)."
+    )
+    billing_address = models.TextField(
+        blank=True, help_text="Postal address printed under the bill-to name, one line per line."
+    )
+    billing_email = models.EmailField(blank=True, help_text="Where invoices are sent.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -32,6 +46,22 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if isinstance(self.custom_fields, dict):
+            reserved = sorted(set(self.custom_fields) & set(self.BILLING_FIELDS))
+            if reserved:
+                raise ValidationError(
+                    {"custom_fields": f"{', '.join(reserved)} are billing fields, not custom ones."}
+                )
+
+    @property
+    def bill_to_name(self) -> str:
+        return self.billing_name or self.name
+
+    def billing_values(self) -> dict[str, str]:
+        """The billing fields that are set, under their custom field keys."""
+        return {key: getattr(self, key) for key in self.BILLING_FIELDS if getattr(self, key)}
 
 
 class IngestAlias(models.Model):

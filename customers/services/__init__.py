@@ -49,6 +49,8 @@ from .contracts import (  # noqa: F401
 from .customer import (  # noqa: F401
     customer_archive,
     customer_create,
+    customer_custom_fields_delete,
+    customer_custom_fields_set,
     customer_set_ingest_aliases,
     customer_set_name,
 )

@@ -1,4 +1,5 @@
-"""Customers: create, ingest aliases, rename, archive."""
+"""Customers: create, ingest aliases, rename, custom fields (and the billing fields among them),
+archive."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..models import (
     Customer,
     IngestAlias,
 )
-from .common import IngestAliasInUse, clean, prefixed
+from .common import IngestAliasInUse, prefixed
 from .contracts import contract_archive
 
 # --- Customers -----------------------------------------------------------------------------------------
@@ -38,6 +39,25 @@ def _aliases_set(customer: Customer, aliases: Sequence[str]) -> None:
             IngestAlias.objects.create(customer=customer, alias=alias)
 
 
+def _billing_split(values: dict) -> tuple[dict, dict]:
+    """(custom fields, billing fields) of custom field values: the billing keys are columns."""
+    billing = {k: v for k, v in values.items() if k in Customer.BILLING_FIELDS}
+    return {k: v for k, v in values.items() if k not in billing}, billing
+
+
+def _clean_customer(customer: Customer) -> None:
+    """Validate; an error in a billing field is named as the API sent it (a custom field)."""
+    try:
+        customer.full_clean()
+    except ValidationError as exc:
+        raise ValidationError(
+            {
+                (f"custom_fields.{key}" if key in Customer.BILLING_FIELDS else key): messages
+                for key, messages in exc.message_dict.items()
+            }
+        ) from None
+
+
 @transaction.atomic
 def customer_create(
     *,
@@ -46,9 +66,11 @@ def customer_create(
     external_id: str = "",
     custom_fields: dict | None = None,
 ) -> Customer:
-    """A customer and its ingest aliases; a deprecated `external_id` is also an ingest alias."""
-    customer = Customer(name=name, external_id=external_id or "", custom_fields=custom_fields or {})
-    clean(customer)
+    """A customer and its ingest aliases; a deprecated `external_id` is also an ingest alias.
+    `custom_fields` may carry the billing fields (`Customer.BILLING_FIELDS`)."""
+    custom, billing = _billing_split(custom_fields or {})
+    customer = Customer(name=name, external_id=external_id or "", custom_fields=custom, **billing)
+    _clean_customer(customer)
     customer.save()
     aliases = list(ingest_aliases)
     if external_id and external_id not in aliases:
@@ -69,7 +91,29 @@ def customer_set_name(*, customer: Customer, name: str) -> Customer:
     if customer.archived_at is not None:
         raise ValidationError("This customer is archived; it cannot be renamed.")
     customer.name = name
-    clean(customer)
+    _clean_customer(customer)
+    customer.save()
+    return customer
+
+
+def customer_custom_fields_set(*, customer: Customer, values: dict[str, str]) -> Customer:
+    """Set custom field values (Metronome's customFields/setValues): the billing keys set the
+    billing fields, others are kept in `custom_fields`; keys not named are left as they are."""
+    custom, billing = _billing_split(values)
+    customer.custom_fields = {**customer.custom_fields, **custom}
+    for key, value in billing.items():
+        setattr(customer, key, value)
+    _clean_customer(customer)
+    customer.save()
+    return customer
+
+
+def customer_custom_fields_delete(*, customer: Customer, keys: Sequence[str]) -> Customer:
+    """Remove custom field values (customFields/deleteValues); a billing key empties its field."""
+    for key in keys:
+        if key in Customer.BILLING_FIELDS:
+            setattr(customer, key, "")
+    customer.custom_fields = {k: v for k, v in customer.custom_fields.items() if k not in keys}
     customer.save()
     return customer
 

@@ -1,8 +1,15 @@
 from django.urls import path
 
-from invoicing.api import views
+from invoicing.api import breakdowns, views
 
 urlpatterns = [
+    # Before the invoice detail: "breakdowns" would otherwise be read as an invoice id.
+    path(
+        "v1/customers/<str:customer_id>/invoices/breakdowns",
+        breakdowns.CustomerInvoiceBreakdownsView.as_view(),
+        name="invoices-breakdowns",
+    ),
+    path("v1/customers/<str:customer_id>/costs", breakdowns.CustomerCostsView.as_view()),
     path(
         "v1/customers/<str:customer_id>/invoices",
         views.CustomerInvoiceListView.as_view(),

@@ -58,6 +58,22 @@ def _timestamp(value: str, field: str) -> datetime:
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
 
 
+def customer_invoice_or_404(customer_id: str, invoice_id: str) -> Invoice:
+    """The customer's invoice: 400 for a malformed id, 404 naming what is missing."""
+    customer_pk = parse_uuid(customer_id, "customer_id")
+    invoice_pk = parse_uuid(invoice_id, "invoice_id")
+    invoice = (
+        Invoice.objects.select_related("credit_type", "customer", "contract")
+        .filter(pk=invoice_pk, customer_id=customer_pk)
+        .first()
+    )
+    if invoice is None:
+        if not Customer.objects.filter(pk=customer_pk).exists():
+            raise exceptions.NotFound(f"Customer {customer_pk} not found.")
+        raise exceptions.NotFound(f"Invoice {invoice_pk} not found for customer {customer_pk}.")
+    return invoice
+
+
 class CustomerInvoiceListView(APIView):
     """GET /v1/customers/{customer_id}/invoices: filters, date sort, query cursor."""
 
@@ -139,17 +155,7 @@ class CustomerInvoiceDetailView(APIView):
         },
     )
     def get(self, request, customer_id: str, invoice_id: str):
-        customer_pk = parse_uuid(customer_id, "customer_id")
-        invoice_pk = parse_uuid(invoice_id, "invoice_id")
-        invoice = (
-            Invoice.objects.select_related("credit_type")
-            .filter(pk=invoice_pk, customer_id=customer_pk)
-            .first()
-        )
-        if invoice is None:
-            if not Customer.objects.filter(pk=customer_pk).exists():
-                raise exceptions.NotFound(f"Customer {customer_pk} not found.")
-            raise exceptions.NotFound(f"Invoice {invoice_pk} not found for customer {customer_pk}.")
+        invoice = customer_invoice_or_404(customer_id, invoice_id)
         skip_zero = _flag(
             request.query_params.get("skip_zero_qty_line_items"), "skip_zero_qty_line_items"
         )

@@ -8,11 +8,20 @@ queries whatever the number of events: one per distinct (metric, group keys, rat
 
 One module per concern: `engine_inputs` (models as the engine's dataclasses, rate windows),
 `preload` (the rating input, loaded for a batch), `invoices` (invoices as shown, invoice lists),
-`balances` (what drafts draw from commits and credits), `late` (late events)."""
+`balances` (what drafts draw from commits and credits), `late` (late events), `breakdowns`
+(invoices by day or hour: breakdowns, costs), `spend` (breakdowns as usage and spend charts)."""
 
 from .balances import (  # noqa: F401
     balances_now,
     draft_balance_draws,
+)
+from .breakdowns import (  # noqa: F401
+    WINDOW_SIZES,
+    Breakdown,
+    customer_breakdowns,
+    invoice_breakdowns,
+    window_bounds,
+    window_start,
 )
 from .engine_inputs import (  # noqa: F401
     overlapping,
@@ -45,4 +54,9 @@ from .preload import (  # noqa: F401
     rating_input_for,
     scheduled_billing_period,
     window_of,
+)
+from .spend import (  # noqa: F401
+    SpendOverTime,
+    UsageSeries,
+    spend_over_time,
 )

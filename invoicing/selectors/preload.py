@@ -5,7 +5,7 @@ invoices at once (`RatingPreload`), and `rating_input_for` for one invoice."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -41,7 +41,7 @@ from invoicing.rating import (
     term_boundaries,
 )
 from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
-from invoicing.usage import metric_usage_by_group
+from invoicing.usage import metric_usage_by_group, metric_usage_running
 
 from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from, rate_windows
@@ -53,28 +53,48 @@ def customer_event_ids(*, customer: Customer) -> list[str]:
     return [str(customer.id), *aliases]
 
 
-def _usage(
-    *,
-    customer: Customer,
-    customer_ids: list[str],
+@dataclass(frozen=True)
+class _ProductWindows:
+    """Where a USAGE product's usage is read: each pricing group values' rate segments (cut at
+    the product's term boundaries), and the windows of values without a rate."""
+
+    model: ProductModel
+    product: Product
+    keys: tuple[str, ...]
+    split: int
+    windows: list[Period]
+    partitions: dict
+    unpriced_windows: list[Period]
+
+    def records(self, window: Period, quantities, ending_before: datetime) -> Iterator[Usage]:
+        """The product's usage of `window` (read up to `ending_before`) per group values;
+        groups missing any of the product's keys are not the product's usage."""
+        for values, quantity in quantities.items():
+            if any(value is None for value in values):
+                continue
+            pricing = group_values(zip(self.keys[: self.split], values[: self.split], strict=True))
+            if window not in self.partitions.get(pricing, self.unpriced_windows):
+                continue
+            yield Usage(
+                product_id=self.product.id,
+                starting_at=window.starting_at,
+                ending_before=ending_before,
+                quantity=quantity,
+                pricing_group_values=pricing,
+                presentation_group_values=group_values(
+                    zip(self.keys[self.split :], values[self.split :], strict=True)
+                ),
+            )
+
+
+def _product_windows(
     usage_products: list[tuple[ProductModel, Product]],
     rates: tuple[Rate, ...],
     period: Period,
-    cuts: dict[str, tuple[datetime, ...]] | None = None,
-) -> list[Usage]:
-    """The usage of each USAGE product per group values and rate segment of the period.
-
-    Each pricing group values' segments are the windows where its rate does not change; values
-    without a rate are one window, the period; both also cut at the product's `cuts` (the
-    engine's `term_boundaries`: overrides and access segments). One aggregate read per distinct
-    (metric, keys, window); groups missing any of the product's keys are not the product's usage.
-    """
-    cuts = cuts or {}
-    records: list[Usage] = []
-    cache: dict[tuple, dict[tuple, Decimal]] = {}
+    cuts: dict[str, tuple[datetime, ...]],
+) -> list[_ProductWindows]:
+    found = []
     for model, product in usage_products:
-        keys = (*product.pricing_group_keys, *product.presentation_group_keys)
-        split = len(product.pricing_group_keys)
         product_rates = [rate for rate in rates if rate.product_id == product.id]
         term_cuts = cuts.get(product.id, ())
         partitions = {
@@ -91,44 +111,106 @@ def _usage(
             {w for ws in partitions.values() for w in ws} | set(unpriced_windows),
             key=lambda w: (w.starting_at, w.ending_before),
         )
-        for window in windows:
-            cache_key = (model.billable_metric_id, keys, window)
+        found.append(
+            _ProductWindows(
+                model=model,
+                product=product,
+                keys=(*product.pricing_group_keys, *product.presentation_group_keys),
+                split=len(product.pricing_group_keys),
+                windows=windows,
+                partitions=partitions,
+                unpriced_windows=unpriced_windows,
+            )
+        )
+    return found
+
+
+def _sorted_usage(records: list[Usage]) -> tuple[Usage, ...]:
+    return tuple(
+        sorted(
+            records,
+            key=lambda u: (
+                u.product_id,
+                u.pricing_group_values,
+                u.starting_at,
+                u.presentation_group_values,
+            ),
+        )
+    )
+
+
+def _usage(
+    *,
+    customer: Customer,
+    customer_ids: list[str],
+    usage_products: list[tuple[ProductModel, Product]],
+    rates: tuple[Rate, ...],
+    period: Period,
+    cuts: dict[str, tuple[datetime, ...]] | None = None,
+) -> tuple[Usage, ...]:
+    """The usage of each USAGE product per group values and rate segment of the period.
+
+    Each pricing group values' segments are the windows where its rate does not change; values
+    without a rate are one window, the period; both also cut at the product's `cuts` (the
+    engine's `term_boundaries`: overrides and access segments). One aggregate read per distinct
+    (metric, keys, window).
+    """
+    records: list[Usage] = []
+    cache: dict[tuple, dict[tuple, Decimal]] = {}
+    for found in _product_windows(usage_products, rates, period, cuts or {}):
+        for window in found.windows:
+            cache_key = (found.model.billable_metric_id, found.keys, window)
             if cache_key not in cache:
                 cache[cache_key] = metric_usage_by_group(
-                    metric=model.billable_metric,
+                    metric=found.model.billable_metric,
                     customer=customer,
                     customer_ids=customer_ids,
                     starting_at=window.starting_at,
                     ending_before=window.ending_before,
-                    group_keys=list(keys),
+                    group_keys=list(found.keys),
                 )
-            for values, quantity in cache[cache_key].items():
-                if any(value is None for value in values):
-                    continue
-                pricing = group_values(zip(keys[:split], values[:split], strict=True))
-                if window not in partitions.get(pricing, unpriced_windows):
-                    continue
-                records.append(
-                    Usage(
-                        product_id=product.id,
-                        starting_at=window.starting_at,
-                        ending_before=window.ending_before,
-                        quantity=quantity,
-                        pricing_group_values=pricing,
-                        presentation_group_values=group_values(
-                            zip(keys[split:], values[split:], strict=True)
-                        ),
-                    )
+            records.extend(found.records(window, cache[cache_key], window.ending_before))
+    return _sorted_usage(records)
+
+
+def usage_so_far(
+    *,
+    customer: Customer,
+    customer_ids: list[str],
+    usage_products: list[tuple[ProductModel, Product]],
+    rates: tuple[Rate, ...],
+    period: Period,
+    cuts: dict[str, tuple[datetime, ...]],
+    cutoffs: list[datetime],
+) -> list[tuple[Usage, ...]]:
+    """`_usage` as of each of the increasing `cutoffs` inside the period: the usage of the
+    period's events before the cutoff (a window the cutoff falls in ends at it). One running
+    aggregate read per distinct (metric, keys, window), whatever the number of cutoffs."""
+    per_cutoff: list[list[Usage]] = [[] for _ in cutoffs]
+    cache: dict[tuple, list] = {}
+    for found in _product_windows(usage_products, rates, period, cuts):
+        for window in found.windows:
+            inner = [c for c in cutoffs if window.starting_at < c < window.ending_before]
+            cache_key = (found.model.billable_metric_id, found.keys, window)
+            if cache_key not in cache:
+                cache[cache_key] = metric_usage_running(
+                    metric=found.model.billable_metric,
+                    customer=customer,
+                    customer_ids=customer_ids,
+                    starting_at=window.starting_at,
+                    cutoffs=[*inner, window.ending_before],
+                    group_keys=list(found.keys),
                 )
-    records.sort(
-        key=lambda u: (
-            u.product_id,
-            u.pricing_group_values,
-            u.starting_at,
-            u.presentation_group_values,
-        )
-    )
-    return records
+            running = cache[cache_key]
+            for index, cutoff in enumerate(cutoffs):
+                if cutoff <= window.starting_at:
+                    continue
+                if cutoff >= window.ending_before:
+                    quantities, end = running[-1], window.ending_before
+                else:
+                    quantities, end = running[inner.index(cutoff)], cutoff
+                per_cutoff[index].extend(found.records(window, quantities, end))
+    return [_sorted_usage(records) for records in per_cutoff]
 
 
 @dataclass
@@ -449,10 +531,7 @@ class RatingPreload:
             rating_input = _customer_scope(static.contract, rating_input)
         if not usage:
             return rating_input
-        usage_products = static.usage_products + entitled_by_overrides(
-            static.unentitled_products, rating_input.overrides
-        )
-        usage_products.sort(key=lambda pair: (pair[1].name, pair[1].id))
+        usage_products = self.usage_products(contract_id, period_start, rating_input)
         records = _usage(
             customer=static.contract.customer,
             customer_ids=static.customer_ids,
@@ -464,7 +543,21 @@ class RatingPreload:
                 for _, product in usage_products
             },
         )
-        return dataclasses.replace(rating_input, usage=tuple(records))
+        return dataclasses.replace(rating_input, usage=records)
+
+    def usage_products(
+        self, contract_id, period_start: datetime, rating_input: RatingInput
+    ) -> list[tuple[ProductModel, Product]]:
+        """The USAGE products whose usage a USAGE invoice reads: those the card prices, and
+        those it lists unentitled that an override of `rating_input` entitles."""
+        static = self._static[(str(contract_id), InvoiceType.USAGE, period_start)]
+        found = static.usage_products + entitled_by_overrides(
+            static.unentitled_products, rating_input.overrides
+        )
+        return sorted(found, key=lambda pair: (pair[1].name, pair[1].id))
+
+    def customer_ids(self, contract_id, period_start: datetime) -> list[str]:
+        return self._static[(str(contract_id), InvoiceType.USAGE, period_start)].customer_ids
 
 
 def _customer_scope(contract: Contract, rating_input: RatingInput) -> RatingInput:

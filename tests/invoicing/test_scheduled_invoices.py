@@ -476,7 +476,7 @@ def test_admin_pages_show_scheduled_invoices(admin_client):
     assert "2026-03-01 00:00 UTC (scheduled date)" in page.content.decode()
     assert "Scheduled" in page.content.decode()
     assert "$120.00" in printable.content.decode()
-    assert "Scheduled" in printable.content.decode()
+    assert "<th>Date</th><td>March 1, 2026</td>" in printable.content.decode()
     body = contract_page.content.decode()
     assert "2026-03-15 12:00 UTC (scheduled date)" in body
     assert "<td>Scheduled</td>" in body
