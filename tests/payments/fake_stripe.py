@@ -72,6 +72,14 @@ class FakeStripe:
     def reset(self) -> None:
         self.calls.clear()
 
+    def stats(self) -> dict:
+        """How many invoices and items it holds, and how many requests it answered."""
+        return {
+            "invoices": len(self.invoices),
+            "items": len(self.items),
+            "requests": len(self.calls),
+        }
+
     def forget_keys(self) -> None:
         """What Stripe does 24 hours after a key's first use: the key is new again."""
         with self._lock:
@@ -81,8 +89,7 @@ class FakeStripe:
 
     def __call__(self, environ, start_response):
         if environ["PATH_INFO"] == "/_fake/stats":
-            counts = {"invoices": len(self.invoices), "items": len(self.items)}
-            return _json(200, {**counts, "requests": len(self.calls)})(environ, start_response)
+            return _json(200, self.stats())(environ, start_response)
         with self._lock:
             self._in_flight += 1
             self.most_at_once = max(self.most_at_once, self._in_flight)
