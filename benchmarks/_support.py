@@ -51,6 +51,8 @@ def _base_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.production")
     env.setdefault("SECRET_KEY", "benchmark-only-secret-key")
+    # Plain HTTP on 127.0.0.1, as behind a proxy that terminates TLS: no redirect to HTTPS.
+    env.setdefault("SECURE_SSL_REDIRECT", "false")
     env["LOG_LEVEL"] = "ERROR"
     # Database connections kept for the whole run, as a production server keeps them (the default
     # of 60 s reconnects each worker every minute; the CPU of a closed backend could not be read).

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -50,7 +51,8 @@ def embed_url(request, path: str) -> str:
 
 def _protect(response: HttpResponse) -> HttpResponse:
     ancestors = getattr(settings, "DASHBOARD_FRAME_ANCESTORS", "*")
-    response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    # The site's CSP (django-csp) stays whole; only its frame-ancestors ('none' elsewhere) opens.
+    response._csp_replace = {"frame-ancestors": ancestors.split()}
     # The token is in the URL: it must not travel to other sites or into caches and indexes.
     response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "private, no-store"
@@ -169,6 +171,7 @@ def invoice_pdf(request, embed: Embed, customer, *, token: str, invoice_id: str)
     return response
 
 
+@extend_schema(exclude=True)  # read with the page's token, not the API's: not part of the API
 class EmbedDataView(APIView):
     """GET /embed/{token}/data.json: what the token's dashboard shows, as JSON (the page embeds
     the same data; this is for refreshing it). 403 for a changed or expired token."""

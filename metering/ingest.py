@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Context, Decimal
+from decimal import Decimal
 from json.encoder import encode_basestring_ascii  # the C implementation when available
 
 from django.db import OperationalError, connection, transaction
@@ -33,6 +33,7 @@ from django.db import OperationalError, connection, transaction
 from core.db import hot_cursor
 
 from .definitions import (
+    EXACT,
     Definitions,
     definitions_cached,
     definitions_load,
@@ -50,9 +51,6 @@ from .validation import MAX_AGE, Event
 
 # (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
-
-# Sums are exact: 38 digits fit NUMERIC(38, 12); the default context would round at 28.
-EXACT = Context(prec=60)
 
 
 @dataclass(slots=True)

@@ -19,9 +19,10 @@ PostgreSQL, see `metering.ingest`):
   group values), so UNIQUE is `COUNT(DISTINCT value)` over the whole range, not a sum of hourly
   counts.
 
-Exact decimals: aggregate numbers are `NUMERIC(38, 12)` on PostgreSQL (summed by the database). SQLite
-has no exact decimal arithmetic, so there the same columns are TEXT holding the exact decimal and
-every sum/max is computed in Python with `Decimal` (`ExactDecimalField`).
+Exact decimals: aggregate numbers are unconstrained `numeric` on PostgreSQL (summed by the
+database, never rounded). SQLite has no exact decimal arithmetic, so there the same columns are
+TEXT holding the exact decimal and every sum/max is computed in Python with `Decimal`
+(`ExactDecimalField`). `metering.definitions` shows why neither can overflow or round.
 """
 
 import json
@@ -31,7 +32,6 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from catalog import money
 from catalog.models import BillableMetric
 
 DEDUP_WINDOW_DAYS = 34
@@ -63,7 +63,7 @@ class PropertiesDecoder(json.JSONDecoder):
 
 
 class ExactDecimalField(models.Field):
-    """A decimal that stays exact on every backend: NUMERIC(38, 12) on PostgreSQL, TEXT on SQLite.
+    """A decimal that stays exact on every backend: `numeric` on PostgreSQL, TEXT on SQLite.
 
     Only metering's raw SQL writes these columns; on SQLite it does the arithmetic in Python.
     """
@@ -72,7 +72,7 @@ class ExactDecimalField(models.Field):
 
     def db_type(self, connection) -> str:
         if connection.vendor == "postgresql":
-            return f"numeric({money.MAX_DIGITS},{money.DECIMAL_PLACES})"
+            return "numeric"
         return "text"
 
     def from_db_value(self, value, expression, connection):

@@ -34,8 +34,8 @@ from django.db.models.functions import TruncDate
 from catalog.models import BillableMetric, is_hour_aligned
 from customers.models import Customer, IngestAlias
 
-from .definitions import definitions_current
-from .ingest import EXACT, _q
+from .definitions import EXACT, definitions_current
+from .ingest import _q
 from .models import (
     DuplicateEvent,
     ExactDecimalField,

@@ -9,7 +9,8 @@ Rules (SPEC "usage event"): 1 to 100 events; `transaction_id` 1-128 characters; 
 `event_type` non-empty strings (at most 255 characters, the column size); `timestamp` RFC 3339
 (`Z`, offsets, fractions; naive means UTC), at most 34 days old and 24 hours ahead of `now`;
 `properties` optional, an object of at most 2,000 string keys whose values are strings, numbers
-(below 10^26 in magnitude, so sums fit NUMERIC(38, 12)) or booleans.
+(inside the numeric domain of `metering.definitions`: below 10^26 in magnitude, at most 100 digits
+after the point) or booleans.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from .definitions import NUMBER_LIMIT
+from .definitions import MAX_FRACTION_DIGITS, NUMBER_LIMIT, in_domain
 from .models import DEDUP_WINDOW_DAYS
 
 MAX_BATCH = 100
@@ -33,6 +34,11 @@ MAX_AHEAD = timedelta(hours=24)
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
     re.ASCII,
+)
+
+
+_OUT_OF_DOMAIN = (
+    f"number out of range (at most 26 digits before the point and {MAX_FRACTION_DIGITS} after)"
 )
 
 
@@ -66,7 +72,10 @@ def parse_timestamp(value) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is after the year 9999 in UTC
+        return None
 
 
 def _properties_problem(properties: dict) -> tuple[str | None, bool]:
@@ -83,16 +92,12 @@ def _properties_problem(properties: dict) -> tuple[str | None, bool]:
         if kind is int:
             if -NUMBER_LIMIT < value < NUMBER_LIMIT:
                 continue
-            return f"{key}: number out of range (at most 26 digits before the point)", False
+            return f"{key}: {_OUT_OF_DOMAIN}", False
         if kind is Decimal:
-            if (
-                value.is_finite()
-                and abs(value) < NUMBER_LIMIT
-                and value.as_tuple().exponent >= -100
-            ):
+            if in_domain(value):
                 has_decimal = True
                 continue
-            return f"{key}: number out of range", False
+            return f"{key}: {_OUT_OF_DOMAIN}", False
         return f"{key}: must be a string, number or boolean", False
     return None, has_decimal
 
@@ -131,10 +136,7 @@ def events_validate(payload, *, now: datetime) -> list[Event]:
         if moment is None:
             if "timestamp" not in raw:
                 raise IngestError(f"event {index}: timestamp: is required")
-            raise IngestError(
-                f"event {index}: timestamp: must be an RFC 3339 timestamp such as "
-                f"2024-01-01T00:00:00Z (got {_shown(stamp)})"
-            )
+            raise IngestError(f"event {index}: timestamp: {_timestamp_problem(stamp)}")
         if moment < oldest:
             raise IngestError(
                 f"event {index}: timestamp: {stamp} is more than {DEDUP_WINDOW_DAYS} days old"
@@ -168,6 +170,17 @@ def _flat_json(properties: dict) -> str:
     plain = dumps({k: v for k, v in properties.items() if type(v) is not Decimal})
     exact = ",".join(f"{dumps(k)}:{v}" for k, v in properties.items() if type(v) is Decimal)
     return plain[:-1] + ("," if len(plain) > 2 else "") + exact + "}"
+
+
+def _timestamp_problem(stamp) -> str:
+    if type(stamp) is str and _RFC3339.fullmatch(stamp):
+        try:
+            datetime.fromisoformat(stamp.upper())
+        except ValueError:
+            pass
+        else:  # a valid local time whose offset moves it out of datetime's range
+            return f"{_shown(stamp)} is outside the years 1-9999 once its offset is applied"
+    return f"must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z (got {_shown(stamp)})"
 
 
 def _text_problem(raw: dict, name: str, limit: int) -> str:

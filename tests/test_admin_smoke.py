@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 # Apps whose models may be registered before their factories exist (other engineers' work, or
 # third-party admins); their instances are made by hand below where that is simple.
-MANUAL_APPS = {"metering", "invoicing", "django_q", "auth"}
+MANUAL_APPS = {"metering", "invoicing", "django_q", "auth", "axes"}
 FACTORY_MODULES = {
     "catalog": "tests.catalog.factories",
     "customers": "tests.customers.factories",
@@ -80,6 +80,11 @@ def _by_hand(model):
 
         package = {"id": uuid.uuid4().hex, "name": "task", "func": "math.floor", "args": (1,)}
         return model.objects.create(key="billing", payload=SignedPackage.dumps(package))
+    if model._meta.app_label == "axes":  # django-axes' login attempts and lockouts
+        fields = {"username": "finance", "ip_address": "10.0.0.1", "path_info": "/admin/login/"}
+        if label == "axes.AccessAttempt":
+            fields.update(get_data="", post_data="", failures_since_start=5)
+        return model.objects.create(user_agent="browser", http_accept="text/html", **fields)
     if label == "metering.UsageEvent":
         return model.objects.create(
             transaction_id="smoke-1",

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
+    "csp",
     "billing_site",
     "core",
     "catalog",
@@ -53,13 +56,50 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.RequestTextMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after 5 wrong passwords for one username from one address, that
+# pair is locked out for 15 minutes (429), even with the right password; a success resets the
+# count. `manage.py axes_reset` lifts every lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from this site only.
+# Inline scripts are refused (the admin's and the API docs' scripts are files: the docs page is
+# drf-spectacular's split view); inline styles are allowed, as the admin's templates and the
+# Swagger UI page use style attributes and a <style> block. Swagger UI draws its icons as data:
+# images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "billing_site.urls"
 WSGI_APPLICATION = "billing_site.wsgi.application"
@@ -154,6 +194,20 @@ SPECTACULAR_SETTINGS = {
         "FrequencyEnum": "catalog.api.serializers.FREQUENCIES",
         "StatementDayEnum": "catalog.api.serializers.STATEMENT_DAYS",
         "StatementDayInEnum": "catalog.api.serializers.STATEMENT_DAYS_IN",
+        "AccessTypeEnum": ["SPEND", "QUANTITY"],
+        "SpendAccessTypeEnum": ["SPEND"],
+        "TransitionTypeEnum": ["RENEWAL", "SUPERSEDE"],
+        "CreditKindEnum": ["CREDIT"],
+        "BillingProviderEnum": "customers.api.serializers.BILLING_PROVIDERS",
+        "ContractBillingProviderEnum": [
+            "aws_marketplace",
+            "azure_marketplace",
+            "gcp_marketplace",
+            "stripe",
+            "netsuite",
+        ],
+        "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
+        "InvoiceTypeEnum": ["USAGE", "SCHEDULED"],
     },
 }
 

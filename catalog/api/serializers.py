@@ -194,7 +194,7 @@ class ProductStateOut(serializers.Serializer):
     created_at = TimestampField()
     created_by = serializers.CharField()
     name = serializers.CharField()
-    billable_metric_id = serializers.UUIDField(required=False)
+    billable_metric_id = serializers.UUIDField(required=False, allow_null=True)
     composite_product_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
     composite_tags = serializers.ListField(child=serializers.CharField(), required=False)
     exclude_free_usage = serializers.BooleanField(required=False)

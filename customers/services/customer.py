@@ -21,8 +21,10 @@ from .contracts import contract_archive
 
 def _aliases_set(customer: Customer, aliases: Sequence[str]) -> None:
     wanted = list(dict.fromkeys(aliases))
+    # An alias the customer keeps is validated as its own row, so it does not clash with itself.
+    kept = {row.alias: row for row in customer.ingest_aliases.filter(alias__in=wanted)}
     for alias in wanted:
-        candidate = IngestAlias(customer=customer, alias=alias)
+        candidate = kept.get(alias) or IngestAlias(customer=customer, alias=alias)
         try:
             candidate.full_clean(exclude=["customer"])
         except ValidationError as exc:
@@ -33,9 +35,8 @@ def _aliases_set(customer: Customer, aliases: Sequence[str]) -> None:
                 raise IngestAliasInUse({"ingest_aliases": exc.message_dict["alias"]}) from None
             raise prefixed(exc, "ingest_aliases") from None
     customer.ingest_aliases.exclude(alias__in=wanted).delete()
-    existing = set(customer.ingest_aliases.values_list("alias", flat=True))
     for alias in wanted:
-        if alias not in existing:
+        if alias not in kept:
             IngestAlias.objects.create(customer=customer, alias=alias)
 
 

@@ -16,7 +16,8 @@ urlpatterns = [
         name="invoices-list",
     ),
     path(
-        "v1/customers/<str:customer_id>/invoices/<str:invoice_id>",
+        # A uuid converter, so that sibling paths (`invoices/breakdowns`) are not taken for an id.
+        "v1/customers/<str:customer_id>/invoices/<uuid:invoice_id>",
         views.CustomerInvoiceDetailView.as_view(),
         name="invoices-detail",
     ),

@@ -5,6 +5,7 @@ Drafts are rated on read from the current aggregates, so a draft always shows ev
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -154,7 +155,7 @@ class CustomerInvoiceDetailView(APIView):
             **error_responses(400, 404),
         },
     )
-    def get(self, request, customer_id: str, invoice_id: str):
+    def get(self, request, customer_id: str, invoice_id: uuid.UUID):
         invoice = customer_invoice_or_404(customer_id, invoice_id)
         skip_zero = _flag(
             request.query_params.get("skip_zero_qty_line_items"), "skip_zero_qty_line_items"

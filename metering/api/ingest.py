@@ -11,7 +11,14 @@ from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
 
 from core.api import error_responses
-from core.parsers import loads_decimal, read_body
+from core.parsers import (
+    BAD_TEXT_MESSAGE,
+    bad_text_path,
+    loads_decimal,
+    may_hold_bad_text,
+    path_text,
+    read_body,
+)
 from metering import services
 
 # 100 events of 2,000 properties fit well below this; anything larger is refused unread.
@@ -48,8 +55,10 @@ class IngestView(APIView):
         raw = read_body(io.BytesIO(body), request.META.get("HTTP_CONTENT_ENCODING", ""))
         try:
             payload = loads_decimal(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from None
+        if may_hold_bad_text(raw):
+            _refuse_bad_text(payload)
         try:
             services.usage_events_ingest(
                 events=payload, now=timezone.now(), is_late=services.late_event_check()
@@ -57,3 +66,15 @@ class IngestView(APIView):
         except services.IngestError as exc:
             raise exceptions.ValidationError(str(exc)) from None
         return HttpResponse(status=200)
+
+
+def _refuse_bad_text(payload) -> None:
+    """A NUL or an unpaired surrogate anywhere in the batch refuses it, naming event and field."""
+    path = bad_text_path(payload)
+    if path is None:
+        return
+    if path and isinstance(path[0], int):
+        where = f"event {path[0]}: " + (f"{path_text(path[1:])}: " if len(path) > 1 else "")
+    else:
+        where = f"{path_text(path) or 'body'}: "
+    raise exceptions.ValidationError(where + BAD_TEXT_MESSAGE)

@@ -3,6 +3,10 @@
 // so far) and commits and credits (each balance's burn-down).
 (function () {
   "use strict";
+  // A select that submits its form when changed (a listener here: the CSP allows no inline handler).
+  document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
   const source = document.getElementById("dashboard-data");
   if (!source || typeof Chart === "undefined") {
     return;

@@ -117,6 +117,15 @@ def test_set_ingest_aliases_replaces_the_set_and_answers_empty(acme, api_client,
     assert data(get(f"/v1/customers/{acme['id']}"))["ingest_aliases"] == ["a", "b"]
 
 
+def test_set_ingest_aliases_keeps_the_customers_own_aliases(acme, get, post):
+    url = f"/v1/customers/{acme['id']}/setIngestAliases"
+    assert post(url, {"ingest_aliases": ["a", "b"]}).status_code == 200
+    assert post(url, {"ingest_aliases": ["b", "c"]}).status_code == 200
+    assert data(get(f"/v1/customers/{acme['id']}"))["ingest_aliases"] == ["b", "c"]
+    assert post(url, {"ingest_aliases": ["b", "c"]}).status_code == 200
+    assert data(get(f"/v1/customers/{acme['id']}"))["ingest_aliases"] == ["b", "c"]
+
+
 def test_set_ingest_aliases_errors(acme, post):
     other = data(post("/v1/customers", {"name": "Beta", "ingest_aliases": ["beta"]}))
     url = f"/v1/customers/{acme['id']}/setIngestAliases"

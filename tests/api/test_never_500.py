@@ -1,5 +1,7 @@
 """Bad input never answers 500: every top-level field of every write, replaced by junk."""
 
+import json
+
 import pytest
 
 from tests.catalog.factories import BillableMetricFactory, ProductFactory, RateCardFactory
@@ -260,3 +262,54 @@ def test_junk_query_strings_are_a_4xx_or_ignored(world, api_client):
             for junk in ("", "x", "-1", "1e9", "true,false", "%00", "null"):
                 response = api_client.get(path, {name: junk})
                 assert response.status_code < 500, (path, name, junk, response.content)
+
+
+def _path_text(where) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\udfffb"])
+def test_nul_or_a_lone_surrogate_anywhere_in_a_body_is_a_400_naming_the_field(
+    world, api_client, text
+):
+    checked = 0
+    for path, body in bodies(world):
+        for where in _paths(body):
+            raw = json.dumps(_replaced(body, where, text))  # "\u0000", "\udfff" escapes
+            response = api_client.post(path, raw, content_type="application/json")
+            assert response.status_code == 400, (path, where, response.content)
+            assert response.json() == {
+                "message": f"{_path_text(where)}: must not contain NUL characters or unpaired "
+                "surrogates"
+            }
+            checked += 1
+    assert checked > 100
+
+
+def test_events_search_with_a_nul_transaction_id_is_a_400(api_client):
+    response = api_client.post(
+        "/v1/events/search", '{"transactionIds": ["\\u0000"]}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "transactionIds[0]: must not contain NUL characters or unpaired surrogates"
+    }
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/customers", "/v1/billable-metrics", "/v1/credit-types/list", "/admin/"]
+)
+def test_a_nul_in_a_query_parameter_is_a_400_naming_it(world, api_client, path):
+    response = api_client.get(path, {"salesforce_account_ids": "a\x00"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "salesforce_account_ids: must not contain NUL characters or unpaired surrogates"
+    }
+
+
+def test_a_nul_in_the_path_is_a_400(api_client):
+    response = api_client.get("/v1/customers/%00")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "path: must not contain NUL characters or unpaired surrogates"
+    }

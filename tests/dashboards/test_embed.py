@@ -127,11 +127,17 @@ def test_pages_may_be_framed_by_the_configured_origins_only_here(
     page = client.get(path_of(url(api_client, world.customer, "usage")))
 
     assert page.status_code == 200
-    assert page["Content-Security-Policy"] == "frame-ancestors https://app.example.com"
+    policy = dict(
+        directive.strip().split(" ", 1) for directive in page["Content-Security-Policy"].split(";")
+    )
+    assert policy["frame-ancestors"] == "https://app.example.com"
+    assert policy["script-src"] == "'self'"  # the rest of the site's policy still holds
     assert "X-Frame-Options" not in page
     assert page["Referrer-Policy"] == "same-origin"
     assert page["Cache-Control"] == "private, no-store"
-    assert client.get(reverse("admin:login"))["X-Frame-Options"] == "DENY"
+    login = client.get(reverse("admin:login"))
+    assert login["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in login["Content-Security-Policy"]
 
 
 def test_the_usage_dashboard_shows_usage_by_product_and_group_values(client, api_client, world):

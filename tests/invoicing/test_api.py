@@ -212,7 +212,9 @@ def test_unknown_and_foreign_ids_answer_404_malformed_400(api_client):
         (url(stranger.id, invoice.id), 404, "Invoice"),
         (url(contract.customer_id, uuid.uuid4()), 404, "Invoice"),
         (url("not-a-uuid"), 400, "customer_id"),
-        (url(contract.customer_id, "not-a-uuid"), 400, "invoice_id"),
+        # The invoice id segment only matches a UUID, so that sibling routes (`invoices/breakdowns`)
+        # are not taken for an invoice: anything else is a path with no route.
+        (url(contract.customer_id, "not-a-uuid"), 404, "Not found"),
     ]
     for path, status, word in cases:
         response = api_client.get(path)
