@@ -48,8 +48,10 @@ def page(monkeypatch, live_server):
 
 
 def _choose(page, field: str, text: str) -> None:
-    """Pick `text` in the admin's autocomplete of the field labelled `field`."""
-    page.locator(f".field-{field}").get_by_role("combobox").click()
+    """Pick `text` in the admin's autocomplete of the field labelled `field`. The click goes to
+    select2's own box, which it waits for: the plain <select> is also a combobox until select2
+    has replaced it, and a click aimed at it then lands on the box select2 put over it."""
+    page.locator(f".field-{field} .select2-selection").click()
     page.locator(".select2-container--open").get_by_role("searchbox").fill(text.split()[0])
     page.get_by_role("option", name=text).click()
 
