@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 from django.utils import timezone
 
 from customers.models import Contract
@@ -45,6 +46,9 @@ def page(monkeypatch, live_server):
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         yield page
         browser.close()
+        # The test's ORM reads while Playwright ran used a connection of their own: close it, or
+        # it outlives the test and keeps PostgreSQL from dropping the test database at the end.
+        connections.close_all()
 
 
 def _choose(page, field: str, text: str) -> None:

@@ -1,10 +1,11 @@
 """A local fake of the part of Stripe's HTTP API the product uses (invoices: create, retrieve,
-finalize, void, delete; invoice items: create, list by invoice), served on 127.0.0.1 by werkzeug so the official `stripe` library can be
-pointed at it (`STRIPE_API_BASE`). It records every request, answers with Stripe-shaped objects,
-honours idempotency keys as Stripe does (a key replays its first answer; the same key with other
-parameters is refused; `forget_keys()` is the 24 hours after which Stripe forgets them), and
-can be told to fail the next calls: with a 500 before doing anything,
-or by doing the work and answering too late (a timeout whose effect happened).
+finalize, void, delete; invoice items: create, list by invoice), served on 127.0.0.1 by werkzeug
+so the official `stripe` library can be pointed at it (`STRIPE_API_BASE`). It records every
+request, answers with Stripe-shaped objects, honours idempotency keys as Stripe does (a key
+replays its first answer; the same key with other parameters is refused; `forget_keys()` is the
+24 hours after which Stripe forgets them), and can be told to fail the next calls: with a 500
+before doing anything, or by doing the work and answering too late (a timeout whose effect
+happened).
 
 Used by tests/payments and benchmarks/payments.py (which serves it in a process of its own, as
 Stripe runs elsewhere: `in_own_process`)."""
