@@ -180,7 +180,7 @@ def main() -> None:
         print(
             f"hand-off: {counts.sent} invoices sent ({sent} marked sent, {stats['invoices']} "
             f"Stripe invoices, {stats['items']} items) in {elapsed:.1f} s with {workers} "
-            f"threads, the fake {where}; {cpu:.1f} s CPU in this process; "
+            f"thread{'' if workers == 1 else 's'}, the fake {where}; {cpu:.1f} s CPU in this process; "
             f"{counts.calls / max(counts.sent, 1):.2f} Stripe calls per invoice "
             f"({LINES} lines: goal {LINES + 2}); {stats['requests']} HTTP requests in all; "
             f"load average {load} before, {_load()} after",
