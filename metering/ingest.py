@@ -45,6 +45,7 @@ from .models import (
     MetricAggregate,
     MetricDistinctValue,
     UsageEvent,
+    UsageMark,
 )
 from .sql import INGEST_SQL
 from .validation import MAX_AGE, Event
@@ -57,6 +58,8 @@ LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
 class StoreResult:
     inserted: list[Event]
     duplicates: list[Event]
+    # The batch marked customers with new usage (`UsageMark`) when no mark existed before it.
+    woke: bool = False
 
 
 def _hour(moment: datetime) -> datetime:
@@ -99,9 +102,9 @@ def batch_store(
         else [False] * len(events)
     )
     if connection.vendor == "postgresql":
-        new_ids = _store_postgresql(events, firsts, late, now)
+        new_ids, woke = _store_postgresql(events, firsts, late, now)
     else:
-        new_ids = _store_sqlite(events, firsts, late, now)
+        new_ids, woke = _store_sqlite(events, firsts, late, now)
     inserted = []
     duplicates = []
     for index, event in enumerate(events):
@@ -109,7 +112,7 @@ def batch_store(
             inserted.append(event)
         else:
             duplicates.append(event)
-    return StoreResult(inserted=inserted, duplicates=duplicates)
+    return StoreResult(inserted=inserted, duplicates=duplicates, woke=woke)
 
 
 def _q(model) -> str:
@@ -131,6 +134,7 @@ def _pg_sql() -> str:
                 duplicate=_q(DuplicateEvent),
                 aggregate=_q(MetricAggregate),
                 distinct=_q(MetricDistinctValue),
+                mark=_q(UsageMark),
             )
         )
     return _pg_sql_cache[0]
@@ -193,7 +197,7 @@ def _is_retryable(exc: Exception) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
-def _store_postgresql(events, firsts, late, now) -> set[str]:
+def _store_postgresql(events, firsts, late, now) -> tuple[set[str], bool]:
     """One prepared statement, server-side parameters, on Django's own connection (so it joins
     an enclosing transaction, e.g. in tests, and is its own transaction in autocommit)."""
     params = {
@@ -211,14 +215,14 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
         try:
             with hot_cursor() as cursor:
                 cursor.execute(_pg_sql(), params, prepare=True)
-                ok, new_ids = cursor.fetchone()
+                ok, new_ids, woke = cursor.fetchone()
         except OperationalError as exc:
             attempts += 1
             if attempts >= 5 or not _is_retryable(exc) or not connection.get_autocommit():
                 raise
             continue
         if ok:
-            return set(new_ids)
+            return set(new_ids), bool(woke)
         # A metric was created or deleted since the cache was filled: nothing was written.
         attempts += 1
         if attempts >= 5:
@@ -226,7 +230,7 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
         definitions = definitions_load()
 
 
-def _store_sqlite(events, firsts, late, now) -> set[str]:
+def _store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
     stamp = _sqlite_text
     received = stamp(now)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -288,6 +292,9 @@ def _store_sqlite(events, firsts, late, now) -> set[str]:
                 f'"timestamp", properties, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s)',
                 dropped,
             )
+        woke = _mark_sqlite(
+            cursor, {e.customer_id for i, e in enumerate(events) if kept[i]}, received
+        )
         contributions = _contributions(events, kept, definitions)
         if contributions:
             aggregates_merge_sqlite(
@@ -306,7 +313,25 @@ def _store_sqlite(events, firsts, late, now) -> set[str]:
                     for row in contributions
                 ],
             )
-    return new_ids
+    return new_ids, woke
+
+
+def _mark_sqlite(cursor, customer_ids: set[str], received: str) -> bool:
+    """Mark the batch's customers with new usage; True if no mark existed before (as the
+    PostgreSQL statement's `marked` step answers)."""
+    if not customer_ids:
+        return False
+    table = _q(UsageMark)
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
+    was_marked = bool(cursor.fetchone()[0])
+    ordered = sorted(customer_ids)
+    cursor.execute(
+        f"INSERT INTO {table} (customer_id, marked_at) VALUES "
+        + ", ".join(["(%s, %s)"] * len(ordered))
+        + " ON CONFLICT (customer_id) DO NOTHING",
+        [part for customer_id in ordered for part in (customer_id, received)],
+    )
+    return cursor.rowcount > 0 and not was_marked
 
 
 @dataclass(slots=True)
