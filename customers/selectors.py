@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,6 +19,7 @@ from .models import (
     BalanceLedgerEntry,
     BillingProviderConfiguration,
     Commit,
+    CommitInvoiceItem,
     Contract,
     ContractTransition,
     Credit,
@@ -713,3 +716,71 @@ def contract_billing_configuration(*, contract: Contract) -> BillingProviderConf
         .order_by("-created_at")
         .first()
     )
+
+
+# --- What revenue recognition reads -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitExpiration:
+    """A prepaid commit's access segment that ended with a balance left: the ledger's
+    `PREPAID_COMMIT_EXPIRATION` (written when the usage invoice covering the segment's end was
+    finalized), and what the commit was paid for per unit of access: `paid` (its invoice
+    schedule's total) over `granted` (its access schedule's total). A rollover commit was never
+    invoiced: both come from the commit it rolled over from (up its chain)."""
+
+    invoice_id: uuid.UUID
+    commit_id: uuid.UUID
+    name: str
+    product_id: uuid.UUID
+    expired_at: datetime
+    expired: Decimal
+    paid: Decimal
+    granted: Decimal
+
+
+def prepaid_commit_expirations(*, after: datetime, until: datetime) -> list[CommitExpiration]:
+    """The expirations dated in (after, until], by date, invoice and commit."""
+    entries = list(
+        BalanceLedgerEntry.objects.filter(
+            type=LEDGER.PREPAID_COMMIT_EXPIRATION,
+            timestamp__gt=after,
+            timestamp__lte=until,
+            invoice_id__isnull=False,
+        )
+        .select_related("commit__product")
+        .order_by("timestamp", "invoice_id", "commit_id")
+    )
+    paid_for = {e.commit_id: e.commit.rolled_over_from_id or e.commit_id for e in entries}
+    parents = {e.commit_id: e.commit.rolled_over_from_id for e in entries}
+    while unknown := set(paid_for.values()) - set(parents):
+        parents.update(
+            Commit.objects.filter(pk__in=unknown).values_list("pk", "rolled_over_from_id")
+        )
+        paid_for = {pk: parents[origin] or origin for pk, origin in paid_for.items()}
+    origins = set(paid_for.values())
+    paid: dict = defaultdict(Decimal)
+    for commit_id, amount, unit_price, quantity in CommitInvoiceItem.objects.filter(
+        commit_id__in=origins
+    ).values_list("commit_id", "amount", "unit_price", "quantity"):
+        paid[commit_id] += amount if amount is not None else unit_price * quantity
+    granted = dict(
+        AccessSegment.objects.filter(commit_id__in=origins)
+        .order_by()
+        .values("commit_id")
+        .annotate(total=Sum("amount"))
+        .values_list("commit_id", "total")
+    )
+    return [
+        CommitExpiration(
+            invoice_id=entry.invoice_id,
+            commit_id=entry.commit_id,
+            name=str(entry.commit),
+            product_id=entry.commit.product_id,
+            expired_at=entry.timestamp,
+            expired=-entry.amount,
+            paid=paid[paid_for[entry.commit_id]],
+            granted=granted.get(paid_for[entry.commit_id]) or Decimal(0),
+        )
+        for entry in entries
+    ]

@@ -261,6 +261,8 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
 STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+# How many invoices the hand-off sends at once (threads; each invoice's calls stay in order).
+STRIPE_HANDOFF_WORKERS = int(os.environ.get("STRIPE_HANDOFF_WORKERS", "8"))
 
 LOGGING = {
     "version": 1,
