@@ -42,6 +42,7 @@ from .models import (
     MetricAggregate,
     MetricDistinctValue,
     UsageEvent,
+    UsageMark,
 )
 from .validation import MAX_AGE
 
@@ -53,6 +54,11 @@ def customer_ingest_ids(*, customer: Customer) -> list[str]:
     """Every customer_id under which this customer's events may arrive."""
     aliases = IngestAlias.objects.filter(customer_id=customer.pk).values_list("alias", flat=True)
     return [str(customer.pk), *aliases]
+
+
+def usage_marks_waiting() -> bool:
+    """Whether some customer has usage stored since the apps above last took the marks."""
+    return UsageMark.objects.exists()
 
 
 def customers_by_ingest_id(ids: Iterable[str]) -> dict[str, Customer]:

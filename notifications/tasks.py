@@ -24,13 +24,13 @@ def send_due_deliveries() -> int:
 
 def evaluate_alerts() -> int:
     """Evaluate the alerts of customers with new usage or changed balances."""
-    return alerts_evaluate_pending()
+    return alerts_evaluate_pending(running="notifications.tasks.evaluate_alerts")
 
 
 def sweep_alerts() -> int:
     """Queue every watched customer (time alone moves some values), then evaluate."""
     alerts_queue_all(now=timezone.now())
-    return alerts_evaluate_pending()
+    return alerts_evaluate_pending(running="notifications.tasks.sweep_alerts")
 
 
 def fire_lifecycle_moments() -> int:
