@@ -163,6 +163,41 @@ def usage_by_segment(
     return segments
 
 
+def usage_by_customer(
+    *,
+    metric: BillableMetric,
+    customer_ids: dict[str, Sequence[str]],
+    starting_at: datetime,
+    ending_before: datetime,
+    group_keys: Sequence[str],
+) -> dict[str, GroupUsage]:
+    """`usage_by_segment` over one window for many customers at once: {key: the usage of the
+    ingest ids `customer_ids[key]`}, in one read of the pre-aggregates on PostgreSQL (elsewhere,
+    and for UNIQUE metrics, one read per customer)."""
+    group_keys = list(group_keys)
+    _check_keys(metric, group_keys)
+    bounds = _check_boundaries([starting_at, ending_before])
+    unique = metric.aggregation_type == BillableMetric.AggregationType.UNIQUE
+    if connection.vendor != "postgresql" or unique:
+        return {
+            key: usage_by_segment(
+                metric=metric, customer_ids=ids, boundaries=bounds, group_keys=group_keys
+            )[0]
+            for key, ids in customer_ids.items()
+        }
+    owner = {ingest_id: key for key, ids in customer_ids.items() for ingest_id in ids}
+    rows: dict[str, list] = {key: [] for key in customer_ids}
+    if owner:
+        for ingest_id, *row in _rows(metric, list(owner), bounds, by_customer=True):
+            rows[owner[ingest_id]].append(row)
+    found = {}
+    for key, own in rows.items():
+        segments: list[GroupUsage] = [{}]
+        _fold(metric, own, group_keys, segments)
+        found[key] = segments[0]
+    return found
+
+
 def usage_running(
     *,
     metric: BillableMetric,
@@ -264,12 +299,15 @@ class _State:
 
 
 def _rolled_up(metric, customer_ids, bounds, group_keys, segments) -> None:
+    _fold(metric, _rows(metric, customer_ids, bounds), group_keys, segments)
+
+
+def _fold(metric, rows, group_keys, segments) -> None:
+    """Fold `_rows`' rows into `segments` ({group: value} per segment)."""
     aggregation = metric.aggregation_type
     states: list[dict[Group, _State]] = [{} for _ in segments]
     groups: dict[str, Group] = {}
-    for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
-        metric, customer_ids, bounds
-    ):
+    for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in rows:
         group = _group_of(groups, group_text, group_keys)
         bucket = states[segment]
         state = bucket.get(group)
@@ -309,8 +347,9 @@ def _segment_sql(bounds: list[datetime]) -> str:
     return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
 
 
-def _rows(metric, customer_ids, bounds):
-    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows."""
+def _rows(metric, customer_ids, bounds, *, by_customer: bool = False):
+    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows;
+    `by_customer` (PostgreSQL only): each row starts with the ingest id it sums."""
     if connection.vendor == "postgresql":
         segment = _segment_sql(bounds)
         column = {
@@ -328,11 +367,12 @@ def _rows(metric, customer_ids, bounds):
             column = "0, NULL::numeric, NULL::numeric, " + latest
         else:
             column += ", NULL::numeric, NULL::timestamptz, ''"
+        who, by = ("customer_id, ", "3, ") if by_customer else ("", "")
         sql = (
-            f"SELECT {segment} AS segment, group_values, {column} "
+            f"SELECT {who}{segment} AS segment, group_values, {column} "
             f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
             f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s "
-            f"GROUP BY 1, 2"
+            f"GROUP BY {by}1, 2"
         )
         yield from fetch_range_rows(
             sql,
