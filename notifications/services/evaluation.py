@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from datetime import datetime
+from heapq import merge
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -135,11 +137,16 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
         batch = BatchValues(customers, now)
         fired = 0
         made, moved, seen = [], [], []
+        # Each customer's alerts, in `alerts_for`'s order: the global ones merged with its own.
+        everyone = [a for a in alerts if a.customer_id is None]
+        own = defaultdict(list)
+        for alert in alerts:
+            if alert.customer_id is not None:
+                own[alert.customer_id].append(alert)
         for customer in customers:
             values = CustomerValues(customer, now, batch)
-            for alert in alerts:
-                if alert.customer_id not in (None, customer.pk):
-                    continue
+            watching = merge(everyone, own[customer.pk], key=lambda a: (a.created_at, a.pk))
+            for alert in watching:
                 state = states.get((alert.pk, customer.pk))
                 if state is None:
                     state = CustomerAlert(alert=alert, customer=customer, updated_at=now)

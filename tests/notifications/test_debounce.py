@@ -135,3 +135,18 @@ def test_tasks_waiting_names_the_queued_tasks_but_the_running_one(queued):
 
 def test_tasks_waiting_is_empty_when_tasks_run_synchronously():
     assert tasks_waiting() == []
+
+
+def test_the_evaluation_task_lowers_its_priority_as_configured(settings, monkeypatch):
+    from notifications import tasks
+
+    calls = []
+    monkeypatch.setattr(tasks.os, "nice", lambda n: calls.append(n) or 3)
+    monkeypatch.setattr(tasks, "alerts_evaluate_pending", lambda **kwargs: 0)
+    settings.ALERTS_EVALUATION_NICE = 10
+    assert tasks.evaluate_alerts() == 0
+    assert calls == [0, 7]  # read 3, add 7
+    calls.clear()
+    settings.ALERTS_EVALUATION_NICE = 0
+    tasks.evaluate_alerts()
+    assert calls == [0]
