@@ -14,8 +14,7 @@ from customers import selectors as customer_selectors
 from customers.models import Commit, Credit, Customer, IngestAlias
 from invoicing import selectors as invoice_selectors
 from invoicing.models import Invoice
-from invoicing.usage import GroupUsage, metric_usage_by_group
-from metering.selectors import usage_by_customer
+from invoicing.usage import GroupUsage, metric_usage_by_customer, metric_usage_by_group
 
 from ..models import Alert
 
@@ -72,26 +71,27 @@ class BatchValues:
         if read not in self._usage:
             start, end = period
             same = [c for c in self.customers if self.period(c) == period]
-            if _hour_aligned(start) and _hour_aligned(end):
-                self._usage[read] = usage_by_customer(
+            ids = {c.pk: self.ingest_ids[c.pk] for c in same}
+            shared = metric_usage_by_customer(
+                metric=alert.billable_metric,
+                customer_ids={tuple(own): own for own in ids.values()},
+                starting_at=start,
+                ending_before=end,
+                group_keys=keys,
+            )
+            self._usage[read] = {
+                c.pk: shared[tuple(ids[c.pk])]
+                if shared is not None
+                else metric_usage_by_group(  # a period not on hours: from its events
                     metric=alert.billable_metric,
-                    customer_ids={c.pk: self.ingest_ids[c.pk] for c in same},
+                    customer=c,
+                    customer_ids=ids[c.pk],
                     starting_at=start,
                     ending_before=end,
                     group_keys=keys,
                 )
-            else:  # a period not on hour boundaries is read from its events
-                self._usage[read] = {
-                    c.pk: metric_usage_by_group(
-                        metric=alert.billable_metric,
-                        customer=c,
-                        customer_ids=self.ingest_ids[c.pk],
-                        starting_at=start,
-                        ending_before=end,
-                        group_keys=keys,
-                    )
-                    for c in same
-                }
+                for c in same
+            }
         return self._usage[read][customer.pk]
 
     def period(self, customer: Customer) -> tuple[datetime, datetime] | None:
@@ -155,10 +155,6 @@ class BatchValues:
         ):
             found[customer_id].append(alias)
         return found
-
-
-def _hour_aligned(moment: datetime) -> bool:
-    return moment.minute == 0 and moment.second == 0 and moment.microsecond == 0
 
 
 class CustomerValues:
