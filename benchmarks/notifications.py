@@ -53,6 +53,7 @@ from _support import (
     PYTHON,
     ROOT,
     api_token,
+    cpu_seconds,
     database,
     django_setup,
     gunicorn,
@@ -60,6 +61,7 @@ from _support import (
     manage,
     migrate,
     percentile,
+    session_of,
 )
 
 PROBES = 40
@@ -344,6 +346,12 @@ def latency_under_load(env, token, probes, receiver, now, *, clients: int, worke
     return result
 
 
+def _worker_cpu(cluster) -> float:
+    """CPU seconds of the django-q2 cluster's processes (the alert worker's Python side; its
+    PostgreSQL backend counts in the ingest run's postgres figure)."""
+    return cpu_seconds(lambda pid, _: session_of(pid) == cluster.pid)
+
+
 def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict:
     now = datetime.now(UTC)
     label = "5 alerts per customer" if alerts else "no alerts"
@@ -365,7 +373,9 @@ def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict
             )
         connection.close()
         result: dict = {"label": label}
-        with qcluster(env):
+        with qcluster(env) as cluster:
+            began = time.time()
+            worker_before = _worker_cpu(cluster)
             rate, _ = load.http_phase(
                 env,
                 token,
@@ -377,6 +387,7 @@ def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict
             )
             result["rate"] = rate
             result["load_average"] = os.getloadavg()[0]
+            result["worker_cpu"] = (_worker_cpu(cluster) - worker_before) / (time.time() - began)
             if alerts:
                 log(f"saturating load from {clients} clients while {PROBES} probes cross")
                 result["saturating"] = latency_under_load(
@@ -487,7 +498,9 @@ def main() -> None:
         log(
             f"ingest: {plain['rate']:,.0f} events/s without alerts (load average "
             f"{plain['load_average']:.1f} at its end), {watched['rate']:,.0f} with 5,000 alerts "
-            f"(load average {watched['load_average']:.1f}): {loss:+.1%} lost (goal <= 5%)"
+            f"(load average {watched['load_average']:.1f}): {loss:+.1%} lost (goal <= 5%); the "
+            f"task worker's own CPU meanwhile: {plain['worker_cpu']:.1%} of a core without "
+            f"alerts, {watched['worker_cpu']:.1%} with"
         )
         for key, load_label in (("saturating", "saturating"), ("paced", f"{PACED * 100:,}/s")):
             found = watched[key]
