@@ -20,6 +20,11 @@ SECTIONS = [
             ("customers", "customer"),
             ("customers", "contract"),
             ("invoicing", "invoice"),
+            ("customers", "discount"),
+            ("customers", "professionalservice"),
+            ("customers", "recurringbalance"),
+            ("customers", "contractusagefilter"),
+            ("customers", "namedschedulesegment"),
         ],
     ),
     (

@@ -26,6 +26,7 @@ from core.admin_forms import (  # noqa: F401  (re-exported)
 )
 
 from .models import BillableMetric, Package, Product, Rate, RateTier, tiers_problem
+from .services import sql_metric_check
 
 # ---------------------------------------------------------------------------------------------
 # Property filters (billable metrics)
@@ -119,7 +120,23 @@ class BillableMetricForm(ModelErrorsMixin, forms.ModelForm):
         help_text="One key set per line, keys separated by commas, e.g. <code>model_name</code> "
         "then <code>model_name, user_id</code>.",
     )
+    sql = forms.CharField(
+        required=False,
+        label="SQL",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 90, "class": "vLargeTextField"}),
+        help_text="Instead of the fields above: a query over the <code>events</code> table, e.g. "
+        "<code>SELECT COUNT(DISTINCT properties.user_id) AS value FROM events WHERE "
+        "event_type = 'api_call'</code>. Its other columns are the group keys.",
+    )
     model_error_fields = {"event_type_filter": "event_types_in"}
+    definition_fields = (
+        "aggregation_type",
+        "aggregation_key",
+        "event_types_in",
+        "event_types_not_in",
+        "property_filters",
+        "group_keys",
+    )
 
     class Meta:
         model = BillableMetric
@@ -129,21 +146,53 @@ class BillableMetricForm(ModelErrorsMixin, forms.ModelForm):
             "aggregation_key",
             "property_filters",
             "group_keys",
+            "sql",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["event_types_in"].initial = self.instance.event_types_in
         self.fields["event_types_not_in"].initial = self.instance.event_types_not_in
+        # A SQL metric has no aggregation; the others need one (checked in clean()).
+        self.fields["aggregation_type"].required = False
 
     def clean(self):
         cleaned_data = super().clean()
+        if cleaned_data.get("sql"):
+            return self._clean_sql(cleaned_data)
+        if not cleaned_data.get("aggregation_type") and "aggregation_type" not in self.errors:
+            self.add_error("aggregation_type", "Choose an aggregation, or give a SQL query.")
         etf = {}
         if cleaned_data.get("event_types_in"):
             etf["in_values"] = cleaned_data["event_types_in"]
         if cleaned_data.get("event_types_not_in"):
             etf["not_in_values"] = cleaned_data["event_types_not_in"]
         self.instance.event_type_filter = etf
+        return cleaned_data
+
+    def _clean_sql(self, cleaned_data):
+        """A SQL metric: the query checked as the API checks it (parser, whitelist, the
+        database's own objections); its definition is the query's, nothing else."""
+        given = [name for name in self.definition_fields if cleaned_data.get(name)]
+        if given:
+            self.add_error(
+                "sql",
+                "A SQL metric's definition is its query: leave "
+                + ", ".join(self.fields[name].label or name for name in given)
+                + " empty.",
+            )
+            return cleaned_data
+        try:
+            parsed = sql_metric_check(cleaned_data["sql"])
+        except ValidationError as exc:
+            self.add_error(None, exc)
+            return cleaned_data
+        self.instance.aggregation_type = BillableMetric.AggregationType.COUNT
+        self.instance.aggregation_key = ""
+        self.instance.event_type_filter = {}
+        self.instance.property_filters = []
+        cleaned_data["aggregation_type"] = BillableMetric.AggregationType.COUNT
+        cleaned_data["group_keys"] = [list(parsed.group_keys)] if parsed.group_keys else []
         return cleaned_data
 
 

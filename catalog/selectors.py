@@ -204,20 +204,21 @@ def _matches(rate: Rate, selector: RateSelector, tags: Sequence[str]) -> bool:
 
 
 def _select(rates: list[Rate], selectors: Sequence[RateSelector], at: datetime) -> list[Rate]:
-    if not selectors:
-        return rates
+    """The rates any selector matches, products in their card's order (`product_order`)."""
     chosen = []
     for rate in rates:
-        tags = product_state_at(product=rate.product, at=at).tags
-        if any(_matches(rate, selector, tags) for selector in selectors):
+        tags = product_state_at(product=rate.product, at=at).tags if selectors else ()
+        if not selectors or any(_matches(rate, selector, tags) for selector in selectors):
             chosen.append(rate)
-    return chosen
+    return sorted(
+        chosen, key=lambda rate: rate.rate_card.product_position(rate.product_id, rate.product.name)
+    )
 
 
 def _rates(rate_card: RateCard) -> QuerySet[Rate]:
     return (
         Rate.objects.filter(rate_card=rate_card)
-        .select_related("product", "credit_type")
+        .select_related("product", "credit_type", "rate_card")
         .prefetch_related("tiers", "product__updates", "product__composite_products")
         .order_by("product__name", "product_id", "pricing_group_values_key", "starting_at")
     )

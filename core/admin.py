@@ -4,7 +4,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 
 from .admin_forms import pretty_json
-from .models import DomainEvent, DomainEventHandling
+from .custom_fields import custom_field_key_remove
+from .models import CustomFieldKey, DomainEvent, DomainEventHandling
 from .outbox import dispatch
 
 
@@ -87,3 +88,24 @@ class DomainEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         # The change permission runs pending reactions; the page itself stays read-only.
         return obj is None and super().has_change_permission(request, obj)
+
+
+@admin.register(CustomFieldKey)
+class CustomFieldKeyAdmin(admin.ModelAdmin):
+    """Custom field keys declared per entity type (values live on the entities); removing a key
+    here removes its values too, as /v1/customFields/removeKey does."""
+
+    list_display = ["entity", "key", "enforce_uniqueness", "created_at"]
+    list_filter = ["entity", "enforce_uniqueness"]
+    search_fields = ["key"]
+    fields = ["entity", "key", "enforce_uniqueness"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["entity", "key"] if obj is not None else []
+
+    def delete_model(self, request, obj):
+        custom_field_key_remove(entity=obj.entity, key=obj.key)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset:
+            custom_field_key_remove(entity=key.entity, key=key.key)

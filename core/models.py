@@ -99,3 +99,35 @@ class DomainEventHandling(models.Model):
     def __str__(self) -> str:
         state = "done" if self.done_at else f"pending after {self.attempts} attempt(s)"
         return f"{self.handler} for event {self.event_id}: {state}"
+
+
+class CustomFieldKey(models.Model):
+    """A custom field key declared for one entity type (Metronome's /v1/customFields/addKey).
+
+    Values live on the entities themselves (their `custom_fields` JSON); `core.custom_fields`
+    knows which model each entity type is (apps register them). With `enforce_uniqueness`, two
+    entities of the type never hold the same value for the key.
+    """
+
+    entity = models.CharField(max_length=40)
+    key = models.CharField(max_length=200)
+    enforce_uniqueness = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "key"],
+                name="customfieldkey_unique",
+                violation_error_message="This key is already declared for this entity type.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(key=""),
+                name="customfieldkey_not_empty",
+                violation_error_message="A key cannot be empty.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity}.{self.key}"

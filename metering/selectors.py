@@ -148,18 +148,37 @@ def usage_by_segment(
     customer_ids: Sequence[str],
     boundaries: Sequence[datetime],
     group_keys: Sequence[str],
+    only: tuple[str, Sequence[str]] | None = None,
 ) -> list[GroupUsage]:
-    """`metric_usage_by_segment` for explicit ingest ids (several customers at once, or none)."""
+    """`metric_usage_by_segment` for explicit ingest ids (several customers at once, or none).
+
+    `only` = (group key, values): count only the events whose value of that group key is one of
+    `values` (a contract's usage filter). It is applied to the full group values before rolling
+    up, so it is exact for every aggregation, UNIQUE included."""
     group_keys = list(group_keys)
     _check_keys(metric, group_keys)
+    if only is not None:
+        _check_keys(metric, [only[0]])
+        only = (only[0], frozenset(only[1]))
     bounds = _check_boundaries(boundaries)
     segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
     if not customer_ids:
         return segments
+    if metric.sql:
+        # A SQL metric is its query over each segment's events (see metering.sql_metrics).
+        from .sql_metrics import sql_metric_usage_by_segment
+
+        return sql_metric_usage_by_segment(
+            metric=metric,
+            customer_ids=list(customer_ids),
+            bounds=bounds,
+            group_keys=group_keys,
+            only=only,
+        )
     if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
-        _unique(metric, list(customer_ids), bounds, group_keys, segments)
+        _unique(metric, list(customer_ids), bounds, group_keys, segments, only)
     else:
-        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments)
+        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments, only)
     return segments
 
 
@@ -196,6 +215,24 @@ def usage_by_customer(
         _fold(metric, own, group_keys, segments)
         found[key] = segments[0]
     return found
+
+
+def _only_sql(only, params: dict) -> str:
+    """The SQL condition of a usage filter on the canonical group values, its values bound."""
+    if only is None:
+        return ""
+    params["only_key"] = only[0]
+    params["only_values"] = sorted(only[1])
+    return " AND (group_values::jsonb ->> %(only_key)s) = ANY(%(only_values)s)"
+
+
+def _kept(only, cache: dict, group_text: str) -> bool:
+    if only is None:
+        return True
+    kept = cache.get(group_text)
+    if kept is None:
+        kept = cache[group_text] = json.loads(group_text).get(only[0]) in only[1]
+    return kept
 
 
 def usage_running(
@@ -298,16 +335,19 @@ class _State:
     latest: tuple[datetime, str] | None = None
 
 
-def _rolled_up(metric, customer_ids, bounds, group_keys, segments) -> None:
-    _fold(metric, _rows(metric, customer_ids, bounds), group_keys, segments)
+def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
+    _fold(metric, _rows(metric, customer_ids, bounds, only), group_keys, segments, only)
 
 
-def _fold(metric, rows, group_keys, segments) -> None:
-    """Fold `_rows`' rows into `segments` ({group: value} per segment)."""
+def _fold(metric, rows, group_keys, segments, only=None) -> None:
+    """Fold `_rows`' rows into `segments` ({group: value} per segment), keeping `only`'s."""
     aggregation = metric.aggregation_type
     states: list[dict[Group, _State]] = [{} for _ in segments]
     groups: dict[str, Group] = {}
+    kept: dict[str, bool] = {}
     for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in rows:
+        if not _kept(only, kept, group_text):
+            continue
         group = _group_of(groups, group_text, group_keys)
         bucket = states[segment]
         state = bucket.get(group)
@@ -347,9 +387,10 @@ def _segment_sql(bounds: list[datetime]) -> str:
     return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
 
 
-def _rows(metric, customer_ids, bounds, *, by_customer: bool = False):
-    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows;
-    `by_customer` (PostgreSQL only): each row starts with the ingest id it sums."""
+def _rows(metric, customer_ids, bounds, only=None, *, by_customer: bool = False):
+    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows
+    (on PostgreSQL already restricted to `only`; the caller checks it on SQLite); `by_customer`
+    (PostgreSQL only): each row starts with the ingest id it sums."""
     if connection.vendor == "postgresql":
         segment = _segment_sql(bounds)
         column = {
@@ -368,22 +409,20 @@ def _rows(metric, customer_ids, bounds, *, by_customer: bool = False):
         else:
             column += ", NULL::numeric, NULL::timestamptz, ''"
         who, by = ("customer_id, ", "3, ") if by_customer else ("", "")
+        params = {
+            "metric": metric.pk,
+            "ids": list(customer_ids),
+            "start": bounds[0],
+            "end": bounds[-1],
+            "bounds": bounds,
+        }
         sql = (
             f"SELECT {who}{segment} AS segment, group_values, {column} "
             f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
-            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s "
-            f"GROUP BY {by}1, 2"
+            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s"
+            f"{_only_sql(only, params)} GROUP BY {by}1, 2"
         )
-        yield from fetch_range_rows(
-            sql,
-            {
-                "metric": metric.pk,
-                "ids": list(customer_ids),
-                "start": bounds[0],
-                "end": bounds[-1],
-                "bounds": bounds,
-            },
-        )
+        yield from fetch_range_rows(sql, params)
         return
     rows = MetricAggregate.objects.filter(
         metric_id=metric.pk,
@@ -426,7 +465,7 @@ def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
+def _unique(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
     if connection.vendor == "postgresql":
         segment = _segment_sql(bounds)
         keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
@@ -442,7 +481,8 @@ def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
         for row in fetch_range_rows(
             f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)} "
             f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
-            f"AND hour >= %(start)s AND hour < %(end)s GROUP BY {group_by}",
+            f"AND hour >= %(start)s AND hour < %(end)s{_only_sql(only, params)} "
+            f"GROUP BY {group_by}",
             params,
         ):
             segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
@@ -455,7 +495,10 @@ def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
         hour__gte=bounds[0],
         hour__lt=bounds[-1],
     ).values_list("hour", "group_values", "value")
+    kept: dict[str, bool] = {}
     for hour, group_text, value in rows.iterator(chunk_size=5000):
+        if not _kept(only, kept, group_text):
+            continue
         group = _group_of(groups, group_text, group_keys)
         values[bisect_right(bounds, hour) - 1].setdefault(group, set()).add(value)
     for index, bucket in enumerate(values):

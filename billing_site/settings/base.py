@@ -209,6 +209,11 @@ SPECTACULAR_SETTINGS = {
         ],
         "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
         "InvoiceTypeEnum": ["USAGE", "SCHEDULED"],
+        "CustomFieldEntityEnum": "customers.api.custom_fields.ENTITIES",
+        "QuantityManagementModeEnum": ["QUANTITY_ONLY", "SEAT_BASED"],
+        "QuantityOnlyModeEnum": ["QUANTITY_ONLY"],
+        "DurationUnitEnum": "catalog.api.serializers.DURATION_UNITS",
+        "RecurrenceUnitEnum": ["PERIODS"],
     },
 }
 
@@ -239,6 +244,10 @@ BILLING_FINALIZATION_GRACE = timedelta(
 # Ingestion flags an event "late" when its timestamp falls in an already finalized billing period.
 # Metering asks invoicing through this dotted path so that it never imports invoicing itself.
 METERING_LATE_EVENT_CHECK = "invoicing.selectors.events_late"
+# A new SQL metric's query is run once over no events (catalog cannot import metering).
+CATALOG_SQL_METRIC_CHECK = "metering.sql_metrics.sql_metric_check_runs"
+# A SQL metric's statement timeout (draft reads and finalization).
+SQL_METRIC_TIMEOUT_MS = int(os.environ.get("SQL_METRIC_TIMEOUT_MS", "5000"))
 
 # Stripe (payments): keys from the environment fill what the admin's Billing providers page leaves
 # empty; STRIPE_API_BASE points the official library elsewhere (tests: a local fake).

@@ -64,6 +64,7 @@ class BillableMetricAdmin(ArchivableAdmin):
             {"fields": ["event_types_in", "event_types_not_in", "property_filters"]},
         ),
         ("Group keys", {"fields": ["group_keys"]}),
+        ("Or a SQL query", {"fields": ["sql"]}),
     ]
     change_fieldsets = [
         (None, {"fields": ["name"]}),
@@ -72,6 +73,7 @@ class BillableMetricAdmin(ArchivableAdmin):
             {
                 "fields": [
                     "aggregation",
+                    "sql_display",
                     "event_types",
                     "property_filters_display",
                     "group_keys_display",
@@ -90,6 +92,25 @@ class BillableMetricAdmin(ArchivableAdmin):
     class Media:
         css = NESTED_MEDIA["css"]
 
+    def save_model(self, request, obj, form, change):
+        """A new metric is made by the service the API calls (metering hears it and measures
+        the events already stored); a rename is a plain save."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        if obj.sql:
+            made = services.billable_metric_create_sql(name=obj.name, sql=obj.sql)
+        else:
+            made = services.billable_metric_create(
+                name=obj.name,
+                aggregation_type=obj.aggregation_type,
+                aggregation_key=obj.aggregation_key,
+                event_type_filter=obj.event_type_filter,
+                property_filters=obj.property_filters,
+                group_keys=obj.group_keys,
+            )
+        obj.pk, obj.created_at, obj.group_keys = made.pk, made.created_at, made.group_keys
+        obj._state.adding = False
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = BillableMetricRenameForm if obj is not None else BillableMetricForm
         return super().get_form(request, obj, change=change, **kwargs)
@@ -104,12 +125,20 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     @admin.display(description="aggregation", ordering="aggregation_type")
     def aggregation(self, obj) -> str:
+        if obj.is_sql:
+            return "SQL query"
         if obj.aggregation_type == BillableMetric.AggregationType.COUNT:
             return "Count of events"
         return f"{obj.get_aggregation_type_display()} of {obj.aggregation_key}"
 
+    @admin.display(description="SQL")
+    def sql_display(self, obj) -> str:
+        return format_html("<pre>{}</pre>", obj.sql) if obj.is_sql else "-"
+
     @admin.display(description="event types")
     def event_types(self, obj) -> str:
+        if obj.is_sql:
+            return "in the query"
         parts = []
         if obj.event_types_in:
             parts.append("in: " + ", ".join(obj.event_types_in))

@@ -120,6 +120,11 @@ class BillableMetricCreateView(APIView):
     def post(self, request):
         data = validated(s.BillableMetricCreateIn, request_body(request))
         with api_field_names():
+            if data.get("sql"):
+                metric = services.billable_metric_create_sql(
+                    name=data["name"], sql=data["sql"], custom_fields=data.get("custom_fields")
+                )
+                return id_envelope(metric)
             metric = services.billable_metric_create(
                 name=data["name"],
                 aggregation_type=data["aggregation_type"],
@@ -595,7 +600,7 @@ class RatesAddManyView(APIView):
         return id_envelope(rate_card)
 
 
-def _selectors(data: dict) -> list[selectors.RateSelector]:
+def rate_selectors(data: dict) -> list[selectors.RateSelector]:
     return [
         selectors.RateSelector(
             product_id=sel.get("product_id"),
@@ -625,7 +630,7 @@ class RateListView(APIView):
             RateCard, data["rate_card_id"], field="rate_card_id", label="Rate card"
         )
         at = data["at"]
-        rates = selectors.rates_at(rate_card=rate_card, at=at, selectors=_selectors(data))
+        rates = selectors.rates_at(rate_card=rate_card, at=at, selectors=rate_selectors(data))
         return query_cursor_page(
             request, rates, lambda rows: [out.rate_entry_json(r, at=at) for r in rows]
         )
@@ -652,7 +657,7 @@ class RateScheduleView(APIView):
             rate_card=rate_card,
             starting_at=starting_at,
             ending_before=data.get("ending_before"),
-            selectors=_selectors(data),
+            selectors=rate_selectors(data),
         )
         return query_cursor_page(
             request,

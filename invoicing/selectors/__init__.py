@@ -55,6 +55,14 @@ from .preload import (  # noqa: F401
     scheduled_billing_period,
     window_of,
 )
+from .rate_schedule import (  # noqa: F401
+    ContractRate,
+    contract_rates_at,
+)
+from .seats import (  # noqa: F401
+    SeatBalances,
+    seat_balances,
+)
 from .spend import (  # noqa: F401
     SpendOverTime,
     UsageSeries,

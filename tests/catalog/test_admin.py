@@ -11,6 +11,7 @@ from django.utils.html import escape
 
 from catalog import money
 from catalog.models import BillableMetric, Package, PricingUnit, Product, Rate, RateCard
+from core.models import DomainEvent
 from tests.catalog.admin_posts import (
     management,
     page_errors,
@@ -566,3 +567,65 @@ def test_a_package_is_created_in_the_admin_and_then_read_only(admin_client):
     assert package.terms == terms
     assert page.context["adminform"].form.fields == {}
     assert escape(json.dumps(terms, indent=2)) in page.content.decode()
+
+
+SQL = (
+    "SELECT COUNT(DISTINCT properties.user_id) AS value, properties.region AS region "
+    "FROM events WHERE event_type = 'api_call' GROUP BY properties.region"
+)
+
+
+def _sql_metric_data(**overrides) -> dict[str, str]:
+    return {
+        **{key: "" for key in metric_data()},
+        "name": "Active users",
+        "sql": SQL,
+        **overrides,
+    }
+
+
+def test_a_sql_metric_typed_in_the_admin_is_made_as_the_api_makes_it(admin_client):
+    response = admin_client.post(reverse("admin:catalog_billablemetric_add"), _sql_metric_data())
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    metric = BillableMetric.objects.get(name="Active users")
+    assert (metric.sql, metric.group_keys, metric.aggregation_type) == (SQL, [["region"]], "COUNT")
+    assert DomainEvent.objects.filter(
+        type="billable_metric.create", subject_id=str(metric.pk)
+    ).exists()
+    page = admin_client.get(reverse("admin:catalog_billablemetric_change", args=[metric.pk]))
+    assert b"SQL query" in page.content and b"COUNT(DISTINCT properties.user_id)" in page.content
+
+
+def test_a_bad_sql_query_is_refused_in_the_admin_with_its_position(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_billablemetric_add"),
+        _sql_metric_data(sql="SELECT COUNT(*) AS value FROM users"),
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["sql"] == ["Only the table events can be read, not users (at character 31)"]
+    assert not BillableMetric.objects.filter(name="Active users").exists()
+
+
+def test_a_sql_metric_takes_no_other_definition_in_the_admin(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_billablemetric_add"),
+        _sql_metric_data(aggregation_type="SUM", aggregation_key="tokens"),
+    )
+
+    assert response.status_code == 200
+    message = response.context["adminform"].form.errors["sql"][0]
+    assert "definition is its query" in message and "Aggregation key" in message
+
+
+def test_a_metric_needs_an_aggregation_or_a_query_in_the_admin(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_billablemetric_add"), metric_data(aggregation_type="")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["aggregation_type"] == [
+        "Choose an aggregation, or give a SQL query."
+    ]

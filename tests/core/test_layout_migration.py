@@ -14,6 +14,7 @@ from customers.models import Contract
 # The migration state of main before the layers change.
 BEFORE = [
     ("billing_site", "0001_initial"),
+    ("catalog", "0003_product_updates_package_contract_name"),
     ("core", None),
     ("customers", "0004_transitions_rollover"),
     ("invoicing", "0004_scheduled_invoice_single_date"),
