@@ -1,26 +1,52 @@
 import hashlib
 import secrets
 import uuid
+from datetime import datetime
 
 from django.db import models
+from django.db.models import Q
 
 
 class ApiToken(models.Model):
-    """A bearer token for the /v1/ and /v2/ API. Only its SHA-256 hash is stored."""
+    """A bearer token for the /v1/ and /v2/ API. Only its SHA-256 hash is stored.
+
+    Its scope says what it may call: `ingest` only `POST /v1/ingest` (what a service that sends
+    usage needs, and nothing it could leak), `read` every read, `full` everything. A token stops
+    working when revoked or once `expires_at` has passed; `last_used_at` is kept to the minute.
+    """
+
+    class Scope(models.TextChoices):
+        INGEST = "ingest", "Ingest (only POST /v1/ingest)"
+        READ = "read", "Read (every read, no change)"
+        FULL = "full", "Full (reads and changes)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.FULL)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(
         max_length=12, editable=False, help_text="First characters, to tell tokens apart."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Optional: the token stops working from this moment."
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Kept to the minute."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API token"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["ingest", "read", "full"]),
+                name="apitoken_scope_known",
+                violation_error_message="A token's scope is ingest, read or full.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -29,11 +55,30 @@ class ApiToken(models.Model):
     def hash(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
 
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
     @classmethod
-    def generate(cls, *, name: str) -> tuple["ApiToken", str]:
+    def generate(
+        cls,
+        *,
+        name: str,
+        scope: str = Scope.FULL,
+        expires_at: datetime | None = None,
+        created_by: str = "",
+    ) -> tuple["ApiToken", str]:
         """Create a token; the raw value is returned once and never stored."""
         raw = f"bk_{secrets.token_urlsafe(32)}"
-        token = cls.objects.create(name=name, token_hash=cls.hash(raw), prefix=raw[:10])
+        token = cls(
+            name=name,
+            scope=scope,
+            expires_at=expires_at,
+            created_by=created_by,
+            token_hash=cls.hash(raw),
+            prefix=raw[:10],
+        )
+        token.full_clean(exclude=["token_hash", "prefix"])
+        token.save()
         return token, raw
 
 

@@ -61,6 +61,11 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-start_timestamp", "-created_at"]
+        permissions = [
+            ("finalize_invoice", "Can finalize draft invoices early"),
+            ("void_invoice", "Can void finalized invoices"),
+            ("regenerate_invoice", "Can regenerate void invoices as new drafts"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["contract", "type", "start_timestamp"],

@@ -114,6 +114,7 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["-timestamp"]
+        permissions = [("send_test_event", "Can send test events from the sandbox")]
         indexes = [
             models.Index(fields=["customer_id", "timestamp"], name="usageevent_customer_time"),
             models.Index(fields=["transaction_id"], name="usageevent_transaction"),

@@ -270,6 +270,8 @@ class ProductCreateView(APIView):
 
 
 class ProductRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_products_retrieve",
         tags=["Products"],
@@ -286,6 +288,8 @@ class ProductRetrieveView(APIView):
 
 
 class ProductListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_products_list",
         tags=["Products"],
@@ -442,6 +446,8 @@ class RateCardCreateView(APIView):
 
 
 class RateCardRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve",
         tags=["Rate cards"],
@@ -458,6 +464,8 @@ class RateCardRetrieveView(APIView):
 
 
 class RateCardListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_list",
         tags=["Rate cards"],
@@ -614,6 +622,8 @@ def rate_selectors(data: dict) -> list[selectors.RateSelector]:
 
 
 class RateListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_rates_list",
         tags=["Rate cards"],
@@ -637,6 +647,8 @@ class RateListView(APIView):
 
 
 class RateScheduleView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve_rate_schedule",
         tags=["Rate cards"],
@@ -746,6 +758,8 @@ class PackageCreateView(APIView):
 
 
 class PackageRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_retrieve",
         tags=["Packages"],
@@ -762,6 +776,8 @@ class PackageRetrieveView(APIView):
 
 
 class PackageListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_list",
         tags=["Packages"],

@@ -126,6 +126,13 @@ class BillableMetric(models.Model):
         wanted = set(keys)
         return any(set(key_set) == wanted for key_set in self.group_keys or [])
 
+    def has_key_subset(self, keys: list[str]) -> bool:
+        """Whether the keys are a subset of one of the metric's key sets (what a product may
+        price and present by: the quickstart's "a subset of the group keys on the underlying
+        billable metric"; its aggregates hold every key, so any subset rolls up exactly)."""
+        wanted = set(keys)
+        return any(wanted <= set(key_set) for key_set in self.group_keys or [])
+
     def example_event(self) -> dict:
         """An event payload this metric would match (the admin's "Example event payload" box)."""
         properties: dict[str, str] = {}

@@ -385,7 +385,9 @@ class RateTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Tier {self.level}: {self.size or 'rest'} at {self.price}"
+        # Its size and price are in their own columns, as money where they are money (a stored
+        # price is in the pricing unit itself: cents for USD).
+        return f"Tier {self.level}" + (" of the commit rate" if self.for_commit_rate else "")
 
 
 def tiers_problem(tiers: list[tuple[Decimal | None, Decimal | None]]) -> str | None:

@@ -420,6 +420,8 @@ def _balance_extras(contract: Contract, data: dict):
 
 
 class ContractRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_retrieve",
         tags=["Contracts"],
@@ -436,6 +438,8 @@ class ContractRetrieveView(APIView):
 
 
 class ContractRetrieveV2View(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v2_contracts_retrieve",
         tags=["Contracts"],
@@ -472,6 +476,8 @@ def _contracts_page(request, present):
 
 
 class ContractListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_list",
         tags=["Contracts"],
@@ -486,6 +492,8 @@ class ContractListView(APIView):
 
 
 class ContractListV2View(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v2_contracts_list",
         tags=["Contracts"],
@@ -623,6 +631,8 @@ def _thresholds(contract: Contract, data: dict) -> dict:
 
 
 class PackageContractsView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_list_contracts_on_package",
         tags=["Packages"],

@@ -243,7 +243,8 @@ class AccessSegment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} from {self.starting_at:%Y-%m-%d %H:%M} to {self.ending_before:%Y-%m-%d %H:%M}"
+        # Its amount is in its own column, as money (stored, it is in the pricing unit: cents).
+        return f"{self.starting_at:%Y-%m-%d %H:%M} to {self.ending_before:%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=True)

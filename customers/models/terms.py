@@ -60,7 +60,8 @@ class CommitInvoiceItem(ScheduleItem):
         pass
 
     def __str__(self) -> str:
-        return f"{self.timestamp:%Y-%m-%d}: {self.total}"
+        # Its amount is in its own column, as money (stored, it is in the pricing unit: cents).
+        return f"{self.timestamp:%Y-%m-%d}"
 
 
 class Override(models.Model):
