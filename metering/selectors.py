@@ -42,6 +42,7 @@ from .models import (
     MetricAggregate,
     MetricDistinctValue,
     UsageEvent,
+    UsageMark,
 )
 from .validation import MAX_AGE
 
@@ -53,6 +54,11 @@ def customer_ingest_ids(*, customer: Customer) -> list[str]:
     """Every customer_id under which this customer's events may arrive."""
     aliases = IngestAlias.objects.filter(customer_id=customer.pk).values_list("alias", flat=True)
     return [str(customer.pk), *aliases]
+
+
+def usage_marks_waiting() -> bool:
+    """Whether some customer has usage stored since the apps above last took the marks."""
+    return UsageMark.objects.exists()
 
 
 def customers_by_ingest_id(ids: Iterable[str]) -> dict[str, Customer]:
@@ -176,6 +182,41 @@ def usage_by_segment(
     return segments
 
 
+def usage_by_customer(
+    *,
+    metric: BillableMetric,
+    customer_ids: dict[str, Sequence[str]],
+    starting_at: datetime,
+    ending_before: datetime,
+    group_keys: Sequence[str],
+) -> dict[str, GroupUsage]:
+    """`usage_by_segment` over one window for many customers at once: {key: the usage of the
+    ingest ids `customer_ids[key]`}, in one read of the pre-aggregates on PostgreSQL (elsewhere,
+    and for UNIQUE metrics, one read per customer)."""
+    group_keys = list(group_keys)
+    _check_keys(metric, group_keys)
+    bounds = _check_boundaries([starting_at, ending_before])
+    unique = metric.aggregation_type == BillableMetric.AggregationType.UNIQUE
+    if connection.vendor != "postgresql" or unique:
+        return {
+            key: usage_by_segment(
+                metric=metric, customer_ids=ids, boundaries=bounds, group_keys=group_keys
+            )[0]
+            for key, ids in customer_ids.items()
+        }
+    owner = {ingest_id: key for key, ids in customer_ids.items() for ingest_id in ids}
+    rows: dict[str, list] = {key: [] for key in customer_ids}
+    if owner:
+        for ingest_id, *row in _rows(metric, list(owner), bounds, by_customer=True):
+            rows[owner[ingest_id]].append(row)
+    found = {}
+    for key, own in rows.items():
+        segments: list[GroupUsage] = [{}]
+        _fold(metric, own, group_keys, segments)
+        found[key] = segments[0]
+    return found
+
+
 def _only_sql(only, params: dict) -> str:
     """The SQL condition of a usage filter on the canonical group values, its values bound."""
     if only is None:
@@ -295,13 +336,16 @@ class _State:
 
 
 def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
+    _fold(metric, _rows(metric, customer_ids, bounds, only), group_keys, segments, only)
+
+
+def _fold(metric, rows, group_keys, segments, only=None) -> None:
+    """Fold `_rows`' rows into `segments` ({group: value} per segment), keeping `only`'s."""
     aggregation = metric.aggregation_type
     states: list[dict[Group, _State]] = [{} for _ in segments]
     groups: dict[str, Group] = {}
     kept: dict[str, bool] = {}
-    for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
-        metric, customer_ids, bounds, only
-    ):
+    for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in rows:
         if not _kept(only, kept, group_text):
             continue
         group = _group_of(groups, group_text, group_keys)
@@ -343,9 +387,10 @@ def _segment_sql(bounds: list[datetime]) -> str:
     return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
 
 
-def _rows(metric, customer_ids, bounds, only=None):
+def _rows(metric, customer_ids, bounds, only=None, *, by_customer: bool = False):
     """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows
-    (on PostgreSQL already restricted to `only`; the caller checks it on SQLite)."""
+    (on PostgreSQL already restricted to `only`; the caller checks it on SQLite); `by_customer`
+    (PostgreSQL only): each row starts with the ingest id it sums."""
     if connection.vendor == "postgresql":
         segment = _segment_sql(bounds)
         column = {
@@ -363,6 +408,7 @@ def _rows(metric, customer_ids, bounds, only=None):
             column = "0, NULL::numeric, NULL::numeric, " + latest
         else:
             column += ", NULL::numeric, NULL::timestamptz, ''"
+        who, by = ("customer_id, ", "3, ") if by_customer else ("", "")
         params = {
             "metric": metric.pk,
             "ids": list(customer_ids),
@@ -371,10 +417,10 @@ def _rows(metric, customer_ids, bounds, only=None):
             "bounds": bounds,
         }
         sql = (
-            f"SELECT {segment} AS segment, group_values, {column} "
+            f"SELECT {who}{segment} AS segment, group_values, {column} "
             f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
             f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s"
-            f"{_only_sql(only, params)} GROUP BY 1, 2"
+            f"{_only_sql(only, params)} GROUP BY {by}1, 2"
         )
         yield from fetch_range_rows(sql, params)
         return

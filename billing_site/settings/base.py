@@ -234,6 +234,14 @@ Q_CLUSTER = {
     "poll": 1,
 }
 
+# Threshold alerts: customers with new usage are evaluated at most once per this many seconds
+# (the debounce that bounds the alert worker's work whatever the ingest rate; a crossing reaches
+# its webhook within about this plus one evaluation cycle).
+ALERTS_EVALUATION_INTERVAL = float(os.environ.get("ALERTS_EVALUATION_INTERVAL", "15"))
+# The niceness the django-q2 worker takes on for alert evaluation (0: unchanged; 19: only the
+# CPU that ingest and the API leave over, at the cost of alert latency on a saturated machine).
+ALERTS_EVALUATION_NICE = int(os.environ.get("ALERTS_EVALUATION_NICE", "0"))
+
 # How long after a billing period ends its draft stays open for late usage before finalization.
 BILLING_FINALIZATION_GRACE = timedelta(
     hours=float(os.environ.get("BILLING_FINALIZATION_GRACE_HOURS", "24"))

@@ -42,7 +42,12 @@ from invoicing.rating import (
     term_boundaries,
 )
 from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
-from invoicing.usage import metric_usage_by_group, metric_usage_running
+from invoicing.usage import (
+    GroupUsage,
+    metric_usage_by_customer,
+    metric_usage_by_group,
+    metric_usage_running,
+)
 
 from .charges_preload import ChargesPreload
 from .customer_spend import customer_composites_billed_here, customer_spend
@@ -174,6 +179,7 @@ def _usage(
     period: Period,
     cuts: dict[str, tuple[datetime, ...]] | None = None,
     usage_filters: list | None = None,
+    shared=None,
 ) -> tuple[Usage, ...]:
     """The usage of each USAGE product per group values and rate segment of the period.
 
@@ -181,7 +187,8 @@ def _usage(
     without a rate are one window, the period; both also cut at the product's `cuts` (the
     engine's `term_boundaries`: overrides and access segments) and where the contract's usage
     filter changes (`usage_filters`: each window counts only the events the filter in effect
-    keeps). One aggregate read per distinct (metric, keys, window, filter).
+    keeps). One aggregate read per distinct (metric, keys, window, filter), unless an unfiltered
+    window's `shared(metric, keys, window)` has it (a batch's read).
     """
     records: list[Usage] = []
     cache: dict[tuple, dict[tuple, Decimal]] = {}
@@ -189,7 +196,9 @@ def _usage(
         for window in found.windows:
             only = found.only(window)
             cache_key = (found.model.billable_metric_id, found.keys, window, str(only))
-            if cache_key not in cache:
+            if cache_key not in cache and shared is not None and only is None:
+                cache[cache_key] = shared(found.model.billable_metric, found.keys, window)
+            if cache.get(cache_key) is None:
                 cache[cache_key] = metric_usage_by_group(
                     metric=found.model.billable_metric,
                     customer=customer,
@@ -295,12 +304,14 @@ def _is_loaded(contract) -> bool:
 class RatingPreload:
     """The contracts, rates, subscriptions, charges and ingest ids of many invoices, in a fixed
     handful of queries, so that finalizing a thousand invoices does not query a thousand times
-    for the same rate card. Usage is not preloaded: it is read per invoice, when rating it."""
+    for the same rate card. Usage is read when rating an invoice, for every invoice of the batch
+    over the same window at once (`_shared_usage`)."""
 
     def __init__(self, pairs: Iterable[tuple]):
         """`pairs`: (contract or its id, `periods.BillingPeriod`) for USAGE invoices, or
         (contract, period, invoice type) (`scheduled_billing_period` for a SCHEDULED one)."""
         self._static: dict[tuple[str, str, datetime], _Static] = {}
+        self._shared_reads: dict[tuple, dict | None] = {}
         self._terms = TermsPreload(())
         pairs = [(c, p, kind[0] if kind else InvoiceType.USAGE) for c, p, *kind in pairs]
         if not pairs:
@@ -588,8 +599,35 @@ class RatingPreload:
                 for _, product in usage_products
             },
             usage_filters=static.usage_filters,
+            shared=lambda metric, keys, window: self._shared_usage(
+                metric, keys, window, static.customer_ids
+            ),
         )
         return dataclasses.replace(rating_input, usage=records)
+
+    def _shared_usage(self, metric, keys, window, customer_ids) -> GroupUsage | None:
+        """One invoice's usage read, made at its first request for every preloaded USAGE
+        invoice whose period is that window (most read their whole period): one statement for
+        a batch instead of one per invoice. None when it cannot be shared."""
+        read = (metric.pk, tuple(keys), window.starting_at, window.ending_before)
+        if read not in self._shared_reads:
+            same = {
+                tuple(s.customer_ids): s.customer_ids
+                for (_, kind, _), s in self._static.items()
+                if kind == InvoiceType.USAGE
+                and (s.period.period.starting_at, s.period.period.ending_before) == read[2:]
+            }
+            self._shared_reads[read] = None
+            if len(same) > 1:
+                self._shared_reads[read] = metric_usage_by_customer(
+                    metric=metric,
+                    customer_ids=same,
+                    starting_at=window.starting_at,
+                    ending_before=window.ending_before,
+                    group_keys=list(keys),
+                )
+        found = self._shared_reads[read]
+        return None if found is None else found.get(tuple(customer_ids))
 
     def usage_products(
         self, contract_id, period_start: datetime, rating_input: RatingInput
