@@ -265,6 +265,24 @@ def test_invoice_status_filter(client, api_client, world):
     assert client.get(f"{finalized_only}invoices/{draft.pk}/").status_code == 404
 
 
+@pytest.mark.parametrize("value,listed", [("billable", True), ("all", True), ("unbillable", False)])
+def test_billable_status_filter(client, api_client, world, value, listed):
+    """Every invoice this product makes is billable: "unbillable" lists none of them."""
+    draft = world.december()
+    page = path_of(
+        url(
+            api_client,
+            world.customer,
+            "invoices",
+            dashboard_options=[{"key": "billable_status_filter", "value": value}],
+        )
+    )
+
+    ids = [invoice["id"] for invoice in client.get(page + "data.json").json()["invoices"]]
+    assert (str(draft.pk) in ids) is listed
+    assert (client.get(f"{page}invoices/{draft.pk}/").status_code == 200) is listed
+
+
 def test_the_commits_and_credits_dashboard_shows_balance_left_and_burn_down(
     client, api_client, world
 ):
