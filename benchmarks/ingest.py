@@ -349,7 +349,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     from django.db import connection
 
     from metering.definitions import definitions_signature
-    from metering.sql import INGEST_SQL
+    from metering.stores.relational.sql import INGEST_SQL
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -385,7 +385,8 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     from django.db import connection
 
     from customers.models import Customer
-    from metering.selectors import fetch_range_rows, metric_usage_by_group, metric_usage_by_segment
+    from metering.selectors import metric_usage_by_group, metric_usage_by_segment
+    from metering.stores.relational.reads import fetch_range_rows
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     end = datetime(2026, 2, 1, tzinfo=UTC)

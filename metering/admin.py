@@ -28,7 +28,7 @@ from customers.models import Contract
 
 from . import selectors, services
 from .definitions import CompiledMetric, numeric_value
-from .models import IngestedTransaction, UsageEvent
+from .models import UsageEvent
 from .validation import MAX_AGE, MAX_AHEAD, parse_timestamp
 
 COUNT_LIMIT = 10_000
@@ -284,12 +284,10 @@ class TestEventForm(forms.Form):
 
     def clean_transaction_id(self) -> str:
         value = self.cleaned_data["transaction_id"]
-        seen = IngestedTransaction.objects.filter(
-            transaction_id=value, received_at__gte=self.now - MAX_AGE
-        ).first()
+        seen = selectors.transaction_accepted_at(transaction_id=value, now=self.now)
         if seen is not None:
             raise forms.ValidationError(
-                f"This transaction_id was already accepted on {seen.received_at:%Y-%m-%d %H:%M} "
+                f"This transaction_id was already accepted on {seen:%Y-%m-%d %H:%M} "
                 "UTC: the event would be dropped as a duplicate. Use a fresh one."
             )
         return value

@@ -227,6 +227,11 @@ BILLING_FINALIZATION_GRACE = timedelta(
     hours=float(os.environ.get("BILLING_FINALIZATION_GRACE_HOURS", "24"))
 )
 
+# Where usage events live (`metering.stores`): empty for the relational database above,
+# clickhouse://user:password@host:8123/database[?cluster=NAME] for a ClickHouse server or cluster,
+# chdb:///absolute/path for the same engine inside this one process (tests, CI, one-process setups).
+EVENT_STORE_URL = os.environ.get("EVENT_STORE_URL", "")
+
 # Ingestion flags an event "late" when its timestamp falls in an already finalized billing period.
 # Metering asks invoicing through this dotted path so that it never imports invoicing itself.
 METERING_LATE_EVENT_CHECK = "invoicing.selectors.events_late"
