@@ -181,11 +181,11 @@ class EventStore(abc.ABC):
     def recent_events(
         self,
         *,
-        customer_id: str | None = None,
+        customer_ids: Sequence[str] | None = None,
         transaction_id: str | None = None,
         event_type: str | None = None,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
     ) -> list[StoredEvent]:
-        """Events newest first (timestamp, then transaction id), optionally filtered, starting
-        after the (timestamp, transaction id) `before` cursor."""
+        """Events newest first (timestamp, then transaction id), optionally filtered (any of
+        `customer_ids`), starting after the (timestamp, transaction id) `before` cursor."""

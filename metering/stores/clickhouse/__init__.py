@@ -425,9 +425,9 @@ class ClickHouseStore(EventStore):
         ]
 
     def recent_events(
-        self, *, customer_id=None, transaction_id=None, event_type=None, before=None, limit=50
+        self, *, customer_ids=None, transaction_id=None, event_type=None, before=None, limit=50
     ):
-        query = sql.recent(self.database, customer_id, transaction_id, event_type, before, limit)
+        query = sql.recent(self.database, customer_ids, transaction_id, event_type, before, limit)
         return [_stored(row) for row in self.client.rows(query)]
 
 

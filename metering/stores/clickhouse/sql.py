@@ -227,10 +227,10 @@ def activity(database, ids, since) -> str:
     )
 
 
-def recent(database, customer_id, transaction_id, event_type, before, limit) -> str:
+def recent(database, customer_ids, transaction_id, event_type, before, limit) -> str:
     where = ""
-    if customer_id:
-        where += f" AND customer_id = {text(customer_id)}"
+    if customer_ids is not None:
+        where += f" AND customer_id IN {texts(customer_ids)}"
     if transaction_id:
         where += f" AND transaction_id = {text(transaction_id)}"
     if event_type:

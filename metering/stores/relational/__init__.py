@@ -65,6 +65,6 @@ class RelationalStore(EventStore):
         return reads.customer_id_activity(customer_ids, since)
 
     def recent_events(
-        self, *, customer_id=None, transaction_id=None, event_type=None, before=None, limit=50
+        self, *, customer_ids=None, transaction_id=None, event_type=None, before=None, limit=50
     ):
-        return reads.recent_events(customer_id, transaction_id, event_type, before, limit)
+        return reads.recent_events(customer_ids, transaction_id, event_type, before, limit)

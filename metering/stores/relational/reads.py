@@ -358,10 +358,10 @@ def customer_id_activity(customer_ids, since) -> list[CustomerIdActivity]:
     return found
 
 
-def recent_events(customer_id, transaction_id, event_type, before, limit) -> list[StoredEvent]:
+def recent_events(customer_ids, transaction_id, event_type, before, limit) -> list[StoredEvent]:
     events = UsageEvent.objects.all()
-    if customer_id:
-        events = events.filter(customer_id=customer_id)
+    if customer_ids is not None:
+        events = events.filter(customer_id__in=list(customer_ids))
     if transaction_id:
         events = events.filter(transaction_id=transaction_id)
     if event_type:
