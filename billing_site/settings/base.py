@@ -221,6 +221,11 @@ Q_CLUSTER = {
     "catch_up": False,
     "poll": 1,
 }
+# Several nodes' workers may share a Redis broker instead of the database's queue table
+# (django-q2's "redis" broker): Q_REDIS_URL=redis://host:6379/0.
+if os.environ.get("Q_REDIS_URL"):
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
 
 # How long after a billing period ends its draft stays open for late usage before finalization.
 BILLING_FINALIZATION_GRACE = timedelta(
