@@ -10,7 +10,7 @@ PostgreSQL (default):
    less in them than in the rate) with the rate those allow on idle cores, then checks that every
    event was stored once and the pre-aggregates add up.
 2. SQL ceiling: the same events (same generator, same client processes) written with the very same
-   dedup + insert + pre-aggregation statement (`metering/sql.py`) straight through psycopg, no
+   dedup + insert + pre-aggregation statement (`metering/stores/relational/sql.py`) straight through psycopg, no
    Django, no HTTP, no validation. Prints events/s, CPU per batch, and the HTTP/SQL ratio.
 3. Selector: one customer with 1,000,000 events in a month over 50 group values (raw events and
    their hourly aggregates written in SQL), then `metric_usage_by_group` (and by day) timed: p50
