@@ -92,6 +92,7 @@ def chdb_ceiling(store, *, events: int, threads: int, now: datetime) -> float:
                 )
             )
         prepared.append(mine)
+    python_ms = row_building_ms(store, prepared[0][:200], now)
     latencies: list[float] = []
     barrier = threading.Barrier(threads + 1)
 
@@ -114,13 +115,49 @@ def chdb_ceiling(store, *, events: int, threads: int, now: datetime) -> float:
     cpu = time.process_time() - cpu
     sent = sum(batches_per_thread) * ingest.BATCH
     rate = ingest._report("chdb  ceiling    ", sent, elapsed, latencies)
+    per_batch = cpu / sum(batches_per_thread) * 1000
     log(
-        f"chdb  ceiling CPU per 100-event batch: {cpu / sum(batches_per_thread) * 1000:.2f} ms "
-        f"(this process: validation excluded, store append = dedup lookup + one INSERT per flush)"
+        f"chdb  ceiling CPU per 100-event batch: {per_batch:.2f} ms (validation excluded; "
+        f"store append = dedup lookup + one INSERT per flush): Python building the rows "
+        f"{python_ms:.2f} ms, the ClickHouse engine and the client {per_batch - python_ms:.2f} ms"
     )
     stored, unique = chdb_count(store, "ceiling")
     log(f"chdb  ceiling check: {stored:,} event rows, {unique:,} transaction ids of {sent:,} sent")
     return rate
+
+
+def row_building_ms(store, batches, now) -> float:
+    """CPU ms per batch the store's Python spends turning a batch into JSONEachRow rows (the part
+    a web node pays with `clickhouse://`; the rest of `append` is the engine's)."""
+    from metering.definitions import definitions_load
+    from metering.stores.clickhouse import _Pending
+
+    definitions = definitions_load()
+    began = time.process_time()
+    for batch in batches:
+        kept = [True] * len(batch)
+        pending = _Pending(batch, now, [False] * len(batch))
+        store._event_lines(pending, kept)
+        store._measure_lines(batch, kept, definitions)
+    return (time.process_time() - began) / len(batches) * 1000
+
+
+def postgres_bytes_per_event(events: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['metering_usageevent', "
+            "'metering_ingestedtransaction', 'metering_metricaggregate']::regclass[]) AS c"
+        )
+        (size,) = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM metering_usageevent")
+        (stored,) = cursor.fetchone()
+    connection.close()
+    log(
+        f"PostgreSQL bytes: {int(size):,} in events, dedup ledger and aggregates (with indexes) "
+        f"for {stored:,} events = {int(size) / stored:.0f} bytes per event"
+    )
 
 
 # --- 3: draft reads ---------------------------------------------------------------------------
@@ -281,7 +318,25 @@ def timed_get(client, url: str, runs: int) -> tuple[float, dict]:
     return statistics.median(timings), data
 
 
-def reads(chdb_url: str, *, events: int) -> None:
+def timed_usage(metric, customer, keys, runs: int) -> float:
+    """p50 of the store's part of a draft read: the metric's usage of the month by group."""
+    from metering.selectors import metric_usage_by_group
+
+    timings = []
+    for _ in range(runs + 1):
+        began = time.perf_counter()
+        metric_usage_by_group(
+            metric=metric,
+            customer=customer,
+            starting_at=PERIOD_START,
+            ending_before=PERIOD_END,
+            group_keys=keys,
+        )
+        timings.append((time.perf_counter() - began) * 1000)
+    return statistics.median(timings[1:])
+
+
+def reads(chdb_url: str, *, events: int, cases: list[int]) -> None:
     from django.conf import settings
     from django.db import connection
     from django.test import Client
@@ -296,8 +351,9 @@ def reads(chdb_url: str, *, events: int) -> None:
     settings.EVENT_STORE_URL = ""
     _, token = ApiToken.generate(name="bench-reads")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-    cases = [("50 pricing groups", 50, False)] + [
-        (f"{users:,} users", users, True) for users in (1_000, 10_000, 70_000)
+    cases = [
+        ("50 pricing groups", 50, False) if users == 0 else (f"{users:,} users", users, True)
+        for users in cases
     ]
     results = {}
     for label, users, by_user in cases:
@@ -319,25 +375,32 @@ def reads(chdb_url: str, *, events: int) -> None:
         url = f"/v1/customers/{customer.id}/invoices/{invoice.id}"
         runs = 30 if users <= 10_000 else 5
         row = {}
+        keys = ["model_name", "user_id"] if by_user else ["model_name"]
         for store_label, url_value in (("PostgreSQL", ""), ("chdb", chdb_url)):
             settings.EVENT_STORE_URL = url_value
             p50, data = timed_get(client, url, runs)
-            row[store_label] = (p50, len(data["line_items"]), data["total"])
+            usage_p50 = timed_usage(metric, customer, keys, runs)
+            row[store_label] = (p50, len(data["line_items"]), data["total"], usage_p50)
         settings.EVENT_STORE_URL = ""
-        same = row["PostgreSQL"][1:] == row["chdb"][1:]
+        same = row["PostgreSQL"][1:3] == row["chdb"][1:3]
         log(
             f"draft {label}: {row['PostgreSQL'][1]:,} lines, total {row['PostgreSQL'][2]} cents; "
             f"GET p50 PostgreSQL {row['PostgreSQL'][0]:.1f} ms, chdb {row['chdb'][0]:.1f} ms "
-            f"over {runs} runs; stores agree: {'yes' if same else 'NO'}"
+            f"over {runs} runs (of which the store's usage read: PostgreSQL "
+            f"{row['PostgreSQL'][3]:.1f} ms, chdb {row['chdb'][3]:.1f} ms); "
+            f"stores agree: {'yes' if same else 'NO'}"
         )
         results[label] = row
         if users == 10_000:
             plans(chdb, metric, str(customer.id))
-    log("curve (draft GET p50, ms):     lines  PostgreSQL     chdb")
+    log(
+        "curve, p50 ms:                 lines | GET draft: PostgreSQL   chdb | usage read: PostgreSQL   chdb"
+    )
     for label, row in results.items():
+        pg, ch = row["PostgreSQL"], row["chdb"]
         log(
-            f"  {label:>20} {row['PostgreSQL'][1]:>9,} {row['PostgreSQL'][0]:>11.1f} "
-            f"{row['chdb'][0]:>8.1f}"
+            f"  {label:>20} {pg[1]:>9,} |            {pg[0]:>8.1f} {ch[0]:>6.1f} |"
+            f"             {pg[3]:>8.1f} {ch[3]:>6.1f}"
         )
 
 
@@ -364,7 +427,7 @@ def plans(chdb, metric, customer_id: str) -> None:
     )
     explained = chdb.client.rows(f"EXPLAIN indexes = 1 {query}")
     lines = [row[0].strip() for row in explained]
-    keep = [line for line in lines if line.startswith(("Keys", "Parts", "Granules", "Condition"))]
+    keep = [line for line in lines if line.startswith(("Parts", "Granules"))]
     log("plan chdb (10,000 lines): " + " | ".join(keep or lines))
 
 
@@ -378,6 +441,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads for chdb")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-reads", action="store_true")
+    parser.add_argument(
+        "--cases",
+        default="0,1000,10000,70000",
+        help="draft reads: users per customer, 0 for 50 pricing groups without presentation key",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 2
     clients = 2 * cores + 2
@@ -413,6 +481,7 @@ def main() -> None:
                     prefix="pg",
                 )
                 ingest.check_http("pg", events, tokens)
+                postgres_bytes_per_event(events)
                 log(f"-- chdb store (1 gunicorn process, {args.threads} threads)")
                 ch_rate, _ = ingest.http_phase(
                     chdb_env,
@@ -450,7 +519,11 @@ def main() -> None:
                 )
             if not args.skip_reads:
                 log(f"== 3. Draft reads, {args.read_events:,} events per customer ==")
-                reads(chdb_url, events=args.read_events)
+                reads(
+                    chdb_url,
+                    events=args.read_events,
+                    cases=[int(c) for c in args.cases.split(",")],
+                )
             connection.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
