@@ -9,7 +9,9 @@ Both on one throw-away PostgreSQL database (contracts and invoices always live t
    PostgreSQL, and a check that every event was stored once.
 2. Ceilings, without HTTP: PostgreSQL's ingest statement through psycopg (as `ingest.py`), and the
    ClickHouse store's `append` (dedup lookup + one INSERT per flush) from threads of this process
-   with batches validated before the clock starts.
+   with batches validated before the clock starts; the Python part of a batch apart from the
+   engine's; then CPU per event in flushes of 100, 1,000 and 10,000 events (what a server's
+   asynchronous inserts gather), and bytes per event on disk on both stores.
 3. Draft reads through `GET /v1/customers/{id}/invoices/{invoice_id}`, each store in turn, 1,000,000
    events in the month per customer (written in SQL on both stores: events and their hourly
    pre-aggregates): 50 pricing group values (no presentation key), then a presentation key
@@ -123,7 +125,32 @@ def chdb_ceiling(store, *, events: int, threads: int, now: datetime) -> float:
     )
     stored, unique = chdb_count(store, "ceiling")
     log(f"chdb  ceiling check: {stored:,} event rows, {unique:,} transaction ids of {sent:,} sent")
+    flush_sizes(store, [batch for mine in prepared for batch in mine], now)
     return rate
+
+
+def flush_sizes(store, batches, now) -> None:
+    """CPU per event of one thread appending flushes of 100, 1,000 and 10,000 events (what a
+    ClickHouse server's asynchronous inserts gather from many web nodes): the engine's cost per
+    INSERT and per lookup is paid once per flush. The events are duplicates of the ceiling's (all
+    looked up and dropped) then fresh ids (written): both halves of the cost."""
+    import dataclasses
+
+    events = [event for batch in batches for event in batch][:20_000]
+    for size in (100, 1_000, 10_000):
+        for label, prefix in (("written", f"flush{size}-"), ("duplicates", "")):
+            chunk = [
+                dataclasses.replace(e, transaction_id=prefix + e.transaction_id)
+                for e in events[: max(size, 2_000 if size < 10_000 else 10_000)]
+            ]
+            began = time.process_time()
+            for start in range(0, len(chunk), size):
+                store.append(chunk[start : start + size], now=now)
+            cpu = time.process_time() - began
+            log(
+                f"chdb  flushes of {size:>6,} events ({label:>10}): "
+                f"{cpu / len(chunk) * 1e6:,.0f} µs CPU per event"
+            )
 
 
 def row_building_ms(store, batches, now) -> float:
