@@ -354,7 +354,8 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE metering_usageevent, metering_ingestedtransaction, "
-            "metering_metricaggregate, metering_metricdistinctvalue, metering_duplicateevent"
+            "metering_metricaggregate, metering_metricdistinctvalue, metering_duplicateevent, "
+            "metering_usagemark"
         )
     signature = definitions_signature()
     connection.close()
@@ -365,6 +366,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
         duplicate="metering_duplicateevent",
         aggregate="metering_metricaggregate",
         distinct="metering_metricdistinctvalue",
+        mark="metering_usagemark",
     )
     dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     batches = _split(events // BATCH, clients)

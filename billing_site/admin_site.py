@@ -30,6 +30,14 @@ SECTIONS = [
             ("payments", "providerevent"),
         ],
     ),
+    (
+        "Developers",
+        [
+            ("notifications", "webhookendpoint"),
+            ("notifications", "webhookdelivery"),
+            ("notifications", "alert"),
+        ],
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("dashboards.api.urls")),
     path("", include("dashboards.urls")),
     path("", include("payments.api.urls")),
+    path("", include("notifications.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -4,8 +4,11 @@ heard by the apps above the one that recorded it.
 - A service records an event with `record(type=..., subject_id=..., occurred_at=now, ...)` inside
   its own transaction: a rolled-back change leaves no event, a committed one always has it.
 - An app above registers a handler for event types in its `handlers.py` (imported by its
-  AppConfig.ready), with `@handles("contract.create", ...)`. A handler takes the `DomainEvent`,
-  reads what it needs, and must be idempotent in effect; it uses `event.occurred_at` as `now`.
+  AppConfig.ready), with `@handles("contract.create", ...)`, or `@handles(ANY)` for every type
+  (a webhook sender forwarding whatever an endpoint subscribes to); `wanted=` says which of a
+  batch's types it wants now, so events nobody wants cost nothing. A handler
+  takes the `DomainEvent`, reads what it needs, and must be idempotent in effect; it uses
+  `event.occurred_at` as `now`.
 - Recording an event makes one pending `DomainEventHandling` per handler registered for its type.
   After the transaction commits, in the same request or task, `dispatch` runs them (so a contract
   created over the API has its draft invoice when the answer is sent). Each run is its own
@@ -38,8 +41,12 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
 
+# `@handles(ANY)`: a handler of every event type, those recorded by apps written later included.
+ANY = "*"
+
 _handlers: dict[str, list[str]] = defaultdict(list)
 _functions: dict[str, Handler] = {}
+_wanted: dict[str, Callable[[set[str]], set[str]]] = {}
 _own_transactions: set[str] = set()
 
 # How long the retry schedule leaves a new event to the dispatch that follows its commit.
@@ -48,8 +55,12 @@ FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 
 
-def handles(*types: str, atomic: bool = True) -> Callable[[Handler], Handler]:
-    """Register the decorated function as a handler of these event types.
+def handles(
+    *types: str, atomic: bool = True, wanted: Callable[[set[str]], set[str]] | None = None
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as a handler of these event types (ANY: of every type).
+    `wanted`, if given, is asked which types of each recorded batch it wants now (a webhook
+    sender: those an endpoint subscribes to), so events nobody wants cost no handling.
 
     `atomic=False` is for a handler that commits its own work in steps (a backfill that must not
     hold one transaction for its whole run): it runs outside any transaction and is marked done
@@ -60,6 +71,8 @@ def handles(*types: str, atomic: bool = True) -> Callable[[Handler], Handler]:
         _functions[name] = function
         if not atomic:
             _own_transactions.add(name)
+        if wanted is not None:
+            _wanted[name] = wanted
         for event_type in types:
             if name not in _handlers[event_type]:
                 _handlers[event_type].append(name)
@@ -69,7 +82,24 @@ def handles(*types: str, atomic: bool = True) -> Callable[[Handler], Handler]:
 
 
 def handlers_for(event_type: str) -> list[str]:
-    return list(_handlers.get(event_type, ()))
+    return handlers_by_type([event_type])[event_type]
+
+
+def handlers_by_type(event_types: Iterable[str]) -> dict[str, list[str]]:
+    """{type: handler names} for a batch of event types (a handler with `wanted` is asked once
+    which of the batch's types it wants now)."""
+    types = set(event_types)
+    found = {t: list(_handlers.get(t, ())) for t in types}
+    for name in _handlers.get(ANY, ()):
+        for event_type in types:
+            if name not in found[event_type]:
+                found[event_type].append(name)
+    for name, wanted in _wanted.items():
+        candidates = {t for t in types if name in found[t]}
+        if candidates:
+            for event_type in candidates - wanted(candidates):
+                found[event_type].remove(name)
+    return found
 
 
 def record(
@@ -102,10 +132,9 @@ def record_many(events: Iterable[dict]) -> list[DomainEvent]:
     if not rows:
         return []
     DomainEvent.objects.bulk_create(rows)
+    names = handlers_by_type(row.type for row in rows)
     handlings = [
-        DomainEventHandling(event=row, handler=name)
-        for row in rows
-        for name in handlers_for(row.type)
+        DomainEventHandling(event=row, handler=name) for row in rows for name in names[row.type]
     ]
     if handlings:
         DomainEventHandling.objects.bulk_create(handlings)

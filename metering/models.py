@@ -144,6 +144,25 @@ class IngestedTransaction(models.Model):
         return self.transaction_id
 
 
+class UsageMark(models.Model):
+    """A customer id (as events arrive: an id or an alias) with usage stored since the apps above
+    last looked (threshold alerts re-evaluate those customers).
+
+    Ingestion inserts one row per customer id of an accepted batch, in the same statement as the
+    events, skipping ids already marked: one cheap write per batch, whatever the number of events.
+    A reader takes marks away (`metering.services.usage_marks_take`) and reads the usage after.
+    """
+
+    customer_id = models.CharField(max_length=255, primary_key=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["marked_at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} (new usage since {self.marked_at:%Y-%m-%d %H:%M:%S})"
+
+
 class DuplicateEvent(models.Model):
     """An event that arrived under an already accepted `transaction_id`: dropped, only remembered.
 

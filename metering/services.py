@@ -16,10 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from catalog.models import BillableMetric
+from core import outbox
 
+from .models import UsageMark
 from .stores import LateCheck, Progress, StoreResult, event_store
 from .validation import IngestError, events_validate
 
@@ -30,7 +33,13 @@ __all__ = [
     "late_event_check",
     "metric_aggregates_backfill",
     "usage_events_ingest",
+    "usage_marks_take",
 ]
+
+# Recorded when a batch marks customers with new usage while none was marked: whoever reads the
+# marks (threshold alerts) may be idle and is woken by it. At most one per drain of the marks,
+# not one per batch.
+USAGE_MARKED = "usage.marked"
 
 
 def usage_events_ingest(
@@ -46,7 +55,28 @@ def usage_events_ingest(
     dropped silently and reported in the result.
     """
     validated = events_validate(events, now=now)
-    return event_store().append(validated, now=now, is_late=is_late)
+    result = event_store().append(validated, now=now, is_late=is_late)
+    if result.woke:
+        # After the batch's own commit (the PostgreSQL statement runs in autocommit): were the
+        # process to die in between, the marks stay and the readers' schedule finds them.
+        with transaction.atomic():
+            outbox.record(type=USAGE_MARKED, subject_id="usage", occurred_at=now)
+    return result
+
+
+def usage_marks_take(*, limit: int) -> list[str]:
+    """Take up to `limit` marks of customer ids with new usage, oldest first, and return the ids
+    (as events arrived: customer ids or aliases). Run it in the caller's transaction, before
+    reading their usage: a batch stored after the take marks its customer again. Rows another
+    reader holds are skipped (PostgreSQL)."""
+    taken = list(
+        UsageMark.objects.select_for_update(skip_locked=True)
+        .order_by("marked_at", "customer_id")
+        .values_list("customer_id", flat=True)[:limit]
+    )
+    if taken:
+        UsageMark.objects.filter(customer_id__in=taken).delete()
+    return taken
 
 
 def late_event_check() -> LateCheck | None:

@@ -40,6 +40,7 @@ FACTORY_MODULES = {
     "core": "tests.core.factories",
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
+    "notifications": "tests.notifications.factories",
     "dashboards": "tests.dashboards.factories",
     "payments": "tests.payments.factories",
 }

@@ -13,9 +13,13 @@ EMPTY_200 = {
     ("/v1/customFields/deleteValues", "post"),
     ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "post"),
     ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "delete"),
+    ("/v1/customer-alerts/reset", "post"),
 }
-# The SDK's rate_cards.list() posts no body at all; limit and next_page are query parameters.
-NO_BODY = {("/v1/contract-pricing/rate-cards/list", "post")}
+# The SDK's rate_cards.list() and v2 notifications.system.list() post no body at all.
+NO_BODY = {
+    ("/v1/contract-pricing/rate-cards/list", "post"),
+    ("/v2/notifications/system/list", "post"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "invoicing",
     "dashboards",
     "payments",
+    "notifications",
 ]
 
 MIDDLEWARE = [

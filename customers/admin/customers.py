@@ -1,5 +1,7 @@
 """Customers in the admin: aliases, contracts, and what the customer used this period."""
 
+from collections.abc import Callable
+
 from django.contrib import admin
 from django.db.models import Count
 from django.urls import reverse
@@ -23,6 +25,20 @@ from . import panels
 
 # ---------------------------------------------------------------------------------------------
 # Customers
+
+# Panels that apps above add to the customer page, from their own admin modules (customers
+# imports none of them): (fieldset title, function of the customer returning its HTML).
+CUSTOMER_PANELS: list[tuple[str, Callable]] = []
+
+
+def customer_panel(title: str):
+    """Register the decorated function (customer -> HTML) as a panel of the customer page."""
+
+    def register(function: Callable) -> Callable:
+        CUSTOMER_PANELS.append((title, admin.display(description="")(function)))
+        return function
+
+    return register
 
 
 class IngestAliasInline(admin.TabularInline):
@@ -123,7 +139,12 @@ class CustomerAdmin(ArchivableAdmin):
             billing,
             ("Usage this billing period", {"fields": self.usage_fields}),
             ("Customer-level commits and credits", {"fields": ["balances"]}),
+            *((title, {"fields": [panel]}) for title, panel in CUSTOMER_PANELS),
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        panels = [panel for _, panel in CUSTOMER_PANELS] if obj is not None else []
+        return [*super().get_readonly_fields(request, obj), *panels]
 
     def changelist_view(self, request, extra_context=None):
         extra_context = dict(extra_context or {})

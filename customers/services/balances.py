@@ -276,5 +276,8 @@ def balance_manual_entry_add(
         **{owner: term},
     )
     clean(entry)
-    entry.save()
+    with transaction.atomic():
+        entry.save()
+        # The balance changed: heard above (threshold alerts re-evaluate, `commit.edit` webhooks).
+        balance_event("edit", term, now)
     return entry

@@ -39,6 +39,8 @@ Progress = Callable[[str], None]
 class StoreResult:
     inserted: list[Event]
     duplicates: list[Event]
+    # The batch marked customers with new usage (`UsageMark`) when no mark existed before it.
+    woke: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,8 @@ def test_the_customers_copy_leaves_out_lines_without_a_price_and_zero_lines(
 ):
     body = page(admin_client, finalized)
 
-    assert "4k" not in body
-    assert "480p" not in body
+    assert "4k - marketing" not in body
+    assert "480p - sales" not in body
     assert "usage without a price" not in body.lower()
 
 

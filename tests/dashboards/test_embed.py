@@ -403,4 +403,4 @@ def test_show_zero_usage_line_items_keeps_zero_lines_on_the_framed_document(
     assert "480p - sales" not in client.get(f"{plain}invoices/{invoice.pk}/").content.decode()
     shown = client.get(f"{zeros}invoices/{invoice.pk}/").content.decode()
     assert "480p - sales" in shown
-    assert "4k" not in shown  # usage without a price is never on the customer's copy
+    assert "4k - marketing" not in shown  # usage without a price is never on the customer's copy

@@ -57,6 +57,7 @@ from ..base import (
     firsts_in_batch,
     late_flags,
 )
+from ..marks import usage_marks_record
 from ..partials import Partial, contributions, hour_of
 from . import guard, migrate, sql
 from .client import EventStoreBusy, EventStoreError, client_for
@@ -192,6 +193,12 @@ class ClickHouseStore(EventStore):
             self.client.insert("usage", "\n".join(lines))
         if dropped:
             self.client.insert("duplicates", "\n".join(dropped))
+        stored = [item for item in group if item.result.inserted]
+        if stored and usage_marks_record(
+            (e.customer_id for item in stored for e in item.result.inserted),
+            max(item.now for item in stored),
+        ):
+            stored[0].result.woke = True
 
     @staticmethod
     def _event_lines(item: _Pending, kept) -> list[str]:

@@ -43,9 +43,11 @@ from ...models import (
     MetricAggregate,
     MetricDistinctValue,
     UsageEvent,
+    UsageMark,
 )
 from ...validation import MAX_AGE, Event
 from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags
+from ..marks import usage_marks_add
 from ..partials import Partial, contributions
 from .sql import INGEST_SQL
 
@@ -60,9 +62,9 @@ def batch_store(
     firsts = firsts_in_batch(events)
     late = late_flags(events, is_late)
     if connection.vendor == "postgresql":
-        new_ids = _store_postgresql(events, firsts, late, now)
+        new_ids, woke = _store_postgresql(events, firsts, late, now)
     else:
-        new_ids = _store_sqlite(events, firsts, late, now)
+        new_ids, woke = _store_sqlite(events, firsts, late, now)
     inserted = []
     duplicates = []
     for index, event in enumerate(events):
@@ -70,7 +72,7 @@ def batch_store(
             inserted.append(event)
         else:
             duplicates.append(event)
-    return StoreResult(inserted=inserted, duplicates=duplicates)
+    return StoreResult(inserted=inserted, duplicates=duplicates, woke=woke)
 
 
 def _q(model) -> str:
@@ -92,6 +94,7 @@ def _pg_sql() -> str:
                 duplicate=_q(DuplicateEvent),
                 aggregate=_q(MetricAggregate),
                 distinct=_q(MetricDistinctValue),
+                mark=_q(UsageMark),
             )
         )
     return _pg_sql_cache[0]
@@ -154,7 +157,7 @@ def _is_retryable(exc: Exception) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
-def _store_postgresql(events, firsts, late, now) -> set[str]:
+def _store_postgresql(events, firsts, late, now) -> tuple[set[str], bool]:
     """One prepared statement, server-side parameters, on Django's own connection (so it joins
     an enclosing transaction, e.g. in tests, and is its own transaction in autocommit)."""
     params = {
@@ -172,14 +175,14 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
         try:
             with hot_cursor() as cursor:
                 cursor.execute(_pg_sql(), params, prepare=True)
-                ok, new_ids = cursor.fetchone()
+                ok, new_ids, woke = cursor.fetchone()
         except OperationalError as exc:
             attempts += 1
             if attempts >= 5 or not _is_retryable(exc) or not connection.get_autocommit():
                 raise
             continue
         if ok:
-            return set(new_ids)
+            return set(new_ids), bool(woke)
         # A metric was created or deleted since the cache was filled: nothing was written.
         attempts += 1
         if attempts >= 5:
@@ -187,7 +190,7 @@ def _store_postgresql(events, firsts, late, now) -> set[str]:
         definitions = definitions_load()
 
 
-def _store_sqlite(events, firsts, late, now) -> set[str]:
+def _store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
     stamp = _sqlite_text
     received = stamp(now)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -249,6 +252,9 @@ def _store_sqlite(events, firsts, late, now) -> set[str]:
                 f'"timestamp", properties, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s)',
                 dropped,
             )
+        woke = usage_marks_add(
+            cursor, {e.customer_id for i, e in enumerate(events) if kept[i]}, received
+        )
         found = contributions(events, kept, definitions)
         if found:
             aggregates_merge_sqlite(
@@ -267,7 +273,7 @@ def _store_sqlite(events, firsts, late, now) -> set[str]:
                     for row in found
                 ],
             )
-    return new_ids
+    return new_ids, woke
 
 
 def aggregates_merge_sqlite(cursor, rows) -> None:

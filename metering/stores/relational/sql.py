@@ -7,6 +7,10 @@ p: properties, l: is late, f: first occurrence in the batch}; `contributions` a 
 {t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
 d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
 contributions were computed with (nothing is written if it no longer holds).
+
+It answers (signature held, new transaction ids, woke): `woke` is true when the batch marked a
+customer with new usage (`{mark}`) while no mark existed before it (every sub-statement sees the
+table as it was when the statement began), i.e. when whoever reads the marks may be idle.
 """
 
 INGEST_SQL = """
@@ -80,6 +84,13 @@ uniq AS (
     FROM c WHERE distinct_value IS NOT NULL
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT DO NOTHING
+),
+marked AS (
+    INSERT INTO {mark} (customer_id, marked_at)
+    SELECT c, %(now)s FROM fresh GROUP BY c ORDER BY c
+    ON CONFLICT (customer_id) DO NOTHING
+    RETURNING 1
 )
-SELECT (SELECT ok FROM sig), ARRAY(SELECT t FROM new_tx)
+SELECT (SELECT ok FROM sig), ARRAY(SELECT t FROM new_tx),
+       EXISTS (SELECT 1 FROM marked) AND NOT EXISTS (SELECT 1 FROM {mark})
 """

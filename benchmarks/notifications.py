@@ -1,0 +1,463 @@
+"""Notifications benchmark (run by `make bench`, or `python benchmarks/notifications.py`).
+
+On PostgreSQL (a private server unless DATABASE_URL is set), with the django-q2 worker running
+with the default settings (`manage.py qcluster`: Q_WORKERS=1, the ORM broker) beside gunicorn:
+
+1. Ingest cost of alerts: the ingest benchmark's HTTP load (100-event batches over 1,000
+   customers, fresh transaction ids) against 1,000 customers with a monthly contract each, once
+   with no alert and once with 5 alerts per customer (spend, usage, invoice total, monthly
+   invoice total, credit-and-commit balance: 5,000 alerts), each run in a fresh database.
+   Prints both rates and the loss (goal: at most 5%); the CPU per request of gunicorn (the
+   ingest path) and of PostgreSQL (the worker's reads included) is printed for each run.
+2. Alert latency: while that load runs, 40 probe customers each get one batch that crosses
+   their spend alert; a local receiver (threaded http.server, signatures checked with the
+   standardwebhooks library) records when each `alerts.spend_threshold_reached` arrives.
+   Prints p50/p99 from the accepted batch to the webhook (goal: p99 <= 30 s); then the same
+   with 40 other probes under a steady 2,000 events/s over the 1,000 customers (the saturating
+   load leaves the single worker a small share of 2 cores: every customer is dirty all the time
+   and each is evaluated once per cycle over all of them).
+3. Delivery: 10,000 events to one endpoint that answers 500 to the first two tries of every
+   delivery and 200 afterwards. Prints how long until every delivery succeeded, and checks that
+   every webhook-id arrived and was accepted exactly once, none lost.
+
+Figures are printed; nothing is asserted. Everything started here is stopped and removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import ingest as load
+from _support import (
+    PYTHON,
+    ROOT,
+    api_token,
+    database,
+    django_setup,
+    gunicorn,
+    log,
+    manage,
+    migrate,
+    percentile,
+)
+
+PROBES = 40
+PACED = 20  # batches of 100 events a second in the moderate-load latency run
+
+
+# --- The world ---------------------------------------------------------------------------------
+
+
+def world(*, alerts: bool, now: datetime) -> dict:
+    """The ingest benchmark's metric priced at 1 cent a token, 1,000 customers (aliases
+    customer-0000...) and PROBES probe customers, each on a monthly contract with its draft."""
+    from catalog import money
+    from catalog.models import PricingUnit, Product, Rate, RateCard
+    from customers.models import Contract, Customer, IngestAlias
+    from invoicing.services import contracts_drafts_ensure
+    from notifications.models import Alert
+
+    metric = load._metric()
+    usd = PricingUnit.objects.get(pk=money.USD_CENTS_ID)
+    product = Product.objects.create(name="Tokens", type="USAGE", billable_metric=metric)
+    card = RateCard.objects.create(name="Standard", fiat_credit_type=usd)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    Rate.objects.create(
+        rate_card=card,
+        product=product,
+        rate_type="FLAT",
+        price=Decimal(1),
+        credit_type=usd,
+        starting_at=start - timedelta(days=400),
+    )
+    names = [f"customer-{i:04d}" for i in range(load.CUSTOMERS)]
+    names += [f"probe-{i:02d}" for i in range(PROBES)]
+    names += [f"paced-{i:02d}" for i in range(PROBES)]
+    customers = Customer.objects.bulk_create([Customer(name=n) for n in names])
+    IngestAlias.objects.bulk_create(
+        [IngestAlias(customer=c, alias=c.name) for c in customers], batch_size=1000
+    )
+    contracts = Contract.objects.bulk_create(
+        [Contract(customer=c, rate_card=card, starting_at=start) for c in customers],
+        batch_size=1000,
+    )
+    contracts_drafts_ensure(contracts=contracts, now=now)
+    if alerts:
+        kinds = [
+            ("spend_threshold_reached", {}),
+            ("usage_threshold_reached", {"billable_metric": metric}),
+            ("invoice_total_reached", {}),
+            ("monthly_invoice_total_spend_threshold_reached", {}),
+            ("low_remaining_contract_credit_and_commit_balance_reached", {}),
+        ]
+        Alert.objects.bulk_create(
+            [
+                Alert(
+                    name=f"{kind} {c.name}",
+                    type=kind,
+                    threshold=Decimal(10) ** 12,
+                    customer=c,
+                    credit_type=usd,
+                    **extra,
+                )
+                for c in customers[: load.CUSTOMERS]
+                for kind, extra in kinds
+            ],
+            batch_size=1000,
+        )
+        Alert.objects.bulk_create(
+            [
+                Alert(
+                    name=f"probe {c.name}",
+                    type="spend_threshold_reached",
+                    threshold=Decimal(1000),
+                    customer=c,
+                    credit_type=usd,
+                )
+                for c in customers[load.CUSTOMERS :]
+            ]
+        )
+    extra = customers[load.CUSTOMERS :]
+    return {
+        "probes": {str(c.pk): c.name for c in extra if c.name.startswith("probe-")},
+        "paced": {str(c.pk): c.name for c in extra if c.name.startswith("paced-")},
+    }
+
+
+# --- The worker and the receiver ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def qcluster(env):
+    """`manage.py qcluster` with the default worker settings, stopped (with its children) after."""
+    manage(env, "setup_schedules")
+    process = subprocess.Popen(
+        [PYTHON, str(ROOT / "manage.py"), "qcluster"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(3)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+class Receiver:
+    """Records each request's arrival; answers 500 to the first `failures` tries of an id."""
+
+    def __init__(self, *, secret: str = "", failures: int = 0):
+        self.secret = secret
+        self.failures = failures
+        self.lock = threading.Lock()
+        self.tries: Counter = Counter()
+        self.accepted: Counter = Counter()
+        self.arrivals: dict[str, float] = {}
+        self.bad_signatures = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.took(body, dict(self.headers), self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def took(self, body: bytes, headers: dict, handler) -> None:
+        from standardwebhooks import Webhook, WebhookVerificationError
+
+        arrived = time.time()
+        message_id = headers.get("webhook-id") or headers.get("Webhook-Id")
+        if self.secret:
+            try:
+                Webhook(self.secret).verify(body.decode(), headers)
+            except WebhookVerificationError:
+                self.bad_signatures += 1
+        with self.lock:
+            self.tries[message_id] += 1
+            status = 500 if self.tries[message_id] <= self.failures else 200
+            if status == 200:
+                self.accepted[message_id] += 1
+            data = json.loads(body)
+            if data["type"] == "alerts.spend_threshold_reached":
+                self.arrivals.setdefault(data["properties"]["customer_id"], arrived)
+        handler.send_response(status)
+        handler.send_header("content-length", "0")
+        handler.end_headers()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- Phases -------------------------------------------------------------------------------------
+
+
+def probe_latencies(url: str, token: str, probes: dict, receiver: Receiver, stop) -> list[float]:
+    """One crossing batch per probe customer, a second apart, while the load runs; the time
+    from the accepted batch (the 200) to its webhook's arrival."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    accepted: dict[str, float] = {}
+    time.sleep(5)  # the load is running
+    for customer_id, alias in probes.items():
+        moment = datetime.now(UTC) - timedelta(minutes=1)
+        body = json.dumps(
+            [
+                {
+                    "transaction_id": str(uuid.uuid4()),
+                    "customer_id": alias,
+                    "event_type": "api_call",
+                    "timestamp": moment.isoformat().replace("+00:00", "Z"),
+                    "properties": {"tokens": "1500", "model": "model-00"},
+                }
+            ]
+        )
+        connection.request("POST", "/v1/ingest", body, headers)
+        response = connection.getresponse()
+        response.read()
+        accepted[customer_id] = time.time()
+        time.sleep(random.uniform(0.5, 1.5))
+    deadline = time.time() + 120
+    while time.time() < deadline and len(set(receiver.arrivals) & set(probes)) < len(probes):
+        time.sleep(0.5)
+    stop.set()
+    return [receiver.arrivals[c] - t for c, t in accepted.items() if c in receiver.arrivals]
+
+
+def paced_load(url: str, token: str, now: datetime, stop, *, per_second: int) -> None:
+    """The ingest benchmark's batches at a steady rate until `stop` is set."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    due = time.time()
+    for events in load._batches(77, 10**6, now, "paced"):
+        if stop.is_set():
+            break
+        connection.request("POST", "/v1/ingest", load._body(events), headers)
+        connection.getresponse().read()
+        due += 1 / per_second
+        time.sleep(max(0.0, due - time.time()))
+    connection.close()
+
+
+def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict:
+    now = datetime.now(UTC)
+    label = "5 alerts per customer" if alerts else "no alerts"
+    log(f"--- ingest with {label}")
+    with database() as env:
+        migrate(env)
+        token = api_token(env)
+        django_setup(env)
+        from django.db import connection
+
+        made = world(alerts=alerts, now=now)
+        receiver = None
+        if alerts:
+            from notifications.services import webhook_endpoint_create
+
+            receiver = Receiver()
+            _endpoint, receiver.secret = webhook_endpoint_create(
+                url=receiver.url, event_types=["alerts.*"]
+            )
+        connection.close()
+        result: dict = {"label": label}
+        with qcluster(env):
+            stop = threading.Event()
+            latencies: list[float] = []
+            if alerts:
+
+                def probing():
+                    with gunicorn(env, workers=1) as probe_server:
+                        latencies.extend(
+                            probe_latencies(probe_server.url, token, made["probes"], receiver, stop)
+                        )
+
+                prober = threading.Thread(target=probing)
+                prober.start()
+            rate, _ = load.http_phase(
+                env,
+                token,
+                events=events,
+                clients=clients,
+                workers=workers,
+                now=now,
+                prefix="notif",
+            )
+            result["rate"] = rate
+            if alerts:
+                prober.join()
+                result["latencies"] = latencies
+                log(f"paced load: {PACED * 100:,} events/s while {PROBES} more probes cross")
+                stop = threading.Event()
+                with gunicorn(env, workers=2) as server:
+                    pacer = threading.Thread(
+                        target=paced_load,
+                        args=(server.url, token, now, stop),
+                        kwargs={"per_second": PACED},
+                    )
+                    pacer.start()
+                    result["paced"] = probe_latencies(
+                        server.url, token, made["paced"], receiver, stop
+                    )
+                    pacer.join()
+                result["bad_signatures"] = receiver.bad_signatures
+                receiver.close()
+        connection.close()
+    return result
+
+
+def delivery_run(*, count: int) -> None:
+    log(f"--- delivery of {count:,} events, 500 twice then 200 for each")
+    with database() as env:
+        migrate(env)
+        django_setup(env)
+        from django.db import connection, transaction
+
+        from core import outbox
+        from notifications.models import WebhookDelivery
+        from notifications.services import webhook_endpoint_create
+
+        receiver = Receiver(failures=2)
+        _endpoint, receiver.secret = webhook_endpoint_create(
+            url=receiver.url, event_types=["invoice.finalized"]
+        )
+        connection.close()
+        with qcluster(env):
+            began = time.time()
+            ids = []
+            for start in range(0, count, 500):
+                now = datetime.now(UTC)
+                with transaction.atomic():
+                    rows = outbox.record_many(
+                        {
+                            "type": "invoice.finalized",
+                            "subject_id": str(uuid.uuid4()),
+                            "occurred_at": now,
+                            "payload": {"invoice_id": str(uuid.uuid4()), "customer_id": None},
+                        }
+                        for _ in range(min(500, count - start))
+                    )
+                ids += [str(r.uuid) for r in rows]
+            log(f"recorded {count:,} events in {time.time() - began:.1f} s")
+            deadline = time.time() + 900
+            pending = count
+            while time.time() < deadline:
+                pending = WebhookDelivery.objects.exclude(status="SUCCEEDED").count()
+                if not pending:
+                    break
+                time.sleep(2)
+            elapsed = time.time() - began
+        received = set(receiver.tries)
+        once = sum(1 for i in ids if receiver.accepted[i] == 1)
+        log(
+            f"delivery: {count - pending:,} of {count:,} succeeded in {elapsed:.0f} s; "
+            f"{len(received & set(ids)):,} webhook-ids received, {once:,} accepted exactly once, "
+            f"{sum(1 for i in ids if receiver.accepted[i] > 1)} more than once, "
+            f"{len(set(ids) - received)} lost; {sum(receiver.tries.values()):,} requests; "
+            f"{receiver.bad_signatures} bad signatures"
+        )
+        receiver.close()
+        connection.close()
+
+
+def _phase(name: str, args) -> dict:
+    """Run one phase in a process of its own (Django is set up once per process, against that
+    phase's fresh database); its last output line is its result as JSON."""
+    command = [PYTHON, __file__, "--phase", name, "--events", str(args.events)]
+    command += ["--deliveries", str(args.deliveries)]
+    process = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    lines = process.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        print(line, flush=True)
+    if process.returncode != 0 or not lines:
+        raise SystemExit(f"phase {name} failed ({process.returncode})")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300_000, help="events per ingest run")
+    parser.add_argument("--deliveries", type=int, default=10_000)
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--phase", choices=["plain", "alerts", "delivery"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 2
+    workers, clients = 2 * cores, 2 * cores + 2
+    if args.phase == "delivery":
+        delivery_run(count=args.deliveries)
+        print(json.dumps({}))
+        return
+    if args.phase:
+        result = ingest_run(
+            alerts=args.phase == "alerts", events=args.events, clients=clients, workers=workers
+        )
+        print(json.dumps(result))
+        return
+    log(f"notifications benchmark on PostgreSQL, {cores} cores; load average {os.getloadavg()}")
+    if not args.skip_ingest:
+        plain = _phase("plain", args)
+        watched = _phase("alerts", args)
+        loss = 1 - watched["rate"] / plain["rate"]
+        log(
+            f"ingest: {plain['rate']:,.0f} events/s without alerts, {watched['rate']:,.0f} with "
+            f"5,000 alerts: {loss:+.1%} lost (goal <= 5%)"
+        )
+        for key, load_label in (("latencies", "saturating"), ("paced", f"{PACED * 100:,}/s")):
+            latencies = watched[key]
+            log(
+                f"alert latency under {load_label} ingest (accepted batch -> webhook at the "
+                f"receiver), {len(latencies)} of {PROBES} probes: "
+                f"p50 {percentile(latencies, 0.5):.1f} s, p99 {percentile(latencies, 0.99):.1f} s "
+                f"(goal p99 <= 30 s)"
+            )
+        log(f"{watched['bad_signatures']} bad signatures")
+    _phase("delivery", args)
+    log(f"load average at the end {os.getloadavg()} (other processes share the machine)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Alerts and notification configurations in Metronome's response shapes."""
+
+from __future__ import annotations
+
+from catalog import money
+from catalog.api.presenters import credit_type_json
+from core.api import format_timestamp
+
+from ..models import Alert, CustomerAlert, OffsetNotification
+
+
+def alert_json(alert: Alert, state: CustomerAlert | None) -> dict:
+    data = {
+        "id": str(alert.pk),
+        "name": alert.name,
+        "status": alert.status,
+        "threshold": money.to_json_number(alert.threshold),
+        "type": alert.type,
+        "updated_at": format_timestamp(state.updated_at if state else alert.updated_at),
+        "credit_type": credit_type_json(alert.credit_type),
+        "uniqueness_key": alert.uniqueness_key,
+        "customer_id": str(alert.customer_id) if alert.customer_id else None,
+    }
+    if alert.billable_metric_id:
+        data["billable_metric_id"] = str(alert.billable_metric_id)
+    if alert.group_values:
+        data["group_values"] = alert.group_values
+    if alert.invoice_types_filter:
+        data["invoice_types_filter"] = alert.invoice_types_filter
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def customer_alert_json(alert: Alert, state: CustomerAlert | None) -> dict:
+    """`customer_status` is null for an archived alert; `evaluating` until first evaluated."""
+    if alert.status == Alert.Status.ARCHIVED:
+        status = None
+    else:
+        status = state.status if state else CustomerAlert.Status.EVALUATING
+    data = {"alert": alert_json(alert, state), "customer_status": status}
+    if state and state.triggered_by and status == CustomerAlert.Status.IN_ALARM:
+        data["triggered_by"] = state.triggered_by
+    return data
+
+
+def offset_json(config: OffsetNotification) -> dict:
+    return {
+        "id": str(config.pk),
+        "name": config.name,
+        "created_at": format_timestamp(config.created_at),
+        "created_by": config.created_by,
+        "environment_type": "PRODUCTION",
+        "policy": {"type": config.policy_type, "offset": config.offset},
+        "type": "offset",
+        "archived_at": format_timestamp(config.archived_at),
+    }
+
+
+def system_json(event_type: str, is_enabled: bool) -> dict:
+    return {"policy": {"type": event_type}, "type": "system", "is_enabled": is_enabled}

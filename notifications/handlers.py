@@ -1,0 +1,66 @@
+"""What notifications does when something happened below it (`core.outbox`).
+
+- Every event becomes a delivery to each endpoint that wants it (`@handles(ANY)`: types recorded
+  by apps written later are heard too).
+- New usage (`usage.marked`) wakes the alert worker.
+- Balance, contract and invoice changes queue the customer for alert evaluation.
+"""
+
+from __future__ import annotations
+
+from core.models import DomainEvent
+from core.outbox import ANY, handles
+
+from .models import Alert
+from .models.webhooks import WebhookEndpoint, subscribed
+from .payloads import INTERNAL_TYPES
+from .services import customers_queue, deliveries_for_event, evaluator_wake
+
+
+def wanted(types: set[str]) -> set[str]:
+    """The types some enabled endpoint subscribes to (one query per recorded batch)."""
+    subscriptions = list(
+        WebhookEndpoint.objects.filter(enabled=True).values_list("event_types", flat=True)
+    )
+    return {
+        t
+        for t in types - INTERNAL_TYPES
+        if any(subscribed(event_types, t) for event_types in subscriptions)
+    }
+
+
+def while_alerts(types: set[str]) -> set[str]:
+    return types if Alert.objects.filter(status=Alert.Status.ENABLED).exists() else set()
+
+
+@handles(ANY, wanted=wanted)
+def deliver(event: DomainEvent) -> None:
+    deliveries_for_event(event=event)
+
+
+@handles("usage.marked", wanted=while_alerts)
+def usage_marked(event: DomainEvent) -> None:
+    evaluator_wake()
+
+
+@handles(
+    "contract.create",
+    "contract.edit",
+    "contract.archive",
+    "contract.start",
+    "contract.end",
+    "commit.create",
+    "commit.edit",
+    "commit.segment.start",
+    "commit.segment.end",
+    "credit.create",
+    "credit.edit",
+    "credit.segment.start",
+    "credit.segment.end",
+    "invoice.finalized",
+    "invoice.voided",
+    wanted=while_alerts,
+)
+def balances_changed(event: DomainEvent) -> None:
+    if event.customer_id is not None:
+        customers_queue(customer_ids=[event.customer_id], now=event.occurred_at)

@@ -1,0 +1,190 @@
+"""Threshold alerts (Metronome's threshold notifications) and their state per customer."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from catalog import money
+from catalog.models import MONEY, BillableMetric, PricingUnit
+from customers.models import Customer
+
+
+class Alert(models.Model):
+    """A threshold watched for one customer, or for every customer (`customer` empty).
+
+    High alerts (spend, invoice totals, usage) are reached when the value is at or above the
+    threshold; low alerts (remaining balance, percentage, days) when it is at or below it.
+    """
+
+    class Type(models.TextChoices):
+        SPEND = "spend_threshold_reached", "Spend of the current usage invoice"
+        MONTHLY_INVOICE_TOTAL = (
+            "monthly_invoice_total_spend_threshold_reached",
+            "Invoice totals of the calendar month",
+        )
+        INVOICE_TOTAL = "invoice_total_reached", "An invoice's total"
+        USAGE = "usage_threshold_reached", "Usage of a billable metric this period"
+        COMMIT_BALANCE = "low_remaining_commit_balance_reached", "Low commit balance"
+        COMMIT_PERCENTAGE = "low_remaining_commit_percentage_reached", "Low commit percentage"
+        CREDIT_BALANCE = (
+            "low_remaining_contract_credit_balance_reached",
+            "Low credit balance",
+        )
+        CREDIT_PERCENTAGE = (
+            "low_remaining_contract_credit_percentage_reached",
+            "Low credit percentage",
+        )
+        COMBINED_BALANCE = (
+            "low_remaining_contract_credit_and_commit_balance_reached",
+            "Low credit and commit balance",
+        )
+        COMBINED_PERCENTAGE = (
+            "low_remaining_contract_credit_and_commit_percentage_reached",
+            "Low credit and commit percentage",
+        )
+        COMMIT_SEGMENT_DAYS = (
+            "low_remaining_days_for_commit_segment_reached",
+            "Few days left in a commit segment",
+        )
+        CREDIT_SEGMENT_DAYS = (
+            "low_remaining_days_for_contract_credit_segment_reached",
+            "Few days left in a credit segment",
+        )
+
+    class Status(models.TextChoices):
+        ENABLED = "enabled", "Enabled"
+        ARCHIVED = "archived", "Archived"
+
+    HIGH = frozenset({Type.SPEND, Type.MONTHLY_INVOICE_TOTAL, Type.INVOICE_TOTAL, Type.USAGE})
+    PERCENTAGE = frozenset(
+        {Type.COMMIT_PERCENTAGE, Type.CREDIT_PERCENTAGE, Type.COMBINED_PERCENTAGE}
+    )
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=80, choices=Type.choices)
+    threshold = models.DecimalField(**MONEY)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: every customer.",
+    )
+    billable_metric = models.ForeignKey(
+        BillableMetric, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    credit_type = models.ForeignKey(
+        PricingUnit,
+        on_delete=models.PROTECT,
+        default=money.USD_CENTS_ID,
+        related_name="+",
+        verbose_name="pricing unit",
+    )
+    group_values = models.JSONField(
+        default=list, blank=True, help_text='Usage alerts: [{"key": ..., "value": ...}].'
+    )
+    invoice_types_filter = models.JSONField(default=list, blank=True)
+    evaluate_on_create = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
+    uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(type="usage_threshold_reached") | Q(billable_metric__isnull=False),
+                name="alert_usage_has_metric",
+                violation_error_message="A usage alert needs a billable metric.",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0),
+                name="alert_threshold_not_negative",
+                violation_error_message="The threshold cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.type == self.Type.USAGE and not self.billable_metric_id:
+            errors["billable_metric"] = "A usage alert needs a billable metric."
+        if self.threshold is not None and self.threshold < 0:
+            errors["threshold"] = "The threshold cannot be negative."
+        if self.type in self.PERCENTAGE and self.threshold is not None and self.threshold > 100:
+            errors["threshold"] = "A percentage threshold is from 0 to 100."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_high(self) -> bool:
+        return self.type in self.HIGH
+
+    def reached(self, value) -> bool:
+        return value >= self.threshold if self.is_high else value <= self.threshold
+
+
+class CustomerAlert(models.Model):
+    """Where one alert stands for one customer: `evaluating` until first evaluated (or after a
+    reset), then `ok` or `in_alarm`.
+
+    `alarmed` lists the subjects now past the threshold (the customer, an invoice, a commit or
+    credit): each fires the alert's webhook once when it crosses, and re-arms when its value falls
+    back (a new period, a top-up) or on reset.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        IN_ALARM = "in_alarm", "In alarm"
+        EVALUATING = "evaluating", "Evaluating"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="customer_states")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.EVALUATING)
+    alarmed = models.JSONField(default=list, blank=True)
+    value = models.DecimalField(**MONEY, null=True, blank=True, help_text="Last value measured.")
+    triggered_by = models.CharField(max_length=300, blank=True)
+    silent = models.BooleanField(
+        default=False,
+        help_text="The next evaluation only records where it stands (evaluate_on_create false).",
+    )
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["alert__created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "customer"],
+                name="customeralert_once",
+                violation_error_message="This customer already has a state for this alert.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert} for {self.customer}: {self.get_status_display()}"
+
+
+class PendingEvaluation(models.Model):
+    """A customer whose alerts must be evaluated again (new usage, a balance change, a reset, the
+    hourly sweep). An evaluation deletes the row in the transaction that records its result, so
+    a worker that dies mid-evaluation leaves it for the next one."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["queued_at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer} (queued {self.queued_at:%Y-%m-%d %H:%M:%S})"

@@ -1,0 +1,351 @@
+"""What each alert type measures for a customer now, from the selectors the draft invoice uses
+(`invoicing.selectors`): the drafts rated now, balances net of what drafts draw, the usage of the
+current billing period. Each is read once for a batch of customers (`BatchValues`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+
+from customers import selectors as customer_selectors
+from customers.models import Commit, Credit, Customer, IngestAlias
+from invoicing import selectors as invoice_selectors
+from invoicing.models import Invoice
+from invoicing.usage import metric_usage_by_group
+
+from ..models import Alert
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One value an alert compares with its threshold: `subject` is what crosses (the customer's
+    current invoice, a commit...), `properties` what its webhook says about it."""
+
+    subject: str
+    value: Decimal
+    triggered_by: str
+    properties: dict = field(default_factory=dict)
+
+
+class BatchValues:
+    """What the alerts of a batch of customers measure, each read once for the whole batch:
+    their started drafts rated with one preload (`invoice_views`), this month's finalized
+    invoices, their commits and credits with what drafts draw from them (`balances_now`), and
+    the ids their events arrive under."""
+
+    def __init__(self, customers: list[Customer], now: datetime):
+        self.customers = customers
+        self.ids = [c.pk for c in customers]
+        self.now = now
+
+    @cached_property
+    def drafts(self) -> dict:
+        invoices = Invoice.objects.filter(
+            customer_id__in=self.ids, status=Invoice.Status.DRAFT, start_timestamp__lte=self.now
+        ).select_related("credit_type", "contract")
+        found: dict = defaultdict(list)
+        for view in invoice_selectors.invoice_views(invoices=invoices, now=self.now):
+            found[view.invoice.customer_id].append(view)
+        return found
+
+    @cached_property
+    def month(self) -> tuple[datetime, datetime]:
+        start = self.now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return start, (start + timedelta(days=32)).replace(day=1)
+
+    @cached_property
+    def finalized_this_month(self) -> dict:
+        start, end = self.month
+        found: dict = defaultdict(list)
+        for invoice in Invoice.objects.filter(
+            customer_id__in=self.ids,
+            status=Invoice.Status.FINALIZED,
+            start_timestamp__gte=start,
+            start_timestamp__lt=end,
+        ):
+            found[invoice.customer_id].append(invoice)
+        return found
+
+    @cached_property
+    def balances(self) -> dict:
+        found: dict = defaultdict(list)
+        for model in (Commit, Credit):
+            for term in model.objects.filter(customer_id__in=self.ids).prefetch_related(
+                "access_schedule"
+            ):
+                found[term.customer_id].append(term)
+        return found
+
+    @cached_property
+    def held(self) -> dict:
+        terms = [t for terms in self.balances.values() for t in terms]
+        return invoice_selectors.balances_now(balances=terms, now=self.now)
+
+    @cached_property
+    def ingest_ids(self) -> dict:
+        found = {pk: [str(pk)] for pk in self.ids}
+        for customer_id, alias in IngestAlias.objects.filter(customer_id__in=self.ids).values_list(
+            "customer_id", "alias"
+        ):
+            found[customer_id].append(alias)
+        return found
+
+
+class CustomerValues:
+    """One customer's view of a `BatchValues` (a batch of its own when none is given)."""
+
+    def __init__(self, customer: Customer, now: datetime, batch: BatchValues | None = None):
+        self.customer = customer
+        self.now = now
+        self.batch = batch or BatchValues([customer], now)
+
+    @property
+    def drafts(self) -> list:
+        """Draft invoices whose period has started, rated now."""
+        return self.batch.drafts.get(self.customer.pk, [])
+
+    @property
+    def month_invoices(self) -> list[tuple[Invoice, Decimal]]:
+        start, _ = self.batch.month
+        rows = [(i, i.total) for i in self.batch.finalized_this_month.get(self.customer.pk, [])]
+        rows += [(v.invoice, v.total) for v in self.drafts if start <= v.invoice.start_timestamp]
+        return rows
+
+    @property
+    def balances(self) -> list:
+        return self.batch.balances.get(self.customer.pk, [])
+
+    @property
+    def held(self) -> dict:
+        return self.batch.held
+
+    @property
+    def customer_ids(self) -> list[str]:
+        return self.batch.ingest_ids[self.customer.pk]
+
+    @cached_property
+    def period(self) -> tuple[datetime, datetime] | None:
+        """The current billing period: its usage draft's, else the selector's."""
+        for view in self.drafts:
+            invoice = view.invoice
+            if invoice.type == Invoice.Type.USAGE and invoice.end_timestamp > self.now:
+                return invoice.start_timestamp, invoice.end_timestamp
+        found = customer_selectors.customer_current_period(customer=self.customer, now=self.now)
+        return found[:2] if found else None
+
+
+def _line_matches(line, group_values: list[dict]) -> bool:
+    values = {**(line.pricing_group_values or {}), **(line.presentation_group_values or {})}
+    return all(values.get(g["key"]) == g.get("value") for g in group_values)
+
+
+def _spend(alert: Alert, values: CustomerValues) -> list[Measure]:
+    current = [
+        v
+        for v in values.drafts
+        if v.invoice.type == Invoice.Type.USAGE
+        and v.invoice.end_timestamp > values.now
+        and v.invoice.credit_type_id == alert.credit_type_id
+    ]
+    measures = []
+    for view in current:
+        total = view.total
+        if alert.group_values:
+            total = sum(
+                (ln.total for ln in view.lines if _line_matches(ln, alert.group_values)),
+                Decimal(0),
+            )
+        measures.append(
+            Measure(
+                subject=str(view.invoice.pk),
+                value=total,
+                triggered_by=f"The current usage invoice's spend is {total}.",
+                properties={"current_spend": str(total), "invoice_id": str(view.invoice.pk)},
+            )
+        )
+    return measures
+
+
+def _monthly(alert: Alert, values: CustomerValues) -> list[Measure]:
+    rows = [(i, t) for i, t in values.month_invoices if i.credit_type_id == alert.credit_type_id]
+    if not rows:
+        return []
+    total = sum((t for _, t in rows), Decimal(0))
+    month = f"{values.now.astimezone(UTC):%Y-%m}"
+    return [
+        Measure(
+            subject=month,
+            value=total,
+            triggered_by=f"The invoices of {month} total {total}.",
+            properties={"current_spend": str(total)},
+        )
+    ]
+
+
+def _invoice_total(alert: Alert, values: CustomerValues) -> list[Measure]:
+    wanted = {t.upper() for t in alert.invoice_types_filter}
+    measures = []
+    for view in values.drafts:
+        invoice = view.invoice
+        if invoice.credit_type_id != alert.credit_type_id:
+            continue
+        if wanted and invoice.type not in wanted:
+            continue
+        measures.append(
+            Measure(
+                subject=str(invoice.pk),
+                value=view.total,
+                triggered_by=f"Invoice {invoice.pk} totals {view.total}.",
+                properties={"invoice_id": str(invoice.pk), "invoice_total": str(view.total)},
+            )
+        )
+    return measures
+
+
+def _usage(alert: Alert, values: CustomerValues) -> list[Measure]:
+    if values.period is None:
+        return []
+    start, end = values.period
+    keys = [g["key"] for g in alert.group_values]
+    usage = metric_usage_by_group(
+        metric=alert.billable_metric,
+        customer=values.customer,
+        customer_ids=values.customer_ids,
+        starting_at=start,
+        ending_before=end,
+        group_keys=keys,
+    )
+    wanted = tuple(g.get("value") for g in alert.group_values)
+    quantity = sum(
+        (q for group, q in usage.items() if q is not None and tuple(group) == wanted),
+        Decimal(0),
+    )
+    return [
+        Measure(
+            subject=start.isoformat(),
+            value=quantity,
+            triggered_by=f"Usage of {alert.billable_metric.name} this period is {quantity}.",
+            properties={
+                "billable_metric_id": str(alert.billable_metric_id),
+                "current_usage": str(quantity),
+            },
+        )
+    ]
+
+
+def _active(term, now: datetime) -> list:
+    return [s for s in term.access_schedule.all() if s.starting_at <= now < s.ending_before]
+
+
+def _terms(alert: Alert, values: CustomerValues, kinds: tuple[str, ...]) -> list:
+    return [
+        t
+        for t in values.balances
+        if t._meta.model_name in kinds
+        and t.archived_at is None
+        and t.credit_type_id == alert.credit_type_id
+        and _active(t, values.now)
+    ]
+
+
+def _percent(remaining: Decimal, total: Decimal) -> Decimal:
+    return remaining * 100 / total
+
+
+def _balance(alert: Alert, values: CustomerValues, kinds, *, percentage: bool) -> list[Measure]:
+    measures = []
+    for term in _terms(alert, values, kinds):
+        kind = term._meta.model_name
+        remaining = values.held[term.pk]
+        total = sum((s.amount for s in _active(term, values.now)), Decimal(0))
+        if percentage and not total:
+            continue
+        value = _percent(remaining, total) if percentage else remaining
+        properties = {
+            f"{kind}_id": str(term.pk),
+            "credit_type_id": str(term.credit_type_id),
+            "remaining_balance": str(remaining),
+        }
+        if percentage:
+            properties["remaining_percentage"] = str(value)
+        label = "credit" if kind == "credit" else "commit"
+        measures.append(
+            Measure(
+                subject=str(term.pk),
+                value=value,
+                triggered_by=f"The {label} {term} has {remaining} left"
+                + (f" ({value:.2f}%)." if percentage else "."),
+                properties=properties,
+            )
+        )
+    return measures
+
+
+def _combined(alert: Alert, values: CustomerValues, *, percentage: bool) -> list[Measure]:
+    terms = _terms(alert, values, ("commit", "credit"))
+    if not terms:
+        return []
+    remaining = sum((values.held[t.pk] for t in terms), Decimal(0))
+    total = sum((s.amount for t in terms for s in _active(t, values.now)), Decimal(0))
+    if percentage and not total:
+        return []
+    value = _percent(remaining, total) if percentage else remaining
+    properties = {"credit_type_id": str(alert.credit_type_id), "remaining_balance": str(remaining)}
+    if percentage:
+        properties["remaining_percentage"] = str(value)
+    return [
+        Measure(
+            subject=f"balances:{alert.credit_type_id}",
+            value=value,
+            triggered_by=f"Commits and credits have {remaining} left.",
+            properties=properties,
+        )
+    ]
+
+
+def _segment_days(alert: Alert, values: CustomerValues, kind: str) -> list[Measure]:
+    measures = []
+    for term in _terms(alert, values, (kind,)):
+        for segment in _active(term, values.now):
+            days = Decimal((segment.ending_before - values.now).days)
+            measures.append(
+                Measure(
+                    subject=str(segment.pk),
+                    value=days,
+                    triggered_by=f"A segment of {term} ends in {days} day(s).",
+                    properties={
+                        f"{kind}_id": str(term.pk),
+                        "segment_id": str(segment.pk),
+                        "remaining_days": str(days),
+                    },
+                )
+            )
+    return measures
+
+
+def measures_for(alert: Alert, values: CustomerValues) -> list[Measure]:
+    """What `alert` compares with its threshold for this customer now."""
+    T = Alert.Type
+    match alert.type:
+        case T.SPEND:
+            return _spend(alert, values)
+        case T.MONTHLY_INVOICE_TOTAL:
+            return _monthly(alert, values)
+        case T.INVOICE_TOTAL:
+            return _invoice_total(alert, values)
+        case T.USAGE:
+            return _usage(alert, values)
+        case T.COMMIT_BALANCE | T.COMMIT_PERCENTAGE:
+            return _balance(alert, values, ("commit",), percentage=alert.type in Alert.PERCENTAGE)
+        case T.CREDIT_BALANCE | T.CREDIT_PERCENTAGE:
+            return _balance(alert, values, ("credit",), percentage=alert.type in Alert.PERCENTAGE)
+        case T.COMBINED_BALANCE | T.COMBINED_PERCENTAGE:
+            return _combined(alert, values, percentage=alert.type in Alert.PERCENTAGE)
+        case T.COMMIT_SEGMENT_DAYS:
+            return _segment_days(alert, values, "commit")
+        case T.CREDIT_SEGMENT_DAYS:
+            return _segment_days(alert, values, "credit")
+    return []

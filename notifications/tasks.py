@@ -1,0 +1,43 @@
+"""django-q2 entry points, each a thin wrapper over a service (schedules: schedules.py)."""
+
+from django.utils import timezone
+
+from .services import (
+    alerts_evaluate_pending,
+    alerts_queue_all,
+    deliveries_prune,
+    deliveries_send,
+    deliveries_send_due,
+    lifecycle_moments_fire,
+)
+
+
+def send_deliveries(ids) -> int:
+    """Send deliveries just queued (enqueued after the commit that queued them)."""
+    return deliveries_send(ids=ids)
+
+
+def send_due_deliveries() -> int:
+    """Retries that fell due, and deliveries whose sender died mid-way."""
+    return deliveries_send_due(now=timezone.now())
+
+
+def evaluate_alerts() -> int:
+    """Evaluate the alerts of customers with new usage or changed balances."""
+    return alerts_evaluate_pending()
+
+
+def sweep_alerts() -> int:
+    """Queue every watched customer (time alone moves some values), then evaluate."""
+    alerts_queue_all(now=timezone.now())
+    return alerts_evaluate_pending()
+
+
+def fire_lifecycle_moments() -> int:
+    """contract.start/end and segment start/end moments (and offsets) that have come."""
+    return lifecycle_moments_fire(now=timezone.now())
+
+
+def prune_deliveries() -> int:
+    """Forget deliveries older than 30 days."""
+    return deliveries_prune(now=timezone.now())
