@@ -77,3 +77,4 @@ def fake_clickhouse(path: str) -> Iterator[_Server]:
         server.shutdown()
         server.server_close()
         thread.join()
+        server.connection.close()
