@@ -1,6 +1,8 @@
 # The two set-up commands: `make run` and `make test`. Both create .venv and install on first use.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# `make run PORT=8001` serves on another port (when 8000 is taken).
+PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -20,8 +22,8 @@ run: $(STAMP)
 	$(PY) manage.py seed_demo
 	$(PY) manage.py setup_schedules
 	$(PY) manage.py collectstatic --no-input -v0
-	$(PY) manage.py ensure_access
-	$(PY) manage.py serve
+	$(PY) manage.py ensure_access --port $(PORT)
+	$(PY) manage.py serve --addr 127.0.0.1:$(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -37,6 +39,7 @@ test: lint
 # Metering, the golden invoices and the SDK's ingest flows again, with events in an in-process
 # ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
 CHDB_TESTS := tests/metering tests/invoicing/test_golden_e2e.py tests/invoicing/test_golden_e2e_terms.py \
+	tests/invoicing/test_golden_contract_terms.py \
 	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py
 test-chdb: $(STAMP)
 	@store=$$(mktemp -d /tmp/event-store.XXXXXX); trap 'rm -rf "$$store"' EXIT; \

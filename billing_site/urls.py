@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("invoicing.api.urls")),
     path("", include("dashboards.api.urls")),
     path("", include("dashboards.urls")),
+    path("", include("audit.api.urls")),
     path("", include("payments.api.urls")),
     path("", include("notifications.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -120,6 +120,37 @@ def format_money(amount: Decimal | None, unit_name: str) -> str:
     return f"{normalize(amount):,f} {unit_name}"
 
 
+# Amounts are stored in the pricing unit itself (cents for `USD (cents)`) and typed and read in
+# its display unit (dollars). The scale is the power of ten between the two; converting is exact.
+DISPLAY_SCALES = {USD_CENTS_NAME: 2}
+DISPLAY_SYMBOLS = {USD_CENTS_NAME: "$"}
+
+
+def display_scale(unit_name: str) -> int:
+    """Powers of ten between a stored amount and the amount people type: 2 for `USD (cents)`."""
+    return DISPLAY_SCALES.get(unit_name, 0)
+
+
+def to_display_amount(amount: Decimal | None, unit_name: str) -> Decimal | None:
+    """A stored amount in the unit people type: 2 cents in `USD (cents)` is 0.02 (dollars)."""
+    if amount is None:
+        return None
+    return normalize(amount.scaleb(-display_scale(unit_name)))
+
+
+def from_display_amount(amount: Decimal | None, unit_name: str) -> Decimal | None:
+    """A typed amount as stored: 0.02 (dollars) in `USD (cents)` is 2 (cents). The one place a
+    typed amount is converted; exact (a shift of the decimal point, never a float)."""
+    if amount is None:
+        return None
+    return amount.scaleb(display_scale(unit_name))
+
+
+def display_unit_label(unit_name: str) -> str:
+    """What a typed amount is in: `$` for `USD (cents)`, the unit's own name otherwise."""
+    return DISPLAY_SYMBOLS.get(unit_name, unit_name)
+
+
 # Intermediate results (a proration fraction, a quantity divided by a conversion factor) keep 50
 # significant digits, far beyond any stored amount, so that the one rounding per line decides.
 FULL_PRECISION = 50

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
+from . import money
 from .models import (
     BillableMetric,
     Package,
@@ -19,6 +20,7 @@ from .models import (
     Rate,
     RateCard,
     RateCardAlias,
+    group_values_key,
 )
 
 
@@ -204,20 +206,21 @@ def _matches(rate: Rate, selector: RateSelector, tags: Sequence[str]) -> bool:
 
 
 def _select(rates: list[Rate], selectors: Sequence[RateSelector], at: datetime) -> list[Rate]:
-    if not selectors:
-        return rates
+    """The rates any selector matches, products in their card's order (`product_order`)."""
     chosen = []
     for rate in rates:
-        tags = product_state_at(product=rate.product, at=at).tags
-        if any(_matches(rate, selector, tags) for selector in selectors):
+        tags = product_state_at(product=rate.product, at=at).tags if selectors else ()
+        if not selectors or any(_matches(rate, selector, tags) for selector in selectors):
             chosen.append(rate)
-    return chosen
+    return sorted(
+        chosen, key=lambda rate: rate.rate_card.product_position(rate.product_id, rate.product.name)
+    )
 
 
 def _rates(rate_card: RateCard) -> QuerySet[Rate]:
     return (
         Rate.objects.filter(rate_card=rate_card)
-        .select_related("product", "credit_type")
+        .select_related("product", "credit_type", "rate_card")
         .prefetch_related("tiers", "product__updates", "product__composite_products")
         .order_by("product__name", "product_id", "pricing_group_values_key", "starting_at")
     )
@@ -249,3 +252,80 @@ def rate_schedule(
     if ending_before is not None:
         rates = rates.filter(starting_at__lt=ending_before)
     return _select(list(rates), selectors, starting_at)
+
+
+def rate_current(
+    *, rate_card: RateCard, product: Product, pricing_group_values: dict, at: datetime
+) -> Rate | None:
+    """The product's rate for these pricing group values in effect at `at`, else the one that
+    starts next, else the last that ended (what "the current price" means to someone editing)."""
+    rates = Rate.objects.filter(
+        rate_card=rate_card,
+        product=product,
+        pricing_group_values_key=group_values_key(pricing_group_values or {}),
+    ).select_related("credit_type")
+    in_effect = (
+        rates.filter(starting_at__lte=at)
+        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=at))
+        .order_by("-starting_at")
+        .first()
+    )
+    return (
+        in_effect
+        or rates.filter(starting_at__gt=at).order_by("starting_at").first()
+        or rates.order_by("-starting_at").first()
+    )
+
+
+@dataclass(frozen=True)
+class PriceBookRow:
+    rate: Rate
+    product: Product
+    group_values: str
+    is_current: bool
+
+
+def rate_card_price_book(*, rate_card: RateCard, at: datetime) -> list[PriceBookRow]:
+    """Every rate of the card, by product, group values and start: the compact price book."""
+    rows = []
+    for rate in _rates(rate_card):
+        in_effect = rate.starting_at <= at and (
+            rate.ending_before is None or at < rate.ending_before
+        )
+        rows.append(
+            PriceBookRow(
+                rate=rate,
+                product=rate.product,
+                group_values=", ".join(
+                    f"{k}={v}" for k, v in sorted((rate.pricing_group_values or {}).items())
+                ),
+                is_current=in_effect,
+            )
+        )
+    return rows
+
+
+def product_unit_label(product: Product, *, at: datetime) -> str:
+    """What a product's quantity counts: its display unit (`minutes`), else its conversion's
+    name (`million tokens`) as of `at`, else what its metric aggregates."""
+    state = product_state_at(product=product, at=at)
+    if product.display_unit or state.quantity_conversion_name:
+        return product.display_unit or state.quantity_conversion_name
+    metric = product.billable_metric
+    if metric is None:
+        return "units"
+    if metric.aggregation_type == "COUNT":
+        return "events"
+    return f"{metric.get_aggregation_type_display().lower()} of {metric.aggregation_key}"
+
+
+def product_quantity(product: Product, quantity: Decimal, *, at: datetime) -> Decimal:
+    """A metric's quantity in the product's unit (its conversion, not its rounding: rounding is
+    per invoice line, not per day)."""
+    state = product_state_at(product=product, at=at)
+    if state.quantity_conversion_factor is None or not state.quantity_conversion_operation:
+        return quantity
+    with money.full_precision():
+        return money.convert_quantity(
+            quantity, state.quantity_conversion_factor, state.quantity_conversion_operation
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextvars import ContextVar
 from decimal import Decimal
 
 from django import forms
@@ -239,18 +240,31 @@ class OrderedRowsFormSet(forms.BaseFormSet):
             stored = self.row_model.objects.filter(
                 **{self.parent_field: instance}, **self.row_filter
             ).order_by("level")
-            initial = [{name: getattr(row, name) for name in self.row_fields} for row in stored]
+            initial = [
+                self.row_for_display({name: getattr(row, name) for name in self.row_fields})
+                for row in stored
+            ]
         # Blank rows to type into: a few for a new table, one more under stored rows.
         self.extra = 1 if initial else self.extra
         super().__init__(data, files, prefix=prefix, initial=initial, **kwargs)
 
     def rows(self) -> list[tuple]:
+        """The typed rows as stored (`row_for_storage`), blank rows left out."""
         rows = []
         for form in self.forms:
-            values = tuple(form.cleaned_data.get(name) for name in self.row_fields)
-            if any(v is not None for v in values):
-                rows.append(values)
+            values = {name: form.cleaned_data.get(name) for name in self.row_fields}
+            if any(v is not None for v in values.values()):
+                stored = self.row_for_storage(values)
+                rows.append(tuple(stored[name] for name in self.row_fields))
         return rows
+
+    def row_for_display(self, values: dict) -> dict:
+        """Hook: a stored row as typed (amounts in their display unit)."""
+        return values
+
+    def row_for_storage(self, values: dict) -> dict:
+        """Hook: a typed row as stored."""
+        return values
 
     def problem(self, rows: list[tuple]) -> str | None:
         raise NotImplementedError
@@ -339,7 +353,7 @@ class ArchivedListFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.action(description="Archive selected %(verbose_name_plural)s")
+@admin.action(description="Archive selected %(verbose_name_plural)s", permissions=["change"])
 def archive_selected(modeladmin, request, queryset):
     """Archive through the same service the API uses; refusals are reported, not raised."""
     now = timezone.now()
@@ -378,8 +392,78 @@ class ArchivableAdmin(admin.ModelAdmin):
         return obj.archived_at is not None
 
 
+def read_only_names(names: list, shown_as: dict[str, str | None], seen: set | None = None) -> list:
+    """Field names (or tuples of them, one line each) as someone who may not change them reads
+    them: a name in `shown_as` becomes its display method (money as money, not stored cents), or
+    is left out (None: a form-only field, or one a summary already says); each name once."""
+    seen = set() if seen is None else seen
+    result = []
+    for name in names:
+        if isinstance(name, tuple | list):
+            line = tuple(read_only_names(list(name), shown_as, seen))
+            if line:
+                result.append(line if len(line) > 1 else line[0])
+            continue
+        shown = shown_as.get(name, name)
+        if shown and shown not in seen:
+            seen.add(shown)
+            result.append(shown)
+    return result
+
+
+class ReadOnlyNamesMixin:
+    """A model admin or inline shown to someone who may not change it with its fields as
+    `read_only_shown_as` says (`read_only_names`); its display methods are in readonly_fields
+    and shown to readers only (whoever may change the row types the fields themselves)."""
+
+    read_only_shown_as: dict[str, str | None] = {}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):  # an add page types them
+            shown_as = {name: None for name in self.read_only_shown_as.values() if name}
+        else:
+            shown_as = self.read_only_shown_as
+        seen: set = set()
+        return [
+            (name, {**options, "fields": read_only_names(options["fields"], shown_as, seen)})
+            for name, options in fieldsets
+        ]
+
+
 class HiddenFromIndexMixin:
     """Reachable from its parent's page, not listed on the admin index."""
 
     def get_model_perms(self, request):
         return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Who is looking at the page being rendered
+
+# Display methods (a page's panels) are given the object, not the request: while a
+# `ViewerAwareAdmin`'s change page renders, this names who is looking.
+_page_viewer: ContextVar = ContextVar("admin_page_viewer", default=None)
+
+
+def page_viewer_may(permission: str) -> bool:
+    """Whether the person whose change page is being rendered holds `permission` (no one is
+    known outside a `ViewerAwareAdmin`'s change page: then no). A link or button leading to a
+    view they would be refused is left out; the view still checks."""
+    user = _page_viewer.get()
+    return user is not None and user.has_perm(permission)
+
+
+class ViewerAwareAdmin:
+    """A model admin whose display methods may ask `page_viewer_may(...)`: its change page is
+    rendered inside `change_view`, while the viewer is known."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        token = _page_viewer.set(request.user)
+        try:
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            _page_viewer.reset(token)

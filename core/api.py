@@ -337,8 +337,8 @@ def keyset_page(
         payload = _decode_cursor(cursor, cursor_field)
         try:
             after_time = datetime.fromisoformat(payload["t"])
-            after_id = uuid.UUID(payload["i"])
-        except (KeyError, TypeError, ValueError):
+            after_id = queryset.model._meta.pk.to_python(payload["i"])
+        except (KeyError, TypeError, ValueError, DjangoValidationError):
             raise exceptions.ValidationError(
                 {cursor_field: "Not a cursor this server issued."}
             ) from None

@@ -1,11 +1,28 @@
-"""Bearer-token authentication for every /v1/ and /v2/ endpoint."""
+"""Bearer-token authentication and token scopes for every /v1/ and /v2/ endpoint.
+
+A token's scope decides what it may call (`TokenScopePermission`, the project's default permission
+class): `full` everything; `read` every GET and the POST endpoints that only read (Metronome's
+`/list`, `/get`, `/v1/usage`, ... whose views say `token_scope = "read"`); `ingest` only the views
+that say `token_scope = "ingest"` (`POST /v1/ingest`).
+
+Every request reads its token in one prepared, indexed query, which also returns `last_used_at`;
+it is written at most once a minute per token (a conditional UPDATE, so several web workers
+write it once between them), never once per request: the ingest hot path stays one read.
+"""
+
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
-from rest_framework import authentication, exceptions
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import authentication, exceptions, permissions
 
 from .db import fetch_one
 from .models import ApiToken
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+SAFE_METHODS = frozenset(permissions.SAFE_METHODS)
 
 
 class ApiTokenUser(AnonymousUser):
@@ -34,25 +51,99 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         raw = raw.strip()
         if scheme.lower() != "bearer" or not raw:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
-        token = _active_token(ApiToken.hash(raw))
+        now = timezone.now()
+        token = _active_token(ApiToken.hash(raw), now=now)
         if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         return ApiTokenUser(token), token
 
     def authenticate_header(self, request) -> str:
         return self.keyword
 
 
-def _active_token(token_hash: str) -> ApiToken | None:
-    """The unrevoked token with this hash. Every API request asks, ingest's hot path included, so
-    this is one prepared indexed query rather than a compiled queryset (about half a millisecond
-    less per request)."""
+def _active_token(token_hash: str, *, now: datetime) -> ApiToken | None:
+    """The unrevoked, unexpired token with this hash. Every API request asks, ingest's hot path
+    included, so this is one prepared indexed query rather than a compiled queryset (about half
+    a millisecond less per request)."""
     table = connection.ops.quote_name(ApiToken._meta.db_table)
     row = fetch_one(
-        f"SELECT id, name FROM {table} WHERE token_hash = %s AND revoked_at IS NULL",
+        f"SELECT id, name, scope, expires_at, last_used_at FROM {table} "
+        "WHERE token_hash = %s AND revoked_at IS NULL",
         [token_hash],
     )
     if row is None:
         return None
-    token_id, name = row
-    return ApiToken(id=ApiToken._meta.pk.to_python(token_id), name=name, token_hash=token_hash)
+    token_id, name, scope, expires_at, last_used_at = (
+        row[0],
+        row[1],
+        row[2],
+        _aware(row[3]),
+        _aware(row[4]),
+    )
+    if expires_at is not None and now >= expires_at:
+        return None
+    token = ApiToken(
+        id=ApiToken._meta.pk.to_python(token_id),
+        name=name,
+        scope=scope,
+        token_hash=token_hash,
+        expires_at=expires_at,
+        last_used_at=last_used_at,
+    )
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+        _touch(token, now=now)
+    return token
+
+
+def _aware(value) -> datetime | None:
+    """A timestamp column as an aware UTC datetime (SQLite's raw cursor gives naive UTC text)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = parse_datetime(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _touch(token: ApiToken, *, now: datetime) -> None:
+    """Record the use, unless another worker already did within the minute."""
+    ApiToken.objects.filter(pk=token.pk).exclude(
+        last_used_at__gt=now - LAST_USED_RESOLUTION
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def token_scope_allows(scope: str, *, method: str, view_scope: str | None) -> bool:
+    """Whether a token of `scope` may call a view that declares `view_scope` with `method`."""
+    if scope == ApiToken.Scope.FULL:
+        return True
+    if scope == ApiToken.Scope.INGEST:
+        return view_scope == ApiToken.Scope.INGEST
+    if scope == ApiToken.Scope.READ:
+        return view_scope != ApiToken.Scope.INGEST and (
+            method in SAFE_METHODS or view_scope == ApiToken.Scope.READ
+        )
+    return False
+
+
+class TokenScopePermission(permissions.BasePermission):
+    """Authenticated, and the token's scope covers this call (403 saying so otherwise).
+
+    A view marks what it needs with `token_scope`: "ingest" (`POST /v1/ingest`: `ingest` and
+    `full` tokens), "read" (a POST that only reads: `read` and `full`); unmarked, a GET is a read
+    and anything else needs `full`.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        token = getattr(user, "token", None)
+        if token is None:
+            return True
+        view_scope = getattr(view, "token_scope", None)
+        if token_scope_allows(token.scope, method=request.method, view_scope=view_scope):
+            return True
+        raise exceptions.PermissionDenied(
+            f"This API token's scope is '{token.scope}', which does not allow "
+            f"{request.method} {request.path}."
+        )

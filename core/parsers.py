@@ -130,3 +130,30 @@ class DecimalJSONParser(BaseParser):
             if path is not None:
                 raise ParseError(f"{path_text(path) or 'body'}: {BAD_TEXT_MESSAGE}")
         return data
+
+
+def _number_text(value) -> str:
+    """JSON text of a value whose Decimals are written as JSON numbers, digit for digit."""
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else _reject_constant(str(value))
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k))}:{_number_text(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_number_text(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+class ExactJSONEncoder(json.JSONEncoder):
+    """For JSONFields holding request values: Decimals stay exact numbers (never floats)."""
+
+    def encode(self, o) -> str:
+        return _number_text(o)
+
+
+class ExactJSONDecoder(json.JSONDecoder):
+    """Reads non-integer numbers back as Decimal."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["parse_float"] = Decimal
+        super().__init__(*args, **kwargs)

@@ -6,6 +6,8 @@ from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
+from catalog import money
+from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin
 from catalog.models import tiers_problem
 from core.admin_forms import (
     KeyValuesField,
@@ -32,10 +34,46 @@ from .models import (
 )
 
 
-def _rows(parent, model, fields, *, fk_name=None):
+def contract_unit_name(contract) -> str | None:
+    """The unit a contract's invoices (and so its charges) are in: its rate card's fiat unit."""
+    if contract is None or not contract.rate_card_id:
+        return None
+    return contract.rate_card.fiat_credit_type.name
+
+
+class AccessSegmentForm(MoneyFieldsMixin, forms.ModelForm):
+    """An access schedule segment: its amount in the commit's or credit's display unit."""
+
+    money_fields = ("amount",)
+
+    def unit_name_of_instance(self) -> str | None:
+        term = self.instance.commit if self.instance.commit_id else None
+        term = term or (self.instance.credit if self.instance.credit_id else None)
+        return term.credit_type.name if term is not None else None
+
+
+class ScheduleItemForm(MoneyFieldsMixin, forms.ModelForm):
+    """A date of an invoice schedule or scheduled charge: invoiced in the contract's unit."""
+
+    money_fields = ("amount", "unit_price")
+
+    def unit_name_of_instance(self) -> str | None:
+        for parent in ("commit", "scheduled_charge"):
+            if getattr(self.instance, f"{parent}_id", None):
+                return contract_unit_name(getattr(self.instance, parent).contract)
+        return None
+
+
+class MoneyRowsInlineFormSet(MoneyRowsMixin, BaseInlineFormSet):
+    pass
+
+
+def _rows(parent, model, fields, *, form, fk_name=None):
     return inlineformset_factory(
         parent,
         model,
+        form=form,
+        formset=MoneyRowsInlineFormSet,
         fk_name=fk_name,
         fields=fields,
         extra=1,
@@ -44,14 +82,12 @@ def _rows(parent, model, fields, *, fk_name=None):
     )
 
 
-COMMIT_ACCESS = _rows(Commit, AccessSegment, ["amount", "starting_at", "ending_before"])
-CREDIT_ACCESS = _rows(Credit, AccessSegment, ["amount", "starting_at", "ending_before"])
-COMMIT_INVOICES = _rows(
-    Commit, CommitInvoiceItem, ["timestamp", "amount", "unit_price", "quantity"]
-)
-CHARGE_ITEMS = _rows(
-    ScheduledCharge, ScheduledChargeItem, ["timestamp", "amount", "unit_price", "quantity"]
-)
+ACCESS_FIELDS = ["amount", "starting_at", "ending_before"]
+ITEM_FIELDS = ["timestamp", "amount", "unit_price", "quantity"]
+COMMIT_ACCESS = _rows(Commit, AccessSegment, ACCESS_FIELDS, form=AccessSegmentForm)
+CREDIT_ACCESS = _rows(Credit, AccessSegment, ACCESS_FIELDS, form=AccessSegmentForm)
+COMMIT_INVOICES = _rows(Commit, CommitInvoiceItem, ITEM_FIELDS, form=ScheduleItemForm)
+CHARGE_ITEMS = _rows(ScheduledCharge, ScheduledChargeItem, ITEM_FIELDS, form=ScheduleItemForm)
 
 
 class BalanceTermFormSet(BaseInlineFormSet):
@@ -91,7 +127,23 @@ class CommitForm(ModelErrorsMixin, forms.ModelForm):
         ]
 
 
-class CommitWithRowsForm(NestedRowsMixin, CommitForm):
+class TermRowsMoneyMixin:
+    """A commit or credit typed with its rows: the access schedule is in the term's unit, the
+    invoice schedule in the contract's."""
+
+    def prepare_nested(self, cleaned_data):
+        unit = cleaned_data.get("credit_type") or (
+            self.instance.credit_type if self.instance.credit_type_id else None
+        )
+        contract = cleaned_data.get("contract") or getattr(self.instance, "contract", None)
+        for formset in self.nested:
+            if formset is getattr(self, "access_schedule_formset", None):
+                formset.set_money_unit(unit.name if unit else None)
+            else:
+                formset.set_money_unit(contract_unit_name(contract))
+
+
+class CommitWithRowsForm(TermRowsMoneyMixin, NestedRowsMixin, CommitForm):
     nested_formsets = (
         ("access_schedule", "Access schedule", COMMIT_ACCESS),
         ("invoice_schedule", "Invoice schedule", COMMIT_INVOICES),
@@ -119,16 +171,25 @@ class CreditForm(ModelErrorsMixin, forms.ModelForm):
         ]
 
 
-class CreditWithRowsForm(NestedRowsMixin, CreditForm):
+class CreditWithRowsForm(TermRowsMoneyMixin, NestedRowsMixin, CreditForm):
     nested_formsets = (("access_schedule", "Access schedule", CREDIT_ACCESS),)
 
 
-class OverrideTierRowsFormSet(OrderedRowsFormSet):
-    """An override's tiers: multipliers for TIERED, prices for a tiered OVERWRITE."""
+class OverrideTierRowsFormSet(MoneyColumnsMixin, OrderedRowsFormSet):
+    """An override's tiers: multipliers for TIERED, prices for a tiered OVERWRITE (typed in the
+    overwrite's display unit)."""
 
     row_model = OverrideTier
     parent_field = "override"
     row_fields = ("size", "multiplier", "price")
+    money_columns = ("price",)
+
+    def unit_name_of_parent(self) -> str | None:
+        override = self.instance
+        if override.overwrite_credit_type_id:
+            return override.overwrite_credit_type.name
+        return contract_unit_name(override.contract if override.contract_id else None)
+
     show_when = (("type", "TIERED"), ("overwrite_rate_type", "TIERED"))
     help_text = "Multipliers for tiered multipliers, prices for a tiered overwrite. Leave the last size empty."
     override_type: str | None = None
@@ -152,7 +213,7 @@ class OverrideTierRowsFormSet(OrderedRowsFormSet):
         return None
 
 
-class OverrideForm(NestedRowsMixin, forms.ModelForm):
+class OverrideForm(MoneyFieldsMixin, NestedRowsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
     tags_match = forms.ChoiceField(
         choices=Override.TagsMatch.choices,
@@ -167,6 +228,7 @@ class OverrideForm(NestedRowsMixin, forms.ModelForm):
         required=False, help_text="Commit ids, comma separated (commit-specific overrides)."
     )
     nested_formsets = (("tiers", "Tiers", ordered_rows_formset(OverrideTierRowsFormSet)),)
+    money_fields = ("overwrite_price",)
 
     class Meta:
         model = Override
@@ -192,16 +254,38 @@ class OverrideForm(NestedRowsMixin, forms.ModelForm):
             "target",
         ]
 
+    def unit_name_of_instance(self) -> str | None:
+        if self.instance.overwrite_credit_type_id:
+            return self.instance.overwrite_credit_type.name
+        return contract_unit_name(self.instance.contract if self.instance.contract_id else None)
+
+    def unit_name_of_cleaned(self, cleaned_data) -> str:
+        unit = cleaned_data.get("overwrite_credit_type")
+        if unit is not None:
+            return unit.name
+        contract = cleaned_data.get("contract")
+        return (
+            contract_unit_name(contract)
+            or self.unit_name_of_instance()
+            or self.money_unit_name
+            or money.USD_CENTS_NAME
+        )
+
     def clean_tags_match(self):
         return self.cleaned_data.get("tags_match") or Override.TagsMatch.ANY
 
     def prepare_nested(self, cleaned_data):
         self.tiers_formset.override_type = cleaned_data.get("type")
         self.tiers_formset.overwrite_rate_type = cleaned_data.get("overwrite_rate_type")
+        self.tiers_formset.money_unit_name = self.unit_name_of_cleaned(cleaned_data)
 
 
 class ScheduledChargeForm(NestedRowsMixin, forms.ModelForm):
     nested_formsets = (("schedule_items", "Schedule", CHARGE_ITEMS),)
+
+    def prepare_nested(self, cleaned_data):
+        contract = cleaned_data.get("contract") or getattr(self.instance, "contract", None)
+        self.schedule_items_formset.set_money_unit(contract_unit_name(contract))
 
     class Meta:
         model = ScheduledCharge

@@ -21,6 +21,8 @@ from .models import (
     ContractTransition,
     Credit,
     Customer,
+    NamedScheduleSegment,
+    RecurringBalance,
 )
 
 CONTRACT_PREFETCH = (
@@ -41,6 +43,14 @@ CONTRACT_PREFETCH = (
     "scheduled_charges__schedule_items",
     "scheduled_charges__product",
     "subscriptions__product",
+    "usage_filters",
+    "edits",
+    "subscriptions__quantities",
+    "discounts__schedule_items",
+    "discounts__product",
+    "professional_services",
+    "recurring_balances__product",
+    "recurring_balances__applicable_products",
 )
 
 
@@ -288,6 +298,13 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
             .annotate(total=Sum("amount"))
             .values_list("commit_id", "total")
         )
+    seat_keys = {}
+    if any(term.seat_id for term in terms):
+        seat_keys = dict(
+            RecurringBalance.objects.filter(
+                pk__in={term.recurring_id for term in terms if term.seat_id}
+            ).values_list("pk", "subscription__seat_group_key")
+        )
     result = []
     for term in terms:
         invoices_here = term.contract_id == contract.pk or (
@@ -317,6 +334,10 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                     for item in items
                 ),
                 "drawn_before": -(drawn.get(term.pk) or Decimal(0)),
+                # A per-seat balance: {seat group key: seat id}; only that seat's usage draws it.
+                "seat": {seat_keys.get(term.recurring_id) or "": term.seat_id}
+                if term.seat_id
+                else {},
                 "access_schedule": tuple(
                     {
                         "id": str(s.pk),
@@ -558,6 +579,112 @@ def customer_balances(
             queryset = queryset.filter(Exists(segments.filter(starting_at__lt=effective_before)))
         result[kind] = queryset
     return result
+
+
+# --- Named schedules --------------------------------------------------------------------------------
+
+
+def named_schedule_segments(
+    *,
+    owner: dict,
+    name: str,
+    covering_date: datetime | None = None,
+    properties: dict | None = None,
+) -> list:
+    """The segments of one named schedule, in time order; with `covering_date`, only the one in
+    effect then (if any)."""
+    rows = NamedScheduleSegment.objects.filter(name=name, **owner)
+    if "contract" in owner:
+        rows = rows.filter(properties=properties or {})
+    if covering_date is not None:
+        rows = rows.filter(starting_at__lte=covering_date).filter(
+            Q(ending_before__isnull=True) | Q(ending_before__gt=covering_date)
+        )
+    return list(rows.order_by("starting_at"))
+
+
+def contract_named_schedules(
+    *,
+    customer: Customer,
+    contract: Contract | None = None,
+    name: str | None = None,
+    covering_date: datetime | None = None,
+    properties: dict | None = None,
+) -> list[dict]:
+    """The named schedules of a customer's contracts (one contract's with `contract`), each
+    {contract_id, schedule_name, properties, segments}, by contract then name; `properties`
+    keeps the schedules whose properties include them."""
+    rows = NamedScheduleSegment.objects.filter(contract__customer=customer)
+    if contract is not None:
+        rows = rows.filter(contract=contract)
+    if name:
+        rows = rows.filter(name=name)
+    if covering_date is not None:
+        rows = rows.filter(starting_at__lte=covering_date).filter(
+            Q(ending_before__isnull=True) | Q(ending_before__gt=covering_date)
+        )
+    schedules: dict[tuple, dict] = {}
+    for row in rows.order_by("contract_id", "name", "starting_at"):
+        if properties and any(row.properties.get(k) != v for k, v in properties.items()):
+            continue
+        key = (str(row.contract_id), row.name, tuple(sorted(row.properties.items())))
+        schedules.setdefault(
+            key,
+            {
+                "contract_id": row.contract_id,
+                "schedule_name": row.name,
+                "properties": row.properties,
+                "segments": [],
+            },
+        )["segments"].append(row)
+    return list(schedules.values())
+
+
+def contract_edits(*, contract: Contract) -> list:
+    """The contract's edits and amendments, oldest first (getEditHistory)."""
+    return list(contract.edits.order_by("created_at", "id"))
+
+
+# --- Subscription quantities and seats -----------------------------------------------------------------
+
+
+def subscription_quantity_history(
+    *,
+    subscription,
+    covering_date: datetime | None = None,
+    starting_at: datetime | None = None,
+    ending_before: datetime | None = None,
+) -> list[dict]:
+    """The subscription's quantity periods, oldest first: {starting_at, ending_before (None:
+    until it ends), quantity, seat_ids, unassigned_seats}; `covering_date` keeps the one in
+    effect then, `starting_at` / `ending_before` those overlapping the window."""
+    rows = list(subscription.quantities.order_by("starting_at"))
+    history = []
+    for index, row in enumerate(rows):
+        end = rows[index + 1].starting_at if index + 1 < len(rows) else subscription.ending_before
+        history.append(
+            {
+                "starting_at": row.starting_at,
+                "ending_before": end,
+                "quantity": row.quantity,
+                "seat_ids": list(row.seat_ids),
+                "unassigned_seats": row.unassigned_seats,
+            }
+        )
+    if covering_date is not None:
+        history = [
+            h
+            for h in history
+            if h["starting_at"] <= covering_date
+            and (h["ending_before"] is None or covering_date < h["ending_before"])
+        ]
+    if starting_at is not None:
+        history = [
+            h for h in history if h["ending_before"] is None or h["ending_before"] > starting_at
+        ]
+    if ending_before is not None:
+        history = [h for h in history if h["starting_at"] < ending_before]
+    return history
 
 
 def customer_billing_configurations(

@@ -16,6 +16,7 @@ from .services import (
     contract_invoices_archive,
     contract_transition_roll_over,
 )
+from .threshold_billing import contract_thresholds_check
 
 
 def _contract(contract_id) -> Contract | None:
@@ -39,6 +40,15 @@ def contract_created(event: DomainEvent) -> None:
         if transition is not None:
             contract_transition_roll_over(transition=transition, now=event.occurred_at)
     contract_drafts_ensure(contract=contract, now=event.occurred_at)
+    _thresholds(contract, event)
+
+
+def _thresholds(contract: Contract, event: DomainEvent) -> None:
+    """An enabled threshold configuration is evaluated at once (its schedule does it later)."""
+    if (contract.prepaid_balance_threshold_configuration or {}).get("is_enabled") or (
+        contract.spend_threshold_configuration or {}
+    ).get("is_enabled"):
+        contract_thresholds_check(contract=contract, now=event.occurred_at)
 
 
 @handles("contract.edit")
@@ -52,6 +62,7 @@ def contract_edited(event: DomainEvent) -> None:
         contract_drafts_fit(contract=contract, now=event.occurred_at)
     else:
         contract_drafts_ensure(contract=contract, now=event.occurred_at)
+    _thresholds(contract, event)
 
 
 @handles("contract.archive")

@@ -61,6 +61,11 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-start_timestamp", "-created_at"]
+        permissions = [
+            ("finalize_invoice", "Can finalize draft invoices early"),
+            ("void_invoice", "Can void finalized invoices"),
+            ("regenerate_invoice", "Can regenerate void invoices as new drafts"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["contract", "type", "start_timestamp"],
@@ -119,6 +124,8 @@ class InvoiceLineItem(models.Model):
         APPLIED_COMMIT_OR_CREDIT = "applied_commit_or_credit", "Commit or credit applied"
         POSTPAID_TRUEUP = "postpaid_trueup", "Postpaid commit true-up"
         CPU_CONVERSION = "cpu_conversion", "Custom unit conversion"
+        DISCOUNT = "discount", "Discount"
+        PROFESSIONAL_SERVICE = "professional_service", "Professional service"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="line_items")
@@ -158,6 +165,8 @@ class InvoiceLineItem(models.Model):
     subscription_id = models.UUIDField(null=True, blank=True)
     scheduled_charge_id = models.UUIDField(null=True, blank=True)
     balance_remaining = models.DecimalField(**MONEY, null=True, blank=True)
+    discount_id = models.UUIDField(null=True, blank=True)
+    professional_service_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["invoice", "position"]

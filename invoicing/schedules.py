@@ -20,4 +20,11 @@ SCHEDULES = [
         help="Roll over renewals made ahead of time once their new contract starts (net of "
         "what the earlier contract's drafts draw).",
     ),
+    ScheduleSpec(
+        name="invoicing.check_thresholds",
+        func="invoicing.tasks.check_thresholds",
+        minutes=5,
+        help="Threshold billing: recharge prepaid balances that fell below their threshold and "
+        "bill spend that reached its threshold.",
+    ),
 ]

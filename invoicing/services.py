@@ -261,9 +261,19 @@ _FROZEN_FIELDS = [
 ]
 
 
-def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -> None:
+def _freeze(
+    invoices: list[Invoice],
+    *,
+    now: datetime,
+    preload: RatingPreload | None,
+    inputs: dict | None = None,
+    issued_at: datetime | None = None,
+) -> None:
     """Rate and freeze drafts the caller has locked, in its transaction: lines, totals, snapshot,
-    consecutive numbers in the given order, issued_at."""
+    consecutive numbers in the given order, issued_at (`now` unless given). `inputs` ({invoice
+    id: RatingInput}) rates an invoice from a given input instead of the database (historical
+    invoices)."""
+    inputs = inputs or {}
     if not invoices:
         return
     lines: list[InvoiceLineItem] = []
@@ -271,7 +281,9 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
     rated = []
     for invoice in invoices:
         _check_transition(invoice, Status.FINALIZED)
-        rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
+        rating_input = inputs.get(invoice.pk) or rating_input_for(
+            invoice=invoice, now=now, preload=preload
+        )
         result = rate_invoice(rating_input)
         if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
             raise InvoiceStateError(
@@ -300,7 +312,7 @@ def _freeze(invoices: list[Invoice], *, now: datetime, preload: RatingPreload) -
         invoice.subtotal = result.subtotal
         invoice.total = result.total
         invoice.status = Status.FINALIZED
-        invoice.issued_at = now
+        invoice.issued_at = issued_at or now
         invoice.number = first + offset
         invoice.updated_at = now
     InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)

@@ -7,6 +7,7 @@ from invoicing.services import (
     drafts_ensure_all,
     invoices_finalize_due,
 )
+from invoicing.threshold_billing import thresholds_check_all
 
 
 def finalize_due_invoices() -> int:
@@ -25,3 +26,8 @@ def roll_over_due_transitions() -> int:
     """Roll over the renewals whose new contract has started (made ahead of time), net of what
     the earlier contract's current drafts draw."""
     return contract_transitions_roll_over_due(now=timezone.now())
+
+
+def check_thresholds() -> int:
+    """Evaluate every enabled threshold configuration (auto-recharge, spend threshold)."""
+    return thresholds_check_all(now=timezone.now())

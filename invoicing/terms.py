@@ -86,6 +86,7 @@ def _balance(data: dict) -> Balance:
             for item in data["invoice_schedule"]
         ),
         drawn_before=data["drawn_before"],
+        seat=group_values(data.get("seat") or {}),
         access_schedule=tuple(
             AccessSegment(
                 id=segment["id"],

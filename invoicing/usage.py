@@ -30,10 +30,12 @@ def metric_usage_by_group(
     ending_before: datetime,
     group_keys: list[str],
     customer_ids: list[str] | None = None,
+    only: tuple[str, list[str]] | None = None,
 ) -> GroupUsage:
     """{(group value, ...) in `group_keys` order: quantity} for events in [starting_at, ending_before)
     of the customer (its id or any ingest alias, or the given `customer_ids`) matching the metric.
-    A value is None where an event did not carry that key.
+    A value is None where an event did not carry that key. `only` (group key, values): just the
+    events whose value of that key is one of the values (a contract's usage filter).
 
     Metering's pre-aggregates are hourly: a window that starts or ends inside an hour (a contract
     starting at 09:30) is computed from that window's events instead, which is exact for every
@@ -43,6 +45,19 @@ def metric_usage_by_group(
         from metering import selectors
     except ImportError:
         selectors = None
+    if metric.sql:
+        from metering.sql_metrics import sql_metric_usage
+
+        if customer_ids is None:
+            customer_ids = selectors.customer_ingest_ids(customer=customer)
+        return sql_metric_usage(
+            metric=metric,
+            customer_ids=customer_ids,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            group_keys=list(group_keys),
+            only=only,
+        )
     by_segment = getattr(selectors, "usage_by_segment", None)
     if by_segment is not None and _hour_aligned(starting_at) and _hour_aligned(ending_before):
         if customer_ids is None:
@@ -52,6 +67,7 @@ def metric_usage_by_group(
             customer_ids=customer_ids,
             boundaries=[starting_at, ending_before],
             group_keys=list(group_keys),
+            only=only,
         )[0]
     return _from_raw_events(
         metric=metric,
@@ -60,6 +76,7 @@ def metric_usage_by_group(
         starting_at=starting_at,
         ending_before=ending_before,
         group_keys=list(group_keys),
+        only=only,
     )
 
 
@@ -151,6 +168,7 @@ def _from_raw_events(
     starting_at: datetime,
     ending_before: datetime,
     group_keys: list[str],
+    only: tuple[str, list[str]] | None = None,
 ) -> GroupUsage:
     from invoicing.selectors import customer_event_ids
     from metering.selectors import events_between
@@ -168,6 +186,10 @@ def _from_raw_events(
     )
     for event_type, properties in rows:
         if not event_matches(metric, event_type, properties):
+            continue
+        if only is not None and (
+            only[0] not in properties or _text(properties[only[0]]) not in only[1]
+        ):
             continue
         group = tuple(
             _text(properties[name]) if name in properties else None for name in group_keys

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.shortcuts import get_object_or_404, redirect
@@ -24,8 +25,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from catalog import money
 from catalog.models import BillableMetric, Product
-from customers.models import Contract
+from catalog.selectors import product_quantity, product_unit_label
+from customers.models import Contract, Customer
 
 from . import selectors, services
 from .definitions import CompiledMetric, numeric_value
@@ -202,9 +205,12 @@ class UsageEventAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def has_send_test_event_permission(self, request) -> bool:
+        return request.user.has_perm("metering.send_test_event")
+
     def unattributed_view(self, request):
         if not self.has_view_permission(request):
-            return redirect("admin:index")
+            raise PermissionDenied
         rows = selectors.unattributed_customer_ids()
         changelist = reverse("admin:metering_usageevent_changelist")
         context = {
@@ -217,8 +223,8 @@ class UsageEventAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/metering/unattributed.html", context)
 
     def send_test_event_view(self, request, contract_id, product_id):
-        if not self.has_view_permission(request):
-            return redirect("admin:index")
+        if not self.has_send_test_event_permission(request):
+            raise PermissionDenied
         contract = get_object_or_404(Contract.objects.select_related("customer"), pk=contract_id)
         product = get_object_or_404(
             Product.objects.select_related("billable_metric"), pk=product_id
@@ -241,9 +247,14 @@ class UsageEventAdmin(admin.ModelAdmin):
                     form.add_error(None, str(exc).removeprefix("event 0: "))
                 else:
                     if result.inserted:
-                        messages.success(
-                            request, _accepted_message(event, metric, contract, form.moment)
-                        )
+                        owner = form.owner
+                        if owner is None:
+                            messages.warning(request, _unattributed_message(event))
+                        else:
+                            messages.success(
+                                request,
+                                _accepted_message(event, metric, product, owner, form.moment),
+                            )
                         return redirect(contract_url)
                     form.add_error(
                         "transaction_id",
@@ -267,27 +278,55 @@ class UsageEventAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/metering/send_test_event.html", context)
 
 
-def _accepted_message(event: dict, metric: BillableMetric, contract: Contract, moment) -> str:
+def _unattributed_message(event: dict) -> str:
+    return (
+        f"Test event {event['transaction_id']} accepted, but it is unattributed: no customer has "
+        f"the id '{event['customer_id']}' (neither a customer id nor an ingest alias), so it "
+        "counts for nobody until that id is added to a customer as an ingest alias."
+    )
+
+
+def _accepted_message(
+    event: dict, metric: BillableMetric, product: Product, customer: Customer, moment
+) -> str:
+    """What the customer's usage of the metric is now this month, in the metric's unit and in
+    the product's (as the invoice shows it)."""
     start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     value = selectors.metric_usage_by_group(
         metric=metric,
-        customer=contract.customer,
+        customer=customer,
         starting_at=start,
         ending_before=end,
         group_keys=[],
     ).get((), Decimal(0))
-    return (
-        f"Test event {event['transaction_id']} accepted. {metric.name} for "
-        f"{contract.customer.name} in {start:%B %Y}: {value.normalize():,f}."
+    unit = (
+        "events"
+        if metric.aggregation_type == BillableMetric.AggregationType.COUNT
+        else f"{metric.get_aggregation_type_display().lower()} of {metric.aggregation_key}"
     )
+    message = (
+        f"Test event {event['transaction_id']} accepted for {customer.name}. {metric.name} in "
+        f"{start:%B %Y}: {value.normalize():,f} ({unit})"
+    )
+    converted = product_quantity(product, value, at=moment)
+    if converted != value:
+        message += (
+            f" = {money.normalize(converted):,f} {product_unit_label(product, at=moment)} "
+            f"of {product.name}"
+        )
+    return message + "."
 
 
 class TestEventForm(forms.Form):
     """One event for the sandbox; a text field per property the product's metric reads."""
 
     transaction_id = forms.CharField(max_length=128)
-    customer_id = forms.CharField(max_length=255, help_text="The customer's id or an alias.")
+    customer_id = forms.CharField(
+        max_length=255,
+        help_text="The customer's id or one of its ingest aliases. An id no customer has is "
+        "stored unattributed: it counts for nobody until it is added as an alias.",
+    )
     event_type = forms.CharField(max_length=255)
     timestamp = forms.CharField(help_text="RFC 3339, e.g. 2026-01-01T12:00:00Z (UTC if no offset).")
 
@@ -297,10 +336,16 @@ class TestEventForm(forms.Form):
         self.compiled = CompiledMetric.from_model(metric)
         self.now = now
         self.moment: datetime | None = None
+        self.owner: Customer | None = None
         for name in self.property_names(metric):
             self.fields[f"property_{name}"] = forms.CharField(
                 label=f"properties.{name}", required=False
             )
+        self.fields["send_unattributed"] = forms.BooleanField(
+            required=False,
+            label="Send it unattributed anyway",
+            help_text="Only needed when no customer has the customer id above.",
+        )
 
     @staticmethod
     def property_names(metric: BillableMetric) -> list[str]:
@@ -323,6 +368,11 @@ class TestEventForm(forms.Form):
         for name, value in example["properties"].items():
             initial[f"property_{name}"] = value
         return initial
+
+    def clean_customer_id(self) -> str:
+        value = self.cleaned_data["customer_id"].strip()
+        self.owner = selectors.customers_by_ingest_id([value]).get(value)
+        return value
 
     def properties(self) -> dict:
         return {
@@ -369,6 +419,14 @@ class TestEventForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if self.errors:
+            return cleaned
+        if self.owner is None and not cleaned.get("send_unattributed"):
+            self.add_error(
+                "customer_id",
+                f"No customer has the id '{cleaned['customer_id']}' (neither a customer id nor an "
+                "ingest alias): the event would be stored unattributed and count for nobody. "
+                "Use the customer's id or alias, or tick “Send it unattributed anyway”.",
+            )
             return cleaned
         compiled = self.compiled
         metric = self.metric

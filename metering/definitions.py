@@ -140,6 +140,21 @@ class CompiledMetric:
 
     @classmethod
     def from_model(cls, metric: BillableMetric) -> CompiledMetric:
+        if metric.sql:
+            # A SQL metric is evaluated from the events when read; here it only counts every
+            # event of a customer per hour: the fingerprint of its cached results.
+            return cls(
+                id=metric.id,
+                name=metric.name,
+                aggregation="COUNT",
+                key="",
+                types_in=None,
+                types_not_in=frozenset(),
+                rules=(),
+                group_keys=(),
+                key_sets=(),
+                id_text=str(metric.id),
+            )
         rules = []
         for rule in metric.property_filters or []:
             rules.append(

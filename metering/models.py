@@ -114,6 +114,7 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["-timestamp"]
+        permissions = [("send_test_event", "Can send test events from the sandbox")]
         indexes = [
             models.Index(fields=["customer_id", "timestamp"], name="usageevent_customer_time"),
             models.Index(fields=["transaction_id"], name="usageevent_transaction"),
@@ -250,3 +251,51 @@ class MetricDistinctValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_id} {self.customer_id} {self.hour:%Y-%m-%d %H}h {self.value}"
+
+
+class SqlMetricResult(models.Model):
+    """A SQL metric's rows for one scope (ingest ids, window, usage filter), kept while the
+    events counted in the window's hours (`fingerprint`) are unchanged (`metering.sql_metrics`).
+    A cache: deleting every row changes no answer."""
+
+    metric = models.ForeignKey(
+        BillableMetric, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    scope = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["metric", "scope"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "scope"], name="sqlmetricresult_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} {self.scope[:12]}"
+
+
+class SqlMetricHour(models.Model):
+    """One hour of an hourly SQL metric's cached result for a scope: the hour's rows and the
+    events counted in it when they were read (`metering.sql_metrics`). Only hours whose count
+    changed are read again. A cache: deleting every row changes no answer."""
+
+    metric = models.ForeignKey(
+        BillableMetric, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    scope = models.CharField(max_length=64)
+    hour = models.DateTimeField()
+    event_count = models.BigIntegerField()
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["metric", "scope", "hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "scope", "hour"], name="sqlmetrichour_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} {self.scope[:12]} {self.hour:%Y-%m-%d %H}h"

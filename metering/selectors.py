@@ -126,15 +126,38 @@ def usage_by_segment(
     customer_ids: Sequence[str],
     boundaries: Sequence[datetime],
     group_keys: Sequence[str],
+    only: tuple[str, Sequence[str]] | None = None,
 ) -> list[GroupUsage]:
-    """`metric_usage_by_segment` for explicit ingest ids (several customers at once, or none)."""
+    """`metric_usage_by_segment` for explicit ingest ids (several customers at once, or none).
+
+    `only` = (group key, values): count only the events whose value of that group key is one of
+    `values` (a contract's usage filter). It is applied to the full group values before rolling
+    up, so it is exact for every aggregation, UNIQUE included."""
     group_keys = list(group_keys)
     _check_keys(metric, group_keys)
+    if only is not None:
+        _check_keys(metric, [only[0]])
+        only = (only[0], frozenset(only[1]))
     bounds = _check_boundaries(boundaries)
     if not customer_ids:
         return [{} for _ in range(len(bounds) - 1)]
+    if metric.sql:
+        # A SQL metric is its query over each segment's events (see metering.sql_metrics).
+        from .sql_metrics import sql_metric_usage_by_segment
+
+        return sql_metric_usage_by_segment(
+            metric=metric,
+            customer_ids=list(customer_ids),
+            bounds=bounds,
+            group_keys=group_keys,
+            only=only,
+        )
     return event_store().usage_by_segment(
-        metric=metric, customer_ids=list(customer_ids), bounds=bounds, group_keys=group_keys
+        metric=metric,
+        customer_ids=list(customer_ids),
+        bounds=bounds,
+        group_keys=group_keys,
+        only=only,
     )
 
 

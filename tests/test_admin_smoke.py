@@ -40,6 +40,7 @@ FACTORY_MODULES = {
     "core": "tests.core.factories",
     "metering": "tests.metering.factories",
     "invoicing": "tests.invoicing.factories",
+    "audit": "tests.audit.factories",
     "notifications": "tests.notifications.factories",
     "dashboards": "tests.dashboards.factories",
     "payments": "tests.payments.factories",
@@ -162,8 +163,17 @@ def test_index_shows_offering_then_customers(admin_client):
     ]
     customers = [m["name"] for m in sections[1]["models"]]
     assert customers[:2] == ["Customers", "Contracts"]
-    # Invoices join the section once the invoicing admin is registered.
-    assert customers[2:] in ([], ["Invoices"])
+    # Invoices, the company profile printed on them (dashboards' admin), then the contract terms
+    # that have pages of their own (issue 14).
+    assert customers[2:] == [
+        "Invoices",
+        "Company profiles",
+        "Discounts",
+        "Professional services",
+        "Recurring commits and credits",
+        "Usage filters",
+        "Named schedules",
+    ]
     assert apps.is_installed("invoicing")
     html = response.content.decode()
     assert html.index("Offering") < html.index("Billable metrics") < html.index("Customers")
@@ -193,9 +203,11 @@ def test_a_rate_card_with_two_tiered_rates_is_created_through_the_admin(admin_cl
                 0,
                 product=tokens,
                 rate_type="TIERED",
-                tiers=[("1000000", "100"), ("1000000", "80"), ("", "60")],
+                tiers=[("1000000", "1"), ("1000000", "0.80"), ("", "0.60")],
             ),
-            rate_rows(1, product=images, rate_type="TIERED", tiers=[("500", "2.5"), ("", "1.25")]),
+            rate_rows(
+                1, product=images, rate_type="TIERED", tiers=[("500", "0.025"), ("", "0.0125")]
+            ),
         ],
     )
 

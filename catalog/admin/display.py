@@ -51,6 +51,20 @@ def rate_price_summary(rate: Rate) -> str:
     return money_display(rate.price, unit)
 
 
+def tier_size_display(tier) -> str:
+    """A tier's size: a quantity, or money for a tiered percentage (its tiers are spend)."""
+    if tier.rate.rate_type == Rate.RateType.TIERED_PERCENTAGE:
+        return money_display(tier.size, tier.rate.credit_type)
+    return "rest" if tier.size is None else quantity_display(tier.size)
+
+
+def tier_price_display(tier) -> str:
+    """A tier's price: money, or a percentage of spend for a tiered percentage."""
+    if tier.rate.rate_type == Rate.RateType.TIERED_PERCENTAGE:
+        return _percent(tier.price)
+    return money_display(tier.price, tier.rate.credit_type)
+
+
 def _percent(fraction: Decimal) -> str:
     return f"{money.normalize(fraction * 100)}%"
 

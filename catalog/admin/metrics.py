@@ -1,10 +1,15 @@
 """Pricing units and billable metrics in the admin."""
 
+import json
 from decimal import Decimal
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from rest_framework.response import Response
 
+from core.admin_api import AdminJsonView
 from core.admin_forms import (
     NESTED_MEDIA,
     ArchivableAdmin,
@@ -64,6 +69,11 @@ class BillableMetricAdmin(ArchivableAdmin):
             {"fields": ["event_types_in", "event_types_not_in", "property_filters"]},
         ),
         ("Group keys", {"fields": ["group_keys"]}),
+        ("Or a SQL query", {"fields": ["sql"]}),
+        (
+            "Example event payload (follows the fields as you type)",
+            {"fields": ["example_event_payload"]},
+        ),
     ]
     change_fieldsets = [
         (None, {"fields": ["name"]}),
@@ -72,6 +82,7 @@ class BillableMetricAdmin(ArchivableAdmin):
             {
                 "fields": [
                     "aggregation",
+                    "sql_display",
                     "event_types",
                     "property_filters_display",
                     "group_keys_display",
@@ -89,6 +100,36 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     class Media:
         css = NESTED_MEDIA["css"]
+        js = ["admin_extra/example_event.js"]
+
+    def get_urls(self):
+        return [
+            path(
+                "example-event/",
+                ExampleEventView.as_view(model_admin=self),
+                name="catalog_billablemetric_example_event",
+            ),
+            *super().get_urls(),
+        ]
+
+    def save_model(self, request, obj, form, change):
+        """A new metric is made by the service the API calls (metering hears it and measures
+        the events already stored); a rename is a plain save."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        if obj.sql:
+            made = services.billable_metric_create_sql(name=obj.name, sql=obj.sql)
+        else:
+            made = services.billable_metric_create(
+                name=obj.name,
+                aggregation_type=obj.aggregation_type,
+                aggregation_key=obj.aggregation_key,
+                event_type_filter=obj.event_type_filter,
+                property_filters=obj.property_filters,
+                group_keys=obj.group_keys,
+            )
+        obj.pk, obj.created_at, obj.group_keys = made.pk, made.created_at, made.group_keys
+        obj._state.adding = False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = BillableMetricRenameForm if obj is not None else BillableMetricForm
@@ -99,17 +140,25 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return []
+            return ["example_event_payload"]
         return [f for _, opts in self.change_fieldsets[1:] for f in opts["fields"]]
 
     @admin.display(description="aggregation", ordering="aggregation_type")
     def aggregation(self, obj) -> str:
+        if obj.is_sql:
+            return "SQL query"
         if obj.aggregation_type == BillableMetric.AggregationType.COUNT:
             return "Count of events"
         return f"{obj.get_aggregation_type_display()} of {obj.aggregation_key}"
 
+    @admin.display(description="SQL")
+    def sql_display(self, obj) -> str:
+        return format_html("<pre>{}</pre>", obj.sql) if obj.is_sql else "-"
+
     @admin.display(description="event types")
     def event_types(self, obj) -> str:
+        if obj.is_sql:
+            return "in the query"
         parts = []
         if obj.event_types_in:
             parts.append("in: " + ", ".join(obj.event_types_in))
@@ -135,4 +184,51 @@ class BillableMetricAdmin(ArchivableAdmin):
 
     @admin.display(description="example event payload")
     def example_event_payload(self, obj) -> str:
+        if obj is None or obj._state.adding:
+            return format_html(
+                '<pre class="json-box" id="example-event-payload" data-example-url="{}">{}</pre>',
+                reverse("admin:catalog_billablemetric_example_event"),
+                json.dumps(BillableMetric().example_event(), indent=2),
+            )
         return pretty_json(obj.example_event())
+
+
+class ExampleEventView(AdminJsonView):
+    """GET with the add form's fields: the event payload a metric so defined would match
+    (read-only: nothing is saved)."""
+
+    def get(self, request):
+        return Response({"example": metric_from_fields(request.query_params).example_event()})
+
+
+def metric_from_fields(data) -> BillableMetric:
+    """An unsaved metric from the add form's fields as typed so far (a field that does not parse
+    yet is left empty), for its example event."""
+    form = BillableMetricForm()
+    values = {}
+    for name in (
+        "aggregation_key",
+        "event_types_in",
+        "event_types_not_in",
+        "property_filters",
+        "group_keys",
+    ):
+        try:
+            values[name] = form.fields[name].clean(data.get(name, ""))
+        except ValidationError:
+            values[name] = form.fields[name].to_python("")
+    event_type_filter = {}
+    if values["event_types_in"]:
+        event_type_filter["in_values"] = values["event_types_in"]
+    if values["event_types_not_in"]:
+        event_type_filter["not_in_values"] = values["event_types_not_in"]
+    aggregation = data.get("aggregation_type", "")
+    return BillableMetric(
+        aggregation_type=aggregation
+        if aggregation in BillableMetric.AggregationType.values
+        else "",
+        aggregation_key=values["aggregation_key"] or "",
+        event_type_filter=event_type_filter,
+        property_filters=values["property_filters"],
+        group_keys=values["group_keys"],
+    )

@@ -63,7 +63,10 @@ class PackageAdmin(ArchivableAdmin):
     # "Create contract from this package" opens the contracts' page for it (customers' admin,
     # `customers_contract_from_package`): the offering does not make contracts itself.
 
-    @admin.action(description="Create contract from this package", permissions=["view"])
+    def has_add_contract_permission(self, request) -> bool:
+        return request.user.has_perm("customers.add_contract")
+
+    @admin.action(description="Create contract from this package", permissions=["add_contract"])
     def create_contract(self, request, queryset):
         chosen = list(queryset[:2])
         if len(chosen) != 1:

@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from core.admin_forms import (
     ArchivableAdmin,
+    ReadOnlyNamesMixin,
     pretty_json,
 )
 
@@ -43,7 +44,7 @@ class ProductUpdateInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(ArchivableAdmin):
+class ProductAdmin(ReadOnlyNamesMixin, ArchivableAdmin):
     form = ProductForm
     list_display = ["name", "type", "billable_metric", "tags_display", "quantity", "created_at"]
     list_filter = ["type", "billable_metric"]
@@ -51,7 +52,24 @@ class ProductAdmin(ArchivableAdmin):
     search_fields = ["name", "id", "tags", "billable_metric__name"]
     date_hierarchy = "created_at"
     filter_horizontal = ["composite_products"]
-    readonly_fields = ["created_at", "created_by", "archived_at"]
+    readonly_fields = [
+        "created_at",
+        "created_by",
+        "archived_at",
+        "tags_display",
+        "pricing_keys",
+        "presentation_keys",
+        "conversion_factor",
+        "composite_tags_display",
+    ]
+    # What a viewer reads: keys and tags as a list, the factor without twelve decimals.
+    read_only_shown_as = {
+        "tags": "tags_display",
+        "pricing_group_key": "pricing_keys",
+        "presentation_group_key": "presentation_keys",
+        "quantity_conversion_factor": "conversion_factor",
+        "composite_tags": "composite_tags_display",
+    }
     fieldsets = [
         (None, {"fields": ["name", "type", "billable_metric", "tags"]}),
         (
@@ -94,6 +112,22 @@ class ProductAdmin(ArchivableAdmin):
     @admin.display(description="tags")
     def tags_display(self, obj) -> str:
         return ", ".join(obj.tags or []) or "—"
+
+    @admin.display(description="pricing group key")
+    def pricing_keys(self, obj) -> str:
+        return ", ".join(obj.pricing_group_key or []) or "—"
+
+    @admin.display(description="presentation group key")
+    def presentation_keys(self, obj) -> str:
+        return ", ".join(obj.presentation_group_key or []) or "—"
+
+    @admin.display(description="quantity conversion factor")
+    def conversion_factor(self, obj) -> str:
+        return quantity_display(obj.quantity_conversion_factor)
+
+    @admin.display(description="composite tags")
+    def composite_tags_display(self, obj) -> str:
+        return ", ".join(obj.composite_tags or []) or "—"
 
     @admin.display(description="quantity")
     def quantity(self, obj) -> str:

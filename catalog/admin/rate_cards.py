@@ -1,19 +1,33 @@
 """Rate cards in the admin: rates edited on the card with their tiers as rows; a rate's own page."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivableAdmin,
     HiddenFromIndexMixin,
+    ReadOnlyNamesMixin,
+    ViewerAwareAdmin,
+    page_viewer_may,
 )
 
 from .. import services
 from ..forms import (
+    CreditTypeConversionForm,
     RateForm,
     RateInlineFormSet,
+    RatePriceChangeForm,
+    RateTierForm,
     RateTierInlineFormSet,
     RateWithTiersForm,
 )
@@ -25,13 +39,66 @@ from ..models import (
     RateCardAlias,
     RateTier,
 )
-from .display import rate_price_summary
+from ..selectors import rate_card_price_book
+from .display import (
+    money_display,
+    rate_price_summary,
+    tier_price_display,
+    tier_size_display,
+)
+
+
+def _change_price_url(rate) -> str | None:
+    """The one-edit price change, for those who may change rates (others are not offered it)."""
+    if not page_viewer_may("catalog.change_rate"):
+        return None
+    try:
+        return reverse("admin:catalog_rate_change_price", args=[rate.pk])
+    except NoReverseMatch:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What someone who may not change rates reads: money as money, group values as key=value (the
+# stored numbers are cents with twelve decimals, and the form-only fields mean nothing there).
+
+READ_ONLY_NAMES = {
+    "pricing_group_values": "group_values",
+    "price": None,  # `price_summary` says it, as money
+    "confirm_unusual_price": None,
+    "commit_rate_price": "commit_rate_price_display",
+    "composite_minimum": "composite_minimum_display",
+}
+READ_ONLY_DISPLAYS = [name for name in READ_ONLY_NAMES.values() if name]
+
+
+class RateReadingMixin(ReadOnlyNamesMixin):
+    """A rate's fields for someone who may only view them (`READ_ONLY_NAMES`)."""
+
+    read_only_shown_as = READ_ONLY_NAMES
+
+    @admin.display(description="price")
+    def price_summary(self, obj) -> str:
+        return rate_price_summary(obj) if obj.pk and not obj._state.adding else "—"
+
+    @admin.display(description="pricing group values")
+    def group_values(self, obj) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(obj.pricing_group_values.items())) or "—"
+
+    @admin.display(description="commit rate price")
+    def commit_rate_price_display(self, obj) -> str:
+        return money_display(obj.commit_rate_price, obj.credit_type)
+
+    @admin.display(description="composite minimum")
+    def composite_minimum_display(self, obj) -> str:
+        return money_display(obj.composite_minimum, obj.credit_type)
+
 
 # ---------------------------------------------------------------------------------------------
 # Rate cards and rates
 
 
-class RateInline(admin.StackedInline):
+class RateInline(RateReadingMixin, admin.StackedInline):
     """Rates edited on the rate card page, each with its tiers as rows under it."""
 
     model = Rate
@@ -41,7 +108,7 @@ class RateInline(admin.StackedInline):
     extra = 0
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["price_summary"]
+    readonly_fields = ["price_summary", *READ_ONLY_DISPLAYS]
     fieldsets = [
         (
             None,
@@ -51,6 +118,7 @@ class RateInline(admin.StackedInline):
                     "pricing_group_values",
                     ("starting_at", "ending_before"),
                     ("price", "credit_type"),
+                    "confirm_unusual_price",
                     "price_summary",
                 ]
             },
@@ -84,10 +152,6 @@ class RateInline(admin.StackedInline):
             .prefetch_related("tiers")
         )
 
-    @admin.display(description="price")
-    def price_summary(self, obj) -> str:
-        return rate_price_summary(obj) if obj.pk and not obj._state.adding else "—"
-
 
 class RateCardAliasInline(admin.TabularInline):
     model = RateCardAlias
@@ -97,6 +161,7 @@ class RateCardAliasInline(admin.TabularInline):
 
 class CreditTypeConversionInline(admin.TabularInline):
     model = CreditTypeConversion
+    form = CreditTypeConversionForm
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["custom_credit_type", "fiat_per_custom_credit"]
@@ -109,13 +174,14 @@ class CreditTypeConversionInline(admin.TabularInline):
 
 
 @admin.register(RateCard)
-class RateCardAdmin(ArchivableAdmin):
+class RateCardAdmin(ViewerAwareAdmin, ArchivableAdmin):
     list_display = ["name", "fiat_credit_type", "rate_count", "contract_count", "created_at"]
+    ordering = ["name"]  # the counts' GROUP BY drops the model's own ordering
     list_filter = ["fiat_credit_type"]
     search_fields = ["name", "id", "description", "aliases__name"]
     date_hierarchy = "created_at"
-    readonly_fields = ["created_at", "archived_at"]
-    fields = [
+    readonly_fields = ["created_at", "archived_at", "price_book"]
+    main_fields = [
         "name",
         "description",
         "fiat_credit_type",
@@ -124,6 +190,41 @@ class RateCardAdmin(ArchivableAdmin):
         "archived_at",
     ]
     inlines = [RateInline, RateCardAliasInline, CreditTypeConversionInline]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.main_fields})]
+        return [
+            ("Price book", {"fields": ["price_book"], "classes": ["price-book-fieldset"]}),
+            (None, {"fields": self.main_fields}),
+        ]
+
+    @admin.display(description="")
+    def price_book(self, obj) -> str:
+        """Every rate in one compact table: product, group values, price and tiers, from, to."""
+        now = timezone.now()
+        may_change = page_viewer_may("catalog.change_rate")
+        rows = [
+            {
+                "product": row.product,
+                "group_values": row.group_values or "—",
+                "price": rate_price_summary(row.rate),
+                "type": row.rate.get_rate_type_display(),
+                "starting_at": row.rate.starting_at,
+                "ending_before": row.rate.ending_before,
+                "state": "current"
+                if row.is_current
+                else ("scheduled" if row.rate.starting_at > now else "ended"),
+                "url": reverse("admin:catalog_rate_change", args=[row.rate.pk]),
+                "link_text": "Edit" if may_change else "View",
+                "change_price_url": _change_price_url(row.rate),
+            }
+            for row in rate_card_price_book(rate_card=obj, at=now)
+        ]
+        return render_to_string(
+            "admin/catalog/ratecard/price_book.html",
+            {"rows": rows, "unit": obj.fiat_credit_type, "may_change": may_change},
+        )
 
     def archive(self, obj, *, now):
         services.rate_card_archive(rate_card=obj, now=now)
@@ -152,17 +253,28 @@ class RateCardAdmin(ArchivableAdmin):
         return obj._contracts
 
 
-class RateTierInline(admin.TabularInline):
+class RateTierInline(ReadOnlyNamesMixin, admin.TabularInline):
     model = RateTier
+    form = RateTierForm
     formset = RateTierInlineFormSet
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["for_commit_rate", "level", "size", "price"]
+    readonly_fields = ["tier_size", "tier_price"]
+    read_only_shown_as = {"size": "tier_size", "price": "tier_price"}
     verbose_name = "tier"
+
+    @admin.display(description="size")
+    def tier_size(self, tier) -> str:
+        return tier_size_display(tier)
+
+    @admin.display(description="price")
+    def tier_price(self, tier) -> str:
+        return tier_price_display(tier)
 
 
 @admin.register(Rate)
-class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
+class RateAdmin(RateReadingMixin, ViewerAwareAdmin, HiddenFromIndexMixin, admin.ModelAdmin):
     """A rate's own page: every field, and its tiers (list rate and commit rate) by level."""
 
     form = RateForm
@@ -181,7 +293,7 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     list_select_related = ["product", "rate_card", "credit_type"]
     search_fields = ["product__name", "rate_card__name", "pricing_group_values_key"]
     date_hierarchy = "starting_at"
-    readonly_fields = ["price_summary", "created_at"]
+    readonly_fields = ["price_summary", "change_price_link", "created_at", *READ_ONLY_DISPLAYS]
     fieldsets = [
         (
             None,
@@ -192,7 +304,8 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
                     "pricing_group_values",
                     ("starting_at", "ending_before"),
                     ("price", "credit_type"),
-                    "price_summary",
+                    "confirm_unusual_price",
+                    ("price_summary", "change_price_link"),
                 ]
             },
         ),
@@ -208,10 +321,63 @@ class RateAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
         tiers = Prefetch("tiers", queryset=RateTier.objects.order_by("for_commit_rate", "level"))
         return super().get_queryset(request).prefetch_related(tiers)
 
-    @admin.display(description="pricing group values")
-    def group_values(self, obj) -> str:
-        return ", ".join(f"{k}={v}" for k, v in sorted(obj.pricing_group_values.items())) or "—"
+    # --- One edit changes a price from a date (the quickstart's "Edit the rate") --------------
 
-    @admin.display(description="price")
-    def price_summary(self, obj) -> str:
-        return rate_price_summary(obj) if obj.pk and not obj._state.adding else "—"
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:rate_id>/change-price/",
+                self.admin_site.admin_view(self.change_price_view),
+                name="catalog_rate_change_price",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_price_view(self, request, rate_id):
+        """A new price and its start in one edit: the current rate ends there and the new one
+        starts (`services.rate_price_change`, as the API's addRate does)."""
+        rate = get_object_or_404(
+            Rate.objects.select_related("rate_card", "product", "credit_type"), pk=rate_id
+        )
+        if not self.has_change_permission(request, rate):
+            raise PermissionDenied
+        form = RatePriceChangeForm(request.POST or None, rate=rate)
+        if request.method == "POST" and form.is_valid():
+            try:
+                new = services.rate_price_change(
+                    rate=rate,
+                    starting_at=form.cleaned_data["starting_at"],
+                    price=form.cleaned_data.get("price"),
+                    tiers=form.tiers(),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                self.log_addition(request, new, [{"added": {}}])
+                self.message_user(
+                    request,
+                    f"{rate.product}: {rate_price_summary(new)} from "
+                    f"{new.starting_at:%Y-%m-%d %H:%M} UTC; the rate before it ends then.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:catalog_ratecard_change", args=[rate.rate_card_id])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change the price of {rate.product}",
+            "opts": self.opts,
+            "original": rate,
+            "rate": rate,
+            "current_price": rate_price_summary(rate),
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/catalog/rate/change_price.html", context)
+
+    @admin.display(description="")
+    def change_price_link(self, obj) -> str:
+        url = None if obj is None or obj.pk is None else _change_price_url(obj)
+        if url is None or obj._state.adding:
+            return ""
+        return format_html('<a class="button" href="{}">Change the price from a date</a>', url)

@@ -25,6 +25,15 @@ def pricing_unit_json(unit: PricingUnit) -> dict:
 
 
 def billable_metric_json(metric: BillableMetric) -> dict:
+    if metric.sql:
+        return {
+            "id": str(metric.pk),
+            "name": metric.name,
+            "sql": metric.sql,
+            "group_keys": [list(keys) for keys in metric.group_keys or []],
+            "custom_fields": _string_map(metric.custom_fields),
+            "archived_at": ts(metric.archived_at),
+        }
     etf = metric.event_type_filter or {}
     return {
         "id": str(metric.pk),

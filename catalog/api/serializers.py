@@ -76,9 +76,22 @@ class BillableMetricCreateIn(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("sql"):
-            raise serializers.ValidationError(
-                {"sql": "SQL billable metrics are not supported; use aggregation_type instead."}
-            )
+            others = [
+                key
+                for key in (
+                    "aggregation_type",
+                    "aggregation_key",
+                    "event_type_filter",
+                    "property_filters",
+                    "group_keys",
+                )
+                if key in self.initial_data
+            ]
+            if others:
+                raise serializers.ValidationError(
+                    {others[0]: "A SQL metric is defined by its query alone."}
+                )
+            return attrs
         if not attrs.get("aggregation_type"):
             raise serializers.ValidationError(
                 {"aggregation_type": f"This field is required ({', '.join(AGGREGATION_TYPES)})."}
@@ -105,7 +118,8 @@ class PropertyFilterOut(serializers.Serializer):
 class BillableMetricOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
-    aggregation_type = serializers.ChoiceField(AGGREGATION_TYPES)
+    sql = serializers.CharField(required=False)
+    aggregation_type = serializers.ChoiceField(AGGREGATION_TYPES, required=False)
     aggregation_key = serializers.CharField(allow_null=True)
     event_type_filter = EventTypeFilterOut()
     property_filters = PropertyFilterOut(many=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import product_order, views
 
 urlpatterns = [
     path("v1/credit-types/create", views.PricingUnitCreateView.as_view()),
@@ -26,6 +26,14 @@ urlpatterns = [
     path("v1/contract-pricing/rate-cards/addRates", views.RatesAddManyView.as_view()),
     path("v1/contract-pricing/rate-cards/getRates", views.RateListView.as_view()),
     path("v1/contract-pricing/rate-cards/getRateSchedule", views.RateScheduleView.as_view()),
+    path(
+        "v1/contract-pricing/rate-cards/setRateCardProductsOrder",
+        product_order.ProductOrderSetView.as_view(),
+    ),
+    path(
+        "v1/contract-pricing/rate-cards/moveRateCardProducts",
+        product_order.ProductOrderMoveView.as_view(),
+    ),
     path("v1/packages/create", views.PackageCreateView.as_view()),
     path("v1/packages/get", views.PackageRetrieveView.as_view()),
     path("v1/packages/list", views.PackageListView.as_view()),

@@ -120,6 +120,11 @@ class BillableMetricCreateView(APIView):
     def post(self, request):
         data = validated(s.BillableMetricCreateIn, request_body(request))
         with api_field_names():
+            if data.get("sql"):
+                metric = services.billable_metric_create_sql(
+                    name=data["name"], sql=data["sql"], custom_fields=data.get("custom_fields")
+                )
+                return id_envelope(metric)
             metric = services.billable_metric_create(
                 name=data["name"],
                 aggregation_type=data["aggregation_type"],
@@ -265,6 +270,8 @@ class ProductCreateView(APIView):
 
 
 class ProductRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_products_retrieve",
         tags=["Products"],
@@ -281,6 +288,8 @@ class ProductRetrieveView(APIView):
 
 
 class ProductListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_products_list",
         tags=["Products"],
@@ -437,6 +446,8 @@ class RateCardCreateView(APIView):
 
 
 class RateCardRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve",
         tags=["Rate cards"],
@@ -453,6 +464,8 @@ class RateCardRetrieveView(APIView):
 
 
 class RateCardListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_list",
         tags=["Rate cards"],
@@ -595,7 +608,7 @@ class RatesAddManyView(APIView):
         return id_envelope(rate_card)
 
 
-def _selectors(data: dict) -> list[selectors.RateSelector]:
+def rate_selectors(data: dict) -> list[selectors.RateSelector]:
     return [
         selectors.RateSelector(
             product_id=sel.get("product_id"),
@@ -609,6 +622,8 @@ def _selectors(data: dict) -> list[selectors.RateSelector]:
 
 
 class RateListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_rates_list",
         tags=["Rate cards"],
@@ -625,13 +640,15 @@ class RateListView(APIView):
             RateCard, data["rate_card_id"], field="rate_card_id", label="Rate card"
         )
         at = data["at"]
-        rates = selectors.rates_at(rate_card=rate_card, at=at, selectors=_selectors(data))
+        rates = selectors.rates_at(rate_card=rate_card, at=at, selectors=rate_selectors(data))
         return query_cursor_page(
             request, rates, lambda rows: [out.rate_entry_json(r, at=at) for r in rows]
         )
 
 
 class RateScheduleView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_rate_cards_retrieve_rate_schedule",
         tags=["Rate cards"],
@@ -652,7 +669,7 @@ class RateScheduleView(APIView):
             rate_card=rate_card,
             starting_at=starting_at,
             ending_before=data.get("ending_before"),
-            selectors=_selectors(data),
+            selectors=rate_selectors(data),
         )
         return query_cursor_page(
             request,
@@ -741,6 +758,8 @@ class PackageCreateView(APIView):
 
 
 class PackageRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_retrieve",
         tags=["Packages"],
@@ -757,6 +776,8 @@ class PackageRetrieveView(APIView):
 
 
 class PackageListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_list",
         tags=["Packages"],

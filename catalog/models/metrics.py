@@ -43,6 +43,11 @@ class BillableMetric(models.Model):
         blank=True,
         help_text='Key sets, e.g. [["model_name"], ["model_name", "user_id"]].',
     )
+    sql = models.TextField(
+        blank=True,
+        help_text="A SQL metric's query (then the aggregation fields are unused); see "
+        "catalog.sql_metric.",
+    )
     custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -62,8 +67,19 @@ class BillableMetric(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_sql(self) -> bool:
+        return bool(self.sql)
+
     def clean(self) -> None:
         errors = {}
+        if self.sql:
+            from catalog.sql_metric import SqlMetricError, parse_sql_metric
+
+            try:
+                parse_sql_metric(self.sql)
+            except SqlMetricError as exc:
+                errors["sql"] = str(exc)
         if self.aggregation_type != self.AggregationType.COUNT and not self.aggregation_key:
             errors["aggregation_key"] = (
                 "An aggregation key is required unless the aggregation is COUNT."
@@ -109,6 +125,13 @@ class BillableMetric(models.Model):
     def has_key_set(self, keys: list[str]) -> bool:
         wanted = set(keys)
         return any(set(key_set) == wanted for key_set in self.group_keys or [])
+
+    def has_key_subset(self, keys: list[str]) -> bool:
+        """Whether the keys are a subset of one of the metric's key sets (what a product may
+        price and present by: the quickstart's "a subset of the group keys on the underlying
+        billable metric"; its aggregates hold every key, so any subset rolls up exactly)."""
+        wanted = set(keys)
+        return any(wanted <= set(key_set) for key_set in self.group_keys or [])
 
     def example_event(self) -> dict:
         """An event payload this metric would match (the admin's "Example event payload" box)."""

@@ -133,11 +133,11 @@ class Product(models.Model):
                 errors["presentation_group_key"] = (
                     "A key cannot be both a pricing and a presentation group key."
                 )
-            elif keys and not metric.has_key_set(keys):
+            elif keys and not metric.has_key_subset(keys):
                 sets = "; ".join(", ".join(s) for s in metric.group_keys) or "none"
                 errors["pricing_group_key"] = (
-                    "Pricing and presentation group keys together must equal one of the metric's "
-                    f"group key sets ({sets})."
+                    "Pricing and presentation group keys together must be a subset of one of the "
+                    f"metric's group key sets ({sets})."
                 )
         elif self.type != self.Type.USAGE and (
             self.pricing_group_key or self.presentation_group_key

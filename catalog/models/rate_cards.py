@@ -27,6 +27,12 @@ class RateCard(models.Model):
         verbose_name="fiat pricing unit",
     )
     custom_fields = models.JSONField(default=dict, blank=True)
+    product_order = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Product ids in the order invoices and the price book list them; products "
+        "not listed follow, by name.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -38,6 +44,12 @@ class RateCard(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def product_position(self, product_id, name: str = "") -> tuple:
+        """A sort key: listed products first in the card's order, then the rest by name."""
+        order = [str(pk) for pk in self.product_order or []]
+        pid = str(product_id)
+        return (order.index(pid), "", pid) if pid in order else (len(order), name, pid)
 
     def clean(self) -> None:
         if self.fiat_credit_type_id and not self.fiat_credit_type.is_currency:
@@ -373,7 +385,9 @@ class RateTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Tier {self.level}: {self.size or 'rest'} at {self.price}"
+        # Its size and price are in their own columns, as money where they are money (a stored
+        # price is in the pricing unit itself: cents for USD).
+        return f"Tier {self.level}" + (" of the commit rate" if self.for_commit_rate else "")
 
 
 def tiers_problem(tiers: list[tuple[Decimal | None, Decimal | None]]) -> str | None:

@@ -11,7 +11,9 @@ from .common import (  # noqa: F401
 from .metrics import (  # noqa: F401
     billable_metric_archive,
     billable_metric_create,
+    billable_metric_create_sql,
     billable_metric_rename,
+    sql_metric_check,
 )
 from .packages import (  # noqa: F401
     package_archive,
@@ -33,6 +35,8 @@ from .rate_cards import (  # noqa: F401
     rate_add,
     rate_card_archive,
     rate_card_create,
+    rate_card_products_move,
+    rate_card_products_order_set,
     rate_card_update,
     rate_price_change,
     rates_add_many,

@@ -461,3 +461,59 @@ def _rate_defaults(fields: dict) -> dict:
         "composite_scope": Rate.CompositeScope.CONTRACT,
         **fields,
     }
+
+
+# --- The order of a card's products (invoices and the price book follow it) --------------------------
+
+
+def _card_products(rate_card: RateCard) -> list[str]:
+    """The card's products (those it has rates for) in its current order."""
+    products = {
+        str(pk): name
+        for pk, name in Product.objects.filter(rates__rate_card=rate_card)
+        .values_list("pk", "name")
+        .distinct()
+    }
+    return sorted(products, key=lambda pid: rate_card.product_position(pid, products[pid]))
+
+
+def _on_card(rate_card: RateCard, product_ids: Sequence, key: str) -> list[str]:
+    known = set(_card_products(rate_card))
+    ids = []
+    for index, product_id in enumerate(product_ids):
+        pid = str(product_id)
+        if pid not in known:
+            raise ValidationError(
+                {f"{key}[{index}]": f"Product {pid} has no rate on rate card '{rate_card}'."}
+            )
+        if pid in ids:
+            raise ValidationError({f"{key}[{index}]": f"Product {pid} is listed twice."})
+        ids.append(pid)
+    return ids
+
+
+@transaction.atomic
+def rate_card_products_order_set(*, rate_card: RateCard, product_ids: Sequence) -> RateCard:
+    """The card's products in this order; those not listed follow, by name."""
+    rate_card = RateCard.objects.select_for_update().get(pk=rate_card.pk)
+    ordered = _on_card(rate_card, product_ids, "product_order")
+    rest = [pid for pid in _card_products(rate_card) if pid not in ordered]
+    rate_card.product_order = ordered + rest
+    rate_card.save(update_fields=["product_order"])
+    return rate_card
+
+
+@transaction.atomic
+def rate_card_products_move(*, rate_card: RateCard, moves: Sequence[tuple]) -> RateCard:
+    """Move products to positions (0 first), one move after the other: (product id, position)."""
+    rate_card = RateCard.objects.select_for_update().get(pk=rate_card.pk)
+    order = _card_products(rate_card)
+    ids = _on_card(rate_card, [pid for pid, _ in moves], "product_moves")
+    for index, (pid, (_, position)) in enumerate(zip(ids, moves, strict=True)):
+        if position < 0:
+            raise ValidationError({f"product_moves[{index}].position": "Must be 0 or more."})
+        order.remove(pid)
+        order.insert(min(int(position), len(order)), pid)
+    rate_card.product_order = order
+    rate_card.save(update_fields=["product_order"])
+    return rate_card

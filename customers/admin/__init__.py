@@ -19,4 +19,4 @@ def send_test_event_url(contract, product) -> str | None:
         return None
 
 
-from . import balances, contracts, customers  # noqa: E402, F401  (registers the admins)
+from . import balances, contracts, customers, more_terms  # noqa: E402, F401  (registers them)

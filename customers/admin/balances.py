@@ -3,16 +3,20 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from catalog.admin.display import quantity_display
+from catalog.admin.display import money_display, quantity_display
 from core.admin_forms import (
     DECIMAL_OVERRIDES,
     ArchivedListFilter,
     HiddenFromIndexMixin,
+    ReadOnlyNamesMixin,
 )
 
 from ..forms import (
+    AccessSegmentForm,
     CommitForm,
     CreditForm,
+    MoneyRowsInlineFormSet,
+    ScheduleItemForm,
 )
 from ..models import (
     AccessSegment,
@@ -27,28 +31,56 @@ from .totals import balance_total
 # Commits and credits on their own pages (customer-level balances have no contract)
 
 
-class AccessSegmentInline(admin.TabularInline):
+class AccessSegmentInline(ReadOnlyNamesMixin, admin.TabularInline):
     model = AccessSegment
+    form = AccessSegmentForm
+    formset = MoneyRowsInlineFormSet
     fk_name = "commit"
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["amount", "starting_at", "ending_before"]
+    readonly_fields = ["amount_display"]
+    read_only_shown_as = {"amount": "amount_display"}
     verbose_name_plural = "access schedule"
+
+    @admin.display(description="amount")
+    def amount_display(self, segment) -> str:
+        return money_display(segment.amount, (segment.commit or segment.credit).credit_type)
 
 
 class CreditAccessSegmentInline(AccessSegmentInline):
     fk_name = "credit"
 
 
-class CommitInvoiceItemInline(admin.TabularInline):
+class CommitInvoiceItemInline(ReadOnlyNamesMixin, admin.TabularInline):
     model = CommitInvoiceItem
+    form = ScheduleItemForm
+    formset = MoneyRowsInlineFormSet
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = ["timestamp", "amount", "unit_price", "quantity"]
+    readonly_fields = ["amount_display", "unit_price_display", "quantity_shown"]
+    read_only_shown_as = {
+        "amount": "amount_display",
+        "unit_price": "unit_price_display",
+        "quantity": "quantity_shown",
+    }
     verbose_name_plural = "invoice schedule"
 
+    @admin.display(description="amount")
+    def amount_display(self, item) -> str:
+        return money_display(item.amount, item.commit.credit_type)
 
-class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
+    @admin.display(description="unit price")
+    def unit_price_display(self, item) -> str:
+        return money_display(item.unit_price, item.commit.credit_type)
+
+    @admin.display(description="quantity")
+    def quantity_shown(self, item) -> str:
+        return quantity_display(item.quantity)
+
+
+class BalanceTermAdmin(ReadOnlyNamesMixin, HiddenFromIndexMixin, admin.ModelAdmin):
     formfield_overrides = DECIMAL_OVERRIDES
     list_display = ["__str__", "customer", "contract", "product", "total", "priority_display"]
     list_filter = [ArchivedListFilter, "rate_type"]
@@ -56,7 +88,19 @@ class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     search_fields = ["name", "id", "customer__name", "product__name"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["customer"]
-    readonly_fields = ["total", "rolled_over_from", "transition", "created_at", "archived_at"]
+    readonly_fields = [
+        "total",
+        "rolled_over_from",
+        "transition",
+        "created_at",
+        "archived_at",
+        "priority_display",
+        "rollover_fraction_display",
+    ]
+    read_only_shown_as = {
+        "priority": "priority_display",
+        "rollover_fraction": "rollover_fraction_display",
+    }
     filter_horizontal = ["applicable_products", "applicable_contracts"]
 
     def get_queryset(self, request):
@@ -74,6 +118,10 @@ class BalanceTermAdmin(HiddenFromIndexMixin, admin.ModelAdmin):
     @admin.display(description="priority", ordering="priority")
     def priority_display(self, obj) -> str:
         return quantity_display(obj.priority)
+
+    @admin.display(description="rollover fraction")
+    def rollover_fraction_display(self, obj) -> str:
+        return quantity_display(obj.rollover_fraction)
 
 
 @admin.register(Commit)

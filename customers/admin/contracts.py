@@ -15,7 +15,10 @@ from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivedListFilter,
+    ReadOnlyNamesMixin,
+    ViewerAwareAdmin,
     admin_link,
+    page_viewer_may,
     pretty_json,
 )
 
@@ -40,17 +43,31 @@ from ..models import (
 from ..selectors import contract_transitions, customer_balances
 from ..services import contract_create_from_package, contract_drafts_refresh, contract_renew
 from . import panels
+from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
-NOT_ON_ADD = ("Invoices", "Balances (commits and credits)")
+NOT_ON_ADD = ("Invoices", "Balances (commits and credits)", "Usage and spend this period")
 
 
 # ---------------------------------------------------------------------------------------------
 # Contract terms, shown on the contract page
 
 
-class CommitInline(admin.StackedInline):
+class TermNumbersMixin(ReadOnlyNamesMixin):
+    """A term's numbers as people write them for someone who may not change them (not a
+    stored decimal with twelve places)."""
+
+    @admin.display(description="priority")
+    def priority_display(self, obj) -> str:
+        return quantity_display(obj.priority)
+
+    @admin.display(description="rollover fraction")
+    def rollover_fraction_display(self, obj) -> str:
+        return quantity_display(obj.rollover_fraction)
+
+
+class CommitInline(TermNumbersMixin, admin.StackedInline):
     model = Commit
     fk_name = "contract"
     form = CommitWithRowsForm
@@ -59,7 +76,11 @@ class CommitInline(admin.StackedInline):
     extra = 0
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["total", "rollover"]
+    readonly_fields = ["total", "rollover", "priority_display", "rollover_fraction_display"]
+    read_only_shown_as = {
+        "priority": "priority_display",
+        "rollover_fraction": "rollover_fraction_display",
+    }
     fields = [
         ("product", "type"),
         ("name", "priority"),
@@ -106,13 +127,13 @@ class CreditInline(CommitInline):
     ]
 
 
-class OverrideInline(admin.StackedInline):
+class OverrideInline(TermNumbersMixin, admin.StackedInline):
     model = Override
     form = OverrideForm
     template = NESTED_TEMPLATE
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["summary"]
+    readonly_fields = ["summary", "multiplier_display", "priority_display", "price_display"]
     fields = [
         ("type", "target", "summary"),
         ("product", "applicable_product_tags", "tags_match"),
@@ -126,6 +147,22 @@ class OverrideInline(admin.StackedInline):
     class Media:
         js = NESTED_MEDIA["js"]
         css = NESTED_MEDIA["css"]
+
+    read_only_shown_as = {
+        "multiplier": "multiplier_display",
+        "priority": "priority_display",
+        "overwrite_price": "price_display",
+    }
+
+    @admin.display(description="multiplier")
+    def multiplier_display(self, obj) -> str:
+        return quantity_display(obj.multiplier)
+
+    @admin.display(description="overwrite price")
+    def price_display(self, obj) -> str:
+        return money_display(
+            obj.overwrite_price, obj.overwrite_credit_type or obj.contract.pricing_unit
+        )
 
     @admin.display(description="in short")
     def summary(self, obj) -> str:
@@ -159,19 +196,17 @@ class ScheduledChargeInline(admin.StackedInline):
         return items_total(obj, obj.contract.pricing_unit)
 
 
-class SubscriptionInline(admin.TabularInline):
+class SubscriptionInline(admin.StackedInline):
+    """Stacked (eight fields in a row would not fit a laptop's screen)."""
+
     model = Subscription
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     fields = [
-        "product",
-        "name",
-        "billing_frequency",
-        "collection_schedule",
-        "is_prorated",
+        ("product", "name"),
+        ("billing_frequency", "collection_schedule", "is_prorated"),
         "initial_quantity",
-        "starting_at",
-        "ending_before",
+        ("starting_at", "ending_before"),
     ]
 
 
@@ -197,7 +232,7 @@ class ContractEditInline(admin.TabularInline):
 
 
 @admin.register(Contract)
-class ContractAdmin(admin.ModelAdmin):
+class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
     form = ContractForm
     formfield_overrides = DECIMAL_OVERRIDES
     list_display = [
@@ -228,6 +263,7 @@ class ContractAdmin(admin.ModelAdmin):
     autocomplete_fields = ["customer", "rate_card", "package"]
     readonly_fields = [
         "transitions",
+        "charts",
         "rate_card_products",
         "balances",
         "invoices",
@@ -250,6 +286,7 @@ class ContractAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Usage and spend this period", {"fields": ["charts"]}),
         ("Rate card products", {"fields": ["rate_card_products"]}),
         ("Balances (commits and credits)", {"fields": ["balances"]}),
         ("Invoices", {"fields": ["invoices"]}),
@@ -279,6 +316,7 @@ class ContractAdmin(admin.ModelAdmin):
 
     class Media:
         css = NESTED_MEDIA["css"]
+        js = CHART_MEDIA_JS
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -290,7 +328,9 @@ class ContractAdmin(admin.ModelAdmin):
             return [fs for fs in self.fieldsets if fs[0] not in NOT_ON_ADD]
         return self.fieldsets
 
-    @admin.action(description="Renew for another term (rolls commits and credits over)")
+    @admin.action(
+        description="Renew for another term (rolls commits and credits over)", permissions=["add"]
+    )
     def renew(self, request, queryset):
         """A RENEWAL of each selected contract (`services.contract_renew`)."""
         now = timezone.now()
@@ -306,6 +346,12 @@ class ContractAdmin(admin.ModelAdmin):
                 format_html("{} renewed: {}", str(contract), admin_link(renewal)),
                 messages.SUCCESS,
             )
+
+    @admin.display(description="")
+    def charts(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return charts_panel(obj, now=timezone.now())
 
     @admin.display(description="transitions")
     def transitions(self, obj) -> str:
@@ -355,6 +401,7 @@ class ContractAdmin(admin.ModelAdmin):
             products.setdefault(rate.product, []).append(rate)
         if not products:
             return "This rate card has no rates yet."
+        may_send_test_events = page_viewer_may("metering.send_test_event")
         rows = []
         for product, product_rates in products.items():
             prices = format_html_join(
@@ -369,7 +416,11 @@ class ContractAdmin(admin.ModelAdmin):
                     for r in product_rates
                 ),
             )
-            url = _sandbox_url(obj, product) if product.type == Product.Type.USAGE else None
+            url = (
+                _sandbox_url(obj, product)
+                if product.type == Product.Type.USAGE and may_send_test_events
+                else None
+            )
             button = (
                 format_html(
                     '<a class="button test-event-button" href="{}">Send test event</a>', url
@@ -378,10 +429,15 @@ class ContractAdmin(admin.ModelAdmin):
                 else ""
             )
             rows.append((admin_link(product), product.get_type_display(), prices, button))
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        body = format_html_join(
+            "",
+            '<tr><td data-label="Product">{}</td><td data-label="Type">{}</td>'
+            '<td data-label="Price">{}</td><td data-label="">{}</td></tr>',
+            rows,
+        )
         return format_html(
-            '<table class="products"><thead><tr><th>Product</th><th>Type</th><th>Price</th>'
-            "<th></th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="products stack-on-phone"><thead><tr><th>Product</th><th>Type</th>'
+            "<th>Price</th><th></th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
 
@@ -391,7 +447,8 @@ class ContractAdmin(admin.ModelAdmin):
                 "from-package/<uuid:package_id>/",
                 self.admin_site.admin_view(self.from_package_view),
                 name="customers_contract_from_package",
-            )
+            ),
+            *chart_urls(self),
         ]
         return own + super().get_urls()
 

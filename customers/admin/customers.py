@@ -20,8 +20,9 @@ from ..models import (
     Customer,
     IngestAlias,
 )
-from ..selectors import customer_balances
+from ..selectors import customer_balances, customer_current_period
 from . import panels
+from .charts import CHART_MEDIA_JS, charts_panel
 
 # ---------------------------------------------------------------------------------------------
 # Customers
@@ -111,6 +112,7 @@ class CustomerAdmin(ArchivableAdmin):
         "current_usage",
         "late_events",
         "balances",
+        "charts",
     ]
     fields = [
         "name",
@@ -123,19 +125,23 @@ class CustomerAdmin(ArchivableAdmin):
         "archived_at",
     ]
     billing_fields = ["billing_name", "billing_address", "billing_email"]
-    usage_fields = ["current_usage", "late_events"]
+    usage_fields = ["charts", "current_usage", "late_events"]
     inlines = [IngestAliasInline, BillingConfigurationInline, ContractSummaryInline]
     change_list_template = "admin/customers/customer/change_list.html"
 
     class Media:
         css = NESTED_MEDIA["css"]
+        js = CHART_MEDIA_JS
 
     def get_fieldsets(self, request, obj=None):
         billing = ("Bill to (printed on invoices)", {"fields": self.billing_fields})
+        main = self.fields
+        if not request.user.has_perm("customers.add_contract"):  # not offered what is refused
+            main = [name for name in main if name != "new_contract"]
         if obj is None:
-            return [(None, {"fields": self.fields}), billing]
+            return [(None, {"fields": main}), billing]
         return [
-            (None, {"fields": self.fields}),
+            (None, {"fields": main}),
             billing,
             ("Usage this billing period", {"fields": self.usage_fields}),
             ("Customer-level commits and credits", {"fields": ["balances"]}),
@@ -164,6 +170,15 @@ class CustomerAdmin(ArchivableAdmin):
             # "New customer with this alias" from the unattributed ids: the alias row prefilled.
             kwargs["initial"] = [{"alias": alias}]
         return kwargs
+
+    @admin.display(description="charts of the current contract")
+    def charts(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        found = customer_current_period(customer=obj, now=timezone.now())
+        if found is None:
+            return "No contract in effect: nothing to chart."
+        return charts_panel(found[2], now=timezone.now())
 
     @admin.display(description="usage per billable metric")
     def current_usage(self, obj) -> str:

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from catalog.admin.display import quantity_display
+from catalog.selectors import product_quantity, product_unit_label
 
 from ..models import Contract, Customer
 from ..selectors import customer_current_period
@@ -85,6 +86,27 @@ def _group_breakdown(usage, ids: list[str], period: CurrentPeriod) -> list[tuple
     return rows[:GROUPS_SHOWN]
 
 
+def metric_unit(metric) -> str:
+    """What a metric's value counts, for a person: `events`, `sum of seconds`."""
+    if metric.aggregation_type == "COUNT":
+        return "events"
+    return f"{metric.get_aggregation_type_display().lower()} of {metric.aggregation_key}"
+
+
+def in_product_units(metric, value, *, now: datetime) -> list[str]:
+    """The value in the unit of each product priced from the metric that converts it
+    (`= 73.6 minutes (Compute)`): what the invoice shows."""
+    shown = []
+    for product in metric.products.filter(archived_at__isnull=True).order_by("name"):
+        quantity = product_quantity(product, value, at=now)
+        if quantity == value:
+            continue
+        shown.append(
+            f"= {quantity_display(quantity)} {product_unit_label(product, at=now)} ({product.name})"
+        )
+    return shown
+
+
 def customer_usage_panel(customer: Customer, *, now: datetime) -> str:
     from metering.selectors import customer_ingest_ids, customer_usage_summary
 
@@ -101,6 +123,8 @@ def customer_usage_panel(customer: Customer, *, now: datetime) -> str:
                     "admin:catalog_billablemetric_change", args=[usage.metric.pk]
                 ),
                 "value": quantity_display(usage.value),
+                "unit": metric_unit(usage.metric),
+                "product_values": in_product_units(usage.metric, usage.value, now=now),
                 "groups": _group_breakdown(usage, ids, period),
             }
         )

@@ -184,6 +184,8 @@ def _list_filters(data: dict) -> dict:
 
 
 class CustomerCommitListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_customers_commits_list",
         tags=["Commits and credits"],
@@ -208,6 +210,8 @@ class CustomerCommitListView(APIView):
 
 
 class CustomerCreditListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_customers_credits_list",
         tags=["Commits and credits"],
@@ -232,6 +236,8 @@ class CustomerCreditListView(APIView):
 
 
 class CustomerBalanceListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_list_balances",
         tags=["Commits and credits"],
@@ -276,6 +282,8 @@ def _matches(term, filters: list[dict]) -> bool:
 
 
 class NetBalanceView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_get_net_balance",
         tags=["Commits and credits"],

@@ -12,10 +12,15 @@ from customers.models import (
     BillingProviderConfiguration,
     Commit,
     Contract,
+    ContractEdit,
     ContractTransition,
+    ContractUsageFilter,
     Credit,
     Customer,
+    Discount,
     Override,
+    ProfessionalService,
+    RecurringBalance,
     ScheduledCharge,
     Subscription,
 )
@@ -219,6 +224,33 @@ def scheduled_charge_json(charge: ScheduledCharge, contract: Contract) -> dict:
     ) | {"archived_at": ts(charge.archived_at)}
 
 
+def _quantity_schedule(subscription: Subscription) -> list[dict]:
+    rows = sorted(subscription.quantities.all(), key=lambda row: row.starting_at)
+    if not rows:
+        return [
+            _drop_none(
+                {
+                    "quantity": num(subscription.initial_quantity),
+                    "starting_at": ts(subscription.starting_at),
+                    "ending_before": ts(subscription.ending_before),
+                }
+            )
+        ]
+    schedule = []
+    for index, row in enumerate(rows):
+        end = rows[index + 1].starting_at if index + 1 < len(rows) else subscription.ending_before
+        schedule.append(
+            _drop_none(
+                {
+                    "quantity": num(row.quantity),
+                    "starting_at": ts(row.starting_at),
+                    "ending_before": ts(end),
+                }
+            )
+        )
+    return schedule
+
+
 def subscription_json(subscription: Subscription, contract: Contract) -> dict:
     return _drop_none(
         {
@@ -230,16 +262,12 @@ def subscription_json(subscription: Subscription, contract: Contract) -> dict:
                 "is_prorated": subscription.is_prorated,
                 "invoice_behavior": "BILL_IMMEDIATELY",
             },
-            "quantity_management_mode": "QUANTITY_ONLY",
-            "quantity_schedule": [
-                _drop_none(
-                    {
-                        "quantity": num(subscription.initial_quantity),
-                        "starting_at": ts(subscription.starting_at),
-                        "ending_before": ts(subscription.ending_before),
-                    }
-                )
-            ],
+            "quantity_management_mode": subscription.quantity_management_mode,
+            "quantity_schedule": _quantity_schedule(subscription),
+            "seat_config": {"seat_group_key": subscription.seat_group_key}
+            if subscription.seat_group_key
+            else None,
+            "custom_fields": _string_map(subscription.custom_fields) or None,
             "starting_at": ts(subscription.starting_at),
             "ending_before": ts(subscription.ending_before),
             "subscription_rate": {
@@ -250,6 +278,124 @@ def subscription_json(subscription: Subscription, contract: Contract) -> dict:
             "fiat_credit_type_id": str(contract.rate_card.fiat_credit_type_id),
         }
     )
+
+
+def discount_json(discount, contract: Contract) -> dict:
+    return _drop_none(
+        {
+            "id": str(discount.pk),
+            "product": _named(discount.product),
+            "name": discount.name or None,
+            "schedule": {
+                "credit_type": credit_type_json(contract.rate_card.fiat_credit_type),
+                "schedule_items": _point_items(discount.schedule_items.all()),
+            },
+            "custom_fields": _string_map(discount.custom_fields) or None,
+        }
+    )
+
+
+def professional_service_json(service) -> dict:
+    return _drop_none(
+        {
+            "id": str(service.pk),
+            "product_id": str(service.product_id),
+            "unit_price": num(service.unit_price),
+            "quantity": num(service.quantity),
+            "max_amount": num(service.max_amount),
+            "description": service.description or None,
+            "custom_fields": _string_map(service.custom_fields) or None,
+        }
+    )
+
+
+def recurring_json(term) -> dict:
+    data = {
+        "id": str(term.pk),
+        "access_amount": _drop_none(
+            {
+                "credit_type_id": str(term.credit_type_id),
+                "unit_price": num(term.access_unit_price),
+                "quantity": num(term.access_quantity) if term.access_quantity is not None else None,
+            }
+        ),
+        "anchor_date": ts(term.starting_at),
+        "commit_duration": {"value": num(term.duration_periods), "unit": "PERIODS"},
+        "priority": num(term.priority),
+        "product": _named(term.product),
+        "rate_type": term.rate_type,
+        "starting_at": ts(term.starting_at),
+        "ending_before": ts(term.ending_before),
+        "contract": {"id": str(term.contract_id)},
+        "name": term.name or None,
+        "description": term.description or None,
+        "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()] or None,
+        "applicable_product_tags": list(term.applicable_product_tags or []) or None,
+        "proration": term.proration,
+        "recurrence_frequency": term.recurrence_frequency or None,
+        "rollover_fraction": num(term.rollover_fraction)
+        if term.rollover_fraction is not None
+        else None,
+    }
+    if term.invoice_unit_price is not None:
+        data["invoice_amount"] = {
+            "credit_type_id": str(term.credit_type_id),
+            "unit_price": num(term.invoice_unit_price),
+            "quantity": num(term.invoice_quantity or 1),
+        }
+    if term.subscription_id:
+        data["subscription_config"] = {
+            "subscription_id": str(term.subscription_id),
+            "allocation": term.allocation,
+            "apply_seat_increase_config": {"is_prorated": True},
+        }
+    return _drop_none(data)
+
+
+def threshold_json(config: dict | None) -> dict | None:
+    """A stored threshold configuration in Metronome's V2 shape (numbers as JSON numbers)."""
+    if not config:
+        return None
+    commit = config["commit"]
+    data = {
+        "commit": _drop_none(
+            {
+                "product_id": commit["product_id"],
+                "name": commit.get("name") or None,
+                "description": commit.get("description") or None,
+                "applicable_product_ids": commit.get("applicable_product_ids") or None,
+                "applicable_product_tags": commit.get("applicable_product_tags") or None,
+            }
+        ),
+        "is_enabled": config["is_enabled"],
+        "payment_gate_config": config["payment_gate_config"],
+        "threshold_amount": num(Decimal(config["threshold_amount"])),
+    }
+    if "recharge_to_amount" in config:
+        data["recharge_to_amount"] = num(Decimal(config["recharge_to_amount"]))
+    return data
+
+
+def _more_terms(contract: Contract) -> dict:
+    recurring = [t for t in contract.recurring_balances.all() if t.archived_at is None]
+    return {
+        "discounts": [
+            discount_json(d, contract) for d in contract.discounts.all() if d.archived_at is None
+        ]
+        or None,
+        "professional_services": [
+            professional_service_json(p)
+            for p in contract.professional_services.all()
+            if p.archived_at is None
+        ]
+        or None,
+        "recurring_commits": [recurring_json(t) for t in recurring if t.kind == "COMMIT"] or None,
+        "recurring_credits": [recurring_json(t) for t in recurring if t.kind == "CREDIT"] or None,
+        "prepaid_balance_threshold_configuration": threshold_json(
+            contract.prepaid_balance_threshold_configuration
+        ),
+        "spend_threshold_configuration": threshold_json(contract.spend_threshold_configuration),
+    }
 
 
 # --- Contracts ---------------------------------------------------------------------------------------
@@ -271,8 +417,14 @@ def transition_json(transition: ContractTransition) -> dict:
     }
 
 
-def _terms_json(contract: Contract, extras=None) -> dict:
+def _terms_json(contract: Contract, extras=None, *, leave_out: frozenset = frozenset()) -> dict:
+    """The contract's terms; `leave_out`: ids of terms not to list (v1 `initial` leaves out
+    what edits and amendments added later)."""
     extras = extras or _no_extras
+
+    def kept(rows):
+        return [row for row in rows if str(row.pk) not in leave_out]
+
     return _drop_none(
         {
             "created_at": ts(contract.created_at),
@@ -288,13 +440,13 @@ def _terms_json(contract: Contract, extras=None) -> dict:
                 "frequency": contract.usage_statement_frequency,
             },
             "transitions": [transition_json(t) for t in contract_transitions(contract=contract)],
-            "commits": [commit_json(c, contract) | extras(c) for c in contract.commits.all()],
-            "credits": [credit_json(c, contract) | extras(c) for c in contract.credits.all()],
+            "commits": [commit_json(c, contract) | extras(c) for c in kept(contract.commits.all())],
+            "credits": [credit_json(c, contract) | extras(c) for c in kept(contract.credits.all())],
             "overrides": [
-                override_json(o) for o in contract.overrides.all() if o.archived_at is None
+                override_json(o) for o in kept(contract.overrides.all()) if o.archived_at is None
             ],
             "scheduled_charges": [
-                scheduled_charge_json(c, contract) for c in contract.scheduled_charges.all()
+                scheduled_charge_json(c, contract) for c in kept(contract.scheduled_charges.all())
             ],
         }
     )
@@ -346,8 +498,9 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "id": str(contract.pk),
         "customer_id": str(contract.customer_id),
         **_terms_json(contract, extras),
-        "usage_filter": [],
+        "usage_filter": [usage_filter_json(f) for f in contract.usage_filters.all()],
         "subscriptions": _subscriptions(contract),
+        **_more_terms(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
         "uniqueness_key": contract.uniqueness_key,
@@ -360,14 +513,30 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
 
 
 def contract_v1_json(contract: Contract, extras=None) -> dict:
-    """v1 `Contract`: `initial` and `current` (equal: edits change the contract in place)."""
-    terms = _terms_json(contract, extras)
+    """v1 `Contract`: `current` (every term), `initial` (without the terms edits and
+    amendments added later) and the `amendments`."""
+    edits = list(contract.edits.all())
+    added = frozenset(
+        pk
+        for edit in edits
+        for key, ids in (edit.changes or {}).items()
+        if key.startswith("add_")
+        for pk in ids
+    )
     data = {
         "id": str(contract.pk),
         "customer_id": str(contract.customer_id),
-        "amendments": [],
-        "initial": terms,
-        "current": terms,
+        "amendments": [
+            amendment_json(edit, contract)
+            for edit in edits
+            if edit.kind == ContractEdit.Kind.AMENDMENT
+        ],
+        "initial": _terms_json(contract, extras, leave_out=added),
+        "current": _terms_json(contract, extras),
+        "prepaid_balance_threshold_configuration": threshold_json(
+            contract.prepaid_balance_threshold_configuration
+        ),
+        "spend_threshold_configuration": threshold_json(contract.spend_threshold_configuration),
         "subscriptions": _subscriptions(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
@@ -391,26 +560,82 @@ def package_contract_json(contract: Contract) -> dict:
     ) | {"archived_at": ts(contract.archived_at)}
 
 
-def edit_json(result, contract: Contract) -> dict:
-    edit = result.edit
+def _by_ids(manager, ids) -> list:
+    rows = {str(row.pk): row for row in manager.filter(pk__in=list(ids or []))}
+    return [rows[pk] for pk in ids or [] if pk in rows]
+
+
+def usage_filter_json(usage_filter) -> dict:
+    return _drop_none(
+        {
+            "group_key": usage_filter.group_key,
+            "group_values": list(usage_filter.group_values),
+            "starting_at": ts(usage_filter.starting_at),
+            "ending_before": ts(usage_filter.ending_before),
+        }
+    )
+
+
+def edit_history_json(edit, contract: Contract) -> dict:
+    """One `ContractEdit` as v2 edit / getEditHistory answer it: the terms it added (as they are
+    now), the ids it archived, removed or updated, and its field changes."""
     changes = edit.changes or {}
-    added = result.added
+    fields = changes.get("fields", [])
     data = {
         "id": str(edit.pk),
         "timestamp": ts(edit.created_at),
         "uniqueness_key": edit.uniqueness_key,
-        "update_contract_name": contract.name if "name" in changes.get("fields", []) else None,
+        "update_contract_name": contract.name if "name" in fields else None,
         "update_contract_end_date": ts(contract.ending_before)
-        if "ending_before" in changes.get("fields", [])
+        if "ending_before" in fields
         else None,
-        "add_commits": [commit_json(c, contract) for c in added.commits] or None,
-        "add_credits": [credit_json(c, contract) for c in added.credits] or None,
-        "add_overrides": [override_json(o) for o in added.overrides] or None,
-        "add_scheduled_charges": [
-            scheduled_charge_json(c, contract) for c in added.scheduled_charges
+        "add_commits": [
+            commit_json(c, contract) for c in _by_ids(Commit.objects, changes.get("add_commits"))
         ]
         or None,
-        "add_subscriptions": [subscription_json(s, contract) for s in added.subscriptions] or None,
+        "add_credits": [
+            credit_json(c, contract) for c in _by_ids(Credit.objects, changes.get("add_credits"))
+        ]
+        or None,
+        "add_overrides": [
+            override_json(o) for o in _by_ids(Override.objects, changes.get("add_overrides"))
+        ]
+        or None,
+        "add_scheduled_charges": [
+            scheduled_charge_json(c, contract)
+            for c in _by_ids(ScheduledCharge.objects, changes.get("add_scheduled_charges"))
+        ]
+        or None,
+        "add_subscriptions": [
+            subscription_json(x, contract)
+            for x in _by_ids(Subscription.objects, changes.get("add_subscriptions"))
+        ]
+        or None,
+        "add_usage_filters": [
+            usage_filter_json(f)
+            for f in _by_ids(ContractUsageFilter.objects, changes.get("add_usage_filters"))
+        ]
+        or None,
+        "add_discounts": [
+            discount_json(d, contract)
+            for d in _by_ids(Discount.objects, changes.get("add_discounts"))
+        ]
+        or None,
+        "add_pro_services": [
+            professional_service_json(p)
+            for p in _by_ids(ProfessionalService.objects, changes.get("add_professional_services"))
+        ]
+        or None,
+        "add_recurring_commits": [
+            recurring_json(t)
+            for t in _by_ids(RecurringBalance.objects, changes.get("add_recurring_commits"))
+        ]
+        or None,
+        "add_recurring_credits": [
+            recurring_json(t)
+            for t in _by_ids(RecurringBalance.objects, changes.get("add_recurring_credits"))
+        ]
+        or None,
     }
     for key in (
         "archive_commits",
@@ -423,7 +648,41 @@ def edit_json(result, contract: Contract) -> dict:
     ):
         if changes.get(key):
             data[key] = [{"id": pk} for pk in changes[key]]
+    if changes.get("update_subscriptions"):
+        data["update_subscriptions"] = [{"id": pk} for pk in changes["update_subscriptions"]]
     return _drop_none(data)
+
+
+def edit_json(result, contract: Contract) -> dict:
+    return edit_history_json(result.edit, contract)
+
+
+def amendment_json(edit, contract: Contract) -> dict:
+    """A v1 amendment: the terms it added, from its `starting_at`."""
+    changes = edit.changes or {}
+    return _drop_none(
+        {
+            "id": str(edit.pk),
+            "created_at": ts(edit.created_at),
+            "created_by": edit.created_by or "api",
+            "starting_at": ts(edit.starting_at),
+            "commits": [
+                commit_json(c, contract)
+                for c in _by_ids(Commit.objects, changes.get("add_commits"))
+            ],
+            "credits": [
+                credit_json(c, contract)
+                for c in _by_ids(Credit.objects, changes.get("add_credits"))
+            ],
+            "overrides": [
+                override_json(o) for o in _by_ids(Override.objects, changes.get("add_overrides"))
+            ],
+            "scheduled_charges": [
+                scheduled_charge_json(c, contract)
+                for c in _by_ids(ScheduledCharge.objects, changes.get("add_scheduled_charges"))
+            ],
+        }
+    )
 
 
 # --- Balances and ledgers --------------------------------------------------------------------------------

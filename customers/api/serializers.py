@@ -30,6 +30,8 @@ from core.api import (
     UUIDStringField,
 )
 
+from . import more_terms
+
 # --- Customers -------------------------------------------------------------------------------------------
 
 
@@ -188,6 +190,28 @@ class SubscriptionIn(SubscriptionTermsIn):
     starting_at = TimestampField(required=False)
     ending_before = TimestampField(required=False, allow_null=True)
     temporary_id = StrictCharField(required=False)
+    quantity_management_mode = EnumField(["QUANTITY_ONLY", "SEAT_BASED"], required=False)
+    seat_config = more_terms.SeatConfigIn(required=False)
+
+    def validate(self, attrs):
+        seat_based = attrs.get("quantity_management_mode") == "SEAT_BASED"
+        if seat_based and "seat_config" not in attrs:
+            raise serializers.ValidationError(
+                {"seat_config": "A SEAT_BASED subscription needs its seat_config."}
+            )
+        if not seat_based and "seat_config" in attrs:
+            raise serializers.ValidationError(
+                {"seat_config": "Only a SEAT_BASED subscription has seats."}
+            )
+        return attrs
+
+
+class DiscountIn(serializers.Serializer):
+    product_id = UUIDStringField()
+    schedule = ScheduleIn()
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    custom_fields = StringMapField(required=False)
+    netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
 
 
 class UsageStatementScheduleIn(serializers.Serializer):
@@ -206,6 +230,15 @@ class UsageStatementScheduleIn(serializers.Serializer):
 
 # --- Contracts -----------------------------------------------------------------------------------------
 
+# Terms contracts take that packages do not (yet).
+CONTRACT_TERMS_OF_ISSUE_14 = {
+    "recurring_commits",
+    "recurring_credits",
+    "prepaid_balance_threshold_configuration",
+    "spend_threshold_configuration",
+    "discounts",
+    "professional_services",
+}
 PACKAGE_ALLOWED = {
     "customer_id",
     "starting_at",
@@ -216,8 +249,7 @@ PACKAGE_ALLOWED = {
     "transition",
 }
 CONTRACT_UNSUPPORTED = (
-    *UNSUPPORTED_TERMS,
-    "usage_filter",
+    *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
     "revenue_system_configuration",
 )
 
@@ -260,6 +292,12 @@ class FutureInvoiceBehaviorIn(serializers.Serializer):
     trueup = EnumField(["REMOVE", "AS_IS"], required=False, allow_null=True)
 
 
+class UsageFilterCreateIn(serializers.Serializer):
+    group_key = StrictCharField(max_length=200)
+    group_values = StringListField()
+    starting_at = TimestampField(required=False)
+
+
 class TransitionIn(serializers.Serializer):
     from_contract_id = UUIDStringField()
     type = EnumField(["RENEWAL", "SUPERSEDE"])
@@ -292,6 +330,13 @@ class ContractCreateIn(serializers.Serializer):
     netsuite_sales_order_id = StrictCharField(required=False)
     total_contract_value = NumberField(required=False)
     transition = TransitionIn(required=False)
+    usage_filter = UsageFilterCreateIn(required=False)
+    discounts = DiscountIn(many=True, required=False)
+    professional_services = more_terms.ProfessionalServiceIn(many=True, required=False)
+    recurring_commits = more_terms.RecurringCommitIn(many=True, required=False)
+    recurring_credits = more_terms.RecurringCreditIn(many=True, required=False)
+    prepaid_balance_threshold_configuration = more_terms.PrepaidThresholdIn(required=False)
+    spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
 
     def validate(self, attrs):
@@ -362,22 +407,13 @@ class IdRefIn(serializers.Serializer):
 
 
 EDIT_UNSUPPORTED = (
-    "update_subscriptions",
     "update_recurring_commits",
     "update_recurring_credits",
     "update_discounts",
-    "update_prepaid_balance_threshold_configuration",
-    "update_spend_threshold_configuration",
     "update_refund_invoices",
-    "add_recurring_commits",
-    "add_recurring_credits",
-    "add_discounts",
-    "add_professional_services",
     "add_reseller_royalties",
     "add_spend_trackers",
     "archive_spend_trackers",
-    "add_prepaid_balance_threshold_configuration",
-    "add_spend_threshold_configuration",
     "add_billing_provider_configuration_update",
     "add_revenue_system_configuration_update",
 )
@@ -458,6 +494,15 @@ class ContractEditIn(ContractRefIn):
     update_commits = CommitUpdateIn(many=True, required=False)
     update_credits = CreditUpdateIn(many=True, required=False)
     update_scheduled_charges = ScheduledChargeUpdateIn(many=True, required=False)
+    add_discounts = DiscountIn(many=True, required=False)
+    add_professional_services = more_terms.ProfessionalServiceIn(many=True, required=False)
+    add_recurring_commits = more_terms.RecurringCommitIn(many=True, required=False)
+    add_recurring_credits = more_terms.RecurringCreditIn(many=True, required=False)
+    update_subscriptions = more_terms.SubscriptionUpdateIn(many=True, required=False)
+    add_prepaid_balance_threshold_configuration = more_terms.PrepaidThresholdIn(required=False)
+    add_spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
+    update_prepaid_balance_threshold_configuration = serializers.DictField(required=False)
+    update_spend_threshold_configuration = serializers.DictField(required=False)
 
     def validate(self, attrs):
         unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]

@@ -161,6 +161,42 @@ def subscriptions(terms: list[dict], key: str = "subscriptions") -> list[service
             starting_at=term.get("starting_at"),
             ending_before=term.get("ending_before"),
             name=term.get("name", ""),
+            quantity_management_mode=term.get("quantity_management_mode", "QUANTITY_ONLY"),
+            seat_group_key=(term.get("seat_config") or {}).get("seat_group_key", ""),
+            initial_seat_ids=(term.get("seat_config") or {}).get("initial_seat_ids", []),
+            initial_unassigned_seats=(term.get("seat_config") or {}).get(
+                "initial_unassigned_seats", Decimal(0)
+            ),
+            temporary_id=term.get("temporary_id", ""),
+            custom_fields=term.get("custom_fields", {}),
+        )
+        for index, term in enumerate(terms)
+    ]
+
+
+def discounts(terms: list[dict], key: str = "discounts") -> list[services.DiscountSpec]:
+    return [
+        services.DiscountSpec(
+            product=_product(term["product_id"], f"{key}[{index}].product_id"),
+            items=_items(term["schedule"]["schedule_items"]),
+            name=term.get("name", ""),
+            custom_fields=term.get("custom_fields", {}),
+        )
+        for index, term in enumerate(terms)
+    ]
+
+
+def professional_services(
+    terms: list[dict], key: str = "professional_services"
+) -> list[services.ProfessionalServiceSpec]:
+    return [
+        services.ProfessionalServiceSpec(
+            product=_product(term["product_id"], f"{key}[{index}].product_id"),
+            unit_price=term["unit_price"],
+            quantity=term["quantity"],
+            max_amount=term["max_amount"],
+            description=term.get("description", ""),
+            custom_fields=term.get("custom_fields", {}),
         )
         for index, term in enumerate(terms)
     ]
@@ -189,32 +225,33 @@ BALANCE_FIELDS = ("name", "description", "priority", "rate_type", "rollover_frac
 
 
 def balance_updates(updates: list[dict], key: str, id_field: str) -> list[services.BalanceUpdate]:
-    result = []
-    for index, update in enumerate(updates):
-        where = f"{key}[{index}]"
-        fields = {name: update[name] for name in BALANCE_FIELDS if name in update}
-        if fields.get("priority", 0) is None:
-            fields["priority"] = Decimal(0)
-        if "applicable_product_tags" in update:
-            fields["applicable_product_tags"] = update["applicable_product_tags"] or []
-        if update.get("product_id"):
-            fields["product"] = _product(update["product_id"], _at(where, "product_id"))
-        products = None
-        if "applicable_product_ids" in update:
-            products = [
-                _product(pk, _at(where, "applicable_product_ids"))
-                for pk in update["applicable_product_ids"] or []
-            ]
-        result.append(
-            services.BalanceUpdate(
-                id=update[id_field],
-                fields=fields,
-                applicable_products=products,
-                access_schedule=_schedule_changes(update.get("access_schedule"), segments=True),
-                invoice_schedule=_schedule_changes(update.get("invoice_schedule"), segments=False),
-            )
-        )
-    return result
+    return [
+        balance_update(update, f"{key}[{index}]", id_field) for index, update in enumerate(updates)
+    ]
+
+
+def balance_update(update: dict, where: str, id_field: str) -> services.BalanceUpdate:
+    """One commit or credit change (`where`: how errors name it; "" at the top level)."""
+    fields = {name: update[name] for name in BALANCE_FIELDS if name in update}
+    if fields.get("priority", 0) is None:
+        fields["priority"] = Decimal(0)
+    if "applicable_product_tags" in update:
+        fields["applicable_product_tags"] = update["applicable_product_tags"] or []
+    if update.get("product_id"):
+        fields["product"] = _product(update["product_id"], _at(where, "product_id"))
+    products = None
+    if "applicable_product_ids" in update:
+        products = [
+            _product(pk, _at(where, "applicable_product_ids"))
+            for pk in update["applicable_product_ids"] or []
+        ]
+    return services.BalanceUpdate(
+        id=update[id_field],
+        fields=fields,
+        applicable_products=products,
+        access_schedule=_schedule_changes(update.get("access_schedule"), segments=True),
+        invoice_schedule=_schedule_changes(update.get("invoice_schedule"), segments=False),
+    )
 
 
 def scheduled_charge_updates(updates: list[dict]) -> list[services.ScheduledChargeUpdate]:

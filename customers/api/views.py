@@ -39,9 +39,9 @@ from customers.models import Contract, ContractEdit, Customer
 # A balance left counts what the live drafts draw (Metronome's `balance`): invoicing's selector.
 from invoicing import selectors as invoicing_selectors
 
+from . import more_terms, terms
 from . import presenters as out
 from . import serializers as s
-from . import terms
 
 CONTRACT_FIELDS = {
     "customer": "customer_id",
@@ -355,6 +355,23 @@ class ContractCreateView(APIView):
                 "overrides": terms.overrides(data.get("overrides", [])),
                 "scheduled_charges": terms.scheduled_charges(data.get("scheduled_charges", [])),
                 "subscriptions": terms.subscriptions(data.get("subscriptions", [])),
+                "discounts": terms.discounts(data.get("discounts", [])),
+                "professional_services": terms.professional_services(
+                    data.get("professional_services", [])
+                ),
+                "recurring_commits": more_terms.recurring(
+                    data.get("recurring_commits", []), "COMMIT", "recurring_commits"
+                ),
+                "recurring_credits": more_terms.recurring(
+                    data.get("recurring_credits", []), "CREDIT", "recurring_credits"
+                ),
+                "prepaid_balance_threshold_configuration": more_terms.threshold_config(
+                    data.get("prepaid_balance_threshold_configuration"),
+                    "prepaid_balance_threshold_configuration",
+                ),
+                "spend_threshold_configuration": more_terms.threshold_config(
+                    data.get("spend_threshold_configuration"), "spend_threshold_configuration"
+                ),
             }
             with api_field_names(CONTRACT_FIELDS):
                 contract = services.contract_create(
@@ -377,6 +394,7 @@ class ContractCreateView(APIView):
                     custom_fields=data.get("custom_fields"),
                     created_by=_who(request),
                     transition=_transition(data),
+                    usage_filter=data.get("usage_filter"),
                     billing_provider_configuration=billing_configuration,
                     **specs,
                 )
@@ -402,6 +420,8 @@ def _balance_extras(contract: Contract, data: dict):
 
 
 class ContractRetrieveView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_retrieve",
         tags=["Contracts"],
@@ -418,6 +438,8 @@ class ContractRetrieveView(APIView):
 
 
 class ContractRetrieveV2View(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v2_contracts_retrieve",
         tags=["Contracts"],
@@ -454,6 +476,8 @@ def _contracts_page(request, present):
 
 
 class ContractListView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_contracts_list",
         tags=["Contracts"],
@@ -468,6 +492,8 @@ class ContractListView(APIView):
 
 
 class ContractListV2View(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v2_contracts_list",
         tags=["Contracts"],
@@ -558,6 +584,20 @@ class ContractEditView(APIView):
                 "update_scheduled_charges": terms.scheduled_charge_updates(
                     data.get("update_scheduled_charges", [])
                 ),
+                "add_discounts": terms.discounts(data.get("add_discounts", []), "add_discounts"),
+                "add_professional_services": terms.professional_services(
+                    data.get("add_professional_services", []), "add_professional_services"
+                ),
+                "add_recurring_commits": more_terms.recurring(
+                    data.get("add_recurring_commits", []), "COMMIT", "add_recurring_commits"
+                ),
+                "add_recurring_credits": more_terms.recurring(
+                    data.get("add_recurring_credits", []), "CREDIT", "add_recurring_credits"
+                ),
+                "update_subscriptions": more_terms.subscription_updates(
+                    data.get("update_subscriptions", [])
+                ),
+                **_thresholds(contract, data),
             }
             with api_field_names(CONTRACT_FIELDS):
                 result = services.contract_edit(
@@ -577,7 +617,22 @@ class ContractEditView(APIView):
         return envelope({"id": str(contract.pk), "edit": out.edit_json(result, contract)})
 
 
+def _thresholds(contract: Contract, data: dict) -> dict:
+    """add_* / update_* threshold configurations of an edit, as the service's arguments."""
+    changes = {}
+    for name in ("prepaid_balance_threshold_configuration", "spend_threshold_configuration"):
+        if f"add_{name}" in data:
+            changes[name] = more_terms.threshold_config(data[f"add_{name}"], f"add_{name}")
+        elif f"update_{name}" in data:
+            changes[name] = more_terms.threshold_update(
+                getattr(contract, name), data[f"update_{name}"], f"update_{name}"
+            )
+    return changes
+
+
 class PackageContractsView(APIView):
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_packages_list_contracts_on_package",
         tags=["Packages"],

@@ -11,6 +11,12 @@ from .balances import (  # noqa: F401
     Credit,
 )
 from .billing import BillingProviderConfiguration  # noqa: F401
+from .charges import (  # noqa: F401
+    Discount,
+    DiscountItem,
+    ProfessionalService,
+    ProServiceItem,
+)
 from .common import (  # noqa: F401
     HOUR_MESSAGE,
     start_before_end,
@@ -20,10 +26,18 @@ from .contracts import (  # noqa: F401
     Contract,
     ContractEdit,
     ContractTransition,
+    ContractUsageFilter,
 )
 from .customer import (  # noqa: F401
     Customer,
     IngestAlias,
+)
+from .recurring import (  # noqa: F401
+    RecurringBalance,
+    SubscriptionQuantity,
+)
+from .schedules import (  # noqa: F401
+    NamedScheduleSegment,
 )
 from .terms import (  # noqa: F401
     CommitInvoiceItem,

@@ -75,6 +75,29 @@ class BalanceTerm(models.Model):
         help_text="The contract transition that made this rollover balance.",
     )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True)
+    recurring = models.ForeignKey(
+        "RecurringBalance",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The recurring commit or credit that made this one (for one period).",
+    )
+    recurrence_start = models.DateTimeField(
+        null=True, blank=True, help_text="The start of the period a recurring one was made for."
+    )
+    seat_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="A per-seat balance: only usage of this seat (the subscription's seat group "
+        "key) draws it.",
+    )
+    threshold_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Bought by threshold billing: PREPAID_BALANCE (auto-recharge) or SPEND.",
+    )
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -140,6 +163,12 @@ class Commit(BalanceTerm):
                 name="commit_rolls_over_once",
                 violation_error_message="This balance was already rolled over.",
             ),
+            models.UniqueConstraint(
+                fields=["recurring", "recurrence_start", "seat_id"],
+                condition=Q(recurring__isnull=False),
+                name="commit_once_per_recurrence",
+                violation_error_message="The recurring one already made this period's.",
+            ),
         ]
 
 
@@ -164,6 +193,12 @@ class Credit(BalanceTerm):
                 condition=Q(rolled_over_from__isnull=False),
                 name="credit_rolls_over_once",
                 violation_error_message="This balance was already rolled over.",
+            ),
+            models.UniqueConstraint(
+                fields=["recurring", "recurrence_start", "seat_id"],
+                condition=Q(recurring__isnull=False),
+                name="credit_once_per_recurrence",
+                violation_error_message="The recurring one already made this period's.",
             ),
         ]
 
@@ -208,7 +243,8 @@ class AccessSegment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} from {self.starting_at:%Y-%m-%d %H:%M} to {self.ending_before:%Y-%m-%d %H:%M}"
+        # Its amount is in its own column, as money (stored, it is in the pricing unit: cents).
+        return f"{self.starting_at:%Y-%m-%d %H:%M} to {self.ending_before:%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=True)

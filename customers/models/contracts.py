@@ -78,6 +78,18 @@ class Contract(models.Model):
     )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    prepaid_balance_threshold_configuration = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Auto-recharge: when the prepaid balance falls below threshold_amount, a "
+        "commit brings it back to recharge_to_amount (Metronome's shape).",
+    )
+    spend_threshold_configuration = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Spend threshold billing: each time unbilled spend reaches threshold_amount, "
+        "it is billed at once (Metronome's shape).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -173,10 +185,20 @@ class ContractTransition(models.Model):
 
 
 class ContractEdit(models.Model):
-    """One edit of a contract (v2 contracts/edit): what it changed, and its uniqueness key."""
+    """One change of a contract: a v2 edit (contracts/edit, commits/edit, credits/edit, a usage
+    filter set), or a v1 amendment (terms added from `starting_at`). What it changed, by ids,
+    and its uniqueness key; the edit history and the v1 `amendments` are read from these."""
+
+    class Kind(models.TextChoices):
+        EDIT = "EDIT", "Edit"
+        AMENDMENT = "AMENDMENT", "Amendment"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="edits")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.EDIT)
+    starting_at = models.DateTimeField(
+        null=True, blank=True, help_text="An amendment's start (when its terms take effect)."
+    )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
     changes = models.JSONField(
         default=dict, blank=True, help_text="Ids of the terms added, archived or removed."
@@ -189,3 +211,41 @@ class ContractEdit(models.Model):
 
     def __str__(self) -> str:
         return f"Edit of {self.contract} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ContractUsageFilter(models.Model):
+    """Which usage belongs to the contract from `starting_at` (Metronome's usage filter): only
+    events whose `group_key` property has one of `group_values`. Setting a new filter ends the
+    one in effect then; a customer with several contracts routes its usage between them so."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="usage_filters")
+    group_key = models.CharField(max_length=200)
+    group_values = models.JSONField(default=list)
+    starting_at = models.DateTimeField()
+    ending_before = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starting_at"]
+        verbose_name = "usage filter"
+        constraints = [start_before_end("contractusagefilter")]
+
+    def __str__(self) -> str:
+        return f"{self.group_key} in {', '.join(self.group_values)}"
+
+    def clean(self) -> None:
+        errors = window_errors(self.starting_at, self.ending_before, hour_aligned=False)
+        if not (self.group_key or "").strip():
+            errors["group_key"] = "Give the group key to filter on."
+        if not isinstance(self.group_values, list) or not all(
+            isinstance(v, str) for v in self.group_values
+        ):
+            errors["group_values"] = "Give the group values as a list of strings."
+        if errors:
+            raise ValidationError(errors)
+
+    def in_effect_at(self, moment) -> bool:
+        return self.starting_at <= moment and (
+            self.ending_before is None or moment < self.ending_before
+        )

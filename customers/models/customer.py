@@ -27,6 +27,12 @@ class Customer(models.Model):
         max_length=200, blank=True, help_text="Deprecated in Metronome; kept for compatibility."
     )
     salesforce_account_id = models.CharField(max_length=200, blank=True)
+    leave_stripe_invoices_in_draft = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Invoices handed to Stripe stay drafts there (customer config; empty: the "
+        "provider's default).",
+    )
     custom_fields = models.JSONField(default=dict, blank=True)
     billing_name = models.CharField(
         max_length=200, blank=True, help_text="The name invoices are addressed to (else the name)."

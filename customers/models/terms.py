@@ -60,7 +60,8 @@ class CommitInvoiceItem(ScheduleItem):
         pass
 
     def __str__(self) -> str:
-        return f"{self.timestamp:%Y-%m-%d}: {self.total}"
+        # Its amount is in its own column, as money (stored, it is in the pricing unit: cents).
+        return f"{self.timestamp:%Y-%m-%d}"
 
 
 class Override(models.Model):
@@ -227,6 +228,7 @@ class ScheduledCharge(models.Model):
         Product, on_delete=models.PROTECT, related_name="+", limit_choices_to={"type": "FIXED"}
     )
     name = models.CharField(max_length=200, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -259,6 +261,10 @@ class Subscription(models.Model):
         ADVANCE = "ADVANCE", "In advance"
         ARREARS = "ARREARS", "In arrears"
 
+    class QuantityManagementMode(models.TextChoices):
+        QUANTITY_ONLY = "QUANTITY_ONLY", "Quantity"
+        SEAT_BASED = "SEAT_BASED", "Seats"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="subscriptions")
     product = models.ForeignKey(
@@ -276,8 +282,19 @@ class Subscription(models.Model):
     )
     is_prorated = models.BooleanField(default=True)
     initial_quantity = models.DecimalField(**MONEY, default=1)
+    quantity_management_mode = models.CharField(
+        max_length=14,
+        choices=QuantityManagementMode.choices,
+        default=QuantityManagementMode.QUANTITY_ONLY,
+    )
+    seat_group_key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="SEAT_BASED: the event property naming the seat a usage event belongs to.",
+    )
     starting_at = models.DateTimeField()
     ending_before = models.DateTimeField(null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -299,5 +316,10 @@ class Subscription(models.Model):
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=False)
         if self.product_id and self.product.type != Product.Type.SUBSCRIPTION:
             errors["product"] = "Subscriptions use a subscription product."
+        if (
+            self.quantity_management_mode == self.QuantityManagementMode.SEAT_BASED
+            and not self.seat_group_key
+        ):
+            errors["seat_group_key"] = "A SEAT_BASED subscription needs its seat group key."
         if errors:
             raise ValidationError(errors)

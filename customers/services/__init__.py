@@ -8,6 +8,18 @@ same words. Errors are Django ValidationErrors keyed by model field name (nested
 `commits[0].product`); the API layer renames them to the wire's names. Invoicing, above, hears what
 changed through the outbox (`core.outbox`): customers never imports it."""
 
+from .amendments import (  # noqa: F401
+    contract_amend,
+    contract_usage_filter_set,
+)
+from .balance_edits import (  # noqa: F401
+    UNCHANGED,
+    BalanceUpdate,
+    ScheduleChanges,
+    ScheduledChargeUpdate,
+    balance_edit,
+    balance_update_end_date,
+)
 from .balances import (  # noqa: F401
     LEDGER,
     BalanceKeyInUse,
@@ -23,17 +35,18 @@ from .billing import (  # noqa: F401
     billing_configurations_archive,
     billing_configurations_archive_provider,
 )
+from .charges import (  # noqa: F401
+    ProServiceBilling,
+    pro_services_bill,
+    threshold_commit_create,
+)
 from .common import (  # noqa: F401
     IngestAliasInUse,
     clean,
     prefixed,
 )
 from .contracts import (  # noqa: F401
-    UNCHANGED,
-    BalanceUpdate,
     EditResult,
-    ScheduleChanges,
-    ScheduledChargeUpdate,
     balance_drafts_refresh,
     contract_archive,
     contract_billed_through_set,
@@ -63,12 +76,26 @@ from .packages import (  # noqa: F401
     contract_create_from_package,
     package_terms_at,
 )
+from .recurring import (  # noqa: F401
+    SubscriptionUpdate,
+    quantity_at,
+    recurring_balances_materialize,
+    recurring_balances_materialize_all,
+    subscription_update,
+)
+from .schedules import (  # noqa: F401
+    customer_update_config,
+    named_schedule_update,
+)
 from .terms import (  # noqa: F401
     AddedTerms,
     CommitSpec,
     CreditSpec,
+    DiscountSpec,
     InvoiceItemSpec,
     OverrideSpec,
+    ProfessionalServiceSpec,
+    RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,
     SubscriptionSpec,
@@ -76,6 +103,7 @@ from .terms import (  # noqa: F401
     add_commit,
     add_terms,
     dot,
+    usage_filter_add,
 )
 from .transitions import (  # noqa: F401
     DraftDraws,

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from catalog.models import Package, Product, RateCard
+from catalog.models import Package, RateCard
 
 from ..models import (
-    AccessSegment,
     BillingProviderConfiguration,
     Commit,
-    CommitInvoiceItem,
     Contract,
     ContractEdit,
     ContractTransition,
@@ -27,18 +25,33 @@ from ..models import (
     Customer,
     ScheduledChargeItem,
 )
+from .balance_edits import (
+    UNCHANGED,
+    BalanceUpdate,
+    ScheduledChargeUpdate,
+    balance_apply_update,
+    edit_schedule,
+    live_term,
+)
 from .common import clean
 from .events import balance_event, contract_event
+from .recurring import (
+    SubscriptionUpdate,
+    recurring_balances_materialize,
+    subscriptions_update,
+)
 from .terms import (
     AddedTerms,
     CommitSpec,
     CreditSpec,
-    InvoiceItemSpec,
+    DiscountSpec,
     OverrideSpec,
+    ProfessionalServiceSpec,
+    RecurringSpec,
     ScheduledChargeSpec,
-    SegmentSpec,
     SubscriptionSpec,
     add_terms,
+    usage_filter_add,
 )
 from .transitions import TransitionSpec, billed_after, transition_make, transition_source
 
@@ -83,6 +96,13 @@ def contract_create(
     subscriptions: Sequence[SubscriptionSpec] = (),
     created_by: str = "admin",
     transition: TransitionSpec | None = None,
+    usage_filter: dict | None = None,
+    discounts: Sequence[DiscountSpec] = (),
+    professional_services: Sequence[ProfessionalServiceSpec] = (),
+    recurring_commits: Sequence[RecurringSpec] = (),
+    recurring_credits: Sequence[RecurringSpec] = (),
+    prepaid_balance_threshold_configuration: dict | None = None,
+    spend_threshold_configuration: dict | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
@@ -111,6 +131,8 @@ def contract_create(
         uniqueness_key=uniqueness_key or None,
         custom_fields=custom_fields or {},
         created_by=created_by,
+        prepaid_balance_threshold_configuration=prepaid_balance_threshold_configuration,
+        spend_threshold_configuration=spend_threshold_configuration,
         billing_provider_configuration=billing_provider_configuration,
         billing_provider=(
             billing_provider_configuration.billing_provider
@@ -127,7 +149,20 @@ def contract_create(
         overrides=overrides,
         scheduled_charges=scheduled_charges,
         subscriptions=subscriptions,
+        discounts=discounts,
+        professional_services=professional_services,
+        recurring_commits=recurring_commits,
+        recurring_credits=recurring_credits,
     )
+    recurring_balances_materialize(contract=contract, now=now)
+    if usage_filter:
+        usage_filter_add(
+            contract,
+            group_key=usage_filter["group_key"],
+            group_values=usage_filter["group_values"],
+            starting_at=usage_filter.get("starting_at") or starting_at,
+            where="usage_filter",
+        )
     for term in (*added.commits, *added.credits):
         balance_event("create", term, now)
     if source is not None:
@@ -228,99 +263,9 @@ def contract_archive(*, contract: Contract, void_invoices: bool, now: datetime) 
     return contract
 
 
-UNCHANGED = object()
-
-
-@dataclass(frozen=True)
-class ScheduleChanges:
-    """Edits of a schedule: items added, removed by id, or changed by id (only given fields)."""
-
-    add: Sequence[SegmentSpec | InvoiceItemSpec] = ()
-    remove: Sequence[uuid.UUID] = ()
-    update: Sequence[dict] = ()
-
-
-@dataclass(frozen=True)
-class BalanceUpdate:
-    """A change to a commit or credit: plain fields by model name, and schedule edits."""
-
-    id: uuid.UUID
-    fields: dict = field(default_factory=dict)
-    applicable_products: Sequence[Product] | None = None
-    access_schedule: ScheduleChanges | None = None
-    invoice_schedule: ScheduleChanges | None = None
-
-
-@dataclass(frozen=True)
-class ScheduledChargeUpdate:
-    id: uuid.UUID
-    invoice_schedule: ScheduleChanges
-
-
-def _term(manager, pk: uuid.UUID, where: str):
-    term = manager.filter(pk=pk).first()
-    if term is None:
-        raise ValidationError({where: f"This contract has no such term ({pk})."})
-    if term.archived_at is not None:
-        raise ValidationError({where: "This term is archived; it cannot be changed."})
-    return term
-
-
-def _edit_schedule(rows, model, owner: dict, changes: ScheduleChanges, where: str) -> None:
-    """Apply add/remove/update to the rows of one schedule (segments or invoice items)."""
-    for index, pk in enumerate(changes.remove):
-        row = rows.filter(pk=pk).first()
-        if row is None:
-            raise ValidationError({f"{where}.remove_schedule_items[{index}].id": "No such item."})
-        row.delete()
-    for index, values in enumerate(changes.update):
-        row = rows.filter(pk=values["id"]).first()
-        prefix = f"{where}.update_schedule_items[{index}]"
-        if row is None:
-            raise ValidationError({f"{prefix}.id": "No such item."})
-        for key, value in values.items():
-            if key != "id":
-                setattr(row, key, value)
-        clean(row, prefix)
-        row.save()
-    for index, spec in enumerate(changes.add):
-        row = model(**owner, **spec.__dict__)
-        clean(row, f"{where}.add_schedule_items[{index}]")
-        row.save()
-
-
-def _update_balance(manager, update: BalanceUpdate, where: str, owner: str, now: datetime) -> None:
-    term = _term(manager, update.id, f"{where}.{owner}_id")
-    for key, value in update.fields.items():
-        setattr(term, key, value)
-    clean(term, where, exclude=["product"])
-    term.save()
-    if update.applicable_products is not None:
-        term.applicable_products.set(update.applicable_products)
-    if update.access_schedule is not None:
-        _edit_schedule(
-            term.access_schedule,
-            AccessSegment,
-            {owner: term},
-            update.access_schedule,
-            f"{where}.access_schedule",
-        )
-        if not term.access_schedule.exists():
-            raise ValidationError({f"{where}.access_schedule": "Give at least one access segment."})
-    if update.invoice_schedule is not None:
-        _edit_schedule(
-            term.invoice_schedule,
-            CommitInvoiceItem,
-            {"commit": term},
-            update.invoice_schedule,
-            f"{where}.invoice_schedule",
-        )
-    balance_event("edit", term, now)
-
-
 def _update_scheduled_charge(contract: Contract, update: ScheduledChargeUpdate, where: str) -> None:
-    charge = _term(contract.scheduled_charges, update.id, f"{where}.scheduled_charge_id")
-    _edit_schedule(
+    charge = live_term(contract.scheduled_charges, update.id, f"{where}.scheduled_charge_id")
+    edit_schedule(
         charge.schedule_items,
         ScheduledChargeItem,
         {"scheduled_charge": charge},
@@ -359,6 +304,13 @@ def contract_edit(
     update_scheduled_charges: Sequence[ScheduledChargeUpdate] = (),
     uniqueness_key: str | None = None,
     created_by: str = "admin",
+    add_discounts: Sequence[DiscountSpec] = (),
+    add_professional_services: Sequence[ProfessionalServiceSpec] = (),
+    add_recurring_commits: Sequence[RecurringSpec] = (),
+    add_recurring_credits: Sequence[RecurringSpec] = (),
+    update_subscriptions: Sequence[SubscriptionUpdate] = (),
+    prepaid_balance_threshold_configuration=UNCHANGED,
+    spend_threshold_configuration=UNCHANGED,
 ) -> EditResult:
     """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
     contract_open(contract)
@@ -373,6 +325,13 @@ def contract_edit(
     if net_payment_terms_days is not UNCHANGED:
         contract.net_payment_terms_days = net_payment_terms_days
         changed_fields.append("net_payment_terms_days")
+    for name, value in (
+        ("prepaid_balance_threshold_configuration", prepaid_balance_threshold_configuration),
+        ("spend_threshold_configuration", spend_threshold_configuration),
+    ):
+        if value is not UNCHANGED:
+            setattr(contract, name, value)
+            changed_fields.append(name)
     if changed_fields:
         clean(contract)
         contract.save(update_fields=changed_fields)
@@ -383,13 +342,14 @@ def contract_edit(
         overrides=add_overrides,
         scheduled_charges=add_scheduled_charges,
         subscriptions=add_subscriptions,
-        names={
-            "commits": "add_commits",
-            "credits": "add_credits",
-            "overrides": "add_overrides",
-            "scheduled_charges": "add_scheduled_charges",
-            "subscriptions": "add_subscriptions",
-        },
+        discounts=add_discounts,
+        professional_services=add_professional_services,
+        recurring_commits=add_recurring_commits,
+        recurring_credits=add_recurring_credits,
+        names={kind: f"add_{kind}" for kind in AddedTerms.KINDS},
+    )
+    updated_subscriptions = subscriptions_update(
+        contract=contract, updates=update_subscriptions, now=now, key="update_subscriptions"
     )
     _archive_terms(contract.commits, archive_commits, "archive_commits", now)
     _archive_terms(contract.credits, archive_credits, "archive_credits", now)
@@ -398,9 +358,11 @@ def contract_edit(
     )
     _archive_terms(contract.overrides, remove_overrides, "remove_overrides", now)
     for index, update in enumerate(update_commits):
-        _update_balance(contract.commits, update, f"update_commits[{index}]", "commit", now)
+        term = live_term(contract.commits, update.id, f"update_commits[{index}].commit_id")
+        balance_apply_update(term, update, f"update_commits[{index}]", now)
     for index, update in enumerate(update_credits):
-        _update_balance(contract.credits, update, f"update_credits[{index}]", "credit", now)
+        term = live_term(contract.credits, update.id, f"update_credits[{index}].credit_id")
+        balance_apply_update(term, update, f"update_credits[{index}]", now)
     for index, update in enumerate(update_scheduled_charges):
         _update_scheduled_charge(contract, update, f"update_scheduled_charges[{index}]")
     edit = ContractEdit(
@@ -409,11 +371,7 @@ def contract_edit(
         created_by=created_by,
         changes={
             "fields": changed_fields,
-            "add_commits": [str(t.pk) for t in added.commits],
-            "add_credits": [str(t.pk) for t in added.credits],
-            "add_overrides": [str(t.pk) for t in added.overrides],
-            "add_scheduled_charges": [str(t.pk) for t in added.scheduled_charges],
-            "add_subscriptions": [str(t.pk) for t in added.subscriptions],
+            **added.changes(),
             "archive_commits": [str(pk) for pk in archive_commits],
             "archive_credits": [str(pk) for pk in archive_credits],
             "archive_scheduled_charges": [str(pk) for pk in archive_scheduled_charges],
@@ -421,10 +379,12 @@ def contract_edit(
             "update_commits": [str(u.id) for u in update_commits],
             "update_credits": [str(u.id) for u in update_credits],
             "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
+            "update_subscriptions": updated_subscriptions,
         },
     )
     clean(edit)
     edit.save()
+    recurring_balances_materialize(contract=contract, now=now)
     for term in (*added.commits, *added.credits):
         balance_event("create", term, now)
     contract_event("contract.edit", contract, now, ending_moved="ending_before" in changed_fields)

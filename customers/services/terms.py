@@ -3,12 +3,14 @@ adding them to a contract with every model rule checked."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from catalog.models import PricingUnit, Product, tiers_problem
 
@@ -17,12 +19,18 @@ from ..models import (
     Commit,
     CommitInvoiceItem,
     Contract,
+    ContractUsageFilter,
     Credit,
+    Discount,
+    DiscountItem,
     Override,
     OverrideTier,
+    ProfessionalService,
+    RecurringBalance,
     ScheduledCharge,
     ScheduledChargeItem,
     Subscription,
+    SubscriptionQuantity,
 )
 from .common import clean
 
@@ -106,6 +114,59 @@ class SubscriptionSpec:
     starting_at: datetime | None = None
     ending_before: datetime | None = None
     name: str = ""
+    quantity_management_mode: str = Subscription.QuantityManagementMode.QUANTITY_ONLY
+    seat_group_key: str = ""
+    initial_seat_ids: Sequence[str] = ()
+    initial_unassigned_seats: Decimal = Decimal(0)
+    temporary_id: str = ""
+    custom_fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DiscountSpec:
+    product: Product
+    items: Sequence[InvoiceItemSpec]
+    name: str = ""
+    custom_fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProfessionalServiceSpec:
+    product: Product
+    unit_price: Decimal
+    quantity: Decimal
+    max_amount: Decimal
+    description: str = ""
+    custom_fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecurringSpec:
+    """A recurring commit (kind COMMIT) or credit (CREDIT); `subscription` is a subscription id,
+    or the `temporary_id` of one added in the same request."""
+
+    kind: str
+    product: Product
+    starting_at: datetime
+    access_unit_price: Decimal
+    priority: Decimal = Decimal(0)
+    access_quantity: Decimal | None = None
+    duration_periods: Decimal = Decimal(1)
+    ending_before: datetime | None = None
+    name: str = ""
+    description: str = ""
+    rate_type: str = "LIST_RATE"
+    applicable_products: Sequence[Product] = ()
+    applicable_product_tags: Sequence[str] = ()
+    credit_type: PricingUnit | None = None
+    invoice_unit_price: Decimal | None = None
+    invoice_quantity: Decimal | None = None
+    proration: str = "FIRST_AND_LAST"
+    recurrence_frequency: str = ""
+    rollover_fraction: Decimal | None = None
+    subscription: str = ""
+    allocation: str = "POOLED"
+    custom_fields: dict = field(default_factory=dict)
 
 
 def dot(prefix: str) -> str:
@@ -248,10 +309,120 @@ def _add_subscription(contract: Contract, spec: SubscriptionSpec, prefix: str) -
         initial_quantity=spec.initial_quantity,
         starting_at=spec.starting_at or contract.starting_at,
         ending_before=spec.ending_before or contract.ending_before,
+        quantity_management_mode=spec.quantity_management_mode,
+        seat_group_key=spec.seat_group_key,
+        custom_fields=dict(spec.custom_fields),
     )
+    seats = list(dict.fromkeys(spec.initial_seat_ids))
+    if spec.quantity_management_mode == Subscription.QuantityManagementMode.SEAT_BASED:
+        subscription.initial_quantity = Decimal(len(seats)) + spec.initial_unassigned_seats
+    elif seats:
+        raise ValidationError(
+            {f"{prefix}.seat_config": "Only a SEAT_BASED subscription has seats."}
+        )
     clean(subscription, prefix, exclude=["product"])
     subscription.save()
+    quantity = SubscriptionQuantity(
+        subscription=subscription,
+        starting_at=subscription.starting_at,
+        quantity=subscription.initial_quantity,
+        seat_ids=seats,
+        unassigned_seats=spec.initial_unassigned_seats,
+    )
+    clean(quantity, prefix)
+    quantity.save()
     return subscription
+
+
+def _add_discount(contract: Contract, spec: DiscountSpec, prefix: str) -> Discount:
+    discount = Discount(
+        contract=contract,
+        product=spec.product,
+        name=spec.name,
+        custom_fields=dict(spec.custom_fields),
+    )
+    if not spec.items:
+        raise ValidationError({f"{prefix}.schedule.schedule_items": "Give at least one date."})
+    clean(discount, prefix, exclude=["product"])
+    discount.save()
+    _add_schedule_items(
+        DiscountItem, spec.items, f"{prefix}.schedule.schedule_items", discount=discount
+    )
+    return discount
+
+
+def _add_professional_service(
+    contract: Contract, spec: ProfessionalServiceSpec, prefix: str
+) -> ProfessionalService:
+    service = ProfessionalService(
+        contract=contract,
+        product=spec.product,
+        unit_price=spec.unit_price,
+        quantity=spec.quantity,
+        max_amount=spec.max_amount,
+        description=spec.description,
+        custom_fields=dict(spec.custom_fields),
+    )
+    clean(service, prefix, exclude=["product"])
+    service.save()
+    return service
+
+
+def _add_recurring(
+    contract: Contract, spec: RecurringSpec, prefix: str, subscriptions: dict
+) -> RecurringBalance:
+    subscription = None
+    if spec.subscription:
+        subscription = subscriptions.get(spec.subscription) or (
+            contract.subscriptions.filter(pk=_uuid_or_none(spec.subscription)).first()
+        )
+        if subscription is None:
+            raise ValidationError(
+                {
+                    f"{prefix}.subscription_config.subscription_id": "No such subscription on this "
+                    "contract (give its id, or the temporary_id of one added with it)."
+                }
+            )
+    if spec.duration_periods != spec.duration_periods.to_integral_value():
+        raise ValidationError(
+            {f"{prefix}.commit_duration.value": "Give a whole number of periods."}
+        )
+    recurring = RecurringBalance(
+        contract=contract,
+        kind=spec.kind,
+        product=spec.product,
+        name=spec.name,
+        description=spec.description,
+        priority=spec.priority,
+        rate_type=spec.rate_type,
+        applicable_product_tags=list(spec.applicable_product_tags),
+        access_unit_price=spec.access_unit_price,
+        access_quantity=spec.access_quantity,
+        invoice_unit_price=spec.invoice_unit_price,
+        invoice_quantity=spec.invoice_quantity,
+        duration_periods=spec.duration_periods,
+        starting_at=spec.starting_at,
+        ending_before=spec.ending_before,
+        proration=spec.proration,
+        recurrence_frequency=spec.recurrence_frequency,
+        rollover_fraction=spec.rollover_fraction,
+        subscription=subscription,
+        allocation=spec.allocation,
+        custom_fields=dict(spec.custom_fields),
+    )
+    if spec.credit_type is not None:
+        recurring.credit_type = spec.credit_type
+    clean(recurring, prefix, exclude=["product"])
+    recurring.save()
+    recurring.applicable_products.set(spec.applicable_products)
+    return recurring
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -261,6 +432,28 @@ class AddedTerms:
     overrides: list[Override] = field(default_factory=list)
     scheduled_charges: list[ScheduledCharge] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
+    discounts: list[Discount] = field(default_factory=list)
+    professional_services: list[ProfessionalService] = field(default_factory=list)
+    recurring_commits: list[RecurringBalance] = field(default_factory=list)
+    recurring_credits: list[RecurringBalance] = field(default_factory=list)
+
+    KINDS = (
+        "commits",
+        "credits",
+        "overrides",
+        "scheduled_charges",
+        "subscriptions",
+        "discounts",
+        "professional_services",
+        "recurring_commits",
+        "recurring_credits",
+    )
+
+    def changes(self) -> dict[str, list[str]]:
+        """The ids added, by kind, as a `ContractEdit` records them (`add_commits`, ...)."""
+        return {
+            f"add_{kind}": [str(term.pk) for term in getattr(self, kind)] for kind in self.KINDS
+        }
 
 
 def add_terms(
@@ -271,8 +464,16 @@ def add_terms(
     overrides: Sequence[OverrideSpec] = (),
     scheduled_charges: Sequence[ScheduledChargeSpec] = (),
     subscriptions: Sequence[SubscriptionSpec] = (),
+    discounts: Sequence[DiscountSpec] = (),
+    professional_services: Sequence[ProfessionalServiceSpec] = (),
+    recurring_commits: Sequence[RecurringSpec] = (),
+    recurring_credits: Sequence[RecurringSpec] = (),
     names: dict[str, str] | None = None,
 ) -> AddedTerms:
+    """Add terms to `contract`; `names` maps each kind to the request's key (errors say
+    `add_commits[0]...` for an edit). Recurring commits and credits are made after the
+    subscriptions they may name by temporary id; their first occurrences are made by
+    `recurring_balances_materialize`, which the caller runs."""
     names = names or {}
     added = AddedTerms()
     for index, spec in enumerate(commits):
@@ -290,7 +491,51 @@ def add_terms(
     for index, spec in enumerate(scheduled_charges):
         key = names.get("scheduled_charges", "scheduled_charges")
         added.scheduled_charges.append(_add_scheduled_charge(contract, spec, f"{key}[{index}]"))
+    temporary: dict[str, Subscription] = {}
     for index, spec in enumerate(subscriptions):
         key = names.get("subscriptions", "subscriptions")
-        added.subscriptions.append(_add_subscription(contract, spec, f"{key}[{index}]"))
+        subscription = _add_subscription(contract, spec, f"{key}[{index}]")
+        added.subscriptions.append(subscription)
+        if spec.temporary_id:
+            temporary[spec.temporary_id] = subscription
+    for index, spec in enumerate(discounts):
+        key = names.get("discounts", "discounts")
+        added.discounts.append(_add_discount(contract, spec, f"{key}[{index}]"))
+    for index, spec in enumerate(professional_services):
+        key = names.get("professional_services", "professional_services")
+        added.professional_services.append(
+            _add_professional_service(contract, spec, f"{key}[{index}]")
+        )
+    for kind, specs in (
+        ("recurring_commits", recurring_commits),
+        ("recurring_credits", recurring_credits),
+    ):
+        for index, spec in enumerate(specs):
+            key = f"{names.get(kind, kind)}[{index}]"
+            getattr(added, kind).append(_add_recurring(contract, spec, key, temporary))
     return added
+
+
+def usage_filter_add(
+    contract: Contract,
+    *,
+    group_key: str,
+    group_values: Sequence[str],
+    starting_at: datetime,
+    where: str = "",
+) -> ContractUsageFilter:
+    """From `starting_at`, only usage whose `group_key` is one of `group_values` is the
+    contract's: the filter in effect then ends there, later ones are replaced."""
+    contract.usage_filters.filter(starting_at__gte=starting_at).delete()
+    contract.usage_filters.filter(starting_at__lt=starting_at).filter(
+        Q(ending_before__isnull=True) | Q(ending_before__gt=starting_at)
+    ).update(ending_before=starting_at)
+    usage_filter = ContractUsageFilter(
+        contract=contract,
+        group_key=group_key,
+        group_values=list(group_values),
+        starting_at=starting_at,
+    )
+    clean(usage_filter, where)
+    usage_filter.save()
+    return usage_filter

@@ -59,6 +59,8 @@ class LineItemDoc(serializers.Serializer):
     tier = TierDoc(required=False)
     subscription_id = serializers.UUIDField(required=False)
     scheduled_charge_id = serializers.UUIDField(required=False)
+    discount_id = serializers.UUIDField(required=False)
+    professional_service_id = serializers.UUIDField(required=False)
     commit_id = serializers.UUIDField(required=False)
     applied_commit_or_credit = AppliedCommitOrCreditDoc(required=False)
 

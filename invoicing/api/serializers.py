@@ -60,6 +60,10 @@ def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
         data["subscription_id"] = str(line.subscription_id)
     if line.scheduled_charge_id:
         data["scheduled_charge_id"] = str(line.scheduled_charge_id)
+    if line.discount_id:
+        data["discount_id"] = str(line.discount_id)
+    if line.professional_service_id:
+        data["professional_service_id"] = str(line.professional_service_id)
     if line.commit_id:
         data["commit_id"] = str(line.commit_id)
     if line.credit_type_id and str(line.credit_type_id) != credit_type["id"]:

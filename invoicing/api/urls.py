@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing.api import breakdowns, views
+from invoicing.api import breakdowns, contracts, views
 
 urlpatterns = [
     # Before the invoice detail: "breakdowns" would otherwise be read as an invoice id.
@@ -10,6 +10,11 @@ urlpatterns = [
         name="invoices-breakdowns",
     ),
     path("v1/customers/<str:customer_id>/costs", breakdowns.CustomerCostsView.as_view()),
+    path("v1/contracts/getContractRateSchedule", contracts.ContractRateScheduleView.as_view()),
+    path("v1/contracts/scheduleProServicesInvoice", contracts.ProServicesInvoiceView.as_view()),
+    path("v1/contracts/createHistoricalInvoices", contracts.HistoricalInvoicesView.as_view()),
+    path("v1/customers/<str:customer_id>/previewEvents", contracts.PreviewEventsView.as_view()),
+    path("v1/contracts/seatBalances/list", contracts.SeatBalancesView.as_view()),
     path(
         "v1/customers/<str:customer_id>/invoices",
         views.CustomerInvoiceListView.as_view(),

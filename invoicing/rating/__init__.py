@@ -155,11 +155,15 @@ from .composites import (  # noqa: F401
 from .custom_units import (  # noqa: F401
     custom_unit_lines,
 )
+from .discounts import (  # noqa: F401
+    discount_lines,
+)
 from .inputs import (  # noqa: F401
     AccessSegment,
     Balance,
     Conversion,
     CustomerSpend,
+    Discount,
     InvoiceScheduleItem,
     Override,
     OverrideSpecifier,
@@ -168,6 +172,7 @@ from .inputs import (  # noqa: F401
     Period,
     PricingUnit,
     Product,
+    ProServiceItem,
     QuantityConversion,
     QuantityRounding,
     Rate,
@@ -204,6 +209,9 @@ from .pipeline import (  # noqa: F401
     steps_for,
     totals,
 )
+from .pro_services import (  # noqa: F401
+    pro_service_lines,
+)
 from .shared import (  # noqa: F401
     balance_scope,
     latest_rate,
@@ -221,6 +229,10 @@ from .snapshots import (  # noqa: F401
 from .subscriptions import (  # noqa: F401
     scheduled_charge_lines,
     subscription_lines,
+)
+from .thresholds import (  # noqa: F401
+    recharge_amount,
+    spend_threshold_amount,
 )
 from .usage import (  # noqa: F401
     TierPiece,

@@ -83,6 +83,11 @@ def _drawable(
         return False
     if line.product_id not in scope:
         return False
+    if balance.seat and not set(balance.seat) <= {
+        *line.pricing_group_values,
+        *line.presentation_group_values,
+    }:
+        return False  # a per-seat balance draws only the usage of its seat
     if line.ending_before is None:  # an instant
         return segment.starting_at <= line.starting_at < segment.ending_before
     return segment.starting_at <= line.starting_at and line.ending_before <= segment.ending_before

@@ -183,6 +183,31 @@ class ScheduledCharge(Checked):
 
 
 @dataclass(frozen=True)
+class Discount(Checked):
+    """One item of a contract discount: `quantity x unit_price` off the USAGE invoice of the
+    period holding `timestamp` (see `discounts.discount_lines`)."""
+
+    id: str
+    product_id: str
+    timestamp: datetime
+    unit_price: Decimal
+    quantity: Decimal = Decimal(1)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ProServiceItem(Checked):
+    """One billing of a professional service (`id`: the service's), due at `timestamp`."""
+
+    id: str
+    product_id: str
+    timestamp: datetime
+    unit_price: Decimal
+    quantity: Decimal = Decimal(1)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class AccessSegment(Checked):
     """One item of a commit's or credit's access schedule, usable in [starting_at, ending_before).
 
@@ -242,6 +267,8 @@ class Balance(Checked):
     invoice_schedule: tuple[InvoiceScheduleItem, ...] = ()
     drawn_before: Decimal = Decimal(0)
     is_rollover: bool = False
+    # A per-seat balance: (seat group key, seat id); only lines of that seat draw it.
+    seat: GroupValues = ()
 
     def _validate(self) -> None:
         if self.type not in BalanceType.ALL:
@@ -397,6 +424,8 @@ class RatingInput(Checked):
     # input rated before scheduled invoices existed (stored snapshots) was rated.
     invoice_type: str = InvoiceType.USAGE
     scheduled_charges_on_usage_invoices: bool = True
+    discounts: tuple[Discount, ...] = ()
+    pro_services: tuple[ProServiceItem, ...] = ()
     # The customer's other contracts' charges in the period (CUSTOMER-scope composites only).
     customer_spend: tuple[CustomerSpend, ...] = ()
 

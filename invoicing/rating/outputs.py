@@ -54,6 +54,8 @@ class Line(Checked):
     applied_commit_or_credit_type: str | None = None
     # On an application: what is left of the segment after this invoice's draws.
     balance_remaining: Decimal | None = None
+    discount_id: str | None = None
+    professional_service_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ from catalog.money import ZERO, full_precision
 from .balances import balance_draws, balance_lines, commit_purchase_lines, postpaid_true_up_lines
 from .composites import composite_lines
 from .custom_units import custom_unit_lines
+from .discounts import discount_lines
 from .inputs import Period, RatingInput
 from .outputs import Line, RatingResult
 from .overrides import apply_overrides
+from .pro_services import pro_service_lines
 from .subscriptions import scheduled_charge_lines, subscription_lines
 from .usage import usage_lines
 from .vocabulary import BalanceType, InvoiceType, LineType
@@ -89,15 +91,17 @@ LINE_STEPS: tuple[LineStep, ...] = (
     usage_lines,
     subscription_lines,
     scheduled_charge_lines,
+    pro_service_lines,
     composite_lines,
     commit_purchase_lines,
     custom_unit_lines,
     balance_lines,
     postpaid_true_up_lines,
+    discount_lines,
 )
 # The steps of a SCHEDULED invoice's lines (on the USAGE invoice too with
 # `scheduled_charges_on_usage_invoices`): see `steps_for`.
 SCHEDULED_ITEM_STEPS: frozenset[LineStep] = frozenset(
-    {scheduled_charge_lines, commit_purchase_lines}
+    {scheduled_charge_lines, pro_service_lines, commit_purchase_lines}
 )
 SCHEDULED_INSTANT = timedelta(microseconds=1)

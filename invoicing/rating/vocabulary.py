@@ -59,8 +59,18 @@ class LineType:
     POSTPAID_TRUEUP = "postpaid_trueup"
     APPLIED_COMMIT_OR_CREDIT = "applied_commit_or_credit"
     CPU_CONVERSION = "cpu_conversion"
+    DISCOUNT = "discount"
+    PROFESSIONAL_SERVICE = "professional_service"
     CHARGES = frozenset(
-        {USAGE, SUBSCRIPTION, SCHEDULED, CPU_CONVERSION, COMMIT_PURCHASE, POSTPAID_TRUEUP}
+        {
+            USAGE,
+            SUBSCRIPTION,
+            SCHEDULED,
+            CPU_CONVERSION,
+            COMMIT_PURCHASE,
+            POSTPAID_TRUEUP,
+            PROFESSIONAL_SERVICE,
+        }
     )
     # The charges a commit or credit can be drawn against.
     DRAWABLE = frozenset({USAGE, SUBSCRIPTION, CPU_CONVERSION})

@@ -9,7 +9,8 @@ queries whatever the number of events: one per distinct (metric, group keys, rat
 One module per concern: `engine_inputs` (models as the engine's dataclasses, rate windows),
 `preload` (the rating input, loaded for a batch), `invoices` (invoices as shown, invoice lists),
 `balances` (what drafts draw from commits and credits), `late` (late events), `breakdowns`
-(invoices by day or hour: breakdowns, costs), `spend` (breakdowns as usage and spend charts)."""
+(invoices by day or hour: breakdowns, costs), `spend` (breakdowns as usage and spend charts),
+`charts` (the admin's charts of a contract, from `spend`)."""
 
 from .balances import (  # noqa: F401
     balances_now,
@@ -22,6 +23,11 @@ from .breakdowns import (  # noqa: F401
     invoice_breakdowns,
     window_bounds,
     window_start,
+)
+from .charts import (  # noqa: F401
+    DailyChart,
+    contract_spend_to_date,
+    contract_usage_by_day,
 )
 from .engine_inputs import (  # noqa: F401
     overlapping,
@@ -54,6 +60,14 @@ from .preload import (  # noqa: F401
     rating_input_for,
     scheduled_billing_period,
     window_of,
+)
+from .rate_schedule import (  # noqa: F401
+    ContractRate,
+    contract_rates_at,
+)
+from .seats import (  # noqa: F401
+    SeatBalances,
+    seat_balances,
 )
 from .spend import (  # noqa: F401
     SpendOverTime,

@@ -15,6 +15,7 @@ from customers.models import (
     CommitInvoiceItem,
     Contract,
     Customer,
+    ProServiceItem,
     ScheduledChargeItem,
 )
 from invoicing.models import Invoice, InvoiceLineItem
@@ -58,6 +59,8 @@ def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLin
         applied_commit_or_credit_id=line.applied_commit_or_credit_id,
         applied_commit_or_credit_type=line.applied_commit_or_credit_type or "",
         balance_remaining=line.balance_remaining,
+        discount_id=line.discount_id,
+        professional_service_id=line.professional_service_id,
     )
 
 
@@ -124,9 +127,9 @@ def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
     """{contract pk: set of datetimes}: the dates on which each contract has scheduled items to
     invoice on SCHEDULED invoices: its live scheduled charges' items and the invoice schedule
     items of the live PREPAID commits it invoices (its own, and customer-level ones naming it as
-    `invoice_contract`), except dates a finalized usage invoice already billed. Empty for a
+    `invoice_contract`) and its professional service billings, except dates a finalized usage invoice already billed. Empty for a
     contract that puts them on its usage invoices (`scheduled_charges_on_usage_invoices`).
-    Three queries for any number of contracts."""
+    Four queries for any number of contracts."""
     contracts = list(contracts)
     result: dict = {c.pk: set() for c in contracts}
     ids = [c.pk for c in contracts if not c.scheduled_charges_on_usage_invoices]
@@ -135,6 +138,11 @@ def contracts_scheduled_dates(*, contracts: Iterable[Contract]) -> dict:
     for contract_id, moment in ScheduledChargeItem.objects.filter(
         scheduled_charge__contract_id__in=ids, scheduled_charge__archived_at__isnull=True
     ).values_list("scheduled_charge__contract_id", "timestamp"):
+        result[contract_id].add(moment)
+    for contract_id, moment in ProServiceItem.objects.filter(
+        professional_service__contract_id__in=ids,
+        professional_service__archived_at__isnull=True,
+    ).values_list("professional_service__contract_id", "timestamp"):
         result[contract_id].add(moment)
     for own, invoicing, moment in (
         CommitInvoiceItem.objects.filter(

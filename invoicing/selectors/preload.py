@@ -18,6 +18,7 @@ from catalog.models import RateCard, RateTier
 from customers import periods
 from customers.models import (
     Contract,
+    ContractUsageFilter,
     Customer,
     IngestAlias,
     ScheduledChargeItem,
@@ -43,6 +44,7 @@ from invoicing.rating import (
 from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
 from invoicing.usage import metric_usage_by_group, metric_usage_running
 
+from .charges_preload import ChargesPreload
 from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from, rate_windows
 
@@ -65,6 +67,18 @@ class _ProductWindows:
     windows: list[Period]
     partitions: dict
     unpriced_windows: list[Period]
+    filtered: list = dataclasses.field(default_factory=list)
+
+    def only(self, window: Period) -> tuple[str, list[str]] | None:
+        """The usage filter in effect over the window (group key, values kept), if any."""
+        return next(
+            (
+                (f.group_key, list(f.group_values))
+                for f in self.filtered
+                if f.in_effect_at(window.starting_at)
+            ),
+            None,
+        )
 
     def records(self, window: Period, quantities, ending_before: datetime) -> Iterator[Usage]:
         """The product's usage of `window` (read up to `ending_before`) per group values;
@@ -92,11 +106,22 @@ def _product_windows(
     rates: tuple[Rate, ...],
     period: Period,
     cuts: dict[str, tuple[datetime, ...]],
+    usage_filters: list | None = None,
 ) -> list[_ProductWindows]:
+    """Where each USAGE product's usage is read. Windows also cut where the contract's usage
+    filter changes (`usage_filters`), for products whose metric has the filter's group key."""
+    usage_filters = usage_filters or []
+    filter_cuts = tuple(
+        moment
+        for usage_filter in usage_filters
+        for moment in (usage_filter.starting_at, usage_filter.ending_before)
+        if moment is not None and period.starting_at < moment < period.ending_before
+    )
     found = []
     for model, product in usage_products:
         product_rates = [rate for rate in rates if rate.product_id == product.id]
-        term_cuts = cuts.get(product.id, ())
+        filtered = [f for f in usage_filters if f.group_key in model.billable_metric.all_group_keys]
+        term_cuts = tuple(sorted({*cuts.get(product.id, ()), *(filter_cuts if filtered else ())}))
         partitions = {
             values: split_at(
                 rate_windows(
@@ -120,6 +145,7 @@ def _product_windows(
                 windows=windows,
                 partitions=partitions,
                 unpriced_windows=unpriced_windows,
+                filtered=filtered,
             )
         )
     return found
@@ -147,19 +173,22 @@ def _usage(
     rates: tuple[Rate, ...],
     period: Period,
     cuts: dict[str, tuple[datetime, ...]] | None = None,
+    usage_filters: list | None = None,
 ) -> tuple[Usage, ...]:
     """The usage of each USAGE product per group values and rate segment of the period.
 
     Each pricing group values' segments are the windows where its rate does not change; values
     without a rate are one window, the period; both also cut at the product's `cuts` (the
-    engine's `term_boundaries`: overrides and access segments). One aggregate read per distinct
-    (metric, keys, window).
+    engine's `term_boundaries`: overrides and access segments) and where the contract's usage
+    filter changes (`usage_filters`: each window counts only the events the filter in effect
+    keeps). One aggregate read per distinct (metric, keys, window, filter).
     """
     records: list[Usage] = []
     cache: dict[tuple, dict[tuple, Decimal]] = {}
-    for found in _product_windows(usage_products, rates, period, cuts or {}):
+    for found in _product_windows(usage_products, rates, period, cuts or {}, usage_filters):
         for window in found.windows:
-            cache_key = (found.model.billable_metric_id, found.keys, window)
+            only = found.only(window)
+            cache_key = (found.model.billable_metric_id, found.keys, window, str(only))
             if cache_key not in cache:
                 cache[cache_key] = metric_usage_by_group(
                     metric=found.model.billable_metric,
@@ -168,6 +197,7 @@ def _usage(
                     starting_at=window.starting_at,
                     ending_before=window.ending_before,
                     group_keys=list(found.keys),
+                    only=only,
                 )
             records.extend(found.records(window, cache[cache_key], window.ending_before))
     return _sorted_usage(records)
@@ -229,6 +259,9 @@ class _Static:
     )
     subscriptions: tuple[Subscription, ...] = ()
     scheduled_charges: tuple[ScheduledCharge, ...] = ()
+    usage_filters: list = dataclasses.field(default_factory=list)
+    discounts: tuple = ()
+    pro_services: tuple = ()
 
 
 def window_of(items, window: Period, start: str = "starting_at", end: str = "ending_before"):
@@ -336,6 +369,13 @@ class RatingPreload:
             .prefetch_related("product__composite_products")
             .order_by("starting_at", "id")
         )
+        self._charges = ChargesPreload(contract_ids, start, end, subscriptions)
+        usage_filters_by_contract: dict = {}
+        for usage_filter in overlapping(
+            ContractUsageFilter.objects.filter(contract_id__in={c.pk for c, _ in usage_pairs}),
+            usage_span,
+        ).order_by("starting_at"):
+            usage_filters_by_contract.setdefault(usage_filter.contract_id, []).append(usage_filter)
         charge_items = list(
             ScheduledChargeItem.objects.filter(
                 scheduled_charge__contract_id__in=contract_ids,
@@ -406,6 +446,8 @@ class RatingPreload:
                 product_models.setdefault(
                     str(item.scheduled_charge.product_id), item.scheduled_charge.product
                 )
+            for model in self._charges.products(contract.pk, window):
+                product_models.setdefault(str(model.pk), model)
             products = {pid: product_from(model) for pid, model in product_models.items()}
             priced = {
                 rate.product_id
@@ -421,9 +463,15 @@ class RatingPreload:
                 ],
                 rates=rates,
                 products=products,
+                usage_filters=window_of(usage_filters_by_contract.get(contract.pk, []), window),
                 usage_products=[
                     (product_models[pid], products[pid])
-                    for pid in sorted(priced, key=lambda pid: (products[pid].name, pid))
+                    for pid in sorted(
+                        priced,
+                        key=lambda pid: contract.rate_card.product_position(
+                            pid, products[pid].name
+                        ),
+                    )
                     if products[pid].type == ProductModel.Type.USAGE
                 ],
                 unentitled_products=[
@@ -434,20 +482,9 @@ class RatingPreload:
                     and rate.rate_type in (RateType.FLAT, RateType.TIERED)
                     and products[rate.product_id].type == ProductModel.Type.USAGE
                 ],
-                subscriptions=tuple(
-                    Subscription(
-                        id=str(model.id),
-                        product_id=str(model.product_id),
-                        quantity=model.initial_quantity,
-                        collection_schedule=model.collection_schedule,
-                        starting_at=model.starting_at,
-                        ending_before=model.ending_before,
-                        is_prorated=model.is_prorated,
-                        billing_frequency=model.billing_frequency or None,
-                        name=model.name or None,
-                    )
-                    for model in contract_subscriptions
-                ),
+                subscriptions=self._charges.subscriptions(contract_subscriptions, window),
+                discounts=self._charges.discounts(contract.pk, window),
+                pro_services=self._charges.pro_services(contract.pk, window),
                 scheduled_charges=tuple(
                     ScheduledCharge(
                         id=str(item.scheduled_charge_id),
@@ -491,7 +528,9 @@ class RatingPreload:
         contract's charges for them does not need its own)."""
         static = self._static[(str(contract_id), invoice_type, period_start)]
         window = static.period.period
-        unit = static.contract.rate_card.fiat_credit_type
+        # Lines follow the card's product order (`RateCard.product_order`), then names.
+        card = static.contract.rate_card
+        unit = card.fiat_credit_type
         rating_input = RatingInput(
             pricing_unit=PricingUnit(
                 id=str(unit.id), name=unit.name, decimal_places=unit.decimal_places
@@ -499,11 +538,16 @@ class RatingPreload:
             period=Period(window.starting_at, window.ending_before),
             full_period=Period(static.period.full.starting_at, static.period.full.ending_before),
             products=tuple(
-                sorted(static.products.values(), key=lambda p: (p.type != "USAGE", p.name, p.id))
+                sorted(
+                    static.products.values(),
+                    key=lambda p: (p.type != "USAGE", *card.product_position(p.id, p.name)),
+                )
             ),
             rates=static.rates,
             subscriptions=static.subscriptions,
             scheduled_charges=static.scheduled_charges,
+            discounts=static.discounts,
+            pro_services=static.pro_services,
             invoice_type=invoice_type,
             scheduled_charges_on_usage_invoices=static.contract.scheduled_charges_on_usage_invoices,
         )
@@ -523,6 +567,7 @@ class RatingPreload:
                     if any(window.contains(item.timestamp) for item in balance.invoice_schedule)
                 ),
                 overrides=(),
+                discounts=(),
             )
         elsewhere = self._scheduled_elsewhere.get(str(contract_id))
         if elsewhere:
@@ -542,6 +587,7 @@ class RatingPreload:
                 product.id: term_boundaries(rating_input, product.id)
                 for _, product in usage_products
             },
+            usage_filters=static.usage_filters,
         )
         return dataclasses.replace(rating_input, usage=records)
 
@@ -554,7 +600,9 @@ class RatingPreload:
         found = static.usage_products + entitled_by_overrides(
             static.unentitled_products, rating_input.overrides
         )
-        return sorted(found, key=lambda pair: (pair[1].name, pair[1].id))
+        # The card's product order (`RateCard.product_order`), then names.
+        card = static.contract.rate_card
+        return sorted(found, key=lambda pair: card.product_position(pair[1].id, pair[1].name))
 
     def customer_ids(self, contract_id, period_start: datetime) -> list[str]:
         return self._static[(str(contract_id), InvoiceType.USAGE, period_start)].customer_ids
@@ -598,6 +646,7 @@ def _without_dates(rating_input: RatingInput, dates: set[datetime]) -> RatingInp
         scheduled_charges=tuple(
             c for c in rating_input.scheduled_charges if c.timestamp not in dates
         ),
+        pro_services=tuple(p for p in rating_input.pro_services if p.timestamp not in dates),
         balances=tuple(
             dataclasses.replace(
                 balance,

@@ -42,6 +42,8 @@ _EVENT_SCHEMA = inline_serializer(
 class IngestView(APIView):
     """Accept 1 to 100 usage events; 200 with an empty body, 400 {"message"} naming the event."""
 
+    token_scope = "ingest"
+
     @extend_schema(
         operation_id="v1_usage_ingest",
         request=_EVENT_SCHEMA,

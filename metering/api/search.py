@@ -68,6 +68,8 @@ def _metric_json(metric: BillableMetric) -> dict:
 class EventsSearchView(APIView):
     """POST /v1/events/search: a bare JSON array of the events with these transaction ids."""
 
+    token_scope = "read"  # a POST that only reads
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "events_search"
 

@@ -111,6 +111,8 @@ _USAGE_ROW = inline_serializer(
 class UsageListView(APIView):
     """POST /v1/usage: usage per customer, billable metric and window."""
 
+    token_scope = "read"  # a POST that only reads
+
     @extend_schema(
         operation_id="v1_usage_list",
         request=inline_serializer(
@@ -261,6 +263,8 @@ def current_period(customer: Customer, now: datetime) -> tuple[datetime, datetim
 
 class UsageGroupsView(APIView):
     """POST /v1/usage/groups: one metric for one customer, per window and group."""
+
+    token_scope = "read"  # a POST that only reads
 
     @extend_schema(
         operation_id="v1_usage_list_with_groups",

@@ -115,8 +115,11 @@ class EventStore(abc.ABC):
         customer_ids: Sequence[str],
         bounds: Sequence[datetime],
         group_keys: Sequence[str],
+        only: tuple[str, frozenset[str]] | None = None,
     ) -> list[GroupUsage]:
-        """The metric per segment and group (UNIQUE: distinct values over each whole segment)."""
+        """The metric per segment and group (UNIQUE: distinct values over each whole segment).
+        `only` = (group key, values): just the events whose value of that key (in the full group
+        values, before rolling up) is one of `values` (a contract's usage filter)."""
 
     @abc.abstractmethod
     def unique_first_seen(

@@ -58,3 +58,17 @@ document.addEventListener("change", function (event) {
 });
 document.addEventListener("DOMContentLoaded", nestedRowsToggleAll);
 document.addEventListener("formset:added", nestedRowsToggleAll);
+
+// Amounts are typed in the chosen pricing unit's display unit: "$" for USD (cents), else the
+// unit's own name. Choosing another unit relabels the money boxes of the same rate or term.
+document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (!select.matches || !select.matches("select[name$='credit_type']")) {
+        return;
+    }
+    const option = select.options[select.selectedIndex];
+    const name = option ? option.text : "";
+    const symbol = name === "USD (cents)" || name === "" || name.startsWith("-") ? "$" : name;
+    const scope = select.closest(".inline-related") || select.form || document;
+    scope.querySelectorAll(".money-symbol").forEach(function (el) { el.textContent = symbol; });
+});

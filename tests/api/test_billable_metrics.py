@@ -82,8 +82,8 @@ def test_count_needs_no_aggregation_key(post, get):
             'event_type_filter.in_values: Expected a list of items but got type "str".',
         ),
         (
-            {"name": "X", "sql": "select count(*) from events"},
-            "sql: SQL billable metrics are not supported; use aggregation_type instead.",
+            {"name": "X", "sql": "select count(*) from users"},
+            "sql: Only the table events can be read, not users (at character 22)",
         ),
         ({"name": ["X"], "aggregation_type": "COUNT"}, "name: Must be a string."),
     ],

@@ -539,7 +539,11 @@ def test_v2_edit_errors(contract, customer, post):
     assert error(
         post("/v2/contracts/edit", ref(contract, customer, update_subscriptions=[{"id": UNKNOWN}])),
         400,
-    ) == ("update_subscriptions: Not supported yet.")
+    ) == ("update_subscriptions[0].subscription_id: This field is required.")
+    assert error(
+        post("/v2/contracts/edit", ref(contract, customer, add_spend_trackers=[{"alias": "x"}])),
+        400,
+    ) == ("add_spend_trackers: Not supported yet.")
     assert error(
         post("/v2/contracts/edit", ref(contract, customer, remove_overrides=[{"id": UNKNOWN}])), 400
     ) == (f"remove_overrides[0].id: This contract has no such term ({UNKNOWN}).")

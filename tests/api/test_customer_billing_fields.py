@@ -41,6 +41,11 @@ def test_a_bad_billing_email_is_refused_naming_the_field(post):
 
 def test_set_values_changes_only_the_named_keys(post, get):
     created = data(post("/v1/customers", {"name": "Globex", "custom_fields": {"tier": "gold"}}))
+    # Other keys are declared first (Metronome's allow list); the billing fields need no key.
+    post(
+        "/v1/customFields/addKey",
+        {"entity": "customer", "key": "owner", "enforce_uniqueness": False},
+    )
 
     response = post(
         "/v1/customFields/setValues",
@@ -93,16 +98,21 @@ def test_set_values_refuses_a_bad_email(post):
     assert Customer.objects.get(pk=created["id"]).billing_email == ""
 
 
-def test_other_entities_are_refused_until_supported(post):
+def test_billing_fields_are_the_customers_only(post):
+    # Another entity's "billing_name" is an ordinary custom field: its key must be declared.
+    post(
+        "/v1/customFields/addKey",
+        {"entity": "contract", "key": "billing_name", "enforce_uniqueness": False},
+    )
     message = error(
         post(
             "/v1/customFields/setValues",
-            {"entity": "contract", "entity_id": UNKNOWN, "custom_fields": {"a": "b"}},
+            {"entity": "contract", "entity_id": UNKNOWN, "custom_fields": {"billing_name": "b"}},
         ),
-        400,
+        404,
     )
 
-    assert message == "entity: Custom fields on 'contract' are not supported yet (customer only)."
+    assert message == f"Contract {UNKNOWN} not found."
 
 
 def test_an_unknown_customer_is_404(post):

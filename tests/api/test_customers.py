@@ -117,6 +117,15 @@ def test_set_ingest_aliases_replaces_the_set_and_answers_empty(acme, api_client,
     assert data(get(f"/v1/customers/{acme['id']}"))["ingest_aliases"] == ["a", "b"]
 
 
+def test_set_ingest_aliases_keeping_an_alias_adds_the_others(acme, post, get):
+    url = f"/v1/customers/{acme['id']}/setIngestAliases"
+    assert post(url, {"ingest_aliases": ["acme@example.com", "acme-2"]}).status_code == 200
+    assert data(get(f"/v1/customers/{acme['id']}"))["ingest_aliases"] == [
+        "acme-2",
+        "acme@example.com",
+    ]
+
+
 def test_set_ingest_aliases_keeps_the_customers_own_aliases(acme, get, post):
     url = f"/v1/customers/{acme['id']}/setIngestAliases"
     assert post(url, {"ingest_aliases": ["a", "b"]}).status_code == 200

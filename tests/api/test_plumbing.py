@@ -13,7 +13,9 @@ def test_no_token_is_401_with_a_message(db):
 def test_revoked_or_unknown_token_is_401(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer nope")
-    assert error(client.get("/v1/credit-types/list"), 401) == "Invalid or revoked API token."
+    assert (
+        error(client.get("/v1/credit-types/list"), 401) == "Invalid, expired or revoked API token."
+    )
 
 
 def test_empty_post_body_reads_as_an_empty_object(api_client):

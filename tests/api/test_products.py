@@ -109,17 +109,27 @@ def test_create_errors(post, body, message):
     assert error(post("/v1/contract-pricing/products/create", body), 400) == message
 
 
-def test_group_keys_must_match_a_metric_key_set(post, metric):
+def test_group_keys_must_be_a_subset_of_a_metric_key_set(post, metric):
     body = {
         "name": "X",
         "type": "USAGE",
         "billable_metric_id": str(metric.pk),
-        "pricing_group_key": ["user"],
+        "pricing_group_key": ["plan"],
     }
     assert error(post("/v1/contract-pricing/products/create", body), 400) == (
-        "pricing_group_key: Pricing and presentation group keys together must equal one of the "
-        "metric's group key sets (region; region, user)."
+        "pricing_group_key: Pricing and presentation group keys together must be a subset of one "
+        "of the metric's group key sets (region; region, user)."
     )
+
+
+def test_a_subset_of_a_metric_key_set_is_accepted(post, metric):
+    body = {
+        "name": "Per user",
+        "type": "USAGE",
+        "billable_metric_id": str(metric.pk),
+        "pricing_group_key": ["user"],
+    }
+    assert post("/v1/contract-pricing/products/create", body).status_code == 200
 
 
 def test_unknown_metric_is_404(post):
@@ -186,7 +196,7 @@ def test_a_past_update_is_current_at_once(usage, post):
         ),
         (
             {"starting_at": "2030-01-01T00:00:00Z", "pricing_group_key": ["nope"]},
-            "pricing_group_key: Pricing and presentation group keys together must equal one of the metric's group key sets (region; region, user).",
+            "pricing_group_key: Pricing and presentation group keys together must be a subset of one of the metric's group key sets (region; region, user).",
         ),
     ],
 )

@@ -11,6 +11,7 @@ from django.utils.html import escape
 
 from catalog import money
 from catalog.models import BillableMetric, Package, PricingUnit, Product, Rate, RateCard
+from core.models import DomainEvent
 from tests.catalog.admin_posts import (
     management,
     page_errors,
@@ -182,8 +183,8 @@ def test_product_group_keys_outside_the_metric_are_refused_in_the_admin(admin_cl
     )
 
     assert response.context["adminform"].form.errors["pricing_group_key"] == [
-        "Pricing and presentation group keys together must equal one of the metric's group key "
-        "sets (model_name)."
+        "Pricing and presentation group keys together must be a subset of one of the metric's "
+        "group key sets (model_name)."
     ]
 
 
@@ -223,7 +224,7 @@ def test_a_flat_rate_is_created_through_the_admin(admin_client):
     product.save()
     data = rate_card_data(
         "Standard",
-        [rate_rows(0, product=product, price="150", group_values="model_name=model-A")],
+        [rate_rows(0, product=product, price="1.50", group_values="model_name=model-A")],
     )
 
     response = admin_client.post(reverse("admin:catalog_ratecard_add"), data)
@@ -239,7 +240,7 @@ def test_a_flat_rate_is_created_through_the_admin(admin_client):
 def test_tier_rows_on_a_flat_rate_are_refused(admin_client):
     product = ProductFactory(billable_metric=BillableMetricFactory(group_keys=[]))
     data = rate_card_data(
-        "Card", [rate_rows(0, product=product, price="150", tiers=[("10", "1"), ("", "2")])]
+        "Card", [rate_rows(0, product=product, price="1.50", tiers=[("10", "0.01"), ("", "0.02")])]
     )
 
     response = admin_client.post(reverse("admin:catalog_ratecard_add"), data)
@@ -254,7 +255,7 @@ def test_tier_rows_on_a_flat_rate_are_refused(admin_client):
     [
         ([("10", "100"), ("20", "80")], "The last tier must be open-ended (leave its size empty)."),
         ([("0", "100"), ("", "80")], "Tier 1: a tier size must be positive."),
-        ([("10", ""), ("", "80")], "Tier 1 needs a price."),
+        ([("10", ""), ("", "0.80")], "Tier 1 needs a price."),
         ([], "A tiered rate needs at least one tier."),
     ],
 )
@@ -274,8 +275,8 @@ def test_two_overlapping_new_rates_are_refused(admin_client):
     data = rate_card_data(
         "Card",
         [
-            rate_rows(0, product=product, price="150"),
-            rate_rows(1, product=product, price="120", starting_at=JUN),
+            rate_rows(0, product=product, price="1.50"),
+            rate_rows(1, product=product, price="1.20", starting_at=JUN),
         ],
     )
 
@@ -292,8 +293,8 @@ def test_a_new_rate_overlapping_a_stored_one_is_refused(admin_client):
     data = rate_card_data(
         rate.rate_card.name,
         [
-            rate_rows(0, product=rate.product, price="150", rate=rate),
-            rate_rows(1, product=rate.product, price="120", starting_at=JUN),
+            rate_rows(0, product=rate.product, price="1.50", rate=rate),
+            rate_rows(1, product=rate.product, price="1.20", starting_at=JUN),
         ],
         stored_rates=1,
     )
@@ -313,14 +314,14 @@ def test_a_price_change_ends_the_old_rate_then_adds_a_new_one(admin_client):
     url = reverse("admin:catalog_ratecard_change", args=[rate.rate_card.pk])
     end_old = rate_card_data(
         rate.rate_card.name,
-        [rate_rows(0, product=rate.product, price="150", rate=rate, ending_before=JUN)],
+        [rate_rows(0, product=rate.product, price="1.50", rate=rate, ending_before=JUN)],
         stored_rates=1,
     )
     add_new = rate_card_data(
         rate.rate_card.name,
         [
-            rate_rows(0, product=rate.product, price="150", rate=rate, ending_before=JUN),
-            rate_rows(1, product=rate.product, price="120", starting_at=JUN),
+            rate_rows(0, product=rate.product, price="1.50", rate=rate, ending_before=JUN),
+            rate_rows(1, product=rate.product, price="1.20", starting_at=JUN),
         ],
         stored_rates=1,
     )
@@ -346,7 +347,7 @@ def test_editing_tier_rows_replaces_the_stored_tiers_exactly(admin_client):
                 rate_type="TIERED",
                 rate=rate,
                 stored_tiers=2,
-                tiers=[("500", "120"), ("1500", "100"), ("", "75.5")],
+                tiers=[("500", "1.20"), ("1500", "1"), ("", "0.755")],
             )
         ],
         stored_rates=1,
@@ -378,7 +379,7 @@ def test_clearing_a_middle_tier_row_renumbers_the_levels(admin_client):
                 rate_type="TIERED",
                 rate=rate,
                 stored_tiers=3,
-                tiers=[("10", "100"), ("", ""), ("", "80")],
+                tiers=[("10", "1"), ("", ""), ("", "0.80")],
             )
         ],
         stored_rates=1,
@@ -411,10 +412,10 @@ def test_the_rate_page_refuses_bad_tiers_with_the_message(admin_client):
         **management("tiers", total=2),
         "tiers-0-level": "1",
         "tiers-0-size": "",
-        "tiers-0-price": "100",
+        "tiers-0-price": "1",
         "tiers-1-level": "2",
         "tiers-1-size": "10",
-        "tiers-1-price": "90",
+        "tiers-1-price": "0.90",
     }
 
     response = admin_client.post(reverse("admin:catalog_rate_change", args=[rate.pk]), data)
@@ -443,10 +444,10 @@ def test_the_rate_page_stores_good_tiers(admin_client):
         **management("tiers", total=2),
         "tiers-0-level": "1",
         "tiers-0-size": "10",
-        "tiers-0-price": "100",
+        "tiers-0-price": "1",
         "tiers-1-level": "2",
         "tiers-1-size": "",
-        "tiers-1-price": "90",
+        "tiers-1-price": "0.90",
     }
 
     response = admin_client.post(reverse("admin:catalog_rate_change", args=[rate.pk]), data)
@@ -566,3 +567,65 @@ def test_a_package_is_created_in_the_admin_and_then_read_only(admin_client):
     assert package.terms == terms
     assert page.context["adminform"].form.fields == {}
     assert escape(json.dumps(terms, indent=2)) in page.content.decode()
+
+
+SQL = (
+    "SELECT COUNT(DISTINCT properties.user_id) AS value, properties.region AS region "
+    "FROM events WHERE event_type = 'api_call' GROUP BY properties.region"
+)
+
+
+def _sql_metric_data(**overrides) -> dict[str, str]:
+    return {
+        **{key: "" for key in metric_data()},
+        "name": "Active users",
+        "sql": SQL,
+        **overrides,
+    }
+
+
+def test_a_sql_metric_typed_in_the_admin_is_made_as_the_api_makes_it(admin_client):
+    response = admin_client.post(reverse("admin:catalog_billablemetric_add"), _sql_metric_data())
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    metric = BillableMetric.objects.get(name="Active users")
+    assert (metric.sql, metric.group_keys, metric.aggregation_type) == (SQL, [["region"]], "COUNT")
+    assert DomainEvent.objects.filter(
+        type="billable_metric.create", subject_id=str(metric.pk)
+    ).exists()
+    page = admin_client.get(reverse("admin:catalog_billablemetric_change", args=[metric.pk]))
+    assert b"SQL query" in page.content and b"COUNT(DISTINCT properties.user_id)" in page.content
+
+
+def test_a_bad_sql_query_is_refused_in_the_admin_with_its_position(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_billablemetric_add"),
+        _sql_metric_data(sql="SELECT COUNT(*) AS value FROM users"),
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["sql"] == ["Only the table events can be read, not users (at character 31)"]
+    assert not BillableMetric.objects.filter(name="Active users").exists()
+
+
+def test_a_sql_metric_takes_no_other_definition_in_the_admin(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_billablemetric_add"),
+        _sql_metric_data(aggregation_type="SUM", aggregation_key="tokens"),
+    )
+
+    assert response.status_code == 200
+    message = response.context["adminform"].form.errors["sql"][0]
+    assert "definition is its query" in message and "Aggregation key" in message
+
+
+def test_a_metric_needs_an_aggregation_or_a_query_in_the_admin(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_billablemetric_add"), metric_data(aggregation_type="")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["aggregation_type"] == [
+        "Choose an aggregation, or give a SQL query."
+    ]

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def composite_rows(product, **fields):
     rows = rate_rows(0, product=product, **fields)
-    rows["rates-0-composite_minimum"] = "50000"
+    rows["rates-0-composite_minimum"] = "500"  # dollars: $500 is 50000 cents
     rows["rates-0-composite_scope"] = "CUSTOMER"
     return rows
 

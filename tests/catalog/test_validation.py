@@ -51,18 +51,33 @@ def test_group_keys_that_equal_a_metric_key_set_are_valid(pricing, presentation)
 
 
 @pytest.mark.parametrize(
-    ("pricing", "presentation"), [(["user_id"], []), (["model_name"], ["region"])]
+    ("pricing", "presentation"), [(["region"], []), (["model_name"], ["region"])]
 )
-def test_group_keys_that_are_not_a_metric_key_set_are_refused(pricing, presentation):
+def test_group_keys_outside_every_metric_key_set_are_refused(pricing, presentation):
     metric = BillableMetricFactory(group_keys=[["model_name"], ["model_name", "user_id"]])
     product = ProductFactory.build(
         billable_metric=metric, pricing_group_key=pricing, presentation_group_key=presentation
     )
 
     assert messages(product)["pricing_group_key"] == [
-        "Pricing and presentation group keys together must equal one of the metric's group key "
-        "sets (model_name; model_name, user_id)."
+        "Pricing and presentation group keys together must be a subset of one of the metric's "
+        "group key sets (model_name; model_name, user_id)."
     ]
+
+
+@pytest.mark.parametrize(
+    ("pricing", "presentation"),
+    [(["user_id"], []), (["model_name"], []), ([], ["user_id"]), (["user_id"], ["model_name"])],
+)
+def test_any_subset_of_a_metric_key_set_is_accepted(pricing, presentation):
+    """The quickstart: group keys "must be a subset of the group keys on the underlying billable
+    metric"."""
+    metric = BillableMetricFactory(group_keys=[["model_name", "user_id"]])
+    product = ProductFactory.build(
+        billable_metric=metric, pricing_group_key=pricing, presentation_group_key=presentation
+    )
+
+    product.full_clean()
 
 
 def test_a_key_cannot_be_both_pricing_and_presentation():

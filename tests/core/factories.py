@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import factory
 
-from core.models import ApiToken, DomainEvent, DomainEventHandling
+from core.models import ApiToken, CustomFieldKey, DomainEvent, DomainEventHandling
 
 
 class ApiTokenFactory(factory.django.DjangoModelFactory):
@@ -37,3 +37,11 @@ class DomainEventHandlingFactory(factory.django.DjangoModelFactory):
 
     event = factory.SubFactory(DomainEventFactory)
     handler = "invoicing.handlers.contract_created"
+
+
+class CustomFieldKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomFieldKey
+
+    entity = "customer"
+    key = factory.Sequence(lambda n: f"key_{n}")

@@ -67,7 +67,7 @@ def test_a_wrong_or_revoked_token_does_not_authenticate():
     revoked = call_api(raw)
 
     assert (wrong.status_code, revoked.status_code) == (401, 401)
-    assert revoked.data == {"message": "Invalid or revoked API token."}
+    assert revoked.data == {"message": "Invalid, expired or revoked API token."}
 
 
 def test_the_token_factory_stores_the_hash_of_its_raw_token():

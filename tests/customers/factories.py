@@ -14,14 +14,22 @@ from customers.models import (
     Contract,
     ContractEdit,
     ContractTransition,
+    ContractUsageFilter,
     Credit,
     Customer,
+    Discount,
+    DiscountItem,
     IngestAlias,
+    NamedScheduleSegment,
     Override,
     OverrideTier,
+    ProfessionalService,
+    ProServiceItem,
+    RecurringBalance,
     ScheduledCharge,
     ScheduledChargeItem,
     Subscription,
+    SubscriptionQuantity,
 )
 from tests.catalog.factories import ProductFactory, RateCardFactory, usd_cents
 
@@ -192,3 +200,86 @@ class BalanceLedgerEntryFactory(factory.django.DjangoModelFactory):
     amount = Decimal("1000")
     timestamp = START
     reason = "Goodwill"
+
+
+class NamedScheduleSegmentFactory(factory.django.DjangoModelFactory):
+    """A customer's named schedule with one open-ended segment."""
+
+    class Meta:
+        model = NamedScheduleSegment
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = "tier"
+    starting_at = START
+    value = "gold"
+
+
+class ContractUsageFilterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContractUsageFilter
+
+    contract = factory.SubFactory(ContractFactory)
+    group_key = "project"
+    group_values = factory.LazyFunction(lambda: ["alpha"])
+    starting_at = START
+
+
+class DiscountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Discount
+
+    contract = factory.SubFactory(ContractFactory)
+    product = factory.SubFactory(ProductFactory, fixed=True)
+    name = "Launch discount"
+
+
+class DiscountItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DiscountItem
+
+    discount = factory.SubFactory(DiscountFactory)
+    timestamp = START
+    amount = Decimal("500")
+
+
+class ProfessionalServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProfessionalService
+
+    contract = factory.SubFactory(ContractFactory)
+    product = factory.SubFactory(ProductFactory, type="PRO_SERVICE", billable_metric=None)
+    unit_price = Decimal("15000")
+    quantity = Decimal("2")
+    max_amount = Decimal("30000")
+
+
+class ProServiceItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProServiceItem
+
+    professional_service = factory.SubFactory(ProfessionalServiceFactory)
+    timestamp = START
+    unit_price = Decimal("15000")
+
+
+class RecurringBalanceFactory(factory.django.DjangoModelFactory):
+    """A monthly recurring credit of 1,000 from the contract's start."""
+
+    class Meta:
+        model = RecurringBalance
+
+    contract = factory.SubFactory(ContractFactory)
+    kind = "CREDIT"
+    product = factory.SubFactory(ProductFactory, fixed=True)
+    access_unit_price = Decimal("1000")
+    access_quantity = Decimal("1")
+    starting_at = START
+
+
+class SubscriptionQuantityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SubscriptionQuantity
+
+    subscription = factory.SubFactory(SubscriptionFactory)
+    starting_at = START
+    quantity = Decimal("3")

@@ -175,10 +175,11 @@ def test_the_contract_page_shows_every_term(admin_client):
         "$500.00",
     ):
         assert text in html
-    assert 'name="commits-0-access_schedule-0-amount" value="10000"' in html
-    assert 'name="commits-0-invoice_schedule-0-amount" value="10000"' in html
-    assert 'name="credits-0-access_schedule-0-amount" value="2500"' in html
-    assert 'name="scheduled_charges-0-schedule_items-0-amount" value="50000"' in html
+    # Amounts are shown (and typed) in dollars: 10000 cents is 100.
+    assert 'name="commits-0-access_schedule-0-amount" value="100"' in html
+    assert 'name="commits-0-invoice_schedule-0-amount" value="100"' in html
+    assert 'name="credits-0-access_schedule-0-amount" value="25"' in html
+    assert 'name="scheduled_charges-0-schedule_items-0-amount" value="500"' in html
 
 
 def test_the_contract_page_lists_the_rate_card_products_with_their_prices(admin_client):
@@ -290,7 +291,7 @@ def commit_rows(product, *, segments: list[tuple[str, datetime, datetime]]) -> d
         **management("commits-0-access_schedule", total=len(segments)),
         **management("commits-0-invoice_schedule", total=1),
         **split_datetime("commits-0-invoice_schedule-0-timestamp", JAN),
-        "commits-0-invoice_schedule-0-amount": "10000",
+        "commits-0-invoice_schedule-0-amount": "100",
         "commits-0-invoice_schedule-0-unit_price": "",
         "commits-0-invoice_schedule-0-quantity": "",
     }
@@ -310,7 +311,7 @@ def test_a_contract_is_created_with_a_commit_and_its_schedules(admin_client):
         customer,
         card,
         **commit_rows(
-            product, segments=[("10000", JAN, FEB), ("5000", FEB, datetime(2026, 3, 1, tzinfo=UTC))]
+            product, segments=[("100", JAN, FEB), ("50", FEB, datetime(2026, 3, 1, tzinfo=UTC))]
         ),
     )
 
@@ -374,10 +375,10 @@ def test_a_tiered_overwrite_is_typed_as_tier_rows(admin_client):
             **management("overrides-0-tiers", total=3),
             "overrides-0-tiers-0-size": "1000",
             "overrides-0-tiers-0-multiplier": "",
-            "overrides-0-tiers-0-price": "90",
+            "overrides-0-tiers-0-price": "0.90",
             "overrides-0-tiers-1-size": "",
             "overrides-0-tiers-1-multiplier": "",
-            "overrides-0-tiers-1-price": "70",
+            "overrides-0-tiers-1-price": "0.70",
         },
     )
 

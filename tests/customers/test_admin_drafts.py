@@ -58,7 +58,7 @@ def test_a_scheduled_charge_added_on_the_contract_page_gets_its_scheduled_draft(
             "scheduled_charges-0-name": "Onboarding",
             **management("scheduled_charges-0-schedule_items", total=1),
             **split_datetime("scheduled_charges-0-schedule_items-0-timestamp", MAR),
-            "scheduled_charges-0-schedule_items-0-amount": "10000",
+            "scheduled_charges-0-schedule_items-0-amount": "100",
             "scheduled_charges-0-schedule_items-0-unit_price": "",
             "scheduled_charges-0-schedule_items-0-quantity": "",
         }
@@ -91,7 +91,7 @@ def _commit_page_data(commit, segment, item, *, timestamp: datetime, amount: str
         **management("access_schedule", total=1, initial=1),
         "access_schedule-0-id": str(segment.pk),
         "access_schedule-0-commit": str(commit.pk),
-        "access_schedule-0-amount": "3000",
+        "access_schedule-0-amount": "30",
         **split_datetime("access_schedule-0-starting_at", JAN),
         **split_datetime("access_schedule-0-ending_before", NEXT_YEAR),
         **management("invoice_schedule", total=1, initial=1),
@@ -132,7 +132,7 @@ def test_a_commits_invoice_schedule_edited_on_its_page_moves_its_scheduled_draft
             commit.access_schedule.get(),
             commit.invoice_schedule.get(),
             timestamp=APR,
-            amount="2500",
+            amount="25",
         ),
     )
 

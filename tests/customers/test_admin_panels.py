@@ -135,7 +135,7 @@ def test_customer_page_shows_each_metric_value_for_the_current_period(admin_clie
     html = customer_page(admin_client, world["customer"])
 
     # 1,200.5 + 300 this month; the late 7 tokens belong to last month.
-    row = re.search(r'<td class="number usage-value">([^<]*)</td>', html)
+    row = re.search(r'<td class="number usage-value">([^<]*?) <span', html)
     assert row is not None
     assert row.group(1) == "1,500.5"
     assert "Input tokens" in text(html)
@@ -185,7 +185,7 @@ def test_customer_without_contract_shows_the_calendar_month(admin_client, api_cl
         ],
     )
     html = customer_page(admin_client, loner)
-    assert re.search(r'<td class="number usage-value">42</td>', html)
+    assert re.search(r'<td class="number usage-value">42 <span', html)
     assert "(calendar month)" in html
     assert '<span class="late-event-count">0</span> events arrived after' in html
 
@@ -231,7 +231,7 @@ def test_an_alias_added_in_the_admin_leaves_the_unattributed_list(admin_client, 
     assert admin_client.get(changelist).context["unattributed"]["rows"] == []
     staging = Customer.objects.get(name="Acme staging")
     html = customer_page(admin_client, staging)
-    assert re.search(r'<td class="number usage-value">11</td>', html)  # 5 + 6 tokens
+    assert re.search(r'<td class="number usage-value">11 <span', html)  # 5 + 6 tokens
 
 
 def test_contract_page_lists_its_invoices_with_the_live_draft_total(admin_client, world):
@@ -242,13 +242,13 @@ def test_contract_page_lists_its_invoices_with_the_live_draft_total(admin_client
     assert response.status_code == 200
     html = response.content.decode()
 
-    totals = re.findall(r'<td class="number invoice-total">([^<]*)', html)
+    totals = re.findall(r'class="number invoice-total">([^<]*)', html)
     # Newest period first: this month's draft (1,500.5 tokens x $1.50), then last month's (none).
     assert [t.strip() for t in totals] == ["$2,250.75", "$0.00"]
     assert reverse("admin:invoicing_invoice_change", args=[draft.pk]) in html
     assert reverse("admin:invoicing_invoice_change", args=[world["last_invoice"].pk]) in html
     assert "Draft" in text(html) and "Finalized" in text(html)
-    assert f"<td>{world['last_invoice'].number}</td>" in html
+    assert f'<td data-label="Number">{world["last_invoice"].number}</td>' in html
 
 
 def test_contract_page_queries_do_not_grow_with_invoices(admin_client, world):
@@ -274,3 +274,24 @@ def test_contract_page_queries_do_not_grow_with_invoices(admin_client, world):
         response = admin_client.get(url)
     assert response.content.decode().count("$12.34") == 3
     assert len(after.captured_queries) == len(before.captured_queries)
+
+
+def test_the_customer_page_shows_usage_in_each_products_unit_beside_the_metrics(
+    admin_client, world
+):
+    from catalog.models import BillableMetric
+    from tests.catalog.factories import ProductFactory
+
+    tokens = BillableMetric.objects.get(name="Input tokens")
+    ProductFactory(
+        name="Tokens billed",
+        billable_metric=tokens,
+        quantity_conversion_factor=Decimal(1000),
+        quantity_conversion_operation="DIVIDE",
+        quantity_conversion_name="thousand tokens",
+    )
+
+    html = customer_page(admin_client, world["customer"])
+
+    assert "1,500.5 sum of" in text(html)
+    assert "= 1.5005 thousand tokens (Tokens billed)" in text(html)

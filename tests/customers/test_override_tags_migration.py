@@ -10,7 +10,11 @@ from django.db.migrations.executor import MigrationExecutor
 
 from customers.models import Override
 
-BEFORE = [("customers", "0006_billing_provider_configurations")]
+BEFORE = [
+    ("customers", "0006_billing_provider_configurations"),
+    # The catalog as it was then too (a later catalog column would be missing from old models).
+    ("catalog", "0004_composite_minimum_scope_tiered_percentage"),
+]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -141,6 +141,7 @@ def test_steps_for_picks_the_steps_of_each_invoice():
 
     assert [step.__name__ for step in scheduled_steps] == [
         "scheduled_charge_lines",
+        "pro_service_lines",
         "commit_purchase_lines",
     ]
     assert set(usage_steps) | set(scheduled_steps) == set(LINE_STEPS)

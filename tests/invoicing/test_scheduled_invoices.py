@@ -479,8 +479,8 @@ def test_admin_pages_show_scheduled_invoices(admin_client):
     assert "<th>Date</th><td>March 1, 2026</td>" in printable.content.decode()
     body = contract_page.content.decode()
     assert "2026-03-15 12:00 UTC (scheduled date)" in body
-    assert "<td>Scheduled</td>" in body
-    assert "<td>Usage</td>" in body
+    assert '<td data-label="Type">Scheduled</td>' in body
+    assert '<td data-label="Type">Usage</td>' in body
 
 
 # --- Terms edited without the services (the admin's inline forms) ---------------------------------

@@ -173,8 +173,8 @@ def test_sandbox_accepts_an_event_and_shows_the_new_value(admin_client, sandbox)
         "admin:customers_contract_change", args=[contract.pk]
     )
     message = next(str(m) for m in response.context["messages"])
-    assert message.startswith(f"Test event {data['transaction_id']} accepted. Tokens for Acme in ")
-    assert message.endswith(": 1,500.")
+    assert message.startswith(f"Test event {data['transaction_id']} accepted for Acme. Tokens in ")
+    assert message.endswith(": 1,500 (sum of tokens).")
     event = stored_one()
     assert event.transaction_id == data["transaction_id"]
     assert event.properties == {"tokens": "1500", "region": "eu", "tier": "pro"}
@@ -274,3 +274,47 @@ def test_contract_page_links_to_the_sandbox(admin_client, sandbox):
     page = admin_client.get(reverse("admin:customers_contract_change", args=[contract.pk]))
     assert page.status_code == 200
     assert url.encode() in page.content
+
+
+def test_sandbox_says_plainly_that_an_unknown_id_would_be_unattributed(admin_client, sandbox):
+    _, _, _, url = sandbox
+    data = _form_data(admin_client.get(url)) | {
+        "customer_id": "nobody-has-this",
+        "property_tokens": "10",
+        "property_region": "eu",
+    }
+
+    refused = admin_client.post(url, data)
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["customer_id"] == [
+        "No customer has the id 'nobody-has-this' (neither a customer id nor an ingest alias): "
+        "the event would be stored unattributed and count for nobody. Use the customer's id or "
+        "alias, or tick “Send it unattributed anyway”."
+    ]
+    assert stored_count() == 0
+
+    sent = admin_client.post(url, data | {"send_unattributed": "on"}, follow=True)
+
+    message = next(str(m) for m in sent.context["messages"])
+    assert message == (
+        f"Test event {data['transaction_id']} accepted, but it is unattributed: no customer has "
+        "the id 'nobody-has-this' (neither a customer id nor an ingest alias), so it counts for "
+        "nobody until that id is added to a customer as an ingest alias."
+    )
+    assert "Acme" not in message
+    assert stored_one().customer_id == "nobody-has-this"
+
+
+def test_sandbox_message_gives_the_products_unit_too(admin_client, sandbox):
+    _, product, _, url = sandbox
+    product.quantity_conversion_factor = Decimal(60)
+    product.quantity_conversion_operation = "DIVIDE"
+    product.quantity_conversion_name = "minutes"
+    product.save()
+    data = _form_data(admin_client.get(url)) | {"property_tokens": "4416", "property_region": "eu"}
+
+    response = admin_client.post(url, data, follow=True)
+
+    message = next(str(m) for m in response.context["messages"])
+    assert message.endswith(": 4,416 (sum of tokens) = 73.6 minutes of API tokens.")

@@ -591,3 +591,40 @@ def test_equal_segments_by_day_for_every_aggregation():
         assert [s.get(()) for s in got] == [
             None if v is None else Decimal(v) for v in expected[kind]
         ], kind
+
+
+def test_a_usage_filter_counts_only_the_events_it_keeps():
+    """A contract's usage filter (`only`): exact for every aggregation, UNIQUE included, on a key
+    that is not among the requested group keys, per segment."""
+    total = BillableMetricFactory(
+        aggregation_type="SUM", aggregation_key="tokens", group_keys=[["region", "user"]]
+    )
+    unique = BillableMetricFactory(
+        aggregation_type="UNIQUE", aggregation_key="user", group_keys=[["region"]]
+    )
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    t0 = datetime(2026, 3, 18, 0, 0, tzinfo=UTC)
+    ingest(
+        ev(cid, {"tokens": 1, "user": "a", "region": "eu"}, at=t0 + timedelta(hours=1)),
+        ev(cid, {"tokens": 2, "user": "b", "region": "us"}, at=t0 + timedelta(hours=1)),
+        ev(cid, {"tokens": 4, "user": "a", "region": "us"}, at=t0 + timedelta(hours=30)),
+        ev(cid, {"tokens": 8, "user": "c", "region": "ap"}, at=t0 + timedelta(hours=30)),
+        ev(cid, {"tokens": 16, "user": "d"}, at=t0 + timedelta(hours=30)),
+    )
+    bounds = [t0, t0 + timedelta(days=1), t0 + timedelta(days=2)]
+
+    def read(metric, keys, only):
+        return selectors.usage_by_segment(
+            metric=metric, customer_ids=[cid], boundaries=bounds, group_keys=keys, only=only
+        )
+
+    assert read(total, ["user"], ("region", ["us", "ap"])) == [
+        {("b",): Decimal("2")},
+        {("a",): Decimal("4"), ("c",): Decimal("8")},
+    ]
+    assert read(total, [], ("region", ["eu"])) == [{(): Decimal("1")}, {}]
+    assert read(unique, [], ("region", ["eu", "us"])) == [{(): Decimal("2")}, {(): Decimal("1")}]
+    assert read(unique, ["region"], ("region", [])) == [{}, {}]
+    with pytest.raises(ValueError, match="not a group key"):
+        read(total, [], ("colour", ["red"]))

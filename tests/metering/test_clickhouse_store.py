@@ -306,3 +306,24 @@ def test_a_server_store_inserts_asynchronously_and_waits_for_durability():
 def test_the_schema_has_no_partition_key_so_a_batch_is_one_part():
     assert schema.USAGE.partition_by == ""
     assert schema.USAGE.order_by.endswith("transaction_id, received_at")
+
+
+def test_sql_metrics_are_refused_on_a_clickhouse_store(chdb_store, api_client):
+    """SQL metrics query the relational database's events: with events in ClickHouse a new one is
+    a 400 naming the field, and one made before the switch fails its read with the reason."""
+    query = "SELECT COUNT(*) AS value FROM events"
+    response = api_client.post(
+        "/v1/billable-metrics/create", {"name": "SQL", "sql": query}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "sql: SQL billable metrics need the relational event store; this "
+        "installation keeps its events in clickhouse (EVENT_STORE_URL). Use an aggregation "
+        "metric instead."
+    }
+    made_before = BillableMetricFactory(
+        sql=query, aggregation_type="COUNT", aggregation_key="", group_keys=[]
+    )
+    customer = CustomerFactory()
+    with pytest.raises(ValueError, match="need the relational event store"):
+        total(made_before, customer)

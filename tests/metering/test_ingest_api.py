@@ -307,7 +307,7 @@ def test_a_wrong_token_is_a_401(db):
     client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
     response = post(client, [event()])
     assert response.status_code == 401
-    assert response.json() == {"message": "Invalid or revoked API token."}
+    assert response.json() == {"message": "Invalid, expired or revoked API token."}
 
 
 def test_a_duplicate_across_batches_is_dropped_silently(api_client):

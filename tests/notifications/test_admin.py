@@ -26,9 +26,12 @@ def test_the_index_has_a_developers_section(admin_client):
     sections = admin_client.get(reverse("admin:index")).context["app_list"]
     developers = next(s for s in sections if s["name"] == "Developers")
     assert [m["name"] for m in developers["models"]] == [
+        "API tokens",
         "Webhook endpoints",
         "Webhook deliveries",
         "Alerts",
+        "Usage events",
+        "Domain events",
     ]
 
 

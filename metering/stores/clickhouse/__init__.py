@@ -323,16 +323,20 @@ class ClickHouseStore(EventStore):
 
     # --- Usage ----------------------------------------------------------------------------------
 
-    def usage_by_segment(self, *, metric, customer_ids, bounds, group_keys) -> list[GroupUsage]:
+    def usage_by_segment(
+        self, *, metric, customer_ids, bounds, group_keys, only=None
+    ) -> list[GroupUsage]:
         segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
         metric_id = str(metric.pk)
         aggregation = metric.aggregation_type
         if aggregation == BillableMetric.AggregationType.UNIQUE:
-            query = sql.distinct_counts(self.database, metric_id, customer_ids, bounds, group_keys)
+            query = sql.distinct_counts(
+                self.database, metric_id, customer_ids, bounds, group_keys, only
+            )
             for segment, *rest in self.client.rows(query):
                 segments[segment][tuple(rest[:-1])] = Decimal(rest[-1])
             return segments
-        query = sql.rolled_up(self.database, aggregation, metric_id, customer_ids, bounds)
+        query = sql.rolled_up(self.database, aggregation, metric_id, customer_ids, bounds, only)
         states: list[dict] = [{} for _ in segments]
         groups: dict[str, tuple] = {}
         for segment, group_text, *measures in self.client.rows(query):

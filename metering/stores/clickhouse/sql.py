@@ -50,11 +50,20 @@ def segment_of(bounds: Sequence[datetime], column: str = "hour") -> str:
     return f"toUInt32(arrayCount(b -> b <= toUInt32({column}), [{epochs}]) - 1)"
 
 
-def _range(database, kind, metric_id, customer_ids, start, end) -> str:
+def _range(database, kind, metric_id, customer_ids, start, end, only=None) -> str:
+    """The rows of one kind of a metric's customers and hours; `only` = (group key, values):
+    just the rows whose full group values carry one of `values` under that key."""
+    where = ""
+    if only is not None:
+        key, values = only
+        where = (
+            f" AND JSONExtract(group_values, {text(key)}, 'Nullable(String)') "
+            f"IN {texts(sorted(values))}"
+        )
     return (
         f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
         f"AND kind = '{kind}' AND metric_id = {text(metric_id)} "
-        f"AND hour >= {hour(start)} AND hour < {hour(end)}"
+        f"AND hour >= {hour(start)} AND hour < {hour(end)}{where}"
     )
 
 
@@ -66,11 +75,12 @@ _MEASURES = {
 }
 
 
-def rolled_up(database, aggregation, metric_id, customer_ids, bounds) -> str:
+def rolled_up(database, aggregation, metric_id, customer_ids, bounds, only=None) -> str:
     """(segment, group values JSON, measures...) for COUNT, SUM, MAX or LATEST."""
+    rows = _range(database, "aggregate", metric_id, customer_ids, bounds[0], bounds[-1], only)
     return (
         f"SELECT {segment_of(bounds)} AS segment, group_values, {_MEASURES[aggregation]} "
-        f"{_range(database, 'aggregate', metric_id, customer_ids, bounds[0], bounds[-1])} "
+        f"{rows} "
         f"GROUP BY segment, group_values"
     )
 
@@ -86,12 +96,12 @@ def _group_names(group_keys: Sequence[str]) -> str:
     return "".join(f", k{i}" for i in range(len(group_keys)))
 
 
-def distinct_counts(database, metric_id, customer_ids, bounds, group_keys) -> str:
+def distinct_counts(database, metric_id, customer_ids, bounds, group_keys, only=None) -> str:
     """(segment, key values..., distinct values) for UNIQUE over each whole segment."""
+    rows = _range(database, "distinct", metric_id, customer_ids, bounds[0], bounds[-1], only)
     return (
         f"SELECT {segment_of(bounds)} AS segment{_group_columns(group_keys)}, "
-        f"uniqExact(transaction_id) "
-        f"{_range(database, 'distinct', metric_id, customer_ids, bounds[0], bounds[-1])} "
+        f"uniqExact(transaction_id) {rows} "
         f"GROUP BY segment{_group_names(group_keys)}"
     )
 

@@ -31,8 +31,8 @@ class RelationalStore(EventStore):
         DuplicateEvent.objects.filter(received_at__lt=cutoff).delete()
         return deleted
 
-    def usage_by_segment(self, *, metric, customer_ids, bounds, group_keys):
-        return reads.usage_by_segment(metric, customer_ids, bounds, group_keys)
+    def usage_by_segment(self, *, metric, customer_ids, bounds, group_keys, only=None):
+        return reads.usage_by_segment(metric, customer_ids, bounds, group_keys, only)
 
     def unique_first_seen(self, *, metric, customer_ids, bounds, group_keys):
         return reads.unique_first_seen(metric, customer_ids, bounds, group_keys)

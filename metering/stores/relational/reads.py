@@ -35,15 +35,33 @@ from ..base import CustomerIdActivity, Group, GroupUsage, StoredEvent
 from .ingest import _q
 
 
-def usage_by_segment(metric, customer_ids, bounds, group_keys) -> list[GroupUsage]:
+def usage_by_segment(metric, customer_ids, bounds, group_keys, only=None) -> list[GroupUsage]:
     segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
     if not customer_ids:
         return segments
     if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
-        _unique(metric, list(customer_ids), bounds, group_keys, segments)
+        _unique(metric, list(customer_ids), bounds, group_keys, segments, only)
     else:
-        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments)
+        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments, only)
     return segments
+
+
+def _only_sql(only, params: dict) -> str:
+    """The SQL condition of a usage filter on the canonical group values, its values bound."""
+    if only is None:
+        return ""
+    params["only_key"] = only[0]
+    params["only_values"] = sorted(only[1])
+    return " AND (group_values::jsonb ->> %(only_key)s) = ANY(%(only_values)s)"
+
+
+def _kept(only, cache: dict, group_text: str) -> bool:
+    if only is None:
+        return True
+    kept = cache.get(group_text)
+    if kept is None:
+        kept = cache[group_text] = json.loads(group_text).get(only[0]) in only[1]
+    return kept
 
 
 def unique_first_seen(metric, customer_ids, bounds, group_keys) -> list[GroupUsage]:
@@ -112,13 +130,16 @@ class _State:
     latest: tuple[datetime, str] | None = None
 
 
-def _rolled_up(metric, customer_ids, bounds, group_keys, segments) -> None:
+def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
     aggregation = metric.aggregation_type
     states: list[dict[Group, _State]] = [{} for _ in segments]
     groups: dict[str, Group] = {}
+    kept: dict[str, bool] = {}
     for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
-        metric, customer_ids, bounds
+        metric, customer_ids, bounds, only
     ):
+        if not _kept(only, kept, group_text):
+            continue
         group = group_of(groups, group_text, group_keys)
         bucket = states[segment]
         state = bucket.get(group)
@@ -158,8 +179,9 @@ def _segment_sql(bounds) -> str:
     return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
 
 
-def _rows(metric, customer_ids, bounds):
-    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows."""
+def _rows(metric, customer_ids, bounds, only=None):
+    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows
+    (on PostgreSQL already restricted to `only`; the caller checks it on SQLite)."""
     if connection.vendor == "postgresql":
         segment = _segment_sql(bounds)
         column = {
@@ -177,13 +199,14 @@ def _rows(metric, customer_ids, bounds):
             column = "0, NULL::numeric, NULL::numeric, " + latest
         else:
             column += ", NULL::numeric, NULL::timestamptz, ''"
+        params = _params(metric, customer_ids, bounds)
         sql = (
             f"SELECT {segment} AS segment, group_values, {column} "
             f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
-            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s "
-            f"GROUP BY 1, 2"
+            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s"
+            f"{_only_sql(only, params)} GROUP BY 1, 2"
         )
-        yield from fetch_range_rows(sql, _params(metric, customer_ids, bounds))
+        yield from fetch_range_rows(sql, params)
         return
     rows = MetricAggregate.objects.filter(
         metric_id=metric.pk,
@@ -226,7 +249,7 @@ def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
+def _unique(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
     if connection.vendor == "postgresql":
         segment = _segment_sql(bounds)
         keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
@@ -236,7 +259,8 @@ def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
         for row in fetch_range_rows(
             f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)} "
             f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
-            f"AND hour >= %(start)s AND hour < %(end)s GROUP BY {group_by}",
+            f"AND hour >= %(start)s AND hour < %(end)s{_only_sql(only, params)} "
+            f"GROUP BY {group_by}",
             params,
         ):
             segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
@@ -249,7 +273,10 @@ def _unique(metric, customer_ids, bounds, group_keys, segments) -> None:
         hour__gte=bounds[0],
         hour__lt=bounds[-1],
     ).values_list("hour", "group_values", "value")
+    kept: dict[str, bool] = {}
     for hour, group_text, value in rows.iterator(chunk_size=5000):
+        if not _kept(only, kept, group_text):
+            continue
         group = group_of(groups, group_text, group_keys)
         values[bisect_right(bounds, hour) - 1].setdefault(group, set()).add(value)
     for index, bucket in enumerate(values):

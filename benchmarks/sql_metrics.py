@@ -1,0 +1,201 @@
+"""SQL metric benchmark on PostgreSQL (run by `make bench`, or `python benchmarks/sql_metrics.py`).
+
+One contract whose only product is priced by a SQL metric (a SUM of a cast property, grouped by
+region, filtered on the event type), 1,000,000 events in its period over 50 regions, read through
+GET /v1/customers/{id}/invoices/{invoice_id}:
+
+- with nothing kept (the cache emptied before each read): the query over the period's million
+  events;
+- after an ingest (target p50 <= 200 ms): the hour that gained the event is read again and the
+  kept result corrected (the query sums hour by hour, see metering.sql_metrics);
+- with nothing new: the kept result answers.
+
+Events and the hourly event counts (the cache's fingerprint) are written directly in SQL, not
+through HTTP: this measures the read. A throw-away database (`benchmarks/_support.database`).
+Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHILD = "BENCH_SQL_METRICS_CHILD"
+
+if os.environ.get(CHILD):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_site.settings.test")
+    import django
+
+    django.setup()
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from catalog.models import PricingUnit, Product, Rate, RateCard
+    from catalog.money import USD_CENTS_ID
+    from catalog.services import billable_metric_create_sql
+    from core.models import ApiToken
+    from customers.models import Contract, Customer
+    from invoicing.models import Invoice
+    from invoicing.services import contracts_drafts_ensure
+    from metering.models import SqlMetricHour, SqlMetricResult
+    from metering.services import usage_events_ingest
+
+PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
+PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
+SECONDS = int((PERIOD_END - PERIOD_START).total_seconds())
+SQL = (
+    "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+    "FROM events WHERE event_type = 'api_call' GROUP BY properties.region"
+)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def setup(events: int, regions: int):
+    metric = billable_metric_create_sql(name="Tokens (SQL)", sql=SQL)
+    product = Product.objects.create(
+        name="Tokens", type="USAGE", billable_metric=metric, pricing_group_key=["region"]
+    )
+    card = RateCard.objects.create(name="SQL card", fiat_credit_type_id=USD_CENTS_ID)
+    Rate.objects.bulk_create(
+        Rate(
+            rate_card=card,
+            product=product,
+            rate_type="FLAT",
+            price=Decimal(1),
+            starting_at=PERIOD_START,
+            pricing_group_values={"region": f"r{index:02d}"},
+            pricing_group_values_key=f'{{"region":"r{index:02d}"}}',
+        )
+        for index in range(regions)
+    )
+    customer = Customer.objects.create(name="bench-sql")
+    contract = Contract.objects.create(customer=customer, rate_card=card, starting_at=PERIOD_START)
+    contracts_drafts_ensure(contracts=[contract], now=PERIOD_START + timedelta(days=1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO metering_usageevent
+                (id, transaction_id, customer_id, event_type, "timestamp", properties,
+                 received_at, is_late)
+            SELECT gen_random_uuid(), 'sql-' || g, %(customer)s,
+                   CASE WHEN g %% 10 = 0 THEN 'other' ELSE 'api_call' END,
+                   %(start)s + ((g::bigint * 7919) %% %(seconds)s) * interval '1 second',
+                   jsonb_build_object('tokens', ((g %% 1000) + 1)::text,
+                                      'region', 'r' || lpad((g %% %(regions)s)::text, 2, '0')),
+                   %(start)s, false
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {
+                "customer": str(customer.pk),
+                "start": PERIOD_START,
+                "seconds": SECONDS,
+                "regions": regions,
+                "n": events,
+            },
+        )
+        cursor.execute(
+            """
+            INSERT INTO metering_metricaggregate
+                (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
+                 latest_value, latest_timestamp, latest_transaction_id)
+            SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
+                   NULL, NULL, NULL, NULL, ''
+            FROM metering_usageevent GROUP BY customer_id, date_trunc('hour', "timestamp")
+            """,
+            {"metric": metric.pk},
+        )
+        cursor.execute("ANALYZE")
+    return contract
+
+
+def timed(client: Client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.content[:300]
+    return elapsed
+
+
+def summary(label: str, timings: list[float]) -> str:
+    timings = sorted(timings)
+    return (
+        f"   {label} x{len(timings)}: p50 {statistics.median(timings):.1f} ms, "
+        f"p90 {timings[int(len(timings) * 0.9) - 1]:.1f} ms, max {timings[-1]:.1f} ms"
+    )
+
+
+def run(runs: int = 15) -> None:
+    if connection.vendor != "postgresql":
+        raise SystemExit("The SQL metric benchmark runs on PostgreSQL.")
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["*"]
+    PricingUnit.objects.get(pk=USD_CENTS_ID)
+    log("== Draft read: 1 contract, a SQL metric over 1,000,000 events, 50 regions ==")
+    started = time.perf_counter()
+    contract = setup(1_000_000, 50)
+    log(f"   setup: 1,000,000 events + hourly counts in {time.perf_counter() - started:.1f} s")
+    invoice = Invoice.objects.get(contract=contract, start_timestamp=PERIOD_START)
+    _, token = ApiToken.generate(name="bench")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"/v1/customers/{contract.customer_id}/invoices/{invoice.id}"
+    first = client.get(url).json()["data"]
+    log(f"   draft: {len(first['line_items'])} lines, total {first['total']} cents")
+    whole = []
+    for _ in range(5):
+        SqlMetricResult.objects.all().delete()
+        SqlMetricHour.objects.all().delete()
+        whole.append(timed(client, url))
+    cold = []
+    for index in range(runs):
+        # One new event in the period: the cached result is stale, the query runs again.
+        usage_events_ingest(
+            events=[
+                {
+                    "transaction_id": f"cold-{index}-{uuid.uuid4()}",
+                    "customer_id": str(contract.customer_id),
+                    "event_type": "api_call",
+                    "timestamp": (PERIOD_START + timedelta(days=3)).isoformat(),
+                    "properties": {"tokens": "1", "region": "r00"},
+                }
+            ],
+            now=PERIOD_START + timedelta(days=4),
+        )
+        cold.append(timed(client, url))
+    warm = [timed(client, url) for _ in range(runs)]
+    log(summary("GET draft, nothing kept (the query over 1M events)", whole))
+    log(
+        summary("GET draft after an ingest (one hour read again)", cold) + " (target p50 <= 200 ms)"
+    )
+    log(summary("GET draft, nothing new (kept result)", warm))
+    log(f"   cached results kept: {SqlMetricResult.objects.count()}")
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _support import database, migrate
+
+    with database() as env:
+        migrate(env)
+        env = {**env, CHILD: "1"}
+        return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
+
+
+if __name__ == "__main__":
+    if os.environ.get(CHILD):
+        run()
+    else:
+        sys.exit(main())

@@ -1,0 +1,334 @@
+"""Request serializers for the contract terms of issue 14 (discounts, professional services,
+recurring commits and credits, seat-based subscriptions, threshold billing) and their
+conversion into the services' specs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from catalog.api.fields import NumberField
+from catalog.api.serializers import COMMIT_OR_LIST_RATE, FREQUENCIES
+from core.api import (
+    EnumField,
+    StrictBooleanField,
+    StrictCharField,
+    StringListField,
+    StringMapField,
+    TimestampField,
+    UUIDStringField,
+)
+from customers import services
+
+from . import terms as base_terms
+
+# --- Professional services -------------------------------------------------------------
+
+
+class ProfessionalServiceIn(serializers.Serializer):
+    product_id = UUIDStringField()
+    unit_price = NumberField(min_value=0)
+    quantity = NumberField(min_value=0)
+    max_amount = NumberField(min_value=0)
+    description = StrictCharField(required=False, allow_blank=True)
+    custom_fields = StringMapField(required=False)
+    netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
+
+
+# --- Recurring commits and credits -------------------------------------------------------------------
+
+
+class AccessAmountIn(serializers.Serializer):
+    unit_price = NumberField(min_value=0)
+    quantity = NumberField(required=False, min_value=0)
+    credit_type_id = UUIDStringField(required=False)
+    access_type = EnumField(["SPEND"], required=False)
+
+
+class CommitDurationIn(serializers.Serializer):
+    value = NumberField(min_value=1, integer=True)
+    unit = EnumField(["PERIODS"], required=False)
+
+
+class InvoiceAmountIn(serializers.Serializer):
+    unit_price = NumberField(min_value=0)
+    quantity = NumberField(min_value=0)
+    credit_type_id = UUIDStringField()
+
+
+class SeatIncreaseIn(serializers.Serializer):
+    is_prorated = StrictBooleanField()
+
+
+class SubscriptionConfigIn(serializers.Serializer):
+    subscription_id = StrictCharField()
+    apply_seat_increase_config = SeatIncreaseIn()
+    allocation = EnumField(["POOLED", "INDIVIDUAL"], required=False)
+
+
+class _RecurringIn(serializers.Serializer):
+    access_amount = AccessAmountIn()
+    commit_duration = CommitDurationIn()
+    priority = NumberField()
+    product_id = UUIDStringField()
+    starting_at = TimestampField()
+    applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    applicable_product_tags = StringListField(required=False)
+    description = StrictCharField(required=False, allow_blank=True)
+    ending_before = TimestampField(required=False)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    proration = EnumField(["NONE", "FIRST", "LAST", "FIRST_AND_LAST"], required=False)
+    rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
+    recurrence_frequency = EnumField([*FREQUENCIES, "DAILY"], required=False)
+    rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
+    subscription_config = SubscriptionConfigIn(required=False)
+    temporary_id = StrictCharField(required=False)
+    custom_fields = StringMapField(required=False)
+    netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
+    specifiers = serializers.ListField(required=False)
+    hierarchy_configuration = serializers.DictField(required=False)
+
+    def validate_recurrence_frequency(self, value):
+        if value == "DAILY":
+            raise serializers.ValidationError(
+                "DAILY is not supported; use MONTHLY, QUARTERLY, ANNUAL or WEEKLY."
+            )
+        return value
+
+    def validate_specifiers(self, value):
+        if value:
+            raise serializers.ValidationError(
+                "Specifiers are not supported; use applicable_product_ids or tags."
+            )
+        return value
+
+    def validate(self, attrs):
+        if "quantity" not in attrs["access_amount"] and "subscription_config" not in attrs:
+            raise serializers.ValidationError(
+                {"access_amount.quantity": "Give a quantity, or attach a subscription."}
+            )
+        return attrs
+
+
+class RecurringCommitIn(_RecurringIn):
+    invoice_amount = InvoiceAmountIn(required=False)
+
+
+class RecurringCreditIn(_RecurringIn):
+    pass
+
+
+def recurring(items: list[dict], kind: str, key: str) -> list[services.RecurringSpec]:
+    specs = []
+    for index, item in enumerate(items):
+        where = f"{key}[{index}]"
+        access = item["access_amount"]
+        invoice = item.get("invoice_amount") or {}
+        config = item.get("subscription_config") or {}
+        specs.append(
+            services.RecurringSpec(
+                kind=kind,
+                product=base_terms._product(item["product_id"], f"{where}.product_id"),
+                starting_at=item["starting_at"],
+                ending_before=item.get("ending_before"),
+                access_unit_price=access["unit_price"],
+                access_quantity=access.get("quantity"),
+                credit_type=base_terms._unit(
+                    access.get("credit_type_id"), f"{where}.access_amount.credit_type_id"
+                ),
+                duration_periods=item["commit_duration"]["value"],
+                priority=item["priority"],
+                name=item.get("name", ""),
+                description=item.get("description", ""),
+                rate_type=item.get("rate_type", "LIST_RATE"),
+                applicable_products=[
+                    base_terms._product(pk, f"{where}.applicable_product_ids")
+                    for pk in item.get("applicable_product_ids", [])
+                ],
+                applicable_product_tags=item.get("applicable_product_tags", []),
+                invoice_unit_price=invoice.get("unit_price"),
+                invoice_quantity=invoice.get("quantity"),
+                proration=item.get("proration", "FIRST_AND_LAST"),
+                recurrence_frequency=item.get("recurrence_frequency", ""),
+                rollover_fraction=item.get("rollover_fraction"),
+                subscription=config.get("subscription_id", ""),
+                allocation=config.get("allocation", "POOLED"),
+                custom_fields=item.get("custom_fields", {}),
+            )
+        )
+    return specs
+
+
+# --- Seat-based subscriptions --------------------------------------------------------------------------
+
+
+class SeatConfigIn(serializers.Serializer):
+    seat_group_key = StrictCharField(max_length=200)
+    initial_seat_ids = StringListField()
+    initial_unassigned_seats = NumberField(required=False, min_value=0, integer=True)
+
+
+class QuantityUpdateIn(serializers.Serializer):
+    starting_at = TimestampField()
+    quantity = NumberField(required=False, min_value=0)
+    quantity_delta = NumberField(required=False)
+
+
+class SeatIdsIn(serializers.Serializer):
+    seat_ids = StringListField()
+    starting_at = TimestampField()
+
+
+class SeatCountIn(serializers.Serializer):
+    quantity = NumberField(min_value=0, integer=True)
+    starting_at = TimestampField()
+
+
+class SeatUpdatesIn(serializers.Serializer):
+    add_seat_ids = SeatIdsIn(many=True, required=False)
+    remove_seat_ids = SeatIdsIn(many=True, required=False)
+    add_unassigned_seats = SeatCountIn(many=True, required=False)
+    remove_unassigned_seats = SeatCountIn(many=True, required=False)
+
+
+class SubscriptionUpdateIn(serializers.Serializer):
+    subscription_id = UUIDStringField()
+    ending_before = TimestampField(required=False, allow_null=True)
+    quantity_updates = QuantityUpdateIn(many=True, required=False)
+    seat_updates = SeatUpdatesIn(required=False)
+
+
+def subscription_updates(items: list[dict]) -> list[services.SubscriptionUpdate]:
+    updates = []
+    for item in items:
+        seats = item.get("seat_updates") or {}
+        updates.append(
+            services.SubscriptionUpdate(
+                id=item["subscription_id"],
+                quantity_updates=[dict(q) for q in item.get("quantity_updates", [])],
+                add_seat_ids=[dict(x) for x in seats.get("add_seat_ids", [])],
+                remove_seat_ids=[dict(x) for x in seats.get("remove_seat_ids", [])],
+                add_unassigned_seats=[dict(x) for x in seats.get("add_unassigned_seats", [])],
+                remove_unassigned_seats=[dict(x) for x in seats.get("remove_unassigned_seats", [])],
+                ending_before=item.get("ending_before"),
+                end_given="ending_before" in item,
+            )
+        )
+    return updates
+
+
+# --- Threshold billing -------------------------------------------------------------------------------
+
+
+class ThresholdCommitIn(serializers.Serializer):
+    product_id = UUIDStringField()
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    description = StrictCharField(required=False, allow_blank=True)
+    applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    applicable_product_tags = StringListField(required=False)
+    specifiers = serializers.ListField(required=False)
+
+    def validate_specifiers(self, value):
+        if value:
+            raise serializers.ValidationError(
+                "Specifiers are not supported; use applicable_product_ids or tags."
+            )
+        return value
+
+
+class PaymentGateIn(serializers.Serializer):
+    payment_gate_type = EnumField(["NONE", "STRIPE", "EXTERNAL"])
+    stripe_config = serializers.DictField(required=False)
+    tax_type = StrictCharField(required=False)
+    precalculated_tax_config = serializers.DictField(required=False)
+
+    def validate_payment_gate_type(self, value):
+        if value != "NONE":
+            raise serializers.ValidationError(
+                "Only NONE is supported: the commit is made at once and invoiced; a payment "
+                "gate waits on the billing provider."
+            )
+        return value
+
+
+class _ThresholdIn(serializers.Serializer):
+    commit = ThresholdCommitIn()
+    is_enabled = StrictBooleanField()
+    payment_gate_config = PaymentGateIn()
+    threshold_amount = NumberField(min_value=0)
+    discount_configuration = serializers.DictField(required=False)
+
+    def validate_discount_configuration(self, value):
+        raise serializers.ValidationError("Threshold discounts are not supported.")
+
+
+class PrepaidThresholdIn(_ThresholdIn):
+    recharge_to_amount = NumberField(min_value=0)
+    custom_credit_type_id = UUIDStringField(required=False)
+    threshold_balance_specifiers = serializers.ListField(required=False)
+
+    def validate_custom_credit_type_id(self, value):
+        raise serializers.ValidationError("Thresholds in a custom pricing unit are not supported.")
+
+    def validate_threshold_balance_specifiers(self, value):
+        if value:
+            raise serializers.ValidationError("Threshold balance specifiers are not supported.")
+        return value
+
+    def validate(self, attrs):
+        if attrs["recharge_to_amount"] <= attrs["threshold_amount"]:
+            raise serializers.ValidationError(
+                {"recharge_to_amount": "Must be more than threshold_amount."}
+            )
+        return attrs
+
+
+class SpendThresholdIn(_ThresholdIn):
+    def validate_threshold_amount(self, value):
+        if value <= 0:
+            raise serializers.ValidationError("Must be more than 0.")
+        return value
+
+
+def threshold_config(data: dict | None, where: str) -> dict | None:
+    """A validated threshold configuration as stored (numbers as strings, product checked)."""
+    if data is None:
+        return None
+    commit = data["commit"]
+    base_terms._product(commit["product_id"], f"{where}.commit.product_id")
+    for pk in commit.get("applicable_product_ids", []):
+        base_terms._product(pk, f"{where}.commit.applicable_product_ids")
+    stored = {
+        "is_enabled": data["is_enabled"],
+        "threshold_amount": str(data["threshold_amount"]),
+        "payment_gate_config": {"payment_gate_type": "NONE"},
+        "commit": {
+            "product_id": str(commit["product_id"]),
+            "name": commit.get("name", ""),
+            "description": commit.get("description", ""),
+            "applicable_product_ids": [str(pk) for pk in commit.get("applicable_product_ids", [])],
+            "applicable_product_tags": list(commit.get("applicable_product_tags", [])),
+        },
+    }
+    if "recharge_to_amount" in data:
+        stored["recharge_to_amount"] = str(data["recharge_to_amount"])
+    return stored
+
+
+def threshold_update(current: dict | None, changes: dict, where: str) -> dict:
+    """update_*_threshold_configuration: the given fields over the stored configuration."""
+    if current is None:
+        raise serializers.ValidationError(
+            {where: "This contract has no such threshold configuration; add it first."}
+        )
+    merged = dict(current)
+    for key in ("is_enabled",):
+        if key in changes:
+            merged[key] = changes[key]
+    for key in ("threshold_amount", "recharge_to_amount"):
+        if changes.get(key) is not None:
+            merged[key] = str(Decimal(changes[key]))
+    if changes.get("commit"):
+        merged["commit"] = {**merged["commit"], **changes["commit"]}
+    return merged

@@ -1,0 +1,147 @@
+"""Recurring commits and credits (templates that make a commit or credit each period) and a
+subscription's quantity over time (its seats, for a SEAT_BASED one)."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from catalog import money
+from catalog.models import MONEY, Frequency, PricingUnit, Product
+
+from .common import start_before_end, window_errors
+from .contracts import Contract
+from .terms import Subscription
+
+
+class RecurringBalance(models.Model):
+    """A recurring commit or credit: from `starting_at` until `ending_before` (or the contract's
+    end), one commit (PREPAID, invoiced `invoice_*` at the start of each period when given) or
+    credit per period of `recurrence_frequency` (empty: the contract's usage statement periods),
+    each usable for `duration_periods` periods. The first and last may be prorated (`proration`).
+    With a subscription, the amount is per unit of its quantity: POOLED, one balance for all;
+    INDIVIDUAL, one balance per seat of a SEAT_BASED subscription."""
+
+    class Kind(models.TextChoices):
+        COMMIT = "COMMIT", "Recurring commit"
+        CREDIT = "CREDIT", "Recurring credit"
+
+    class Proration(models.TextChoices):
+        NONE = "NONE", "None"
+        FIRST = "FIRST", "First"
+        LAST = "LAST", "Last"
+        FIRST_AND_LAST = "FIRST_AND_LAST", "First and last"
+
+    class Allocation(models.TextChoices):
+        POOLED = "POOLED", "Pooled"
+        INDIVIDUAL = "INDIVIDUAL", "Per seat"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(
+        Contract, on_delete=models.CASCADE, related_name="recurring_balances"
+    )
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", limit_choices_to={"type": "FIXED"}
+    )
+    name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    priority = models.DecimalField(**MONEY, default=0)
+    rate_type = models.CharField(max_length=12, default="LIST_RATE")
+    applicable_products = models.ManyToManyField(Product, blank=True, related_name="+")
+    applicable_product_tags = models.JSONField(default=list, blank=True)
+    credit_type = models.ForeignKey(
+        PricingUnit, on_delete=models.PROTECT, default=money.USD_CENTS_ID, related_name="+"
+    )
+    access_unit_price = models.DecimalField(**MONEY)
+    access_quantity = models.DecimalField(**MONEY, null=True, blank=True)
+    invoice_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    invoice_quantity = models.DecimalField(**MONEY, null=True, blank=True)
+    duration_periods = models.DecimalField(**MONEY, default=1)
+    starting_at = models.DateTimeField()
+    ending_before = models.DateTimeField(null=True, blank=True)
+    proration = models.CharField(
+        max_length=14, choices=Proration.choices, default=Proration.FIRST_AND_LAST
+    )
+    recurrence_frequency = models.CharField(
+        max_length=10, choices=Frequency.choices, blank=True, help_text="Empty: the contract's."
+    )
+    rollover_fraction = models.DecimalField(**MONEY, null=True, blank=True)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    allocation = models.CharField(
+        max_length=10, choices=Allocation.choices, default=Allocation.POOLED
+    )
+    custom_fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starting_at", "created_at"]
+        verbose_name = "recurring commit or credit"
+        verbose_name_plural = "recurring commits and credits"
+        constraints = [
+            start_before_end("recurringbalance"),
+            models.CheckConstraint(
+                condition=Q(access_unit_price__gte=0) & Q(duration_periods__gt=0),
+                name="recurringbalance_amounts",
+                violation_error_message="The amount cannot be negative and the duration is "
+                "positive.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_kind_display()}: {self.product}"
+
+    def clean(self) -> None:
+        errors = window_errors(self.starting_at, self.ending_before, hour_aligned=True)
+        if self.product_id and self.product.type != Product.Type.FIXED:
+            errors["product"] = "Recurring commits and credits use a fixed product."
+        if self.subscription_id is None and self.access_quantity is None:
+            errors["access_quantity"] = "Give a quantity, or attach a subscription."
+        if (
+            self.allocation == self.Allocation.INDIVIDUAL
+            and self.subscription_id
+            and self.subscription.quantity_management_mode
+            != Subscription.QuantityManagementMode.SEAT_BASED
+        ):
+            errors["allocation"] = "A per-seat allocation needs a SEAT_BASED subscription."
+        if self.kind == self.Kind.CREDIT and self.invoice_unit_price is not None:
+            errors["invoice_unit_price"] = "Credits are not invoiced."
+        if errors:
+            raise ValidationError(errors)
+
+
+class SubscriptionQuantity(models.Model):
+    """A subscription's quantity from `starting_at` until the next row's start: a number
+    (QUANTITY_ONLY) or assigned seat ids plus unassigned seats (SEAT_BASED)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="quantities"
+    )
+    starting_at = models.DateTimeField()
+    quantity = models.DecimalField(**MONEY)
+    seat_ids = models.JSONField(default=list, blank=True)
+    unassigned_seats = models.DecimalField(**MONEY, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subscription", "starting_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "starting_at"],
+                name="subscriptionquantity_one_per_start",
+                violation_error_message="The subscription already changes quantity then.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0) & Q(unassigned_seats__gte=0),
+                name="subscriptionquantity_not_negative",
+                violation_error_message="Quantities cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} from {self.starting_at:%Y-%m-%d %H:%M}"

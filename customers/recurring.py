@@ -1,0 +1,114 @@
+"""When and how much a recurring commit or credit makes: one occurrence per recurrence period
+(pure: dates and Decimals in, `Occurrence`s out; the service saves them as commits or credits).
+
+- Periods: the contract's usage statement periods, or, with a `recurrence_frequency`, periods of
+  that frequency anchored on the recurring term's own start; in both cases cut to
+  [starting_at, ending_before).
+- Access: each occurrence is usable from its period's (cut) start until `duration` periods after
+  its period's (uncut) start, never past `access_limit` (the contract's end).
+- Proration: a period cut by the start (FIRST) or the end (LAST) makes an occurrence whose amount
+  is the full amount times the cut window's share of the full period, to the microsecond,
+  rounded half up once to the unit's smallest amount; NONE charges the full amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from catalog.money import full_precision, round_amount
+
+from . import periods
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    period_start: datetime
+    starting_at: datetime
+    ending_before: datetime
+    fraction: Decimal
+    amount: Decimal
+    invoice_amount: Decimal | None
+
+
+def _micros(delta: timedelta) -> Decimal:
+    return Decimal(delta // timedelta(microseconds=1))
+
+
+def recurrence_periods(
+    *,
+    schedule: periods.Schedule,
+    starting_at: datetime,
+    ending_before: datetime | None,
+    until: datetime,
+) -> Iterator[periods.BillingPeriod]:
+    """The schedule's periods overlapping [starting_at, ending_before), cut to it, starting before
+    `until` (how far ahead to make them)."""
+    end = until if ending_before is None else min(until, ending_before)
+    full = periods.full_period_containing(schedule, starting_at)
+    while full.starting_at < end:
+        cut_start = max(full.starting_at, starting_at)
+        cut_end = (
+            full.ending_before if ending_before is None else min(full.ending_before, ending_before)
+        )
+        if cut_start < cut_end:
+            yield periods.BillingPeriod(period=periods.Period(cut_start, cut_end), full=full)
+        full = periods.full_period_containing(schedule, full.ending_before)
+
+
+def occurrences(
+    *,
+    schedule: periods.Schedule,
+    starting_at: datetime,
+    ending_before: datetime | None,
+    until: datetime,
+    amount: Decimal,
+    invoice_amount: Decimal | None,
+    duration_periods: int,
+    proration: str,
+    decimal_places: int,
+    access_limit: datetime | None = None,
+) -> list[Occurrence]:
+    """Every occurrence of a recurring commit or credit whose period starts before `until`."""
+    found = []
+    for billing in recurrence_periods(
+        schedule=schedule, starting_at=starting_at, ending_before=ending_before, until=until
+    ):
+        full, window = billing.full, billing.period
+        access_end = full.starting_at
+        for _ in range(duration_periods):
+            access_end = periods.full_period_containing(schedule, access_end).ending_before
+        if access_limit is not None:
+            access_end = min(access_end, access_limit)
+        first_cut = window.starting_at > full.starting_at
+        last_cut = window.ending_before < full.ending_before
+        prorate = (first_cut and proration in ("FIRST", "FIRST_AND_LAST")) or (
+            last_cut and proration in ("LAST", "FIRST_AND_LAST")
+        )
+        fraction = Decimal(1)
+        if prorate:
+            with full_precision():
+                fraction = _micros(window.ending_before - window.starting_at) / _micros(
+                    full.ending_before - full.starting_at
+                )
+        with full_precision():
+            value = round_amount(amount * fraction, decimal_places)
+            invoiced = (
+                None
+                if invoice_amount is None
+                else round_amount(invoice_amount * fraction, decimal_places)
+            )
+        if window.starting_at < access_end:
+            found.append(
+                Occurrence(
+                    period_start=full.starting_at,
+                    starting_at=window.starting_at,
+                    ending_before=access_end,
+                    fraction=fraction,
+                    amount=value,
+                    invoice_amount=invoiced,
+                )
+            )
+    return found

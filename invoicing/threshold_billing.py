@@ -1,0 +1,165 @@
+"""Threshold billing: a contract's prepaid balance auto-recharge and spend threshold billing
+(`Contract.prepaid_balance_threshold_configuration`, `spend_threshold_configuration`).
+
+Invoicing evaluates them, because both need what the live drafts draw and owe: on hearing a
+contract being made or edited (an enabled configuration is evaluated at once) and every few
+minutes from its schedule (`invoicing.check_thresholds`), so usage that crosses a threshold is
+acted on within minutes. What to buy is the engine's arithmetic (`rating.thresholds`); the
+commit is recorded by customers (`threshold_commit_create`), whose events make the drafts
+follow: the purchase is invoiced on a SCHEDULED invoice of its own, and the usage draws the
+commit down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from catalog.models import Product
+from customers import periods
+from customers.models import Commit, Contract, Credit
+from customers.services import add_offset, threshold_commit_create
+from invoicing.models import Invoice
+from invoicing.rating import recharge_amount, spend_threshold_amount
+from invoicing.selectors import balances_now, invoice_view
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _prepaid_left(contract: Contract, now: datetime) -> Decimal:
+    """What the contract's prepaid commits and credits (its own and the customer-level ones
+    applying to it) hold now in its fiat unit, net of what live drafts draw."""
+    fiat = contract.rate_card.fiat_credit_type_id
+    terms = [
+        *Commit.objects.filter(
+            Q(contract=contract) | Q(contract__isnull=True, customer_id=contract.customer_id),
+            type=Commit.Type.PREPAID,
+            archived_at__isnull=True,
+            credit_type_id=fiat,
+        ),
+        *Credit.objects.filter(
+            Q(contract=contract) | Q(contract__isnull=True, customer_id=contract.customer_id),
+            archived_at__isnull=True,
+            credit_type_id=fiat,
+        ),
+    ]
+    live = [
+        term
+        for term in terms
+        if term.access_schedule.filter(starting_at__lte=now, ending_before__gt=now).exists()
+    ]
+    return sum(balances_now(balances=live, now=now).values(), Decimal(0))
+
+
+def _commit_terms(config: dict) -> dict:
+    commit = config["commit"]
+    return {
+        "product": Product.objects.get(pk=commit["product_id"]),
+        "name": commit.get("name", ""),
+        "applicable_products": list(
+            Product.objects.filter(pk__in=commit.get("applicable_product_ids") or [])
+        ),
+        "applicable_product_tags": commit.get("applicable_product_tags") or [],
+    }
+
+
+def _recharge(contract: Contract, config: dict, now: datetime) -> Commit | None:
+    left = _prepaid_left(contract, now)
+    amount = recharge_amount(
+        left=left,
+        threshold=Decimal(config["threshold_amount"]),
+        recharge_to=Decimal(config["recharge_to_amount"]),
+    )
+    if amount <= 0:
+        return None
+    start = _hour(now)
+    end = add_offset(start, {"unit": "YEARS", "value": 1})
+    if contract.ending_before is not None:
+        end = min(end, contract.ending_before)
+    if end <= start:
+        return None
+    return threshold_commit_create(
+        contract=contract,
+        kind="PREPAID_BALANCE",
+        amount=amount,
+        starting_at=start,
+        ending_before=end,
+        now=now,
+        **_commit_terms(config),
+    )
+
+
+def _spend(contract: Contract, config: dict, now: datetime) -> Commit | None:
+    billing = periods.period_containing(periods.schedule_for(contract), now)
+    if billing is None:
+        return None
+    draft = Invoice.objects.filter(
+        contract=contract,
+        type=Invoice.Type.USAGE,
+        status=Invoice.Status.DRAFT,
+        start_timestamp=billing.starting_at,
+    ).first()
+    if draft is None:
+        return None
+    owed = invoice_view(invoice=draft, now=now).total
+    amount = spend_threshold_amount(owed=owed, threshold=Decimal(config["threshold_amount"]))
+    if amount <= 0:
+        return None
+    end = billing.ending_before
+    if end.minute or end.second or end.microsecond:
+        end = _hour(end) + timedelta(hours=1)
+    return threshold_commit_create(
+        contract=contract,
+        kind="SPEND",
+        amount=amount,
+        starting_at=_hour(billing.starting_at),
+        ending_before=end,
+        invoiced_at=_hour(now),
+        now=now,
+        **_commit_terms(config),
+    )
+
+
+@transaction.atomic
+def contract_thresholds_check(*, contract: Contract, now: datetime) -> list[Commit]:
+    """Evaluate the contract's enabled threshold configurations once (the contract row locked,
+    so two workers never buy twice); returns the commits bought."""
+    contract = (
+        Contract.objects.select_for_update(of=("self",))
+        .select_related("rate_card")
+        .get(pk=contract.pk)
+    )
+    if contract.archived_at is not None or contract.starting_at > now:
+        return []
+    if contract.ending_before is not None and contract.ending_before <= now:
+        return []
+    bought = []
+    prepaid = contract.prepaid_balance_threshold_configuration
+    if prepaid and prepaid.get("is_enabled"):
+        commit = _recharge(contract, prepaid, now)
+        if commit is not None:
+            bought.append(commit)
+    spend = contract.spend_threshold_configuration
+    if spend and spend.get("is_enabled"):
+        commit = _spend(contract, spend, now)
+        if commit is not None:
+            bought.append(commit)
+    return bought
+
+
+def thresholds_check_all(*, now: datetime) -> int:
+    """Every live contract with an enabled threshold configuration, checked; the commits bought."""
+    contracts = (
+        Contract.objects.filter(archived_at__isnull=True, starting_at__lte=now)
+        .filter(Q(ending_before__isnull=True) | Q(ending_before__gt=now))
+        .filter(
+            Q(prepaid_balance_threshold_configuration__is_enabled=True)
+            | Q(spend_threshold_configuration__is_enabled=True)
+        )
+    )
+    return sum(len(contract_thresholds_check(contract=c, now=now)) for c in contracts)

@@ -1,0 +1,193 @@
+"""Evaluating SQL metrics: rows and per-group quantities of a window (cached), per segment for
+the usage API, and the check run when a metric is made."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+
+from django.db import connection
+from sqlglot import exp
+
+from catalog.models import BillableMetric
+
+from ..models import MetricAggregate, SqlMetricResult
+from ..stores import event_store
+from .by_hour import _hourly_rows, _merge, _read_hours, _scope
+from .compiler import _parsed, bind, compile_sql_metric, hourly
+from .runner import _number, _run
+
+
+def _check_store() -> None:
+    """SQL metrics query the relational database's events; a ClickHouse event store keeps them
+    elsewhere, so they are refused there (at creation, and at read for one made before)."""
+    store = event_store()
+    if store.name != "relational":
+        raise ValueError(
+            f"SQL billable metrics need the relational event store; this installation keeps "
+            f"its events in {store.name} (EVENT_STORE_URL). Use an aggregation metric instead."
+        )
+
+
+def _fingerprint(metric: BillableMetric, ids: Sequence[str], start: datetime, end: datetime) -> str:
+    """Events counted for the metric's customer ids in the hours the window touches."""
+    first = start.replace(minute=0, second=0, microsecond=0)
+    rows = MetricAggregate.objects.filter(
+        metric_id=metric.pk, customer_id__in=list(ids), hour__gte=first, hour__lt=end
+    ).values_list("event_count", flat=True)
+    counts = list(rows)
+    return f"{len(counts)}:{sum(counts)}"
+
+
+def sql_metric_rows(
+    *,
+    metric: BillableMetric,
+    customer_ids: Sequence[str],
+    starting_at: datetime,
+    ending_before: datetime,
+    only=None,
+) -> list[list]:
+    """The query's rows over the window (every column, the quantity a Decimal), from the cache
+    while no event of the customer arrived in the window's hours."""
+    if not customer_ids:
+        return []
+    _check_store()
+    parsed = _parsed(metric.sql)
+    if hourly(parsed):
+        return _hourly_rows(metric, parsed, customer_ids, starting_at, ending_before, only)
+    scope = _scope(customer_ids, starting_at, ending_before, only)
+    fingerprint = _fingerprint(metric, customer_ids, starting_at, ending_before)
+    cached = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
+    if cached is not None and cached.fingerprint == fingerprint and isinstance(cached.rows, list):
+        return [
+            [*row[:-1], Decimal(row[-1]) if row[-1] is not None else None] for row in cached.rows
+        ]
+    vendor = connection.vendor
+    sql, params = bind(
+        compile_sql_metric(parsed, vendor),
+        vendor=vendor,
+        customer_ids=list(customer_ids),
+        starting_at=starting_at,
+        ending_before=ending_before,
+        only=only,
+    )
+    rows = []
+    for row in _run(sql, params):
+        values = [
+            None if v is None else str(v) for i, v in enumerate(row) if i != parsed.value_index
+        ]
+        rows.append([*values, _number(row[parsed.value_index])])
+    stored = [[*row[:-1], None if row[-1] is None else str(row[-1])] for row in rows]
+    SqlMetricResult.objects.update_or_create(
+        metric_id=metric.pk,
+        scope=scope,
+        defaults={"fingerprint": fingerprint, "rows": stored},
+    )
+    return rows
+
+
+def sql_metric_usage(
+    *,
+    metric: BillableMetric,
+    customer_ids: Sequence[str],
+    starting_at: datetime,
+    ending_before: datetime,
+    group_keys: Sequence[str],
+    only=None,
+) -> dict[tuple, Decimal]:
+    """{(values of `group_keys`, in order): quantity}: the query's quantity per group, the
+    columns not asked for summed away. `group_keys` must be among the query's."""
+    parsed = _parsed(metric.sql)
+    unknown = [key for key in group_keys if key not in parsed.group_keys]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} is not a column of the SQL metric {metric.name} "
+            f"(its columns: {', '.join(parsed.group_keys) or 'none'})"
+        )
+    positions = [parsed.group_keys.index(key) for key in group_keys]
+    result: dict[tuple, Decimal] = {}
+    for row in sql_metric_rows(
+        metric=metric,
+        customer_ids=customer_ids,
+        starting_at=starting_at,
+        ending_before=ending_before,
+        only=only,
+    ):
+        value = row[-1]
+        if value is None:
+            continue
+        group = tuple(row[p] for p in positions)
+        result[group] = result.get(group, Decimal(0)) + value
+    return result
+
+
+def sql_metric_check_runs(metric_sql: str) -> None:
+    """Run a new query once over no events, so a type error (SUM of text) is refused when the
+    metric is made, not when a draft is read (nor made at all on a ClickHouse event store)."""
+    _check_store()
+    parsed = _parsed(metric_sql)
+    vendor = connection.vendor
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    sql, params = bind(
+        compile_sql_metric(parsed, vendor),
+        vendor=vendor,
+        customer_ids=["(no customer)"],
+        starting_at=moment,
+        ending_before=moment + timedelta(hours=1),
+    )
+    _run(sql, params)
+
+
+def sql_metric_usage_by_segment(
+    *,
+    metric: BillableMetric,
+    customer_ids: Sequence[str],
+    bounds: Sequence[datetime],
+    group_keys: Sequence[str],
+    only=None,
+) -> list[dict[tuple, Decimal]]:
+    """`sql_metric_usage` for each segment of hour-aligned `bounds` (the usage API's windows).
+    An hourly query is read once, hour by hour, over the whole range and each hour added to its
+    segment; any other query runs once per segment."""
+    _check_store()
+    parsed = _parsed(metric.sql)
+    if not hourly(parsed) or len(bounds) <= 2:
+        return [
+            sql_metric_usage(
+                metric=metric,
+                customer_ids=customer_ids,
+                starting_at=start,
+                ending_before=end,
+                group_keys=group_keys,
+                only=only,
+            )
+            for start, end in pairwise(bounds)
+        ]
+    unknown = [key for key in group_keys if key not in parsed.group_keys]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} is not a column of the SQL metric {metric.name} "
+            f"(its columns: {', '.join(parsed.group_keys) or 'none'})"
+        )
+    positions = [parsed.group_keys.index(key) for key in group_keys]
+    value = parsed.tree.expressions[parsed.value_index]
+    kind = type(value.this if isinstance(value, exp.Alias) else value)
+    per_segment: list[dict] = [{} for _ in range(len(bounds) - 1)]
+    hours = _read_hours(metric, parsed, list(customer_ids), bounds[0], bounds[-1], only, None)
+    for hour, rows in hours.items():
+        index = bisect_right(bounds, hour) - 1
+        if 0 <= index < len(per_segment):
+            _merge(kind, per_segment[index], rows)
+    result = []
+    for merged in per_segment:
+        usage: dict[tuple, Decimal] = {}
+        for key, amount in merged.items():
+            if amount is None:
+                continue
+            group = tuple(key[p] for p in positions)
+            usage[group] = usage.get(group, Decimal(0)) + amount
+        result.append(usage)
+    return result

@@ -1,0 +1,68 @@
+"""Running a bound SQL metric query under its statement timeout."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.utils import DatabaseError
+
+
+class SqlMetricTimeout(RuntimeError):
+    """A SQL metric ran longer than its statement timeout."""
+
+
+class SqlMetricFailure(ValueError):
+    """The database refused to run a checked query (a type error: SUM of text...)."""
+
+
+def timeout_ms() -> int:
+    return int(getattr(settings, "SQL_METRIC_TIMEOUT_MS", 5000))
+
+
+def _run(sql: str, params: list) -> list[tuple]:
+    """Run under the statement timeout; a timeout or a database error is ours to name."""
+    limit = timeout_ms()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # 0 would mean no limit to PostgreSQL.
+                cursor.execute("SET LOCAL statement_timeout = %s", [f"{max(limit, 1)}ms"])
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+                cursor.execute("SET LOCAL statement_timeout = DEFAULT")
+                return rows
+            raw = connection.connection
+            deadline = time.monotonic() + limit / 1000
+
+            def abort_when_late():
+                return 1 if time.monotonic() >= deadline else 0
+
+            raw.set_progress_handler(abort_when_late, 100)
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+            finally:
+                raw.set_progress_handler(None, 0)
+    except OperationalError as exc:
+        text = str(exc).lower()
+        if "statement timeout" in text or "interrupted" in text or "canceling statement" in text:
+            raise SqlMetricTimeout(
+                f"The SQL metric ran longer than {limit} ms and was stopped."
+            ) from None
+        raise SqlMetricFailure(f"The database refused the query: {exc}") from None
+    except DatabaseError as exc:
+        raise SqlMetricFailure(f"The database refused the query: {exc}") from None
+
+
+def _number(value) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None

@@ -1,0 +1,509 @@
+"""SQL billable metrics: checked when made (position and reason), compiled with every user value
+bound as a parameter, evaluated per customer and window, cached until an event arrives, and
+read by drafts like any metric. Injection and escapes are refused or inert."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from catalog.sql_metric import SqlMetricError, parse_sql_metric
+from metering.models import SqlMetricHour, SqlMetricResult, UsageEvent
+from metering.sql_metrics import bind, compile_sql_metric, sql_metric_rows, sql_metric_usage
+from tests.api.conftest import data, error
+from tests.invoicing.factories import ingest
+
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+FEB = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def _metric(post, sql: str) -> dict:
+    return data(post("/v1/billable-metrics/create", {"name": "SQL", "sql": sql}))
+
+
+def _events(customer: str) -> None:
+    rows = [
+        ("t1", "api_call", "2026-01-05T10:00:00Z", {"tokens": "100", "region": "eu", "user": "a"}),
+        ("t2", "api_call", "2026-01-05T11:30:00Z", {"tokens": "250", "region": "us", "user": "b"}),
+        ("t3", "api_call", "2026-01-06T09:00:00Z", {"tokens": "50", "region": "eu", "user": "a"}),
+        ("t4", "other", "2026-01-06T09:00:00Z", {"tokens": "7", "region": "eu", "user": "c"}),
+    ]
+    ingest(
+        [
+            {
+                "transaction_id": tx,
+                "customer_id": customer,
+                "event_type": kind,
+                "timestamp": when,
+                "properties": props,
+            }
+            for tx, kind, when, props in rows
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def customer(db):
+    from tests.invoicing.factories import CustomerFactory
+
+    return CustomerFactory()
+
+
+def test_a_sql_metric_is_made_and_answers_its_query(post, get):
+    made = _metric(
+        post,
+        "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+        "FROM events WHERE event_type = 'api_call' GROUP BY properties.region",
+    )
+    got = data(get(f"/v1/billable-metrics/{made['id']}"))
+    assert got["sql"].startswith("SELECT SUM")
+    assert got["group_keys"] == [["region"]]
+    assert "aggregation_type" not in got
+
+
+def test_usage_per_group_and_the_unasked_columns_summed_away(post, customer):
+    from catalog.models import BillableMetric
+
+    made = _metric(
+        post,
+        "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+        "FROM events WHERE event_type = 'api_call' GROUP BY properties.region",
+    )
+    _events(str(customer.pk))
+    metric = BillableMetric.objects.get(pk=made["id"])
+    ids = [str(customer.pk)]
+    by_region = sql_metric_usage(
+        metric=metric, customer_ids=ids, starting_at=JAN, ending_before=FEB, group_keys=["region"]
+    )
+    assert by_region == {("eu",): Decimal("150"), ("us",): Decimal("250")}
+    assert sql_metric_usage(
+        metric=metric, customer_ids=ids, starting_at=JAN, ending_before=FEB, group_keys=[]
+    ) == {(): Decimal("400")}
+    # A window inside an hour (09:30 to 12:00) reads the events themselves.
+    assert sql_metric_usage(
+        metric=metric,
+        customer_ids=ids,
+        starting_at=datetime(2026, 1, 5, 10, 30, tzinfo=UTC),
+        ending_before=datetime(2026, 1, 5, 12, tzinfo=UTC),
+        group_keys=[],
+    ) == {(): Decimal("250")}
+    # An event exactly at the window's start is inside it (instants bound as the backend stores
+    # them).
+    assert sql_metric_usage(
+        metric=metric,
+        customer_ids=ids,
+        starting_at=datetime(2026, 1, 5, 10, tzinfo=UTC),
+        ending_before=datetime(2026, 1, 5, 11, tzinfo=UTC),
+        group_keys=[],
+    ) == {(): Decimal("100")}
+    only_eu = sql_metric_usage(
+        metric=metric,
+        customer_ids=ids,
+        starting_at=JAN,
+        ending_before=FEB,
+        group_keys=[],
+        only=("region", ["eu"]),
+    )
+    assert only_eu == {(): Decimal("150")}
+    with pytest.raises(ValueError, match="user is not a column of the SQL metric"):
+        sql_metric_usage(
+            metric=metric, customer_ids=ids, starting_at=JAN, ending_before=FEB, group_keys=["user"]
+        )
+
+
+def test_distinct_counts_and_subqueries(post, customer):
+    from catalog.models import BillableMetric
+
+    _events(str(customer.pk))
+    unique = BillableMetric.objects.get(
+        pk=_metric(post, "SELECT COUNT(DISTINCT properties['user']) FROM events")["id"]
+    )
+    busiest_day = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT MAX(calls) AS value FROM (SELECT COUNT(*) AS calls, "
+            "DATE_TRUNC('day', timestamp) AS day FROM events WHERE event_type = 'api_call' "
+            "GROUP BY DATE_TRUNC('day', timestamp)) AS daily",
+        )["id"]
+    )
+    ids = [str(customer.pk)]
+    window = {"customer_ids": ids, "starting_at": JAN, "ending_before": FEB, "group_keys": []}
+    assert sql_metric_usage(metric=unique, **window) == {(): Decimal("3")}
+    assert sql_metric_usage(metric=busiest_day, **window) == {(): Decimal("2")}
+
+
+def test_a_sum_is_cached_hour_by_hour_and_only_the_hours_that_gained_events_are_read(
+    post, customer
+):
+    from catalog.models import BillableMetric
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(post, "SELECT COUNT(*) AS value FROM events WHERE event_type = 'api_call'")["id"]
+    )
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+    }
+    assert sql_metric_rows(**window) == [[Decimal("3")]]
+    hours = SqlMetricHour.objects.filter(metric=metric).order_by("hour")
+    assert [(h.hour.isoformat(), h.event_count, h.rows) for h in hours] == [
+        ("2026-01-05T10:00:00+00:00", 1, [["1"]]),
+        ("2026-01-05T11:00:00+00:00", 1, [["1"]]),
+        ("2026-01-06T09:00:00+00:00", 2, [["1"]]),
+    ]
+    # While no event arrives, the kept result answers (a made-up figure proves it is read).
+    SqlMetricResult.objects.filter(metric=metric).update(rows=[["40"]])
+    assert sql_metric_rows(**window) == [[Decimal("40")]]
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-06T09:10:00Z",
+                "properties": {"tokens": "1"},
+            }
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+    # Only the hour that gained an event is read again: the kept result is corrected by it
+    # (40 - 1 + 2), not computed again from every hour (which would give 4).
+    assert sql_metric_rows(**window) == [[Decimal("41")]]
+    assert hours.get(hour=datetime(2026, 1, 6, 9, tzinfo=UTC)).rows == [["2"]]
+
+
+def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post, customer):
+    from catalog.models import BillableMetric
+    from metering.sql_metrics import _parsed as parsed
+    from metering.sql_metrics import hourly
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(post, "SELECT COUNT(DISTINCT properties.user) AS value FROM events")["id"]
+    )
+    assert not hourly(parsed(metric.sql))
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+    }
+    assert sql_metric_rows(**window) == [[Decimal("3")]]
+    cached = SqlMetricResult.objects.get(metric=metric)
+    cached.rows = [["99"]]
+    cached.save()
+    assert sql_metric_rows(**window) == [[Decimal("99")]]
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-06T09:10:00Z",
+                "properties": {"user": "z"},
+            }
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+    assert sql_metric_rows(**window) == [[Decimal("4")]]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "SELECT COUNT(*) FROM users",
+            "sql: Only the table events can be read, not users (at character 22)",
+        ),
+        (
+            "SELECT 1; DROP TABLE metering_usageevent",
+            "sql: Give exactly one SELECT statement (at character 22)",
+        ),
+        ("DELETE FROM events", "sql: Only a SELECT is allowed, not DELETE (at character 13)"),
+        ("SELECT * FROM events", "sql: SELECT * is not allowed: name the columns (at character 8)"),
+        (
+            "SELECT COUNT(*) FROM events JOIN metering_usageevent u ON 1 = 1",
+            "sql: JOINS is not allowed in a SQL metric (at character 8)",
+        ),
+        (
+            "SELECT COUNT(*) FROM events WHERE customer_id = 'other'",
+            "sql: Unknown column customer_id: use event_type, timestamp, transaction_id or properties.<name> (at character 35)",
+        ),
+        (
+            "SELECT pg_sleep(60) FROM events",
+            "sql: The function PG_SLEEP is not allowed (use COUNT, SUM, MIN, MAX, AVG, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, UPPER, CAST, CASE, IF, DATE_TRUNC) (at character 8)",
+        ),
+        (
+            "WITH x AS (SELECT * FROM metering_usageevent) SELECT COUNT(*) FROM x",
+            "sql: Only the table events can be read, not x (at character 68)",
+        ),
+        (
+            "SELECT COUNT(*) FROM (SELECT * FROM metering_usageevent) AS e",
+            "sql: Only the table events can be read, not metering_usageevent (at character 37)",
+        ),
+        (
+            "SELECT COUNT(*) FROM events WHERE event_type IN (SELECT name FROM auth_user)",
+            "sql: Unknown column name: use event_type, timestamp, transaction_id or properties.<name> (at character 57)",
+        ),
+        (
+            "SELECT COUNT(*) FROM events UNION SELECT COUNT(*) FROM core_apitoken",
+            "sql: Only a SELECT is allowed, not UNION (at character 8)",
+        ),
+        (
+            "SELEC COUNT(*) FROM events",
+            "sql: Not valid SQL: Invalid expression / Unexpected token (at character 12)",
+        ),
+        (
+            "SELECT COUNT(*) AS __m0 FROM events",
+            "sql: Names cannot start with two underscores (at character 20)",
+        ),
+    ],
+)
+def test_bad_queries_are_a_400_with_position_and_reason(post, sql, message):
+    assert error(post("/v1/billable-metrics/create", {"name": "x", "sql": sql}), 400) == message
+
+
+def test_a_query_the_database_refuses_is_a_400(post):
+    # Adding text to a number is refused by the database (PostgreSQL) when the metric is made.
+    response = post(
+        "/v1/billable-metrics/create",
+        {"name": "x", "sql": "SELECT SUM(properties.tokens) AS value FROM events"},
+    )
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        assert error(response, 400).startswith("sql: The database refused the query:")
+    else:  # SQLite adds text as numbers
+        assert response.status_code == 200
+
+
+def test_sql_excludes_the_other_definition_fields(post):
+    assert (
+        error(
+            post(
+                "/v1/billable-metrics/create",
+                {"name": "x", "sql": "SELECT COUNT(*) FROM events", "aggregation_type": "COUNT"},
+            ),
+            400,
+        )
+        == "aggregation_type: A SQL metric is defined by its query alone."
+    )
+
+
+def test_user_text_never_reaches_the_sql_text(db):
+    """Strings, property names and the scope are parameters; the SQL text holds only the
+    whitelisted structure."""
+    parsed = parse_sql_metric(
+        "SELECT COUNT(*) AS value, properties['x'' OR 1=1 --'] AS k FROM events "
+        "WHERE event_type = 'a''; DROP TABLE metering_usageevent; --' GROUP BY k"
+    )
+    for vendor in ("postgresql", "sqlite"):
+        sql, params = bind(
+            compile_sql_metric(parsed, vendor),
+            vendor=vendor,
+            customer_ids=["c1'; DROP TABLE x; --"],
+            starting_at=JAN,
+            ending_before=FEB,
+        )
+        assert "DROP" not in sql and "OR 1=1" not in sql and "c1'" not in sql
+        assert "a'; DROP TABLE metering_usageevent; --" in params
+        assert "c1'; DROP TABLE x; --" in params
+
+
+def test_an_injection_attempt_runs_as_plain_data(post, customer):
+    """A property name and a string built to escape their quotes only ever compare as text."""
+    from catalog.models import BillableMetric
+
+    _events(str(customer.pk))
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT COUNT(*) FROM events WHERE properties['region'' OR ''1''=''1'] = 'x' "
+            "OR event_type = 'api_call''; DELETE FROM metering_usageevent; --'",
+        )["id"]
+    )
+    window = {"customer_ids": [str(customer.pk)], "starting_at": JAN, "ending_before": FEB}
+    assert sql_metric_usage(metric=metric, group_keys=[], **window) == {(): Decimal("0")}
+    assert UsageEvent.objects.count() == 4
+
+
+def test_another_customers_events_are_out_of_scope(post, customer):
+    from catalog.models import BillableMetric
+    from tests.invoicing.factories import CustomerFactory
+
+    other = CustomerFactory()
+    _events(str(other.pk))
+    metric = BillableMetric.objects.get(pk=_metric(post, "SELECT COUNT(*) FROM events")["id"])
+    got = sql_metric_usage(
+        metric=metric,
+        customer_ids=[str(customer.pk)],
+        starting_at=JAN,
+        ending_before=FEB,
+        group_keys=[],
+    )
+    assert got == {(): Decimal("0")}
+
+
+def test_a_query_past_its_timeout_is_stopped(post, customer, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.models import BillableMetric
+    from metering.sql_metrics import SqlMetricTimeout
+
+    _events(str(customer.pk))
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT COUNT(*) FROM events a WHERE properties.user IN "
+            "(SELECT properties.user FROM events b WHERE properties.region IN "
+            "(SELECT properties.region FROM events c))",
+        )["id"]
+    )
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+    }
+    settings.SQL_METRIC_TIMEOUT_MS = 1234
+    if connection.vendor == "postgresql":
+        # PostgreSQL stops the statement itself: the timeout is set for it, in its savepoint.
+        with CaptureQueriesContext(connection) as queries:
+            sql_metric_rows(**window)
+        statements = [q["sql"] for q in queries.captured_queries]
+        assert "SET LOCAL statement_timeout = '1234ms'" in statements
+        return
+    settings.SQL_METRIC_TIMEOUT_MS = 0  # SQLite: the progress handler stops it at once
+    with pytest.raises(SqlMetricTimeout, match="longer than 0 ms"):
+        sql_metric_rows(**window)
+
+
+def test_the_parser_refuses_in_its_own_words():
+    with pytest.raises(SqlMetricError) as refused:
+        parse_sql_metric("SELECT COUNT(*) FROM events LIMIT 1")
+    assert (refused.value.reason, refused.value.position) == (
+        "LIMIT is not allowed in a SQL metric",
+        7,
+    )
+
+
+def test_a_max_kept_hour_by_hour_takes_a_new_larger_value(post, customer):
+    from catalog.models import BillableMetric
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT MAX(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+            "FROM events GROUP BY properties.region",
+        )["id"]
+    )
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+        "group_keys": ["region"],
+    }
+    assert sql_metric_usage(**window) == {("eu",): Decimal("100"), ("us",): Decimal("250")}
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-20T09:10:00Z",
+                "properties": {"tokens": "900", "region": "eu"},
+            }
+        ],
+        now=datetime(2026, 1, 21, tzinfo=UTC),
+    )
+    assert sql_metric_usage(**window) == {("eu",): Decimal("900"), ("us",): Decimal("250")}
+
+
+def test_the_usage_api_reads_a_sql_metric_by_day(post, customer):
+    made = _metric(
+        post,
+        "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+        "FROM events WHERE event_type = 'api_call' GROUP BY properties.region",
+    )
+    _events(str(customer.pk))
+    response = post(
+        "/v1/usage",
+        {
+            "starting_on": "2026-01-05T00:00:00Z",
+            "ending_before": "2026-01-07T00:00:00Z",
+            "window_size": "DAY",
+            "customer_ids": [str(customer.pk)],
+            "billable_metrics": [{"id": made["id"]}],
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert [(row["start_timestamp"], row["value"]) for row in response.json()["data"]] == [
+        ("2026-01-05T00:00:00Z", 350),
+        ("2026-01-06T00:00:00Z", 50),
+    ]
+
+
+def test_a_draft_prices_a_sql_metric_and_finalization_freezes_it(post, customer):
+    from datetime import timedelta
+
+    from catalog.models import BillableMetric
+    from invoicing.models import Invoice
+    from invoicing.selectors import invoice_view
+    from invoicing.services import invoice_finalize
+    from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT COUNT(DISTINCT properties.user) AS value FROM events "
+            "WHERE event_type = 'api_call'",
+        )["id"]
+    )
+    card = RateCardFactory()
+    RateFactory(
+        rate_card=card,
+        product=ProductFactory(name="Active users", billable_metric=metric),
+        price=Decimal(500),
+        starting_at=JAN,
+    )
+    post(
+        "/v1/contracts/create",
+        {"customer_id": str(customer.pk), "rate_card_id": str(card.pk), "starting_at": JAN},
+    )
+    draft = Invoice.objects.get(customer=customer, type="USAGE", start_timestamp=JAN)
+    _events(str(customer.pk))
+    # Users a and b called the API in January (c sent another event type): 2 x 500.
+    read = invoice_view(invoice=draft, now=datetime(2026, 1, 7, tzinfo=UTC))
+    assert [(line.name, line.quantity, line.total) for line in read.lines] == [
+        ("Active users", Decimal(2), Decimal(1000))
+    ]
+    final = invoice_finalize(invoice=draft, now=FEB + timedelta(days=2)).invoice
+    # A late event of a new user in January changes nothing the invoice froze.
+    ingest(
+        [
+            {
+                "transaction_id": "late",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-20T10:00:00Z",
+                "properties": {"user": "z"},
+            }
+        ],
+        now=FEB + timedelta(days=3),
+    )
+    frozen = Invoice.objects.get(pk=final.pk)
+    assert frozen.status == "FINALIZED"
+    assert [(line.quantity, line.total) for line in frozen.line_items.all()] == [
+        (Decimal(2), Decimal(1000))
+    ]
+    assert invoice_view(invoice=frozen, now=FEB + timedelta(days=3)).total == Decimal(1000)
+    assert sql_metric_rows(
+        metric=metric, customer_ids=[str(customer.pk)], starting_at=JAN, ending_before=FEB
+    ) == [[Decimal(3)]]
