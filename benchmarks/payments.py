@@ -2,17 +2,23 @@
 
 1. Hand-off: 1,000 finalized invoices of 20 lines each sent to the local fake of Stripe's HTTP API
    (tests/payments/fake_stripe.py) through the official `stripe` library, by the same service the
-   schedule runs: wall time and Stripe calls per invoice (goal: lines + 2, <= 60 s).
+   schedule runs: wall time, this process's CPU time, and Stripe calls per invoice (goal: lines
+   + 2, <= 60 s). The fake runs in a process of its own, as Stripe runs elsewhere (in this one,
+   its work would take turns with the hand-off's on one interpreter); BENCH_FAKE_IN_PROCESS=1
+   serves it from a thread of this process instead, as the first measurements did.
 2. Revenue schedule: 1,000 contracts x one month (a usage line spread over its days from the
    hourly pre-aggregates, a subscription line, a credit), wall time (goal: <= 30 s).
 
 A throw-away SQLite database (PostgreSQL with --postgres: `benchmarks/_support.database`). The
 rows are written with bulk inserts: this measures the hand-off and the schedule, not invoicing.
-Figures are printed; nothing is asserted.
+Figures are printed, with the machine's load average (other work shares the CPU); nothing is
+asserted. BENCH_PAYMENT_INVOICES sets the size, BENCH_HANDOFF_WORKERS the hand-off's threads
+(default: the STRIPE_HANDOFF_WORKERS setting; 1 sends one invoice after another).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -155,35 +161,61 @@ def main() -> None:
         from payments.models import InvoicePayment
         from payments.revenue import revenue_schedule
         from payments.services import invoice_payments_send_due
-        from tests.payments.fake_stripe import FakeStripe, running
 
         log(f"database: {connection.vendor}; building {INVOICES} invoices x {LINES} lines")
         invoices = build_world()
-        fake = FakeStripe()
-        with running(fake) as url:
-            settings.STRIPE_API_BASE = url
-            began = time.monotonic()
-            counts = invoice_payments_send_due(now=APRIL + timedelta(hours=2), limit=INVOICES)
-            elapsed = time.monotonic() - began
+        workers = int(os.environ.get("BENCH_HANDOFF_WORKERS", settings.STRIPE_HANDOFF_WORKERS))
+        in_process = os.environ.get("BENCH_FAKE_IN_PROCESS") == "1"
+        with _fake_stripe(in_process) as fake:
+            settings.STRIPE_API_BASE = fake.url
+            load = _load()
+            began, cpu = time.monotonic(), time.process_time()
+            counts = invoice_payments_send_due(
+                now=APRIL + timedelta(hours=2), limit=INVOICES, workers=workers
+            )
+            elapsed, cpu = time.monotonic() - began, time.process_time() - cpu
+            stats = fake.stats()
         sent = InvoicePayment.objects.filter(status="sent").count()
+        where = "in this process" if in_process else "in its own process"
         print(
-            f"hand-off: {counts.sent} invoices sent ({sent} marked sent, {len(fake.invoices)} "
-            f"Stripe invoices, {len(fake.items)} items) in {elapsed:.1f} s; "
+            f"hand-off: {counts.sent} invoices sent ({sent} marked sent, {stats['invoices']} "
+            f"Stripe invoices, {stats['items']} items) in {elapsed:.1f} s with {workers} "
+            f"thread{'' if workers == 1 else 's'}, the fake {where}; {cpu:.1f} s CPU in this process; "
             f"{counts.calls / max(counts.sent, 1):.2f} Stripe calls per invoice "
-            f"({LINES} lines: goal {LINES + 2}); {len(fake.calls)} HTTP requests in all",
+            f"({LINES} lines: goal {LINES + 2}); {stats['requests']} HTTP requests in all; "
+            f"load average {load} before, {_load()} after",
             flush=True,
         )
-        began = time.monotonic()
+        load = _load()
+        began, cpu = time.monotonic(), time.process_time()
         rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
-        elapsed = time.monotonic() - began
+        elapsed, cpu = time.monotonic() - began, time.process_time() - cpu
         total = sum(row.amount for row in rows)
         expected = sum(invoice.total for invoice in invoices)
         print(
             f"revenue schedule: {len({r.contract_id for r in rows})} contracts x one month, "
-            f"{len(rows)} rows in {elapsed:.1f} s; sum {total} = invoices' totals {expected}: "
-            f"{total == expected}",
+            f"{len(rows)} rows in {elapsed:.1f} s ({cpu:.1f} s CPU); sum {total} = invoices' "
+            f"totals {expected}: {total == expected}; load average {load} before, {_load()} after",
             flush=True,
         )
+
+
+@contextlib.contextmanager
+def _fake_stripe(in_process: bool):
+    """The fake Stripe, in its own process or in a thread of this one; `.url`, `.stats()`."""
+    from tests.payments.fake_stripe import FakeStripe, in_own_process, running
+
+    if not in_process:
+        with in_own_process() as fake:
+            yield fake
+        return
+    fake = FakeStripe()
+    with running(fake):
+        yield fake
+
+
+def _load() -> str:
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """Admin forms for contracts: each term's own rows (access schedule, invoice schedule, tiers,
 schedule items) are typed under the term on the contract page."""
 
+import uuid
+from decimal import Decimal
+
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
+from django.urls import reverse
 
 from catalog import money
-from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin
-from catalog.models import tiers_problem
+from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin, money_formfield
+from catalog.models import PricingUnit, tiers_problem
 from core.admin_forms import (
     KeyValuesField,
     ModelErrorsMixin,
@@ -21,6 +25,7 @@ from core.admin_forms import (
 
 from .models import (
     AccessSegment,
+    BillingProviderConfiguration,
     Commit,
     CommitInvoiceItem,
     Contract,
@@ -292,6 +297,40 @@ class ScheduledChargeForm(NestedRowsMixin, forms.ModelForm):
         fields = ["contract", "product", "name"]
 
 
+BILLING_CONFIGURATION_HELP = (
+    "Where the contract's invoices are sent: one of the chosen customer's active billing provider "
+    "configurations. The list follows the customer field (without JavaScript, it is filled when "
+    "the form comes back, e.g. after saving: choose it then). A customer's configurations are "
+    "added on the customer's page."
+)
+
+
+def offer_billing_configurations(form: forms.BaseForm, customer_id) -> None:
+    """The form's billing provider configuration field offers the active configurations of
+    `customer_id` (none before a customer is chosen); the page's script
+    (admin_extra/billing_configurations.js) refills it from the admin when the customer changes."""
+    field = form.fields["billing_provider_configuration"]
+    try:
+        customer_id = uuid.UUID(str(customer_id)) if customer_id else None
+    except ValueError:
+        customer_id = None
+    configs = BillingProviderConfiguration.objects.filter(archived_at__isnull=True)
+    field.queryset = configs.filter(customer_id=customer_id) if customer_id else configs.none()
+    field.help_text = BILLING_CONFIGURATION_HELP
+    widget = getattr(field.widget, "widget", field.widget)  # inside the admin's wrapper
+    widget.attrs.update(
+        {
+            "data-configurations-url": reverse("admin:customers_contract_billing_configurations"),
+            "data-customer-field": form.add_prefix("customer"),
+        }
+    )
+
+
+def _chosen_customer(form: forms.BaseForm, default):
+    """The customer the form was posted with (what the list must follow), else `default`."""
+    return form.data.get(form.add_prefix("customer")) if form.is_bound else default
+
+
 class ContractForm(ModelErrorsMixin, forms.ModelForm):
     class Meta:
         model = Contract
@@ -313,14 +352,14 @@ class ContractForm(ModelErrorsMixin, forms.ModelForm):
             "custom_fields",
         ]
 
+    class Media:
+        js = ["admin_extra/billing_configurations.js"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields.get("billing_provider_configuration")
-        if field is not None:
-            customer_id = self.instance.customer_id or self.initial.get("customer")
-            field.queryset = field.queryset.filter(
-                customer_id=customer_id, archived_at__isnull=True
-            )
+        if "billing_provider_configuration" in self.fields:
+            default = self.instance.customer_id or self.initial.get("customer")
+            offer_billing_configurations(self, _chosen_customer(self, default))
 
     def clean(self):
         data = super().clean()
@@ -357,7 +396,7 @@ class IngestAliasForm(forms.ModelForm):
 
 class ContractFromPackageForm(forms.Form):
     """The few things a package leaves open (as the API's contract create with package_id):
-    whose contract, when it starts, and an optional uniqueness key."""
+    whose contract, when it starts, an optional uniqueness key, and where its invoices go."""
 
     customer = forms.ModelChoiceField(queryset=None)
     starting_at = forms.SplitDateTimeField(
@@ -370,6 +409,12 @@ class ContractFromPackageForm(forms.Form):
         max_length=128,
         help_text="Optional: a second contract with the same key is refused.",
     )
+    billing_provider_configuration = forms.ModelChoiceField(
+        queryset=BillingProviderConfiguration.objects.none(), required=False
+    )
+
+    class Media:
+        js = ["admin_extra/billing_configurations.js"]
 
     def __init__(self, *args, admin_site=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -380,6 +425,7 @@ class ContractFromPackageForm(forms.Form):
             )
         # Set after the widget: the queryset hands the widget its choices.
         field.queryset = Customer.objects.filter(archived_at__isnull=True).order_by("name")
+        offer_billing_configurations(self, _chosen_customer(self, self.initial.get("customer")))
 
     def add_service_errors(self, exc: ValidationError) -> None:
         """The service's errors under the field they name, the others above the form."""
@@ -394,3 +440,78 @@ class ContractFromPackageForm(forms.Form):
                     self.add_error(None, message)
                 else:
                     self.add_error(None, f"{key}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The contracts issue's terms (discounts, professional services, recurring commits and credits):
+# money typed in the display unit like every other amount in the admin.
+
+
+def _contract_of(instance, path: tuple[str, ...]):
+    """The contract reached from `instance` by the foreign keys in `path`, if they are set."""
+    for name in path:
+        if instance is None or not getattr(instance, f"{name}_id", None):
+            return None
+        instance = getattr(instance, name)
+    return instance
+
+
+class ContractMoneyForm(MoneyFieldsMixin, forms.ModelForm):
+    """A term whose `money_fields` are invoiced in its contract's unit (`contract_path`: the
+    foreign keys from the row to its contract; a chosen `contract` field wins)."""
+
+    contract_path: tuple[str, ...] = ("contract",)
+
+    def unit_name_of_instance(self) -> str | None:
+        return contract_unit_name(_contract_of(self.instance, self.contract_path))
+
+    def unit_name_of_cleaned(self, cleaned_data) -> str:
+        chosen = cleaned_data.get("contract")
+        if isinstance(chosen, Contract):
+            return contract_unit_name(chosen) or money.USD_CENTS_NAME
+        return super().unit_name_of_cleaned(cleaned_data)
+
+
+class DiscountItemForm(ContractMoneyForm):
+    money_fields = ("amount", "unit_price")
+    contract_path = ("discount", "contract")
+
+
+class ProfessionalServiceForm(ContractMoneyForm):
+    money_fields = ("unit_price", "max_amount")
+
+
+class RecurringBalanceForm(ContractMoneyForm):
+    """A recurring commit or credit: what it grants (`access_unit_price`) in its own unit, what it
+    invoices (`invoice_unit_price`) in the contract's."""
+
+    money_fields = ("invoice_unit_price",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        unit_name = self._access_unit_name(None)
+        if "access_unit_price" in self.fields:
+            self.fields["access_unit_price"] = money_formfield(
+                self.fields["access_unit_price"], unit_name
+            )
+            if isinstance(self.initial.get("access_unit_price"), Decimal):
+                self.initial["access_unit_price"] = money.to_display_amount(
+                    self.initial["access_unit_price"], unit_name
+                )
+
+    def _access_unit_name(self, cleaned_data) -> str:
+        unit = (cleaned_data or {}).get("credit_type")
+        if isinstance(unit, PricingUnit):
+            return unit.name
+        if self.instance.credit_type_id:
+            return self.instance.credit_type.name
+        return money.USD_CENTS_NAME
+
+    def clean(self):
+        cleaned_data = super().clean()
+        value = cleaned_data.get("access_unit_price")
+        if isinstance(value, Decimal):
+            cleaned_data["access_unit_price"] = money.from_display_amount(
+                value, self._access_unit_name(cleaned_data)
+            )
+        return cleaned_data

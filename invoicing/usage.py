@@ -80,6 +80,33 @@ def metric_usage_by_group(
     )
 
 
+def metric_usage_by_customer(
+    *,
+    metric: BillableMetric,
+    customer_ids: dict[tuple[str, ...], list[str]],
+    starting_at: datetime,
+    ending_before: datetime,
+    group_keys: list[str],
+) -> dict[tuple[str, ...], GroupUsage] | None:
+    """`metric_usage_by_group` of many customers (key: their ingest ids) over one window, in one
+    read of metering's pre-aggregates; None when the window is not on hour boundaries (each
+    customer is then read from its events)."""
+    try:
+        from metering import selectors
+    except ImportError:
+        selectors = None
+    by_customer = getattr(selectors, "usage_by_customer", None)
+    if by_customer is None or not (_hour_aligned(starting_at) and _hour_aligned(ending_before)):
+        return None
+    return by_customer(
+        metric=metric,
+        customer_ids=customer_ids,
+        starting_at=starting_at,
+        ending_before=ending_before,
+        group_keys=list(group_keys),
+    )
+
+
 def metric_usage_running(
     *,
     metric: BillableMetric,

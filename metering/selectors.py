@@ -27,6 +27,7 @@ from catalog.models import BillableMetric, is_hour_aligned
 from customers.models import Customer, IngestAlias
 
 from .definitions import EXACT, definitions_current
+from .models import UsageMark
 from .stores import Group, GroupUsage, event_store
 from .validation import MAX_AGE
 
@@ -37,6 +38,11 @@ def customer_ingest_ids(*, customer: Customer) -> list[str]:
     """Every customer_id under which this customer's events may arrive."""
     aliases = IngestAlias.objects.filter(customer_id=customer.pk).values_list("alias", flat=True)
     return [str(customer.pk), *aliases]
+
+
+def usage_marks_waiting() -> bool:
+    """Whether some customer has usage stored since the apps above last took the marks."""
+    return UsageMark.objects.exists()
 
 
 def customers_by_ingest_id(ids: Iterable[str]) -> dict[str, Customer]:
@@ -159,6 +165,28 @@ def usage_by_segment(
         group_keys=group_keys,
         only=only,
     )
+
+
+def usage_by_customer(
+    *,
+    metric: BillableMetric,
+    customer_ids: dict[str, Sequence[str]],
+    starting_at: datetime,
+    ending_before: datetime,
+    group_keys: Sequence[str],
+) -> dict[str, GroupUsage]:
+    """`usage_by_segment` over one window for many customers: {key: the usage of the ingest ids
+    `customer_ids[key]`}, read from the configured event store, one read per customer (main's
+    single grouped PostgreSQL read is not yet an `EventStore` operation)."""
+    return {
+        key: usage_by_segment(
+            metric=metric,
+            customer_ids=ids,
+            boundaries=[starting_at, ending_before],
+            group_keys=list(group_keys),
+        )[0]
+        for key, ids in customer_ids.items()
+    }
 
 
 def usage_running(

@@ -5,20 +5,29 @@ One invoice costs one call per line plus two: the draft invoice (`pending_invoic
 "exclude", so nothing pending on the customer is swept in), one invoice item per line attached to
 it, then the finalization. Every call carries an idempotency key derived from our invoice and line
 ids, so a retry after a crash, a 500 or a timeout replays Stripe's first answer instead of making a
-second item or invoice. The library is pointed at `STRIPE_API_BASE` (tests: a local fake)."""
+second item or invoice. Stripe keeps a key for 24 hours only, so a retry does not lean on them
+for what an earlier attempt made: once the Stripe invoice's id is known, it reads the invoice
+back (an earlier attempt may have finalized it) and lists its items (matched by our line id in
+their metadata), and creates only the missing ones. The library is pointed at `STRIPE_API_BASE`
+(tests: a local fake); each thread keeps its client, and its kept-alive connections, from one
+invoice to the next."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import requests
 import stripe
 from django.conf import settings
 
 # Every idempotency key starts with it (Stripe keeps keys for 24 hours).
 KEY_PREFIX = "billing"
+# Stripe's largest page of a list.
+LIST_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -101,13 +110,44 @@ def minor_units(amount: Decimal, decimal_places: int) -> int:
     return int(scaled)
 
 
+_local = threading.local()
+
+
+def environment_proxy(url: str) -> dict | None:
+    """The proxy the environment gives for `url` (HTTP_PROXY / HTTPS_PROXY, unless NO_PROXY
+    names its host), as the library takes it."""
+    proxies = requests.utils.get_environ_proxies(url)
+    proxy = {scheme: proxies[scheme] for scheme in ("http", "https") if scheme in proxies}
+    return proxy or None
+
+
 def client_for(secret_key: str) -> stripe.StripeClient:
-    return stripe.StripeClient(
+    """This thread's client for the key and today's settings, made once per thread: it keeps its
+    connections open from one invoice to the next. Its HTTP session takes the environment's
+    proxies (HTTPS_PROXY, NO_PROXY, ...) once, when it is made, rather than reading the whole
+    environment again on every call (a tenth of a call's time)."""
+    options = (
         secret_key,
-        base_addresses={"api": settings.STRIPE_API_BASE},
-        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_TIMEOUT_SECONDS,
     )
+    client = getattr(_local, "client", None)
+    if client is None or _local.options != options:
+        session = requests.Session()
+        session.trust_env = False
+        client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": settings.STRIPE_API_BASE},
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(
+                timeout=settings.STRIPE_TIMEOUT_SECONDS,
+                session=session,
+                proxy=environment_proxy(settings.STRIPE_API_BASE),
+            ),
+        )
+        _local.client, _local.options = client, options
+    return client
 
 
 class _Counter:
@@ -162,9 +202,22 @@ def invoice_send(
     on_created: Callable[[str], None] = lambda external_id: None,
 ) -> StripeResult:
     """Create (unless `external_id` says an earlier attempt did), fill and finalize the Stripe
-    invoice of `plan`. `on_created` records the Stripe id as soon as it is known."""
+    invoice of `plan`. `on_created` records the Stripe id as soon as it is known. When an earlier
+    attempt made the invoice, what it did is read back rather than replayed through idempotency
+    keys, which Stripe forgets after 24 hours: an invoice it finalized is taken as it is, and
+    only the items it did not make are created."""
     call = _Counter()
-    if not external_id:
+    items = plan.items
+    if external_id:
+        existing = call(client.v1.invoices.retrieve, external_id)
+        if existing.status != "draft":
+            return _result(existing, call.calls)
+        made = {
+            (item.to_dict().get("metadata") or {}).get("invoice_line_id")
+            for item in _items_of(call, client, existing)
+        }
+        items = tuple(item for item in plan.items if item.line_id not in made)
+    else:
         params: dict = {
             "customer": plan.customer,
             "currency": plan.currency,
@@ -183,7 +236,7 @@ def invoice_send(
         )
         external_id = created.id
         on_created(external_id)
-    for item in plan.items:
+    for item in items:
         params = {
             "customer": plan.customer,
             "invoice": external_id,
@@ -206,6 +259,17 @@ def invoice_send(
         options={"idempotency_key": plan.finalize_key},
     )
     return _result(finalized, call.calls)
+
+
+def _items_of(call: _Counter, client: stripe.StripeClient, invoice) -> Iterator:
+    """The Stripe invoice's items, page by page (each page a counted call)."""
+    params: dict = {"invoice": invoice.id, "limit": LIST_PAGE}
+    while True:
+        page = call(client.v1.invoice_items.list, params=params)
+        yield from page.data
+        if not page.has_more or not page.data:
+            return
+        params = {**params, "starting_after": page.data[-1].id}
 
 
 def invoice_void(

@@ -239,6 +239,14 @@ if os.environ.get("Q_REDIS_URL"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
 
+# Threshold alerts: customers with new usage are evaluated at most once per this many seconds
+# (the debounce that bounds the alert worker's work whatever the ingest rate; a crossing reaches
+# its webhook within about this plus one evaluation cycle).
+ALERTS_EVALUATION_INTERVAL = float(os.environ.get("ALERTS_EVALUATION_INTERVAL", "15"))
+# The niceness the django-q2 worker takes on for alert evaluation (0: unchanged; 19: only the
+# CPU that ingest and the API leave over, at the cost of alert latency on a saturated machine).
+ALERTS_EVALUATION_NICE = int(os.environ.get("ALERTS_EVALUATION_NICE", "0"))
+
 # How long after a billing period ends its draft stays open for late usage before finalization.
 BILLING_FINALIZATION_GRACE = timedelta(
     hours=float(os.environ.get("BILLING_FINALIZATION_GRACE_HOURS", "24"))
@@ -271,6 +279,8 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
 STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+# How many invoices the hand-off sends at once (threads; each invoice's calls stay in order).
+STRIPE_HANDOFF_WORKERS = int(os.environ.get("STRIPE_HANDOFF_WORKERS", "8"))
 
 LOGGING = {
     "version": 1,

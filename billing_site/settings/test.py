@@ -13,6 +13,9 @@ ALLOWED_HOSTS = ["*"]
 # warning, on every request, that the collected folder does not exist on a fresh clone.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Every batch evaluated at once (tests of the debounce set it).
+ALERTS_EVALUATION_INTERVAL = 0
+
 Q_CLUSTER = {"name": "billing-test", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
 # Nothing in the tests talks to Stripe: an unreachable address unless a test's fake is running.
 STRIPE_SECRET_KEY = ""

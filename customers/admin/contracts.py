@@ -1,8 +1,10 @@
 """Contracts in the admin: the contract's terms edited on its page, its products and its invoices."""
 
+import uuid
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,11 +38,16 @@ from ..models import (
     Contract,
     ContractEdit,
     Credit,
+    Customer,
     Override,
     ScheduledCharge,
     Subscription,
 )
-from ..selectors import contract_transitions, customer_balances
+from ..selectors import (
+    contract_transitions,
+    customer_balances,
+    customer_billing_configurations,
+)
 from ..services import contract_create_from_package, contract_drafts_refresh, contract_renew
 from . import panels
 from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
@@ -449,8 +456,29 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
                 name="customers_contract_from_package",
             ),
             *chart_urls(self),
+            path(
+                "billing-configurations/",
+                self.admin_site.admin_view(self.billing_configurations_view),
+                name="customers_contract_billing_configurations",
+            ),
         ]
         return own + super().get_urls()
+
+    def billing_configurations_view(self, request):
+        """The active billing provider configurations of `?customer=`, as JSON: the contract
+        forms' list of configurations follows the customer chosen (needs the permission to add
+        or change contracts)."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        try:
+            customer_id = uuid.UUID(request.GET.get("customer", ""))
+        except ValueError:
+            return JsonResponse({"message": "customer: give a customer id."}, status=400)
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if customer is None:
+            return JsonResponse({"message": f"customer: no customer {customer_id}."}, status=404)
+        configs = customer_billing_configurations(customer=customer)
+        return JsonResponse({"results": [{"id": str(c.pk), "text": str(c)} for c in configs]})
 
     def from_package_view(self, request, package_id):
         """A contract copying the package (the same service as the API's contract create with
@@ -476,6 +504,9 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
                     now=timezone.now(),
                     uniqueness_key=form.cleaned_data["uniqueness_key"] or None,
                     created_by=request.user.get_username() or "admin",
+                    billing_provider_configuration=form.cleaned_data[
+                        "billing_provider_configuration"
+                    ],
                 )
             except ValidationError as exc:
                 form.add_service_errors(exc)

@@ -247,6 +247,7 @@ PACKAGE_ALLOWED = {
     "package_id",
     "package_alias",
     "transition",
+    "billing_provider_configuration",
 }
 CONTRACT_UNSUPPORTED = (
     *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
@@ -347,7 +348,8 @@ class ContractCreateIn(serializers.Serializer):
                 raise serializers.ValidationError(
                     {
                         extra[0]: "Not allowed with package_id: the package sets it "
-                        "(only customer_id, starting_at, uniqueness_key and custom_fields)."
+                        "(only customer_id, starting_at, uniqueness_key, custom_fields, "
+                        "transition and billing_provider_configuration)."
                     }
                 )
             return attrs

@@ -345,6 +345,7 @@ class ContractCreateView(APIView):
                         custom_fields=data.get("custom_fields"),
                         created_by=_who(request),
                         transition=_transition(data),
+                        billing_provider_configuration=billing_configuration,
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}

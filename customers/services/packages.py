@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from catalog.models import Package, PricingUnit, Product
 
 from ..models import (
+    BillingProviderConfiguration,
     Commit,
     Contract,
     Customer,
@@ -184,8 +185,11 @@ def contract_create_from_package(
     custom_fields: dict | None = None,
     created_by: str = "admin",
     transition: TransitionSpec | None = None,
+    billing_provider_configuration: BillingProviderConfiguration | None = None,
 ) -> Contract:
-    """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`."""
+    """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`;
+    its invoices go to `billing_provider_configuration` (one of the customer's), as a contract
+    made without a package."""
     if package.archived_at is not None:
         raise ValidationError({"package": "This package is archived; new contracts cannot use it."})
     ending_before = None
@@ -209,5 +213,6 @@ def contract_create_from_package(
         package=package,
         created_by=created_by,
         transition=transition,
+        billing_provider_configuration=billing_provider_configuration,
         **package_terms_at(package, starting_at),
     )

@@ -55,7 +55,6 @@ from .late import (  # noqa: F401
 )
 from .preload import (  # noqa: F401
     RatingPreload,
-    customer_event_ids,
     invoice_period,
     rating_input_for,
     scheduled_billing_period,
@@ -74,3 +73,4 @@ from .spend import (  # noqa: F401
     UsageSeries,
     spend_over_time,
 )
+from .usage_reads import customer_event_ids  # noqa: F401

@@ -47,7 +47,8 @@ from invoicing.rating import (
 )
 
 from .invoices import invoice_view, line_item_from
-from .preload import RatingPreload, customer_event_ids, usage_so_far
+from .preload import RatingPreload
+from .usage_reads import customer_event_ids, usage_so_far
 
 WINDOW_SIZES = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
 

@@ -16,7 +16,7 @@ from customers.models import (
 )
 from invoicing.models import Invoice
 
-from .preload import customer_event_ids
+from .usage_reads import customer_event_ids
 
 
 def finalized_periods_for(

@@ -5,7 +5,7 @@ invoices at once (`RatingPreload`), and `rating_input_for` for one invoice."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +19,6 @@ from customers import periods
 from customers.models import (
     Contract,
     ContractUsageFilter,
-    Customer,
     IngestAlias,
     ScheduledChargeItem,
 )
@@ -36,211 +35,19 @@ from invoicing.rating import (
     RatingInput,
     ScheduledCharge,
     Subscription,
-    Usage,
-    group_values,
     scheduled_period,
     term_boundaries,
 )
-from invoicing.terms import TermsPreload, entitled_by_overrides, split_at
-from invoicing.usage import metric_usage_by_group, metric_usage_running
+from invoicing.terms import TermsPreload, entitled_by_overrides
+from invoicing.usage import (
+    GroupUsage,
+    metric_usage_by_customer,
+)
 
 from .charges_preload import ChargesPreload
 from .customer_spend import customer_composites_billed_here, customer_spend
-from .engine_inputs import overlapping, product_from, rate_from, rate_windows
-
-
-def customer_event_ids(*, customer: Customer) -> list[str]:
-    """Every `customer_id` under which the customer's events may arrive: its id and its aliases."""
-    aliases = IngestAlias.objects.filter(customer=customer).values_list("alias", flat=True)
-    return [str(customer.id), *aliases]
-
-
-@dataclass(frozen=True)
-class _ProductWindows:
-    """Where a USAGE product's usage is read: each pricing group values' rate segments (cut at
-    the product's term boundaries), and the windows of values without a rate."""
-
-    model: ProductModel
-    product: Product
-    keys: tuple[str, ...]
-    split: int
-    windows: list[Period]
-    partitions: dict
-    unpriced_windows: list[Period]
-    filtered: list = dataclasses.field(default_factory=list)
-
-    def only(self, window: Period) -> tuple[str, list[str]] | None:
-        """The usage filter in effect over the window (group key, values kept), if any."""
-        return next(
-            (
-                (f.group_key, list(f.group_values))
-                for f in self.filtered
-                if f.in_effect_at(window.starting_at)
-            ),
-            None,
-        )
-
-    def records(self, window: Period, quantities, ending_before: datetime) -> Iterator[Usage]:
-        """The product's usage of `window` (read up to `ending_before`) per group values;
-        groups missing any of the product's keys are not the product's usage."""
-        for values, quantity in quantities.items():
-            if any(value is None for value in values):
-                continue
-            pricing = group_values(zip(self.keys[: self.split], values[: self.split], strict=True))
-            if window not in self.partitions.get(pricing, self.unpriced_windows):
-                continue
-            yield Usage(
-                product_id=self.product.id,
-                starting_at=window.starting_at,
-                ending_before=ending_before,
-                quantity=quantity,
-                pricing_group_values=pricing,
-                presentation_group_values=group_values(
-                    zip(self.keys[self.split :], values[self.split :], strict=True)
-                ),
-            )
-
-
-def _product_windows(
-    usage_products: list[tuple[ProductModel, Product]],
-    rates: tuple[Rate, ...],
-    period: Period,
-    cuts: dict[str, tuple[datetime, ...]],
-    usage_filters: list | None = None,
-) -> list[_ProductWindows]:
-    """Where each USAGE product's usage is read. Windows also cut where the contract's usage
-    filter changes (`usage_filters`), for products whose metric has the filter's group key."""
-    usage_filters = usage_filters or []
-    filter_cuts = tuple(
-        moment
-        for usage_filter in usage_filters
-        for moment in (usage_filter.starting_at, usage_filter.ending_before)
-        if moment is not None and period.starting_at < moment < period.ending_before
-    )
-    found = []
-    for model, product in usage_products:
-        product_rates = [rate for rate in rates if rate.product_id == product.id]
-        filtered = [f for f in usage_filters if f.group_key in model.billable_metric.all_group_keys]
-        term_cuts = tuple(sorted({*cuts.get(product.id, ()), *(filter_cuts if filtered else ())}))
-        partitions = {
-            values: split_at(
-                rate_windows(
-                    [rate for rate in product_rates if rate.pricing_group_values == values], period
-                ),
-                term_cuts,
-            )
-            for values in {rate.pricing_group_values for rate in product_rates}
-        }
-        unpriced_windows = split_at([period], term_cuts)
-        windows = sorted(
-            {w for ws in partitions.values() for w in ws} | set(unpriced_windows),
-            key=lambda w: (w.starting_at, w.ending_before),
-        )
-        found.append(
-            _ProductWindows(
-                model=model,
-                product=product,
-                keys=(*product.pricing_group_keys, *product.presentation_group_keys),
-                split=len(product.pricing_group_keys),
-                windows=windows,
-                partitions=partitions,
-                unpriced_windows=unpriced_windows,
-                filtered=filtered,
-            )
-        )
-    return found
-
-
-def _sorted_usage(records: list[Usage]) -> tuple[Usage, ...]:
-    return tuple(
-        sorted(
-            records,
-            key=lambda u: (
-                u.product_id,
-                u.pricing_group_values,
-                u.starting_at,
-                u.presentation_group_values,
-            ),
-        )
-    )
-
-
-def _usage(
-    *,
-    customer: Customer,
-    customer_ids: list[str],
-    usage_products: list[tuple[ProductModel, Product]],
-    rates: tuple[Rate, ...],
-    period: Period,
-    cuts: dict[str, tuple[datetime, ...]] | None = None,
-    usage_filters: list | None = None,
-) -> tuple[Usage, ...]:
-    """The usage of each USAGE product per group values and rate segment of the period.
-
-    Each pricing group values' segments are the windows where its rate does not change; values
-    without a rate are one window, the period; both also cut at the product's `cuts` (the
-    engine's `term_boundaries`: overrides and access segments) and where the contract's usage
-    filter changes (`usage_filters`: each window counts only the events the filter in effect
-    keeps). One aggregate read per distinct (metric, keys, window, filter).
-    """
-    records: list[Usage] = []
-    cache: dict[tuple, dict[tuple, Decimal]] = {}
-    for found in _product_windows(usage_products, rates, period, cuts or {}, usage_filters):
-        for window in found.windows:
-            only = found.only(window)
-            cache_key = (found.model.billable_metric_id, found.keys, window, str(only))
-            if cache_key not in cache:
-                cache[cache_key] = metric_usage_by_group(
-                    metric=found.model.billable_metric,
-                    customer=customer,
-                    customer_ids=customer_ids,
-                    starting_at=window.starting_at,
-                    ending_before=window.ending_before,
-                    group_keys=list(found.keys),
-                    only=only,
-                )
-            records.extend(found.records(window, cache[cache_key], window.ending_before))
-    return _sorted_usage(records)
-
-
-def usage_so_far(
-    *,
-    customer: Customer,
-    customer_ids: list[str],
-    usage_products: list[tuple[ProductModel, Product]],
-    rates: tuple[Rate, ...],
-    period: Period,
-    cuts: dict[str, tuple[datetime, ...]],
-    cutoffs: list[datetime],
-) -> list[tuple[Usage, ...]]:
-    """`_usage` as of each of the increasing `cutoffs` inside the period: the usage of the
-    period's events before the cutoff (a window the cutoff falls in ends at it). One running
-    aggregate read per distinct (metric, keys, window), whatever the number of cutoffs."""
-    per_cutoff: list[list[Usage]] = [[] for _ in cutoffs]
-    cache: dict[tuple, list] = {}
-    for found in _product_windows(usage_products, rates, period, cuts):
-        for window in found.windows:
-            inner = [c for c in cutoffs if window.starting_at < c < window.ending_before]
-            cache_key = (found.model.billable_metric_id, found.keys, window)
-            if cache_key not in cache:
-                cache[cache_key] = metric_usage_running(
-                    metric=found.model.billable_metric,
-                    customer=customer,
-                    customer_ids=customer_ids,
-                    starting_at=window.starting_at,
-                    cutoffs=[*inner, window.ending_before],
-                    group_keys=list(found.keys),
-                )
-            running = cache[cache_key]
-            for index, cutoff in enumerate(cutoffs):
-                if cutoff <= window.starting_at:
-                    continue
-                if cutoff >= window.ending_before:
-                    quantities, end = running[-1], window.ending_before
-                else:
-                    quantities, end = running[inner.index(cutoff)], cutoff
-                per_cutoff[index].extend(found.records(window, quantities, end))
-    return [_sorted_usage(records) for records in per_cutoff]
+from .engine_inputs import overlapping, product_from, rate_from
+from .usage_reads import _usage
 
 
 @dataclass
@@ -295,12 +102,14 @@ def _is_loaded(contract) -> bool:
 class RatingPreload:
     """The contracts, rates, subscriptions, charges and ingest ids of many invoices, in a fixed
     handful of queries, so that finalizing a thousand invoices does not query a thousand times
-    for the same rate card. Usage is not preloaded: it is read per invoice, when rating it."""
+    for the same rate card. Usage is read when rating an invoice, for every invoice of the batch
+    over the same window at once (`_shared_usage`)."""
 
     def __init__(self, pairs: Iterable[tuple]):
         """`pairs`: (contract or its id, `periods.BillingPeriod`) for USAGE invoices, or
         (contract, period, invoice type) (`scheduled_billing_period` for a SCHEDULED one)."""
         self._static: dict[tuple[str, str, datetime], _Static] = {}
+        self._shared_reads: dict[tuple, dict | None] = {}
         self._terms = TermsPreload(())
         pairs = [(c, p, kind[0] if kind else InvoiceType.USAGE) for c, p, *kind in pairs]
         if not pairs:
@@ -588,8 +397,35 @@ class RatingPreload:
                 for _, product in usage_products
             },
             usage_filters=static.usage_filters,
+            shared=lambda metric, keys, window: self._shared_usage(
+                metric, keys, window, static.customer_ids
+            ),
         )
         return dataclasses.replace(rating_input, usage=records)
+
+    def _shared_usage(self, metric, keys, window, customer_ids) -> GroupUsage | None:
+        """One invoice's usage read, made at its first request for every preloaded USAGE
+        invoice whose period is that window (most read their whole period): one statement for
+        a batch instead of one per invoice. None when it cannot be shared."""
+        read = (metric.pk, tuple(keys), window.starting_at, window.ending_before)
+        if read not in self._shared_reads:
+            same = {
+                tuple(s.customer_ids): s.customer_ids
+                for (_, kind, _), s in self._static.items()
+                if kind == InvoiceType.USAGE
+                and (s.period.period.starting_at, s.period.period.ending_before) == read[2:]
+            }
+            self._shared_reads[read] = None
+            if len(same) > 1:
+                self._shared_reads[read] = metric_usage_by_customer(
+                    metric=metric,
+                    customer_ids=same,
+                    starting_at=window.starting_at,
+                    ending_before=window.ending_before,
+                    group_keys=list(keys),
+                )
+        found = self._shared_reads[read]
+        return None if found is None else found.get(tuple(customer_ids))
 
     def usage_products(
         self, contract_id, period_start: datetime, rating_input: RatingInput

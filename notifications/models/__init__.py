@@ -4,6 +4,7 @@ and the lifecycle notifications' configuration. One module per family: `webhooks
 
 from .alerts import (  # noqa: F401
     Alert,
+    AlertEvaluator,
     CustomerAlert,
     PendingEvaluation,
 )

@@ -188,3 +188,27 @@ class PendingEvaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} (queued {self.queued_at:%Y-%m-%d %H:%M:%S})"
+
+
+class AlertEvaluator(models.Model):
+    """The alert worker's one row. `marks_taken_at`: when it last took metering's usage marks; the
+    next take waits `ALERTS_EVALUATION_INTERVAL` seconds (the debounce: a customer with new usage
+    is evaluated at most once per interval, whatever the ingest rate, so the worker's work is
+    bounded by the customers, not the events)."""
+
+    ONE = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ONE)
+    marks_taken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(id=1),
+                name="alertevaluator_one_row",
+                violation_error_message="There is one alert evaluator row.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert evaluator (marks last taken {self.marks_taken_at or 'never'})"

@@ -18,7 +18,30 @@ def evaluator_wake() -> None:
     """Evaluate pending customers soon: a django-q2 task enqueued after the caller's commit."""
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("notifications.tasks.evaluate_alerts"))
+    transaction.on_commit(lambda: async_task(EVALUATE_TASK))
+
+
+EVALUATE_TASK = "notifications.tasks.evaluate_alerts"
+
+
+def tasks_waiting(*, running: str | None = None) -> list[str] | None:
+    """The functions of the django-q2 tasks waiting for the worker (at most 100), the task now
+    running (`running`) left out once; None when the broker cannot tell (only the ORM broker,
+    the product's, can). Taken rows count: the cluster takes a task ahead of its worker."""
+    from django_q.brokers import get_broker
+    from django_q.brokers.orm import ORM
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+
+    if Conf.SYNC:
+        return []
+    broker = get_broker()
+    if not isinstance(broker, ORM):
+        return None
+    funcs = [row.func() for row in OrmQ.objects.filter(key=broker.list_key).order_by("id")[:100]]
+    if running in funcs:
+        funcs.remove(running)
+    return funcs
 
 
 def customers_queue(*, customer_ids: Iterable, now: datetime, wake: bool = True) -> int:

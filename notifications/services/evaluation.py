@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from datetime import datetime
+from heapq import merge
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from core import outbox
 from core.api import format_timestamp
 from customers.models import Customer
-from metering.selectors import customers_by_ingest_id
+from metering.selectors import customers_by_ingest_id, usage_marks_waiting
 from metering.services import usage_marks_take
 
-from ..models import Alert, CustomerAlert, PendingEvaluation
-from .alerts import alerts_for
+from ..models import Alert, AlertEvaluator, CustomerAlert, PendingEvaluation
+from .alerts import EVALUATE_TASK, alerts_for, tasks_waiting
 from .measures import BatchValues, CustomerValues, Measure, measures_for
 
 logger = logging.getLogger(__name__)
@@ -134,11 +137,16 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
         batch = BatchValues(customers, now)
         fired = 0
         made, moved, seen = [], [], []
+        # Each customer's alerts, in `alerts_for`'s order: the global ones merged with its own.
+        everyone = [a for a in alerts if a.customer_id is None]
+        own = defaultdict(list)
+        for alert in alerts:
+            if alert.customer_id is not None:
+                own[alert.customer_id].append(alert)
         for customer in customers:
             values = CustomerValues(customer, now, batch)
-            for alert in alerts:
-                if alert.customer_id not in (None, customer.pk):
-                    continue
+            watching = merge(everyone, own[customer.pk], key=lambda a: (a.created_at, a.pk))
+            for alert in watching:
                 state = states.get((alert.pk, customer.pk))
                 if state is None:
                     state = CustomerAlert(alert=alert, customer=customer, updated_at=now)
@@ -177,19 +185,38 @@ def customer_alerts_evaluate(*, customer_id, now: datetime, pending: bool = True
     return customers_alerts_evaluate(customer_ids=[customer_id], now=now, pending=pending)
 
 
+def _marks_wait(now: datetime, interval: float) -> float:
+    """Seconds until the marks may be taken again (0: now)."""
+    taken = AlertEvaluator.objects.filter(pk=AlertEvaluator.ONE).values_list(
+        "marks_taken_at", flat=True
+    )
+    last = next(iter(taken), None)
+    if last is None:
+        return 0.0
+    return max(0.0, (last - now).total_seconds() + interval)
+
+
 def _marks_to_pending(now: datetime) -> int:
-    """Turn metering's marks into pending evaluations of the customers that alerts watch."""
-    with transaction.atomic():
-        ids = usage_marks_take(limit=MARKS)
-        if not ids:
-            return 0
-        customers = {c.pk for c in customers_by_ingest_id(ids).values()}
-        watched = _watched(customers)
-        PendingEvaluation.objects.bulk_create(
-            [PendingEvaluation(customer_id=pk, queued_at=now) for pk in watched],
-            ignore_conflicts=True,
-        )
-        return len(ids)
+    """Turn metering's marks (all of them, MARKS at a time) into pending evaluations of the
+    customers that alerts watch; a take remembers its moment (the debounce)."""
+    taken = 0
+    while True:
+        with transaction.atomic():
+            ids = usage_marks_take(limit=MARKS)
+            if not ids:
+                return taken
+            AlertEvaluator.objects.update_or_create(
+                pk=AlertEvaluator.ONE, defaults={"marks_taken_at": now}
+            )
+            customers = {c.pk for c in customers_by_ingest_id(ids).values()}
+            watched = _watched(customers)
+            PendingEvaluation.objects.bulk_create(
+                [PendingEvaluation(customer_id=pk, queued_at=now) for pk in watched],
+                ignore_conflicts=True,
+            )
+        taken += len(ids)
+        if len(ids) < MARKS:
+            return taken
 
 
 def _watched(customer_ids: set) -> set:
@@ -199,35 +226,74 @@ def _watched(customer_ids: set) -> set:
     return set(alerts.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True))
 
 
-def alerts_evaluate_pending(*, budget: float = 50.0) -> int:
-    """The worker: drain marks and pending customers, evaluating each, for at most `budget`
-    seconds (then it enqueues itself again, so other tasks get the worker in between). Returns
-    how many webhooks fired."""
+def _yield(started: float, budget: float, running: str | None, waited: float = 0.0) -> bool:
+    """Whether the worker should stop now and come back later: other tasks wait for it (a
+    webhook delivery: never behind a whole cycle of evaluations) or its budget is spent. It
+    enqueues itself again unless a copy already waits."""
+    waiting = tasks_waiting(running=running)
+    over = time.monotonic() - started + waited > budget
+    if not over and not waiting:
+        return False
+    if waiting is None or EVALUATE_TASK not in waiting:
+        from django_q.tasks import async_task
+
+        async_task(EVALUATE_TASK)
+    return True
+
+
+def alerts_evaluate_pending(
+    *,
+    budget: float = 50.0,
+    interval: float | None = None,
+    running: str | None = None,
+    sleep=time.sleep,
+) -> int:
+    """The worker: evaluate pending customers (balance changes, resets, the sweep) and the
+    customers with new usage, taking metering's marks at most once per `interval` seconds
+    (`ALERTS_EVALUATION_INTERVAL`): each customer is evaluated at most once per interval however
+    fast its events arrive, and a crossing is seen within the interval plus one cycle. Between
+    takes it sleeps (no CPU), but gives the worker up to any other task and after `budget`
+    seconds, enqueueing itself again. `running` names the task running it (its own queue row is
+    not another task). Returns how many webhooks fired."""
+    if interval is None:
+        interval = settings.ALERTS_EVALUATION_INTERVAL
     started = time.monotonic()
     fired = 0
     failed: set = set()  # left pending for the next run (the hourly sweep at the latest)
     while True:
         now = timezone.now()
-        marks = _marks_to_pending(now)
+        wait = _marks_wait(now, interval)
+        if not wait:
+            _marks_to_pending(now)
         pending = list(
             PendingEvaluation.objects.exclude(customer_id__in=failed)
             .order_by("queued_at")
             .values_list("customer_id", flat=True)[:BATCH]
         )
-        if not marks and not pending:
+        if pending:
+            fired += _evaluate_batch(pending, failed)
+            if _yield(started, budget, running):
+                return fired
+            continue
+        if not usage_marks_waiting():
             return fired
-        try:
-            fired += customers_alerts_evaluate(customer_ids=pending, now=timezone.now())
-        except Exception:
-            # One at a time, to evaluate the others and name the customer that fails.
-            for customer_id in pending:
-                try:
-                    fired += customer_alerts_evaluate(customer_id=customer_id, now=timezone.now())
-                except Exception:
-                    logger.exception("alerts: evaluating customer %s failed", customer_id)
-                    failed.add(customer_id)
-        if time.monotonic() - started > budget:
-            from django_q.tasks import async_task
+        # New usage, for the next take: sleep until then unless the worker is wanted elsewhere.
+        wait = _marks_wait(timezone.now(), interval)
+        if _yield(started, budget, running, waited=wait):
+            return fired
+        sleep(min(max(wait, 0.05), 1.0))
 
-            async_task("notifications.tasks.evaluate_alerts")
-            return fired
+
+def _evaluate_batch(pending: list, failed: set) -> int:
+    try:
+        return customers_alerts_evaluate(customer_ids=pending, now=timezone.now())
+    except Exception:
+        # One at a time, to evaluate the others and name the customer that fails.
+        fired = 0
+        for customer_id in pending:
+            try:
+                fired += customer_alerts_evaluate(customer_id=customer_id, now=timezone.now())
+            except Exception:
+                logger.exception("alerts: evaluating customer %s failed", customer_id)
+                failed.add(customer_id)
+        return fired

@@ -14,7 +14,7 @@ from customers import selectors as customer_selectors
 from customers.models import Commit, Credit, Customer, IngestAlias
 from invoicing import selectors as invoice_selectors
 from invoicing.models import Invoice
-from invoicing.usage import metric_usage_by_group
+from invoicing.usage import GroupUsage, metric_usage_by_customer, metric_usage_by_group
 
 from ..models import Alert
 
@@ -40,16 +40,79 @@ class BatchValues:
         self.customers = customers
         self.ids = [c.pk for c in customers]
         self.now = now
+        self._usage: dict[tuple, dict] = {}
+        self._periods: dict = {}
+
+    @cached_property
+    def draft_invoices(self) -> list[Invoice]:
+        """Their draft invoices whose period has started (not rated)."""
+        return list(
+            Invoice.objects.filter(
+                customer_id__in=self.ids,
+                status=Invoice.Status.DRAFT,
+                start_timestamp__lte=self.now,
+            ).select_related("credit_type", "contract")
+        )
 
     @cached_property
     def drafts(self) -> dict:
-        invoices = Invoice.objects.filter(
-            customer_id__in=self.ids, status=Invoice.Status.DRAFT, start_timestamp__lte=self.now
-        ).select_related("credit_type", "contract")
+        """The same, rated now (only when an alert needs a total)."""
         found: dict = defaultdict(list)
-        for view in invoice_selectors.invoice_views(invoices=invoices, now=self.now):
+        views = invoice_selectors.invoice_views(invoices=self.draft_invoices, now=self.now)
+        for view in views:
             found[view.invoice.customer_id].append(view)
         return found
+
+    def usage(self, alert: Alert, customer: Customer, period) -> GroupUsage:
+        """The usage `alert` measures for `customer` over `period`, read for every customer of
+        the batch in that period at once (one read per metric, group keys and period)."""
+        keys = [g["key"] for g in alert.group_values]
+        read = (alert.billable_metric_id, tuple(keys), period)
+        if read not in self._usage:
+            start, end = period
+            same = [c for c in self.customers if self.period(c) == period]
+            ids = {c.pk: self.ingest_ids[c.pk] for c in same}
+            shared = metric_usage_by_customer(
+                metric=alert.billable_metric,
+                customer_ids={tuple(own): own for own in ids.values()},
+                starting_at=start,
+                ending_before=end,
+                group_keys=keys,
+            )
+            self._usage[read] = {
+                c.pk: shared[tuple(ids[c.pk])]
+                if shared is not None
+                else metric_usage_by_group(  # a period not on hours: from its events
+                    metric=alert.billable_metric,
+                    customer=c,
+                    customer_ids=ids[c.pk],
+                    starting_at=start,
+                    ending_before=end,
+                    group_keys=keys,
+                )
+                for c in same
+            }
+        return self._usage[read][customer.pk]
+
+    def period(self, customer: Customer) -> tuple[datetime, datetime] | None:
+        """The customer's current billing period: its usage draft's, else the selector's."""
+        if customer.pk not in self._periods:
+            found = None
+            for invoice in self.draft_invoices:
+                if (
+                    invoice.customer_id == customer.pk
+                    and invoice.type == Invoice.Type.USAGE
+                    and invoice.end_timestamp > self.now
+                ):
+                    found = (invoice.start_timestamp, invoice.end_timestamp)
+                    break
+            if found is None:
+                current = customer_selectors.customer_current_period(
+                    customer=customer, now=self.now
+                )
+                found = current[:2] if current else None
+            self._periods[customer.pk] = found
+        return self._periods[customer.pk]
 
     @cached_property
     def month(self) -> tuple[datetime, datetime]:
@@ -123,18 +186,9 @@ class CustomerValues:
         return self.batch.held
 
     @property
-    def customer_ids(self) -> list[str]:
-        return self.batch.ingest_ids[self.customer.pk]
-
-    @cached_property
     def period(self) -> tuple[datetime, datetime] | None:
         """The current billing period: its usage draft's, else the selector's."""
-        for view in self.drafts:
-            invoice = view.invoice
-            if invoice.type == Invoice.Type.USAGE and invoice.end_timestamp > self.now:
-                return invoice.start_timestamp, invoice.end_timestamp
-        found = customer_selectors.customer_current_period(customer=self.customer, now=self.now)
-        return found[:2] if found else None
+        return self.batch.period(self.customer)
 
 
 def _line_matches(line, group_values: list[dict]) -> bool:
@@ -208,16 +262,8 @@ def _invoice_total(alert: Alert, values: CustomerValues) -> list[Measure]:
 def _usage(alert: Alert, values: CustomerValues) -> list[Measure]:
     if values.period is None:
         return []
-    start, end = values.period
-    keys = [g["key"] for g in alert.group_values]
-    usage = metric_usage_by_group(
-        metric=alert.billable_metric,
-        customer=values.customer,
-        customer_ids=values.customer_ids,
-        starting_at=start,
-        ending_before=end,
-        group_keys=keys,
-    )
+    start, _ = values.period
+    usage = values.batch.usage(alert, values.customer, values.period)
     wanted = tuple(g.get("value") for g in alert.group_values)
     quantity = sum(
         (q for group, q in usage.items() if q is not None and tuple(group) == wanted),

@@ -1,6 +1,6 @@
 """The daily revenue schedule of the finalized invoices' lines.
 
-Each line's total is spread over days (to the cent, `allocation.allocate`) and given a category:
+Each line's total is spread over days (to the cent, `allocation.split`) and given a category:
 - `usage`: recognized on the days its usage happened (the metric's hourly pre-aggregates for the
   line's customer and group values, summed per UTC day); custom-unit conversions and anything
   without usage data ratably over the line's service period;
@@ -10,24 +10,61 @@ Each line's total is spread over days (to the cent, `allocation.allocate`) and g
 - `deferred_revenue_drawdown` (applied prepaid commits) and `contra_revenue` (applied credits):
   negative, on the days of the invoice's usage revenue they paid for.
 The parts of a line add up to its total, so the schedule over the invoices' whole periods adds up
-to the invoices' totals, to the cent."""
+to the invoices' totals, to the cent.
+
+Breakage (an unused prepaid commit): when a prepaid commit's access segment ends with a balance
+left, the ledger records a `PREPAID_COMMIT_EXPIRATION` as the usage invoice covering that end is
+finalized. What was paid for that balance will never be drawn down, so it leaves deferred revenue
+and becomes revenue on the last day of the segment's access, as a pair of rows of that invoice:
+`breakage` (positive: revenue) and `deferred_revenue_expiration` (the same amount, negative:
+deferred revenue released). The amount is the expired balance at the price the commit was paid
+for: its invoice schedule's total over its access schedule's total (1 for a commit bought at face
+value; 0 for a commit given for free, which deferred nothing; a rollover commit, never invoiced
+itself, at the price of the commit it rolled over from), rounded once to the invoice's smallest
+amount. The pair adds nothing to what was invoiced (the schedule still adds up to the invoices'
+totals); deferred revenue (`deferred_revenue` + `deferred_revenue_drawdown` +
+`deferred_revenue_expiration`) falls back to zero once a commit bought at face value has been
+used or has expired. An expiration written by an invoice that was later voided is left out (the
+regenerated invoice, once finalized, writes its own). Free credits that expire deferred nothing:
+they have no breakage.
+
+Speed: lines, invoices and usage are read as plain values in a few queries (`sources`); amounts
+are counts of the smallest amount and days are ordinals, so a line's split is integer arithmetic;
+rows are tuples, written in their final order (no sort of the rows)."""
 
 from __future__ import annotations
 
-import json
+import gc
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
-from django.db.models import Q
-
-from customers.models import IngestAlias
+from catalog.money import round_amount
+from customers.selectors import prepaid_commit_expirations
 from invoicing.models import Invoice, InvoiceLineItem
-from invoicing.selectors import lines_in_total
-from metering.selectors import daily_usage
 
-from .allocation import allocate, days_of, ratable_weights
+from .allocation import (
+    day_of,
+    epoch_us,
+    integer_weights,
+    minor_units,
+    ratable,
+    split,
+    window_days,
+)
+from .sources import (
+    DailyUsage,
+    InvoiceFacts,
+    LineFacts,
+    invoices_by_id,
+    invoices_overlapping,
+    line_window,
+    lines_of,
+    usage_metrics,
+)
 
 CATEGORIES = (
     "usage",
@@ -37,13 +74,18 @@ CATEGORIES = (
     "deferred_revenue",
     "deferred_revenue_drawdown",
     "contra_revenue",
+    "breakage",
+    "deferred_revenue_expiration",
 )
+EXPIRATION_LINE_TYPE = "prepaid_commit_expiration"
 Type = InvoiceLineItem.Type
 
 
-@dataclass(frozen=True)
-class RevenueRow:
+class RevenueRow(NamedTuple):
+    """One day of one line (a tuple: 575,000 of them are made in seconds)."""
+
     day: date
+    amount: Decimal
     invoice_id: str
     invoice_number: int | None
     customer_id: str
@@ -54,7 +96,6 @@ class RevenueRow:
     line_type: str
     product_id: str
     category: str
-    amount: Decimal
     pricing_unit: str
 
 
@@ -69,167 +110,178 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _window(line: InvoiceLineItem) -> tuple[datetime, datetime]:
-    invoice = line.invoice
-    return (
-        line.starting_at or invoice.start_timestamp,
-        line.ending_before or invoice.end_timestamp,
-    )
+def _spread(count: int, days: list[int], weights: list) -> dict[int, int]:
+    return dict(zip(days, split(count, integer_weights(weights)), strict=True))
 
 
-def _lines(starting_at: datetime, ending_before: datetime) -> list[InvoiceLineItem]:
-    overlapping = Q(start_timestamp__lt=ending_before, end_timestamp__gte=starting_at) | Q(
-        line_items__starting_at__lt=ending_before, line_items__ending_before__gt=starting_at
-    )
-    ids = (
-        Invoice.objects.filter(status=Invoice.Status.FINALIZED)
-        .filter(overlapping)
-        .values_list("pk", flat=True)
-        .distinct()
-    )
-    return list(
-        lines_in_total(invoice_ids=list(ids)).select_related(
-            "invoice__customer", "invoice__credit_type", "product__billable_metric"
-        )
-    )
+def _ratably(count: int, start_us: int, end_us: int) -> dict[int, int]:
+    first, weights = ratable(start_us, end_us)
+    parts = split(count, weights)
+    return {first + offset: part for offset, part in enumerate(parts)}
 
 
-class _Usage:
-    """Daily usage of the usage lines' metrics and customers, loaded in one query."""
-
-    def __init__(self, lines: list[InvoiceLineItem]):
-        usage_lines = [line for line in lines if _metric(line) is not None]
-        self.rows: dict[tuple, list] = defaultdict(list)
-        if not usage_lines:
-            return
-        customers = {line.invoice.customer_id for line in usage_lines}
-        owner = {str(pk): pk for pk in customers}
-        for alias, customer_id in IngestAlias.objects.filter(customer_id__in=customers).values_list(
-            "alias", "customer_id"
-        ):
-            owner[alias] = customer_id
-        windows = [_window(line) for line in usage_lines]
-        groups: dict[str, dict] = {}
-        for metric_id, ingest_id, day, text, events, amount in daily_usage(
-            metric_ids={_metric(line).pk for line in usage_lines},
-            customer_ids=list(owner),
-            starting_at=min(start for start, _ in windows),
-            ending_before=max(end for _, end in windows),
-        ):
-            values = groups.get(text)
-            if values is None:
-                values = groups[text] = json.loads(text) if text else {}
-            self.rows[(metric_id, owner[ingest_id])].append((day, values, events, amount))
-
-    def weights(self, line: InvoiceLineItem) -> dict[date, Decimal]:
-        metric = _metric(line)
-        start, end = _window(line)
-        days = set(days_of(start, end))
-        wanted = {
-            str(k): str(v)
-            for k, v in {
-                **(line.pricing_group_values or {}),
-                **(line.presentation_group_values or {}),
-            }.items()
-        }
-        by_sum = metric.aggregation_type == "SUM"
-        weights: dict[date, Decimal] = defaultdict(Decimal)
-        for day, values, events, amount in self.rows.get((metric.pk, line.invoice.customer_id), ()):
-            if day in days and all(values.get(k) == v for k, v in wanted.items()):
-                weights[day] += Decimal(amount or 0) if by_sum else Decimal(events or 0)
-        return dict(weights)
-
-
-def _metric(line: InvoiceLineItem):
-    if line.type != Type.USAGE or line.product is None:
-        return None
-    return line.product.billable_metric
-
-
-def _spread(line: InvoiceLineItem, weights: dict[date, Decimal]) -> dict[date, Decimal]:
-    days = sorted(weights)
-    parts = allocate(
-        line.total, [weights[d] for d in days], line.invoice.credit_type.decimal_places
-    )
-    return dict(zip(days, parts, strict=True))
-
-
-def line_schedule(line: InvoiceLineItem, usage: _Usage, drawn: dict) -> tuple[str, dict]:
-    """(category, {day: amount}) of one line; `drawn`: its invoice's usage revenue per day."""
-    start, end = _window(line)
-    on_date = {start.astimezone(UTC).date(): Decimal(1)}
-    if line.type == Type.USAGE:
-        weights = usage.weights(line) if _metric(line) is not None else {}
-        if not any(weights.values()):
-            weights = ratable_weights(start, end)
-        return "usage", _spread(line, weights)
-    if line.type == Type.CPU_CONVERSION:
-        return "usage", _spread(line, ratable_weights(start, end))
-    if line.type == Type.SUBSCRIPTION:
-        return "subscription", _spread(line, ratable_weights(start, end))
-    if line.type == Type.SCHEDULED:
-        return "scheduled_charge", _spread(line, on_date)
-    if line.type == Type.COMMIT_PURCHASE:
-        return "deferred_revenue", _spread(line, on_date)
-    if line.type == Type.POSTPAID_TRUEUP:
-        last = max(days_of(start, end))
-        return "trueup", _spread(line, {last: Decimal(1)})
-    if line.type == Type.APPLIED_COMMIT_OR_CREDIT:
+def _line_schedule(
+    line: LineFacts,
+    invoice: InvoiceFacts,
+    count: int,
+    usage: DailyUsage,
+    metrics: dict,
+    drawn: dict,
+) -> tuple[str, dict[int, int]]:
+    """(category, {day: smallest amounts}) of one line; `drawn`: its invoice's usage revenue
+    per day."""
+    start, end = line_window(line, invoice)
+    kind = line.type
+    if kind == Type.USAGE:
+        metric = metrics.get(line.product_id)
+        if metric is not None:
+            first, last = window_days(start, end)
+            weights = usage.weights(line, invoice.customer_id, metric, first, last)
+            if any(weights.values()):
+                days = sorted(weights)
+                return "usage", _spread(count, days, [weights[d] for d in days])
+        return "usage", _ratably(count, start, end)
+    if kind == Type.SUBSCRIPTION:
+        return "subscription", _ratably(count, start, end)
+    if kind in (Type.SCHEDULED, Type.COMMIT_PURCHASE):
+        category = "scheduled_charge" if kind == Type.SCHEDULED else "deferred_revenue"
+        return category, {day_of(start): count}
+    if kind == Type.POSTPAID_TRUEUP:
+        return "trueup", {window_days(start, end)[1]: count}
+    if kind == Type.APPLIED_COMMIT_OR_CREDIT:
         category = (
-            "contra_revenue"
-            if line.applied_commit_or_credit_type == "CREDIT"
-            else "deferred_revenue_drawdown"
+            "contra_revenue" if line.applied_type == "CREDIT" else "deferred_revenue_drawdown"
         )
-        weights = {day: abs(amount) for day, amount in drawn.items()}
-        if not any(weights.values()):
-            weights = ratable_weights(start, end)
-        return category, _spread(line, weights)
-    return "usage", _spread(line, ratable_weights(start, end))
+        if any(drawn.values()):
+            days = sorted(drawn)
+            return category, _spread(count, days, [abs(drawn[d]) for d in days])
+        return category, _ratably(count, start, end)
+    return "usage", _ratably(count, start, end)
+
+
+class _Piece(NamedTuple):
+    """What every row of one line repeats, and its amounts on the window's days."""
+
+    order: tuple
+    head: tuple
+    places: int
+    parts: dict[int, int]
+
+
+def _head(invoice: InvoiceFacts, line_id: str, name: str, kind: str, product_id, category: str):
+    return (
+        invoice.id,
+        invoice.number,
+        str(invoice.customer_id),
+        invoice.customer_name,
+        invoice.contract_id,
+        line_id,
+        name,
+        kind,
+        "" if product_id is None else str(product_id),
+        category,
+        invoice.unit,
+    )
+
+
+def _line_pieces(starting_at, ending_before, first: int, last: int) -> list[_Piece]:
+    invoices = invoices_overlapping(starting_at, ending_before)
+    lines = lines_of(invoices)
+    metrics = usage_metrics(lines)
+    usage = DailyUsage(lines, invoices, metrics)
+    by_invoice: dict = defaultdict(list)
+    for line in lines:
+        by_invoice[line.invoice_id].append(line)
+    pieces = []
+    for invoice_id, invoice_lines in by_invoice.items():
+        invoice = invoices[invoice_id]
+        drawn: dict[int, int] = defaultdict(int)
+        # Usage first: what commits and credits paid for is spread like the usage it paid.
+        for line in sorted(invoice_lines, key=lambda line: line.type != Type.USAGE):
+            count = minor_units(line.total, invoice.places)
+            category, parts = _line_schedule(line, invoice, count, usage, metrics, drawn)
+            if line.type == Type.USAGE:
+                for day, amount in parts.items():
+                    drawn[day] += amount
+            kept = {day: amount for day, amount in parts.items() if first <= day < last and amount}
+            if kept:
+                line_id = str(line.id)
+                pieces.append(
+                    _Piece(
+                        (invoice.number or 0, invoice.id, line_id),
+                        _head(invoice, line_id, line.name, line.type, line.product_id, category),
+                        invoice.places,
+                        kept,
+                    )
+                )
+    return pieces
+
+
+def _breakage_pieces(starting_at, ending_before, first: int, last: int) -> list[_Piece]:
+    """Breakage and the deferred revenue it releases, on the last day of the expired access."""
+    expirations = prepaid_commit_expirations(after=starting_at, until=ending_before)
+    invoices = invoices_by_id(
+        Invoice.objects.filter(
+            pk__in={e.invoice_id for e in expirations}, status=Invoice.Status.FINALIZED
+        )
+    )
+    pieces = []
+    for expiration in expirations:
+        invoice = invoices.get(expiration.invoice_id)
+        day = day_of(epoch_us(expiration.expired_at) - 1)
+        if invoice is None or not first <= day < last or not expiration.granted:
+            continue
+        amount = round_amount(
+            expiration.expired * expiration.paid / expiration.granted, invoice.places
+        )
+        count = minor_units(amount, invoice.places)
+        if not count:
+            continue
+        for category, signed in (("breakage", count), ("deferred_revenue_expiration", -count)):
+            head = _head(
+                invoice, "", expiration.name, EXPIRATION_LINE_TYPE, expiration.product_id, category
+            )
+            pieces.append(
+                _Piece((invoice.number or 0, invoice.id, ""), head, invoice.places, {day: signed})
+            )
+    return pieces
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Hundreds of thousands of rows, none in a reference cycle: the cycle collector, left on,
+    walks every one of them again and again while they are made (half the schedule's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def revenue_schedule(*, starting_at: datetime, ending_before: datetime) -> list[RevenueRow]:
     """The schedule's rows whose UTC day falls in [starting_at, ending_before) (midnights),
-    by day, then invoice, then line."""
-    lines = _lines(starting_at, ending_before)
-    usage = _Usage(lines)
-    first, last = starting_at.astimezone(UTC).date(), ending_before.astimezone(UTC).date()
-    by_invoice: dict = defaultdict(list)
-    for line in lines:
-        by_invoice[line.invoice_id].append(line)
-    rows = []
-    for invoice_lines in by_invoice.values():
-        drawn: dict[date, Decimal] = defaultdict(Decimal)
-        schedules = []
-        # Usage first: what commits and credits paid for is spread like the usage it paid.
-        for line in sorted(invoice_lines, key=lambda line: line.type != Type.USAGE):
-            category, parts = line_schedule(line, usage, drawn)
-            if line.type == Type.USAGE:
-                for day, amount in parts.items():
-                    drawn[day] += amount
-            schedules.append((line, category, parts))
-        for line, category, parts in schedules:
-            fields = None
-            for day, amount in parts.items():
-                if first <= day < last and amount != 0:
-                    fields = fields or _line_fields(line, category)
-                    rows.append(RevenueRow(day=day, amount=amount, **fields))
-    rows.sort(key=lambda row: (row.day, row.invoice_number or 0, row.invoice_id, row.line_id))
-    return rows
+    by day, then invoice (number, id), then line (breakage rows before the invoice's lines)."""
+    with _without_cycle_collection():
+        return _schedule(starting_at, ending_before)
 
 
-def _line_fields(line: InvoiceLineItem, category: str) -> dict:
-    """What every row of one line repeats (computed once per line, not per day)."""
-    invoice = line.invoice
-    return {
-        "invoice_id": str(invoice.pk),
-        "invoice_number": invoice.number,
-        "customer_id": str(invoice.customer_id),
-        "customer_name": invoice.customer.name,
-        "contract_id": str(invoice.contract_id),
-        "line_id": str(line.pk),
-        "line_name": line.name,
-        "line_type": line.type,
-        "product_id": str(line.product_id or ""),
-        "category": category,
-        "pricing_unit": invoice.credit_type.name,
-    }
+def _schedule(starting_at: datetime, ending_before: datetime) -> list[RevenueRow]:
+    first = starting_at.astimezone(UTC).date().toordinal()
+    last = ending_before.astimezone(UTC).date().toordinal()
+    pieces = _line_pieces(starting_at, ending_before, first, last)
+    pieces += _breakage_pieces(starting_at, ending_before, first, last)
+    pieces.sort(key=lambda piece: piece.order)
+    days = [date.fromordinal(ordinal) for ordinal in range(first, last)]
+    by_day: list[list[RevenueRow]] = [[] for _ in days]
+    amounts: dict[tuple[int, int], Decimal] = {}
+    make = RevenueRow._make
+    for piece in pieces:
+        for ordinal, count in piece.parts.items():
+            amount = amounts.get((count, piece.places))
+            if amount is None:
+                amount = amounts[(count, piece.places)] = Decimal(count).scaleb(-piece.places)
+            index = ordinal - first
+            by_day[index].append(make((days[index], amount, *piece.head)))
+    return [row for rows in by_day for row in rows]

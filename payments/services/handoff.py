@@ -3,19 +3,24 @@
 - `invoice.finalized` (heard in handlers.py) queues the invoice when its contract has an active
   Stripe configuration: it is sent after the connection's hand-off delay.
 - The `payments.send_invoices` schedule (or `manage.py invoices_send_to_providers`) sends what is
-  due: a worker claims a payment in a short transaction, calls Stripe outside any transaction,
-  then records the answer (status "sent" and Stripe's invoice id) or the error (retried with
-  backoff, `invoice.billing_provider_error` raised). Requests never call Stripe.
+  due, several invoices at once (`STRIPE_HANDOFF_WORKERS` threads): a thread claims a payment in
+  a short transaction, calls Stripe outside any transaction, then records the answer (status
+  "sent" and Stripe's invoice id) or the error (retried with backoff,
+  `invoice.billing_provider_error` raised). Requests never call Stripe.
 - `invoice.voided` asks for the Stripe invoice to be voided; the same schedule does it.
 Every attempt is logged (`HandoffAttempt`)."""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import connections, transaction
 from django.db.models import F
 
 from catalog.money import USD_CENTS_ID
@@ -116,11 +121,21 @@ class HandoffCounts:
     calls: int = 0
 
 
-def invoice_payments_send_due(*, now: datetime, limit: int = 1000) -> HandoffCounts:
-    """Send (or void) every payment due, one after another."""
+def invoice_payments_send_due(
+    *, now: datetime, limit: int = 1000, workers: int | None = None
+) -> HandoffCounts:
+    """Send (or void) every payment due, up to `workers` invoices at once (the
+    `STRIPE_HANDOFF_WORKERS` setting): each thread takes the next payment, claims it and makes
+    its calls in order, so the guarantees of one payment hold as they do alone. Called inside a
+    transaction (whose rows other connections cannot see yet), it sends one after another."""
+    due = [payment.pk for payment in payments_due(now=now, limit=limit)]
+    workers = min(settings.STRIPE_HANDOFF_WORKERS if workers is None else workers, len(due))
+    if workers <= 1 or db_connection.in_atomic_block:
+        outcomes = [invoice_payment_send(payment_id=pk, now=now) for pk in due]
+    else:
+        outcomes = _send_in_threads(due, workers, now)
     counts = HandoffCounts()
-    for payment in payments_due(now=now, limit=limit):
-        outcome, calls = invoice_payment_send(payment_id=payment.pk, now=now)
+    for outcome, calls in outcomes:
         counts.calls += calls
         if outcome == "sent":
             counts.sent += 1
@@ -129,6 +144,45 @@ def invoice_payments_send_due(*, now: datetime, limit: int = 1000) -> HandoffCou
         elif outcome == "failed":
             counts.failed += 1
     return counts
+
+
+def _send_in_threads(payment_ids: list, workers: int, now: datetime) -> list[tuple[str, int]]:
+    """`invoice_payment_send` of each payment in a pool of threads, each with its own database
+    connection, closed when the thread has no more work. An unexpected error (not Stripe's: those
+    are recorded on the payment) does not stop the other payments; the first is raised at the
+    end, once every thread is done."""
+    pending = queue.SimpleQueue()
+    for pk in payment_ids:
+        pending.put(pk)
+    outcomes: list[tuple[str, int]] = []
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            while True:
+                try:
+                    pk = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcomes.append(invoice_payment_send(payment_id=pk, now=now))
+                except Exception as exc:
+                    logger.exception("payments: sending payment %s failed", pk)
+                    errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=work, name=f"stripe-handoff-{n}", daemon=True)
+        for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return outcomes
 
 
 def invoice_payment_send(*, payment_id, now: datetime) -> tuple[str, int]:

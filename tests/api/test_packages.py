@@ -2,9 +2,10 @@
 
 import pytest
 
+from customers.models import Contract
 from tests.api.conftest import UNKNOWN, data, error
 from tests.catalog.factories import ProductFactory, RateCardFactory
-from tests.customers.factories import CustomerFactory
+from tests.customers.factories import BillingProviderConfigurationFactory, CustomerFactory
 
 
 @pytest.fixture
@@ -181,8 +182,61 @@ def test_a_package_contract_takes_no_other_terms(package, post, card):
     }
     assert error(post("/v1/contracts/create", body), 400) == (
         "rate_card_id: Not allowed with package_id: the package sets it "
-        "(only customer_id, starting_at, uniqueness_key and custom_fields)."
+        "(only customer_id, starting_at, uniqueness_key, custom_fields, transition and "
+        "billing_provider_configuration)."
     )
+
+
+def _package_contract(package, customer, billing: dict) -> dict:
+    return {
+        "customer_id": str(customer.pk),
+        "package_id": package["id"],
+        "starting_at": "2024-01-01T00:00:00Z",
+        "billing_provider_configuration": billing,
+    }
+
+
+def test_a_package_contract_takes_the_customers_billing_provider_configuration(package, post):
+    config = BillingProviderConfigurationFactory(billing_provider_customer_id="cus_Pkg1")
+    customer = config.customer
+    by_provider = {"billing_provider": "stripe", "delivery_method": "direct_to_billing_provider"}
+    created = data(post("/v1/contracts/create", _package_contract(package, customer, by_provider)))
+    contract = Contract.objects.get(pk=created["id"])
+    assert (str(contract.package_id), contract.billing_provider_configuration) == (
+        package["id"],
+        config,
+    )
+    assert contract.billing_provider == "stripe"
+    got = data(
+        post("/v2/contracts/get", {"contract_id": created["id"], "customer_id": str(customer.pk)})
+    )
+    assert got["customer_billing_provider_configuration"]["id"] == str(config.pk)
+    by_id = {"billing_provider_configuration_id": str(config.pk)}
+    body = {**_package_contract(package, customer, by_id), "starting_at": "2025-01-01T00:00:00Z"}
+    again = data(post("/v1/contracts/create", body))
+    assert Contract.objects.get(pk=again["id"]).billing_provider_configuration == config
+
+
+def test_a_package_contract_with_a_billing_configuration_the_customer_lacks_is_refused(
+    package, post
+):
+    customer = CustomerFactory()
+    other = BillingProviderConfigurationFactory()
+    by_id = {"billing_provider_configuration_id": str(other.pk)}
+    assert error(
+        post("/v1/contracts/create", _package_contract(package, customer, by_id)), 404
+    ) == (
+        f"Billing provider configuration {other.pk} not found among the active ones of "
+        f"customer {customer.pk}."
+    )
+    by_provider = {"billing_provider": "stripe"}
+    body = _package_contract(package, customer, by_provider)
+    assert error(post("/v1/contracts/create", body), 400) == (
+        f"billing_provider_configuration: Customer {customer.pk} has no active stripe "
+        "configuration delivered by direct_to_billing_provider (set one with "
+        "setCustomerBillingProviderConfigurations)."
+    )
+    assert not Contract.objects.filter(customer=customer).exists()
 
 
 def test_archived_package_makes_no_contracts(package, post):

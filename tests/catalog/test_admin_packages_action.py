@@ -14,7 +14,7 @@ from customers import services
 from customers.models import Contract
 from tests.catalog.admin_posts import split_datetime
 from tests.catalog.factories import ProductFactory, RateCardFactory
-from tests.customers.factories import CustomerFactory
+from tests.customers.factories import BillingProviderConfigurationFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -293,5 +293,34 @@ def test_a_used_uniqueness_key_is_refused_on_its_field(admin_client, package):
     assert response.status_code == 200
     assert response.context["form"].errors["uniqueness_key"] == [
         "Contract with this Uniqueness key already exists."
+    ]
+    assert not Contract.objects.filter(customer=customer).exists()
+
+
+def test_the_form_sends_the_contracts_invoices_to_a_configuration_of_the_customer(
+    admin_client, package
+):
+    config = BillingProviderConfigurationFactory(billing_provider_customer_id="cus_Pkg9")
+    html = admin_client.get(f"{create_url(package)}?customer={config.customer_id}").content
+    assert f'<option value="{config.pk}">Stripe cus_Pkg9</option>'.encode() in html
+    assert b"admin_extra/billing_configurations.js" in html
+    data = {**form_data(config.customer), "billing_provider_configuration": str(config.pk)}
+    response = admin_client.post(create_url(package), data)
+    assert response.status_code == 302
+    contract = Contract.objects.get(customer=config.customer)
+    assert (contract.billing_provider_configuration, contract.billing_provider) == (
+        config,
+        "stripe",
+    )
+
+
+def test_the_form_refuses_a_configuration_of_another_customer(admin_client, package):
+    customer = CustomerFactory()
+    other = BillingProviderConfigurationFactory()
+    data = {**form_data(customer), "billing_provider_configuration": str(other.pk)}
+    response = admin_client.post(create_url(package), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors["billing_provider_configuration"] == [
+        "Select a valid choice. That choice is not one of the available choices."
     ]
     assert not Contract.objects.filter(customer=customer).exists()

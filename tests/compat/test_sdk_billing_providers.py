@@ -141,3 +141,33 @@ def test_set_up_billing_provider_says_marketplaces_are_not_offered(client):
         "billing_provider: aws_marketplace is not offered: invoices can be sent to Stripe only "
         "(marketplaces and other providers come later)."
     )
+
+
+def test_a_contract_from_a_package_takes_a_billing_provider_configuration(
+    client, connection, world
+):
+    customer = world["customer"]
+    made = client.v1.customers.set_billing_configurations(
+        data=[
+            {
+                "billing_provider": "stripe",
+                "customer_id": customer.id,
+                "configuration": {"stripe_customer_id": "cus_P7"},
+                "delivery_method": "direct_to_billing_provider",
+            }
+        ]
+    ).data
+    package = client.v1.packages.create(name="Starter", rate_card_id=world["rate_card"]).data
+    contract = client.v1.contracts.create(
+        customer_id=customer.id,
+        package_id=package.id,
+        starting_at=datetime(2024, 1, 1, tzinfo=UTC),
+        billing_provider_configuration={
+            "billing_provider": "stripe",
+            "delivery_method": "direct_to_billing_provider",
+        },
+    ).data
+    got = client.v2.contracts.retrieve(contract_id=contract.id, customer_id=customer.id).data
+    assert got.package_id == package.id
+    assert got.customer_billing_provider_configuration.id == made[0].id
+    assert Contract.objects.get(pk=contract.id).billing_provider == "stripe"

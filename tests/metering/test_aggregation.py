@@ -628,3 +628,54 @@ def test_a_usage_filter_counts_only_the_events_it_keeps():
     assert read(unique, ["region"], ("region", [])) == [{}, {}]
     with pytest.raises(ValueError, match="not a group key"):
         read(total, [], ("colour", ["red"]))
+
+
+def test_usage_by_customer_reads_many_customers_at_once_as_each_alone():
+    acme, globex, idle = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    IngestAliasFactory(customer=acme, alias="acme-prod")
+    metrics = {
+        kind: BillableMetricFactory(
+            aggregation_type=kind, aggregation_key="" if kind == "COUNT" else "n"
+        )
+        for kind in ("COUNT", "SUM", "MAX", "LATEST", "UNIQUE")
+    }
+    ingest(
+        ev(str(acme.id), {"n": 5, "region": "eu"}, at=NOW - timedelta(hours=3)),
+        ev("acme-prod", {"n": 2, "region": "eu"}, at=NOW - timedelta(hours=1)),
+        ev("acme-prod", {"n": 7, "region": "us"}, at=NOW - timedelta(hours=2)),
+        ev(str(globex.id), {"n": 4, "region": "eu"}, at=NOW - timedelta(hours=2)),
+    )
+    ids = {
+        "acme": [str(acme.id), "acme-prod"],
+        "globex": [str(globex.id)],
+        "idle": [str(idle.id)],
+    }
+    expected = {
+        "COUNT": {"acme": "3", "globex": "1"},
+        "SUM": {"acme": "14", "globex": "4"},
+        "MAX": {"acme": "7", "globex": "4"},
+        "LATEST": {"acme": "2", "globex": "4"},
+        "UNIQUE": {"acme": "3", "globex": "1"},
+    }
+    for kind, metric in metrics.items():
+        got = selectors.usage_by_customer(
+            metric=metric, customer_ids=ids, starting_at=START, ending_before=END, group_keys=[]
+        )
+        assert got == {
+            "acme": {(): Decimal(expected[kind]["acme"])},
+            "globex": {(): Decimal(expected[kind]["globex"])},
+            "idle": {},
+        }, kind
+        for key, own in ids.items():
+            alone = selectors.usage_by_segment(
+                metric=metric, customer_ids=own, boundaries=[START, END], group_keys=[]
+            )[0]
+            assert got[key] == alone, kind
+    by_region = selectors.usage_by_customer(
+        metric=metrics["SUM"],
+        customer_ids=ids,
+        starting_at=START,
+        ending_before=END,
+        group_keys=["region"],
+    )
+    assert by_region["acme"] == {("eu",): Decimal("7"), ("us",): Decimal("7")}

@@ -1,18 +1,24 @@
-"""A local fake of the part of Stripe's HTTP API the product uses (invoices, invoice items,
-finalize, void, delete), served on 127.0.0.1 by werkzeug so the official `stripe` library can be
-pointed at it (`STRIPE_API_BASE`). It records every request, answers with Stripe-shaped objects,
-honours idempotency keys as Stripe does (a key replays its first answer; the same key with other
-parameters is refused), and can be told to fail the next calls: with a 500 before doing anything,
-or by doing the work and answering too late (a timeout whose effect happened).
+"""A local fake of the part of Stripe's HTTP API the product uses (invoices: create, retrieve,
+finalize, void, delete; invoice items: create, list by invoice), served on 127.0.0.1 by werkzeug
+so the official `stripe` library can be pointed at it (`STRIPE_API_BASE`). It records every
+request, answers with Stripe-shaped objects, honours idempotency keys as Stripe does (a key
+replays its first answer; the same key with other parameters is refused; `forget_keys()` is the
+24 hours after which Stripe forgets them), and can be told to fail the next calls: with a 500
+before doing anything, or by doing the work and answering too late (a timeout whose effect
+happened).
 
-Used by tests/payments and benchmarks/payments.py."""
+Used by tests/payments and benchmarks/payments.py (which serves it in a process of its own, as
+Stripe runs elsewhere: `in_own_process`)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -38,6 +44,8 @@ class FakeStripe:
     items: dict[str, dict] = field(default_factory=dict)
     missing_customers: set[str] = field(default_factory=set)
     latency: float = 0.0
+    most_at_once: int = 0
+    _in_flight: int = 0
     _failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     _idempotent: dict[str, tuple[str, int, dict]] = field(default_factory=dict)
     _ids = itertools.count(1)
@@ -45,10 +53,11 @@ class FakeStripe:
 
     # --- what tests set up and read -----------------------------------------------------------
 
-    def fail_next(self, route: str, kind: str = "500", times: int = 1) -> None:
-        """`route`: "create_invoice", "create_item", "finalize", "void", "delete"; `kind`:
-        "500" (nothing done) or "timeout" (done, answered after the client gave up)."""
-        self._failures[route].extend([kind] * times)
+    def fail_next(self, route: str, kind: str = "500", times: int = 1, after: int = 0) -> None:
+        """`route`: "create_invoice", "create_item", "finalize", "void", "delete", "retrieve",
+        "list_items"; `kind`: "500" (nothing done) or "timeout" (done, answered after the client
+        gave up); `after`: how many calls of the route succeed first."""
+        self._failures[route].extend(["ok"] * after + [kind] * times)
 
     def made(self, route_path: str, method: str = "POST") -> list[Call]:
         """The calls that did work (not replays, not failures) on paths starting so."""
@@ -64,17 +73,39 @@ class FakeStripe:
     def reset(self) -> None:
         self.calls.clear()
 
+    def stats(self) -> dict:
+        """How many invoices and items it holds, and how many requests it answered."""
+        return {
+            "invoices": len(self.invoices),
+            "items": len(self.items),
+            "requests": len(self.calls),
+        }
+
+    def forget_keys(self) -> None:
+        """What Stripe does 24 hours after a key's first use: the key is new again."""
+        with self._lock:
+            self._idempotent.clear()
+
     # --- the WSGI app ---------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
-        response = self._handle(request)
+        if environ["PATH_INFO"] == "/_fake/stats":
+            return _json(200, self.stats())(environ, start_response)
+        with self._lock:
+            self._in_flight += 1
+            self.most_at_once = max(self.most_at_once, self._in_flight)
+        try:
+            response = self._handle(Request(environ))
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
         if self.latency:
             time.sleep(self.latency)
-        params = _nested(request.form.items(multi=True))
+        source = request.args if request.method == "GET" else request.form
+        params = _nested(source.items(multi=True))
         key = request.headers.get("Idempotency-Key")
         call = Call(request.method, request.path, params, key)
         with self._lock:
@@ -125,6 +156,10 @@ class FakeStripe:
             return "create_invoice", self._create_invoice, ()
         if parts == ["v1", "invoiceitems"] and method == "POST":
             return "create_item", self._create_item, ()
+        if parts == ["v1", "invoiceitems"] and method == "GET":
+            return "list_items", self._list_items, ()
+        if len(parts) == 3 and parts[:2] == ["v1", "invoices"] and method == "GET":
+            return "retrieve", self._retrieve, (parts[2],)
         if len(parts) == 4 and parts[:2] == ["v1", "invoices"] and method == "POST":
             action = {"finalize": self._finalize, "void": self._void}.get(parts[3])
             return parts[3], action, (parts[2],)
@@ -185,6 +220,32 @@ class FakeStripe:
         invoice["lines"]["data"].append(item)
         invoice["total"] += item["amount"]
         return 200, item
+
+    def _list_items(self, params):
+        """Newest first, `limit` a page (at most 100), `starting_after` an item id."""
+        items = [
+            item
+            for item in reversed(self.items.values())
+            if not params.get("invoice") or item["invoice"] == params["invoice"]
+        ]
+        if params.get("starting_after"):
+            ids = [item["id"] for item in items]
+            items = items[ids.index(params["starting_after"]) + 1 :]
+        limit = min(_int(params.get("limit")) or 10, 100)
+        return 200, {
+            "object": "list",
+            "url": "/v1/invoiceitems",
+            "has_more": len(items) > limit,
+            "data": items[:limit],
+        }
+
+    def _retrieve(self, params, invoice_id):
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            return 404, _error_body(
+                "invalid_request_error", f"No such invoice: '{invoice_id}'", "resource_missing"
+            )
+        return 200, invoice
 
     def _finalize(self, params, invoice_id):
         invoice = self.invoices.get(invoice_id)
@@ -274,3 +335,37 @@ class running:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class in_own_process:
+    """`with in_own_process() as fake:` serves a fake in a child process (`fake.url`;
+    `fake.stats()`: its counts of invoices, items and requests), so that its work does not share
+    the interpreter of the code calling it, as Stripe's does not."""
+
+    def __enter__(self) -> in_own_process:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.payments.fake_stripe"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self.process.stdout.readline().strip()
+        return self
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/_fake/stats") as response:
+            return json.load(response)
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+if __name__ == "__main__":
+    with running(FakeStripe()) as url:
+        print(url, flush=True)
+        sys.stdin.read()  # until the parent closes it

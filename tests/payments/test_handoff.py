@@ -6,6 +6,7 @@ from django.db import transaction
 
 from core import outbox
 from core.models import DomainEvent
+from payments import stripe_api
 from payments.models import HandoffAttempt, InvoicePayment
 from payments.services import (
     invoice_payment_queue,
@@ -158,7 +159,7 @@ def test_a_failure_records_the_error_raises_the_event_and_backs_off(
     event = DomainEvent.objects.get(type="invoice.billing_provider_error")
     assert event.payload["error"] == payment.last_error
     assert HandoffAttempt.objects.get().succeeded is False
-    # Not due yet; then the retry fills the same Stripe invoice: the items replay, one invoice.
+    # Not due yet; then the retry finishes the same Stripe invoice: its items are there already.
     assert invoice_payments_send_due(now=DUE + timedelta(seconds=5)).sent == 0
     counts = invoice_payments_send_due(now=DUE + timedelta(minutes=1))
     assert counts.sent == 1
@@ -257,3 +258,108 @@ def test_a_claimed_payment_is_not_sent_by_a_second_worker(connection, invoice, f
     InvoicePayment.objects.filter(pk=payment.pk).update(claimed_until=DUE + timedelta(minutes=5))
     assert invoice_payment_send(payment_id=payment.pk, now=DUE) == ("skipped", 0)
     assert fake_stripe.calls == []
+
+
+# --- Retries after Stripe forgot the idempotency keys (24 hours) ----------------------------------
+
+LATER = DUE + timedelta(hours=25)
+
+
+def _line_ids(calls):
+    return [call.params["metadata"]["invoice_line_id"] for call in calls]
+
+
+@pytest.mark.django_db
+def test_a_retry_after_stripe_forgot_the_keys_creates_only_the_missing_items(
+    connection, invoice, fake_stripe, settings
+):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    fake_stripe.fail_next("create_item", "500", after=1)
+    invoice_payment_queue(invoice=invoice, now=FINALIZED_AT)
+    assert invoice_payments_send_due(now=DUE).failed == 1
+    payment = InvoicePayment.objects.get()
+    assert len(fake_stripe.items) == 1
+    fake_stripe.forget_keys()
+    fake_stripe.reset()
+    counts = invoice_payments_send_due(now=LATER)
+    assert (counts.sent, counts.calls) == (1, 5)
+    retrieve, listing, *created, finalize = fake_stripe.calls
+    assert (retrieve.method, retrieve.path) == ("GET", f"/v1/invoices/{payment.external_id}")
+    assert (listing.method, listing.path) == ("GET", "/v1/invoiceitems")
+    assert listing.params == {"invoice": payment.external_id, "limit": "100"}
+    lines = {line.position: str(line.pk) for line in invoice.line_items.all()}
+    assert _line_ids(created) == [lines[2], lines[3]]
+    assert finalize.path == f"/v1/invoices/{payment.external_id}/finalize"
+    assert len(fake_stripe.invoices) == 1
+    assert sorted(_line_ids(fake_stripe.made("/v1/invoiceitems"))) == sorted([lines[2], lines[3]])
+    assert len(fake_stripe.items) == 3
+    assert fake_stripe.invoices[payment.external_id]["total"] == 1349
+    payment.refresh_from_db()
+    assert (payment.status, payment.invoiced_total) == ("sent", 1349)
+
+
+@pytest.mark.django_db
+def test_a_retry_lists_the_items_page_by_page(connection, fake_stripe, settings, monkeypatch):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    monkeypatch.setattr(stripe_api, "LIST_PAGE", 2)
+    invoice = finalized_invoice(totals=("100", "200", "300", "400", "500"))
+    fake_stripe.fail_next("create_item", "500", after=3)
+    invoice_payment_queue(invoice=invoice, now=FINALIZED_AT)
+    invoice_payments_send_due(now=DUE)
+    fake_stripe.forget_keys()
+    fake_stripe.reset()
+    assert invoice_payments_send_due(now=LATER).sent == 1
+    listings = [call for call in fake_stripe.calls if call.path == "/v1/invoiceitems"]
+    first, second, *created = listings
+    assert (first.method, "starting_after" in first.params) == ("GET", False)
+    assert second.method == "GET"
+    assert second.params["starting_after"] in fake_stripe.items
+    lines = {line.position: str(line.pk) for line in invoice.line_items.all()}
+    assert _line_ids(created) == [lines[3], lines[4]]
+    assert len(fake_stripe.items) == 5
+    assert next(iter(fake_stripe.invoices.values()))["total"] == 1500
+
+
+@pytest.mark.django_db
+def test_a_retry_of_an_invoice_stripe_finalized_after_the_keys_expired_is_sent_as_it_is(
+    connection, invoice, fake_stripe, settings
+):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    fake_stripe.fail_next("finalize", "timeout")
+    invoice_payment_queue(invoice=invoice, now=FINALIZED_AT)
+    assert invoice_payments_send_due(now=DUE).failed == 1
+    fake_stripe.forget_keys()
+    fake_stripe.reset()
+    assert invoice_payments_send_due(now=LATER).sent == 1
+    payment = InvoicePayment.objects.get()
+    assert [(call.method, call.path) for call in fake_stripe.calls] == [
+        ("GET", f"/v1/invoices/{payment.external_id}")
+    ]
+    assert (payment.status, payment.invoiced_total, payment.last_error) == ("sent", 1349, "")
+    assert payment.hosted_invoice_url == f"{fake_stripe.url}/i/{payment.external_id}"
+    assert len(fake_stripe.items) == 3
+
+
+# --- The client ------------------------------------------------------------------------------------
+
+
+def test_the_environments_proxy_is_taken_unless_no_proxy_names_the_host(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert stripe_api.environment_proxy("https://api.stripe.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert stripe_api.environment_proxy("https://api.stripe.com") == {
+        "https": "http://proxy.internal:3128"
+    }
+    monkeypatch.setenv("NO_PROXY", "api.stripe.com")
+    assert stripe_api.environment_proxy("https://api.stripe.com") is None
+
+
+def test_a_thread_keeps_its_client_until_the_settings_change(settings):
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+    first = stripe_api.client_for("sk_test_one")
+    assert stripe_api.client_for("sk_test_one") is first
+    second = stripe_api.client_for("sk_test_two")
+    assert second is not first
+    settings.STRIPE_API_BASE = "http://127.0.0.1:10"
+    assert stripe_api.client_for("sk_test_two") is not second

@@ -8,13 +8,16 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from customers.models import AccessSegment, BalanceLedgerEntry, Commit, CommitInvoiceItem
 from invoicing.models import Invoice
+from invoicing.services import contract_drafts_ensure, invoice_void, invoices_finalize_due
 from payments.revenue import allocate, month_bounds, revenue_schedule
 from tests.invoicing.factories import (
     ContractFactory,
     InvoiceFactory,
     InvoiceLineItemFactory,
     ProductFactory,
+    RateFactory,
     ingest,
 )
 
@@ -242,3 +245,141 @@ def test_the_command_refuses_a_bad_month():
 
     with pytest.raises(CommandError, match="--month: '2026-13' is not a month as YYYY-MM"):
         call_command("revenue_schedule", "--month", "2026-13")
+
+
+# --- Breakage: an unused prepaid commit balance that expires -------------------------------------
+
+DEFERRED = ("deferred_revenue", "deferred_revenue_drawdown", "deferred_revenue_expiration")
+
+
+def _t(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def _commit_world(*, paid="5000", granted="5000"):
+    """A contract at 150 cents a token with a prepaid commit usable from March 1 to 15,
+    bought on March 1 for `paid` (none: given for free); 10 tokens on March 5 (1500, drawn) and
+    10 on March 20 (after the expiry, invoiced). Every invoice of March finalized."""
+    rate = RateFactory(price=Decimal("150"), product__name="Input Tokens")
+    rate.product.billable_metric.group_keys = []
+    rate.product.billable_metric.save()
+    contract = ContractFactory(rate_card=rate.rate_card, starting_at=_t(2026, 1, 1))
+    fixed = ProductFactory(type="FIXED", billable_metric=None, name="Commit product")
+    commit = Commit.objects.create(
+        customer=contract.customer, contract=contract, product=fixed, name="Prepaid 2026"
+    )
+    AccessSegment.objects.create(
+        commit=commit, amount=Decimal(granted), starting_at=MARCH, ending_before=_t(2026, 3, 16)
+    )
+    if paid is not None:
+        CommitInvoiceItem.objects.create(commit=commit, timestamp=MARCH, amount=Decimal(paid))
+    contract_drafts_ensure(contract=contract, now=MARCH)
+    for n, day in enumerate((5, 20)):
+        ingest(
+            [
+                {
+                    "transaction_id": f"{contract.pk}-{n}",
+                    "customer_id": str(contract.customer_id),
+                    "event_type": "tokens_usage",
+                    "timestamp": f"2026-03-{day:02d}T10:00:00Z",
+                    "properties": {"num_tokens": "10"},
+                }
+            ],
+            now=_t(2026, 3, 21),
+        )
+    invoices_finalize_due(now=_t(2026, 4, 3))
+    return contract, commit
+
+
+@pytest.mark.django_db
+def test_an_expired_prepaid_commit_balance_is_breakage_released_from_deferred_revenue():
+    contract, commit = _commit_world()
+    usage = Invoice.objects.get(contract=contract, type="USAGE", start_timestamp=MARCH)
+    expiration = BalanceLedgerEntry.objects.get(type="PREPAID_COMMIT_EXPIRATION")
+    assert (expiration.amount, expiration.timestamp) == (Decimal("-3500"), _t(2026, 3, 16))
+    rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
+    assert _by_category(rows) == {
+        "deferred_revenue": Decimal("5000"),
+        "usage": Decimal("3000"),
+        "deferred_revenue_drawdown": Decimal("-1500"),
+        "breakage": Decimal("3500"),
+        "deferred_revenue_expiration": Decimal("-3500"),
+    }
+    breakage = [r for r in rows if r.line_type == "prepaid_commit_expiration"]
+    assert [(r.day, r.category, r.amount) for r in breakage] == [
+        (date(2026, 3, 15), "breakage", Decimal("3500")),
+        (date(2026, 3, 15), "deferred_revenue_expiration", Decimal("-3500")),
+    ]
+    assert {(r.invoice_id, r.line_name, r.product_id, r.line_id) for r in breakage} == {
+        (str(usage.pk), "Prepaid 2026", str(commit.product_id), "")
+    }
+    # Nothing stays deferred, and the schedule still adds up to what was invoiced.
+    assert sum(r.amount for r in rows if r.category in DEFERRED) == 0
+    invoiced = Invoice.objects.filter(status="FINALIZED").values_list("total", flat=True)
+    assert sum(r.amount for r in rows) == sum(invoiced) == Decimal("6500")
+    assert revenue_schedule(starting_at=APRIL, ending_before=month_bounds("2026-04")[1]) == []
+
+
+@pytest.mark.django_db
+def test_breakage_is_valued_at_the_price_the_commit_was_bought_for():
+    _commit_world(paid="4000", granted="5000")
+    rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
+    totals = _by_category(rows)
+    assert (totals["breakage"], totals["deferred_revenue_expiration"]) == (
+        Decimal("2800"),
+        Decimal("-2800"),
+    )
+
+
+@pytest.mark.django_db
+def test_a_commit_given_for_free_deferred_nothing_and_has_no_breakage():
+    _commit_world(paid=None)
+    rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
+    assert BalanceLedgerEntry.objects.filter(type="PREPAID_COMMIT_EXPIRATION").exists()
+    assert not {"breakage", "deferred_revenue_expiration", "deferred_revenue"} & {
+        r.category for r in rows
+    }
+
+
+@pytest.mark.django_db
+def test_the_expiration_of_a_voided_invoice_is_no_breakage():
+    contract, _ = _commit_world()
+    usage = Invoice.objects.get(contract=contract, type="USAGE", start_timestamp=MARCH)
+    invoice_void(invoice=usage, now=_t(2026, 4, 5))
+    rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
+    assert not [r for r in rows if r.line_type == "prepaid_commit_expiration"]
+
+
+@pytest.mark.django_db
+def test_a_rollover_commit_expires_at_the_price_of_the_commit_it_rolled_over_from():
+    contract = ContractFactory()
+    fixed = ProductFactory(type="FIXED", billable_metric=None, name="Commit product")
+    bought = Commit.objects.create(customer=contract.customer, product=fixed, name="2025")
+    AccessSegment.objects.create(
+        commit=bought, amount=Decimal(1000), starting_at=_t(2025, 1, 1), ending_before=MARCH
+    )
+    CommitInvoiceItem.objects.create(commit=bought, timestamp=_t(2025, 1, 1), amount=Decimal(900))
+    middle = Commit.objects.create(
+        customer=contract.customer, product=fixed, name="2026 H1", rolled_over_from=bought
+    )
+    rolled = Commit.objects.create(
+        customer=contract.customer, product=fixed, name="2026 March", rolled_over_from=middle
+    )
+    segment = AccessSegment.objects.create(
+        commit=rolled, amount=Decimal(200), starting_at=MARCH, ending_before=_t(2026, 3, 11)
+    )
+    invoice = InvoiceFactory(contract=contract, status="FINALIZED", number=21, issued_at=APRIL)
+    BalanceLedgerEntry.objects.create(
+        commit=rolled,
+        segment=segment,
+        type="PREPAID_COMMIT_EXPIRATION",
+        amount=Decimal("-150"),
+        timestamp=_t(2026, 3, 11),
+        invoice_id=invoice.pk,
+    )
+    rows = revenue_schedule(starting_at=MARCH, ending_before=APRIL)
+    # 150 of access left, bought at 900 for 1,000: 135.
+    assert [(r.day, r.category, r.amount, r.line_name) for r in rows] == [
+        (date(2026, 3, 10), "breakage", Decimal("135"), "2026 March"),
+        (date(2026, 3, 10), "deferred_revenue_expiration", Decimal("-135"), "2026 March"),
+    ]

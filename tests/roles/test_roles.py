@@ -91,16 +91,9 @@ def test_a_viewer_is_offered_no_action_and_posting_one_changes_nothing(client, m
     assert _changes() == before
 
 
-# Issue 14's term pages, merged last, still type and show amounts as stored (cents): not yet
-# given money entry (see the finance desk's note). Every other page must pass.
-STORED_DECIMALS_NOT_YET = {"customers.ProfessionalService", "customers.RecurringBalance"}
-
-
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m._meta.label)
 def test_a_viewer_never_reads_a_stored_decimal(client, model):
     """Money and numbers as people write them ($1.50, 0.9), never as stored (150.000000000000)."""
-    if model._meta.label in STORED_DECIMALS_NOT_YET:
-        pytest.xfail("issue 14's term pages: amounts still as stored")
     obj = _instance(model)
     client.force_login(member(FINANCE_VIEWER))
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
