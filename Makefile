@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench install
+.PHONY: run test test-chdb lint bench install
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-logo --no-cache
 	DJANGO_SETTINGS_MODULE=billing_site.settings.test $(PY) manage.py makemigrations --check --dry-run
 
+# On SQLite (no DATABASE_URL), `make test` also runs the event-store suites on the ClickHouse store.
 test: lint
 	$(PY) -m pytest
+	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-chdb; fi
+
+# Metering, the golden invoices and the SDK's ingest flows again, with events in an in-process
+# ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
+CHDB_TESTS := tests/metering tests/invoicing/test_golden_e2e.py tests/invoicing/test_golden_e2e_terms.py \
+	tests/invoicing/test_golden_contract_terms.py \
+	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py
+test-chdb: $(STAMP)
+	@store=$$(mktemp -d /tmp/event-store.XXXXXX); trap 'rm -rf "$$store"' EXIT; \
+	echo "=== event-store suites on EVENT_STORE_URL=chdb://$$store ==="; \
+	EVENT_STORE_URL=chdb://$$store $(PY) -m pytest -q $(CHDB_TESTS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -10,7 +10,7 @@ PostgreSQL (default):
    less in them than in the rate) with the rate those allow on idle cores, then checks that every
    event was stored once and the pre-aggregates add up.
 2. SQL ceiling: the same events (same generator, same client processes) written with the very same
-   dedup + insert + pre-aggregation statement (`metering/sql.py`) straight through psycopg, no
+   dedup + insert + pre-aggregation statement (`metering/stores/relational/sql.py`) straight through psycopg, no
    Django, no HTTP, no validation. Prints events/s, CPU per batch, and the HTTP/SQL ratio.
 3. Selector: one customer with 1,000,000 events in a month over 50 group values (raw events and
    their hourly aggregates written in SQL), then `metric_usage_by_group` (and by day) timed: p50
@@ -349,7 +349,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     from django.db import connection
 
     from metering.definitions import definitions_signature
-    from metering.sql import INGEST_SQL
+    from metering.stores.relational.sql import INGEST_SQL
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -387,7 +387,8 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     from django.db import connection
 
     from customers.models import Customer
-    from metering.selectors import fetch_range_rows, metric_usage_by_group, metric_usage_by_segment
+    from metering.selectors import metric_usage_by_group, metric_usage_by_segment
+    from metering.stores.relational.reads import fetch_range_rows
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     end = datetime(2026, 2, 1, tzinfo=UTC)

@@ -198,23 +198,20 @@ def _from_raw_events(
     only: tuple[str, list[str]] | None = None,
 ) -> GroupUsage:
     from invoicing.selectors import customer_event_ids
-    from metering.models import UsageEvent
+    from metering.selectors import events_between
 
     if customer_ids is None:
         customer_ids = customer_event_ids(customer=customer)
-    events = UsageEvent.objects.filter(
-        customer_id__in=customer_ids,
-        timestamp__gte=starting_at,
-        timestamp__lt=ending_before,
-    )
-    if metric.event_types_in:
-        events = events.filter(event_type__in=metric.event_types_in)
     aggregation = metric.aggregation_type
     key = metric.aggregation_key
     state: dict[tuple[str, ...], object] = {}
-    rows = events.order_by("timestamp", "received_at", "id").values_list("event_type", "properties")
-    for event_type, properties in rows.iterator(chunk_size=5000):
-        properties = properties or {}
+    rows = events_between(
+        customer_ids=customer_ids,
+        starting_at=starting_at,
+        ending_before=ending_before,
+        event_types=metric.event_types_in or None,
+    )
+    for event_type, properties in rows:
         if not event_matches(metric, event_type, properties):
             continue
         if only is not None and (

@@ -9,6 +9,7 @@ events instead of a DISTINCT over the whole table.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,10 +32,19 @@ from customers.models import Contract, Customer
 
 from . import selectors, services
 from .definitions import CompiledMetric, numeric_value
-from .models import IngestedTransaction, UsageEvent
+from .models import PropertiesEncoder, UsageEvent
+from .stores import event_store
 from .validation import MAX_AGE, MAX_AHEAD, parse_timestamp
 
 COUNT_LIMIT = 10_000
+STORE_PAGE = 50
+
+
+def _cursor(value: str) -> tuple[datetime, str] | None:
+    """The (timestamp, transaction id) after which the next page of the store's list starts."""
+    moment, _, transaction_id = value.partition("|")
+    parsed = parse_timestamp(moment) if moment else None
+    return (parsed, transaction_id) if parsed is not None else None
 
 
 class EstimatedCountPaginator(Paginator):
@@ -130,6 +140,54 @@ class UsageEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        if event_store().name == "relational":
+            return super().changelist_view(request, extra_context)
+        return self.store_list_view(request)
+
+    def store_list_view(self, request):
+        """The event list read from a store other than the relational tables (ClickHouse):
+        exact search, event type, unattributed ids, newest first, a page at a time by cursor."""
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        q = request.GET.get("q", "").strip()
+        event_type = request.GET.get("event_type") or None
+        unattributed = request.GET.get("attribution") == "unattributed"
+        customer_ids = None
+        if unattributed:
+            customer_ids = [row.customer_id for row in selectors.unattributed_customer_ids()]
+        before = _cursor(request.GET.get("before", ""))
+        filters = {"event_type": event_type, "before": before, "limit": STORE_PAGE + 1}
+        events = []
+        if q:
+            events = selectors.recent_events(customer_ids=customer_ids, transaction_id=q, **filters)
+            if not events and (customer_ids is None or q in customer_ids):
+                events = selectors.recent_events(customer_ids=[q], **filters)
+        else:
+            events = selectors.recent_events(customer_ids=customer_ids, **filters)
+        next_url = None
+        if len(events) > STORE_PAGE:
+            events = events[:STORE_PAGE]
+            last = events[-1]
+            query = request.GET.copy()
+            query["before"] = f"{last.timestamp.isoformat()}|{last.transaction_id}"
+            next_url = f"?{query.urlencode()}"
+        types = {t for m in BillableMetric.objects.all() for t in m.event_types_in}
+        types.update(e.event_type for e in selectors.recent_events(limit=1000))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage events",
+            "opts": self.model._meta,
+            "store_name": "ClickHouse",
+            "events": [(e, json.dumps(e.properties, cls=PropertiesEncoder)) for e in events],
+            "q": q,
+            "event_type": event_type or "",
+            "event_types": sorted(types),
+            "unattributed": unattributed,
+            "next_url": next_url,
+        }
+        return TemplateResponse(request, "admin/metering/usageevent/store_list.html", context)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -334,12 +392,10 @@ class TestEventForm(forms.Form):
 
     def clean_transaction_id(self) -> str:
         value = self.cleaned_data["transaction_id"]
-        seen = IngestedTransaction.objects.filter(
-            transaction_id=value, received_at__gte=self.now - MAX_AGE
-        ).first()
+        seen = selectors.transaction_accepted_at(transaction_id=value, now=self.now)
         if seen is not None:
             raise forms.ValidationError(
-                f"This transaction_id was already accepted on {seen.received_at:%Y-%m-%d %H:%M} "
+                f"This transaction_id was already accepted on {seen:%Y-%m-%d %H:%M} "
                 "UTC: the event would be dropped as a duplicate. Use a fresh one."
             )
         return value

@@ -1,8 +1,8 @@
 """Metering writes: ingest a batch of usage events, backfill a metric, expire the dedup ledger.
 
 Every caller of ingestion (the API view, the admin's sandbox "send test event" form, tests) goes
-through `usage_events_ingest`; the hot path itself lives in `metering.ingest` and the backfill in
-`metering.backfill`.
+through `usage_events_ingest`; the hot path and the backfill live in the event store
+(`metering.stores`: the relational store or ClickHouse).
 
 Late events: `is_late` is a hook the invoicing side will provide (it knows which periods are
 finalized). It receives every `(customer_id as received, timestamp)` of a batch and answers one
@@ -22,11 +22,9 @@ from django.utils.module_loading import import_string
 from catalog.models import BillableMetric
 from core import outbox
 
-from .backfill import Progress
-from .backfill import metric_aggregates_backfill as _backfill
-from .ingest import LateCheck, StoreResult, batch_store
-from .models import DuplicateEvent, IngestedTransaction, UsageMark
-from .validation import MAX_AGE, IngestError, events_validate
+from .models import UsageMark
+from .stores import LateCheck, Progress, StoreResult, event_store
+from .validation import IngestError, events_validate
 
 __all__ = [
     "IngestError",
@@ -57,7 +55,7 @@ def usage_events_ingest(
     dropped silently and reported in the result.
     """
     validated = events_validate(events, now=now)
-    result = batch_store(validated, now=now, is_late=is_late)
+    result = event_store().append(validated, now=now, is_late=is_late)
     if result.woke:
         # After the batch's own commit (the PostgreSQL statement runs in autocommit): were the
         # process to die in between, the marks stay and the readers' schedule finds them.
@@ -88,14 +86,12 @@ def late_event_check() -> LateCheck | None:
 
 
 def metric_aggregates_backfill(*, metric: BillableMetric, progress: Progress | None = None) -> int:
-    """Make `metric` measure the events stored before it existed (idempotent; see
-    `metering.backfill`). Call it after the metric is committed. Returns the events matched."""
-    return _backfill(metric=metric, progress=progress)
+    """Make `metric` measure the events stored before it existed (idempotent, safe while
+    ingestion runs; see the store's `metric_backfill`). Call it after the metric is committed.
+    Returns the events matched."""
+    return event_store().metric_backfill(metric=metric, progress=progress)
 
 
 def ingested_transactions_expire(*, now: datetime) -> int:
     """Forget transaction ids (and logged duplicates) older than the 34-day dedup window."""
-    cutoff = now - MAX_AGE
-    deleted, _ = IngestedTransaction.objects.filter(received_at__lt=cutoff).delete()
-    DuplicateEvent.objects.filter(received_at__lt=cutoff).delete()
-    return deleted
+    return event_store().expire(now=now)

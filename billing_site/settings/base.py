@@ -233,6 +233,11 @@ Q_CLUSTER = {
     "catch_up": False,
     "poll": 1,
 }
+# Several nodes' workers may share a Redis broker instead of the database's queue table
+# (django-q2's "redis" broker): Q_REDIS_URL=redis://host:6379/0.
+if os.environ.get("Q_REDIS_URL"):
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
 
 # Threshold alerts: customers with new usage are evaluated at most once per this many seconds
 # (the debounce that bounds the alert worker's work whatever the ingest rate; a crossing reaches
@@ -246,6 +251,11 @@ ALERTS_EVALUATION_NICE = int(os.environ.get("ALERTS_EVALUATION_NICE", "0"))
 BILLING_FINALIZATION_GRACE = timedelta(
     hours=float(os.environ.get("BILLING_FINALIZATION_GRACE_HOURS", "24"))
 )
+
+# Where usage events live (`metering.stores`): empty for the relational database above,
+# clickhouse://user:password@host:8123/database[?cluster=NAME] for a ClickHouse server or cluster,
+# chdb:///absolute/path for the same engine inside this one process (tests, CI, one-process setups).
+EVENT_STORE_URL = os.environ.get("EVENT_STORE_URL", "")
 
 # The audit trail: django-auditlog's entries, in our model that also names API tokens as actors.
 # auditlog's own LogEntry is swapped out; its migrations would still create its table (a foreign

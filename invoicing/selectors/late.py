@@ -100,8 +100,6 @@ def is_late(periods_: list[tuple[datetime, datetime]], timestamp: datetime) -> b
 
 def customer_late_event_count(*, customer: Customer) -> int:
     """How many of the customer's events arrived after their period was finalized."""
-    from metering.models import UsageEvent
+    from metering.selectors import late_event_count
 
-    return UsageEvent.objects.filter(
-        customer_id__in=customer_event_ids(customer=customer), is_late=True
-    ).count()
+    return late_event_count(customer_ids=customer_event_ids(customer=customer))

@@ -15,9 +15,21 @@ from sqlglot import exp
 from catalog.models import BillableMetric
 
 from ..models import MetricAggregate, SqlMetricResult
+from ..stores import event_store
 from .by_hour import _hourly_rows, _merge, _read_hours, _scope
 from .compiler import _parsed, bind, compile_sql_metric, hourly
 from .runner import _number, _run
+
+
+def _check_store() -> None:
+    """SQL metrics query the relational database's events; a ClickHouse event store keeps them
+    elsewhere, so they are refused there (at creation, and at read for one made before)."""
+    store = event_store()
+    if store.name != "relational":
+        raise ValueError(
+            f"SQL billable metrics need the relational event store; this installation keeps "
+            f"its events in {store.name} (EVENT_STORE_URL). Use an aggregation metric instead."
+        )
 
 
 def _fingerprint(metric: BillableMetric, ids: Sequence[str], start: datetime, end: datetime) -> str:
@@ -42,6 +54,7 @@ def sql_metric_rows(
     while no event of the customer arrived in the window's hours."""
     if not customer_ids:
         return []
+    _check_store()
     parsed = _parsed(metric.sql)
     if hourly(parsed):
         return _hourly_rows(metric, parsed, customer_ids, starting_at, ending_before, only)
@@ -113,7 +126,8 @@ def sql_metric_usage(
 
 def sql_metric_check_runs(metric_sql: str) -> None:
     """Run a new query once over no events, so a type error (SUM of text) is refused when the
-    metric is made, not when a draft is read."""
+    metric is made, not when a draft is read (nor made at all on a ClickHouse event store)."""
+    _check_store()
     parsed = _parsed(metric_sql)
     vendor = connection.vendor
     moment = datetime(2000, 1, 1, tzinfo=UTC)
@@ -138,6 +152,7 @@ def sql_metric_usage_by_segment(
     """`sql_metric_usage` for each segment of hour-aligned `bounds` (the usage API's windows).
     An hourly query is read once, hour by hour, over the whole range and each hour added to its
     segment; any other query runs once per segment."""
+    _check_store()
     parsed = _parsed(metric.sql)
     if not hourly(parsed) or len(bounds) <= 2:
         return [

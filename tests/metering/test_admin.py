@@ -13,6 +13,7 @@ from metering import selectors, services
 from metering.models import UsageEvent
 from tests.catalog.factories import ProductFactory, RateCardFactory
 from tests.customers.factories import ContractFactory
+from tests.metering.stored import stored_count, stored_one
 
 from .factories import (
     BillableMetricFactory,
@@ -39,6 +40,7 @@ def _ingest(customer_id: str, tx: str | None = None, event_type="api_call", **pr
     )
 
 
+@pytest.mark.relational_store
 def test_usage_event_list_page(admin_client):
     _ingest("someone", tokens=5)
     UsageEventFactory(transaction_id="old-one", customer_id="other")
@@ -48,6 +50,7 @@ def test_usage_event_list_page(admin_client):
     assert b"Unattributed events" in response.content
 
 
+@pytest.mark.relational_store
 def test_usage_event_search_by_transaction_id_and_customer_id(admin_client):
     _ingest("alice", tx="tx-alice")
     _ingest("bob", tx="tx-bob")
@@ -58,6 +61,7 @@ def test_usage_event_search_by_transaction_id_and_customer_id(admin_client):
     assert [e.customer_id for e in by_customer.context["cl"].result_list] == ["bob"]
 
 
+@pytest.mark.relational_store
 def test_usage_event_filters_by_event_type_and_date(admin_client):
     _ingest("c", event_type="api_call")
     _ingest("c", event_type="storage")
@@ -75,6 +79,7 @@ def test_usage_event_filters_by_event_type_and_date(admin_client):
     assert len(response.context["cl"].result_list) == 2
 
 
+@pytest.mark.relational_store
 def test_usage_event_list_does_not_count_the_whole_table(admin_client):
     for _ in range(3):
         _ingest("c")
@@ -84,6 +89,7 @@ def test_usage_event_list_does_not_count_the_whole_table(admin_client):
     assert cl.result_count == 3
 
 
+@pytest.mark.relational_store
 def test_usage_event_detail_is_read_only(admin_client):
     _ingest("c", tx="detail", tokens="1.5")
     event = UsageEvent.objects.get()
@@ -95,6 +101,7 @@ def test_usage_event_detail_is_read_only(admin_client):
     assert admin_client.get(reverse("admin:metering_usageevent_add")).status_code == 403
 
 
+@pytest.mark.relational_store
 def test_unattributed_page_lists_ids_without_a_customer(admin_client):
     customer = CustomerFactory()
     IngestAliasFactory(customer=customer, alias="known")
@@ -168,7 +175,7 @@ def test_sandbox_accepts_an_event_and_shows_the_new_value(admin_client, sandbox)
     message = next(str(m) for m in response.context["messages"])
     assert message.startswith(f"Test event {data['transaction_id']} accepted for Acme. Tokens in ")
     assert message.endswith(": 1,500 (sum of tokens).")
-    event = UsageEvent.objects.get()
+    event = stored_one()
     assert event.transaction_id == data["transaction_id"]
     assert event.properties == {"tokens": "1500", "region": "eu", "tier": "pro"}
     now = timezone.now()
@@ -187,7 +194,7 @@ def _refused(admin_client, url, **changes) -> str:
     data.update(changes)
     response = admin_client.post(url, data)
     assert response.status_code == 200
-    assert UsageEvent.objects.filter(transaction_id=data["transaction_id"]).count() == (
+    assert stored_count(transaction_id=data["transaction_id"]) == (
         1 if changes.get("transaction_id") == "used" else 0
     )
     form = response.context["form"]
@@ -285,7 +292,7 @@ def test_sandbox_says_plainly_that_an_unknown_id_would_be_unattributed(admin_cli
         "the event would be stored unattributed and count for nobody. Use the customer's id or "
         "alias, or tick “Send it unattributed anyway”."
     ]
-    assert not UsageEvent.objects.exists()
+    assert stored_count() == 0
 
     sent = admin_client.post(url, data | {"send_unattributed": "on"}, follow=True)
 
@@ -296,7 +303,7 @@ def test_sandbox_says_plainly_that_an_unknown_id_would_be_unattributed(admin_cli
         "nobody until that id is added to a customer as an ingest alias."
     )
     assert "Acme" not in message
-    assert UsageEvent.objects.get().customer_id == "nobody-has-this"
+    assert stored_one().customer_id == "nobody-has-this"
 
 
 def test_sandbox_message_gives_the_products_unit_too(admin_client, sandbox):

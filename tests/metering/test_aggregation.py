@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from customers.models import IngestAlias
 from metering import selectors, services
-from metering.models import MetricAggregate, UsageEvent
 
 from .factories import BillableMetricFactory, CustomerFactory, IngestAliasFactory
+from .stored import store_reset, stored_count, stored_events
 
 pytestmark = pytest.mark.django_db
 
@@ -313,7 +313,7 @@ def test_duplicates_never_reach_the_aggregates():
     ingest(first, dict(first, properties={"tokens": 100}))
     ingest(dict(first, properties={"tokens": 1000}))
     assert usage(metric, customer) == {(): Decimal("5")}
-    assert MetricAggregate.objects.get().event_count == 1
+    assert stored_count() == 1
 
 
 def test_a_transaction_id_is_accepted_again_after_34_days():
@@ -322,7 +322,7 @@ def test_a_transaction_id_is_accepted_again_after_34_days():
     first = ev(str(customer.id), {}, tx="reused", at=NOW - timedelta(days=35, hours=1))
     services.usage_events_ingest(events=[first], now=NOW - timedelta(days=35))
     services.usage_events_ingest(events=[dict(first, timestamp=NOW.isoformat())], now=NOW)
-    assert UsageEvent.objects.filter(transaction_id="reused").count() == 2
+    assert stored_count(transaction_id="reused") == 2
     assert usage(metric, customer, start=START - timedelta(days=31)) == {(): Decimal("2")}
 
 
@@ -443,6 +443,7 @@ def test_pre_aggregates_equal_a_recount_from_raw_events(django_db_blocker, batch
     from django.db import transaction
 
     with django_db_blocker.unblock(), transaction.atomic():
+        store_reset()
         metrics = {
             kind: BillableMetricFactory(
                 aggregation_type=kind,
@@ -454,7 +455,7 @@ def test_pre_aggregates_equal_a_recount_from_raw_events(django_db_blocker, batch
         }
         for batch in batches:
             ingest(*(_raw(e) for e in batch))
-        stored = list(UsageEvent.objects.all())
+        stored = stored_events()
         assert len(stored) == len({e["tx"] for batch in batches for e in batch})
         for customer_id in CUSTOMERS:
             for metric in metrics.values():
@@ -507,6 +508,7 @@ def test_backfill_task_rebuilds_one_metric():
     assert usage(metric, customer) == {(): Decimal("7")}
 
 
+@pytest.mark.relational_store
 def test_expiry_forgets_old_transaction_ids():
     from metering.models import IngestedTransaction
 
@@ -552,7 +554,7 @@ def test_the_late_event_hook_marks_events_late():
         now=NOW,
         is_late=finalized_before_yesterday,
     )
-    assert dict(UsageEvent.objects.values_list("transaction_id", "is_late")) == {
+    assert {e.transaction_id: e.is_late for e in stored_events()} == {
         "old": True,
         "new": False,
     }
@@ -589,6 +591,43 @@ def test_equal_segments_by_day_for_every_aggregation():
         assert [s.get(()) for s in got] == [
             None if v is None else Decimal(v) for v in expected[kind]
         ], kind
+
+
+def test_a_usage_filter_counts_only_the_events_it_keeps():
+    """A contract's usage filter (`only`): exact for every aggregation, UNIQUE included, on a key
+    that is not among the requested group keys, per segment."""
+    total = BillableMetricFactory(
+        aggregation_type="SUM", aggregation_key="tokens", group_keys=[["region", "user"]]
+    )
+    unique = BillableMetricFactory(
+        aggregation_type="UNIQUE", aggregation_key="user", group_keys=[["region"]]
+    )
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    t0 = datetime(2026, 3, 18, 0, 0, tzinfo=UTC)
+    ingest(
+        ev(cid, {"tokens": 1, "user": "a", "region": "eu"}, at=t0 + timedelta(hours=1)),
+        ev(cid, {"tokens": 2, "user": "b", "region": "us"}, at=t0 + timedelta(hours=1)),
+        ev(cid, {"tokens": 4, "user": "a", "region": "us"}, at=t0 + timedelta(hours=30)),
+        ev(cid, {"tokens": 8, "user": "c", "region": "ap"}, at=t0 + timedelta(hours=30)),
+        ev(cid, {"tokens": 16, "user": "d"}, at=t0 + timedelta(hours=30)),
+    )
+    bounds = [t0, t0 + timedelta(days=1), t0 + timedelta(days=2)]
+
+    def read(metric, keys, only):
+        return selectors.usage_by_segment(
+            metric=metric, customer_ids=[cid], boundaries=bounds, group_keys=keys, only=only
+        )
+
+    assert read(total, ["user"], ("region", ["us", "ap"])) == [
+        {("b",): Decimal("2")},
+        {("a",): Decimal("4"), ("c",): Decimal("8")},
+    ]
+    assert read(total, [], ("region", ["eu"])) == [{(): Decimal("1")}, {}]
+    assert read(unique, [], ("region", ["eu", "us"])) == [{(): Decimal("2")}, {(): Decimal("1")}]
+    assert read(unique, ["region"], ("region", [])) == [{}, {}]
+    with pytest.raises(ValueError, match="not a group key"):
+        read(total, [], ("colour", ["red"]))
 
 
 def test_usage_by_customer_reads_many_customers_at_once_as_each_alone():

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from metering.models import DuplicateEvent, IngestedTransaction, UsageEvent
+from tests.metering.stored import dropped, stored_count, stored_one
 
 pytestmark = pytest.mark.django_db
 
@@ -39,21 +39,20 @@ def assert_rejected(client, body, message: str):
     response = post(client, body)
     assert response.status_code == 400, response.content
     assert response.json() == {"message": message}
-    assert UsageEvent.objects.count() == 0
-    assert IngestedTransaction.objects.count() == 0
+    assert stored_count() == 0
 
 
 def test_an_accepted_batch_answers_200_with_an_empty_body(api_client):
     response = post(api_client, [event(), event()])
     assert response.status_code == 200
     assert response.content == b""
-    assert UsageEvent.objects.count() == 2
+    assert stored_count() == 2
 
 
 def test_event_fields_are_stored_as_received(api_client):
     sent = event(customer_id="Some-Alias", properties={"tokens": 12, "price": 0.1, "ok": True})
     post(api_client, [sent])
-    stored = UsageEvent.objects.get()
+    stored = stored_one()
     assert stored.transaction_id == sent["transaction_id"]
     assert stored.customer_id == "Some-Alias"
     assert stored.event_type == "api_call"
@@ -70,7 +69,7 @@ def test_decimal_properties_keep_every_digit(api_client):
         '"n": 12345678901234567890}}]'
     ).encode()
     assert post(api_client, raw).status_code == 200
-    properties = UsageEvent.objects.get().properties
+    properties = stored_one().properties
     assert properties["amount"] == Decimal("0.100000000000000000000000000001")
     assert properties["n"] == 12345678901234567890
 
@@ -92,7 +91,7 @@ def test_at_most_100_events(api_client):
 
 def test_exactly_100_events_are_accepted(api_client):
     assert post(api_client, [event() for _ in range(100)]).status_code == 200
-    assert UsageEvent.objects.count() == 100
+    assert stored_count() == 100
 
 
 def test_invalid_json_is_a_400(api_client):
@@ -168,7 +167,7 @@ def test_timestamp_must_be_rfc_3339(api_client, value):
     assert response.json()["message"].startswith(
         "event 0: timestamp: must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z (got "
     )
-    assert UsageEvent.objects.count() == 0
+    assert stored_count() == 0
 
 
 def _stamp(moment: datetime, style: str) -> str:
@@ -193,7 +192,7 @@ def _stamp(moment: datetime, style: str) -> str:
 def test_timestamp_forms_are_read_as_utc(api_client, style):
     moment = (_now() - timedelta(days=2)).replace(microsecond=0)
     assert post(api_client, [event(timestamp=_stamp(moment, style))]).status_code == 200
-    stored = UsageEvent.objects.get().timestamp
+    stored = stored_one().timestamp
     expected = moment + (timedelta(microseconds=123456) if style == "fraction" else timedelta())
     assert stored == expected
 
@@ -230,7 +229,7 @@ def test_properties_are_optional(api_client):
     bad = event()
     del bad["properties"]
     assert post(api_client, [bad]).status_code == 200
-    assert UsageEvent.objects.get().properties == {}
+    assert stored_one().properties == {}
 
 
 @pytest.mark.parametrize("value", [[1, 2], "text", 3, None])
@@ -277,17 +276,17 @@ def test_a_rejected_batch_stores_nothing(api_client):
     good = event()
     response = post(api_client, [good, event(customer_id="")])
     assert response.status_code == 400
-    assert not UsageEvent.objects.exists()
+    assert stored_count() == 0
     # The good event was not remembered as seen either: sending it alone is accepted.
     assert post(api_client, [good]).status_code == 200
-    assert UsageEvent.objects.count() == 1
+    assert stored_count() == 1
 
 
 def test_gzip_body_is_accepted(api_client):
     raw = gzip.compress(json.dumps([event(), event()]).encode())
     response = post(api_client, raw, HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 200
-    assert UsageEvent.objects.count() == 2
+    assert stored_count() == 2
 
 
 def test_bad_gzip_is_a_400(api_client):
@@ -300,7 +299,7 @@ def test_no_token_is_a_401_with_a_message(db):
     response = post(APIClient(), [event()])
     assert response.status_code == 401
     assert set(response.json()) == {"message"}
-    assert UsageEvent.objects.count() == 0
+    assert stored_count() == 0
 
 
 def test_a_wrong_token_is_a_401(db):
@@ -318,19 +317,17 @@ def test_a_duplicate_across_batches_is_dropped_silently(api_client):
     response = post(api_client, [again, event()])
     assert response.status_code == 200
     assert response.content == b""
-    assert UsageEvent.objects.count() == 2
-    assert UsageEvent.objects.get(transaction_id=sent["transaction_id"]).properties["tokens"] == (
-        "1500"
-    )
-    assert DuplicateEvent.objects.get().properties == {"tokens": "9"}
+    assert stored_count() == 2
+    assert stored_one(transaction_id=sent["transaction_id"]).properties["tokens"] == ("1500")
+    assert dropped(sent["transaction_id"])[0].properties == {"tokens": "9"}
 
 
 def test_a_duplicate_inside_a_batch_counts_once(api_client):
     sent = event()
     assert post(api_client, [sent, dict(sent), event()]).status_code == 200
-    assert UsageEvent.objects.filter(transaction_id=sent["transaction_id"]).count() == 1
-    assert UsageEvent.objects.count() == 2
-    assert DuplicateEvent.objects.filter(transaction_id=sent["transaction_id"]).count() == 1
+    assert stored_count(transaction_id=sent["transaction_id"]) == 1
+    assert stored_count() == 2
+    assert len(dropped(sent["transaction_id"])) == 1
 
 
 def test_a_body_over_10_mib_is_refused(api_client):

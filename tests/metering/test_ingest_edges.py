@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from metering.models import UsageEvent
+from tests.metering.stored import stored_count, stored_one
 from tests.metering.test_ingest_api import assert_rejected, event, post
 
 pytestmark = pytest.mark.django_db
@@ -58,12 +58,12 @@ def test_raw_utf8_surrogate_bytes_are_not_valid_json(api_client):
     response = post(api_client, body)
     assert response.status_code == 400
     assert response.json()["message"].startswith("Body is not valid JSON:")
-    assert not UsageEvent.objects.exists()
+    assert stored_count() == 0
 
 
 def test_a_valid_surrogate_pair_and_other_escapes_are_accepted(api_client):
     assert post(api_client, raw_batch(event(customer_id="caf\u00e9 \U0001f600"))).status_code == 200
-    assert UsageEvent.objects.get().customer_id == "caf\u00e9 \U0001f600"
+    assert stored_one().customer_id == "caf\u00e9 \U0001f600"
 
 
 @pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
@@ -81,7 +81,7 @@ def test_a_multi_member_gzip_body_is_read_whole(api_client):
     half = body.index(b"}, {") + 1
     raw = gzip.compress(body[:half]) + gzip.compress(body[half:])
     assert post(api_client, raw, HTTP_CONTENT_ENCODING="gzip").status_code == 200
-    assert UsageEvent.objects.count() == 2
+    assert stored_count() == 2
 
 
 @pytest.mark.parametrize("tail", [b"garbage", b"\x00\x00\x00\x00", b"\x1f"])
@@ -90,7 +90,7 @@ def test_bytes_after_the_last_gzip_member_are_a_400(api_client, tail):
     response = post(api_client, raw, HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 400
     assert response.json()["message"].startswith("Body is not valid gzip")
-    assert not UsageEvent.objects.exists()
+    assert stored_count() == 0
 
 
 def test_a_truncated_gzip_body_is_a_400(api_client):

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metering import selectors
-from metering.models import MetricAggregate, UsageEvent
 
 from .factories import BillableMetricFactory, CustomerFactory
+from .stored import aggregate_rows, store_reset, stored_count
 from .test_aggregation import END, NOW, START, ev, ingest
 from .test_ingest_api import assert_rejected, event, post
 
@@ -25,10 +25,7 @@ LARGEST = Decimal("99999999999999999999999999")  # 26 nines: the largest integer
 
 
 def sums(metric):
-    return {
-        (row.customer_id, row.group_values): (row.event_count, row.value_sum, row.value_max)
-        for row in MetricAggregate.objects.filter(metric=metric)
-    }
+    return aggregate_rows(metric)
 
 
 def test_the_largest_value_does_not_poison_its_hour_or_its_batch(api_client):
@@ -49,7 +46,7 @@ def test_the_largest_value_does_not_poison_its_hour_or_its_batch(api_client):
     got = sums(metric)
     assert got[("big", "{}")] == (4, LARGEST + 3, LARGEST)
     assert got[("other-7", "{}")] == (3, Decimal(6), Decimal(2))
-    assert UsageEvent.objects.count() == 301
+    assert stored_count() == 301
 
 
 def test_sums_past_38_digits_stay_exact():
@@ -146,6 +143,7 @@ def test_pre_aggregates_equal_an_exact_recount_for_values_with_many_digits(
     django_db_blocker, batches
 ):
     with django_db_blocker.unblock(), transaction.atomic():
+        store_reset()
         total = BillableMetricFactory(aggregation_type="SUM", aggregation_key="n")
         largest = BillableMetricFactory(aggregation_type="MAX", aggregation_key="n")
         latest = BillableMetricFactory(aggregation_type="LATEST", aggregation_key="n")
@@ -163,9 +161,8 @@ def test_pre_aggregates_equal_an_exact_recount_for_values_with_many_digits(
         values = [v for batch in batches for v in batch]
         with localcontext(prec=500):
             exact = sum(values, Decimal(0))
-        row = MetricAggregate.objects.get(metric=total)
-        assert (row.event_count, row.value_sum) == (len(values), exact)
-        assert MetricAggregate.objects.get(metric=largest).value_max == max(values)
+        assert sums(total)[(str(customer.id), "{}")][:2] == (len(values), exact)
+        assert sums(largest)[(str(customer.id), "{}")][2] == max(values)
         for metric, expected in (
             (total, exact),
             (largest, max(values)),

@@ -1,8 +1,9 @@
-"""The ingest hot path, after validation (`metering.validation`): store a batch in one round trip.
+"""The relational store's ingest hot path, after validation (`metering.validation`): store a batch
+in one round trip.
 
 Storage (`batch_store`) keeps only events whose `transaction_id` is new in the dedup ledger, and in
 the same transaction inserts them and upserts the pre-aggregates of every metric they match:
-- PostgreSQL: ONE prepared statement (`metering/sql.py`), its batch passed as two JSON
+- PostgreSQL: ONE prepared statement (`metering/stores/relational/sql.py`), its batch passed as two JSON
   documents, run in autocommit (a statement is atomic on its own). Data-modifying
   CTEs insert the dedup rows with `ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING`, join the
   events and their per-metric contributions (computed in Python) to what was returned, insert the
@@ -22,8 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii  # the C implementation when available
@@ -32,14 +32,12 @@ from django.db import OperationalError, connection, transaction
 
 from core.db import hot_cursor
 
-from .definitions import (
-    EXACT,
-    Definitions,
+from ...definitions import (
     definitions_cached,
     definitions_load,
     definitions_signature,
 )
-from .models import (
+from ...models import (
     DuplicateEvent,
     IngestedTransaction,
     MetricAggregate,
@@ -47,41 +45,11 @@ from .models import (
     UsageEvent,
     UsageMark,
 )
+from ...validation import MAX_AGE, Event
+from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags
+from ..marks import usage_marks_add
+from ..partials import Partial, contributions
 from .sql import INGEST_SQL
-from .validation import MAX_AGE, Event
-
-# (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
-LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
-
-
-@dataclass(slots=True)
-class StoreResult:
-    inserted: list[Event]
-    duplicates: list[Event]
-    # The batch marked customers with new usage (`UsageMark`) when no mark existed before it.
-    woke: bool = False
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _contributions(events: Sequence[Event], firsts: Sequence[bool], definitions: Definitions):
-    """Per event and matching metric: (event index, metric, hour, group, value, distinct)."""
-    rows = []
-    for index, event in enumerate(events):
-        if not firsts[index]:
-            continue
-        candidates = definitions.candidates(event.event_type)
-        if not candidates:
-            continue
-        hour = _hour(event.timestamp)
-        properties = event.properties
-        for metric in candidates:
-            found = metric.contribution(properties)
-            if found is not None:
-                rows.append((index, metric, hour, found[0], found[1], found[2]))
-    return rows
 
 
 def batch_store(
@@ -91,16 +59,8 @@ def batch_store(
     is_late: LateCheck | None = None,
 ) -> StoreResult:
     """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction."""
-    firsts = []
-    seen: set[str] = set()
-    for event in events:
-        firsts.append(event.transaction_id not in seen)
-        seen.add(event.transaction_id)
-    late = (
-        list(is_late([(e.customer_id, e.timestamp) for e in events]))
-        if is_late is not None
-        else [False] * len(events)
-    )
+    firsts = firsts_in_batch(events)
+    late = late_flags(events, is_late)
     if connection.vendor == "postgresql":
         new_ids, woke = _store_postgresql(events, firsts, late, now)
     else:
@@ -171,12 +131,12 @@ def _events_json(events, firsts, late) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def _contributions_json(events, contributions) -> str:
+def _contributions_json(events, rows) -> str:
     quote = encode_basestring_ascii
     hours: dict[datetime, str] = {}
     groups: dict[str, str] = {}
     parts = []
-    for index, metric, hour, group, value, distinct in contributions:
+    for index, metric, hour, group, value, distinct in rows:
         hour_text = hours.get(hour)
         if hour_text is None:
             hour_text = hours[hour] = hour.isoformat()
@@ -210,7 +170,7 @@ def _store_postgresql(events, firsts, late, now) -> tuple[set[str], bool]:
     while True:
         params["metric_count"], params["metric_newest"] = definitions.signature
         params["contributions"] = _contributions_json(
-            events, _contributions(events, firsts, definitions)
+            events, contributions(events, firsts, definitions)
         )
         try:
             with hot_cursor() as cursor:
@@ -292,11 +252,11 @@ def _store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
                 f'"timestamp", properties, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s)',
                 dropped,
             )
-        woke = _mark_sqlite(
+        woke = usage_marks_add(
             cursor, {e.customer_id for i, e in enumerate(events) if kept[i]}, received
         )
-        contributions = _contributions(events, kept, definitions)
-        if contributions:
+        found = contributions(events, kept, definitions)
+        if found:
             aggregates_merge_sqlite(
                 cursor,
                 [
@@ -310,66 +270,10 @@ def _store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
                         events[row[0]].timestamp,
                         events[row[0]].transaction_id,
                     )
-                    for row in contributions
+                    for row in found
                 ],
             )
     return new_ids, woke
-
-
-def _mark_sqlite(cursor, customer_ids: set[str], received: str) -> bool:
-    """Mark the batch's customers with new usage; True if no mark existed before (as the
-    PostgreSQL statement's `marked` step answers)."""
-    if not customer_ids:
-        return False
-    table = _q(UsageMark)
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
-    was_marked = bool(cursor.fetchone()[0])
-    ordered = sorted(customer_ids)
-    cursor.execute(
-        f"INSERT INTO {table} (customer_id, marked_at) VALUES "
-        + ", ".join(["(%s, %s)"] * len(ordered))
-        + " ON CONFLICT (customer_id) DO NOTHING",
-        [part for customer_id in ordered for part in (customer_id, received)],
-    )
-    return cursor.rowcount > 0 and not was_marked
-
-
-@dataclass(slots=True)
-class _Partial:
-    count: int = 0
-    total: Decimal | None = None
-    maximum: Decimal | None = None
-    latest_value: Decimal | None = None
-    latest_timestamp: datetime | None = None
-    latest_transaction_id: str = ""
-
-    def add(self, value, timestamp, transaction_id) -> None:
-        self.count += 1
-        if value is not None:
-            self.total = value if self.total is None else EXACT.add(self.total, value)
-            self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
-        if self.latest_timestamp is None or (timestamp, transaction_id) > (
-            self.latest_timestamp,
-            self.latest_transaction_id,
-        ):
-            self.latest_timestamp = timestamp
-            self.latest_transaction_id = transaction_id
-            self.latest_value = value
-
-    def merge(self, other: _Partial) -> None:
-        self.count += other.count
-        if other.total is not None:
-            self.total = other.total if self.total is None else EXACT.add(self.total, other.total)
-        if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
-            self.maximum = other.maximum
-        if other.latest_timestamp is not None and (
-            self.latest_timestamp is None
-            or (other.latest_timestamp, other.latest_transaction_id)
-            > (self.latest_timestamp, self.latest_transaction_id)
-        ):
-            self.latest_timestamp = other.latest_timestamp
-            self.latest_transaction_id = other.latest_transaction_id
-            self.latest_value = other.latest_value
 
 
 def aggregates_merge_sqlite(cursor, rows) -> None:
@@ -380,7 +284,7 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
     """
     stamp = _sqlite_text
     metric_hex: dict = {}
-    partials: dict[tuple, _Partial] = {}
+    partials: dict[tuple, Partial] = {}
     distinct: set[tuple] = set()
     for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
         db_metric = metric_hex.get(metric_id)
@@ -389,13 +293,13 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
         key = (db_metric, customer_id, stamp(hour), group)
         partial = partials.get(key)
         if partial is None:
-            partial = partials[key] = _Partial()
+            partial = partials[key] = Partial()
         partial.add(value, timestamp, tx)
         if distinct_value is not None:
             distinct.add((*key, distinct_value))
     table = _q(MetricAggregate)
     keys = sorted(partials)
-    existing: dict[tuple, _Partial] = {}
+    existing: dict[tuple, Partial] = {}
     for start in range(0, len(keys), 200):
         chunk = keys[start : start + 200]
         # `FROM keys CROSS JOIN table` makes SQLite loop over the keys and probe the primary key
@@ -412,7 +316,7 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
         )
         for row in cursor.fetchall():
             # The backend hands `datetime` columns back as naive UTC datetimes.
-            existing[(row[0], row[1], stamp(_sqlite_datetime(row[2])), row[3])] = _Partial(
+            existing[(row[0], row[1], stamp(_sqlite_datetime(row[2])), row[3])] = Partial(
                 count=row[4],
                 total=_dec(row[5]),
                 maximum=_dec(row[6]),

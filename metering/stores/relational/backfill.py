@@ -1,4 +1,5 @@
-"""Rebuild one metric's pre-aggregates from the stored events (a metric created after its events).
+"""The relational store's backfill: rebuild one metric's pre-aggregates from the stored events (a
+metric created after its events).
 
 Idempotent: each chunk of time (a UTC day by default) is rebuilt from scratch (its aggregate rows
 deleted, then recomputed from the raw events) in its own transaction, so running it twice gives the
@@ -17,8 +18,6 @@ time range is read for the same reason. On SQLite there is one writer at a time 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
@@ -26,11 +25,11 @@ from django.db.models import Max, Min
 
 from catalog.models import BillableMetric
 
-from .definitions import CompiledMetric
-from .ingest import _Partial, _q, aggregates_merge_sqlite
-from .models import MetricAggregate, MetricDistinctValue, UsageEvent
-
-Progress = Callable[[str], None]
+from ...definitions import CompiledMetric
+from ...models import MetricAggregate, MetricDistinctValue, UsageEvent
+from ..base import Progress
+from ..partials import Partial
+from .ingest import _q, aggregates_merge_sqlite
 
 
 def _lock_events() -> None:
@@ -127,13 +126,13 @@ def _rebuild_chunk(metric: CompiledMetric, start: datetime, end: datetime) -> tu
 
 
 def _insert_postgresql(cursor, rows) -> None:
-    partials: dict[tuple, _Partial] = {}
+    partials: dict[tuple, Partial] = {}
     distinct: set[tuple] = set()
     for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
         key = (metric_id, customer_id, hour, group)
         partial = partials.get(key)
         if partial is None:
-            partial = partials[key] = _Partial()
+            partial = partials[key] = Partial()
         partial.add(value, timestamp, tx)
         if distinct_value is not None:
             distinct.add((*key, distinct_value))
@@ -169,8 +168,3 @@ def _insert_postgresql(cursor, rows) -> None:
             f"%s::text[], %s::text[])",
             [[r[i] for r in part] for i in range(5)],
         )
-
-
-def metric_ids_to_backfill() -> list[uuid.UUID]:
-    """Every metric id, for the management command's `--all`."""
-    return list(BillableMetric.objects.order_by("created_at").values_list("id", flat=True))

@@ -1,0 +1,196 @@
+"""The event store seam: everything ingestion and the usage selectors ask of the place events live.
+
+Two engines implement it (`metering.stores.event_store()` picks one from `EVENT_STORE_URL`):
+- the relational store (default): events, the dedup ledger and hourly pre-aggregates in the
+  Django database (SQLite or PostgreSQL), `metering.stores.relational`;
+- the ClickHouse store (`clickhouse://...` or in-process `chdb:///path`),
+  `metering.stores.clickhouse`.
+
+Contracts, invoices and configuration stay in the relational database whatever the store; a store
+is told customer ids as received (a customer id or an ingest alias: selectors resolve them, so an
+alias added later attributes earlier events on both engines) and answers exact `Decimal`s.
+
+Usage answers are `{(value of key 1, value of key 2, ...): quantity}` per segment of hour-aligned
+`bounds` ([b0, b1), [b1, b2), ...), values in the order of `group_keys`, `None` for an event that
+did not carry the key; a group with no matching event is absent.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from catalog.models import BillableMetric
+
+from ..validation import Event
+
+Group = tuple[str | None, ...]
+GroupUsage = dict[Group, Decimal]
+# (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
+LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class StoreResult:
+    inserted: list[Event]
+    duplicates: list[Event]
+    # The batch marked customers with new usage (`UsageMark`) when no mark existed before it.
+    woke: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as a store keeps it (or a dropped duplicate, remembered for events search)."""
+
+    id: uuid.UUID
+    transaction_id: str
+    customer_id: str
+    event_type: str
+    timestamp: datetime
+    properties: dict
+    received_at: datetime
+    is_duplicate: bool = False
+    is_late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIdActivity:
+    customer_id: str
+    events: int
+    last_timestamp: datetime
+
+
+def firsts_in_batch(events: Sequence[Event]) -> list[bool]:
+    """Whether each event is the first of its transaction id inside the batch."""
+    firsts = []
+    seen: set[str] = set()
+    for event in events:
+        firsts.append(event.transaction_id not in seen)
+        seen.add(event.transaction_id)
+    return firsts
+
+
+def late_flags(events: Sequence[Event], is_late: LateCheck | None) -> list[bool]:
+    if is_late is None:
+        return [False] * len(events)
+    return list(is_late([(e.customer_id, e.timestamp) for e in events]))
+
+
+class EventStore(abc.ABC):
+    """One engine behind the seam. Every method is safe to call from several threads."""
+
+    name: str
+
+    # --- Writes ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def append(
+        self, events: Sequence[Event], *, now: datetime, is_late: LateCheck | None = None
+    ) -> StoreResult:
+        """Dedup and append a validated batch: an event whose transaction id is repeated inside
+        the batch or was accepted in the last 34 days is dropped (and remembered as a duplicate);
+        the others are stored durably before this returns (read-your-writes)."""
+
+    @abc.abstractmethod
+    def metric_backfill(self, *, metric: BillableMetric, progress: Progress | None = None) -> int:
+        """Make `metric` measure the events stored before it existed (idempotent, safe while
+        ingestion runs). Returns the events it matched."""
+
+    @abc.abstractmethod
+    def expire(self, *, now: datetime) -> int:
+        """Forget dedup state older than the 34-day window; returns the ids forgotten."""
+
+    # --- Usage ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def usage_by_segment(
+        self,
+        *,
+        metric: BillableMetric,
+        customer_ids: Sequence[str],
+        bounds: Sequence[datetime],
+        group_keys: Sequence[str],
+        only: tuple[str, frozenset[str]] | None = None,
+    ) -> list[GroupUsage]:
+        """The metric per segment and group (UNIQUE: distinct values over each whole segment).
+        `only` = (group key, values): just the events whose value of that key (in the full group
+        values, before rolling up) is one of `values` (a contract's usage filter)."""
+
+    @abc.abstractmethod
+    def unique_first_seen(
+        self,
+        *,
+        metric: BillableMetric,
+        customer_ids: Sequence[str],
+        bounds: Sequence[datetime],
+        group_keys: Sequence[str],
+    ) -> list[GroupUsage]:
+        """Per segment and group: how many distinct values of a UNIQUE metric appear for the
+        first time in it (running distinct counts)."""
+
+    @abc.abstractmethod
+    def daily_usage(
+        self,
+        *,
+        metric_ids: Iterable,
+        customer_ids: Iterable[str],
+        starting_at: datetime,
+        ending_before: datetime,
+    ) -> list[tuple]:
+        """(metric id, customer id, UTC day, group values JSON, events, sum) rows."""
+
+    # --- Events ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def events_between(
+        self,
+        *,
+        customer_ids: Sequence[str],
+        starting_at: datetime,
+        ending_before: datetime,
+        event_types: Sequence[str] | None,
+    ) -> Iterator[tuple[str, dict]]:
+        """(event type, properties) of the stored events in [starting_at, ending_before), in
+        timestamp order (a window not on hour boundaries is rated from these)."""
+
+    @abc.abstractmethod
+    def events_by_transaction(
+        self, *, transaction_ids: Sequence[str], since: datetime
+    ) -> list[StoredEvent]:
+        """Stored events and dropped duplicates received since `since` under these ids."""
+
+    @abc.abstractmethod
+    def transaction_accepted_at(self, *, transaction_id: str, since: datetime) -> datetime | None:
+        """When an event under this transaction id was accepted, if since `since`."""
+
+    @abc.abstractmethod
+    def late_event_count(self, *, customer_ids: Sequence[str]) -> int:
+        """Events of these customer ids that arrived after their period was finalized."""
+
+    @abc.abstractmethod
+    def event_customer_ids(self) -> list[str]:
+        """Every customer_id events were sent under."""
+
+    @abc.abstractmethod
+    def customer_id_activity(
+        self, *, customer_ids: Sequence[str], since: datetime
+    ) -> list[CustomerIdActivity]:
+        """Events received since `since` per customer id (for ids that have some)."""
+
+    @abc.abstractmethod
+    def recent_events(
+        self,
+        *,
+        customer_ids: Sequence[str] | None = None,
+        transaction_id: str | None = None,
+        event_type: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[StoredEvent]:
+        """Events newest first (timestamp, then transaction id), optionally filtered (any of
+        `customer_ids`), starting after the (timestamp, transaction id) `before` cursor."""

@@ -1,0 +1,196 @@
+"""The two ways to reach the ClickHouse engine, with one small interface (`rows`, `insert`,
+`command`) so that the store runs the same SQL through either:
+
+- `HttpClient` (`clickhouse://` or `clickhouses://`): a ClickHouse server or cluster through
+  `clickhouse-connect`, one client per thread (its HTTP pool is thread-safe, a session is not:
+  no session id is sent). Inserts are asynchronous on the server and acknowledged once written
+  (`async_insert=1, wait_for_async_insert=1`): the server gathers many web nodes' small batches
+  into one part, and a 200 still means durable. On a cluster, inserts through the `Distributed`
+  table are sent to the shards before the INSERT returns (`distributed_foreground_insert=1`).
+- `ChdbClient` (`chdb:///path`): the same engine inside this process. chdb lets one process open a
+  data path; this client takes an exclusive lock on `<path>/billing-event-store.lock` first, so a
+  second process is refused at once with the pid that holds it, instead of chdb's "Cannot lock
+  file .../status".
+
+Results are read as `JSONCompactEachRow` (one JSON array per row; 256-bit integers as exact
+Python ints); data is written as `JSONEachRow`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import urllib.parse
+from dataclasses import dataclass
+
+
+class EventStoreError(RuntimeError):
+    """The ClickHouse store cannot be used as configured (the message says why)."""
+
+
+class EventStoreBusy(EventStoreError):
+    """Another process has the chdb path open."""
+
+
+@dataclass(frozen=True)
+class Location:
+    scheme: str
+    database: str
+    cluster: str | None
+    path: str = ""
+    host: str = ""
+    port: int | None = None
+    username: str = ""
+    password: str = ""
+
+
+def parse_url(url: str) -> Location:
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    if parts.scheme == "chdb":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise EventStoreError(
+                f"EVENT_STORE_URL {url!r}: write chdb:///absolute/path (three slashes)"
+            )
+        return Location(scheme="chdb", database="metering", cluster=None, path=parts.path)
+    database = parts.path.strip("/") or "default"
+    if not database.replace("_", "").isalnum():
+        raise EventStoreError(f"EVENT_STORE_URL {url!r}: the database name must be a word")
+    cluster = query.get("cluster") or None
+    if cluster is not None and not cluster.replace("_", "").isalnum():
+        raise EventStoreError(f"EVENT_STORE_URL {url!r}: the cluster name must be a word")
+    return Location(
+        scheme=parts.scheme,
+        database=database,
+        cluster=cluster,
+        host=parts.hostname or "localhost",
+        port=parts.port,
+        username=urllib.parse.unquote(parts.username or "default"),
+        password=urllib.parse.unquote(parts.password or ""),
+    )
+
+
+def _rows(raw: bytes) -> list[list]:
+    return [json.loads(line) for line in raw.splitlines() if line]
+
+
+class ChdbClient:
+    def __init__(self, location: Location):
+        self.location = location
+        self.database = location.database
+        self.cluster = None
+        os.makedirs(location.path, exist_ok=True)
+        self._lock_file = _lock_path(location.path)
+        self._local = threading.local()
+        import chdb.state  # noqa: F401  (imported only when chdb is the store: it is large)
+
+        self.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+
+    def _connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            import chdb.state
+
+            try:
+                connection = chdb.state.connect(self.location.path)
+            except Exception as exc:  # chdb's own refusal, if our lock did not catch it first
+                raise EventStoreBusy(_busy_message(self.location.path, "?")) from exc
+            self._local.connection = connection
+        return connection
+
+    def rows(self, sql: str) -> list[list]:
+        return _rows(self._connection().query(sql, "JSONCompactEachRow").bytes())
+
+    def command(self, sql: str) -> None:
+        self._connection().query(sql, "CSV")
+
+    def insert(self, table: str, lines: str) -> None:
+        self._connection().query(
+            f"INSERT INTO {self.database}.{table} FORMAT JSONEachRow\n{lines}", "CSV"
+        )
+
+
+def _busy_message(path: str, pid: str) -> str:
+    return (
+        f"The chdb event store {path} is open in another process (pid {pid}). chdb lets one "
+        "process open a data path: with EVENT_STORE_URL=chdb://, run everything that touches "
+        "events (the web server with threads, tasks, commands) in that one process, or stop it "
+        "first; several processes share a ClickHouse server through clickhouse://."
+    )
+
+
+_held_locks: dict[str, int] = {}
+_held_guard = threading.Lock()
+
+
+def _lock_path(path: str) -> str:
+    """Take (once per process) the exclusive lock of a chdb data path, or refuse clearly."""
+    lock_file = os.path.join(path, "billing-event-store.lock")
+    with _held_guard:
+        if lock_file in _held_locks:
+            return lock_file
+        descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(descriptor)
+            raise EventStoreBusy(_busy_message(path, holder)) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        _held_locks[lock_file] = descriptor
+    return lock_file
+
+
+class HttpClient:
+    INSERT_SETTINGS = {
+        "async_insert": 1,
+        "wait_for_async_insert": 1,
+        "distributed_foreground_insert": 1,
+    }
+
+    def __init__(self, location: Location):
+        self.location = location
+        self.database = location.database
+        self.cluster = location.cluster
+        self._local = threading.local()
+
+    def _client(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            import clickhouse_connect
+
+            location = self.location
+            client = clickhouse_connect.get_client(
+                host=location.host,
+                port=location.port,
+                username=location.username,
+                password=location.password,
+                secure=location.scheme == "clickhouses",
+                autogenerate_session_id=False,
+            )
+            self._local.client = client
+        return client
+
+    def rows(self, sql: str) -> list[list]:
+        return _rows(self._client().raw_query(sql, fmt="JSONCompactEachRow", use_database=False))
+
+    def command(self, sql: str) -> None:
+        self._client().raw_query(sql, fmt="TabSeparated", use_database=False)
+
+    def insert(self, table: str, lines: str) -> None:
+        self._client().raw_insert(
+            f"{self.database}.{table}",
+            insert_block=lines.encode(),
+            fmt="JSONEachRow",
+            settings=self.INSERT_SETTINGS,
+        )
+
+
+def client_for(url: str) -> ChdbClient | HttpClient:
+    location = parse_url(url)
+    if location.scheme == "chdb":
+        return ChdbClient(location)
+    return HttpClient(location)

@@ -1,0 +1,257 @@
+"""Every statement the ClickHouse store runs, generated here and only here (both clients run the
+same text). Values are written as literals, escaped by `text`, `moment`, `hour` and `texts`;
+nothing from a request reaches SQL any other way.
+
+Reads are exact whatever the state of merges: aggregate rows are added up with `sum`/`max`
+(the same arithmetic a merge does), distinct values counted with `uniqExact`, and event rows are
+unique by construction (see `metering.stores.clickhouse`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import pairwise
+
+NO_METRIC = "00000000-0000-0000-0000-000000000000"
+EVENT_COLUMNS = (
+    "transaction_id, customer_id, event_type, timestamp, properties, received_at, is_late, "
+    "toString(id)"
+)
+
+
+def text(value: str) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def texts(values: Sequence[str]) -> str:
+    return "(" + ", ".join(text(v) for v in values) + ")" if values else "('')"
+
+
+def moment(value: datetime) -> str:
+    stamp = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return f"toDateTime64('{stamp}', 6, 'UTC')"
+
+
+def hour(value: datetime) -> str:
+    return f"toDateTime({int(value.timestamp())}, 'UTC')"
+
+
+def segment_of(bounds: Sequence[datetime], column: str = "hour") -> str:
+    """The 0-based segment of an hour: constant for one segment, arithmetic for equal segments
+    (HOUR and DAY windows), else a count of the boundaries at or before it."""
+    if len(bounds) == 2:
+        return "0"
+    start = int(bounds[0].timestamp())
+    steps = {b - a for a, b in pairwise(bounds)}
+    if len(steps) == 1:
+        return f"intDiv(toUInt32({column}) - {start}, {int(steps.pop().total_seconds())})"
+    epochs = ", ".join(str(int(b.timestamp())) for b in bounds)
+    return f"toUInt32(arrayCount(b -> b <= toUInt32({column}), [{epochs}]) - 1)"
+
+
+def _range(database, kind, metric_id, customer_ids, start, end, only=None) -> str:
+    """The rows of one kind of a metric's customers and hours; `only` = (group key, values):
+    just the rows whose full group values carry one of `values` under that key."""
+    where = ""
+    if only is not None:
+        key, values = only
+        where = (
+            f" AND JSONExtract(group_values, {text(key)}, 'Nullable(String)') "
+            f"IN {texts(sorted(values))}"
+        )
+    return (
+        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"AND kind = '{kind}' AND metric_id = {text(metric_id)} "
+        f"AND hour >= {hour(start)} AND hour < {hour(end)}{where}"
+    )
+
+
+_MEASURES = {
+    "COUNT": "sum(event_count)",
+    "SUM": "sum(sum_int), sum(sum_frac1), sum(sum_frac2), max(sum_scale)",
+    "MAX": "max(max_value)",
+    "LATEST": "max(latest)",
+}
+
+
+def rolled_up(database, aggregation, metric_id, customer_ids, bounds, only=None) -> str:
+    """(segment, group values JSON, measures...) for COUNT, SUM, MAX or LATEST."""
+    rows = _range(database, "aggregate", metric_id, customer_ids, bounds[0], bounds[-1], only)
+    return (
+        f"SELECT {segment_of(bounds)} AS segment, group_values, {_MEASURES[aggregation]} "
+        f"{rows} "
+        f"GROUP BY segment, group_values"
+    )
+
+
+def _group_columns(group_keys: Sequence[str]) -> str:
+    return "".join(
+        f", JSONExtract(group_values, {text(key)}, 'Nullable(String)') AS k{i}"
+        for i, key in enumerate(group_keys)
+    )
+
+
+def _group_names(group_keys: Sequence[str]) -> str:
+    return "".join(f", k{i}" for i in range(len(group_keys)))
+
+
+def distinct_counts(database, metric_id, customer_ids, bounds, group_keys, only=None) -> str:
+    """(segment, key values..., distinct values) for UNIQUE over each whole segment."""
+    rows = _range(database, "distinct", metric_id, customer_ids, bounds[0], bounds[-1], only)
+    return (
+        f"SELECT {segment_of(bounds)} AS segment{_group_columns(group_keys)}, "
+        f"uniqExact(transaction_id) {rows} "
+        f"GROUP BY segment{_group_names(group_keys)}"
+    )
+
+
+def distinct_first_seen(database, metric_id, customer_ids, bounds, group_keys) -> str:
+    """(segment, key values..., values first seen in it) for running UNIQUE counts."""
+    names = _group_names(group_keys)
+    return (
+        f"SELECT {segment_of(bounds, 'first')} AS segment{names}, count() FROM ("
+        f"SELECT min(hour) AS first{_group_columns(group_keys)}, transaction_id "
+        f"{_range(database, 'distinct', metric_id, customer_ids, bounds[0], bounds[-1])} "
+        f"GROUP BY transaction_id{names}) GROUP BY segment{names}"
+    )
+
+
+def daily(database, metric_ids, customer_ids, start, end) -> str:
+    return (
+        f"SELECT toString(metric_id), customer_id, toString(toDate(hour)), group_values, "
+        f"sum(event_count), sum(sum_int), sum(sum_frac1), sum(sum_frac2), max(sum_scale) "
+        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"AND kind = 'aggregate' AND metric_id IN {texts(metric_ids)} "
+        f"AND hour >= {hour(start)} AND hour < {hour(end)} "
+        f"GROUP BY metric_id, customer_id, toDate(hour), group_values"
+    )
+
+
+def accepted(database, transaction_ids, since) -> str:
+    """(transaction id, first received) of event rows under these ids since `since` (served by
+    the `by_transaction` projection)."""
+    return (
+        f"SELECT transaction_id, min(received_at) FROM {database}.usage "
+        f"WHERE kind = 'event' AND transaction_id IN {texts(transaction_ids)} "
+        f"AND received_at >= {moment(since)} GROUP BY transaction_id"
+    )
+
+
+def event_keys(database, transaction_ids, since) -> str:
+    return (
+        f"SELECT DISTINCT customer_id, toUInt32(hour) FROM {database}.usage "
+        f"WHERE kind = 'event' AND transaction_id IN {texts(transaction_ids)} "
+        f"AND received_at >= {moment(since)}"
+    )
+
+
+def events_at(database, customer_ids, hours, transaction_ids, since) -> str:
+    listed = ", ".join(str(h) for h in hours)
+    return (
+        f"SELECT {EVENT_COLUMNS} FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"AND kind = 'event' AND metric_id = '{NO_METRIC}' AND toUInt32(hour) IN ({listed}) "
+        f"AND transaction_id IN {texts(transaction_ids)} AND received_at >= {moment(since)}"
+    )
+
+
+def duplicates_of(database, transaction_ids, since) -> str:
+    return (
+        f"SELECT transaction_id, customer_id, event_type, timestamp, properties, received_at, "
+        f"toString(id) FROM {database}.duplicates "
+        f"WHERE transaction_id IN {texts(transaction_ids)} AND received_at >= {moment(since)}"
+    )
+
+
+def events_between(database, customer_ids, start, end, event_types) -> str:
+    types = f" AND event_type IN {texts(event_types)}" if event_types else ""
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    return (
+        f"SELECT event_type, properties FROM {database}.usage "
+        f"WHERE customer_id IN {texts(customer_ids)} AND kind = 'event' "
+        f"AND metric_id = '{NO_METRIC}' AND hour >= {hour(first_hour)} AND hour < {hour(end)} "
+        f"AND timestamp >= {moment(start)} AND timestamp < {moment(end)}{types} "
+        f"ORDER BY timestamp, received_at, transaction_id"
+    )
+
+
+def chunk_events(database, event_types_in, event_types_not_in, start, end) -> str:
+    """Every event of a time chunk a metric's event-type filter lets through (backfill)."""
+    where = ""
+    if event_types_in:
+        where += f" AND event_type IN {texts(sorted(event_types_in))}"
+    if event_types_not_in:
+        where += f" AND event_type NOT IN {texts(sorted(event_types_not_in))}"
+    return (
+        f"SELECT customer_id, timestamp, transaction_id, properties FROM {database}.usage "
+        f"WHERE kind = 'event' AND hour >= {hour(start)} AND hour < {hour(end)}{where}"
+    )
+
+
+def event_span(database, event_types_in, event_types_not_in) -> str:
+    where = ""
+    if event_types_in:
+        where += f" AND event_type IN {texts(sorted(event_types_in))}"
+    if event_types_not_in:
+        where += f" AND event_type NOT IN {texts(sorted(event_types_not_in))}"
+    return (
+        f"SELECT toUInt32(min(hour)), toUInt32(max(hour)), count() FROM {database}.usage "
+        f"WHERE kind = 'event'{where}"
+    )
+
+
+def measured_rows(database, metric_id, start, end) -> str:
+    return (
+        f"SELECT count() FROM {database}.usage WHERE kind IN ('aggregate', 'distinct') "
+        f"AND metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)}"
+    )
+
+
+def forget_measured(database, cluster, metric_id, start, end) -> str:
+    """Delete a metric's aggregate and distinct rows of a chunk (the backfill rebuilds them),
+    waiting until every replica has applied it."""
+    table = f"{database}.usage_local ON CLUSTER {cluster}" if cluster else f"{database}.usage"
+    return (
+        f"ALTER TABLE {table} DELETE WHERE kind IN ('aggregate', 'distinct') "
+        f"AND metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)} "
+        f"SETTINGS mutations_sync = 2"
+    )
+
+
+def late_count(database, customer_ids) -> str:
+    return (
+        f"SELECT count() FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"AND kind = 'event' AND is_late"
+    )
+
+
+def customer_ids(database) -> str:
+    return f"SELECT DISTINCT customer_id FROM {database}.usage WHERE kind = 'event'"
+
+
+def activity(database, ids, since) -> str:
+    return (
+        f"SELECT customer_id, count(), max(timestamp) FROM {database}.usage "
+        f"WHERE customer_id IN {texts(ids)} AND kind = 'event' "
+        f"AND received_at >= {moment(since)} GROUP BY customer_id"
+    )
+
+
+def recent(database, customer_ids, transaction_id, event_type, before, limit) -> str:
+    where = ""
+    if customer_ids is not None:
+        where += f" AND customer_id IN {texts(customer_ids)}"
+    if transaction_id:
+        where += f" AND transaction_id = {text(transaction_id)}"
+    if event_type:
+        where += f" AND event_type = {text(event_type)}"
+    if before is not None:
+        where += f" AND (timestamp, transaction_id) < ({moment(before[0])}, {text(before[1])})"
+    return (
+        f"SELECT {EVENT_COLUMNS} FROM {database}.usage WHERE kind = 'event'{where} "
+        f"ORDER BY timestamp DESC, transaction_id DESC LIMIT {int(limit)}"
+    )
+
+
+def applied_migrations(database, ledger) -> str:
+    return f"SELECT version FROM {database}.{ledger} ORDER BY version"

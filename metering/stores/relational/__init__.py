@@ -1,0 +1,70 @@
+"""The relational store (the default): events, the 34-day dedup ledger and hourly pre-aggregates in
+the Django database, SQLite or PostgreSQL (`metering.models`).
+
+Ingestion is one prepared statement on PostgreSQL (`ingest.py`, `sql.py`), usage is read from the
+pre-aggregates (`reads.py`), a metric created after its events is backfilled (`backfill.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ...models import DuplicateEvent, IngestedTransaction
+from ...validation import MAX_AGE
+from ..base import EventStore
+from . import backfill, reads
+from .ingest import batch_store
+
+
+class RelationalStore(EventStore):
+    name = "relational"
+
+    def append(self, events, *, now, is_late=None):
+        return batch_store(events, now=now, is_late=is_late)
+
+    def metric_backfill(self, *, metric, progress=None) -> int:
+        return backfill.metric_aggregates_backfill(metric=metric, progress=progress)
+
+    def expire(self, *, now: datetime) -> int:
+        cutoff = now - MAX_AGE
+        deleted, _ = IngestedTransaction.objects.filter(received_at__lt=cutoff).delete()
+        DuplicateEvent.objects.filter(received_at__lt=cutoff).delete()
+        return deleted
+
+    def usage_by_segment(self, *, metric, customer_ids, bounds, group_keys, only=None):
+        return reads.usage_by_segment(metric, customer_ids, bounds, group_keys, only)
+
+    def unique_first_seen(self, *, metric, customer_ids, bounds, group_keys):
+        return reads.unique_first_seen(metric, customer_ids, bounds, group_keys)
+
+    def daily_usage(self, *, metric_ids, customer_ids, starting_at, ending_before):
+        return reads.daily_usage(metric_ids, customer_ids, starting_at, ending_before)
+
+    def events_between(self, *, customer_ids, starting_at, ending_before, event_types):
+        return reads.events_between(customer_ids, starting_at, ending_before, event_types)
+
+    def events_by_transaction(self, *, transaction_ids, since):
+        return reads.events_by_transaction(transaction_ids, since)
+
+    def transaction_accepted_at(self, *, transaction_id, since):
+        return (
+            IngestedTransaction.objects.filter(
+                transaction_id=transaction_id, received_at__gte=since
+            )
+            .values_list("received_at", flat=True)
+            .first()
+        )
+
+    def late_event_count(self, *, customer_ids) -> int:
+        return reads.late_event_count(customer_ids)
+
+    def event_customer_ids(self):
+        return reads.event_customer_ids()
+
+    def customer_id_activity(self, *, customer_ids, since):
+        return reads.customer_id_activity(customer_ids, since)
+
+    def recent_events(
+        self, *, customer_ids=None, transaction_id=None, event_type=None, before=None, limit=50
+    ):
+        return reads.recent_events(customer_ids, transaction_id, event_type, before, limit)

@@ -1,0 +1,401 @@
+"""Usage and event reads of the relational store: the hourly pre-aggregates (`MetricAggregate`,
+`MetricDistinctValue`), never raw events, for usage; the event tables for the rest.
+
+Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
+greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole
+requested range and group (never a sum of hourly counts). On PostgreSQL the database does the first
+level (per segment and full group values) in one indexed query; on SQLite, which has no exact
+decimal arithmetic, rows are read and added in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import pairwise
+
+from django.db import connection
+from django.db.models import Count, Max, Sum
+from django.db.models.functions import TruncDate
+
+from catalog.models import BillableMetric
+
+from ...definitions import EXACT
+from ...models import (
+    DuplicateEvent,
+    ExactDecimalField,
+    MetricAggregate,
+    MetricDistinctValue,
+    UsageEvent,
+)
+from ..base import CustomerIdActivity, Group, GroupUsage, StoredEvent
+from .ingest import _q
+
+
+def usage_by_segment(metric, customer_ids, bounds, group_keys, only=None) -> list[GroupUsage]:
+    segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
+    if not customer_ids:
+        return segments
+    if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
+        _unique(metric, list(customer_ids), bounds, group_keys, segments, only)
+    else:
+        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments, only)
+    return segments
+
+
+def _only_sql(only, params: dict) -> str:
+    """The SQL condition of a usage filter on the canonical group values, its values bound."""
+    if only is None:
+        return ""
+    params["only_key"] = only[0]
+    params["only_values"] = sorted(only[1])
+    return " AND (group_values::jsonb ->> %(only_key)s) = ANY(%(only_values)s)"
+
+
+def _kept(only, cache: dict, group_text: str) -> bool:
+    if only is None:
+        return True
+    kept = cache.get(group_text)
+    if kept is None:
+        kept = cache[group_text] = json.loads(group_text).get(only[0]) in only[1]
+    return kept
+
+
+def unique_first_seen(metric, customer_ids, bounds, group_keys) -> list[GroupUsage]:
+    """Per segment and group: how many distinct values appear for the first time in it."""
+    segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
+    if not customer_ids:
+        return segments
+    if connection.vendor == "postgresql":
+        segment = _segment_sql(bounds)
+        keys = "".join(
+            f", (group_values::jsonb) ->> %(key{i})s AS k{i}" for i in range(len(group_keys))
+        )
+        names = "".join(f", k{i}" for i in range(len(group_keys)))
+        params = _params(metric, customer_ids, bounds)
+        params.update({f"key{i}": key for i, key in enumerate(group_keys)})
+        rows = fetch_range_rows(
+            f"SELECT {segment}{names}, COUNT(*) FROM (SELECT MIN(hour) AS hour{keys}, value "
+            f"FROM {_q(MetricDistinctValue)} WHERE metric_id = %(metric)s "
+            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s "
+            f"GROUP BY {', '.join(str(i) for i in range(2, len(group_keys) + 3))}) AS firsts "
+            f"GROUP BY {', '.join(str(i) for i in range(1, len(group_keys) + 2))}",
+            params,
+        )
+        for row in rows:
+            segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
+        return segments
+    first: dict[tuple[Group, str], datetime] = {}
+    groups: dict[str, Group] = {}
+    rows = MetricDistinctValue.objects.filter(
+        metric_id=metric.pk,
+        customer_id__in=list(customer_ids),
+        hour__gte=bounds[0],
+        hour__lt=bounds[-1],
+    ).values_list("hour", "group_values", "value")
+    for hour, group_text, value in rows.iterator(chunk_size=5000):
+        key = (group_of(groups, group_text, group_keys), value)
+        if key not in first or hour < first[key]:
+            first[key] = hour
+    for (group, _), hour in first.items():
+        bucket = segments[bisect_right(bounds, hour) - 1]
+        bucket[group] = bucket.get(group, Decimal(0)) + 1
+    return segments
+
+
+def group_of(cache: dict[str, Group], text: str, group_keys) -> Group:
+    group = cache.get(text)
+    if group is None:
+        values = json.loads(text)
+        group = cache[text] = tuple(values.get(k) for k in group_keys)
+    return group
+
+
+def _params(metric, customer_ids, bounds) -> dict:
+    return {
+        "metric": metric.pk,
+        "ids": list(customer_ids),
+        "start": bounds[0],
+        "end": bounds[-1],
+        "bounds": list(bounds),
+    }
+
+
+@dataclass(slots=True)
+class _State:
+    value: Decimal | None
+    latest: tuple[datetime, str] | None = None
+
+
+def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
+    aggregation = metric.aggregation_type
+    states: list[dict[Group, _State]] = [{} for _ in segments]
+    groups: dict[str, Group] = {}
+    kept: dict[str, bool] = {}
+    for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
+        metric, customer_ids, bounds, only
+    ):
+        if not _kept(only, kept, group_text):
+            continue
+        group = group_of(groups, group_text, group_keys)
+        bucket = states[segment]
+        state = bucket.get(group)
+        if aggregation == "COUNT":
+            value = Decimal(count)
+        elif aggregation == "SUM":
+            value = total
+        elif aggregation == "MAX":
+            value = maximum
+        else:
+            value = latest_value
+        if value is None:
+            continue
+        if state is None:
+            bucket[group] = _State(value, (latest_ts, latest_tx))
+        elif aggregation in ("COUNT", "SUM"):
+            state.value = EXACT.add(state.value, value)
+        elif aggregation == "MAX":
+            if value > state.value:
+                state.value = value
+        elif (latest_ts, latest_tx) > state.latest:
+            state.value = value
+            state.latest = (latest_ts, latest_tx)
+    for index, bucket in enumerate(states):
+        segments[index].update({group: state.value for group, state in bucket.items()})
+
+
+def _segment_sql(bounds) -> str:
+    """SQL for the 0-based segment of `hour`: constant for one segment, arithmetic for equal
+    segments (HOUR and DAY windows), else a binary search over the boundaries."""
+    if len(bounds) == 2:
+        return "0"
+    steps = {b - a for a, b in pairwise(bounds)}
+    if len(steps) == 1:
+        seconds = int(steps.pop().total_seconds())
+        return f"(EXTRACT(EPOCH FROM hour - %(start)s)::bigint / {seconds})::int"
+    return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
+
+
+def _rows(metric, customer_ids, bounds, only=None):
+    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows
+    (on PostgreSQL already restricted to `only`; the caller checks it on SQLite)."""
+    if connection.vendor == "postgresql":
+        segment = _segment_sql(bounds)
+        column = {
+            "COUNT": "SUM(event_count), NULL::numeric, NULL::numeric",
+            "SUM": "0, SUM(value_sum), NULL::numeric",
+            "MAX": "0, NULL::numeric, MAX(value_max)",
+        }.get(metric.aggregation_type)
+        if column is None:  # LATEST
+            latest = (
+                "(ARRAY_AGG(latest_value ORDER BY latest_timestamp DESC, "
+                "latest_transaction_id DESC))[1], MAX(latest_timestamp), "
+                "(ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC, "
+                "latest_transaction_id DESC))[1]"
+            )
+            column = "0, NULL::numeric, NULL::numeric, " + latest
+        else:
+            column += ", NULL::numeric, NULL::timestamptz, ''"
+        params = _params(metric, customer_ids, bounds)
+        sql = (
+            f"SELECT {segment} AS segment, group_values, {column} "
+            f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
+            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s"
+            f"{_only_sql(only, params)} GROUP BY 1, 2"
+        )
+        yield from fetch_range_rows(sql, params)
+        return
+    rows = MetricAggregate.objects.filter(
+        metric_id=metric.pk,
+        customer_id__in=customer_ids,
+        hour__gte=bounds[0],
+        hour__lt=bounds[-1],
+    ).values_list(
+        "hour",
+        "group_values",
+        "event_count",
+        "value_sum",
+        "value_max",
+        "latest_value",
+        "latest_timestamp",
+        "latest_transaction_id",
+    )
+    for hour, *rest in rows.iterator(chunk_size=5000):
+        yield (bisect_right(bounds, hour) - 1, *rest)
+
+
+def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
+    """Rows of a read of one customer's pre-aggregates over a time range, on PostgreSQL, with
+    plain index scans off for that one statement.
+
+    A customer's rows correlate with their hours, which PostgreSQL's statistics do not see: for a
+    large customer it can expect a thousand rows where there are tens of thousands, and then picks
+    a plain index scan, which visits the table once per row in index order. A bitmap scan reads
+    each page once: on a million events of one customer (37,200 hourly rows) the read took 53 ms
+    with the index scan and about 25 ms with the bitmap scan.
+
+    One round trip: Django binds parameters client-side, so the three statements go as one simple
+    query, which PostgreSQL runs as one implicit transaction in autocommit (`SET LOCAL` ends with
+    it); inside an enclosing transaction the last statement puts the setting back."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SET LOCAL enable_indexscan = off; {sql}; SET LOCAL enable_indexscan = DEFAULT",
+            params,
+        )
+        cursor.nextset()
+        return cursor.fetchall()
+
+
+def _unique(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
+    if connection.vendor == "postgresql":
+        segment = _segment_sql(bounds)
+        keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
+        group_by = ", ".join(str(i) for i in range(1, len(group_keys) + 2))
+        params = _params(metric, customer_ids, bounds)
+        params.update({f"key{i}": key for i, key in enumerate(group_keys)})
+        for row in fetch_range_rows(
+            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)} "
+            f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
+            f"AND hour >= %(start)s AND hour < %(end)s{_only_sql(only, params)} "
+            f"GROUP BY {group_by}",
+            params,
+        ):
+            segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
+        return
+    values: list[dict[Group, set[str]]] = [{} for _ in segments]
+    groups: dict[str, Group] = {}
+    rows = MetricDistinctValue.objects.filter(
+        metric_id=metric.pk,
+        customer_id__in=customer_ids,
+        hour__gte=bounds[0],
+        hour__lt=bounds[-1],
+    ).values_list("hour", "group_values", "value")
+    kept: dict[str, bool] = {}
+    for hour, group_text, value in rows.iterator(chunk_size=5000):
+        if not _kept(only, kept, group_text):
+            continue
+        group = group_of(groups, group_text, group_keys)
+        values[bisect_right(bounds, hour) - 1].setdefault(group, set()).add(value)
+    for index, bucket in enumerate(values):
+        segments[index].update({g: Decimal(len(v)) for g, v in bucket.items()})
+
+
+def daily_usage(metric_ids, customer_ids, starting_at, ending_before) -> list[tuple]:
+    rows = (
+        MetricAggregate.objects.filter(
+            metric_id__in=list(metric_ids),
+            customer_id__in=list(customer_ids),
+            hour__gte=starting_at,
+            hour__lt=ending_before,
+        )
+        .annotate(day=TruncDate("hour", tzinfo=UTC))
+        .values("metric_id", "customer_id", "day", "group_values")
+        .annotate(
+            events=Sum("event_count"), amount=Sum("value_sum", output_field=ExactDecimalField())
+        )
+        .order_by()
+    )
+    return [
+        (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
+        for r in rows
+    ]
+
+
+# --- Events -----------------------------------------------------------------------------------------
+
+
+def events_between(customer_ids, starting_at, ending_before, event_types):
+    events = UsageEvent.objects.filter(
+        customer_id__in=list(customer_ids),
+        timestamp__gte=starting_at,
+        timestamp__lt=ending_before,
+    )
+    if event_types:
+        events = events.filter(event_type__in=list(event_types))
+    rows = events.order_by("timestamp", "received_at", "id").values_list("event_type", "properties")
+    for event_type, properties in rows.iterator(chunk_size=5000):
+        yield event_type, properties or {}
+
+
+def _stored(event, duplicate: bool) -> StoredEvent:
+    return StoredEvent(
+        id=event.id,
+        transaction_id=event.transaction_id,
+        customer_id=event.customer_id,
+        event_type=event.event_type,
+        timestamp=event.timestamp,
+        properties=event.properties or {},
+        received_at=event.received_at,
+        is_duplicate=duplicate,
+        is_late=getattr(event, "is_late", False),
+    )
+
+
+def events_by_transaction(transaction_ids, since) -> list[StoredEvent]:
+    found = []
+    for model, duplicate in ((UsageEvent, False), (DuplicateEvent, True)):
+        for event in model.objects.filter(
+            transaction_id__in=list(transaction_ids), received_at__gte=since
+        ).order_by("received_at", "id"):
+            found.append(_stored(event, duplicate))
+    return found
+
+
+def late_event_count(customer_ids) -> int:
+    return UsageEvent.objects.filter(customer_id__in=list(customer_ids), is_late=True).count()
+
+
+def event_customer_ids() -> list[str]:
+    """Every customer_id events were sent under: a recursive CTE stepping through the index to the
+    next greater id (PostgreSQL has no skip scan of its own; SQLite runs the same query), one
+    probe per id rather than a read of every event."""
+    table = _q(UsageEvent)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE ids(customer_id) AS (
+                SELECT MIN(customer_id) FROM {table}
+                UNION ALL
+                SELECT (SELECT MIN(e.customer_id) FROM {table} e
+                        WHERE e.customer_id > ids.customer_id)
+                FROM ids WHERE ids.customer_id IS NOT NULL
+            )
+            SELECT customer_id FROM ids WHERE customer_id IS NOT NULL
+            """
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def customer_id_activity(customer_ids, since) -> list[CustomerIdActivity]:
+    ids = sorted(customer_ids)
+    found = []
+    for start in range(0, len(ids), 500):
+        for row in (
+            UsageEvent.objects.filter(
+                customer_id__in=ids[start : start + 500], received_at__gte=since
+            )
+            .order_by()
+            .values("customer_id")
+            .annotate(events=Count("id"), last=Max("timestamp"))
+        ):
+            found.append(CustomerIdActivity(row["customer_id"], row["events"], row["last"]))
+    return found
+
+
+def recent_events(customer_ids, transaction_id, event_type, before, limit) -> list[StoredEvent]:
+    events = UsageEvent.objects.all()
+    if customer_ids is not None:
+        events = events.filter(customer_id__in=list(customer_ids))
+    if transaction_id:
+        events = events.filter(transaction_id=transaction_id)
+    if event_type:
+        events = events.filter(event_type=event_type)
+    if before is not None:
+        moment, tx = before
+        events = events.filter(timestamp__lte=moment).exclude(
+            timestamp=moment, transaction_id__gte=tx
+        )
+    return [_stored(e, False) for e in events.order_by("-timestamp", "-transaction_id")[:limit]]

@@ -1,0 +1,80 @@
+"""A local fake ClickHouse server for `clickhouse://` tests: the HTTP interface clickhouse-connect
+speaks (the query in the URL or the body, settings as URL parameters), answered by the real
+engine in this process (chdb, on the session's chdb path). It records each request's settings so
+tests can see what the client asked for (e.g. asynchronous inserts)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+import urllib.parse
+from collections.abc import Iterator
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self):
+        self._answer()
+
+    def do_POST(self):
+        self._answer()
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            data = b""
+            while size := int(self.rfile.readline().strip(), 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return data
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self) -> None:
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        body = self._body().decode()
+        query = params.pop("query", "")
+        sql = f"{query}\n{body}" if query and body else query or body
+        self.server.requests.append((sql, params))
+        try:
+            with self.server.lock:
+                out = self.server.connection.query(sql, "TabSeparated").bytes()
+            status = 200
+        except Exception as exc:  # the engine's refusal, as ClickHouse sends it
+            out, status = f"Code: 1. DB::Exception: {exc}".encode(), 500
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(out)))
+        self.send_header("X-ClickHouse-Summary", '{"read_rows":"0","written_rows":"0"}')
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, path: str):
+        import chdb.state
+
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.connection = chdb.state.connect(path)
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, dict]] = []
+
+
+@contextlib.contextmanager
+def fake_clickhouse(path: str) -> Iterator[_Server]:
+    server = _Server(path)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        server.connection.close()

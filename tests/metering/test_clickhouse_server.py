@@ -1,0 +1,144 @@
+"""The ClickHouse store through `clickhouse://` (clickhouse-connect over HTTP, as web nodes and
+workers reach a server) against a local fake server running the same engine: asynchronous inserts
+acknowledged once written, the schema required before use, and two web nodes racing the same
+transaction ids on PostgreSQL (the relational guard decides), each id counted once."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from metering import selectors, services
+from metering.stores.clickhouse import ClickHouseStore, EventStoreError, migrate
+from metering.stores.clickhouse.client import client_for, parse_url
+
+from .conftest import postgres_only
+from .factories import BillableMetricFactory, CustomerFactory
+from .fake_clickhouse import fake_clickhouse
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 20, 12, 30, tzinfo=UTC)
+
+
+def ev(customer_id, tokens, *, tx):
+    return {
+        "transaction_id": tx,
+        "customer_id": customer_id,
+        "event_type": "api_call",
+        "timestamp": (NOW - timedelta(hours=1)).isoformat(),
+        "properties": {"tokens": tokens, "region": "eu"},
+    }
+
+
+@pytest.fixture
+def server(chdb_store):
+    """A fake ClickHouse server on 127.0.0.1 and the URL of a migrated database on it."""
+    with fake_clickhouse(parse_url(chdb_store.url).path) as fake:
+        url = f"clickhouse://default@127.0.0.1:{fake.server_port}/metering_http"
+        client = client_for(url)
+        client.command("CREATE DATABASE IF NOT EXISTS metering_http")
+        migrate.apply(client)
+        fake.requests.clear()
+        yield fake, url
+        for table in ("usage", "duplicates"):
+            client.command(f"TRUNCATE TABLE metering_http.{table}")
+
+
+def _usage(metric, customer):
+    return selectors.metric_usage_by_group(
+        metric=metric,
+        customer=customer,
+        starting_at=datetime(2026, 3, 1, tzinfo=UTC),
+        ending_before=datetime(2026, 4, 1, tzinfo=UTC),
+        group_keys=[],
+    )
+
+
+def test_ingest_through_a_server_inserts_asynchronously_and_reads_its_writes(server, settings):
+    fake, url = server
+    settings.EVENT_STORE_URL = url
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    cid = str(customer.id)
+
+    result = services.usage_events_ingest(
+        events=[ev(cid, 5, tx="a"), ev(cid, "0.5", tx="b"), ev(cid, 9, tx="a")], now=NOW
+    )
+
+    assert [e.transaction_id for e in result.duplicates] == ["a"]
+    assert _usage(metric, customer) == {(): Decimal("5.5")}
+    inserts = [(sql, params) for sql, params in fake.requests if sql.startswith("INSERT")]
+    assert [sql.split(" FORMAT")[0] for sql, _ in inserts] == [
+        "INSERT INTO metering_http.usage",
+        "INSERT INTO metering_http.duplicates",
+    ]
+    for _, params in inserts:
+        assert params["async_insert"] == "1"
+        assert params["wait_for_async_insert"] == "1"
+        assert params["distributed_foreground_insert"] == "1"
+
+
+def test_a_server_without_the_schema_is_refused_until_migrated(server):
+    _, url = server
+    empty = url.replace("/metering_http", "/metering_fresh")
+    client_for(empty).command("DROP DATABASE IF EXISTS metering_fresh")
+    client_for(empty).command("CREATE DATABASE metering_fresh")
+
+    with pytest.raises(EventStoreError) as refused:
+        ClickHouseStore(empty)
+    assert str(refused.value) == (
+        "The ClickHouse event store lacks migrations 0001_usage, 0002_duplicates: run "
+        "`python manage.py migrate_event_store` first."
+    )
+
+    call_command("migrate_event_store", "--url", empty)
+    assert ClickHouseStore(empty).database == "metering_fresh"
+    client_for(empty).command("DROP DATABASE metering_fresh")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_web_nodes_racing_the_same_ids_count_each_once(server, settings):
+    postgres_only("two nodes' dedup decisions serialized by advisory locks")
+    _, url = server
+    settings.EVENT_STORE_URL = url
+    nodes = [ClickHouseStore(url), ClickHouseStore(url)]
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    ids = [f"tx-{n}" for n in range(60)]
+    batches = [ids[start : start + 30] for start in (0, 15, 30, 0, 15, 30)]
+    barrier = threading.Barrier(len(batches))
+    errors = []
+
+    def send(node, batch):
+        from metering.validation import events_validate
+
+        try:
+            events = events_validate([ev(cid, 1, tx=t) for t in batch], now=NOW)
+            barrier.wait()
+            node.append(events, now=NOW)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=send, args=(nodes[index % 2], batch))
+        for index, batch in enumerate(batches)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert _usage(metric, customer) == {(): Decimal("60")}
+    rows = nodes[0].client.rows(
+        "SELECT transaction_id, count() FROM metering_http.usage WHERE kind = 'event' "
+        "GROUP BY transaction_id HAVING count() > 1"
+    )
+    assert rows == []
