@@ -42,21 +42,35 @@ def finalized_periods_for(
     return {value: by_customer.get(str(owner), []) for value, owner in owners.items()}
 
 
-# The hot-path form of the same rule for PostgreSQL: one prepared statement per ingest batch,
-# answering the positions of the late events. An alias wins over a customer id, as in
+# The hot-path form of the same rule for PostgreSQL: the positions `i` of the late events among
+# `source`, a relation of (i int, c text, s timestamptz). An alias wins over a customer id, as in
 # `finalized_periods_for`; an id written as a canonical UUID matches invoices of that customer
-# directly (an invoice's customer exists).
-_LATE_SQL = """
+# directly (an invoice's customer exists). The status and type are this module's own constants.
+_LATE_POSITIONS_SQL = """
 SELECT DISTINCT e.i
-FROM json_to_recordset(%(events)s::json) AS e(i int, c text, s timestamptz)
+FROM {source}
 LEFT JOIN {alias} a ON a.alias = e.c
 JOIN {invoice} inv ON inv.customer_id = COALESCE(
         a.customer_id,
         CASE WHEN e.c ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$'
              THEN e.c::uuid END)
-    AND inv.status = %(status)s AND inv.type = %(type)s
+    AND inv.status = '{finalized}' AND inv.type = '{usage}'
     AND inv.start_timestamp <= e.s AND e.s < inv.end_timestamp
 """
+
+
+def late_positions_sql(source: str = "ev AS e") -> str:
+    """The rule as one PostgreSQL SELECT of the positions `i` of the late events among `source`
+    (i int, c text, s timestamptz), aliased `e`. The relational store runs it inside its ingest
+    statement (`metering.stores.relational.sql`), so the check costs no round trip of its own."""
+    quote = connection.ops.quote_name
+    return _LATE_POSITIONS_SQL.format(
+        source=source,
+        alias=quote(IngestAlias._meta.db_table),
+        invoice=quote(Invoice._meta.db_table),
+        finalized=Invoice.Status.FINALIZED.value,
+        usage=Invoice.Type.USAGE.value,
+    )
 
 
 def events_late(events: Iterable[tuple[str, datetime]]) -> list[bool]:
@@ -70,28 +84,23 @@ def events_late(events: Iterable[tuple[str, datetime]]) -> list[bool]:
         return [
             is_late(finalized.get(customer_id, []), timestamp) for customer_id, timestamp in events
         ]
-    quote = connection.ops.quote_name
-    sql = _LATE_SQL.format(
-        alias=quote(IngestAlias._meta.db_table), invoice=quote(Invoice._meta.db_table)
-    )
     batch = json.dumps(
         [
             {"i": index, "c": customer_id, "s": timestamp.isoformat()}
             for index, (customer_id, timestamp) in enumerate(events)
         ]
     )
+    sql = late_positions_sql(
+        "json_to_recordset(%(events)s::json) AS e(i int, c text, s timestamptz)"
+    )
     with hot_cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "events": batch,
-                "status": Invoice.Status.FINALIZED.value,
-                "type": Invoice.Type.USAGE.value,
-            },
-            prepare=True,
-        )
+        cursor.execute(sql, {"events": batch}, prepare=True)
         late = {index for (index,) in cursor.fetchall()}
     return [index in late for index in range(len(events))]
+
+
+# The form metering's relational store runs inside its ingest statement on PostgreSQL.
+events_late.positions_sql = late_positions_sql  # type: ignore[attr-defined]
 
 
 def is_late(periods_: list[tuple[datetime, datetime]], timestamp: datetime) -> bool:

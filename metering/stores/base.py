@@ -31,6 +31,9 @@ from ..validation import Event
 Group = tuple[str | None, ...]
 GroupUsage = dict[Group, Decimal]
 # (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
+# A hook may also carry `positions_sql()`: the same rule as a PostgreSQL SELECT of the positions
+# `i` of the late events among a relation `ev(i int, c text, s timestamptz)`, which the relational
+# store then runs inside its ingest statement instead of calling the hook (`late_positions_sql`).
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
 Progress = Callable[[str], None]
 
@@ -73,6 +76,12 @@ def firsts_in_batch(events: Sequence[Event]) -> list[bool]:
         firsts.append(event.transaction_id not in seen)
         seen.add(event.transaction_id)
     return firsts
+
+
+def late_positions_sql(is_late: LateCheck | None) -> str | None:
+    """The hook's in-statement form for PostgreSQL, if it has one."""
+    positions_sql = getattr(is_late, "positions_sql", None)
+    return positions_sql() if positions_sql is not None else None
 
 
 def late_flags(events: Sequence[Event], is_late: LateCheck | None) -> list[bool]:

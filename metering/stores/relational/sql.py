@@ -1,9 +1,13 @@
 """The ingest statement for PostgreSQL, as text (no Django import), so that the benchmark can run
 the very same statement without Django to measure the ceiling.
 
-Table names are placeholders (`{ledger}`, `{event}`, ...) filled by `metering.ingest`. Parameters:
-`events` is a JSON array of {t: transaction id, c: customer id, y: event type, s: timestamp,
-p: properties, l: is late, f: first occurrence in the batch}; `contributions` a JSON array of
+Table names are placeholders (`{ledger}`, `{event}`, ...) filled by `metering.stores.relational
+.ingest`, and so is `{late}`: a SELECT of the positions `i` of the late events among `ev` (the
+late-event hook's own SQL when it has one, so that the rule costs no round trip of its own; else
+`LATE_FROM_FLAGS`, the flags the hook answered in Python). Parameters:
+`events` is a JSON array of {i: position in the batch, t: transaction id, c: customer id,
+y: event type, s: timestamp, p: properties, l: is late (as the Python hook answered), f: first
+occurrence in the batch}; `contributions` a JSON array of
 {t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
 d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
 contributions were computed with (nothing is written if it no longer holds).
@@ -13,6 +17,8 @@ customer with new usage (`{mark}`) while no mark existed before it (every sub-st
 table as it was when the statement began), i.e. when whoever reads the marks may be idle.
 """
 
+LATE_FROM_FLAGS = "SELECT i FROM ev WHERE l"
+
 INGEST_SQL = """
 WITH sig AS (
     SELECT COUNT(*) = %(metric_count)s
@@ -21,8 +27,11 @@ WITH sig AS (
 ),
 ev AS (
     SELECT e.* FROM json_to_recordset(%(events)s::json)
-        AS e(t text, c text, y text, s timestamptz, p jsonb, l boolean, f boolean)
+        AS e(i int, t text, c text, y text, s timestamptz, p jsonb, l boolean, f boolean)
     WHERE (SELECT ok FROM sig)
+),
+late AS (
+    {late}
 ),
 new_tx AS (
     INSERT INTO {ledger} AS led (transaction_id, received_at)
@@ -37,7 +46,7 @@ fresh AS (
 stored AS (
     INSERT INTO {event} (id, transaction_id, customer_id, event_type, "timestamp", properties,
                          received_at, is_late)
-    SELECT gen_random_uuid(), t, c, y, s, p, %(now)s, l FROM fresh
+    SELECT gen_random_uuid(), t, c, y, s, p, %(now)s, i IN (SELECT i FROM late) FROM fresh
 ),
 dropped AS (
     INSERT INTO {duplicate} (id, transaction_id, customer_id, event_type, "timestamp",
