@@ -211,26 +211,69 @@ class Server:
     pid: int
 
 
-def cpu_seconds(select: Callable[[int, str], bool]) -> float:
-    """User + system CPU seconds of the live processes `select(pid, command line)` picks, read
-    from /proc (Linux). Figures per request from this do not depend on what else the machine runs
-    as much as rates do."""
-    total = 0
+@dataclasses.dataclass(frozen=True)
+class CpuSample:
+    """User + system CPU seconds of a set of processes at one moment, read from /proc (Linux):
+    `own` per live process picked, `reaped` per reaper (the CPU of the children it has waited
+    for: `cutime` + `cstime`). `after - before` is the CPU seconds used in between (figures per
+    request from it depend less on other load on the machine than rates do)."""
+
+    own: dict[int, float]
+    reaped: dict[int, float]
+
+    def __sub__(self, before: CpuSample) -> float:
+        """Each live process's growth (all of it for one started since), plus what processes
+        that exited in between used after `before`: the parent that reaps an exited process
+        grows by the child's whole life, so the child's share up to `before` is taken off.
+        (Summing only the live processes made the figure fall, even below zero, whenever one
+        sampled before had exited after: a PostgreSQL backend closing, an autovacuum worker
+        finishing its table.)"""
+        used = sum(seconds - before.own.get(pid, 0.0) for pid, seconds in self.own.items())
+        used += sum(
+            seconds - before.reaped[pid]
+            for pid, seconds in self.reaped.items()
+            if pid in before.reaped
+        )
+        used -= sum(seconds for pid, seconds in before.own.items() if pid not in self.own)
+        return used
+
+
+def cpu_seconds(
+    select: Callable[[int, str], bool], reaper: Callable[[int, str], bool] | None = None
+) -> CpuSample:
+    """The CPU of the live processes `select(pid, command line)` picks, and of the children that
+    exited under them or under a parent of theirs that `reaper` picks (PostgreSQL's postmaster
+    for its backends). Subtract two samples for the seconds used in between. Every process whose
+    picked children may exit meanwhile must be picked or be a reaper, or their CPU is missed."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    commands: dict[int, str] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as file:
-                command = file.read().replace(b"\0", b" ").decode(errors="replace")
-            if not select(pid, command):
-                continue
+                commands[pid] = file.read().replace(b"\0", b" ").decode(errors="replace")
             with open(f"/proc/{pid}/stat") as file:
-                fields = file.read().rsplit(")", 1)[1].split()
+                stats[pid] = file.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    picked = [pid for pid, command in commands.items() if pid in stats and select(pid, command)]
+    reapers = set(picked)
+    if reaper is not None:
+        for pid in picked:
+            parent = int(stats[pid][1])
+            if parent in stats and reaper(parent, commands[parent]):
+                reapers.add(parent)
+
+    def seconds(pid: int, first: int) -> float:
+        return (int(stats[pid][first]) + int(stats[pid][first + 1])) / tick
+
+    return CpuSample(
+        own={pid: seconds(pid, 11) for pid in picked},
+        reaped={pid: seconds(pid, 13) for pid in reapers},
+    )
 
 
 def session_of(pid: int) -> int:

@@ -158,6 +158,7 @@ def sql_client(args) -> dict:
         events_json = json.dumps(
             [
                 {
+                    "i": index,
                     "t": tx,
                     "c": customer,
                     "y": "api_call",
@@ -172,7 +173,9 @@ def sql_client(args) -> dict:
                     "l": False,
                     "f": True,
                 }
-                for tx, customer, moment, tokens, model, region, user, cached in events
+                for index, (tx, customer, moment, tokens, model, region, user, cached) in enumerate(
+                    events
+                )
             ]
         )
         contributions = json.dumps(
@@ -307,10 +310,14 @@ def http_phase(env, token, *, events: int, clients: int, workers: int, now, pref
             return command.startswith("postgres: ") and f" {database_name} " in command
 
         log(f"HTTP: {events:,} events from {clients} client processes to {workers} workers")
-        cpu_before = cpu_seconds(in_server), cpu_seconds(in_postgres)
+
+        def postmaster(_: int, command: str) -> bool:
+            return command.split(" ", 1)[0].endswith("/postgres")
+
+        cpu_before = cpu_seconds(in_server), cpu_seconds(in_postgres, postmaster)
         jobs = [(server.url, token, i, n, now, prefix) for i, n in enumerate(batches)]
         elapsed, latencies, results = _drive(http_client, jobs)
-        cpu_after = cpu_seconds(in_server), cpu_seconds(in_postgres)
+        cpu_after = cpu_seconds(in_server), cpu_seconds(in_postgres, postmaster)
     errors = sum(r["errors"] for r in results)
     if errors:
         log(f"HTTP: {errors} requests did not answer 200")
@@ -349,7 +356,9 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     from django.db import connection
 
     from metering.definitions import definitions_signature
-    from metering.stores.relational.sql import INGEST_SQL
+    from metering.services import late_event_check
+    from metering.stores.base import late_positions_sql
+    from metering.stores.relational.ingest import postgresql_statement
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -359,15 +368,9 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
         )
     signature = definitions_signature()
     connection.close()
-    sql = INGEST_SQL.format(
-        metric="catalog_billablemetric",
-        ledger="metering_ingestedtransaction",
-        event="metering_usageevent",
-        duplicate="metering_duplicateevent",
-        aggregate="metering_metricaggregate",
-        distinct="metering_metricdistinctvalue",
-        mark="metering_usagemark",
-    )
+    # The statement the product runs, the late-event rule included (invoicing's hook runs inside
+    # it), with this database's table names.
+    sql = postgresql_statement(late_positions_sql(late_event_check()))
     dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     batches = _split(events // BATCH, clients)
     log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")

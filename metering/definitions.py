@@ -69,6 +69,9 @@ def value_text(value) -> str:
 
 def numeric_value(value) -> Decimal | None:
     """A property value as a Decimal if it is a number or a numeric string, else None."""
+    if type(value) is str and len(value) <= 26 and value.isascii() and value.isdigit():
+        # The common case ("1234"): a non-negative integer below 10^26, in the domain as it is.
+        return Decimal(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

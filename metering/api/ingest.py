@@ -39,10 +39,22 @@ _EVENT_SCHEMA = inline_serializer(
 )
 
 
+# Accept headers every client sends (none, any, JSON): they choose the first renderer (JSON)
+# without DRF parsing them on each request; any other is negotiated as usual (a 406 stays one).
+_USUAL_ACCEPT = frozenset({"", "*/*", "application/json"})
+
+
 class IngestView(APIView):
     """Accept 1 to 100 usage events; 200 with an empty body, 400 {"message"} naming the event."""
 
     token_scope = "ingest"
+
+    def perform_content_negotiation(self, request, force=False):
+        if request.META.get("HTTP_ACCEPT", "") in _USUAL_ACCEPT:
+            renderer = self.get_renderers()[0]
+            if renderer.media_type == "application/json":
+                return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     @extend_schema(
         operation_id="v1_usage_ingest",
