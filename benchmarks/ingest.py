@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _support import (
+    CpuSample,
     api_token,
     cpu_seconds,
     database,
@@ -150,8 +151,6 @@ def sql_client(args) -> dict:
     dsn, worker, count, now, prefix, signature, metric_id, sql = args
     connection = psycopg.connect(dsn, autocommit=True)
     connection.execute("SET TIME ZONE 'UTC'")
-    (backend,) = connection.execute("SELECT pg_backend_pid()").fetchone()
-    backend_cpu = cpu_seconds(lambda pid, _: pid == backend)
     # Parameters are built before the clock starts (as the HTTP clients build their bodies).
     batches = []
     for events in _batches(worker, count, now, prefix):
@@ -214,14 +213,12 @@ def sql_client(args) -> dict:
         latencies.append(time.perf_counter() - sent)
     finished = time.perf_counter()
     cpu = time.process_time() - cpu
-    backend_cpu = cpu_seconds(lambda pid, _: pid == backend) - backend_cpu
     connection.close()
     return {
         "latencies": latencies,
         "started": started,
         "finished": finished,
         "cpu": cpu,
-        "backend_cpu": backend_cpu,
     }
 
 
@@ -296,9 +293,23 @@ def _cpu_report(label: str, requests: int, **seconds: float) -> None:
     )
 
 
+def postgres_cpu(env) -> CpuSample:
+    """The CPU of the benchmark database's backends and of every PostgreSQL process that exited
+    meanwhile (autovacuum workers included: the tables ingestion fills are vacuumed and analyzed
+    during a run), measured the same way for HTTP and for the SQL ceiling."""
+    database_name = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/")
+
+    def backend(_: int, command: str) -> bool:
+        return command.startswith("postgres: ") and f" {database_name} " in command
+
+    def postmaster(_: int, command: str) -> bool:
+        return command.split(" ", 1)[0].endswith("/postgres")
+
+    return cpu_seconds(backend, postmaster)
+
+
 def http_phase(env, token, *, events: int, clients: int, workers: int, now, prefix: str, extra=()):
     batches = _split(events // BATCH, clients)
-    database_name = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/")
     with gunicorn(env, workers=workers, extra=extra) as server:
         warm = [(server.url, token, 1000 + i, 3, now, f"warm-{prefix}") for i in range(clients)]
         _drive(http_client, warm)
@@ -306,18 +317,11 @@ def http_phase(env, token, *, events: int, clients: int, workers: int, now, pref
         def in_server(pid: int, _: str) -> bool:
             return session_of(pid) == server.pid
 
-        def in_postgres(_: int, command: str) -> bool:
-            return command.startswith("postgres: ") and f" {database_name} " in command
-
         log(f"HTTP: {events:,} events from {clients} client processes to {workers} workers")
-
-        def postmaster(_: int, command: str) -> bool:
-            return command.split(" ", 1)[0].endswith("/postgres")
-
-        cpu_before = cpu_seconds(in_server), cpu_seconds(in_postgres, postmaster)
+        cpu_before = cpu_seconds(in_server), postgres_cpu(env)
         jobs = [(server.url, token, i, n, now, prefix) for i, n in enumerate(batches)]
         elapsed, latencies, results = _drive(http_client, jobs)
-        cpu_after = cpu_seconds(in_server), cpu_seconds(in_postgres, postmaster)
+        cpu_after = cpu_seconds(in_server), postgres_cpu(env)
     errors = sum(r["errors"] for r in results)
     if errors:
         log(f"HTTP: {errors} requests did not answer 200")
@@ -375,12 +379,14 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     batches = _split(events // BATCH, clients)
     log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")
     jobs = [(dsn, i, n, now, "sql", signature, str(metric.id), sql) for i, n in enumerate(batches)]
+    postgres_before = postgres_cpu(env)
     elapsed, latencies, results = _drive(sql_client, jobs)
+    postgres_used = postgres_cpu(env) - postgres_before
     rate = _report("SQL   ceiling    ", sum(batches) * BATCH, elapsed, latencies)
     _cpu_report(
         "SQL  ",
         sum(batches),
-        postgres=sum(r["backend_cpu"] for r in results),
+        postgres=postgres_used,
         clients=sum(r["cpu"] for r in results),
     )
     return rate
