@@ -214,8 +214,8 @@ class Server:
 @dataclasses.dataclass(frozen=True)
 class CpuSample:
     """User + system CPU seconds of a set of processes at one moment, read from /proc (Linux):
-    `own` per live process picked, `reaped` per reaper (the CPU of the children it has waited
-    for: `cutime` + `cstime`). `after - before` is the CPU seconds used in between (figures per
+    `own` per live process picked, `reaped` per process picked (the CPU of the children it has
+    waited for: `cutime` + `cstime`). `after - before` is the CPU seconds used in between (figures per
     request from it depend less on other load on the machine than rates do)."""
 
     own: dict[int, float]
@@ -239,12 +239,13 @@ class CpuSample:
 
 
 def cpu_seconds(
-    select: Callable[[int, str], bool], reaper: Callable[[int, str], bool] | None = None
+    select: Callable[[int, str], bool], parent: Callable[[int, str], bool] | None = None
 ) -> CpuSample:
-    """The CPU of the live processes `select(pid, command line)` picks, and of the children that
-    exited under them or under a parent of theirs that `reaper` picks (PostgreSQL's postmaster
-    for its backends). Subtract two samples for the seconds used in between. Every process whose
-    picked children may exit meanwhile must be picked or be a reaper, or their CPU is missed."""
+    """The CPU of the live processes `select(pid, command line)` picks, plus the processes
+    `parent` picks and all their children (PostgreSQL's postmaster: every backend and helper of
+    one server), and of the children that exited under any of them. Subtract two samples for the
+    seconds used in between. A picked process whose parent is neither picked nor a `parent` must
+    not exit meanwhile, or its CPU after the first sample is missed."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, list[str]] = {}
     commands: dict[int, str] = {}
@@ -259,20 +260,24 @@ def cpu_seconds(
                 stats[pid] = file.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-    picked = [pid for pid, command in commands.items() if pid in stats and select(pid, command)]
-    reapers = set(picked)
-    if reaper is not None:
-        for pid in picked:
-            parent = int(stats[pid][1])
-            if parent in stats and reaper(parent, commands[parent]):
-                reapers.add(parent)
+    parents = (
+        {pid for pid, command in commands.items() if pid in stats and parent(pid, command)}
+        if parent is not None
+        else set()
+    )
+    picked = [
+        pid
+        for pid, command in commands.items()
+        if pid in stats
+        and (pid in parents or int(stats[pid][1]) in parents or select(pid, command))
+    ]
 
     def seconds(pid: int, first: int) -> float:
         return (int(stats[pid][first]) + int(stats[pid][first + 1])) / tick
 
     return CpuSample(
         own={pid: seconds(pid, 11) for pid in picked},
-        reaped={pid: seconds(pid, 13) for pid in reapers},
+        reaped={pid: seconds(pid, 13) for pid in picked},
     )
 
 
