@@ -361,7 +361,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
 
     from metering.definitions import definitions_signature
     from metering.services import late_event_check
-    from metering.stores.base import late_positions_sql
+    from metering.stores.base import late_sql_of
     from metering.stores.relational.ingest import postgresql_statement
 
     with connection.cursor() as cursor:
@@ -374,7 +374,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     connection.close()
     # The statement the product runs, the late-event rule included (invoicing's hook runs inside
     # it), with this database's table names.
-    sql = postgresql_statement(late_positions_sql(late_event_check()))
+    sql = postgresql_statement(late_sql_of(late_event_check()))
     dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     batches = _split(events // BATCH, clients)
     log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")

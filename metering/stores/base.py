@@ -33,7 +33,7 @@ GroupUsage = dict[Group, Decimal]
 # (customer_id, timestamp) of each event -> whether it falls in an already finalized period.
 # A hook may also carry `positions_sql()`: the same rule as a PostgreSQL SELECT of the positions
 # `i` of the late events among a relation `ev(i int, c text, s timestamptz)`, which the relational
-# store then runs inside its ingest statement instead of calling the hook (`late_positions_sql`).
+# store then runs inside its ingest statement instead of calling the hook (`late_sql_of`).
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
 Progress = Callable[[str], None]
 
@@ -78,7 +78,7 @@ def firsts_in_batch(events: Sequence[Event]) -> list[bool]:
     return firsts
 
 
-def late_positions_sql(is_late: LateCheck | None) -> str | None:
+def late_sql_of(is_late: LateCheck | None) -> str | None:
     """The hook's in-statement form for PostgreSQL, if it has one."""
     positions_sql = getattr(is_late, "positions_sql", None)
     return positions_sql() if positions_sql is not None else None

@@ -46,7 +46,7 @@ from ...models import (
     UsageMark,
 )
 from ...validation import MAX_AGE, Event
-from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags, late_positions_sql
+from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags, late_sql_of
 from ..marks import usage_marks_add
 from ..partials import Partial, contributions
 from .sql import INGEST_SQL, LATE_FROM_FLAGS
@@ -61,7 +61,7 @@ def batch_store(
     """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction."""
     firsts = firsts_in_batch(events)
     if connection.vendor == "postgresql":
-        late_sql = late_positions_sql(is_late)
+        late_sql = late_sql_of(is_late)
         late = [False] * len(events) if late_sql else late_flags(events, is_late)
         new_ids, woke = _store_postgresql(events, firsts, late, now, late_sql or LATE_FROM_FLAGS)
     else:
