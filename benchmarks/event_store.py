@@ -3,9 +3,9 @@
 
 Both on one throw-away PostgreSQL database (contracts and invoices always live there):
 1. HTTP ingest, same client processes and the same 100-event batches (`benchmarks/ingest.py`'s
-   generator): into the PostgreSQL store (gunicorn sync workers, 2 per core), then into the
-   ClickHouse store in-process (`EVENT_STORE_URL=chdb://...`: one gunicorn process with threads,
-   as chdb requires). Events/s, request p50/p99, CPU ms per 100-event batch in gunicorn and
+   generator): into the PostgreSQL store (gunicorn as the README recommends: one gthread worker
+   per core, 4 threads each), then into the ClickHouse store in-process
+   (`EVENT_STORE_URL=chdb://...`: one gunicorn process with threads, as chdb requires). Events/s, request p50/p99, CPU ms per 100-event batch in gunicorn and
    PostgreSQL, and a check that every event was stored once.
 2. Ceilings, without HTTP: PostgreSQL's ingest statement through psycopg (as `ingest.py`), and the
    ClickHouse store's `append` (dedup lookup + one INSERT per flush) from threads of this process
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -497,15 +498,19 @@ def main() -> None:
                 connection.close()
                 events = args.ingest_events // ingest.BATCH * ingest.BATCH
                 log(f"== 1. HTTP ingest, {events:,} events, {clients} client processes ==")
-                log("-- PostgreSQL store (gunicorn sync workers)")
+                log(
+                    f"-- PostgreSQL store ({cores} gunicorn workers, "
+                    f"{shlex.join(ingest.RECOMMENDED_GUNICORN)})"
+                )
                 pg_rate, tokens = ingest.http_phase(
                     env,
                     token,
                     events=events,
                     clients=clients,
-                    workers=2 * cores,
+                    workers=cores,
                     now=now,
                     prefix="pg",
+                    extra=ingest.RECOMMENDED_GUNICORN,
                 )
                 ingest.check_http("pg", events, tokens)
                 postgres_bytes_per_event(events)
