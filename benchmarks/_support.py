@@ -215,8 +215,8 @@ class Server:
 class CpuSample:
     """User + system CPU seconds of a set of processes at one moment, read from /proc (Linux):
     `own` per live process picked, `reaped` per process picked (the CPU of the children it has
-    waited for: `cutime` + `cstime`). `after - before` is the CPU seconds used in between (figures per
-    request from it depend less on other load on the machine than rates do)."""
+    waited for: `cutime` + `cstime`). `after - before` is the CPU seconds used in between
+    (figures per request from it depend less on other load on the machine than rates do)."""
 
     own: dict[int, float]
     reaped: dict[int, float]

@@ -5,8 +5,9 @@ Both on one throw-away PostgreSQL database (contracts and invoices always live t
 1. HTTP ingest, same client processes and the same 100-event batches (`benchmarks/ingest.py`'s
    generator): into the PostgreSQL store (gunicorn as the README recommends: one gthread worker
    per core, 4 threads each), then into the ClickHouse store in-process
-   (`EVENT_STORE_URL=chdb://...`: one gunicorn process with threads, as chdb requires). Events/s, request p50/p99, CPU ms per 100-event batch in gunicorn and
-   PostgreSQL, and a check that every event was stored once.
+   (`EVENT_STORE_URL=chdb://...`: one gunicorn process with threads, as chdb requires).
+   Events/s, request p50/p99, CPU ms per 100-event batch in gunicorn and PostgreSQL, and a check
+   that every event was stored once.
 2. Ceilings, without HTTP: PostgreSQL's ingest statement through psycopg (as `ingest.py`), and the
    ClickHouse store's `append` (dedup lookup + one INSERT per flush) from threads of this process
    with batches validated before the clock starts; the Python part of a batch apart from the

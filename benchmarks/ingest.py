@@ -1,7 +1,8 @@
 """Ingestion benchmark (run by `make bench`, or `python benchmarks/ingest.py [--events N] [--sqlite]`).
 
 PostgreSQL (default):
-1. HTTP: the product behind gunicorn on 127.0.0.1, driven with 100-event `POST /v1/ingest` batches
+1. HTTP: the product behind gunicorn on 127.0.0.1 (as the README recommends: one gthread worker
+   per core, 4 threads; `--gunicorn ''` for sync workers), driven with 100-event `POST /v1/ingest` batches
    from separate client processes (one `http.client` connection each; requests built before the
    clock starts, as a load generator sends prepared requests): fresh transaction ids, 1,000
    customers, 5 properties, 50 distinct group values, one SUM metric grouped by them. Prints
@@ -9,9 +10,11 @@ PostgreSQL (default):
    gunicorn, PostgreSQL and the clients (from /proc, so that other load on the machine shows
    less in them than in the rate) with the rate those allow on idle cores, then checks that every
    event was stored once and the pre-aggregates add up.
-2. SQL ceiling: the same events (same generator, same client processes) written with the very same
-   dedup + insert + pre-aggregation statement (`metering/stores/relational/sql.py`) straight through psycopg, no
-   Django, no HTTP, no validation. Prints events/s, CPU per batch, and the HTTP/SQL ratio.
+2. SQL ceiling: the same events (same generator, same client processes) written with the very
+   same statement the product runs (`metering/stores/relational/sql.py`: the late-event check,
+   dedup, insert, pre-aggregation) straight through psycopg, no Django, no HTTP, no validation.
+   Prints events/s, CPU per batch (PostgreSQL's measured as in step 1: the whole server), and the
+   HTTP/SQL ratio.
 3. Selector: one customer with 1,000,000 events in a month over 50 group values (raw events and
    their hourly aggregates written in SQL), then `metric_usage_by_group` (and by day) timed: p50
    over 30 runs.
