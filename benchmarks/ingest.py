@@ -21,8 +21,9 @@ PostgreSQL (default):
 
 SQLite (`--sqlite`): step 1 only, against the embedded default (a fresh database file).
 
-Targets on a 2-core machine: >= 15,000 events/s through HTTP, >= 40% of the SQL ceiling, the
-selector <= 50 ms; >= 5,000 events/s on SQLite. The script stops by itself and removes its server
+Targets on a 2-core machine: >= 15,000 events/s through HTTP, >= 60% of the same run's SQL ceiling
+(issue #15), the selector <= 50 ms; >= 5,000 events/s on SQLite. The script stops by itself and
+removes its server
 and database. Figures are printed; nothing is asserted.
 """
 
@@ -564,7 +565,7 @@ def main() -> None:
             return
         ceiling = sql_phase(env, events=events, clients=clients, now=now, metric=metric)
         log(
-            f"HTTP / SQL ceiling = {rate / ceiling:.0%} (target >= 40%); "
+            f"HTTP / SQL ceiling = {rate / ceiling:.0%} (target >= 60%); "
             f"HTTP {rate:,.0f} events/s (target >= 15,000)"
         )
         selector_phase(metric, events=args.selector_events)
