@@ -23,8 +23,7 @@ SQLite (`--sqlite`): step 1 only, against the embedded default (a fresh database
 
 Targets on a 2-core machine: >= 15,000 events/s through HTTP, >= 60% of the same run's SQL ceiling
 (issue #15), the selector <= 50 ms; >= 5,000 events/s on SQLite. The script stops by itself and
-removes its server
-and database. Figures are printed; nothing is asserted.
+removes its server and database. Figures are printed; nothing is asserted.
 """
 
 from __future__ import annotations
