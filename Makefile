@@ -38,7 +38,7 @@ test: lint
 
 # Metering, the golden invoices and the SDK's ingest flows again, with events in an in-process
 # ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
-CHDB_TESTS := tests/metering tests/invoicing/test_golden_e2e.py tests/invoicing/test_golden_e2e_terms.py \
+CHDB_TESTS := tests/metering tests/api/test_sql_metrics.py tests/invoicing/test_golden_e2e.py tests/invoicing/test_golden_e2e_terms.py \
 	tests/invoicing/test_golden_contract_terms.py \
 	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py
 test-chdb: $(STAMP)

@@ -9,12 +9,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from sqlglot import exp
 
-from ..models import MetricAggregate, SqlMetricHour, SqlMetricResult
-from .compiler import _hourly_query, bind, compile_sql_metric
-from .runner import _number, _run
+from ..models import SqlMetricHour, SqlMetricResult
+from ..stores import event_store
+from .runner import as_group_value, as_number
 
 
 def _scope(ids: Sequence[str], start: datetime, end: datetime, only) -> str:
@@ -59,18 +58,6 @@ def _ranges(hours: list[str], start: datetime, end: datetime) -> list[tuple[date
     return [(low, high) for low, high in ranges]
 
 
-def _hour_counts(metric, ids, start: datetime, end: datetime) -> dict[datetime, int]:
-    counts: dict[datetime, int] = {}
-    for hour, count in MetricAggregate.objects.filter(
-        metric_id=metric.pk,
-        customer_id__in=list(ids),
-        hour__gte=start.replace(minute=0, second=0, microsecond=0),
-        hour__lt=end,
-    ).values_list("hour", "event_count"):
-        counts[hour] = counts.get(hour, 0) + count
-    return counts
-
-
 # More hours than this gained events since the cached result: read the whole window again.
 MAX_STALE_HOURS = 48
 
@@ -78,10 +65,9 @@ MAX_STALE_HOURS = 48
 def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges) -> dict:
     """{hour: [[group values..., quantity text], ...]}: the hourly query over the window (or
     only its `ranges`)."""
-    vendor = connection.vendor
-    sql, params = bind(
-        compile_sql_metric(_hourly_query(parsed), vendor),
-        vendor=vendor,
+    rows = event_store().sql_metric_rows(
+        sql=parsed.sql,
+        by_hour=True,
         customer_ids=list(ids),
         starting_at=starting_at,
         ending_before=ending_before,
@@ -89,12 +75,10 @@ def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges) -
         ranges=ranges,
     )
     hours: dict[datetime, list] = {}
-    for row in _run(sql, params):
+    for row in rows:
         *columns, bucket = row
-        value = _number(columns[parsed.value_index])
-        groups = [
-            None if v is None else str(v) for i, v in enumerate(columns) if i != parsed.value_index
-        ]
+        value = as_number(columns[parsed.value_index])
+        groups = [as_group_value(v) for i, v in enumerate(columns) if i != parsed.value_index]
         hours.setdefault(datetime.fromisoformat(_hour_key(bucket)), []).append(
             [*groups, None if value is None else str(value)]
         )
@@ -119,7 +103,9 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     result is corrected by them: what those hours gave before is taken out, what they give now
     is added (MIN and MAX: every kept hour combined again)."""
     scope = _scope(ids, starting_at, ending_before, only)
-    counts = _hour_counts(metric, ids, starting_at, ending_before)
+    counts = event_store().event_counts_by_hour(
+        metric=metric, customer_ids=list(ids), starting_at=starting_at, ending_before=ending_before
+    )
     fingerprint = f"hourly:{len(counts)}:{sum(counts.values())}"
     value = parsed.tree.expressions[parsed.value_index]
     kind = type(value.this if isinstance(value, exp.Alias) else value)
