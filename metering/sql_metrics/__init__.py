@@ -31,6 +31,7 @@ Modules: `compiler` (rewrite and bind), `runner` (the timeout), `by_hour` (the h
 `evaluation` (rows, quantities per group, per usage window, the check run).
 """
 
+from .by_hour import sql_metric_hours_keep  # noqa: F401
 from .compiler import _parsed, bind, compile_sql_metric, hourly  # noqa: F401
 from .evaluation import (  # noqa: F401
     sql_metric_check_runs,

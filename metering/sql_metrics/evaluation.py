@@ -15,9 +15,16 @@ from catalog.models import BillableMetric
 
 from ..models import SqlMetricResult
 from ..stores import event_store
-from .by_hour import _hourly_rows, _merge, _read_hours, _scope
+from .by_hour import (
+    _decoded,
+    _encoded,
+    _hourly_rows,
+    _merge,
+    _read_hours,
+    _scope,
+    window_rows,
+)
 from .compiler import _parsed, hourly
-from .runner import as_group_value, as_number
 
 
 def _fingerprint(metric: BillableMetric, ids: Sequence[str], start: datetime, end: datetime) -> str:
@@ -47,26 +54,12 @@ def sql_metric_rows(
     fingerprint = _fingerprint(metric, customer_ids, starting_at, ending_before)
     cached = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
     if cached is not None and cached.fingerprint == fingerprint and isinstance(cached.rows, list):
-        return [
-            [*row[:-1], Decimal(row[-1]) if row[-1] is not None else None] for row in cached.rows
-        ]
-    found = event_store().sql_metric_rows(
-        sql=parsed.sql,
-        by_hour=False,
-        customer_ids=list(customer_ids),
-        starting_at=starting_at,
-        ending_before=ending_before,
-        only=only,
-    )
-    rows = []
-    for row in found:
-        values = [as_group_value(v) for i, v in enumerate(row) if i != parsed.value_index]
-        rows.append([*values, as_number(row[parsed.value_index])])
-    stored = [[*row[:-1], None if row[-1] is None else str(row[-1])] for row in rows]
+        return _decoded(cached.rows)
+    rows = window_rows(parsed, customer_ids, starting_at, ending_before, only)
     SqlMetricResult.objects.update_or_create(
         metric_id=metric.pk,
         scope=scope,
-        defaults={"fingerprint": fingerprint, "rows": stored},
+        defaults={"fingerprint": fingerprint, "rows": _encoded(rows)},
     )
     return rows
 

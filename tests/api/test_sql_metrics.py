@@ -624,3 +624,58 @@ def test_every_store_reads_values_nulls_and_days_alike(post, customer):
         **nothing,
     ) == [["0", None]]
     assert rows("SELECT COUNT(properties.flag) FROM events") == [[Decimal(3)]]
+
+
+def test_the_first_read_answers_in_one_pass_and_keeps_the_hours_off_the_request(
+    post, customer, monkeypatch
+):
+    """A window read for the first time has no hours to correct: one plain read answers, and
+    a task (queued, as a worker would run it later) keeps the hours for the reads after."""
+    from catalog.models import BillableMetric
+    from metering.sql_metrics import by_hour
+    from metering.tasks import sql_metric_hours_keep_task
+
+    queued = []
+    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+            "FROM events GROUP BY properties.region",
+        )["id"]
+    )
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+    }
+    expected = [["eu", Decimal("157")], ["us", Decimal("250")]]
+
+    assert sorted(sql_metric_rows(**window)) == expected
+    assert not SqlMetricHour.objects.exists()
+    assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("plain:")
+    assert sorted(sql_metric_rows(**window)) == expected  # kept: nothing new
+    assert len(queued) == 1
+
+    (queued_metric, ids, start, end, only) = queued[0]
+    assert sql_metric_hours_keep_task(str(queued_metric.pk), ids, start, end, only) is True
+    assert sql_metric_hours_keep_task(str(queued_metric.pk), ids, start, end, only) is False
+    assert SqlMetricHour.objects.filter(metric=metric).count() == 3
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-06T09:10:00Z",
+                "properties": {"tokens": "3", "region": "us"},
+            }
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+    # Corrected by the hour that gained the event; nothing more queued.
+    assert sorted(sql_metric_rows(**window)) == [["eu", Decimal("157")], ["us", Decimal("253")]]
+    assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("hourly:")
+    assert len(queued) == 1
