@@ -679,3 +679,50 @@ def test_the_first_read_answers_in_one_pass_and_keeps_the_hours_off_the_request(
     assert sorted(sql_metric_rows(**window)) == [["eu", Decimal("157")], ["us", Decimal("253")]]
     assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("hourly:")
     assert len(queued) == 1
+
+
+def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monkeypatch):
+    """`invoicing.read_sql_metric_drafts` reads the drafts a SQL metric prices (and only those),
+    so a person's first read finds the period's result kept and corrects it by the last hours."""
+    from catalog.models import BillableMetric
+    from core.schedules import all_schedules
+    from invoicing import tasks
+    from invoicing.models import Invoice
+    from invoicing.selectors import invoice_view
+    from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(post, "SELECT COUNT(*) AS value FROM events WHERE event_type = 'api_call'")["id"]
+    )
+    card = RateCardFactory()
+    RateFactory(
+        rate_card=card,
+        product=ProductFactory(name="Calls", billable_metric=metric),
+        price=Decimal(7),
+        starting_at=JAN,
+    )
+    for rate_card in (card, RateCardFactory()):  # the second card prices no SQL metric
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(customer.pk),
+                "rate_card_id": str(rate_card.pk),
+                "starting_at": JAN,
+            },
+        )
+    _events(str(customer.pk))
+    assert "invoicing.read_sql_metric_drafts" in {spec.name for spec in all_schedules()}
+    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
+
+    assert tasks.read_sql_metric_drafts() == 1
+    kept = SqlMetricResult.objects.get(metric=metric)
+    assert kept.rows == [["3"]]
+    SqlMetricResult.objects.filter(pk=kept.pk).update(rows=[["30"]])
+    draft = Invoice.objects.get(
+        customer=customer, type="USAGE", start_timestamp=JAN, contract__rate_card=card
+    )
+    # The person's read is answered from what the schedule kept (a made-up figure proves it).
+    read = invoice_view(invoice=draft, now=datetime(2026, 1, 7, tzinfo=UTC))
+    assert [(line.name, line.quantity, line.total) for line in read.lines] == [
+        ("Calls", Decimal(30), Decimal(210))
+    ]
