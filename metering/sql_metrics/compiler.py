@@ -210,12 +210,7 @@ def bind_clickhouse(
     """The compiled ClickHouse query for one window: SQL with `{pN:Type}` placeholders and the
     value of each (the ClickHouse store's events of the customer ids and window, see
     `metering.stores.clickhouse.sql.scoped_events`; property names and literals typed String)."""
-    params: dict[str, object] = {}
-
-    def bound(value, kind: str = "String") -> str:
-        name = f"p{len(params)}"
-        params[name] = value
-        return f"{{{name}:{kind}}}"
+    bound = clickhouse_sql.Bound()
 
     def events() -> str:
         return clickhouse_sql.scoped_events(
@@ -240,7 +235,7 @@ def bind_clickhouse(
         hour_bucket="toStartOfHour(events.timestamp)",
         escape="",
     )
-    return text, params
+    return text, dict(bound)
 
 
 _ADDITIVE = (exp.Sum, exp.Count, exp.Min, exp.Max)

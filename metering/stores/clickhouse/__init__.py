@@ -477,15 +477,10 @@ class ClickHouseStore(EventStore):
             ) from None
 
     def event_counts_by_hour(self, *, metric, customer_ids, starting_at, ending_before):
-        params: dict[str, object] = {}
-
-        def bound(value, kind):
-            params[f"p{len(params)}"] = value
-            return f"{{p{len(params) - 1}:{kind}}}"
-
+        params = sql.Bound()
         query = sql.hour_counts(
             self.database,
-            bound=bound,
+            bound=params,
             metric_id=metric.pk,
             customer_ids=list(customer_ids),
             starting_at=starting_at,

@@ -263,6 +263,17 @@ def applied_migrations(database, ledger) -> str:
 
 _DATETIME64 = "DateTime64(6, 'UTC')"
 
+
+class Bound(dict):
+    """The parameters of one statement: calling it with a value (and its ClickHouse type)
+    registers the value and returns its `{pN:Type}` placeholder."""
+
+    def __call__(self, value, kind: str = "String") -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"{{{name}:{kind}}}"
+
+
 SQL_METRIC_SETTINGS = (
     # SUM, MIN and MAX over no rows are NULL, as in PostgreSQL and SQLite (COUNT stays 0).
     "aggregate_functions_null_for_empty = 1",
