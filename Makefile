@@ -36,11 +36,17 @@ test: lint
 	$(PY) -m pytest
 	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-chdb; fi
 
-# Metering, the golden invoices and the SDK's ingest flows again, with events in an in-process
-# ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
-CHDB_TESTS := tests/metering tests/invoicing/test_golden_e2e.py tests/invoicing/test_golden_e2e_terms.py \
-	tests/invoicing/test_golden_contract_terms.py \
-	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py
+# Metering, SQL metrics, the golden invoices, the SDK's ingest flows and the draft suites whose
+# events go in through the store (tests/invoicing/factories.ingest), again with events in an
+# in-process ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
+CHDB_TESTS := tests/metering tests/api/test_sql_metrics.py tests/invoicing/test_golden_e2e.py \
+	tests/invoicing/test_golden_e2e_terms.py tests/invoicing/test_golden_contract_terms.py \
+	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py \
+	tests/api/test_contract_changes.py tests/api/test_threshold_billing.py \
+	tests/api/test_product_order.py tests/invoicing/test_services.py \
+	tests/invoicing/test_scheduled_invoices.py tests/invoicing/test_terms_db.py \
+	tests/invoicing/test_rollover_db.py tests/invoicing/test_customer_scope_db.py \
+	tests/invoicing/test_key_subset_invoice.py tests/invoicing/test_selectors.py
 test-chdb: $(STAMP)
 	@store=$$(mktemp -d /tmp/event-store.XXXXXX); trap 'rm -rf "$$store"' EXIT; \
 	echo "=== event-store suites on EVENT_STORE_URL=chdb://$$store ==="; \

@@ -83,21 +83,40 @@ class MoneyFieldsMixin:
 
     The unit is the form's own `credit_type` when it has one, else the instance's
     (`unit_name_of_instance`), else `money_unit_name`, which a page or formset sets (a
-    contract's pricing unit, a term's unit typed in its parent form).
+    contract's pricing unit, a term's unit typed in its parent form). A field listed in
+    `money_field_units` is in the unit another field of the form chooses instead (a recurring
+    commit's access amount is in its own credit type, its invoice amount in the contract's).
     """
 
     money_fields: tuple[str, ...] = ()
     money_unit_name: str | None = None
+    # {money field: the pricing unit field (a foreign key to PricingUnit) it is typed in}
+    money_field_units: dict[str, str] = {}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        unit_name = self.unit_name_of_instance() or self.money_unit_name or money.USD_CENTS_NAME
         for name in self.money_fields:
             if name not in self.fields or not self.money_applies(name, self.initial):
                 continue
+            unit_name = self.money_unit_of(name)
             self.fields[name] = money_formfield(self.fields[name], unit_name)
             if isinstance(self.initial.get(name), Decimal):
                 self.initial[name] = money.to_display_amount(self.initial[name], unit_name)
+
+    def money_unit_of(self, name: str, cleaned_data=None) -> str:
+        """The unit money field `name` is typed in (from the cleaned data when given)."""
+        unit_field = self.money_field_units.get(name)
+        if unit_field is not None:
+            chosen = (cleaned_data or {}).get(unit_field)
+            if isinstance(chosen, PricingUnit):
+                return chosen.name
+            instance = getattr(self, "instance", None)
+            if instance is not None and getattr(instance, f"{unit_field}_id", None):
+                return getattr(instance, unit_field).name
+            return money.USD_CENTS_NAME
+        if cleaned_data is None:
+            return self.unit_name_of_instance() or self.money_unit_name or money.USD_CENTS_NAME
+        return self.unit_name_of_cleaned(cleaned_data)
 
     def unit_name_of_instance(self) -> str | None:
         instance = getattr(self, "instance", None)
@@ -117,11 +136,12 @@ class MoneyFieldsMixin:
 
     def clean(self):
         cleaned_data = super().clean()
-        unit_name = self.unit_name_of_cleaned(cleaned_data)
         for name in self.money_fields:
             value = cleaned_data.get(name)
             if isinstance(value, Decimal) and self.money_applies(name, cleaned_data):
-                cleaned_data[name] = money.from_display_amount(value, unit_name)
+                cleaned_data[name] = money.from_display_amount(
+                    value, self.money_unit_of(name, cleaned_data)
+                )
         return cleaned_data
 
 

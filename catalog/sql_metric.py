@@ -9,14 +9,18 @@ customer and one window itself; the query never names a customer or a period.
 - The quantity is the column named `value`, else the first column. Every other column is a
   group key, named by its alias (or by the property or column it reads); the metric's group keys
   are that one key set. Columns a product does not ask for are summed away.
-- Allowed: COUNT (DISTINCT), SUM, MIN, MAX, AVG, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS,
+- Allowed: COUNT (DISTINCT), SUM, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS,
   COALESCE, LOWER, UPPER, CAST to a number or text, CASE/IF, DATE_TRUNC to the hour or day,
-  arithmetic, comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, WHERE, GROUP BY, HAVING,
+  +, - and *, comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, WHERE, GROUP BY, HAVING,
   and subqueries that themselves read `events` (under the same rules).
 - Refused, with the character position and the reason: anything but one SELECT (DDL, DML,
   several statements), any other table, joins, CTEs, `*` (but `COUNT(*)`), window functions,
   functions not listed, identifiers starting with two underscores (the compiler's markers),
   LIMIT/OFFSET/ORDER BY (an aggregate has no order), and unknown columns.
+- Refused because the databases that run it disagree on the answer (`UNEXACT`): `/` (integer
+  division on SQLite, 16-20 digits on PostgreSQL, a float on ClickHouse), `%` (ClickHouse's decimal
+  remainder) and AVG (a float on ClickHouse). A query gives the same number on every event store
+  and database, or is refused on all of them with the reason.
 """
 
 from __future__ import annotations
@@ -62,8 +66,6 @@ _STRUCTURE = (
     exp.Add,
     exp.Sub,
     exp.Mul,
-    exp.Div,
-    exp.Mod,
     exp.EQ,
     exp.NEQ,
     exp.GT,
@@ -83,7 +85,6 @@ _FUNCTIONS = (
     exp.Sum,
     exp.Min,
     exp.Max,
-    exp.Avg,
     exp.Least,
     exp.Greatest,
     exp.Round,
@@ -109,9 +110,21 @@ _NUMBER_TYPES = {
 }
 _TEXT_TYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
 ALLOWED_FUNCTIONS = (
-    "COUNT, SUM, MIN, MAX, AVG, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, "
+    "COUNT, SUM, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, "
     "UPPER, CAST, CASE, IF, DATE_TRUNC"
 )
+
+# Nodes whose result depends on the database that runs them: refused with the reason.
+UNEXACT = {
+    exp.Div: "Division (/) is not allowed: databases round it differently (SQLite divides "
+    "integers, ClickHouse gives a float); divide the quantity with the product's quantity "
+    "conversion instead",
+    exp.IntDiv: "Division is not allowed: divide the quantity with the product's quantity "
+    "conversion instead",
+    exp.Mod: "The remainder (%) is not allowed: databases compute it differently for decimals",
+    exp.Avg: "AVG is not allowed: ClickHouse averages as a float; use SUM(...) AS value with "
+    "the product's quantity conversion, or SUM and COUNT as two metrics",
+}
 
 
 class SqlMetricError(ValueError):
@@ -224,6 +237,8 @@ def _check_select(select: exp.Select, *, top: bool) -> set[str]:
             raise _refuse("Window functions are not allowed", node)
         if isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count):
             raise _refuse("* is only allowed in COUNT(*)", node)
+        if type(node) in UNEXACT:
+            raise _refuse(UNEXACT[type(node)], node)
         if not isinstance(node, (*_STRUCTURE, *_FUNCTIONS)):
             if isinstance(node, exp.Func):
                 name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()

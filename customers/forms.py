@@ -2,7 +2,6 @@
 schedule items) are typed under the term on the contract page."""
 
 import uuid
-from decimal import Decimal
 
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
@@ -11,8 +10,8 @@ from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.urls import reverse
 
 from catalog import money
-from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin, money_formfield
-from catalog.models import PricingUnit, tiers_problem
+from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin
+from catalog.models import tiers_problem
 from core.admin_forms import (
     KeyValuesField,
     ModelErrorsMixin,
@@ -485,33 +484,5 @@ class RecurringBalanceForm(ContractMoneyForm):
     """A recurring commit or credit: what it grants (`access_unit_price`) in its own unit, what it
     invoices (`invoice_unit_price`) in the contract's."""
 
-    money_fields = ("invoice_unit_price",)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        unit_name = self._access_unit_name(None)
-        if "access_unit_price" in self.fields:
-            self.fields["access_unit_price"] = money_formfield(
-                self.fields["access_unit_price"], unit_name
-            )
-            if isinstance(self.initial.get("access_unit_price"), Decimal):
-                self.initial["access_unit_price"] = money.to_display_amount(
-                    self.initial["access_unit_price"], unit_name
-                )
-
-    def _access_unit_name(self, cleaned_data) -> str:
-        unit = (cleaned_data or {}).get("credit_type")
-        if isinstance(unit, PricingUnit):
-            return unit.name
-        if self.instance.credit_type_id:
-            return self.instance.credit_type.name
-        return money.USD_CENTS_NAME
-
-    def clean(self):
-        cleaned_data = super().clean()
-        value = cleaned_data.get("access_unit_price")
-        if isinstance(value, Decimal):
-            cleaned_data["access_unit_price"] = money.from_display_amount(
-                value, self._access_unit_name(cleaned_data)
-            )
-        return cleaned_data
+    money_fields = ("invoice_unit_price", "access_unit_price")
+    money_field_units = {"access_unit_price": "credit_type"}

@@ -27,4 +27,11 @@ SCHEDULES = [
         help="Threshold billing: recharge prepaid balances that fell below their threshold and "
         "bill spend that reached its threshold.",
     ),
+    ScheduleSpec(
+        name="invoicing.read_sql_metric_drafts",
+        func="invoicing.tasks.read_sql_metric_drafts",
+        minutes=30,
+        help="Read the drafts priced by SQL metrics, so that a person's first read of one is "
+        "corrected by the last half hour's events instead of reading the whole period.",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 
+from invoicing.selectors import sql_metric_drafts_read
 from invoicing.services import (
     contract_transitions_roll_over_due,
     drafts_ensure_all,
@@ -31,3 +32,8 @@ def roll_over_due_transitions() -> int:
 def check_thresholds() -> int:
     """Evaluate every enabled threshold configuration (auto-recharge, spend threshold)."""
     return thresholds_check_all(now=timezone.now())
+
+
+def read_sql_metric_drafts() -> int:
+    """Read the drafts priced by SQL metrics, so that their kept results stay current."""
+    return sql_metric_drafts_read(now=timezone.now())

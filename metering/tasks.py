@@ -16,3 +16,16 @@ def metric_aggregates_backfill_task(metric_id: str) -> int:
 def ingested_transactions_expire_task() -> int:
     """Daily: forget transaction ids older than the 34-day dedup window."""
     return services.ingested_transactions_expire(now=timezone.now())
+
+
+def sql_metric_hours_keep_task(metric_id, customer_ids, starting_at, ending_before, only) -> bool:
+    """Keep an hourly SQL metric's hours for a window (queued by its first read)."""
+    from .sql_metrics import sql_metric_hours_keep
+
+    return sql_metric_hours_keep(
+        metric=BillableMetric.objects.get(pk=metric_id),
+        customer_ids=customer_ids,
+        starting_at=starting_at,
+        ending_before=ending_before,
+        only=(only[0], only[1]) if only else None,
+    )

@@ -46,6 +46,7 @@ from .invoices import (  # noqa: F401
     invoice_views,
     line_item_from,
     lines_in_total,
+    sql_metric_drafts_read,
 )
 from .late import (  # noqa: F401
     customer_late_event_count,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from customers.models import (
@@ -94,6 +95,31 @@ def invoice_view(
         return InvoiceView(invoice, lines, result.subtotal, result.total)
     lines = list(invoice.line_items.order_by("position"))
     return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
+
+
+def sql_metric_drafts_read(*, now: datetime) -> int:
+    """Read every current usage draft whose rate card prices a product by a SQL metric, as a
+    person would, and return how many. Metering keeps a SQL metric's result per window and corrects it
+    by the hours that gained events since; reading each such draft regularly (the
+    `invoicing.read_sql_metric_drafts` schedule) keeps that correction to a few hours, so the
+    first read by a person, even late in a period of a million events, is a corrected one."""
+    # Periods under way, and those ended but still in their finalization grace period.
+    drafts = (
+        Invoice.objects.filter(
+            type=Invoice.Type.USAGE,
+            status=Invoice.Status.DRAFT,
+            start_timestamp__lte=now,
+            end_timestamp__gt=now - settings.BILLING_FINALIZATION_GRACE,
+        )
+        .filter(contract__rate_card__rates__product__billable_metric__sql__gt="")
+        .distinct()
+        .select_related("contract", "credit_type")
+    )
+    read = 0
+    for draft in drafts.iterator(chunk_size=100):
+        invoice_view(invoice=draft, now=now)
+        read += 1
+    return read
 
 
 def invoice_views(*, invoices: Iterable[Invoice], now: datetime | None = None) -> list[InvoiceView]:

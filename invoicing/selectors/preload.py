@@ -47,7 +47,7 @@ from invoicing.usage import (
 from .charges_preload import ChargesPreload
 from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from
-from .usage_reads import _usage
+from .usage_reads import usage_for_windows
 
 
 @dataclass
@@ -386,7 +386,7 @@ class RatingPreload:
         if not usage:
             return rating_input
         usage_products = self.usage_products(contract_id, period_start, rating_input)
-        records = _usage(
+        records = usage_for_windows(
             customer=static.contract.customer,
             customer_ids=static.customer_ids,
             usage_products=usage_products,

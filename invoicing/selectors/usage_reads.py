@@ -146,7 +146,7 @@ def _sorted_usage(records: list[Usage]) -> tuple[Usage, ...]:
     )
 
 
-def _usage(
+def usage_for_windows(
     *,
     customer: Customer,
     customer_ids: list[str],
@@ -198,8 +198,8 @@ def usage_so_far(
     cuts: dict[str, tuple[datetime, ...]],
     cutoffs: list[datetime],
 ) -> list[tuple[Usage, ...]]:
-    """`_usage` as of each of the increasing `cutoffs` inside the period: the usage of the
-    period's events before the cutoff (a window the cutoff falls in ends at it). One running
+    """`usage_for_windows` as of each of the increasing `cutoffs` inside the period: the usage of
+    the period's events before the cutoff (a window the cutoff falls in ends at it). One running
     aggregate read per distinct (metric, keys, window), whatever the number of cutoffs."""
     per_cutoff: list[list[Usage]] = [[] for _ in cutoffs]
     cache: dict[tuple, list] = {}

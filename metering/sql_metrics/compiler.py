@@ -1,5 +1,11 @@
 """SQL metrics, compiled: the checked tree rewritten so that only its whitelisted structure
-reaches the database as text (see the package's docstring), and bound to one window."""
+reaches the database as text (see the package's docstring), and bound to one window.
+
+Three targets: PostgreSQL and SQLite (the relational store, `bind`: `%s` placeholders) and
+ClickHouse (the ClickHouse store, `bind_clickhouse`: `{name:Type}` placeholders that
+clickhouse-connect and chdb bind as typed values). Numbers cast to DECIMAL are exact on
+PostgreSQL (NUMERIC) and ClickHouse (`Decimal(76, 30)`: 46 digits before the point, 30 after).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from sqlglot import exp
 from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric, property_name
 
 from ..models import UsageEvent
+from ..stores.clickhouse import sql as clickhouse_sql
 
 _MARKER = re.compile(r'"?__m(\d+)"?|__events|"?__hour_bucket"?')
 _NUMERIC = {
@@ -21,6 +28,7 @@ _NUMERIC = {
     exp.DataType.Type.FLOAT,
     exp.DataType.Type.DECIMAL,
 }
+_DIALECTS = {"postgresql": "postgres", "sqlite": "sqlite", "clickhouse": "clickhouse"}
 
 
 @lru_cache(maxsize=256)
@@ -47,6 +55,10 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
         markers.append((kind, value))
         return exp.column(f"__m{len(markers) - 1}")
 
+    decimal = exp.DataType.build(
+        "Nullable(Decimal(76, 30))" if vendor == "clickhouse" else "DECIMAL",
+        dialect=_DIALECTS[vendor],
+    )
     for table in list(tree.find_all(exp.Table)):
         if table.name == "events":
             alias = table.alias or "events"
@@ -64,15 +76,22 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
         elif isinstance(node, exp.Literal) and node.is_string:
             node.replace(marker("literal", node.this))
         elif isinstance(node, exp.DataType) and node.this in _NUMERIC:
-            node.replace(exp.DataType.build("DECIMAL"))
+            node.replace(decimal.copy())
         elif isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and vendor == "sqlite":
             unit = node.args["unit"].name.upper()
             fmt = "%Y-%m-%d %H:00:00" if unit == "HOUR" else "%Y-%m-%d 00:00:00"
             node.replace(
                 exp.Anonymous(this="strftime", expressions=[marker("literal", fmt), node.this])
             )
-    text = tree.sql(dialect="postgres" if vendor == "postgresql" else "sqlite")
-    return text, markers
+    return tree.sql(dialect=_DIALECTS[vendor]), markers
+
+
+@lru_cache(maxsize=512)
+def compiled_for(sql: str, vendor: str, by_hour: bool = False) -> tuple[str, list]:
+    """`compile_sql_metric` of a stored query (grouped by the hour too with `by_hour`), once
+    per process: a draft read binds it, it does not parse or generate it again."""
+    parsed = _parsed(sql)
+    return compile_sql_metric(_hourly_query(parsed) if by_hour else parsed, vendor)
 
 
 def _attached(node: exp.Expression, tree: exp.Expression) -> bool:
@@ -118,7 +137,6 @@ def bind(
 ) -> tuple[str, list]:
     """The compiled query for one window (and, with `ranges`, only the events of those
     [start, end) ranges of it): SQL with `%s` placeholders and its parameters."""
-    text, markers = compiled
     if vendor != "postgresql":
         # SQLite compares the stored text: bind instants as the backend stores them (naive UTC).
         adapt = connection.ops.adapt_datetimefield_value
@@ -126,36 +144,98 @@ def bind(
         ranges = [(adapt(low), adapt(high)) for low, high in ranges or ()] or None
     events_sql, id_params, tail = _events_sql(vendor, customer_ids, only, ranges)
     params: list = []
+
+    def events() -> str:
+        params.extend([*id_params, starting_at, ending_before, *tail])
+        return events_sql
+
+    def literal(value) -> str:
+        params.append(value)
+        return "%s"
+
+    def read(alias: str, name: str) -> str:
+        table = connection.ops.quote_name(alias)
+        if vendor == "postgresql":
+            params.append(name)
+            return f"({table}.properties ->> %s)"
+        # json_extract answers 1 and 0 for JSON true and false: read them as PostgreSQL does.
+        params.extend([_json_path(name), _json_path(name)])
+        return (
+            f"(CASE json_type({table}.properties, %s) WHEN 'true' THEN 'true' "
+            f"WHEN 'false' THEN 'false' ELSE json_extract({table}.properties, %s) END)"
+        )
+
+    hour_bucket = (
+        "date_trunc('hour', events.timestamp)"
+        if vendor == "postgresql"
+        else "strftime('%%Y-%%m-%%d %%H:00:00', events.timestamp)"
+    )
+    text = _substituted(
+        compiled, events=events, literal=literal, read=read, hour_bucket=hour_bucket, escape="%"
+    )
+    return text, params
+
+
+def _substituted(compiled, *, events, literal, read, hour_bucket: str, escape: str) -> str:
+    """The compiled text with each marker replaced by what the target makes of it (the
+    callbacks add their parameters in order of appearance); `escape`: a character the driver
+    reads in the remaining text, doubled."""
+    text, markers = compiled
     pieces: list[str] = []
     position = 0
     for match in _MARKER.finditer(text):
-        pieces.append(text[position : match.start()].replace("%", "%%"))
+        pieces.append(text[position : match.start()].replace(escape, escape * 2))
         position = match.end()
         if match.group(0) == "__events":
-            pieces.append(events_sql)
-            params.extend([*id_params, starting_at, ending_before, *tail])
-            continue
-        if "__hour_bucket" in match.group(0):
-            pieces.append(
-                "date_trunc('hour', events.timestamp)"
-                if vendor == "postgresql"
-                else "strftime('%%Y-%%m-%%d %%H:00:00', events.timestamp)"
-            )
-            continue
-        kind, value = markers[int(match.group(1))]
-        if kind == "literal":
-            pieces.append("%s")
-            params.append(value)
+            pieces.append(events())
+        elif "__hour_bucket" in match.group(0):
+            pieces.append(hour_bucket)
         else:
-            alias, name = value
-            if vendor == "postgresql":
-                pieces.append(f"({connection.ops.quote_name(alias)}.properties ->> %s)")
-                params.append(name)
-            else:
-                pieces.append(f"json_extract({connection.ops.quote_name(alias)}.properties, %s)")
-                params.append(_json_path(name))
-    pieces.append(text[position:].replace("%", "%%"))
-    return "".join(pieces), params
+            kind, value = markers[int(match.group(1))]
+            pieces.append(literal(value) if kind == "literal" else read(*value))
+    pieces.append(text[position:].replace(escape, escape * 2))
+    return "".join(pieces)
+
+
+def bind_clickhouse(
+    compiled: tuple[str, list],
+    *,
+    database: str,
+    customer_ids: Sequence[str],
+    starting_at: datetime,
+    ending_before: datetime,
+    only=None,
+    ranges=None,
+) -> tuple[str, dict]:
+    """The compiled ClickHouse query for one window: SQL with `{pN:Type}` placeholders and the
+    value of each (the ClickHouse store's events of the customer ids and window, see
+    `metering.stores.clickhouse.sql.scoped_events`; property names and literals typed String)."""
+    bound = clickhouse_sql.Bound()
+
+    def events() -> str:
+        return clickhouse_sql.scoped_events(
+            database,
+            bound=bound,
+            customer_ids=customer_ids,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            only=only,
+            ranges=ranges,
+        )
+
+    def read(alias: str, name: str) -> str:
+        table = exp.to_identifier(alias).sql(dialect="clickhouse")
+        return clickhouse_sql.property_text(f"{table}.properties", bound(name))
+
+    text = _substituted(
+        compiled,
+        events=events,
+        literal=bound,
+        read=read,
+        hour_bucket="toStartOfHour(events.timestamp)",
+        escape="",
+    )
+    return text, dict(bound)
 
 
 _ADDITIVE = (exp.Sum, exp.Count, exp.Min, exp.Max)

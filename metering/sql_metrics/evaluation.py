@@ -9,37 +9,30 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-from django.db import connection
 from sqlglot import exp
 
 from catalog.models import BillableMetric
 
-from ..models import MetricAggregate, SqlMetricResult
+from ..models import SqlMetricResult
 from ..stores import event_store
-from .by_hour import _hourly_rows, _merge, _read_hours, _scope
-from .compiler import _parsed, bind, compile_sql_metric, hourly
-from .runner import _number, _run
-
-
-def _check_store() -> None:
-    """SQL metrics query the relational database's events; a ClickHouse event store keeps them
-    elsewhere, so they are refused there (at creation, and at read for one made before)."""
-    store = event_store()
-    if store.name != "relational":
-        raise ValueError(
-            f"SQL billable metrics need the relational event store; this installation keeps "
-            f"its events in {store.name} (EVENT_STORE_URL). Use an aggregation metric instead."
-        )
+from .by_hour import (
+    _decoded,
+    _encoded,
+    _hourly_rows,
+    _merge,
+    _read_hours,
+    _scope,
+    window_rows,
+)
+from .compiler import _parsed, hourly
 
 
 def _fingerprint(metric: BillableMetric, ids: Sequence[str], start: datetime, end: datetime) -> str:
     """Events counted for the metric's customer ids in the hours the window touches."""
-    first = start.replace(minute=0, second=0, microsecond=0)
-    rows = MetricAggregate.objects.filter(
-        metric_id=metric.pk, customer_id__in=list(ids), hour__gte=first, hour__lt=end
-    ).values_list("event_count", flat=True)
-    counts = list(rows)
-    return f"{len(counts)}:{sum(counts)}"
+    counts = event_store().event_counts_by_hour(
+        metric=metric, customer_ids=list(ids), starting_at=start, ending_before=end
+    )
+    return f"{len(counts)}:{sum(counts.values())}"
 
 
 def sql_metric_rows(
@@ -54,7 +47,6 @@ def sql_metric_rows(
     while no event of the customer arrived in the window's hours."""
     if not customer_ids:
         return []
-    _check_store()
     parsed = _parsed(metric.sql)
     if hourly(parsed):
         return _hourly_rows(metric, parsed, customer_ids, starting_at, ending_before, only)
@@ -62,29 +54,12 @@ def sql_metric_rows(
     fingerprint = _fingerprint(metric, customer_ids, starting_at, ending_before)
     cached = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
     if cached is not None and cached.fingerprint == fingerprint and isinstance(cached.rows, list):
-        return [
-            [*row[:-1], Decimal(row[-1]) if row[-1] is not None else None] for row in cached.rows
-        ]
-    vendor = connection.vendor
-    sql, params = bind(
-        compile_sql_metric(parsed, vendor),
-        vendor=vendor,
-        customer_ids=list(customer_ids),
-        starting_at=starting_at,
-        ending_before=ending_before,
-        only=only,
-    )
-    rows = []
-    for row in _run(sql, params):
-        values = [
-            None if v is None else str(v) for i, v in enumerate(row) if i != parsed.value_index
-        ]
-        rows.append([*values, _number(row[parsed.value_index])])
-    stored = [[*row[:-1], None if row[-1] is None else str(row[-1])] for row in rows]
+        return _decoded(cached.rows)
+    rows = window_rows(parsed, customer_ids, starting_at, ending_before, only)
     SqlMetricResult.objects.update_or_create(
         metric_id=metric.pk,
         scope=scope,
-        defaults={"fingerprint": fingerprint, "rows": stored},
+        defaults={"fingerprint": fingerprint, "rows": _encoded(rows)},
     )
     return rows
 
@@ -126,19 +101,15 @@ def sql_metric_usage(
 
 def sql_metric_check_runs(metric_sql: str) -> None:
     """Run a new query once over no events, so a type error (SUM of text) is refused when the
-    metric is made, not when a draft is read (nor made at all on a ClickHouse event store)."""
-    _check_store()
-    parsed = _parsed(metric_sql)
-    vendor = connection.vendor
+    metric is made, not when a draft is read, by the engine of the configured event store."""
     moment = datetime(2000, 1, 1, tzinfo=UTC)
-    sql, params = bind(
-        compile_sql_metric(parsed, vendor),
-        vendor=vendor,
+    event_store().sql_metric_rows(
+        sql=_parsed(metric_sql).sql,
+        by_hour=False,
         customer_ids=["(no customer)"],
         starting_at=moment,
         ending_before=moment + timedelta(hours=1),
     )
-    _run(sql, params)
 
 
 def sql_metric_usage_by_segment(
@@ -152,7 +123,6 @@ def sql_metric_usage_by_segment(
     """`sql_metric_usage` for each segment of hour-aligned `bounds` (the usage API's windows).
     An hourly query is read once, hour by hour, over the whole range and each hour added to its
     segment; any other query runs once per segment."""
-    _check_store()
     parsed = _parsed(metric.sql)
     if not hourly(parsed) or len(bounds) <= 2:
         return [

@@ -1,8 +1,10 @@
-"""Running a bound SQL metric query under its statement timeout."""
+"""Running a bound SQL metric query on the relational database under its statement timeout (the
+ClickHouse store sets `max_execution_time` itself), and reading its numbers."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,7 +24,7 @@ def timeout_ms() -> int:
     return int(getattr(settings, "SQL_METRIC_TIMEOUT_MS", 5000))
 
 
-def _run(sql: str, params: list) -> list[tuple]:
+def run_bound(sql: str, params: list) -> list[tuple]:
     """Run under the statement timeout; a timeout or a database error is ours to name."""
     limit = timeout_ms()
     try:
@@ -30,6 +32,11 @@ def _run(sql: str, params: list) -> list[tuple]:
             if connection.vendor == "postgresql":
                 # 0 would mean no limit to PostgreSQL.
                 cursor.execute("SET LOCAL statement_timeout = %s", [f"{max(limit, 1)}ms"])
+                # A read by hour groups a month of events into ~700 hours x the groups: with the
+                # default 4 MB PostgreSQL sorts them on disk; 64 MB hashes them in memory. JIT
+                # compiling costs more than it saves on a query planned once per read.
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+                cursor.execute("SET LOCAL jit = off")
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
                 cursor.execute("SET LOCAL statement_timeout = DEFAULT")
@@ -57,7 +64,7 @@ def _run(sql: str, params: list) -> list[tuple]:
         raise SqlMetricFailure(f"The database refused the query: {exc}") from None
 
 
-def _number(value) -> Decimal | None:
+def as_number(value) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
@@ -66,3 +73,15 @@ def _number(value) -> Decimal | None:
         return Decimal(str(value))
     except ArithmeticError:
         return None
+
+
+def as_group_value(value) -> str | None:
+    """A group key column as text, the same from every engine: an instant (DATE_TRUNC) as
+    `YYYY-MM-DD HH:MM:SS` in UTC, as SQLite and ClickHouse write it."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)

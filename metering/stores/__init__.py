@@ -6,8 +6,8 @@
 - `chdb:///absolute/path`: the same ClickHouse engine in this process (`chdb`), for tests, CI and
   one-process setups: only one process may open a path (a second one is refused with a message).
 
-Only metering calls it (selectors, services, and `sql_metrics`, which refuses any store but the
-relational one); nothing else knows which engine holds the events.
+Only metering calls it (selectors, services, and `sql_metrics`, which runs SQL metrics through
+the store's `sql_metric_rows`); nothing else knows which engine holds the events.
 """
 
 from __future__ import annotations

@@ -203,3 +203,36 @@ class EventStore(abc.ABC):
     ) -> list[StoredEvent]:
         """Events newest first (timestamp, then transaction id), optionally filtered (any of
         `customer_ids`), starting after the (timestamp, transaction id) `before` cursor."""
+
+    # --- SQL metrics ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def sql_metric_rows(
+        self,
+        *,
+        sql: str,
+        by_hour: bool,
+        customer_ids: Sequence[str],
+        starting_at: datetime,
+        ending_before: datetime,
+        only: tuple[str, Sequence[str]] | None = None,
+        ranges: Sequence[tuple[datetime, datetime]] | None = None,
+    ) -> list[list]:
+        """The rows of a checked SQL metric query (`catalog.sql_metric`) over the accepted events
+        of these customer ids in [starting_at, ending_before) (with `ranges`, only those inside
+        these [start, end) ranges; `only` = (property, values): a usage filter), every value
+        bound as a parameter, under the statement timeout (`SQL_METRIC_TIMEOUT_MS`). With
+        `by_hour` each row ends with its UTC hour. Raises `metering.sql_metrics.SqlMetricTimeout`
+        or `SqlMetricFailure` (the engine refused the query) with a message for the user."""
+
+    @abc.abstractmethod
+    def event_counts_by_hour(
+        self,
+        *,
+        metric: BillableMetric,
+        customer_ids: Sequence[str],
+        starting_at: datetime,
+        ending_before: datetime,
+    ) -> dict[datetime, int]:
+        """{UTC hour: events} of a SQL metric's customer ids in the hours the window touches
+        (every event counts: what the SQL metric cache compares to see new events)."""

@@ -1,6 +1,9 @@
 """SQL billable metrics: checked when made (position and reason), compiled with every user value
 bound as a parameter, evaluated per customer and window, cached until an event arrives, and
-read by drafts like any metric. Injection and escapes are refused or inert."""
+read by drafts like any metric. Injection and escapes are refused or inert.
+
+Every test here runs on both event stores: the relational one in `make test`'s first pass and
+ClickHouse (chdb) in its second (`make test-chdb`), with the same expected numbers."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -8,10 +11,13 @@ from decimal import Decimal
 import pytest
 
 from catalog.sql_metric import SqlMetricError, parse_sql_metric
-from metering.models import SqlMetricHour, SqlMetricResult, UsageEvent
+from metering.models import SqlMetricHour, SqlMetricResult
 from metering.sql_metrics import bind, compile_sql_metric, sql_metric_rows, sql_metric_usage
+from metering.sql_metrics.compiler import bind_clickhouse
+from metering.stores import event_store
 from tests.api.conftest import data, error
 from tests.invoicing.factories import ingest
+from tests.metering.stored import stored_count
 
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 FEB = datetime(2026, 2, 1, tzinfo=UTC)
@@ -235,7 +241,7 @@ def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post,
         ),
         (
             "SELECT pg_sleep(60) FROM events",
-            "sql: The function PG_SLEEP is not allowed (use COUNT, SUM, MIN, MAX, AVG, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, UPPER, CAST, CASE, IF, DATE_TRUNC) (at character 8)",
+            "sql: The function PG_SLEEP is not allowed (use COUNT, SUM, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, UPPER, CAST, CASE, IF, DATE_TRUNC) (at character 8)",
         ),
         (
             "WITH x AS (SELECT * FROM metering_usageevent) SELECT COUNT(*) FROM x",
@@ -261,6 +267,23 @@ def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post,
             "SELECT COUNT(*) AS __m0 FROM events",
             "sql: Names cannot start with two underscores (at character 20)",
         ),
+        # Refused on every engine because the engines disagree on the answer.
+        (
+            "SELECT SUM(CAST(properties.tokens AS DECIMAL)) / COUNT(*) FROM events",
+            "sql: Division (/) is not allowed: databases round it differently (SQLite divides "
+            "integers, ClickHouse gives a float); divide the quantity with the product's "
+            "quantity conversion instead (at character 8)",
+        ),
+        (
+            "SELECT AVG(CAST(properties.tokens AS DECIMAL)) FROM events",
+            "sql: AVG is not allowed: ClickHouse averages as a float; use SUM(...) AS value with "
+            "the product's quantity conversion, or SUM and COUNT as two metrics (at character 8)",
+        ),
+        (
+            "SELECT SUM(CAST(properties.tokens AS INT) % 7) FROM events",
+            "sql: The remainder (%) is not allowed: databases compute it differently for "
+            "decimals (at character 45)",
+        ),
     ],
 )
 def test_bad_queries_are_a_400_with_position_and_reason(post, sql, message):
@@ -268,14 +291,19 @@ def test_bad_queries_are_a_400_with_position_and_reason(post, sql, message):
 
 
 def test_a_query_the_database_refuses_is_a_400(post):
-    # Adding text to a number is refused by the database (PostgreSQL) when the metric is made.
+    # Adding text up is refused by the engine (PostgreSQL, ClickHouse) when the metric is made.
     response = post(
         "/v1/billable-metrics/create",
         {"name": "x", "sql": "SELECT SUM(properties.tokens) AS value FROM events"},
     )
     from django.db import connection
 
-    if connection.vendor == "postgresql":
+    if event_store().name == "clickhouse":
+        assert error(response, 400) == (
+            "sql: The database refused the query: Illegal type String of argument for "
+            "aggregate function SUM."
+        )
+    elif connection.vendor == "postgresql":
         assert error(response, 400).startswith("sql: The database refused the query:")
     else:  # SQLite adds text as numbers
         assert response.status_code == 200
@@ -312,6 +340,20 @@ def test_user_text_never_reaches_the_sql_text(db):
         assert "DROP" not in sql and "OR 1=1" not in sql and "c1'" not in sql
         assert "a'; DROP TABLE metering_usageevent; --" in params
         assert "c1'; DROP TABLE x; --" in params
+    sql, params = bind_clickhouse(
+        compile_sql_metric(parsed, "clickhouse"),
+        database="metering",
+        customer_ids=["c1'; DROP TABLE x; --"],
+        starting_at=JAN,
+        ending_before=FEB,
+        only=("k", ["v') OR 1=1 --"]),
+    )
+    assert "DROP" not in sql and "OR 1=1" not in sql and "c1'" not in sql and "v')" not in sql
+    assert "{p" in sql and "%s" not in sql
+    assert "a'; DROP TABLE metering_usageevent; --" in params.values()
+    assert "x' OR 1=1 --" in params.values()
+    assert ["c1'; DROP TABLE x; --"] in params.values()
+    assert ["v') OR 1=1 --"] in params.values()
 
 
 def test_an_injection_attempt_runs_as_plain_data(post, customer):
@@ -328,7 +370,7 @@ def test_an_injection_attempt_runs_as_plain_data(post, customer):
     )
     window = {"customer_ids": [str(customer.pk)], "starting_at": JAN, "ending_before": FEB}
     assert sql_metric_usage(metric=metric, group_keys=[], **window) == {(): Decimal("0")}
-    assert UsageEvent.objects.count() == 4
+    assert stored_count() == 4
 
 
 def test_another_customers_events_are_out_of_scope(post, customer):
@@ -348,7 +390,7 @@ def test_another_customers_events_are_out_of_scope(post, customer):
     assert got == {(): Decimal("0")}
 
 
-def test_a_query_past_its_timeout_is_stopped(post, customer, settings):
+def test_a_query_past_its_timeout_is_stopped(post, customer, settings, monkeypatch):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -371,6 +413,32 @@ def test_a_query_past_its_timeout_is_stopped(post, customer, settings):
         "ending_before": FEB,
     }
     settings.SQL_METRIC_TIMEOUT_MS = 1234
+    store = event_store()
+    if store.name == "clickhouse":
+        # ClickHouse stops the query itself (max_execution_time, in seconds, on the query).
+        sent = []
+        run = store.client.rows_bound
+        monkeypatch.setattr(
+            store.client, "rows_bound", lambda sql, params: sent.append(sql) or run(sql, params)
+        )
+        sql_metric_rows(**window)
+        assert next(s for s in sent if "max_execution_time" in s).endswith(
+            "SETTINGS aggregate_functions_null_for_empty = 1, count_distinct_implementation = "
+            "'uniqExact', timeout_overflow_mode = 'throw', max_execution_time = 1.234"
+        )
+
+        def too_long(sql, params):
+            if "max_execution_time" not in sql:
+                return run(sql, params)
+            raise RuntimeError(
+                "Code: 159. DB::Exception: Timeout exceeded: elapsed 1240.1 ms, maximum: "
+                "1234 ms. (TIMEOUT_EXCEEDED)"
+            )
+
+        monkeypatch.setattr(store.client, "rows_bound", too_long)
+        with pytest.raises(SqlMetricTimeout, match="longer than 1234 ms"):
+            sql_metric_rows(**{**window, "ending_before": datetime(2026, 1, 20, tzinfo=UTC)})
+        return
     if connection.vendor == "postgresql":
         # PostgreSQL stops the statement itself: the timeout is set for it, in its savepoint.
         with CaptureQueriesContext(connection) as queries:
@@ -507,3 +575,154 @@ def test_a_draft_prices_a_sql_metric_and_finalization_freezes_it(post, customer)
     assert sql_metric_rows(
         metric=metric, customer_ids=[str(customer.pk)], starting_at=JAN, ending_before=FEB
     ) == [[Decimal(3)]]
+
+
+def test_every_store_reads_values_nulls_and_days_alike(post, customer):
+    """What differs by engine is made the same: a property read as text (a boolean as `true`,
+    a number as written, an absent one NULL), SUM, MIN and MAX over no events NULL (COUNT 0),
+    a day as `YYYY-MM-DD HH:MM:SS` in UTC."""
+    from catalog.models import BillableMetric
+
+    ingest(
+        [
+            {
+                "transaction_id": tx,
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": when,
+                "properties": props,
+            }
+            for tx, when, props in [
+                ("f1", "2026-01-05T10:00:00Z", {"flag": True, "tokens": "1.5"}),
+                ("f2", "2026-01-05T11:00:00Z", {"flag": "yes", "tokens": Decimal("2.25")}),
+                ("f3", "2026-01-06T09:00:00Z", {"flag": 3, "tokens": "4"}),
+                ("f4", "2026-01-06T09:30:00Z", {"tokens": "1"}),
+            ]
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+
+    def rows(sql: str, **window) -> list:
+        metric = BillableMetric.objects.get(pk=_metric(post, sql)["id"])
+        window = {"starting_at": JAN, "ending_before": FEB, **window}
+        found = sql_metric_rows(metric=metric, customer_ids=[str(customer.pk)], **window)
+        return sorted(found, key=str)
+
+    assert rows(
+        "SELECT COUNT(*) AS value, properties.flag AS flag FROM events GROUP BY properties.flag"
+    ) == sorted(
+        [["3", Decimal(1)], [None, Decimal(1)], ["true", Decimal(1)], ["yes", Decimal(1)]], key=str
+    )
+    assert rows(
+        "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, "
+        "DATE_TRUNC('day', timestamp) AS day FROM events GROUP BY DATE_TRUNC('day', timestamp)"
+    ) == [["2026-01-05 00:00:00", Decimal("3.75")], ["2026-01-06 00:00:00", Decimal("5")]]
+    nothing = {"starting_at": datetime(2026, 1, 20, tzinfo=UTC)}
+    assert rows("SELECT SUM(CAST(properties.tokens AS DECIMAL)) FROM events", **nothing) == [[None]]
+    assert rows(
+        "SELECT MAX(CAST(properties.tokens AS DECIMAL)) AS value, COUNT(*) AS events FROM events",
+        **nothing,
+    ) == [["0", None]]
+    assert rows("SELECT COUNT(properties.flag) FROM events") == [[Decimal(3)]]
+
+
+def test_the_first_read_answers_in_one_pass_and_keeps_the_hours_off_the_request(
+    post, customer, monkeypatch
+):
+    """A window read for the first time has no hours to correct: one plain read answers, and
+    a task (queued, as a worker would run it later) keeps the hours for the reads after."""
+    from catalog.models import BillableMetric
+    from metering.sql_metrics import by_hour
+    from metering.tasks import sql_metric_hours_keep_task
+
+    queued = []
+    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
+    metric = BillableMetric.objects.get(
+        pk=_metric(
+            post,
+            "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+            "FROM events GROUP BY properties.region",
+        )["id"]
+    )
+    _events(str(customer.pk))
+    window = {
+        "metric": metric,
+        "customer_ids": [str(customer.pk)],
+        "starting_at": JAN,
+        "ending_before": FEB,
+    }
+    expected = [["eu", Decimal("157")], ["us", Decimal("250")]]
+
+    assert sorted(sql_metric_rows(**window)) == expected
+    assert not SqlMetricHour.objects.exists()
+    assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("plain:")
+    assert sorted(sql_metric_rows(**window)) == expected  # kept: nothing new
+    assert len(queued) == 1
+
+    (queued_metric, ids, start, end, only) = queued[0]
+    assert sql_metric_hours_keep_task(str(queued_metric.pk), ids, start, end, only) is True
+    assert sql_metric_hours_keep_task(str(queued_metric.pk), ids, start, end, only) is False
+    assert SqlMetricHour.objects.filter(metric=metric).count() == 3
+    ingest(
+        [
+            {
+                "transaction_id": "t9",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-06T09:10:00Z",
+                "properties": {"tokens": "3", "region": "us"},
+            }
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+    # Corrected by the hour that gained the event; nothing more queued.
+    assert sorted(sql_metric_rows(**window)) == [["eu", Decimal("157")], ["us", Decimal("253")]]
+    assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("hourly:")
+    assert len(queued) == 1
+
+
+def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monkeypatch):
+    """`invoicing.read_sql_metric_drafts` reads the drafts a SQL metric prices (and only those),
+    so a person's first read finds the period's result kept and corrects it by the last hours."""
+    from catalog.models import BillableMetric
+    from core.schedules import all_schedules
+    from invoicing import tasks
+    from invoicing.models import Invoice
+    from invoicing.selectors import invoice_view
+    from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
+
+    metric = BillableMetric.objects.get(
+        pk=_metric(post, "SELECT COUNT(*) AS value FROM events WHERE event_type = 'api_call'")["id"]
+    )
+    card = RateCardFactory()
+    RateFactory(
+        rate_card=card,
+        product=ProductFactory(name="Calls", billable_metric=metric),
+        price=Decimal(7),
+        starting_at=JAN,
+    )
+    for rate_card in (card, RateCardFactory()):  # the second card prices no SQL metric
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(customer.pk),
+                "rate_card_id": str(rate_card.pk),
+                "starting_at": JAN,
+            },
+        )
+    _events(str(customer.pk))
+    assert "invoicing.read_sql_metric_drafts" in {spec.name for spec in all_schedules()}
+    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
+
+    assert tasks.read_sql_metric_drafts() == 1
+    kept = SqlMetricResult.objects.get(metric=metric)
+    assert kept.rows == [["3"]]
+    SqlMetricResult.objects.filter(pk=kept.pk).update(rows=[["30"]])
+    draft = Invoice.objects.get(
+        customer=customer, type="USAGE", start_timestamp=JAN, contract__rate_card=card
+    )
+    # The person's read is answered from what the schedule kept (a made-up figure proves it).
+    read = invoice_view(invoice=draft, now=datetime(2026, 1, 7, tzinfo=UTC))
+    assert [(line.name, line.quantity, line.total) for line in read.lines] == [
+        ("Calls", Decimal(30), Decimal(210))
+    ]

@@ -11,13 +11,12 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from core.models import CustomFieldKey
-from customers.admin.more_terms import RecurringBalanceAdmin
 from customers.forms import ProfessionalServiceForm, RecurringBalanceForm
 from customers.models import Discount, ProfessionalService, RecurringBalance
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_view
 from invoicing.services import contract_drafts_ensure
-from tests.catalog.factories import ProductFactory
+from tests.catalog.factories import PricingUnitFactory, ProductFactory
 from tests.customers.factories import (
     ContractFactory,
     CustomerFactory,
@@ -133,6 +132,15 @@ def test_a_recurring_credit_grants_in_its_unit_and_invoices_in_the_contracts():
 def test_a_viewer_reads_a_recurring_credit_and_a_professional_service_in_dollars(client):
     credit = RecurringBalanceFactory(access_unit_price=Decimal("1000"))
     service = ProfessionalServiceFactory()
+    # A commit granting a custom unit: its grant is read in that unit, its invoice in dollars.
+    tokens = PricingUnitFactory(name="Tokens")
+    commit = RecurringBalanceFactory(
+        kind="COMMIT",
+        credit_type=tokens,
+        access_unit_price=Decimal("1234.5"),
+        invoice_unit_price=Decimal("950"),
+        invoice_quantity=Decimal("1"),
+    )
     client.force_login(_staff("view_recurringbalance", "view_professionalservice"))
 
     page = client.get(reverse("admin:customers_recurringbalance_change", args=[credit.pk]))
@@ -143,7 +151,25 @@ def test_a_viewer_reads_a_recurring_credit_and_a_professional_service_in_dollars
     body = page.content.decode()
     assert "$150.00" in body and "$300.00" in body
     assert "15000.000000000000" not in body
-    assert RecurringBalanceAdmin.form is RecurringBalanceForm
+    page = client.get(reverse("admin:customers_recurringbalance_change", args=[commit.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert '<div class="readonly">1,234.5 Tokens</div>' in body
+    assert '<div class="readonly">$9.50</div>' in body
+
+    # Someone who may change it types each amount in its own unit (the admin's form).
+    client.force_login(User.objects.create_superuser("admin", password="pw"))
+    form = (
+        client.get(reverse("admin:customers_recurringbalance_change", args=[commit.pk]))
+        .context["adminform"]
+        .form
+    )
+    assert (form.initial["access_unit_price"], form.initial["invoice_unit_price"]) == (
+        Decimal("1234.5"),
+        Decimal("9.5"),
+    )
+    assert form.fields["access_unit_price"].widget.symbol == "Tokens"
+    assert form.fields["invoice_unit_price"].widget.symbol == "$"
 
 
 def test_term_pages_need_their_permissions(client):

@@ -128,12 +128,14 @@ class InvoiceLineItemFactory(factory.django.DjangoModelFactory):
 
 
 def ingest(events: list[dict], *, now: datetime | None = None) -> list:
-    """Send events through metering's ingestion (so its pre-aggregates are written), each batch
-    with the clock an hour after its events unless `now` is given; late events get flagged by
-    invoicing's hook. Returns the stored UsageEvent rows, in the order given."""
+    """Send events through metering's ingestion (the event store's append: the relational store
+    or ClickHouse, whichever the run configures), each batch with the clock an hour after its
+    events unless `now` is given; late events get flagged by invoicing's hook. Returns the
+    stored events (`metering.stores.StoredEvent`), read back through the store, in the order
+    given."""
     from invoicing.selectors import events_late
-    from metering.models import UsageEvent
     from metering.services import usage_events_ingest
+    from metering.stores import event_store
 
     def moment(data):
         return datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00"))
@@ -145,10 +147,9 @@ def ingest(events: list[dict], *, now: datetime | None = None) -> list:
             usage_events_ingest(
                 events=[data], now=moment(data) + timedelta(hours=1), is_late=events_late
             )
-    stored = {
-        e.transaction_id: e
-        for e in UsageEvent.objects.filter(
-            transaction_id__in=[data["transaction_id"] for data in events]
-        )
-    }
+    found = event_store().events_by_transaction(
+        transaction_ids=[data["transaction_id"] for data in events],
+        since=datetime(1970, 1, 1, tzinfo=UTC),
+    )
+    stored = {e.transaction_id: e for e in found if not e.is_duplicate}
     return [stored[data["transaction_id"]] for data in events]

@@ -27,10 +27,10 @@ from invoicing.services import (
     invoice_void,
     invoices_finalize_due,
 )
-from metering.models import UsageEvent
 from tests.invoicing.factories import ContractFactory, IngestAliasFactory, RateFactory, ingest
 from tests.invoicing.golden_support import case_paths, load_case
 from tests.invoicing.golden_world import build_world
+from tests.metering.stored import stored_events
 
 pytestmark = pytest.mark.django_db
 
@@ -246,10 +246,21 @@ def test_finalized_periods_for_ids_and_aliases_and_late_count():
     assert "nobody" not in found
     assert is_late(found[alias.alias], t(2026, 3, 31, 23))
     assert not is_late(found[alias.alias], t(2026, 4, 1))
-    late = event("acme-prod", t(2026, 3, 20))
-    late.is_late = True
-    late.save()
-    event("acme-prod", t(2026, 4, 2))
+    # Sent after the March invoice was finalized: the March event is late, the April one not.
+    late, on_time = ingest(
+        [
+            {
+                "transaction_id": f"tx-{when:%m-%d}",
+                "customer_id": "acme-prod",
+                "event_type": "tokens_usage",
+                "timestamp": when.isoformat(),
+                "properties": {"num_tokens": "1"},
+            }
+            for when in (t(2026, 3, 20), t(2026, 4, 2))
+        ],
+        now=t(2026, 4, 5),
+    )
+    assert (late.is_late, on_time.is_late) == (True, False)
     assert customer_late_event_count(customer=contract.customer) == 1
 
 
@@ -318,7 +329,7 @@ def test_late_event_through_ingestion_is_flagged_and_changes_no_finalized_invoic
         now=t(2026, 4, 5),
         is_late=events_late,
     )
-    assert dict(UsageEvent.objects.values_list("transaction_id", "is_late")) == {
+    assert {e.transaction_id: e.is_late for e in stored_events()} == {
         "late-1": True,
         "on-time-1": False,
     }

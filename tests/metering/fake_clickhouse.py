@@ -1,5 +1,5 @@
 """A local fake ClickHouse server for `clickhouse://` tests: the HTTP interface clickhouse-connect
-speaks (the query in the URL or the body, settings as URL parameters), answered by the real
+speaks (the query in the URL or the body, settings and bound parameters as URL parameters), answered by the real
 engine in this process (chdb, on the session's chdb path). It records each request's settings so
 tests can see what the client asked for (e.g. asynchronous inserts)."""
 
@@ -38,9 +38,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         query = params.pop("query", "")
         sql = f"{query}\n{body}" if query and body else query or body
         self.server.requests.append((sql, params))
+        # Bound parameters (`{name:Type}` in the query), as clickhouse-connect sends them.
+        bound = {k.removeprefix("param_"): v for k, v in params.items() if k.startswith("param_")}
         try:
             with self.server.lock:
-                out = self.server.connection.query(sql, "TabSeparated").bytes()
+                out = self.server.connection.query(sql, "TabSeparated", params=bound).bytes()
             status = 200
         except Exception as exc:  # the engine's refusal, as ClickHouse sends it
             out, status = f"Code: 1. DB::Exception: {exc}".encode(), 500

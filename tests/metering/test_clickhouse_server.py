@@ -82,6 +82,44 @@ def test_ingest_through_a_server_inserts_asynchronously_and_reads_its_writes(ser
         assert params["distributed_foreground_insert"] == "1"
 
 
+def test_a_sql_metric_through_a_server_binds_every_value_as_a_parameter(server, settings):
+    """clickhouse-connect sends the customer ids, the window, property names and literals as
+    `param_*` values beside the query, never inside its text."""
+    from metering.sql_metrics import sql_metric_usage
+
+    fake, url = server
+    settings.EVENT_STORE_URL = url
+    metric = BillableMetricFactory(
+        sql="SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value FROM events "
+        "WHERE properties.region = 'e''u'",
+        aggregation_type="COUNT",
+        aggregation_key="",
+        group_keys=[],
+    )
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    services.usage_events_ingest(events=[ev(cid, 5, tx="a"), ev(cid, "0.5", tx="b")], now=NOW)
+    services.usage_events_ingest(
+        events=[{**ev(cid, 7, tx="c"), "properties": {"tokens": 7, "region": "e'u"}}], now=NOW
+    )
+    fake.requests.clear()
+
+    got = sql_metric_usage(
+        metric=metric,
+        customer_ids=[cid],
+        starting_at=datetime(2026, 3, 1, tzinfo=UTC),
+        ending_before=datetime(2026, 4, 1, tzinfo=UTC),
+        group_keys=[],
+    )
+
+    assert got == {(): Decimal("7")}
+    (query, params) = next((q, p) for q, p in fake.requests if "max_execution_time" in q)
+    assert cid not in query and "e'u" not in query and "e\\'u" not in query
+    assert params["param_p0"] == "tokens"
+    assert f"['{cid}']" in params.values()
+    assert "e\\'u" in params.values()
+
+
 def test_a_server_without_the_schema_is_refused_until_migrated(server):
     _, url = server
     empty = url.replace("/metering_http", "/metering_fresh")

@@ -308,22 +308,41 @@ def test_the_schema_has_no_partition_key_so_a_batch_is_one_part():
     assert schema.USAGE.order_by.endswith("transaction_id, received_at")
 
 
-def test_sql_metrics_are_refused_on_a_clickhouse_store(chdb_store, api_client):
-    """SQL metrics query the relational database's events: with events in ClickHouse a new one is
-    a 400 naming the field, and one made before the switch fails its read with the reason."""
-    query = "SELECT COUNT(*) AS value FROM events"
-    response = api_client.post(
-        "/v1/billable-metrics/create", {"name": "SQL", "sql": query}, format="json"
+def test_a_sql_metric_reads_the_events_once_before_and_after_merges(chdb_store):
+    """A SQL metric reads the event rows of the customer and window: a duplicate is not among
+    them, and parts merging changes nothing (no FINAL needed: event rows never fold)."""
+    from metering.sql_metrics import sql_metric_check_runs, sql_metric_usage
+
+    store = chdb_store
+    query = (
+        "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+        "FROM events GROUP BY properties.region"
     )
-    assert response.status_code == 400
-    assert response.json() == {
-        "message": "sql: SQL billable metrics need the relational event store; this "
-        "installation keeps its events in clickhouse (EVENT_STORE_URL). Use an aggregation "
-        "metric instead."
-    }
-    made_before = BillableMetricFactory(
-        sql=query, aggregation_type="COUNT", aggregation_key="", group_keys=[]
+    sql_metric_check_runs(query)
+    metric = BillableMetricFactory(
+        sql=query, aggregation_type="COUNT", aggregation_key="", group_keys=[["region"]]
     )
     customer = CustomerFactory()
-    with pytest.raises(ValueError, match="need the relational event store"):
-        total(made_before, customer)
+    cid = str(customer.id)
+    for tokens, region, tx in [("1.5", "eu", "a"), (2, "us", "b"), ("1.5", "eu", "a")]:
+        services.usage_events_ingest(events=[ev(cid, tokens, region=region, tx=tx)], now=NOW)
+    services.usage_events_ingest(
+        events=[ev(cid, "0.001", tx="c"), ev(cid, 9, region="us", tx="d")], now=NOW
+    )
+    window = {
+        "metric": metric,
+        "customer_ids": [cid],
+        "starting_at": START,
+        "ending_before": END,
+        "group_keys": ["region"],
+    }
+
+    before = sql_metric_usage(**window)
+    store.client.command(f"OPTIMIZE TABLE {store.database}.usage FINAL")
+    from metering.models import SqlMetricHour, SqlMetricResult
+
+    SqlMetricResult.objects.all().delete()
+    SqlMetricHour.objects.all().delete()
+
+    assert before == {("eu",): Decimal("1.501"), ("us",): Decimal("11")}
+    assert sql_metric_usage(**window) == before

@@ -62,6 +62,7 @@ from ..partials import Partial, contributions, hour_of
 from . import guard, migrate, sql
 from .client import EventStoreBusy, EventStoreError, client_for
 from .numbers import value_from_parts, value_parts
+from .sql import SQL_METRIC_SETTINGS
 
 __all__ = ["ClickHouseStore", "EventStoreBusy", "EventStoreError"]
 
@@ -440,6 +441,63 @@ class ClickHouseStore(EventStore):
     ):
         query = sql.recent(self.database, customer_ids, transaction_id, event_type, before, limit)
         return [_stored(row) for row in self.client.rows(query)]
+
+    # --- SQL metrics ----------------------------------------------------------------------------
+
+    def sql_metric_rows(
+        self, *, sql, by_hour, customer_ids, starting_at, ending_before, only=None, ranges=None
+    ):
+        """The query compiled for ClickHouse over the event rows (exact without `FINAL`, see
+        above), every value a bound parameter, under `max_execution_time`."""
+        from ...sql_metrics.compiler import bind_clickhouse, compiled_for
+        from ...sql_metrics.runner import SqlMetricFailure, SqlMetricTimeout, timeout_ms
+
+        query, params = bind_clickhouse(
+            compiled_for(sql, "clickhouse", by_hour),
+            database=self.database,
+            customer_ids=list(customer_ids),
+            starting_at=starting_at,
+            ending_before=ending_before,
+            only=only,
+            ranges=ranges,
+        )
+        limit = timeout_ms()
+        # 0 would mean no limit to ClickHouse.
+        settings = [*SQL_METRIC_SETTINGS, f"max_execution_time = {max(limit, 1) / 1000}"]
+        try:
+            return self.client.rows_bound(f"{query} SETTINGS {', '.join(settings)}", params)
+        except Exception as exc:
+            reason = str(exc)
+            if "TIMEOUT_EXCEEDED" in reason or "Timeout exceeded" in reason:
+                raise SqlMetricTimeout(
+                    f"The SQL metric ran longer than {limit} ms and was stopped."
+                ) from None
+            raise SqlMetricFailure(
+                f"The database refused the query: {_engine_reason(reason)}"
+            ) from None
+
+    def event_counts_by_hour(self, *, metric, customer_ids, starting_at, ending_before):
+        params = sql.Bound()
+        query = sql.hour_counts(
+            self.database,
+            bound=params,
+            metric_id=metric.pk,
+            customer_ids=list(customer_ids),
+            starting_at=starting_at,
+            ending_before=ending_before,
+        )
+        return {
+            datetime.fromtimestamp(int(hour), UTC): int(count)
+            for hour, count in self.client.rows_bound(query, params)
+        }
+
+
+def _engine_reason(text: str) -> str:
+    """ClickHouse's reason without its error code, the query it quotes and its stack."""
+    text = text.split("DB::Exception:", 1)[-1].strip()
+    for cut in (" In scope ", ". (", "\n"):
+        text = text.split(cut, 1)[0]
+    return text.strip().rstrip(".") + "."
 
 
 def _stored(row) -> StoredEvent:

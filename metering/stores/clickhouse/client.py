@@ -13,7 +13,9 @@
   file .../status".
 
 Results are read as `JSONCompactEachRow` (one JSON array per row; 256-bit integers as exact
-Python ints); data is written as `JSONEachRow`.
+Python ints); data is written as `JSONEachRow`. `rows_bound` runs a query whose values are bound
+parameters (`{name:Type}`, formatted by clickhouse-connect's own binding for both clients) and
+reads its fractional numbers as exact `Decimal`s (the SQL metrics).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 class EventStoreError(RuntimeError):
@@ -76,6 +79,10 @@ def _rows(raw: bytes) -> list[list]:
     return [json.loads(line) for line in raw.splitlines() if line]
 
 
+def _exact_rows(raw: bytes) -> list[list]:
+    return [json.loads(line, parse_float=Decimal) for line in raw.splitlines() if line]
+
+
 class ChdbClient:
     def __init__(self, location: Location):
         self.location = location
@@ -102,6 +109,14 @@ class ChdbClient:
 
     def rows(self, sql: str) -> list[list]:
         return _rows(self._connection().query(sql, "JSONCompactEachRow").bytes())
+
+    def rows_bound(self, sql: str, params: dict) -> list[list]:
+        from clickhouse_connect.driver.binding import format_bind_value
+
+        bound = {name: format_bind_value(value) for name, value in params.items()}
+        return _exact_rows(
+            self._connection().query(sql, "JSONCompactEachRow", params=bound).bytes()
+        )
 
     def command(self, sql: str) -> None:
         self._connection().query(sql, "CSV")
@@ -176,6 +191,12 @@ class HttpClient:
 
     def rows(self, sql: str) -> list[list]:
         return _rows(self._client().raw_query(sql, fmt="JSONCompactEachRow", use_database=False))
+
+    def rows_bound(self, sql: str, params: dict) -> list[list]:
+        raw = self._client().raw_query(
+            sql, parameters=params, fmt="JSONCompactEachRow", use_database=False
+        )
+        return _exact_rows(raw)
 
     def command(self, sql: str) -> None:
         self._client().raw_query(sql, fmt="TabSeparated", use_database=False)

@@ -255,3 +255,93 @@ def recent(database, customer_ids, transaction_id, event_type, before, limit) ->
 
 def applied_migrations(database, ledger) -> str:
     return f"SELECT version FROM {database}.{ledger} ORDER BY version"
+
+
+# --- SQL billable metrics (compiled by `metering.sql_metrics.compiler.bind_clickhouse`) ----------
+# Unlike the statements above, these take every value as a bound parameter: `bound(value, type)`
+# registers one and returns its `{name:Type}` placeholder (clickhouse-connect and chdb bind it).
+
+_DATETIME64 = "DateTime64(6, 'UTC')"
+
+
+class Bound(dict):
+    """The parameters of one statement: calling it with a value (and its ClickHouse type)
+    registers the value and returns its `{pN:Type}` placeholder."""
+
+    def __call__(self, value, kind: str = "String") -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"{{{name}:{kind}}}"
+
+
+SQL_METRIC_SETTINGS = (
+    # SUM, MIN and MAX over no rows are NULL, as in PostgreSQL and SQLite (COUNT stays 0).
+    "aggregate_functions_null_for_empty = 1",
+    "count_distinct_implementation = 'uniqExact'",
+    "timeout_overflow_mode = 'throw'",
+)
+
+
+def _stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def property_text(properties: str, name: str) -> str:
+    """A property of the event as text, as PostgreSQL's `properties ->> name` reads it: a string
+    unquoted, a number or boolean as written, NULL when absent (or JSON null)."""
+    kind = f"JSONType({properties}, {name})"
+    return (
+        f"if({kind} = 'String', toNullable(JSONExtractString({properties}, {name})), "
+        f"if({kind} = 'Null', NULL, toNullable(JSONExtractRaw({properties}, {name}))))"
+    )
+
+
+def scoped_events(
+    database, *, bound, customer_ids, starting_at, ending_before, only=None, ranges=None
+) -> str:
+    """The `events` a SQL metric reads: the accepted events of these customer ids in
+    [starting_at, ending_before) (and, with `ranges`, only in those [start, end) ranges), event
+    rows only, each unique by construction (see `metering.stores.clickhouse`): exact before and
+    after merges. `only` = (property, values): a contract's usage filter."""
+    first_hour = starting_at.replace(minute=0, second=0, microsecond=0)
+    where = (
+        f"kind = 'event' AND metric_id = '{NO_METRIC}' "
+        f"AND customer_id IN {bound(sorted(customer_ids), 'Array(String)')} "
+        f"AND hour >= {bound(_stamp(first_hour), _DATETIME64)} "
+        f"AND hour < {bound(_stamp(ending_before), _DATETIME64)} "
+        f"AND timestamp >= {bound(_stamp(starting_at), _DATETIME64)} "
+        f"AND timestamp < {bound(_stamp(ending_before), _DATETIME64)}"
+    )
+    if ranges:
+        where += (
+            " AND ("
+            + " OR ".join(
+                f"(timestamp >= {bound(_stamp(low), _DATETIME64)} "
+                f"AND timestamp < {bound(_stamp(high), _DATETIME64)})"
+                for low, high in ranges
+            )
+            + ")"
+        )
+    if only is not None:
+        key, values = only
+        where += (
+            f" AND {property_text('properties', bound(key))} "
+            f"IN {bound(sorted(values), 'Array(String)')}"
+        )
+    return (
+        f"(SELECT event_type, timestamp, transaction_id, properties FROM {database}.usage "
+        f"WHERE {where})"
+    )
+
+
+def hour_counts(database, *, bound, metric_id, customer_ids, starting_at, ending_before) -> str:
+    """(hour as epoch seconds, events) of a metric's customer ids in the hours the window
+    touches (the SQL metric cache's fingerprint)."""
+    first_hour = starting_at.replace(minute=0, second=0, microsecond=0)
+    return (
+        f"SELECT toUInt32(hour), sum(event_count) FROM {database}.usage "
+        f"WHERE kind = 'aggregate' AND metric_id = {bound(str(metric_id), 'UUID')} "
+        f"AND customer_id IN {bound(sorted(customer_ids), 'Array(String)')} "
+        f"AND hour >= {bound(_stamp(first_hour), _DATETIME64)} "
+        f"AND hour < {bound(_stamp(ending_before), _DATETIME64)} GROUP BY hour"
+    )

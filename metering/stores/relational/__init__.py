@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ...models import DuplicateEvent, IngestedTransaction
+from django.db import connection
+
+from ...models import DuplicateEvent, IngestedTransaction, MetricAggregate
 from ...validation import MAX_AGE
 from ..base import EventStore
 from . import backfill, reads
@@ -68,3 +70,32 @@ class RelationalStore(EventStore):
         self, *, customer_ids=None, transaction_id=None, event_type=None, before=None, limit=50
     ):
         return reads.recent_events(customer_ids, transaction_id, event_type, before, limit)
+
+    def sql_metric_rows(
+        self, *, sql, by_hour, customer_ids, starting_at, ending_before, only=None, ranges=None
+    ):
+        from ...sql_metrics.compiler import bind, compiled_for
+        from ...sql_metrics.runner import run_bound
+
+        vendor = connection.vendor
+        query, params = bind(
+            compiled_for(sql, vendor, by_hour),
+            vendor=vendor,
+            customer_ids=list(customer_ids),
+            starting_at=starting_at,
+            ending_before=ending_before,
+            only=only,
+            ranges=ranges,
+        )
+        return [list(row) for row in run_bound(query, params)]
+
+    def event_counts_by_hour(self, *, metric, customer_ids, starting_at, ending_before):
+        counts: dict[datetime, int] = {}
+        for hour, count in MetricAggregate.objects.filter(
+            metric_id=metric.pk,
+            customer_id__in=list(customer_ids),
+            hour__gte=starting_at.replace(minute=0, second=0, microsecond=0),
+            hour__lt=ending_before,
+        ).values_list("hour", "event_count"):
+            counts[hour] = counts.get(hour, 0) + count
+        return counts
