@@ -3,8 +3,9 @@ lists of a contract and of a customer; the scheduled dates of contracts."""
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,22 +33,32 @@ from .preload import RatingPreload, rating_input_for
 
 def line_item_from(line: Line, *, invoice: Invoice, position: int) -> InvoiceLineItem:
     """An engine line as an (unsaved) line item row of `invoice`."""
-    return _unsaved_line_item(_line_item_values(line, invoice, position), invoice)
+    return _unsaved_line_item(_line_item_values(line, invoice, position, uuid.uuid4()), invoice)
 
 
-def line_items_from(lines: Iterable[Line], *, invoice: Invoice) -> list[InvoiceLineItem]:
-    """The engine's lines as (unsaved) line item rows of `invoice`, `position` their index."""
+def line_items_from(lines: Sequence[Line], *, invoice: Invoice) -> list[InvoiceLineItem]:
+    """The engine's lines as (unsaved) line item rows of `invoice`, `position` their index.
+    Their random (version 4) ids come from one read of the system's random source."""
+    random = os.urandom(16 * len(lines))
     return [
-        _unsaved_line_item(_line_item_values(line, invoice, position), invoice)
+        _unsaved_line_item(
+            _line_item_values(
+                line,
+                invoice,
+                position,
+                uuid.UUID(bytes=random[16 * position : 16 * position + 16], version=4),
+            ),
+            invoice,
+        )
         for position, line in enumerate(lines)
     ]
 
 
-def _line_item_values(line: Line, invoice: Invoice, position: int) -> dict:
+def _line_item_values(line: Line, invoice: Invoice, position: int, pk: uuid.UUID) -> dict:
     """Every concrete field of the line item row, by attribute name."""
     tier = line.tier
     return {
-        "id": uuid.uuid4(),
+        "id": pk,
         "invoice_id": invoice.pk,
         "position": position,
         "name": line.name,
