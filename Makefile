@@ -39,7 +39,7 @@ test: lint
 # Metering, the golden invoices and the SDK's ingest flows again, with events in an in-process
 # ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
 CHDB_TESTS := tests/metering tests/invoicing/test_golden_e2e.py tests/invoicing/test_golden_e2e_terms.py \
-	tests/invoicing/test_golden_contract_terms.py \
+	tests/invoicing/test_golden_contract_terms.py tests/invoicing/test_draft_read_at_scale.py \
 	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py
 test-chdb: $(STAMP)
 	@store=$$(mktemp -d /tmp/event-store.XXXXXX); trap 'rm -rf "$$store"' EXIT; \
