@@ -98,10 +98,10 @@ def to_json_number(value: Decimal | None) -> int | Decimal | None:
     """A Decimal as the JSON number Metronome's wire format expects (ints stay ints)."""
     if value is None:
         return None
-    value = normalize(value)
-    if value == value.to_integral_value():
-        return int(value)
-    return value
+    integral = value.to_integral_value()
+    if value == integral:
+        return int(integral)
+    return value.normalize()
 
 
 def format_money(amount: Decimal | None, unit_name: str) -> str:

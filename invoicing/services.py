@@ -33,7 +33,7 @@ from invoicing.selectors import (
     RatingPreload,
     contracts_scheduled_dates,
     draft_balance_draws,
-    line_item_from,
+    line_items_from,
     rating_input_for,
 )
 
@@ -304,10 +304,7 @@ def _freeze(
     first = _take_numbers(len(invoices))
     for offset, (invoice, rating_input, result) in enumerate(rated):
         # A draft stores no lines (it is rated on read), so there is nothing to replace.
-        lines.extend(
-            line_item_from(line, invoice=invoice, position=index)
-            for index, line in enumerate(result.lines)
-        )
+        lines.extend(line_items_from(result.lines, invoice=invoice))
         invoice.rating_snapshot = to_json(rating_input)
         invoice.subtotal = result.subtotal
         invoice.total = result.total

@@ -3,6 +3,9 @@ tier `starting_at` / `size` as decimal strings, timestamps RFC 3339 with a Z."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
+
 from catalog.money import normalize, to_json_number
 from core.api import format_timestamp
 from invoicing.models import Invoice, InvoiceLineItem
@@ -25,14 +28,20 @@ def _credit_type(invoice: Invoice) -> dict:
     return {"id": str(invoice.credit_type_id), "name": invoice.credit_type.name}
 
 
+@lru_cache(maxsize=1024)
+def _timestamp(value: datetime | None) -> str | None:
+    """`format_timestamp`, once per instant: a draft's lines share a few period boundaries."""
+    return format_timestamp(value)
+
+
 def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
     data: dict = {
         "name": line.name,
         "type": line.type,
         "credit_type": credit_type,
         "total": to_json_number(line.total),
-        "starting_at": format_timestamp(line.starting_at),
-        "ending_before": format_timestamp(line.ending_before),
+        "starting_at": _timestamp(line.starting_at),
+        "ending_before": _timestamp(line.ending_before),
         "is_prorated": line.is_prorated,
     }
     if line.product_id:

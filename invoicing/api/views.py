@@ -26,6 +26,8 @@ from core.api import (
     parse_uuid,
     request_body,
 )
+from core.gc_pause import gc_paused
+from core.renderers import ExactJSONRenderer
 from customers.models import Customer
 from invoicing.api import schema
 from invoicing.api.extensions import invoice_extra_fields
@@ -77,6 +79,8 @@ def customer_invoice_or_404(customer_id: str, invoice_id: str) -> Invoice:
 
 class CustomerInvoiceListView(APIView):
     """GET /v1/customers/{customer_id}/invoices: filters, date sort, query cursor."""
+
+    renderer_classes = [ExactJSONRenderer]
 
     @extend_schema(
         operation_id="v1_customers_invoices_list",
@@ -134,17 +138,22 @@ class CustomerInvoiceListView(APIView):
             time_field="start_timestamp",
             descending=descending,
         )
-        views = invoice_views(invoices=rows, now=timezone.now())
-        extra = invoice_extra_fields([view.invoice for view in views])
-        data = [
-            invoice_data(view, skip_zero_qty_line_items=skip_zero, extra=extra.get(view.invoice.pk))
-            for view in views
-        ]
+        with gc_paused():
+            views = invoice_views(invoices=rows, now=timezone.now())
+            extra = invoice_extra_fields([view.invoice for view in views])
+            data = [
+                invoice_data(
+                    view, skip_zero_qty_line_items=skip_zero, extra=extra.get(view.invoice.pk)
+                )
+                for view in views
+            ]
         return Response({"data": data, "next_page": next_page})
 
 
 class CustomerInvoiceDetailView(APIView):
     """GET /v1/customers/{customer_id}/invoices/{invoice_id}."""
+
+    renderer_classes = [ExactJSONRenderer]
 
     @extend_schema(
         operation_id="v1_customers_invoices_retrieve",
@@ -160,11 +169,11 @@ class CustomerInvoiceDetailView(APIView):
         skip_zero = _flag(
             request.query_params.get("skip_zero_qty_line_items"), "skip_zero_qty_line_items"
         )
-        view = invoice_view(invoice=invoice, now=timezone.now())
-        extra = invoice_extra_fields([invoice]).get(invoice.pk)
-        return Response(
-            {"data": invoice_data(view, skip_zero_qty_line_items=skip_zero, extra=extra)}
-        )
+        with gc_paused():
+            view = invoice_view(invoice=invoice, now=timezone.now())
+            extra = invoice_extra_fields([invoice]).get(invoice.pk)
+            data = invoice_data(view, skip_zero_qty_line_items=skip_zero, extra=extra)
+        return Response({"data": data})
 
 
 def _invoice_from_body(request) -> Invoice:

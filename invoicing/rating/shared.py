@@ -18,12 +18,17 @@ def money_of(
 ) -> Decimal:
     """Round to the smallest amount of the invoice's unit, or of custom unit `credit_type_id`
     (a custom unit not listed in `custom_units` rounds like the invoice's unit)."""
+    return round_amount(amount, places_of(rating_input, credit_type_id))
+
+
+def places_of(rating_input: RatingInput, credit_type_id: str | None = None) -> int:
+    """The decimal places amounts in the invoice's unit, or custom unit `credit_type_id`, round to."""
     places = rating_input.pricing_unit.decimal_places
     if credit_type_id is not None:
         for unit in rating_input.custom_units:
             if unit.id == credit_type_id:
                 places = unit.decimal_places
-    return round_amount(amount, places)
+    return places
 
 
 def unit_of(rating_input: RatingInput, credit_type_id: str | None) -> str | None:

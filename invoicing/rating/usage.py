@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from catalog.money import ZERO, convert_quantity, round_quantity, round_stored
+from catalog.money import ZERO, convert_quantity, round_amount, round_quantity, round_stored
 
 from .inputs import Product, Rate, RatingInput, Tier, Usage
 from .outputs import Line, LineTier
-from .shared import latest_rate, line_fields, money_of, rates_for_presentation, unit_of
+from .shared import latest_rate, line_fields, places_of, rates_for_presentation, unit_of
 from .vocabulary import GroupValues, ProductType, RateType
 
 
@@ -121,26 +121,54 @@ def _pricing_group_lines(
     for usage in records:
         if usage.quantity != 0:
             windows.setdefault((usage.starting_at, usage.ending_before), []).append(usage)
+    # Unless an override laid rates out for particular presentation values, every line of a
+    # window has the same rate (the one in effect at the window's start): looked up once.
+    per_presentation = any(rate.presentation_group_values for rate in rates)
+    legacy_key = (
+        product.presentation_group_keys[0] if len(product.presentation_group_keys) == 1 else None
+    )
     for key in sorted(windows):
+        usages = sorted(windows[key], key=lambda u: u.presentation_group_values)
+        shared_rate = None if per_presentation else latest_rate(rates, at=key[0])
         priced = []
-        for usage in sorted(windows[key], key=lambda u: u.presentation_group_values):
-            presentation = usage.presentation_group_values
-            rate = latest_rate(rates_for_presentation(rates, presentation), at=usage.starting_at)
+        for usage in usages:
+            rate = (
+                latest_rate(
+                    rates_for_presentation(rates, usage.presentation_group_values),
+                    at=usage.starting_at,
+                )
+                if per_presentation
+                else shared_rate
+            )
             priced.append((usage, billable_quantity(product, usage.quantity), rate))
         width = sum((q for _, q, rate in priced if rate is not None and q > 0), ZERO)
         before = ZERO  # the window's positive priced usage before this line (`_share`)
+        fields = {
+            **line_fields(product, key[0], key[1]),
+            "pricing_group_values": pricing_values,
+        }
+        units: dict[str | None, tuple[str | None, int]] = {}
         for usage, quantity, rate in priced:
-            common = _common(product, pricing_values, usage)
+            presentation = usage.presentation_group_values
+            common = {
+                **fields,
+                "presentation_group_values": presentation,
+                "group_key": legacy_key,
+                "group_value": None if legacy_key is None else dict(presentation).get(legacy_key),
+            }
             if rate is None:
                 yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
                 continue
-            unit = unit_of(rating_input, rate.credit_type_id)
+            if rate.credit_type_id not in units:
+                unit = unit_of(rating_input, rate.credit_type_id)
+                units[rate.credit_type_id] = (unit, places_of(rating_input, unit))
+            unit, places = units[rate.credit_type_id]
             if rate.rate_type == RateType.FLAT:
                 yield Line(
                     **common,
                     quantity=quantity,
                     unit_price=rate.price,
-                    total=money_of(rating_input, quantity * rate.price, unit),
+                    total=round_amount(quantity * rate.price, places),
                     credit_type_id=unit,
                 )
             else:
@@ -154,7 +182,7 @@ def _pricing_group_lines(
                         **common,
                         quantity=piece.quantity,
                         unit_price=piece.price,
-                        total=money_of(rating_input, piece.quantity * piece.price, unit),
+                        total=round_amount(piece.quantity * piece.price, places),
                         tier=LineTier(piece.level, piece.tier_starting_at, piece.tier_size),
                         credit_type_id=unit,
                     )
@@ -216,21 +244,3 @@ def _cumulative(usage: Decimal, ladder: Decimal, width: Decimal) -> Decimal:
     if ladder == width:
         return usage
     return round_stored(usage * ladder / width)
-
-
-def _common(product: Product, pricing_values: GroupValues, usage: Usage) -> dict:
-    presentation = usage.presentation_group_values
-    return {
-        **line_fields(product, usage.starting_at, usage.ending_before),
-        "pricing_group_values": pricing_values,
-        "presentation_group_values": presentation,
-        **_legacy_group(product, presentation),
-    }
-
-
-def _legacy_group(product: Product, presentation: GroupValues) -> dict[str, str | None]:
-    """Metronome's single `group_key`/`group_value`: set when one presentation key breaks down."""
-    if len(product.presentation_group_keys) != 1:
-        return {"group_key": None, "group_value": None}
-    key = product.presentation_group_keys[0]
-    return {"group_key": key, "group_value": dict(presentation).get(key)}

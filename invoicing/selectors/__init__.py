@@ -45,6 +45,7 @@ from .invoices import (  # noqa: F401
     invoice_view,
     invoice_views,
     line_item_from,
+    line_items_from,
     lines_in_total,
     sql_metric_drafts_read,
 )

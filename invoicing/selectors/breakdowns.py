@@ -46,7 +46,7 @@ from invoicing.rating import (
     totals,
 )
 
-from .invoices import invoice_view, line_item_from
+from .invoices import invoice_view, line_items_from
 from .preload import RatingPreload
 from .usage_reads import customer_event_ids, usage_so_far
 
@@ -72,10 +72,7 @@ class Breakdown:
     def lines(self) -> list[InvoiceLineItem]:
         if self.rows is not None:
             return list(self.rows)
-        return [
-            line_item_from(line, invoice=self.invoice, position=index)
-            for index, line in enumerate(self.engine_lines)
-        ]
+        return line_items_from(self.engine_lines, invoice=self.invoice)
 
 
 def window_start(moment: datetime, size: str) -> datetime:

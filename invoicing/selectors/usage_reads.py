@@ -15,6 +15,7 @@ from customers.models import (
     IngestAlias,
 )
 from invoicing.rating import (
+    GroupValues,
     Period,
     Product,
     Rate,
@@ -64,11 +65,22 @@ class _ProductWindows:
     def records(self, window: Period, quantities, ending_before: datetime) -> Iterator[Usage]:
         """The product's usage of `window` (read up to `ending_before`) per group values;
         groups missing any of the product's keys are not the product's usage."""
+        split = self.split
+        pricing_keys = self.keys[:split]
+        # Presentation values in `group_values` order (pairs sorted by key), the order found once.
+        presentation_keys = sorted(enumerate(self.keys[split:]), key=lambda pair: pair[1])
+        # Few pricing group values, many presentation values: each pricing prefix decided once.
+        pricing_of: dict[tuple, GroupValues | None] = {}
         for values, quantity in quantities.items():
-            if any(value is None for value in values):
+            if None in values:
                 continue
-            pricing = group_values(zip(self.keys[: self.split], values[: self.split], strict=True))
-            if window not in self.partitions.get(pricing, self.unpriced_windows):
+            prefix = values[:split]
+            if prefix not in pricing_of:
+                pricing = group_values(zip(pricing_keys, prefix, strict=True))
+                kept = window in self.partitions.get(pricing, self.unpriced_windows)
+                pricing_of[prefix] = pricing if kept else None
+            pricing = pricing_of[prefix]
+            if pricing is None:
                 continue
             yield Usage(
                 product_id=self.product.id,
@@ -76,8 +88,8 @@ class _ProductWindows:
                 ending_before=ending_before,
                 quantity=quantity,
                 pricing_group_values=pricing,
-                presentation_group_values=group_values(
-                    zip(self.keys[self.split :], values[self.split :], strict=True)
+                presentation_group_values=tuple(
+                    (key, str(values[split + index])) for index, key in presentation_keys
                 ),
             )
 
