@@ -352,6 +352,15 @@ def recurring_json(term) -> dict:
     return _drop_none(data)
 
 
+def payment_gate_json(config: dict) -> dict:
+    """A stored payment_gate_config (the precalculated tax amount as a JSON number)."""
+    data = dict(config)
+    tax = data.get("precalculated_tax_config")
+    if tax is not None:
+        data["precalculated_tax_config"] = {**tax, "tax_amount": num(Decimal(tax["tax_amount"]))}
+    return data
+
+
 def threshold_json(config: dict | None) -> dict | None:
     """A stored threshold configuration in Metronome's V2 shape (numbers as JSON numbers)."""
     if not config:
@@ -368,7 +377,7 @@ def threshold_json(config: dict | None) -> dict | None:
             }
         ),
         "is_enabled": config["is_enabled"],
-        "payment_gate_config": config["payment_gate_config"],
+        "payment_gate_config": payment_gate_json(config["payment_gate_config"]),
         "threshold_amount": num(Decimal(config["threshold_amount"])),
     }
     if "recharge_to_amount" in config:
