@@ -19,6 +19,7 @@ from customers.models import (
     Customer,
     Discount,
     Override,
+    PaymentGate,
     ProfessionalService,
     RecurringBalance,
     ScheduledCharge,
@@ -133,9 +134,28 @@ def _rolled_over_from(term) -> dict | None:
     return {key: str(source.pk), "contract_id": str(source.contract_id)}
 
 
+def _payment_gate(commit: Commit) -> dict | None:
+    """A gated threshold purchase's gate (not Metronome's field; extra fields are allowed):
+    PENDING while its payment waits, when the commit holds nothing yet (an empty access
+    schedule, a zero balance); PAID once released; FAILED when voided."""
+    if not commit.threshold_kind:
+        return None
+    gate = PaymentGate.objects.filter(commit_id=commit.pk).first()
+    if gate is None:
+        return None
+    return {
+        "workflow_id": str(gate.pk),
+        "payment_gate_type": gate.gate_type,
+        "status": gate.status,
+        "amount": num(gate.amount),
+        "invoice_id": str(gate.invoice_id) if gate.invoice_id else None,
+    }
+
+
 def commit_json(commit: Commit, contract: Contract) -> dict:
     data = _balance_json(commit, contract)
     data["type"] = commit.type
+    data["payment_gate"] = _payment_gate(commit)
     items = list(commit.invoice_schedule.all())
     if items:
         data["invoice_schedule"] = {
@@ -752,6 +772,7 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
         "rolled_over_from": _rolled_over_from(term),
     }
     if isinstance(term, Commit):
+        data["payment_gate"] = _payment_gate(term)
         if term.invoice_contract_id:
             data["invoice_contract"] = {"id": str(term.invoice_contract_id)}
         items = list(term.invoice_schedule.all())

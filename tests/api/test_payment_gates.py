@@ -93,10 +93,38 @@ def test_a_gated_purchase_is_invoiced_at_once_but_holds_nothing_until_paid(spend
     }
 
 
+def _listed(post, gate) -> dict:
+    (shown,) = data(
+        post(
+            "/v1/contracts/customerBalances/list",
+            {
+                "customer_id": str(gate.customer_id),
+                "include_contract_balances": True,
+                "include_balance": True,
+            },
+        )
+    )
+    return {k: shown[k] for k in ("balance", "payment_gate", "access_schedule")}
+
+
 def test_release_paid_makes_the_draft_draw_the_commit_and_repeats_are_idempotent(post, spend):
     gate, draft = spend["gate"], spend["draft"]
+    pending = _listed(post, gate)
+    assert (pending["balance"], pending["payment_gate"]["status"]) == (0, "PENDING")
+    assert pending["access_schedule"]["schedule_items"] == []
     body = {"workflow_id": str(gate.pk), "outcome": "paid"}
     assert post(RELEASE, body).json() == {}
+    released = _listed(post, gate)
+    assert released["payment_gate"] == {
+        "workflow_id": str(gate.pk),
+        "payment_gate_type": "EXTERNAL",
+        "status": "PAID",
+        "amount": 2000,
+        "invoice_id": str(gate.invoice_id),
+    }
+    # Released, the usage's 2500 draws all of it at once.
+    assert released["access_schedule"]["schedule_items"][0]["amount"] == 2000
+    assert released["balance"] == 0
     gate.refresh_from_db()
     assert (gate.status, gate.resolved_by) == ("PAID", "api")
     assert [s.amount for s in gate.commit.access_schedule.all()] == [Decimal(2000)]

@@ -377,7 +377,14 @@ def test_payment_gated_threshold_configurations_round_trip(client, offer):
     (bought,) = shown.commits
     assert bought.name == "Top-up"
     assert bought.access_schedule.schedule_items == []
-    assert PaymentGate.objects.get(commit_id=bought.id).status == "PENDING"
+    gate = PaymentGate.objects.get(commit_id=bought.id)
+    assert bought.to_dict()["payment_gate"] == {
+        "workflow_id": str(gate.pk),
+        "payment_gate_type": "STRIPE",
+        "status": "PENDING",
+        "amount": 5000,
+        "invoice_id": str(gate.invoice_id),
+    }
     listed = client.v2.contracts.list(customer_id=offer["customer"]).data
     assert [
         c.prepaid_balance_threshold_configuration.payment_gate_config.to_dict() for c in listed
