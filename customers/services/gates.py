@@ -113,9 +113,20 @@ def payment_gate_event(type_: str, gate: PaymentGate, now: datetime, **extra) ->
             "payment_gate_type": gate.gate_type,
             "payment_type": gate.payment_type or None,
             "threshold_kind": gate.threshold_kind,
+            **_tax(gate),
             **extra,
         },
     )
+
+
+def _tax(gate: PaymentGate) -> dict:
+    """A PRECALCULATED tax, which an EXTERNAL integrator charges beside the amount."""
+    if gate.tax_type != "PRECALCULATED" or not gate.precalculated_tax:
+        return {}
+    return {
+        "tax_amount": str(gate.precalculated_tax["tax_amount"]),
+        "tax_name": gate.precalculated_tax.get("tax_name") or None,
+    }
 
 
 def _locked(gate: PaymentGate) -> PaymentGate:
