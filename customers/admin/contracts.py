@@ -40,6 +40,7 @@ from ..models import (
     Credit,
     Customer,
     Override,
+    PaymentGate,
     ScheduledCharge,
     Subscription,
 )
@@ -238,6 +239,44 @@ class ContractEditInline(admin.TabularInline):
         return pretty_json(obj.changes)
 
 
+class PaymentGateInline(admin.TabularInline):
+    """Threshold purchases waiting on (or decided by) their payment, read-only: a pending one
+    holds nothing yet. Staff release or cancel an EXTERNAL one from its own page."""
+
+    model = PaymentGate
+    fk_name = "contract"
+    extra = 0
+    can_delete = False
+    fields = [
+        "gate_link",
+        "threshold_kind",
+        "gate_type",
+        "payment_type",
+        "amount_display",
+        "status",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+    ]
+    readonly_fields = fields
+    verbose_name_plural = "gated threshold purchases"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="workflow")
+    def gate_link(self, obj) -> str:
+        url = reverse("admin:customers_paymentgate_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.pk)
+
+    @admin.display(description="amount")
+    def amount_display(self, obj) -> str:
+        return money_display(obj.amount, obj.commit.credit_type)
+
+
 @admin.register(Contract)
 class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
     form = ContractForm
@@ -318,6 +357,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         OverrideInline,
         ScheduledChargeInline,
         SubscriptionInline,
+        PaymentGateInline,
         ContractEditInline,
     ]
 

@@ -68,6 +68,9 @@ class PaymentGate(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("settle_paymentgate", "Can release or cancel an external payment gate by hand")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["contract", "threshold_kind"],
