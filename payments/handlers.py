@@ -42,8 +42,8 @@ def invoice_voided(event: DomainEvent) -> None:
 
 @handles("payment_gate.threshold_reached")
 def payment_gate_threshold_reached(event: DomainEvent) -> None:
-    """A STRIPE-gated threshold commit was bought: its invoice is charged at once (the next
-    run of the hand-off schedule, without the connection's delay)."""
+    """A STRIPE-gated threshold commit was bought: its invoice is charged at once (a worker
+    task, without the connection's delay; the hand-off schedule retries what fails)."""
     if event.payload.get("payment_gate_type") != "STRIPE":
         return
     gate = PaymentGate.objects.filter(pk=event.payload["workflow_id"]).first()

@@ -16,10 +16,12 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django_q.tasks import async_task
 from django.db import connection as db_connection
 from django.db import connections, transaction
 from django.db.models import F
@@ -96,8 +98,9 @@ def _gate_configuration(invoice: Invoice) -> BillingProviderConfiguration | None
 
 
 def payment_gate_payment_queue(*, gate: PaymentGate, now: datetime) -> InvoicePayment | None:
-    """A STRIPE-gated threshold commit's invoice is charged at once (no hand-off delay),
-    automatically, as a Stripe invoice or a PaymentIntent. Idempotent."""
+    """A STRIPE-gated threshold commit's invoice is charged at once (no hand-off delay: a
+    worker task is queued after commit), automatically, as a Stripe invoice or a
+    PaymentIntent. Idempotent."""
     invoice = Invoice.objects.select_related("contract").filter(pk=gate.invoice_id).first()
     if invoice is None or gate.gate_type != PaymentGate.GateType.STRIPE:
         return None
@@ -122,6 +125,10 @@ def payment_gate_payment_queue(*, gate: PaymentGate, now: datetime) -> InvoicePa
         payment.payment_gate_id = gate.pk
         payment.gate_payment_type = gate.payment_type
         payment.save()
+    # At once, by a worker (never in the request that bought it); the schedule is the safety net.
+    transaction.on_commit(
+        partial(async_task, "payments.tasks.send_invoice_payment", str(payment.pk))
+    )
     return payment
 
 
