@@ -16,15 +16,15 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
-from django_q.tasks import async_task
 from django.db import connection as db_connection
 from django.db import connections, transaction
 from django.db.models import F
+from django_q.tasks import async_task
 
 from catalog.money import USD_CENTS_ID, round_amount
 from core import outbox
