@@ -40,7 +40,6 @@ from ..models import (
     Credit,
     Customer,
     Override,
-    PaymentGate,
     ScheduledCharge,
     Subscription,
 )
@@ -239,44 +238,6 @@ class ContractEditInline(admin.TabularInline):
         return pretty_json(obj.changes)
 
 
-class PaymentGateInline(admin.TabularInline):
-    """Threshold purchases waiting on (or decided by) their payment, read-only: a pending one
-    holds nothing yet. Staff release or cancel an EXTERNAL one from its own page."""
-
-    model = PaymentGate
-    fk_name = "contract"
-    extra = 0
-    can_delete = False
-    fields = [
-        "gate_link",
-        "threshold_kind",
-        "gate_type",
-        "payment_type",
-        "amount_display",
-        "status",
-        "created_at",
-        "resolved_at",
-        "resolved_by",
-    ]
-    readonly_fields = fields
-    verbose_name_plural = "gated threshold purchases"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="workflow")
-    def gate_link(self, obj) -> str:
-        url = reverse("admin:customers_paymentgate_change", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, obj.pk)
-
-    @admin.display(description="amount")
-    def amount_display(self, obj) -> str:
-        return money_display(obj.amount, obj.commit.credit_type)
-
-
 @admin.register(Contract)
 class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
     form = ContractForm
@@ -312,6 +273,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         "charts",
         "rate_card_products",
         "balances",
+        "payment_gates",
         "invoices",
         "created_at",
         "created_by",
@@ -334,7 +296,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         ),
         ("Usage and spend this period", {"fields": ["charts"]}),
         ("Rate card products", {"fields": ["rate_card_products"]}),
-        ("Balances (commits and credits)", {"fields": ["balances"]}),
+        ("Balances (commits and credits)", {"fields": ["balances", "payment_gates"]}),
         ("Invoices", {"fields": ["invoices"]}),
         (
             "More",
@@ -357,7 +319,6 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         OverrideInline,
         ScheduledChargeInline,
         SubscriptionInline,
-        PaymentGateInline,
         ContractEditInline,
     ]
 
@@ -426,6 +387,40 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         ]
         return panels.balances_panel(
             terms, now=timezone.now(), empty="This contract has no commits or credits."
+        )
+
+    @admin.display(description="gated threshold purchases")
+    def payment_gates(self, obj) -> str:
+        """Purchases waiting on (or decided by) their payment: a pending one holds nothing yet.
+        Staff release or cancel an EXTERNAL one from its own page (Getting paid)."""
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        gates = list(obj.payment_gates.select_related("commit__credit_type"))
+        if not gates:
+            return "None."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    reverse("admin:customers_paymentgate_change", args=[gate.pk]),
+                    gate.pk,
+                    gate.threshold_kind,
+                    gate.get_gate_type_display(),
+                    money_display(gate.amount, gate.commit.credit_type),
+                    gate.get_status_display(),
+                    f"{gate.created_at:%Y-%m-%d %H:%M}",
+                    gate.resolved_by or "—",
+                )
+                for gate in gates
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Workflow</th><th>Threshold</th><th>Gate</th><th>Amount</th>"
+            "<th>Status</th><th>Bought (UTC)</th><th>Settled by</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
         )
 
     @admin.display(description="invoices (newest period first)")
