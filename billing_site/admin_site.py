@@ -62,6 +62,7 @@ SECTIONS = [
         (
             ("payments", "billingproviderconnection"),
             ("payments", "invoicepayment"),
+            ("customers", "paymentgate"),
             ("payments", "providerevent"),
         ),
     ),

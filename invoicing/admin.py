@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from customers.models import PaymentGate
 from invoicing.models import Invoice
+from invoicing.payment_gates import PaymentGateConflict, payment_gate_settle
 from invoicing.selectors import drafts_preload, invoice_view
 from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
 
@@ -176,3 +178,101 @@ class InvoiceAdmin(admin.ModelAdmin):
     )
     def regenerate_selected(self, request, queryset):
         self._run(request, queryset, invoice_regenerate, "Regenerated")
+
+
+@admin.register(PaymentGate)
+class PaymentGateAdmin(admin.ModelAdmin):
+    """Gated threshold purchases (`customers.PaymentGate`), read-only, under Getting paid. Here
+    rather than in customers' admin: releasing or cancelling one goes through invoicing's
+    `payment_gate_settle` (which voids the commit's invoice). Staff holding
+    `customers.settle_paymentgate` settle an EXTERNAL gate by hand when the integrator cannot
+    call the release endpoint; a STRIPE gate follows Stripe's webhooks only."""
+
+    list_display = [
+        "id",
+        "contract",
+        "threshold_kind",
+        "gate_type",
+        "amount_display",
+        "status",
+        "created_at",
+        "resolved_at",
+    ]
+    list_filter = ["status", "gate_type", "threshold_kind"]
+    list_select_related = ["contract__customer", "commit__credit_type"]
+    search_fields = ["=id", "contract__name", "customer__name"]
+    actions = ["release_selected", "cancel_selected"]
+    readonly_fields = [
+        "id",
+        "contract",
+        "customer",
+        "commit",
+        "threshold_kind",
+        "gate_type",
+        "payment_type",
+        "invoice_metadata",
+        "tax_type",
+        "precalculated_tax",
+        "amount_display",
+        "access_starting_at",
+        "access_ending_before",
+        "invoice_id",
+        "status",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+        "reason",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_settle_permission(self, request) -> bool:
+        return request.user.has_perm("customers.settle_paymentgate")
+
+    @admin.display(description="amount")
+    def amount_display(self, obj) -> str:
+        return obj.commit.credit_type.format(obj.amount)
+
+    @admin.action(description="Release selected external gates (paid)", permissions=["settle"])
+    def release_selected(self, request, queryset):
+        self._settle(request, queryset, "paid", "Released")
+
+    @admin.action(
+        description="Cancel selected external gates (void the commit)", permissions=["settle"]
+    )
+    def cancel_selected(self, request, queryset):
+        self._settle(request, queryset, "failed", "Cancelled")
+
+    def _settle(self, request, queryset, outcome: str, verb: str) -> None:
+        done = 0
+        by = f"admin: {request.user.get_username()}"
+        for gate in queryset.select_related("commit"):
+            if gate.gate_type != PaymentGate.GateType.EXTERNAL:
+                self.message_user(
+                    request,
+                    f"{gate}: Stripe reports its payment; it is not settled by hand.",
+                    messages.ERROR,
+                )
+                continue
+            try:
+                _, changed = payment_gate_settle(
+                    gate=gate,
+                    outcome=outcome,
+                    now=timezone.now(),
+                    by=by,
+                    reason="Cancelled by staff." if outcome == "failed" else "",
+                )
+            except PaymentGateConflict as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            done += changed
+        if done:
+            self.message_user(request, f"{verb} {done} payment gate(s).", messages.SUCCESS)

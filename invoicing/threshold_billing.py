@@ -8,6 +8,12 @@ acted on within minutes. What to buy is the engine's arithmetic (`rating.thresho
 commit is recorded by customers (`threshold_commit_create`), whose events make the drafts
 follow: the purchase is invoiced on a SCHEDULED invoice of its own, and the usage draws the
 commit down.
+
+With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bought without a
+balance: its invoice, dated the moment it was bought, is finalized at once and
+`payment_gate.threshold_reached` (and, for EXTERNAL, `payment_gate.external_initiate`) recorded;
+the balance starts when the payment is reported (`payment_gates.payment_gate_settle`). While a
+gated purchase waits, its threshold does not buy again.
 """
 
 from __future__ import annotations
@@ -21,10 +27,18 @@ from django.db.models import Q
 from catalog.models import Product
 from customers import periods
 from customers.models import Commit, Contract, Credit
-from customers.services import add_offset, threshold_commit_create
+from customers.services import (
+    GateSpec,
+    add_offset,
+    payment_gate_event,
+    payment_gate_invoiced,
+    payment_gate_pending,
+    threshold_commit_create,
+)
 from invoicing.models import Invoice
 from invoicing.rating import recharge_amount, spend_threshold_amount
 from invoicing.selectors import balances_now, invoice_view
+from invoicing.services import contract_drafts_ensure, invoice_finalize
 
 
 def _hour(moment: datetime) -> datetime:
@@ -83,14 +97,15 @@ def _recharge(contract: Contract, config: dict, now: datetime) -> Commit | None:
         end = min(end, contract.ending_before)
     if end <= start:
         return None
-    return threshold_commit_create(
-        contract=contract,
+    return _buy(
+        contract,
+        config,
         kind="PREPAID_BALANCE",
         amount=amount,
         starting_at=start,
         ending_before=end,
+        invoiced_at=start,
         now=now,
-        **_commit_terms(config),
     )
 
 
@@ -113,16 +128,55 @@ def _spend(contract: Contract, config: dict, now: datetime) -> Commit | None:
     end = billing.ending_before
     if end.minute or end.second or end.microsecond:
         end = _hour(end) + timedelta(hours=1)
-    return threshold_commit_create(
-        contract=contract,
+    return _buy(
+        contract,
+        config,
         kind="SPEND",
         amount=amount,
         starting_at=_hour(billing.starting_at),
         ending_before=end,
         invoiced_at=_hour(now),
         now=now,
+    )
+
+
+def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, now, **terms):
+    """The commit, at once or behind its payment gate."""
+    gate = GateSpec.from_config(config.get("payment_gate_config"))
+    if gate is None:
+        return threshold_commit_create(
+            contract=contract,
+            kind=kind,
+            invoiced_at=invoiced_at,
+            now=now,
+            **terms,
+            **_commit_terms(config),
+        )
+    # Its own invoice, dated now (not the hour): a purchase whose payment failed leaves a void
+    # invoice at its moment, and the next purchase needs an invoice of its own.
+    commit = threshold_commit_create(
+        contract=contract,
+        kind=kind,
+        invoiced_at=now,
+        gate=gate,
+        now=now,
+        **terms,
         **_commit_terms(config),
     )
+    contract_drafts_ensure(contract=contract, now=now)
+    invoice = Invoice.objects.get(
+        contract=contract,
+        type=Invoice.Type.SCHEDULED,
+        status=Invoice.Status.DRAFT,
+        start_timestamp=now,
+    )
+    invoice_finalize(invoice=invoice, now=now, ensure_next=False)
+    opened = commit.payment_gate
+    payment_gate_invoiced(gate=opened, invoice_id=invoice.pk)
+    payment_gate_event("payment_gate.threshold_reached", opened, now)
+    if opened.gate_type == "EXTERNAL":
+        payment_gate_event("payment_gate.external_initiate", opened, now)
+    return commit
 
 
 @transaction.atomic
@@ -139,14 +193,15 @@ def contract_thresholds_check(*, contract: Contract, now: datetime) -> list[Comm
     if contract.ending_before is not None and contract.ending_before <= now:
         return []
     bought = []
-    prepaid = contract.prepaid_balance_threshold_configuration
-    if prepaid and prepaid.get("is_enabled"):
-        commit = _recharge(contract, prepaid, now)
-        if commit is not None:
-            bought.append(commit)
-    spend = contract.spend_threshold_configuration
-    if spend and spend.get("is_enabled"):
-        commit = _spend(contract, spend, now)
+    for kind, config, buy in (
+        ("PREPAID_BALANCE", contract.prepaid_balance_threshold_configuration, _recharge),
+        ("SPEND", contract.spend_threshold_configuration, _spend),
+    ):
+        if not (config and config.get("is_enabled")):
+            continue
+        if payment_gate_pending(contract_id=contract.pk, kind=kind) is not None:
+            continue  # no second purchase while one waits on its payment
+        commit = buy(contract, config, now)
         if commit is not None:
             bought.append(commit)
     return bought

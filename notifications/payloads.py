@@ -45,6 +45,8 @@ NUMBERS = frozenset(
         "remaining_balance",
         "remaining_percentage",
         "remaining_days",
+        "amount",  # payment_gate.*: the gated commit's amount
+        "tax_amount",
     }
 )
 # Outbox events that only concern the apps themselves: never sent.

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from core.models import DomainEvent
 from core.outbox import handles
+from customers.models import PaymentGate
 from invoicing.models import Invoice
 
-from .services import invoice_payment_queue, invoice_payment_void_request
+from .services import (
+    invoice_payment_queue,
+    invoice_payment_void_request,
+    payment_gate_payment_queue,
+)
 
 
 def _invoice(event: DomainEvent) -> Invoice | None:
@@ -33,3 +38,14 @@ def invoice_voided(event: DomainEvent) -> None:
     invoice = _invoice(event)
     if invoice is not None:
         invoice_payment_void_request(invoice=invoice, now=event.occurred_at)
+
+
+@handles("payment_gate.threshold_reached")
+def payment_gate_threshold_reached(event: DomainEvent) -> None:
+    """A STRIPE-gated threshold commit was bought: its invoice is charged at once (a worker
+    task, without the connection's delay; the hand-off schedule retries what fails)."""
+    if event.payload.get("payment_gate_type") != "STRIPE":
+        return
+    gate = PaymentGate.objects.filter(pk=event.payload["workflow_id"]).first()
+    if gate is not None:
+        payment_gate_payment_queue(gate=gate, now=event.occurred_at)

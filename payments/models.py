@@ -136,6 +136,18 @@ class InvoicePayment(models.Model):
     last_event_at = models.DateTimeField(
         null=True, blank=True, help_text="When the provider's latest applied event happened."
     )
+    payment_gate_id = models.UUIDField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="A gated threshold commit's invoice: its payment releases or voids the commit.",
+    )
+    gate_payment_type = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="INVOICE (a Stripe invoice, charged automatically) or PAYMENT_INTENT (a "
+        "PaymentIntent on the customer's default payment method; external_id is its pi_ id).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

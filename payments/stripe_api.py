@@ -56,6 +56,7 @@ class StripeInvoicePlan:
     create_key: str
     finalize_key: str
     items: tuple[StripeItem, ...] = field(default_factory=tuple)
+    automatic_tax: bool = False
 
 
 @dataclass
@@ -70,6 +71,8 @@ class StripeResult:
     pdf_url: str = ""
     payment_id: str = ""
     calls: int = 0
+    error: str = ""  # why a payment failed (PaymentIntents)
+    action_required: bool = False  # the customer must act (3-D Secure) before it is paid
 
 
 class StripeCallError(Exception):
@@ -229,6 +232,8 @@ def invoice_send(
         }
         if plan.collection_method == "send_invoice":
             params["days_until_due"] = plan.days_until_due or 0
+        if plan.automatic_tax:
+            params["automatic_tax"] = {"enabled": True}
         created = call(
             client.v1.invoices.create,
             params=params,
@@ -291,3 +296,77 @@ def invoice_void(
         if "No such invoice" not in str(exc):
             raise
     return StripeResult(external_id=external_id, status="deleted", calls=call.calls)
+
+
+def payment_intent_key(invoice_id: str, fingerprint: str) -> str:
+    return f"{KEY_PREFIX}-{invoice_id}-payment-intent-{fingerprint}"
+
+
+def payment_intent_send(
+    client: stripe.StripeClient, plan: StripeInvoicePlan, *, external_id: str = ""
+) -> StripeResult:
+    """Charge the invoice's total as one PaymentIntent, off-session, on the Stripe customer's
+    default payment method (a gated threshold commit paid by PAYMENT_INTENT). `status` is
+    "paid" when Stripe confirmed it at once, "failed" when the card was declined or the
+    customer has no default payment method, otherwise "sent" (processing, or waiting on the
+    customer: `payment_intent.*` webhooks tell the rest). A retry reads back the PaymentIntent
+    an earlier attempt made."""
+    call = _Counter()
+    if external_id:
+        return _intent_result(call(client.v1.payment_intents.retrieve, external_id), call.calls)
+    customer = call(client.v1.customers.retrieve, plan.customer).to_dict()
+    method = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    if isinstance(method, dict):
+        method = method.get("id")
+    if not method:
+        return StripeResult(status="failed", calls=call.calls, error="no default payment method")
+    amount = sum(item.amount for item in plan.items)
+    try:
+        intent = call(
+            client.v1.payment_intents.create,
+            params={
+                "amount": amount,
+                "currency": plan.currency,
+                "customer": plan.customer,
+                "payment_method": method,
+                "off_session": True,
+                "confirm": True,
+                "description": plan.description,
+                "metadata": plan.metadata,
+            },
+            options={"idempotency_key": plan.create_key},
+        )
+    except StripeCallError as exc:
+        declined = exc.__cause__
+        if not isinstance(declined, stripe.CardError):
+            raise
+        error = getattr(declined, "error", None)
+        intent = getattr(error, "payment_intent", None) if error is not None else None
+        return StripeResult(
+            external_id=intent.id if intent is not None else "",
+            status="failed",
+            total=amount,
+            currency=plan.currency,
+            calls=exc.calls,
+            error=str(exc),
+        )
+    return _intent_result(intent, call.calls)
+
+
+# A PaymentIntent's status as a payment's: declined (it waits for another payment method, which
+# an off-session charge will not get) or canceled is a failure.
+INTENT_STATUSES = {"succeeded": "paid", "canceled": "failed", "requires_payment_method": "failed"}
+
+
+def _intent_result(intent, calls: int) -> StripeResult:
+    intent = intent.to_dict()
+    status = intent.get("status") or ""
+    return StripeResult(
+        external_id=intent["id"],
+        status=INTENT_STATUSES.get(status, "sent"),
+        total=intent.get("amount"),
+        currency=intent.get("currency") or "",
+        payment_id=intent["id"],
+        calls=calls,
+        action_required=status == "requires_action",
+    )

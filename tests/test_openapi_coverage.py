@@ -18,6 +18,7 @@ EMPTY_200 = {
     ("/v1/contracts/updateNamedSchedule", "post"),
     ("/v1/customers/updateNamedSchedule", "post"),
     ("/v1/contracts/setUsageFilter", "post"),
+    ("/v1/contracts/commits/threshold-billing/release", "post"),
     ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "post"),
     ("/v1/customers/{customer_id}/billing-config/{billing_provider_type}", "delete"),
     ("/v1/customer-alerts/reset", "post"),

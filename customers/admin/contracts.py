@@ -273,6 +273,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         "charts",
         "rate_card_products",
         "balances",
+        "payment_gates",
         "invoices",
         "created_at",
         "created_by",
@@ -295,7 +296,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         ),
         ("Usage and spend this period", {"fields": ["charts"]}),
         ("Rate card products", {"fields": ["rate_card_products"]}),
-        ("Balances (commits and credits)", {"fields": ["balances"]}),
+        ("Balances (commits and credits)", {"fields": ["balances", "payment_gates"]}),
         ("Invoices", {"fields": ["invoices"]}),
         (
             "More",
@@ -386,6 +387,40 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         ]
         return panels.balances_panel(
             terms, now=timezone.now(), empty="This contract has no commits or credits."
+        )
+
+    @admin.display(description="gated threshold purchases")
+    def payment_gates(self, obj) -> str:
+        """Purchases waiting on (or decided by) their payment: a pending one holds nothing yet.
+        Staff release or cancel an EXTERNAL one from its own page (Getting paid)."""
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        gates = list(obj.payment_gates.select_related("commit__credit_type"))
+        if not gates:
+            return "None."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    reverse("admin:customers_paymentgate_change", args=[gate.pk]),
+                    gate.pk,
+                    gate.threshold_kind,
+                    gate.get_gate_type_display(),
+                    money_display(gate.amount, gate.commit.credit_type),
+                    gate.get_status_display(),
+                    f"{gate.created_at:%Y-%m-%d %H:%M}",
+                    gate.resolved_by or "—",
+                )
+                for gate in gates
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Workflow</th><th>Threshold</th><th>Gate</th><th>Amount</th>"
+            "<th>Status</th><th>Bought (UTC)</th><th>Settled by</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
         )
 
     @admin.display(description="invoices (newest period first)")

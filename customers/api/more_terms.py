@@ -237,19 +237,91 @@ class ThresholdCommitIn(serializers.Serializer):
         return value
 
 
-class PaymentGateIn(serializers.Serializer):
-    payment_gate_type = EnumField(["NONE", "STRIPE", "EXTERNAL"])
-    stripe_config = serializers.DictField(required=False)
-    tax_type = StrictCharField(required=False)
-    precalculated_tax_config = serializers.DictField(required=False)
+class StripeGateIn(serializers.Serializer):
+    payment_type = EnumField(["INVOICE", "PAYMENT_INTENT"])
+    invoice_metadata = StringMapField(required=False)
 
-    def validate_payment_gate_type(self, value):
-        if value != "NONE":
+
+class PrecalculatedTaxIn(serializers.Serializer):
+    tax_amount = NumberField(min_value=0)
+    tax_name = StrictCharField(required=False, allow_blank=True, max_length=200)
+
+
+class PaymentGateIn(serializers.Serializer):
+    """Metronome's payment_gate_config: NONE (the commit is usable at once), STRIPE (the
+    commit's invoice is charged in Stripe, as a Stripe invoice or a PaymentIntent) or EXTERNAL
+    (the integrator charges it and reports the outcome)."""
+
+    payment_gate_type = EnumField(["NONE", "STRIPE", "EXTERNAL"])
+    stripe_config = StripeGateIn(required=False)
+    tax_type = EnumField(["NONE", "STRIPE", "ANROK", "PRECALCULATED"], required=False)
+    precalculated_tax_config = PrecalculatedTaxIn(required=False)
+
+    def validate_tax_type(self, value):
+        if value == "ANROK":
             raise serializers.ValidationError(
-                "Only NONE is supported: the commit is made at once and invoiced; a payment "
-                "gate waits on the billing provider."
+                "ANROK needs an Anrok integration, which this product does not have; use NONE, "
+                "PRECALCULATED or (with a STRIPE gate) STRIPE."
             )
         return value
+
+    def validate(self, attrs):
+        gate = attrs["payment_gate_type"]
+        tax = attrs.get("tax_type", "NONE")
+        stripe = attrs.get("stripe_config")
+        if gate == "STRIPE" and stripe is None:
+            raise serializers.ValidationError(
+                {"stripe_config": "A STRIPE gate needs stripe_config.payment_type."}
+            )
+        if gate != "STRIPE" and stripe is not None:
+            raise serializers.ValidationError(
+                {"stripe_config": "Only a STRIPE payment gate takes a stripe_config."}
+            )
+        if stripe and stripe.get("invoice_metadata") and stripe["payment_type"] != "INVOICE":
+            raise serializers.ValidationError(
+                {"stripe_config.invoice_metadata": "Only with payment_type INVOICE."}
+            )
+        if tax == "STRIPE" and (gate != "STRIPE" or stripe["payment_type"] != "INVOICE"):
+            raise serializers.ValidationError(
+                {"tax_type": "STRIPE tax needs a STRIPE gate paid by INVOICE."}
+            )
+        if gate == "NONE" and tax != "NONE":
+            raise serializers.ValidationError(
+                {"tax_type": "Tax is only calculated for a payment-gated commit."}
+            )
+        if (tax == "PRECALCULATED") != ("precalculated_tax_config" in attrs):
+            raise serializers.ValidationError(
+                {"precalculated_tax_config": "Given with tax_type PRECALCULATED, and only then."}
+            )
+        return attrs
+
+
+def payment_gate_config(data: dict, where: str, customer) -> dict:
+    """A validated payment_gate_config as stored (numbers as strings). A STRIPE gate needs the
+    customer's Stripe billing provider configuration, which is where it is charged."""
+    stored: dict = {"payment_gate_type": data["payment_gate_type"]}
+    if data["payment_gate_type"] == "STRIPE":
+        if not customer.billing_provider_configurations.filter(
+            billing_provider="stripe", archived_at__isnull=True
+        ).exists():
+            raise serializers.ValidationError(
+                {
+                    f"{where}.payment_gate_config.payment_gate_type": "A STRIPE gate needs the "
+                    "customer's Stripe billing provider configuration; add one first."
+                }
+            )
+        stripe = data["stripe_config"]
+        stored["stripe_config"] = {"payment_type": stripe["payment_type"]}
+        if stripe.get("invoice_metadata"):
+            stored["stripe_config"]["invoice_metadata"] = dict(stripe["invoice_metadata"])
+    if data.get("tax_type"):
+        stored["tax_type"] = data["tax_type"]
+    tax = data.get("precalculated_tax_config")
+    if tax is not None:
+        stored["precalculated_tax_config"] = {"tax_amount": str(tax["tax_amount"])}
+        if tax.get("tax_name"):
+            stored["precalculated_tax_config"]["tax_name"] = tax["tax_name"]
+    return stored
 
 
 class _ThresholdIn(serializers.Serializer):
@@ -291,7 +363,7 @@ class SpendThresholdIn(_ThresholdIn):
         return value
 
 
-def threshold_config(data: dict | None, where: str) -> dict | None:
+def threshold_config(data: dict | None, where: str, customer) -> dict | None:
     """A validated threshold configuration as stored (numbers as strings, product checked)."""
     if data is None:
         return None
@@ -302,7 +374,7 @@ def threshold_config(data: dict | None, where: str) -> dict | None:
     stored = {
         "is_enabled": data["is_enabled"],
         "threshold_amount": str(data["threshold_amount"]),
-        "payment_gate_config": {"payment_gate_type": "NONE"},
+        "payment_gate_config": payment_gate_config(data["payment_gate_config"], where, customer),
         "commit": {
             "product_id": str(commit["product_id"]),
             "name": commit.get("name", ""),
@@ -316,7 +388,7 @@ def threshold_config(data: dict | None, where: str) -> dict | None:
     return stored
 
 
-def threshold_update(current: dict | None, changes: dict, where: str) -> dict:
+def threshold_update(current: dict | None, changes: dict, where: str, customer) -> dict:
     """update_*_threshold_configuration: the given fields over the stored configuration."""
     if current is None:
         raise serializers.ValidationError(
@@ -331,4 +403,9 @@ def threshold_update(current: dict | None, changes: dict, where: str) -> dict:
             merged[key] = str(Decimal(changes[key]))
     if changes.get("commit"):
         merged["commit"] = {**merged["commit"], **changes["commit"]}
+    if changes.get("payment_gate_config") is not None:
+        gate = PaymentGateIn(data=changes["payment_gate_config"])
+        if not gate.is_valid():
+            raise serializers.ValidationError({f"{where}.payment_gate_config": gate.errors})
+        merged["payment_gate_config"] = payment_gate_config(gate.validated_data, where, customer)
     return merged

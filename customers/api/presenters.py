@@ -19,6 +19,7 @@ from customers.models import (
     Customer,
     Discount,
     Override,
+    PaymentGate,
     ProfessionalService,
     RecurringBalance,
     ScheduledCharge,
@@ -133,9 +134,28 @@ def _rolled_over_from(term) -> dict | None:
     return {key: str(source.pk), "contract_id": str(source.contract_id)}
 
 
+def _payment_gate(commit: Commit) -> dict | None:
+    """A gated threshold purchase's gate (not Metronome's field; extra fields are allowed):
+    PENDING while its payment waits, when the commit holds nothing yet (an empty access
+    schedule, a zero balance); PAID once released; FAILED when voided."""
+    if not commit.threshold_kind:
+        return None
+    gate = PaymentGate.objects.filter(commit_id=commit.pk).first()
+    if gate is None:
+        return None
+    return {
+        "workflow_id": str(gate.pk),
+        "payment_gate_type": gate.gate_type,
+        "status": gate.status,
+        "amount": num(gate.amount),
+        "invoice_id": str(gate.invoice_id) if gate.invoice_id else None,
+    }
+
+
 def commit_json(commit: Commit, contract: Contract) -> dict:
     data = _balance_json(commit, contract)
     data["type"] = commit.type
+    data["payment_gate"] = _payment_gate(commit)
     items = list(commit.invoice_schedule.all())
     if items:
         data["invoice_schedule"] = {
@@ -352,6 +372,15 @@ def recurring_json(term) -> dict:
     return _drop_none(data)
 
 
+def payment_gate_json(config: dict) -> dict:
+    """A stored payment_gate_config (the precalculated tax amount as a JSON number)."""
+    data = dict(config)
+    tax = data.get("precalculated_tax_config")
+    if tax is not None:
+        data["precalculated_tax_config"] = {**tax, "tax_amount": num(Decimal(tax["tax_amount"]))}
+    return data
+
+
 def threshold_json(config: dict | None) -> dict | None:
     """A stored threshold configuration in Metronome's V2 shape (numbers as JSON numbers)."""
     if not config:
@@ -368,7 +397,7 @@ def threshold_json(config: dict | None) -> dict | None:
             }
         ),
         "is_enabled": config["is_enabled"],
-        "payment_gate_config": config["payment_gate_config"],
+        "payment_gate_config": payment_gate_json(config["payment_gate_config"]),
         "threshold_amount": num(Decimal(config["threshold_amount"])),
     }
     if "recharge_to_amount" in config:
@@ -743,6 +772,7 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
         "rolled_over_from": _rolled_over_from(term),
     }
     if isinstance(term, Commit):
+        data["payment_gate"] = _payment_gate(term)
         if term.invoice_contract_id:
             data["invoice_contract"] = {"id": str(term.invoice_contract_id)}
         items = list(term.invoice_schedule.all())

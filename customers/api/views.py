@@ -369,9 +369,12 @@ class ContractCreateView(APIView):
                 "prepaid_balance_threshold_configuration": more_terms.threshold_config(
                     data.get("prepaid_balance_threshold_configuration"),
                     "prepaid_balance_threshold_configuration",
+                    customer,
                 ),
                 "spend_threshold_configuration": more_terms.threshold_config(
-                    data.get("spend_threshold_configuration"), "spend_threshold_configuration"
+                    data.get("spend_threshold_configuration"),
+                    "spend_threshold_configuration",
+                    customer,
                 ),
             }
             with api_field_names(CONTRACT_FIELDS):
@@ -623,10 +626,12 @@ def _thresholds(contract: Contract, data: dict) -> dict:
     changes = {}
     for name in ("prepaid_balance_threshold_configuration", "spend_threshold_configuration"):
         if f"add_{name}" in data:
-            changes[name] = more_terms.threshold_config(data[f"add_{name}"], f"add_{name}")
+            changes[name] = more_terms.threshold_config(
+                data[f"add_{name}"], f"add_{name}", contract.customer
+            )
         elif f"update_{name}" in data:
             changes[name] = more_terms.threshold_update(
-                getattr(contract, name), data[f"update_{name}"], f"update_{name}"
+                getattr(contract, name), data[f"update_{name}"], f"update_{name}", contract.customer
             )
     return changes
 

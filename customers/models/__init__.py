@@ -32,6 +32,7 @@ from .customer import (  # noqa: F401
     Customer,
     IngestAlias,
 )
+from .gates import PaymentGate  # noqa: F401
 from .recurring import (  # noqa: F401
     RecurringBalance,
     SubscriptionQuantity,

@@ -71,6 +71,15 @@ from .events import (  # noqa: F401
     balance_event,
     contract_event,
 )
+from .gates import (  # noqa: F401
+    GateSpec,
+    PaymentGateConflict,
+    payment_gate_cancel,
+    payment_gate_event,
+    payment_gate_invoiced,
+    payment_gate_pending,
+    payment_gate_release,
+)
 from .packages import (  # noqa: F401
     add_offset,
     contract_create_from_package,

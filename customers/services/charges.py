@@ -18,6 +18,7 @@ from ..models import AccessSegment, Commit, CommitInvoiceItem, Contract, ProServ
 from .common import clean
 from .contracts import contract_open
 from .events import balance_event, contract_event
+from .gates import GateSpec, payment_gate_open
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,13 @@ def threshold_commit_create(
     applicable_product_tags: Sequence[str] = (),
     credit_type_id=None,
     invoiced_at: datetime | None = None,
+    gate: GateSpec | None = None,
 ) -> Commit:
     """A PREPAID commit bought by threshold billing (`kind`: PREPAID_BALANCE for an
     auto-recharge, SPEND for spend threshold billing): `amount` usable in [starting_at,
-    ending_before), invoiced at `starting_at` (its own SCHEDULED invoice)."""
+    ending_before), invoiced at `starting_at` (its own SCHEDULED invoice). With a payment
+    `gate` the commit is invoiced but holds nothing until its payment succeeds: the access
+    segment waits on its `PaymentGate` (`payment_gate_release`)."""
     if kind not in THRESHOLD_KINDS:
         raise ValueError(f"unknown threshold kind {kind!r}")
     commit = Commit(
@@ -130,11 +134,22 @@ def threshold_commit_create(
     clean(commit, exclude=["product"])
     commit.save()
     commit.applicable_products.set(applicable_products)
-    segment = AccessSegment(
-        commit=commit, amount=amount, starting_at=starting_at, ending_before=ending_before
-    )
-    clean(segment)
-    segment.save()
+    if gate is None:
+        segment = AccessSegment(
+            commit=commit, amount=amount, starting_at=starting_at, ending_before=ending_before
+        )
+        clean(segment)
+        segment.save()
+    else:
+        payment_gate_open(
+            commit=commit,
+            kind=kind,
+            gate=gate,
+            amount=amount,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            now=now,
+        )
     CommitInvoiceItem.objects.create(
         commit=commit, timestamp=invoiced_at or starting_at, amount=amount
     )

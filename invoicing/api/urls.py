@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing.api import breakdowns, contracts, views
+from invoicing.api import breakdowns, contracts, payment_gates, views
 
 urlpatterns = [
     # Before the invoice detail: "breakdowns" would otherwise be read as an invoice id.
@@ -15,6 +15,10 @@ urlpatterns = [
     path("v1/contracts/createHistoricalInvoices", contracts.HistoricalInvoicesView.as_view()),
     path("v1/customers/<str:customer_id>/previewEvents", contracts.PreviewEventsView.as_view()),
     path("v1/contracts/seatBalances/list", contracts.SeatBalancesView.as_view()),
+    path(
+        "v1/contracts/commits/threshold-billing/release",
+        payment_gates.ThresholdBillingReleaseView.as_view(),
+    ),
     path(
         "v1/customers/<str:customer_id>/invoices",
         views.CustomerInvoiceListView.as_view(),

@@ -16,5 +16,6 @@ from .handoff import (  # noqa: F401
     invoice_payment_send,
     invoice_payment_void_request,
     invoice_payments_send_due,
+    payment_gate_payment_queue,
 )
 from .webhooks import StripeEventRefused, stripe_webhook_receive  # noqa: F401

@@ -17,17 +17,23 @@ import queue
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import connections, transaction
 from django.db.models import F
+from django_q.tasks import async_task
 
-from catalog.money import USD_CENTS_ID
+from catalog.money import USD_CENTS_ID, round_amount
 from core import outbox
 from core.outbox import LONGEST_RETRY, retry_delay
+from customers.models import BillingProviderConfiguration, PaymentGate
 from customers.selectors import contract_billing_configuration
+from customers.services import payment_gate_event
 from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.payment_gates import PaymentGateConflict, payment_gate_settle
 from invoicing.selectors import lines_in_total
 
 from .. import stripe_api
@@ -38,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 Status = InvoicePayment.Status
 STRIPE = "stripe"
+# A gated commit is charged at once, whatever the customer's usual collection method.
+CHARGE_AUTOMATICALLY = "charge_automatically"
 # How long a worker holds a payment while it calls Stripe (longer than any run of calls).
 CLAIM = timedelta(minutes=10)
 
@@ -72,6 +80,56 @@ def invoice_payment_queue(*, invoice: Invoice, now: datetime) -> InvoicePayment 
         status_changed_at=now,
         send_after=now + delay,
     )
+
+
+def _gate_configuration(invoice: Invoice) -> BillingProviderConfiguration | None:
+    """Where a gated commit is charged: the contract's Stripe configuration, or else the
+    customer's newest active one (a STRIPE gate needs the customer to have one)."""
+    config = contract_billing_configuration(contract=invoice.contract)
+    if config is not None and config.billing_provider == STRIPE:
+        return config
+    return (
+        BillingProviderConfiguration.objects.filter(
+            customer_id=invoice.customer_id, billing_provider=STRIPE, archived_at__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def payment_gate_payment_queue(*, gate: PaymentGate, now: datetime) -> InvoicePayment | None:
+    """A STRIPE-gated threshold commit's invoice is charged at once (no hand-off delay: a
+    worker task is queued after commit), automatically, as a Stripe invoice or a
+    PaymentIntent. Idempotent."""
+    invoice = Invoice.objects.select_related("contract").filter(pk=gate.invoice_id).first()
+    if invoice is None or gate.gate_type != PaymentGate.GateType.STRIPE:
+        return None
+    with transaction.atomic():
+        payment = InvoicePayment.objects.select_for_update().filter(invoice=invoice).first()
+        if payment is not None and payment.payment_gate_id is not None:
+            return payment
+        config = _gate_configuration(invoice)
+        if payment is None:
+            payment = InvoicePayment(
+                invoice=invoice,
+                billing_provider=STRIPE,
+                status=Status.QUEUED,
+                status_changed_at=now,
+            )
+        if payment.status != Status.QUEUED:
+            return payment
+        payment.billing_provider_configuration_id = config.pk if config else None
+        payment.provider_customer_id = config.billing_provider_customer_id if config else ""
+        payment.collection_method = CHARGE_AUTOMATICALLY
+        payment.send_after = now
+        payment.payment_gate_id = gate.pk
+        payment.gate_payment_type = gate.payment_type
+        payment.save()
+    # At once, by a worker (never in the request that bought it); the schedule is the safety net.
+    transaction.on_commit(
+        partial(async_task, "payments.tasks.send_invoice_payment", str(payment.pk))
+    )
+    return payment
 
 
 def invoice_payment_void_request(*, invoice: Invoice, now: datetime) -> InvoicePayment | None:
@@ -203,12 +261,13 @@ def invoice_payment_send(*, payment_id, now: datetime) -> tuple[str, int]:
         InvoicePayment.objects.filter(pk=payment.pk).update(external_id=external_id)
 
     try:
-        result = stripe_api.invoice_send(
-            stripe_api.client_for(account.secret_key),
-            plan,
-            external_id=payment.external_id,
-            on_created=remember,
-        )
+        client = stripe_api.client_for(account.secret_key)
+        if payment.gate_payment_type == PaymentGate.PaymentType.PAYMENT_INTENT:
+            result = stripe_api.payment_intent_send(client, plan, external_id=payment.external_id)
+        else:
+            result = stripe_api.invoice_send(
+                client, plan, external_id=payment.external_id, on_created=remember
+            )
     except stripe_api.StripeCallError as exc:
         _failed(
             payment,
@@ -286,7 +345,12 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
         )
     if not account.enabled:
         raise HandoffProblem("The Stripe connection is turned off in Billing providers.")
-    config = contract_billing_configuration(contract=invoice.contract)
+    gate = _gate_of(payment)
+    config = (
+        _gate_configuration(invoice)
+        if gate is not None
+        else contract_billing_configuration(contract=invoice.contract)
+    )
     if config is None or config.billing_provider != STRIPE:
         raise HandoffProblem(
             "The contract has no active Stripe configuration (set the customer's Stripe "
@@ -294,7 +358,11 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
         )
     payment.billing_provider_configuration_id = config.pk
     payment.provider_customer_id = config.billing_provider_customer_id
-    payment.collection_method = config.stripe_collection_method or account.default_collection_method
+    payment.collection_method = (
+        CHARGE_AUTOMATICALLY
+        if gate is not None
+        else config.stripe_collection_method or account.default_collection_method
+    )
     currency = currency_of(invoice)
     places = invoice.credit_type.decimal_places
     invoice_id = str(invoice.pk)
@@ -315,7 +383,19 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
     if sum(item.amount for item in items) != stripe_api.minor_units(invoice.total, places):
         raise HandoffProblem("The invoice's lines do not add up to its total; nothing was sent.")
     create_key, finalize_key = stripe_api.invoice_keys(invoice_id, fingerprint)
+    if gate is not None and gate.payment_type == PaymentGate.PaymentType.PAYMENT_INTENT:
+        create_key = stripe_api.payment_intent_key(invoice_id, fingerprint)
     number = f"#{invoice.number}" if invoice.number else invoice_id
+    metadata = {
+        "invoice_id": invoice_id,
+        "invoice_number": str(invoice.number or ""),
+        "customer_id": str(invoice.customer_id),
+        "contract_id": str(invoice.contract_id),
+    }
+    if gate is not None:
+        items += _gate_tax(gate, invoice_id, places, fingerprint)
+        # The integrator's metadata first: our ids win a clash (the webhooks rely on them).
+        metadata = {**gate.invoice_metadata, **metadata, "workflow_id": str(gate.pk)}
     plan = stripe_api.StripeInvoicePlan(
         invoice_id=invoice_id,
         customer=payment.provider_customer_id,
@@ -323,21 +403,43 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
         collection_method=payment.collection_method,
         days_until_due=invoice.net_payment_terms_days,
         description=f"Invoice {number}, {invoice.period_label}",
-        metadata={
-            "invoice_id": invoice_id,
-            "invoice_number": str(invoice.number or ""),
-            "customer_id": str(invoice.customer_id),
-            "contract_id": str(invoice.contract_id),
-        },
+        metadata=metadata,
         create_key=create_key,
         finalize_key=finalize_key,
         items=items,
+        automatic_tax=gate is not None and gate.tax_type == "STRIPE",
     )
     return account, plan
 
 
+def _gate_of(payment: InvoicePayment) -> PaymentGate | None:
+    if payment.payment_gate_id is None:
+        return None
+    return PaymentGate.objects.filter(pk=payment.payment_gate_id).first()
+
+
+def _gate_tax(gate: PaymentGate, invoice_id: str, places: int, fingerprint: str) -> tuple:
+    """A PRECALCULATED tax is charged beside the commit, as one more item."""
+    tax = gate.precalculated_tax
+    if gate.tax_type != "PRECALCULATED" or not tax or Decimal(tax["tax_amount"]) == 0:
+        return ()
+    amount = stripe_api.minor_units(round_amount(Decimal(tax["tax_amount"]), places), places)
+    return (
+        stripe_api.StripeItem(
+            line_id="tax",
+            amount=amount,
+            description=(tax.get("tax_name") or "Tax")[:500],
+            idempotency_key=stripe_api.item_key(invoice_id, "tax", fingerprint),
+        ),
+    )
+
+
 def _void(payment: InvoicePayment, now: datetime) -> tuple[str, int]:
-    if not payment.external_id:
+    # A PaymentIntent is voided only after it failed: there is nothing left in Stripe to void.
+    if (
+        not payment.external_id
+        or payment.gate_payment_type == PaymentGate.PaymentType.PAYMENT_INTENT
+    ):
         with transaction.atomic():
             locked = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
             _move(locked, Status.VOIDED, now)
@@ -405,9 +507,15 @@ def _sent(payment, plan, result: stripe_api.StripeResult, now: datetime) -> None
         locked.next_attempt_at = None
         locked.attempts = F("attempts") + 1
         if locked.status == Status.QUEUED:
-            _move(locked, Status.PAID if result.status == "paid" else Status.SENT, now)
+            moved = {"paid": Status.PAID, "failed": Status.FAILED}.get(result.status, Status.SENT)
+            if moved == Status.FAILED:
+                locked.last_error = result.error
+                locked.last_error_at = now
+            _move(locked, moved, now)
         locked.save()
         _attempt(locked, HandoffAttempt.Action.SEND, now, calls=result.calls)
+        if result.action_required:
+            payment_gate_action_required(locked, now)
 
 
 def _failed(payment, action: str, error: str, *, calls: int, retryable: bool, now) -> None:
@@ -452,6 +560,41 @@ def _move(payment: InvoicePayment, status: str, now: datetime) -> None:
     payment.status = status
     payment.status_changed_at = now
     _event("invoice.payment_status.updated", payment, now, previous_status=previous)
+    _gate_follow(payment, status, now)
+
+
+# What a gated commit's payment status means for its gate: paid releases it, a failure voids it.
+GATE_OUTCOMES = {Status.PAID: "paid", Status.FAILED: "failed"}
+
+
+def _gate_follow(payment: InvoicePayment, status: str, now: datetime) -> None:
+    gate = _gate_of(payment)
+    if gate is None or status not in GATE_OUTCOMES:
+        return
+    try:
+        payment_gate_settle(
+            gate=gate,
+            outcome=GATE_OUTCOMES[status],
+            now=now,
+            by="stripe",
+            reason=payment.last_error or "The Stripe payment failed.",
+        )
+    except PaymentGateConflict:
+        # Stripe said paid after staff cancelled it (or failed after it was released): the
+        # gate keeps its decision; the payment status shows what Stripe says.
+        logger.warning("payments: Stripe's %s for gate %s conflicts with its state", status, gate)
+
+
+def payment_gate_action_required(payment: InvoicePayment, now: datetime) -> None:
+    """The customer must act (3-D Secure) before the gated commit's payment can succeed."""
+    gate = _gate_of(payment)
+    if gate is not None and gate.status == PaymentGate.Status.PENDING:
+        payment_gate_event(
+            "payment_gate.payment_pending_action_required",
+            gate,
+            now,
+            external_payment_id=payment.external_payment_id or payment.external_id,
+        )
 
 
 def _event(type_: str, payment: InvoicePayment, now: datetime, **extra) -> None:

@@ -4,7 +4,11 @@
 library verifies them with the connection's signing secret (`stripe.Webhook.construct_event`).
 `invoice.paid`, `invoice.payment_failed`, `invoice.voided` and `invoice.marked_uncollectible` move
 the status of the invoice Stripe names (with the event's time) and raise our own
-`invoice.payment_status.updated`. Every other event, an invoice we never sent, an event older than
+`invoice.payment_status.updated`. For a gated threshold commit paid by PaymentIntent,
+`payment_intent.succeeded` and `payment_intent.payment_failed` do the same; a payment moved to
+paid or failed releases or voids the gated commit (`handoff._gate_follow`), and
+`invoice.payment_action_required` / `payment_intent.requires_action` raise
+`payment_gate.payment_pending_action_required`. Every other event, an invoice we never sent, an event older than
 the last one applied, and a replay (an event id already received) are acknowledged and change
 nothing."""
 
@@ -17,7 +21,7 @@ from django.db import IntegrityError, transaction
 
 from ..models import InvoicePayment, ProviderEvent
 from ..selectors import stripe_account
-from .handoff import _move
+from .handoff import _move, payment_gate_action_required
 
 Status = InvoicePayment.Status
 
@@ -26,7 +30,10 @@ STATUS_BY_EVENT = {
     "invoice.payment_failed": Status.FAILED,
     "invoice.voided": Status.VOIDED,
     "invoice.marked_uncollectible": Status.UNCOLLECTIBLE,
+    "payment_intent.succeeded": Status.PAID,
+    "payment_intent.payment_failed": Status.FAILED,
 }
+ACTION_REQUIRED = frozenset({"invoice.payment_action_required", "payment_intent.requires_action"})
 
 
 class StripeEventRefused(Exception):
@@ -58,7 +65,9 @@ def stripe_event_apply(*, event, now: datetime) -> ProviderEvent | None:
     occurred_at = datetime.fromtimestamp(int(event.get("created") or now.timestamp()), UTC)
     data = event.get("data") or {}
     obj = data.get("object") or {}
-    is_invoice = obj.get("object") == "invoice"
+    # A PaymentIntent stands for the invoice only when we charged one (a gated commit):
+    # the PaymentIntents of Stripe invoices are followed through their invoice's events.
+    is_invoice = obj.get("object") in ("invoice", "payment_intent")
     record = ProviderEvent(
         id=event["id"],
         billing_provider="stripe",
@@ -73,7 +82,9 @@ def stripe_event_apply(*, event, now: datetime) -> ProviderEvent | None:
             if ProviderEvent.objects.filter(pk=record.id).exists():
                 return None
             status = STATUS_BY_EVENT.get(record.type)
-            if status is None or not is_invoice:
+            if is_invoice and record.type in ACTION_REQUIRED:
+                _action_required(record, obj, occurred_at)
+            elif status is None or not is_invoice:
                 record.note = "Not a payment status event."
             else:
                 _apply(record, status, obj, occurred_at)
@@ -83,12 +94,28 @@ def stripe_event_apply(*, event, now: datetime) -> ProviderEvent | None:
     return record
 
 
-def _apply(record: ProviderEvent, status: str, obj, occurred_at: datetime) -> None:
-    payment = (
-        InvoicePayment.objects.select_for_update()
-        .filter(external_id=record.external_invoice_id)
-        .first()
+def _payment(record: ProviderEvent, obj) -> InvoicePayment | None:
+    payments = InvoicePayment.objects.select_for_update().filter(
+        external_id=record.external_invoice_id
     )
+    if obj.get("object") == "payment_intent":
+        payments = payments.filter(gate_payment_type="PAYMENT_INTENT")
+    return payments.first()
+
+
+def _action_required(record: ProviderEvent, obj, occurred_at: datetime) -> None:
+    payment = _payment(record, obj)
+    if payment is None or payment.payment_gate_id is None:
+        record.note = "Not the payment of a gated commit of ours."
+        return
+    record.invoice_id = payment.invoice_id
+    record.outcome = ProviderEvent.Outcome.APPLIED
+    record.note = "The customer must act before the payment can succeed."
+    payment_gate_action_required(payment, occurred_at)
+
+
+def _apply(record: ProviderEvent, status: str, obj, occurred_at: datetime) -> None:
+    payment = _payment(record, obj)
     if payment is None:
         record.note = "No invoice of ours was sent as this Stripe invoice."
         return

@@ -173,7 +173,7 @@ def test_threshold_errors(post, world):
     )
     gated = _threshold_commit(world, threshold_amount=1000)
     gated["payment_gate_config"] = {"payment_gate_type": "STRIPE"}
-    assert "Only NONE is supported" in error(
+    assert "A STRIPE gate needs stripe_config.payment_type." in error(
         post(
             "/v1/contracts/create",
             {

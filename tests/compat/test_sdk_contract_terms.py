@@ -331,3 +331,72 @@ def test_threshold_billing_on_create_buys_and_shows_its_commit(client, offer):
     )
     shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
     assert shown.prepaid_balance_threshold_configuration.is_enabled is False
+
+
+def test_payment_gated_threshold_configurations_round_trip(client, offer):
+    from customers.models import BillingProviderConfiguration, PaymentGate
+
+    BillingProviderConfiguration.objects.create(
+        customer_id=offer["customer"],
+        billing_provider="stripe",
+        billing_provider_customer_id="cus_Gated",
+    )
+    stripe_gate = {
+        "payment_gate_type": "STRIPE",
+        "stripe_config": {"payment_type": "INVOICE", "invoice_metadata": {"po": "PO-7"}},
+        "tax_type": "STRIPE",
+    }
+    external_gate = {
+        "payment_gate_type": "EXTERNAL",
+        "tax_type": "PRECALCULATED",
+        "precalculated_tax_config": {"tax_amount": 80, "tax_name": "VAT"},
+    }
+    contract = _contract(
+        client,
+        offer,
+        prepaid_balance_threshold_configuration={
+            "commit": {"product_id": offer["fixed"], "name": "Top-up"},
+            "is_enabled": True,
+            "payment_gate_config": stripe_gate,
+            "threshold_amount": 1000,
+            "recharge_to_amount": 5000,
+        },
+        spend_threshold_configuration={
+            "commit": {"product_id": offer["fixed"], "name": "Spend"},
+            "is_enabled": True,
+            "payment_gate_config": external_gate,
+            "threshold_amount": 2000,
+        },
+    )
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    prepaid = shown.prepaid_balance_threshold_configuration.payment_gate_config
+    assert prepaid.to_dict() == stripe_gate
+    spend = shown.spend_threshold_configuration.payment_gate_config
+    assert spend.to_dict() == external_gate
+    # The recharge was bought behind its gate: invoiced, but nothing usable until paid.
+    (bought,) = shown.commits
+    assert bought.name == "Top-up"
+    assert bought.access_schedule.schedule_items == []
+    gate = PaymentGate.objects.get(commit_id=bought.id)
+    assert bought.to_dict()["payment_gate"] == {
+        "workflow_id": str(gate.pk),
+        "payment_gate_type": "STRIPE",
+        "status": "PENDING",
+        "amount": 5000,
+        "invoice_id": str(gate.invoice_id),
+    }
+    listed = client.v2.contracts.list(customer_id=offer["customer"]).data
+    assert [
+        c.prepaid_balance_threshold_configuration.payment_gate_config.to_dict() for c in listed
+    ] == [stripe_gate]
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v2.contracts.edit(
+            contract_id=contract,
+            customer_id=offer["customer"],
+            update_spend_threshold_configuration={
+                "payment_gate_config": {"payment_gate_type": "EXTERNAL", "tax_type": "ANROK"}
+            },
+        )
+    assert refused.value.body["message"].startswith(
+        "update_spend_threshold_configuration.payment_gate_config.tax_type: ANROK needs"
+    )

@@ -23,6 +23,7 @@ from customers.models import (
     NamedScheduleSegment,
     Override,
     OverrideTier,
+    PaymentGate,
     ProfessionalService,
     ProServiceItem,
     RecurringBalance,
@@ -119,6 +120,24 @@ class AccessSegmentFactory(factory.django.DjangoModelFactory):
     amount = Decimal("10000")
     starting_at = START
     ending_before = END
+
+
+class PaymentGateFactory(factory.django.DjangoModelFactory):
+    """A pending EXTERNAL gate of a spend threshold purchase of $100.00 (its commit has no
+    access segment: it holds nothing until released)."""
+
+    class Meta:
+        model = PaymentGate
+
+    commit = factory.SubFactory(CommitFactory, threshold_kind="SPEND")
+    contract = factory.LazyAttribute(lambda o: o.commit.contract)
+    customer = factory.LazyAttribute(lambda o: o.commit.customer)
+    threshold_kind = "SPEND"
+    gate_type = PaymentGate.GateType.EXTERNAL
+    amount = Decimal("10000")
+    access_starting_at = START
+    access_ending_before = END
+    created_at = START
 
 
 class CommitInvoiceItemFactory(factory.django.DjangoModelFactory):

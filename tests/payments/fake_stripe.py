@@ -1,5 +1,6 @@
 """A local fake of the part of Stripe's HTTP API the product uses (invoices: create, retrieve,
-finalize, void, delete; invoice items: create, list by invoice), served on 127.0.0.1 by werkzeug
+finalize, void, delete; invoice items: create, list by invoice; customers: retrieve (the default
+payment method); PaymentIntents: create (confirmed off-session), retrieve), served on 127.0.0.1 by werkzeug
 so the official `stripe` library can be pointed at it (`STRIPE_API_BASE`). It records every
 request, answers with Stripe-shaped objects, honours idempotency keys as Stripe does (a key
 replays its first answer; the same key with other parameters is refused; `forget_keys()` is the
@@ -43,6 +44,11 @@ class FakeStripe:
     invoices: dict[str, dict] = field(default_factory=dict)
     items: dict[str, dict] = field(default_factory=dict)
     missing_customers: set[str] = field(default_factory=set)
+    payment_intents: dict[str, dict] = field(default_factory=dict)
+    # The customers with no default payment method; what a confirmed PaymentIntent becomes
+    # ("succeeded", "processing", "requires_action", or "card_declined": a 402 card error).
+    without_payment_method: set[str] = field(default_factory=set)
+    payment_intent_outcome: str = "succeeded"
     latency: float = 0.0
     most_at_once: int = 0
     _in_flight: int = 0
@@ -165,7 +171,54 @@ class FakeStripe:
             return parts[3], action, (parts[2],)
         if len(parts) == 3 and parts[:2] == ["v1", "invoices"] and method == "DELETE":
             return "delete", self._delete, (parts[2],)
+        if len(parts) == 3 and parts[:2] == ["v1", "customers"] and method == "GET":
+            return "retrieve_customer", self._retrieve_customer, (parts[2],)
+        if parts == ["v1", "payment_intents"] and method == "POST":
+            return "create_payment_intent", self._create_payment_intent, ()
+        if len(parts) == 3 and parts[:2] == ["v1", "payment_intents"] and method == "GET":
+            return "retrieve_payment_intent", self._retrieve_payment_intent, (parts[2],)
         return "", None, ()
+
+    def _retrieve_customer(self, params, customer_id):
+        if not customer_id.startswith("cus_") or customer_id in self.missing_customers:
+            return 404, _error_body(
+                "invalid_request_error", f"No such customer: '{customer_id}'", "resource_missing"
+            )
+        method = None if customer_id in self.without_payment_method else "pm_fake_visa"
+        return 200, {
+            "id": customer_id,
+            "object": "customer",
+            "invoice_settings": {"default_payment_method": method},
+        }
+
+    def _create_payment_intent(self, params):
+        outcome = self.payment_intent_outcome
+        intent = {
+            "id": self._new_id("pi"),
+            "object": "payment_intent",
+            "amount": _int(params.get("amount")),
+            "currency": params.get("currency"),
+            "customer": params.get("customer"),
+            "payment_method": params.get("payment_method"),
+            "off_session": params.get("off_session") == "true",
+            "description": params.get("description"),
+            "metadata": params.get("metadata", {}),
+            "status": "requires_payment_method" if outcome == "card_declined" else outcome,
+        }
+        self.payment_intents[intent["id"]] = intent
+        if outcome == "card_declined":
+            body = _error_body("card_error", "Your card was declined.", "card_declined")
+            body["error"]["payment_intent"] = intent
+            return 402, body
+        return 200, intent
+
+    def _retrieve_payment_intent(self, params, intent_id):
+        intent = self.payment_intents.get(intent_id)
+        if intent is None:
+            return 404, _error_body(
+                "invalid_request_error", f"No such payment_intent: '{intent_id}'"
+            )
+        return 200, intent
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}_fake{next(self._ids):06d}"
@@ -186,6 +239,7 @@ class FakeStripe:
             "days_until_due": _int(params.get("days_until_due")),
             "description": params.get("description"),
             "metadata": params.get("metadata", {}),
+            "automatic_tax": {"enabled": params.get("automatic_tax", {}).get("enabled") == "true"},
             "status": "draft",
             "total": 0,
             "amount_paid": 0,
