@@ -7,8 +7,9 @@ alert measures (`_passes`), with the values the entities carry at the evaluation
 - balance alerts (commit, credit, combined, their percentages, segment days) count only the
   commits and credits that pass: a `Commit` / `ContractCredit` / `ContractCreditOrCommit`
   filter reads the balance's own custom field (a `Commit` filter lets no credit through, a
-  `ContractCredit` filter no commit), a `Contract` filter the custom field of the contract the
-  balance belongs to (a customer-level balance belongs to none, so it never passes one);
+  `ContractCredit` filter no commit), a `Contract` filter the custom fields of the contract the
+  balance belongs to (a customer-level balance: of one of the contracts it applies to, every
+  contract of the customer when it names none);
 - spend, invoice total and monthly total alerts count only the invoices of the contracts that
   pass their `Contract` filters; a usage alert measures the current billing period of the first
   contract that passes (by its usage draft).
@@ -137,10 +138,23 @@ class BatchValues:
         return self._periods[customer.pk, contracts]
 
     @cached_property
-    def contract_fields(self) -> dict:
-        """{contract id: its custom fields} for the batch's contracts (read when a filter asks)."""
-        rows = Contract.objects.filter(customer_id__in=self.ids).values_list("pk", "custom_fields")
-        return {pk: fields or {} for pk, fields in rows}
+    def contracts(self) -> dict:
+        """{contract id: (customer id, custom fields)} for the batch's contracts (read when a
+        filter asks)."""
+        rows = Contract.objects.filter(customer_id__in=self.ids).values_list(
+            "pk", "customer_id", "custom_fields"
+        )
+        return {pk: (customer_id, fields or {}) for pk, customer_id, fields in rows}
+
+    def term_contracts(self, term) -> list:
+        """The contracts a commit or credit belongs to: its contract, else (a customer-level
+        balance) the contracts it applies to, all of its customer's when it names none."""
+        if term.contract_id:
+            return [term.contract_id]
+        named = [c.pk for c in term.applicable_contracts.all()]
+        return named or [
+            pk for pk, (owner, _) in self.contracts.items() if owner == term.customer_id
+        ]
 
     def contracts_passing(self, alert: Alert) -> frozenset | None:
         """The batch's contracts whose custom fields pass the alert's Contract filters (None:
@@ -150,7 +164,7 @@ class BatchValues:
             return None
         return frozenset(
             pk
-            for pk, fields in self.contract_fields.items()
+            for pk, (_, fields) in self.contracts.items()
             if all(fields.get(f["key"]) == f["value"] for f in wanted)
         )
 
@@ -177,7 +191,7 @@ class BatchValues:
         found: dict = defaultdict(list)
         for model in (Commit, Credit):
             for term in model.objects.filter(customer_id__in=self.ids).prefetch_related(
-                "access_schedule"
+                "access_schedule", "applicable_contracts"
             ):
                 found[term.customer_id].append(term)
         return found
@@ -230,24 +244,23 @@ class CustomerValues:
         return self.batch.period(self.customer, self.batch.contracts_passing(alert))
 
 
-def _passes(alert: Alert, values: CustomerValues, contract_id, term=None) -> bool:
-    """Whether an invoice of `contract_id`, or the balance `term` (of `contract_id`), passes
-    every custom field filter of the alert (see the module's docstring)."""
+def _passes(alert: Alert, values: CustomerValues, contract_ids, term=None) -> bool:
+    """Whether an invoice of one of `contract_ids`, or the balance `term` (applying to them),
+    passes every custom field filter of the alert (see the module's docstring)."""
     if not alert.custom_field_filters:
         return True
-    kind = None
-    if term is not None:
-        kind = "commit" if term._meta.model_name == "commit" else "contract_credit"
-    for item in alert.custom_field_filters:
-        if item["entity"] == "Contract":
-            fields = values.batch.contract_fields.get(contract_id, {}) if contract_id else {}
-        elif kind in Alert.FILTER_ENTITIES[item["entity"]]:
-            fields = term.custom_fields or {}
-        else:
-            return False
-        if fields.get(item["key"]) != item["value"]:
-            return False
-    return True
+    passing = values.batch.contracts_passing(alert)
+    if passing is not None and passing.isdisjoint(contract_ids):
+        return False
+    if term is None:
+        return True
+    kind = "commit" if term._meta.model_name == "commit" else "contract_credit"
+    fields = term.custom_fields or {}
+    return all(
+        kind in Alert.FILTER_ENTITIES[item["entity"]] and fields.get(item["key"]) == item["value"]
+        for item in alert.custom_field_filters
+        if item["entity"] != "Contract"
+    )
 
 
 def _line_matches(line, group_values: list[dict]) -> bool:
@@ -262,7 +275,7 @@ def _spend(alert: Alert, values: CustomerValues) -> list[Measure]:
         if v.invoice.type == Invoice.Type.USAGE
         and v.invoice.end_timestamp > values.now
         and v.invoice.credit_type_id == alert.credit_type_id
-        and _passes(alert, values, v.invoice.contract_id)
+        and _passes(alert, values, [v.invoice.contract_id])
     ]
     measures = []
     for view in current:
@@ -287,7 +300,7 @@ def _monthly(alert: Alert, values: CustomerValues) -> list[Measure]:
     rows = [
         (i, t)
         for i, t in values.month_invoices
-        if i.credit_type_id == alert.credit_type_id and _passes(alert, values, i.contract_id)
+        if i.credit_type_id == alert.credit_type_id and _passes(alert, values, [i.contract_id])
     ]
     if not rows:
         return []
@@ -312,7 +325,7 @@ def _invoice_total(alert: Alert, values: CustomerValues) -> list[Measure]:
             continue
         if wanted and invoice.type not in wanted:
             continue
-        if not _passes(alert, values, invoice.contract_id):
+        if not _passes(alert, values, [invoice.contract_id]):
             continue
         measures.append(
             Measure(
@@ -361,7 +374,7 @@ def _terms(alert: Alert, values: CustomerValues, kinds: tuple[str, ...]) -> list
         and t.archived_at is None
         and t.credit_type_id == alert.credit_type_id
         and _active(t, values.now)
-        and _passes(alert, values, t.contract_id, t)
+        and _passes(alert, values, values.batch.term_contracts(t), t)
     ]
 
 
