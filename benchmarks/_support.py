@@ -211,11 +211,11 @@ class Server:
     pid: int
 
 
-def cpu_seconds(select: Callable[[int, str], bool]) -> float:
-    """User + system CPU seconds of the live processes `select(pid, command line)` picks, read
+def cpu_by_process(select: Callable[[int, str], bool]) -> dict[int, float]:
+    """User + system CPU seconds of each live process `select(pid, command line)` picks, read
     from /proc (Linux). Figures per request from this do not depend on what else the machine runs
     as much as rates do."""
-    total = 0
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -229,8 +229,20 @@ def cpu_seconds(select: Callable[[int, str], bool]) -> float:
                 fields = file.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_seconds(select: Callable[[int, str], bool]) -> float:
+    """The total of `cpu_by_process`."""
+    return sum(cpu_by_process(select).values())
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two `cpu_by_process` readings by the processes alive at the
+    second (one that ended in between is not counted, rather than counted negative: a totals'
+    difference goes below zero when, say, an autovacuum worker exits)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def session_of(pid: int) -> int:

@@ -44,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _support import (
     api_token,
+    cpu_by_process,
     cpu_seconds,
+    cpu_spent,
     database,
     django_setup,
     gunicorn,
@@ -293,7 +295,11 @@ def _cpu_report(label: str, requests: int, **seconds: float) -> None:
     )
 
 
-def http_phase(env, token, *, events: int, clients: int, workers: int, now, prefix: str, extra=()):
+def http_phase(
+    env, token, *, events: int, clients: int, workers: int, now, prefix: str, extra=(), cpu=None
+):
+    """The HTTP load; returns (rate, tokens sent). `cpu`, a dict, receives the CPU seconds of
+    each part (gunicorn, postgres, clients) and the requests measured."""
     batches = _split(events // BATCH, clients)
     database_name = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/")
     with gunicorn(env, workers=workers, extra=extra) as server:
@@ -307,19 +313,21 @@ def http_phase(env, token, *, events: int, clients: int, workers: int, now, pref
             return command.startswith("postgres: ") and f" {database_name} " in command
 
         log(f"HTTP: {events:,} events from {clients} client processes to {workers} workers")
-        cpu_before = cpu_seconds(in_server), cpu_seconds(in_postgres)
+        cpu_before = cpu_by_process(in_server), cpu_by_process(in_postgres)
         jobs = [(server.url, token, i, n, now, prefix) for i, n in enumerate(batches)]
         elapsed, latencies, results = _drive(http_client, jobs)
-        cpu_after = cpu_seconds(in_server), cpu_seconds(in_postgres)
+        cpu_after = cpu_by_process(in_server), cpu_by_process(in_postgres)
     errors = sum(r["errors"] for r in results)
     if errors:
         log(f"HTTP: {errors} requests did not answer 200")
     rate = _report("HTTP  /v1/ingest", sum(batches) * BATCH, elapsed, latencies)
-    parts = {"gunicorn": cpu_after[0] - cpu_before[0]}
+    parts = {"gunicorn": cpu_spent(cpu_before[0], cpu_after[0])}
     if env["DATABASE_URL"].startswith("postgres"):
-        parts["postgres"] = cpu_after[1] - cpu_before[1]
+        parts["postgres"] = cpu_spent(cpu_before[1], cpu_after[1])
     parts["clients"] = sum(r["cpu"] for r in results)
     _cpu_report("HTTP ", sum(batches), **parts)
+    if cpu is not None:
+        cpu.update(parts, requests=sum(batches))
     return rate, sum(r["tokens"] for r in results) + 0
 
 
