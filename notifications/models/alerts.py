@@ -157,7 +157,8 @@ class Alert(models.Model):
 
     def _custom_field_filter_errors(self) -> dict:
         """Each filter names a known entity that fits the alert type, a key declared for that
-        entity (`/v1/customFields/addKey`) and a string value."""
+        entity (`/v1/customFields/addKey`; checked when the alert is made: a key removed later
+        only makes the filter match nothing) and a string value."""
         filters = self.custom_field_filters
         if not isinstance(filters, list):
             return {"custom_field_filters": "Must be a list."}
@@ -167,11 +168,12 @@ class Alert(models.Model):
             if isinstance(f, dict)
             for e in self.FILTER_ENTITIES.get(f.get("entity"), ())
         ]
-        declared = (
-            set(custom_field_keys(entities=set(entities)).values_list("entity", "key"))
-            if entities
-            else set()
-        )
+        declared = None
+        if self._state.adding:
+            declared = set()
+            if entities:
+                keys = custom_field_keys(entities=set(entities))
+                declared = set(keys.values_list("entity", "key"))
         for index, item in enumerate(filters):
             at = f"custom_field_filters[{index}]"
             if not isinstance(item, dict):
@@ -186,7 +188,7 @@ class Alert(models.Model):
             if not isinstance(key, str) or not key:
                 return {f"{at}.key": "Required (a custom field key)."}
             kept = self.FILTER_ENTITIES[entity]
-            if not any((kind, key) in declared for kind in kept):
+            if declared is not None and not any((kind, key) in declared for kind in kept):
                 return {
                     f"{at}.key": f"'{key}' is not a custom field key of {' or '.join(kept)}; add "
                     "it with /v1/customFields/addKey first."

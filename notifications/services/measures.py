@@ -191,7 +191,7 @@ class BatchValues:
         found: dict = defaultdict(list)
         for model in (Commit, Credit):
             for term in model.objects.filter(customer_id__in=self.ids).prefetch_related(
-                "access_schedule", "applicable_contracts"
+                "access_schedule"
             ):
                 found[term.customer_id].append(term)
         return found

@@ -180,3 +180,11 @@ def test_an_alerts_custom_field_filters_show_on_its_page_and_the_customer_page(c
     html = client.get(page).content.decode()
     assert "Custom field filters" in html
     assert shown in html
+
+
+def test_saving_an_alert_whose_filter_key_was_removed_since_is_not_refused(admin_client):
+    alert = AlertFactory(
+        custom_field_filters=[{"entity": "Contract", "key": "gone", "value": "x"}],
+    )
+    page = reverse("admin:notifications_alert_change", args=[alert.pk])
+    assert admin_client.post(page, {}).status_code == 302
