@@ -317,7 +317,11 @@ def postgres_cpu(env) -> CpuSample:
     return cpu_seconds(lambda pid, command: False, postmaster)
 
 
-def http_phase(env, token, *, events: int, clients: int, workers: int, now, prefix: str, extra=()):
+def http_phase(
+    env, token, *, events: int, clients: int, workers: int, now, prefix: str, extra=(), cpu=None
+):
+    """The HTTP load; returns (rate, tokens sent). `cpu`, a dict, receives the CPU seconds of
+    each part (gunicorn, postgres, clients) and the requests measured."""
     batches = _split(events // BATCH, clients)
     with gunicorn(env, workers=workers, extra=extra) as server:
         warm = [(server.url, token, 1000 + i, 3, now, f"warm-{prefix}") for i in range(clients)]
@@ -340,6 +344,8 @@ def http_phase(env, token, *, events: int, clients: int, workers: int, now, pref
         parts["postgres"] = cpu_after[1] - cpu_before[1]
     parts["clients"] = sum(r["cpu"] for r in results)
     _cpu_report("HTTP ", sum(batches), **parts)
+    if cpu is not None:
+        cpu.update(parts, requests=sum(batches))
     return rate, sum(r["tokens"] for r in results) + 0
 
 

@@ -4,12 +4,15 @@ On PostgreSQL (a private server unless DATABASE_URL is set), with the django-q2 
 with the default settings (`manage.py qcluster`: Q_WORKERS=1, the ORM broker) beside gunicorn:
 
 1. Ingest cost of alerts: the ingest benchmark's HTTP load (100-event batches over 1,000
-   customers, fresh transaction ids) against 1,000 customers with a monthly contract each, once
-   with no alert and once with 5 alerts per customer (spend, usage, invoice total, monthly
-   invoice total, credit-and-commit balance: 5,000 alerts), each run in a fresh database.
-   Prints both rates and the loss (goal: at most 5%); the CPU per request of gunicorn (the
-   ingest path) and of PostgreSQL (the worker's reads included) is printed for each run.
-2. Alert latency while ingest runs: after the throughput run, 40 probe customers each get one
+   customers, fresh transaction ids) against 1,000 customers with a monthly contract each, with
+   no alert (A) and with 5 alerts per customer (B: spend, usage, invoice total, monthly invoice
+   total, credit-and-commit balance: 5,000 alerts), each run in a fresh database, alternated
+   A B A B ... `--rounds` times (single runs on a shared machine vary by 2x). Prints each run
+   (rate, load average before and after, CPU per request of gunicorn, i.e. the ingest path, and
+   of the ingest's PostgreSQL backends; the task worker's CPU, its own PostgreSQL backends
+   apart, and per evaluated customer) and the median of each configuration and the loss between
+   the medians (goal: at most 5%).
+2. Alert latency while ingest runs (once, in a world with alerts): 40 probe customers each get one
    batch that crosses their spend alert while the same number of clients keeps posting batches
    as fast as they are answered (saturating); the load stops only after the last probe's
    webhook arrived or 120 s passed, so every figure is measured under load. A local receiver
@@ -34,6 +37,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -52,6 +56,7 @@ import ingest as load
 from _support import (
     PYTHON,
     ROOT,
+    CpuSample,
     api_token,
     cpu_seconds,
     database,
@@ -150,13 +155,18 @@ def world(*, alerts: bool, now: datetime) -> dict:
 # --- The worker and the receiver ----------------------------------------------------------------
 
 
+WORKER_APP = "bench-task-worker"
+
+
 @contextlib.contextmanager
 def qcluster(env):
-    """`manage.py qcluster` with the default worker settings, stopped (with its children) after."""
+    """`manage.py qcluster` with the default worker settings, stopped (with its children) after.
+    Its database connections are named WORKER_APP (libpq's PGAPPNAME), so that the CPU of its
+    PostgreSQL backends can be told from the ingest's (`_worker_backends_cpu`)."""
     manage(env, "setup_schedules")
     process = subprocess.Popen(
         [PYTHON, str(ROOT / "manage.py"), "qcluster"],
-        env=env,
+        env={**env, "PGAPPNAME": WORKER_APP},
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -346,36 +356,91 @@ def latency_under_load(env, token, probes, receiver, now, *, clients: int, worke
     return result
 
 
-def _worker_cpu(cluster) -> float:
-    """CPU seconds of the django-q2 cluster's processes (the alert worker's Python side; its
-    PostgreSQL backend counts in the ingest run's postgres figure)."""
+def _worker_cpu(cluster) -> CpuSample:
+    """CPU seconds of the django-q2 cluster's processes (the alert worker's Python side)."""
     return cpu_seconds(lambda pid, _: session_of(pid) == cluster.pid)
 
 
+def _worker_backends_cpu() -> CpuSample:
+    """CPU seconds of the PostgreSQL backends serving the task worker (read from /proc: a
+    private server on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [WORKER_APP])
+        pids = {row[0] for row in cursor.fetchall()}
+    return cpu_seconds(lambda pid, _: pid in pids)
+
+
+def _spent(before: CpuSample, after: CpuSample) -> float:
+    """CPU seconds spent in between by the processes alive at `after` (one that ended in between
+    is left out rather than counted negative: these processes are picked by id, not by a parent
+    that reaps them)."""
+    return sum(seconds - before.own.get(pid, 0.0) for pid, seconds in after.own.items())
+
+
+class EvaluationCounter:
+    """Counts customer evaluations while the load runs: every few seconds, each customer's
+    latest `evaluated_at`; a customer is evaluated at most once per ALERTS_EVALUATION_INTERVAL
+    (15 s), so a look every 5 s sees each evaluation. One cheap read of about 1,000 rows."""
+
+    EVERY = 5.0
+
+    def __init__(self):
+        self.seen: set = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _look(self) -> None:
+        from django.db.models import Max
+
+        from notifications.models import CustomerAlert
+
+        rows = CustomerAlert.objects.values("customer_id").annotate(at=Max("evaluated_at"))
+        self.seen.update((r["customer_id"], r["at"]) for r in rows if r["at"] is not None)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(self.EVERY):
+                self._look()
+            self._look()
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self._look()
+        self.before = len(self.seen)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def counted(self) -> int:
+        return len(self.seen) - self.before
+
+
 def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict:
+    """One throughput run (A: no alerts, B: 5 alerts per customer) in a fresh database."""
     now = datetime.now(UTC)
-    label = "5 alerts per customer" if alerts else "no alerts"
-    log(f"--- ingest with {label}; load average {os.getloadavg()}")
+    label = "B: 5 alerts per customer" if alerts else "A: no alerts"
+    result: dict = {"label": label, "load_before": os.getloadavg()[0]}
     with database() as env:
         migrate(env)
         token = api_token(env)
         django_setup(env)
         from django.db import connection
 
-        made = world(alerts=alerts, now=now)
-        receiver = None
-        if alerts:
-            from notifications.services import webhook_endpoint_create
-
-            receiver = Receiver()
-            _endpoint, receiver.secret = webhook_endpoint_create(
-                url=receiver.url, event_types=["alerts.*"]
-            )
+        world(alerts=alerts, now=now)
         connection.close()
-        result: dict = {"label": label}
-        with qcluster(env) as cluster:
+        with qcluster(env) as cluster, EvaluationCounter() as evaluations:
             began = time.time()
-            worker_before = _worker_cpu(cluster)
+            worker_before = _worker_cpu(cluster), _worker_backends_cpu()
+            cpu: dict = {}
             rate, _ = load.http_phase(
                 env,
                 token,
@@ -384,21 +449,57 @@ def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict
                 workers=workers,
                 now=now,
                 prefix="notif",
+                cpu=cpu,
             )
-            result["rate"] = rate
-            result["load_average"] = os.getloadavg()[0]
-            result["worker_cpu"] = (_worker_cpu(cluster) - worker_before) / (time.time() - began)
-            if alerts:
-                log(f"saturating load from {clients} clients while {PROBES} probes cross")
-                result["saturating"] = latency_under_load(
-                    env, token, made["probes"], receiver, now, clients=clients, workers=workers
-                )
-                log(f"paced load: {PACED * 100:,} events/s while {PROBES} more probes cross")
-                result["paced"] = latency_under_load(
-                    env, token, made["paced"], receiver, now, clients=1, workers=2, paced=PACED
-                )
-                result["bad_signatures"] = receiver.bad_signatures
-                receiver.close()
+            elapsed = time.time() - began
+            worker = _spent(worker_before[0], _worker_cpu(cluster))
+            backends = _spent(worker_before[1], _worker_backends_cpu())
+        requests = cpu["requests"]
+        result.update(
+            rate=rate,
+            load_after=os.getloadavg()[0],
+            gunicorn_ms=cpu["gunicorn"] / requests * 1000,
+            # The worker's backends ran during the load: the ingest's share is the rest.
+            postgres_ms=(cpu.get("postgres", 0.0) - backends) / requests * 1000,
+            worker_share=(worker + backends) / elapsed,
+            worker_cpu=worker,
+            worker_backends_cpu=backends,
+            evaluations=evaluations.counted,
+        )
+        connection.close()
+    return result
+
+
+def latency_run(*, clients: int, workers: int) -> dict:
+    """Alert latency under saturating and under paced ingest, in a world with alerts."""
+    now = datetime.now(UTC)
+    log(f"--- alert latency; load average {os.getloadavg()}")
+    with database() as env:
+        migrate(env)
+        token = api_token(env)
+        django_setup(env)
+        from django.db import connection
+
+        from notifications.services import webhook_endpoint_create
+
+        made = world(alerts=True, now=now)
+        receiver = Receiver()
+        _endpoint, receiver.secret = webhook_endpoint_create(
+            url=receiver.url, event_types=["alerts.*"]
+        )
+        connection.close()
+        result: dict = {}
+        with qcluster(env):
+            log(f"saturating load from {clients} clients while {PROBES} probes cross")
+            result["saturating"] = latency_under_load(
+                env, token, made["probes"], receiver, now, clients=clients, workers=workers
+            )
+            log(f"paced load: {PACED * 100:,} events/s while {PROBES} more probes cross")
+            result["paced"] = latency_under_load(
+                env, token, made["paced"], receiver, now, clients=1, workers=2, paced=PACED
+            )
+        result["bad_signatures"] = receiver.bad_signatures
+        receiver.close()
         connection.close()
     return result
 
@@ -471,18 +572,74 @@ def _phase(name: str, args) -> dict:
     return json.loads(lines[-1])
 
 
+def _run_line(run: dict) -> str:
+    per_customer = (
+        f"{(run['worker_cpu'] + run['worker_backends_cpu']) / run['evaluations'] * 1000:.1f} ms "
+        f"({run['worker_cpu'] / run['evaluations'] * 1000:.1f} Python + "
+        f"{run['worker_backends_cpu'] / run['evaluations'] * 1000:.1f} PostgreSQL)"
+        if run["evaluations"]
+        else "-"
+    )
+    return (
+        f"{run['label']}: {run['rate']:,.0f} events/s; load average {run['load_before']:.1f} "
+        f"before, {run['load_after']:.1f} after; CPU per request {run['gunicorn_ms']:.2f} ms "
+        f"gunicorn + {run['postgres_ms']:.2f} ms PostgreSQL; task worker {run['worker_share']:.1%}"
+        f" of a core, {run['evaluations']:,} customer evaluations, {per_customer} each"
+    )
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ingest_report(runs: list[dict]) -> None:
+    """Each configuration's median and the loss between the medians."""
+    plain = [r for r in runs if r["label"].startswith("A")]
+    watched = [r for r in runs if r["label"].startswith("B")]
+    a, b = _median([r["rate"] for r in plain]), _median([r["rate"] for r in watched])
+    rates_a = ", ".join(f"{r['rate']:,.0f}" for r in plain)
+    rates_b = ", ".join(f"{r['rate']:,.0f}" for r in watched)
+    log(
+        f"ingest medians over {len(plain)} + {len(watched)} alternated runs: A (no alerts) "
+        f"{a:,.0f} events/s (runs {rates_a}), B (5,000 alerts) {b:,.0f} events/s (runs "
+        f"{rates_b}): {1 - b / a:+.1%} lost between the medians (goal <= 5%)"
+    )
+    for name, key in (("gunicorn", "gunicorn_ms"), ("PostgreSQL", "postgres_ms")):
+        log(
+            f"ingest CPU per request, {name}: median {_median([r[key] for r in plain]):.2f} ms "
+            f"without alerts, {_median([r[key] for r in watched]):.2f} ms with"
+        )
+    evaluations = sum(r["evaluations"] for r in watched)
+    if evaluations:
+        python = sum(r["worker_cpu"] for r in watched) / evaluations * 1000
+        backends = sum(r["worker_backends_cpu"] for r in watched) / evaluations * 1000
+        log(
+            f"task worker with alerts: median {_median([r['worker_share'] for r in watched]):.1%}"
+            f" of a core; {evaluations:,} customer evaluations, {python + backends:.1f} ms CPU "
+            f"each ({python:.1f} ms Python, {backends:.1f} ms its PostgreSQL backends)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000, help="events per ingest run")
+    parser.add_argument("--rounds", type=int, default=3, help="A B pairs of ingest runs")
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--skip-ingest", action="store_true")
-    parser.add_argument("--phase", choices=["plain", "alerts", "delivery"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-delivery", action="store_true")
+    parser.add_argument(
+        "--phase", choices=["plain", "alerts", "latency", "delivery"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 2
     workers, clients = 2 * cores, 2 * cores + 2
     if args.phase == "delivery":
         delivery_run(count=args.deliveries)
         print(json.dumps({}))
+        return
+    if args.phase == "latency":
+        print(json.dumps(latency_run(clients=clients, workers=workers)))
         return
     if args.phase:
         result = ingest_run(
@@ -492,16 +649,15 @@ def main() -> None:
         return
     log(f"notifications benchmark on PostgreSQL, {cores} cores; load average {os.getloadavg()}")
     if not args.skip_ingest:
-        plain = _phase("plain", args)
-        watched = _phase("alerts", args)
-        loss = 1 - watched["rate"] / plain["rate"]
-        log(
-            f"ingest: {plain['rate']:,.0f} events/s without alerts (load average "
-            f"{plain['load_average']:.1f} at its end), {watched['rate']:,.0f} with 5,000 alerts "
-            f"(load average {watched['load_average']:.1f}): {loss:+.1%} lost (goal <= 5%); the "
-            f"task worker's own CPU meanwhile: {plain['worker_cpu']:.1%} of a core without "
-            f"alerts, {watched['worker_cpu']:.1%} with"
-        )
+        runs = []
+        for round_ in range(args.rounds):
+            for phase in ("plain", "alerts"):
+                log(f"--- round {round_ + 1} of {args.rounds}, {phase}")
+                runs.append(_phase(phase, args))
+                log(_run_line(runs[-1]))
+        ingest_report(runs)
+    if not args.skip_latency:
+        watched = _phase("latency", args)
         for key, load_label in (("saturating", "saturating"), ("paced", f"{PACED * 100:,}/s")):
             found = watched[key]
             latencies = found["latencies"]
@@ -514,7 +670,8 @@ def main() -> None:
                 f"(goal p99 <= 30 s)"
             )
         log(f"{watched['bad_signatures']} bad signatures")
-    _phase("delivery", args)
+    if not args.skip_delivery:
+        _phase("delivery", args)
     log(f"load average at the end {os.getloadavg()} (other processes share the machine)")
 
 

@@ -227,8 +227,8 @@ class CustomFieldKeyAdmin(admin.ModelAdmin):
         return ["entity", "key"] if obj is not None else []
 
     def delete_model(self, request, obj):
-        custom_field_key_remove(entity=obj.entity, key=obj.key)
+        custom_field_key_remove(entity=obj.entity, key=obj.key, now=timezone.now())
 
     def delete_queryset(self, request, queryset):
         for key in queryset:
-            custom_field_key_remove(entity=key.entity, key=key.key)
+            custom_field_key_remove(entity=key.entity, key=key.key, now=timezone.now())

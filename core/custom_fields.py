@@ -5,11 +5,16 @@ never disagree.
 Apps register their entity types in `AppConfig.ready()` (`register("customer", Customer)`):
 core never imports the apps above it. The reads (`custom_field_values`, `entities_with_value`)
 are what other apps use, e.g. alerts that apply only to customers with a given value.
+
+Every change of an entity's values records `custom_fields.changed` in the outbox (internal, like
+`usage.marked`: never a webhook), with the customer the entity belongs to, so that apps above
+hear it (alerts filtered on custom fields are evaluated again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -17,10 +22,12 @@ from django.db.models import CharField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
+from . import outbox
 from .models import CustomFieldKey
 
 # Metronome's entity names that belong to the Plans era (no contract-world object to hold them).
 LEGACY_ENTITIES = frozenset({"charge", "credit_grant", "customer_plan", "plan"})
+CHANGED = "custom_fields.changed"
 
 _registry: dict[str, type[models.Model]] = {}
 
@@ -112,6 +119,19 @@ def entities_with_value(*, entity: str, key: str, value: str):
 # --- Writes ------------------------------------------------------------------------------------------
 
 
+def _changed(entity: str, row: models.Model, now: datetime) -> None:
+    """Record that `row`'s values changed; its customer is the row itself (a customer) or the
+    one it belongs to (`customer_id`: contracts, commits, credits...), else none."""
+    customer_id = row.pk if entity == "customer" else getattr(row, "customer_id", None)
+    outbox.record(
+        type=CHANGED,
+        subject_id=row.pk,
+        customer_id=customer_id,
+        occurred_at=now,
+        payload={"entity": entity, "entity_id": str(row.pk), "custom_fields": row.custom_fields},
+    )
+
+
 @transaction.atomic
 def custom_field_key_add(*, entity: str, key: str, enforce_uniqueness: bool) -> CustomFieldKey:
     """Declare a key; declaring it again as it is changes nothing. Turning uniqueness on for a key
@@ -147,7 +167,7 @@ def custom_field_key_add(*, entity: str, key: str, enforce_uniqueness: bool) -> 
 
 
 @transaction.atomic
-def custom_field_key_remove(*, entity: str, key: str) -> None:
+def custom_field_key_remove(*, entity: str, key: str, now: datetime) -> None:
     """Remove a key and, with it, its value on every entity of the type."""
     model = entity_model(entity)
     declared = CustomFieldKey.objects.filter(entity=entity, key=key).first()
@@ -156,11 +176,14 @@ def custom_field_key_remove(*, entity: str, key: str) -> None:
     for row in model._default_manager.select_for_update().filter(custom_fields__has_key=key):
         row.custom_fields = {k: v for k, v in row.custom_fields.items() if k != key}
         row.save(update_fields=["custom_fields"])
+        _changed(entity, row, now)
     declared.delete()
 
 
 @transaction.atomic
-def custom_field_values_set(*, entity: str, entity_id, values: Mapping[str, str]) -> dict:
+def custom_field_values_set(
+    *, entity: str, entity_id, values: Mapping[str, str], now: datetime
+) -> dict:
     """Set (add or replace) values on one entity. Every key must be declared for the entity type;
     a key that enforces uniqueness refuses a value another entity holds."""
     row = _entity(entity, entity_id)
@@ -189,14 +212,18 @@ def custom_field_values_set(*, entity: str, entity_id, values: Mapping[str, str]
                 )
     row.custom_fields = {**(row.custom_fields or {}), **values}
     row.save(update_fields=["custom_fields"])
+    _changed(entity, row, now)
     return row.custom_fields
 
 
 @transaction.atomic
-def custom_field_values_delete(*, entity: str, entity_id, keys: Iterable[str]) -> dict:
+def custom_field_values_delete(
+    *, entity: str, entity_id, keys: Iterable[str], now: datetime
+) -> dict:
     """Remove the given keys' values from one entity (keys it does not hold are ignored)."""
     row = _entity(entity, entity_id)
     keys = set(keys)
     row.custom_fields = {k: v for k, v in (row.custom_fields or {}).items() if k not in keys}
     row.save(update_fields=["custom_fields"])
+    _changed(entity, row, now)
     return row.custom_fields

@@ -176,17 +176,30 @@ def usage_by_customer(
     group_keys: Sequence[str],
 ) -> dict[str, GroupUsage]:
     """`usage_by_segment` over one window for many customers: {key: the usage of the ingest ids
-    `customer_ids[key]`}, read from the configured event store, one read per customer (main's
-    single grouped PostgreSQL read is not yet an `EventStore` operation)."""
-    return {
-        key: usage_by_segment(
-            metric=metric,
-            customer_ids=ids,
-            boundaries=[starting_at, ending_before],
-            group_keys=list(group_keys),
-        )[0]
-        for key, ids in customer_ids.items()
-    }
+    `customer_ids[key]`}, in one read of the configured event store grouped by customer (a SQL
+    metric: its query per customer)."""
+    group_keys = list(group_keys)
+    _check_keys(metric, group_keys)
+    bounds = _check_boundaries([starting_at, ending_before])
+    keys = list(customer_ids)
+    if metric.sql:
+        return {
+            key: usage_by_segment(
+                metric=metric,
+                customer_ids=customer_ids[key],
+                boundaries=bounds,
+                group_keys=group_keys,
+            )[0]
+            for key in keys
+        }
+    answers = event_store().usage_by_customer(
+        metric=metric,
+        customers=[list(customer_ids[key]) for key in keys],
+        starting_at=bounds[0],
+        ending_before=bounds[1],
+        group_keys=group_keys,
+    )
+    return dict(zip(keys, answers, strict=True))
 
 
 def usage_running(

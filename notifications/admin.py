@@ -235,6 +235,7 @@ class AlertAdmin(admin.ModelAdmin):
         "credit_type",
         "group_values",
         "invoice_types_filter",
+        "custom_field_filters_shown",
         "status",
         "uniqueness_key",
         "created_at",
@@ -248,6 +249,10 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="custom field filters")
+    def custom_field_filters_shown(self, obj) -> str:
+        return obj.custom_field_filters_label or "—"
 
     @admin.action(description="Archive selected alerts", permissions=["change"])
     def archive(self, request, queryset):

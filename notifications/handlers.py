@@ -3,7 +3,8 @@
 - Every event becomes a delivery to each endpoint that wants it (`@handles(ANY)`: types recorded
   by apps written later are heard too).
 - New usage (`usage.marked`) wakes the alert worker.
-- Balance, contract and invoice changes queue the customer for alert evaluation.
+- Balance, contract and invoice changes, and changed custom field values (alerts may filter on
+  them), queue the customer for alert evaluation.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def usage_marked(event: DomainEvent) -> None:
     "credit.segment.end",
     "invoice.finalized",
     "invoice.voided",
+    "custom_fields.changed",
     wanted=while_alerts,
 )
 def balances_changed(event: DomainEvent) -> None:

@@ -50,7 +50,7 @@ NUMBERS = frozenset(
     }
 )
 # Outbox events that only concern the apps themselves: never sent.
-INTERNAL_TYPES = frozenset({"usage.marked"})
+INTERNAL_TYPES = frozenset({"usage.marked", "custom_fields.changed"})
 TEST_TYPE = "webhooks.test"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -158,7 +159,9 @@ class RemoveKeyView(APIView):
     def post(self, request):
         data = validated(RemoveKeyIn, request_body(request))
         with api_field_names():
-            custom_fields.custom_field_key_remove(entity=data["entity"], key=data["key"])
+            custom_fields.custom_field_key_remove(
+                entity=data["entity"], key=data["key"], now=timezone.now()
+            )
         return Response(status=200)
 
 
@@ -202,6 +205,7 @@ class SetValuesView(APIView):
                 entity=data["entity"],
                 entity_id=data["entity_id"],
                 values={k: v for k, v in values.items() if k not in billing},
+                now=timezone.now(),
             )
             if billing:
                 services.customer_custom_fields_set(
@@ -222,7 +226,10 @@ class DeleteValuesView(APIView):
         billing = _billing(data["entity"], data["keys"])
         with api_field_names(), _conflicts(), transaction.atomic():
             custom_fields.custom_field_values_delete(
-                entity=data["entity"], entity_id=data["entity_id"], keys=data["keys"]
+                entity=data["entity"],
+                entity_id=data["entity_id"],
+                keys=data["keys"],
+                now=timezone.now(),
             )
             if billing:
                 services.customer_custom_fields_delete(

@@ -84,6 +84,15 @@ def late_sql_of(is_late: LateCheck | None) -> str | None:
     return positions_sql() if positions_sql is not None else None
 
 
+def customer_slots(customers: Sequence[Sequence[str]]) -> dict[str, list[int]]:
+    """{ingest id: the positions of the customers listing it} (`usage_by_customer`)."""
+    slots: dict[str, list[int]] = {}
+    for index, ids in enumerate(customers):
+        for ingest_id in dict.fromkeys(ids):
+            slots.setdefault(ingest_id, []).append(index)
+    return slots
+
+
 def late_flags(events: Sequence[Event], is_late: LateCheck | None) -> list[bool]:
     if is_late is None:
         return [False] * len(events)
@@ -129,6 +138,21 @@ class EventStore(abc.ABC):
         """The metric per segment and group (UNIQUE: distinct values over each whole segment).
         `only` = (group key, values): just the events whose value of that key (in the full group
         values, before rolling up) is one of `values` (a contract's usage filter)."""
+
+    @abc.abstractmethod
+    def usage_by_customer(
+        self,
+        *,
+        metric: BillableMetric,
+        customers: Sequence[Sequence[str]],
+        starting_at: datetime,
+        ending_before: datetime,
+        group_keys: Sequence[str],
+    ) -> list[GroupUsage]:
+        """`usage_by_segment` over one window for many customers, each given as its ingest ids:
+        one answer per customer, in order, the same as reading each alone (UNIQUE: distinct
+        values over all the ids of the customer), from one read grouped by customer (the alert
+        worker reads a batch of customers this way)."""
 
     @abc.abstractmethod
     def unique_first_seen(

@@ -35,15 +35,12 @@ from . import serializers as s
 
 TAGS = ["Alerts and notifications"]
 REFUSED = {
-    "custom_field_filters": "Custom fields cannot be filtered on yet; leave custom_field_filters out.",
-    "alert_specifiers": "Custom fields cannot be filtered on yet; leave alert_specifiers out.",
+    "alert_specifiers": "Alert specifiers (grouping by a key, exclusions) are not supported; "
+    "filter on custom fields with custom_field_filters.",
     "plan_id": "Plans do not exist in this product; alerts apply to contracts.",
     "seat_filter": "Seats do not exist in this product.",
     "credit_grant_type_filters": "Legacy credit grants do not exist in this product.",
 }
-BALANCE_TYPES = {
-    t for t in Alert.Type.values if t.startswith("low_remaining") and "days" not in t
-} | {Alert.Type.COMMIT_SEGMENT_DAYS, Alert.Type.CREDIT_SEGMENT_DAYS}
 
 
 def _bad(field: str, message: str):
@@ -73,7 +70,7 @@ def _alert_fields(data: dict) -> dict:
             raise _bad(name, message)
     if data.get("access_type") == "QUANTITY":
         raise _bad("access_type", "Only SPEND balances exist in this product.")
-    if data.get("access_type") and alert_type not in BALANCE_TYPES:
+    if data.get("access_type") and alert_type not in Alert.BALANCE_TYPES:
         raise _bad("access_type", "Only for commit and credit balance alerts.")
     fields = {
         "name": data["name"],
@@ -122,6 +119,12 @@ def _alert_fields(data: dict) -> dict:
         if alert_type != Alert.Type.INVOICE_TOTAL:
             raise _bad("invoice_types_filter", "Only for invoice_total_reached.")
         fields["invoice_types_filter"] = sorted(set(data["invoice_types_filter"]))
+    if data.get("custom_field_filters"):
+        # What each entity may filter and whether the key is declared: Alert.clean().
+        fields["custom_field_filters"] = [
+            {"entity": f["entity"], "key": f["key"], "value": f["value"]}
+            for f in data["custom_field_filters"]
+        ]
     return fields
 
 

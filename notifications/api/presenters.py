@@ -27,6 +27,8 @@ def alert_json(alert: Alert, state: CustomerAlert | None) -> dict:
         data["group_values"] = alert.group_values
     if alert.invoice_types_filter:
         data["invoice_types_filter"] = alert.invoice_types_filter
+    if alert.custom_field_filters:
+        data["custom_field_filters"] = alert.custom_field_filters
     return {k: v for k, v in data.items() if v is not None}
 
 

@@ -5,6 +5,8 @@ from rest_framework import serializers
 from catalog.api.fields import NumberField
 from core.api import EnumField, StrictBooleanField, StrictCharField, UUIDStringField
 
+from ..models import Alert
+
 # Metronome's types this product has no object for (plans, seats, legacy credit grants).
 UNSUPPORTED_TYPES = {
     "low_credit_balance_reached": "legacy credit grants",
@@ -19,6 +21,17 @@ class GroupValueIn(serializers.Serializer):
     value = StrictCharField(required=False)
 
 
+class CustomFieldFilterIn(serializers.Serializer):
+    entity = serializers.ChoiceField(
+        choices=list(Alert.FILTER_ENTITIES),
+        error_messages={
+            "invalid_choice": "'{input}' is not one of " + ", ".join(Alert.FILTER_ENTITIES) + "."
+        },
+    )
+    key = StrictCharField()
+    value = StrictCharField()
+
+
 class AlertCreateIn(serializers.Serializer):
     alert_type = StrictCharField()
     name = StrictCharField(max_length=200)
@@ -28,7 +41,7 @@ class AlertCreateIn(serializers.Serializer):
     billable_metric_id = UUIDStringField(required=False)
     credit_grant_type_filters = serializers.ListField(child=StrictCharField(), required=False)
     credit_type_id = UUIDStringField(required=False)
-    custom_field_filters = serializers.ListField(child=serializers.DictField(), required=False)
+    custom_field_filters = CustomFieldFilterIn(many=True, required=False)
     customer_id = UUIDStringField(required=False)
     evaluate_on_create = StrictBooleanField(required=False, default=True)
     group_values = GroupValueIn(many=True, required=False)

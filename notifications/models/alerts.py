@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from catalog import money
 from catalog.models import MONEY, BillableMetric, PricingUnit
+from core.custom_fields import custom_field_keys
 from customers.models import Customer
 
 
@@ -61,6 +62,29 @@ class Alert(models.Model):
     PERCENTAGE = frozenset(
         {Type.COMMIT_PERCENTAGE, Type.CREDIT_PERCENTAGE, Type.COMBINED_PERCENTAGE}
     )
+    COMMIT_TYPES = frozenset(
+        {Type.COMMIT_BALANCE, Type.COMMIT_PERCENTAGE, Type.COMMIT_SEGMENT_DAYS}
+    )
+    CREDIT_TYPES = frozenset(
+        {Type.CREDIT_BALANCE, Type.CREDIT_PERCENTAGE, Type.CREDIT_SEGMENT_DAYS}
+    )
+    COMBINED_TYPES = frozenset({Type.COMBINED_BALANCE, Type.COMBINED_PERCENTAGE})
+    BALANCE_TYPES = COMMIT_TYPES | CREDIT_TYPES | COMBINED_TYPES
+
+    # Metronome's custom field filter entities: the custom field entity types (`core.custom_fields`)
+    # whose values they read, and the alert types each may filter.
+    FILTER_ENTITIES = {
+        "Contract": ("contract",),
+        "Commit": ("commit",),
+        "ContractCredit": ("contract_credit",),
+        "ContractCreditOrCommit": ("commit", "contract_credit"),
+    }
+    FILTERABLE = {
+        "Contract": frozenset(Type.values),
+        "Commit": COMMIT_TYPES | COMBINED_TYPES,
+        "ContractCredit": CREDIT_TYPES | COMBINED_TYPES,
+        "ContractCreditOrCommit": BALANCE_TYPES,
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -88,6 +112,12 @@ class Alert(models.Model):
         default=list, blank=True, help_text='Usage alerts: [{"key": ..., "value": ...}].'
     )
     invoice_types_filter = models.JSONField(default=list, blank=True)
+    custom_field_filters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"entity": "Contract" | "Commit" | "ContractCredit" | '
+        '"ContractCreditOrCommit", "key": ..., "value": ...}]: all must match.',
+    )
     evaluate_on_create = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
@@ -121,8 +151,59 @@ class Alert(models.Model):
             errors["threshold"] = "The threshold cannot be negative."
         if self.type in self.PERCENTAGE and self.threshold is not None and self.threshold > 100:
             errors["threshold"] = "A percentage threshold is from 0 to 100."
+        errors.update(self._custom_field_filter_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _custom_field_filter_errors(self) -> dict:
+        """Each filter names a known entity that fits the alert type, a key declared for that
+        entity (`/v1/customFields/addKey`; checked when the alert is made: a key removed later
+        only makes the filter match nothing) and a string value."""
+        filters = self.custom_field_filters
+        if not isinstance(filters, list):
+            return {"custom_field_filters": "Must be a list."}
+        entities = [
+            e
+            for f in filters
+            if isinstance(f, dict)
+            for e in self.FILTER_ENTITIES.get(f.get("entity"), ())
+        ]
+        declared = None
+        if self._state.adding:
+            declared = set()
+            if entities:
+                keys = custom_field_keys(entities=set(entities))
+                declared = set(keys.values_list("entity", "key"))
+        for index, item in enumerate(filters):
+            at = f"custom_field_filters[{index}]"
+            if not isinstance(item, dict):
+                return {at: "Must be an object with entity, key and value."}
+            entity, key, value = item.get("entity"), item.get("key"), item.get("value")
+            if entity not in self.FILTER_ENTITIES:
+                return {
+                    f"{at}.entity": f"'{entity}' is not one of {', '.join(self.FILTER_ENTITIES)}."
+                }
+            if self.type not in self.FILTERABLE[entity]:
+                return {f"{at}.entity": f"A {entity} filter does not apply to {self.type} alerts."}
+            if not isinstance(key, str) or not key:
+                return {f"{at}.key": "Required (a custom field key)."}
+            kept = self.FILTER_ENTITIES[entity]
+            if declared is not None and not any((kind, key) in declared for kind in kept):
+                return {
+                    f"{at}.key": f"'{key}' is not a custom field key of {' or '.join(kept)}; add "
+                    "it with /v1/customFields/addKey first."
+                }
+            if not isinstance(value, str):
+                return {f"{at}.value": "Required (the value to match, a string)."}
+        return {}
+
+    @property
+    def custom_field_filters_label(self) -> str:
+        """The filters as a person reads them ("Contract team = platform and ...")."""
+        return " and ".join(
+            f"{f.get('entity')} {f.get('key')} = {f.get('value')}"
+            for f in self.custom_field_filters or []
+        )
 
     @property
     def is_high(self) -> bool:

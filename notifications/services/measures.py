@@ -1,6 +1,22 @@
 """What each alert type measures for a customer now, from the selectors the draft invoice uses
 (`invoicing.selectors`): the drafts rated now, balances net of what drafts draw, the usage of the
-current billing period. Each is read once for a batch of customers (`BatchValues`)."""
+current billing period. Each is read once for a batch of customers (`BatchValues`).
+
+Custom field filters (Metronome's `custom_field_filters`, all of them must match) narrow what an
+alert measures (`_passes`), with the values the entities carry at the evaluation:
+- balance alerts (commit, credit, combined, their percentages, segment days) count only the
+  commits and credits that pass: a `Commit` / `ContractCredit` / `ContractCreditOrCommit`
+  filter reads the balance's own custom field (a `Commit` filter lets no credit through, a
+  `ContractCredit` filter no commit), a `Contract` filter the custom fields of the contract the
+  balance belongs to (a customer-level balance: of one of the contracts it applies to, every
+  contract of the customer when it names none);
+- spend, invoice total and monthly total alerts count only the invoices of the contracts that
+  pass their `Contract` filters; a usage alert measures the current billing period of the first
+  contract that passes (by its usage draft).
+A customer none of whose contracts or balances pass is still evaluated: it has nothing to
+measure, so its state is `ok` and nothing fires (as for a customer without a draft). A change of
+value re-evaluates the customers it concerns (`custom_fields.changed`, notifications.handlers).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +27,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from customers import selectors as customer_selectors
-from customers.models import Commit, Credit, Customer, IngestAlias
+from customers.models import Commit, Contract, Credit, Customer, IngestAlias
 from invoicing import selectors as invoice_selectors
 from invoicing.models import Invoice
 from invoicing.usage import GroupUsage, metric_usage_by_customer, metric_usage_by_group
@@ -65,12 +81,14 @@ class BatchValues:
 
     def usage(self, alert: Alert, customer: Customer, period) -> GroupUsage:
         """The usage `alert` measures for `customer` over `period`, read for every customer of
-        the batch in that period at once (one read per metric, group keys and period)."""
+        the batch whose period for this alert is the same at once (one read per metric, group
+        keys and period)."""
         keys = [g["key"] for g in alert.group_values]
-        read = (alert.billable_metric_id, tuple(keys), period)
+        contracts = self.contracts_passing(alert)
+        read = (alert.billable_metric_id, tuple(keys), period, contracts)
         if read not in self._usage:
             start, end = period
-            same = [c for c in self.customers if self.period(c) == period]
+            same = [c for c in self.customers if self.period(c, contracts) == period]
             ids = {c.pk: self.ingest_ids[c.pk] for c in same}
             shared = metric_usage_by_customer(
                 metric=alert.billable_metric,
@@ -94,25 +112,61 @@ class BatchValues:
             }
         return self._usage[read][customer.pk]
 
-    def period(self, customer: Customer) -> tuple[datetime, datetime] | None:
-        """The customer's current billing period: its usage draft's, else the selector's."""
-        if customer.pk not in self._periods:
+    def period(
+        self, customer: Customer, contracts: frozenset | None = None
+    ) -> tuple[datetime, datetime] | None:
+        """The customer's current billing period: its usage draft's, else the selector's. With
+        `contracts` (the ids a Contract filter lets through), only those contracts' usage
+        drafts count, and a customer without one has none."""
+        if (customer.pk, contracts) not in self._periods:
             found = None
             for invoice in self.draft_invoices:
                 if (
                     invoice.customer_id == customer.pk
                     and invoice.type == Invoice.Type.USAGE
                     and invoice.end_timestamp > self.now
+                    and (contracts is None or invoice.contract_id in contracts)
                 ):
                     found = (invoice.start_timestamp, invoice.end_timestamp)
                     break
-            if found is None:
+            if found is None and contracts is None:
                 current = customer_selectors.customer_current_period(
                     customer=customer, now=self.now
                 )
                 found = current[:2] if current else None
-            self._periods[customer.pk] = found
-        return self._periods[customer.pk]
+            self._periods[customer.pk, contracts] = found
+        return self._periods[customer.pk, contracts]
+
+    @cached_property
+    def contracts(self) -> dict:
+        """{contract id: (customer id, custom fields)} for the batch's contracts (read when a
+        filter asks)."""
+        rows = Contract.objects.filter(customer_id__in=self.ids).values_list(
+            "pk", "customer_id", "custom_fields"
+        )
+        return {pk: (customer_id, fields or {}) for pk, customer_id, fields in rows}
+
+    def term_contracts(self, term) -> list:
+        """The contracts a commit or credit belongs to: its contract, else (a customer-level
+        balance) the contracts it applies to, all of its customer's when it names none."""
+        if term.contract_id:
+            return [term.contract_id]
+        named = [c.pk for c in term.applicable_contracts.all()]
+        return named or [
+            pk for pk, (owner, _) in self.contracts.items() if owner == term.customer_id
+        ]
+
+    def contracts_passing(self, alert: Alert) -> frozenset | None:
+        """The batch's contracts whose custom fields pass the alert's Contract filters (None:
+        the alert has none)."""
+        wanted = [f for f in alert.custom_field_filters if f["entity"] == "Contract"]
+        if not wanted:
+            return None
+        return frozenset(
+            pk
+            for pk, (_, fields) in self.contracts.items()
+            if all(fields.get(f["key"]) == f["value"] for f in wanted)
+        )
 
     @cached_property
     def month(self) -> tuple[datetime, datetime]:
@@ -185,10 +239,28 @@ class CustomerValues:
     def held(self) -> dict:
         return self.batch.held
 
-    @property
-    def period(self) -> tuple[datetime, datetime] | None:
-        """The current billing period: its usage draft's, else the selector's."""
-        return self.batch.period(self.customer)
+    def period(self, alert: Alert) -> tuple[datetime, datetime] | None:
+        """The current billing period the alert measures: see `BatchValues.period`."""
+        return self.batch.period(self.customer, self.batch.contracts_passing(alert))
+
+
+def _passes(alert: Alert, values: CustomerValues, contract_ids, term=None) -> bool:
+    """Whether an invoice of one of `contract_ids`, or the balance `term` (applying to them),
+    passes every custom field filter of the alert (see the module's docstring)."""
+    if not alert.custom_field_filters:
+        return True
+    passing = values.batch.contracts_passing(alert)
+    if passing is not None and passing.isdisjoint(contract_ids):
+        return False
+    if term is None:
+        return True
+    kind = "commit" if term._meta.model_name == "commit" else "contract_credit"
+    fields = term.custom_fields or {}
+    return all(
+        kind in Alert.FILTER_ENTITIES[item["entity"]] and fields.get(item["key"]) == item["value"]
+        for item in alert.custom_field_filters
+        if item["entity"] != "Contract"
+    )
 
 
 def _line_matches(line, group_values: list[dict]) -> bool:
@@ -203,6 +275,7 @@ def _spend(alert: Alert, values: CustomerValues) -> list[Measure]:
         if v.invoice.type == Invoice.Type.USAGE
         and v.invoice.end_timestamp > values.now
         and v.invoice.credit_type_id == alert.credit_type_id
+        and _passes(alert, values, [v.invoice.contract_id])
     ]
     measures = []
     for view in current:
@@ -224,7 +297,11 @@ def _spend(alert: Alert, values: CustomerValues) -> list[Measure]:
 
 
 def _monthly(alert: Alert, values: CustomerValues) -> list[Measure]:
-    rows = [(i, t) for i, t in values.month_invoices if i.credit_type_id == alert.credit_type_id]
+    rows = [
+        (i, t)
+        for i, t in values.month_invoices
+        if i.credit_type_id == alert.credit_type_id and _passes(alert, values, [i.contract_id])
+    ]
     if not rows:
         return []
     total = sum((t for _, t in rows), Decimal(0))
@@ -248,6 +325,8 @@ def _invoice_total(alert: Alert, values: CustomerValues) -> list[Measure]:
             continue
         if wanted and invoice.type not in wanted:
             continue
+        if not _passes(alert, values, [invoice.contract_id]):
+            continue
         measures.append(
             Measure(
                 subject=str(invoice.pk),
@@ -260,10 +339,11 @@ def _invoice_total(alert: Alert, values: CustomerValues) -> list[Measure]:
 
 
 def _usage(alert: Alert, values: CustomerValues) -> list[Measure]:
-    if values.period is None:
+    period = values.period(alert)
+    if period is None:
         return []
-    start, _ = values.period
-    usage = values.batch.usage(alert, values.customer, values.period)
+    start, _ = period
+    usage = values.batch.usage(alert, values.customer, period)
     wanted = tuple(g.get("value") for g in alert.group_values)
     quantity = sum(
         (q for group, q in usage.items() if q is not None and tuple(group) == wanted),
@@ -294,6 +374,7 @@ def _terms(alert: Alert, values: CustomerValues, kinds: tuple[str, ...]) -> list
         and t.archived_at is None
         and t.credit_type_id == alert.credit_type_id
         and _active(t, values.now)
+        and _passes(alert, values, values.batch.term_contracts(t), t)
     ]
 
 

@@ -76,7 +76,71 @@ def test_alert_errors_are_400_with_a_message(client, world):
             threshold=1,
             custom_field_filters=[{"entity": "Contract", "key": "tier", "value": "gold"}],
         )
-    assert custom.value.body["message"].startswith("custom_field_filters: Custom fields")
+    assert custom.value.body["message"] == (
+        "custom_field_filters[0].key: 'tier' is not a custom field key of contract; add it with "
+        "/v1/customFields/addKey first."
+    )
+
+
+def test_alerts_filtered_on_custom_fields_show_their_filters(client, world):
+    customer = world["customer"].id
+    client.v1.custom_fields.add_key(entity="contract", key="tier", enforce_uniqueness=False)
+    client.v1.custom_fields.add_key(entity="commit", key="team", enforce_uniqueness=False)
+    filters = [
+        {"entity": "Contract", "key": "tier", "value": "gold"},
+        {"entity": "Commit", "key": "team", "value": "eu"},
+    ]
+    balance = client.v1.alerts.create(
+        alert_type="low_remaining_commit_balance_reached",
+        name="EU team's commit is low",
+        threshold=500,
+        customer_id=customer,
+        custom_field_filters=filters,
+    )
+    spend = client.v1.alerts.create(
+        alert_type="spend_threshold_reached",
+        name="Gold contracts' spend",
+        threshold=10000,
+        custom_field_filters=filters[:1],
+    )
+
+    got = client.v1.customers.alerts.retrieve(alert_id=balance.data.id, customer_id=customer)
+    assert [f.to_dict() for f in got.data.alert.custom_field_filters] == filters
+    listed = {
+        row.alert.id: row.alert for row in client.v1.customers.alerts.list(customer_id=customer)
+    }
+    assert [f.to_dict() for f in listed[spend.data.id].custom_field_filters] == filters[:1]
+    assert [f.to_dict() for f in listed[balance.data.id].custom_field_filters] == filters
+
+    for bad, message in (
+        (
+            {"entity": "Commit", "key": "team", "value": "eu"},
+            "custom_field_filters[0].entity: A Commit filter does not apply to "
+            "spend_threshold_reached alerts.",
+        ),
+        (
+            {"entity": "Contract", "key": "team", "value": "eu"},
+            "custom_field_filters[0].key: 'team' is not a custom field key of contract; add it "
+            "with /v1/customFields/addKey first.",
+        ),
+        (
+            {"entity": "Customer", "key": "tier", "value": "gold"},
+            "custom_field_filters[0].entity: 'Customer' is not one of Contract, Commit, "
+            "ContractCredit, ContractCreditOrCommit.",
+        ),
+        (
+            {"entity": "Contract", "key": "tier"},
+            "custom_field_filters[0].value: This field is required.",
+        ),
+    ):
+        with pytest.raises(metronome.BadRequestError) as refused:
+            client.v1.alerts.create(
+                alert_type="spend_threshold_reached",
+                name="x",
+                threshold=1,
+                custom_field_filters=[bad],
+            )
+        assert refused.value.body["message"] == message
 
 
 def test_offset_notifications_and_system_notifications(client):

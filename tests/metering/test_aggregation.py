@@ -679,3 +679,75 @@ def test_usage_by_customer_reads_many_customers_at_once_as_each_alone():
         group_keys=["region"],
     )
     assert by_region["acme"] == {("eu",): Decimal("7"), ("us",): Decimal("7")}
+
+
+def test_usage_by_customer_is_one_grouped_read_of_the_store(monkeypatch, django_assert_num_queries):
+    acme, globex = CustomerFactory(), CustomerFactory()
+    IngestAliasFactory(customer=acme, alias="acme-eu")
+    unique = BillableMetricFactory(
+        aggregation_type="UNIQUE", aggregation_key="user", group_keys=[["region"]]
+    )
+    ingest(
+        # user "a" arrives under the customer's id and under its alias: one distinct user
+        ev(str(acme.id), {"user": "a", "region": "eu"}, at=NOW - timedelta(hours=5)),
+        ev("acme-eu", {"user": "a", "region": "eu"}, at=NOW - timedelta(hours=2)),
+        ev("acme-eu", {"user": "b", "region": "eu"}, at=NOW - timedelta(hours=2)),
+        ev("acme-eu", {"user": "c", "region": "us"}, at=NOW - timedelta(hours=1)),
+        ev(str(globex.id), {"user": "a", "region": "eu"}, at=NOW - timedelta(hours=1)),
+        ev(str(globex.id), {"user": "z", "region": "eu"}, at=START - timedelta(hours=1)),
+    )
+    store = type(selectors.event_store())
+
+    def one_at_a_time(*args, **kwargs):
+        raise AssertionError("read one customer at a time")
+
+    monkeypatch.setattr(store, "usage_by_segment", one_at_a_time)
+    ids = {
+        "acme": [str(acme.id), "acme-eu"],
+        "globex": [str(globex.id)],
+        "alias only": ["acme-eu"],  # an id listed under two keys counts for each
+    }
+    queries = 1 if selectors.event_store().name == "relational" else 0
+    with django_assert_num_queries(queries):
+        got = selectors.usage_by_customer(
+            metric=unique,
+            customer_ids=ids,
+            starting_at=START,
+            ending_before=END,
+            group_keys=["region"],
+        )
+    assert got == {
+        "acme": {("eu",): Decimal("2"), ("us",): Decimal("1")},
+        "globex": {("eu",): Decimal("1")},
+        "alias only": {("eu",): Decimal("2"), ("us",): Decimal("1")},
+    }
+    assert (
+        selectors.usage_by_customer(
+            metric=unique, customer_ids={}, starting_at=START, ending_before=END, group_keys=[]
+        )
+        == {}
+    )
+
+
+def test_usage_by_customer_keeps_each_customers_latest_and_max_apart():
+    acme, globex = CustomerFactory(), CustomerFactory()
+    IngestAliasFactory(customer=acme, alias="acme-us")
+    latest = BillableMetricFactory(aggregation_type="LATEST", aggregation_key="n")
+    high = BillableMetricFactory(aggregation_type="MAX", aggregation_key="n")
+    total = BillableMetricFactory(aggregation_type="SUM", aggregation_key="n")
+    ingest(
+        ev("acme-us", {"n": "9.5"}, at=NOW - timedelta(hours=4)),
+        ev(str(acme.id), {"n": "1.25"}, at=NOW - timedelta(hours=2)),
+        ev(str(globex.id), {"n": "30"}, at=NOW - timedelta(hours=3)),
+        ev(str(globex.id), {"n": "0.001"}, at=NOW - timedelta(hours=1)),
+    )
+    ids = {"acme": [str(acme.id), "acme-us"], "globex": [str(globex.id)]}
+
+    def read(metric):
+        return selectors.usage_by_customer(
+            metric=metric, customer_ids=ids, starting_at=START, ending_before=END, group_keys=[]
+        )
+
+    assert read(latest) == {"acme": {(): Decimal("1.25")}, "globex": {(): Decimal("0.001")}}
+    assert read(high) == {"acme": {(): Decimal("9.5")}, "globex": {(): Decimal("30")}}
+    assert read(total) == {"acme": {(): Decimal("10.75")}, "globex": {(): Decimal("30.001")}}

@@ -156,3 +156,35 @@ def test_the_command_prints_the_secret_once_and_refuses_a_bad_url(capsys):
     ):
         call_command("webhook_endpoint_add", "hooks.example.com")
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_an_alerts_custom_field_filters_show_on_its_page_and_the_customer_page(client):
+    customer = CustomerFactory()
+    alert = AlertFactory(
+        customer=customer,
+        name="Gold spend",
+        custom_field_filters=[
+            {"entity": "Contract", "key": "tier", "value": "gold"},
+            {"entity": "Contract", "key": "region", "value": "eu"},
+        ],
+    )
+    shown = "Contract tier = gold and Contract region = eu"
+    page = reverse("admin:notifications_alert_change", args=[alert.pk])
+    client.force_login(_staff("view_customer"))
+    assert client.get(page).status_code == 403
+    html = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content
+    assert shown in html.decode()
+
+    User.objects.filter(username="dev").delete()
+    client.force_login(_staff("view_alert"))
+    html = client.get(page).content.decode()
+    assert "Custom field filters" in html
+    assert shown in html
+
+
+def test_saving_an_alert_whose_filter_key_was_removed_since_is_not_refused(admin_client):
+    alert = AlertFactory(
+        custom_field_filters=[{"entity": "Contract", "key": "gone", "value": "x"}],
+    )
+    page = reverse("admin:notifications_alert_change", args=[alert.pk])
+    assert admin_client.post(page, {}).status_code == 302

@@ -39,8 +39,30 @@ def post(api_client):
         ({"threshold": "lots"}, "threshold: Must be a number."),
         (
             {"custom_field_filters": [{"entity": "Contract", "key": "k", "value": "v"}]},
-            "custom_field_filters: Custom fields cannot be filtered on yet; leave "
-            "custom_field_filters out.",
+            "custom_field_filters[0].key: 'k' is not a custom field key of contract; add it with "
+            "/v1/customFields/addKey first.",
+        ),
+        (
+            {"custom_field_filters": [{"entity": "Plan", "key": "k", "value": "v"}]},
+            "custom_field_filters[0].entity: 'Plan' is not one of Contract, Commit, "
+            "ContractCredit, ContractCreditOrCommit.",
+        ),
+        (
+            {"custom_field_filters": [{"entity": "Contract", "key": "k"}]},
+            "custom_field_filters[0].value: This field is required.",
+        ),
+        (
+            {"custom_field_filters": [{"entity": "Commit", "key": "k", "value": "v"}]},
+            "custom_field_filters[0].entity: A Commit filter does not apply to "
+            "spend_threshold_reached alerts.",
+        ),
+        (
+            {"custom_field_filters": {"entity": "Contract"}},
+            "custom_field_filters: Expected a list of items",
+        ),
+        (
+            {"alert_specifiers": [{"custom_field_filters": []}]},
+            "alert_specifiers: Alert specifiers (grouping by a key, exclusions) are not supported",
         ),
         ({"plan_id": UNKNOWN}, "plan_id: Plans do not exist in this product;"),
         ({"access_type": "QUANTITY"}, "access_type: Only SPEND balances exist in this product."),
@@ -55,6 +77,37 @@ def test_alert_create_refuses_bad_input_and_stores_nothing(post, body, message):
     full = {"alert_type": "spend_threshold_reached", "name": "x", "threshold": 10, **body}
     assert error(post("/v1/alerts/create", full), 400).startswith(message)
     assert not Alert.objects.exists()
+
+
+def test_each_custom_field_filter_must_name_a_key_of_its_entity(post):
+    for entity, key in (("commit", "team"), ("contract", "tier")):
+        body = {"entity": entity, "key": key, "enforce_uniqueness": False}
+        assert post("/v1/customFields/addKey", body).status_code == 200
+    body = {
+        "alert_type": "low_remaining_contract_credit_and_commit_balance_reached",
+        "name": "x",
+        "threshold": 10,
+        "custom_field_filters": [
+            {"entity": "Commit", "key": "team", "value": "eu"},
+            {"entity": "ContractCredit", "key": "team", "value": "eu"},
+        ],
+    }
+    assert error(post("/v1/alerts/create", body), 400) == (
+        "custom_field_filters[1].key: 'team' is not a custom field key of contract_credit; add "
+        "it with /v1/customFields/addKey first."
+    )
+    body["custom_field_filters"][1] = {
+        "entity": "ContractCreditOrCommit",
+        "key": "team",
+        "value": "eu",
+    }
+    body["custom_field_filters"].append({"entity": "Contract", "key": "tier", "value": "gold"})
+    alert = Alert.objects.get(pk=data(post("/v1/alerts/create", body))["id"])
+    assert alert.custom_field_filters == [
+        {"entity": "Commit", "key": "team", "value": "eu"},
+        {"entity": "ContractCreditOrCommit", "key": "team", "value": "eu"},
+        {"entity": "Contract", "key": "tier", "value": "gold"},
+    ]
 
 
 def test_a_reused_uniqueness_key_is_a_409(post):

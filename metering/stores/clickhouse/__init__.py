@@ -54,6 +54,7 @@ from ..base import (
     GroupUsage,
     StoredEvent,
     StoreResult,
+    customer_slots,
     firsts_in_batch,
     late_flags,
 )
@@ -327,28 +328,43 @@ class ClickHouseStore(EventStore):
     def usage_by_segment(
         self, *, metric, customer_ids, bounds, group_keys, only=None
     ) -> list[GroupUsage]:
-        segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
+        return self._usage(metric, customer_ids, bounds, group_keys, len(bounds) - 1, only=only)
+
+    def usage_by_customer(
+        self, *, metric, customers, starting_at, ending_before, group_keys
+    ) -> list[GroupUsage]:
+        owners = customer_slots(customers)
+        if not owners:
+            return [{} for _ in customers]
+        bounds = [starting_at, ending_before]
+        return self._usage(metric, list(owners), bounds, group_keys, len(customers), owners=owners)
+
+    def _usage(self, metric, customer_ids, bounds, group_keys, slots, *, only=None, owners=None):
+        """The answers of one grouped read: per segment, or per customer with `owners`."""
+        answers: list[GroupUsage] = [{} for _ in range(slots)]
         metric_id = str(metric.pk)
         aggregation = metric.aggregation_type
         if aggregation == BillableMetric.AggregationType.UNIQUE:
             query = sql.distinct_counts(
-                self.database, metric_id, customer_ids, bounds, group_keys, only
+                self.database, metric_id, customer_ids, bounds, group_keys, only, owners
             )
-            for segment, *rest in self.client.rows(query):
-                segments[segment][tuple(rest[:-1])] = Decimal(rest[-1])
-            return segments
-        query = sql.rolled_up(self.database, aggregation, metric_id, customer_ids, bounds, only)
-        states: list[dict] = [{} for _ in segments]
+            for slot, *rest in self.client.rows(query):
+                answers[slot][tuple(rest[:-1])] = Decimal(rest[-1])
+            return answers
+        query = sql.rolled_up(
+            self.database, aggregation, metric_id, customer_ids, bounds, only, owners
+        )
+        states: list[dict] = [{} for _ in answers]
         groups: dict[str, tuple] = {}
-        for segment, group_text, *measures in self.client.rows(query):
+        for slot, group_text, *measures in self.client.rows(query):
             group = groups.get(group_text)
             if group is None:
                 values = json.loads(group_text)
                 group = groups[group_text] = tuple(values.get(k) for k in group_keys)
-            _roll(states[segment], group, aggregation, measures)
+            _roll(states[slot], group, aggregation, measures)
         for index, bucket in enumerate(states):
-            segments[index].update({group: _value(aggregation, s) for group, s in bucket.items()})
-        return segments
+            answers[index].update({group: _value(aggregation, s) for group, s in bucket.items()})
+        return answers
 
     def unique_first_seen(self, *, metric, customer_ids, bounds, group_keys) -> list[GroupUsage]:
         segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]

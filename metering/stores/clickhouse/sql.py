@@ -50,9 +50,23 @@ def segment_of(bounds: Sequence[datetime], column: str = "hour") -> str:
     return f"toUInt32(arrayCount(b -> b <= toUInt32({column}), [{epochs}]) - 1)"
 
 
-def _range(database, kind, metric_id, customer_ids, start, end, only=None) -> str:
+def _slots(bounds: Sequence[datetime], owners: dict[str, list[int]] | None) -> tuple[str, str]:
+    """(a row's slot, an ARRAY JOIN): the segment of its hour, or with `owners` (ingest id ->
+    positions of the customers it belongs to) each position of its customer id, from a literal
+    map (a row counts once for every customer listing its id)."""
+    if owners is None:
+        return segment_of(bounds), ""
+    pairs = ", ".join(
+        f"{text(ingest_id)}, CAST([{', '.join(str(int(s)) for s in slots)}] AS Array(UInt32))"
+        for ingest_id, slots in owners.items()
+    )
+    return "slot", f" ARRAY JOIN map({pairs})[customer_id] AS slot"
+
+
+def _range(database, kind, metric_id, customer_ids, start, end, only=None, join="") -> str:
     """The rows of one kind of a metric's customers and hours; `only` = (group key, values):
-    just the rows whose full group values carry one of `values` under that key."""
+    just the rows whose full group values carry one of `values` under that key; `join` an
+    ARRAY JOIN (`_slots`)."""
     where = ""
     if only is not None:
         key, values = only
@@ -61,7 +75,7 @@ def _range(database, kind, metric_id, customer_ids, start, end, only=None) -> st
             f"IN {texts(sorted(values))}"
         )
     return (
-        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"FROM {database}.usage{join} WHERE customer_id IN {texts(customer_ids)} "
         f"AND kind = '{kind}' AND metric_id = {text(metric_id)} "
         f"AND hour >= {hour(start)} AND hour < {hour(end)}{where}"
     )
@@ -75,11 +89,15 @@ _MEASURES = {
 }
 
 
-def rolled_up(database, aggregation, metric_id, customer_ids, bounds, only=None) -> str:
-    """(segment, group values JSON, measures...) for COUNT, SUM, MAX or LATEST."""
-    rows = _range(database, "aggregate", metric_id, customer_ids, bounds[0], bounds[-1], only)
+def rolled_up(
+    database, aggregation, metric_id, customer_ids, bounds, only=None, owners=None
+) -> str:
+    """(segment, group values JSON, measures...) for COUNT, SUM, MAX or LATEST; with `owners`
+    the customer's position instead of the segment (`_slots`)."""
+    slot, join = _slots(bounds, owners)
+    rows = _range(database, "aggregate", metric_id, customer_ids, bounds[0], bounds[-1], only, join)
     return (
-        f"SELECT {segment_of(bounds)} AS segment, group_values, {_MEASURES[aggregation]} "
+        f"SELECT {slot} AS segment, group_values, {_MEASURES[aggregation]} "
         f"{rows} "
         f"GROUP BY segment, group_values"
     )
@@ -96,11 +114,15 @@ def _group_names(group_keys: Sequence[str]) -> str:
     return "".join(f", k{i}" for i in range(len(group_keys)))
 
 
-def distinct_counts(database, metric_id, customer_ids, bounds, group_keys, only=None) -> str:
-    """(segment, key values..., distinct values) for UNIQUE over each whole segment."""
-    rows = _range(database, "distinct", metric_id, customer_ids, bounds[0], bounds[-1], only)
+def distinct_counts(
+    database, metric_id, customer_ids, bounds, group_keys, only=None, owners=None
+) -> str:
+    """(segment, key values..., distinct values) for UNIQUE over each whole segment; with
+    `owners` over the whole window per customer (`_slots`)."""
+    slot, join = _slots(bounds, owners)
+    rows = _range(database, "distinct", metric_id, customer_ids, bounds[0], bounds[-1], only, join)
     return (
-        f"SELECT {segment_of(bounds)} AS segment{_group_columns(group_keys)}, "
+        f"SELECT {slot} AS segment{_group_columns(group_keys)}, "
         f"uniqExact(transaction_id) {rows} "
         f"GROUP BY segment{_group_names(group_keys)}"
     )

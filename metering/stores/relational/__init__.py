@@ -36,6 +36,9 @@ class RelationalStore(EventStore):
     def usage_by_segment(self, *, metric, customer_ids, bounds, group_keys, only=None):
         return reads.usage_by_segment(metric, customer_ids, bounds, group_keys, only)
 
+    def usage_by_customer(self, *, metric, customers, starting_at, ending_before, group_keys):
+        return reads.usage_by_customer(metric, customers, starting_at, ending_before, group_keys)
+
     def unique_first_seen(self, *, metric, customer_ids, bounds, group_keys):
         return reads.unique_first_seen(metric, customer_ids, bounds, group_keys)
 

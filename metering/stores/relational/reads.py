@@ -31,7 +31,7 @@ from ...models import (
     MetricDistinctValue,
     UsageEvent,
 )
-from ..base import CustomerIdActivity, Group, GroupUsage, StoredEvent
+from ..base import CustomerIdActivity, Group, GroupUsage, StoredEvent, customer_slots
 from .ingest import _q
 
 
@@ -44,6 +44,48 @@ def usage_by_segment(metric, customer_ids, bounds, group_keys, only=None) -> lis
     else:
         _rolled_up(metric, list(customer_ids), bounds, group_keys, segments, only)
     return segments
+
+
+def usage_by_customer(
+    metric, customers, starting_at, ending_before, group_keys
+) -> list[GroupUsage]:
+    """One window's usage of many customers (each a list of ingest ids), in one read grouped by
+    customer: the customer's position takes the place of the segment (`_slots`)."""
+    answers: list[GroupUsage] = [{} for _ in customers]
+    owners = customer_slots(customers)
+    if not owners:
+        return answers
+    bounds = [starting_at, ending_before]
+    if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
+        _unique(metric, list(owners), bounds, group_keys, answers, owners=owners)
+    else:
+        _rolled_up(metric, list(owners), bounds, group_keys, answers, owners=owners)
+    return answers
+
+
+def _slots(bounds, owners, params: dict) -> tuple[str, str]:
+    """(SQL of a row's slot, a join): the 0-based segment of its hour, or with `owners` (ingest id
+    -> positions of the customers it belongs to) the customer's position, joined from two
+    bound arrays."""
+    if owners is None:
+        return _segment_sql(bounds), ""
+    pairs = [(ingest_id, slot) for ingest_id, slots in owners.items() for slot in slots]
+    params["owner_ids"] = [ingest_id for ingest_id, _ in pairs]
+    params["owner_slots"] = [slot for _, slot in pairs]
+    return "o.slot", (
+        " JOIN unnest(%(owner_ids)s::text[], %(owner_slots)s::int[]) AS o(ingest_id, slot) "
+        "ON customer_id = o.ingest_id"
+    )
+
+
+def _slot_rows(rows, bounds, owners):
+    """SQLite: (slot, rest...) of (hour, customer id, rest...) rows, as `_slots` says."""
+    for hour, customer_id, *rest in rows:
+        if owners is None:
+            yield (bisect_right(bounds, hour) - 1, *rest)
+        else:
+            for slot in owners[customer_id]:
+                yield (slot, *rest)
 
 
 def _only_sql(only, params: dict) -> str:
@@ -130,13 +172,13 @@ class _State:
     latest: tuple[datetime, str] | None = None
 
 
-def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
+def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None, owners=None) -> None:
     aggregation = metric.aggregation_type
     states: list[dict[Group, _State]] = [{} for _ in segments]
     groups: dict[str, Group] = {}
     kept: dict[str, bool] = {}
     for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
-        metric, customer_ids, bounds, only
+        metric, customer_ids, bounds, only, owners
     ):
         if not _kept(only, kept, group_text):
             continue
@@ -179,11 +221,13 @@ def _segment_sql(bounds) -> str:
     return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
 
 
-def _rows(metric, customer_ids, bounds, only=None):
-    """(segment index, group_values, count, sum, max, latest value, latest ts, latest tx) rows
-    (on PostgreSQL already restricted to `only`; the caller checks it on SQLite)."""
+def _rows(metric, customer_ids, bounds, only=None, owners=None):
+    """(slot, group_values, count, sum, max, latest value, latest ts, latest tx) rows, the slot
+    a segment or with `owners` a customer (`_slots`); on PostgreSQL already restricted to
+    `only`, the caller checks it on SQLite."""
     if connection.vendor == "postgresql":
-        segment = _segment_sql(bounds)
+        params = _params(metric, customer_ids, bounds)
+        segment, join = _slots(bounds, owners, params)
         column = {
             "COUNT": "SUM(event_count), NULL::numeric, NULL::numeric",
             "SUM": "0, SUM(value_sum), NULL::numeric",
@@ -199,10 +243,9 @@ def _rows(metric, customer_ids, bounds, only=None):
             column = "0, NULL::numeric, NULL::numeric, " + latest
         else:
             column += ", NULL::numeric, NULL::timestamptz, ''"
-        params = _params(metric, customer_ids, bounds)
         sql = (
             f"SELECT {segment} AS segment, group_values, {column} "
-            f"FROM {_q(MetricAggregate)} WHERE metric_id = %(metric)s "
+            f"FROM {_q(MetricAggregate)}{join} WHERE metric_id = %(metric)s "
             f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s"
             f"{_only_sql(only, params)} GROUP BY 1, 2"
         )
@@ -215,6 +258,7 @@ def _rows(metric, customer_ids, bounds, only=None):
         hour__lt=bounds[-1],
     ).values_list(
         "hour",
+        "customer_id",
         "group_values",
         "event_count",
         "value_sum",
@@ -223,8 +267,7 @@ def _rows(metric, customer_ids, bounds, only=None):
         "latest_timestamp",
         "latest_transaction_id",
     )
-    for hour, *rest in rows.iterator(chunk_size=5000):
-        yield (bisect_right(bounds, hour) - 1, *rest)
+    yield from _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
@@ -249,15 +292,15 @@ def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _unique(metric, customer_ids, bounds, group_keys, segments, only=None) -> None:
+def _unique(metric, customer_ids, bounds, group_keys, segments, only=None, owners=None) -> None:
     if connection.vendor == "postgresql":
-        segment = _segment_sql(bounds)
+        params = _params(metric, customer_ids, bounds)
+        segment, join = _slots(bounds, owners, params)
         keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
         group_by = ", ".join(str(i) for i in range(1, len(group_keys) + 2))
-        params = _params(metric, customer_ids, bounds)
         params.update({f"key{i}": key for i, key in enumerate(group_keys)})
         for row in fetch_range_rows(
-            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)} "
+            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)}{join} "
             f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
             f"AND hour >= %(start)s AND hour < %(end)s{_only_sql(only, params)} "
             f"GROUP BY {group_by}",
@@ -272,13 +315,13 @@ def _unique(metric, customer_ids, bounds, group_keys, segments, only=None) -> No
         customer_id__in=customer_ids,
         hour__gte=bounds[0],
         hour__lt=bounds[-1],
-    ).values_list("hour", "group_values", "value")
+    ).values_list("hour", "customer_id", "group_values", "value")
     kept: dict[str, bool] = {}
-    for hour, group_text, value in rows.iterator(chunk_size=5000):
+    for slot, group_text, value in _slot_rows(rows.iterator(chunk_size=5000), bounds, owners):
         if not _kept(only, kept, group_text):
             continue
         group = group_of(groups, group_text, group_keys)
-        values[bisect_right(bounds, hour) - 1].setdefault(group, set()).add(value)
+        values[slot].setdefault(group, set()).add(value)
     for index, bucket in enumerate(values):
         segments[index].update({g: Decimal(len(v)) for g, v in bucket.items()})
 
