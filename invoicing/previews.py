@@ -23,6 +23,7 @@ from invoicing.models import Invoice
 from invoicing.rating import Usage, group_values
 from invoicing.selectors import RatingPreload, customer_event_ids, invoice_view
 from metering.models import MetricAggregate, MetricDistinctValue, UsageEvent
+from metering.selectors import events_roll_back
 from metering.services import IngestError, usage_events_ingest
 
 from .services import _freeze
@@ -73,6 +74,13 @@ def customer_events_preview(
     savepoint, before it is rolled back). Bad events: an IngestError naming index and field."""
     if not events:
         raise ValidationError({"events": "Give at least one event."})
+    if not events_roll_back():
+        raise ValidationError(
+            {
+                "events": "Previews are not available on a ClickHouse event store: a preview "
+                "stores its events for a moment and takes them back, which ClickHouse cannot do."
+            }
+        )
     batch = _ingestible(events, customer, now)
     answers: list = []
     try:

@@ -103,6 +103,9 @@ class EventStore(abc.ABC):
     """One engine behind the seam. Every method is safe to call from several threads."""
 
     name: str
+    #: Whether a write made inside a relational transaction is undone when it rolls back (the
+    #: relational store keeps events in that database; a ClickHouse store's inserts stay).
+    rolls_back: bool = True
 
     # --- Writes ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from invoicing.models import Invoice
 from metering.models import MetricAggregate, UsageEvent
+from metering.selectors import events_roll_back
 from tests.api.conftest import USD, data, error
 from tests.catalog.factories import (
     BillableMetricFactory,
@@ -67,6 +68,7 @@ def _event(n: int, tokens: str, when: datetime) -> dict:
     }
 
 
+@pytest.mark.relational_store
 def test_preview_merge_and_replace_leave_nothing_behind(world, post):
     customer = world["customer"]
     now = timezone.now()
@@ -83,6 +85,24 @@ def test_preview_merge_and_replace_leave_nothing_behind(world, post):
     assert sum(MetricAggregate.objects.values_list("event_count", flat=True)) == 1
     bad = post(url, {"events": [{"event_type": "tokens_usage", "timestamp": "yesterday"}]})
     assert "timestamp" in error(bad, 400)
+
+
+def test_a_preview_stores_nothing_on_either_store(world, post, get):
+    """On the relational store the preview answers and the draft stays as it was; on a ClickHouse
+    store (make test-chdb) it is refused before anything is written, and the draft stays too."""
+    customer = world["customer"]
+    now = timezone.now()
+    ingest(
+        [{**_event(1, "100", now - timedelta(minutes=2)), "customer_id": str(customer.pk)}], now=now
+    )
+    events = [_event(2, "50", now - timedelta(minutes=1))]
+    answer = post(f"/v1/customers/{customer.pk}/previewEvents", {"events": events, "mode": "merge"})
+    if events_roll_back():
+        assert [i["total"] for i in data(answer)] == [300]
+    else:
+        assert "Previews are not available on a ClickHouse event store" in error(answer, 400)
+    drafts = data(get(f"/v1/customers/{customer.pk}/invoices", {"status": "DRAFT"}))
+    assert [i["total"] for i in drafts if i["type"] == "USAGE" and i["total"]] == [200]
 
 
 def test_historical_invoices_previewed_then_stored(world, post):

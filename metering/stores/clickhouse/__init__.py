@@ -102,6 +102,7 @@ class _Pending:
 
 class ClickHouseStore(EventStore):
     name = "clickhouse"
+    rolls_back = False
 
     def __init__(self, url: str):
         self.url = url
