@@ -118,6 +118,14 @@ class Alert(models.Model):
         help_text='[{"entity": "Contract" | "Commit" | "ContractCredit" | '
         '"ContractCreditOrCommit", "key": ..., "value": ...}]: all must match.',
     )
+    alert_specifiers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Combined balance alerts: [{"custom_field_filters": [{"entity", "key", '
+        '"value"?}], "exclude": [{"custom_field_filters": [...]}]}]. A balance counts when it '
+        "matches one specifier (every filter of it, none of its excludes); a filter without a "
+        "value groups the balances by that key's value, each group measured on its own.",
+    )
     evaluate_on_create = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
@@ -156,15 +164,46 @@ class Alert(models.Model):
             raise ValidationError(errors)
 
     def _custom_field_filter_errors(self) -> dict:
-        """Each filter names a known entity that fits the alert type, a key declared for that
-        entity (`/v1/customFields/addKey`; checked when the alert is made: a key removed later
-        only makes the filter match nothing) and a string value."""
+        """Each filter (of `custom_field_filters` and of the `alert_specifiers`) names a known
+        entity that fits the alert type, a key declared for that entity
+        (`/v1/customFields/addKey`; checked when the alert is made: a key removed later only
+        makes the filter match nothing) and a string value (a specifier's own filters may leave
+        it out: they group by the key)."""
         filters = self.custom_field_filters
         if not isinstance(filters, list):
             return {"custom_field_filters": "Must be a list."}
+        specifiers = self.alert_specifiers
+        if not isinstance(specifiers, list):
+            return {"alert_specifiers": "Must be a list."}
+        if specifiers and self.type not in self.COMBINED_TYPES:
+            return {
+                "alert_specifiers": "Only for "
+                + " and ".join(sorted(self.COMBINED_TYPES))
+                + f" alerts, not {self.type}."
+            }
+        checked = [(f"custom_field_filters[{i}]", item, True) for i, item in enumerate(filters)]
+        for index, specifier in enumerate(specifiers):
+            at = f"alert_specifiers[{index}]"
+            if not isinstance(specifier, dict):
+                return {at: "Must be an object with custom_field_filters and exclude."}
+            for name in ("custom_field_filters", "exclude"):
+                if not isinstance(specifier.get(name, []), list):
+                    return {f"{at}.{name}": "Must be a list."}
+            checked += [
+                (f"{at}.custom_field_filters[{i}]", item, False)
+                for i, item in enumerate(specifier.get("custom_field_filters", []))
+            ]
+            for e, exclude in enumerate(specifier.get("exclude", [])):
+                inner = exclude.get("custom_field_filters") if isinstance(exclude, dict) else None
+                if not isinstance(inner, list):
+                    return {f"{at}.exclude[{e}].custom_field_filters": "Must be a list."}
+                checked += [
+                    (f"{at}.exclude[{e}].custom_field_filters[{i}]", item, True)
+                    for i, item in enumerate(inner)
+                ]
         entities = [
             e
-            for f in filters
+            for _, f, _ in checked
             if isinstance(f, dict)
             for e in self.FILTER_ENTITIES.get(f.get("entity"), ())
         ]
@@ -174,27 +213,32 @@ class Alert(models.Model):
             if entities:
                 keys = custom_field_keys(entities=set(entities))
                 declared = set(keys.values_list("entity", "key"))
-        for index, item in enumerate(filters):
-            at = f"custom_field_filters[{index}]"
-            if not isinstance(item, dict):
-                return {at: "Must be an object with entity, key and value."}
-            entity, key, value = item.get("entity"), item.get("key"), item.get("value")
-            if entity not in self.FILTER_ENTITIES:
-                return {
-                    f"{at}.entity": f"'{entity}' is not one of {', '.join(self.FILTER_ENTITIES)}."
-                }
-            if self.type not in self.FILTERABLE[entity]:
-                return {f"{at}.entity": f"A {entity} filter does not apply to {self.type} alerts."}
-            if not isinstance(key, str) or not key:
-                return {f"{at}.key": "Required (a custom field key)."}
-            kept = self.FILTER_ENTITIES[entity]
-            if declared is not None and not any((kind, key) in declared for kind in kept):
-                return {
-                    f"{at}.key": f"'{key}' is not a custom field key of {' or '.join(kept)}; add "
-                    "it with /v1/customFields/addKey first."
-                }
-            if not isinstance(value, str):
-                return {f"{at}.value": "Required (the value to match, a string)."}
+        for at, item, value_required in checked:
+            found = self._filter_errors(at, item, declared, value_required=value_required)
+            if found:
+                return found
+        return {}
+
+    def _filter_errors(self, at: str, item, declared, *, value_required: bool) -> dict:
+        if not isinstance(item, dict):
+            return {at: "Must be an object with entity, key and value."}
+        entity, key, value = item.get("entity"), item.get("key"), item.get("value")
+        if entity not in self.FILTER_ENTITIES:
+            return {f"{at}.entity": f"'{entity}' is not one of {', '.join(self.FILTER_ENTITIES)}."}
+        if self.type not in self.FILTERABLE[entity]:
+            return {f"{at}.entity": f"A {entity} filter does not apply to {self.type} alerts."}
+        if not isinstance(key, str) or not key:
+            return {f"{at}.key": "Required (a custom field key)."}
+        kept = self.FILTER_ENTITIES[entity]
+        if declared is not None and not any((kind, key) in declared for kind in kept):
+            return {
+                f"{at}.key": f"'{key}' is not a custom field key of {' or '.join(kept)}; add "
+                "it with /v1/customFields/addKey first."
+            }
+        if value is None and not value_required:
+            return {}
+        if not isinstance(value, str):
+            return {f"{at}.value": "Required (the value to match, a string)."}
         return {}
 
     @property

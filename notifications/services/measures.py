@@ -2,6 +2,13 @@
 (`invoicing.selectors`): the drafts rated now, balances net of what drafts draw, the usage of the
 current billing period. Each is read once for a batch of customers (`BatchValues`).
 
+Balance alerts are Metronome's: the commit, credit and combined ones (and their percentages)
+compare the SUM of what every matching commit and/or credit of the pricing unit holds now (the
+percentage: that sum over the sum of their active segments' amounts) with the threshold, one
+measure per customer; a combined alert's `alert_specifiers` choose the balances (one specifier
+matched, none of its excludes) and, with a valueless filter, group them by that custom field's
+value, each group a measure (and a subject) of its own. The days-left alerts stay per segment.
+
 Custom field filters (Metronome's `custom_field_filters`, all of them must match) narrow what an
 alert measures (`_passes`), with the values the entities carry at the evaluation:
 - balance alerts (commit, credit, combined, their percentages, segment days) count only the
@@ -25,7 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from itertools import product
 
+from catalog.money import normalize
 from customers import selectors as customer_selectors
 from customers.models import Commit, Contract, Credit, Customer, IngestAlias
 from invoicing import selectors as invoice_selectors
@@ -382,55 +391,126 @@ def _percent(remaining: Decimal, total: Decimal) -> Decimal:
     return remaining * 100 / total
 
 
+def _carried(item: dict, values: CustomerValues, term) -> set[str]:
+    """The values `term` carries for a filter's entity and key: its own custom field (when the
+    entity covers its kind), or those of the contracts it belongs to (a Contract filter)."""
+    key = item["key"]
+    if item["entity"] == "Contract":
+        contracts = values.batch.contracts
+        found = (
+            contracts.get(pk, (None, {}))[1].get(key) for pk in values.batch.term_contracts(term)
+        )
+        return {v for v in found if v is not None}
+    kind = "commit" if term._meta.model_name == "commit" else "contract_credit"
+    own = (term.custom_fields or {}).get(key)
+    if kind not in Alert.FILTER_ENTITIES[item["entity"]] or own is None:
+        return set()
+    return {own}
+
+
+def _matches(item: dict, values: CustomerValues, term) -> bool:
+    """A filter with a value: the term carries it; without one: the term carries the key."""
+    carried = _carried(item, values, term)
+    return item["value"] in carried if item.get("value") is not None else bool(carried)
+
+
+def _groups(alert: Alert, values: CustomerValues, term) -> set[tuple]:
+    """The groups a balance counts in under the alert's specifiers: `()` (no grouping) when it
+    has none; else, for each specifier it matches (every filter, none of its excludes), one
+    group per combination of the values it carries for the specifier's valueless filters
+    ((entity, key, value) triples, sorted). An empty set: it does not count."""
+    if not alert.alert_specifiers:
+        return {()}
+    found = set()
+    for specifier in alert.alert_specifiers:
+        filters = specifier.get("custom_field_filters", [])
+        if not all(_matches(f, values, term) for f in filters):
+            continue
+        excludes = [e.get("custom_field_filters", []) for e in specifier.get("exclude", [])]
+        if any(ex and all(_matches(f, values, term) for f in ex) for ex in excludes):
+            continue
+        options = [
+            [(f["entity"], f["key"], v) for v in sorted(_carried(f, values, term))]
+            for f in filters
+            if f.get("value") is None
+        ]
+        found.update(tuple(sorted(combo)) for combo in product(*options))
+    return found
+
+
+def group_subject(alert: Alert, group: tuple) -> str:
+    """The subject a balance alert's sum is tracked under (its `alarmed` entry): the pricing
+    unit, and the group's custom field values when the specifiers group."""
+    kinds = {
+        Alert.Type.COMMIT_BALANCE: "commits",
+        Alert.Type.COMMIT_PERCENTAGE: "commits",
+        Alert.Type.CREDIT_BALANCE: "credits",
+        Alert.Type.CREDIT_PERCENTAGE: "credits",
+    }
+    head = f"{kinds.get(alert.type, 'balances')}:{alert.credit_type_id}"
+    return head + "".join(f"|{entity}.{key}={value}" for entity, key, value in group)
+
+
+def specifier_group(alert: Alert, specifiers: list[dict]) -> tuple:
+    """The group that a customer-alerts/get `alert_specifiers` names: its filters on the keys
+    the alert groups by."""
+    grouped = {
+        (f["entity"], f["key"])
+        for s in alert.alert_specifiers
+        for f in s.get("custom_field_filters", [])
+        if f.get("value") is None
+    }
+    return tuple(
+        sorted(
+            {
+                (f["entity"], f["key"], f["value"])
+                for s in specifiers
+                for f in s.get("custom_field_filters", [])
+                if (f["entity"], f["key"]) in grouped
+            }
+        )
+    )
+
+
 def _balance(alert: Alert, values: CustomerValues, kinds, *, percentage: bool) -> list[Measure]:
-    measures = []
+    """Metronome's low balance alerts: the SUM of what the matching commits and/or credits hold
+    now (their percentage: that sum over the sum of their active segments' amounts), one
+    measure per specifier group."""
+    groups: dict[tuple, list] = defaultdict(list)
     for term in _terms(alert, values, kinds):
-        kind = term._meta.model_name
-        remaining = values.held[term.pk]
-        total = sum((s.amount for s in _active(term, values.now)), Decimal(0))
+        for group in _groups(alert, values, term):
+            groups[group].append(term)
+    label = {("commit",): "commits", ("credit",): "credits"}.get(
+        tuple(kinds), "commits and credits"
+    )
+    measures = []
+    for group, terms in sorted(groups.items()):
+        remaining = sum((values.held[t.pk] for t in terms), Decimal(0))
+        total = sum((s.amount for t in terms for s in _active(t, values.now)), Decimal(0))
         if percentage and not total:
             continue
         value = _percent(remaining, total) if percentage else remaining
         properties = {
-            f"{kind}_id": str(term.pk),
-            "credit_type_id": str(term.credit_type_id),
+            "credit_type_id": str(alert.credit_type_id),
             "remaining_balance": str(remaining),
         }
         if percentage:
             properties["remaining_percentage"] = str(value)
-        label = "credit" if kind == "credit" else "commit"
+        named = ""
+        if group:
+            filters = [{"entity": e, "key": k, "value": v} for e, k, v in group]
+            properties["alert_specifier"] = {"custom_field_filters": filters}
+            named = " (" + ", ".join(f"{e} {k} = {v}" for e, k, v in group) + ")"
         measures.append(
             Measure(
-                subject=str(term.pk),
+                subject=group_subject(alert, group),
                 value=value,
-                triggered_by=f"The {label} {term} has {remaining} left"
+                triggered_by=f"The {label}{named} have {normalize(remaining)} left"
                 + (f" ({value:.2f}%)." if percentage else "."),
                 properties=properties,
             )
         )
     return measures
-
-
-def _combined(alert: Alert, values: CustomerValues, *, percentage: bool) -> list[Measure]:
-    terms = _terms(alert, values, ("commit", "credit"))
-    if not terms:
-        return []
-    remaining = sum((values.held[t.pk] for t in terms), Decimal(0))
-    total = sum((s.amount for t in terms for s in _active(t, values.now)), Decimal(0))
-    if percentage and not total:
-        return []
-    value = _percent(remaining, total) if percentage else remaining
-    properties = {"credit_type_id": str(alert.credit_type_id), "remaining_balance": str(remaining)}
-    if percentage:
-        properties["remaining_percentage"] = str(value)
-    return [
-        Measure(
-            subject=f"balances:{alert.credit_type_id}",
-            value=value,
-            triggered_by=f"Commits and credits have {remaining} left.",
-            properties=properties,
-        )
-    ]
 
 
 def _segment_days(alert: Alert, values: CustomerValues, kind: str) -> list[Measure]:
@@ -470,7 +550,8 @@ def measures_for(alert: Alert, values: CustomerValues) -> list[Measure]:
         case T.CREDIT_BALANCE | T.CREDIT_PERCENTAGE:
             return _balance(alert, values, ("credit",), percentage=alert.type in Alert.PERCENTAGE)
         case T.COMBINED_BALANCE | T.COMBINED_PERCENTAGE:
-            return _combined(alert, values, percentage=alert.type in Alert.PERCENTAGE)
+            kinds = ("commit", "credit")
+            return _balance(alert, values, kinds, percentage=alert.type in Alert.PERCENTAGE)
         case T.COMMIT_SEGMENT_DAYS:
             return _segment_days(alert, values, "commit")
         case T.CREDIT_SEGMENT_DAYS:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from customers.models import Commit, Credit
 from notifications.services import webhook_endpoint_create
 from tests.catalog.factories import usd_cents
 
@@ -112,3 +113,62 @@ def world(db, api_client):
         "post": post,
         "ingest": ingest,
     }
+
+
+@pytest.fixture
+def empty(api_client):
+    """POST to an endpoint that answers an empty 200."""
+
+    def _post(path, body):
+        response = api_client.post(path, body, format="json")
+        assert response.status_code == 200, response.content
+
+    return _post
+
+
+def balance(world, kind: str, *, priority, amount=1000, name="Prepaid", ending=None):
+    """A customer-level PREPAID commit or a credit of `amount` cents for `world`'s customer,
+    applying to its contract, accessible from the period's start (400 days, or to `ending`)."""
+    schedule = {
+        "credit_type_id": USD,
+        "schedule_items": [
+            {
+                "amount": amount,
+                "starting_at": world["start"].isoformat(),
+                "ending_before": (ending or world["start"] + timedelta(days=400)).isoformat(),
+            }
+        ],
+    }
+    body = {
+        "customer_id": world["customer"],
+        "product_id": world["fixed"],
+        "name": name,
+        "priority": priority,
+        "applicable_contract_ids": [world["contract"]],
+        "access_schedule": schedule,
+    }
+    if kind == "credit":
+        world["post"]("/v1/contracts/customerCredits/create", body)
+        return Credit.objects.get(customer_id=world["customer"], name=name)
+    body["type"] = "PREPAID"
+    body["invoice_contract_id"] = world["contract"]
+    body["invoice_schedule"] = {
+        "credit_type_id": USD,
+        "schedule_items": [{"amount": amount, "timestamp": world["start"].isoformat()}],
+    }
+    world["post"]("/v1/contracts/customerCommits/create", body)
+    return Commit.objects.get(customer_id=world["customer"], name=name)
+
+
+def top_up(world, term, amount):
+    """A manual ledger entry adding `amount` cents to the term's first segment."""
+    world["post"](
+        "/v1/contracts/addManualBalanceLedgerEntry",
+        {
+            "customer_id": world["customer"],
+            "id": str(term.pk),
+            "segment_id": str(term.access_schedule.first().pk),
+            "amount": amount,
+            "reason": "top-up",
+        },
+    )
