@@ -35,8 +35,6 @@ from . import serializers as s
 
 TAGS = ["Alerts and notifications"]
 REFUSED = {
-    "alert_specifiers": "Alert specifiers (grouping by a key, exclusions) are not supported; "
-    "filter on custom fields with custom_field_filters.",
     "plan_id": "Plans do not exist in this product; alerts apply to contracts.",
     "seat_filter": "Seats do not exist in this product.",
     "credit_grant_type_filters": "Legacy credit grants do not exist in this product.",
@@ -125,7 +123,31 @@ def _alert_fields(data: dict) -> dict:
             {"entity": f["entity"], "key": f["key"], "value": f["value"]}
             for f in data["custom_field_filters"]
         ]
+    if data.get("alert_specifiers"):
+        # What each entity may filter, whether the key is declared, and the alert types that
+        # take specifiers: Alert.clean().
+        fields["alert_specifiers"] = [_specifier(s) for s in data["alert_specifiers"]]
     return fields
+
+
+def _filter(item: dict) -> dict:
+    found = {"entity": item["entity"], "key": item["key"]}
+    if item.get("value") is not None:
+        found["value"] = item["value"]
+    return found
+
+
+def _specifier(specifier: dict) -> dict:
+    """A specifier as stored and answered: only the lists it names."""
+    found = {}
+    if "custom_field_filters" in specifier:
+        found["custom_field_filters"] = [_filter(f) for f in specifier["custom_field_filters"]]
+    if "exclude" in specifier:
+        found["exclude"] = [
+            {"custom_field_filters": [_filter(f) for f in e["custom_field_filters"]]}
+            for e in specifier["exclude"]
+        ]
+    return found
 
 
 class AlertCreateView(APIView):
@@ -202,7 +224,12 @@ class CustomerAlertGetView(APIView):
         data = validated(s.CustomerAlertIn, request_body(request))
         customer, alert = _customer_and_alert(data)
         state = selectors.customer_alert_states(customer=customer, alerts=[alert]).get(alert.pk)
-        return envelope(out.customer_alert_json(alert, state))
+        subject = None
+        if data.get("alert_specifiers"):
+            if alert.type not in Alert.COMBINED_TYPES:
+                raise _bad("alert_specifiers", alert.specifiers_refused())
+            subject = services.specifier_subject(alert, data["alert_specifiers"])
+        return envelope(out.customer_alert_json(alert, state, subject=subject))
 
 
 class CustomerAlertListView(APIView):

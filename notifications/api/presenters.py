@@ -29,17 +29,28 @@ def alert_json(alert: Alert, state: CustomerAlert | None) -> dict:
         data["invoice_types_filter"] = alert.invoice_types_filter
     if alert.custom_field_filters:
         data["custom_field_filters"] = alert.custom_field_filters
+    if alert.alert_specifiers:
+        data["alert_specifiers"] = alert.alert_specifiers
     return {k: v for k, v in data.items() if v is not None}
 
 
-def customer_alert_json(alert: Alert, state: CustomerAlert | None) -> dict:
-    """`customer_status` is null for an archived alert; `evaluating` until first evaluated."""
+def customer_alert_json(
+    alert: Alert, state: CustomerAlert | None, *, subject: str | None = None
+) -> dict:
+    """`customer_status` is null for an archived alert; `evaluating` until first evaluated.
+    With `subject` (one group of a grouped balance alert), the status is that group's:
+    `in_alarm` while it is among the alarmed subjects."""
     if alert.status == Alert.Status.ARCHIVED:
         status = None
     else:
         status = state.status if state else CustomerAlert.Status.EVALUATING
+    alarmed = state.alarmed if state else []
+    if subject is not None and status == CustomerAlert.Status.IN_ALARM:
+        status = CustomerAlert.Status.IN_ALARM if subject in alarmed else CustomerAlert.Status.OK
     data = {"alert": alert_json(alert, state), "customer_status": status}
-    if state and state.triggered_by and status == CustomerAlert.Status.IN_ALARM:
+    # The reason kept is the latest crossing's: said for a group only when it is that one.
+    told = subject is None or alarmed == [subject]
+    if state and state.triggered_by and status == CustomerAlert.Status.IN_ALARM and told:
         data["triggered_by"] = state.triggered_by
     return data
 

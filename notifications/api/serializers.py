@@ -32,12 +32,47 @@ class CustomFieldFilterIn(serializers.Serializer):
     value = StrictCharField()
 
 
+class ClosedSerializer(serializers.Serializer):
+    """Refuses a field it does not name (a specifier with `product_id`: Metronome's specifiers
+    choose balances by custom fields only)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: f"Not a field here (one of: {', '.join(self.fields)})."}
+                )
+        return super().to_internal_value(data)
+
+
+class GroupingFilterIn(CustomFieldFilterIn):
+    """A specifier's filter: without a value, the balances are grouped by the key's value."""
+
+    value = StrictCharField(required=False)
+
+
+class SpecifierExcludeIn(ClosedSerializer):
+    custom_field_filters = CustomFieldFilterIn(many=True)
+
+
+class AlertSpecifierIn(ClosedSerializer):
+    custom_field_filters = GroupingFilterIn(many=True, required=False)
+    exclude = SpecifierExcludeIn(many=True, required=False)
+
+
+class AlertSpecifierGetIn(AlertSpecifierIn):
+    """customer-alerts/get names one group: every filter has its value."""
+
+    custom_field_filters = CustomFieldFilterIn(many=True)
+
+
 class AlertCreateIn(serializers.Serializer):
     alert_type = StrictCharField()
     name = StrictCharField(max_length=200)
     threshold = NumberField(min_value=0)
     access_type = EnumField(["SPEND", "QUANTITY"], required=False)
-    alert_specifiers = serializers.ListField(child=serializers.DictField(), required=False)
+    alert_specifiers = AlertSpecifierIn(many=True, required=False)
     billable_metric_id = UUIDStringField(required=False)
     credit_grant_type_filters = serializers.ListField(child=StrictCharField(), required=False)
     credit_type_id = UUIDStringField(required=False)
@@ -61,7 +96,7 @@ class AlertArchiveIn(serializers.Serializer):
 class CustomerAlertIn(serializers.Serializer):
     alert_id = UUIDStringField()
     customer_id = UUIDStringField()
-    alert_specifiers = serializers.ListField(child=serializers.DictField(), required=False)
+    alert_specifiers = AlertSpecifierGetIn(many=True, required=False)
     group_values = GroupValueIn(many=True, required=False)
     plans_or_contracts = EnumField(["PLANS", "CONTRACTS"], required=False)
     seat_filter = serializers.DictField(required=False)

@@ -176,11 +176,7 @@ class Alert(models.Model):
         if not isinstance(specifiers, list):
             return {"alert_specifiers": "Must be a list."}
         if specifiers and self.type not in self.COMBINED_TYPES:
-            return {
-                "alert_specifiers": "Only for "
-                + " and ".join(sorted(self.COMBINED_TYPES))
-                + f" alerts, not {self.type}."
-            }
+            return {"alert_specifiers": self.specifiers_refused()}
         checked = [(f"custom_field_filters[{i}]", item, True) for i, item in enumerate(filters)]
         for index, specifier in enumerate(specifiers):
             at = f"alert_specifiers[{index}]"
@@ -240,6 +236,10 @@ class Alert(models.Model):
         if not isinstance(value, str):
             return {f"{at}.value": "Required (the value to match, a string)."}
         return {}
+
+    def specifiers_refused(self) -> str:
+        """Why this alert takes no `alert_specifiers` (Metronome: combined balances only)."""
+        return f"Only for {' and '.join(sorted(self.COMBINED_TYPES))} alerts, not {self.type}."
 
     @property
     def custom_field_filters_label(self) -> str:

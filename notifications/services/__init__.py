@@ -25,6 +25,7 @@ from .lifecycle import (  # noqa: F401
     lifecycle_moments_fire,
     parse_offset,
 )
+from .measures import specifier_subject  # noqa: F401
 from .webhooks import (  # noqa: F401
     deliveries_for_event,
     deliveries_prune,

@@ -451,25 +451,22 @@ def group_subject(alert: Alert, group: tuple) -> str:
     return head + "".join(f"|{entity}.{key}={value}" for entity, key, value in group)
 
 
-def specifier_group(alert: Alert, specifiers: list[dict]) -> tuple:
-    """The group that a customer-alerts/get `alert_specifiers` names: its filters on the keys
-    the alert groups by."""
+def specifier_subject(alert: Alert, specifiers: list[dict]) -> str:
+    """The subject of the group that a customer-alerts/get `alert_specifiers` names: its
+    filters on the keys the alert groups by (the alert's whole sum when it groups by none)."""
     grouped = {
         (f["entity"], f["key"])
         for s in alert.alert_specifiers
         for f in s.get("custom_field_filters", [])
         if f.get("value") is None
     }
-    return tuple(
-        sorted(
-            {
-                (f["entity"], f["key"], f["value"])
-                for s in specifiers
-                for f in s.get("custom_field_filters", [])
-                if (f["entity"], f["key"]) in grouped
-            }
-        )
-    )
+    group = {
+        (f["entity"], f["key"], f["value"])
+        for s in specifiers
+        for f in s.get("custom_field_filters", [])
+        if (f["entity"], f["key"]) in grouped
+    }
+    return group_subject(alert, tuple(sorted(group)))
 
 
 def _balance(alert: Alert, values: CustomerValues, kinds, *, percentage: bool) -> list[Measure]:

@@ -178,3 +178,62 @@ def test_offset_notifications_and_system_notifications(client):
     assert [r.id for r in client.v2.notifications.offset.list(archive_filter="ALL")] == [
         created.data.id
     ]
+
+
+def test_alert_specifiers_round_trip_in_the_sdks_shape(client, world):
+    customer = world["customer"].id
+    client.v1.custom_fields.add_key(entity="commit", key="team", enforce_uniqueness=False)
+    client.v1.custom_fields.add_key(
+        entity="contract_credit", key="perpetual", enforce_uniqueness=False
+    )
+    specifiers = [
+        {
+            "custom_field_filters": [{"entity": "ContractCreditOrCommit", "key": "team"}],
+            "exclude": [
+                {
+                    "custom_field_filters": [
+                        {"entity": "ContractCredit", "key": "perpetual", "value": "yes"}
+                    ]
+                }
+            ],
+        }
+    ]
+    created = client.v1.alerts.create(
+        alert_type="low_remaining_contract_credit_and_commit_balance_reached",
+        name="A team's balance is low",
+        threshold=500,
+        customer_id=customer,
+        alert_specifiers=specifiers,
+    )
+    listed = {
+        row.alert.id: row.alert for row in client.v1.customers.alerts.list(customer_id=customer)
+    }
+    shown = listed[created.data.id].alert_specifiers
+    assert [s.to_dict() for s in shown] == specifiers
+    assert shown[0].custom_field_filters[0].value is None
+
+    group = [
+        {
+            "custom_field_filters": [
+                {"entity": "ContractCreditOrCommit", "key": "team", "value": "eu"}
+            ]
+        }
+    ]
+    got = client.v1.customers.alerts.retrieve(
+        alert_id=created.data.id, customer_id=customer, alert_specifiers=group
+    )
+    assert [s.to_dict() for s in got.data.alert.alert_specifiers] == specifiers
+    assert got.data.customer_status in ("ok", "evaluating")
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.alerts.create(
+            alert_type="spend_threshold_reached",
+            name="x",
+            threshold=1,
+            alert_specifiers=specifiers,
+        )
+    assert refused.value.body["message"] == (
+        "alert_specifiers: Only for low_remaining_contract_credit_and_commit_balance_reached and "
+        "low_remaining_contract_credit_and_commit_percentage_reached alerts, not "
+        "spend_threshold_reached."
+    )

@@ -62,7 +62,7 @@ def post(api_client):
         ),
         (
             {"alert_specifiers": [{"custom_field_filters": []}]},
-            "alert_specifiers: Alert specifiers (grouping by a key, exclusions) are not supported",
+            "alert_specifiers: Only for low_remaining_contract_credit_and_commit_balance_reached",
         ),
         ({"plan_id": UNKNOWN}, "plan_id: Plans do not exist in this product;"),
         ({"access_type": "QUANTITY"}, "access_type: Only SPEND balances exist in this product."),
