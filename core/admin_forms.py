@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .custom_fields import custom_field_values_check, custom_field_values_replace
+
 NESTED_MEDIA = {"js": ["admin_extra/nested_rows.js"], "css": {"all": ["admin_extra/admin.css"]}}
 
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +392,47 @@ class ArchivableAdmin(admin.ModelAdmin):
     @admin.display(description="archived", boolean=True, ordering="archived_at")
     def is_archived(self, obj) -> bool:
         return obj.archived_at is not None
+
+
+class CustomFieldsAdminMixin:
+    """An entity's `custom_fields` edited in its admin form are checked and written by
+    `core.custom_fields` (the same rules as /v1/customFields/setValues: declared keys, string
+    values, unique keys), which records `custom_fields.changed`: whoever hears it (alerts
+    filtered on custom fields) reacts at once, as after the API. `custom_fields_entity` names
+    the entity type the model is registered as."""
+
+    custom_fields_entity: str = ""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "custom_fields" not in form.base_fields:  # read only for this viewer
+            return form
+        entity = self.custom_fields_entity
+
+        def clean_custom_fields(bound):
+            values = bound.cleaned_data.get("custom_fields") or {}
+            try:
+                custom_field_values_check(
+                    entity=entity,
+                    entity_id=bound.instance.pk,
+                    values=values,
+                    held=bound.initial.get("custom_fields") or {},
+                )
+            except ValidationError as exc:
+                raise ValidationError(exc.messages) from None
+            return values
+
+        return type(form.__name__, (form,), {"clean_custom_fields": clean_custom_fields})
+
+    def save_model(self, request, obj, form, change):
+        if "custom_fields" not in form.changed_data:
+            return super().save_model(request, obj, form, change)
+        wanted = obj.custom_fields or {}
+        obj.custom_fields = form.initial.get("custom_fields") or {}
+        super().save_model(request, obj, form, change)
+        obj.custom_fields = custom_field_values_replace(
+            entity=self.custom_fields_entity, entity_id=obj.pk, values=wanted, now=timezone.now()
+        )
 
 
 def read_only_names(names: list, shown_as: dict[str, str | None], seen: set | None = None) -> list:

@@ -180,15 +180,19 @@ def custom_field_key_remove(*, entity: str, key: str, now: datetime) -> None:
     declared.delete()
 
 
-@transaction.atomic
-def custom_field_values_set(
-    *, entity: str, entity_id, values: Mapping[str, str], now: datetime
-) -> dict:
-    """Set (add or replace) values on one entity. Every key must be declared for the entity type;
-    a key that enforces uniqueness refuses a value another entity holds."""
-    row = _entity(entity, entity_id)
-    declared = {k.key: k for k in CustomFieldKey.objects.select_for_update().filter(entity=entity)}
-    unknown = sorted(set(values) - set(declared))
+def custom_field_values_check(
+    *, entity: str, entity_id, values: Mapping[str, str], held: Mapping | None = None
+) -> None:
+    """Refuse values an entity may not take (ValidationError): a key not declared for the entity
+    type, a value that is not a string, a value another entity holds under a key that enforces
+    uniqueness. Keys the entity already `held` with the same value pass as they are (an admin
+    form carrying a value set before its key was declared)."""
+    if not isinstance(values, Mapping):
+        raise ValidationError({"custom_fields": "Must be an object of keys and string values."})
+    held = held or {}
+    changed = {k: v for k, v in values.items() if k not in held or held[k] != v}
+    declared = {k.key: k for k in CustomFieldKey.objects.filter(entity=entity)}
+    unknown = sorted(set(changed) - set(declared))
     if unknown:
         raise ValidationError(
             {
@@ -196,13 +200,12 @@ def custom_field_values_set(
                 "add it with /v1/customFields/addKey first."
             }
         )
-    for key, value in values.items():
+    for key, value in changed.items():
         if not isinstance(value, str):
             raise ValidationError({f"custom_fields.{key}": "Must be a string."})
         if declared[key].enforce_uniqueness:
-            clash = (
-                entities_with_value(entity=entity, key=key, value=value).exclude(pk=row.pk).first()
-            )
+            clash = entities_with_value(entity=entity, key=key, value=value)
+            clash = clash.exclude(pk=entity_id).first() if entity_id else clash.first()
             if clash is not None:
                 raise CustomFieldConflict(
                     {
@@ -210,7 +213,38 @@ def custom_field_values_set(
                         f"{clash.pk} (the key enforces uniqueness)."
                     }
                 )
+
+
+@transaction.atomic
+def custom_field_values_set(
+    *, entity: str, entity_id, values: Mapping[str, str], now: datetime
+) -> dict:
+    """Set (add or replace) values on one entity. Every key must be declared for the entity type;
+    a key that enforces uniqueness refuses a value another entity holds."""
+    row = _entity(entity, entity_id)
+    # The keys are locked while the values are checked (two writers of a unique key).
+    list(CustomFieldKey.objects.select_for_update().filter(entity=entity))
+    custom_field_values_check(entity=entity, entity_id=row.pk, values=values)
     row.custom_fields = {**(row.custom_fields or {}), **values}
+    row.save(update_fields=["custom_fields"])
+    _changed(entity, row, now)
+    return row.custom_fields
+
+
+@transaction.atomic
+def custom_field_values_replace(
+    *, entity: str, entity_id, values: Mapping[str, str], now: datetime
+) -> dict:
+    """Make `values` the entity's whole custom fields (what an admin form holds: a key left out
+    is removed), checked as `custom_field_values_check` does for the keys that change; records
+    `custom_fields.changed` when anything changed."""
+    row = _entity(entity, entity_id)
+    held = dict(row.custom_fields or {})
+    list(CustomFieldKey.objects.select_for_update().filter(entity=entity))
+    custom_field_values_check(entity=entity, entity_id=row.pk, values=values, held=held)
+    if dict(values) == held:
+        return held
+    row.custom_fields = dict(values)
     row.save(update_fields=["custom_fields"])
     _changed(entity, row, now)
     return row.custom_fields

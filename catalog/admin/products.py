@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from core.admin_forms import (
     ArchivableAdmin,
+    CustomFieldsAdminMixin,
     ReadOnlyNamesMixin,
     pretty_json,
 )
@@ -44,7 +45,8 @@ class ProductUpdateInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(ReadOnlyNamesMixin, ArchivableAdmin):
+class ProductAdmin(CustomFieldsAdminMixin, ReadOnlyNamesMixin, ArchivableAdmin):
+    custom_fields_entity = "product"
     form = ProductForm
     list_display = ["name", "type", "billable_metric", "tags_display", "quantity", "created_at"]
     list_filter = ["type", "billable_metric"]

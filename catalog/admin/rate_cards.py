@@ -15,6 +15,7 @@ from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivableAdmin,
+    CustomFieldsAdminMixin,
     HiddenFromIndexMixin,
     ReadOnlyNamesMixin,
     ViewerAwareAdmin,
@@ -174,7 +175,8 @@ class CreditTypeConversionInline(admin.TabularInline):
 
 
 @admin.register(RateCard)
-class RateCardAdmin(ViewerAwareAdmin, ArchivableAdmin):
+class RateCardAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, ArchivableAdmin):
+    custom_fields_entity = "rate_card"
     list_display = ["name", "fiat_credit_type", "rate_count", "contract_count", "created_at"]
     ordering = ["name"]  # the counts' GROUP BY drops the model's own ordering
     list_filter = ["fiat_credit_type"]

@@ -17,6 +17,7 @@ from core.admin_forms import (
     DECIMAL_OVERRIDES,
     NESTED_MEDIA,
     ArchivedListFilter,
+    CustomFieldsAdminMixin,
     ReadOnlyNamesMixin,
     ViewerAwareAdmin,
     admin_link,
@@ -239,7 +240,8 @@ class ContractEditInline(admin.TabularInline):
 
 
 @admin.register(Contract)
-class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
+class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
+    custom_fields_entity = "contract"
     form = ContractForm
     formfield_overrides = DECIMAL_OVERRIDES
     list_display = [

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core.admin_forms import NESTED_MEDIA, ArchivableAdmin, admin_link
+from core.admin_forms import NESTED_MEDIA, ArchivableAdmin, CustomFieldsAdminMixin, admin_link
 
 from .. import services
 from ..forms import (
@@ -100,7 +100,8 @@ class ContractSummaryInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ArchivableAdmin):
+class CustomerAdmin(CustomFieldsAdminMixin, ArchivableAdmin):
+    custom_fields_entity = "customer"
     list_display = ["name", "aliases", "contract_count", "created_at", "is_archived"]
     search_fields = ["name", "id", "external_id", "ingest_aliases__alias"]
     date_hierarchy = "created_at"

@@ -6,7 +6,12 @@ from django.contrib import admin
 from django.utils import timezone
 
 from catalog.admin.display import money_display, quantity_display
-from core.admin_forms import DECIMAL_OVERRIDES, ReadOnlyNamesMixin, pretty_json
+from core.admin_forms import (
+    DECIMAL_OVERRIDES,
+    CustomFieldsAdminMixin,
+    ReadOnlyNamesMixin,
+    pretty_json,
+)
 
 from ..forms import (
     DiscountItemForm,
@@ -70,7 +75,8 @@ class DiscountItemInline(ReadOnlyNamesMixin, admin.TabularInline):
 
 
 @admin.register(Discount)
-class DiscountAdmin(_FollowsDrafts):
+class DiscountAdmin(CustomFieldsAdminMixin, _FollowsDrafts):
+    custom_fields_entity = "discount"
     list_display = ["__str__", "contract", "product", "created_at", "archived_at"]
     list_select_related = ["contract__customer", "product"]
     search_fields = ["name", "contract__customer__name", "contract__name"]
@@ -101,7 +107,8 @@ class ProServiceItemInline(admin.TabularInline):
 
 
 @admin.register(ProfessionalService)
-class ProfessionalServiceAdmin(_FollowsDrafts):
+class ProfessionalServiceAdmin(CustomFieldsAdminMixin, _FollowsDrafts):
+    custom_fields_entity = "professional_service"
     form = ProfessionalServiceForm
     list_display = ["__str__", "contract", "unit_price_display", "quantity_shown", "max_display"]
     list_select_related = ["contract__customer", "contract__rate_card__fiat_credit_type", "product"]

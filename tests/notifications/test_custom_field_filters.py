@@ -5,10 +5,14 @@ the customer at once."""
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
 
 from core.models import DomainEvent
-from customers.models import Commit
+from customers.models import Commit, Contract
 from notifications.models import CustomerAlert
+from tests.catalog.admin_posts import split_datetime
+from tests.customers.test_admin import contract_data
 
 from .conftest import USD, balance, stamp
 
@@ -28,6 +32,12 @@ def _set(empty, entity, entity_id, **values):
         "/v1/customFields/setValues",
         {"entity": entity, "entity_id": str(entity_id), "custom_fields": values},
     )
+
+
+def _staff(*codenames, name="viewer") -> User:
+    user = User.objects.create_user(name, password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
 
 
 def _commit(world, **fields) -> Commit:
@@ -200,3 +210,69 @@ def test_a_usage_alert_with_a_contract_filter_measures_only_a_matching_contracts
     assert _state(alert, world["customer"]).value is None
     _set(empty, "contract", world["contract"], tier="gold")
     assert _state(alert, world["customer"]).value == Decimal("300")
+
+
+def _contract_form(world, **overrides) -> dict:
+    contract = Contract.objects.get(pk=world["contract"])
+    return contract_data(
+        contract.customer,
+        contract.rate_card,
+        name=contract.name,
+        **split_datetime("starting_at", contract.starting_at),
+        **overrides,
+    )
+
+
+def test_a_value_set_in_the_contracts_admin_form_re_evaluates_at_once(
+    empty, world, endpoint, receiver, client
+):
+    _key(empty, "contract", "tier")
+    alert = world["post"](
+        "/v1/alerts/create",
+        {
+            "name": "Gold spend",
+            "customer_id": world["customer"],
+            "alert_type": "spend_threshold_reached",
+            "threshold": 1000,
+            "custom_field_filters": [{"entity": "Contract", "key": "tier", "value": "gold"}],
+        },
+    )["id"]
+    world["ingest"](600)  # 1,200 cents, but the contract is not gold
+    assert _state(alert, world["customer"]).status == "ok"
+    url = reverse("admin:customers_contract_change", args=[world["contract"]])
+
+    client.force_login(_staff("view_contract"))
+    refused = client.post(url, _contract_form(world, custom_fields='{"tier": "gold"}'))
+    assert refused.status_code == 403
+    assert Contract.objects.get(pk=world["contract"]).custom_fields == {}
+
+    client.force_login(_staff("view_contract", "change_contract", name="finance"))
+    unknown = client.post(url, _contract_form(world, custom_fields='{"region": "eu"}'))
+    assert unknown.status_code == 200
+    assert unknown.context["adminform"].form.errors["custom_fields"] == [
+        "'region' is not a custom field key of contract; add it with /v1/customFields/addKey first."
+    ]
+    assert not DomainEvent.objects.filter(type="custom_fields.changed").exists()
+
+    saved = client.post(url, _contract_form(world, custom_fields='{"tier": "gold"}'))
+    assert saved.status_code == 302
+    # No sweep ran: the form's write recorded custom_fields.changed, which queued the customer.
+    [fired] = _alerts(receiver)
+    assert fired["properties"]["alert_id"] == alert
+    assert fired["properties"]["current_spend"] == 1200
+    event = DomainEvent.objects.get(type="custom_fields.changed")
+    assert event.payload == {
+        "entity": "contract",
+        "entity_id": world["contract"],
+        "custom_fields": {"tier": "gold"},
+    }
+    assert _state(alert, world["customer"]).status == "in_alarm"
+
+    again = client.post(url, _contract_form(world, custom_fields='{"tier": "gold"}'))
+    assert again.status_code == 302
+    assert DomainEvent.objects.filter(type="custom_fields.changed").count() == 1
+
+    cleared = client.post(url, _contract_form(world, custom_fields="{}"))
+    assert cleared.status_code == 302
+    assert Contract.objects.get(pk=world["contract"]).custom_fields == {}
+    assert _state(alert, world["customer"]).status == "ok"
