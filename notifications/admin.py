@@ -236,6 +236,7 @@ class AlertAdmin(admin.ModelAdmin):
         "group_values",
         "invoice_types_filter",
         "custom_field_filters_shown",
+        "alert_specifiers_shown",
         "status",
         "uniqueness_key",
         "created_at",
@@ -253,6 +254,10 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="custom field filters")
     def custom_field_filters_shown(self, obj) -> str:
         return obj.custom_field_filters_label or "—"
+
+    @admin.display(description="alert specifiers (balances counted)")
+    def alert_specifiers_shown(self, obj) -> str:
+        return obj.alert_specifiers_label or "—"
 
     @admin.action(description="Archive selected alerts", permissions=["change"])
     def archive(self, request, queryset):

@@ -241,13 +241,31 @@ class Alert(models.Model):
         """Why this alert takes no `alert_specifiers` (Metronome: combined balances only)."""
         return f"Only for {' and '.join(sorted(self.COMBINED_TYPES))} alerts, not {self.type}."
 
+    @staticmethod
+    def _filters_label(filters) -> str:
+        return " and ".join(
+            f"{f.get('entity')} {f.get('key')} = {f.get('value')}"
+            if f.get("value") is not None
+            else f"each {f.get('entity')} {f.get('key')} apart"
+            for f in filters or []
+        )
+
     @property
     def custom_field_filters_label(self) -> str:
         """The filters as a person reads them ("Contract team = platform and ...")."""
-        return " and ".join(
-            f"{f.get('entity')} {f.get('key')} = {f.get('value')}"
-            for f in self.custom_field_filters or []
-        )
+        return self._filters_label(self.custom_field_filters)
+
+    @property
+    def alert_specifiers_label(self) -> str:
+        """The specifiers as a person reads them ("Commit team = eu except ContractCredit
+        perpetual = yes; or each ContractCreditOrCommit team apart")."""
+        parts = []
+        for specifier in self.alert_specifiers or []:
+            text = self._filters_label(specifier.get("custom_field_filters")) or "every balance"
+            for exclude in specifier.get("exclude") or []:
+                text += f" except {self._filters_label(exclude.get('custom_field_filters'))}"
+            parts.append(text)
+        return "; or ".join(parts)
 
     @property
     def is_high(self) -> bool:

@@ -182,6 +182,38 @@ def test_an_alerts_custom_field_filters_show_on_its_page_and_the_customer_page(c
     assert shown in html
 
 
+def test_an_alerts_specifiers_show_on_its_page_and_the_customer_page(client):
+    customer = CustomerFactory()
+    alert = AlertFactory(
+        customer=customer,
+        name="Team balances",
+        type="low_remaining_contract_credit_and_commit_balance_reached",
+        alert_specifiers=[
+            {
+                "custom_field_filters": [{"entity": "ContractCreditOrCommit", "key": "team"}],
+                "exclude": [
+                    {
+                        "custom_field_filters": [
+                            {"entity": "ContractCredit", "key": "perpetual", "value": "yes"}
+                        ]
+                    }
+                ],
+            },
+            {"custom_field_filters": [{"entity": "Commit", "key": "id", "value": "c-1"}]},
+        ],
+    )
+    shown = (
+        "each ContractCreditOrCommit team apart except ContractCredit perpetual = yes; "
+        "or Commit id = c-1"
+    )
+    client.force_login(_staff("view_customer", "view_alert"))
+    html = client.get(reverse("admin:notifications_alert_change", args=[alert.pk])).content
+    assert "Alert specifiers (balances counted)" in html.decode()
+    assert shown in html.decode()
+    html = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content
+    assert f"Balances: {shown}" in html.decode()
+
+
 def test_saving_an_alert_whose_filter_key_was_removed_since_is_not_refused(admin_client):
     alert = AlertFactory(
         custom_field_filters=[{"entity": "Contract", "key": "gone", "value": "x"}],
