@@ -144,7 +144,7 @@ def _specifier(specifier: dict) -> dict:
         found["custom_field_filters"] = [_filter(f) for f in specifier["custom_field_filters"]]
     if "exclude" in specifier:
         found["exclude"] = [
-            {"custom_field_filters": [_filter(f) for f in e["custom_field_filters"]]}
+            {"custom_field_filters": [_filter(f) for f in e.get("custom_field_filters", [])]}
             for e in specifier["exclude"]
         ]
     return found

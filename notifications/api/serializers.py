@@ -53,7 +53,7 @@ class GroupingFilterIn(CustomFieldFilterIn):
 
 
 class SpecifierExcludeIn(ClosedSerializer):
-    custom_field_filters = CustomFieldFilterIn(many=True)
+    custom_field_filters = CustomFieldFilterIn(many=True, required=False)
 
 
 class AlertSpecifierIn(ClosedSerializer):
