@@ -199,8 +199,9 @@ class BatchValues:
     def balances(self) -> dict:
         found: dict = defaultdict(list)
         for model in (Commit, Credit):
+            # Their contracts are read for every balance (`term_contracts`): prefetched.
             for term in model.objects.filter(customer_id__in=self.ids).prefetch_related(
-                "access_schedule"
+                "access_schedule", "applicable_contracts"
             ):
                 found[term.customer_id].append(term)
         return found

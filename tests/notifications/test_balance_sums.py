@@ -6,8 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from notifications.models import CustomerAlert
+from notifications.services import customer_alerts_evaluate
 
 from .conftest import USD, balance, top_up
 
@@ -114,3 +118,18 @@ def test_the_days_left_alerts_stay_per_segment(world, endpoint, receiver):
     assert fired["properties"]["commit_id"] == str(soon.pk)
     assert fired["properties"]["remaining_days"] in (2, 3)
     assert _state(alert).alarmed == [str(soon.access_schedule.get().pk)]
+
+
+def _evaluation_queries(world) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        customer_alerts_evaluate(customer_id=world["customer"], now=timezone.now(), pending=False)
+    return len(queries.captured_queries)
+
+
+def test_the_evaluation_reads_no_more_for_more_customer_level_balances(world):
+    balance(world, "commit", priority=1, amount=100, name="C0")
+    _alert(world, alert_type="low_remaining_commit_balance_reached", threshold=1)
+    one = _evaluation_queries(world)
+    for index in range(1, 6):
+        balance(world, "commit", priority=index + 1, amount=100, name=f"C{index}")
+    assert _evaluation_queries(world) == one
