@@ -2,6 +2,27 @@
 
 from django.db import migrations, models
 
+# The subjects the commit and credit balance alerts are now alarmed under (measures.group_subject).
+SUMMED = {
+    "low_remaining_commit_balance_reached": "commits",
+    "low_remaining_commit_percentage_reached": "commits",
+    "low_remaining_contract_credit_balance_reached": "credits",
+    "low_remaining_contract_credit_percentage_reached": "credits",
+}
+
+
+def alarmed_as_sums(apps, schema_editor):
+    """Commit and credit balance alerts were alarmed per commit or credit; they now measure the
+    sum of the matching ones. A state alarmed for any of its balances becomes alarmed for the
+    sum: the next evaluation fires nothing again while the sum is still low, and resolves it if
+    the sum is above the threshold."""
+    CustomerAlert = apps.get_model("notifications", "CustomerAlert")
+    states = CustomerAlert.objects.filter(alert__type__in=list(SUMMED)).select_related("alert")
+    for state in states:
+        if state.alarmed:
+            state.alarmed = [f"{SUMMED[state.alert.type]}:{state.alert.credit_type_id}"]
+            state.save(update_fields=["alarmed"])
+
 
 class Migration(migrations.Migration):
 
@@ -15,4 +36,5 @@ class Migration(migrations.Migration):
             name='alert_specifiers',
             field=models.JSONField(blank=True, default=list, help_text='Combined balance alerts: [{"custom_field_filters": [{"entity", "key", "value"?}], "exclude": [{"custom_field_filters": [...]}]}]. A balance counts when it matches one specifier (every filter of it, none of its excludes); a filter without a value groups the balances by that key\'s value, each group measured on its own.'),
         ),
+        migrations.RunPython(alarmed_as_sums, migrations.RunPython.noop),
     ]

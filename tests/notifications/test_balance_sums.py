@@ -2,18 +2,22 @@
 holds (a percentage: that sum over their active amounts), one crossing per customer; the
 days-left alerts stay per segment. Usage is 2 cents a token (the `world`)."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications.models import CustomerAlert
 from notifications.services import customer_alerts_evaluate
+from tests.customers.factories import CustomerFactory
 
 from .conftest import USD, balance, top_up
+from .factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +137,37 @@ def test_the_evaluation_reads_no_more_for_more_customer_level_balances(world):
     for index in range(1, 6):
         balance(world, "commit", priority=index + 1, amount=100, name=f"C{index}")
     assert _evaluation_queries(world) == one
+
+
+def test_states_alarmed_per_balance_before_become_alarmed_for_the_sum():
+    migration = importlib.import_module("notifications.migrations.0004_alert_specifiers")
+    customer = CustomerFactory()
+
+    def state(alert_type, alarmed):
+        alert = AlertFactory(type=alert_type, threshold=Decimal("100"))
+        return CustomerAlert.objects.create(
+            alert=alert,
+            customer=customer,
+            status="in_alarm" if alarmed else "ok",
+            alarmed=alarmed,
+            updated_at=timezone.now(),
+        )
+
+    commit = state("low_remaining_commit_balance_reached", ["c-1", "c-2"])
+    credit = state("low_remaining_contract_credit_percentage_reached", ["k-1"])
+    calm = state("low_remaining_commit_balance_reached", [])
+    days = state("low_remaining_days_for_commit_segment_reached", ["s-1"])
+    combined = state(
+        "low_remaining_contract_credit_and_commit_balance_reached", [f"balances:{USD}"]
+    )
+
+    migration.alarmed_as_sums(django_apps, None)
+    assert [
+        CustomerAlert.objects.get(pk=s.pk).alarmed for s in (commit, credit, calm, days, combined)
+    ] == [
+        [f"commits:{USD}"],
+        [f"credits:{USD}"],
+        [],
+        ["s-1"],
+        [f"balances:{USD}"],
+    ]
