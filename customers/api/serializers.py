@@ -99,16 +99,50 @@ class InvoiceItemIn(serializers.Serializer):
         return attrs
 
 
+class RecurringScheduleIn(serializers.Serializer):
+    """Metronome's recurring_schedule: an item every `frequency` from `starting_at` until
+    `ending_before`, the amount given to EACH or DIVIDED (DIVIDED_ROUNDED: to the smallest
+    amount, the last item taking the remainder) among them."""
+
+    amount_distribution = EnumField(["DIVIDED", "DIVIDED_ROUNDED", "EACH"])
+    starting_at = TimestampField()
+    ending_before = TimestampField()
+    frequency = EnumField(["MONTHLY", "QUARTERLY", "SEMI_ANNUAL", "ANNUAL"])
+    amount = NumberField(required=False, min_value=0)
+    unit_price = NumberField(required=False, min_value=0)
+    quantity = NumberField(required=False, min_value=0)
+
+    def validate(self, attrs):
+        priced = "unit_price" in attrs or "quantity" in attrs
+        if ("amount" in attrs) == priced or (priced and len(attrs.keys() & PRICE) != 2):
+            raise serializers.ValidationError(
+                {"amount": "Give an amount, or a unit price and a quantity."}
+            )
+        if attrs["ending_before"] <= attrs["starting_at"]:
+            raise serializers.ValidationError({"ending_before": "Must be after starting_at."})
+        return attrs
+
+
+PRICE = {"unit_price", "quantity"}
+
+
+def one_schedule(attrs, *, listed: str = "schedule_items"):
+    """A schedule lists its items or gives a recurring_schedule, not both."""
+    if attrs.get(listed) and attrs.get("recurring_schedule"):
+        raise serializers.ValidationError(
+            {"recurring_schedule": f"Give {listed} or recurring_schedule, not both."}
+        )
+    return attrs
+
+
 class InvoiceScheduleIn(serializers.Serializer):
     schedule_items = InvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
     do_not_invoice = StrictBooleanField(required=False)
-    recurring_schedule = serializers.DictField(required=False)
+    recurring_schedule = RecurringScheduleIn(required=False)
 
-    def validate_recurring_schedule(self, value):
-        raise serializers.ValidationError(
-            "Recurring schedules are not supported yet; list the schedule_items."
-        )
+    def validate(self, attrs):
+        return one_schedule(attrs)
 
 
 class BalanceTermIn(serializers.Serializer):
@@ -168,15 +202,17 @@ class OverrideIn(OverrideTermsIn):
 
 
 class ScheduleIn(serializers.Serializer):
-    schedule_items = InvoiceItemIn(many=True, allow_empty=False)
+    schedule_items = InvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
     do_not_invoice = StrictBooleanField(required=False)
-    recurring_schedule = serializers.DictField(required=False)
+    recurring_schedule = RecurringScheduleIn(required=False)
 
-    def validate_recurring_schedule(self, value):
-        raise serializers.ValidationError(
-            "Recurring schedules are not supported yet; list the schedule_items."
-        )
+    def validate(self, attrs):
+        if not attrs.get("schedule_items") and not attrs.get("recurring_schedule"):
+            raise serializers.ValidationError(
+                {"schedule_items": "Give at least one date, or a recurring_schedule."}
+            )
+        return one_schedule(attrs)
 
 
 class ScheduledChargeIn(serializers.Serializer):

@@ -104,6 +104,7 @@ from .terms import (  # noqa: F401
     InvoiceItemSpec,
     OverrideSpec,
     ProfessionalServiceSpec,
+    RecurringScheduleSpec,
     RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,

@@ -1,0 +1,137 @@
+"""recurring_schedule on a commit's invoice schedule, a scheduled charge's and a discount's
+schedule through the official SDK (strict): the dated items it makes, shown back and invoiced."""
+
+from datetime import timedelta
+
+import metronome
+import pytest
+
+from tests.compat import test_sdk_contract_terms as terms
+
+offer = terms.offer
+
+
+def _month(offer, months: int):
+    moment = offer["start"]
+    for _ in range(months):
+        moment = (moment + timedelta(days=32)).replace(day=1)
+    return moment
+
+
+def test_recurring_schedules_make_dated_items_that_sum_to_the_amount(client, offer):
+    quarter = _month(offer, 3)
+    contract = terms._contract(
+        client,
+        offer,
+        scheduled_charges=[
+            {
+                "product_id": offer["fixed"],
+                "name": "Platform fee",
+                "schedule": {
+                    "recurring_schedule": {
+                        "amount_distribution": "DIVIDED_ROUNDED",
+                        "starting_at": offer["start"],
+                        "ending_before": quarter,
+                        "frequency": "MONTHLY",
+                        "amount": 100000,
+                    }
+                },
+            }
+        ],
+        commits=[
+            {
+                "product_id": offer["fixed"],
+                "name": "Quarterly commit",
+                "type": "PREPAID",
+                "access_schedule": {
+                    "schedule_items": [
+                        {"amount": 30000, "starting_at": offer["start"], "ending_before": quarter}
+                    ]
+                },
+                "invoice_schedule": {
+                    "recurring_schedule": {
+                        "amount_distribution": "EACH",
+                        "starting_at": offer["start"],
+                        "ending_before": quarter,
+                        "frequency": "MONTHLY",
+                        "unit_price": 100,
+                        "quantity": 100,
+                    }
+                },
+            }
+        ],
+    )
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    months = [offer["start"], _month(offer, 1), _month(offer, 2)]
+    (charge,) = shown.scheduled_charges
+    # $1,000.00 (100000 cents) in three, to the cent: the last takes the cent left over.
+    assert [(i.timestamp, i.amount) for i in charge.schedule.schedule_items] == [
+        (months[0], 33333),
+        (months[1], 33333),
+        (months[2], 33334),
+    ]
+    (commit,) = shown.commits
+    assert [
+        (i.timestamp, i.unit_price, i.quantity, i.amount)
+        for i in commit.invoice_schedule.schedule_items
+    ] == [(month, 100, 100, 10000) for month in months]
+    purchases = {i.start_timestamp: i.total for i in terms._invoices(client, offer, "SCHEDULED")}
+    assert purchases[offer["start"]] == 33333 + 10000
+
+
+def test_a_recurring_discount_schedule_comes_off_each_month(client, offer):
+    contract = terms._contract(
+        client,
+        offer,
+        discounts=[
+            {
+                "product_id": offer["discount"],
+                "name": "Launch discount",
+                "schedule": {
+                    "recurring_schedule": {
+                        "amount_distribution": "EACH",
+                        "starting_at": offer["start"],
+                        "ending_before": _month(offer, 2),
+                        "frequency": "MONTHLY",
+                        "amount": 300,
+                    }
+                },
+            }
+        ],
+    )
+    terms._calls(client, offer, 5)
+    (draft,) = terms._invoices(client, offer, "USAGE")
+    assert terms._lines(draft) == [
+        ("discount", "Launch discount", -300),
+        ("usage", "API calls", 500),
+    ]
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (discount,) = shown.discounts
+    assert [i.amount for i in discount.schedule.schedule_items] == [300, 300]
+
+
+def test_a_recurring_schedule_with_amount_and_unit_price_is_refused(client, offer):
+    with pytest.raises(metronome.BadRequestError) as refused:
+        terms._contract(
+            client,
+            offer,
+            scheduled_charges=[
+                {
+                    "product_id": offer["fixed"],
+                    "schedule": {
+                        "recurring_schedule": {
+                            "amount_distribution": "EACH",
+                            "starting_at": offer["start"],
+                            "ending_before": _month(offer, 1),
+                            "frequency": "MONTHLY",
+                            "amount": 100,
+                            "unit_price": 100,
+                        }
+                    },
+                }
+            ],
+        )
+    assert refused.value.status_code == 400
+    assert (
+        "scheduled_charges[0].schedule.recurring_schedule.amount" in refused.value.body["message"]
+    )
