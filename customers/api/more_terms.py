@@ -89,13 +89,6 @@ class _RecurringIn(serializers.Serializer):
     specifiers = serializers.ListField(required=False)
     hierarchy_configuration = serializers.DictField(required=False)
 
-    def validate_recurrence_frequency(self, value):
-        if value == "DAILY":
-            raise serializers.ValidationError(
-                "DAILY is not supported; use MONTHLY, QUARTERLY, ANNUAL or WEEKLY."
-            )
-        return value
-
     def validate_specifiers(self, value):
         if value:
             raise serializers.ValidationError(

@@ -135,3 +135,47 @@ def test_a_recurring_schedule_with_amount_and_unit_price_is_refused(client, offe
     assert (
         "scheduled_charges[0].schedule.recurring_schedule.amount" in refused.value.body["message"]
     )
+
+
+def test_a_daily_recurring_credit_makes_one_credit_a_day(client, offer):
+    start = offer["start"]
+    end = start + timedelta(days=2, hours=12)
+    contract = terms._contract(
+        client,
+        offer,
+        recurring_credits=[
+            {
+                "product_id": offer["fixed"],
+                "name": "Daily credit",
+                "priority": 1,
+                "starting_at": start,
+                "ending_before": end,
+                "recurrence_frequency": "DAILY",
+                "access_amount": {"credit_type_id": terms.USD, "unit_price": 2400, "quantity": 1},
+                "commit_duration": {"value": 1, "unit": "PERIODS"},
+                "proration": "FIRST_AND_LAST",
+            }
+        ],
+    )
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (template,) = shown.recurring_credits
+    assert template.recurrence_frequency == "DAILY"
+    day = timedelta(days=1)
+    # Two whole days of 2400, then half of the third (12 of 24 hours): 1200.
+    assert sorted(
+        (i.starting_at, i.ending_before, i.amount)
+        for credit in shown.credits
+        for i in credit.access_schedule.schedule_items
+    ) == [
+        (start, start + day, 2400),
+        (start + day, start + 2 * day, 2400),
+        (start + 2 * day, start + 3 * day, 1200),
+    ]
+    # 30 calls (3000) on the first day: only that day's credit covers them.
+    terms._calls(client, offer, 30)
+    (draft,) = terms._invoices(client, offer, "USAGE")
+    assert terms._lines(draft) == [
+        ("applied_commit_or_credit", "Daily credit", -2400),
+        ("usage", "API calls", 3000),
+    ]
+    assert draft.total == 600
