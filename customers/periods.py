@@ -7,6 +7,9 @@ which only recurring commits and credits use: 1 day) and an anchor:
   month (so monthly periods are calendar months, quarterly ones run three months from that first);
   weekly periods are ISO weeks (Monday 00:00 UTC), the calendar alignment a week has; daily
   periods are UTC days.
+- CUSTOM_DATE: periods are counted from `billing_anchor_date` (before or after the contract's
+  start) as CONTRACT_START counts them from the start: monthly on the anchor's day of the month,
+  clamped to the month's length (an anchor on 31 January: ... 30 April, 31 May, 30 June ...).
 - CONTRACT_START: periods are counted from the contract's start itself. The k-th boundary is always
   computed from the anchor (anchor + k months, the day clamped to the month's length), so a contract
   starting on 31 January has periods ending 29 February (leap year), 31 March, 30 April, 31 May...
@@ -46,13 +49,17 @@ class Schedule:
     day: str
     contract_starting_at: datetime
     contract_ending_before: datetime | None = None
+    billing_anchor_date: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.frequency not in (*MONTHS, *FIXED):
             raise ValueError(f"unknown usage statement frequency {self.frequency!r}")
-        if self.day not in ("FIRST_OF_MONTH", "CONTRACT_START"):
+        if self.day not in ("FIRST_OF_MONTH", "CONTRACT_START", "CUSTOM_DATE"):
             raise ValueError(f"unknown usage statement day {self.day!r}")
-        for moment in (self.contract_starting_at, self.contract_ending_before):
+        if (self.day == "CUSTOM_DATE") != (self.billing_anchor_date is not None):
+            raise ValueError("a CUSTOM_DATE schedule, and only it, has a billing anchor date")
+        moments = (self.contract_starting_at, self.contract_ending_before, self.billing_anchor_date)
+        for moment in moments:
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError("schedule dates must be aware datetimes")
 
@@ -80,6 +87,7 @@ def schedule_for(contract) -> Schedule:
         day=contract.usage_statement_day,
         contract_starting_at=contract.starting_at,
         contract_ending_before=contract.ending_before,
+        billing_anchor_date=contract.billing_anchor_date,
     )
 
 
@@ -97,6 +105,8 @@ def _utc(moment: datetime) -> datetime:
 
 def _anchor(schedule: Schedule) -> datetime:
     start = _utc(schedule.contract_starting_at)
+    if schedule.day == "CUSTOM_DATE":
+        return _utc(schedule.billing_anchor_date)
     if schedule.day == "CONTRACT_START":
         return start
     if schedule.frequency in FIXED:

@@ -286,7 +286,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
             "Usage statements and invoices",
             {
                 "fields": [
-                    ("usage_statement_frequency", "usage_statement_day"),
+                    ("usage_statement_frequency", "usage_statement_day", "billing_anchor_date"),
                     "net_payment_terms_days",
                     "scheduled_charges_on_usage_invoices",
                     ("billing_provider", "billing_provider_configuration"),

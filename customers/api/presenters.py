@@ -431,7 +431,9 @@ def _more_terms(contract: Contract) -> dict:
 
 
 def billing_anchor_date(contract: Contract) -> datetime:
-    """Periods align on the first of the month, or on the contract start (UTC)."""
+    """Periods align on the first of the month, the contract start or the custom anchor (UTC)."""
+    if contract.billing_anchor_date is not None:
+        return contract.billing_anchor_date.astimezone(UTC)
     start = contract.starting_at.astimezone(UTC)
     if contract.usage_statement_day == Contract.StatementDay.FIRST_OF_MONTH:
         return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -256,12 +256,12 @@ class UsageStatementScheduleIn(serializers.Serializer):
     billing_anchor_date = TimestampField(required=False)
     invoice_generation_starting_at = TimestampField(required=False)
 
-    def validate_day(self, value):
-        if value == "CUSTOM_DATE":
+    def validate(self, attrs):
+        if attrs.get("day") == "CUSTOM_DATE" and "billing_anchor_date" not in attrs:
             raise serializers.ValidationError(
-                "CUSTOM_DATE is not supported; use FIRST_OF_MONTH or CONTRACT_START."
+                {"billing_anchor_date": "Required with the day CUSTOM_DATE."}
             )
-        return value
+        return attrs
 
 
 # --- Contracts -----------------------------------------------------------------------------------------

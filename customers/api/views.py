@@ -49,6 +49,7 @@ CONTRACT_FIELDS = {
     "package": "package_id",
     "usage_statement_frequency": "usage_statement_schedule.frequency",
     "usage_statement_day": "usage_statement_schedule.day",
+    "billing_anchor_date": "usage_statement_schedule.billing_anchor_date",
     "product": "product_id",
     "credit_type": "credit_type_id",
     "overwrite_credit_type": "overwrite_rate.credit_type_id",
@@ -387,6 +388,9 @@ class ContractCreateView(APIView):
                     name=data.get("name", ""),
                     usage_statement_frequency=schedule.get("frequency", "MONTHLY"),
                     usage_statement_day=schedule.get("day", "FIRST_OF_MONTH"),
+                    billing_anchor_date=schedule.get("billing_anchor_date")
+                    if schedule.get("day") == "CUSTOM_DATE"
+                    else None,
                     net_payment_terms_days=int(data.get("net_payment_terms_days", 30)),
                     multiplier_override_prioritization=data.get(
                         "multiplier_override_prioritization", "LOWEST_MULTIPLIER"

@@ -179,3 +179,41 @@ def test_a_daily_recurring_credit_makes_one_credit_a_day(client, offer):
         ("usage", "API calls", 3000),
     ]
     assert draft.total == 600
+
+
+def test_a_custom_date_schedule_runs_periods_from_the_billing_anchor_date(client, offer):
+    # Metronome's example: an anchor on the 10th, the contract from the 1st: the first
+    # statement covers the 1st to the 10th, the next ones the 10th to the 10th.
+    anchor = offer["start"] + timedelta(days=9)
+    contract = client.v1.contracts.create(
+        customer_id=offer["customer"],
+        rate_card_id=offer["card"],
+        starting_at=offer["start"],
+        usage_statement_schedule={
+            "frequency": "MONTHLY",
+            "day": "CUSTOM_DATE",
+            "billing_anchor_date": anchor,
+        },
+    ).data.id
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    assert shown.usage_statement_schedule.billing_anchor_date == anchor
+    assert shown.usage_statement_schedule.frequency == "MONTHLY"
+    periods = sorted(
+        (i.start_timestamp, i.end_timestamp) for i in terms._invoices(client, offer, "USAGE")
+    )
+    assert periods[0] == (offer["start"], anchor)
+    if len(periods) > 1:
+        assert periods[1] == (anchor, _month(offer, 1) + timedelta(days=9))
+
+
+def test_custom_date_without_an_anchor_is_refused(client, offer):
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.contracts.create(
+            customer_id=offer["customer"],
+            rate_card_id=offer["card"],
+            starting_at=offer["start"],
+            usage_statement_schedule={"frequency": "MONTHLY", "day": "CUSTOM_DATE"},
+        )
+    assert refused.value.body["message"] == (
+        "usage_statement_schedule.billing_anchor_date: Required with the day CUSTOM_DATE."
+    )
