@@ -48,7 +48,12 @@ from ..selectors import (
     customer_balances,
     customer_billing_configurations,
 )
-from ..services import contract_create_from_package, contract_drafts_refresh, contract_renew
+from ..services import (
+    contract_create_from_package,
+    contract_drafts_refresh,
+    contract_renew,
+    payment_gate_retry_at,
+)
 from . import panels
 from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
 from .totals import balance_total, items_total
@@ -416,11 +421,23 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
                 for gate in gates
             ),
         )
+        now = timezone.now()
+        waits = [
+            (kind, retry_at)
+            for kind in sorted({gate.threshold_kind for gate in gates})
+            if (retry_at := payment_gate_retry_at(contract_id=obj.pk, kind=kind)) and now < retry_at
+        ]
+        cool_down = format_html_join(
+            "",
+            "<p>{}: its Stripe payment failed; the threshold charges again after {} UTC.</p>",
+            ((kind, f"{retry_at:%Y-%m-%d %H:%M}") for kind, retry_at in waits),
+        )
         return format_html(
             "<table><thead><tr><th>Workflow</th><th>Threshold</th><th>Gate</th><th>Amount</th>"
             "<th>Status</th><th>Bought (UTC)</th><th>Settled by</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<tbody>{}</tbody></table>{}",
             rows,
+            cool_down,
         )
 
     @admin.display(description="invoices (newest period first)")

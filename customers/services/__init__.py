@@ -79,6 +79,7 @@ from .gates import (  # noqa: F401
     payment_gate_invoiced,
     payment_gate_pending,
     payment_gate_release,
+    payment_gate_retry_at,
 )
 from .packages import (  # noqa: F401
     add_offset,
