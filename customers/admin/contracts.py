@@ -279,6 +279,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         "rate_card_products",
         "balances",
         "payment_gates",
+        "reseller_royalties",
         "invoices",
         "created_at",
         "created_by",
@@ -303,6 +304,7 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
         ("Rate card products", {"fields": ["rate_card_products"]}),
         ("Balances (commits and credits)", {"fields": ["balances", "payment_gates"]}),
         ("Invoices", {"fields": ["invoices"]}),
+        ("Marketplace reseller royalties", {"fields": ["reseller_royalties"]}),
         (
             "More",
             {
@@ -438,6 +440,37 @@ class ContractAdmin(ViewerAwareAdmin, admin.ModelAdmin):
             "<tbody>{}</tbody></table>{}",
             rows,
             cool_down,
+        )
+
+    @admin.display(description="reseller royalties")
+    def reseller_royalties(self, obj) -> str:
+        """What marketplace resellers keep of the spend (added by amendments); recorded for
+        the marketplace, they change no invoice total."""
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        royalties = list(obj.reseller_royalties.all())
+        if not royalties:
+            return "None."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r.get_reseller_type_display(),
+                    f"{r.fraction * 100:.2f}%".replace(".00%", "%"),
+                    r.netsuite_reseller_id,
+                    ", ".join([*r.applicable_product_tags, *r.applicable_product_ids]) or "—",
+                    f"{r.starting_at:%Y-%m-%d %H:%M}",
+                    f"{r.ending_before:%Y-%m-%d %H:%M}" if r.ending_before else "open-ended",
+                )
+                for r in royalties
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Reseller</th><th>Share</th><th>NetSuite reseller</th>"
+            "<th>Products and tags</th><th>From (UTC)</th><th>Until (UTC)</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
         )
 
     @admin.display(description="invoices (newest period first)")

@@ -22,6 +22,7 @@ from customers.models import (
     PaymentGate,
     ProfessionalService,
     RecurringBalance,
+    ResellerRoyalty,
     ScheduledCharge,
     Subscription,
 )
@@ -427,6 +428,36 @@ def _more_terms(contract: Contract) -> dict:
     }
 
 
+def reseller_royalty_json(royalty: ResellerRoyalty, *, products: bool = True) -> dict:
+    """One reseller royalty segment (`products`: with its applicable products, as contracts show
+    it; an amendment's own list leaves them out, as Metronome's `Amendment` does)."""
+    data = {
+        "reseller_type": royalty.reseller_type,
+        "fraction": num(royalty.fraction),
+        "netsuite_reseller_id": royalty.netsuite_reseller_id,
+        "reseller_contract_value": num(royalty.reseller_contract_value),
+        "starting_at": ts(royalty.starting_at),
+        "ending_before": ts(royalty.ending_before),
+        "aws_account_number": royalty.aws_account_number or None,
+        "aws_offer_id": royalty.aws_offer_id or None,
+        "aws_payer_reference_id": royalty.aws_payer_reference_id or None,
+        "gcp_account_id": royalty.gcp_account_id or None,
+        "gcp_offer_id": royalty.gcp_offer_id or None,
+    }
+    if products:
+        data["applicable_product_ids"] = list(royalty.applicable_product_ids) or None
+        data["applicable_product_tags"] = list(royalty.applicable_product_tags) or None
+    return _drop_none(data)
+
+
+def reseller_royalties_v2_json(contract: Contract) -> list[dict] | None:
+    """ContractV2's `reseller_royalties`: the segments grouped by reseller type."""
+    grouped: dict[str, list[dict]] = {}
+    for royalty in contract.reseller_royalties.all():
+        grouped.setdefault(royalty.reseller_type, []).append(reseller_royalty_json(royalty))
+    return [{"reseller_type": k, "segments": v} for k, v in grouped.items()] or None
+
+
 # --- Contracts ---------------------------------------------------------------------------------------
 
 
@@ -532,6 +563,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "usage_filter": [usage_filter_json(f) for f in contract.usage_filters.all()],
         "subscriptions": _subscriptions(contract),
         **_more_terms(contract),
+        "reseller_royalties": reseller_royalties_v2_json(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
         "uniqueness_key": contract.uniqueness_key,
@@ -563,7 +595,15 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
             if edit.kind == ContractEdit.Kind.AMENDMENT
         ],
         "initial": _terms_json(contract, extras, leave_out=added),
-        "current": _terms_json(contract, extras),
+        "current": _terms_json(contract, extras)
+        | _drop_none(
+            {
+                "reseller_royalties": [
+                    reseller_royalty_json(r) for r in contract.reseller_royalties.all()
+                ]
+                or None
+            }
+        ),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),
@@ -712,6 +752,11 @@ def amendment_json(edit, contract: Contract) -> dict:
                 scheduled_charge_json(c, contract)
                 for c in _by_ids(ScheduledCharge.objects, changes.get("add_scheduled_charges"))
             ],
+            "reseller_royalties": [
+                reseller_royalty_json(r, products=False)
+                for r in ResellerRoyalty.objects.filter(amendment=edit)
+            ]
+            or None,
         }
     )
 

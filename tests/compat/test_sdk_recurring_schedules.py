@@ -217,3 +217,59 @@ def test_custom_date_without_an_anchor_is_refused(client, offer):
     assert refused.value.body["message"] == (
         "usage_statement_schedule.billing_anchor_date: Required with the day CUSTOM_DATE."
     )
+
+
+def test_reseller_royalties_on_amendments_are_stored_and_change_no_invoice(client, offer):
+    contract = terms._contract(client, offer)
+    terms._calls(client, offer, 5)
+    (before,) = terms._invoices(client, offer, "USAGE")
+    later = offer["start"] + timedelta(days=10)
+    client.v1.contracts.amend(
+        contract_id=contract,
+        customer_id=offer["customer"],
+        starting_at=offer["start"],
+        reseller_royalties=[
+            {
+                "reseller_type": "AWS",
+                "fraction": 0.03,
+                "netsuite_reseller_id": "aws-reseller",
+                "applicable_product_ids": [offer["calls"]],
+                "aws_options": {"aws_account_number": "123456789012", "aws_offer_id": "offer-1"},
+            }
+        ],
+    )
+    # A second amendment changes the fraction from day 10; the rest is kept from the first.
+    client.v1.contracts.amend(
+        contract_id=contract,
+        customer_id=offer["customer"],
+        starting_at=later,
+        reseller_royalties=[{"reseller_type": "AWS", "fraction": 0.05}],
+    )
+    v1 = client.v1.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    first, second = sorted(v1.amendments, key=lambda a: a.starting_at)
+    (royalty,) = first.reseller_royalties
+    assert (royalty.reseller_type, royalty.fraction, royalty.aws_offer_id) == (
+        "AWS",
+        0.03,
+        "offer-1",
+    )
+    assert [(r.fraction, r.netsuite_reseller_id) for r in second.reseller_royalties] == [
+        (0.05, "aws-reseller")
+    ]
+    assert [
+        (r.fraction, r.starting_at, r.ending_before, r.applicable_product_ids)
+        for r in v1.current.reseller_royalties
+    ] == [
+        (0.03, offer["start"], later, [offer["calls"]]),
+        (0.05, later, None, [offer["calls"]]),
+    ]
+    v2 = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (aws,) = v2.reseller_royalties
+    assert aws.reseller_type == "AWS"
+    assert [(s.fraction, s.aws_account_number) for s in aws.segments] == [
+        (0.03, "123456789012"),
+        (0.05, "123456789012"),
+    ]
+    # The marketplace keeps its share of what it collects: our invoice is unchanged.
+    (after,) = terms._invoices(client, offer, "USAGE")
+    assert (after.total, terms._lines(after)) == (before.total, terms._lines(before))
