@@ -32,16 +32,15 @@ from customers.models import Commit, Contract, Credit
 from customers.services import (
     GateSpec,
     add_offset,
-    payment_gate_event,
-    payment_gate_invoiced,
     payment_gate_pending,
     payment_gate_retry_at,
     threshold_commit_create,
 )
 from invoicing.models import Invoice
+from invoicing.payment_gates import payment_gate_invoice
 from invoicing.rating import recharge_amount, spend_threshold_amount
 from invoicing.selectors import balances_now, invoice_view
-from invoicing.services import contract_drafts_ensure, invoice_finalize
+from invoicing.services import contract_drafts_ensure
 
 
 def _hour(moment: datetime) -> datetime:
@@ -167,18 +166,7 @@ def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, 
         **_commit_terms(config),
     )
     contract_drafts_ensure(contract=contract, now=now)
-    invoice = Invoice.objects.get(
-        contract=contract,
-        type=Invoice.Type.SCHEDULED,
-        status=Invoice.Status.DRAFT,
-        start_timestamp=now,
-    )
-    invoice_finalize(invoice=invoice, now=now, ensure_next=False)
-    opened = commit.payment_gate
-    payment_gate_invoiced(gate=opened, invoice_id=invoice.pk)
-    payment_gate_event("payment_gate.threshold_reached", opened, now)
-    if opened.gate_type == "EXTERNAL":
-        payment_gate_event("payment_gate.external_initiate", opened, now)
+    payment_gate_invoice(gate=commit.payment_gate, invoiced_at=now, now=now)
     return commit
 
 

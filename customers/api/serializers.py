@@ -180,6 +180,12 @@ class CreditIn(BalanceTermIn):
     pass
 
 
+class EditCommitIn(CommitIn):
+    """A v2 edit's add_commits[]: the commit may be payment gated (held until paid)."""
+
+    payment_gate_config = more_terms.PaymentGateIn(required=False)
+
+
 class OverrideIn(OverrideTermsIn):
     starting_at = TimestampField()
     ending_before = TimestampField(required=False, allow_null=True)
@@ -520,7 +526,7 @@ class ContractEditIn(ContractRefIn):
         required=False, allow_null=True, integer=True, min_value=0
     )
     allow_contract_ending_before_finalized_invoice = StrictBooleanField(required=False)
-    add_commits = CommitIn(many=True, required=False)
+    add_commits = EditCommitIn(many=True, required=False)
     add_credits = CreditIn(many=True, required=False)
     add_overrides = OverrideIn(many=True, required=False)
     add_scheduled_charges = ScheduledChargeIn(many=True, required=False)

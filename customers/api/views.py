@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
@@ -56,6 +57,19 @@ CONTRACT_FIELDS = {
     "overwrite_price": "overwrite_rate.price",
     "overwrite_rate_type": "overwrite_rate.rate_type",
 }
+
+
+def _gated(items: list[dict], customer) -> list[services.CommitSpec]:
+    """A v2 edit's add_commits, each with its payment gate when it has one."""
+    specs = terms.commits(items, "add_commits")
+    for index, item in enumerate(items):
+        if item.get("payment_gate_config"):
+            config = more_terms.payment_gate_config(
+                item["payment_gate_config"], f"add_commits[{index}]", customer
+            )
+            gate = services.GateSpec.from_config(config)
+            specs[index] = dataclasses.replace(specs[index], payment_gate=gate)
+    return specs
 
 
 def _who(request) -> str:
@@ -574,7 +588,7 @@ class ContractEditView(APIView):
                 ContractEdit.objects.all(), data.get("uniqueness_key"), what="contract edit"
             )
             specs = {
-                "add_commits": terms.commits(data.get("add_commits", []), "add_commits"),
+                "add_commits": _gated(data.get("add_commits", []), contract.customer),
                 "add_credits": terms.credits(data.get("add_credits", []), "add_credits"),
                 "add_overrides": terms.overrides(data.get("add_overrides", []), "add_overrides"),
                 "add_scheduled_charges": terms.scheduled_charges(

@@ -72,6 +72,7 @@ from .events import (  # noqa: F401
     contract_event,
 )
 from .gates import (  # noqa: F401
+    MANUAL_GATE,
     GateSpec,
     PaymentGateConflict,
     payment_gate_cancel,

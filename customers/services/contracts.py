@@ -35,6 +35,7 @@ from .balance_edits import (
 )
 from .common import clean
 from .events import balance_event, contract_event
+from .gates import MANUAL_GATE, payment_gate_open
 from .recurring import (
     SubscriptionUpdate,
     recurring_balances_materialize,
@@ -351,6 +352,18 @@ def contract_edit(
         recurring_credits=add_recurring_credits,
         names={kind: f"add_{kind}" for kind in AddedTerms.KINDS},
     )
+    for spec, commit in zip(add_commits, added.commits, strict=True):
+        if spec.payment_gate is not None:
+            (segment,) = spec.access_schedule
+            payment_gate_open(
+                commit=commit,
+                kind=MANUAL_GATE,
+                gate=spec.payment_gate,
+                amount=segment.amount,
+                starting_at=segment.starting_at,
+                ending_before=segment.ending_before,
+                now=now,
+            )
     updated_subscriptions = subscriptions_update(
         contract=contract, updates=update_subscriptions, now=now, key="update_subscriptions"
     )

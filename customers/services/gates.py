@@ -19,6 +19,9 @@ from ..models import AccessSegment, Commit, PaymentGate
 from .common import clean
 from .events import balance_event
 
+# The threshold kind of a gate on a commit added by hand (a v2 edit's add_commits).
+MANUAL_GATE = "MANUAL"
+
 
 class PaymentGateConflict(Exception):
     """The gate was already decided the other way (the API answers 409)."""

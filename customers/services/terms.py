@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..recurring import schedule_items_from_recurrence
 from .common import clean
+from .gates import GateSpec
 
 # --- Contract terms -----------------------------------------------------------------------------------
 
@@ -99,6 +100,8 @@ class CommitSpec(CreditSpec):
     type: str = Commit.Type.PREPAID
     invoice_schedule: Sequence[InvoiceItemSpec] = ()
     invoice_recurring: RecurringScheduleSpec | None = None
+    # A v2 edit's add_commits[].payment_gate_config: pending (no balance) until its invoice is paid.
+    payment_gate: GateSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -204,9 +207,12 @@ def dot(prefix: str) -> str:
     return f"{prefix}." if prefix else ""
 
 
-def add_balance(model, contract: Contract | None, spec: CreditSpec, prefix: str, **extra):
+def add_balance(
+    model, contract: Contract | None, spec: CreditSpec, prefix: str, *, held=False, **extra
+):
     """A commit or credit of `contract`; with contract None, a customer-level one (the customer
-    is then in `extra`)."""
+    is then in `extra`). `held`: its access segments are checked but not written (a payment
+    gate writes them when paid)."""
     if contract is not None:
         extra.setdefault("customer", contract.customer)
     term = model(
@@ -239,12 +245,31 @@ def add_balance(model, contract: Contract | None, spec: CreditSpec, prefix: str,
             **{owner: term},
         )
         clean(row, f"{dot(prefix)}access_schedule.schedule_items[{index}]")
-        row.save()
+        if not held:
+            row.save()
     return term
 
 
+def _gate_problem(spec: CommitSpec) -> dict[str, str]:
+    """Why this commit cannot be payment gated (a gate holds one access segment and charges
+    one invoice)."""
+    if spec.type != Commit.Type.PREPAID:
+        return {"type": "Only a PREPAID commit is payment gated."}
+    if len(spec.access_schedule) != 1:
+        return {"access_schedule.schedule_items": "A payment-gated commit has one access segment."}
+    if len(spec.invoice_schedule) != 1 or spec.invoice_recurring is not None:
+        return {
+            "invoice_schedule.schedule_items": "A payment-gated commit is invoiced once: give "
+            "one schedule item (what is charged)."
+        }
+    return {}
+
+
 def add_commit(contract: Contract | None, spec: CommitSpec, prefix: str, **extra) -> Commit:
-    commit = add_balance(Commit, contract, spec, prefix, type=spec.type, **extra)
+    gated = spec.payment_gate is not None
+    if gated and (problem := _gate_problem(spec)):
+        raise ValidationError({f"{dot(prefix)}{k}": v for k, v in problem.items()})
+    commit = add_balance(Commit, contract, spec, prefix, held=gated, type=spec.type, **extra)
     _add_schedule_items(
         CommitInvoiceItem,
         _with_recurrence(

@@ -273,3 +273,83 @@ def test_reseller_royalties_on_amendments_are_stored_and_change_no_invoice(clien
     # The marketplace keeps its share of what it collects: our invoice is unchanged.
     (after,) = terms._invoices(client, offer, "USAGE")
     assert (after.total, terms._lines(after)) == (before.total, terms._lines(before))
+
+
+def test_a_payment_gated_commit_added_by_an_edit_holds_nothing_until_paid(client, offer):
+    from customers.models import PaymentGate
+    from invoicing.payment_gates import payment_gate_settle
+
+    contract = terms._contract(client, offer)
+    month = _month(offer, 1)
+    client.v2.contracts.edit(
+        contract_id=contract,
+        customer_id=offer["customer"],
+        add_commits=[
+            {
+                "product_id": offer["fixed"],
+                "name": "Gated prepay",
+                "type": "PREPAID",
+                "priority": 1,
+                "access_schedule": {
+                    "schedule_items": [
+                        {"amount": 2000, "starting_at": offer["start"], "ending_before": month}
+                    ]
+                },
+                "invoice_schedule": {
+                    "schedule_items": [{"timestamp": offer["start"], "amount": 2000}]
+                },
+                "payment_gate_config": {"payment_gate_type": "EXTERNAL"},
+            }
+        ],
+    )
+    terms._calls(client, offer, 5)
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (commit,) = shown.commits
+    assert commit.access_schedule.schedule_items == []
+    gate = PaymentGate.objects.get(commit_id=commit.id)
+    assert (gate.threshold_kind, gate.status, gate.amount) == ("MANUAL", "PENDING", 2000)
+    # Its invoice is final at once (what the integrator collects); the draft is not drawn yet.
+    (purchase,) = client.v1.customers.invoices.list(
+        customer_id=offer["customer"], status="FINALIZED"
+    )
+    assert (str(purchase.id), purchase.total) == (str(gate.invoice_id), 2000)
+    (draft,) = terms._invoices(client, offer, "USAGE")
+    assert draft.total == 500
+
+    payment_gate_settle(gate=gate, outcome="paid", now=offer["start"], by="test")
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    assert [i.amount for i in shown.commits[0].access_schedule.schedule_items] == [2000]
+    (draft,) = terms._invoices(client, offer, "USAGE")
+    assert terms._lines(draft) == [
+        ("applied_commit_or_credit", "Gated prepay", -500),
+        ("usage", "API calls", 500),
+    ]
+
+
+def test_a_gated_commit_needs_one_invoice_item(client, offer):
+    contract = terms._contract(client, offer)
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v2.contracts.edit(
+            contract_id=contract,
+            customer_id=offer["customer"],
+            add_commits=[
+                {
+                    "product_id": offer["fixed"],
+                    "type": "PREPAID",
+                    "access_schedule": {
+                        "schedule_items": [
+                            {
+                                "amount": 2000,
+                                "starting_at": offer["start"],
+                                "ending_before": _month(offer, 1),
+                            }
+                        ]
+                    },
+                    "payment_gate_config": {"payment_gate_type": "EXTERNAL"},
+                }
+            ],
+        )
+    assert refused.value.body["message"] == (
+        "add_commits[0].invoice_schedule.schedule_items: A payment-gated commit is invoiced "
+        "once: give one schedule item (what is charged)."
+    )
