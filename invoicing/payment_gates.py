@@ -38,17 +38,21 @@ __all__ = [
 ]
 
 
-def payment_gate_invoice(*, gate: PaymentGate, invoiced_at: datetime, now: datetime) -> None:
-    """A gated commit's own SCHEDULED invoice (its draft dated `invoiced_at`, made by the
-    drafts) is finalized at once, and the payment is asked for: `payment_gate.threshold_reached`
-    (payments charges a STRIPE gate), and for an EXTERNAL gate `payment_gate.external_initiate`
-    (the integrator's cue)."""
-    invoice = Invoice.objects.get(
+def _gated_draft(gate: PaymentGate, invoiced_at: datetime):
+    return Invoice.objects.filter(
         contract_id=gate.contract_id,
         type=Invoice.Type.SCHEDULED,
         status=Invoice.Status.DRAFT,
         start_timestamp=invoiced_at,
     )
+
+
+def payment_gate_invoice(*, gate: PaymentGate, invoiced_at: datetime, now: datetime) -> None:
+    """A gated commit's own SCHEDULED invoice (its draft dated `invoiced_at`, made by the
+    drafts) is finalized at once, and the payment is asked for: `payment_gate.threshold_reached`
+    (payments charges a STRIPE gate), and for an EXTERNAL gate `payment_gate.external_initiate`
+    (the integrator's cue)."""
+    invoice = _gated_draft(gate, invoiced_at).get()
     invoice_finalize(invoice=invoice, now=now, ensure_next=False)
     payment_gate_invoiced(gate=gate, invoice_id=invoice.pk)
     payment_gate_event("payment_gate.threshold_reached", gate, now)
@@ -66,10 +70,13 @@ def payment_gates_invoice_added(*, contract: Contract, now: datetime) -> int:
         status=PaymentGate.Status.PENDING,
         invoice_id__isnull=True,
     )
+    invoiced = 0
     for gate in gates:
         item = gate.commit.invoice_schedule.get()
-        payment_gate_invoice(gate=gate, invoiced_at=item.timestamp, now=now)
-    return len(gates)
+        if _gated_draft(gate, item.timestamp).exists():  # none outside the contract's dates
+            payment_gate_invoice(gate=gate, invoiced_at=item.timestamp, now=now)
+            invoiced += 1
+    return invoiced
 
 
 @transaction.atomic

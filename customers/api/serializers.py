@@ -109,8 +109,8 @@ class RecurringScheduleIn(serializers.Serializer):
     ending_before = TimestampField()
     frequency = EnumField(["MONTHLY", "QUARTERLY", "SEMI_ANNUAL", "ANNUAL"])
     amount = NumberField(required=False, min_value=0)
-    unit_price = NumberField(required=False, min_value=0)
-    quantity = NumberField(required=False, min_value=0)
+    unit_price = NumberField(required=False)
+    quantity = NumberField(required=False)
 
     def validate(self, attrs):
         priced = "unit_price" in attrs or "quantity" in attrs
