@@ -353,3 +353,47 @@ def test_a_gated_commit_needs_one_invoice_item(client, offer):
         "add_commits[0].invoice_schedule.schedule_items: A payment-gated commit is invoiced "
         "once: give one schedule item (what is charged)."
     )
+
+
+def test_recurring_schedules_on_amendments_and_customer_commits(client, offer):
+    contract = terms._contract(client, offer)
+    quarter = _month(offer, 3)
+    recurring = {
+        "amount_distribution": "DIVIDED_ROUNDED",
+        "starting_at": offer["start"],
+        "ending_before": quarter,
+        "frequency": "MONTHLY",
+        "amount": 1000,
+    }
+    client.v1.contracts.amend(
+        contract_id=contract,
+        customer_id=offer["customer"],
+        starting_at=offer["start"],
+        scheduled_charges=[
+            {"product_id": offer["fixed"], "schedule": {"recurring_schedule": recurring}}
+        ],
+    )
+    client.v1.customers.commits.create(
+        customer_id=offer["customer"],
+        product_id=offer["fixed"],
+        priority=1,
+        type="PREPAID",
+        name="Customer prepay",
+        invoice_contract_id=contract,
+        access_schedule={
+            "schedule_items": [
+                {"amount": 1000, "starting_at": offer["start"], "ending_before": quarter}
+            ]
+        },
+        invoice_schedule={"recurring_schedule": {**recurring, "amount_distribution": "DIVIDED"}},
+    )
+    v1 = client.v1.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (amendment,) = v1.amendments
+    (charge,) = amendment.scheduled_charges
+    assert [i.amount for i in charge.schedule.schedule_items] == [333, 333, 334]
+    (commit,) = client.v1.customers.commits.list(customer_id=offer["customer"]).data
+    assert [i.amount for i in commit.invoice_schedule.schedule_items] == [
+        333.333333333333,
+        333.333333333333,
+        333.333333333334,
+    ]
