@@ -11,9 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.fields import NumberField
 from core.api import (
-    EnumField,
     StrictCharField,
     StringListField,
     StringMapField,
@@ -33,9 +31,9 @@ from core.api import (
 from customers import selectors, services
 from customers.models import Commit, Contract, ContractEdit, Credit
 
+from . import more_terms, terms
 from . import presenters as out
 from . import serializers as s
-from . import terms
 from .views import CONTRACT_FIELDS, _contract, _customer, _unique_key_race, _who
 
 BALANCE_FIELDS = {"product": "product_id", "invoice_contract": "invoice_contract_id"}
@@ -196,61 +194,6 @@ class CreditEditView(APIView):
 # --- Amendments (v1) ---------------------------------------------------------------------------------
 
 
-class _AwsOptionsIn(serializers.Serializer):
-    aws_account_number = StrictCharField(required=False, max_length=200)
-    aws_offer_id = StrictCharField(required=False, max_length=200)
-    aws_payer_reference_id = StrictCharField(required=False, max_length=200)
-
-
-class _GcpOptionsIn(serializers.Serializer):
-    gcp_account_id = StrictCharField(required=False, max_length=200)
-    gcp_offer_id = StrictCharField(required=False, max_length=200)
-
-
-class ResellerRoyaltyIn(serializers.Serializer):
-    """Metronome's amendment `reseller_royalties[]` (AWS or GCP marketplace resellers)."""
-
-    reseller_type = EnumField(["AWS", "AWS_PRO_SERVICE", "GCP", "GCP_PRO_SERVICE"])
-    fraction = NumberField(required=False, min_value=0, max_value=1)
-    netsuite_reseller_id = StrictCharField(required=False, max_length=200)
-    reseller_contract_value = NumberField(required=False, min_value=0)
-    starting_at = TimestampField(required=False)
-    ending_before = TimestampField(required=False, allow_null=True)
-    applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
-    applicable_product_tags = StringListField(required=False)
-    aws_options = _AwsOptionsIn(required=False)
-    gcp_options = _GcpOptionsIn(required=False)
-
-    def validate(self, attrs):
-        aws = attrs["reseller_type"].startswith("AWS")
-        wrong = "gcp_options" if aws else "aws_options"
-        if wrong in attrs:
-            raise serializers.ValidationError(
-                {wrong: f"Only for a {'GCP' if aws else 'AWS'} reseller."}
-            )
-        return attrs
-
-
-def _royalties(items: list[dict]) -> list[dict]:
-    """Validated royalties, flat as the service stores them (the products checked: 404)."""
-    flat = []
-    for index, item in enumerate(items):
-        item = dict(item)
-        if "applicable_product_ids" in item:
-            item["applicable_product_ids"] = [
-                str(terms._product(pk, f"reseller_royalties[{index}].applicable_product_ids").pk)
-                for pk in item["applicable_product_ids"]
-            ]
-        flat.append(
-            {
-                **{k: v for k, v in item.items() if not k.endswith("_options")},
-                **item.get("aws_options", {}),
-                **item.get("gcp_options", {}),
-            }
-        )
-    return flat
-
-
 class AmendIn(s.ContractRefIn):
     starting_at = TimestampField()
     commits = s.CommitIn(many=True, required=False)
@@ -262,7 +205,7 @@ class AmendIn(s.ContractRefIn):
     salesforce_opportunity_id = StrictCharField(required=False)
     total_contract_value = serializers.JSONField(required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
-    reseller_royalties = ResellerRoyaltyIn(many=True, required=False)
+    reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
 
 
 class ContractAmendView(APIView):
@@ -292,7 +235,9 @@ class ContractAmendView(APIView):
                     now=timezone.now(),
                     custom_fields=data.get("custom_fields"),
                     created_by=_who(request),
-                    reseller_royalties=_royalties(data.get("reseller_royalties", [])),
+                    reseller_royalties=more_terms.reseller_royalties(
+                        data.get("reseller_royalties", []), "reseller_royalties"
+                    ),
                     **specs,
                 )
             if data.get("uniqueness_key"):

@@ -450,6 +450,17 @@ def reseller_royalty_json(royalty: ResellerRoyalty, *, products: bool = True) ->
     return _drop_none(data)
 
 
+def _royalties_v1(contract: Contract, *, leave_out: frozenset | None = None) -> dict:
+    """v1 `current` / `initial` (`leave_out`: what edits added): the royalty segments; `initial`
+    leaves out those amendments and edits added."""
+    segments = [
+        reseller_royalty_json(r)
+        for r in contract.reseller_royalties.all()
+        if leave_out is None or (r.amendment_id is None and str(r.pk) not in leave_out)
+    ]
+    return {"reseller_royalties": segments} if segments else {}
+
+
 def reseller_royalties_v2_json(contract: Contract) -> list[dict] | None:
     """ContractV2's `reseller_royalties`: the segments grouped by reseller type."""
     grouped: dict[str, list[dict]] = {}
@@ -594,16 +605,9 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
             for edit in edits
             if edit.kind == ContractEdit.Kind.AMENDMENT
         ],
-        "initial": _terms_json(contract, extras, leave_out=added),
-        "current": _terms_json(contract, extras)
-        | _drop_none(
-            {
-                "reseller_royalties": [
-                    reseller_royalty_json(r) for r in contract.reseller_royalties.all()
-                ]
-                or None
-            }
-        ),
+        "initial": _terms_json(contract, extras, leave_out=added)
+        | _royalties_v1(contract, leave_out=added),
+        "current": _terms_json(contract, extras) | _royalties_v1(contract),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),
@@ -690,6 +694,11 @@ def edit_history_json(edit, contract: Contract) -> dict:
         "add_discounts": [
             discount_json(d, contract)
             for d in _by_ids(Discount.objects, changes.get("add_discounts"))
+        ]
+        or None,
+        "add_reseller_royalties": [
+            reseller_royalty_json(r)
+            for r in _by_ids(ResellerRoyalty.objects, changes.get("add_reseller_royalties"))
         ]
         or None,
         "add_pro_services": [

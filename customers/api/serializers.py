@@ -280,6 +280,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "spend_threshold_configuration",
     "discounts",
     "professional_services",
+    "reseller_royalties",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -381,6 +382,7 @@ class ContractCreateIn(serializers.Serializer):
     prepaid_balance_threshold_configuration = more_terms.PrepaidThresholdIn(required=False)
     spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
+    reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -455,7 +457,6 @@ EDIT_UNSUPPORTED = (
     "update_recurring_credits",
     "update_discounts",
     "update_refund_invoices",
-    "add_reseller_royalties",
     "add_spend_trackers",
     "archive_spend_trackers",
     "add_billing_provider_configuration_update",
@@ -547,6 +548,7 @@ class ContractEditIn(ContractRefIn):
     add_spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     update_prepaid_balance_threshold_configuration = serializers.DictField(required=False)
     update_spend_threshold_configuration = serializers.DictField(required=False)
+    add_reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
 
     def validate(self, attrs):
         unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]

@@ -418,6 +418,9 @@ class ContractCreateView(APIView):
                     transition=_transition(data),
                     usage_filter=data.get("usage_filter"),
                     billing_provider_configuration=billing_configuration,
+                    reseller_royalties=more_terms.reseller_royalties(
+                        data.get("reseller_royalties", []), "reseller_royalties"
+                    ),
                     **specs,
                 )
         return id_envelope(contract)
@@ -618,6 +621,9 @@ class ContractEditView(APIView):
                 ),
                 "update_subscriptions": more_terms.subscription_updates(
                     data.get("update_subscriptions", [])
+                ),
+                "add_reseller_royalties": more_terms.reseller_royalties(
+                    data.get("add_reseller_royalties", []), "add_reseller_royalties"
                 ),
                 **_thresholds(contract, data),
             }

@@ -10,10 +10,11 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..models import Contract, ContractEdit, ContractUsageFilter, ResellerRoyalty
+from ..models import Contract, ContractEdit, ContractUsageFilter
 from .common import clean
 from .contracts import contract_open
 from .events import balance_event, contract_event
+from .royalties import reseller_royalties_add
 from .terms import (
     CommitSpec,
     CreditSpec,
@@ -42,7 +43,7 @@ def contract_amend(
     """Amend a contract (v1): the given terms are added to it (each with its own dates), and
     the amendment is listed on the contract with its `starting_at`. `more_terms` passes other
     term kinds `add_terms` knows (discounts, professional services); `reseller_royalties` (see
-    `reseller_royalties_amend`) are recorded, changing no invoice."""
+    `reseller_royalties_add`) are recorded, changing no invoice."""
     contract_open(contract)
     if starting_at < contract.starting_at or (
         contract.ending_before is not None and starting_at >= contract.ending_before
@@ -68,76 +69,16 @@ def contract_amend(
     )
     clean(edit)
     edit.save()
-    reseller_royalties_amend(contract=contract, amendment=edit, royalties=reseller_royalties)
+    reseller_royalties_add(
+        contract=contract,
+        royalties=reseller_royalties,
+        default_start=starting_at,
+        amendment=edit,
+    )
     for term in (*added.commits, *added.credits):
         balance_event("create", term, now)
     contract_event("contract.edit", contract, now, ending_moved=False)
     return edit
-
-
-ROYALTY_FIELDS = (
-    "fraction",
-    "netsuite_reseller_id",
-    "reseller_contract_value",
-    "applicable_product_ids",
-    "applicable_product_tags",
-    "aws_account_number",
-    "aws_offer_id",
-    "aws_payer_reference_id",
-    "gcp_account_id",
-    "gcp_offer_id",
-)
-
-
-def reseller_royalties_amend(
-    *, contract: Contract, amendment: ContractEdit, royalties: Sequence[dict]
-) -> list[ResellerRoyalty]:
-    """Each royalty (Metronome's amendment item, by reseller type) becomes a new segment of
-    that reseller's royalty from its `starting_at` (the amendment's by default): what it does
-    not give is kept from the segment in effect then, which it cuts; `ending_before` omitted
-    keeps that segment's end, null leaves it open. Royalties are recorded for the marketplace
-    integrations and reports: they change no invoice total (the marketplace deducts its share
-    from what it collects, outside our invoices)."""
-    made = []
-    for index, given in enumerate(royalties):
-        where = f"reseller_royalties[{index}]"
-        kind = given["reseller_type"]
-        start = given.get("starting_at") or amendment.starting_at
-        segments = ResellerRoyalty.objects.select_for_update().filter(
-            contract=contract, reseller_type=kind
-        )
-        if segments.filter(starting_at__gt=start).exists():
-            raise ValidationError(
-                {f"{where}.starting_at": f"A later {kind} royalty segment starts after it."}
-            )
-        current = segments.filter(starting_at__lte=start).order_by("-starting_at").first()
-        if current is not None and current.ending_before is not None:
-            current = current if current.ending_before > start else None
-        inherited = {name: getattr(current, name) for name in ROYALTY_FIELDS} if current else {}
-        for name in ("fraction", "netsuite_reseller_id"):
-            if name not in given and name not in inherited:
-                raise ValidationError({f"{where}.{name}": f"Required for a new {kind} royalty."})
-        ending_before = given.get(
-            "ending_before", current.ending_before if current is not None else None
-        )
-        row = ResellerRoyalty(
-            contract=contract,
-            amendment=amendment,
-            reseller_type=kind,
-            starting_at=start,
-            ending_before=ending_before,
-            **{**inherited, **{k: v for k, v in given.items() if k in ROYALTY_FIELDS}},
-        )
-        if current is not None:
-            if current.starting_at == start:
-                current.delete()  # replaced from the same moment
-            else:
-                current.ending_before = start
-                current.save(update_fields=["ending_before"])
-        clean(row, where)
-        row.save()
-        made.append(row)
-    return made
 
 
 @transaction.atomic

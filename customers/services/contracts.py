@@ -41,6 +41,7 @@ from .recurring import (
     recurring_balances_materialize,
     subscriptions_update,
 )
+from .royalties import reseller_royalties_add
 from .terms import (
     AddedTerms,
     CommitSpec,
@@ -106,6 +107,7 @@ def contract_create(
     prepaid_balance_threshold_configuration: dict | None = None,
     spend_threshold_configuration: dict | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
+    reseller_royalties: Sequence[dict] = (),
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
     `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
@@ -158,6 +160,9 @@ def contract_create(
         recurring_credits=recurring_credits,
     )
     recurring_balances_materialize(contract=contract, now=now)
+    reseller_royalties_add(
+        contract=contract, royalties=reseller_royalties, default_start=starting_at
+    )
     if usage_filter:
         usage_filter_add(
             contract,
@@ -315,6 +320,7 @@ def contract_edit(
     update_subscriptions: Sequence[SubscriptionUpdate] = (),
     prepaid_balance_threshold_configuration=UNCHANGED,
     spend_threshold_configuration=UNCHANGED,
+    add_reseller_royalties: Sequence[dict] = (),
 ) -> EditResult:
     """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
     contract_open(contract)
@@ -364,6 +370,12 @@ def contract_edit(
                 ending_before=segment.ending_before,
                 now=now,
             )
+    royalties = reseller_royalties_add(
+        contract=contract,
+        royalties=add_reseller_royalties,
+        default_start=contract.starting_at,
+        key="add_reseller_royalties",
+    )
     updated_subscriptions = subscriptions_update(
         contract=contract, updates=update_subscriptions, now=now, key="update_subscriptions"
     )
@@ -396,6 +408,7 @@ def contract_edit(
             "update_credits": [str(u.id) for u in update_credits],
             "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
             "update_subscriptions": updated_subscriptions,
+            "add_reseller_royalties": [str(r.pk) for r in royalties],
         },
     )
     clean(edit)

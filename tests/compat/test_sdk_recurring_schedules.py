@@ -397,3 +397,42 @@ def test_recurring_schedules_on_amendments_and_customer_commits(client, offer):
         333.333333333333,
         333.333333333334,
     ]
+
+
+def test_reseller_royalties_on_create_and_on_edits(client, offer):
+    contract = terms._contract(
+        client,
+        offer,
+        reseller_royalties=[
+            {
+                "reseller_type": "GCP",
+                "fraction": 0.2,
+                "netsuite_reseller_id": "gcp-reseller",
+                "starting_at": offer["start"],
+                "applicable_product_tags": ["cloud"],
+                "gcp_options": {"gcp_account_id": "acct-9"},
+            }
+        ],
+    )
+    later = offer["start"] + timedelta(days=3)
+    client.v2.contracts.edit(
+        contract_id=contract,
+        customer_id=offer["customer"],
+        add_reseller_royalties=[{"reseller_type": "GCP", "fraction": 0.1, "starting_at": later}],
+    )
+    v1 = client.v1.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    assert [(r.fraction, r.ending_before) for r in v1.initial.reseller_royalties] == [(0.2, later)]
+    assert [(r.fraction, r.gcp_account_id) for r in v1.current.reseller_royalties] == [
+        (0.2, "acct-9"),
+        (0.1, "acct-9"),
+    ]
+    (history,) = client.v2.contracts.get_edit_history(
+        contract_id=contract, customer_id=offer["customer"]
+    ).data
+    assert [(r.fraction, r.starting_at) for r in history.add_reseller_royalties] == [(0.1, later)]
+    v2 = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (gcp,) = v2.reseller_royalties
+    assert [(s.fraction, s.starting_at, s.ending_before) for s in gcp.segments] == [
+        (0.2, offer["start"], later),
+        (0.1, later, None),
+    ]
