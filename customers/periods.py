@@ -81,13 +81,14 @@ class BillingPeriod:
 
 
 def schedule_for(contract) -> Schedule:
-    """The schedule of a contract model (anything with the four attributes)."""
+    """The schedule of a contract model (anything with those attributes; the billing anchor
+    date only matters with CUSTOM_DATE)."""
     return Schedule(
         frequency=contract.usage_statement_frequency,
         day=contract.usage_statement_day,
         contract_starting_at=contract.starting_at,
         contract_ending_before=contract.ending_before,
-        billing_anchor_date=contract.billing_anchor_date,
+        billing_anchor_date=getattr(contract, "billing_anchor_date", None),
     )
 
 

@@ -99,6 +99,9 @@ class InvoiceItemIn(serializers.Serializer):
         return attrs
 
 
+PRICE = {"unit_price", "quantity"}
+
+
 class RecurringScheduleIn(serializers.Serializer):
     """Metronome's recurring_schedule: an item every `frequency` from `starting_at` until
     `ending_before`, the amount given to EACH or DIVIDED (DIVIDED_ROUNDED: to the smallest
@@ -121,9 +124,6 @@ class RecurringScheduleIn(serializers.Serializer):
         if attrs["ending_before"] <= attrs["starting_at"]:
             raise serializers.ValidationError({"ending_before": "Must be after starting_at."})
         return attrs
-
-
-PRICE = {"unit_price", "quantity"}
 
 
 def one_schedule(attrs, *, listed: str = "schedule_items"):
