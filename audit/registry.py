@@ -37,6 +37,7 @@ AUDITED = {
     ("customers", "scheduledcharge"): {},
     ("customers", "scheduledchargeitem"): {},
     ("customers", "subscription"): {},
+    ("customers", "resellerroyalty"): {},
     ("invoicing", "invoice"): {"include": ["status", "number", "issued_at", "voided_at"]},
     ("core", "apitoken"): {"exclude": ["token_hash", "last_used_at"]},
 }

@@ -165,3 +165,17 @@ def round_stored(value: Decimal) -> Decimal:
     """A computed quantity kept at storage precision (`DECIMAL_PLACES`), half up: e.g. the part of
     a usage line a commit covers at its commit price (the balance divided by that price)."""
     return value.quantize(_exponent(DECIMAL_PLACES), rounding=ROUND_HALF_UP)
+
+
+def divide_amount(
+    total: Decimal, parts: int, decimal_places: int = DECIMAL_PLACES
+) -> list[Decimal]:
+    """`total` in `parts` equal shares that sum to it exactly: every share but the last is the
+    exact share cut down (ROUND_DOWN) to `decimal_places`, the last takes what that left, so it
+    is never negative and never smaller than the others (1000 in 3 at 2 places: 333.33, 333.33,
+    333.34). With the default `DECIMAL_PLACES` the shares are exact to storage precision."""
+    if parts < 1:
+        raise ValueError("divide into at least one part")
+    with full_precision():
+        share = (total / parts).quantize(_exponent(decimal_places), rounding=ROUND_DOWN)
+        return [*([share] * (parts - 1)), total - share * (parts - 1)]

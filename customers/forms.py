@@ -342,6 +342,7 @@ class ContractForm(ModelErrorsMixin, forms.ModelForm):
             "ending_before",
             "usage_statement_frequency",
             "usage_statement_day",
+            "billing_anchor_date",
             "net_payment_terms_days",
             "multiplier_override_prioritization",
             "scheduled_charges_on_usage_invoices",

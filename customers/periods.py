@@ -1,11 +1,15 @@
 """Billing periods of a contract's usage statement schedule (a term of the contract), in UTC. Pure
 functions.
 
-A schedule has a frequency (MONTHLY, QUARTERLY, ANNUAL: 1, 3 or 12 months; WEEKLY: 7 days) and an
-anchor:
+A schedule has a frequency (MONTHLY, QUARTERLY, ANNUAL: 1, 3 or 12 months; WEEKLY: 7 days; DAILY,
+which only recurring commits and credits use: 1 day) and an anchor:
 - FIRST_OF_MONTH: months are counted from midnight UTC on the first of the contract's starting
   month (so monthly periods are calendar months, quarterly ones run three months from that first);
-  weekly periods are ISO weeks (Monday 00:00 UTC), the calendar alignment a week has.
+  weekly periods are ISO weeks (Monday 00:00 UTC), the calendar alignment a week has; daily
+  periods are UTC days.
+- CUSTOM_DATE: periods are counted from `billing_anchor_date` (before or after the contract's
+  start) as CONTRACT_START counts them from the start: monthly on the anchor's day of the month,
+  clamped to the month's length (an anchor on 31 January: ... 30 April, 31 May, 30 June ...).
 - CONTRACT_START: periods are counted from the contract's start itself. The k-th boundary is always
   computed from the anchor (anchor + k months, the day clamped to the month's length), so a contract
   starting on 31 January has periods ending 29 February (leap year), 31 March, 30 April, 31 May...
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "ANNUAL": 12}
-WEEK = timedelta(days=7)
+# Frequencies of a fixed length.
+FIXED = {"WEEKLY": timedelta(days=7), "DAILY": timedelta(days=1)}
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,17 @@ class Schedule:
     day: str
     contract_starting_at: datetime
     contract_ending_before: datetime | None = None
+    billing_anchor_date: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.frequency not in (*MONTHS, "WEEKLY"):
+        if self.frequency not in (*MONTHS, *FIXED):
             raise ValueError(f"unknown usage statement frequency {self.frequency!r}")
-        if self.day not in ("FIRST_OF_MONTH", "CONTRACT_START"):
+        if self.day not in ("FIRST_OF_MONTH", "CONTRACT_START", "CUSTOM_DATE"):
             raise ValueError(f"unknown usage statement day {self.day!r}")
-        for moment in (self.contract_starting_at, self.contract_ending_before):
+        if (self.day == "CUSTOM_DATE") != (self.billing_anchor_date is not None):
+            raise ValueError("a CUSTOM_DATE schedule, and only it, has a billing anchor date")
+        moments = (self.contract_starting_at, self.contract_ending_before, self.billing_anchor_date)
+        for moment in moments:
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError("schedule dates must be aware datetimes")
 
@@ -72,12 +81,14 @@ class BillingPeriod:
 
 
 def schedule_for(contract) -> Schedule:
-    """The schedule of a contract model (anything with the four attributes)."""
+    """The schedule of a contract model (anything with those attributes; the billing anchor
+    date only matters with CUSTOM_DATE)."""
     return Schedule(
         frequency=contract.usage_statement_frequency,
         day=contract.usage_statement_day,
         contract_starting_at=contract.starting_at,
         contract_ending_before=contract.ending_before,
+        billing_anchor_date=getattr(contract, "billing_anchor_date", None),
     )
 
 
@@ -95,24 +106,28 @@ def _utc(moment: datetime) -> datetime:
 
 def _anchor(schedule: Schedule) -> datetime:
     start = _utc(schedule.contract_starting_at)
+    if schedule.day == "CUSTOM_DATE":
+        return _utc(schedule.billing_anchor_date)
     if schedule.day == "CONTRACT_START":
         return start
-    if schedule.frequency == "WEEKLY":
+    if schedule.frequency in FIXED:
         midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        if schedule.frequency == "DAILY":
+            return midnight
         return midnight - timedelta(days=midnight.weekday())
     return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _boundary(schedule: Schedule, anchor: datetime, index: int) -> datetime:
-    if schedule.frequency == "WEEKLY":
-        return anchor + index * WEEK
+    if schedule.frequency in FIXED:
+        return anchor + index * FIXED[schedule.frequency]
     return add_months(anchor, index * MONTHS[schedule.frequency])
 
 
 def _index_containing(schedule: Schedule, anchor: datetime, moment: datetime) -> int:
     """The k with boundary(k) <= moment < boundary(k + 1)."""
-    if schedule.frequency == "WEEKLY":
-        return (moment - anchor) // WEEK
+    if schedule.frequency in FIXED:
+        return (moment - anchor) // FIXED[schedule.frequency]
     step = MONTHS[schedule.frequency]
     index = ((moment.year - anchor.year) * 12 + moment.month - anchor.month) // step
     while _boundary(schedule, anchor, index) > moment:

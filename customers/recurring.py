@@ -9,6 +9,9 @@
 - Proration: a period cut by the start (FIRST) or the end (LAST) makes an occurrence whose amount
   is the full amount times the cut window's share of the full period, to the microsecond,
   rounded half up once to the unit's smallest amount; NONE charges the full amount.
+
+Also the dated items a `recurring_schedule` (Metronome's shape on a commit's invoice schedule, a
+scheduled charge's or a discount's schedule) stands for: `schedule_items_from_recurrence`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from catalog.money import full_precision, round_amount
+from catalog.money import DECIMAL_PLACES, divide_amount, full_precision, round_amount
 
 from . import periods
 
@@ -112,3 +115,51 @@ def occurrences(
                 )
             )
     return found
+
+
+# A recurring_schedule's frequencies, in months.
+RECURRENCE_MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "SEMI_ANNUAL": 6, "ANNUAL": 12}
+
+
+@dataclass(frozen=True)
+class ScheduledItem:
+    """One dated item of a schedule: an amount, or a unit price and a quantity."""
+
+    timestamp: datetime
+    amount: Decimal | None = None
+    unit_price: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+def schedule_items_from_recurrence(
+    *,
+    amount_distribution: str,
+    starting_at: datetime,
+    ending_before: datetime,
+    frequency: str,
+    amount: Decimal | None = None,
+    unit_price: Decimal | None = None,
+    quantity: Decimal | None = None,
+    decimal_places: int,
+) -> list[ScheduledItem]:
+    """Metronome's `recurring_schedule` as dated items: one on `starting_at` and one every
+    `frequency` after it (counted from `starting_at`, the day clamped to the month's length: a
+    schedule starting 31 January has items on 29 February, 31 March, ...) before `ending_before`.
+
+    - EACH: every item is the whole amount (or the unit price times the quantity).
+    - DIVIDED: the amount (the unit price times the quantity) shared equally, exact to storage
+      precision; DIVIDED_ROUNDED: shared in amounts of the unit's smallest amount
+      (`decimal_places`). In both the last item takes what rounding left, so the items always
+      sum to the amount exactly (1,000.00 in three: 333.33, 333.33, 333.34).
+    """
+    step = RECURRENCE_MONTHS[frequency]
+    dates = []
+    while (moment := periods.add_months(starting_at, step * len(dates))) < ending_before:
+        dates.append(moment)
+    if amount_distribution == "EACH":
+        return [ScheduledItem(d, amount, unit_price, quantity) for d in dates]
+    with full_precision():
+        total = amount if amount is not None else unit_price * quantity
+    places = decimal_places if amount_distribution == "DIVIDED_ROUNDED" else DECIMAL_PLACES
+    shares = divide_amount(total, len(dates), places) if dates else []
+    return [ScheduledItem(d, share) for d, share in zip(dates, shares, strict=True)]

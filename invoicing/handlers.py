@@ -10,6 +10,7 @@ from core.models import DomainEvent
 from core.outbox import handles
 from customers.models import Contract, ContractTransition
 
+from .payment_gates import payment_gates_invoice_added
 from .services import (
     contract_drafts_ensure,
     contract_drafts_fit,
@@ -62,6 +63,7 @@ def contract_edited(event: DomainEvent) -> None:
         contract_drafts_fit(contract=contract, now=event.occurred_at)
     else:
         contract_drafts_ensure(contract=contract, now=event.occurred_at)
+    payment_gates_invoice_added(contract=contract, now=event.occurred_at)
     _thresholds(contract, event)
 
 

@@ -11,10 +11,17 @@ from datetime import datetime
 
 from django.db import transaction
 
-from customers.models import PaymentGate
-from customers.services import PaymentGateConflict, payment_gate_cancel, payment_gate_release
+from customers.models import Contract, PaymentGate
+from customers.services import (
+    MANUAL_GATE,
+    PaymentGateConflict,
+    payment_gate_cancel,
+    payment_gate_event,
+    payment_gate_invoiced,
+    payment_gate_release,
+)
 from invoicing.models import Invoice
-from invoicing.services import invoice_void
+from invoicing.services import invoice_finalize, invoice_void
 
 PAID = "paid"
 FAILED = "failed"
@@ -22,7 +29,54 @@ FAILED = "failed"
 # integrator's word for a payment it gave up on).
 OUTCOMES = {"paid": PAID, "failed": FAILED, "cancelled": FAILED, "canceled": FAILED}
 
-__all__ = ["OUTCOMES", "PaymentGateConflict", "payment_gate_settle"]
+__all__ = [
+    "OUTCOMES",
+    "PaymentGateConflict",
+    "payment_gate_invoice",
+    "payment_gate_settle",
+    "payment_gates_invoice_added",
+]
+
+
+def _gated_draft(gate: PaymentGate, invoiced_at: datetime):
+    return Invoice.objects.filter(
+        contract_id=gate.contract_id,
+        type=Invoice.Type.SCHEDULED,
+        status=Invoice.Status.DRAFT,
+        start_timestamp=invoiced_at,
+    )
+
+
+def payment_gate_invoice(*, gate: PaymentGate, invoiced_at: datetime, now: datetime) -> None:
+    """A gated commit's own SCHEDULED invoice (its draft dated `invoiced_at`, made by the
+    drafts) is finalized at once, and the payment is asked for: `payment_gate.threshold_reached`
+    (payments charges a STRIPE gate), and for an EXTERNAL gate `payment_gate.external_initiate`
+    (the integrator's cue)."""
+    invoice = _gated_draft(gate, invoiced_at).get()
+    invoice_finalize(invoice=invoice, now=now, ensure_next=False)
+    payment_gate_invoiced(gate=gate, invoice_id=invoice.pk)
+    payment_gate_event("payment_gate.threshold_reached", gate, now)
+    if gate.gate_type == PaymentGate.GateType.EXTERNAL:
+        payment_gate_event("payment_gate.external_initiate", gate, now)
+
+
+def payment_gates_invoice_added(*, contract: Contract, now: datetime) -> int:
+    """The commits added by hand with a payment gate (a v2 edit) that are not invoiced yet:
+    each one's invoice is finalized and its payment asked for, as a gated threshold purchase's
+    is. Idempotent (an invoiced gate has its invoice id); returns how many."""
+    gates = PaymentGate.objects.select_related("commit").filter(
+        contract=contract,
+        threshold_kind=MANUAL_GATE,
+        status=PaymentGate.Status.PENDING,
+        invoice_id__isnull=True,
+    )
+    invoiced = 0
+    for gate in gates:
+        item = gate.commit.invoice_schedule.get()
+        if _gated_draft(gate, item.timestamp).exists():  # none outside the contract's dates
+            payment_gate_invoice(gate=gate, invoiced_at=item.timestamp, now=now)
+            invoiced += 1
+    return invoiced
 
 
 @transaction.atomic

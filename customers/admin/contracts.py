@@ -49,7 +49,12 @@ from ..selectors import (
     customer_balances,
     customer_billing_configurations,
 )
-from ..services import contract_create_from_package, contract_drafts_refresh, contract_renew
+from ..services import (
+    contract_create_from_package,
+    contract_drafts_refresh,
+    contract_renew,
+    payment_gate_retry_at,
+)
 from . import panels
 from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
 from .totals import balance_total, items_total
@@ -276,6 +281,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         "rate_card_products",
         "balances",
         "payment_gates",
+        "reseller_royalties",
         "invoices",
         "created_at",
         "created_by",
@@ -288,7 +294,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
             "Usage statements and invoices",
             {
                 "fields": [
-                    ("usage_statement_frequency", "usage_statement_day"),
+                    ("usage_statement_frequency", "usage_statement_day", "billing_anchor_date"),
                     "net_payment_terms_days",
                     "scheduled_charges_on_usage_invoices",
                     ("billing_provider", "billing_provider_configuration"),
@@ -300,6 +306,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         ("Rate card products", {"fields": ["rate_card_products"]}),
         ("Balances (commits and credits)", {"fields": ["balances", "payment_gates"]}),
         ("Invoices", {"fields": ["invoices"]}),
+        ("Marketplace reseller royalties", {"fields": ["reseller_royalties"]}),
         (
             "More",
             {
@@ -418,9 +425,52 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
                 for gate in gates
             ),
         )
+        now = timezone.now()
+        waits = [
+            (kind, retry_at)
+            for kind in sorted({gate.threshold_kind for gate in gates})
+            if (retry_at := payment_gate_retry_at(contract_id=obj.pk, kind=kind)) and now < retry_at
+        ]
+        cool_down = format_html_join(
+            "",
+            "<p>{}: its Stripe payment failed; the threshold charges again after {} UTC.</p>",
+            ((kind, f"{retry_at:%Y-%m-%d %H:%M}") for kind, retry_at in waits),
+        )
         return format_html(
             "<table><thead><tr><th>Workflow</th><th>Threshold</th><th>Gate</th><th>Amount</th>"
             "<th>Status</th><th>Bought (UTC)</th><th>Settled by</th></tr></thead>"
+            "<tbody>{}</tbody></table>{}",
+            rows,
+            cool_down,
+        )
+
+    @admin.display(description="reseller royalties")
+    def reseller_royalties(self, obj) -> str:
+        """What marketplace resellers keep of the spend (added by amendments); recorded for
+        the marketplace, they change no invoice total."""
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        royalties = list(obj.reseller_royalties.all())
+        if not royalties:
+            return "None."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r.get_reseller_type_display(),
+                    f"{r.fraction * 100:.2f}%".replace(".00%", "%"),
+                    r.netsuite_reseller_id,
+                    ", ".join([*r.applicable_product_tags, *r.applicable_product_ids]) or "—",
+                    f"{r.starting_at:%Y-%m-%d %H:%M}",
+                    f"{r.ending_before:%Y-%m-%d %H:%M}" if r.ending_before else "open-ended",
+                )
+                for r in royalties
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Reseller</th><th>Share</th><th>NetSuite reseller</th>"
+            "<th>Products and tags</th><th>From (UTC)</th><th>Until (UTC)</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             rows,
         )

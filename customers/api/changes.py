@@ -31,9 +31,9 @@ from core.api import (
 from customers import selectors, services
 from customers.models import Commit, Contract, ContractEdit, Credit
 
+from . import more_terms, terms
 from . import presenters as out
 from . import serializers as s
-from . import terms
 from .views import CONTRACT_FIELDS, _contract, _customer, _unique_key_race, _who
 
 BALANCE_FIELDS = {"product": "product_id", "invoice_contract": "invoice_contract_id"}
@@ -205,12 +205,7 @@ class AmendIn(s.ContractRefIn):
     salesforce_opportunity_id = StrictCharField(required=False)
     total_contract_value = serializers.JSONField(required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
-
-    def validate(self, attrs):
-        unsupported = [k for k in ("reseller_royalties",) if self.initial_data.get(k)]
-        if unsupported:
-            raise serializers.ValidationError({unsupported[0]: "Not supported."})
-        return attrs
+    reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
 
 
 class ContractAmendView(APIView):
@@ -240,6 +235,9 @@ class ContractAmendView(APIView):
                     now=timezone.now(),
                     custom_fields=data.get("custom_fields"),
                     created_by=_who(request),
+                    reseller_royalties=more_terms.reseller_royalties(
+                        data.get("reseller_royalties", []), "reseller_royalties"
+                    ),
                     **specs,
                 )
             if data.get("uniqueness_key"):

@@ -89,13 +89,6 @@ class _RecurringIn(serializers.Serializer):
     specifiers = serializers.ListField(required=False)
     hierarchy_configuration = serializers.DictField(required=False)
 
-    def validate_recurrence_frequency(self, value):
-        if value == "DAILY":
-            raise serializers.ValidationError(
-                "DAILY is not supported; use MONTHLY, QUARTERLY, ANNUAL or WEEKLY."
-            )
-        return value
-
     def validate_specifiers(self, value):
         if value:
             raise serializers.ValidationError(
@@ -409,3 +402,59 @@ def threshold_update(current: dict | None, changes: dict, where: str, customer) 
             raise serializers.ValidationError({f"{where}.payment_gate_config": gate.errors})
         merged["payment_gate_config"] = payment_gate_config(gate.validated_data, where, customer)
     return merged
+
+
+class _AwsOptionsIn(serializers.Serializer):
+    aws_account_number = StrictCharField(required=False, max_length=200)
+    aws_offer_id = StrictCharField(required=False, max_length=200)
+    aws_payer_reference_id = StrictCharField(required=False, max_length=200)
+
+
+class _GcpOptionsIn(serializers.Serializer):
+    gcp_account_id = StrictCharField(required=False, max_length=200)
+    gcp_offer_id = StrictCharField(required=False, max_length=200)
+
+
+class ResellerRoyaltyIn(serializers.Serializer):
+    """Metronome's `reseller_royalties[]` (AWS or GCP marketplace resellers) of a contract, an
+    amendment or an edit (`add_reseller_royalties`)."""
+
+    reseller_type = EnumField(["AWS", "AWS_PRO_SERVICE", "GCP", "GCP_PRO_SERVICE"])
+    fraction = NumberField(required=False, min_value=0, max_value=1)
+    netsuite_reseller_id = StrictCharField(required=False, max_length=200)
+    reseller_contract_value = NumberField(required=False, min_value=0)
+    starting_at = TimestampField(required=False)
+    ending_before = TimestampField(required=False, allow_null=True)
+    applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
+    applicable_product_tags = StringListField(required=False)
+    aws_options = _AwsOptionsIn(required=False)
+    gcp_options = _GcpOptionsIn(required=False)
+
+    def validate(self, attrs):
+        aws = attrs["reseller_type"].startswith("AWS")
+        wrong = "gcp_options" if aws else "aws_options"
+        if wrong in attrs:
+            raise serializers.ValidationError(
+                {wrong: f"Only for a {'GCP' if aws else 'AWS'} reseller."}
+            )
+        return attrs
+
+
+def reseller_royalties(items: list[dict], key: str) -> list[dict]:
+    """Validated royalties, flat as the service stores them (the products checked: 404)."""
+    flat = []
+    for index, item in enumerate(items):
+        item = dict(item)
+        if "applicable_product_ids" in item:
+            where = f"{key}[{index}].applicable_product_ids"
+            item["applicable_product_ids"] = [
+                str(base_terms._product(pk, where).pk) for pk in item["applicable_product_ids"]
+            ]
+        flat.append(
+            {
+                **{k: v for k, v in item.items() if not k.endswith("_options")},
+                **item.get("aws_options", {}),
+                **item.get("gcp_options", {}),
+            }
+        )
+    return flat

@@ -22,6 +22,7 @@ from customers.models import (
     PaymentGate,
     ProfessionalService,
     RecurringBalance,
+    ResellerRoyalty,
     ScheduledCharge,
     Subscription,
 )
@@ -427,11 +428,54 @@ def _more_terms(contract: Contract) -> dict:
     }
 
 
+def reseller_royalty_json(royalty: ResellerRoyalty, *, products: bool = True) -> dict:
+    """One reseller royalty segment (`products`: with its applicable products, as contracts show
+    it; an amendment's own list leaves them out, as Metronome's `Amendment` does)."""
+    data = {
+        "reseller_type": royalty.reseller_type,
+        "fraction": num(royalty.fraction),
+        "netsuite_reseller_id": royalty.netsuite_reseller_id,
+        "reseller_contract_value": num(royalty.reseller_contract_value),
+        "starting_at": ts(royalty.starting_at),
+        "ending_before": ts(royalty.ending_before),
+        "aws_account_number": royalty.aws_account_number or None,
+        "aws_offer_id": royalty.aws_offer_id or None,
+        "aws_payer_reference_id": royalty.aws_payer_reference_id or None,
+        "gcp_account_id": royalty.gcp_account_id or None,
+        "gcp_offer_id": royalty.gcp_offer_id or None,
+    }
+    if products:
+        data["applicable_product_ids"] = list(royalty.applicable_product_ids) or None
+        data["applicable_product_tags"] = list(royalty.applicable_product_tags) or None
+    return _drop_none(data)
+
+
+def _royalties_v1(contract: Contract, *, leave_out: frozenset | None = None) -> dict:
+    """v1 `current` / `initial` (`leave_out`: what edits added): the royalty segments; `initial`
+    leaves out those amendments and edits added."""
+    segments = [
+        reseller_royalty_json(r)
+        for r in contract.reseller_royalties.all()
+        if leave_out is None or (r.amendment_id is None and str(r.pk) not in leave_out)
+    ]
+    return {"reseller_royalties": segments} if segments else {}
+
+
+def reseller_royalties_v2_json(contract: Contract) -> list[dict] | None:
+    """ContractV2's `reseller_royalties`: the segments grouped by reseller type."""
+    grouped: dict[str, list[dict]] = {}
+    for royalty in contract.reseller_royalties.all():
+        grouped.setdefault(royalty.reseller_type, []).append(reseller_royalty_json(royalty))
+    return [{"reseller_type": k, "segments": v} for k, v in grouped.items()] or None
+
+
 # --- Contracts ---------------------------------------------------------------------------------------
 
 
 def billing_anchor_date(contract: Contract) -> datetime:
-    """Periods align on the first of the month, or on the contract start (UTC)."""
+    """Periods align on the first of the month, the contract start or the custom anchor (UTC)."""
+    if contract.billing_anchor_date is not None:
+        return contract.billing_anchor_date.astimezone(UTC)
     start = contract.starting_at.astimezone(UTC)
     if contract.usage_statement_day == Contract.StatementDay.FIRST_OF_MONTH:
         return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -530,6 +574,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "usage_filter": [usage_filter_json(f) for f in contract.usage_filters.all()],
         "subscriptions": _subscriptions(contract),
         **_more_terms(contract),
+        "reseller_royalties": reseller_royalties_v2_json(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
         "uniqueness_key": contract.uniqueness_key,
@@ -560,8 +605,9 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
             for edit in edits
             if edit.kind == ContractEdit.Kind.AMENDMENT
         ],
-        "initial": _terms_json(contract, extras, leave_out=added),
-        "current": _terms_json(contract, extras),
+        "initial": _terms_json(contract, extras, leave_out=added)
+        | _royalties_v1(contract, leave_out=added),
+        "current": _terms_json(contract, extras) | _royalties_v1(contract),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),
@@ -650,6 +696,11 @@ def edit_history_json(edit, contract: Contract) -> dict:
             for d in _by_ids(Discount.objects, changes.get("add_discounts"))
         ]
         or None,
+        "add_reseller_royalties": [
+            reseller_royalty_json(r)
+            for r in _by_ids(ResellerRoyalty.objects, changes.get("add_reseller_royalties"))
+        ]
+        or None,
         "add_pro_services": [
             professional_service_json(p)
             for p in _by_ids(ProfessionalService.objects, changes.get("add_professional_services"))
@@ -710,6 +761,11 @@ def amendment_json(edit, contract: Contract) -> dict:
                 scheduled_charge_json(c, contract)
                 for c in _by_ids(ScheduledCharge.objects, changes.get("add_scheduled_charges"))
             ],
+            "reseller_royalties": [
+                reseller_royalty_json(r, products=False)
+                for r in ResellerRoyalty.objects.filter(amendment=edit)
+            ]
+            or None,
         }
     )
 

@@ -99,16 +99,50 @@ class InvoiceItemIn(serializers.Serializer):
         return attrs
 
 
+PRICE = {"unit_price", "quantity"}
+
+
+class RecurringScheduleIn(serializers.Serializer):
+    """Metronome's recurring_schedule: an item every `frequency` from `starting_at` until
+    `ending_before`, the amount given to EACH or DIVIDED (DIVIDED_ROUNDED: to the smallest
+    amount, the last item taking the remainder) among them."""
+
+    amount_distribution = EnumField(["DIVIDED", "DIVIDED_ROUNDED", "EACH"])
+    starting_at = TimestampField()
+    ending_before = TimestampField()
+    frequency = EnumField(["MONTHLY", "QUARTERLY", "SEMI_ANNUAL", "ANNUAL"])
+    amount = NumberField(required=False, min_value=0)
+    unit_price = NumberField(required=False)
+    quantity = NumberField(required=False)
+
+    def validate(self, attrs):
+        priced = "unit_price" in attrs or "quantity" in attrs
+        if ("amount" in attrs) == priced or (priced and len(attrs.keys() & PRICE) != 2):
+            raise serializers.ValidationError(
+                {"amount": "Give an amount, or a unit price and a quantity."}
+            )
+        if attrs["ending_before"] <= attrs["starting_at"]:
+            raise serializers.ValidationError({"ending_before": "Must be after starting_at."})
+        return attrs
+
+
+def one_schedule(attrs, *, listed: str = "schedule_items"):
+    """A schedule lists its items or gives a recurring_schedule, not both."""
+    if attrs.get(listed) and attrs.get("recurring_schedule"):
+        raise serializers.ValidationError(
+            {"recurring_schedule": f"Give {listed} or recurring_schedule, not both."}
+        )
+    return attrs
+
+
 class InvoiceScheduleIn(serializers.Serializer):
     schedule_items = InvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
     do_not_invoice = StrictBooleanField(required=False)
-    recurring_schedule = serializers.DictField(required=False)
+    recurring_schedule = RecurringScheduleIn(required=False)
 
-    def validate_recurring_schedule(self, value):
-        raise serializers.ValidationError(
-            "Recurring schedules are not supported yet; list the schedule_items."
-        )
+    def validate(self, attrs):
+        return one_schedule(attrs)
 
 
 class BalanceTermIn(serializers.Serializer):
@@ -146,6 +180,12 @@ class CreditIn(BalanceTermIn):
     pass
 
 
+class EditCommitIn(CommitIn):
+    """A v2 edit's add_commits[]: the commit may be payment gated (held until paid)."""
+
+    payment_gate_config = more_terms.PaymentGateIn(required=False)
+
+
 class OverrideIn(OverrideTermsIn):
     starting_at = TimestampField()
     ending_before = TimestampField(required=False, allow_null=True)
@@ -168,15 +208,17 @@ class OverrideIn(OverrideTermsIn):
 
 
 class ScheduleIn(serializers.Serializer):
-    schedule_items = InvoiceItemIn(many=True, allow_empty=False)
+    schedule_items = InvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
     do_not_invoice = StrictBooleanField(required=False)
-    recurring_schedule = serializers.DictField(required=False)
+    recurring_schedule = RecurringScheduleIn(required=False)
 
-    def validate_recurring_schedule(self, value):
-        raise serializers.ValidationError(
-            "Recurring schedules are not supported yet; list the schedule_items."
-        )
+    def validate(self, attrs):
+        if not attrs.get("schedule_items") and not attrs.get("recurring_schedule"):
+            raise serializers.ValidationError(
+                {"schedule_items": "Give at least one date, or a recurring_schedule."}
+            )
+        return one_schedule(attrs)
 
 
 class ScheduledChargeIn(serializers.Serializer):
@@ -220,12 +262,12 @@ class UsageStatementScheduleIn(serializers.Serializer):
     billing_anchor_date = TimestampField(required=False)
     invoice_generation_starting_at = TimestampField(required=False)
 
-    def validate_day(self, value):
-        if value == "CUSTOM_DATE":
+    def validate(self, attrs):
+        if attrs.get("day") == "CUSTOM_DATE" and "billing_anchor_date" not in attrs:
             raise serializers.ValidationError(
-                "CUSTOM_DATE is not supported; use FIRST_OF_MONTH or CONTRACT_START."
+                {"billing_anchor_date": "Required with the day CUSTOM_DATE."}
             )
-        return value
+        return attrs
 
 
 # --- Contracts -----------------------------------------------------------------------------------------
@@ -238,6 +280,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "spend_threshold_configuration",
     "discounts",
     "professional_services",
+    "reseller_royalties",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -339,6 +382,7 @@ class ContractCreateIn(serializers.Serializer):
     prepaid_balance_threshold_configuration = more_terms.PrepaidThresholdIn(required=False)
     spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
+    reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -413,7 +457,6 @@ EDIT_UNSUPPORTED = (
     "update_recurring_credits",
     "update_discounts",
     "update_refund_invoices",
-    "add_reseller_royalties",
     "add_spend_trackers",
     "archive_spend_trackers",
     "add_billing_provider_configuration_update",
@@ -484,7 +527,7 @@ class ContractEditIn(ContractRefIn):
         required=False, allow_null=True, integer=True, min_value=0
     )
     allow_contract_ending_before_finalized_invoice = StrictBooleanField(required=False)
-    add_commits = CommitIn(many=True, required=False)
+    add_commits = EditCommitIn(many=True, required=False)
     add_credits = CreditIn(many=True, required=False)
     add_overrides = OverrideIn(many=True, required=False)
     add_scheduled_charges = ScheduledChargeIn(many=True, required=False)
@@ -505,6 +548,7 @@ class ContractEditIn(ContractRefIn):
     add_spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     update_prepaid_balance_threshold_configuration = serializers.DictField(required=False)
     update_spend_threshold_configuration = serializers.DictField(required=False)
+    add_reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
 
     def validate(self, attrs):
         unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]

@@ -34,6 +34,11 @@ def _items(items: list[dict]) -> list[services.InvoiceItemSpec]:
     ]
 
 
+def _recurring(schedule: dict | None) -> services.RecurringScheduleSpec | None:
+    recurring = (schedule or {}).get("recurring_schedule")
+    return None if recurring is None else services.RecurringScheduleSpec(**recurring)
+
+
 def _balance(term: dict, where: str) -> dict:
     access = term["access_schedule"]
     return {
@@ -68,6 +73,7 @@ def commits(terms: list[dict], key: str = "commits") -> list[services.CommitSpec
             **_balance(term, f"{key}[{index}]"),
             type=term["type"],
             invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
+            invoice_recurring=_recurring(term.get("invoice_schedule")),
         )
         for index, term in enumerate(terms)
     ]
@@ -140,7 +146,8 @@ def scheduled_charges(
     return [
         services.ScheduledChargeSpec(
             product=_product(term["product_id"], f"{key}[{index}].product_id"),
-            items=_items(term["schedule"]["schedule_items"]),
+            items=_items(term["schedule"].get("schedule_items", [])),
+            recurring=_recurring(term["schedule"]),
             name=term.get("name", ""),
         )
         for index, term in enumerate(terms)
@@ -178,7 +185,8 @@ def discounts(terms: list[dict], key: str = "discounts") -> list[services.Discou
     return [
         services.DiscountSpec(
             product=_product(term["product_id"], f"{key}[{index}].product_id"),
-            items=_items(term["schedule"]["schedule_items"]),
+            items=_items(term["schedule"].get("schedule_items", [])),
+            recurring=_recurring(term["schedule"]),
             name=term.get("name", ""),
             custom_fields=term.get("custom_fields", {}),
         )
@@ -270,6 +278,7 @@ def customer_commit(term: dict) -> services.CommitSpec:
         **_balance(term, ""),
         type=term["type"],
         invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
+        invoice_recurring=_recurring(term.get("invoice_schedule")),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
@@ -49,12 +50,26 @@ CONTRACT_FIELDS = {
     "package": "package_id",
     "usage_statement_frequency": "usage_statement_schedule.frequency",
     "usage_statement_day": "usage_statement_schedule.day",
+    "billing_anchor_date": "usage_statement_schedule.billing_anchor_date",
     "product": "product_id",
     "credit_type": "credit_type_id",
     "overwrite_credit_type": "overwrite_rate.credit_type_id",
     "overwrite_price": "overwrite_rate.price",
     "overwrite_rate_type": "overwrite_rate.rate_type",
 }
+
+
+def _gated(items: list[dict], customer) -> list[services.CommitSpec]:
+    """A v2 edit's add_commits, each with its payment gate when it has one."""
+    specs = terms.commits(items, "add_commits")
+    for index, item in enumerate(items):
+        if item.get("payment_gate_config"):
+            config = more_terms.payment_gate_config(
+                item["payment_gate_config"], f"add_commits[{index}]", customer
+            )
+            gate = services.GateSpec.from_config(config)
+            specs[index] = dataclasses.replace(specs[index], payment_gate=gate)
+    return specs
 
 
 def _who(request) -> str:
@@ -387,6 +402,9 @@ class ContractCreateView(APIView):
                     name=data.get("name", ""),
                     usage_statement_frequency=schedule.get("frequency", "MONTHLY"),
                     usage_statement_day=schedule.get("day", "FIRST_OF_MONTH"),
+                    billing_anchor_date=schedule.get("billing_anchor_date")
+                    if schedule.get("day") == "CUSTOM_DATE"
+                    else None,
                     net_payment_terms_days=int(data.get("net_payment_terms_days", 30)),
                     multiplier_override_prioritization=data.get(
                         "multiplier_override_prioritization", "LOWEST_MULTIPLIER"
@@ -400,6 +418,9 @@ class ContractCreateView(APIView):
                     transition=_transition(data),
                     usage_filter=data.get("usage_filter"),
                     billing_provider_configuration=billing_configuration,
+                    reseller_royalties=more_terms.reseller_royalties(
+                        data.get("reseller_royalties", []), "reseller_royalties"
+                    ),
                     **specs,
                 )
         return id_envelope(contract)
@@ -570,7 +591,7 @@ class ContractEditView(APIView):
                 ContractEdit.objects.all(), data.get("uniqueness_key"), what="contract edit"
             )
             specs = {
-                "add_commits": terms.commits(data.get("add_commits", []), "add_commits"),
+                "add_commits": _gated(data.get("add_commits", []), contract.customer),
                 "add_credits": terms.credits(data.get("add_credits", []), "add_credits"),
                 "add_overrides": terms.overrides(data.get("add_overrides", []), "add_overrides"),
                 "add_scheduled_charges": terms.scheduled_charges(
@@ -600,6 +621,9 @@ class ContractEditView(APIView):
                 ),
                 "update_subscriptions": more_terms.subscription_updates(
                     data.get("update_subscriptions", [])
+                ),
+                "add_reseller_royalties": more_terms.reseller_royalties(
+                    data.get("add_reseller_royalties", []), "add_reseller_royalties"
                 ),
                 **_thresholds(contract, data),
             }

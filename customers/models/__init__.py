@@ -37,6 +37,7 @@ from .recurring import (  # noqa: F401
     RecurringBalance,
     SubscriptionQuantity,
 )
+from .royalties import ResellerRoyalty  # noqa: F401
 from .schedules import (  # noqa: F401
     NamedScheduleSegment,
 )

@@ -24,6 +24,7 @@ class Contract(models.Model):
     class StatementDay(models.TextChoices):
         FIRST_OF_MONTH = "FIRST_OF_MONTH", "First of month"
         CONTRACT_START = "CONTRACT_START", "Contract start"
+        CUSTOM_DATE = "CUSTOM_DATE", "Custom date (the billing anchor date)"
 
     class MultiplierPrioritization(models.TextChoices):
         LOWEST_MULTIPLIER = "LOWEST_MULTIPLIER", "Lowest multiplier"
@@ -50,6 +51,12 @@ class Contract(models.Model):
     )
     usage_statement_day = models.CharField(
         max_length=16, choices=StatementDay.choices, default=StatementDay.FIRST_OF_MONTH
+    )
+    billing_anchor_date = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="With the usage statement day CUSTOM_DATE: periods are counted from this date "
+        "(monthly on its day of the month, clamped to the month's end).",
     )
     net_payment_terms_days = models.PositiveIntegerField(default=30)
     multiplier_override_prioritization = models.CharField(
@@ -105,13 +112,27 @@ class Contract(models.Model):
 
     class Meta:
         ordering = ["-starting_at"]
-        constraints = [start_before_end("contract")]
+        constraints = [
+            start_before_end("contract"),
+            models.CheckConstraint(
+                condition=Q(usage_statement_day="CUSTOM_DATE", billing_anchor_date__isnull=False)
+                | (~Q(usage_statement_day="CUSTOM_DATE") & Q(billing_anchor_date__isnull=True)),
+                name="contract_anchor_date_with_custom_date",
+                violation_error_message="A billing anchor date goes with the usage statement day "
+                "CUSTOM_DATE, and CUSTOM_DATE needs one.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"{self.customer} from {self.starting_at:%Y-%m-%d}"
 
     def clean(self) -> None:
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=False)
+        custom = self.usage_statement_day == self.StatementDay.CUSTOM_DATE
+        if custom and self.billing_anchor_date is None:
+            errors["billing_anchor_date"] = "CUSTOM_DATE needs a billing anchor date."
+        elif not custom and self.billing_anchor_date is not None:
+            errors["billing_anchor_date"] = "Only the usage statement day CUSTOM_DATE has one."
         if self.rate_card_id and self._state.adding and self.rate_card.archived_at is not None:
             errors["rate_card"] = "This rate card is archived; new contracts cannot use it."
         config = self.billing_provider_configuration

@@ -1,4 +1,5 @@
-"""Payment gates: a commit bought by threshold billing whose balance waits on its payment."""
+"""Payment gates: a commit (bought by threshold billing, or added by hand) whose balance waits on
+its payment."""
 
 import uuid
 
@@ -21,7 +22,9 @@ class PaymentGate(models.Model):
     [access_starting_at, access_ending_before)) is only written when the payment succeeds
     (PAID), so no draw, balance or alert can count it before. FAILED (the payment failed or the
     integrator cancelled it): the commit is archived and its invoice voided. One pending gate per
-    contract and threshold kind: the threshold does not buy again while one waits."""
+    contract and threshold kind: the threshold does not buy again while one waits. A commit
+    added by hand with a payment_gate_config (threshold kind MANUAL) is gated the same way; a
+    contract may have several of those pending."""
 
     class GateType(models.TextChoices):
         STRIPE = "STRIPE", "Stripe"
@@ -43,7 +46,9 @@ class PaymentGate(models.Model):
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="payment_gates")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     threshold_kind = models.CharField(
-        max_length=16, help_text="PREPAID_BALANCE (auto-recharge) or SPEND."
+        max_length=16,
+        help_text="PREPAID_BALANCE (auto-recharge), SPEND, or MANUAL (a commit added by hand "
+        "with a payment_gate_config).",
     )
     gate_type = models.CharField(max_length=8, choices=GateType.choices)
     payment_type = models.CharField(
@@ -74,7 +79,7 @@ class PaymentGate(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["contract", "threshold_kind"],
-                condition=Q(status="PENDING"),
+                condition=Q(status="PENDING") & ~Q(threshold_kind="MANUAL"),
                 name="paymentgate_one_pending_per_kind",
                 violation_error_message="A gated purchase of this threshold already waits.",
             ),

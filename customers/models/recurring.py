@@ -65,7 +65,10 @@ class RecurringBalance(models.Model):
         max_length=14, choices=Proration.choices, default=Proration.FIRST_AND_LAST
     )
     recurrence_frequency = models.CharField(
-        max_length=10, choices=Frequency.choices, blank=True, help_text="Empty: the contract's."
+        max_length=10,
+        choices=[*Frequency.choices, ("DAILY", "Daily")],
+        blank=True,
+        help_text="Empty: the contract's.",
     )
     rollover_fraction = models.DecimalField(**MONEY, null=True, blank=True)
     subscription = models.ForeignKey(

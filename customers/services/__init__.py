@@ -72,6 +72,7 @@ from .events import (  # noqa: F401
     contract_event,
 )
 from .gates import (  # noqa: F401
+    MANUAL_GATE,
     GateSpec,
     PaymentGateConflict,
     payment_gate_cancel,
@@ -79,6 +80,7 @@ from .gates import (  # noqa: F401
     payment_gate_invoiced,
     payment_gate_pending,
     payment_gate_release,
+    payment_gate_retry_at,
 )
 from .packages import (  # noqa: F401
     add_offset,
@@ -104,6 +106,7 @@ from .terms import (  # noqa: F401
     InvoiceItemSpec,
     OverrideSpec,
     ProfessionalServiceSpec,
+    RecurringScheduleSpec,
     RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,

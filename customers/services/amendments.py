@@ -14,6 +14,7 @@ from ..models import Contract, ContractEdit, ContractUsageFilter
 from .common import clean
 from .contracts import contract_open
 from .events import balance_event, contract_event
+from .royalties import reseller_royalties_add
 from .terms import (
     CommitSpec,
     CreditSpec,
@@ -36,11 +37,13 @@ def contract_amend(
     scheduled_charges: Sequence[ScheduledChargeSpec] = (),
     custom_fields: dict | None = None,
     created_by: str = "admin",
+    reseller_royalties: Sequence[dict] = (),
     **more_terms,
 ) -> ContractEdit:
     """Amend a contract (v1): the given terms are added to it (each with its own dates), and
     the amendment is listed on the contract with its `starting_at`. `more_terms` passes other
-    term kinds `add_terms` knows (discounts, professional services)."""
+    term kinds `add_terms` knows (discounts, professional services); `reseller_royalties` (see
+    `reseller_royalties_add`) are recorded, changing no invoice."""
     contract_open(contract)
     if starting_at < contract.starting_at or (
         contract.ending_before is not None and starting_at >= contract.ending_before
@@ -66,6 +69,12 @@ def contract_amend(
     )
     clean(edit)
     edit.save()
+    reseller_royalties_add(
+        contract=contract,
+        royalties=reseller_royalties,
+        default_start=starting_at,
+        amendment=edit,
+    )
     for term in (*added.commits, *added.credits):
         balance_event("create", term, now)
     contract_event("contract.edit", contract, now, ending_moved=False)

@@ -35,11 +35,13 @@ from .balance_edits import (
 )
 from .common import clean
 from .events import balance_event, contract_event
+from .gates import MANUAL_GATE, payment_gate_open
 from .recurring import (
     SubscriptionUpdate,
     recurring_balances_materialize,
     subscriptions_update,
 )
+from .royalties import reseller_royalties_add
 from .terms import (
     AddedTerms,
     CommitSpec,
@@ -83,6 +85,7 @@ def contract_create(
     name: str = "",
     usage_statement_frequency: str = "MONTHLY",
     usage_statement_day: str = "FIRST_OF_MONTH",
+    billing_anchor_date: datetime | None = None,
     net_payment_terms_days: int = 30,
     multiplier_override_prioritization: str = "LOWEST_MULTIPLIER",
     scheduled_charges_on_usage_invoices: bool = False,
@@ -104,6 +107,7 @@ def contract_create(
     prepaid_balance_threshold_configuration: dict | None = None,
     spend_threshold_configuration: dict | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
+    reseller_royalties: Sequence[dict] = (),
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
     `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
@@ -125,6 +129,7 @@ def contract_create(
         ending_before=ending_before,
         usage_statement_frequency=usage_statement_frequency,
         usage_statement_day=usage_statement_day,
+        billing_anchor_date=billing_anchor_date,
         net_payment_terms_days=net_payment_terms_days,
         multiplier_override_prioritization=multiplier_override_prioritization,
         scheduled_charges_on_usage_invoices=scheduled_charges_on_usage_invoices,
@@ -155,6 +160,9 @@ def contract_create(
         recurring_credits=recurring_credits,
     )
     recurring_balances_materialize(contract=contract, now=now)
+    reseller_royalties_add(
+        contract=contract, royalties=reseller_royalties, default_start=starting_at
+    )
     if usage_filter:
         usage_filter_add(
             contract,
@@ -215,6 +223,7 @@ def contract_renew(*, contract: Contract, now: datetime, created_by: str = "admi
         name=contract.name,
         usage_statement_frequency=contract.usage_statement_frequency,
         usage_statement_day=contract.usage_statement_day,
+        billing_anchor_date=contract.billing_anchor_date,
         net_payment_terms_days=contract.net_payment_terms_days,
         multiplier_override_prioritization=contract.multiplier_override_prioritization,
         scheduled_charges_on_usage_invoices=contract.scheduled_charges_on_usage_invoices,
@@ -311,6 +320,7 @@ def contract_edit(
     update_subscriptions: Sequence[SubscriptionUpdate] = (),
     prepaid_balance_threshold_configuration=UNCHANGED,
     spend_threshold_configuration=UNCHANGED,
+    add_reseller_royalties: Sequence[dict] = (),
 ) -> EditResult:
     """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
     contract_open(contract)
@@ -348,6 +358,24 @@ def contract_edit(
         recurring_credits=add_recurring_credits,
         names={kind: f"add_{kind}" for kind in AddedTerms.KINDS},
     )
+    for spec, commit in zip(add_commits, added.commits, strict=True):
+        if spec.payment_gate is not None:
+            (segment,) = spec.access_schedule
+            payment_gate_open(
+                commit=commit,
+                kind=MANUAL_GATE,
+                gate=spec.payment_gate,
+                amount=segment.amount,
+                starting_at=segment.starting_at,
+                ending_before=segment.ending_before,
+                now=now,
+            )
+    royalties = reseller_royalties_add(
+        contract=contract,
+        royalties=add_reseller_royalties,
+        default_start=contract.starting_at,
+        key="add_reseller_royalties",
+    )
     updated_subscriptions = subscriptions_update(
         contract=contract, updates=update_subscriptions, now=now, key="update_subscriptions"
     )
@@ -380,6 +408,7 @@ def contract_edit(
             "update_credits": [str(u.id) for u in update_credits],
             "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
             "update_subscriptions": updated_subscriptions,
+            "add_reseller_royalties": [str(r.pk) for r in royalties],
         },
     )
     clean(edit)

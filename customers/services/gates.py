@@ -8,7 +8,7 @@ Invoicing, above, decides when to buy and voids a cancelled commit's invoice
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -18,6 +18,9 @@ from core import outbox
 from ..models import AccessSegment, Commit, PaymentGate
 from .common import clean
 from .events import balance_event
+
+# The threshold kind of a gate on a commit added by hand (a v2 edit's add_commits).
+MANUAL_GATE = "MANUAL"
 
 
 class PaymentGateConflict(Exception):
@@ -87,6 +90,36 @@ def payment_gate_pending(*, contract_id, kind: str) -> PaymentGate | None:
     return PaymentGate.objects.filter(
         contract_id=contract_id, threshold_kind=kind, status=PaymentGate.Status.PENDING
     ).first()
+
+
+# After a Stripe payment fails, the threshold waits before it charges the card again: an hour
+# after the first failure, twice as long after each further one in a row, at most a day. (Every
+# 5 minutes the evaluation would otherwise charge a declined card again.)
+FIRST_COOL_DOWN = timedelta(hours=1)
+LONGEST_COOL_DOWN = timedelta(days=1)
+
+
+def payment_gate_cool_down(failures: int) -> timedelta:
+    """How long a threshold waits after `failures` failed Stripe payments in a row."""
+    if failures < 1:
+        return timedelta(0)
+    return min(FIRST_COOL_DOWN * 2 ** (failures - 1), LONGEST_COOL_DOWN)
+
+
+def payment_gate_retry_at(*, contract_id, kind: str) -> datetime | None:
+    """When this threshold may charge again after its latest Stripe payments failed (None: at
+    once). The failures counted are those since its last paid gate."""
+    decided = PaymentGate.objects.filter(
+        contract_id=contract_id, threshold_kind=kind, gate_type=PaymentGate.GateType.STRIPE
+    ).exclude(status=PaymentGate.Status.PENDING)
+    last_paid = decided.filter(status=PaymentGate.Status.PAID).order_by("-resolved_at").first()
+    failed = decided.filter(status=PaymentGate.Status.FAILED)
+    if last_paid is not None:
+        failed = failed.filter(resolved_at__gt=last_paid.resolved_at)
+    latest = failed.order_by("-resolved_at").values_list("resolved_at", flat=True).first()
+    if latest is None:
+        return None
+    return latest + payment_gate_cool_down(failed.count())
 
 
 def payment_gate_invoiced(*, gate: PaymentGate, invoice_id) -> None:

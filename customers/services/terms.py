@@ -32,7 +32,9 @@ from ..models import (
     Subscription,
     SubscriptionQuantity,
 )
+from ..recurring import schedule_items_from_recurrence
 from .common import clean
+from .gates import GateSpec
 
 # --- Contract terms -----------------------------------------------------------------------------------
 
@@ -53,6 +55,33 @@ class InvoiceItemSpec:
 
 
 @dataclass(frozen=True)
+class RecurringScheduleSpec:
+    """Metronome's `recurring_schedule`: dated items made once, when the term is added
+    (`customers.recurring.schedule_items_from_recurrence` says which)."""
+
+    amount_distribution: str
+    starting_at: datetime
+    ending_before: datetime
+    frequency: str
+    amount: Decimal | None = None
+    unit_price: Decimal | None = None
+    quantity: Decimal | None = None
+
+    def items(self, decimal_places: int) -> list[InvoiceItemSpec]:
+        made = schedule_items_from_recurrence(
+            amount_distribution=self.amount_distribution,
+            starting_at=self.starting_at,
+            ending_before=self.ending_before,
+            frequency=self.frequency,
+            amount=self.amount,
+            unit_price=self.unit_price,
+            quantity=self.quantity,
+            decimal_places=decimal_places,
+        )
+        return [InvoiceItemSpec(i.timestamp, i.amount, i.unit_price, i.quantity) for i in made]
+
+
+@dataclass(frozen=True)
 class CreditSpec:
     product: Product
     access_schedule: Sequence[SegmentSpec]
@@ -70,6 +99,9 @@ class CreditSpec:
 class CommitSpec(CreditSpec):
     type: str = Commit.Type.PREPAID
     invoice_schedule: Sequence[InvoiceItemSpec] = ()
+    invoice_recurring: RecurringScheduleSpec | None = None
+    # A v2 edit's add_commits[].payment_gate_config: pending (no balance) until its invoice is paid.
+    payment_gate: GateSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,7 @@ class ScheduledChargeSpec:
     product: Product
     items: Sequence[InvoiceItemSpec]
     name: str = ""
+    recurring: RecurringScheduleSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +161,7 @@ class DiscountSpec:
     items: Sequence[InvoiceItemSpec]
     name: str = ""
     custom_fields: dict = field(default_factory=dict)
+    recurring: RecurringScheduleSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -173,9 +207,12 @@ def dot(prefix: str) -> str:
     return f"{prefix}." if prefix else ""
 
 
-def add_balance(model, contract: Contract | None, spec: CreditSpec, prefix: str, **extra):
+def add_balance(
+    model, contract: Contract | None, spec: CreditSpec, prefix: str, *, held=False, **extra
+):
     """A commit or credit of `contract`; with contract None, a customer-level one (the customer
-    is then in `extra`)."""
+    is then in `extra`). `held`: its access segments are checked but not written (a payment
+    gate writes them when paid)."""
     if contract is not None:
         extra.setdefault("customer", contract.customer)
     term = model(
@@ -208,19 +245,48 @@ def add_balance(model, contract: Contract | None, spec: CreditSpec, prefix: str,
             **{owner: term},
         )
         clean(row, f"{dot(prefix)}access_schedule.schedule_items[{index}]")
-        row.save()
+        if not held:
+            row.save()
     return term
 
 
+def _gate_problem(spec: CommitSpec) -> dict[str, str]:
+    """Why this commit cannot be payment gated (a gate holds one access segment and charges
+    one invoice)."""
+    if spec.type != Commit.Type.PREPAID:
+        return {"type": "Only a PREPAID commit is payment gated."}
+    if len(spec.access_schedule) != 1:
+        return {"access_schedule.schedule_items": "A payment-gated commit has one access segment."}
+    if len(spec.invoice_schedule) != 1 or spec.invoice_recurring is not None:
+        return {
+            "invoice_schedule.schedule_items": "A payment-gated commit is invoiced once: give "
+            "one schedule item (what is charged)."
+        }
+    return {}
+
+
 def add_commit(contract: Contract | None, spec: CommitSpec, prefix: str, **extra) -> Commit:
-    commit = add_balance(Commit, contract, spec, prefix, type=spec.type, **extra)
+    gated = spec.payment_gate is not None
+    if gated and (problem := _gate_problem(spec)):
+        raise ValidationError({f"{dot(prefix)}{k}": v for k, v in problem.items()})
+    commit = add_balance(Commit, contract, spec, prefix, held=gated, type=spec.type, **extra)
     _add_schedule_items(
         CommitInvoiceItem,
-        spec.invoice_schedule,
+        _with_recurrence(
+            spec.invoice_schedule, spec.invoice_recurring, commit.credit_type.decimal_places
+        ),
         f"{dot(prefix)}invoice_schedule.schedule_items",
         commit=commit,
     )
     return commit
+
+
+def _with_recurrence(
+    items: Sequence[InvoiceItemSpec], recurring: RecurringScheduleSpec | None, decimal_places: int
+) -> list[InvoiceItemSpec]:
+    """A schedule's listed items and those its recurring_schedule makes, in date order."""
+    made = recurring.items(decimal_places) if recurring is not None else []
+    return sorted([*items, *made], key=lambda item: item.timestamp)
 
 
 def _add_schedule_items(model, items, prefix: str, **owner) -> None:
@@ -285,13 +351,16 @@ def _add_override(contract: Contract, spec: OverrideSpec, prefix: str) -> Overri
 
 def _add_scheduled_charge(contract: Contract, spec: ScheduledChargeSpec, prefix: str):
     charge = ScheduledCharge(contract=contract, product=spec.product, name=spec.name)
-    if not spec.items:
+    items = _with_recurrence(
+        spec.items, spec.recurring, contract.rate_card.fiat_credit_type.decimal_places
+    )
+    if not items:
         raise ValidationError({f"{prefix}.schedule.schedule_items": "Give at least one date."})
     clean(charge, prefix, exclude=["product"])
     charge.save()
     _add_schedule_items(
         ScheduledChargeItem,
-        spec.items,
+        items,
         f"{prefix}.schedule.schedule_items",
         scheduled_charge=charge,
     )
@@ -341,13 +410,14 @@ def _add_discount(contract: Contract, spec: DiscountSpec, prefix: str) -> Discou
         name=spec.name,
         custom_fields=dict(spec.custom_fields),
     )
-    if not spec.items:
+    items = _with_recurrence(
+        spec.items, spec.recurring, contract.rate_card.fiat_credit_type.decimal_places
+    )
+    if not items:
         raise ValidationError({f"{prefix}.schedule.schedule_items": "Give at least one date."})
     clean(discount, prefix, exclude=["product"])
     discount.save()
-    _add_schedule_items(
-        DiscountItem, spec.items, f"{prefix}.schedule.schedule_items", discount=discount
-    )
+    _add_schedule_items(DiscountItem, items, f"{prefix}.schedule.schedule_items", discount=discount)
     return discount
 
 

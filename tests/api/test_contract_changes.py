@@ -204,7 +204,30 @@ def test_amendment_errors(world, post):
             ),
             400,
         )
-        == "reseller_royalties: Not supported."
+        == "reseller_royalties[0].reseller_type: This field is required."
+    )
+    aws = {"reseller_type": "AWS", "applicable_product_tags": ["cloud"]}
+    for given, message in [
+        (
+            {"fraction": 0.1},
+            "reseller_royalties[0].netsuite_reseller_id: Required for a new AWS royalty.",
+        ),
+        (
+            {"fraction": 1.5, "netsuite_reseller_id": "r"},
+            "reseller_royalties[0].fraction: Must be at most 1.",
+        ),
+        (
+            {"fraction": 0.1, "netsuite_reseller_id": "r", "gcp_options": {"gcp_offer_id": "o"}},
+            "reseller_royalties[0].gcp_options: Only for a GCP reseller.",
+        ),
+    ]:
+        body = _ref(world, contract, starting_at=JAN, reseller_royalties=[{**aws, **given}])
+        assert error(post("/v1/contracts/amend", body), 400) == message
+    no_products = {"reseller_type": "GCP", "fraction": 0.1, "netsuite_reseller_id": "r"}
+    body = _ref(world, contract, starting_at=JAN, reseller_royalties=[no_products])
+    assert error(post("/v1/contracts/amend", body), 400) == (
+        "reseller_royalties[0].applicable_product_ids: Give applicable_product_ids or "
+        "applicable_product_tags (or both)."
     )
     assert error(post("/v1/contracts/amend", _ref(world, UNKNOWN, starting_at=JAN)), 404)
 

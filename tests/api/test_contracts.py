@@ -129,7 +129,7 @@ def test_a_reused_uniqueness_key_is_409_not_retried(post, customer, card):
         (
             {"usage_statement_schedule": {"frequency": "MONTHLY", "day": "CUSTOM_DATE"}},
             400,
-            "usage_statement_schedule.day: CUSTOM_DATE is not supported; use FIRST_OF_MONTH or CONTRACT_START.",
+            "usage_statement_schedule.billing_anchor_date: Required with the day CUSTOM_DATE.",
         ),
         (
             {"usage_statement_schedule": {}},

@@ -2,11 +2,13 @@
 staff holding `customers.settle_paymentgate` (the Finance admin role) release or cancel an
 EXTERNAL gate by hand; a Finance viewer cannot; a STRIPE gate is left to Stripe."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
+from django.utils import timezone
 
 from customers.models import Commit, PaymentGate
 from roles.definitions import FINANCE_ADMIN, FINANCE_VIEWER
@@ -82,3 +84,20 @@ def test_a_finance_viewer_sees_gates_but_cannot_settle_them(client):
     assert "Release selected external gates" not in page.content.decode()
     _act(client, "release_selected", [gate])
     assert PaymentGate.objects.get(pk=gate.pk).status == "PENDING"
+
+
+def test_the_contract_page_says_when_a_declined_threshold_charges_again(admin_client):
+    failed_at = timezone.now().replace(second=0, microsecond=0)
+    gate = PaymentGateFactory(
+        gate_type="STRIPE",
+        payment_type="PAYMENT_INTENT",
+        status="FAILED",
+        resolved_at=failed_at,
+        threshold_kind="PREPAID_BALANCE",
+    )
+    page = admin_client.get(reverse("admin:customers_contract_change", args=[gate.contract_id]))
+    retry = failed_at + timedelta(hours=1)
+    assert (
+        f"PREPAID_BALANCE: its Stripe payment failed; the threshold charges again after "
+        f"{retry:%Y-%m-%d %H:%M} UTC." in page.content.decode()
+    )

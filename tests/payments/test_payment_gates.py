@@ -1,11 +1,12 @@
 """STRIPE-gated threshold commits, by hand, against the fake Stripe: a gated purchase is charged
 at once (a Stripe invoice, charged automatically, with the integrator's metadata; or a
 PaymentIntent, off-session, on the customer's default payment method) and holds nothing until
-Stripe says it is paid; a failure voids the commit and its invoice, and the next evaluation buys
-again."""
+Stripe says it is paid; a failure voids the commit and its invoice, and the evaluation buys
+again after a cool-down."""
 
 import json
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -177,8 +178,10 @@ def test_a_failed_stripe_invoice_voids_the_commit_and_the_next_evaluation_buys_a
     assert payment.void_requested_at is not None
     invoice_payments_send_due(now=timezone.now())
     assert fake_stripe.invoices[payment.external_id]["status"] == "void"
-    # The balance is still below the threshold: the next evaluation buys again.
-    bought = contract_thresholds_check(contract=contract, now=timezone.now())
+    # The balance is still below the threshold: the evaluation buys again once the hour of
+    # cool-down after a failed payment has passed (not 5 minutes later).
+    assert contract_thresholds_check(contract=contract, now=timezone.now()) == []
+    bought = contract_thresholds_check(contract=contract, now=gate.resolved_at + timedelta(hours=1))
     assert len(bought) == 1
     again = PaymentGate.objects.get(contract=contract, status="PENDING")
     assert again.invoice_id != gate.invoice_id
