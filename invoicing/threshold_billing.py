@@ -79,6 +79,7 @@ def _commit_terms(config: dict) -> dict:
             Product.objects.filter(pk__in=commit.get("applicable_product_ids") or [])
         ),
         "applicable_product_tags": commit.get("applicable_product_tags") or [],
+        "specifiers": commit.get("specifiers") or [],
     }
 
 

@@ -21,6 +21,7 @@ from core.api import (
 )
 from customers import services
 
+from . import specifiers as commit_specifiers
 from . import terms as base_terms
 
 # --- Professional services -------------------------------------------------------------
@@ -86,20 +87,13 @@ class _RecurringIn(serializers.Serializer):
     temporary_id = StrictCharField(required=False)
     custom_fields = StringMapField(required=False)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
-    specifiers = serializers.ListField(required=False)
+    specifiers = commit_specifiers.specifiers_field()
     hierarchy_configuration = serializers.DictField(required=False)
 
     def validate_recurrence_frequency(self, value):
         if value == "DAILY":
             raise serializers.ValidationError(
                 "DAILY is not supported; use MONTHLY, QUARTERLY, ANNUAL or WEEKLY."
-            )
-        return value
-
-    def validate_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError(
-                "Specifiers are not supported; use applicable_product_ids or tags."
             )
         return value
 
@@ -147,6 +141,7 @@ def recurring(items: list[dict], kind: str, key: str) -> list[services.Recurring
                     for pk in item.get("applicable_product_ids", [])
                 ],
                 applicable_product_tags=item.get("applicable_product_tags", []),
+                specifiers=commit_specifiers.stored(item, where),
                 invoice_unit_price=invoice.get("unit_price"),
                 invoice_quantity=invoice.get("quantity"),
                 proration=item.get("proration", "FIRST_AND_LAST"),
@@ -227,14 +222,7 @@ class ThresholdCommitIn(serializers.Serializer):
     description = StrictCharField(required=False, allow_blank=True)
     applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
     applicable_product_tags = StringListField(required=False)
-    specifiers = serializers.ListField(required=False)
-
-    def validate_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError(
-                "Specifiers are not supported; use applicable_product_ids or tags."
-            )
-        return value
+    specifiers = commit_specifiers.specifiers_field()
 
 
 class StripeGateIn(serializers.Serializer):
@@ -381,6 +369,7 @@ def threshold_config(data: dict | None, where: str, customer) -> dict | None:
             "description": commit.get("description", ""),
             "applicable_product_ids": [str(pk) for pk in commit.get("applicable_product_ids", [])],
             "applicable_product_tags": list(commit.get("applicable_product_tags", [])),
+            "specifiers": commit_specifiers.stored(commit, f"{where}.commit"),
         },
     }
     if "recharge_to_amount" in data:

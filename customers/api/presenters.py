@@ -27,6 +27,8 @@ from customers.models import (
 )
 from customers.selectors import contract_transitions
 
+from . import specifiers as commit_specifiers
+
 num = money.to_json_number
 
 
@@ -114,6 +116,7 @@ def _balance_json(term, contract: Contract) -> dict:
         "access_schedule": _access_schedule(term),
         "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()],
         "applicable_product_tags": list(term.applicable_product_tags or []),
+        "specifiers": commit_specifiers.as_json(term.specifiers),
         "contract": {"id": str(contract.pk)},
         "name": term.name or None,
         "description": term.description or None,
@@ -351,6 +354,7 @@ def recurring_json(term) -> dict:
         "description": term.description or None,
         "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()] or None,
         "applicable_product_tags": list(term.applicable_product_tags or []) or None,
+        "specifiers": commit_specifiers.as_json(term.specifiers),
         "proration": term.proration,
         "recurrence_frequency": term.recurrence_frequency or None,
         "rollover_fraction": num(term.rollover_fraction)
@@ -394,6 +398,7 @@ def threshold_json(config: dict | None) -> dict | None:
                 "description": commit.get("description") or None,
                 "applicable_product_ids": commit.get("applicable_product_ids") or None,
                 "applicable_product_tags": commit.get("applicable_product_tags") or None,
+                "specifiers": commit_specifiers.as_json(commit.get("specifiers")),
             }
         ),
         "is_enabled": config["is_enabled"],
@@ -759,6 +764,7 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
         "access_schedule": _access_schedule(term),
         "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()],
         "applicable_product_tags": list(term.applicable_product_tags or []),
+        "specifiers": commit_specifiers.as_json(term.specifiers),
         "applicable_contract_ids": [str(c.pk) for c in term.applicable_contracts.all()],
         "contract": {"id": str(term.contract_id)} if term.contract_id else None,
         "name": term.name or None,

@@ -109,6 +109,7 @@ def threshold_commit_create(
     name: str = "",
     applicable_products: Sequence[Product] = (),
     applicable_product_tags: Sequence[str] = (),
+    specifiers: Sequence[dict] = (),
     credit_type_id=None,
     invoiced_at: datetime | None = None,
     gate: GateSpec | None = None,
@@ -127,6 +128,7 @@ def threshold_commit_create(
         type=Commit.Type.PREPAID,
         name=name or ("Auto-recharge" if kind == "PREPAID_BALANCE" else "Spend threshold"),
         applicable_product_tags=list(applicable_product_tags),
+        specifiers=[dict(specifier) for specifier in specifiers],
         threshold_kind=kind,
     )
     if credit_type_id:
