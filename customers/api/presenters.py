@@ -407,6 +407,15 @@ def threshold_json(config: dict | None) -> dict | None:
     }
     if "recharge_to_amount" in config:
         data["recharge_to_amount"] = num(Decimal(config["recharge_to_amount"]))
+    discount = config.get("discount_configuration")
+    if discount:
+        data["discount_configuration"] = {
+            "payment_fraction": num(Decimal(discount["payment_fraction"]))
+        }
+    if config.get("custom_credit_type_id"):
+        data["custom_credit_type_id"] = config["custom_credit_type_id"]
+    if config.get("threshold_balance_specifiers"):
+        data["threshold_balance_specifiers"] = config["threshold_balance_specifiers"]
     return data
 
 

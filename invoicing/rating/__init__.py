@@ -236,8 +236,10 @@ from .subscriptions import (  # noqa: F401
     subscription_lines,
 )
 from .thresholds import (  # noqa: F401
+    balance_excluded,
     recharge_amount,
     spend_threshold_amount,
+    threshold_unit_price,
 )
 from .usage import (  # noqa: F401
     TierPiece,
