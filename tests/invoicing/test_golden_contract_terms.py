@@ -30,6 +30,7 @@ from tests.invoicing.golden_support import (
 )
 from tests.invoicing.golden_world import build_world, line_item_as_case, sort_key
 from tests.invoicing.test_golden_e2e import send_events
+from tests.invoicing.test_golden_e2e_terms import _custom_units, _rate_terms
 
 CASES = terms_case_paths()
 
@@ -69,6 +70,9 @@ def _check_thresholds_pure(case) -> None:
             assert draft.total == Decimal(check["owed"])
             assert spend_threshold_amount(owed=draft.total, threshold=threshold) == bought
         else:
+            # What the commits bought so far hold, minus what the draft draws from them (in
+            # the configuration's unit: its custom unit's applications, else the fiat ones).
+            unit = config.get("custom_credit_type_id")
             prepaid = sum(
                 (
                     Decimal(c["access_schedule"]["schedule_items"][0]["amount"])
@@ -76,7 +80,15 @@ def _check_thresholds_pure(case) -> None:
                 ),
                 Decimal(0),
             )
-            left = prepaid - (draft.subtotal - draft.total)
+            drawn = -sum(
+                (
+                    line.total
+                    for line in draft.lines
+                    if line.type == "applied_commit_or_credit" and line.credit_type_id == unit
+                ),
+                Decimal(0),
+            )
+            left = prepaid - drawn
             assert left == Decimal(check["left"])
             recharge_to = Decimal(config["recharge_to_amount"])
             assert recharge_amount(left=left, threshold=threshold, recharge_to=recharge_to) == (
@@ -228,6 +240,11 @@ def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
     configuration = checks[0]["configuration"]
     config = json.loads(json.dumps(case["contract"][configuration], default=str))
     config["commit"]["product_id"] = str(world.ids[config["commit"]["product_id"]])
+    if config.get("custom_credit_type_id"):
+        config["custom_credit_type_id"] = world.ids[config["custom_credit_type_id"]]
+    for specifier in config["commit"].get("specifiers") or ():
+        if "product_id" in specifier:
+            specifier["product_id"] = world.ids[specifier["product_id"]]
     services.contract_edit(contract=world.contract, now=period_start, **{configuration: config})
     events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))
     case = {**case, "events": events}
@@ -267,12 +284,14 @@ def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
     return sent
 
 
-def _as_case(world):
+def _as_case(world, fiat_id):
     def convert(line):
         data = line_item_as_case(line, world)
         if line.applied_commit_or_credit_id:
             data["balance_remaining"] = line.balance_remaining
         data["commit_id"] = world.golden_id(line.commit_id) if line.commit_id else None
+        unit = str(line.credit_type_id)
+        data["credit_type_id"] = None if unit == str(fiat_id) else world.golden_id(unit)
         return data
 
     return convert
@@ -293,6 +312,7 @@ def _comparable(lines) -> list:
 def test_end_to_end(path, api_client, monkeypatch):
     case = load_case(path)
     world = build_world(case)
+    _rate_terms(case, world, _custom_units(case, world))
     _add_terms(case, world)
     period_start = parse_time(case["period"]["starting_at"])
     period_end = parse_time(case["period"]["ending_before"])
@@ -307,7 +327,7 @@ def test_end_to_end(path, api_client, monkeypatch):
     assert Decimal(str(read.json()["data"]["total"])) == Decimal(case["expected"]["total"])
     invoice = invoice_finalize(invoice=draft, now=period_end + timedelta(days=2)).invoice
     invoice = Invoice.objects.get(pk=invoice.pk)
-    got = _comparable(_as_case(world)(line) for line in invoice.line_items.all())
+    got = _comparable(_as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all())
     assert got == _comparable(case["expected"]["lines"])
     assert (invoice.subtotal, invoice.total) == (
         Decimal(case["expected"]["subtotal"]),
@@ -319,6 +339,6 @@ def test_end_to_end(path, api_client, monkeypatch):
             contract=world.contract, type=Invoice.Type.SCHEDULED, start_timestamp=moment
         )
         invoice = Invoice.objects.get(pk=invoice_finalize(invoice=draft, now=moment).invoice.pk)
-        got = _comparable(_as_case(world)(line) for line in invoice.line_items.all())
+        got = _comparable(_as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all())
         assert got == _comparable(scheduled["lines"])
         assert invoice.total == Decimal(scheduled["total"])
