@@ -9,6 +9,11 @@ commit is recorded by customers (`threshold_commit_create`), whose events make t
 follow: the purchase is invoiced on a SCHEDULED invoice of its own, and the usage draws the
 commit down.
 
+A configuration in a custom pricing unit (`custom_credit_type_id`) watches and buys in that unit
+and is invoiced in fiat at the rate card's conversion; a `discount_configuration` invoices the
+commit at its `payment_fraction` (its access keeps the whole amount); `threshold_balance_specifiers`
+leave balances out of what an auto-recharge watches; the commit's `specifiers` limit what draws it.
+
 With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bought without a
 balance: its invoice, dated the moment it was bought, is finalized at once and
 `payment_gate.threshold_reached` (and, for EXTERNAL, `payment_gate.external_initiate`) recorded;
