@@ -327,7 +327,9 @@ def test_end_to_end(path, api_client, monkeypatch):
     assert Decimal(str(read.json()["data"]["total"])) == Decimal(case["expected"]["total"])
     invoice = invoice_finalize(invoice=draft, now=period_end + timedelta(days=2)).invoice
     invoice = Invoice.objects.get(pk=invoice.pk)
-    got = _comparable(_as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all())
+    got = _comparable(
+        _as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all()
+    )
     assert got == _comparable(case["expected"]["lines"])
     assert (invoice.subtotal, invoice.total) == (
         Decimal(case["expected"]["subtotal"]),
@@ -339,6 +341,8 @@ def test_end_to_end(path, api_client, monkeypatch):
             contract=world.contract, type=Invoice.Type.SCHEDULED, start_timestamp=moment
         )
         invoice = Invoice.objects.get(pk=invoice_finalize(invoice=draft, now=moment).invoice.pk)
-        got = _comparable(_as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all())
+        got = _comparable(
+            _as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all()
+        )
         assert got == _comparable(scheduled["lines"])
         assert invoice.total == Decimal(scheduled["total"])
