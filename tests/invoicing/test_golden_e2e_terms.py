@@ -107,6 +107,7 @@ def _balance(data, model, world: World, units, *, contract_level: bool, period_s
             {**spec, "product_id": world.ids[spec["product_id"]]} if "product_id" in spec else spec
             for spec in data.get("specifiers") or ()
         ],
+        "custom_fields": data.get("custom_fields") or {},
     }
     if unit_id:
         fields["credit_type"] = units[unit_id]
