@@ -43,6 +43,7 @@ CHDB_TESTS := tests/metering tests/api/test_sql_metrics.py tests/invoicing/test_
 	tests/invoicing/test_golden_e2e_terms.py tests/invoicing/test_golden_contract_terms.py tests/invoicing/test_draft_read_at_scale.py \
 	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py \
 	tests/api/test_contract_changes.py tests/api/test_threshold_billing.py \
+	tests/api/test_threshold_terms.py tests/compat/test_sdk_commit_specifiers.py \
 	tests/api/test_product_order.py tests/invoicing/test_services.py \
 	tests/invoicing/test_scheduled_invoices.py tests/invoicing/test_terms_db.py \
 	tests/invoicing/test_rollover_db.py tests/invoicing/test_customer_scope_db.py \

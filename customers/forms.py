@@ -108,8 +108,34 @@ class BalanceTermFormSet(BaseInlineFormSet):
         return super().save_new(form, commit=commit)
 
 
-class CommitForm(ModelErrorsMixin, forms.ModelForm):
+class SpecifiersField(forms.JSONField):
+    """A commit's or credit's specifiers as JSON: a list of objects (empty: none)."""
+
+    def to_python(self, value):
+        return super().to_python(value) or []
+
+
+class SpecifiersFormMixin:
+    """Specifiers typed as JSON, refused beside applicable products (Metronome's rule)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("specifiers") and cleaned.get("applicable_products"):
+            self.add_error(
+                "specifiers", "Specifiers cannot be used with applicable products or tags."
+            )
+        return cleaned
+
+
+SPECIFIERS_FORM_HELP = (
+    'e.g. [{"product_id": "...", "pricing_group_values": {"region": "us"}}]: usage meeting ANY '
+    "of them draws the balance; one is met when ALL its fields match."
+)
+
+
+class CommitForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+    specifiers = SpecifiersField(required=False, help_text=SPECIFIERS_FORM_HELP)
 
     class Meta:
         model = Commit
@@ -123,6 +149,7 @@ class CommitForm(ModelErrorsMixin, forms.ModelForm):
             "rate_type",
             "applicable_products",
             "applicable_product_tags",
+            "specifiers",
             "credit_type",
             "rollover_fraction",
             "type",
@@ -154,8 +181,9 @@ class CommitWithRowsForm(TermRowsMoneyMixin, NestedRowsMixin, CommitForm):
     )
 
 
-class CreditForm(ModelErrorsMixin, forms.ModelForm):
+class CreditForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+    specifiers = SpecifiersField(required=False, help_text=SPECIFIERS_FORM_HELP)
 
     class Meta:
         model = Credit
@@ -169,6 +197,7 @@ class CreditForm(ModelErrorsMixin, forms.ModelForm):
             "rate_type",
             "applicable_products",
             "applicable_product_tags",
+            "specifiers",
             "credit_type",
             "rollover_fraction",
             "applicable_contracts",
@@ -481,9 +510,11 @@ class ProfessionalServiceForm(ContractMoneyForm):
     money_fields = ("unit_price", "max_amount")
 
 
-class RecurringBalanceForm(ContractMoneyForm):
+class RecurringBalanceForm(SpecifiersFormMixin, ContractMoneyForm):
     """A recurring commit or credit: what it grants (`access_unit_price`) in its own unit, what it
     invoices (`invoice_unit_price`) in the contract's."""
+
+    specifiers = SpecifiersField(required=False, help_text=SPECIFIERS_FORM_HELP)
 
     money_fields = ("invoice_unit_price", "access_unit_price")
     money_field_units = {"access_unit_price": "credit_type"}

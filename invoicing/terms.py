@@ -31,6 +31,7 @@ from customers.selectors import balance_terms_many, balances_for_rating, balance
 from invoicing.rating import (
     AccessSegment,
     Balance,
+    BalanceSpecifier,
     Conversion,
     InvoiceScheduleItem,
     Override,
@@ -73,6 +74,15 @@ def _balance(data: dict) -> Balance:
         rate_type=data["rate_type"],
         applicable_product_ids=tuple(data["applicable_product_ids"]),
         applicable_product_tags=tuple(data["applicable_product_tags"]),
+        specifiers=tuple(
+            BalanceSpecifier(
+                product_id=specifier.get("product_id"),
+                product_tags=tuple(specifier.get("product_tags") or ()),
+                pricing_group_values=group_values(specifier.get("pricing_group_values")),
+                presentation_group_values=group_values(specifier.get("presentation_group_values")),
+            )
+            for specifier in data.get("specifiers") or ()
+        ),
         is_customer_level=data["is_customer_level"],
         is_rollover=data["is_rollover"],
         credit_type_id=data["credit_type_id"],

@@ -9,6 +9,11 @@ commit is recorded by customers (`threshold_commit_create`), whose events make t
 follow: the purchase is invoiced on a SCHEDULED invoice of its own, and the usage draws the
 commit down.
 
+A configuration in a custom pricing unit (`custom_credit_type_id`) watches and buys in that unit
+and is invoiced in fiat at the rate card's conversion; a `discount_configuration` invoices the
+commit at its `payment_fraction` (its access keeps the whole amount); `threshold_balance_specifiers`
+leave balances out of what an auto-recharge watches; the commit's `specifiers` limit what draws it.
+
 With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bought without a
 balance: its invoice, dated the moment it was bought, is finalized at once and
 `payment_gate.threshold_reached` (and, for EXTERNAL, `payment_gate.external_initiate`) recorded;
@@ -26,7 +31,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q
 
-from catalog.models import Product
+from catalog.models import CreditTypeConversion, Product
 from customers import periods
 from customers.models import Commit, Contract, Credit
 from customers.services import (
@@ -38,7 +43,12 @@ from customers.services import (
 )
 from invoicing.models import Invoice
 from invoicing.payment_gates import payment_gate_invoice
-from invoicing.rating import recharge_amount, spend_threshold_amount
+from invoicing.rating import (
+    balance_excluded,
+    recharge_amount,
+    spend_threshold_amount,
+    threshold_unit_price,
+)
 from invoicing.selectors import balances_now, invoice_view
 from invoicing.services import contract_drafts_ensure
 
@@ -47,45 +57,71 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _prepaid_left(contract: Contract, now: datetime) -> Decimal:
+def _prepaid_left(contract: Contract, config: dict, now: datetime) -> Decimal:
     """What the contract's prepaid commits and credits (its own and the customer-level ones
-    applying to it) hold now in its fiat unit, net of what live drafts draw."""
-    fiat = contract.rate_card.fiat_credit_type_id
+    applying to it) hold now in the configuration's unit (its `custom_credit_type_id`, else the
+    contract's fiat unit), net of what live drafts draw; those its `threshold_balance_specifiers`
+    exclude (by their custom fields) are left out."""
+    unit = config.get("custom_credit_type_id") or contract.rate_card.fiat_credit_type_id
+    exclusions = config.get("threshold_balance_specifiers") or ()
     terms = [
         *Commit.objects.filter(
             Q(contract=contract) | Q(contract__isnull=True, customer_id=contract.customer_id),
             type=Commit.Type.PREPAID,
             archived_at__isnull=True,
-            credit_type_id=fiat,
+            credit_type_id=unit,
         ),
         *Credit.objects.filter(
             Q(contract=contract) | Q(contract__isnull=True, customer_id=contract.customer_id),
             archived_at__isnull=True,
-            credit_type_id=fiat,
+            credit_type_id=unit,
         ),
     ]
     live = [
         term
         for term in terms
-        if term.access_schedule.filter(starting_at__lte=now, ending_before__gt=now).exists()
+        if not balance_excluded(
+            exclusions, is_credit=isinstance(term, Credit), custom_fields=term.custom_fields or {}
+        )
+        and term.access_schedule.filter(starting_at__lte=now, ending_before__gt=now).exists()
     ]
     return sum(balances_now(balances=live, now=now).values(), Decimal(0))
 
 
-def _commit_terms(config: dict) -> dict:
+def _commit_terms(contract: Contract, config: dict) -> dict:
+    """The bought commit's terms: its product, name and scope; in a custom pricing unit, that
+    unit; invoiced per unit at `threshold_unit_price` when in a custom unit (the rate card's
+    conversion) or discounted (`discount_configuration.payment_fraction`)."""
     commit = config["commit"]
+    unit = config.get("custom_credit_type_id")
+    fiat_per_custom = None
+    if unit:
+        fiat_per_custom = (
+            CreditTypeConversion.objects.filter(
+                rate_card_id=contract.rate_card_id, custom_credit_type_id=unit
+            )
+            .values_list("fiat_per_custom_credit", flat=True)
+            .get()
+        )
+    fraction = (config.get("discount_configuration") or {}).get("payment_fraction")
     return {
+        "credit_type_id": unit or None,
+        "invoice_unit_price": threshold_unit_price(
+            payment_fraction=Decimal(fraction) if fraction is not None else None,
+            fiat_per_custom=fiat_per_custom,
+        ),
         "product": Product.objects.get(pk=commit["product_id"]),
         "name": commit.get("name", ""),
         "applicable_products": list(
             Product.objects.filter(pk__in=commit.get("applicable_product_ids") or [])
         ),
         "applicable_product_tags": commit.get("applicable_product_tags") or [],
+        "specifiers": commit.get("specifiers") or [],
     }
 
 
 def _recharge(contract: Contract, config: dict, now: datetime) -> Commit | None:
-    left = _prepaid_left(contract, now)
+    left = _prepaid_left(contract, config, now)
     amount = recharge_amount(
         left=left,
         threshold=Decimal(config["threshold_amount"]),
@@ -152,7 +188,7 @@ def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, 
             invoiced_at=invoiced_at,
             now=now,
             **terms,
-            **_commit_terms(config),
+            **_commit_terms(contract, config),
         )
     # Its own invoice, dated now (not the hour): a purchase whose payment failed leaves a void
     # invoice at its moment, and the next purchase needs an invoice of its own.
@@ -163,7 +199,7 @@ def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, 
         gate=gate,
         now=now,
         **terms,
-        **_commit_terms(config),
+        **_commit_terms(contract, config),
     )
     contract_drafts_ensure(contract=contract, now=now)
     payment_gate_invoice(gate=commit.payment_gate, invoiced_at=now, now=now)

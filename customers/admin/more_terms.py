@@ -178,6 +178,7 @@ class RecurringBalanceAdmin(_FollowsDrafts):
         ("subscription", "allocation"),
         "applicable_products",
         "applicable_product_tags",
+        "specifiers",
         "rollover_fraction",
         "custom_fields",
         "archived_at",

@@ -34,6 +34,7 @@ from customers.models import Commit, Contract, ContractEdit, Credit
 from . import more_terms, terms
 from . import presenters as out
 from . import serializers as s
+from . import specifiers as commit_specifiers
 from .views import CONTRACT_FIELDS, _contract, _customer, _unique_key_race, _who
 
 BALANCE_FIELDS = {"product": "product_id", "invoice_contract": "invoice_contract_id"}
@@ -112,15 +113,8 @@ class _BalanceEditIn(s.BalanceUpdateIn):
     applicable_contract_ids = serializers.ListField(
         child=UUIDStringField(), required=False, allow_null=True
     )
-    specifiers = serializers.ListField(required=False, allow_null=True)
+    specifiers = commit_specifiers.specifiers_field(allow_null=True)
     hierarchy_configuration = serializers.DictField(required=False)
-
-    def validate_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError(
-                "Specifiers are not supported; use applicable_product_ids or tags."
-            )
-        return value
 
 
 class CommitEditIn(_BalanceEditIn):

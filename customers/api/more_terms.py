@@ -21,6 +21,7 @@ from core.api import (
 )
 from customers import services
 
+from . import specifiers as commit_specifiers
 from . import terms as base_terms
 
 # --- Professional services -------------------------------------------------------------
@@ -86,15 +87,8 @@ class _RecurringIn(serializers.Serializer):
     temporary_id = StrictCharField(required=False)
     custom_fields = StringMapField(required=False)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
-    specifiers = serializers.ListField(required=False)
+    specifiers = commit_specifiers.specifiers_field()
     hierarchy_configuration = serializers.DictField(required=False)
-
-    def validate_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError(
-                "Specifiers are not supported; use applicable_product_ids or tags."
-            )
-        return value
 
     def validate(self, attrs):
         if "quantity" not in attrs["access_amount"] and "subscription_config" not in attrs:
@@ -140,6 +134,7 @@ def recurring(items: list[dict], kind: str, key: str) -> list[services.Recurring
                     for pk in item.get("applicable_product_ids", [])
                 ],
                 applicable_product_tags=item.get("applicable_product_tags", []),
+                specifiers=commit_specifiers.stored(item, where),
                 invoice_unit_price=invoice.get("unit_price"),
                 invoice_quantity=invoice.get("quantity"),
                 proration=item.get("proration", "FIRST_AND_LAST"),
@@ -220,14 +215,7 @@ class ThresholdCommitIn(serializers.Serializer):
     description = StrictCharField(required=False, allow_blank=True)
     applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
     applicable_product_tags = StringListField(required=False)
-    specifiers = serializers.ListField(required=False)
-
-    def validate_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError(
-                "Specifiers are not supported; use applicable_product_ids or tags."
-            )
-        return value
+    specifiers = commit_specifiers.specifiers_field()
 
 
 class StripeGateIn(serializers.Serializer):
@@ -317,29 +305,56 @@ def payment_gate_config(data: dict, where: str, customer) -> dict:
     return stored
 
 
+class DiscountConfigurationIn(serializers.Serializer):
+    """A threshold commit's discount: the customer pays `payment_fraction` of its amount."""
+
+    payment_fraction = NumberField(min_value=0, max_value=1)
+    cap = serializers.DictField(required=False, allow_null=True)
+
+    def validate_cap(self, value):
+        if value is not None:
+            raise serializers.ValidationError(
+                "A discount cap is measured by a spend tracker, which this product does not "
+                "have; leave the cap out."
+            )
+        return value
+
+
+class CustomFieldFilterIn(serializers.Serializer):
+    entity = serializers.ChoiceField(
+        ["Commit", "ContractCredit", "ContractCreditOrCommit"],
+        error_messages={
+            "invalid_choice": "'{input}' is not one of Commit, ContractCredit, "
+            "ContractCreditOrCommit."
+        },
+    )
+    key = StrictCharField()
+    value = StrictCharField(allow_blank=True)
+
+
+class BalanceExcludeIn(serializers.Serializer):
+    custom_field_filters = CustomFieldFilterIn(many=True, allow_empty=False)
+
+
+class ThresholdBalanceSpecifierIn(serializers.Serializer):
+    """Which balances an auto-recharge leaves out: those whose custom fields match ALL the
+    filters of ANY exclude."""
+
+    exclude = BalanceExcludeIn(many=True)
+
+
 class _ThresholdIn(serializers.Serializer):
     commit = ThresholdCommitIn()
     is_enabled = StrictBooleanField()
     payment_gate_config = PaymentGateIn()
     threshold_amount = NumberField(min_value=0)
-    discount_configuration = serializers.DictField(required=False)
-
-    def validate_discount_configuration(self, value):
-        raise serializers.ValidationError("Threshold discounts are not supported.")
+    discount_configuration = DiscountConfigurationIn(required=False)
 
 
 class PrepaidThresholdIn(_ThresholdIn):
     recharge_to_amount = NumberField(min_value=0)
     custom_credit_type_id = UUIDStringField(required=False)
-    threshold_balance_specifiers = serializers.ListField(required=False)
-
-    def validate_custom_credit_type_id(self, value):
-        raise serializers.ValidationError("Thresholds in a custom pricing unit are not supported.")
-
-    def validate_threshold_balance_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError("Threshold balance specifiers are not supported.")
-        return value
+    threshold_balance_specifiers = ThresholdBalanceSpecifierIn(many=True, required=False)
 
     def validate(self, attrs):
         if attrs["recharge_to_amount"] <= attrs["threshold_amount"]:
@@ -356,8 +371,52 @@ class SpendThresholdIn(_ThresholdIn):
         return value
 
 
-def threshold_config(data: dict | None, where: str, customer) -> dict | None:
-    """A validated threshold configuration as stored (numbers as strings, product checked)."""
+def _discount(data: dict | None) -> dict | None:
+    if data is None:
+        return None
+    return {"payment_fraction": str(data["payment_fraction"])}
+
+
+def _custom_unit(pk, where: str, rate_card) -> str:
+    """A threshold's custom pricing unit: a custom (not currency) unit the contract's rate card
+    converts to fiat (the commit bought is invoiced at that rate)."""
+    field = f"{where}.custom_credit_type_id"
+    unit = base_terms._unit(pk, field)
+    if unit.is_currency:
+        raise serializers.ValidationError(
+            {
+                field: "Give a custom pricing unit; without one the threshold is in the contract's "
+                "currency."
+            }
+        )
+    if (
+        rate_card is not None
+        and not rate_card.credit_type_conversions.filter(custom_credit_type=unit).exists()
+    ):
+        raise serializers.ValidationError(
+            {
+                field: f"The rate card has no conversion for {unit.name}; add one first "
+                "(credit_type_conversions)."
+            }
+        )
+    return str(unit.pk)
+
+
+def _exclusions(items: list[dict]) -> list[dict]:
+    return [
+        {
+            "exclude": [
+                {"custom_field_filters": [dict(f) for f in e["custom_field_filters"]]}
+                for e in item["exclude"]
+            ]
+        }
+        for item in items
+    ]
+
+
+def threshold_config(data: dict | None, where: str, customer, rate_card=None) -> dict | None:
+    """A validated threshold configuration as stored (numbers as strings, product checked; a
+    custom unit checked against `rate_card`'s conversions when given)."""
     if data is None:
         return None
     commit = data["commit"]
@@ -374,15 +433,35 @@ def threshold_config(data: dict | None, where: str, customer) -> dict | None:
             "description": commit.get("description", ""),
             "applicable_product_ids": [str(pk) for pk in commit.get("applicable_product_ids", [])],
             "applicable_product_tags": list(commit.get("applicable_product_tags", [])),
+            "specifiers": commit_specifiers.stored(commit, f"{where}.commit"),
         },
     }
     if "recharge_to_amount" in data:
         stored["recharge_to_amount"] = str(data["recharge_to_amount"])
+    if data.get("discount_configuration") is not None:
+        stored["discount_configuration"] = _discount(data["discount_configuration"])
+    if data.get("custom_credit_type_id"):
+        stored["custom_credit_type_id"] = _custom_unit(
+            data["custom_credit_type_id"], where, rate_card
+        )
+    if data.get("threshold_balance_specifiers"):
+        stored["threshold_balance_specifiers"] = _exclusions(data["threshold_balance_specifiers"])
     return stored
 
 
-def threshold_update(current: dict | None, changes: dict, where: str, customer) -> dict:
-    """update_*_threshold_configuration: the given fields over the stored configuration."""
+def _validated(serializer, value, field: str, **kwargs):
+    checked = serializer(data=value, **kwargs)
+    if not checked.is_valid():
+        raise serializers.ValidationError({field: checked.errors})
+    return checked.validated_data
+
+
+def threshold_update(
+    current: dict | None, changes: dict, where: str, customer, rate_card=None
+) -> dict:
+    """update_*_threshold_configuration: the given fields over the stored configuration (null
+    clears discount_configuration, custom_credit_type_id, threshold_balance_specifiers and the
+    commit's specifiers)."""
     if current is None:
         raise serializers.ValidationError(
             {where: "This contract has no such threshold configuration; add it first."}
@@ -395,7 +474,43 @@ def threshold_update(current: dict | None, changes: dict, where: str, customer) 
         if changes.get(key) is not None:
             merged[key] = str(Decimal(changes[key]))
     if changes.get("commit"):
-        merged["commit"] = {**merged["commit"], **changes["commit"]}
+        commit = {**merged["commit"], **changes["commit"]}
+        if changes["commit"].get("specifiers") is not None:
+            commit["specifiers"] = _validated(
+                commit_specifiers.CommitSpecifierIn,
+                changes["commit"]["specifiers"],
+                f"{where}.commit.specifiers",
+                many=True,
+            )
+        commit["specifiers"] = commit_specifiers.stored(commit, f"{where}.commit")
+        merged["commit"] = commit
+    if "discount_configuration" in changes:
+        value = changes["discount_configuration"]
+        merged.pop("discount_configuration", None)
+        if value is not None and value.get("payment_fraction") is not None:
+            merged["discount_configuration"] = _discount(
+                _validated(DiscountConfigurationIn, value, f"{where}.discount_configuration")
+            )
+    for key in ("custom_credit_type_id", "threshold_balance_specifiers"):
+        if key in changes:
+            if "recharge_to_amount" not in merged:
+                raise serializers.ValidationError(
+                    {f"{where}.{key}": "Only a prepaid balance threshold has it."}
+                )
+            merged.pop(key, None)
+    if changes.get("custom_credit_type_id"):
+        merged["custom_credit_type_id"] = _custom_unit(
+            changes["custom_credit_type_id"], where, rate_card
+        )
+    if changes.get("threshold_balance_specifiers"):
+        merged["threshold_balance_specifiers"] = _exclusions(
+            _validated(
+                ThresholdBalanceSpecifierIn,
+                changes["threshold_balance_specifiers"],
+                f"{where}.threshold_balance_specifiers",
+                many=True,
+            )
+        )
     if changes.get("payment_gate_config") is not None:
         gate = PaymentGateIn(data=changes["payment_gate_config"])
         if not gate.is_valid():

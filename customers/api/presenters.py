@@ -28,6 +28,8 @@ from customers.models import (
 )
 from customers.selectors import contract_transitions
 
+from . import specifiers as commit_specifiers
+
 num = money.to_json_number
 
 
@@ -115,6 +117,7 @@ def _balance_json(term, contract: Contract) -> dict:
         "access_schedule": _access_schedule(term),
         "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()],
         "applicable_product_tags": list(term.applicable_product_tags or []),
+        "specifiers": commit_specifiers.as_json(term.specifiers),
         "contract": {"id": str(contract.pk)},
         "name": term.name or None,
         "description": term.description or None,
@@ -352,6 +355,7 @@ def recurring_json(term) -> dict:
         "description": term.description or None,
         "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()] or None,
         "applicable_product_tags": list(term.applicable_product_tags or []) or None,
+        "specifiers": commit_specifiers.as_json(term.specifiers),
         "proration": term.proration,
         "recurrence_frequency": term.recurrence_frequency or None,
         "rollover_fraction": num(term.rollover_fraction)
@@ -395,6 +399,7 @@ def threshold_json(config: dict | None) -> dict | None:
                 "description": commit.get("description") or None,
                 "applicable_product_ids": commit.get("applicable_product_ids") or None,
                 "applicable_product_tags": commit.get("applicable_product_tags") or None,
+                "specifiers": commit_specifiers.as_json(commit.get("specifiers")),
             }
         ),
         "is_enabled": config["is_enabled"],
@@ -403,6 +408,15 @@ def threshold_json(config: dict | None) -> dict | None:
     }
     if "recharge_to_amount" in config:
         data["recharge_to_amount"] = num(Decimal(config["recharge_to_amount"]))
+    discount = config.get("discount_configuration")
+    if discount:
+        data["discount_configuration"] = {
+            "payment_fraction": num(Decimal(discount["payment_fraction"]))
+        }
+    if config.get("custom_credit_type_id"):
+        data["custom_credit_type_id"] = config["custom_credit_type_id"]
+    if config.get("threshold_balance_specifiers"):
+        data["threshold_balance_specifiers"] = config["threshold_balance_specifiers"]
     return data
 
 
@@ -815,6 +829,7 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
         "access_schedule": _access_schedule(term),
         "applicable_product_ids": [str(p.pk) for p in term.applicable_products.all()],
         "applicable_product_tags": list(term.applicable_product_tags or []),
+        "specifiers": commit_specifiers.as_json(term.specifiers),
         "applicable_contract_ids": [str(c.pk) for c in term.applicable_contracts.all()],
         "contract": {"id": str(term.contract_id)} if term.contract_id else None,
         "name": term.name or None,

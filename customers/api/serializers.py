@@ -31,6 +31,7 @@ from core.api import (
 )
 
 from . import more_terms
+from . import specifiers as commit_specifiers
 
 # --- Customers -------------------------------------------------------------------------------------------
 
@@ -156,15 +157,8 @@ class BalanceTermIn(serializers.Serializer):
     priority = NumberField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
-    specifiers = serializers.ListField(required=False)
+    specifiers = commit_specifiers.specifiers_field()
     temporary_id = StrictCharField(required=False)
-
-    def validate_specifiers(self, value):
-        if value:
-            raise serializers.ValidationError(
-                "Specifiers are not supported yet; use applicable_product_ids or tags."
-            )
-        return value
 
 
 class CommitIn(BalanceTermIn):

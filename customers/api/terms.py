@@ -9,6 +9,8 @@ from core.api import get_or_404
 from customers import services
 from customers.models import Override
 
+from . import specifiers
+
 
 def _at(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
@@ -63,6 +65,7 @@ def _balance(term: dict, where: str) -> dict:
             for pk in term.get("applicable_product_ids", [])
         ],
         "applicable_product_tags": term.get("applicable_product_tags", []),
+        "specifiers": specifiers.stored(term, where),
         "rollover_fraction": term.get("rollover_fraction"),
     }
 
@@ -245,6 +248,8 @@ def balance_update(update: dict, where: str, id_field: str) -> services.BalanceU
         fields["priority"] = Decimal(0)
     if "applicable_product_tags" in update:
         fields["applicable_product_tags"] = update["applicable_product_tags"] or []
+    if "specifiers" in update:
+        fields["specifiers"] = specifiers.stored(update, where)
     if update.get("product_id"):
         fields["product"] = _product(update["product_id"], _at(where, "product_id"))
     products = None

@@ -385,6 +385,7 @@ class ContractCreateView(APIView):
                     data.get("prepaid_balance_threshold_configuration"),
                     "prepaid_balance_threshold_configuration",
                     customer,
+                    rate_card,
                 ),
                 "spend_threshold_configuration": more_terms.threshold_config(
                     data.get("spend_threshold_configuration"),
@@ -651,11 +652,15 @@ def _thresholds(contract: Contract, data: dict) -> dict:
     for name in ("prepaid_balance_threshold_configuration", "spend_threshold_configuration"):
         if f"add_{name}" in data:
             changes[name] = more_terms.threshold_config(
-                data[f"add_{name}"], f"add_{name}", contract.customer
+                data[f"add_{name}"], f"add_{name}", contract.customer, contract.rate_card
             )
         elif f"update_{name}" in data:
             changes[name] = more_terms.threshold_update(
-                getattr(contract, name), data[f"update_{name}"], f"update_{name}", contract.customer
+                getattr(contract, name),
+                data[f"update_{name}"],
+                f"update_{name}",
+                contract.customer,
+                contract.rate_card,
             )
     return changes
 

@@ -14,7 +14,7 @@ from catalog.models import (
     Product,
 )
 
-from .common import window_errors
+from .common import SPECIFIERS_HELP, specifier_errors, window_errors
 from .contracts import Contract
 from .customer import Customer
 
@@ -50,6 +50,7 @@ class BalanceTerm(models.Model):
     )
     applicable_products = models.ManyToManyField(Product, blank=True, related_name="+")
     applicable_product_tags = models.JSONField(default=list, blank=True)
+    specifiers = models.JSONField(default=list, blank=True, help_text=SPECIFIERS_HELP)
     credit_type = models.ForeignKey(
         PricingUnit,
         on_delete=models.PROTECT,
@@ -118,6 +119,9 @@ class BalanceTerm(models.Model):
             errors["contract"] = "The contract belongs to another customer."
         if self.rollover_fraction is not None and not (0 <= self.rollover_fraction <= 1):
             errors["rollover_fraction"] = "The rollover fraction is between 0 and 1."
+        specifiers = specifier_errors(self.specifiers, tags=self.applicable_product_tags)
+        if specifiers:
+            errors["specifiers"] = specifiers
         if errors:
             raise ValidationError(errors)
 

@@ -1,4 +1,4 @@
-"""Pieces every customers model uses: window checks and constraints."""
+"""Pieces every customers model uses: window checks, constraints, balance specifiers."""
 
 from django.db import models
 from django.db.models import F, Q
@@ -27,3 +27,44 @@ def start_before_end(prefix: str) -> models.CheckConstraint:
         name=f"{prefix}_start_before_end",
         violation_error_message="The end must be after the start.",
     )
+
+
+SPECIFIER_FIELDS = (
+    "product_id",
+    "product_tags",
+    "pricing_group_values",
+    "presentation_group_values",
+)
+SPECIFIERS_HELP = (
+    "Metronome's specifiers: usage draws the balance when it meets ANY of them; one is met when "
+    "ALL its fields given match (product_id, product_tags: all of them, pricing_group_values, "
+    "presentation_group_values). Empty: applicable products and tags decide."
+)
+
+
+def specifier_errors(specifiers, *, tags) -> str | None:
+    """Why stored `specifiers` (a list of {field: value} dicts) are not valid, or None."""
+    if not isinstance(specifiers, list):
+        return "A list of specifiers."
+    for specifier in specifiers:
+        if (
+            not isinstance(specifier, dict)
+            or not specifier
+            or set(specifier) - set(SPECIFIER_FIELDS)
+        ):
+            return "Each specifier names some of: " + ", ".join(SPECIFIER_FIELDS) + "."
+        if not isinstance(specifier.get("product_id", ""), str) or not _strings(
+            specifier.get("product_tags", [])
+        ):
+            return "product_id is a string and product_tags a list of strings."
+        for name in SPECIFIER_FIELDS[2:]:
+            values = specifier.get(name, {})
+            if not isinstance(values, dict) or not _strings([*values, *values.values()]):
+                return f"{name} maps group keys to values (strings)."
+    if specifiers and tags:
+        return "Specifiers cannot be used with applicable product ids or tags."
+    return None
+
+
+def _strings(values) -> bool:
+    return isinstance(values, list) and all(isinstance(value, str) for value in values)

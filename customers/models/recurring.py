@@ -10,7 +10,7 @@ from django.db.models import Q
 from catalog import money
 from catalog.models import MONEY, Frequency, PricingUnit, Product
 
-from .common import start_before_end, window_errors
+from .common import SPECIFIERS_HELP, specifier_errors, start_before_end, window_errors
 from .contracts import Contract
 from .terms import Subscription
 
@@ -51,6 +51,9 @@ class RecurringBalance(models.Model):
     rate_type = models.CharField(max_length=12, default="LIST_RATE")
     applicable_products = models.ManyToManyField(Product, blank=True, related_name="+")
     applicable_product_tags = models.JSONField(default=list, blank=True)
+    specifiers = models.JSONField(
+        default=list, blank=True, help_text=SPECIFIERS_HELP + " Each balance made has them."
+    )
     credit_type = models.ForeignKey(
         PricingUnit, on_delete=models.PROTECT, default=money.USD_CENTS_ID, related_name="+"
     )
@@ -113,6 +116,9 @@ class RecurringBalance(models.Model):
             errors["allocation"] = "A per-seat allocation needs a SEAT_BASED subscription."
         if self.kind == self.Kind.CREDIT and self.invoice_unit_price is not None:
             errors["invoice_unit_price"] = "Credits are not invoiced."
+        specifiers = specifier_errors(self.specifiers, tags=self.applicable_product_tags)
+        if specifiers:
+            errors["specifiers"] = specifiers
         if errors:
             raise ValidationError(errors)
 

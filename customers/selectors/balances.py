@@ -100,6 +100,9 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
             "name": str | None, "priority": Decimal, "rate_type": "LIST_RATE" | "COMMIT_RATE",
             "is_rollover": bool,  # made by a contract transition (drawn first, never invoiced)
             "applicable_product_ids": tuple[str, ...], "applicable_product_tags": tuple[str, ...],
+            "specifiers": tuple[{"product_id"?: str, "product_tags"?: [str],
+                                 "pricing_group_values"?: {str: str},
+                                 "presentation_group_values"?: {str: str}}, ...],
             "is_customer_level": bool, "credit_type_id": str,   # the fiat id too (engine: _unit)
             "invoice_schedule": tuple[{"id": str, "timestamp": datetime, "unit_price": Decimal,
                                        "quantity": Decimal}, ...],  # only when this contract
@@ -171,6 +174,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                 "rate_type": term.rate_type,
                 "applicable_product_ids": tuple(str(p.pk) for p in term.applicable_products.all()),
                 "applicable_product_tags": tuple(term.applicable_product_tags or ()),
+                "specifiers": tuple(term.specifiers or ()),
                 "is_customer_level": term.contract_id is None,
                 "is_rollover": term.rolled_over_from_id is not None,
                 "credit_type_id": str(term.credit_type_id),

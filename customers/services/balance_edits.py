@@ -113,6 +113,13 @@ def balance_apply_update(term: Commit | Credit, update: BalanceUpdate, where: st
     term.save()
     if update.applicable_products is not None:
         term.applicable_products.set(update.applicable_products)
+    if term.specifiers and term.applicable_products.exists():
+        raise ValidationError(
+            {
+                f"{where}.specifiers" if where else "specifiers": "Cannot be used with "
+                "applicable_product_ids; clear them (null) or put the products in the specifiers."
+            }
+        )
     if update.access_schedule is not None:
         edit_schedule(
             term.access_schedule,

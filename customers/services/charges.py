@@ -109,15 +109,19 @@ def threshold_commit_create(
     name: str = "",
     applicable_products: Sequence[Product] = (),
     applicable_product_tags: Sequence[str] = (),
+    specifiers: Sequence[dict] = (),
     credit_type_id=None,
     invoiced_at: datetime | None = None,
+    invoice_unit_price: Decimal | None = None,
     gate: GateSpec | None = None,
 ) -> Commit:
     """A PREPAID commit bought by threshold billing (`kind`: PREPAID_BALANCE for an
     auto-recharge, SPEND for spend threshold billing): `amount` usable in [starting_at,
     ending_before), invoiced at `starting_at` (its own SCHEDULED invoice). With a payment
     `gate` the commit is invoiced but holds nothing until its payment succeeds: the access
-    segment waits on its `PaymentGate` (`payment_gate_release`)."""
+    segment waits on its `PaymentGate` (`payment_gate_release`). With `invoice_unit_price` (a
+    custom unit's fiat worth, a discount) it is invoiced as `amount` units at that price, not
+    at `amount`."""
     if kind not in THRESHOLD_KINDS:
         raise ValueError(f"unknown threshold kind {kind!r}")
     commit = Commit(
@@ -127,6 +131,7 @@ def threshold_commit_create(
         type=Commit.Type.PREPAID,
         name=name or ("Auto-recharge" if kind == "PREPAID_BALANCE" else "Spend threshold"),
         applicable_product_tags=list(applicable_product_tags),
+        specifiers=[dict(specifier) for specifier in specifiers],
         threshold_kind=kind,
     )
     if credit_type_id:
@@ -150,9 +155,17 @@ def threshold_commit_create(
             ending_before=ending_before,
             now=now,
         )
-    CommitInvoiceItem.objects.create(
-        commit=commit, timestamp=invoiced_at or starting_at, amount=amount
-    )
+    if invoice_unit_price is None:
+        CommitInvoiceItem.objects.create(
+            commit=commit, timestamp=invoiced_at or starting_at, amount=amount
+        )
+    else:
+        CommitInvoiceItem.objects.create(
+            commit=commit,
+            timestamp=invoiced_at or starting_at,
+            unit_price=invoice_unit_price,
+            quantity=amount,
+        )
     balance_event("create", commit, now)
     contract_event("contract.edit", contract, now, ending_moved=False)
     return commit

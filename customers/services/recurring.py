@@ -64,6 +64,7 @@ def _make(
         "priority": term.priority,
         "rate_type": term.rate_type,
         "applicable_product_tags": list(term.applicable_product_tags or []),
+        "specifiers": list(term.specifiers or []),
         "credit_type": term.credit_type,
         "rollover_fraction": term.rollover_fraction,
         "recurring": term,

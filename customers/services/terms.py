@@ -92,6 +92,9 @@ class CreditSpec:
     rate_type: str = Commit.RateType.LIST_RATE
     applicable_products: Sequence[Product] = ()
     applicable_product_tags: Sequence[str] = ()
+    # Metronome's specifiers as stored: [{product_id, product_tags, pricing_group_values,
+    # presentation_group_values}, ...] (never with applicable products or tags).
+    specifiers: Sequence[dict] = ()
     rollover_fraction: Decimal | None = None
 
 
@@ -192,6 +195,7 @@ class RecurringSpec:
     rate_type: str = "LIST_RATE"
     applicable_products: Sequence[Product] = ()
     applicable_product_tags: Sequence[str] = ()
+    specifiers: Sequence[dict] = ()
     credit_type: PricingUnit | None = None
     invoice_unit_price: Decimal | None = None
     invoice_quantity: Decimal | None = None
@@ -223,6 +227,7 @@ def add_balance(
         priority=spec.priority,
         rate_type=spec.rate_type,
         applicable_product_tags=list(spec.applicable_product_tags),
+        specifiers=[dict(specifier) for specifier in spec.specifiers],
         rollover_fraction=spec.rollover_fraction,
         **extra,
     )
@@ -466,6 +471,7 @@ def _add_recurring(
         priority=spec.priority,
         rate_type=spec.rate_type,
         applicable_product_tags=list(spec.applicable_product_tags),
+        specifiers=[dict(specifier) for specifier in spec.specifiers],
         access_unit_price=spec.access_unit_price,
         access_quantity=spec.access_quantity,
         invoice_unit_price=spec.invoice_unit_price,

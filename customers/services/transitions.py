@@ -145,6 +145,7 @@ def _rollover_spec(term: Commit | Credit, amount: Decimal, start: datetime, end:
         "rate_type": term.rate_type,
         "applicable_products": list(term.applicable_products.all()),
         "applicable_product_tags": list(term.applicable_product_tags or ()),
+        "specifiers": list(term.specifiers or ()),
         "rollover_fraction": term.rollover_fraction,
     }
     if isinstance(term, Commit):

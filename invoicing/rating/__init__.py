@@ -108,6 +108,9 @@ Contract terms (issue 6), each a step of the same pipeline:
   line by line in invoice order, what is left of each usage, subscription or cpu_conversion line
   of its unit and scope inside its window; never more than a line has left or the segment holds.
   Scheduled charges, commit purchases and true-ups are never drawn. Empty scope = every product.
+  A balance with `specifiers` (`BalanceSpecifier`) draws only the lines meeting ANY of them, one
+  met when ALL its given fields match (product, all its tags, pricing and presentation group
+  values on the line); its scope for the order is the products some specifier may name.
   One negative `applied_commit_or_credit` line per segment drawn, with `balance_remaining`;
   `RatingResult.balance_draws` lists every segment overlapping the period (available, drawn,
   remaining, `expires` when it ends by the period's end) for the ledger.
@@ -161,6 +164,7 @@ from .discounts import (  # noqa: F401
 from .inputs import (  # noqa: F401
     AccessSegment,
     Balance,
+    BalanceSpecifier,
     Conversion,
     CustomerSpend,
     Discount,
@@ -213,6 +217,7 @@ from .pro_services import (  # noqa: F401
     pro_service_lines,
 )
 from .shared import (  # noqa: F401
+    balance_draws_line,
     balance_scope,
     latest_rate,
     microseconds,
@@ -231,8 +236,10 @@ from .subscriptions import (  # noqa: F401
     subscription_lines,
 )
 from .thresholds import (  # noqa: F401
+    balance_excluded,
     recharge_amount,
     spend_threshold_amount,
+    threshold_unit_price,
 )
 from .usage import (  # noqa: F401
     TierPiece,

@@ -12,7 +12,15 @@ from catalog.money import ZERO, round_stored
 from .inputs import AccessSegment, Balance, RatingInput
 from .outputs import Line
 from .overrides import override_targets, winning_override
-from .shared import balance_scope, latest_rate, money_of, overlaps, rates_for_presentation, unit_of
+from .shared import (
+    balance_draws_line,
+    balance_scope,
+    latest_rate,
+    money_of,
+    overlaps,
+    rates_for_presentation,
+    unit_of,
+)
 from .vocabulary import (
     BalanceRateType,
     BalanceType,
@@ -81,7 +89,16 @@ def _drawable(
         return False
     if unit_of(rating_input, line.credit_type_id) != unit_of(rating_input, balance.credit_type_id):
         return False
-    if line.product_id not in scope:
+    if balance.specifiers:
+        if not balance_draws_line(
+            rating_input,
+            balance,
+            line.product_id,
+            line.pricing_group_values,
+            line.presentation_group_values,
+        ):
+            return False
+    elif line.product_id not in scope:
         return False
     if balance.seat and not set(balance.seat) <= {
         *line.pricing_group_values,

@@ -242,11 +242,31 @@ class InvoiceScheduleItem(Checked):
 
 
 @dataclass(frozen=True)
+class BalanceSpecifier(Checked):
+    """One filter of a commit's or credit's `specifiers`: usage draws the balance when it meets
+    ANY of them, and meets one when EVERY field given matches (Metronome: "A customer's usage
+    needs to meet the condition of at least one of the specifiers"), as the SDK documents each:
+
+    - `product_id`: "only apply to the product with the specified ID";
+    - `product_tags`: "only apply to products with all the specified tags";
+    - `pricing_group_values`: "apply to product usage with these set of pricing group values"
+      (each pair, on the usage line);
+    - `presentation_group_values`: the same for presentation group values.
+    """
+
+    product_id: str | None = None
+    product_tags: tuple[str, ...] = ()
+    pricing_group_values: GroupValues = ()
+    presentation_group_values: GroupValues = ()
+
+
+@dataclass(frozen=True)
 class Balance(Checked):
     """A commit (PREPAID / POSTPAID) or credit (CREDIT) that applies to this contract's invoice.
 
     Empty `applicable_product_ids` and `applicable_product_tags` mean every product (Metronome:
-    "If both are not provided, the commit applies to all products"). `credit_type_id` None: the
+    "If both are not provided, the commit applies to all products"); `specifiers` (never given
+    with them) narrow it instead to the usage meeting any of them. `credit_type_id` None: the
     invoice's unit. `drawn_before` (POSTPAID): what earlier invoices drew over the commit's life,
     for the true-up at its end. `priority` None sorts after every number. `is_rollover`: made by
     a contract transition from an earlier contract's unused balance (drawn before every other
@@ -262,6 +282,7 @@ class Balance(Checked):
     rate_type: str = BalanceRateType.LIST_RATE
     applicable_product_ids: tuple[str, ...] = ()
     applicable_product_tags: tuple[str, ...] = ()
+    specifiers: tuple[BalanceSpecifier, ...] = ()
     is_customer_level: bool = False
     credit_type_id: str | None = None
     invoice_schedule: tuple[InvoiceScheduleItem, ...] = ()

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from catalog.money import round_amount
 
-from .inputs import AccessSegment, Balance, Period, Product, Rate, RatingInput
+from .inputs import AccessSegment, Balance, BalanceSpecifier, Period, Product, Rate, RatingInput
 from .vocabulary import GroupValues, LineType, ProductType
 
 
@@ -91,7 +91,14 @@ def product_type_of(rating_input: RatingInput, product_id: str) -> str:
 
 
 def balance_scope(rating_input: RatingInput, balance: Balance) -> frozenset[str]:
-    """The ids of the input's products a balance applies to (empty scope: all of them)."""
+    """The ids of the input's products a balance applies to (empty scope: all of them); with
+    `specifiers`, the products some usage of which may meet one of them."""
+    if balance.specifiers:
+        return frozenset(
+            product.id
+            for product in rating_input.products
+            if any(specifier_names(specifier, product) for specifier in balance.specifiers)
+        ) | frozenset(s.product_id for s in balance.specifiers if s.product_id is not None)
     ids = set(balance.applicable_product_ids)
     tags = set(balance.applicable_product_tags)
     if not ids and not tags:
@@ -105,3 +112,35 @@ def balance_scope(rating_input: RatingInput, balance: Balance) -> frozenset[str]
 
 def overlaps(segment: AccessSegment, period: Period) -> bool:
     return segment.starting_at < period.ending_before and period.starting_at < segment.ending_before
+
+
+def specifier_names(specifier: BalanceSpecifier, product: Product) -> bool:
+    """The specifier's product fields: its product id, and ALL of its tags."""
+    if specifier.product_id is not None and specifier.product_id != product.id:
+        return False
+    return set(specifier.product_tags) <= set(product.tags)
+
+
+def balance_draws_line(
+    rating_input: RatingInput,
+    balance: Balance,
+    product_id: str,
+    pricing: GroupValues,
+    presentation: GroupValues,
+) -> bool:
+    """May this usage (a product's, with these group values) draw the balance? Without
+    specifiers: its product is in the balance's scope. With them: it meets ANY specifier, each
+    one's given fields ALL matching (`BalanceSpecifier`)."""
+    if not balance.specifiers:
+        return product_id in balance_scope(rating_input, balance)
+    product = next((p for p in rating_input.products if p.id == product_id), None)
+    return any(
+        (
+            specifier_names(specifier, product)
+            if product is not None
+            else specifier.product_id == product_id and not specifier.product_tags
+        )
+        and set(specifier.pricing_group_values) <= set(pricing)
+        and set(specifier.presentation_group_values) <= set(presentation)
+        for specifier in balance.specifiers
+    )

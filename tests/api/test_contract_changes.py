@@ -416,8 +416,39 @@ def test_edit_a_customer_level_credit(world, post):
             ),
             400,
         )
-        == "specifiers: Specifiers are not supported; use applicable_product_ids or tags."
+        == "specifiers[0]: Give at least one of product_id, product_tags, pricing_group_values "
+        "or presentation_group_values."
     )
+    tokens = str(world["tokens"].pk)
+    specifiers = [{"product_id": tokens, "pricing_group_values": {"project": "a"}}]
+    response = post(
+        "/v2/contracts/credits/edit",
+        {"customer_id": customer, "credit_id": credit, "specifiers": specifiers},
+    )
+    assert data(response) == {"id": credit}
+    listed = post("/v1/contracts/customerCredits/list", {"customer_id": customer}).json()["data"]
+    assert listed[0]["specifiers"] == specifiers
+    assert (
+        error(
+            post(
+                "/v2/contracts/credits/edit",
+                {
+                    "customer_id": customer,
+                    "credit_id": credit,
+                    "applicable_product_ids": [tokens],
+                },
+            ),
+            400,
+        )
+        == "specifiers: Cannot be used with applicable_product_ids; clear them (null) or put the "
+        "products in the specifiers."
+    )
+    response = post(
+        "/v2/contracts/credits/edit",
+        {"customer_id": customer, "credit_id": credit, "specifiers": None},
+    )
+    listed = post("/v1/contracts/customerCredits/list", {"customer_id": customer}).json()["data"]
+    assert "specifiers" not in listed[0]
 
 
 def test_the_contract_rate_schedule_shows_overrides(world, post):

@@ -22,6 +22,7 @@ from invoicing.rating import (
     RatingInput,
     Subscription,
     scheduled_period,
+    threshold_unit_price,
 )
 from tests.invoicing.golden_support import parse_time, rating_input
 
@@ -174,7 +175,22 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
         bought = check.get("bought")
         if bought is None or (before is not None and parse_time(check["at"]) >= before):
             continue
-        commit = contract[check["configuration"]]["commit"]
+        config = contract[check["configuration"]]
+        commit = config["commit"]
+        unit = config.get("custom_credit_type_id")
+        price = threshold_unit_price(
+            payment_fraction=to_decimal(config["discount_configuration"]["payment_fraction"])
+            if config.get("discount_configuration")
+            else None,
+            fiat_per_custom=_fiat_per_custom(case, unit) if unit else None,
+        )
+        item = {"timestamp": bought["invoiced_at"], "amount": bought["amount"]}
+        if price is not None:
+            item = {
+                "timestamp": bought["invoiced_at"],
+                "unit_price": format(price, "f"),
+                "quantity": bought["amount"],
+            }
         found.append(
             {
                 "id": bought["id"],
@@ -182,22 +198,29 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
                 "name": commit["name"],
                 "product_id": commit["product_id"],
                 "access_schedule": {
+                    "credit_type_id": unit,
                     "schedule_items": [
                         {
                             "amount": bought["amount"],
                             "starting_at": bought["starting_at"],
                             "ending_before": bought["ending_before"],
                         }
-                    ]
+                    ],
                 },
-                "invoice_schedule": {
-                    "schedule_items": [
-                        {"timestamp": bought["invoiced_at"], "amount": bought["amount"]}
-                    ]
-                },
+                "invoice_schedule": {"schedule_items": [item]},
+                "specifiers": commit.get("specifiers") or [],
             }
         )
     return found
+
+
+def _fiat_per_custom(case: Case, unit: str) -> Decimal:
+    (rate,) = [
+        to_decimal(conversion["fiat_per_custom_credit"])
+        for conversion in case["rate_card"].get("credit_type_conversions") or ()
+        if conversion["custom_credit_type_id"] == unit
+    ]
+    return rate
 
 
 def terms_rating_input(

@@ -43,6 +43,7 @@ from catalog.money import to_decimal
 from invoicing.rating import (
     AccessSegment,
     Balance,
+    BalanceSpecifier,
     BalanceType,
     Conversion,
     CustomerSpend,
@@ -401,6 +402,15 @@ def _balance(data: Mapping[str, Any], balance_type: str, customer_level: bool) -
         rate_type=data.get("rate_type") or "LIST_RATE",
         applicable_product_ids=tuple(data.get("applicable_product_ids") or ()),
         applicable_product_tags=tuple(data.get("applicable_product_tags") or ()),
+        specifiers=tuple(
+            BalanceSpecifier(
+                product_id=spec.get("product_id"),
+                product_tags=tuple(spec.get("product_tags") or ()),
+                pricing_group_values=group_values(spec.get("pricing_group_values")),
+                presentation_group_values=group_values(spec.get("presentation_group_values")),
+            )
+            for spec in data.get("specifiers") or ()
+        ),
         is_customer_level=customer_level,
         credit_type_id=access.get("credit_type_id"),
         invoice_schedule=tuple(schedule),

@@ -13,7 +13,12 @@ from catalog.models import Product
 from customers import services
 from customers.models import Commit, Subscription
 from invoicing.models import Invoice
-from invoicing.rating import rate_invoice, recharge_amount, spend_threshold_amount
+from invoicing.rating import (
+    balance_excluded,
+    rate_invoice,
+    recharge_amount,
+    spend_threshold_amount,
+)
 from invoicing.services import contract_drafts_ensure, invoice_finalize
 from invoicing.threshold_billing import contract_thresholds_check
 from tests.invoicing.golden_contract_terms_support import (
@@ -28,8 +33,9 @@ from tests.invoicing.golden_support import (
     load_case,
     parse_time,
 )
-from tests.invoicing.golden_world import build_world, line_item_as_case, sort_key
+from tests.invoicing.golden_world import line_item_as_case, sort_key
 from tests.invoicing.test_golden_e2e import send_events
+from tests.invoicing.test_golden_e2e_terms import build_terms_world
 
 CASES = terms_case_paths()
 
@@ -69,19 +75,53 @@ def _check_thresholds_pure(case) -> None:
             assert draft.total == Decimal(check["owed"])
             assert spend_threshold_amount(owed=draft.total, threshold=threshold) == bought
         else:
-            prepaid = sum(
-                (
-                    Decimal(c["access_schedule"]["schedule_items"][0]["amount"])
-                    for c in bought_commits(case, at)
-                ),
-                Decimal(0),
-            )
-            left = prepaid - (draft.subtotal - draft.total)
+            left = _watched_left(case, config, at, draft)
             assert left == Decimal(check["left"])
             recharge_to = Decimal(config["recharge_to_amount"])
             assert recharge_amount(left=left, threshold=threshold, recharge_to=recharge_to) == (
                 bought
             )
+
+
+def _watched_left(case, config, at, draft) -> Decimal:
+    """What the prepaid balances an auto-recharge watches hold at `at`: those in its unit (its
+    custom unit, else fiat), the commits bought so far and the case's prepaid commits and
+    credits live then, but not those its threshold balance specifiers exclude; minus what the
+    draft draws from them."""
+    unit = config.get("custom_credit_type_id")
+    contract = case["contract"]
+    own = [(term, False) for term in contract.get("commits") or () if term["type"] == "PREPAID"] + [
+        (term, True) for term in contract.get("credits") or ()
+    ]
+    watched = [
+        term
+        for term, is_credit in own
+        if term["access_schedule"].get("credit_type_id") == unit
+        and not balance_excluded(
+            config.get("threshold_balance_specifiers") or (),
+            is_credit=is_credit,
+            custom_fields=term.get("custom_fields") or {},
+        )
+    ] + bought_commits(case, at)
+    held = sum(
+        (
+            Decimal(item["amount"])
+            for term in watched
+            for item in term["access_schedule"]["schedule_items"]
+            if parse_time(item["starting_at"]) <= at < parse_time(item["ending_before"])
+        ),
+        Decimal(0),
+    )
+    ids = {term["id"] for term in watched}
+    drawn = -sum(
+        (
+            line.total
+            for line in draft.lines
+            if line.type == "applied_commit_or_credit" and line.applied_commit_or_credit_id in ids
+        ),
+        Decimal(0),
+    )
+    return held - drawn
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
@@ -228,6 +268,11 @@ def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
     configuration = checks[0]["configuration"]
     config = json.loads(json.dumps(case["contract"][configuration], default=str))
     config["commit"]["product_id"] = str(world.ids[config["commit"]["product_id"]])
+    if config.get("custom_credit_type_id"):
+        config["custom_credit_type_id"] = world.ids[config["custom_credit_type_id"]]
+    for specifier in config["commit"].get("specifiers") or ():
+        if "product_id" in specifier:
+            specifier["product_id"] = world.ids[specifier["product_id"]]
     services.contract_edit(contract=world.contract, now=period_start, **{configuration: config})
     events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))
     case = {**case, "events": events}
@@ -267,12 +312,14 @@ def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
     return sent
 
 
-def _as_case(world):
+def _as_case(world, fiat_id):
     def convert(line):
         data = line_item_as_case(line, world)
         if line.applied_commit_or_credit_id:
             data["balance_remaining"] = line.balance_remaining
         data["commit_id"] = world.golden_id(line.commit_id) if line.commit_id else None
+        unit = str(line.credit_type_id)
+        data["credit_type_id"] = None if unit == str(fiat_id) else world.golden_id(unit)
         return data
 
     return convert
@@ -292,7 +339,7 @@ def _comparable(lines) -> list:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_end_to_end(path, api_client, monkeypatch):
     case = load_case(path)
-    world = build_world(case)
+    world = build_terms_world(case)
     _add_terms(case, world)
     period_start = parse_time(case["period"]["starting_at"])
     period_end = parse_time(case["period"]["ending_before"])
@@ -307,7 +354,9 @@ def test_end_to_end(path, api_client, monkeypatch):
     assert Decimal(str(read.json()["data"]["total"])) == Decimal(case["expected"]["total"])
     invoice = invoice_finalize(invoice=draft, now=period_end + timedelta(days=2)).invoice
     invoice = Invoice.objects.get(pk=invoice.pk)
-    got = _comparable(_as_case(world)(line) for line in invoice.line_items.all())
+    got = _comparable(
+        _as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all()
+    )
     assert got == _comparable(case["expected"]["lines"])
     assert (invoice.subtotal, invoice.total) == (
         Decimal(case["expected"]["subtotal"]),
@@ -319,6 +368,8 @@ def test_end_to_end(path, api_client, monkeypatch):
             contract=world.contract, type=Invoice.Type.SCHEDULED, start_timestamp=moment
         )
         invoice = Invoice.objects.get(pk=invoice_finalize(invoice=draft, now=moment).invoice.pk)
-        got = _comparable(_as_case(world)(line) for line in invoice.line_items.all())
+        got = _comparable(
+            _as_case(world, invoice.credit_type_id)(line) for line in invoice.line_items.all()
+        )
         assert got == _comparable(scheduled["lines"])
         assert invoice.total == Decimal(scheduled["total"])

@@ -103,6 +103,11 @@ def _balance(data, model, world: World, units, *, contract_level: bool, period_s
         "priority": to_decimal(data.get("priority") or "0"),
         "rate_type": data.get("rate_type") or "LIST_RATE",
         "applicable_product_tags": data.get("applicable_product_tags") or [],
+        "specifiers": [
+            {**spec, "product_id": world.ids[spec["product_id"]]} if "product_id" in spec else spec
+            for spec in data.get("specifiers") or ()
+        ],
+        "custom_fields": data.get("custom_fields") or {},
     }
     if unit_id:
         fields["credit_type"] = units[unit_id]
