@@ -216,6 +216,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
         "InvoiceTypeEnum": ["USAGE", "SCHEDULED"],
         "CustomFieldEntityEnum": "customers.api.custom_fields.ENTITIES",
+        "AlertFilterEntityEnum": ["Contract", "Commit", "ContractCredit", "ContractCreditOrCommit"],
+        "BalanceFilterEntityEnum": "customers.api.more_terms.BALANCE_FILTER_ENTITIES",
         "QuantityManagementModeEnum": ["QUANTITY_ONLY", "SEAT_BASED"],
         "QuantityOnlyModeEnum": ["QUANTITY_ONLY"],
         "DurationUnitEnum": "catalog.api.serializers.DURATION_UNITS",

@@ -320,9 +320,12 @@ class DiscountConfigurationIn(serializers.Serializer):
         return value
 
 
-class CustomFieldFilterIn(serializers.Serializer):
+BALANCE_FILTER_ENTITIES = ["Commit", "ContractCredit", "ContractCreditOrCommit"]
+
+
+class BalanceCustomFieldFilterIn(serializers.Serializer):
     entity = serializers.ChoiceField(
-        ["Commit", "ContractCredit", "ContractCreditOrCommit"],
+        BALANCE_FILTER_ENTITIES,
         error_messages={
             "invalid_choice": "'{input}' is not one of Commit, ContractCredit, "
             "ContractCreditOrCommit."
@@ -333,7 +336,7 @@ class CustomFieldFilterIn(serializers.Serializer):
 
 
 class BalanceExcludeIn(serializers.Serializer):
-    custom_field_filters = CustomFieldFilterIn(many=True, allow_empty=False)
+    custom_field_filters = BalanceCustomFieldFilterIn(many=True, allow_empty=False)
 
 
 class ThresholdBalanceSpecifierIn(serializers.Serializer):

@@ -27,6 +27,7 @@ from customers.models import (
     ProfessionalService,
     ProServiceItem,
     RecurringBalance,
+    ResellerRoyalty,
     ScheduledCharge,
     ScheduledChargeItem,
     Subscription,
@@ -241,6 +242,18 @@ class ContractUsageFilterFactory(factory.django.DjangoModelFactory):
     group_key = "project"
     group_values = factory.LazyFunction(lambda: ["alpha"])
     starting_at = START
+
+
+class ResellerRoyaltyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ResellerRoyalty
+
+    contract = factory.SubFactory(ContractFactory)
+    reseller_type = ResellerRoyalty.ResellerType.AWS
+    fraction = Decimal("0.2")
+    netsuite_reseller_id = "nsr-1"
+    starting_at = START
+    applicable_product_tags = factory.LazyFunction(lambda: ["compute"])
 
 
 class DiscountFactory(factory.django.DjangoModelFactory):
