@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from django.db import connection
@@ -83,7 +84,86 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
             node.replace(
                 exp.Anonymous(this="strftime", expressions=[marker("literal", fmt), node.this])
             )
+    if vendor == "clickhouse":
+        _exact_literals(tree)
+    _quotients(tree, vendor)
     return tree.sql(dialect=_DIALECTS[vendor]), markers
+
+
+def _quotients(tree: exp.Select, vendor: str) -> None:
+    """`/` and AVG as the engine's `sql_metric_div` (see `functions`): a / b is
+    sql_metric_div(a, b); AVG(x) is sql_metric_div(SUM(x), COUNT(x)). Innermost first, so an
+    operand holding a quotient is already compiled when its own quotient takes it.
+
+    SQLite has no exact decimal: there AVG(x) is the exact aggregate sql_metric_avg(x) and a SUM
+    of quotients the exact sql_metric_sum, and each answers text (every digit). A call whose
+    text is not read as it is (a column of the answer, or the argument of another such call) is
+    cast to a number, so that SQLite compares and computes with it as with its other decimals."""
+    found = [node for node in tree.walk() if isinstance(node, exp.Div | exp.Avg)]
+    for node in sorted(found, key=_depth, reverse=True):
+        if isinstance(node, exp.Div):
+            node.replace(_call("sql_metric_div", node.this, node.expression))
+        elif vendor == "sqlite":
+            node.replace(_call("sql_metric_avg", node.this))
+        else:
+            argument = node.this
+            node.replace(
+                _call("sql_metric_div", exp.Sum(this=argument.copy()), exp.Count(this=argument))
+            )
+    if vendor != "sqlite":
+        return
+    for node in list(tree.find_all(exp.Sum)):
+        if any(_ours(call) for call in node.find_all(exp.Anonymous)):
+            node.replace(_call("sql_metric_sum", node.this))
+    for call in [node for node in tree.find_all(exp.Anonymous) if _ours(node)]:
+        if not _read_as_text(call, tree):
+            number = exp.Cast(to=exp.DataType.build("DOUBLE"))
+            call.replace(number)
+            number.set("this", call)
+
+
+def _call(name: str, *arguments: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(arguments))
+
+
+def _depth(node: exp.Expression) -> int:
+    depth = 0
+    while node.parent is not None:
+        node, depth = node.parent, depth + 1
+    return depth
+
+
+def _read_as_text(node: exp.Expression, tree: exp.Select) -> bool:
+    """Is the quotient read as it is: a column of the query's answer (its digits reach Python
+    exactly) or the argument of another quotient (which reads text exactly)?"""
+    parent = node.parent
+    if isinstance(parent, exp.Alias):
+        node, parent = parent, parent.parent
+    if parent is tree and node.arg_key == "expressions":
+        return True
+    return _ours(parent)
+
+
+def _ours(node) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.startswith("sql_metric_")
+
+
+def _exact_literals(tree: exp.Select) -> None:
+    """ClickHouse reads 0.5 (or an integer past UInt64) as a Float64: write such a number as the
+    exact decimal it is."""
+    for node in list(tree.find_all(exp.Literal)):
+        if node.is_string:
+            continue
+        number = Decimal(node.this)
+        if number == number.to_integral_value() and abs(number) < 2**63:
+            continue
+        places = min(max(0, -number.as_tuple().exponent), 30)
+        node.replace(
+            exp.Cast(
+                this=exp.Literal.string(format(number, "f")),
+                to=exp.DataType.build(f"Decimal(76, {places})", dialect="clickhouse"),
+            )
+        )
 
 
 @lru_cache(maxsize=512)
@@ -245,7 +325,9 @@ def hourly(parsed: SqlMetric) -> bool:
     """Can the query be summed hour by hour? One read of `events` (no subquery, no HAVING), its
     quantity a plain SUM, COUNT (not DISTINCT), MIN or MAX, its other columns no aggregate.
     Such a query over a window is its hours' results combined, so only the hours that gained
-    events need to be read again."""
+    events need to be read again. A quotient of aggregates (a daily average, AVG) is not: the
+    window's quotient is not the sum of its hours' quotients. A SUM of per-event quotients is
+    (each event's quotient is rounded on its own, wherever the hours fall)."""
     tree = parsed.tree
     if tree.find(exp.Subquery) or tree.args.get("having"):
         return False
