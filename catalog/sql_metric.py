@@ -240,6 +240,8 @@ def _check_select(select: exp.Select, *, top: bool) -> set[str]:
             raise _refuse("* is only allowed in COUNT(*)", node)
         if type(node) in UNEXACT:
             raise _refuse(UNEXACT[type(node)], node)
+        if isinstance(node, exp.Div | exp.Avg):
+            _check_quotient(node, aliases)
         if not isinstance(node, (*_STRUCTURE, *_FUNCTIONS)):
             if isinstance(node, exp.Func):
                 name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
@@ -272,6 +274,22 @@ def _check_select(select: exp.Select, *, top: bool) -> set[str]:
                 raise _refuse("IN takes values or a SELECT over events", node)
             _check_select(inner, top=False)
     return outputs
+
+
+def _check_quotient(node: exp.Div | exp.Avg, aliases: set[str]) -> None:
+    """A property is text: divided or averaged as it is, one engine refuses and another reads
+    it as a number. Ask for the cast, so every engine does the same."""
+    operands = [node.this, node.expression] if isinstance(node, exp.Div) else [node.this]
+    for operand in operands:
+        if isinstance(operand, exp.Distinct):
+            operand = operand.expressions[0] if operand.expressions else operand
+        name = property_name(operand, aliases)
+        if name is not None:
+            raise _refuse(
+                f"Cast the property to a number to divide or average it: "
+                f"CAST(properties['{name}'] AS DECIMAL)",
+                operand,
+            )
 
 
 def _names(select: exp.Select) -> list[str]:

@@ -269,6 +269,16 @@ def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post,
         ),
         # Refused on every engine because the engines disagree on the answer.
         (
+            "SELECT SUM(properties.tokens / 2) FROM events",
+            "sql: Cast the property to a number to divide or average it: "
+            "CAST(properties['tokens'] AS DECIMAL) (at character 23)",
+        ),
+        (
+            "SELECT AVG(DISTINCT properties['tokens']) FROM events",
+            "sql: Cast the property to a number to divide or average it: "
+            "CAST(properties['tokens'] AS DECIMAL) (at character 32)",
+        ),
+        (
             "SELECT SUM(CAST(properties.tokens AS INT) % 7) FROM events",
             "sql: The remainder (%) is not allowed: databases compute it differently for "
             "decimals (at character 45)",
