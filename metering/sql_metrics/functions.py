@@ -8,9 +8,10 @@ average is `sql_metric_div(SUM(x), COUNT(x))`, the exact sum over the count of n
   of quotients) compute with `Decimal` (`catalog.money.sql_quotient`) and answer text, every
   digit of it.
 - PostgreSQL: `sql_metric_div(numeric, numeric)`, a SQL function made by metering's migration
-  `0009_sql_metric_div`: the truncated integer quotient of a * 10^12 by b (`div`), the
-  remainder compared with half of b, then scaled by 10^-12 (exact NUMERIC arithmetic;
-  PostgreSQL's ROUND rounds half away from zero and its `/` keeps 16-20 digits).
+  `0009_sql_metric_div`: the quotient at 13 places or more rounded to 12, unless its 13th
+  place on is exactly 5 (a possible tie, where PostgreSQL's ROUND would round away from zero):
+  then the truncated integer quotient of a * 10^12 by b (`div`), the remainder compared with
+  half of b, scaled by 10^-12. Exact NUMERIC arithmetic either way.
 - ClickHouse: `sql_metric_div`, a SQL UDF made by the store's migration `0003_sql_metric_div`
   (`stores.clickhouse.sql.SQL_METRIC_DIV`): the same integer arithmetic on Int256 (both sides as Decimal256 with 30
   places, reinterpreted as integers), answered as Decimal(76, 12); no Float64 on the path. It

@@ -1,0 +1,60 @@
+"""`sql_metric_div` as each engine runs it (SQLite's Python function, PostgreSQL's SQL function,
+the ClickHouse UDF) gives `catalog.money.sql_quotient`'s answer digit for digit: the exact
+quotient rounded once, half even, to 12 places, ties included."""
+
+import random
+from decimal import Decimal
+
+from django.db import connection
+
+from catalog.money import sql_quotient
+
+
+def _cases() -> list[tuple[Decimal, Decimal]]:
+    draw = random.Random(14)
+
+    def number(digits: int, places: int) -> Decimal:
+        sign = draw.choice(("", "-"))
+        whole = draw.randrange(10**digits)
+        return Decimal(f"{sign}{whole}.{draw.randrange(10**places):0{places}d}")
+
+    cases = [(Decimal(a), Decimal(b)) for a, b in [("7", "2"), ("1", "0"), ("0", "-5")]]
+    for _ in range(150):
+        cases.append(
+            (number(20, 12), number(draw.randrange(1, 12), draw.randrange(1, 12)) or Decimal(1))
+        )
+        cases.append((number(6, 3), Decimal(draw.randrange(1, 10**6))))
+        # An exact tie at the 13th place: b x (m + 0.5) x 10^-12.
+        b = number(8, 2) or Decimal(3)
+        m = draw.randrange(-(10**9), 10**9)
+        cases.append((b * (Decimal(m) + Decimal("0.5")) / 10**12, b))
+    return cases
+
+
+def _expected(cases):
+    return [sql_quotient(a, b) for a, b in cases]
+
+
+def test_the_relational_database_divides_as_sql_quotient(db):
+    cases = _cases()
+    with connection.cursor() as cursor:
+        got = []
+        for a, b in cases:
+            cursor.execute("SELECT sql_metric_div(%s, %s)", [a, b])
+            (value,) = cursor.fetchone()
+            got.append(None if value is None else Decimal(str(value)))
+    assert got == _expected(cases)
+    assert sum(1 for value in got if value is not None) == len(cases) - 1
+
+
+def test_clickhouse_divides_as_sql_quotient(chdb_store):
+    cases = _cases()
+    decimal = "Decimal(76, 30)"
+    got = []
+    for a, b in cases:
+        (row,) = chdb_store.client.rows_bound(
+            f"SELECT sql_metric_div(CAST({{a:String}} AS {decimal}), CAST({{b:String}} AS {decimal}))",
+            {"a": str(a), "b": str(b)},
+        )
+        got.append(None if row[0] is None else Decimal(str(row[0])))
+    assert got == _expected(cases)
