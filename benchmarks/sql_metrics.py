@@ -11,6 +11,10 @@ GET /v1/customers/{id}/invoices/{invoice_id}:
   kept result corrected (the query sums hour by hour, see metering.sql_metrics);
 - with nothing new: the kept result answers.
 
+Then a daily average by region over the same events (a quotient: `sql_metric_div`), read through
+metering's `sql_metric_usage`: first, after an ingest (a quotient does not add up hour by hour,
+so the period is read whole again), and with nothing new.
+
 Events and the hourly event counts (the cache's fingerprint) are written directly in SQL, not
 through HTTP: this measures the read. Tasks are queued as in production (the ORM broker), not run
 inside the request; the load average is printed with the figures. A throw-away database (`benchmarks/_support.database`).
@@ -53,7 +57,7 @@ if os.environ.get(CHILD):
     from invoicing.services import contracts_drafts_ensure
     from metering.models import SqlMetricHour, SqlMetricResult
     from metering.services import usage_events_ingest
-    from metering.sql_metrics import by_hour
+    from metering.sql_metrics import by_hour, sql_metric_usage
     from metering.tasks import sql_metric_hours_keep_task
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -63,6 +67,12 @@ SQL = (
     "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
     "FROM events WHERE event_type = 'api_call' GROUP BY properties.region"
 )
+# A quotient (not summable hour by hour: read whole for the period whenever an event arrived).
+DAILY_AVERAGE_SQL = (
+    "SELECT SUM(CAST(properties.tokens AS DECIMAL)) / COUNT(DISTINCT DATE_TRUNC('day', timestamp)) "
+    "AS value, properties.region AS region FROM events WHERE event_type = 'api_call' "
+    "GROUP BY properties.region"
+)
 
 
 def log(message: str) -> None:
@@ -71,6 +81,7 @@ def log(message: str) -> None:
 
 def setup(events: int, regions: int):
     metric = billable_metric_create_sql(name="Tokens (SQL)", sql=SQL)
+    average = billable_metric_create_sql(name="Daily average tokens (SQL)", sql=DAILY_AVERAGE_SQL)
     product = Product.objects.create(
         name="Tokens", type="USAGE", billable_metric=metric, pricing_group_key=["region"]
     )
@@ -117,14 +128,61 @@ def setup(events: int, regions: int):
             INSERT INTO metering_metricaggregate
                 (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
                  latest_value, latest_timestamp, latest_transaction_id)
-            SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
+            SELECT metric_id, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
                    NULL, NULL, NULL, NULL, ''
-            FROM metering_usageevent GROUP BY customer_id, date_trunc('hour', "timestamp")
+            FROM metering_usageevent, unnest(ARRAY[%(metric)s, %(average)s]::uuid[]) AS metric_id
+            GROUP BY metric_id, customer_id, date_trunc('hour', "timestamp")
             """,
-            {"metric": metric.pk},
+            {"metric": metric.pk, "average": average.pk},
         )
         cursor.execute("ANALYZE")
-    return contract
+    return contract, average
+
+
+def daily_average(contract, average, runs: int) -> None:
+    """The quotient metric read for the period, timed: first, after an ingest, nothing new."""
+    window = {
+        "metric": average,
+        "customer_ids": [str(contract.customer_id)],
+        "starting_at": PERIOD_START,
+        "ending_before": PERIOD_END,
+        "group_keys": ["region"],
+    }
+
+    def read() -> float:
+        started = time.perf_counter()
+        sql_metric_usage(**window)
+        return (time.perf_counter() - started) * 1000
+
+    first = []
+    for _ in range(3):
+        SqlMetricResult.objects.all().delete()
+        first.append(read())
+    usage = sql_metric_usage(**window)
+    after_ingest = []
+    for index in range(3):
+        usage_events_ingest(
+            events=[
+                {
+                    "transaction_id": f"average-{index}-{uuid.uuid4()}",
+                    "customer_id": str(contract.customer_id),
+                    "event_type": "api_call",
+                    "timestamp": (PERIOD_START + timedelta(days=3)).isoformat(),
+                    "properties": {"tokens": "1", "region": "r00"},
+                }
+            ],
+            now=PERIOD_START + timedelta(days=4),
+        )
+        after_ingest.append(read())
+    kept = [read() for _ in range(runs)]
+    log(f"== A daily average by region (a quotient) over the same events: r01 = {usage[('r01',)]}")
+    log(summary("read, nothing kept (one read of 1M events)", first))
+    log(
+        summary(
+            "read after an ingest (read whole again: a quotient does not add by hour)", after_ingest
+        )
+    )
+    log(summary("read, nothing new (kept result)", kept))
 
 
 def timed(client: Client, url: str) -> float:
@@ -167,7 +225,7 @@ def run(runs: int = 15) -> None:
         f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs) =="
     )
     started = time.perf_counter()
-    contract = setup(1_000_000, 50)
+    contract, average = setup(1_000_000, 50)
     log(f"   setup: 1,000,000 events + hourly counts in {time.perf_counter() - started:.1f} s")
     invoice = Invoice.objects.get(contract=contract, start_timestamp=PERIOD_START)
     _, token = ApiToken.generate(name="bench")
@@ -237,6 +295,7 @@ def run(runs: int = 15) -> None:
     )
     log(summary("GET draft, nothing new (kept result)", warm))
     log(f"   cached results kept: {SqlMetricResult.objects.count()}")
+    daily_average(contract, average, runs)
     log(f"   load average after: {os.getloadavg()[0]:.2f}")
 
 
