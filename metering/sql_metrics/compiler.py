@@ -117,9 +117,19 @@ def _quotients(tree: exp.Select, vendor: str) -> None:
             node.replace(_call("sql_metric_sum", node.this))
     for call in [node for node in tree.find_all(exp.Anonymous) if _ours(node)]:
         if not _read_as_text(call, tree):
-            number = exp.Cast(to=exp.DataType.build("DOUBLE"))
-            call.replace(number)
-            number.set("this", call)
+            _as_number(call)
+    # HAVING (or WHERE) naming an answer column that is such text.
+    texts = {c.alias for c in tree.expressions if isinstance(c, exp.Alias) and _ours(c.this)}
+    for clause in (tree.args.get("having"), tree.args.get("where")):
+        for column in list(clause.find_all(exp.Column)) if clause else ():
+            if len(column.parts) == 1 and column.name in texts:
+                _as_number(column)
+
+
+def _as_number(node: exp.Expression) -> None:
+    number = exp.Cast(to=exp.DataType.build("DOUBLE"))
+    node.replace(number)
+    number.set("this", node)
 
 
 def _call(name: str, *arguments: exp.Expression) -> exp.Anonymous:

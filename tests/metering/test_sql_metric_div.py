@@ -58,3 +58,25 @@ def test_clickhouse_divides_as_sql_quotient(chdb_store):
         )
         got.append(None if row[0] is None else Decimal(str(row[0])))
     assert got == _expected(cases)
+
+
+def test_sqlite_compares_a_quotient_as_a_number():
+    """SQLite's functions answer text (every digit reaches Python), and SQLite orders any text
+    after every number: a quotient compared or computed with inside the query is cast to a
+    number, including an answer column named in HAVING."""
+    from metering.sql_metrics.compiler import _parsed, compile_sql_metric
+
+    sql, _ = compile_sql_metric(
+        _parsed(
+            "SELECT SUM(CAST(properties.x AS DECIMAL)) / COUNT(*) AS value, properties.r AS r "
+            "FROM events WHERE CAST(properties.x AS DECIMAL) / 2 > 1 GROUP BY r "
+            "HAVING value > 2 AND AVG(CAST(properties.x AS DECIMAL)) < 9"
+        ),
+        "sqlite",
+    )
+    assert sql == (
+        "SELECT SQL_METRIC_DIV(SUM(CAST(__m1 AS REAL)), COUNT(*)) AS value, __m0 AS r "
+        "FROM __events AS events WHERE CAST(SQL_METRIC_DIV(CAST(__m2 AS REAL), 2) AS REAL) > 1 "
+        "GROUP BY r HAVING CAST(value AS REAL) > 2 "
+        "AND CAST(SQL_METRIC_AVG(CAST(__m3 AS REAL)) AS REAL) < 9"
+    )
