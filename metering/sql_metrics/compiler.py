@@ -159,13 +159,13 @@ def _ours(node) -> bool:
 
 
 def _exact_literals(tree: exp.Select) -> None:
-    """ClickHouse reads 0.5 (or an integer past UInt64) as a Float64: write such a number as the
-    exact decimal it is."""
+    """ClickHouse reads 0.5, 1e3 (or an integer past Int64) as a Float64: write such a number as
+    the exact decimal it is."""
     for node in list(tree.find_all(exp.Literal)):
         if node.is_string:
             continue
         number = Decimal(node.this)
-        if number == number.to_integral_value() and abs(number) < 2**63:
+        if node.this.isdigit() and number < 2**63:
             continue
         places = min(max(0, -number.as_tuple().exponent), 30)
         node.replace(

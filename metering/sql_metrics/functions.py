@@ -13,9 +13,10 @@ average is `sql_metric_div(SUM(x), COUNT(x))`, the exact sum over the count of n
   then the truncated integer quotient of a * 10^12 by b (`div`), the remainder compared with
   half of b, scaled by 10^-12. Exact NUMERIC arithmetic either way.
 - ClickHouse: `sql_metric_div`, a SQL UDF made by the store's migration `0003_sql_metric_div`
-  (`stores.clickhouse.sql.SQL_METRIC_DIV`): the same integer arithmetic on Int256 (both sides as Decimal256 with 30
-  places, reinterpreted as integers), answered as Decimal(76, 12); no Float64 on the path. It
-  refuses (rather than overflow) a divisor of 10^34 or more or a quotient of 10^48 or more.
+  (`stores.clickhouse.sql.SQL_METRIC_DIV`): the exact integer path on Int256 (both sides as
+  Decimal256 with 30 places, reinterpreted as integers), answered as Decimal(76, 12); no
+  Float64 on the path (the compiler writes a literal like 0.5 as a decimal there). It refuses
+  (rather than overflow) a divisor of 10^34 or more or a quotient of 10^48 or more.
 """
 
 from __future__ import annotations

@@ -866,6 +866,9 @@ def test_an_integer_divided_by_an_integer_keeps_its_fraction(post, customer):
     assert _value(
         post, customer, "SELECT SUM(CAST(properties.n AS DECIMAL)) * 0.1 / 3 AS value FROM events"
     ) == [[Decimal("1.633333333333")]]
+    assert _value(
+        post, customer, "SELECT SUM(CAST(properties.n AS DECIMAL)) * 1e1 / 4 AS value FROM events"
+    ) == [[Decimal("122.5")]]
 
 
 def test_division_by_zero_is_null_and_no_usage(post, customer):

@@ -49,13 +49,13 @@ def test_the_relational_database_divides_as_sql_quotient(db):
 
 def test_clickhouse_divides_as_sql_quotient(chdb_store):
     cases = _cases()
-    decimal = "Decimal(76, 30)"
+    query = (
+        "SELECT sql_metric_div(CAST({a:String} AS Decimal(76, 30)), "
+        "CAST({b:String} AS Decimal(76, 30)))"
+    )
     got = []
     for a, b in cases:
-        (row,) = chdb_store.client.rows_bound(
-            f"SELECT sql_metric_div(CAST({{a:String}} AS {decimal}), CAST({{b:String}} AS {decimal}))",
-            {"a": str(a), "b": str(b)},
-        )
+        (row,) = chdb_store.client.rows_bound(query, {"a": str(a), "b": str(b)})
         got.append(None if row[0] is None else Decimal(str(row[0])))
     assert got == _expected(cases)
 
