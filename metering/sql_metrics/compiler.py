@@ -18,6 +18,7 @@ from functools import lru_cache
 from django.db import connection
 from sqlglot import exp
 
+from catalog.money import SQL_QUOTIENT_PLACES
 from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric, property_name
 
 from ..models import UsageEvent
@@ -86,11 +87,11 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
             )
     if vendor == "clickhouse":
         _exact_literals(tree)
-    _quotients(tree, vendor)
+    _quotients(tree, vendor, parsed.value_index)
     return tree.sql(dialect=_DIALECTS[vendor]), markers
 
 
-def _quotients(tree: exp.Select, vendor: str) -> None:
+def _quotients(tree: exp.Select, vendor: str, value_index: int) -> None:
     """`/` and AVG as the engine's `sql_metric_div` (see `functions`): a / b is
     sql_metric_div(a, b); AVG(x) is sql_metric_div(SUM(x), COUNT(x)). Innermost first, so an
     operand holding a quotient is already compiled when its own quotient takes it.
@@ -110,6 +111,15 @@ def _quotients(tree: exp.Select, vendor: str) -> None:
             node.replace(
                 _call("sql_metric_div", exp.Sum(this=argument.copy()), exp.Count(this=argument))
             )
+    if vendor == "clickhouse":
+        # A group key holding a quotient, as text with its 12 places, as the other engines write
+        # it (ClickHouse drops a decimal's trailing zeros).
+        for index, column in enumerate(tree.expressions):
+            value = column.this if isinstance(column, exp.Alias) else column
+            if index != value_index and _ours(value):
+                places = exp.Literal.number(SQL_QUOTIENT_PLACES)
+                text = exp.Anonymous(this="toDecimalString", expressions=[value.copy(), places])
+                value.replace(text)
     if vendor != "sqlite":
         return
     for node in list(tree.find_all(exp.Sum)):

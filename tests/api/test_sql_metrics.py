@@ -871,6 +871,22 @@ def test_an_integer_divided_by_an_integer_keeps_its_fraction(post, customer):
     ) == [[Decimal("122.5")]]
 
 
+def test_a_group_key_holding_a_quotient_reads_alike_on_every_engine(post, customer):
+    _ingest(
+        str(customer.pk),
+        [(f"2026-01-01T1{index}:00:00Z", {"n": n}) for index, n in enumerate("1233")],
+    )
+    assert _value(
+        post,
+        customer,
+        "SELECT COUNT(*) AS value, CAST(properties.n AS INT) / 2 AS half FROM events GROUP BY half",
+    ) == [
+        ["0.500000000000", Decimal(1)],
+        ["1.000000000000", Decimal(1)],
+        ["1.500000000000", Decimal(2)],
+    ]
+
+
 def test_division_by_zero_is_null_and_no_usage(post, customer):
     from catalog.models import BillableMetric
 
