@@ -11,6 +11,10 @@ GET /v1/customers/{id}/invoices/{invoice_id}:
   kept result corrected (the query sums hour by hour, see metering.sql_metrics);
 - with nothing new: the kept result answers.
 
+Then a daily average by region over the same events (a quotient: `sql_metric_div`), read through
+metering's `sql_metric_usage`: first, after an ingest (a quotient does not add up hour by hour,
+so the period is read whole again), and with nothing new.
+
 Events and the hourly event counts (the cache's fingerprint) are written directly in SQL, not
 through HTTP: this measures the read. Tasks are queued as in production (the ORM broker), not run
 inside the request; the load average is printed with the figures. A throw-away database (`benchmarks/_support.database`).
@@ -43,7 +47,7 @@ if os.environ.get(CHILD):
     from django.db import connection
     from django.test import Client
 
-    from catalog.models import PricingUnit, Product, Rate, RateCard
+    from catalog.models import BillableMetric, PricingUnit, Product, Rate, RateCard
     from catalog.money import USD_CENTS_ID
     from catalog.services import billable_metric_create_sql
     from core.models import ApiToken
@@ -53,7 +57,7 @@ if os.environ.get(CHILD):
     from invoicing.services import contracts_drafts_ensure
     from metering.models import SqlMetricHour, SqlMetricResult
     from metering.services import usage_events_ingest
-    from metering.sql_metrics import by_hour
+    from metering.sql_metrics import by_hour, sql_metric_usage
     from metering.tasks import sql_metric_hours_keep_task
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -62,6 +66,12 @@ SECONDS = int((PERIOD_END - PERIOD_START).total_seconds())
 SQL = (
     "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
     "FROM events WHERE event_type = 'api_call' GROUP BY properties.region"
+)
+# A quotient (not summable hour by hour: read whole for the period whenever an event arrived).
+DAILY_AVERAGE_SQL = (
+    "SELECT SUM(CAST(properties.tokens AS DECIMAL)) / COUNT(DISTINCT DATE_TRUNC('day', timestamp)) "
+    "AS value, properties.region AS region FROM events WHERE event_type = 'api_call' "
+    "GROUP BY properties.region"
 )
 
 
@@ -112,19 +122,79 @@ def setup(events: int, regions: int):
                 "n": events,
             },
         )
-        cursor.execute(
-            """
-            INSERT INTO metering_metricaggregate
-                (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
-                 latest_value, latest_timestamp, latest_transaction_id)
-            SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
-                   NULL, NULL, NULL, NULL, ''
-            FROM metering_usageevent GROUP BY customer_id, date_trunc('hour', "timestamp")
-            """,
-            {"metric": metric.pk},
-        )
+        hourly_counts(cursor, metric)
         cursor.execute("ANALYZE")
     return contract
+
+
+def hourly_counts(cursor, metric) -> None:
+    """The hourly event counts ingestion keeps for a SQL metric (its cache's fingerprint)."""
+    cursor.execute(
+        """
+        INSERT INTO metering_metricaggregate
+            (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
+             latest_value, latest_timestamp, latest_transaction_id)
+        SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
+               NULL, NULL, NULL, NULL, ''
+        FROM metering_usageevent GROUP BY customer_id, date_trunc('hour', "timestamp")
+        """,
+        {"metric": metric.pk},
+    )
+
+
+def daily_average(contract, runs: int) -> None:
+    """The quotient metric read for the period, timed: first, after an ingest, nothing new.
+    Made after the figures above (written directly, as the events are: no backfill)."""
+    average = BillableMetric.objects.create(
+        name="Daily average tokens (SQL)",
+        sql=DAILY_AVERAGE_SQL,
+        aggregation_type=BillableMetric.AggregationType.COUNT,
+        group_keys=[["region"]],
+    )
+    with connection.cursor() as cursor:
+        hourly_counts(cursor, average)
+    window = {
+        "metric": average,
+        "customer_ids": [str(contract.customer_id)],
+        "starting_at": PERIOD_START,
+        "ending_before": PERIOD_END,
+        "group_keys": ["region"],
+    }
+
+    def read() -> float:
+        started = time.perf_counter()
+        sql_metric_usage(**window)
+        return (time.perf_counter() - started) * 1000
+
+    first = []
+    for _ in range(3):
+        SqlMetricResult.objects.all().delete()
+        first.append(read())
+    usage = sql_metric_usage(**window)
+    after_ingest = []
+    for index in range(3):
+        usage_events_ingest(
+            events=[
+                {
+                    "transaction_id": f"average-{index}-{uuid.uuid4()}",
+                    "customer_id": str(contract.customer_id),
+                    "event_type": "api_call",
+                    "timestamp": (PERIOD_START + timedelta(days=3)).isoformat(),
+                    "properties": {"tokens": "1", "region": "r00"},
+                }
+            ],
+            now=PERIOD_START + timedelta(days=4),
+        )
+        after_ingest.append(read())
+    kept = [read() for _ in range(runs)]
+    log(f"== A daily average by region (a quotient) over the same events: r01 = {usage[('r01',)]}")
+    log(summary("read, nothing kept (one read of 1M events)", first))
+    log(
+        summary(
+            "read after an ingest (read whole again: a quotient does not add by hour)", after_ingest
+        )
+    )
+    log(summary("read, nothing new (kept result)", kept))
 
 
 def timed(client: Client, url: str) -> float:
@@ -237,6 +307,7 @@ def run(runs: int = 15) -> None:
     )
     log(summary("GET draft, nothing new (kept result)", warm))
     log(f"   cached results kept: {SqlMetricResult.objects.count()}")
+    daily_average(contract, runs)
     log(f"   load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -179,3 +179,26 @@ def divide_amount(
     with full_precision():
         share = (total / parts).quantize(_exponent(decimal_places), rounding=ROUND_DOWN)
         return [*([share] * (parts - 1)), total - share * (parts - 1)]
+
+
+# SQL metrics: a quotient (`a / b`, AVG = exact sum / count) is the exact decimal quotient rounded
+# once, half even, to this many places on every engine (SQLite calls `sql_quotient`; PostgreSQL
+# and ClickHouse run the same integer arithmetic in SQL, see `metering.sql_metrics.functions`).
+SQL_QUOTIENT_PLACES = 12
+
+
+def sql_quotient(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """numerator / denominator rounded once, half even, to `SQL_QUOTIENT_PLACES` places, computed
+    on integers (exact whatever the digits); None when the denominator is zero."""
+    if denominator == 0:
+        return None
+    top, top_scale = numerator.as_integer_ratio()
+    bottom, bottom_scale = denominator.as_integer_ratio()
+    num = top * bottom_scale * 10**SQL_QUOTIENT_PLACES
+    den = top_scale * bottom
+    if den < 0:
+        num, den = -num, -den
+    quotient, remainder = divmod(num, den)  # floored: 0 <= remainder < den
+    if 2 * remainder > den or (2 * remainder == den and quotient % 2):
+        quotient += 1
+    return Decimal(f"{quotient}E-{SQL_QUOTIENT_PLACES}")

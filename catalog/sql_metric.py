@@ -9,18 +9,22 @@ customer and one window itself; the query never names a customer or a period.
 - The quantity is the column named `value`, else the first column. Every other column is a
   group key, named by its alias (or by the property or column it reads); the metric's group keys
   are that one key set. Columns a product does not ask for are summed away.
-- Allowed: COUNT (DISTINCT), SUM, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS,
+- Allowed: COUNT (DISTINCT), SUM, AVG, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS,
   COALESCE, LOWER, UPPER, CAST to a number or text, CASE/IF, DATE_TRUNC to the hour or day,
-  +, - and *, comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, WHERE, GROUP BY, HAVING,
+  +, -, * and /, comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, WHERE, GROUP BY, HAVING,
   and subqueries that themselves read `events` (under the same rules).
+- Division and AVG mean the same on every engine: a quotient `a / b` is the exact decimal
+  quotient rounded once, half even, to 12 places (`catalog.money.sql_quotient`; 7 / 2 is 3.5,
+  not SQLite's 3; 10 / 3 is 3.333333333333); division by zero is NULL (no usage for that
+  group). AVG(x) is the exact SUM(x) divided, the same way, by the count of non-NULL x.
 - Refused, with the character position and the reason: anything but one SELECT (DDL, DML,
   several statements), any other table, joins, CTEs, `*` (but `COUNT(*)`), window functions,
   functions not listed, identifiers starting with two underscores (the compiler's markers),
   LIMIT/OFFSET/ORDER BY (an aggregate has no order), and unknown columns.
-- Refused because the databases that run it disagree on the answer (`UNEXACT`): `/` (integer
-  division on SQLite, 16-20 digits on PostgreSQL, a float on ClickHouse), `%` (ClickHouse's decimal
-  remainder) and AVG (a float on ClickHouse). A query gives the same number on every event store
-  and database, or is refused on all of them with the reason.
+- Refused because the databases that run it disagree on the answer (`UNEXACT`): `%` (SQLite
+  takes the remainder of integers, PostgreSQL and ClickHouse of decimals) and DIV. A query gives
+  the same number on every event store and database, or is refused on all of them with the
+  reason.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ _STRUCTURE = (
     exp.Add,
     exp.Sub,
     exp.Mul,
+    exp.Div,
     exp.EQ,
     exp.NEQ,
     exp.GT,
@@ -83,6 +88,7 @@ _STRUCTURE = (
 _FUNCTIONS = (
     exp.Count,
     exp.Sum,
+    exp.Avg,
     exp.Min,
     exp.Max,
     exp.Least,
@@ -110,20 +116,15 @@ _NUMBER_TYPES = {
 }
 _TEXT_TYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
 ALLOWED_FUNCTIONS = (
-    "COUNT, SUM, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, "
+    "COUNT, SUM, AVG, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, "
     "UPPER, CAST, CASE, IF, DATE_TRUNC"
 )
 
 # Nodes whose result depends on the database that runs them: refused with the reason.
 UNEXACT = {
-    exp.Div: "Division (/) is not allowed: databases round it differently (SQLite divides "
-    "integers, ClickHouse gives a float); divide the quantity with the product's quantity "
-    "conversion instead",
-    exp.IntDiv: "Division is not allowed: divide the quantity with the product's quantity "
-    "conversion instead",
+    exp.IntDiv: "Integer division (DIV) is not allowed: use / (the exact quotient, 12 places) "
+    "with FLOOR",
     exp.Mod: "The remainder (%) is not allowed: databases compute it differently for decimals",
-    exp.Avg: "AVG is not allowed: ClickHouse averages as a float; use SUM(...) AS value with "
-    "the product's quantity conversion, or SUM and COUNT as two metrics",
 }
 
 
@@ -239,6 +240,8 @@ def _check_select(select: exp.Select, *, top: bool) -> set[str]:
             raise _refuse("* is only allowed in COUNT(*)", node)
         if type(node) in UNEXACT:
             raise _refuse(UNEXACT[type(node)], node)
+        if isinstance(node, exp.Div | exp.Avg):
+            _check_quotient(node, aliases)
         if not isinstance(node, (*_STRUCTURE, *_FUNCTIONS)):
             if isinstance(node, exp.Func):
                 name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
@@ -271,6 +274,22 @@ def _check_select(select: exp.Select, *, top: bool) -> set[str]:
                 raise _refuse("IN takes values or a SELECT over events", node)
             _check_select(inner, top=False)
     return outputs
+
+
+def _check_quotient(node: exp.Div | exp.Avg, aliases: set[str]) -> None:
+    """A property is text: divided or averaged as it is, one engine refuses and another reads
+    it as a number. Ask for the cast, so every engine does the same."""
+    operands = [node.this, node.expression] if isinstance(node, exp.Div) else [node.this]
+    for operand in operands:
+        if isinstance(operand, exp.Distinct):
+            operand = operand.expressions[0] if operand.expressions else operand
+        name = property_name(operand, aliases)
+        if name is not None:
+            raise _refuse(
+                f"Cast the property to a number to divide or average it: "
+                f"CAST(properties['{name}'] AS DECIMAL)",
+                operand,
+            )
 
 
 def _names(select: exp.Select) -> list[str]:

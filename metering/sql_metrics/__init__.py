@@ -15,8 +15,10 @@ Evaluation runs under a statement timeout (`SQL_METRIC_TIMEOUT_MS`, default 5 s)
 `max_execution_time`. Numbers: PostgreSQL computes with NUMERIC and ClickHouse with
 Decimal(76, 30) (exact); SQLite has no exact decimal type, so a fractional cast there is a REAL.
 What engines answer differently is made the same (SUM/MIN/MAX over nothing NULL, a property read
-as PostgreSQL's `->>` reads it, a day as UTC text) or refused when the query is checked (`/`,
-`%`, AVG: `catalog.sql_metric.UNEXACT`).
+as PostgreSQL's `->>` reads it, a day as UTC text, `/` and AVG the exact quotient rounded once,
+half even, to 12 places through each engine's `sql_metric_div`: `functions`) or refused when the
+query is checked (`%`: `catalog.sql_metric.UNEXACT`). A quotient is never added up hour by hour:
+a query whose quantity is one is not `hourly`, so it is read whole for its window.
 
 Caching: a draft is read far more often than its customer's events change. Ingestion counts
 every event of a SQL metric's customers per hour (metering's pre-aggregates, COUNT without
@@ -30,8 +32,8 @@ result corrected. The first read of a window has no hours yet: reading a month g
 answers with one plain read of the window instead and queues a django-q2 task that keeps the
 hours off the request path (`sql_metric_hours_keep`).
 
-Modules: `compiler` (rewrite and bind, once per query: `compiled_for`), `runner` (the timeout on
-the relational database), `by_hour` (the hourly cache),
+Modules: `compiler` (rewrite and bind, once per query: `compiled_for`), `functions` (`/` and AVG
+on each engine), `runner` (the timeout on the relational database), `by_hour` (the hourly cache),
 `evaluation` (rows, quantities per group, per usage window, the check run).
 """
 

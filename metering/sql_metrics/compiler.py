@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from django.db import connection
 from sqlglot import exp
 
+from catalog.money import SQL_QUOTIENT_PLACES
 from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric, property_name
 
 from ..models import UsageEvent
@@ -83,7 +85,105 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
             node.replace(
                 exp.Anonymous(this="strftime", expressions=[marker("literal", fmt), node.this])
             )
+    if vendor == "clickhouse":
+        _exact_literals(tree)
+    _quotients(tree, vendor, parsed.value_index)
     return tree.sql(dialect=_DIALECTS[vendor]), markers
+
+
+def _quotients(tree: exp.Select, vendor: str, value_index: int) -> None:
+    """`/` and AVG as the engine's `sql_metric_div` (see `functions`): a / b is
+    sql_metric_div(a, b); AVG(x) is sql_metric_div(SUM(x), COUNT(x)). Innermost first, so an
+    operand holding a quotient is already compiled when its own quotient takes it.
+
+    SQLite has no exact decimal: there AVG(x) is the exact aggregate sql_metric_avg(x) and a SUM
+    of quotients the exact sql_metric_sum, and each answers text (every digit). A call whose
+    text is not read as it is (a column of the answer, or the argument of another such call) is
+    cast to a number, so that SQLite compares and computes with it as with its other decimals."""
+    found = [node for node in tree.walk() if isinstance(node, exp.Div | exp.Avg)]
+    for node in sorted(found, key=_depth, reverse=True):
+        if isinstance(node, exp.Div):
+            node.replace(_call("sql_metric_div", node.this, node.expression))
+        elif vendor == "sqlite":
+            node.replace(_call("sql_metric_avg", node.this))
+        else:
+            argument = node.this
+            node.replace(
+                _call("sql_metric_div", exp.Sum(this=argument.copy()), exp.Count(this=argument))
+            )
+    if vendor == "clickhouse":
+        # A group key holding a quotient, as text with its 12 places, as the other engines write
+        # it (ClickHouse drops a decimal's trailing zeros).
+        for index, column in enumerate(tree.expressions):
+            value = column.this if isinstance(column, exp.Alias) else column
+            if index != value_index and _ours(value):
+                places = exp.Literal.number(SQL_QUOTIENT_PLACES)
+                text = exp.Anonymous(this="toDecimalString", expressions=[value.copy(), places])
+                value.replace(text)
+    if vendor != "sqlite":
+        return
+    for node in list(tree.find_all(exp.Sum)):
+        if any(_ours(call) for call in node.find_all(exp.Anonymous)):
+            node.replace(_call("sql_metric_sum", node.this))
+    for call in [node for node in tree.find_all(exp.Anonymous) if _ours(node)]:
+        if not _read_as_text(call, tree):
+            _as_number(call)
+    # HAVING (or WHERE) naming an answer column that is such text.
+    texts = {c.alias for c in tree.expressions if isinstance(c, exp.Alias) and _ours(c.this)}
+    for clause in (tree.args.get("having"), tree.args.get("where")):
+        for column in list(clause.find_all(exp.Column)) if clause else ():
+            if len(column.parts) == 1 and column.name in texts:
+                _as_number(column)
+
+
+def _as_number(node: exp.Expression) -> None:
+    number = exp.Cast(to=exp.DataType.build("DOUBLE"))
+    node.replace(number)
+    number.set("this", node)
+
+
+def _call(name: str, *arguments: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(arguments))
+
+
+def _depth(node: exp.Expression) -> int:
+    depth = 0
+    while node.parent is not None:
+        node, depth = node.parent, depth + 1
+    return depth
+
+
+def _read_as_text(node: exp.Expression, tree: exp.Select) -> bool:
+    """Is the quotient read as it is: a column of the query's answer (its digits reach Python
+    exactly) or the argument of another quotient (which reads text exactly)?"""
+    parent = node.parent
+    if isinstance(parent, exp.Alias):
+        node, parent = parent, parent.parent
+    if parent is tree and node.arg_key == "expressions":
+        return True
+    return _ours(parent)
+
+
+def _ours(node) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.startswith("sql_metric_")
+
+
+def _exact_literals(tree: exp.Select) -> None:
+    """ClickHouse reads 0.5, 1e3 (or an integer past Int64) as a Float64: write such a number as
+    the exact decimal it is."""
+    for node in list(tree.find_all(exp.Literal)):
+        if node.is_string:
+            continue
+        number = Decimal(node.this)
+        if node.this.isdigit() and number < 2**63:
+            continue
+        places = min(max(0, -number.as_tuple().exponent), 30)
+        node.replace(
+            exp.Cast(
+                this=exp.Literal.string(format(number, "f")),
+                to=exp.DataType.build(f"Decimal(76, {places})", dialect="clickhouse"),
+            )
+        )
 
 
 @lru_cache(maxsize=512)
@@ -245,7 +345,9 @@ def hourly(parsed: SqlMetric) -> bool:
     """Can the query be summed hour by hour? One read of `events` (no subquery, no HAVING), its
     quantity a plain SUM, COUNT (not DISTINCT), MIN or MAX, its other columns no aggregate.
     Such a query over a window is its hours' results combined, so only the hours that gained
-    events need to be read again."""
+    events need to be read again. A quotient of aggregates (a daily average, AVG) is not: the
+    window's quotient is not the sum of its hours' quotients. A SUM of per-event quotients is
+    (each event's quotient is rounded on its own, wherever the hours fall)."""
     tree = parsed.tree
     if tree.find(exp.Subquery) or tree.args.get("having"):
         return False

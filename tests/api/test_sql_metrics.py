@@ -241,7 +241,7 @@ def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post,
         ),
         (
             "SELECT pg_sleep(60) FROM events",
-            "sql: The function PG_SLEEP is not allowed (use COUNT, SUM, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, UPPER, CAST, CASE, IF, DATE_TRUNC) (at character 8)",
+            "sql: The function PG_SLEEP is not allowed (use COUNT, SUM, AVG, MIN, MAX, LEAST, GREATEST, ROUND, CEIL, FLOOR, ABS, COALESCE, LOWER, UPPER, CAST, CASE, IF, DATE_TRUNC) (at character 8)",
         ),
         (
             "WITH x AS (SELECT * FROM metering_usageevent) SELECT COUNT(*) FROM x",
@@ -269,15 +269,14 @@ def test_a_query_that_is_not_hourly_is_cached_whole_until_an_event_arrives(post,
         ),
         # Refused on every engine because the engines disagree on the answer.
         (
-            "SELECT SUM(CAST(properties.tokens AS DECIMAL)) / COUNT(*) FROM events",
-            "sql: Division (/) is not allowed: databases round it differently (SQLite divides "
-            "integers, ClickHouse gives a float); divide the quantity with the product's "
-            "quantity conversion instead (at character 8)",
+            "SELECT SUM(properties.tokens / 2) FROM events",
+            "sql: Cast the property to a number to divide or average it: "
+            "CAST(properties['tokens'] AS DECIMAL) (at character 23)",
         ),
         (
-            "SELECT AVG(CAST(properties.tokens AS DECIMAL)) FROM events",
-            "sql: AVG is not allowed: ClickHouse averages as a float; use SUM(...) AS value with "
-            "the product's quantity conversion, or SUM and COUNT as two metrics (at character 8)",
+            "SELECT AVG(DISTINCT properties['tokens']) FROM events",
+            "sql: Cast the property to a number to divide or average it: "
+            "CAST(properties['tokens'] AS DECIMAL) (at character 32)",
         ),
         (
             "SELECT SUM(CAST(properties.tokens AS INT) % 7) FROM events",
@@ -726,3 +725,282 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
     assert [(line.name, line.quantity, line.total) for line in read.lines] == [
         ("Calls", Decimal(30), Decimal(210))
     ]
+
+
+# --- Division and AVG: the exact quotient rounded once, half even, to 12 places, on every engine
+
+
+def _ingest(customer: str, rows) -> None:
+    ingest(
+        [
+            {
+                "transaction_id": f"{customer}-{index}",
+                "customer_id": customer,
+                "event_type": "storage",
+                "timestamp": when,
+                "properties": props,
+            }
+            for index, (when, props) in enumerate(rows)
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+
+
+def _value(post, customer, sql: str, **window) -> list:
+    from catalog.models import BillableMetric
+
+    metric = BillableMetric.objects.get(pk=_metric(post, sql)["id"])
+    window = {"starting_at": JAN, "ending_before": FEB, **window}
+    return sorted(
+        sql_metric_rows(metric=metric, customer_ids=[str(customer.pk)], **window), key=str
+    )
+
+
+DAILY_AVERAGE = (
+    "SELECT SUM(CAST(properties['gb'] AS DECIMAL)) / COUNT(DISTINCT DATE_TRUNC('day', timestamp)) "
+    "AS value FROM events"
+)
+
+
+def test_a_daily_average_is_the_exact_quotient_and_stays_so_after_an_ingest(post, customer):
+    from catalog.models import BillableMetric
+    from metering.sql_metrics import _parsed as parsed
+    from metering.sql_metrics import hourly
+    from tests.invoicing.factories import CustomerFactory
+
+    # 10 GB over 4 days (two events on Jan 2, in two hours).
+    _ingest(
+        str(customer.pk),
+        [
+            ("2026-01-01T10:00:00Z", {"gb": "1"}),
+            ("2026-01-02T10:00:00Z", {"gb": "1"}),
+            ("2026-01-02T11:00:00Z", {"gb": "1"}),
+            ("2026-01-03T10:00:00Z", {"gb": "3"}),
+            ("2026-01-04T10:00:00Z", {"gb": "4"}),
+        ],
+    )
+    metric = BillableMetric.objects.get(pk=_metric(post, DAILY_AVERAGE)["id"])
+    # A quotient is not the sum of its hours' quotients: it is always read whole.
+    assert not hourly(parsed(metric.sql))
+    window = {"metric": metric, "starting_at": JAN, "ending_before": FEB}
+    ids = [str(customer.pk)]
+    assert sql_metric_rows(customer_ids=ids, **window) == [[Decimal("2.5")]]
+    # 10 GB over 3 days.
+    other = CustomerFactory()
+    _ingest(
+        str(other.pk),
+        [
+            ("2026-01-01T10:00:00Z", {"gb": "2"}),
+            ("2026-01-02T10:00:00Z", {"gb": "3"}),
+            ("2026-01-03T10:00:00Z", {"gb": "5"}),
+        ],
+    )
+    assert sql_metric_rows(customer_ids=[str(other.pk)], **window) == [[Decimal("3.333333333333")]]
+    # Another event (a new hour of Jan 4): 12 GB over 4 days, read again whole (the sum of the
+    # hours' quotients would be 12, and the kept result corrected by the new hour 4.5).
+    ingest(
+        [
+            {
+                "transaction_id": "more",
+                "customer_id": str(customer.pk),
+                "event_type": "storage",
+                "timestamp": "2026-01-04T15:00:00Z",
+                "properties": {"gb": "2"},
+            }
+        ],
+        now=datetime(2026, 1, 7, tzinfo=UTC),
+    )
+    assert sql_metric_rows(customer_ids=ids, **window) == [[Decimal("3")]]
+    assert not SqlMetricHour.objects.filter(metric=metric).exists()
+    # The same average through a subquery of daily sums.
+    assert _value(
+        post,
+        customer,
+        "SELECT AVG(daily) AS value FROM (SELECT SUM(CAST(properties.gb AS DECIMAL)) AS daily "
+        "FROM events GROUP BY DATE_TRUNC('day', timestamp)) AS days",
+    ) == [[Decimal("3")]]
+
+
+def test_avg_is_the_exact_sum_over_the_count_of_values(post, customer):
+    _ingest(
+        str(customer.pk),
+        [
+            ("2026-01-01T10:00:00Z", {"gb": "1", "kind": "a"}),
+            ("2026-01-01T11:00:00Z", {"gb": "1", "kind": "a"}),
+            ("2026-01-02T10:00:00Z", {"gb": "2", "kind": "a"}),
+            ("2026-01-02T12:00:00Z", {"kind": "a"}),  # no value: not counted
+            ("2026-01-03T10:00:00Z", {"gb": "-2.5", "kind": "b"}),
+            ("2026-01-03T11:00:00Z", {"gb": "-0.5", "kind": "b"}),
+            ("2026-01-03T12:00:00Z", {"gb": "-0.5", "kind": "b"}),
+        ],
+    )
+    assert _value(
+        post,
+        customer,
+        "SELECT AVG(CAST(properties.gb AS DECIMAL)) AS value, properties.kind AS kind FROM events "
+        "GROUP BY properties.kind",
+    ) == [["a", Decimal("1.333333333333")], ["b", Decimal("-1.166666666667")]]
+    assert _value(
+        post, customer, "SELECT AVG(DISTINCT CAST(properties.gb AS DECIMAL)) AS value FROM events"
+    ) == [[Decimal("0")]]
+    # Over no values the average is NULL, as SUM is.
+    assert _value(
+        post,
+        customer,
+        "SELECT AVG(CAST(properties.gb AS DECIMAL)) FROM events",
+        starting_at=datetime(2026, 1, 20, tzinfo=UTC),
+    ) == [[None]]
+
+
+def test_an_integer_divided_by_an_integer_keeps_its_fraction(post, customer):
+    _ingest(str(customer.pk), [(f"2026-01-01T1{n}:00:00Z", {"n": "7"}) for n in range(7)])
+    assert _value(post, customer, "SELECT COUNT(*) / 2 AS value FROM events") == [[Decimal("3.5")]]
+    assert _value(
+        post, customer, "SELECT MAX(CAST(properties.n AS INT)) / 2 AS value FROM events"
+    ) == [[Decimal("3.5")]]
+    # A per-event quotient summed (hour by hour, it is additive): 7 x (7 / 3 = 2.333333333333).
+    assert _value(
+        post, customer, "SELECT SUM(CAST(properties.n AS INT) / 3) AS value FROM events"
+    ) == [[Decimal("16.333333333331")]]
+    # A literal fraction is exact on every engine (ClickHouse would read 0.1 as a Float64).
+    assert _value(
+        post, customer, "SELECT SUM(CAST(properties.n AS DECIMAL)) * 0.1 / 3 AS value FROM events"
+    ) == [[Decimal("1.633333333333")]]
+    assert _value(
+        post, customer, "SELECT SUM(CAST(properties.n AS DECIMAL)) * 1e1 / 4 AS value FROM events"
+    ) == [[Decimal("122.5")]]
+
+
+def test_a_group_key_holding_a_quotient_reads_alike_on_every_engine(post, customer):
+    _ingest(
+        str(customer.pk),
+        [(f"2026-01-01T1{index}:00:00Z", {"n": n}) for index, n in enumerate("1233")],
+    )
+    assert _value(
+        post,
+        customer,
+        "SELECT COUNT(*) AS value, CAST(properties.n AS INT) / 2 AS half FROM events GROUP BY half",
+    ) == [
+        ["0.500000000000", Decimal(1)],
+        ["1.000000000000", Decimal(1)],
+        ["1.500000000000", Decimal(2)],
+    ]
+
+
+def test_division_by_zero_is_null_and_no_usage(post, customer):
+    from catalog.models import BillableMetric
+
+    _ingest(
+        str(customer.pk),
+        [
+            ("2026-01-01T10:00:00Z", {"gb": "5", "zero": "0", "region": "eu"}),
+            ("2026-01-01T11:00:00Z", {"gb": "6", "zero": "2", "region": "us"}),
+        ],
+    )
+    sql = (
+        "SELECT SUM(CAST(properties.gb AS DECIMAL)) / SUM(CAST(properties.zero AS DECIMAL)) "
+        "AS value, properties.region AS region FROM events GROUP BY properties.region"
+    )
+    assert _value(post, customer, sql) == [["eu", None], ["us", Decimal("3")]]
+    metric = BillableMetric.objects.get(sql=sql)
+    assert sql_metric_usage(
+        metric=metric,
+        customer_ids=[str(customer.pk)],
+        starting_at=JAN,
+        ending_before=FEB,
+        group_keys=["region"],
+    ) == {("us",): Decimal("3")}
+
+
+def test_quotients_keep_12_places_rounded_half_even(post, customer):
+    _ingest(
+        str(customer.pk),
+        [
+            ("2026-01-01T10:00:00Z", {"n": "1", "case": "1"}),
+            ("2026-01-01T11:00:00Z", {"n": "3", "case": "3"}),
+            ("2026-01-01T12:00:00Z", {"n": "-3", "case": "-3"}),
+            ("2026-01-01T13:00:00Z", {"n": "5", "case": "5"}),
+            ("2026-01-01T14:00:00Z", {"n": "100000000000000000000", "case": "huge"}),
+        ],
+    )
+    by_case = dict(
+        _value(
+            post,
+            customer,
+            "SELECT SUM(CAST(properties.n AS DECIMAL)) / 2000000000000 AS value, "
+            "properties.case AS c FROM events WHERE properties.case <> 'huge' "
+            "GROUP BY properties.case",
+        )
+    )
+    # Ties at the 13th place go to the even 12th: 0.0000000000005 -> 0, 0.0000000000015 -> 2,
+    # -0.0000000000015 -> -2, 0.0000000000025 -> 2 (half up would give 3).
+    assert by_case == {
+        "1": Decimal("0"),
+        "3": Decimal("0.000000000002"),
+        "-3": Decimal("-0.000000000002"),
+        "5": Decimal("0.000000000002"),
+    }
+    assert _value(
+        post,
+        customer,
+        "SELECT SUM(CAST(properties.n AS DECIMAL)) / 3 AS value FROM events "
+        "WHERE properties.case = 'huge'",
+    ) == [[Decimal("33333333333333333333.333333333333")]]
+    assert _value(
+        post,
+        customer,
+        "SELECT SUM(CAST(properties.n AS DECIMAL)) / -3 AS value FROM events "
+        "WHERE properties.case = '1'",
+    ) == [[Decimal("-0.333333333333")]]
+
+
+def test_a_quotient_compares_as_a_number(post, customer):
+    _events(str(customer.pk))
+    # eu: (100 + 50 + 7) / 3 = 52.333333333333; us: 250.
+    assert _value(
+        post,
+        customer,
+        "SELECT COUNT(*) AS value, properties.region AS region FROM events "
+        "GROUP BY properties.region HAVING AVG(CAST(properties.tokens AS DECIMAL)) > 100",
+    ) == [["us", Decimal("1")]]
+    assert _value(
+        post,
+        customer,
+        "SELECT COUNT(*) AS value FROM events "
+        "WHERE CAST(properties.tokens AS DECIMAL) / 3 BETWEEN 16.6 AND 33.4",
+    ) == [[Decimal("2")]]  # 100 / 3 and 50 / 3 (not 250 / 3, not 7 / 3)
+
+
+def test_a_draft_prices_a_daily_average_once_rounded(post, customer):
+    from catalog.models import BillableMetric
+    from invoicing.models import Invoice
+    from invoicing.selectors import invoice_view
+    from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
+
+    metric = BillableMetric.objects.get(pk=_metric(post, DAILY_AVERAGE)["id"])
+    card = RateCardFactory()
+    RateFactory(
+        rate_card=card,
+        product=ProductFactory(name="Average storage", billable_metric=metric),
+        price=Decimal("300.3"),
+        starting_at=JAN,
+    )
+    post(
+        "/v1/contracts/create",
+        {"customer_id": str(customer.pk), "rate_card_id": str(card.pk), "starting_at": JAN},
+    )
+    _ingest(
+        str(customer.pk),
+        [
+            ("2026-01-01T10:00:00Z", {"gb": "2"}),
+            ("2026-01-02T10:00:00Z", {"gb": "3"}),
+            ("2026-01-03T10:00:00Z", {"gb": "5"}),
+        ],
+    )
+    draft = Invoice.objects.get(customer=customer, type="USAGE", start_timestamp=JAN)
+    read = invoice_view(invoice=draft, now=datetime(2026, 1, 7, tzinfo=UTC))
+    # 3.333333333333 x 300.3 = 1000.9999999998999 -> 1001 cents, rounded once per line.
+    assert [(line.name, line.quantity, line.total) for line in read.lines] == [
+        ("Average storage", Decimal("3.333333333333"), Decimal(1001))
+    ]
+    assert read.total == Decimal(1001)

@@ -512,7 +512,7 @@ class ClickHouseStore(EventStore):
 def _engine_reason(text: str) -> str:
     """ClickHouse's reason without its error code, the query it quotes and its stack."""
     text = text.split("DB::Exception:", 1)[-1].strip()
-    for cut in (" In scope ", ". (", "\n"):
+    for cut in (" In scope ", ". (", ": while executing", "\n"):
         text = text.split(cut, 1)[0]
     return text.strip().rstrip(".") + "."
 

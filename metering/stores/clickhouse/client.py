@@ -201,7 +201,8 @@ class HttpClient:
         return _exact_rows(raw)
 
     def command(self, sql: str) -> None:
-        self._client().raw_query(sql, fmt="TabSeparated", use_database=False)
+        # No FORMAT clause appended: CREATE FUNCTION's grammar has none.
+        self._client().raw_query(sql, fmt=None, use_database=False)
 
     def insert(self, table: str, lines: str) -> None:
         self._client().raw_insert(

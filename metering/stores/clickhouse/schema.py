@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .sql import SQL_METRIC_DIV
+
 _AGGREGATE_COLUMNS = """
     kind Enum8('event' = 1, 'aggregate' = 2, 'distinct' = 3),
     customer_id String,
@@ -151,6 +153,13 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version="0001_usage", tables=(USAGE,)),
     Migration(version="0002_duplicates", tables=(DUPLICATES,)),
+    # SQL metrics' division (a server-wide function, the same body for every database).
+    Migration(
+        version="0003_sql_metric_div",
+        statements=(
+            "CREATE OR REPLACE FUNCTION sql_metric_div{on_cluster} AS (a, b) -> " + SQL_METRIC_DIV,
+        ),
+    ),
 )
 
 LEDGER = "event_store_migrations"

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 
+from catalog.money import SQL_QUOTIENT_PLACES
+
 NO_METRIC = "00000000-0000-0000-0000-000000000000"
 EVENT_COLUMNS = (
     "transaction_id, customer_id, event_type, timestamp, properties, received_at, is_late, "
@@ -367,3 +369,37 @@ def hour_counts(database, *, bound, metric_id, customer_ids, starting_at, ending
         f"AND hour >= {bound(_stamp(first_hour), _DATETIME64)} "
         f"AND hour < {bound(_stamp(ending_before), _DATETIME64)} GROUP BY hour"
     )
+
+
+# SQL metrics' `/` and AVG (`metering.sql_metrics.functions`): the exact quotient rounded once, half
+# even, to SQL_QUOTIENT_PLACES, made a UDF by the migration 0003_sql_metric_div.
+_TEN = 10**SQL_QUOTIENT_PLACES
+
+
+def _sql_metric_div() -> str:
+    """The ClickHouse UDF's body: a = A / 10^30, b = B / 10^30 (Int256), so a / b = A / B;
+    q0, r0 = A div B; q, r = (r0 * 10^12) div B; q0 * 10^12 + q rounded half even by r."""
+    whole = "reinterpretAsInt256(toDecimal256({}, 30))"
+    big_b = "toInt256('1" + "0" * 64 + "')"
+    big_q = "toInt256('1" + "0" * 48 + "')"
+    a = whole.format("a")
+    divisor = whole.format("b")
+    b = (
+        f"nullIf({divisor} + throwIf(ifNull(abs({divisor}) >= {big_b}, 0), "
+        "'sql_metric_div: the divisor is 10^34 or more'), 0)"
+    )
+    q0 = (
+        f"(intDiv({a}, {b}) + throwIf(ifNull(abs(intDiv({a}, {b})) >= {big_q}, 0), "
+        "'sql_metric_div: the quotient is 10^48 or more'))"
+    )
+    m = f"(({a} % {b}) * {_TEN})"
+    q = f"({q0} * {_TEN} + intDiv({m}, {b}))"
+    r = f"({m} % {b})"
+    half = f"(2 * abs({r}) > abs({b}) OR (2 * abs({r}) = abs({b}) AND {q} % 2 != 0))"
+    return (
+        f"reinterpret({q} + if({half}, sign({a}) * sign({b}), 0), "
+        f"'Decimal(76, {SQL_QUOTIENT_PLACES})')"
+    )
+
+
+SQL_METRIC_DIV = _sql_metric_div()
