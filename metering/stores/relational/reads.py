@@ -1,5 +1,5 @@
-"""Usage and event reads of the relational store: the hourly pre-aggregates (`MetricAggregate`,
-`MetricDistinctValue`), never raw events, for usage; the event tables for the rest.
+"""Usage reads of the relational store: the pre-aggregates (`MetricAggregate`,
+`MetricDistinctValue`), never raw events (the event reads are in `events.py`).
 
 Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
 greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole
@@ -18,20 +18,14 @@ from decimal import Decimal
 from itertools import pairwise
 
 from django.db import connection
-from django.db.models import Count, Max, Sum
+from django.db.models import Sum
 from django.db.models.functions import TruncDate
 
 from catalog.models import BillableMetric
 
 from ...definitions import EXACT
-from ...models import (
-    DuplicateEvent,
-    ExactDecimalField,
-    MetricAggregate,
-    MetricDistinctValue,
-    UsageEvent,
-)
-from ..base import CustomerIdActivity, Group, GroupUsage, StoredEvent, customer_slots
+from ...models import ExactDecimalField, MetricAggregate, MetricDistinctValue
+from ..base import Group, GroupUsage, customer_slots
 from .ingest import _q
 
 
@@ -345,100 +339,3 @@ def daily_usage(metric_ids, customer_ids, starting_at, ending_before) -> list[tu
         (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
         for r in rows
     ]
-
-
-# --- Events -----------------------------------------------------------------------------------------
-
-
-def events_between(customer_ids, starting_at, ending_before, event_types):
-    events = UsageEvent.objects.filter(
-        customer_id__in=list(customer_ids),
-        timestamp__gte=starting_at,
-        timestamp__lt=ending_before,
-    )
-    if event_types:
-        events = events.filter(event_type__in=list(event_types))
-    rows = events.order_by("timestamp", "received_at", "id").values_list("event_type", "properties")
-    for event_type, properties in rows.iterator(chunk_size=5000):
-        yield event_type, properties or {}
-
-
-def _stored(event, duplicate: bool) -> StoredEvent:
-    return StoredEvent(
-        id=event.id,
-        transaction_id=event.transaction_id,
-        customer_id=event.customer_id,
-        event_type=event.event_type,
-        timestamp=event.timestamp,
-        properties=event.properties or {},
-        received_at=event.received_at,
-        is_duplicate=duplicate,
-        is_late=getattr(event, "is_late", False),
-    )
-
-
-def events_by_transaction(transaction_ids, since) -> list[StoredEvent]:
-    found = []
-    for model, duplicate in ((UsageEvent, False), (DuplicateEvent, True)):
-        for event in model.objects.filter(
-            transaction_id__in=list(transaction_ids), received_at__gte=since
-        ).order_by("received_at", "id"):
-            found.append(_stored(event, duplicate))
-    return found
-
-
-def late_event_count(customer_ids) -> int:
-    return UsageEvent.objects.filter(customer_id__in=list(customer_ids), is_late=True).count()
-
-
-def event_customer_ids() -> list[str]:
-    """Every customer_id events were sent under: a recursive CTE stepping through the index to the
-    next greater id (PostgreSQL has no skip scan of its own; SQLite runs the same query), one
-    probe per id rather than a read of every event."""
-    table = _q(UsageEvent)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH RECURSIVE ids(customer_id) AS (
-                SELECT MIN(customer_id) FROM {table}
-                UNION ALL
-                SELECT (SELECT MIN(e.customer_id) FROM {table} e
-                        WHERE e.customer_id > ids.customer_id)
-                FROM ids WHERE ids.customer_id IS NOT NULL
-            )
-            SELECT customer_id FROM ids WHERE customer_id IS NOT NULL
-            """
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def customer_id_activity(customer_ids, since) -> list[CustomerIdActivity]:
-    ids = sorted(customer_ids)
-    found = []
-    for start in range(0, len(ids), 500):
-        for row in (
-            UsageEvent.objects.filter(
-                customer_id__in=ids[start : start + 500], received_at__gte=since
-            )
-            .order_by()
-            .values("customer_id")
-            .annotate(events=Count("id"), last=Max("timestamp"))
-        ):
-            found.append(CustomerIdActivity(row["customer_id"], row["events"], row["last"]))
-    return found
-
-
-def recent_events(customer_ids, transaction_id, event_type, before, limit) -> list[StoredEvent]:
-    events = UsageEvent.objects.all()
-    if customer_ids is not None:
-        events = events.filter(customer_id__in=list(customer_ids))
-    if transaction_id:
-        events = events.filter(transaction_id=transaction_id)
-    if event_type:
-        events = events.filter(event_type=event_type)
-    if before is not None:
-        moment, tx = before
-        events = events.filter(timestamp__lte=moment).exclude(
-            timestamp=moment, transaction_id__gte=tx
-        )
-    return [_stored(e, False) for e in events.order_by("-timestamp", "-transaction_id")[:limit]]
