@@ -243,8 +243,10 @@ def contract_for(card, tag: str):
 
 def postgres_events(metric, customer_id: str, *, events: int, users: int, by_user: bool) -> None:
     """`events` events in March (user g % users on model user % 50) and the relational store's
-    hourly pre-aggregates of them."""
+    pre-aggregates of them (hourly, daily and monthly)."""
     from django.db import connection
+
+    from metering.stores.relational.rollups import rollups_rebuild
 
     group = "'{\"model_name\":\"' || (properties ->> 'model_name')"
     group += (
@@ -285,6 +287,8 @@ def postgres_events(metric, customer_id: str, *, events: int, users: int, by_use
             """,
             {"metric": metric.id, "customer": customer_id},
         )
+    # The day and month rows beside the hourly ones, as the ingest statement writes them.
+    rollups_rebuild(metric_id=metric.id, customer_ids=[customer_id])
     connection.close()
 
 
@@ -397,6 +401,7 @@ def reads(chdb_url: str, *, events: int, cases: list[int]) -> None:
         ch_setup = time.perf_counter() - began
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE metering_metricaggregate")
+            cursor.execute("ANALYZE metering_metricrollup")
         log(
             f"draft {label}: {events:,} events written in SQL "
             f"(PostgreSQL {pg_setup:.1f} s, chdb {ch_setup:.1f} s)"

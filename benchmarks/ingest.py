@@ -411,6 +411,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     from customers.models import Customer
     from metering.selectors import metric_usage_by_group, metric_usage_by_segment
     from metering.stores.relational.reads import fetch_range_rows
+    from metering.stores.relational.rollups import rollups_rebuild
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     end = datetime(2026, 2, 1, tzinfo=UTC)
@@ -453,6 +454,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
             {"metric": metric.id, "customer": str(customer.id)},
         )
         rows = cursor.rowcount
+        rollups_rebuild(metric_id=metric.id, customer_ids=[str(customer.id)])
         cursor.execute(
             "SELECT SUM((properties ->> 'tokens')::numeric) FROM metering_usageevent "
             "WHERE customer_id = %s",
@@ -462,6 +464,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     # Settle the tables (visibility map, statistics) so autovacuum does not run during the timing.
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE metering_metricaggregate")
+        cursor.execute("VACUUM ANALYZE metering_metricrollup")
         cursor.execute("VACUUM ANALYZE metering_usageevent")
     log(f"selector: {rows:,} hourly aggregate rows over {GROUPS} group values")
 
