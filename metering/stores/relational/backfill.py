@@ -30,8 +30,9 @@ from ...definitions import CompiledMetric
 from ...models import MetricAggregate, MetricDistinctValue, UsageEvent
 from ..base import Progress
 from ..partials import Partial
+from ..tiers import period_start
 from .ingest import _q, aggregates_merge_sqlite
-from .rollups import period_start, rollups_rebuild
+from .rollups import rollups_rebuild
 
 
 def _lock_events() -> None:

@@ -300,7 +300,7 @@ def aggregates_merge_sqlite(cursor, rows, *, rollups: bool = True) -> None:
     rows: (metric_id, customer_id, hour, group_values, value, distinct, timestamp, transaction_id).
     Must run inside the write transaction.
     """
-    from .rollups import GRAINS, period_start
+    from ..tiers import GRAINS, period_start
 
     stamp = _sqlite_text
     metric_hex: dict = {}

@@ -27,8 +27,8 @@ from catalog.models import BillableMetric
 from ...definitions import EXACT
 from ...models import ExactDecimalField, MetricAggregate, MetricDistinctValue, MetricRollup
 from ..base import Group, GroupUsage, customer_slots
+from ..tiers import GRAINS, cover
 from .ingest import _q
-from .rollups import GRAINS, cover
 
 
 def usage_by_segment(
