@@ -14,8 +14,8 @@ Both on one throw-away PostgreSQL database (contracts and invoices always live t
    engine's; then CPU per event in flushes of 100, 1,000 and 10,000 events (what a server's
    asynchronous inserts gather), and bytes per event on disk on both stores.
 3. Draft reads through `GET /v1/customers/{id}/invoices/{invoice_id}`, each store in turn, 1,000,000
-   events in the month per customer (written in SQL on both stores: events and their hourly
-   pre-aggregates): 50 pricing group values (no presentation key), then a presentation key
+   events in the month per customer (written in SQL on both stores: events and their hourly,
+   daily and monthly pre-aggregates): 50 pricing group values (no presentation key), then a presentation key
    (`user_id`, each user on one of 50 models) with 1,000 / 10,000 / 70,000 users = lines. p50,
    and the plan each store runs for the 10,000-line read.
 
@@ -293,7 +293,8 @@ def postgres_events(metric, customer_id: str, *, events: int, users: int, by_use
 
 
 def chdb_events(store, metric, customer_id: str, *, events: int, users: int, by_user: bool):
-    """The same events and pre-aggregates in the ClickHouse store's `usage` table."""
+    """The same events and pre-aggregates (hourly, daily, monthly) in the ClickHouse store's
+    `usage` table."""
     from metering.stores.clickhouse import sql
 
     database = store.database
@@ -335,6 +336,10 @@ def chdb_events(store, metric, customer_id: str, *, events: int, users: int, by_
               FROM {database}.usage WHERE customer_id = {customer} AND kind = 'event')
         GROUP BY customer_id, hour, grp
         """
+    )
+    # The day and month rows beside the hourly ones, as the store's INSERT writes them.
+    store.client.command(
+        sql.rollups_insert(database, f"customer_id = {customer} AND metric_id = '{metric.id}'")
     )
 
 
