@@ -445,14 +445,11 @@ def reads(chdb_url: str, *, events: int, cases: list[int]) -> None:
 
 def plans(chdb, metric, customer_id: str) -> None:
     from metering.stores.clickhouse import sql
-    from metering.stores.relational.reads import fetch_range_rows
+    from metering.stores.relational.reads import fetch_range_rows, usage_rows_sql
 
-    found = fetch_range_rows(
-        "EXPLAIN (ANALYZE, BUFFERS) SELECT group_values, SUM(value_sum) "
-        "FROM metering_metricaggregate WHERE metric_id = %(metric)s "
-        "AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s GROUP BY 1",
-        {"metric": metric.id, "ids": [customer_id], "start": PERIOD_START, "end": PERIOD_END},
-    )
+    # The read the store runs for the month (its month rows; hourly rows only at edges).
+    query, params = usage_rows_sql(metric, [customer_id], [PERIOD_START, PERIOD_END])
+    found = fetch_range_rows(f"EXPLAIN (ANALYZE, BUFFERS) {query}", params)
     log(
         "plan PostgreSQL (10,000 lines): "
         + " | ".join(
