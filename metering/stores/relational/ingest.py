@@ -51,6 +51,7 @@ from ...validation import MAX_AGE, Event
 from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags, late_sql_of
 from ..marks import usage_marks_add
 from ..partials import Partial, contributions
+from ..tiers import GRAINS, period_start
 from .sql import INGEST_SQL, LATE_FROM_FLAGS
 
 
@@ -300,8 +301,6 @@ def aggregates_merge_sqlite(cursor, rows, *, rollups: bool = True) -> None:
     rows: (metric_id, customer_id, hour, group_values, value, distinct, timestamp, transaction_id).
     Must run inside the write transaction.
     """
-    from ..tiers import GRAINS, period_start
-
     stamp = _sqlite_text
     metric_hex: dict = {}
     partials: dict[tuple, Partial] = {}

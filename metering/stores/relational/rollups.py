@@ -18,6 +18,7 @@ from django.db import connection
 from ...models import MetricAggregate, MetricRollup
 from ..partials import Partial
 from ..tiers import GRAINS, period_ceiling, period_start
+from .ingest import rollup_rows_write_sqlite
 
 
 def rollups_rebuild(
@@ -31,32 +32,26 @@ def rollups_rebuild(
     (every month without a range), for one metric or all, some customer ids or all, from the
     hourly rows. Run it inside the transaction that changed those hourly rows other than by
     ingesting (the ingest statement keeps both tiers in step itself)."""
-    conditions, params = [], {}
+    rollups, hourly = MetricRollup.objects.all(), MetricAggregate.objects.all()
+    conditions, params = ["TRUE"], {}
     if metric_id is not None:
+        rollups, hourly = rollups.filter(metric_id=metric_id), hourly.filter(metric_id=metric_id)
         conditions.append("metric_id = %(metric)s")
         params["metric"] = metric_id
     if customer_ids is not None:
-        conditions.append("customer_id = ANY(%(ids)s)")
-        params["ids"] = list(customer_ids)
-    if starting_at is not None:
-        conditions.append("{time} >= %(start)s AND {time} < %(end)s")
-        params["start"] = period_start("month", starting_at)
-        params["end"] = period_ceiling("month", ending_before)
-    rollups = MetricRollup.objects.all()
-    hourly = MetricAggregate.objects.all()
-    if metric_id is not None:
-        rollups, hourly = rollups.filter(metric_id=metric_id), hourly.filter(metric_id=metric_id)
-    if customer_ids is not None:
         ids = list(customer_ids)
         rollups, hourly = rollups.filter(customer_id__in=ids), hourly.filter(customer_id__in=ids)
+        conditions.append("customer_id = ANY(%(ids)s)")
+        params["ids"] = ids
     if starting_at is not None:
-        window = (params["start"], params["end"])
-        rollups = rollups.filter(period_start__gte=window[0], period_start__lt=window[1])
-        hourly = hourly.filter(hour__gte=window[0], hour__lt=window[1])
+        start = params["start"] = period_start("month", starting_at)
+        end = params["end"] = period_ceiling("month", ending_before)
+        rollups = rollups.filter(period_start__gte=start, period_start__lt=end)
+        hourly = hourly.filter(hour__gte=start, hour__lt=end)
+        conditions.append("hour >= %(start)s AND hour < %(end)s")
     rollups.delete()
     if connection.vendor == "postgresql":
-        where = " AND ".join(conditions).format(time="hour") or "TRUE"
-        _insert_postgresql(where, params)
+        _insert_postgresql(" AND ".join(conditions), params)
     else:
         _insert_sqlite(hourly)
 
@@ -82,8 +77,6 @@ def _insert_postgresql(where: str, params: dict) -> None:
 
 def _insert_sqlite(hourly) -> None:
     """SQLite has no exact decimal arithmetic: the hourly rows are merged in Python."""
-    from .ingest import rollup_rows_write_sqlite
-
     partials: dict[tuple, Partial] = {}
     rows = hourly.values_list(
         "metric_id",
