@@ -8,7 +8,8 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
   CTEs insert the dedup rows with `ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING`, join the
   events and their per-metric contributions (computed in Python) to what was returned, insert the
   events, log the duplicates, and upsert `MetricAggregate` (`sum = sum + excluded.sum`,
-  `GREATEST`, latest by (timestamp, transaction id)) and `MetricDistinctValue`. Rows are grouped
+  `GREATEST`, latest by (timestamp, transaction id)), its day and month rows (`MetricRollup`,
+  the same merge) and `MetricDistinctValue`. Rows are grouped
   and sorted by key so that concurrent batches lock in the same order; a deadlock is retried.
   The statement also compares the metric-definitions signature it was computed with and writes
   nothing if a metric was created since (the batch is then recomputed and sent again): this is

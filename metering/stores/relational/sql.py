@@ -10,7 +10,9 @@ y: event type, s: timestamp, p: properties, l: is late (as the Python hook answe
 occurrence in the batch}; `contributions` a JSON array of
 {t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
 d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
-contributions were computed with (nothing is written if it no longer holds).
+contributions were computed with (nothing is written if it no longer holds). The batch's
+per-hour rows (`h`) are upserted into the hourly table (`agg`) and, added up per UTC day and
+calendar month, into the day and month tier (`roll`, `metering.stores.tiers`).
 
 It answers (signature held, new transaction ids, woke): `woke` is true when the batch marked a
 customer with new usage (`{mark}`) while no mark existed before it (every sub-statement sees the
