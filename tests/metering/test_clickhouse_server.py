@@ -129,8 +129,8 @@ def test_a_server_without_the_schema_is_refused_until_migrated(server):
     with pytest.raises(EventStoreError) as refused:
         ClickHouseStore(empty)
     assert str(refused.value) == (
-        "The ClickHouse event store lacks migrations 0001_usage, 0002_duplicates: run "
-        "`python manage.py migrate_event_store` first."
+        "The ClickHouse event store lacks migrations 0001_usage, 0002_duplicates, "
+        "0003_day_month_rows: run `python manage.py migrate_event_store` first."
     )
 
     call_command("migrate_event_store", "--url", empty)
