@@ -45,6 +45,7 @@ if os.environ.get(CHILD):
     from invoicing.models import Invoice
     from invoicing.services import invoice_finalize
     from metering.models import MetricAggregate
+    from metering.stores.relational.rollups import rollups_rebuild
 
 
 def log(message: str) -> None:
@@ -108,6 +109,7 @@ def pdf_benchmark(runs: int = 10) -> None:
         )
         for index in range(200)
     )
+    rollups_rebuild(metric_id=metric.id)
     invoice = Invoice.objects.get(contract=contract, start_timestamp=PERIOD_START)
     invoice = invoice_finalize(invoice=invoice, now=PERIOD_END + timedelta(days=2)).invoice
     log(f"   invoice {invoice.number}: {invoice.line_items.count()} lines, total {invoice.total}")

@@ -14,8 +14,8 @@ Both on one throw-away PostgreSQL database (contracts and invoices always live t
    engine's; then CPU per event in flushes of 100, 1,000 and 10,000 events (what a server's
    asynchronous inserts gather), and bytes per event on disk on both stores.
 3. Draft reads through `GET /v1/customers/{id}/invoices/{invoice_id}`, each store in turn, 1,000,000
-   events in the month per customer (written in SQL on both stores: events and their hourly
-   pre-aggregates): 50 pricing group values (no presentation key), then a presentation key
+   events in the month per customer (written in SQL on both stores: events and their hourly,
+   daily and monthly pre-aggregates): 50 pricing group values (no presentation key), then a presentation key
    (`user_id`, each user on one of 50 models) with 1,000 / 10,000 / 70,000 users = lines. p50,
    and the plan each store runs for the 10,000-line read.
 
@@ -243,8 +243,10 @@ def contract_for(card, tag: str):
 
 def postgres_events(metric, customer_id: str, *, events: int, users: int, by_user: bool) -> None:
     """`events` events in March (user g % users on model user % 50) and the relational store's
-    hourly pre-aggregates of them."""
+    pre-aggregates of them (hourly, daily and monthly)."""
     from django.db import connection
+
+    from metering.stores.relational.rollups import rollups_rebuild
 
     group = "'{\"model_name\":\"' || (properties ->> 'model_name')"
     group += (
@@ -285,11 +287,14 @@ def postgres_events(metric, customer_id: str, *, events: int, users: int, by_use
             """,
             {"metric": metric.id, "customer": customer_id},
         )
+    # The day and month rows beside the hourly ones, as the ingest statement writes them.
+    rollups_rebuild(metric_id=metric.id, customer_ids=[customer_id])
     connection.close()
 
 
 def chdb_events(store, metric, customer_id: str, *, events: int, users: int, by_user: bool):
-    """The same events and pre-aggregates in the ClickHouse store's `usage` table."""
+    """The same events and pre-aggregates (hourly, daily, monthly) in the ClickHouse store's
+    `usage` table."""
     from metering.stores.clickhouse import sql
 
     database = store.database
@@ -331,6 +336,10 @@ def chdb_events(store, metric, customer_id: str, *, events: int, users: int, by_
               FROM {database}.usage WHERE customer_id = {customer} AND kind = 'event')
         GROUP BY customer_id, hour, grp
         """
+    )
+    # The day and month rows beside the hourly ones, as the store's INSERT writes them.
+    store.client.command(
+        sql.rollups_insert(database, f"customer_id = {customer} AND metric_id = '{metric.id}'")
     )
 
 
@@ -397,6 +406,7 @@ def reads(chdb_url: str, *, events: int, cases: list[int]) -> None:
         ch_setup = time.perf_counter() - began
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE metering_metricaggregate")
+            cursor.execute("ANALYZE metering_metricrollup")
         log(
             f"draft {label}: {events:,} events written in SQL "
             f"(PostgreSQL {pg_setup:.1f} s, chdb {ch_setup:.1f} s)"
@@ -435,14 +445,11 @@ def reads(chdb_url: str, *, events: int, cases: list[int]) -> None:
 
 def plans(chdb, metric, customer_id: str) -> None:
     from metering.stores.clickhouse import sql
-    from metering.stores.relational.reads import fetch_range_rows
+    from metering.stores.relational.reads import fetch_range_rows, usage_rows_sql
 
-    found = fetch_range_rows(
-        "EXPLAIN (ANALYZE, BUFFERS) SELECT group_values, SUM(value_sum) "
-        "FROM metering_metricaggregate WHERE metric_id = %(metric)s "
-        "AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s GROUP BY 1",
-        {"metric": metric.id, "ids": [customer_id], "start": PERIOD_START, "end": PERIOD_END},
-    )
+    # The read the store runs for the month (its month rows; hourly rows only at edges).
+    query, params = usage_rows_sql(metric, [customer_id], [PERIOD_START, PERIOD_END])
+    found = fetch_range_rows(f"EXPLAIN (ANALYZE, BUFFERS) {query}", params)
     log(
         "plan PostgreSQL (10,000 lines): "
         + " | ".join(

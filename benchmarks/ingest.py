@@ -157,9 +157,10 @@ def http_client(args) -> dict:
 def sql_client(args) -> dict:
     import psycopg
 
-    dsn, worker, count, now, prefix, signature, metric_id, sql = args
+    dsn, worker, count, now, prefix, signature, metric_id, (sql, names) = args
     connection = psycopg.connect(dsn, autocommit=True)
     connection.execute("SET TIME ZONE 'UTC'")
+    cursor = psycopg.RawCursor(connection)
     # Parameters are built before the clock starts (as the HTTP clients build their bodies).
     batches = []
     for events in _batches(worker, count, now, prefix):
@@ -207,18 +208,15 @@ def sql_client(args) -> dict:
     for events_json, contributions in batches:
         sent = time.perf_counter()
         received = datetime.now(UTC)
-        connection.execute(
-            sql,
-            {
-                "events": events_json,
-                "contributions": contributions,
-                "now": received,
-                "expired_before": received - timedelta(days=34),
-                "metric_count": signature[0],
-                "metric_newest": signature[1],
-            },
-            prepare=True,
-        )
+        params = {
+            "events": events_json,
+            "contributions": contributions,
+            "now": received,
+            "expired_before": received - timedelta(days=34),
+            "metric_count": signature[0],
+            "metric_newest": signature[1],
+        }
+        cursor.execute(sql, [params[name] for name in names], prepare=True)
         latencies.append(time.perf_counter() - sent)
     finished = time.perf_counter()
     cpu = time.process_time() - cpu
@@ -377,19 +375,19 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     from metering.definitions import definitions_signature
     from metering.services import late_event_check
     from metering.stores.base import late_sql_of
-    from metering.stores.relational.ingest import postgresql_statement
+    from metering.stores.relational.ingest import postgresql_native_statement
 
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE metering_usageevent, metering_ingestedtransaction, "
-            "metering_metricaggregate, metering_metricdistinctvalue, metering_duplicateevent, "
-            "metering_usagemark"
+            "metering_metricaggregate, metering_metricrollup, metering_metricdistinctvalue, "
+            "metering_duplicateevent, metering_usagemark"
         )
     signature = definitions_signature()
     connection.close()
     # The statement the product runs, the late-event rule included (invoicing's hook runs inside
     # it), with this database's table names.
-    sql = postgresql_statement(late_sql_of(late_event_check()))
+    sql = postgresql_native_statement(late_sql_of(late_event_check()))
     dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     batches = _split(events // BATCH, clients)
     log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")
@@ -413,6 +411,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     from customers.models import Customer
     from metering.selectors import metric_usage_by_group, metric_usage_by_segment
     from metering.stores.relational.reads import fetch_range_rows
+    from metering.stores.relational.rollups import rollups_rebuild
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     end = datetime(2026, 2, 1, tzinfo=UTC)
@@ -455,6 +454,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
             {"metric": metric.id, "customer": str(customer.id)},
         )
         rows = cursor.rowcount
+        rollups_rebuild(metric_id=metric.id, customer_ids=[str(customer.id)])
         cursor.execute(
             "SELECT SUM((properties ->> 'tokens')::numeric) FROM metering_usageevent "
             "WHERE customer_id = %s",
@@ -464,6 +464,7 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
     # Settle the tables (visibility map, statistics) so autovacuum does not run during the timing.
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE metering_metricaggregate")
+        cursor.execute("VACUUM ANALYZE metering_metricrollup")
         cursor.execute("VACUUM ANALYZE metering_usageevent")
     log(f"selector: {rows:,} hourly aggregate rows over {GROUPS} group values")
 

@@ -43,6 +43,7 @@ if os.environ.get(CHILD):
     from customers.models import Contract, Customer
     from invoicing.models import Invoice
     from invoicing.services import contracts_drafts_ensure, invoices_finalize_due
+    from metering.stores.relational.rollups import rollups_rebuild
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
 PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
@@ -141,6 +142,7 @@ def events_insert(metric: BillableMetric, tag: str, per_customer: int, groups: i
             """,
             {"metric": metric.id, "like": f"bench-{tag}-%"},
         )
+        rollups_rebuild(metric_id=metric.id)
         cursor.execute("ANALYZE")
     return inserted
 

@@ -41,6 +41,7 @@ def build_world():
     from customers.models import BillingProviderConfiguration, Contract, Customer
     from invoicing.models import Invoice, InvoiceLineItem
     from metering.models import MetricAggregate
+    from metering.stores.relational.rollups import rollups_rebuild
     from payments.models import BillingProviderConnection, InvoicePayment
 
     usd = PricingUnit.usd_cents()
@@ -132,6 +133,7 @@ def build_world():
         for region in range(3)
     ]
     MetricAggregate.objects.bulk_create(aggregates, batch_size=5000)
+    rollups_rebuild(metric_id=metric.id)
     BillingProviderConnection.objects.create(
         secret_key="sk_test_benchmark0000", webhook_secret="whsec_benchmark"
     )

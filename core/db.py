@@ -19,16 +19,19 @@ _ONLY_WHEN_ASKED = 2**31 - 1
 
 
 @contextmanager
-def hot_cursor() -> Iterator:
+def hot_cursor(*, native: bool = False) -> Iterator:
     """A psycopg cursor on Django's PostgreSQL connection; errors become Django's (and a broken
-    connection is marked for replacement), as with `connection.cursor()`."""
+    connection is marked for replacement), as with `connection.cursor()`. With `native`, a
+    `RawCursor`: PostgreSQL's own `$1` placeholders and a sequence of parameters, the statement
+    sent as is (psycopg parses the `%(name)s` of a statement over 4,096 bytes on every execute)."""
     import psycopg
 
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:
         raw.prepare_threshold = _ONLY_WHEN_ASKED
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+    kind = psycopg.RawCursor if native else psycopg.Cursor
+    with connection.wrap_database_errors, kind(raw) as cursor:
         yield cursor
 
 

@@ -22,9 +22,8 @@ from customers.models import Contract, Customer
 from invoicing.models import Invoice
 from invoicing.rating import Usage, group_values
 from invoicing.selectors import RatingPreload, customer_event_ids, invoice_view
-from metering.models import MetricAggregate, MetricDistinctValue, UsageEvent
 from metering.selectors import events_roll_back
-from metering.services import IngestError, usage_events_ingest
+from metering.services import IngestError, stored_usage_forget, usage_events_ingest
 
 from .services import _freeze
 
@@ -100,21 +99,14 @@ def customer_events_preview(
 
 def _replace(customer, drafts, batch, now) -> None:
     """Leave only the preview events' usage in the drafts' periods: drop the stored events and
-    hourly aggregates there (the preview's own too) and store the preview events once more."""
+    pre-aggregates there (the preview's own too) and store the preview events once more."""
     ids = customer_event_ids(customer=customer)
     for draft in drafts:
-        UsageEvent.objects.filter(
-            customer_id__in=ids,
-            timestamp__gte=draft.start_timestamp,
-            timestamp__lt=draft.end_timestamp,
-        ).delete()
-        window = {
-            "customer_id__in": ids,
-            "hour__gte": draft.start_timestamp.replace(minute=0, second=0, microsecond=0),
-            "hour__lt": draft.end_timestamp,
-        }
-        MetricAggregate.objects.filter(**window).delete()
-        MetricDistinctValue.objects.filter(**window).delete()
+        stored_usage_forget(
+            customer_ids=ids,
+            starting_at=draft.start_timestamp,
+            ending_before=draft.end_timestamp,
+        )
     renamed = [{**event, "transaction_id": f"{event['transaction_id']}-again"} for event in batch]
     usage_events_ingest(events=renamed, now=now)
 

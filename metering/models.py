@@ -15,6 +15,8 @@ PostgreSQL, see `metering.ingest`):
   max and latest value of the events the metric matches. `group_values` is the canonical JSON of
   the event's values for the UNION of the metric's group keys, so any key set of the metric rolls
   up from it exactly.
+- `MetricRollup`: the same numbers per whole UTC day and calendar month (`grain`), written beside
+  the hourly row, so a month's read adds ~30 (or 1) rows per group instead of ~720.
 - `MetricDistinctValue`: the distinct aggregation-key values per (metric, customer_id, hour,
   group values), so UNIQUE is `COUNT(DISTINCT value)` over the whole range, not a sum of hourly
   counts.
@@ -190,7 +192,23 @@ class DuplicateEvent(models.Model):
         return f"{self.transaction_id} (duplicate)"
 
 
-class MetricAggregate(models.Model):
+class AggregateNumbers(models.Model):
+    """What a pre-aggregate row holds about the events it covers (abstract): how many, the sum and
+    max of their numeric values (SUM, MAX), and the latest one's value, timestamp and transaction
+    id (LATEST; ties: the greater transaction id)."""
+
+    event_count = models.BigIntegerField(default=0)
+    value_sum = ExactDecimalField(null=True)
+    value_max = ExactDecimalField(null=True)
+    latest_value = ExactDecimalField(null=True)
+    latest_timestamp = models.DateTimeField(null=True)
+    latest_transaction_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class MetricAggregate(AggregateNumbers):
     """What one metric measured for one customer id, one UTC hour and one set of group values.
 
     `group_values` is canonical JSON (sorted keys, values as text) over the union of the metric's
@@ -212,18 +230,58 @@ class MetricAggregate(models.Model):
     customer_id = models.CharField(max_length=255)
     hour = models.DateTimeField()
     group_values = models.TextField()
-    event_count = models.BigIntegerField(default=0)
-    value_sum = ExactDecimalField(null=True)
-    value_max = ExactDecimalField(null=True)
-    latest_value = ExactDecimalField(null=True)
-    latest_timestamp = models.DateTimeField(null=True)
-    latest_transaction_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         ordering = ["metric_id", "customer_id", "hour"]
 
     def __str__(self) -> str:
         return f"{self.metric_id} {self.customer_id} {self.hour:%Y-%m-%d %H}h {self.group_values}"
+
+
+class MetricRollup(AggregateNumbers):
+    """The hourly pre-aggregates of one metric, customer id and set of group values added up over a
+    whole UTC day or calendar month (`grain`, starting at `period_start`): the coarser tier a long
+    window reads for the days (months) it covers whole, and the hourly rows only at its edges
+    (`metering.stores.relational.rollups`).
+
+    Written beside the hourly row by the same ingest statement, rebuilt from the hourly rows
+    wherever those are rebuilt (a metric's backfill, a draft preview); so it holds exactly what
+    its hours hold. COUNT, SUM, MAX and LATEST roll up exactly; UNIQUE does not (distinct values
+    are not additive) and is always read from `MetricDistinctValue`.
+    """
+
+    class Grain(models.TextChoices):
+        DAY = "day", "UTC day"
+        MONTH = "month", "UTC calendar month"
+
+    pk = models.CompositePrimaryKey(
+        "metric_id", "customer_id", "grain", "period_start", "group_values"
+    )
+    metric = models.ForeignKey(
+        BillableMetric,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    customer_id = models.CharField(max_length=255)
+    grain = models.CharField(max_length=5, choices=Grain.choices)
+    period_start = models.DateTimeField()
+    group_values = models.TextField()
+
+    class Meta:
+        ordering = ["metric_id", "customer_id", "grain", "period_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grain__in=["day", "month"]), name="metricrollup_grain_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric_id} {self.customer_id} {self.grain} {self.period_start:%Y-%m-%d} "
+            f"{self.group_values}"
+        )
 
 
 class MetricDistinctValue(models.Model):

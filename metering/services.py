@@ -32,6 +32,7 @@ __all__ = [
     "ingested_transactions_expire",
     "late_event_check",
     "metric_aggregates_backfill",
+    "stored_usage_forget",
     "usage_events_ingest",
     "usage_marks_take",
 ]
@@ -90,6 +91,29 @@ def metric_aggregates_backfill(*, metric: BillableMetric, progress: Progress | N
     ingestion runs; see the store's `metric_backfill`). Call it after the metric is committed.
     Returns the events matched."""
     return event_store().metric_backfill(metric=metric, progress=progress)
+
+
+def stored_usage_forget(
+    *, customer_ids: Sequence[str], starting_at: datetime, ending_before: datetime
+) -> None:
+    """Forget the events of these customer ids in [starting_at, ending_before) and their usage
+    (the hours the window touches; the day and month rows rebuilt from the hours left). The
+    relational store only: a draft preview does it inside a savepoint it rolls back."""
+    from .models import MetricAggregate, MetricDistinctValue, UsageEvent
+    from .stores.relational.rollups import rollups_rebuild
+
+    ids = list(customer_ids)
+    UsageEvent.objects.filter(
+        customer_id__in=ids, timestamp__gte=starting_at, timestamp__lt=ending_before
+    ).delete()
+    window = {
+        "customer_id__in": ids,
+        "hour__gte": starting_at.replace(minute=0, second=0, microsecond=0),
+        "hour__lt": ending_before,
+    }
+    MetricAggregate.objects.filter(**window).delete()
+    MetricDistinctValue.objects.filter(**window).delete()
+    rollups_rebuild(customer_ids=ids, starting_at=starting_at, ending_before=ending_before)
 
 
 def ingested_transactions_expire(*, now: datetime) -> int:

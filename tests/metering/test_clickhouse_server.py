@@ -130,7 +130,7 @@ def test_a_server_without_the_schema_is_refused_until_migrated(server):
         ClickHouseStore(empty)
     assert str(refused.value) == (
         "The ClickHouse event store lacks migrations 0001_usage, 0002_duplicates, "
-        "0003_sql_metric_div: run "
+        "0003_sql_metric_div, 0004_day_month_rows: run "
         "`python manage.py migrate_event_store` first."
     )
 

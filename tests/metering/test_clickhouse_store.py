@@ -244,7 +244,12 @@ def test_cluster_and_single_node_schemas_come_from_one_definition():
     single = dict(migrate.plan(database="metering", cluster=None))
     cluster = dict(migrate.plan(database="metering", cluster="events"))
 
-    assert list(single) == ["0001_usage", "0002_duplicates", "0003_sql_metric_div"]
+    assert list(single) == [
+        "0001_usage",
+        "0002_duplicates",
+        "0003_sql_metric_div",
+        "0004_day_month_rows",
+    ]
     assert list(cluster) == list(single)
     (usage,) = single["0001_usage"]
     assert "CREATE TABLE IF NOT EXISTS metering.usage (" in usage
@@ -266,6 +271,13 @@ def test_cluster_and_single_node_schemas_come_from_one_definition():
     assert single["0003_sql_metric_div"][0].startswith(
         "CREATE OR REPLACE FUNCTION sql_metric_div AS (a, b) -> reinterpret("
     )
+    alter, fill = single["0004_day_month_rows"]
+    assert alter.startswith("ALTER TABLE metering.usage MODIFY COLUMN kind Enum8(")
+    assert fill.startswith("INSERT INTO metering.usage (kind, ")
+    local_alter, distributed_alter, cluster_fill = cluster["0004_day_month_rows"]
+    assert local_alter.startswith("ALTER TABLE metering.usage_local ON CLUSTER events MODIFY")
+    assert distributed_alter.startswith("ALTER TABLE metering.usage ON CLUSTER events MODIFY")
+    assert cluster_fill == fill
 
 
 def test_migrate_event_store_plan_prints_the_cluster_ddl(capsys):
@@ -287,6 +299,7 @@ def test_migrate_event_store_applies_once_and_records_versions(chdb_store, capsy
         "0001_usage",
         "0002_duplicates",
         "0003_sql_metric_div",
+        "0004_day_month_rows",
     ]
     assert [m.version for m in migrate.pending(chdb_store.client)] == []
 

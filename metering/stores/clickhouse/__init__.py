@@ -60,6 +60,7 @@ from ..base import (
 )
 from ..marks import usage_marks_record
 from ..partials import Partial, contributions, hour_of
+from ..tiers import GRAINS, period_ceiling, period_start
 from . import guard, migrate, sql
 from .client import EventStoreBusy, EventStoreError, client_for
 from .numbers import value_from_parts, value_parts
@@ -266,7 +267,8 @@ class ClickHouseStore(EventStore):
         return measure_lines(rows)
 
     def metric_backfill(self, *, metric: BillableMetric, progress=None) -> int:
-        """Rebuild the metric's aggregate rows from the event rows, a UTC day at a time. Each day
+        """Rebuild the metric's aggregate rows from the event rows, a UTC day at a time, and each
+        calendar month's day and month rows from its hourly rows once its days are done. Each day
         holds the writer (and, across processes, every bucket): ingestion waits, and checks the
         metric definitions again once it goes on, so every event is counted either by the
         rebuild or by its own batch, never both, never neither."""
@@ -287,9 +289,16 @@ class ClickHouseStore(EventStore):
             chunks.append((moment, min(moment + timedelta(days=1), end)))
             moment += timedelta(days=1)
         matched_total = 0
+        pending = None
         for number, (chunk_start, chunk_end) in enumerate(chunks, start=1):
             with self._writer, self._guard.exclusive():
                 scanned, matched = self._rebuild(compiled, chunk_start, chunk_end)
+                pending = pending or chunk_start
+                following = chunks[number][0] if number < len(chunks) else None
+                if following is None or period_start("month", following) > chunk_start:
+                    # The month's hours are all rebuilt: its day and month rows follow.
+                    self._rebuild_rollups(str(compiled.id), pending, chunk_end)
+                    pending = None
             matched_total += matched
             if progress:
                 progress(
@@ -314,10 +323,20 @@ class ClickHouseStore(EventStore):
                 continue
             moment = _moment(timestamp)
             rows.append((metric.id, customer_id, hour_of(moment), *found, moment, transaction_id))
-        lines = measure_lines(rows)
+        lines = measure_lines(rows, rollups=False)
         if lines:
             self.client.insert("usage", "\n".join(lines))
         return len(events), len(rows)
+
+    def _rebuild_rollups(self, metric_id: str, start: datetime, end: datetime) -> None:
+        """The metric's day and month rows of the calendar months overlapping [start, end), again
+        from its hourly rows (held like a chunk: the hourly rows cannot change meanwhile)."""
+        start = period_start("month", start)
+        end = period_ceiling("month", end)
+        self.client.command(sql.forget_rollups(self.database, self.cluster, metric_id, start, end))
+        self.client.command(
+            sql.rollups_insert(self.database, sql.metric_window(metric_id, start, end))
+        )
 
     def expire(self, *, now: datetime) -> int:
         """Nothing to delete: lookups only look at the last 34 days, and dropped duplicates
@@ -531,27 +550,32 @@ def _stored(row) -> StoredEvent:
     )
 
 
-def measure_lines(rows) -> list[str]:
+def measure_lines(rows, *, rollups: bool = True) -> list[str]:
     """Aggregate and distinct rows (JSONEachRow) for contributions
     (metric id, customer id, hour, group values, value, distinct value, timestamp, transaction id),
-    added up per metric, customer id, hour and group values first."""
+    added up per metric, customer id, hour and group values first; with `rollups` also per UTC
+    day and calendar month (kinds `day`, `month`; a backfill rebuilds those from the hours)."""
     partials: dict[tuple, Partial] = {}
     distinct: set[tuple] = set()
     for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
         key = (str(metric_id), customer_id, _hour_stamp(hour), group)
-        partial = partials.get(key)
-        if partial is None:
-            partial = partials[key] = Partial()
-        partial.add(value, timestamp, tx)
+        periods = [("aggregate", key[2])]
+        if rollups:
+            periods += [(grain, _hour_stamp(period_start(grain, hour))) for grain in GRAINS]
+        for kind, start in periods:
+            partial = partials.get((kind, *key[:2], start, group))
+            if partial is None:
+                partial = partials[(kind, *key[:2], start, group)] = Partial()
+            partial.add(value, timestamp, tx)
         if distinct_value is not None:
             distinct.add((*key, distinct_value))
     lines = []
-    for (metric_id, customer_id, hour, group), partial in partials.items():
+    for (kind, metric_id, customer_id, start, group), partial in partials.items():
         row = {
-            "kind": "aggregate",
+            "kind": kind,
             "customer_id": customer_id,
             "metric_id": metric_id,
-            "hour": hour,
+            "hour": start,
             "group_values": group,
             "transaction_id": "",
             "received_at": EPOCH,

@@ -19,7 +19,10 @@ they add to the pre-aggregates are never separated.
   whether parts merged;
 - `distinct`: one distinct value of a UNIQUE metric per hour and group values (in the
   `transaction_id` column), `received_at` 0; merges fold repeated values, reads count
-  `uniqExact`.
+  `uniqExact`;
+- `day`, `month` (migration 0003): the `aggregate` rows added up per UTC day and calendar month
+  (`hour` holds the period's start), written by the same INSERT, folded and read the same way;
+  a read takes them for what a window covers whole (`metering.stores.tiers`).
 The `by_transaction` projection orders (transaction id, received at, customer id, hour) for the
 dedup lookups and events search.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .sql import SQL_METRIC_DIV
+from .sql import SQL_METRIC_DIV, rollups_insert
 
 _AGGREGATE_COLUMNS = """
     kind Enum8('event' = 1, 'aggregate' = 2, 'distinct' = 3),
@@ -107,6 +110,16 @@ class Table:
             f"{self.shard_key})",
         ]
 
+    def alter(self, clause: str, *, database: str, cluster: str | None) -> list[str]:
+        """ALTER TABLE ... `clause`: the table, or on a cluster its local tables then the
+        `Distributed` one (its columns follow theirs)."""
+        if cluster is None:
+            return [f"ALTER TABLE {database}.{self.name} {clause}"]
+        return [
+            f"ALTER TABLE {database}.{self.name}_local ON CLUSTER {cluster} {clause}",
+            f"ALTER TABLE {database}.{self.name} ON CLUSTER {cluster} {clause}",
+        ]
+
 
 USAGE = Table(
     name="usage",
@@ -139,12 +152,15 @@ DUPLICATES = Table(
 class Migration:
     version: str
     tables: tuple[Table, ...] = ()
+    alters: tuple[tuple[Table, str], ...] = ()  # (table, ALTER clause)
     statements: tuple[str, ...] = ()  # extra DDL, with {database} and {on_cluster} placeholders
 
     def sql(self, *, database: str, cluster: str | None) -> list[str]:
         found = []
         for table in self.tables:
             found += table.create(database=database, cluster=cluster)
+        for table, clause in self.alters:
+            found += table.alter(clause, database=database, cluster=cluster)
         on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
         found += [s.format(database=database, on_cluster=on_cluster) for s in self.statements]
         return found
@@ -159,6 +175,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements=(
             "CREATE OR REPLACE FUNCTION sql_metric_div{on_cluster} AS (a, b) -> " + SQL_METRIC_DIV,
         ),
+    ),
+    # The day and month tier (`metering.stores.tiers`): two more kinds of aggregate row, `hour`
+    # their period's start, written by the same INSERT as the hourly rows; filled here from the
+    # hourly rows already stored, so an upgraded store reads the same numbers.
+    Migration(
+        version="0004_day_month_rows",
+        alters=(
+            (
+                USAGE,
+                "MODIFY COLUMN kind Enum8('event' = 1, 'aggregate' = 2, 'distinct' = 3, "
+                "'day' = 4, 'month' = 5)",
+            ),
+        ),
+        statements=(rollups_insert("{database}", "1"),),
     ),
 )
 

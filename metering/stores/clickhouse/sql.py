@@ -15,6 +15,8 @@ from itertools import pairwise
 
 from catalog.money import SQL_QUOTIENT_PLACES
 
+from ..tiers import GRAINS, cover
+
 NO_METRIC = "00000000-0000-0000-0000-000000000000"
 EVENT_COLUMNS = (
     "transaction_id, customer_id, event_type, timestamp, properties, received_at, is_late, "
@@ -65,10 +67,18 @@ def _slots(bounds: Sequence[datetime], owners: dict[str, list[int]] | None) -> t
     return "slot", f" ARRAY JOIN map({pairs})[customer_id] AS slot"
 
 
-def _range(database, kind, metric_id, customer_ids, start, end, only=None, join="") -> str:
-    """The rows of one kind of a metric's customers and hours; `only` = (group key, values):
-    just the rows whose full group values carry one of `values` under that key; `join` an
-    ARRAY JOIN (`_slots`)."""
+def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
+    """The rows of a metric's customers in `spans`, [(kind, [(start, end), ...]), ...]: rows of
+    that kind whose hour (a day or month row's: its start) is inside one of its ranges; `only` =
+    (group key, values): just the rows whose full group values carry one of `values` under that
+    key; `join` an ARRAY JOIN (`_slots`)."""
+    kinds = " OR ".join(
+        f"(kind = '{kind}' AND ("
+        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
+        + "))"
+        for kind, ranges in spans
+        if ranges
+    )
     where = ""
     if only is not None:
         key, values = only
@@ -78,9 +88,12 @@ def _range(database, kind, metric_id, customer_ids, start, end, only=None, join=
         )
     return (
         f"FROM {database}.usage{join} WHERE customer_id IN {texts(customer_ids)} "
-        f"AND kind = '{kind}' AND metric_id = {text(metric_id)} "
-        f"AND hour >= {hour(start)} AND hour < {hour(end)}{where}"
+        f"AND metric_id = {text(metric_id)} AND ({kinds or '0'}){where}"
     )
+
+
+def _whole(kind: str, bounds: Sequence[datetime]) -> list:
+    return [(kind, [(bounds[0], bounds[-1])])]
 
 
 _MEASURES = {
@@ -92,12 +105,16 @@ _MEASURES = {
 
 
 def rolled_up(
-    database, aggregation, metric_id, customer_ids, bounds, only=None, owners=None
+    database, aggregation, metric_id, customer_ids, bounds, only=None, owners=None, grains=GRAINS
 ) -> str:
-    """(segment, group values JSON, measures...) for COUNT, SUM, MAX or LATEST; with `owners`
-    the customer's position instead of the segment (`_slots`)."""
+    """(segment, group values JSON, measures...) for COUNT, SUM, MAX or LATEST, from the day and
+    month rows of what each segment covers whole and the hourly rows of its edges
+    (`tiers.cover`; `grains=()`: hourly rows only); with `owners` the customer's position instead
+    of the segment (`_slots`)."""
     slot, join = _slots(bounds, owners)
-    rows = _range(database, "aggregate", metric_id, customer_ids, bounds[0], bounds[-1], only, join)
+    covered = cover(bounds, grains)
+    spans = [("aggregate", covered.hours), *covered.periods.items()]
+    rows = _range(database, spans, metric_id, customer_ids, only, join)
     return (
         f"SELECT {slot} AS segment, group_values, {_MEASURES[aggregation]} "
         f"{rows} "
@@ -122,7 +139,7 @@ def distinct_counts(
     """(segment, key values..., distinct values) for UNIQUE over each whole segment; with
     `owners` over the whole window per customer (`_slots`)."""
     slot, join = _slots(bounds, owners)
-    rows = _range(database, "distinct", metric_id, customer_ids, bounds[0], bounds[-1], only, join)
+    rows = _range(database, _whole("distinct", bounds), metric_id, customer_ids, only, join)
     return (
         f"SELECT {slot} AS segment{_group_columns(group_keys)}, "
         f"uniqExact(transaction_id) {rows} "
@@ -136,7 +153,7 @@ def distinct_first_seen(database, metric_id, customer_ids, bounds, group_keys) -
     return (
         f"SELECT {segment_of(bounds, 'first')} AS segment{names}, count() FROM ("
         f"SELECT min(hour) AS first{_group_columns(group_keys)}, transaction_id "
-        f"{_range(database, 'distinct', metric_id, customer_ids, bounds[0], bounds[-1])} "
+        f"{_range(database, _whole('distinct', bounds), metric_id, customer_ids)} "
         f"GROUP BY transaction_id{names}) GROUP BY segment{names}"
     )
 
@@ -228,6 +245,38 @@ def measured_rows(database, metric_id, start, end) -> str:
     return (
         f"SELECT count() FROM {database}.usage WHERE kind IN ('aggregate', 'distinct') "
         f"AND metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)}"
+    )
+
+
+def rollups_insert(database, where: str) -> str:
+    """Day and month rows (kind `day`, `month`; `hour` the period's start) from the hourly
+    aggregate rows the condition `where` selects, added up as merges and reads add them."""
+    period = "if(grain = 'day', toStartOfDay(hour), toDateTime(toStartOfMonth(hour), 'UTC'))"
+    return (
+        f"INSERT INTO {database}.usage (kind, customer_id, metric_id, hour, group_values, "
+        f"transaction_id, received_at, event_count, sum_int, sum_frac1, sum_frac2, sum_scale, "
+        f"max_value, latest) "
+        f"SELECT grain, customer_id, metric_id, {period} AS period, group_values, '', "
+        f"toDateTime64(0, 6, 'UTC'), sum(event_count), sum(sum_int), sum(sum_frac1), "
+        f"sum(sum_frac2), max(sum_scale), max(max_value), max(latest) "
+        f"FROM {database}.usage ARRAY JOIN ['day', 'month'] AS grain "
+        f"WHERE kind = 'aggregate' AND {where} "
+        f"GROUP BY grain, customer_id, metric_id, period, group_values"
+    )
+
+
+def metric_window(metric_id, start, end) -> str:
+    """The condition for a metric's rows in [start, end)."""
+    return f"metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)}"
+
+
+def forget_rollups(database, cluster, metric_id, start, end) -> str:
+    """Delete a metric's day and month rows starting in [start, end) (the backfill rebuilds them
+    from the hourly rows), waiting until every replica has applied it."""
+    table = f"{database}.usage_local ON CLUSTER {cluster}" if cluster else f"{database}.usage"
+    return (
+        f"ALTER TABLE {table} DELETE WHERE kind IN ('day', 'month') "
+        f"AND {metric_window(metric_id, start, end)} SETTINGS mutations_sync = 2"
     )
 
 

@@ -2,7 +2,8 @@
 the Django database, SQLite or PostgreSQL (`metering.models`).
 
 Ingestion is one prepared statement on PostgreSQL (`ingest.py`, `sql.py`), usage is read from the
-pre-aggregates (`reads.py`), a metric created after its events is backfilled (`backfill.py`).
+pre-aggregates (`reads.py`), events from the event tables (`events.py`), a metric created after its
+events is backfilled (`backfill.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.db import connection
 from ...models import DuplicateEvent, IngestedTransaction, MetricAggregate
 from ...validation import MAX_AGE
 from ..base import EventStore
-from . import backfill, reads
+from . import backfill, events, reads
 from .ingest import batch_store
 
 
@@ -46,10 +47,10 @@ class RelationalStore(EventStore):
         return reads.daily_usage(metric_ids, customer_ids, starting_at, ending_before)
 
     def events_between(self, *, customer_ids, starting_at, ending_before, event_types):
-        return reads.events_between(customer_ids, starting_at, ending_before, event_types)
+        return events.events_between(customer_ids, starting_at, ending_before, event_types)
 
     def events_by_transaction(self, *, transaction_ids, since):
-        return reads.events_by_transaction(transaction_ids, since)
+        return events.events_by_transaction(transaction_ids, since)
 
     def transaction_accepted_at(self, *, transaction_id, since):
         return (
@@ -61,18 +62,18 @@ class RelationalStore(EventStore):
         )
 
     def late_event_count(self, *, customer_ids) -> int:
-        return reads.late_event_count(customer_ids)
+        return events.late_event_count(customer_ids)
 
     def event_customer_ids(self):
-        return reads.event_customer_ids()
+        return events.event_customer_ids()
 
     def customer_id_activity(self, *, customer_ids, since):
-        return reads.customer_id_activity(customer_ids, since)
+        return events.customer_id_activity(customer_ids, since)
 
     def recent_events(
         self, *, customer_ids=None, transaction_id=None, event_type=None, before=None, limit=50
     ):
-        return reads.recent_events(customer_ids, transaction_id, event_type, before, limit)
+        return events.recent_events(customer_ids, transaction_id, event_type, before, limit)
 
     def sql_metric_rows(
         self, *, sql, by_hour, customer_ids, starting_at, ending_before, only=None, ranges=None

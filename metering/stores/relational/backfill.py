@@ -1,5 +1,6 @@
 """The relational store's backfill: rebuild one metric's pre-aggregates from the stored events (a
-metric created after its events).
+metric created after its events): the hourly rows chunk by chunk from the events, then the day and
+month rows of each calendar month from its hourly rows once its chunks are done (`rollups.py`).
 
 Idempotent: each chunk of time (a UTC day by default) is rebuilt from scratch (its aggregate rows
 deleted, then recomputed from the raw events) in its own transaction, so running it twice gives the
@@ -29,7 +30,9 @@ from ...definitions import CompiledMetric
 from ...models import MetricAggregate, MetricDistinctValue, UsageEvent
 from ..base import Progress
 from ..partials import Partial
+from ..tiers import period_start
 from .ingest import _q, aggregates_merge_sqlite
+from .rollups import rollups_rebuild
 
 
 def _lock_events() -> None:
@@ -74,15 +77,32 @@ def metric_aggregates_backfill(
         chunks.append((cursor_at, min(cursor_at + chunk, end)))
         cursor_at += chunk
     matched_total = 0
+    pending = None
     for number, (chunk_start, chunk_end) in enumerate(chunks, start=1):
         scanned, matched = _rebuild_chunk(compiled, chunk_start, chunk_end)
         matched_total += matched
+        pending = pending or chunk_start
+        following = chunks[number][0] if number < len(chunks) else None
+        if following is None or period_start("month", following) > chunk_start:
+            # The hours of a month are all rebuilt: its day and month rows follow from them.
+            _rebuild_rollups(compiled, pending, chunk_end)
+            pending = None
         if progress:
             progress(
                 f"{metric.name}: [{number}/{len(chunks)}] {chunk_start:%Y-%m-%d %H:%M} to "
                 f"{chunk_end:%Y-%m-%d %H:%M}: {scanned} events read, {matched} matched"
             )
     return matched_total
+
+
+def _rebuild_rollups(metric: CompiledMetric, start: datetime, end: datetime) -> None:
+    """Rebuild the metric's day and month rows of the calendar months overlapping [start, end)
+    from its hourly rows, under the same lock as a chunk (the hourly rows cannot change
+    meanwhile; an event ingested since its chunk was rebuilt is in the hourly rows, so counted
+    once; until then the month's day and month rows may be off, as its hours were mid-chunk)."""
+    with transaction.atomic():
+        _lock_events()
+        rollups_rebuild(starting_at=start, ending_before=end, metric_id=metric.id)
 
 
 def _rebuild_chunk(metric: CompiledMetric, start: datetime, end: datetime) -> tuple[int, int]:
@@ -121,7 +141,7 @@ def _rebuild_chunk(metric: CompiledMetric, start: datetime, end: datetime) -> tu
                 if connection.vendor == "postgresql":
                     _insert_postgresql(cursor, rows)
                 else:
-                    aggregates_merge_sqlite(cursor, rows)
+                    aggregates_merge_sqlite(cursor, rows, rollups=False)
     return scanned, len(rows)
 
 

@@ -8,7 +8,8 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
   CTEs insert the dedup rows with `ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING`, join the
   events and their per-metric contributions (computed in Python) to what was returned, insert the
   events, log the duplicates, and upsert `MetricAggregate` (`sum = sum + excluded.sum`,
-  `GREATEST`, latest by (timestamp, transaction id)) and `MetricDistinctValue`. Rows are grouped
+  `GREATEST`, latest by (timestamp, transaction id)), its day and month rows (`MetricRollup`,
+  the same merge) and `MetricDistinctValue`. Rows are grouped
   and sorted by key so that concurrent batches lock in the same order; a deadlock is retried.
   The statement also compares the metric-definitions signature it was computed with and writes
   nothing if a metric was created since (the batch is then recomputed and sent again): this is
@@ -22,6 +23,7 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -42,6 +44,7 @@ from ...models import (
     IngestedTransaction,
     MetricAggregate,
     MetricDistinctValue,
+    MetricRollup,
     UsageEvent,
     UsageMark,
 )
@@ -49,6 +52,7 @@ from ...validation import MAX_AGE, Event
 from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags, late_sql_of
 from ..marks import usage_marks_add
 from ..partials import Partial, contributions
+from ..tiers import GRAINS, period_start
 from .sql import INGEST_SQL, LATE_FROM_FLAGS
 
 
@@ -80,32 +84,49 @@ def _q(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-_pg_sql_cache: dict[str, str] = {}
+_pg_sql_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def postgresql_statement(late_sql: str = LATE_FROM_FLAGS) -> str:
-    """The ingest statement for PostgreSQL with this late-event SELECT (see `sql.py`); the
-    benchmark's SQL ceiling runs the very same text. Its whitespace is collapsed: psycopg caches
-    the parsing of a statement's placeholders only up to 4,096 bytes of text, and re-parses a
-    longer one (a regular expression over all of it) on every execute. (No comment or string
-    literal in it holds a line break or a run of spaces.)"""
-    statement = _pg_sql_cache.get(late_sql)
-    if statement is None:
-        from catalog.models import BillableMetric
+    """The ingest statement for PostgreSQL with this late-event SELECT (see `sql.py`), with
+    `%(name)s` placeholders, its whitespace collapsed (no comment or string literal in it holds a
+    line break or a run of spaces)."""
+    from catalog.models import BillableMetric
 
-        statement = _pg_sql_cache[late_sql] = " ".join(
-            INGEST_SQL.format(
-                metric=_q(BillableMetric),
-                ledger=_q(IngestedTransaction),
-                event=_q(UsageEvent),
-                duplicate=_q(DuplicateEvent),
-                aggregate=_q(MetricAggregate),
-                distinct=_q(MetricDistinctValue),
-                mark=_q(UsageMark),
-                late=late_sql,
-            ).split()
-        )
-    return statement
+    return " ".join(
+        INGEST_SQL.format(
+            metric=_q(BillableMetric),
+            ledger=_q(IngestedTransaction),
+            event=_q(UsageEvent),
+            duplicate=_q(DuplicateEvent),
+            aggregate=_q(MetricAggregate),
+            rollup=_q(MetricRollup),
+            distinct=_q(MetricDistinctValue),
+            mark=_q(UsageMark),
+            late=late_sql,
+        ).split()
+    )
+
+
+def postgresql_native_statement(late_sql: str = LATE_FROM_FLAGS) -> tuple[str, tuple[str, ...]]:
+    """The statement as the hot path sends it: PostgreSQL's own placeholders (`$1`, ...; a name
+    used twice is one number) and the parameter names in their order, for a psycopg `RawCursor`,
+    which sends it as is. (A `%(name)s` statement over 4,096 bytes is parsed again by psycopg, a
+    regular expression over all of it, on every execute: about 40 µs a batch.) The benchmark's SQL
+    ceiling runs the very same text."""
+    found = _pg_sql_cache.get(late_sql)
+    if found is None:
+        names: list[str] = []
+
+        def number(match: re.Match) -> str:
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        text = _PLACEHOLDER.sub(number, postgresql_statement(late_sql)).replace("%%", "%")
+        found = _pg_sql_cache[late_sql] = (text, tuple(names))
+    return found
 
 
 # msgspec writes JSON several times faster than `json.dumps`: datetimes as RFC 3339 (`...Z`),
@@ -161,6 +182,7 @@ def _store_postgresql(events, firsts, late, now, late_sql) -> tuple[set[str], bo
         "now": now,
         "expired_before": now - MAX_AGE,
     }
+    statement, names = postgresql_native_statement(late_sql)
     definitions = definitions_cached()
     attempts = 0
     while True:
@@ -169,8 +191,8 @@ def _store_postgresql(events, firsts, late, now, late_sql) -> tuple[set[str], bo
             events, contributions(events, firsts, definitions)
         )
         try:
-            with hot_cursor() as cursor:
-                cursor.execute(postgresql_statement(late_sql), params, prepare=True)
+            with hot_cursor(native=True) as cursor:
+                cursor.execute(statement, [params[name] for name in names], prepare=True)
                 ok, new_ids, woke = cursor.fetchone()
         except OperationalError as exc:
             attempts += 1
@@ -272,8 +294,10 @@ def _store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
     return new_ids, woke
 
 
-def aggregates_merge_sqlite(cursor, rows) -> None:
-    """Add contributions to the pre-aggregates with Decimal arithmetic in Python (SQLite only).
+def aggregates_merge_sqlite(cursor, rows, *, rollups: bool = True) -> None:
+    """Add contributions to the pre-aggregates with Decimal arithmetic in Python (SQLite only):
+    the hourly rows and, with `rollups`, the day and month rows (`rollups.py`; a backfill
+    rebuilds those from the hours instead).
 
     rows: (metric_id, customer_id, hour, group_values, value, distinct, timestamp, transaction_id).
     Must run inside the write transaction.
@@ -281,6 +305,7 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
     stamp = _sqlite_text
     metric_hex: dict = {}
     partials: dict[tuple, Partial] = {}
+    rolled: dict[tuple, Partial] = {}
     distinct: set[tuple] = set()
     for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
         db_metric = metric_hex.get(metric_id)
@@ -291,34 +316,83 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
         if partial is None:
             partial = partials[key] = Partial()
         partial.add(value, timestamp, tx)
+        if rollups:
+            for grain in GRAINS:
+                period = (db_metric, customer_id, grain, period_start(grain, hour), group)
+                partial = rolled.get(period)
+                if partial is None:
+                    partial = rolled[period] = Partial()
+                partial.add(value, timestamp, tx)
         if distinct_value is not None:
             distinct.add((*key, distinct_value))
-    table = _q(MetricAggregate)
+    _partials_write(
+        cursor,
+        MetricAggregate,
+        ("metric_id", "customer_id", "hour", "group_values"),
+        partials,
+        merge_existing=True,
+    )
+    if rolled:
+        rollup_rows_write_sqlite(cursor, rolled, merge_existing=True)
+    if distinct:
+        cursor.executemany(
+            f"INSERT INTO {_q(MetricDistinctValue)} (metric_id, customer_id, hour, group_values, "
+            f"value) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            sorted(distinct),
+        )
+
+
+def rollup_rows_write_sqlite(cursor, partials: dict[tuple, Partial], *, merge_existing) -> None:
+    """Write {(metric hex, customer id, grain, period start, group values): Partial} to the
+    rollup tier, added to the rows already there with `merge_existing`."""
+    keys = ("metric_id", "customer_id", "grain", "period_start", "group_values")
+    stamped = {
+        (m, c, g, _sqlite_text(p), v): partial for (m, c, g, p, v), partial in partials.items()
+    }
+    _partials_write(cursor, MetricRollup, keys, stamped, merge_existing=merge_existing)
+
+
+_NUMBERS = (
+    "event_count, value_sum, value_max, latest_value, latest_timestamp, latest_transaction_id"
+)
+
+
+def _partials_write(cursor, model, key_columns, partials, *, merge_existing: bool) -> None:
+    """Upsert {key: Partial} into a pre-aggregate table on SQLite (the key's timestamp as naive
+    UTC text, in the position of the key's one datetime column), merged in Python with the rows
+    already there when `merge_existing`."""
+    table = _q(model)
     keys = sorted(partials)
+    moment_at = next(i for i, c in enumerate(key_columns) if c in ("hour", "period_start"))
+    columns = ", ".join(key_columns)
+    matches = " AND ".join(f"a.{c} = k.c{i}" for i, c in enumerate(key_columns))
+    placeholders = "(" + ", ".join(["%s"] * len(key_columns)) + ")"
     existing: dict[tuple, Partial] = {}
-    for start in range(0, len(keys), 200):
+    for start in range(0, len(keys) if merge_existing else 0, 200):
         chunk = keys[start : start + 200]
         # `FROM keys CROSS JOIN table` makes SQLite loop over the keys and probe the primary key
         # (a row-value IN (VALUES ...) would scan the whole table).
+        names = ", ".join(f"c{i}" for i in range(len(key_columns)))
         cursor.execute(
-            "WITH k(m, c, h, g) AS (VALUES "
-            + ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            + f") SELECT a.metric_id, a.customer_id, a.hour, a.group_values, a.event_count, "
-            f"a.value_sum, a.value_max, a.latest_value, a.latest_timestamp, "
-            f"a.latest_transaction_id FROM k CROSS JOIN {table} AS a "
-            f"ON a.metric_id = k.m AND a.customer_id = k.c AND a.hour = k.h "
-            f"AND a.group_values = k.g",
+            f"WITH k({names}) AS (VALUES "
+            + ", ".join([placeholders] * len(chunk))
+            + f") SELECT {', '.join('a.' + c for c in key_columns)}, "
+            f"{', '.join('a.' + c for c in _NUMBERS.split(', '))} "
+            f"FROM k CROSS JOIN {table} AS a ON {matches}",
             [part for key in chunk for part in key],
         )
+        width = len(key_columns)
         for row in cursor.fetchall():
+            key = list(row[:width])
             # The backend hands `datetime` columns back as naive UTC datetimes.
-            existing[(row[0], row[1], stamp(_sqlite_datetime(row[2])), row[3])] = Partial(
-                count=row[4],
-                total=_dec(row[5]),
-                maximum=_dec(row[6]),
-                latest_value=_dec(row[7]),
-                latest_timestamp=_sqlite_datetime(row[8]),
-                latest_transaction_id=row[9],
+            key[moment_at] = _sqlite_text(_sqlite_datetime(key[moment_at]))
+            existing[tuple(key)] = Partial(
+                count=row[width],
+                total=_dec(row[width + 1]),
+                maximum=_dec(row[width + 2]),
+                latest_value=_dec(row[width + 3]),
+                latest_timestamp=_sqlite_datetime(row[width + 4]),
+                latest_transaction_id=row[width + 5],
             )
     writes = []
     for key in keys:
@@ -334,27 +408,17 @@ def aggregates_merge_sqlite(cursor, rows) -> None:
                 _text(partial.total),
                 _text(partial.maximum),
                 _text(partial.latest_value),
-                stamp(partial.latest_timestamp) if partial.latest_timestamp else None,
+                _sqlite_text(partial.latest_timestamp) if partial.latest_timestamp else None,
                 partial.latest_transaction_id,
             )
         )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _NUMBERS.split(", "))
     cursor.executemany(
-        f"INSERT INTO {table} (metric_id, customer_id, hour, group_values, event_count, "
-        f"value_sum, value_max, latest_value, latest_timestamp, latest_transaction_id) "
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        f"ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET "
-        f"event_count = excluded.event_count, value_sum = excluded.value_sum, "
-        f"value_max = excluded.value_max, latest_value = excluded.latest_value, "
-        f"latest_timestamp = excluded.latest_timestamp, "
-        f"latest_transaction_id = excluded.latest_transaction_id",
+        f"INSERT INTO {table} ({columns}, {_NUMBERS}) "
+        f"VALUES ({', '.join(['%s'] * (len(key_columns) + 6))}) "
+        f"ON CONFLICT ({columns}) DO UPDATE SET {updates}",
         writes,
     )
-    if distinct:
-        cursor.executemany(
-            f"INSERT INTO {_q(MetricDistinctValue)} (metric_id, customer_id, hour, group_values, "
-            f"value) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            sorted(distinct),
-        )
 
 
 def _dec(value) -> Decimal | None:

@@ -1,5 +1,6 @@
-"""Usage and event reads of the relational store: the hourly pre-aggregates (`MetricAggregate`,
-`MetricDistinctValue`), never raw events, for usage; the event tables for the rest.
+"""Usage reads of the relational store: the pre-aggregates (`MetricAggregate` by hour, `MetricRollup`
+by day and month for what a window covers whole, `MetricDistinctValue`), never raw events (the
+event reads are in `events.py`).
 
 Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
 greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole
@@ -18,31 +19,29 @@ from decimal import Decimal
 from itertools import pairwise
 
 from django.db import connection
-from django.db.models import Count, Max, Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 
 from catalog.models import BillableMetric
 
 from ...definitions import EXACT
-from ...models import (
-    DuplicateEvent,
-    ExactDecimalField,
-    MetricAggregate,
-    MetricDistinctValue,
-    UsageEvent,
-)
-from ..base import CustomerIdActivity, Group, GroupUsage, StoredEvent, customer_slots
+from ...models import ExactDecimalField, MetricAggregate, MetricDistinctValue, MetricRollup
+from ..base import Group, GroupUsage, customer_slots
+from ..tiers import GRAINS, cover
 from .ingest import _q
 
 
-def usage_by_segment(metric, customer_ids, bounds, group_keys, only=None) -> list[GroupUsage]:
+def usage_by_segment(
+    metric, customer_ids, bounds, group_keys, only=None, grains=GRAINS
+) -> list[GroupUsage]:
+    """The store's `usage_by_segment`; `grains=()` reads the hourly tier alone (tests compare)."""
     segments: list[GroupUsage] = [{} for _ in range(len(bounds) - 1)]
     if not customer_ids:
         return segments
     if metric.aggregation_type == BillableMetric.AggregationType.UNIQUE:
         _unique(metric, list(customer_ids), bounds, group_keys, segments, only)
     else:
-        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments, only)
+        _rolled_up(metric, list(customer_ids), bounds, group_keys, segments, only, grains=grains)
     return segments
 
 
@@ -172,13 +171,15 @@ class _State:
     latest: tuple[datetime, str] | None = None
 
 
-def _rolled_up(metric, customer_ids, bounds, group_keys, segments, only=None, owners=None) -> None:
+def _rolled_up(
+    metric, customer_ids, bounds, group_keys, segments, only=None, owners=None, grains=GRAINS
+) -> None:
     aggregation = metric.aggregation_type
     states: list[dict[Group, _State]] = [{} for _ in segments]
     groups: dict[str, Group] = {}
     kept: dict[str, bool] = {}
     for segment, group_text, count, total, maximum, latest_value, latest_ts, latest_tx in _rows(
-        metric, customer_ids, bounds, only, owners
+        metric, customer_ids, bounds, only, owners, grains
     ):
         if not _kept(only, kept, group_text):
             continue
@@ -221,53 +222,95 @@ def _segment_sql(bounds) -> str:
     return "width_bucket(hour, %(bounds)s::timestamptz[]) - 1"
 
 
-def _rows(metric, customer_ids, bounds, only=None, owners=None):
-    """(slot, group_values, count, sum, max, latest value, latest ts, latest tx) rows, the slot
-    a segment or with `owners` a customer (`_slots`); on PostgreSQL already restricted to
-    `only`, the caller checks it on SQLite."""
-    if connection.vendor == "postgresql":
-        params = _params(metric, customer_ids, bounds)
-        segment, join = _slots(bounds, owners, params)
-        column = {
-            "COUNT": "SUM(event_count), NULL::numeric, NULL::numeric",
-            "SUM": "0, SUM(value_sum), NULL::numeric",
-            "MAX": "0, NULL::numeric, MAX(value_max)",
-        }.get(metric.aggregation_type)
-        if column is None:  # LATEST
-            latest = (
-                "(ARRAY_AGG(latest_value ORDER BY latest_timestamp DESC, "
-                "latest_transaction_id DESC))[1], MAX(latest_timestamp), "
-                "(ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC, "
-                "latest_transaction_id DESC))[1]"
-            )
-            column = "0, NULL::numeric, NULL::numeric, " + latest
-        else:
-            column += ", NULL::numeric, NULL::timestamptz, ''"
-        sql = (
-            f"SELECT {segment} AS segment, group_values, {column} "
-            f"FROM {_q(MetricAggregate)}{join} WHERE metric_id = %(metric)s "
-            f"AND customer_id = ANY(%(ids)s) AND hour >= %(start)s AND hour < %(end)s"
-            f"{_only_sql(only, params)} GROUP BY 1, 2"
+# The columns each aggregation adds up, and how (the rows of both tiers hold the same numbers).
+_NO_LATEST = ", NULL::numeric, NULL::timestamptz, ''"
+_NUMBERS = {
+    "COUNT": ("event_count", "SUM(event_count), NULL::numeric, NULL::numeric" + _NO_LATEST),
+    "SUM": ("value_sum", "0, SUM(value_sum), NULL::numeric" + _NO_LATEST),
+    "MAX": ("value_max", "0, NULL::numeric, MAX(value_max)" + _NO_LATEST),
+}
+_LATEST = (
+    "latest_value, latest_timestamp, latest_transaction_id",
+    "0, NULL::numeric, NULL::numeric, (ARRAY_AGG(latest_value ORDER BY latest_timestamp DESC, "
+    "latest_transaction_id DESC))[1], MAX(latest_timestamp), "
+    "(ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC, "
+    "latest_transaction_id DESC))[1]",
+)
+_ROW = (
+    "event_count",
+    "value_sum",
+    "value_max",
+    "latest_value",
+    "latest_timestamp",
+    "latest_transaction_id",
+)
+
+
+def _ranges_sql(column: str, name: str, ranges, params: dict) -> str:
+    """`column` inside any of the [start, end) `ranges`, their bounds bound as `name<i>s/e`."""
+    found = []
+    for index, (start, end) in enumerate(ranges):
+        params[f"{name}{index}s"], params[f"{name}{index}e"] = start, end
+        found.append(f"({column} >= %({name}{index}s)s AND {column} < %({name}{index}e)s)")
+    return " OR ".join(found)
+
+
+def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
+    """(SQL, params) of the PostgreSQL read `_rows` runs: the hourly rows of the edges and the
+    day and month rows of what each segment covers whole (`rollups.cover`), added up per slot and
+    group values in one statement."""
+    params = _params(metric, customer_ids, bounds)
+    slot, join = _slots(bounds, owners, params)
+    inner, outer = _NUMBERS.get(metric.aggregation_type, _LATEST)
+    where = f"metric_id = %(metric)s AND customer_id = ANY(%(ids)s){_only_sql(only, params)}"
+    covered = cover(bounds, grains)
+    branches = []
+    if covered.hours:
+        branches.append(
+            f"SELECT customer_id, hour, group_values, {inner} FROM {_q(MetricAggregate)} "
+            f"WHERE {where} AND ({_ranges_sql('hour', 'h', covered.hours, params)})"
         )
-        yield from fetch_range_rows(sql, params)
-        return
-    rows = MetricAggregate.objects.filter(
-        metric_id=metric.pk,
-        customer_id__in=customer_ids,
-        hour__gte=bounds[0],
-        hour__lt=bounds[-1],
-    ).values_list(
-        "hour",
-        "customer_id",
-        "group_values",
-        "event_count",
-        "value_sum",
-        "value_max",
-        "latest_value",
-        "latest_timestamp",
-        "latest_transaction_id",
+    for grain, ranges in covered.periods.items():
+        branches.append(
+            f"SELECT customer_id, period_start AS hour, group_values, {inner} "
+            f"FROM {_q(MetricRollup)} WHERE {where} AND grain = '{grain}' "
+            f"AND ({_ranges_sql('period_start', grain, ranges, params)})"
+        )
+    sql = (
+        f"SELECT {slot} AS segment, group_values, {outer} "
+        f"FROM ({' UNION ALL '.join(branches)}) AS t{join} GROUP BY 1, 2"
     )
-    yield from _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
+    return sql, params
+
+
+def _rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
+    """(slot, group_values, count, sum, max, latest value, latest ts, latest tx) rows, the slot
+    a segment or with `owners` a customer (`_slots`), from the coarsest pre-aggregates that fit
+    (`rollups.cover`; `grains=()`: hourly rows only); on PostgreSQL already restricted to
+    `only`, the caller checks it on SQLite."""
+    if bounds[0] >= bounds[-1]:
+        return
+    if connection.vendor == "postgresql":
+        yield from fetch_range_rows(
+            *usage_rows_sql(metric, customer_ids, bounds, only, owners, grains)
+        )
+        return
+    covered = cover(bounds, grains)
+    tiers = [(MetricAggregate, "hour", {}, covered.hours)]
+    tiers += [
+        (MetricRollup, "period_start", {"grain": grain}, ranges)
+        for grain, ranges in covered.periods.items()
+    ]
+    for model, column, filters, ranges in tiers:
+        if not ranges:
+            continue
+        within = Q()
+        for start, end in ranges:
+            within |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+        rows = model.objects.filter(
+            within, metric_id=metric.pk, customer_id__in=customer_ids, **filters
+        ).values_list(column, "customer_id", "group_values", *_ROW)
+        yield from _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
@@ -345,100 +388,3 @@ def daily_usage(metric_ids, customer_ids, starting_at, ending_before) -> list[tu
         (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
         for r in rows
     ]
-
-
-# --- Events -----------------------------------------------------------------------------------------
-
-
-def events_between(customer_ids, starting_at, ending_before, event_types):
-    events = UsageEvent.objects.filter(
-        customer_id__in=list(customer_ids),
-        timestamp__gte=starting_at,
-        timestamp__lt=ending_before,
-    )
-    if event_types:
-        events = events.filter(event_type__in=list(event_types))
-    rows = events.order_by("timestamp", "received_at", "id").values_list("event_type", "properties")
-    for event_type, properties in rows.iterator(chunk_size=5000):
-        yield event_type, properties or {}
-
-
-def _stored(event, duplicate: bool) -> StoredEvent:
-    return StoredEvent(
-        id=event.id,
-        transaction_id=event.transaction_id,
-        customer_id=event.customer_id,
-        event_type=event.event_type,
-        timestamp=event.timestamp,
-        properties=event.properties or {},
-        received_at=event.received_at,
-        is_duplicate=duplicate,
-        is_late=getattr(event, "is_late", False),
-    )
-
-
-def events_by_transaction(transaction_ids, since) -> list[StoredEvent]:
-    found = []
-    for model, duplicate in ((UsageEvent, False), (DuplicateEvent, True)):
-        for event in model.objects.filter(
-            transaction_id__in=list(transaction_ids), received_at__gte=since
-        ).order_by("received_at", "id"):
-            found.append(_stored(event, duplicate))
-    return found
-
-
-def late_event_count(customer_ids) -> int:
-    return UsageEvent.objects.filter(customer_id__in=list(customer_ids), is_late=True).count()
-
-
-def event_customer_ids() -> list[str]:
-    """Every customer_id events were sent under: a recursive CTE stepping through the index to the
-    next greater id (PostgreSQL has no skip scan of its own; SQLite runs the same query), one
-    probe per id rather than a read of every event."""
-    table = _q(UsageEvent)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH RECURSIVE ids(customer_id) AS (
-                SELECT MIN(customer_id) FROM {table}
-                UNION ALL
-                SELECT (SELECT MIN(e.customer_id) FROM {table} e
-                        WHERE e.customer_id > ids.customer_id)
-                FROM ids WHERE ids.customer_id IS NOT NULL
-            )
-            SELECT customer_id FROM ids WHERE customer_id IS NOT NULL
-            """
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def customer_id_activity(customer_ids, since) -> list[CustomerIdActivity]:
-    ids = sorted(customer_ids)
-    found = []
-    for start in range(0, len(ids), 500):
-        for row in (
-            UsageEvent.objects.filter(
-                customer_id__in=ids[start : start + 500], received_at__gte=since
-            )
-            .order_by()
-            .values("customer_id")
-            .annotate(events=Count("id"), last=Max("timestamp"))
-        ):
-            found.append(CustomerIdActivity(row["customer_id"], row["events"], row["last"]))
-    return found
-
-
-def recent_events(customer_ids, transaction_id, event_type, before, limit) -> list[StoredEvent]:
-    events = UsageEvent.objects.all()
-    if customer_ids is not None:
-        events = events.filter(customer_id__in=list(customer_ids))
-    if transaction_id:
-        events = events.filter(transaction_id=transaction_id)
-    if event_type:
-        events = events.filter(event_type=event_type)
-    if before is not None:
-        moment, tx = before
-        events = events.filter(timestamp__lte=moment).exclude(
-            timestamp=moment, transaction_id__gte=tx
-        )
-    return [_stored(e, False) for e in events.order_by("-timestamp", "-transaction_id")[:limit]]

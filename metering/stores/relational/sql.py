@@ -10,7 +10,9 @@ y: event type, s: timestamp, p: properties, l: is late (as the Python hook answe
 occurrence in the batch}; `contributions` a JSON array of
 {t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
 d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
-contributions were computed with (nothing is written if it no longer holds).
+contributions were computed with (nothing is written if it no longer holds). The batch's
+per-hour rows (`h`) are upserted into the hourly table (`agg`) and, added up per UTC day and
+calendar month, into the day and month tier (`roll`, `metering.stores.tiers`).
 
 It answers (signature held, new transaction ids, woke): `woke` is true when the batch marked a
 customer with new usage (`{mark}`) while no mark existed before it (every sub-statement sees the
@@ -18,6 +20,22 @@ table as it was when the statement began), i.e. when whoever reads the marks may
 """
 
 LATE_FROM_FLAGS = "SELECT i FROM ev WHERE l"
+
+# How a pre-aggregate row `a` (hourly or rolled up) takes in the batch's row for the same key:
+# counts and sums add, the maximum is kept, the latest (timestamp, transaction id) wins (a row
+# comparison with a NULL is NULL, so a row without a latest event takes the batch's).
+MERGE_SQL = """
+    event_count = a.event_count + EXCLUDED.event_count,
+    value_sum = COALESCE(a.value_sum + EXCLUDED.value_sum, a.value_sum, EXCLUDED.value_sum),
+    value_max = GREATEST(a.value_max, EXCLUDED.value_max),
+    latest_value = CASE WHEN ((EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
+        > (a.latest_timestamp, a.latest_transaction_id)) IS NOT FALSE
+        THEN EXCLUDED.latest_value ELSE a.latest_value END,
+    latest_transaction_id = CASE WHEN ((EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
+        > (a.latest_timestamp, a.latest_transaction_id)) IS NOT FALSE
+        THEN EXCLUDED.latest_transaction_id ELSE a.latest_transaction_id END,
+    latest_timestamp = GREATEST(a.latest_timestamp, EXCLUDED.latest_timestamp)
+"""
 
 INGEST_SQL = """
 WITH sig AS (
@@ -61,31 +79,29 @@ c AS (
         AS x(t text, m uuid, h timestamptz, g text, v text, d text)
     JOIN fresh f USING (t)
 ),
+h AS (
+    SELECT metric_id, customer_id, hour, group_values, COUNT(*) AS n, SUM(value) AS s,
+           MAX(value) AS x, (ARRAY_AGG(value ORDER BY ts DESC, transaction_id DESC))[1] AS lv,
+           MAX(ts) AS lt, (ARRAY_AGG(transaction_id ORDER BY ts DESC, transaction_id DESC))[1] AS lx
+    FROM c GROUP BY 1, 2, 3, 4
+),
 agg AS (
     INSERT INTO {aggregate} AS a (metric_id, customer_id, hour, group_values, event_count,
                                   value_sum, value_max, latest_value, latest_timestamp,
                                   latest_transaction_id)
-    SELECT metric_id, customer_id, hour, group_values, COUNT(*), SUM(value), MAX(value),
-           (ARRAY_AGG(value ORDER BY ts DESC, transaction_id DESC))[1], MAX(ts),
-           (ARRAY_AGG(transaction_id ORDER BY ts DESC, transaction_id DESC))[1]
-    FROM c
-    GROUP BY metric_id, customer_id, hour, group_values
-    ORDER BY metric_id, customer_id, hour, group_values
-    ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET
-        event_count = a.event_count + EXCLUDED.event_count,
-        value_sum = COALESCE(a.value_sum + EXCLUDED.value_sum, a.value_sum, EXCLUDED.value_sum),
-        value_max = GREATEST(a.value_max, EXCLUDED.value_max),
-        latest_value = CASE
-            WHEN a.latest_timestamp IS NULL
-              OR (EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
-                 > (a.latest_timestamp, a.latest_transaction_id)
-            THEN EXCLUDED.latest_value ELSE a.latest_value END,
-        latest_transaction_id = CASE
-            WHEN a.latest_timestamp IS NULL
-              OR (EXCLUDED.latest_timestamp, EXCLUDED.latest_transaction_id)
-                 > (a.latest_timestamp, a.latest_transaction_id)
-            THEN EXCLUDED.latest_transaction_id ELSE a.latest_transaction_id END,
-        latest_timestamp = GREATEST(a.latest_timestamp, EXCLUDED.latest_timestamp)
+    SELECT * FROM h ORDER BY 1, 2, 3, 4
+    ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET @MERGE@
+),
+roll AS (
+    INSERT INTO {rollup} AS a (metric_id, customer_id, grain, period_start, group_values,
+                               event_count, value_sum, value_max, latest_value, latest_timestamp,
+                               latest_transaction_id)
+    SELECT metric_id, customer_id, g, date_trunc(g, hour, 'UTC'), group_values, SUM(n), SUM(s),
+           MAX(x), (ARRAY_AGG(lv ORDER BY lt DESC, lx DESC))[1], MAX(lt),
+           (ARRAY_AGG(lx ORDER BY lt DESC, lx DESC))[1]
+    FROM h, (VALUES ('day'), ('month')) AS v(g)
+    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (metric_id, customer_id, grain, period_start, group_values) DO UPDATE SET @MERGE@
 ),
 uniq AS (
     INSERT INTO {distinct} (metric_id, customer_id, hour, group_values, value)
@@ -102,4 +118,4 @@ marked AS (
 )
 SELECT (SELECT ok FROM sig), ARRAY(SELECT t FROM new_tx),
        EXISTS (SELECT 1 FROM marked) AND NOT EXISTS (SELECT 1 FROM {mark})
-"""
+""".replace("@MERGE@", MERGE_SQL)

@@ -1,0 +1,398 @@
+"""The coarser aggregate tier (day and month rows beside the hourly ones, relational store): a read
+gives the same answer as the hourly rows and as a recount of the events, for windows that start and
+end mid-day or cross months, after late events, a backfill, aliases and duplicates; and a month's
+read adds up a handful of rows, not one per hour. The answer tests run on either store."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+
+import pytest
+from django.db import connection
+
+from metering import selectors, services
+from metering.models import MetricAggregate, MetricRollup
+from metering.stores import event_store
+from metering.stores.relational import reads
+from metering.stores.relational.rollups import rollups_rebuild
+from metering.stores.tiers import cover
+
+from .factories import BillableMetricFactory, CustomerFactory, IngestAliasFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 4, 8, tzinfo=UTC)
+MID_MARCH = datetime(2026, 3, 15, tzinfo=UTC)
+AGGREGATIONS = ["COUNT", "SUM", "MAX", "LATEST", "UNIQUE"]
+
+# Windows: a whole month; mid-day to mid-day across a month boundary; inside one day; a day and a
+# half; several segments, one boundary in the middle of a day.
+WINDOWS = [
+    [datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)],
+    [datetime(2026, 2, 27, 13, tzinfo=UTC), datetime(2026, 4, 2, 5, tzinfo=UTC)],
+    [datetime(2026, 3, 9, 2, tzinfo=UTC), datetime(2026, 3, 9, 23, tzinfo=UTC)],
+    [datetime(2026, 3, 9, 12, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC)],
+    [
+        datetime(2026, 2, 28, tzinfo=UTC),
+        datetime(2026, 3, 9, 7, tzinfo=UTC),
+        datetime(2026, 3, 20, tzinfo=UTC),
+        datetime(2026, 4, 2, tzinfo=UTC),
+    ],
+]
+
+
+def _relational_only():
+    if event_store().name != "relational":
+        pytest.skip("the relational store's tier")
+
+
+def _event(customer_id, at, value, region, tx=None):
+    return {
+        "transaction_id": tx or str(uuid.uuid4()),
+        "customer_id": customer_id,
+        "event_type": "api_call",
+        "timestamp": at.isoformat(),
+        "properties": {"n": value, "region": region},
+    }
+
+
+def _events(customer_ids, count=300, start=datetime(2026, 2, 25, tzinfo=UTC)):
+    """Events every 3 h 17 min from Feb 25 on, a few with the same timestamp (LATEST's ties)."""
+    found = []
+    for index in range(count):
+        at = start + timedelta(minutes=197 * index - (197 if index % 11 == 0 else 0))
+        found.append(
+            _event(
+                customer_ids[index % len(customer_ids)],
+                at,
+                str(Decimal(index % 37) / 4),
+                ["eu", "us", "ap"][index % 3],
+                tx=f"tx-{index:04d}",
+            )
+        )
+    return found
+
+
+def _ingest(events):
+    """Ingest events from late February to early April, each when it was at most 34 days old."""
+    early = [e for e in events if datetime.fromisoformat(e["timestamp"]) < MID_MARCH]
+    late = [e for e in events if datetime.fromisoformat(e["timestamp"]) >= MID_MARCH]
+    for batch, now in ((early, MID_MARCH + timedelta(days=5)), (late, NOW)):
+        for start in range(0, len(batch), 100):
+            services.usage_events_ingest(events=batch[start : start + 100], now=now)
+
+
+def _recount(aggregation, events, start, end):
+    """The metric's answer by region from the events themselves."""
+    by_region: dict = {}
+    for event in events:
+        at = datetime.fromisoformat(event["timestamp"])
+        if start <= at < end:
+            by_region.setdefault((event["properties"]["region"],), []).append(event)
+    answer = {}
+    for group, found in by_region.items():
+        values = [Decimal(e["properties"]["n"]) for e in found]
+        if aggregation == "COUNT":
+            answer[group] = Decimal(len(found))
+        elif aggregation == "SUM":
+            answer[group] = sum(values, Decimal(0))
+        elif aggregation == "MAX":
+            answer[group] = max(values)
+        elif aggregation == "UNIQUE":
+            answer[group] = Decimal(len(set(values)))
+        else:
+            latest = max(found, key=lambda e: (e["timestamp"], e["transaction_id"]))
+            answer[group] = Decimal(latest["properties"]["n"])
+    return answer
+
+
+def _metrics():
+    return {
+        kind: BillableMetricFactory(
+            aggregation_type=kind,
+            aggregation_key="" if kind == "COUNT" else "n",
+            group_keys=[["region"]],
+        )
+        for kind in AGGREGATIONS
+    }
+
+
+def _usage(metric, customer, bounds):
+    return selectors.metric_usage_by_segment(
+        metric=metric, customer=customer, boundaries=bounds, group_keys=["region"]
+    )
+
+
+def _hourly_only(metric, customer_ids, bounds):
+    return reads.usage_by_segment(metric, customer_ids, bounds, ["region"], grains=())
+
+
+def _assert_exact(metrics, customer, customer_ids, events):
+    for kind, metric in metrics.items():
+        for bounds in WINDOWS:
+            expected = [_recount(kind, events, a, b) for a, b in pairwise(bounds)]
+            assert _usage(metric, customer, bounds) == expected, (kind, bounds)
+            if event_store().name == "relational":
+                assert _hourly_only(metric, customer_ids, bounds) == expected, (kind, bounds)
+
+
+def test_every_aggregation_reads_the_same_through_the_tier_for_any_window():
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)])
+    _ingest(events)
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+
+
+def test_late_events_into_closed_days_and_months_are_counted_once():
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events)
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+    late = [
+        _event(str(customer.id), datetime(2026, 3, 2, 4, 30, tzinfo=UTC), "99", "eu"),
+        _event(str(customer.id), datetime(2026, 3, 9, 22, 59, tzinfo=UTC), "0.5", "us"),
+        _event(str(customer.id), datetime(2026, 2, 27, 12, tzinfo=UTC), "7", "ap"),
+    ]
+    _ingest(late)
+    _assert_exact(metrics, customer, [str(customer.id)], events + late)
+
+
+def test_duplicates_inside_a_batch_and_across_batches_count_once():
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=120)
+    _ingest(events + events[:10])
+    _ingest(events[50:90])
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+
+
+def test_events_under_aliases_add_up_through_the_tier():
+    customer = CustomerFactory()
+    IngestAliasFactory(customer=customer, alias="day-alias-1")
+    metrics = _metrics()
+    ids = [str(customer.id), "day-alias-1", "day-alias-2"]
+    events = _events(ids, count=240)
+    _ingest(events)
+    known = [e for e in events if e["customer_id"] != "day-alias-2"]
+    _assert_exact(metrics, customer, ids[:2], known)
+    # An alias added later attributes its earlier events (resolved when read).
+    IngestAliasFactory(customer=customer, alias="day-alias-2")
+    _assert_exact(metrics, customer, ids, events)
+
+
+def test_a_metric_created_after_its_events_reads_the_same_after_backfill():
+    customer = CustomerFactory()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events)
+    metrics = _metrics()
+    for metric in metrics.values():
+        assert services.metric_aggregates_backfill(metric=metric) == 200
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+    # Idempotent, and later events add to the rebuilt rows.
+    for metric in metrics.values():
+        services.metric_aggregates_backfill(metric=metric)
+    more = _events([str(customer.id)], count=30, start=datetime(2026, 3, 4, 1, tzinfo=UTC))
+    more = [dict(e, transaction_id=f"more-{e['transaction_id']}") for e in more]
+    _ingest(more)
+    _assert_exact(metrics, customer, [str(customer.id)], events + more)
+
+
+def test_a_backfill_in_chunks_longer_than_a_month_rebuilds_every_month():
+    _relational_only()
+    from metering.stores.relational.backfill import metric_aggregates_backfill
+
+    customer = CustomerFactory()
+    events = _events([str(customer.id)], count=300)
+    _ingest(events)
+    metric = BillableMetricFactory(
+        aggregation_type="SUM", aggregation_key="n", group_keys=[["region"]]
+    )
+    metric_aggregates_backfill(metric=metric, chunk=timedelta(days=40))
+    for bounds in WINDOWS:
+        expected = [_recount("SUM", events, a, b) for a, b in pairwise(bounds)]
+        assert _usage(metric, customer, bounds) == expected
+    month_rows = MetricRollup.objects.filter(metric=metric, grain="month")
+    assert {(r.period_start, r.group_values): r.value_sum for r in month_rows} == {
+        (start, json.dumps({"region": group[0]}, separators=(",", ":"))): total
+        for start, end in pairwise([datetime(2026, month, 1, tzinfo=UTC) for month in (2, 3, 4, 5)])
+        for group, total in _recount("SUM", events, start, end).items()
+    }
+
+
+def test_rebuilding_from_the_hourly_rows_gives_the_rows_ingestion_wrote():
+    """What the migration that created the tier does to an upgraded database."""
+    _relational_only()
+    customer = CustomerFactory()
+    _metrics()
+    _ingest(_events([str(customer.id), "other-id"]))
+
+    def snapshot():
+        return sorted(
+            MetricRollup.objects.values_list(
+                "metric_id",
+                "customer_id",
+                "grain",
+                "period_start",
+                "group_values",
+                "event_count",
+                "value_sum",
+                "value_max",
+                "latest_value",
+                "latest_timestamp",
+                "latest_transaction_id",
+            )
+        )
+
+    written = snapshot()
+    assert len(written) > 100
+    MetricRollup.objects.all().delete()
+    rollups_rebuild()
+    assert snapshot() == written
+
+
+def test_each_day_and_month_row_adds_up_its_hours():
+    _relational_only()
+    customer = CustomerFactory()
+    metric = BillableMetricFactory(
+        aggregation_type="SUM", aggregation_key="n", group_keys=[["region"]]
+    )
+    _ingest(
+        [
+            _event(str(customer.id), datetime(2026, 3, 1, 0, 5, tzinfo=UTC), "1.5", "eu"),
+            _event(str(customer.id), datetime(2026, 3, 1, 23, 59, tzinfo=UTC), "2", "eu"),
+            _event(str(customer.id), datetime(2026, 3, 31, 23, tzinfo=UTC), "4", "us"),
+            _event(str(customer.id), datetime(2026, 4, 1, tzinfo=UTC), "8", "us"),
+        ]
+    )
+    rows = {
+        (grain, start.date().isoformat(), json.loads(group).get("region")): (count, total)
+        for grain, start, group, count, total in MetricRollup.objects.filter(
+            metric=metric
+        ).values_list("grain", "period_start", "group_values", "event_count", "value_sum")
+    }
+    assert rows == {
+        ("day", "2026-03-01", "eu"): (2, Decimal("3.5")),
+        ("day", "2026-03-31", "us"): (1, Decimal("4")),
+        ("day", "2026-04-01", "us"): (1, Decimal("8")),
+        ("month", "2026-03-01", "eu"): (2, Decimal("3.5")),
+        ("month", "2026-03-01", "us"): (1, Decimal("4")),
+        ("month", "2026-04-01", "us"): (1, Decimal("8")),
+    }
+
+
+def test_a_window_is_covered_by_months_then_days_then_hours():
+    march, april = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    assert cover([march, april]).hours == []
+    assert cover([march, april]).periods == {"month": [(march, april)]}
+    edges = cover([datetime(2026, 2, 27, 13, tzinfo=UTC), datetime(2026, 4, 2, 5, tzinfo=UTC)])
+    assert edges.hours == [
+        (datetime(2026, 2, 27, 13, tzinfo=UTC), datetime(2026, 2, 28, tzinfo=UTC)),
+        (datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 4, 2, 5, tzinfo=UTC)),
+    ]
+    assert edges.periods == {
+        "month": [(march, april)],
+        "day": [
+            (datetime(2026, 2, 28, tzinfo=UTC), march),
+            (april, datetime(2026, 4, 2, tzinfo=UTC)),
+        ],
+    }
+    # A segment boundary inside March: no month row, days on both sides of it.
+    split = cover([march, datetime(2026, 3, 9, 7, tzinfo=UTC), april])
+    assert "month" not in split.periods
+    assert split.periods["day"] == [
+        (march, datetime(2026, 3, 9, tzinfo=UTC)),
+        (datetime(2026, 3, 10, tzinfo=UTC), april),
+    ]
+    assert split.hours == [(datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))]
+    # Hourly segments (an HOUR usage window) stay hourly.
+    hours = [march + timedelta(hours=h) for h in range(49)]
+    assert cover(hours).hours == [(march, hours[-1])] and cover(hours).periods == {}
+
+
+def _rows_read(metric, customer_id, bounds, grains) -> int:
+    """How many pre-aggregate rows the usage read of one customer adds up (PostgreSQL: the rows
+    its scans return, from EXPLAIN ANALYZE; SQLite: the rows read into Python)."""
+    if connection.vendor != "postgresql":
+        return len(list(reads._rows(metric, [customer_id], bounds, grains=grains)))
+    sql, params = reads.usage_rows_sql(metric, [customer_id], bounds, grains=grains)
+    (plan,) = reads.fetch_range_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)[0]
+
+    def scanned(node) -> int:
+        own = node["Actual Rows"] if node["Node Type"].endswith("Heap Scan") else 0
+        return own + sum(scanned(child) for child in node.get("Plans", []))
+
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return scanned(plan[0]["Plan"])
+
+
+def test_a_month_read_adds_up_rows_per_day_not_per_hour():
+    _relational_only()
+    customer = CustomerFactory()
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="n", group_keys=[])
+    march = datetime(2026, 3, 1, tzinfo=UTC)
+    _ingest(
+        [
+            _event(str(customer.id), march + timedelta(hours=hour, minutes=7), "1", "eu")
+            for hour in range(31 * 24)
+        ]
+    )
+    assert MetricAggregate.objects.filter(metric=metric).count() == 744
+    month = [march, datetime(2026, 4, 1, tzinfo=UTC)]
+    assert _rows_read(metric, str(customer.id), month, grains=()) == 744
+    assert _rows_read(metric, str(customer.id), month, grains=("month", "day")) == 1
+    assert _rows_read(metric, str(customer.id), month, grains=("day",)) == 31
+    # Mid-day edges: 19 + 17 hours and the 24 whole days between.
+    edges = [datetime(2026, 3, 3, 5, tzinfo=UTC), datetime(2026, 3, 28, 17, tzinfo=UTC)]
+    assert _rows_read(metric, str(customer.id), edges, grains=("month", "day")) == 60
+    assert _rows_read(metric, str(customer.id), edges, grains=()) == 612
+    assert selectors.metric_usage_by_group(
+        metric=metric,
+        customer=customer,
+        starting_at=edges[0],
+        ending_before=edges[1],
+        group_keys=[],
+    ) == {(): Decimal("612")}
+
+
+def test_the_clickhouse_stores_day_and_month_rows_match_its_hours_and_refill_the_same(
+    chdb_store, monkeypatch
+):
+    """Written by the ingest INSERT; what migration 0003 fills an upgraded store with is the same
+    (the read through them equals the hourly read and the recount)."""
+    from metering.stores.clickhouse import sql as ch_sql
+    from metering.stores.clickhouse.numbers import value_from_parts
+
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events)
+
+    def rollup_rows():
+        """Each row with its sum as one Decimal (merges and refills may carry between parts)."""
+        return sorted(
+            (*row[:6], value_from_parts(*row[6:10]), *row[10:])
+            for row in chdb_store.client.rows(
+                f"SELECT kind, metric_id, customer_id, hour, group_values, sum(event_count), "
+                f"sum(sum_int), sum(sum_frac1), sum(sum_frac2), max(sum_scale), max(max_value), "
+                f"max(latest) FROM {chdb_store.database}.usage WHERE kind IN ('day', 'month') "
+                f"GROUP BY kind, metric_id, customer_id, hour, group_values"
+            )
+        )
+
+    written = rollup_rows()
+    assert len(written) > 50
+    chdb_store.client.command(
+        f"ALTER TABLE {chdb_store.database}.usage DELETE WHERE kind IN ('day', 'month') "
+        f"SETTINGS mutations_sync = 2"
+    )
+    assert rollup_rows() == []
+    chdb_store.client.command(ch_sql.rollups_insert(chdb_store.database, "1"))
+    assert rollup_rows() == written
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+    # The same answers from the hourly rows alone.
+    monkeypatch.setattr(ch_sql, "cover", lambda bounds, grains: cover(bounds, ()))
+    _assert_exact(metrics, customer, [str(customer.id)], events)
