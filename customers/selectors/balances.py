@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    prefetch_related_objects,
+)
 
 from ..models import (
     AccessSegment,
@@ -222,11 +230,37 @@ def _applies_to(term, contract: Contract) -> bool:
     return not listed or any(c.pk == contract.pk for c in listed)
 
 
-def balance_terms_many(*, contracts: Iterable[Contract]) -> dict:
+def _present(model, name: str) -> Exists:
+    """Whether a term has rows in its relation `name` (many-to-many or reverse foreign key)."""
+    field = model._meta.get_field(name)
+    if field.many_to_many:
+        rows = field.remote_field.through.objects.filter(**{field.m2m_field_name(): OuterRef("pk")})
+    else:
+        rows = field.related_model.objects.filter(**{field.field.name: OuterRef("pk")})
+    return Exists(rows)
+
+
+def _prefetch_present(terms: list, names: Iterable[str]) -> None:
+    """Each relation prefetched for the terms whose `present_<name>` says it has rows; the
+    others get it empty without a query (most terms list no products, contracts or schedule)."""
+    for name in names:
+        present = [t for t in terms if getattr(t, f"present_{name}")]
+        absent = [t for t in terms if not getattr(t, f"present_{name}")]
+        related = type(terms[0])._meta.get_field(name).related_model
+        rows = related.objects.only("id") if related is Contract else related.objects.all()
+        prefetch_related_objects(present, Prefetch(name, queryset=rows))
+        prefetch_related_objects(absent, Prefetch(name, queryset=related.objects.none()))
+
+
+def balance_terms_many(
+    *, contracts: Iterable[Contract], commits: bool = True, credits: bool = True
+) -> dict:
     """{contract pk: [Commit | Credit]}: the live commits and credits that may apply to each
     contract (its own, its customer's customer-level ones that apply to it, the customer-level
-    commits it invoices), whatever their dates, in `balances_for_rating`'s order. Two queries
-    for the terms and a few prefetches (none when there are no terms), whatever the number of
+    commits it invoices), whatever their dates, in `balances_for_rating`'s order. A query for
+    the commits and one for the credits (none for those the caller knows there are none of:
+    `commits` / `credits` False), each with its segments' and, only for terms that have them,
+    its applicable products', contracts' and invoice schedule's, whatever the number of
     contracts. `balances_from_terms` turns one contract's list into `balances_for_rating`'s
     dicts for a period."""
     contracts = list(contracts)
@@ -236,22 +270,27 @@ def balance_terms_many(*, contracts: Iterable[Contract]) -> dict:
     contract_ids = {c.pk for c in contracts}
     customer_ids = {c.customer_id for c in contracts}
     terms: list = []
-    for model, extra in ((Commit, ("invoice_schedule",)), (Credit, ())):
+    for model, extra, wanted in (
+        (Commit, ("invoice_schedule",), commits),
+        (Credit, (), credits),
+    ):
+        if not wanted:
+            continue
         scope = Q(contract_id__in=contract_ids) | Q(
             contract__isnull=True, customer_id__in=customer_ids
         )
         if model is Commit:
             scope |= Q(contract__isnull=True, invoice_contract_id__in=contract_ids)
-        terms += list(
+        relations = ("applicable_products", "applicable_contracts", *extra)
+        found = list(
             model.objects.filter(archived_at__isnull=True)
             .filter(scope)
-            .prefetch_related(
-                "access_schedule",
-                "applicable_products",
-                Prefetch("applicable_contracts", queryset=Contract.objects.only("id")),
-                *extra,
-            )
+            .annotate(**{f"present_{name}": _present(model, name) for name in relations})
+            .prefetch_related("access_schedule")
         )
+        if found:
+            _prefetch_present(found, relations)
+        terms += found
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
     for contract in contracts:
         result[contract.pk] = [t for t in terms if _applies_to(t, contract)]
