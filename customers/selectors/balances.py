@@ -87,8 +87,14 @@ def _applicable(queryset, contract: Contract):
     return queryset.filter(Q(contract=contract) | customer_level).distinct()
 
 
+def _segments(term) -> list[AccessSegment]:
+    """The term's access schedule: as `balance_terms_many` loaded it, or its prefetch."""
+    loaded = getattr(term, "loaded_segments", None)
+    return loaded if loaded is not None else list(term.access_schedule.all())
+
+
 def _in_period(term, start: datetime, end: datetime) -> bool:
-    if any(s.starting_at < end and s.ending_before > start for s in term.access_schedule.all()):
+    if any(s.starting_at < end and s.ending_before > start for s in _segments(term)):
         return True
     items = term.invoice_schedule.all() if isinstance(term, Commit) else ()
     return any(start <= item.timestamp < end for item in items)
@@ -140,7 +146,7 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
 def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[dict]:
     """`balances_for_rating`'s dicts of `terms` (already selected and ordered), with what the
     ledger says is available at `start`."""
-    segments = [s for t in terms for s in t.access_schedule.all()]
+    segments = [s for t in terms for s in _segments(t)]
     available = segment_available(segments=segments, as_of=start) if segments else {}
     postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
     drawn = {}
@@ -204,7 +210,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                         "amount": s.amount,
                         "available": max(available[s.pk], Decimal(0)),
                     }
-                    for s in term.access_schedule.all()
+                    for s in _segments(term)
                 ),
             }
         )
@@ -252,6 +258,21 @@ def _prefetch_present(terms: list, names: Iterable[str]) -> None:
         prefetch_related_objects(absent, Prefetch(name, queryset=related.objects.none()))
 
 
+def _load_segments(terms: list) -> None:
+    """Each commit's and credit's `loaded_segments` (by start), in one query for both kinds."""
+    if not terms:
+        return
+    commits = [t.pk for t in terms if isinstance(t, Commit)]
+    credits = [t.pk for t in terms if not isinstance(t, Commit)]
+    by_owner: dict = defaultdict(list)
+    for segment in AccessSegment.objects.filter(
+        Q(commit_id__in=commits) | Q(credit_id__in=credits)
+    ).order_by("starting_at", "id"):
+        by_owner[segment.commit_id or segment.credit_id].append(segment)
+    for term in terms:
+        term.loaded_segments = by_owner[term.pk]
+
+
 def balance_terms_many(
     *, contracts: Iterable[Contract], commits: bool = True, credits: bool = True
 ) -> dict:
@@ -259,8 +280,8 @@ def balance_terms_many(
     contract (its own, its customer's customer-level ones that apply to it, the customer-level
     commits it invoices), whatever their dates, in `balances_for_rating`'s order. A query for
     the commits and one for the credits (none for those the caller knows there are none of:
-    `commits` / `credits` False), each with its segments' and, only for terms that have them,
-    its applicable products', contracts' and invoice schedule's, whatever the number of
+    `commits` / `credits` False), one for their segments and, only for terms that have them,
+    their applicable products, contracts and invoice schedule, whatever the number of
     contracts. `balances_from_terms` turns one contract's list into `balances_for_rating`'s
     dicts for a period."""
     contracts = list(contracts)
@@ -286,11 +307,11 @@ def balance_terms_many(
             model.objects.filter(archived_at__isnull=True)
             .filter(scope)
             .annotate(**{f"present_{name}": _present(model, name) for name in relations})
-            .prefetch_related("access_schedule")
         )
         if found:
             _prefetch_present(found, relations)
         terms += found
+    _load_segments(terms)
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
     for contract in contracts:
         result[contract.pk] = [t for t in terms if _applies_to(t, contract)]
