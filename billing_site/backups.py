@@ -50,8 +50,8 @@ def events_path(path: Path) -> Path:
 def backup(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
     """The database's backup at `path`, then the event store's tables (none for the relational
     store) at `events_path(path)`; return the database's kind and the tables."""
+    store = _store()
     kind = database_backup(path, using=using)
-    store = event_store()
     if not store.backs_up_apart:
         return kind, []
     target = events_path(path)
@@ -71,7 +71,7 @@ def backup(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
 def restore(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
     """The database from the backup at `path`, then the event store's tables; refused before
     anything is replaced when the backup and the configured store do not match."""
-    store = event_store()
+    store = _store()
     events = events_path(path)
     if store.backs_up_apart and not events.is_dir():
         raise BackupError(
@@ -93,6 +93,15 @@ def restore(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
             f"The database was restored, the event store's tables were not: {exc} "
             "Run the restore again once the cause is fixed."
         ) from None
+
+
+def _store():
+    """The configured event store, or why it cannot be opened (with `chdb://`: the server has
+    the data path open)."""
+    try:
+        return event_store()
+    except EventStoreError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def database_backup(path: Path, *, using: str = "default") -> str:

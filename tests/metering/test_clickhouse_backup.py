@@ -2,15 +2,20 @@
 tables go to PATH.events/ beside the database's backup and come back with it, so a restore gives
 the same drafts; a backup and a store that do not match are refused before anything is replaced."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.selectors import invoice_view
 from invoicing.services import contract_drafts_ensure, invoice_finalize
+from metering.stores.clickhouse.client import parse_url
 from tests.invoicing.factories import ingest
 from tests.invoicing.golden_support import case_paths, load_case
 from tests.invoicing.golden_world import build_world
@@ -133,3 +138,27 @@ def test_an_event_store_backup_from_newer_code_is_refused(chdb_store, world, tmp
 
     with pytest.raises(CommandError, match=r"taken by newer code .*0099_later"):
         call_command("restore", str(path), interactive=False)
+
+
+def test_a_backup_while_another_process_has_the_chdb_store_open_is_refused(chdb_store, tmp_path):
+    path = tmp_path / "billing.backup"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "backup", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=django_settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "billing_site.settings.test",
+            "EVENT_STORE_URL": chdb_store.url,
+        },
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"CommandError: The chdb event store {parse_url(chdb_store.url).path} is open in another "
+        f"process (pid {os.getpid()})."
+    )
+    assert not path.exists()
