@@ -5,12 +5,13 @@ invoices at once (`RatingPreload`), and `rating_input_for` for one invoice."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef
+from django.db.models.expressions import RawSQL
 
 from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
@@ -45,7 +46,7 @@ from invoicing.usage import (
 )
 
 from .charges_preload import ChargesPreload
-from .contract_flags import any_holds, with_term_flags
+from .contract_flags import any_holds, exists_sql, with_term_flags
 from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from
 from .usage_reads import usage_for_windows
@@ -91,13 +92,24 @@ _UNUSED_PRODUCT_COLUMNS = (
 )
 
 
+@functools.cache
+def _has_tiers() -> RawSQL:
+    return exists_sql(RateTier._meta.db_table, f't.rate_id = "{RateModel._meta.db_table}"."id"')
+
+
+@functools.cache
+def _has_composites() -> RawSQL:
+    table = ProductModel.composite_products.through._meta.db_table
+    return exists_sql(table, f't.from_product_id = "{ProductModel._meta.db_table}"."id"')
+
+
 def _rates(queryset) -> list[RateModel]:
     """The rates, each with its `list_tiers` and `commit_tiers` (by level): one query for the
     tiers of those that have any (an EXISTS in the rates' query says which), none otherwise."""
     models = list(
         # Unused columns stay in the database: parsing timestamps is much of this read's cost.
         queryset.defer("created_at")
-        .annotate(has_tiers=Exists(RateTier.objects.filter(rate_id=OuterRef("pk"))))
+        .annotate(has_tiers=_has_tiers())
         .order_by("product_id", "starting_at", "id")
     )
     tiers: dict = {}
@@ -116,11 +128,7 @@ def _products(queryset) -> list[ProductModel]:
     """The products, each with its `composite_ids` (`product_from` reads them, in the products'
     order: by name): one query for those that have composite products, none otherwise."""
     through = ProductModel.composite_products.through
-    models = list(
-        queryset.annotate(
-            has_composites=Exists(through.objects.filter(from_product_id=OuterRef("pk")))
-        )
-    )
+    models = list(queryset.annotate(has_composites=_has_composites()))
     composites: dict = {}
     for product_id, composite_id in (
         through.objects.filter(from_product_id__in=[m.pk for m in models if m.has_composites])
