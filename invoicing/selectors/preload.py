@@ -46,7 +46,7 @@ from invoicing.usage import (
 )
 
 from .charges_preload import ChargesPreload
-from .contract_flags import any_holds, exists_sql, with_term_flags
+from .contract_flags import any_holds, contract_of, exists_sql, with_term_flags
 from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from
 from .usage_reads import usage_for_windows
@@ -375,14 +375,22 @@ class RatingPreload:
 
     @classmethod
     def for_invoices(cls, invoices: Iterable[Invoice]) -> RatingPreload:
-        """Preload for invoices whose contracts are loaded here too (their periods need them)."""
+        """Preload for invoices whose contracts are loaded here too (their periods need them),
+        unless `invoices_with_contracts` loaded them with the invoices."""
         invoices = list(invoices)
-        contracts = {
-            str(c.pk): c
-            for c in with_term_flags(
-                Contract.objects.select_related("customer", "rate_card__fiat_credit_type")
-            ).filter(pk__in={i.contract_id for i in invoices})
-        }
+        contracts = {}
+        for invoice in invoices:
+            contract = contract_of(invoice)
+            if contract is not None and _is_loaded(contract):
+                contracts[str(contract.pk)] = contract
+        missing = {str(i.contract_id) for i in invoices} - set(contracts)
+        if missing:
+            contracts.update(
+                (str(c.pk), c)
+                for c in with_term_flags(
+                    Contract.objects.select_related("customer", "rate_card__fiat_credit_type")
+                ).filter(pk__in=missing)
+            )
         pairs = []
         for invoice in invoices:
             contract = contracts[str(invoice.contract_id)]
