@@ -11,6 +11,13 @@
 
 A backup file says what it is in its first bytes (`SQLite format 3` or `PGDMP`); restoring one
 into the other kind of database is refused.
+
+With a ClickHouse event store (`EVENT_STORE_URL=clickhouse://` or `chdb://`) the events and their
+aggregates are not in the database: the store writes its tables into `<PATH>.events/` (the store's
+`backup`, after the database's, so it holds every event the database's drafts count) and the
+restore puts them back (the store's `restore`). A restore with a ClickHouse store refuses a
+backup without `<PATH>.events/`, and a restore with the relational store refuses one that has it
+(the events would be lost either way).
 """
 
 from __future__ import annotations
@@ -23,12 +30,78 @@ from pathlib import Path
 
 from django.db import connections
 
+from metering.stores import event_store
+from metering.stores.clickhouse.client import EventStoreError
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 
 
 class BackupError(Exception):
     """A backup or restore that could not be done; the message says why."""
+
+
+def events_path(path: Path) -> Path:
+    """Where the event store's tables of the backup at `path` are (a directory)."""
+    path = Path(path)
+    return path.with_name(path.name + ".events")
+
+
+def backup(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
+    """The database's backup at `path`, then the event store's tables (none for the relational
+    store) at `events_path(path)`; return the database's kind and the tables."""
+    store = _store()
+    kind = database_backup(path, using=using)
+    if not store.backs_up_apart:
+        return kind, []
+    target = events_path(path)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        tables = store.backup(directory=partial)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
+    except EventStoreError as exc:
+        raise BackupError(f"The event store's backup failed: {exc}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return kind, tables
+
+
+def restore(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
+    """The database from the backup at `path`, then the event store's tables; refused before
+    anything is replaced when the backup and the configured store do not match."""
+    store = _store()
+    events = events_path(path)
+    if store.backs_up_apart and not events.is_dir():
+        raise BackupError(
+            f"{path} has no event store backup ({events}): the events of this ClickHouse event "
+            "store would be lost. Restore a backup taken with it."
+        )
+    if not store.backs_up_apart and events.is_dir():
+        raise BackupError(
+            f"{path} was taken with a ClickHouse event store ({events}): set EVENT_STORE_URL to "
+            "that store to restore its events too."
+        )
+    kind = database_restore(path, using=using)
+    if not store.backs_up_apart:
+        return kind, []
+    try:
+        return kind, store.restore(directory=events)
+    except EventStoreError as exc:
+        raise BackupError(
+            f"The database was restored, the event store's tables were not: {exc} "
+            "Run the restore again once the cause is fixed."
+        ) from None
+
+
+def _store():
+    """The configured event store, or why it cannot be opened (with `chdb://`: the server has
+    the data path open)."""
+    try:
+        return event_store()
+    except EventStoreError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def database_backup(path: Path, *, using: str = "default") -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 
 from catalog.models import CreditTypeConversion
 from catalog.models import PricingUnit as PricingUnitModel
@@ -115,7 +115,8 @@ def contract_balances(*, contract: Contract, period: Period) -> tuple[Balance, .
 
 
 def _override(model: OverrideModel) -> Override:
-    tiers = list(model.tiers.all())
+    # A multiplier override has no tiers (`TermsPreload` does not read them).
+    tiers = list(model.tiers.all()) if model.type != OverrideModel.Type.MULTIPLIER else []
     overwrite = None
     if model.type == OverrideModel.Type.OVERWRITE:
         overwrite = OverwriteRate(
@@ -267,13 +268,22 @@ class TermsPreload:
     asked for (finalizing a batch writes each invoice's draws before rating the next, which may
     be the same contract's next period), and only for a contract with balances in the period."""
 
-    def __init__(self, contracts: Iterable[Contract], span: Period | None = None):
+    def __init__(
+        self,
+        contracts: Iterable[Contract],
+        span: Period | None = None,
+        *,
+        commits: bool = True,
+        credits: bool = True,
+        overrides: bool = True,
+    ):
+        """`commits`, `credits`, `overrides` False: no contract has any (nothing to read)."""
         contracts = list({c.pk: c for c in contracts}.values())
-        self._terms = balance_terms_many(contracts=contracts)
+        self._terms = balance_terms_many(contracts=contracts, commits=commits, credits=credits)
         self._overrides: dict = {c.pk: [] for c in contracts}
         self._conversions: dict = {}
         self._units: dict = {}
-        if not contracts:
+        if not contracts or not overrides:
             return
         queryset = OverrideModel.objects.filter(
             contract_id__in=[c.pk for c in contracts], archived_at__isnull=True
@@ -282,7 +292,11 @@ class TermsPreload:
             queryset = queryset.filter(starting_at__lt=span.ending_before).filter(
                 Q(ending_before__isnull=True) | Q(ending_before__gt=span.starting_at)
             )
-        for model in queryset.prefetch_related("tiers").order_by("starting_at", "created_at", "id"):
+        models = list(queryset.order_by("starting_at", "created_at", "id"))
+        prefetch_related_objects(
+            [m for m in models if m.type != OverrideModel.Type.MULTIPLIER], "tiers"
+        )
+        for model in models:
             self._overrides[model.contract_id].append(model)
 
     def _card_conversions(self, rate_card_id) -> tuple[Conversion, ...]:

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    prefetch_related_objects,
+)
 
 from ..models import (
     AccessSegment,
@@ -79,8 +87,14 @@ def _applicable(queryset, contract: Contract):
     return queryset.filter(Q(contract=contract) | customer_level).distinct()
 
 
+def _segments(term) -> list[AccessSegment]:
+    """The term's access schedule: as `balance_terms_many` loaded it, or its prefetch."""
+    loaded = getattr(term, "loaded_segments", None)
+    return loaded if loaded is not None else list(term.access_schedule.all())
+
+
 def _in_period(term, start: datetime, end: datetime) -> bool:
-    if any(s.starting_at < end and s.ending_before > start for s in term.access_schedule.all()):
+    if any(s.starting_at < end and s.ending_before > start for s in _segments(term)):
         return True
     items = term.invoice_schedule.all() if isinstance(term, Commit) else ()
     return any(start <= item.timestamp < end for item in items)
@@ -135,7 +149,7 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
 def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[dict]:
     """`balances_for_rating`'s dicts of `terms` (already selected and ordered), with what the
     ledger says is available at `start`."""
-    segments = [s for t in terms for s in t.access_schedule.all()]
+    segments = [s for t in terms for s in _segments(t)]
     available = segment_available(segments=segments, as_of=start) if segments else {}
     postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
     drawn = {}
@@ -200,7 +214,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                         "amount": s.amount,
                         "available": max(available[s.pk], Decimal(0)),
                     }
-                    for s in term.access_schedule.all()
+                    for s in _segments(term)
                 ),
             }
         )
@@ -226,11 +240,52 @@ def _applies_to(term, contract: Contract) -> bool:
     return not listed or any(c.pk == contract.pk for c in listed)
 
 
-def balance_terms_many(*, contracts: Iterable[Contract]) -> dict:
+def _present(model, name: str) -> Exists:
+    """Whether a term has rows in its relation `name` (many-to-many or reverse foreign key)."""
+    field = model._meta.get_field(name)
+    if field.many_to_many:
+        rows = field.remote_field.through.objects.filter(**{field.m2m_field_name(): OuterRef("pk")})
+    else:
+        rows = field.related_model.objects.filter(**{field.field.name: OuterRef("pk")})
+    return Exists(rows)
+
+
+def _prefetch_present(terms: list, names: Iterable[str]) -> None:
+    """Each relation prefetched for the terms whose `present_<name>` says it has rows; the
+    others get it empty without a query (most terms list no products, contracts or schedule)."""
+    for name in names:
+        present = [t for t in terms if getattr(t, f"present_{name}")]
+        absent = [t for t in terms if not getattr(t, f"present_{name}")]
+        related = type(terms[0])._meta.get_field(name).related_model
+        rows = related.objects.only("id") if related is Contract else related.objects.all()
+        prefetch_related_objects(present, Prefetch(name, queryset=rows))
+        prefetch_related_objects(absent, Prefetch(name, queryset=related.objects.none()))
+
+
+def _load_segments(terms: list) -> None:
+    """Each commit's and credit's `loaded_segments` (by start), in one query for both kinds."""
+    if not terms:
+        return
+    commits = [t.pk for t in terms if isinstance(t, Commit)]
+    credits = [t.pk for t in terms if not isinstance(t, Commit)]
+    by_owner: dict = defaultdict(list)
+    for segment in AccessSegment.objects.filter(
+        Q(commit_id__in=commits) | Q(credit_id__in=credits)
+    ).order_by("starting_at", "id"):
+        by_owner[segment.commit_id or segment.credit_id].append(segment)
+    for term in terms:
+        term.loaded_segments = by_owner[term.pk]
+
+
+def balance_terms_many(
+    *, contracts: Iterable[Contract], commits: bool = True, credits: bool = True
+) -> dict:
     """{contract pk: [Commit | Credit]}: the live commits and credits that may apply to each
     contract (its own, its customer's customer-level ones that apply to it, the customer-level
-    commits it invoices), whatever their dates, in `balances_for_rating`'s order. Two queries
-    for the terms and a few prefetches (none when there are no terms), whatever the number of
+    commits it invoices), whatever their dates, in `balances_for_rating`'s order. A query for
+    the commits and one for the credits (none for those the caller knows there are none of:
+    `commits` / `credits` False), one for their segments and, only for terms that have them,
+    their applicable products, contracts and invoice schedule, whatever the number of
     contracts. `balances_from_terms` turns one contract's list into `balances_for_rating`'s
     dicts for a period."""
     contracts = list(contracts)
@@ -240,22 +295,27 @@ def balance_terms_many(*, contracts: Iterable[Contract]) -> dict:
     contract_ids = {c.pk for c in contracts}
     customer_ids = {c.customer_id for c in contracts}
     terms: list = []
-    for model, extra in ((Commit, ("invoice_schedule",)), (Credit, ())):
+    for model, extra, wanted in (
+        (Commit, ("invoice_schedule",), commits),
+        (Credit, (), credits),
+    ):
+        if not wanted:
+            continue
         scope = Q(contract_id__in=contract_ids) | Q(
             contract__isnull=True, customer_id__in=customer_ids
         )
         if model is Commit:
             scope |= Q(contract__isnull=True, invoice_contract_id__in=contract_ids)
-        terms += list(
+        relations = ("applicable_products", "applicable_contracts", *extra)
+        found = list(
             model.objects.filter(archived_at__isnull=True)
             .filter(scope)
-            .prefetch_related(
-                "access_schedule",
-                "applicable_products",
-                Prefetch("applicable_contracts", queryset=Contract.objects.only("id")),
-                *extra,
-            )
+            .annotate(**{f"present_{name}": _present(model, name) for name in relations})
         )
+        if found:
+            _prefetch_present(found, relations)
+        terms += found
+    _load_segments(terms)
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
     for contract in contracts:
         result[contract.pk] = [t for t in terms if _applies_to(t, contract)]

@@ -33,7 +33,12 @@ from invoicing.api import schema
 from invoicing.api.extensions import invoice_extra_fields
 from invoicing.api.serializers import invoice_data
 from invoicing.models import Invoice
-from invoicing.selectors import customer_invoices, invoice_view, invoice_views
+from invoicing.selectors import (
+    customer_invoices,
+    invoice_view,
+    invoice_views,
+    invoices_with_contracts,
+)
 from invoicing.services import InvoiceStateError, invoice_regenerate, invoice_void
 
 STATUSES = {choice.value for choice in Invoice.Status}
@@ -66,7 +71,7 @@ def customer_invoice_or_404(customer_id: str, invoice_id: str) -> Invoice:
     customer_pk = parse_uuid(customer_id, "customer_id")
     invoice_pk = parse_uuid(invoice_id, "invoice_id")
     invoice = (
-        Invoice.objects.select_related("credit_type", "customer", "contract")
+        invoices_with_contracts(Invoice.objects.select_related("credit_type", "customer"))
         .filter(pk=invoice_pk, customer_id=customer_pk)
         .first()
     )

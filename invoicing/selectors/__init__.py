@@ -29,6 +29,7 @@ from .charts import (  # noqa: F401
     contract_spend_to_date,
     contract_usage_by_day,
 )
+from .contract_flags import invoices_with_contracts  # noqa: F401
 from .engine_inputs import (  # noqa: F401
     overlapping,
     product_from,

@@ -16,30 +16,44 @@ class ChargesPreload:
     """What `RatingPreload` adds per window: discount items, pro service billings, and each
     subscription split into windows of constant quantity."""
 
-    def __init__(self, contract_ids: Iterable, start: datetime, end: datetime, subscriptions):
+    def __init__(
+        self,
+        contract_ids: Iterable,
+        start: datetime,
+        end: datetime,
+        subscriptions,
+        *,
+        discounts: bool = True,
+        pro_services: bool = True,
+    ):
+        """`discounts` / `pro_services` False: no contract has any (nothing to read)."""
         contract_ids = list(contract_ids)
         self._discounts: dict = {}
+        discount_items = DiscountItem.objects.filter(
+            discount__contract_id__in=contract_ids,
+            discount__archived_at__isnull=True,
+            timestamp__gte=start,
+            timestamp__lt=end,
+        )
         for item in (
-            DiscountItem.objects.filter(
-                discount__contract_id__in=contract_ids,
-                discount__archived_at__isnull=True,
-                timestamp__gte=start,
-                timestamp__lt=end,
-            )
-            .select_related("discount__product")
-            .order_by("timestamp", "id")
+            discount_items.select_related("discount__product").order_by("timestamp", "id")
+            if discounts
+            else ()
         ):
             self._discounts.setdefault(item.discount.contract_id, []).append(item)
         self._pro_services: dict = {}
+        pro_service_items = ProServiceItem.objects.filter(
+            professional_service__contract_id__in=contract_ids,
+            professional_service__archived_at__isnull=True,
+            timestamp__gte=start,
+            timestamp__lt=end,
+        )
         for item in (
-            ProServiceItem.objects.filter(
-                professional_service__contract_id__in=contract_ids,
-                professional_service__archived_at__isnull=True,
-                timestamp__gte=start,
-                timestamp__lt=end,
+            pro_service_items.select_related("professional_service__product").order_by(
+                "timestamp", "id"
             )
-            .select_related("professional_service__product")
-            .order_by("timestamp", "id")
+            if pro_services
+            else ()
         ):
             self._pro_services.setdefault(item.professional_service.contract_id, []).append(item)
         self._quantities: dict = {}

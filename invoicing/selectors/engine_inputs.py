@@ -38,6 +38,9 @@ def product_from(model: ProductModel) -> Product:
             decimal_places=model.quantity_rounding_decimal_places,
             method=model.quantity_rounding_method,
         )
+    composites = getattr(model, "composite_ids", None)  # preloaded (`preload._products`)
+    if composites is None:
+        composites = [product.id for product in model.composite_products.all()]
     return Product(
         id=str(model.id),
         name=model.name,
@@ -47,7 +50,7 @@ def product_from(model: ProductModel) -> Product:
         presentation_group_keys=tuple(model.presentation_group_key or ()),
         quantity_conversion=conversion,
         quantity_rounding=rounding,
-        composite_product_ids=tuple(str(p.id) for p in model.composite_products.all()),
+        composite_product_ids=tuple(str(pk) for pk in composites),
         composite_tags=tuple(model.composite_tags or ()),
     )
 

@@ -5,12 +5,13 @@ invoices at once (`RatingPreload`), and `rating_input_for` for one invoice."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models.expressions import RawSQL
 
 from catalog.models import Product as ProductModel
 from catalog.models import Rate as RateModel
@@ -45,6 +46,7 @@ from invoicing.usage import (
 )
 
 from .charges_preload import ChargesPreload
+from .contract_flags import any_holds, contract_of, exists_sql, with_term_flags
 from .customer_spend import customer_composites_billed_here, customer_spend
 from .engine_inputs import overlapping, product_from, rate_from
 from .usage_reads import usage_for_windows
@@ -90,6 +92,55 @@ _UNUSED_PRODUCT_COLUMNS = (
 )
 
 
+@functools.cache
+def _has_tiers() -> RawSQL:
+    return exists_sql(RateTier._meta.db_table, f't.rate_id = "{RateModel._meta.db_table}"."id"')
+
+
+@functools.cache
+def _has_composites() -> RawSQL:
+    table = ProductModel.composite_products.through._meta.db_table
+    return exists_sql(table, f't.from_product_id = "{ProductModel._meta.db_table}"."id"')
+
+
+def _rates(queryset) -> list[RateModel]:
+    """The rates, each with its `list_tiers` and `commit_tiers` (by level): one query for the
+    tiers of those that have any (an EXISTS in the rates' query says which), none otherwise."""
+    models = list(
+        # Unused columns stay in the database: parsing timestamps is much of this read's cost.
+        queryset.defer("created_at")
+        .annotate(has_tiers=_has_tiers())
+        .order_by("product_id", "starting_at", "id")
+    )
+    tiers: dict = {}
+    for tier in RateTier.objects.filter(rate_id__in=[m.pk for m in models if m.has_tiers]).order_by(
+        "rate_id", "level"
+    ):
+        tiers.setdefault(tier.rate_id, []).append(tier)
+    for model in models:
+        found = tiers.get(model.pk, ())
+        model.list_tiers = [tier for tier in found if not tier.for_commit_rate]
+        model.commit_tiers = [tier for tier in found if tier.for_commit_rate]
+    return models
+
+
+def _products(queryset) -> list[ProductModel]:
+    """The products, each with its `composite_ids` (`product_from` reads them, in the products'
+    order: by name): one query for those that have composite products, none otherwise."""
+    through = ProductModel.composite_products.through
+    models = list(queryset.annotate(has_composites=_has_composites()))
+    composites: dict = {}
+    for product_id, composite_id in (
+        through.objects.filter(from_product_id__in=[m.pk for m in models if m.has_composites])
+        .order_by("to_product__name", "to_product_id")
+        .values_list("from_product_id", "to_product_id")
+    ):
+        composites.setdefault(product_id, []).append(composite_id)
+    for model in models:
+        model.composite_ids = composites.get(model.pk, [])
+    return models
+
+
 def _is_loaded(contract) -> bool:
     return (
         isinstance(contract, Contract)
@@ -119,8 +170,8 @@ class RatingPreload:
         if len(contracts) < len(contract_ids):
             contracts.update(
                 (str(c.pk), c)
-                for c in Contract.objects.select_related(
-                    "customer", "rate_card__fiat_credit_type"
+                for c in with_term_flags(
+                    Contract.objects.select_related("customer", "rate_card__fiat_credit_type")
                 ).filter(pk__in=contract_ids - set(contracts))
             )
         resolved: list[tuple[Contract, periods.BillingPeriod, str]] = [
@@ -139,63 +190,77 @@ class RatingPreload:
                 max(p.ending_before for _, p in usage_pairs),
             )
         # Contract terms (issue 6) of the whole batch: commits, credits, overrides.
-        self._terms = TermsPreload([c for c, _, _ in resolved], span)
-        rate_models = list(
+        contracts_here = [c for c, _, _ in resolved]
+        self._terms = TermsPreload(
+            contracts_here,
+            span,
+            commits=any_holds(contracts_here, "commits"),
+            credits=any_holds(contracts_here, "credits"),
+            overrides=any_holds(contracts_here, "overrides"),
+        )
+        rate_models = _rates(
             overlapping(
                 RateModel.objects.filter(rate_card_id__in={c.rate_card_id for c, _ in usage_pairs}),
                 usage_span,
             )
-            # Unused columns stay in the database: parsing timestamps is much of this read's cost.
-            .defer("created_at")
-            .prefetch_related(
-                Prefetch(
-                    "tiers",
-                    queryset=RateTier.objects.filter(for_commit_rate=False).order_by("level"),
-                    to_attr="list_tiers",
-                )
-            )
-            .order_by("product_id", "starting_at", "id")
         )
         # A card prices few products with many rates (one per pricing group values): each product
         # and its metric are read once, not once per rate (half this read's time for 50 rates).
         rate_products = {
             model.pk: model
-            for model in ProductModel.objects.filter(pk__in={m.product_id for m in rate_models})
-            .select_related("billable_metric")
-            .defer(*_UNUSED_PRODUCT_COLUMNS)
-            .prefetch_related("composite_products")
+            for model in _products(
+                ProductModel.objects.filter(pk__in={m.product_id for m in rate_models})
+                .select_related("billable_metric")
+                .defer(*_UNUSED_PRODUCT_COLUMNS)
+            )
         }
         for model in rate_models:
             model.product = rate_products[model.product_id]
-        subscriptions = list(
-            overlapping(
-                SubscriptionModel.objects.filter(
-                    contract_id__in={c.pk for c, _ in usage_pairs}, archived_at__isnull=True
-                ),
-                usage_span,
+        # Each read below is skipped when no contract of the batch has such terms (its flags).
+        usage_contracts = [c for c, _ in usage_pairs]
+        subscriptions = []
+        if any_holds(usage_contracts, "subscriptions"):
+            subscriptions = list(
+                overlapping(
+                    SubscriptionModel.objects.filter(
+                        contract_id__in={c.pk for c in usage_contracts}, archived_at__isnull=True
+                    ),
+                    usage_span,
+                )
+                .select_related("product")
+                .prefetch_related("product__composite_products")
+                .order_by("starting_at", "id")
             )
-            .select_related("product")
-            .prefetch_related("product__composite_products")
-            .order_by("starting_at", "id")
+        self._charges = ChargesPreload(
+            contract_ids,
+            start,
+            end,
+            subscriptions,
+            discounts=any_holds(contracts_here, "discounts"),
+            pro_services=any_holds(contracts_here, "pro_services"),
         )
-        self._charges = ChargesPreload(contract_ids, start, end, subscriptions)
         usage_filters_by_contract: dict = {}
-        for usage_filter in overlapping(
-            ContractUsageFilter.objects.filter(contract_id__in={c.pk for c, _ in usage_pairs}),
-            usage_span,
-        ).order_by("starting_at"):
-            usage_filters_by_contract.setdefault(usage_filter.contract_id, []).append(usage_filter)
-        charge_items = list(
-            ScheduledChargeItem.objects.filter(
-                scheduled_charge__contract_id__in=contract_ids,
-                scheduled_charge__archived_at__isnull=True,
-                timestamp__gte=start,
-                timestamp__lt=end,
+        if any_holds(usage_contracts, "usage_filters"):
+            for usage_filter in overlapping(
+                ContractUsageFilter.objects.filter(contract_id__in={c.pk for c in usage_contracts}),
+                usage_span,
+            ).order_by("starting_at"):
+                usage_filters_by_contract.setdefault(usage_filter.contract_id, []).append(
+                    usage_filter
+                )
+        charge_items = []
+        if any_holds(contracts_here, "scheduled_charges"):
+            charge_items = list(
+                ScheduledChargeItem.objects.filter(
+                    scheduled_charge__contract_id__in=contract_ids,
+                    scheduled_charge__archived_at__isnull=True,
+                    timestamp__gte=start,
+                    timestamp__lt=end,
+                )
+                .select_related("scheduled_charge__product")
+                .prefetch_related("scheduled_charge__product__composite_products")
+                .order_by("timestamp", "id")
             )
-            .select_related("scheduled_charge__product")
-            .prefetch_related("scheduled_charge__product__composite_products")
-            .order_by("timestamp", "id")
-        )
         # A contract that puts scheduled items on its usage invoices does not bill again the dates
         # that already have a SCHEDULED invoice (made before the flag was set).
         self._scheduled_elsewhere: dict[str, set[datetime]] = {}
@@ -212,10 +277,11 @@ class RatingPreload:
             ).values_list("contract_id", "start_timestamp"):
                 self._scheduled_elsewhere.setdefault(str(contract_id), set()).add(moment)
         aliases: dict[str, list[str]] = {}
-        for customer_id, alias in IngestAlias.objects.filter(
-            customer_id__in={c.customer_id for c, _, _ in resolved}
-        ).values_list("customer_id", "alias"):
-            aliases.setdefault(str(customer_id), []).append(alias)
+        if any_holds(contracts_here, "aliases"):
+            for customer_id, alias in IngestAlias.objects.filter(
+                customer_id__in={c.customer_id for c in contracts_here}
+            ).values_list("customer_id", "alias"):
+                aliases.setdefault(str(customer_id), []).append(alias)
         rates_by_card: dict = {}
         for model in rate_models:
             rates_by_card.setdefault(model.rate_card_id, []).append(model)
@@ -309,14 +375,22 @@ class RatingPreload:
 
     @classmethod
     def for_invoices(cls, invoices: Iterable[Invoice]) -> RatingPreload:
-        """Preload for invoices whose contracts are loaded here too (their periods need them)."""
+        """Preload for invoices whose contracts are loaded here too (their periods need them),
+        unless `invoices_with_contracts` loaded them with the invoices."""
         invoices = list(invoices)
-        contracts = {
-            str(c.pk): c
-            for c in Contract.objects.select_related(
-                "customer", "rate_card__fiat_credit_type"
-            ).filter(pk__in={i.contract_id for i in invoices})
-        }
+        contracts = {}
+        for invoice in invoices:
+            contract = contract_of(invoice)
+            if contract is not None and _is_loaded(contract):
+                contracts[str(contract.pk)] = contract
+        missing = {str(i.contract_id) for i in invoices} - set(contracts)
+        if missing:
+            contracts.update(
+                (str(c.pk), c)
+                for c in with_term_flags(
+                    Contract.objects.select_related("customer", "rate_card__fiat_credit_type")
+                ).filter(pk__in=missing)
+            )
         pairs = []
         for invoice in invoices:
             contract = contracts[str(invoice.contract_id)]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from catalog.models import BillableMetric
 
@@ -106,6 +107,20 @@ class EventStore(abc.ABC):
     #: Whether a write made inside a relational transaction is undone when it rolls back (the
     #: relational store keeps events in that database; a ClickHouse store's inserts stay).
     rolls_back: bool = True
+    #: Whether the store keeps events outside the Django database (its `backup` writes them).
+    backs_up_apart: bool = False
+
+    # --- Backups --------------------------------------------------------------------------------
+
+    def backup(self, *, directory: Path) -> list[str]:
+        """Write what the store keeps outside the Django database into `directory` (`manage.py
+        backup` puts it beside the database's backup); return the tables written. The relational
+        store keeps everything in the database, whose backup holds it: nothing."""
+        return []
+
+    def restore(self, *, directory: Path) -> list[str]:
+        """Replace the store's contents with a `backup` in `directory`; return the tables."""
+        return []
 
     # --- Writes ---------------------------------------------------------------------------------
 

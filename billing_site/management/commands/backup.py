@@ -1,12 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site.backups import BackupError, database_backup
+from billing_site.backups import BackupError, backup, events_path
 
 
 class Command(BaseCommand):
     help = (
         "Write a backup of the whole database to PATH while the product runs: SQLite's online "
-        "backup API (the WAL included) or pg_dump's custom format. Restore with `restore PATH`."
+        "backup API (the WAL included) or pg_dump's custom format; with a ClickHouse event store, "
+        "its tables into PATH.events/. Restore with `restore PATH`."
     )
 
     def add_arguments(self, parser):
@@ -15,7 +16,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            kind = database_backup(options["path"], using=options["database"])
+            kind, tables = backup(options["path"], using=options["database"])
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Backed up the {kind} database to {options['path']}.")
+        if tables:
+            self.stdout.write(
+                f"Backed up the event store's tables ({', '.join(tables)}) "
+                f"to {events_path(options['path'])}."
+            )

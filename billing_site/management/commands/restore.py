@@ -1,12 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_site.backups import BackupError, database_restore
+from billing_site.backups import BackupError, events_path, restore
 
 
 class Command(BaseCommand):
     help = (
-        "Replace every row of the database with the backup at PATH (made by `backup`). Stop the "
-        "web and worker processes first; run `migrate` afterwards if the code is newer."
+        "Replace every row of the database with the backup at PATH (made by `backup`), and with a "
+        "ClickHouse event store its tables with PATH.events/. Stop the web and worker processes "
+        "first; run `migrate` afterwards if the code is newer."
     )
 
     def add_arguments(self, parser):
@@ -28,7 +29,12 @@ class Command(BaseCommand):
             if answer != "yes":
                 raise CommandError("Restore cancelled.")
         try:
-            kind = database_restore(options["path"], using=options["database"])
+            kind, tables = restore(options["path"], using=options["database"])
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Restored the {kind} database from {options['path']}.")
+        if tables:
+            self.stdout.write(
+                f"Restored the event store's tables ({', '.join(tables)}) "
+                f"from {events_path(options['path'])}."
+            )

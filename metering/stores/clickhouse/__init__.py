@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from catalog.models import BillableMetric
 
@@ -62,6 +63,7 @@ from ..marks import usage_marks_record
 from ..partials import Partial, contributions, hour_of
 from ..tiers import GRAINS, period_ceiling, period_start
 from . import guard, migrate, sql
+from .backup import store_backup, store_restore
 from .client import EventStoreBusy, EventStoreError, client_for
 from .numbers import value_from_parts, value_parts
 from .sql import SQL_METRIC_SETTINGS
@@ -104,6 +106,7 @@ class _Pending:
 class ClickHouseStore(EventStore):
     name = "clickhouse"
     rolls_back = False
+    backs_up_apart = True
 
     def __init__(self, url: str):
         self.url = url
@@ -119,6 +122,14 @@ class ClickHouseStore(EventStore):
             migrate.apply(self.client)
         else:
             migrate.check(self.client)
+
+    # --- Backups --------------------------------------------------------------------------------
+
+    def backup(self, *, directory: Path) -> list[str]:
+        return store_backup(self.client, directory)
+
+    def restore(self, *, directory: Path) -> list[str]:
+        return store_restore(self.client, directory)
 
     # --- Writes ---------------------------------------------------------------------------------
 

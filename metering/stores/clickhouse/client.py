@@ -27,6 +27,9 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+
+from .sql import text
 
 
 class EventStoreError(RuntimeError):
@@ -128,6 +131,20 @@ class ChdbClient:
             f"INSERT INTO {self.database}.{table} FORMAT JSONEachRow\n{lines}", "CSV"
         )
 
+    def export_native(self, query: str, path: Path) -> None:
+        """The query's rows into the file at `path` (replaced), in Native format, streamed by
+        the engine."""
+        self.command(
+            f"INSERT INTO FUNCTION file({text(str(path))}, 'Native') {query} "
+            "SETTINGS engine_file_truncate_on_insert = 1"
+        )
+
+    def import_native(self, table: str, path: Path) -> None:
+        self.command(
+            f"INSERT INTO {self.database}.{table} SETTINGS insert_deduplicate = 0 "
+            f"SELECT * FROM file({text(str(path))}, 'Native')"
+        )
+
 
 def _busy_message(path: str, pid: str) -> str:
     return (
@@ -211,6 +228,26 @@ class HttpClient:
             fmt="JSONEachRow",
             settings=self.INSERT_SETTINGS,
         )
+
+    def export_native(self, query: str, path: Path) -> None:
+        """The query's rows into the local file at `path` (replaced), in Native format, streamed
+        from the server."""
+        stream = self._client().raw_stream(query, fmt="Native", use_database=False)
+        try:
+            with open(path, "wb") as file:
+                for chunk in stream:
+                    file.write(chunk)
+        finally:
+            stream.close()
+
+    def import_native(self, table: str, path: Path) -> None:
+        with open(path, "rb") as file:
+            self._client().raw_insert(
+                f"{self.database}.{table}",
+                insert_block=file,
+                fmt="Native",
+                settings={**self.INSERT_SETTINGS, "async_insert": 0, "insert_deduplicate": 0},
+            )
 
 
 def client_for(url: str) -> ChdbClient | HttpClient:
