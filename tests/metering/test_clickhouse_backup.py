@@ -68,7 +68,7 @@ def world(chdb_store):
 
 def test_a_backup_restores_the_event_store_and_the_same_drafts(chdb_store, world, tmp_path):
     rows, drafts = _event_rows(chdb_store), _drafts()
-    assert [kind for kind, *_ in rows] == ["event", "aggregate"]
+    assert [kind for kind, *_ in rows] == ["event", "aggregate", "day", "month"]
     assert drafts == [
         ("2026-01-01 00:00:00+00:00", Decimal("0")),
         ("2026-02-01 00:00:00+00:00", Decimal("1050")),
