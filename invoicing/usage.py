@@ -8,6 +8,9 @@ exception is a window not on hour boundaries, which hourly aggregates cannot ans
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,6 +19,24 @@ from catalog.money import to_decimal
 from customers.models import Customer
 
 GroupUsage = dict[tuple[str, ...], Decimal]
+
+# The reads `metric_usage_by_customer` remembers inside `usage_reads_shared`: {(metric, group
+# keys, window): {customer key: usage}}.
+_shared_reads: ContextVar[dict | None] = ContextVar("shared usage reads", default=None)
+
+
+@contextlib.contextmanager
+def usage_reads_shared() -> Iterator[None]:
+    """Inside it, `metric_usage_by_customer` answers a customer whose usage of the same metric,
+    group keys and window it has already read from that read, and reads only the others: the
+    alert worker's pass over a batch of customers rates their drafts, the drafts' balance draws
+    and their usage alerts, which all read the current period of the same customers. For reads
+    that nothing writes usage between (one evaluation pass, in one transaction)."""
+    token = _shared_reads.set({})
+    try:
+        yield
+    finally:
+        _shared_reads.reset(token)
 
 
 def _hour_aligned(moment: datetime) -> bool:
@@ -98,13 +119,28 @@ def metric_usage_by_customer(
     by_customer = getattr(selectors, "usage_by_customer", None)
     if by_customer is None or not (_hour_aligned(starting_at) and _hour_aligned(ending_before)):
         return None
-    return by_customer(
-        metric=metric,
-        customer_ids=customer_ids,
-        starting_at=starting_at,
-        ending_before=ending_before,
-        group_keys=list(group_keys),
-    )
+    shared = _shared_reads.get()
+    if shared is None:
+        return by_customer(
+            metric=metric,
+            customer_ids=customer_ids,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            group_keys=list(group_keys),
+        )
+    known = shared.setdefault((metric.pk, tuple(group_keys), starting_at, ending_before), {})
+    missing = {key: ids for key, ids in customer_ids.items() if key not in known}
+    if missing:
+        known.update(
+            by_customer(
+                metric=metric,
+                customer_ids=missing,
+                starting_at=starting_at,
+                ending_before=ending_before,
+                group_keys=list(group_keys),
+            )
+        )
+    return {key: known[key] for key in customer_ids}
 
 
 def metric_usage_running(
