@@ -35,7 +35,7 @@ from .measures import BatchValues, CustomerValues, Measure, measures_for
 
 logger = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = 200
 MARKS = 1000
 
 
