@@ -14,7 +14,8 @@ with the default settings (`manage.py qcluster`: Q_WORKERS=1, the ORM broker) be
    the medians (goal: at most 5%). The load starts 3 s after the task worker, so its first
    scheduler pass (about 30 s after it starts: every schedule due at once, in B the hourly sweep
    that evaluates every watched customer too) falls inside the run; `--settle` starts the load
-   after that pass instead, as on a cluster that has been running a while (the steady state).
+   after that pass instead, as on a cluster that has been running a while (the steady state;
+   for the latency probes of 2. too).
 2. Alert latency while ingest runs (once, in a world with alerts): 40 probe customers each get one
    batch that crosses their spend alert while the same number of clients keeps posting batches
    as fast as they are answered (saturating); the load stops only after the last probe's
@@ -497,8 +498,9 @@ def ingest_run(
     return result
 
 
-def latency_run(*, clients: int, workers: int) -> dict:
-    """Alert latency under saturating and under paced ingest, in a world with alerts."""
+def latency_run(*, clients: int, workers: int, settle: bool = False) -> dict:
+    """Alert latency under saturating and under paced ingest, in a world with alerts (with
+    `settle`, the loads start after the task worker's first scheduler pass)."""
     now = datetime.now(UTC)
     log(f"--- alert latency; load average {os.getloadavg()}")
     with database() as env:
@@ -516,7 +518,7 @@ def latency_run(*, clients: int, workers: int) -> dict:
         )
         connection.close()
         result: dict = {}
-        with qcluster(env):
+        with qcluster(env, settle=settle):
             log(f"saturating load from {clients} clients while {PROBES} probes cross")
             result["saturating"] = latency_under_load(
                 env, token, made["probes"], receiver, now, clients=clients, workers=workers
@@ -655,8 +657,9 @@ def main() -> None:
     parser.add_argument(
         "--settle",
         action="store_true",
-        help="start each ingest run's load after the task worker's first scheduler pass (every "
-        "schedule, the hourly alert sweep included, falls due about 30 s after it starts)",
+        help="start each load (ingest runs, latency probes) after the task worker's first "
+        "scheduler pass (every schedule, the hourly alert sweep included, falls due about 30 s "
+        "after it starts)",
     )
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
@@ -672,7 +675,7 @@ def main() -> None:
         print(json.dumps({}))
         return
     if args.phase == "latency":
-        print(json.dumps(latency_run(clients=clients, workers=workers)))
+        print(json.dumps(latency_run(clients=clients, workers=workers, settle=args.settle)))
         return
     if args.phase:
         result = ingest_run(
