@@ -11,7 +11,11 @@ with the default settings (`manage.py qcluster`: Q_WORKERS=1, the ORM broker) be
    (rate, load average before and after, CPU per request of gunicorn, i.e. the ingest path, and
    of the ingest's PostgreSQL backends; the task worker's CPU, its own PostgreSQL backends
    apart, and per evaluated customer) and the median of each configuration and the loss between
-   the medians (goal: at most 5%).
+   the medians (goal: at most 5%). The load starts 3 s after the task worker, so its first
+   scheduler pass (about 30 s after it starts: every schedule due at once, in B the hourly sweep
+   that evaluates every watched customer too) falls inside the run; `--settle` starts the load
+   after that pass instead, as on a cluster that has been running a while (the steady state;
+   for the latency probes of 2. too).
 2. Alert latency while ingest runs (once, in a world with alerts): 40 probe customers each get one
    batch that crosses their spend alert while the same number of clients keeps posting batches
    as fast as they are answered (saturating); the load stops only after the last probe's
@@ -158,11 +162,30 @@ def world(*, alerts: bool, now: datetime) -> dict:
 WORKER_APP = "bench-task-worker"
 
 
+def _settle(timeout: float = 180.0) -> None:
+    """Wait until the cluster's first scheduler pass is done: about 30 s after it starts, every
+    schedule falls due at once (the hourly alert sweep over every watched customer, the drafts'
+    hourly ensure, the daily prunes...), work a production cluster spreads over their periods.
+    Done when no schedule is due and no task waits or runs (a running task keeps its queue row)."""
+    from django.db import connection
+    from django.utils import timezone
+    from django_q.models import OrmQ, Schedule
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        due = Schedule.objects.filter(next_run__lte=timezone.now()).exists()
+        if not due and not OrmQ.objects.exists():
+            break
+        time.sleep(1)
+    connection.close()
+
+
 @contextlib.contextmanager
-def qcluster(env):
+def qcluster(env, *, settle: bool = False):
     """`manage.py qcluster` with the default worker settings, stopped (with its children) after.
     Its database connections are named WORKER_APP (libpq's PGAPPNAME), so that the CPU of its
-    PostgreSQL backends can be told from the ingest's (`_worker_backends_cpu`)."""
+    PostgreSQL backends can be told from the ingest's (`_worker_backends_cpu`). With `settle`,
+    yields only after its first scheduler pass (`_settle`)."""
     manage(env, "setup_schedules")
     process = subprocess.Popen(
         [PYTHON, str(ROOT / "manage.py"), "qcluster"],
@@ -174,6 +197,8 @@ def qcluster(env):
     )
     time.sleep(3)
     try:
+        if settle:
+            _settle()
         yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -424,8 +449,11 @@ class EvaluationCounter:
         return len(self.seen) - self.before
 
 
-def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict:
-    """One throughput run (A: no alerts, B: 5 alerts per customer) in a fresh database."""
+def ingest_run(
+    *, alerts: bool, events: int, clients: int, workers: int, settle: bool = False
+) -> dict:
+    """One throughput run (A: no alerts, B: 5 alerts per customer) in a fresh database (with
+    `settle`, the load starts after the task worker's first scheduler pass)."""
     now = datetime.now(UTC)
     label = "B: 5 alerts per customer" if alerts else "A: no alerts"
     result: dict = {"label": label, "load_before": os.getloadavg()[0]}
@@ -437,7 +465,7 @@ def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict
 
         world(alerts=alerts, now=now)
         connection.close()
-        with qcluster(env) as cluster, EvaluationCounter() as evaluations:
+        with qcluster(env, settle=settle) as cluster, EvaluationCounter() as evaluations:
             began = time.time()
             worker_before = _worker_cpu(cluster), _worker_backends_cpu()
             cpu: dict = {}
@@ -470,8 +498,9 @@ def ingest_run(*, alerts: bool, events: int, clients: int, workers: int) -> dict
     return result
 
 
-def latency_run(*, clients: int, workers: int) -> dict:
-    """Alert latency under saturating and under paced ingest, in a world with alerts."""
+def latency_run(*, clients: int, workers: int, settle: bool = False) -> dict:
+    """Alert latency under saturating and under paced ingest, in a world with alerts (with
+    `settle`, the loads start after the task worker's first scheduler pass)."""
     now = datetime.now(UTC)
     log(f"--- alert latency; load average {os.getloadavg()}")
     with database() as env:
@@ -489,7 +518,7 @@ def latency_run(*, clients: int, workers: int) -> dict:
         )
         connection.close()
         result: dict = {}
-        with qcluster(env):
+        with qcluster(env, settle=settle):
             log(f"saturating load from {clients} clients while {PROBES} probes cross")
             result["saturating"] = latency_under_load(
                 env, token, made["probes"], receiver, now, clients=clients, workers=workers
@@ -562,7 +591,7 @@ def _phase(name: str, args) -> dict:
     """Run one phase in a process of its own (Django is set up once per process, against that
     phase's fresh database); its last output line is its result as JSON."""
     command = [PYTHON, __file__, "--phase", name, "--events", str(args.events)]
-    command += ["--deliveries", str(args.deliveries)]
+    command += ["--deliveries", str(args.deliveries)] + (["--settle"] if args.settle else [])
     process = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     lines = process.stdout.strip().splitlines()
     for line in lines[:-1]:
@@ -625,6 +654,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000, help="events per ingest run")
     parser.add_argument("--rounds", type=int, default=3, help="A B pairs of ingest runs")
     parser.add_argument("--deliveries", type=int, default=10_000)
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="start each load (ingest runs, latency probes) after the task worker's first "
+        "scheduler pass (every schedule, the hourly alert sweep included, falls due about 30 s "
+        "after it starts)",
+    )
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-delivery", action="store_true")
@@ -639,11 +675,15 @@ def main() -> None:
         print(json.dumps({}))
         return
     if args.phase == "latency":
-        print(json.dumps(latency_run(clients=clients, workers=workers)))
+        print(json.dumps(latency_run(clients=clients, workers=workers, settle=args.settle)))
         return
     if args.phase:
         result = ingest_run(
-            alerts=args.phase == "alerts", events=args.events, clients=clients, workers=workers
+            alerts=args.phase == "alerts",
+            events=args.events,
+            clients=clients,
+            workers=workers,
+            settle=args.settle,
         )
         print(json.dumps(result))
         return

@@ -8,6 +8,9 @@ exception is a window not on hour boundaries, which hourly aggregates cannot ans
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,6 +19,34 @@ from catalog.money import to_decimal
 from customers.models import Customer
 
 GroupUsage = dict[tuple[str, ...], Decimal]
+
+# The aggregate reads remembered inside `usage_reads_shared`: {(metric, group keys, window):
+# {the customer's ingest ids, sorted: usage}}.
+_shared_reads: ContextVar[dict | None] = ContextVar("shared usage reads", default=None)
+
+
+@contextlib.contextmanager
+def usage_reads_shared() -> Iterator[None]:
+    """Inside it, a customer's usage of a metric by the same group keys over the same window is
+    read once: `metric_usage_by_customer` and `metric_usage_by_group` (unfiltered, from the
+    hourly aggregates) answer a customer already read from memory and read only the others. The
+    alert worker's pass over a batch of customers rates their drafts, rates them again for their
+    balance draws and measures their usage alerts, which all read the current period of the same
+    customers. Only for reads that nothing writes usage between (one evaluation pass, one
+    transaction)."""
+    token = _shared_reads.set({})
+    try:
+        yield
+    finally:
+        _shared_reads.reset(token)
+
+
+def _remembered(metric, group_keys, starting_at, ending_before) -> dict | None:
+    """The usage already read of this metric, keys and window (None: nothing is shared now)."""
+    shared = _shared_reads.get()
+    if shared is None:
+        return None
+    return shared.setdefault((metric.pk, tuple(group_keys), starting_at, ending_before), {})
 
 
 def _hour_aligned(moment: datetime) -> bool:
@@ -62,13 +93,22 @@ def metric_usage_by_group(
     if by_segment is not None and _hour_aligned(starting_at) and _hour_aligned(ending_before):
         if customer_ids is None:
             customer_ids = selectors.customer_ingest_ids(customer=customer)
-        return by_segment(
+        known = (
+            _remembered(metric, group_keys, starting_at, ending_before) if only is None else None
+        )
+        key = tuple(sorted(customer_ids))
+        if known is not None and key in known:
+            return known[key]
+        found = by_segment(
             metric=metric,
             customer_ids=customer_ids,
             boundaries=[starting_at, ending_before],
             group_keys=list(group_keys),
             only=only,
         )[0]
+        if known is not None:
+            known[key] = found
+        return found
     return _from_raw_events(
         metric=metric,
         customer_ids=customer_ids,
@@ -98,13 +138,27 @@ def metric_usage_by_customer(
     by_customer = getattr(selectors, "usage_by_customer", None)
     if by_customer is None or not (_hour_aligned(starting_at) and _hour_aligned(ending_before)):
         return None
-    return by_customer(
-        metric=metric,
-        customer_ids=customer_ids,
-        starting_at=starting_at,
-        ending_before=ending_before,
-        group_keys=list(group_keys),
-    )
+    known = _remembered(metric, group_keys, starting_at, ending_before)
+    if known is None:
+        return by_customer(
+            metric=metric,
+            customer_ids=customer_ids,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            group_keys=list(group_keys),
+        )
+    keys = {key: tuple(sorted(ids)) for key, ids in customer_ids.items()}
+    missing = {key: customer_ids[key] for key, own in keys.items() if own not in known}
+    if missing:
+        found = by_customer(
+            metric=metric,
+            customer_ids=missing,
+            starting_at=starting_at,
+            ending_before=ending_before,
+            group_keys=list(group_keys),
+        )
+        known.update((keys[key], usage) for key, usage in found.items())
+    return {key: known[own] for key, own in keys.items()}
 
 
 def metric_usage_running(

@@ -123,11 +123,12 @@ def customer_alert_reset(*, alert: Alert, customer: Customer, now: datetime) -> 
 
 
 def alerts_for(customer_ids) -> list[Alert]:
-    """The enabled alerts that watch these customers: their own and the global ones."""
+    """The enabled alerts that watch these customers: their own and the global ones (their
+    metrics and pricing units read once each and shared, not once per alert)."""
     return list(
         Alert.objects.filter(status=Alert.Status.ENABLED)
         .filter(Q(customer_id__in=list(customer_ids)) | Q(customer__isnull=True))
-        .select_related("billable_metric", "credit_type")
+        .prefetch_related("billable_metric", "credit_type")
         .order_by("created_at", "id")
     )
 

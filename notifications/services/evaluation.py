@@ -25,6 +25,7 @@ from django.utils import timezone
 from core import outbox
 from core.api import format_timestamp
 from customers.models import Customer
+from invoicing.usage import usage_reads_shared
 from metering.selectors import customers_by_ingest_id, usage_marks_waiting
 from metering.services import usage_marks_take
 
@@ -34,7 +35,7 @@ from .measures import BatchValues, CustomerValues, Measure, measures_for
 
 logger = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = 200
 MARKS = 1000
 
 
@@ -54,10 +55,11 @@ def resolved_type(alert_type: str) -> str:
     return alert_type.removesuffix("_reached") + "_resolved"
 
 
-def _apply(alert: Alert, state: CustomerAlert, measures: list[Measure], now: datetime) -> int:
+def _apply(
+    alert: Alert, customer: Customer, state: CustomerAlert, measures: list[Measure], now: datetime
+) -> int:
     """Compare, record what crossed (each subject fires once) and what fell back; the caller
     saves the state."""
-    customer = state.customer
     crossed = [m for m in measures if alert.reached(m.value)]
     before = set(state.alarmed)
     fired = 0
@@ -115,7 +117,7 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
     whole batch read once); returns how many webhooks fired. With `pending`, only the customers
     still pending, whose rows are deleted here: two workers never evaluate the same change twice
     (a row another worker holds is skipped)."""
-    with transaction.atomic():
+    with transaction.atomic(), usage_reads_shared():
         ids = list(customer_ids)
         if pending:
             ids = list(
@@ -128,11 +130,13 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
         customers = list(Customer.objects.filter(pk__in=ids))
         if not alerts or not customers:
             return 0
+        # Without their customers (the batch's are at hand): a join would build each customer
+        # once per alert watching it.
         states = {
             (s.alert_id, s.customer_id): s
-            for s in CustomerAlert.objects.select_for_update(of=("self",))
-            .filter(customer__in=customers, alert__in=alerts)
-            .select_related("customer")
+            for s in CustomerAlert.objects.select_for_update().filter(
+                customer__in=customers, alert__in=alerts
+            )
         }
         batch = BatchValues(customers, now)
         fired = 0
@@ -154,7 +158,7 @@ def customers_alerts_evaluate(*, customer_ids, now: datetime, pending: bool = Tr
                 else:
                     seen.append(state)
                 before = _moved(state)
-                fired += _apply(alert, state, measures_for(alert, values), now)
+                fired += _apply(alert, customer, state, measures_for(alert, values), now)
                 if state.pk is not None and _moved(state) != before:
                     moved.append(state)
         CustomerAlert.objects.bulk_create(made, batch_size=500)

@@ -67,6 +67,7 @@ class BatchValues:
         self.now = now
         self._usage: dict[tuple, dict] = {}
         self._periods: dict = {}
+        self._term_contracts: dict = {}
 
     @cached_property
     def draft_invoices(self) -> list[Invoice]:
@@ -157,13 +158,16 @@ class BatchValues:
 
     def term_contracts(self, term) -> list:
         """The contracts a commit or credit belongs to: its contract, else (a customer-level
-        balance) the contracts it applies to, all of its customer's when it names none."""
+        balance) the contracts it applies to, all of its customer's when it names none (read
+        once per batch)."""
         if term.contract_id:
             return [term.contract_id]
-        named = [c.pk for c in term.applicable_contracts.all()]
-        return named or [
-            pk for pk, (owner, _) in self.contracts.items() if owner == term.customer_id
-        ]
+        if term.pk not in self._term_contracts:
+            named = [c.pk for c in term.applicable_contracts.all()]
+            self._term_contracts[term.pk] = named or [
+                pk for pk, (owner, _) in self.contracts.items() if owner == term.customer_id
+            ]
+        return self._term_contracts[term.pk]
 
     def contracts_passing(self, alert: Alert) -> frozenset | None:
         """The batch's contracts whose custom fields pass the alert's Contract filters (None:
@@ -384,7 +388,10 @@ def _terms(alert: Alert, values: CustomerValues, kinds: tuple[str, ...]) -> list
         and t.archived_at is None
         and t.credit_type_id == alert.credit_type_id
         and _active(t, values.now)
-        and _passes(alert, values, values.batch.term_contracts(t), t)
+        and (
+            not alert.custom_field_filters
+            or _passes(alert, values, values.batch.term_contracts(t), t)
+        )
     ]
 
 
