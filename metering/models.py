@@ -15,8 +15,10 @@ PostgreSQL, see `metering.ingest`):
   max and latest value of the events the metric matches. `group_values` is the canonical JSON of
   the event's values for the UNION of the metric's group keys, so any key set of the metric rolls
   up from it exactly.
-- `MetricRollup`: the same numbers per whole UTC day and calendar month (`grain`), written beside
-  the hourly row, so a month's read adds ~30 (or 1) rows per group instead of ~720.
+- `MetricRollup`: the same numbers per whole UTC day and calendar month (`grain`), so a month's
+  read adds ~30 (or 1) rows per group instead of ~720. They hold the hours before
+  `RollupWatermark.folded_before` only: a schedule folds closed hours into them, off the ingest
+  statement, which writes them only for events older than the watermark (late events).
 - `MetricDistinctValue`: the distinct aggregation-key values per (metric, customer_id, hour,
   group values), so UNIQUE is `COUNT(DISTINCT value)` over the whole range, not a sum of hourly
   counts.
@@ -244,9 +246,10 @@ class MetricRollup(AggregateNumbers):
     window reads for the days (months) it covers whole, and the hourly rows only at its edges
     (`metering.stores.relational.rollups`).
 
-    Written beside the hourly row by the same ingest statement, rebuilt from the hourly rows
-    wherever those are rebuilt (a metric's backfill, a draft preview); so it holds exactly what
-    its hours hold. COUNT, SUM, MAX and LATEST roll up exactly; UNIQUE does not (distinct values
+    Holds the hours before `RollupWatermark.folded_before`: folded from the hourly rows by a
+    schedule, written by the ingest statement only for events older than the watermark, rebuilt
+    from the hourly rows wherever those are rebuilt (a metric's backfill, a draft preview); so it
+    holds exactly what those hours hold. COUNT, SUM, MAX and LATEST roll up exactly; UNIQUE does not (distinct values
     are not additive) and is always read from `MetricDistinctValue`.
     """
 
@@ -282,6 +285,24 @@ class MetricRollup(AggregateNumbers):
             f"{self.metric_id} {self.customer_id} {self.grain} {self.period_start:%Y-%m-%d} "
             f"{self.group_values}"
         )
+
+
+class RollupWatermark(models.Model):
+    """Where the day and month tier (`MetricRollup`) stands: its rows hold exactly the hourly rows
+    of the hours before `folded_before`; a read adds the hourly rows from it on
+    (`metering.stores.relational.rollups`). One row; only moves forward.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    folded_before = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="rollupwatermark_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"day and month rows hold the hours before {self.folded_before:%Y-%m-%d %H:%M}"
 
 
 class MetricDistinctValue(models.Model):

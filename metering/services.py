@@ -116,6 +116,12 @@ def stored_usage_forget(
     rollups_rebuild(customer_ids=ids, starting_at=starting_at, ending_before=ending_before)
 
 
+def usage_rollups_fold(*, now: datetime) -> datetime | None:
+    """Fold the hours closed by `now` into the event store's day and month tier (a schedule);
+    returns how far the tier reaches (None: the store writes it with each insert)."""
+    return event_store().rollups_fold(now=now)
+
+
 def ingested_transactions_expire(*, now: datetime) -> int:
     """Forget transaction ids (and logged duplicates) older than the 34-day dedup window."""
     return event_store().expire(now=now)

@@ -5,12 +5,70 @@ import metering.models
 from django.db import migrations, models
 
 
+FILL_SQL = """
+INSERT INTO metering_metricrollup (metric_id, customer_id, grain, period_start, group_values,
+    event_count, value_sum, value_max, latest_value, latest_timestamp, latest_transaction_id)
+SELECT metric_id, customer_id, g, date_trunc(g, hour, 'UTC'), group_values, SUM(event_count),
+    SUM(value_sum), MAX(value_max),
+    (ARRAY_AGG(latest_value ORDER BY latest_timestamp DESC NULLS LAST,
+               latest_transaction_id DESC))[1],
+    MAX(latest_timestamp),
+    (ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC NULLS LAST,
+               latest_transaction_id DESC))[1]
+FROM metering_metricaggregate, (VALUES ('day'), ('month')) AS v(g)
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+_NUMBERS = (
+    "event_count", "value_sum", "value_max", "latest_value", "latest_timestamp",
+    "latest_transaction_id",
+)
+
+
+def _add(row, hour_row):
+    """SQLite: add an hourly row's numbers to a rollup row's (exact Decimals in Python)."""
+    row["event_count"] += hour_row["event_count"]
+    for name, pick in (("value_sum", lambda a, b: a + b), ("value_max", max)):
+        ours, theirs = row[name], hour_row[name]
+        row[name] = theirs if ours is None else ours if theirs is None else pick(ours, theirs)
+    mine = (row["latest_timestamp"], row["latest_transaction_id"])
+    other = (hour_row["latest_timestamp"], hour_row["latest_transaction_id"])
+    if other[0] is not None and (mine[0] is None or other > mine):
+        for name in ("latest_value", "latest_timestamp", "latest_transaction_id"):
+            row[name] = hour_row[name]
+
+
 def fill_from_hourly(apps, schema_editor):
     """An upgraded database reads the same numbers: every day and month row from the hourly rows
-    already there (the store's own rebuild, the one a backfill and a preview run)."""
-    from metering.stores.relational.rollups import rollups_rebuild
-
-    rollups_rebuild()
+    already there. Frozen here (SQL, historical models), and rerun-safe: the rows are deleted
+    first."""
+    Rollup = apps.get_model("metering", "MetricRollup")
+    Hourly = apps.get_model("metering", "MetricAggregate")
+    connection = schema_editor.connection
+    Rollup.objects.using(connection.alias).all().delete()
+    if connection.vendor == "postgresql":
+        schema_editor.execute(FILL_SQL)
+        return
+    rows: dict = {}
+    hourly = Hourly.objects.using(connection.alias).values(
+        "metric_id", "customer_id", "hour", "group_values", *_NUMBERS
+    )
+    for hour_row in hourly.iterator(chunk_size=5000):
+        day = hour_row["hour"].replace(hour=0, minute=0, second=0, microsecond=0)
+        for grain, start in (("day", day), ("month", day.replace(day=1))):
+            key = (hour_row["metric_id"], hour_row["customer_id"], grain, start,
+                   hour_row["group_values"])
+            if key in rows:
+                _add(rows[key], hour_row)
+            else:
+                rows[key] = {name: hour_row[name] for name in _NUMBERS}
+    Rollup.objects.using(connection.alias).bulk_create(
+        [
+            Rollup(metric_id=m, customer_id=c, grain=g, period_start=p, group_values=v, **numbers)
+            for (m, c, g, p, v), numbers in rows.items()
+        ],
+        batch_size=1000,
+    )
 
 
 class Migration(migrations.Migration):

@@ -141,6 +141,12 @@ class EventStore(abc.ABC):
     def expire(self, *, now: datetime) -> int:
         """Forget dedup state older than the 34-day window; returns the ids forgotten."""
 
+    def rollups_fold(self, *, now: datetime) -> datetime | None:
+        """Fold the closed hours into the day and month tier, for a store that keeps it off the
+        ingest path (the relational store); returns how far the tier reaches. A store that writes
+        the tier with each insert (ClickHouse) has nothing to do: None."""
+        return None
+
     # --- Usage ----------------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -1,7 +1,12 @@
 """The coarser aggregate tier (day and month rows beside the hourly ones, relational store): a read
 gives the same answer as the hourly rows and as a recount of the events, for windows that start and
 end mid-day or cross months, after late events, a backfill, aliases and duplicates; and a month's
-read adds up a handful of rows, not one per hour. The answer tests run on either store."""
+read adds up a handful of rows, not one per hour. The answer tests run on either store.
+
+On the relational store each runs three ways (`tier`): every event older than the tier's
+watermark (ingestion writes the day and month rows itself, as for late events); the watermark
+before the events and folded after each ingest (the schedule's way: hourly rows after it); the
+watermark before the events and never folded (the tier empty, every read hourly)."""
 
 import json
 import uuid
@@ -13,10 +18,10 @@ import pytest
 from django.db import connection
 
 from metering import selectors, services
-from metering.models import MetricAggregate, MetricRollup
+from metering.models import MetricAggregate, MetricRollup, RollupWatermark
 from metering.stores import event_store
 from metering.stores.relational import reads
-from metering.stores.relational.rollups import rollups_rebuild
+from metering.stores.relational.rollups import rollups_fold, rollups_rebuild
 from metering.stores.tiers import cover
 
 from .factories import BillableMetricFactory, CustomerFactory, IngestAliasFactory
@@ -41,6 +46,28 @@ WINDOWS = [
         datetime(2026, 4, 2, tzinfo=UTC),
     ],
 ]
+
+
+BEFORE_THE_EVENTS = datetime(2026, 2, 1, tzinfo=UTC)
+TIER_WAYS = ["late_path", "folded", "unfolded"]
+_way = {"now": "late_path"}
+
+
+@pytest.fixture(autouse=True, params=TIER_WAYS)
+def tier(request):
+    """How the relational store's tier takes the test's events (the module docstring)."""
+    _way["now"] = request.param
+    if request.param != "late_path":
+        assert not MetricRollup.objects.exists()
+        RollupWatermark.objects.update(folded_before=BEFORE_THE_EVENTS)
+    yield request.param
+    _way["now"] = "late_path"
+
+
+def _one_way(tier):
+    """A test whose subject is not the tier's way (runs once)."""
+    if tier != "late_path":
+        pytest.skip("not about how the tier takes events")
 
 
 def _relational_only():
@@ -82,6 +109,8 @@ def _ingest(events):
     for batch, now in ((early, MID_MARCH + timedelta(days=5)), (late, NOW)):
         for start in range(0, len(batch), 100):
             services.usage_events_ingest(events=batch[start : start + 100], now=now)
+        if _way["now"] == "folded":
+            services.usage_rollups_fold(now=now)
 
 
 def _recount(aggregation, events, start, end):
@@ -208,6 +237,7 @@ def test_a_backfill_in_chunks_longer_than_a_month_rebuilds_every_month():
     customer = CustomerFactory()
     events = _events([str(customer.id)], count=300)
     _ingest(events)
+    rollups_fold(now=NOW)
     metric = BillableMetricFactory(
         aggregation_type="SUM", aggregation_key="n", group_keys=[["region"]]
     )
@@ -229,6 +259,7 @@ def test_rebuilding_from_the_hourly_rows_gives_the_rows_ingestion_wrote():
     customer = CustomerFactory()
     _metrics()
     _ingest(_events([str(customer.id), "other-id"]))
+    rollups_fold(now=NOW)
 
     def snapshot():
         return sorted(
@@ -268,6 +299,7 @@ def test_each_day_and_month_row_adds_up_its_hours():
             _event(str(customer.id), datetime(2026, 4, 1, tzinfo=UTC), "8", "us"),
         ]
     )
+    rollups_fold(now=NOW)
     rows = {
         (grain, start.date().isoformat(), json.loads(group).get("region")): (count, total)
         for grain, start, group, count, total in MetricRollup.objects.filter(
@@ -284,7 +316,83 @@ def test_each_day_and_month_row_adds_up_its_hours():
     }
 
 
-def test_a_window_is_covered_by_months_then_days_then_hours():
+def _tier_rows():
+    return sorted(
+        MetricRollup.objects.values_list(
+            "metric_id", "grain", "period_start", "group_values", "event_count", "value_sum"
+        )
+    )
+
+
+def test_current_events_write_no_day_or_month_row_and_are_read_at_once(tier):
+    """The guard on the hot path: a batch of events after the watermark writes hourly rows only
+    (counted, not timed); a draft read right after it includes it; the fold then moves it into
+    the tier and the read is unchanged."""
+    _relational_only()
+    _one_way(tier)
+    customer = CustomerFactory()
+    metrics = _metrics()
+    now = datetime(2026, 3, 20, 10, 30, tzinfo=UTC)
+    RollupWatermark.objects.update(folded_before=datetime(2026, 3, 20, 9, tzinfo=UTC))
+    MetricRollup.objects.all().delete()  # the tier as a fold to 09:00 leaves an empty store
+    old = _events([str(customer.id)], count=60, start=datetime(2026, 3, 1, tzinfo=UTC))
+    services.usage_events_ingest(events=old, now=now)  # before 09:00: the late path
+    written = _tier_rows()
+    assert written
+    current = [
+        _event(str(customer.id), now - timedelta(minutes=minute), "2.5", "eu", tx=f"now-{minute}")
+        for minute in range(0, 90, 3)
+    ]
+    services.usage_events_ingest(events=current, now=now)
+    assert _tier_rows() == written
+    assert MetricAggregate.objects.filter(hour__gte=datetime(2026, 3, 20, 9, tzinfo=UTC)).count()
+    month = [datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)]
+    for kind, metric in metrics.items():
+        expected = [_recount(kind, old + current, *month)]
+        assert _usage(metric, customer, month) == expected, kind
+    assert rollups_fold(now=now + timedelta(hours=2)) == datetime(2026, 3, 20, 11, tzinfo=UTC)
+    assert _tier_rows() != written
+    for kind, metric in metrics.items():
+        assert _usage(metric, customer, month) == [_recount(kind, old + current, *month)], kind
+
+
+def test_a_fold_adds_each_hour_once_a_day_at_a_time(tier):
+    _relational_only()
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events)
+    reached = rollups_fold(now=NOW)
+    folded = _tier_rows()
+    assert rollups_fold(now=NOW) == reached
+    assert rollups_fold(now=NOW - timedelta(days=3)) == reached
+    assert _tier_rows() == folded
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+    if tier != "late_path":
+        assert reached == NOW - timedelta(hours=1)
+        MetricRollup.objects.all().delete()
+        RollupWatermark.objects.update(folded_before=BEFORE_THE_EVENTS)
+        rollups_fold(now=NOW)  # 66 days folded in 66 transactions
+        assert _tier_rows() == folded
+
+
+def test_forgetting_stored_usage_rebuilds_the_tier_from_the_hours_left(tier):
+    """What a draft preview does inside its savepoint."""
+    _relational_only()
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events)
+    start, end = datetime(2026, 3, 3, 7, tzinfo=UTC), datetime(2026, 3, 21, 13, tzinfo=UTC)
+    services.stored_usage_forget(
+        customer_ids=[str(customer.id)], starting_at=start, ending_before=end
+    )
+    kept = [e for e in events if not start <= datetime.fromisoformat(e["timestamp"]) < end]
+    _assert_exact(metrics, customer, [str(customer.id)], kept)
+
+
+def test_a_window_is_covered_by_months_then_days_then_hours(tier):
+    _one_way(tier)
     march, april = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
     assert cover([march, april]).hours == []
     assert cover([march, april]).periods == {"month": [(march, april)]}
@@ -341,6 +449,7 @@ def test_a_month_read_adds_up_rows_per_day_not_per_hour():
         ]
     )
     assert MetricAggregate.objects.filter(metric=metric).count() == 744
+    rollups_fold(now=NOW)
     month = [march, datetime(2026, 4, 1, tzinfo=UTC)]
     assert _rows_read(metric, str(customer.id), month, grains=()) == 744
     assert _rows_read(metric, str(customer.id), month, grains=("month", "day")) == 1
@@ -359,13 +468,14 @@ def test_a_month_read_adds_up_rows_per_day_not_per_hour():
 
 
 def test_the_clickhouse_stores_day_and_month_rows_match_its_hours_and_refill_the_same(
-    chdb_store, monkeypatch
+    chdb_store, monkeypatch, tier
 ):
     """Written by the ingest INSERT; what migration 0003 fills an upgraded store with is the same
     (the read through them equals the hourly read and the recount)."""
     from metering.stores.clickhouse import sql as ch_sql
     from metering.stores.clickhouse.numbers import value_from_parts
 
+    _one_way(tier)
     customer = CustomerFactory()
     metrics = _metrics()
     events = _events([str(customer.id)], count=200)

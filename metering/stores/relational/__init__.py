@@ -1,7 +1,8 @@
 """The relational store (the default): events, the 34-day dedup ledger and hourly pre-aggregates in
 the Django database, SQLite or PostgreSQL (`metering.models`).
 
-Ingestion is one prepared statement on PostgreSQL (`ingest.py`, `sql.py`), usage is read from the
+Ingestion is one prepared statement on PostgreSQL (`ingest.py`, `sql.py`; SQLite: `sqlite.py`),
+a schedule folds closed hours into the day and month tier (`rollups.py`), usage is read from the
 pre-aggregates (`reads.py`), events from the event tables (`events.py`), a metric created after its
 events is backfilled (`backfill.py`).
 """
@@ -15,7 +16,7 @@ from django.db import connection
 from ...models import DuplicateEvent, IngestedTransaction, MetricAggregate
 from ...validation import MAX_AGE
 from ..base import EventStore
-from . import backfill, events, reads
+from . import backfill, events, reads, rollups
 from .ingest import batch_store
 
 
@@ -27,6 +28,9 @@ class RelationalStore(EventStore):
 
     def metric_backfill(self, *, metric, progress=None) -> int:
         return backfill.metric_aggregates_backfill(metric=metric, progress=progress)
+
+    def rollups_fold(self, *, now: datetime) -> datetime:
+        return rollups.rollups_fold(now=now)
 
     def expire(self, *, now: datetime) -> int:
         cutoff = now - MAX_AGE

@@ -31,7 +31,7 @@ from ...models import MetricAggregate, MetricDistinctValue, UsageEvent
 from ..base import Progress
 from ..partials import Partial
 from ..tiers import period_start
-from .ingest import _q, aggregates_merge_sqlite
+from .sqlite import _q, aggregates_merge_sqlite
 from .rollups import rollups_rebuild
 
 
@@ -141,7 +141,7 @@ def _rebuild_chunk(metric: CompiledMetric, start: datetime, end: datetime) -> tu
                 if connection.vendor == "postgresql":
                     _insert_postgresql(cursor, rows)
                 else:
-                    aggregates_merge_sqlite(cursor, rows, rollups=False)
+                    aggregates_merge_sqlite(cursor, rows)
     return scanned, len(rows)
 
 

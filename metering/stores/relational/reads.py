@@ -1,6 +1,8 @@
 """Usage reads of the relational store: the pre-aggregates (`MetricAggregate` by hour, `MetricRollup`
 by day and month for what a window covers whole, `MetricDistinctValue`), never raw events (the
-event reads are in `events.py`).
+event reads are in `events.py`). The day and month rows hold the hours before the tier's
+watermark; a read adds the hourly rows of the periods it takes whole from the watermark on
+(`rollups.py`), reading both and the watermark in one snapshot.
 
 Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
 greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole
@@ -18,17 +20,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 
 from catalog.models import BillableMetric
 
 from ...definitions import EXACT
-from ...models import ExactDecimalField, MetricAggregate, MetricDistinctValue, MetricRollup
+from ...models import (
+    ExactDecimalField,
+    MetricAggregate,
+    MetricDistinctValue,
+    MetricRollup,
+    RollupWatermark,
+)
 from ..base import Group, GroupUsage, customer_slots
-from ..tiers import GRAINS, cover
+from ..tiers import GRAINS, cover, fresh_hours
 from .ingest import _q
+from .sqlite import folded_before
 
 
 def usage_by_segment(
@@ -246,29 +255,39 @@ _ROW = (
 )
 
 
-def _ranges_sql(column: str, name: str, ranges, params: dict) -> str:
-    """`column` inside any of the [start, end) `ranges`, their bounds bound as `name<i>s/e`."""
+def _ranges_sql(column: str, name: str, ranges, params: dict, floor: str = "") -> str:
+    """`column` inside any of the [start, end) `ranges`, their bounds bound as `name<i>s/e`;
+    with `floor` (an SQL expression) each range starts no earlier than it."""
     found = []
     for index, (start, end) in enumerate(ranges):
         params[f"{name}{index}s"], params[f"{name}{index}e"] = start, end
-        found.append(f"({column} >= %({name}{index}s)s AND {column} < %({name}{index}e)s)")
+        low = f"%({name}{index}s)s"
+        if floor:
+            low = f"GREATEST({low}, {floor})"
+        found.append(f"({column} >= {low} AND {column} < %({name}{index}e)s)")
     return " OR ".join(found)
 
 
 def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
-    """(SQL, params) of the PostgreSQL read `_rows` runs: the hourly rows of the edges and the
-    day and month rows of what each segment covers whole (`rollups.cover`), added up per slot and
-    group values in one statement."""
+    """(SQL, params) of the PostgreSQL read `_rows` runs: the hourly rows of the edges, the day
+    and month rows of what each segment covers whole (`tiers.cover`) and the hourly rows of those
+    periods from the watermark on, added up per slot and group values in one statement (one
+    snapshot: the tier and its watermark as one commit left them)."""
     params = _params(metric, customer_ids, bounds)
     slot, join = _slots(bounds, owners, params)
     inner, outer = _NUMBERS.get(metric.aggregation_type, _LATEST)
     where = f"metric_id = %(metric)s AND customer_id = ANY(%(ids)s){_only_sql(only, params)}"
     covered = cover(bounds, grains)
+    hours = [_ranges_sql("hour", "h", covered.hours, params)] if covered.hours else []
+    periods = [r for ranges in covered.periods.values() for r in ranges]
+    if periods:
+        watermark = f"(SELECT folded_before FROM {_q(RollupWatermark)})"
+        hours.append(_ranges_sql("hour", "f", periods, params, floor=watermark))
     branches = []
-    if covered.hours:
+    if hours:
         branches.append(
             f"SELECT customer_id, hour, group_values, {inner} FROM {_q(MetricAggregate)} "
-            f"WHERE {where} AND ({_ranges_sql('hour', 'h', covered.hours, params)})"
+            f"WHERE {where} AND ({' OR '.join(hours)})"
         )
     for grain, ranges in covered.periods.items():
         branches.append(
@@ -286,8 +305,8 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
 def _rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
     """(slot, group_values, count, sum, max, latest value, latest ts, latest tx) rows, the slot
     a segment or with `owners` a customer (`_slots`), from the coarsest pre-aggregates that fit
-    (`rollups.cover`; `grains=()`: hourly rows only); on PostgreSQL already restricted to
-    `only`, the caller checks it on SQLite."""
+    (`tiers.cover`; `grains=()`: hourly rows only) and the hourly rows after the watermark; on
+    PostgreSQL already restricted to `only`, the caller checks it on SQLite."""
     if bounds[0] >= bounds[-1]:
         return
     if connection.vendor == "postgresql":
@@ -296,21 +315,26 @@ def _rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
         )
         return
     covered = cover(bounds, grains)
-    tiers = [(MetricAggregate, "hour", {}, covered.hours)]
-    tiers += [
-        (MetricRollup, "period_start", {"grain": grain}, ranges)
-        for grain, ranges in covered.periods.items()
-    ]
-    for model, column, filters, ranges in tiers:
-        if not ranges:
-            continue
-        within = Q()
-        for start, end in ranges:
-            within |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
-        rows = model.objects.filter(
-            within, metric_id=metric.pk, customer_id__in=customer_ids, **filters
-        ).values_list(column, "customer_id", "group_values", *_ROW)
-        yield from _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
+    with transaction.atomic():  # one snapshot: the watermark and the rows it goes with
+        periods = [r for ranges in covered.periods.values() for r in ranges]
+        hours = covered.hours + fresh_hours(periods, folded_before()) if periods else covered.hours
+        tiers = [(MetricAggregate, "hour", {}, sorted(hours))]
+        tiers += [
+            (MetricRollup, "period_start", {"grain": grain}, ranges)
+            for grain, ranges in covered.periods.items()
+        ]
+        found = []
+        for model, column, filters, ranges in tiers:
+            if not ranges:
+                continue
+            within = Q()
+            for start, end in ranges:
+                within |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+            rows = model.objects.filter(
+                within, metric_id=metric.pk, customer_id__in=customer_ids, **filters
+            ).values_list(column, "customer_id", "group_values", *_ROW)
+            found += _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
+    yield from found
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:

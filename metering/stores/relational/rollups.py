@@ -1,24 +1,71 @@
 """The relational store's day and month tier (`MetricRollup`, see `metering.stores.tiers`): per
 metric, customer id and group values, the hourly pre-aggregates added up over each whole UTC day and
-calendar month.
+calendar month, for the hours before the tier's watermark (`RollupWatermark.folded_before`).
 
-Written beside the hourly rows by the same ingest statement (`sql.py`; on SQLite in the same
-transaction, `ingest.aggregates_merge_sqlite`), and rebuilt from the hourly rows wherever those are
-rebuilt rather than ingested (`rollups_rebuild`: a metric's backfill, a draft preview, the
-migration that created the tier). Reads: `reads.py`.
+Kept off the ingest hot path: the ingest statement upserts hourly rows only, except for events
+older than the watermark (late events), whose day and month rows it upserts too (`sql.py`; on
+SQLite `sqlite.aggregates_merge_sqlite`). A schedule folds the closed hours into the tier and moves
+the watermark (`rollups_fold`); a read adds the tier's rows for what a window covers whole and the
+hourly rows from the watermark on (`reads.py`), so the answer is exact whenever the fold last ran,
+and a draft read right after an ingest includes it. The tier is rebuilt from the hourly rows
+wherever those are rebuilt rather than ingested (`rollups_rebuild`: a metric's backfill, a draft
+preview).
+
+Why a fold and an ingest never miss or double count each other (PostgreSQL): the ingest statement
+names the tier table (its late-event CTE), so it holds a ROW EXCLUSIVE lock on it from before its
+snapshot to its commit; the fold takes SHARE ROW EXCLUSIVE on it first, which waits for every
+in-flight ingest and holds new ones back until the fold commits. So an ingest statement either
+committed before the fold read the hourly rows (and is folded) or sees the new watermark (and
+writes the tier itself if its hours are before it). A read is one statement, so it sees the tier
+and the watermark of the same commit. On SQLite there is one writer at a time anyway and a read
+runs in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 
-from ...models import MetricAggregate, MetricRollup
+from ...models import MetricAggregate, MetricRollup, RollupWatermark
 from ..partials import Partial
 from ..tiers import GRAINS, period_ceiling, period_start
-from .ingest import rollup_rows_write_sqlite
+from .sql import MERGE_SQL
+from .sqlite import _q, folded_before, rollup_rows_write_sqlite
+
+# The hours a fold leaves to the hourly rows: the current one and the one before it (events of an
+# hour that has just ended still arrive; folded, they would take the late path).
+FOLD_LAG = timedelta(hours=1)
+# The most a fold adds up in one transaction (ingestion waits for each).
+FOLD_CHUNK = timedelta(days=1)
+
+
+def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime:
+    """Fold the hours from the watermark up to the start of the hour `lag` before `now` into the
+    day and month rows (added to what they hold) and move the watermark there, a day at a time;
+    returns the watermark. Idempotent: a fold that finds the watermark there does nothing."""
+    target = (now - lag).replace(minute=0, second=0, microsecond=0)
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"LOCK TABLE {_q(MetricRollup)} IN SHARE ROW EXCLUSIVE MODE")
+            start = folded_before()
+            if start >= target:
+                return start
+            end = min(target, start + FOLD_CHUNK)
+            if connection.vendor == "postgresql":
+                _insert_postgresql(
+                    "hour >= %(start)s AND hour < %(end)s",
+                    {"start": start, "end": end},
+                    merge=True,
+                )
+            else:
+                _insert_sqlite(
+                    MetricAggregate.objects.filter(hour__gte=start, hour__lt=end), merge=True
+                )
+            RollupWatermark.objects.filter(pk=1).update(folded_before=end)
 
 
 def rollups_rebuild(
@@ -30,10 +77,10 @@ def rollups_rebuild(
 ) -> None:
     """Recompute the rollup rows of every calendar month overlapping [starting_at, ending_before)
     (every month without a range), for one metric or all, some customer ids or all, from the
-    hourly rows. Run it inside the transaction that changed those hourly rows other than by
-    ingesting (the ingest statement keeps both tiers in step itself)."""
+    hourly rows before the watermark. Run it inside the transaction that changed those hourly
+    rows other than by ingesting (ingestion and the fold keep the tier in step themselves)."""
     rollups, hourly = MetricRollup.objects.all(), MetricAggregate.objects.all()
-    conditions, params = ["TRUE"], {}
+    conditions, params = [f"hour < (SELECT folded_before FROM {_q(RollupWatermark)})"], {}
     if metric_id is not None:
         rollups, hourly = rollups.filter(metric_id=metric_id), hourly.filter(metric_id=metric_id)
         conditions.append("metric_id = %(metric)s")
@@ -49,33 +96,40 @@ def rollups_rebuild(
         rollups = rollups.filter(period_start__gte=start, period_start__lt=end)
         hourly = hourly.filter(hour__gte=start, hour__lt=end)
         conditions.append("hour >= %(start)s AND hour < %(end)s")
+    # The DELETE takes the tier table's lock first: a fold cannot move the watermark meanwhile.
     rollups.delete()
     if connection.vendor == "postgresql":
-        _insert_postgresql(" AND ".join(conditions), params)
+        _insert_postgresql(" AND ".join(conditions), params, merge=False)
     else:
-        _insert_sqlite(hourly)
+        _insert_sqlite(hourly.filter(hour__lt=folded_before()), merge=False)
 
 
-def _insert_postgresql(where: str, params: dict) -> None:
-    """One INSERT ... SELECT: the database adds the numbers exactly (`numeric`)."""
-    quote = connection.ops.quote_name
+def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:
+    """One INSERT ... SELECT: the database adds the numbers exactly (`numeric`); with `merge`
+    added to the rows already there."""
     latest = "ORDER BY latest_timestamp DESC NULLS LAST, latest_transaction_id DESC"
+    conflict = (
+        " ORDER BY 1, 2, 3, 4, 5 ON CONFLICT (metric_id, customer_id, grain, period_start, "
+        f"group_values) DO UPDATE SET {MERGE_SQL}"
+        if merge
+        else ""
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(MetricRollup._meta.db_table)} "
+            f"INSERT INTO {_q(MetricRollup)} AS a "
             f"(metric_id, customer_id, grain, period_start, group_values, event_count, value_sum, "
             f"value_max, latest_value, latest_timestamp, latest_transaction_id) "
             f"SELECT metric_id, customer_id, g, date_trunc(g, hour, 'UTC'), group_values, "
             f"SUM(event_count), SUM(value_sum), MAX(value_max), "
             f"(ARRAY_AGG(latest_value {latest}))[1], MAX(latest_timestamp), "
             f"(ARRAY_AGG(latest_transaction_id {latest}))[1] "
-            f"FROM {quote(MetricAggregate._meta.db_table)}, (VALUES ('day'), ('month')) AS v(g) "
-            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5",
+            f"FROM {_q(MetricAggregate)}, (VALUES ('day'), ('month')) AS v(g) "
+            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5{conflict}",
             params,
         )
 
 
-def _insert_sqlite(hourly) -> None:
+def _insert_sqlite(hourly, *, merge: bool) -> None:
     """SQLite has no exact decimal arithmetic: the hourly rows are merged in Python."""
     partials: dict[tuple, Partial] = {}
     rows = hourly.values_list(
@@ -99,5 +153,6 @@ def _insert_sqlite(hourly) -> None:
                 partials[key] = Partial(*numbers)
             else:
                 partial.merge(hourly_partial)
-    with connection.cursor() as cursor:
-        rollup_rows_write_sqlite(cursor, partials, merge_existing=False)
+    if partials:
+        with connection.cursor() as cursor:
+            rollup_rows_write_sqlite(cursor, partials, merge_existing=merge)

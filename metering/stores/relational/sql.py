@@ -11,8 +11,12 @@ occurrence in the batch}; `contributions` a JSON array of
 {t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
 d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
 contributions were computed with (nothing is written if it no longer holds). The batch's
-per-hour rows (`h`) are upserted into the hourly table (`agg`) and, added up per UTC day and
-calendar month, into the day and month tier (`roll`, `metering.stores.tiers`).
+per-hour rows (`h`) are upserted into the hourly table (`agg`); those of the hours before the
+tier's watermark (`{watermark}`: late events; the schedule folds every later hour) are also
+added up per UTC day and calendar month into the day and month tier (`roll`,
+`metering.stores.tiers`). A current event writes no tier row: the CTE is in the statement so that
+the statement holds its lock on the tier table, which the fold takes to move the watermark
+(`rollups.py`).
 
 It answers (signature held, new transaction ids, woke): `woke` is true when the batch marked a
 customer with new usage (`{mark}`) while no mark existed before it (every sub-statement sees the
@@ -100,6 +104,7 @@ roll AS (
            MAX(x), (ARRAY_AGG(lv ORDER BY lt DESC, lx DESC))[1], MAX(lt),
            (ARRAY_AGG(lx ORDER BY lt DESC, lx DESC))[1]
     FROM h, (VALUES ('day'), ('month')) AS v(g)
+    WHERE hour < (SELECT folded_before FROM {watermark})
     GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (metric_id, customer_id, grain, period_start, group_values) DO UPDATE SET @MERGE@
 ),
