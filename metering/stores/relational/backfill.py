@@ -31,8 +31,8 @@ from ...models import MetricAggregate, MetricDistinctValue, UsageEvent
 from ..base import Progress
 from ..partials import Partial
 from ..tiers import period_start
-from .sqlite import _q, aggregates_merge_sqlite
 from .rollups import rollups_rebuild
+from .sqlite import _q, aggregates_merge_sqlite
 
 
 def _lock_events() -> None:

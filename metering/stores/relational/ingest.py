@@ -197,5 +197,3 @@ def _store_postgresql(events, firsts, late, now, late_sql) -> tuple[set[str], bo
         if attempts >= 5:
             raise RuntimeError("Metric definitions kept changing during ingestion.")
         definitions = definitions_load()
-
-
