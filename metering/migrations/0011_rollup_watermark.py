@@ -10,15 +10,15 @@ BRIN = "metricaggregate_hour_brin"
 
 def watermark_start(apps, schema_editor):
     """The tier 0010 filled (and ingestion kept up since) holds every hourly row: any watermark
-    after the last stored hour is exact. The later of that and this hour, so that ingestion of
-    current events stops writing day and month rows at once. Rerun-safe: an existing watermark is
-    kept."""
+    after the last stored hour is exact. The later of that and the start of the hour before this
+    one (where the fold keeps it), so that ingestion of current events stops writing day and
+    month rows at once. Rerun-safe: an existing watermark is kept."""
     Watermark = apps.get_model("metering", "RollupWatermark")
     Hourly = apps.get_model("metering", "MetricAggregate")
     db = schema_editor.connection.alias
     if Watermark.objects.using(db).exists():
         return
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     last = Hourly.objects.using(db).aggregate(last=Max("hour"))["last"]
     if last is not None:
         start = max(start, last + timedelta(hours=1))

@@ -271,12 +271,20 @@ def test_cluster_and_single_node_schemas_come_from_one_definition():
     assert single["0003_sql_metric_div"][0].startswith(
         "CREATE OR REPLACE FUNCTION sql_metric_div AS (a, b) -> reinterpret("
     )
-    alter, fill = single["0004_day_month_rows"]
+    alter, forget, fill = single["0004_day_month_rows"]
     assert alter.startswith("ALTER TABLE metering.usage MODIFY COLUMN kind Enum8(")
+    # The fill deletes what a cut-off earlier run wrote first (rerun-safe).
+    assert forget == (
+        "ALTER TABLE metering.usage DELETE WHERE kind IN ('day', 'month') "
+        "SETTINGS mutations_sync = 2"
+    )
     assert fill.startswith("INSERT INTO metering.usage (kind, ")
-    local_alter, distributed_alter, cluster_fill = cluster["0004_day_month_rows"]
+    local_alter, distributed_alter, cluster_forget, cluster_fill = cluster["0004_day_month_rows"]
     assert local_alter.startswith("ALTER TABLE metering.usage_local ON CLUSTER events MODIFY")
     assert distributed_alter.startswith("ALTER TABLE metering.usage ON CLUSTER events MODIFY")
+    assert cluster_forget.startswith(
+        "ALTER TABLE metering.usage_local ON CLUSTER events DELETE WHERE kind IN ('day', 'month')"
+    )
     assert cluster_fill == fill
 
 

@@ -376,6 +376,23 @@ def test_a_fold_adds_each_hour_once_a_day_at_a_time(tier):
         assert _tier_rows() == folded
 
 
+def test_without_a_watermark_the_tier_is_empty_until_a_fold_starts_one(tier):
+    """A flushed database (no watermark row): ingestion writes hourly rows only, reads add them
+    up, and the first fold folds from the first stored hour."""
+    _relational_only()
+    _one_way(tier)
+    RollupWatermark.objects.all().delete()
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=150)
+    _ingest(events)
+    assert not MetricRollup.objects.exists()
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+    assert rollups_fold(now=NOW) == NOW - timedelta(hours=1)
+    assert MetricRollup.objects.exists()
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+
+
 def test_forgetting_stored_usage_rebuilds_the_tier_from_the_hours_left(tier):
     """What a draft preview does inside its savepoint."""
     _relational_only()
@@ -470,8 +487,9 @@ def test_a_month_read_adds_up_rows_per_day_not_per_hour():
 def test_the_clickhouse_stores_day_and_month_rows_match_its_hours_and_refill_the_same(
     chdb_store, monkeypatch, tier
 ):
-    """Written by the ingest INSERT; what migration 0003 fills an upgraded store with is the same
-    (the read through them equals the hourly read and the recount)."""
+    """Written by the ingest INSERT; what store migration 0004 fills an upgraded store with is the
+    same, however often it runs (the read through them equals the hourly read and the recount)."""
+    from metering.stores.clickhouse import schema as ch_schema
     from metering.stores.clickhouse import sql as ch_sql
     from metering.stores.clickhouse.numbers import value_from_parts
 
@@ -502,6 +520,13 @@ def test_the_clickhouse_stores_day_and_month_rows_match_its_hours_and_refill_the
     assert rollup_rows() == []
     chdb_store.client.command(ch_sql.rollups_insert(chdb_store.database, "1"))
     assert rollup_rows() == written
+    # The store migration that adds them, run again (as after a crash before its ledger
+    # record): the same rows, not twice as many.
+    (migration,) = [m for m in ch_schema.MIGRATIONS if m.version == "0004_day_month_rows"]
+    for _ in range(2):
+        for statement in migration.sql(database=chdb_store.database, cluster=None):
+            chdb_store.client.command(statement)
+        assert rollup_rows() == written
     _assert_exact(metrics, customer, [str(customer.id)], events)
     # The same answers from the hourly rows alone.
     monkeypatch.setattr(ch_sql, "cover", lambda bounds, grains: cover(bounds, ()))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .sql import SQL_METRIC_DIV, rollups_insert
+from .sql import SQL_METRIC_DIV, rollups_insert, usage_delete
 
 _AGGREGATE_COLUMNS = """
     kind Enum8('event' = 1, 'aggregate' = 2, 'distinct' = 3),
@@ -154,6 +154,10 @@ class Migration:
     tables: tuple[Table, ...] = ()
     alters: tuple[tuple[Table, str], ...] = ()  # (table, ALTER clause)
     statements: tuple[str, ...] = ()  # extra DDL, with {database} and {on_cluster} placeholders
+    # `usage` rows derived from others, (which rows, how to write them; the INSERT with a
+    # {database} placeholder): deleted, then written, so a run cut off before the ledger records
+    # the migration gives the same rows when run again.
+    refill: tuple[str, str] | None = None
 
     def sql(self, *, database: str, cluster: str | None) -> list[str]:
         found = []
@@ -163,6 +167,9 @@ class Migration:
             found += table.alter(clause, database=database, cluster=cluster)
         on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
         found += [s.format(database=database, on_cluster=on_cluster) for s in self.statements]
+        if self.refill:
+            where, insert = self.refill
+            found += [usage_delete(database, cluster, where), insert.format(database=database)]
         return found
 
 
@@ -178,7 +185,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # The day and month tier (`metering.stores.tiers`): two more kinds of aggregate row, `hour`
     # their period's start, written by the same INSERT as the hourly rows; filled here from the
-    # hourly rows already stored, so an upgraded store reads the same numbers.
+    # hourly rows already stored, so an upgraded store reads the same numbers (rerun-safe: the
+    # day and month rows are deleted first; run it before the new code ingests).
     Migration(
         version="0004_day_month_rows",
         alters=(
@@ -188,7 +196,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 "'day' = 4, 'month' = 5)",
             ),
         ),
-        statements=(rollups_insert("{database}", "1"),),
+        refill=("kind IN ('day', 'month')", rollups_insert("{database}", "1")),
     ),
 )
 

@@ -270,24 +270,27 @@ def metric_window(metric_id, start, end) -> str:
     return f"metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)}"
 
 
+def usage_delete(database, cluster, where: str) -> str:
+    """Delete the `usage` rows `where` selects (on a cluster from every shard's local table),
+    waiting until every replica has applied it."""
+    table = f"{database}.usage_local ON CLUSTER {cluster}" if cluster else f"{database}.usage"
+    return f"ALTER TABLE {table} DELETE WHERE {where} SETTINGS mutations_sync = 2"
+
+
 def forget_rollups(database, cluster, metric_id, start, end) -> str:
     """Delete a metric's day and month rows starting in [start, end) (the backfill rebuilds them
-    from the hourly rows), waiting until every replica has applied it."""
-    table = f"{database}.usage_local ON CLUSTER {cluster}" if cluster else f"{database}.usage"
-    return (
-        f"ALTER TABLE {table} DELETE WHERE kind IN ('day', 'month') "
-        f"AND {metric_window(metric_id, start, end)} SETTINGS mutations_sync = 2"
+    from the hourly rows)."""
+    return usage_delete(
+        database, cluster, f"kind IN ('day', 'month') AND {metric_window(metric_id, start, end)}"
     )
 
 
 def forget_measured(database, cluster, metric_id, start, end) -> str:
-    """Delete a metric's aggregate and distinct rows of a chunk (the backfill rebuilds them),
-    waiting until every replica has applied it."""
-    table = f"{database}.usage_local ON CLUSTER {cluster}" if cluster else f"{database}.usage"
-    return (
-        f"ALTER TABLE {table} DELETE WHERE kind IN ('aggregate', 'distinct') "
-        f"AND metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)} "
-        f"SETTINGS mutations_sync = 2"
+    """Delete a metric's aggregate and distinct rows of a chunk (the backfill rebuilds them)."""
+    return usage_delete(
+        database,
+        cluster,
+        f"kind IN ('aggregate', 'distinct') AND {metric_window(metric_id, start, end)}",
     )
 
 

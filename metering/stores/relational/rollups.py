@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Min
 
 from ...models import MetricAggregate, MetricRollup, RollupWatermark
 from ..partials import Partial
@@ -52,6 +53,12 @@ def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime:
                 with connection.cursor() as cursor:
                     cursor.execute(f"LOCK TABLE {_q(MetricRollup)} IN SHARE ROW EXCLUSIVE MODE")
             start = folded_before()
+            if start is None:
+                # No watermark (a flushed database): the tier holds nothing, i.e. every hour
+                # from the first stored one on is still to fold.
+                first = MetricAggregate.objects.aggregate(first=Min("hour"))["first"]
+                start = target if first is None else min(first, target)
+                RollupWatermark.objects.create(pk=1, folded_before=start)
             if start >= target:
                 return start
             end = min(target, start + FOLD_CHUNK)
@@ -101,7 +108,9 @@ def rollups_rebuild(
     if connection.vendor == "postgresql":
         _insert_postgresql(" AND ".join(conditions), params, merge=False)
     else:
-        _insert_sqlite(hourly.filter(hour__lt=folded_before()), merge=False)
+        watermark = folded_before()
+        if watermark is not None:
+            _insert_sqlite(hourly.filter(hour__lt=watermark), merge=False)
 
 
 def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:

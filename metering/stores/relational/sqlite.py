@@ -34,9 +34,10 @@ def _q(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def folded_before() -> datetime:
-    """The tier's watermark (`RollupWatermark`): its rows hold the hours before it."""
-    return RollupWatermark.objects.values_list("folded_before", flat=True).get()
+def folded_before() -> datetime | None:
+    """The tier's watermark (`RollupWatermark`): its rows hold the hours before it. None when
+    there is no watermark (a flushed database): the tier holds nothing."""
+    return RollupWatermark.objects.values_list("folded_before", flat=True).first()
 
 
 def store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
