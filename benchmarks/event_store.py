@@ -287,7 +287,8 @@ def postgres_events(metric, customer_id: str, *, events: int, users: int, by_use
             """,
             {"metric": metric.id, "customer": customer_id},
         )
-    # The day and month rows beside the hourly ones, as the ingest statement writes them.
+    # The day and month rows beside the hourly ones, as the fold schedule leaves them (March is
+    # before the watermark: the read takes its month rows whole).
     rollups_rebuild(metric_id=metric.id, customer_ids=[customer_id])
     connection.close()
 
@@ -374,13 +375,24 @@ def timed_usage(metric, customer, keys, runs: int) -> float:
     return statistics.median(timings[1:])
 
 
-def reads(chdb_url: str, *, events: int, cases: list[int]) -> None:
+def reads(chdb_url: str, *, events: int, cases: list[int], fresh_hours: float = 0) -> None:
     from django.conf import settings
     from django.db import connection
     from django.test import Client
 
     from core.models import ApiToken
+    from metering.models import MetricRollup, RollupWatermark
     from metering.stores import event_store
+
+    if fresh_hours:
+        # A month still open: the relational tier's watermark `fresh_hours` before its end (the
+        # fold keeps it an hour or two behind now), so the read adds those hours' hourly rows to
+        # the month rows. Moved back with the tier emptied, so every number stays exact.
+        MetricRollup.objects.all().delete()
+        RollupWatermark.objects.update_or_create(
+            pk=1, defaults={"folded_before": PERIOD_END - timedelta(hours=fresh_hours)}
+        )
+        log(f"draft reads: the tier's watermark {fresh_hours:g} h before the end of the month")
 
     settings.DEBUG = False
     settings.ALLOWED_HOSTS = ["*"]
@@ -482,6 +494,13 @@ def main() -> None:
         default="0,1000,10000,70000",
         help="draft reads: users per customer, 0 for 50 pricing groups without presentation key",
     )
+    parser.add_argument(
+        "--fresh-hours",
+        type=float,
+        default=0,
+        help="draft reads: hours of the month after the relational tier's watermark (an open "
+        "month; 0: the month folded whole)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 2
     clients = 2 * cores + 2
@@ -563,6 +582,7 @@ def main() -> None:
                     chdb_url,
                     events=args.read_events,
                     cases=[int(c) for c in args.cases.split(",")],
+                    fresh_hours=args.fresh_hours,
                 )
             connection.close()
     finally:

@@ -76,11 +76,3 @@ def _split(start: datetime, end: datetime, grains: tuple[str, ...]):
         (grain, whole_start, whole_end),
         *_split(whole_end, end, finer),
     ]
-
-
-def fresh_hours(periods: Sequence[Range], watermark: datetime | None) -> list[Range]:
-    """The hours of `periods` from `watermark` on: what a read adds to their rollup rows, which
-    hold only the hours before it (the relational store's fold; None: they hold nothing)."""
-    if watermark is None:
-        return list(periods)
-    return [(max(start, watermark), end) for start, end in periods if max(start, watermark) < end]

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
 
-from django.db import connection, transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import TruncDate
+from django.db import connection
+from django.db.models import DateTimeField, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from catalog.models import BillableMetric
 
@@ -35,9 +35,8 @@ from ...models import (
     RollupWatermark,
 )
 from ..base import Group, GroupUsage, customer_slots
-from ..tiers import GRAINS, cover, fresh_hours
+from ..tiers import GRAINS, cover
 from .ingest import _q
-from .sqlite import folded_before
 
 
 def usage_by_segment(
@@ -315,26 +314,41 @@ def _rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
         )
         return
     covered = cover(bounds, grains)
-    with transaction.atomic():  # one snapshot: the watermark and the rows it goes with
-        periods = [r for ranges in covered.periods.values() for r in ranges]
-        hours = covered.hours + fresh_hours(periods, folded_before()) if periods else covered.hours
-        tiers = [(MetricAggregate, "hour", {}, sorted(hours))]
-        tiers += [
-            (MetricRollup, "period_start", {"grain": grain}, ranges)
-            for grain, ranges in covered.periods.items()
-        ]
-        found = []
-        for model, column, filters, ranges in tiers:
-            if not ranges:
-                continue
-            within = Q()
-            for start, end in ranges:
-                within |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
-            rows = model.objects.filter(
-                within, metric_id=metric.pk, customer_id__in=customer_ids, **filters
-            ).values_list(column, "customer_id", "group_values", *_ROW)
-            found += _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
-    yield from found
+    periods = [r for ranges in covered.periods.values() for r in ranges]
+    hours = _within("hour", covered.hours)
+    if periods:
+        # From the watermark on (read in the same statement; none: from the period's start).
+        watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
+        for start, end in periods:
+            start_at = Value(start, output_field=DateTimeField())
+            hours |= Q(hour__gte=Greatest(start_at, Coalesce(watermark, start_at)), hour__lt=end)
+    parts = [
+        MetricAggregate.objects.filter(hours, metric_id=metric.pk, customer_id__in=customer_ids)
+    ]
+    parts += [
+        MetricRollup.objects.filter(
+            _within("period_start", ranges),
+            metric_id=metric.pk,
+            customer_id__in=customer_ids,
+            grain=grain,
+        )
+        for grain, ranges in covered.periods.items()
+    ]
+    columns = ["customer_id", "group_values", *_ROW]
+    first, *others = [
+        part.order_by().values_list("hour" if index == 0 else "period_start", *columns)
+        for index, part in enumerate(parts)
+    ]
+    # One statement, so one snapshot: the tier and the watermark as one commit left them.
+    rows = first.union(*others, all=True) if others else first
+    yield from _slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
+
+
+def _within(column: str, ranges) -> Q:
+    within = Q(pk__in=[])
+    for start, end in ranges:
+        within |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+    return within
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
