@@ -1,0 +1,91 @@
+"""The day and month tier's fold racing ingestion on PostgreSQL (real concurrent connections):
+events land in hours before, at and after the watermark while a fold moves it, and every event is
+counted once, in the tier or after its watermark."""
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from metering import selectors, services
+from metering.models import MetricAggregate, MetricRollup, RollupWatermark
+from metering.stores.relational.rollups import rollups_fold
+
+from .conftest import postgres_only
+from .factories import BillableMetricFactory, CustomerFactory
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+START = NOW.replace(minute=0, second=0) - timedelta(hours=10)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_fold_racing_ingestion_counts_every_event_once():
+    postgres_only()
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    MetricRollup.objects.all().delete()
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"folded_before": START})
+    rng = random.Random(15)
+    batches = [
+        [
+            {
+                "transaction_id": f"race-{worker}-{number}-{index}",
+                "customer_id": str(customer.id),
+                "event_type": "api_call",
+                "timestamp": (START + timedelta(seconds=rng.randrange(8 * 3600))).isoformat(),
+                "properties": {"tokens": rng.randrange(1, 100)},
+            }
+            for index in range(20)
+        ]
+        for worker in range(3)
+        for number in range(25)
+    ]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def ingest(mine):
+        try:
+            barrier.wait()
+            for batch in mine:
+                services.usage_events_ingest(events=batch, now=NOW)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def fold():
+        try:
+            barrier.wait()
+            for hours in range(1, 9):
+                rollups_fold(now=START + timedelta(hours=hours + 1))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ingest, args=(batches[w::3],)) for w in range(3)]
+    threads.append(threading.Thread(target=fold))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert RollupWatermark.objects.get().folded_before == START + timedelta(hours=8)
+    total = sum(event["properties"]["tokens"] for batch in batches for event in batch)
+    window = {"starting_at": START, "ending_before": START + timedelta(days=40)}
+    read = selectors.metric_usage_by_group(
+        metric=metric, customer=customer, group_keys=[], **window
+    )
+    assert read == {(): Decimal(total)}
+    # Every hour is before the watermark: the tier alone holds them all, once.
+    day_rows = MetricRollup.objects.filter(metric=metric, grain="day")
+    assert day_rows.aggregate(n=Sum("event_count"))["n"] == 1500
+    assert sum(day_rows.values_list("value_sum", flat=True)) == Decimal(total)
+    assert (
+        MetricAggregate.objects.filter(metric=metric).aggregate(n=Sum("event_count"))["n"] == 1500
+    )
