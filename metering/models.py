@@ -249,8 +249,8 @@ class MetricRollup(AggregateNumbers):
     Holds the hours before `RollupWatermark.folded_before`: folded from the hourly rows by a
     schedule, written by the ingest statement only for events older than the watermark, rebuilt
     from the hourly rows wherever those are rebuilt (a metric's backfill, a draft preview); so it
-    holds exactly what those hours hold. COUNT, SUM, MAX and LATEST roll up exactly; UNIQUE does not (distinct values
-    are not additive) and is always read from `MetricDistinctValue`.
+    holds exactly what those hours hold. COUNT, SUM, MAX and LATEST roll up exactly; UNIQUE does
+    not (distinct values are not additive) and is always read from `MetricDistinctValue`.
     """
 
     class Grain(models.TextChoices):
