@@ -531,3 +531,50 @@ def test_the_clickhouse_stores_day_and_month_rows_match_its_hours_and_refill_the
     # The same answers from the hourly rows alone.
     monkeypatch.setattr(ch_sql, "cover", lambda bounds, grains: cover(bounds, ()))
     _assert_exact(metrics, customer, [str(customer.id)], events)
+
+
+def _migration(name):
+    import importlib
+
+    return importlib.import_module(f"metering.migrations.{name}")
+
+
+def _schema_editor():
+    """What the migrations' RunPython functions use of a schema editor."""
+    from types import SimpleNamespace
+
+    def execute(sql):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+    return SimpleNamespace(connection=connection, execute=execute)
+
+
+def test_the_tier_migrations_fill_from_frozen_code_and_can_run_again(tier):
+    """0010's fill (frozen SQL / historical models) gives the rows the store's rebuild gives,
+    however often it runs; 0011 starts the watermark after the last stored hour and keeps an
+    existing one."""
+    from django.apps import apps
+
+    _relational_only()
+    _one_way(tier)
+    customer = CustomerFactory()
+    _metrics()
+    _ingest(_events([str(customer.id), "other-id"]))
+    rollups_rebuild()
+    rebuilt = set(MetricRollup.objects.values_list())
+    assert len(rebuilt) > 100
+    fill = _migration("0010_metric_rollups").fill_from_hourly
+    for _ in range(2):
+        fill(apps, _schema_editor())
+        assert set(MetricRollup.objects.values_list()) == rebuilt
+    start = _migration("0011_rollup_watermark").watermark_start
+    RollupWatermark.objects.all().delete()
+    now = datetime.now(UTC)
+    services.usage_events_ingest(events=[_event(str(customer.id), now, "1", "eu")], now=now)
+    start(apps, _schema_editor())
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    assert RollupWatermark.objects.get().folded_before == this_hour + timedelta(hours=1)
+    RollupWatermark.objects.update(folded_before=NOW)
+    start(apps, _schema_editor())
+    assert RollupWatermark.objects.get().folded_before == NOW
