@@ -457,7 +457,7 @@ def reads(chdb_url: str, *, events: int, cases: list[int], fresh_hours: float = 
 
 def plans(chdb, metric, customer_id: str) -> None:
     from metering.stores.clickhouse import sql
-    from metering.stores.relational.reads import fetch_range_rows, usage_rows_sql
+    from metering.stores.relational.rows import fetch_range_rows, usage_rows_sql
 
     # The read the store runs for the month (its month rows; hourly rows only at edges).
     query, params = usage_rows_sql(metric, [customer_id], [PERIOD_START, PERIOD_END])

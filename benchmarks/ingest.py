@@ -415,8 +415,8 @@ def selector_phase(metric, *, events: int, runs: int = 30) -> None:
 
     from customers.models import Customer
     from metering.selectors import metric_usage_by_group, metric_usage_by_segment
-    from metering.stores.relational.reads import fetch_range_rows
     from metering.stores.relational.rollups import rollups_rebuild
+    from metering.stores.relational.rows import fetch_range_rows
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     end = datetime(2026, 2, 1, tzinfo=UTC)

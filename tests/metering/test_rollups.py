@@ -20,7 +20,7 @@ from django.db import connection
 from metering import selectors, services
 from metering.models import MetricAggregate, MetricRollup, RollupWatermark
 from metering.stores import event_store
-from metering.stores.relational import reads
+from metering.stores.relational import reads, rows
 from metering.stores.relational.rollups import rollups_fold, rollups_rebuild
 from metering.stores.tiers import cover
 
@@ -444,9 +444,9 @@ def _rows_read(metric, customer_id, bounds, grains) -> int:
     """How many pre-aggregate rows the usage read of one customer adds up (PostgreSQL: the rows
     its scans return, from EXPLAIN ANALYZE; SQLite: the rows read into Python)."""
     if connection.vendor != "postgresql":
-        return len(list(reads._rows(metric, [customer_id], bounds, grains=grains)))
-    sql, params = reads.usage_rows_sql(metric, [customer_id], bounds, grains=grains)
-    (plan,) = reads.fetch_range_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)[0]
+        return len(list(rows.usage_rows(metric, [customer_id], bounds, grains=grains)))
+    sql, params = rows.usage_rows_sql(metric, [customer_id], bounds, grains=grains)
+    (plan,) = rows.fetch_range_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)[0]
 
     def scanned(node) -> int:
         own = node["Actual Rows"] if node["Node Type"].endswith("Heap Scan") else 0

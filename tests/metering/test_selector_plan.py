@@ -1,5 +1,5 @@
 """The pre-aggregate reads on PostgreSQL run with plain index scans off (bitmap scans read each
-page once; see `metering.stores.relational.reads.fetch_range_rows`), and the setting does not outlive the read."""
+page once; see `metering.stores.relational.rows.fetch_range_rows`), and the setting does not outlive the read."""
 
 from datetime import UTC, datetime
 
@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from metering import selectors
-from metering.stores.relational import reads
+from metering.stores.relational import rows
 from tests.catalog.factories import BillableMetricFactory
 from tests.customers.factories import CustomerFactory
 
@@ -70,7 +70,7 @@ def test_the_setting_applies_to_the_read_between():
         try:
             cursor.execute(point, params)
             plain = " ".join(row[0] for row in cursor.fetchall())
-            hinted = " ".join(row[0] for row in reads.fetch_range_rows(point, params))
+            hinted = " ".join(row[0] for row in rows.fetch_range_rows(point, params))
         finally:
             cursor.execute("RESET enable_seqscan")
     assert "Index Scan using" in plain and "Bitmap" not in plain
