@@ -32,6 +32,7 @@ from django.db.models import Min
 from ...models import MetricAggregate, MetricRollup, RollupWatermark
 from ..partials import Partial
 from ..tiers import GRAINS, period_ceiling, period_start
+from .rows import NUMBER_COLUMNS
 from .sql import MERGE_SQL
 from .sqlite import _q, folded_before, rollup_rows_write_sqlite
 
@@ -141,18 +142,7 @@ def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:
 def _insert_sqlite(hourly, *, merge: bool) -> None:
     """SQLite has no exact decimal arithmetic: the hourly rows are merged in Python."""
     partials: dict[tuple, Partial] = {}
-    rows = hourly.values_list(
-        "metric_id",
-        "customer_id",
-        "hour",
-        "group_values",
-        "event_count",
-        "value_sum",
-        "value_max",
-        "latest_value",
-        "latest_timestamp",
-        "latest_transaction_id",
-    )
+    rows = hourly.values_list("metric_id", "customer_id", "hour", "group_values", *NUMBER_COLUMNS)
     for metric_id, customer_id, hour, group, *numbers in rows.iterator(chunk_size=5000):
         hourly_partial = Partial(*numbers)
         for grain in GRAINS:

@@ -89,7 +89,8 @@ _LATEST = (
     "(ARRAY_AGG(latest_transaction_id ORDER BY latest_timestamp DESC, "
     "latest_transaction_id DESC))[1]",
 )
-_ROW = (
+# What every pre-aggregate row holds (hourly or rolled up), in this order.
+NUMBER_COLUMNS = (
     "event_count",
     "value_sum",
     "value_max",
@@ -179,7 +180,7 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
         )
         for grain, ranges in covered.periods.items()
     ]
-    columns = ["customer_id", "group_values", *_ROW]
+    columns = ["customer_id", "group_values", *NUMBER_COLUMNS]
     first, *others = [
         part.order_by().values_list("hour" if index == 0 else "period_start", *columns)
         for index, part in enumerate(parts)
