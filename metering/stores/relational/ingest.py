@@ -11,8 +11,8 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
   `GREATEST`, latest by (timestamp, transaction id)) and `MetricDistinctValue`. The day and month
   rows (`MetricRollup`) are folded from the hourly rows by a schedule (`rollups.py`); the statement
   writes them (the same merge) only for the hours before the tier's watermark: late events.
-  Rows are grouped
-  and sorted by key so that concurrent batches lock in the same order; a deadlock is retried.
+  Rows are grouped and sorted by key so that concurrent batches lock in the same order; a
+  deadlock is retried.
   The statement also compares the metric-definitions signature it was computed with and writes
   nothing if a metric was created since (the batch is then recomputed and sent again): this is
   what keeps a metric backfill and concurrent ingestion from missing or double counting events
