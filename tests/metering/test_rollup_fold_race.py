@@ -89,3 +89,34 @@ def test_a_fold_racing_ingestion_counts_every_event_once():
     assert (
         MetricAggregate.objects.filter(metric=metric).aggregate(n=Sum("event_count"))["n"] == 1500
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_fold_that_cannot_lock_the_tier_gives_up_and_the_next_one_goes_on():
+    """A long transaction writing the tier (a draft preview): the fold stops where it is after
+    its lock wait instead of queueing ingestion behind it, and the next run folds."""
+    postgres_only()
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"folded_before": START})
+    locked, release = threading.Event(), threading.Event()
+
+    def preview():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE metering_metricrollup IN ROW EXCLUSIVE MODE")
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=preview)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert rollups_fold(now=START + timedelta(hours=5)) == START
+    finally:
+        release.set()
+        holder.join()
+    assert rollups_fold(now=START + timedelta(hours=5)) == START + timedelta(hours=4)

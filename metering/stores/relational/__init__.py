@@ -29,7 +29,7 @@ class RelationalStore(EventStore):
     def metric_backfill(self, *, metric, progress=None) -> int:
         return backfill.metric_aggregates_backfill(metric=metric, progress=progress)
 
-    def rollups_fold(self, *, now: datetime) -> datetime:
+    def rollups_fold(self, *, now: datetime) -> datetime | None:
         return rollups.rollups_fold(now=now)
 
     def expire(self, *, now: datetime) -> int:

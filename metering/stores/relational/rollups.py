@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Min
 
 from ...models import MetricAggregate, MetricRollup, RollupWatermark
@@ -41,39 +41,58 @@ from .sqlite import _q, folded_before, rollup_rows_write_sqlite
 FOLD_LAG = timedelta(hours=1)
 # The most a fold adds up in one transaction (ingestion waits for each).
 FOLD_CHUNK = timedelta(days=1)
+# How long a fold waits for the tier table's lock (PostgreSQL): while it waits, ingest statements
+# queue behind it.
+LOCK_WAIT = "2s"
 
 
-def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime:
+def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None:
     """Fold the hours from the watermark up to the start of the hour `lag` before `now` into the
     day and month rows (added to what they hold) and move the watermark there, a day at a time;
-    returns the watermark. Idempotent: a fold that finds the watermark there does nothing."""
+    returns the watermark. Idempotent: a fold that finds the watermark there does nothing. If the
+    tier table stays locked by another transaction (a long draft preview) for `LOCK_WAIT`, it
+    stops where it is (the next run goes on) rather than hold ingestion back behind its queued
+    lock."""
     target = (now - lag).replace(minute=0, second=0, microsecond=0)
     while True:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"LOCK TABLE {_q(MetricRollup)} IN SHARE ROW EXCLUSIVE MODE")
-            start = folded_before()
-            if start is None:
-                # No watermark (a flushed database): the tier holds nothing, i.e. every hour
-                # from the first stored one on is still to fold.
-                first = MetricAggregate.objects.aggregate(first=Min("hour"))["first"]
-                start = target if first is None else min(first, target)
-                RollupWatermark.objects.create(pk=1, folded_before=start)
-            if start >= target:
-                return start
-            end = min(target, start + FOLD_CHUNK)
-            if connection.vendor == "postgresql":
-                _insert_postgresql(
-                    "hour >= %(start)s AND hour < %(end)s",
-                    {"start": start, "end": end},
-                    merge=True,
-                )
-            else:
-                _insert_sqlite(
-                    MetricAggregate.objects.filter(hour__gte=start, hour__lt=end), merge=True
-                )
-            RollupWatermark.objects.filter(pk=1).update(folded_before=end)
+        try:
+            reached = _fold_chunk(target)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            return folded_before()
+        if reached >= target:
+            return reached
+
+
+def _fold_chunk(target: datetime) -> datetime:
+    """Fold at most `FOLD_CHUNK` of hours towards `target` in one transaction; returns the
+    watermark it leaves."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+                cursor.execute(f"LOCK TABLE {_q(MetricRollup)} IN SHARE ROW EXCLUSIVE MODE")
+        start = folded_before()
+        if start is None:
+            # No watermark (a flushed database): the tier holds nothing, i.e. every hour from
+            # the first stored one on is still to fold.
+            first = MetricAggregate.objects.aggregate(first=Min("hour"))["first"]
+            start = target if first is None else min(first, target)
+            RollupWatermark.objects.create(pk=1, folded_before=start)
+        if start >= target:
+            return start
+        end = min(target, start + FOLD_CHUNK)
+        if connection.vendor == "postgresql":
+            _insert_postgresql(
+                "hour >= %(start)s AND hour < %(end)s", {"start": start, "end": end}, merge=True
+            )
+        else:
+            _insert_sqlite(
+                MetricAggregate.objects.filter(hour__gte=start, hour__lt=end), merge=True
+            )
+        RollupWatermark.objects.filter(pk=1).update(folded_before=end)
+        return end
 
 
 def rollups_rebuild(
