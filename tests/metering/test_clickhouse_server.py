@@ -181,3 +181,33 @@ def test_two_web_nodes_racing_the_same_ids_count_each_once(server, settings):
         "GROUP BY transaction_id HAVING count() > 1"
     )
     assert rows == []
+
+
+def test_a_preview_through_a_server_reads_its_events_and_leaves_nothing(server, settings):
+    fake, url = server
+    settings.EVENT_STORE_URL = url
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    services.usage_events_ingest(events=[ev(cid, 5, tx="a")], now=NOW)
+    client = client_for(url)
+    databases = client.rows("SELECT count() FROM system.databases")
+    fake.requests.clear()
+
+    with services.usage_preview(customer_ids=[cid]):
+        services.usage_events_ingest(events=[ev(cid, 100, tx="a"), ev(cid, 2, tx="b")], now=NOW)
+        assert _usage(metric, customer) == {(): Decimal(7)}
+    with services.usage_preview(
+        customer_ids=[cid], forget=[(datetime(2026, 3, 1, tzinfo=UTC), NOW)]
+    ):
+        services.usage_events_ingest(events=[ev(cid, 2, tx="c")], now=NOW)
+        assert _usage(metric, customer) == {(): Decimal(2)}
+
+    assert _usage(metric, customer) == {(): Decimal(5)}
+    assert client.rows("SELECT count() FROM system.databases") == databases
+    # Written only into the previews' own tables (plain inserts), never into the store's.
+    inserts = [(sql, params) for sql, params in fake.requests if sql.startswith("INSERT INTO")]
+    targets = [sql.split(" ")[2].split(".") for sql, _ in inserts]
+    assert len(inserts) >= 2
+    assert all(db.startswith("metering_http_preview_") and t == "own" for db, t in targets)
+    assert {params["async_insert"] for sql, params in inserts if " FORMAT " in sql} == {"0"}

@@ -31,10 +31,12 @@ dedup decision so that a 200 still means stored.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,8 +107,10 @@ class _Pending:
 
 class ClickHouseStore(EventStore):
     name = "clickhouse"
-    rolls_back = False
     backs_up_apart = True
+    #: The table appends write (a preview's store: its own rows, see `preview`).
+    _written = "usage"
+    _is_preview = False
 
     def __init__(self, url: str):
         self.url = url
@@ -130,6 +134,36 @@ class ClickHouseStore(EventStore):
 
     def restore(self, *, directory: Path) -> list[str]:
         return store_restore(self.client, directory)
+
+    # --- Previews -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def preview(self, *, customer_ids, forget=()) -> Iterator[EventStore]:
+        """A database of the preview's own (`sql.preview_create`): a Memory table `own` for what
+        is appended, and views named `usage` and `duplicates` that read the stored rows (minus
+        the forgotten windows, whose day and month rows are rebuilt into `own`) with `own`'s.
+        The preview's store is this one pointed at it: the same statements, the same dedup
+        (looked up through the view: an id already stored counts once), its own writer. Dropped
+        at the end; one a dead process left is dropped by `expire`.
+
+        With `clickhouse://` the preview's tables live on the server the URL names (each
+        statement goes to it): behind a load balancer spreading requests over a cluster's nodes,
+        previews need it to send one client to one node."""
+        scope = f"{self.database}{sql.PREVIEW_PREFIX}{uuid.uuid4().hex}"
+        try:
+            for statement in sql.preview_create(self.database, scope, list(customer_ids), forget):
+                self.client.command(statement)
+            scoped = copy.copy(self)
+            scoped.database = scope
+            scoped._written = "own"
+            scoped._is_preview = True
+            scoped._writer = threading.Lock()
+            scoped._queue_guard = threading.Lock()
+            scoped._queue = []
+            scoped._guard = guard.ProcessGuard()
+            yield scoped
+        finally:
+            self.client.command(sql.preview_drop(scope))
 
     # --- Writes ---------------------------------------------------------------------------------
 
@@ -205,7 +239,10 @@ class ClickHouseStore(EventStore):
                 duplicates=[e for e, k in zip(item.events, kept, strict=True) if not k],
             )
         if lines:
-            self.client.insert("usage", "\n".join(lines))
+            into = self.database if self._is_preview else ""
+            self.client.insert(self._written, "\n".join(lines), database=into)
+        if self._is_preview:
+            return  # a what-if: no duplicates to search, no usage to alert on
         if dropped:
             self.client.insert("duplicates", "\n".join(dropped))
         stored = [item for item in group if item.result.inserted]
@@ -351,7 +388,12 @@ class ClickHouseStore(EventStore):
 
     def expire(self, *, now: datetime) -> int:
         """Nothing to delete: lookups only look at the last 34 days, and dropped duplicates
-        expire by the `duplicates` table's TTL."""
+        expire by the `duplicates` table's TTL. Drops the preview databases older than an hour
+        (a process died during a preview)."""
+        for (scope,) in self.client.rows(
+            sql.previews_left(self.database, now - timedelta(hours=1))
+        ):
+            self.client.command(sql.preview_drop(scope))
         return 0
 
     # --- Usage ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from catalog.money import SQL_QUOTIENT_PLACES
 
-from ..tiers import GRAINS, cover
+from ..tiers import GRAINS, cover, period_ceiling, period_start
 
 NO_METRIC = "00000000-0000-0000-0000-000000000000"
 EVENT_COLUMNS = (
@@ -248,12 +248,13 @@ def measured_rows(database, metric_id, start, end) -> str:
     )
 
 
-def rollups_insert(database, where: str) -> str:
+def rollups_insert(database, where: str, into: str = "") -> str:
     """Day and month rows (kind `day`, `month`; `hour` the period's start) from the hourly
-    aggregate rows the condition `where` selects, added up as merges and reads add them."""
+    aggregate rows the condition `where` selects, added up as merges and reads add them (into
+    `into`, a qualified table, if given)."""
     period = "if(grain = 'day', toStartOfDay(hour), toDateTime(toStartOfMonth(hour), 'UTC'))"
     return (
-        f"INSERT INTO {database}.usage (kind, customer_id, metric_id, hour, group_values, "
+        f"INSERT INTO {into or database + '.usage'} (kind, customer_id, metric_id, hour, group_values, "
         f"transaction_id, received_at, event_count, sum_int, sum_frac1, sum_frac2, sum_scale, "
         f"max_value, latest) "
         f"SELECT grain, customer_id, metric_id, {period} AS period, group_values, '', "
@@ -288,6 +289,71 @@ def forget_measured(database, cluster, metric_id, start, end) -> str:
         f"ALTER TABLE {table} DELETE WHERE kind IN ('aggregate', 'distinct') "
         f"AND metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)} "
         f"SETTINGS mutations_sync = 2"
+    )
+
+
+# --- Previews (`ClickHouseStore.preview`) -------------------------------------------------------
+# A preview is a database of its own: `own` (a Memory table shaped like `usage`) takes the
+# preview's rows, and a view named `usage` reads the stored rows (minus the forgotten windows)
+# together with them, so every statement above runs unchanged against the preview's database.
+
+PREVIEW_PREFIX = "_preview_"
+
+
+def _forgotten(customer_ids, forget) -> str:
+    """The stored rows a preview leaves out: the customer ids' events in each window, their
+    hourly rows of the hours it touches, and their day and month rows of the calendar months it
+    overlaps (rebuilt from the hourly rows left: `preview_rollups`)."""
+    if not forget:
+        return "0"
+    spans = []
+    for start, end in forget:
+        first_hour = start.replace(minute=0, second=0, microsecond=0)
+        spans += [
+            f"(kind = 'event' AND timestamp >= {moment(start)} AND timestamp < {moment(end)})",
+            f"(kind IN ('aggregate', 'distinct') AND hour >= {hour(first_hour)} "
+            f"AND hour < {hour(end)})",
+            f"(kind IN ('day', 'month') AND {_months(start, end)})",
+        ]
+    return f"customer_id IN {texts(customer_ids)} AND ({' OR '.join(spans)})"
+
+
+def _months(start: datetime, end: datetime) -> str:
+    return (
+        f"hour >= {hour(period_start('month', start))} "
+        f"AND hour < {hour(period_ceiling('month', end))}"
+    )
+
+
+def preview_create(database, scope, customer_ids, forget) -> list[str]:
+    """The preview database `scope` over `database` (see above)."""
+    statements = [
+        f"CREATE DATABASE {scope}",
+        f"CREATE TABLE {scope}.own ENGINE = Memory AS SELECT * FROM {database}.usage WHERE 0",
+        f"CREATE VIEW {scope}.usage AS SELECT * FROM {database}.usage "
+        f"WHERE NOT ({_forgotten(customer_ids, forget)}) UNION ALL SELECT * FROM {scope}.own",
+        f"CREATE VIEW {scope}.duplicates AS SELECT * FROM {database}.duplicates",
+    ]
+    if forget:
+        months = " OR ".join(f"({_months(start, end)})" for start, end in forget)
+        statements.append(
+            rollups_insert(
+                scope, f"customer_id IN {texts(customer_ids)} AND ({months})", f"{scope}.own"
+            )
+        )
+    return statements
+
+
+def preview_drop(scope) -> str:
+    return f"DROP DATABASE IF EXISTS {scope} SYNC"
+
+
+def previews_left(database, older_than: datetime) -> str:
+    """Preview databases a process that died mid-preview left behind."""
+    return (
+        f"SELECT DISTINCT database FROM system.tables WHERE name = 'own' "
+        f"AND startsWith(database, {text(database + PREVIEW_PREFIX)}) "
+        f"AND metadata_modification_time < {hour(older_than)}"
     )
 
 
