@@ -72,13 +72,6 @@ def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
     that kind whose hour (a day or month row's: its start) is inside one of its ranges; `only` =
     (group key, values): just the rows whose full group values carry one of `values` under that
     key; `join` an ARRAY JOIN (`_slots`)."""
-    kinds = " OR ".join(
-        f"(kind = '{kind}' AND ("
-        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
-        + "))"
-        for kind, ranges in spans
-        if ranges
-    )
     where = ""
     if only is not None:
         key, values = only
@@ -88,8 +81,20 @@ def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
         )
     return (
         f"FROM {database}.usage{join} WHERE customer_id IN {texts(customer_ids)} "
-        f"AND metric_id = {text(metric_id)} AND ({kinds or '0'}){where}"
+        f"AND metric_id = {text(metric_id)} AND {_spans(spans)}{where}"
     )
+
+
+def _spans(spans) -> str:
+    """Rows of each kind whose hour (a day or month row's: its start) is in one of its ranges."""
+    kinds = " OR ".join(
+        f"(kind = '{kind}' AND ("
+        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
+        + "))"
+        for kind, ranges in spans
+        if ranges
+    )
+    return f"({kinds or '0'})"
 
 
 def _whole(kind: str, bounds: Sequence[datetime]) -> list:
@@ -158,13 +163,26 @@ def distinct_first_seen(database, metric_id, customer_ids, bounds, group_keys) -
     )
 
 
-def daily(database, metric_ids, customer_ids, start, end) -> str:
+DAILY_GRAINS = ("day",)
+
+
+def daily_rows(database, metric_ids, customer_ids, start, end, grains=DAILY_GRAINS) -> str:
+    """FROM ... WHERE: the day rows of the whole UTC days of [start, end), the hourly rows of a
+    partial day at its edges (`grains=()`: hourly rows only)."""
+    covered = cover([start, end], grains)
+    spans = [("aggregate", covered.hours), *covered.periods.items()]
+    return (
+        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"AND metric_id IN {texts(metric_ids)} AND {_spans(spans)}"
+    )
+
+
+def daily(database, metric_ids, customer_ids, start, end, grains=DAILY_GRAINS) -> str:
+    """(metric id, customer id, day, group values, events, sum parts...) per UTC day."""
     return (
         f"SELECT toString(metric_id), customer_id, toString(toDate(hour)), group_values, "
         f"sum(event_count), sum(sum_int), sum(sum_frac1), sum(sum_frac2), max(sum_scale) "
-        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
-        f"AND kind = 'aggregate' AND metric_id IN {texts(metric_ids)} "
-        f"AND hour >= {hour(start)} AND hour < {hour(end)} "
+        f"{daily_rows(database, metric_ids, customer_ids, start, end, grains)} "
         f"GROUP BY metric_id, customer_id, toDate(hour), group_values"
     )
 

@@ -369,22 +369,62 @@ def _unique(metric, customer_ids, bounds, group_keys, segments, only=None, owner
         segments[index].update({g: Decimal(len(v)) for g, v in bucket.items()})
 
 
-def daily_usage(metric_ids, customer_ids, starting_at, ending_before) -> list[tuple]:
-    rows = (
-        MetricAggregate.objects.filter(
-            metric_id__in=list(metric_ids),
-            customer_id__in=list(customer_ids),
-            hour__gte=starting_at,
-            hour__lt=ending_before,
-        )
-        .annotate(day=TruncDate("hour", tzinfo=UTC))
-        .values("metric_id", "customer_id", "day", "group_values")
-        .annotate(
-            events=Sum("event_count"), amount=Sum("value_sum", output_field=ExactDecimalField())
-        )
-        .order_by()
-    )
-    return [
-        (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
-        for r in rows
-    ]
+DAILY_GRAINS = ("day",)
+
+
+def daily_usage(
+    metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS
+) -> list[tuple]:
+    """The store's `daily_usage`: the whole UTC days of the window from their day rows, the
+    hours of a partial day at its edges from the hourly rows (`grains=()`: hourly rows only).
+    Events and sums add up exactly, whatever the aggregation (UNIQUE included: its events and
+    sums are additive too). PostgreSQL adds the edge hours up per day (`numeric`); SQLite keeps
+    decimals as text, so Python does."""
+    found: dict[tuple, list] = {}
+    for metric_id, customer_id, day, group_values, events, amount in _daily_rows(
+        list(metric_ids), list(customer_ids), starting_at, ending_before, grains
+    ):
+        key = (metric_id, customer_id, day, group_values)
+        totals = found.get(key)
+        if totals is None:
+            found[key] = [events, None if amount is None else Decimal(amount)]
+        else:
+            totals[0] += events
+            if amount is not None:
+                totals[1] = Decimal(amount) + (totals[1] or 0)
+    return [(*key, events, amount) for key, (events, amount) in found.items()]
+
+
+def _daily_rows(metric_ids, customer_ids, starting_at, ending_before, grains):
+    """(metric id, customer id, day, group values, events, sum) rows: the day rows as stored,
+    the hourly rows per day on PostgreSQL, one by one on SQLite."""
+    if starting_at >= ending_before or not metric_ids or not customer_ids:
+        return
+    covered = cover([starting_at, ending_before], grains)
+    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
+    for start, end in covered.periods.get("day", []):
+        for row in MetricRollup.objects.filter(
+            **scope, grain="day", period_start__gte=start, period_start__lt=end
+        ).values_list("metric_id", "customer_id", "period_start", "group_values", *_DAILY):
+            yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
+    for start, end in covered.hours:
+        hours = MetricAggregate.objects.filter(**scope, hour__gte=start, hour__lt=end)
+        if connection.vendor == "postgresql":
+            yield from (
+                hours.annotate(day=TruncDate("hour", tzinfo=UTC))
+                .values("metric_id", "customer_id", "day", "group_values")
+                .annotate(
+                    events=Sum("event_count"),
+                    amount=Sum("value_sum", output_field=ExactDecimalField()),
+                )
+                .order_by()
+                .values_list("metric_id", "customer_id", "day", "group_values", "events", "amount")
+            )
+        else:
+            for row in hours.values_list(
+                "metric_id", "customer_id", "hour", "group_values", *_DAILY
+            ):
+                yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
+
+
+_DAILY = ("event_count", "value_sum")
