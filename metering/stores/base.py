@@ -110,14 +110,17 @@ class EventStore(abc.ABC):
 
     # --- Backups --------------------------------------------------------------------------------
 
-    def backup(self, *, directory: Path) -> list[str]:
+    def backup(self, *, directory: Path, database_started_at: datetime | None = None) -> list[str]:
         """Write what the store keeps outside the Django database into `directory` (`manage.py
-        backup` puts it beside the database's backup); return the tables written. The relational
-        store keeps everything in the database, whose backup holds it: nothing."""
+        backup` puts it beside the database's backup, taken first, from `database_started_at`):
+        one snapshot holding at least every event that backup's invoices counted. Return the
+        tables written. The relational store keeps everything in the database, whose backup
+        holds it: nothing."""
         return []
 
     def restore(self, *, directory: Path) -> list[str]:
-        """Replace the store's contents with a `backup` in `directory`; return the tables."""
+        """Replace the store's contents with a `backup` in `directory` (after the database's
+        restore); return the tables."""
         return []
 
     # --- Previews -------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ from ..marks import usage_marks_record
 from ..partials import Partial, contributions, hour_of
 from ..tiers import GRAINS, period_ceiling, period_start
 from . import guard, migrate, sql
+from .backup import marks as backup_marks
 from .backup import store_backup, store_restore
 from .client import EventStoreBusy, EventStoreError, client_for
 from .numbers import value_from_parts, value_parts
@@ -129,11 +130,24 @@ class ClickHouseStore(EventStore):
 
     # --- Backups --------------------------------------------------------------------------------
 
-    def backup(self, *, directory: Path) -> list[str]:
-        return store_backup(self.client, directory)
+    def backup(self, *, directory: Path, database_started_at=None) -> list[str]:
+        return store_backup(
+            self.client, directory, held=self._held, database_started_at=database_started_at
+        )
 
     def restore(self, *, directory: Path) -> list[str]:
-        return store_restore(self.client, directory)
+        """The tables back, then usage marks for the customers whose events the restored
+        database never saw (accepted after its backup began): their alerts are evaluated."""
+        restored = store_restore(self.client, directory)
+        usage_marks_record(backup_marks(self.client, directory), datetime.now(UTC))
+        return restored
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """No flush and no backfill chunk under way while held (in this process and, through
+        the guard, in every process)."""
+        with self._writer, self._guard.exclusive():
+            yield
 
     # --- Previews -------------------------------------------------------------------------------
 
