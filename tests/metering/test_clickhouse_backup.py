@@ -196,8 +196,7 @@ def test_events_accepted_after_the_database_backup_are_kept_and_their_customers_
     manifest = json.loads((tmp_path / "billing.backup.events" / "manifest.json").read_text())
     assert manifest["database_started_at"] <= manifest["taken_at"]
     assert chdb_store.client.rows(
-        "SELECT count() FROM system.tables WHERE database = 'metering' "
-        "AND name LIKE '%\\\\_snapshot\\\\_%'"
+        "SELECT count() FROM system.tables WHERE position(name, '_snapshot_') > 0"
     ) == [[0]]
 
     call_command("restore", str(path), interactive=False)
@@ -207,3 +206,19 @@ def test_events_accepted_after_the_database_backup_are_kept_and_their_customers_
         "in-between"
     ]
     assert list(UsageMark.objects.values_list("customer_id", flat=True)) == ["acme-late"]
+
+
+def test_the_store_is_snapshotted_while_no_flush_can_run(chdb_store, world, tmp_path, monkeypatch):
+    from metering.stores.clickhouse import backup as store_backup
+
+    held = []
+    real_snapshot = store_backup._snapshot
+
+    def snapshot(client, name, copy):
+        held.append((name, chdb_store._writer.locked()))
+        return real_snapshot(client, name, copy)
+
+    monkeypatch.setattr(store_backup, "_snapshot", snapshot)
+    call_command("backup", str(tmp_path / "billing.backup"))
+    assert held == [("usage", True), ("duplicates", True)]
+    assert not chdb_store._writer.locked()
