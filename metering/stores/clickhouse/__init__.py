@@ -109,8 +109,7 @@ class _Pending:
 class ClickHouseStore(EventStore):
     name = "clickhouse"
     backs_up_apart = True
-    #: The table appends write (a preview's store: its own rows, see `preview`).
-    _written = "usage"
+    #: A preview's store (`preview`): appends go to the preview's own table.
     _is_preview = False
 
     def __init__(self, url: str):
@@ -169,7 +168,6 @@ class ClickHouseStore(EventStore):
                 self.client.command(statement)
             scoped = copy.copy(self)
             scoped.database = scope
-            scoped._written = "own"
             scoped._is_preview = True
             scoped._writer = threading.Lock()
             scoped._queue_guard = threading.Lock()
@@ -252,11 +250,13 @@ class ClickHouseStore(EventStore):
                 inserted=[e for e, k in zip(item.events, kept, strict=True) if k],
                 duplicates=[e for e, k in zip(item.events, kept, strict=True) if not k],
             )
-        if lines:
-            into = self.database if self._is_preview else ""
-            self.client.insert(self._written, "\n".join(lines), database=into)
         if self._is_preview:
-            return  # a what-if: no duplicates to search, no usage to alert on
+            # A what-if: its own table; no duplicates to search, no usage to alert on.
+            if lines:
+                self.client.insert("own", "\n".join(lines), database=self.database)
+            return
+        if lines:
+            self.client.insert("usage", "\n".join(lines))
         if dropped:
             self.client.insert("duplicates", "\n".join(dropped))
         stored = [item for item in group if item.result.inserted]
