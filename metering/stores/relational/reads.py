@@ -395,36 +395,50 @@ def daily_usage(
     return [(*key, events, amount) for key, (events, amount) in found.items()]
 
 
+def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS):
+    """The pre-aggregate rows a `daily_usage` read adds up: (day rows, hourly rows) querysets
+    (the day rows of its whole days, the hourly rows of the partial days at its edges)."""
+    if starting_at >= ending_before or not metric_ids or not customer_ids:
+        return MetricRollup.objects.none(), MetricAggregate.objects.none()
+    covered = cover([starting_at, ending_before], grains)
+    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
+
+    def within(model, column, ranges, **filters):
+        if not ranges:
+            return model.objects.none()
+        found = Q()
+        for start, end in ranges:
+            found |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+        return model.objects.filter(found, **scope, **filters)
+
+    return (
+        within(MetricRollup, "period_start", covered.periods.get("day", []), grain="day"),
+        within(MetricAggregate, "hour", covered.hours),
+    )
+
+
 def _daily_rows(metric_ids, customer_ids, starting_at, ending_before, grains):
     """(metric id, customer id, day, group values, events, sum) rows: the day rows as stored,
     the hourly rows per day on PostgreSQL, one by one on SQLite."""
-    if starting_at >= ending_before or not metric_ids or not customer_ids:
-        return
-    covered = cover([starting_at, ending_before], grains)
-    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
-    for start, end in covered.periods.get("day", []):
-        for row in MetricRollup.objects.filter(
-            **scope, grain="day", period_start__gte=start, period_start__lt=end
-        ).values_list("metric_id", "customer_id", "period_start", "group_values", *_DAILY):
-            yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
-    for start, end in covered.hours:
-        hours = MetricAggregate.objects.filter(**scope, hour__gte=start, hour__lt=end)
-        if connection.vendor == "postgresql":
-            yield from (
-                hours.annotate(day=TruncDate("hour", tzinfo=UTC))
-                .values("metric_id", "customer_id", "day", "group_values")
-                .annotate(
-                    events=Sum("event_count"),
-                    amount=Sum("value_sum", output_field=ExactDecimalField()),
-                )
-                .order_by()
-                .values_list("metric_id", "customer_id", "day", "group_values", "events", "amount")
+    days, hours = daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains)
+    for row in days.values_list(
+        "metric_id", "customer_id", "period_start", "group_values", *_DAILY
+    ):
+        yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
+    if connection.vendor == "postgresql":
+        yield from (
+            hours.annotate(day=TruncDate("hour", tzinfo=UTC))
+            .values("metric_id", "customer_id", "day", "group_values")
+            .annotate(
+                events=Sum("event_count"),
+                amount=Sum("value_sum", output_field=ExactDecimalField()),
             )
-        else:
-            for row in hours.values_list(
-                "metric_id", "customer_id", "hour", "group_values", *_DAILY
-            ):
-                yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
+            .order_by()
+            .values_list("metric_id", "customer_id", "day", "group_values", "events", "amount")
+        )
+    else:
+        for row in hours.values_list("metric_id", "customer_id", "hour", "group_values", *_DAILY):
+            yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
 
 
 _DAILY = ("event_count", "value_sum")
