@@ -446,11 +446,8 @@ class IdRefIn(serializers.Serializer):
     id = UUIDStringField()
 
 
+# update_recurring_commits|credits, update_discounts and update_refund_invoices: term_edits.py.
 EDIT_UNSUPPORTED = (
-    "update_recurring_commits",
-    "update_recurring_credits",
-    "update_discounts",
-    "update_refund_invoices",
     "add_spend_trackers",
     "archive_spend_trackers",
     "add_billing_provider_configuration_update",

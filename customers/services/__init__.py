@@ -98,6 +98,10 @@ from .schedules import (  # noqa: F401
     customer_update_config,
     named_schedule_update,
 )
+from .term_edits import (  # noqa: F401
+    DiscountUpdate,
+    RecurringUpdate,
+)
 from .terms import (  # noqa: F401
     AddedTerms,
     CommitSpec,
