@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import metronome
 import pytest
 
-from tests.compat.conftest import USD
 from tests.compat import test_sdk_contract_terms as terms_sdk
+from tests.compat.conftest import USD
 from tests.compat.test_sdk_contract_terms import _contract, _invoices, _lines, _month_start
 
 offer = terms_sdk.offer  # the same world: a per-call product, FIXED products, a customer
