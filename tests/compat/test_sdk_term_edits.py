@@ -165,3 +165,71 @@ def test_a_discount_update_through_the_sdk(client, offer):
     assert refused.value.body["message"].startswith(
         "update_refund_invoices: Refund invoices do not exist in this product"
     )
+
+
+def test_a_manual_entry_split_among_seats(client, offer):
+    contract = _contract(
+        client,
+        offer,
+        subscriptions=[
+            {
+                "temporary_id": "seats",
+                "collection_schedule": "ADVANCE",
+                "proration": {"is_prorated": False},
+                "subscription_rate": {"product_id": offer["seats"], "billing_frequency": "MONTHLY"},
+                "quantity_management_mode": "SEAT_BASED",
+                "seat_config": {"seat_group_key": "user_id", "initial_seat_ids": ["u1", "u2"]},
+            }
+        ],
+        recurring_credits=[
+            {
+                "product_id": offer["fixed"],
+                "name": "Seat credit",
+                "priority": 1,
+                "starting_at": offer["start"],
+                "access_amount": {"credit_type_id": USD, "unit_price": 250},
+                "commit_duration": {"value": 1, "unit": "PERIODS"},
+                "subscription_config": {
+                    "subscription_id": "seats",
+                    "allocation": "INDIVIDUAL",
+                    "apply_seat_increase_config": {"is_prorated": False},
+                },
+            }
+        ],
+    )
+    seats = client.v1.contracts.list_seat_balances(
+        contract_id=contract, customer_id=offer["customer"], include_credits_and_commits=True
+    ).data
+    u1 = next(s for s in seats if s.seat_id == "u1")
+    (credit,) = [c for c in u1.credits if c.start_date == offer["start"]]
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    segment = next(c for c in shown.credits if c.id == credit.id).access_schedule.schedule_items[0]
+
+    client.v1.contracts.add_manual_balance_entry(
+        id=credit.id,
+        segment_id=segment.id,
+        customer_id=offer["customer"],
+        contract_id=contract,
+        amount=100,
+        reason="Goodwill",
+        per_group_amounts={"u1": 30, "u2": 70},
+    )
+    seats = client.v1.contracts.list_seat_balances(
+        contract_id=contract, customer_id=offer["customer"], covering_date=offer["start"]
+    ).data
+    assert [(s.seat_id, [b.balance for b in s.balances]) for s in seats] == [
+        ("u1", [280]),
+        ("u2", [320]),
+    ]
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.contracts.add_manual_balance_entry(
+            id=credit.id,
+            segment_id=segment.id,
+            customer_id=offer["customer"],
+            amount=100,
+            reason="Goodwill",
+            per_group_amounts={"u1": 30, "u2": 60},
+        )
+    assert refused.value.body["message"] == (
+        "per_group_amounts: The amounts add up to 90, not the amount 100."
+    )
