@@ -13,7 +13,9 @@ from core.admin_forms import (
     pretty_json,
 )
 
+from ..form_editors import RECURRING_HIDDEN_FROM_READERS, RECURRING_LAYOUT
 from ..forms import (
+    DiscountForm,
     DiscountItemForm,
     ProfessionalServiceForm,
     RecurringBalanceForm,
@@ -77,11 +79,20 @@ class DiscountItemInline(ReadOnlyNamesMixin, admin.TabularInline):
 @admin.register(Discount)
 class DiscountAdmin(CustomFieldsAdminMixin, _FollowsDrafts):
     custom_fields_entity = "discount"
+    form = DiscountForm
     list_display = ["__str__", "contract", "product", "created_at", "archived_at"]
     list_select_related = ["contract__customer", "product"]
     search_fields = ["name", "contract__customer__name", "contract__name"]
     autocomplete_fields = ["contract", "product"]
-    fields = ["contract", "product", "name", "custom_fields", "archived_at"]
+    fields = [
+        "contract",
+        "product",
+        "name",
+        "custom_fields",
+        "archived_at",
+        *RECURRING_LAYOUT,  # dates added on save, beside those typed below
+    ]
+    read_only_shown_as = RECURRING_HIDDEN_FROM_READERS
     inlines = [DiscountItemInline]
 
 
