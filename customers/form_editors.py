@@ -246,7 +246,7 @@ class RecurringScheduleFormMixin(forms.Form):
         elif start is not None and end <= start:
             self.add_error("recurring_ending_before", "Must be after the first date.")
         priced = unit_price is not None or quantity is not None
-        if (amount is None) == priced or (priced and (unit_price is None or quantity is None)):
+        if (amount is not None) == priced or (priced and (unit_price is None or quantity is None)):
             self.add_error("recurring_amount", "Give an amount, or a unit price and a quantity.")
         if amount is not None and amount < 0:
             self.add_error("recurring_amount", "Cannot be negative.")
