@@ -149,6 +149,21 @@ class CommitForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
         ]
 
 
+class CommitPageForm(RecurringScheduleFormMixin, CommitForm):
+    """A commit on its own page (a customer-level one too): a recurring schedule adds invoice
+    dates, in the unit of the contract that invoices it."""
+
+    recurring_item_model = CommitInvoiceItem
+    recurring_owner = "commit"
+
+    def recurring_contract(self, cleaned_data):
+        return (
+            cleaned_data.get("contract")
+            or cleaned_data.get("invoice_contract")
+            or super().recurring_contract(cleaned_data)
+        )
+
+
 class TermRowsMoneyMixin:
     """A commit or credit typed with its rows: the access schedule is in the term's unit, the
     invoice schedule in the contract's."""

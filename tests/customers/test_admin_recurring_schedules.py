@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from customers.models import Commit, Discount, ScheduledCharge
+from customers.services import CommitSpec, InvoiceItemSpec, SegmentSpec
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_view
 from invoicing.services import contract_drafts_ensure
@@ -19,6 +20,7 @@ from tests.catalog.admin_posts import management, page_errors, split_datetime
 from tests.catalog.factories import ProductFactory, RateCardFactory
 from tests.customers.factories import ContractFactory, CustomerFactory
 from tests.customers.test_admin import FEB, JAN, commit_rows, contract_data
+from tests.customers.test_admin_drafts import _commit_page_data, _contract, _scheduled_drafts
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +183,43 @@ def test_who_may_enter_a_recurring_schedule(client, role, may):
     response = client.post(url, _discount_page(contract, product))
     assert response.status_code == (302 if may else 403)
     assert discount.schedule_items.count() == (3 if may else 0)
+
+
+def test_a_recurring_schedule_on_the_commits_own_page_makes_its_scheduled_drafts(admin_client):
+    product = ProductFactory(fixed=True, name="Commitment")
+    contract = _contract(
+        commits=[
+            CommitSpec(
+                product=product,
+                name="Prepaid commitment",
+                priority=Decimal(1),
+                access_schedule=[
+                    SegmentSpec(
+                        amount=Decimal("3000"),
+                        starting_at=JAN,
+                        ending_before=datetime(2027, 1, 1, tzinfo=UTC),
+                    )
+                ],
+                invoice_schedule=[InvoiceItemSpec(timestamp=JAN, amount=Decimal("1000"))],
+            )
+        ]
+    )
+    commit = contract.commits.get()
+    data = _commit_page_data(
+        commit,
+        commit.access_schedule.get(),
+        commit.invoice_schedule.get(),
+        timestamp=JAN,
+        amount="10",
+    )
+    data.update(_repeat("", frequency="MONTHLY", amount="10", end=APR))
+    data["recurring_starting_at_0"] = "2026-02-01"
+    url = reverse("admin:customers_commit_change", args=[commit.pk])
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, page_errors(response)
+    assert _invoice_dates(commit) == [
+        (JAN, Decimal("1000")),
+        (FEB, Decimal("1000")),
+        (datetime(2026, 3, 1, tzinfo=UTC), Decimal("1000")),
+    ]
+    assert _scheduled_drafts(contract) == [JAN, FEB, datetime(2026, 3, 1, tzinfo=UTC)]
