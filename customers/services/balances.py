@@ -232,7 +232,6 @@ class BalanceKeyInUse(ValidationError):
     """A manual entry's uniqueness_key was already used (the API answers 409)."""
 
 
-@transaction.atomic
 def _seat_shares(
     term: Commit | Credit, segment: AccessSegment, shares: Mapping[str, Decimal], amount: Decimal
 ) -> list[tuple[Commit | Credit, AccessSegment, Decimal]]:
@@ -255,7 +254,9 @@ def _seat_shares(
     siblings = {
         b.seat_id: b
         for b in type(term).objects.filter(
-            recurring_id=term.recurring_id, recurrence_start=term.recurrence_start
+            recurring_id=term.recurring_id,
+            recurrence_start=term.recurrence_start,
+            archived_at__isnull=True,
         )
     }
     found = []
@@ -276,6 +277,7 @@ def _seat_shares(
     return found
 
 
+@transaction.atomic
 def balance_manual_entry_add(
     *,
     balance_id: uuid.UUID | str,
