@@ -540,6 +540,7 @@ class RecurringBalanceForm(SpecifiersFormMixin, ContractMoneyForm):
     """A recurring commit or credit: what it grants (`access_unit_price`) in its own unit, what it
     invoices (`invoice_unit_price`) in the contract's."""
 
+    applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
     specifiers = SpecifierRowsField()
 
     money_fields = ("invoice_unit_price", "access_unit_price")

@@ -30,7 +30,11 @@ from ..models import (
     ProServiceItem,
     RecurringBalance,
 )
-from ..services import contract_drafts_refresh, recurring_balances_materialize
+from ..services import (
+    contract_drafts_refresh,
+    recurring_balance_follow,
+    recurring_balances_materialize,
+)
 
 
 def _contract_money(amount, contract) -> str:
@@ -244,7 +248,10 @@ class RecurringBalanceAdmin(_FollowsDrafts):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        recurring_balances_materialize(contract=form.instance.contract, now=timezone.now())
+        now = timezone.now()
+        # As update_recurring_commits does: what the term made and has not started follows it.
+        recurring_balance_follow(term=form.instance, now=now)
+        recurring_balances_materialize(contract=form.instance.contract, now=now)
 
 
 @admin.register(ContractUsageFilter)

@@ -101,6 +101,7 @@ from .schedules import (  # noqa: F401
 from .term_edits import (  # noqa: F401
     DiscountUpdate,
     RecurringUpdate,
+    recurring_balance_follow,
 )
 from .terms import (  # noqa: F401
     AddedTerms,

@@ -154,7 +154,9 @@ def _withdraw(balance: Commit | Credit, now: datetime) -> None:
         balance.delete()
 
 
-def _follow_term(term: RecurringBalance, now: datetime) -> None:
+def recurring_balance_follow(*, term: RecurringBalance, now: datetime) -> None:
+    """The commits or credits `term` made that have not started, made again from it as it now
+    stands (after an edit here or on the term's admin page); started ones never change."""
     model = Commit if term.kind == RecurringBalance.Kind.COMMIT else Credit
     by_period = {o.period_start: o for o in term_occurrences(term, now)}
     pending = (
@@ -190,7 +192,7 @@ def recurring_balances_update(
         if term.archived_at is not None:
             raise ValidationError({id_field: f"This {noun} is archived; it cannot be changed."})
         _apply_template(term, update, where)
-        _follow_term(term, now)
+        recurring_balance_follow(term=term, now=now)
         done.append(_history(term, update))
     return done
 

@@ -1,11 +1,13 @@
 """contracts/edit's update_recurring_commits, update_recurring_credits and update_discounts:
 the terms change, the commits and credits not started yet and the drafts follow at once, a
-finalized invoice never changes, the edit history says what changed, and the outbox hears it."""
+finalized invoice never changes, the edit history says what changed, and the outbox hears it.
+A recurring commit changed on its admin page follows the same way."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from catalog.models import Rate
 from core.models import DomainEvent
@@ -15,6 +17,7 @@ from invoicing.models import Invoice
 from invoicing.selectors import invoice_view
 from invoicing.services import invoice_finalize
 from tests.api.conftest import UNKNOWN, USD, data, error
+from tests.catalog.admin_posts import page_errors
 from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
 from tests.customers.factories import CustomerFactory
 
@@ -491,3 +494,55 @@ def test_an_invoice_item_with_no_invoiced_commit_is_refused(world, post):
         "give a unit price to invoice it."
     )
     assert not CommitInvoiceItem.objects.filter(commit__recurring=term).exists()
+
+
+def _recurring_admin_data(term, **changes) -> dict:
+    """The recurring commit's admin page as posted (money typed in dollars)."""
+    data = {
+        "contract": str(term.contract_id),
+        "kind": term.kind,
+        "product": str(term.product_id),
+        "name": term.name,
+        "description": "",
+        "priority": "1",
+        "rate_type": term.rate_type,
+        "access_unit_price": "10",
+        "access_quantity": "1",
+        "credit_type": str(term.credit_type_id),
+        "invoice_unit_price": "10",
+        "invoice_quantity": "1",
+        "duration_periods": "1",
+        "recurrence_frequency": "",
+        "proration": term.proration,
+        "starting_at_0": f"{term.starting_at:%Y-%m-%d}",
+        "starting_at_1": "00:00:00",
+        "ending_before_0": "",
+        "ending_before_1": "",
+        "subscription": "",
+        "allocation": term.allocation,
+        "applicable_product_tags": "",
+        "specifiers-0-product_id": "",
+        "rollover_fraction": "",
+        "custom_fields": "{}",
+        "archived_at_0": "",
+        "archived_at_1": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_recurring_commit_changed_in_the_admin_changes_what_has_not_started(
+    world, post, admin_client
+):
+    contract = _contract(post, world, world["this"], recurring_commits=[_recurring_commit(world)])
+    term = RecurringBalance.objects.get(contract_id=contract)
+    url = reverse("admin:customers_recurringbalance_change", args=[term.pk])
+    response = admin_client.post(
+        url, _recurring_admin_data(term, access_unit_price="25", invoice_unit_price="20")
+    )
+    assert response.status_code == 302, page_errors(response)
+    assert _made(term.pk) == [
+        (world["this"], Decimal(1000), world["next"], False),
+        (world["next"], Decimal(2500), world["after"], False),
+    ]
+    assert _purchases(contract) == {world["this"]: Decimal(1000), world["next"]: Decimal(2000)}
