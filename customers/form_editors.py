@@ -73,9 +73,9 @@ class SpecifierRowsWidget(forms.Widget):
     def value_omitted_from_data(self, data, files, name):
         return f"{name}-0-product_id" not in data
 
-    def _products(self, chosen: str):
-        products = Product.objects.filter(archived_at__isnull=True).order_by("name")
-        options = [("", "Any product")] + [(str(p.pk), p.name) for p in products]
+    @staticmethod
+    def _options(products: list[tuple[str, str]], chosen: str):
+        options = [("", "Any product"), *products]
         if chosen and chosen not in {pk for pk, _ in options}:
             options.append((chosen, chosen))
         return format_html_join(
@@ -87,6 +87,12 @@ class SpecifierRowsWidget(forms.Widget):
     def render(self, name, value, attrs=None, renderer=None):
         rows = [_typed(row) for row in (value or []) if isinstance(row, dict)]
         rows += [_typed({}) for _ in range(BLANK_ROWS)]
+        products = [
+            (str(pk), label)
+            for pk, label in Product.objects.filter(archived_at__isnull=True)
+            .order_by("name")
+            .values_list("pk", "name")
+        ]
         body = []
         for index, row in enumerate(rows):
             cells = [
@@ -96,7 +102,7 @@ class SpecifierRowsWidget(forms.Widget):
                     name,
                     index,
                     index + 1,
-                    self._products(row["product_id"]),
+                    self._options(products, row["product_id"]),
                 )
             ]
             for column, label in COLUMNS[1:]:
