@@ -20,21 +20,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Sum
-from django.db.models.functions import TruncDate
 
 from catalog.models import BillableMetric
 
 from ...definitions import EXACT
 from ...models import (
-    ExactDecimalField,
     MetricAggregate,
     MetricDistinctValue,
+    MetricRollup,
 )
 from ..base import Group, GroupUsage, customer_slots
-from ..tiers import GRAINS
+from ..tiers import GRAINS, cover
 from .ingest import _q
 from .rows import (
+    after_watermark,
     fetch_range_rows,
     only_sql,
     read_params,
@@ -42,6 +41,7 @@ from .rows import (
     slot_rows,
     slots_sql,
     usage_rows,
+    within,
 )
 
 
@@ -221,22 +221,61 @@ def _unique(metric, customer_ids, bounds, group_keys, segments, only=None, owner
         segments[index].update({g: Decimal(len(v)) for g, v in bucket.items()})
 
 
-def daily_usage(metric_ids, customer_ids, starting_at, ending_before) -> list[tuple]:
-    rows = (
+DAILY_GRAINS = ("day",)
+
+
+def daily_usage(
+    metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS
+) -> list[tuple]:
+    """The store's `daily_usage`: the whole UTC days of the window from their day rows (and
+    their hours from the tier's watermark on), the hours of a partial day at its edges from the
+    hourly rows (`grains=()`: hourly rows only). Events and sums add up exactly, whatever the
+    aggregation (UNIQUE included: its events and sums are additive too), in Python with
+    `Decimal`."""
+    found: dict[tuple, list] = {}
+    for metric_id, customer_id, day, group_values, events, amount in _daily_rows(
+        list(metric_ids), list(customer_ids), starting_at, ending_before, grains
+    ):
+        key = (metric_id, customer_id, day, group_values)
+        totals = found.get(key)
+        if totals is None:
+            found[key] = [events, None if amount is None else Decimal(amount)]
+        else:
+            totals[0] += events
+            if amount is not None:
+                totals[1] = Decimal(amount) + (totals[1] or 0)
+    return [(*key, events, amount) for key, (events, amount) in found.items()]
+
+
+def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS):
+    """The pre-aggregate rows a `daily_usage` read adds up: (day rows, hourly rows) querysets
+    (the day rows of its whole days; the hourly rows of the partial days at its edges and of the
+    whole days' hours from the tier's watermark on, `rows.after_watermark`)."""
+    if starting_at >= ending_before or not metric_ids or not customer_ids:
+        return MetricRollup.objects.none(), MetricAggregate.objects.none()
+    covered = cover([starting_at, ending_before], grains)
+    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
+    days = covered.periods.get("day", [])
+    return (
+        MetricRollup.objects.filter(within("period_start", days), grain="day", **scope),
         MetricAggregate.objects.filter(
-            metric_id__in=list(metric_ids),
-            customer_id__in=list(customer_ids),
-            hour__gte=starting_at,
-            hour__lt=ending_before,
-        )
-        .annotate(day=TruncDate("hour", tzinfo=UTC))
-        .values("metric_id", "customer_id", "day", "group_values")
-        .annotate(
-            events=Sum("event_count"), amount=Sum("value_sum", output_field=ExactDecimalField())
-        )
-        .order_by()
+            within("hour", covered.hours) | after_watermark(days), **scope
+        ),
     )
-    return [
-        (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
-        for r in rows
-    ]
+
+
+def _daily_rows(metric_ids, customer_ids, starting_at, ending_before, grains):
+    """(metric id, customer id, day, group values, events, sum) rows, a day row or an hourly
+    row each, read in one statement (the day rows and the watermark of one snapshot)."""
+    days, hours = daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains)
+    columns = ("metric_id", "customer_id", "group_values", *_DAILY)
+    rows = (
+        days.order_by()
+        .values_list("period_start", *columns)
+        .union(hours.order_by().values_list("hour", *columns), all=True)
+    )
+    for moment, metric_id, customer_id, group_values, *numbers in rows.iterator(5000):
+        yield (metric_id, customer_id, moment.astimezone(UTC).date(), group_values, *numbers)
+
+
+_DAILY = ("event_count", "value_sum")

@@ -161,19 +161,13 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
         return
     covered = cover(bounds, grains)
     periods = [r for ranges in covered.periods.values() for r in ranges]
-    hours = _within("hour", covered.hours)
-    if periods:
-        # From the watermark on (read in the same statement; none: from the period's start).
-        watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
-        for start, end in periods:
-            start_at = Value(start, output_field=DateTimeField())
-            hours |= Q(hour__gte=Greatest(start_at, Coalesce(watermark, start_at)), hour__lt=end)
+    hours = within("hour", covered.hours) | after_watermark(periods)
     parts = [
         MetricAggregate.objects.filter(hours, metric_id=metric.pk, customer_id__in=customer_ids)
     ]
     parts += [
         MetricRollup.objects.filter(
-            _within("period_start", ranges),
+            within("period_start", ranges),
             metric_id=metric.pk,
             customer_id__in=customer_ids,
             grain=grain,
@@ -190,11 +184,24 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
     yield from slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
 
 
-def _within(column: str, ranges) -> Q:
-    within = Q(pk__in=[])
+def within(column: str, ranges) -> Q:
+    """`column` inside any of the [start, end) `ranges` (none: no row)."""
+    found = Q(pk__in=[])
     for start, end in ranges:
-        within |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
-    return within
+        found |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+    return found
+
+
+def after_watermark(periods) -> Q:
+    """The hourly rows of `periods` (taken from the tier) from its watermark on: what their tier
+    rows do not hold yet. The watermark is a subquery, so it is read in the statement that reads
+    the tier rows (one snapshot); without one, every hour of the periods."""
+    found = Q(pk__in=[])
+    watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
+    for start, end in periods:
+        start_at = Value(start, output_field=DateTimeField())
+        found |= Q(hour__gte=Greatest(start_at, Coalesce(watermark, start_at)), hour__lt=end)
+    return found
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
