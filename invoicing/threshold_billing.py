@@ -18,9 +18,10 @@ With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bou
 balance: its invoice, dated the moment it was bought, is finalized at once and
 `payment_gate.threshold_reached` (and, for EXTERNAL, `payment_gate.external_initiate`) recorded;
 the balance starts when the payment is reported (`payment_gates.payment_gate_settle`). While a
-gated purchase waits, its threshold does not buy again; after a Stripe payment failed, it waits
-an hour, doubling with each further failure in a row up to a day
-(`customers.services.payment_gate_retry_at`), instead of charging a declined card every 5 minutes.
+gated purchase waits, its threshold does not buy again; after a gated payment failed (a declined
+Stripe card, an EXTERNAL payment the integrator cancelled), it waits an hour, doubling with each
+further failure in a row up to a day (`customers.services.payment_gate_retry_at`), instead of
+asking for the payment again every 5 minutes.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def contract_thresholds_check(*, contract: Contract, now: datetime) -> list[Comm
             continue  # no second purchase while one waits on its payment
         retry_at = payment_gate_retry_at(contract_id=contract.pk, kind=kind)
         if retry_at is not None and now < retry_at:
-            continue  # its card was declined: cool down before charging it again
+            continue  # its last payments failed: cool down before asking again
         commit = buy(contract, config, now)
         if commit is not None:
             bought.append(commit)
