@@ -11,7 +11,9 @@ commit down.
 
 A configuration in a custom pricing unit (`custom_credit_type_id`) watches and buys in that unit
 and is invoiced in fiat at the rate card's conversion; a `discount_configuration` invoices the
-commit at its `payment_fraction` (its access keeps the whole amount); `threshold_balance_specifiers`
+commit at its `payment_fraction` (its access keeps the whole amount), up to its `cap` if it has
+one: measured by a spend tracker of the contract over the billing period, the part of a purchase
+past the cap is invoiced at full price (`rating.discount_split`); `threshold_balance_specifiers`
 leave balances out of what an auto-recharge watches; the commit's `specifiers` limit what draws it.
 
 With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bought without a
@@ -35,6 +37,7 @@ from django.db.models import Q
 from catalog.models import CreditTypeConversion, Product
 from customers import periods
 from customers.models import Commit, Contract, Credit
+from customers.selectors import spend_tracker_accumulated, spend_tracker_live
 from customers.services import (
     GateSpec,
     add_offset,
@@ -46,6 +49,7 @@ from invoicing.models import Invoice
 from invoicing.payment_gates import payment_gate_invoice
 from invoicing.rating import (
     balance_excluded,
+    discount_split,
     recharge_amount,
     spend_threshold_amount,
     threshold_unit_price,
@@ -89,21 +93,45 @@ def _prepaid_left(contract: Contract, config: dict, now: datetime) -> Decimal:
     return sum(balances_now(balances=live, now=now).values(), Decimal(0))
 
 
+def _discount_terms(contract: Contract, config: dict, amount: Decimal, now: datetime) -> dict:
+    """How much of a purchase of `amount` is bought at the discount (all of it without a cap;
+    with one, what is left under it in the tracker's billing period) and what the rest costs
+    per unit (the custom unit's worth in fiat; None: its amount)."""
+    discount = config.get("discount_configuration")
+    if not discount:
+        return {}
+    cap = discount.get("cap")
+    if not cap:
+        return {"discounted_amount": amount}
+    tracker = spend_tracker_live(contract=contract, alias=cap["spend_tracker_alias"])
+    tracked = spend_tracker_accumulated(tracker=tracker, now=now)[0] if tracker else Decimal(0)
+    discounted, _ = discount_split(amount=amount, tracked=tracked, cap=Decimal(cap["amount"]))
+    return {
+        "discounted_amount": discounted,
+        "full_unit_price": threshold_unit_price(fiat_per_custom=_fiat_per_custom(contract, config)),
+    }
+
+
+def _fiat_per_custom(contract: Contract, config: dict) -> Decimal | None:
+    unit = config.get("custom_credit_type_id")
+    if not unit:
+        return None
+    return (
+        CreditTypeConversion.objects.filter(
+            rate_card_id=contract.rate_card_id, custom_credit_type_id=unit
+        )
+        .values_list("fiat_per_custom_credit", flat=True)
+        .get()
+    )
+
+
 def _commit_terms(contract: Contract, config: dict) -> dict:
     """The bought commit's terms: its product, name and scope; in a custom pricing unit, that
     unit; invoiced per unit at `threshold_unit_price` when in a custom unit (the rate card's
     conversion) or discounted (`discount_configuration.payment_fraction`)."""
     commit = config["commit"]
     unit = config.get("custom_credit_type_id")
-    fiat_per_custom = None
-    if unit:
-        fiat_per_custom = (
-            CreditTypeConversion.objects.filter(
-                rate_card_id=contract.rate_card_id, custom_credit_type_id=unit
-            )
-            .values_list("fiat_per_custom_credit", flat=True)
-            .get()
-        )
+    fiat_per_custom = _fiat_per_custom(contract, config)
     fraction = (config.get("discount_configuration") or {}).get("payment_fraction")
     return {
         "credit_type_id": unit or None,
@@ -182,6 +210,7 @@ def _spend(contract: Contract, config: dict, now: datetime) -> Commit | None:
 def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, now, **terms):
     """The commit, at once or behind its payment gate."""
     gate = GateSpec.from_config(config.get("payment_gate_config"))
+    terms.update(_discount_terms(contract, config, terms["amount"], now))
     if gate is None:
         return threshold_commit_create(
             contract=contract,

@@ -305,19 +305,18 @@ def payment_gate_config(data: dict, where: str, customer) -> dict:
     return stored
 
 
+class DiscountCapIn(serializers.Serializer):
+    amount = NumberField(min_value=0)
+    spend_tracker_alias = StrictCharField(max_length=200)
+
+
 class DiscountConfigurationIn(serializers.Serializer):
-    """A threshold commit's discount: the customer pays `payment_fraction` of its amount."""
+    """A threshold commit's discount: the customer pays `payment_fraction` of its amount, until
+    the spend tracker `cap.spend_tracker_alias` has accumulated `cap.amount` in the billing
+    period (the contract's trackers are checked by the view)."""
 
     payment_fraction = NumberField(min_value=0, max_value=1)
-    cap = serializers.DictField(required=False, allow_null=True)
-
-    def validate_cap(self, value):
-        if value is not None:
-            raise serializers.ValidationError(
-                "A discount cap is measured by a spend tracker, which this product does not "
-                "have; leave the cap out."
-            )
-        return value
+    cap = DiscountCapIn(required=False, allow_null=True)
 
 
 BALANCE_FILTER_ENTITIES = ["Commit", "ContractCredit", "ContractCreditOrCommit"]
@@ -377,7 +376,24 @@ class SpendThresholdIn(_ThresholdIn):
 def _discount(data: dict | None) -> dict | None:
     if data is None:
         return None
-    return {"payment_fraction": str(data["payment_fraction"])}
+    stored = {"payment_fraction": str(data["payment_fraction"])}
+    cap = data.get("cap")
+    if cap is not None:
+        stored["cap"] = {
+            "amount": str(cap["amount"]),
+            "spend_tracker_alias": cap["spend_tracker_alias"],
+        }
+    return stored
+
+
+def _discount_in(stored: dict) -> dict:
+    """A stored discount_configuration as the request would give it (numbers as Decimals)."""
+    given: dict = {}
+    if stored.get("payment_fraction") is not None:
+        given["payment_fraction"] = Decimal(stored["payment_fraction"])
+    if stored.get("cap"):
+        given["cap"] = {**stored["cap"], "amount": Decimal(stored["cap"]["amount"])}
+    return given
 
 
 def _custom_unit(pk, where: str, rate_card) -> str:
@@ -489,7 +505,10 @@ def threshold_update(
         merged["commit"] = commit
     if "discount_configuration" in changes:
         value = changes["discount_configuration"]
-        merged.pop("discount_configuration", None)
+        current_discount = merged.pop("discount_configuration", None) or {}
+        if value is not None:
+            # Metronome's update: a field left out keeps its value; null removes it.
+            value = {**_discount_in(current_discount), **value}
         if value is not None and value.get("payment_fraction") is not None:
             merged["discount_configuration"] = _discount(
                 _validated(DiscountConfigurationIn, value, f"{where}.discount_configuration")

@@ -32,6 +32,7 @@ from core.api import (
 
 from . import more_terms
 from . import specifiers as commit_specifiers
+from . import spend_trackers as spend_trackers_api
 
 # --- Customers -------------------------------------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class CommitIn(BalanceTermIn):
     type = EnumField(COMMIT_TYPES)
     invoice_schedule = InvoiceScheduleIn(required=False)
     amount = NumberField(required=False)
+    spend_tracker_attributes = spend_trackers_api.SpendTrackerAttributesIn(required=False)
 
     def validate_amount(self, value):
         raise serializers.ValidationError("Give the amount in access_schedule.schedule_items.")
@@ -275,6 +277,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "discounts",
     "professional_services",
     "reseller_royalties",
+    "spend_trackers",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -377,6 +380,7 @@ class ContractCreateIn(serializers.Serializer):
     spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
     reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
+    spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -451,8 +455,6 @@ EDIT_UNSUPPORTED = (
     "update_recurring_credits",
     "update_discounts",
     "update_refund_invoices",
-    "add_spend_trackers",
-    "archive_spend_trackers",
     "add_billing_provider_configuration_update",
     "add_revenue_system_configuration_update",
 )
@@ -543,6 +545,8 @@ class ContractEditIn(ContractRefIn):
     update_prepaid_balance_threshold_configuration = serializers.DictField(required=False)
     update_spend_threshold_configuration = serializers.DictField(required=False)
     add_reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
+    add_spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
+    archive_spend_trackers = StringListField(required=False)
 
     def validate(self, attrs):
         unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]

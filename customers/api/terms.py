@@ -77,6 +77,9 @@ def commits(terms: list[dict], key: str = "commits") -> list[services.CommitSpec
             type=term["type"],
             invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
             invoice_recurring=_recurring(term.get("invoice_schedule")),
+            counts_as_discounted=(term.get("spend_tracker_attributes") or {}).get(
+                "counts_as_discounted"
+            ),
         )
         for index, term in enumerate(terms)
     ]

@@ -43,6 +43,7 @@ from invoicing import selectors as invoicing_selectors
 from . import more_terms, terms
 from . import presenters as out
 from . import serializers as s
+from . import spend_trackers as spend_trackers_api
 
 CONTRACT_FIELDS = {
     "customer": "customer_id",
@@ -424,6 +425,15 @@ class ContractCreateView(APIView):
                     ),
                     **specs,
                 )
+                services.spend_trackers_add(
+                    contract=contract,
+                    specs=spend_trackers_api.specs(
+                        data.get("spend_trackers", []), "spend_trackers"
+                    ),
+                    now=now,
+                    prefix="spend_trackers",
+                )
+                services.spend_tracker_caps_check(contract=contract, where={})
         return id_envelope(contract)
 
 
@@ -643,7 +653,33 @@ class ContractEditView(APIView):
                     **changes,
                     **specs,
                 )
+                _spend_trackers_edit(contract, data, timezone.now())
         return envelope({"id": str(contract.pk), "edit": out.edit_json(result, contract)})
+
+
+def _spend_trackers_edit(contract: Contract, data: dict, now) -> None:
+    """archive_spend_trackers, then add_spend_trackers (an alias archived may be added again),
+    then the thresholds' discount caps checked against the trackers left."""
+    contract.refresh_from_db()
+    services.spend_trackers_archive(
+        contract=contract,
+        aliases=data.get("archive_spend_trackers", []),
+        now=now,
+        prefix="archive_spend_trackers",
+    )
+    services.spend_trackers_add(
+        contract=contract,
+        specs=spend_trackers_api.specs(data.get("add_spend_trackers", []), "add_spend_trackers"),
+        now=now,
+        prefix="add_spend_trackers",
+    )
+    services.spend_tracker_caps_check(
+        contract=contract,
+        where={
+            name: f"add_{name}" if f"add_{name}" in data else f"update_{name}"
+            for name in ("prepaid_balance_threshold_configuration", "spend_threshold_configuration")
+        },
+    )
 
 
 def _thresholds(contract: Contract, data: dict) -> dict:

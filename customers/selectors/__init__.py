@@ -35,6 +35,11 @@ from .balances import (  # noqa: F401
     segment_available,
     segments_left_at,
 )
+from .spend_trackers import (  # noqa: F401
+    commit_purchase_spends,
+    spend_tracker_accumulated,
+    spend_tracker_live,
+)
 
 CONTRACT_PREFETCH = (
     "commits__access_schedule",
@@ -60,6 +65,7 @@ CONTRACT_PREFETCH = (
     "discounts__schedule_items",
     "discounts__product",
     "professional_services",
+    "spend_trackers",
     "recurring_balances__product",
     "recurring_balances__applicable_products",
 )
