@@ -57,6 +57,7 @@ from ..services import (
 )
 from . import panels
 from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
+from .spend_trackers import SpendTrackerInline
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
@@ -330,6 +331,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         OverrideInline,
         ScheduledChargeInline,
         SubscriptionInline,
+        SpendTrackerInline,
         ContractEditInline,
     ]
 

@@ -293,3 +293,24 @@ def test_a_cap_must_name_a_tracker_in_the_thresholds_unit(post, world):
         "tracker 'discounted' counts Cloud credits; the threshold buys in another pricing unit."
     )
     assert not Contract.objects.exists()
+
+
+def test_the_contract_page_shows_the_trackers_to_a_viewer(client, capped):
+    from django.contrib.auth.models import Group, User
+    from django.urls import reverse
+
+    from roles.definitions import FINANCE_VIEWER
+
+    url = reverse("admin:customers_contract_change", args=[capped.pk])
+    nobody = User.objects.create_user("nobody", password="pw", is_staff=True)
+    client.force_login(nobody)
+    assert client.get(url).status_code == 403
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.groups.add(Group.objects.get(name=FINANCE_VIEWER))
+    client.force_login(viewer)
+    body = client.get(url).content.decode()
+    assert "spend trackers (from the api; reset each billing period)" in body.lower()
+    assert "discounted threshold purchases and commits given by hand" in body
+    assert "full-price threshold purchases" in body
+    start = _now().replace(day=1)
+    assert f"$7.00 ({start:%Y-%m-%d} to " in body
