@@ -314,3 +314,23 @@ def test_the_contract_page_shows_the_trackers_to_a_viewer(client, capped):
     assert "full-price threshold purchases" in body
     start = _now().replace(day=1)
     assert f"$7.00 ({start:%Y-%m-%d} to " in body
+
+
+def test_a_commit_added_by_an_edit_counts_as_discounted_manual_spend(post, world, capped):
+    ref = {"contract_id": str(capped.pk), "customer_id": str(world["customer"].pk)}
+    start = _now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    added = {
+        **_manual_commit(world, start),
+        "spend_tracker_attributes": {"counts_as_discounted": False},
+    }
+    assert post("/v2/contracts/edit", {**ref, "add_commits": [added]}).status_code == 200
+    # 700 (discounted) + 700 (not): the DISCOUNTED_ONLY tracker keeps 700, ANY has 1400.
+    assert _accumulated(post, str(capped.pk), ref["customer_id"]) == {
+        "discounted": 700,
+        "full_price": 0,
+        "everything": 1400,
+    }
+    assert sorted(c.counts_as_discounted for c in Commit.objects.filter(contract=capped)) == [
+        False,
+        True,
+    ]
