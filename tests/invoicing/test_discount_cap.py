@@ -6,7 +6,7 @@ over a billing period the discount covers exactly the first `cap` of discounted 
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.spend import MANUAL, THRESHOLD_RECHARGE, Spend, threshold_spends, tracked
@@ -112,3 +112,54 @@ def test_over_a_period_the_discount_covers_exactly_the_first_cap_of_purchases(pu
     assert tracked(discounted_only, spends) == min(total, cap)
     assert tracked(undiscounted_only, spends) == total - min(total, cap)
     assert tracked([{"sources": ["THRESHOLD_RECHARGE"]}], spends) == total
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    cents=st.integers(min_value=1, max_value=10**9),
+    tracked_cents=st.integers(min_value=0, max_value=10**9),
+    cap_cents=st.integers(min_value=0, max_value=10**9),
+)
+def test_a_split_purchase_is_invoiced_as_exactly_what_was_bought(
+    django_db_blocker, cents, tracked_cents, cap_cents
+):
+    """Through the service that records the purchase: the invoice items' quantities add up to
+    the commit bought, the discounted one at the discounted price, and the commit remembers its
+    discounted part (what trackers count)."""
+    from datetime import UTC, datetime
+
+    from django.db import transaction
+
+    from customers.services import threshold_commit_create
+    from tests.catalog.factories import ProductFactory
+    from tests.customers.factories import ContractFactory
+
+    amount = D(cents)
+    discounted, full = discount_split(amount=amount, tracked=D(tracked_cents), cap=D(cap_cents))
+    with django_db_blocker.unblock(), transaction.atomic():
+        moment = datetime(2026, 3, 12, tzinfo=UTC)
+        commit = threshold_commit_create(
+            contract=ContractFactory(),
+            kind="SPEND",
+            product=ProductFactory(fixed=True),
+            amount=amount,
+            starting_at=datetime(2026, 3, 1, tzinfo=UTC),
+            ending_before=datetime(2026, 4, 1, tzinfo=UTC),
+            invoiced_at=moment,
+            now=moment,
+            invoice_unit_price=D("0.75"),
+            discounted_amount=discounted,
+        )
+        items = list(commit.invoice_schedule.all())
+        at_discount = [i.quantity for i in items if i.unit_price == D("0.75")]
+        at_full = [i.amount for i in items if i.unit_price is None]
+        assert sum(at_discount, D(0)) == discounted
+        assert sum(at_full, D(0)) == full
+        assert sum(at_discount, D(0)) + sum(at_full, D(0)) == amount
+        assert commit.threshold_discounted_amount == discounted
+        transaction.set_rollback(True)
