@@ -13,7 +13,7 @@ from core.api import EnumField, StrictBooleanField, StrictCharField, UUIDStringF
 from core.api import format_timestamp as ts
 from customers import services
 from customers.models import Contract, SpendTracker
-from customers.selectors import spend_tracker_accumulated
+from customers.selectors import spend_trackers_accumulated
 
 from . import terms as base_terms
 
@@ -64,16 +64,16 @@ def specs(items: list[dict], key: str) -> list[services.SpendTrackerSpec]:
     return made
 
 
-def spend_tracker_json(tracker: SpendTracker, now: datetime) -> dict:
-    """Metronome's SpendTracker, with `accumulated_spend` over the billing period containing
-    `now` (left out outside the contract's dates)."""
+def spend_tracker_json(tracker: SpendTracker, accumulated: tuple) -> dict:
+    """Metronome's SpendTracker, with `accumulated_spend` (what it holds, over which billing
+    period: left out outside the contract's dates)."""
     data = {
         "alias": tracker.alias,
         "applicable_spend_specifiers": tracker.applicable_spend_specifiers,
         "credit_type_id": str(tracker.credit_type_id),
         "reset_frequency": tracker.reset_frequency,
     }
-    amount, period = spend_tracker_accumulated(tracker=tracker, now=now)
+    amount, period = accumulated
     if period is not None:
         data["accumulated_spend"] = {
             "amount": money.to_json_number(amount),
@@ -84,5 +84,9 @@ def spend_tracker_json(tracker: SpendTracker, now: datetime) -> dict:
 
 
 def spend_trackers_json(contract: Contract, now: datetime) -> list[dict] | None:
+    """The contract's live trackers, each with what it accumulated in the period of `now`."""
     trackers = [t for t in contract.spend_trackers.all() if t.archived_at is None]
-    return [spend_tracker_json(t, now) for t in trackers] or None
+    if not trackers:
+        return None
+    held = spend_trackers_accumulated(contract=contract, trackers=trackers, now=now)
+    return [spend_tracker_json(t, held[t.pk]) for t in trackers]

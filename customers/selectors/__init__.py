@@ -39,6 +39,7 @@ from .spend_trackers import (  # noqa: F401
     commit_purchase_spends,
     spend_tracker_accumulated,
     spend_tracker_live,
+    spend_trackers_accumulated,
 )
 
 CONTRACT_PREFETCH = (

@@ -63,16 +63,33 @@ def spend_tracker_accumulated(
 ) -> tuple[Decimal, periods.BillingPeriod | None]:
     """What the tracker has accumulated in the billing period containing `now` (zero outside
     the contract's dates), and that period."""
-    period = spend_tracker_period(contract=tracker.contract, now=now)
-    if period is None or tracker.archived_at is not None:
-        return Decimal(0), period
-    spends = commit_purchase_spends(
-        contract=tracker.contract,
-        credit_type_id=tracker.credit_type_id,
-        starting_at=period.starting_at,
-        ending_before=period.ending_before,
-    )
-    return tracked(tracker.applicable_spend_specifiers, spends), period
+    return spend_trackers_accumulated(contract=tracker.contract, trackers=[tracker], now=now)[
+        tracker.pk
+    ]
+
+
+def spend_trackers_accumulated(
+    *, contract: Contract, trackers, now: datetime
+) -> dict[object, tuple[Decimal, periods.BillingPeriod | None]]:
+    """`spend_tracker_accumulated` of several trackers of one contract: the purchases are read
+    once per pricing unit."""
+    period = spend_tracker_period(contract=contract, now=now)
+    spends_by_unit: dict = {}
+    result = {}
+    for tracker in trackers:
+        if period is None or tracker.archived_at is not None:
+            result[tracker.pk] = (Decimal(0), period)
+            continue
+        if tracker.credit_type_id not in spends_by_unit:
+            spends_by_unit[tracker.credit_type_id] = commit_purchase_spends(
+                contract=contract,
+                credit_type_id=tracker.credit_type_id,
+                starting_at=period.starting_at,
+                ending_before=period.ending_before,
+            )
+        spends = spends_by_unit[tracker.credit_type_id]
+        result[tracker.pk] = (tracked(tracker.applicable_spend_specifiers, spends), period)
+    return result
 
 
 def spend_tracker_live(*, contract: Contract, alias: str) -> SpendTracker | None:
