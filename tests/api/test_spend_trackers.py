@@ -334,3 +334,15 @@ def test_a_commit_added_by_an_edit_counts_as_discounted_manual_spend(post, world
         False,
         True,
     ]
+
+
+def test_edit_errors_name_the_tracker(post, world, capped):
+    ref = {"contract_id": str(capped.pk), "customer_id": str(world["customer"].pk)}
+    assert error(post("/v2/contracts/edit", {**ref, "archive_spend_trackers": ["nope"]}), 400) == (
+        "archive_spend_trackers[0]: The contract has no spend tracker 'nope'."
+    )
+    taken = {**ref, "add_spend_trackers": [_tracker("everything", ["MANUAL"])]}
+    assert error(post("/v2/contracts/edit", taken), 400) == (
+        "add_spend_trackers[0]: The contract already has a spend tracker with this alias."
+    )
+    assert SpendTracker.objects.filter(contract=capped).count() == 3
