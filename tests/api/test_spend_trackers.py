@@ -309,7 +309,7 @@ def test_the_contract_page_shows_the_trackers_to_a_viewer(client, capped):
     viewer.groups.add(Group.objects.get(name=FINANCE_VIEWER))
     client.force_login(viewer)
     body = client.get(url).content.decode()
-    assert "spend trackers (from the api; reset each billing period)" in body.lower()
+    assert "Spend trackers (reset each billing period)" in body
     assert "discounted threshold purchases and commits given by hand" in body
     assert "full-price threshold purchases" in body
     start = _now().replace(day=1)
