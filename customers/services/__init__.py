@@ -104,6 +104,11 @@ from .spend_trackers import (  # noqa: F401
     spend_trackers_add,
     spend_trackers_archive,
 )
+from .term_edits import (  # noqa: F401
+    DiscountUpdate,
+    RecurringUpdate,
+    recurring_balance_follow,
+)
 from .terms import (  # noqa: F401
     AddedTerms,
     CommitSpec,
