@@ -116,3 +116,17 @@ def test_the_revenue_schedule_keeps_the_tax_apart(api_client, world):  # noqa: F
         ("deferred_revenue", Decimal(5000)),
         ("tax", Decimal(150)),
     ]
+
+
+def test_a_payment_intent_charges_the_purchase_and_its_tax_once(
+    api_client,
+    world,  # noqa: F811
+    fake_stripe,
+):
+    _taxed_contract(
+        api_client,
+        world,
+        {"payment_gate_type": "STRIPE", "stripe_config": {"payment_type": "PAYMENT_INTENT"}},
+    )
+    (intent,) = fake_stripe.payment_intents.values()
+    assert intent["amount"] == 5150
