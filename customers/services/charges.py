@@ -114,6 +114,10 @@ def threshold_commit_create(
     invoiced_at: datetime | None = None,
     invoice_unit_price: Decimal | None = None,
     gate: GateSpec | None = None,
+    description: str = "",
+    priority: Decimal | None = None,
+    rate_type: str = Commit.RateType.LIST_RATE,
+    rollover_fraction: Decimal | None = None,
 ) -> Commit:
     """A PREPAID commit bought by threshold billing (`kind`: PREPAID_BALANCE for an
     auto-recharge, SPEND for spend threshold billing): `amount` usable in [starting_at,
@@ -133,7 +137,12 @@ def threshold_commit_create(
         applicable_product_tags=list(applicable_product_tags),
         specifiers=[dict(specifier) for specifier in specifiers],
         threshold_kind=kind,
+        description=description,
+        rate_type=rate_type,
+        rollover_fraction=rollover_fraction,
     )
+    if priority is not None:
+        commit.priority = priority
     if credit_type_id:
         commit.credit_type_id = credit_type_id
     clean(commit, exclude=["product"])
