@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from catalog import money
+from catalog.api import package_terms
 from catalog.models import BillableMetric, Package, PricingUnit, Product, Rate, RateCard
 from catalog.selectors import ProductState, product_initial_state, product_state_at, product_updates
 from core.api import format_timestamp as ts
@@ -291,6 +292,7 @@ def _package_balance(term: dict, products: dict, units: dict, *, is_commit: bool
         "priority": num(money.to_decimal(term["priority"])) if "priority" in term else None,
         "rate_type": term.get("rate_type"),
         "custom_fields": term.get("custom_fields"),
+        "specifiers": term.get("specifiers") or None,
     }
     if is_commit:
         data["type"] = term["type"]
@@ -452,7 +454,11 @@ def package_json(package: Package) -> dict:
         "subscriptions": [
             _package_subscription(t, products) for t in terms.get("subscriptions", [])
         ],
+        "scheduled_charges_on_usage_invoices": terms.get("scheduled_charges_on_usage_invoices"),
         "uniqueness_key": package.uniqueness_key,
     }
+    for key, term in package_terms.registered().items():
+        if terms.get(key):
+            data[key] = term.present(terms[key])
     data = {k: v for k, v in data.items() if v is not None or k == "archived_at"}
     return data

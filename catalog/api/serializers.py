@@ -5,6 +5,7 @@ them for the OpenAPI schema and mirror the SDK's response models.
 
 from rest_framework import serializers
 
+from catalog.api import package_terms
 from catalog.api.fields import DecimalStringField, NumberField
 from catalog.models import BillableMetric, Frequency, Product, Rate
 from core.api import (
@@ -442,6 +443,8 @@ class PackageBalanceIn(serializers.Serializer):
     priority = NumberField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     custom_fields = StringMapField(required=False)
+    # Checked by the check registered as "specifiers" (catalog.api.package_terms).
+    specifiers = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 class PackageCommitIn(PackageBalanceIn):
@@ -584,6 +587,16 @@ UNSUPPORTED_TERMS = (
 )
 
 
+# Contract terms a package takes as JSON, each checked and shown by what the app that owns the term
+# registered (catalog.api.package_terms); "specifiers" is checked on each commit and credit.
+REGISTERED_PACKAGE_TERMS = (
+    "recurring_commits",
+    "recurring_credits",
+    "prepaid_balance_threshold_configuration",
+    "spend_threshold_configuration",
+)
+
+
 class PackageCreateIn(serializers.Serializer):
     name = StrictCharField(max_length=200)
     aliases = AliasIn(many=True, required=False)
@@ -601,6 +614,11 @@ class PackageCreateIn(serializers.Serializer):
     overrides = PackageOverrideIn(many=True, required=False)
     scheduled_charges = PackageScheduledChargeIn(many=True, required=False)
     subscriptions = PackageSubscriptionIn(many=True, required=False)
+    recurring_commits = serializers.ListField(child=serializers.DictField(), required=False)
+    recurring_credits = serializers.ListField(child=serializers.DictField(), required=False)
+    prepaid_balance_threshold_configuration = serializers.DictField(required=False)
+    spend_threshold_configuration = serializers.DictField(required=False)
+    scheduled_charges_on_usage_invoices = EnumField(["ALL"], required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     billing_provider = StrictCharField(required=False)
     delivery_method = StrictCharField(required=False)
@@ -610,7 +628,12 @@ class PackageCreateIn(serializers.Serializer):
             raise serializers.ValidationError(
                 {"rate_card_id": "Give either rate_card_id or rate_card_alias."}
             )
-        unsupported = [k for k in UNSUPPORTED_TERMS if k in self.initial_data]
+        unsupported = [
+            k
+            for k in UNSUPPORTED_TERMS
+            if k in self.initial_data
+            and not (k in REGISTERED_PACKAGE_TERMS and k in package_terms.registered())
+        ]
         if unsupported:
             raise serializers.ValidationError({unsupported[0]: "Not supported yet."})
         return attrs
@@ -665,6 +688,7 @@ class PackageBalanceOut(serializers.Serializer):
     description = serializers.CharField(required=False)
     priority = NumberField(required=False)
     rate_type = serializers.ChoiceField(COMMIT_OR_LIST_RATE, required=False)
+    specifiers = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 class PackageCommitOut(PackageBalanceOut):
@@ -769,4 +793,9 @@ class PackageOut(serializers.Serializer):
     overrides = PackageOverrideOut(many=True)
     scheduled_charges = PackageScheduledChargeOut(many=True)
     subscriptions = PackageSubscriptionOut(many=True)
+    recurring_commits = serializers.ListField(child=serializers.DictField(), required=False)
+    recurring_credits = serializers.ListField(child=serializers.DictField(), required=False)
+    prepaid_balance_threshold_configuration = serializers.DictField(required=False)
+    spend_threshold_configuration = serializers.DictField(required=False)
+    scheduled_charges_on_usage_invoices = serializers.ChoiceField(["ALL"], required=False)
     uniqueness_key = serializers.CharField(required=False)

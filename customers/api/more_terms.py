@@ -297,9 +297,13 @@ def payment_gate_config(data: dict, where: str, customer) -> dict:
     customer's Stripe billing provider configuration, which is where it is charged."""
     stored: dict = {"payment_gate_type": data["payment_gate_type"]}
     if data["payment_gate_type"] == "STRIPE":
-        if not customer.billing_provider_configurations.filter(
-            billing_provider="stripe", archived_at__isnull=True
-        ).exists():
+        # A package's (customer None) is checked when a contract is made from it.
+        if (
+            customer is not None
+            and not customer.billing_provider_configurations.filter(
+                billing_provider="stripe", archived_at__isnull=True
+            ).exists()
+        ):
             raise serializers.ValidationError(
                 {
                     f"{where}.payment_gate_config.payment_gate_type": "A STRIPE gate needs the "

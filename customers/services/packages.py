@@ -23,6 +23,7 @@ from .terms import (
     CreditSpec,
     InvoiceItemSpec,
     OverrideSpec,
+    RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,
     SubscriptionSpec,
@@ -82,6 +83,7 @@ def _package_balance(term: dict, start: datetime) -> dict:
         "rate_type": term.get("rate_type", Commit.RateType.LIST_RATE),
         "applicable_products": [_product(pk) for pk in term.get("applicable_product_ids", [])],
         "applicable_product_tags": term.get("applicable_product_tags", []),
+        "specifiers": term.get("specifiers") or [],
     }
 
 
@@ -94,6 +96,58 @@ def _package_items(schedule: dict | None, start: datetime) -> list[InvoiceItemSp
         )
         for item in (schedule or {}).get("schedule_items", [])
     ]
+
+
+def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
+    """A recurring commit or credit of a package: its first period starts at its offset from
+    `start`; it stops making balances `duration` after that (else at the contract's end)."""
+    begins = add_offset(start, term["starting_at_offset"])
+    access = term["access_amount"]
+    invoice = term.get("invoice_amount") or {}
+    return RecurringSpec(
+        kind=kind,
+        product=_product(term["product_id"]),
+        starting_at=begins,
+        ending_before=add_offset(begins, term["duration"]) if term.get("duration") else None,
+        access_unit_price=_dec(access["unit_price"]),
+        access_quantity=_dec(access.get("quantity")),
+        credit_type=_unit(access.get("credit_type_id")),
+        duration_periods=_dec(term["commit_duration"]["value"]),
+        priority=_dec(term["priority"]),
+        name=term.get("name", ""),
+        description=term.get("description", ""),
+        rate_type=term.get("rate_type", Commit.RateType.LIST_RATE),
+        applicable_products=[_product(pk) for pk in term.get("applicable_product_ids", [])],
+        applicable_product_tags=term.get("applicable_product_tags", []),
+        specifiers=term.get("specifiers") or [],
+        invoice_unit_price=_dec(invoice.get("unit_price")),
+        invoice_quantity=_dec(invoice.get("quantity")),
+        proration=term.get("proration", "FIRST_AND_LAST"),
+        recurrence_frequency=term.get("recurrence_frequency", ""),
+        rollover_fraction=_dec(term.get("rollover_fraction")),
+        custom_fields=term.get("custom_fields", {}),
+    )
+
+
+def _package_threshold(config: dict | None, customer: Customer) -> dict | None:
+    """A package's threshold configuration for `customer`'s contract: a STRIPE payment gate
+    charges the customer's Stripe billing provider configuration, which must exist."""
+    if not config:
+        return None
+    gate = config["payment_gate_config"]["payment_gate_type"]
+    if (
+        gate == "STRIPE"
+        and not customer.billing_provider_configurations.filter(
+            billing_provider="stripe", archived_at__isnull=True
+        ).exists()
+    ):
+        raise ValidationError(
+            {
+                "package": "The package's threshold billing is charged through Stripe: add the "
+                "customer's Stripe billing provider configuration first."
+            }
+        )
+    return config
 
 
 def package_terms_at(package: Package, start: datetime) -> dict:
@@ -172,6 +226,15 @@ def package_terms_at(package: Package, start: datetime) -> dict:
         "overrides": overrides,
         "scheduled_charges": scheduled_charges,
         "subscriptions": subscriptions,
+        "recurring_commits": [
+            _package_recurring(term, "COMMIT", start) for term in terms.get("recurring_commits", [])
+        ],
+        "recurring_credits": [
+            _package_recurring(term, "CREDIT", start) for term in terms.get("recurring_credits", [])
+        ],
+        "scheduled_charges_on_usage_invoices": bool(
+            terms.get("scheduled_charges_on_usage_invoices")
+        ),
     }
 
 
@@ -214,5 +277,11 @@ def contract_create_from_package(
         created_by=created_by,
         transition=transition,
         billing_provider_configuration=billing_provider_configuration,
+        prepaid_balance_threshold_configuration=_package_threshold(
+            (package.terms or {}).get("prepaid_balance_threshold_configuration"), customer
+        ),
+        spend_threshold_configuration=_package_threshold(
+            (package.terms or {}).get("spend_threshold_configuration"), customer
+        ),
         **package_terms_at(package, starting_at),
     )

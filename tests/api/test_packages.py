@@ -282,9 +282,9 @@ def test_list_archive_filter_and_paging(package, post, card, api_client):
             "duration.unit: 'DECADES' is not one of DAYS, WEEKS, MONTHS, YEARS.",
         ),
         (
-            {"name": "P", "rate_card_id": "RC", "recurring_commits": []},
+            {"name": "P", "rate_card_id": "RC", "spend_trackers": []},
             400,
-            "recurring_commits: Not supported yet.",
+            "spend_trackers: Not supported yet.",
         ),
         (
             {

@@ -1,0 +1,326 @@
+"""A package carries every contract term the SDK's package shape has: recurring commits and
+credits, threshold billing (with its commit's priority, rate type and rollover), commit and
+credit specifiers, scheduled charges on usage invoices. Through the official SDK, strict
+validation on: the package round trips (create, retrieve, list), and a contract made from it
+equals, invoice line for line and to the cent, the same contract given the terms directly."""
+
+from datetime import UTC, datetime
+
+import metronome
+import pytest
+
+USD = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"
+
+
+def _offset(unit: str = "DAYS", value: int = 0) -> dict:
+    return {"unit": unit, "value": value}
+
+
+@pytest.fixture
+def offer(client):
+    start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    metric = client.v1.billable_metrics.create(
+        name="Calls",
+        event_type_filter={"in_values": ["api_call"]},
+        aggregation_type="SUM",
+        aggregation_key="n",
+    ).data.id
+    calls = client.v1.contracts.products.create(
+        name="API calls", type="USAGE", billable_metric_id=metric
+    ).data.id
+    card = client.v1.contracts.rate_cards.create(name="Standard").data.id
+    client.v1.contracts.rate_cards.rates.add(
+        rate_card_id=card,
+        product_id=calls,
+        entitled=True,
+        rate_type="FLAT",
+        price=2,
+        starting_at=start,
+    )
+
+    def fixed(name):
+        return client.v1.contracts.products.create(name=name, type="FIXED").data.id
+
+    return {
+        "start": start,
+        "calls": calls,
+        "card": card,
+        "commit": fixed("Commitment"),
+        "credit": fixed("Monthly credit"),
+        "top_up": fixed("Top-up"),
+    }
+
+
+def _threshold(offer) -> dict:
+    return {
+        "commit": {
+            "product_id": offer["top_up"],
+            "name": "Top-up",
+            "priority": 10,
+            "rate_type": "LIST_RATE",
+            "rollover_fraction": 0.5,
+            "duration": {"unit": "MONTHS", "value": 3},
+        },
+        "is_enabled": True,
+        "payment_gate_config": {"payment_gate_type": "NONE"},
+        "threshold_amount": 2000,
+        "recharge_to_amount": 2500,
+    }
+
+
+def _package_terms(offer) -> dict:
+    """Usage 1500 calls at 2 = 3000. Drawn by priority: the monthly credit (1) 500, the
+    recurring commit (2) 1000, the prepaid commit for calls (3) 300; at creation these held
+    1800, below the auto-recharge's 2000, so it bought 2500 - 1800 = 700 (priority 10), drawn
+    last. 3000 - 2500 = 500 owed."""
+    return {
+        "commits": [
+            {
+                "product_id": offer["commit"],
+                "type": "PREPAID",
+                "name": "Calls commitment",
+                "priority": 3,
+                "specifiers": [{"product_id": offer["calls"]}],
+                "access_schedule": {
+                    "schedule_items": [
+                        {
+                            "amount": 300,
+                            "starting_at_offset": _offset(),
+                            "duration": _offset("YEARS", 1),
+                        }
+                    ]
+                },
+            }
+        ],
+        "recurring_commits": [
+            {
+                "product_id": offer["commit"],
+                "name": "Monthly commitment",
+                "priority": 2,
+                "access_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": USD},
+                "invoice_amount": {"unit_price": 900, "quantity": 1, "credit_type_id": USD},
+                "commit_duration": {"value": 1, "unit": "PERIODS"},
+                "starting_at_offset": _offset(),
+                "duration": _offset("YEARS", 1),
+                "proration": "NONE",
+                "rollover_fraction": 0.25,
+            }
+        ],
+        "recurring_credits": [
+            {
+                "product_id": offer["credit"],
+                "name": "Monthly credit",
+                "priority": 1,
+                "access_amount": {"unit_price": 500, "quantity": 1},
+                "commit_duration": {"value": 1},
+                "starting_at_offset": _offset(),
+                "proration": "NONE",
+                "specifiers": [{"product_id": offer["calls"]}],
+            }
+        ],
+        "prepaid_balance_threshold_configuration": _threshold(offer),
+    }
+
+
+def _dated(offer) -> dict:
+    """The package's terms as a contract's own, dated from the contract's start."""
+    start = offer["start"]
+    year_later = start.replace(year=start.year + 1)
+    terms = _package_terms(offer)
+    (commit,) = terms["commits"]
+    commit["access_schedule"] = {
+        "schedule_items": [{"amount": 300, "starting_at": start, "ending_before": year_later}]
+    }
+    for key in ("recurring_commits", "recurring_credits"):
+        for term in terms[key]:
+            term.pop("starting_at_offset")
+            term["starting_at"] = start
+            if term.pop("duration", None):
+                term["ending_before"] = year_later
+    return {**terms, "ending_before": year_later}
+
+
+def _customer(client, alias: str) -> str:
+    return client.v1.customers.create(name=alias, ingest_aliases=[alias]).data.id
+
+
+def _invoices(client, customer) -> list[tuple]:
+    found = []
+    for invoice in client.v1.customers.invoices.list(customer_id=customer, status="DRAFT"):
+        lines = sorted(
+            (line.name, line.type, line.quantity, line.unit_price, line.total)
+            for line in invoice.line_items
+        )
+        found.append(
+            (invoice.type, invoice.start_timestamp, lines, invoice.subtotal, invoice.total)
+        )
+    return sorted(found, key=lambda row: (row[0], row[1]))
+
+
+def test_a_package_round_trips_every_term(client, offer):
+    package = client.v1.packages.create(
+        name="Growth",
+        rate_card_id=offer["card"],
+        duration={"unit": "YEARS", "value": 1},
+        scheduled_charges_on_usage_invoices="ALL",
+        spend_threshold_configuration={
+            "commit": {"product_id": offer["top_up"], "priority": 4},
+            "is_enabled": False,
+            "payment_gate_config": {"payment_gate_type": "NONE"},
+            "threshold_amount": 10000,
+        },
+        **_package_terms(offer),
+    ).data.id
+
+    shown = client.v1.packages.retrieve(package_id=package).data
+    (commit,) = shown.commits
+    assert [s.to_dict() for s in commit.specifiers] == [{"product_id": offer["calls"]}]
+    (recurring,) = shown.recurring_commits
+    assert recurring.product.id == offer["commit"]
+    assert recurring.access_amount.to_dict() == {
+        "credit_type_id": USD,
+        "unit_price": 1000,
+        "quantity": 1,
+    }
+    assert recurring.invoice_amount.unit_price == 900
+    assert (recurring.priority, recurring.rate_type, recurring.proration) == (
+        2,
+        "LIST_RATE",
+        "NONE",
+    )
+    assert recurring.starting_at_offset.to_dict() == _offset()
+    assert recurring.duration.to_dict() == _offset("YEARS", 1)
+    assert recurring.rollover_fraction == 0.25
+    (credit,) = shown.recurring_credits
+    assert credit.access_amount.credit_type_id == USD
+    assert [s.to_dict() for s in credit.specifiers] == [{"product_id": offer["calls"]}]
+    recharge = shown.prepaid_balance_threshold_configuration
+    assert (recharge.threshold_amount, recharge.recharge_to_amount) == (2000, 2500)
+    assert recharge.commit.to_dict() == _threshold(offer)["commit"]
+    assert shown.spend_threshold_configuration.commit.priority == 4
+    assert shown.spend_threshold_configuration.is_enabled is False
+    assert shown.scheduled_charges_on_usage_invoices == "ALL"
+    (listed,) = [p for p in client.v1.packages.list() if p.id == package]
+    assert listed.recurring_commits[0].id == recurring.id
+
+
+def test_a_contract_from_the_package_bills_as_the_same_terms_given_directly(client, offer):
+    package = client.v1.packages.create(
+        name="Growth",
+        rate_card_id=offer["card"],
+        duration={"unit": "YEARS", "value": 1},
+        **_package_terms(offer),
+    ).data.id
+    from_package = _customer(client, "from-package")
+    direct = _customer(client, "direct")
+    client.v1.contracts.create(
+        customer_id=from_package, package_id=package, starting_at=offer["start"]
+    )
+    client.v1.contracts.create(
+        customer_id=direct, rate_card_id=offer["card"], starting_at=offer["start"], **_dated(offer)
+    )
+    now = datetime.now(UTC)
+    client.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"calls-{alias}",
+                "customer_id": alias,
+                "event_type": "api_call",
+                "timestamp": now.isoformat(),
+                "properties": {"n": 1500},
+            }
+            for alias in ("from-package", "direct")
+        ]
+    )
+
+    made = _invoices(client, from_package)
+    assert made == _invoices(client, direct)
+    (usage,) = [row for row in made if row[0] == "USAGE"]
+    assert usage[2] == sorted(
+        [
+            ("API calls", "usage", 1500, 2, 3000),
+            ("Calls commitment", "applied_commit_or_credit", None, None, -300),
+            ("Monthly commitment", "applied_commit_or_credit", None, None, -1000),
+            ("Monthly credit", "applied_commit_or_credit", None, None, -500),
+            ("Top-up", "applied_commit_or_credit", None, None, -700),
+        ]
+    )
+    assert (usage[3], usage[4]) == (3000, 500)
+    # This month's purchases (the recurring commit is bought again each month).
+    purchases = sorted(
+        line for row in made if row[0] == "SCHEDULED" and row[1] <= now for line in row[2]
+    )
+    assert [(line[0], line[4]) for line in purchases] == [
+        ("Monthly commitment", 900),
+        ("Top-up", 700),
+    ]
+
+
+def test_bad_package_terms_are_refused_by_field(client, offer):
+    terms = _package_terms(offer)
+    del terms["recurring_commits"][0]["access_amount"]
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(name="Bad", rate_card_id=offer["card"], **terms)
+    assert refused.value.body["message"] == (
+        "recurring_commits[0].access_amount: This field is required."
+    )
+
+    threshold = _threshold(offer)
+    threshold["recharge_to_amount"] = 1000
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            prepaid_balance_threshold_configuration=threshold,
+        )
+    assert refused.value.body["message"] == (
+        "prepaid_balance_threshold_configuration.recharge_to_amount: "
+        "Must be more than threshold_amount."
+    )
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            credits=[
+                {
+                    "product_id": offer["credit"],
+                    "applicable_product_ids": [offer["calls"]],
+                    "specifiers": [{"product_id": offer["calls"]}],
+                    "access_schedule": {
+                        "schedule_items": [
+                            {
+                                "amount": 1,
+                                "starting_at_offset": _offset(),
+                                "duration": _offset("DAYS", 1),
+                            }
+                        ]
+                    },
+                }
+            ],
+        )
+    assert refused.value.body["message"].startswith("credits[0].specifiers: Cannot be used with")
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(name="Bad", rate_card_id=offer["card"], spend_trackers=[])
+    assert refused.value.body["message"] == "spend_trackers: Not supported yet."
+
+
+def test_a_stripe_gated_package_needs_the_customers_stripe_configuration(client, offer):
+    threshold = _threshold(offer)
+    threshold["payment_gate_config"] = {
+        "payment_gate_type": "STRIPE",
+        "stripe_config": {"payment_type": "INVOICE"},
+    }
+    package = client.v1.packages.create(
+        name="Gated", rate_card_id=offer["card"], prepaid_balance_threshold_configuration=threshold
+    ).data.id
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.contracts.create(
+            customer_id=_customer(client, "no-stripe"),
+            package_id=package,
+            starting_at=offer["start"],
+        )
+    assert refused.value.body["message"].startswith(
+        "package_id: The package's threshold billing is charged through Stripe"
+    )
