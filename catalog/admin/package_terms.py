@@ -1,5 +1,6 @@
 """What a package's later contract terms say, in words, for its read-only admin page: recurring
-commits and credits, threshold billing, specifiers (the whole document stays below as JSON)."""
+commits and credits, threshold billing, specifiers, discounts, professional services and reseller
+royalties (the whole document stays below as JSON)."""
 
 from __future__ import annotations
 
@@ -101,6 +102,28 @@ def summaries(terms: dict) -> list[str]:
                     f"{kind[:-1].capitalize()} '{label}' is drawn only by usage matching "
                     f"{len(term['specifiers'])} specifier(s)"
                 )
+    for term in terms.get("discounts", []):
+        items = term.get("schedule", {}).get("schedule_items", [])
+        unit = term.get("schedule", {}).get("credit_type_id")
+        when = ", ".join(
+            f"{_money(Decimal(str(i['unit_price'])) * Decimal(str(i['quantity'])), unit)} at "
+            f"{_start(i['date_offset'])}"
+            for i in items
+        )
+        lines.append(f"Discount '{term.get('name') or _product(term['product_id'])}': {when}")
+    for term in terms.get("professional_services", []):
+        lines.append(
+            f"Professional service '{term.get('description') or _product(term['product_id'])}': "
+            f"{term['quantity']} x {_money(term['unit_price'], None)}, at most "
+            f"{_money(term['max_amount'], None)}"
+        )
+    for term in terms.get("reseller_royalties", []):
+        share = Decimal(str(term.get("fraction", "0"))) * 100
+        lines.append(
+            f"{term['reseller_type']} reseller royalty {money.normalize(share):f}% from "
+            f"{_start(term.get('starting_at_offset'))}"
+            + (f" for {_offset(term['duration'])}" if term.get("duration") else "")
+        )
     if terms.get("scheduled_charges_on_usage_invoices"):
         lines.append("Scheduled charges go on the usage invoice (ALL)")
     return lines

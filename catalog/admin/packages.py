@@ -121,7 +121,10 @@ class PackageAdmin(ArchivableAdmin):
     def later_terms(self, obj) -> str:
         lines = package_terms.summaries(obj.terms or {})
         if not lines:
-            return "None: no recurring commits or credits, threshold billing or specifiers."
+            return (
+                "None: no recurring commits or credits, threshold billing, specifiers, "
+                "discounts, professional services or reseller royalties."
+            )
         return format_html(
             "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((x,) for x in lines))
         )

@@ -594,6 +594,11 @@ REGISTERED_PACKAGE_TERMS = (
     "recurring_credits",
     "prepaid_balance_threshold_configuration",
     "spend_threshold_configuration",
+    # Not in the SDK's package shape (send them as extra fields): a contract's discounts,
+    # professional services and reseller royalties, with offsets for dates.
+    "discounts",
+    "professional_services",
+    "reseller_royalties",
 )
 
 
@@ -618,6 +623,9 @@ class PackageCreateIn(serializers.Serializer):
     recurring_credits = serializers.ListField(child=serializers.DictField(), required=False)
     prepaid_balance_threshold_configuration = serializers.DictField(required=False)
     spend_threshold_configuration = serializers.DictField(required=False)
+    discounts = serializers.ListField(child=serializers.DictField(), required=False)
+    professional_services = serializers.ListField(child=serializers.DictField(), required=False)
+    reseller_royalties = serializers.ListField(child=serializers.DictField(), required=False)
     scheduled_charges_on_usage_invoices = EnumField(["ALL"], required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     billing_provider = StrictCharField(required=False)
@@ -797,5 +805,8 @@ class PackageOut(serializers.Serializer):
     recurring_credits = serializers.ListField(child=serializers.DictField(), required=False)
     prepaid_balance_threshold_configuration = serializers.DictField(required=False)
     spend_threshold_configuration = serializers.DictField(required=False)
+    discounts = serializers.ListField(child=serializers.DictField(), required=False)
+    professional_services = serializers.ListField(child=serializers.DictField(), required=False)
+    reseller_royalties = serializers.ListField(child=serializers.DictField(), required=False)
     scheduled_charges_on_usage_invoices = serializers.ChoiceField(["ALL"], required=False)
     uniqueness_key = serializers.CharField(required=False)

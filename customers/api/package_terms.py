@@ -1,7 +1,8 @@
 """The contract terms a package (a contract template, `/v1/packages/create`) takes beyond
 commits, credits, overrides, scheduled charges and subscriptions: recurring commits and credits,
 threshold billing, commit and credit specifiers, in the SDK's package shape (offsets from the
-contract's start instead of dates).
+contract's start instead of dates); and, beyond the SDK's shape (extra fields), discounts (a
+scheduled charge's shape), professional services and reseller royalties.
 
 Each is checked by the serializers and conversions a contract's own terms go through (the
 package's offsets are placed at a nominal start only to check products and units), stored as
@@ -15,16 +16,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from catalog import money
 from catalog.api import package_terms
-from catalog.api.serializers import OffsetIn
+from catalog.api.serializers import OffsetIn, PackageScheduleIn
 from catalog.models import Product
-from core.api import validated_at
+from core.api import StrictCharField, StringMapField, UUIDStringField, validated_at
+from customers.models import ResellerRoyalty
+from customers.services import add_offset
+from customers.services.royalties import ROYALTY_FIELDS
 
 from . import more_terms
 from . import specifiers as commit_specifiers
+from . import terms as base_terms
 from .presenters import threshold_json
 
 # Where a package's offsets are placed to check what they name (nothing is kept of it).
@@ -88,8 +94,108 @@ def _specifiers_check(term: dict, *, rate_card, where: str) -> list[dict]:
     return commit_specifiers.stored({**term, "specifiers": given}, where)
 
 
+class PackageDiscountIn(serializers.Serializer):
+    """A discount of a package: a scheduled charge's shape (dates as offsets), taken off."""
+
+    product_id = UUIDStringField()
+    schedule = PackageScheduleIn()
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    custom_fields = StringMapField(required=False)
+
+
+class PackageResellerRoyaltyIn(more_terms.ResellerRoyaltyIn):
+    starting_at = None
+    ending_before = None
+    starting_at_offset = OffsetIn(required=False)
+    duration = OffsetIn(required=False)
+
+
+def _products_of_type(items: list[dict], where: str, product_type: str, message: str) -> None:
+    """Each item's product exists (404) and is of `product_type` (what the term's model checks
+    when a contract gets it, checked here so the package is refused, not its contracts)."""
+    for index, item in enumerate(items):
+        field = f"{where}[{index}].product_id"
+        if base_terms._product(item["product_id"], field).type != product_type:
+            raise serializers.ValidationError({field: message})
+
+
+def _discounts_check(value, *, rate_card, where: str) -> list[dict]:
+    items = [dict(item) for item in validated_at(PackageDiscountIn, value, where, many=True)]
+    _products_of_type(items, where, Product.Type.FIXED, "Discounts use a fixed product.")
+    return items
+
+
+def _services_check(value, *, rate_card, where: str) -> list[dict]:
+    items = [
+        dict(item)
+        for item in validated_at(more_terms.ProfessionalServiceIn, value, where, many=True)
+    ]
+    _products_of_type(
+        items,
+        where,
+        Product.Type.PRO_SERVICE,
+        "Professional services use a PRO_SERVICE product.",
+    )
+    return items
+
+
+def _royalties_check(value, *, rate_card, where: str) -> list[dict]:
+    """Each royalty checked as the contract's new segment will be (its model's clean(), at the
+    nominal start), so the package is refused rather than its contracts."""
+    flat = more_terms.reseller_royalties(
+        validated_at(PackageResellerRoyaltyIn, value, where, many=True), where
+    )
+    for index, item in enumerate(flat):
+        at = f"{where}[{index}]"
+        for name in ("fraction", "netsuite_reseller_id"):
+            if name not in item:
+                raise serializers.ValidationError({f"{at}.{name}": "This field is required."})
+        begins = add_offset(_NOMINAL_START, item.get("starting_at_offset"))
+        row = ResellerRoyalty(
+            reseller_type=item["reseller_type"],
+            starting_at=begins,
+            ending_before=add_offset(begins, item["duration"]) if item.get("duration") else None,
+            **{k: v for k, v in item.items() if k in ROYALTY_FIELDS},
+        )
+        try:
+            row.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                {f"{at}.{field}": messages for field, messages in exc.message_dict.items()}
+            ) from None
+    return flat
+
+
 def _number(value) -> float | int | None:
     return None if value is None else num(Decimal(str(value)))
+
+
+_NUMBERS = {"unit_price", "quantity", "max_amount", "fraction", "reseller_contract_value", "amount"}
+
+
+_OFFSETS = {"date_offset", "starting_at_offset", "duration"}
+
+
+def _offset_json(offset: dict | None) -> dict | None:
+    return None if offset is None else {"unit": offset["unit"], "value": int(offset["value"])}
+
+
+def _numbers_json(value):
+    """A stored term as sent (its numbers as JSON numbers again)."""
+    if isinstance(value, dict):
+        return {
+            k: _number(v)
+            if k in _NUMBERS and v is not None
+            else _offset_json(v)
+            if k in _OFFSETS
+            else v
+            if k == "custom_fields"
+            else _numbers_json(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_numbers_json(item) for item in value]
+    return value
 
 
 def recurring_json(term: dict, *, is_commit: bool) -> dict:
@@ -111,8 +217,8 @@ def recurring_json(term: dict, *, is_commit: bool) -> dict:
         "priority": _number(term["priority"]),
         "product": {"id": str(term["product_id"]), "name": product.get("name", "")},
         "rate_type": term.get("rate_type", "LIST_RATE"),
-        "starting_at_offset": term["starting_at_offset"],
-        "duration": term.get("duration"),
+        "starting_at_offset": _offset_json(term["starting_at_offset"]),
+        "duration": _offset_json(term.get("duration")),
         "applicable_product_ids": term.get("applicable_product_ids") or None,
         "applicable_product_tags": term.get("applicable_product_tags") or None,
         "description": term.get("description") or None,
@@ -155,3 +261,6 @@ def register() -> None:
         present=threshold_json,
     )
     package_terms.register("specifiers", check=_specifiers_check, present=commit_specifiers.as_json)
+    package_terms.register("discounts", check=_discounts_check, present=_numbers_json)
+    package_terms.register("professional_services", check=_services_check, present=_numbers_json)
+    package_terms.register("reseller_royalties", check=_royalties_check, present=_numbers_json)

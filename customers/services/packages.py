@@ -21,8 +21,10 @@ from .contracts import contract_create
 from .terms import (
     CommitSpec,
     CreditSpec,
+    DiscountSpec,
     InvoiceItemSpec,
     OverrideSpec,
+    ProfessionalServiceSpec,
     RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,
@@ -129,6 +131,21 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
     )
 
 
+def _package_royalty(term: dict, start: datetime) -> dict:
+    """A package's reseller royalty as a contract's: from its offset (else the contract start),
+    for its duration (else open)."""
+    royalty = {
+        key: _dec(value) if key in ("fraction", "reseller_contract_value") else value
+        for key, value in term.items()
+        if key not in ("id", "starting_at_offset", "duration")
+    }
+    begins = add_offset(start, term.get("starting_at_offset"))
+    royalty["starting_at"] = begins
+    if term.get("duration"):
+        royalty["ending_before"] = add_offset(begins, term["duration"])
+    return royalty
+
+
 def _package_threshold(config: dict | None, customer: Customer) -> dict | None:
     """A package's threshold configuration for `customer`'s contract: a STRIPE payment gate
     charges the customer's Stripe billing provider configuration, which must exist."""
@@ -231,6 +248,29 @@ def package_terms_at(package: Package, start: datetime) -> dict:
         ],
         "recurring_credits": [
             _package_recurring(term, "CREDIT", start) for term in terms.get("recurring_credits", [])
+        ],
+        "discounts": [
+            DiscountSpec(
+                product=_product(term["product_id"]),
+                items=_package_items(term.get("schedule"), start),
+                name=term.get("name", ""),
+                custom_fields=term.get("custom_fields", {}),
+            )
+            for term in terms.get("discounts", [])
+        ],
+        "professional_services": [
+            ProfessionalServiceSpec(
+                product=_product(term["product_id"]),
+                unit_price=_dec(term["unit_price"]),
+                quantity=_dec(term["quantity"]),
+                max_amount=_dec(term["max_amount"]),
+                description=term.get("description", ""),
+                custom_fields=term.get("custom_fields", {}),
+            )
+            for term in terms.get("professional_services", [])
+        ],
+        "reseller_royalties": [
+            _package_royalty(term, start) for term in terms.get("reseller_royalties", [])
         ],
         "scheduled_charges_on_usage_invoices": bool(
             terms.get("scheduled_charges_on_usage_invoices")

@@ -62,6 +62,33 @@ def _package():
                 "threshold_amount": "2000",
                 "recharge_to_amount": "2500",
             },
+            "discounts": [
+                {
+                    "product_id": str(commit.pk),
+                    "name": "Launch",
+                    "schedule": {
+                        "schedule_items": [
+                            {
+                                "date_offset": {"unit": "DAYS", "value": 2},
+                                "unit_price": "500",
+                                "quantity": "1",
+                            }
+                        ]
+                    },
+                }
+            ],
+            "professional_services": [
+                {
+                    "product_id": str(commit.pk),
+                    "description": "Onboarding",
+                    "unit_price": "15000",
+                    "quantity": "4",
+                    "max_amount": "60000",
+                }
+            ],
+            "reseller_royalties": [
+                {"reseller_type": "AWS", "fraction": "0.1", "starting_at_offset": offset}
+            ],
         },
     )
 
@@ -84,6 +111,9 @@ def test_a_viewer_reads_the_later_terms_in_words(viewer_client):
     assert "Commit &#x27;Calls commitment&#x27; is drawn only by usage matching 1 specifier(s)" in (
         text
     )
+    assert "Discount &#x27;Launch&#x27;: $5.00 at 2 days after the contract start" in text
+    assert "Professional service &#x27;Onboarding&#x27;: 4 x $150.00, at most $600.00" in text
+    assert "AWS reseller royalty 10% from the contract start" in text
 
 
 def test_a_package_without_later_terms_says_so(viewer_client):
@@ -91,7 +121,7 @@ def test_a_package_without_later_terms_says_so(viewer_client):
 
     page = viewer_client.get(reverse("admin:catalog_package_change", args=[package.pk]))
 
-    assert "None: no recurring commits or credits, threshold billing or specifiers." in (
+    assert "None: no recurring commits or credits, threshold billing, specifiers" in (
         page.content.decode()
     )
 

@@ -48,6 +48,9 @@ def offer(client):
         "commit": fixed("Commitment"),
         "credit": fixed("Monthly credit"),
         "top_up": fixed("Top-up"),
+        "training": client.v1.contracts.products.create(
+            name="Training", type="PRO_SERVICE"
+        ).data.id,
     }
 
 
@@ -302,6 +305,40 @@ def test_bad_package_terms_are_refused_by_field(client, offer):
     assert refused.value.body["message"].startswith("credits[0].specifiers: Cannot be used with")
 
     with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            extra_body={
+                "reseller_royalties": [
+                    {"reseller_type": "GCP", "fraction": 0.2, "netsuite_reseller_id": "g"}
+                ]
+            },
+        )
+    assert refused.value.body["message"] == (
+        "reseller_royalties[0].applicable_product_ids: Give applicable_product_ids or "
+        "applicable_product_tags (or both)."
+    )
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            extra_body={
+                "professional_services": [
+                    {
+                        "product_id": offer["commit"],
+                        "unit_price": 1,
+                        "quantity": 1,
+                        "max_amount": 1,
+                    }
+                ]
+            },
+        )
+    assert refused.value.body["message"] == (
+        "professional_services[0].product_id: Professional services use a PRO_SERVICE product."
+    )
+
+    with pytest.raises(metronome.BadRequestError) as refused:
         client.v1.packages.create(name="Bad", rate_card_id=offer["card"], spend_trackers=[])
     assert refused.value.body["message"] == "spend_trackers: Not supported yet."
 
@@ -324,3 +361,94 @@ def test_a_stripe_gated_package_needs_the_customers_stripe_configuration(client,
     assert refused.value.body["message"].startswith(
         "package_id: The package's threshold billing is charged through Stripe"
     )
+
+
+def _extras(offer, *, dated: bool) -> dict:
+    """A discount of 200 two days into the contract, a professional service and an AWS
+    royalty (beyond the SDK's package shape: extra fields), with offsets or dated."""
+    start = offer["start"]
+    when = start.replace(day=3)
+    discount_item = (
+        {"timestamp": when.isoformat(), "unit_price": 200, "quantity": 1}
+        if dated
+        else {"date_offset": _offset("DAYS", 2), "unit_price": 200, "quantity": 1}
+    )
+    royalty = {
+        "reseller_type": "AWS",
+        "fraction": 0.1,
+        "netsuite_reseller_id": "aws-1",
+        "applicable_product_tags": ["marketplace"],
+    }
+    if dated:
+        royalty["starting_at"] = start.isoformat()
+    else:
+        royalty["starting_at_offset"] = _offset()
+    return {
+        "discounts": [
+            {
+                "product_id": offer["credit"],
+                "name": "Launch discount",
+                "schedule": {"schedule_items": [discount_item]},
+            }
+        ],
+        "professional_services": [
+            {
+                "product_id": offer["training"],
+                "unit_price": 15000,
+                "quantity": 4,
+                "max_amount": 60000,
+            }
+        ],
+        "reseller_royalties": [royalty],
+    }
+
+
+def test_discounts_services_and_royalties_of_a_package_reach_its_contracts(client, offer):
+    package = client.v1.packages.create(
+        name="Launch",
+        rate_card_id=offer["card"],
+        extra_body=_extras(offer, dated=False),
+    ).data.id
+    shown = client.v1.packages.retrieve(package_id=package).data.to_dict()
+    assert shown["discounts"][0]["schedule"]["schedule_items"][0]["date_offset"] == _offset(
+        "DAYS", 2
+    )
+    assert shown["professional_services"][0]["max_amount"] == 60000
+    assert shown["reseller_royalties"][0]["fraction"] == 0.1
+
+    from_package = _customer(client, "from-package")
+    direct = _customer(client, "direct")
+    made = client.v1.contracts.create(
+        customer_id=from_package, package_id=package, starting_at=offer["start"]
+    ).data.id
+    client.v1.contracts.create(
+        customer_id=direct,
+        rate_card_id=offer["card"],
+        starting_at=offer["start"],
+        extra_body=_extras(offer, dated=True),
+    )
+    client.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"calls-{alias}",
+                "customer_id": alias,
+                "event_type": "api_call",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "properties": {"n": 150},
+            }
+            for alias in ("from-package", "direct")
+        ]
+    )
+
+    invoices = _invoices(client, from_package)
+    assert invoices == _invoices(client, direct)
+    (usage,) = [row for row in invoices if row[0] == "USAGE"]
+    # 150 calls at 2 = 300, less the 200 discount dated in this period: 100.
+    assert (usage[3], usage[4]) == (300, 100)
+    contract = client.v2.contracts.retrieve(contract_id=made, customer_id=from_package).data
+    (service,) = contract.professional_services
+    assert (service.unit_price, service.quantity, service.max_amount) == (15000, 4, 60000)
+    (royalty,) = contract.reseller_royalties
+    assert royalty.reseller_type == "AWS"
+    assert royalty.segments[0].fraction == 0.1
+    assert royalty.segments[0].starting_at == offer["start"]
