@@ -571,7 +571,8 @@ class PackageSubscriptionIn(SubscriptionTermsIn):
 
 class PackageUsageStatementScheduleIn(serializers.Serializer):
     frequency = EnumField(FREQUENCIES)
-    day = EnumField(STATEMENT_DAYS, required=False)
+    # CUSTOM_DATE: each contract made from it gives its billing_anchor_date (else its start).
+    day = EnumField(STATEMENT_DAYS_IN, required=False)
 
 
 UNSUPPORTED_TERMS = (
@@ -780,7 +781,7 @@ class PackageSubscriptionOut(serializers.Serializer):
 
 class UsageStatementScheduleOffsetOut(serializers.Serializer):
     frequency = serializers.ChoiceField(FREQUENCIES)
-    day = serializers.ChoiceField(STATEMENT_DAYS)
+    day = serializers.ChoiceField(STATEMENT_DAYS_IN)
 
 
 class PackageOut(serializers.Serializer):

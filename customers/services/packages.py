@@ -289,12 +289,22 @@ def contract_create_from_package(
     created_by: str = "admin",
     transition: TransitionSpec | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
+    billing_anchor_date: datetime | None = None,
 ) -> Contract:
     """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`;
     its invoices go to `billing_provider_configuration` (one of the customer's), as a contract
-    made without a package."""
+    made without a package. A package whose usage statement day is CUSTOM_DATE counts the
+    contract's periods from `billing_anchor_date` (its start when not given)."""
     if package.archived_at is not None:
         raise ValidationError({"package": "This package is archived; new contracts cannot use it."})
+    custom_date = package.usage_statement_day == "CUSTOM_DATE"
+    if billing_anchor_date is not None and not custom_date:
+        raise ValidationError(
+            {
+                "billing_anchor_date": "Only for a package whose usage statement day is "
+                "CUSTOM_DATE; this package sets the day."
+            }
+        )
     ending_before = None
     if package.duration_unit:
         ending_before = add_offset(
@@ -309,6 +319,7 @@ def contract_create_from_package(
         name=package.contract_name or package.name,
         usage_statement_frequency=package.usage_statement_frequency,
         usage_statement_day=package.usage_statement_day,
+        billing_anchor_date=(billing_anchor_date or starting_at) if custom_date else None,
         net_payment_terms_days=package.net_payment_terms_days,
         multiplier_override_prioritization=package.multiplier_override_prioritization,
         uniqueness_key=uniqueness_key,
