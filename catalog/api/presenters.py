@@ -301,9 +301,8 @@ def _package_balance(term: dict, products: dict, units: dict, *, is_commit: bool
         schedule = term.get("invoice_schedule")
         if schedule:
             data["invoice_schedule"] = {
-                "credit_type": _unit(schedule.get("credit_type_id"), units),
+                **_package_schedule(schedule, units),
                 "do_not_invoice": bool(schedule.get("do_not_invoice", False)),
-                "schedule_items": [_package_invoice_item(i) for i in schedule["schedule_items"]],
             }
     return _drop_none(data)
 
@@ -384,12 +383,22 @@ def _package_scheduled_charge(term: dict, products: dict, units: dict) -> dict:
             "product": _named(Product, term["product_id"], products),
             "name": term.get("name"),
             "custom_fields": term.get("custom_fields"),
-            "schedule": {
-                "credit_type": _unit(schedule.get("credit_type_id"), units),
-                "schedule_items": [_package_invoice_item(i) for i in schedule["schedule_items"]],
-            },
+            "schedule": _package_schedule(schedule, units),
         }
     )
+
+
+def _package_schedule(schedule: dict, units: dict) -> dict:
+    data = {
+        "credit_type": _unit(schedule.get("credit_type_id"), units),
+        "schedule_items": [_package_invoice_item(i) for i in schedule.get("schedule_items", [])],
+    }
+    recurring = schedule.get("recurring_schedule")
+    if recurring:
+        data["recurring_schedule"] = package_terms.registered()["recurring_schedule"].present(
+            recurring
+        )
+    return data
 
 
 def _package_subscription(term: dict, products: dict) -> dict:

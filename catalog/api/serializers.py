@@ -427,10 +427,25 @@ class PackageInvoiceItemIn(serializers.Serializer):
     unit_price = NumberField()
 
 
+def one_package_schedule(attrs: dict) -> dict:
+    """A package's schedule lists its items or gives a recurring_schedule (an extra field,
+    beyond the SDK's package shape: a contract's recurring_schedule with offsets for dates,
+    checked by the check registered as "recurring_schedule"), not both."""
+    if bool(attrs.get("schedule_items")) == bool(attrs.get("recurring_schedule")):
+        raise serializers.ValidationError(
+            {"schedule_items": "Give the dates (schedule_items) or a recurring_schedule."}
+        )
+    return attrs
+
+
 class PackageInvoiceScheduleIn(serializers.Serializer):
-    schedule_items = PackageInvoiceItemIn(many=True, allow_empty=False)
+    schedule_items = PackageInvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
     do_not_invoice = StrictBooleanField(required=False)
+    recurring_schedule = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        return one_package_schedule(attrs)
 
 
 class PackageBalanceIn(serializers.Serializer):
@@ -530,8 +545,12 @@ class PackageOverrideIn(OverrideTermsIn):
 
 
 class PackageScheduleIn(serializers.Serializer):
-    schedule_items = PackageInvoiceItemIn(many=True, allow_empty=False)
+    schedule_items = PackageInvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
+    recurring_schedule = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        return one_package_schedule(attrs)
 
 
 class PackageScheduledChargeIn(serializers.Serializer):

@@ -696,6 +696,16 @@ def _package_terms(data: dict, rate_card: RateCard) -> dict:
                 term["specifiers"] = registered["specifiers"].check(
                     term, rate_card=rate_card, where=f"{key}[{index}]"
                 )
+    for key, schedule in (("commits", "invoice_schedule"), ("scheduled_charges", "schedule")):
+        for index, term in enumerate(terms.get(key, [])):
+            given = dict(term.get(schedule) or {})
+            if given.get("recurring_schedule"):
+                given["recurring_schedule"] = registered["recurring_schedule"].check(
+                    given["recurring_schedule"],
+                    rate_card=rate_card,
+                    where=f"{key}[{index}].{schedule}.recurring_schedule",
+                )
+                term[schedule] = given
     for key in s.REGISTERED_PACKAGE_TERMS:
         if data.get(key):
             terms[key] = registered[key].check(data[key], rate_card=rate_card, where=key)

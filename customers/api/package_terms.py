@@ -32,6 +32,7 @@ from . import more_terms
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
 from .presenters import threshold_json
+from .serializers import RecurringScheduleIn
 
 # Where a package's offsets are placed to check what they name (nothing is kept of it).
 _NOMINAL_START = datetime(2000, 1, 1, tzinfo=UTC)
@@ -122,6 +123,14 @@ def _products_of_type(items: list[dict], where: str, product_type: str, message:
 def _discounts_check(value, *, rate_card, where: str) -> list[dict]:
     items = [dict(item) for item in validated_at(PackageDiscountIn, value, where, many=True)]
     _products_of_type(items, where, Product.Type.FIXED, "Discounts use a fixed product.")
+    for index, item in enumerate(items):
+        schedule = item["schedule"] = dict(item["schedule"])
+        if schedule.get("recurring_schedule"):
+            schedule["recurring_schedule"] = _recurring_schedule_check(
+                schedule["recurring_schedule"],
+                rate_card=rate_card,
+                where=f"{where}[{index}].schedule.recurring_schedule",
+            )
     return items
 
 
@@ -164,6 +173,35 @@ def _royalties_check(value, *, rate_card, where: str) -> list[dict]:
                 {f"{at}.{field}": messages for field, messages in exc.message_dict.items()}
             ) from None
     return flat
+
+
+class PackageRecurringScheduleIn(RecurringScheduleIn):
+    """A contract's recurring_schedule with offsets: from `starting_at_offset` (from the
+    contract's start) for `duration`."""
+
+    starting_at = None
+    ending_before = None
+    starting_at_offset = OffsetIn()
+    duration = OffsetIn()
+
+    def validate(self, attrs):
+        begins = add_offset(_NOMINAL_START, attrs["starting_at_offset"])
+        dated = {
+            **attrs,
+            "starting_at": begins,
+            "ending_before": add_offset(begins, attrs["duration"]),
+        }
+        try:
+            super().validate(dated)
+        except serializers.ValidationError as exc:
+            if "ending_before" in exc.detail:
+                raise serializers.ValidationError({"duration": "Must be more than 0."}) from None
+            raise
+        return attrs
+
+
+def _recurring_schedule_check(value, *, rate_card, where: str) -> dict:
+    return dict(validated_at(PackageRecurringScheduleIn, value, where))
 
 
 def _number(value) -> float | int | None:
@@ -261,6 +299,9 @@ def register() -> None:
         present=threshold_json,
     )
     package_terms.register("specifiers", check=_specifiers_check, present=commit_specifiers.as_json)
+    package_terms.register(
+        "recurring_schedule", check=_recurring_schedule_check, present=_numbers_json
+    )
     package_terms.register("discounts", check=_discounts_check, present=_numbers_json)
     package_terms.register("professional_services", check=_services_check, present=_numbers_json)
     package_terms.register("reseller_royalties", check=_royalties_check, present=_numbers_json)

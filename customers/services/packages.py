@@ -25,6 +25,7 @@ from .terms import (
     InvoiceItemSpec,
     OverrideSpec,
     ProfessionalServiceSpec,
+    RecurringScheduleSpec,
     RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,
@@ -98,6 +99,23 @@ def _package_items(schedule: dict | None, start: datetime) -> list[InvoiceItemSp
         )
         for item in (schedule or {}).get("schedule_items", [])
     ]
+
+
+def _package_recurring_schedule(schedule: dict | None, start: datetime):
+    """A package schedule's recurring_schedule, its offsets placed from `start`."""
+    recurring = (schedule or {}).get("recurring_schedule")
+    if not recurring:
+        return None
+    begins = add_offset(start, recurring["starting_at_offset"])
+    return RecurringScheduleSpec(
+        amount_distribution=recurring["amount_distribution"],
+        starting_at=begins,
+        ending_before=add_offset(begins, recurring["duration"]),
+        frequency=recurring["frequency"],
+        amount=_dec(recurring.get("amount")),
+        unit_price=_dec(recurring.get("unit_price")),
+        quantity=_dec(recurring.get("quantity")),
+    )
 
 
 def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
@@ -176,6 +194,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
             type=term["type"],
             rollover_fraction=_dec(term.get("rollover_fraction")),
             invoice_schedule=_package_items(term.get("invoice_schedule"), start),
+            invoice_recurring=_package_recurring_schedule(term.get("invoice_schedule"), start),
         )
         for term in terms.get("commits", [])
     ]
@@ -216,6 +235,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
         ScheduledChargeSpec(
             product=_product(term["product_id"]),
             items=_package_items(term.get("schedule"), start),
+            recurring=_package_recurring_schedule(term.get("schedule"), start),
             name=term.get("name", ""),
         )
         for term in terms.get("scheduled_charges", [])
@@ -253,6 +273,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
             DiscountSpec(
                 product=_product(term["product_id"]),
                 items=_package_items(term.get("schedule"), start),
+                recurring=_package_recurring_schedule(term.get("schedule"), start),
                 name=term.get("name", ""),
                 custom_fields=term.get("custom_fields", {}),
             )

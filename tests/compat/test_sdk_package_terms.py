@@ -452,3 +452,64 @@ def test_discounts_services_and_royalties_of_a_package_reach_its_contracts(clien
     assert royalty.reseller_type == "AWS"
     assert royalty.segments[0].fraction == 0.1
     assert royalty.segments[0].starting_at == offer["start"]
+
+
+def test_a_recurring_schedule_of_a_package_makes_the_contracts_dated_items(client, offer):
+    """Beyond the SDK's package shape (an extra field in the schedule): a scheduled charge's
+    recurring_schedule with offsets, 1000 each month for three months from the start."""
+    recurring = {
+        "amount_distribution": "EACH",
+        "frequency": "MONTHLY",
+        "amount": 1000,
+        "starting_at_offset": _offset(),
+        "duration": _offset("MONTHS", 3),
+    }
+    package = client.v1.packages.create(
+        name="Support",
+        rate_card_id=offer["card"],
+        scheduled_charges=[
+            {
+                "product_id": offer["commit"],
+                "name": "Support",
+                "schedule": {"recurring_schedule": recurring},
+            }
+        ],
+    ).data.id
+    shown = client.v1.packages.retrieve(package_id=package).data
+    assert shown.scheduled_charges[0].schedule.to_dict()["recurring_schedule"] == recurring
+
+    customer = _customer(client, "recurring")
+    made = client.v1.contracts.create(
+        customer_id=customer, package_id=package, starting_at=offer["start"]
+    ).data.id
+    (charge,) = client.v2.contracts.retrieve(
+        contract_id=made, customer_id=customer
+    ).data.scheduled_charges
+    start = offer["start"]
+    months = [
+        start.replace(
+            month=(start.month - 1 + n) % 12 + 1, year=start.year + (start.month - 1 + n) // 12
+        )
+        for n in range(3)
+    ]
+    assert [(item.timestamp, item.amount) for item in charge.schedule.schedule_items] == [
+        (month, 1000) for month in months
+    ]
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            scheduled_charges=[
+                {
+                    "product_id": offer["commit"],
+                    "schedule": {
+                        "recurring_schedule": {**recurring, "amount_distribution": "SOME"}
+                    },
+                }
+            ],
+        )
+    assert refused.value.body["message"] == (
+        "scheduled_charges[0].schedule.recurring_schedule.amount_distribution: 'SOME' is not "
+        "one of DIVIDED, DIVIDED_ROUNDED, EACH."
+    )
