@@ -18,7 +18,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PackageTerm:
-    # (value as sent, *, rate_card, where) -> the stored form; raises DRF's ValidationError.
+    # (value as sent, *, rate_card, where, package=the whole request) -> the stored form;
+    # raises DRF's ValidationError.
     check: Callable[..., Any]
     # stored form -> the answer's (the SDK's package response) shape.
     present: Callable[[Any], Any]

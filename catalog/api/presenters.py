@@ -419,6 +419,7 @@ def _package_subscription(term: dict, products: dict) -> dict:
             if term.get("initial_quantity") is not None
             else None,
             "name": term.get("name"),
+            "temporary_id": term.get("temporary_id"),
             "description": term.get("description"),
             "quantity_management_mode": "QUANTITY_ONLY",
             "starting_at_offset": _offset(term.get("starting_at_offset")),

@@ -586,6 +586,8 @@ class SubscriptionTermsIn(serializers.Serializer):
 class PackageSubscriptionIn(SubscriptionTermsIn):
     starting_at_offset = OffsetIn(required=False)
     duration = OffsetIn(required=False)
+    # Named by a recurring commit's or credit's subscription_config.subscription_id.
+    temporary_id = StrictCharField(required=False, max_length=200)
 
 
 class PackageUsageStatementScheduleIn(serializers.Serializer):

@@ -708,7 +708,9 @@ def _package_terms(data: dict, rate_card: RateCard) -> dict:
                 term[schedule] = given
     for key in s.REGISTERED_PACKAGE_TERMS:
         if data.get(key):
-            terms[key] = registered[key].check(data[key], rate_card=rate_card, where=key)
+            terms[key] = registered[key].check(
+                data[key], rate_card=rate_card, where=key, package=data
+            )
     if data.get("scheduled_charges_on_usage_invoices"):
         terms["scheduled_charges_on_usage_invoices"] = data["scheduled_charges_on_usage_invoices"]
     for term in terms.get("commits", []) + terms.get("credits", []):

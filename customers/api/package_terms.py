@@ -41,16 +41,11 @@ num = money.to_json_number
 
 
 class _PackageRecurringMixin(serializers.Serializer):
-    """Offsets from the contract's start in place of dates."""
+    """Offsets from the contract's start in place of dates; a subscription_config names one of
+    the package's subscriptions by its temporary_id."""
 
     starting_at_offset = OffsetIn()
     duration = OffsetIn(required=False)
-
-    def validate_subscription_config(self, value):
-        raise serializers.ValidationError(
-            "A package's recurring commits and credits are not linked to subscriptions; give "
-            "access_amount.quantity."
-        )
 
 
 class PackageRecurringCommitIn(_PackageRecurringMixin, more_terms.RecurringCommitIn):
@@ -64,8 +59,18 @@ class PackageRecurringCreditIn(_PackageRecurringMixin, more_terms.RecurringCredi
 
 
 def _recurring_check(serializer, kind: str):
-    def check(value, *, rate_card, where: str) -> list[dict]:
+    def check(value, *, rate_card, where: str, package: dict) -> list[dict]:
         items = [dict(item) for item in validated_at(serializer, value, where, many=True)]
+        named = {s.get("temporary_id") for s in package.get("subscriptions") or ()} - {None}
+        for index, item in enumerate(items):
+            config = item.get("subscription_config")
+            if config and config["subscription_id"] not in named:
+                raise serializers.ValidationError(
+                    {
+                        f"{where}[{index}].subscription_config.subscription_id": "Name one of "
+                        "the package's subscriptions by its temporary_id."
+                    }
+                )
         # The products, units and specifiers checked as a contract's recurring terms are.
         more_terms.recurring(
             [{**item, "starting_at": _NOMINAL_START} for item in items], kind, where
@@ -80,7 +85,7 @@ def _recurring_check(serializer, kind: str):
 
 
 def _threshold_check(serializer):
-    def check(value, *, rate_card, where: str) -> dict:
+    def check(value, *, rate_card, where: str, **_) -> dict:
         data = validated_at(serializer, value, where)
         # No customer yet: a STRIPE gate is checked against the contract's customer.
         return more_terms.threshold_config(data, where, None, rate_card)
@@ -88,7 +93,7 @@ def _threshold_check(serializer):
     return check
 
 
-def _specifiers_check(term: dict, *, rate_card, where: str) -> list[dict]:
+def _specifiers_check(term: dict, *, rate_card, where: str, **_) -> list[dict]:
     given = validated_at(
         commit_specifiers.CommitSpecifierIn, term["specifiers"], f"{where}.specifiers", many=True
     )
@@ -120,7 +125,7 @@ def _products_of_type(items: list[dict], where: str, product_type: str, message:
             raise serializers.ValidationError({field: message})
 
 
-def _discounts_check(value, *, rate_card, where: str) -> list[dict]:
+def _discounts_check(value, *, rate_card, where: str, **_) -> list[dict]:
     items = [dict(item) for item in validated_at(PackageDiscountIn, value, where, many=True)]
     _products_of_type(items, where, Product.Type.FIXED, "Discounts use a fixed product.")
     for index, item in enumerate(items):
@@ -134,7 +139,7 @@ def _discounts_check(value, *, rate_card, where: str) -> list[dict]:
     return items
 
 
-def _services_check(value, *, rate_card, where: str) -> list[dict]:
+def _services_check(value, *, rate_card, where: str, **_) -> list[dict]:
     items = [
         dict(item)
         for item in validated_at(more_terms.ProfessionalServiceIn, value, where, many=True)
@@ -148,7 +153,7 @@ def _services_check(value, *, rate_card, where: str) -> list[dict]:
     return items
 
 
-def _royalties_check(value, *, rate_card, where: str) -> list[dict]:
+def _royalties_check(value, *, rate_card, where: str, **_) -> list[dict]:
     """Each royalty checked as the contract's new segment will be (its model's clean(), at the
     nominal start), so the package is refused rather than its contracts."""
     flat = more_terms.reseller_royalties(
@@ -200,7 +205,7 @@ class PackageRecurringScheduleIn(RecurringScheduleIn):
         return attrs
 
 
-def _recurring_schedule_check(value, *, rate_card, where: str) -> dict:
+def _recurring_schedule_check(value, *, rate_card, where: str, **_) -> dict:
     return dict(validated_at(PackageRecurringScheduleIn, value, where))
 
 
@@ -273,6 +278,13 @@ def recurring_json(term: dict, *, is_commit: bool) -> dict:
             "credit_type_id": str(invoice["credit_type_id"]),
             "quantity": _number(invoice["quantity"]),
             "unit_price": _number(invoice["unit_price"]),
+        }
+    config = term.get("subscription_config")
+    if config:
+        data["subscription_config"] = {
+            "allocation": config.get("allocation", "POOLED"),
+            "apply_seat_increase_config": dict(config["apply_seat_increase_config"]),
+            "subscription_template_id": config["subscription_id"],
         }
     return {k: v for k, v in data.items() if v is not None}
 

@@ -145,6 +145,8 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
         proration=term.get("proration", "FIRST_AND_LAST"),
         recurrence_frequency=term.get("recurrence_frequency", ""),
         rollover_fraction=_dec(term.get("rollover_fraction")),
+        subscription=(term.get("subscription_config") or {}).get("subscription_id", ""),
+        allocation=(term.get("subscription_config") or {}).get("allocation", "POOLED"),
         custom_fields=term.get("custom_fields", {}),
     )
 
@@ -255,6 +257,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
                 if term.get("duration")
                 else None,
                 name=term.get("name", ""),
+                temporary_id=term.get("temporary_id", ""),
             )
         )
     return {

@@ -513,3 +513,87 @@ def test_a_recurring_schedule_of_a_package_makes_the_contracts_dated_items(clien
         "scheduled_charges[0].schedule.recurring_schedule.amount_distribution: 'SOME' is not "
         "one of DIVIDED, DIVIDED_ROUNDED, EACH."
     )
+
+
+def test_a_recurring_credit_of_a_package_follows_its_subscription(client, offer):
+    """A recurring credit of 100 per seat (POOLED) linked, by temporary_id, to the package's
+    subscription of 3 seats: each contract made from it gets 300 a month."""
+    seats = client.v1.contracts.products.create(name="Seats", type="SUBSCRIPTION").data.id
+    client.v1.contracts.rate_cards.rates.add(
+        rate_card_id=offer["card"],
+        product_id=seats,
+        entitled=True,
+        rate_type="SUBSCRIPTION",
+        price=1000,
+        billing_frequency="MONTHLY",
+        starting_at=offer["start"],
+    )
+    package = client.v1.packages.create(
+        name="Per seat",
+        rate_card_id=offer["card"],
+        subscriptions=[
+            {
+                "temporary_id": "seats",
+                "collection_schedule": "ADVANCE",
+                "proration": {"is_prorated": False},
+                "subscription_rate": {"product_id": seats, "billing_frequency": "MONTHLY"},
+                "initial_quantity": 3,
+            }
+        ],
+        recurring_credits=[
+            {
+                "product_id": offer["credit"],
+                "name": "Seat credit",
+                "priority": 1,
+                "access_amount": {"unit_price": 100},
+                "commit_duration": {"value": 1},
+                "starting_at_offset": _offset(),
+                "proration": "NONE",
+                "subscription_config": {
+                    "subscription_id": "seats",
+                    "allocation": "POOLED",
+                    "apply_seat_increase_config": {"is_prorated": True},
+                },
+            }
+        ],
+    ).data.id
+    shown = client.v1.packages.retrieve(package_id=package).data
+    assert shown.recurring_credits[0].subscription_config.subscription_template_id == "seats"
+
+    customer = _customer(client, "per-seat")
+    made = client.v1.contracts.create(
+        customer_id=customer, package_id=package, starting_at=offer["start"]
+    ).data.id
+    contract = client.v2.contracts.retrieve(contract_id=made, customer_id=customer).data
+    (subscription,) = contract.subscriptions
+    (recurring,) = contract.recurring_credits
+    assert recurring.subscription_config.subscription_id == subscription.id
+    this_month = [
+        c
+        for c in contract.credits
+        if c.access_schedule.schedule_items[0].starting_at == offer["start"]
+    ]
+    assert [c.access_schedule.schedule_items[0].amount for c in this_month] == [300]
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            recurring_credits=[
+                {
+                    "product_id": offer["credit"],
+                    "priority": 1,
+                    "access_amount": {"unit_price": 100},
+                    "commit_duration": {"value": 1},
+                    "starting_at_offset": _offset(),
+                    "subscription_config": {
+                        "subscription_id": "nope",
+                        "apply_seat_increase_config": {"is_prorated": True},
+                    },
+                }
+            ],
+        )
+    assert refused.value.body["message"] == (
+        "recurring_credits[0].subscription_config.subscription_id: Name one of the package's "
+        "subscriptions by its temporary_id."
+    )
