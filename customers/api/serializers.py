@@ -266,7 +266,8 @@ class UsageStatementScheduleIn(serializers.Serializer):
 
 # --- Contracts -----------------------------------------------------------------------------------------
 
-# Terms contracts take that packages do not (yet).
+# Issue 14's terms, which catalog's UNSUPPORTED_TERMS lists: contracts take them (packages too,
+# through catalog.api.package_terms; a contract made from a package gets the package's).
 CONTRACT_TERMS_OF_ISSUE_14 = {
     "recurring_commits",
     "recurring_credits",
