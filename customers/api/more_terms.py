@@ -19,7 +19,7 @@ from core.api import (
     TimestampField,
     UUIDStringField,
 )
-from customers import services
+from customers import selectors, services
 
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
@@ -298,12 +298,7 @@ def payment_gate_config(data: dict, where: str, customer) -> dict:
     stored: dict = {"payment_gate_type": data["payment_gate_type"]}
     if data["payment_gate_type"] == "STRIPE":
         # A package's (customer None) is checked when a contract is made from it.
-        if (
-            customer is not None
-            and not customer.billing_provider_configurations.filter(
-                billing_provider="stripe", archived_at__isnull=True
-            ).exists()
-        ):
+        if customer is not None and not selectors.customer_has_stripe(customer):
             raise serializers.ValidationError(
                 {
                     f"{where}.payment_gate_config.payment_gate_type": "A STRIPE gate needs the "

@@ -17,6 +17,7 @@ from ..models import (
     Customer,
     Override,
 )
+from ..selectors import customer_has_stripe
 from .contracts import contract_create
 from .terms import (
     CommitSpec,
@@ -172,12 +173,7 @@ def _package_threshold(config: dict | None, customer: Customer) -> dict | None:
     if not config:
         return None
     gate = config["payment_gate_config"]["payment_gate_type"]
-    if (
-        gate == "STRIPE"
-        and not customer.billing_provider_configurations.filter(
-            billing_provider="stripe", archived_at__isnull=True
-        ).exists()
-    ):
+    if gate == "STRIPE" and not customer_has_stripe(customer):
         raise ValidationError(
             {
                 "package": "The package's threshold billing is charged through Stripe: add the "
