@@ -10,11 +10,14 @@ follow: the purchase is invoiced on a SCHEDULED invoice of its own, and the usag
 commit down.
 
 A configuration in a custom pricing unit (`custom_credit_type_id`) watches and buys in that unit
-and is invoiced in fiat at the rate card's conversion; a `discount_configuration` invoices the
-commit at its `payment_fraction` (its access keeps the whole amount), up to its `cap` if it has
-one: measured by a spend tracker of the contract over the billing period, the part of a purchase
-past the cap is invoiced at full price (`rating.discount_split`); `threshold_balance_specifiers`
-leave balances out of what an auto-recharge watches; the commit's `specifiers` limit what draws it.
+and is invoiced in fiat at the rate card's conversion; the commit's `priority`, `rate_type` and
+`rollover_fraction` are the bought commit's (draw-down order, COMMIT_RATE pricing, rollover at
+renewal) and an auto-recharge's `duration` its access (a year if not given); a
+`discount_configuration` invoices the commit at its `payment_fraction` (its access keeps the
+whole amount), up to its `cap` if it has one: measured by a spend tracker of the contract over
+the billing period, the part of a purchase past the cap is invoiced at full price
+(`rating.discount_split`); `threshold_balance_specifiers` leave balances out of what an
+auto-recharge watches; the commit's `specifiers` limit what draws it.
 
 With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bought without a
 balance: its invoice, dated the moment it was bought, is finalized at once and
@@ -128,7 +131,8 @@ def _fiat_per_custom(contract: Contract, config: dict) -> Decimal | None:
 def _commit_terms(contract: Contract, config: dict) -> dict:
     """The bought commit's terms: its product, name and scope; in a custom pricing unit, that
     unit; invoiced per unit at `threshold_unit_price` when in a custom unit (the rate card's
-    conversion) or discounted (`discount_configuration.payment_fraction`)."""
+    conversion) or discounted (`discount_configuration.payment_fraction`); its priority, rate type
+    and rollover fraction when the configuration gives them."""
     commit = config["commit"]
     unit = config.get("custom_credit_type_id")
     fiat_per_custom = _fiat_per_custom(contract, config)
@@ -146,6 +150,12 @@ def _commit_terms(contract: Contract, config: dict) -> dict:
         ),
         "applicable_product_tags": commit.get("applicable_product_tags") or [],
         "specifiers": commit.get("specifiers") or [],
+        "description": commit.get("description", ""),
+        "priority": Decimal(commit["priority"]) if "priority" in commit else None,
+        "rate_type": commit.get("rate_type") or Commit.RateType.LIST_RATE,
+        "rollover_fraction": Decimal(commit["rollover_fraction"])
+        if "rollover_fraction" in commit
+        else None,
     }
 
 
@@ -159,7 +169,7 @@ def _recharge(contract: Contract, config: dict, now: datetime) -> Commit | None:
     if amount <= 0:
         return None
     start = _hour(now)
-    end = add_offset(start, {"unit": "YEARS", "value": 1})
+    end = add_offset(start, config["commit"].get("duration") or {"unit": "YEARS", "value": 1})
     if contract.ending_before is not None:
         end = min(end, contract.ending_before)
     if end <= start:

@@ -406,6 +406,12 @@ def threshold_json(config: dict | None) -> dict | None:
                 "applicable_product_ids": commit.get("applicable_product_ids") or None,
                 "applicable_product_tags": commit.get("applicable_product_tags") or None,
                 "specifiers": commit_specifiers.as_json(commit.get("specifiers")),
+                "priority": num(Decimal(commit["priority"])) if "priority" in commit else None,
+                "rate_type": commit.get("rate_type"),
+                "rollover_fraction": num(Decimal(commit["rollover_fraction"]))
+                if "rollover_fraction" in commit
+                else None,
+                "duration": commit.get("duration"),
             }
         ),
         "is_enabled": config["is_enabled"],

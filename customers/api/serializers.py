@@ -268,7 +268,8 @@ class UsageStatementScheduleIn(serializers.Serializer):
 
 # --- Contracts -----------------------------------------------------------------------------------------
 
-# Terms contracts take that packages do not (yet).
+# Issue 14's terms, which catalog's UNSUPPORTED_TERMS lists: contracts take them (packages too,
+# through catalog.api.package_terms; a contract made from a package gets the package's).
 CONTRACT_TERMS_OF_ISSUE_14 = {
     "recurring_commits",
     "recurring_credits",
@@ -288,6 +289,8 @@ PACKAGE_ALLOWED = {
     "package_alias",
     "transition",
     "billing_provider_configuration",
+    # Only its billing_anchor_date, for a package whose usage statement day is CUSTOM_DATE.
+    "usage_statement_schedule",
 }
 CONTRACT_UNSUPPORTED = (
     *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
@@ -391,7 +394,8 @@ class ContractCreateIn(serializers.Serializer):
                     {
                         extra[0]: "Not allowed with package_id: the package sets it "
                         "(only customer_id, starting_at, uniqueness_key, custom_fields, "
-                        "transition and billing_provider_configuration)."
+                        "transition, billing_provider_configuration and, for a CUSTOM_DATE "
+                        "package, usage_statement_schedule.billing_anchor_date)."
                     }
                 )
             return attrs

@@ -333,6 +333,22 @@ def _billing_configuration(data: dict, customer: Customer):
     return matches[0]
 
 
+def _package_schedule(package: Package, schedule: dict | None):
+    """A contract from a package sets no usage statement schedule of its own: what it sends must
+    be the package's; it only gives the billing_anchor_date of a CUSTOM_DATE package."""
+    if schedule is None:
+        return None
+    for key, value in (
+        ("frequency", package.usage_statement_frequency),
+        ("day", package.usage_statement_day),
+    ):
+        if key in schedule and schedule[key] != value:
+            raise exceptions.ValidationError(
+                {f"usage_statement_schedule.{key}": f"The package sets it ({value})."}
+            )
+    return schedule.get("billing_anchor_date")
+
+
 class ContractCreateView(APIView):
     @extend_schema(
         operation_id="v1_contracts_create",
@@ -351,6 +367,7 @@ class ContractCreateView(APIView):
             )
             if data.get("package_id") or data.get("package_alias"):
                 package = _package(data)
+                anchor = _package_schedule(package, data.get("usage_statement_schedule"))
                 with api_field_names(CONTRACT_FIELDS):
                     contract = services.contract_create_from_package(
                         customer=customer,
@@ -362,6 +379,7 @@ class ContractCreateView(APIView):
                         created_by=_who(request),
                         transition=_transition(data),
                         billing_provider_configuration=billing_configuration,
+                        billing_anchor_date=anchor,
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}

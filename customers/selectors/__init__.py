@@ -76,6 +76,14 @@ def customers_queryset() -> QuerySet[Customer]:
     return Customer.objects.prefetch_related("ingest_aliases")
 
 
+def customer_has_stripe(customer: Customer) -> bool:
+    """Whether the customer has an active Stripe billing provider configuration (where a
+    STRIPE payment gate charges)."""
+    return customer.billing_provider_configurations.filter(
+        billing_provider="stripe", archived_at__isnull=True
+    ).exists()
+
+
 def customer_billable_metrics(
     *, customer: Customer, include_archived: bool = False
 ) -> QuerySet[BillableMetric]:

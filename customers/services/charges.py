@@ -114,6 +114,10 @@ def threshold_commit_create(
     invoiced_at: datetime | None = None,
     invoice_unit_price: Decimal | None = None,
     gate: GateSpec | None = None,
+    description: str = "",
+    priority: Decimal | None = None,
+    rate_type: str = Commit.RateType.LIST_RATE,
+    rollover_fraction: Decimal | None = None,
     discounted_amount: Decimal | None = None,
     full_unit_price: Decimal | None = None,
 ) -> Commit:
@@ -137,8 +141,13 @@ def threshold_commit_create(
         applicable_product_tags=list(applicable_product_tags),
         specifiers=[dict(specifier) for specifier in specifiers],
         threshold_kind=kind,
+        description=description,
+        rate_type=rate_type,
+        rollover_fraction=rollover_fraction,
         threshold_discounted_amount=discounted_amount,
     )
+    if priority is not None:
+        commit.priority = priority
     if credit_type_id:
         commit.credit_type_id = credit_type_id
     clean(commit, exclude=["product"])

@@ -214,6 +214,11 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
                 },
                 "invoice_schedule": {"schedule_items": items},
                 "specifiers": commit.get("specifiers") or [],
+                **{
+                    key: commit[key]
+                    for key in ("priority", "rate_type", "rollover_fraction")
+                    if key in commit
+                },
             }
         )
     return found

@@ -373,7 +373,9 @@ def test_end_to_end(path, api_client, monkeypatch):
         contract=world.contract, type=Invoice.Type.USAGE, start_timestamp=period_start
     )
     sent = _run_threshold_checks(case, world, api_client, monkeypatch)
-    send_events(api_client, monkeypatch, world, case["events"][sent:])
+    # The checks sent the first `sent` events in time order (those before the last check).
+    events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))
+    send_events(api_client, monkeypatch, world, events[sent:])
     read = api_client.get(f"/v1/customers/{world.customer.id}/invoices/{draft.id}")
     assert read.status_code == 200
     assert Decimal(str(read.json()["data"]["total"])) == Decimal(case["expected"]["total"])
