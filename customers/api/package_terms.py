@@ -87,6 +87,14 @@ def _recurring_check(serializer, kind: str):
 def _threshold_check(serializer):
     def check(value, *, rate_card, where: str, **_) -> dict:
         data = validated_at(serializer, value, where)
+        if (data.get("discount_configuration") or {}).get("cap") is not None:
+            # The cap is measured by one of the contract's spend trackers; packages have none.
+            raise serializers.ValidationError(
+                {
+                    f"{where}.discount_configuration.cap": "A package has no spend trackers to "
+                    "measure a cap; add the cap to the contract made from it."
+                }
+            )
         # No customer yet: a STRIPE gate is checked against the contract's customer.
         return more_terms.threshold_config(data, where, None, rate_card)
 

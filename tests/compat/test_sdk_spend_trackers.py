@@ -134,3 +134,25 @@ def test_edits_add_and_archive_trackers(client, offer, contract):  # noqa: F811
     assert (discount.payment_fraction, discount.cap.spend_tracker_alias) == (0.5, "promo_2")
     # The new tracker counts the month's discounted purchases too: the 30 bought before it.
     assert shown.spend_trackers[0].accumulated_spend.amount == 30
+
+
+def test_a_package_cannot_cap_a_discount(client, offer):  # noqa: F811
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.packages.create(
+            name="Capped",
+            rate_card_id=offer["card"],
+            spend_threshold_configuration={
+                "commit": {"product_id": offer["fixed"]},
+                "is_enabled": True,
+                "payment_gate_config": {"payment_gate_type": "NONE"},
+                "threshold_amount": 1000,
+                "discount_configuration": {
+                    "payment_fraction": 0.9,
+                    "cap": {"amount": 5000, "spend_tracker_alias": "monthly"},
+                },
+            },
+        )
+    assert refused.value.body["message"] == (
+        "spend_threshold_configuration.discount_configuration.cap: A package has no spend "
+        "trackers to measure a cap; add the cap to the contract made from it."
+    )
