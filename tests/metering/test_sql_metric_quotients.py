@@ -7,6 +7,7 @@ Like every test under tests/metering, these run on both event stores: the relati
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -251,7 +252,7 @@ def test_the_usage_api_reads_a_daily_average_by_segment_from_the_hours(db):
             ending_before=end,
             group_keys=["region"],
         )
-        for start, end in zip(bounds, bounds[1:], strict=False)
+        for start, end in pairwise(bounds)
     ]
     assert by_day[0] == {("eu",): Decimal("6.1")}  # 1 + 0.1 + 2 + 3 GB on Jan 1
 
