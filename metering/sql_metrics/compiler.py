@@ -200,11 +200,12 @@ def _exact_literals(tree: exp.Select) -> None:
 
 
 @lru_cache(maxsize=512)
-def compiled_for(sql: str, vendor: str, by_hour: bool = False) -> tuple[str, list]:
-    """`compile_sql_metric` of a stored query (grouped by the hour too with `by_hour`), once
-    per process: a draft read binds it, it does not parse or generate it again."""
+def compiled_for(sql: str, vendor: str, by_hour: bool | str = False) -> tuple[str, list]:
+    """`compile_sql_metric` of a stored query (grouped by the hour too with `by_hour`, by the
+    UTC day with `by_hour="day"`: a quotient's first read, `by_hour`), once per process: a
+    draft read binds it, it does not parse or generate it again."""
     parsed = _parsed(sql)
-    return compile_sql_metric(_hourly_query(parsed) if by_hour else parsed, vendor)
+    return compile_sql_metric(_hourly_query(parsed, by_hour) if by_hour else parsed, vendor)
 
 
 def _attached(node: exp.Expression, tree: exp.Expression) -> bool:
@@ -380,12 +381,16 @@ def hourly(parsed: SqlMetric) -> bool:
     )
 
 
-def _hourly_query(parsed: SqlMetric) -> SqlMetric:
-    """The query grouped by the hour too (its last column, `__hour`); a quotient's query with
-    its parts in place of its quantity (`quotients`)."""
+def _hourly_query(parsed: SqlMetric, by: bool | str = True) -> SqlMetric:
+    """The query grouped by the hour (or with `by` "day", the UTC day) too (its last column,
+    `__hour`); a quotient's query with its parts in place of its quantity (`quotients`)."""
     plan = quotient_plan(parsed.sql)
     tree = parts_query(parsed, plan) if plan is not None else parsed.tree.copy()
-    bucket = exp.column("__hour_bucket")
+    bucket = (
+        exp.TimestampTrunc(this=exp.column("timestamp", table="events"), unit=exp.var("DAY"))
+        if by == "day"
+        else exp.column("__hour_bucket")
+    )
     tree.append("expressions", exp.alias_(bucket.copy(), "__hour"))
     group = tree.args.get("group")
     if group is None:

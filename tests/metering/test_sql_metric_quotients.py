@@ -281,3 +281,34 @@ def test_shapes_not_read_hour_by_hour_are_read_whole(db, sql):
     _send(customer, FIRST, "first")
     assert _read(metric, customer, JAN, FEB) == _whole(metric, customer, JAN, FEB)
     assert not SqlMetricHour.objects.filter(metric=metric).exists()
+
+
+def test_the_first_read_of_a_quotient_reads_its_parts_by_day(db, monkeypatch):
+    """Nothing kept yet: one read of the parts grouped by day answers (not COUNT(DISTINCT day)
+    over the window, which sorts every event), and the hours are kept by a task."""
+    from metering.sql_metrics import by_hour
+
+    queued = []
+    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
+    metric = billable_metric_create_sql(name="Average", sql=DAILY_AVERAGE)
+    customer = CustomerFactory()
+    _send(customer, FIRST, "first")
+    store = event_store()
+    reads = []
+    original = store.sql_metric_rows
+
+    def counted(**kwargs):
+        rows = original(**kwargs)
+        reads.append((kwargs["by_hour"], kwargs.get("ranges"), len(rows)))
+        return rows
+
+    monkeypatch.setattr(store, "sql_metric_rows", counted)
+    got = _read(metric, customer, JAN, FEB)
+    # eu on Jan 1 and Jan 2, us on Jan 2 and Jan 5: four (region, day) rows.
+    assert reads == [("day", None, 4)]
+    assert len(queued) == 1
+    assert not SqlMetricHour.objects.filter(metric=metric).exists()
+    monkeypatch.undo()
+    # eu: (1 + 0.1 + 2 + 0.2) / 2 days; us: 4 / 2 days.
+    assert got == [["eu", Decimal("1.65")], ["us", Decimal("2")]]
+    assert got == _whole(metric, customer, JAN, FEB)
