@@ -221,7 +221,7 @@ def _first_rows(metric, parsed, plan, ids, starting_at, ending_before, only) -> 
     window sorts every event."""
     if plan is None:
         return window_rows(parsed, ids, starting_at, ending_before, only)
-    by = True if "hour" in plan.units else "day"
+    by = True if any(unit == "hour" for unit, _ in plan.units) else "day"
     merged: dict = {}
     for day, rows in _read_hours(
         metric, parsed, ids, starting_at, ending_before, only, None, by

@@ -12,12 +12,15 @@ its numerator and denominator can when each is:
 - a number written in the query (SUM(x) / 1000).
 
 AVG(x) is SUM(x) / COUNT(x) (as every engine computes it, `functions`), and a quotient of
-quotients divides each in turn. The window's parts are the hours' parts added; the quotient is
+quotients divides each in turn. The quickstart's other daily average, AVG over a subquery of
+daily sums (`SELECT AVG(daily) FROM (SELECT SUM(x) AS daily FROM events GROUP BY
+DATE_TRUNC('day', timestamp))`), is SUM(x) over the days whose SUM is not NULL (those with a
+value of x: the days counted by COUNT(x), not by COUNT(*)); a daily COUNT is never NULL. The window's parts are the hours' parts added; the quotient is
 then taken once, by `catalog.money.sql_quotient`: the exact quotient rounded once, half even, to
 12 places, what `sql_metric_div` answers on every engine for the same numerator and denominator.
 
-Anything else stays a read of the whole window (kept until an event arrives): a subquery (AVG
-of daily sums), HAVING, MIN or MAX in a quotient (not corrected by taking an hour out),
+Anything else stays a read of the whole window (kept until an event arrives): another subquery
+(an outer WHERE or GROUP BY, an inner one grouped by more than the day or hour), HAVING, MIN or MAX in a quotient (not corrected by taking an hour out),
 `+ - *` around a quotient, COUNT(DISTINCT) of anything but the day or hour, a column beside the
 quantity holding an aggregate.
 """
@@ -43,12 +46,15 @@ ROWS = 0
 class QuotientPlan:
     """How a quotient query reads hour by hour: the `parts` columns (COUNT(*) first) and the
     `value` over them, a tree of ("div", a, b), ("sum", sum column, count column), ("count",
-    column), ("buckets", "day" | "hour"), ("number", Decimal)."""
+    column), ("buckets", "day" | "hour", column: the days where it is not 0), ("number",
+    Decimal). `source`: the SELECT the parts are read from (the subquery of an AVG of daily
+    sums; None: the query itself)."""
 
     parts: tuple[exp.Expression, ...]
     value: tuple
-    units: tuple[str, ...]
+    units: tuple[tuple[str, int], ...]
     groups: int  # the query's other columns (its group values), before the parts
+    source: exp.Select | None = None
 
 
 @lru_cache(maxsize=256)
@@ -57,12 +63,12 @@ def quotient_plan(sql: str) -> QuotientPlan | None:
     None (an hourly query, or one read whole)."""
     parsed = parse_sql_metric(sql)
     tree = parsed.tree
-    if tree.find(exp.Subquery) or tree.args.get("having"):
+    if tree.args.get("having"):
         return None
     source = tree.args.get("from_") or tree.args.get("from")
-    if source is None or not isinstance(source.this, exp.Table):
-        return None
-    if (source.this.alias or "events") != "events":
+    if source is not None and isinstance(source.this, exp.Subquery):
+        return _average_of_buckets(tree, source.this)
+    if tree.find(exp.Subquery) or not _reads_events(tree):
         return None
     if any(
         column.find(exp.AggFunc)
@@ -91,6 +97,65 @@ def quotient_plan(sql: str) -> QuotientPlan | None:
     )
 
 
+def _reads_events(select: exp.Select) -> bool:
+    """Does this SELECT read `events` itself (under no other name: the hour is read as
+    `events.timestamp`)?"""
+    source = select.args.get("from_") or select.args.get("from")
+    if source is None or not isinstance(source.this, exp.Table):
+        return False
+    return (source.this.alias or "events") == "events"
+
+
+def _average_of_buckets(tree: exp.Select, subquery: exp.Subquery) -> QuotientPlan | None:
+    """SELECT AVG(c) FROM (SELECT SUM(x) | COUNT(x) | COUNT(*) AS c FROM events [WHERE ...]
+    GROUP BY DATE_TRUNC('day' | 'hour', timestamp)): the plan of SUM(x) (or the COUNT) over the
+    days the inner aggregate is not NULL."""
+    inner = subquery.this
+    if len(tree.expressions) != 1 or any(
+        tree.args.get(key) for key in ("where", "group", "having", "joins")
+    ):
+        return None
+    average = tree.expressions[0]
+    average = average.this if isinstance(average, exp.Alias) else average
+    if not isinstance(average, exp.Avg) or not isinstance(average.this, exp.Column):
+        return None
+    if not isinstance(inner, exp.Select) or inner.find(exp.Subquery) or not _reads_events(inner):
+        return None
+    if inner.args.get("having"):
+        return None
+    named = {c.alias: c.this for c in inner.expressions if isinstance(c, exp.Alias)}
+    column = named.get(average.this.name)
+    if column is None or any(
+        c.find(exp.AggFunc) for c in inner.expressions if c.this is not column
+    ):
+        return None
+    group = inner.args.get("group")
+    keys = [
+        named.get(key.name, key) if isinstance(key, exp.Column) and len(key.parts) == 1 else key
+        for key in (group.expressions if group is not None else [])
+    ]
+    unit = _bucket(exp.Distinct(expressions=[keys[0].copy()])) if len(keys) == 1 else None
+    aggregate = column
+    if unit is None or not isinstance(aggregate, exp.Sum | exp.Count):
+        return None
+    argument = aggregate.this
+    if argument is None or isinstance(argument, exp.Distinct) or argument.find(exp.AggFunc):
+        return None
+    parts: list[exp.Expression] = [exp.Count(this=exp.Star(), big_int=True)]
+    planned = _plan(aggregate, parts, [])
+    if planned is None:
+        return None
+    # The days counted: those where the inner aggregate is not NULL (a SUM: some value of x).
+    counted = planned[2] if planned[0] == "sum" else ROWS
+    return QuotientPlan(
+        parts=tuple(parts),
+        value=("div", planned, ("buckets", unit, counted)),
+        units=((unit, counted),),
+        groups=0,
+        source=inner,
+    )
+
+
 def _plan(node: exp.Expression, parts: list, units: list) -> tuple | None:
     def part(expression: exp.Expression) -> int:
         parts.append(expression)
@@ -110,8 +175,8 @@ def _plan(node: exp.Expression, parts: list, units: list) -> tuple | None:
         unit = _bucket(argument) if isinstance(node, exp.Count) else None
         if unit is None:
             return None
-        units.append(unit)
-        return ("buckets", unit)
+        units.append((unit, ROWS))
+        return ("buckets", unit, ROWS)
     if argument is None or argument.find(exp.AggFunc):
         return None
     if isinstance(node, exp.Count):
@@ -140,8 +205,13 @@ def _bucket(distinct: exp.Distinct) -> str | None:
 def parts_query(parsed: SqlMetric, plan: QuotientPlan) -> exp.Select:
     """The query with its quantity replaced by the parts (`__part<n>`, a SUM `__sum<n>`):
     what `compiler` groups by the hour too."""
-    tree = parsed.tree.copy()
-    columns = [c for i, c in enumerate(tree.expressions) if i != parsed.value_index]
+    if plan.source is not None:
+        tree = plan.source.copy()
+        tree.set("group", None)
+        columns = []
+    else:
+        tree = parsed.tree.copy()
+        columns = [c for i, c in enumerate(tree.expressions) if i != parsed.value_index]
     for index, part in enumerate(plan.parts):
         name = f"__sum{index}" if isinstance(part, exp.Sum) else f"__part{index}"
         columns.append(exp.alias_(part.copy(), name))
@@ -158,11 +228,18 @@ class Parts:
     day (or hour) they fell in."""
 
     columns: list[Decimal]
-    buckets: dict[str, dict[str, int]]
+    buckets: dict[str, dict[str, int]]  # "<unit> <column>": {day (or hour): the column there}
+
+
+def _units_key(unit: str, column: int) -> str:
+    return f"{unit} {column}"
 
 
 def parts_empty(plan: QuotientPlan) -> Parts:
-    return Parts(columns=[Decimal(0)] * len(plan.parts), buckets={u: {} for u in plan.units})
+    return Parts(
+        columns=[Decimal(0)] * len(plan.parts),
+        buckets={_units_key(*unit): {} for unit in plan.units},
+    )
 
 
 def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int = 1) -> None:
@@ -173,11 +250,11 @@ def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int 
         for index, text in enumerate(row[plan.groups :]):
             if text is not None:
                 parts.columns[index] += sign * Decimal(text)
-        events = sign * int(Decimal(row[plan.groups + ROWS] or 0))
-        for unit in plan.units:
+        for unit, column in plan.units:
+            counted = sign * int(Decimal(row[plan.groups + column] or 0))
             bucket = _truncated(hour, unit)
-            days = parts.buckets[unit]
-            days[bucket] = days.get(bucket, 0) + events
+            days = parts.buckets[_units_key(unit, column)]
+            days[bucket] = days.get(bucket, 0) + counted
             if not days[bucket]:
                 del days[bucket]
         if not parts.columns[ROWS]:
@@ -205,7 +282,7 @@ def _value(node: tuple, parts: Parts) -> Decimal | None:
     if kind == "sum":
         return parts.columns[node[1]] if parts.columns[node[2]] else None
     if kind == "buckets":
-        return Decimal(len(parts.buckets[node[1]]))
+        return Decimal(len(parts.buckets[_units_key(node[1], node[2])]))
     top, bottom = _value(node[1], parts), _value(node[2], parts)
     return None if top is None or bottom is None else sql_quotient(top, bottom)
 

@@ -42,6 +42,10 @@ SHAPES = {
     "active days": "SELECT COUNT(DISTINCT DATE_TRUNC('day', events.timestamp)) AS value, "
     "properties.region AS region FROM events GROUP BY properties.region",
     "a quotient of quotients": f"SELECT (SUM({GB}) / 7) / (COUNT(*) / 3) AS value FROM events",
+    "avg of daily sums": f"SELECT AVG(daily) AS value FROM (SELECT SUM({GB}) AS daily "
+    "FROM events WHERE event_type = 'storage' GROUP BY DATE_TRUNC('day', timestamp)) AS days",
+    "avg of hourly counts": "SELECT AVG(calls) FROM (SELECT COUNT(*) AS calls, "
+    "DATE_TRUNC('hour', timestamp) AS hour FROM events GROUP BY hour) AS hours",
     "per day per event": f"SELECT SUM({GB}) / COUNT(DISTINCT DATE_TRUNC('day', timestamp)) "
     "/ COUNT(*) AS value, DATE_TRUNC('day', timestamp) AS day FROM events "
     "GROUP BY DATE_TRUNC('day', timestamp)",
@@ -147,7 +151,7 @@ def test_a_daily_average_by_hand(db):
     )
     assert _read(metric, customer, JAN, FEB) == [["eu", Decimal("3.5")], ["us", Decimal("5")]]
     # What is kept: the window's parts per group (events, the SUM and its count of values, the
-    # events per day), not the quotient.
+    # events per day: "day 0", the days where column 0, the events, is not 0), not the quotient.
     kept = SqlMetricResult.objects.get(metric=metric)
     parts = {tuple(key): (columns, days) for key, columns, days in kept.parts}
     assert {key: [Decimal(c) for c in columns] for key, (columns, _) in parts.items()} == {
@@ -155,7 +159,7 @@ def test_a_daily_average_by_hand(db):
         ("us",): [1, 5, 1],
     }
     assert parts[("eu",)][1] == {
-        "day": {"2026-01-01T00:00:00+00:00": 2, "2026-01-02T00:00:00+00:00": 1}
+        "day 0": {"2026-01-01T00:00:00+00:00": 2, "2026-01-02T00:00:00+00:00": 1}
     }
     _send(customer, [("2026-01-01T10:30:00Z", "storage", {"gb": "3", "region": "eu"})], "b")
     assert _read(metric, customer, JAN, FEB) == [["eu", Decimal("5")], ["us", Decimal("5")]]
@@ -266,9 +270,11 @@ def test_the_usage_api_reads_a_daily_average_by_segment_from_the_hours(db):
         f"SELECT SUM({GB}) * 2 / COUNT(*) AS value FROM events",
         # A distinct count of something else than the day or the hour.
         f"SELECT SUM({GB}) / COUNT(DISTINCT properties.region) AS value FROM events",
-        # A subquery, HAVING.
+        # A subquery grouped by more than the day, or filtered outside; HAVING.
         f"SELECT AVG(daily) AS value FROM (SELECT SUM({GB}) AS daily FROM events "
-        "GROUP BY DATE_TRUNC('day', timestamp)) AS days",
+        "GROUP BY DATE_TRUNC('day', timestamp), properties.region) AS days",
+        f"SELECT AVG(daily) AS value FROM (SELECT SUM({GB}) AS daily FROM events "
+        "GROUP BY DATE_TRUNC('day', timestamp)) AS days WHERE daily > 1",
         f"SELECT AVG({GB}) AS value, properties.region AS region FROM events "
         "GROUP BY properties.region HAVING COUNT(*) > 1",
     ],
