@@ -360,7 +360,7 @@ def hourly(parsed: SqlMetric) -> bool:
     quantity a plain SUM, COUNT (not DISTINCT), MIN or MAX, its other columns no aggregate.
     Such a query over a window is its hours' results combined, so only the hours that gained
     events need to be read again. A quotient of aggregates (a daily average, AVG) is not: the
-    window's quotient is not the sum of its hours' quotients. A SUM of per-event quotients is
+    window's quotient is not the sum of its hours' quotients (its parts may be: `quotients`). A SUM of per-event quotients is
     (each event's quotient is rounded on its own, wherever the hours fall)."""
     tree = parsed.tree
     if tree.find(exp.Subquery) or tree.args.get("having"):
