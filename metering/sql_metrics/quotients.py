@@ -37,6 +37,8 @@ from sqlglot import exp
 from catalog.money import sql_quotient
 from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric
 
+from ..definitions import EXACT
+
 # The parts query's columns: the query's other columns, then COUNT(*) (the events of the group
 # in the hour: whether the group exists, and the days it adds), then each part.
 ROWS = 0
@@ -85,7 +87,7 @@ def quotient_plan(sql: str) -> QuotientPlan | None:
     ):
         return None  # a SUM of per-event quotients adds up as it is: hourly
     parts: list[exp.Expression] = [exp.Count(this=exp.Star(), big_int=True)]
-    units: list[str] = []
+    units: list[tuple[str, int]] = []
     planned = _plan(value, parts, units)
     if planned is None:
         return None
@@ -249,7 +251,9 @@ def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int 
         parts = window.get(key) or window.setdefault(key, parts_empty(plan))
         for index, text in enumerate(row[plan.groups :]):
             if text is not None:
-                parts.columns[index] += sign * Decimal(text)
+                # Exact: 160 digits, more than any sum of the numeric domain (`definitions`).
+                step = EXACT.add if sign > 0 else EXACT.subtract
+                parts.columns[index] = step(parts.columns[index], Decimal(text))
         for unit, column in plan.units:
             counted = sign * int(Decimal(row[plan.groups + column] or 0))
             bucket = _truncated(hour, unit)

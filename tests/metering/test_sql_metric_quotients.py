@@ -206,6 +206,29 @@ def test_after_an_ingest_only_the_hour_that_gained_events_is_read(db, monkeypatc
     assert dict((row[0], row[1]) for row in got)["us"] == Decimal("5")
 
 
+def test_a_quotients_parts_keep_every_digit(db):
+    """Hours added with every digit (not 28 significant ones, Python's default): 10^20 in one
+    hour, 10^-12 and 2 x 10^-12 in others, over 3 events: 33333333333333333333.333333333334333...
+    (rounded to 28 digits before dividing, 10^20 / 3 would end in 3)."""
+    metric = billable_metric_create_sql(
+        name="Digits", sql=f"SELECT SUM({GB}) / COUNT(*) AS value FROM events"
+    )
+    customer = CustomerFactory()
+    _send(customer, [("2026-01-01T10:00:00Z", "storage", {"gb": "100000000000000000000"})], "a")
+    assert _read(metric, customer, JAN, FEB) == [[Decimal("100000000000000000000")]]
+    _send(
+        customer,
+        [
+            ("2026-01-02T10:00:00Z", "storage", {"gb": "0.000000000001"}),
+            ("2026-01-03T10:00:00Z", "storage", {"gb": "0.000000000002"}),
+        ],
+        "b",
+    )
+    got = _read(metric, customer, JAN, FEB)
+    assert got == _whole(metric, customer, JAN, FEB)
+    assert got == [[Decimal("33333333333333333333.333333333334")]]
+
+
 def test_division_by_zero_is_null_as_in_the_whole_read(db):
     customer = CustomerFactory()
     _send(
