@@ -14,8 +14,10 @@ into the other kind of database is refused.
 
 With a ClickHouse event store (`EVENT_STORE_URL=clickhouse://` or `chdb://`) the events and their
 aggregates are not in the database: the store writes its tables into `<PATH>.events/` (the store's
-`backup`, after the database's, so it holds every event the database's drafts count) and the
-restore puts them back (the store's `restore`). A restore with a ClickHouse store refuses a
+`backup`: one snapshot of the store taken after the database's, so it holds every event the
+database's invoices count; see `metering.stores.clickhouse.backup`) and the restore puts them back
+(the store's `restore`, which also marks for alerts the customers whose events arrived after the
+database's backup began). A restore with a ClickHouse store refuses a
 backup without `<PATH>.events/`, and a restore with the relational store refuses one that has it
 (the events would be lost either way).
 """
@@ -26,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import connections
@@ -51,6 +54,7 @@ def backup(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
     """The database's backup at `path`, then the event store's tables (none for the relational
     store) at `events_path(path)`; return the database's kind and the tables."""
     store = _store()
+    started = datetime.now(UTC)
     kind = database_backup(path, using=using)
     if not store.backs_up_apart:
         return kind, []
@@ -58,7 +62,7 @@ def backup(path: Path, *, using: str = "default") -> tuple[str, list[str]]:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        tables = store.backup(directory=partial)
+        tables = store.backup(directory=partial, database_started_at=started)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(partial, target)
     except EventStoreError as exc:

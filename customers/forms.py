@@ -22,6 +22,7 @@ from core.admin_forms import (
     ordered_rows_formset,
 )
 
+from .form_editors import RecurringScheduleFormMixin, SpecifierRowsField
 from .models import (
     AccessSegment,
     BillingProviderConfiguration,
@@ -30,6 +31,8 @@ from .models import (
     Contract,
     Credit,
     Customer,
+    Discount,
+    DiscountItem,
     IngestAlias,
     Override,
     OverrideTier,
@@ -108,15 +111,9 @@ class BalanceTermFormSet(BaseInlineFormSet):
         return super().save_new(form, commit=commit)
 
 
-class SpecifiersField(forms.JSONField):
-    """A commit's or credit's specifiers as JSON: a list of objects (empty: none)."""
-
-    def to_python(self, value):
-        return super().to_python(value) or []
-
-
 class SpecifiersFormMixin:
-    """Specifiers typed as JSON, refused beside applicable products (Metronome's rule)."""
+    """Specifiers typed as rows (`form_editors.SpecifierRowsField`), refused beside applicable
+    products (Metronome's rule)."""
 
     def clean(self):
         cleaned = super().clean()
@@ -127,15 +124,9 @@ class SpecifiersFormMixin:
         return cleaned
 
 
-SPECIFIERS_FORM_HELP = (
-    'e.g. [{"product_id": "...", "pricing_group_values": {"region": "us"}}]: usage meeting ANY '
-    "of them draws the balance; one is met when ALL its fields match."
-)
-
-
 class CommitForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
-    specifiers = SpecifiersField(required=False, help_text=SPECIFIERS_FORM_HELP)
+    specifiers = SpecifierRowsField()
 
     class Meta:
         model = Commit
@@ -158,6 +149,21 @@ class CommitForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
         ]
 
 
+class CommitPageForm(RecurringScheduleFormMixin, CommitForm):
+    """A commit on its own page (a customer-level one too): a recurring schedule adds invoice
+    dates, in the unit of the contract that invoices it."""
+
+    recurring_item_model = CommitInvoiceItem
+    recurring_owner = "commit"
+
+    def recurring_contract(self, cleaned_data):
+        return (
+            cleaned_data.get("contract")
+            or cleaned_data.get("invoice_contract")
+            or super().recurring_contract(cleaned_data)
+        )
+
+
 class TermRowsMoneyMixin:
     """A commit or credit typed with its rows: the access schedule is in the term's unit, the
     invoice schedule in the contract's."""
@@ -174,7 +180,14 @@ class TermRowsMoneyMixin:
                 formset.set_money_unit(contract_unit_name(contract))
 
 
-class CommitWithRowsForm(TermRowsMoneyMixin, NestedRowsMixin, CommitForm):
+class CommitWithRowsForm(
+    RecurringScheduleFormMixin, TermRowsMoneyMixin, NestedRowsMixin, CommitForm
+):
+    """A commit on the contract page: its access and invoice schedules as rows, and a recurring
+    schedule that adds invoice dates."""
+
+    recurring_item_model = CommitInvoiceItem
+    recurring_owner = "commit"
     nested_formsets = (
         ("access_schedule", "Access schedule", COMMIT_ACCESS),
         ("invoice_schedule", "Invoice schedule", COMMIT_INVOICES),
@@ -183,7 +196,7 @@ class CommitWithRowsForm(TermRowsMoneyMixin, NestedRowsMixin, CommitForm):
 
 class CreditForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
-    specifiers = SpecifiersField(required=False, help_text=SPECIFIERS_FORM_HELP)
+    specifiers = SpecifierRowsField()
 
     class Meta:
         model = Credit
@@ -313,7 +326,9 @@ class OverrideForm(MoneyFieldsMixin, NestedRowsMixin, forms.ModelForm):
         self.tiers_formset.money_unit_name = self.unit_name_of_cleaned(cleaned_data)
 
 
-class ScheduledChargeForm(NestedRowsMixin, forms.ModelForm):
+class ScheduledChargeForm(RecurringScheduleFormMixin, NestedRowsMixin, forms.ModelForm):
+    recurring_item_model = ScheduledChargeItem
+    recurring_owner = "scheduled_charge"
     nested_formsets = (("schedule_items", "Schedule", CHARGE_ITEMS),)
 
     def prepare_nested(self, cleaned_data):
@@ -501,6 +516,17 @@ class ContractMoneyForm(MoneyFieldsMixin, forms.ModelForm):
         return super().unit_name_of_cleaned(cleaned_data)
 
 
+class DiscountForm(RecurringScheduleFormMixin, forms.ModelForm):
+    """A discount, with a recurring schedule that adds dates beside those typed below."""
+
+    recurring_item_model = DiscountItem
+    recurring_owner = "discount"
+
+    class Meta:
+        model = Discount
+        fields = ["contract", "product", "name", "custom_fields", "archived_at"]
+
+
 class DiscountItemForm(ContractMoneyForm):
     money_fields = ("amount", "unit_price")
     contract_path = ("discount", "contract")
@@ -514,7 +540,8 @@ class RecurringBalanceForm(SpecifiersFormMixin, ContractMoneyForm):
     """A recurring commit or credit: what it grants (`access_unit_price`) in its own unit, what it
     invoices (`invoice_unit_price`) in the contract's."""
 
-    specifiers = SpecifiersField(required=False, help_text=SPECIFIERS_FORM_HELP)
+    applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
+    specifiers = SpecifierRowsField()
 
     money_fields = ("invoice_unit_price", "access_unit_price")
     money_field_units = {"access_unit_price": "credit_type"}

@@ -2,9 +2,10 @@
 only some) events (previewEvents), and usage invoices of past periods rated from given
 quantities (createHistoricalInvoices, with `preview`; without it, they are stored, finalized).
 
-A preview stores its events through metering's own ingestion inside a savepoint, rates the
-drafts exactly as a read would, and rolls the savepoint back: the same rules, the same numbers,
-and nothing left behind."""
+A preview ingests its events through metering's own ingestion into a what-if scope of the event
+store (`metering.services.usage_preview`: a savepoint on the relational store, a database of the
+preview's own on ClickHouse), rates the drafts exactly as a read would, and ends the scope: the
+same rules, the same numbers on both stores, and nothing left behind."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ from customers.models import Contract, Customer
 from invoicing.models import Invoice
 from invoicing.rating import Usage, group_values
 from invoicing.selectors import RatingPreload, customer_event_ids, invoice_view
-from metering.selectors import events_roll_back
-from metering.services import IngestError, stored_usage_forget, usage_events_ingest
+from metering.services import (
+    IngestError,
+    usage_events_ingest,
+    usage_events_validate,
+    usage_preview,
+)
 
 from .services import _freeze
 
@@ -68,47 +73,32 @@ def customer_events_preview(
     present,
 ) -> list:
     """The customer's drafts holding the events, rated as if the events were stored: `merge`
-    adds them to what is stored, `replace` rates them alone (the stored usage of those periods
-    left out). `present(view)` turns each draft's view into the answer (called inside the
-    savepoint, before it is rolled back). Bad events: an IngestError naming index and field."""
+    adds them to what is stored (an event whose transaction id is already stored counts once),
+    `replace` rates them alone (the stored usage of those periods left out). `present(view)`
+    turns each draft's view into the answer (called while the preview lasts). Bad events: an
+    IngestError naming index and field."""
     if not events:
         raise ValidationError({"events": "Give at least one event."})
-    if not events_roll_back():
-        raise ValidationError(
-            {
-                "events": "Previews are not available on a ClickHouse event store: a preview "
-                "stores its events for a moment and takes them back, which ClickHouse cannot do."
-            }
-        )
     batch = _ingestible(events, customer, now)
     answers: list = []
     try:
         with transaction.atomic():
-            stored = usage_events_ingest(events=batch, now=now)
-            moments = [event.timestamp for event in stored.inserted + stored.duplicates]
+            moments = [event.timestamp for event in usage_events_validate(events=batch, now=now)]
             drafts = _periods_of(customer, moments)
+            forget = []
             if mode == "replace":
-                _replace(customer, drafts, batch, now)
-            for draft in drafts:
-                answers.append(present(invoice_view(invoice=draft, now=now)))
+                forget = [(draft.start_timestamp, draft.end_timestamp) for draft in drafts]
+                # Counted whatever is stored under their ids (what is stored there is left out).
+                batch = [{**e, "transaction_id": f"{e['transaction_id']}-again"} for e in batch]
+            with usage_preview(customer_ids=customer_event_ids(customer=customer), forget=forget):
+                usage_events_ingest(events=batch, now=now)
+                for draft in drafts:
+                    answers.append(present(invoice_view(invoice=draft, now=now)))
+            # Whatever rating wrote in the database (caches, marks) goes too.
             raise _Undo
     except _Undo:
         pass
     return answers
-
-
-def _replace(customer, drafts, batch, now) -> None:
-    """Leave only the preview events' usage in the drafts' periods: drop the stored events and
-    pre-aggregates there (the preview's own too) and store the preview events once more."""
-    ids = customer_event_ids(customer=customer)
-    for draft in drafts:
-        stored_usage_forget(
-            customer_ids=ids,
-            starting_at=draft.start_timestamp,
-            ending_before=draft.end_timestamp,
-        )
-    renamed = [{**event, "transaction_id": f"{event['transaction_id']}-again"} for event in batch]
-    usage_events_ingest(events=renamed, now=now)
 
 
 # --- Historical invoices ---------------------------------------------------------------------------

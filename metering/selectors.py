@@ -419,9 +419,3 @@ def daily_usage(
         starting_at=starting_at,
         ending_before=ending_before,
     )
-
-
-def events_roll_back() -> bool:
-    """Whether events stored inside a relational transaction go when it rolls back: true on the
-    relational store, false on a ClickHouse store (previews store events in a savepoint)."""
-    return event_store().rolls_back

@@ -12,6 +12,7 @@ boolean per event; metering does not import invoicing. The API view takes it fro
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -23,8 +24,8 @@ from catalog.models import BillableMetric
 from core import outbox
 
 from .models import UsageMark
-from .stores import LateCheck, Progress, StoreResult, event_store
-from .validation import IngestError, events_validate
+from .stores import EventStore, LateCheck, Progress, StoreResult, event_store, previewing
+from .validation import Event, IngestError, events_validate
 
 __all__ = [
     "IngestError",
@@ -32,9 +33,10 @@ __all__ = [
     "ingested_transactions_expire",
     "late_event_check",
     "metric_aggregates_backfill",
-    "stored_usage_forget",
     "usage_events_ingest",
+    "usage_events_validate",
     "usage_marks_take",
+    "usage_preview",
 ]
 
 # Recorded when a batch marks customers with new usage while none was marked: whoever reads the
@@ -93,27 +95,20 @@ def metric_aggregates_backfill(*, metric: BillableMetric, progress: Progress | N
     return event_store().metric_backfill(metric=metric, progress=progress)
 
 
-def stored_usage_forget(
-    *, customer_ids: Sequence[str], starting_at: datetime, ending_before: datetime
-) -> None:
-    """Forget the events of these customer ids in [starting_at, ending_before) and their usage
-    (the hours the window touches; the day and month rows rebuilt from the hours left). The
-    relational store only: a draft preview does it inside a savepoint it rolls back."""
-    from .models import MetricAggregate, MetricDistinctValue, UsageEvent
-    from .stores.relational.rollups import rollups_rebuild
+def usage_preview(
+    *, customer_ids: Sequence[str], forget: Sequence[tuple[datetime, datetime]] = ()
+) -> contextlib.AbstractContextManager[EventStore]:
+    """A what-if scope on the configured store (`EventStore.preview`): inside the block, this
+    thread's ingests and usage reads see the stored events minus those of `customer_ids` in the
+    `forget` windows, plus what the block ingests; other threads and processes see nothing of
+    it, and nothing is left once the block ends (a draft preview)."""
+    return previewing(customer_ids=customer_ids, forget=forget)
 
-    ids = list(customer_ids)
-    UsageEvent.objects.filter(
-        customer_id__in=ids, timestamp__gte=starting_at, timestamp__lt=ending_before
-    ).delete()
-    window = {
-        "customer_id__in": ids,
-        "hour__gte": starting_at.replace(minute=0, second=0, microsecond=0),
-        "hour__lt": ending_before,
-    }
-    MetricAggregate.objects.filter(**window).delete()
-    MetricDistinctValue.objects.filter(**window).delete()
-    rollups_rebuild(customer_ids=ids, starting_at=starting_at, ending_before=ending_before)
+
+def usage_events_validate(*, events: Sequence[dict] | object, now: datetime) -> list[Event]:
+    """The batch as ingestion would take it, stored nowhere (IngestError naming index and
+    field)."""
+    return events_validate(events, now=now)
 
 
 def ingested_transactions_expire(*, now: datetime) -> int:

@@ -1,4 +1,5 @@
 import contextlib
+import os
 
 import pytest
 from django.db import connections, transaction
@@ -71,3 +72,23 @@ def _empty_clickhouse_event_store(request, settings):
         store = event_store()
         for table in ("usage", "duplicates"):
             store.client.command(f"TRUNCATE TABLE {store.database}.{table}")
+
+
+@pytest.fixture(scope="session")
+def _chdb_url(tmp_path_factory) -> str:
+    """One chdb data path for the whole session (chdb opens one path per process): the one
+    EVENT_STORE_URL names on the chdb pass of `.ci/run`, else a temporary one."""
+    url = os.environ.get("EVENT_STORE_URL", "")
+    if url.startswith("chdb:"):
+        return url
+    return f"chdb://{tmp_path_factory.mktemp('event-store')}"
+
+
+@pytest.fixture
+def chdb_store(_chdb_url, settings):
+    """The ClickHouse store (in-process chdb) as this test's event store, emptied afterwards
+    (`_empty_clickhouse_event_store`), whatever store the run was started with."""
+    from metering.stores import event_store
+
+    settings.EVENT_STORE_URL = _chdb_url
+    return event_store()

@@ -216,7 +216,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
         "InvoiceTypeEnum": ["USAGE", "SCHEDULED"],
         "CustomFieldEntityEnum": "customers.api.custom_fields.ENTITIES",
-        "AlertFilterEntityEnum": ["Contract", "Commit", "ContractCredit", "ContractCreditOrCommit"],
+        "AlertFilterEntityEnum": "notifications.models.Alert.FILTER_ENTITIES",
         "BalanceFilterEntityEnum": "customers.api.more_terms.BALANCE_FILTER_ENTITIES",
         "QuantityManagementModeEnum": ["QUANTITY_ONLY", "SEAT_BASED"],
         "QuantityOnlyModeEnum": ["QUANTITY_ONLY"],

@@ -11,9 +11,10 @@ from core.admin_forms import (
     ReadOnlyNamesMixin,
 )
 
+from ..form_editors import RECURRING_HIDDEN_FROM_READERS
 from ..forms import (
     AccessSegmentForm,
-    CommitForm,
+    CommitPageForm,
     CreditForm,
     MoneyRowsInlineFormSet,
     ScheduleItemForm,
@@ -126,7 +127,8 @@ class BalanceTermAdmin(ReadOnlyNamesMixin, HiddenFromIndexMixin, admin.ModelAdmi
 
 @admin.register(Commit)
 class CommitAdmin(BalanceTermAdmin):
-    form = CommitForm
+    form = CommitPageForm
+    read_only_shown_as = {**BalanceTermAdmin.read_only_shown_as, **RECURRING_HIDDEN_FROM_READERS}
     list_display = [*BalanceTermAdmin.list_display, "type"]
     list_filter = [*BalanceTermAdmin.list_filter, "type"]
     inlines = [AccessSegmentInline, CommitInvoiceItemInline]

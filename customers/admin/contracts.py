@@ -25,6 +25,7 @@ from core.admin_forms import (
     pretty_json,
 )
 
+from ..form_editors import RECURRING_HIDDEN_FROM_READERS, RECURRING_LAYOUT
 from ..forms import (
     BalanceTermFormSet,
     CommitWithRowsForm,
@@ -93,6 +94,7 @@ class CommitInline(TermNumbersMixin, admin.StackedInline):
     read_only_shown_as = {
         "priority": "priority_display",
         "rollover_fraction": "rollover_fraction_display",
+        **RECURRING_HIDDEN_FROM_READERS,
     }
     fields = [
         ("product", "type"),
@@ -104,6 +106,7 @@ class CommitInline(TermNumbersMixin, admin.StackedInline):
         ("rollover_fraction", "total"),
         "rollover",
         "description",
+        *RECURRING_LAYOUT,  # invoice dates added on save
     ]
 
     class Media:
@@ -191,14 +194,15 @@ class OverrideInline(TermNumbersMixin, admin.StackedInline):
         return obj.get_type_display()
 
 
-class ScheduledChargeInline(admin.StackedInline):
+class ScheduledChargeInline(ReadOnlyNamesMixin, admin.StackedInline):
     model = ScheduledCharge
     form = ScheduledChargeForm
     template = NESTED_TEMPLATE
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
     readonly_fields = ["total"]
-    fields = [("product", "name", "total")]
+    fields = [("product", "name", "total"), *RECURRING_LAYOUT]
+    read_only_shown_as = RECURRING_HIDDEN_FROM_READERS
 
     class Media:
         js = NESTED_MEDIA["js"]

@@ -13,7 +13,9 @@ from core.admin_forms import (
     pretty_json,
 )
 
+from ..form_editors import RECURRING_HIDDEN_FROM_READERS, RECURRING_LAYOUT
 from ..forms import (
+    DiscountForm,
     DiscountItemForm,
     ProfessionalServiceForm,
     RecurringBalanceForm,
@@ -28,7 +30,11 @@ from ..models import (
     ProServiceItem,
     RecurringBalance,
 )
-from ..services import contract_drafts_refresh, recurring_balances_materialize
+from ..services import (
+    contract_drafts_refresh,
+    recurring_balance_follow,
+    recurring_balances_materialize,
+)
 
 
 def _contract_money(amount, contract) -> str:
@@ -77,11 +83,20 @@ class DiscountItemInline(ReadOnlyNamesMixin, admin.TabularInline):
 @admin.register(Discount)
 class DiscountAdmin(CustomFieldsAdminMixin, _FollowsDrafts):
     custom_fields_entity = "discount"
+    form = DiscountForm
     list_display = ["__str__", "contract", "product", "created_at", "archived_at"]
     list_select_related = ["contract__customer", "product"]
     search_fields = ["name", "contract__customer__name", "contract__name"]
     autocomplete_fields = ["contract", "product"]
-    fields = ["contract", "product", "name", "custom_fields", "archived_at"]
+    fields = [
+        "contract",
+        "product",
+        "name",
+        "custom_fields",
+        "archived_at",
+        *RECURRING_LAYOUT,  # dates added on save, beside those typed below
+    ]
+    read_only_shown_as = RECURRING_HIDDEN_FROM_READERS
     inlines = [DiscountItemInline]
 
 
@@ -233,7 +248,10 @@ class RecurringBalanceAdmin(_FollowsDrafts):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        recurring_balances_materialize(contract=form.instance.contract, now=timezone.now())
+        now = timezone.now()
+        # As update_recurring_commits does: what the term made and has not started follows it.
+        recurring_balance_follow(term=form.instance, now=now)
+        recurring_balances_materialize(contract=form.instance.contract, now=now)
 
 
 @admin.register(ContractUsageFilter)

@@ -351,6 +351,7 @@ class ManualBalanceEntryView(APIView):
                     contract=contract,
                     timestamp=data.get("timestamp"),
                     uniqueness_key=data.get("uniqueness_key"),
+                    per_group_amounts=data.get("per_group_amounts"),
                     now=timezone.now(),
                 )
             except services.BalanceKeyInUse:

@@ -29,6 +29,7 @@ from customers.models import (
 from customers.selectors import contract_transitions
 
 from . import specifiers as commit_specifiers
+from . import term_edits
 
 num = money.to_json_number
 
@@ -744,6 +745,7 @@ def edit_history_json(edit, contract: Contract) -> dict:
             data[key] = [{"id": pk} for pk in changes[key]]
     if changes.get("update_subscriptions"):
         data["update_subscriptions"] = [{"id": pk} for pk in changes["update_subscriptions"]]
+    data.update(term_edits.history_json(changes))
     return _drop_none(data)
 
 

@@ -446,11 +446,8 @@ class IdRefIn(serializers.Serializer):
     id = UUIDStringField()
 
 
+# update_recurring_commits|credits, update_discounts and update_refund_invoices: term_edits.py.
 EDIT_UNSUPPORTED = (
-    "update_recurring_commits",
-    "update_recurring_credits",
-    "update_discounts",
-    "update_refund_invoices",
     "add_spend_trackers",
     "archive_spend_trackers",
     "add_billing_provider_configuration_update",
@@ -798,6 +795,14 @@ class CustomerCreditCreateIn(CreditIn):
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
 
 
+# Metronome's QUANTITY balances are drawn down by the units used; this product's are all drawn
+# down by spend, per-seat ones included (they hold money per seat, not units).
+QUANTITY_REFUSED = (
+    "No balance is drawn down by quantity (QUANTITY) in this product: every commit and credit, "
+    "per-seat ones included, is drawn down by spend (SPEND)."
+)
+
+
 class _BalanceListIn(serializers.Serializer):
     customer_id = UUIDStringField()
     covering_date = TimestampField(required=False)
@@ -812,7 +817,7 @@ class _BalanceListIn(serializers.Serializer):
 
     def validate_access_type(self, value):
         if value == "QUANTITY":
-            raise serializers.ValidationError("Quantity-based balances are not supported.")
+            raise serializers.ValidationError(QUANTITY_REFUSED)
         return value
 
 
@@ -849,7 +854,7 @@ class NetBalanceIn(serializers.Serializer):
 
     def validate_access_type(self, value):
         if value == "QUANTITY":
-            raise serializers.ValidationError("Quantity-based balances are not supported.")
+            raise serializers.ValidationError(QUANTITY_REFUSED)
         return value
 
 
@@ -862,12 +867,8 @@ class ManualBalanceEntryIn(serializers.Serializer):
     contract_id = UUIDStringField(required=False)
     timestamp = TimestampField(required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
-    per_group_amounts = serializers.DictField(required=False)
-
-    def validate_per_group_amounts(self, value):
-        if value:
-            raise serializers.ValidationError("Seat-based balances are not supported.")
-        return value
+    # Seat id: amount, for the per-seat balances of a SEAT_BASED subscription's recurring term.
+    per_group_amounts = serializers.DictField(child=NumberField(), required=False)
 
 
 class CustomerCommitOut(CommitOut):

@@ -40,7 +40,7 @@ from customers.models import Contract, ContractEdit, Customer
 # A balance left counts what the live drafts draw (Metronome's `balance`): invoicing's selector.
 from invoicing import selectors as invoicing_selectors
 
-from . import more_terms, terms
+from . import more_terms, term_edits, terms
 from . import presenters as out
 from . import serializers as s
 
@@ -571,14 +571,14 @@ class ContractEditView(APIView):
     @extend_schema(
         operation_id="v2_contracts_edit",
         tags=["Contracts"],
-        request=s.ContractEditIn,
+        request=term_edits.ContractEditIn,
         responses={
             200: data_schema("ContractEditResponse", s.ContractEditOut()),
             **error_responses(400, 404, 409),
         },
     )
     def post(self, request):
-        data = validated(s.ContractEditIn, request_body(request))
+        data = validated(term_edits.ContractEditIn, request_body(request))
         contract = _contract(data)
         changes = {}
         if "update_contract_name" in data:
@@ -627,6 +627,7 @@ class ContractEditView(APIView):
                     data.get("add_reseller_royalties", []), "add_reseller_royalties"
                 ),
                 **_thresholds(contract, data),
+                **term_edits.edit_specs(data),
             }
             with api_field_names(CONTRACT_FIELDS):
                 result = services.contract_edit(

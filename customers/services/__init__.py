@@ -98,6 +98,11 @@ from .schedules import (  # noqa: F401
     customer_update_config,
     named_schedule_update,
 )
+from .term_edits import (  # noqa: F401
+    DiscountUpdate,
+    RecurringUpdate,
+    recurring_balance_follow,
+)
 from .terms import (  # noqa: F401
     AddedTerms,
     CommitSpec,

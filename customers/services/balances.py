@@ -4,7 +4,7 @@ finalization, given back at void, manual entries)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -232,6 +232,51 @@ class BalanceKeyInUse(ValidationError):
     """A manual entry's uniqueness_key was already used (the API answers 409)."""
 
 
+def _seat_shares(
+    term: Commit | Credit, segment: AccessSegment, shares: Mapping[str, Decimal], amount: Decimal
+) -> list[tuple[Commit | Credit, AccessSegment, Decimal]]:
+    """`per_group_amounts`: the amount split among the per-seat balances a recurring term made
+    for the same period as `term` (one per seat, keyed by seat id), each on its segment of the
+    same window. The shares must add up to the amount."""
+    if not term.seat_id or term.recurring_id is None:
+        raise ValidationError(
+            {
+                "per_group_amounts": "Only a per-seat commit or credit (made by a recurring one "
+                "of a SEAT_BASED subscription with allocation INDIVIDUAL) has seat groups; "
+                "this one has none."
+            }
+        )
+    total = sum(shares.values(), Decimal(0))
+    if total != amount:
+        raise ValidationError(
+            {"per_group_amounts": f"The amounts add up to {total}, not the amount {amount}."}
+        )
+    siblings = {
+        b.seat_id: b
+        for b in type(term).objects.filter(
+            recurring_id=term.recurring_id,
+            recurrence_start=term.recurrence_start,
+            archived_at__isnull=True,
+        )
+    }
+    found = []
+    for seat, share in shares.items():
+        balance = siblings.get(seat)
+        window = (
+            None
+            if balance is None
+            else balance.access_schedule.filter(
+                starting_at=segment.starting_at, ending_before=segment.ending_before
+            ).first()
+        )
+        if window is None:
+            raise ValidationError(
+                {f"per_group_amounts.{seat}": f"Seat {seat} has no balance in this period."}
+            )
+        found.append((balance, window, share))
+    return found
+
+
 @transaction.atomic
 def balance_manual_entry_add(
     *,
@@ -244,11 +289,14 @@ def balance_manual_entry_add(
     timestamp: datetime | None = None,
     contract: Contract | None = None,
     uniqueness_key: str | None = None,
+    per_group_amounts: Mapping[str, Decimal] | None = None,
 ) -> BalanceLedgerEntry:
     """A manual ledger entry on one segment of the customer's commit or credit: positive adds,
     negative draws down. Dated `timestamp`, by default the segment's start (as Metronome does).
     With `contract`, the balance must be that contract's; without, a customer-level one or any of
-    the customer's."""
+    the customer's. With `per_group_amounts` (seat id: amount), one entry per seat on the
+    per-seat balances of the same period (`_seat_shares`), all or none; the first is returned and
+    holds the uniqueness key."""
     balance_id = uuid.UUID(str(balance_id))
     segment_id = uuid.UUID(str(segment_id))
     balances = {"customer": customer, "pk": balance_id}
@@ -265,19 +313,29 @@ def balance_manual_entry_add(
         raise ValidationError({"reason": "Give a reason; the ledger shows it."})
     if uniqueness_key and BalanceLedgerEntry.objects.filter(uniqueness_key=uniqueness_key).exists():
         raise BalanceKeyInUse({"uniqueness_key": "was already used for a ledger entry."})
-    entry = BalanceLedgerEntry(
-        segment=segment,
-        type=_MANUAL[term.type],
-        amount=Decimal(amount),
-        timestamp=timestamp or segment.starting_at,
-        contract=term.contract,
-        reason=reason,
-        uniqueness_key=uniqueness_key or None,
-        **{owner: term},
+    parts = (
+        _seat_shares(term, segment, per_group_amounts, Decimal(amount))
+        if per_group_amounts
+        else [(term, segment, Decimal(amount))]
     )
-    clean(entry)
+    entries = []
+    for balance, window, share in parts:
+        entry = BalanceLedgerEntry(
+            segment=window,
+            type=_MANUAL[balance.type],
+            amount=share,
+            timestamp=timestamp or window.starting_at,
+            contract=balance.contract,
+            reason=reason,
+            uniqueness_key=(uniqueness_key or None) if not entries else None,
+            **{owner: balance},
+        )
+        clean(entry)
+        entries.append(entry)
     with transaction.atomic():
-        entry.save()
+        for entry in entries:
+            entry.save()
         # The balance changed: heard above (threshold alerts re-evaluate, `commit.edit` webhooks).
-        balance_event("edit", term, now)
-    return entry
+        for balance, _, _ in parts:
+            balance_event("edit", balance, now)
+    return entries[0]

@@ -42,6 +42,12 @@ from .recurring import (
     subscriptions_update,
 )
 from .royalties import reseller_royalties_add
+from .term_edits import (
+    DiscountUpdate,
+    RecurringUpdate,
+    discounts_update,
+    recurring_balances_update,
+)
 from .terms import (
     AddedTerms,
     CommitSpec,
@@ -321,6 +327,9 @@ def contract_edit(
     prepaid_balance_threshold_configuration=UNCHANGED,
     spend_threshold_configuration=UNCHANGED,
     add_reseller_royalties: Sequence[dict] = (),
+    update_recurring_commits: Sequence[RecurringUpdate] = (),
+    update_recurring_credits: Sequence[RecurringUpdate] = (),
+    update_discounts: Sequence[DiscountUpdate] = (),
 ) -> EditResult:
     """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
     contract_open(contract)
@@ -393,6 +402,25 @@ def contract_edit(
         balance_apply_update(term, update, f"update_credits[{index}]", now)
     for index, update in enumerate(update_scheduled_charges):
         _update_scheduled_charge(contract, update, f"update_scheduled_charges[{index}]")
+    term_changes = {
+        "update_recurring_commits": recurring_balances_update(
+            contract=contract,
+            kind="COMMIT",
+            updates=update_recurring_commits,
+            key="update_recurring_commits",
+            now=now,
+        ),
+        "update_recurring_credits": recurring_balances_update(
+            contract=contract,
+            kind="CREDIT",
+            updates=update_recurring_credits,
+            key="update_recurring_credits",
+            now=now,
+        ),
+        "update_discounts": discounts_update(
+            contract=contract, updates=update_discounts, key="update_discounts"
+        ),
+    }
     edit = ContractEdit(
         contract=contract,
         uniqueness_key=uniqueness_key or None,
@@ -409,6 +437,7 @@ def contract_edit(
             "update_scheduled_charges": [str(u.id) for u in update_scheduled_charges],
             "update_subscriptions": updated_subscriptions,
             "add_reseller_royalties": [str(r.pk) for r in royalties],
+            **term_changes,
         },
     )
     clean(edit)

@@ -95,6 +95,32 @@ def _make(
     return balance
 
 
+def term_occurrences(term: RecurringBalance, now: datetime) -> list[recurring.Occurrence]:
+    """The occurrences of a recurring term as it stands (per unit of its quantity), through the
+    period after the current one (all of them when both the term and the contract end)."""
+    contract = term.contract
+    schedule = _schedule(term)
+    end = term.ending_before or contract.ending_before
+    until = end if end is not None else _horizon(schedule, term.starting_at, now)
+    invoice_unit = (
+        None
+        if term.invoice_unit_price is None
+        else term.invoice_unit_price * (term.invoice_quantity or Decimal(1))
+    )
+    return recurring.occurrences(
+        schedule=schedule,
+        starting_at=term.starting_at,
+        ending_before=end,
+        until=until,
+        amount=term.access_unit_price,
+        invoice_amount=invoice_unit,
+        duration_periods=int(term.duration_periods),
+        proration=term.proration,
+        decimal_places=term.credit_type.decimal_places,
+        access_limit=contract.ending_before,
+    )
+
+
 @transaction.atomic
 def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list:
     """Make the missing commits and credits of the contract's recurring terms, through the
@@ -104,34 +130,13 @@ def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list
     for term in contract.recurring_balances.filter(archived_at__isnull=True).select_related(
         "subscription", "product", "credit_type", "contract"
     ):
-        schedule = _schedule(term)
-        end = term.ending_before or contract.ending_before
-        until = end if end is not None else _horizon(schedule, term.starting_at, now)
-        places = term.credit_type.decimal_places
         existing = set(
             (Commit if term.kind == "COMMIT" else Credit)
             .objects.filter(recurring=term)
             .values_list("recurrence_start", "seat_id")
         )
-        unit_amount = term.access_unit_price
-        invoice_unit = (
-            None
-            if term.invoice_unit_price is None
-            else term.invoice_unit_price * (term.invoice_quantity or Decimal(1))
-        )
-        for occurrence in recurring.occurrences(
-            schedule=schedule,
-            starting_at=term.starting_at,
-            ending_before=end,
-            until=until,
-            amount=unit_amount,
-            invoice_amount=invoice_unit,
-            duration_periods=int(term.duration_periods),
-            proration=term.proration,
-            decimal_places=places,
-            access_limit=contract.ending_before,
-        ):
-            seats = _seats_and_quantity(term, occurrence.starting_at)
+        for occurrence in term_occurrences(term, now):
+            seats = seats_and_quantity(term, occurrence.starting_at)
             for seat_id, quantity in seats:
                 if (occurrence.period_start, seat_id) in existing:
                     continue
@@ -161,7 +166,7 @@ def recurring_balances_materialize_all(*, now: datetime) -> int:
     return sum(len(recurring_balances_materialize(contract=c, now=now)) for c in contracts)
 
 
-def _seats_and_quantity(term: RecurringBalance, moment: datetime) -> list[tuple[str, Decimal]]:
+def seats_and_quantity(term: RecurringBalance, moment: datetime) -> list[tuple[str, Decimal]]:
     """(seat id, quantity) per balance to make at `moment`: one pooled balance of the term's
     quantity (or the subscription's), or one per assigned seat."""
     if term.subscription is None:

@@ -14,7 +14,7 @@ from sqlglot import exp
 from catalog.models import BillableMetric
 
 from ..models import SqlMetricResult
-from ..stores import event_store
+from ..stores import event_store, in_preview
 from .by_hour import (
     _decoded,
     _encoded,
@@ -45,10 +45,14 @@ def sql_metric_rows(
     only=None,
 ) -> list[list]:
     """The query's rows over the window (every column, the quantity a Decimal), from the cache
-    while no event of the customer arrived in the window's hours."""
+    while no event of the customer arrived in the window's hours. A preview's what-if events
+    (`metering.stores.previewing`) are read afresh: the cache counts events per hour, which a
+    replace preview can leave the same while changing them."""
     if not customer_ids:
         return []
     parsed = _parsed(metric.sql)
+    if in_preview():
+        return window_rows(parsed, customer_ids, starting_at, ending_before, only)
     if hourly(parsed) or quotient_plan(metric.sql) is not None:
         return _hourly_rows(metric, parsed, customer_ids, starting_at, ending_before, only)
     scope = _scope(customer_ids, starting_at, ending_before, only)

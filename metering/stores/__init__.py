@@ -12,7 +12,11 @@ the store's `sql_metric_rows`); nothing else knows which engine holds the events
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from datetime import datetime
 
 from django.conf import settings
 
@@ -37,11 +41,16 @@ __all__ = [
     "StoreResult",
     "StoredEvent",
     "event_store",
+    "in_preview",
+    "previewing",
     "store_for_url",
 ]
 
 _lock = threading.Lock()
 _stores: dict[str, EventStore] = {}
+# The store of a preview in progress in this thread (`previewing`): what `event_store()` answers
+# there, and only there.
+_preview: ContextVar[EventStore | None] = ContextVar("event_store_preview", default=None)
 
 
 def store_for_url(url: str) -> EventStore:
@@ -62,7 +71,11 @@ def store_for_url(url: str) -> EventStore:
 
 
 def event_store() -> EventStore:
-    """The process's store for the configured URL (opened once, then shared by every thread)."""
+    """The process's store for the configured URL (opened once, then shared by every thread);
+    inside `previewing`, that thread's preview store."""
+    scoped = _preview.get()
+    if scoped is not None:
+        return scoped
     url = getattr(settings, "EVENT_STORE_URL", "") or ""
     store = _stores.get(url)
     if store is None:
@@ -71,3 +84,22 @@ def event_store() -> EventStore:
             if store is None:
                 store = _stores[url] = store_for_url(url)
     return store
+
+
+@contextlib.contextmanager
+def previewing(
+    *, customer_ids: Sequence[str], forget: Sequence[tuple[datetime, datetime]] = ()
+) -> Iterator[EventStore]:
+    """Inside the block, this thread's `event_store()` is a preview of the configured store
+    (`EventStore.preview`): appends and reads see the what-if, other threads the real store."""
+    with event_store().preview(customer_ids=customer_ids, forget=forget) as scoped:
+        token = _preview.set(scoped)
+        try:
+            yield scoped
+        finally:
+            _preview.reset(token)
+
+
+def in_preview() -> bool:
+    """Whether this thread is inside `previewing` (caches keyed on the real store stay out)."""
+    return _preview.get() is not None

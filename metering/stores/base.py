@@ -18,6 +18,7 @@ did not carry the key; a group with no matching event is absent.
 from __future__ import annotations
 
 import abc
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -104,23 +105,36 @@ class EventStore(abc.ABC):
     """One engine behind the seam. Every method is safe to call from several threads."""
 
     name: str
-    #: Whether a write made inside a relational transaction is undone when it rolls back (the
-    #: relational store keeps events in that database; a ClickHouse store's inserts stay).
-    rolls_back: bool = True
     #: Whether the store keeps events outside the Django database (its `backup` writes them).
     backs_up_apart: bool = False
 
     # --- Backups --------------------------------------------------------------------------------
 
-    def backup(self, *, directory: Path) -> list[str]:
+    def backup(self, *, directory: Path, database_started_at: datetime | None = None) -> list[str]:
         """Write what the store keeps outside the Django database into `directory` (`manage.py
-        backup` puts it beside the database's backup); return the tables written. The relational
-        store keeps everything in the database, whose backup holds it: nothing."""
+        backup` puts it beside the database's backup, taken first, from `database_started_at`):
+        one snapshot holding at least every event that backup's invoices counted. Return the
+        tables written. The relational store keeps everything in the database, whose backup
+        holds it: nothing."""
         return []
 
     def restore(self, *, directory: Path) -> list[str]:
-        """Replace the store's contents with a `backup` in `directory`; return the tables."""
+        """Replace the store's contents with a `backup` in `directory` (after the database's
+        restore); return the tables."""
         return []
+
+    # --- Previews -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def preview(
+        self, *, customer_ids: Sequence[str], forget: Sequence[tuple[datetime, datetime]] = ()
+    ) -> contextlib.AbstractContextManager[EventStore]:
+        """A what-if scope: a store (given by the context manager) that reads like this one, minus
+        the events and usage of `customer_ids` in the `forget` windows [start, end) (the hours
+        they touch, the day and month rows recomputed from the hours left), plus whatever is
+        appended to it. Dedup, metrics, aliases and every read work as on this store. Nothing of
+        it is seen by other threads or processes, and nothing is left when the scope ends
+        (`metering.services.usage_preview`)."""
 
     # --- Writes ---------------------------------------------------------------------------------
 

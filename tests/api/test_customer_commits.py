@@ -239,5 +239,6 @@ def test_list_errors(post, customer):
         "include_balance: Must be true or false."
     )
     assert error(post(path, {**ref, "access_type": "QUANTITY"}), 400) == (
-        "access_type: Quantity-based balances are not supported."
+        "access_type: No balance is drawn down by quantity (QUANTITY) in this product: every "
+        "commit and credit, per-seat ones included, is drawn down by spend (SPEND)."
     )

@@ -5,6 +5,8 @@ import json
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
+from notifications.models import Alert
+
 
 def test_schema_is_served_without_a_token_and_validates_as_openapi_3(db):
     response = APIClient().get("/api/schema/?format=json")
@@ -96,3 +98,10 @@ def test_swagger_ui_assets_ship_with_the_app():
 
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
+
+
+def test_alert_filter_entity_enum_lists_the_entities_the_alert_model_knows(db):
+    schema = json.loads(APIClient().get("/api/schema/?format=json").content)
+    enum = schema["components"]["schemas"]["AlertFilterEntityEnum"]["enum"]
+    assert enum == list(Alert.FILTER_ENTITIES)
+    assert enum == ["Contract", "Commit", "ContractCredit", "ContractCreditOrCommit"]

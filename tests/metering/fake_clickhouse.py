@@ -1,12 +1,15 @@
 """A local fake ClickHouse server for `clickhouse://` tests: the HTTP interface clickhouse-connect
 speaks (the query in the URL or the body, settings and bound parameters as URL parameters), answered by the real
-engine in this process (chdb, on the session's chdb path). It records each request's settings so
+engine in this process (chdb, on the session's chdb path). Text formats in and out; a `FORMAT
+Native` query answers ClickHouse's binary Native blocks, and a Native insert (a backup's restore)
+is read by the engine from a temporary file. It records each request's settings so
 tests can see what the client asked for (e.g. asynchronous inserts)."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -34,12 +37,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-        body = self._body().decode()
+        raw = self._body()
         query = params.pop("query", "")
+        if query.rstrip().endswith("FORMAT Native") and query.startswith("INSERT INTO"):
+            # A binary insert (a backup's restore): the engine reads the block from a file.
+            self.server.requests.append((query, params))
+            self._native_insert(query, raw)
+            return
+        body = raw.decode()
         sql = f"{query}\n{body}" if query and body else query or body
         self.server.requests.append((sql, params))
         # Bound parameters (`{name:Type}` in the query), as clickhouse-connect sends them.
         bound = {k.removeprefix("param_"): v for k, v in params.items() if k.startswith("param_")}
+        self._run(sql, bound)
+
+    def _native_insert(self, query: str, block: bytes) -> None:
+        table = query.split()[2]
+        with tempfile.NamedTemporaryFile(suffix=".native") as file:
+            file.write(block)
+            file.flush()
+            self._run(f"INSERT INTO {table} SELECT * FROM file('{file.name}', 'Native')", {})
+
+    def _run(self, sql: str, bound: dict) -> None:
         try:
             with self.server.lock:
                 out = self.server.connection.query(sql, "TabSeparated", params=bound).bytes()

@@ -2,19 +2,22 @@
 tables go to PATH.events/ beside the database's backup and come back with it, so a restore gives
 the same drafts; a backup and a store that do not match are refused before anything is replaced."""
 
+import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
+from billing_site import backups
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.selectors import invoice_view
 from invoicing.services import contract_drafts_ensure, invoice_finalize
+from metering.models import UsageMark
 from metering.stores.clickhouse.client import parse_url
 from tests.invoicing.factories import ingest
 from tests.invoicing.golden_support import case_paths, load_case
@@ -162,3 +165,60 @@ def test_a_backup_while_another_process_has_the_chdb_store_open_is_refused(chdb_
         f"process (pid {os.getpid()})."
     )
     assert not path.exists()
+
+
+def test_events_accepted_after_the_database_backup_are_kept_and_their_customers_marked(
+    chdb_store, world, tmp_path, monkeypatch
+):
+    """The store is snapshotted after the database: an event accepted in between is in the
+    store's backup (it was acknowledged), and the restore marks its customer for alerts, which
+    the restored database never did. The snapshot's copies of the tables are gone."""
+    path = tmp_path / "billing.backup"
+    real_database_backup = backups.database_backup
+    now = datetime.now(UTC)
+
+    def database_then_an_event(*args, **kwargs):
+        kind = real_database_backup(*args, **kwargs)
+        event = {
+            "transaction_id": "in-between",
+            "customer_id": "acme-late",
+            "event_type": "x",
+            "timestamp": (now - timedelta(hours=1)).isoformat(),
+            "properties": {},
+        }
+        ingest([event], now=datetime.now(UTC))
+        return kind
+
+    monkeypatch.setattr(backups, "database_backup", database_then_an_event)
+    UsageMark.objects.all().delete()  # the database's backup holds no mark
+    call_command("backup", str(path))
+    rows = _event_rows(chdb_store)
+    manifest = json.loads((tmp_path / "billing.backup.events" / "manifest.json").read_text())
+    assert manifest["database_started_at"] <= manifest["taken_at"]
+    assert chdb_store.client.rows(
+        "SELECT count() FROM system.tables WHERE position(name, '_snapshot_') > 0"
+    ) == [[0]]
+
+    call_command("restore", str(path), interactive=False)
+
+    assert _event_rows(chdb_store) == rows
+    assert [e.transaction_id for e in chdb_store.recent_events(transaction_id="in-between")] == [
+        "in-between"
+    ]
+    assert list(UsageMark.objects.values_list("customer_id", flat=True)) == ["acme-late"]
+
+
+def test_the_store_is_snapshotted_while_no_flush_can_run(chdb_store, world, tmp_path, monkeypatch):
+    from metering.stores.clickhouse import backup as store_backup
+
+    held = []
+    real_snapshot = store_backup._snapshot
+
+    def snapshot(client, name, copy):
+        held.append((name, chdb_store._writer.locked()))
+        return real_snapshot(client, name, copy)
+
+    monkeypatch.setattr(store_backup, "_snapshot", snapshot)
+    call_command("backup", str(tmp_path / "billing.backup"))
+    assert held == [("usage", True), ("duplicates", True)]
+    assert not chdb_store._writer.locked()

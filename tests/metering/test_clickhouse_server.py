@@ -48,12 +48,14 @@ def server(chdb_store):
             client.command(f"TRUNCATE TABLE metering_http.{table}")
 
 
-def _usage(metric, customer):
+def _usage(metric, customer, at=NOW):
+    """The customer's usage in the calendar month of `at`."""
+    month = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return selectors.metric_usage_by_group(
         metric=metric,
         customer=customer,
-        starting_at=datetime(2026, 3, 1, tzinfo=UTC),
-        ending_before=datetime(2026, 4, 1, tzinfo=UTC),
+        starting_at=month,
+        ending_before=(month + timedelta(days=32)).replace(day=1),
         group_keys=[],
     )
 
@@ -181,3 +183,76 @@ def test_two_web_nodes_racing_the_same_ids_count_each_once(server, settings):
         "GROUP BY transaction_id HAVING count() > 1"
     )
     assert rows == []
+
+
+def test_a_preview_through_a_server_reads_its_events_and_leaves_nothing(server, settings):
+    fake, url = server
+    settings.EVENT_STORE_URL = url
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    services.usage_events_ingest(events=[ev(cid, 5, tx="a")], now=NOW)
+    client = client_for(url)
+    databases = client.rows("SELECT count() FROM system.databases")
+    fake.requests.clear()
+
+    with services.usage_preview(customer_ids=[cid]):
+        services.usage_events_ingest(events=[ev(cid, 100, tx="a"), ev(cid, 2, tx="b")], now=NOW)
+        assert _usage(metric, customer) == {(): Decimal(7)}
+    with services.usage_preview(
+        customer_ids=[cid], forget=[(datetime(2026, 3, 1, tzinfo=UTC), NOW)]
+    ):
+        services.usage_events_ingest(events=[ev(cid, 2, tx="c")], now=NOW)
+        assert _usage(metric, customer) == {(): Decimal(2)}
+
+    assert _usage(metric, customer) == {(): Decimal(5)}
+    assert client.rows("SELECT count() FROM system.databases") == databases
+    # Written only into the previews' own tables (plain inserts), never into the store's.
+    inserts = [(sql, params) for sql, params in fake.requests if sql.startswith("INSERT INTO")]
+    targets = [sql.split(" ")[2].split(".") for sql, _ in inserts]
+    assert len(inserts) >= 2
+    assert all(db.startswith("metering_http_preview_") and t == "own" for db, t in targets)
+    assert {params["async_insert"] for sql, params in inserts if " FORMAT " in sql} == {"0"}
+
+
+def test_a_backup_round_trips_through_a_server(server, settings, tmp_path):
+    """`clickhouse://`'s export (a Native stream read by clickhouse-connect into a local file) and
+    import (the file sent as a Native insert) against the fake server: the same rows come back."""
+    fake, url = server
+    settings.EVENT_STORE_URL = url
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    cid = str(customer.id)
+    # Received now: the dropped duplicate outlives the `duplicates` table's 35-day TTL.
+    now = datetime.now(UTC)
+    events = [ev(cid, 5, tx="a"), ev(cid, "0.5", tx="b"), ev(cid, 9, tx="a")]
+    for event in events:
+        event["timestamp"] = (now - timedelta(hours=1)).isoformat()
+    services.usage_events_ingest(events=events, now=now)
+    store = ClickHouseStore(url)
+    client = client_for(url)
+
+    def rows():
+        return client.rows(
+            "SELECT kind, count(), sum(event_count), toString(sum(sum_int)) "
+            "FROM metering_http.usage GROUP BY kind ORDER BY kind"
+        ) + client.rows("SELECT transaction_id FROM metering_http.duplicates")
+
+    before = rows()
+    assert store.backup(directory=tmp_path / "events") == ["usage", "duplicates"]
+    assert (tmp_path / "events" / "usage.native").read_bytes()[:1] != b""
+    for table in ("usage", "duplicates"):
+        client.command(f"TRUNCATE TABLE metering_http.{table}")
+    assert _usage(metric, customer, now - timedelta(hours=1)) == {}
+
+    assert store.restore(directory=tmp_path / "events") == ["usage", "duplicates"]
+
+    assert rows() == before
+    assert before[-1] == ["a"]
+    assert _usage(metric, customer, now - timedelta(hours=1)) == {(): Decimal("5.5")}
+    inserts = [
+        params
+        for sql, params in fake.requests
+        if sql.startswith("INSERT") and sql.endswith("FORMAT Native")
+    ]
+    assert [params.get("insert_deduplicate") for params in inserts] == ["0", "0"]

@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from metering import selectors, services
-from metering.stores.clickhouse import migrate, schema
+from metering.stores.clickhouse import migrate, schema, sql
 from metering.stores.clickhouse.client import HttpClient, parse_url
 
 from .factories import BillableMetricFactory, CustomerFactory
@@ -368,3 +368,23 @@ def test_a_sql_metric_reads_the_events_once_before_and_after_merges(chdb_store):
 
     assert before == {("eu",): Decimal("1.501"), ("us",): Decimal("11")}
     assert sql_metric_usage(**window) == before
+
+
+def test_expire_drops_the_previews_a_dead_process_left_and_no_live_one(chdb_store):
+    def previews():
+        return sorted(
+            name
+            for (name,) in chdb_store.client.rows("SELECT name FROM system.databases")
+            if name.startswith("metering_preview_")
+        )
+
+    left = "metering_preview_" + "0" * 32
+    for statement in sql.preview_create("metering", left, ["c"], []):
+        chdb_store.client.command(statement)
+    now = datetime.now(UTC)
+    with services.usage_preview(customer_ids=["c"]):
+        live = [name for name in previews() if name != left]
+        chdb_store.expire(now=now)
+        assert previews() == sorted([left, *live])
+        chdb_store.expire(now=now + timedelta(minutes=61))
+    assert previews() == []

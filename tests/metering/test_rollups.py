@@ -396,3 +396,142 @@ def test_the_clickhouse_stores_day_and_month_rows_match_its_hours_and_refill_the
     # The same answers from the hourly rows alone.
     monkeypatch.setattr(ch_sql, "cover", lambda bounds, grains: cover(bounds, ()))
     _assert_exact(metrics, customer, [str(customer.id)], events)
+
+
+# --- daily_usage (the revenue and usage dashboards) through the tier --------------------------
+
+DAILY_WINDOWS = [
+    (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)),
+    (datetime(2026, 2, 27, 13, tzinfo=UTC), datetime(2026, 4, 2, 5, tzinfo=UTC)),
+    (datetime(2026, 3, 9, 2, tzinfo=UTC), datetime(2026, 3, 9, 23, tzinfo=UTC)),
+    (datetime(2026, 3, 9, 12, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC)),
+]
+
+
+def _daily(metrics, customer_ids, start, end):
+    """daily_usage as a comparable set: group values as dicts, sums as Decimals."""
+    return sorted(
+        (
+            str(metric_id),
+            customer_id,
+            day,
+            json.dumps(json.loads(group), sort_keys=True),
+            events,
+            None if amount is None else Decimal(amount),
+        )
+        for metric_id, customer_id, day, group, events, amount in selectors.daily_usage(
+            metric_ids=[m.pk for m in metrics.values()],
+            customer_ids=customer_ids,
+            starting_at=start,
+            ending_before=end,
+        )
+    )
+
+
+def _daily_recount(metrics, events, start, end):
+    """What daily_usage must answer, from the events themselves (SUM, MAX and LATEST carry the
+    sum of their key's values)."""
+    found: dict = {}
+    for metric in metrics.values():
+        for event in events:
+            at = datetime.fromisoformat(event["timestamp"])
+            if not start <= at < end:
+                continue
+            group = json.dumps({"region": event["properties"]["region"]}, sort_keys=True)
+            key = (str(metric.pk), event["customer_id"], at.date(), group)
+            count, total = found.get(key, (0, Decimal(0)))
+            found[key] = (count + 1, total + Decimal(event["properties"]["n"]))
+    summed = {str(m.pk) for kind, m in metrics.items() if kind in ("SUM", "MAX", "LATEST")}
+    return sorted(
+        (*key, count, total if key[0] in summed else None) for key, (count, total) in found.items()
+    )
+
+
+def _assert_daily_exact(metrics, customer_ids, events, monkeypatch):
+    """Through the tier, from the hourly rows alone, and by recount: the same rows."""
+    from metering.stores.clickhouse import sql as ch_sql
+
+    through_tier = [_daily(metrics, customer_ids, a, b) for a, b in DAILY_WINDOWS]
+    with monkeypatch.context() as patched:
+        for module in (reads, ch_sql):
+            patched.setattr(module, "cover", lambda bounds, grains: cover(bounds, ()))
+        hourly = [_daily(metrics, customer_ids, a, b) for a, b in DAILY_WINDOWS]
+    assert through_tier == hourly
+    summed = {str(m.pk) for kind, m in metrics.items() if kind in ("SUM", "MAX", "LATEST")}
+    for (start, end), rows in zip(DAILY_WINDOWS, through_tier, strict=True):
+        expected = _daily_recount(metrics, events, start, end)
+        if event_store().name == "relational":
+            # The relational store keeps the key's sum for every aggregation that has a key.
+            rows = [(*row[:5], row[5] if row[0] in summed else None) for row in rows]
+        assert rows == expected, (start, end)
+
+
+@pytest.fixture(params=["configured", "chdb"])
+def either_store(request, settings):
+    if request.param == "chdb":
+        if (settings.EVENT_STORE_URL or "").startswith("chdb:"):
+            pytest.skip("the configured store is chdb already")
+        return request.getfixturevalue("chdb_store")
+    return event_store()
+
+
+def test_daily_usage_reads_whole_days_from_the_tier_and_equals_the_hourly_rows(
+    either_store, monkeypatch
+):
+    customer = CustomerFactory()
+    IngestAliasFactory(customer=customer, alias="daily-alias")
+    metrics = _metrics()
+    ids = [str(customer.id), "daily-alias"]
+    events = _events(ids, count=240)
+    _ingest(events + events[:10])  # repeats: counted once
+    late = [
+        _event(ids[0], datetime(2026, 3, 2, 4, 30, tzinfo=UTC), "99", "eu"),
+        _event(ids[1], datetime(2026, 3, 9, 22, 59, tzinfo=UTC), "0.5", "us"),
+    ]
+    _ingest(late)
+    _assert_daily_exact(metrics, ids, events + late, monkeypatch)
+
+
+def test_daily_usage_of_a_month_adds_up_a_row_per_day_not_per_hour(either_store):
+    from metering.stores.clickhouse import sql as ch_sql
+
+    customer = CustomerFactory()
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="n", group_keys=[])
+    march = datetime(2026, 3, 1, tzinfo=UTC)
+    _ingest(
+        [
+            _event(str(customer.id), march + timedelta(hours=hour, minutes=7), "1", "eu")
+            for hour in range(31 * 24)
+        ]
+    )
+    month = (march, datetime(2026, 4, 1, tzinfo=UTC))
+    edges = (datetime(2026, 3, 3, 5, tzinfo=UTC), datetime(2026, 3, 28, 17, tzinfo=UTC))
+    if either_store.name == "clickhouse":
+        # Each 100-event batch wrote its own rows of the days it touched: count merged rows.
+        either_store.client.command(f"OPTIMIZE TABLE {either_store.database}.usage FINAL")
+
+    def rows_read(window, grains):
+        if either_store.name == "clickhouse":
+            where = ch_sql.daily_rows(
+                either_store.database, [str(metric.pk)], [str(customer.id)], *window, grains
+            )
+            return either_store.client.rows(f"SELECT count() {where}")[0][0]
+        days, hours = reads.daily_sources([metric.pk], [str(customer.id)], *window, grains)
+        return days.count() + hours.count()
+
+    assert rows_read(month, ("day",)) == 31
+    assert rows_read(month, ()) == 744
+    # Mid-day edges: 19 + 17 hours and the 24 whole days between.
+    assert rows_read(edges, ("day",)) == 60
+    assert rows_read(edges, ()) == 612
+    days = selectors.daily_usage(
+        metric_ids=[metric.pk],
+        customer_ids=[str(customer.id)],
+        starting_at=edges[0],
+        ending_before=edges[1],
+    )
+    assert sorted((row[2].day, row[4], row[5]) for row in days) == [
+        (3, 19, Decimal(19)),
+        *[(day, 24, Decimal(24)) for day in range(4, 28)],
+        (28, 17, Decimal(17)),
+    ]

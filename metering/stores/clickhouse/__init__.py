@@ -31,10 +31,12 @@ dedup decision so that a 200 still means stored.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +65,7 @@ from ..marks import usage_marks_record
 from ..partials import Partial, contributions, hour_of
 from ..tiers import GRAINS, period_ceiling, period_start
 from . import guard, migrate, sql
+from .backup import marks as backup_marks
 from .backup import store_backup, store_restore
 from .client import EventStoreBusy, EventStoreError, client_for
 from .numbers import value_from_parts, value_parts
@@ -105,8 +108,9 @@ class _Pending:
 
 class ClickHouseStore(EventStore):
     name = "clickhouse"
-    rolls_back = False
     backs_up_apart = True
+    #: A preview's store (`preview`): appends go to the preview's own table.
+    _is_preview = False
 
     def __init__(self, url: str):
         self.url = url
@@ -125,11 +129,53 @@ class ClickHouseStore(EventStore):
 
     # --- Backups --------------------------------------------------------------------------------
 
-    def backup(self, *, directory: Path) -> list[str]:
-        return store_backup(self.client, directory)
+    def backup(self, *, directory: Path, database_started_at=None) -> list[str]:
+        return store_backup(
+            self.client, directory, held=self._held, database_started_at=database_started_at
+        )
 
     def restore(self, *, directory: Path) -> list[str]:
-        return store_restore(self.client, directory)
+        """The tables back, then usage marks for the customers whose events the restored
+        database never saw (accepted after its backup began): their alerts are evaluated."""
+        restored = store_restore(self.client, directory)
+        usage_marks_record(backup_marks(self.client, directory), datetime.now(UTC))
+        return restored
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """No flush and no backfill chunk under way while held (in this process and, through
+        the guard, in every process)."""
+        with self._writer, self._guard.exclusive():
+            yield
+
+    # --- Previews -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def preview(self, *, customer_ids, forget=()) -> Iterator[EventStore]:
+        """A database of the preview's own (`sql.preview_create`): a Memory table `own` for what
+        is appended, and views named `usage` and `duplicates` that read the stored rows (minus
+        the forgotten windows, whose day and month rows are rebuilt into `own`) with `own`'s.
+        The preview's store is this one pointed at it: the same statements, the same dedup
+        (looked up through the view: an id already stored counts once), its own writer. Dropped
+        at the end; one a dead process left is dropped by `expire`.
+
+        With `clickhouse://` the preview's tables live on the server the URL names (each
+        statement goes to it): behind a load balancer spreading requests over a cluster's nodes,
+        previews need it to send one client to one node."""
+        scope = f"{self.database}{sql.PREVIEW_PREFIX}{uuid.uuid4().hex}"
+        try:
+            for statement in sql.preview_create(self.database, scope, list(customer_ids), forget):
+                self.client.command(statement)
+            scoped = copy.copy(self)
+            scoped.database = scope
+            scoped._is_preview = True
+            scoped._writer = threading.Lock()
+            scoped._queue_guard = threading.Lock()
+            scoped._queue = []
+            scoped._guard = guard.ProcessGuard()
+            yield scoped
+        finally:
+            self.client.command(sql.preview_drop(scope))
 
     # --- Writes ---------------------------------------------------------------------------------
 
@@ -204,6 +250,11 @@ class ClickHouseStore(EventStore):
                 inserted=[e for e, k in zip(item.events, kept, strict=True) if k],
                 duplicates=[e for e, k in zip(item.events, kept, strict=True) if not k],
             )
+        if self._is_preview:
+            # A what-if: its own table; no duplicates to search, no usage to alert on.
+            if lines:
+                self.client.insert("own", "\n".join(lines), database=self.database)
+            return
         if lines:
             self.client.insert("usage", "\n".join(lines))
         if dropped:
@@ -351,7 +402,12 @@ class ClickHouseStore(EventStore):
 
     def expire(self, *, now: datetime) -> int:
         """Nothing to delete: lookups only look at the last 34 days, and dropped duplicates
-        expire by the `duplicates` table's TTL."""
+        expire by the `duplicates` table's TTL. Drops the preview databases older than an hour
+        (a process died during a preview)."""
+        for (scope,) in self.client.rows(
+            sql.previews_left(self.database, now - timedelta(hours=1))
+        ):
+            self.client.command(sql.preview_drop(scope))
         return 0
 
     # --- Usage ----------------------------------------------------------------------------------

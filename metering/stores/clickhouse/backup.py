@@ -1,7 +1,22 @@
 """The ClickHouse store's part of `manage.py backup` / `restore`: every table of the schema
 (`schema.MIGRATIONS`) exported in ClickHouse's Native format, one file per table, with a manifest
-of the migrations applied, into a directory beside the database's backup; restored by emptying
-each table and inserting the file back.
+(the migrations applied, when the store was snapshotted, when the database's backup began), into a
+directory beside the database's backup; restored by emptying each table and inserting the file
+back.
+
+One snapshot of the store, taken after the database's: while no flush and no backfill chunk is
+under way (the store's writer and, across processes, the guard's exclusive lock, which every
+flush takes shared), each table's parts are attached to a copy (hard links, no data copied: the
+lock is held for milliseconds); the copies are exported after the lock is released, then
+dropped. So the events, their aggregate rows and the dropped duplicates are of one instant (a
+backfill never shows half rebuilt), and every event the database's invoices counted is in it
+(the database was copied first). On a cluster (`Distributed` over replicated local tables) the
+lock is held for the whole export instead.
+
+What the pair guarantees after a restore: no invoice counts usage the restored store lacks.
+Events accepted between the database's backup and the store's snapshot are kept (they were
+acknowledged); the restored database never marked their customers for alerts, so the restore
+marks them (`marks`, from `database_started_at`).
 
 The rows are exported as stored, merged or not: an aggregate row inserted back adds the same
 amounts, so reads give the same answers whatever merges did before or do after. Inserts are not
@@ -11,36 +26,86 @@ block identical to one it saw before the restore.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from . import migrate, schema
+from . import migrate, schema, sql
 from .client import EventStoreError
 
 MANIFEST = "manifest.json"
 FORMAT = "billing-event-store/1"
+SNAPSHOT = "_snapshot_"
 
 
 def tables() -> list[str]:
     return [table.name for migration in schema.MIGRATIONS for table in migration.tables]
 
 
-def store_backup(client, directory: Path) -> list[str]:
-    """Export every table into `directory` (made; its earlier files replaced)."""
+def store_backup(
+    client,
+    directory: Path,
+    *,
+    held: Callable[[], contextlib.AbstractContextManager],
+    database_started_at: datetime | None = None,
+) -> list[str]:
+    """Export every table, as of one instant taken while `held()` is held, into `directory`
+    (made; its earlier files replaced)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     names = tables()
-    for name in names:
-        client.export_native(
-            f"SELECT * FROM {client.database}.{name}", directory / f"{name}.native"
-        )
-    manifest = {"format": FORMAT, "migrations": migrate.applied(client), "tables": names}
+    copies = {name: f"{name}{SNAPSHOT}{uuid.uuid4().hex}" for name in names}
+    try:
+        with held():
+            taken_at = datetime.now(UTC)
+            if client.cluster:
+                _export(client, {name: name for name in names}, directory)
+            else:
+                for name, copy in copies.items():
+                    for statement in _snapshot(client, name, copy):
+                        client.command(statement)
+        if not client.cluster:
+            _export(client, copies, directory)
+    finally:
+        if not client.cluster:
+            for copy in copies.values():
+                client.command(f"DROP TABLE IF EXISTS {client.database}.{copy} SYNC")
+    manifest = {
+        "format": FORMAT,
+        "migrations": migrate.applied(client),
+        "tables": names,
+        "taken_at": taken_at.isoformat(),
+        "database_started_at": database_started_at and database_started_at.isoformat(),
+    }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return names
 
 
-def store_restore(client, directory: Path) -> list[str]:
-    """Replace every table's rows with the files of a `backup` in `directory`."""
+def _snapshot(client, name: str, copy: str) -> list[str]:
+    """A copy of the table holding its active parts as of now (attached by hard links)."""
+    database = client.database
+    partitions = client.rows(
+        f"SELECT DISTINCT partition_id FROM system.parts WHERE database = {sql.text(database)} "
+        f"AND table = {sql.text(name)} AND active"
+    )
+    return [f"CREATE TABLE {database}.{copy} AS {database}.{name}"] + [
+        f"ALTER TABLE {database}.{copy} ATTACH PARTITION ID {sql.text(partition)} "
+        f"FROM {database}.{name}"
+        for (partition,) in partitions
+    ]
+
+
+def _export(client, sources: dict[str, str], directory: Path) -> None:
+    for name, source in sources.items():
+        client.export_native(
+            f"SELECT * FROM {client.database}.{source}", directory / f"{name}.native"
+        )
+
+
+def manifest_read(directory: Path) -> dict:
     directory = Path(directory)
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
@@ -50,6 +115,13 @@ def store_restore(client, directory: Path) -> list[str]:
         ) from None
     if manifest.get("format") != FORMAT:
         raise EventStoreError(f"{directory}: unknown event store backup format.")
+    return manifest
+
+
+def store_restore(client, directory: Path) -> list[str]:
+    """Replace every table's rows with the files of a `backup` in `directory`."""
+    directory = Path(directory)
+    manifest = manifest_read(directory)
     known = {migration.version for migration in schema.MIGRATIONS}
     newer = [version for version in manifest["migrations"] if version not in known]
     if newer:
@@ -67,3 +139,17 @@ def store_restore(client, directory: Path) -> list[str]:
         client.command(f"TRUNCATE TABLE IF EXISTS {client.database}.{stored}{on_cluster}")
         client.import_native(name, directory / f"{name}.native")
     return list(manifest["tables"])
+
+
+def marks(client, directory: Path) -> list[str]:
+    """The customer ids with events accepted after the database's backup began (the restored
+    database never marked them for alerts); all of them for a backup that did not say when."""
+    started = manifest_read(directory).get("database_started_at")
+    since = datetime.fromisoformat(started) if started else datetime(1970, 1, 1, tzinfo=UTC)
+    return [
+        customer_id
+        for (customer_id,) in client.rows(
+            f"SELECT DISTINCT customer_id FROM {client.database}.usage WHERE kind = 'event' "
+            f"AND received_at >= {sql.moment(since)}"
+        )
+    ]

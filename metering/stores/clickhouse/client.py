@@ -126,9 +126,9 @@ class ChdbClient:
     def command(self, sql: str) -> None:
         self._connection().query(sql, "CSV")
 
-    def insert(self, table: str, lines: str) -> None:
+    def insert(self, table: str, lines: str, *, database: str = "") -> None:
         self._connection().query(
-            f"INSERT INTO {self.database}.{table} FORMAT JSONEachRow\n{lines}", "CSV"
+            f"INSERT INTO {database or self.database}.{table} FORMAT JSONEachRow\n{lines}", "CSV"
         )
 
     def export_native(self, query: str, path: Path) -> None:
@@ -221,12 +221,16 @@ class HttpClient:
         # No FORMAT clause appended: CREATE FUNCTION's grammar has none.
         self._client().raw_query(sql, fmt=None, use_database=False)
 
-    def insert(self, table: str, lines: str) -> None:
+    def insert(self, table: str, lines: str, *, database: str = "") -> None:
+        settings = self.INSERT_SETTINGS
+        if database:
+            # A preview's Memory table (`ClickHouseStore.preview`): nothing to gather.
+            settings = {**settings, "async_insert": 0}
         self._client().raw_insert(
-            f"{self.database}.{table}",
+            f"{database or self.database}.{table}",
             insert_block=lines.encode(),
             fmt="JSONEachRow",
-            settings=self.INSERT_SETTINGS,
+            settings=settings,
         )
 
     def export_native(self, query: str, path: Path) -> None:

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from catalog.money import SQL_QUOTIENT_PLACES
 
-from ..tiers import GRAINS, cover
+from ..tiers import GRAINS, cover, period_ceiling, period_start
 
 NO_METRIC = "00000000-0000-0000-0000-000000000000"
 EVENT_COLUMNS = (
@@ -72,13 +72,6 @@ def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
     that kind whose hour (a day or month row's: its start) is inside one of its ranges; `only` =
     (group key, values): just the rows whose full group values carry one of `values` under that
     key; `join` an ARRAY JOIN (`_slots`)."""
-    kinds = " OR ".join(
-        f"(kind = '{kind}' AND ("
-        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
-        + "))"
-        for kind, ranges in spans
-        if ranges
-    )
     where = ""
     if only is not None:
         key, values = only
@@ -88,8 +81,20 @@ def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
         )
     return (
         f"FROM {database}.usage{join} WHERE customer_id IN {texts(customer_ids)} "
-        f"AND metric_id = {text(metric_id)} AND ({kinds or '0'}){where}"
+        f"AND metric_id = {text(metric_id)} AND {_spans(spans)}{where}"
     )
+
+
+def _spans(spans) -> str:
+    """Rows of each kind whose hour (a day or month row's: its start) is in one of its ranges."""
+    kinds = " OR ".join(
+        f"(kind = '{kind}' AND ("
+        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
+        + "))"
+        for kind, ranges in spans
+        if ranges
+    )
+    return f"({kinds or '0'})"
 
 
 def _whole(kind: str, bounds: Sequence[datetime]) -> list:
@@ -158,13 +163,26 @@ def distinct_first_seen(database, metric_id, customer_ids, bounds, group_keys) -
     )
 
 
-def daily(database, metric_ids, customer_ids, start, end) -> str:
+DAILY_GRAINS = ("day",)
+
+
+def daily_rows(database, metric_ids, customer_ids, start, end, grains=DAILY_GRAINS) -> str:
+    """FROM ... WHERE: the day rows of the whole UTC days of [start, end), the hourly rows of a
+    partial day at its edges (`grains=()`: hourly rows only)."""
+    covered = cover([start, end], grains)
+    spans = [("aggregate", covered.hours), *covered.periods.items()]
+    return (
+        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
+        f"AND metric_id IN {texts(metric_ids)} AND {_spans(spans)}"
+    )
+
+
+def daily(database, metric_ids, customer_ids, start, end, grains=DAILY_GRAINS) -> str:
+    """(metric id, customer id, day, group values, events, sum parts...) per UTC day."""
     return (
         f"SELECT toString(metric_id), customer_id, toString(toDate(hour)), group_values, "
         f"sum(event_count), sum(sum_int), sum(sum_frac1), sum(sum_frac2), max(sum_scale) "
-        f"FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
-        f"AND kind = 'aggregate' AND metric_id IN {texts(metric_ids)} "
-        f"AND hour >= {hour(start)} AND hour < {hour(end)} "
+        f"{daily_rows(database, metric_ids, customer_ids, start, end, grains)} "
         f"GROUP BY metric_id, customer_id, toDate(hour), group_values"
     )
 
@@ -248,12 +266,13 @@ def measured_rows(database, metric_id, start, end) -> str:
     )
 
 
-def rollups_insert(database, where: str) -> str:
+def rollups_insert(database, where: str, into: str = "") -> str:
     """Day and month rows (kind `day`, `month`; `hour` the period's start) from the hourly
-    aggregate rows the condition `where` selects, added up as merges and reads add them."""
+    aggregate rows the condition `where` selects, added up as merges and reads add them (into
+    `into`, a qualified table, if given)."""
     period = "if(grain = 'day', toStartOfDay(hour), toDateTime(toStartOfMonth(hour), 'UTC'))"
     return (
-        f"INSERT INTO {database}.usage (kind, customer_id, metric_id, hour, group_values, "
+        f"INSERT INTO {into or database + '.usage'} (kind, customer_id, metric_id, hour, group_values, "
         f"transaction_id, received_at, event_count, sum_int, sum_frac1, sum_frac2, sum_scale, "
         f"max_value, latest) "
         f"SELECT grain, customer_id, metric_id, {period} AS period, group_values, '', "
@@ -288,6 +307,71 @@ def forget_measured(database, cluster, metric_id, start, end) -> str:
         f"ALTER TABLE {table} DELETE WHERE kind IN ('aggregate', 'distinct') "
         f"AND metric_id = {text(metric_id)} AND hour >= {hour(start)} AND hour < {hour(end)} "
         f"SETTINGS mutations_sync = 2"
+    )
+
+
+# --- Previews (`ClickHouseStore.preview`) -------------------------------------------------------
+# A preview is a database of its own: `own` (a Memory table shaped like `usage`) takes the
+# preview's rows, and a view named `usage` reads the stored rows (minus the forgotten windows)
+# together with them, so every statement above runs unchanged against the preview's database.
+
+PREVIEW_PREFIX = "_preview_"
+
+
+def _forgotten(customer_ids, forget) -> str:
+    """The stored rows a preview leaves out: the customer ids' events in each window, their
+    hourly rows of the hours it touches, and their day and month rows of the calendar months it
+    overlaps (rebuilt from the hourly rows left: `preview_rollups`)."""
+    if not forget:
+        return "0"
+    spans = []
+    for start, end in forget:
+        first_hour = start.replace(minute=0, second=0, microsecond=0)
+        spans += [
+            f"(kind = 'event' AND timestamp >= {moment(start)} AND timestamp < {moment(end)})",
+            f"(kind IN ('aggregate', 'distinct') AND hour >= {hour(first_hour)} "
+            f"AND hour < {hour(end)})",
+            f"(kind IN ('day', 'month') AND {_months(start, end)})",
+        ]
+    return f"customer_id IN {texts(customer_ids)} AND ({' OR '.join(spans)})"
+
+
+def _months(start: datetime, end: datetime) -> str:
+    return (
+        f"hour >= {hour(period_start('month', start))} "
+        f"AND hour < {hour(period_ceiling('month', end))}"
+    )
+
+
+def preview_create(database, scope, customer_ids, forget) -> list[str]:
+    """The preview database `scope` over `database` (see above)."""
+    statements = [
+        f"CREATE DATABASE {scope}",
+        f"CREATE TABLE {scope}.own ENGINE = Memory AS SELECT * FROM {database}.usage WHERE 0",
+        f"CREATE VIEW {scope}.usage AS SELECT * FROM {database}.usage "
+        f"WHERE NOT ({_forgotten(customer_ids, forget)}) UNION ALL SELECT * FROM {scope}.own",
+        f"CREATE VIEW {scope}.duplicates AS SELECT * FROM {database}.duplicates",
+    ]
+    if forget:
+        months = " OR ".join(f"({_months(start, end)})" for start, end in forget)
+        statements.append(
+            rollups_insert(
+                scope, f"customer_id IN {texts(customer_ids)} AND ({months})", f"{scope}.own"
+            )
+        )
+    return statements
+
+
+def preview_drop(scope) -> str:
+    return f"DROP DATABASE IF EXISTS {scope} SYNC"
+
+
+def previews_left(database, older_than: datetime) -> str:
+    """Preview databases a process that died mid-preview left behind."""
+    return (
+        f"SELECT DISTINCT database FROM system.tables WHERE name = 'own' "
+        f"AND startsWith(database, {text(database + PREVIEW_PREFIX)}) "
+        f"AND metadata_modification_time < {hour(older_than)}"
     )
 
 

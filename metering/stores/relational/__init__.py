@@ -8,19 +8,46 @@ events is backfilled (`backfill.py`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
-from ...models import DuplicateEvent, IngestedTransaction, MetricAggregate
+from ...models import (
+    DuplicateEvent,
+    IngestedTransaction,
+    MetricAggregate,
+    MetricDistinctValue,
+    UsageEvent,
+)
 from ...validation import MAX_AGE
 from ..base import EventStore
 from . import backfill, events, reads
 from .ingest import batch_store
+from .rollups import rollups_rebuild
+
+
+class _Discard(Exception):
+    """Rolls a preview's savepoint back."""
 
 
 class RelationalStore(EventStore):
     name = "relational"
+
+    @contextlib.contextmanager
+    def preview(self, *, customer_ids, forget=()) -> Iterator[EventStore]:
+        """A savepoint: the forgotten windows deleted, appends stored in it, and all of it rolled
+        back at the end (uncommitted, nothing is seen by other connections)."""
+        ids = list(customer_ids)
+        try:
+            with transaction.atomic():
+                for starting_at, ending_before in forget:
+                    _usage_forget(ids, starting_at, ending_before)
+                yield self
+                raise _Discard
+        except _Discard:
+            pass
 
     def append(self, events, *, now, is_late=None):
         return batch_store(events, now=now, is_late=is_late)
@@ -103,3 +130,19 @@ class RelationalStore(EventStore):
         ).values_list("hour", "event_count"):
             counts[hour] = counts.get(hour, 0) + count
         return counts
+
+
+def _usage_forget(ids: list[str], starting_at: datetime, ending_before: datetime) -> None:
+    """Delete the events of these customer ids in [starting_at, ending_before) and their usage
+    (the hours the window touches; the day and month rows rebuilt from the hours left)."""
+    UsageEvent.objects.filter(
+        customer_id__in=ids, timestamp__gte=starting_at, timestamp__lt=ending_before
+    ).delete()
+    window = {
+        "customer_id__in": ids,
+        "hour__gte": starting_at.replace(minute=0, second=0, microsecond=0),
+        "hour__lt": ending_before,
+    }
+    MetricAggregate.objects.filter(**window).delete()
+    MetricDistinctValue.objects.filter(**window).delete()
+    rollups_rebuild(customer_ids=ids, starting_at=starting_at, ending_before=ending_before)

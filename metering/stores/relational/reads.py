@@ -369,22 +369,76 @@ def _unique(metric, customer_ids, bounds, group_keys, segments, only=None, owner
         segments[index].update({g: Decimal(len(v)) for g, v in bucket.items()})
 
 
-def daily_usage(metric_ids, customer_ids, starting_at, ending_before) -> list[tuple]:
-    rows = (
-        MetricAggregate.objects.filter(
-            metric_id__in=list(metric_ids),
-            customer_id__in=list(customer_ids),
-            hour__gte=starting_at,
-            hour__lt=ending_before,
-        )
-        .annotate(day=TruncDate("hour", tzinfo=UTC))
-        .values("metric_id", "customer_id", "day", "group_values")
-        .annotate(
-            events=Sum("event_count"), amount=Sum("value_sum", output_field=ExactDecimalField())
-        )
-        .order_by()
+DAILY_GRAINS = ("day",)
+
+
+def daily_usage(
+    metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS
+) -> list[tuple]:
+    """The store's `daily_usage`: the whole UTC days of the window from their day rows, the
+    hours of a partial day at its edges from the hourly rows (`grains=()`: hourly rows only).
+    Events and sums add up exactly, whatever the aggregation (UNIQUE included: its events and
+    sums are additive too). PostgreSQL adds the edge hours up per day (`numeric`); SQLite keeps
+    decimals as text, so Python does."""
+    found: dict[tuple, list] = {}
+    for metric_id, customer_id, day, group_values, events, amount in _daily_rows(
+        list(metric_ids), list(customer_ids), starting_at, ending_before, grains
+    ):
+        key = (metric_id, customer_id, day, group_values)
+        totals = found.get(key)
+        if totals is None:
+            found[key] = [events, None if amount is None else Decimal(amount)]
+        else:
+            totals[0] += events
+            if amount is not None:
+                totals[1] = Decimal(amount) + (totals[1] or 0)
+    return [(*key, events, amount) for key, (events, amount) in found.items()]
+
+
+def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS):
+    """The pre-aggregate rows a `daily_usage` read adds up: (day rows, hourly rows) querysets
+    (the day rows of its whole days, the hourly rows of the partial days at its edges)."""
+    if starting_at >= ending_before or not metric_ids or not customer_ids:
+        return MetricRollup.objects.none(), MetricAggregate.objects.none()
+    covered = cover([starting_at, ending_before], grains)
+    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
+
+    def within(model, column, ranges, **filters):
+        if not ranges:
+            return model.objects.none()
+        found = Q()
+        for start, end in ranges:
+            found |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+        return model.objects.filter(found, **scope, **filters)
+
+    return (
+        within(MetricRollup, "period_start", covered.periods.get("day", []), grain="day"),
+        within(MetricAggregate, "hour", covered.hours),
     )
-    return [
-        (r["metric_id"], r["customer_id"], r["day"], r["group_values"], r["events"], r["amount"])
-        for r in rows
-    ]
+
+
+def _daily_rows(metric_ids, customer_ids, starting_at, ending_before, grains):
+    """(metric id, customer id, day, group values, events, sum) rows: the day rows as stored,
+    the hourly rows per day on PostgreSQL, one by one on SQLite."""
+    days, hours = daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains)
+    for row in days.values_list(
+        "metric_id", "customer_id", "period_start", "group_values", *_DAILY
+    ):
+        yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
+    if connection.vendor == "postgresql":
+        yield from (
+            hours.annotate(day=TruncDate("hour", tzinfo=UTC))
+            .values("metric_id", "customer_id", "day", "group_values")
+            .annotate(
+                events=Sum("event_count"),
+                amount=Sum("value_sum", output_field=ExactDecimalField()),
+            )
+            .order_by()
+            .values_list("metric_id", "customer_id", "day", "group_values", "events", "amount")
+        )
+    else:
+        for row in hours.values_list("metric_id", "customer_id", "hour", "group_values", *_DAILY):
+            yield (row[0], row[1], row[2].astimezone(UTC).date(), *row[3:])
+
+
+_DAILY = ("event_count", "value_sum")
