@@ -38,6 +38,7 @@ AUDITED = {
     ("customers", "scheduledchargeitem"): {},
     ("customers", "subscription"): {},
     ("customers", "resellerroyalty"): {},
+    ("customers", "spendtracker"): {},
     ("invoicing", "invoice"): {"include": ["status", "number", "issued_at", "voided_at"]},
     ("core", "apitoken"): {"exclude": ["token_hash", "last_used_at"]},
 }

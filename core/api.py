@@ -254,6 +254,17 @@ def validated(serializer_class: type[serializers.Serializer], data, **kwargs) ->
     return serializer.validated_data
 
 
+def validated_at(
+    serializer_class: type[serializers.Serializer], data, where: str, **kwargs
+) -> dict | list:
+    """`validated` for a part of a request: its errors are named from `where` (the part's path
+    in the request, as "recurring_commits" or "commits[0].specifiers")."""
+    serializer = serializer_class(data=data, **kwargs)
+    if not serializer.is_valid():
+        raise exceptions.ValidationError(_error_paths(serializer.errors, where))
+    return serializer.validated_data
+
+
 def _error_paths(detail, prefix: str = "") -> dict[str, list[str]]:
     """Nested serializer errors as {"rates[0].tiers[1].price": [...]} (list indexes in brackets)."""
     paths: dict[str, list[str]] = {}

@@ -9,6 +9,7 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from core import custom_fields
 
+        from .api import package_terms
         from .models import (
             Commit,
             Contract,
@@ -28,3 +29,4 @@ class CustomersConfig(AppConfig):
         custom_fields.register("subscription", Subscription)
         custom_fields.register("discount", Discount)
         custom_fields.register("professional_service", ProfessionalService)
+        package_terms.register()

@@ -126,6 +126,7 @@ class InvoiceLineItem(models.Model):
         CPU_CONVERSION = "cpu_conversion", "Custom unit conversion"
         DISCOUNT = "discount", "Discount"
         PROFESSIONAL_SERVICE = "professional_service", "Professional service"
+        TAX = "tax", "Tax"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="line_items")

@@ -97,6 +97,8 @@ def _balance(data: dict) -> Balance:
         ),
         drawn_before=data["drawn_before"],
         seat=group_values(data.get("seat") or {}),
+        purchase_tax_amount=data.get("purchase_tax_amount"),
+        purchase_tax_name=data.get("purchase_tax_name"),
         access_schedule=tuple(
             AccessSegment(
                 id=segment["id"],

@@ -10,17 +10,23 @@ follow: the purchase is invoiced on a SCHEDULED invoice of its own, and the usag
 commit down.
 
 A configuration in a custom pricing unit (`custom_credit_type_id`) watches and buys in that unit
-and is invoiced in fiat at the rate card's conversion; a `discount_configuration` invoices the
-commit at its `payment_fraction` (its access keeps the whole amount); `threshold_balance_specifiers`
-leave balances out of what an auto-recharge watches; the commit's `specifiers` limit what draws it.
+and is invoiced in fiat at the rate card's conversion; the commit's `priority`, `rate_type` and
+`rollover_fraction` are the bought commit's (draw-down order, COMMIT_RATE pricing, rollover at
+renewal) and an auto-recharge's `duration` its access (a year if not given); a
+`discount_configuration` invoices the commit at its `payment_fraction` (its access keeps the
+whole amount), up to its `cap` if it has one: measured by a spend tracker of the contract over
+the billing period, the part of a purchase past the cap is invoiced at full price
+(`rating.discount_split`); `threshold_balance_specifiers` leave balances out of what an
+auto-recharge watches; the commit's `specifiers` limit what draws it.
 
 With a payment gate (`payment_gate_config` STRIPE or EXTERNAL) the commit is bought without a
 balance: its invoice, dated the moment it was bought, is finalized at once and
 `payment_gate.threshold_reached` (and, for EXTERNAL, `payment_gate.external_initiate`) recorded;
 the balance starts when the payment is reported (`payment_gates.payment_gate_settle`). While a
-gated purchase waits, its threshold does not buy again; after a Stripe payment failed, it waits
-an hour, doubling with each further failure in a row up to a day
-(`customers.services.payment_gate_retry_at`), instead of charging a declined card every 5 minutes.
+gated purchase waits, its threshold does not buy again; after a gated payment failed (a declined
+Stripe card, an EXTERNAL payment the integrator cancelled), it waits an hour, doubling with each
+further failure in a row up to a day (`customers.services.payment_gate_retry_at`), instead of
+asking for the payment again every 5 minutes.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from django.db.models import Q
 from catalog.models import CreditTypeConversion, Product
 from customers import periods
 from customers.models import Commit, Contract, Credit
+from customers.selectors import spend_tracker_accumulated, spend_tracker_live
 from customers.services import (
     GateSpec,
     add_offset,
@@ -45,6 +52,7 @@ from invoicing.models import Invoice
 from invoicing.payment_gates import payment_gate_invoice
 from invoicing.rating import (
     balance_excluded,
+    discount_split,
     recharge_amount,
     spend_threshold_amount,
     threshold_unit_price,
@@ -88,21 +96,46 @@ def _prepaid_left(contract: Contract, config: dict, now: datetime) -> Decimal:
     return sum(balances_now(balances=live, now=now).values(), Decimal(0))
 
 
+def _discount_terms(contract: Contract, config: dict, amount: Decimal, now: datetime) -> dict:
+    """How much of a purchase of `amount` is bought at the discount (all of it without a cap;
+    with one, what is left under it in the tracker's billing period) and what the rest costs
+    per unit (the custom unit's worth in fiat; None: its amount)."""
+    discount = config.get("discount_configuration")
+    if not discount:
+        return {}
+    cap = discount.get("cap")
+    if not cap:
+        return {"discounted_amount": amount}
+    tracker = spend_tracker_live(contract=contract, alias=cap["spend_tracker_alias"])
+    tracked = spend_tracker_accumulated(tracker=tracker, now=now)[0] if tracker else Decimal(0)
+    discounted, _ = discount_split(amount=amount, tracked=tracked, cap=Decimal(cap["amount"]))
+    return {
+        "discounted_amount": discounted,
+        "full_unit_price": threshold_unit_price(fiat_per_custom=_fiat_per_custom(contract, config)),
+    }
+
+
+def _fiat_per_custom(contract: Contract, config: dict) -> Decimal | None:
+    unit = config.get("custom_credit_type_id")
+    if not unit:
+        return None
+    return (
+        CreditTypeConversion.objects.filter(
+            rate_card_id=contract.rate_card_id, custom_credit_type_id=unit
+        )
+        .values_list("fiat_per_custom_credit", flat=True)
+        .get()
+    )
+
+
 def _commit_terms(contract: Contract, config: dict) -> dict:
     """The bought commit's terms: its product, name and scope; in a custom pricing unit, that
     unit; invoiced per unit at `threshold_unit_price` when in a custom unit (the rate card's
-    conversion) or discounted (`discount_configuration.payment_fraction`)."""
+    conversion) or discounted (`discount_configuration.payment_fraction`); its priority, rate type
+    and rollover fraction when the configuration gives them."""
     commit = config["commit"]
     unit = config.get("custom_credit_type_id")
-    fiat_per_custom = None
-    if unit:
-        fiat_per_custom = (
-            CreditTypeConversion.objects.filter(
-                rate_card_id=contract.rate_card_id, custom_credit_type_id=unit
-            )
-            .values_list("fiat_per_custom_credit", flat=True)
-            .get()
-        )
+    fiat_per_custom = _fiat_per_custom(contract, config)
     fraction = (config.get("discount_configuration") or {}).get("payment_fraction")
     return {
         "credit_type_id": unit or None,
@@ -117,6 +150,12 @@ def _commit_terms(contract: Contract, config: dict) -> dict:
         ),
         "applicable_product_tags": commit.get("applicable_product_tags") or [],
         "specifiers": commit.get("specifiers") or [],
+        "description": commit.get("description", ""),
+        "priority": Decimal(commit["priority"]) if "priority" in commit else None,
+        "rate_type": commit.get("rate_type") or Commit.RateType.LIST_RATE,
+        "rollover_fraction": Decimal(commit["rollover_fraction"])
+        if "rollover_fraction" in commit
+        else None,
     }
 
 
@@ -130,7 +169,7 @@ def _recharge(contract: Contract, config: dict, now: datetime) -> Commit | None:
     if amount <= 0:
         return None
     start = _hour(now)
-    end = add_offset(start, {"unit": "YEARS", "value": 1})
+    end = add_offset(start, config["commit"].get("duration") or {"unit": "YEARS", "value": 1})
     if contract.ending_before is not None:
         end = min(end, contract.ending_before)
     if end <= start:
@@ -181,6 +220,7 @@ def _spend(contract: Contract, config: dict, now: datetime) -> Commit | None:
 def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, now, **terms):
     """The commit, at once or behind its payment gate."""
     gate = GateSpec.from_config(config.get("payment_gate_config"))
+    terms.update(_discount_terms(contract, config, terms["amount"], now))
     if gate is None:
         return threshold_commit_create(
             contract=contract,
@@ -230,7 +270,7 @@ def contract_thresholds_check(*, contract: Contract, now: datetime) -> list[Comm
             continue  # no second purchase while one waits on its payment
         retry_at = payment_gate_retry_at(contract_id=contract.pk, kind=kind)
         if retry_at is not None and now < retry_at:
-            continue  # its card was declined: cool down before charging it again
+            continue  # its last payments failed: cool down before asking again
         commit = buy(contract, config, now)
         if commit is not None:
             bought.append(commit)

@@ -335,7 +335,9 @@ class MetricDistinctValue(models.Model):
 class SqlMetricResult(models.Model):
     """A SQL metric's rows for one scope (ingest ids, window, usage filter), kept while the
     events counted in the window's hours (`fingerprint`) are unchanged (`metering.sql_metrics`).
-    A cache: deleting every row changes no answer."""
+    For a quotient read hour by hour, `parts` keeps what `rows` divides: each group's numerator
+    and denominator parts over the window (`sql_metrics.quotients`). A cache: deleting every row
+    changes no answer."""
 
     metric = models.ForeignKey(
         BillableMetric, on_delete=models.CASCADE, db_index=False, related_name="+"
@@ -343,6 +345,7 @@ class SqlMetricResult(models.Model):
     scope = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)
     rows = models.JSONField(default=list)
+    parts = models.JSONField(null=True, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

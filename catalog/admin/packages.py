@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from core.admin_forms import (
     NESTED_MEDIA,
@@ -20,6 +21,7 @@ from ..forms import (
 from ..models import (
     Package,
 )
+from . import package_terms
 
 # ---------------------------------------------------------------------------------------------
 # Packages
@@ -94,11 +96,12 @@ class PackageAdmin(ArchivableAdmin):
             return [(None, {"fields": [*self.main_fields, "terms"]})]
         return [
             (None, {"fields": [*self.main_fields, "created_at", "created_by", "archived_at"]}),
+            ("Later contract terms", {"fields": ["later_terms"]}),
             ("Terms (offsets from the contract start)", {"fields": ["terms_display"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["terms_display"] if obj is not None else []
+        return ["later_terms", "terms_display"] if obj is not None else []
 
     def has_change_permission(self, request, obj=None):
         # Existing packages open read-only: they are archived, never edited.
@@ -113,6 +116,18 @@ class PackageAdmin(ArchivableAdmin):
     @admin.display(description="contracts", ordering="_contracts")
     def contract_count(self, obj) -> int:
         return obj._contracts
+
+    @admin.display(description="in words")
+    def later_terms(self, obj) -> str:
+        lines = package_terms.summaries(obj.terms or {})
+        if not lines:
+            return (
+                "None: no recurring commits or credits, threshold billing, specifiers, "
+                "discounts, professional services or reseller royalties."
+            )
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((x,) for x in lines))
+        )
 
     @admin.display(description="terms")
     def terms_display(self, obj) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from catalog import money
+from catalog.api import package_terms
 from catalog.models import BillableMetric, Package, PricingUnit, Product, Rate, RateCard
 from catalog.selectors import ProductState, product_initial_state, product_state_at, product_updates
 from core.api import format_timestamp as ts
@@ -291,6 +292,7 @@ def _package_balance(term: dict, products: dict, units: dict, *, is_commit: bool
         "priority": num(money.to_decimal(term["priority"])) if "priority" in term else None,
         "rate_type": term.get("rate_type"),
         "custom_fields": term.get("custom_fields"),
+        "specifiers": term.get("specifiers") or None,
     }
     if is_commit:
         data["type"] = term["type"]
@@ -299,9 +301,8 @@ def _package_balance(term: dict, products: dict, units: dict, *, is_commit: bool
         schedule = term.get("invoice_schedule")
         if schedule:
             data["invoice_schedule"] = {
-                "credit_type": _unit(schedule.get("credit_type_id"), units),
+                **_package_schedule(schedule, units),
                 "do_not_invoice": bool(schedule.get("do_not_invoice", False)),
-                "schedule_items": [_package_invoice_item(i) for i in schedule["schedule_items"]],
             }
     return _drop_none(data)
 
@@ -382,12 +383,22 @@ def _package_scheduled_charge(term: dict, products: dict, units: dict) -> dict:
             "product": _named(Product, term["product_id"], products),
             "name": term.get("name"),
             "custom_fields": term.get("custom_fields"),
-            "schedule": {
-                "credit_type": _unit(schedule.get("credit_type_id"), units),
-                "schedule_items": [_package_invoice_item(i) for i in schedule["schedule_items"]],
-            },
+            "schedule": _package_schedule(schedule, units),
         }
     )
+
+
+def _package_schedule(schedule: dict, units: dict) -> dict:
+    data = {
+        "credit_type": _unit(schedule.get("credit_type_id"), units),
+        "schedule_items": [_package_invoice_item(i) for i in schedule.get("schedule_items", [])],
+    }
+    recurring = schedule.get("recurring_schedule")
+    if recurring:
+        data["recurring_schedule"] = package_terms.registered()["recurring_schedule"].present(
+            recurring
+        )
+    return data
 
 
 def _package_subscription(term: dict, products: dict) -> dict:
@@ -408,6 +419,7 @@ def _package_subscription(term: dict, products: dict) -> dict:
             if term.get("initial_quantity") is not None
             else None,
             "name": term.get("name"),
+            "temporary_id": term.get("temporary_id"),
             "description": term.get("description"),
             "quantity_management_mode": "QUANTITY_ONLY",
             "starting_at_offset": _offset(term.get("starting_at_offset")),
@@ -452,7 +464,11 @@ def package_json(package: Package) -> dict:
         "subscriptions": [
             _package_subscription(t, products) for t in terms.get("subscriptions", [])
         ],
+        "scheduled_charges_on_usage_invoices": terms.get("scheduled_charges_on_usage_invoices"),
         "uniqueness_key": package.uniqueness_key,
     }
+    for key, term in package_terms.registered().items():
+        if terms.get(key):
+            data[key] = term.present(terms[key])
     data = {k: v for k, v in data.items() if v is not None or k == "archived_at"}
     return data

@@ -5,6 +5,7 @@ them for the OpenAPI schema and mirror the SDK's response models.
 
 from rest_framework import serializers
 
+from catalog.api import package_terms
 from catalog.api.fields import DecimalStringField, NumberField
 from catalog.models import BillableMetric, Frequency, Product, Rate
 from core.api import (
@@ -426,10 +427,25 @@ class PackageInvoiceItemIn(serializers.Serializer):
     unit_price = NumberField()
 
 
+def one_package_schedule(attrs: dict) -> dict:
+    """A package's schedule lists its items or gives a recurring_schedule (an extra field,
+    beyond the SDK's package shape: a contract's recurring_schedule with offsets for dates,
+    checked by the check registered as "recurring_schedule"), not both."""
+    if bool(attrs.get("schedule_items")) == bool(attrs.get("recurring_schedule")):
+        raise serializers.ValidationError(
+            {"schedule_items": "Give the dates (schedule_items) or a recurring_schedule."}
+        )
+    return attrs
+
+
 class PackageInvoiceScheduleIn(serializers.Serializer):
-    schedule_items = PackageInvoiceItemIn(many=True, allow_empty=False)
+    schedule_items = PackageInvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
     do_not_invoice = StrictBooleanField(required=False)
+    recurring_schedule = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        return one_package_schedule(attrs)
 
 
 class PackageBalanceIn(serializers.Serializer):
@@ -442,6 +458,8 @@ class PackageBalanceIn(serializers.Serializer):
     priority = NumberField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     custom_fields = StringMapField(required=False)
+    # Checked by the check registered as "specifiers" (catalog.api.package_terms).
+    specifiers = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 class PackageCommitIn(PackageBalanceIn):
@@ -527,8 +545,12 @@ class PackageOverrideIn(OverrideTermsIn):
 
 
 class PackageScheduleIn(serializers.Serializer):
-    schedule_items = PackageInvoiceItemIn(many=True, allow_empty=False)
+    schedule_items = PackageInvoiceItemIn(many=True, required=False)
     credit_type_id = UUIDStringField(required=False)
+    recurring_schedule = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        return one_package_schedule(attrs)
 
 
 class PackageScheduledChargeIn(serializers.Serializer):
@@ -564,11 +586,14 @@ class SubscriptionTermsIn(serializers.Serializer):
 class PackageSubscriptionIn(SubscriptionTermsIn):
     starting_at_offset = OffsetIn(required=False)
     duration = OffsetIn(required=False)
+    # Named by a recurring commit's or credit's subscription_config.subscription_id.
+    temporary_id = StrictCharField(required=False, max_length=200)
 
 
 class PackageUsageStatementScheduleIn(serializers.Serializer):
     frequency = EnumField(FREQUENCIES)
-    day = EnumField(STATEMENT_DAYS, required=False)
+    # CUSTOM_DATE: each contract made from it gives its billing_anchor_date (else its start).
+    day = EnumField(STATEMENT_DAYS_IN, required=False)
 
 
 UNSUPPORTED_TERMS = (
@@ -581,6 +606,21 @@ UNSUPPORTED_TERMS = (
     "professional_services",
     "reseller_royalties",
     "hierarchy_configuration",
+)
+
+
+# Contract terms a package takes as JSON, each checked and shown by what the app that owns the term
+# registered (catalog.api.package_terms); "specifiers" is checked on each commit and credit.
+REGISTERED_PACKAGE_TERMS = (
+    "recurring_commits",
+    "recurring_credits",
+    "prepaid_balance_threshold_configuration",
+    "spend_threshold_configuration",
+    # Not in the SDK's package shape (send them as extra fields): a contract's discounts,
+    # professional services and reseller royalties, with offsets for dates.
+    "discounts",
+    "professional_services",
+    "reseller_royalties",
 )
 
 
@@ -601,6 +641,14 @@ class PackageCreateIn(serializers.Serializer):
     overrides = PackageOverrideIn(many=True, required=False)
     scheduled_charges = PackageScheduledChargeIn(many=True, required=False)
     subscriptions = PackageSubscriptionIn(many=True, required=False)
+    recurring_commits = serializers.ListField(child=serializers.DictField(), required=False)
+    recurring_credits = serializers.ListField(child=serializers.DictField(), required=False)
+    prepaid_balance_threshold_configuration = serializers.DictField(required=False)
+    spend_threshold_configuration = serializers.DictField(required=False)
+    discounts = serializers.ListField(child=serializers.DictField(), required=False)
+    professional_services = serializers.ListField(child=serializers.DictField(), required=False)
+    reseller_royalties = serializers.ListField(child=serializers.DictField(), required=False)
+    scheduled_charges_on_usage_invoices = EnumField(["ALL"], required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     billing_provider = StrictCharField(required=False)
     delivery_method = StrictCharField(required=False)
@@ -610,7 +658,12 @@ class PackageCreateIn(serializers.Serializer):
             raise serializers.ValidationError(
                 {"rate_card_id": "Give either rate_card_id or rate_card_alias."}
             )
-        unsupported = [k for k in UNSUPPORTED_TERMS if k in self.initial_data]
+        unsupported = [
+            k
+            for k in UNSUPPORTED_TERMS
+            if k in self.initial_data
+            and not (k in REGISTERED_PACKAGE_TERMS and k in package_terms.registered())
+        ]
         if unsupported:
             raise serializers.ValidationError({unsupported[0]: "Not supported yet."})
         return attrs
@@ -665,6 +718,7 @@ class PackageBalanceOut(serializers.Serializer):
     description = serializers.CharField(required=False)
     priority = NumberField(required=False)
     rate_type = serializers.ChoiceField(COMMIT_OR_LIST_RATE, required=False)
+    specifiers = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 class PackageCommitOut(PackageBalanceOut):
@@ -748,7 +802,7 @@ class PackageSubscriptionOut(serializers.Serializer):
 
 class UsageStatementScheduleOffsetOut(serializers.Serializer):
     frequency = serializers.ChoiceField(FREQUENCIES)
-    day = serializers.ChoiceField(STATEMENT_DAYS)
+    day = serializers.ChoiceField(STATEMENT_DAYS_IN)
 
 
 class PackageOut(serializers.Serializer):
@@ -769,4 +823,12 @@ class PackageOut(serializers.Serializer):
     overrides = PackageOverrideOut(many=True)
     scheduled_charges = PackageScheduledChargeOut(many=True)
     subscriptions = PackageSubscriptionOut(many=True)
+    recurring_commits = serializers.ListField(child=serializers.DictField(), required=False)
+    recurring_credits = serializers.ListField(child=serializers.DictField(), required=False)
+    prepaid_balance_threshold_configuration = serializers.DictField(required=False)
+    spend_threshold_configuration = serializers.DictField(required=False)
+    discounts = serializers.ListField(child=serializers.DictField(), required=False)
+    professional_services = serializers.ListField(child=serializers.DictField(), required=False)
+    reseller_royalties = serializers.ListField(child=serializers.DictField(), required=False)
+    scheduled_charges_on_usage_invoices = serializers.ChoiceField(["ALL"], required=False)
     uniqueness_key = serializers.CharField(required=False)

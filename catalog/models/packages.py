@@ -34,7 +34,11 @@ class Package(models.Model):
     )
     usage_statement_day = models.CharField(
         max_length=16,
-        choices=[("FIRST_OF_MONTH", "First of month"), ("CONTRACT_START", "Contract start")],
+        choices=[
+            ("FIRST_OF_MONTH", "First of month"),
+            ("CONTRACT_START", "Contract start"),
+            ("CUSTOM_DATE", "Custom date (each contract's billing anchor date)"),
+        ],
         default="FIRST_OF_MONTH",
     )
     net_payment_terms_days = models.PositiveIntegerField(default=30)

@@ -71,15 +71,20 @@ def _iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _with_ids(value):
+# Lists of filters, not terms: their items get no id.
+_NOT_TERMS = {"specifiers", "threshold_balance_specifiers"}
+
+
+def _with_ids(value, *, ids: bool = True):
     """Give every term and schedule item of a package an id, and make numbers JSON-safe strings."""
     if isinstance(value, dict):
-        result = {key: _with_ids(item) for key, item in value.items()}
-        return result
+        return {
+            key: _with_ids(item, ids=ids and key not in _NOT_TERMS) for key, item in value.items()
+        }
     if isinstance(value, list):
-        items = [_with_ids(item) for item in value]
+        items = [_with_ids(item, ids=ids) for item in value]
         for item in items:
-            if isinstance(item, dict) and "id" not in item and _is_term_or_item(item):
+            if ids and isinstance(item, dict) and "id" not in item and _is_term_or_item(item):
                 item["id"] = str(uuid.uuid4())
         return items
     if isinstance(value, Decimal):

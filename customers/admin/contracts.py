@@ -58,6 +58,7 @@ from ..services import (
 )
 from . import panels
 from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
+from .spend_trackers import spend_trackers_panel
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
@@ -287,6 +288,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         "rate_card_products",
         "balances",
         "payment_gates",
+        "spend_tracker_table",
         "reseller_royalties",
         "invoices",
         "created_at",
@@ -310,7 +312,10 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         ),
         ("Usage and spend this period", {"fields": ["charts"]}),
         ("Rate card products", {"fields": ["rate_card_products"]}),
-        ("Balances (commits and credits)", {"fields": ["balances", "payment_gates"]}),
+        (
+            "Balances (commits and credits)",
+            {"fields": ["balances", "payment_gates", "spend_tracker_table"]},
+        ),
         ("Invoices", {"fields": ["invoices"]}),
         ("Marketplace reseller royalties", {"fields": ["reseller_royalties"]}),
         (
@@ -375,6 +380,12 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         if obj is None or obj.pk is None or obj._state.adding:
             return "—"
         return charts_panel(obj, now=timezone.now())
+
+    @admin.display(description="spend trackers (reset each billing period)")
+    def spend_tracker_table(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return spend_trackers_panel(obj, now=timezone.now())
 
     @admin.display(description="transitions")
     def transitions(self, obj) -> str:

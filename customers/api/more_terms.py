@@ -19,7 +19,7 @@ from core.api import (
     TimestampField,
     UUIDStringField,
 )
-from customers import services
+from customers import selectors, services
 
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
@@ -216,6 +216,21 @@ class ThresholdCommitIn(serializers.Serializer):
     applicable_product_ids = serializers.ListField(child=UUIDStringField(), required=False)
     applicable_product_tags = StringListField(required=False)
     specifiers = commit_specifiers.specifiers_field()
+    # The bought commit's draw-down order, price of what it draws, and share rolled over.
+    priority = NumberField(required=False, allow_null=True)
+    rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False, allow_null=True)
+    rollover_fraction = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+
+
+class _DurationIn(serializers.Serializer):
+    unit = EnumField(["DAYS", "WEEKS", "MONTHS", "YEARS"])
+    value = NumberField(integer=True, min_value=1)
+
+
+class PrepaidThresholdCommitIn(ThresholdCommitIn):
+    """An auto-recharge's commit: usable for `duration` from its purchase (a year if not given)."""
+
+    duration = _DurationIn(required=False, allow_null=True)
 
 
 class StripeGateIn(serializers.Serializer):
@@ -282,9 +297,8 @@ def payment_gate_config(data: dict, where: str, customer) -> dict:
     customer's Stripe billing provider configuration, which is where it is charged."""
     stored: dict = {"payment_gate_type": data["payment_gate_type"]}
     if data["payment_gate_type"] == "STRIPE":
-        if not customer.billing_provider_configurations.filter(
-            billing_provider="stripe", archived_at__isnull=True
-        ).exists():
+        # A package's (customer None) is checked when a contract is made from it.
+        if customer is not None and not selectors.customer_has_stripe(customer):
             raise serializers.ValidationError(
                 {
                     f"{where}.payment_gate_config.payment_gate_type": "A STRIPE gate needs the "
@@ -305,19 +319,18 @@ def payment_gate_config(data: dict, where: str, customer) -> dict:
     return stored
 
 
+class DiscountCapIn(serializers.Serializer):
+    amount = NumberField(min_value=0)
+    spend_tracker_alias = StrictCharField(max_length=200)
+
+
 class DiscountConfigurationIn(serializers.Serializer):
-    """A threshold commit's discount: the customer pays `payment_fraction` of its amount."""
+    """A threshold commit's discount: the customer pays `payment_fraction` of its amount, until
+    the spend tracker `cap.spend_tracker_alias` has accumulated `cap.amount` in the billing
+    period (the contract's trackers are checked by the view)."""
 
     payment_fraction = NumberField(min_value=0, max_value=1)
-    cap = serializers.DictField(required=False, allow_null=True)
-
-    def validate_cap(self, value):
-        if value is not None:
-            raise serializers.ValidationError(
-                "A discount cap is measured by a spend tracker, which this product does not "
-                "have; leave the cap out."
-            )
-        return value
+    cap = DiscountCapIn(required=False, allow_null=True)
 
 
 BALANCE_FILTER_ENTITIES = ["Commit", "ContractCredit", "ContractCreditOrCommit"]
@@ -355,6 +368,7 @@ class _ThresholdIn(serializers.Serializer):
 
 
 class PrepaidThresholdIn(_ThresholdIn):
+    commit = PrepaidThresholdCommitIn()
     recharge_to_amount = NumberField(min_value=0)
     custom_credit_type_id = UUIDStringField(required=False)
     threshold_balance_specifiers = ThresholdBalanceSpecifierIn(many=True, required=False)
@@ -377,7 +391,24 @@ class SpendThresholdIn(_ThresholdIn):
 def _discount(data: dict | None) -> dict | None:
     if data is None:
         return None
-    return {"payment_fraction": str(data["payment_fraction"])}
+    stored = {"payment_fraction": str(data["payment_fraction"])}
+    cap = data.get("cap")
+    if cap is not None:
+        stored["cap"] = {
+            "amount": str(cap["amount"]),
+            "spend_tracker_alias": cap["spend_tracker_alias"],
+        }
+    return stored
+
+
+def _discount_in(stored: dict) -> dict:
+    """A stored discount_configuration as the request would give it (numbers as Decimals)."""
+    given: dict = {}
+    if stored.get("payment_fraction") is not None:
+        given["payment_fraction"] = Decimal(stored["payment_fraction"])
+    if stored.get("cap"):
+        given["cap"] = {**stored["cap"], "amount": Decimal(stored["cap"]["amount"])}
+    return given
 
 
 def _custom_unit(pk, where: str, rate_card) -> str:
@@ -437,6 +468,7 @@ def threshold_config(data: dict | None, where: str, customer, rate_card=None) ->
             "applicable_product_ids": [str(pk) for pk in commit.get("applicable_product_ids", [])],
             "applicable_product_tags": list(commit.get("applicable_product_tags", [])),
             "specifiers": commit_specifiers.stored(commit, f"{where}.commit"),
+            **threshold_commit_extras(commit),
         },
     }
     if "recharge_to_amount" in data:
@@ -449,6 +481,26 @@ def threshold_config(data: dict | None, where: str, customer, rate_card=None) ->
         )
     if data.get("threshold_balance_specifiers"):
         stored["threshold_balance_specifiers"] = _exclusions(data["threshold_balance_specifiers"])
+    return stored
+
+
+THRESHOLD_COMMIT_EXTRAS = ("priority", "rate_type", "rollover_fraction", "duration")
+
+
+def threshold_commit_extras(commit: dict) -> dict:
+    """A validated threshold commit's priority, rate_type, rollover_fraction and duration as
+    stored (numbers as strings); those not given (or null) are left out."""
+    stored: dict = {}
+    for key in ("priority", "rollover_fraction"):
+        if commit.get(key) is not None:
+            stored[key] = str(commit[key])
+    if commit.get("rate_type"):
+        stored["rate_type"] = commit["rate_type"]
+    if commit.get("duration"):
+        stored["duration"] = {
+            "unit": commit["duration"]["unit"],
+            "value": int(commit["duration"]["value"]),
+        }
     return stored
 
 
@@ -477,7 +529,25 @@ def threshold_update(
         if changes.get(key) is not None:
             merged[key] = str(Decimal(changes[key]))
     if changes.get("commit"):
-        commit = {**merged["commit"], **changes["commit"]}
+        given = changes["commit"]
+        extras = {key: given[key] for key in THRESHOLD_COMMIT_EXTRAS if key in given}
+        prepaid = "recharge_to_amount" in merged
+        if "duration" in extras and not prepaid:
+            raise serializers.ValidationError(
+                {f"{where}.commit.duration": "Only an auto-recharge's commit has it."}
+            )
+        if extras:
+            checked = _validated(
+                PrepaidThresholdCommitIn if prepaid else ThresholdCommitIn,
+                {"product_id": merged["commit"]["product_id"], **extras},
+                f"{where}.commit",
+            )
+        commit = {
+            **{k: v for k, v in merged["commit"].items() if k not in extras},
+            **{k: v for k, v in given.items() if k not in THRESHOLD_COMMIT_EXTRAS},
+        }
+        if extras:
+            commit.update(threshold_commit_extras({k: checked.get(k) for k in extras}))
         if changes["commit"].get("specifiers") is not None:
             commit["specifiers"] = _validated(
                 commit_specifiers.CommitSpecifierIn,
@@ -489,7 +559,10 @@ def threshold_update(
         merged["commit"] = commit
     if "discount_configuration" in changes:
         value = changes["discount_configuration"]
-        merged.pop("discount_configuration", None)
+        current_discount = merged.pop("discount_configuration", None) or {}
+        if value is not None:
+            # Metronome's update: a field left out keeps its value; null removes it.
+            value = {**_discount_in(current_discount), **value}
         if value is not None and value.get("payment_fraction") is not None:
             merged["discount_configuration"] = _discount(
                 _validated(DiscountConfigurationIn, value, f"{where}.discount_configuration")

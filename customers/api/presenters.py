@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.utils import timezone
+
 from catalog import money
 from catalog.api.presenters import credit_type_json
 from core.api import format_timestamp as ts
@@ -30,6 +32,7 @@ from customers.selectors import contract_transitions
 
 from . import specifiers as commit_specifiers
 from . import term_edits
+from .spend_trackers import spend_trackers_json
 
 num = money.to_json_number
 
@@ -170,6 +173,8 @@ def commit_json(commit: Commit, contract: Contract) -> dict:
         }
     if commit.rollover_fraction is not None:
         data["rollover_fraction"] = num(commit.rollover_fraction)
+    if commit.counts_as_discounted is not None:
+        data["spend_tracker_attributes"] = {"counts_as_discounted": commit.counts_as_discounted}
     return _drop_none(data) | {"archived_at": data["archived_at"]}
 
 
@@ -401,6 +406,12 @@ def threshold_json(config: dict | None) -> dict | None:
                 "applicable_product_ids": commit.get("applicable_product_ids") or None,
                 "applicable_product_tags": commit.get("applicable_product_tags") or None,
                 "specifiers": commit_specifiers.as_json(commit.get("specifiers")),
+                "priority": num(Decimal(commit["priority"])) if "priority" in commit else None,
+                "rate_type": commit.get("rate_type"),
+                "rollover_fraction": num(Decimal(commit["rollover_fraction"]))
+                if "rollover_fraction" in commit
+                else None,
+                "duration": commit.get("duration"),
             }
         ),
         "is_enabled": config["is_enabled"],
@@ -414,6 +425,11 @@ def threshold_json(config: dict | None) -> dict | None:
         data["discount_configuration"] = {
             "payment_fraction": num(Decimal(discount["payment_fraction"]))
         }
+        if discount.get("cap"):
+            data["discount_configuration"]["cap"] = {
+                "amount": num(Decimal(discount["cap"]["amount"])),
+                "spend_tracker_alias": discount["cap"]["spend_tracker_alias"],
+            }
     if config.get("custom_credit_type_id"):
         data["custom_credit_type_id"] = config["custom_credit_type_id"]
     if config.get("threshold_balance_specifiers"):
@@ -590,6 +606,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "subscriptions": _subscriptions(contract),
         **_more_terms(contract),
         "reseller_royalties": reseller_royalties_v2_json(contract),
+        "spend_trackers": spend_trackers_json(contract, timezone.now()),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,
         "uniqueness_key": contract.uniqueness_key,
@@ -627,6 +644,7 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
             contract.prepaid_balance_threshold_configuration
         ),
         "spend_threshold_configuration": threshold_json(contract.spend_threshold_configuration),
+        "spend_trackers": spend_trackers_json(contract, timezone.now()),
         "subscriptions": _subscriptions(contract),
         "custom_fields": _string_map(contract.custom_fields),
         "package_id": str(contract.package_id) if contract.package_id else None,

@@ -32,6 +32,7 @@ from core.api import (
 
 from . import more_terms
 from . import specifiers as commit_specifiers
+from . import spend_trackers as spend_trackers_api
 
 # --- Customers -------------------------------------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class CommitIn(BalanceTermIn):
     type = EnumField(COMMIT_TYPES)
     invoice_schedule = InvoiceScheduleIn(required=False)
     amount = NumberField(required=False)
+    spend_tracker_attributes = spend_trackers_api.SpendTrackerAttributesIn(required=False)
 
     def validate_amount(self, value):
         raise serializers.ValidationError("Give the amount in access_schedule.schedule_items.")
@@ -266,7 +268,8 @@ class UsageStatementScheduleIn(serializers.Serializer):
 
 # --- Contracts -----------------------------------------------------------------------------------------
 
-# Terms contracts take that packages do not (yet).
+# Issue 14's terms, which catalog's UNSUPPORTED_TERMS lists: contracts take them (packages too,
+# through catalog.api.package_terms; a contract made from a package gets the package's).
 CONTRACT_TERMS_OF_ISSUE_14 = {
     "recurring_commits",
     "recurring_credits",
@@ -275,6 +278,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "discounts",
     "professional_services",
     "reseller_royalties",
+    "spend_trackers",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -285,6 +289,8 @@ PACKAGE_ALLOWED = {
     "package_alias",
     "transition",
     "billing_provider_configuration",
+    # Only its billing_anchor_date, for a package whose usage statement day is CUSTOM_DATE.
+    "usage_statement_schedule",
 }
 CONTRACT_UNSUPPORTED = (
     *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
@@ -377,6 +383,7 @@ class ContractCreateIn(serializers.Serializer):
     spend_threshold_configuration = more_terms.SpendThresholdIn(required=False)
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
     reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
+    spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -387,7 +394,8 @@ class ContractCreateIn(serializers.Serializer):
                     {
                         extra[0]: "Not allowed with package_id: the package sets it "
                         "(only customer_id, starting_at, uniqueness_key, custom_fields, "
-                        "transition and billing_provider_configuration)."
+                        "transition, billing_provider_configuration and, for a CUSTOM_DATE "
+                        "package, usage_statement_schedule.billing_anchor_date)."
                     }
                 )
             return attrs
@@ -448,8 +456,6 @@ class IdRefIn(serializers.Serializer):
 
 # update_recurring_commits|credits, update_discounts and update_refund_invoices: term_edits.py.
 EDIT_UNSUPPORTED = (
-    "add_spend_trackers",
-    "archive_spend_trackers",
     "add_billing_provider_configuration_update",
     "add_revenue_system_configuration_update",
 )
@@ -540,6 +546,8 @@ class ContractEditIn(ContractRefIn):
     update_prepaid_balance_threshold_configuration = serializers.DictField(required=False)
     update_spend_threshold_configuration = serializers.DictField(required=False)
     add_reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
+    add_spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
+    archive_spend_trackers = StringListField(required=False)
 
     def validate(self, attrs):
         unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]

@@ -70,6 +70,11 @@ def _balance(term: dict, where: str) -> dict:
     }
 
 
+def _counts_as_discounted(term: dict) -> bool | None:
+    """spend_tracker_attributes.counts_as_discounted (None: not given)."""
+    return (term.get("spend_tracker_attributes") or {}).get("counts_as_discounted")
+
+
 def commits(terms: list[dict], key: str = "commits") -> list[services.CommitSpec]:
     return [
         services.CommitSpec(
@@ -77,6 +82,7 @@ def commits(terms: list[dict], key: str = "commits") -> list[services.CommitSpec
             type=term["type"],
             invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
             invoice_recurring=_recurring(term.get("invoice_schedule")),
+            counts_as_discounted=_counts_as_discounted(term),
         )
         for index, term in enumerate(terms)
     ]
@@ -284,6 +290,7 @@ def customer_commit(term: dict) -> services.CommitSpec:
         type=term["type"],
         invoice_schedule=_items((term.get("invoice_schedule") or {}).get("schedule_items", [])),
         invoice_recurring=_recurring(term.get("invoice_schedule")),
+        counts_as_discounted=_counts_as_discounted(term),
     )
 
 

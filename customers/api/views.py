@@ -43,6 +43,7 @@ from invoicing import selectors as invoicing_selectors
 from . import more_terms, term_edits, terms
 from . import presenters as out
 from . import serializers as s
+from . import spend_trackers as spend_trackers_api
 
 CONTRACT_FIELDS = {
     "customer": "customer_id",
@@ -332,6 +333,22 @@ def _billing_configuration(data: dict, customer: Customer):
     return matches[0]
 
 
+def _package_schedule(package: Package, schedule: dict | None):
+    """A contract from a package sets no usage statement schedule of its own: what it sends must
+    be the package's; it only gives the billing_anchor_date of a CUSTOM_DATE package."""
+    if schedule is None:
+        return None
+    for key, value in (
+        ("frequency", package.usage_statement_frequency),
+        ("day", package.usage_statement_day),
+    ):
+        if key in schedule and schedule[key] != value:
+            raise exceptions.ValidationError(
+                {f"usage_statement_schedule.{key}": f"The package sets it ({value})."}
+            )
+    return schedule.get("billing_anchor_date")
+
+
 class ContractCreateView(APIView):
     @extend_schema(
         operation_id="v1_contracts_create",
@@ -350,6 +367,7 @@ class ContractCreateView(APIView):
             )
             if data.get("package_id") or data.get("package_alias"):
                 package = _package(data)
+                anchor = _package_schedule(package, data.get("usage_statement_schedule"))
                 with api_field_names(CONTRACT_FIELDS):
                     contract = services.contract_create_from_package(
                         customer=customer,
@@ -361,6 +379,7 @@ class ContractCreateView(APIView):
                         created_by=_who(request),
                         transition=_transition(data),
                         billing_provider_configuration=billing_configuration,
+                        billing_anchor_date=anchor,
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}
@@ -424,6 +443,15 @@ class ContractCreateView(APIView):
                     ),
                     **specs,
                 )
+                services.spend_trackers_add(
+                    contract=contract,
+                    specs=spend_trackers_api.specs(
+                        data.get("spend_trackers", []), "spend_trackers"
+                    ),
+                    now=now,
+                    prefix="spend_trackers",
+                )
+                services.spend_tracker_caps_check(contract=contract, where={})
         return id_envelope(contract)
 
 
@@ -644,7 +672,33 @@ class ContractEditView(APIView):
                     **changes,
                     **specs,
                 )
+                _spend_trackers_edit(contract, data, timezone.now())
         return envelope({"id": str(contract.pk), "edit": out.edit_json(result, contract)})
+
+
+def _spend_trackers_edit(contract: Contract, data: dict, now) -> None:
+    """archive_spend_trackers, then add_spend_trackers (an alias archived may be added again),
+    then the thresholds' discount caps checked against the trackers left."""
+    contract.refresh_from_db()
+    services.spend_trackers_archive(
+        contract=contract,
+        aliases=data.get("archive_spend_trackers", []),
+        now=now,
+        prefix="archive_spend_trackers",
+    )
+    services.spend_trackers_add(
+        contract=contract,
+        specs=spend_trackers_api.specs(data.get("add_spend_trackers", []), "add_spend_trackers"),
+        now=now,
+        prefix="add_spend_trackers",
+    )
+    services.spend_tracker_caps_check(
+        contract=contract,
+        where={
+            name: f"add_{name}" if f"add_{name}" in data else f"update_{name}"
+            for name in ("prepaid_balance_threshold_configuration", "spend_threshold_configuration")
+        },
+    )
 
 
 def _thresholds(contract: Contract, data: dict) -> dict:

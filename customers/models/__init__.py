@@ -41,6 +41,7 @@ from .royalties import ResellerRoyalty  # noqa: F401
 from .schedules import (  # noqa: F401
     NamedScheduleSegment,
 )
+from .spend_trackers import SpendTracker  # noqa: F401
 from .terms import (  # noqa: F401
     CommitInvoiceItem,
     Override,

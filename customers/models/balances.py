@@ -147,6 +147,19 @@ class Commit(BalanceTerm):
         related_name="+",
         help_text="The contract whose invoices bill a customer-level commit.",
     )
+    counts_as_discounted = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Metronome's spend_tracker_attributes: a commit given by hand that spend "
+        "trackers count as discounted spend (unset: not given).",
+    )
+    threshold_discounted_amount = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Of a discounted threshold purchase, the part bought at the discount (the rest, "
+        "past the discount's cap, at full price).",
+    )
 
     class Meta(BalanceTerm.Meta):
         constraints = [

@@ -35,6 +35,12 @@ from .balances import (  # noqa: F401
     segment_available,
     segments_left_at,
 )
+from .spend_trackers import (  # noqa: F401
+    commit_purchase_spends,
+    spend_tracker_accumulated,
+    spend_tracker_live,
+    spend_trackers_accumulated,
+)
 
 CONTRACT_PREFETCH = (
     "commits__access_schedule",
@@ -60,6 +66,7 @@ CONTRACT_PREFETCH = (
     "discounts__schedule_items",
     "discounts__product",
     "professional_services",
+    "spend_trackers",
     "recurring_balances__product",
     "recurring_balances__applicable_products",
 )
@@ -67,6 +74,14 @@ CONTRACT_PREFETCH = (
 
 def customers_queryset() -> QuerySet[Customer]:
     return Customer.objects.prefetch_related("ingest_aliases")
+
+
+def customer_has_stripe(customer: Customer) -> bool:
+    """Whether the customer has an active Stripe billing provider configuration (where a
+    STRIPE payment gate charges)."""
+    return customer.billing_provider_configurations.filter(
+        billing_provider="stripe", archived_at__isnull=True
+    ).exists()
 
 
 def customer_billable_metrics(

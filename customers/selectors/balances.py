@@ -28,6 +28,7 @@ from ..models import (
     Contract,
     Credit,
     Customer,
+    PaymentGate,
     RecurringBalance,
 )
 
@@ -139,6 +140,8 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
         queryset = model.objects.filter(archived_at__isnull=True).prefetch_related(
             "access_schedule", "applicable_products", *extra
         )
+        if model is Commit:
+            queryset = queryset.select_related("payment_gate")
         terms += [t for t in _applicable(queryset, contract) if _in_period(t, start, end)]
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
     if not terms:
@@ -202,6 +205,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                     for item in items
                 ),
                 "drawn_before": -(drawn.get(term.pk) or Decimal(0)),
+                **_purchase_tax(term),
                 # A per-seat balance: {seat group key: seat id}; only that seat's usage draws it.
                 "seat": {seat_keys.get(term.recurring_id) or "": term.seat_id}
                 if term.seat_id
@@ -219,6 +223,24 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
             }
         )
     return result
+
+
+def _purchase_tax(term) -> dict:
+    """A payment-gated commit's PRECALCULATED tax, invoiced with its purchase (the gate comes
+    with the commit's row: `select_related("payment_gate")`)."""
+    if not isinstance(term, Commit):
+        return {}
+    try:
+        gate = term.payment_gate
+    except PaymentGate.DoesNotExist:
+        return {}
+    tax = gate.precalculated_tax
+    if gate.tax_type != "PRECALCULATED" or not tax:
+        return {}
+    return {
+        "purchase_tax_amount": Decimal(tax["tax_amount"]),
+        "purchase_tax_name": tax.get("tax_name") or None,
+    }
 
 
 def _period_bounds(period) -> tuple[datetime, datetime]:
@@ -309,6 +331,7 @@ def balance_terms_many(
         relations = ("applicable_products", "applicable_contracts", *extra)
         found = list(
             model.objects.filter(archived_at__isnull=True)
+            .select_related(*(("payment_gate",) if model is Commit else ()))
             .filter(scope)
             .annotate(**{f"present_{name}": _present(model, name) for name in relations})
         )

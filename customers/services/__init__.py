@@ -98,6 +98,12 @@ from .schedules import (  # noqa: F401
     customer_update_config,
     named_schedule_update,
 )
+from .spend_trackers import (  # noqa: F401
+    SpendTrackerSpec,
+    spend_tracker_caps_check,
+    spend_trackers_add,
+    spend_trackers_archive,
+)
 from .term_edits import (  # noqa: F401
     DiscountUpdate,
     RecurringUpdate,

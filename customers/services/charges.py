@@ -114,6 +114,12 @@ def threshold_commit_create(
     invoiced_at: datetime | None = None,
     invoice_unit_price: Decimal | None = None,
     gate: GateSpec | None = None,
+    description: str = "",
+    priority: Decimal | None = None,
+    rate_type: str = Commit.RateType.LIST_RATE,
+    rollover_fraction: Decimal | None = None,
+    discounted_amount: Decimal | None = None,
+    full_unit_price: Decimal | None = None,
 ) -> Commit:
     """A PREPAID commit bought by threshold billing (`kind`: PREPAID_BALANCE for an
     auto-recharge, SPEND for spend threshold billing): `amount` usable in [starting_at,
@@ -121,7 +127,9 @@ def threshold_commit_create(
     `gate` the commit is invoiced but holds nothing until its payment succeeds: the access
     segment waits on its `PaymentGate` (`payment_gate_release`). With `invoice_unit_price` (a
     custom unit's fiat worth, a discount) it is invoiced as `amount` units at that price, not
-    at `amount`."""
+    at `amount`. With `discounted_amount` (a discounted purchase) only that much is invoiced at
+    `invoice_unit_price`; the rest, past its discount's cap, at `full_unit_price` (None: at its
+    amount): two items, which add up to `amount` exactly."""
     if kind not in THRESHOLD_KINDS:
         raise ValueError(f"unknown threshold kind {kind!r}")
     commit = Commit(
@@ -133,7 +141,13 @@ def threshold_commit_create(
         applicable_product_tags=list(applicable_product_tags),
         specifiers=[dict(specifier) for specifier in specifiers],
         threshold_kind=kind,
+        description=description,
+        rate_type=rate_type,
+        rollover_fraction=rollover_fraction,
+        threshold_discounted_amount=discounted_amount,
     )
+    if priority is not None:
+        commit.priority = priority
     if credit_type_id:
         commit.credit_type_id = credit_type_id
     clean(commit, exclude=["product"])
@@ -155,16 +169,23 @@ def threshold_commit_create(
             ending_before=ending_before,
             now=now,
         )
-    if invoice_unit_price is None:
-        CommitInvoiceItem.objects.create(
-            commit=commit, timestamp=invoiced_at or starting_at, amount=amount
-        )
-    else:
+    parts = [(amount, invoice_unit_price)]
+    if discounted_amount is not None:
+        parts = [
+            (discounted_amount, invoice_unit_price),
+            (amount - discounted_amount, full_unit_price),
+        ]
+    for quantity, unit_price in parts:
+        if quantity <= 0:
+            continue
         CommitInvoiceItem.objects.create(
             commit=commit,
             timestamp=invoiced_at or starting_at,
-            unit_price=invoice_unit_price,
-            quantity=amount,
+            **(
+                {"amount": quantity}
+                if unit_price is None
+                else {"unit_price": unit_price, "quantity": quantity}
+            ),
         )
     balance_event("create", commit, now)
     contract_event("contract.edit", contract, now, ending_moved=False)

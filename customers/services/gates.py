@@ -92,26 +92,28 @@ def payment_gate_pending(*, contract_id, kind: str) -> PaymentGate | None:
     ).first()
 
 
-# After a Stripe payment fails, the threshold waits before it charges the card again: an hour
-# after the first failure, twice as long after each further one in a row, at most a day. (Every
-# 5 minutes the evaluation would otherwise charge a declined card again.)
+# After a gated payment fails (a declined Stripe card, an EXTERNAL payment the integrator
+# cancelled or reported failed, a gate staff cancelled), the threshold waits before it asks for
+# a payment again: an hour after the first failure, twice as long after each further one in a
+# row, at most a day. (Every 5 minutes the evaluation would otherwise buy again, and charge a
+# declined card or cue the integrator, at once.)
 FIRST_COOL_DOWN = timedelta(hours=1)
 LONGEST_COOL_DOWN = timedelta(days=1)
 
 
 def payment_gate_cool_down(failures: int) -> timedelta:
-    """How long a threshold waits after `failures` failed Stripe payments in a row."""
+    """How long a threshold waits after `failures` failed gated payments in a row."""
     if failures < 1:
         return timedelta(0)
     return min(FIRST_COOL_DOWN * 2 ** (failures - 1), LONGEST_COOL_DOWN)
 
 
 def payment_gate_retry_at(*, contract_id, kind: str) -> datetime | None:
-    """When this threshold may charge again after its latest Stripe payments failed (None: at
-    once). The failures counted are those since its last paid gate."""
-    decided = PaymentGate.objects.filter(
-        contract_id=contract_id, threshold_kind=kind, gate_type=PaymentGate.GateType.STRIPE
-    ).exclude(status=PaymentGate.Status.PENDING)
+    """When this threshold may buy again after its latest gated payments failed, whatever the
+    gate type (None: at once). The failures counted are those since its last paid gate."""
+    decided = PaymentGate.objects.filter(contract_id=contract_id, threshold_kind=kind).exclude(
+        status=PaymentGate.Status.PENDING
+    )
     last_paid = decided.filter(status=PaymentGate.Status.PAID).order_by("-resolved_at").first()
     failed = decided.filter(status=PaymentGate.Status.FAILED)
     if last_paid is not None:

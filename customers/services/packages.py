@@ -17,12 +17,17 @@ from ..models import (
     Customer,
     Override,
 )
+from ..selectors import customer_has_stripe
 from .contracts import contract_create
 from .terms import (
     CommitSpec,
     CreditSpec,
+    DiscountSpec,
     InvoiceItemSpec,
     OverrideSpec,
+    ProfessionalServiceSpec,
+    RecurringScheduleSpec,
+    RecurringSpec,
     ScheduledChargeSpec,
     SegmentSpec,
     SubscriptionSpec,
@@ -82,6 +87,7 @@ def _package_balance(term: dict, start: datetime) -> dict:
         "rate_type": term.get("rate_type", Commit.RateType.LIST_RATE),
         "applicable_products": [_product(pk) for pk in term.get("applicable_product_ids", [])],
         "applicable_product_tags": term.get("applicable_product_tags", []),
+        "specifiers": term.get("specifiers") or [],
     }
 
 
@@ -96,6 +102,87 @@ def _package_items(schedule: dict | None, start: datetime) -> list[InvoiceItemSp
     ]
 
 
+def _package_recurring_schedule(schedule: dict | None, start: datetime):
+    """A package schedule's recurring_schedule, its offsets placed from `start`."""
+    recurring = (schedule or {}).get("recurring_schedule")
+    if not recurring:
+        return None
+    begins = add_offset(start, recurring["starting_at_offset"])
+    return RecurringScheduleSpec(
+        amount_distribution=recurring["amount_distribution"],
+        starting_at=begins,
+        ending_before=add_offset(begins, recurring["duration"]),
+        frequency=recurring["frequency"],
+        amount=_dec(recurring.get("amount")),
+        unit_price=_dec(recurring.get("unit_price")),
+        quantity=_dec(recurring.get("quantity")),
+    )
+
+
+def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
+    """A recurring commit or credit of a package: its first period starts at its offset from
+    `start`; it stops making balances `duration` after that (else at the contract's end)."""
+    begins = add_offset(start, term["starting_at_offset"])
+    access = term["access_amount"]
+    invoice = term.get("invoice_amount") or {}
+    return RecurringSpec(
+        kind=kind,
+        product=_product(term["product_id"]),
+        starting_at=begins,
+        ending_before=add_offset(begins, term["duration"]) if term.get("duration") else None,
+        access_unit_price=_dec(access["unit_price"]),
+        access_quantity=_dec(access.get("quantity")),
+        credit_type=_unit(access.get("credit_type_id")),
+        duration_periods=_dec(term["commit_duration"]["value"]),
+        priority=_dec(term["priority"]),
+        name=term.get("name", ""),
+        description=term.get("description", ""),
+        rate_type=term.get("rate_type", Commit.RateType.LIST_RATE),
+        applicable_products=[_product(pk) for pk in term.get("applicable_product_ids", [])],
+        applicable_product_tags=term.get("applicable_product_tags", []),
+        specifiers=term.get("specifiers") or [],
+        invoice_unit_price=_dec(invoice.get("unit_price")),
+        invoice_quantity=_dec(invoice.get("quantity")),
+        proration=term.get("proration", "FIRST_AND_LAST"),
+        recurrence_frequency=term.get("recurrence_frequency", ""),
+        rollover_fraction=_dec(term.get("rollover_fraction")),
+        subscription=(term.get("subscription_config") or {}).get("subscription_id", ""),
+        allocation=(term.get("subscription_config") or {}).get("allocation", "POOLED"),
+        custom_fields=term.get("custom_fields", {}),
+    )
+
+
+def _package_royalty(term: dict, start: datetime) -> dict:
+    """A package's reseller royalty as a contract's: from its offset (else the contract start),
+    for its duration (else open)."""
+    royalty = {
+        key: _dec(value) if key in ("fraction", "reseller_contract_value") else value
+        for key, value in term.items()
+        if key not in ("id", "starting_at_offset", "duration")
+    }
+    begins = add_offset(start, term.get("starting_at_offset"))
+    royalty["starting_at"] = begins
+    if term.get("duration"):
+        royalty["ending_before"] = add_offset(begins, term["duration"])
+    return royalty
+
+
+def _package_threshold(config: dict | None, customer: Customer) -> dict | None:
+    """A package's threshold configuration for `customer`'s contract: a STRIPE payment gate
+    charges the customer's Stripe billing provider configuration, which must exist."""
+    if not config:
+        return None
+    gate = config["payment_gate_config"]["payment_gate_type"]
+    if gate == "STRIPE" and not customer_has_stripe(customer):
+        raise ValidationError(
+            {
+                "package": "The package's threshold billing is charged through Stripe: add the "
+                "customer's Stripe billing provider configuration first."
+            }
+        )
+    return config
+
+
 def package_terms_at(package: Package, start: datetime) -> dict:
     """The package's terms as contract term specs, every date placed relative to `start`."""
     terms = package.terms or {}
@@ -105,6 +192,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
             type=term["type"],
             rollover_fraction=_dec(term.get("rollover_fraction")),
             invoice_schedule=_package_items(term.get("invoice_schedule"), start),
+            invoice_recurring=_package_recurring_schedule(term.get("invoice_schedule"), start),
         )
         for term in terms.get("commits", [])
     ]
@@ -145,6 +233,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
         ScheduledChargeSpec(
             product=_product(term["product_id"]),
             items=_package_items(term.get("schedule"), start),
+            recurring=_package_recurring_schedule(term.get("schedule"), start),
             name=term.get("name", ""),
         )
         for term in terms.get("scheduled_charges", [])
@@ -164,6 +253,7 @@ def package_terms_at(package: Package, start: datetime) -> dict:
                 if term.get("duration")
                 else None,
                 name=term.get("name", ""),
+                temporary_id=term.get("temporary_id", ""),
             )
         )
     return {
@@ -172,6 +262,39 @@ def package_terms_at(package: Package, start: datetime) -> dict:
         "overrides": overrides,
         "scheduled_charges": scheduled_charges,
         "subscriptions": subscriptions,
+        "recurring_commits": [
+            _package_recurring(term, "COMMIT", start) for term in terms.get("recurring_commits", [])
+        ],
+        "recurring_credits": [
+            _package_recurring(term, "CREDIT", start) for term in terms.get("recurring_credits", [])
+        ],
+        "discounts": [
+            DiscountSpec(
+                product=_product(term["product_id"]),
+                items=_package_items(term.get("schedule"), start),
+                recurring=_package_recurring_schedule(term.get("schedule"), start),
+                name=term.get("name", ""),
+                custom_fields=term.get("custom_fields", {}),
+            )
+            for term in terms.get("discounts", [])
+        ],
+        "professional_services": [
+            ProfessionalServiceSpec(
+                product=_product(term["product_id"]),
+                unit_price=_dec(term["unit_price"]),
+                quantity=_dec(term["quantity"]),
+                max_amount=_dec(term["max_amount"]),
+                description=term.get("description", ""),
+                custom_fields=term.get("custom_fields", {}),
+            )
+            for term in terms.get("professional_services", [])
+        ],
+        "reseller_royalties": [
+            _package_royalty(term, start) for term in terms.get("reseller_royalties", [])
+        ],
+        "scheduled_charges_on_usage_invoices": bool(
+            terms.get("scheduled_charges_on_usage_invoices")
+        ),
     }
 
 
@@ -186,12 +309,22 @@ def contract_create_from_package(
     created_by: str = "admin",
     transition: TransitionSpec | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
+    billing_anchor_date: datetime | None = None,
 ) -> Contract:
     """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`;
     its invoices go to `billing_provider_configuration` (one of the customer's), as a contract
-    made without a package."""
+    made without a package. A package whose usage statement day is CUSTOM_DATE counts the
+    contract's periods from `billing_anchor_date` (its start when not given)."""
     if package.archived_at is not None:
         raise ValidationError({"package": "This package is archived; new contracts cannot use it."})
+    custom_date = package.usage_statement_day == "CUSTOM_DATE"
+    if billing_anchor_date is not None and not custom_date:
+        raise ValidationError(
+            {
+                "billing_anchor_date": "Only for a package whose usage statement day is "
+                "CUSTOM_DATE; this package sets the day."
+            }
+        )
     ending_before = None
     if package.duration_unit:
         ending_before = add_offset(
@@ -206,6 +339,7 @@ def contract_create_from_package(
         name=package.contract_name or package.name,
         usage_statement_frequency=package.usage_statement_frequency,
         usage_statement_day=package.usage_statement_day,
+        billing_anchor_date=(billing_anchor_date or starting_at) if custom_date else None,
         net_payment_terms_days=package.net_payment_terms_days,
         multiplier_override_prioritization=package.multiplier_override_prioritization,
         uniqueness_key=uniqueness_key,
@@ -214,5 +348,11 @@ def contract_create_from_package(
         created_by=created_by,
         transition=transition,
         billing_provider_configuration=billing_provider_configuration,
+        prepaid_balance_threshold_configuration=_package_threshold(
+            (package.terms or {}).get("prepaid_balance_threshold_configuration"), customer
+        ),
+        spend_threshold_configuration=_package_threshold(
+            (package.terms or {}).get("spend_threshold_configuration"), customer
+        ),
         **package_terms_at(package, starting_at),
     )

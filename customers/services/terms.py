@@ -105,6 +105,8 @@ class CommitSpec(CreditSpec):
     invoice_recurring: RecurringScheduleSpec | None = None
     # A v2 edit's add_commits[].payment_gate_config: pending (no balance) until its invoice is paid.
     payment_gate: GateSpec | None = None
+    # spend_tracker_attributes.counts_as_discounted (None: not given).
+    counts_as_discounted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,8 @@ def add_commit(contract: Contract | None, spec: CommitSpec, prefix: str, **extra
     gated = spec.payment_gate is not None
     if gated and (problem := _gate_problem(spec)):
         raise ValidationError({f"{dot(prefix)}{k}": v for k, v in problem.items()})
+    if spec.counts_as_discounted is not None:
+        extra["counts_as_discounted"] = spec.counts_as_discounted
     commit = add_balance(Commit, contract, spec, prefix, held=gated, type=spec.type, **extra)
     _add_schedule_items(
         CommitInvoiceItem,

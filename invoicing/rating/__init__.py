@@ -237,6 +237,7 @@ from .subscriptions import (  # noqa: F401
 )
 from .thresholds import (  # noqa: F401
     balance_excluded,
+    discount_split,
     recharge_amount,
     spend_threshold_amount,
     threshold_unit_price,

@@ -44,7 +44,32 @@ def commit_purchase_lines(rating_input: RatingInput, lines: tuple[Line, ...]) ->
                 commit_id=balance.id,
             )
         )
-    return (*lines, *new_lines)
+    return (*lines, *new_lines, *_purchase_tax_lines(rating_input))
+
+
+def _purchase_tax_lines(rating_input: RatingInput) -> list[Line]:
+    """A `tax` line for each commit with a precalculated tax whose purchase is invoiced here
+    (on the invoice of its first invoice schedule item: a gated commit is invoiced once)."""
+    result = []
+    for balance in rating_input.balances:
+        if not balance.purchase_tax_amount or not balance.invoice_schedule:
+            continue
+        first = min(item.timestamp for item in balance.invoice_schedule)
+        if balance.type != BalanceType.PREPAID or not rating_input.period.contains(first):
+            continue
+        result.append(
+            Line(
+                name=balance.purchase_tax_name or "Tax",
+                type=LineType.TAX,
+                product_id=balance.product_id,
+                product_type=product_type_of(rating_input, balance.product_id),
+                starting_at=first,
+                ending_before=None,
+                total=money_of(rating_input, balance.purchase_tax_amount),
+                commit_id=balance.id,
+            )
+        )
+    return result
 
 
 def application_lines(

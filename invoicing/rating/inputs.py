@@ -290,6 +290,9 @@ class Balance(Checked):
     is_rollover: bool = False
     # A per-seat balance: (seat group key, seat id); only lines of that seat draw it.
     seat: GroupValues = ()
+    # A payment-gated commit's PRECALCULATED tax: a `tax` line beside its purchase.
+    purchase_tax_amount: Decimal | None = None
+    purchase_tax_name: str | None = None
 
     def _validate(self) -> None:
         if self.type not in BalanceType.ALL:

@@ -10,6 +10,9 @@ buys what these say):
 - What the commit bought costs on its invoice (`threshold_unit_price`): each unit of it at the
   custom pricing unit's worth in fiat (a configuration in a custom unit, the rate card's
   conversion) times the discount's `payment_fraction` (recharging 100 at 0.8 costs 80).
+- A discount's cap (`discount_split`): the discount applies until the cap's spend tracker has
+  accumulated the cap in the billing period; a purchase that would take it past the cap is
+  bought at the discount up to the cap and at full price for the rest.
 - Which balances an auto-recharge watches (`balance_excluded`): Metronome's
   `threshold_balance_specifiers` leave out the balances whose custom fields match.
 """
@@ -47,6 +50,16 @@ def threshold_unit_price(
         return None
     price = Decimal(1) if fiat_per_custom is None else fiat_per_custom
     return price if payment_fraction is None else price * payment_fraction
+
+
+def discount_split(*, amount: Decimal, tracked: Decimal, cap: Decimal) -> tuple[Decimal, Decimal]:
+    """(discounted part, full-price part) of a threshold purchase of `amount` when the cap's
+    tracker already holds `tracked` of `cap`: the discounted part is what is left under the cap
+    (none once the tracker reached it), the full-price part the rest. Exact: the two add up to
+    `amount`; each is priced and rounded once, on its own invoice line."""
+    room = max(cap - tracked, ZERO)
+    discounted = min(amount, room)
+    return discounted, amount - discounted
 
 
 # Metronome's entities of a threshold balance specifier's custom field filter.

@@ -61,6 +61,8 @@ class LineType:
     CPU_CONVERSION = "cpu_conversion"
     DISCOUNT = "discount"
     PROFESSIONAL_SERVICE = "professional_service"
+    # A precalculated tax on a payment-gated commit purchase: in the total, not the subtotal.
+    TAX = "tax"
     CHARGES = frozenset(
         {
             USAGE,

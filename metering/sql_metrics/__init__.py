@@ -17,8 +17,11 @@ Decimal(76, 30) (exact); SQLite has no exact decimal type, so a fractional cast 
 What engines answer differently is made the same (SUM/MIN/MAX over nothing NULL, a property read
 as PostgreSQL's `->>` reads it, a day as UTC text, `/` and AVG the exact quotient rounded once,
 half even, to 12 places through each engine's `sql_metric_div`: `functions`) or refused when the
-query is checked (`%`: `catalog.sql_metric.UNEXACT`). A quotient is never added up hour by hour:
-a query whose quantity is one is not `hourly`, so it is read whole for its window.
+query is checked (`%`: `catalog.sql_metric.UNEXACT`). A quotient is never added up hour by hour
+(the sum of hourly averages is not the month's): a query whose quantity is one is not `hourly`;
+when its numerator and denominator add up by hour (SUM, COUNT, the days or hours with events,
+AVG as SUM / COUNT, an AVG over a subquery of daily sums) those parts are kept per hour instead
+and the quotient taken once over the window's (`quotients`); any other is read whole.
 
 Caching: a draft is read far more often than its customer's events change. Ingestion counts
 every event of a SQL metric's customers per hour (metering's pre-aggregates, COUNT without
@@ -29,11 +32,13 @@ of `events`, SUM/COUNT/MIN/MAX) also keeps each hour's rows with that hour's cou
 (`by_hour`): when some hours gained events, only those hours are read again and the kept
 result corrected. The first read of a window has no hours yet: reading a month grouped by hour
 (~700 hours x the groups, sorted) took most of its 2-3 s on PostgreSQL over 1M events, so it
-answers with one plain read of the window instead and queues a django-q2 task that keeps the
-hours off the request path (`sql_metric_hours_keep`).
+answers with one plain read of the window instead (a quotient: its parts read by day, then
+divided) and queues a django-q2 task that keeps the hours off the request path
+(`sql_metric_hours_keep`).
 
 Modules: `compiler` (rewrite and bind, once per query: `compiled_for`), `functions` (`/` and AVG
 on each engine), `runner` (the timeout on the relational database), `by_hour` (the hourly cache),
+`quotients` (a quotient's parts per hour: which shapes, the parts query, adding and dividing),
 `evaluation` (rows, quantities per group, per usage window, the check run).
 """
 

@@ -15,6 +15,7 @@ from sqlglot import exp
 from ..models import SqlMetricHour, SqlMetricResult
 from ..stores import event_store
 from .compiler import _parsed
+from .quotients import parts_add, parts_decoded, parts_encoded, parts_rows, quotient_plan
 from .runner import as_group_value, as_number
 
 
@@ -64,25 +65,32 @@ def _ranges(hours: list[str], start: datetime, end: datetime) -> list[tuple[date
 MAX_STALE_HOURS = 48
 
 
-def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges) -> dict:
+def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges, by=True) -> dict:
     """{hour: [[group values..., quantity text], ...]}: the hourly query over the window (or
-    only its `ranges`)."""
+    only its `ranges`); for a quotient, [group values..., each part as text]. With `by` "day",
+    by UTC day instead of hour."""
     rows = event_store().sql_metric_rows(
         sql=parsed.sql,
-        by_hour=True,
+        by_hour=by,
         customer_ids=list(ids),
         starting_at=starting_at,
         ending_before=ending_before,
         only=only,
         ranges=ranges,
     )
+    plan = quotient_plan(parsed.sql)
     hours: dict[datetime, list] = {}
     for row in rows:
         *columns, bucket = row
-        value = as_number(columns[parsed.value_index])
-        groups = [as_group_value(v) for i, v in enumerate(columns) if i != parsed.value_index]
+        if plan is not None:
+            groups = [as_group_value(v) for v in columns[: plan.groups]]
+            amounts = [as_number(v) for v in columns[plan.groups :]]
+        else:
+            value = as_number(columns[parsed.value_index])
+            groups = [as_group_value(v) for i, v in enumerate(columns) if i != parsed.value_index]
+            amounts = [value]
         hours.setdefault(datetime.fromisoformat(_hour_key(bucket)), []).append(
-            [*groups, None if value is None else str(value)]
+            [*groups, *(None if amount is None else str(amount) for amount in amounts)]
         )
     return hours
 
@@ -146,6 +154,7 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     )
     fingerprint = f"hourly:{len(counts)}:{sum(counts.values())}"
     kind = _kind(parsed)
+    plan = quotient_plan(parsed.sql)
     result = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
     usable = result is not None and isinstance(result.rows, list)
     if usable and result.fingerprint in (fingerprint, PLAIN + fingerprint):
@@ -156,12 +165,17 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         {h for h, n in counts.items() if known.get(h) != n}
         | {h for h, n in known.items() if n and h not in counts}
     )
-    if not usable or not result.fingerprint.startswith("hourly:") or len(stale) > MAX_STALE_HOURS:
-        rows = window_rows(parsed, ids, starting_at, ending_before, only)
+    if (
+        not usable
+        or not result.fingerprint.startswith("hourly:")
+        or (plan is not None and result.parts is None)
+        or len(stale) > MAX_STALE_HOURS
+    ):
+        rows = _first_rows(metric, parsed, plan, ids, starting_at, ending_before, only)
         SqlMetricResult.objects.update_or_create(
             metric_id=metric.pk,
             scope=scope,
-            defaults={"fingerprint": PLAIN + fingerprint, "rows": _encoded(rows)},
+            defaults={"fingerprint": PLAIN + fingerprint, "rows": _encoded(rows), "parts": None},
         )
         _keep_hours_later(metric, ids, starting_at, ending_before, only)
         return rows
@@ -174,9 +188,17 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         only,
         _ranges([h.isoformat() for h in stale], starting_at, ending_before),
     )
-    merged: dict[tuple, Decimal | None] = {}
+    merged: dict = {}
     old = {row.hour: row.rows for row in kept.filter(hour__in=stale)}
-    if kind in (exp.Sum, exp.Count):
+    if plan is not None:
+        # A quotient's parts: what the read hours gave before taken out, what they give now
+        # added; divided once the window's parts are whole (`_kept`).
+        merged = parts_decoded(result.parts)
+        for hour, rows in old.items():
+            parts_add(plan, merged, hour, rows, sign=-1)
+        for hour, rows in fresh.items():
+            parts_add(plan, merged, hour, rows)
+    elif kind in (exp.Sum, exp.Count):
         _merge(kind, merged, [[*row[:-1], str(row[-1])] for row in _decoded(result.rows)])
         for rows in old.values():
             _merge(kind, merged, rows, sign=-1)
@@ -190,6 +212,24 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     kept.filter(hour__in=stale).delete()
     changed = {hour: fresh.get(hour, []) for hour in stale}
     return _kept(metric, parsed, scope, counts, fingerprint, changed, merged)
+
+
+def _first_rows(metric, parsed, plan, ids, starting_at, ending_before, only) -> list[list]:
+    """The window's rows in one read, its hours not kept yet. On the relational store a
+    quotient that counts days (or hours) has its parts read by day (by hour) and divided once:
+    PostgreSQL hashes those groups, where COUNT(DISTINCT day) over the whole window sorts every
+    event of each group (20-40% less on 1M events, benchmarks/sql_metrics.py). ClickHouse counts
+    distinct days in a hash set, faster than it groups by day: there, and for any other query,
+    the query is read as it is."""
+    if plan is None or not plan.units or event_store().name != "relational":
+        return window_rows(parsed, ids, starting_at, ending_before, only)
+    by = True if any(unit == "hour" for unit, _ in plan.units) else "day"
+    merged: dict = {}
+    for day, rows in _read_hours(
+        metric, parsed, ids, starting_at, ending_before, only, None, by
+    ).items():
+        parts_add(plan, merged, day, rows)
+    return parts_rows(plan, merged, bool(parsed.tree.args.get("group")))
 
 
 def _keep_hours_later(metric, ids, starting_at, ending_before, only) -> None:
@@ -221,15 +261,20 @@ def sql_metric_hours_keep(*, metric, customer_ids, starting_at, ending_before, o
         return False
     fresh = _read_hours(metric, parsed, ids, starting_at, ending_before, only, None)
     SqlMetricHour.objects.filter(metric_id=metric.pk, scope=scope).delete()
-    merged: dict[tuple, Decimal | None] = {}
-    for rows in fresh.values():
-        _merge(_kind(parsed), merged, rows)
+    merged: dict = {}
+    plan = quotient_plan(parsed.sql)
+    for hour, rows in fresh.items():
+        if plan is not None:
+            parts_add(plan, merged, hour, rows)
+        else:
+            _merge(_kind(parsed), merged, rows)
     _kept(metric, parsed, scope, counts, fingerprint, {**{h: [] for h in counts}, **fresh}, merged)
     return True
 
 
 def _kept(metric, parsed, scope, counts, fingerprint, changed, merged) -> list[list]:
-    """Keep the `changed` hours' rows and the window's result (`merged`); returns its rows."""
+    """Keep the `changed` hours' rows and the window's result (`merged`: per group the
+    quantity, or a quotient's parts); returns its rows."""
     SqlMetricHour.objects.bulk_create(
         SqlMetricHour(
             metric_id=metric.pk,
@@ -240,14 +285,24 @@ def _kept(metric, parsed, scope, counts, fingerprint, changed, merged) -> list[l
         )
         for hour, rows in changed.items()
     )
-    if not merged and not parsed.tree.args.get("group"):
-        # An aggregate without GROUP BY answers one row even over no events: COUNT 0, else NULL.
-        merged[()] = Decimal(0) if _kind(parsed) is exp.Count else None
-    rows = [[*key, amount] for key, amount in merged.items()]
+    plan = quotient_plan(parsed.sql)
+    grouped = bool(parsed.tree.args.get("group"))
+    if plan is not None:
+        rows = parts_rows(plan, merged, grouped)
+    else:
+        if not merged and not grouped:
+            # An aggregate without GROUP BY answers one row even over no events: COUNT 0, else
+            # NULL.
+            merged[()] = Decimal(0) if _kind(parsed) is exp.Count else None
+        rows = [[*key, amount] for key, amount in merged.items()]
     SqlMetricResult.objects.update_or_create(
         metric_id=metric.pk,
         scope=scope,
-        defaults={"fingerprint": fingerprint, "rows": _encoded(rows)},
+        defaults={
+            "fingerprint": fingerprint,
+            "rows": _encoded(rows),
+            "parts": parts_encoded(merged) if plan is not None else None,
+        },
     )
     return rows
 

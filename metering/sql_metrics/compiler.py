@@ -23,6 +23,7 @@ from catalog.sql_metric import SqlMetric, event_column, parse_sql_metric, proper
 
 from ..models import UsageEvent
 from ..stores.clickhouse import sql as clickhouse_sql
+from .quotients import parts_query, quotient_plan
 
 _MARKER = re.compile(r'"?__m(\d+)"?|__events|"?__hour_bucket"?')
 _NUMERIC = {
@@ -123,7 +124,7 @@ def _quotients(tree: exp.Select, vendor: str, value_index: int) -> None:
     if vendor != "sqlite":
         return
     for node in list(tree.find_all(exp.Sum)):
-        if any(_ours(call) for call in node.find_all(exp.Anonymous)):
+        if _exact_sum(node):
             node.replace(_call("sql_metric_sum", node.this))
     for call in [node for node in tree.find_all(exp.Anonymous) if _ours(node)]:
         if not _read_as_text(call, tree):
@@ -134,6 +135,18 @@ def _quotients(tree: exp.Select, vendor: str, value_index: int) -> None:
         for column in list(clause.find_all(exp.Column)) if clause else ():
             if len(column.parts) == 1 and column.name in texts:
                 _as_number(column)
+
+
+def _exact_sum(node: exp.Sum) -> bool:
+    """On SQLite, a SUM summed exactly (`sql_metric_sum`, not SQLite's REAL sum): one of values
+    holding quotients, a quotient's numerator, a quotient's part kept per hour (`quotients`:
+    added up in Python, they must give the numerator of the window's quotient digit for digit)."""
+    parent = node.parent
+    if isinstance(parent, exp.Alias) and parent.alias.startswith("__sum"):
+        return True
+    if _ours(parent) and parent.name == "sql_metric_div":
+        return True
+    return any(_ours(call) for call in node.find_all(exp.Anonymous))
 
 
 def _as_number(node: exp.Expression) -> None:
@@ -187,11 +200,12 @@ def _exact_literals(tree: exp.Select) -> None:
 
 
 @lru_cache(maxsize=512)
-def compiled_for(sql: str, vendor: str, by_hour: bool = False) -> tuple[str, list]:
-    """`compile_sql_metric` of a stored query (grouped by the hour too with `by_hour`), once
-    per process: a draft read binds it, it does not parse or generate it again."""
+def compiled_for(sql: str, vendor: str, by_hour: bool | str = False) -> tuple[str, list]:
+    """`compile_sql_metric` of a stored query (grouped by the hour too with `by_hour`, by the
+    UTC day with `by_hour="day"`: a quotient's first read, `by_hour`), once per process: a
+    draft read binds it, it does not parse or generate it again."""
     parsed = _parsed(sql)
-    return compile_sql_metric(_hourly_query(parsed) if by_hour else parsed, vendor)
+    return compile_sql_metric(_hourly_query(parsed, by_hour) if by_hour else parsed, vendor)
 
 
 def _attached(node: exp.Expression, tree: exp.Expression) -> bool:
@@ -346,7 +360,7 @@ def hourly(parsed: SqlMetric) -> bool:
     quantity a plain SUM, COUNT (not DISTINCT), MIN or MAX, its other columns no aggregate.
     Such a query over a window is its hours' results combined, so only the hours that gained
     events need to be read again. A quotient of aggregates (a daily average, AVG) is not: the
-    window's quotient is not the sum of its hours' quotients. A SUM of per-event quotients is
+    window's quotient is not the sum of its hours' quotients (its parts may be: `quotients`). A SUM of per-event quotients is
     (each event's quotient is rounded on its own, wherever the hours fall)."""
     tree = parsed.tree
     if tree.find(exp.Subquery) or tree.args.get("having"):
@@ -367,10 +381,16 @@ def hourly(parsed: SqlMetric) -> bool:
     )
 
 
-def _hourly_query(parsed: SqlMetric) -> SqlMetric:
-    """The query grouped by the hour too (its last column, `__hour`)."""
-    tree = parsed.tree.copy()
-    bucket = exp.column("__hour_bucket")
+def _hourly_query(parsed: SqlMetric, by: bool | str = True) -> SqlMetric:
+    """The query grouped by the hour (or with `by` "day", the UTC day) too (its last column,
+    `__hour`); a quotient's query with its parts in place of its quantity (`quotients`)."""
+    plan = quotient_plan(parsed.sql)
+    tree = parts_query(parsed, plan) if plan is not None else parsed.tree.copy()
+    bucket = (
+        exp.TimestampTrunc(this=exp.column("timestamp", table="events"), unit=exp.var("DAY"))
+        if by == "day"
+        else exp.column("__hour_bucket")
+    )
     tree.append("expressions", exp.alias_(bucket.copy(), "__hour"))
     group = tree.args.get("group")
     if group is None:
@@ -378,5 +398,8 @@ def _hourly_query(parsed: SqlMetric) -> SqlMetric:
     else:
         group.append("expressions", bucket)
     return SqlMetric(
-        sql=parsed.sql, tree=tree, value_index=parsed.value_index, group_keys=parsed.group_keys
+        sql=parsed.sql,
+        tree=tree,
+        value_index=-1 if plan is not None else parsed.value_index,
+        group_keys=parsed.group_keys,
     )

@@ -25,6 +25,7 @@ from .by_hour import (
     window_rows,
 )
 from .compiler import _parsed, hourly
+from .quotients import parts_add, parts_rows, quotient_plan
 
 
 def _fingerprint(metric: BillableMetric, ids: Sequence[str], start: datetime, end: datetime) -> str:
@@ -52,7 +53,7 @@ def sql_metric_rows(
     parsed = _parsed(metric.sql)
     if in_preview():
         return window_rows(parsed, customer_ids, starting_at, ending_before, only)
-    if hourly(parsed):
+    if hourly(parsed) or quotient_plan(metric.sql) is not None:
         return _hourly_rows(metric, parsed, customer_ids, starting_at, ending_before, only)
     scope = _scope(customer_ids, starting_at, ending_before, only)
     fingerprint = _fingerprint(metric, customer_ids, starting_at, ending_before)
@@ -125,10 +126,12 @@ def sql_metric_usage_by_segment(
     only=None,
 ) -> list[dict[tuple, Decimal]]:
     """`sql_metric_usage` for each segment of hour-aligned `bounds` (the usage API's windows).
-    An hourly query is read once, hour by hour, over the whole range and each hour added to its
-    segment; any other query runs once per segment."""
+    An hourly query (or a quotient of hourly parts, `quotients`) is read once, hour by hour,
+    over the whole range and each hour added to its segment; any other query runs once per
+    segment."""
     parsed = _parsed(metric.sql)
-    if not hourly(parsed) or len(bounds) <= 2:
+    plan = quotient_plan(metric.sql)
+    if not (hourly(parsed) or plan is not None) or len(bounds) <= 2:
         return [
             sql_metric_usage(
                 metric=metric,
@@ -154,11 +157,19 @@ def sql_metric_usage_by_segment(
     for hour, rows in hours.items():
         index = bisect_right(bounds, hour) - 1
         if 0 <= index < len(per_segment):
-            _merge(kind, per_segment[index], rows)
+            if plan is not None:
+                parts_add(plan, per_segment[index], hour, rows)
+            else:
+                _merge(kind, per_segment[index], rows)
     result = []
+    grouped = bool(parsed.tree.args.get("group"))
     for merged in per_segment:
+        if plan is not None:
+            rows = parts_rows(plan, merged, grouped)
+        else:
+            rows = [[*key, amount] for key, amount in merged.items()]
         usage: dict[tuple, Decimal] = {}
-        for key, amount in merged.items():
+        for *key, amount in rows:
             if amount is None:
                 continue
             group = tuple(key[p] for p in positions)

@@ -25,6 +25,8 @@ from decimal import Decimal, InvalidOperation
 
 from catalog.money import sql_quotient
 
+from ..definitions import EXACT
+
 
 def _number(value) -> Decimal | None:
     """A value SQLite hands a function (int, float, text, NULL) as an exact Decimal."""
@@ -60,7 +62,7 @@ class SqliteSum:
     def step(self, value) -> None:
         number = _number(value)
         if number is not None:
-            self.total += number
+            self.total = EXACT.add(self.total, number)  # every digit (`metering.definitions`)
             self.count += 1
 
     def finalize(self) -> str | None:

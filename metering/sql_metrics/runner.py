@@ -11,6 +11,10 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.utils import DatabaseError
 
+# What a query grouped by hour or day (`compiler._hourly_query`) carries: a user's names cannot
+# start with two underscores.
+BUCKETED = " AS __hour "
+
 
 class SqlMetricTimeout(RuntimeError):
     """A SQL metric ran longer than its statement timeout."""
@@ -37,6 +41,11 @@ def run_bound(sql: str, params: list) -> list[tuple]:
                 # compiling costs more than it saves on a query planned once per read.
                 cursor.execute("SET LOCAL work_mem = '64MB'")
                 cursor.execute("SET LOCAL jit = off")
+                if BUCKETED in sql:
+                    # Grouped by hour or day too: PostgreSQL takes every timestamp for a group
+                    # (it has no statistics of DATE_TRUNC) and sorts ~1M rows; hashed, the
+                    # groups (~700 hours x the groups) cost 20-30% less (benchmarks/sql_metrics).
+                    cursor.execute("SET LOCAL enable_sort = off")
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
                 cursor.execute("SET LOCAL statement_timeout = DEFAULT")

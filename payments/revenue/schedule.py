@@ -8,7 +8,9 @@ Each line's total is spread over days (to the cent, `allocation.split`) and give
 - `scheduled_charge`, `trueup`: on their date (a true-up: the last day of its period);
 - `deferred_revenue`: a prepaid commit purchase, booked on its invoice date;
 - `deferred_revenue_drawdown` (applied prepaid commits) and `contra_revenue` (applied credits):
-  negative, on the days of the invoice's usage revenue they paid for.
+  negative, on the days of the invoice's usage revenue they paid for;
+- `tax`: a precalculated tax on a gated commit purchase, on its invoice date (collected, not
+  revenue: kept apart so the schedule still adds up to the invoices' totals).
 The parts of a line add up to its total, so the schedule over the invoices' whole periods adds up
 to the invoices' totals, to the cent.
 
@@ -76,6 +78,7 @@ CATEGORIES = (
     "contra_revenue",
     "breakage",
     "deferred_revenue_expiration",
+    "tax",
 )
 EXPIRATION_LINE_TYPE = "prepaid_commit_expiration"
 Type = InvoiceLineItem.Type
@@ -146,6 +149,9 @@ def _line_schedule(
     if kind in (Type.SCHEDULED, Type.COMMIT_PURCHASE):
         category = "scheduled_charge" if kind == Type.SCHEDULED else "deferred_revenue"
         return category, {day_of(start): count}
+    if kind == Type.TAX:
+        # Collected for the tax authority, not earned: on the day it is invoiced.
+        return "tax", {day_of(start): count}
     if kind == Type.POSTPAID_TRUEUP:
         return "trueup", {window_days(start, end)[1]: count}
     if kind == Type.APPLIED_COMMIT_OR_CREDIT:

@@ -369,6 +369,7 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
     fingerprint = stripe_api.key_fingerprint(
         payment.provider_customer_id, payment.collection_method
     )
+    lines = list(lines_in_total(invoice_ids=[invoice.pk]).exclude(total=0))
     items = tuple(
         stripe_api.StripeItem(
             line_id=str(line.pk),
@@ -378,7 +379,7 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
             period_start=_unix(line.starting_at),
             period_end=_unix(line.ending_before),
         )
-        for line in lines_in_total(invoice_ids=[invoice.pk]).exclude(total=0)
+        for line in lines
     )
     if sum(item.amount for item in items) != stripe_api.minor_units(invoice.total, places):
         raise HandoffProblem("The invoice's lines do not add up to its total; nothing was sent.")
@@ -392,7 +393,9 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
         "customer_id": str(invoice.customer_id),
         "contract_id": str(invoice.contract_id),
     }
-    if gate is not None:
+    # A PRECALCULATED tax is a `tax` line of the invoice (sent with the other lines); an
+    # invoice finalized before tax lines existed gets it as an extra item, once either way.
+    if gate is not None and not any(line.type == "tax" for line in lines):
         items += _gate_tax(gate, invoice_id, places, fingerprint)
         # The integrator's metadata first: our ids win a clash (the webhooks rely on them).
         metadata = {**gate.invoice_metadata, **metadata, "workflow_id": str(gate.pk)}

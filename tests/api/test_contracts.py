@@ -543,7 +543,11 @@ def test_v2_edit_errors(contract, customer, post):
     assert error(
         post("/v2/contracts/edit", ref(contract, customer, add_spend_trackers=[{"alias": "x"}])),
         400,
-    ) == ("add_spend_trackers: Not supported yet.")
+    ) == (
+        "add_spend_trackers[0].applicable_spend_specifiers: This field is required.; "
+        "add_spend_trackers[0].credit_type_id: This field is required.; "
+        "add_spend_trackers[0].reset_frequency: This field is required."
+    )
     assert error(
         post("/v2/contracts/edit", ref(contract, customer, remove_overrides=[{"id": UNKNOWN}])), 400
     ) == (f"remove_overrides[0].id: This contract has no such term ({UNKNOWN}).")

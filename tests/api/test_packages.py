@@ -182,8 +182,9 @@ def test_a_package_contract_takes_no_other_terms(package, post, card):
     }
     assert error(post("/v1/contracts/create", body), 400) == (
         "rate_card_id: Not allowed with package_id: the package sets it "
-        "(only customer_id, starting_at, uniqueness_key, custom_fields, transition and "
-        "billing_provider_configuration)."
+        "(only customer_id, starting_at, uniqueness_key, custom_fields, transition, "
+        "billing_provider_configuration and, for a CUSTOM_DATE package, "
+        "usage_statement_schedule.billing_anchor_date)."
     )
 
 
@@ -282,9 +283,9 @@ def test_list_archive_filter_and_paging(package, post, card, api_client):
             "duration.unit: 'DECADES' is not one of DAYS, WEEKS, MONTHS, YEARS.",
         ),
         (
-            {"name": "P", "rate_card_id": "RC", "recurring_commits": []},
+            {"name": "P", "rate_card_id": "RC", "spend_trackers": []},
             400,
-            "recurring_commits: Not supported yet.",
+            "spend_trackers: Not supported yet.",
         ),
         (
             {

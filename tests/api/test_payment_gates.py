@@ -10,7 +10,9 @@ import pytest
 
 from core.models import DomainEvent
 from customers.models import BillingProviderConfiguration, Commit, Contract, PaymentGate
+from customers.services import payment_gate_retry_at
 from invoicing.models import Invoice
+from invoicing.payment_gates import payment_gate_settle
 from invoicing.selectors import invoice_view
 from invoicing.threshold_billing import thresholds_check_all
 from tests.api.conftest import UNKNOWN, data, error
@@ -161,11 +163,32 @@ def test_release_cancelled_voids_the_commit_and_its_invoice_and_the_threshold_bu
     assert invoice_view(invoice=draft, now=_now()).total == Decimal(2500)
     assert post(RELEASE, {**body, "outcome": "failed"}).status_code == 200
     assert "was already cancelled" in error(post(RELEASE, {**body, "outcome": "paid"}), 409)
-    # The next evaluation buys again, on an invoice of its own.
-    assert thresholds_check_all(now=_now()) == 1
+    # The threshold cools down as after a declined card: not in the next 5-minute runs, but an
+    # hour after the cancellation it buys again, on an invoice of its own.
+    assert payment_gate_retry_at(contract_id=gate.contract_id, kind="SPEND") == (
+        gate.resolved_at + timedelta(hours=1)
+    )
+    for minutes in (0, 5, 59):
+        assert thresholds_check_all(now=gate.resolved_at + timedelta(minutes=minutes)) == 0
+    assert thresholds_check_all(now=gate.resolved_at + timedelta(hours=1)) == 1
     again = PaymentGate.objects.get(status="PENDING")
     assert again.pk != gate.pk and again.invoice_id != gate.invoice_id
     assert Invoice.objects.get(pk=again.invoice_id).status == "FINALIZED"
+
+
+def test_an_external_gate_failed_twice_in_a_row_cools_down_two_hours(post, spend):
+    first = spend["gate"]
+    post(RELEASE, {"workflow_id": str(first.pk), "outcome": "failed"})
+    first.refresh_from_db()
+    t1 = first.resolved_at + timedelta(hours=1)
+    assert thresholds_check_all(now=t1) == 1
+    second = PaymentGate.objects.get(status="PENDING")
+    second_failed = t1 + timedelta(minutes=10)
+    payment_gate_settle(gate=second, outcome="failed", now=second_failed, by="api")
+    retry = second_failed + timedelta(hours=2)
+    assert payment_gate_retry_at(contract_id=first.contract_id, kind="SPEND") == retry
+    assert thresholds_check_all(now=retry - timedelta(minutes=5)) == 0
+    assert thresholds_check_all(now=retry) == 1
 
 
 def test_release_errors(post, spend):

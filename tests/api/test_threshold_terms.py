@@ -343,8 +343,8 @@ def test_threshold_term_errors(post, world):
         },
     )
     assert error(_create(post, world, **{where: capped}), 400) == (
-        f"{where}.discount_configuration.cap: A discount cap is measured by a spend tracker, "
-        "which this product does not have; leave the cap out."
+        f"{where}.discount_configuration.cap.spend_tracker_alias: The contract has no spend "
+        "tracker 'x'; add it (spend_trackers)."
     )
     too_much = _threshold(
         world,

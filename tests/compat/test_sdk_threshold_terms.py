@@ -5,7 +5,6 @@ invoice in fiat at the card's conversion times the payment fraction."""
 
 from datetime import UTC, datetime
 
-import metronome
 import pytest
 
 from tests.catalog.factories import PricingUnitFactory
@@ -107,26 +106,3 @@ def test_a_discounted_recharge_in_a_custom_unit_round_trips_and_is_invoiced_in_f
     assert config.discount_configuration is None
     assert config.threshold_balance_specifiers is None
     assert config.custom_credit_type_id == offer["cloud"]
-
-
-def test_a_discount_cap_is_refused(client, offer):
-    with pytest.raises(metronome.BadRequestError) as refused:
-        client.v1.contracts.create(
-            customer_id=offer["customer"],
-            rate_card_id=offer["card"],
-            starting_at=offer["start"],
-            spend_threshold_configuration={
-                "commit": {"product_id": offer["fixed"]},
-                "is_enabled": True,
-                "payment_gate_config": {"payment_gate_type": "NONE"},
-                "threshold_amount": 1000,
-                "discount_configuration": {
-                    "payment_fraction": 0.9,
-                    "cap": {"amount": 5000, "spend_tracker_alias": "monthly"},
-                },
-            },
-        )
-    assert refused.value.body["message"] == (
-        "spend_threshold_configuration.discount_configuration.cap: A discount cap is measured by "
-        "a spend tracker, which this product does not have; leave the cap out."
-    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.money import to_decimal
-from customers import periods, recurring
+from customers import periods, recurring, spend
 from invoicing.rating import (
     Discount,
     InvoiceType,
@@ -184,13 +184,18 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
             else None,
             fiat_per_custom=_fiat_per_custom(case, unit) if unit else None,
         )
-        item = {"timestamp": bought["invoiced_at"], "amount": bought["amount"]}
-        if price is not None:
-            item = {
-                "timestamp": bought["invoiced_at"],
-                "unit_price": format(price, "f"),
-                "quantity": bought["amount"],
-            }
+        items = [_invoice_item(bought["invoiced_at"], bought["amount"], price)]
+        if bought.get("discounted_amount") is not None:
+            # Past its discount's cap: the discounted part at `price`, the rest at full price.
+            full = threshold_unit_price(
+                fiat_per_custom=_fiat_per_custom(case, unit) if unit else None
+            )
+            rest = to_decimal(bought["amount"]) - to_decimal(bought["discounted_amount"])
+            items = [
+                _invoice_item(bought["invoiced_at"], part, part_price)
+                for part, part_price in ((bought["discounted_amount"], price), (str(rest), full))
+                if to_decimal(part) > 0
+            ]
         found.append(
             {
                 "id": bought["id"],
@@ -207,11 +212,46 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
                         }
                     ],
                 },
-                "invoice_schedule": {"schedule_items": [item]},
+                "invoice_schedule": {"schedule_items": items},
                 "specifiers": commit.get("specifiers") or [],
+                **{
+                    key: commit[key]
+                    for key in ("priority", "rate_type", "rollover_fraction")
+                    if key in commit
+                },
             }
         )
     return found
+
+
+def _invoice_item(timestamp: str, amount: str, price: Decimal | None) -> dict:
+    if price is None:
+        return {"timestamp": timestamp, "amount": amount}
+    return {"timestamp": timestamp, "unit_price": format(price, "f"), "quantity": amount}
+
+
+def tracked_before(case: Case, alias: str, at: datetime) -> Decimal:
+    """What the case's spend tracker `alias` holds just before `at`: the threshold purchases of
+    earlier checks in the same billing period (each discounted part and full-price part)."""
+    (tracker,) = [t for t in case["contract"]["spend_trackers"] if t["alias"] == alias]
+    schedule = _contract_schedule(case["contract"])
+    period = periods.period_containing(schedule, at)
+    spends = []
+    for check in case.get("threshold_checks") or ():
+        bought = check.get("bought")
+        moment = parse_time(check["at"])
+        if (
+            bought is None
+            or moment >= at
+            or not period.period.contains(parse_time(bought["invoiced_at"]))
+        ):
+            continue
+        discounted = bought.get("discounted_amount")
+        spends += spend.threshold_spends(
+            amount=to_decimal(bought["amount"]),
+            discounted_amount=to_decimal(discounted) if discounted is not None else None,
+        )
+    return spend.tracked(tracker["applicable_spend_specifiers"], spends)
 
 
 def _fiat_per_custom(case: Case, unit: str) -> Decimal:

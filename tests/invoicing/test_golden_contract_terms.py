@@ -15,6 +15,7 @@ from customers.models import Commit, Subscription
 from invoicing.models import Invoice
 from invoicing.rating import (
     balance_excluded,
+    discount_split,
     rate_invoice,
     recharge_amount,
     spend_threshold_amount,
@@ -26,6 +27,7 @@ from tests.invoicing.golden_contract_terms_support import (
     terms_case_paths,
     terms_rating_input,
     terms_scheduled_input,
+    tracked_before,
 )
 from tests.invoicing.golden_support import (
     canonical_line,
@@ -54,6 +56,7 @@ def test_every_term_of_issue_14_has_a_case():
         "recurring_commits",
         "spend_threshold_configuration",
         "prepaid_balance_threshold_configuration",
+        "spend_trackers",
     } <= keys
 
 
@@ -71,6 +74,14 @@ def _check_thresholds_pure(case) -> None:
         draft = rate_invoice(terms_rating_input(case, before=at, events=_before(case, at)))
         bought = Decimal(check["bought"]["amount"]) if check.get("bought") else Decimal(0)
         threshold = Decimal(config["threshold_amount"])
+        cap = (config.get("discount_configuration") or {}).get("cap")
+        if cap and check.get("bought"):
+            discounted, _ = discount_split(
+                amount=bought,
+                tracked=tracked_before(case, cap["spend_tracker_alias"], at),
+                cap=Decimal(cap["amount"]),
+            )
+            assert discounted == Decimal(check["bought"]["discounted_amount"])
         if check["configuration"] == "spend_threshold_configuration":
             assert draft.total == Decimal(check["owed"])
             assert spend_threshold_amount(owed=draft.total, threshold=threshold) == bought
@@ -273,6 +284,20 @@ def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
     for specifier in config["commit"].get("specifiers") or ():
         if "product_id" in specifier:
             specifier["product_id"] = world.ids[specifier["product_id"]]
+    if case["contract"].get("spend_trackers"):
+        services.spend_trackers_add(
+            contract=world.contract,
+            specs=[
+                services.SpendTrackerSpec(
+                    alias=t["alias"],
+                    credit_type=world.contract.rate_card.fiat_credit_type,
+                    applicable_spend_specifiers=t["applicable_spend_specifiers"],
+                )
+                for t in case["contract"]["spend_trackers"]
+            ],
+            now=period_start,
+            prefix="spend_trackers",
+        )
     services.contract_edit(contract=world.contract, now=period_start, **{configuration: config})
     events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))
     case = {**case, "events": events}
@@ -300,7 +325,7 @@ def _run_threshold_checks(case, world, api_client, monkeypatch) -> int:
                 Decimal(item["access_schedule"]["schedule_items"][0]["amount"]),
                 parse_time(item["access_schedule"]["schedule_items"][0]["starting_at"]),
                 parse_time(item["access_schedule"]["schedule_items"][0]["ending_before"]),
-                [parse_time(item["invoice_schedule"]["schedule_items"][0]["timestamp"])],
+                [parse_time(i["timestamp"]) for i in item["invoice_schedule"]["schedule_items"]],
             )
             for item in bought_commits(case, at + timedelta(microseconds=1))
         ]
@@ -348,7 +373,9 @@ def test_end_to_end(path, api_client, monkeypatch):
         contract=world.contract, type=Invoice.Type.USAGE, start_timestamp=period_start
     )
     sent = _run_threshold_checks(case, world, api_client, monkeypatch)
-    send_events(api_client, monkeypatch, world, case["events"][sent:])
+    # The checks sent the first `sent` events in time order (those before the last check).
+    events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))
+    send_events(api_client, monkeypatch, world, events[sent:])
     read = api_client.get(f"/v1/customers/{world.customer.id}/invoices/{draft.id}")
     assert read.status_code == 200
     assert Decimal(str(read.json()["data"]["total"])) == Decimal(case["expected"]["total"])

@@ -63,7 +63,8 @@ def test_clickhouse_divides_as_sql_quotient(chdb_store):
 def test_sqlite_compares_a_quotient_as_a_number():
     """SQLite's functions answer text (every digit reaches Python), and SQLite orders any text
     after every number: a quotient compared or computed with inside the query is cast to a
-    number, including an answer column named in HAVING."""
+    number, including an answer column named in HAVING. A quotient's numerator is summed exactly
+    (`sql_metric_sum`), as its parts kept hour by hour are."""
     from metering.sql_metrics.compiler import _parsed, compile_sql_metric
 
     sql, _ = compile_sql_metric(
@@ -75,7 +76,7 @@ def test_sqlite_compares_a_quotient_as_a_number():
         "sqlite",
     )
     assert sql == (
-        "SELECT SQL_METRIC_DIV(SUM(CAST(__m1 AS REAL)), COUNT(*)) AS value, __m0 AS r "
+        "SELECT SQL_METRIC_DIV(SQL_METRIC_SUM(CAST(__m1 AS REAL)), COUNT(*)) AS value, __m0 AS r "
         "FROM __events AS events WHERE CAST(SQL_METRIC_DIV(CAST(__m2 AS REAL), 2) AS REAL) > 1 "
         "GROUP BY r HAVING CAST(value AS REAL) > 2 "
         "AND CAST(SQL_METRIC_AVG(CAST(__m3 AS REAL)) AS REAL) < 9"
