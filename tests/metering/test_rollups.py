@@ -570,7 +570,7 @@ def test_the_tier_migrations_fill_from_frozen_code_and_can_run_again(tier):
     for _ in range(2):
         fill(apps, _schema_editor())
         assert set(MetricRollup.objects.values_list()) == rebuilt
-    start = _migration("0011_rollup_watermark").watermark_start
+    start = _migration("0012_rollup_watermark").watermark_start
     RollupWatermark.objects.all().delete()
     now = datetime.now(UTC)
     services.usage_events_ingest(events=[_event(str(customer.id), now, "1", "eu")], now=now)

@@ -42,7 +42,7 @@ def hour_index_drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0010_metric_rollups'),
+        ('metering', '0011_sql_metric_result_parts'),
     ]
 
     operations = [
