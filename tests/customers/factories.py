@@ -30,6 +30,7 @@ from customers.models import (
     ResellerRoyalty,
     ScheduledCharge,
     ScheduledChargeItem,
+    SpendTracker,
     Subscription,
     SubscriptionQuantity,
 )
@@ -254,6 +255,19 @@ class ResellerRoyaltyFactory(factory.django.DjangoModelFactory):
     netsuite_reseller_id = "nsr-1"
     starting_at = START
     applicable_product_tags = factory.LazyFunction(lambda: ["compute"])
+
+
+class SpendTrackerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SpendTracker
+
+    contract = factory.SubFactory(ContractFactory)
+    alias = factory.Sequence(lambda n: f"tracker-{n}")
+    credit_type = factory.LazyFunction(usd_cents)
+    applicable_spend_specifiers = factory.LazyFunction(
+        lambda: [{"sources": ["THRESHOLD_RECHARGE"], "discounted": "ANY"}]
+    )
+    created_at = START
 
 
 class DiscountFactory(factory.django.DjangoModelFactory):
