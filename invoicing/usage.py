@@ -30,8 +30,8 @@ def usage_reads_shared() -> Iterator[None]:
     """Inside it, a customer's usage of a metric by the same group keys over the same window is
     read once: `metric_usage_by_customer` and `metric_usage_by_group` (unfiltered, from the
     hourly aggregates) answer a customer already read from memory and read only the others. The
-    alert worker's pass over a batch of customers rates their drafts, rates them again for their
-    balance draws and measures their usage alerts, which all read the current period of the same
+    alert worker's pass over a batch of customers rates their drafts (for their totals and their
+    balance draws) and measures their usage alerts, which all read the current period of the same
     customers. Only for reads that nothing writes usage between (one evaluation pass, one
     transaction)."""
     token = _shared_reads.set({})

@@ -18,21 +18,28 @@ from invoicing.rating import (
 from .preload import RatingPreload, rating_input_for
 
 
-def balances_now(*, balances: Iterable, now: datetime, include_drafts: bool = True) -> dict:
+def balances_now(
+    *, balances: Iterable, now: datetime, include_drafts: bool = True, rated: dict | None = None
+) -> dict:
     """{balance id: Decimal}: what each commit or credit holds at `now` (Metronome's `balance`):
     `customers.selectors.balances_now` minus what current drafts draw (`draft_balance_draws`)
-    when `include_drafts`."""
+    when `include_drafts`. `rated`: see `draft_balance_draws`."""
     balances = list(balances)
-    draws = draft_balance_draws(balances=balances, now=now) if include_drafts else None
+    draws = draft_balance_draws(balances=balances, now=now, rated=rated) if include_drafts else None
     return customers_selectors.balances_now(balances=balances, now=now, draft_draws=draws)
 
 
-def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decimal]:
+def draft_balance_draws(
+    *, balances: Iterable, now: datetime, rated: dict | None = None
+) -> dict[str, Decimal]:
     """{segment id: Decimal}: what the current DRAFT invoices draw from the segments of
     `balances` (Commit / Credit rows), not yet in the ledger (what `balances_now` takes off, so balances burn down in real time). Drafts whose period has started by `now`, of the
     contracts the balances may apply to, rated now (one rating per draft), oldest period first:
     what an older draft draws is taken off what a later one finds available (the ledger only
-    knows finalized invoices), so two unfinalized periods never draw the same amount twice."""
+    knows finalized invoices), so two unfinalized periods never draw the same amount twice.
+    `rated` ({invoice id: RatingResult}, drafts rated at this `now`, shared with
+    `invoice_views`): a draft found there whose segments no older draft drew from is not rated
+    again (its rating would be the same), and a draft rated here on its own terms is added."""
     balances = list(balances)
     if not balances:
         return {}
@@ -49,34 +56,52 @@ def draft_balance_draws(*, balances: Iterable, now: datetime) -> dict[str, Decim
     if not drafts:
         return {}
     wanted = {str(b.pk) for b in balances}
-    preload = RatingPreload.for_invoices(drafts)
+    rated = {} if rated is None else rated
+    preload = None
     drawn: dict[str, Decimal] = {}
     taken: dict[str, Decimal] = {}  # every segment's draws so far, of any balance
+
+    def untouched(result) -> bool:
+        """No older draft drew from the segments this rating drew on."""
+        return not any(draw.segment_id in taken for draw in result.balance_draws)
+
     for invoice in drafts:
-        rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
-        if taken:
-            rating_input = dataclasses.replace(
-                rating_input,
-                balances=tuple(
-                    dataclasses.replace(
-                        balance,
-                        access_schedule=tuple(
-                            dataclasses.replace(
-                                segment,
-                                available=max(
-                                    segment.available_at_start - taken.get(segment.id, 0),
-                                    Decimal(0),
-                                ),
-                            )
-                            for segment in balance.access_schedule
-                        ),
-                    )
-                    for balance in rating_input.balances
-                ),
-            )
-        for draw in rate_invoice(rating_input).balance_draws:
+        result = rated.get(invoice.pk)
+        if result is None or not untouched(result):
+            if preload is None:
+                preload = RatingPreload.for_invoices(drafts)
+            rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
+            if taken:
+                rating_input = _less_taken(rating_input, taken)
+            result = rate_invoice(rating_input)
+            if untouched(result):
+                rated[invoice.pk] = result
+        for draw in result.balance_draws:
             if draw.drawn:
                 taken[draw.segment_id] = taken.get(draw.segment_id, Decimal(0)) + draw.drawn
                 if draw.balance_id in wanted:
                     drawn[draw.segment_id] = drawn.get(draw.segment_id, Decimal(0)) + draw.drawn
     return drawn
+
+
+def _less_taken(rating_input, taken: dict[str, Decimal]):
+    """The rating input with what older drafts drew taken off each segment's availability."""
+    return dataclasses.replace(
+        rating_input,
+        balances=tuple(
+            dataclasses.replace(
+                balance,
+                access_schedule=tuple(
+                    dataclasses.replace(
+                        segment,
+                        available=max(
+                            segment.available_at_start - taken.get(segment.id, 0),
+                            Decimal(0),
+                        ),
+                    )
+                    for segment in balance.access_schedule
+                ),
+            )
+            for balance in rating_input.balances
+        ),
+    )

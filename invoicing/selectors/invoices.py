@@ -127,9 +127,7 @@ def invoice_view(
     """A draft is rated now from the current aggregates (read-your-writes); others are frozen.
     A `preload` made for a page of invoices saves each draft's rate card and terms queries."""
     if invoice.status == Invoice.Status.DRAFT:
-        result = invoice_rate(invoice=invoice, now=now, preload=preload)
-        lines = line_items_from(result.lines, invoice=invoice)
-        return InvoiceView(invoice, lines, result.subtotal, result.total)
+        return _draft_view(invoice, invoice_rate(invoice=invoice, now=now, preload=preload))
     lines = list(invoice.line_items.order_by("position"))
     return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
 
@@ -159,10 +157,21 @@ def sql_metric_drafts_read(*, now: datetime) -> int:
     return read
 
 
-def invoice_views(*, invoices: Iterable[Invoice], now: datetime | None = None) -> list[InvoiceView]:
-    """Many invoices as shown (an API page): drafts share one preload, frozen lines one query."""
+def _draft_view(invoice: Invoice, result: RatingResult) -> InvoiceView:
+    return InvoiceView(
+        invoice, line_items_from(result.lines, invoice=invoice), result.subtotal, result.total
+    )
+
+
+def invoice_views(
+    *, invoices: Iterable[Invoice], now: datetime | None = None, rated: dict | None = None
+) -> list[InvoiceView]:
+    """Many invoices as shown (an API page): drafts share one preload, frozen lines one query.
+    `rated` ({invoice id: RatingResult}, drafts rated at this `now`, shared with
+    `balances_now`): a draft found there is not rated again, one rated here is added."""
     invoices = list(invoices)
-    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT]
+    rated = {} if rated is None else rated
+    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT and i.pk not in rated]
     preload = RatingPreload.for_invoices(drafts) if drafts else None
     frozen: dict = {}
     for line in InvoiceLineItem.objects.filter(
@@ -172,7 +181,9 @@ def invoice_views(*, invoices: Iterable[Invoice], now: datetime | None = None) -
     views = []
     for invoice in invoices:
         if invoice.status == Invoice.Status.DRAFT:
-            views.append(invoice_view(invoice=invoice, now=now, preload=preload))
+            if invoice.pk not in rated:
+                rated[invoice.pk] = invoice_rate(invoice=invoice, now=now, preload=preload)
+            views.append(_draft_view(invoice, rated[invoice.pk]))
         else:
             views.append(
                 InvoiceView(invoice, frozen.get(invoice.pk, []), invoice.subtotal, invoice.total)

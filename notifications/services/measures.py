@@ -58,8 +58,8 @@ class Measure:
 class BatchValues:
     """What the alerts of a batch of customers measure, each read once for the whole batch:
     their started drafts rated with one preload (`invoice_views`), this month's finalized
-    invoices, their commits and credits with what drafts draw from them (`balances_now`), and
-    the ids their events arrive under."""
+    invoices, their commits and credits with what drafts draw from them (`balances_now`, from
+    the same ratings), and the ids their events arrive under."""
 
     def __init__(self, customers: list[Customer], now: datetime):
         self.customers = customers
@@ -68,6 +68,9 @@ class BatchValues:
         self._usage: dict[tuple, dict] = {}
         self._periods: dict = {}
         self._term_contracts: dict = {}
+        # {invoice id: RatingResult}: each draft rated once, for its totals and its balance
+        # draws alike (`invoice_views` and `balances_now` share it).
+        self._rated: dict = {}
 
     @cached_property
     def draft_invoices(self) -> list[Invoice]:
@@ -84,7 +87,9 @@ class BatchValues:
     def drafts(self) -> dict:
         """The same, rated now (only when an alert needs a total)."""
         found: dict = defaultdict(list)
-        views = invoice_selectors.invoice_views(invoices=self.draft_invoices, now=self.now)
+        views = invoice_selectors.invoice_views(
+            invoices=self.draft_invoices, now=self.now, rated=self._rated
+        )
         for view in views:
             found[view.invoice.customer_id].append(view)
         return found
@@ -213,7 +218,7 @@ class BatchValues:
     @cached_property
     def held(self) -> dict:
         terms = [t for terms in self.balances.values() for t in terms]
-        return invoice_selectors.balances_now(balances=terms, now=self.now)
+        return invoice_selectors.balances_now(balances=terms, now=self.now, rated=self._rated)
 
     @cached_property
     def ingest_ids(self) -> dict:

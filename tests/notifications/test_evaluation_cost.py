@@ -1,8 +1,8 @@
 """What one evaluation pass costs, counted (never timed): a batch of customers has each draft
-rated once for its totals, and once more for its balance draws when a commit or credit applies
-to it; its usage read once per metric and window; and the same number of queries whatever the
-number of its customers and of the alerts watching them. These fail if an alert type rates the
-draft or reads usage on its own again (per alert or per customer)."""
+rated once, for its totals and for what it draws from a commit or credit alike; its usage read
+once per metric and window; and the same number of queries whatever the number of its
+customers and of the alerts watching them. These fail if an alert type rates the draft or reads
+usage on its own again (per alert or per customer), or if the balance draws rate it again."""
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -124,14 +124,38 @@ def test_a_batch_rates_each_draft_once_and_reads_its_usage_once_whatever_its_ale
 ):
     counts = _counted(monkeypatch)
     _evaluate(three)
-    # Three drafts rated for totals (spend, invoice total, monthly), Acme's again for what it
-    # draws from its commit; one usage read (the drafts' and the usage alerts') for all three.
-    assert counts == {"rated": 3, "rated for balance draws": 1, "usage reads": 1}
+    # Three drafts rated once each: for totals (spend, invoice total, monthly) and, Acme's, for
+    # what it draws from its commit; one usage read (the drafts' and the usage alerts') for all.
+    assert counts == {"rated": 3, "usage reads": 1}
 
     _global_alerts(world, 10**10)  # twice the alerts
     counts.clear()
     _evaluate(three)
-    assert counts == {"rated": 3, "rated for balance draws": 1, "usage reads": 1}
+    assert counts == {"rated": 3, "usage reads": 1}
+
+
+def test_the_balance_draws_rate_the_draft_first_when_a_balance_alert_comes_first(
+    world, monkeypatch
+):
+    """Alone, a balance alert rates the draft for its draws; the totals reuse that rating."""
+    _commit(world)
+    world["ingest"](100)
+    world["post"](
+        "/v1/alerts/create",
+        {
+            "name": "Low",
+            "alert_type": "low_remaining_contract_credit_and_commit_balance_reached",
+            "threshold": 10,
+            "credit_type_id": USD,
+        },
+    )
+    world["post"](
+        "/v1/alerts/create",
+        {"name": "Spend", "alert_type": "spend_threshold_reached", "threshold": 10**9},
+    )
+    counts = _counted(monkeypatch)
+    _evaluate([world["customer"]])
+    assert counts == {"rated for balance draws": 1, "usage reads": 1}
 
 
 def test_a_batchs_queries_do_not_grow_with_its_customers_or_their_alerts(world, three):
