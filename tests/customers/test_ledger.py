@@ -355,7 +355,7 @@ def test_invoicings_balances_now_subtracts_live_draft_draws(monkeypatch):
     segment = AccessSegmentFactory(commit=commit, amount=Decimal("200"))
     calls = []
 
-    def draft_balance_draws(*, balances, now):
+    def draft_balance_draws(*, balances, now, rated=None):
         calls.append((list(balances), now))
         return {segment.pk: Decimal("30.25")}
 
