@@ -7,11 +7,13 @@ with the default settings (`manage.py qcluster`: Q_WORKERS=1, the ORM broker) be
    customers, fresh transaction ids) against 1,000 customers with a monthly contract each, with
    no alert (A) and with 5 alerts per customer (B: spend, usage, invoice total, monthly invoice
    total, credit-and-commit balance: 5,000 alerts), each run in a fresh database, alternated
-   A B A B ... `--rounds` times (single runs on a shared machine vary by 2x). Prints each run
-   (rate, load average before and after, CPU per request of gunicorn, i.e. the ingest path, and
-   of the ingest's PostgreSQL backends; the task worker's CPU, its own PostgreSQL backends
-   apart, and per evaluated customer) and the median of each configuration and the loss between
-   the medians (goal: at most 5%). The load starts 3 s after the task worker, so its first
+   A B, B A, A B ... `--rounds` times (neither always first; single runs on a shared machine
+   vary by 2x). Prints each run (rate, load average before and after, CPU per request of
+   gunicorn, i.e. the ingest path, and of the ingest's PostgreSQL backends; the task worker's
+   CPU, its own PostgreSQL backends apart, and per evaluated customer; the CPU the machine's
+   other processes used and the hypervisor stole meanwhile, which slows a run without showing
+   in its own figures) and the median of each configuration and the loss between the medians
+   (goal: at most 5%). The load starts 3 s after the task worker, so its first
    scheduler pass (about 30 s after it starts: every schedule due at once, in B the hourly sweep
    that evaluates every watched customer too) falls inside the run; `--settle` starts the load
    after that pass instead, as on a cluster that has been running a while (the steady state;
@@ -46,6 +48,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -381,6 +384,61 @@ def latency_under_load(env, token, probes, receiver, now, *, clients: int, worke
     return result
 
 
+class MachineSample:
+    """The whole machine's busy CPU (/proc/stat: user, nice, system, irq, softirq) and steal,
+    and this run's own processes (this process's descendants: gunicorn, clients, the task
+    worker; the PostgreSQL server of `port` and its backends). `after - before`: CPU seconds of
+    the other processes on the machine (other engineers' tests and servers) and stolen by the
+    hypervisor in between, which slow a run down without being in its figures."""
+
+    def __init__(self, port: int):
+        with open("/proc/stat") as file:
+            fields = [int(x) for x in file.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        self.busy = (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / tick
+        self.steal = fields[7] / tick
+        self.at = time.monotonic()
+        parents: dict[int, int] = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError), open(f"/proc/{entry.name}/stat") as file:
+                    parents[int(entry.name)] = int(file.read().rsplit(")", 1)[1].split()[1])
+        roots = {os.getpid()} | {
+            pid for pid, command in _commands(parents) if _is_postmaster(command, port)
+        }
+
+        def ours(pid: int, _: str) -> bool:
+            seen = 0
+            while pid > 1 and seen < 64:
+                if pid in roots:
+                    return True
+                pid, seen = parents.get(pid, 0), seen + 1
+            return False
+
+        self.ours = cpu_seconds(ours)
+
+    def __sub__(self, before: MachineSample) -> dict:
+        seconds = self.at - before.at
+        others = self.busy - before.busy - (self.ours - before.ours)
+        return {
+            "others": max(others, 0.0) / seconds,
+            "steal": (self.steal - before.steal) / seconds,
+        }
+
+
+def _commands(pids) -> list[tuple[int, str]]:
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as file:
+            found.append((pid, file.read().replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
+def _is_postmaster(command: str, port: int) -> bool:
+    words = command.split()
+    return bool(words) and words[0].endswith("/postgres") and f"-p {port} " in command + " "
+
+
 def _worker_cpu(cluster) -> CpuSample:
     """CPU seconds of the django-q2 cluster's processes (the alert worker's Python side)."""
     return cpu_seconds(lambda pid, _: session_of(pid) == cluster.pid)
@@ -465,8 +523,10 @@ def ingest_run(
 
         world(alerts=alerts, now=now)
         connection.close()
+        port = urllib.parse.urlsplit(env["DATABASE_URL"]).port
         with qcluster(env, settle=settle) as cluster, EvaluationCounter() as evaluations:
             began = time.time()
+            machine = MachineSample(port)
             worker_before = _worker_cpu(cluster), _worker_backends_cpu()
             cpu: dict = {}
             rate, _ = load.http_phase(
@@ -480,6 +540,7 @@ def ingest_run(
                 cpu=cpu,
             )
             elapsed = time.time() - began
+            contention = MachineSample(port) - machine
             worker = _spent(worker_before[0], _worker_cpu(cluster))
             backends = _spent(worker_before[1], _worker_backends_cpu())
         requests = cpu["requests"]
@@ -493,6 +554,8 @@ def ingest_run(
             worker_cpu=worker,
             worker_backends_cpu=backends,
             evaluations=evaluations.counted,
+            others_cores=contention["others"],
+            steal_cores=contention["steal"],
         )
         connection.close()
     return result
@@ -613,7 +676,8 @@ def _run_line(run: dict) -> str:
         f"{run['label']}: {run['rate']:,.0f} events/s; load average {run['load_before']:.1f} "
         f"before, {run['load_after']:.1f} after; CPU per request {run['gunicorn_ms']:.2f} ms "
         f"gunicorn + {run['postgres_ms']:.2f} ms PostgreSQL; task worker {run['worker_share']:.1%}"
-        f" of a core, {run['evaluations']:,} customer evaluations, {per_customer} each"
+        f" of a core, {run['evaluations']:,} customer evaluations, {per_customer} each; other "
+        f"processes on the machine {run['others_cores']:.2f} cores, steal {run['steal_cores']:.2f}"
     )
 
 
@@ -691,7 +755,9 @@ def main() -> None:
     if not args.skip_ingest:
         runs = []
         for round_ in range(args.rounds):
-            for phase in ("plain", "alerts"):
+            # A B, then B A: neither configuration always runs first (after the previous
+            # server's removal, on a cache the other one warmed).
+            for phase in ("plain", "alerts") if round_ % 2 == 0 else ("alerts", "plain"):
                 log(f"--- round {round_ + 1} of {args.rounds}, {phase}")
                 runs.append(_phase(phase, args))
                 log(_run_line(runs[-1]))
