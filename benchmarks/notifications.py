@@ -773,7 +773,8 @@ def main() -> None:
                 f"{found['load_average']:.1f}), accepted batch -> webhook at the receiver, "
                 f"{len(latencies)} of {PROBES} probes arrived: "
                 f"p50 {percentile(latencies, 0.5):.1f} s, p99 {percentile(latencies, 0.99):.1f} s "
-                f"(goal p99 <= 30 s)"
+                f"(goal p99 <= 30 s); slowest "
+                + ", ".join(f"{x:.1f}" for x in sorted(latencies)[-5:])
             )
         log(f"{watched['bad_signatures']} bad signatures")
     if not args.skip_delivery:
