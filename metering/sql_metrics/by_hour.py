@@ -190,7 +190,13 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     )
     merged: dict = {}
     old = {row.hour: row.rows for row in kept.filter(hour__in=stale)}
-    if plan is not None:
+    if plan is not None and plan.extremes:
+        # A MIN or MAX among the parts: every kept hour combined again with the read ones.
+        for hour, rows in kept.exclude(hour__in=stale).values_list("hour", "rows"):
+            parts_add(plan, merged, hour, rows)
+        for hour, rows in fresh.items():
+            parts_add(plan, merged, hour, rows)
+    elif plan is not None:
         # A quotient's parts: what the read hours gave before taken out, what they give now
         # added; divided once the window's parts are whole (`_kept`).
         merged = parts_decoded(result.parts)
