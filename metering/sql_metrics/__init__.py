@@ -42,7 +42,7 @@ on each engine), `runner` (the timeout on the relational database), `by_hour` (t
 `evaluation` (rows, quantities per group, per usage window, the check run).
 """
 
-from .by_hour import sql_metric_hours_keep  # noqa: F401
+from .by_hour import sql_metric_hours_keep, sql_metric_hours_kept_inline  # noqa: F401
 from .compiler import _parsed, bind, compile_sql_metric, hourly  # noqa: F401
 from .evaluation import (  # noqa: F401
     sql_metric_check_runs,

@@ -4,9 +4,11 @@ The hours are first kept off the request path (`sql_metric_hours_keep`, a django
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -106,6 +108,24 @@ def _merge(kind, merged: dict, rows, sign: int = 1) -> None:
         merged[key] = _combine(kind, merged.get(key), amount)
 
 
+# Inside `sql_metric_hours_kept_inline` (a task warming drafts, off the request path): a first
+# read keeps the window's hours itself instead of a plain read and a task queued for them.
+_inline: ContextVar[bool] = ContextVar("SQL metric hours kept inline", default=False)
+
+
+@contextlib.contextmanager
+def sql_metric_hours_kept_inline() -> Iterator[None]:
+    """Inside it, the first read of a window (nothing kept, or more than `MAX_STALE_HOURS`
+    hours stale) reads it grouped by hour and keeps every hour, as `sql_metric_hours_keep`
+    does, before answering: for a task that reads drafts ahead of a person (a contract made over
+    existing events), so that the person's read finds the hours kept."""
+    token = _inline.set(True)
+    try:
+        yield
+    finally:
+        _inline.reset(token)
+
+
 # A kept result computed by one plain read of the window (its hours not kept yet) carries this
 # before its fingerprint; one corrected hour by hour, "hourly:".
 PLAIN = "plain:"
@@ -171,6 +191,8 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         or (plan is not None and result.parts is None)
         or len(stale) > MAX_STALE_HOURS
     ):
+        if _inline.get():
+            return _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts)
         rows = _first_rows(metric, parsed, plan, ids, starting_at, ending_before, only)
         SqlMetricResult.objects.update_or_create(
             metric_id=metric.pk,
@@ -265,6 +287,14 @@ def sql_metric_hours_keep(*, metric, customer_ids, starting_at, ending_before, o
     result = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
     if result is not None and result.fingerprint == fingerprint:
         return False
+    _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts)
+    return True
+
+
+def _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts) -> list[list]:
+    """Read the window grouped by hour, keep every hour's rows and the result; its rows."""
+    scope = _scope(ids, starting_at, ending_before, only)
+    fingerprint = f"hourly:{len(counts)}:{sum(counts.values())}"
     fresh = _read_hours(metric, parsed, ids, starting_at, ending_before, only, None)
     SqlMetricHour.objects.filter(metric_id=metric.pk, scope=scope).delete()
     merged: dict = {}
@@ -274,8 +304,8 @@ def sql_metric_hours_keep(*, metric, customer_ids, starting_at, ending_before, o
             parts_add(plan, merged, hour, rows)
         else:
             _merge(_kind(parsed), merged, rows)
-    _kept(metric, parsed, scope, counts, fingerprint, {**{h: [] for h in counts}, **fresh}, merged)
-    return True
+    changed = {**{h: [] for h in counts}, **fresh}
+    return _kept(metric, parsed, scope, counts, fingerprint, changed, merged)
 
 
 def _kept(metric, parsed, scope, counts, fingerprint, changed, merged) -> list[list]:
