@@ -35,8 +35,13 @@ def check_thresholds() -> int:
 
 
 def read_sql_metric_drafts() -> int:
-    """Read the drafts priced by SQL metrics, so that their kept results stay current."""
-    return sql_metric_drafts_read(now=timezone.now())
+    """Read the drafts priced by SQL metrics, so that their kept results stay current; a period
+    read for the first time (a new one) has its hours kept here, off the request path
+    (`metering.sql_metrics.sql_metric_hours_kept_inline`)."""
+    from metering.sql_metrics import sql_metric_hours_kept_inline
+
+    with sql_metric_hours_kept_inline():
+        return sql_metric_drafts_read(now=timezone.now())
 
 
 def warm_sql_metric_drafts(contract_ids: list[str]) -> int:

@@ -688,6 +688,7 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
     from invoicing import tasks
     from invoicing.models import Invoice
     from invoicing.selectors import invoice_view
+    from metering.sql_metrics import by_hour
     from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
 
     monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
@@ -712,10 +713,18 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
         )
     _events(str(customer.pk))
     assert "invoicing.read_sql_metric_drafts" in {spec.name for spec in all_schedules()}
+    # A period never read (nothing kept): the schedule keeps its hours itself, no task queued.
+    SqlMetricResult.objects.all().delete()
+    SqlMetricHour.objects.all().delete()
+    queued = []
+    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
 
     assert tasks.read_sql_metric_drafts() == 1
     kept = SqlMetricResult.objects.get(metric=metric)
     assert kept.rows == [["3"]]
+    assert kept.fingerprint == "hourly:3:4"  # the hours with events (any type) and their events
+    assert SqlMetricHour.objects.filter(metric=metric).count() == 3
+    assert queued == []
     SqlMetricResult.objects.filter(pk=kept.pk).update(rows=[["30"]])
     draft = Invoice.objects.get(
         customer=customer, type="USAGE", start_timestamp=JAN, contract__rate_card=card
