@@ -63,8 +63,19 @@ def _ranges(hours: list[str], start: datetime, end: datetime) -> list[tuple[date
     return [(low, high) for low, high in ranges]
 
 
-# More hours than this gained events since the cached result: read the whole window again.
-MAX_STALE_HOURS = 48
+# Hours that gained events since the kept result are read again as [start, end) ranges
+# (consecutive hours joined: a backfill of a few days is one range): more ranges than this, or
+# more than half of the window's events in them when they are many (reading by hour costs about
+# twice a plain read per event), and the whole window is read in one plain read instead.
+MAX_STALE_RANGES = 48
+MANY_STALE_EVENTS = 100_000
+
+
+def _too_stale(stale: list[datetime], counts: dict[datetime, int], start, end) -> bool:
+    if len(_ranges([h.isoformat() for h in stale], start, end)) > MAX_STALE_RANGES:
+        return True
+    events = sum(counts.get(hour, 0) for hour in stale)
+    return events > MANY_STALE_EVENTS and 2 * events > sum(counts.values())
 
 
 def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges, by=True) -> dict:
@@ -115,8 +126,8 @@ _inline: ContextVar[bool] = ContextVar("SQL metric hours kept inline", default=F
 
 @contextlib.contextmanager
 def sql_metric_hours_kept_inline() -> Iterator[None]:
-    """Inside it, the first read of a window (nothing kept, or more than `MAX_STALE_HOURS`
-    hours stale) reads it grouped by hour and keeps every hour, as `sql_metric_hours_keep`
+    """Inside it, the first read of a window (nothing kept, or too many hours stale:
+    `_too_stale`) reads it grouped by hour and keeps every hour, as `sql_metric_hours_keep`
     does, before answering: for a task that reads drafts ahead of a person (a contract made over
     existing events), so that the person's read finds the hours kept."""
     token = _inline.set(True)
@@ -164,7 +175,7 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     result is corrected by them: what those hours gave before is taken out, what they give now
     is added (MIN and MAX: every kept hour combined again).
 
-    The first read of a window (or one after more than `MAX_STALE_HOURS` hours gained events)
+    The first read of a window (or one after too many hours gained events: `_too_stale`)
     has no hours to correct: it answers with one plain read of the window, several times cheaper
     than the read grouped by hour (a month of events is ~700 hours x the groups to sort), and
     queues `sql_metric_hours_keep` to keep the hours off the request path."""
@@ -189,7 +200,7 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         not usable
         or not result.fingerprint.startswith("hourly:")
         or (plan is not None and result.parts is None)
-        or len(stale) > MAX_STALE_HOURS
+        or _too_stale(stale, counts, starting_at, ending_before)
     ):
         if _inline.get():
             return _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts)

@@ -11,6 +11,7 @@ from catalog.services import billable_metric_create_sql
 from metering.models import SqlMetricHour, SqlMetricResult
 from metering.sql_metrics import _parsed, sql_metric_rows
 from metering.sql_metrics.by_hour import window_rows
+from metering.stores import event_store
 from tests.invoicing.factories import CustomerFactory, ingest
 
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -73,3 +74,33 @@ def test_an_hourly_sum_of_fractions_keeps_every_digit(db):
     assert got == [[Decimal("12.7")]]
     assert str(got[0][0]).rstrip("0") == "12.7"
     assert SqlMetricResult.objects.get(metric=metric).fingerprint == "hourly:40:83"
+
+
+def test_a_backfill_of_consecutive_hours_is_read_as_one_range(db, monkeypatch):
+    """60 hours gaining events since the kept result (a backfill of two and a half days): one
+    read of those hours as one range, not the whole window."""
+    metric = billable_metric_create_sql(
+        name="GB by region",
+        sql=f"SELECT SUM({GB}) AS value, properties.region AS region FROM events "
+        "GROUP BY properties.region",
+    )
+    customer = CustomerFactory()
+    _send(customer, [(JAN + timedelta(days=20), {"gb": "5", "region": "eu"})], "kept")
+    assert _read(metric, customer) == [["eu", Decimal("5")]]
+    store = event_store()
+    reads = []
+    original = store.sql_metric_rows
+
+    def counted(**kwargs):
+        reads.append((kwargs["by_hour"], kwargs.get("ranges")))
+        return original(**kwargs)
+
+    monkeypatch.setattr(store, "sql_metric_rows", counted)
+    start = JAN + timedelta(days=2)
+    _send(
+        customer,
+        [(start + timedelta(hours=h, minutes=5), {"gb": "0.5", "region": "us"}) for h in range(60)],
+        "backfill",
+    )
+    assert sorted(_read(metric, customer)) == [["eu", Decimal("5")], ["us", Decimal("30.0")]]
+    assert reads == [(True, [(start, start + timedelta(hours=60))])]
