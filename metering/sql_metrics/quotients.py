@@ -91,6 +91,8 @@ def quotient_plan(sql: str) -> QuotientPlan | None:
         return None
     value = tree.expressions[parsed.value_index]
     value = value.this if isinstance(value, exp.Alias) else value
+    if not value.find(exp.AggFunc):
+        return None  # not an aggregate: a row per event, read whole
     if isinstance(value, exp.Sum | exp.Min | exp.Max) or (
         isinstance(value, exp.Count) and not isinstance(value.this, exp.Distinct)
     ):
