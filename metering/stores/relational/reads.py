@@ -34,12 +34,13 @@ from ..tiers import GRAINS, cover
 from .ingest import _q
 from .rows import (
     after_watermark,
+    customer_sql,
     fetch_range_rows,
     only_sql,
     read_params,
     segment_sql,
     slot_rows,
-    slots_sql,
+    slotted,
     usage_rows,
     within,
 )
@@ -63,7 +64,7 @@ def usage_by_customer(
     metric, customers, starting_at, ending_before, group_keys
 ) -> list[GroupUsage]:
     """One window's usage of many customers (each a list of ingest ids), in one read grouped by
-    customer: the customer's position takes the place of the segment (`slots_sql`)."""
+    customer: the customer's position takes the place of the segment (`slotted`)."""
     answers: list[GroupUsage] = [{} for _ in customers]
     owners = customer_slots(customers)
     if not owners:
@@ -190,15 +191,19 @@ def _rolled_up(
 def _unique(metric, customer_ids, bounds, group_keys, segments, only=None, owners=None) -> None:
     if connection.vendor == "postgresql":
         params = read_params(metric, customer_ids, bounds)
-        segment, join = slots_sql(bounds, owners, params)
         keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
         group_by = ", ".join(str(i) for i in range(1, len(group_keys) + 2))
         params.update({f"key{i}": key for i, key in enumerate(group_keys)})
+        segment, source = slotted(
+            f"SELECT hour, group_values, value FROM {_q(MetricDistinctValue)} "
+            f"WHERE metric_id = %(metric)s AND {customer_sql(owners)} "
+            f"AND hour >= %(start)s AND hour < %(end)s{only_sql(only, params)}",
+            bounds,
+            owners,
+            params,
+        )
         for row in fetch_range_rows(
-            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)}{join} "
-            f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
-            f"AND hour >= %(start)s AND hour < %(end)s{only_sql(only, params)} "
-            f"GROUP BY {group_by}",
+            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {source} GROUP BY {group_by}",
             params,
         ):
             segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
