@@ -378,6 +378,14 @@ def previews_left(database, older_than: datetime) -> str:
     )
 
 
+def received_customers(database, since) -> str:
+    """The customer ids of the events received since `since` (a restore's alert marks)."""
+    return (
+        f"SELECT DISTINCT customer_id FROM {database}.usage WHERE kind = 'event' "
+        f"AND received_at >= {moment(since)}"
+    )
+
+
 def late_count(database, customer_ids) -> str:
     return (
         f"SELECT count() FROM {database}.usage WHERE customer_id IN {texts(customer_ids)} "
