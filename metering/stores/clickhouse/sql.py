@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from catalog.money import SQL_QUOTIENT_PLACES
 
-from ..tiers import GRAINS, cover, period_ceiling, period_start
+from ..tiers import GRAINS, cover, period_ceiling, period_start, ranges_sql
 
 NO_METRIC = "00000000-0000-0000-0000-000000000000"
 EVENT_COLUMNS = (
@@ -88,9 +88,7 @@ def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
 def _spans(spans) -> str:
     """Rows of each kind whose hour (a day or month row's: its start) is in one of its ranges."""
     kinds = " OR ".join(
-        f"(kind = '{kind}' AND ("
-        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
-        + "))"
+        f"(kind = '{kind}' AND ({ranges_sql('hour', ranges, hour)}))"
         for kind, ranges in spans
         if ranges
     )

@@ -33,7 +33,7 @@ from ..base import Group, GroupUsage, customer_slots
 from ..tiers import GRAINS, cover
 from .ingest import _q
 from .rows import (
-    after_watermark,
+    cover_rows,
     customer_sql,
     fetch_range_rows,
     only_sql,
@@ -42,7 +42,6 @@ from .rows import (
     slot_rows,
     slotted,
     usage_rows,
-    within,
 )
 
 
@@ -258,15 +257,12 @@ def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=D
     whole days' hours from the tier's watermark on, `rows.after_watermark`)."""
     if starting_at >= ending_before or not metric_ids or not customer_ids:
         return MetricRollup.objects.none(), MetricAggregate.objects.none()
-    covered = cover([starting_at, ending_before], grains)
-    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
-    days = covered.periods.get("day", [])
-    return (
-        MetricRollup.objects.filter(within("period_start", days), grain="day", **scope),
-        MetricAggregate.objects.filter(
-            within("hour", covered.hours) | after_watermark(days), **scope
-        ),
+    hours, tiers = cover_rows(
+        cover([starting_at, ending_before], grains),
+        metric_id__in=metric_ids,
+        customer_id__in=customer_ids,
     )
+    return tiers.get("day", MetricRollup.objects.none()), hours
 
 
 def _daily_rows(metric_ids, customer_ids, starting_at, ending_before, grains):

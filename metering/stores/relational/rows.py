@@ -8,14 +8,15 @@ segment, or with `owners` the position of the customer it belongs to.
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import pairwise
+from collections.abc import Callable
+from itertools import count, pairwise
 
 from django.db import connection
-from django.db.models import DateTimeField, Q, Subquery, Value
+from django.db.models import DateTimeField, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from ...models import MetricAggregate, MetricRollup, RollupWatermark
-from ..tiers import GRAINS, cover
+from ..tiers import GRAINS, cover, ranges_sql
 from .ingest import _q
 
 
@@ -113,17 +114,16 @@ NUMBER_COLUMNS = (
 )
 
 
-def _ranges_sql(column: str, name: str, ranges, params: dict, floor: str = "") -> str:
-    """`column` inside any of the [start, end) `ranges`, their bounds bound as `name<i>s/e`;
-    with `floor` (an SQL expression) each range starts no earlier than it."""
-    found = []
-    for index, (start, end) in enumerate(ranges):
-        params[f"{name}{index}s"], params[f"{name}{index}e"] = start, end
-        low = f"%({name}{index}s)s"
-        if floor:
-            low = f"GREATEST({low}, {floor})"
-        found.append(f"({column} >= {low} AND {column} < %({name}{index}e)s)")
-    return " OR ".join(found)
+def _binder(params: dict, name: str) -> Callable[[object], str]:
+    """A function binding each value it is given as the next `%(<name><i>)s` of `params`."""
+    numbers = count()
+
+    def bind(value) -> str:
+        key = f"{name}{next(numbers)}"
+        params[key] = value
+        return f"%({key})s"
+
+    return bind
 
 
 def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
@@ -135,11 +135,11 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
     inner, outer = _NUMBERS.get(metric.aggregation_type, _LATEST)
     where = f"metric_id = %(metric)s AND {customer_sql(owners)}{only_sql(only, params)}"
     covered = cover(bounds, grains)
-    hours = [_ranges_sql("hour", "h", covered.hours, params)] if covered.hours else []
+    hours = [ranges_sql("hour", covered.hours, _binder(params, "h"))] if covered.hours else []
     periods = [r for ranges in covered.periods.values() for r in ranges]
     if periods:
         watermark = f"(SELECT folded_before FROM {_q(RollupWatermark)})"
-        hours.append(_ranges_sql("hour", "f", periods, params, floor=watermark))
+        hours.append(ranges_sql("hour", periods, _binder(params, "f"), floor=watermark))
     branches = []
     if hours:
         branches.append(
@@ -150,7 +150,7 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
         branches.append(
             f"SELECT customer_id, period_start AS hour, group_values, {inner} "
             f"FROM {_q(MetricRollup)} WHERE {where} AND grain = '{grain}' "
-            f"AND ({_ranges_sql('period_start', grain, ranges, params)})"
+            f"AND ({ranges_sql('period_start', ranges, _binder(params, grain))})"
         )
     slot, source = slotted(" UNION ALL ".join(branches), bounds, owners, params)
     return f"SELECT {slot} AS segment, group_values, {outer} FROM {source} GROUP BY 1, 2", params
@@ -168,21 +168,10 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
             *usage_rows_sql(metric, customer_ids, bounds, only, owners, grains)
         )
         return
-    covered = cover(bounds, grains)
-    periods = [r for ranges in covered.periods.values() for r in ranges]
-    hours = within("hour", covered.hours) | after_watermark(periods)
-    parts = [
-        MetricAggregate.objects.filter(hours, metric_id=metric.pk, customer_id__in=customer_ids)
-    ]
-    parts += [
-        MetricRollup.objects.filter(
-            within("period_start", ranges),
-            metric_id=metric.pk,
-            customer_id__in=customer_ids,
-            grain=grain,
-        )
-        for grain, ranges in covered.periods.items()
-    ]
+    hours, tiers = cover_rows(
+        cover(bounds, grains), metric_id=metric.pk, customer_id__in=customer_ids
+    )
+    parts = [hours, *tiers.values()]
     columns = ["customer_id", "group_values", *NUMBER_COLUMNS]
     first, *others = [
         part.order_by().values_list("hour" if index == 0 else "period_start", *columns)
@@ -193,11 +182,29 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
     yield from slot_rows(rows.iterator(chunk_size=5000), bounds, owners)
 
 
-def within(column: str, ranges) -> Q:
-    """`column` inside any of the [start, end) `ranges` (none: no row)."""
+def cover_rows(covered, **scope) -> tuple[QuerySet, dict[str, QuerySet]]:
+    """(the hourly rows, {grain: its day or month rows}) that a read of `covered` adds up
+    (`tiers.cover`; the hourly rows of its periods from the tier's watermark on included),
+    filtered by `scope`."""
+    periods = [r for ranges in covered.periods.values() for r in ranges]
+    hours = within("hour", covered.hours) | after_watermark(periods)
+    return MetricAggregate.objects.filter(hours, **scope), {
+        grain: MetricRollup.objects.filter(within("period_start", ranges), grain=grain, **scope)
+        for grain, ranges in covered.periods.items()
+    }
+
+
+def within(column: str, ranges, floor=None) -> Q:
+    """`column` inside any of the [start, end) `ranges` (none: no row), as `tiers.ranges_sql`
+    says in SQL; with `floor` (an expression; None where it is null) each range starts no
+    earlier than it."""
     found = Q(pk__in=[])
     for start, end in ranges:
-        found |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+        low = start
+        if floor is not None:
+            start_at = Value(start, output_field=DateTimeField())
+            low = Greatest(start_at, Coalesce(floor, start_at))
+        found |= Q(**{f"{column}__gte": low, f"{column}__lt": end})
     return found
 
 
@@ -205,12 +212,9 @@ def after_watermark(periods) -> Q:
     """The hourly rows of `periods` (taken from the tier) from its watermark on: what their tier
     rows do not hold yet. The watermark is a subquery, so it is read in the statement that reads
     the tier rows (one snapshot); without one, every hour of the periods."""
-    found = Q(pk__in=[])
-    watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
-    for start, end in periods:
-        start_at = Value(start, output_field=DateTimeField())
-        found |= Q(hour__gte=Greatest(start_at, Coalesce(watermark, start_at)), hour__lt=end)
-    return found
+    return within(
+        "hour", periods, floor=Subquery(RollupWatermark.objects.values("folded_before")[:1])
+    )
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
