@@ -36,7 +36,8 @@ def slotted(rows: str, bounds, owners, params: dict) -> tuple[str, str]:
     does not depend on the tables' statistics: matched with `customer_id = ANY(ids)` instead, a
     table never analyzed (a fresh database, before autovacuum's first ANALYZE) made the planner
     expect a few hundred ids to match most rows and read every customer's rows of the metric
-    and window (25-38 ms instead of 9-11 ms for the 400 customers of an alert evaluation)."""
+    and window (an alert evaluation's 400 customers in the notifications benchmark: 25-38 ms
+    instead of 9-11 ms; 400 of 2,000 customers with 310 rows each: 689 ms instead of 261 ms)."""
     if owners is None:
         return segment_sql(bounds), f"({rows}) AS t"
     pairs = [(ingest_id, slot) for ingest_id, slots in owners.items() for slot in slots]
