@@ -117,7 +117,9 @@ def customer_configurations_create(customer: Customer, items: list[dict], now) -
         )
 
 
-def _one(queryset, field: str, what: str, *, customer: Customer, hint: str):
+def _one(queryset, field: str, what: str, *, customer: Customer, id_name: str, hint: str):
+    """The one configuration `queryset` finds (`what`: "netsuite revenue system configuration
+    delivered by ..."), else a 400 naming `field`."""
     matches = list(queryset[:2])
     if not matches:
         raise exceptions.ValidationError(
@@ -125,7 +127,7 @@ def _one(queryset, field: str, what: str, *, customer: Customer, hint: str):
         )
     if len(matches) > 1:
         raise exceptions.ValidationError(
-            {field: f"Customer {customer.pk} has several active {what}: give its id."}
+            {field: f"Customer {customer.pk} has several active ones ({what}): give {id_name}."}
         )
     return matches[0]
 
@@ -156,6 +158,7 @@ def revenue_system_configuration(
         field,
         f"{provider} revenue system configuration delivered by {method}",
         customer=customer,
+        id_name="revenue_system_configuration_id",
         hint=" (add one with customer_revenue_system_configurations on customer create)",
     )
 
@@ -182,6 +185,7 @@ def _billing_provider_configuration(
         field,
         f"{provider} billing provider configuration delivered by {method}",
         customer=customer,
+        id_name="billing_provider_configuration_id",
         hint=" (set one with setCustomerBillingProviderConfigurations)",
     )
 
