@@ -23,6 +23,7 @@ from ..models import (
 from ..selectors import customer_balances, customer_current_period
 from . import panels
 from .charts import CHART_MEDIA_JS, charts_panel
+from .configurations import RevenueSystemConfigurationInline
 
 # ---------------------------------------------------------------------------------------------
 # Customers
@@ -127,7 +128,12 @@ class CustomerAdmin(CustomFieldsAdminMixin, ArchivableAdmin):
     ]
     billing_fields = ["billing_name", "billing_address", "billing_email"]
     usage_fields = ["charts", "current_usage", "late_events"]
-    inlines = [IngestAliasInline, BillingConfigurationInline, ContractSummaryInline]
+    inlines = [
+        IngestAliasInline,
+        BillingConfigurationInline,
+        RevenueSystemConfigurationInline,
+        ContractSummaryInline,
+    ]
     change_list_template = "admin/customers/customer/change_list.html"
 
     class Media:
