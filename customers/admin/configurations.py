@@ -40,6 +40,9 @@ class RevenueSystemConfigurationInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 def _described(configuration) -> str:
     if configuration is None:

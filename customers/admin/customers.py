@@ -155,6 +155,11 @@ class CustomerAdmin(CustomFieldsAdminMixin, ArchivableAdmin):
             *((title, {"fields": [panel]}) for title, panel in CUSTOMER_PANELS),
         ]
 
+    def get_inlines(self, request, obj):
+        if obj is None:  # a new customer has no revenue system configurations (customer create)
+            return [i for i in self.inlines if i is not RevenueSystemConfigurationInline]
+        return self.inlines
+
     def get_readonly_fields(self, request, obj=None):
         panels = [panel for _, panel in CUSTOMER_PANELS] if obj is not None else []
         return [*super().get_readonly_fields(request, obj), *panels]
