@@ -25,6 +25,7 @@ from catalog.api.serializers import OffsetIn, PackageScheduleIn
 from catalog.models import Product
 from core.api import StrictCharField, StringMapField, UUIDStringField, validated_at
 from customers.models import ResellerRoyalty
+from customers import services
 from customers.services import add_offset
 from customers.services.royalties import ROYALTY_FIELDS
 
@@ -286,6 +287,12 @@ def recurring_json(term: dict, *, is_commit: bool) -> dict:
             "credit_type_id": str(invoice["credit_type_id"]),
             "quantity": _number(invoice["quantity"]),
             "unit_price": _number(invoice["unit_price"]),
+        }
+    rounding = services.proration_rounding_spec(term.get("proration_rounding"))
+    if rounding:
+        data["proration_rounding"] = {
+            prefix: {"decimal_places": places, "rounding_method": method}
+            for prefix, (places, method) in rounding.items()
         }
     config = term.get("subscription_config")
     if config:

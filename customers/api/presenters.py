@@ -374,6 +374,9 @@ def recurring_json(term) -> dict:
             "unit_price": num(term.invoice_unit_price),
             "quantity": num(term.invoice_quantity or 1),
         }
+    rounding = proration_rounding_json(term)
+    if rounding:
+        data["proration_rounding"] = rounding
     if term.subscription_id:
         data["subscription_config"] = {
             "subscription_id": str(term.subscription_id),
@@ -381,6 +384,16 @@ def recurring_json(term) -> dict:
             "apply_seat_increase_config": {"is_prorated": True},
         }
     return _drop_none(data)
+
+
+def proration_rounding_json(term: RecurringBalance) -> dict:
+    """A recurring term's proration_rounding ({} when it has none)."""
+    data = {}
+    for prefix in ("access", "invoice"):
+        given = term.rounding(prefix)
+        if given is not None:
+            data[prefix] = {"decimal_places": given[0], "rounding_method": given[1]}
+    return data
 
 
 def payment_gate_json(config: dict) -> dict:

@@ -31,6 +31,7 @@ from .terms import (
     ScheduledChargeSpec,
     SegmentSpec,
     SubscriptionSpec,
+    proration_rounding_spec,
 )
 from .transitions import TransitionSpec
 
@@ -149,6 +150,7 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
         subscription=(term.get("subscription_config") or {}).get("subscription_id", ""),
         allocation=(term.get("subscription_config") or {}).get("allocation", "POOLED"),
         custom_fields=term.get("custom_fields", {}),
+        proration_rounding=proration_rounding_spec(term.get("proration_rounding")),
     )
 
 

@@ -118,7 +118,14 @@ def term_occurrences(term: RecurringBalance, now: datetime) -> list[recurring.Oc
         proration=term.proration,
         decimal_places=term.credit_type.decimal_places,
         access_limit=contract.ending_before,
+        access_rounding=_rounding(term, "access"),
+        invoice_rounding=_rounding(term, "invoice"),
     )
+
+
+def _rounding(term: RecurringBalance, prefix: str) -> recurring.Rounding | None:
+    given = term.rounding(prefix)
+    return None if given is None else recurring.Rounding(*given)
 
 
 @transaction.atomic

@@ -51,6 +51,8 @@ class RecurringUpdate:
     invoice_quantity: object = UNCHANGED
     ending_before: object = UNCHANGED
     rate_type: object = UNCHANGED
+    # {"access"|"invoice": (places, method) or None (cleared)} for the entries given.
+    proration_rounding: object = UNCHANGED
 
 
 def _stamp(value: datetime | None) -> str | None:
@@ -84,6 +86,13 @@ def _history(term: RecurringBalance, update: RecurringUpdate) -> dict:
         data["ending_before"] = _stamp(update.ending_before)
     if update.rate_type is not UNCHANGED:
         data["rate_type"] = update.rate_type
+    if update.proration_rounding is not UNCHANGED:
+        data["proration_rounding"] = {
+            prefix: None
+            if given is None
+            else {"decimal_places": given[0], "rounding_method": given[1]}
+            for prefix, given in update.proration_rounding.items()
+        }
     return data
 
 
@@ -117,6 +126,11 @@ def _apply_template(term: RecurringBalance, update: RecurringUpdate, where: str)
         value = getattr(update, name)
         if value is not UNCHANGED:
             setattr(term, name, value)
+    if update.proration_rounding is not UNCHANGED:
+        for prefix, given in update.proration_rounding.items():
+            places, method = given or (None, "")
+            setattr(term, f"{prefix}_rounding_places", places)
+            setattr(term, f"{prefix}_rounding_method", method)
     clean(term, where, exclude=["product"])
     term.save()
 
