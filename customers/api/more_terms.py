@@ -88,11 +88,10 @@ class CommitProrationRoundingIn(serializers.Serializer):
 
 class CreditProrationRoundingIn(serializers.Serializer):
     access = RoundingIn(required=False, allow_null=True)
+    invoice = serializers.JSONField(required=False, allow_null=True)  # refused, with the reason
 
-    def validate(self, attrs):
-        if "invoice" in self.initial_data:
-            raise serializers.ValidationError({"invoice": "Credits are not invoiced."})
-        return attrs
+    def validate_invoice(self, value):
+        raise serializers.ValidationError("Credits are not invoiced.")
 
 
 class _RecurringIn(serializers.Serializer):

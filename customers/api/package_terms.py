@@ -24,8 +24,8 @@ from catalog.api import package_terms
 from catalog.api.serializers import OffsetIn, PackageScheduleIn
 from catalog.models import Product
 from core.api import StrictCharField, StringMapField, UUIDStringField, validated_at
-from customers.models import ResellerRoyalty
 from customers import services
+from customers.models import ResellerRoyalty
 from customers.services import add_offset
 from customers.services.royalties import ROYALTY_FIELDS
 
@@ -62,14 +62,29 @@ class PackageRecurringCreditIn(_PackageRecurringMixin, more_terms.RecurringCredi
 def _recurring_check(serializer, kind: str):
     def check(value, *, rate_card, where: str, package: dict) -> list[dict]:
         items = [dict(item) for item in validated_at(serializer, value, where, many=True)]
-        named = {s.get("temporary_id") for s in package.get("subscriptions") or ()} - {None}
+        modes = {
+            s["temporary_id"]: s.get("quantity_management_mode", "QUANTITY_ONLY")
+            for s in package.get("subscriptions") or ()
+            if s.get("temporary_id")
+        }
         for index, item in enumerate(items):
             config = item.get("subscription_config")
-            if config and config["subscription_id"] not in named:
+            if config and config["subscription_id"] not in modes:
                 raise serializers.ValidationError(
                     {
                         f"{where}[{index}].subscription_config.subscription_id": "Name one of "
                         "the package's subscriptions by its temporary_id."
+                    }
+                )
+            if (
+                config
+                and config.get("allocation") == "INDIVIDUAL"
+                and modes[config["subscription_id"]] != "SEAT_BASED"
+            ):
+                raise serializers.ValidationError(
+                    {
+                        f"{where}[{index}].subscription_config.allocation": "A per-seat "
+                        "(INDIVIDUAL) allocation needs a SEAT_BASED subscription."
                     }
                 )
         # The products, units and specifiers checked as a contract's recurring terms are.

@@ -25,6 +25,8 @@ REFUND_INVOICES_REFUSED = (
     "Refund invoices do not exist in this product: a finalized invoice is corrected by voiding "
     "it (/v1/invoices/void) and regenerating it (/v1/invoices/regenerate)."
 )
+
+
 class AmountUpdateIn(serializers.Serializer):
     unit_price = NumberField(required=False, min_value=0)
     quantity = NumberField(required=False, min_value=0)

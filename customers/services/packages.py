@@ -256,6 +256,11 @@ def package_terms_at(package: Package, start: datetime) -> dict:
                 else None,
                 name=term.get("name", ""),
                 temporary_id=term.get("temporary_id", ""),
+                quantity_management_mode=term.get("quantity_management_mode", "QUANTITY_ONLY"),
+                seat_group_key=(term.get("seat_config") or {}).get("seat_group_key", ""),
+                initial_unassigned_seats=_dec(
+                    (term.get("seat_config") or {}).get("initial_unassigned_seats", 0)
+                ),
             )
         )
     return {

@@ -35,7 +35,7 @@ from ..models import (
 from .balance_edits import UNCHANGED, live_term
 from .common import clean
 from .events import balance_event
-from .recurring import seats_and_quantity, term_occurrences
+from .recurring import seats_and_quantity, term_occurrences, times_quantity
 from .terms import InvoiceItemSpec, RecurringScheduleSpec, _add_schedule_items, _with_recurrence
 
 
@@ -141,7 +141,7 @@ def _remake(balance: Commit | Credit, occurrence, term: RecurringBalance, now: d
     if not balance.seat_id:
         ((_, quantity),) = seats_and_quantity(term, occurrence.starting_at)
     segment = balance.access_schedule.get()
-    segment.amount = occurrence.amount * quantity
+    segment.amount = times_quantity(occurrence.amount, quantity)
     segment.starting_at = occurrence.starting_at
     segment.ending_before = occurrence.ending_before
     clean(segment, "recurring")
