@@ -87,6 +87,9 @@ def _recurring_check(serializer, kind: str):
                         "(INDIVIDUAL) allocation needs a SEAT_BASED subscription."
                     }
                 )
+        _products_of_type(
+            items, where, Product.Type.FIXED, "Recurring commits and credits use a fixed product."
+        )
         # The products, units and specifiers checked as a contract's recurring terms are.
         more_terms.recurring(
             [{**item, "starting_at": _NOMINAL_START} for item in items], kind, where
