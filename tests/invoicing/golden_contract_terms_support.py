@@ -136,6 +136,12 @@ def _recurring(contract: Mapping, until: datetime, key: str) -> list[dict]:
             duration_periods=int(to_decimal(data["commit_duration"]["value"])),
             proration=data.get("proration", "FIRST_AND_LAST"),
             decimal_places=0,
+            **{
+                f"{prefix}_rounding": recurring.Rounding(
+                    int(rounding["decimal_places"]), rounding["rounding_method"]
+                )
+                for prefix, rounding in (data.get("proration_rounding") or {}).items()
+            },
         ):
             start = occurrence.starting_at.isoformat()
             term = {
