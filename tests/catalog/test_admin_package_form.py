@@ -164,3 +164,20 @@ def test_who_may_add_a_package(client, role, status):
     response = client.post(reverse("admin:catalog_package_add"), page)
     assert response.status_code == status, page_errors(response) if status == 302 else ""
     assert Package.objects.exists() == (status == 302)
+
+
+def test_the_package_page_says_its_seats_and_rounding_in_words(admin_client):
+    seats, fixed = ProductFactory(subscription=True), ProductFactory(fixed=True, name="Seat pot")
+    page = _page(RateCardFactory(), _seat_terms(seats, fixed))
+    admin_client.post(reverse("admin:catalog_package_add"), page)
+    package = Package.objects.get()
+    shown = admin_client.get(reverse("admin:catalog_package_change", args=[package.pk]))
+    text = shown.content.decode()
+    assert (
+        "Seat-based subscription &#x27;seats&#x27;: seats named by the event property user_id, "
+        "starting with 1 unassigned seat(s)"
+    ) in text
+    assert (
+        "prorated access amounts rounded FLOOR to -2 places, per unit of subscription "
+        "&#x27;seats&#x27; (individual)"
+    ) in text
