@@ -32,7 +32,7 @@ from customers.services.royalties import ROYALTY_FIELDS
 from . import more_terms
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
-from .presenters import threshold_json
+from .presenters import proration_rounding_json, threshold_json
 from .serializers import RecurringScheduleIn
 
 # Where a package's offsets are placed to check what they name (nothing is kept of it).
@@ -306,12 +306,9 @@ def recurring_json(term: dict, *, is_commit: bool) -> dict:
             "quantity": _number(invoice["quantity"]),
             "unit_price": _number(invoice["unit_price"]),
         }
-    rounding = services.proration_rounding_spec(term.get("proration_rounding"))
-    if rounding:
-        data["proration_rounding"] = {
-            prefix: {"decimal_places": places, "rounding_method": method}
-            for prefix, (places, method) in rounding.items()
-        }
+    data["proration_rounding"] = proration_rounding_json(
+        services.proration_rounding_spec(term.get("proration_rounding"))
+    )
     config = term.get("subscription_config")
     if config:
         data["subscription_config"] = {

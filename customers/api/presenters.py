@@ -374,9 +374,7 @@ def recurring_json(term) -> dict:
             "unit_price": num(term.invoice_unit_price),
             "quantity": num(term.invoice_quantity or 1),
         }
-    rounding = proration_rounding_json(term)
-    if rounding:
-        data["proration_rounding"] = rounding
+    data["proration_rounding"] = proration_rounding_json(term.proration_rounding())
     if term.subscription_id:
         data["subscription_config"] = {
             "subscription_id": str(term.subscription_id),
@@ -386,14 +384,13 @@ def recurring_json(term) -> dict:
     return _drop_none(data)
 
 
-def proration_rounding_json(term: RecurringBalance) -> dict:
-    """A recurring term's proration_rounding ({} when it has none)."""
-    data = {}
-    for prefix in ("access", "invoice"):
-        given = term.rounding(prefix)
-        if given is not None:
-            data[prefix] = {"decimal_places": given[0], "rounding_method": given[1]}
-    return data
+def proration_rounding_json(rounding: dict[str, tuple[int, str]]) -> dict | None:
+    """A proration_rounding ({"access"|"invoice": (places, method)}) in the SDK's shape; None
+    when it has none."""
+    return {
+        prefix: {"decimal_places": places, "rounding_method": method}
+        for prefix, (places, method) in rounding.items()
+    } or None
 
 
 def payment_gate_json(config: dict) -> dict:

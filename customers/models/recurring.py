@@ -141,6 +141,10 @@ class RecurringBalance(models.Model):
         places = getattr(self, f"{prefix}_rounding_places")
         return None if places is None else (places, getattr(self, f"{prefix}_rounding_method"))
 
+    def proration_rounding(self) -> dict[str, tuple[int, str]]:
+        """{"access"|"invoice": (places, method)} for the roundings that are set."""
+        return {p: r for p in ("access", "invoice") if (r := self.rounding(p)) is not None}
+
     def clean(self) -> None:
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=True)
         if self.product_id and self.product.type != Product.Type.FIXED:

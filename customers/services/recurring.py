@@ -126,14 +126,8 @@ def term_occurrences(term: RecurringBalance, now: datetime) -> list[recurring.Oc
         proration=term.proration,
         decimal_places=term.credit_type.decimal_places,
         access_limit=contract.ending_before,
-        access_rounding=_rounding(term, "access"),
-        invoice_rounding=_rounding(term, "invoice"),
+        **{f"{p}_rounding": recurring.Rounding(*r) for p, r in term.proration_rounding().items()},
     )
-
-
-def _rounding(term: RecurringBalance, prefix: str) -> recurring.Rounding | None:
-    given = term.rounding(prefix)
-    return None if given is None else recurring.Rounding(*given)
 
 
 @transaction.atomic
