@@ -199,3 +199,30 @@ def test_a_bad_rounding_is_refused_by_field(client, offer, key, rounding, messag
             **{key: [_recurring(offer, "Bad", proration_rounding=rounding)]},
         )
     assert refused.value.body["message"] == message
+
+
+def test_a_recurring_credit_added_by_an_edit_keeps_its_rounding(client, offer):
+    contract = client.v1.contracts.create(
+        customer_id=offer["customer"], rate_card_id=offer["card"], starting_at=offer["start"]
+    ).data.id
+    client.v2.contracts.edit(
+        contract_id=contract,
+        customer_id=offer["customer"],
+        add_recurring_credits=[
+            _recurring(
+                offer,
+                "Added credit",
+                proration_rounding={"access": {"decimal_places": 2, "rounding_method": "CEILING"}},
+            )
+        ],
+    )
+    shown = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    assert shown.recurring_credits[0].proration_rounding.to_dict() == {
+        "access": {"decimal_places": 2, "rounding_method": "CEILING"}
+    }
+    credit = _first(shown.credits, "Added credit", offer)
+    assert credit.access_schedule.schedule_items[0].amount == CEILING_2[offer["days"]]
+    (edit,) = client.v2.contracts.get_edit_history(
+        contract_id=contract, customer_id=offer["customer"]
+    ).data
+    assert edit.add_recurring_credits[0].proration_rounding.access.rounding_method == "CEILING"
