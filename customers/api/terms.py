@@ -9,7 +9,7 @@ from core.api import get_or_404
 from customers import services
 from customers.models import Override
 
-from . import specifiers
+from . import hierarchy, specifiers
 
 
 def _at(where: str, name: str) -> str:
@@ -67,6 +67,7 @@ def _balance(term: dict, where: str) -> dict:
         "applicable_product_tags": term.get("applicable_product_tags", []),
         "specifiers": specifiers.stored(term, where),
         "rollover_fraction": term.get("rollover_fraction"),
+        "child_access": hierarchy.child_access(term),
     }
 
 
