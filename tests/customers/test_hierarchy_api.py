@@ -114,10 +114,10 @@ def _applied(invoice: dict) -> list:
     ]
 
 
-def _family(post, world, access={"type": "ALL"}):
-    """A parent with a $1,000.00 commit shared by `access`, and two children, A (the smaller
+def _family(post, world):
+    """A parent with a $1,000.00 commit shared with ALL, and two children, A (the smaller
     contract id: it draws first) and B."""
-    parent = _contract(post, world, commits=[_commit(world, access=access)])
+    parent = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
     first, second = _child(post, world, parent), _child(post, world, parent)
     a, b = sorted([first, second], key=lambda c: str(c.pk))
     return parent, a, b

@@ -151,7 +151,7 @@ def test_what_children_draw_is_what_the_parent_commit_loses(commit, demands):
     assert total_drawn == taken.get("ps", D(0))
     assert total_drawn == min(D(commit), D(left_after_own))
     assert total_drawn <= D(commit)
-    last = [d for d in results[-1].balance_draws if d.balance_id == "parent-commit"][0]
+    last = next(d for d in results[-1].balance_draws if d.balance_id == "parent-commit")
     assert last.remaining == D(commit) - total_drawn
     for result, (quantity, own) in zip(results, demands, strict=True):
         assert result.total == D(quantity) - drawn(result) - min(D(quantity), D(own))
