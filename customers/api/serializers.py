@@ -503,6 +503,7 @@ class BalanceUpdateIn(serializers.Serializer):
     product_id = UUIDStringField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     rollover_fraction = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitUpdateIn(BalanceUpdateIn):

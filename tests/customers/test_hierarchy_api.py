@@ -287,3 +287,35 @@ def test_bad_links_are_400s_naming_the_field(post, world):
         "needs a list of contract_ids."
     )
     assert Contract.objects.count() == 1
+
+
+def test_editing_a_commit_shares_it_and_drafts_follow(post, api_client, world):
+    """v2 commits/edit (and update_commits) set child_access: the child's draft draws at once."""
+    parent = _contract(post, world, commits=[_commit(world)])
+    child = _child(post, world, parent)
+    _tokens(child, 3)
+    assert _march(api_client, child)["total"] == 30000
+    commit = parent.commits.get()
+    body = {
+        "customer_id": str(parent.customer_id),
+        "commit_id": str(commit.pk),
+        "hierarchy_configuration": {"child_access": {"type": "ALL"}},
+    }
+    _ok(post("/v2/contracts/commits/edit", body))
+    assert _march(api_client, child)["total"] == 0
+    edit = {
+        "customer_id": str(parent.customer_id),
+        "contract_id": str(parent.pk),
+        "update_commits": [
+            {
+                "commit_id": str(commit.pk),
+                "hierarchy_configuration": {"child_access": {"type": "NONE"}},
+            }
+        ],
+    }
+    _ok(post("/v2/contracts/edit", edit))
+    assert _march(api_client, child)["total"] == 30000
+    bad = {**body, "hierarchy_configuration": {"child_access": {"type": "EVERYONE"}}}
+    assert _error(post("/v2/contracts/commits/edit", bad)).startswith(
+        "hierarchy_configuration.child_access.type:"
+    )
