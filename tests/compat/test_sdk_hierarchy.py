@@ -89,6 +89,7 @@ def test_parent_and_child_contracts_share_a_commit(client, offer):  # noqa: F811
         ("usage", 300),
     ]
     assert draft.total == 0
+    assert (draft.payer.contract_id, draft.payer.customer_id) == (child, child_customer)
     balances = client.v1.contracts.list_balances(
         customer_id=offer["customer"], include_contract_balances=True, include_balance=True
     )

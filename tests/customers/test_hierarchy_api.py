@@ -319,3 +319,23 @@ def test_editing_a_commit_shares_it_and_drafts_follow(post, api_client, world):
     assert _error(post("/v2/contracts/commits/edit", bad)).startswith(
         "hierarchy_configuration.child_access.type:"
     )
+
+
+def test_a_childs_usage_invoice_names_its_payer(post, api_client, world):
+    """`payer` on a child's usage invoices: the parent with payer PARENT, itself with SELF;
+    a contract outside a hierarchy has none."""
+    parent = _contract(post, world)
+    paid_by_parent = _child(post, world, parent, payer="PARENT")
+    pays_itself = _child(post, world, parent, payer="SELF")
+    assert _march(api_client, paid_by_parent)["payer"] == {
+        "contract_id": str(parent.pk),
+        "customer_id": str(parent.customer_id),
+    }
+    assert _march(api_client, pays_itself)["payer"] == {
+        "contract_id": str(pays_itself.pk),
+        "customer_id": str(pays_itself.customer_id),
+    }
+    assert "payer" not in _march(api_client, parent)
+    listed = _ok(api_client.get(f"/v1/customers/{paid_by_parent.customer_id}/invoices"))
+    usage = [invoice for invoice in listed if invoice["type"] == "USAGE"]
+    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(parent.pk)}
