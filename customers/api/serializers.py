@@ -796,6 +796,7 @@ class CustomerCommitCreateIn(CommitIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 class CustomerCreditCreateIn(CreditIn):
@@ -805,6 +806,7 @@ class CustomerCreditCreateIn(CreditIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 # Metronome's QUANTITY balances are drawn down by the units used; this product's are all drawn

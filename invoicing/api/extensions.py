@@ -40,7 +40,17 @@ def hierarchy_payers(invoices: Sequence[Invoice]) -> dict[object, dict]:
     invoices of a child contract, the contract and customer that pay for it, its parent's with
     `payer: PARENT`, else its own. One query per answer. (The invoice is still issued to, and
     handed to the billing provider of, the child's customer.)"""
-    usage = [invoice for invoice in invoices if invoice.type == Invoice.Type.USAGE]
+    usage = [
+        invoice
+        for invoice in invoices
+        if invoice.type == Invoice.Type.USAGE
+        # A loaded contract tells without a query whether it is a child.
+        and not (
+            Invoice.contract.is_cached(invoice) and invoice.contract.parent_contract_id is None
+        )
+    ]
+    if not usage:
+        return {}
     children = {
         pk: (parent, payer, parent_customer, customer)
         for pk, parent, payer, parent_customer, customer in Contract.objects.filter(
