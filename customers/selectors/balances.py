@@ -171,8 +171,10 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
             BalanceLedgerEntry.objects.filter(
                 commit_id__in=postpaid,
                 type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
-                timestamp__lte=start,
             )
+            # A commit shared with children: their invoices of this period, finalized before
+            # the parent's, count too (they are dated at the period's end).
+            .filter(Q(timestamp__lte=start) | Q(commit__child_access__isnull=False))
             .order_by()
             .values("commit_id")
             .annotate(total=Sum("amount"))

@@ -18,6 +18,7 @@ from catalog.money import ZERO
 
 from .inputs import Balance, RatingInput
 from .outputs import RatingResult
+from .vocabulary import BalanceType
 
 
 def parent_last(balance: Balance) -> bool:
@@ -27,14 +28,24 @@ def parent_last(balance: Balance) -> bool:
 
 def less_taken(rating_input: RatingInput, taken: dict[str, Decimal]) -> RatingInput:
     """The input with what invoices rated before it drew (`taken`, {segment id: amount}) taken
-    off each segment's availability (never below zero)."""
+    off each segment's availability (never below zero), and added to a POSTPAID commit's
+    `drawn_before` (its true-up counts what they drew)."""
     if not taken:
         return rating_input
+
+    def before(balance: Balance) -> Decimal:
+        if balance.type != BalanceType.POSTPAID:
+            return balance.drawn_before
+        return balance.drawn_before + sum(
+            (taken.get(segment.id, ZERO) for segment in balance.access_schedule), start=ZERO
+        )
+
     return dataclasses.replace(
         rating_input,
         balances=tuple(
             dataclasses.replace(
                 balance,
+                drawn_before=before(balance),
                 access_schedule=tuple(
                     dataclasses.replace(
                         segment,

@@ -339,3 +339,28 @@ def test_a_childs_usage_invoice_names_its_payer(post, api_client, world):
     listed = _ok(api_client.get(f"/v1/customers/{paid_by_parent.customer_id}/invoices"))
     usage = [invoice for invoice in listed if invoice["type"] == "USAGE"]
     assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(parent.pk)}
+
+
+def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, api_client, world):
+    """$1,000.00 POSTPAID for March shared with ALL; the child uses $300 (drawn from the commit,
+    and billed: a postpaid commit is paid in arrears): the parent's March invoice trues up the
+    $700 nobody drew."""
+    april = "2026-04-01T00:00:00Z"
+    postpaid = _commit(world, access={"type": "ALL"}, type="POSTPAID")
+    postpaid["access_schedule"]["schedule_items"][0]["ending_before"] = april
+    postpaid["invoice_schedule"] = {"schedule_items": [{"timestamp": april, "amount": 100000}]}
+    parent = _contract(post, world, commits=[postpaid])
+    child = _child(post, world, parent)
+    _tokens(child, 3)
+    assert _applied(_march(api_client, child)) == [-30000]
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    child_invoice, parent_invoice = _march(api_client, child), _march(api_client, parent)
+    assert (child_invoice["status"], child_invoice["total"]) == ("FINALIZED", 30000)
+    trueups = [
+        line["total"] for line in parent_invoice["line_items"] if line["type"] == "postpaid_trueup"
+    ]
+    assert (parent_invoice["status"], trueups, parent_invoice["total"]) == (
+        "FINALIZED",
+        [70000],
+        70000,
+    )

@@ -120,6 +120,14 @@ def test_a_child_never_trues_up_or_expires_the_parent_commit():
     )
     [trueup] = [line for line in parent.lines if line.type == LineType.POSTPAID_TRUEUP]
     assert trueup.total == D("1000")
+    # Rated after the child, the parent's true-up is what neither drew: 1,000 - 300 = 700.
+    own = parent_commit(type="POSTPAID", segments=(ending,), from_parent=False)
+    (_, after_child), _ = rate_in_order(
+        [child("300", postpaid), world(rates=(flat("tokens", "1"),), balances=(own,))],
+        rate_invoice,
+    )
+    [trueup] = [line for line in after_child.lines if line.type == LineType.POSTPAID_TRUEUP]
+    assert trueup.total == D("700")
 
 
 @settings(max_examples=150, deadline=None)
