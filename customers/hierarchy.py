@@ -59,6 +59,12 @@ def child_may_draw(value, child_contract_id) -> bool:
     return False
 
 
+def shared_with_children(value) -> bool:
+    """Whether a balance with this `child_access` may be drawn by some child (ALL or
+    CONTRACT_IDS)."""
+    return bool(value) and value.get("type") in ("ALL", "CONTRACT_IDS")
+
+
 def child_access_json(value) -> dict | None:
     """Metronome's `hierarchy_configuration` of a commit or credit (None when not set)."""
     return None if value is None else {"child_access": child_access_normal(value)}

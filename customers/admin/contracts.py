@@ -35,6 +35,7 @@ from ..forms import (
     OverrideForm,
     ScheduledChargeForm,
 )
+from ..hierarchy import shared_with_children
 from ..models import (
     Commit,
     Contract,
@@ -443,7 +444,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         shared = [
             term
             for term in (*obj.commits.all(), *obj.credits.all())
-            if term.child_access and term.child_access.get("type") != "NONE"
+            if shared_with_children(term.child_access)
         ]
         for term in shared:
             access = term.child_access

@@ -20,7 +20,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
-from ..hierarchy import child_may_draw
+from ..hierarchy import child_may_draw, shared_with_children
 from ..models import (
     AccessSegment,
     BalanceLedgerEntry,
@@ -161,7 +161,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
     available = segment_available(segments=segments, as_of=start) if segments else {}
     # A segment shared across a hierarchy may have been drawn by another contract's invoice of
     # this same period, finalized already (dated at its end): every entry counts.
-    shared = [s for t in terms if t.child_access for s in _segments(t)]
+    shared = [s for t in terms if shared_with_children(t.child_access) for s in _segments(t)]
     if shared:
         available.update(segment_available(segments=shared))
     postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]

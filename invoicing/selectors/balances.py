@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from customers import selectors as customers_selectors
+from customers.hierarchy import shared_with_children
 from invoicing.models import Invoice
 from invoicing.rating import less_taken, rate_invoice
 
@@ -43,7 +44,11 @@ def draft_balance_draws(
         return {}
     contract_ids = {b.contract_id for b in balances if b.contract_id is not None}
     customer_ids = {b.customer_id for b in balances if b.contract_id is None}
-    lending = {b.contract_id for b in balances if b.contract_id is not None and b.child_access}
+    lending = {
+        b.contract_id
+        for b in balances
+        if b.contract_id is not None and shared_with_children(b.child_access)
+    }
     if lending:
         contract_ids |= children_sharing(lending)  # a parent's children may draw it
     drafts = list(
