@@ -112,7 +112,7 @@ def run() -> None:
             f"{children:>3} children: last child's draft p50 {statistics.median(view):7.1f} ms "
             f"(max {max(view):7.1f}); parent commit balance p50 "
             f"{statistics.median(balance):7.1f} ms (max {max(balance):7.1f}); "
-            f"left {left} of {children * 1000} (each child draws 20 x 100 = 2000)",
+            f"left {left.normalize():f} of {children * 1000} (each child draws 20 x 100 = 2000)",
             flush=True,
         )
 
