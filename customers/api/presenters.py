@@ -32,6 +32,7 @@ from customers.selectors import contract_transitions
 
 from . import specifiers as commit_specifiers
 from . import term_edits
+from .hierarchy import balance_hierarchy_json, contract_hierarchy_json
 from .spend_trackers import spend_trackers_json
 
 num = money.to_json_number
@@ -128,6 +129,7 @@ def _balance_json(term, contract: Contract) -> dict:
         "priority": num(term.priority),
         "rate_type": term.rate_type,
         "rolled_over_from": _rolled_over_from(term),
+        "hierarchy_configuration": balance_hierarchy_json(term),
         "archived_at": ts(term.archived_at),
     }
 
@@ -367,6 +369,7 @@ def recurring_json(term) -> dict:
         "rollover_fraction": num(term.rollover_fraction)
         if term.rollover_fraction is not None
         else None,
+        "hierarchy_configuration": balance_hierarchy_json(term),
     }
     if term.invoice_unit_price is not None:
         data["invoice_amount"] = {
@@ -554,6 +557,7 @@ def _terms_json(contract: Contract, extras=None, *, leave_out: frozenset = froze
                 "frequency": contract.usage_statement_frequency,
             },
             "transitions": [transition_json(t) for t in contract_transitions(contract=contract)],
+            "hierarchy_configuration": contract_hierarchy_json(contract),
             "commits": [commit_json(c, contract) | extras(c) for c in kept(contract.commits.all())],
             "credits": [credit_json(c, contract) | extras(c) for c in kept(contract.credits.all())],
             "overrides": [
