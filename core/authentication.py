@@ -75,6 +75,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
 _cache: dict[str, tuple[float, ApiToken]] = {}
 _cache_lock = threading.Lock()
+# Counts the forgets: a token read before one is not kept (the row may have changed since).
+_forgets = [0]
 
 
 def _cached_token(token_hash: str, *, now: datetime) -> ApiToken | None:
@@ -92,11 +94,12 @@ def _cached_token(token_hash: str, *, now: datetime) -> ApiToken | None:
             _touch(token, now=now)
         return token
     read_at = time.monotonic()
+    forgets = _forgets[0]
     token = _active_token(token_hash, now=now)
     with _cache_lock:
         if token is None:
             _cache.pop(token_hash, None)
-        else:
+        elif forgets == _forgets[0]:
             if len(_cache) >= CACHE_MAX_TOKENS:
                 _cache.clear()
             _cache[token_hash] = (read_at, token)
@@ -106,6 +109,7 @@ def _cached_token(token_hash: str, *, now: datetime) -> ApiToken | None:
 def api_tokens_forget(token_hash: str | None = None) -> None:
     """Drop a token (by hash), or every token, from this process's cache."""
     with _cache_lock:
+        _forgets[0] += 1
         if token_hash is None:
             _cache.clear()
         else:
@@ -114,7 +118,8 @@ def api_tokens_forget(token_hash: str | None = None) -> None:
 
 def forget_saved_token(sender, instance: ApiToken, **kwargs) -> None:
     """A token saved or deleted (revoked, expired, renamed) is read again on its next use: now,
-    and once more when the transaction commits, in case a request re-read the row in between."""
+    and once more when the transaction commits; a request that read the row before either does
+    not keep what it read."""
     api_tokens_forget(instance.token_hash)
     transaction.on_commit(lambda: api_tokens_forget(instance.token_hash))
 

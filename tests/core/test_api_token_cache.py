@@ -148,3 +148,21 @@ def test_a_cached_token_still_records_its_use_once_a_minute():
     token.refresh_from_db()
     assert token.last_used_at > first - timedelta(minutes=2)
     assert authentication._cache[token.token_hash][1].last_used_at == token.last_used_at
+
+
+def test_a_token_read_while_it_is_revoked_is_not_kept(monkeypatch):
+    token = ApiTokenFactory(raw_token="bk_racing_0001")
+    read = authentication._active_token
+
+    def read_then_revoked_meanwhile(token_hash, *, now):
+        found = read(token_hash, now=now)
+        api_token_revoke(token=token, now=timezone.now())  # another thread, between read and keep
+        return found
+
+    monkeypatch.setattr(authentication, "_active_token", read_then_revoked_meanwhile)
+    first = _api("bk_racing_0001").get("/v1/customers").status_code
+    monkeypatch.setattr(authentication, "_active_token", read)
+
+    assert first == 200
+    assert authentication._cache == {}
+    assert _api("bk_racing_0001").get("/v1/customers").status_code == 401
