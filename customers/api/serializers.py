@@ -31,7 +31,7 @@ from core.api import (
 )
 
 from . import configurations as configurations_api
-from . import more_terms
+from . import hierarchy, more_terms
 from . import specifiers as commit_specifiers
 from . import spend_trackers as spend_trackers_api
 
@@ -163,6 +163,7 @@ class BalanceTermIn(serializers.Serializer):
     rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
     specifiers = commit_specifiers.specifiers_field()
     temporary_id = StrictCharField(required=False)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitIn(BalanceTermIn):
@@ -282,6 +283,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "professional_services",
     "reseller_royalties",
     "spend_trackers",
+    "hierarchy_configuration",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -386,6 +388,7 @@ class ContractCreateIn(serializers.Serializer):
     reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
     spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
     revenue_system_configuration = configurations_api.RevenueSystemConfigurationIn(required=False)
+    hierarchy_configuration = hierarchy.HierarchyConfigurationIn(required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -499,6 +502,7 @@ class BalanceUpdateIn(serializers.Serializer):
     product_id = UUIDStringField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     rollover_fraction = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitUpdateIn(BalanceUpdateIn):
@@ -791,6 +795,7 @@ class CustomerCommitCreateIn(CommitIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 class CustomerCreditCreateIn(CreditIn):
@@ -800,6 +805,7 @@ class CustomerCreditCreateIn(CreditIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 # Metronome's QUANTITY balances are drawn down by the units used; this product's are all drawn

@@ -42,6 +42,7 @@ from .configurations import (
 )
 from .events import balance_event, contract_event
 from .gates import MANUAL_GATE, payment_gate_open
+from .hierarchy import HierarchySpec, contract_hierarchy_apply
 from .recurring import (
     SubscriptionUpdate,
     recurring_balances_materialize,
@@ -121,9 +122,11 @@ def contract_create(
     billing_provider_configuration: BillingProviderConfiguration | None = None,
     reseller_royalties: Sequence[dict] = (),
     revenue_system_configuration: RevenueSystemConfiguration | None = None,
+    hierarchy: HierarchySpec | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
-    `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
+    `transition`, it follows an earlier contract of the customer (see `transition_make`). With
+    `hierarchy`, it is a child of a parent contract and/or sets its parent behavior."""
     if customer.archived_at is not None:
         raise ValidationError(
             {"customer": "This customer is archived; it cannot get new contracts."}
@@ -159,6 +162,8 @@ def contract_create(
             else ""
         ),
     )
+    if hierarchy is not None:
+        contract_hierarchy_apply(contract, hierarchy)
     clean(contract)
     contract.save()
     added = add_terms(
