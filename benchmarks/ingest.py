@@ -70,9 +70,9 @@ GROUPS = 50
 REGIONS = ["eu-west", "eu-central", "us-east", "us-west", "ap-south"]
 # How far back the events' timestamps reach (`--spread-hours`). The default, 20 days, puts
 # nearly every event before the day and month tier's watermark (the start of the hour before
-# this one, where the fold schedule keeps it): each batch then also writes the tier, as a batch
-# of late events does. `--spread-hours 1` is the live case: events of the last hour, hourly rows
-# only. (The spawned client processes read it from the environment.)
+# this one, where the fold schedule keeps it): each batch then also marks the days it touched
+# unfolded, as a batch of late events does. `--spread-hours 1` is the live case: events of the
+# last hour, hourly rows only. (The spawned client processes read it from the environment.)
 SPREAD = timedelta(hours=float(os.environ.get("INGEST_BENCH_SPREAD_HOURS", 20 * 24)))
 
 
@@ -386,7 +386,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
         cursor.execute(
             "TRUNCATE metering_usageevent, metering_ingestedtransaction, "
             "metering_metricaggregate, metering_metricrollup, metering_metricdistinctvalue, "
-            "metering_duplicateevent, metering_usagemark"
+            "metering_duplicateevent, metering_usagemark, metering_unfoldedday"
         )
     signature = definitions_signature()
     connection.close()

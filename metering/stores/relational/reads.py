@@ -40,6 +40,8 @@ from .rows import (
     segment_sql,
     slot_rows,
     slots_sql,
+    unfolded_excluded,
+    unfolded_hours,
     usage_rows,
     within,
 )
@@ -249,17 +251,20 @@ def daily_usage(
 
 def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS):
     """The pre-aggregate rows a `daily_usage` read adds up: (day rows, hourly rows) querysets
-    (the day rows of its whole days; the hourly rows of the partial days at its edges and of the
-    whole days' hours from the tier's watermark on, `rows.after_watermark`)."""
+    (the day rows of its whole days; the hourly rows of the partial days at its edges, of the
+    whole days' hours from the tier's watermark on, `rows.after_watermark`, and of the days
+    marked unfolded, whose day rows are left out, `rows.unfolded_hours`)."""
     if starting_at >= ending_before or not metric_ids or not customer_ids:
         return MetricRollup.objects.none(), MetricAggregate.objects.none()
     covered = cover([starting_at, ending_before], grains)
     scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
     days = covered.periods.get("day", [])
     return (
-        MetricRollup.objects.filter(within("period_start", days), grain="day", **scope),
+        unfolded_excluded(
+            MetricRollup.objects.filter(within("period_start", days), grain="day", **scope)
+        ),
         MetricAggregate.objects.filter(
-            within("hour", covered.hours) | after_watermark(days), **scope
+            within("hour", covered.hours) | after_watermark(days) | unfolded_hours(days), **scope
         ),
     )
 

@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from django.db import OperationalError, connection, transaction
 from django.db.models import Min
 
-from ...models import MetricAggregate, MetricRollup, RollupWatermark
+from ...models import MetricAggregate, MetricRollup, RollupWatermark, UnfoldedDay
 from ..partials import Partial
-from ..tiers import GRAINS, period_ceiling, period_start
+from ..tiers import GRAINS, period_after, period_ceiling, period_start
 from .rows import NUMBER_COLUMNS
 from .sql import MERGE_SQL
 from .sqlite import _q, folded_before, rollup_rows_write_sqlite
@@ -66,13 +66,15 @@ def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None
 
 
 def _fold_chunk(target: datetime) -> datetime:
-    """Fold at most `FOLD_CHUNK` of hours towards `target` in one transaction; returns the
-    watermark it leaves."""
+    """Recompute the days marked unfolded, then fold at most `FOLD_CHUNK` of hours towards
+    `target`, in one transaction; returns the watermark it leaves."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-                cursor.execute(f"LOCK TABLE {_q(MetricRollup)} IN SHARE ROW EXCLUSIVE MODE")
+                cursor.execute(
+                    f"LOCK TABLE {_q(MetricRollup)}, {_q(UnfoldedDay)} IN SHARE ROW EXCLUSIVE MODE"
+                )
         start = folded_before()
         if start is None:
             # No watermark (a flushed database): the tier holds nothing, i.e. every hour from
@@ -80,6 +82,7 @@ def _fold_chunk(target: datetime) -> datetime:
             first = MetricAggregate.objects.aggregate(first=Min("hour"))["first"]
             start = target if first is None else min(first, target)
             RollupWatermark.objects.create(pk=1, folded_before=start)
+        _unfolded_days_fold(start)
         if start >= target:
             return start
         end = min(target, start + FOLD_CHUNK)
@@ -93,6 +96,67 @@ def _fold_chunk(target: datetime) -> datetime:
             )
         RollupWatermark.objects.filter(pk=1).update(folded_before=end)
         return end
+
+
+def _unfolded_days_fold(watermark: datetime) -> None:
+    """Make the tier hold what the days marked unfolded (`UnfoldedDay`: events older than the
+    watermark were ingested into them) hold now: their day rows and their months' rows
+    recomputed from the hourly rows before the watermark (a marked day's hourly rows are
+    complete; a month's other day rows are exact), then the markers deleted. Runs under the
+    fold's lock: no marker or hourly row of those days is written meanwhile."""
+    if not UnfoldedDay.objects.exists():
+        return
+    if connection.vendor != "postgresql":
+        _unfolded_days_fold_sqlite(watermark)
+        return
+    rollup, marks = _q(MetricRollup), _q(UnfoldedDay)
+    months = f"(SELECT DISTINCT metric_id, customer_id, month FROM {marks})"
+    same = "r.metric_id = u.metric_id AND r.customer_id = u.customer_id"
+    columns = (
+        f"INSERT INTO {rollup} (metric_id, customer_id, grain, period_start, group_values, "
+        f"event_count, value_sum, value_max, latest_value, latest_timestamp, "
+        f"latest_transaction_id) "
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {rollup} AS r USING {marks} AS u "
+            f"WHERE {same} AND r.grain = 'day' AND r.period_start = u.day"
+        )
+        cursor.execute(
+            f"DELETE FROM {rollup} AS r USING {months} AS u "
+            f"WHERE {same} AND r.grain = 'month' AND r.period_start = u.month"
+        )
+        # A day is 24 hours in UTC; the hour index (metric, customer id, hour, ...) finds them.
+        cursor.execute(
+            f"{columns}SELECT r.metric_id, r.customer_id, 'day', u.day, r.group_values, "
+            f"{_ROLLED_UP} FROM {marks} AS u JOIN {_q(MetricAggregate)} AS r ON {same} "
+            f"AND r.hour >= u.day AND r.hour < u.day + interval '24 hours' "
+            f"AND r.hour < %(watermark)s GROUP BY 1, 2, 4, 5",
+            {"watermark": watermark},
+        )
+        cursor.execute(
+            f"{columns}SELECT r.metric_id, r.customer_id, 'month', u.month, r.group_values, "
+            f"{_ROLLED_UP} FROM {months} AS u JOIN {rollup} AS r ON {same} "
+            f"AND r.grain = 'day' AND r.period_start >= u.month "
+            f"AND r.period_start < u.month + interval '31 days' "
+            f"AND date_trunc('month', r.period_start, 'UTC') = u.month GROUP BY 1, 2, 4, 5"
+        )
+        cursor.execute(f"DELETE FROM {marks}")
+
+
+def _unfolded_days_fold_sqlite(watermark: datetime) -> None:
+    """SQLite (one writer at a time): each marked month's day and month rows rebuilt from its
+    hourly rows before the watermark."""
+    months = set(UnfoldedDay.objects.values_list("metric_id", "customer_id", "month"))
+    for metric_id, customer_id, month in sorted(months):
+        scope = {"metric_id": metric_id, "customer_id": customer_id}
+        end = period_after("month", month)
+        MetricRollup.objects.filter(period_start__gte=month, period_start__lt=end, **scope).delete()
+        _insert_sqlite(
+            MetricAggregate.objects.filter(hour__gte=month, hour__lt=min(end, watermark), **scope),
+            merge=False,
+        )
+    UnfoldedDay.objects.all().delete()
 
 
 def rollups_rebuild(
@@ -133,10 +197,17 @@ def rollups_rebuild(
             _insert_sqlite(hourly.filter(hour__lt=watermark), merge=False)
 
 
+# The numbers of several pre-aggregate rows added up into one (PostgreSQL, exact `numeric`).
+_LATEST = "ORDER BY latest_timestamp DESC NULLS LAST, latest_transaction_id DESC"
+_ROLLED_UP = (
+    f"SUM(event_count), SUM(value_sum), MAX(value_max), (ARRAY_AGG(latest_value {_LATEST}))[1], "
+    f"MAX(latest_timestamp), (ARRAY_AGG(latest_transaction_id {_LATEST}))[1]"
+)
+
+
 def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:
     """One INSERT ... SELECT: the database adds the numbers exactly (`numeric`); with `merge`
     added to the rows already there."""
-    latest = "ORDER BY latest_timestamp DESC NULLS LAST, latest_transaction_id DESC"
     conflict = (
         " ORDER BY 1, 2, 3, 4, 5 ON CONFLICT (metric_id, customer_id, grain, period_start, "
         f"group_values) DO UPDATE SET {MERGE_SQL}"
@@ -149,9 +220,7 @@ def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:
             f"(metric_id, customer_id, grain, period_start, group_values, event_count, value_sum, "
             f"value_max, latest_value, latest_timestamp, latest_transaction_id) "
             f"SELECT metric_id, customer_id, g, date_trunc(g, hour, 'UTC'), group_values, "
-            f"SUM(event_count), SUM(value_sum), MAX(value_max), "
-            f"(ARRAY_AGG(latest_value {latest}))[1], MAX(latest_timestamp), "
-            f"(ARRAY_AGG(latest_transaction_id {latest}))[1] "
+            f"{_ROLLED_UP} "
             f"FROM {_q(MetricAggregate)}, (VALUES ('day'), ('month')) AS v(g) "
             f"WHERE {where} GROUP BY 1, 2, 3, 4, 5{conflict}",
             params,

@@ -8,13 +8,14 @@ segment, or with `owners` the position of the customer it belongs to.
 from __future__ import annotations
 
 from bisect import bisect_right
+from datetime import UTC
 from itertools import pairwise
 
 from django.db import connection
-from django.db.models import DateTimeField, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest, TruncDay, TruncMonth
 
-from ...models import MetricAggregate, MetricRollup, RollupWatermark
+from ...models import MetricAggregate, MetricRollup, RollupWatermark, UnfoldedDay
 from ..tiers import GRAINS, cover
 from .ingest import _q
 
@@ -125,8 +126,8 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
     covered = cover(bounds, grains)
     hours = [_ranges_sql("hour", "h", covered.hours, params)] if covered.hours else []
     periods = [r for ranges in covered.periods.values() for r in ranges]
+    watermark = f"(SELECT folded_before FROM {_q(RollupWatermark)})"
     if periods:
-        watermark = f"(SELECT folded_before FROM {_q(RollupWatermark)})"
         hours.append(_ranges_sql("hour", "f", periods, params, floor=watermark))
     branches = []
     if hours:
@@ -134,17 +135,58 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
             f"SELECT customer_id, hour, group_values, {inner} FROM {_q(MetricAggregate)} "
             f"WHERE {where} AND ({' OR '.join(hours)})"
         )
+    if periods:
+        branches += _unfolded_sql(inner, where, watermark, covered, periods, params)
     for grain, ranges in covered.periods.items():
         branches.append(
             f"SELECT customer_id, period_start AS hour, group_values, {inner} "
-            f"FROM {_q(MetricRollup)} WHERE {where} AND grain = '{grain}' "
-            f"AND ({_ranges_sql('period_start', grain, ranges, params)})"
+            f"FROM {_q(MetricRollup)} AS t WHERE {where} AND grain = '{grain}' "
+            f"AND ({_ranges_sql('period_start', grain, ranges, params)}) "
+            f"AND NOT EXISTS ({_marks_sql(grain, 't.customer_id')} = t.period_start)"
         )
     sql = (
         f"SELECT {slot} AS segment, group_values, {outer} "
         f"FROM ({' UNION ALL '.join(branches)}) AS t{join} GROUP BY 1, 2"
     )
     return sql, params
+
+
+def _marks_sql(field: str, customer: str) -> str:
+    """The read metric's unfolded-day marks of `customer` (SQL), to compare `field` (day or
+    month) with."""
+    return (
+        f"SELECT 1 FROM {_q(UnfoldedDay)} AS u WHERE u.metric_id = %(metric)s "
+        f"AND u.customer_id = {customer} AND u.{field}"
+    )
+
+
+def _unfolded_sql(inner, where, watermark, covered, periods, params) -> list[str]:
+    """The branches that stand in for the tier rows of days marked unfolded (`UnfoldedDay`: events
+    older than the watermark ingested since the fold): their hourly rows before the watermark,
+    and for a marked month the day rows of its unmarked days (the tier branches skip marked days
+    and months). Each starts from the marks (a handful of rows, none after a fold) and reaches
+    the pre-aggregates by index, so a read with nothing marked costs two empty index probes."""
+    marks = f"FROM {_q(UnfoldedDay)} WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s)"
+    branches = [
+        f"SELECT a.* FROM (SELECT customer_id AS marked, day {marks} "
+        f"AND ({_ranges_sql('day', 'f', periods, params)})) AS u, LATERAL ("
+        f"SELECT customer_id, hour, group_values, {inner} FROM {_q(MetricAggregate)} "
+        f"WHERE {where} AND customer_id = u.marked AND hour >= u.day "
+        f"AND hour < LEAST(u.day + interval '24 hours', {watermark})) AS a"
+    ]
+    months = covered.periods.get("month")
+    if months:
+        branches.append(
+            f"SELECT r.* FROM (SELECT DISTINCT customer_id AS marked, month {marks} "
+            f"AND ({_ranges_sql('month', 'month', months, params)})) AS u, LATERAL ("
+            f"SELECT customer_id, period_start AS hour, group_values, {inner} "
+            f"FROM {_q(MetricRollup)} AS t WHERE {where} AND customer_id = u.marked "
+            f"AND grain = 'day' AND period_start >= u.month "
+            f"AND period_start < u.month + interval '31 days' "
+            f"AND date_trunc('month', period_start, 'UTC') = u.month "
+            f"AND NOT EXISTS ({_marks_sql('day', 't.customer_id')} = t.period_start)) AS r"
+        )
+    return branches
 
 
 def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
@@ -161,19 +203,29 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
         return
     covered = cover(bounds, grains)
     periods = [r for ranges in covered.periods.values() for r in ranges]
-    hours = within("hour", covered.hours) | after_watermark(periods)
-    parts = [
-        MetricAggregate.objects.filter(hours, metric_id=metric.pk, customer_id__in=customer_ids)
-    ]
-    parts += [
-        MetricRollup.objects.filter(
-            within("period_start", ranges),
-            metric_id=metric.pk,
-            customer_id__in=customer_ids,
-            grain=grain,
+    scope = {"metric_id": metric.pk, "customer_id__in": customer_ids}
+    hours = within("hour", covered.hours) | after_watermark(periods) | unfolded_hours(periods)
+    parts = [MetricAggregate.objects.filter(hours, **scope)]
+    months = covered.periods.get("month", [])
+    if months:
+        parts.append(
+            MetricRollup.objects.filter(
+                within("period_start", months), grain="month", **scope
+            ).exclude(_marked("month", OuterRef("period_start")))
         )
-        for grain, ranges in covered.periods.items()
-    ]
+    days = covered.periods.get("day", [])
+    if periods:
+        # The day rows of the days a read takes whole, and those of a marked month's days.
+        in_marked_month = within("period_start", months) & Q(
+            _marked("month", TruncMonth(_outer_moment("period_start"), tzinfo=UTC))
+        )
+        parts.append(
+            unfolded_excluded(
+                MetricRollup.objects.filter(
+                    within("period_start", days) | in_marked_month, grain="day", **scope
+                )
+            )
+        )
     columns = ["customer_id", "group_values", *NUMBER_COLUMNS]
     first, *others = [
         part.order_by().values_list("hour" if index == 0 else "period_start", *columns)
@@ -202,6 +254,39 @@ def after_watermark(periods) -> Q:
         start_at = Value(start, output_field=DateTimeField())
         found |= Q(hour__gte=Greatest(start_at, Coalesce(watermark, start_at)), hour__lt=end)
     return found
+
+
+def _outer_moment(column: str) -> ExpressionWrapper:
+    """The outer row's datetime `column`, typed (a bare `OuterRef` cannot be truncated)."""
+    return ExpressionWrapper(OuterRef(column), output_field=DateTimeField())
+
+
+def _marked(field: str, value) -> Exists:
+    """A row's metric and customer id have an unfolded-day mark whose `field` is `value`."""
+    return Exists(
+        UnfoldedDay.objects.filter(
+            metric_id=OuterRef("metric_id"), customer_id=OuterRef("customer_id"), **{field: value}
+        )
+    )
+
+
+def unfolded_hours(periods) -> Q:
+    """The hourly rows of `periods` (taken from the tier) in days marked unfolded before the
+    watermark: what those days' tier rows do not hold yet (their rows are left out,
+    `unfolded_excluded`)."""
+    if not periods:
+        return Q(pk__in=[])
+    watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
+    return (
+        within("hour", periods)
+        & Q(hour__lt=watermark)
+        & Q(_marked("day", TruncDay(_outer_moment("hour"), tzinfo=UTC)))
+    )
+
+
+def unfolded_excluded(day_rows):
+    """Day rows without those of days marked unfolded (read from their hours instead)."""
+    return day_rows.exclude(_marked("day", OuterRef("period_start")))
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
