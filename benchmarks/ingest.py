@@ -374,6 +374,24 @@ def check_http(prefix: str, events: int, tokens: int) -> None:
     connection.close()
 
 
+def fold_phase(now) -> None:
+    """What the ingested events left for the tier's fold schedule: the days old events marked
+    unfolded, and how long the fold that takes them up (and the closed hours) runs."""
+    from django.db import connection
+
+    from metering.models import UnfoldedDay
+    from metering.services import usage_rollups_fold
+
+    marks = UnfoldedDay.objects.count()
+    started = time.perf_counter()
+    usage_rollups_fold(now=now)
+    log(
+        f"fold: {marks:,} (metric, customer, day) marks taken up in "
+        f"{(time.perf_counter() - started) * 1000:,.0f} ms"
+    )
+    connection.close()
+
+
 def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     from django.db import connection
 
@@ -579,6 +597,7 @@ def main() -> None:
             extra=options,
         )
         check_http("http", events // BATCH * BATCH, tokens)
+        fold_phase(now)
         if args.sqlite:
             log(f"SQLite: {rate:,.0f} events/s (target >= 5,000)")
             return
