@@ -1,8 +1,9 @@
 """Usage reads of the relational store: the pre-aggregates (`MetricAggregate` by hour, `MetricRollup`
 by day and month for what a window covers whole, `MetricDistinctValue`), never raw events (the
 event reads are in `events.py`). The day and month rows hold the hours before the tier's
-watermark; a read adds the hourly rows of the periods it takes whole from the watermark on
-(`rollups.py`), reading both and the watermark in one snapshot; which rows, and the SQL: `rows.py`.
+watermark, except the days marked unfolded; a read adds the hourly rows of the periods it takes
+whole from the watermark on and of the marked days (`rollups.py`), reading them, the marks and the
+watermark in one snapshot; which rows, and the SQL: `rows.py`.
 
 Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
 greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole

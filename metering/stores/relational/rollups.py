@@ -2,23 +2,29 @@
 metric, customer id and group values, the hourly pre-aggregates added up over each whole UTC day and
 calendar month, for the hours before the tier's watermark (`RollupWatermark.folded_before`).
 
-Kept off the ingest hot path: the ingest statement upserts hourly rows only, except for events
-older than the watermark (late events), whose day and month rows it upserts too (`sql.py`; on
-SQLite `sqlite.aggregates_merge_sqlite`). A schedule folds the closed hours into the tier and moves
-the watermark (`rollups_fold`); a read adds the tier's rows for what a window covers whole and the
-hourly rows from the watermark on (`reads.py`), so the answer is exact whenever the fold last ran,
-and a draft read right after an ingest includes it. The tier is rebuilt from the hourly rows
-wherever those are rebuilt rather than ingested (`rollups_rebuild`: a metric's backfill, a draft
-preview).
+Kept off the ingest hot path: the ingest statement upserts hourly rows only, whatever the events'
+age. For an event older than the watermark (late, or a backfill or catch-up sender) it also marks
+the (metric, customer id, UTC day) unfolded (`UnfoldedDay`, `ON CONFLICT DO NOTHING`: a day's
+marker is written once, unlike a busy customer's month row, which every batch would update; `sql.py`,
+on SQLite `sqlite.aggregates_merge_sqlite`). A schedule folds the closed hours into the tier and
+moves the watermark, and recomputes the marked days' day rows and their months' rows from the
+hourly rows, then deletes the marks (`rollups_fold`). A read adds the tier's rows for what a window
+covers whole and the hourly rows from the watermark on, and for a marked day its hourly rows
+instead of its day row and, for a marked month, the month's unmarked day rows instead of its month
+row (`rows.py`); so the answer is exact whenever the fold last ran, for every aggregation (the
+marked periods are replaced by their parts, never corrected by a difference), and a draft read
+right after an ingest includes it. The tier is rebuilt from the hourly rows wherever those are
+rebuilt rather than ingested (`rollups_rebuild`: a metric's backfill, a draft preview; marks it
+leaves are harmless: a marked day is read from its hours, and recomputed again by the fold).
 
 Why a fold and an ingest never miss or double count each other (PostgreSQL): the ingest statement
-names the tier table (its late-event CTE), so it holds a ROW EXCLUSIVE lock on it from before its
-snapshot to its commit; the fold takes SHARE ROW EXCLUSIVE on it first, which waits for every
-in-flight ingest and holds new ones back until the fold commits. So an ingest statement either
-committed before the fold read the hourly rows (and is folded) or sees the new watermark (and
-writes the tier itself if its hours are before it). A read is one statement, so it sees the tier
-and the watermark of the same commit. On SQLite there is one writer at a time anyway and a read
-runs in one transaction.
+names the marker table (its `unfolded` CTE), so it holds a ROW EXCLUSIVE lock on it from before its
+snapshot to its commit; the fold takes SHARE ROW EXCLUSIVE on it and on the tier table first, which
+waits for every in-flight ingest and holds new ones back until the fold commits. So an ingest
+statement either committed before the fold read the hourly rows and the marks (and is folded, or
+recomputed with its marked day), or sees the new watermark (and marks its day if its hours are
+before it). A read is one statement, so it sees the tier, the marks and the watermark of the same
+commit. On SQLite there is one writer at a time anyway and a read runs in one statement.
 """
 
 from __future__ import annotations

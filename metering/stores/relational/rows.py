@@ -1,7 +1,9 @@
 """Which pre-aggregate rows a relational usage read adds up, and the SQL that reads them (`reads.py`
 turns them into usage): the hourly rows of a window's edges, the day and month rows of what each
 segment covers whole (`metering.stores.tiers.cover`) and the hourly rows of those periods from the
-tier's watermark on (`rollups.py`), all in one statement, so in one snapshot. A row's slot is its
+tier's watermark on (`rollups.py`); a day marked unfolded (`UnfoldedDay`: old events ingested since
+the fold) read from its hourly rows, a marked month from its unmarked day rows and those hours;
+all in one statement, so in one snapshot. A row's slot is its
 segment, or with `owners` the position of the customer it belongs to.
 """
 
