@@ -777,3 +777,21 @@ def test_daily_usage_of_a_month_adds_up_a_row_per_day_not_per_hour(either_store)
         *[(day, 24, Decimal(24)) for day in range(4, 28)],
         (28, 17, Decimal(17)),
     ]
+
+
+def test_an_unfolded_day_mark_names_the_month_holding_its_day(tier):
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    _relational_only()
+    _one_way(tier)
+    metric = BillableMetricFactory()
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    UnfoldedDay(metric=metric, customer_id="c-1", day=day, month=day.replace(day=1)).full_clean()
+    with pytest.raises(ValidationError) as raised:
+        UnfoldedDay(metric=metric, customer_id="c-1", day=day, month=BEFORE_THE_EVENTS).full_clean()
+    assert raised.value.message_dict == {
+        "month": ["The start of the calendar month holding the day."]
+    }
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UnfoldedDay.objects.create(metric=metric, customer_id="c-1", day=day, month=NOW)
