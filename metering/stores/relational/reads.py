@@ -265,7 +265,10 @@ def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=D
             MetricRollup.objects.filter(within("period_start", days), grain="day", **scope)
         ),
         MetricAggregate.objects.filter(
-            within("hour", covered.hours) | after_watermark(days) | unfolded_hours(days), **scope
+            within("hour", covered.hours)
+            | after_watermark(days)
+            | unfolded_hours(days, metric_ids, customer_ids),
+            **scope,
         ),
     )
 

@@ -14,7 +14,15 @@ from datetime import UTC
 from itertools import pairwise
 
 from django.db import connection
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, Subquery, Value
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce, Greatest, TruncDay, TruncMonth
 
 from ...models import MetricAggregate, MetricRollup, RollupWatermark, UnfoldedDay
@@ -206,7 +214,11 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
     covered = cover(bounds, grains)
     periods = [r for ranges in covered.periods.values() for r in ranges]
     scope = {"metric_id": metric.pk, "customer_id__in": customer_ids}
-    hours = within("hour", covered.hours) | after_watermark(periods) | unfolded_hours(periods)
+    hours = (
+        within("hour", covered.hours)
+        | after_watermark(periods)
+        | unfolded_hours(periods, [metric.pk], customer_ids)
+    )
     parts = [MetricAggregate.objects.filter(hours, **scope)]
     months = covered.periods.get("month", [])
     if months:
@@ -272,16 +284,22 @@ def _marked(field: str, value) -> Exists:
     )
 
 
-def unfolded_hours(periods) -> Q:
+def unfolded_hours(periods, metric_ids, customer_ids) -> Q:
     """The hourly rows of `periods` (taken from the tier) in days marked unfolded before the
     watermark: what those days' tier rows do not hold yet (their rows are left out,
-    `unfolded_excluded`)."""
+    `unfolded_excluded`). The first marked day of these metrics and customer ids bounds the
+    index range (an uncorrelated subquery, NULL without marks: no row is scanned then)."""
     if not periods:
         return Q(pk__in=[])
     watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
+    first = Subquery(
+        UnfoldedDay.objects.filter(metric_id__in=metric_ids, customer_id__in=customer_ids)
+        .order_by("day")
+        .values("day")[:1]
+    )
     return (
         within("hour", periods)
-        & Q(hour__lt=watermark)
+        & Q(hour__gte=first, hour__lt=watermark)
         & Q(_marked("day", TruncDay(_outer_moment("hour"), tzinfo=UTC)))
     )
 
