@@ -262,7 +262,8 @@ def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=D
     days = covered.periods.get("day", [])
     return (
         unfolded_excluded(
-            MetricRollup.objects.filter(within("period_start", days), grain="day", **scope)
+            MetricRollup.objects.filter(within("period_start", days), grain="day", **scope),
+            customer_ids,
         ),
         MetricAggregate.objects.filter(
             within("hour", covered.hours)

@@ -163,10 +163,11 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
 
 def _marks_sql(field: str, customer: str) -> str:
     """The read metric's unfolded-day marks of `customer` (SQL), to compare `field` (day or
-    month) with."""
+    month) with; restricted to the read's customer ids too, so that the planner reads only theirs
+    (it may hash them rather than probe per row)."""
     return (
         f"SELECT 1 FROM {_q(UnfoldedDay)} AS u WHERE u.metric_id = %(metric)s "
-        f"AND u.customer_id = {customer} AND u.{field}"
+        f"AND u.customer_id = ANY(%(ids)s) AND u.customer_id = {customer} AND u.{field}"
     )
 
 
@@ -225,19 +226,20 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
         parts.append(
             MetricRollup.objects.filter(
                 within("period_start", months), grain="month", **scope
-            ).exclude(_marked("month", OuterRef("period_start")))
+            ).exclude(_marked("month", OuterRef("period_start"), customer_ids))
         )
     days = covered.periods.get("day", [])
     if periods:
         # The day rows of the days a read takes whole, and those of a marked month's days.
         in_marked_month = within("period_start", months) & Q(
-            _marked("month", TruncMonth(_outer_moment("period_start"), tzinfo=UTC))
+            _marked("month", TruncMonth(_outer_moment("period_start"), tzinfo=UTC), customer_ids)
         )
         parts.append(
             unfolded_excluded(
                 MetricRollup.objects.filter(
                     within("period_start", days) | in_marked_month, grain="day", **scope
-                )
+                ),
+                customer_ids,
             )
         )
     columns = ["customer_id", "group_values", *NUMBER_COLUMNS]
@@ -275,11 +277,15 @@ def _outer_moment(column: str) -> ExpressionWrapper:
     return ExpressionWrapper(OuterRef(column), output_field=DateTimeField())
 
 
-def _marked(field: str, value) -> Exists:
-    """A row's metric and customer id have an unfolded-day mark whose `field` is `value`."""
+def _marked(field: str, value, customer_ids) -> Exists:
+    """A row's metric and customer id (one of `customer_ids`, which lets the planner read only
+    their marks) have an unfolded-day mark whose `field` is `value`."""
     return Exists(
         UnfoldedDay.objects.filter(
-            metric_id=OuterRef("metric_id"), customer_id=OuterRef("customer_id"), **{field: value}
+            metric_id=OuterRef("metric_id"),
+            customer_id=OuterRef("customer_id"),
+            customer_id__in=customer_ids,
+            **{field: value},
         )
     )
 
@@ -300,13 +306,14 @@ def unfolded_hours(periods, metric_ids, customer_ids) -> Q:
     return (
         within("hour", periods)
         & Q(hour__gte=first, hour__lt=watermark)
-        & Q(_marked("day", TruncDay(_outer_moment("hour"), tzinfo=UTC)))
+        & Q(_marked("day", TruncDay(_outer_moment("hour"), tzinfo=UTC), customer_ids))
     )
 
 
-def unfolded_excluded(day_rows):
-    """Day rows without those of days marked unfolded (read from their hours instead)."""
-    return day_rows.exclude(_marked("day", OuterRef("period_start")))
+def unfolded_excluded(day_rows, customer_ids):
+    """Day rows of `customer_ids` without those of days marked unfolded (read from their hours
+    instead)."""
+    return day_rows.exclude(_marked("day", OuterRef("period_start"), customer_ids))
 
 
 def fetch_range_rows(sql: str, params: dict) -> list[tuple]:
