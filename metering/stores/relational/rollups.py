@@ -47,6 +47,8 @@ from .sqlite import _q, folded_before, rollup_rows_write_sqlite
 FOLD_LAG = timedelta(hours=1)
 # The most a fold adds up in one transaction (ingestion waits for each).
 FOLD_CHUNK = timedelta(days=1)
+# The most marked days a fold recomputes in one transaction (ingestion waits for each).
+MARK_CHUNK = 2000
 # How long a fold waits for the tier table's lock (PostgreSQL): while it waits, ingest statements
 # queue behind it.
 LOCK_WAIT = "2s"
@@ -62,18 +64,19 @@ def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None
     target = (now - lag).replace(minute=0, second=0, microsecond=0)
     while True:
         try:
-            reached = _fold_chunk(target)
+            reached, marks_left = _fold_chunk(target)
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
                 raise
             return folded_before()
-        if reached >= target:
+        if reached >= target and not marks_left:
             return reached
 
 
-def _fold_chunk(target: datetime) -> datetime:
-    """Recompute the days marked unfolded, then fold at most `FOLD_CHUNK` of hours towards
-    `target`, in one transaction; returns the watermark it leaves."""
+def _fold_chunk(target: datetime) -> tuple[datetime, bool]:
+    """Recompute at most `MARK_CHUNK` of the days marked unfolded, then fold at most
+    `FOLD_CHUNK` of hours towards `target`, in one transaction; returns the watermark it leaves
+    and whether marks are left."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -88,9 +91,9 @@ def _fold_chunk(target: datetime) -> datetime:
             first = MetricAggregate.objects.aggregate(first=Min("hour"))["first"]
             start = target if first is None else min(first, target)
             RollupWatermark.objects.create(pk=1, folded_before=start)
-        _unfolded_days_fold(start)
+        marks_left = _unfolded_days_fold(start)
         if start >= target:
-            return start
+            return start, marks_left
         end = min(target, start + FOLD_CHUNK)
         if connection.vendor == "postgresql":
             _insert_postgresql(
@@ -101,22 +104,36 @@ def _fold_chunk(target: datetime) -> datetime:
                 MetricAggregate.objects.filter(hour__gte=start, hour__lt=end), merge=True
             )
         RollupWatermark.objects.filter(pk=1).update(folded_before=end)
-        return end
+        return end, marks_left
 
 
-def _unfolded_days_fold(watermark: datetime) -> None:
+def _unfolded_days_fold(watermark: datetime) -> bool:
     """Make the tier hold what the days marked unfolded (`UnfoldedDay`: events older than the
-    watermark were ingested into them) hold now: their day rows and their months' rows
-    recomputed from the hourly rows before the watermark (a marked day's hourly rows are
-    complete; a month's other day rows are exact), then the markers deleted. Runs under the
-    fold's lock: no marker or hourly row of those days is written meanwhile."""
+    watermark were ingested into them) hold now, `MARK_CHUNK` marks at most (in key order): their
+    day rows and their months' rows recomputed from the hourly rows before the watermark, then
+    their marks deleted; returns whether marks are left. Runs under the fold's lock: no mark or
+    hourly row is written meanwhile. A month with marks left over for the next chunk is
+    recomputed from day rows not all exact yet, but reads skip it while it has a mark, and the
+    chunk that takes its last mark recomputes it again."""
     if not UnfoldedDay.objects.exists():
-        return
+        return False
     if connection.vendor != "postgresql":
         _unfolded_days_fold_sqlite(watermark)
-        return
+        return False
     rollup, marks = _q(MetricRollup), _q(UnfoldedDay)
-    months = f"(SELECT DISTINCT metric_id, customer_id, month FROM {marks})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT metric_id, customer_id, day FROM {marks} ORDER BY 1, 2, 3 OFFSET %s LIMIT 1",
+            [MARK_CHUNK],
+        )
+        bound = cursor.fetchone()
+    chosen = "TRUE"
+    params: dict = {"watermark": watermark}
+    if bound is not None:
+        chosen = "(metric_id, customer_id, day) < (%(m)s, %(c)s, %(d)s)"
+        params.update(m=bound[0], c=bound[1], d=bound[2])
+    marks_chosen = f"(SELECT * FROM {marks} WHERE {chosen})"
+    months = f"(SELECT DISTINCT metric_id, customer_id, month FROM {marks} WHERE {chosen})"
     same = "r.metric_id = u.metric_id AND r.customer_id = u.customer_id"
     columns = (
         f"INSERT INTO {rollup} (metric_id, customer_id, grain, period_start, group_values, "
@@ -125,29 +142,33 @@ def _unfolded_days_fold(watermark: datetime) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {rollup} AS r USING {marks} AS u "
-            f"WHERE {same} AND r.grain = 'day' AND r.period_start = u.day"
+            f"DELETE FROM {rollup} AS r USING {marks_chosen} AS u "
+            f"WHERE {same} AND r.grain = 'day' AND r.period_start = u.day",
+            params,
         )
         cursor.execute(
             f"DELETE FROM {rollup} AS r USING {months} AS u "
-            f"WHERE {same} AND r.grain = 'month' AND r.period_start = u.month"
+            f"WHERE {same} AND r.grain = 'month' AND r.period_start = u.month",
+            params,
         )
         # A day is 24 hours in UTC; the hour index (metric, customer id, hour, ...) finds them.
         cursor.execute(
             f"{columns}SELECT r.metric_id, r.customer_id, 'day', u.day, r.group_values, "
-            f"{_ROLLED_UP} FROM {marks} AS u JOIN {_q(MetricAggregate)} AS r ON {same} "
+            f"{_ROLLED_UP} FROM {marks_chosen} AS u JOIN {_q(MetricAggregate)} AS r ON {same} "
             f"AND r.hour >= u.day AND r.hour < u.day + interval '24 hours' "
             f"AND r.hour < %(watermark)s GROUP BY 1, 2, 4, 5",
-            {"watermark": watermark},
+            params,
         )
         cursor.execute(
             f"{columns}SELECT r.metric_id, r.customer_id, 'month', u.month, r.group_values, "
             f"{_ROLLED_UP} FROM {months} AS u JOIN {rollup} AS r ON {same} "
             f"AND r.grain = 'day' AND r.period_start >= u.month "
             f"AND r.period_start < u.month + interval '31 days' "
-            f"AND date_trunc('month', r.period_start, 'UTC') = u.month GROUP BY 1, 2, 4, 5"
+            f"AND date_trunc('month', r.period_start, 'UTC') = u.month GROUP BY 1, 2, 4, 5",
+            params,
         )
-        cursor.execute(f"DELETE FROM {marks}")
+        cursor.execute(f"DELETE FROM {marks} WHERE {chosen}", params)
+    return bound is not None
 
 
 def _unfolded_days_fold_sqlite(watermark: datetime) -> None:
