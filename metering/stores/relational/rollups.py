@@ -47,8 +47,11 @@ from .sqlite import _q, folded_before, rollup_rows_write_sqlite
 FOLD_LAG = timedelta(hours=1)
 # The most a fold adds up in one transaction (ingestion waits for each).
 FOLD_CHUNK = timedelta(days=1)
-# The most marked days a fold recomputes in one transaction (ingestion waits for each).
+# The most marked days a fold recomputes in one transaction (ingestion waits for each), and the
+# most transactions one run takes (a backfill sender marking days faster than a run takes them up
+# leaves the rest to the next run rather than keep it going).
 MARK_CHUNK = 2000
+MAX_PASSES = 1000
 # How long a fold waits for the tier table's lock (PostgreSQL): while it waits, ingest statements
 # queue behind it.
 LOCK_WAIT = "2s"
@@ -57,12 +60,13 @@ LOCK_WAIT = "2s"
 def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None:
     """Fold the hours from the watermark up to the start of the hour `lag` before `now` into the
     day and month rows (added to what they hold) and move the watermark there, a day at a time;
-    returns the watermark. Idempotent: a fold that finds the watermark there does nothing. If the
+    returns the watermark. First it takes up the days marked unfolded (`_unfolded_days_fold`).
+    Idempotent: a fold that finds the watermark there and no mark does nothing. If the
     tier table stays locked by another transaction (a long draft preview) for `LOCK_WAIT`, it
     stops where it is (the next run goes on) rather than hold ingestion back behind its queued
     lock."""
     target = (now - lag).replace(minute=0, second=0, microsecond=0)
-    while True:
+    for _ in range(MAX_PASSES):
         try:
             reached, marks_left = _fold_chunk(target)
         except OperationalError as exc:
@@ -70,7 +74,8 @@ def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None
                 raise
             return folded_before()
         if reached >= target and not marks_left:
-            return reached
+            break
+    return reached
 
 
 def _fold_chunk(target: datetime) -> tuple[datetime, bool]:
