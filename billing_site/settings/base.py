@@ -222,6 +222,8 @@ SPECTACULAR_SETTINGS = {
         "QuantityOnlyModeEnum": ["QUANTITY_ONLY"],
         "DurationUnitEnum": "catalog.api.serializers.DURATION_UNITS",
         "RecurrenceUnitEnum": ["PERIODS"],
+        "ProrationRoundingMethodEnum": ["HALF_UP", "FLOOR", "CEILING"],
+        "QuantityRoundingMethodEnum": ["ROUND_UP", "ROUND_DOWN", "ROUND_HALF_UP"],
     },
 }
 

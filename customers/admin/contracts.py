@@ -143,6 +143,7 @@ class CreditInline(CommitInline):
         ("rollover_fraction", "total"),
         "rollover",
         "description",
+        *RECURRING_LAYOUT,  # access segments added on save
     ]
 
 

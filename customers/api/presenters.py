@@ -374,6 +374,7 @@ def recurring_json(term) -> dict:
             "unit_price": num(term.invoice_unit_price),
             "quantity": num(term.invoice_quantity or 1),
         }
+    data["proration_rounding"] = proration_rounding_json(term.proration_rounding())
     if term.subscription_id:
         data["subscription_config"] = {
             "subscription_id": str(term.subscription_id),
@@ -381,6 +382,15 @@ def recurring_json(term) -> dict:
             "apply_seat_increase_config": {"is_prorated": True},
         }
     return _drop_none(data)
+
+
+def proration_rounding_json(rounding: dict[str, tuple[int, str]]) -> dict | None:
+    """A proration_rounding ({"access"|"invoice": (places, method)}) in the SDK's shape; None
+    when it has none."""
+    return {
+        prefix: {"decimal_places": places, "rounding_method": method}
+        for prefix, (places, method) in rounding.items()
+    } or None
 
 
 def payment_gate_json(config: dict) -> dict:

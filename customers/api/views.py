@@ -57,6 +57,10 @@ CONTRACT_FIELDS = {
     "overwrite_credit_type": "overwrite_rate.credit_type_id",
     "overwrite_price": "overwrite_rate.price",
     "overwrite_rate_type": "overwrite_rate.rate_type",
+    "access_rounding_places": "proration_rounding.access.decimal_places",
+    "access_rounding_method": "proration_rounding.access.rounding_method",
+    "invoice_rounding_places": "proration_rounding.invoice.decimal_places",
+    "invoice_rounding_method": "proration_rounding.invoice.rounding_method",
 }
 
 

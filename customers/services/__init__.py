@@ -126,6 +126,7 @@ from .terms import (  # noqa: F401
     add_commit,
     add_terms,
     dot,
+    proration_rounding_spec,
     usage_filter_add,
 )
 from .transitions import (  # noqa: F401

@@ -207,6 +207,30 @@ class RecurringSpec:
     subscription: str = ""
     allocation: str = "POOLED"
     custom_fields: dict = field(default_factory=dict)
+    # proration_rounding: {"access"|"invoice": (decimal places, HALF_UP|FLOOR|CEILING)}.
+    proration_rounding: dict = field(default_factory=dict)
+
+
+def proration_rounding_spec(given: dict | None) -> dict:
+    """proration_rounding as sent or stored ({"access": {decimal_places, rounding_method}, ...})
+    as a RecurringSpec takes it: {"access"|"invoice": (places, method)}, null entries left out."""
+    return {
+        prefix: (int(entry["decimal_places"]), entry["rounding_method"])
+        for prefix, entry in (given or {}).items()
+        if entry is not None
+    }
+
+
+def rounding_fields(rounding: dict | None) -> dict:
+    """A proration_rounding ({"access"|"invoice": (places, method)}; None clears it) as the
+    RecurringBalance fields it sets."""
+    rounding = rounding or {}
+    fields = {}
+    for prefix in ("access", "invoice"):
+        places, method = rounding.get(prefix) or (None, "")
+        fields[f"{prefix}_rounding_places"] = places
+        fields[f"{prefix}_rounding_method"] = method
+    return fields
 
 
 def dot(prefix: str) -> str:
@@ -489,6 +513,7 @@ def _add_recurring(
         subscription=subscription,
         allocation=spec.allocation,
         custom_fields=dict(spec.custom_fields),
+        **rounding_fields(spec.proration_rounding),
     )
     if spec.credit_type is not None:
         recurring.credit_type = spec.credit_type
