@@ -21,6 +21,7 @@ from core import outbox
 from customers import periods
 from customers import services as customers_services
 from customers.models import Contract
+from customers.selectors import contracts_revenue_systems_at
 from customers.services import (
     balance_ledger_invoice_voided,
     balance_ledger_record_draws,
@@ -33,6 +34,7 @@ from invoicing.selectors import (
     RatingPreload,
     contracts_scheduled_dates,
     draft_balance_draws,
+    in_draw_order,
     line_items_from,
     rating_input_for,
 )
@@ -321,7 +323,30 @@ def _freeze(
                 invoice.end_timestamp, billed.get(invoice.contract_id, invoice.end_timestamp)
             )
     contracts_billed_through_extend(ends=billed)
-    outbox.record_many(_invoice_event("invoice.finalized", invoice, now) for invoice in invoices)
+    revenue_systems = contracts_revenue_systems_at(
+        moments=[(i.contract_id, i.start_timestamp) for i in invoices if i.contract_id]
+    )
+    outbox.record_many(
+        _with_revenue_system(
+            _invoice_event("invoice.finalized", invoice, now),
+            revenue_systems.get((invoice.contract_id, invoice.start_timestamp)),
+        )
+        for invoice in invoices
+    )
+
+
+def _with_revenue_system(event: dict, config) -> dict:
+    """The contract's revenue system configuration in effect at the invoice's period, for an
+    integration to deliver (this product sends nothing to a revenue system)."""
+    if config is not None:
+        event["payload"]["revenue_system_configuration"] = {
+            "id": str(config.pk),
+            "provider": config.provider,
+            "delivery_method": config.delivery_method,
+            "delivery_method_id": str(config.delivery_method_id or "") or None,
+            "configuration": dict(config.configuration or {}),
+        }
+    return event
 
 
 def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:
@@ -420,10 +445,12 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
         _scheduled_drafts_sync(
             list(Contract.objects.filter(id__in=scheduled_contracts).select_related("rate_card"))
         )
+    # In one period, children's invoices before their parent's (`in_draw_order`): they draw
+    # its shared balances first, and the parent's invoice expires what they leave.
     due = list(
-        Invoice.objects.filter(due_filter)
-        .order_by("end_timestamp", "start_timestamp", "id")
-        .only("id", "contract_id", "type", "start_timestamp", "end_timestamp")
+        in_draw_order(Invoice.objects.filter(due_filter), "end_timestamp", "start_timestamp").only(
+            "id", "contract_id", "type", "start_timestamp", "end_timestamp"
+        )
     )
     finalized = 0
     for offset in range(0, len(due), batch_size):
@@ -432,9 +459,13 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
         try:
             with transaction.atomic():
                 locked = list(
-                    Invoice.objects.select_for_update(of=("self",), skip_locked=True)
-                    .filter(pk__in=[invoice.pk for invoice in batch], status=Status.DRAFT)
-                    .order_by("end_timestamp", "start_timestamp", "id")
+                    in_draw_order(
+                        Invoice.objects.select_for_update(of=("self",), skip_locked=True).filter(
+                            pk__in=[invoice.pk for invoice in batch], status=Status.DRAFT
+                        ),
+                        "end_timestamp",
+                        "start_timestamp",
+                    )
                 )
                 _freeze(locked, now=now, preload=preload)
             finalized += len(locked)

@@ -22,6 +22,7 @@ from core.api import (
 )
 from customers import selectors, services
 
+from . import hierarchy
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
 
@@ -114,7 +115,7 @@ class _RecurringIn(serializers.Serializer):
     custom_fields = StringMapField(required=False)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     specifiers = commit_specifiers.specifiers_field()
-    hierarchy_configuration = serializers.DictField(required=False)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
     def validate(self, attrs):
         if "quantity" not in attrs["access_amount"] and "subscription_config" not in attrs:
@@ -167,6 +168,7 @@ def recurring(items: list[dict], kind: str, key: str) -> list[services.Recurring
                 proration=item.get("proration", "FIRST_AND_LAST"),
                 recurrence_frequency=item.get("recurrence_frequency", ""),
                 rollover_fraction=item.get("rollover_fraction"),
+                child_access=hierarchy.child_access(item),
                 subscription=config.get("subscription_id", ""),
                 allocation=config.get("allocation", "POOLED"),
                 custom_fields=item.get("custom_fields", {}),

@@ -14,6 +14,7 @@ from customers.models import (
     BillingProviderConfiguration,
     Commit,
     Contract,
+    ContractConfigurationChange,
     ContractEdit,
     ContractTransition,
     ContractUsageFilter,
@@ -28,10 +29,11 @@ from customers.models import (
     ScheduledCharge,
     Subscription,
 )
-from customers.selectors import contract_transitions
+from customers.selectors import contract_configuration_at, contract_transitions
 
+from . import configurations, term_edits
 from . import specifiers as commit_specifiers
-from . import term_edits
+from .hierarchy import balance_hierarchy_json, contract_hierarchy_json
 from .spend_trackers import spend_trackers_json
 
 num = money.to_json_number
@@ -128,6 +130,7 @@ def _balance_json(term, contract: Contract) -> dict:
         "priority": num(term.priority),
         "rate_type": term.rate_type,
         "rolled_over_from": _rolled_over_from(term),
+        "hierarchy_configuration": balance_hierarchy_json(term),
         "archived_at": ts(term.archived_at),
     }
 
@@ -367,6 +370,7 @@ def recurring_json(term) -> dict:
         "rollover_fraction": num(term.rollover_fraction)
         if term.rollover_fraction is not None
         else None,
+        "hierarchy_configuration": balance_hierarchy_json(term),
     }
     if term.invoice_unit_price is not None:
         data["invoice_amount"] = {
@@ -554,6 +558,7 @@ def _terms_json(contract: Contract, extras=None, *, leave_out: frozenset = froze
                 "frequency": contract.usage_statement_frequency,
             },
             "transitions": [transition_json(t) for t in contract_transitions(contract=contract)],
+            "hierarchy_configuration": contract_hierarchy_json(contract),
             "commits": [commit_json(c, contract) | extras(c) for c in kept(contract.commits.all())],
             "credits": [credit_json(c, contract) | extras(c) for c in kept(contract.credits.all())],
             "overrides": [
@@ -601,7 +606,12 @@ def billing_configuration_json(config: BillingProviderConfiguration) -> dict:
 
 
 def _billing(contract: Contract) -> dict | None:
-    config = contract.billing_provider_configuration
+    """The configuration its invoices go to now (a v2 edit may have switched it)."""
+    config = contract_configuration_at(
+        contract=contract,
+        kind=ContractConfigurationChange.Kind.BILLING_PROVIDER,
+        at=timezone.now(),
+    )
     return billing_configuration_json(config) if config is not None else None
 
 
@@ -624,6 +634,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "scheduled_charges_on_usage_invoices": "ALL"
         if contract.scheduled_charges_on_usage_invoices
         else None,
+        **configurations.contract_configurations_json(contract),
     }
     return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
 
@@ -663,6 +674,7 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
         "scheduled_charges_on_usage_invoices": "ALL"
         if contract.scheduled_charges_on_usage_invoices
         else None,
+        **configurations.contract_configurations_json(contract),
     }
     return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
 
@@ -774,6 +786,7 @@ def edit_history_json(edit, contract: Contract) -> dict:
     if changes.get("update_subscriptions"):
         data["update_subscriptions"] = [{"id": pk} for pk in changes["update_subscriptions"]]
     data.update(term_edits.history_json(changes))
+    data.update(configurations.edit_configurations_json(changes))
     return _drop_none(data)
 
 

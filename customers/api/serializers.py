@@ -30,7 +30,8 @@ from core.api import (
     UUIDStringField,
 )
 
-from . import more_terms
+from . import configurations as configurations_api
+from . import hierarchy, more_terms
 from . import specifiers as commit_specifiers
 from . import spend_trackers as spend_trackers_api
 
@@ -44,7 +45,9 @@ class CustomerCreateIn(serializers.Serializer):
     custom_fields = StringMapField(required=False)
     billing_config = serializers.DictField(required=False)
     customer_billing_provider_configurations = serializers.ListField(required=False)
-    customer_revenue_system_configurations = serializers.ListField(required=False)
+    customer_revenue_system_configurations = (
+        configurations_api.CustomerRevenueSystemConfigurationIn(many=True, required=False)
+    )
 
 
 class CustomerSetIngestAliasesIn(serializers.Serializer):
@@ -160,6 +163,7 @@ class BalanceTermIn(serializers.Serializer):
     rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
     specifiers = commit_specifiers.specifiers_field()
     temporary_id = StrictCharField(required=False)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitIn(BalanceTermIn):
@@ -279,6 +283,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "professional_services",
     "reseller_royalties",
     "spend_trackers",
+    "hierarchy_configuration",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -289,13 +294,11 @@ PACKAGE_ALLOWED = {
     "package_alias",
     "transition",
     "billing_provider_configuration",
+    "revenue_system_configuration",
     # Only its billing_anchor_date, for a package whose usage statement day is CUSTOM_DATE.
     "usage_statement_schedule",
 }
-CONTRACT_UNSUPPORTED = (
-    *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
-    "revenue_system_configuration",
-)
+CONTRACT_UNSUPPORTED = tuple(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14)
 
 BILLING_PROVIDERS = [
     "aws_marketplace",
@@ -384,6 +387,8 @@ class ContractCreateIn(serializers.Serializer):
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
     reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
     spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
+    revenue_system_configuration = configurations_api.RevenueSystemConfigurationIn(required=False)
+    hierarchy_configuration = hierarchy.HierarchyConfigurationIn(required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -394,7 +399,8 @@ class ContractCreateIn(serializers.Serializer):
                     {
                         extra[0]: "Not allowed with package_id: the package sets it "
                         "(only customer_id, starting_at, uniqueness_key, custom_fields, "
-                        "transition, billing_provider_configuration and, for a CUSTOM_DATE "
+                        "transition, billing_provider_configuration, "
+                        "revenue_system_configuration and, for a CUSTOM_DATE "
                         "package, usage_statement_schedule.billing_anchor_date)."
                     }
                 )
@@ -455,10 +461,6 @@ class IdRefIn(serializers.Serializer):
 
 
 # update_recurring_commits|credits, update_discounts and update_refund_invoices: term_edits.py.
-EDIT_UNSUPPORTED = (
-    "add_billing_provider_configuration_update",
-    "add_revenue_system_configuration_update",
-)
 
 
 class SegmentUpdateIn(serializers.Serializer):
@@ -500,6 +502,7 @@ class BalanceUpdateIn(serializers.Serializer):
     product_id = UUIDStringField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     rollover_fraction = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitUpdateIn(BalanceUpdateIn):
@@ -548,12 +551,12 @@ class ContractEditIn(ContractRefIn):
     add_reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
     add_spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
     archive_spend_trackers = StringListField(required=False)
-
-    def validate(self, attrs):
-        unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]
-        if unsupported:
-            raise serializers.ValidationError({unsupported[0]: "Not supported yet."})
-        return attrs
+    add_billing_provider_configuration_update = (
+        configurations_api.BillingProviderConfigurationUpdateIn(required=False)
+    )
+    add_revenue_system_configuration_update = configurations_api.RevenueSystemConfigurationUpdateIn(
+        required=False
+    )
 
 
 class PackageContractsIn(serializers.Serializer):
@@ -792,6 +795,7 @@ class CustomerCommitCreateIn(CommitIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 class CustomerCreditCreateIn(CreditIn):
@@ -801,6 +805,7 @@ class CustomerCreditCreateIn(CreditIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 # Metronome's QUANTITY balances are drawn down by the units used; this product's are all drawn

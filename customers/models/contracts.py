@@ -30,6 +30,18 @@ class Contract(models.Model):
         LOWEST_MULTIPLIER = "LOWEST_MULTIPLIER", "Lowest multiplier"
         EXPLICIT = "EXPLICIT", "Explicit priority"
 
+    class Payer(models.TextChoices):
+        SELF = "SELF", "The child pays"
+        PARENT = "PARENT", "The parent pays"
+
+    class StatementBehavior(models.TextChoices):
+        CONSOLIDATE = "CONSOLIDATE", "On the parent's consolidated invoices"
+        SEPARATE = "SEPARATE", "Separate"
+
+    class Consolidation(models.TextChoices):
+        CONCATENATE = "CONCATENATE", "Concatenate the children's statements"
+        NONE = "NONE", "No consolidated invoice"
+
     class BillingProvider(models.TextChoices):
         NONE = "", "None"
         STRIPE = "stripe", "Stripe"
@@ -83,6 +95,15 @@ class Contract(models.Model):
         related_name="contracts",
         help_text="The customer's billing provider account its invoices are sent to.",
     )
+    revenue_system_configuration = models.ForeignKey(
+        "customers.RevenueSystemConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contracts",
+        help_text="The customer's revenue system record its revenue belongs to (stored and "
+        "carried in its invoices' events; nothing is sent to the revenue system).",
+    )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     prepaid_balance_threshold_configuration = models.JSONField(
@@ -96,6 +117,36 @@ class Contract(models.Model):
         blank=True,
         help_text="Spend threshold billing: each time unbilled spend reaches threshold_amount, "
         "it is billed at once (Metronome's shape).",
+    )
+    # Account hierarchy (Metronome's hierarchy_configuration): a child names its one parent; the
+    # parent's commits and credits whose child_access allows it are drawn by the child's usage.
+    parent_contract = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="child_contracts",
+        help_text="A child contract's parent: its commits and credits shared with children are "
+        "drawn by this contract's usage, after this contract's own.",
+    )
+    hierarchy_payer = models.CharField(
+        max_length=6,
+        choices=Payer.choices,
+        blank=True,
+        help_text="A child's payer as given (stored and returned; invoices are the child's).",
+    )
+    hierarchy_usage_statement_behavior = models.CharField(
+        max_length=11,
+        choices=StatementBehavior.choices,
+        blank=True,
+        help_text="A child's usage statement behavior as given (stored and returned).",
+    )
+    invoice_consolidation_type = models.CharField(
+        max_length=11,
+        choices=Consolidation.choices,
+        blank=True,
+        help_text="A parent's parent_behavior.invoice_consolidation_type as given (stored and "
+        "returned).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
@@ -121,6 +172,18 @@ class Contract(models.Model):
                 violation_error_message="A billing anchor date goes with the usage statement day "
                 "CUSTOM_DATE, and CUSTOM_DATE needs one.",
             ),
+            models.CheckConstraint(
+                condition=~Q(parent_contract=F("id")),
+                name="contract_not_own_parent",
+                violation_error_message="A contract cannot be its own parent.",
+            ),
+            models.CheckConstraint(
+                condition=Q(parent_contract__isnull=False)
+                | Q(hierarchy_payer="", hierarchy_usage_statement_behavior=""),
+                name="contract_child_fields_with_parent",
+                violation_error_message="Only a child contract (with a parent) has a payer and a "
+                "usage statement behavior.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -145,8 +208,47 @@ class Contract(models.Model):
                 errors["billing_provider"] = (
                     f"Must be {config.billing_provider}, the provider of its configuration."
                 )
+        revenue = self.revenue_system_configuration
+        if revenue is not None and revenue.customer_id != self.customer_id:
+            errors["revenue_system_configuration"] = (
+                "This revenue system configuration belongs to another customer."
+            )
+        if self.parent_contract_id is not None:
+            errors.update(self.hierarchy_errors())
         if errors:
             raise ValidationError(errors)
+
+    def hierarchy_errors(self) -> dict[str, str]:
+        """What is wrong with this contract's link to its parent: the parent must bill in the
+        same currency, overlap it in time and not descend from it (no cycle)."""
+        parent = self.parent_contract
+        if parent.pk == self.pk:
+            return {"parent_contract": "A contract cannot be its own parent."}
+        seen = {self.pk}
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor.pk in seen:
+                return {"parent_contract": "This parent descends from the contract (a cycle)."}
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent_contract
+        if parent.archived_at is not None:
+            return {"parent_contract": "The parent contract is archived."}
+        if self.rate_card_id and parent.rate_card.fiat_credit_type_id != (
+            self.rate_card.fiat_credit_type_id
+        ):
+            return {
+                "parent_contract": "The parent contract bills in another currency "
+                f"({parent.rate_card.fiat_credit_type.name})."
+            }
+        starts_before_parent_ends = (
+            parent.ending_before is None or self.starting_at < parent.ending_before
+        )
+        ends_after_parent_starts = (
+            self.ending_before is None or parent.starting_at < self.ending_before
+        )
+        if not (starts_before_parent_ends and ends_after_parent_starts):
+            return {"parent_contract": "The parent contract's dates do not overlap this one's."}
+        return {}
 
     @property
     def pricing_unit(self) -> PricingUnit:
@@ -270,3 +372,92 @@ class ContractUsageFilter(models.Model):
         return self.starting_at <= moment and (
             self.ending_before is None or moment < self.ending_before
         )
+
+
+class ContractConfigurationChange(models.Model):
+    """A contract's billing provider or revenue system configuration from `effective_at` on
+    (until a later change of the same kind): a v2 edit's `add_billing_provider_configuration_update`
+    or `add_revenue_system_configuration_update`. Before its first change, the contract uses the
+    configuration it was made with (`Contract.billing_provider_configuration` /
+    `revenue_system_configuration`). An invoice goes to the configuration in effect at the start
+    of its period."""
+
+    class Kind(models.TextChoices):
+        BILLING_PROVIDER = "BILLING_PROVIDER", "Billing provider"
+        REVENUE_SYSTEM = "REVENUE_SYSTEM", "Revenue system"
+
+    class EffectiveAt(models.TextChoices):
+        START_OF_CURRENT_PERIOD = "START_OF_CURRENT_PERIOD", "Start of the current period"
+        START_OF_NEXT_PERIOD = "START_OF_NEXT_PERIOD", "Start of the next period"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(
+        Contract, on_delete=models.CASCADE, related_name="configuration_changes"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    effective_at = models.DateTimeField()
+    billing_provider_configuration = models.ForeignKey(
+        "customers.BillingProviderConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contract_changes",
+    )
+    revenue_system_configuration = models.ForeignKey(
+        "customers.RevenueSystemConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contract_changes",
+    )
+    edit = models.ForeignKey(
+        ContractEdit,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="configuration_changes",
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["effective_at", "created_at"]
+        verbose_name = "contract configuration change"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind="BILLING_PROVIDER",
+                        billing_provider_configuration__isnull=False,
+                        revenue_system_configuration__isnull=True,
+                    )
+                    | Q(
+                        kind="REVENUE_SYSTEM",
+                        revenue_system_configuration__isnull=False,
+                        billing_provider_configuration__isnull=True,
+                    )
+                ),
+                name="contractconfigchange_one_configuration",
+                violation_error_message="A change names one configuration, of its kind.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.contract} from {self.effective_at:%Y-%m-%d}"
+
+    @property
+    def configuration(self):
+        return self.billing_provider_configuration or self.revenue_system_configuration
+
+    def clean(self) -> None:
+        config = self.configuration
+        if (
+            config is not None
+            and self.contract_id
+            and config.customer_id != (self.contract.customer_id)
+        ):
+            field = (
+                "billing_provider_configuration"
+                if self.kind == self.Kind.BILLING_PROVIDER
+                else "revenue_system_configuration"
+            )
+            raise ValidationError({field: "This configuration belongs to another customer."})

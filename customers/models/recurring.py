@@ -10,6 +10,7 @@ from django.db.models import Q
 from catalog import money
 from catalog.models import MONEY, Frequency, PricingUnit, Product
 
+from ..hierarchy import CHILD_ACCESS_HELP, child_access_errors
 from .common import SPECIFIERS_HELP, specifier_errors, start_before_end, window_errors
 from .contracts import Contract
 from .terms import Subscription
@@ -102,6 +103,9 @@ class RecurringBalance(models.Model):
     allocation = models.CharField(
         max_length=10, choices=Allocation.choices, default=Allocation.POOLED
     )
+    child_access = models.JSONField(
+        null=True, blank=True, help_text=CHILD_ACCESS_HELP + " Each balance made has it."
+    )
     custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -175,6 +179,9 @@ class RecurringBalance(models.Model):
         specifiers = specifier_errors(self.specifiers, tags=self.applicable_product_tags)
         if specifiers:
             errors["specifiers"] = specifiers
+        access = child_access_errors(self.child_access)
+        if access:
+            errors["child_access"] = access
         if errors:
             raise ValidationError(errors)
 

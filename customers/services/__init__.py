@@ -45,6 +45,10 @@ from .common import (  # noqa: F401
     clean,
     prefixed,
 )
+from .configurations import (  # noqa: F401
+    ConfigurationChangeSpec,
+    revenue_system_configuration_create,
+)
 from .contracts import (  # noqa: F401
     EditResult,
     balance_drafts_refresh,
@@ -81,6 +85,10 @@ from .gates import (  # noqa: F401
     payment_gate_pending,
     payment_gate_release,
     payment_gate_retry_at,
+)
+from .hierarchy import (  # noqa: F401
+    HierarchySpec,
+    contract_hierarchy_apply,
 )
 from .packages import (  # noqa: F401
     add_offset,

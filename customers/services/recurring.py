@@ -75,6 +75,7 @@ def _make(
         "specifiers": list(term.specifiers or []),
         "credit_type": term.credit_type,
         "rollover_fraction": term.rollover_fraction,
+        "child_access": term.child_access,
         "recurring": term,
         "recurrence_start": occurrence.period_start,
         "seat_id": seat_id,

@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from catalog.models import PricingUnit, Product, tiers_problem
 
+from ..hierarchy import child_access_normal
 from ..models import (
     AccessSegment,
     Commit,
@@ -96,6 +97,8 @@ class CreditSpec:
     # presentation_group_values}, ...] (never with applicable products or tags).
     specifiers: Sequence[dict] = ()
     rollover_fraction: Decimal | None = None
+    # hierarchy_configuration.child_access as stored (None: not given, NONE).
+    child_access: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ class RecurringSpec:
     custom_fields: dict = field(default_factory=dict)
     # proration_rounding: {"access"|"invoice": (decimal places, HALF_UP|FLOOR|CEILING)}.
     proration_rounding: dict = field(default_factory=dict)
+    child_access: dict | None = None
 
 
 def proration_rounding_spec(given: dict | None) -> dict:
@@ -255,6 +259,7 @@ def add_balance(
         applicable_product_tags=list(spec.applicable_product_tags),
         specifiers=[dict(specifier) for specifier in spec.specifiers],
         rollover_fraction=spec.rollover_fraction,
+        child_access=child_access_normal(spec.child_access),
         **extra,
     )
     if spec.credit_type is not None:
@@ -514,6 +519,7 @@ def _add_recurring(
         allocation=spec.allocation,
         custom_fields=dict(spec.custom_fields),
         **rounding_fields(spec.proration_rounding),
+        child_access=child_access_normal(spec.child_access),
     )
     if spec.credit_type is not None:
         recurring.credit_type = spec.credit_type

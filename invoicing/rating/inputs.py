@@ -271,6 +271,9 @@ class Balance(Checked):
     for the true-up at its end. `priority` None sorts after every number. `is_rollover`: made by
     a contract transition from an earlier contract's unused balance (drawn before every other
     balance, see `burn_down_order`; never invoiced again: it has no invoice schedule).
+    `from_parent`: a commit or credit of the parent contract (account hierarchy) whose
+    `child_access` lets this child contract draw it: drawn after every balance of the child's
+    own (`hierarchy.parent_last`), never invoiced, trued up or expired by the child's invoice.
     """
 
     id: str
@@ -293,6 +296,7 @@ class Balance(Checked):
     # A payment-gated commit's PRECALCULATED tax: a `tax` line beside its purchase.
     purchase_tax_amount: Decimal | None = None
     purchase_tax_name: str | None = None
+    from_parent: bool = False
 
     def _validate(self) -> None:
         if self.type not in BalanceType.ALL:
