@@ -73,9 +73,9 @@ GROUPS = 50
 REGIONS = ["eu-west", "eu-central", "us-east", "us-west", "ap-south"]
 # How far back the events' timestamps reach (`--spread-hours`). The default, 20 days, puts
 # nearly every event before the day and month tier's watermark (the start of the hour before
-# this one, where the fold schedule keeps it): each batch then also writes the tier, as a batch
-# of late events does. `--spread-hours 1` is the live case: events of the last hour, hourly rows
-# only. (The spawned client processes read it from the environment.)
+# this one, where the fold schedule keeps it): each batch then also marks the days it touched
+# unfolded, as a batch of late events does. `--spread-hours 1` is the live case: events of the
+# last hour, hourly rows only. (The spawned client processes read it from the environment.)
 SPREAD = timedelta(hours=float(os.environ.get("INGEST_BENCH_SPREAD_HOURS", 20 * 24)))
 
 
@@ -377,6 +377,24 @@ def check_http(prefix: str, events: int, tokens: int) -> None:
     connection.close()
 
 
+def fold_phase(now) -> None:
+    """What the ingested events left for the tier's fold schedule: the days old events marked
+    unfolded, and how long the fold that takes them up (and the closed hours) runs."""
+    from django.db import connection
+
+    from metering.models import UnfoldedDay
+    from metering.services import usage_rollups_fold
+
+    marks = UnfoldedDay.objects.count()
+    started = time.perf_counter()
+    usage_rollups_fold(now=now)
+    log(
+        f"fold: {marks:,} (metric, customer, day) marks taken up in "
+        f"{(time.perf_counter() - started) * 1000:,.0f} ms"
+    )
+    connection.close()
+
+
 def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
     from django.db import connection
 
@@ -389,7 +407,7 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
         cursor.execute(
             "TRUNCATE metering_usageevent, metering_ingestedtransaction, "
             "metering_metricaggregate, metering_metricrollup, metering_metricdistinctvalue, "
-            "metering_duplicateevent, metering_usagemark"
+            "metering_duplicateevent, metering_usagemark, metering_unfoldedday"
         )
     signature = definitions_signature()
     connection.close()
@@ -589,6 +607,7 @@ def main() -> None:
             extra=options,
         )
         check_http("http", events // BATCH * BATCH, tokens)
+        fold_phase(now)
         if args.sqlite:
             log(f"SQLite: {rate:,.0f} events/s (target >= 5,000)")
             return

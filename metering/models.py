@@ -18,7 +18,8 @@ PostgreSQL, see `metering.ingest`):
 - `MetricRollup`: the same numbers per whole UTC day and calendar month (`grain`), so a month's
   read adds ~30 (or 1) rows per group instead of ~720. They hold the hours before
   `RollupWatermark.folded_before` only: a schedule folds closed hours into them, off the ingest
-  statement, which writes them only for events older than the watermark (late events).
+  statement. An event older than the watermark (late, or a backfill's) writes its hourly rows and
+  marks its day `UnfoldedDay`; reads take marked days from the hourly rows until the fold.
 - `MetricDistinctValue`: the distinct aggregation-key values per (metric, customer_id, hour,
   group values), so UNIQUE is `COUNT(DISTINCT value)` over the whole range, not a sum of hourly
   counts.
@@ -33,8 +34,9 @@ import json
 import uuid
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from catalog.models import BillableMetric
 
@@ -247,7 +249,7 @@ class MetricRollup(AggregateNumbers):
     (`metering.stores.relational.rollups`).
 
     Holds the hours before `RollupWatermark.folded_before`: folded from the hourly rows by a
-    schedule, written by the ingest statement only for events older than the watermark, rebuilt
+    schedule (which also recomputes the days `UnfoldedDay` marks: events older than it), rebuilt
     from the hourly rows wherever those are rebuilt (a metric's backfill, a draft preview); so it
     holds exactly what those hours hold. COUNT, SUM, MAX and LATEST roll up exactly; UNIQUE does
     not (distinct values are not additive) and is always read from `MetricDistinctValue`.
@@ -303,6 +305,47 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"day and month rows hold the hours before {self.folded_before:%Y-%m-%d %H:%M}"
+
+
+class UnfoldedDay(models.Model):
+    """A UTC day of one metric and customer id whose hourly rows changed after the tier's watermark
+    had passed it (an event older than `RollupWatermark.folded_before`: late, or sent by a
+    backfill): its day row and its month's row (`MetricRollup`) do not hold that change yet.
+
+    The ingest statement writes this marker instead of the day and month rows (one row per day,
+    not a hot per-month row updated by every batch); a read takes a marked day from its hourly
+    rows and its month from the unmarked day rows plus those hours; the fold recomputes the marked
+    days' and months' rows from the hourly rows and deletes the markers
+    (`metering.stores.relational.rollups`). Append-only between folds: at most one row per metric,
+    customer id and day.
+    """
+
+    pk = models.CompositePrimaryKey("metric_id", "customer_id", "day")
+    metric = models.ForeignKey(
+        BillableMetric,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    customer_id = models.CharField(max_length=255)
+    day = models.DateTimeField()
+    month = models.DateTimeField(help_text="The start of the calendar month holding `day`.")
+
+    class Meta:
+        ordering = ["metric_id", "customer_id", "day"]
+        constraints = [
+            models.CheckConstraint(condition=Q(month__lte=F("day")), name="unfoldedday_in_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} {self.customer_id} {self.day:%Y-%m-%d} not folded"
+
+    def clean(self) -> None:
+        from .stores.tiers import period_start
+
+        if self.day is not None and self.month != period_start("month", self.day):
+            raise ValidationError({"month": "The start of the calendar month holding the day."})
 
 
 class MetricDistinctValue(models.Model):

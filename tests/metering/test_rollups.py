@@ -3,10 +3,12 @@ gives the same answer as the hourly rows and as a recount of the events, for win
 end mid-day or cross months, after late events, a backfill, aliases and duplicates; and a month's
 read adds up a handful of rows, not one per hour. The answer tests run on either store.
 
-On the relational store each runs three ways (`tier`): every event older than the tier's
-watermark (ingestion writes the day and month rows itself, as for late events); the watermark
-before the events and folded after each ingest (the schedule's way: hourly rows after it); the
-watermark before the events and never folded (the tier empty, every read hourly)."""
+On the relational store each runs four ways (`tier`): every event older than the tier's
+watermark and never folded (ingestion writes hourly rows and marks their days unfolded, as for
+late events: reads take those days from the hourly rows); the same, folded after each ingest (the
+fold recomputes the marked days' and months' rows); the watermark before the events and folded
+after each ingest (the schedule's way: hourly rows after it); the watermark before the events and
+never folded (the tier empty, every read hourly)."""
 
 import json
 import uuid
@@ -18,9 +20,9 @@ import pytest
 from django.db import connection
 
 from metering import selectors, services
-from metering.models import MetricAggregate, MetricRollup, RollupWatermark
+from metering.models import MetricAggregate, MetricRollup, RollupWatermark, UnfoldedDay
 from metering.stores import event_store
-from metering.stores.relational import reads
+from metering.stores.relational import reads, rollups
 from metering.stores.relational import rows as row_reads
 from metering.stores.relational.rollups import rollups_fold, rollups_rebuild
 from metering.stores.tiers import cover
@@ -51,7 +53,7 @@ WINDOWS = [
 
 BEFORE_THE_EVENTS = datetime(2026, 2, 1, tzinfo=UTC)
 AFTER_THE_EVENTS = datetime(2026, 6, 1, tzinfo=UTC)
-TIER_WAYS = ["late_path", "folded", "unfolded"]
+TIER_WAYS = ["late_path", "late_folded", "folded", "unfolded"]
 _way = {"now": "late_path"}
 
 
@@ -61,7 +63,8 @@ def tier(request):
     _way["now"] = request.param
     assert not MetricRollup.objects.exists()
     # Set here, not left to the database: a transactional test's flush deletes the row.
-    watermark = AFTER_THE_EVENTS if request.param == "late_path" else BEFORE_THE_EVENTS
+    old = request.param in ("late_path", "late_folded")
+    watermark = AFTER_THE_EVENTS if old else BEFORE_THE_EVENTS
     RollupWatermark.objects.update_or_create(pk=1, defaults={"folded_before": watermark})
     yield request.param
     _way["now"] = "late_path"
@@ -112,7 +115,7 @@ def _ingest(events):
     for batch, now in ((early, MID_MARCH + timedelta(days=5)), (late, NOW)):
         for start in range(0, len(batch), 100):
             services.usage_events_ingest(events=batch[start : start + 100], now=now)
-        if _way["now"] == "folded":
+        if _way["now"] in ("folded", "late_folded"):
             services.usage_rollups_fold(now=now)
 
 
@@ -358,6 +361,59 @@ def _tier_rows():
     )
 
 
+def _marks():
+    return sorted(UnfoldedDay.objects.values_list("metric_id", "customer_id", "day", "month"))
+
+
+def test_old_events_write_no_day_or_month_row_until_the_fold(tier, monkeypatch):
+    """The guard on the late path: a batch of events older than the watermark writes hourly rows
+    and one mark per (metric, customer id, day) only, whatever the tier holds (counted, not
+    timed); a read right after it includes them; the fold recomputes the marked days and months
+    and deletes the marks, and the read is unchanged."""
+    _relational_only()
+    _one_way(tier)
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events[:100])
+    rollups_fold(now=NOW)
+    written = _tier_rows()
+    assert written and not _marks()
+    hourly = MetricAggregate.objects.count()
+    # Old events into an already folded day, the rest of the events, and repeats of folded ones
+    # (counted once, marking nothing).
+    old = [
+        _event(str(customer.id), datetime(2026, 3, 2, hour, 10, tzinfo=UTC), "3", "eu")
+        for hour in range(0, 24, 2)
+    ]
+    _ingest(old + events[100:] + events[:5])
+    assert _tier_rows() == written
+    assert MetricAggregate.objects.count() > hourly
+    days = {
+        datetime.fromisoformat(e["timestamp"]).replace(hour=0, minute=0) for e in old + events[100:]
+    }
+    assert datetime(2026, 3, 2, tzinfo=UTC) in days
+    assert _marks() == sorted(
+        (metric.pk, str(customer.id), day, day.replace(day=1))
+        for metric in metrics.values()
+        for day in days
+    )
+    _assert_exact(metrics, customer, [str(customer.id)], events + old)
+    _assert_daily_exact(metrics, [str(customer.id)], events + old, monkeypatch)
+    # PostgreSQL: a few marks per transaction, so that months are recomputed more than once.
+    monkeypatch.setattr(rollups, "MARK_CHUNK", 7)
+    rollups_fold(now=NOW)
+    assert not _marks()
+    assert _tier_rows() != written
+    _assert_exact(metrics, customer, [str(customer.id)], events + old)
+    _assert_daily_exact(metrics, [str(customer.id)], events + old, monkeypatch)
+    # What the fold left is what a rebuild from the hourly rows gives.
+    folded = _tier_rows()
+    MetricRollup.objects.all().delete()
+    rollups_rebuild()
+    assert _tier_rows() == folded
+
+
 def test_current_events_write_no_day_or_month_row_and_are_read_at_once(tier):
     """The guard on the hot path: a batch of events after the watermark writes hourly rows only
     (counted, not timed); a draft read right after it includes it; the fold then moves it into
@@ -371,6 +427,8 @@ def test_current_events_write_no_day_or_month_row_and_are_read_at_once(tier):
     MetricRollup.objects.all().delete()  # the tier as a fold to 09:00 leaves an empty store
     old = _events([str(customer.id)], count=60, start=datetime(2026, 3, 1, tzinfo=UTC))
     services.usage_events_ingest(events=old, now=now)  # before 09:00: the late path
+    assert not _tier_rows()
+    assert rollups_fold(now=now) == datetime(2026, 3, 20, 9, tzinfo=UTC)  # the marked days
     written = _tier_rows()
     assert written
     current = [
@@ -379,6 +437,7 @@ def test_current_events_write_no_day_or_month_row_and_are_read_at_once(tier):
     ]
     services.usage_events_ingest(events=current, now=now)
     assert _tier_rows() == written
+    assert not _marks()
     assert MetricAggregate.objects.filter(hour__gte=datetime(2026, 3, 20, 9, tzinfo=UTC)).count()
     month = [datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)]
     for kind, metric in metrics.items():
@@ -402,7 +461,7 @@ def test_a_fold_adds_each_hour_once_a_day_at_a_time(tier):
     assert rollups_fold(now=NOW - timedelta(days=3)) == reached
     assert _tier_rows() == folded
     _assert_exact(metrics, customer, [str(customer.id)], events)
-    if tier != "late_path":
+    if tier in ("folded", "unfolded"):
         assert reached == NOW - timedelta(hours=1)
         MetricRollup.objects.all().delete()
         RollupWatermark.objects.update(folded_before=BEFORE_THE_EVENTS)
@@ -751,3 +810,21 @@ def test_daily_usage_of_a_month_adds_up_a_row_per_day_not_per_hour(either_store)
         *[(day, 24, Decimal(24)) for day in range(4, 28)],
         (28, 17, Decimal(17)),
     ]
+
+
+def test_an_unfolded_day_mark_names_the_month_holding_its_day(tier):
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    _relational_only()
+    _one_way(tier)
+    metric = BillableMetricFactory()
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    UnfoldedDay(metric=metric, customer_id="c-1", day=day, month=day.replace(day=1)).full_clean()
+    with pytest.raises(ValidationError) as raised:
+        UnfoldedDay(metric=metric, customer_id="c-1", day=day, month=BEFORE_THE_EVENTS).full_clean()
+    assert raised.value.message_dict == {
+        "month": ["The start of the calendar month holding the day."]
+    }
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UnfoldedDay.objects.create(metric=metric, customer_id="c-1", day=day, month=NOW)

@@ -15,13 +15,22 @@ was granted, no statement computed without the metric can commit any more: every
 committed before a chunk reads it (and counted by that chunk's rebuild) or counted by ingestion
 itself after the chunk that holds its hour was rebuilt. A first, empty lock is taken before the
 time range is read for the same reason. On SQLite there is one writer at a time anyway.
+
+The lock waits `LOCK_WAIT` at most (as the tier's fold does): while a backfill waits for it behind
+a long transaction that holds the events table (a draft preview forgetting usage, a bulk delete),
+every ingest statement queues behind the backfill. It gives way and tries again `LOCK_ATTEMPTS`
+times, then stops with `EventsLocked` (nothing half done: each chunk is its own transaction, and
+the backfill is idempotent, so running it again, or the outbox retrying its handler, goes on).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Max, Min
 
 from catalog.models import BillableMetric
@@ -31,14 +40,43 @@ from ...models import MetricAggregate, MetricDistinctValue, UsageEvent
 from ..base import Progress
 from ..partials import Partial
 from ..tiers import period_start
-from .rollups import rollups_rebuild
+from .rollups import LOCK_WAIT, rollups_rebuild
 from .sqlite import _q, aggregates_merge_sqlite
 
+T = TypeVar("T")
 
-def _lock_events() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {_q(UsageEvent)} IN SHARE MODE")
+
+# How often a backfill transaction tries for the events table's lock, and the pause between tries.
+LOCK_ATTEMPTS = 5
+LOCK_PAUSE = 1.0
+
+
+class EventsLocked(RuntimeError):
+    """The usage events table stayed locked by another transaction through every try."""
+
+
+def _locked(work: Callable[[], T]) -> T:
+    """`work()` in a transaction that first takes the events table's SHARE lock (PostgreSQL),
+    waiting `LOCK_WAIT` at most per try."""
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+                        cursor.execute(f"LOCK TABLE {_q(UsageEvent)} IN SHARE MODE")
+                return work()
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            if attempt == LOCK_ATTEMPTS:
+                raise EventsLocked(
+                    f"The usage events table stayed locked by another transaction through "
+                    f"{LOCK_ATTEMPTS} waits of {LOCK_WAIT}: the backfill stopped (it is "
+                    f"idempotent; run it again)."
+                ) from exc
+            time.sleep(LOCK_PAUSE)
+    raise AssertionError("unreachable")
 
 
 def _events(metric: CompiledMetric, start: datetime | None = None, end: datetime | None = None):
@@ -60,8 +98,7 @@ def metric_aggregates_backfill(
 ) -> int:
     """Rebuild `metric`'s aggregates over every stored event; returns the events it matched."""
     compiled = CompiledMetric.from_model(metric)
-    with transaction.atomic():
-        _lock_events()
+    _locked(lambda: None)
     span = _events(compiled).aggregate(first=Min("timestamp"), last=Max("timestamp"))
     if span["first"] is None:
         if progress:
@@ -100,48 +137,50 @@ def _rebuild_rollups(metric: CompiledMetric, start: datetime, end: datetime) -> 
     from its hourly rows, under the same lock as a chunk (the hourly rows cannot change
     meanwhile; an event ingested since its chunk was rebuilt is in the hourly rows, so counted
     once; until then the month's day and month rows may be off, as its hours were mid-chunk)."""
-    with transaction.atomic():
-        _lock_events()
-        rollups_rebuild(starting_at=start, ending_before=end, metric_id=metric.id)
+    _locked(lambda: rollups_rebuild(starting_at=start, ending_before=end, metric_id=metric.id))
 
 
 def _rebuild_chunk(metric: CompiledMetric, start: datetime, end: datetime) -> tuple[int, int]:
-    with transaction.atomic():
-        _lock_events()
-        for model in (MetricAggregate, MetricDistinctValue):
-            model.objects.filter(metric_id=metric.id, hour__gte=start, hour__lt=end).delete()
-        rows = []
-        scanned = 0
-        events = (
-            _events(metric, start, end)
-            .order_by()
-            .values_list("customer_id", "timestamp", "transaction_id", "properties")
-        )
-        for customer_id, timestamp, transaction_id, properties in events.iterator(chunk_size=5000):
-            scanned += 1
-            found = metric.contribution(properties or {})
-            if found is None:
-                continue
-            timestamp = timestamp.astimezone(UTC)
-            hour = timestamp.replace(minute=0, second=0, microsecond=0)
-            rows.append(
-                (
-                    metric.id,
-                    customer_id,
-                    hour,
-                    found[0],
-                    found[1],
-                    found[2],
-                    timestamp,
-                    transaction_id,
-                )
+    return _locked(lambda: _rebuild_chunk_locked(metric, start, end))
+
+
+def _rebuild_chunk_locked(metric: CompiledMetric, start: datetime, end: datetime):
+    """The chunk's hourly rows and distinct values deleted and recomputed from its events; returns
+    (events read, events matched)."""
+    for model in (MetricAggregate, MetricDistinctValue):
+        model.objects.filter(metric_id=metric.id, hour__gte=start, hour__lt=end).delete()
+    rows = []
+    scanned = 0
+    events = (
+        _events(metric, start, end)
+        .order_by()
+        .values_list("customer_id", "timestamp", "transaction_id", "properties")
+    )
+    for customer_id, timestamp, transaction_id, properties in events.iterator(chunk_size=5000):
+        scanned += 1
+        found = metric.contribution(properties or {})
+        if found is None:
+            continue
+        timestamp = timestamp.astimezone(UTC)
+        hour = timestamp.replace(minute=0, second=0, microsecond=0)
+        rows.append(
+            (
+                metric.id,
+                customer_id,
+                hour,
+                found[0],
+                found[1],
+                found[2],
+                timestamp,
+                transaction_id,
             )
-        if rows:
-            with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    _insert_postgresql(cursor, rows)
-                else:
-                    aggregates_merge_sqlite(cursor, rows)
+        )
+    if rows:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                _insert_postgresql(cursor, rows)
+            else:
+                aggregates_merge_sqlite(cursor, rows)
     return scanned, len(rows)
 
 

@@ -9,8 +9,9 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
   events and their per-metric contributions (computed in Python) to what was returned, insert the
   events, log the duplicates, and upsert `MetricAggregate` (`sum = sum + excluded.sum`,
   `GREATEST`, latest by (timestamp, transaction id)) and `MetricDistinctValue`. The day and month
-  rows (`MetricRollup`) are folded from the hourly rows by a schedule (`rollups.py`); the statement
-  writes them (the same merge) only for the hours before the tier's watermark: late events.
+  rows (`MetricRollup`) are folded from the hourly rows by a schedule (`rollups.py`); for the
+  hours before the tier's watermark (late or backfilled events) the statement marks the day
+  unfolded (`UnfoldedDay`) instead of writing them.
   Rows are grouped and sorted by key so that concurrent batches lock in the same order; a
   deadlock is retried.
   The statement also compares the metric-definitions signature it was computed with and writes
@@ -38,8 +39,8 @@ from ...models import (
     IngestedTransaction,
     MetricAggregate,
     MetricDistinctValue,
-    MetricRollup,
     RollupWatermark,
+    UnfoldedDay,
     UsageEvent,
     UsageMark,
 )
@@ -91,7 +92,7 @@ def postgresql_statement(late_sql: str = LATE_FROM_FLAGS) -> str:
             event=_q(UsageEvent),
             duplicate=_q(DuplicateEvent),
             aggregate=_q(MetricAggregate),
-            rollup=_q(MetricRollup),
+            unfolded=_q(UnfoldedDay),
             watermark=_q(RollupWatermark),
             distinct=_q(MetricDistinctValue),
             mark=_q(UsageMark),

@@ -1,8 +1,9 @@
 """Usage reads of the relational store: the pre-aggregates (`MetricAggregate` by hour, `MetricRollup`
 by day and month for what a window covers whole, `MetricDistinctValue`), never raw events (the
 event reads are in `events.py`). The day and month rows hold the hours before the tier's
-watermark; a read adds the hourly rows of the periods it takes whole from the watermark on
-(`rollups.py`), reading both and the watermark in one snapshot; which rows, and the SQL: `rows.py`.
+watermark, except the days marked unfolded; a read adds the hourly rows of the periods it takes
+whole from the watermark on and of the marked days (`rollups.py`), reading them, the marks and the
+watermark in one snapshot; which rows, and the SQL: `rows.py`.
 
 Roll-up: COUNT and SUM add, MAX takes the maximum, LATEST the value of the latest event (ties: the
 greater transaction id), all exact from the finer rows. UNIQUE counts distinct values over the whole
@@ -253,8 +254,9 @@ def daily_usage(
 
 def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=DAILY_GRAINS):
     """The pre-aggregate rows a `daily_usage` read adds up: (day rows, hourly rows) querysets
-    (the day rows of its whole days; the hourly rows of the partial days at its edges and of the
-    whole days' hours from the tier's watermark on, `rows.after_watermark`)."""
+    (the day rows of its whole days; the hourly rows of the partial days at its edges, of the
+    whole days' hours from the tier's watermark on, `rows.after_watermark`, and of the days
+    marked unfolded, whose day rows are left out, `rows.cover_rows`)."""
     if starting_at >= ending_before or not metric_ids or not customer_ids:
         return MetricRollup.objects.none(), MetricAggregate.objects.none()
     hours, tiers = cover_rows(

@@ -1,21 +1,33 @@
 """Which pre-aggregate rows a relational usage read adds up, and the SQL that reads them (`reads.py`
 turns them into usage): the hourly rows of a window's edges, the day and month rows of what each
 segment covers whole (`metering.stores.tiers.cover`) and the hourly rows of those periods from the
-tier's watermark on (`rollups.py`), all in one statement, so in one snapshot. A row's slot is its
-segment, or with `owners` the position of the customer it belongs to.
+tier's watermark on (`rollups.py`); a day marked unfolded (`UnfoldedDay`: old events ingested since
+the fold) read from its hourly rows, a marked month from its unmarked day rows and those hours;
+all in one statement, so in one snapshot. A row's slot is its segment, or with `owners` the
+position of the customer it belongs to.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
+from datetime import UTC
 from itertools import count, pairwise
 
 from django.db import connection
-from django.db.models import DateTimeField, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest, TruncDay, TruncMonth
 
-from ...models import MetricAggregate, MetricRollup, RollupWatermark
+from ...models import MetricAggregate, MetricRollup, RollupWatermark, UnfoldedDay
 from ..tiers import GRAINS, cover, ranges_sql
 from .ingest import _q
 
@@ -138,8 +150,8 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
     covered = cover(bounds, grains)
     hours = [ranges_sql("hour", covered.hours, _binder(params, "h"))] if covered.hours else []
     periods = [r for ranges in covered.periods.values() for r in ranges]
+    watermark = f"(SELECT folded_before FROM {_q(RollupWatermark)})"
     if periods:
-        watermark = f"(SELECT folded_before FROM {_q(RollupWatermark)})"
         hours.append(ranges_sql("hour", periods, _binder(params, "f"), floor=watermark))
     branches = []
     if hours:
@@ -147,14 +159,57 @@ def usage_rows_sql(metric, customer_ids, bounds, only=None, owners=None, grains=
             f"SELECT customer_id, hour, group_values, {inner} FROM {_q(MetricAggregate)} "
             f"WHERE {where} AND ({' OR '.join(hours)})"
         )
+    if periods:
+        marks = f"FROM {_q(UnfoldedDay)} WHERE metric_id = %(metric)s AND {customer_sql(owners)}"
+        branches += _unfolded_sql(inner, where, marks, watermark, covered, periods, params)
     for grain, ranges in covered.periods.items():
         branches.append(
             f"SELECT customer_id, period_start AS hour, group_values, {inner} "
-            f"FROM {_q(MetricRollup)} WHERE {where} AND grain = '{grain}' "
-            f"AND ({ranges_sql('period_start', ranges, _binder(params, grain))})"
+            f"FROM {_q(MetricRollup)} AS r WHERE {where} AND grain = '{grain}' "
+            f"AND ({ranges_sql('period_start', ranges, _binder(params, grain))}) "
+            f"AND NOT EXISTS ({_marks_sql(grain)} = r.period_start)"
         )
     slot, source = slotted(" UNION ALL ".join(branches), bounds, owners, params)
     return f"SELECT {slot} AS segment, group_values, {outer} FROM {source} GROUP BY 1, 2", params
+
+
+def _marks_sql(field: str) -> str:
+    """The read metric's unfolded-day marks of the customer id of the tier row `r` (SQL), to
+    compare `field` (day or month) with; restricted to the read's customer ids too, so that the
+    planner reads only theirs (it may hash them rather than probe per row)."""
+    return (
+        f"SELECT 1 FROM {_q(UnfoldedDay)} AS u WHERE u.metric_id = %(metric)s "
+        f"AND u.customer_id = ANY(%(ids)s) AND u.customer_id = r.customer_id AND u.{field}"
+    )
+
+
+def _unfolded_sql(inner, where, marks, watermark, covered, periods, params) -> list[str]:
+    """The branches that stand in for the tier rows of days marked unfolded (`UnfoldedDay`: events
+    older than the watermark ingested since the fold; `marks` the read's): their hourly rows
+    before the watermark, and for a marked month the day rows of its unmarked days (the tier
+    branches skip marked days and months). Each starts from the marks (a handful of rows, none
+    after a fold) and reaches the pre-aggregates by index, so a read with nothing marked costs
+    two empty index probes."""
+    branches = [
+        f"SELECT a.* FROM (SELECT customer_id AS marked, day {marks} "
+        f"AND ({ranges_sql('day', periods, _binder(params, 'ud'))})) AS u, LATERAL ("
+        f"SELECT customer_id, hour, group_values, {inner} FROM {_q(MetricAggregate)} "
+        f"WHERE {where} AND customer_id = u.marked AND hour >= u.day "
+        f"AND hour < LEAST(u.day + interval '24 hours', {watermark})) AS a"
+    ]
+    months = covered.periods.get("month")
+    if months:
+        branches.append(
+            f"SELECT d.* FROM (SELECT DISTINCT customer_id AS marked, month {marks} "
+            f"AND ({ranges_sql('month', months, _binder(params, 'um'))})) AS u, LATERAL ("
+            f"SELECT customer_id, period_start AS hour, group_values, {inner} "
+            f"FROM {_q(MetricRollup)} AS r WHERE {where} AND customer_id = u.marked "
+            f"AND grain = 'day' AND period_start >= u.month "
+            f"AND period_start < u.month + interval '31 days' "
+            f"AND date_trunc('month', period_start, 'UTC') = u.month "
+            f"AND NOT EXISTS ({_marks_sql('day')} = r.period_start)) AS d"
+        )
+    return branches
 
 
 def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAINS):
@@ -185,14 +240,33 @@ def usage_rows(metric, customer_ids, bounds, only=None, owners=None, grains=GRAI
 
 def cover_rows(covered, **scope) -> tuple[QuerySet, dict[str, QuerySet]]:
     """(the hourly rows, {grain: its day or month rows}) that a read of `covered` adds up
-    (`tiers.cover`; the hourly rows of its periods from the tier's watermark on included),
-    filtered by `scope`."""
+    (`tiers.cover`; the hourly rows of its periods from the tier's watermark on included; a day
+    marked unfolded from its hourly rows, a marked month from its unmarked day rows and those
+    hours), filtered by `scope` (the metric id or ids, `customer_id__in`)."""
     periods = [r for ranges in covered.periods.values() for r in ranges]
-    hours = within("hour", covered.hours) | after_watermark(periods)
-    return MetricAggregate.objects.filter(hours, **scope), {
-        grain: MetricRollup.objects.filter(within("period_start", ranges), grain=grain, **scope)
-        for grain, ranges in covered.periods.items()
-    }
+    metric_ids = scope.get("metric_id__in") or [scope["metric_id"]]
+    customer_ids = scope["customer_id__in"]
+    hours = (
+        within("hour", covered.hours)
+        | after_watermark(periods)
+        | unfolded_hours(periods, metric_ids, customer_ids)
+    )
+    tiers: dict[str, QuerySet] = {}
+    months = covered.periods.get("month", [])
+    if months:
+        tiers["month"] = MetricRollup.objects.filter(
+            within("period_start", months), grain="month", **scope
+        ).exclude(_marked("month", OuterRef("period_start"), customer_ids))
+    if periods:
+        days = within("period_start", covered.periods.get("day", []))
+        if months:
+            # A marked month's day rows stand in for its month row.
+            month_of = TruncMonth(_outer_moment("period_start"), tzinfo=UTC)
+            days |= within("period_start", months) & Q(_marked("month", month_of, customer_ids))
+        tiers["day"] = MetricRollup.objects.filter(days, grain="day", **scope).exclude(
+            _marked("day", OuterRef("period_start"), customer_ids)
+        )
+    return MetricAggregate.objects.filter(hours, **scope), tiers
 
 
 def within(column: str, ranges, floor=None) -> Q:
@@ -215,6 +289,44 @@ def after_watermark(periods) -> Q:
     the tier rows (one snapshot); without one, every hour of the periods."""
     return within(
         "hour", periods, floor=Subquery(RollupWatermark.objects.values("folded_before")[:1])
+    )
+
+
+def _outer_moment(column: str) -> ExpressionWrapper:
+    """The outer row's datetime `column`, typed (a bare `OuterRef` cannot be truncated)."""
+    return ExpressionWrapper(OuterRef(column), output_field=DateTimeField())
+
+
+def _marked(field: str, value, customer_ids) -> Exists:
+    """A row's metric and customer id (one of `customer_ids`, which lets the planner read only
+    their marks) have an unfolded-day mark whose `field` is `value`."""
+    return Exists(
+        UnfoldedDay.objects.filter(
+            metric_id=OuterRef("metric_id"),
+            customer_id=OuterRef("customer_id"),
+            customer_id__in=customer_ids,
+            **{field: value},
+        )
+    )
+
+
+def unfolded_hours(periods, metric_ids, customer_ids) -> Q:
+    """The hourly rows of `periods` (taken from the tier) in days marked unfolded before the
+    watermark: what those days' tier rows do not hold yet (`cover_rows` leaves those out). The
+    first marked day of these metrics and customer ids bounds the index range (an uncorrelated
+    subquery, NULL without marks: no row is scanned then)."""
+    if not periods:
+        return Q(pk__in=[])
+    watermark = Subquery(RollupWatermark.objects.values("folded_before")[:1])
+    first = Subquery(
+        UnfoldedDay.objects.filter(metric_id__in=metric_ids, customer_id__in=customer_ids)
+        .order_by("day")
+        .values("day")[:1]
+    )
+    return (
+        within("hour", periods)
+        & Q(hour__gte=first, hour__lt=watermark)
+        & Q(_marked("day", TruncDay(_outer_moment("hour"), tzinfo=UTC), customer_ids))
     )
 
 

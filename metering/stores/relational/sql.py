@@ -11,12 +11,13 @@ occurrence in the batch}; `contributions` a JSON array of
 {t: transaction id, m: metric id, h: UTC hour, g: group values JSON text, v: numeric value as text,
 d: distinct value}; `metric_count`/`metric_newest` the metric-definitions signature the
 contributions were computed with (nothing is written if it no longer holds). The batch's
-per-hour rows (`h`) are upserted into the hourly table (`agg`); those of the hours before the
-tier's watermark (`{watermark}`: late events; the schedule folds every later hour) are also
-added up per UTC day and calendar month into the day and month tier (`roll`,
-`metering.stores.tiers`). A current event writes no tier row: the CTE is in the statement so that
-the statement holds its lock on the tier table, which the fold takes to move the watermark
-(`rollups.py`).
+per-hour rows (`h`) are upserted into the hourly table (`agg`), whatever their age; those of the
+hours before the tier's watermark (`{watermark}`: late or backfilled events, whose day and month
+rows the fold has written already) also mark their (metric, customer id, UTC day) unfolded
+(`{unfolded}`, `ON CONFLICT DO NOTHING`: one row per day, no hot row), which reads and the next
+fold take up (`rollups.py`); the statement writes no day or month row. A current event marks
+nothing: the CTE is in the statement so that the statement holds its lock on the marker table,
+which the fold takes to move the watermark.
 
 It answers (signature held, new transaction ids, woke): `woke` is true when the batch marked a
 customer with new usage (`{mark}`) while no mark existed before it (every sub-statement sees the
@@ -96,17 +97,13 @@ agg AS (
     SELECT * FROM h ORDER BY 1, 2, 3, 4
     ON CONFLICT (metric_id, customer_id, hour, group_values) DO UPDATE SET @MERGE@
 ),
-roll AS (
-    INSERT INTO {rollup} AS a (metric_id, customer_id, grain, period_start, group_values,
-                               event_count, value_sum, value_max, latest_value, latest_timestamp,
-                               latest_transaction_id)
-    SELECT metric_id, customer_id, g, date_trunc(g, hour, 'UTC'), group_values, SUM(n), SUM(s),
-           MAX(x), (ARRAY_AGG(lv ORDER BY lt DESC, lx DESC))[1], MAX(lt),
-           (ARRAY_AGG(lx ORDER BY lt DESC, lx DESC))[1]
-    FROM h, (VALUES ('day'), ('month')) AS v(g)
-    WHERE hour < (SELECT folded_before FROM {watermark})
-    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (metric_id, customer_id, grain, period_start, group_values) DO UPDATE SET @MERGE@
+unfolded AS (
+    INSERT INTO {unfolded} (metric_id, customer_id, day, month)
+    SELECT DISTINCT metric_id, customer_id, date_trunc('day', hour, 'UTC'),
+           date_trunc('month', hour, 'UTC')
+    FROM h WHERE hour < (SELECT folded_before FROM {watermark})
+    ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING
 ),
 uniq AS (
     INSERT INTO {distinct} (metric_id, customer_id, hour, group_values, value)

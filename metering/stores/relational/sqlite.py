@@ -22,12 +22,13 @@ from ...models import (
     MetricDistinctValue,
     MetricRollup,
     RollupWatermark,
+    UnfoldedDay,
     UsageEvent,
 )
 from ...validation import MAX_AGE
 from ..marks import usage_marks_add
 from ..partials import Partial, contributions
-from ..tiers import GRAINS, period_start
+from ..tiers import period_start
 
 
 def _q(model) -> str:
@@ -129,9 +130,9 @@ def store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
 
 def aggregates_merge_sqlite(cursor, rows, *, rollups_before: datetime | None = None) -> None:
     """Add contributions to the pre-aggregates with Decimal arithmetic in Python (SQLite only):
-    the hourly rows and, for the hours before `rollups_before` (the tier's watermark: late
-    events), the day and month rows too (`rollups.py`; a backfill rebuilds those from the hours
-    instead).
+    the hourly rows, and for the hours before `rollups_before` (the tier's watermark: late or
+    backfilled events) a mark on their days (`UnfoldedDay`), which reads and the next fold take
+    up (`rollups.py`; a backfill rebuilds the day and month rows from the hours instead).
 
     rows: (metric_id, customer_id, hour, group_values, value, distinct, timestamp, transaction_id).
     Must run inside the write transaction.
@@ -139,7 +140,7 @@ def aggregates_merge_sqlite(cursor, rows, *, rollups_before: datetime | None = N
     stamp = _sqlite_text
     metric_hex: dict = {}
     partials: dict[tuple, Partial] = {}
-    rolled: dict[tuple, Partial] = {}
+    unfolded: set[tuple] = set()
     distinct: set[tuple] = set()
     for metric_id, customer_id, hour, group, value, distinct_value, timestamp, tx in rows:
         db_metric = metric_hex.get(metric_id)
@@ -151,12 +152,8 @@ def aggregates_merge_sqlite(cursor, rows, *, rollups_before: datetime | None = N
             partial = partials[key] = Partial()
         partial.add(value, timestamp, tx)
         if rollups_before is not None and hour < rollups_before:
-            for grain in GRAINS:
-                period = (db_metric, customer_id, grain, period_start(grain, hour), group)
-                partial = rolled.get(period)
-                if partial is None:
-                    partial = rolled[period] = Partial()
-                partial.add(value, timestamp, tx)
+            day = period_start("day", hour)
+            unfolded.add((db_metric, customer_id, stamp(day), stamp(period_start("month", day))))
         if distinct_value is not None:
             distinct.add((*key, distinct_value))
     _partials_write(
@@ -166,8 +163,12 @@ def aggregates_merge_sqlite(cursor, rows, *, rollups_before: datetime | None = N
         partials,
         merge_existing=True,
     )
-    if rolled:
-        rollup_rows_write_sqlite(cursor, rolled, merge_existing=True)
+    if unfolded:
+        cursor.executemany(
+            f"INSERT INTO {_q(UnfoldedDay)} (metric_id, customer_id, day, month) "
+            f"VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            sorted(unfolded),
+        )
     if distinct:
         cursor.executemany(
             f"INSERT INTO {_q(MetricDistinctValue)} (metric_id, customer_id, hour, group_values, "
