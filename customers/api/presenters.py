@@ -80,6 +80,7 @@ def _named(obj) -> dict:
 
 def _access_schedule(term) -> dict:
     return {
+        "access_type": term.access_type,
         "credit_type": credit_type_json(term.credit_type),
         "schedule_items": [
             {
