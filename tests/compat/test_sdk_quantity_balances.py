@@ -1,0 +1,123 @@
+"""Commits and credits drawn down by QUANTITY (prepaid units) through the official SDK, strict
+validation on: a contract made with one, the draft covering units, balance lists and the net
+balance filtered by access_type."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.utils import timezone
+
+from tests.compat.conftest import USD
+
+FROM = datetime(2020, 1, 1, tzinfo=UTC)
+UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
+NULL_CREDIT_TYPE = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def contract(client, world):
+    """A contract with a QUANTITY commit of 3 units of API calls (priority 1) and a SPEND credit
+    of 100 cents (priority 2)."""
+    fixed = client.v1.contracts.products.create(name="Prepaid units", type="FIXED")
+    created = client.v1.contracts.create(
+        customer_id=world["customer"].id,
+        rate_card_id=world["rate_card"],
+        starting_at=FROM,
+        commits=[
+            {
+                "product_id": fixed.data.id,
+                "type": "PREPAID",
+                "name": "3 units",
+                "priority": 1,
+                "applicable_product_ids": [world["product"]],
+                "access_schedule": {
+                    "access_type": "QUANTITY",
+                    "schedule_items": [{"amount": 3, "starting_at": FROM, "ending_before": UNTIL}],
+                },
+            }
+        ],
+        credits=[
+            {
+                "product_id": fixed.data.id,
+                "name": "Welcome credit",
+                "priority": 2,
+                "access_schedule": {
+                    "access_type": "SPEND",
+                    "credit_type_id": USD,
+                    "schedule_items": [
+                        {"amount": 100, "starting_at": FROM, "ending_before": UNTIL}
+                    ],
+                },
+            }
+        ],
+    )
+    return {"id": created.data.id, "customer": world["customer"].id}
+
+
+def _use(client, tokens: int) -> None:
+    client.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"quantity-{tokens}",
+                "customer_id": "acme@example.com",
+                "event_type": "api_call",
+                "timestamp": timezone.now().replace(minute=0, second=0, microsecond=0).isoformat(),
+                "properties": {"tokens": tokens, "region": "eu"},
+            }
+        ]
+    )
+
+
+def test_a_contract_with_a_quantity_commit_shows_its_access_type(client, contract):
+    got = client.v2.contracts.retrieve(contract_id=contract["id"], customer_id=contract["customer"])
+    (commit,) = got.data.commits
+    assert commit.access_schedule.access_type == "QUANTITY"
+    assert [item.amount for item in commit.access_schedule.schedule_items] == [3]
+    (credit,) = got.data.credits
+    assert credit.access_schedule.access_type == "SPEND"
+
+
+def test_the_draft_covers_units_and_lists_filter_by_access_type(client, contract):
+    customer = contract["customer"]
+    _use(client, 5000)  # 5 units of API calls (1,000 tokens each) at 250: 1250
+    now = timezone.now()
+    (draft,) = [
+        invoice
+        for invoice in client.v1.customers.invoices.list(customer_id=customer, status="DRAFT")
+        if invoice.type == "USAGE" and invoice.start_timestamp <= now < invoice.end_timestamp
+    ]
+    invoice = client.v1.customers.invoices.retrieve(customer_id=customer, invoice_id=draft.id).data
+    # 3 units covered (750), 2 billed (500) of which the SPEND credit pays 100.
+    assert [(li.type, li.quantity, li.total) for li in invoice.line_items] == [
+        ("usage", 3, 750),
+        ("usage", 2, 500),
+        ("applied_commit_or_credit", 3, -750),
+        ("applied_commit_or_credit", None, -100),
+    ]
+    assert invoice.total == 400
+
+    quantity = client.v1.contracts.list_balances(
+        customer_id=customer,
+        access_type="QUANTITY",
+        include_contract_balances=True,
+        include_balance=True,
+    ).data
+    assert [(b.name, b.access_schedule.access_type, b.balance) for b in quantity] == [
+        ("3 units", "QUANTITY", 0)
+    ]
+    spend = client.v1.contracts.list_balances(
+        customer_id=customer, access_type="SPEND", include_contract_balances=True
+    ).data
+    assert [b.name for b in spend] == ["Welcome credit"]
+    commits = client.v1.customers.commits.list(
+        customer_id=customer, access_type="QUANTITY", include_contract_commits=True
+    ).data
+    assert [c.name for c in commits] == ["3 units"]
+
+
+def test_net_balance_by_access_type(client, contract):
+    customer = contract["customer"]
+    units = client.v1.contracts.get_net_balance(customer_id=customer, access_type="QUANTITY").data
+    assert (units.balance, units.credit_type_id) == (3, NULL_CREDIT_TYPE)
+    money = client.v1.contracts.get_net_balance(customer_id=customer, access_type="SPEND").data
+    assert (money.balance, money.credit_type_id) == (100, USD)
