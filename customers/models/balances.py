@@ -142,7 +142,7 @@ class BalanceTerm(models.Model):
     def _quantity_errors(self) -> dict[str, str]:
         """What a QUANTITY balance cannot be: its units are covered at each usage line's own
         rate, so neither a commit rate nor a true-up in money can price them; its products are
-        named one by one (`quantity_scope_errors`, once they are set)."""
+        named one by one (the terms service checks they are usage products once they are set)."""
         errors = {}
         if self.rate_type == self.RateType.COMMIT_RATE:
             errors["rate_type"] = (

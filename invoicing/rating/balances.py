@@ -101,7 +101,7 @@ def application_lines(
                 type=LineType.APPLIED_COMMIT_OR_CREDIT,
                 product_id=balance.product_id,
                 product_type=product_type_of(rating_input, balance.product_id),
-                total=-amount,
+                total=-amount if amount else ZERO,  # units covered at no cost: not "-0"
                 quantity=covered,
                 starting_at=max(segment.starting_at, period.starting_at),
                 ending_before=min(segment.ending_before, period.ending_before),
