@@ -14,7 +14,14 @@ from catalog.models import (
     Product,
 )
 
-from .common import SPECIFIERS_HELP, specifier_errors, window_errors
+from .common import (
+    ACCESS_TYPE_HELP,
+    SPECIFIERS_HELP,
+    AccessType,
+    quantity_errors,
+    specifier_errors,
+    window_errors,
+)
 from .contracts import Contract
 from .customer import Customer
 
@@ -26,9 +33,7 @@ class BalanceTerm(models.Model):
         LIST_RATE = "LIST_RATE", "List rate"
         COMMIT_RATE = "COMMIT_RATE", "Commit rate"
 
-    class AccessType(models.TextChoices):
-        SPEND = "SPEND", "Spend (money)"
-        QUANTITY = "QUANTITY", "Quantity (units)"
+    AccessType = AccessType
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="%(class)ss")
@@ -56,9 +61,7 @@ class BalanceTerm(models.Model):
         max_length=8,
         choices=AccessType.choices,
         default=AccessType.SPEND,
-        help_text="SPEND: usage draws its cost. QUANTITY: the access schedule holds units of "
-        "its applicable usage products, and usage draws the units used (each covered at the "
-        "line's rate).",
+        help_text=ACCESS_TYPE_HELP,
     )
     applicable_products = models.ManyToManyField(Product, blank=True, related_name="+")
     applicable_product_tags = models.JSONField(default=list, blank=True)
@@ -135,31 +138,16 @@ class BalanceTerm(models.Model):
         if specifiers:
             errors["specifiers"] = specifiers
         if self.access_type == self.AccessType.QUANTITY:
-            errors.update(self._quantity_errors())
+            errors.update(
+                quantity_errors(
+                    rate_type=self.rate_type,
+                    tags=self.applicable_product_tags,
+                    specifiers=self.specifiers,
+                    postpaid=getattr(self, "type", None) == "POSTPAID",
+                )
+            )
         if errors:
             raise ValidationError(errors)
-
-    def _quantity_errors(self) -> dict[str, str]:
-        """What a QUANTITY balance cannot be: its units are covered at each usage line's own
-        rate, so neither a commit rate nor a true-up in money can price them; its products are
-        named one by one (the terms service checks they are usage products once they are set)."""
-        errors = {}
-        if self.rate_type == self.RateType.COMMIT_RATE:
-            errors["rate_type"] = (
-                "A QUANTITY balance covers units at the usage's own rate: use LIST_RATE."
-            )
-        if getattr(self, "type", None) == "POSTPAID":
-            errors["type"] = "A POSTPAID commit is trued up in money: a QUANTITY commit is PREPAID."
-        if self.applicable_product_tags:
-            errors["applicable_product_tags"] = (
-                "A QUANTITY balance holds units of named products: give applicable_product_ids."
-            )
-        if any(not spec.get("product_id") for spec in self.specifiers or ()):
-            errors["specifiers"] = (
-                "A QUANTITY balance holds units of named products: each specifier gives a "
-                "product_id."
-            )
-        return errors
 
     @property
     def is_rollover(self) -> bool:

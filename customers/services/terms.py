@@ -208,6 +208,7 @@ class RecurringSpec:
     subscription: str = ""
     allocation: str = "POOLED"
     custom_fields: dict = field(default_factory=dict)
+    access_type: str = Commit.AccessType.SPEND
 
 
 def dot(prefix: str) -> str:
@@ -261,7 +262,7 @@ def add_balance(
     return term
 
 
-def _check_quantity_scope(spec: CreditSpec, prefix: str) -> None:
+def _check_quantity_scope(spec: CreditSpec | RecurringSpec, prefix: str) -> None:
     """A QUANTITY balance holds units of usage products named one by one (by
     applicable_product_ids or specifiers' product_id): each unit of any of them draws one."""
     if spec.credit_type is not None and not spec.credit_type.is_currency:
@@ -509,6 +510,7 @@ def _add_recurring(
         description=spec.description,
         priority=spec.priority,
         rate_type=spec.rate_type,
+        access_type=spec.access_type,
         applicable_product_tags=list(spec.applicable_product_tags),
         specifiers=[dict(specifier) for specifier in spec.specifiers],
         access_unit_price=spec.access_unit_price,
@@ -528,6 +530,8 @@ def _add_recurring(
     if spec.credit_type is not None:
         recurring.credit_type = spec.credit_type
     clean(recurring, prefix, exclude=["product"])
+    if recurring.access_type == Commit.AccessType.QUANTITY:
+        _check_quantity_scope(spec, prefix)
     recurring.save()
     recurring.applicable_products.set(spec.applicable_products)
     return recurring

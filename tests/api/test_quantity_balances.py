@@ -326,3 +326,45 @@ def test_an_unknown_access_type_is_refused(post, world):
     access = {**_access(1000), "access_type": "UNITS"}
     response = _create(post, world, credits=[_quantity_credit(world, access_schedule=access)])
     assert error(response, 400).startswith("credits[0].access_schedule.access_type:")
+
+
+def _recurring_credit(world, **access) -> dict:
+    return {
+        "product_id": str(world["fixed"].pk),
+        "name": "1,000 calls a month",
+        "priority": 1,
+        "starting_at": _start().isoformat(),
+        "commit_duration": {"value": 1, "unit": "PERIODS"},
+        "applicable_product_ids": [str(world["calls"].pk)],
+        "access_amount": {"unit_price": 1, "quantity": 1000, "access_type": "QUANTITY", **access},
+    }
+
+
+def test_a_recurring_quantity_credit_makes_quantity_credits_each_period(post, get, world):
+    contract_id = data(_create(post, world, recurring_credits=[_recurring_credit(world)]))["id"]
+    made = Credit.objects.filter(contract_id=contract_id).order_by("recurrence_start")
+    assert {credit.access_type for credit in made} == {"QUANTITY"}
+    this_month = made.first()
+    assert this_month.access_schedule.get().amount == Decimal(1000)
+    _use(world, 1500, 1)
+    assert _draft(get, world, contract_id)["total"] == 1000  # 500 units billed at 2 cents
+    shown = data(
+        post(
+            "/v2/contracts/get",
+            {"contract_id": contract_id, "customer_id": str(world["customer"].pk)},
+        )
+    )["recurring_credits"][0]
+    assert shown["access_amount"]["access_type"] == "QUANTITY"
+
+
+def test_a_refused_recurring_quantity_credit_names_the_field(post, world):
+    term = {**_recurring_credit(world), "applicable_product_ids": []}
+    assert error(_create(post, world, recurring_credits=[term]), 400) == (
+        "recurring_credits[0].applicable_product_ids: A QUANTITY balance holds units of named "
+        "usage products: give applicable_product_ids (or specifiers with a product_id)."
+    )
+    term = {**_recurring_credit(world), "rate_type": "COMMIT_RATE"}
+    assert error(_create(post, world, recurring_credits=[term]), 400) == (
+        "recurring_credits[0].rate_type: A QUANTITY balance covers units at the usage's own "
+        "rate: use LIST_RATE."
+    )
