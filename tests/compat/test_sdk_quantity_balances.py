@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tests.compat.conftest import USD
+from tests.compat.test_sdk_package_terms import offer  # noqa: F401 (a fixture)
 
 FROM = datetime(2020, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
@@ -121,3 +122,31 @@ def test_net_balance_by_access_type(client, contract):
     assert (units.balance, units.credit_type_id) == (3, NULL_CREDIT_TYPE)
     money = client.v1.contracts.get_net_balance(customer_id=customer, access_type="SPEND").data
     assert (money.balance, money.credit_type_id) == (100, USD)
+
+
+def test_a_packages_recurring_quantity_credit_makes_quantity_credits(client, offer):  # noqa: F811
+    package = client.v1.packages.create(
+        name="Prepaid calls",
+        rate_card_id=offer["card"],
+        recurring_credits=[
+            {
+                "product_id": offer["credit"],
+                "name": "500 calls a month",
+                "priority": 1,
+                "applicable_product_ids": [offer["calls"]],
+                "access_amount": {"unit_price": 1, "quantity": 500, "access_type": "QUANTITY"},
+                "commit_duration": {"value": 1},
+                "starting_at_offset": {"unit": "DAYS", "value": 0},
+                "proration": "NONE",
+            }
+        ],
+    ).data.id
+    shown = client.v1.packages.retrieve(package_id=package).data
+    assert shown.recurring_credits[0].access_amount.access_type == "QUANTITY"
+    customer = client.v1.customers.create(name="units", ingest_aliases=["units"]).data.id
+    made = client.v1.contracts.create(
+        customer_id=customer, package_id=package, starting_at=offer["start"]
+    ).data.id
+    contract = client.v2.contracts.retrieve(contract_id=made, customer_id=customer).data
+    assert contract.recurring_credits[0].access_amount.access_type == "QUANTITY"
+    assert {c.access_schedule.access_type for c in contract.credits} == {"QUANTITY"}
