@@ -30,7 +30,7 @@ from core.api import (
 )
 from core.exceptions import Conflict
 from customers import selectors, services
-from customers.models import Commit, Contract, Credit, Customer
+from customers.models import QUANTITY_CREDIT_TYPE_ID, Commit, Contract, Credit, Customer
 
 # A balance's amount left counts what the live drafts draw (Metronome's `balance`): invoicing's.
 from invoicing import selectors as invoicing_selectors
@@ -40,7 +40,6 @@ from . import serializers as s
 from . import terms
 
 DEFAULT_LIMIT = 25
-QUANTITY_CREDIT_TYPE_ID = "00000000-0000-0000-0000-000000000000"
 FIELDS = {
     "customer": "customer_id",
     "product": "product_id",

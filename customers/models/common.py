@@ -77,6 +77,10 @@ class AccessType(models.TextChoices):
     QUANTITY = "QUANTITY", "Quantity (units)"
 
 
+# What a QUANTITY balance answers for a credit type (units, in no pricing unit): Metronome's
+# "null credit type UUID".
+QUANTITY_CREDIT_TYPE_ID = "00000000-0000-0000-0000-000000000000"
+
 ACCESS_TYPE_HELP = (
     "SPEND: usage draws its cost. QUANTITY: the access schedule holds units of its applicable "
     "usage products, and usage draws the units used (each covered at the line's rate)."

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
+from tests.compat import test_sdk_contract_terms as terms_sdk
 from tests.compat.conftest import USD
 from tests.compat.test_sdk_package_terms import offer  # noqa: F401 (a fixture)
 
@@ -150,3 +151,64 @@ def test_a_packages_recurring_quantity_credit_makes_quantity_credits(client, off
     contract = client.v2.contracts.retrieve(contract_id=made, customer_id=customer).data
     assert contract.recurring_credits[0].access_amount.access_type == "QUANTITY"
     assert {c.access_schedule.access_type for c in contract.credits} == {"QUANTITY"}
+
+
+@pytest.fixture
+def seat_offer(client):
+    return terms_sdk.offer.__wrapped__(client)
+
+
+def test_per_seat_quantity_credits_count_units_apart(client, seat_offer):
+    """A recurring QUANTITY credit of 2 calls per seat (INDIVIDUAL): u1's 3 calls at 100 use
+    its 2 units (200), the third is billed; seat balances count units under the null credit
+    type."""
+    contract = terms_sdk._contract(
+        client,
+        seat_offer,
+        subscriptions=[
+            {
+                "temporary_id": "seats",
+                "collection_schedule": "ADVANCE",
+                "proration": {"is_prorated": False},
+                "subscription_rate": {
+                    "product_id": seat_offer["seats"],
+                    "billing_frequency": "MONTHLY",
+                },
+                "quantity_management_mode": "SEAT_BASED",
+                "seat_config": {"seat_group_key": "user_id", "initial_seat_ids": ["u1", "u2"]},
+            }
+        ],
+        recurring_credits=[
+            {
+                "product_id": seat_offer["fixed"],
+                "name": "Seat calls",
+                "priority": 1,
+                "starting_at": seat_offer["start"],
+                "applicable_product_ids": [seat_offer["calls"]],
+                "access_amount": {"unit_price": 2, "access_type": "QUANTITY"},
+                "commit_duration": {"value": 1, "unit": "PERIODS"},
+                "subscription_config": {
+                    "subscription_id": "seats",
+                    "allocation": "INDIVIDUAL",
+                    "apply_seat_increase_config": {"is_prorated": False},
+                },
+            }
+        ],
+    )
+    terms_sdk._calls(client, seat_offer, 3, user="u1")
+    seats = client.v1.contracts.list_seat_balances(
+        contract_id=contract, customer_id=seat_offer["customer"], include_credits_and_commits=True
+    ).data
+    assert [
+        (
+            s.seat_id,
+            [(b.access_type, b.credit_type_id, b.starting_balance, b.balance) for b in s.balances],
+        )
+        for s in seats
+    ] == [
+        ("u1", [("QUANTITY", NULL_CREDIT_TYPE, 2, 0)]),
+        ("u2", [("QUANTITY", NULL_CREDIT_TYPE, 2, 2)]),
+    ]
+    assert {c.access_type for s in seats for c in s.credits} == {"QUANTITY"}
+    (draft,) = terms_sdk._invoices(client, seat_offer, "USAGE")
+    assert draft.total == 2000 + 300 - 200  # two seats, u1's 3 calls less its 2 units
