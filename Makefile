@@ -49,7 +49,7 @@ CHDB_TESTS := tests/metering tests/api/test_sql_metrics.py tests/invoicing/test_
 	tests/invoicing/test_scheduled_invoices.py tests/invoicing/test_terms_db.py \
 	tests/invoicing/test_rollover_db.py tests/invoicing/test_customer_scope_db.py \
 	tests/invoicing/test_key_subset_invoice.py tests/invoicing/test_selectors.py \
-	tests/api/test_previews.py
+	tests/api/test_previews.py tests/customers/test_hierarchy_api.py
 test-chdb: $(STAMP)
 	@store=$$(mktemp -d /tmp/event-store.XXXXXX); trap 'rm -rf "$$store"' EXIT; \
 	echo "=== event-store suites on EVENT_STORE_URL=chdb://$$store ==="; \

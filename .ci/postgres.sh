@@ -4,6 +4,9 @@
 #   eval "$(.ci/postgres.sh start [PORT])"   -> exports DATABASE_URL and PG_TMPDIR (default: a free port)
 #   .ci/postgres.sh stop "$PG_TMPDIR"
 # PG_OPTIONS adds server options (e.g. "-c shared_buffers=1GB", as the benchmarks do).
+# The server does not wait for the disk (fsync, synchronous_commit and full_page_writes off: fine
+# for tests, whose data is thrown away); PG_DURABLE=1 starts it with all three on, as production
+# runs, so a commit is on disk when it returns (`benchmarks/ingest.py --durable`).
 set -euo pipefail
 
 find_bin() {
@@ -42,12 +45,16 @@ start() {
   local initdb pg_ctl tmp
   initdb=$(find_bin initdb)
   pg_ctl=$(find_bin pg_ctl)
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if [ "${PG_DURABLE:-}" = "1" ]; then
+    durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  fi
   tmp=$(mktemp -d /tmp/billing-pg.XXXXXX)
   chmod 755 "$tmp"
   [ "$(id -u)" = "0" ] && chown postgres "$tmp"
   run_as "$initdb" -D "$tmp/data" -U billing --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   run_as "$pg_ctl" -D "$tmp/data" -l "$tmp/log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $port -k $tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_OPTIONS:-}" \
+    -o "-h 127.0.0.1 -p $port -k $tmp $durability -c max_connections=200 ${PG_OPTIONS:-}" \
     start >/dev/null
   run_as "$(find_bin createdb)" -h 127.0.0.1 -p "$port" -U billing billing
   echo "export PG_TMPDIR=$tmp"

@@ -129,6 +129,18 @@ def database(*, sqlite: bool = False) -> Iterator[dict[str, str]]:
         log("PostgreSQL stopped and removed")
 
 
+def durability(env: dict[str, str]) -> str:
+    """The PostgreSQL server's settings that decide whether a commit waits for the disk (a
+    private server has them on with PG_DURABLE=1, `.ci/postgres.sh`)."""
+    import psycopg
+
+    names = ("fsync", "synchronous_commit", "full_page_writes")
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        found = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in names}
+    mode = "durable" if set(found.values()) == {"on"} else "not durable"
+    return f"{mode} commits ({', '.join(f'{k}={v}' for k, v in found.items())})"
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [PYTHON, str(ROOT / "manage.py"), *args],

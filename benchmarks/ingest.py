@@ -20,6 +20,8 @@ PostgreSQL (default):
    over 30 runs.
 
 SQLite (`--sqlite`): step 1 only, against the embedded default (a fresh database file).
+`--durable`: the private PostgreSQL waits for the disk at each commit (fsync, synchronous_commit
+and full_page_writes on; the default server, as the tests', has them off); the mode is printed.
 
 Targets on a 2-core machine: >= 15,000 events/s through HTTP, >= 60% of the same run's SQL ceiling
 (issue #15), the selector <= 50 ms; >= 5,000 events/s on SQLite. The script stops by itself and
@@ -51,6 +53,7 @@ from _support import (
     cpu_seconds,
     database,
     django_setup,
+    durability,
     gunicorn,
     log,
     migrate,
@@ -544,7 +547,12 @@ def main() -> None:
         default=SPREAD.total_seconds() / 3600,
         help="how far back event timestamps reach (480 = 20 days; 1: the last hour)",
     )
+    parser.add_argument(
+        "--durable", action="store_true", help="the private PostgreSQL with fsync on (PG_DURABLE)"
+    )
     args = parser.parse_args()
+    if args.durable:
+        os.environ["PG_DURABLE"] = "1"
     os.environ["INGEST_BENCH_SPREAD_HOURS"] = str(args.spread_hours)
     events = args.events or (100_000 if args.sqlite else 1_000_000)
     cores = os.cpu_count() or 2
@@ -561,6 +569,8 @@ def main() -> None:
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     with database(sqlite=args.sqlite) as env:
+        if not args.sqlite:
+            log(f"PostgreSQL: {durability(env)}")
         migrate(env)
         token = api_token(env)
         django_setup(env)

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html
+from rest_framework.exceptions import APIException
 
 from core.admin_forms import (  # noqa: F401  (re-exported)
     DECIMAL_OVERRIDES,
@@ -28,8 +29,10 @@ from core.admin_forms import (  # noqa: F401  (re-exported)
     ordered_rows_formset,
     split_names,
 )
+from core.exceptions import message_for
 
 from . import money
+from .api import package_document
 from .models import (
     BillableMetric,
     CreditTypeConversion,
@@ -41,7 +44,7 @@ from .models import (
     tiers_problem,
 )
 from .selectors import rate_current
-from .services import sql_metric_check
+from .services import package_terms_stored, sql_metric_check
 
 # ---------------------------------------------------------------------------------------------
 # Money typed in the pricing unit's display unit
@@ -381,7 +384,22 @@ class ProductForm(ModelErrorsMixin, forms.ModelForm):
 
 
 class PackageForm(ModelErrorsMixin, forms.ModelForm):
+    """A new package. Its terms JSON is checked as `/v1/packages/create` checks them (the same
+    serializers and term checks), each problem named by its field, and stored as the API
+    stores it."""
+
     aliases = NameListField(required=False, help_text="Comma separated.")
+
+    def clean(self):
+        cleaned = super().clean()
+        terms, rate_card = cleaned.get("terms"), cleaned.get("rate_card")
+        if terms is not None and rate_card is not None:
+            try:
+                checked = package_document.package_terms_document(terms, rate_card)
+                cleaned["terms"] = package_terms_stored(checked)
+            except APIException as exc:
+                self.add_error("terms", message_for(exc.detail))
+        return cleaned
 
     class Meta:
         model = Package

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from decimal import (
+    ROUND_CEILING,
     ROUND_DOWN,
+    ROUND_FLOOR,
     ROUND_HALF_UP,
     ROUND_UP,
     Context,
@@ -67,6 +69,35 @@ def round_amount(amount: Decimal, decimal_places: int = 0) -> Decimal:
     `decimal_places` is the pricing unit's precision: 0 for `USD (cents)` (a whole cent).
     """
     return amount.quantize(_exponent(decimal_places), rounding=ROUND_HALF_UP)
+
+
+# Metronome's proration rounding methods (a recurring commit's or credit's `proration_rounding`).
+PRORATION_ROUNDING_METHODS = {
+    "HALF_UP": ROUND_HALF_UP,
+    "FLOOR": ROUND_FLOOR,
+    "CEILING": ROUND_CEILING,
+}
+# The places a proration rounding may name: from 10^26 (the integer digits a stored amount holds)
+# down to storage precision.
+PRORATION_ROUNDING_PLACES = (-(MAX_DIGITS - DECIMAL_PLACES), DECIMAL_PLACES)
+
+
+def round_prorated(amount: Decimal, decimal_places: int, method: str) -> Decimal:
+    """A prorated amount rounded as a `proration_rounding` says, in the stored unit: to
+    `decimal_places` places (negative: to a power of ten, -2 is the nearest 100 cents) with
+    HALF_UP, FLOOR (towards -infinity) or CEILING (towards +infinity). 666.666... cents: HALF_UP 0
+    is 667, FLOOR -2 is 600, CEILING 2 is 666.67."""
+    try:
+        mode = PRORATION_ROUNDING_METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown rounding method {method!r}") from None
+    low, high = PRORATION_ROUNDING_PLACES
+    if not low <= decimal_places <= high:
+        raise ValueError(f"decimal places must lie between {low} and {high}")
+    with full_precision():
+        rounded = amount.quantize(_exponent(decimal_places), rounding=mode)
+        # 6E+2 is stored and shown as 600: a whole number keeps exponent 0.
+        return rounded.quantize(Decimal(1)) if decimal_places < 0 else rounded
 
 
 def round_quantity(quantity: Decimal, decimal_places: int, method: str) -> Decimal:

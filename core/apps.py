@@ -7,3 +7,12 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Developers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from .authentication import forget_saved_token
+        from .models import ApiToken
+
+        post_save.connect(forget_saved_token, sender=ApiToken, dispatch_uid="api-token-saved")
+        post_delete.connect(forget_saved_token, sender=ApiToken, dispatch_uid="api-token-deleted")

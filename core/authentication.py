@@ -5,15 +5,24 @@ class): `full` everything; `read` every GET and the POST endpoints that only rea
 `/list`, `/get`, `/v1/usage`, ... whose views say `token_scope = "read"`); `ingest` only the views
 that say `token_scope = "ingest"` (`POST /v1/ingest`).
 
-Every request reads its token in one prepared, indexed query, which also returns `last_used_at`;
-it is written at most once a minute per token (a conditional UPDATE, so several web workers
-write it once between them), never once per request: the ingest hot path stays one read.
+A token is read in one prepared, indexed query, which also returns `last_used_at`, and then kept
+in the process for `API_TOKEN_CACHE_SECONDS` (5 s by default; 0 reads it on every request), keyed
+by the token's hash: the ingest hot path then runs its one ingest statement and nothing else.
+Only tokens found are kept (a new token works at once; a wrong one is asked for every time), and
+expiry is checked on every request. A revocation or any other save or delete of a token clears it
+from the cache of the process that made it at once (`post_save`/`post_delete`, and again when
+the transaction commits); the other web processes stop accepting it within the cache's seconds.
+`last_used_at` is written at most once a minute per token (a conditional UPDATE, so several web
+workers write it once between them), never once per request.
 """
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import authentication, exceptions, permissions
@@ -23,6 +32,9 @@ from .models import ApiToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 SAFE_METHODS = frozenset(permissions.SAFE_METHODS)
+DEFAULT_CACHE_SECONDS = 5.0
+# Distinct tokens kept per process; past it the cache starts again empty.
+CACHE_MAX_TOKENS = 10_000
 
 
 class ApiTokenUser(AnonymousUser):
@@ -52,13 +64,64 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != "bearer" or not raw:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
         now = timezone.now()
-        token = _active_token(ApiToken.hash(raw), now=now)
+        token = _cached_token(ApiToken.hash(raw), now=now)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         return ApiTokenUser(token), token
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+_cache: dict[str, tuple[float, ApiToken]] = {}
+_cache_lock = threading.Lock()
+# Counts the forgets: a token read before one is not kept (the row may have changed since).
+_forgets = [0]
+
+
+def _cached_token(token_hash: str, *, now: datetime) -> ApiToken | None:
+    """`_active_token`, answered from this process's cache when it read the token less than
+    `API_TOKEN_CACHE_SECONDS` ago (expiry and the last-used minute are still checked here)."""
+    seconds = getattr(settings, "API_TOKEN_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
+    if seconds <= 0:
+        return _active_token(token_hash, now=now)
+    found = _cache.get(token_hash)
+    if found is not None and time.monotonic() - found[0] < seconds:
+        token = found[1]
+        if token.expires_at is not None and now >= token.expires_at:
+            return None
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            _touch(token, now=now)
+        return token
+    read_at = time.monotonic()
+    forgets = _forgets[0]
+    token = _active_token(token_hash, now=now)
+    with _cache_lock:
+        if token is None:
+            _cache.pop(token_hash, None)
+        elif forgets == _forgets[0]:
+            if len(_cache) >= CACHE_MAX_TOKENS:
+                _cache.clear()
+            _cache[token_hash] = (read_at, token)
+    return token
+
+
+def api_tokens_forget(token_hash: str | None = None) -> None:
+    """Drop a token (by hash), or every token, from this process's cache."""
+    with _cache_lock:
+        _forgets[0] += 1
+        if token_hash is None:
+            _cache.clear()
+        else:
+            _cache.pop(token_hash, None)
+
+
+def forget_saved_token(sender, instance: ApiToken, **kwargs) -> None:
+    """A token saved or deleted (revoked, expired, renamed) is read again on its next use: now,
+    and once more when the transaction commits; a request that read the row before either does
+    not keep what it read."""
+    api_tokens_forget(instance.token_hash)
+    transaction.on_commit(lambda: api_tokens_forget(instance.token_hash))
 
 
 def _active_token(token_hash: str, *, now: datetime) -> ApiToken | None:

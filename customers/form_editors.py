@@ -7,7 +7,8 @@ never type JSON:
 - a `recurring_schedule` (`RecurringScheduleFormMixin`): frequency, amount distribution, start,
   end and the amount (or unit price and quantity), on a commit's invoice schedule, a scheduled
   charge or a discount. Saving adds the dated items it stands for, made by the same code as the
-  API's (`customers.services.RecurringScheduleSpec`, i.e. `customers.recurring`).
+  API's (`customers.services.RecurringScheduleSpec`, i.e. `customers.recurring`). On a credit
+  (`AccessRepeatFormMixin`) each date becomes an access segment lasting until the next.
 
 Server-rendered: plain inputs in a table, no script needed.
 """
@@ -26,6 +27,7 @@ from catalog.models import Product
 from core.admin_forms import KeyValuesField, PlainDecimalField, split_names
 
 from . import services
+from .models import AccessSegment
 
 # --- Specifiers --------------------------------------------------------------------------------------
 
@@ -236,6 +238,22 @@ class RecurringScheduleFormMixin(forms.Form):
     def recurring_contract(self, cleaned_data):
         return cleaned_data.get("contract") or getattr(self.instance, "contract", None)
 
+    def recurring_unit(self, cleaned_data):
+        """The pricing unit the repeated amount is typed in: the invoicing contract's."""
+        contract = self.recurring_contract(cleaned_data)
+        return contract.rate_card.fiat_credit_type if contract is not None else None
+
+    def recurring_row(self, item, following):
+        """The row an item of the schedule becomes (`following`: the next item's date, or the
+        schedule's end)."""
+        return self.recurring_item_model(
+            timestamp=item.timestamp,
+            amount=item.amount,
+            unit_price=item.unit_price,
+            quantity=item.quantity,
+            **{self.recurring_owner: self.instance},
+        )
+
     def _recurring_spec(self, cleaned_data) -> services.RecurringScheduleSpec | None:
         frequency = cleaned_data.get("recurring_frequency")
         if not frequency:
@@ -258,8 +276,7 @@ class RecurringScheduleFormMixin(forms.Form):
             self.add_error("recurring_amount", "Cannot be negative.")
         if self.errors:
             return None
-        contract = self.recurring_contract(cleaned_data)
-        unit = contract.rate_card.fiat_credit_type if contract is not None else None
+        unit = self.recurring_unit(cleaned_data)
         unit_name = unit.name if unit is not None else money.USD_CENTS_NAME
 
         def stored(value):
@@ -280,28 +297,48 @@ class RecurringScheduleFormMixin(forms.Form):
         self.recurring_items = []
         spec = self._recurring_spec(cleaned_data)
         if spec is not None:
-            contract = self.recurring_contract(cleaned_data)
-            places = (
-                contract.rate_card.fiat_credit_type.decimal_places
-                if contract is not None
-                else money.DECIMAL_PLACES
-            )
+            unit = self.recurring_unit(cleaned_data)
+            places = unit.decimal_places if unit is not None else money.DECIMAL_PLACES
             self.recurring_items = spec.items(places)
+            self.recurring_end = spec.ending_before
         return cleaned_data
 
     def _save_m2m(self):
         super()._save_m2m()
-        for item in getattr(self, "recurring_items", []):
-            row = self.recurring_item_model(
-                timestamp=item.timestamp,
-                amount=item.amount,
-                unit_price=item.unit_price,
-                quantity=item.quantity,
-                **{self.recurring_owner: self.instance},
-            )
+        items = getattr(self, "recurring_items", [])
+        for index, item in enumerate(items):
+            following = items[index + 1].timestamp if index + 1 < len(items) else self.recurring_end
+            row = self.recurring_row(item, following)
             row.full_clean(exclude=[self.recurring_owner])
             row.save()
         self.recurring_items = []
+
+
+class AccessRepeatFormMixin(RecurringScheduleFormMixin):
+    """A credit's Repeat: each date of the schedule grants an access segment of the amount, in
+    the credit's own unit, usable until the next date (the last until the schedule's end): 100
+    monthly from January until April is three segments of 100, January, February and March."""
+
+    recurring_item_model = AccessSegment
+    recurring_owner = "credit"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recurring_frequency"].help_text = (
+            "Adds an access segment on the start and every period after it, each usable until "
+            "the next (the last until the end)."
+        )
+
+    def recurring_unit(self, cleaned_data):
+        return cleaned_data.get("credit_type") or (
+            self.instance.credit_type if self.instance.credit_type_id else None
+        )
+
+    def recurring_row(self, item, following):
+        amount = item.amount if item.amount is not None else item.unit_price * item.quantity
+        return AccessSegment(
+            amount=amount, starting_at=item.timestamp, ending_before=following, credit=self.instance
+        )
 
 
 # How an admin lays the recurring schedule out (three lines), and leaves it out for a reader

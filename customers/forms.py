@@ -22,7 +22,7 @@ from core.admin_forms import (
     ordered_rows_formset,
 )
 
-from .form_editors import RecurringScheduleFormMixin, SpecifierRowsField
+from .form_editors import AccessRepeatFormMixin, RecurringScheduleFormMixin, SpecifierRowsField
 from .models import (
     AccessSegment,
     BillingProviderConfiguration,
@@ -225,7 +225,14 @@ class CreditForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
         ]
 
 
-class CreditWithRowsForm(TermRowsMoneyMixin, NestedRowsMixin, CreditForm):
+class CreditPageForm(AccessRepeatFormMixin, CreditForm):
+    """A credit on its own page (a customer-level one too): a Repeat adds access segments."""
+
+
+class CreditWithRowsForm(AccessRepeatFormMixin, TermRowsMoneyMixin, NestedRowsMixin, CreditForm):
+    """A credit on the contract page: its access schedule as rows, and a Repeat that adds
+    access segments."""
+
     nested_formsets = (("access_schedule", "Access schedule", CREDIT_ACCESS),)
 
 

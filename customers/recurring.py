@@ -8,7 +8,9 @@
   its period's (uncut) start, never past `access_limit` (the contract's end).
 - Proration: a period cut by the start (FIRST) or the end (LAST) makes an occurrence whose amount
   is the full amount times the cut window's share of the full period, to the microsecond,
-  rounded half up once to the unit's smallest amount; NONE charges the full amount.
+  rounded half up once to the unit's smallest amount, or as the term's `proration_rounding`
+  says (`Rounding`: places and HALF_UP / FLOOR / CEILING, for the access amount and the invoice
+  amount apart; `catalog.money.round_prorated`); NONE charges the full amount.
 
 Also the dated items a `recurring_schedule` (Metronome's shape on a commit's invoice schedule, a
 scheduled charge's or a discount's schedule) stands for: `schedule_items_from_recurrence`.
@@ -21,7 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from catalog.money import DECIMAL_PLACES, divide_amount, full_precision, round_amount
+from catalog.money import (
+    DECIMAL_PLACES,
+    divide_amount,
+    full_precision,
+    round_amount,
+    round_prorated,
+)
 
 from . import periods
 
@@ -34,6 +42,26 @@ class Occurrence:
     fraction: Decimal
     amount: Decimal
     invoice_amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """A `proration_rounding` entry: how a prorated amount is rounded in the stored unit."""
+
+    decimal_places: int
+    method: str  # HALF_UP, FLOOR or CEILING
+
+
+def prorated(
+    amount: Decimal, fraction: Decimal, *, decimal_places: int, rounding: Rounding | None
+) -> Decimal:
+    """`amount` times the period's `fraction`, rounded once: as `rounding` says, else half up to
+    the unit's smallest amount (`decimal_places`)."""
+    with full_precision():
+        exact = amount * fraction
+    if rounding is None:
+        return round_amount(exact, decimal_places)
+    return round_prorated(exact, rounding.decimal_places, rounding.method)
 
 
 def _micros(delta: timedelta) -> Decimal:
@@ -73,8 +101,11 @@ def occurrences(
     proration: str,
     decimal_places: int,
     access_limit: datetime | None = None,
+    access_rounding: Rounding | None = None,
+    invoice_rounding: Rounding | None = None,
 ) -> list[Occurrence]:
-    """Every occurrence of a recurring commit or credit whose period starts before `until`."""
+    """Every occurrence of a recurring commit or credit whose period starts before `until`; a
+    prorated one's amounts rounded by `access_rounding` and `invoice_rounding` when given."""
     found = []
     for billing in recurrence_periods(
         schedule=schedule, starting_at=starting_at, ending_before=ending_before, until=until
@@ -96,13 +127,22 @@ def occurrences(
                 fraction = _micros(window.ending_before - window.starting_at) / _micros(
                     full.ending_before - full.starting_at
                 )
-        with full_precision():
-            value = round_amount(amount * fraction, decimal_places)
-            invoiced = (
-                None
-                if invoice_amount is None
-                else round_amount(invoice_amount * fraction, decimal_places)
+        value = prorated(
+            amount,
+            fraction,
+            decimal_places=decimal_places,
+            rounding=access_rounding if prorate else None,
+        )
+        invoiced = (
+            None
+            if invoice_amount is None
+            else prorated(
+                invoice_amount,
+                fraction,
+                decimal_places=decimal_places,
+                rounding=invoice_rounding if prorate else None,
             )
+        )
         if window.starting_at < access_end:
             found.append(
                 Occurrence(

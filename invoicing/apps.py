@@ -8,3 +8,6 @@ class InvoicingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import handlers  # noqa: F401  (registers its outbox handlers)
+        from .api.extensions import hierarchy_payers, register_invoice_fields
+
+        register_invoice_fields(hierarchy_payers)

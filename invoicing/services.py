@@ -33,6 +33,7 @@ from invoicing.selectors import (
     RatingPreload,
     contracts_scheduled_dates,
     draft_balance_draws,
+    in_draw_order,
     line_items_from,
     rating_input_for,
 )
@@ -420,10 +421,12 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
         _scheduled_drafts_sync(
             list(Contract.objects.filter(id__in=scheduled_contracts).select_related("rate_card"))
         )
+    # In one period, children's invoices before their parent's (`in_draw_order`): they draw
+    # its shared balances first, and the parent's invoice expires what they leave.
     due = list(
-        Invoice.objects.filter(due_filter)
-        .order_by("end_timestamp", "start_timestamp", "id")
-        .only("id", "contract_id", "type", "start_timestamp", "end_timestamp")
+        in_draw_order(Invoice.objects.filter(due_filter), "end_timestamp", "start_timestamp").only(
+            "id", "contract_id", "type", "start_timestamp", "end_timestamp"
+        )
     )
     finalized = 0
     for offset in range(0, len(due), batch_size):
@@ -432,9 +435,13 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
         try:
             with transaction.atomic():
                 locked = list(
-                    Invoice.objects.select_for_update(of=("self",), skip_locked=True)
-                    .filter(pk__in=[invoice.pk for invoice in batch], status=Status.DRAFT)
-                    .order_by("end_timestamp", "start_timestamp", "id")
+                    in_draw_order(
+                        Invoice.objects.select_for_update(of=("self",), skip_locked=True).filter(
+                            pk__in=[invoice.pk for invoice in batch], status=Status.DRAFT
+                        ),
+                        "end_timestamp",
+                        "start_timestamp",
+                    )
                 )
                 _freeze(locked, now=now, preload=preload)
             finalized += len(locked)

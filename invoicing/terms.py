@@ -85,6 +85,7 @@ def _balance(data: dict) -> Balance:
             for specifier in data.get("specifiers") or ()
         ),
         is_customer_level=data["is_customer_level"],
+        from_parent=data.get("from_parent", False),
         is_rollover=data["is_rollover"],
         credit_type_id=data["credit_type_id"],
         invoice_schedule=tuple(

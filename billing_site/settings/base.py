@@ -172,6 +172,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"events_search": "60/min"},
 }
 
+# How long a web process keeps an API token it has read (core.authentication): a revoked token
+# stops working at once in the process that revoked it, and within this many seconds in the
+# others. 0 reads the token on every request.
+API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing API (Metronome-compatible)",
     "DESCRIPTION": (
@@ -222,6 +227,8 @@ SPECTACULAR_SETTINGS = {
         "QuantityOnlyModeEnum": ["QUANTITY_ONLY"],
         "DurationUnitEnum": "catalog.api.serializers.DURATION_UNITS",
         "RecurrenceUnitEnum": ["PERIODS"],
+        "ProrationRoundingMethodEnum": ["HALF_UP", "FLOOR", "CEILING"],
+        "QuantityRoundingMethodEnum": ["ROUND_UP", "ROUND_DOWN", "ROUND_HALF_UP"],
     },
 }
 

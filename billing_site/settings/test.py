@@ -13,6 +13,9 @@ ALLOWED_HOSTS = ["*"]
 # warning, on every request, that the collected folder does not exist on a fresh clone.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Every request reads its API token, so that a token changed in the database by any means stops
+# working at once (the cache's own tests set it).
+API_TOKEN_CACHE_SECONDS = 0
 # Every batch evaluated at once (tests of the debounce set it).
 ALERTS_EVALUATION_INTERVAL = 0
 

@@ -54,7 +54,28 @@ def _recurring(kind: str, term: dict) -> str:
     if invoice:
         price = Decimal(str(invoice["unit_price"])) * Decimal(str(invoice["quantity"]))
         text += f", invoiced {_money(price, invoice.get('credit_type_id'))}"
+    for part, rounding in (term.get("proration_rounding") or {}).items():
+        if rounding:
+            text += (
+                f", prorated {part} amounts rounded {rounding['rounding_method']} to "
+                f"{rounding['decimal_places']} places"
+            )
+    config = term.get("subscription_config")
+    if config:
+        text += (
+            f", per unit of subscription '{config['subscription_id']}' "
+            f"({config.get('allocation', 'POOLED').lower()})"
+        )
     return f"{text}; priority {term['priority']}{_scope(term)}"
+
+
+def _seats(term: dict) -> str:
+    config = term["seat_config"]
+    return (
+        f"Seat-based subscription '{term.get('temporary_id') or term.get('name') or ''}': seats "
+        f"named by the event property {config['seat_group_key']}, starting with "
+        f"{config.get('initial_unassigned_seats', 0)} unassigned seat(s)"
+    )
 
 
 def _threshold(name: str, config: dict) -> str:
@@ -89,7 +110,12 @@ def _threshold(name: str, config: dict) -> str:
 
 def summaries(terms: dict) -> list[str]:
     """One sentence per later term of the package document `terms`."""
-    lines = [_recurring("commit", t) for t in terms.get("recurring_commits", [])]
+    lines = [
+        _seats(t)
+        for t in terms.get("subscriptions", [])
+        if t.get("quantity_management_mode") == "SEAT_BASED"
+    ]
+    lines += [_recurring("commit", t) for t in terms.get("recurring_commits", [])]
     lines += [_recurring("credit", t) for t in terms.get("recurring_credits", [])]
     for name in ("prepaid_balance_threshold_configuration", "spend_threshold_configuration"):
         if terms.get(name):

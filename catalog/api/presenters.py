@@ -401,6 +401,17 @@ def _package_schedule(schedule: dict, units: dict) -> dict:
     return data
 
 
+def _seat_config(config: dict | None) -> dict | None:
+    if not config:
+        return None
+    return {
+        "seat_group_key": config["seat_group_key"],
+        "initial_unassigned_seats": num(
+            money.to_decimal(config.get("initial_unassigned_seats", 0))
+        ),
+    }
+
+
 def _package_subscription(term: dict, products: dict) -> dict:
     proration = term.get("proration") or {}
     return _drop_none(
@@ -421,7 +432,8 @@ def _package_subscription(term: dict, products: dict) -> dict:
             "name": term.get("name"),
             "temporary_id": term.get("temporary_id"),
             "description": term.get("description"),
-            "quantity_management_mode": "QUANTITY_ONLY",
+            "quantity_management_mode": term.get("quantity_management_mode", "QUANTITY_ONLY"),
+            "seat_config": _seat_config(term.get("seat_config")),
             "starting_at_offset": _offset(term.get("starting_at_offset")),
             "duration": _offset(term.get("duration")),
         }

@@ -583,11 +583,40 @@ class SubscriptionTermsIn(serializers.Serializer):
     custom_fields = StringMapField(required=False)
 
 
+class PackageSeatConfigIn(serializers.Serializer):
+    """A package's seats: which event property names the seat, and how many seats the contract
+    starts with (its seat ids are added to the contract made from it)."""
+
+    seat_group_key = StrictCharField(max_length=200)
+    initial_unassigned_seats = NumberField(required=False, min_value=0, integer=True)
+
+
 class PackageSubscriptionIn(SubscriptionTermsIn):
     starting_at_offset = OffsetIn(required=False)
     duration = OffsetIn(required=False)
     # Named by a recurring commit's or credit's subscription_config.subscription_id.
     temporary_id = StrictCharField(required=False, max_length=200)
+    quantity_management_mode = EnumField(["QUANTITY_ONLY", "SEAT_BASED"], required=False)
+    seat_config = PackageSeatConfigIn(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("quantity_management_mode") == "SEAT_BASED":
+            if "seat_config" not in attrs:
+                raise serializers.ValidationError(
+                    {"seat_config": "A SEAT_BASED subscription needs its seat_config."}
+                )
+            if "initial_quantity" in attrs:
+                raise serializers.ValidationError(
+                    {
+                        "initial_quantity": "A SEAT_BASED subscription's quantity is its seats: "
+                        "give seat_config.initial_unassigned_seats."
+                    }
+                )
+        elif "seat_config" in attrs:
+            raise serializers.ValidationError(
+                {"seat_config": "Only a SEAT_BASED subscription has seats."}
+            )
+        return attrs
 
 
 class PackageUsageStatementScheduleIn(serializers.Serializer):
@@ -789,8 +818,15 @@ class PackageSubscriptionRateOut(serializers.Serializer):
     product = NamedIdOut()
 
 
+class PackageSeatConfigOut(serializers.Serializer):
+    seat_group_key = serializers.CharField()
+    initial_unassigned_seats = NumberField(required=False)
+
+
 class PackageSubscriptionOut(serializers.Serializer):
     id = serializers.UUIDField()
+    quantity_management_mode = serializers.ChoiceField(["QUANTITY_ONLY", "SEAT_BASED"])
+    seat_config = PackageSeatConfigOut(required=False)
     collection_schedule = serializers.ChoiceField(["ADVANCE", "ARREARS"])
     proration = ProrationOut()
     subscription_rate = PackageSubscriptionRateOut()

@@ -27,7 +27,7 @@ from core.api import (
     validated,
 )
 
-from . import package_terms
+from . import package_document
 from . import presenters as out
 from . import serializers as s
 
@@ -682,60 +682,6 @@ class RateScheduleView(APIView):
 # --- Packages ---------------------------------------------------------------------------------------------
 
 
-def _package_terms(data: dict, rate_card: RateCard) -> dict:
-    """The package document as stored: API names, ids as strings (products checked here; the
-    contract terms of other apps by what they registered in catalog.api.package_terms)."""
-    terms: dict = {}
-    for key in ("commits", "credits", "overrides", "scheduled_charges", "subscriptions"):
-        if data.get(key):
-            terms[key] = [dict(item) for item in data[key]]
-    registered = package_terms.registered()
-    for key in ("commits", "credits"):
-        for index, term in enumerate(terms.get(key, [])):
-            if term.get("specifiers"):
-                term["specifiers"] = registered["specifiers"].check(
-                    term, rate_card=rate_card, where=f"{key}[{index}]"
-                )
-    for key, schedule in (("commits", "invoice_schedule"), ("scheduled_charges", "schedule")):
-        for index, term in enumerate(terms.get(key, [])):
-            given = dict(term.get(schedule) or {})
-            if given.get("recurring_schedule"):
-                given["recurring_schedule"] = registered["recurring_schedule"].check(
-                    given["recurring_schedule"],
-                    rate_card=rate_card,
-                    where=f"{key}[{index}].{schedule}.recurring_schedule",
-                )
-                term[schedule] = given
-    for key in s.REGISTERED_PACKAGE_TERMS:
-        if data.get(key):
-            terms[key] = registered[key].check(
-                data[key], rate_card=rate_card, where=key, package=data
-            )
-    if data.get("scheduled_charges_on_usage_invoices"):
-        terms["scheduled_charges_on_usage_invoices"] = data["scheduled_charges_on_usage_invoices"]
-    for term in terms.get("commits", []) + terms.get("credits", []):
-        _check_product(term["product_id"], "FIXED", "Commits and credits use a fixed product.")
-    for term in terms.get("scheduled_charges", []):
-        _check_product(term["product_id"], "FIXED", "Scheduled charges use a fixed product.")
-    for term in terms.get("subscriptions", []):
-        _check_product(
-            term["subscription_rate"]["product_id"],
-            "SUBSCRIPTION",
-            "Subscriptions use a subscription product.",
-        )
-    for term in terms.get("overrides", []):
-        for spec in term.get("override_specifiers", []):
-            if spec.get("product_id"):
-                get_or_404(Product, spec["product_id"], field="product_id", label="Product")
-    return terms
-
-
-def _check_product(pk, product_type: str, message: str) -> None:
-    product = get_or_404(Product, pk, field="product_id", label="Product")
-    if product.type != product_type:
-        raise exceptions.ValidationError({"product_id": message})
-
-
 class PackageCreateView(APIView):
     @extend_schema(
         operation_id="v1_packages_create",
@@ -776,7 +722,7 @@ class PackageCreateView(APIView):
                         "multiplier_override_prioritization", "LOWEST_MULTIPLIER"
                     ),
                     contract_name=data.get("contract_name", ""),
-                    terms=_package_terms(data, rate_card),
+                    terms=package_document.package_terms(data, rate_card),
                     uniqueness_key=data.get("uniqueness_key"),
                     created_by=_who(request),
                 )

@@ -18,6 +18,7 @@ from .metrics import (  # noqa: F401
 from .packages import (  # noqa: F401
     package_archive,
     package_create,
+    package_terms_stored,
 )
 from .products import (  # noqa: F401
     QuantityConversion,

@@ -51,7 +51,7 @@ def package_create(
         net_payment_terms_days=net_payment_terms_days,
         multiplier_override_prioritization=multiplier_override_prioritization,
         contract_name=contract_name or "",
-        terms=_with_ids(terms or {}),
+        terms=package_terms_stored(terms),
         uniqueness_key=uniqueness_key or None,
         created_by=created_by,
     )
@@ -73,6 +73,12 @@ def _iso(value):
 
 # Lists of filters, not terms: their items get no id.
 _NOT_TERMS = {"specifiers", "threshold_balance_specifiers"}
+
+
+def package_terms_stored(terms: dict | None) -> dict:
+    """A checked terms document as a package stores it: every term and schedule item with an id,
+    numbers as JSON-safe strings."""
+    return _with_ids(terms or {})
 
 
 def _with_ids(value, *, ids: bool = True):

@@ -15,7 +15,7 @@ from ..form_editors import RECURRING_HIDDEN_FROM_READERS
 from ..forms import (
     AccessSegmentForm,
     CommitPageForm,
-    CreditForm,
+    CreditPageForm,
     MoneyRowsInlineFormSet,
     ScheduleItemForm,
 )
@@ -146,6 +146,7 @@ class CommitAdmin(BalanceTermAdmin):
 
 @admin.register(Credit)
 class CreditAdmin(BalanceTermAdmin):
-    form = CreditForm
+    form = CreditPageForm
+    read_only_shown_as = {**BalanceTermAdmin.read_only_shown_as, **RECURRING_HIDDEN_FROM_READERS}
     inlines = [CreditAccessSegmentInline]
     exclude = ["uniqueness_key"]

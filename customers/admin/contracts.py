@@ -35,6 +35,7 @@ from ..forms import (
     OverrideForm,
     ScheduledChargeForm,
 )
+from ..hierarchy import shared_with_children
 from ..models import (
     Commit,
     Contract,
@@ -62,7 +63,12 @@ from .spend_trackers import spend_trackers_panel
 from .totals import balance_total, items_total
 
 NESTED_TEMPLATE = "admin/edit_inline/stacked_nested.html"
-NOT_ON_ADD = ("Invoices", "Balances (commits and credits)", "Usage and spend this period")
+NOT_ON_ADD = (
+    "Account hierarchy",
+    "Invoices",
+    "Balances (commits and credits)",
+    "Usage and spend this period",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +155,7 @@ class CreditInline(CommitInline):
         ("rollover_fraction", "total"),
         "rollover",
         "description",
+        *RECURRING_LAYOUT,  # access segments added on save
     ]
 
 
@@ -290,6 +297,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
     autocomplete_fields = ["customer", "rate_card", "package"]
     readonly_fields = [
         "transitions",
+        "hierarchy",
         "charts",
         "rate_card_products",
         "balances",
@@ -304,6 +312,7 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["customer", "name", "rate_card", "package"]}),
         ("Dates", {"fields": [("starting_at", "ending_before"), "transitions"]}),
+        ("Account hierarchy", {"fields": ["hierarchy"]}),
         (
             "Usage statements and invoices",
             {
@@ -407,6 +416,54 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         if not rows:
             return "None: this contract neither follows nor is followed by another."
         return format_html_join("", "<div>{} {} ({})</div>", rows)
+
+    @admin.display(description="parent and children")
+    def hierarchy(self, obj) -> str:
+        """The account hierarchy (set by the API's hierarchy_configuration on create): the
+        parent a child draws shared commits and credits from, or a parent's children."""
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        rows = []
+        if obj.parent_contract_id is not None:
+            rows.append(
+                format_html(
+                    "<div>Child of {} (payer: {}; usage statements: {})</div>",
+                    admin_link(obj.parent_contract),
+                    obj.hierarchy_payer or "not set",
+                    obj.hierarchy_usage_statement_behavior or "not set",
+                )
+            )
+        children = list(obj.child_contracts.select_related("customer").order_by("starting_at"))
+        if children:
+            rows.append(
+                format_html(
+                    "<div>Parent of {}</div>",
+                    format_html_join(", ", "{}", ((admin_link(c),) for c in children)),
+                )
+            )
+        if obj.invoice_consolidation_type:
+            rows.append(
+                format_html(
+                    "<div>Invoice consolidation: {}</div>",
+                    obj.get_invoice_consolidation_type_display(),
+                )
+            )
+        shared = [
+            term
+            for term in (*obj.commits.all(), *obj.credits.all())
+            if shared_with_children(term.child_access)
+        ]
+        for term in shared:
+            access = term.child_access
+            who = (
+                "every child"
+                if access["type"] == "ALL"
+                else f"{len(access['contract_ids'])} named child contract(s)"
+            )
+            rows.append(format_html("<div>{} is shared with {}</div>", str(term), who))
+        if not rows:
+            return "None: this contract has no parent and no children."
+        return format_html_join("", "{}", ((row,) for row in rows))
 
     @admin.display(description="balance left and ledger")
     def balances(self, obj) -> str:

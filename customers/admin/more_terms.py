@@ -189,6 +189,8 @@ class RecurringBalanceAdmin(_FollowsDrafts):
         ("access_unit_price", "access_quantity", "credit_type"),
         ("invoice_unit_price", "invoice_quantity"),
         ("duration_periods", "recurrence_frequency", "proration"),
+        ("access_rounding_places", "access_rounding_method"),
+        ("invoice_rounding_places", "invoice_rounding_method"),
         ("starting_at", "ending_before"),
         ("subscription", "allocation"),
         "applicable_products",

@@ -114,7 +114,6 @@ class _BalanceEditIn(s.BalanceUpdateIn):
         child=UUIDStringField(), required=False, allow_null=True
     )
     specifiers = commit_specifiers.specifiers_field(allow_null=True)
-    hierarchy_configuration = serializers.DictField(required=False)
 
 
 class CommitEditIn(_BalanceEditIn):

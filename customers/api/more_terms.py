@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from catalog import money
 from catalog.api.fields import NumberField
 from catalog.api.serializers import COMMIT_OR_LIST_RATE, FREQUENCIES
 from core.api import (
@@ -21,6 +22,7 @@ from core.api import (
 )
 from customers import selectors, services
 
+from . import hierarchy
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
 
@@ -68,6 +70,31 @@ class SubscriptionConfigIn(serializers.Serializer):
     allocation = EnumField(["POOLED", "INDIVIDUAL"], required=False)
 
 
+class RoundingIn(serializers.Serializer):
+    """One proration_rounding entry: decimal places in the stored unit (negative: a power of
+    ten) and the method."""
+
+    decimal_places = NumberField(
+        integer=True,
+        min_value=money.PRORATION_ROUNDING_PLACES[0],
+        max_value=money.PRORATION_ROUNDING_PLACES[1],
+    )
+    rounding_method = EnumField(list(money.PRORATION_ROUNDING_METHODS))
+
+
+class CommitProrationRoundingIn(serializers.Serializer):
+    access = RoundingIn(required=False, allow_null=True)
+    invoice = RoundingIn(required=False, allow_null=True)
+
+
+class CreditProrationRoundingIn(serializers.Serializer):
+    access = RoundingIn(required=False, allow_null=True)
+    invoice = serializers.JSONField(required=False, allow_null=True)  # refused, with the reason
+
+    def validate_invoice(self, value):
+        raise serializers.ValidationError("Credits are not invoiced.")
+
+
 class _RecurringIn(serializers.Serializer):
     access_amount = AccessAmountIn()
     commit_duration = CommitDurationIn()
@@ -88,7 +115,7 @@ class _RecurringIn(serializers.Serializer):
     custom_fields = StringMapField(required=False)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     specifiers = commit_specifiers.specifiers_field()
-    hierarchy_configuration = serializers.DictField(required=False)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
     def validate(self, attrs):
         if "quantity" not in attrs["access_amount"] and "subscription_config" not in attrs:
@@ -100,10 +127,11 @@ class _RecurringIn(serializers.Serializer):
 
 class RecurringCommitIn(_RecurringIn):
     invoice_amount = InvoiceAmountIn(required=False)
+    proration_rounding = CommitProrationRoundingIn(required=False)
 
 
 class RecurringCreditIn(_RecurringIn):
-    pass
+    proration_rounding = CreditProrationRoundingIn(required=False)
 
 
 def recurring(items: list[dict], kind: str, key: str) -> list[services.RecurringSpec]:
@@ -141,9 +169,11 @@ def recurring(items: list[dict], kind: str, key: str) -> list[services.Recurring
                 proration=item.get("proration", "FIRST_AND_LAST"),
                 recurrence_frequency=item.get("recurrence_frequency", ""),
                 rollover_fraction=item.get("rollover_fraction"),
+                child_access=hierarchy.child_access(item),
                 subscription=config.get("subscription_id", ""),
                 allocation=config.get("allocation", "POOLED"),
                 custom_fields=item.get("custom_fields", {}),
+                proration_rounding=services.proration_rounding_spec(item.get("proration_rounding")),
             )
         )
     return specs

@@ -24,6 +24,7 @@ from catalog.api import package_terms
 from catalog.api.serializers import OffsetIn, PackageScheduleIn
 from catalog.models import Product
 from core.api import StrictCharField, StringMapField, UUIDStringField, validated_at
+from customers import services
 from customers.models import ResellerRoyalty
 from customers.services import add_offset
 from customers.services.royalties import ROYALTY_FIELDS
@@ -31,7 +32,7 @@ from customers.services.royalties import ROYALTY_FIELDS
 from . import more_terms
 from . import specifiers as commit_specifiers
 from . import terms as base_terms
-from .presenters import threshold_json
+from .presenters import proration_rounding_json, threshold_json
 from .serializers import RecurringScheduleIn
 
 # Where a package's offsets are placed to check what they name (nothing is kept of it).
@@ -61,16 +62,34 @@ class PackageRecurringCreditIn(_PackageRecurringMixin, more_terms.RecurringCredi
 def _recurring_check(serializer, kind: str):
     def check(value, *, rate_card, where: str, package: dict) -> list[dict]:
         items = [dict(item) for item in validated_at(serializer, value, where, many=True)]
-        named = {s.get("temporary_id") for s in package.get("subscriptions") or ()} - {None}
+        modes = {
+            s["temporary_id"]: s.get("quantity_management_mode", "QUANTITY_ONLY")
+            for s in package.get("subscriptions") or ()
+            if s.get("temporary_id")
+        }
         for index, item in enumerate(items):
             config = item.get("subscription_config")
-            if config and config["subscription_id"] not in named:
+            if config and config["subscription_id"] not in modes:
                 raise serializers.ValidationError(
                     {
                         f"{where}[{index}].subscription_config.subscription_id": "Name one of "
                         "the package's subscriptions by its temporary_id."
                     }
                 )
+            if (
+                config
+                and config.get("allocation") == "INDIVIDUAL"
+                and modes[config["subscription_id"]] != "SEAT_BASED"
+            ):
+                raise serializers.ValidationError(
+                    {
+                        f"{where}[{index}].subscription_config.allocation": "A per-seat "
+                        "(INDIVIDUAL) allocation needs a SEAT_BASED subscription."
+                    }
+                )
+        _products_of_type(
+            items, where, Product.Type.FIXED, "Recurring commits and credits use a fixed product."
+        )
         # The products, units and specifiers checked as a contract's recurring terms are.
         more_terms.recurring(
             [{**item, "starting_at": _NOMINAL_START} for item in items], kind, where
@@ -288,6 +307,9 @@ def recurring_json(term: dict, *, is_commit: bool) -> dict:
             "quantity": _number(invoice["quantity"]),
             "unit_price": _number(invoice["unit_price"]),
         }
+    data["proration_rounding"] = proration_rounding_json(
+        services.proration_rounding_spec(term.get("proration_rounding"))
+    )
     config = term.get("subscription_config")
     if config:
         data["subscription_config"] = {

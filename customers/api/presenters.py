@@ -32,6 +32,7 @@ from customers.selectors import contract_transitions
 
 from . import specifiers as commit_specifiers
 from . import term_edits
+from .hierarchy import balance_hierarchy_json, contract_hierarchy_json
 from .spend_trackers import spend_trackers_json
 
 num = money.to_json_number
@@ -129,6 +130,7 @@ def _balance_json(term, contract: Contract) -> dict:
         "priority": num(term.priority),
         "rate_type": term.rate_type,
         "rolled_over_from": _rolled_over_from(term),
+        "hierarchy_configuration": balance_hierarchy_json(term),
         "archived_at": ts(term.archived_at),
     }
 
@@ -369,6 +371,7 @@ def recurring_json(term) -> dict:
         "rollover_fraction": num(term.rollover_fraction)
         if term.rollover_fraction is not None
         else None,
+        "hierarchy_configuration": balance_hierarchy_json(term),
     }
     if term.invoice_unit_price is not None:
         data["invoice_amount"] = {
@@ -376,6 +379,7 @@ def recurring_json(term) -> dict:
             "unit_price": num(term.invoice_unit_price),
             "quantity": num(term.invoice_quantity or 1),
         }
+    data["proration_rounding"] = proration_rounding_json(term.proration_rounding())
     if term.subscription_id:
         data["subscription_config"] = {
             "subscription_id": str(term.subscription_id),
@@ -383,6 +387,15 @@ def recurring_json(term) -> dict:
             "apply_seat_increase_config": {"is_prorated": True},
         }
     return _drop_none(data)
+
+
+def proration_rounding_json(rounding: dict[str, tuple[int, str]]) -> dict | None:
+    """A proration_rounding ({"access"|"invoice": (places, method)}) in the SDK's shape; None
+    when it has none."""
+    return {
+        prefix: {"decimal_places": places, "rounding_method": method}
+        for prefix, (places, method) in rounding.items()
+    } or None
 
 
 def payment_gate_json(config: dict) -> dict:
@@ -546,6 +559,7 @@ def _terms_json(contract: Contract, extras=None, *, leave_out: frozenset = froze
                 "frequency": contract.usage_statement_frequency,
             },
             "transitions": [transition_json(t) for t in contract_transitions(contract=contract)],
+            "hierarchy_configuration": contract_hierarchy_json(contract),
             "commits": [commit_json(c, contract) | extras(c) for c in kept(contract.commits.all())],
             "credits": [credit_json(c, contract) | extras(c) for c in kept(contract.credits.all())],
             "overrides": [

@@ -30,7 +30,7 @@ from core.api import (
     UUIDStringField,
 )
 
-from . import more_terms
+from . import hierarchy, more_terms
 from . import specifiers as commit_specifiers
 from . import spend_trackers as spend_trackers_api
 
@@ -164,6 +164,7 @@ class BalanceTermIn(serializers.Serializer):
     rollover_fraction = NumberField(required=False, min_value=0, max_value=1)
     specifiers = commit_specifiers.specifiers_field()
     temporary_id = StrictCharField(required=False)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitIn(BalanceTermIn):
@@ -283,6 +284,7 @@ CONTRACT_TERMS_OF_ISSUE_14 = {
     "professional_services",
     "reseller_royalties",
     "spend_trackers",
+    "hierarchy_configuration",
 }
 PACKAGE_ALLOWED = {
     "customer_id",
@@ -388,6 +390,7 @@ class ContractCreateIn(serializers.Serializer):
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
     reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
     spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
+    hierarchy_configuration = hierarchy.HierarchyConfigurationIn(required=False)
 
     def validate(self, attrs):
         raw = self.initial_data
@@ -504,6 +507,7 @@ class BalanceUpdateIn(serializers.Serializer):
     product_id = UUIDStringField(required=False)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
     rollover_fraction = NumberField(required=False, allow_null=True, min_value=0, max_value=1)
+    hierarchy_configuration = hierarchy.CommitHierarchyIn(required=False)
 
 
 class CommitUpdateIn(BalanceUpdateIn):
@@ -797,6 +801,7 @@ class CustomerCommitCreateIn(CommitIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 class CustomerCreditCreateIn(CreditIn):
@@ -806,6 +811,7 @@ class CustomerCreditCreateIn(CreditIn):
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     netsuite_sales_order_id = StrictCharField(required=False, allow_blank=True)
     salesforce_opportunity_id = StrictCharField(required=False, allow_blank=True)
+    hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
 class _BalanceListIn(serializers.Serializer):

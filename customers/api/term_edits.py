@@ -17,16 +17,13 @@ from core.api import EnumField, StrictCharField, StringMapField, TimestampField,
 from core.api import format_timestamp as ts
 from customers import services
 
+from . import more_terms
 from . import serializers as s
 from . import terms as base_terms
 
 REFUND_INVOICES_REFUSED = (
     "Refund invoices do not exist in this product: a finalized invoice is corrected by voiding "
     "it (/v1/invoices/void) and regenerating it (/v1/invoices/regenerate)."
-)
-PRORATION_ROUNDING_REFUSED = (
-    "Not configurable: prorated amounts are rounded half up, once, to the pricing unit's "
-    "smallest amount. Omit it or send null."
 )
 
 
@@ -38,22 +35,19 @@ class AmountUpdateIn(serializers.Serializer):
 class _RecurringUpdateIn(serializers.Serializer):
     access_amount = AmountUpdateIn(required=False)
     ending_before = TimestampField(required=False, allow_null=True)
-    proration_rounding = serializers.DictField(required=False, allow_null=True)
     rate_type = EnumField(COMMIT_OR_LIST_RATE, required=False)
-
-    def validate_proration_rounding(self, value):
-        if value is not None:
-            raise serializers.ValidationError(PRORATION_ROUNDING_REFUSED)
-        return value
 
 
 class RecurringCommitUpdateIn(_RecurringUpdateIn):
     recurring_commit_id = UUIDStringField()
     invoice_amount = AmountUpdateIn(required=False)
+    # null clears the rounding; an entry left out stays, an entry sent null is cleared.
+    proration_rounding = more_terms.CommitProrationRoundingIn(required=False, allow_null=True)
 
 
 class RecurringCreditUpdateIn(_RecurringUpdateIn):
     recurring_credit_id = UUIDStringField()
+    proration_rounding = more_terms.CreditProrationRoundingIn(required=False, allow_null=True)
 
 
 class DiscountUpdateIn(serializers.Serializer):
@@ -81,6 +75,20 @@ def _given(data: dict, name: str):
     return data.get(name, services.UNCHANGED)
 
 
+def _rounding_update(item: dict):
+    """proration_rounding of an update: UNCHANGED when left out, else {"access"|"invoice":
+    (places, method) or None (cleared)} for the entries given (null: both cleared)."""
+    if "proration_rounding" not in item:
+        return services.UNCHANGED
+    given = item["proration_rounding"]
+    if given is None:
+        return {"access": None, "invoice": None}
+    return {
+        prefix: None if entry is None else (int(entry["decimal_places"]), entry["rounding_method"])
+        for prefix, entry in given.items()
+    }
+
+
 def recurring_updates(items: list[dict], id_field: str) -> list[services.RecurringUpdate]:
     updates = []
     for item in items:
@@ -95,6 +103,7 @@ def recurring_updates(items: list[dict], id_field: str) -> list[services.Recurri
                 invoice_quantity=_given(invoice, "quantity"),
                 ending_before=_given(item, "ending_before"),
                 rate_type=_given(item, "rate_type"),
+                proration_rounding=_rounding_update(item),
             )
         )
     return updates

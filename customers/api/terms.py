@@ -7,9 +7,10 @@ from decimal import Decimal
 from catalog.models import PricingUnit, Product
 from core.api import get_or_404
 from customers import services
+from customers.hierarchy import child_access_normal
 from customers.models import Override
 
-from . import specifiers
+from . import hierarchy, specifiers
 
 
 def _at(where: str, name: str) -> str:
@@ -68,6 +69,7 @@ def _balance(term: dict, where: str) -> dict:
         "specifiers": specifiers.stored(term, where),
         "rollover_fraction": term.get("rollover_fraction"),
         "access_type": access.get("access_type", "SPEND"),
+        "child_access": hierarchy.child_access(term),
     }
 
 
@@ -257,6 +259,8 @@ def balance_update(update: dict, where: str, id_field: str) -> services.BalanceU
         fields["applicable_product_tags"] = update["applicable_product_tags"] or []
     if "specifiers" in update:
         fields["specifiers"] = specifiers.stored(update, where)
+    if "hierarchy_configuration" in update:
+        fields["child_access"] = child_access_normal(hierarchy.child_access(update))
     if update.get("product_id"):
         fields["product"] = _product(update["product_id"], _at(where, "product_id"))
     products = None

@@ -40,7 +40,7 @@ from customers.models import Contract, ContractEdit, Customer
 # A balance left counts what the live drafts draw (Metronome's `balance`): invoicing's selector.
 from invoicing import selectors as invoicing_selectors
 
-from . import more_terms, term_edits, terms
+from . import hierarchy, more_terms, term_edits, terms
 from . import presenters as out
 from . import serializers as s
 from . import spend_trackers as spend_trackers_api
@@ -57,6 +57,11 @@ CONTRACT_FIELDS = {
     "overwrite_credit_type": "overwrite_rate.credit_type_id",
     "overwrite_price": "overwrite_rate.price",
     "overwrite_rate_type": "overwrite_rate.rate_type",
+    "access_rounding_places": "proration_rounding.access.decimal_places",
+    "access_rounding_method": "proration_rounding.access.rounding_method",
+    "invoice_rounding_places": "proration_rounding.invoice.decimal_places",
+    "invoice_rounding_method": "proration_rounding.invoice.rounding_method",
+    "parent_contract": "hierarchy_configuration.parent.contract_id",
 }
 
 
@@ -441,6 +446,7 @@ class ContractCreateView(APIView):
                     reseller_royalties=more_terms.reseller_royalties(
                         data.get("reseller_royalties", []), "reseller_royalties"
                     ),
+                    hierarchy=hierarchy.hierarchy_spec(data),
                     **specs,
                 )
                 services.spend_trackers_add(

@@ -14,6 +14,7 @@ from catalog.models import (
     Product,
 )
 
+from ..hierarchy import CHILD_ACCESS_HELP, child_access_errors
 from .common import (
     ACCESS_TYPE_HELP,
     SPECIFIERS_HELP,
@@ -113,6 +114,7 @@ class BalanceTerm(models.Model):
         blank=True,
         help_text="Bought by threshold billing: PREPAID_BALANCE (auto-recharge) or SPEND.",
     )
+    child_access = models.JSONField(null=True, blank=True, help_text=CHILD_ACCESS_HELP)
     custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -145,6 +147,13 @@ class BalanceTerm(models.Model):
                     specifiers=self.specifiers,
                     postpaid=getattr(self, "type", None) == "POSTPAID",
                 )
+            )
+        access = child_access_errors(self.child_access)
+        if access:
+            errors["child_access"] = access
+        elif self.child_access and self.contract_id is None:
+            errors["child_access"] = (
+                "Only a contract's commits and credits are shared with its children."
             )
         if errors:
             raise ValidationError(errors)

@@ -30,6 +30,18 @@ class Contract(models.Model):
         LOWEST_MULTIPLIER = "LOWEST_MULTIPLIER", "Lowest multiplier"
         EXPLICIT = "EXPLICIT", "Explicit priority"
 
+    class Payer(models.TextChoices):
+        SELF = "SELF", "The child pays"
+        PARENT = "PARENT", "The parent pays"
+
+    class StatementBehavior(models.TextChoices):
+        CONSOLIDATE = "CONSOLIDATE", "On the parent's consolidated invoices"
+        SEPARATE = "SEPARATE", "Separate"
+
+    class Consolidation(models.TextChoices):
+        CONCATENATE = "CONCATENATE", "Concatenate the children's statements"
+        NONE = "NONE", "No consolidated invoice"
+
     class BillingProvider(models.TextChoices):
         NONE = "", "None"
         STRIPE = "stripe", "Stripe"
@@ -97,6 +109,36 @@ class Contract(models.Model):
         help_text="Spend threshold billing: each time unbilled spend reaches threshold_amount, "
         "it is billed at once (Metronome's shape).",
     )
+    # Account hierarchy (Metronome's hierarchy_configuration): a child names its one parent; the
+    # parent's commits and credits whose child_access allows it are drawn by the child's usage.
+    parent_contract = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="child_contracts",
+        help_text="A child contract's parent: its commits and credits shared with children are "
+        "drawn by this contract's usage, after this contract's own.",
+    )
+    hierarchy_payer = models.CharField(
+        max_length=6,
+        choices=Payer.choices,
+        blank=True,
+        help_text="A child's payer as given (stored and returned; invoices are the child's).",
+    )
+    hierarchy_usage_statement_behavior = models.CharField(
+        max_length=11,
+        choices=StatementBehavior.choices,
+        blank=True,
+        help_text="A child's usage statement behavior as given (stored and returned).",
+    )
+    invoice_consolidation_type = models.CharField(
+        max_length=11,
+        choices=Consolidation.choices,
+        blank=True,
+        help_text="A parent's parent_behavior.invoice_consolidation_type as given (stored and "
+        "returned).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +162,18 @@ class Contract(models.Model):
                 name="contract_anchor_date_with_custom_date",
                 violation_error_message="A billing anchor date goes with the usage statement day "
                 "CUSTOM_DATE, and CUSTOM_DATE needs one.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent_contract=F("id")),
+                name="contract_not_own_parent",
+                violation_error_message="A contract cannot be its own parent.",
+            ),
+            models.CheckConstraint(
+                condition=Q(parent_contract__isnull=False)
+                | Q(hierarchy_payer="", hierarchy_usage_statement_behavior=""),
+                name="contract_child_fields_with_parent",
+                violation_error_message="Only a child contract (with a parent) has a payer and a "
+                "usage statement behavior.",
             ),
         ]
 
@@ -145,8 +199,42 @@ class Contract(models.Model):
                 errors["billing_provider"] = (
                     f"Must be {config.billing_provider}, the provider of its configuration."
                 )
+        if self.parent_contract_id is not None:
+            errors.update(self.hierarchy_errors())
         if errors:
             raise ValidationError(errors)
+
+    def hierarchy_errors(self) -> dict[str, str]:
+        """What is wrong with this contract's link to its parent: the parent must bill in the
+        same currency, overlap it in time and not descend from it (no cycle)."""
+        parent = self.parent_contract
+        if parent.pk == self.pk:
+            return {"parent_contract": "A contract cannot be its own parent."}
+        seen = {self.pk}
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor.pk in seen:
+                return {"parent_contract": "This parent descends from the contract (a cycle)."}
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent_contract
+        if parent.archived_at is not None:
+            return {"parent_contract": "The parent contract is archived."}
+        if self.rate_card_id and parent.rate_card.fiat_credit_type_id != (
+            self.rate_card.fiat_credit_type_id
+        ):
+            return {
+                "parent_contract": "The parent contract bills in another currency "
+                f"({parent.rate_card.fiat_credit_type.name})."
+            }
+        starts_before_parent_ends = (
+            parent.ending_before is None or self.starting_at < parent.ending_before
+        )
+        ends_after_parent_starts = (
+            self.ending_before is None or parent.starting_at < self.ending_before
+        )
+        if not (starts_before_parent_ends and ends_after_parent_starts):
+            return {"parent_contract": "The parent contract's dates do not overlap this one's."}
+        return {}
 
     @property
     def pricing_unit(self) -> PricingUnit:

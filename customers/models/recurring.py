@@ -10,6 +10,7 @@ from django.db.models import Q
 from catalog import money
 from catalog.models import MONEY, Frequency, PricingUnit, Product
 
+from ..hierarchy import CHILD_ACCESS_HELP, child_access_errors
 from .common import (
     ACCESS_TYPE_HELP,
     SPECIFIERS_HELP,
@@ -29,7 +30,9 @@ class RecurringBalance(models.Model):
     credit per period of `recurrence_frequency` (empty: the contract's usage statement periods),
     each usable for `duration_periods` periods. The first and last may be prorated (`proration`).
     With a subscription, the amount is per unit of its quantity: POOLED, one balance for all;
-    INDIVIDUAL, one balance per seat of a SEAT_BASED subscription."""
+    INDIVIDUAL, one balance per seat of a SEAT_BASED subscription. A prorated amount is rounded
+    half up to the unit's smallest amount, or as `access_rounding_*` / `invoice_rounding_*` say
+    (Metronome's `proration_rounding`: places in the stored unit, negative for powers of ten)."""
 
     class Kind(models.TextChoices):
         COMMIT = "COMMIT", "Recurring commit"
@@ -40,6 +43,11 @@ class RecurringBalance(models.Model):
         FIRST = "FIRST", "First"
         LAST = "LAST", "Last"
         FIRST_AND_LAST = "FIRST_AND_LAST", "First and last"
+
+    class RoundingMethod(models.TextChoices):
+        HALF_UP = "HALF_UP", "Half up"
+        FLOOR = "FLOOR", "Down (floor)"
+        CEILING = "CEILING", "Up (ceiling)"
 
     class Allocation(models.TextChoices):
         POOLED = "POOLED", "Pooled"
@@ -81,6 +89,21 @@ class RecurringBalance(models.Model):
     proration = models.CharField(
         max_length=14, choices=Proration.choices, default=Proration.FIRST_AND_LAST
     )
+    access_rounding_places = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Prorated access amounts: decimal places in the stored unit (cents for USD; "
+        "-2 rounds to whole dollars). Empty: half up to the unit's smallest amount.",
+    )
+    access_rounding_method = models.CharField(
+        max_length=7, choices=RoundingMethod.choices, blank=True
+    )
+    invoice_rounding_places = models.SmallIntegerField(
+        null=True, blank=True, help_text="Prorated invoice amounts (commits), as above."
+    )
+    invoice_rounding_method = models.CharField(
+        max_length=7, choices=RoundingMethod.choices, blank=True
+    )
     recurrence_frequency = models.CharField(
         max_length=10,
         choices=[*Frequency.choices, ("DAILY", "Daily")],
@@ -93,6 +116,9 @@ class RecurringBalance(models.Model):
     )
     allocation = models.CharField(
         max_length=10, choices=Allocation.choices, default=Allocation.POOLED
+    )
+    child_access = models.JSONField(
+        null=True, blank=True, help_text=CHILD_ACCESS_HELP + " Each balance made has it."
     )
     custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -110,10 +136,32 @@ class RecurringBalance(models.Model):
                 violation_error_message="The amount cannot be negative and the duration is "
                 "positive.",
             ),
+            models.CheckConstraint(
+                condition=(
+                    Q(access_rounding_places__isnull=True, access_rounding_method="")
+                    | (Q(access_rounding_places__isnull=False) & ~Q(access_rounding_method=""))
+                )
+                & (
+                    Q(invoice_rounding_places__isnull=True, invoice_rounding_method="")
+                    | (Q(invoice_rounding_places__isnull=False) & ~Q(invoice_rounding_method=""))
+                ),
+                name="recurringbalance_rounding_whole",
+                violation_error_message="A proration rounding gives both its decimal places and "
+                "its method.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name or f"{self.get_kind_display()}: {self.product}"
+
+    def rounding(self, prefix: str) -> tuple[int, str] | None:
+        """The `access` or `invoice` proration rounding as (places, method), None when unset."""
+        places = getattr(self, f"{prefix}_rounding_places")
+        return None if places is None else (places, getattr(self, f"{prefix}_rounding_method"))
+
+    def proration_rounding(self) -> dict[str, tuple[int, str]]:
+        """{"access"|"invoice": (places, method)} for the roundings that are set."""
+        return {p: r for p in ("access", "invoice") if (r := self.rounding(p)) is not None}
 
     def clean(self) -> None:
         errors = window_errors(self.starting_at, self.ending_before, hour_aligned=True)
@@ -130,6 +178,18 @@ class RecurringBalance(models.Model):
             errors["allocation"] = "A per-seat allocation needs a SEAT_BASED subscription."
         if self.kind == self.Kind.CREDIT and self.invoice_unit_price is not None:
             errors["invoice_unit_price"] = "Credits are not invoiced."
+        if self.kind == self.Kind.CREDIT and self.invoice_rounding_method:
+            errors["invoice_rounding_method"] = "Credits are not invoiced."
+        low, high = money.PRORATION_ROUNDING_PLACES
+        for prefix in ("access", "invoice"):
+            places = getattr(self, f"{prefix}_rounding_places")
+            method = getattr(self, f"{prefix}_rounding_method")
+            if (places is None) != (not method):
+                errors[f"{prefix}_rounding_method"] = (
+                    "Give both the decimal places and the method, or neither."
+                )
+            elif places is not None and not low <= places <= high:
+                errors[f"{prefix}_rounding_places"] = f"Between {low} and {high}."
         specifiers = specifier_errors(self.specifiers, tags=self.applicable_product_tags)
         if specifiers:
             errors["specifiers"] = specifiers
@@ -141,6 +201,9 @@ class RecurringBalance(models.Model):
                     specifiers=self.specifiers,
                 )
             )
+        access = child_access_errors(self.child_access)
+        if access:
+            errors["child_access"] = access
         if errors:
             raise ValidationError(errors)
 

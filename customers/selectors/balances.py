@@ -20,6 +20,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
+from ..hierarchy import child_may_draw, shared_with_children
 from ..models import (
     AccessSegment,
     BalanceLedgerEntry,
@@ -85,7 +86,11 @@ def _applicable(queryset, contract: Contract):
     )
     if model is Commit:
         customer_level |= Q(contract__isnull=True, invoice_contract=contract)
-    return queryset.filter(Q(contract=contract) | customer_level).distinct()
+    scope = Q(contract=contract) | customer_level
+    if contract.parent_contract_id is not None:
+        scope |= Q(contract_id=contract.parent_contract_id, child_access__isnull=False)
+    found = queryset.filter(scope).distinct()
+    return [term for term in found if _applies_to(term, contract, listed_checked=True)]
 
 
 def _segments(term) -> list[AccessSegment]:
@@ -155,6 +160,11 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
     ledger says is available at `start`."""
     segments = [s for t in terms for s in _segments(t)]
     available = segment_available(segments=segments, as_of=start) if segments else {}
+    # A segment shared across a hierarchy may have been drawn by another contract's invoice of
+    # this same period, finalized already (dated at its end): every entry counts.
+    shared = [s for t in terms if shared_with_children(t.child_access) for s in _segments(t)]
+    if shared:
+        available.update(segment_available(segments=shared))
     postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
     drawn = {}
     if postpaid:
@@ -162,8 +172,10 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
             BalanceLedgerEntry.objects.filter(
                 commit_id__in=postpaid,
                 type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
-                timestamp__lte=start,
             )
+            # A commit shared with children: their invoices of this period, finalized before
+            # the parent's, count too (they are dated at the period's end).
+            .filter(Q(timestamp__lte=start) | Q(commit__child_access__isnull=False))
             .order_by()
             .values("commit_id")
             .annotate(total=Sum("amount"))
@@ -195,6 +207,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                 "applicable_product_tags": tuple(term.applicable_product_tags or ()),
                 "specifiers": tuple(term.specifiers or ()),
                 "is_customer_level": term.contract_id is None,
+                "from_parent": term.contract_id is not None and term.contract_id != contract.pk,
                 "is_rollover": term.rolled_over_from_id is not None,
                 "credit_type_id": str(term.credit_type_id),
                 "invoice_schedule": tuple(
@@ -251,11 +264,23 @@ def _period_bounds(period) -> tuple[datetime, datetime]:
     return period.starting_at, period.ending_before
 
 
-def _applies_to(term, contract: Contract) -> bool:
+def _from_parent(term, contract: Contract) -> bool:
+    """A commit or credit of the contract's parent that the contract may draw (its
+    `child_access` lets it: account hierarchy)."""
+    return (
+        contract.parent_contract_id is not None
+        and term.contract_id == contract.parent_contract_id
+        and child_may_draw(term.child_access, contract.pk)
+    )
+
+
+def _applies_to(term, contract: Contract, *, listed_checked: bool = False) -> bool:
     """`_applicable` in Python, for terms loaded for a batch of contracts (applicable_contracts
-    prefetched)."""
+    prefetched; `listed_checked`: the query checked them already)."""
     if term.contract_id is not None:
-        return term.contract_id == contract.pk
+        return term.contract_id == contract.pk or _from_parent(term, contract)
+    if listed_checked:
+        return True
     if isinstance(term, Commit) and term.invoice_contract_id == contract.pk:
         return True
     if term.customer_id != contract.customer_id:
@@ -330,6 +355,9 @@ def balance_terms_many(
         )
         if model is Commit:
             scope |= Q(contract__isnull=True, invoice_contract_id__in=contract_ids)
+        parent_ids = {c.parent_contract_id for c in contracts if c.parent_contract_id}
+        if parent_ids:
+            scope |= Q(contract_id__in=parent_ids, child_access__isnull=False)
         relations = ("applicable_products", "applicable_contracts", *extra)
         found = list(
             model.objects.filter(archived_at__isnull=True)

@@ -82,6 +82,10 @@ from .gates import (  # noqa: F401
     payment_gate_release,
     payment_gate_retry_at,
 )
+from .hierarchy import (  # noqa: F401
+    HierarchySpec,
+    contract_hierarchy_apply,
+)
 from .packages import (  # noqa: F401
     add_offset,
     contract_create_from_package,
@@ -126,6 +130,7 @@ from .terms import (  # noqa: F401
     add_commit,
     add_terms,
     dot,
+    proration_rounding_spec,
     usage_filter_add,
 )
 from .transitions import (  # noqa: F401

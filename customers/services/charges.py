@@ -96,6 +96,11 @@ def pro_services_bill(
 THRESHOLD_KINDS = ("PREPAID_BALANCE", "SPEND")
 
 
+# Metronome's documented default for a threshold commit given no priority (the SDK's
+# BaseThresholdCommit: "Lower priority commits are consumed first. Defaults to 100").
+THRESHOLD_COMMIT_PRIORITY = Decimal(100)
+
+
 @transaction.atomic
 def threshold_commit_create(
     *,
@@ -146,8 +151,7 @@ def threshold_commit_create(
         rollover_fraction=rollover_fraction,
         threshold_discounted_amount=discounted_amount,
     )
-    if priority is not None:
-        commit.priority = priority
+    commit.priority = THRESHOLD_COMMIT_PRIORITY if priority is None else priority
     if credit_type_id:
         commit.credit_type_id = credit_type_id
     clean(commit, exclude=["product"])

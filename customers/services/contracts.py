@@ -36,6 +36,7 @@ from .balance_edits import (
 from .common import clean
 from .events import balance_event, contract_event
 from .gates import MANUAL_GATE, payment_gate_open
+from .hierarchy import HierarchySpec, contract_hierarchy_apply
 from .recurring import (
     SubscriptionUpdate,
     recurring_balances_materialize,
@@ -114,9 +115,11 @@ def contract_create(
     spend_threshold_configuration: dict | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
     reseller_royalties: Sequence[dict] = (),
+    hierarchy: HierarchySpec | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
-    `transition`, it follows an earlier contract of the customer (see `transition_make`)."""
+    `transition`, it follows an earlier contract of the customer (see `transition_make`). With
+    `hierarchy`, it is a child of a parent contract and/or sets its parent behavior."""
     if customer.archived_at is not None:
         raise ValidationError(
             {"customer": "This customer is archived; it cannot get new contracts."}
@@ -151,6 +154,8 @@ def contract_create(
             else ""
         ),
     )
+    if hierarchy is not None:
+        contract_hierarchy_apply(contract, hierarchy)
     clean(contract)
     contract.save()
     added = add_terms(

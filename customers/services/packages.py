@@ -31,6 +31,7 @@ from .terms import (
     ScheduledChargeSpec,
     SegmentSpec,
     SubscriptionSpec,
+    proration_rounding_spec,
 )
 from .transitions import TransitionSpec
 
@@ -150,6 +151,7 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
         subscription=(term.get("subscription_config") or {}).get("subscription_id", ""),
         allocation=(term.get("subscription_config") or {}).get("allocation", "POOLED"),
         custom_fields=term.get("custom_fields", {}),
+        proration_rounding=proration_rounding_spec(term.get("proration_rounding")),
     )
 
 
@@ -255,6 +257,11 @@ def package_terms_at(package: Package, start: datetime) -> dict:
                 else None,
                 name=term.get("name", ""),
                 temporary_id=term.get("temporary_id", ""),
+                quantity_management_mode=term.get("quantity_management_mode", "QUANTITY_ONLY"),
+                seat_group_key=(term.get("seat_config") or {}).get("seat_group_key", ""),
+                initial_unassigned_seats=_dec(
+                    (term.get("seat_config") or {}).get("initial_unassigned_seats", 0)
+                ),
             )
         )
     return {

@@ -12,6 +12,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from catalog import money
+
 from .. import periods, recurring
 from ..models import (
     AccessSegment,
@@ -46,6 +48,12 @@ def _horizon(schedule: periods.Schedule, start: datetime, now: datetime) -> date
     return following.ending_before
 
 
+def times_quantity(amount: Decimal, quantity: Decimal) -> Decimal:
+    """An occurrence's amount (per unit) times the quantity, kept at storage precision (a
+    rounding to 0.01 times a stored 1.000000000000 would otherwise carry 14 places)."""
+    return money.round_stored(amount * quantity)
+
+
 def quantity_at(subscription: Subscription, moment: datetime) -> SubscriptionQuantity | None:
     """The subscription's quantity row in effect at `moment` (None before it starts)."""
     return subscription.quantities.filter(starting_at__lte=moment).order_by("-starting_at").first()
@@ -68,6 +76,7 @@ def _make(
         "specifiers": list(term.specifiers or []),
         "credit_type": term.credit_type,
         "rollover_fraction": term.rollover_fraction,
+        "child_access": term.child_access,
         "recurring": term,
         "recurrence_start": occurrence.period_start,
         "seat_id": seat_id,
@@ -119,6 +128,7 @@ def term_occurrences(term: RecurringBalance, now: datetime) -> list[recurring.Oc
         proration=term.proration,
         decimal_places=term.credit_type.decimal_places,
         access_limit=contract.ending_before,
+        **{f"{p}_rounding": recurring.Rounding(*r) for p, r in term.proration_rounding().items()},
     )
 
 
@@ -146,7 +156,7 @@ def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list
                     starting_at=occurrence.starting_at,
                     ending_before=occurrence.ending_before,
                     fraction=occurrence.fraction,
-                    amount=occurrence.amount * quantity,
+                    amount=times_quantity(occurrence.amount, quantity),
                     invoice_amount=occurrence.invoice_amount,
                 )
                 balance = _make(

@@ -35,7 +35,7 @@ from ..models import (
 from .balance_edits import UNCHANGED, live_term
 from .common import clean
 from .events import balance_event
-from .recurring import seats_and_quantity, term_occurrences
+from .recurring import seats_and_quantity, term_occurrences, times_quantity
 from .terms import InvoiceItemSpec, RecurringScheduleSpec, _add_schedule_items, _with_recurrence
 
 
@@ -51,6 +51,8 @@ class RecurringUpdate:
     invoice_quantity: object = UNCHANGED
     ending_before: object = UNCHANGED
     rate_type: object = UNCHANGED
+    # {"access"|"invoice": (places, method) or None (cleared)} for the entries given.
+    proration_rounding: object = UNCHANGED
 
 
 def _stamp(value: datetime | None) -> str | None:
@@ -84,6 +86,13 @@ def _history(term: RecurringBalance, update: RecurringUpdate) -> dict:
         data["ending_before"] = _stamp(update.ending_before)
     if update.rate_type is not UNCHANGED:
         data["rate_type"] = update.rate_type
+    if update.proration_rounding is not UNCHANGED:
+        data["proration_rounding"] = {
+            prefix: None
+            if given is None
+            else {"decimal_places": given[0], "rounding_method": given[1]}
+            for prefix, given in update.proration_rounding.items()
+        }
     return data
 
 
@@ -117,6 +126,11 @@ def _apply_template(term: RecurringBalance, update: RecurringUpdate, where: str)
         value = getattr(update, name)
         if value is not UNCHANGED:
             setattr(term, name, value)
+    if update.proration_rounding is not UNCHANGED:
+        for prefix, given in update.proration_rounding.items():
+            places, method = given or (None, "")
+            setattr(term, f"{prefix}_rounding_places", places)
+            setattr(term, f"{prefix}_rounding_method", method)
     clean(term, where, exclude=["product"])
     term.save()
 
@@ -127,7 +141,7 @@ def _remake(balance: Commit | Credit, occurrence, term: RecurringBalance, now: d
     if not balance.seat_id:
         ((_, quantity),) = seats_and_quantity(term, occurrence.starting_at)
     segment = balance.access_schedule.get()
-    segment.amount = occurrence.amount * quantity
+    segment.amount = times_quantity(occurrence.amount, quantity)
     segment.starting_at = occurrence.starting_at
     segment.ending_before = occurrence.ending_before
     clean(segment, "recurring")

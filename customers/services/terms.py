@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from catalog.models import PricingUnit, Product, tiers_problem
 
+from ..hierarchy import child_access_normal
 from ..models import (
     AccessSegment,
     Commit,
@@ -97,6 +98,8 @@ class CreditSpec:
     specifiers: Sequence[dict] = ()
     rollover_fraction: Decimal | None = None
     access_type: str = Commit.AccessType.SPEND
+    # hierarchy_configuration.child_access as stored (None: not given, NONE).
+    child_access: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,31 @@ class RecurringSpec:
     allocation: str = "POOLED"
     custom_fields: dict = field(default_factory=dict)
     access_type: str = Commit.AccessType.SPEND
+    # proration_rounding: {"access"|"invoice": (decimal places, HALF_UP|FLOOR|CEILING)}.
+    proration_rounding: dict = field(default_factory=dict)
+    child_access: dict | None = None
+
+
+def proration_rounding_spec(given: dict | None) -> dict:
+    """proration_rounding as sent or stored ({"access": {decimal_places, rounding_method}, ...})
+    as a RecurringSpec takes it: {"access"|"invoice": (places, method)}, null entries left out."""
+    return {
+        prefix: (int(entry["decimal_places"]), entry["rounding_method"])
+        for prefix, entry in (given or {}).items()
+        if entry is not None
+    }
+
+
+def rounding_fields(rounding: dict | None) -> dict:
+    """A proration_rounding ({"access"|"invoice": (places, method)}; None clears it) as the
+    RecurringBalance fields it sets."""
+    rounding = rounding or {}
+    fields = {}
+    for prefix in ("access", "invoice"):
+        places, method = rounding.get(prefix) or (None, "")
+        fields[f"{prefix}_rounding_places"] = places
+        fields[f"{prefix}_rounding_method"] = method
+    return fields
 
 
 def dot(prefix: str) -> str:
@@ -234,6 +262,7 @@ def add_balance(
         specifiers=[dict(specifier) for specifier in spec.specifiers],
         rollover_fraction=spec.rollover_fraction,
         access_type=spec.access_type,
+        child_access=child_access_normal(spec.child_access),
         **extra,
     )
     if spec.credit_type is not None:
@@ -526,6 +555,8 @@ def _add_recurring(
         subscription=subscription,
         allocation=spec.allocation,
         custom_fields=dict(spec.custom_fields),
+        **rounding_fields(spec.proration_rounding),
+        child_access=child_access_normal(spec.child_access),
     )
     if spec.credit_type is not None:
         recurring.credit_type = spec.credit_type

@@ -161,6 +161,12 @@ from .custom_units import (  # noqa: F401
 from .discounts import (  # noqa: F401
     discount_lines,
 )
+from .hierarchy import (  # noqa: F401
+    add_taken,
+    less_taken,
+    parent_last,
+    rate_in_order,
+)
 from .inputs import (  # noqa: F401
     AccessSegment,
     Balance,

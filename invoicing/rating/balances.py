@@ -133,6 +133,8 @@ def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -
     for balance in sorted(rating_input.balances, key=lambda balance: balance.id):
         if balance.type != BalanceType.POSTPAID or not balance.access_schedule:
             continue
+        if balance.from_parent:
+            continue  # the parent's invoice trues it up
         end = max(segment.ending_before for segment in balance.access_schedule)
         if not period.starting_at < end <= period.ending_before:
             continue
@@ -194,7 +196,9 @@ def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[Bal
                     available=segment.available_at_start,
                     drawn=amount,
                     remaining=segment.available_at_start - amount,
-                    expires=segment.ending_before <= rating_input.period.ending_before,
+                    # The parent's invoice expires its own balances, a child's never does.
+                    expires=segment.ending_before <= rating_input.period.ending_before
+                    and not balance.from_parent,
                 )
             )
     return tuple(result)

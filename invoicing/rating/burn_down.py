@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from catalog.money import ZERO, round_stored
 
+from .hierarchy import parent_last
 from .inputs import AccessSegment, Balance, RatingInput
 from .outputs import Line
 from .overrides import override_targets, winning_override
@@ -43,6 +44,8 @@ def burn_down_order(
     applicable products, earlier end (then earlier start). Then every other balance: lower
     priority; credits (free) before commits (paid); fewer applicable products; earlier end;
     earlier start. Ties: contract-level before customer-level; then balance and segment ids.
+    A parent contract's balance a child may draw comes after all of the child's own
+    (`hierarchy.parent_last`), in the same order among themselves.
     """
     # Rollover balances among themselves: postpaid before prepaid (Metronome's prioritization
     # rules); a rolled-over credit, which those rules do not name, after both.
@@ -65,6 +68,7 @@ def burn_down_order(
                 continue
             paid = not balance.is_rollover and balance.type != BalanceType.CREDIT
             key = (
+                parent_last(balance),
                 *rank,
                 paid,
                 scope,

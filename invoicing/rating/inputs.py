@@ -272,6 +272,9 @@ class Balance(Checked):
     for the true-up at its end. `priority` None sorts after every number. `is_rollover`: made by
     a contract transition from an earlier contract's unused balance (drawn before every other
     balance, see `burn_down_order`; never invoiced again: it has no invoice schedule).
+    `from_parent`: a commit or credit of the parent contract (account hierarchy) whose
+    `child_access` lets this child contract draw it: drawn after every balance of the child's
+    own (`hierarchy.parent_last`), never invoiced, trued up or expired by the child's invoice.
     """
 
     id: str
@@ -296,6 +299,7 @@ class Balance(Checked):
     purchase_tax_name: str | None = None
     # QUANTITY: the segments hold units of usage (see `burn_down.draw_units`), not money.
     access_type: str = BalanceAccessType.SPEND
+    from_parent: bool = False
 
     def _validate(self) -> None:
         if self.access_type not in BalanceAccessType.ALL:

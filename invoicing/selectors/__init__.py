@@ -36,6 +36,7 @@ from .engine_inputs import (  # noqa: F401
     rate_from,
     rate_windows,
 )
+from .hierarchy import in_draw_order  # noqa: F401
 from .invoices import (  # noqa: F401
     InvoiceView,
     contract_invoices,

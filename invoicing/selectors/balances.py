@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -10,11 +9,11 @@ from decimal import Decimal
 from django.db.models import Q
 
 from customers import selectors as customers_selectors
+from customers.hierarchy import shared_with_children
 from invoicing.models import Invoice
-from invoicing.rating import (
-    rate_invoice,
-)
+from invoicing.rating import less_taken, rate_invoice
 
+from .hierarchy import children_sharing, in_draw_order
 from .preload import RatingPreload, rating_input_for
 
 
@@ -45,13 +44,20 @@ def draft_balance_draws(
         return {}
     contract_ids = {b.contract_id for b in balances if b.contract_id is not None}
     customer_ids = {b.customer_id for b in balances if b.contract_id is None}
+    lending = {
+        b.contract_id
+        for b in balances
+        if b.contract_id is not None and shared_with_children(b.child_access)
+    }
+    if lending:
+        contract_ids |= children_sharing(lending)  # a parent's children may draw it
     drafts = list(
         # Scheduled invoices draw nothing (the engine gives them no burn-down).
-        Invoice.objects.filter(
-            status=Invoice.Status.DRAFT, type=Invoice.Type.USAGE, start_timestamp__lte=now
+        in_draw_order(
+            Invoice.objects.filter(
+                status=Invoice.Status.DRAFT, type=Invoice.Type.USAGE, start_timestamp__lte=now
+            ).filter(Q(contract_id__in=contract_ids) | Q(customer_id__in=customer_ids))
         )
-        .filter(Q(contract_id__in=contract_ids) | Q(customer_id__in=customer_ids))
-        .order_by("start_timestamp", "id")
     )
     if not drafts:
         return {}
@@ -71,9 +77,7 @@ def draft_balance_draws(
             if preload is None:
                 preload = RatingPreload.for_invoices(drafts)
             rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
-            if taken:
-                rating_input = _less_taken(rating_input, taken)
-            result = rate_invoice(rating_input)
+            result = rate_invoice(less_taken(rating_input, taken))
             if untouched(result):
                 rated[invoice.pk] = result
         for draw in result.balance_draws:
@@ -82,26 +86,3 @@ def draft_balance_draws(
                 if draw.balance_id in wanted:
                     drawn[draw.segment_id] = drawn.get(draw.segment_id, Decimal(0)) + draw.drawn
     return drawn
-
-
-def _less_taken(rating_input, taken: dict[str, Decimal]):
-    """The rating input with what older drafts drew taken off each segment's availability."""
-    return dataclasses.replace(
-        rating_input,
-        balances=tuple(
-            dataclasses.replace(
-                balance,
-                access_schedule=tuple(
-                    dataclasses.replace(
-                        segment,
-                        available=max(
-                            segment.available_at_start - taken.get(segment.id, 0),
-                            Decimal(0),
-                        ),
-                    )
-                    for segment in balance.access_schedule
-                ),
-            )
-            for balance in rating_input.balances
-        ),
-    )

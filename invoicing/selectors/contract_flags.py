@@ -52,16 +52,23 @@ def _flags() -> dict[str, RawSQL]:
     contract = f'"{Contract._meta.db_table}"."id"'
     customer = f'"{Contract._meta.db_table}"."customer_id"'
     own = f"t.contract_id = {contract}"
+    # A parent's commits and credits shared with children (account hierarchy).
+    parent = (
+        f'(t.child_access IS NOT NULL AND t.contract_id = "{Contract._meta.db_table}".'
+        '"parent_contract_id")'
+    )
     return {
         # Its own commits and credits, its customer's customer-level ones, the customer-level
-        # commits it invoices (`customers.selectors.balance_terms_many`'s scope, or wider).
+        # commits it invoices, its parent's shared ones (`customers.selectors.balance_terms_many`'s
+        # scope, or wider).
         "holds_commits": _exists(
             Commit,
             f"({own} OR (t.contract_id IS NULL AND (t.customer_id = {customer} "
-            f"OR t.invoice_contract_id = {contract})))",
+            f"OR t.invoice_contract_id = {contract})) OR {parent})",
         ),
         "holds_credits": _exists(
-            Credit, f"({own} OR (t.contract_id IS NULL AND t.customer_id = {customer}))"
+            Credit,
+            f"({own} OR (t.contract_id IS NULL AND t.customer_id = {customer}) OR {parent})",
         ),
         "holds_overrides": _exists(Override, own),
         "holds_subscriptions": _exists(SubscriptionModel, own),
@@ -70,6 +77,8 @@ def _flags() -> dict[str, RawSQL]:
         "holds_pro_services": _exists(ProfessionalService, own),
         "holds_usage_filters": _exists(ContractUsageFilter, own),
         "holds_aliases": _exists(IngestAlias, f"t.customer_id = {customer}"),
+        # Child contracts (account hierarchy) that may draw its shared balances.
+        "holds_children": exists_sql(Contract._meta.db_table, f"t.parent_contract_id = {contract}"),
     }
 
 

@@ -26,9 +26,11 @@ from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.rating import (
     Line,
     RatingResult,
+    less_taken,
     rate_invoice,
 )
 
+from .hierarchy import taken_before
 from .preload import RatingPreload, rating_input_for
 
 
@@ -118,7 +120,15 @@ class InvoiceView:
 def invoice_rate(
     *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
 ) -> RatingResult:
-    return rate_invoice(rating_input_for(invoice=invoice, now=now, preload=preload))
+    """The invoice rated now; a draft of an account hierarchy after what the drafts that draw
+    before it take from the segments they share (`hierarchy.taken_before`)."""
+    preload = preload or RatingPreload.for_invoices([invoice])
+    rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
+    if invoice.status == Invoice.Status.DRAFT and invoice.type == Invoice.Type.USAGE:
+        contract = preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type)
+        taken = taken_before(invoice=invoice, contract=contract, rating_input=rating_input, now=now)
+        rating_input = less_taken(rating_input, taken)
+    return rate_invoice(rating_input)
 
 
 def invoice_view(

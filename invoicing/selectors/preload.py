@@ -514,6 +514,10 @@ class RatingPreload:
         card = static.contract.rate_card
         return sorted(found, key=lambda pair: card.product_position(pair[1].id, pair[1].name))
 
+    def contract(self, contract_id, period_start: datetime, invoice_type: str) -> Contract:
+        """The preloaded contract of an invoice (with its term flags when loaded here)."""
+        return self._static[(str(contract_id), invoice_type, period_start)].contract
+
     def customer_ids(self, contract_id, period_start: datetime) -> list[str]:
         return self._static[(str(contract_id), InvoiceType.USAGE, period_start)].customer_ids
 

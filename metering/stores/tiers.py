@@ -10,7 +10,7 @@ of its days' counts) and always reads the hourly distinct values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -76,3 +76,16 @@ def _split(start: datetime, end: datetime, grains: tuple[str, ...]):
         (grain, whole_start, whole_end),
         *_split(whole_end, end, finer),
     ]
+
+
+def ranges_sql(column: str, ranges, bound: Callable[[datetime], str], floor: str = "") -> str:
+    """SQL of `column` inside any of the [start, end) `ranges` (none: no row), each moment
+    written by `bound` (a literal or a bound parameter); with `floor` (an SQL expression) each
+    range starts no earlier than it. Both stores' reads of a `cover` are built with it."""
+    found = []
+    for start, end in ranges:
+        low = bound(start)
+        if floor:
+            low = f"GREATEST({low}, {floor})"
+        found.append(f"({column} >= {low} AND {column} < {bound(end)})")
+    return " OR ".join(found) or "1 = 0"

@@ -261,10 +261,14 @@ def test_a_recurring_credit_update_changes_its_future_credits(world, post):
             f"recurring commit ({UNKNOWN}).",
         ),
         (
-            {"proration_rounding": {"access": {"decimal_places": 0, "rounding_method": "FLOOR"}}},
-            "update_recurring_commits[0].proration_rounding: Not configurable: prorated amounts "
-            "are rounded half up, once, to the pricing unit's smallest amount. Omit it or send "
-            "null.",
+            {"proration_rounding": {"invoice": {"decimal_places": 13, "rounding_method": "FLOOR"}}},
+            "update_recurring_commits[0].proration_rounding.invoice.decimal_places: Must be at "
+            "most 12.",
+        ),
+        (
+            {"proration_rounding": {"access": {"decimal_places": 0, "rounding_method": "DOWN"}}},
+            "update_recurring_commits[0].proration_rounding.access.rounding_method: 'DOWN' is "
+            "not one of HALF_UP, FLOOR, CEILING.",
         ),
         (
             {"ending_before": "2020-01-01T00:00:00Z"},

@@ -543,7 +543,14 @@ def test_archived_offering_rows_are_hidden_by_default(admin_client, factory):
 
 def test_a_package_is_created_in_the_admin_and_then_read_only(admin_client):
     card = RateCardFactory()
-    terms = {"commits": [], "subscriptions": [{"product_id": "p", "starting_at_offset": {}}]}
+    seats = ProductFactory(subscription=True)
+    subscription = {
+        "collection_schedule": "ADVANCE",
+        "proration": {"is_prorated": True},
+        "subscription_rate": {"product_id": str(seats.pk), "billing_frequency": "MONTHLY"},
+        "initial_quantity": 2,
+    }
+    terms = {"subscriptions": [subscription]}
     data = {
         "name": "Startup plan",
         "rate_card": str(card.pk),
@@ -564,9 +571,16 @@ def test_a_package_is_created_in_the_admin_and_then_read_only(admin_client):
 
     assert created.status_code == 302, page_errors(created)
     assert package.aliases == ["startup", "startup-2026"]
-    assert package.terms == terms
+    # Stored as the API stores it: checked, an id per term, numbers as strings.
+    (stored,) = package.terms["subscriptions"]
+    assert stored == {
+        **subscription,
+        "proration": {"is_prorated": True},
+        "initial_quantity": "2",
+        "id": stored["id"],
+    }
     assert page.context["adminform"].form.fields == {}
-    assert escape(json.dumps(terms, indent=2)) in page.content.decode()
+    assert escape(json.dumps(package.terms, indent=2)) in page.content.decode()
 
 
 SQL = (

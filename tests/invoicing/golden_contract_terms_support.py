@@ -15,6 +15,7 @@ from typing import Any
 
 from catalog.money import to_decimal
 from customers import periods, recurring, spend
+from customers.services.charges import THRESHOLD_COMMIT_PRIORITY
 from invoicing.rating import (
     Discount,
     InvoiceType,
@@ -135,6 +136,12 @@ def _recurring(contract: Mapping, until: datetime, key: str) -> list[dict]:
             duration_periods=int(to_decimal(data["commit_duration"]["value"])),
             proration=data.get("proration", "FIRST_AND_LAST"),
             decimal_places=0,
+            **{
+                f"{prefix}_rounding": recurring.Rounding(
+                    int(rounding["decimal_places"]), rounding["rounding_method"]
+                )
+                for prefix, rounding in (data.get("proration_rounding") or {}).items()
+            },
         ):
             start = occurrence.starting_at.isoformat()
             term = {
@@ -214,11 +221,9 @@ def bought_commits(case: Case, before: datetime | None = None) -> list[dict]:
                 },
                 "invoice_schedule": {"schedule_items": items},
                 "specifiers": commit.get("specifiers") or [],
-                **{
-                    key: commit[key]
-                    for key in ("priority", "rate_type", "rollover_fraction")
-                    if key in commit
-                },
+                # Metronome's default for a threshold commit given no priority.
+                "priority": commit.get("priority", str(THRESHOLD_COMMIT_PRIORITY)),
+                **{key: commit[key] for key in ("rate_type", "rollover_fraction") if key in commit},
             }
         )
     return found

@@ -220,6 +220,9 @@ def _add_terms(case, world) -> None:
                     invoice_quantity=Decimal(data["invoice_amount"].get("quantity", "1"))
                     if data.get("invoice_amount")
                     else None,
+                    proration_rounding=services.proration_rounding_spec(
+                        data.get("proration_rounding")
+                    ),
                 )
                 for data in terms[key]
             ]

@@ -3,12 +3,18 @@ speaks (the query in the URL or the body, settings and bound parameters as URL p
 engine in this process (chdb, on the session's chdb path). Text formats in and out; a `FORMAT
 Native` query answers ClickHouse's binary Native blocks, and a Native insert (a backup's restore)
 is read by the engine from a temporary file. It records each request's settings so
-tests can see what the client asked for (e.g. asynchronous inserts)."""
+tests can see what the client asked for (e.g. asynchronous inserts).
+
+With `cluster=NAME` it answers as a cluster of one node whose local tables are the plain ones
+(the database migrated as a single node): `ON CLUSTER NAME` is dropped, `<table>_local` is
+`<table>`, `cluster(NAME, db, t)` and `clusterAllReplicas(NAME, t)` read the table itself, and
+`SYSTEM SYNC REPLICA` has nothing to wait for. The statements are recorded as sent."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import re
 import tempfile
 import threading
 import urllib.parse
@@ -47,9 +53,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = raw.decode()
         sql = f"{query}\n{body}" if query and body else query or body
         self.server.requests.append((sql, params))
+        if self.server.cluster:
+            sql = self._one_node(sql)
         # Bound parameters (`{name:Type}` in the query), as clickhouse-connect sends them.
         bound = {k.removeprefix("param_"): v for k, v in params.items() if k.startswith("param_")}
         self._run(sql, bound)
+
+    def _one_node(self, sql: str) -> str:
+        cluster = re.escape(self.server.cluster)
+        if sql.startswith("SYSTEM SYNC REPLICA"):
+            return "SELECT 1 WHERE 0"
+        sql = re.sub(rf" ON CLUSTER {cluster}\b", "", sql)
+        sql = re.sub(rf"\bclusterAllReplicas\({cluster}, ([\w.]+)\)", r"\1", sql)
+        sql = re.sub(rf"\bcluster\({cluster}, (\w+), (\w+)\)", r"\1.\2", sql)
+        return re.sub(r"(\w)_local\b", r"\1", sql)
 
     def _native_insert(self, query: str, block: bytes) -> None:
         table = query.split()[2]
@@ -78,18 +95,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, cluster: str | None):
         import chdb.state
 
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.cluster = cluster
         self.connection = chdb.state.connect(path)
         self.lock = threading.Lock()
         self.requests: list[tuple[str, dict]] = []
 
 
 @contextlib.contextmanager
-def fake_clickhouse(path: str) -> Iterator[_Server]:
-    server = _Server(path)
+def fake_clickhouse(path: str, cluster: str | None = None) -> Iterator[_Server]:
+    server = _Server(path, cluster)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -214,9 +214,9 @@ def test_the_store_is_snapshotted_while_no_flush_can_run(chdb_store, world, tmp_
     held = []
     real_snapshot = store_backup._snapshot
 
-    def snapshot(client, name, copy):
-        held.append((name, chdb_store._writer.locked()))
-        return real_snapshot(client, name, copy)
+    def snapshot(client, table, copy):
+        held.append((table.name, chdb_store._writer.locked()))
+        return real_snapshot(client, table, copy)
 
     monkeypatch.setattr(store_backup, "_snapshot", snapshot)
     call_command("backup", str(tmp_path / "billing.backup"))

@@ -256,3 +256,88 @@ def test_a_backup_round_trips_through_a_server(server, settings, tmp_path):
         if sql.startswith("INSERT") and sql.endswith("FORMAT Native")
     ]
     assert [params.get("insert_deduplicate") for params in inserts] == ["0", "0"]
+
+
+@pytest.fixture
+def one_node_cluster(chdb_store):
+    """The fake server answering as a cluster `events` of one node (`fake_clickhouse`), and the
+    store's `clickhouse://...?cluster=events` URL on it."""
+    with fake_clickhouse(parse_url(chdb_store.url).path, cluster="events") as fake:
+        url = f"clickhouse://default@127.0.0.1:{fake.server_port}/metering_http"
+        client = client_for(url)
+        client.command("CREATE DATABASE IF NOT EXISTS metering_http")
+        migrate.apply(client)
+        fake.requests.clear()
+        yield fake, f"{url}?cluster=events"
+        for table in ("usage", "duplicates"):
+            client.command(f"TRUNCATE TABLE metering_http.{table}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cluster_backup_exports_its_snapshot_while_ingest_goes_on(
+    one_node_cluster, settings, tmp_path, monkeypatch
+):
+    """The ingest lock is held while each node copies its parts, not during the export: an
+    ingest started while the export is paused completes, and the backup holds the rows of the
+    instant the lock was held (not the event ingested meanwhile)."""
+    from metering.validation import events_validate
+
+    fake, url = one_node_cluster
+    settings.EVENT_STORE_URL = url
+    store = ClickHouseStore(url)
+    assert store.cluster == "events"
+    cid = str(CustomerFactory().id)
+    store.append(events_validate([ev(cid, 5, tx="a"), ev(cid, 2, tx="b")], now=NOW), now=NOW)
+    client = client_for(url)
+
+    def rows():
+        return client.rows(
+            "SELECT kind, count(), sum(event_count) FROM metering_http.usage "
+            "GROUP BY kind ORDER BY kind"
+        )
+
+    before = rows()
+    real_export = store.client.export_native
+    during = []
+
+    def ingest():
+        try:
+            store.append(events_validate([ev(cid, 1, tx="during")], now=NOW), now=NOW)
+        finally:
+            connection.close()
+
+    def export_after_an_ingest(query, path):
+        if not during:
+            thread = threading.Thread(target=ingest)
+            thread.start()
+            thread.join(timeout=20)
+            during.append((thread, thread.is_alive()))
+        real_export(query, path)
+
+    monkeypatch.setattr(store.client, "export_native", export_after_an_ingest)
+    fake.requests.clear()
+
+    assert store.backup(directory=tmp_path / "events") == ["usage", "duplicates"]
+
+    ((thread, blocked),) = during
+    thread.join()
+    assert not blocked
+    sent = [sql.split(" FORMAT")[0].strip() for sql, _ in fake.requests]
+    copy = next(s for s in sent if s.startswith("CREATE TABLE")).split()[2].split(".")[1]
+    assert copy.startswith("usage_snapshot_") and copy.endswith("_local")
+    assert sent[:4] == [
+        "SYSTEM SYNC REPLICA ON CLUSTER events metering_http.usage_local",
+        "SELECT DISTINCT partition_id FROM clusterAllReplicas(events, system.parts) "
+        "WHERE database = 'metering_http' AND table = 'usage_local' AND active",
+        f"CREATE TABLE metering_http.{copy} ON CLUSTER events AS metering_http.usage_local "
+        "ENGINE = AggregatingMergeTree\nORDER BY (customer_id, kind, metric_id, hour, "
+        "group_values, transaction_id, received_at)\n"
+        "SETTINGS deduplicate_merge_projection_mode = 'rebuild'",
+        f"ALTER TABLE metering_http.{copy} ON CLUSTER events ATTACH PARTITION ID 'all' "
+        "FROM metering_http.usage_local",
+    ]
+    assert f"SELECT * FROM cluster(events, metering_http, {copy})" in sent
+    assert f"DROP TABLE IF EXISTS metering_http.{copy} ON CLUSTER events SYNC" in sent
+    assert rows() != before  # the event ingested during the export is stored
+    store.restore(directory=tmp_path / "events")
+    assert rows() == before

@@ -216,6 +216,37 @@ def test_events_under_aliases_add_up_through_the_tier():
     _assert_exact(metrics, customer, ids, events)
 
 
+def test_many_customers_read_through_the_tier_as_each_recounted():
+    """`usage_by_customer` (an alert evaluation's read: one window, many customers, each by its
+    ingest ids and looked up on its own) gives each customer the recount of its events, over a
+    whole month (month rows) and over windows taking days and hours."""
+    alias_of = CustomerFactory()
+    IngestAliasFactory(customer=alias_of, alias="many-alias")
+    customers = {"aliased": [str(alias_of.id), "many-alias"]}
+    customers.update({f"plain-{i}": [str(CustomerFactory().id)] for i in range(3)})
+    customers["idle"] = [str(CustomerFactory().id)]
+    metrics = _metrics()
+    events = _events([i for ids in list(customers.values())[:-1] for i in ids], count=300)
+    _ingest(events)
+    for kind, metric in metrics.items():
+        for bounds in WINDOWS:
+            if len(bounds) != 2:
+                continue
+            got = selectors.usage_by_customer(
+                metric=metric,
+                customer_ids=customers,
+                starting_at=bounds[0],
+                ending_before=bounds[1],
+                group_keys=["region"],
+            )
+            assert got == {
+                key: _recount(kind, [e for e in events if e["customer_id"] in ids], *bounds)
+                for key, ids in customers.items()
+            }, (kind, bounds)
+            if bounds == WINDOWS[0]:
+                assert [key for key, usage in got.items() if not usage] == ["idle"], kind
+
+
 def test_a_metric_created_after_its_events_reads_the_same_after_backfill():
     customer = CustomerFactory()
     events = _events([str(customer.id)], count=200)

@@ -11,7 +11,11 @@ lock is held for milliseconds); the copies are exported after the lock is releas
 dropped. So the events, their aggregate rows and the dropped duplicates are of one instant (a
 backfill never shows half rebuilt), and every event the database's invoices counted is in it
 (the database was copied first). On a cluster (`Distributed` over replicated local tables) the
-lock is held for the whole export instead.
+same, on every node: under the lock each replica first fetches what the others wrote (`SYSTEM
+SYNC REPLICA`), then every node attaches its local parts to a local copy (`ON CLUSTER`); the
+export reads the copies of one replica per shard (`cluster(...)`). The statements are the
+schema's (`schema.Table.snapshot*`), as every other statement the store runs is generated there
+or in `sql.py`.
 
 What the pair guarantees after a restore: no invoice counts usage the restored store lacks.
 Events accepted between the database's backup and the store's snapshot are kept (they were
@@ -41,8 +45,8 @@ FORMAT = "billing-event-store/1"
 SNAPSHOT = "_snapshot_"
 
 
-def tables() -> list[str]:
-    return [table.name for migration in schema.MIGRATIONS for table in migration.tables]
+def tables() -> list[schema.Table]:
+    return [table for migration in schema.MIGRATIONS for table in migration.tables]
 
 
 def store_backup(
@@ -53,56 +57,42 @@ def store_backup(
     database_started_at: datetime | None = None,
 ) -> list[str]:
     """Export every table, as of one instant taken while `held()` is held, into `directory`
-    (made; its earlier files replaced)."""
+    (made; its earlier files replaced). The export runs after `held()` is released."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    names = tables()
-    copies = {name: f"{name}{SNAPSHOT}{uuid.uuid4().hex}" for name in names}
+    at = {"database": client.database, "cluster": client.cluster}
+    copies = [(table, f"{table.name}{SNAPSHOT}{uuid.uuid4().hex}") for table in tables()]
     try:
         with held():
             taken_at = datetime.now(UTC)
-            if client.cluster:
-                _export(client, {name: name for name in names}, directory)
-            else:
-                for name, copy in copies.items():
-                    for statement in _snapshot(client, name, copy):
-                        client.command(statement)
-        if not client.cluster:
-            _export(client, copies, directory)
+            for table, copy in copies:
+                _snapshot(client, table, copy)
+        for table, copy in copies:
+            client.export_native(
+                table.snapshot_rows(**at, copy=copy), directory / f"{table.name}.native"
+            )
     finally:
-        if not client.cluster:
-            for copy in copies.values():
-                client.command(f"DROP TABLE IF EXISTS {client.database}.{copy} SYNC")
+        for table, copy in copies:
+            client.command(table.snapshot_drop(**at, copy=copy))
     manifest = {
         "format": FORMAT,
         "migrations": migrate.applied(client),
-        "tables": names,
+        "tables": [table.name for table, _ in copies],
         "taken_at": taken_at.isoformat(),
         "database_started_at": database_started_at and database_started_at.isoformat(),
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return names
+    return manifest["tables"]
 
 
-def _snapshot(client, name: str, copy: str) -> list[str]:
-    """A copy of the table holding its active parts as of now (attached by hard links)."""
-    database = client.database
-    partitions = client.rows(
-        f"SELECT DISTINCT partition_id FROM system.parts WHERE database = {sql.text(database)} "
-        f"AND table = {sql.text(name)} AND active"
-    )
-    return [f"CREATE TABLE {database}.{copy} AS {database}.{name}"] + [
-        f"ALTER TABLE {database}.{copy} ATTACH PARTITION ID {sql.text(partition)} "
-        f"FROM {database}.{name}"
-        for (partition,) in partitions
-    ]
-
-
-def _export(client, sources: dict[str, str], directory: Path) -> None:
-    for name, source in sources.items():
-        client.export_native(
-            f"SELECT * FROM {client.database}.{source}", directory / f"{name}.native"
-        )
+def _snapshot(client, table: schema.Table, copy: str) -> None:
+    """`copy`: the table's active parts as of now (`schema.Table.snapshot`)."""
+    at = {"database": client.database, "cluster": client.cluster}
+    for statement in table.snapshot_ready(**at):
+        client.command(statement)
+    partitions = [partition for (partition,) in client.rows(table.snapshot_partitions(**at))]
+    for statement in table.snapshot(**at, copy=copy, partitions=partitions):
+        client.command(statement)
 
 
 def manifest_read(directory: Path) -> dict:
@@ -133,10 +123,11 @@ def store_restore(client, directory: Path) -> list[str]:
     if missing:
         raise EventStoreError(f"{directory} lacks the files of {', '.join(missing)}.")
     migrate.apply(client)
-    on_cluster = f" ON CLUSTER {client.cluster}" if client.cluster else ""
+    known_tables = {table.name: table for table in tables()}
     for name in manifest["tables"]:
-        stored = f"{name}_local" if client.cluster else name
-        client.command(f"TRUNCATE TABLE IF EXISTS {client.database}.{stored}{on_cluster}")
+        client.command(
+            known_tables[name].truncate(database=client.database, cluster=client.cluster)
+        )
         client.import_native(name, directory / f"{name}.native")
     return list(manifest["tables"])
 
@@ -148,8 +139,5 @@ def marks(client, directory: Path) -> list[str]:
     since = datetime.fromisoformat(started) if started else datetime(1970, 1, 1, tzinfo=UTC)
     return [
         customer_id
-        for (customer_id,) in client.rows(
-            f"SELECT DISTINCT customer_id FROM {client.database}.usage WHERE kind = 'event' "
-            f"AND received_at >= {sql.moment(since)}"
-        )
+        for (customer_id,) in client.rows(sql.received_customers(client.database, since))
     ]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .sql import SQL_METRIC_DIV, rollups_insert, usage_delete
+from .sql import SQL_METRIC_DIV, rollups_insert, text, usage_delete
 
 _AGGREGATE_COLUMNS = """
     kind Enum8('event' = 1, 'aggregate' = 2, 'distinct' = 3),
@@ -80,18 +80,23 @@ class Table:
     ttl: str = ""
     settings: dict[str, str] = field(default_factory=dict)
 
-    def create(self, *, database: str, cluster: str | None) -> list[str]:
-        body = self.columns.strip()
-        for projection in self.projections:
-            body += f",\n    {projection}"
+    def _keys(self, *, ttl: bool = True) -> str:
+        """PARTITION BY, ORDER BY, TTL and SETTINGS, as the engine clause ends."""
         tail = ""
         if self.partition_by:
             tail += f"\nPARTITION BY {self.partition_by}"
         tail += f"\nORDER BY ({self.order_by})"
-        if self.ttl:
+        if self.ttl and ttl:
             tail += f"\nTTL {self.ttl}"
         if self.settings:
             tail += "\nSETTINGS " + ", ".join(f"{k} = {v}" for k, v in self.settings.items())
+        return tail
+
+    def create(self, *, database: str, cluster: str | None) -> list[str]:
+        body = self.columns.strip()
+        for projection in self.projections:
+            body += f",\n    {projection}"
+        tail = self._keys()
         if cluster is None:
             return [
                 f"CREATE TABLE IF NOT EXISTS {database}.{self.name} (\n    {body}\n)"
@@ -119,6 +124,61 @@ class Table:
             f"ALTER TABLE {database}.{self.name}_local ON CLUSTER {cluster} {clause}",
             f"ALTER TABLE {database}.{self.name} ON CLUSTER {cluster} {clause}",
         ]
+
+    def _stored(self, database: str, cluster: str | None, name: str = "") -> str:
+        """The table holding the rows (or another of that name): on a cluster each node's local
+        table, the statement run on every node."""
+        name = name or self.name
+        return f"{database}.{name}_local ON CLUSTER {cluster}" if cluster else f"{database}.{name}"
+
+    # A backup's snapshot (`backup.py`): a copy of the table's parts as of one instant, taken
+    # while no flush runs, exported after (the copy shares the parts' files: hard links).
+
+    def snapshot_ready(self, *, database: str, cluster: str | None) -> list[str]:
+        """On a cluster, each replica fetches what the others wrote before the lock (so every
+        replica's copy is the whole shard); nothing on a single node."""
+        if cluster is None:
+            return []
+        return [f"SYSTEM SYNC REPLICA ON CLUSTER {cluster} {database}.{self.name}_local"]
+
+    def snapshot_partitions(self, *, database: str, cluster: str | None) -> str:
+        """The ids of the partitions holding active parts (on a cluster: on any node)."""
+        parts = f"clusterAllReplicas({cluster}, system.parts)" if cluster else "system.parts"
+        table = f"{self.name}_local" if cluster else self.name
+        return (
+            f"SELECT DISTINCT partition_id FROM {parts} WHERE database = {text(database)} "
+            f"AND table = {text(table)} AND active"
+        )
+
+    def snapshot(
+        self, *, database: str, cluster: str | None, copy: str, partitions: list[str]
+    ) -> list[str]:
+        """`copy` (on a cluster: on every node, beside its local table) with the table's
+        structure and keys, neither replicated (a replica would share the table's replication
+        path) nor expiring rows, holding the active parts of `partitions` (attached by hard
+        links: no data copied)."""
+        source = f"{database}.{self.name}_local" if cluster else f"{database}.{self.name}"
+        return [
+            f"CREATE TABLE {self._stored(database, cluster, copy)} AS {source} "
+            f"ENGINE = {self.family}{self._keys(ttl=False)}"
+        ] + [
+            f"ALTER TABLE {self._stored(database, cluster, copy)} ATTACH PARTITION ID "
+            f"{text(partition)} FROM {source}"
+            for partition in partitions
+        ]
+
+    def snapshot_rows(self, *, database: str, cluster: str | None, copy: str) -> str:
+        """Every row of the copy (on a cluster: of one replica per shard)."""
+        if cluster:
+            return f"SELECT * FROM cluster({cluster}, {database}, {copy}_local)"
+        return f"SELECT * FROM {database}.{copy}"
+
+    def snapshot_drop(self, *, database: str, cluster: str | None, copy: str) -> str:
+        return f"DROP TABLE IF EXISTS {self._stored(database, cluster, copy)} SYNC"
+
+    def truncate(self, *, database: str, cluster: str | None) -> str:
+        """Every row gone (a restore's first step)."""
+        return f"TRUNCATE TABLE IF EXISTS {self._stored(database, cluster)}"
 
 
 USAGE = Table(

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from catalog.money import SQL_QUOTIENT_PLACES
 
-from ..tiers import GRAINS, cover, period_ceiling, period_start
+from ..tiers import GRAINS, cover, period_ceiling, period_start, ranges_sql
 
 NO_METRIC = "00000000-0000-0000-0000-000000000000"
 EVENT_COLUMNS = (
@@ -88,9 +88,7 @@ def _range(database, spans, metric_id, customer_ids, only=None, join="") -> str:
 def _spans(spans) -> str:
     """Rows of each kind whose hour (a day or month row's: its start) is in one of its ranges."""
     kinds = " OR ".join(
-        f"(kind = '{kind}' AND ("
-        + " OR ".join(f"(hour >= {hour(start)} AND hour < {hour(end)})" for start, end in ranges)
-        + "))"
+        f"(kind = '{kind}' AND ({ranges_sql('hour', ranges, hour)}))"
         for kind, ranges in spans
         if ranges
     )
@@ -375,6 +373,14 @@ def previews_left(database, older_than: datetime) -> str:
         f"SELECT DISTINCT database FROM system.tables WHERE name = 'own' "
         f"AND startsWith(database, {text(database + PREVIEW_PREFIX)}) "
         f"AND metadata_modification_time < {hour(older_than)}"
+    )
+
+
+def received_customers(database, since) -> str:
+    """The customer ids of the events received since `since` (a restore's alert marks)."""
+    return (
+        f"SELECT DISTINCT customer_id FROM {database}.usage WHERE kind = 'event' "
+        f"AND received_at >= {moment(since)}"
     )
 
 

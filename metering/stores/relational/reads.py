@@ -33,15 +33,15 @@ from ..base import Group, GroupUsage, customer_slots
 from ..tiers import GRAINS, cover
 from .ingest import _q
 from .rows import (
-    after_watermark,
+    cover_rows,
+    customer_sql,
     fetch_range_rows,
     only_sql,
     read_params,
     segment_sql,
     slot_rows,
-    slots_sql,
+    slotted,
     usage_rows,
-    within,
 )
 
 
@@ -63,7 +63,7 @@ def usage_by_customer(
     metric, customers, starting_at, ending_before, group_keys
 ) -> list[GroupUsage]:
     """One window's usage of many customers (each a list of ingest ids), in one read grouped by
-    customer: the customer's position takes the place of the segment (`slots_sql`)."""
+    customer: the customer's position takes the place of the segment (`slotted`)."""
     answers: list[GroupUsage] = [{} for _ in customers]
     owners = customer_slots(customers)
     if not owners:
@@ -190,15 +190,19 @@ def _rolled_up(
 def _unique(metric, customer_ids, bounds, group_keys, segments, only=None, owners=None) -> None:
     if connection.vendor == "postgresql":
         params = read_params(metric, customer_ids, bounds)
-        segment, join = slots_sql(bounds, owners, params)
         keys = "".join(f", (group_values::jsonb) ->> %(key{i})s" for i in range(len(group_keys)))
         group_by = ", ".join(str(i) for i in range(1, len(group_keys) + 2))
         params.update({f"key{i}": key for i, key in enumerate(group_keys)})
+        segment, source = slotted(
+            f"SELECT hour, group_values, value FROM {_q(MetricDistinctValue)} "
+            f"WHERE metric_id = %(metric)s AND {customer_sql(owners)} "
+            f"AND hour >= %(start)s AND hour < %(end)s{only_sql(only, params)}",
+            bounds,
+            owners,
+            params,
+        )
         for row in fetch_range_rows(
-            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {_q(MetricDistinctValue)}{join} "
-            f"WHERE metric_id = %(metric)s AND customer_id = ANY(%(ids)s) "
-            f"AND hour >= %(start)s AND hour < %(end)s{only_sql(only, params)} "
-            f"GROUP BY {group_by}",
+            f"SELECT {segment}{keys}, COUNT(DISTINCT value) FROM {source} GROUP BY {group_by}",
             params,
         ):
             segments[row[0]][tuple(row[1:-1])] = Decimal(row[-1])
@@ -253,15 +257,12 @@ def daily_sources(metric_ids, customer_ids, starting_at, ending_before, grains=D
     whole days' hours from the tier's watermark on, `rows.after_watermark`)."""
     if starting_at >= ending_before or not metric_ids or not customer_ids:
         return MetricRollup.objects.none(), MetricAggregate.objects.none()
-    covered = cover([starting_at, ending_before], grains)
-    scope = {"metric_id__in": metric_ids, "customer_id__in": customer_ids}
-    days = covered.periods.get("day", [])
-    return (
-        MetricRollup.objects.filter(within("period_start", days), grain="day", **scope),
-        MetricAggregate.objects.filter(
-            within("hour", covered.hours) | after_watermark(days), **scope
-        ),
+    hours, tiers = cover_rows(
+        cover([starting_at, ending_before], grains),
+        metric_id__in=metric_ids,
+        customer_id__in=customer_ids,
     )
+    return tiers.get("day", MetricRollup.objects.none()), hours
 
 
 def _daily_rows(metric_ids, customer_ids, starting_at, ending_before, grains):

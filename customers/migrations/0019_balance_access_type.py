@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0016_spend_trackers'),
+        ('customers', '0018_contract_hierarchies'),
     ]
 
     operations = [

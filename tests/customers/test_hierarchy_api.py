@@ -1,0 +1,366 @@
+"""Account hierarchies end to end over the API: a parent contract's commit shared with its
+children (child_access), the children's drafts drawing it after their own balances, the parent's
+balance and ledger, finalization, and the 400s of a bad link."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from customers.models import BalanceLedgerEntry, Contract
+from invoicing.models import Invoice
+from invoicing.services import invoices_finalize_due
+from tests.catalog.factories import PricingUnitFactory, RateCardFactory
+from tests.invoicing.factories import CustomerFactory, ProductFactory, RateFactory, ingest
+
+pytestmark = pytest.mark.django_db
+
+MARCH = "2026-03-01T00:00:00Z"
+UNTIL = "2028-01-01T00:00:00Z"
+DEDUCTION = BalanceLedgerEntry.Type.PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION
+
+
+@pytest.fixture
+def post(api_client):
+    def _post(path: str, body: dict):
+        return api_client.post(path, body, format="json")
+
+    return _post
+
+
+def _ok(response) -> dict:
+    assert response.status_code == 200, response.content
+    return response.json()["data"]
+
+
+def _error(response) -> str:
+    assert response.status_code == 400, response.content
+    assert set(response.json()) == {"message"}
+    return response.json()["message"]
+
+
+@pytest.fixture
+def world(db):
+    """Tokens at $100.00 (10000 cents) each on one rate card, a commit product."""
+    rate = RateFactory(price=Decimal("10000"), product__name="Tokens")
+    rate.product.billable_metric.group_keys = []
+    rate.product.billable_metric.save()
+    fixed = ProductFactory(type="FIXED", billable_metric=None, name="Commit product")
+    return {"card": str(rate.rate_card_id), "fixed": str(fixed.pk)}
+
+
+def _commit(world, amount=100000, access=None, **more):
+    term = {
+        "product_id": world["fixed"],
+        "type": "PREPAID",
+        "priority": 1,
+        "access_schedule": {
+            "schedule_items": [{"amount": amount, "starting_at": MARCH, "ending_before": UNTIL}]
+        },
+        **more,
+    }
+    if access is not None:
+        term["hierarchy_configuration"] = {"child_access": access}
+    return term
+
+
+def _contract(post, world, *, customer=None, **more) -> Contract:
+    customer = customer or CustomerFactory()
+    body = {
+        "customer_id": str(customer.pk),
+        "rate_card_id": world["card"],
+        "starting_at": MARCH,
+        **more,
+    }
+    return Contract.objects.get(pk=_ok(post("/v1/contracts/create", body))["id"])
+
+
+def _child(post, world, parent: Contract, **config) -> Contract:
+    link = {"parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}}
+    return _contract(post, world, hierarchy_configuration={**link, **config})
+
+
+def _tokens(contract: Contract, amount: int) -> None:
+    ingest(
+        [
+            {
+                "transaction_id": str(uuid.uuid4()),
+                "customer_id": str(contract.customer_id),
+                "event_type": "tokens_usage",
+                "timestamp": "2026-03-10T00:00:00Z",
+                "properties": {"num_tokens": str(amount)},
+            }
+        ]
+    )
+
+
+def _march(api_client, contract: Contract) -> dict:
+    invoice = Invoice.objects.get(
+        contract=contract,
+        type=Invoice.Type.USAGE,
+        start_timestamp=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    return _ok(api_client.get(f"/v1/customers/{contract.customer_id}/invoices/{invoice.pk}"))
+
+
+def _applied(invoice: dict) -> list:
+    return [
+        line["total"]
+        for line in invoice["line_items"]
+        if line["type"] == "applied_commit_or_credit"
+    ]
+
+
+def _family(post, world):
+    """A parent with a $1,000.00 commit shared with ALL, and two children, A (the smaller
+    contract id: it draws first) and B."""
+    parent = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    first, second = _child(post, world, parent), _child(post, world, parent)
+    a, b = sorted([first, second], key=lambda c: str(c.pk))
+    return parent, a, b
+
+
+def _parent_balance(post, parent: Contract, **flags) -> dict:
+    [row] = _ok(
+        post(
+            "/v1/contracts/customerBalances/list",
+            {"customer_id": str(parent.customer_id), "include_contract_balances": True, **flags},
+        )
+    )
+    return row
+
+
+def test_children_draw_the_parent_commit_in_contract_id_order(post, api_client, world):
+    """A uses 3 tokens ($300), B 9 ($900): A draws $300, B $700 and pays $200; the parent's
+    commit holds $0."""
+    parent, a, b = _family(post, world)
+    _tokens(a, 3)
+    _tokens(b, 9)
+    invoice_a, invoice_b = _march(api_client, a), _march(api_client, b)
+    assert (invoice_a["total"], _applied(invoice_a)) == (0, [-30000])
+    assert (invoice_b["total"], _applied(invoice_b)) == (20000, [-70000])
+    assert _march(api_client, parent)["total"] == 0
+    assert _parent_balance(post, parent, include_balance=True)["balance"] == 0
+
+
+def test_a_child_left_out_of_contract_ids_pays_its_own_usage(post, api_client, world):
+    parent = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    allowed = _child(post, world, parent)
+    other = _child(post, world, parent)
+    commit = parent.commits.get()  # its access now lists only `allowed`
+    commit.child_access = {"type": "CONTRACT_IDS", "contract_ids": [str(allowed.pk)]}
+    commit.save()
+    _tokens(allowed, 3)
+    _tokens(other, 9)
+    assert _march(api_client, other)["total"] == 90000
+    assert _march(api_client, allowed)["total"] == 0
+    assert _parent_balance(post, parent, include_balance=True)["balance"] == 70000
+
+
+def test_a_commit_without_child_access_is_not_shared(post, api_client, world):
+    """Not given is NONE (the SDK documents no default)."""
+    parent = _contract(post, world, commits=[_commit(world)])
+    child = _child(post, world, parent)
+    _tokens(child, 3)
+    assert _march(api_client, child)["total"] == 30000
+    assert _parent_balance(post, parent, include_balance=True)["balance"] == 100000
+    none = _contract(post, world, commits=[_commit(world, access={"type": "NONE"})])
+    other = _child(post, world, none)
+    _tokens(other, 2)
+    assert _march(api_client, other)["total"] == 20000
+
+
+def test_a_child_draws_its_own_credit_first(post, api_client, world):
+    parent = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    link = {"parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}}
+    credit = _commit(world, amount=10000, priority=9)
+    del credit["type"]
+    child = _contract(post, world, hierarchy_configuration=link, credits=[credit])
+    _tokens(child, 3)
+    assert _applied(_march(api_client, child)) == [-10000, -20000]
+    assert _parent_balance(post, parent, include_balance=True)["balance"] == 80000
+
+
+def test_finalized_children_write_the_parent_ledger_naming_their_invoices(post, api_client, world):
+    parent, a, b = _family(post, world)
+    _tokens(a, 3)
+    _tokens(b, 9)
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    march = {
+        invoice.contract_id: invoice
+        for invoice in Invoice.objects.filter(
+            type=Invoice.Type.USAGE, start_timestamp=datetime(2026, 3, 1, tzinfo=UTC)
+        )
+    }
+    assert {c: i.status for c, i in march.items()} == {
+        a.pk: "FINALIZED",
+        b.pk: "FINALIZED",
+        parent.pk: "FINALIZED",
+    }
+    assert (march[a.pk].total, march[b.pk].total) == (Decimal("0"), Decimal("20000"))
+    row = _parent_balance(post, parent, include_balance=True, include_ledgers=True)
+    deductions = [entry for entry in row["ledger"] if entry["type"] == DEDUCTION]
+    assert sorted((e["amount"], e["contract_id"], e["invoice_id"]) for e in deductions) == sorted(
+        [
+            (-30000, str(a.pk), str(march[a.pk].pk)),
+            (-70000, str(b.pk), str(march[b.pk].pk)),
+        ]
+    )
+    assert row["balance"] == 0
+    frozen = _march(api_client, b)
+    assert (frozen["status"], frozen["total"], _applied(frozen)) == ("FINALIZED", 20000, [-70000])
+
+
+def test_the_link_and_child_access_are_returned(post, api_client, world):
+    parent = _contract(
+        post,
+        world,
+        commits=[_commit(world, access={"type": "ALL"})],
+        hierarchy_configuration={"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}},
+    )
+    child = _child(post, world, parent, payer="PARENT", usage_statement_behavior="CONSOLIDATE")
+    got = _ok(
+        post(
+            "/v2/contracts/get",
+            {"customer_id": str(parent.customer_id), "contract_id": str(parent.pk)},
+        )
+    )
+    assert got["hierarchy_configuration"] == {
+        "children": [{"contract_id": str(child.pk), "customer_id": str(child.customer_id)}],
+        "parent_behavior": {"invoice_consolidation_type": "CONCATENATE"},
+    }
+    assert got["commits"][0]["hierarchy_configuration"] == {"child_access": {"type": "ALL"}}
+    v1 = _ok(
+        post(
+            "/v1/contracts/get",
+            {"customer_id": str(child.customer_id), "contract_id": str(child.pk)},
+        )
+    )
+    assert v1["current"]["hierarchy_configuration"] == {
+        "parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)},
+        "payer": "PARENT",
+        "usage_statement_behavior": "CONSOLIDATE",
+    }
+
+
+def test_bad_links_are_400s_naming_the_field(post, world):
+    parent = _contract(post, world)
+    customer = CustomerFactory()
+    base = {"customer_id": str(customer.pk), "rate_card_id": world["card"], "starting_at": MARCH}
+
+    def create(config, **more):
+        return _error(
+            post("/v1/contracts/create", {**base, "hierarchy_configuration": config, **more})
+        )
+
+    link = {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}
+    unknown = {"contract_id": str(uuid.uuid4()), "customer_id": str(parent.customer_id)}
+    assert (
+        create({"parent": unknown})
+        == "hierarchy_configuration.parent.contract_id: No such contract."
+    )
+    assert create({"parent": {**link, "customer_id": str(customer.pk)}}) == (
+        "hierarchy_configuration.parent.customer_id: The parent contract belongs to another "
+        "customer."
+    )
+    assert create({"payer": "PARENT"}) == (
+        "hierarchy_configuration.payer: Only a child contract (with a parent)."
+    )
+    assert create({"parent": link, "payer": "SOMEONE"}).startswith("hierarchy_configuration.payer:")
+    assert create(
+        {"parent": link}, starting_at="2020-01-01T00:00:00Z", ending_before="2021-01-01T00:00:00Z"
+    ) == (
+        "hierarchy_configuration.parent.contract_id: The parent contract's dates do not overlap "
+        "this one's."
+    )
+    euros = RateCardFactory(fiat_credit_type=PricingUnitFactory(name="EUR", is_currency=True))
+    assert create({"parent": link}, rate_card_id=str(euros.pk)) == (
+        "hierarchy_configuration.parent.contract_id: The parent contract bills in another "
+        "currency (USD (cents))."
+    )
+    bad_access = {**base, "commits": [_commit(world, access={"type": "CONTRACT_IDS"})]}
+    assert _error(post("/v1/contracts/create", bad_access)) == (
+        "commits[0].hierarchy_configuration.child_access: child_access of type CONTRACT_IDS "
+        "needs a list of contract_ids."
+    )
+    assert Contract.objects.count() == 1
+
+
+def test_editing_a_commit_shares_it_and_drafts_follow(post, api_client, world):
+    """v2 commits/edit (and update_commits) set child_access: the child's draft draws at once."""
+    parent = _contract(post, world, commits=[_commit(world)])
+    child = _child(post, world, parent)
+    _tokens(child, 3)
+    assert _march(api_client, child)["total"] == 30000
+    commit = parent.commits.get()
+    body = {
+        "customer_id": str(parent.customer_id),
+        "commit_id": str(commit.pk),
+        "hierarchy_configuration": {"child_access": {"type": "ALL"}},
+    }
+    _ok(post("/v2/contracts/commits/edit", body))
+    assert _march(api_client, child)["total"] == 0
+    edit = {
+        "customer_id": str(parent.customer_id),
+        "contract_id": str(parent.pk),
+        "update_commits": [
+            {
+                "commit_id": str(commit.pk),
+                "hierarchy_configuration": {"child_access": {"type": "NONE"}},
+            }
+        ],
+    }
+    _ok(post("/v2/contracts/edit", edit))
+    assert _march(api_client, child)["total"] == 30000
+    bad = {**body, "hierarchy_configuration": {"child_access": {"type": "EVERYONE"}}}
+    assert _error(post("/v2/contracts/commits/edit", bad)).startswith(
+        "hierarchy_configuration.child_access.type:"
+    )
+
+
+def test_a_childs_usage_invoice_names_its_payer(post, api_client, world):
+    """`payer` on a child's usage invoices: the parent with payer PARENT, itself with SELF;
+    a contract outside a hierarchy has none."""
+    parent = _contract(post, world)
+    paid_by_parent = _child(post, world, parent, payer="PARENT")
+    pays_itself = _child(post, world, parent, payer="SELF")
+    assert _march(api_client, paid_by_parent)["payer"] == {
+        "contract_id": str(parent.pk),
+        "customer_id": str(parent.customer_id),
+    }
+    assert _march(api_client, pays_itself)["payer"] == {
+        "contract_id": str(pays_itself.pk),
+        "customer_id": str(pays_itself.customer_id),
+    }
+    assert "payer" not in _march(api_client, parent)
+    listed = _ok(api_client.get(f"/v1/customers/{paid_by_parent.customer_id}/invoices"))
+    usage = [invoice for invoice in listed if invoice["type"] == "USAGE"]
+    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(parent.pk)}
+
+
+def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, api_client, world):
+    """$1,000.00 POSTPAID for March shared with ALL; the child uses $300 (drawn from the commit,
+    and billed: a postpaid commit is paid in arrears): the parent's March invoice trues up the
+    $700 nobody drew."""
+    april = "2026-04-01T00:00:00Z"
+    postpaid = _commit(world, access={"type": "ALL"}, type="POSTPAID")
+    postpaid["access_schedule"]["schedule_items"][0]["ending_before"] = april
+    postpaid["invoice_schedule"] = {"schedule_items": [{"timestamp": april, "amount": 100000}]}
+    parent = _contract(post, world, commits=[postpaid])
+    child = _child(post, world, parent)
+    _tokens(child, 3)
+    assert _applied(_march(api_client, child)) == [-30000]
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    child_invoice, parent_invoice = _march(api_client, child), _march(api_client, parent)
+    assert (child_invoice["status"], child_invoice["total"]) == ("FINALIZED", 30000)
+    trueups = [
+        line["total"] for line in parent_invoice["line_items"] if line["type"] == "postpaid_trueup"
+    ]
+    assert (parent_invoice["status"], trueups, parent_invoice["total"]) == (
+        "FINALIZED",
+        [70000],
+        70000,
+    )
