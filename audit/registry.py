@@ -39,6 +39,8 @@ AUDITED = {
     ("customers", "subscription"): {},
     ("customers", "resellerroyalty"): {},
     ("customers", "spendtracker"): {},
+    ("customers", "revenuesystemconfiguration"): {},
+    ("customers", "contractconfigurationchange"): {},
     ("invoicing", "invoice"): {"include": ["status", "number", "issued_at", "voided_at"]},
     ("core", "apitoken"): {"exclude": ["token_hash", "last_used_at"]},
 }

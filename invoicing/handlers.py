@@ -6,6 +6,10 @@ failure, from the `core.dispatch_outbox` schedule) gives the same drafts.
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.db import transaction
+
 from core.models import DomainEvent
 from core.outbox import handles
 from customers.models import Contract, ContractTransition
@@ -42,6 +46,20 @@ def contract_created(event: DomainEvent) -> None:
             contract_transition_roll_over(transition=transition, now=event.occurred_at)
     contract_drafts_ensure(contract=contract, now=event.occurred_at)
     _thresholds(contract, event)
+    _sql_metric_drafts_warm(contract)
+
+
+def _sql_metric_drafts_warm(contract: Contract) -> None:
+    """Drafts priced by a SQL metric are read once by a task (`tasks.warm_sql_metric_drafts`)
+    that keeps their periods' hours, off the request path: a contract made over existing
+    events would otherwise have its first draft read read its whole period."""
+    if not contract.rate_card.rates.filter(product__billable_metric__sql__gt="").exists():
+        return
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        partial(async_task, "invoicing.tasks.warm_sql_metric_drafts", [str(contract.pk)])
+    )
 
 
 def _thresholds(contract: Contract, event: DomainEvent) -> None:

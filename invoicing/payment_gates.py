@@ -53,8 +53,15 @@ def payment_gate_invoice(*, gate: PaymentGate, invoiced_at: datetime, now: datet
     (payments charges a STRIPE gate), and for an EXTERNAL gate `payment_gate.external_initiate`
     (the integrator's cue)."""
     invoice = _gated_draft(gate, invoiced_at).get()
-    invoice_finalize(invoice=invoice, now=now, ensure_next=False)
-    payment_gate_invoiced(gate=gate, invoice_id=invoice.pk)
+    finalized = invoice_finalize(invoice=invoice, now=now, ensure_next=False).invoice
+    # What is charged: the invoice's total (a discount, its cap, a PRECALCULATED tax applied),
+    # not the commit's face value.
+    payment_gate_invoiced(
+        gate=gate,
+        invoice_id=invoice.pk,
+        charged_amount=finalized.total,
+        charged_credit_type_id=finalized.credit_type_id,
+    )
     payment_gate_event("payment_gate.threshold_reached", gate, now)
     if gate.gate_type == PaymentGate.GateType.EXTERNAL:
         payment_gate_event("payment_gate.external_initiate", gate, now)

@@ -21,6 +21,7 @@ from core import outbox
 from customers import periods
 from customers import services as customers_services
 from customers.models import Contract
+from customers.selectors import contracts_revenue_systems_at
 from customers.services import (
     balance_ledger_invoice_voided,
     balance_ledger_record_draws,
@@ -322,7 +323,30 @@ def _freeze(
                 invoice.end_timestamp, billed.get(invoice.contract_id, invoice.end_timestamp)
             )
     contracts_billed_through_extend(ends=billed)
-    outbox.record_many(_invoice_event("invoice.finalized", invoice, now) for invoice in invoices)
+    revenue_systems = contracts_revenue_systems_at(
+        moments=[(i.contract_id, i.start_timestamp) for i in invoices if i.contract_id]
+    )
+    outbox.record_many(
+        _with_revenue_system(
+            _invoice_event("invoice.finalized", invoice, now),
+            revenue_systems.get((invoice.contract_id, invoice.start_timestamp)),
+        )
+        for invoice in invoices
+    )
+
+
+def _with_revenue_system(event: dict, config) -> dict:
+    """The contract's revenue system configuration in effect at the invoice's period, for an
+    integration to deliver (this product sends nothing to a revenue system)."""
+    if config is not None:
+        event["payload"]["revenue_system_configuration"] = {
+            "id": str(config.pk),
+            "provider": config.provider,
+            "delivery_method": config.delivery_method,
+            "delivery_method_id": str(config.delivery_method_id or "") or None,
+            "configuration": dict(config.configuration or {}),
+        }
+    return event
 
 
 def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:

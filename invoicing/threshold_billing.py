@@ -99,10 +99,16 @@ def _prepaid_left(contract: Contract, config: dict, now: datetime) -> Decimal:
     return sum(balances_now(balances=live, now=now).values(), Decimal(0))
 
 
-def _discount_terms(contract: Contract, config: dict, amount: Decimal, now: datetime) -> dict:
+def _discount_terms(
+    contract: Contract,
+    config: dict,
+    amount: Decimal,
+    now: datetime,
+    fiat_per_custom: Decimal | None,
+) -> dict:
     """How much of a purchase of `amount` is bought at the discount (all of it without a cap;
     with one, what is left under it in the tracker's billing period) and what the rest costs
-    per unit (the custom unit's worth in fiat; None: its amount)."""
+    per unit (the custom unit's worth in fiat, `fiat_per_custom`; None: its amount)."""
     discount = config.get("discount_configuration")
     if not discount:
         return {}
@@ -114,11 +120,13 @@ def _discount_terms(contract: Contract, config: dict, amount: Decimal, now: date
     discounted, _ = discount_split(amount=amount, tracked=tracked, cap=Decimal(cap["amount"]))
     return {
         "discounted_amount": discounted,
-        "full_unit_price": threshold_unit_price(fiat_per_custom=_fiat_per_custom(contract, config)),
+        "full_unit_price": threshold_unit_price(fiat_per_custom=fiat_per_custom),
     }
 
 
 def _fiat_per_custom(contract: Contract, config: dict) -> Decimal | None:
+    """The rate card's worth in fiat of the configuration's custom unit (None: it buys in
+    fiat). Read once per purchase."""
     unit = config.get("custom_credit_type_id")
     if not unit:
         return None
@@ -131,14 +139,13 @@ def _fiat_per_custom(contract: Contract, config: dict) -> Decimal | None:
     )
 
 
-def _commit_terms(contract: Contract, config: dict) -> dict:
+def _commit_terms(contract: Contract, config: dict, fiat_per_custom: Decimal | None) -> dict:
     """The bought commit's terms: its product, name and scope; in a custom pricing unit, that
     unit; invoiced per unit at `threshold_unit_price` when in a custom unit (the rate card's
     conversion) or discounted (`discount_configuration.payment_fraction`); its priority, rate type
     and rollover fraction when the configuration gives them."""
     commit = config["commit"]
     unit = config.get("custom_credit_type_id")
-    fiat_per_custom = _fiat_per_custom(contract, config)
     fraction = (config.get("discount_configuration") or {}).get("payment_fraction")
     return {
         "credit_type_id": unit or None,
@@ -223,7 +230,9 @@ def _spend(contract: Contract, config: dict, now: datetime) -> Commit | None:
 def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, now, **terms):
     """The commit, at once or behind its payment gate."""
     gate = GateSpec.from_config(config.get("payment_gate_config"))
-    terms.update(_discount_terms(contract, config, terms["amount"], now))
+    fiat_per_custom = _fiat_per_custom(contract, config)
+    terms.update(_discount_terms(contract, config, terms["amount"], now, fiat_per_custom))
+    terms.update(_commit_terms(contract, config, fiat_per_custom))
     if gate is None:
         return threshold_commit_create(
             contract=contract,
@@ -231,7 +240,6 @@ def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, 
             invoiced_at=invoiced_at,
             now=now,
             **terms,
-            **_commit_terms(contract, config),
         )
     # Its own invoice, dated now (not the hour): a purchase whose payment failed leaves a void
     # invoice at its moment, and the next purchase needs an invoice of its own.
@@ -242,7 +250,6 @@ def _buy(contract: Contract, config: dict, *, kind: str, invoiced_at: datetime, 
         gate=gate,
         now=now,
         **terms,
-        **_commit_terms(contract, config),
     )
     contract_drafts_ensure(contract=contract, now=now)
     payment_gate_invoice(gate=commit.payment_gate, invoiced_at=now, now=now)

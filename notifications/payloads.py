@@ -45,7 +45,8 @@ NUMBERS = frozenset(
         "remaining_balance",
         "remaining_percentage",
         "remaining_days",
-        "amount",  # payment_gate.*: the gated commit's amount
+        "amount",  # payment_gate.*: what is charged (the commit's invoice total)
+        "commit_amount",  # payment_gate.*: the gated commit's face value
         "tax_amount",
     }
 )

@@ -645,6 +645,7 @@ REGISTERED_PACKAGE_TERMS = (
     "recurring_credits",
     "prepaid_balance_threshold_configuration",
     "spend_threshold_configuration",
+    "spend_trackers",
     # Not in the SDK's package shape (send them as extra fields): a contract's discounts,
     # professional services and reseller royalties, with offsets for dates.
     "discounts",
@@ -677,6 +678,7 @@ class PackageCreateIn(serializers.Serializer):
     discounts = serializers.ListField(child=serializers.DictField(), required=False)
     professional_services = serializers.ListField(child=serializers.DictField(), required=False)
     reseller_royalties = serializers.ListField(child=serializers.DictField(), required=False)
+    spend_trackers = serializers.ListField(child=serializers.DictField(), required=False)
     scheduled_charges_on_usage_invoices = EnumField(["ALL"], required=False)
     uniqueness_key = StrictCharField(required=False, min_length=1, max_length=128)
     billing_provider = StrictCharField(required=False)

@@ -59,6 +59,7 @@ from ..services import (
 )
 from . import panels
 from .charts import CHART_MEDIA_JS, chart_urls, charts_panel
+from .configurations import configurations_panel
 from .spend_trackers import spend_trackers_panel
 from .totals import balance_total, items_total
 
@@ -68,6 +69,7 @@ NOT_ON_ADD = (
     "Invoices",
     "Balances (commits and credits)",
     "Usage and spend this period",
+    "Billing provider and revenue system over time",
 )
 
 
@@ -304,6 +306,8 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         "payment_gates",
         "spend_tracker_table",
         "reseller_royalties",
+        "configuration_schedule",
+        "revenue_system_configuration",
         "invoices",
         "created_at",
         "created_by",
@@ -321,10 +325,12 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
                     "net_payment_terms_days",
                     "scheduled_charges_on_usage_invoices",
                     ("billing_provider", "billing_provider_configuration"),
+                    "revenue_system_configuration",
                     "multiplier_override_prioritization",
                 ]
             },
         ),
+        ("Billing provider and revenue system over time", {"fields": ["configuration_schedule"]}),
         ("Usage and spend this period", {"fields": ["charts"]}),
         ("Rate card products", {"fields": ["rate_card_products"]}),
         (
@@ -395,6 +401,12 @@ class ContractAdmin(CustomFieldsAdminMixin, ViewerAwareAdmin, admin.ModelAdmin):
         if obj is None or obj.pk is None or obj._state.adding:
             return "—"
         return charts_panel(obj, now=timezone.now())
+
+    @admin.display(description="configurations (a v2 edit may switch them from a period)")
+    def configuration_schedule(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        return configurations_panel(obj)
 
     @admin.display(description="spend trackers (reset each billing period)")
     def spend_tracker_table(self, obj) -> str:

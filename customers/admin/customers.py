@@ -23,6 +23,7 @@ from ..models import (
 from ..selectors import customer_balances, customer_current_period
 from . import panels
 from .charts import CHART_MEDIA_JS, charts_panel
+from .configurations import RevenueSystemConfigurationInline
 
 # ---------------------------------------------------------------------------------------------
 # Customers
@@ -127,7 +128,12 @@ class CustomerAdmin(CustomFieldsAdminMixin, ArchivableAdmin):
     ]
     billing_fields = ["billing_name", "billing_address", "billing_email"]
     usage_fields = ["charts", "current_usage", "late_events"]
-    inlines = [IngestAliasInline, BillingConfigurationInline, ContractSummaryInline]
+    inlines = [
+        IngestAliasInline,
+        BillingConfigurationInline,
+        RevenueSystemConfigurationInline,
+        ContractSummaryInline,
+    ]
     change_list_template = "admin/customers/customer/change_list.html"
 
     class Media:
@@ -148,6 +154,11 @@ class CustomerAdmin(CustomFieldsAdminMixin, ArchivableAdmin):
             ("Customer-level commits and credits", {"fields": ["balances"]}),
             *((title, {"fields": [panel]}) for title, panel in CUSTOMER_PANELS),
         ]
+
+    def get_inlines(self, request, obj):
+        if obj is None:  # a new customer has no revenue system configurations (customer create)
+            return [i for i in self.inlines if i is not RevenueSystemConfigurationInline]
+        return self.inlines
 
     def get_readonly_fields(self, request, obj=None):
         panels = [panel for _, panel in CUSTOMER_PANELS] if obj is not None else []

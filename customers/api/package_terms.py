@@ -1,6 +1,7 @@
 """The contract terms a package (a contract template, `/v1/packages/create`) takes beyond
 commits, credits, overrides, scheduled charges and subscriptions: recurring commits and credits,
-threshold billing, commit and credit specifiers, in the SDK's package shape (offsets from the
+threshold billing (a discount's cap measured by one of the package's spend trackers), spend
+trackers, commit and credit specifiers, in the SDK's package shape (offsets from the
 contract's start instead of dates); and, beyond the SDK's shape (extra fields), discounts (a
 scheduled charge's shape), professional services and reseller royalties.
 
@@ -31,6 +32,7 @@ from customers.services.royalties import ROYALTY_FIELDS
 
 from . import more_terms
 from . import specifiers as commit_specifiers
+from . import spend_trackers as spend_trackers_api
 from . import terms as base_terms
 from .presenters import proration_rounding_json, threshold_json
 from .serializers import RecurringScheduleIn
@@ -104,20 +106,54 @@ def _recurring_check(serializer, kind: str):
 
 
 def _threshold_check(serializer):
-    def check(value, *, rate_card, where: str, **_) -> dict:
+    def check(value, *, rate_card, where: str, package: dict) -> dict:
         data = validated_at(serializer, value, where)
-        if (data.get("discount_configuration") or {}).get("cap") is not None:
-            # The cap is measured by one of the contract's spend trackers; packages have none.
-            raise serializers.ValidationError(
-                {
-                    f"{where}.discount_configuration.cap": "A package has no spend trackers to "
-                    "measure a cap; add the cap to the contract made from it."
-                }
-            )
         # No customer yet: a STRIPE gate is checked against the contract's customer.
-        return more_terms.threshold_config(data, where, None, rate_card)
+        config = more_terms.threshold_config(data, where, None, rate_card)
+        cap = (config.get("discount_configuration") or {}).get("cap")
+        if cap is not None:
+            _cap_tracker_check(config, cap, package, rate_card, where)
+        return config
 
     return check
+
+
+def _cap_tracker_check(config: dict, cap: dict, package: dict, rate_card, where: str) -> None:
+    """A discount cap is measured by one of the package's spend trackers (the contract made
+    from it gets them), counting the threshold's pricing unit: what a contract's create checks."""
+    field = f"{where}.discount_configuration.cap.spend_tracker_alias"
+    alias = cap["spend_tracker_alias"]
+    tracker = next(
+        (t for t in package.get("spend_trackers") or () if t.get("alias") == alias), None
+    )
+    if tracker is None:
+        raise serializers.ValidationError(
+            {field: f"The package has no spend tracker {alias!r}; add it (spend_trackers)."}
+        )
+    unit = config.get("custom_credit_type_id") or str(rate_card.fiat_credit_type_id)
+    if str(tracker.get("credit_type_id")).lower() != unit:
+        raise serializers.ValidationError(
+            {
+                field: f"The spend tracker {alias!r} counts another pricing unit than the "
+                "threshold buys in."
+            }
+        )
+
+
+def _spend_trackers_check(value, *, rate_card, where: str, **_) -> list[dict]:
+    """Checked as a contract's (aliases unique, a pricing unit that exists); stored as given,
+    with no dates (a tracker resets each billing period of the contract)."""
+    items = validated_at(spend_trackers_api.SpendTrackerIn, value, where, many=True)
+    spend_trackers_api.specs(items, where)
+    return [
+        {
+            "alias": item["alias"],
+            "applicable_spend_specifiers": [dict(s) for s in item["applicable_spend_specifiers"]],
+            "credit_type_id": str(item["credit_type_id"]),
+            "reset_frequency": item["reset_frequency"],
+        }
+        for item in items
+    ]
 
 
 def _specifiers_check(term: dict, *, rate_card, where: str, **_) -> list[dict]:
@@ -341,6 +377,7 @@ def register() -> None:
         check=_threshold_check(more_terms.SpendThresholdIn),
         present=threshold_json,
     )
+    package_terms.register("spend_trackers", check=_spend_trackers_check, present=_numbers_json)
     package_terms.register("specifiers", check=_specifiers_check, present=commit_specifiers.as_json)
     package_terms.register(
         "recurring_schedule", check=_recurring_schedule_check, present=_numbers_json

@@ -14,6 +14,7 @@ from customers.models import (
     BillingProviderConfiguration,
     Commit,
     Contract,
+    ContractConfigurationChange,
     ContractEdit,
     ContractTransition,
     ContractUsageFilter,
@@ -28,10 +29,10 @@ from customers.models import (
     ScheduledCharge,
     Subscription,
 )
-from customers.selectors import contract_transitions
+from customers.selectors import contract_configuration_at, contract_transitions
 
+from . import configurations, term_edits
 from . import specifiers as commit_specifiers
-from . import term_edits
 from .hierarchy import balance_hierarchy_json, contract_hierarchy_json
 from .spend_trackers import spend_trackers_json
 
@@ -607,7 +608,12 @@ def billing_configuration_json(config: BillingProviderConfiguration) -> dict:
 
 
 def _billing(contract: Contract) -> dict | None:
-    config = contract.billing_provider_configuration
+    """The configuration its invoices go to now (a v2 edit may have switched it)."""
+    config = contract_configuration_at(
+        contract=contract,
+        kind=ContractConfigurationChange.Kind.BILLING_PROVIDER,
+        at=timezone.now(),
+    )
     return billing_configuration_json(config) if config is not None else None
 
 
@@ -630,6 +636,7 @@ def contract_v2_json(contract: Contract, extras=None) -> dict:
         "scheduled_charges_on_usage_invoices": "ALL"
         if contract.scheduled_charges_on_usage_invoices
         else None,
+        **configurations.contract_configurations_json(contract),
     }
     return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
 
@@ -669,6 +676,7 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
         "scheduled_charges_on_usage_invoices": "ALL"
         if contract.scheduled_charges_on_usage_invoices
         else None,
+        **configurations.contract_configurations_json(contract),
     }
     return _drop_none(data) | {"archived_at": ts(contract.archived_at)}
 
@@ -780,6 +788,7 @@ def edit_history_json(edit, contract: Contract) -> dict:
     if changes.get("update_subscriptions"):
         data["update_subscriptions"] = [{"id": pk} for pk in changes["update_subscriptions"]]
     data.update(term_edits.history_json(changes))
+    data.update(configurations.edit_configurations_json(changes))
     return _drop_none(data)
 
 

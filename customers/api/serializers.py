@@ -30,6 +30,7 @@ from core.api import (
     UUIDStringField,
 )
 
+from . import configurations as configurations_api
 from . import hierarchy, more_terms
 from . import specifiers as commit_specifiers
 from . import spend_trackers as spend_trackers_api
@@ -44,7 +45,9 @@ class CustomerCreateIn(serializers.Serializer):
     custom_fields = StringMapField(required=False)
     billing_config = serializers.DictField(required=False)
     customer_billing_provider_configurations = serializers.ListField(required=False)
-    customer_revenue_system_configurations = serializers.ListField(required=False)
+    customer_revenue_system_configurations = (
+        configurations_api.CustomerRevenueSystemConfigurationIn(many=True, required=False)
+    )
 
 
 class CustomerSetIngestAliasesIn(serializers.Serializer):
@@ -295,13 +298,11 @@ PACKAGE_ALLOWED = {
     "package_alias",
     "transition",
     "billing_provider_configuration",
+    "revenue_system_configuration",
     # Only its billing_anchor_date, for a package whose usage statement day is CUSTOM_DATE.
     "usage_statement_schedule",
 }
-CONTRACT_UNSUPPORTED = (
-    *(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14),
-    "revenue_system_configuration",
-)
+CONTRACT_UNSUPPORTED = tuple(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14)
 
 BILLING_PROVIDERS = [
     "aws_marketplace",
@@ -390,6 +391,7 @@ class ContractCreateIn(serializers.Serializer):
     billing_provider_configuration = BillingProviderConfigurationIn(required=False)
     reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
     spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
+    revenue_system_configuration = configurations_api.RevenueSystemConfigurationIn(required=False)
     hierarchy_configuration = hierarchy.HierarchyConfigurationIn(required=False)
 
     def validate(self, attrs):
@@ -401,7 +403,8 @@ class ContractCreateIn(serializers.Serializer):
                     {
                         extra[0]: "Not allowed with package_id: the package sets it "
                         "(only customer_id, starting_at, uniqueness_key, custom_fields, "
-                        "transition, billing_provider_configuration and, for a CUSTOM_DATE "
+                        "transition, billing_provider_configuration, "
+                        "revenue_system_configuration and, for a CUSTOM_DATE "
                         "package, usage_statement_schedule.billing_anchor_date)."
                     }
                 )
@@ -462,10 +465,6 @@ class IdRefIn(serializers.Serializer):
 
 
 # update_recurring_commits|credits, update_discounts and update_refund_invoices: term_edits.py.
-EDIT_UNSUPPORTED = (
-    "add_billing_provider_configuration_update",
-    "add_revenue_system_configuration_update",
-)
 
 
 class SegmentUpdateIn(serializers.Serializer):
@@ -556,12 +555,12 @@ class ContractEditIn(ContractRefIn):
     add_reseller_royalties = more_terms.ResellerRoyaltyIn(many=True, required=False)
     add_spend_trackers = spend_trackers_api.SpendTrackerIn(many=True, required=False)
     archive_spend_trackers = StringListField(required=False)
-
-    def validate(self, attrs):
-        unsupported = [k for k in EDIT_UNSUPPORTED if k in self.initial_data]
-        if unsupported:
-            raise serializers.ValidationError({unsupported[0]: "Not supported yet."})
-        return attrs
+    add_billing_provider_configuration_update = (
+        configurations_api.BillingProviderConfigurationUpdateIn(required=False)
+    )
+    add_revenue_system_configuration_update = configurations_api.RevenueSystemConfigurationUpdateIn(
+        required=False
+    )
 
 
 class PackageContractsIn(serializers.Serializer):

@@ -40,6 +40,7 @@ from customers.models import Contract, ContractEdit, Customer
 # A balance left counts what the live drafts draw (Metronome's `balance`): invoicing's selector.
 from invoicing import selectors as invoicing_selectors
 
+from . import configurations as configurations_api
 from . import hierarchy, more_terms, term_edits, terms
 from . import presenters as out
 from . import serializers as s
@@ -156,12 +157,15 @@ class CustomerCollectionView(APIView):
     )
     def post(self, request):
         data = validated(s.CustomerCreateIn, request_body(request))
-        with api_field_names(), _alias_conflict():
+        with transaction.atomic(), api_field_names(), _alias_conflict():
             customer = services.customer_create(
                 name=data["name"][:160],
                 ingest_aliases=data.get("ingest_aliases", []),
                 external_id=data.get("external_id", ""),
                 custom_fields=data.get("custom_fields"),
+            )
+            configurations_api.customer_configurations_create(
+                customer, data.get("customer_revenue_system_configurations", []), timezone.now()
             )
         return envelope(out.customer_json(customer))
 
@@ -176,7 +180,15 @@ class CustomerDetailView(APIView):
         },
     )
     def get(self, request, customer_id: str):
-        return envelope(out.customer_detail_json(_customer(customer_id)))
+        customer = _customer(customer_id)
+        return envelope(
+            out.customer_detail_json(customer)
+            | {
+                "customer_revenue_system_configurations": (
+                    configurations_api.customer_revenue_systems_json(customer)
+                )
+            }
+        )
 
 
 class CustomerArchiveView(APIView):
@@ -366,6 +378,9 @@ class ContractCreateView(APIView):
         now = timezone.now()
         customer = _customer(data["customer_id"])
         billing_configuration = _billing_configuration(data, customer)
+        revenue_system = configurations_api.revenue_system_configuration(
+            data.get("revenue_system_configuration"), customer, "revenue_system_configuration"
+        )
         with transaction.atomic(), _unique_key_race("contract"):
             ensure_unused_uniqueness_key(
                 Contract.objects.all(), data.get("uniqueness_key"), what="contract"
@@ -385,6 +400,7 @@ class ContractCreateView(APIView):
                         transition=_transition(data),
                         billing_provider_configuration=billing_configuration,
                         billing_anchor_date=anchor,
+                        revenue_system_configuration=revenue_system,
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}
@@ -443,6 +459,7 @@ class ContractCreateView(APIView):
                     transition=_transition(data),
                     usage_filter=data.get("usage_filter"),
                     billing_provider_configuration=billing_configuration,
+                    revenue_system_configuration=revenue_system,
                     reseller_royalties=more_terms.reseller_royalties(
                         data.get("reseller_royalties", []), "reseller_royalties"
                     ),
@@ -662,6 +679,7 @@ class ContractEditView(APIView):
                 ),
                 **_thresholds(contract, data),
                 **term_edits.edit_specs(data),
+                "configuration_changes": configurations_api.configuration_changes(contract, data),
             }
             with api_field_names(CONTRACT_FIELDS):
                 result = services.contract_edit(

@@ -10,7 +10,10 @@ from .balances import (  # noqa: F401
     Commit,
     Credit,
 )
-from .billing import BillingProviderConfiguration  # noqa: F401
+from .billing import (  # noqa: F401
+    BillingProviderConfiguration,
+    RevenueSystemConfiguration,
+)
 from .charges import (  # noqa: F401
     Discount,
     DiscountItem,
@@ -25,6 +28,7 @@ from .common import (  # noqa: F401
 )
 from .contracts import (  # noqa: F401
     Contract,
+    ContractConfigurationChange,
     ContractEdit,
     ContractTransition,
     ContractUsageFilter,

@@ -105,3 +105,52 @@ class BillingProviderConfiguration(models.Model):
             raise ValidationError(
                 {"billing_provider_customer_id": "A Stripe customer id starts with cus_."}
             )
+
+
+class RevenueSystemConfiguration(models.Model):
+    """One customer's record in a revenue recognition system (Metronome's customer revenue system
+    configuration; the SDK knows NetSuite). This product has no client for such a system: the
+    configuration is stored, shown, named by contracts, and carried in the `invoice.finalized`
+    event of their invoices so an integration can deliver the revenue itself. Archived, never
+    deleted."""
+
+    class Provider(models.TextChoices):
+        NETSUITE = "netsuite", "NetSuite"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="revenue_system_configurations"
+    )
+    provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.NETSUITE)
+    delivery_method = models.CharField(
+        max_length=32,
+        choices=BillingProviderConfiguration.DeliveryMethod.choices,
+        default=BillingProviderConfiguration.DeliveryMethod.DIRECT,
+    )
+    delivery_method_id = models.UUIDField(
+        null=True,
+        blank=True,
+        help_text="The account's connection to the revenue system, when given by id.",
+    )
+    configuration = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Provider-specific settings as given (for NetSuite, netsuite_customer_id).",
+    )
+    created_at = models.DateTimeField()
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["customer", "provider", "-created_at"]
+        verbose_name = "revenue system configuration"
+        indexes = [
+            models.Index(fields=["customer", "provider"], name="revenueconfig_customer"),
+        ]
+
+    def __str__(self) -> str:
+        archived = " (archived)" if self.archived_at else ""
+        return f"{self.get_provider_display()} via {self.get_delivery_method_display()}{archived}"
+
+    def clean(self) -> None:
+        if not isinstance(self.configuration, dict):
+            raise ValidationError({"configuration": "Must be an object."})

@@ -95,6 +95,15 @@ class Contract(models.Model):
         related_name="contracts",
         help_text="The customer's billing provider account its invoices are sent to.",
     )
+    revenue_system_configuration = models.ForeignKey(
+        "customers.RevenueSystemConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contracts",
+        help_text="The customer's revenue system record its revenue belongs to (stored and "
+        "carried in its invoices' events; nothing is sent to the revenue system).",
+    )
     uniqueness_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     prepaid_balance_threshold_configuration = models.JSONField(
@@ -199,6 +208,11 @@ class Contract(models.Model):
                 errors["billing_provider"] = (
                     f"Must be {config.billing_provider}, the provider of its configuration."
                 )
+        revenue = self.revenue_system_configuration
+        if revenue is not None and revenue.customer_id != self.customer_id:
+            errors["revenue_system_configuration"] = (
+                "This revenue system configuration belongs to another customer."
+            )
         if self.parent_contract_id is not None:
             errors.update(self.hierarchy_errors())
         if errors:
@@ -358,3 +372,92 @@ class ContractUsageFilter(models.Model):
         return self.starting_at <= moment and (
             self.ending_before is None or moment < self.ending_before
         )
+
+
+class ContractConfigurationChange(models.Model):
+    """A contract's billing provider or revenue system configuration from `effective_at` on
+    (until a later change of the same kind): a v2 edit's `add_billing_provider_configuration_update`
+    or `add_revenue_system_configuration_update`. Before its first change, the contract uses the
+    configuration it was made with (`Contract.billing_provider_configuration` /
+    `revenue_system_configuration`). An invoice goes to the configuration in effect at the start
+    of its period."""
+
+    class Kind(models.TextChoices):
+        BILLING_PROVIDER = "BILLING_PROVIDER", "Billing provider"
+        REVENUE_SYSTEM = "REVENUE_SYSTEM", "Revenue system"
+
+    class EffectiveAt(models.TextChoices):
+        START_OF_CURRENT_PERIOD = "START_OF_CURRENT_PERIOD", "Start of the current period"
+        START_OF_NEXT_PERIOD = "START_OF_NEXT_PERIOD", "Start of the next period"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(
+        Contract, on_delete=models.CASCADE, related_name="configuration_changes"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    effective_at = models.DateTimeField()
+    billing_provider_configuration = models.ForeignKey(
+        "customers.BillingProviderConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contract_changes",
+    )
+    revenue_system_configuration = models.ForeignKey(
+        "customers.RevenueSystemConfiguration",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contract_changes",
+    )
+    edit = models.ForeignKey(
+        ContractEdit,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="configuration_changes",
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["effective_at", "created_at"]
+        verbose_name = "contract configuration change"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind="BILLING_PROVIDER",
+                        billing_provider_configuration__isnull=False,
+                        revenue_system_configuration__isnull=True,
+                    )
+                    | Q(
+                        kind="REVENUE_SYSTEM",
+                        revenue_system_configuration__isnull=False,
+                        billing_provider_configuration__isnull=True,
+                    )
+                ),
+                name="contractconfigchange_one_configuration",
+                violation_error_message="A change names one configuration, of its kind.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.contract} from {self.effective_at:%Y-%m-%d}"
+
+    @property
+    def configuration(self):
+        return self.billing_provider_configuration or self.revenue_system_configuration
+
+    def clean(self) -> None:
+        config = self.configuration
+        if (
+            config is not None
+            and self.contract_id
+            and config.customer_id != (self.contract.customer_id)
+        ):
+            field = (
+                "billing_provider_configuration"
+                if self.kind == self.Kind.BILLING_PROVIDER
+                else "revenue_system_configuration"
+            )
+            raise ValidationError({field: "This configuration belongs to another customer."})

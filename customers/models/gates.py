@@ -63,6 +63,16 @@ class PaymentGate(models.Model):
     invoice_id = models.UUIDField(
         null=True, blank=True, db_index=True, help_text="The commit's own invoice."
     )
+    charged_amount = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="What the payment is for: the total of the commit's invoice (after a discount "
+        "and its cap, with a PRECALCULATED tax), in the invoice's pricing unit.",
+    )
+    charged_credit_type_id = models.UUIDField(
+        null=True, blank=True, help_text="The pricing unit of the charged amount."
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -62,15 +62,24 @@ class SpendTracker(models.Model):
         if not isinstance(specifiers, list) or not specifiers:
             errors["applicable_spend_specifiers"] = "Give at least one specifier."
         else:
-            for index, specifier in enumerate(specifiers):
+            # Under the field's own name (a form shows it beside the field), each message
+            # saying which specifier it is about.
+            problems = []
+            for index, specifier in enumerate(specifiers, start=1):
+                if not isinstance(specifier, dict):
+                    problems.append(f"Specifier {index}: must be an object.")
+                    continue
                 sources = specifier.get("sources") or []
                 if not sources or any(source not in SOURCES for source in sources):
-                    errors[f"applicable_spend_specifiers[{index}].sources"] = (
-                        "Give THRESHOLD_RECHARGE and/or MANUAL."
+                    problems.append(
+                        f"Specifier {index}: sources must be THRESHOLD_RECHARGE and/or MANUAL."
                     )
                 if specifier.get("discounted", "ANY") not in DISCOUNTED:
-                    errors[f"applicable_spend_specifiers[{index}].discounted"] = (
-                        "ANY, DISCOUNTED_ONLY or UNDISCOUNTED_ONLY."
+                    problems.append(
+                        f"Specifier {index}: discounted must be ANY, DISCOUNTED_ONLY or "
+                        "UNDISCOUNTED_ONLY."
                     )
+            if problems:
+                errors["applicable_spend_specifiers"] = problems
         if errors:
             raise ValidationError(errors)

@@ -12,6 +12,7 @@ from .. import periods
 from ..models import (
     BillingProviderConfiguration,
     Contract,
+    ContractConfigurationChange,
     ContractTransition,
     Customer,
     NamedScheduleSegment,
@@ -34,6 +35,13 @@ from .balances import (  # noqa: F401
     prepaid_commit_expirations,
     segment_available,
     segments_left_at,
+)
+from .configurations import (  # noqa: F401
+    ScheduleEntry,
+    contract_configuration_at,
+    contract_configuration_schedule,
+    contracts_revenue_systems_at,
+    customer_revenue_system_configurations,
 )
 from .spend_trackers import (  # noqa: F401
     commit_purchase_spends,
@@ -69,6 +77,8 @@ CONTRACT_PREFETCH = (
     "spend_trackers",
     "recurring_balances__product",
     "recurring_balances__applicable_products",
+    "configuration_changes__billing_provider_configuration",
+    "configuration_changes__revenue_system_configuration",
 )
 
 
@@ -102,6 +112,7 @@ def contracts_queryset() -> QuerySet[Contract]:
         "transition_in",
         "transition_out",
         "billing_provider_configuration",
+        "revenue_system_configuration",
     ).prefetch_related(*CONTRACT_PREFETCH)
 
 
@@ -311,11 +322,20 @@ def customer_billing_configurations(
     return configs if include_archived else configs.filter(archived_at__isnull=True)
 
 
-def contract_billing_configuration(*, contract: Contract) -> BillingProviderConfiguration | None:
-    """Where the contract's invoices go: its own configuration while active; with only a provider
+def contract_billing_configuration(
+    *, contract: Contract, at: datetime | None = None
+) -> BillingProviderConfiguration | None:
+    """Where the contract's invoices go (those of the period starting at `at`: the configuration
+    a v2 edit switched to by then): its own configuration while active; with only a provider
     chosen (the admin's field, older contracts), the customer's newest active configuration of
     that provider; otherwise nowhere."""
-    config = contract.billing_provider_configuration
+    config = (
+        contract.billing_provider_configuration
+        if at is None
+        else contract_configuration_at(
+            contract=contract, kind=ContractConfigurationChange.Kind.BILLING_PROVIDER, at=at
+        )
+    )
     if config is not None:
         return config if config.archived_at is None else None
     if not contract.billing_provider:

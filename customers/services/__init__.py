@@ -45,6 +45,10 @@ from .common import (  # noqa: F401
     clean,
     prefixed,
 )
+from .configurations import (  # noqa: F401
+    ConfigurationChangeSpec,
+    revenue_system_configuration_create,
+)
 from .contracts import (  # noqa: F401
     EditResult,
     balance_drafts_refresh,

@@ -10,7 +10,12 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
-from customers.models import BillingProviderConfiguration, Contract, Customer
+from customers.models import (
+    BillingProviderConfiguration,
+    Contract,
+    ContractConfigurationChange,
+    Customer,
+)
 
 from .common import clean
 
@@ -57,6 +62,9 @@ def billing_configuration_replace(
         billing_provider=billing_provider, archived_at__isnull=True
     ).exclude(pk=config.pk)
     Contract.objects.filter(billing_provider_configuration__in=previous).update(
+        billing_provider_configuration=config
+    )
+    ContractConfigurationChange.objects.filter(billing_provider_configuration__in=previous).update(
         billing_provider_configuration=config
     )
     previous.update(archived_at=now)

@@ -23,6 +23,7 @@ from ..models import (
     ContractTransition,
     Credit,
     Customer,
+    RevenueSystemConfiguration,
     ScheduledChargeItem,
 )
 from .balance_edits import (
@@ -34,6 +35,11 @@ from .balance_edits import (
     live_term,
 )
 from .common import clean
+from .configurations import (
+    ConfigurationChangeSpec,
+    configuration_changes_build,
+    configuration_changes_edit_keys,
+)
 from .events import balance_event, contract_event
 from .gates import MANUAL_GATE, payment_gate_open
 from .hierarchy import HierarchySpec, contract_hierarchy_apply
@@ -115,6 +121,7 @@ def contract_create(
     spend_threshold_configuration: dict | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
     reseller_royalties: Sequence[dict] = (),
+    revenue_system_configuration: RevenueSystemConfiguration | None = None,
     hierarchy: HierarchySpec | None = None,
 ) -> Contract:
     """A contract with its terms, and the draft invoice of its current period. With
@@ -148,6 +155,7 @@ def contract_create(
         prepaid_balance_threshold_configuration=prepaid_balance_threshold_configuration,
         spend_threshold_configuration=spend_threshold_configuration,
         billing_provider_configuration=billing_provider_configuration,
+        revenue_system_configuration=revenue_system_configuration,
         billing_provider=(
             billing_provider_configuration.billing_provider
             if billing_provider_configuration is not None
@@ -335,6 +343,7 @@ def contract_edit(
     update_recurring_commits: Sequence[RecurringUpdate] = (),
     update_recurring_credits: Sequence[RecurringUpdate] = (),
     update_discounts: Sequence[DiscountUpdate] = (),
+    configuration_changes: Sequence[ConfigurationChangeSpec] = (),
 ) -> EditResult:
     """Change a contract in place (v2 edit): name, end date, payment terms, and its terms."""
     contract_open(contract)
@@ -426,12 +435,16 @@ def contract_edit(
             contract=contract, updates=update_discounts, key="update_discounts"
         ),
     }
+    dated_changes = configuration_changes_build(
+        contract=contract, specs=configuration_changes, now=now
+    )
     edit = ContractEdit(
         contract=contract,
         uniqueness_key=uniqueness_key or None,
         created_by=created_by,
         changes={
             "fields": changed_fields,
+            **configuration_changes_edit_keys(dated_changes),
             **added.changes(),
             "archive_commits": [str(pk) for pk in archive_commits],
             "archive_credits": [str(pk) for pk in archive_credits],
@@ -447,6 +460,9 @@ def contract_edit(
     )
     clean(edit)
     edit.save()
+    for change in dated_changes:
+        change.edit = edit
+        change.save(force_insert=True)
     recurring_balances_materialize(contract=contract, now=now)
     for term in (*added.commits, *added.credits):
         balance_event("create", term, now)

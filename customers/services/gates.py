@@ -124,14 +124,26 @@ def payment_gate_retry_at(*, contract_id, kind: str) -> datetime | None:
     return latest + payment_gate_cool_down(failed.count())
 
 
-def payment_gate_invoiced(*, gate: PaymentGate, invoice_id) -> None:
-    """The commit's own invoice, once finalized (what Stripe is asked to collect)."""
-    PaymentGate.objects.filter(pk=gate.pk).update(invoice_id=invoice_id)
+def payment_gate_invoiced(
+    *, gate: PaymentGate, invoice_id, charged_amount=None, charged_credit_type_id=None
+) -> None:
+    """The commit's own invoice, once finalized (what Stripe is asked to collect), and its
+    total: what the payment is for."""
+    PaymentGate.objects.filter(pk=gate.pk).update(
+        invoice_id=invoice_id,
+        charged_amount=charged_amount,
+        charged_credit_type_id=charged_credit_type_id,
+    )
     gate.invoice_id = invoice_id
+    gate.charged_amount = charged_amount
+    gate.charged_credit_type_id = charged_credit_type_id
 
 
 def payment_gate_event(type_: str, gate: PaymentGate, now: datetime, **extra) -> None:
-    """`payment_gate.*` (Metronome's webhook names): the workflow, its contract and amount."""
+    """`payment_gate.*` (Metronome's webhook names): the workflow, its contract, what is
+    charged (`amount` in `credit_type_id`: the commit's invoice total, after a discount and its
+    cap, a PRECALCULATED tax included, as `tax_amount` says) and the commit's face value
+    (`commit_amount` in `commit_credit_type_id`: the balance the payment buys)."""
     outbox.record(
         type=type_,
         subject_id=gate.pk,
@@ -143,8 +155,9 @@ def payment_gate_event(type_: str, gate: PaymentGate, now: datetime, **extra) ->
             "contract_id": str(gate.contract_id),
             "commit_id": str(gate.commit_id),
             "invoice_id": str(gate.invoice_id) if gate.invoice_id else None,
-            "amount": str(gate.amount),
-            "credit_type_id": str(gate.commit.credit_type_id),
+            **_charged(gate),
+            "commit_amount": str(gate.amount),
+            "commit_credit_type_id": str(gate.commit.credit_type_id),
             "payment_gate_type": gate.gate_type,
             "payment_type": gate.payment_type or None,
             "threshold_kind": gate.threshold_kind,
@@ -154,8 +167,19 @@ def payment_gate_event(type_: str, gate: PaymentGate, now: datetime, **extra) ->
     )
 
 
+def _charged(gate: PaymentGate) -> dict:
+    """What the payment is for. A gate whose invoice is not finalized yet (never the case when
+    an event is recorded today) falls back to the commit's face value."""
+    if gate.charged_amount is None:
+        return {"amount": str(gate.amount), "credit_type_id": str(gate.commit.credit_type_id)}
+    return {
+        "amount": str(gate.charged_amount),
+        "credit_type_id": str(gate.charged_credit_type_id),
+    }
+
+
 def _tax(gate: PaymentGate) -> dict:
-    """A PRECALCULATED tax, which an EXTERNAL integrator charges beside the amount."""
+    """A PRECALCULATED tax: a line of the commit's invoice, so part of the charged amount."""
     if gate.tax_type != "PRECALCULATED" or not gate.precalculated_tax:
         return {}
     return {

@@ -16,9 +16,11 @@ from ..models import (
     Contract,
     Customer,
     Override,
+    RevenueSystemConfiguration,
 )
 from ..selectors import customer_has_stripe
 from .contracts import contract_create
+from .spend_trackers import SpendTrackerSpec, spend_tracker_caps_check, spend_trackers_add
 from .terms import (
     CommitSpec,
     CreditSpec,
@@ -318,6 +320,7 @@ def contract_create_from_package(
     transition: TransitionSpec | None = None,
     billing_provider_configuration: BillingProviderConfiguration | None = None,
     billing_anchor_date: datetime | None = None,
+    revenue_system_configuration: RevenueSystemConfiguration | None = None,
 ) -> Contract:
     """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`;
     its invoices go to `billing_provider_configuration` (one of the customer's), as a contract
@@ -338,7 +341,7 @@ def contract_create_from_package(
         ending_before = add_offset(
             starting_at, {"unit": package.duration_unit, "value": package.duration_value}
         )
-    return contract_create(
+    contract = contract_create(
         customer=customer,
         rate_card=package.rate_card,
         starting_at=starting_at,
@@ -356,6 +359,7 @@ def contract_create_from_package(
         created_by=created_by,
         transition=transition,
         billing_provider_configuration=billing_provider_configuration,
+        revenue_system_configuration=revenue_system_configuration,
         prepaid_balance_threshold_configuration=_package_threshold(
             (package.terms or {}).get("prepaid_balance_threshold_configuration"), customer
         ),
@@ -364,3 +368,20 @@ def contract_create_from_package(
         ),
         **package_terms_at(package, starting_at),
     )
+    # Spend trackers have no dates (they reset each billing period): copied as they are.
+    spend_trackers_add(
+        contract=contract,
+        specs=[
+            SpendTrackerSpec(
+                alias=term["alias"],
+                credit_type=_unit(term["credit_type_id"]),
+                applicable_spend_specifiers=term["applicable_spend_specifiers"],
+                reset_frequency=term["reset_frequency"],
+            )
+            for term in (package.terms or {}).get("spend_trackers", [])
+        ],
+        now=now,
+        prefix="package.spend_trackers",
+    )
+    spend_tracker_caps_check(contract=contract, where={})
+    return contract

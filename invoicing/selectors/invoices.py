@@ -142,9 +142,9 @@ def invoice_view(
     return InvoiceView(invoice, lines, invoice.subtotal, invoice.total)
 
 
-def sql_metric_drafts_read(*, now: datetime) -> int:
-    """Read every current usage draft whose rate card prices a product by a SQL metric, as a
-    person would, and return how many. Metering keeps a SQL metric's result per window and corrects it
+def sql_metric_drafts_read(*, now: datetime, contract_ids: list | None = None) -> int:
+    """Read every current usage draft whose rate card prices a product by a SQL metric (of
+    `contract_ids` only, when given), as a person would, and return how many. Metering keeps a SQL metric's result per window and corrects it
     by the hours that gained events since; reading each such draft regularly (the
     `invoicing.read_sql_metric_drafts` schedule) keeps that correction to a few hours, so the
     first read by a person, even late in a period of a million events, is a corrected one."""
@@ -157,6 +157,7 @@ def sql_metric_drafts_read(*, now: datetime) -> int:
             end_timestamp__gt=now - settings.BILLING_FINALIZATION_GRACE,
         )
         .filter(contract__rate_card__rates__product__billable_metric__sql__gt="")
+        .filter(**({"contract_id__in": contract_ids} if contract_ids is not None else {}))
         .distinct()
         .select_related("contract", "credit_type")
     )

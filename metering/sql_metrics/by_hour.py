@@ -4,9 +4,11 @@ The hours are first kept off the request path (`sql_metric_hours_keep`, a django
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -61,8 +63,19 @@ def _ranges(hours: list[str], start: datetime, end: datetime) -> list[tuple[date
     return [(low, high) for low, high in ranges]
 
 
-# More hours than this gained events since the cached result: read the whole window again.
-MAX_STALE_HOURS = 48
+# Hours that gained events since the kept result are read again as [start, end) ranges
+# (consecutive hours joined: a backfill of a few days is one range): more ranges than this, or
+# more than half of the window's events in them when they are many (reading by hour costs about
+# twice a plain read per event), and the whole window is read in one plain read instead.
+MAX_STALE_RANGES = 48
+MANY_STALE_EVENTS = 100_000
+
+
+def _too_stale(stale: list[datetime], counts: dict[datetime, int], start, end) -> bool:
+    if len(_ranges([h.isoformat() for h in stale], start, end)) > MAX_STALE_RANGES:
+        return True
+    events = sum(counts.get(hour, 0) for hour in stale)
+    return events > MANY_STALE_EVENTS and 2 * events > sum(counts.values())
 
 
 def _read_hours(metric, parsed, ids, starting_at, ending_before, only, ranges, by=True) -> dict:
@@ -106,6 +119,24 @@ def _merge(kind, merged: dict, rows, sign: int = 1) -> None:
         merged[key] = _combine(kind, merged.get(key), amount)
 
 
+# Inside `sql_metric_hours_kept_inline` (a task warming drafts, off the request path): a first
+# read keeps the window's hours itself instead of a plain read and a task queued for them.
+_inline: ContextVar[bool] = ContextVar("SQL metric hours kept inline", default=False)
+
+
+@contextlib.contextmanager
+def sql_metric_hours_kept_inline() -> Iterator[None]:
+    """Inside it, the first read of a window (nothing kept, or too many hours stale:
+    `_too_stale`) reads it grouped by hour and keeps every hour, as `sql_metric_hours_keep`
+    does, before answering: for a task that reads drafts ahead of a person (a contract made over
+    existing events), so that the person's read finds the hours kept."""
+    token = _inline.set(True)
+    try:
+        yield
+    finally:
+        _inline.reset(token)
+
+
 # A kept result computed by one plain read of the window (its hours not kept yet) carries this
 # before its fingerprint; one corrected hour by hour, "hourly:".
 PLAIN = "plain:"
@@ -144,7 +175,7 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     result is corrected by them: what those hours gave before is taken out, what they give now
     is added (MIN and MAX: every kept hour combined again).
 
-    The first read of a window (or one after more than `MAX_STALE_HOURS` hours gained events)
+    The first read of a window (or one after too many hours gained events: `_too_stale`)
     has no hours to correct: it answers with one plain read of the window, several times cheaper
     than the read grouped by hour (a month of events is ~700 hours x the groups to sort), and
     queues `sql_metric_hours_keep` to keep the hours off the request path."""
@@ -169,8 +200,10 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         not usable
         or not result.fingerprint.startswith("hourly:")
         or (plan is not None and result.parts is None)
-        or len(stale) > MAX_STALE_HOURS
+        or _too_stale(stale, counts, starting_at, ending_before)
     ):
+        if _inline.get():
+            return _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts)
         rows = _first_rows(metric, parsed, plan, ids, starting_at, ending_before, only)
         SqlMetricResult.objects.update_or_create(
             metric_id=metric.pk,
@@ -190,7 +223,13 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     )
     merged: dict = {}
     old = {row.hour: row.rows for row in kept.filter(hour__in=stale)}
-    if plan is not None:
+    if plan is not None and plan.extremes:
+        # A MIN or MAX among the parts: every kept hour combined again with the read ones.
+        for hour, rows in kept.exclude(hour__in=stale).values_list("hour", "rows"):
+            parts_add(plan, merged, hour, rows)
+        for hour, rows in fresh.items():
+            parts_add(plan, merged, hour, rows)
+    elif plan is not None:
         # A quotient's parts: what the read hours gave before taken out, what they give now
         # added; divided once the window's parts are whole (`_kept`).
         merged = parts_decoded(result.parts)
@@ -259,6 +298,14 @@ def sql_metric_hours_keep(*, metric, customer_ids, starting_at, ending_before, o
     result = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
     if result is not None and result.fingerprint == fingerprint:
         return False
+    _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts)
+    return True
+
+
+def _keep_all(metric, parsed, ids, starting_at, ending_before, only, counts) -> list[list]:
+    """Read the window grouped by hour, keep every hour's rows and the result; its rows."""
+    scope = _scope(ids, starting_at, ending_before, only)
+    fingerprint = f"hourly:{len(counts)}:{sum(counts.values())}"
     fresh = _read_hours(metric, parsed, ids, starting_at, ending_before, only, None)
     SqlMetricHour.objects.filter(metric_id=metric.pk, scope=scope).delete()
     merged: dict = {}
@@ -268,8 +315,8 @@ def sql_metric_hours_keep(*, metric, customer_ids, starting_at, ending_before, o
             parts_add(plan, merged, hour, rows)
         else:
             _merge(_kind(parsed), merged, rows)
-    _kept(metric, parsed, scope, counts, fingerprint, {**{h: [] for h in counts}, **fresh}, merged)
-    return True
+    changed = {**{h: [] for h in counts}, **fresh}
+    return _kept(metric, parsed, scope, counts, fingerprint, changed, merged)
 
 
 def _kept(metric, parsed, scope, counts, fingerprint, changed, merged) -> list[list]:

@@ -138,15 +138,12 @@ def _quotients(tree: exp.Select, vendor: str, value_index: int) -> None:
 
 
 def _exact_sum(node: exp.Sum) -> bool:
-    """On SQLite, a SUM summed exactly (`sql_metric_sum`, not SQLite's REAL sum): one of values
-    holding quotients, a quotient's numerator, a quotient's part kept per hour (`quotients`:
-    added up in Python, they must give the numerator of the window's quotient digit for digit)."""
-    parent = node.parent
-    if isinstance(parent, exp.Alias) and parent.alias.startswith("__sum"):
-        return True
-    if _ours(parent) and parent.name == "sql_metric_div":
-        return True
-    return any(_ours(call) for call in node.find_all(exp.Anonymous))
+    """On SQLite, a SUM summed exactly (`sql_metric_sum`, not SQLite's REAL sum): every SUM but
+    one of DISTINCT values. SQLite adds a fractional cast as doubles (0.1 + 0.2 is
+    0.30000000000000004); `sql_metric_sum` reads each value as the shortest text that reads back
+    as it (0.1 is "0.1") and adds `Decimal`s, so an hour's sum, the hours added up in Python
+    (`by_hour`) and the whole window's read are the same digits, as on PostgreSQL."""
+    return not isinstance(node.this, exp.Distinct)
 
 
 def _as_number(node: exp.Expression) -> None:

@@ -9,10 +9,15 @@ its numerator and denominator can when each is:
 - COUNT(DISTINCT DATE_TRUNC('day' | 'hour', timestamp)): within one hour every event has the
   same day (and hour), so an hour adds its day when it has events; the window counts the days
   with events, kept as {day: events} so that an hour read again moves its own events only;
+- MIN(x) and MAX(x) (an hour's extreme combined by min or max; an hour read again has the
+  window's extremes combined again from every kept hour, not taken out);
 - a number written in the query (SUM(x) / 1000).
 
-AVG(x) is SUM(x) / COUNT(x) (as every engine computes it, `functions`), and a quotient of
-quotients divides each in turn. The quickstart's other daily average, AVG over a subquery of
+AVG(x) is SUM(x) / COUNT(x) (as every engine computes it, `functions`), a quotient of
+quotients divides each in turn, and `+ - *` of such parts (around a quotient or inside it, or
+without one: COUNT(*) - COUNT(x)) are evaluated once over the window's parts, exactly, as
+PostgreSQL's NUMERIC and ClickHouse's decimals compute them (SQLite computes an arithmetic
+around a quotient with doubles: there the whole read can differ in its last digits). The quickstart's other daily average, AVG over a subquery of
 daily sums (`SELECT AVG(daily) FROM (SELECT SUM(x) AS daily FROM events GROUP BY
 DATE_TRUNC('day', timestamp))`), is SUM(x) over the days whose SUM is not NULL (those with a
 value of x: the days counted by COUNT(x), not by COUNT(*)); a daily COUNT is never NULL. The window's parts are the hours' parts added; the quotient is
@@ -20,9 +25,9 @@ then taken once, by `catalog.money.sql_quotient`: the exact quotient rounded onc
 12 places, what `sql_metric_div` answers on every engine for the same numerator and denominator.
 
 Anything else stays a read of the whole window (kept until an event arrives): another subquery
-(an outer WHERE or GROUP BY, an inner one grouped by more than the day or hour), HAVING, MIN or MAX in a quotient (not corrected by taking an hour out),
-`+ - *` around a quotient, COUNT(DISTINCT) of anything but the day or hour, a column beside the
-quantity holding an aggregate.
+(an outer WHERE or GROUP BY, an inner one grouped by more than the day or hour), HAVING,
+COUNT(DISTINCT) of anything but the day or hour, a function around an aggregate (CAST, ABS...),
+a column beside the quantity holding an aggregate.
 """
 
 from __future__ import annotations
@@ -47,16 +52,22 @@ ROWS = 0
 @dataclass(frozen=True)
 class QuotientPlan:
     """How a quotient query reads hour by hour: the `parts` columns (COUNT(*) first) and the
-    `value` over them, a tree of ("div", a, b), ("sum", sum column, count column), ("count",
-    column), ("buckets", "day" | "hour", column: the days where it is not 0), ("number",
-    Decimal). `source`: the SELECT the parts are read from (the subquery of an AVG of daily
-    sums; None: the query itself)."""
+    `value` over them, a tree of ("div" | "add" | "sub" | "mul", a, b), ("sum", sum column,
+    count column), ("count", column), ("extreme", column: a MIN or MAX, NULL over no value),
+    ("buckets", "day" | "hour", column: the days where it is not 0), ("number", Decimal).
+    `source`: the SELECT the parts are read from (the subquery of an AVG of daily sums; None:
+    the query itself)."""
 
     parts: tuple[exp.Expression, ...]
     value: tuple
     units: tuple[tuple[str, int], ...]
     groups: int  # the query's other columns (its group values), before the parts
     source: exp.Select | None = None
+
+    @property
+    def extremes(self) -> bool:
+        """Does a part combine by min or max (an hour cannot be taken out of it)?"""
+        return any(isinstance(part, exp.Min | exp.Max) for part in self.parts)
 
 
 @lru_cache(maxsize=256)
@@ -80,12 +91,12 @@ def quotient_plan(sql: str) -> QuotientPlan | None:
         return None
     value = tree.expressions[parsed.value_index]
     value = value.this if isinstance(value, exp.Alias) else value
-    if not value.find(exp.Div, exp.Avg, exp.Distinct):
-        return None  # no quotient, no distinct count: hourly (`compiler.hourly`) or read whole
-    if isinstance(value, exp.Sum) or (
+    if not value.find(exp.AggFunc):
+        return None  # not an aggregate: a row per event, read whole
+    if isinstance(value, exp.Sum | exp.Min | exp.Max) or (
         isinstance(value, exp.Count) and not isinstance(value.this, exp.Distinct)
     ):
-        return None  # a SUM of per-event quotients adds up as it is: hourly
+        return None  # one aggregate (a SUM of per-event quotients too): hourly
     parts: list[exp.Expression] = [exp.Count(this=exp.Star(), big_int=True)]
     units: list[tuple[str, int]] = []
     planned = _plan(value, parts, units)
@@ -167,10 +178,12 @@ def _plan(node: exp.Expression, parts: list, units: list) -> tuple | None:
         return _plan(node.this, parts, units)
     if isinstance(node, exp.Literal) and not node.is_string:
         return ("number", Decimal(node.this))
-    if isinstance(node, exp.Div):
-        top, bottom = _plan(node.this, parts, units), _plan(node.expression, parts, units)
-        return None if top is None or bottom is None else ("div", top, bottom)
-    if not isinstance(node, exp.Sum | exp.Avg | exp.Count):
+    if isinstance(node, exp.Div | exp.Add | exp.Sub | exp.Mul):
+        left, right = _plan(node.this, parts, units), _plan(node.expression, parts, units)
+        if left is None or right is None:
+            return None
+        return (_OPERATORS[type(node)], left, right)
+    if not isinstance(node, exp.Sum | exp.Avg | exp.Count | exp.Min | exp.Max):
         return None
     argument = node.this
     if isinstance(argument, exp.Distinct):
@@ -181,6 +194,8 @@ def _plan(node: exp.Expression, parts: list, units: list) -> tuple | None:
         return ("buckets", unit, ROWS)
     if argument is None or argument.find(exp.AggFunc):
         return None
+    if isinstance(node, exp.Min | exp.Max):
+        return ("extreme", part(type(node)(this=argument.copy())))
     if isinstance(node, exp.Count):
         if isinstance(argument, exp.Star):
             return ("count", ROWS)
@@ -189,6 +204,9 @@ def _plan(node: exp.Expression, parts: list, units: list) -> tuple | None:
     values = part(exp.Count(this=argument.copy(), big_int=True))
     summed = ("sum", total, values)
     return ("div", summed, ("count", values)) if isinstance(node, exp.Avg) else summed
+
+
+_OPERATORS = {exp.Div: "div", exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul"}
 
 
 def _bucket(distinct: exp.Distinct) -> str | None:
@@ -229,7 +247,7 @@ class Parts:
     """A group's parts over some hours: each part column added, and per unit the events of each
     day (or hour) they fell in."""
 
-    columns: list[Decimal]
+    columns: list[Decimal | None]  # None: a MIN or MAX over no value yet
     buckets: dict[str, dict[str, int]]  # "<unit> <column>": {day (or hour): the column there}
 
 
@@ -239,21 +257,30 @@ def _units_key(unit: str, column: int) -> str:
 
 def parts_empty(plan: QuotientPlan) -> Parts:
     return Parts(
-        columns=[Decimal(0)] * len(plan.parts),
+        columns=[None if isinstance(p, exp.Min | exp.Max) else Decimal(0) for p in plan.parts],
         buckets={_units_key(*unit): {} for unit in plan.units},
     )
 
 
 def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int = 1) -> None:
-    """Add (or, with `sign` -1, take out) one hour's rows ([*group values, *parts as text])."""
+    """Add (or, with `sign` -1, take out: not for a plan with `extremes`) one hour's rows
+    ([*group values, *parts as text])."""
     for row in rows:
         key = tuple(row[: plan.groups])
         parts = window.get(key) or window.setdefault(key, parts_empty(plan))
         for index, text in enumerate(row[plan.groups :]):
-            if text is not None:
+            if text is None:
+                continue
+            kind, value, known = type(plan.parts[index]), Decimal(text), parts.columns[index]
+            if kind is exp.Min or kind is exp.Max:
+                if sign < 0:
+                    raise ValueError("A MIN or MAX part cannot be taken out of a window.")
+                pick = min if kind is exp.Min else max
+                parts.columns[index] = value if known is None else pick(known, value)
+            else:
                 # Exact: 160 digits, more than any sum of the numeric domain (`definitions`).
                 step = EXACT.add if sign > 0 else EXACT.subtract
-                parts.columns[index] = step(parts.columns[index], Decimal(text))
+                parts.columns[index] = step(known, value)
         for unit, column in plan.units:
             counted = sign * int(Decimal(row[plan.groups + column] or 0))
             bucket = _truncated(hour, unit)
@@ -281,24 +308,32 @@ def _value(node: tuple, parts: Parts) -> Decimal | None:
     kind = node[0]
     if kind == "number":
         return node[1]
-    if kind == "count":
+    if kind in ("count", "extreme"):
         return parts.columns[node[1]]
     if kind == "sum":
         return parts.columns[node[1]] if parts.columns[node[2]] else None
     if kind == "buckets":
         return Decimal(len(parts.buckets[_units_key(node[1], node[2])]))
-    top, bottom = _value(node[1], parts), _value(node[2], parts)
-    return None if top is None or bottom is None else sql_quotient(top, bottom)
+    left, right = _value(node[1], parts), _value(node[2], parts)
+    if left is None or right is None:
+        return None  # NULL, as SQL's arithmetic with NULL
+    if kind == "div":
+        return sql_quotient(left, right)
+    # Exact, as NUMERIC: a product of two parts has at most the digits of both.
+    return {"add": EXACT.add, "sub": EXACT.subtract, "mul": EXACT.multiply}[kind](left, right)
 
 
 def parts_encoded(window: dict) -> list:
     return [
-        [list(key), [str(c) for c in parts.columns], parts.buckets] for key, parts in window.items()
+        [list(key), [None if c is None else str(c) for c in parts.columns], parts.buckets]
+        for key, parts in window.items()
     ]
 
 
 def parts_decoded(kept: list) -> dict:
     return {
-        tuple(key): Parts(columns=[Decimal(c) for c in columns], buckets=buckets)
+        tuple(key): Parts(
+            columns=[None if c is None else Decimal(c) for c in columns], buckets=buckets
+        )
         for key, columns, buckets in kept
     }

@@ -59,12 +59,13 @@ class HandoffProblem(Exception):
 
 
 def invoice_payment_queue(*, invoice: Invoice, now: datetime) -> InvoicePayment | None:
-    """A finalized invoice of a contract with an active Stripe configuration waits for its
-    hand-off (`now` + the connection's delay). Idempotent: an invoice is queued once."""
+    """A finalized invoice of a contract with an active Stripe configuration (the one in effect
+    at the start of the invoice's period: a v2 edit may switch it from a period on) waits for
+    its hand-off (`now` + the connection's delay). Idempotent: an invoice is queued once."""
     existing = InvoicePayment.objects.filter(invoice=invoice).first()
     if existing is not None:
         return existing
-    config = contract_billing_configuration(contract=invoice.contract)
+    config = contract_billing_configuration(contract=invoice.contract, at=invoice.start_timestamp)
     if config is None or config.billing_provider != STRIPE:
         return None
     account = stripe_account()
@@ -85,7 +86,7 @@ def invoice_payment_queue(*, invoice: Invoice, now: datetime) -> InvoicePayment 
 def _gate_configuration(invoice: Invoice) -> BillingProviderConfiguration | None:
     """Where a gated commit is charged: the contract's Stripe configuration, or else the
     customer's newest active one (a STRIPE gate needs the customer to have one)."""
-    config = contract_billing_configuration(contract=invoice.contract)
+    config = contract_billing_configuration(contract=invoice.contract, at=invoice.start_timestamp)
     if config is not None and config.billing_provider == STRIPE:
         return config
     return (
@@ -349,7 +350,7 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
     config = (
         _gate_configuration(invoice)
         if gate is not None
-        else contract_billing_configuration(contract=invoice.contract)
+        else contract_billing_configuration(contract=invoice.contract, at=invoice.start_timestamp)
     )
     if config is None or config.billing_provider != STRIPE:
         raise HandoffProblem(

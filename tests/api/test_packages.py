@@ -183,8 +183,8 @@ def test_a_package_contract_takes_no_other_terms(package, post, card):
     assert error(post("/v1/contracts/create", body), 400) == (
         "rate_card_id: Not allowed with package_id: the package sets it "
         "(only customer_id, starting_at, uniqueness_key, custom_fields, transition, "
-        "billing_provider_configuration and, for a CUSTOM_DATE package, "
-        "usage_statement_schedule.billing_anchor_date)."
+        "billing_provider_configuration, revenue_system_configuration and, for a "
+        "CUSTOM_DATE package, usage_statement_schedule.billing_anchor_date)."
     )
 
 
@@ -283,9 +283,11 @@ def test_list_archive_filter_and_paging(package, post, card, api_client):
             "duration.unit: 'DECADES' is not one of DAYS, WEEKS, MONTHS, YEARS.",
         ),
         (
-            {"name": "P", "rate_card_id": "RC", "spend_trackers": []},
+            {"name": "P", "rate_card_id": "RC", "spend_trackers": [{"alias": "t"}]},
             400,
-            "spend_trackers: Not supported yet.",
+            "spend_trackers[0].applicable_spend_specifiers: This field is required.; "
+            "spend_trackers[0].credit_type_id: This field is required.; "
+            "spend_trackers[0].reset_frequency: This field is required.",
         ),
         (
             {

@@ -89,6 +89,8 @@ def test_a_gated_purchase_is_invoiced_at_once_but_holds_nothing_until_paid(spend
         "invoice_id": str(invoice.pk),
         "amount": "2000",
         "credit_type_id": "2714e483-4ff1-48e4-9e25-ac732e8f24f2",
+        "commit_amount": "2000",
+        "commit_credit_type_id": "2714e483-4ff1-48e4-9e25-ac732e8f24f2",
         "payment_gate_type": "EXTERNAL",
         "payment_type": None,
         "threshold_kind": "SPEND",

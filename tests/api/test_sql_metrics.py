@@ -688,8 +688,10 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
     from invoicing import tasks
     from invoicing.models import Invoice
     from invoicing.selectors import invoice_view
+    from metering.sql_metrics import by_hour
     from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
 
+    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
     metric = BillableMetric.objects.get(
         pk=_metric(post, "SELECT COUNT(*) AS value FROM events WHERE event_type = 'api_call'")["id"]
     )
@@ -711,11 +713,18 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
         )
     _events(str(customer.pk))
     assert "invoicing.read_sql_metric_drafts" in {spec.name for spec in all_schedules()}
-    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
+    # A period never read (nothing kept): the schedule keeps its hours itself, no task queued.
+    SqlMetricResult.objects.all().delete()
+    SqlMetricHour.objects.all().delete()
+    queued = []
+    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
 
     assert tasks.read_sql_metric_drafts() == 1
     kept = SqlMetricResult.objects.get(metric=metric)
     assert kept.rows == [["3"]]
+    assert kept.fingerprint == "hourly:3:4"  # the hours with events (any type) and their events
+    assert SqlMetricHour.objects.filter(metric=metric).count() == 3
+    assert queued == []
     SqlMetricResult.objects.filter(pk=kept.pk).update(rows=[["30"]])
     draft = Invoice.objects.get(
         customer=customer, type="USAGE", start_timestamp=JAN, contract__rate_card=card
@@ -725,6 +734,107 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
     assert [(line.name, line.quantity, line.total) for line in read.lines] == [
         ("Calls", Decimal(30), Decimal(210))
     ]
+
+
+def test_a_contract_made_over_existing_events_has_its_hours_kept_before_a_draft_is_read(
+    post, customer, monkeypatch
+):
+    """A contract priced by SQL metrics, made when its period already has events: its creation
+    queues `invoicing.tasks.warm_sql_metric_drafts` (run inline here, as the ORM broker's worker
+    would), which reads its drafts keeping their hours. A person's read then reads no whole
+    period: nothing at all while nothing is new, the hour that gained an event after an ingest."""
+    from django_q import tasks as q_tasks
+
+    from catalog.models import BillableMetric
+    from invoicing import tasks
+    from invoicing.models import Invoice
+    from invoicing.selectors import invoice_view
+    from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
+
+    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
+    queued = []
+    original_async = q_tasks.async_task
+
+    def recorded(func, *args, **kwargs):
+        queued.append(func)
+        return original_async(func, *args, **kwargs)
+
+    monkeypatch.setattr(q_tasks, "async_task", recorded)
+    card = RateCardFactory()
+    metrics = []
+    for name, sql in (
+        (
+            "Tokens",
+            "SELECT SUM(CAST(properties.tokens AS DECIMAL)) AS value, properties.region AS region "
+            "FROM events WHERE event_type = 'api_call' GROUP BY properties.region",
+        ),
+        (
+            "Daily tokens",
+            "SELECT SUM(CAST(properties.tokens AS DECIMAL)) / "
+            "COUNT(DISTINCT DATE_TRUNC('day', timestamp)) AS value FROM events",
+        ),
+    ):
+        metric = BillableMetric.objects.get(pk=_metric(post, sql)["id"])
+        metrics.append(metric)
+        RateFactory(
+            rate_card=card,
+            product=ProductFactory(name=name, billable_metric=metric),
+            price=Decimal(1),
+            starting_at=JAN,
+        )
+    _events(str(customer.pk))  # the history the contract is made over
+    queued.clear()
+    for rate_card in (card, RateCardFactory()):  # the second card prices no SQL metric
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(customer.pk),
+                "rate_card_id": str(rate_card.pk),
+                "starting_at": JAN,
+            },
+        )
+    assert queued.count("invoicing.tasks.warm_sql_metric_drafts") == 1
+    for metric in metrics:
+        assert SqlMetricResult.objects.get(metric=metric).fingerprint == "hourly:3:4"
+        assert SqlMetricHour.objects.filter(metric=metric).count() == 3
+
+    store = event_store()
+    reads = []
+    original = store.sql_metric_rows
+
+    def counted(**kwargs):
+        reads.append((kwargs["by_hour"], kwargs.get("ranges")))
+        return original(**kwargs)
+
+    monkeypatch.setattr(store, "sql_metric_rows", counted)
+    draft = Invoice.objects.get(customer=customer, type="USAGE", contract__rate_card=card)
+    now = datetime(2026, 1, 7, tzinfo=UTC)
+
+    def lines() -> list:
+        return sorted(
+            (line.name, line.quantity) for line in invoice_view(invoice=draft, now=now).lines
+        )
+
+    # The calls: 100 + 250 + 50 (eu and us, the product not split by region); every event:
+    # (100 + 250 + 50 + 7) over 2 days.
+    assert lines() == [("Daily tokens", Decimal("203.5")), ("Tokens", Decimal("400"))]
+    assert reads == []
+    ingest(
+        [
+            {
+                "transaction_id": "late",
+                "customer_id": str(customer.pk),
+                "event_type": "api_call",
+                "timestamp": "2026-01-05T10:30:00Z",
+                "properties": {"tokens": "3", "region": "us"},
+            }
+        ],
+        now=now,
+    )
+    assert lines() == [("Daily tokens", Decimal("205")), ("Tokens", Decimal("403"))]
+    hour = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    assert reads == [(True, [(hour, datetime(2026, 1, 5, 11, tzinfo=UTC))])] * 2
+    assert queued.count("metering.tasks.sql_metric_hours_keep_task") == 0
 
 
 # --- Division and AVG: the exact quotient rounded once, half even, to 12 places, on every engine

@@ -43,6 +43,8 @@ def test_a_customer_renamed_in_the_admin_records_the_user_and_both_names(admin_c
             "ingest_aliases-INITIAL_FORMS": "0",
             "billing_provider_configurations-TOTAL_FORMS": "0",
             "billing_provider_configurations-INITIAL_FORMS": "0",
+            "revenue_system_configurations-TOTAL_FORMS": "0",
+            "revenue_system_configurations-INITIAL_FORMS": "0",
             "contracts-TOTAL_FORMS": "0",
             "contracts-INITIAL_FORMS": "0",
         },

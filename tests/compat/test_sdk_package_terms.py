@@ -339,8 +339,23 @@ def test_bad_package_terms_are_refused_by_field(client, offer):
     )
 
     with pytest.raises(metronome.BadRequestError) as refused:
-        client.v1.packages.create(name="Bad", rate_card_id=offer["card"], spend_trackers=[])
-    assert refused.value.body["message"] == "spend_trackers: Not supported yet."
+        client.v1.packages.create(
+            name="Bad",
+            rate_card_id=offer["card"],
+            spend_trackers=[
+                {
+                    "alias": "t",
+                    "applicable_spend_specifiers": [
+                        {"sources": ["MANUAL"], "spend_type": "COMMIT_PURCHASE"}
+                    ],
+                    "credit_type_id": USD,
+                    "reset_frequency": "WEEKLY",
+                }
+            ],
+        )
+    assert refused.value.body["message"] == (
+        "spend_trackers[0].reset_frequency: 'WEEKLY' is not one of BILLING_PERIOD."
+    )
 
 
 def test_a_stripe_gated_package_needs_the_customers_stripe_configuration(client, offer):

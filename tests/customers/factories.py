@@ -12,6 +12,7 @@ from customers.models import (
     Commit,
     CommitInvoiceItem,
     Contract,
+    ContractConfigurationChange,
     ContractEdit,
     ContractTransition,
     ContractUsageFilter,
@@ -28,6 +29,7 @@ from customers.models import (
     ProServiceItem,
     RecurringBalance,
     ResellerRoyalty,
+    RevenueSystemConfiguration,
     ScheduledCharge,
     ScheduledChargeItem,
     SpendTracker,
@@ -54,6 +56,16 @@ class BillingProviderConfigurationFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     billing_provider = "stripe"
     billing_provider_customer_id = factory.Sequence(lambda n: f"cus_Factory{n}")
+
+
+class RevenueSystemConfigurationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RevenueSystemConfiguration
+
+    customer = factory.SubFactory(CustomerFactory)
+    provider = "netsuite"
+    configuration = factory.Sequence(lambda n: {"netsuite_customer_id": f"NS-{n}"})
+    created_at = START
 
 
 class IngestAliasFactory(factory.django.DjangoModelFactory):
@@ -329,3 +341,18 @@ class SubscriptionQuantityFactory(factory.django.DjangoModelFactory):
     subscription = factory.SubFactory(SubscriptionFactory)
     starting_at = START
     quantity = Decimal("3")
+
+
+class ContractConfigurationChangeFactory(factory.django.DjangoModelFactory):
+    """A revenue system change of a contract, from a month after its start."""
+
+    class Meta:
+        model = ContractConfigurationChange
+
+    contract = factory.SubFactory(ContractFactory)
+    kind = ContractConfigurationChange.Kind.REVENUE_SYSTEM
+    effective_at = datetime(2026, 2, 1, tzinfo=UTC)
+    revenue_system_configuration = factory.SubFactory(
+        RevenueSystemConfigurationFactory, customer=factory.SelfAttribute("..contract.customer")
+    )
+    created_at = START
