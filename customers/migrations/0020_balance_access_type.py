@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0018_contract_hierarchies'),
+        ('customers', '0019_revenue_systems_configuration_changes'),
     ]
 
     operations = [
