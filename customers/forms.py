@@ -53,10 +53,18 @@ class AccessSegmentForm(MoneyFieldsMixin, forms.ModelForm):
 
     money_fields = ("amount",)
 
-    def unit_name_of_instance(self) -> str | None:
+    def _term(self):
         term = self.instance.commit if self.instance.commit_id else None
-        term = term or (self.instance.credit if self.instance.credit_id else None)
+        return term or (self.instance.credit if self.instance.credit_id else None)
+
+    def unit_name_of_instance(self) -> str | None:
+        term = self._term()
         return term.credit_type.name if term is not None else None
+
+    def money_applies(self, name: str, values) -> bool:
+        """A QUANTITY balance's segments hold units, typed as they are."""
+        term = self._term()
+        return term is None or term.access_type != term.AccessType.QUANTITY
 
 
 class ScheduleItemForm(MoneyFieldsMixin, forms.ModelForm):

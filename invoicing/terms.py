@@ -72,6 +72,7 @@ def _balance(data: dict) -> Balance:
         name=data["name"],
         priority=data["priority"],
         rate_type=data["rate_type"],
+        access_type=data.get("access_type", "SPEND"),
         applicable_product_ids=tuple(data["applicable_product_ids"]),
         applicable_product_tags=tuple(data["applicable_product_tags"]),
         specifiers=tuple(

@@ -69,7 +69,8 @@ def _prepaid_left(contract: Contract, config: dict, now: datetime) -> Decimal:
     """What the contract's prepaid commits and credits (its own and the customer-level ones
     applying to it) hold now in the configuration's unit (its `custom_credit_type_id`, else the
     contract's fiat unit), net of what live drafts draw; those its `threshold_balance_specifiers`
-    exclude (by their custom fields) are left out."""
+    exclude (by their custom fields) are left out, and so are QUANTITY balances (units, not
+    money)."""
     unit = config.get("custom_credit_type_id") or contract.rate_card.fiat_credit_type_id
     exclusions = config.get("threshold_balance_specifiers") or ()
     terms = [
@@ -78,11 +79,13 @@ def _prepaid_left(contract: Contract, config: dict, now: datetime) -> Decimal:
             type=Commit.Type.PREPAID,
             archived_at__isnull=True,
             credit_type_id=unit,
+            access_type=Commit.AccessType.SPEND,
         ),
         *Credit.objects.filter(
             Q(contract=contract) | Q(contract__isnull=True, customer_id=contract.customer_id),
             archived_at__isnull=True,
             credit_type_id=unit,
+            access_type=Credit.AccessType.SPEND,
         ),
     ]
     live = [

@@ -26,7 +26,7 @@ from ..models import (
     Credit,
 )
 from ..services import balance_drafts_refresh
-from .totals import balance_total
+from .totals import balance_amount, balance_total
 
 # ---------------------------------------------------------------------------------------------
 # Commits and credits on their own pages (customer-level balances have no contract)
@@ -46,7 +46,7 @@ class AccessSegmentInline(ReadOnlyNamesMixin, admin.TabularInline):
 
     @admin.display(description="amount")
     def amount_display(self, segment) -> str:
-        return money_display(segment.amount, (segment.commit or segment.credit).credit_type)
+        return balance_amount(segment.commit or segment.credit, segment.amount)
 
 
 class CreditAccessSegmentInline(AccessSegmentInline):
@@ -83,13 +83,22 @@ class CommitInvoiceItemInline(ReadOnlyNamesMixin, admin.TabularInline):
 
 class BalanceTermAdmin(ReadOnlyNamesMixin, HiddenFromIndexMixin, admin.ModelAdmin):
     formfield_overrides = DECIMAL_OVERRIDES
-    list_display = ["__str__", "customer", "contract", "product", "total", "priority_display"]
-    list_filter = [ArchivedListFilter, "rate_type"]
+    list_display = [
+        "__str__",
+        "customer",
+        "contract",
+        "product",
+        "access_type",
+        "total",
+        "priority_display",
+    ]
+    list_filter = [ArchivedListFilter, "rate_type", "access_type"]
     list_select_related = ["customer", "contract", "product", "credit_type"]
     search_fields = ["name", "id", "customer__name", "product__name"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["customer"]
     readonly_fields = [
+        "access_type",  # set when made (the API): its ledger is in money or in units
         "total",
         "rolled_over_from",
         "transition",

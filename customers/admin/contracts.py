@@ -99,7 +99,13 @@ class CommitInline(TermNumbersMixin, admin.StackedInline):
     extra = 0
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
-    readonly_fields = ["total", "rollover", "priority_display", "rollover_fraction_display"]
+    readonly_fields = [
+        "access_type",
+        "total",
+        "rollover",
+        "priority_display",
+        "rollover_fraction_display",
+    ]
     read_only_shown_as = {
         "priority": "priority_display",
         "rollover_fraction": "rollover_fraction_display",
@@ -108,7 +114,7 @@ class CommitInline(TermNumbersMixin, admin.StackedInline):
     fields = [
         ("product", "type"),
         ("name", "priority"),
-        ("rate_type", "credit_type"),
+        ("rate_type", "credit_type", "access_type"),
         "applicable_products",
         "applicable_product_tags",
         "specifiers",
@@ -144,7 +150,7 @@ class CreditInline(CommitInline):
     fields = [
         "product",
         ("name", "priority"),
-        ("rate_type", "credit_type"),
+        ("rate_type", "credit_type", "access_type"),
         "applicable_products",
         "applicable_product_tags",
         "specifiers",

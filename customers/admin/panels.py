@@ -20,6 +20,7 @@ from catalog.selectors import product_quantity, product_unit_label
 
 from ..models import Contract, Customer
 from ..selectors import customer_current_period
+from .totals import balance_amount
 
 UNATTRIBUTED_SHOWN = 10
 UNATTRIBUTED_CACHE_KEY = "admin:customers:unattributed_ids"
@@ -236,7 +237,7 @@ def _ledger_rows(term, ledger: list[dict]) -> list[dict]:
             {
                 "date": f"{row['timestamp'].astimezone(UTC):%Y-%m-%d %H:%M} UTC",
                 "type": BalanceLedgerEntry.Type(row["type"]).label,
-                "amount": term.credit_type.format(row["amount"]),
+                "amount": balance_amount(term, row["amount"]),
                 "invoice_url": invoice_url,
                 "reason": row["reason"],
             }
@@ -271,7 +272,7 @@ def balances_panel(terms, *, now: datetime, empty: str) -> str:
                 "kind": _kind(term, is_commit),
                 "product": term.product,
                 "priority": quantity_display(term.priority),
-                "balance": term.credit_type.format(held[term.pk]),
+                "balance": balance_amount(term, held[term.pk]),
                 "ledger": _ledger_rows(term, balance_ledger(balance=term)),
             }
         )

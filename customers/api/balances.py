@@ -30,7 +30,7 @@ from core.api import (
 )
 from core.exceptions import Conflict
 from customers import selectors, services
-from customers.models import Commit, Contract, Credit, Customer
+from customers.models import QUANTITY_CREDIT_TYPE_ID, Commit, Contract, Credit, Customer
 
 # A balance's amount left counts what the live drafts draw (Metronome's `balance`): invoicing's.
 from invoicing import selectors as invoicing_selectors
@@ -180,6 +180,7 @@ def _list_filters(data: dict) -> dict:
         "covering_date": data.get("covering_date"),
         "starting_at": data.get("starting_at"),
         "effective_before": data.get("effective_before"),
+        "access_type": data.get("access_type"),
     }
 
 
@@ -296,17 +297,26 @@ class NetBalanceView(APIView):
     def post(self, request):
         data = validated(s.NetBalanceIn, request_body(request))
         customer = _customer(data["customer_id"])
-        unit = get_or_404(
-            PricingUnit,
-            data.get("credit_type_id") or money.USD_CENTS_ID,
-            field="credit_type_id",
-            label="Pricing unit",
+        access_type = data.get("access_type", Commit.AccessType.SPEND)
+        querysets = selectors.customer_balances(
+            customer=customer, include_contract_balances=True, access_type=access_type
         )
-        querysets = selectors.customer_balances(customer=customer, include_contract_balances=True)
+        if access_type == Commit.AccessType.QUANTITY:
+            # Units of usage products, in no pricing unit: Metronome's null credit type id.
+            unit_id = QUANTITY_CREDIT_TYPE_ID
+        else:
+            unit = get_or_404(
+                PricingUnit,
+                data.get("credit_type_id") or money.USD_CENTS_ID,
+                field="credit_type_id",
+                label="Pricing unit",
+            )
+            querysets = {kind: qs.filter(credit_type=unit) for kind, qs in querysets.items()}
+            unit_id = str(unit.pk)
         terms_ = [
             term
             for queryset in querysets.values()
-            for term in queryset.filter(credit_type=unit)
+            for term in queryset
             if _matches(term, data.get("filters", []))
         ]
         held = invoicing_selectors.balances_now(
@@ -315,7 +325,7 @@ class NetBalanceView(APIView):
             include_drafts=data.get("invoice_inclusion_mode") == "FINALIZED_AND_DRAFT",
         )
         total = sum(held.values(), Decimal(0))
-        return envelope({"balance": money.to_json_number(total), "credit_type_id": str(unit.pk)})
+        return envelope({"balance": money.to_json_number(total), "credit_type_id": unit_id})
 
 
 class ManualBalanceEntryView(APIView):

@@ -46,7 +46,7 @@ class AccessAmountIn(serializers.Serializer):
     unit_price = NumberField(min_value=0)
     quantity = NumberField(required=False, min_value=0)
     credit_type_id = UUIDStringField(required=False)
-    access_type = EnumField(["SPEND"], required=False)
+    access_type = EnumField(["SPEND", "QUANTITY"], required=False)
 
 
 class CommitDurationIn(serializers.Serializer):
@@ -149,6 +149,7 @@ def recurring(items: list[dict], kind: str, key: str) -> list[services.Recurring
                 ending_before=item.get("ending_before"),
                 access_unit_price=access["unit_price"],
                 access_quantity=access.get("quantity"),
+                access_type=access.get("access_type", "SPEND"),
                 credit_type=base_terms._unit(
                     access.get("credit_type_id"), f"{where}.access_amount.credit_type_id"
                 ),

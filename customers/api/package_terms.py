@@ -312,6 +312,7 @@ def recurring_json(term: dict, *, is_commit: bool) -> dict:
     data = {
         "id": term["id"],
         "access_amount": {
+            "access_type": access.get("access_type"),
             "credit_type_id": unit,
             "unit_price": _number(access["unit_price"]),
             "quantity": _number(access.get("quantity")),

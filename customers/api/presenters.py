@@ -82,6 +82,7 @@ def _named(obj) -> dict:
 
 def _access_schedule(term) -> dict:
     return {
+        "access_type": term.access_type,
         "credit_type": credit_type_json(term.credit_type),
         "schedule_items": [
             {
@@ -347,6 +348,7 @@ def recurring_json(term) -> dict:
         "id": str(term.pk),
         "access_amount": _drop_none(
             {
+                "access_type": term.access_type,
                 "credit_type_id": str(term.credit_type_id),
                 "unit_price": num(term.access_unit_price),
                 "quantity": num(term.access_quantity) if term.access_quantity is not None else None,

@@ -86,10 +86,14 @@ class SegmentIn(serializers.Serializer):
     ending_before = TimestampField()
 
 
+# SPEND: usage draws its cost; QUANTITY: the units used (`Commit.AccessType`).
+ACCESS_TYPES = ["SPEND", "QUANTITY"]
+
+
 class AccessScheduleIn(serializers.Serializer):
     schedule_items = SegmentIn(many=True, allow_empty=False)
     credit_type_id = UUIDStringField(required=False)
-    access_type = EnumField(["SPEND"], required=False)
+    access_type = EnumField(ACCESS_TYPES, required=False)
 
 
 class InvoiceItemIn(serializers.Serializer):
@@ -581,6 +585,7 @@ class SegmentOut(serializers.Serializer):
 
 
 class AccessScheduleOut(serializers.Serializer):
+    access_type = serializers.ChoiceField(ACCESS_TYPES)
     credit_type = CreditTypeOut()
     schedule_items = SegmentOut(many=True)
 
@@ -808,14 +813,6 @@ class CustomerCreditCreateIn(CreditIn):
     hierarchy_configuration = None  # a customer-level balance has no contract to share from
 
 
-# Metronome's QUANTITY balances are drawn down by the units used; this product's are all drawn
-# down by spend, per-seat ones included (they hold money per seat, not units).
-QUANTITY_REFUSED = (
-    "No balance is drawn down by quantity (QUANTITY) in this product: every commit and credit, "
-    "per-seat ones included, is drawn down by spend (SPEND)."
-)
-
-
 class _BalanceListIn(serializers.Serializer):
     customer_id = UUIDStringField()
     covering_date = TimestampField(required=False)
@@ -824,14 +821,9 @@ class _BalanceListIn(serializers.Serializer):
     include_archived = StrictBooleanField(required=False, default=False)
     include_balance = StrictBooleanField(required=False, default=False)
     include_ledgers = StrictBooleanField(required=False, default=False)
-    access_type = EnumField(["SPEND", "QUANTITY"], required=False)
+    access_type = EnumField(ACCESS_TYPES, required=False)
     limit = NumberField(required=False, integer=True, min_value=1, max_value=100)
     next_page = StrictCharField(required=False, allow_null=True)
-
-    def validate_access_type(self, value):
-        if value == "QUANTITY":
-            raise serializers.ValidationError(QUANTITY_REFUSED)
-        return value
 
 
 class CustomerCommitListIn(_BalanceListIn):
@@ -861,14 +853,16 @@ class BalanceFilterIn(serializers.Serializer):
 class NetBalanceIn(serializers.Serializer):
     customer_id = UUIDStringField()
     credit_type_id = UUIDStringField(required=False)
-    access_type = EnumField(["SPEND", "QUANTITY"], required=False)
+    access_type = EnumField(ACCESS_TYPES, required=False)
     filters = BalanceFilterIn(many=True, required=False)
     invoice_inclusion_mode = EnumField(["FINALIZED", "FINALIZED_AND_DRAFT"], required=False)
 
-    def validate_access_type(self, value):
-        if value == "QUANTITY":
-            raise serializers.ValidationError(QUANTITY_REFUSED)
-        return value
+    def validate(self, attrs):
+        if attrs.get("access_type") == "QUANTITY" and "credit_type_id" in attrs:
+            raise serializers.ValidationError(
+                {"credit_type_id": "A QUANTITY net balance counts units: leave credit_type_id out."}
+            )
+        return attrs
 
 
 class ManualBalanceEntryIn(serializers.Serializer):

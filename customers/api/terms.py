@@ -68,6 +68,7 @@ def _balance(term: dict, where: str) -> dict:
         "applicable_product_tags": term.get("applicable_product_tags", []),
         "specifiers": specifiers.stored(term, where),
         "rollover_fraction": term.get("rollover_fraction"),
+        "access_type": access.get("access_type", "SPEND"),
         "child_access": hierarchy.child_access(term),
     }
 

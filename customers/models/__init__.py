@@ -22,6 +22,7 @@ from .charges import (  # noqa: F401
 )
 from .common import (  # noqa: F401
     HOUR_MESSAGE,
+    QUANTITY_CREDIT_TYPE_ID,
     start_before_end,
     window_errors,
 )

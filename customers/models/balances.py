@@ -15,7 +15,14 @@ from catalog.models import (
 )
 
 from ..hierarchy import CHILD_ACCESS_HELP, child_access_errors
-from .common import SPECIFIERS_HELP, specifier_errors, window_errors
+from .common import (
+    ACCESS_TYPE_HELP,
+    SPECIFIERS_HELP,
+    AccessType,
+    quantity_errors,
+    specifier_errors,
+    window_errors,
+)
 from .contracts import Contract
 from .customer import Customer
 
@@ -26,6 +33,8 @@ class BalanceTerm(models.Model):
     class RateType(models.TextChoices):
         LIST_RATE = "LIST_RATE", "List rate"
         COMMIT_RATE = "COMMIT_RATE", "Commit rate"
+
+    AccessType = AccessType
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="%(class)ss")
@@ -48,6 +57,12 @@ class BalanceTerm(models.Model):
     priority = models.DecimalField(**MONEY, default=0)
     rate_type = models.CharField(
         max_length=12, choices=RateType.choices, default=RateType.LIST_RATE
+    )
+    access_type = models.CharField(
+        max_length=8,
+        choices=AccessType.choices,
+        default=AccessType.SPEND,
+        help_text=ACCESS_TYPE_HELP,
     )
     applicable_products = models.ManyToManyField(Product, blank=True, related_name="+")
     applicable_product_tags = models.JSONField(default=list, blank=True)
@@ -124,6 +139,15 @@ class BalanceTerm(models.Model):
         specifiers = specifier_errors(self.specifiers, tags=self.applicable_product_tags)
         if specifiers:
             errors["specifiers"] = specifiers
+        if self.access_type == self.AccessType.QUANTITY:
+            errors.update(
+                quantity_errors(
+                    rate_type=self.rate_type,
+                    tags=self.applicable_product_tags,
+                    specifiers=self.specifiers,
+                    postpaid=getattr(self, "type", None) == "POSTPAID",
+                )
+            )
         access = child_access_errors(self.child_access)
         if access:
             errors["child_access"] = access

@@ -68,3 +68,43 @@ def specifier_errors(specifiers, *, tags) -> str | None:
 
 def _strings(values) -> bool:
     return isinstance(values, list) and all(isinstance(value, str) for value in values)
+
+
+class AccessType(models.TextChoices):
+    """How a commit or credit is drawn down (Metronome's access_type)."""
+
+    SPEND = "SPEND", "Spend (money)"
+    QUANTITY = "QUANTITY", "Quantity (units)"
+
+
+# What a QUANTITY balance answers for a credit type (units, in no pricing unit): Metronome's
+# "null credit type UUID".
+QUANTITY_CREDIT_TYPE_ID = "00000000-0000-0000-0000-000000000000"
+
+ACCESS_TYPE_HELP = (
+    "SPEND: usage draws its cost. QUANTITY: the access schedule holds units of its applicable "
+    "usage products, and usage draws the units used (each covered at the line's rate)."
+)
+
+
+def quantity_errors(*, rate_type: str, tags, specifiers, postpaid: bool = False) -> dict[str, str]:
+    """What a QUANTITY balance (or the recurring term making them) cannot be: its units are
+    covered at each usage line's own rate, so neither a commit rate nor a true-up in money can
+    price them; its products are named one by one (the terms service checks they are usage
+    products once they are set)."""
+    errors = {}
+    if rate_type == "COMMIT_RATE":
+        errors["rate_type"] = (
+            "A QUANTITY balance covers units at the usage's own rate: use LIST_RATE."
+        )
+    if postpaid:
+        errors["type"] = "A POSTPAID commit is trued up in money: a QUANTITY commit is PREPAID."
+    if tags:
+        errors["applicable_product_tags"] = (
+            "A QUANTITY balance holds units of named products: give applicable_product_ids."
+        )
+    if any(not spec.get("product_id") for spec in specifiers or ()):
+        errors["specifiers"] = (
+            "A QUANTITY balance holds units of named products: each specifier gives a product_id."
+        )
+    return errors

@@ -11,7 +11,15 @@ from catalog import money
 from catalog.models import MONEY, Frequency, PricingUnit, Product
 
 from ..hierarchy import CHILD_ACCESS_HELP, child_access_errors
-from .common import SPECIFIERS_HELP, specifier_errors, start_before_end, window_errors
+from .common import (
+    ACCESS_TYPE_HELP,
+    SPECIFIERS_HELP,
+    AccessType,
+    quantity_errors,
+    specifier_errors,
+    start_before_end,
+    window_errors,
+)
 from .contracts import Contract
 from .terms import Subscription
 
@@ -57,6 +65,12 @@ class RecurringBalance(models.Model):
     description = models.TextField(blank=True)
     priority = models.DecimalField(**MONEY, default=0)
     rate_type = models.CharField(max_length=12, default="LIST_RATE")
+    access_type = models.CharField(
+        max_length=8,
+        choices=AccessType.choices,
+        default=AccessType.SPEND,
+        help_text=ACCESS_TYPE_HELP,
+    )
     applicable_products = models.ManyToManyField(Product, blank=True, related_name="+")
     applicable_product_tags = models.JSONField(default=list, blank=True)
     specifiers = models.JSONField(
@@ -179,6 +193,14 @@ class RecurringBalance(models.Model):
         specifiers = specifier_errors(self.specifiers, tags=self.applicable_product_tags)
         if specifiers:
             errors["specifiers"] = specifiers
+        if self.access_type == AccessType.QUANTITY:
+            errors.update(
+                quantity_errors(
+                    rate_type=self.rate_type,
+                    tags=self.applicable_product_tags,
+                    specifiers=self.specifiers,
+                )
+            )
         access = child_access_errors(self.child_access)
         if access:
             errors["child_access"] = access

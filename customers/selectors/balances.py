@@ -118,6 +118,7 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
         {
             "id": str, "type": "PREPAID" | "POSTPAID" | "CREDIT", "product_id": str,
             "name": str | None, "priority": Decimal, "rate_type": "LIST_RATE" | "COMMIT_RATE",
+            "access_type": "SPEND" | "QUANTITY",  # QUANTITY: segment amounts are units
             "is_rollover": bool,  # made by a contract transition (drawn first, never invoiced)
             "applicable_product_ids": tuple[str, ...], "applicable_product_tags": tuple[str, ...],
             "specifiers": tuple[{"product_id"?: str, "product_tags"?: [str],
@@ -201,6 +202,7 @@ def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[d
                 "name": term.name or None,
                 "priority": term.priority,
                 "rate_type": term.rate_type,
+                "access_type": term.access_type,
                 "applicable_product_ids": tuple(str(p.pk) for p in term.applicable_products.all()),
                 "applicable_product_tags": tuple(term.applicable_product_tags or ()),
                 "specifiers": tuple(term.specifiers or ()),
@@ -506,9 +508,11 @@ def customer_balances(
     starting_at: datetime | None = None,
     effective_before: datetime | None = None,
     balance_id=None,
+    access_type: str | None = None,
 ) -> dict[str, QuerySet]:
     """The customer's commits and/or credits for the balance lists: customer-level ones, and
-    with `include_contract_balances` the contracts' too; date filters on the access schedule."""
+    with `include_contract_balances` the contracts' too; date filters on the access schedule;
+    `access_type` SPEND or QUANTITY (None: both)."""
     result = {}
     for kind in kinds:
         model = Commit if kind == "commit" else Credit
@@ -531,6 +535,8 @@ def customer_balances(
             )
         if balance_id is not None:
             queryset = queryset.filter(pk=balance_id)
+        if access_type is not None:
+            queryset = queryset.filter(access_type=access_type)
         segments = AccessSegment.objects.filter(**{kind: OuterRef("pk")})
         if covering_date is not None:
             queryset = queryset.filter(

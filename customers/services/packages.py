@@ -135,6 +135,7 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
         ending_before=add_offset(begins, term["duration"]) if term.get("duration") else None,
         access_unit_price=_dec(access["unit_price"]),
         access_quantity=_dec(access.get("quantity")),
+        access_type=access.get("access_type", Commit.AccessType.SPEND),
         credit_type=_unit(access.get("credit_type_id")),
         duration_periods=_dec(term["commit_duration"]["value"]),
         priority=_dec(term["priority"]),

@@ -71,6 +71,7 @@ def _make(
         "description": term.description,
         "priority": term.priority,
         "rate_type": term.rate_type,
+        "access_type": term.access_type,
         "applicable_product_tags": list(term.applicable_product_tags or []),
         "specifiers": list(term.specifiers or []),
         "credit_type": term.credit_type,

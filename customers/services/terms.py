@@ -97,6 +97,7 @@ class CreditSpec:
     # presentation_group_values}, ...] (never with applicable products or tags).
     specifiers: Sequence[dict] = ()
     rollover_fraction: Decimal | None = None
+    access_type: str = Commit.AccessType.SPEND
     # hierarchy_configuration.child_access as stored (None: not given, NONE).
     child_access: dict | None = None
 
@@ -210,6 +211,7 @@ class RecurringSpec:
     subscription: str = ""
     allocation: str = "POOLED"
     custom_fields: dict = field(default_factory=dict)
+    access_type: str = Commit.AccessType.SPEND
     # proration_rounding: {"access"|"invoice": (decimal places, HALF_UP|FLOOR|CEILING)}.
     proration_rounding: dict = field(default_factory=dict)
     child_access: dict | None = None
@@ -259,6 +261,7 @@ def add_balance(
         applicable_product_tags=list(spec.applicable_product_tags),
         specifiers=[dict(specifier) for specifier in spec.specifiers],
         rollover_fraction=spec.rollover_fraction,
+        access_type=spec.access_type,
         child_access=child_access_normal(spec.child_access),
         **extra,
     )
@@ -270,6 +273,8 @@ def add_balance(
         )
     # The product's type rule is clean()'s (in its words), not limit_choices_to's generic one.
     clean(term, prefix, exclude=["product"])
+    if term.access_type == Commit.AccessType.QUANTITY:
+        _check_quantity_scope(spec, prefix)
     term.save()
     term.applicable_products.set(spec.applicable_products)
     owner = "commit" if model is Commit else "credit"
@@ -284,6 +289,37 @@ def add_balance(
         if not held:
             row.save()
     return term
+
+
+def _check_quantity_scope(spec: CreditSpec | RecurringSpec, prefix: str) -> None:
+    """A QUANTITY balance holds units of usage products named one by one (by
+    applicable_product_ids or specifiers' product_id): each unit of any of them draws one."""
+    if spec.credit_type is not None and not spec.credit_type.is_currency:
+        # Its units are covered at lines' fiat rates; a custom unit's lines are converted later.
+        raise ValidationError(
+            {
+                f"{dot(prefix)}access_schedule.credit_type_id": "A QUANTITY balance covers "
+                "usage priced in the contract's currency: leave credit_type_id out."
+            }
+        )
+    named = {str(product.pk) for product in spec.applicable_products}
+    named |= {str(s["product_id"]) for s in spec.specifiers if s.get("product_id")}
+    field = "specifiers" if spec.specifiers else "applicable_product_ids"
+    if not named:
+        raise ValidationError(
+            {
+                f"{dot(prefix)}applicable_product_ids": "A QUANTITY balance holds units of named "
+                "usage products: give applicable_product_ids (or specifiers with a product_id)."
+            }
+        )
+    other = Product.objects.filter(pk__in=named).exclude(type=Product.Type.USAGE).first()
+    if other is not None:
+        raise ValidationError(
+            {
+                f"{dot(prefix)}{field}": f"A QUANTITY balance holds units of usage products; "
+                f"{other.name} ({other.pk}) is a {other.type} product."
+            }
+        )
 
 
 def _gate_problem(spec: CommitSpec) -> dict[str, str]:
@@ -503,6 +539,7 @@ def _add_recurring(
         description=spec.description,
         priority=spec.priority,
         rate_type=spec.rate_type,
+        access_type=spec.access_type,
         applicable_product_tags=list(spec.applicable_product_tags),
         specifiers=[dict(specifier) for specifier in spec.specifiers],
         access_unit_price=spec.access_unit_price,
@@ -524,6 +561,8 @@ def _add_recurring(
     if spec.credit_type is not None:
         recurring.credit_type = spec.credit_type
     clean(recurring, prefix, exclude=["product"])
+    if recurring.access_type == Commit.AccessType.QUANTITY:
+        _check_quantity_scope(spec, prefix)
     recurring.save()
     recurring.applicable_products.set(spec.applicable_products)
     return recurring

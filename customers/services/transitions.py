@@ -147,6 +147,7 @@ def _rollover_spec(term: Commit | Credit, amount: Decimal, start: datetime, end:
         "applicable_product_tags": list(term.applicable_product_tags or ()),
         "specifiers": list(term.specifiers or ()),
         "rollover_fraction": term.rollover_fraction,
+        "access_type": term.access_type,  # a QUANTITY balance rolls its units over
     }
     if isinstance(term, Commit):
         # No invoice schedule: what rolls over was paid (or committed) on the earlier contract.

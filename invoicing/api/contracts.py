@@ -51,7 +51,13 @@ from invoicing.previews import (
     historical_invoices_create,
 )
 from invoicing.rating import Rate, RateType
-from invoicing.selectors import ContractRate, contract_rates_at, invoice_view, seat_balances
+from invoicing.selectors import (
+    ContractRate,
+    contract_rates_at,
+    invoice_view,
+    seat_balances,
+    seat_total_key,
+)
 
 
 class ContractRateScheduleIn(serializers.Serializer):
@@ -374,8 +380,8 @@ def _seat_term_json(term, balance: Decimal, ledger) -> dict:
         "balance": num(balance),
         "start_date": catalog_out.ts(min(s.starting_at for s in segments)),
         "end_date": catalog_out.ts(max(s.ending_before for s in segments)),
-        "credit_type_id": str(term.credit_type_id),
-        "access_type": "SPEND",
+        "credit_type_id": seat_total_key(term)[0],
+        "access_type": term.access_type,
     }
     if ledger is not None:
         data["ledger_entries"] = [
@@ -450,7 +456,7 @@ class SeatBalancesView(APIView):
                         "balance": num(total.balance),
                         "starting_balance": num(total.starting_balance),
                         "credit_type_id": total.credit_type_id,
-                        "access_type": "SPEND",
+                        "access_type": total.access_type,
                     }
                     for total in seat.totals
                 ],

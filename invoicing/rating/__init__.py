@@ -255,6 +255,7 @@ from .usage import (  # noqa: F401
     usage_lines,
 )
 from .vocabulary import (  # noqa: F401
+    BalanceAccessType,
     BalanceRateType,
     BalanceType,
     Checked,

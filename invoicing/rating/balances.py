@@ -12,7 +12,7 @@ from .burn_down import Allocation, allocate_balances, burn_down_order
 from .inputs import RatingInput
 from .outputs import BalanceDraw, Line
 from .shared import money_of, overlaps, product_type_of, unit_of
-from .vocabulary import BalanceType, InvoiceType, LineType
+from .vocabulary import BalanceAccessType, BalanceType, InvoiceType, LineType
 
 
 def commit_purchase_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
@@ -77,24 +77,32 @@ def application_lines(
     allocations: Iterable[Allocation],
     credit_type_id: str | None,
 ) -> list[Line]:
-    """One negative `applied_commit_or_credit` line per access segment drawn, in drawing order."""
+    """One negative `applied_commit_or_credit` line per access segment drawn, in drawing order.
+    A QUANTITY balance's line also gives the units it covered (`quantity`) and keeps units
+    (`balance_remaining`); its total is what they cost."""
     drawn: dict[tuple[str, str], Decimal] = {}
+    units: dict[tuple[str, str], Decimal] = {}
     for allocation in allocations:
         key = (allocation.balance_id, allocation.segment_id)
         drawn[key] = drawn.get(key, ZERO) + allocation.amount
+        if allocation.units is not None:
+            units[key] = units.get(key, ZERO) + allocation.units
     period = rating_input.period
     result = []
     for balance, segment in burn_down_order(rating_input, credit_type_id):
         amount = drawn.get((balance.id, segment.id), ZERO)
-        if amount <= 0:
+        covered = units.get((balance.id, segment.id))
+        if amount <= 0 and not covered:
             continue
+        taken = amount if covered is None else covered
         result.append(
             Line(
                 name=balance.name or balance.product_id,
                 type=LineType.APPLIED_COMMIT_OR_CREDIT,
                 product_id=balance.product_id,
                 product_type=product_type_of(rating_input, balance.product_id),
-                total=-amount,
+                total=-amount if amount else ZERO,  # units covered at no cost: not "-0"
+                quantity=covered,
                 starting_at=max(segment.starting_at, period.starting_at),
                 ending_before=min(segment.ending_before, period.ending_before),
                 credit_type_id=credit_type_id,
@@ -102,7 +110,7 @@ def application_lines(
                 commit_segment_id=segment.id,
                 applied_commit_or_credit_id=balance.id,
                 applied_commit_or_credit_type=balance.type,
-                balance_remaining=segment.available_at_start - amount,
+                balance_remaining=segment.available_at_start - taken,
             )
         )
     return result
@@ -158,14 +166,21 @@ def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -
 def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[BalanceDraw, ...]:
     """What each access segment overlapping the period held, gave to this invoice and keeps: the
     ledger a service writes (draws; at expiry, the remainder). None on a SCHEDULED invoice: its
-    balances are only there for their invoice schedules (the usage invoice draws and expires)."""
+    balances are only there for their invoice schedules (the usage invoice draws and expires).
+    A QUANTITY balance's are units (its application lines' quantities)."""
     if rating_input.invoice_type != InvoiceType.USAGE:
         return ()
+    by_units = {
+        balance.id
+        for balance in rating_input.balances
+        if balance.access_type == BalanceAccessType.QUANTITY
+    }
     drawn: dict[tuple[str | None, str], Decimal] = {}
     for line in lines:
         if line.type == LineType.APPLIED_COMMIT_OR_CREDIT and line.commit_segment_id:
             key = (line.applied_commit_or_credit_id, line.commit_segment_id)
-            drawn[key] = drawn.get(key, ZERO) - line.total
+            taken = (line.quantity or ZERO) if key[0] in by_units else -line.total
+            drawn[key] = drawn.get(key, ZERO) + taken
     result = []
     for balance in rating_input.balances:
         for segment in balance.access_schedule:

@@ -23,6 +23,7 @@ from .shared import (
     unit_of,
 )
 from .vocabulary import (
+    BalanceAccessType,
     BalanceRateType,
     BalanceType,
     Checked,
@@ -182,6 +183,69 @@ class Allocation(Checked):
     balance_id: str
     segment_id: str
     amount: Decimal
+    # A QUANTITY balance's draw: the units of the line it covers (`amount` is their cost).
+    units: Decimal | None = None
+
+
+def _insert_after(
+    work: list[Line], left: list[Decimal], allocations: list[Allocation], index: int, rest: Line
+) -> None:
+    """Put `rest` (the undrawn part of the line at `index`) right after it; draws on later
+    lines move down one."""
+    work.insert(index + 1, rest)
+    left.insert(index + 1, rest.total)
+    allocations[:] = [
+        a if a.line_index <= index else dataclasses.replace(a, line_index=a.line_index + 1)
+        for a in allocations
+    ]
+
+
+def draw_units(
+    rating_input: RatingInput,
+    work: list[Line],
+    left: list[Decimal],
+    allocations: list[Allocation],
+    index: int,
+    drawer: tuple[Balance, AccessSegment],
+    available: Decimal,
+) -> Decimal:
+    """A QUANTITY balance's segment (`drawer`) holding `available` units covers units of the
+    usage line at `index` (of `allocate_balances`' work); returns the units taken.
+
+    Only priced usage lines hold units. On a line nothing has drawn yet, the covered units
+    become their own line (total: units x the line's unit price, rounded once like every line)
+    and the rest a line after it at the same price, which later segments may draw; a tiered
+    product's lines come tier by tier, so the covered units are the period's first ones. On a
+    line a SPEND balance already drew part of, the units its money left (at the line's price)
+    are covered, without a split. The draw's `amount` is the cost of the covered units."""
+    line = work[index]
+    if line.type != LineType.USAGE or not line.quantity or not line.unit_price:
+        return ZERO
+    balance, segment = drawer
+    unit = unit_of(rating_input, line.credit_type_id)
+    if left[index] < line.total:
+        units_left = round_stored(left[index] / line.unit_price)
+        units = min(available, units_left)
+        cost = money_of(rating_input, units * line.unit_price, unit)
+        draw = left[index] if units == units_left else min(left[index], cost)
+    else:
+        units = min(available, line.quantity)
+        if units < line.quantity:
+            rest_units = line.quantity - units
+            work[index] = dataclasses.replace(
+                line, quantity=units, total=money_of(rating_input, units * line.unit_price, unit)
+            )
+            left[index] = work[index].total
+            rest = dataclasses.replace(
+                line,
+                quantity=rest_units,
+                total=money_of(rating_input, rest_units * line.unit_price, unit),
+            )
+            _insert_after(work, left, allocations, index, rest)
+        draw = left[index]
+    left[index] -= draw
+    allocations.append(Allocation(index, balance.id, segment.id, draw, units))
+    return units
 
 
 def allocate_balances(
@@ -209,6 +273,12 @@ def allocate_balances(
         while index < len(work) and available > 0:
             line = work[index]
             if left[index] <= 0 or not _drawable(rating_input, balance, segment, scope, line):
+                index += 1
+                continue
+            if balance.access_type == BalanceAccessType.QUANTITY:
+                available -= draw_units(
+                    rating_input, work, left, allocations, index, (balance, segment), available
+                )
                 index += 1
                 continue
             price = _commit_price(rating_input, balance, line)
@@ -242,14 +312,7 @@ def allocate_balances(
                     )
                     draw = available
                     left[index] = ZERO
-                    work.insert(index + 1, rest)
-                    left.insert(index + 1, rest.total)
-                    allocations = [
-                        a
-                        if a.line_index <= index
-                        else dataclasses.replace(a, line_index=a.line_index + 1)
-                        for a in allocations
-                    ]
+                    _insert_after(work, left, allocations, index, rest)
                 if draw > 0:
                     allocations.append(Allocation(index, balance.id, segment.id, draw))
                 available -= draw

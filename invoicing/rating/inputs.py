@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .vocabulary import (
+    BalanceAccessType,
     BalanceRateType,
     BalanceType,
     Checked,
@@ -296,9 +297,13 @@ class Balance(Checked):
     # A payment-gated commit's PRECALCULATED tax: a `tax` line beside its purchase.
     purchase_tax_amount: Decimal | None = None
     purchase_tax_name: str | None = None
+    # QUANTITY: the segments hold units of usage (see `burn_down.draw_units`), not money.
+    access_type: str = BalanceAccessType.SPEND
     from_parent: bool = False
 
     def _validate(self) -> None:
+        if self.access_type not in BalanceAccessType.ALL:
+            raise ValueError(f"balance {self.id}: unknown access type {self.access_type!r}")
         if self.type not in BalanceType.ALL:
             raise ValueError(f"balance {self.id}: unknown type {self.type!r}")
         if self.rate_type not in BalanceRateType.ALL:

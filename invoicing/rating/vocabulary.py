@@ -96,6 +96,15 @@ class BalanceType:
     ALL = frozenset({PREPAID, POSTPAID, CREDIT})
 
 
+class BalanceAccessType:
+    """How a balance is drawn down: SPEND takes the money usage costs, QUANTITY the units used
+    (its access segments hold units of its applicable products)."""
+
+    SPEND = "SPEND"
+    QUANTITY = "QUANTITY"
+    ALL = frozenset({SPEND, QUANTITY})
+
+
 class BalanceRateType:
     LIST_RATE = "LIST_RATE"
     COMMIT_RATE = "COMMIT_RATE"

@@ -71,6 +71,7 @@ from .rate_schedule import (  # noqa: F401
 from .seats import (  # noqa: F401
     SeatBalances,
     seat_balances,
+    seat_total_key,
 )
 from .spend import (  # noqa: F401
     SpendOverTime,

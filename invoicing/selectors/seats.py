@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from customers import selectors as customers_selectors
-from customers.models import Commit, Contract, Credit
+from customers.models import QUANTITY_CREDIT_TYPE_ID, Commit, Contract, Credit
 
 from .balances import balances_now
 
@@ -19,6 +19,7 @@ class SeatTotal:
     credit_type_id: str
     balance: Decimal
     starting_balance: Decimal
+    access_type: str = "SPEND"
 
 
 @dataclass
@@ -29,6 +30,14 @@ class SeatBalances:
 
     def ledger(self, term) -> list[dict]:
         return customers_selectors.balance_ledger(balance=term)
+
+
+def seat_total_key(term) -> tuple[str, str]:
+    """(credit type id, access type) a seat's balance counts in: units of QUANTITY balances
+    apart from money, under Metronome's null credit type id."""
+    if term.access_type == Commit.AccessType.QUANTITY:
+        return QUANTITY_CREDIT_TYPE_ID, term.access_type
+    return str(term.credit_type_id), term.access_type
 
 
 def seat_balances(
@@ -61,16 +70,17 @@ def seat_balances(
         seat = seats.setdefault(term.seat_id, SeatBalances(seat_id=term.seat_id))
         seat.terms.append((term, held.get(term.pk, Decimal(0))))
     for seat in seats.values():
-        by_unit: dict[str, list] = {}
+        by_unit: dict[tuple[str, str], list] = {}
         for term, balance in seat.terms:
             starting = sum((s.amount for s in term.access_schedule.all()), Decimal(0))
-            by_unit.setdefault(str(term.credit_type_id), []).append((balance, starting))
+            by_unit.setdefault(seat_total_key(term), []).append((balance, starting))
         seat.totals = [
             SeatTotal(
                 credit_type_id=unit,
+                access_type=access_type,
                 balance=sum((b for b, _ in items), Decimal(0)),
                 starting_balance=sum((s for _, s in items), Decimal(0)),
             )
-            for unit, items in sorted(by_unit.items())
+            for (unit, access_type), items in sorted(by_unit.items())
         ]
     return [seats[key] for key in sorted(seats)]

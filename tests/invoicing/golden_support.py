@@ -400,6 +400,7 @@ def _balance(data: Mapping[str, Any], balance_type: str, customer_level: bool) -
         access_schedule=tuple(segments),
         priority=_decimal_or_none(data.get("priority")),
         rate_type=data.get("rate_type") or "LIST_RATE",
+        access_type=access.get("access_type") or "SPEND",
         applicable_product_ids=tuple(data.get("applicable_product_ids") or ()),
         applicable_product_tags=tuple(data.get("applicable_product_tags") or ()),
         specifiers=tuple(

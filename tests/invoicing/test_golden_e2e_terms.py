@@ -102,6 +102,7 @@ def _balance(data, model, world: World, units, *, contract_level: bool, period_s
         "name": data.get("name") or "",
         "priority": to_decimal(data.get("priority") or "0"),
         "rate_type": data.get("rate_type") or "LIST_RATE",
+        "access_type": access.get("access_type") or "SPEND",
         "applicable_product_tags": data.get("applicable_product_tags") or [],
         "specifiers": [
             {**spec, "product_id": world.ids[spec["product_id"]]} if "product_id" in spec else spec
@@ -313,8 +314,18 @@ def test_golden_case_with_terms_end_to_end(path, api_client, monkeypatch):
     applications = [line for line in invoice.line_items.all() if line.applied_commit_or_credit_id]
     written = list(BalanceLedgerEntry.objects.filter(invoice_id=invoice.pk))
     deductions = [entry for entry in written if entry.type.endswith("_INVOICE_DEDUCTION")]
+    # A QUANTITY balance's deduction is its units (the application's quantity), not money.
+    by_units = {
+        pk
+        for model in (Commit, Credit)
+        for pk in model.objects.filter(access_type="QUANTITY").values_list("pk", flat=True)
+    }
     assert sum((e.amount for e in deductions), Decimal(0)) == sum(
-        (line.total for line in applications), Decimal(0)
+        (
+            -line.quantity if line.applied_commit_or_credit_id in by_units else line.total
+            for line in applications
+        ),
+        Decimal(0),
     )
     assert BalanceLedgerEntry.objects.count() == ledger_before + len(written)
     invoice_finalize(invoice=invoice, now=period_end + timedelta(days=3))
