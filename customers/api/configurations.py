@@ -192,35 +192,29 @@ def _billing_provider_configuration(
 
 def configuration_changes(contract: Contract, data: dict) -> list[services.ConfigurationChangeSpec]:
     """A v2 edit's configuration updates as the service's specs."""
+    updates = (
+        (
+            "add_billing_provider_configuration_update",
+            "billing_provider_configuration",
+            _billing_provider_configuration,
+            Kind.BILLING_PROVIDER,
+        ),
+        (
+            "add_revenue_system_configuration_update",
+            "revenue_system_configuration",
+            revenue_system_configuration,
+            Kind.REVENUE_SYSTEM,
+        ),
+    )
     specs = []
-    key = "add_billing_provider_configuration_update"
-    if key in data:
+    for key, field, resolve, kind in updates:
+        if key not in data:
+            continue
         update = data[key]
-        config = _billing_provider_configuration(
-            update["billing_provider_configuration"],
-            contract.customer,
-            f"{key}.billing_provider_configuration",
-        )
         specs.append(
             services.ConfigurationChangeSpec(
-                kind=Kind.BILLING_PROVIDER,
-                configuration=config,
-                effective_at=update["schedule"]["effective_at"],
-                key=key,
-            )
-        )
-    key = "add_revenue_system_configuration_update"
-    if key in data:
-        update = data[key]
-        config = revenue_system_configuration(
-            update["revenue_system_configuration"],
-            contract.customer,
-            f"{key}.revenue_system_configuration",
-        )
-        specs.append(
-            services.ConfigurationChangeSpec(
-                kind=Kind.REVENUE_SYSTEM,
-                configuration=config,
+                kind=kind,
+                configuration=resolve(update[field], contract.customer, f"{key}.{field}"),
                 effective_at=update["schedule"]["effective_at"],
                 key=key,
             )
