@@ -71,7 +71,7 @@ class RevenueSystemConfigurationIn(serializers.Serializer):
         return attrs
 
 
-class ScheduleIn(serializers.Serializer):
+class ConfigurationScheduleIn(serializers.Serializer):
     effective_at = serializers.ChoiceField(EFFECTIVE_AT)
 
 
@@ -92,12 +92,12 @@ class BillingProviderUpdateConfigurationIn(serializers.Serializer):
 
 class BillingProviderConfigurationUpdateIn(serializers.Serializer):
     billing_provider_configuration = BillingProviderUpdateConfigurationIn()
-    schedule = ScheduleIn()
+    schedule = ConfigurationScheduleIn()
 
 
 class RevenueSystemConfigurationUpdateIn(serializers.Serializer):
     revenue_system_configuration = RevenueSystemConfigurationIn()
-    schedule = ScheduleIn()
+    schedule = ConfigurationScheduleIn()
 
 
 # --- Requests into services ---------------------------------------------------------------------
