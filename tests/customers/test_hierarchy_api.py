@@ -219,9 +219,9 @@ def test_the_link_and_child_access_are_returned(post, api_client, world):
         post,
         world,
         commits=[_commit(world, access={"type": "ALL"})],
-        hierarchy_configuration={"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}},
+        hierarchy_configuration={"parent_behavior": {"invoice_consolidation_type": "NONE"}},
     )
-    child = _child(post, world, parent, payer="PARENT", usage_statement_behavior="CONSOLIDATE")
+    child = _child(post, world, parent, payer="SELF", usage_statement_behavior="SEPARATE")
     got = _ok(
         post(
             "/v2/contracts/get",
@@ -230,7 +230,7 @@ def test_the_link_and_child_access_are_returned(post, api_client, world):
     )
     assert got["hierarchy_configuration"] == {
         "children": [{"contract_id": str(child.pk), "customer_id": str(child.customer_id)}],
-        "parent_behavior": {"invoice_consolidation_type": "CONCATENATE"},
+        "parent_behavior": {"invoice_consolidation_type": "NONE"},
     }
     assert got["commits"][0]["hierarchy_configuration"] == {"child_access": {"type": "ALL"}}
     v1 = _ok(
@@ -241,8 +241,8 @@ def test_the_link_and_child_access_are_returned(post, api_client, world):
     )
     assert v1["current"]["hierarchy_configuration"] == {
         "parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)},
-        "payer": "PARENT",
-        "usage_statement_behavior": "CONSOLIDATE",
+        "payer": "SELF",
+        "usage_statement_behavior": "SEPARATE",
     }
 
 
@@ -270,6 +270,21 @@ def test_bad_links_are_400s_naming_the_field(post, world):
         "hierarchy_configuration.payer: Only a child contract (with a parent)."
     )
     assert create({"parent": link, "payer": "SOMEONE"}).startswith("hierarchy_configuration.payer:")
+    assert create({"parent": link, "payer": "PARENT"}) == (
+        "hierarchy_configuration.payer: Not supported: a child's invoices are issued to the child "
+        "(SELF); the parent pays for its children only through the commits and credits it shares "
+        "with them (child_access)."
+    )
+    assert create({"parent": link, "usage_statement_behavior": "CONSOLIDATE"}) == (
+        "hierarchy_configuration.usage_statement_behavior: Not supported: no consolidated "
+        "invoices are produced; each contract's usage statements stay on its own invoices "
+        "(SEPARATE)."
+    )
+    assert create({"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}}) == (
+        "hierarchy_configuration.parent_behavior.invoice_consolidation_type: Not supported: no "
+        "consolidated invoices are produced; each contract's usage statements stay on its own "
+        "invoices (NONE)."
+    )
     assert create(
         {"parent": link}, starting_at="2020-01-01T00:00:00Z", ending_before="2021-01-01T00:00:00Z"
     ) == (
@@ -322,23 +337,18 @@ def test_editing_a_commit_shares_it_and_drafts_follow(post, api_client, world):
 
 
 def test_a_childs_usage_invoice_names_its_payer(post, api_client, world):
-    """`payer` on a child's usage invoices: the parent with payer PARENT, itself with SELF;
-    a contract outside a hierarchy has none."""
+    """`payer` on a child's usage invoices: itself (payer SELF, the only payer taken); a
+    contract outside a hierarchy has none."""
     parent = _contract(post, world)
-    paid_by_parent = _child(post, world, parent, payer="PARENT")
     pays_itself = _child(post, world, parent, payer="SELF")
-    assert _march(api_client, paid_by_parent)["payer"] == {
-        "contract_id": str(parent.pk),
-        "customer_id": str(parent.customer_id),
-    }
     assert _march(api_client, pays_itself)["payer"] == {
         "contract_id": str(pays_itself.pk),
         "customer_id": str(pays_itself.customer_id),
     }
     assert "payer" not in _march(api_client, parent)
-    listed = _ok(api_client.get(f"/v1/customers/{paid_by_parent.customer_id}/invoices"))
+    listed = _ok(api_client.get(f"/v1/customers/{pays_itself.customer_id}/invoices"))
     usage = [invoice for invoice in listed if invoice["type"] == "USAGE"]
-    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(parent.pk)}
+    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(pays_itself.pk)}
 
 
 def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, api_client, world):
