@@ -24,7 +24,7 @@ from ...models import (
 )
 from ...validation import MAX_AGE
 from ..base import EventStore
-from . import backfill, events, reads, rollups
+from . import backfill, events, preview, reads, rollups
 from .ingest import batch_store
 from .rollups import rollups_rebuild
 
@@ -38,8 +38,14 @@ class RelationalStore(EventStore):
 
     @contextlib.contextmanager
     def preview(self, *, customer_ids, forget=()) -> Iterator[EventStore]:
-        """A savepoint: the forgotten windows deleted, appends stored in it, and all of it rolled
-        back at the end (uncommitted, nothing is seen by other connections)."""
+        """PostgreSQL: views over the stored rows and the preview's own temporary tables, which
+        take no lock an ingest waits on (`preview.py`). SQLite: a savepoint, the forgotten
+        windows deleted, appends stored in it, all of it rolled back at the end. Either way
+        nothing is seen by other connections, and nothing is left."""
+        if connection.vendor == "postgresql":
+            with preview.preview_scope(customer_ids, forget) as schema:
+                yield _Previewing(schema)
+            return
         ids = list(customer_ids)
         try:
             with transaction.atomic():
@@ -134,6 +140,17 @@ class RelationalStore(EventStore):
         ).values_list("hour", "event_count"):
             counts[hour] = counts.get(hour, 0) + count
         return counts
+
+
+class _Previewing(RelationalStore):
+    """The relational store inside a PostgreSQL preview: it reads as the store does (through the
+    preview's views) and appends into the preview's own tables."""
+
+    def __init__(self, schema: str):
+        self.schema = schema
+
+    def append(self, events, *, now, is_late=None):
+        return preview.preview_append(events, now=now, is_late=is_late, schema=self.schema)
 
 
 def _usage_forget(ids: list[str], starting_at: datetime, ending_before: datetime) -> None:

@@ -25,7 +25,7 @@ the same transaction inserts them and upserts the pre-aggregates of every metric
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -56,13 +56,18 @@ def batch_store(
     *,
     now: datetime,
     is_late: LateCheck | None = None,
+    tables: Mapping[str, str] | None = None,
 ) -> StoreResult:
-    """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction."""
+    """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction. PostgreSQL:
+    `tables` points some of the statement's tables elsewhere (a draft preview's own,
+    `preview.py`), by placeholder name."""
     firsts = firsts_in_batch(events)
     if connection.vendor == "postgresql":
         late_sql = late_sql_of(is_late)
         late = [False] * len(events) if late_sql else late_flags(events, is_late)
-        new_ids, woke = _store_postgresql(events, firsts, late, now, late_sql or LATE_FROM_FLAGS)
+        new_ids, woke = _store_postgresql(
+            events, firsts, late, now, late_sql or LATE_FROM_FLAGS, tables
+        )
     else:
         new_ids, woke = store_sqlite(events, firsts, late_flags(events, is_late), now)
     inserted = []
@@ -75,39 +80,43 @@ def batch_store(
     return StoreResult(inserted=inserted, duplicates=duplicates, woke=woke)
 
 
-_pg_sql_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+_pg_sql_cache: dict[tuple, tuple[str, tuple[str, ...]]] = {}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def postgresql_statement(late_sql: str = LATE_FROM_FLAGS) -> str:
+def postgresql_statement(
+    late_sql: str = LATE_FROM_FLAGS, tables: Mapping[str, str] | None = None
+) -> str:
     """The ingest statement for PostgreSQL with this late-event SELECT (see `sql.py`), with
     `%(name)s` placeholders, its whitespace collapsed (no comment or string literal in it holds a
-    line break or a run of spaces)."""
+    line break or a run of spaces); `tables` replaces some of its tables (by placeholder)."""
     from catalog.models import BillableMetric
 
-    return " ".join(
-        INGEST_SQL.format(
-            metric=_q(BillableMetric),
-            ledger=_q(IngestedTransaction),
-            event=_q(UsageEvent),
-            duplicate=_q(DuplicateEvent),
-            aggregate=_q(MetricAggregate),
-            unfolded=_q(UnfoldedDay),
-            watermark=_q(RollupWatermark),
-            distinct=_q(MetricDistinctValue),
-            mark=_q(UsageMark),
-            late=late_sql,
-        ).split()
-    )
+    names = {
+        "metric": _q(BillableMetric),
+        "ledger": _q(IngestedTransaction),
+        "event": _q(UsageEvent),
+        "duplicate": _q(DuplicateEvent),
+        "aggregate": _q(MetricAggregate),
+        "unfolded": _q(UnfoldedDay),
+        "watermark": _q(RollupWatermark),
+        "distinct": _q(MetricDistinctValue),
+        "mark": _q(UsageMark),
+        **(tables or {}),
+    }
+    return " ".join(INGEST_SQL.format(late=late_sql, **names).split())
 
 
-def postgresql_native_statement(late_sql: str = LATE_FROM_FLAGS) -> tuple[str, tuple[str, ...]]:
+def postgresql_native_statement(
+    late_sql: str = LATE_FROM_FLAGS, tables: Mapping[str, str] | None = None
+) -> tuple[str, tuple[str, ...]]:
     """The statement as the hot path sends it: PostgreSQL's own placeholders (`$1`, ...; a name
     used twice is one number) and the parameter names in their order, for a psycopg `RawCursor`,
     which sends it as is. (A `%(name)s` statement over 4,096 bytes is parsed again by psycopg, a
     regular expression over all of it, on every execute: about 40 µs a batch.) The benchmark's SQL
     ceiling runs the very same text."""
-    found = _pg_sql_cache.get(late_sql)
+    key = (late_sql, tuple(sorted((tables or {}).items())))
+    found = _pg_sql_cache.get(key)
     if found is None:
         names: list[str] = []
 
@@ -116,8 +125,8 @@ def postgresql_native_statement(late_sql: str = LATE_FROM_FLAGS) -> tuple[str, t
                 names.append(match.group(1))
             return f"${names.index(match.group(1)) + 1}"
 
-        text = _PLACEHOLDER.sub(number, postgresql_statement(late_sql)).replace("%%", "%")
-        found = _pg_sql_cache[late_sql] = (text, tuple(names))
+        text = _PLACEHOLDER.sub(number, postgresql_statement(late_sql, tables))
+        found = _pg_sql_cache[key] = (text.replace("%%", "%"), tuple(names))
     return found
 
 
@@ -166,15 +175,16 @@ def _is_retryable(exc: Exception) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
-def _store_postgresql(events, firsts, late, now, late_sql) -> tuple[set[str], bool]:
+def _store_postgresql(events, firsts, late, now, late_sql, tables) -> tuple[set[str], bool]:
     """One prepared statement, server-side parameters, on Django's own connection (so it joins
-    an enclosing transaction, e.g. in tests, and is its own transaction in autocommit)."""
+    an enclosing transaction, e.g. in tests, and is its own transaction in autocommit). Pointed
+    at a preview's temporary tables it is not prepared (they last one preview)."""
     params = {
         "events": _events_json(events, firsts, late),
         "now": now,
         "expired_before": now - MAX_AGE,
     }
-    statement, names = postgresql_native_statement(late_sql)
+    statement, names = postgresql_native_statement(late_sql, tables)
     definitions = definitions_cached()
     attempts = 0
     while True:
@@ -184,7 +194,7 @@ def _store_postgresql(events, firsts, late, now, late_sql) -> tuple[set[str], bo
         )
         try:
             with hot_cursor(native=True) as cursor:
-                cursor.execute(statement, [params[name] for name in names], prepare=True)
+                cursor.execute(statement, [params[name] for name in names], prepare=tables is None)
                 ok, new_ids, woke = cursor.fetchone()
         except OperationalError as exc:
             attempts += 1

@@ -55,6 +55,15 @@ MAX_PASSES = 1000
 # How long a fold waits for the tier table's lock (PostgreSQL): while it waits, ingest statements
 # queue behind it.
 LOCK_WAIT = "2s"
+# The advisory lock (PostgreSQL, two-int key space: "ROLL", 1) a draft preview holds shared while
+# it lasts (`preview.py`): its own rows and rebuilt months are exact for the watermark it started
+# with, so a fold that finds it held moves nothing and stops (the next run goes on). Ingestion
+# never takes it.
+PREVIEW_LOCK = (0x524F4C4C, 1)
+
+
+class _PreviewInProgress(Exception):
+    """A draft preview holds the watermark where it is (`PREVIEW_LOCK`)."""
 
 
 def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None:
@@ -69,6 +78,8 @@ def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None
     for _ in range(MAX_PASSES):
         try:
             reached, marks_left = _fold_chunk(target)
+        except _PreviewInProgress:
+            return folded_before()
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
                 raise
@@ -89,6 +100,9 @@ def _fold_chunk(target: datetime) -> tuple[datetime, bool]:
                 cursor.execute(
                     f"LOCK TABLE {_q(MetricRollup)}, {_q(UnfoldedDay)} IN SHARE ROW EXCLUSIVE MODE"
                 )
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", PREVIEW_LOCK)
+                if not cursor.fetchone()[0]:
+                    raise _PreviewInProgress
         start = folded_before()
         if start is None:
             # No watermark (a flushed database): the tier holds nothing, i.e. every hour from
@@ -101,7 +115,7 @@ def _fold_chunk(target: datetime) -> tuple[datetime, bool]:
             return start, marks_left
         end = min(target, start + FOLD_CHUNK)
         if connection.vendor == "postgresql":
-            _insert_postgresql(
+            rollups_insert_postgresql(
                 "hour >= %(start)s AND hour < %(end)s", {"start": start, "end": end}, merge=True
             )
         else:
@@ -222,7 +236,7 @@ def rollups_rebuild(
     # The DELETE takes the tier table's lock first: a fold cannot move the watermark meanwhile.
     rollups.delete()
     if connection.vendor == "postgresql":
-        _insert_postgresql(" AND ".join(conditions), params, merge=False)
+        rollups_insert_postgresql(" AND ".join(conditions), params)
     else:
         watermark = folded_before()
         if watermark is not None:
@@ -237,9 +251,12 @@ _ROLLED_UP = (
 )
 
 
-def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:
-    """One INSERT ... SELECT: the database adds the numbers exactly (`numeric`); with `merge`
-    added to the rows already there."""
+def rollups_insert_postgresql(
+    where: str, params: dict, *, merge: bool = False, into: str | None = None
+) -> None:
+    """One INSERT ... SELECT of the day and month rows of the hourly rows `where` says into the
+    tier (or the table `into`: a preview's own): the database adds the numbers exactly
+    (`numeric`); with `merge` added to the rows already there."""
     conflict = (
         " ORDER BY 1, 2, 3, 4, 5 ON CONFLICT (metric_id, customer_id, grain, period_start, "
         f"group_values) DO UPDATE SET {MERGE_SQL}"
@@ -248,7 +265,7 @@ def _insert_postgresql(where: str, params: dict, *, merge: bool) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {_q(MetricRollup)} AS a "
+            f"INSERT INTO {into or _q(MetricRollup)} AS a "
             f"(metric_id, customer_id, grain, period_start, group_values, event_count, value_sum, "
             f"value_max, latest_value, latest_timestamp, latest_transaction_id) "
             f"SELECT metric_id, customer_id, g, date_trunc(g, hour, 'UTC'), group_values, "
