@@ -1,9 +1,16 @@
 """The day and month tier's fold racing ingestion on PostgreSQL (real concurrent connections):
 events land in hours before, at and after the watermark while a fold moves it, and every event is
-counted once, in the tier or after its watermark."""
+counted once, in the tier or after its watermark.
+
+The first two tests put an ingest at the exact point of the fold where it would be lost without
+the fold's lock on the marker table (between reading the hourly rows and moving the watermark;
+between recomputing the marked days and deleting their marks): deterministic, they fail every
+time that lock is left out. The others race many batches with folds and reads."""
 
 import random
 import threading
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,6 +27,128 @@ from .factories import BillableMetricFactory, CustomerFactory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 START = NOW.replace(minute=0, second=0) - timedelta(hours=10)
+
+
+def _event(tx: str, customer, when: datetime, tokens: int) -> dict:
+    return {
+        "transaction_id": tx,
+        "customer_id": str(customer.id),
+        "event_type": "api_call",
+        "timestamp": when.isoformat(),
+        "properties": {"tokens": tokens},
+    }
+
+
+@contextmanager
+def _ingest_before(statement: str, batch: list[dict]):
+    """In the block, when this connection is about to run the first statement starting with
+    `statement`, `batch` is ingested from another connection, and the statement runs once that
+    ingest has either finished or is waiting for a lock (which it then gets after this
+    connection's transaction ends). Yields the ingest's outcome: {"blocked": ..., "error": ...}."""
+    outcome: dict = {"blocked": False, "error": None}
+    pid: list[int] = []
+    started, finished = threading.Event(), threading.Event()
+
+    def ingest():
+        try:
+            connection.ensure_connection()
+            pid.append(connection.connection.info.backend_pid)
+            started.set()
+            services.usage_events_ingest(events=batch, now=NOW)
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            started.set()
+            finished.set()
+            connection.close()
+
+    thread = threading.Thread(target=ingest)
+
+    def waiting_for_a_lock(cursor) -> bool:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)", pid)
+        return cursor.fetchone()[0]
+
+    def hook(execute, sql, params, many, context):
+        if sql.startswith(statement) and not thread.is_alive() and not finished.is_set():
+            thread.start()
+            assert started.wait(30)
+            deadline = time.monotonic() + 30
+            with context["connection"].cursor() as cursor:
+                while not finished.wait(0.01):
+                    if pid and waiting_for_a_lock(cursor):
+                        outcome["blocked"] = True
+                        break
+                    assert time.monotonic() < deadline, "the ingest neither finished nor waited"
+        return execute(sql, params, many, context)
+
+    try:
+        with connection.execute_wrapper(hook):
+            yield outcome
+    finally:
+        if thread.ident is not None:
+            thread.join()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_ingest_into_hours_the_fold_is_moving_the_watermark_past_is_counted():
+    """The fold has added up the hours [START, START + 1h) and is about to move the watermark;
+    an ingest into that hour, sent then, waits for the fold and marks its day (it sees the new
+    watermark): counted. Without the marker table in the fold's lock it writes an hourly row the
+    fold did not read and does not mark it (the old watermark): lost."""
+    postgres_only()
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    MetricRollup.objects.all().delete()
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"folded_before": START})
+    hour = START + timedelta(minutes=30)
+    services.usage_events_ingest(events=[_event("first", customer, hour, 5)], now=NOW)
+
+    later = [_event("second", customer, hour + timedelta(minutes=1), 7)]
+    with _ingest_before('UPDATE "metering_rollupwatermark"', later) as outcome:
+        assert rollups_fold(now=START + timedelta(hours=2)) == START + timedelta(hours=1)
+
+    assert outcome["error"] is None
+    window = {"starting_at": START - timedelta(days=2), "ending_before": START + timedelta(days=2)}
+    read = selectors.metric_usage_by_group(
+        metric=metric, customer=customer, group_keys=[], **window
+    )
+    assert read == {(): Decimal(12)}
+    # It waited for the fold (so it could not fall between the fold's statements).
+    assert outcome["blocked"]
+    assert UnfoldedDay.objects.filter(metric=metric).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_ingest_into_a_day_whose_marks_the_fold_is_taking_up_is_counted():
+    """The fold has recomputed a marked day's rows from its hours and is about to delete the
+    mark; an ingest of another old event into that day, sent then, waits for the fold and marks
+    the day again: counted. Without the marker table in the fold's lock it adds to the hourly
+    row, finds the mark there (nothing to insert), and the fold then deletes it: lost."""
+    postgres_only()
+    metric = BillableMetricFactory(aggregation_type="SUM", aggregation_key="tokens")
+    customer = CustomerFactory()
+    MetricRollup.objects.all().delete()
+    RollupWatermark.objects.update_or_create(pk=1, defaults={"folded_before": START})
+    old = START - timedelta(days=2)
+    services.usage_events_ingest(events=[_event("first", customer, old, 5)], now=NOW)
+    assert UnfoldedDay.objects.filter(metric=metric).count() == 1
+
+    later = [_event("second", customer, old + timedelta(minutes=1), 7)]
+    with _ingest_before('DELETE FROM "metering_unfoldedday"', later) as outcome:
+        assert rollups_fold(now=START + timedelta(hours=1)) == START
+
+    assert outcome["error"] is None
+    window = {"starting_at": old - timedelta(days=3), "ending_before": START + timedelta(days=1)}
+    read = selectors.metric_usage_by_group(
+        metric=metric, customer=customer, group_keys=[], **window
+    )
+    assert read == {(): Decimal(12)}
+    assert outcome["blocked"]
+    rollups_fold(now=START + timedelta(hours=1))
+    day_rows = MetricRollup.objects.filter(metric=metric, grain="day")
+    assert sum(day_rows.values_list("value_sum", flat=True)) == Decimal(12)
 
 
 @pytest.mark.postgres
@@ -198,13 +327,14 @@ def test_folds_racing_ingestion_of_old_events_count_every_event_once():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_fold_that_cannot_lock_the_tier_gives_up_and_the_next_one_goes_on():
-    """A long transaction writing the tier (a draft preview): the fold stops where it is after
-    its lock wait instead of queueing ingestion behind it, and the next run folds."""
+    """A long transaction writing the tier (a metric's backfill rebuilding it): the fold stops
+    where it is after its lock wait instead of queueing ingestion behind it, and the next run
+    folds."""
     postgres_only()
     RollupWatermark.objects.update_or_create(pk=1, defaults={"folded_before": START})
     locked, release = threading.Event(), threading.Event()
 
-    def preview():
+    def backfill():
         from django.db import transaction
 
         try:
@@ -215,7 +345,7 @@ def test_a_fold_that_cannot_lock_the_tier_gives_up_and_the_next_one_goes_on():
         finally:
             connection.close()
 
-    holder = threading.Thread(target=preview)
+    holder = threading.Thread(target=backfill)
     holder.start()
     try:
         assert locked.wait(10)
