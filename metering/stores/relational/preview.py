@@ -70,8 +70,13 @@ _INGEST_TARGETS = {
     "distinct": MetricDistinctValue,
     "mark": UsageMark,
 }
-# Own tables the ingest statement's ON CONFLICT needs a key on.
-_KEYED = (IngestedTransaction, MetricAggregate, UsageMark)
+# The keys of the own tables whose rows the ingest statement upserts (its ON CONFLICT targets);
+# the others need no index (a preview's own rows are few).
+_KEYS = {
+    IngestedTransaction: "transaction_id",
+    MetricAggregate: "metric_id, customer_id, hour, group_values",
+    UsageMark: "customer_id",
+}
 
 
 def real_table(schema: str, model) -> str:
@@ -158,8 +163,8 @@ def _shadows(schema: str, ids: list[str], forget: Sequence[Window], months) -> t
     if months:
         views[MetricRollup] = stored(MetricRollup, "period_start", months)
     statements = [
-        f"CREATE TEMP TABLE {own_table(model)} (LIKE {real_table(schema, model)} "
-        f"INCLUDING DEFAULTS{' INCLUDING INDEXES' if model in _KEYED else ''})"
+        f"CREATE TEMP TABLE {own_table(model)} (LIKE {real_table(schema, model)}"
+        + (f", PRIMARY KEY ({_KEYS[model]}))" if model in _KEYS else ")")
         for model in dict.fromkeys([*_INGEST_TARGETS.values(), *views])
     ]
     statements += [
