@@ -165,7 +165,7 @@ def http_client(args) -> dict:
 def sql_client(args) -> dict:
     import psycopg
 
-    dsn, worker, count, now, prefix, signature, metric_id, (sql, names) = args
+    dsn, worker, count, now, prefix, signature, metric_id, (sql, names), token_hash = args
     connection = psycopg.connect(dsn, autocommit=True)
     connection.execute("SET TIME ZONE 'UTC'")
     cursor = psycopg.RawCursor(connection)
@@ -223,6 +223,8 @@ def sql_client(args) -> dict:
             "expired_before": received - timedelta(days=34),
             "metric_count": signature[0],
             "metric_newest": signature[1],
+            "admit_token": token_hash,
+            "admit_now": received,
         }
         cursor.execute(sql, [params[name] for name in names], prepare=True)
         latencies.append(time.perf_counter() - sent)
@@ -395,9 +397,11 @@ def fold_phase(now) -> None:
     connection.close()
 
 
-def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
+def sql_phase(env, token, *, events: int, clients: int, now, metric) -> float:
     from django.db import connection
 
+    from core.authentication import TokenStillValid
+    from core.models import ApiToken
     from metering.definitions import definitions_signature
     from metering.services import late_event_check
     from metering.stores.base import late_sql_of
@@ -410,14 +414,18 @@ def sql_phase(env, *, events: int, clients: int, now, metric) -> float:
             "metering_duplicateevent, metering_usagemark, metering_unfoldedday"
         )
     signature = definitions_signature()
+    # The statement the product runs, the late-event rule and the check that the API token is
+    # still valid included (both run inside it), with this database's table names.
+    check = TokenStillValid(ApiToken.objects.get(token_hash=ApiToken.hash(token)), now=now)
     connection.close()
-    # The statement the product runs, the late-event rule included (invoicing's hook runs inside
-    # it), with this database's table names.
-    sql = postgresql_native_statement(late_sql_of(late_event_check()))
+    sql = postgresql_native_statement(late_sql_of(late_event_check()), admit_sql=check.sql)
     dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     batches = _split(events // BATCH, clients)
     log(f"SQL ceiling: the same {events:,} events, same statement, psycopg, {clients} processes")
-    jobs = [(dsn, i, n, now, "sql", signature, str(metric.id), sql) for i, n in enumerate(batches)]
+    jobs = [
+        (dsn, i, n, now, "sql", signature, str(metric.id), sql, check.token_hash)
+        for i, n in enumerate(batches)
+    ]
     postgres_before = postgres_cpu(env)
     elapsed, latencies, results = _drive(sql_client, jobs)
     postgres_used = postgres_cpu(env) - postgres_before
@@ -611,7 +619,7 @@ def main() -> None:
         if args.sqlite:
             log(f"SQLite: {rate:,.0f} events/s (target >= 5,000)")
             return
-        ceiling = sql_phase(env, events=events, clients=clients, now=now, metric=metric)
+        ceiling = sql_phase(env, token, events=events, clients=clients, now=now, metric=metric)
         log(
             f"HTTP / SQL ceiling = {rate / ceiling:.0%} (target >= 60%); "
             f"HTTP {rate:,.0f} events/s (target >= 15,000)"

@@ -5,15 +5,19 @@ class): `full` everything; `read` every GET and the POST endpoints that only rea
 `/list`, `/get`, `/v1/usage`, ... whose views say `token_scope = "read"`); `ingest` only the views
 that say `token_scope = "ingest"` (`POST /v1/ingest`).
 
-A token is read in one prepared, indexed query, which also returns `last_used_at`, and then kept
-in the process for `API_TOKEN_CACHE_SECONDS` (5 s by default; 0 reads it on every request), keyed
-by the token's hash: the ingest hot path then runs its one ingest statement and nothing else.
-Only tokens found are kept (a new token works at once; a wrong one is asked for every time), and
-expiry is checked on every request. A revocation or any other save or delete of a token clears it
-from the cache of the process that made it at once (`post_save`/`post_delete`, and again when
-the transaction commits); the other web processes stop accepting it within the cache's seconds.
-`last_used_at` is written at most once a minute per token (a conditional UPDATE, so several web
-workers write it once between them), never once per request.
+A token is read in one prepared, indexed query, which also returns `last_used_at`, on every
+request, except for the views that ask for it again where they write (`token_rechecked = True`:
+`POST /v1/ingest`). Those keep it in the process for `API_TOKEN_CACHE_SECONDS` (5 s by default; 0
+reads it on every request), keyed by the token's hash, and hand the store `TokenStillValid`: on
+PostgreSQL a condition inside the one ingest statement (the token row not revoked, not expired, a
+scope that may ingest), elsewhere a query in the write's transaction. So the ingest hot path runs
+its one statement and nothing else, and a token revoked, expired or deleted by any means (the
+admin, the service, a plain UPDATE from another process) is refused from the moment that change
+commits, in every process: no request is accepted on a stale token. Only tokens found are kept (a
+new token works at once; a wrong one is asked for every time). A save or delete of a token also
+clears it from the cache of the process that made it (`post_save`/`post_delete`, and again when
+the transaction commits). `last_used_at` is written at most once a minute per token (a
+conditional UPDATE, so several web workers write it once between them), never once per request.
 """
 
 import threading
@@ -64,7 +68,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != "bearer" or not raw:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
         now = timezone.now()
-        token = _cached_token(ApiToken.hash(raw), now=now)
+        view = (request.parser_context or {}).get("view")
+        if getattr(view, "token_rechecked", False):
+            token = _cached_token(ApiToken.hash(raw), now=now)
+        else:
+            token = _active_token(ApiToken.hash(raw), now=now)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         return ApiTokenUser(token), token
@@ -156,6 +164,56 @@ def _active_token(token_hash: str, *, now: datetime) -> ApiToken | None:
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         _touch(token, now=now)
     return token
+
+
+# The token row still valid at a moment, with a scope that may ingest, as SQL (placeholders
+# `{token}` and `{now}`): `TokenStillValid`.
+_STILL_VALID = (
+    "SELECT 1 FROM {table} WHERE token_hash = {token} AND revoked_at IS NULL "
+    "AND (expires_at IS NULL OR expires_at > {now}) AND scope IN ({scopes})"
+)
+
+
+class TokenStillValid:
+    """The admit hook of an ingest (`metering.stores.Admit`): the request's API token, asked
+    again where the batch is written, at the request's `now`. `sql` and `params` are its form
+    inside the relational store's ingest statement on PostgreSQL (no statement of its own);
+    called, it is one query (SQLite, inside the write's transaction; ClickHouse, before it)."""
+
+    def __init__(self, token: ApiToken, *, now: datetime):
+        self.token_hash = token.token_hash
+        self.now = now
+        self.params = {"admit_token": token.token_hash, "admit_now": now}
+
+    @property
+    def sql(self) -> str:
+        return f"EXISTS ({_still_valid_sql('%(admit_token)s', '%(admit_now)s')})"
+
+    def __call__(self) -> bool:
+        return fetch_one(_still_valid_sql("%s", "%s"), [self.token_hash, self.now]) is not None
+
+
+def _still_valid_sql(token: str, now: str) -> str:
+    scopes = ", ".join(
+        f"'{scope}'"
+        for scope in ApiToken.Scope.values
+        if token_scope_allows(scope, method="POST", view_scope=ApiToken.Scope.INGEST)
+    )
+    table = connection.ops.quote_name(ApiToken._meta.db_table)
+    return _STILL_VALID.format(table=table, token=token, now=now, scopes=scopes)
+
+
+def token_still_valid(request, *, now: datetime) -> TokenStillValid | None:
+    """The hook for a request authenticated by an API token (None for a session)."""
+    token = request.auth
+    return TokenStillValid(token, now=now) if isinstance(token, ApiToken) else None
+
+
+def token_refused(request) -> exceptions.AuthenticationFailed:
+    """What to raise when the store said the request's token is no longer valid: it is
+    forgotten here too, so the next request is refused before it reaches the store."""
+    api_tokens_forget(request.auth.token_hash)
+    return exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
 
 
 def _aware(value) -> datetime | None:

@@ -24,7 +24,15 @@ from catalog.models import BillableMetric
 from core import outbox
 
 from .models import UsageMark
-from .stores import EventStore, LateCheck, Progress, StoreResult, event_store, previewing
+from .stores import (
+    Admit,
+    EventStore,
+    LateCheck,
+    Progress,
+    StoreResult,
+    event_store,
+    previewing,
+)
 from .validation import Event, IngestError, events_validate
 
 __all__ = [
@@ -50,15 +58,17 @@ def usage_events_ingest(
     events: Sequence[dict] | object,
     now: datetime,
     is_late: LateCheck | None = None,
+    admit: Admit | None = None,
 ) -> StoreResult:
     """Validate a batch (the parsed JSON array) and store it: all events or, on IngestError, none.
 
     Numbers in `events` must already be int or Decimal (parse JSON with `parse_float=Decimal`).
     Duplicates (inside the batch or of a transaction id accepted in the last 34 days) are
-    dropped silently and reported in the result.
+    dropped silently and reported in the result. `admit` (the sender's API token still valid) is
+    asked where the batch is written; if it says no, nothing is stored (`result.refused`).
     """
     validated = events_validate(events, now=now)
-    result = event_store().append(validated, now=now, is_late=is_late)
+    result = event_store().append(validated, now=now, is_late=is_late, admit=admit)
     if result.woke:
         # After the batch's own commit (the PostgreSQL statement runs in autocommit): were the
         # process to die in between, the marks stay and the readers' schedule finds them.

@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
 
 from core.api import error_responses
+from core.authentication import token_refused, token_still_valid
 from core.parsers import (
     BAD_TEXT_MESSAGE,
     bad_text_path,
@@ -48,6 +49,9 @@ class IngestView(APIView):
     """Accept 1 to 100 usage events; 200 with an empty body, 400 {"message"} naming the event."""
 
     token_scope = "ingest"
+    # The API token may come from the process's cache: the store asks for it again where it
+    # writes the batch (`core.authentication.TokenStillValid`), in the same statement.
+    token_rechecked = True
 
     def perform_content_negotiation(self, request, force=False):
         if request.META.get("HTTP_ACCEPT", "") in _USUAL_ACCEPT:
@@ -73,12 +77,18 @@ class IngestView(APIView):
             raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from None
         if may_hold_bad_text(raw):
             _refuse_bad_text(payload)
+        now = timezone.now()
         try:
-            services.usage_events_ingest(
-                events=payload, now=timezone.now(), is_late=services.late_event_check()
+            result = services.usage_events_ingest(
+                events=payload,
+                now=now,
+                is_late=services.late_event_check(),
+                admit=token_still_valid(request, now=now),
             )
         except services.IngestError as exc:
             raise exceptions.ValidationError(str(exc)) from None
+        if result.refused:
+            raise token_refused(request)
         return HttpResponse(status=200)
 
 

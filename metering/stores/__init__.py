@@ -21,6 +21,7 @@ from datetime import datetime
 from django.conf import settings
 
 from .base import (
+    Admit,
     CustomerIdActivity,
     EventStore,
     Group,
@@ -32,6 +33,7 @@ from .base import (
 )
 
 __all__ = [
+    "Admit",
     "CustomerIdActivity",
     "EventStore",
     "Group",

@@ -37,6 +37,12 @@ GroupUsage = dict[Group, Decimal]
 # `i` of the late events among a relation `ev(i int, c text, s timestamptz)`, which the relational
 # store then runs inside its ingest statement instead of calling the hook (`late_sql_of`).
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
+# Whether the batch may still be written (the sender's API token still valid), asked where the
+# batch is written: False stores nothing (`StoreResult.refused`). A hook may also carry `sql` (a
+# boolean PostgreSQL expression, its values as `%(name)s` placeholders) and `params` (those
+# values), which the relational store evaluates inside its ingest statement instead of calling the
+# hook (`admit_sql_of`): one statement still, and no batch written after the revocation commits.
+Admit = Callable[[], bool]
 Progress = Callable[[str], None]
 
 
@@ -46,6 +52,8 @@ class StoreResult:
     duplicates: list[Event]
     # The batch marked customers with new usage (`UsageMark`) when no mark existed before it.
     woke: bool = False
+    # The `admit` hook said no: nothing was stored.
+    refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,16 @@ def late_sql_of(is_late: LateCheck | None) -> str | None:
     """The hook's in-statement form for PostgreSQL, if it has one."""
     positions_sql = getattr(is_late, "positions_sql", None)
     return positions_sql() if positions_sql is not None else None
+
+
+def admit_sql_of(admit: Admit | None) -> tuple[str, dict] | None:
+    """The admit hook's in-statement form for PostgreSQL, if it has one: (SQL, parameters)."""
+    sql = getattr(admit, "sql", None)
+    return None if sql is None else (sql, dict(admit.params))
+
+
+def refused() -> StoreResult:
+    return StoreResult(inserted=[], duplicates=[], refused=True)
 
 
 def customer_slots(customers: Sequence[Sequence[str]]) -> dict[str, list[int]]:
@@ -140,11 +158,17 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def append(
-        self, events: Sequence[Event], *, now: datetime, is_late: LateCheck | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime,
+        is_late: LateCheck | None = None,
+        admit: Admit | None = None,
     ) -> StoreResult:
         """Dedup and append a validated batch: an event whose transaction id is repeated inside
         the batch or was accepted in the last 34 days is dropped (and remembered as a duplicate);
-        the others are stored durably before this returns (read-your-writes)."""
+        the others are stored durably before this returns (read-your-writes). If `admit` answers
+        False where the batch is written, nothing is stored (`refused`)."""
 
     @abc.abstractmethod
     def metric_backfill(self, *, metric: BillableMetric, progress: Progress | None = None) -> int:

@@ -60,6 +60,7 @@ from ..base import (
     customer_slots,
     firsts_in_batch,
     late_flags,
+    refused,
 )
 from ..marks import usage_marks_record
 from ..partials import Partial, contributions, hour_of
@@ -179,7 +180,12 @@ class ClickHouseStore(EventStore):
 
     # --- Writes ---------------------------------------------------------------------------------
 
-    def append(self, events: Sequence[Event], *, now: datetime, is_late=None) -> StoreResult:
+    def append(
+        self, events: Sequence[Event], *, now: datetime, is_late=None, admit=None
+    ) -> StoreResult:
+        # Asked before the batch joins a flush (ClickHouse has no transaction to ask it in).
+        if admit is not None and not admit():
+            return refused()
         pending = _Pending(list(events), now, late_flags(events, is_late))
         with self._queue_guard:
             self._queue.append(pending)

@@ -56,8 +56,8 @@ class RelationalStore(EventStore):
         except _Discard:
             pass
 
-    def append(self, events, *, now, is_late=None):
-        return batch_store(events, now=now, is_late=is_late)
+    def append(self, events, *, now, is_late=None, admit=None):
+        return batch_store(events, now=now, is_late=is_late, admit=admit)
 
     def metric_backfill(self, *, metric, progress=None) -> int:
         return backfill.metric_aggregates_backfill(metric=metric, progress=progress)
@@ -149,8 +149,10 @@ class _Previewing(RelationalStore):
     def __init__(self, schema: str):
         self.schema = schema
 
-    def append(self, events, *, now, is_late=None):
-        return preview.preview_append(events, now=now, is_late=is_late, schema=self.schema)
+    def append(self, events, *, now, is_late=None, admit=None):
+        return preview.preview_append(
+            events, now=now, is_late=is_late, admit=admit, schema=self.schema
+        )
 
 
 def _usage_forget(ids: list[str], starting_at: datetime, ending_before: datetime) -> None:

@@ -45,9 +45,18 @@ from ...models import (
     UsageMark,
 )
 from ...validation import MAX_AGE, Event
-from ..base import LateCheck, StoreResult, firsts_in_batch, late_flags, late_sql_of
+from ..base import (
+    Admit,
+    LateCheck,
+    StoreResult,
+    admit_sql_of,
+    firsts_in_batch,
+    late_flags,
+    late_sql_of,
+    refused,
+)
 from ..partials import contributions
-from .sql import INGEST_SQL, LATE_FROM_FLAGS
+from .sql import ADMIT_ALWAYS, INGEST_SQL, LATE_FROM_FLAGS
 from .sqlite import _q, store_sqlite
 
 
@@ -56,20 +65,27 @@ def batch_store(
     *,
     now: datetime,
     is_late: LateCheck | None = None,
+    admit: Admit | None = None,
     tables: Mapping[str, str] | None = None,
 ) -> StoreResult:
-    """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction. PostgreSQL:
-    `tables` points some of the statement's tables elsewhere (a draft preview's own,
-    `preview.py`), by placeholder name."""
+    """Store a validated batch: dedup, insert, pre-aggregate, all in one transaction, if `admit`
+    holds there (else nothing: `refused`). PostgreSQL: `tables` points some of the statement's
+    tables elsewhere (a draft preview's own, `preview.py`), by placeholder name."""
     firsts = firsts_in_batch(events)
     if connection.vendor == "postgresql":
         late_sql = late_sql_of(is_late)
         late = [False] * len(events) if late_sql else late_flags(events, is_late)
-        new_ids, woke = _store_postgresql(
-            events, firsts, late, now, late_sql or LATE_FROM_FLAGS, tables
+        admit_sql = admit_sql_of(admit)
+        if admit is not None and admit_sql is None and not admit():
+            return refused()
+        stored = _store_postgresql(
+            events, firsts, late, now, late_sql or LATE_FROM_FLAGS, admit_sql, tables
         )
     else:
-        new_ids, woke = store_sqlite(events, firsts, late_flags(events, is_late), now)
+        stored = store_sqlite(events, firsts, late_flags(events, is_late), now, admit)
+    if stored is None:
+        return refused()
+    new_ids, woke = stored
     inserted = []
     duplicates = []
     for index, event in enumerate(events):
@@ -85,11 +101,14 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def postgresql_statement(
-    late_sql: str = LATE_FROM_FLAGS, tables: Mapping[str, str] | None = None
+    late_sql: str = LATE_FROM_FLAGS,
+    tables: Mapping[str, str] | None = None,
+    admit_sql: str = ADMIT_ALWAYS,
 ) -> str:
-    """The ingest statement for PostgreSQL with this late-event SELECT (see `sql.py`), with
-    `%(name)s` placeholders, its whitespace collapsed (no comment or string literal in it holds a
-    line break or a run of spaces); `tables` replaces some of its tables (by placeholder)."""
+    """The ingest statement for PostgreSQL with this late-event SELECT and admit condition (see
+    `sql.py`), with `%(name)s` placeholders, its whitespace collapsed (no comment or string
+    literal in it holds a line break or a run of spaces); `tables` replaces some of its tables
+    (by placeholder)."""
     from catalog.models import BillableMetric
 
     names = {
@@ -104,18 +123,20 @@ def postgresql_statement(
         "mark": _q(UsageMark),
         **(tables or {}),
     }
-    return " ".join(INGEST_SQL.format(late=late_sql, **names).split())
+    return " ".join(INGEST_SQL.format(late=late_sql, admit=admit_sql, **names).split())
 
 
 def postgresql_native_statement(
-    late_sql: str = LATE_FROM_FLAGS, tables: Mapping[str, str] | None = None
+    late_sql: str = LATE_FROM_FLAGS,
+    tables: Mapping[str, str] | None = None,
+    admit_sql: str = ADMIT_ALWAYS,
 ) -> tuple[str, tuple[str, ...]]:
     """The statement as the hot path sends it: PostgreSQL's own placeholders (`$1`, ...; a name
     used twice is one number) and the parameter names in their order, for a psycopg `RawCursor`,
     which sends it as is. (A `%(name)s` statement over 4,096 bytes is parsed again by psycopg, a
     regular expression over all of it, on every execute: about 40 µs a batch.) The benchmark's SQL
     ceiling runs the very same text."""
-    key = (late_sql, tuple(sorted((tables or {}).items())))
+    key = (late_sql, tuple(sorted((tables or {}).items())), admit_sql)
     found = _pg_sql_cache.get(key)
     if found is None:
         names: list[str] = []
@@ -125,7 +146,7 @@ def postgresql_native_statement(
                 names.append(match.group(1))
             return f"${names.index(match.group(1)) + 1}"
 
-        text = _PLACEHOLDER.sub(number, postgresql_statement(late_sql, tables))
+        text = _PLACEHOLDER.sub(number, postgresql_statement(late_sql, tables, admit_sql))
         found = _pg_sql_cache[key] = (text.replace("%%", "%"), tuple(names))
     return found
 
@@ -175,16 +196,21 @@ def _is_retryable(exc: Exception) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
-def _store_postgresql(events, firsts, late, now, late_sql, tables) -> tuple[set[str], bool]:
+def _store_postgresql(
+    events, firsts, late, now, late_sql, admit_sql, tables
+) -> tuple[set[str], bool] | None:
     """One prepared statement, server-side parameters, on Django's own connection (so it joins
     an enclosing transaction, e.g. in tests, and is its own transaction in autocommit). Pointed
-    at a preview's temporary tables it is not prepared (they last one preview)."""
+    at a preview's temporary tables it is not prepared (they last one preview). None: the admit
+    condition did not hold (nothing written)."""
+    admit_text, admit_params = admit_sql or (ADMIT_ALWAYS, {})
     params = {
         "events": _events_json(events, firsts, late),
         "now": now,
         "expired_before": now - MAX_AGE,
+        **admit_params,
     }
-    statement, names = postgresql_native_statement(late_sql, tables)
+    statement, names = postgresql_native_statement(late_sql, tables, admit_text)
     definitions = definitions_cached()
     attempts = 0
     while True:
@@ -195,12 +221,14 @@ def _store_postgresql(events, firsts, late, now, late_sql, tables) -> tuple[set[
         try:
             with hot_cursor(native=True) as cursor:
                 cursor.execute(statement, [params[name] for name in names], prepare=tables is None)
-                ok, new_ids, woke = cursor.fetchone()
+                ok, new_ids, woke, admitted = cursor.fetchone()
         except OperationalError as exc:
             attempts += 1
             if attempts >= 5 or not _is_retryable(exc) or not connection.get_autocommit():
                 raise
             continue
+        if not admitted:
+            return None
         if ok:
             return set(new_ids), bool(woke)
         # A metric was created or deleted since the cache was filled: nothing was written.

@@ -109,7 +109,7 @@ def preview_scope(customer_ids: Sequence[str], forget: Sequence[Window]) -> Iter
         pass
 
 
-def preview_append(events, *, now, is_late, schema: str):
+def preview_append(events, *, now, is_late, admit, schema: str):
     """Dedup and append into the preview's own tables, with the ingest statement itself."""
     with connection.cursor() as cursor:
         # The stored ledger rows of the batch's ids (a plain read: no lock), so that the
@@ -121,7 +121,7 @@ def preview_append(events, *, now, is_late, schema: str):
             [sorted({event.transaction_id for event in events})],
         )
     tables = {name: own_table(model) for name, model in _INGEST_TARGETS.items()}
-    result = batch_store(events, now=now, is_late=is_late, tables=tables)
+    result = batch_store(events, now=now, is_late=is_late, admit=admit, tables=tables)
     # A what-if wakes no alert.
     result.woke = False
     return result

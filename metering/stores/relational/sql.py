@@ -4,7 +4,9 @@ the very same statement without Django to measure the ceiling.
 Table names are placeholders (`{ledger}`, `{event}`, ...) filled by `metering.stores.relational
 .ingest`, and so is `{late}`: a SELECT of the positions `i` of the late events among `ev` (the
 late-event hook's own SQL when it has one, so that the rule costs no round trip of its own; else
-`LATE_FROM_FLAGS`, the flags the hook answered in Python). Parameters:
+`LATE_FROM_FLAGS`, the flags the hook answered in Python), and `{admit}`: a boolean SQL expression
+that must hold for anything to be written (the sender's API token still valid: the admit hook's
+own SQL, `metering.stores.base.admit_sql_of`; `TRUE` without one). Parameters:
 `events` is a JSON array of {i: position in the batch, t: transaction id, c: customer id,
 y: event type, s: timestamp, p: properties, l: is late (as the Python hook answered), f: first
 occurrence in the batch}; `contributions` a JSON array of
@@ -19,10 +21,13 @@ fold take up (`rollups.py`); the statement writes no day or month row. A current
 nothing: the CTE is in the statement so that the statement holds its lock on the marker table,
 which the fold takes to move the watermark.
 
-It answers (signature held, new transaction ids, woke): `woke` is true when the batch marked a
-customer with new usage (`{mark}`) while no mark existed before it (every sub-statement sees the
-table as it was when the statement began), i.e. when whoever reads the marks may be idle.
+It answers (signature held, new transaction ids, woke, admitted): `woke` is true when the batch
+marked a customer with new usage (`{mark}`) while no mark existed before it (every sub-statement
+sees the table as it was when the statement began), i.e. when whoever reads the marks may be idle;
+`admitted` false means `{admit}` did not hold, and nothing was written.
 """
+
+ADMIT_ALWAYS = "TRUE"
 
 LATE_FROM_FLAGS = "SELECT i FROM ev WHERE l"
 
@@ -48,10 +53,13 @@ WITH sig AS (
            AND MAX(created_at) IS NOT DISTINCT FROM %(metric_newest)s::timestamptz AS ok
     FROM {metric}
 ),
+adm AS (
+    SELECT {admit} AS ok
+),
 ev AS (
     SELECT e.* FROM json_to_recordset(%(events)s::json)
         AS e(i int, t text, c text, y text, s timestamptz, p jsonb, l boolean, f boolean)
-    WHERE (SELECT ok FROM sig)
+    WHERE (SELECT ok FROM sig) AND (SELECT ok FROM adm)
 ),
 late AS (
     {late}
@@ -119,5 +127,5 @@ marked AS (
     RETURNING 1
 )
 SELECT (SELECT ok FROM sig), ARRAY(SELECT t FROM new_tx),
-       EXISTS (SELECT 1 FROM marked) AND NOT EXISTS (SELECT 1 FROM {mark})
+       EXISTS (SELECT 1 FROM marked) AND NOT EXISTS (SELECT 1 FROM {mark}), (SELECT ok FROM adm)
 """.replace("@MERGE@", MERGE_SQL)

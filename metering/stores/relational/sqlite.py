@@ -41,10 +41,13 @@ def folded_before() -> datetime | None:
     return RollupWatermark.objects.values_list("folded_before", flat=True).first()
 
 
-def store_sqlite(events, firsts, late, now) -> tuple[set[str], bool]:
+def store_sqlite(events, firsts, late, now, admit=None) -> tuple[set[str], bool] | None:
+    """None: `admit` said no inside the write transaction (nothing written)."""
     stamp = _sqlite_text
     received = stamp(now)
     with transaction.atomic(), connection.cursor() as cursor:
+        if admit is not None and not admit():
+            return None
         definitions = definitions_cached()
         if definitions.signature != definitions_signature():
             definitions = definitions_load()
