@@ -11,8 +11,9 @@ PostgreSQL (default):
    less in them than in the rate) with the rate those allow on idle cores, then checks that every
    event was stored once and the pre-aggregates add up.
 2. SQL ceiling: the same events (same generator, same client processes) written with the very
-   same statement the product runs (`metering/stores/relational/sql.py`: the late-event check,
-   dedup, insert, pre-aggregation) straight through psycopg, no Django, no HTTP, no validation.
+   same statement the product runs (`metering/stores/relational/sql.py`: the late-event check, the
+   check that the API token is still valid, dedup, insert, pre-aggregation) straight through
+   psycopg, no Django, no HTTP, no validation.
    Prints events/s, CPU per batch (PostgreSQL's measured as in step 1: the whole server), and the
    HTTP/SQL ratio.
 3. Selector: one customer with 1,000,000 events in a month over 50 group values (raw events and

@@ -3,8 +3,9 @@ only some) events (previewEvents), and usage invoices of past periods rated from
 quantities (createHistoricalInvoices, with `preview`; without it, they are stored, finalized).
 
 A preview ingests its events through metering's own ingestion into a what-if scope of the event
-store (`metering.services.usage_preview`: a savepoint on the relational store, a database of the
-preview's own on ClickHouse), rates the drafts exactly as a read would, and ends the scope: the
+store (`metering.services.usage_preview`: temporary tables and views on PostgreSQL, a savepoint on
+SQLite, a database of the preview's own on ClickHouse), rates the drafts exactly as a read would,
+and ends the scope: the
 same rules, the same numbers on both stores, and nothing left behind."""
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ the Django database, SQLite or PostgreSQL (`metering.models`).
 Ingestion is one prepared statement on PostgreSQL (`ingest.py`, `sql.py`; SQLite: `sqlite.py`),
 a schedule folds closed hours into the day and month tier (`rollups.py`), usage is read from the
 pre-aggregates (`reads.py`), events from the event tables (`events.py`), a metric created after its
-events is backfilled (`backfill.py`).
+events is backfilled (`backfill.py`), a draft preview reads and writes tables of its own
+(`preview.py`).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ itself after the chunk that holds its hour was rebuilt. A first, empty lock is t
 time range is read for the same reason. On SQLite there is one writer at a time anyway.
 
 The lock waits `LOCK_WAIT` at most (as the tier's fold does): while a backfill waits for it behind
-a long transaction that holds the events table (a draft preview forgetting usage, a bulk delete),
-every ingest statement queues behind the backfill. It gives way and tries again `LOCK_ATTEMPTS`
+a long transaction that holds the events table (a bulk delete), every ingest statement queues
+behind the backfill. It gives way and tries again `LOCK_ATTEMPTS`
 times, then stops with `EventsLocked` (nothing half done: each chunk is its own transaction, and
 the backfill is idempotent, so running it again, or the outbox retrying its handler, goes on).
 """

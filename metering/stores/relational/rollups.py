@@ -14,7 +14,8 @@ instead of its day row and, for a marked month, the month's unmarked day rows in
 row (`rows.py`); so the answer is exact whenever the fold last ran, for every aggregation (the
 marked periods are replaced by their parts, never corrected by a difference), and a draft read
 right after an ingest includes it. The tier is rebuilt from the hourly rows wherever those are
-rebuilt rather than ingested (`rollups_rebuild`: a metric's backfill, a draft preview; marks it
+rebuilt rather than ingested (`rollups_rebuild`: a metric's backfill, a draft preview on SQLite;
+a PostgreSQL preview rebuilds its forgotten months into a table of its own, `preview.py`; marks it
 leaves are harmless: a marked day is read from its hours, and recomputed again by the fold).
 
 Why a fold and an ingest never miss or double count each other (PostgreSQL): the ingest statement
@@ -71,7 +72,7 @@ def rollups_fold(*, now: datetime, lag: timedelta = FOLD_LAG) -> datetime | None
     day and month rows (added to what they hold) and move the watermark there, a day at a time;
     returns the watermark. First it takes up the days marked unfolded (`_unfolded_days_fold`).
     Idempotent: a fold that finds the watermark there and no mark does nothing. If the
-    tier table stays locked by another transaction (a long draft preview) for `LOCK_WAIT`, it
+    tier table stays locked by another transaction (a backfill rebuilding it) for `LOCK_WAIT`, it
     stops where it is (the next run goes on) rather than hold ingestion back behind its queued
     lock."""
     target = (now - lag).replace(minute=0, second=0, microsecond=0)
