@@ -89,18 +89,17 @@ def preview_scope(customer_ids: Sequence[str], forget: Sequence[Window]) -> Iter
     """PostgreSQL: the views and own tables above for the block, which is given the schema of
     the stored tables (for `preview_append`)."""
     ids = list(customer_ids)
+    months = _merged([(period_start("month", s), period_ceiling("month", e)) for s, e in forget])
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT relnamespace::regnamespace::text, pg_advisory_xact_lock_shared(%s, %s) "
-                "FROM pg_class WHERE oid = %s::regclass",
-                [*PREVIEW_LOCK, connection.ops.quote_name(UsageEvent._meta.db_table)],
-            )
-            schema = connection.ops.quote_name(cursor.fetchone()[0])
-            months = _merged(
-                [(period_start("month", s), period_ceiling("month", e)) for s, e in forget]
-            )
-            cursor.execute(*_shadows(schema, ids, forget, months))
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT relnamespace::regnamespace::text, "
+                    "pg_advisory_xact_lock_shared(%s, %s) FROM pg_class WHERE oid = %s::regclass",
+                    [*PREVIEW_LOCK, connection.ops.quote_name(UsageEvent._meta.db_table)],
+                )
+                schema = connection.ops.quote_name(cursor.fetchone()[0])
+                cursor.execute(*_shadows(schema, ids, forget, months))
             if months:
                 _months_rebuild(ids, months)
             yield schema
