@@ -500,6 +500,42 @@ def test_forgetting_stored_usage_rebuilds_the_tier_from_the_hours_left(tier):
     _assert_exact(metrics, customer, [str(customer.id)], events)
 
 
+def test_a_preview_forgetting_windows_that_share_months_and_adding_old_events_is_exact(tier):
+    """Two forgotten windows in March and one running into April (their months rebuilt once
+    each), then events appended inside and outside them, some older than the watermark: every
+    read in the preview is the recount of what it holds, and nothing is left after it."""
+    _relational_only()
+    customer = CustomerFactory()
+    metrics = _metrics()
+    events = _events([str(customer.id)], count=200)
+    _ingest(events)
+    forget = [
+        (datetime(2026, 3, 2, 5, tzinfo=UTC), datetime(2026, 3, 6, 17, tzinfo=UTC)),
+        (datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 12, 3, tzinfo=UTC)),
+        (datetime(2026, 3, 27, 11, tzinfo=UTC), datetime(2026, 4, 3, 9, tzinfo=UTC)),
+    ]
+    kept = [
+        e
+        for e in events
+        if not any(a <= datetime.fromisoformat(e["timestamp"]) < b for a, b in forget)
+    ]
+    added = [
+        _event(str(customer.id), at, value, region, tx=f"added-{index}")
+        for index, (at, value, region) in enumerate(
+            [
+                (datetime(2026, 3, 3, 8, 30, tzinfo=UTC), 11, "eu"),
+                (datetime(2026, 3, 20, 4, tzinfo=UTC), 13, "us"),
+                (datetime(2026, 4, 1, 23, 59, tzinfo=UTC), 17, "eu"),
+            ]
+        )
+    ]
+    with services.usage_preview(customer_ids=[str(customer.id)], forget=forget):
+        _assert_exact(metrics, customer, [str(customer.id)], kept)
+        services.usage_events_ingest(events=added, now=datetime(2026, 4, 4, tzinfo=UTC))
+        _assert_exact(metrics, customer, [str(customer.id)], kept + added)
+    _assert_exact(metrics, customer, [str(customer.id)], events)
+
+
 def test_a_window_is_covered_by_months_then_days_then_hours(tier):
     _one_way(tier)
     march, april = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)

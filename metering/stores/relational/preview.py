@@ -70,11 +70,12 @@ _INGEST_TARGETS = {
     "distinct": MetricDistinctValue,
     "mark": UsageMark,
 }
-# The keys of the own tables whose rows the ingest statement upserts (its ON CONFLICT targets);
-# the others need no index (a preview's own rows are few).
+# The keys of the own tables whose rows the ingest statement upserts or must not repeat (its ON
+# CONFLICT targets); the others need no index (a preview's own rows are few).
 _KEYS = {
     IngestedTransaction: "transaction_id",
     MetricAggregate: "metric_id, customer_id, hour, group_values",
+    UnfoldedDay: "metric_id, customer_id, day",
     UsageMark: "customer_id",
 }
 
@@ -145,30 +146,38 @@ def _shadows(schema: str, ids: list[str], forget: Sequence[Window], months) -> t
             )
         return f"SELECT * FROM {real_table(schema, model)}{where}"
 
+    def once(model, key: str) -> str:
+        """The rows of `model` by `key`, one per key, the own ones where both have it (a row of
+        each would be read twice: a day's mark, a transaction id)."""
+        same = " AND ".join(f"o.{column} = r.{column}" for column in key.split(", "))
+        return (
+            f"SELECT * FROM {own_table(model)} UNION ALL SELECT * FROM "
+            f"{real_table(schema, model)} AS r WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {own_table(model)} AS o WHERE {same})"
+        )
+
+    def both(model, rows: str) -> str:
+        return f"{rows} UNION ALL SELECT * FROM {own_table(model)}"
+
     hours = [(start.replace(minute=0, second=0, microsecond=0), end) for start, end in forget]
-    ledger = real_table(schema, IngestedTransaction)
     views = {
-        UsageEvent: stored(UsageEvent, '"timestamp"', forget),
+        UsageEvent: both(UsageEvent, stored(UsageEvent, '"timestamp"', forget)),
         # The own ledger holds the stored rows of the preview's ids too (`preview_append`).
-        IngestedTransaction: (
-            f"SELECT * FROM {ledger} AS r WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{own_table(IngestedTransaction)} AS o WHERE o.transaction_id = r.transaction_id)"
-        ),
-        DuplicateEvent: stored(DuplicateEvent),
-        MetricAggregate: stored(MetricAggregate, "hour", hours),
-        MetricDistinctValue: stored(MetricDistinctValue, "hour", hours),
-        UnfoldedDay: stored(UnfoldedDay),
+        IngestedTransaction: once(IngestedTransaction, _KEYS[IngestedTransaction]),
+        DuplicateEvent: both(DuplicateEvent, stored(DuplicateEvent)),
+        MetricAggregate: both(MetricAggregate, stored(MetricAggregate, "hour", hours)),
+        MetricDistinctValue: both(MetricDistinctValue, stored(MetricDistinctValue, "hour", hours)),
+        UnfoldedDay: once(UnfoldedDay, _KEYS[UnfoldedDay]),
     }
     if months:
-        views[MetricRollup] = stored(MetricRollup, "period_start", months)
+        views[MetricRollup] = both(MetricRollup, stored(MetricRollup, "period_start", months))
     statements = [
         f"CREATE TEMP TABLE {own_table(model)} (LIKE {real_table(schema, model)}"
         + (f", PRIMARY KEY ({_KEYS[model]}))" if model in _KEYS else ")")
         for model in dict.fromkeys([*_INGEST_TARGETS.values(), *views])
     ]
     statements += [
-        f"CREATE TEMP VIEW {connection.ops.quote_name(model._meta.db_table)} AS {rows} "
-        f"UNION ALL SELECT * FROM {own_table(model)}"
+        f"CREATE TEMP VIEW {connection.ops.quote_name(model._meta.db_table)} AS {rows}"
         for model, rows in views.items()
     ]
     return "; ".join(statements), params
