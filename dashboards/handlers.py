@@ -6,14 +6,12 @@ from core.models import DomainEvent
 from core.outbox import handles
 from invoicing.models import Invoice
 
-from .services import document_freeze
+from .services import documents_freeze
 
 
-@handles("invoice.finalized")
-def invoice_finalized(event: DomainEvent) -> None:
-    """The document's seller, bill-to and product units are frozen as the invoice is issued."""
-    invoice = (
-        Invoice.objects.select_related("customer").filter(pk=event.payload["invoice_id"]).first()
-    )
-    if invoice is not None:
-        document_freeze(invoice=invoice, now=event.occurred_at)
+@handles("invoice.finalized", many=True)
+def invoice_finalized(events: list[DomainEvent]) -> None:
+    """The documents' seller, bill-to and product units are frozen as the invoices are issued."""
+    finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
+    invoices = list(Invoice.objects.select_related("customer").filter(pk__in=list(finalized_at)))
+    documents_freeze(invoices=invoices, frozen_at={i.pk: finalized_at[str(i.pk)] for i in invoices})
