@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from core import outbox
+from core.db import rows_insert
 from customers import periods
 from customers import services as customers_services
 from customers.models import Contract
@@ -314,7 +315,7 @@ def _freeze(
         invoice.issued_at = issued_at or now
         invoice.number = first + offset
         invoice.updated_at = now
-    InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)
+    rows_insert(InvoiceLineItem, lines)
     _save_frozen(invoices)
     billed: dict = {}
     for invoice in invoices:
