@@ -16,9 +16,9 @@ def invoice_finalized(events) -> None:
     reaction writes an event's entry once."""
     invoices = {
         str(invoice.pk): invoice
-        for invoice in Invoice.objects.select_related("customer").filter(
-            pk__in=[event.payload["invoice_id"] for event in events]
-        )
+        for invoice in Invoice.objects.select_related("customer")
+        .defer("rating_snapshot")
+        .filter(pk__in=[event.payload["invoice_id"] for event in events])
     }
     already = {
         (object_pk, (additional_data or {}).get("event"))

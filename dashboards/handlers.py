@@ -13,5 +13,9 @@ from .services import documents_freeze
 def invoice_finalized(events: list[DomainEvent]) -> None:
     """The documents' seller, bill-to and product units are frozen as the invoices are issued."""
     finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
-    invoices = list(Invoice.objects.select_related("customer").filter(pk__in=list(finalized_at)))
+    invoices = list(
+        Invoice.objects.select_related("customer")
+        .defer("rating_snapshot")  # a large document each, not needed here
+        .filter(pk__in=list(finalized_at))
+    )
     documents_freeze(invoices=invoices, frozen_at={i.pk: finalized_at[str(i.pk)] for i in invoices})

@@ -9,6 +9,8 @@ frozen, and the next number taken from a locked counter row, all in one transact
 from __future__ import annotations
 
 import logging
+import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,11 +23,12 @@ from core import outbox
 from core.db import rows_insert
 from customers import periods
 from customers import services as customers_services
-from customers.models import Contract
+from customers.models import AccessSegment, Contract
 from customers.selectors import contracts_revenue_systems_at
 from customers.services import (
+    balance_ledger_draw_entries,
+    balance_ledger_entries_write,
     balance_ledger_invoice_voided,
-    balance_ledger_record_draws,
     contract_billed_through_set,
     contracts_billed_through_extend,
 )
@@ -280,30 +283,38 @@ def _freeze(
     if not invoices:
         return
     lines: list[InvoiceLineItem] = []
-    first = None
     rated = []
-    for invoice in invoices:
-        _check_transition(invoice, Status.FINALIZED)
-        rating_input = inputs.get(invoice.pk) or rating_input_for(
-            invoice=invoice, now=now, preload=preload
-        )
-        result = rate_invoice(rating_input)
-        if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
-            raise InvoiceStateError(
-                f"Nothing is scheduled on {invoice.start_timestamp:%Y-%m-%d %H:%M} UTC any more: "
-                f"invoice {invoice.id} is not finalized (the next drafts update removes it)."
+    drawn: list = []  # the batch's ledger entries, written together once it is rated
+    segments = preload.segments if preload is not None else {}
+    with preload.ledger_held() if preload is not None else nullcontext():
+        for invoice in invoices:
+            _check_transition(invoice, Status.FINALIZED)
+            rating_input = inputs.get(invoice.pk) or rating_input_for(
+                invoice=invoice, now=now, preload=preload
             )
-        rated.append((invoice, rating_input, result))
-        if result.balance_draws:
-            # The ledger learns this invoice's draws and expirations (idempotent per invoice)
-            # before the next invoice is rated: a batch may hold a contract's next period too.
-            balance_ledger_record_draws(
-                invoice_id=invoice.pk,
-                draws=result.balance_draws,
-                now=now,
-                timestamp=invoice.end_timestamp,
-                contract=invoice.contract,
-            )
+            result = rate_invoice(rating_input)
+            if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
+                raise InvoiceStateError(
+                    f"Nothing is scheduled on {invoice.start_timestamp:%Y-%m-%d %H:%M} UTC any "
+                    f"more: invoice {invoice.id} is not finalized (the next drafts update "
+                    "removes it)."
+                )
+            rated.append((invoice, rating_input, result))
+            if result.balance_draws:
+                # The ledger learns this invoice's draws and expirations before the next invoice
+                # is rated (a batch may hold a contract's next period, or a parent after its
+                # children): the preload's ledger at once, the table with the batch's others.
+                entries = balance_ledger_draw_entries(
+                    invoice_id=invoice.pk,
+                    draws=result.balance_draws,
+                    timestamp=invoice.end_timestamp,
+                    contract_id=invoice.contract_id,
+                    segments=_segments_drawn(result.balance_draws, segments),
+                )
+                if preload is not None:
+                    preload.ledger_add(entries)
+                drawn += entries
+    balance_ledger_entries_write(entries=drawn)
     first = _take_numbers(len(invoices))
     for offset, (invoice, rating_input, result) in enumerate(rated):
         # A draft stores no lines (it is rated on read), so there is nothing to replace.
@@ -334,6 +345,12 @@ def _freeze(
         )
         for invoice in invoices
     )
+
+
+def _segments_drawn(draws, known: dict) -> dict:
+    """{segment id: AccessSegment} of the draws' segments: the preloaded ones, the others read."""
+    missing = {uuid.UUID(str(draw.segment_id)) for draw in draws} - set(known)
+    return {**known, **AccessSegment.objects.in_bulk(missing)} if missing else known
 
 
 def _with_revenue_system(event: dict, config) -> dict:

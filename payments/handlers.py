@@ -32,6 +32,7 @@ def invoice_finalized(events: list[DomainEvent]) -> None:
     finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
     invoices = list(
         Invoice.objects.select_related("contract__billing_provider_configuration")
+        .defer("rating_snapshot")
         .prefetch_related(
             Prefetch(
                 "contract__configuration_changes",
