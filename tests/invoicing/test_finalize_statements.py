@@ -128,12 +128,41 @@ def test_finalizing_20_invoices_costs_the_statements_of_finalizing_5(offering):
         ("FINALIZED", Decimal("6750"), Decimal("750"))
     }
     ids = [invoice.pk for invoice in invoices]
-    assert DomainEvent.objects.filter(
-        type="invoice.finalized", subject_id__in=[str(pk) for pk in ids]
-    ).count() == 20
+    assert (
+        DomainEvent.objects.filter(
+            type="invoice.finalized", subject_id__in=[str(pk) for pk in ids]
+        ).count()
+        == 20
+    )
     assert AuditEntry.objects.filter(object_pk__in=[str(pk) for pk in ids]).count() == 20
     assert FrozenDocument.objects.filter(invoice__in=ids).count() == 20
     assert InvoicePayment.objects.filter(invoice__in=ids, status="queued").count() == 20
-    assert sorted(
-        BalanceLedgerEntry.objects.filter(invoice_id__in=ids).values_list("amount", flat=True)
-    ) == [Decimal("-5000")] * 20 + [Decimal("-1000")] * 20
+    assert (
+        sorted(
+            BalanceLedgerEntry.objects.filter(invoice_id__in=ids).values_list("amount", flat=True)
+        )
+        == [Decimal("-5000")] * 20 + [Decimal("-1000")] * 20
+    )
+
+
+def test_the_reactions_to_a_finalized_batch_write_once_when_run_again(offering):
+    from audit.handlers import invoice_finalized as audit_heard
+    from dashboards.handlers import invoice_finalized as dashboards_heard
+    from payments.handlers import invoice_finalized as payments_heard
+
+    contracts = _contracts(offering, 3, "again")
+    invoices_finalize_due(now=DUE)
+    events = list(DomainEvent.objects.filter(type="invoice.finalized").order_by("id"))
+
+    for heard in (audit_heard, dashboards_heard, payments_heard):
+        heard(events)
+
+    ids = list(
+        Invoice.objects.filter(contract__in=contracts, status="FINALIZED").values_list(
+            "pk", flat=True
+        )
+    )
+    assert len(events) == len(ids) == 3
+    assert AuditEntry.objects.filter(object_pk__in=[str(pk) for pk in ids]).count() == 3
+    assert FrozenDocument.objects.filter(invoice__in=ids).count() == 3
+    assert InvoicePayment.objects.filter(invoice__in=ids).count() == 3
