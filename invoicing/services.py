@@ -442,8 +442,9 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     from the same counter, in order of end (then start).
 
     Batches of drafts are locked together (rows another worker holds are skipped: that worker
-    finalizes them) and frozen in one transaction, with their rates and terms preloaded: the
-    cost is a few statements per batch plus one usage read per invoice. If a batch fails, its
+    finalizes them) and frozen in one transaction, with their rates, terms, usage and ledger read
+    once per batch: the cost is a fixed number of statements per batch, its reactions after
+    commit included, whatever its size. If a batch fails, its
     invoices are retried one by one so that one bad invoice does not hold back the others.
     Then the next period's drafts of those contracts. Returns how many this call finalized.
     """
