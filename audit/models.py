@@ -41,7 +41,8 @@ class AuditEntryManager(LogEntryManager):
         from auditlog.cid import get_cid
 
         entries = []
-        for instance, kwargs in logs:
+        for instance, given in logs:
+            kwargs = dict(given)
             changes = _normalized(instance, kwargs.pop("changes"))
             if not changes and kwargs.get("action") == AbstractLogEntry.Action.UPDATE:
                 continue

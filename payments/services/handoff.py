@@ -79,7 +79,7 @@ def invoice_payments_queue(
     queued = set(
         InvoicePayment.objects.filter(invoice__in=invoices).values_list("invoice_id", flat=True)
     )
-    account = cache(stripe_account)  # read once, when a first invoice goes to Stripe
+    stripe_connection = cache(stripe_account)  # read once, when an invoice goes to Stripe
     payments = []
     for invoice in invoices:
         if invoice.pk in queued:
@@ -89,8 +89,9 @@ def invoice_payments_queue(
         )
         if config is None or config.billing_provider != STRIPE:
             continue
-        delay = account().handoff_delay if account() is not None else timedelta(hours=1)
-        default_method = account().default_collection_method if account() is not None else ""
+        account = stripe_connection()
+        delay = account.handoff_delay if account is not None else timedelta(hours=1)
+        default_method = account.default_collection_method if account is not None else ""
         now = finalized_at[invoice.pk]
         payments.append(
             InvoicePayment(
