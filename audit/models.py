@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
@@ -32,6 +33,33 @@ class AuditEntryManager(LogEntryManager):
                 return None
             kwargs["changes"] = changes
         return super().log_create(instance, force_log=force_log, **kwargs)
+
+    def log_create_many(self, logs: list[tuple[models.Model, dict]]) -> list["AuditEntry"]:
+        """`log_create(instance, changes=..., **kwargs)` for many instances of one model, written
+        with one INSERT (a batch of finalized invoices): each entry has the fields `log_create`
+        gives it and the actor `save` fills in."""
+        from auditlog.cid import get_cid
+
+        entries = []
+        for instance, given in logs:
+            kwargs = dict(given)
+            changes = _normalized(instance, kwargs.pop("changes"))
+            if not changes and kwargs.get("action") == AbstractLogEntry.Action.UPDATE:
+                continue
+            entry = self.model(
+                content_type=ContentType.objects.get_for_model(instance),
+                object_pk=self._get_pk_value(instance),
+                object_repr=str(instance),
+                serialized_data=self._get_serialized_data_or_none(instance),
+                changes=changes,
+                cid=get_cid(),
+                **kwargs,
+            )
+            if isinstance(entry.object_pk, int):
+                entry.object_id = entry.object_pk
+            entry._fill_actor()
+            entries.append(entry)
+        return self.bulk_create(entries)
 
 
 def _normalized(instance, changes: dict) -> dict:

@@ -4,7 +4,9 @@
    through GET /v1/customers/{id}/invoices/{invoice_id} (target: p50 <= 50 ms).
 2. Finalization: 1,000 contracts with 1,000 events each (target: <= 10 s), then 2,000 contracts
    with 1,000 events and 1,000 contracts with 100 events, to show the cost follows the number of
-   contracts, not of events.
+   contracts, not of events. Each figure comes with the CPU this process and its database
+   backend used per invoice (steadier than wall time on a loaded machine), the SQL statements per
+   invoice (the outbox's reactions after each batch's commit included) and the load average.
 
 The events and metering's hourly pre-aggregates are written directly in SQL (generate_series),
 not through HTTP: this measures invoicing, not ingestion. It runs in a throw-away database
@@ -44,6 +46,10 @@ if os.environ.get(CHILD):
     from invoicing.models import Invoice
     from invoicing.services import contracts_drafts_ensure, invoices_finalize_due
     from metering.stores.relational.rollups import rollups_rebuild
+    from tests.statements import statements_sent
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _support import cpu_seconds
 
 PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
 PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
@@ -186,12 +192,21 @@ def finalize_benchmark(contracts: int, per_contract: int, groups: int = 10) -> N
     contracts_create(card, contracts, tag)
     inserted = events_insert(metric, tag, per_contract, groups)
     log(f"   setup: {inserted:,} events + aggregates in {time.perf_counter() - started:.1f} s")
-    started = time.perf_counter()
-    finalized = invoices_finalize_due(now=PERIOD_END + settings.BILLING_FINALIZATION_GRACE * 2)
-    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        ours = {os.getpid(), cursor.fetchone()[0]}
+    cpu_before = cpu_seconds(lambda pid, _: pid in ours)
+    with statements_sent() as sent:
+        started = time.perf_counter()
+        finalized = invoices_finalize_due(now=PERIOD_END + settings.BILLING_FINALIZATION_GRACE * 2)
+        elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(lambda pid, _: pid in ours) - cpu_before
+    each = max(finalized, 1)
     log(
         f"   finalized {finalized:,} invoices in {elapsed:.2f} s "
-        f"({elapsed / max(finalized, 1) * 1000:.1f} ms each)"
+        f"({elapsed / each * 1000:.1f} ms each; CPU of this process and its database backend "
+        f"{cpu / each * 1000:.1f} ms each; {len(sent) / each:.2f} SQL statements each; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
 
 

@@ -16,6 +16,11 @@ heard by the apps above the one that recorded it.
   happens once; a handler that raises is rolled back, logged, and tried again by the
   `core.dispatch_outbox` schedule with exponential backoff (`dispatch_due`) until it succeeds.
   A failing handler never fails the request or task that recorded the event.
+- `@handles(..., many=True)`: the handler takes a list of events and reacts to them together,
+  in one transaction with their handlings' `done_at` (finalizing a batch of invoices records
+  one `invoice.finalized` each: a handler reading and writing per event would cost a
+  transaction and a few statements per invoice). If it raises, each event is run alone
+  (`[event]`), so one bad event does not hold back the others.
 
 Lower apps never import higher ones: this is how they are heard. Calls downward stay direct.
 """
@@ -48,15 +53,21 @@ _handlers: dict[str, list[str]] = defaultdict(list)
 _functions: dict[str, Handler] = {}
 _wanted: dict[str, Callable[[set[str]], set[str]]] = {}
 _own_transactions: set[str] = set()
+_many: set[str] = set()
 
 # How long the retry schedule leaves a new event to the dispatch that follows its commit.
 FRESH = timedelta(seconds=30)
+# The most events a `many` handler is given at once.
+MANY_AT_ONCE = 500
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 
 
 def handles(
-    *types: str, atomic: bool = True, wanted: Callable[[set[str]], set[str]] | None = None
+    *types: str,
+    atomic: bool = True,
+    wanted: Callable[[set[str]], set[str]] | None = None,
+    many: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as a handler of these event types (ANY: of every type).
     `wanted`, if given, is asked which types of each recorded batch it wants now (a webhook
@@ -64,13 +75,19 @@ def handles(
 
     `atomic=False` is for a handler that commits its own work in steps (a backfill that must not
     hold one transaction for its whole run): it runs outside any transaction and is marked done
-    afterwards, so it may run more than once (at least once); it must be idempotent."""
+    afterwards, so it may run more than once (at least once); it must be idempotent.
+
+    `many=True`: the handler takes a list of events (in the order they were recorded)."""
+    if many and not atomic:
+        raise ValueError("A handler of many events runs in one transaction with their handlings.")
 
     def register(function: Handler) -> Handler:
         name = f"{function.__module__}.{function.__qualname__}"
         _functions[name] = function
         if not atomic:
             _own_transactions.add(name)
+        if many:
+            _many.add(name)
         if wanted is not None:
             _wanted[name] = wanted
         for event_type in types:
@@ -147,7 +164,7 @@ def dispatch(*, event_ids: Iterable[int]) -> int:
     """Run the pending handlings of these events (after their commit). Returns how many ran
     to success."""
     pending = DomainEventHandling.objects.filter(event_id__in=list(event_ids), done_at__isnull=True)
-    return sum(_run(pk) for pk in pending.order_by("event_id", "id").values_list("pk", flat=True))
+    return _run_all(pending.order_by("event_id", "id").values_list("pk", "handler"))
 
 
 def dispatch_due(*, now: datetime, limit: int = 500) -> int:
@@ -157,12 +174,57 @@ def dispatch_due(*, now: datetime, limit: int = 500) -> int:
         Q(next_attempt_at__lte=now)
         | Q(next_attempt_at__isnull=True, event__created_at__lte=now - FRESH)
     )
-    pks = list(due.order_by("event_id", "id").values_list("pk", flat=True)[:limit])
-    return sum(_run(pk) for pk in pks)
+    return _run_all(due.order_by("event_id", "id").values_list("pk", "handler")[:limit])
 
 
-def _run(pk: int) -> bool:
-    handler = DomainEventHandling.objects.filter(pk=pk).values_list("handler", flat=True).first()
+def _run_all(handlings: Iterable[tuple[int, str]]) -> int:
+    """Run (pk, handler) handlings in their order; those of a `many` handler all together, where
+    its first one is."""
+    handlings = list(handlings)
+    together: dict[str, list[int]] = defaultdict(list)
+    for pk, handler in handlings:
+        if handler in _many:
+            together[handler].append(pk)
+    succeeded = 0
+    for pk, handler in handlings:
+        if handler not in _many:
+            succeeded += _run(pk, handler)
+        elif handler in together:
+            pks = together.pop(handler)
+            for offset in range(0, len(pks), MANY_AT_ONCE):
+                succeeded += _run_many(handler, pks[offset : offset + MANY_AT_ONCE])
+    return succeeded
+
+
+def _run_many(handler: str, pks: list[int]) -> int:
+    """A `many` handler given these handlings' events at once, in one transaction with their
+    `done_at`; if it raises, each handling is run alone."""
+    try:
+        with transaction.atomic():
+            handlings = list(
+                DomainEventHandling.objects.select_for_update(of=("self",))
+                .select_related("event")
+                .filter(pk__in=pks, done_at__isnull=True)
+                .order_by("event_id", "id")
+            )
+            if not handlings:  # done meanwhile by another process
+                return 0
+            _functions[handler]([handling.event for handling in handlings])
+            DomainEventHandling.objects.filter(pk__in=[h.pk for h in handlings]).update(
+                done_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                last_error="",
+                next_attempt_at=None,
+            )
+        return len(handlings)
+    except Exception:
+        logger.exception(
+            "outbox: %s failed on %s events; running them one by one", handler, len(pks)
+        )
+        return sum(_run(pk, handler) for pk in pks)
+
+
+def _run(pk: int, handler: str) -> bool:
     if handler in _own_transactions:
         return _run_at_least_once(pk)
     try:
@@ -176,7 +238,7 @@ def _run(pk: int) -> bool:
             if handling is None:  # done meanwhile by another process
                 return False
             function = _functions.get(handling.handler) or import_string(handling.handler)
-            function(handling.event)
+            function([handling.event] if handling.handler in _many else handling.event)
             handling.done_at = timezone.now()
             handling.attempts = F("attempts") + 1
             handling.last_error = ""

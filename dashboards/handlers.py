@@ -6,14 +6,16 @@ from core.models import DomainEvent
 from core.outbox import handles
 from invoicing.models import Invoice
 
-from .services import document_freeze
+from .services import documents_freeze
 
 
-@handles("invoice.finalized")
-def invoice_finalized(event: DomainEvent) -> None:
-    """The document's seller, bill-to and product units are frozen as the invoice is issued."""
-    invoice = (
-        Invoice.objects.select_related("customer").filter(pk=event.payload["invoice_id"]).first()
+@handles("invoice.finalized", many=True)
+def invoice_finalized(events: list[DomainEvent]) -> None:
+    """The documents' seller, bill-to and product units are frozen as the invoices are issued."""
+    finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
+    invoices = list(
+        Invoice.objects.select_related("customer")
+        .defer("rating_snapshot")  # a large document each, not needed here
+        .filter(pk__in=list(finalized_at))
     )
-    if invoice is not None:
-        document_freeze(invoice=invoice, now=event.occurred_at)
+    documents_freeze(invoices=invoices, frozen_at={i.pk: finalized_at[str(i.pk)] for i in invoices})

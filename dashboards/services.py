@@ -7,27 +7,43 @@ from datetime import datetime
 
 from django.db import transaction
 
-from invoicing.models import Invoice
+from invoicing.models import Invoice, InvoiceLineItem
 
 from .models import CompanyLogo, CompanyProfile, FrozenDocument
 from .selectors import bill_to_of, products_of, seller_of
 
 
-def document_freeze(*, invoice: Invoice, now: datetime) -> FrozenDocument:
-    """Keep what the finalized invoice's document prints besides its lines (seller, bill-to,
-    product units and key order) as they are now. Idempotent: a document is frozen once."""
-    existing = FrozenDocument.objects.filter(invoice=invoice).first()
-    if existing is not None:
-        return existing
+def documents_freeze(
+    *, invoices: list[Invoice], frozen_at: dict[object, datetime]
+) -> list[FrozenDocument]:
+    """Keep what each finalized invoice's document prints besides its lines (seller, bill-to,
+    product units and key order) as they are now, for a batch of invoices (their customers
+    selected with them) in a few queries; `frozen_at`: {invoice id: when it was finalized}.
+    Idempotent: a document is frozen once."""
+    frozen = set(
+        FrozenDocument.objects.filter(invoice__in=invoices).values_list("invoice_id", flat=True)
+    )
+    invoices = [invoice for invoice in invoices if invoice.pk not in frozen]
+    if not invoices:
+        return []
     profile = CompanyProfile.current()
-    product_ids = invoice.line_items.values_list("product_id", flat=True)
-    return FrozenDocument.objects.create(
-        invoice=invoice,
-        seller=seller_of(profile),
-        bill_to=bill_to_of(invoice.customer),
-        products=products_of(product_ids),
-        logo=profile.logo,
-        frozen_at=now,
+    seller = seller_of(profile)
+    product_ids: dict = {invoice.pk: set() for invoice in invoices}
+    for invoice_id, product_id in InvoiceLineItem.objects.filter(
+        invoice__in=invoices, product_id__isnull=False
+    ).values_list("invoice_id", "product_id"):
+        product_ids[invoice_id].add(str(product_id))
+    products = products_of(set().union(*product_ids.values()))
+    return FrozenDocument.objects.bulk_create(
+        FrozenDocument(
+            invoice=invoice,
+            seller=seller,
+            bill_to=bill_to_of(invoice.customer),
+            products={pk: unit for pk, unit in products.items() if pk in product_ids[invoice.pk]},
+            logo=profile.logo,
+            frozen_at=frozen_at[invoice.pk],
+        )
+        for invoice in invoices
     )
 
 

@@ -9,6 +9,8 @@ frozen, and the next number taken from a locked counter row, all in one transact
 from __future__ import annotations
 
 import logging
+import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,13 +20,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from core import outbox
+from core.db import rows_insert
 from customers import periods
 from customers import services as customers_services
-from customers.models import Contract
+from customers.models import AccessSegment, Contract
 from customers.selectors import contracts_revenue_systems_at
 from customers.services import (
+    balance_ledger_draw_entries,
+    balance_ledger_entries_write,
     balance_ledger_invoice_voided,
-    balance_ledger_record_draws,
     contract_billed_through_set,
     contracts_billed_through_extend,
 )
@@ -279,30 +283,38 @@ def _freeze(
     if not invoices:
         return
     lines: list[InvoiceLineItem] = []
-    first = None
     rated = []
-    for invoice in invoices:
-        _check_transition(invoice, Status.FINALIZED)
-        rating_input = inputs.get(invoice.pk) or rating_input_for(
-            invoice=invoice, now=now, preload=preload
-        )
-        result = rate_invoice(rating_input)
-        if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
-            raise InvoiceStateError(
-                f"Nothing is scheduled on {invoice.start_timestamp:%Y-%m-%d %H:%M} UTC any more: "
-                f"invoice {invoice.id} is not finalized (the next drafts update removes it)."
+    drawn: list = []  # the batch's ledger entries, written together once it is rated
+    segments = preload.segments if preload is not None else {}
+    with preload.ledger_held() if preload is not None else nullcontext():
+        for invoice in invoices:
+            _check_transition(invoice, Status.FINALIZED)
+            rating_input = inputs.get(invoice.pk) or rating_input_for(
+                invoice=invoice, now=now, preload=preload
             )
-        rated.append((invoice, rating_input, result))
-        if result.balance_draws:
-            # The ledger learns this invoice's draws and expirations (idempotent per invoice)
-            # before the next invoice is rated: a batch may hold a contract's next period too.
-            balance_ledger_record_draws(
-                invoice_id=invoice.pk,
-                draws=result.balance_draws,
-                now=now,
-                timestamp=invoice.end_timestamp,
-                contract=invoice.contract,
-            )
+            result = rate_invoice(rating_input)
+            if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
+                raise InvoiceStateError(
+                    f"Nothing is scheduled on {invoice.start_timestamp:%Y-%m-%d %H:%M} UTC any "
+                    f"more: invoice {invoice.id} is not finalized (the next drafts update "
+                    "removes it)."
+                )
+            rated.append((invoice, rating_input, result))
+            if result.balance_draws:
+                # The ledger learns this invoice's draws and expirations before the next invoice
+                # is rated (a batch may hold a contract's next period, or a parent after its
+                # children): the preload's ledger at once, the table with the batch's others.
+                entries = balance_ledger_draw_entries(
+                    invoice_id=invoice.pk,
+                    draws=result.balance_draws,
+                    timestamp=invoice.end_timestamp,
+                    contract_id=invoice.contract_id,
+                    segments=_segments_drawn(result.balance_draws, segments),
+                )
+                if preload is not None:
+                    preload.ledger_add(entries)
+                drawn += entries
+    balance_ledger_entries_write(entries=drawn)
     first = _take_numbers(len(invoices))
     for offset, (invoice, rating_input, result) in enumerate(rated):
         # A draft stores no lines (it is rated on read), so there is nothing to replace.
@@ -314,7 +326,7 @@ def _freeze(
         invoice.issued_at = issued_at or now
         invoice.number = first + offset
         invoice.updated_at = now
-    InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)
+    rows_insert(InvoiceLineItem, lines)
     _save_frozen(invoices)
     billed: dict = {}
     for invoice in invoices:
@@ -333,6 +345,12 @@ def _freeze(
         )
         for invoice in invoices
     )
+
+
+def _segments_drawn(draws, known: dict) -> dict:
+    """{segment id: AccessSegment} of the draws' segments: the preloaded ones, the others read."""
+    missing = {uuid.UUID(str(draw.segment_id)) for draw in draws} - set(known)
+    return {**known, **AccessSegment.objects.in_bulk(missing)} if missing else known
 
 
 def _with_revenue_system(event: dict, config) -> dict:
@@ -424,8 +442,9 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     from the same counter, in order of end (then start).
 
     Batches of drafts are locked together (rows another worker holds are skipped: that worker
-    finalizes them) and frozen in one transaction, with their rates and terms preloaded: the
-    cost is a few statements per batch plus one usage read per invoice. If a batch fails, its
+    finalizes them) and frozen in one transaction, with their rates, terms, usage and ledger read
+    once per batch: the cost is a fixed number of statements per batch, its reactions after
+    commit included, whatever its size. If a batch fails, its
     invoices are retried one by one so that one bad invoice does not hold back the others.
     Then the next period's drafts of those contracts. Returns how many this call finalized.
     """

@@ -18,16 +18,23 @@ Reads only; no rounding here (the engine rounds).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db.models import Q, prefetch_related_objects
 
 from catalog.models import CreditTypeConversion
 from catalog.models import PricingUnit as PricingUnitModel
-from customers.models import Contract
+from customers.models import Commit, Contract
 from customers.models import Override as OverrideModel
-from customers.selectors import balance_terms_many, balances_for_rating, balances_from_terms
+from customers.selectors import (
+    LedgerRows,
+    balance_terms_many,
+    balances_for_rating,
+    balances_from_terms,
+    ledger_rows,
+)
 from invoicing.rating import (
     AccessSegment,
     Balance,
@@ -269,8 +276,10 @@ class TermsPreload:
     custom units read once per rate card / unit set, and only if a custom unit is used.
 
     What the ledger says is available is NOT preloaded: it is read when an invoice's terms are
-    asked for (finalizing a batch writes each invoice's draws before rating the next, which may
-    be the same contract's next period), and only for a contract with balances in the period."""
+    asked for, and only for a contract with balances in the period. Inside `ledger_held` (the
+    transaction finalizing a batch) it is read once for every preloaded balance, and the
+    entries each invoice makes are added (`ledger_add`) before the next invoice is rated, which
+    may be the same contract's next period or a parent after its children."""
 
     def __init__(
         self,
@@ -284,6 +293,8 @@ class TermsPreload:
         """`commits`, `credits`, `overrides` False: no contract has any (nothing to read)."""
         contracts = list({c.pk: c for c in contracts}.values())
         self._terms = balance_terms_many(contracts=contracts, commits=commits, credits=credits)
+        self._holding = False
+        self._ledger: LedgerRows | None = None
         self._overrides: dict = {c.pk: [] for c in contracts}
         self._conversions: dict = {}
         self._units: dict = {}
@@ -302,6 +313,40 @@ class TermsPreload:
         )
         for model in models:
             self._overrides[model.contract_id].append(model)
+
+    @property
+    def segments(self) -> dict:
+        """{segment id: AccessSegment} of every preloaded commit and credit."""
+        return {
+            segment.pk: segment
+            for terms in self._terms.values()
+            for term in terms
+            for segment in term.loaded_segments
+        }
+
+    @contextmanager
+    def ledger_held(self) -> Iterator[None]:
+        """Inside: the ledger of every preloaded balance read once (when an invoice first needs
+        it), with the entries `ledger_add` gives; outside, each invoice's own read."""
+        self._holding, self._ledger = True, None
+        try:
+            yield
+        finally:
+            self._holding, self._ledger = False, None
+
+    def ledger_add(self, entries) -> None:
+        """Entries written (or to be written) in the holding transaction."""
+        if self._holding and entries:
+            self._held_ledger().add(entries)
+
+    def _held_ledger(self) -> LedgerRows | None:
+        if self._holding and self._ledger is None:
+            terms = [term for found in self._terms.values() for term in found]
+            self._ledger = ledger_rows(
+                segments=self.segments.values(),
+                commits=[t.pk for t in terms if t.type == Commit.Type.POSTPAID],
+            )
+        return self._ledger
 
     def _card_conversions(self, rate_card_id) -> tuple[Conversion, ...]:
         if rate_card_id not in self._conversions:
@@ -322,7 +367,10 @@ class TermsPreload:
         balances = tuple(
             _balance(data)
             for data in balances_from_terms(
-                contract=contract, terms=self._terms[contract.pk], period=period
+                contract=contract,
+                terms=self._terms[contract.pk],
+                period=period,
+                ledger=self._held_ledger(),
             )
         )
         overrides = tuple(

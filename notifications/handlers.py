@@ -34,9 +34,10 @@ def while_alerts(types: set[str]) -> set[str]:
     return types if Alert.objects.filter(status=Alert.Status.ENABLED).exists() else set()
 
 
-@handles(ANY, wanted=wanted)
-def deliver(event: DomainEvent) -> None:
-    deliveries_for_event(event=event)
+@handles(ANY, wanted=wanted, many=True)
+def deliver(events: list[DomainEvent]) -> None:
+    for event in events:
+        deliveries_for_event(event=event)
 
 
 @handles("usage.marked", wanted=while_alerts)
@@ -62,7 +63,13 @@ def usage_marked(event: DomainEvent) -> None:
     "invoice.voided",
     "custom_fields.changed",
     wanted=while_alerts,
+    many=True,
 )
-def balances_changed(event: DomainEvent) -> None:
-    if event.customer_id is not None:
-        customers_queue(customer_ids=[event.customer_id], now=event.occurred_at)
+def balances_changed(events: list[DomainEvent]) -> None:
+    """The events' customers queued (a batch of finalized invoices: one wake of the evaluator)."""
+    by_moment: dict = {}
+    for event in events:
+        if event.customer_id is not None:
+            by_moment.setdefault(event.occurred_at, set()).add(event.customer_id)
+    for index, (now, customer_ids) in enumerate(by_moment.items()):
+        customers_queue(customer_ids=customer_ids, now=now, wake=index == 0)

@@ -4,14 +4,16 @@ handler runs in the wake of the request or task that finalized or voided)."""
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
+
 from core.models import DomainEvent
 from core.outbox import handles
-from customers.models import PaymentGate
+from customers.models import ContractConfigurationChange, PaymentGate
 from invoicing.models import Invoice
 
 from .services import (
-    invoice_payment_queue,
     invoice_payment_void_request,
+    invoice_payments_queue,
     payment_gate_payment_queue,
 )
 
@@ -24,12 +26,26 @@ def _invoice(event: DomainEvent) -> Invoice | None:
     )
 
 
-@handles("invoice.finalized")
-def invoice_finalized(event: DomainEvent) -> None:
-    """Queue the invoice for its contract's billing provider, if it has one."""
-    invoice = _invoice(event)
-    if invoice is not None:
-        invoice_payment_queue(invoice=invoice, now=event.occurred_at)
+@handles("invoice.finalized", many=True)
+def invoice_finalized(events: list[DomainEvent]) -> None:
+    """Queue the invoices for their contracts' billing provider, where they have one."""
+    finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
+    invoices = list(
+        Invoice.objects.select_related("contract__billing_provider_configuration")
+        .defer("rating_snapshot")
+        .prefetch_related(
+            Prefetch(
+                "contract__configuration_changes",
+                ContractConfigurationChange.objects.select_related(
+                    "billing_provider_configuration", "revenue_system_configuration"
+                ),
+            )
+        )
+        .filter(pk__in=list(finalized_at))
+    )
+    invoice_payments_queue(
+        invoices=invoices, finalized_at={i.pk: finalized_at[str(i.pk)] for i in invoices}
+    )
 
 
 @handles("invoice.voided")

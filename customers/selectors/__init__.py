@@ -33,7 +33,6 @@ from .balances import (  # noqa: F401
     balances_now,
     customer_balances,
     prepaid_commit_expirations,
-    segment_available,
     segments_left_at,
 )
 from .configurations import (  # noqa: F401
@@ -43,6 +42,7 @@ from .configurations import (  # noqa: F401
     contracts_revenue_systems_at,
     customer_revenue_system_configurations,
 )
+from .ledger import LedgerRows, ledger_rows, segment_available  # noqa: F401
 from .spend_trackers import (  # noqa: F401
     commit_purchase_spends,
     spend_tracker_accumulated,

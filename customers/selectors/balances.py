@@ -32,6 +32,7 @@ from ..models import (
     PaymentGate,
     RecurringBalance,
 )
+from .ledger import LedgerRows, ledger_rows, segment_available
 
 LEDGER = BalanceLedgerEntry.Type
 AUTOMATED = (
@@ -49,29 +50,6 @@ BALANCE_PREFETCH = (
     "product",
     "credit_type",
 )
-
-
-def segment_available(*, segments: Iterable[AccessSegment], as_of: datetime | None = None) -> dict:
-    """What each segment holds: its amount + every manual entry (future-dated ones too, as in
-    Metronome) + the automated entries of finalized invoices (deductions, expirations, true-ups,
-    voids: the ledger only has finalized invoices' entries) dated at or before `as_of` (None: all).
-
-    Pass `as_of` = the invoice's period start to get what is AVAILABLE when that invoice starts
-    (earlier invoices' deductions are dated at their period end). One query for all segments.
-    Returns {segment id (UUID): Decimal}; the figure may be negative after manual draw-downs (the
-    caller clamps at zero where Metronome does).
-    """
-    segments = list(segments)
-    entries = BalanceLedgerEntry.objects.filter(segment__in=[s.pk for s in segments])
-    if as_of is not None:
-        entries = entries.filter(Q(invoice_id__isnull=True) | Q(timestamp__lte=as_of))
-    moved = dict(
-        entries.order_by()
-        .values("segment_id")
-        .annotate(total=Sum("amount"))
-        .values_list("segment_id", "total")
-    )
-    return {s.pk: s.amount + (moved.get(s.pk) or Decimal(0)) for s in segments}
 
 
 def _applicable(queryset, contract: Contract):
@@ -155,32 +133,25 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
     return _rating_dicts(terms, contract=contract, start=start)
 
 
-def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[dict]:
+def _rating_dicts(
+    terms: list, *, contract: Contract, start: datetime, ledger: LedgerRows | None = None
+) -> list[dict]:
     """`balances_for_rating`'s dicts of `terms` (already selected and ordered), with what the
-    ledger says is available at `start`."""
+    ledger says is available at `start` (from `ledger` when it covers their segments, else read
+    in one query)."""
     segments = [s for t in terms for s in _segments(t)]
-    available = segment_available(segments=segments, as_of=start) if segments else {}
+    postpaid = [t for t in terms if t.type == Commit.Type.POSTPAID]
+    if ledger is None or not ledger.covers(segments=segments, commits=[t.pk for t in postpaid]):
+        ledger = ledger_rows(segments=segments, commits=[t.pk for t in postpaid])
+    available = ledger.available(segments=segments, as_of=start)
     # A segment shared across a hierarchy may have been drawn by another contract's invoice of
     # this same period, finalized already (dated at its end): every entry counts.
     shared = [s for t in terms if shared_with_children(t.child_access) for s in _segments(t)]
     if shared:
-        available.update(segment_available(segments=shared))
-    postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
-    drawn = {}
-    if postpaid:
-        drawn = dict(
-            BalanceLedgerEntry.objects.filter(
-                commit_id__in=postpaid,
-                type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
-            )
-            # A commit shared with children: their invoices of this period, finalized before
-            # the parent's, count too (they are dated at the period's end).
-            .filter(Q(timestamp__lte=start) | Q(commit__child_access__isnull=False))
-            .order_by()
-            .values("commit_id")
-            .annotate(total=Sum("amount"))
-            .values_list("commit_id", "total")
-        )
+        available.update(ledger.available(segments=shared))
+    # A commit shared with children: their invoices of this period, finalized before the
+    # parent's, count too (they are dated at the period's end).
+    drawn = ledger.postpaid_drawn(commits=postpaid, start=start)
     seat_keys = {}
     if any(term.seat_id for term in terms):
         seat_keys = dict(
@@ -375,15 +346,17 @@ def balance_terms_many(
     return result
 
 
-def balances_from_terms(*, contract: Contract, terms: Iterable, period) -> list[dict]:
+def balances_from_terms(
+    *, contract: Contract, terms: Iterable, period, ledger: LedgerRows | None = None
+) -> list[dict]:
     """`balances_for_rating(contract=contract, period=period)` from the contract's terms as
-    `balance_terms_many` gives them: keeps those in the period and reads the ledger now (two
-    queries; none when no term is in the period, one when none is POSTPAID)."""
+    `balance_terms_many` gives them: keeps those in the period and reads the ledger now (one
+    query; none when no term is in the period, or when `ledger` holds their rows already)."""
     start, end = _period_bounds(period)
     terms = [t for t in terms if _in_period(t, start, end)]
     if not terms:
         return []
-    return _rating_dicts(terms, contract=contract, start=start)
+    return _rating_dicts(terms, contract=contract, start=start, ledger=ledger)
 
 
 def balances_for_rating_many(*, contracts: Iterable[Contract], period_by_contract: dict) -> dict:

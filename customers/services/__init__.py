@@ -23,6 +23,8 @@ from .balance_edits import (  # noqa: F401
 from .balances import (  # noqa: F401
     LEDGER,
     BalanceKeyInUse,
+    balance_ledger_draw_entries,
+    balance_ledger_entries_write,
     balance_ledger_invoice_voided,
     balance_ledger_record_draws,
     balance_manual_entry_add,

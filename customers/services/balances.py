@@ -148,14 +148,31 @@ def balance_ledger_record_draws(
     them; default `now`). Idempotent: entries this invoice already wrote are skipped, so finalizing
     twice never writes twice. Returns the entries written now.
     """
-    invoice_id = uuid.UUID(str(invoice_id))
-    timestamp = timestamp or now
-    draws = list(draws)
     segment_ids = {uuid.UUID(str(_draw_field(d, "segment_id"))) for d in draws}
-    segments = AccessSegment.objects.in_bulk(segment_ids)
-    done = set(
-        BalanceLedgerEntry.objects.filter(invoice_id=invoice_id).values_list("segment_id", "type")
+    entries = balance_ledger_draw_entries(
+        invoice_id=invoice_id,
+        draws=draws,
+        timestamp=timestamp or now,
+        contract_id=contract.pk if contract is not None else None,
+        segments=AccessSegment.objects.in_bulk(segment_ids),
     )
+    return balance_ledger_entries_write(entries=entries)
+
+
+def balance_ledger_draw_entries(
+    *,
+    invoice_id: uuid.UUID | str,
+    draws: Sequence,
+    timestamp: datetime,
+    contract_id,
+    segments: Mapping,
+) -> list[BalanceLedgerEntry]:
+    """The (unsaved) entries `balance_ledger_record_draws` writes for one invoice's draws, from
+    `segments` ({segment id: AccessSegment}, holding at least the draws' segments): no query, so
+    that finalizing a batch writes every invoice's entries with one INSERT
+    (`balance_ledger_entries_write`)."""
+    invoice_id = uuid.UUID(str(invoice_id))
+    made = set()
     entries = []
     for draw in draws:
         segment_id = uuid.UUID(str(_draw_field(draw, "segment_id")))
@@ -175,23 +192,37 @@ def balance_ledger_record_draws(
         if _draw_field(draw, "expires") and remaining > 0:
             wanted.append((_END[kind], -remaining, segment.ending_before))
         for entry_type, amount, when in wanted:
-            if (segment_id, entry_type) in done:
+            if (segment_id, entry_type) in made:
                 continue
-            done.add((segment_id, entry_type))
+            made.add((segment_id, entry_type))
             entries.append(
                 BalanceLedgerEntry(
-                    segment=segment,
+                    segment_id=segment_id,
                     type=entry_type,
                     amount=amount,
                     timestamp=when,
                     invoice_id=invoice_id,
-                    contract=contract,
+                    contract_id=contract_id,
                     **owner,
                 )
             )
-    # A concurrent finalization of the same invoice loses quietly to the unique constraint.
-    BalanceLedgerEntry.objects.bulk_create(entries, ignore_conflicts=True)
     return entries
+
+
+def balance_ledger_entries_write(*, entries: Sequence[BalanceLedgerEntry]) -> list:
+    """Write invoices' draw entries (`balance_ledger_draw_entries`) in one INSERT, leaving out
+    those their invoice wrote already (idempotent). Returns the entries written now."""
+    if not entries:
+        return []
+    done = set(
+        BalanceLedgerEntry.objects.filter(
+            invoice_id__in={entry.invoice_id for entry in entries}
+        ).values_list("invoice_id", "segment_id", "type")
+    )
+    new = [e for e in entries if (e.invoice_id, e.segment_id, e.type) not in done]
+    # A concurrent finalization of the same invoice loses quietly to the unique constraint.
+    BalanceLedgerEntry.objects.bulk_create(new, ignore_conflicts=True)
+    return new
 
 
 @transaction.atomic

@@ -17,11 +17,24 @@ from .vocabulary import field_types, strip_optional
 
 
 def to_json(value: object) -> object:
-    """Any engine value as JSON-ready data: Decimals as plain strings, datetimes ISO 8601."""
+    """Any engine value as JSON-ready data: Decimals as plain strings, datetimes ISO 8601.
+    (Dispatched on the exact type first, a dataclass's field names kept per class: a snapshot
+    holds a few hundred values per invoice and finalization writes one per invoice.)"""
+    kind = type(value)
+    if kind is Decimal:
+        return format(value, "f")
+    if kind in _AS_IS:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: to_json(getattr(value, name)) for name in names}
+    if kind is tuple or kind is list:
+        return [to_json(item) for item in value]
+    if kind is datetime:
+        return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: to_json(getattr(value, field.name)) for field in dataclasses.fields(value)
-        }
+        _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(value))
+        return to_json(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
@@ -29,6 +42,10 @@ def to_json(value: object) -> object:
     if isinstance(value, tuple | list):
         return [to_json(item) for item in value]
     return value
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def rating_input_from_json(data: Mapping[str, object]) -> RatingInput:

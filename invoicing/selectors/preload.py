@@ -514,6 +514,18 @@ class RatingPreload:
         card = static.contract.rate_card
         return sorted(found, key=lambda pair: card.product_position(pair[1].id, pair[1].name))
 
+    def ledger_held(self):
+        """The balances' ledger read once for the batch inside this block (`TermsPreload`)."""
+        return self._terms.ledger_held()
+
+    def ledger_add(self, entries) -> None:
+        self._terms.ledger_add(entries)
+
+    @property
+    def segments(self) -> dict:
+        """{segment id: AccessSegment} of the batch's commits and credits."""
+        return self._terms.segments
+
     def contract(self, contract_id, period_start: datetime, invoice_type: str) -> Contract:
         """The preloaded contract of an invoice (with its term flags when loaded here)."""
         return self._static[(str(contract_id), invoice_type, period_start)].contract

@@ -15,6 +15,7 @@ from .handoff import (  # noqa: F401
     invoice_payment_retry_now,
     invoice_payment_send,
     invoice_payment_void_request,
+    invoice_payments_queue,
     invoice_payments_send_due,
     payment_gate_payment_queue,
 )

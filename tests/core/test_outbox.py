@@ -132,3 +132,51 @@ def test_pruning_keeps_recent_events_and_those_still_pending():
     assert set(DomainEvent.objects.values_list("subject_id", flat=True)) >= {"pending", "new"}
     assert not DomainEvent.objects.filter(pk=done.pk).exists()
     assert DomainEvent.objects.filter(pk=recent.pk).exists()
+
+
+batches: list[list[str]] = []
+
+
+@outbox.handles("test.many", many=True)
+def _react_to_many(events):
+    """Hears a batch at once; a subject named "bad" fails whatever batch it is in."""
+    if any(event.subject_id == "bad" for event in events):
+        raise RuntimeError("a bad event")
+    batches.append([event.subject_id for event in events])
+
+
+def _record_many(*subjects):
+    batches.clear()
+    with transaction.atomic():
+        return outbox.record_many(
+            {"type": "test.many", "subject_id": subject, "occurred_at": NOW} for subject in subjects
+        )
+
+
+def test_a_handler_of_many_hears_a_recorded_batch_at_once_in_order():
+    events = _record_many("a", "b", "c")
+
+    assert batches == [["a", "b", "c"]]
+    handlings = DomainEventHandling.objects.filter(event__in=events)
+    assert [(h.done_at is not None, h.attempts) for h in handlings] == [(True, 1)] * 3
+
+
+def test_a_batch_that_fails_is_run_one_event_at_a_time_and_only_the_bad_one_waits():
+    events = _record_many("a", "bad", "c")
+
+    assert batches == [["a"], ["c"]]
+    failed = DomainEventHandling.objects.get(event__subject_id="bad")
+    assert failed.done_at is None
+    assert "a bad event" in failed.last_error
+    assert DomainEventHandling.objects.filter(event__in=events, done_at__isnull=False).count() == 2
+
+    batches.clear()
+    assert outbox.dispatch_due(now=failed.next_attempt_at + timedelta(seconds=1)) == 0
+    assert batches == []  # still bad: retried alone, the others are not run again
+
+
+def test_a_handler_of_many_runs_each_event_once_when_dispatched_again():
+    events = _record_many("a", "b")
+    outbox.dispatch(event_ids=[event.pk for event in events])
+
+    assert batches == [["a", "b"]]
