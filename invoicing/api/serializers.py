@@ -116,13 +116,6 @@ def invoice_data(
     """One invoice on the wire; `extra`: the fields apps above add (see extensions.py)."""
     invoice = view.invoice
     credit_type = _credit_type(invoice)
-    if view.rows is None and view.rated is not None:
-        units = {u.id: {"id": u.id, "name": u.name} for u in view.rated.custom_units}
-        lines, write = view.rated.lines, lambda line: rated_line_data(line, credit_type, units)
-    else:
-        lines, write = view.lines, lambda line: line_item_data(line, credit_type)
-    if skip_zero_qty_line_items:
-        lines = [line for line in lines if line.quantity is None or line.quantity != 0]
     data = {
         "id": str(invoice.id),
         "customer_id": str(invoice.customer_id),
@@ -136,7 +129,7 @@ def invoice_data(
         "subtotal": to_json_number(view.subtotal),
         "total": to_json_number(view.total),
         "net_payment_terms_days": invoice.net_payment_terms_days,
-        "line_items": [write(line) for line in lines],
+        "line_items": _line_items(view, credit_type, skip_zero_qty_line_items),
         "invoice_adjustments": [],
         "custom_fields": {},
     }
@@ -147,3 +140,17 @@ def invoice_data(
     if extra:
         data.update(extra)
     return data
+
+
+def _line_items(view: InvoiceView, credit_type: dict, skip_zero: bool) -> list[dict]:
+    """A draft's from its engine lines, a finalized invoice's from its rows."""
+
+    def shown(lines):
+        if not skip_zero:
+            return lines
+        return [line for line in lines if line.quantity is None or line.quantity != 0]
+
+    if view.rows is None and view.rated is not None:
+        units = {u.id: {"id": u.id, "name": u.name} for u in view.rated.custom_units}
+        return [rated_line_data(line, credit_type, units) for line in shown(view.rated.lines)]
+    return [line_item_data(line, credit_type) for line in shown(view.lines)]

@@ -179,7 +179,8 @@ class Checked:
     lists given for tuple fields into tuples (so inputs stay hashable and compare equal)."""
 
     def __post_init__(self) -> None:
-        self._check(checked_fields(type(self)))
+        kinds = checked_kinds(type(self))
+        self._check(kinds, kinds)
 
     def evolve(self, **changes: object) -> typing.Self:
         """A copy with `changes`, equal to what `dataclasses.replace(self, **changes)` makes,
@@ -188,20 +189,23 @@ class Checked:
         lines of a window differ from each other in a few fields; made by `__init__`, each
         setting its 30 fields one by one, a 10,000-line draft spent a tenth of its read there."""
         cls = type(self)
-        unknown = changes.keys() - field_names(cls)
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        if not changes.keys() <= field_names(cls):
+            unknown = ", ".join(sorted(changes.keys() - field_names(cls)))
+            raise TypeError(f"{cls.__name__} has no field {unknown}")
         new = object.__new__(cls)
         values = new.__dict__
         values.update(self.__dict__)
         values.update(changes)
-        kinds = checked_kinds(cls)
-        new._check([(name, kinds[name]) for name in changes if name in kinds])
+        new._check(changes, checked_kinds(cls))
         return new
 
-    def _check(self, fields: Iterable[tuple[str, object]]) -> None:
+    def _check(self, names: Iterable[str], kinds: dict[str, object]) -> None:
+        """Checks the fields `names` that `kinds` (`checked_kinds`) has, then `_validate`."""
         values = self.__dict__
-        for name, kind in fields:
+        for name in names:
+            kind = kinds.get(name)
+            if kind is None:
+                continue
             value = values[name]
             if value is None:
                 continue
