@@ -163,15 +163,20 @@ def checked_fields(cls: type) -> tuple[tuple[str, object], ...]:
     return tuple(checked)
 
 
-@cache
-def checked_kinds(cls: type) -> dict[str, object]:
-    """`checked_fields` by name."""
-    return dict(checked_fields(cls))
+# (class, names of the fields an `evolve` changes) -> the fields among them to check.
+_EVOLVE_CHECKS: dict[tuple, tuple[tuple[str, object], ...]] = {}
 
 
-@cache
-def field_names(cls: type) -> frozenset[str]:
-    return frozenset(name for name, _ in field_types(cls))
+def _evolve_checks(key: tuple) -> tuple[tuple[str, object], ...]:
+    cls, *names = key
+    fields = {name for name, _ in field_types(cls)}
+    unknown = [name for name in names if name not in fields]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    checks = _EVOLVE_CHECKS[key] = tuple(
+        (name, kind) for name, kind in checked_fields(cls) if name in names
+    )
+    return checks
 
 
 class Checked:
@@ -179,8 +184,7 @@ class Checked:
     lists given for tuple fields into tuples (so inputs stay hashable and compare equal)."""
 
     def __post_init__(self) -> None:
-        kinds = checked_kinds(type(self))
-        self._check(kinds, kinds)
+        self._check(checked_fields(type(self)))
 
     def evolve(self, **changes: object) -> typing.Self:
         """A copy with `changes`, equal to what `dataclasses.replace(self, **changes)` makes,
@@ -189,23 +193,18 @@ class Checked:
         lines of a window differ from each other in a few fields; made by `__init__`, each
         setting its 30 fields one by one, a 10,000-line draft spent a tenth of its read there."""
         cls = type(self)
-        if not changes.keys() <= field_names(cls):
-            unknown = ", ".join(sorted(changes.keys() - field_names(cls)))
-            raise TypeError(f"{cls.__name__} has no field {unknown}")
+        key = (cls, *changes)
+        checks = _EVOLVE_CHECKS.get(key) or _evolve_checks(key)
         new = object.__new__(cls)
         values = new.__dict__
         values.update(self.__dict__)
         values.update(changes)
-        new._check(changes, checked_kinds(cls))
+        new._check(checks)
         return new
 
-    def _check(self, names: Iterable[str], kinds: dict[str, object]) -> None:
-        """Checks the fields `names` that `kinds` (`checked_kinds`) has, then `_validate`."""
+    def _check(self, fields: Iterable[tuple[str, object]]) -> None:
         values = self.__dict__
-        for name in names:
-            kind = kinds.get(name)
-            if kind is None:
-                continue
+        for name, kind in fields:
             value = values[name]
             if value is None:
                 continue
