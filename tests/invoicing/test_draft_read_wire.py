@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from customers.models import Override
+from invoicing.api.serializers import line_item_data, rated_line_data
 from invoicing.models import Invoice
+from invoicing.selectors import invoice_rate, line_items_from
 from invoicing.services import contract_drafts_ensure
 from tests.catalog.factories import CreditTypeConversionFactory, PricingUnitFactory
 from tests.catalog.factories import ProductFactory as CatalogProductFactory
@@ -202,6 +204,22 @@ def test_a_rich_draft_reads_byte_for_byte_as_before(api_client):
     if os.environ.get("WRITE_DRAFT_WIRE"):
         FIXTURE.write_text(json.dumps(found, indent=1) + "\n")
     assert found == json.loads(FIXTURE.read_text())
+
+
+def test_a_drafts_engine_lines_are_written_as_their_rows_would_be():
+    """Drafts are written from the engine's lines, finalized invoices from their rows: both
+    adapters give the same line objects for every kind of line."""
+    invoice = _world()
+    result = invoice_rate(invoice=invoice, now=NOW)
+    credit_type = {"id": str(invoice.credit_type_id), "name": invoice.credit_type.name}
+    units = {u.id: {"id": u.id, "name": u.name} for u in result.custom_units}
+
+    from_rows = [
+        line_item_data(row, credit_type) for row in line_items_from(result.lines, invoice=invoice)
+    ]
+
+    assert [rated_line_data(line, credit_type, units) for line in result.lines] == from_rows
+    assert len(from_rows) == 100
 
 
 def test_the_stored_draft_has_every_kind_of_line():
