@@ -41,6 +41,7 @@ test: lint
 # in-process ClickHouse (chdb) in a fresh temporary directory: both stores must give the same numbers.
 CHDB_TESTS := tests/metering tests/api/test_sql_metrics.py tests/invoicing/test_golden_e2e.py \
 	tests/invoicing/test_golden_e2e_terms.py tests/invoicing/test_golden_contract_terms.py tests/invoicing/test_draft_read_at_scale.py \
+	tests/invoicing/test_draft_read_wire.py \
 	tests/invoicing/test_draft_read_queries.py \
 	tests/compat/test_sdk_golden.py tests/compat/test_sdk_full_flow.py \
 	tests/api/test_contract_changes.py tests/api/test_threshold_billing.py \

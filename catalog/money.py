@@ -18,6 +18,7 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
+from functools import cache
 
 # Storage precision for every money or quantity column. 38 digits with 12 after the point keeps
 # sub-cent unit prices (a token priced at 0.0000015 cents) exact and leaves 26 digits of headroom.
@@ -59,7 +60,9 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
+@cache
 def _exponent(decimal_places: int) -> Decimal:
+    """10^-decimal_places, made once per number of places (a draft rounds 10,000 lines)."""
     return Decimal(1).scaleb(-decimal_places)
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 from catalog.money import normalize, to_json_number
 from core.api import format_timestamp
 from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.rating import Line
 from invoicing.selectors import InvoiceView
 
 PRODUCT_LIST_ITEM = {
@@ -35,10 +36,36 @@ def _timestamp(value: datetime | None) -> str | None:
 
 
 def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
+    """A line row (stored, or made from a draft's engine line) on the wire."""
+    tier = None
+    if line.tier_level is not None:
+        tier = (line.tier_level, line.tier_starting_at, line.tier_size)
+    unit = credit_type
+    if line.credit_type_id and str(line.credit_type_id) != credit_type["id"]:
+        unit = {"id": str(line.credit_type_id), "name": line.credit_type.name}
+    return _line_data(line, unit, tier)
+
+
+def rated_line_data(line: Line, credit_type: dict, units: dict[str, dict]) -> dict:
+    """A draft's engine line on the wire, as `line_item_data` writes its row (`units`: the
+    custom units' `credit_type` by id). Without the row: a 10,000-line draft spent as long
+    making the model instances as writing them."""
+    tier = line.tier
+    unit = credit_type
+    if line.credit_type_id and line.credit_type_id != credit_type["id"]:
+        unit = units[line.credit_type_id]
+    return _line_data(
+        line, unit, None if tier is None else (tier.level, tier.starting_at, tier.size)
+    )
+
+
+def _line_data(line: InvoiceLineItem | Line, unit: dict, tier: tuple | None) -> dict:
+    """The fields a line row and an engine line share by name; the line's pricing unit and
+    its tier (level, starting_at, size) are read by the caller."""
     data: dict = {
         "name": line.name,
         "type": line.type,
-        "credit_type": credit_type,
+        "credit_type": unit,
         "total": to_json_number(line.total),
         "starting_at": _timestamp(line.starting_at),
         "ending_before": _timestamp(line.ending_before),
@@ -59,11 +86,11 @@ def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
         data["pricing_group_values"] = dict(line.pricing_group_values)
     if line.presentation_group_values:
         data["presentation_group_values"] = dict(line.presentation_group_values)
-    if line.tier_level is not None:
+    if tier is not None:
         data["tier"] = {
-            "level": line.tier_level,
-            "starting_at": _decimal_string(line.tier_starting_at),
-            "size": _decimal_string(line.tier_size),
+            "level": tier[0],
+            "starting_at": _decimal_string(tier[1]),
+            "size": _decimal_string(tier[2]),
         }
     if line.subscription_id:
         data["subscription_id"] = str(line.subscription_id)
@@ -75,9 +102,6 @@ def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
         data["professional_service_id"] = str(line.professional_service_id)
     if line.commit_id:
         data["commit_id"] = str(line.commit_id)
-    if line.credit_type_id and str(line.credit_type_id) != credit_type["id"]:
-        # A line in a custom pricing unit (its fiat value is on a cpu_conversion line).
-        data["credit_type"] = {"id": str(line.credit_type_id), "name": line.credit_type.name}
     if line.applied_commit_or_credit_id:
         data["applied_commit_or_credit"] = {
             "id": str(line.applied_commit_or_credit_id),
@@ -92,9 +116,6 @@ def invoice_data(
     """One invoice on the wire; `extra`: the fields apps above add (see extensions.py)."""
     invoice = view.invoice
     credit_type = _credit_type(invoice)
-    lines = view.lines
-    if skip_zero_qty_line_items:
-        lines = [line for line in lines if line.quantity is None or line.quantity != 0]
     data = {
         "id": str(invoice.id),
         "customer_id": str(invoice.customer_id),
@@ -108,7 +129,7 @@ def invoice_data(
         "subtotal": to_json_number(view.subtotal),
         "total": to_json_number(view.total),
         "net_payment_terms_days": invoice.net_payment_terms_days,
-        "line_items": [line_item_data(line, credit_type) for line in lines],
+        "line_items": _line_items(view, credit_type, skip_zero_qty_line_items),
         "invoice_adjustments": [],
         "custom_fields": {},
     }
@@ -119,3 +140,17 @@ def invoice_data(
     if extra:
         data.update(extra)
     return data
+
+
+def _line_items(view: InvoiceView, credit_type: dict, skip_zero: bool) -> list[dict]:
+    """A draft's from its engine lines, a finalized invoice's from its rows."""
+
+    def shown(lines):
+        if not skip_zero:
+            return lines
+        return [line for line in lines if line.quantity is None or line.quantity != 0]
+
+    if view.rows is None and view.rated is not None:
+        units = {u.id: {"id": u.id, "name": u.name} for u in view.rated.custom_units}
+        return [rated_line_data(line, credit_type, units) for line in shown(view.rated.lines)]
+    return [line_item_data(line, credit_type) for line in shown(view.lines)]

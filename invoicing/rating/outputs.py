@@ -82,3 +82,5 @@ class RatingResult(Checked):
     subtotal: Decimal
     total: Decimal
     balance_draws: tuple[BalanceDraw, ...] = ()
+    # The custom units lines may be in (`Line.credit_type_id`), for showing their names.
+    custom_units: tuple[PricingUnit, ...] = ()

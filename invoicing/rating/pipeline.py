@@ -80,6 +80,7 @@ def totals(rating_input: RatingInput, lines: tuple[Line, ...]) -> RatingResult:
         subtotal=subtotal,
         total=total,
         balance_draws=balance_draws(rating_input, lines),
+        custom_units=rating_input.custom_units,
     )
 
 

@@ -143,29 +143,33 @@ def _pricing_group_lines(
             priced.append((usage, billable_quantity(product, usage.quantity), rate))
         width = sum((q for _, q, rate in priced if rate is not None and q > 0), ZERO)
         before = ZERO  # the window's positive priced usage before this line (`_share`)
-        fields = {
+        # The window's lines differ from this one only in what the loop gives them (`evolve`).
+        window_line = Line(
             **line_fields(product, key[0], key[1]),
-            "pricing_group_values": pricing_values,
-        }
+            pricing_group_values=pricing_values,
+            group_key=legacy_key,
+            total=ZERO,
+        )
         units: dict[str | None, tuple[str | None, int]] = {}
         for usage, quantity, rate in priced:
             presentation = usage.presentation_group_values
-            common = {
-                **fields,
-                "presentation_group_values": presentation,
-                "group_key": legacy_key,
-                "group_value": None if legacy_key is None else dict(presentation).get(legacy_key),
-            }
+            value = None if legacy_key is None else dict(presentation).get(legacy_key)
             if rate is None:
-                yield Line(**common, quantity=quantity, total=ZERO, is_unpriced=True)
+                yield window_line.evolve(
+                    presentation_group_values=presentation,
+                    group_value=value,
+                    quantity=quantity,
+                    is_unpriced=True,
+                )
                 continue
             if rate.credit_type_id not in units:
                 unit = unit_of(rating_input, rate.credit_type_id)
                 units[rate.credit_type_id] = (unit, places_of(rating_input, unit))
             unit, places = units[rate.credit_type_id]
             if rate.rate_type == RateType.FLAT:
-                yield Line(
-                    **common,
+                yield window_line.evolve(
+                    presentation_group_values=presentation,
+                    group_value=value,
                     quantity=quantity,
                     unit_price=rate.price,
                     total=round_amount(quantity * rate.price, places),
@@ -178,8 +182,9 @@ def _pricing_group_lines(
                 else:
                     pieces = tier_pieces(rate.tiers, position, quantity)
                 for piece in pieces:
-                    yield Line(
-                        **common,
+                    yield window_line.evolve(
+                        presentation_group_values=presentation,
+                        group_value=value,
                         quantity=piece.quantity,
                         unit_price=piece.price,
                         total=round_amount(piece.quantity * piece.price, places),

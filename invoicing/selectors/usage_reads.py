@@ -15,7 +15,6 @@ from customers.models import (
     IngestAlias,
 )
 from invoicing.rating import (
-    GroupValues,
     Period,
     Product,
     Rate,
@@ -69,25 +68,33 @@ class _ProductWindows:
         pricing_keys = self.keys[:split]
         # Presentation values in `group_values` order (pairs sorted by key), the order found once.
         presentation_keys = sorted(enumerate(self.keys[split:]), key=lambda pair: pair[1])
-        # Few pricing group values, many presentation values: each pricing prefix decided once.
-        pricing_of: dict[tuple, GroupValues | None] = {}
-        for values, quantity in quantities.items():
-            if None in values:
-                continue
+        # Few pricing group values, many presentation values: each pricing prefix decided once,
+        # its records made from its first (`evolve`). Made in the order of their values (a
+        # ClickHouse store answers in no order), the records are nearly in the order the input
+        # keeps them in (`_sorted_usage`): sorted Usage by Usage, they took 100 ms at 10,000.
+        prefix_usage: dict[tuple, Usage | None] = {}
+        for values in sorted(values for values in quantities if None not in values):
+            quantity = quantities[values]
             prefix = values[:split]
-            if prefix not in pricing_of:
+            if prefix not in prefix_usage:
                 pricing = group_values(zip(pricing_keys, prefix, strict=True))
                 kept = window in self.partitions.get(pricing, self.unpriced_windows)
-                pricing_of[prefix] = pricing if kept else None
-            pricing = pricing_of[prefix]
-            if pricing is None:
+                prefix_usage[prefix] = (
+                    Usage(
+                        product_id=self.product.id,
+                        starting_at=window.starting_at,
+                        ending_before=ending_before,
+                        quantity=quantity,
+                        pricing_group_values=pricing,
+                    )
+                    if kept
+                    else None
+                )
+            usage = prefix_usage[prefix]
+            if usage is None:
                 continue
-            yield Usage(
-                product_id=self.product.id,
-                starting_at=window.starting_at,
-                ending_before=ending_before,
+            yield usage.evolve(
                 quantity=quantity,
-                pricing_group_values=pricing,
                 presentation_group_values=tuple(
                     (key, str(values[split + index])) for index, key in presentation_keys
                 ),

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+
+import orjson
 
 from catalog.models import BillableMetric
 
@@ -36,6 +39,22 @@ GroupUsage = dict[Group, Decimal]
 # A hook may also carry `positions_sql()`: the same rule as a PostgreSQL SELECT of the positions
 # `i` of the late events among a relation `ev(i int, c text, s timestamptz)`, which the relational
 # store then runs inside its ingest statement instead of calling the hook (`late_sql_of`).
+
+
+def group_of(cache: dict[str, Group], text: str, group_keys: Sequence[str]) -> Group:
+    """The values of `group_keys` in a row's group values (their JSON text), each text parsed
+    once per read (`cache`). orjson parses such a text in a fifth of `json.loads`'s time (a
+    10,000-group read parses 10,000); it refuses an unpaired surrogate, which `json` reads."""
+    group = cache.get(text)
+    if group is None:
+        try:
+            values = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            values = json.loads(text)
+        group = cache[text] = tuple(map(values.get, group_keys))
+    return group
+
+
 LateCheck = Callable[[Sequence[tuple[str, datetime]]], Sequence[bool]]
 # Whether the batch may still be written (the sender's API token still valid), asked where the
 # batch is written: False stores nothing (`StoreResult.refused`). A hook may also carry `sql` (a

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
 
-from core.renderers import ExactJSONRenderer
+from core.renderers import ExactJSONRenderer, rendered_now
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.selectors import events_late, invoice_rate, line_item_from, line_items_from
 from invoicing.services import contract_drafts_ensure
@@ -177,6 +177,11 @@ def test_the_invoice_renderer_writes_decimals_digit_for_digit():
 
 def test_the_invoice_renderer_writes_integers_past_64_bits():
     assert ExactJSONRenderer().render({"total": 10**25}) == b'{"total":10000000000000000000000000}'
+
+
+def test_an_answer_rendered_in_the_view_is_sent_as_it_was_written():
+    for data in ({"total": Decimal("0.0000015"), "at": START}, {"total": 10**25}):
+        assert ExactJSONRenderer().render(rendered_now(data)) == ExactJSONRenderer().render(data)
 
 
 def test_a_drafts_line_rows_hold_every_field_as_the_model_builds_them():

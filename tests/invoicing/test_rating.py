@@ -657,6 +657,43 @@ def test_naive_datetimes_are_refused():
         Period(datetime(2026, 3, 1), APR_1)
 
 
+def test_an_evolved_line_equals_the_replaced_one():
+    line = Line(
+        name="Tokens",
+        type=LineType.USAGE,
+        product_id="tokens",
+        product_type="USAGE",
+        total=D(0),
+        starting_at=MAR_1,
+        ending_before=APR_1,
+        pricing_group_values=(("model", "a"),),
+    )
+    changes = {
+        "quantity": D("2.5"),
+        "total": D("3"),
+        "presentation_group_values": [("user_id", "u-1")],
+        "tier": LineTier(1, D(0), None),
+    }
+
+    evolved = line.evolve(**changes)
+
+    assert evolved == dataclasses.replace(line, **changes)
+    assert evolved.presentation_group_values == (("user_id", "u-1"),)
+    assert line.quantity is None
+
+
+def test_evolve_checks_what_it_changes():
+    period = Period(MAR_1, APR_1)
+    with pytest.raises(TypeError, match="must be a Decimal"):
+        Tier(price=D(1)).evolve(price=0.5)
+    with pytest.raises(TypeError, match="aware datetime"):
+        period.evolve(starting_at=datetime(2026, 3, 2))
+    with pytest.raises(ValueError, match="empty period"):
+        period.evolve(starting_at=APR_1)
+    with pytest.raises(TypeError, match="Period has no field start"):
+        period.evolve(start=MAR_16)
+
+
 def test_only_the_last_tier_may_be_open():
     with pytest.raises(ValueError, match="only the last tier"):
         tiered((None, "1"), (None, "2"))

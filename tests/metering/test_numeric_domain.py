@@ -177,3 +177,12 @@ def test_pre_aggregates_equal_an_exact_recount_for_values_with_many_digits(
             )
             assert usage == {(): expected}
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "7", "-12", "99999999999999999999999999", "2.50", "-0.001", "3.000"]
+)
+def test_clickhouse_number_parts_read_back_digit_for_digit(value):
+    from metering.stores.clickhouse.numbers import value_from_parts, value_parts
+
+    assert str(value_from_parts(*value_parts(Decimal(value)))) == value

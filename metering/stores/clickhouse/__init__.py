@@ -59,6 +59,7 @@ from ..base import (
     StoreResult,
     customer_slots,
     firsts_in_batch,
+    group_of,
     late_flags,
     refused,
 )
@@ -450,11 +451,7 @@ class ClickHouseStore(EventStore):
         states: list[dict] = [{} for _ in answers]
         groups: dict[str, tuple] = {}
         for slot, group_text, *measures in self.client.rows(query):
-            group = groups.get(group_text)
-            if group is None:
-                values = json.loads(group_text)
-                group = groups[group_text] = tuple(values.get(k) for k in group_keys)
-            _roll(states[slot], group, aggregation, measures)
+            _roll(states[slot], group_of(groups, group_text, group_keys), aggregation, measures)
         for index, bucket in enumerate(states):
             answers[index].update({group: _value(aggregation, s) for group, s in bucket.items()})
         return answers

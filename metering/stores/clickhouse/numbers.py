@@ -32,6 +32,9 @@ def value_parts(value: Decimal) -> tuple[int, int, int, int]:
 
 def value_from_parts(whole: int, frac1: int, frac2: int, scale: int) -> Decimal:
     """The exact Decimal of summed parts, with `scale` places."""
+    if not int(scale) and not int(frac1) and not int(frac2):
+        # A sum of whole numbers (counts, tokens): the same Decimal, without the arithmetic.
+        return Decimal(int(whole))
     fraction = _EXACT.divide(Decimal(int(frac1) * _HALF + int(frac2)), _ONE)
     total = _EXACT.add(Decimal(int(whole)), fraction)
     return total.quantize(Decimal(1).scaleb(-int(scale)), context=_EXACT)

@@ -30,7 +30,7 @@ from ...models import (
     MetricDistinctValue,
     MetricRollup,
 )
-from ..base import Group, GroupUsage, customer_slots
+from ..base import Group, GroupUsage, customer_slots, group_of
 from ..tiers import GRAINS, cover
 from .ingest import _q
 from .rows import (
@@ -126,14 +126,6 @@ def unique_first_seen(metric, customer_ids, bounds, group_keys) -> list[GroupUsa
         bucket = segments[bisect_right(bounds, hour) - 1]
         bucket[group] = bucket.get(group, Decimal(0)) + 1
     return segments
-
-
-def group_of(cache: dict[str, Group], text: str, group_keys) -> Group:
-    group = cache.get(text)
-    if group is None:
-        values = json.loads(text)
-        group = cache[text] = tuple(values.get(k) for k in group_keys)
-    return group
 
 
 @dataclass(slots=True)
