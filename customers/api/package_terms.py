@@ -1,7 +1,8 @@
 """The contract terms a package (a contract template, `/v1/packages/create`) takes beyond
 commits, credits, overrides, scheduled charges and subscriptions: recurring commits and credits,
 threshold billing (a discount's cap measured by one of the package's spend trackers), spend
-trackers, commit and credit specifiers, in the SDK's package shape (offsets from the
+trackers, commit and credit specifiers (and each commit's and credit's own rules: a QUANTITY
+one's), in the SDK's package shape (offsets from the
 contract's start instead of dates); and, beyond the SDK's shape (extra fields), discounts (a
 scheduled charge's shape), professional services and reseller royalties.
 
