@@ -1,6 +1,8 @@
 """Commits and credits drawn down by QUANTITY (prepaid units) through the official SDK, strict
 validation on: a contract made with one, the draft covering units, balance lists and the net
-balance filtered by access_type."""
+balance filtered by access_type; packages with QUANTITY commits and credits (a contract made from
+one equals the same terms given directly); balance alerts counting units (access_type QUANTITY)
+beside money alerts that never count them."""
 
 from datetime import UTC, datetime
 
@@ -8,6 +10,7 @@ import metronome
 import pytest
 from django.utils import timezone
 
+from notifications.services import customer_alerts_evaluate
 from tests.compat import test_sdk_contract_terms as terms_sdk
 from tests.compat import test_sdk_package_terms as package_sdk
 from tests.compat.conftest import USD
@@ -353,4 +356,51 @@ def test_a_package_quantity_credit_without_named_products_is_refused(client, off
     assert refused.value.body["message"] == (
         "credits[0].applicable_product_ids: A QUANTITY balance holds units of named usage "
         "products: give applicable_product_ids (or specifiers with a product_id)."
+    )
+
+
+def test_a_quantity_alert_counts_units_and_a_money_alert_only_money(client, contract):
+    """The contract holds 3 units and 100 cents. 2,000 tokens (2 units) leave 1 unit: the unit
+    alert (at most 1) is in alarm; the money alert (at most 100) is too: 100 cents, not 101."""
+    customer = contract["customer"]
+    units = client.v1.alerts.create(
+        alert_type="low_remaining_commit_balance_reached",
+        name="Few units left",
+        threshold=1,
+        customer_id=customer,
+        access_type="QUANTITY",
+    ).data.id
+    money = client.v1.alerts.create(
+        alert_type="low_remaining_contract_credit_and_commit_balance_reached",
+        name="Little money left",
+        threshold=100,
+        customer_id=customer,
+        credit_type_id=USD,
+    ).data.id
+    _use(client, 2000)
+    customer_alerts_evaluate(customer_id=customer, now=timezone.now(), pending=False)
+
+    got = client.v1.customers.alerts.retrieve(alert_id=units, customer_id=customer).data
+    assert (got.alert.access_type, got.alert.credit_type, got.customer_status) == (
+        "QUANTITY",
+        None,
+        "in_alarm",
+    )
+    assert got.triggered_by == "The commits have 1 unit left."
+    listed = {row.alert.id: row for row in client.v1.customers.alerts.list(customer_id=customer)}
+    assert listed[money].alert.access_type == "SPEND"
+    assert listed[money].alert.credit_type.id == USD
+    assert listed[money].customer_status == "in_alarm"
+    assert listed[money].triggered_by == "The commits and credits have 100 left."
+
+    with pytest.raises(metronome.BadRequestError) as refused:
+        client.v1.alerts.create(
+            alert_type="low_remaining_commit_percentage_reached",
+            name="x",
+            threshold=10,
+            access_type="QUANTITY",
+            credit_type_id=USD,
+        )
+    assert refused.value.body["message"] == (
+        "credit_type_id: A QUANTITY alert counts units: leave credit_type_id out."
     )
