@@ -190,14 +190,11 @@ class AccessTypeFormMixin:
         except APIException as exc:
             details = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
             for path, problems in details.items():
-                text = message_for(problems)
-                field = API_FIELDS.get(path) or path.split("[")[0].split(".")[0]
-                if field not in self.fields:
-                    self.add_error(None, f"{path}: {text}" if path else text)
+                field, text = API_FIELDS.get(path, path), message_for(problems)
+                if field in self.fields:
+                    self.add_error(field, text)
                 else:
-                    self.add_error(
-                        field, text if field in (path, API_FIELDS.get(path)) else f"{path}: {text}"
-                    )
+                    self.add_error(None, f"{path}: {text}" if path else text)
 
     def _api_body(self, data) -> dict:
         """The form's values in the API's request shape (a contract create's commits[] or
