@@ -274,3 +274,14 @@ def test_the_add_page_offers_the_access_type_and_a_change_page_keeps_it(admin_cl
     credit.refresh_from_db()
     assert credit.access_type == "SPEND"
     assert _segments(credit) == [(Decimal("500"), JAN, FEB)]
+
+
+@pytest.mark.parametrize(("role", "status"), [(FINANCE_ADMIN, 302), (FINANCE_VIEWER, 403)])
+def test_who_may_add_a_quantity_credit_on_the_contract_page(client, fixed, calls, role, status):
+    client = _role_client(client, role)
+    url = reverse("admin:customers_contract_add")
+    assert client.get(url).status_code == (200 if status == 302 else 403)
+    page = contract_data(CustomerFactory(), RateCardFactory(), **_credit_rows(fixed, calls))
+    response = client.post(url, page)
+    assert response.status_code == status, page_errors(response) if status == 302 else ""
+    assert Credit.objects.filter(access_type="QUANTITY").exists() == (status == 302)

@@ -175,3 +175,38 @@ def test_a_days_left_alert_refuses_quantity_in_the_model_too():
         "QUANTITY is for the balance and percentage alerts (units left); this alert does not "
         "sum balances."
     ]
+
+
+def test_a_grouped_quantity_alert_sums_each_teams_units_apart_from_its_money(world, empty):
+    """Team a: 100 units and 5,000 cents; team b: 50 units. A combined QUANTITY alert grouping
+    by team (at most 60): b's 50 units are in alarm, a's 100 are not (its money never counts)."""
+    empty(
+        "/v1/customFields/addKey", {"entity": "commit", "key": "team", "enforce_uniqueness": False}
+    )
+    terms = {
+        "a units": quantity_balance(world, "commit", priority=1, units=100, name="A units"),
+        "b units": quantity_balance(world, "commit", priority=2, units=50, name="B units"),
+        "a money": balance(world, "commit", priority=3, amount=5000, name="A money"),
+    }
+    for name, team in (("a units", "a"), ("b units", "b"), ("a money", "a")):
+        empty(
+            "/v1/customFields/setValues",
+            {"entity": "commit", "entity_id": str(terms[name].pk), "custom_fields": {"team": team}},
+        )
+    alert = _alert(
+        world,
+        alert_type="low_remaining_contract_credit_and_commit_balance_reached",
+        threshold=60,
+        access_type="QUANTITY",
+        alert_specifiers=[
+            {"custom_field_filters": [{"entity": "ContractCreditOrCommit", "key": "team"}]}
+        ],
+    )
+    state = CustomerAlert.objects.get(alert_id=alert)
+    assert (state.status, state.alarmed) == (
+        "in_alarm",
+        [f"balances:{QUANTITY_CREDIT_TYPE_ID}|ContractCreditOrCommit.team=b"],
+    )
+    assert state.triggered_by == (
+        "The commits and credits (ContractCreditOrCommit team = b) have 50 units left."
+    )
