@@ -27,7 +27,7 @@ from catalog.models import Product
 from core.admin_forms import KeyValuesField, PlainDecimalField, split_names
 
 from . import services
-from .models import AccessSegment
+from .models import AccessSegment, Credit
 
 # --- Specifiers --------------------------------------------------------------------------------------
 
@@ -243,6 +243,10 @@ class RecurringScheduleFormMixin(forms.Form):
         contract = self.recurring_contract(cleaned_data)
         return contract.rate_card.fiat_credit_type if contract is not None else None
 
+    def recurring_in_units(self, cleaned_data) -> bool:
+        """Whether the repeated amount is units (typed and kept as they are), not money."""
+        return False
+
     def recurring_row(self, item, following):
         """The row an item of the schedule becomes (`following`: the next item's date, or the
         schedule's end)."""
@@ -280,7 +284,9 @@ class RecurringScheduleFormMixin(forms.Form):
         unit_name = unit.name if unit is not None else money.USD_CENTS_NAME
 
         def stored(value):
-            return None if value is None else money.from_display_amount(value, unit_name)
+            if value is None or self.recurring_in_units(cleaned_data):
+                return value
+            return money.from_display_amount(value, unit_name)
 
         return services.RecurringScheduleSpec(
             amount_distribution=cleaned_data.get("recurring_distribution") or "EACH",
@@ -299,6 +305,8 @@ class RecurringScheduleFormMixin(forms.Form):
         if spec is not None:
             unit = self.recurring_unit(cleaned_data)
             places = unit.decimal_places if unit is not None else money.DECIMAL_PLACES
+            if self.recurring_in_units(cleaned_data):
+                places = 0  # DIVIDED_ROUNDED: whole units, the last date taking the rest
             self.recurring_items = spec.items(places)
             self.recurring_end = spec.ending_before
         return cleaned_data
@@ -333,6 +341,11 @@ class AccessRepeatFormMixin(RecurringScheduleFormMixin):
         return cleaned_data.get("credit_type") or (
             self.instance.credit_type if self.instance.credit_type_id else None
         )
+
+    def recurring_in_units(self, cleaned_data) -> bool:
+        """A QUANTITY credit's segments hold units."""
+        access_type = cleaned_data.get("access_type") or self.instance.access_type
+        return access_type == Credit.AccessType.QUANTITY
 
     def recurring_row(self, item, following):
         amount = item.amount if item.amount is not None else item.unit_price * item.quantity

@@ -8,6 +8,7 @@ from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.urls import reverse
+from rest_framework.exceptions import APIException
 
 from catalog import money
 from catalog.forms import MoneyColumnsMixin, MoneyFieldsMixin, MoneyRowsMixin
@@ -21,7 +22,9 @@ from core.admin_forms import (
     nested_formfield,
     ordered_rows_formset,
 )
+from core.exceptions import message_for
 
+from .api import balance_document
 from .form_editors import AccessRepeatFormMixin, RecurringScheduleFormMixin, SpecifierRowsField
 from .models import (
     AccessSegment,
@@ -54,12 +57,17 @@ class AccessSegmentForm(MoneyFieldsMixin, forms.ModelForm):
     money_fields = ("amount",)
 
     def _term(self):
+        """The commit or credit of the segment: the formset's (`AccessRowsFormSet`; a new one,
+        not saved yet, included), else the saved one's."""
+        term = getattr(self, "term", None)
+        if term is not None:
+            return term
         term = self.instance.commit if self.instance.commit_id else None
         return term or (self.instance.credit if self.instance.credit_id else None)
 
     def unit_name_of_instance(self) -> str | None:
         term = self._term()
-        return term.credit_type.name if term is not None else None
+        return term.credit_type.name if term is not None and term.credit_type_id else None
 
     def money_applies(self, name: str, values) -> bool:
         """A QUANTITY balance's segments hold units, typed as they are."""
@@ -83,12 +91,22 @@ class MoneyRowsInlineFormSet(MoneyRowsMixin, BaseInlineFormSet):
     pass
 
 
-def _rows(parent, model, fields, *, form, fk_name=None):
+class AccessRowsFormSet(MoneyRowsInlineFormSet):
+    """A commit's or credit's access segments: each row knows its term (a new one too), whose
+    access type says whether the amounts typed are money or units."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.term = self.instance
+        return form
+
+
+def _rows(parent, model, fields, *, form, fk_name=None, formset=MoneyRowsInlineFormSet):
     return inlineformset_factory(
         parent,
         model,
         form=form,
-        formset=MoneyRowsInlineFormSet,
+        formset=formset,
         fk_name=fk_name,
         fields=fields,
         extra=1,
@@ -99,8 +117,12 @@ def _rows(parent, model, fields, *, form, fk_name=None):
 
 ACCESS_FIELDS = ["amount", "starting_at", "ending_before"]
 ITEM_FIELDS = ["timestamp", "amount", "unit_price", "quantity"]
-COMMIT_ACCESS = _rows(Commit, AccessSegment, ACCESS_FIELDS, form=AccessSegmentForm)
-CREDIT_ACCESS = _rows(Credit, AccessSegment, ACCESS_FIELDS, form=AccessSegmentForm)
+COMMIT_ACCESS = _rows(
+    Commit, AccessSegment, ACCESS_FIELDS, form=AccessSegmentForm, formset=AccessRowsFormSet
+)
+CREDIT_ACCESS = _rows(
+    Credit, AccessSegment, ACCESS_FIELDS, form=AccessSegmentForm, formset=AccessRowsFormSet
+)
 COMMIT_INVOICES = _rows(Commit, CommitInvoiceItem, ITEM_FIELDS, form=ScheduleItemForm)
 CHARGE_ITEMS = _rows(ScheduledCharge, ScheduledChargeItem, ITEM_FIELDS, form=ScheduleItemForm)
 
@@ -132,7 +154,70 @@ class SpecifiersFormMixin:
         return cleaned
 
 
-class CommitForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
+# The form field of each API field a commit or credit check names (`api.balance_document`).
+API_FIELDS = {
+    "product_id": "product",
+    "applicable_product_ids": "applicable_products",
+    "access_schedule.credit_type_id": "credit_type",
+    "access_schedule.access_type": "access_type",
+}
+
+
+class AccessTypeFormMixin:
+    """A commit's or credit's access type, chosen when it is made (its schedule and ledger are in
+    money or in units ever after). A QUANTITY one is checked as the API checks it in a contract
+    create request (`api.balance_document`): the same refusals, each on its form field."""
+
+    balance_kind = "commit"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("access_type")
+        if field is not None:
+            field.required = False  # left out: SPEND, as the API's default
+            field.disabled = not self.instance._state.adding
+
+    def clean_access_type(self):
+        return self.cleaned_data.get("access_type") or Commit.AccessType.SPEND
+
+    def _post_clean(self):
+        super()._post_clean()
+        data = self.cleaned_data
+        if self._errors or data.get("access_type") != Commit.AccessType.QUANTITY:
+            return
+        try:
+            balance_document.balance_check(kind=self.balance_kind, body=self._api_body(data))
+        except APIException as exc:
+            details = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
+            for path, problems in details.items():
+                field, text = API_FIELDS.get(path, path), message_for(problems)
+                if field in self.fields:
+                    self.add_error(field, text)
+                else:
+                    self.add_error(None, f"{path}: {text}" if path else text)
+
+    def _api_body(self, data) -> dict:
+        """The form's values in the API's request shape (a contract create's commits[] or
+        credits[] item; its access segments are typed as rows)."""
+        access = {"access_type": data["access_type"]}
+        if data.get("credit_type") is not None:
+            access["credit_type_id"] = str(data["credit_type"].pk)
+        body = {
+            "product_id": str(data["product"].pk),
+            "access_schedule": access,
+            "applicable_product_ids": [str(p.pk) for p in data.get("applicable_products") or ()],
+            "applicable_product_tags": list(data.get("applicable_product_tags") or ()),
+            "specifiers": list(data.get("specifiers") or ()),
+            "rate_type": data.get("rate_type") or "LIST_RATE",
+        }
+        if data.get("rollover_fraction") is not None:
+            body["rollover_fraction"] = data["rollover_fraction"]
+        if self.balance_kind == "commit":
+            body["type"] = data.get("type") or Commit.Type.PREPAID
+        return body
+
+
+class CommitForm(AccessTypeFormMixin, SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
     specifiers = SpecifierRowsField()
 
@@ -150,6 +235,7 @@ class CommitForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
             "applicable_product_tags",
             "specifiers",
             "credit_type",
+            "access_type",
             "rollover_fraction",
             "type",
             "invoice_contract",
@@ -177,6 +263,8 @@ class TermRowsMoneyMixin:
     invoice schedule in the contract's."""
 
     def prepare_nested(self, cleaned_data):
+        # A QUANTITY term's segments hold units (`AccessSegmentForm.money_applies` reads it).
+        self.instance.access_type = cleaned_data.get("access_type") or self.instance.access_type
         unit = cleaned_data.get("credit_type") or (
             self.instance.credit_type if self.instance.credit_type_id else None
         )
@@ -202,7 +290,9 @@ class CommitWithRowsForm(
     )
 
 
-class CreditForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
+class CreditForm(AccessTypeFormMixin, SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
+    balance_kind = "credit"
+
     applicable_product_tags = NameListField(required=False, help_text="Comma separated.")
     specifiers = SpecifierRowsField()
 
@@ -220,6 +310,7 @@ class CreditForm(SpecifiersFormMixin, ModelErrorsMixin, forms.ModelForm):
             "applicable_product_tags",
             "specifiers",
             "credit_type",
+            "access_type",
             "rollover_fraction",
             "applicable_contracts",
         ]

@@ -233,6 +233,7 @@ class AlertAdmin(admin.ModelAdmin):
         "customer",
         "billable_metric",
         "credit_type",
+        "access_type",
         "group_values",
         "invoice_types_filter",
         "custom_field_filters_shown",

@@ -207,7 +207,6 @@ SPECTACULAR_SETTINGS = {
         "AuditLogStatusEnum": "audit.api.views.AUDIT_LOG_STATUSES",
         "InvoiceStatusEnum": ["DRAFT", "FINALIZED", "VOID"],
         "AccessTypeEnum": ["SPEND", "QUANTITY"],
-        "SpendAccessTypeEnum": ["SPEND"],
         "TransitionTypeEnum": ["RENEWAL", "SUPERSEDE"],
         "CreditKindEnum": ["CREDIT"],
         "BillingProviderEnum": "customers.api.serializers.BILLING_PROVIDERS",

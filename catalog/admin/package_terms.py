@@ -39,12 +39,24 @@ def _scope(term: dict) -> str:
     return ""
 
 
+def _units(amount: Decimal, term: dict) -> str:
+    """A QUANTITY balance's amount: units of the usage products it names."""
+    named = term.get("applicable_product_ids") or [
+        s["product_id"] for s in term.get("specifiers") or () if s.get("product_id")
+    ]
+    return f"{money.normalize(amount):,f} units of {', '.join(_product(pk) for pk in named)}"
+
+
 def _recurring(kind: str, term: dict) -> str:
     access = term["access_amount"]
     amount = Decimal(str(access["unit_price"])) * Decimal(str(access.get("quantity", 1)))
+    worth = (
+        _units(amount, term)
+        if access.get("access_type") == "QUANTITY"
+        else _money(amount, access.get("credit_type_id"))
+    )
     text = (
-        f"Recurring {kind} '{term.get('name') or _product(term['product_id'])}': "
-        f"{_money(amount, access.get('credit_type_id'))} each "
+        f"Recurring {kind} '{term.get('name') or _product(term['product_id'])}': {worth} each "
         f"{(term.get('recurrence_frequency') or 'billing period').lower()}, lasting "
         f"{term['commit_duration']['value']} period(s), from {_start(term['starting_at_offset'])}"
     )
@@ -122,8 +134,18 @@ def summaries(terms: dict) -> list[str]:
             lines.append(_threshold(name, terms[name]))
     for kind in ("commits", "credits"):
         for term in terms.get(kind, []):
+            label = term.get("name") or _product(term["product_id"])
+            access = term.get("access_schedule") or {}
+            if access.get("access_type") == "QUANTITY":
+                held = sum(
+                    (Decimal(str(i["amount"])) for i in access.get("schedule_items", [])),
+                    Decimal(0),
+                )
+                lines.append(
+                    f"{kind[:-1].capitalize()} '{label}' holds {_units(held, term)}: usage "
+                    "draws the units used (QUANTITY)"
+                )
             if term.get("specifiers"):
-                label = term.get("name") or _product(term["product_id"])
                 lines.append(
                     f"{kind[:-1].capitalize()} '{label}' is drawn only by usage matching "
                     f"{len(term['specifiers'])} specifier(s)"

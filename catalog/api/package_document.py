@@ -41,6 +41,8 @@ def package_terms(data: dict, rate_card: RateCard) -> dict:
                 term["specifiers"] = registered["specifiers"].check(
                     term, rate_card=rate_card, where=f"{key}[{index}]"
                 )
+            # The term's own rules as a contract's (a QUANTITY balance's, its products).
+            registered["commit_or_credit"].check(term, rate_card=rate_card, where=f"{key}[{index}]")
     for key, schedule in (("commits", "invoice_schedule"), ("scheduled_charges", "schedule")):
         for index, term in enumerate(terms.get(key, [])):
             given = dict(term.get(schedule) or {})

@@ -274,6 +274,7 @@ def _package_balance(term: dict, products: dict, units: dict, *, is_commit: bool
         "id": term["id"],
         "product": _named(Product, term["product_id"], products),
         "access_schedule": {
+            "access_type": access.get("access_type", "SPEND"),
             "credit_type": _unit(access.get("credit_type_id"), units),
             "schedule_items": [
                 {

@@ -27,6 +27,8 @@ ARCHIVE_FILTERS = ["ARCHIVED", "NOT_ARCHIVED", "ALL"]
 DURATION_UNITS = ["DAYS", "WEEKS", "MONTHS", "YEARS"]
 FLAT_OR_TIERED = ["FLAT", "TIERED"]
 COMMIT_OR_LIST_RATE = ["COMMIT_RATE", "LIST_RATE"]
+# How a commit or credit is drawn down: SPEND, its cost; QUANTITY, the units used.
+ACCESS_TYPES = ["SPEND", "QUANTITY"]
 COMMIT_TYPES = ["PREPAID", "POSTPAID"]
 OVERRIDE_TYPES = ["OVERWRITE", "MULTIPLIER", "TIERED"]
 STATEMENT_DAYS = ["FIRST_OF_MONTH", "CONTRACT_START"]
@@ -418,7 +420,8 @@ class PackageAccessItemIn(serializers.Serializer):
 class PackageAccessScheduleIn(serializers.Serializer):
     schedule_items = PackageAccessItemIn(many=True, allow_empty=False)
     credit_type_id = UUIDStringField(required=False)
-    access_type = EnumField(["SPEND"], required=False)
+    # A QUANTITY balance's rules are checked by the check registered as "commit_or_credit".
+    access_type = EnumField(ACCESS_TYPES, required=False)
 
 
 class PackageInvoiceItemIn(serializers.Serializer):

@@ -13,6 +13,7 @@ from core.admin_forms import (
 
 from ..form_editors import RECURRING_HIDDEN_FROM_READERS
 from ..forms import (
+    AccessRowsFormSet,
     AccessSegmentForm,
     CommitPageForm,
     CreditPageForm,
@@ -35,7 +36,7 @@ from .totals import balance_amount, balance_total
 class AccessSegmentInline(ReadOnlyNamesMixin, admin.TabularInline):
     model = AccessSegment
     form = AccessSegmentForm
-    formset = MoneyRowsInlineFormSet
+    formset = AccessRowsFormSet
     fk_name = "commit"
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
@@ -98,7 +99,6 @@ class BalanceTermAdmin(ReadOnlyNamesMixin, HiddenFromIndexMixin, admin.ModelAdmi
     date_hierarchy = "created_at"
     autocomplete_fields = ["customer"]
     readonly_fields = [
-        "access_type",  # set when made (the API): its ledger is in money or in units
         "total",
         "rolled_over_from",
         "transition",

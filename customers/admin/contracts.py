@@ -100,7 +100,6 @@ class CommitInline(TermNumbersMixin, admin.StackedInline):
     show_change_link = True
     formfield_overrides = DECIMAL_OVERRIDES
     readonly_fields = [
-        "access_type",
         "total",
         "rollover",
         "priority_display",

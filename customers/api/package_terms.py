@@ -1,7 +1,8 @@
 """The contract terms a package (a contract template, `/v1/packages/create`) takes beyond
 commits, credits, overrides, scheduled charges and subscriptions: recurring commits and credits,
 threshold billing (a discount's cap measured by one of the package's spend trackers), spend
-trackers, commit and credit specifiers, in the SDK's package shape (offsets from the
+trackers, commit and credit specifiers (and each commit's and credit's own rules: a QUANTITY
+one's), in the SDK's package shape (offsets from the
 contract's start instead of dates); and, beyond the SDK's shape (extra fields), discounts (a
 scheduled charge's shape), professional services and reseller royalties.
 
@@ -24,7 +25,13 @@ from catalog import money
 from catalog.api import package_terms
 from catalog.api.serializers import OffsetIn, PackageScheduleIn
 from catalog.models import Product
-from core.api import StrictCharField, StringMapField, UUIDStringField, validated_at
+from core.api import (
+    StrictCharField,
+    StringMapField,
+    UUIDStringField,
+    api_field_names,
+    validated_at,
+)
 from customers import services
 from customers.models import ResellerRoyalty
 from customers.services import add_offset
@@ -93,9 +100,13 @@ def _recurring_check(serializer, kind: str):
             items, where, Product.Type.FIXED, "Recurring commits and credits use a fixed product."
         )
         # The products, units and specifiers checked as a contract's recurring terms are.
-        more_terms.recurring(
+        specs = more_terms.recurring(
             [{**item, "starting_at": _NOMINAL_START} for item in items], kind, where
         )
+        for index, spec in enumerate(specs):
+            if spec.access_type == "QUANTITY":
+                with api_field_names():
+                    services.quantity_balance_check(spec, f"{where}[{index}]")
         for index, item in enumerate(items):
             item["specifiers"] = commit_specifiers.stored(item, f"{where}[{index}]")
             if not item["specifiers"]:
@@ -103,6 +114,35 @@ def _recurring_check(serializer, kind: str):
         return items
 
     return check
+
+
+def _dated_segment(item: dict) -> dict:
+    """A package's access schedule item placed at the nominal start."""
+    begins = add_offset(_NOMINAL_START, item["starting_at_offset"])
+    return {
+        "amount": item["amount"],
+        "starting_at": begins,
+        "ending_before": add_offset(begins, item["duration"]),
+    }
+
+
+def _commit_or_credit_check(term: dict, *, rate_card, where: str, **_) -> dict:
+    """A package's commit or credit checked as a contract's will be: the products and pricing
+    unit it names exist (404), and a QUANTITY one holds units of named usage products, in the
+    contract's currency, at list rate, prepaid."""
+    access = term["access_schedule"]
+    dated = {
+        **term,
+        "access_schedule": {
+            **access,
+            "schedule_items": [_dated_segment(item) for item in access["schedule_items"]],
+        },
+    }
+    spec = services.CreditSpec(**base_terms._balance(dated, where))
+    if spec.access_type == "QUANTITY":
+        with api_field_names():
+            services.quantity_balance_check(spec, where, postpaid=term.get("type") == "POSTPAID")
+    return term
 
 
 def _threshold_check(serializer):
@@ -379,6 +419,7 @@ def register() -> None:
     )
     package_terms.register("spend_trackers", check=_spend_trackers_check, present=_numbers_json)
     package_terms.register("specifiers", check=_specifiers_check, present=commit_specifiers.as_json)
+    package_terms.register("commit_or_credit", check=_commit_or_credit_check, present=dict)
     package_terms.register(
         "recurring_schedule", check=_recurring_schedule_check, present=_numbers_json
     )

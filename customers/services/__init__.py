@@ -137,6 +137,7 @@ from .terms import (  # noqa: F401
     add_terms,
     dot,
     proration_rounding_spec,
+    quantity_balance_check,
     usage_filter_add,
 )
 from .transitions import (  # noqa: F401

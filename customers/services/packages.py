@@ -91,6 +91,7 @@ def _package_balance(term: dict, start: datetime) -> dict:
         "applicable_products": [_product(pk) for pk in term.get("applicable_product_ids", [])],
         "applicable_product_tags": term.get("applicable_product_tags", []),
         "specifiers": term.get("specifiers") or [],
+        "access_type": access.get("access_type", Commit.AccessType.SPEND),
     }
 
 

@@ -33,6 +33,7 @@ from ..models import (
     Subscription,
     SubscriptionQuantity,
 )
+from ..models.common import quantity_errors
 from ..recurring import schedule_items_from_recurrence
 from .common import clean
 from .gates import GateSpec
@@ -320,6 +321,23 @@ def _check_quantity_scope(spec: CreditSpec | RecurringSpec, prefix: str) -> None
                 f"{other.name} ({other.pk}) is a {other.type} product."
             }
         )
+
+
+def quantity_balance_check(
+    spec: CreditSpec | RecurringSpec, prefix: str, *, postpaid: bool = False
+) -> None:
+    """A QUANTITY commit's or credit's (or recurring term's) rules before one is made: the
+    model's (`quantity_errors`, which clean() applies when a contract gets it) and its scope.
+    A package's terms are checked by it, so the package is refused, not its contracts."""
+    errors = quantity_errors(
+        rate_type=spec.rate_type,
+        tags=spec.applicable_product_tags,
+        specifiers=spec.specifiers,
+        postpaid=postpaid,
+    )
+    if errors:
+        raise ValidationError({f"{dot(prefix)}{name}": text for name, text in errors.items()})
+    _check_quantity_scope(spec, prefix)
 
 
 def _gate_problem(spec: CommitSpec) -> dict[str, str]:

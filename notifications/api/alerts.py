@@ -66,13 +66,22 @@ def _alert_fields(data: dict) -> dict:
     for name, message in REFUSED.items():
         if data.get(name):
             raise _bad(name, message)
-    if data.get("access_type") == "QUANTITY":
-        raise _bad("access_type", "Only SPEND balances exist in this product.")
-    if data.get("access_type") and alert_type not in Alert.BALANCE_TYPES:
+    access_type = data.get("access_type")
+    if access_type and alert_type not in Alert.BALANCE_TYPES:
         raise _bad("access_type", "Only for commit and credit balance alerts.")
+    if access_type == "QUANTITY":
+        if alert_type not in Alert.AMOUNT_TYPES:
+            raise _bad(
+                "access_type",
+                "QUANTITY is for the balance and percentage alerts (units left); a days-left "
+                "alert watches every segment's days.",
+            )
+        if data.get("credit_type_id"):
+            raise _bad("credit_type_id", "A QUANTITY alert counts units: leave credit_type_id out.")
     fields = {
         "name": data["name"],
         "type": alert_type,
+        "access_type": access_type or "SPEND",
         "threshold": data["threshold"],
         "evaluate_on_create": data["evaluate_on_create"],
         "uniqueness_key": data.get("uniqueness_key"),

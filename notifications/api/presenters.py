@@ -17,10 +17,13 @@ def alert_json(alert: Alert, state: CustomerAlert | None) -> dict:
         "threshold": money.to_json_number(alert.threshold),
         "type": alert.type,
         "updated_at": format_timestamp(state.updated_at if state else alert.updated_at),
-        "credit_type": credit_type_json(alert.credit_type),
+        # A QUANTITY balance alert counts units, in no pricing unit.
+        "credit_type": None if alert.counts_units else credit_type_json(alert.credit_type),
         "uniqueness_key": alert.uniqueness_key,
         "customer_id": str(alert.customer_id) if alert.customer_id else None,
     }
+    if alert.type in Alert.AMOUNT_TYPES:
+        data["access_type"] = alert.access_type
     if alert.billable_metric_id:
         data["billable_metric_id"] = str(alert.billable_metric_id)
     if alert.group_values:

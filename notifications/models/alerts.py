@@ -9,7 +9,7 @@ from django.db.models import Q
 from catalog import money
 from catalog.models import MONEY, BillableMetric, PricingUnit
 from core.custom_fields import custom_field_keys
-from customers.models import Customer
+from customers.models import Commit, Customer
 
 
 class Alert(models.Model):
@@ -70,6 +70,9 @@ class Alert(models.Model):
     )
     COMBINED_TYPES = frozenset({Type.COMBINED_BALANCE, Type.COMBINED_PERCENTAGE})
     BALANCE_TYPES = COMMIT_TYPES | CREDIT_TYPES | COMBINED_TYPES
+    # The balance alerts that sum amounts (remaining balance or percentage): they sum the
+    # balances of their `access_type` (Metronome's list; the days-left ones measure days).
+    AMOUNT_TYPES = BALANCE_TYPES - {Type.COMMIT_SEGMENT_DAYS, Type.CREDIT_SEGMENT_DAYS}
 
     # Metronome's custom field filter entities: the custom field entity types (`core.custom_fields`)
     # whose values they read, and the alert types each may filter.
@@ -107,6 +110,13 @@ class Alert(models.Model):
         default=money.USD_CENTS_ID,
         related_name="+",
         verbose_name="pricing unit",
+    )
+    access_type = models.CharField(
+        max_length=8,
+        choices=Commit.AccessType.choices,
+        default=Commit.AccessType.SPEND,
+        help_text="Balance and percentage alerts: the balances they sum. SPEND: money, those in "
+        "the pricing unit. QUANTITY: units of usage products, whatever the pricing unit.",
     )
     group_values = models.JSONField(
         default=list, blank=True, help_text='Usage alerts: [{"key": ..., "value": ...}].'
@@ -159,6 +169,11 @@ class Alert(models.Model):
             errors["threshold"] = "The threshold cannot be negative."
         if self.type in self.PERCENTAGE and self.threshold is not None and self.threshold > 100:
             errors["threshold"] = "A percentage threshold is from 0 to 100."
+        if self.access_type == Commit.AccessType.QUANTITY and self.type not in self.AMOUNT_TYPES:
+            errors["access_type"] = (
+                "QUANTITY is for the balance and percentage alerts (units left); this alert "
+                "does not sum balances."
+            )
         errors.update(self._custom_field_filter_errors())
         if errors:
             raise ValidationError(errors)
@@ -266,6 +281,12 @@ class Alert(models.Model):
                 text += f" except {self._filters_label(exclude.get('custom_field_filters'))}"
             parts.append(text)
         return "; or ".join(parts)
+
+    @property
+    def counts_units(self) -> bool:
+        """A balance or percentage alert over QUANTITY balances: it sums units, in no pricing
+        unit."""
+        return self.type in self.AMOUNT_TYPES and self.access_type == Commit.AccessType.QUANTITY
 
     @property
     def is_high(self) -> bool:

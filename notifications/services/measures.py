@@ -5,7 +5,9 @@ current billing period. Each is read once for a batch of customers (`BatchValues
 Balance alerts are Metronome's: the commit, credit and combined ones (and their percentages)
 compare the SUM of what every matching commit and/or credit of the pricing unit holds now (the
 percentage: that sum over the sum of their active segments' amounts) with the threshold, one
-measure per customer; a combined alert's `alert_specifiers` choose the balances (one specifier
+measure per customer. They sum the balances of their `access_type`: SPEND (the default) the
+money of the SPEND balances in the alert's pricing unit, QUANTITY the units QUANTITY balances
+hold (in no pricing unit: `credit_type_id` is Metronome's null id); never units with money; a combined alert's `alert_specifiers` choose the balances (one specifier
 matched, none of its excludes) and, with a valueless filter, group them by that custom field's
 value, each group a measure (and a subject) of its own. The days-left alerts stay per segment.
 
@@ -36,7 +38,14 @@ from itertools import product
 
 from catalog.money import normalize
 from customers import selectors as customer_selectors
-from customers.models import Commit, Contract, Credit, Customer, IngestAlias
+from customers.models import (
+    QUANTITY_CREDIT_TYPE_ID,
+    Commit,
+    Contract,
+    Credit,
+    Customer,
+    IngestAlias,
+)
 from invoicing import selectors as invoice_selectors
 from invoicing.models import Invoice
 from invoicing.usage import GroupUsage, metric_usage_by_customer, metric_usage_by_group
@@ -385,13 +394,26 @@ def _active(term, now: datetime) -> list:
     return [s for s in term.access_schedule.all() if s.starting_at <= now < s.ending_before]
 
 
+def _counted(alert: Alert, term) -> bool:
+    """Whether a commit or credit is one the alert watches: a balance or percentage alert sums
+    the balances of its access type (SPEND: money, in its pricing unit; QUANTITY: units, in
+    whatever currency the usage they cover is priced), never units with money; a days-left
+    alert watches the segments of every balance in its pricing unit."""
+    if alert.type in Alert.AMOUNT_TYPES:
+        if term.access_type != alert.access_type:
+            return False
+        if alert.counts_units:
+            return True
+    return term.credit_type_id == alert.credit_type_id
+
+
 def _terms(alert: Alert, values: CustomerValues, kinds: tuple[str, ...]) -> list:
     return [
         t
         for t in values.balances
         if t._meta.model_name in kinds
         and t.archived_at is None
-        and t.credit_type_id == alert.credit_type_id
+        and _counted(alert, t)
         and _active(t, values.now)
         and (
             not alert.custom_field_filters
@@ -451,6 +473,20 @@ def _groups(alert: Alert, values: CustomerValues, term) -> set[tuple]:
     return found
 
 
+def _unit_id(alert: Alert) -> str:
+    """What a balance alert's sum is counted in: its pricing unit, or (QUANTITY) units, under
+    Metronome's null credit type id."""
+    return QUANTITY_CREDIT_TYPE_ID if alert.counts_units else str(alert.credit_type_id)
+
+
+def _amount(alert: Alert, remaining: Decimal) -> str:
+    """What a balance alert's sum says in words: the amount, or so many units."""
+    said = normalize(remaining)
+    if not alert.counts_units:
+        return str(said)
+    return f"{said} unit" if said == 1 else f"{said} units"
+
+
 def group_subject(alert: Alert, group: tuple) -> str:
     """The subject a balance alert's sum is tracked under (its `alarmed` entry): the pricing
     unit, and the group's custom field values when the specifiers group."""
@@ -460,7 +496,7 @@ def group_subject(alert: Alert, group: tuple) -> str:
         Alert.Type.CREDIT_BALANCE: "credits",
         Alert.Type.CREDIT_PERCENTAGE: "credits",
     }
-    head = f"{kinds.get(alert.type, 'balances')}:{alert.credit_type_id}"
+    head = f"{kinds.get(alert.type, 'balances')}:{_unit_id(alert)}"
     return head + "".join(f"|{entity}.{key}={value}" for entity, key, value in group)
 
 
@@ -500,10 +536,7 @@ def _balance(alert: Alert, values: CustomerValues, kinds, *, percentage: bool) -
         if percentage and not total:
             continue
         value = _percent(remaining, total) if percentage else remaining
-        properties = {
-            "credit_type_id": str(alert.credit_type_id),
-            "remaining_balance": str(remaining),
-        }
+        properties = {"credit_type_id": _unit_id(alert), "remaining_balance": str(remaining)}
         if percentage:
             properties["remaining_percentage"] = str(value)
         named = ""
@@ -515,7 +548,7 @@ def _balance(alert: Alert, values: CustomerValues, kinds, *, percentage: bool) -
             Measure(
                 subject=group_subject(alert, group),
                 value=value,
-                triggered_by=f"The {label}{named} have {normalize(remaining)} left"
+                triggered_by=f"The {label}{named} have {_amount(alert, remaining)} left"
                 + (f" ({value:.2f}%)." if percentage else "."),
                 properties=properties,
             )

@@ -181,3 +181,70 @@ def test_the_package_page_says_its_seats_and_rounding_in_words(admin_client):
         "prorated access amounts rounded FLOOR to -2 places, per unit of subscription "
         "&#x27;seats&#x27; (individual)"
     ) in text
+
+
+def _quantity_terms(calls, fixed, **change) -> dict:
+    """A QUANTITY commit of 1,500 calls and a recurring QUANTITY credit of 200 calls a month."""
+    return {
+        "commits": [
+            {
+                "product_id": str(fixed.pk),
+                "type": "PREPAID",
+                "name": "Prepaid calls",
+                "applicable_product_ids": [str(calls.pk)],
+                "access_schedule": {
+                    "access_type": "QUANTITY",
+                    "schedule_items": [
+                        {
+                            "amount": 1500,
+                            "starting_at_offset": OFFSET_0,
+                            "duration": {"unit": "YEARS", "value": 1},
+                        }
+                    ],
+                },
+                **change,
+            }
+        ],
+        "recurring_credits": [
+            {
+                "product_id": str(fixed.pk),
+                "name": "Monthly calls",
+                "priority": 1,
+                "specifiers": [{"product_id": str(calls.pk)}],
+                "access_amount": {"unit_price": 1, "quantity": 200, "access_type": "QUANTITY"},
+                "commit_duration": {"value": 1},
+                "starting_at_offset": OFFSET_0,
+            }
+        ],
+    }
+
+
+def test_a_quantity_commit_is_stored_and_said_in_units(admin_client):
+    calls, fixed = ProductFactory(name="API calls"), ProductFactory(fixed=True)
+    page = _page(RateCardFactory(), _quantity_terms(calls, fixed))
+    response = admin_client.post(reverse("admin:catalog_package_add"), page)
+    assert response.status_code == 302, page_errors(response)
+    package = Package.objects.get()
+    assert package.terms["commits"][0]["access_schedule"]["access_type"] == "QUANTITY"
+    text = admin_client.get(
+        reverse("admin:catalog_package_change", args=[package.pk])
+    ).content.decode()
+    assert (
+        "Commit &#x27;Prepaid calls&#x27; holds 1,500 units of API calls: usage draws the units "
+        "used (QUANTITY)"
+    ) in text
+    assert "Recurring credit &#x27;Monthly calls&#x27;: 200 units of API calls each" in text
+    assert "$2.00" not in text and "$15.00" not in text
+
+
+def test_a_quantity_commit_at_commit_rate_is_refused_on_the_terms_field(admin_client):
+    calls, fixed = ProductFactory(name="API calls"), ProductFactory(fixed=True)
+    terms = _quantity_terms(calls, fixed, rate_type="COMMIT_RATE")
+    response = admin_client.post(
+        reverse("admin:catalog_package_add"), _page(RateCardFactory(), terms)
+    )
+    assert response.context["adminform"].form.errors["terms"] == [
+        "commits[0].rate_type: A QUANTITY balance covers units at the usage's own rate: use "
+        "LIST_RATE."
+    ]
+    assert not Package.objects.exists()

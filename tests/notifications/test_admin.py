@@ -220,3 +220,18 @@ def test_saving_an_alert_whose_filter_key_was_removed_since_is_not_refused(admin
     )
     page = reverse("admin:notifications_alert_change", args=[alert.pk])
     assert admin_client.post(page, {}).status_code == 302
+
+
+def test_a_quantity_alert_says_it_counts_units_on_its_page_and_the_customer_page(client):
+    customer = CustomerFactory()
+    alert = AlertFactory(
+        customer=customer,
+        name="Few calls left",
+        type="low_remaining_commit_balance_reached",
+        access_type="QUANTITY",
+    )
+    client.force_login(_staff("view_alert", "view_customer"))
+    html = client.get(reverse("admin:notifications_alert_change", args=[alert.pk])).content
+    assert "Quantity (units)" in html.decode()
+    html = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content
+    assert "Low commit balance (units)" in html.decode()

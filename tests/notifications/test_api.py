@@ -3,7 +3,7 @@
 import pytest
 
 from notifications.models import Alert, OffsetNotification
-from tests.api.conftest import data, error
+from tests.api.conftest import USD, data, error
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,23 @@ def post(api_client):
             "alert_specifiers: Only for low_remaining_contract_credit_and_commit_balance_reached",
         ),
         ({"plan_id": UNKNOWN}, "plan_id: Plans do not exist in this product;"),
-        ({"access_type": "QUANTITY"}, "access_type: Only SPEND balances exist in this product."),
+        ({"access_type": "QUANTITY"}, "access_type: Only for commit and credit balance alerts."),
+        (
+            {
+                "alert_type": "low_remaining_days_for_commit_segment_reached",
+                "access_type": "QUANTITY",
+            },
+            "access_type: QUANTITY is for the balance and percentage alerts (units left); a "
+            "days-left alert watches every segment's days.",
+        ),
+        (
+            {
+                "alert_type": "low_remaining_commit_balance_reached",
+                "access_type": "QUANTITY",
+                "credit_type_id": USD,
+            },
+            "credit_type_id: A QUANTITY alert counts units: leave credit_type_id out.",
+        ),
         ({"invoice_types_filter": ["USAGE"]}, "invoice_types_filter: Only for invoice_total"),
         (
             {"alert_type": "low_remaining_commit_percentage_reached", "threshold": 150},
