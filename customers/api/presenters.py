@@ -385,7 +385,7 @@ def recurring_json(term) -> dict:
         data["subscription_config"] = {
             "subscription_id": str(term.subscription_id),
             "allocation": term.allocation,
-            "apply_seat_increase_config": {"is_prorated": True},
+            "apply_seat_increase_config": {"is_prorated": term.prorate_seat_increases},
         }
     return _drop_none(data)
 
