@@ -453,8 +453,20 @@ def threshold_json(config: dict | None) -> dict | None:
     return data
 
 
+def _recurring_terms(contract: Contract, *, leave_out: frozenset = frozenset()) -> dict:
+    """`recurring_commits` and `recurring_credits` (live ones; `leave_out`: ids not to list)."""
+    recurring = [
+        t
+        for t in contract.recurring_balances.all()
+        if t.archived_at is None and str(t.pk) not in leave_out
+    ]
+    return {
+        "recurring_commits": [recurring_json(t) for t in recurring if t.kind == "COMMIT"] or None,
+        "recurring_credits": [recurring_json(t) for t in recurring if t.kind == "CREDIT"] or None,
+    }
+
+
 def _more_terms(contract: Contract) -> dict:
-    recurring = [t for t in contract.recurring_balances.all() if t.archived_at is None]
     return {
         "discounts": [
             discount_json(d, contract) for d in contract.discounts.all() if d.archived_at is None
@@ -466,8 +478,7 @@ def _more_terms(contract: Contract) -> dict:
             if p.archived_at is None
         ]
         or None,
-        "recurring_commits": [recurring_json(t) for t in recurring if t.kind == "COMMIT"] or None,
-        "recurring_credits": [recurring_json(t) for t in recurring if t.kind == "CREDIT"] or None,
+        **_recurring_terms(contract),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),
@@ -661,8 +672,11 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
             if edit.kind == ContractEdit.Kind.AMENDMENT
         ],
         "initial": _terms_json(contract, extras, leave_out=added)
-        | _royalties_v1(contract, leave_out=added),
-        "current": _terms_json(contract, extras) | _royalties_v1(contract),
+        | _royalties_v1(contract, leave_out=added)
+        | _drop_none(_recurring_terms(contract, leave_out=added)),
+        "current": _terms_json(contract, extras)
+        | _royalties_v1(contract)
+        | _drop_none(_recurring_terms(contract)),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),

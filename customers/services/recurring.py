@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -51,17 +51,11 @@ def quantity_at(subscription: Subscription, moment: datetime) -> SubscriptionQua
     return subscription.quantities.filter(starting_at__lte=moment).order_by("-starting_at").first()
 
 
-def _next_hour(moment: datetime) -> datetime:
-    """`moment` on the hour, or the next hour (access and invoice dates are whole hours)."""
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
-
-
 def seat_counts(subscription: Subscription) -> list[recurring.SeatCount]:
     """The subscription's seat counts in order, each from the hour it starts (a balance's access
     starts on the hour: seats added at 10:30 count from 11:00)."""
     return [
-        recurring.SeatCount(_next_hour(row.starting_at), row.quantity, tuple(row.seat_ids))
+        recurring.SeatCount(periods.ceil_hour(row.starting_at), row.quantity, tuple(row.seat_ids))
         for row in subscription.quantities.order_by("starting_at")
     ]
 
@@ -143,7 +137,9 @@ def _add_grant(
         and grant.invoice_amount is not None
         and grant.invoice_amount > 0
     ):
-        timestamp = max(grant.starting_at, _next_hour(now)) if grant.increase else grant.starting_at
+        timestamp = (
+            max(grant.starting_at, periods.ceil_hour(now)) if grant.increase else grant.starting_at
+        )
         CommitInvoiceItem.objects.create(
             commit=balance, timestamp=timestamp, amount=grant.invoice_amount
         )
