@@ -164,8 +164,21 @@ def _payment_gate(commit: Commit) -> dict | None:
     }
 
 
+def _made_by(term) -> dict:
+    """A commit or credit a recurring one made: its `recurring_commit_id` /
+    `recurring_credit_id` and, with a subscription attached, the `subscription_config`."""
+    if term.recurring_id is None:
+        return {}
+    kind = "credit" if isinstance(term, Credit) else "commit"
+    made = {f"recurring_{kind}_id": str(term.recurring_id)}
+    config = subscription_config_json(term.recurring)
+    if config is not None:
+        made["subscription_config"] = config
+    return made
+
+
 def commit_json(commit: Commit, contract: Contract) -> dict:
-    data = _balance_json(commit, contract)
+    data = _balance_json(commit, contract) | _made_by(commit)
     data["type"] = commit.type
     data["payment_gate"] = _payment_gate(commit)
     items = list(commit.invoice_schedule.all())
@@ -183,7 +196,7 @@ def commit_json(commit: Commit, contract: Contract) -> dict:
 
 
 def credit_json(credit: Credit, contract: Contract) -> dict:
-    data = _balance_json(credit, contract)
+    data = _balance_json(credit, contract) | _made_by(credit)
     data["type"] = "CREDIT"
     return _drop_none(data) | {"archived_at": data["archived_at"]}
 
@@ -381,13 +394,19 @@ def recurring_json(term) -> dict:
             "quantity": num(term.invoice_quantity or 1),
         }
     data["proration_rounding"] = proration_rounding_json(term.proration_rounding())
-    if term.subscription_id:
-        data["subscription_config"] = {
-            "subscription_id": str(term.subscription_id),
-            "allocation": term.allocation,
-            "apply_seat_increase_config": {"is_prorated": term.prorate_seat_increases},
-        }
+    data["subscription_config"] = subscription_config_json(term)
     return _drop_none(data)
+
+
+def subscription_config_json(term: RecurringBalance) -> dict | None:
+    """A recurring commit's or credit's `subscription_config`; None without a subscription."""
+    if not term.subscription_id:
+        return None
+    return {
+        "subscription_id": str(term.subscription_id),
+        "allocation": term.allocation,
+        "apply_seat_increase_config": {"is_prorated": term.prorate_seat_increases},
+    }
 
 
 def proration_rounding_json(rounding: dict[str, tuple[int, str]]) -> dict | None:
@@ -912,5 +931,5 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
                 "do_not_invoice": False,
                 "schedule_items": _point_items(items),
             }
-    data = _drop_none(data) | {"archived_at": ts(term.archived_at)}
+    data = _drop_none(data) | _made_by(term) | {"archived_at": ts(term.archived_at)}
     return data | (extras(term) if extras else {})
