@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from catalog.money import (
     DECIMAL_PLACES,
@@ -50,7 +51,7 @@ class Occurrence:
     period_start: datetime
     starting_at: datetime
     ending_before: datetime
-    fraction: Decimal
+    fraction: Fraction
     amount: Decimal
     invoice_amount: Decimal | None
     period_end: datetime
@@ -66,12 +67,13 @@ class Rounding:
 
 
 def prorated(
-    amount: Decimal, fraction: Decimal, *, decimal_places: int, rounding: Rounding | None
+    amount: Decimal, fraction: Fraction, *, decimal_places: int, rounding: Rounding | None
 ) -> Decimal:
-    """`amount` times the period's `fraction`, rounded once: as `rounding` says, else half up to
-    the unit's smallest amount (`decimal_places`)."""
+    """`amount` times the period's `fraction` (exact: microseconds over microseconds, multiplied
+    before divided, so 30000 for 10 of 30 days is 10000, not 9999.99...), rounded once: as
+    `rounding` says, else half up to the unit's smallest amount (`decimal_places`)."""
     with full_precision():
-        exact = amount * fraction
+        exact = amount * fraction.numerator / fraction.denominator
     if rounding is None:
         return round_amount(exact, decimal_places)
     return round_prorated(exact, rounding.decimal_places, rounding.method)
@@ -90,7 +92,7 @@ class Pricing:
 
     def amounts(
         self,
-        fraction: Decimal,
+        fraction: Fraction,
         *,
         units: Decimal = Decimal(1),
         invoice_units: Decimal | None = None,
@@ -125,8 +127,9 @@ class Pricing:
         return value, invoiced
 
 
-def _micros(delta: timedelta) -> Decimal:
-    return Decimal(delta // timedelta(microseconds=1))
+def _share(part: timedelta, whole: timedelta) -> Fraction:
+    """`part` of `whole`, exactly (in microseconds)."""
+    return Fraction(part // timedelta(microseconds=1), whole // timedelta(microseconds=1))
 
 
 def recurrence_periods(
@@ -183,12 +186,11 @@ def occurrences(
         prorate = (first_cut and proration in ("FIRST", "FIRST_AND_LAST")) or (
             last_cut and proration in ("LAST", "FIRST_AND_LAST")
         )
-        fraction = Decimal(1)
+        fraction = Fraction(1)
         if prorate:
-            with full_precision():
-                fraction = _micros(window.ending_before - window.starting_at) / _micros(
-                    full.ending_before - full.starting_at
-                )
+            fraction = _share(
+                window.ending_before - window.starting_at, full.ending_before - full.starting_at
+            )
         value, invoiced = pricing.amounts(fraction)
         if window.starting_at < access_end:
             found.append(
@@ -228,7 +230,7 @@ class Grant:
 
     starting_at: datetime
     seats: Decimal | None  # None: a term without a subscription
-    fraction: Decimal
+    fraction: Fraction
     amount: Decimal
     invoice_amount: Decimal | None
     increase: bool
@@ -250,10 +252,9 @@ def seat_grant(
     moment = occurrence.starting_at if starting_at is None else starting_at
     fraction = occurrence.fraction
     if moment > occurrence.starting_at and prorate_increase:
-        with full_precision():
-            fraction = _micros(occurrence.window_end - moment) / _micros(
-                occurrence.period_end - occurrence.period_start
-            )
+        fraction = _share(
+            occurrence.window_end - moment, occurrence.period_end - occurrence.period_start
+        )
     amount, invoice = pricing.amounts(fraction, units=seats)
     return Grant(
         starting_at=moment,

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.money import full_precision, round_amount
+from catalog.money import round_amount
 from customers import periods, recurring
 
 D = Decimal
@@ -61,8 +61,7 @@ def test_a_pool_gains_two_added_seats_for_the_days_left():
         (APR_1, D(2), D(20000), D(20000), False),
         (APR_11, D(2), D(13333), D(13333), True),
     ]
-    with full_precision():
-        assert grants[1].fraction == D(20) / D(30)
+    assert grants[1].fraction == Fraction(20, 30)
     assert sum(g.amount for g in grants) == D(33333)  # 333.33
 
 
@@ -289,3 +288,20 @@ def test_every_seat_assigned_in_the_period_gets_one_balance_from_its_first_day(a
         assert grants[seat].starting_at == APR_1 + timedelta(days=day)
         assert grants[seat].amount == _half_up(_exact_share(1, 10000, day))
         assert grants[seat].increase == (day > 0)
+
+
+def test_a_prorated_amount_for_several_units_is_rounded_once_on_the_whole():
+    # Metronome rounds "prorated recurring commit amounts" (proration_rounding): the commit's
+    # amount, the unit price times the quantity, not each unit's share. Three units of 10000 for
+    # 10 of 30 days: 10000 exactly (per unit, 3333 x 3 would be 9999).
+    pricing = recurring.Pricing(amount=D(10000), invoice_amount=D(10000), decimal_places=0)
+    third = Fraction(10, 30)
+    assert pricing.amounts(third, units=D(3), invoice_units=D(1)) == (D(10000), D(3333))
+    floor = recurring.Pricing(
+        amount=D(10000),
+        invoice_amount=None,
+        decimal_places=0,
+        access_rounding=recurring.Rounding(-2, "FLOOR"),
+    )
+    assert floor.amounts(third, units=D(3)) == (D(10000), None)  # exact: not 9999.99... -> 9900
+    assert floor.amounts(third, units=D(2)) == (D(6600), None)  # 6666.67 floored to hundreds
