@@ -212,3 +212,25 @@ def test_a_finalized_period_never_changes_and_the_next_one_gains_the_seats():
     may = _balance(contract, MAY_1, model=Commit)
     assert [s[2:] for s in _segments(may)] == [(D(20000), D(2)), (D(20000), D(2))]
     assert _invoices(may) == [(MAY_1, D(20000)), (may_5, D(20000))]
+
+
+def test_a_quantity_of_three_is_prorated_and_rounded_once_on_the_whole():
+    # 3 x 10000 from 21 April (10 of 30 days): 10000; a unit's 3333.33 rounded, x 3, is 9999.
+    rate = RateFactory(price=D(1))
+    term = services.RecurringSpec(
+        kind="CREDIT",
+        product=ProductFactory(type="FIXED", billable_metric=None),
+        starting_at=APR_21,
+        access_unit_price=D(10000),
+        access_quantity=D(3),
+        proration="FIRST",
+    )
+    contract = services.contract_create(
+        customer=CustomerFactory(),
+        rate_card=rate.rate_card,
+        starting_at=APR_1,
+        ending_before=MAY_1,
+        now=APR_1,
+        recurring_credits=[term],
+    )
+    assert [s[2:] for s in _segments(_balance(contract, APR_1))] == [(D(10000), None)]
