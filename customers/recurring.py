@@ -287,6 +287,12 @@ def _counts_in(
     return found
 
 
+def _at_start(occurrence: Occurrence, counts: Sequence[SeatCount]) -> SeatCount | None:
+    """The count in effect at the occurrence's start (None before the subscription starts)."""
+    first = _counts_in(occurrence, counts, None)[:1]
+    return first[0][1] if first and first[0][0] == occurrence.starting_at else None
+
+
 def pooled_grants(
     occurrence: Occurrence,
     counts: Sequence[SeatCount],
@@ -303,9 +309,8 @@ def pooled_grants(
     takes nothing back: a later rise back up to the seats covered adds nothing."""
     grants = []
     if covered is None:
-        first = _counts_in(occurrence, counts, None)[:1]
-        at_start = first and first[0][0] == occurrence.starting_at
-        covered = first[0][1].quantity if at_start else Decimal(0)
+        start = _at_start(occurrence, counts)
+        covered = start.quantity if start else Decimal(0)
         grants.append(seat_grant(occurrence, pricing, seats=covered))
     for moment, count in _counts_in(occurrence, counts, not_before):
         if count.quantity > covered:
@@ -332,8 +337,10 @@ def individual_grants(
 ) -> dict[str, Grant]:
     """An INDIVIDUAL term's grants for the occurrence's period, one balance per seat id assigned
     at some time in it, from the first time it is: a seat there at the start gets the period's
-    amount, one assigned later its increase. A seat removed keeps what it was granted."""
-    first: dict[str, datetime] = {}
+    amount, one assigned later its increase (dated no earlier than `not_before`). A seat
+    removed keeps what it was granted."""
+    start = _at_start(occurrence, counts)
+    first = {seat: occurrence.starting_at for seat in (start.seat_ids if start else ())}
     for moment, count in _counts_in(occurrence, counts, not_before):
         for seat in count.seat_ids:
             first.setdefault(seat, moment)

@@ -270,6 +270,8 @@ def _follow_seats(
     model = Commit if term.kind == RecurringBalance.Kind.COMMIT else Credit
     changed = []
     for seat_id, balance in balances.items():
+        if balance.archived_at is not None:
+            continue
         stored = sorted(segments.get(balance.pk, []))
         if all(start > now for start, *_ in stored):
             if seat_id not in planned:
@@ -317,7 +319,7 @@ def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list
         model = Commit if term.kind == RecurringBalance.Kind.COMMIT else Credit
         existing: dict = {}
         for balance in model.objects.filter(recurring=term).only(
-            "id", "recurrence_start", "seat_id", "customer_id", "contract_id"
+            "id", "recurrence_start", "seat_id", "customer_id", "contract_id", "archived_at"
         ):
             existing.setdefault(balance.recurrence_start, {})[balance.seat_id] = balance
         counts = [] if term.subscription is None else seat_counts(term.subscription)

@@ -305,3 +305,15 @@ def test_a_prorated_amount_for_several_units_is_rounded_once_on_the_whole():
     )
     assert floor.amounts(third, units=D(3)) == (D(10000), None)  # exact: not 9999.99... -> 9900
     assert floor.amounts(third, units=D(2)) == (D(6600), None)  # 6666.67 floored to hundreds
+
+
+def test_seats_there_from_the_start_of_a_partly_billed_period_get_the_whole_period():
+    counts = _counts((APR_1, 2, "u1", "u2"), (APR_11, 3, "u1", "u2", "u3"))
+    grants = recurring.individual_grants(
+        _april(), counts, PER_SEAT, prorate_increases=True, not_before=APR_21
+    )
+    assert {seat: (g.starting_at, g.amount) for seat, g in grants.items()} == {
+        "u1": (APR_1, D(10000)),
+        "u2": (APR_1, D(10000)),
+        "u3": (APR_21, D(3333)),  # assigned on the 11th, inside what was billed: from the 21st
+    }
