@@ -113,36 +113,48 @@ def planned_grants(
     return {"": pooled}
 
 
+def _invoice_item(
+    commit: Commit, grant: recurring.Grant, occurrence: recurring.Occurrence, now: datetime
+) -> None:
+    """The grant's invoice item: on the period's start, or for an increase on its date, or the
+    next hour when that has passed (an invoice already issued for that date never changes)."""
+    if grant.invoice_amount is None or grant.invoice_amount <= 0:
+        return
+    timestamp = (
+        max(grant.starting_at, periods.ceil_hour(now)) if grant.increase else grant.starting_at
+    )
+    CommitInvoiceItem.objects.create(
+        commit=commit, timestamp=timestamp, amount=grant.invoice_amount
+    )
+
+
+def _grant_segment(
+    balance: Commit | Credit,
+    grant: recurring.Grant,
+    occurrence: recurring.Occurrence,
+    segment: AccessSegment | None = None,
+) -> None:
+    """The grant's access segment (until the occurrence's end): `segment` changed, or a new one."""
+    if segment is None:
+        owner = "commit" if isinstance(balance, Commit) else "credit"
+        segment = AccessSegment(**{owner: balance})
+    segment.amount = grant.amount
+    segment.starting_at = grant.starting_at
+    segment.ending_before = occurrence.ending_before
+    segment.seats = grant.seats
+    clean(segment, "recurring")
+    segment.save()
+
+
 def _add_grant(
     balance: Commit | Credit,
     grant: recurring.Grant,
     occurrence: recurring.Occurrence,
     now: datetime,
 ) -> None:
-    """The grant's access segment (until the occurrence's end) and, for a commit, its invoice
-    item: on the period's start, or for an increase on its date, or the next hour when that
-    has passed (an invoice already issued for that date never changes)."""
-    owner = "commit" if isinstance(balance, Commit) else "credit"
-    segment = AccessSegment(
-        amount=grant.amount,
-        starting_at=grant.starting_at,
-        ending_before=occurrence.ending_before,
-        seats=grant.seats,
-        **{owner: balance},
-    )
-    clean(segment, "recurring")
-    segment.save()
-    if (
-        isinstance(balance, Commit)
-        and grant.invoice_amount is not None
-        and grant.invoice_amount > 0
-    ):
-        timestamp = (
-            max(grant.starting_at, periods.ceil_hour(now)) if grant.increase else grant.starting_at
-        )
-        CommitInvoiceItem.objects.create(
-            commit=balance, timestamp=timestamp, amount=grant.invoice_amount
-        )
+    _grant_segment(balance, grant, occurrence)
+    if isinstance(balance, Commit):
+        _invoice_item(balance, grant, occurrence, now)
 
 
 def _make(
@@ -190,13 +202,21 @@ def balance_rebuild(
     occurrence: recurring.Occurrence,
     now: datetime,
 ) -> None:
-    """A balance that has not started made again from its grants: its segments and its invoice
-    items replaced (nothing was drawn or invoiced from them yet)."""
-    balance.access_schedule.all().delete()
+    """A balance that has not started made again from its grants: its segments changed in place
+    in order of start (their ids and any manual ledger entry kept), those left over deleted,
+    those missing added; a commit's invoice items replaced (none was invoiced yet)."""
+    segments = list(balance.access_schedule.order_by("starting_at", "amount"))
+    ordered = sorted(grants, key=lambda g: (g.starting_at, g.amount))
+    for index, grant in enumerate(ordered):
+        _grant_segment(
+            balance, grant, occurrence, segments[index] if index < len(segments) else None
+        )
+    for extra in segments[len(ordered) :]:
+        extra.delete()
     if isinstance(balance, Commit):
         balance.invoice_schedule.all().delete()
-    for grant in grants:
-        _add_grant(balance, grant, occurrence, now)
+        for grant in ordered:
+            _invoice_item(balance, grant, occurrence, now)
 
 
 def balance_withdraw(balance: Commit | Credit, now: datetime) -> None:
@@ -249,24 +269,41 @@ def _as_segments(grants: list[recurring.Grant], occurrence: recurring.Occurrence
     return sorted((g.starting_at, occurrence.ending_before, g.amount, g.seats) for g in grants)
 
 
-def _covered(stored) -> Decimal:
-    return sum((seats for *_, seats in stored if seats is not None), Decimal(0))
+def _pool_increases(
+    term: RecurringBalance,
+    occurrence: recurring.Occurrence,
+    counts: list[recurring.SeatCount],
+    stored,
+    billed: datetime | None,
+) -> list[recurring.Grant]:
+    """The seats a started pool gains: those above the seats its segments (`stored` rows ending
+    with their seats) were granted for."""
+    covered = sum((seats for *_, seats in stored if seats is not None), Decimal(0))
+    return recurring.pooled_grants(
+        occurrence,
+        counts,
+        _pricing(term),
+        prorate_increases=term.prorate_seat_increases,
+        covered=covered,
+        not_before=billed,
+    )
 
 
 def _follow_seats(
     term: RecurringBalance,
     occurrence: recurring.Occurrence,
     counts: list[recurring.SeatCount],
+    planned: dict[str, list[recurring.Grant]],
     balances: dict,
     segments: dict,
     now: datetime,
 ) -> list:
-    """The balances made for the occurrence's period ({seat id: balance}) follow the seats. Not
-    started: made again when their grants changed, withdrawn when their seat left before the
-    period began. Started: a pooled one gains the seats added since (and never loses any); a
-    seat's own one stays as it is. Returns those changed."""
+    """The balances made for the occurrence's period ({seat id: balance}) follow the seats
+    (`planned`: what `planned_grants` says now). Not started: made again when their grants
+    changed, withdrawn when their seat left before the period began. Started: a pooled one
+    gains the seats added since (and never loses any); a seat's own one stays as it is.
+    Returns those changed."""
     billed = term.contract.billed_through
-    planned = planned_grants(term, occurrence, counts, not_before=billed)
     model = Commit if term.kind == RecurringBalance.Kind.COMMIT else Credit
     changed = []
     for seat_id, balance in balances.items():
@@ -280,29 +317,18 @@ def _follow_seats(
                 locked = model.objects.select_for_update().get(pk=balance.pk)
                 balance_rebuild(locked, planned[seat_id], occurrence, now)
                 changed.append(locked)
-            continue
-        if seat_id or term.allocation != RecurringBalance.Allocation.POOLED:
-            continue
-
-        def increases(covered: Decimal) -> list[recurring.Grant]:
-            return recurring.pooled_grants(
-                occurrence,
-                counts,
-                _pricing(term),
-                prorate_increases=term.prorate_seat_increases,
-                covered=covered,
-                not_before=billed,
-            )
-
-        if not increases(_covered(stored)):
-            continue
-        # Counted again under the balance's lock: a concurrent run may have granted them.
-        locked = model.objects.select_for_update().get(pk=balance.pk)
-        held = locked.access_schedule.values_list("starting_at", "seats")
-        for grant in increases(_covered(held)):
-            _add_grant(locked, grant, occurrence, now)
+        elif (
+            not seat_id
+            and term.allocation == RecurringBalance.Allocation.POOLED
+            and _pool_increases(term, occurrence, counts, stored, billed)
+        ):
+            # Counted again under the balance's lock: a concurrent run may have granted them.
+            locked = model.objects.select_for_update().get(pk=balance.pk)
+            held = locked.access_schedule.values_list("starting_at", "seats")
+            for grant in _pool_increases(term, occurrence, counts, held, billed):
+                _add_grant(locked, grant, occurrence, now)
             changed.append(locked)
-    return list(dict.fromkeys(changed))
+    return changed
 
 
 @transaction.atomic
@@ -330,12 +356,14 @@ def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list
             followed = term.subscription is not None and (
                 billed is None or occurrence.window_end > billed
             )
+            planned = planned_grants(term, occurrence, counts, not_before=billed)
             if followed and period:
                 if segments is None:
                     segments = _segments_by_balance(model, term)
-                for balance in _follow_seats(term, occurrence, counts, period, segments, now):
+                for balance in _follow_seats(
+                    term, occurrence, counts, planned, period, segments, now
+                ):
                     balance_event("edit", balance, now)
-            planned = planned_grants(term, occurrence, counts, not_before=billed)
             for seat_id, grants in planned.items():
                 if seat_id in period:
                     continue
