@@ -222,3 +222,47 @@ def test_a_decrease_keeps_this_month_and_next_month_has_fewer_seats(client, seat
         (this, 30000),  # this month keeps its 3 seats
         (following, 10000),  # next month has 1
     ]
+
+
+@pytest.mark.parametrize("is_prorated", [True, False])
+def test_a_contract_from_a_package_keeps_the_setting_of_its_recurring_terms(
+    client, seat_offer, is_prorated
+):
+    offer = seat_offer
+    term = {
+        "product_id": offer["pool"],
+        "name": "Seat pool",
+        "priority": 1,
+        "access_amount": {"credit_type_id": USD, "unit_price": 10000},
+        "commit_duration": {"value": 1, "unit": "PERIODS"},
+        "starting_at_offset": {"unit": "DAYS", "value": 0},
+        "subscription_config": {
+            "subscription_id": "seats",
+            "allocation": "POOLED",
+            "apply_seat_increase_config": {"is_prorated": is_prorated},
+        },
+    }
+    package = client.v1.packages.create(
+        name="Per seat",
+        rate_card_id=offer["card"],
+        subscriptions=[
+            {
+                "temporary_id": "seats",
+                "collection_schedule": "ADVANCE",
+                "proration": {"is_prorated": True},
+                "subscription_rate": {"product_id": offer["seats"], "billing_frequency": "MONTHLY"},
+                "quantity_management_mode": "SEAT_BASED",
+                "seat_config": {"seat_group_key": "user_id", "initial_unassigned_seats": 2},
+            }
+        ],
+        recurring_credits=[term],
+    ).data.id
+    shown = client.v1.packages.retrieve(package_id=package).data
+    config = shown.recurring_credits[0].subscription_config
+    assert config.apply_seat_increase_config.is_prorated is is_prorated
+    contract = client.v1.contracts.create(
+        customer_id=offer["customer"], package_id=package, starting_at=APR_1
+    ).data.id
+    made = client.v2.contracts.retrieve(contract_id=contract, customer_id=offer["customer"]).data
+    (credit_term,) = made.recurring_credits
+    assert credit_term.subscription_config.apply_seat_increase_config.is_prorated is is_prorated
