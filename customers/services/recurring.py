@@ -254,13 +254,15 @@ def term_occurrences(term: RecurringBalance, now: datetime) -> list[recurring.Oc
     )
 
 
-def _segments_by_balance(model, term: RecurringBalance) -> dict:
-    """{balance id: [(starting_at, ending_before, amount, seats), ...]} of the term's balances."""
+def _segments_by_balance(model, term: RecurringBalance, billed: datetime | None) -> dict:
+    """{balance id: [(starting_at, ending_before, amount, seats), ...]} of the term's balances
+    usable after `billed` (those of the periods not yet billed among them)."""
     owner = "commit" if model is Commit else "credit"
+    rows = AccessSegment.objects.filter(**{f"{owner}__recurring": term})
+    if billed is not None:
+        rows = rows.filter(ending_before__gt=billed)
     found: dict = {}
-    for row in AccessSegment.objects.filter(**{f"{owner}__recurring": term}).values_list(
-        owner, "starting_at", "ending_before", "amount", "seats"
-    ):
+    for row in rows.values_list(owner, "starting_at", "ending_before", "amount", "seats"):
         found.setdefault(row[0], []).append(row[1:])
     return found
 
@@ -359,7 +361,7 @@ def recurring_balances_materialize(*, contract: Contract, now: datetime) -> list
             planned = planned_grants(term, occurrence, counts, not_before=billed)
             if followed and period:
                 if segments is None:
-                    segments = _segments_by_balance(model, term)
+                    segments = _segments_by_balance(model, term, billed)
                 for balance in _follow_seats(
                     term, occurrence, counts, planned, period, segments, now
                 ):
