@@ -100,6 +100,17 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def floor_hour(moment: datetime) -> datetime:
+    """`moment` (UTC) cut to the whole hour."""
+    return _utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(moment: datetime) -> datetime:
+    """`moment` (UTC) if on the hour, else the next whole hour."""
+    floor = floor_hour(moment)
+    return floor if floor == _utc(moment) else floor + timedelta(hours=1)
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 

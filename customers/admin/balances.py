@@ -40,14 +40,20 @@ class AccessSegmentInline(ReadOnlyNamesMixin, admin.TabularInline):
     fk_name = "commit"
     extra = 0
     formfield_overrides = DECIMAL_OVERRIDES
-    fields = ["amount", "starting_at", "ending_before"]
-    readonly_fields = ["amount_display"]
+    fields = ["amount", "starting_at", "ending_before", "seats_shown"]
+    readonly_fields = ["amount_display", "seats_shown"]
     read_only_shown_as = {"amount": "amount_display"}
     verbose_name_plural = "access schedule"
 
     @admin.display(description="amount")
     def amount_display(self, segment) -> str:
         return balance_amount(segment.commit or segment.credit, segment.amount)
+
+    @admin.display(description="seats")
+    def seats_shown(self, segment) -> str:
+        """The seats a recurring term with a subscription granted it for (an increase adds a
+        segment of its own)."""
+        return quantity_display(segment.seats)
 
 
 class CreditAccessSegmentInline(AccessSegmentInline):

@@ -192,7 +192,7 @@ class RecurringBalanceAdmin(_FollowsDrafts):
         ("access_rounding_places", "access_rounding_method"),
         ("invoice_rounding_places", "invoice_rounding_method"),
         ("starting_at", "ending_before"),
-        ("subscription", "allocation"),
+        ("subscription", "allocation", "prorate_seat_increases"),
         "applicable_products",
         "applicable_product_tags",
         "specifiers",

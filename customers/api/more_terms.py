@@ -172,6 +172,9 @@ def recurring(items: list[dict], kind: str, key: str) -> list[services.Recurring
                 child_access=hierarchy.child_access(item),
                 subscription=config.get("subscription_id", ""),
                 allocation=config.get("allocation", "POOLED"),
+                prorate_seat_increases=config.get("apply_seat_increase_config", {}).get(
+                    "is_prorated", True
+                ),
                 custom_fields=item.get("custom_fields", {}),
                 proration_rounding=services.proration_rounding_spec(item.get("proration_rounding")),
             )

@@ -164,8 +164,21 @@ def _payment_gate(commit: Commit) -> dict | None:
     }
 
 
+def _made_by(term) -> dict:
+    """A commit or credit a recurring one made: its `recurring_commit_id` /
+    `recurring_credit_id` and, with a subscription attached, the `subscription_config`."""
+    if term.recurring_id is None:
+        return {}
+    kind = "credit" if isinstance(term, Credit) else "commit"
+    made = {f"recurring_{kind}_id": str(term.recurring_id)}
+    config = subscription_config_json(term.recurring)
+    if config is not None:
+        made["subscription_config"] = config
+    return made
+
+
 def commit_json(commit: Commit, contract: Contract) -> dict:
-    data = _balance_json(commit, contract)
+    data = _balance_json(commit, contract) | _made_by(commit)
     data["type"] = commit.type
     data["payment_gate"] = _payment_gate(commit)
     items = list(commit.invoice_schedule.all())
@@ -183,7 +196,7 @@ def commit_json(commit: Commit, contract: Contract) -> dict:
 
 
 def credit_json(credit: Credit, contract: Contract) -> dict:
-    data = _balance_json(credit, contract)
+    data = _balance_json(credit, contract) | _made_by(credit)
     data["type"] = "CREDIT"
     return _drop_none(data) | {"archived_at": data["archived_at"]}
 
@@ -381,13 +394,19 @@ def recurring_json(term) -> dict:
             "quantity": num(term.invoice_quantity or 1),
         }
     data["proration_rounding"] = proration_rounding_json(term.proration_rounding())
-    if term.subscription_id:
-        data["subscription_config"] = {
-            "subscription_id": str(term.subscription_id),
-            "allocation": term.allocation,
-            "apply_seat_increase_config": {"is_prorated": True},
-        }
+    data["subscription_config"] = subscription_config_json(term)
     return _drop_none(data)
+
+
+def subscription_config_json(term: RecurringBalance) -> dict | None:
+    """A recurring commit's or credit's `subscription_config`; None without a subscription."""
+    if not term.subscription_id:
+        return None
+    return {
+        "subscription_id": str(term.subscription_id),
+        "allocation": term.allocation,
+        "apply_seat_increase_config": {"is_prorated": term.prorate_seat_increases},
+    }
 
 
 def proration_rounding_json(rounding: dict[str, tuple[int, str]]) -> dict | None:
@@ -453,8 +472,20 @@ def threshold_json(config: dict | None) -> dict | None:
     return data
 
 
+def _recurring_terms(contract: Contract, *, leave_out: frozenset = frozenset()) -> dict:
+    """`recurring_commits` and `recurring_credits` (live ones; `leave_out`: ids not to list)."""
+    recurring = [
+        t
+        for t in contract.recurring_balances.all()
+        if t.archived_at is None and str(t.pk) not in leave_out
+    ]
+    return {
+        "recurring_commits": [recurring_json(t) for t in recurring if t.kind == "COMMIT"] or None,
+        "recurring_credits": [recurring_json(t) for t in recurring if t.kind == "CREDIT"] or None,
+    }
+
+
 def _more_terms(contract: Contract) -> dict:
-    recurring = [t for t in contract.recurring_balances.all() if t.archived_at is None]
     return {
         "discounts": [
             discount_json(d, contract) for d in contract.discounts.all() if d.archived_at is None
@@ -466,8 +497,7 @@ def _more_terms(contract: Contract) -> dict:
             if p.archived_at is None
         ]
         or None,
-        "recurring_commits": [recurring_json(t) for t in recurring if t.kind == "COMMIT"] or None,
-        "recurring_credits": [recurring_json(t) for t in recurring if t.kind == "CREDIT"] or None,
+        **_recurring_terms(contract),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),
@@ -661,8 +691,11 @@ def contract_v1_json(contract: Contract, extras=None) -> dict:
             if edit.kind == ContractEdit.Kind.AMENDMENT
         ],
         "initial": _terms_json(contract, extras, leave_out=added)
-        | _royalties_v1(contract, leave_out=added),
-        "current": _terms_json(contract, extras) | _royalties_v1(contract),
+        | _royalties_v1(contract, leave_out=added)
+        | _drop_none(_recurring_terms(contract, leave_out=added)),
+        "current": _terms_json(contract, extras)
+        | _royalties_v1(contract)
+        | _drop_none(_recurring_terms(contract)),
         "prepaid_balance_threshold_configuration": threshold_json(
             contract.prepaid_balance_threshold_configuration
         ),
@@ -898,5 +931,5 @@ def customer_balance_json(term: Commit | Credit, extras=None) -> dict:
                 "do_not_invoice": False,
                 "schedule_items": _point_items(items),
             }
-    data = _drop_none(data) | {"archived_at": ts(term.archived_at)}
+    data = _drop_none(data) | _made_by(term) | {"archived_at": ts(term.archived_at)}
     return data | (extras(term) if extras else {})

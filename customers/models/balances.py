@@ -270,6 +270,13 @@ class AccessSegment(models.Model):
     amount = models.DecimalField(**MONEY)
     starting_at = models.DateTimeField()
     ending_before = models.DateTimeField()
+    seats = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Made by a recurring commit or credit with a subscription: the seats it grants "
+        "(those at the period's start, or those added later in the period).",
+    )
 
     class Meta:
         ordering = ["starting_at"]
@@ -289,6 +296,11 @@ class AccessSegment(models.Model):
                 condition=Q(ending_before__gt=F("starting_at")),
                 name="accesssegment_start_before_end",
                 violation_error_message="The end must be after the start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(seats__isnull=True) | Q(seats__gte=0),
+                name="accesssegment_seats_not_negative",
+                violation_error_message="A segment's seats cannot be negative.",
             ),
         ]
 

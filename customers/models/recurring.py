@@ -29,10 +29,13 @@ class RecurringBalance(models.Model):
     end), one commit (PREPAID, invoiced `invoice_*` at the start of each period when given) or
     credit per period of `recurrence_frequency` (empty: the contract's usage statement periods),
     each usable for `duration_periods` periods. The first and last may be prorated (`proration`).
-    With a subscription, the amount is per unit of its quantity: POOLED, one balance for all;
-    INDIVIDUAL, one balance per seat of a SEAT_BASED subscription. A prorated amount is rounded
-    half up to the unit's smallest amount, or as `access_rounding_*` / `invoice_rounding_*` say
-    (Metronome's `proration_rounding`: places in the stored unit, negative for powers of ten)."""
+    With a subscription, the amounts (access and invoice) are per unit of its quantity: POOLED,
+    one balance for all; INDIVIDUAL, one balance per seat of a SEAT_BASED subscription. Seats
+    added inside a period top it up (`prorate_seat_increases`: for the part of the period left,
+    else in full); seats removed take nothing back, and the next period has fewer. A prorated
+    amount is rounded once, on the whole amount, half up to the unit's smallest amount, or as
+    `access_rounding_*` / `invoice_rounding_*` say (Metronome's `proration_rounding`: places in
+    the stored unit, negative for powers of ten)."""
 
     class Kind(models.TextChoices):
         COMMIT = "COMMIT", "Recurring commit"
@@ -116,6 +119,13 @@ class RecurringBalance(models.Model):
     )
     allocation = models.CharField(
         max_length=10, choices=Allocation.choices, default=Allocation.POOLED
+    )
+    prorate_seat_increases = models.BooleanField(
+        default=True,
+        verbose_name="prorate seat increases",
+        help_text="Metronome's apply_seat_increase_config.is_prorated. Seats added inside a "
+        "period add the per-seat amount times the part of the period left; unticked, the whole "
+        "per-seat amount.",
     )
     child_access = models.JSONField(
         null=True, blank=True, help_text=CHILD_ACCESS_HELP + " Each balance made has it."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
@@ -57,11 +57,13 @@ CONTRACT_PREFETCH = (
     "commits__product",
     "commits__credit_type",
     "commits__rolled_over_from",
+    "commits__recurring",
     "credits__access_schedule",
     "credits__applicable_products",
     "credits__product",
     "credits__credit_type",
     "credits__rolled_over_from",
+    "credits__recurring",
     "overrides__tiers",
     "overrides__product",
     "overrides__overwrite_credit_type",
@@ -116,15 +118,6 @@ def contracts_queryset() -> QuerySet[Contract]:
     ).prefetch_related(*CONTRACT_PREFETCH)
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment.astimezone(UTC) else floor + timedelta(hours=1)
-
-
 def customer_current_period(
     *, customer: Customer, now: datetime
 ) -> tuple[datetime, datetime, Contract] | None:
@@ -145,7 +138,11 @@ def customer_current_period(
     billing = periods.period_containing(periods.schedule_for(contract), now)
     if billing is None:
         return None
-    return _floor_hour(billing.starting_at), _ceil_hour(billing.ending_before), contract
+    return (
+        periods.floor_hour(billing.starting_at),
+        periods.ceil_hour(billing.ending_before),
+        contract,
+    )
 
 
 def contract_transitions(*, contract: Contract) -> list[ContractTransition]:

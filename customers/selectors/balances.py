@@ -490,7 +490,7 @@ def customer_balances(
     for kind in kinds:
         model = Commit if kind == "commit" else Credit
         queryset = model.objects.filter(customer=customer).select_related(
-            "product", "credit_type", "contract"
+            "product", "credit_type", "contract", "recurring"
         )
         queryset = queryset.prefetch_related(
             "access_schedule",

@@ -129,6 +129,7 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
     begins = add_offset(start, term["starting_at_offset"])
     access = term["access_amount"]
     invoice = term.get("invoice_amount") or {}
+    config = term.get("subscription_config") or {}
     return RecurringSpec(
         kind=kind,
         product=_product(term["product_id"]),
@@ -151,8 +152,11 @@ def _package_recurring(term: dict, kind: str, start: datetime) -> RecurringSpec:
         proration=term.get("proration", "FIRST_AND_LAST"),
         recurrence_frequency=term.get("recurrence_frequency", ""),
         rollover_fraction=_dec(term.get("rollover_fraction")),
-        subscription=(term.get("subscription_config") or {}).get("subscription_id", ""),
-        allocation=(term.get("subscription_config") or {}).get("allocation", "POOLED"),
+        subscription=config.get("subscription_id", ""),
+        allocation=config.get("allocation", "POOLED"),
+        prorate_seat_increases=config.get("apply_seat_increase_config", {}).get(
+            "is_prorated", True
+        ),
         custom_fields=term.get("custom_fields", {}),
         proration_rounding=proration_rounding_spec(term.get("proration_rounding")),
     )

@@ -19,13 +19,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
 from ..models import (
     Commit,
-    CommitInvoiceItem,
     Contract,
     Credit,
     Discount,
@@ -35,7 +33,13 @@ from ..models import (
 from .balance_edits import UNCHANGED, live_term
 from .common import clean
 from .events import balance_event
-from .recurring import seats_and_quantity, term_occurrences, times_quantity
+from .recurring import (
+    balance_rebuild,
+    balance_withdraw,
+    planned_grants,
+    seat_counts,
+    term_occurrences,
+)
 from .terms import InvoiceItemSpec, RecurringScheduleSpec, _add_schedule_items, _with_recurrence
 
 
@@ -136,36 +140,18 @@ def _apply_template(term: RecurringBalance, update: RecurringUpdate, where: str)
 
 
 def _remake(balance: Commit | Credit, occurrence, term: RecurringBalance, now: datetime) -> None:
-    """A not yet started balance made again from its term's occurrence of the same period."""
-    quantity = Decimal(1)
-    if not balance.seat_id:
-        ((_, quantity),) = seats_and_quantity(term, occurrence.starting_at)
-    segment = balance.access_schedule.get()
-    segment.amount = times_quantity(occurrence.amount, quantity)
-    segment.starting_at = occurrence.starting_at
-    segment.ending_before = occurrence.ending_before
-    clean(segment, "recurring")
-    segment.save()
+    """A not yet started balance made again from its term's occurrence of the same period (and
+    the subscription's seats, for one attached to a subscription); withdrawn when its seat is
+    no longer granted one."""
+    counts = [] if term.subscription is None else seat_counts(term.subscription)
+    planned = planned_grants(term, occurrence, counts, not_before=term.contract.billed_through)
+    if balance.seat_id not in planned:
+        balance_withdraw(balance, now)
+        return
+    balance_rebuild(balance, planned[balance.seat_id], occurrence, now)
     balance.rate_type = term.rate_type
     balance.save(update_fields=["rate_type"])
-    if isinstance(balance, Commit):
-        balance.invoice_schedule.all().delete()
-        if occurrence.invoice_amount is not None and occurrence.invoice_amount > 0:
-            CommitInvoiceItem.objects.create(
-                commit=balance, timestamp=occurrence.starting_at, amount=occurrence.invoice_amount
-            )
     balance_event("edit", balance, now)
-
-
-def _withdraw(balance: Commit | Credit, now: datetime) -> None:
-    """A balance whose period the term no longer covers: deleted when nothing was entered in its
-    ledger (so that a later end makes the period again), else archived."""
-    balance_event("edit", balance, now)
-    if balance.ledger_entries.exists():
-        balance.archived_at = now
-        balance.save(update_fields=["archived_at"])
-    else:
-        balance.delete()
 
 
 def recurring_balance_follow(*, term: RecurringBalance, now: datetime) -> None:
@@ -181,7 +167,7 @@ def recurring_balance_follow(*, term: RecurringBalance, now: datetime) -> None:
     for balance in pending:
         occurrence = by_period.get(balance.recurrence_start)
         if occurrence is None or occurrence.starting_at <= now:
-            _withdraw(balance, now)
+            balance_withdraw(balance, now)
         else:
             _remake(balance, occurrence, term, now)
 

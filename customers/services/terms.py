@@ -211,6 +211,8 @@ class RecurringSpec:
     rollover_fraction: Decimal | None = None
     subscription: str = ""
     allocation: str = "POOLED"
+    # apply_seat_increase_config.is_prorated: seats added inside a period, prorated or in full.
+    prorate_seat_increases: bool = True
     custom_fields: dict = field(default_factory=dict)
     access_type: str = Commit.AccessType.SPEND
     # proration_rounding: {"access"|"invoice": (decimal places, HALF_UP|FLOOR|CEILING)}.
@@ -572,6 +574,7 @@ def _add_recurring(
         rollover_fraction=spec.rollover_fraction,
         subscription=subscription,
         allocation=spec.allocation,
+        prorate_seat_increases=spec.prorate_seat_increases,
         custom_fields=dict(spec.custom_fields),
         **rounding_fields(spec.proration_rounding),
         child_access=child_access_normal(spec.child_access),

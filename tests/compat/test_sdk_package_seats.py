@@ -161,10 +161,12 @@ def test_a_contract_from_a_seat_based_package_equals_the_same_terms_given(client
     assert after[2] == [(offer["start"], ["u1", "u2"], 4)]
     assert after[3] == [(offer["start"], [4])]
     # u1's 300 of calls draw its own 250 credit (priority 1; u2's is only for u2's usage); this
-    # month's pool was made with 2 seats (200) and goes to the seats' 4000.
+    # month's pool was made with 2 seats (200) and gains the 2 seats added from its start, in
+    # full (2 x 100, a second segment), both going to the seats' 4000.
     assert after[4] == [("u1", [(250, 0)]), ("u2", [(250, 250)])]
     (usage,) = [d for d in after[5] if d[0] == "USAGE"]
     assert usage[2] == [
+        ("applied_commit_or_credit", "Pooled commit", -200),
         ("applied_commit_or_credit", "Pooled commit", -200),
         ("applied_commit_or_credit", "Seat credit", -250),
         ("subscription", "Seats", 4000),
