@@ -500,6 +500,18 @@ def scoped_events(
     )
 
 
+def sql_metric_bucket(bound, hours_from: datetime | None) -> str:
+    """A SQL metric's event bucket: its UTC hour, or before `hours_from` its UTC day (the
+    compiler's `bind` says why)."""
+    hour = "toStartOfHour(events.timestamp)"
+    if hours_from is None:
+        return hour
+    return (
+        f"if(events.timestamp >= {bound(_stamp(hours_from), _DATETIME64)}, {hour}, "
+        "toStartOfDay(events.timestamp))"
+    )
+
+
 def hour_counts(database, *, bound, metric_id, customer_ids, starting_at, ending_before) -> str:
     """(hour as epoch seconds, events) of a metric's customer ids in the hours the window
     touches (the SQL metric cache's fingerprint)."""
