@@ -70,8 +70,11 @@ def _read_hours(
     )
     plan = quotient_plan(parsed.sql)
     hours: dict[datetime, list] = {}
+    moments: dict = {}  # bucket as read -> UTC datetime
     for row in rows:
         *columns, bucket = row
+        if bucket not in moments:
+            moments[bucket] = datetime.fromisoformat(_hour_key(bucket))
         if plan is not None:
             groups = [as_group_value(v) for v in columns[: plan.groups]]
             amounts = [as_number(v) for v in columns[plan.groups :]]
@@ -79,7 +82,7 @@ def _read_hours(
             value = as_number(columns[parsed.value_index])
             groups = [as_group_value(v) for i, v in enumerate(columns) if i != parsed.value_index]
             amounts = [value]
-        hours.setdefault(datetime.fromisoformat(_hour_key(bucket)), []).append(
+        hours.setdefault(moments[bucket], []).append(
             [*groups, *(None if amount is None else str(amount) for amount in amounts)]
         )
     return hours

@@ -8,13 +8,13 @@ rows when the window was last read.
 `read_plan` says what a read reads: every span whose hours' count changed (stale), the hours
 with events that no span covers, and, to keep every range whole, the kept spans in the gaps it
 fills. Those hours are read in one statement, as one OR of ranges (adjacent ranges joined, at
-most `MAX_RANGES`: the smallest gaps between them filled), grouped by hour, or when they hold
-more than `HOURLY_EVENTS` events by UTC day before the day of their last events (`hours_from`,
-the bucket the compiler groups by: `compiler.bind`): a month of a million events grouped by
-hour is ~700 hours x the groups for PostgreSQL to hash, about twice a plain read; by day about
-the plain read (benchmarks/sql_metrics.py). The last day stays hourly because new events arrive
-there: each then makes the next read read its hour. A day piece that goes stale is read again
-by hour when small, and becomes hours.
+most `MAX_RANGES`: the smallest gaps between them filled), grouped by hour, or when more than
+`HOURLY_SPANS` of them have events by UTC day before the day of their last events
+(`hours_from`, the bucket the compiler groups by: `compiler.bind`): a month of a million events
+grouped by hour is ~700 hours x the groups for PostgreSQL to hash, about twice a plain read, and
+~700 spans to keep; by day about the plain read and ~50 spans (benchmarks/sql_metrics.py). The
+last day stays hourly because new events arrive there: each then makes the next read read its
+hour. A day piece that goes stale is read again by hour, and becomes hours.
 
 The first read of a window (nothing kept) reads the whole window in one pass and keeps it: the
 next read is warm. Exact whatever happens between reads: each span's rows are its own events'
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 HOUR = timedelta(hours=1)
-# A read of more events than this groups them by day before the day of its last events.
-HOURLY_EVENTS = 50_000
+# A read of more hours with events than this groups them by day before the day of its last.
+HOURLY_SPANS = 48
 # More separate ranges than this: the smallest gaps between them are read too (whole spans).
 MAX_RANGES = 32
 
@@ -117,7 +117,7 @@ def read_plan(
 
     hours_from = None
     with_events = [hour for hour in region if counts.get(hour)]
-    if not hourly_only and sum(counts[hour] for hour in with_events) > HOURLY_EVENTS:
+    if not hourly_only and len(with_events) > HOURLY_SPANS:
         hours_from = _day(max(with_events))
     _fill_days(region, hours_from, take)
     while len(runs := _runs(region)) > MAX_RANGES:
