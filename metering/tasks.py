@@ -22,4 +22,3 @@ def usage_rollups_fold_task() -> str | None:
     """Every few minutes: fold the closed hours into the day and month tier."""
     reached = services.usage_rollups_fold(now=timezone.now())
     return reached.isoformat() if reached else None
-

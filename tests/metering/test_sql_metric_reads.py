@@ -17,7 +17,7 @@ from catalog.models import BillableMetric
 from catalog.services import billable_metric_create_sql
 from metering.models import SqlMetricHour, SqlMetricResult
 from metering.services import metric_aggregates_backfill
-from metering.sql_metrics import _parsed, sql_metric_rows, spans
+from metering.sql_metrics import _parsed, spans, sql_metric_rows
 from metering.sql_metrics.by_hour import window_rows
 from metering.stores import event_store
 from tests.invoicing.factories import CustomerFactory, ingest

@@ -73,16 +73,12 @@ def test_an_event_in_the_last_day_reads_its_hour():
     counts = _every_hour(MAR, MAR + 4 * D + 9 * H)
     kept = _kept(read_plan(starting_at=MAR, ending_before=APR, counts=counts, kept=None), counts)
     hour = MAR + 4 * D + 9 * H
-    plan = read_plan(
-        starting_at=MAR, ending_before=APR, counts={**counts, hour: 11}, kept=kept
-    )
+    plan = read_plan(starting_at=MAR, ending_before=APR, counts={**counts, hour: 11}, kept=kept)
     assert plan.spans == (Span(hour),)
     assert plan.replaces == {hour}
     assert plan.ranges == ((hour, hour + H),)
     # A new hour, which no span covers.
-    plan = read_plan(
-        starting_at=MAR, ending_before=APR, counts={**counts, hour + H: 1}, kept=kept
-    )
+    plan = read_plan(starting_at=MAR, ending_before=APR, counts={**counts, hour + H: 1}, kept=kept)
     assert plan.spans == (Span(hour + H),)
     assert plan.replaces == frozenset()
 
