@@ -17,7 +17,7 @@ from sqlglot import exp
 from ..definitions import EXACT
 from ..models import SqlMetricHour, SqlMetricResult
 from ..stores import event_store
-from .quotients import parts_add, parts_encoded, parts_rows, quotient_plan
+from .quotients import parts_add, parts_decoded, parts_encoded, parts_rows, quotient_plan
 from .runner import as_group_value, as_number
 from .spans import ReadPlan, read_plan
 
@@ -130,12 +130,13 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
     """`sql_metric_rows` of an hourly query (or a quotient of hourly parts). The window's result
     is kept with the events counted in its hours: unchanged, it is the answer (two small reads).
     Otherwise the spans `spans.read_plan` finds stale are read again in one statement (the
-    whole window when nothing is kept), and the kept result is corrected by them: what those
-    spans gave before is taken out, what they give now is added (MIN, MAX or a quotient's
-    parts: every kept span combined again with the read ones). Both are kept before answering
-    (`_keep`)."""
+    whole window when nothing is kept), and the kept result (a quotient's: its parts) is
+    corrected by them: what those spans gave before is taken out, what they give now is added
+    (a MIN or MAX: every kept span combined again with the read ones). Both are kept before
+    answering (`_keep`)."""
     scope = _scope(ids, starting_at, ending_before, only)
-    result = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope).first()
+    results = SqlMetricResult.objects.filter(metric_id=metric.pk, scope=scope)
+    result = results.defer("parts").first()  # a quotient's parts: only to correct them
     # The counts before the events (`spans`): an event arriving during this read is read again.
     counts = event_store().event_counts_by_hour(
         metric=metric, customer_ids=list(ids), starting_at=starting_at, ending_before=ending_before
@@ -145,19 +146,19 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         return _decoded(result.rows)
     plan = quotient_plan(parsed.sql)
     kind = _kind(parsed)
-    corrected = plan is None and kind in (exp.Sum, exp.Count)
+    # A SUM, a COUNT and a quotient's additive parts are corrected; a MIN or MAX is combined.
+    corrected = not plan.extremes if plan is not None else kind in (exp.Sum, exp.Count)
     kept = SqlMetricHour.objects.filter(metric_id=metric.pk, scope=scope)
     with transaction.atomic():
         # The result and its spans as one writer left them (`_keep` holds the same lock).
-        result = (
-            SqlMetricResult.objects.select_for_update().filter(metric_id=metric.pk, scope=scope)
-        ).first()
+        result = results.select_for_update().first()
         if _current(result, fingerprint):
             return _decoded(result.rows)
         usable = (
             result is not None
             and isinstance(result.rows, list)
             and result.fingerprint.startswith("hourly:")
+            and (plan is None or result.parts is not None)
         )
         read = read_plan(
             starting_at=starting_at,
@@ -176,9 +177,12 @@ def _hourly_rows(metric, parsed, ids, starting_at, ending_before, only) -> list[
         )
         merged: dict = {}
         if usable and corrected:
-            _merge(kind, merged, result.rows)
-            for rows in kept.filter(hour__in=read.replaces).values_list("rows", flat=True):
-                _merge(kind, merged, rows, sign=-1)
+            if plan is not None:
+                merged = parts_decoded(result.parts)
+            else:
+                _merge(kind, merged, result.rows)
+            for hour, rows in kept.filter(hour__in=read.replaces).values_list("hour", "rows"):
+                _add(plan, kind, merged, hour, rows, sign=-1)
         elif usable:
             for hour, rows in kept.exclude(hour__in=read.replaces).values_list("hour", "rows"):
                 _add(plan, kind, merged, hour, rows)
@@ -217,11 +221,11 @@ def _current(result, fingerprint: str) -> bool:
     )
 
 
-def _add(plan, kind, merged: dict, hour: datetime, rows) -> None:
+def _add(plan, kind, merged: dict, hour: datetime, rows, sign: int = 1) -> None:
     if plan is not None:
-        parts_add(plan, merged, hour, rows)
+        parts_add(plan, merged, hour, rows, sign)
     else:
-        _merge(kind, merged, rows)
+        _merge(kind, merged, rows, sign)
 
 
 def _read_spans(metric, parsed, ids, starting_at, ending_before, only, read: ReadPlan) -> dict:

@@ -9,8 +9,10 @@ its numerator and denominator can when each is:
 - COUNT(*) or COUNT(x);
 - COUNT(DISTINCT DATE_TRUNC('day' | 'hour', timestamp)): within one span every event has the
   same day (a span never crosses a UTC day; counting hours, every span is one hour), so a span
-  adds its day when it has events; the window counts the days with events ({day: events});
-- MIN(x) and MAX(x) (a span's extreme combined by min or max);
+  adds its day when it has events; the window counts the days with events, kept as
+  {day: events} so that a span read again moves its own events only;
+- MIN(x) and MAX(x) (a span's extreme combined by min or max; a span read again has the
+  window's extremes combined again from every kept span, not taken out);
 - a number written in the query (SUM(x) / 1000).
 
 AVG(x) is SUM(x) / COUNT(x) (as every engine computes it, `functions`), a quotient of
@@ -63,6 +65,11 @@ class QuotientPlan:
     units: tuple[tuple[str, int], ...]
     groups: int  # the query's other columns (its group values), before the parts
     source: exp.Select | None = None
+
+    @property
+    def extremes(self) -> bool:
+        """Does a part combine by min or max (an hour cannot be taken out of it)?"""
+        return any(isinstance(part, exp.Min | exp.Max) for part in self.parts)
 
 
 @lru_cache(maxsize=256)
@@ -257,9 +264,9 @@ def parts_empty(plan: QuotientPlan) -> Parts:
     )
 
 
-def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows) -> None:
-    """Add the rows of the hours from `hour` (an hour, or hours of its day: `spans`) to the
-    window's parts ([*group values, *parts as text])."""
+def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int = 1) -> None:
+    """Add (or, with `sign` -1, take out: not for a plan with `extremes`) the rows of the hours
+    from `hour` (an hour, or hours of its day: `spans`) ([*group values, *parts as text])."""
     for row in rows:
         key = tuple(row[: plan.groups])
         parts = window.get(key) or window.setdefault(key, parts_empty(plan))
@@ -268,17 +275,23 @@ def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows) -> None:
                 continue
             kind, value, known = type(plan.parts[index]), Decimal(text), parts.columns[index]
             if kind is exp.Min or kind is exp.Max:
+                if sign < 0:
+                    raise ValueError("A MIN or MAX part cannot be taken out of a window.")
                 pick = min if kind is exp.Min else max
                 parts.columns[index] = value if known is None else pick(known, value)
             else:
                 # Exact: 160 digits, more than any sum of the numeric domain (`definitions`).
-                parts.columns[index] = EXACT.add(known, value)
+                step = EXACT.add if sign > 0 else EXACT.subtract
+                parts.columns[index] = step(known, value)
         for unit, column in plan.units:
-            counted = int(Decimal(row[plan.groups + column] or 0))
-            if counted:
-                days = parts.buckets[_units_key(unit, column)]
-                bucket = _truncated(hour, unit)
-                days[bucket] = days.get(bucket, 0) + counted
+            counted = sign * int(Decimal(row[plan.groups + column] or 0))
+            bucket = _truncated(hour, unit)
+            days = parts.buckets[_units_key(unit, column)]
+            days[bucket] = days.get(bucket, 0) + counted
+            if not days[bucket]:
+                del days[bucket]
+        if not parts.columns[ROWS]:
+            del window[key]  # no events left in the group (its hours were read again)
 
 
 def _truncated(hour: datetime, unit: str) -> str:
@@ -317,3 +330,12 @@ def parts_encoded(window: dict) -> list:
         [list(key), [None if c is None else str(c) for c in parts.columns], parts.buckets]
         for key, parts in window.items()
     ]
+
+
+def parts_decoded(kept: list) -> dict:
+    return {
+        tuple(key): Parts(
+            columns=[None if c is None else Decimal(c) for c in columns], buckets=buckets
+        )
+        for key, columns, buckets in kept
+    }
