@@ -288,3 +288,67 @@ def test_reads_between_ingests_equal_a_read_from_scratch(db, batches, hourly_spa
                     )
     finally:
         spans.HOURLY_SPANS, spans.MAX_RANGES = saved
+
+
+def test_a_unique_count_is_read_whole_and_counts_each_value_once(db):
+    """COUNT(DISTINCT ...) over the period has no hourly decomposition: read whole, again after
+    new events. On PostgreSQL it is compiled as a count of the distinct (value, group keys)
+    rows (`compiler._distinct_rows_counted`): the same counts, NULL counted by neither."""
+    from metering.sql_metrics import compile_sql_metric
+
+    sql = (
+        "SELECT properties.region AS region, COUNT(DISTINCT properties.user) AS value, "
+        "event_type FROM events GROUP BY event_type, properties.region"
+    )
+    metric = billable_metric_create_sql(name="users", sql=sql)
+    sender = Sender()
+    rows = [
+        (JAN + timedelta(days=1), "eu", "a"),
+        (JAN + timedelta(days=2), "eu", "a"),
+        (JAN + timedelta(days=2, hours=3), "eu", "b"),
+        (JAN + timedelta(days=3), "us", None),  # a group with no value: 0
+        (JAN + timedelta(days=3, hours=1), None, "a"),
+    ]
+    for index, (when, region, user) in enumerate(rows):
+        properties = {"user": user} if user else {}
+        if region:
+            properties["region"] = region
+        ingest(
+            [
+                {
+                    "transaction_id": f"{sender.customer.pk}-u{index}",
+                    "customer_id": str(sender.customer.pk),
+                    "event_type": "login",
+                    "timestamp": when.isoformat(),
+                    "properties": properties,
+                }
+            ],
+            now=NOW,
+        )
+    expected = [
+        ["eu", "login", Decimal(2)],
+        ["us", "login", Decimal(0)],
+        [None, "login", Decimal(1)],
+    ]
+    assert sender.read(metric, WINDOWS[0]) == expected == sender.whole(metric, WINDOWS[0])
+    assert not SqlMetricHour.objects.filter(metric=metric).exists()
+    ingest(
+        [
+            {
+                "transaction_id": f"{sender.customer.pk}-u9",
+                "customer_id": str(sender.customer.pk),
+                "event_type": "login",
+                "timestamp": (JAN + timedelta(days=4)).isoformat(),
+                "properties": {"user": "c", "region": "us"},
+            }
+        ],
+        now=NOW,
+    )
+    assert sender.read(metric, WINDOWS[0])[1] == ["us", "login", Decimal(1)]
+    total = billable_metric_create_sql(
+        name="all users", sql="SELECT COUNT(DISTINCT properties.user) FROM events"
+    )
+    assert sender.read(total, WINDOWS[0]) == [[Decimal(3)]]
+    assert sender.read(total, (FEB, FEB + timedelta(days=1))) == [[Decimal(0)]]
+    compiled, _ = compile_sql_metric(_parsed(sql), "postgresql")
+    assert "SELECT DISTINCT" in compiled and "COUNT(DISTINCT" not in compiled
