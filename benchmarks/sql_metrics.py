@@ -1,5 +1,5 @@
-"""SQL metric benchmark on PostgreSQL, then on the ClickHouse store (chdb, in process) (run by
-`make bench`, or `python benchmarks/sql_metrics.py`).
+"""SQL metric benchmark on PostgreSQL (or SQLite), then on the ClickHouse store (chdb, in
+process) (run by `make bench`, or `python benchmarks/sql_metrics.py`).
 
 One customer with 1,000,000 events in one month (50 regions, 20,000 users; a tenth of them of
 another event type), and one contract per SQL metric shape, each pricing one product by region:
@@ -18,7 +18,8 @@ draft is read through GET /v1/customers/{id}/invoices/{invoice_id}:
 
 The clock is the period's last minutes, its events spread over the whole month.
 
-`--shapes sum,unique` measures only those; `--no-chdb` skips the ClickHouse pass;
+`--shapes sum,unique` measures only those; `--no-chdb` skips the ClickHouse pass; `--sqlite`
+runs on SQLite instead of PostgreSQL;
 BENCH_SQL_EVENTS=10000 runs every step quickly (the figures are for 1,000,000). Events and the
 hourly event counts (the cache's fingerprint) are written directly in SQL, not through HTTP:
 this measures the read. No django-q2 worker runs (tasks stay queued, as before a worker takes
@@ -129,45 +130,75 @@ def offering(customer, name: str, sql: str) -> tuple:
 def setup(shapes: list[str]) -> tuple:
     customer = Customer.objects.create(name="bench-sql")
     offerings = {name: offering(customer, name, SHAPES[name]) for name in shapes}
+    values = {
+        "customer": str(customer.pk),
+        "start": PERIOD_START,
+        "epoch": int(PERIOD_START.timestamp()),
+        "seconds": SECONDS,
+        "regions": REGIONS,
+        "users": USERS,
+        "n": EVENTS,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO metering_usageevent
-                (id, transaction_id, customer_id, event_type, "timestamp", properties,
-                 received_at, is_late)
-            SELECT gen_random_uuid(), 'sql-' || g, %(customer)s,
-                   CASE WHEN g %% 10 = 0 THEN 'other' ELSE 'api_call' END,
-                   %(start)s + ((g::bigint * 7919) %% %(seconds)s) * interval '1 second',
-                   jsonb_build_object('tokens', ((g %% 1000) + 1)::text,
-                                      'region', 'r' || lpad((g %% %(regions)s)::text, 2, '0'),
-                                      'user', 'u' || (g %% %(users)s)::text),
-                   %(start)s, false
-            FROM generate_series(1, %(n)s) AS g
-            """,
-            {
-                "customer": str(customer.pk),
-                "start": PERIOD_START,
-                "seconds": SECONDS,
-                "regions": REGIONS,
-                "users": USERS,
-                "n": EVENTS,
-            },
-        )
+        cursor.execute(EVENTS_SQL[connection.vendor], values)
         for metric, _ in offerings.values():
             # The hourly event counts ingestion keeps for a SQL metric (its fingerprint).
-            cursor.execute(
-                """
-                INSERT INTO metering_metricaggregate
-                    (metric_id, customer_id, hour, group_values, event_count, value_sum,
-                     value_max, latest_value, latest_timestamp, latest_transaction_id)
-                SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
-                       NULL, NULL, NULL, NULL, ''
-                FROM metering_usageevent GROUP BY customer_id, date_trunc('hour', "timestamp")
-                """,
-                {"metric": metric.pk},
-            )
+            metric_id = str(metric.pk) if connection.vendor == "postgresql" else metric.pk.hex
+            cursor.execute(COUNTS_SQL[connection.vendor], {"metric": metric_id})
         cursor.execute("ANALYZE")
     return customer, offerings
+
+
+EVENTS_SQL = {
+    "postgresql": """
+        INSERT INTO metering_usageevent
+            (id, transaction_id, customer_id, event_type, "timestamp", properties,
+             received_at, is_late)
+        SELECT gen_random_uuid(), 'sql-' || g, %(customer)s,
+               CASE WHEN g %% 10 = 0 THEN 'other' ELSE 'api_call' END,
+               %(start)s + ((g::bigint * 7919) %% %(seconds)s) * interval '1 second',
+               jsonb_build_object('tokens', ((g %% 1000) + 1)::text,
+                                  'region', 'r' || lpad((g %% %(regions)s)::text, 2, '0'),
+                                  'user', 'u' || (g %% %(users)s)::text),
+               %(start)s, false
+        FROM generate_series(1, %(n)s) AS g
+    """,
+    "sqlite": """
+        WITH RECURSIVE numbers(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM numbers
+                                      WHERE g < %(n)s)
+        INSERT INTO metering_usageevent
+            (id, transaction_id, customer_id, event_type, "timestamp", properties,
+             received_at, is_late)
+        SELECT lower(hex(randomblob(16))), 'sql-' || g, %(customer)s,
+               CASE WHEN g %% 10 = 0 THEN 'other' ELSE 'api_call' END,
+               strftime('%%Y-%%m-%%d %%H:%%M:%%S', %(epoch)s + (g * 7919) %% %(seconds)s,
+                        'unixepoch'),
+               json_object('tokens', CAST((g %% 1000) + 1 AS TEXT),
+                           'region', 'r' || substr('0' || (g %% %(regions)s), -2),
+                           'user', 'u' || (g %% %(users)s)),
+               strftime('%%Y-%%m-%%d %%H:%%M:%%S', %(epoch)s, 'unixepoch'), 0
+        FROM numbers
+    """,
+}
+COUNTS_SQL = {
+    "postgresql": """
+        INSERT INTO metering_metricaggregate
+            (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
+             latest_value, latest_timestamp, latest_transaction_id)
+        SELECT %(metric)s, customer_id, date_trunc('hour', "timestamp"), '{}', count(*),
+               NULL, NULL, NULL, NULL, ''
+        FROM metering_usageevent GROUP BY customer_id, date_trunc('hour', "timestamp")
+    """,
+    "sqlite": """
+        INSERT INTO metering_metricaggregate
+            (metric_id, customer_id, hour, group_values, event_count, value_sum, value_max,
+             latest_value, latest_timestamp, latest_transaction_id)
+        SELECT %(metric)s, customer_id, strftime('%%Y-%%m-%%d %%H:00:00', "timestamp"), '{}',
+               count(*), NULL, NULL, NULL, NULL, ''
+        FROM metering_usageevent
+        GROUP BY customer_id, strftime('%%Y-%%m-%%d %%H:00:00', "timestamp")
+    """,
+}
 
 
 # The benchmark's clock: the period's last minutes (its events spread over the whole month).
@@ -338,8 +369,6 @@ def chdb_pass(customer_id: str, offerings: dict, client: Client, runs: int) -> N
 
 
 def run(shapes: list[str], chdb: bool, runs: int = 15) -> None:
-    if connection.vendor != "postgresql":
-        raise SystemExit("The SQL metric benchmark runs on PostgreSQL.")
     settings.DEBUG = False
     settings.ALLOWED_HOSTS = ["*"]
     # Queue tasks as production does (the test settings run them inline); no worker takes them.
@@ -358,8 +387,8 @@ def run(shapes: list[str], chdb: bool, runs: int = 15) -> None:
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     for _, url in offerings.values():
         client.get(url)  # each view's imports and the first connection's functions
-    log("== PostgreSQL store")
-    measure(client, str(customer.pk), offerings, runs, "pg")
+    log(f"== {connection.vendor} store")
+    measure(client, str(customer.pk), offerings, runs, connection.vendor)
     if chdb:
         chdb_pass(str(customer.pk), offerings, client, runs)
     log(f"   {load()} after")
@@ -369,7 +398,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from _support import database, migrate
 
-    with database() as env:
+    with database(sqlite="--sqlite" in sys.argv) as env:
         migrate(env)
         env = {**env, CHILD: "1"}
         return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
@@ -380,6 +409,7 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser()
         parser.add_argument("--shapes", default=",".join(SHAPES))
         parser.add_argument("--no-chdb", action="store_true")
+        parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
         arguments = parser.parse_args()
         run(arguments.shapes.split(","), chdb=not arguments.no_chdb)
     else:
