@@ -35,20 +35,13 @@ def check_thresholds() -> int:
 
 
 def read_sql_metric_drafts() -> int:
-    """Read the drafts priced by SQL metrics, so that their kept results stay current; a period
-    read for the first time (a new one) has its hours kept here, off the request path
-    (`metering.sql_metrics.sql_metric_hours_kept_inline`)."""
-    from metering.sql_metrics import sql_metric_hours_kept_inline
-
-    with sql_metric_hours_kept_inline():
-        return sql_metric_drafts_read(now=timezone.now())
+    """Read the drafts priced by SQL metrics, so that their kept results stay current: a period
+    read for the first time (a new one) is read whole here, off the request path."""
+    return sql_metric_drafts_read(now=timezone.now())
 
 
 def warm_sql_metric_drafts(contract_ids: list[str]) -> int:
-    """Read a new contract's drafts priced by SQL metrics with their hours kept as they are read
-    (queued by `handlers.contract_created`): a contract made over existing events has its
-    periods' hours kept before a person reads a draft, which then reads no whole period."""
-    from metering.sql_metrics import sql_metric_hours_kept_inline
-
-    with sql_metric_hours_kept_inline():
-        return sql_metric_drafts_read(now=timezone.now(), contract_ids=contract_ids)
+    """Read a new contract's drafts priced by SQL metrics (queued by
+    `handlers.contract_created`): a contract made over existing events has its periods kept
+    before a person reads a draft, which then reads no whole period."""
+    return sql_metric_drafts_read(now=timezone.now(), contract_ids=contract_ids)

@@ -402,15 +402,17 @@ class SqlMetricResult(models.Model):
 
 
 class SqlMetricHour(models.Model):
-    """One hour of an hourly SQL metric's cached result for a scope: the hour's rows and the
-    events counted in it when they were read (`metering.sql_metrics`). Only hours whose count
-    changed are read again. A cache: deleting every row changes no answer."""
+    """One span of an hourly SQL metric's cached result for a scope: `hours` hours from `hour`
+    (one hour, or hours of one UTC day read together), their rows and the events counted in
+    them when they were read (`metering.sql_metrics.spans`). Only spans whose count changed
+    are read again. A cache: deleting every row changes no answer."""
 
     metric = models.ForeignKey(
         BillableMetric, on_delete=models.CASCADE, db_index=False, related_name="+"
     )
     scope = models.CharField(max_length=64)
     hour = models.DateTimeField()
+    hours = models.PositiveSmallIntegerField(default=1)
     event_count = models.BigIntegerField()
     rows = models.JSONField(default=list)
 
@@ -420,7 +422,10 @@ class SqlMetricHour(models.Model):
             models.UniqueConstraint(
                 fields=["metric", "scope", "hour"], name="sqlmetrichour_unique"
             ),
+            models.CheckConstraint(
+                condition=models.Q(hours__gte=1, hours__lte=24), name="sqlmetrichour_in_a_day"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.metric_id} {self.scope[:12]} {self.hour:%Y-%m-%d %H}h"
+        return f"{self.metric_id} {self.scope[:12]} {self.hour:%Y-%m-%d %H}h +{self.hours}h"

@@ -25,31 +25,31 @@ and the quotient taken once over the window's (`quotients`); any other is read w
 
 Caching: a draft is read far more often than its customer's events change. Ingestion counts
 every event of a SQL metric's customers per hour (metering's pre-aggregates, COUNT without
-filters, on either store: `event_counts_by_hour`), so (events counted in the window's hours) is a fingerprint that grows with every new
-event; a result is kept per (metric, ingest ids, window, filter) with its fingerprint and reused
-while the fingerprint is unchanged. A query that can be summed hour by hour (`hourly`: one read
-of `events`, SUM/COUNT/MIN/MAX) also keeps each hour's rows with that hour's count
-(`by_hour`): when some hours gained events, only those hours are read again and the kept
-result corrected. The first read of a window has no hours yet: reading a month grouped by hour
-(~700 hours x the groups, sorted) took most of its 2-3 s on PostgreSQL over 1M events, so it
-answers with one plain read of the window instead (a quotient: its parts read by day, then
-divided) and queues a django-q2 task that keeps the hours off the request path
-(`sql_metric_hours_keep`). Reads made by tasks ahead of a person keep the hours as they read
-(`sql_metric_hours_kept_inline`): invoicing's warm task, queued when a contract priced by a
-SQL metric is made (over existing events, its period would otherwise be read whole by the first
-person), and its schedule reading the current drafts (a new period's hours kept within 30
-minutes). Reading by hour is not made cheaper by an integer hour bucket nor by day-sized reads
-(PostgreSQL, 1M events: 1.9-2.9 s against 0.44 s for one plain read it runs in parallel).
+filters, on either store: `event_counts_by_hour`), so (events counted in the window's hours) is
+a fingerprint that grows with every new event; a result is kept per (metric, ingest ids,
+window, filter) with its fingerprint and reused while the fingerprint is unchanged. A query
+that can be summed hour by hour (`hourly`: one read of `events`, SUM/COUNT/MIN/MAX, or a
+quotient of such parts: `quotients`) also keeps the rows of each span of its hours with their
+count (`by_hour`, planned by `spans`: an hour, or on a large read the hours of a UTC day): when
+some spans' hours gained events, only those spans are read again, in one statement, and the
+kept spans combined with them. The first read of a window reads it whole in one pass grouped
+by span (by day before the day of its last events when it holds many: about the cost of one
+plain read on PostgreSQL, where grouping a month by hour costs twice that) and keeps it in the
+same transaction: a period is read whole once. Invoicing's warm task (queued when a contract
+priced by a SQL metric is made over existing events) and its 30-minute schedule read drafts
+ahead of people, so that a person's first read finds the period kept. Any other query (UNIQUE
+over the period, HAVING, a subquery other than an average of daily or hourly aggregates) has
+no hourly decomposition: it is kept whole and read whole again once an event arrives, under
+the statement timeout.
 
 Modules: `compiler` (rewrite and bind, once per query: `compiled_for`), `functions` (`/` and AVG
-on each engine), `runner` (the timeout on the relational database), `by_hour` (the hourly cache),
-`quotients` (a quotient's parts per hour: which shapes, the parts query, adding and dividing),
-`evaluation` (rows, quantities per group, per usage window, the check run). On SQLite every SUM
-is the exact `sql_metric_sum` (`functions`), so an hour's sum and the hours added keep every
-digit.
+on each engine), `runner` (the timeout on the relational database), `spans` (what a read of the
+hourly cache reads and keeps), `by_hour` (the hourly cache), `quotients` (a quotient's parts per
+hour: which shapes, the parts query, adding and dividing), `evaluation` (rows, quantities per
+group, per usage window, the check run). On SQLite every SUM is the exact `sql_metric_sum`
+(`functions`), so an hour's sum and the hours added keep every digit.
 """
 
-from .by_hour import sql_metric_hours_keep, sql_metric_hours_kept_inline  # noqa: F401
 from .compiler import _parsed, bind, compile_sql_metric, hourly  # noqa: F401
 from .evaluation import (  # noqa: F401
     sql_metric_check_runs,

@@ -32,6 +32,8 @@ _NUMERIC = {
     exp.DataType.Type.DECIMAL,
 }
 _DIALECTS = {"postgresql": "postgres", "sqlite": "sqlite", "clickhouse": "clickhouse"}
+# What PostgreSQL's date_bin counts hours and days from: a UTC midnight.
+_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 
 
 @lru_cache(maxsize=256)
@@ -52,6 +54,8 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
     order: ("events", None) for the scoped events, ("property", (alias, name)), ("literal",
     value). `bind` turns these into SQL and parameters for one window."""
     tree = parsed.tree.copy()
+    if vendor == "postgresql":
+        tree = _distinct_rows_counted(tree, parsed.value_index)
     markers: list[tuple[str, object]] = []
 
     def marker(kind: str, value: object) -> exp.Column:
@@ -90,6 +94,61 @@ def compile_sql_metric(parsed: SqlMetric, vendor: str) -> tuple[str, list[tuple[
         _exact_literals(tree)
     _quotients(tree, vendor, parsed.value_index)
     return tree.sql(dialect=_DIALECTS[vendor]), markers
+
+
+def _distinct_rows_counted(tree: exp.Select, value_index: int) -> exp.Select:
+    """A UNIQUE count for PostgreSQL: SELECT COUNT(DISTINCT e), g... FROM events [WHERE ...]
+    GROUP BY g... as SELECT COUNT(__u), __g0... FROM (SELECT DISTINCT e AS __u, g AS __g0...
+    FROM events [WHERE ...]) GROUP BY __g0...: per group the same count (neither counts NULL),
+    but PostgreSQL sorts every event of a group in one process for COUNT(DISTINCT) (3.1 s over
+    1M events on 2 cores) and hashes the distinct rows in parallel (0.45 s). Any other shape (a
+    group column not grouped by, HAVING, a subquery, another aggregate) is left as it is."""
+    value = tree.expressions[value_index]
+    counted = value.this if isinstance(value, exp.Alias) else value
+    if not (
+        isinstance(counted, exp.Count)
+        and isinstance(counted.this, exp.Distinct)
+        and len(counted.this.expressions) == 1
+    ):
+        return tree
+    if tree.find(exp.Subquery) or tree.args.get("having") or tree.args.get("distinct"):
+        return tree
+    others = {
+        index: column for index, column in enumerate(tree.expressions) if index != value_index
+    }
+    if any(column.find(exp.AggFunc) for column in others.values()):
+        return tree
+    group = tree.args.get("group")
+    keys: dict[int, exp.Expression] = {}  # output column -> what it groups by
+    for item in group.expressions if group is not None else []:
+        for index, column in others.items():
+            named = isinstance(item, exp.Column) and not item.table and item.name == column.alias
+            expression = column.this if isinstance(column, exp.Alias) else column
+            if index not in keys and (named or item == expression):
+                keys[index] = expression
+                break
+        else:
+            return tree  # grouped by something no column shows
+    if len(keys) != len(others):
+        return tree
+    inner = tree.copy()
+    inner.set(
+        "expressions",
+        [
+            exp.alias_(counted.this.expressions[0].copy(), "__u"),
+            *(exp.alias_(keys[index].copy(), f"__g{index}") for index in sorted(keys)),
+        ],
+    )
+    inner.set("group", None)
+    inner.set("distinct", exp.Distinct())
+    columns = []
+    for index, column in enumerate(tree.expressions):
+        found = (
+            exp.Count(this=exp.column("__u")) if index == value_index else exp.column(f"__g{index}")
+        )
+        columns.append(exp.alias_(found, column.alias) if column.alias else found)
+    outer = exp.select(*columns).from_(inner.subquery("__distinct"))
+    return outer.group_by(*(exp.column(f"__g{index}") for index in sorted(keys))) if keys else outer
 
 
 def _quotients(tree: exp.Select, vendor: str, value_index: int) -> None:
@@ -197,12 +256,12 @@ def _exact_literals(tree: exp.Select) -> None:
 
 
 @lru_cache(maxsize=512)
-def compiled_for(sql: str, vendor: str, by_hour: bool | str = False) -> tuple[str, list]:
-    """`compile_sql_metric` of a stored query (grouped by the hour too with `by_hour`, by the
-    UTC day with `by_hour="day"`: a quotient's first read, `by_hour`), once per process: a
-    draft read binds it, it does not parse or generate it again."""
+def compiled_for(sql: str, vendor: str, by_hour: bool = False) -> tuple[str, list]:
+    """`compile_sql_metric` of a stored query (grouped by its bucket too with `by_hour`: the
+    hour, or the day before `bind`'s `hours_from`), once per process: a draft read binds it, it
+    does not parse or generate it again."""
     parsed = _parsed(sql)
-    return compile_sql_metric(_hourly_query(parsed, by_hour) if by_hour else parsed, vendor)
+    return compile_sql_metric(_hourly_query(parsed) if by_hour else parsed, vendor)
 
 
 def _attached(node: exp.Expression, tree: exp.Expression) -> bool:
@@ -245,14 +304,17 @@ def bind(
     ending_before: datetime,
     only=None,
     ranges=None,
+    hours_from: datetime | None = None,
 ) -> tuple[str, list]:
     """The compiled query for one window (and, with `ranges`, only the events of those
-    [start, end) ranges of it): SQL with `%s` placeholders and its parameters."""
+    [start, end) ranges of it): SQL with `%s` placeholders and its parameters. A query grouped
+    by bucket groups by the UTC hour, or before `hours_from` by the UTC day (`spans`)."""
     if vendor != "postgresql":
         # SQLite compares the stored text: bind instants as the backend stores them (naive UTC).
         adapt = connection.ops.adapt_datetimefield_value
         starting_at, ending_before = adapt(starting_at), adapt(ending_before)
         ranges = [(adapt(low), adapt(high)) for low, high in ranges or ()] or None
+        hours_from = adapt(hours_from) if hours_from is not None else None
     events_sql, id_params, tail = _events_sql(vendor, customer_ids, only, ranges)
     params: list = []
 
@@ -276,18 +338,31 @@ def bind(
             f"WHEN 'false' THEN 'false' ELSE json_extract({table}.properties, %s) END)"
         )
 
-    hour_bucket = (
-        "date_trunc('hour', events.timestamp)"
-        if vendor == "postgresql"
-        else "strftime('%%Y-%%m-%%d %%H:00:00', events.timestamp)"
-    )
+    def bucket() -> str:
+        if vendor == "postgresql":
+            # date_bin is integer arithmetic; date_trunc of a timestamptz goes through the
+            # session's time zone for every event (10% of a month's read grouped by hour).
+            hour = f"date_bin('1 hour', events.timestamp, {_ORIGIN})"
+            day = f"date_bin('1 day', events.timestamp, {_ORIGIN})"
+            if hours_from is None:
+                return hour
+            params.append(hours_from)
+            return f"(CASE WHEN events.timestamp >= %s THEN {hour} ELSE {day} END)"
+        if hours_from is None:
+            return "strftime('%%Y-%%m-%%d %%H:00:00', events.timestamp)"
+        params.append(hours_from)
+        return (
+            "strftime(CASE WHEN events.timestamp >= %s THEN '%%Y-%%m-%%d %%H:00:00' "
+            "ELSE '%%Y-%%m-%%d 00:00:00' END, events.timestamp)"
+        )
+
     text = _substituted(
-        compiled, events=events, literal=literal, read=read, hour_bucket=hour_bucket, escape="%"
+        compiled, events=events, literal=literal, read=read, bucket=bucket, escape="%"
     )
     return text, params
 
 
-def _substituted(compiled, *, events, literal, read, hour_bucket: str, escape: str) -> str:
+def _substituted(compiled, *, events, literal, read, bucket, escape: str) -> str:
     """The compiled text with each marker replaced by what the target makes of it (the
     callbacks add their parameters in order of appearance); `escape`: a character the driver
     reads in the remaining text, doubled."""
@@ -300,7 +375,7 @@ def _substituted(compiled, *, events, literal, read, hour_bucket: str, escape: s
         if match.group(0) == "__events":
             pieces.append(events())
         elif "__hour_bucket" in match.group(0):
-            pieces.append(hour_bucket)
+            pieces.append(bucket())
         else:
             kind, value = markers[int(match.group(1))]
             pieces.append(literal(value) if kind == "literal" else read(*value))
@@ -317,10 +392,12 @@ def bind_clickhouse(
     ending_before: datetime,
     only=None,
     ranges=None,
+    hours_from: datetime | None = None,
 ) -> tuple[str, dict]:
     """The compiled ClickHouse query for one window: SQL with `{pN:Type}` placeholders and the
     value of each (the ClickHouse store's events of the customer ids and window, see
-    `metering.stores.clickhouse.sql.scoped_events`; property names and literals typed String)."""
+    `metering.stores.clickhouse.sql.scoped_events`; property names and literals typed String;
+    the bucket as `bind` says)."""
     bound = clickhouse_sql.Bound()
 
     def events() -> str:
@@ -343,7 +420,7 @@ def bind_clickhouse(
         events=events,
         literal=bound,
         read=read,
-        hour_bucket="toStartOfHour(events.timestamp)",
+        bucket=lambda: clickhouse_sql.sql_metric_bucket(bound, hours_from),
         escape="",
     )
     return text, dict(bound)
@@ -378,17 +455,14 @@ def hourly(parsed: SqlMetric) -> bool:
     )
 
 
-def _hourly_query(parsed: SqlMetric, by: bool | str = True) -> SqlMetric:
-    """The query grouped by the hour (or with `by` "day", the UTC day) too (its last column,
-    `__hour`); a quotient's query with its parts in place of its quantity (`quotients`)."""
+def _hourly_query(parsed: SqlMetric) -> SqlMetric:
+    """The query grouped by its bucket too (its last column, `__hour`: the hour, or the day,
+    `bind`); a quotient's query with its parts in place of its quantity (`quotients`)."""
     plan = quotient_plan(parsed.sql)
     tree = parts_query(parsed, plan) if plan is not None else parsed.tree.copy()
-    bucket = (
-        exp.TimestampTrunc(this=exp.column("timestamp", table="events"), unit=exp.var("DAY"))
-        if by == "day"
-        else exp.column("__hour_bucket")
-    )
-    tree.append("expressions", exp.alias_(bucket.copy(), "__hour"))
+    tree.append("expressions", exp.alias_(exp.column("__hour_bucket"), "__hour"))
+    # Grouped by the column's name: the bucket's bound instant (`bind`) appears once.
+    bucket = exp.column("__hour")
     group = tree.args.get("group")
     if group is None:
         tree.set("group", exp.Group(expressions=[bucket]))

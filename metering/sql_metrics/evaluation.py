@@ -15,15 +15,7 @@ from catalog.models import BillableMetric
 
 from ..models import SqlMetricResult
 from ..stores import event_store, in_preview
-from .by_hour import (
-    _decoded,
-    _encoded,
-    _hourly_rows,
-    _merge,
-    _read_hours,
-    _scope,
-    window_rows,
-)
+from .by_hour import _decoded, _encoded, _hourly_rows, _merge, _read_hours, _scope, window_rows
 from .compiler import _parsed, hourly
 from .quotients import parts_add, parts_rows, quotient_plan
 

@@ -1,16 +1,18 @@
 """Quotients read hour by hour: a query whose quantity is a quotient (or AVG) of aggregates that
-each add up hour by hour keeps per hour the parts of its quotient, not the quotient.
+each add up hour by hour keeps per span of hours (`spans`: an hour, or hours of one day) the
+parts of its quotient, not the quotient.
 
 A quotient's hours cannot be added (the sum of hourly averages is not the month's average), but
 its numerator and denominator can when each is:
 
 - SUM(x) (kept with COUNT(x): the window's SUM is NULL when no hour had a value);
 - COUNT(*) or COUNT(x);
-- COUNT(DISTINCT DATE_TRUNC('day' | 'hour', timestamp)): within one hour every event has the
-  same day (and hour), so an hour adds its day when it has events; the window counts the days
-  with events, kept as {day: events} so that an hour read again moves its own events only;
-- MIN(x) and MAX(x) (an hour's extreme combined by min or max; an hour read again has the
-  window's extremes combined again from every kept hour, not taken out);
+- COUNT(DISTINCT DATE_TRUNC('day' | 'hour', timestamp)): within one span every event has the
+  same day (a span never crosses a UTC day; counting hours, every span is one hour), so a span
+  adds its day when it has events; the window counts the days with events, kept as
+  {day: events} so that a span read again moves its own events only;
+- MIN(x) and MAX(x) (a span's extreme combined by min or max; a span read again has the
+  window's extremes combined again from every kept span, not taken out);
 - a number written in the query (SUM(x) / 1000).
 
 AVG(x) is SUM(x) / COUNT(x) (as every engine computes it, `functions`), a quotient of
@@ -263,8 +265,8 @@ def parts_empty(plan: QuotientPlan) -> Parts:
 
 
 def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int = 1) -> None:
-    """Add (or, with `sign` -1, take out: not for a plan with `extremes`) one hour's rows
-    ([*group values, *parts as text])."""
+    """Add (or, with `sign` -1, take out: not for a plan with `extremes`) the rows of the hours
+    from `hour` (an hour, or hours of its day: `spans`) ([*group values, *parts as text])."""
     for row in rows:
         key = tuple(row[: plan.groups])
         parts = window.get(key) or window.setdefault(key, parts_empty(plan))
@@ -289,7 +291,7 @@ def parts_add(plan: QuotientPlan, window: dict, hour: datetime, rows, sign: int 
             if not days[bucket]:
                 del days[bucket]
         if not parts.columns[ROWS]:
-            del window[key]  # no events left in the group (the hour was read again)
+            del window[key]  # no events left in the group (its hours were read again)
 
 
 def _truncated(hour: datetime, unit: str) -> str:

@@ -28,27 +28,37 @@ def timeout_ms() -> int:
     return int(getattr(settings, "SQL_METRIC_TIMEOUT_MS", 5000))
 
 
-def run_bound(sql: str, params: list) -> list[tuple]:
-    """Run under the statement timeout; a timeout or a database error is ours to name."""
+def run_bound(sql: str, params: list, *, parallel: bool = False) -> list[tuple]:
+    """Run under the statement timeout; a timeout or a database error is ours to name.
+    `parallel`: a whole window grouped by bucket, which PostgreSQL should read in parallel."""
     limit = timeout_ms()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 # 0 would mean no limit to PostgreSQL.
-                cursor.execute("SET LOCAL statement_timeout = %s", [f"{max(limit, 1)}ms"])
+                local = {"statement_timeout": f"{max(limit, 1)}ms"}
                 # A read by hour groups a month of events into ~700 hours x the groups: with the
                 # default 4 MB PostgreSQL sorts them on disk; 64 MB hashes them in memory. JIT
                 # compiling costs more than it saves on a query planned once per read.
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-                cursor.execute("SET LOCAL jit = off")
+                local.update(work_mem="64MB", jit="off")
                 if BUCKETED in sql:
                     # Grouped by hour or day too: PostgreSQL takes every timestamp for a group
-                    # (it has no statistics of DATE_TRUNC) and sorts ~1M rows; hashed, the
+                    # (it has no statistics of the bucket) and sorts ~1M rows; hashed, the
                     # groups (~700 hours x the groups) cost 20-30% less (benchmarks/sql_metrics).
-                    cursor.execute("SET LOCAL enable_sort = off")
+                    local["enable_sort"] = "off"
+                if parallel:
+                    # Expecting a group per event, PostgreSQL would hash a month's events in one
+                    # process: each worker hashes its share at no cost in tuples passed (the
+                    # groups are a few thousand), 1.7-1.9x faster on 1M events.
+                    local.update(parallel_setup_cost="0", parallel_tuple_cost="0")
+                for name, value in local.items():
+                    cursor.execute(f"SET LOCAL {name} = %s", [value])
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
-                cursor.execute("SET LOCAL statement_timeout = DEFAULT")
+                # SET LOCAL lasts until the transaction ends, not the savepoint: an outer
+                # transaction (finalization) goes on with its own settings.
+                for name in local:
+                    cursor.execute(f"SET LOCAL {name} = DEFAULT")
                 return rows
             raw = connection.connection
             deadline = time.monotonic() + limit / 1000

@@ -322,13 +322,15 @@ class EventStore(abc.ABC):
         ending_before: datetime,
         only: tuple[str, Sequence[str]] | None = None,
         ranges: Sequence[tuple[datetime, datetime]] | None = None,
+        hours_from: datetime | None = None,
     ) -> list[list]:
         """The rows of a checked SQL metric query (`catalog.sql_metric`) over the accepted events
         of these customer ids in [starting_at, ending_before) (with `ranges`, only those inside
         these [start, end) ranges; `only` = (property, values): a usage filter), every value
         bound as a parameter, under the statement timeout (`SQL_METRIC_TIMEOUT_MS`). With
-        `by_hour` each row ends with its UTC hour. Raises `metering.sql_metrics.SqlMetricTimeout`
-        or `SqlMetricFailure` (the engine refused the query) with a message for the user."""
+        `by_hour` each row ends with its UTC hour (before `hours_from`, its UTC day: the spans
+        of `metering.sql_metrics.spans`). Raises `metering.sql_metrics.SqlMetricTimeout` or
+        `SqlMetricFailure` (the engine refused the query) with a message for the user."""
 
     @abc.abstractmethod
     def event_counts_by_hour(

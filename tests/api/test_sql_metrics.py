@@ -625,17 +625,12 @@ def test_every_store_reads_values_nulls_and_days_alike(post, customer):
     assert rows("SELECT COUNT(properties.flag) FROM events") == [[Decimal(3)]]
 
 
-def test_the_first_read_answers_in_one_pass_and_keeps_the_hours_off_the_request(
-    post, customer, monkeypatch
-):
-    """A window read for the first time has no hours to correct: one plain read answers, and
-    a task (queued, as a worker would run it later) keeps the hours for the reads after."""
+def test_the_first_read_reads_the_window_once_and_keeps_its_hours(post, customer, monkeypatch):
+    """A window read for the first time is read whole in one pass, grouped by hour, and its
+    hours are kept in the same transaction (no task): the next read reads nothing, and after an
+    ingest only the hour that gained the event."""
     from catalog.models import BillableMetric
-    from metering.sql_metrics import by_hour
-    from metering.tasks import sql_metric_hours_keep_task
 
-    queued = []
-    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
     metric = BillableMetric.objects.get(
         pk=_metric(
             post,
@@ -650,18 +645,23 @@ def test_the_first_read_answers_in_one_pass_and_keeps_the_hours_off_the_request(
         "starting_at": JAN,
         "ending_before": FEB,
     }
+    store = event_store()
+    reads = []
+    original = store.sql_metric_rows
+
+    def counted(**kwargs):
+        reads.append((kwargs["by_hour"], kwargs.get("ranges")))
+        return original(**kwargs)
+
+    monkeypatch.setattr(store, "sql_metric_rows", counted)
     expected = [["eu", Decimal("157")], ["us", Decimal("250")]]
 
     assert sorted(sql_metric_rows(**window)) == expected
-    assert not SqlMetricHour.objects.exists()
-    assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("plain:")
-    assert sorted(sql_metric_rows(**window)) == expected  # kept: nothing new
-    assert len(queued) == 1
-
-    (queued_metric, ids, start, end, only) = queued[0]
-    assert sql_metric_hours_keep_task(str(queued_metric.pk), ids, start, end, only) is True
-    assert sql_metric_hours_keep_task(str(queued_metric.pk), ids, start, end, only) is False
+    assert reads == [(True, None)]
     assert SqlMetricHour.objects.filter(metric=metric).count() == 3
+    assert SqlMetricResult.objects.get(metric=metric).fingerprint == "hourly:3:4"
+    assert sorted(sql_metric_rows(**window)) == expected  # kept: nothing new, nothing read
+    assert len(reads) == 1
     ingest(
         [
             {
@@ -674,10 +674,10 @@ def test_the_first_read_answers_in_one_pass_and_keeps_the_hours_off_the_request(
         ],
         now=datetime(2026, 1, 7, tzinfo=UTC),
     )
-    # Corrected by the hour that gained the event; nothing more queued.
+    # Corrected by the hour that gained the event.
     assert sorted(sql_metric_rows(**window)) == [["eu", Decimal("157")], ["us", Decimal("253")]]
-    assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("hourly:")
-    assert len(queued) == 1
+    hour = datetime(2026, 1, 6, 9, tzinfo=UTC)
+    assert reads[1:] == [(True, [(hour, datetime(2026, 1, 6, 10, tzinfo=UTC))])]
 
 
 def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monkeypatch):
@@ -688,7 +688,6 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
     from invoicing import tasks
     from invoicing.models import Invoice
     from invoicing.selectors import invoice_view
-    from metering.sql_metrics import by_hour
     from tests.catalog.factories import ProductFactory, RateCardFactory, RateFactory
 
     monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 1, 7, tzinfo=UTC))
@@ -713,18 +712,15 @@ def test_drafts_priced_by_a_sql_metric_are_read_on_schedule(post, customer, monk
         )
     _events(str(customer.pk))
     assert "invoicing.read_sql_metric_drafts" in {spec.name for spec in all_schedules()}
-    # A period never read (nothing kept): the schedule keeps its hours itself, no task queued.
+    # A period never read (nothing kept): the schedule keeps its hours.
     SqlMetricResult.objects.all().delete()
     SqlMetricHour.objects.all().delete()
-    queued = []
-    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
 
     assert tasks.read_sql_metric_drafts() == 1
     kept = SqlMetricResult.objects.get(metric=metric)
     assert kept.rows == [["3"]]
     assert kept.fingerprint == "hourly:3:4"  # the hours with events (any type) and their events
     assert SqlMetricHour.objects.filter(metric=metric).count() == 3
-    assert queued == []
     SqlMetricResult.objects.filter(pk=kept.pk).update(rows=[["30"]])
     draft = Invoice.objects.get(
         customer=customer, type="USAGE", start_timestamp=JAN, contract__rate_card=card

@@ -139,7 +139,7 @@ def test_a_quotient_read_hour_by_hour_is_the_whole_windows_read(db, shape, windo
     start, end = window
     _send(customer, FIRST, "first")
 
-    first = _read(metric, customer, start, end)  # one plain read; the hours kept (a task)
+    first = _read(metric, customer, start, end)  # one read; the hours kept with it
     assert first == _whole(metric, customer, start, end)
     assert SqlMetricHour.objects.filter(metric=metric).exists()
     assert SqlMetricResult.objects.get(metric=metric).fingerprint.startswith("hourly:")
@@ -328,14 +328,9 @@ def test_shapes_not_read_hour_by_hour_are_read_whole(db, sql):
     assert not SqlMetricHour.objects.filter(metric=metric).exists()
 
 
-def test_the_first_read_of_a_quotient_is_one_read_and_the_hours_are_kept_later(db, monkeypatch):
-    """Nothing kept yet: on the relational store one read of the parts grouped by day answers
-    (not COUNT(DISTINCT day) over the window, which PostgreSQL sorts), on ClickHouse the query
-    as it is; the hours are kept by a task."""
-    from metering.sql_metrics import by_hour
-
-    queued = []
-    monkeypatch.setattr(by_hour, "_keep_hours_later", lambda *args: queued.append(args))
+def test_the_first_read_of_a_quotient_reads_its_parts_once_and_keeps_them(db, monkeypatch):
+    """Nothing kept yet: one read of the parts grouped by hour answers and keeps every hour's
+    parts in the same transaction; the next read reads nothing."""
     metric = billable_metric_create_sql(name="Average", sql=DAILY_AVERAGE)
     customer = CustomerFactory()
     _send(customer, FIRST, "first")
@@ -350,13 +345,12 @@ def test_the_first_read_of_a_quotient_is_one_read_and_the_hours_are_kept_later(d
 
     monkeypatch.setattr(store, "sql_metric_rows", counted)
     got = _read(metric, customer, JAN, FEB)
-    if store.name == "relational":
-        # eu on Jan 1 and Jan 2, us on Jan 2 and Jan 5: four (region, day) rows.
-        assert reads == [("day", None, 4)]
-    else:
-        assert reads == [(False, None, 2)]
-    assert len(queued) == 1
-    assert not SqlMetricHour.objects.filter(metric=metric).exists()
+    # eu at 10:00 and 11:00 on Jan 1 and 23:00 on Jan 2, us at 10:00 on Jan 2 and 08:00 on
+    # Jan 5: five (region, hour) rows (Jan 3's event is not storage).
+    assert reads == [(True, None, 5)]
+    assert SqlMetricHour.objects.filter(metric=metric).count() == 6
+    assert _read(metric, customer, JAN, FEB) == got
+    assert len(reads) == 1
     monkeypatch.undo()
     # eu: (1 + 0.1 + 2 + 0.2) / 2 days; us: 4 / 2 days.
     assert got == [["eu", Decimal("1.65")], ["us", Decimal("2")]]

@@ -551,7 +551,16 @@ class ClickHouseStore(EventStore):
     # --- SQL metrics ----------------------------------------------------------------------------
 
     def sql_metric_rows(
-        self, *, sql, by_hour, customer_ids, starting_at, ending_before, only=None, ranges=None
+        self,
+        *,
+        sql,
+        by_hour,
+        customer_ids,
+        starting_at,
+        ending_before,
+        only=None,
+        ranges=None,
+        hours_from=None,
     ):
         """The query compiled for ClickHouse over the event rows (exact without `FINAL`, see
         above), every value a bound parameter, under `max_execution_time`."""
@@ -566,6 +575,7 @@ class ClickHouseStore(EventStore):
             ending_before=ending_before,
             only=only,
             ranges=ranges,
+            hours_from=hours_from,
         )
         limit = timeout_ms()
         # 0 would mean no limit to ClickHouse.

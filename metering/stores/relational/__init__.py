@@ -114,7 +114,16 @@ class RelationalStore(EventStore):
         return events.recent_events(customer_ids, transaction_id, event_type, before, limit)
 
     def sql_metric_rows(
-        self, *, sql, by_hour, customer_ids, starting_at, ending_before, only=None, ranges=None
+        self,
+        *,
+        sql,
+        by_hour,
+        customer_ids,
+        starting_at,
+        ending_before,
+        only=None,
+        ranges=None,
+        hours_from=None,
     ):
         from ...sql_metrics.compiler import bind, compiled_for
         from ...sql_metrics.runner import run_bound
@@ -128,8 +137,11 @@ class RelationalStore(EventStore):
             ending_before=ending_before,
             only=only,
             ranges=ranges,
+            hours_from=hours_from,
         )
-        return [list(row) for row in run_bound(query, params)]
+        # A whole window grouped by bucket: in parallel (`run_bound`).
+        rows = run_bound(query, params, parallel=bool(by_hour) and not ranges)
+        return [list(row) for row in rows]
 
     def event_counts_by_hour(self, *, metric, customer_ids, starting_at, ending_before):
         counts: dict[datetime, int] = {}
