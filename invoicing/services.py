@@ -9,6 +9,7 @@ frozen, and the next number taken from a locked counter row, all in one transact
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from django.db.models import Q
 from core import outbox
 from customers import periods
 from customers import services as customers_services
-from customers.models import Contract
+from customers.models import AccessSegment, Contract
 from customers.selectors import contracts_revenue_systems_at
 from customers.services import (
     balance_ledger_invoice_voided,
@@ -31,6 +32,7 @@ from customers.services import (
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
+    DraftsInOrder,
     RatingPreload,
     contracts_scheduled_dates,
     draft_balance_draws,
@@ -263,6 +265,39 @@ _FROZEN_FIELDS = [
 ]
 
 
+def balance_segments_lock(*, contract_ids: Iterable) -> None:
+    """Lock, in id order, the access segments of every commit and credit the contracts'
+    invoices may draw (their own, their customers' customer-level ones, their parents' shared
+    ones), until the caller's transaction ends: two finalizations that may draw one balance take
+    turns, and the second reads the ledger, and which invoices are still drafts, as the first
+    left them (it cannot draw what the first drew). Contracts drawing nothing in common do not
+    wait for each other."""
+    contracts = Contract.objects.filter(pk__in=list(contract_ids))
+    scope = Q()
+    for kind in ("commit", "credit"):
+        scope |= (
+            Q(**{f"{kind}__contract_id__in": contracts.values("pk")})
+            | Q(
+                **{
+                    f"{kind}__contract__isnull": True,
+                    f"{kind}__customer_id__in": contracts.values("customer_id"),
+                }
+            )
+            | Q(
+                **{
+                    f"{kind}__contract_id__in": contracts.values("parent_contract_id"),
+                    f"{kind}__child_access__isnull": False,
+                }
+            )
+        )
+    list(
+        AccessSegment.objects.select_for_update(of=("self",))
+        .filter(scope)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _freeze(
     invoices: list[Invoice],
     *,
@@ -281,11 +316,25 @@ def _freeze(
     lines: list[InvoiceLineItem] = []
     first = None
     rated = []
+    usage = [i for i in invoices if i.type == Invoice.Type.USAGE]
+    if usage:
+        balance_segments_lock(contract_ids={i.contract_id for i in usage})
+    in_order = None  # the drafts sharing their balances, loaded once the ledger is locked
     for invoice in invoices:
         _check_transition(invoice, Status.FINALIZED)
         rating_input = inputs.get(invoice.pk) or rating_input_for(
             invoice=invoice, now=now, preload=preload
         )
+        if invoice.type == Invoice.Type.USAGE and rating_input.balances:
+            # Its turn in the draw order: what the drafts before it draw stays theirs, and a
+            # balance a draft after it may still draw is left for that one to expire.
+            if in_order is None:
+                in_order = DraftsInOrder(
+                    customer_ids={i.customer_id for i in usage}, until=now, now=now
+                )
+                for earlier, *_ in rated:
+                    in_order.finalized(earlier)
+            rating_input = in_order.turn(invoice, rating_input, final=True)
         result = rate_invoice(rating_input)
         if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
             raise InvoiceStateError(
@@ -303,6 +352,8 @@ def _freeze(
                 timestamp=invoice.end_timestamp,
                 contract=invoice.contract,
             )
+        if in_order is not None:
+            in_order.finalized(invoice)
     first = _take_numbers(len(invoices))
     for offset, (invoice, rating_input, result) in enumerate(rated):
         # A draft stores no lines (it is rated on read), so there is nothing to replace.

@@ -20,7 +20,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
-from ..hierarchy import child_may_draw, shared_with_children
+from ..hierarchy import child_may_draw
 from ..models import (
     AccessSegment,
     BalanceLedgerEntry,
@@ -51,22 +51,19 @@ BALANCE_PREFETCH = (
 )
 
 
-def segment_available(*, segments: Iterable[AccessSegment], as_of: datetime | None = None) -> dict:
-    """What each segment holds: its amount + every manual entry (future-dated ones too, as in
-    Metronome) + the automated entries of finalized invoices (deductions, expirations, true-ups,
-    voids: the ledger only has finalized invoices' entries) dated at or before `as_of` (None: all).
-
-    Pass `as_of` = the invoice's period start to get what is AVAILABLE when that invoice starts
-    (earlier invoices' deductions are dated at their period end). One query for all segments.
+def segment_available(*, segments: Iterable[AccessSegment]) -> dict:
+    """What each segment holds: its amount + every ledger entry, whatever its date: manual ones
+    (future-dated ones too, as in Metronome) and the automated entries of finalized invoices
+    (deductions, expirations, true-ups, voids: the ledger only has finalized invoices' entries),
+    a later period's or another contract's included (a finalized invoice never changes: what it
+    drew is gone for every invoice not yet finalized). One query for all segments.
     Returns {segment id (UUID): Decimal}; the figure may be negative after manual draw-downs (the
     caller clamps at zero where Metronome does).
     """
     segments = list(segments)
-    entries = BalanceLedgerEntry.objects.filter(segment__in=[s.pk for s in segments])
-    if as_of is not None:
-        entries = entries.filter(Q(invoice_id__isnull=True) | Q(timestamp__lte=as_of))
     moved = dict(
-        entries.order_by()
+        BalanceLedgerEntry.objects.filter(segment__in=[s.pk for s in segments])
+        .order_by()
         .values("segment_id")
         .annotate(total=Sum("amount"))
         .values_list("segment_id", "total")
@@ -128,16 +125,16 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
             "invoice_schedule": tuple[{"id": str, "timestamp": datetime, "unit_price": Decimal,
                                        "quantity": Decimal}, ...],  # only when this contract
                                        # invoices the commit (its own, or its invoice_contract)
-            "drawn_before": Decimal,  # POSTPAID: -(deductions dated <= period start), else 0
+            "drawn_before": Decimal,  # POSTPAID: -(deductions of invoices not voided), else 0
             "access_schedule": tuple[{"id": str, "starting_at": datetime,
                                       "ending_before": datetime, "amount": Decimal,
                                       "available": Decimal}, ...],  # every segment, in order
         }
 
     Each maps field for field onto `rating.Balance` / `rating.AccessSegment` /
-    `rating.InvoiceScheduleItem`. `available` is `segment_available(as_of=period start)` clamped
-    at zero: it does NOT subtract the invoice's own draws (they are not in the ledger until it is
-    finalized).
+    `rating.InvoiceScheduleItem`. `available` is `segment_available` (every entry, whatever its
+    date) clamped at zero: it does NOT subtract what unfinalized invoices draw (invoicing's
+    draw order takes off what those before this one draw).
     """
     start, end = _period_bounds(period)
     terms = []
@@ -152,30 +149,30 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
     if not terms:
         return []
-    return _rating_dicts(terms, contract=contract, start=start)
+    return _rating_dicts(terms, contract=contract)
 
 
-def _rating_dicts(terms: list, *, contract: Contract, start: datetime) -> list[dict]:
+def _rating_dicts(terms: list, *, contract: Contract) -> list[dict]:
     """`balances_for_rating`'s dicts of `terms` (already selected and ordered), with what the
-    ledger says is available at `start`."""
+    ledger says is available."""
     segments = [s for t in terms for s in _segments(t)]
-    available = segment_available(segments=segments, as_of=start) if segments else {}
-    # A segment shared across a hierarchy may have been drawn by another contract's invoice of
-    # this same period, finalized already (dated at its end): every entry counts.
-    shared = [s for t in terms if shared_with_children(t.child_access) for s in _segments(t)]
-    if shared:
-        available.update(segment_available(segments=shared))
+    # Every entry counts, whatever its date: a segment several invoices may draw (a later
+    # period's, another contract's of this period: a customer-level or a parent's balance) may
+    # have been drawn by one finalized before this one, and a finalized invoice never changes.
+    available = segment_available(segments=segments) if segments else {}
     postpaid = [t.pk for t in terms if t.type == Commit.Type.POSTPAID]
     drawn = {}
     if postpaid:
+        voided = BalanceLedgerEntry.objects.filter(
+            invoice_id=OuterRef("invoice_id"), type=LEDGER.POSTPAID_COMMIT_MANUAL
+        )
         drawn = dict(
             BalanceLedgerEntry.objects.filter(
                 commit_id__in=postpaid,
                 type=LEDGER.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION,
             )
-            # A commit shared with children: their invoices of this period, finalized before
-            # the parent's, count too (they are dated at the period's end).
-            .filter(Q(timestamp__lte=start) | Q(commit__child_access__isnull=False))
+            # A voided invoice's draws were given back (one manual entry naming it).
+            .exclude(Exists(voided))
             .order_by()
             .values("commit_id")
             .annotate(total=Sum("amount"))
@@ -383,7 +380,7 @@ def balances_from_terms(*, contract: Contract, terms: Iterable, period) -> list[
     terms = [t for t in terms if _in_period(t, start, end)]
     if not terms:
         return []
-    return _rating_dicts(terms, contract=contract, start=start)
+    return _rating_dicts(terms, contract=contract)
 
 
 def balances_for_rating_many(*, contracts: Iterable[Contract], period_by_contract: dict) -> dict:

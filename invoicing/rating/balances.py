@@ -196,9 +196,11 @@ def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[Bal
                     available=segment.available_at_start,
                     drawn=amount,
                     remaining=segment.available_at_start - amount,
-                    # The parent's invoice expires its own balances, a child's never does.
+                    # The parent's invoice expires its own balances, a child's never does; nor
+                    # does an invoice a later one in the draw order may still draw after.
                     expires=segment.ending_before <= rating_input.period.ending_before
-                    and not balance.from_parent,
+                    and not balance.from_parent
+                    and not segment.drawn_later,
                 )
             )
     return tuple(result)

@@ -3,7 +3,7 @@ commit or credit, its children's usage) are rated in one order, each after what 
 it took (`invoicing.rating.rate_in_order`).
 
 The order (`in_draw_order`): period start; in one period, the children's invoices first, by
-contract id, then every other invoice (the parent's among them) by invoice id. So two children
+contract id, then every other invoice (the parent's among them) by contract id. So two children
 drawing the last dollar of a parent's commit in the same period: the one with the smaller
 contract id gets it, and the parent's own usage draws what its children left."""
 
@@ -23,14 +23,20 @@ from .preload import RatingPreload, rating_input_for
 
 def in_draw_order(queryset: QuerySet[Invoice], *first: str) -> QuerySet[Invoice]:
     """The invoices ordered by `first` fields (default: period start), then children's
-    invoices by contract id before every other, then invoice id."""
+    invoices by contract id before every other, then contract id, then invoice id
+    (`draw_order.draw_key` is the same order in Python)."""
     return queryset.annotate(
         hierarchy_child=Case(
             When(contract__parent_contract__isnull=False, then=F("contract_id")),
             default=Value(None),
             output_field=UUIDField(),
         )
-    ).order_by(*(first or ("start_timestamp",)), F("hierarchy_child").asc(nulls_last=True), "id")
+    ).order_by(
+        *(first or ("start_timestamp",)),
+        F("hierarchy_child").asc(nulls_last=True),
+        "contract_id",
+        "id",
+    )
 
 
 def children_sharing(contract_ids) -> set:

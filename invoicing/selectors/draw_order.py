@@ -1,0 +1,212 @@
+"""Balances several invoices may draw, in one order: a draft read, the balances list and
+finalization give each invoice the same turn (`invoicing.rating.in_turn`).
+
+A commit's or credit's segment may be drawn by a contract's successive periods, by every
+contract of its customer (a customer-level commit or credit), by a parent contract and its
+children (`child_access`; their customers may differ). `DraftsInOrder` loads the USAGE drafts of
+some customers, closed over account hierarchies (the customer of a draft's parent or children
+joins with all its drafts, and so on), split into groups that share no balance, each in the
+draw order (`draw_key`, the order of `hierarchy.in_draw_order`): period start; in one period the
+children's invoices by contract id, then the others by contract id. The drafts of a group are
+rated once each, one after the other, each after what the ones before it took. An invoice's
+turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
+date), less what the drafts before it draw; at finalization, the segments ending in its period
+that a draft after it may still draw are left for the last one to expire.
+
+Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
+children's, a contract's before the customer's other contract with a smaller id) does not
+finalize that one (it may still be in its period or its grace period, and only the invoices
+asked for change): it leaves what that draft draws now, and the ledger then holds exactly that
+for it. So drafts show the split finalization makes, whatever the order invoices are finalized
+in, and a finalized invoice never changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import F
+
+from customers.models import Contract
+from invoicing.models import Invoice
+from invoicing.rating import (
+    RatingInput,
+    RatingResult,
+    add_taken,
+    expiring_here,
+    in_turn,
+    less_taken,
+    rate_invoice,
+)
+
+from .contract_flags import any_holds, contract_of, invoices_with_contracts
+from .preload import RatingPreload, rating_input_for
+
+_FIRST = uuid.UUID(int=0)
+
+
+def draw_key(invoice: Invoice) -> tuple:
+    """The draw order of a USAGE invoice whose contract is loaded: period start; children's
+    invoices (their contract has a parent) by contract id before the others; contract id;
+    invoice id."""
+    child = invoice.contract_id if invoice.contract.parent_contract_id else None
+    return (
+        invoice.start_timestamp,
+        child is None,
+        child or _FIRST,
+        invoice.contract_id,
+        invoice.pk,
+    )
+
+
+def _draws(invoice: Invoice) -> bool:
+    """Whether the draft's contract may have commits or credits (its flags say none: it draws
+    nothing)."""
+    contract = contract_of(invoice) or invoice.contract
+    return any_holds([contract], "commits") or any_holds([contract], "credits")
+
+
+class _Finder:
+    """Union-find over customer ids: customers whose contracts may draw a common balance."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def root(self, item):
+        self.parent.setdefault(item, item)
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def join(self, one, other) -> None:
+        self.parent[self.root(one)] = self.root(other)
+
+
+def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoice], _Finder]:
+    """The USAGE drafts starting by `until` of the customers, closed over account hierarchies,
+    and which customers share balances. One query per round (usually one round; a hierarchy
+    adds a query for the children's customers and a round for the customers it reaches)."""
+    finder = _Finder()
+    drafts: list[Invoice] = []
+    known: set = set()
+    todo = {uuid.UUID(str(value)) for value in customer_ids}
+    while todo:
+        known |= todo
+        for customer_id in todo:
+            finder.root(customer_id)
+        found = list(
+            invoices_with_contracts(
+                Invoice.objects.filter(
+                    status=Invoice.Status.DRAFT,
+                    type=Invoice.Type.USAGE,
+                    start_timestamp__lte=until,
+                    customer_id__in=todo,
+                )
+            ).annotate(parent_customer_id=F("contract__parent_contract__customer_id"))
+        )
+        drafts += found
+        linked = set()
+        for draft in found:
+            if draft.parent_customer_id is not None:
+                finder.join(draft.customer_id, draft.parent_customer_id)
+                linked.add(draft.parent_customer_id)
+        lending = {d.contract_id: d.customer_id for d in found if d.contract_holds_children}
+        if lending:
+            for parent_id, customer_id in Contract.objects.filter(
+                parent_contract_id__in=lending
+            ).values_list("parent_contract_id", "customer_id"):
+                finder.join(lending[parent_id], customer_id)
+                linked.add(customer_id)
+        todo = linked - known
+    return drafts, finder
+
+
+class DraftsInOrder:
+    """The drafts that may share balances with those of `customer_ids`' contracts, rated in the
+    draw order at `now` (see the module). `rated` ({invoice id: RatingResult}) holds drafts
+    rated in their turn at this `now`, shared with `invoice_views` and `balances_now` so that a
+    draft is rated once per request."""
+
+    def __init__(
+        self,
+        *,
+        customer_ids: Iterable,
+        until: datetime,
+        now: datetime | None,
+        rated: dict | None = None,
+    ):
+        self.now = now
+        self._rated = {} if rated is None else rated
+        drafts, finder = _sharing_drafts(customer_ids, until)
+        self._group_of = {d.pk: finder.root(d.customer_id) for d in drafts}
+        self._groups: dict = {}
+        for draft in sorted(drafts, key=draw_key):
+            self._groups.setdefault(self._group_of[draft.pk], []).append(draft)
+        self._done: set = set()  # finalized meanwhile (their draws are in the ledger)
+        self._taken: dict = {}  # group -> (drafts rated so far, {segment id: taken})
+        self._preloads: dict = {}  # group -> RatingPreload of its drafts that may draw
+
+    def _input(self, group, draft: Invoice, *, usage: bool = True) -> RatingInput:
+        preload = self._preloads.get(group)
+        if preload is None:
+            preload = self._preloads[group] = RatingPreload.for_invoices(
+                [d for d in self._groups[group] if _draws(d)]
+            )
+        if not usage:
+            return preload.rating_input(draft.contract_id, draft.start_timestamp, usage=False)
+        return rating_input_for(invoice=draft, now=self.now, preload=preload)
+
+    def _taken_through(self, group, stop: int) -> dict[str, Decimal]:
+        """What the group's first `stop` drafts (but those finalized meanwhile) draw, each
+        rated after what the ones before it took; ratings and sums kept for the next call."""
+        done, taken = self._taken.get(group, (0, {}))
+        for draft in self._groups[group][done:stop]:
+            if draft.pk in self._done or not _draws(draft):
+                continue
+            result = self._rated.get(draft.pk)
+            if result is None:
+                result = rate_invoice(less_taken(self._input(group, draft), taken))
+                self._rated[draft.pk] = result
+            add_taken(taken, result)
+        self._taken[group] = (max(done, stop), taken)
+        return dict(taken)
+
+    def turn(self, invoice: Invoice, rating_input: RatingInput, *, final: bool = False):
+        """The invoice's input in its turn: its segments less what the drafts before it draw;
+        `final` (finalization): the segments ending in its period that a draft after it may
+        still draw marked `drawn_later`. An invoice outside these drafts is left as it is."""
+        group = self._group_of.get(invoice.pk)
+        if not rating_input.balances or group is None:
+            return rating_input
+        drafts = self._groups[group]
+        index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
+        after: list[RatingInput] = []
+        if final and expiring_here(rating_input):
+            after = [
+                self._input(group, draft, usage=False)
+                for draft in drafts[index + 1 :]
+                if draft.pk not in self._done and _draws(draft)
+            ]
+        return in_turn(rating_input, taken=self._taken_through(group, index), after=after)
+
+    def rated_in_order(self) -> Iterator[tuple[Invoice, RatingResult]]:
+        """Every draft that may draw a balance, with its rating in its turn, group by group."""
+        for group, drafts in self._groups.items():
+            self._taken_through(group, len(drafts))
+            for draft in drafts:
+                if draft.pk in self._rated and draft.pk not in self._done:
+                    yield draft, self._rated[draft.pk]
+
+    def finalized(self, invoice: Invoice) -> None:
+        """`invoice` was finalized in this transaction: its draws are in the ledger now, so the
+        drafts of its group are rated again, from the ledger, without it."""
+        self._done.add(invoice.pk)
+        group = self._group_of.get(invoice.pk)
+        if group is None:
+            return
+        self._taken.pop(group, None)
+        for draft in self._groups[group]:
+            self._rated.pop(draft.pk, None)
