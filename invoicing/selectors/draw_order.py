@@ -210,3 +210,28 @@ class DraftsInOrder:
         self._taken.pop(group, None)
         for draft in self._groups[group]:
             self._rated.pop(draft.pk, None)
+
+
+def draft_turn(
+    *,
+    invoice: Invoice,
+    rating_input: RatingInput,
+    contract: Contract,
+    now: datetime | None,
+    drafts: DraftsInOrder | None = None,
+) -> RatingInput:
+    """A usage draft's input in its turn (`DraftsInOrder.turn`), as every read of a draft takes
+    it (`contract`: the invoice's, loaded with its flags); others are left as they are. No query
+    when no other draft may share its balances (`holds_shared_drafts`). `drafts`: those of a
+    page of invoices, loaded once."""
+    if (
+        invoice.status != Invoice.Status.DRAFT
+        or invoice.type != Invoice.Type.USAGE
+        or not rating_input.balances
+        or not any_holds([contract], "shared_drafts")
+    ):
+        return rating_input
+    drafts = drafts or DraftsInOrder(
+        customer_ids=[invoice.customer_id], until=invoice.start_timestamp, now=now
+    )
+    return drafts.turn(invoice, rating_input)

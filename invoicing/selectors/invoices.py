@@ -30,7 +30,7 @@ from invoicing.rating import (
 )
 
 from .contract_flags import any_holds
-from .draw_order import DraftsInOrder
+from .draw_order import DraftsInOrder, draft_turn
 from .preload import RatingPreload, rating_input_for
 
 
@@ -128,20 +128,13 @@ def invoice_rate(
     it take from the balances they share (`draw_order`). `drafts`: those of a page of
     invoices, loaded once (`invoice_views`)."""
     preload = preload or RatingPreload.for_invoices([invoice])
-    rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
-    if (
-        invoice.status == Invoice.Status.DRAFT
-        and invoice.type == Invoice.Type.USAGE
-        and rating_input.balances
-        and any_holds(
-            [preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type)],
-            "shared_drafts",
-        )
-    ):
-        drafts = drafts or DraftsInOrder(
-            customer_ids=[invoice.customer_id], until=invoice.start_timestamp, now=now
-        )
-        rating_input = drafts.turn(invoice, rating_input)
+    rating_input = draft_turn(
+        invoice=invoice,
+        rating_input=rating_input_for(invoice=invoice, now=now, preload=preload),
+        contract=preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type),
+        now=now,
+        drafts=drafts,
+    )
     return rate_invoice(rating_input)
 
 
@@ -198,7 +191,12 @@ def invoice_views(
     rated = {} if rated is None else rated
     drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT and i.pk not in rated]
     preload = RatingPreload.for_invoices(drafts) if drafts else None
-    usage = [i for i in drafts if i.type == Invoice.Type.USAGE]
+    usage = [
+        i
+        for i in drafts
+        if i.type == Invoice.Type.USAGE
+        and any_holds([preload.contract(i.contract_id, i.start_timestamp, i.type)], "shared_drafts")
+    ]
     in_order = None
     if usage:
         # One load of the drafts that draw before them; each rated once, in its turn.
