@@ -14,7 +14,7 @@ import pytest
 
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
-from invoicing.services import invoices_finalize_due
+from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
 from tests.invoicing.factories import CustomerFactory, ProductFactory, RateFactory, ingest
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +165,157 @@ def test_a_customer_credit_two_contracts_draw_in_one_month_is_spent_once(post, a
     row = _balances(post, world["customer"])[credit]
     assert row["balance"] == 0
     assert _deductions(row) == sorted([(-70000, str(first.pk)), (-30000, str(second.pk))])
+
+
+def test_the_second_contract_finalized_first_leaves_the_first_its_share(post, api_client, world):
+    """The same month, the second contract's invoice finalized by hand first: it draws the $300
+    its draft showed (the first's $700 stays reserved for the first's draft, which still shows
+    it), then the first's, due, draws $700."""
+    first, second = _two_contracts(post, world)
+    credit = _customer_credit(post, world)
+    _tokens(first, 700, MARCH)
+    _tokens(second, 600, MARCH)
+    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 1, 1, tzinfo=UTC))
+    assert (_invoice(second).status, _invoice(second).total) == ("FINALIZED", Decimal(30000))
+    one = _read(api_client, first)
+    assert (one["status"], one["total"], _applied(one)) == ("DRAFT", 0, [-70000])
+    listed = _ok(
+        api_client.get(
+            f"/v1/customers/{world['customer'].pk}/invoices",
+            {"starting_on": _iso(MARCH), "ending_before": _iso(APRIL)},
+        )
+    )
+    assert sorted((i["contract_id"], i["status"], i["total"]) for i in listed) == sorted(
+        [(str(first.pk), "DRAFT", 0), (str(second.pk), "FINALIZED", 30000)]
+    )
+    assert _balances(post, world["customer"])[credit]["balance"] == 0
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert _invoice(first).total == Decimal(0)
+    row = _balances(post, world["customer"])[credit]
+    assert (row["balance"], _deductions(row)) == (
+        0,
+        sorted([(-70000, str(first.pk)), (-30000, str(second.pk))]),
+    )
+
+
+def test_the_last_contract_in_the_order_expires_a_shared_credit(post, api_client, world):
+    """A $1,000.00 customer credit ending with March; $300 and $200 of usage. Finalized in the
+    order, the first does not expire it (the second may still draw it); the second expires the
+    $500 left. Once, whatever the order."""
+    first, second = _two_contracts(post, world)
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "priority": 1,
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+    }
+    credit = _ok(post("/v1/contracts/customerCredits/create", body))["id"]
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    expired = BalanceLedgerEntry.Type.CREDIT_EXPIRATION
+    invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    entries = BalanceLedgerEntry.objects.filter(credit_id=credit)
+    assert sorted(entries.values_list("type", "amount")) == [(CREDIT_DEDUCTION, Decimal(-30000))]
+    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert sorted(entries.values_list("type", "amount", "invoice_id")) == sorted(
+        [
+            (CREDIT_DEDUCTION, Decimal(-30000), _invoice(first).pk),
+            (CREDIT_DEDUCTION, Decimal(-20000), _invoice(second).pk),
+            (expired, Decimal(-50000), _invoice(second).pk),
+        ]
+    )
+
+
+# --- 2. A contract's own older draft --------------------------------------------------------------
+
+
+def test_an_older_unfinalized_draft_draws_the_commit_first(post, api_client, world):
+    """A $1,000.00 commit; January's draft (its period over, not finalized yet) draws $800 of
+    its $800; February's shows the $200 left: it draws $200 and charges $300 of its $500. The
+    balances list agrees ($0 left). February finalized by hand first draws $200; January, due,
+    $800."""
+    commit = {
+        "product_id": world["fixed"],
+        "type": "PREPAID",
+        "priority": 1,
+        "access_schedule": _schedule(100000, JAN),
+    }
+    contract = _contract(post, world, start=JAN, commits=[commit])
+    _tokens(contract, 800, JAN)
+    _tokens(contract, 500, FEB)
+
+    contract_drafts_ensure(contract=contract, now=datetime(2026, 2, 15, tzinfo=UTC))
+    january, february = _read(api_client, contract, JAN), _read(api_client, contract, FEB)
+    assert (january["total"], _applied(january)) == (0, [-80000])
+    assert (february["total"], _applied(february)) == (30000, [-20000])
+    [row] = _balances(post, world["customer"]).values()
+    assert row["balance"] == 0
+    invoice_finalize(invoice=_invoice(contract, FEB), now=datetime(2026, 3, 2, tzinfo=UTC))
+    assert _invoice(contract, FEB).total == Decimal(30000)
+    assert _read(api_client, contract, JAN)["total"] == 0
+    invoices_finalize_due(now=datetime(2026, 3, 3, tzinfo=UTC))
+    assert (_invoice(contract, JAN).status, _invoice(contract, JAN).total) == (
+        "FINALIZED",
+        Decimal(0),
+    )
+    [row] = _balances(post, world["customer"]).values()
+    assert (row["balance"], _deductions(row, COMMIT_DEDUCTION)) == (
+        0,
+        [(-80000, str(contract.pk)), (-20000, str(contract.pk))],
+    )
+
+
+# --- 3. A parent finalized before its children ----------------------------------------------------
+
+
+def test_a_parent_finalized_by_hand_first_draws_what_its_draft_showed(post, api_client, world):
+    """A parent's $1,000.00 commit shared with its children, ending with March. Child A (the
+    smaller contract id) uses $300, child B $500, the parent $100. The drafts: A draws $300, B
+    $500, the parent $100 (last in the order). The parent's invoice finalized by hand first
+    draws $100 and expires the $100 no draft draws; the children's, due, draw $300 and $500."""
+    commit = {
+        "product_id": world["fixed"],
+        "type": "PREPAID",
+        "priority": 1,
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "hierarchy_configuration": {"child_access": {"type": "ALL"}},
+    }
+    parent = _contract(post, world, commits=[commit])
+    link = {"parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}}
+    children = [
+        _contract(post, world, customer=CustomerFactory(), hierarchy_configuration=link)
+        for _ in range(2)
+    ]
+    a, b = sorted(children, key=lambda c: str(c.pk))
+    _tokens(a, 300, MARCH)
+    _tokens(b, 500, MARCH)
+    _tokens(parent, 100, MARCH)
+    drafts = [_read(api_client, c) for c in (a, b, parent)]
+    assert [(d["total"], _applied(d)) for d in drafts] == [
+        (0, [-30000]),
+        (0, [-50000]),
+        (0, [-10000]),
+    ]
+    invoice_finalize(invoice=_invoice(parent), now=datetime(2026, 4, 1, 1, tzinfo=UTC))
+    frozen = _read(api_client, parent)
+    assert (frozen["status"], frozen["total"], _applied(frozen)) == ("FINALIZED", 0, [-10000])
+    assert [_applied(_read(api_client, c)) for c in (a, b)] == [[-30000], [-50000]]
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert [(_invoice(c).status, _invoice(c).total) for c in (a, b)] == [
+        ("FINALIZED", Decimal(0)),
+        ("FINALIZED", Decimal(0)),
+    ]
+    row = _balances(post, parent.customer)[str(parent.commits.get().pk)]
+    expired = BalanceLedgerEntry.Type.PREPAID_COMMIT_EXPIRATION
+    assert _deductions(row, COMMIT_DEDUCTION) == sorted(
+        [(-30000, str(a.pk)), (-50000, str(b.pk)), (-10000, str(parent.pk))]
+    )
+    assert _deductions(row, expired) == [(-10000, str(parent.pk))]
