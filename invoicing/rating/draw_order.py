@@ -32,13 +32,13 @@ def in_turn(
     rating_input: RatingInput,
     *,
     taken: Mapping[str, Decimal],
-    after: Iterable[RatingInput] = (),
+    drawn_later: Iterable[str] = (),
 ) -> RatingInput:
     """The input as its turn finds it: what the unfinalized invoices before it draw (`taken`,
     {segment id: amount}: `hierarchy.rate_in_order` of their inputs, in the draw order) taken
-    off its segments, and the segments an unfinalized invoice `after` it may still draw left
-    for later (`left_for_later`)."""
-    return left_for_later(less_taken(rating_input, dict(taken)), after)
+    off its segments, and the segments an unfinalized invoice after it may still draw
+    (`drawn_later`: the union of their `may_draw`) left for later (`left_for_later`)."""
+    return left_for_later(less_taken(rating_input, dict(taken)), drawn_later)
 
 
 def expiring_here(rating_input: RatingInput) -> set[str]:
@@ -63,14 +63,12 @@ def may_draw(rating_input: RatingInput) -> set[str]:
     }
 
 
-def left_for_later(rating_input: RatingInput, after: Iterable[RatingInput]) -> RatingInput:
-    """The input with `drawn_later` set on each segment ending in its period that one of the
-    invoices `after` it may still draw: the ledger learns what is left of it from the last one
-    (this invoice's expiry would take what they draw)."""
-    expiring = expiring_here(rating_input)
-    if not expiring:
-        return rating_input
-    later = set().union(*(may_draw(other) for other in after)) & expiring
+def left_for_later(rating_input: RatingInput, drawn_later: Iterable[str]) -> RatingInput:
+    """The input with `drawn_later` set on each of its segments ending in its period that an
+    invoice after it may still draw (`drawn_later`: segment ids, the `may_draw` of those
+    invoices): the ledger learns what is left of it from the last one (this invoice's expiry
+    would take what they draw)."""
+    later = expiring_here(rating_input) & set(drawn_later)
     if not later:
         return rating_input
     return dataclasses.replace(

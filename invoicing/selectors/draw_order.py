@@ -38,6 +38,7 @@ from invoicing.rating import (
     expiring_here,
     in_turn,
     less_taken,
+    may_draw,
     rate_invoice,
 )
 
@@ -148,6 +149,7 @@ class DraftsInOrder:
         self._done: set = set()  # finalized meanwhile (their draws are in the ledger)
         self._taken: dict = {}  # group -> (drafts rated so far, {segment id: taken})
         self._preloads: dict = {}  # group -> RatingPreload of its drafts that may draw
+        self._segments: dict = {}  # draft id -> the segment ids it may draw
 
     def _input(self, group, draft: Invoice, *, usage: bool = True) -> RatingInput:
         preload = self._preloads.get(group)
@@ -183,14 +185,18 @@ class DraftsInOrder:
             return rating_input
         drafts = self._groups[group]
         index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
-        after: list[RatingInput] = []
+        later: set[str] = set()
         if final and expiring_here(rating_input):
-            after = [
-                self._input(group, draft, usage=False)
-                for draft in drafts[index + 1 :]
-                if draft.pk not in self._done and _draws(draft)
-            ]
-        return in_turn(rating_input, taken=self._taken_through(group, index), after=after)
+            for draft in drafts[index + 1 :]:
+                if draft.pk not in self._done and _draws(draft):
+                    later |= self._may_draw(group, draft)
+        return in_turn(rating_input, taken=self._taken_through(group, index), drawn_later=later)
+
+    def _may_draw(self, group, draft: Invoice) -> set[str]:
+        """The segments the draft may draw (read once: they do not depend on the ledger)."""
+        if draft.pk not in self._segments:
+            self._segments[draft.pk] = may_draw(self._input(group, draft, usage=False))
+        return self._segments[draft.pk]
 
     def rated_in_order(self) -> Iterator[tuple[Invoice, RatingResult]]:
         """Every draft that may draw a balance, with its rating in its turn, group by group."""

@@ -22,6 +22,7 @@ from invoicing.rating import (
     RatingInput,
     in_turn,
     left_for_later,
+    may_draw,
     rate_in_order,
     rate_invoice,
 )
@@ -99,9 +100,10 @@ def finalize(inputs: list[RatingInput], index: int, ledger: Ledger, done: dict) 
     """Finalize `inputs[index]` (the inputs in the draw order; `done`: {index: result} of those
     finalized already): its turn from the ledger and the drafts around it, rated, recorded."""
     before = [ledger.view(inputs[i]) for i in range(index) if i not in done]
-    after = [ledger.view(inputs[i]) for i in range(index + 1, len(inputs)) if i not in done]
+    later = [may_draw(inputs[i]) for i in range(index + 1, len(inputs)) if i not in done]
     _, taken = rate_in_order(before, rate_invoice)
-    result = rate_invoice(in_turn(ledger.view(inputs[index]), taken=taken, after=after))
+    turn = in_turn(ledger.view(inputs[index]), taken=taken, drawn_later=set().union(*later))
+    result = rate_invoice(turn)
     ledger.record(result)
     done[index] = result
 
@@ -220,14 +222,14 @@ def test_the_last_invoice_in_the_order_expires_a_shared_credit():
 
 
 def test_a_segment_is_left_for_later_only_if_a_later_invoice_may_draw_it():
-    """`left_for_later` marks a segment ending in the period that a later input has in its
-    period; one that ends later, or that the later input does not hold, is not marked."""
+    """`left_for_later` marks a segment ending in the period that a later invoice may draw (has
+    in its period: `may_draw`); one that ends later, or that no later invoice holds, is not."""
     ending = credit(end=APR_1, segment_id="ending")
     lasting = credit(id="lasting", segment_id="lasting")
     other = credit(end=APR_1, id="other", segment_id="other")
-    marked = left_for_later(
-        invoice(10, ending, lasting, other), [invoice(5, ending, lasting), invoice(5)]
-    )
+    later = may_draw(invoice(5, ending, lasting)) | may_draw(invoice(5))
+    assert later == {"ending", "lasting"}
+    marked = left_for_later(invoice(10, ending, lasting, other), later)
     assert {s.id: s.drawn_later for b in marked.balances for s in b.access_schedule} == {
         "ending": True,
         "lasting": False,
