@@ -122,6 +122,7 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
                                  "pricing_group_values"?: {str: str},
                                  "presentation_group_values"?: {str: str}}, ...],
             "is_customer_level": bool, "credit_type_id": str,   # the fiat id too (engine: _unit)
+            "invoiced_here": bool,  # this contract invoices (and trues up) the commit
             "invoice_schedule": tuple[{"id": str, "timestamp": datetime, "unit_price": Decimal,
                                        "quantity": Decimal}, ...],  # only when this contract
                                        # invoices the commit (its own, or its invoice_contract)
@@ -205,6 +206,7 @@ def _rating_dicts(terms: list, *, contract: Contract) -> list[dict]:
                 "specifiers": tuple(term.specifiers or ()),
                 "is_customer_level": term.contract_id is None,
                 "from_parent": term.contract_id is not None and term.contract_id != contract.pk,
+                "invoiced_here": invoices_here,
                 "is_rollover": term.rolled_over_from_id is not None,
                 "credit_type_id": str(term.credit_type_id),
                 "invoice_schedule": tuple(

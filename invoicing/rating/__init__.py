@@ -149,6 +149,7 @@ from .balances import (  # noqa: F401
     balance_lines,
     commit_purchase_lines,
     postpaid_true_up_lines,
+    trued_up_here,
 )
 from .burn_down import (  # noqa: F401
     Allocation,
@@ -169,6 +170,8 @@ from .draw_order import (  # noqa: F401
     in_turn,
     left_for_later,
     may_draw,
+    trued_up_segments,
+    with_later_draws,
 )
 from .hierarchy import (  # noqa: F401
     add_taken,

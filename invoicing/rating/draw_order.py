@@ -11,7 +11,9 @@ invoice's turn (`in_turn`):
 - less what the unfinalized invoices before it draw, rated one after the other, each after what
   the ones before it took (`hierarchy.rate_in_order`);
 - a segment ending in its period that an unfinalized invoice after it may still draw is not
-  expired by it (`left_for_later`): the last one expires what is left.
+  expired by it (`left_for_later`): the last one expires what is left;
+- a POSTPAID commit it trues up counts what the unfinalized invoices after it draw
+  (`with_later_draws`): the true-up is what nobody draws.
 
 Rated this way the drafts show the split finalization makes, and finalizing the invoices in any
 order makes that split (for the same usage): an invoice finalized before one that draws ahead of
@@ -23,6 +25,9 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from catalog.money import ZERO
+
+from .balances import trued_up_here
 from .hierarchy import less_taken
 from .inputs import RatingInput
 from .shared import overlaps
@@ -83,6 +88,39 @@ def left_for_later(rating_input: RatingInput, drawn_later: Iterable[str]) -> Rat
                     for segment in balance.access_schedule
                 ),
             )
+            for balance in rating_input.balances
+        ),
+    )
+
+
+def trued_up_segments(rating_input: RatingInput) -> set[str]:
+    """The segments of the POSTPAID commits this invoice trues up (`balances.trued_up_here`)."""
+    return {
+        segment.id
+        for balance in rating_input.balances
+        if trued_up_here(balance, rating_input.period)
+        for segment in balance.access_schedule
+    }
+
+
+def with_later_draws(rating_input: RatingInput, taken_after: Mapping[str, Decimal]) -> RatingInput:
+    """The input with what the unfinalized invoices after it in the draw order draw from the
+    POSTPAID commits it trues up (`taken_after`, {segment id: amount}) counted in their
+    `drawn_before`: the true-up charges only what nobody draws (another contract of the
+    customer may draw a customer-level commit in its last period after this one)."""
+    trued = trued_up_segments(rating_input)
+    if not trued or not any(taken_after.get(segment) for segment in trued):
+        return rating_input
+    return dataclasses.replace(
+        rating_input,
+        balances=tuple(
+            dataclasses.replace(
+                balance,
+                drawn_before=balance.drawn_before
+                + sum((taken_after.get(s.id, ZERO) for s in balance.access_schedule), start=ZERO),
+            )
+            if trued_up_here(balance, rating_input.period)
+            else balance
             for balance in rating_input.balances
         ),
     )

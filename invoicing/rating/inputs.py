@@ -278,6 +278,8 @@ class Balance(Checked):
     `from_parent`: a commit or credit of the parent contract (account hierarchy) whose
     `child_access` lets this child contract draw it: drawn after every balance of the child's
     own (`hierarchy.parent_last`), never invoiced, trued up or expired by the child's invoice.
+    `invoiced_here` False: a customer-level commit another contract invoices (its
+    `invoice_contract`), or none does: this invoice draws it but never trues it up.
     """
 
     id: str
@@ -303,6 +305,7 @@ class Balance(Checked):
     # QUANTITY: the segments hold units of usage (see `burn_down.draw_units`), not money.
     access_type: str = BalanceAccessType.SPEND
     from_parent: bool = False
+    invoiced_here: bool = True
 
     def _validate(self) -> None:
         if self.access_type not in BalanceAccessType.ALL:

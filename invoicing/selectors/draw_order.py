@@ -11,7 +11,8 @@ children's invoices by contract id, then the others by contract id. The drafts o
 rated once each, one after the other, each after what the ones before it took. An invoice's
 turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
 date), less what the drafts before it draw; at finalization, the segments ending in its period
-that a draft after it may still draw are left for the last one to expire.
+that a draft after it may still draw are left for the last one to expire, and a POSTPAID commit
+it trues up counts what the drafts after it draw.
 
 Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
 children's, a contract's before the customer's other contract with a smaller id) does not
@@ -40,6 +41,8 @@ from invoicing.rating import (
     less_taken,
     may_draw,
     rate_invoice,
+    trued_up_segments,
+    with_later_draws,
 )
 
 from .contract_flags import any_holds, contract_of, invoices_with_contracts
@@ -147,7 +150,7 @@ class DraftsInOrder:
         for draft in sorted(drafts, key=draw_key):
             self._groups.setdefault(self._group_of[draft.pk], []).append(draft)
         self._done: set = set()  # finalized meanwhile (their draws are in the ledger)
-        self._taken: dict = {}  # group -> (drafts rated so far, {segment id: taken})
+        self._taken: dict = {}  # group -> [{segment id: taken by its first n drafts}, n = 0...]
         self._preloads: dict = {}  # group -> RatingPreload of its drafts that may draw
         self._segments: dict = {}  # draft id -> the segment ids it may draw
 
@@ -163,18 +166,19 @@ class DraftsInOrder:
 
     def _taken_through(self, group, stop: int) -> dict[str, Decimal]:
         """What the group's first `stop` drafts (but those finalized meanwhile) draw, each
-        rated after what the ones before it took; ratings and sums kept for the next call."""
-        done, taken = self._taken.get(group, (0, {}))
-        for draft in self._groups[group][done:stop]:
-            if draft.pk in self._done or not _draws(draft):
-                continue
-            result = self._rated.get(draft.pk)
-            if result is None:
-                result = rate_invoice(less_taken(self._input(group, draft), taken))
-                self._rated[draft.pk] = result
-            add_taken(taken, result)
-        self._taken[group] = (max(done, stop), taken)
-        return dict(taken)
+        rated after what the ones before it took. The sums after each draft are kept (a page
+        of invoices asks for several)."""
+        sums = self._taken.setdefault(group, [{}])
+        for draft in self._groups[group][len(sums) - 1 : stop]:
+            taken = dict(sums[-1])
+            if draft.pk not in self._done and _draws(draft):
+                result = self._rated.get(draft.pk)
+                if result is None:
+                    result = rate_invoice(less_taken(self._input(group, draft), taken))
+                    self._rated[draft.pk] = result
+                add_taken(taken, result)
+            sums.append(taken)
+        return dict(sums[stop])
 
     def turn(self, invoice: Invoice, rating_input: RatingInput, *, final: bool = False):
         """The invoice's input in its turn: its segments less what the drafts before it draw;
@@ -186,11 +190,25 @@ class DraftsInOrder:
         drafts = self._groups[group]
         index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
         later: set[str] = set()
-        if final and expiring_here(rating_input):
+        trued = trued_up_segments(rating_input)
+        if (final and expiring_here(rating_input)) or trued:
             for draft in drafts[index + 1 :]:
                 if draft.pk not in self._done and _draws(draft):
                     later |= self._may_draw(group, draft)
-        return in_turn(rating_input, taken=self._taken_through(group, index), drawn_later=later)
+        turn = in_turn(
+            rating_input,
+            taken=self._taken_through(group, index),
+            drawn_later=later if final else (),
+        )
+        if trued & later:
+            # A POSTPAID commit it trues up that a draft after it draws too (in its last
+            # period): the true-up counts what they draw after this one.
+            through = self._taken_through(group, index + 1)
+            every = self._taken_through(group, len(drafts))
+            turn = with_later_draws(
+                turn, {s: every[s] - through.get(s, Decimal(0)) for s in trued & set(every)}
+            )
+        return turn
 
     def _may_draw(self, group, draft: Invoice) -> set[str]:
         """The segments the draft may draw (read once: they do not depend on the ledger)."""

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from invoicing.rating import (
+    LineType,
     Period,
     RatingInput,
     in_turn,
@@ -25,6 +26,8 @@ from invoicing.rating import (
     may_draw,
     rate_in_order,
     rate_invoice,
+    trued_up_segments,
+    with_later_draws,
 )
 from tests.invoicing.test_rating_terms import APR_1, JAN_1, MAR_1, balance, flat, segment, world
 
@@ -58,7 +61,8 @@ def credit(amount="1000", *, end=NEXT_YEAR, start=JAN_1, id="credit", segment_id
 
 class Ledger:
     """What the ledger holds per segment: its amount less every finalized invoice's draws and
-    expirations (`customers.selectors.segment_available`, clamped at zero for rating)."""
+    expirations (`customers.selectors.segment_available`, clamped at zero for rating), and what
+    finalized invoices drew from each POSTPAID commit (its `drawn_before`)."""
 
     def __init__(self, *inputs: RatingInput):
         self.held = {
@@ -68,6 +72,7 @@ class Ledger:
             for s in b.access_schedule
         }
         self.expired: dict[str, Decimal] = {}
+        self.deducted: dict[str, Decimal] = {}
 
     def view(self, rating_input: RatingInput) -> RatingInput:
         """The input as `balances_for_rating` reads it from this ledger."""
@@ -76,6 +81,7 @@ class Ledger:
             balances=tuple(
                 dataclasses.replace(
                     b,
+                    drawn_before=self.deducted.get(b.id, D(0)) if b.type == "POSTPAID" else D(0),
                     access_schedule=tuple(
                         dataclasses.replace(s, available=max(self.held[s.id], D(0)))
                         for s in b.access_schedule
@@ -89,6 +95,7 @@ class Ledger:
         """`customers.services.balance_ledger_record_draws`."""
         for draw in result.balance_draws:
             self.held[draw.segment_id] -= draw.drawn
+            self.deducted[draw.balance_id] = self.deducted.get(draw.balance_id, D(0)) + draw.drawn
             if draw.expires and draw.remaining > 0:
                 self.held[draw.segment_id] -= draw.remaining
                 self.expired[draw.segment_id] = (
@@ -96,16 +103,37 @@ class Ledger:
                 )
 
 
-def finalize(inputs: list[RatingInput], index: int, ledger: Ledger, done: dict) -> None:
-    """Finalize `inputs[index]` (the inputs in the draw order; `done`: {index: result} of those
-    finalized already): its turn from the ledger and the drafts around it, rated, recorded."""
+def turn_of(inputs: list[RatingInput], index: int, ledger: Ledger, done: dict, *, final: bool):
+    """`inputs[index]` (the inputs in the draw order; `done`: {index: result} of those finalized
+    already) in its turn, as `DraftsInOrder.turn` gives it from the ledger and the drafts around
+    it: a draft read (`final` False) or its finalization."""
     before = [ledger.view(inputs[i]) for i in range(index) if i not in done]
-    later = [may_draw(inputs[i]) for i in range(index + 1, len(inputs)) if i not in done]
+    after = [ledger.view(inputs[i]) for i in range(index + 1, len(inputs)) if i not in done]
+    mine = ledger.view(inputs[index])
     _, taken = rate_in_order(before, rate_invoice)
-    turn = in_turn(ledger.view(inputs[index]), taken=taken, drawn_later=set().union(*later))
-    result = rate_invoice(turn)
+    later = set().union(*(may_draw(other) for other in after))
+    turn = in_turn(mine, taken=taken, drawn_later=later if final else ())
+    if trued_up_segments(turn) & later:
+        _, through = rate_in_order([*before, mine], rate_invoice)
+        _, every = rate_in_order([*before, mine, *after], rate_invoice)
+        turn = with_later_draws(turn, {s: every[s] - through.get(s, D(0)) for s in every})
+    return turn
+
+
+def finalize(inputs: list[RatingInput], index: int, ledger: Ledger, done: dict) -> None:
+    """Finalize `inputs[index]`: its turn rated, its draws recorded."""
+    result = rate_invoice(turn_of(inputs, index, ledger, done, final=True))
     ledger.record(result)
     done[index] = result
+
+
+def drafts_of(inputs: list[RatingInput]) -> list:
+    """What each draft shows before any is finalized (`invoice_view`)."""
+    ledger = Ledger(*inputs)
+    return [
+        rate_invoice(turn_of(inputs, index, ledger, {}, final=False))
+        for index in range(len(inputs))
+    ]
 
 
 def finalized_in(inputs: list[RatingInput], order) -> tuple[list, Ledger]:
@@ -251,6 +279,42 @@ def test_a_reservation_is_what_the_draft_drew_when_the_later_one_was_finalized()
     assert ledger.held == {"s": D("0")}
 
 
+def test_a_customer_postpaid_commit_is_trued_up_once_by_the_contract_invoicing_it():
+    """A 1,000 POSTPAID customer-level commit for March; the first contract uses 300, the
+    second 200 (postpaid: drawn, and paid on the invoice). Invoiced by the second contract: its
+    invoice trues up 1,000 - 300 - 200 = 500, the first's none. Invoiced by the first (before
+    the second in the order): its true-up counts the 200 the second's draft draws after it,
+    500 again. Whatever the order they are finalized in."""
+    march = segment("1000", MAR_1, APR_1, id="s")
+    for invoicer in (0, 1):
+        inputs = [
+            invoice(
+                quantity,
+                balance(
+                    "postpaid",
+                    type="POSTPAID",
+                    segments=(march,),
+                    is_customer_level=True,
+                    invoiced_here=index == invoicer,
+                ),
+            )
+            for index, quantity in enumerate((300, 200))
+        ]
+        trued = [D("0"), D("0")]
+        trued[invoicer] = D("500")
+        for results in (drafts_of(inputs), *(finalized_in(inputs, o)[0] for o in ([0, 1], [1, 0]))):
+            assert [drawn(r) for r in results] == [D("300"), D("200")]
+            assert [_trued_up(r) for r in results] == trued
+            assert [r.total for r in results] == [D("300") + trued[0], D("200") + trued[1]]
+
+
+def _trued_up(result) -> Decimal:
+    return sum(
+        (line.total for line in result.lines if line.type == LineType.POSTPAID_TRUEUP),
+        start=D(0),
+    )
+
+
 def _lines(result) -> list:
     return [dataclasses.replace(line, balance_remaining=None) for line in result.lines]
 
@@ -264,9 +328,10 @@ def _draws(result) -> list:
 SLOTS = [(MARCH, 0), (MARCH, 1), (MARCH, 2), (Period(JAN_1, FEB_1), 0), (FEBRUARY, 1)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     amount=st.integers(min_value=0, max_value=3000),
+    kind=st.sampled_from(["CREDIT", "POSTPAID"]),
     ends_in_march=st.booleans(),
     extra=st.integers(min_value=0, max_value=800),
     invoices=st.lists(
@@ -282,25 +347,29 @@ SLOTS = [(MARCH, 0), (MARCH, 1), (MARCH, 2), (Period(JAN_1, FEB_1), 0), (FEBRUAR
     data=st.data(),
 )
 def test_any_finalization_order_makes_the_drafts_split(
-    amount, ends_in_march, extra, invoices, data
+    amount, kind, ends_in_march, extra, invoices, data
 ):
-    """Invoices of several contracts and months sharing one customer credit (ending with March
-    or next year), some with a credit of their own drawn before or after it: whatever the
-    usage and the order they are finalized in, each draws what its draft drew; the draws never
-    exceed the credit and equal what its ledger loses besides one expiry of what is left."""
+    """Invoices of several contracts and months sharing one customer-level balance (a credit,
+    or a POSTPAID commit contract 1 invoices; ending with March or next year), some with a
+    credit of their own drawn before or after it: whatever the usage and the order they are
+    finalized in, each draws and charges what its draft showed; the draws never exceed the
+    balance and equal what its ledger loses besides one expiry of what is left; a POSTPAID
+    commit is trued up once, by contract 1, for what nobody drew."""
     end = APR_1 if ends_in_march else NEXT_YEAR
-    shared = credit(str(amount), end=end, is_customer_level=True)
     slots = sorted(invoices, key=lambda item: (SLOTS[item[0]][0].starting_at, SLOTS[item[0]][1]))
     inputs = []
     for slot, quantity, own in slots:
         period, contract = SLOTS[slot]
+        shared = credit(str(amount), end=end, is_customer_level=True)
+        if kind == "POSTPAID":
+            shared = dataclasses.replace(shared, type="POSTPAID", invoiced_here=contract == 1)
         balances = [shared]
         if own:  # the contract's own credit (its months share it), before or after the shared
             balances.append(
                 credit(str(extra), id=f"own-{contract}", segment_id=f"own-{contract}", priority=own)
             )
         inputs.append(invoice(quantity, *balances, period=period))
-    drafts, taken = rate_in_order(inputs, rate_invoice)
+    drafts = drafts_of(inputs)
     order = data.draw(st.permutations(range(len(inputs))))
     results, ledger = finalized_in(inputs, order)
 
@@ -310,11 +379,19 @@ def test_any_finalization_order_makes_the_drafts_split(
     assert [_draws(r) for r in results] == [_draws(r) for r in drafts]
     assert [r.total for r in results] == [r.total for r in drafts]
     total = sum((drawn(r) for r in results), start=D(0))
+    _, taken = rate_in_order(inputs, rate_invoice)
     assert total == taken.get("s", D(0)) <= D(amount)
     assert D(amount) - ledger.held["s"] == total + ledger.expired.get("s", D(0))
     assert ledger.held["s"] >= 0
-    in_march = [i for i, (slot, _, _) in enumerate(slots) if SLOTS[slot][0] == MARCH]
+    in_march = [SLOTS[slot] for slot, _, _ in slots if SLOTS[slot][0] == MARCH]
     if ends_in_march and in_march:
         # Expired once, by whichever invoice was finalized last among March's, with what is left.
         assert ledger.held["s"] == 0
         assert ledger.expired.get("s", D(0)) == D(amount) - total
+    trued_up = [
+        line.total for r in results for line in r.lines if line.type == LineType.POSTPAID_TRUEUP
+    ]
+    if kind == "POSTPAID" and ends_in_march and (MARCH, 1) in in_march:
+        assert trued_up == ([D(amount) - total] if total < D(amount) else [])
+    else:
+        assert trued_up == []

@@ -319,3 +319,48 @@ def test_a_parent_finalized_by_hand_first_draws_what_its_draft_showed(post, api_
         [(-30000, str(a.pk)), (-50000, str(b.pk)), (-10000, str(parent.pk))]
     )
     assert _deductions(row, expired) == [(-10000, str(parent.pk))]
+
+
+# --- A customer-level POSTPAID commit -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("invoicer", [0, 1])
+def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, invoicer):
+    """A $1,000.00 POSTPAID customer commit for March, invoiced on one of the two contracts;
+    $300 and $200 of usage (drawn from it and paid on each invoice). The invoicing contract's
+    invoice trues up the $500 nobody drew, once (it used to true up on both), whichever
+    contract draws first and whichever invoice is finalized first."""
+    contracts = _two_contracts(post, world)
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "type": "POSTPAID",
+        "priority": 1,
+        "invoice_contract_id": str(contracts[invoicer].pk),
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(APRIL), "amount": 100000}]},
+    }
+    _ok(post("/v1/contracts/customerCommits/create", body))
+    _tokens(contracts[0], 300, MARCH)
+    _tokens(contracts[1], 200, MARCH)
+
+    def trued_up(read: dict) -> list:
+        return [line["total"] for line in read["line_items"] if line["type"] == "postpaid_trueup"]
+
+    expected = [[], []]
+    expected[invoicer] = [50000]
+    drafts = [_read(api_client, c) for c in contracts]
+    assert [trued_up(d) for d in drafts] == expected
+    assert [_applied(d) for d in drafts] == [[-30000], [-20000]]
+    invoice_finalize(invoice=_invoice(contracts[1]), now=datetime(2026, 4, 3, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(contracts[0]), now=datetime(2026, 4, 3, tzinfo=UTC))
+    frozen = [_read(api_client, c) for c in contracts]
+    assert [(f["status"], trued_up(f)) for f in frozen] == [
+        ("FINALIZED", expected[0]),
+        ("FINALIZED", expected[1]),
+    ]
+    assert [f["total"] for f in frozen] == [30000 + sum(expected[0]), 20000 + sum(expected[1])]
