@@ -6,8 +6,8 @@ contract of its customer (a customer-level commit or credit), by a parent contra
 children (`child_access`; their customers may differ). `DraftsInOrder` loads the USAGE drafts of
 some customers, closed over account hierarchies (the customer of a draft's parent or children
 joins with all its drafts, and so on), split into groups that share no balance, each in the
-draw order (`draw_key`, the order of `hierarchy.in_draw_order`): period start; in one period the
-children's invoices by contract id, then the others by contract id. The drafts of a group are
+draw order (`hierarchy.in_draw_order`): period start; in one period the children's invoices by
+contract id, then the others by contract id. The drafts of a group are
 rated once each, one after the other, each after what the ones before it took. An invoice's
 turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
 date), less what the drafts before it draw; at finalization, the segments ending in its period
@@ -46,23 +46,8 @@ from invoicing.rating import (
 )
 
 from .contract_flags import any_holds, contract_of, invoices_with_contracts
+from .hierarchy import in_draw_order
 from .preload import RatingPreload, rating_input_for
-
-_FIRST = uuid.UUID(int=0)
-
-
-def draw_key(invoice: Invoice) -> tuple:
-    """The draw order of a USAGE invoice whose contract is loaded: period start; children's
-    invoices (their contract has a parent) by contract id before the others; contract id;
-    invoice id."""
-    child = invoice.contract_id if invoice.contract.parent_contract_id else None
-    return (
-        invoice.start_timestamp,
-        child is None,
-        child or _FIRST,
-        invoice.contract_id,
-        invoice.pk,
-    )
 
 
 def _draws(invoice: Invoice) -> bool:
@@ -90,42 +75,42 @@ class _Finder:
 
 
 def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoice], _Finder]:
-    """The USAGE drafts starting by `until` of the customers, closed over account hierarchies,
-    and which customers share balances. One query per round (usually one round; a hierarchy
-    adds a query for the children's customers and a round for the customers it reaches)."""
+    """The USAGE drafts starting by `until` of the customers, closed over account hierarchies
+    (the customers of the drafts' parents and children join, and so on), in the draw order
+    (`in_draw_order`), and which customers share balances. One query when no draft is in a
+    hierarchy; else one for the children's customers and the drafts read again per round."""
     finder = _Finder()
-    drafts: list[Invoice] = []
-    known: set = set()
-    todo = {uuid.UUID(str(value)) for value in customer_ids}
-    while todo:
-        known |= todo
-        for customer_id in todo:
+    known = {uuid.UUID(str(value)) for value in customer_ids}
+    while True:
+        for customer_id in known:
             finder.root(customer_id)
-        found = list(
-            invoices_with_contracts(
-                Invoice.objects.filter(
-                    status=Invoice.Status.DRAFT,
-                    type=Invoice.Type.USAGE,
-                    start_timestamp__lte=until,
-                    customer_id__in=todo,
-                )
-            ).annotate(parent_customer_id=F("contract__parent_contract__customer_id"))
+        drafts = list(
+            in_draw_order(
+                invoices_with_contracts(
+                    Invoice.objects.filter(
+                        status=Invoice.Status.DRAFT,
+                        type=Invoice.Type.USAGE,
+                        start_timestamp__lte=until,
+                        customer_id__in=known,
+                    )
+                ).annotate(parent_customer_id=F("contract__parent_contract__customer_id"))
+            )
         )
-        drafts += found
         linked = set()
-        for draft in found:
+        for draft in drafts:
             if draft.parent_customer_id is not None:
                 finder.join(draft.customer_id, draft.parent_customer_id)
                 linked.add(draft.parent_customer_id)
-        lending = {d.contract_id: d.customer_id for d in found if d.contract_holds_children}
+        lending = {d.contract_id: d.customer_id for d in drafts if d.contract_holds_children}
         if lending:
             for parent_id, customer_id in Contract.objects.filter(
                 parent_contract_id__in=lending
             ).values_list("parent_contract_id", "customer_id"):
                 finder.join(lending[parent_id], customer_id)
                 linked.add(customer_id)
-        todo = linked - known
-    return drafts, finder
+        if linked <= known:
+            return drafts, finder
+        known |= linked
 
 
 class DraftsInOrder:
@@ -147,7 +132,7 @@ class DraftsInOrder:
         drafts, finder = _sharing_drafts(customer_ids, until)
         self._group_of = {d.pk: finder.root(d.customer_id) for d in drafts}
         self._groups: dict = {}
-        for draft in sorted(drafts, key=draw_key):
+        for draft in drafts:
             self._groups.setdefault(self._group_of[draft.pk], []).append(draft)
         self._done: set = set()  # finalized meanwhile (their draws are in the ledger)
         self._taken: dict = {}  # group -> [{segment id: taken by its first n drafts}, n = 0...]

@@ -16,8 +16,7 @@ from invoicing.models import Invoice
 
 def in_draw_order(queryset: QuerySet[Invoice], *first: str) -> QuerySet[Invoice]:
     """The invoices ordered by `first` fields (default: period start), then children's
-    invoices by contract id before every other, then contract id, then invoice id
-    (`draw_order.draw_key` is the same order in Python)."""
+    invoices by contract id before every other, then contract id, then invoice id."""
     return queryset.annotate(
         hierarchy_child=Case(
             When(contract__parent_contract__isnull=False, then=F("contract_id")),
