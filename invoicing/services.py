@@ -272,11 +272,12 @@ def balance_segments_lock(*, contract_ids: Iterable) -> None:
     turns, and the second reads the ledger, and which invoices are still drafts, as the first
     left them (it cannot draw what the first drew). Contracts drawing nothing in common do not
     wait for each other."""
-    contracts = Contract.objects.filter(pk__in=list(contract_ids))
+    ids = list(contract_ids)
+    contracts = Contract.objects.filter(pk__in=ids)
     scope = Q()
     for kind in ("commit", "credit"):
         scope |= (
-            Q(**{f"{kind}__contract_id__in": contracts.values("pk")})
+            Q(**{f"{kind}__contract_id__in": ids})
             | Q(
                 **{
                     f"{kind}__contract__isnull": True,

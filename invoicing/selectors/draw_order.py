@@ -7,8 +7,8 @@ children (`child_access`; their customers may differ). `DraftsInOrder` loads the
 some customers, closed over account hierarchies (the customer of a draft's parent or children
 joins with all its drafts, and so on), split into groups that share no balance, each in the
 draw order (`hierarchy.in_draw_order`): period start; in one period the children's invoices by
-contract id, then the others by contract id. The drafts of a group are
-rated once each, one after the other, each after what the ones before it took. An invoice's
+contract id, then the others by contract id. The drafts of a group are rated once each, one
+after the other, each after what the ones before it took. An invoice's
 turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
 date), less what the drafts before it draw; at finalization, the segments ending in its period
 that a draft after it may still draw are left for the last one to expire, and a POSTPAID commit
@@ -167,8 +167,9 @@ class DraftsInOrder:
 
     def turn(self, invoice: Invoice, rating_input: RatingInput, *, final: bool = False):
         """The invoice's input in its turn: its segments less what the drafts before it draw;
-        `final` (finalization): the segments ending in its period that a draft after it may
-        still draw marked `drawn_later`. An invoice outside these drafts is left as it is."""
+        a POSTPAID commit it trues up counting what the drafts after it draw; `final`
+        (finalization): the segments ending in its period that a draft after it may still draw
+        marked `drawn_later`. An invoice outside these drafts is left as it is."""
         group = self._group_of.get(invoice.pk)
         if not rating_input.balances or group is None:
             return rating_input
