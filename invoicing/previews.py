@@ -31,7 +31,7 @@ from metering.services import (
     usage_preview,
 )
 
-from .services import _freeze
+from .services import _freeze, balance_segments_lock
 
 
 class _Undo(Exception):
@@ -175,6 +175,8 @@ def historical_invoices_create(
     answers: list = []
     try:
         with transaction.atomic():
+            # Locked before the ledger is read for the inputs (`_freeze` rates them as given).
+            balance_segments_lock(contract_ids={item.contract.pk for item in invoices})
             made = []
             for index, item in enumerate(invoices):
                 where = f"invoices[{index}]"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from customers.services import (
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
+    DraftsInOrder,
     RatingPreload,
     contracts_scheduled_dates,
     draft_balance_draws,
@@ -267,6 +269,40 @@ _FROZEN_FIELDS = [
 ]
 
 
+def balance_segments_lock(*, contract_ids: Iterable) -> None:
+    """Lock, in id order, the access segments of every commit and credit the contracts'
+    invoices may draw (their own, their customers' customer-level ones, their parents' shared
+    ones), until the caller's transaction ends: two finalizations that may draw one balance take
+    turns, and the second reads the ledger, and which invoices are still drafts, as the first
+    left them (it cannot draw what the first drew). Contracts drawing nothing in common do not
+    wait for each other."""
+    ids = list(contract_ids)
+    contracts = Contract.objects.filter(pk__in=ids)
+    scope = Q()
+    for kind in ("commit", "credit"):
+        scope |= (
+            Q(**{f"{kind}__contract_id__in": ids})
+            | Q(
+                **{
+                    f"{kind}__contract__isnull": True,
+                    f"{kind}__customer_id__in": contracts.values("customer_id"),
+                }
+            )
+            | Q(
+                **{
+                    f"{kind}__contract_id__in": contracts.values("parent_contract_id"),
+                    f"{kind}__child_access__isnull": False,
+                }
+            )
+        )
+    list(
+        AccessSegment.objects.select_for_update(of=("self",))
+        .filter(scope)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _freeze(
     invoices: list[Invoice],
     *,
@@ -286,12 +322,30 @@ def _freeze(
     rated = []
     drawn: list = []  # the batch's ledger entries, written together once it is rated
     segments = preload.segments if preload is not None else {}
+    usage = [i for i in invoices if i.type == Invoice.Type.USAGE]
+    if usage:
+        balance_segments_lock(contract_ids={i.contract_id for i in usage})
+    in_order = None  # the drafts sharing their balances, loaded once the ledger is locked
     with preload.ledger_held() if preload is not None else nullcontext():
         for invoice in invoices:
             _check_transition(invoice, Status.FINALIZED)
             rating_input = inputs.get(invoice.pk) or rating_input_for(
                 invoice=invoice, now=now, preload=preload
             )
+            if invoice.type == Invoice.Type.USAGE and rating_input.balances:
+                # Its turn in the draw order: what the drafts before it draw stays theirs, and a
+                # balance a draft after it may still draw is left for that one to expire.
+                if in_order is None:
+                    # The order reads the ledger table: the batch's entries so far go there now,
+                    # and from here on each invoice's as soon as it is rated.
+                    balance_ledger_entries_write(entries=drawn)
+                    drawn = []
+                    in_order = DraftsInOrder(
+                        customer_ids={i.customer_id for i in usage}, until=now, now=now
+                    )
+                    for earlier, *_ in rated:
+                        in_order.finalized(earlier)
+                rating_input = in_order.turn(invoice, rating_input, final=True)
             result = rate_invoice(rating_input)
             if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
                 raise InvoiceStateError(
@@ -303,7 +357,8 @@ def _freeze(
             if result.balance_draws:
                 # The ledger learns this invoice's draws and expirations before the next invoice
                 # is rated (a batch may hold a contract's next period, or a parent after its
-                # children): the preload's ledger at once, the table with the batch's others.
+                # children): the preload's ledger at once, the table with the batch's others
+                # (at once when the draw order reads it).
                 entries = balance_ledger_draw_entries(
                     invoice_id=invoice.pk,
                     draws=result.balance_draws,
@@ -313,7 +368,12 @@ def _freeze(
                 )
                 if preload is not None:
                     preload.ledger_add(entries)
-                drawn += entries
+                if in_order is not None:
+                    balance_ledger_entries_write(entries=entries)
+                else:
+                    drawn += entries
+            if in_order is not None:
+                in_order.finalized(invoice)
     balance_ledger_entries_write(entries=drawn)
     first = _take_numbers(len(invoices))
     for offset, (invoice, rating_input, result) in enumerate(rated):

@@ -93,6 +93,7 @@ def _balance(data: dict) -> Balance:
         ),
         is_customer_level=data["is_customer_level"],
         from_parent=data.get("from_parent", False),
+        invoiced_here=data.get("invoiced_here", True),
         is_rollover=data["is_rollover"],
         credit_type_id=data["credit_type_id"],
         invoice_schedule=tuple(

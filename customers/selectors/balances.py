@@ -20,7 +20,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
-from ..hierarchy import child_may_draw, shared_with_children
+from ..hierarchy import child_may_draw
 from ..models import (
     AccessSegment,
     BalanceLedgerEntry,
@@ -103,19 +103,20 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
                                  "pricing_group_values"?: {str: str},
                                  "presentation_group_values"?: {str: str}}, ...],
             "is_customer_level": bool, "credit_type_id": str,   # the fiat id too (engine: _unit)
+            "invoiced_here": bool,  # this contract invoices (and trues up) the commit
             "invoice_schedule": tuple[{"id": str, "timestamp": datetime, "unit_price": Decimal,
                                        "quantity": Decimal}, ...],  # only when this contract
                                        # invoices the commit (its own, or its invoice_contract)
-            "drawn_before": Decimal,  # POSTPAID: -(deductions dated <= period start), else 0
+            "drawn_before": Decimal,  # POSTPAID: -(deductions of invoices not voided), else 0
             "access_schedule": tuple[{"id": str, "starting_at": datetime,
                                       "ending_before": datetime, "amount": Decimal,
                                       "available": Decimal}, ...],  # every segment, in order
         }
 
     Each maps field for field onto `rating.Balance` / `rating.AccessSegment` /
-    `rating.InvoiceScheduleItem`. `available` is `segment_available(as_of=period start)` clamped
-    at zero: it does NOT subtract the invoice's own draws (they are not in the ledger until it is
-    finalized).
+    `rating.InvoiceScheduleItem`. `available` is `segment_available` (every entry, whatever its
+    date) clamped at zero: it does NOT subtract what unfinalized invoices draw (invoicing's
+    draw order takes off what those before this one draw).
     """
     start, end = _period_bounds(period)
     terms = []
@@ -130,28 +131,24 @@ def balances_for_rating(*, contract: Contract, period) -> list[dict]:
     terms.sort(key=lambda t: (t.contract_id is None, t.created_at, str(t.pk)))
     if not terms:
         return []
-    return _rating_dicts(terms, contract=contract, start=start)
+    return _rating_dicts(terms, contract=contract)
 
 
 def _rating_dicts(
-    terms: list, *, contract: Contract, start: datetime, ledger: LedgerRows | None = None
+    terms: list, *, contract: Contract, ledger: LedgerRows | None = None
 ) -> list[dict]:
     """`balances_for_rating`'s dicts of `terms` (already selected and ordered), with what the
-    ledger says is available at `start` (from `ledger` when it covers their segments, else read
-    in one query)."""
+    ledger says is available (from `ledger` when it covers their segments, else read in one
+    query)."""
     segments = [s for t in terms for s in _segments(t)]
     postpaid = [t for t in terms if t.type == Commit.Type.POSTPAID]
     if ledger is None or not ledger.covers(segments=segments, commits=[t.pk for t in postpaid]):
         ledger = ledger_rows(segments=segments, commits=[t.pk for t in postpaid])
-    available = ledger.available(segments=segments, as_of=start)
-    # A segment shared across a hierarchy may have been drawn by another contract's invoice of
-    # this same period, finalized already (dated at its end): every entry counts.
-    shared = [s for t in terms if shared_with_children(t.child_access) for s in _segments(t)]
-    if shared:
-        available.update(ledger.available(segments=shared))
-    # A commit shared with children: their invoices of this period, finalized before the
-    # parent's, count too (they are dated at the period's end).
-    drawn = ledger.postpaid_drawn(commits=postpaid, start=start)
+    # Every entry counts, whatever its date: a segment several invoices may draw (a later
+    # period's, another contract's of this period: a customer-level or a parent's balance) may
+    # have been drawn by one finalized before this one, and a finalized invoice never changes.
+    available = ledger.available(segments=segments)
+    drawn = ledger.postpaid_drawn(commits=postpaid)
     seat_keys = {}
     if any(term.seat_id for term in terms):
         seat_keys = dict(
@@ -179,6 +176,7 @@ def _rating_dicts(
                 "specifiers": tuple(term.specifiers or ()),
                 "is_customer_level": term.contract_id is None,
                 "from_parent": term.contract_id is not None and term.contract_id != contract.pk,
+                "invoiced_here": invoices_here,
                 "is_rollover": term.rolled_over_from_id is not None,
                 "credit_type_id": str(term.credit_type_id),
                 "invoice_schedule": tuple(
@@ -356,7 +354,7 @@ def balances_from_terms(
     terms = [t for t in terms if _in_period(t, start, end)]
     if not terms:
         return []
-    return _rating_dicts(terms, contract=contract, start=start, ledger=ledger)
+    return _rating_dicts(terms, contract=contract, ledger=ledger)
 
 
 def balances_for_rating_many(*, contracts: Iterable[Contract], period_by_contract: dict) -> dict:

@@ -21,6 +21,7 @@ from catalog.money import full_precision
 from ..models import AccessSegment, BalanceLedgerEntry, Commit
 
 _POSTPAID_DEDUCTION = BalanceLedgerEntry.Type.POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION
+_POSTPAID_MANUAL = BalanceLedgerEntry.Type.POSTPAID_COMMIT_MANUAL
 
 
 @dataclass
@@ -53,19 +54,20 @@ class LedgerRows:
                     moved[segment_id] += amount
         return {s.pk: s.amount + (moved.get(s.pk) or Decimal(0)) for s in segments}
 
-    def postpaid_drawn(self, *, commits: Iterable[Commit], start: datetime) -> dict:
-        """{commit id: sum of its POSTPAID deductions}: those dated at or before `start`, and
-        for a commit shared with children all of them (their invoices of this period, finalized
-        before the parent's, are dated at the period's end). Commits without any are left out."""
-        shared = {c.pk: c.child_access is not None for c in commits}
+    def postpaid_drawn(self, *, commits: Iterable[Commit]) -> dict:
+        """{commit id: sum of its POSTPAID deductions}, whatever their date (a later period's
+        invoice or another contract's may have drawn it first), but a voided invoice's: it was
+        given back (one manual entry naming that invoice). Commits without any are left out."""
+        wanted = {c.pk for c in commits}
+        voided = {
+            invoice_id
+            for _, commit_id, kind, _, _, invoice_id in self.rows
+            if commit_id in wanted and kind == _POSTPAID_MANUAL and invoice_id is not None
+        }
         drawn: dict = {}
         with full_precision():
-            for _, commit_id, kind, amount, timestamp, _ in self.rows:
-                if (
-                    commit_id in shared
-                    and kind == _POSTPAID_DEDUCTION
-                    and (timestamp <= start or shared[commit_id])
-                ):
+            for _, commit_id, kind, amount, _, invoice_id in self.rows:
+                if commit_id in wanted and kind == _POSTPAID_DEDUCTION and invoice_id not in voided:
                     drawn[commit_id] = drawn.get(commit_id, Decimal(0)) + amount
         return drawn
 

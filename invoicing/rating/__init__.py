@@ -9,7 +9,8 @@ service saves the `RatingResult`. Re-rating a stored snapshot (`to_json` /
 One module a step: `vocabulary` (enums, group values, checked dataclasses), `inputs`, `outputs`,
 `shared` (rounding, the rate in effect, a balance's scope), `overrides` (PREPARE), `usage`,
 `subscriptions` (and scheduled charges), `composites`, `burn_down` (order and allocation),
-`balances` (commit purchases, applications, true-ups, ledger draws), `custom_units`, `pipeline`
+`balances` (commit purchases, applications, true-ups, ledger draws), `hierarchy` and
+`draw_order` (balances several invoices draw, one after the other), `custom_units`, `pipeline`
 (`rate_invoice`, the step lists, totals) and `snapshots` (JSON round trip). Everything is
 importable from `invoicing.rating` itself.
 
@@ -96,8 +97,9 @@ Contract terms (issue 6), each a step of the same pipeline:
   boundaries plus `term_boundaries` (overrides that may target it, access segments of balances
   whose scope includes it). A usage record is priced by the rate at its start and drawn by a
   segment only when it lies wholly inside it.
-- Commits and credits (`Balance`, with `AccessSegment`s carrying what is AVAILABLE when this
-  invoice starts: the selector subtracts earlier finalized draws): `commit_purchase_lines` (a
+- Commits and credits (`Balance`, with `AccessSegment`s carrying what is AVAILABLE to this
+  invoice: the selector subtracts finalized draws, and `draw_order.in_turn` what the unfinalized
+  invoices before it in the draw order draw): `commit_purchase_lines` (a
   PREPAID commit's invoice schedule items due in the period), `custom_unit_lines` (balances in a
   custom unit burn down the lines in that unit; the rest converts to fiat on one `cpu_conversion`
   line per unit and product), `balance_lines` (fiat balances), `postpaid_true_up_lines`.
@@ -113,7 +115,8 @@ Contract terms (issue 6), each a step of the same pipeline:
   values on the line); its scope for the order is the products some specifier may name.
   One negative `applied_commit_or_credit` line per segment drawn, with `balance_remaining`;
   `RatingResult.balance_draws` lists every segment overlapping the period (available, drawn,
-  remaining, `expires` when it ends by the period's end) for the ledger.
+  remaining, `expires` when it ends by the period's end and no later invoice in the draw order
+  may still draw it: `AccessSegment.drawn_later`) for the ledger.
 - COMMIT_RATE (and commit-specific overrides): on a line nothing has drawn yet, the part the
   commit covers is re-priced at the commit price on its own line (`commit_id` set) and drawn; the
   rest stays at list price on a new line. A line another balance already drew from is drawn at
@@ -146,6 +149,7 @@ from .balances import (  # noqa: F401
     balance_lines,
     commit_purchase_lines,
     postpaid_true_up_lines,
+    trued_up_here,
 )
 from .burn_down import (  # noqa: F401
     Allocation,
@@ -160,6 +164,14 @@ from .custom_units import (  # noqa: F401
 )
 from .discounts import (  # noqa: F401
     discount_lines,
+)
+from .draw_order import (  # noqa: F401
+    expiring_here,
+    in_turn,
+    left_for_later,
+    may_draw,
+    trued_up_segments,
+    with_later_draws,
 )
 from .hierarchy import (  # noqa: F401
     add_taken,

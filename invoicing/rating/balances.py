@@ -9,7 +9,7 @@ from decimal import Decimal
 from catalog.money import ZERO
 
 from .burn_down import Allocation, allocate_balances, burn_down_order
-from .inputs import RatingInput
+from .inputs import Balance, Period, RatingInput
 from .outputs import BalanceDraw, Line
 from .shared import money_of, overlaps, product_type_of, unit_of
 from .vocabulary import BalanceAccessType, BalanceType, InvoiceType, LineType
@@ -124,19 +124,26 @@ def balance_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[L
     return (*work, *application_lines(rating_input, allocations, None))
 
 
+def trued_up_here(balance: Balance, period: Period) -> bool:
+    """Whether this invoice trues up the balance: a POSTPAID commit it invoices (not a parent's
+    a child draws, nor a customer-level one another contract invoices) whose access ends in
+    (period start, period end]."""
+    if balance.type != BalanceType.POSTPAID or not balance.access_schedule:
+        return False
+    if balance.from_parent or not balance.invoiced_here:
+        return False
+    end = max(segment.ending_before for segment in balance.access_schedule)
+    return period.starting_at < end <= period.ending_before
+
+
 def postpaid_true_up_lines(rating_input: RatingInput, lines: tuple[Line, ...]) -> tuple[Line, ...]:
-    """Step: a POSTPAID commit whose access ends in (period start, period end] is trued up: the
-    commitment (its segments' amounts) minus what it drew over its life (`drawn_before` plus this
-    invoice's applications), when positive. By commit id."""
+    """Step: a POSTPAID commit trued up here (`trued_up_here`): the commitment (its segments'
+    amounts) minus what it drew over its life (`drawn_before`, which counts the other invoices'
+    draws, plus this invoice's applications), when positive. By commit id."""
     period = rating_input.period
     new_lines = []
     for balance in sorted(rating_input.balances, key=lambda balance: balance.id):
-        if balance.type != BalanceType.POSTPAID or not balance.access_schedule:
-            continue
-        if balance.from_parent:
-            continue  # the parent's invoice trues it up
-        end = max(segment.ending_before for segment in balance.access_schedule)
-        if not period.starting_at < end <= period.ending_before:
+        if not trued_up_here(balance, period):
             continue
         committed = sum((segment.amount for segment in balance.access_schedule), ZERO)
         drawn_now = -sum(
@@ -196,9 +203,11 @@ def balance_draws(rating_input: RatingInput, lines: Iterable[Line]) -> tuple[Bal
                     available=segment.available_at_start,
                     drawn=amount,
                     remaining=segment.available_at_start - amount,
-                    # The parent's invoice expires its own balances, a child's never does.
+                    # The parent's invoice expires its own balances, a child's never does; nor
+                    # does an invoice a later one in the draw order may still draw after.
                     expires=segment.ending_before <= rating_input.period.ending_before
-                    and not balance.from_parent,
+                    and not balance.from_parent
+                    and not segment.drawn_later,
                 )
             )
     return tuple(result)

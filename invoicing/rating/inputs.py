@@ -212,9 +212,11 @@ class ProServiceItem(Checked):
 class AccessSegment(Checked):
     """One item of a commit's or credit's access schedule, usable in [starting_at, ending_before).
 
-    `amount` is the segment's original amount; `available` what is left of it when this invoice
-    starts (the selector subtracts the draws of earlier finalized invoices and manual ledger
-    entries); None means nothing was drawn yet (= `amount`).
+    `amount` is the segment's original amount; `available` what is left of it for this invoice
+    (the selector subtracts every finalized invoice's draws, manual ledger entries and what the
+    drafts before this one in the draw order draw); None means nothing was drawn yet (= `amount`).
+    `drawn_later`: an invoice after this one in the draw order may still draw the segment, so
+    this one does not expire it even if it ends in its period (`draw_order.left_for_later`).
     """
 
     id: str
@@ -222,6 +224,7 @@ class AccessSegment(Checked):
     ending_before: datetime
     amount: Decimal
     available: Decimal | None = None
+    drawn_later: bool = False
 
     def _validate(self) -> None:
         if self.ending_before <= self.starting_at:
@@ -275,6 +278,8 @@ class Balance(Checked):
     `from_parent`: a commit or credit of the parent contract (account hierarchy) whose
     `child_access` lets this child contract draw it: drawn after every balance of the child's
     own (`hierarchy.parent_last`), never invoiced, trued up or expired by the child's invoice.
+    `invoiced_here` False: a customer-level commit another contract invoices (its
+    `invoice_contract`), or none does: this invoice draws it but never trues it up.
     """
 
     id: str
@@ -300,6 +305,7 @@ class Balance(Checked):
     # QUANTITY: the segments hold units of usage (see `burn_down.draw_units`), not money.
     access_type: str = BalanceAccessType.SPEND
     from_parent: bool = False
+    invoiced_here: bool = True
 
     def _validate(self) -> None:
         if self.access_type not in BalanceAccessType.ALL:

@@ -30,6 +30,7 @@ from .charts import (  # noqa: F401
     contract_usage_by_day,
 )
 from .contract_flags import invoices_with_contracts  # noqa: F401
+from .draw_order import DraftsInOrder  # noqa: F401
 from .engine_inputs import (  # noqa: F401
     overlapping,
     product_from,

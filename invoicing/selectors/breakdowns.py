@@ -46,6 +46,7 @@ from invoicing.rating import (
     totals,
 )
 
+from .draw_order import draft_turn
 from .invoices import invoice_view, line_items_from
 from .preload import RatingPreload
 from .usage_reads import customer_event_ids, usage_so_far
@@ -145,7 +146,14 @@ def _inputs_so_far(
 ) -> list[RatingInput]:
     if invoice.status == Invoice.Status.DRAFT or not invoice.rating_snapshot:
         preload = preload or RatingPreload.for_invoices([invoice])
-        base = preload.rating_input(invoice.contract_id, invoice.start_timestamp, usage=False)
+        base = draft_turn(
+            invoice=invoice,
+            rating_input=preload.rating_input(
+                invoice.contract_id, invoice.start_timestamp, usage=False
+            ),
+            contract=preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type),
+            now=None,
+        )
         usage_products = preload.usage_products(invoice.contract_id, invoice.start_timestamp, base)
         customer_ids = preload.customer_ids(invoice.contract_id, invoice.start_timestamp)
     else:

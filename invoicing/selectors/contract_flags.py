@@ -79,6 +79,17 @@ def _flags() -> dict[str, RawSQL]:
         "holds_aliases": _exists(IngestAlias, f"t.customer_id = {customer}"),
         # Child contracts (account hierarchy) that may draw its shared balances.
         "holds_children": exists_sql(Contract._meta.db_table, f"t.parent_contract_id = {contract}"),
+        # Another usage draft may share its balances (`draw_order`): its customer has a second
+        # one (an earlier period's, another contract's), or it is in an account hierarchy.
+        "holds_shared_drafts": RawSQL(
+            f'("{Contract._meta.db_table}"."parent_contract_id" IS NOT NULL'
+            f' OR EXISTS (SELECT 1 FROM "{Contract._meta.db_table}" t'
+            f" WHERE t.parent_contract_id = {contract})"
+            f' OR EXISTS (SELECT 1 FROM "{Invoice._meta.db_table}" t'
+            f" WHERE t.customer_id = {customer} AND t.status = 'DRAFT' AND t.type = 'USAGE'"
+            " LIMIT 1 OFFSET 1))",
+            (),
+        ),
     }
 
 

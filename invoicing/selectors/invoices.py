@@ -27,11 +27,11 @@ from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.rating import (
     Line,
     RatingResult,
-    less_taken,
     rate_invoice,
 )
 
-from .hierarchy import taken_before
+from .contract_flags import any_holds
+from .draw_order import DraftsInOrder, draft_turn
 from .preload import RatingPreload, rating_input_for
 
 
@@ -129,16 +129,23 @@ class InvoiceView:
 
 
 def invoice_rate(
-    *, invoice: Invoice, now: datetime | None = None, preload: RatingPreload | None = None
+    *,
+    invoice: Invoice,
+    now: datetime | None = None,
+    preload: RatingPreload | None = None,
+    drafts: DraftsInOrder | None = None,
 ) -> RatingResult:
-    """The invoice rated now; a draft of an account hierarchy after what the drafts that draw
-    before it take from the segments they share (`hierarchy.taken_before`)."""
+    """The invoice rated now; a usage draft in its turn: after what the drafts that draw before
+    it take from the balances they share (`draw_order`). `drafts`: those of a page of
+    invoices, loaded once (`invoice_views`)."""
     preload = preload or RatingPreload.for_invoices([invoice])
-    rating_input = rating_input_for(invoice=invoice, now=now, preload=preload)
-    if invoice.status == Invoice.Status.DRAFT and invoice.type == Invoice.Type.USAGE:
-        contract = preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type)
-        taken = taken_before(invoice=invoice, contract=contract, rating_input=rating_input, now=now)
-        rating_input = less_taken(rating_input, taken)
+    rating_input = draft_turn(
+        invoice=invoice,
+        rating_input=rating_input_for(invoice=invoice, now=now, preload=preload),
+        contract=preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type),
+        now=now,
+        drafts=drafts,
+    )
     return rate_invoice(rating_input)
 
 
@@ -193,6 +200,21 @@ def invoice_views(
     rated = {} if rated is None else rated
     drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT and i.pk not in rated]
     preload = RatingPreload.for_invoices(drafts) if drafts else None
+    usage = [
+        i
+        for i in drafts
+        if i.type == Invoice.Type.USAGE
+        and any_holds([preload.contract(i.contract_id, i.start_timestamp, i.type)], "shared_drafts")
+    ]
+    in_order = None
+    if usage:
+        # One load of the drafts that draw before them; each rated once, in its turn.
+        in_order = DraftsInOrder(
+            customer_ids={i.customer_id for i in usage},
+            until=max(i.start_timestamp for i in usage),
+            now=now,
+            rated=rated,
+        )
     frozen: dict = {}
     for line in InvoiceLineItem.objects.filter(
         invoice_id__in=[i.pk for i in invoices if i.status != Invoice.Status.DRAFT]
@@ -202,7 +224,9 @@ def invoice_views(
     for invoice in invoices:
         if invoice.status == Invoice.Status.DRAFT:
             if invoice.pk not in rated:
-                rated[invoice.pk] = invoice_rate(invoice=invoice, now=now, preload=preload)
+                rated[invoice.pk] = invoice_rate(
+                    invoice=invoice, now=now, preload=preload, drafts=in_order
+                )
             views.append(_draft_view(invoice, rated[invoice.pk]))
         else:
             views.append(

@@ -205,3 +205,22 @@ def line_item_as_case(line, world: World) -> dict[str, Any]:
 
 def sort_key(line: dict[str, Any]):
     return repr(sorted(line.items(), key=lambda pair: pair[0]))
+
+
+def case_draft(world: World, period_start):
+    """The draft of the case's period. A case is one period: what the invoices before it drew is
+    in its segments' `available` (the ledger), so the drafts of earlier periods that making the
+    contract's drafts also makes are set aside, as void invoices (each would draw first, in the
+    draw order; a void period gets no new draft)."""
+    from invoicing.models import Invoice
+    from invoicing.services import contract_drafts_ensure
+
+    contract_drafts_ensure(contract=world.contract, now=period_start)
+    drafts = Invoice.objects.filter(contract=world.contract, type=Invoice.Type.USAGE)
+    earlier = drafts.filter(status=Invoice.Status.DRAFT, start_timestamp__lt=period_start)
+    for offset, invoice in enumerate(earlier.order_by("start_timestamp")):
+        invoice.status = Invoice.Status.VOID
+        invoice.number = 900_000 + offset  # far from the numbers finalization takes here
+        invoice.issued_at = invoice.voided_at = invoice.end_timestamp
+        invoice.save(update_fields=["status", "number", "issued_at", "voided_at"])
+    return drafts.get(start_timestamp=period_start)

@@ -20,7 +20,7 @@ from invoicing.rating import (
     recharge_amount,
     spend_threshold_amount,
 )
-from invoicing.services import contract_drafts_ensure, invoice_finalize
+from invoicing.services import invoice_finalize
 from invoicing.threshold_billing import contract_thresholds_check
 from tests.invoicing.golden_contract_terms_support import (
     bought_commits,
@@ -35,7 +35,7 @@ from tests.invoicing.golden_support import (
     load_case,
     parse_time,
 )
-from tests.invoicing.golden_world import line_item_as_case, sort_key
+from tests.invoicing.golden_world import case_draft, line_item_as_case, sort_key
 from tests.invoicing.test_golden_e2e import send_events
 from tests.invoicing.test_golden_e2e_terms import build_terms_world
 
@@ -371,10 +371,7 @@ def test_end_to_end(path, api_client, monkeypatch):
     _add_terms(case, world)
     period_start = parse_time(case["period"]["starting_at"])
     period_end = parse_time(case["period"]["ending_before"])
-    contract_drafts_ensure(contract=world.contract, now=period_start)
-    draft = Invoice.objects.get(
-        contract=world.contract, type=Invoice.Type.USAGE, start_timestamp=period_start
-    )
+    draft = case_draft(world, period_start)
     sent = _run_threshold_checks(case, world, api_client, monkeypatch)
     # The checks sent the first `sent` events in time order (those before the last check).
     events = sorted(case["events"], key=lambda e: parse_time(e["timestamp"]))

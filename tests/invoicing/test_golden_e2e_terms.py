@@ -28,9 +28,15 @@ from customers.models import (
     OverrideTier,
 )
 from invoicing.models import Invoice
-from invoicing.services import contract_drafts_ensure, invoice_finalize
+from invoicing.services import invoice_finalize
 from tests.invoicing.golden_support import canonical_line, case_paths, load_case, parse_time
-from tests.invoicing.golden_world import World, build_world, line_item_as_case, sort_key
+from tests.invoicing.golden_world import (
+    World,
+    build_world,
+    case_draft,
+    line_item_as_case,
+    sort_key,
+)
 from tests.invoicing.test_golden_e2e import check_scheduled_invoices, send_events
 
 TERMS_CASES = [path for path in case_paths(with_terms=True) if path not in set(case_paths())]
@@ -277,10 +283,7 @@ def test_golden_case_with_terms_end_to_end(path, api_client, monkeypatch):
     world = build_terms_world(case)
     period_start = parse_time(case["period"]["starting_at"])
     period_end = parse_time(case["period"]["ending_before"])
-    contract_drafts_ensure(contract=world.contract, now=period_start)
-    draft = Invoice.objects.get(
-        contract=world.contract, type=Invoice.Type.USAGE, start_timestamp=period_start
-    )
+    draft = case_draft(world, period_start)
     assert draft.end_timestamp == period_end
 
     send_events(api_client, monkeypatch, world, case["events"])

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import metering.selectors
-from invoicing.selectors import balances, invoices
+from invoicing.selectors import draw_order, invoices
 from notifications.services.evaluation import customers_alerts_evaluate
 
 from .conftest import USD, stamp
@@ -107,7 +107,8 @@ def _counted(monkeypatch) -> Counter:
         monkeypatch.setattr(module, name, counted)
 
     count(invoices, "rate_invoice", "rated")
-    count(balances, "rate_invoice", "rated for balance draws")
+    # The drafts a balance's draws are read from are rated in their turn (`draw_order`).
+    count(draw_order, "rate_invoice", "rated for balance draws")
     count(metering.selectors, "usage_by_customer", "usage reads")
     count(metering.selectors, "usage_by_segment", "usage reads")
     return counts

@@ -1,0 +1,247 @@
+"""Balances several invoices may draw, in one order: a draft read, the balances list and
+finalization give each invoice the same turn (`invoicing.rating.in_turn`).
+
+A commit's or credit's segment may be drawn by a contract's successive periods, by every
+contract of its customer (a customer-level commit or credit), by a parent contract and its
+children (`child_access`; their customers may differ). `DraftsInOrder` loads the USAGE drafts of
+some customers, closed over account hierarchies (the customer of a draft's parent or children
+joins with all its drafts, and so on), split into groups that share no balance, each in the
+draw order (`hierarchy.in_draw_order`): period start; in one period the children's invoices by
+contract id, then the others by contract id. The drafts of a group are rated once each, one
+after the other, each after what the ones before it took. An invoice's
+turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
+date), less what the drafts before it draw; at finalization, the segments ending in its period
+that a draft after it may still draw are left for the last one to expire, and a POSTPAID commit
+it trues up counts what the drafts after it draw.
+
+Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
+children's, a contract's before the customer's other contract with a smaller id) does not
+finalize that one (it may still be in its period or its grace period, and only the invoices
+asked for change): it leaves what that draft draws now, and the ledger then holds exactly that
+for it. So drafts show the split finalization makes, whatever the order invoices are finalized
+in, and a finalized invoice never changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import F
+
+from customers.models import Contract
+from invoicing.models import Invoice
+from invoicing.rating import (
+    RatingInput,
+    RatingResult,
+    add_taken,
+    expiring_here,
+    in_turn,
+    less_taken,
+    may_draw,
+    rate_invoice,
+    trued_up_segments,
+    with_later_draws,
+)
+
+from .contract_flags import any_holds, contract_of, invoices_with_contracts
+from .hierarchy import in_draw_order
+from .preload import RatingPreload, rating_input_for
+
+
+def _draws(invoice: Invoice) -> bool:
+    """Whether the draft's contract may have commits or credits (its flags say none: it draws
+    nothing)."""
+    contract = contract_of(invoice) or invoice.contract
+    return any_holds([contract], "commits") or any_holds([contract], "credits")
+
+
+class _Finder:
+    """Union-find over customer ids: customers whose contracts may draw a common balance."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def root(self, item):
+        self.parent.setdefault(item, item)
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def join(self, one, other) -> None:
+        self.parent[self.root(one)] = self.root(other)
+
+
+def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoice], _Finder]:
+    """The USAGE drafts starting by `until` of the customers, closed over account hierarchies
+    (the customers of the drafts' parents and children join, and so on), in the draw order
+    (`in_draw_order`), and which customers share balances. One query when no draft is in a
+    hierarchy; else one for the children's customers and the drafts read again per round."""
+    finder = _Finder()
+    known = {uuid.UUID(str(value)) for value in customer_ids}
+    while True:
+        for customer_id in known:
+            finder.root(customer_id)
+        drafts = list(
+            in_draw_order(
+                invoices_with_contracts(
+                    Invoice.objects.filter(
+                        status=Invoice.Status.DRAFT,
+                        type=Invoice.Type.USAGE,
+                        start_timestamp__lte=until,
+                        customer_id__in=known,
+                    )
+                ).annotate(parent_customer_id=F("contract__parent_contract__customer_id"))
+            )
+        )
+        linked = set()
+        for draft in drafts:
+            if draft.parent_customer_id is not None:
+                finder.join(draft.customer_id, draft.parent_customer_id)
+                linked.add(draft.parent_customer_id)
+        lending = {d.contract_id: d.customer_id for d in drafts if d.contract_holds_children}
+        if lending:
+            for parent_id, customer_id in Contract.objects.filter(
+                parent_contract_id__in=lending
+            ).values_list("parent_contract_id", "customer_id"):
+                finder.join(lending[parent_id], customer_id)
+                linked.add(customer_id)
+        if linked <= known:
+            return drafts, finder
+        known |= linked
+
+
+class DraftsInOrder:
+    """The drafts that may share balances with those of `customer_ids`' contracts, rated in the
+    draw order at `now` (see the module). `rated` ({invoice id: RatingResult}) holds drafts
+    rated in their turn at this `now`, shared with `invoice_views` and `balances_now` so that a
+    draft is rated once per request."""
+
+    def __init__(
+        self,
+        *,
+        customer_ids: Iterable,
+        until: datetime,
+        now: datetime | None,
+        rated: dict | None = None,
+    ):
+        self.now = now
+        self._rated = {} if rated is None else rated
+        drafts, finder = _sharing_drafts(customer_ids, until)
+        self._group_of = {d.pk: finder.root(d.customer_id) for d in drafts}
+        self._groups: dict = {}
+        for draft in drafts:
+            self._groups.setdefault(self._group_of[draft.pk], []).append(draft)
+        self._done: set = set()  # finalized meanwhile (their draws are in the ledger)
+        self._taken: dict = {}  # group -> [{segment id: taken by its first n drafts}, n = 0...]
+        self._preloads: dict = {}  # group -> RatingPreload of its drafts that may draw
+        self._segments: dict = {}  # draft id -> the segment ids it may draw
+
+    def _input(self, group, draft: Invoice, *, usage: bool = True) -> RatingInput:
+        preload = self._preloads.get(group)
+        if preload is None:
+            preload = self._preloads[group] = RatingPreload.for_invoices(
+                [d for d in self._groups[group] if _draws(d)]
+            )
+        if not usage:
+            return preload.rating_input(draft.contract_id, draft.start_timestamp, usage=False)
+        return rating_input_for(invoice=draft, now=self.now, preload=preload)
+
+    def _taken_through(self, group, stop: int) -> dict[str, Decimal]:
+        """What the group's first `stop` drafts (but those finalized meanwhile) draw, each
+        rated after what the ones before it took. The sums after each draft are kept (a page
+        of invoices asks for several)."""
+        sums = self._taken.setdefault(group, [{}])
+        for draft in self._groups[group][len(sums) - 1 : stop]:
+            taken = dict(sums[-1])
+            if draft.pk not in self._done and _draws(draft):
+                result = self._rated.get(draft.pk)
+                if result is None:
+                    result = rate_invoice(less_taken(self._input(group, draft), taken))
+                    self._rated[draft.pk] = result
+                add_taken(taken, result)
+            sums.append(taken)
+        return dict(sums[stop])
+
+    def turn(self, invoice: Invoice, rating_input: RatingInput, *, final: bool = False):
+        """The invoice's input in its turn: its segments less what the drafts before it draw;
+        a POSTPAID commit it trues up counting what the drafts after it draw; `final`
+        (finalization): the segments ending in its period that a draft after it may still draw
+        marked `drawn_later`. An invoice outside these drafts is left as it is."""
+        group = self._group_of.get(invoice.pk)
+        if not rating_input.balances or group is None:
+            return rating_input
+        drafts = self._groups[group]
+        index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
+        later: set[str] = set()
+        trued = trued_up_segments(rating_input)
+        if (final and expiring_here(rating_input)) or trued:
+            for draft in drafts[index + 1 :]:
+                if draft.pk not in self._done and _draws(draft):
+                    later |= self._may_draw(group, draft)
+        turn = in_turn(
+            rating_input,
+            taken=self._taken_through(group, index),
+            drawn_later=later if final else (),
+        )
+        if trued & later:
+            # A POSTPAID commit it trues up that a draft after it draws too (in its last
+            # period): the true-up counts what they draw after this one.
+            through = self._taken_through(group, index + 1)
+            every = self._taken_through(group, len(drafts))
+            turn = with_later_draws(
+                turn, {s: every[s] - through.get(s, Decimal(0)) for s in trued & set(every)}
+            )
+        return turn
+
+    def _may_draw(self, group, draft: Invoice) -> set[str]:
+        """The segments the draft may draw (read once: they do not depend on the ledger)."""
+        if draft.pk not in self._segments:
+            self._segments[draft.pk] = may_draw(self._input(group, draft, usage=False))
+        return self._segments[draft.pk]
+
+    def rated_in_order(self) -> Iterator[tuple[Invoice, RatingResult]]:
+        """Every draft that may draw a balance, with its rating in its turn, group by group."""
+        for group, drafts in self._groups.items():
+            self._taken_through(group, len(drafts))
+            for draft in drafts:
+                if draft.pk in self._rated and draft.pk not in self._done:
+                    yield draft, self._rated[draft.pk]
+
+    def finalized(self, invoice: Invoice) -> None:
+        """`invoice` was finalized in this transaction: its draws are in the ledger now, so the
+        drafts of its group are rated again, from the ledger, without it."""
+        self._done.add(invoice.pk)
+        group = self._group_of.get(invoice.pk)
+        if group is None:
+            return
+        self._taken.pop(group, None)
+        for draft in self._groups[group]:
+            self._rated.pop(draft.pk, None)
+
+
+def draft_turn(
+    *,
+    invoice: Invoice,
+    rating_input: RatingInput,
+    contract: Contract,
+    now: datetime | None,
+    drafts: DraftsInOrder | None = None,
+) -> RatingInput:
+    """A usage draft's input in its turn (`DraftsInOrder.turn`), as every read of a draft takes
+    it (`contract`: the invoice's, loaded with its flags); others are left as they are. No query
+    when no other draft may share its balances (`holds_shared_drafts`). `drafts`: those of a
+    page of invoices, loaded once."""
+    if (
+        invoice.status != Invoice.Status.DRAFT
+        or invoice.type != Invoice.Type.USAGE
+        or not rating_input.balances
+        or not any_holds([contract], "shared_drafts")
+    ):
+        return rating_input
+    drafts = drafts or DraftsInOrder(
+        customer_ids=[invoice.customer_id], until=invoice.start_timestamp, now=now
+    )
+    return drafts.turn(invoice, rating_input)

@@ -1,0 +1,366 @@
+"""Balances more than one invoice may draw, end to end over the API: a customer-level credit two
+contracts share, a contract's commit its own unfinalized older draft draws, a parent's commit its
+children share. The drafts, the balances list and the ledger show one split, the one the draw
+order gives (period start, then children by contract id, then contract id), and finalization
+makes that split whichever invoice is finalized first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from customers.models import BalanceLedgerEntry, Contract
+from invoicing.models import Invoice
+from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
+from tests.invoicing.factories import CustomerFactory, ProductFactory, RateFactory, ingest
+
+pytestmark = pytest.mark.django_db
+
+JAN, FEB, MARCH, APRIL = (datetime(2026, month, 1, tzinfo=UTC) for month in (1, 2, 3, 4))
+UNTIL = "2028-01-01T00:00:00Z"
+CREDIT_DEDUCTION = BalanceLedgerEntry.Type.CREDIT_AUTOMATED_INVOICE_DEDUCTION
+COMMIT_DEDUCTION = BalanceLedgerEntry.Type.PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def post(api_client):
+    def _post(path: str, body: dict):
+        return api_client.post(path, body, format="json")
+
+    return _post
+
+
+def _ok(response) -> dict | list:
+    assert response.status_code == 200, response.content
+    return response.json()["data"]
+
+
+@pytest.fixture
+def world(db):
+    """Tokens at $1.00 (100 cents) each on one rate card, and a fixed product for balances."""
+    rate = RateFactory(price=Decimal("100"), product__name="Tokens")
+    rate.product.billable_metric.group_keys = [["project"]]
+    rate.product.billable_metric.save()
+    fixed = ProductFactory(type="FIXED", billable_metric=None, name="Balance product")
+    return {"card": str(rate.rate_card_id), "fixed": str(fixed.pk), "customer": CustomerFactory()}
+
+
+def _schedule(amount: int, start: datetime) -> dict:
+    return {
+        "schedule_items": [{"amount": amount, "starting_at": _iso(start), "ending_before": UNTIL}]
+    }
+
+
+def _contract(post, world, *, customer=None, start=MARCH, **more) -> Contract:
+    """A contract billing the usage of its own project (a usage filter on `project`: each
+    contract of the customer bills its own events)."""
+    customer = customer or world["customer"]
+    project = str(uuid.uuid4())
+    body = {
+        "customer_id": str(customer.pk),
+        "rate_card_id": world["card"],
+        "starting_at": _iso(start),
+        "usage_filter": {"group_key": "project", "group_values": [project]},
+        **more,
+    }
+    contract = Contract.objects.get(pk=_ok(post("/v1/contracts/create", body))["id"])
+    contract.project = project
+    return contract
+
+
+def _two_contracts(post, world) -> tuple[Contract, Contract]:
+    """Two contracts of the customer, in contract id order (the order they draw in)."""
+    first, second = _contract(post, world), _contract(post, world)
+    return tuple(sorted([first, second], key=lambda c: str(c.pk)))
+
+
+def _customer_credit(post, world, amount: int = 100000, start=MARCH) -> str:
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "priority": 1,
+        "access_schedule": _schedule(amount, start),
+    }
+    return _ok(post("/v1/contracts/customerCredits/create", body))["id"]
+
+
+def _tokens(contract: Contract, amount: int, day: datetime) -> None:
+    ingest(
+        [
+            {
+                "transaction_id": str(uuid.uuid4()),
+                "customer_id": str(contract.customer_id),
+                "event_type": "tokens_usage",
+                "timestamp": _iso(day.replace(day=10)),
+                "properties": {"num_tokens": str(amount), "project": contract.project},
+            }
+        ]
+    )
+
+
+def _invoice(contract: Contract, start: datetime = MARCH) -> Invoice:
+    return Invoice.objects.get(contract=contract, type=Invoice.Type.USAGE, start_timestamp=start)
+
+
+def _read(api_client, contract: Contract, start: datetime = MARCH) -> dict:
+    invoice = _invoice(contract, start)
+    return _ok(api_client.get(f"/v1/customers/{contract.customer_id}/invoices/{invoice.pk}"))
+
+
+def _applied(invoice: dict) -> list:
+    return [
+        line["total"]
+        for line in invoice["line_items"]
+        if line["type"] == "applied_commit_or_credit"
+    ]
+
+
+def _balances(post, customer, **flags) -> dict:
+    rows = _ok(
+        post(
+            "/v1/contracts/customerBalances/list",
+            {
+                "customer_id": str(customer.pk),
+                "include_contract_balances": True,
+                "include_balance": True,
+                "include_ledgers": True,
+                **flags,
+            },
+        )
+    )
+    return {row["id"]: row for row in rows}
+
+
+def _deductions(row: dict, kind=CREDIT_DEDUCTION) -> list:
+    return sorted(
+        (entry["amount"], entry["contract_id"]) for entry in row["ledger"] if entry["type"] == kind
+    )
+
+
+# --- 1. A customer-level balance two contracts share ----------------------------------------------
+
+
+def test_a_customer_credit_two_contracts_draw_in_one_month_is_spent_once(post, api_client, world):
+    """$1,000.00 customer-level credit; March usage $700 on the first contract (by contract id),
+    $600 on the second. The drafts show the split the draw order gives: the first draws $700,
+    the second $300 and pays $300. The balances list says $0 left. Finalized, the ledger loses
+    $700 + $300 = $1,000, never more."""
+    first, second = _two_contracts(post, world)
+    credit = _customer_credit(post, world)
+    _tokens(first, 700, MARCH)
+    _tokens(second, 600, MARCH)
+    one, two = _read(api_client, first), _read(api_client, second)
+    assert (one["total"], _applied(one)) == (0, [-70000])
+    assert (two["total"], _applied(two)) == (30000, [-30000])
+    assert _balances(post, world["customer"])[credit]["balance"] == 0
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert (_invoice(first).total, _invoice(second).total) == (Decimal(0), Decimal(30000))
+    row = _balances(post, world["customer"])[credit]
+    assert row["balance"] == 0
+    assert _deductions(row) == sorted([(-70000, str(first.pk)), (-30000, str(second.pk))])
+
+
+def test_the_second_contract_finalized_first_leaves_the_first_its_share(post, api_client, world):
+    """The same month, the second contract's invoice finalized by hand first: it draws the $300
+    its draft showed (the first's $700 stays reserved for the first's draft, which still shows
+    it), then the first's, due, draws $700."""
+    first, second = _two_contracts(post, world)
+    credit = _customer_credit(post, world)
+    _tokens(first, 700, MARCH)
+    _tokens(second, 600, MARCH)
+    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 1, 1, tzinfo=UTC))
+    assert (_invoice(second).status, _invoice(second).total) == ("FINALIZED", Decimal(30000))
+    one = _read(api_client, first)
+    assert (one["status"], one["total"], _applied(one)) == ("DRAFT", 0, [-70000])
+    listed = _ok(
+        api_client.get(
+            f"/v1/customers/{world['customer'].pk}/invoices",
+            {"starting_on": _iso(MARCH), "ending_before": _iso(APRIL)},
+        )
+    )
+    assert sorted((i["contract_id"], i["status"], i["total"]) for i in listed) == sorted(
+        [(str(first.pk), "DRAFT", 0), (str(second.pk), "FINALIZED", 30000)]
+    )
+    assert _balances(post, world["customer"])[credit]["balance"] == 0
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert _invoice(first).total == Decimal(0)
+    row = _balances(post, world["customer"])[credit]
+    assert (row["balance"], _deductions(row)) == (
+        0,
+        sorted([(-70000, str(first.pk)), (-30000, str(second.pk))]),
+    )
+
+
+def test_the_last_contract_in_the_order_expires_a_shared_credit(post, api_client, world):
+    """A $1,000.00 customer credit ending with March; $300 and $200 of usage. Finalized in the
+    order, the first does not expire it (the second may still draw it); the second expires the
+    $500 left. Once, whatever the order."""
+    first, second = _two_contracts(post, world)
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "priority": 1,
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+    }
+    credit = _ok(post("/v1/contracts/customerCredits/create", body))["id"]
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    expired = BalanceLedgerEntry.Type.CREDIT_EXPIRATION
+    invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    entries = BalanceLedgerEntry.objects.filter(credit_id=credit)
+    assert sorted(entries.values_list("type", "amount")) == [(CREDIT_DEDUCTION, Decimal(-30000))]
+    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert sorted(entries.values_list("type", "amount", "invoice_id")) == sorted(
+        [
+            (CREDIT_DEDUCTION, Decimal(-30000), _invoice(first).pk),
+            (CREDIT_DEDUCTION, Decimal(-20000), _invoice(second).pk),
+            (expired, Decimal(-50000), _invoice(second).pk),
+        ]
+    )
+
+
+# --- 2. A contract's own older draft --------------------------------------------------------------
+
+
+def test_an_older_unfinalized_draft_draws_the_commit_first(post, api_client, world):
+    """A $1,000.00 commit; January's draft (its period over, not finalized yet) draws $800 of
+    its $800; February's shows the $200 left: it draws $200 and charges $300 of its $500. The
+    balances list agrees ($0 left). February finalized by hand first draws $200; January, due,
+    $800."""
+    commit = {
+        "product_id": world["fixed"],
+        "type": "PREPAID",
+        "priority": 1,
+        "access_schedule": _schedule(100000, JAN),
+    }
+    contract = _contract(post, world, start=JAN, commits=[commit])
+    _tokens(contract, 800, JAN)
+    _tokens(contract, 500, FEB)
+
+    contract_drafts_ensure(contract=contract, now=datetime(2026, 2, 15, tzinfo=UTC))
+    january, february = _read(api_client, contract, JAN), _read(api_client, contract, FEB)
+    assert (january["total"], _applied(january)) == (0, [-80000])
+    assert (february["total"], _applied(february)) == (30000, [-20000])
+    [row] = _balances(post, world["customer"]).values()
+    assert row["balance"] == 0
+    invoice_finalize(invoice=_invoice(contract, FEB), now=datetime(2026, 3, 2, tzinfo=UTC))
+    assert _invoice(contract, FEB).total == Decimal(30000)
+    assert _read(api_client, contract, JAN)["total"] == 0
+    invoices_finalize_due(now=datetime(2026, 3, 3, tzinfo=UTC))
+    assert (_invoice(contract, JAN).status, _invoice(contract, JAN).total) == (
+        "FINALIZED",
+        Decimal(0),
+    )
+    [row] = _balances(post, world["customer"]).values()
+    assert (row["balance"], _deductions(row, COMMIT_DEDUCTION)) == (
+        0,
+        [(-80000, str(contract.pk)), (-20000, str(contract.pk))],
+    )
+
+
+# --- 3. A parent finalized before its children ----------------------------------------------------
+
+
+def test_a_parent_finalized_by_hand_first_draws_what_its_draft_showed(post, api_client, world):
+    """A parent's $1,000.00 commit shared with its children, ending with March. Child A (the
+    smaller contract id) uses $300, child B $500, the parent $100. The drafts: A draws $300, B
+    $500, the parent $100 (last in the order). The parent's invoice finalized by hand first
+    draws $100 and expires the $100 no draft draws; the children's, due, draw $300 and $500."""
+    commit = {
+        "product_id": world["fixed"],
+        "type": "PREPAID",
+        "priority": 1,
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "hierarchy_configuration": {"child_access": {"type": "ALL"}},
+    }
+    parent = _contract(post, world, commits=[commit])
+    link = {"parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}}
+    children = [
+        _contract(post, world, customer=CustomerFactory(), hierarchy_configuration=link)
+        for _ in range(2)
+    ]
+    a, b = sorted(children, key=lambda c: str(c.pk))
+    _tokens(a, 300, MARCH)
+    _tokens(b, 500, MARCH)
+    _tokens(parent, 100, MARCH)
+    drafts = [_read(api_client, c) for c in (a, b, parent)]
+    assert [(d["total"], _applied(d)) for d in drafts] == [
+        (0, [-30000]),
+        (0, [-50000]),
+        (0, [-10000]),
+    ]
+    invoice_finalize(invoice=_invoice(parent), now=datetime(2026, 4, 1, 1, tzinfo=UTC))
+    frozen = _read(api_client, parent)
+    assert (frozen["status"], frozen["total"], _applied(frozen)) == ("FINALIZED", 0, [-10000])
+    assert [_applied(_read(api_client, c)) for c in (a, b)] == [[-30000], [-50000]]
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert [(_invoice(c).status, _invoice(c).total) for c in (a, b)] == [
+        ("FINALIZED", Decimal(0)),
+        ("FINALIZED", Decimal(0)),
+    ]
+    row = _balances(post, parent.customer)[str(parent.commits.get().pk)]
+    expired = BalanceLedgerEntry.Type.PREPAID_COMMIT_EXPIRATION
+    assert _deductions(row, COMMIT_DEDUCTION) == sorted(
+        [(-30000, str(a.pk)), (-50000, str(b.pk)), (-10000, str(parent.pk))]
+    )
+    assert _deductions(row, expired) == [(-10000, str(parent.pk))]
+
+
+# --- A customer-level POSTPAID commit -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("invoicer", [0, 1])
+def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, invoicer):
+    """A $1,000.00 POSTPAID customer commit for March, invoiced on one of the two contracts;
+    $300 and $200 of usage (drawn from it and paid on each invoice). The invoicing contract's
+    invoice trues up the $500 nobody drew, once (it used to true up on both), whichever
+    contract draws first and whichever invoice is finalized first."""
+    contracts = _two_contracts(post, world)
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "type": "POSTPAID",
+        "priority": 1,
+        "invoice_contract_id": str(contracts[invoicer].pk),
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(APRIL), "amount": 100000}]},
+    }
+    _ok(post("/v1/contracts/customerCommits/create", body))
+    _tokens(contracts[0], 300, MARCH)
+    _tokens(contracts[1], 200, MARCH)
+
+    def trued_up(read: dict) -> list:
+        return [line["total"] for line in read["line_items"] if line["type"] == "postpaid_trueup"]
+
+    expected = [[], []]
+    expected[invoicer] = [50000]
+    drafts = [_read(api_client, c) for c in contracts]
+    assert [trued_up(d) for d in drafts] == expected
+    assert [_applied(d) for d in drafts] == [[-30000], [-20000]]
+    invoice_finalize(invoice=_invoice(contracts[1]), now=datetime(2026, 4, 3, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(contracts[0]), now=datetime(2026, 4, 3, tzinfo=UTC))
+    frozen = [_read(api_client, c) for c in contracts]
+    assert [(f["status"], trued_up(f)) for f in frozen] == [
+        ("FINALIZED", expected[0]),
+        ("FINALIZED", expected[1]),
+    ]
+    assert [f["total"] for f in frozen] == [30000 + sum(expected[0]), 20000 + sum(expected[1])]
