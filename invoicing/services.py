@@ -358,7 +358,7 @@ def _freeze(
                 # The ledger learns this invoice's draws and expirations before the next invoice
                 # is rated (a batch may hold a contract's next period, or a parent after its
                 # children): the preload's ledger at once, the table with the batch's others
-                # (at once when the draw order reads it).
+                # (at once when another draft's turn in the draw order reads it).
                 entries = balance_ledger_draw_entries(
                     invoice_id=invoice.pk,
                     draws=result.balance_draws,
@@ -368,7 +368,7 @@ def _freeze(
                 )
                 if preload is not None:
                     preload.ledger_add(entries)
-                if in_order is not None:
+                if in_order is not None and not in_order.alone(invoice):
                     balance_ledger_entries_write(entries=entries)
                 else:
                     drawn += entries

@@ -210,6 +210,12 @@ class DraftsInOrder:
                 if draft.pk in self._rated and draft.pk not in self._done:
                     yield draft, self._rated[draft.pk]
 
+    def alone(self, invoice: Invoice) -> bool:
+        """Whether no other draft may draw a balance `invoice` draws (its ledger entries matter
+        to no other draft's turn)."""
+        group = self._group_of.get(invoice.pk)
+        return group is None or len(self._groups[group]) <= 1
+
     def finalized(self, invoice: Invoice) -> None:
         """`invoice` was finalized in this transaction: its draws are in the ledger now, so the
         drafts of its group are rated again, from the ledger, without it."""

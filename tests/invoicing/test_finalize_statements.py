@@ -46,8 +46,9 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 DUE = datetime(2026, 4, 3, tzinfo=UTC)
 # The statements of finalizing one batch (up to 100 invoices), whatever its size. Each read or
 # write a regression adds per invoice fails the equality below; this bound catches one added
-# per batch.
-MOST_STATEMENTS = 60
+# per batch. 62 = finfast's 60 + the shared draw order's two (the balance segments' lock and
+# one read of the drafts that may share a balance with the batch's).
+MOST_STATEMENTS = 62
 
 
 @pytest.fixture
