@@ -36,12 +36,14 @@ LINE_KINDS = {
 
 @dataclass(frozen=True)
 class Party:
-    """A seller or a bill-to as printed."""
+    """A seller or a bill-to as printed. `account`: on a bill-to that pays for another
+    customer's usage (an account hierarchy's payer), the customer whose usage it is."""
 
     name: str
     address_lines: tuple[str, ...] = ()
     email: str = ""
     tax_id: str = ""
+    account: str = ""
 
 
 @dataclass(frozen=True)

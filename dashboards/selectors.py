@@ -17,6 +17,7 @@ from invoicing.selectors import (
     InvoiceView,
     balances_now,
     customer_breakdowns,
+    invoice_payers,
     invoice_view,
     invoice_views,
     spend_over_time,
@@ -62,6 +63,16 @@ def bill_to_of(customer: Customer) -> dict:
     }
 
 
+def invoice_bill_to(invoice: Invoice) -> dict:
+    """Who the invoice is billed to: its customer, or in an account hierarchy the customer that
+    pays for it (`invoice_payers`), with `account` naming the customer whose usage it is."""
+    payer = invoice_payers([invoice]).get(invoice.pk)
+    if payer is None or payer.customer_id == invoice.customer_id:
+        return bill_to_of(invoice.customer)
+    paying = Customer.objects.get(pk=payer.customer_id)
+    return {**bill_to_of(paying), "account": invoice.customer.bill_to_name}
+
+
 def products_of(product_ids) -> dict:
     """{product id: {"unit": display unit, "keys": pricing then presentation group keys}}."""
     return {
@@ -85,6 +96,7 @@ def _parties(seller: dict, bill_to: dict, products: dict, logo: CompanyLogo | No
             name=bill_to["name"],
             address_lines=tuple(bill_to["address_lines"]),
             email=bill_to["email"],
+            account=bill_to.get("account", ""),
         ),
         products=products,
         logo_type=logo.content_type if logo else "",
@@ -105,7 +117,7 @@ def document_parties(*, view: InvoiceView) -> Parties:
     profile = CompanyProfile.current()
     return _parties(
         seller_of(profile),
-        bill_to_of(invoice.customer),
+        invoice_bill_to(invoice),
         products_of(line.product_id for line in view.lines),
         profile.logo,
     )

@@ -10,7 +10,7 @@ from django.db import transaction
 from invoicing.models import Invoice
 
 from .models import CompanyLogo, CompanyProfile, FrozenDocument
-from .selectors import bill_to_of, products_of, seller_of
+from .selectors import invoice_bill_to, products_of, seller_of
 
 
 def document_freeze(*, invoice: Invoice, now: datetime) -> FrozenDocument:
@@ -24,7 +24,7 @@ def document_freeze(*, invoice: Invoice, now: datetime) -> FrozenDocument:
     return FrozenDocument.objects.create(
         invoice=invoice,
         seller=seller_of(profile),
-        bill_to=bill_to_of(invoice.customer),
+        bill_to=invoice_bill_to(invoice),
         products=products_of(product_ids),
         logo=profile.logo,
         frozen_at=now,

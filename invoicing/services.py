@@ -35,6 +35,7 @@ from invoicing.selectors import (
     contracts_scheduled_dates,
     draft_balance_draws,
     in_draw_order,
+    invoice_payers,
     line_items_from,
     rating_input_for,
 )
@@ -326,9 +327,10 @@ def _freeze(
     revenue_systems = contracts_revenue_systems_at(
         moments=[(i.contract_id, i.start_timestamp) for i in invoices if i.contract_id]
     )
+    payers = invoice_payers(invoices)
     outbox.record_many(
         _with_revenue_system(
-            _invoice_event("invoice.finalized", invoice, now),
+            _invoice_event("invoice.finalized", invoice, now, payers.get(invoice.pk)),
             revenue_systems.get((invoice.contract_id, invoice.start_timestamp)),
         )
         for invoice in invoices
@@ -349,10 +351,10 @@ def _with_revenue_system(event: dict, config) -> dict:
     return event
 
 
-def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:
+def _invoice_event(type_: str, invoice: Invoice, now: datetime, payer=None) -> dict:
     """An invoice's domain event (`invoice.finalized`, `invoice.voided`), as `outbox.record`
-    takes it."""
-    return {
+    takes it. `payer` (an account hierarchy's invoice, `invoice_payers`): who pays for it."""
+    event = {
         "type": type_,
         "subject_id": invoice.pk,
         "customer_id": invoice.customer_id,
@@ -365,6 +367,12 @@ def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:
             "number": invoice.number,
         },
     }
+    if payer is not None:
+        event["payload"]["payer"] = {
+            "contract_id": str(payer.contract_id),
+            "customer_id": str(payer.customer_id),
+        }
+    return event
 
 
 def _save_frozen(invoices: list[Invoice]) -> None:
@@ -513,7 +521,8 @@ def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
                 .first()
             )
             contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
-        outbox.record(**_invoice_event("invoice.voided", locked, now))
+        payer = invoice_payers([locked]).get(locked.pk)
+        outbox.record(**_invoice_event("invoice.voided", locked, now, payer))
     return locked
 
 

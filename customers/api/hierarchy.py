@@ -18,11 +18,7 @@ class ParentIn(serializers.Serializer):
 
 
 # What invoicing does not do yet is refused rather than stored without effect: a child's
-# invoices are issued to the child and are never consolidated onto the parent's.
-NOT_BILLED_TO_PARENT = (
-    "Not supported: a child's invoices are issued to the child (SELF); the parent pays for its "
-    "children only through the commits and credits it shares with them (child_access)."
-)
+# invoices are never consolidated onto the parent's.
 NOT_CONSOLIDATED = (
     "Not supported: no consolidated invoices are produced; each contract's usage statements "
     "stay on its own invoices ({kept})."
@@ -51,8 +47,6 @@ class HierarchyConfigurationIn(serializers.Serializer):
         for key in ("payer", "usage_statement_behavior"):
             if key in attrs and "parent" not in attrs:
                 raise serializers.ValidationError({key: "Only a child contract (with a parent)."})
-        if attrs.get("payer") == "PARENT":
-            raise serializers.ValidationError({"payer": NOT_BILLED_TO_PARENT})
         if attrs.get("usage_statement_behavior") == "CONSOLIDATE":
             raise serializers.ValidationError(
                 {"usage_statement_behavior": NOT_CONSOLIDATED.format(kept="SEPARATE")}

@@ -43,6 +43,12 @@ from .configurations import (  # noqa: F401
     contracts_revenue_systems_at,
     customer_revenue_system_configurations,
 )
+from .hierarchy import (  # noqa: F401
+    Payer,
+    contract_ancestors,
+    contract_family,
+    contract_payers,
+)
 from .spend_trackers import (  # noqa: F401
     commit_purchase_spends,
     spend_tracker_accumulated,

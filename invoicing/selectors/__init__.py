@@ -57,6 +57,7 @@ from .late import (  # noqa: F401
     finalized_periods_for,
     is_late,
 )
+from .payers import invoice_payer_contract, invoice_payers  # noqa: F401
 from .preload import (  # noqa: F401
     RatingPreload,
     invoice_period,

@@ -92,6 +92,8 @@ def _line_item_values(line: Line, invoice: Invoice, position: int, pk: uuid.UUID
         "balance_remaining": line.balance_remaining,
         "discount_id": line.discount_id,
         "professional_service_id": line.professional_service_id,
+        "origin_invoice_id": None,
+        "origin_line_item_id": None,
     }
 
 

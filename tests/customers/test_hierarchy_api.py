@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import DomainEvent
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
 from invoicing.services import invoices_finalize_due
@@ -270,11 +271,6 @@ def test_bad_links_are_400s_naming_the_field(post, world):
         "hierarchy_configuration.payer: Only a child contract (with a parent)."
     )
     assert create({"parent": link, "payer": "SOMEONE"}).startswith("hierarchy_configuration.payer:")
-    assert create({"parent": link, "payer": "PARENT"}) == (
-        "hierarchy_configuration.payer: Not supported: a child's invoices are issued to the child "
-        "(SELF); the parent pays for its children only through the commits and credits it shares "
-        "with them (child_access)."
-    )
     assert create({"parent": link, "usage_statement_behavior": "CONSOLIDATE"}) == (
         "hierarchy_configuration.usage_statement_behavior: Not supported: no consolidated "
         "invoices are produced; each contract's usage statements stay on its own invoices "
@@ -337,18 +333,63 @@ def test_editing_a_commit_shares_it_and_drafts_follow(post, api_client, world):
 
 
 def test_a_childs_usage_invoice_names_its_payer(post, api_client, world):
-    """`payer` on a child's usage invoices: itself (payer SELF, the only payer taken); a
-    contract outside a hierarchy has none."""
+    """`payer` on a child's usage invoices, drafts and finalized: the parent with payer PARENT
+    (accepted on create; it was refused with a 400 before billing the parent existed), itself
+    with SELF; a contract outside a hierarchy has none."""
     parent = _contract(post, world)
+    paid_by_parent = _child(post, world, parent, payer="PARENT")
     pays_itself = _child(post, world, parent, payer="SELF")
+    assert paid_by_parent.hierarchy_payer == "PARENT"
+    by_parent = {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}
+    assert _march(api_client, paid_by_parent)["payer"] == by_parent
     assert _march(api_client, pays_itself)["payer"] == {
         "contract_id": str(pays_itself.pk),
         "customer_id": str(pays_itself.customer_id),
     }
     assert "payer" not in _march(api_client, parent)
-    listed = _ok(api_client.get(f"/v1/customers/{pays_itself.customer_id}/invoices"))
+    listed = _ok(api_client.get(f"/v1/customers/{paid_by_parent.customer_id}/invoices"))
     usage = [invoice for invoice in listed if invoice["type"] == "USAGE"]
-    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(pays_itself.pk)}
+    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(parent.pk)}
+    _tokens(paid_by_parent, 2)
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    finalized = _march(api_client, paid_by_parent)
+    assert (finalized["status"], finalized["total"], finalized["payer"]) == (
+        "FINALIZED",
+        20000,
+        by_parent,
+    )
+
+
+def test_a_grandchild_paid_by_a_parent_that_its_own_parent_pays_for_is_paid_by_the_top(
+    post, api_client, world
+):
+    """payer PARENT all the way up: the charge goes to the nearest ancestor paying for itself."""
+    top = _contract(post, world)
+    middle = _child(post, world, top, payer="PARENT")
+    bottom = _child(post, world, middle, payer="PARENT")
+    assert _march(api_client, bottom)["payer"] == {
+        "contract_id": str(top.pk),
+        "customer_id": str(top.customer_id),
+    }
+    pays_itself = _child(post, world, middle, payer="SELF")
+    assert _march(api_client, pays_itself)["payer"]["contract_id"] == str(pays_itself.pk)
+
+
+def test_the_finalized_event_names_the_payer(post, world):
+    """`invoice.finalized` (what payments and the webhooks hear) carries the payer."""
+    parent = _contract(post, world)
+    child = _child(post, world, parent, payer="PARENT")
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    march = Invoice.objects.get(contract=child, type="USAGE", start_timestamp=MARCH)
+    event = DomainEvent.objects.get(type="invoice.finalized", subject_id=march.pk)
+    assert event.payload["payer"] == {
+        "contract_id": str(parent.pk),
+        "customer_id": str(parent.customer_id),
+    }
+    own = Invoice.objects.get(contract=parent, type="USAGE", start_timestamp=MARCH)
+    assert (
+        "payer" not in DomainEvent.objects.get(type="invoice.finalized", subject_id=own.pk).payload
+    )
 
 
 def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, api_client, world):
