@@ -28,10 +28,19 @@ from customers.services import (
     contract_billed_through_set,
     contracts_billed_through_extend,
 )
+from invoicing.consolidation import (
+    consolidated_issued,
+    consolidation_sync,
+    freeze_order,
+    lot_regenerate,
+)
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
+    InvoiceView,
     RatingPreload,
+    consolidated_copy,
+    consolidated_members,
     contracts_scheduled_dates,
     draft_balance_draws,
     in_draw_order,
@@ -161,7 +170,9 @@ def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
     ]
     # Two callers at once: the partial unique constraint keeps one draft, the other insert is ignored.
     Invoice.objects.bulk_create(missing, ignore_conflicts=True, batch_size=500)
-    return len(missing) + _scheduled_drafts_sync(contracts)
+    made = len(missing) + _scheduled_drafts_sync(contracts)
+    consolidation_sync(contracts=contracts)
+    return made
 
 
 def contract_drafts_ensure(*, contract: Contract, now: datetime) -> int:
@@ -277,15 +288,22 @@ def _freeze(
     id: RatingInput}) rates an invoice from a given input instead of the database (historical
     invoices)."""
     inputs = inputs or {}
+    given = {invoice.pk for invoice in invoices}
+    invoices = freeze_order(invoices)
     if not invoices:
         return
+    # Constituents a consolidated invoice brought along (drafts still) have their own preload.
+    added = [i for i in invoices if i.pk not in given]
+    added_preload = RatingPreload.for_invoices(added) if added else None
     lines: list[InvoiceLineItem] = []
     first = None
     rated = []
     for invoice in invoices:
         _check_transition(invoice, Status.FINALIZED)
+        if invoice.is_consolidated:
+            continue  # frozen below, from its constituents
         rating_input = inputs.get(invoice.pk) or rating_input_for(
-            invoice=invoice, now=now, preload=preload
+            invoice=invoice, now=now, preload=preload if invoice.pk in given else added_preload
         )
         result = rate_invoice(rating_input)
         if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
@@ -305,16 +323,26 @@ def _freeze(
                 contract=invoice.contract,
             )
     first = _take_numbers(len(invoices))
-    for offset, (invoice, rating_input, result) in enumerate(rated):
+    numbers = {invoice.pk: first + offset for offset, invoice in enumerate(invoices)}
+    frozen_lines: dict = {}
+    for invoice, rating_input, result in rated:
         # A draft stores no lines (it is rated on read), so there is nothing to replace.
-        lines.extend(line_items_from(result.lines, invoice=invoice))
+        frozen_lines[invoice.pk] = line_items_from(result.lines, invoice=invoice)
+        lines.extend(frozen_lines[invoice.pk])
         invoice.rating_snapshot = to_json(rating_input)
         invoice.subtotal = result.subtotal
         invoice.total = result.total
-        invoice.status = Status.FINALIZED
-        invoice.issued_at = issued_at or now
-        invoice.number = first + offset
-        invoice.updated_at = now
+        _issue(invoice, numbers[invoice.pk], issued_at or now, now)
+    frozen = {invoice.pk: invoice for invoice, _, _ in rated}
+    for invoice in invoices:
+        if invoice.is_consolidated:
+            # Its lines and totals are its constituents', frozen now or before.
+            view = consolidated_frozen(invoice, frozen=frozen, frozen_lines=frozen_lines)
+            lines.extend(view.lines)
+            invoice.rating_snapshot = None
+            invoice.subtotal = view.subtotal
+            invoice.total = view.total
+            _issue(invoice, numbers[invoice.pk], issued_at or now, now)
     InvoiceLineItem.objects.bulk_create(lines, batch_size=1000)
     _save_frozen(invoices)
     billed: dict = {}
@@ -335,6 +363,34 @@ def _freeze(
         )
         for invoice in invoices
     )
+
+
+def _issue(invoice: Invoice, number: int, issued_at: datetime, now: datetime) -> None:
+    invoice.status = Status.FINALIZED
+    invoice.issued_at = issued_at
+    invoice.number = number
+    invoice.updated_at = now
+
+
+def consolidated_frozen(invoice: Invoice, *, frozen: dict, frozen_lines: dict) -> InvoiceView:
+    """A consolidated invoice as it is frozen: its constituents (all finalized by now: those
+    `frozen` in this batch with `frozen_lines`, the others earlier), their lines copied."""
+    members = [frozen.get(m.pk, m) for m in consolidated_members([invoice])[invoice.pk]]
+    stored: dict = {}
+    for line in InvoiceLineItem.objects.filter(
+        invoice_id__in=[m.pk for m in members if m.pk not in frozen_lines]
+    ).order_by("invoice_id", "position"):
+        stored.setdefault(line.invoice_id, []).append(line)
+    shown = []
+    for member in members:
+        if member.status != Status.FINALIZED:
+            raise InvoiceStateError(
+                f"Constituent invoice {member.pk} is {member.status}; the consolidated invoice "
+                f"{invoice.pk} is frozen after its constituents."
+            )
+        member_lines = frozen_lines.get(member.pk) or stored.get(member.pk, [])
+        shown.append(InvoiceView(member, member_lines, member.subtotal, member.total))
+    return consolidated_copy(invoice, shown)
 
 
 def _with_revenue_system(event: dict, config) -> dict:
@@ -439,7 +495,7 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     """
     cutoff = now - settings.BILLING_FINALIZATION_GRACE
     due_filter = Q(status=Status.DRAFT) & (
-        Q(type=Invoice.Type.USAGE, end_timestamp__lte=cutoff)
+        Q(type__in=[Invoice.Type.USAGE, Invoice.Type.USAGE_CONSOLIDATED], end_timestamp__lte=cutoff)
         | Q(type=Invoice.Type.SCHEDULED, end_timestamp__lte=now)
     )
     # Terms edited without the services' hook (the admin's inline forms) may have left a due
@@ -500,34 +556,67 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
 
 
 def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
-    """Mark a FINALIZED invoice VOID (its lines stay as they were, for the record)."""
+    """Mark a FINALIZED invoice VOID (its lines stay as they were, for the record).
+
+    Account hierarchies: a consolidated invoice is voided with its constituents (they were
+    billed on it); a constituent of a finalized consolidated invoice is refused (void that
+    one); a finalized constituent of a consolidated draft leaves it (its regeneration joins)."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         _check_transition(locked, Status.VOID)
-        locked.status = Status.VOID
-        locked.voided_at = now
-        locked.save(update_fields=["status", "voided_at", "updated_at"])
-        # What the invoice drew from commits and credits goes back to them.
-        balance_ledger_invoice_voided(invoice_id=locked.pk, now=now)
-        if locked.type == Invoice.Type.USAGE:
-            latest = (
-                Invoice.objects.filter(
-                    contract_id=locked.contract_id,
-                    type=Invoice.Type.USAGE,
-                    status=Status.FINALIZED,
-                )
-                .order_by("-end_timestamp")
-                .values_list("end_timestamp", flat=True)
-                .first()
+        issued = consolidated_issued(locked)
+        if issued is not None:
+            raise InvoiceStateError(
+                f"Invoice {locked.id} is billed on the consolidated invoice "
+                f"{_label(issued)}: void that one, which voids its constituents with it."
             )
-            contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
-        payer = invoice_payers([locked]).get(locked.pk)
-        outbox.record(**_invoice_event("invoice.voided", locked, now, payer))
+        lot = [locked]
+        if locked.is_consolidated:
+            lot += list(
+                Invoice.objects.select_for_update().filter(
+                    consolidated_into=locked, status=Status.FINALIZED
+                )
+            )
+        for member in lot:
+            _void_one(member, now)
+        if locked.consolidated_into_id is not None:
+            Invoice.objects.filter(pk=locked.pk).update(consolidated_into=None)
+            locked.consolidated_into = None
+            consolidation_sync(contracts=[locked.contract])
     return locked
 
 
+def _label(invoice: Invoice) -> str:
+    return f"#{invoice.number} ({invoice.id})" if invoice.number else str(invoice.id)
+
+
+def _void_one(locked: Invoice, now: datetime) -> None:
+    """Void one locked FINALIZED invoice: what it drew from commits and credits goes back to
+    them, its contract's `billed_through` follows, `invoice.voided` is recorded."""
+    locked.status = Status.VOID
+    locked.voided_at = now
+    locked.save(update_fields=["status", "voided_at", "updated_at"])
+    balance_ledger_invoice_voided(invoice_id=locked.pk, now=now)
+    if locked.type == Invoice.Type.USAGE:
+        latest = (
+            Invoice.objects.filter(
+                contract_id=locked.contract_id,
+                type=Invoice.Type.USAGE,
+                status=Status.FINALIZED,
+            )
+            .order_by("-end_timestamp")
+            .values_list("end_timestamp", flat=True)
+            .first()
+        )
+        contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
+    payer = invoice_payers([locked]).get(locked.pk)
+    outbox.record(**_invoice_event("invoice.voided", locked, now, payer))
+
+
 def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
-    """A new DRAFT of a VOID invoice's period, rated from today's data when read."""
+    """A new DRAFT of a VOID invoice's period, rated from today's data when read. An invoice
+    of a voided consolidated lot regenerates the lot (`consolidation.lot_regenerate`): the
+    consolidated draft and its constituents' drafts, linked again."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != Status.VOID:
@@ -544,7 +633,10 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             raise InvoiceStateError(
                 f"The period of invoice {locked.id} already has a {live.status} invoice ({live.id})."
             )
-        return Invoice.objects.create(
+        regenerated = lot_regenerate(invoice=locked, now=now)
+        if regenerated is not None:
+            return regenerated
+        regenerated = Invoice.objects.create(
             customer_id=locked.customer_id,
             contract_id=locked.contract_id,
             credit_type_id=locked.credit_type_id,
@@ -555,6 +647,9 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             net_payment_terms_days=locked.net_payment_terms_days,
             regenerated_from=locked,
         )
+        if consolidation_sync(contracts=[locked.contract]):
+            regenerated.refresh_from_db(fields=["consolidated_into"])
+        return regenerated
 
 
 def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: datetime) -> dict:
@@ -573,6 +668,10 @@ def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: d
         voided = 0
         if void_invoices:
             for invoice in Invoice.objects.filter(contract=contract, status=Status.FINALIZED):
-                invoice_void(invoice=invoice, now=now)
-                voided += 1
+                # A statement billed on a parent's consolidated invoice is voided with it.
+                invoice = consolidated_issued(invoice) or invoice
+                if invoice.status == Status.FINALIZED:
+                    invoice_void(invoice=invoice, now=now)
+                    voided += 1
+        consolidation_sync(contracts=[contract])
     return {"drafts_cancelled": cancelled, "voided": voided}

@@ -17,8 +17,8 @@ class ParentIn(serializers.Serializer):
     customer_id = UUIDStringField()
 
 
-# What invoicing does not do yet is refused rather than stored without effect: a child's
-# invoices are never consolidated onto the parent's.
+# What invoicing does not do yet is refused rather than stored without effect: a parent's own
+# statements are never concatenated onto its consolidated invoice.
 NOT_CONSOLIDATED = (
     "Not supported: no consolidated invoices are produced; each contract's usage statements "
     "stay on its own invoices ({kept})."
@@ -47,10 +47,6 @@ class HierarchyConfigurationIn(serializers.Serializer):
         for key in ("payer", "usage_statement_behavior"):
             if key in attrs and "parent" not in attrs:
                 raise serializers.ValidationError({key: "Only a child contract (with a parent)."})
-        if attrs.get("usage_statement_behavior") == "CONSOLIDATE":
-            raise serializers.ValidationError(
-                {"usage_statement_behavior": NOT_CONSOLIDATED.format(kept="SEPARATE")}
-            )
         return attrs
 
 

@@ -36,13 +36,21 @@ def invoice_extra_fields(invoices: Sequence[Invoice]) -> dict[object, dict]:
 
 
 def hierarchy_payers(invoices: Sequence[Invoice]) -> dict[object, dict]:
-    """Metronome's `payer` ("required for account hierarchy usage invoices"): on the invoices of
-    a child contract, the contract and customer that pay for it (`invoice_payers`: its parent's
-    with `payer: PARENT`, else its own). One query per answer for a page with hierarchy
-    invoices, none for one without."""
+    """Metronome's `payer` ("required for account hierarchy usage invoices") on the invoices of
+    an account hierarchy: the contract and customer that pay for it (`invoice_payers`: a child's
+    parent with `payer: PARENT`, else its own; a consolidated invoice's contract), and
+    `billable_status`: "unbillable" for a statement billed on a consolidated invoice (payments
+    does not send it on its own), else "billable". One query per answer for a page with
+    hierarchy invoices, none for one without."""
     return {
-        invoice_id: {
-            "payer": {"contract_id": str(payer.contract_id), "customer_id": str(payer.customer_id)}
+        invoice.pk: {
+            "payer": {
+                "contract_id": str(payers[invoice.pk].contract_id),
+                "customer_id": str(payers[invoice.pk].customer_id),
+            },
+            "billable_status": "unbillable" if invoice.consolidated_into_id else "billable",
         }
-        for invoice_id, payer in invoice_payers(invoices).items()
+        for payers in [invoice_payers(invoices)]
+        for invoice in invoices
+        if invoice.pk in payers
     }

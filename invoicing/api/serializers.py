@@ -9,7 +9,7 @@ from functools import lru_cache
 from catalog.money import normalize, to_json_number
 from core.api import format_timestamp
 from invoicing.models import Invoice, InvoiceLineItem
-from invoicing.selectors import InvoiceView
+from invoicing.selectors import InvoiceView, origins
 
 PRODUCT_LIST_ITEM = {
     "USAGE": "UsageProductListItem",
@@ -34,7 +34,7 @@ def _timestamp(value: datetime | None) -> str | None:
     return format_timestamp(value)
 
 
-def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
+def line_item_data(line: InvoiceLineItem, credit_type: dict, origins: dict | None = None) -> dict:
     data: dict = {
         "name": line.name,
         "type": line.type,
@@ -83,6 +83,12 @@ def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
             "id": str(line.applied_commit_or_credit_id),
             "type": line.applied_commit_or_credit_type,
         }
+    if line.origin_invoice_id and origins:
+        # A consolidated invoice's line: the constituent line it was copied from.
+        data["origin"] = {
+            **origins[line.origin_invoice_id],
+            "line_item_id": str(line.origin_line_item_id),
+        }
     return data
 
 
@@ -95,6 +101,7 @@ def invoice_data(
     lines = view.lines
     if skip_zero_qty_line_items:
         lines = [line for line in lines if line.quantity is None or line.quantity != 0]
+    constituents = origins(view.constituents)
     data = {
         "id": str(invoice.id),
         "customer_id": str(invoice.customer_id),
@@ -108,7 +115,7 @@ def invoice_data(
         "subtotal": to_json_number(view.subtotal),
         "total": to_json_number(view.total),
         "net_payment_terms_days": invoice.net_payment_terms_days,
-        "line_items": [line_item_data(line, credit_type) for line in lines],
+        "line_items": [line_item_data(line, credit_type, constituents) for line in lines],
         "invoice_adjustments": [],
         "custom_fields": {},
     }
@@ -116,6 +123,8 @@ def invoice_data(
         data["issued_at"] = format_timestamp(invoice.issued_at)
     if invoice.regenerated_from_id is not None:
         data["regenerated_from_invoice_id"] = str(invoice.regenerated_from_id)
+    if invoice.is_consolidated:
+        data["constituent_invoices"] = list(constituents.values())
     if extra:
         data.update(extra)
     return data

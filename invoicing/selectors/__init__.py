@@ -29,6 +29,7 @@ from .charts import (  # noqa: F401
     contract_spend_to_date,
     contract_usage_by_day,
 )
+from .consolidated import consolidated_members, origins  # noqa: F401
 from .contract_flags import invoices_with_contracts  # noqa: F401
 from .engine_inputs import (  # noqa: F401
     overlapping,
@@ -39,6 +40,8 @@ from .engine_inputs import (  # noqa: F401
 from .hierarchy import in_draw_order  # noqa: F401
 from .invoices import (  # noqa: F401
     InvoiceView,
+    consolidated_copy,
+    consolidated_view,
     contract_invoices,
     contracts_scheduled_dates,
     customer_invoices,
@@ -46,6 +49,7 @@ from .invoices import (  # noqa: F401
     invoice_rate,
     invoice_view,
     invoice_views,
+    line_item_copy,
     line_item_from,
     line_items_from,
     lines_in_total,

@@ -338,6 +338,9 @@ def line_description(line: InvoiceLineItem) -> str:
         parts.append(f"{line.group_key}: {line.group_value}")
     if line.tier_level is not None:
         parts.append(f"tier {line.tier_level}")
+    if line.origin_invoice_id is not None:
+        # A consolidated invoice's line: whose usage it was.
+        parts.append(line.origin_invoice.customer.name)
     return " · ".join(parts)[:500]
 
 
@@ -379,7 +382,11 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
     fingerprint = stripe_api.key_fingerprint(
         payment.provider_customer_id, payment.collection_method
     )
-    lines = list(lines_in_total(invoice_ids=[invoice.pk]).exclude(total=0))
+    lines = list(
+        lines_in_total(invoice_ids=[invoice.pk])
+        .exclude(total=0)
+        .select_related("origin_invoice__customer")
+    )
     items = tuple(
         stripe_api.StripeItem(
             line_id=str(line.pk),

@@ -271,10 +271,10 @@ def test_bad_links_are_400s_naming_the_field(post, world):
         "hierarchy_configuration.payer: Only a child contract (with a parent)."
     )
     assert create({"parent": link, "payer": "SOMEONE"}).startswith("hierarchy_configuration.payer:")
+    # CONSOLIDATE is taken with payer PARENT (tests/invoicing/test_consolidated_invoices.py).
     assert create({"parent": link, "usage_statement_behavior": "CONSOLIDATE"}) == (
-        "hierarchy_configuration.usage_statement_behavior: Not supported: no consolidated "
-        "invoices are produced; each contract's usage statements stay on its own invoices "
-        "(SEPARATE)."
+        "hierarchy_configuration.usage_statement_behavior: CONSOLIDATE needs payer PARENT: the "
+        "parent pays for the statements consolidated on its invoice."
     )
     assert create({"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}}) == (
         "hierarchy_configuration.parent_behavior.invoice_consolidation_type: Not supported: no "
