@@ -154,8 +154,9 @@ def embed_customer(embed: Embed) -> Customer | None:
 def embed_invoices(*, embed: Embed, customer: Customer):
     """The customer's invoices the invoices dashboard lists, newest first, as its options say:
     `contract_id`, `invoice_type`, `invoice_status_filter` (default: drafts and finalized, void
-    too unless `hide_voided_invoices`), `billable_status_filter` (every invoice this product makes
-    is billable: "unbillable" lists none)."""
+    too unless `hide_voided_invoices`), `billable_status_filter` ("unbillable": the usage
+    statements billed on an account hierarchy parent's consolidated invoice; "billable": the
+    others)."""
     queryset = Invoice.objects.filter(customer=customer).select_related("credit_type", "customer")
     options = embed.options
     if options.get("contract_id"):
@@ -172,8 +173,9 @@ def embed_invoices(*, embed: Embed, customer: Customer):
         queryset = queryset.filter(status__in=statuses)
     elif embed.flag("hide_voided_invoices"):
         queryset = queryset.exclude(status=Invoice.Status.VOID)
-    if options.get("billable_status_filter") == "unbillable":
-        queryset = queryset.none()
+    billable = options.get("billable_status_filter")
+    if billable in ("billable", "unbillable"):
+        queryset = queryset.filter(consolidated_into__isnull=billable == "billable")
     return queryset.order_by("-start_timestamp", "-created_at")
 
 

@@ -13,11 +13,13 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from customers.models import PaymentGate
+from core.admin_forms import admin_link
+from customers.models import Contract, PaymentGate
 from invoicing.models import Invoice
 from invoicing.payment_gates import PaymentGateConflict, payment_gate_settle
-from invoicing.selectors import drafts_preload, invoice_view
+from invoicing.selectors import drafts_preload, invoice_payers, invoice_view, invoice_views
 from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
 
 
@@ -88,6 +90,13 @@ class InvoiceAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Account hierarchy",
+            {
+                "fields": ["payer", "consolidated_into", "constituents_display"],
+                "description": "Who pays for it, and a consolidated invoice's constituents.",
+            },
+        ),
         ("Lines", {"fields": ["lines", "subtotal_display", "total_display"]}),
     ]
 
@@ -125,6 +134,26 @@ class InvoiceAdmin(admin.ModelAdmin):
             return f"{label}, {start:%Y-%m-%d} (scheduled)"
         last = (obj.end_timestamp - timedelta(microseconds=1)).astimezone(UTC)
         return f"{label}, {start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+    @admin.display(description="Payer")
+    def payer(self, obj):
+        """The contract (and customer) that pays for it: an account hierarchy's payer, else
+        its own."""
+        payer = invoice_payers([obj]).get(obj.pk)
+        if payer is None or payer.contract_id == obj.contract_id:
+            return f"Its own customer ({obj.customer})"
+        contract = Contract.objects.select_related("customer").get(pk=payer.contract_id)
+        return format_html("{} ({})", contract.customer, admin_link(contract))
+
+    @admin.display(description="Constituent invoices")
+    def constituents_display(self, obj):
+        """A consolidated invoice's constituents, with their totals."""
+        if not obj.is_consolidated:
+            return "—"
+        members = self._view(obj).constituents
+        views = invoice_views(invoices=members, now=timezone.now())
+        rows = [(admin_link(view.invoice), obj.format(view.total)) for view in views]
+        return format_html_join("", "<div>{}: {}</div>", rows) or "None"
 
     @admin.display(description="Total")
     def total_display(self, obj):

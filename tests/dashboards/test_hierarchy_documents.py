@@ -1,5 +1,7 @@
-"""The invoice document of an account hierarchy's child paid for by its parent: the bill-to is
-the payer, and the document says whose usage it is."""
+"""What the customer receives in an account hierarchy: the document of a child's invoice paid
+for by its parent is billed to the payer and says whose usage it is; a consolidated invoice
+groups its lines by account; the invoices dashboard's billable_status_filter tells the
+statements billed on a consolidated invoice (unbillable) from the others."""
 
 from datetime import UTC, datetime
 
@@ -7,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from dashboards.models import FrozenDocument
-from invoicing.services import invoice_finalize
+from invoicing.models import Invoice
+from invoicing.services import contract_drafts_ensure, invoice_finalize
 from tests.invoicing.factories import ContractFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +65,43 @@ def test_a_child_paying_for_itself_is_billed_to_itself(admin_client, paid_by_par
     body = _page(admin_client, paid_by_parent.december())
     assert "Globex Corporation" in body and "Umbrella Holdings" not in body
     assert "For the usage of" not in body
+
+
+@pytest.fixture
+def consolidated(paid_by_parent):
+    """The world's contract consolidating onto its parent's invoice."""
+    world = paid_by_parent
+    world.contract.hierarchy_usage_statement_behavior = "CONSOLIDATE"
+    world.contract.save()
+    contract_drafts_ensure(contract=world.contract, now=datetime(2026, 12, 20, tzinfo=UTC))
+    return Invoice.objects.get(type="USAGE_CONSOLIDATED", contract=world.contract.parent_contract)
+
+
+def test_a_consolidated_document_groups_lines_by_account(
+    admin_client, paid_by_parent, consolidated
+):
+    body = _page(admin_client, consolidated)
+    bill_to = body[body.index('aria-label="Bill to"') :][:600]
+    assert "Umbrella Holdings" in bill_to and "For the usage of" not in bill_to
+    assert "(Globex Corporation)" in body
+    own = _page(admin_client, paid_by_parent.december())
+    assert "$496.60" in own and "$496.60" in body
+
+
+@pytest.mark.parametrize("value,listed", [("billable", False), ("all", True), ("unbillable", True)])
+def test_a_consolidated_statement_is_unbillable_on_the_dashboard(
+    client, api_client, paid_by_parent, consolidated, value, listed
+):
+    statement = paid_by_parent.december()
+    response = api_client.post(
+        "/v1/dashboards/getEmbeddableUrl",
+        {
+            "customer_id": str(paid_by_parent.customer.pk),
+            "dashboard": "invoices",
+            "dashboard_options": [{"key": "billable_status_filter", "value": value}],
+        },
+        format="json",
+    )
+    page = response.json()["data"]["url"].removeprefix("http://testserver")
+    ids = [invoice["id"] for invoice in client.get(page + "data.json").json()["invoices"]]
+    assert (str(statement.pk) in ids) is listed
