@@ -17,21 +17,8 @@ class ParentIn(serializers.Serializer):
     customer_id = UUIDStringField()
 
 
-# What invoicing does not do yet is refused rather than stored without effect: a parent's own
-# statements are never concatenated onto its consolidated invoice.
-NOT_CONSOLIDATED = (
-    "Not supported: no consolidated invoices are produced; each contract's usage statements "
-    "stay on its own invoices ({kept})."
-)
-
-
 class ParentBehaviorIn(serializers.Serializer):
     invoice_consolidation_type = EnumField(["CONCATENATE", "NONE"], required=False)
-
-    def validate_invoice_consolidation_type(self, value):
-        if value == "CONCATENATE":
-            raise serializers.ValidationError(NOT_CONSOLIDATED.format(kept="NONE"))
-        return value
 
 
 class HierarchyConfigurationIn(serializers.Serializer):

@@ -276,10 +276,19 @@ def test_bad_links_are_400s_naming_the_field(post, world):
         "hierarchy_configuration.usage_statement_behavior: CONSOLIDATE needs payer PARENT: the "
         "parent pays for the statements consolidated on its invoice."
     )
-    assert create({"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}}) == (
-        "hierarchy_configuration.parent_behavior.invoice_consolidation_type: Not supported: no "
-        "consolidated invoices are produced; each contract's usage statements stay on its own "
-        "invoices (NONE)."
+    # CONCATENATE is taken (tests/invoicing/test_consolidated_invoices.py); not on a contract
+    # whose own statements are consolidated into its parent's invoice.
+    assert create(
+        {
+            "parent": link,
+            "payer": "PARENT",
+            "usage_statement_behavior": "CONSOLIDATE",
+            "parent_behavior": {"invoice_consolidation_type": "CONCATENATE"},
+        }
+    ) == (
+        "hierarchy_configuration.parent_behavior.invoice_consolidation_type: A contract whose "
+        "statements are consolidated into its parent's invoice has no consolidated invoice of "
+        "its own."
     )
     assert create(
         {"parent": link}, starting_at="2020-01-01T00:00:00Z", ending_before="2021-01-01T00:00:00Z"

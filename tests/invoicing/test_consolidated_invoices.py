@@ -387,3 +387,89 @@ def test_a_statement_of_a_period_already_issued_is_billed_on_its_own(post, api_c
     assert (march.status, march.consolidated_into_id) == ("DRAFT", None)
     shown = _get(api_client, march)
     assert (shown["billable_status"], shown["payer"]["contract_id"]) == ("billable", str(parent.pk))
+
+
+CONCATENATE = {"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}}
+
+
+def test_concatenate_puts_the_parents_own_statement_first_on_the_consolidated_invoice(
+    post,
+    api_client,
+    world,  # noqa: F811
+):
+    """Golden: the parent uses 1 token ($100), its children 3 and 9: one invoice of $1,300.00
+    for the period, the parent's lines first, three constituents; the parent's own usage
+    invoice is not billed on its own."""
+    parent, a, b = _family(post, world, hierarchy_configuration=CONCATENATE)
+    _tokens(parent, 1)
+    _tokens(a, 3)
+    _tokens(b, 9)
+    shown = _get(api_client, _consolidated(parent))
+    assert shown["total"] == 130000
+    assert [c["contract_id"] for c in shown["constituent_invoices"]] == [
+        str(parent.pk),
+        str(a.pk),
+        str(b.pk),
+    ]
+    assert [(line["origin"]["contract_id"], line["total"]) for line in shown["line_items"]] == [
+        (str(parent.pk), 10000),
+        (str(a.pk), 30000),
+        (str(b.pk), 90000),
+    ]
+    own = _get(api_client, _usage(parent))
+    assert (own["total"], own["billable_status"]) == (10000, "unbillable")
+    invoices_finalize_due(now=APRIL_3)
+    frozen = _consolidated(parent)
+    assert (frozen.status, frozen.total, frozen.constituents.count()) == (
+        "FINALIZED",
+        Decimal("130000"),
+        3,
+    )
+    assert _usage(parent).status == "FINALIZED"
+
+
+def test_concatenate_with_a_shared_commit_the_parent_draws_after_its_children(
+    post,
+    api_client,
+    world,  # noqa: F811
+):
+    """$1,000 shared: A draws $300, B $700 and owes $200, the parent finds nothing left and
+    owes its $100: one invoice of $300.00."""
+    parent, a, b = _family(
+        post,
+        world,
+        hierarchy_configuration=CONCATENATE,
+        commits=[_commit(world, access={"type": "ALL"})],
+    )
+    _tokens(parent, 1)
+    _tokens(a, 3)
+    _tokens(b, 9)
+    assert _get(api_client, _consolidated(parent))["total"] == 30000
+    invoices_finalize_due(now=APRIL_3)
+    assert _consolidated(parent).total == Decimal("30000")
+    assert [_usage(c).total for c in (parent, a, b)] == [
+        Decimal("10000"),
+        Decimal("0"),
+        Decimal("20000"),
+    ]
+
+
+def test_concatenate_without_a_consolidating_child_bills_the_parent_alone(
+    post,
+    api_client,
+    world,  # noqa: F811
+):
+    parent = _contract(post, world, hierarchy_configuration=CONCATENATE)
+    separate = _contract(
+        post,
+        world,
+        hierarchy_configuration={
+            "parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)},
+            "payer": "PARENT",
+            "usage_statement_behavior": "SEPARATE",
+        },
+    )
+    _tokens(parent, 1)
+    assert not Invoice.objects.filter(type="USAGE_CONSOLIDATED").exists()
+    assert _get(api_client, _usage(parent))["total"] == 10000
+    assert _usage(separate).consolidated_into_id is None
