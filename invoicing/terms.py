@@ -86,6 +86,7 @@ def _balance(data: dict) -> Balance:
         ),
         is_customer_level=data["is_customer_level"],
         from_parent=data.get("from_parent", False),
+        ancestor_level=data.get("ancestor_level", 0),
         is_rollover=data["is_rollover"],
         credit_type_id=data["credit_type_id"],
         invoice_schedule=tuple(

@@ -404,6 +404,7 @@ class ContractCreateView(APIView):
                         billing_provider_configuration=billing_configuration,
                         billing_anchor_date=anchor,
                         revenue_system_configuration=revenue_system,
+                        hierarchy=hierarchy.hierarchy_spec(data),
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}

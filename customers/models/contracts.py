@@ -145,6 +145,12 @@ class Contract(models.Model):
         "usage invoices on the parent's consolidated invoice of each period; SEPARATE or empty "
         "keeps them apart.",
     )
+    hierarchy_depth = models.PositiveSmallIntegerField(
+        default=0,
+        editable=False,
+        help_text="How many ancestors it has (0: no parent; 1: a child; 2: a grandchild...). "
+        "Invoices of one period draw shared balances deepest first.",
+    )
     invoice_consolidation_type = models.CharField(
         max_length=11,
         choices=Consolidation.choices,

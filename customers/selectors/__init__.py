@@ -46,6 +46,7 @@ from .configurations import (  # noqa: F401
 from .hierarchy import (  # noqa: F401
     Payer,
     contract_ancestors,
+    contract_descendants,
     contract_family,
     contract_payers,
 )

@@ -79,18 +79,23 @@ def contract_payers(*, contract_ids: Iterable) -> dict:
     return result
 
 
+def contract_descendants(*, contract_ids: Iterable) -> set:
+    """The children, grandchildren... of these contracts. One query per level."""
+    found: set = set()
+    level = set(contract_ids)
+    while level:
+        level = (
+            set(Contract.objects.filter(parent_contract_id__in=level).values_list("pk", flat=True))
+            - found
+        )
+        found |= level
+    return found
+
+
 def contract_family(*, contract: Contract) -> set:
     """The contracts of `contract`'s hierarchy: its root and every descendant of the root (the
     contracts that may draw the same shared balances). {contract.pk} outside a hierarchy."""
     root = contract.pk
     if contract.parent_contract_id is not None:
         root = contract_ancestors(contract_ids=[contract.pk])[contract.pk][-1]
-    family = {root}
-    level = {root}
-    while level:
-        level = (
-            set(Contract.objects.filter(parent_contract_id__in=level).values_list("pk", flat=True))
-            - family
-        )
-        family |= level
-    return family
+    return {root, *contract_descendants(contract_ids=[root])}

@@ -1,11 +1,13 @@
-"""Account hierarchies in drafts: the invoices that may draw one shared segment (a parent's
-commit or credit, its children's usage) are rated in one order, each after what the ones before
-it took (`invoicing.rating.rate_in_order`).
+"""Account hierarchies in drafts: the invoices that may draw one shared segment (an ancestor's
+commit or credit, its descendants' usage) are rated in one order, each after what the ones
+before it took (`invoicing.rating.rate_in_order`).
 
-The order (`in_draw_order`): period start; in one period, the children's invoices first, by
-contract id, then every other invoice (the parent's among them) by invoice id. So two children
+The order (`in_draw_order`): period start; in one period, the deepest contracts' invoices first
+(grandchildren, then children: `Contract.hierarchy_depth`), each depth by contract id, then
+every other invoice (the roots', the parent's among them) by invoice id. So two children
 drawing the last dollar of a parent's commit in the same period: the one with the smaller
-contract id gets it, and the parent's own usage draws what its children left."""
+contract id gets it, and the parent's own usage draws what its children left; a contract that
+lends to its children draws after them whatever its own depth."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from decimal import Decimal
 from django.db.models import Case, F, QuerySet, UUIDField, Value, When
 
 from customers.models import Contract
+from customers.selectors import contract_descendants, contract_family
 from invoicing.models import Invoice
 from invoicing.rating import RatingInput, add_taken, less_taken, rate_invoice
 
@@ -22,29 +25,32 @@ from .preload import RatingPreload, rating_input_for
 
 
 def in_draw_order(queryset: QuerySet[Invoice], *first: str) -> QuerySet[Invoice]:
-    """The invoices ordered by `first` fields (default: period start), then children's
-    invoices by contract id before every other, then invoice id."""
+    """The invoices ordered by `first` fields (default: period start), then the deepest
+    contracts' invoices first, each depth by contract id, then the roots' by invoice id."""
     return queryset.annotate(
         hierarchy_child=Case(
             When(contract__parent_contract__isnull=False, then=F("contract_id")),
             default=Value(None),
             output_field=UUIDField(),
         )
-    ).order_by(*(first or ("start_timestamp",)), F("hierarchy_child").asc(nulls_last=True), "id")
-
-
-def children_sharing(contract_ids) -> set:
-    """The child contracts of these contracts (they may draw their shared balances)."""
-    return set(
-        Contract.objects.filter(parent_contract_id__in=contract_ids).values_list("pk", flat=True)
+    ).order_by(
+        *(first or ("start_timestamp",)),
+        F("contract__hierarchy_depth").desc(),
+        F("hierarchy_child").asc(nulls_last=True),
+        "id",
     )
 
 
+def children_sharing(contract_ids) -> set:
+    """The descendants of these contracts: children, grandchildren... (they may draw their
+    shared balances)."""
+    return contract_descendants(contract_ids=contract_ids)
+
+
 def _family(contract: Contract) -> set:
-    """The contracts that may draw the same shared segments as `contract`: its parent and the
-    parent's children, or its children."""
-    head = contract.parent_contract_id or contract.pk
-    return {head, *children_sharing([head])}
+    """The contracts that may draw the same shared segments as `contract`: its hierarchy's root
+    and every descendant of it."""
+    return contract_family(contract=contract)
 
 
 def taken_before(

@@ -424,3 +424,126 @@ def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, a
         [70000],
         70000,
     )
+
+
+def test_a_grandchild_draws_its_parents_then_its_grandparents_shared_commits(
+    post, api_client, world
+):
+    """Golden: the grandparent shares $1,000.00, the parent $200.00 (both ALL). The grandchild
+    uses 5 tokens ($500): the parent's $200 first, then $300 of the grandparent's. The parent
+    uses 9 ($900), rated after its child (deeper first): its own commit is gone, it draws the
+    grandparent's last $700 and pays $200. Finalized, the ledgers say the same."""
+    top = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    link = {"parent": {"contract_id": str(top.pk), "customer_id": str(top.customer_id)}}
+    middle = _contract(
+        post,
+        world,
+        hierarchy_configuration=link,
+        commits=[_commit(world, amount=20000, access={"type": "ALL"})],
+    )
+    bottom = _child(post, world, middle)
+    assert (top.hierarchy_depth, middle.hierarchy_depth, bottom.hierarchy_depth) == (0, 1, 2)
+    _tokens(bottom, 5)
+    _tokens(middle, 9)
+    grandchild = _march(api_client, bottom)
+    assert (grandchild["total"], _applied(grandchild)) == (0, [-20000, -30000])
+    parent = _march(api_client, middle)
+    assert (parent["total"], _applied(parent)) == (20000, [-70000])
+    assert _parent_balance(post, top, include_balance=True)["balance"] == 0
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert (_march(api_client, bottom)["total"], _march(api_client, middle)["total"]) == (0, 20000)
+    drawn = {
+        (entry.segment.commit.contract_id, entry.contract_id): entry.amount
+        for entry in BalanceLedgerEntry.objects.filter(type=DEDUCTION).select_related(
+            "segment__commit"
+        )
+    }
+    assert drawn == {
+        (middle.pk, bottom.pk): Decimal("-20000"),
+        (top.pk, bottom.pk): Decimal("-30000"),
+        (top.pk, middle.pk): Decimal("-70000"),
+    }
+
+
+def test_a_grandparents_commit_shared_with_listed_contracts_only_skips_the_others(
+    post, api_client, world
+):
+    top = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    middle = _child(post, world, top)
+    bottom = _child(post, world, middle)
+    commit = top.commits.get()
+    commit.child_access = {"type": "CONTRACT_IDS", "contract_ids": [str(middle.pk)]}
+    commit.save()
+    _tokens(bottom, 2)
+    assert _march(api_client, bottom)["total"] == 20000
+    commit.child_access = {"type": "CONTRACT_IDS", "contract_ids": [str(bottom.pk)]}
+    commit.save()
+    assert _march(api_client, bottom)["total"] == 0
+
+
+def test_a_contract_from_a_package_takes_a_hierarchy_configuration(post, api_client, world):
+    """hierarchy_configuration with package_id (refused before): the contract made from the
+    package is a child as one made with the same terms given directly: it draws the parent's
+    shared commit and consolidates onto the parent's invoice."""
+    package = _ok(
+        post(
+            "/v1/packages/create",
+            {
+                "name": "Team",
+                "rate_card_id": world["card"],
+                "usage_statement_schedule": {"frequency": "MONTHLY", "day": "FIRST_OF_MONTH"},
+            },
+        )
+    )
+    parent = _contract(post, world, commits=[_commit(world, amount=20000, access={"type": "ALL"})])
+    customer = CustomerFactory()
+    created = _ok(
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(customer.pk),
+                "package_id": package["id"],
+                "starting_at": MARCH,
+                "hierarchy_configuration": {
+                    "parent": {
+                        "contract_id": str(parent.pk),
+                        "customer_id": str(parent.customer_id),
+                    },
+                    "payer": "PARENT",
+                    "usage_statement_behavior": "CONSOLIDATE",
+                },
+            },
+        )
+    )
+    child = Contract.objects.get(pk=created["id"])
+    assert (child.package_id, child.parent_contract_id, child.hierarchy_depth) == (
+        uuid.UUID(package["id"]),
+        parent.pk,
+        1,
+    )
+    _tokens(child, 3)
+    statement = _march(api_client, child)
+    assert (statement["total"], _applied(statement)) == (10000, [-20000])
+    assert statement["payer"]["contract_id"] == str(parent.pk)
+    consolidated = Invoice.objects.get(
+        contract=parent, type="USAGE_CONSOLIDATED", start_timestamp=MARCH
+    )
+    assert str(consolidated.pk) == str(Invoice.objects.get(pk=statement["id"]).consolidated_into_id)
+    bad = _error(
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(CustomerFactory().pk),
+                "package_id": package["id"],
+                "starting_at": MARCH,
+                "hierarchy_configuration": {
+                    "parent": {
+                        "contract_id": str(parent.pk),
+                        "customer_id": str(parent.customer_id),
+                    },
+                    "usage_statement_behavior": "CONSOLIDATE",
+                },
+            },
+        )
+    )
+    assert bad.startswith("hierarchy_configuration.usage_statement_behavior: CONSOLIDATE needs")
