@@ -26,6 +26,8 @@ from invoicing.services import invoice_finalize, invoice_regenerate, invoice_voi
 def line_rows(view) -> list[dict]:
     """The lines as the templates print them (money formatted in the invoice's pricing unit)."""
     invoice = view.invoice
+    # A consolidated invoice's lines name the account whose usage they were.
+    accounts = {member.pk: str(member.customer) for member in view.constituents}
     rows = []
     for line in view.lines:
         values = {**(line.pricing_group_values or {}), **(line.presentation_group_values or {})}
@@ -46,6 +48,7 @@ def line_rows(view) -> list[dict]:
                 "ending_before": line.ending_before,
                 "is_unpriced": line.is_unpriced,
                 "is_prorated": line.is_prorated,
+                "account": accounts.get(line.origin_invoice_id, ""),
             }
         )
     return rows

@@ -30,12 +30,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers import periods
 from customers.models import Contract
-from invoicing.models import Invoice
-from invoicing.selectors import in_draw_order
+from invoicing.models import Invoice, InvoiceLineItem
+from invoicing.selectors import (
+    InvoiceView,
+    consolidated_copy,
+    consolidated_members,
+    in_draw_order,
+)
 
 Status = Invoice.Status
 Type = Invoice.Type
@@ -220,6 +226,27 @@ def freeze_order(invoices: list[Invoice]) -> list[Invoice]:
                 continue
         placed.setdefault(invoice.pk, invoice)
     return list(placed.values())
+
+
+def consolidated_frozen(invoice: Invoice, *, frozen: dict, frozen_lines: dict) -> InvoiceView:
+    """A consolidated invoice as it is frozen: its constituents (all finalized by now: those
+    `frozen` in this batch with `frozen_lines`, the others earlier), their lines copied."""
+    members = [frozen.get(m.pk, m) for m in consolidated_members([invoice])[invoice.pk]]
+    stored: dict = {}
+    for line in InvoiceLineItem.objects.filter(
+        invoice_id__in=[m.pk for m in members if m.pk not in frozen_lines]
+    ).order_by("invoice_id", "position"):
+        stored.setdefault(line.invoice_id, []).append(line)
+    shown = []
+    for member in members:
+        if member.status != Status.FINALIZED:
+            raise ValidationError(
+                f"Constituent invoice {member.pk} is {member.status}; the consolidated invoice "
+                f"{invoice.pk} is frozen after its constituents."
+            )
+        member_lines = frozen_lines.get(member.pk) or stored.get(member.pk, [])
+        shown.append(InvoiceView(member, member_lines, member.subtotal, member.total))
+    return consolidated_copy(invoice, shown)
 
 
 # --- Void and regenerate --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from customers.services import (
     contracts_billed_through_extend,
 )
 from invoicing.consolidation import (
+    consolidated_frozen,
     consolidated_issued,
     consolidation_sync,
     freeze_order,
@@ -37,10 +38,7 @@ from invoicing.consolidation import (
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
-    InvoiceView,
     RatingPreload,
-    consolidated_copy,
-    consolidated_members,
     contracts_scheduled_dates,
     draft_balance_draws,
     in_draw_order,
@@ -370,27 +368,6 @@ def _issue(invoice: Invoice, number: int, issued_at: datetime, now: datetime) ->
     invoice.issued_at = issued_at
     invoice.number = number
     invoice.updated_at = now
-
-
-def consolidated_frozen(invoice: Invoice, *, frozen: dict, frozen_lines: dict) -> InvoiceView:
-    """A consolidated invoice as it is frozen: its constituents (all finalized by now: those
-    `frozen` in this batch with `frozen_lines`, the others earlier), their lines copied."""
-    members = [frozen.get(m.pk, m) for m in consolidated_members([invoice])[invoice.pk]]
-    stored: dict = {}
-    for line in InvoiceLineItem.objects.filter(
-        invoice_id__in=[m.pk for m in members if m.pk not in frozen_lines]
-    ).order_by("invoice_id", "position"):
-        stored.setdefault(line.invoice_id, []).append(line)
-    shown = []
-    for member in members:
-        if member.status != Status.FINALIZED:
-            raise InvoiceStateError(
-                f"Constituent invoice {member.pk} is {member.status}; the consolidated invoice "
-                f"{invoice.pk} is frozen after its constituents."
-            )
-        member_lines = frozen_lines.get(member.pk) or stored.get(member.pk, [])
-        shown.append(InvoiceView(member, member_lines, member.subtotal, member.total))
-    return consolidated_copy(invoice, shown)
 
 
 def _with_revenue_system(event: dict, config) -> dict:

@@ -19,7 +19,7 @@ from django.db.models import Case, F, QuerySet, UUIDField, Value, When
 from customers.models import Contract
 from customers.selectors import contract_descendants, contract_family
 from invoicing.models import Invoice
-from invoicing.rating import RatingInput, add_taken, less_taken, rate_invoice
+from invoicing.rating import RatingInput, RatingResult, add_taken, less_taken, rate_invoice
 
 from .preload import RatingPreload, rating_input_for
 
@@ -93,3 +93,39 @@ def taken_before(
             continue  # shares no segment with this invoice
         add_taken(taken, rate_invoice(less_taken(earlier, taken)))
     return {segment: amount for segment, amount in taken.items() if segment in mine}
+
+
+def family_drafts_rated(
+    *, invoices: list[Invoice], now: datetime | None
+) -> dict[object, RatingResult]:
+    """{invoice pk: RatingResult} of usage drafts of one account hierarchy (a consolidated
+    draft's constituents), in one pass: the hierarchy's drafts up to the last of them, in draw
+    order, each rated once after what every draft before it took (as finalization draws them).
+    What `invoice_rate` gives each, for the cost of one rating per draft of the family instead
+    of one per draft before each of them."""
+    wanted = {invoice.pk for invoice in invoices}
+    if not wanted:
+        return {}
+    drafts = list(
+        in_draw_order(
+            Invoice.objects.filter(
+                contract_id__in=_family(invoices[0].contract),
+                status=Invoice.Status.DRAFT,
+                type=Invoice.Type.USAGE,
+                start_timestamp__lte=max(invoice.start_timestamp for invoice in invoices),
+            )
+        )
+    )
+    preload = RatingPreload.for_invoices(drafts)
+    taken: dict[str, Decimal] = {}
+    rated: dict = {}
+    for draft in drafts:
+        result = rate_invoice(
+            less_taken(rating_input_for(invoice=draft, now=now, preload=preload), taken)
+        )
+        add_taken(taken, result)
+        if draft.pk in wanted:
+            rated[draft.pk] = result
+            if len(rated) == len(wanted):
+                break
+    return rated

@@ -31,7 +31,7 @@ from invoicing.rating import (
 )
 
 from .consolidated import consolidated_members
-from .hierarchy import taken_before
+from .hierarchy import family_drafts_rated, taken_before
 from .preload import RatingPreload, rating_input_for
 
 
@@ -282,6 +282,15 @@ def _member_views(invoices: list, members: dict, now, rated: dict) -> dict:
     ]
     if not wanted:
         return {}
+    # The drafts of one lot are rated in one pass of their hierarchy's draw order.
+    for invoice in invoices:
+        drafts = [
+            member
+            for member in members.get(invoice.pk, ())
+            if member.status == Invoice.Status.DRAFT and member.pk not in rated
+        ]
+        if invoice.status == Invoice.Status.DRAFT and drafts:
+            rated.update(family_drafts_rated(invoices=drafts, now=now))
     return {view.invoice.pk: view for view in invoice_views(invoices=wanted, now=now, rated=rated)}
 
 
