@@ -189,7 +189,7 @@ def _remove_childless(parent: Contract) -> None:
     if childless:
         with transaction.atomic():
             drafts = list(
-                Invoice.objects.select_for_update()
+                Invoice.objects.select_for_update(of=("self",))
                 .filter(pk__in=childless, status=Status.DRAFT)
                 .exclude(constituents__contract__parent_contract=parent)
                 .values_list("pk", flat=True)

@@ -405,6 +405,9 @@ def _invoice_event(type_: str, invoice: Invoice, now: datetime, payer=None) -> d
             "contract_id": str(payer.contract_id),
             "customer_id": str(payer.customer_id),
         }
+    if invoice.consolidated_into_id is not None:
+        # Billed on the parent's consolidated invoice, not on its own.
+        event["payload"]["consolidated_invoice_id"] = str(invoice.consolidated_into_id)
     return event
 
 

@@ -42,15 +42,16 @@ def hierarchy_payers(invoices: Sequence[Invoice]) -> dict[object, dict]:
     `billable_status`: "unbillable" for a statement billed on a consolidated invoice (payments
     does not send it on its own), else "billable". One query per answer for a page with
     hierarchy invoices, none for one without."""
-    return {
-        invoice.pk: {
-            "payer": {
-                "contract_id": str(payers[invoice.pk].contract_id),
-                "customer_id": str(payers[invoice.pk].customer_id),
-            },
-            "billable_status": "unbillable" if invoice.consolidated_into_id else "billable",
-        }
-        for payers in [invoice_payers(invoices)]
-        for invoice in invoices
-        if invoice.pk in payers
-    }
+    payers = invoice_payers(invoices)
+    fields = {}
+    for invoice in invoices:
+        payer = payers.get(invoice.pk)
+        if payer is not None:
+            fields[invoice.pk] = {
+                "payer": {
+                    "contract_id": str(payer.contract_id),
+                    "customer_id": str(payer.customer_id),
+                },
+                "billable_status": "unbillable" if invoice.consolidated_into_id else "billable",
+            }
+    return fields

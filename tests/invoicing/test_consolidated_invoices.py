@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import DomainEvent
 from invoicing.models import Invoice
 from invoicing.services import (
     invoice_finalize,
@@ -157,6 +158,15 @@ def test_finalizing_twice_makes_one_consolidated_invoice(post, api_client, world
     outcome = invoice_finalize(invoice=consolidated, now=APRIL_3)
     assert outcome.finalized is False
     assert consolidated.number > max(_usage(a).number, _usage(b).number)
+    finalized = {
+        event.subject_id: event.payload
+        for event in DomainEvent.objects.filter(type="invoice.finalized")
+    }
+    paid_by_parent = {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}
+    assert finalized[str(_usage(a).pk)]["payer"] == paid_by_parent
+    assert finalized[str(_usage(a).pk)]["consolidated_invoice_id"] == str(consolidated.pk)
+    assert finalized[str(consolidated.pk)]["payer"] == paid_by_parent
+    assert "consolidated_invoice_id" not in finalized[str(consolidated.pk)]
 
 
 def test_finalizing_the_consolidated_draft_early_finalizes_its_constituents_first(
