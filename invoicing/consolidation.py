@@ -23,7 +23,7 @@ for the lot: its lines are the constituents' copied (`origin`), its totals their
   do not overlap), is billed on its own, to the payer.
 - Void and regenerate keep the lot coherent: a constituent of a finalized consolidated
   invoice cannot be voided alone (void the consolidated one: its constituents are voided with
-  it); regenerating any invoice of a voided lot regenerates the lot (`regenerate_lot`)."""
+  it); regenerating any invoice of a voided lot regenerates the lot (`lot_regenerate`)."""
 
 from __future__ import annotations
 

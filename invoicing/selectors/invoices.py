@@ -273,24 +273,19 @@ def consolidated_copy(invoice: Invoice, shown: Sequence[InvoiceView]) -> Invoice
 
 def _member_views(invoices: list, members: dict, now, rated: dict) -> dict:
     """{invoice pk: InvoiceView} of the constituents of the consolidated drafts among
-    `invoices` (a finalized consolidated invoice shows its own frozen copies)."""
-    wanted = [
-        member
-        for invoice in invoices
-        if invoice.is_consolidated and invoice.status == Invoice.Status.DRAFT
-        for member in members[invoice.pk]
-    ]
+    `invoices` (a finalized consolidated invoice shows its own frozen copies). The drafts of
+    one lot are rated in one pass of their hierarchy's draw order (`family_drafts_rated`)."""
+    wanted = []
+    for invoice in invoices:
+        if not invoice.is_consolidated or invoice.status != Invoice.Status.DRAFT:
+            continue
+        lot = members[invoice.pk]
+        wanted += lot
+        drafts = [m for m in lot if m.status == Invoice.Status.DRAFT and m.pk not in rated]
+        if drafts:
+            rated.update(family_drafts_rated(invoices=drafts, now=now))
     if not wanted:
         return {}
-    # The drafts of one lot are rated in one pass of their hierarchy's draw order.
-    for invoice in invoices:
-        drafts = [
-            member
-            for member in members.get(invoice.pk, ())
-            if member.status == Invoice.Status.DRAFT and member.pk not in rated
-        ]
-        if invoice.status == Invoice.Status.DRAFT and drafts:
-            rated.update(family_drafts_rated(invoices=drafts, now=now))
     return {view.invoice.pk: view for view in invoice_views(invoices=wanted, now=now, rated=rated)}
 
 
