@@ -5,8 +5,11 @@ A parent contract with a prepaid commit shared with ALL its children, and N chil
 50), each with 20 events in March. Printed, per N: the p50 and max of reading the last child's
 draft (`invoice_view`: it rates the drafts that draw before it, the siblings with a smaller
 contract id, to know what they took) and of the parent commit's balance now
-(`balances_now`: every family draft rated once, in draw order). Nothing is asserted. A
-throw-away database (`benchmarks/_support.database`: PostgreSQL unless --sqlite).
+(`balances_now`: every family draft rated once, in draw order). Then the same family with
+its children consolidating onto the parent's invoice (payer PARENT, CONSOLIDATE): the p50 of
+reading the consolidated draft (its N constituents rated in one pass of the draw order) and
+the time `invoice_finalize` takes to finalize it with its N constituents. Nothing is
+asserted. A throw-away database (`benchmarks/_support.database`: PostgreSQL unless --sqlite).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ APRIL = datetime(2026, 4, 1, tzinfo=UTC)
 READS = 5
 
 
-def _world(children: int, tag: str):
+def _world(children: int, tag: str, consolidate: bool = False):
     from catalog.models import BillableMetric, Product, Rate, RateCard
     from catalog.money import USD_CENTS_ID
     from customers.models import AccessSegment, Commit, Contract, Customer
@@ -64,6 +67,9 @@ def _world(children: int, tag: str):
             rate_card=card,
             starting_at=MARCH,
             parent_contract=parent,
+            hierarchy_depth=1,
+            hierarchy_payer="PARENT" if consolidate else "",
+            hierarchy_usage_statement_behavior="CONSOLIDATE" if consolidate else "",
         )
         for index in range(children)
     ]
@@ -82,7 +88,7 @@ def _world(children: int, tag: str):
             now=MARCH + timedelta(days=2),
         )
     contracts_drafts_ensure(contracts=[parent, *kids], now=MARCH + timedelta(days=2))
-    return commit, max(kids, key=lambda kid: str(kid.pk))
+    return commit, max(kids, key=lambda kid: str(kid.pk)), parent
 
 
 def _timed(read) -> list[float]:
@@ -100,10 +106,11 @@ def run() -> None:
     django.setup()
     from invoicing.models import Invoice
     from invoicing.selectors import balances_now, invoice_view
+    from invoicing.services import invoice_finalize
 
     now = MARCH + timedelta(days=3)
     for children in (1, 10, 50):
-        commit, last = _world(children, f"n{children}")
+        commit, last, _ = _world(children, f"n{children}")
         draft = Invoice.objects.get(contract=last, type="USAGE", start_timestamp=MARCH)
         view = _timed(lambda draft=draft: invoice_view(invoice=draft, now=now))
         balance = _timed(lambda commit=commit: balances_now(balances=[commit], now=now))
@@ -113,6 +120,22 @@ def run() -> None:
             f"(max {max(view):7.1f}); parent commit balance p50 "
             f"{statistics.median(balance):7.1f} ms (max {max(balance):7.1f}); "
             f"left {left.normalize():f} of {children * 1000} (each child draws 20 x 100 = 2000)",
+            flush=True,
+        )
+    for children in (1, 10, 50):
+        _, _, parent = _world(children, f"c{children}", consolidate=True)
+        head = Invoice.objects.get(contract=parent, type="USAGE_CONSOLIDATED")
+        view = _timed(lambda head=head: invoice_view(invoice=head, now=now))
+        total = invoice_view(invoice=head, now=now).total
+        began = time.perf_counter()
+        head = invoice_finalize(invoice=head, now=APRIL + timedelta(days=2)).invoice
+        spent = (time.perf_counter() - began) * 1000
+        finalized = 1 + head.constituents.count()
+        print(
+            f"{children:>3} consolidating children: consolidated draft p50 "
+            f"{statistics.median(view):7.1f} ms (max {max(view):7.1f}), total "
+            f"{total.normalize():f}; finalizing {finalized} invoices {spent:7.1f} ms, "
+            f"consolidated total {head.total.normalize():f}",
             flush=True,
         )
 

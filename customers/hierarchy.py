@@ -2,8 +2,9 @@
 credit's `child_access` and who it lets draw. Plain functions, no queries.
 
 A child contract names one parent contract; a parent's commit or credit says which of its
-children may draw it: `{"type": "ALL"}`, `{"type": "NONE"}` or
-`{"type": "CONTRACT_IDS", "contract_ids": [...]}`. Not given (stored as null) is NONE: the SDK
+descendants (children, grandchildren...) may draw it: `{"type": "ALL"}` (every one),
+`{"type": "NONE"}` or `{"type": "CONTRACT_IDS", "contract_ids": [...]}` (those listed, at any
+depth). Not given (stored as null) is NONE: the SDK
 documents no default, and a balance shared with nobody is what a contract had before."""
 
 from __future__ import annotations

@@ -192,3 +192,21 @@ def periods_between(schedule: Schedule, starting_at: datetime, ending_before: da
     while current is not None and current.starting_at < ending_before:
         yield current
         current = next_period(schedule, current)
+
+
+def aligned(child: Schedule, parent: Schedule, *, count: int = 24) -> bool:
+    """Whether `child`'s schedule periods are `parent`'s (the same frequency and boundaries), over
+    the child's first `count` periods (past a few years, two schedules of one frequency that
+    agreed that long always do): an account hierarchy consolidates a child's statement of a
+    period into its parent's invoice of the same period."""
+    if child.frequency != parent.frequency:
+        return False
+    full = full_period_containing(child, child.contract_starting_at)
+    for _ in range(count):
+        if full_period_containing(parent, full.starting_at) != full:
+            return False
+        ending = child.contract_ending_before
+        if ending is not None and full.ending_before >= _utc(ending):
+            break
+        full = full_period_containing(child, full.ending_before)
+    return True

@@ -36,12 +36,14 @@ LINE_KINDS = {
 
 @dataclass(frozen=True)
 class Party:
-    """A seller or a bill-to as printed."""
+    """A seller or a bill-to as printed. `account`: on a bill-to that pays for another
+    customer's usage (an account hierarchy's payer), the customer whose usage it is."""
 
     name: str
     address_lines: tuple[str, ...] = ()
     email: str = ""
     tax_id: str = ""
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,14 +233,18 @@ def invoice_document(
     groups: dict[tuple, list] = {}
     applied = []
     left_out = 0
+    # A consolidated invoice's lines are grouped by the account whose usage they were.
+    accounts = {member.pk: member.customer.bill_to_name for member in view.constituents}
     for line in view.lines:
         line_unit = units.get(str(line.credit_type_id), unit)
+        account = accounts.get(line.origin_invoice_id)
+        name = f"{line.name} ({account})" if account else line.name
         if line.type == InvoiceLineItem.Type.APPLIED_COMMIT_OR_CREDIT:
             kind = line.applied_commit_or_credit_type
             deducted = kind != "POSTPAID" and line_unit.pk == unit.pk
             applied.append(
                 AppliedBalance(
-                    name=line.name,
+                    name=name,
                     kind=BALANCE_KINDS.get(kind, kind),
                     amount=line_unit.format(line.total),
                     deducted=deducted,
@@ -256,8 +262,8 @@ def invoice_document(
             left_out += 1
             if audience == CUSTOMER:
                 continue
-        key = (str(line.product_id or ""), line.name)
-        entry = groups.setdefault(key, [line.name, [], money.ZERO])
+        key = (str(line.origin_invoice_id or ""), str(line.product_id or ""), line.name)
+        entry = groups.setdefault(key, [name, [], money.ZERO])
         entry[1].append(printed)
         if line_unit.pk == unit.pk:
             entry[2] += line.total

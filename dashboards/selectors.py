@@ -17,6 +17,7 @@ from invoicing.selectors import (
     InvoiceView,
     balances_now,
     customer_breakdowns,
+    invoice_payers,
     invoice_view,
     invoice_views,
     spend_over_time,
@@ -62,6 +63,35 @@ def bill_to_of(customer: Customer) -> dict:
     }
 
 
+def invoice_bill_to(invoice: Invoice) -> dict:
+    """Who the invoice is billed to: its customer, or in an account hierarchy the customer that
+    pays for it (`invoice_payers`), with `account` naming the customer whose usage it is."""
+    return invoices_bill_to([invoice])[invoice.pk]
+
+
+def invoices_bill_to(invoices: list[Invoice]) -> dict:
+    """{invoice pk: `invoice_bill_to`} for a batch of invoices (their customers selected with
+    them), in a few queries."""
+    payers = invoice_payers(invoices)
+    paying_ids = {
+        payers[invoice.pk].customer_id
+        for invoice in invoices
+        if invoice.pk in payers and payers[invoice.pk].customer_id != invoice.customer_id
+    }
+    paying = Customer.objects.in_bulk(paying_ids) if paying_ids else {}
+    result = {}
+    for invoice in invoices:
+        payer = payers.get(invoice.pk)
+        if payer is None or payer.customer_id == invoice.customer_id:
+            result[invoice.pk] = bill_to_of(invoice.customer)
+        else:
+            result[invoice.pk] = {
+                **bill_to_of(paying[payer.customer_id]),
+                "account": invoice.customer.bill_to_name,
+            }
+    return result
+
+
 def products_of(product_ids) -> dict:
     """{product id: {"unit": display unit, "keys": pricing then presentation group keys}}."""
     return {
@@ -85,6 +115,7 @@ def _parties(seller: dict, bill_to: dict, products: dict, logo: CompanyLogo | No
             name=bill_to["name"],
             address_lines=tuple(bill_to["address_lines"]),
             email=bill_to["email"],
+            account=bill_to.get("account", ""),
         ),
         products=products,
         logo_type=logo.content_type if logo else "",
@@ -105,7 +136,7 @@ def document_parties(*, view: InvoiceView) -> Parties:
     profile = CompanyProfile.current()
     return _parties(
         seller_of(profile),
-        bill_to_of(invoice.customer),
+        invoice_bill_to(invoice),
         products_of(line.product_id for line in view.lines),
         profile.logo,
     )
@@ -142,8 +173,9 @@ def embed_customer(embed: Embed) -> Customer | None:
 def embed_invoices(*, embed: Embed, customer: Customer):
     """The customer's invoices the invoices dashboard lists, newest first, as its options say:
     `contract_id`, `invoice_type`, `invoice_status_filter` (default: drafts and finalized, void
-    too unless `hide_voided_invoices`), `billable_status_filter` (every invoice this product makes
-    is billable: "unbillable" lists none)."""
+    too unless `hide_voided_invoices`), `billable_status_filter` ("unbillable": the usage
+    statements billed on an account hierarchy parent's consolidated invoice; "billable": the
+    others)."""
     queryset = Invoice.objects.filter(customer=customer).select_related("credit_type", "customer")
     options = embed.options
     if options.get("contract_id"):
@@ -160,8 +192,9 @@ def embed_invoices(*, embed: Embed, customer: Customer):
         queryset = queryset.filter(status__in=statuses)
     elif embed.flag("hide_voided_invoices"):
         queryset = queryset.exclude(status=Invoice.Status.VOID)
-    if options.get("billable_status_filter") == "unbillable":
-        queryset = queryset.none()
+    billable = options.get("billable_status_filter")
+    if billable in ("billable", "unbillable"):
+        queryset = queryset.filter(consolidated_into__isnull=billable == "billable")
     return queryset.order_by("-start_timestamp", "-created_at")
 
 

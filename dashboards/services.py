@@ -10,7 +10,7 @@ from django.db import transaction
 from invoicing.models import Invoice, InvoiceLineItem
 
 from .models import CompanyLogo, CompanyProfile, FrozenDocument
-from .selectors import bill_to_of, products_of, seller_of
+from .selectors import invoices_bill_to, products_of, seller_of
 
 
 def documents_freeze(
@@ -34,11 +34,12 @@ def documents_freeze(
     ).values_list("invoice_id", "product_id"):
         product_ids[invoice_id].add(str(product_id))
     products = products_of(set().union(*product_ids.values()))
+    bill_to = invoices_bill_to(invoices)
     return FrozenDocument.objects.bulk_create(
         FrozenDocument(
             invoice=invoice,
             seller=seller,
-            bill_to=bill_to_of(invoice.customer),
+            bill_to=bill_to[invoice.pk],
             products={pk: unit for pk, unit in products.items() if pk in product_ids[invoice.pk]},
             logo=profile.logo,
             frozen_at=frozen_at[invoice.pk],

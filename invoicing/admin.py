@@ -13,17 +13,21 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from customers.models import PaymentGate
+from core.admin_forms import admin_link
+from customers.models import Contract, PaymentGate
 from invoicing.models import Invoice
 from invoicing.payment_gates import PaymentGateConflict, payment_gate_settle
-from invoicing.selectors import drafts_preload, invoice_view
+from invoicing.selectors import drafts_preload, invoice_payers, invoice_view, invoice_views
 from invoicing.services import invoice_finalize, invoice_regenerate, invoice_void
 
 
 def line_rows(view) -> list[dict]:
     """The lines as the templates print them (money formatted in the invoice's pricing unit)."""
     invoice = view.invoice
+    # A consolidated invoice's lines name the account whose usage they were.
+    accounts = {member.pk: str(member.customer) for member in view.constituents}
     rows = []
     for line in view.lines:
         values = {**(line.pricing_group_values or {}), **(line.presentation_group_values or {})}
@@ -44,6 +48,7 @@ def line_rows(view) -> list[dict]:
                 "ending_before": line.ending_before,
                 "is_unpriced": line.is_unpriced,
                 "is_prorated": line.is_prorated,
+                "account": accounts.get(line.origin_invoice_id, ""),
             }
         )
     return rows
@@ -88,6 +93,13 @@ class InvoiceAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Account hierarchy",
+            {
+                "fields": ["payer", "consolidated_into", "constituents_display"],
+                "description": "Who pays for it, and a consolidated invoice's constituents.",
+            },
+        ),
         ("Lines", {"fields": ["lines", "subtotal_display", "total_display"]}),
     ]
 
@@ -125,6 +137,26 @@ class InvoiceAdmin(admin.ModelAdmin):
             return f"{label}, {start:%Y-%m-%d} (scheduled)"
         last = (obj.end_timestamp - timedelta(microseconds=1)).astimezone(UTC)
         return f"{label}, {start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+    @admin.display(description="Payer")
+    def payer(self, obj):
+        """The contract (and customer) that pays for it: an account hierarchy's payer, else
+        its own."""
+        payer = invoice_payers([obj]).get(obj.pk)
+        if payer is None or payer.contract_id == obj.contract_id:
+            return f"Its own customer ({obj.customer})"
+        contract = Contract.objects.select_related("customer").get(pk=payer.contract_id)
+        return format_html("{} ({})", contract.customer, admin_link(contract))
+
+    @admin.display(description="Constituent invoices")
+    def constituents_display(self, obj):
+        """A consolidated invoice's constituents, with their totals."""
+        if not obj.is_consolidated:
+            return "—"
+        members = self._view(obj).constituents
+        views = invoice_views(invoices=members, now=timezone.now())
+        rows = [(admin_link(view.invoice), obj.format(view.total)) for view in views]
+        return format_html_join("", "<div>{}: {}</div>", rows) or "None"
 
     @admin.display(description="Total")
     def total_display(self, obj):

@@ -17,7 +17,13 @@ class Invoice(models.Model):
 
     A SCHEDULED invoice has a single date: `start_timestamp` = `end_timestamp` = the items'
     timestamp. It is finalized once that date has passed, without the usage grace period (it
-    holds no usage that could still arrive late)."""
+    holds no usage that could still arrive late).
+
+    Account hierarchies: a USAGE_CONSOLIDATED invoice, on a parent contract for one of its
+    billing periods, gathers the usage invoices of its children that consolidate (and, when the
+    parent concatenates, the parent's own): its lines are theirs, copied (`origin`), its totals
+    their sum. Those constituents point at it (`consolidated_into`) and are not billed on their
+    own (`invoicing.consolidation`)."""
 
     class Status(models.TextChoices):
         DRAFT = "DRAFT", "Draft"
@@ -26,6 +32,7 @@ class Invoice(models.Model):
 
     class Type(models.TextChoices):
         USAGE = "USAGE", "Usage"
+        USAGE_CONSOLIDATED = "USAGE_CONSOLIDATED", "Consolidated usage"
         SCHEDULED = "SCHEDULED", "Scheduled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -34,7 +41,7 @@ class Invoice(models.Model):
     credit_type = models.ForeignKey(
         PricingUnit, on_delete=models.PROTECT, related_name="+", verbose_name="pricing unit"
     )
-    type = models.CharField(max_length=10, choices=Type.choices, default=Type.USAGE)
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.USAGE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     start_timestamp = models.DateTimeField(
         help_text="Start of the billing period (inclusive); a scheduled invoice's date."
@@ -55,6 +62,16 @@ class Invoice(models.Model):
     )
     regenerated_from = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="regenerations"
+    )
+    consolidated_into = models.ForeignKey(
+        "self",
+        # Only a draft consolidated invoice is ever deleted: its constituents are free again.
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="constituents",
+        help_text="The parent's consolidated invoice this usage statement is billed on (it is "
+        "not billed on its own).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -82,6 +99,11 @@ class Invoice(models.Model):
                 ),
             ),
             models.CheckConstraint(
+                condition=Q(consolidated_into__isnull=True) | Q(type="USAGE"),
+                name="invoice_consolidates_usage_only",
+                violation_error_message="Only a usage invoice is consolidated into another.",
+            ),
+            models.CheckConstraint(
                 condition=Q(status="DRAFT") | Q(number__isnull=False, issued_at__isnull=False),
                 name="invoice_issued_has_number",
                 violation_error_message="A finalized invoice has a number and an issue date.",
@@ -94,12 +116,17 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         label = f"#{self.number}" if self.number else self.get_status_display()
-        kind = " (scheduled)" if self.type == self.Type.SCHEDULED else ""
+        kind = KIND_SUFFIX.get(self.type, "")
         return f"{label} {self.customer} {self.start_timestamp:%Y-%m-%d}{kind}"
 
     @property
     def is_scheduled(self) -> bool:
         return self.type == self.Type.SCHEDULED
+
+    @property
+    def is_consolidated(self) -> bool:
+        """A USAGE_CONSOLIDATED invoice (its lines are its constituents')."""
+        return self.type == self.Type.USAGE_CONSOLIDATED
 
     @property
     def period_label(self) -> str:
@@ -111,6 +138,12 @@ class Invoice(models.Model):
 
     def format(self, amount):
         return self.credit_type.format(amount)
+
+
+KIND_SUFFIX = {
+    Invoice.Type.SCHEDULED: " (scheduled)",
+    Invoice.Type.USAGE_CONSOLIDATED: " (consolidated)",
+}
 
 
 class InvoiceLineItem(models.Model):
@@ -168,6 +201,11 @@ class InvoiceLineItem(models.Model):
     balance_remaining = models.DecimalField(**MONEY, null=True, blank=True)
     discount_id = models.UUIDField(null=True, blank=True)
     professional_service_id = models.UUIDField(null=True, blank=True)
+    # On a consolidated invoice's lines: the constituent invoice and line it was copied from.
+    origin_invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    origin_line_item_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["invoice", "position"]

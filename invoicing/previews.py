@@ -176,7 +176,10 @@ def historical_invoices_create(
     try:
         with transaction.atomic():
             # Locked before the ledger is read for the inputs (`_freeze` rates them as given).
-            balance_segments_lock(contract_ids={item.contract.pk for item in invoices})
+            balance_segments_lock(
+                contract_ids={item.contract.pk for item in invoices},
+                depth=max(item.contract.hierarchy_depth for item in invoices),
+            )
             made = []
             for index, item in enumerate(invoices):
                 where = f"invoices[{index}]"

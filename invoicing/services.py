@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from core import outbox
 from core.db import rows_insert
@@ -33,6 +33,13 @@ from customers.services import (
     contract_billed_through_set,
     contracts_billed_through_extend,
 )
+from invoicing.consolidation import (
+    consolidated_frozen,
+    consolidated_issued,
+    consolidation_sync,
+    freeze_order,
+    lot_regenerate,
+)
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
@@ -41,6 +48,7 @@ from invoicing.selectors import (
     contracts_scheduled_dates,
     draft_balance_draws,
     in_draw_order,
+    invoice_payers,
     line_items_from,
     rating_input_for,
 )
@@ -166,7 +174,9 @@ def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
     ]
     # Two callers at once: the partial unique constraint keeps one draft, the other insert is ignored.
     Invoice.objects.bulk_create(missing, ignore_conflicts=True, batch_size=500)
-    return len(missing) + _scheduled_drafts_sync(contracts)
+    made = len(missing) + _scheduled_drafts_sync(contracts)
+    consolidation_sync(contracts=contracts)
+    return made
 
 
 def contract_drafts_ensure(*, contract: Contract, now: datetime) -> int:
@@ -269,15 +279,23 @@ _FROZEN_FIELDS = [
 ]
 
 
-def balance_segments_lock(*, contract_ids: Iterable) -> None:
+def balance_segments_lock(*, contract_ids: Iterable, depth: int | None = None) -> None:
     """Lock, in id order, the access segments of every commit and credit the contracts'
-    invoices may draw (their own, their customers' customer-level ones, their parents' shared
+    invoices may draw (their own, their customers' customer-level ones, their ancestors' shared
     ones), until the caller's transaction ends: two finalizations that may draw one balance take
     turns, and the second reads the ledger, and which invoices are still drafts, as the first
     left them (it cannot draw what the first drew). Contracts drawing nothing in common do not
     wait for each other."""
     ids = list(contract_ids)
     contracts = Contract.objects.filter(pk__in=ids)
+    if depth is None:
+        depth = contracts.aggregate(depth=Max("hierarchy_depth"))["depth"] or 0
+    # Their parents', grandparents'... shared ones, up to the deepest contract's root (`depth`:
+    # the largest `Contract.hierarchy_depth` of theirs), in the same statement.
+    ancestors = [
+        contracts.values("parent_contract__" * level + "parent_contract_id")
+        for level in range(max(depth, 1))
+    ]
     scope = Q()
     for kind in ("commit", "credit"):
         scope |= (
@@ -289,10 +307,11 @@ def balance_segments_lock(*, contract_ids: Iterable) -> None:
                 }
             )
             | Q(
-                **{
-                    f"{kind}__contract_id__in": contracts.values("parent_contract_id"),
-                    f"{kind}__child_access__isnull": False,
-                }
+                Q(
+                    *(Q(**{f"{kind}__contract_id__in": level}) for level in ancestors),
+                    _connector=Q.OR,
+                ),
+                **{f"{kind}__child_access__isnull": False},
             )
         )
     list(
@@ -301,6 +320,21 @@ def balance_segments_lock(*, contract_ids: Iterable) -> None:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _hierarchy_depth(invoices: list[Invoice], preload: RatingPreload | None) -> int | None:
+    """The largest `hierarchy_depth` of the invoices' contracts, from the contracts loaded with
+    them (None when one is not: `balance_segments_lock` reads it)."""
+    depths = []
+    for invoice in invoices:
+        if preload is not None:
+            contract = preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type)
+        elif Invoice.contract.is_cached(invoice):
+            contract = invoice.contract
+        else:
+            return None
+        depths.append(contract.hierarchy_depth)
+    return max(depths, default=0)
 
 
 def _freeze(
@@ -316,19 +350,29 @@ def _freeze(
     id: RatingInput}) rates an invoice from a given input instead of the database (historical
     invoices)."""
     inputs = inputs or {}
+    given = {invoice.pk for invoice in invoices}
+    invoices = freeze_order(invoices)
     if not invoices:
         return
+    if any(i.pk not in given for i in invoices):
+        # Constituents a consolidated invoice brought along (drafts still): one preload for
+        # the lot, its ledger held and kept for the batch like the caller's.
+        preload = RatingPreload.for_invoices(invoices)
     lines: list[InvoiceLineItem] = []
     rated = []
     drawn: list = []  # the batch's ledger entries, written together once it is rated
     segments = preload.segments if preload is not None else {}
     usage = [i for i in invoices if i.type == Invoice.Type.USAGE]
     if usage:
-        balance_segments_lock(contract_ids={i.contract_id for i in usage})
+        balance_segments_lock(
+            contract_ids={i.contract_id for i in usage}, depth=_hierarchy_depth(usage, preload)
+        )
     in_order = None  # the drafts sharing their balances, loaded once the ledger is locked
     with preload.ledger_held() if preload is not None else nullcontext():
         for invoice in invoices:
             _check_transition(invoice, Status.FINALIZED)
+            if invoice.is_consolidated:
+                continue  # frozen below, from its constituents
             rating_input = inputs.get(invoice.pk) or rating_input_for(
                 invoice=invoice, now=now, preload=preload
             )
@@ -376,16 +420,26 @@ def _freeze(
                 in_order.finalized(invoice)
     balance_ledger_entries_write(entries=drawn)
     first = _take_numbers(len(invoices))
-    for offset, (invoice, rating_input, result) in enumerate(rated):
+    numbers = {invoice.pk: first + offset for offset, invoice in enumerate(invoices)}
+    frozen_lines: dict = {}
+    for invoice, rating_input, result in rated:
         # A draft stores no lines (it is rated on read), so there is nothing to replace.
-        lines.extend(line_items_from(result.lines, invoice=invoice))
+        frozen_lines[invoice.pk] = line_items_from(result.lines, invoice=invoice)
+        lines.extend(frozen_lines[invoice.pk])
         invoice.rating_snapshot = to_json(rating_input)
         invoice.subtotal = result.subtotal
         invoice.total = result.total
-        invoice.status = Status.FINALIZED
-        invoice.issued_at = issued_at or now
-        invoice.number = first + offset
-        invoice.updated_at = now
+        _issue(invoice, numbers[invoice.pk], issued_at or now, now)
+    frozen = {invoice.pk: invoice for invoice, _, _ in rated}
+    for invoice in invoices:
+        if invoice.is_consolidated:
+            # Its lines and totals are its constituents', frozen now or before.
+            view = consolidated_frozen(invoice, frozen=frozen, frozen_lines=frozen_lines)
+            lines.extend(view.lines)
+            invoice.rating_snapshot = None
+            invoice.subtotal = view.subtotal
+            invoice.total = view.total
+            _issue(invoice, numbers[invoice.pk], issued_at or now, now)
     rows_insert(InvoiceLineItem, lines)
     _save_frozen(invoices)
     billed: dict = {}
@@ -398,9 +452,10 @@ def _freeze(
     revenue_systems = contracts_revenue_systems_at(
         moments=[(i.contract_id, i.start_timestamp) for i in invoices if i.contract_id]
     )
+    payers = invoice_payers(invoices)
     outbox.record_many(
         _with_revenue_system(
-            _invoice_event("invoice.finalized", invoice, now),
+            _invoice_event("invoice.finalized", invoice, now, payers.get(invoice.pk)),
             revenue_systems.get((invoice.contract_id, invoice.start_timestamp)),
         )
         for invoice in invoices
@@ -411,6 +466,13 @@ def _segments_drawn(draws, known: dict) -> dict:
     """{segment id: AccessSegment} of the draws' segments: the preloaded ones, the others read."""
     missing = {uuid.UUID(str(draw.segment_id)) for draw in draws} - set(known)
     return {**known, **AccessSegment.objects.in_bulk(missing)} if missing else known
+
+
+def _issue(invoice: Invoice, number: int, issued_at: datetime, now: datetime) -> None:
+    invoice.status = Status.FINALIZED
+    invoice.issued_at = issued_at
+    invoice.number = number
+    invoice.updated_at = now
 
 
 def _with_revenue_system(event: dict, config) -> dict:
@@ -427,10 +489,10 @@ def _with_revenue_system(event: dict, config) -> dict:
     return event
 
 
-def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:
+def _invoice_event(type_: str, invoice: Invoice, now: datetime, payer=None) -> dict:
     """An invoice's domain event (`invoice.finalized`, `invoice.voided`), as `outbox.record`
-    takes it."""
-    return {
+    takes it. `payer` (an account hierarchy's invoice, `invoice_payers`): who pays for it."""
+    event = {
         "type": type_,
         "subject_id": invoice.pk,
         "customer_id": invoice.customer_id,
@@ -443,6 +505,15 @@ def _invoice_event(type_: str, invoice: Invoice, now: datetime) -> dict:
             "number": invoice.number,
         },
     }
+    if payer is not None:
+        event["payload"]["payer"] = {
+            "contract_id": str(payer.contract_id),
+            "customer_id": str(payer.customer_id),
+        }
+    if invoice.consolidated_into_id is not None:
+        # Billed on the parent's consolidated invoice, not on its own.
+        event["payload"]["consolidated_invoice_id"] = str(invoice.consolidated_into_id)
+    return event
 
 
 def _save_frozen(invoices: list[Invoice]) -> None:
@@ -510,7 +581,7 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     """
     cutoff = now - settings.BILLING_FINALIZATION_GRACE
     due_filter = Q(status=Status.DRAFT) & (
-        Q(type=Invoice.Type.USAGE, end_timestamp__lte=cutoff)
+        Q(type__in=[Invoice.Type.USAGE, Invoice.Type.USAGE_CONSOLIDATED], end_timestamp__lte=cutoff)
         | Q(type=Invoice.Type.SCHEDULED, end_timestamp__lte=now)
     )
     # Terms edited without the services' hook (the admin's inline forms) may have left a due
@@ -571,33 +642,67 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
 
 
 def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
-    """Mark a FINALIZED invoice VOID (its lines stay as they were, for the record)."""
+    """Mark a FINALIZED invoice VOID (its lines stay as they were, for the record).
+
+    Account hierarchies: a consolidated invoice is voided with its constituents (they were
+    billed on it); a constituent of a finalized consolidated invoice is refused (void that
+    one); a finalized constituent of a consolidated draft leaves it (its regeneration joins)."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         _check_transition(locked, Status.VOID)
-        locked.status = Status.VOID
-        locked.voided_at = now
-        locked.save(update_fields=["status", "voided_at", "updated_at"])
-        # What the invoice drew from commits and credits goes back to them.
-        balance_ledger_invoice_voided(invoice_id=locked.pk, now=now)
-        if locked.type == Invoice.Type.USAGE:
-            latest = (
-                Invoice.objects.filter(
-                    contract_id=locked.contract_id,
-                    type=Invoice.Type.USAGE,
-                    status=Status.FINALIZED,
-                )
-                .order_by("-end_timestamp")
-                .values_list("end_timestamp", flat=True)
-                .first()
+        issued = consolidated_issued(locked)
+        if issued is not None:
+            raise InvoiceStateError(
+                f"Invoice {locked.id} is billed on the consolidated invoice "
+                f"{_label(issued)}: void that one, which voids its constituents with it."
             )
-            contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
-        outbox.record(**_invoice_event("invoice.voided", locked, now))
+        lot = [locked]
+        if locked.is_consolidated:
+            lot += list(
+                Invoice.objects.select_for_update().filter(
+                    consolidated_into=locked, status=Status.FINALIZED
+                )
+            )
+        for member in lot:
+            _void_one(member, now)
+        if locked.consolidated_into_id is not None:
+            Invoice.objects.filter(pk=locked.pk).update(consolidated_into=None)
+            locked.consolidated_into = None
+            consolidation_sync(contracts=[locked.contract])
     return locked
 
 
+def _label(invoice: Invoice) -> str:
+    return f"#{invoice.number} ({invoice.id})" if invoice.number else str(invoice.id)
+
+
+def _void_one(locked: Invoice, now: datetime) -> None:
+    """Void one locked FINALIZED invoice: what it drew from commits and credits goes back to
+    them, its contract's `billed_through` follows, `invoice.voided` is recorded."""
+    locked.status = Status.VOID
+    locked.voided_at = now
+    locked.save(update_fields=["status", "voided_at", "updated_at"])
+    balance_ledger_invoice_voided(invoice_id=locked.pk, now=now)
+    if locked.type == Invoice.Type.USAGE:
+        latest = (
+            Invoice.objects.filter(
+                contract_id=locked.contract_id,
+                type=Invoice.Type.USAGE,
+                status=Status.FINALIZED,
+            )
+            .order_by("-end_timestamp")
+            .values_list("end_timestamp", flat=True)
+            .first()
+        )
+        contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
+    payer = invoice_payers([locked]).get(locked.pk)
+    outbox.record(**_invoice_event("invoice.voided", locked, now, payer))
+
+
 def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
-    """A new DRAFT of a VOID invoice's period, rated from today's data when read."""
+    """A new DRAFT of a VOID invoice's period, rated from today's data when read. An invoice
+    of a voided consolidated lot regenerates the lot (`consolidation.lot_regenerate`): the
+    consolidated draft and its constituents' drafts, linked again."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != Status.VOID:
@@ -614,7 +719,10 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             raise InvoiceStateError(
                 f"The period of invoice {locked.id} already has a {live.status} invoice ({live.id})."
             )
-        return Invoice.objects.create(
+        regenerated = lot_regenerate(invoice=locked, now=now)
+        if regenerated is not None:
+            return regenerated
+        regenerated = Invoice.objects.create(
             customer_id=locked.customer_id,
             contract_id=locked.contract_id,
             credit_type_id=locked.credit_type_id,
@@ -625,6 +733,9 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             net_payment_terms_days=locked.net_payment_terms_days,
             regenerated_from=locked,
         )
+        if consolidation_sync(contracts=[locked.contract]):
+            regenerated.refresh_from_db(fields=["consolidated_into"])
+        return regenerated
 
 
 def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: datetime) -> dict:
@@ -643,6 +754,10 @@ def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: d
         voided = 0
         if void_invoices:
             for invoice in Invoice.objects.filter(contract=contract, status=Status.FINALIZED):
-                invoice_void(invoice=invoice, now=now)
-                voided += 1
+                # A statement billed on a parent's consolidated invoice is voided with it.
+                invoice = consolidated_issued(invoice) or invoice
+                if invoice.status == Status.FINALIZED:
+                    invoice_void(invoice=invoice, now=now)
+                    voided += 1
+        consolidation_sync(contracts=[contract])
     return {"drafts_cancelled": cancelled, "voided": voided}

@@ -94,6 +94,7 @@ def _balance(data: dict) -> Balance:
         is_customer_level=data["is_customer_level"],
         from_parent=data.get("from_parent", False),
         invoiced_here=data.get("invoiced_here", True),
+        ancestor_level=data.get("ancestor_level", 0),
         is_rollover=data["is_rollover"],
         credit_type_id=data["credit_type_id"],
         invoice_schedule=tuple(

@@ -219,6 +219,8 @@ SPECTACULAR_SETTINGS = {
         ],
         "DeliveryMethodEnum": "customers.api.serializers.DELIVERY_METHODS",
         "InvoiceTypeEnum": ["USAGE", "SCHEDULED"],
+        "InvoiceKindEnum": ["USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"],
+        "InvoiceBillableStatusEnum": ["billable", "unbillable"],
         "CustomFieldEntityEnum": "customers.api.custom_fields.ENTITIES",
         "AlertFilterEntityEnum": "notifications.models.Alert.FILTER_ENTITIES",
         "BalanceFilterEntityEnum": "customers.api.more_terms.BALANCE_FILTER_ENTITIES",

@@ -195,19 +195,16 @@ def unattributed_box(*, now: datetime) -> dict:
 
 def contract_invoices_panel(contract: Contract, *, now: datetime) -> str:
     from invoicing.models import Invoice
-    from invoicing.selectors import contract_invoices, drafts_preload, invoice_rate
+    from invoicing.selectors import contract_invoices, invoice_views
 
     rows = []
     invoices = list(contract_invoices(contract=contract))
-    # One preload for every draft (usage and scheduled) of the contract.
-    preload = drafts_preload(invoices)
+    # The drafts (usage, scheduled and consolidated) rated with one preload.
+    drafts = [invoice for invoice in invoices if invoice.status == Invoice.Status.DRAFT]
+    draft_totals = {view.invoice.pk: view.total for view in invoice_views(invoices=drafts, now=now)}
     for invoice in invoices:
         is_draft = invoice.status == Invoice.Status.DRAFT
-        total = (
-            invoice_rate(invoice=invoice, now=now, preload=preload).total
-            if is_draft
-            else invoice.total
-        )
+        total = draft_totals[invoice.pk] if is_draft else invoice.total
         rows.append(
             {
                 "url": reverse("admin:invoicing_invoice_change", args=[invoice.pk]),

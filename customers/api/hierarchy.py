@@ -17,25 +17,8 @@ class ParentIn(serializers.Serializer):
     customer_id = UUIDStringField()
 
 
-# What invoicing does not do yet is refused rather than stored without effect: a child's
-# invoices are issued to the child and are never consolidated onto the parent's.
-NOT_BILLED_TO_PARENT = (
-    "Not supported: a child's invoices are issued to the child (SELF); the parent pays for its "
-    "children only through the commits and credits it shares with them (child_access)."
-)
-NOT_CONSOLIDATED = (
-    "Not supported: no consolidated invoices are produced; each contract's usage statements "
-    "stay on its own invoices ({kept})."
-)
-
-
 class ParentBehaviorIn(serializers.Serializer):
     invoice_consolidation_type = EnumField(["CONCATENATE", "NONE"], required=False)
-
-    def validate_invoice_consolidation_type(self, value):
-        if value == "CONCATENATE":
-            raise serializers.ValidationError(NOT_CONSOLIDATED.format(kept="NONE"))
-        return value
 
 
 class HierarchyConfigurationIn(serializers.Serializer):
@@ -51,12 +34,6 @@ class HierarchyConfigurationIn(serializers.Serializer):
         for key in ("payer", "usage_statement_behavior"):
             if key in attrs and "parent" not in attrs:
                 raise serializers.ValidationError({key: "Only a child contract (with a parent)."})
-        if attrs.get("payer") == "PARENT":
-            raise serializers.ValidationError({"payer": NOT_BILLED_TO_PARENT})
-        if attrs.get("usage_statement_behavior") == "CONSOLIDATE":
-            raise serializers.ValidationError(
-                {"usage_statement_behavior": NOT_CONSOLIDATED.format(kept="SEPARATE")}
-            )
         return attrs
 
 

@@ -301,6 +301,8 @@ PACKAGE_ALLOWED = {
     "revenue_system_configuration",
     # Only its billing_anchor_date, for a package whose usage statement day is CUSTOM_DATE.
     "usage_statement_schedule",
+    # Where the contract sits in an account hierarchy (a package has no parent of its own).
+    "hierarchy_configuration",
 }
 CONTRACT_UNSUPPORTED = tuple(t for t in UNSUPPORTED_TERMS if t not in CONTRACT_TERMS_OF_ISSUE_14)
 
@@ -404,8 +406,8 @@ class ContractCreateIn(serializers.Serializer):
                         extra[0]: "Not allowed with package_id: the package sets it "
                         "(only customer_id, starting_at, uniqueness_key, custom_fields, "
                         "transition, billing_provider_configuration, "
-                        "revenue_system_configuration and, for a CUSTOM_DATE "
-                        "package, usage_statement_schedule.billing_anchor_date)."
+                        "revenue_system_configuration, hierarchy_configuration and, for a "
+                        "CUSTOM_DATE package, usage_statement_schedule.billing_anchor_date)."
                     }
                 )
             return attrs

@@ -63,6 +63,9 @@ CONTRACT_FIELDS = {
     "invoice_rounding_places": "proration_rounding.invoice.decimal_places",
     "invoice_rounding_method": "proration_rounding.invoice.rounding_method",
     "parent_contract": "hierarchy_configuration.parent.contract_id",
+    "hierarchy_payer": "hierarchy_configuration.payer",
+    "hierarchy_usage_statement_behavior": "hierarchy_configuration.usage_statement_behavior",
+    "invoice_consolidation_type": "hierarchy_configuration.parent_behavior.invoice_consolidation_type",
 }
 
 
@@ -401,6 +404,7 @@ class ContractCreateView(APIView):
                         billing_provider_configuration=billing_configuration,
                         billing_anchor_date=anchor,
                         revenue_system_configuration=revenue_system,
+                        hierarchy=hierarchy.hierarchy_spec(data),
                     )
                 return id_envelope(contract)
             schedule = data.get("usage_statement_schedule") or {}

@@ -14,6 +14,7 @@ from catalog.models import (
     RateCard,
 )
 
+from .. import periods
 from .common import start_before_end, window_errors
 from .customer import Customer
 
@@ -133,20 +134,30 @@ class Contract(models.Model):
         max_length=6,
         choices=Payer.choices,
         blank=True,
-        help_text="A child's payer as given (stored and returned; invoices are the child's).",
+        help_text="A child's payer: PARENT bills its invoices to whoever pays for the parent "
+        "(its billing provider, its bill-to); SELF or empty to the child itself.",
     )
     hierarchy_usage_statement_behavior = models.CharField(
         max_length=11,
         choices=StatementBehavior.choices,
         blank=True,
-        help_text="A child's usage statement behavior as given (stored and returned).",
+        help_text="A child's usage statement behavior: CONSOLIDATE (with payer PARENT) puts its "
+        "usage invoices on the parent's consolidated invoice of each period; SEPARATE or empty "
+        "keeps them apart.",
+    )
+    hierarchy_depth = models.PositiveSmallIntegerField(
+        default=0,
+        editable=False,
+        help_text="How many ancestors it has (0: no parent; 1: a child; 2: a grandchild...). "
+        "Invoices of one period draw shared balances deepest first.",
     )
     invoice_consolidation_type = models.CharField(
         max_length=11,
         choices=Consolidation.choices,
         blank=True,
-        help_text="A parent's parent_behavior.invoice_consolidation_type as given (stored and "
-        "returned).",
+        help_text="A parent's parent_behavior.invoice_consolidation_type: CONCATENATE adds the "
+        "parent's own usage invoice to the consolidated one; NONE takes no consolidating "
+        "children; empty consolidates the children only.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="admin")
@@ -248,7 +259,54 @@ class Contract(models.Model):
         )
         if not (starts_before_parent_ends and ends_after_parent_starts):
             return {"parent_contract": "The parent contract's dates do not overlap this one's."}
+        return self.consolidation_errors()
+
+    def consolidation_errors(self) -> dict[str, str]:
+        """What forbids this child's statements on its parent's consolidated invoice: only the
+        parent pays for them (payer PARENT), a parent that generates no consolidated invoices
+        (NONE) takes none, consolidation is one level (a parent consolidated into its own parent
+        has no consolidated invoice), and the two schedules must have the same periods."""
+        parent = self.parent_contract
+        field = "hierarchy_usage_statement_behavior"
+        if self.invoice_consolidation_type and (
+            self.hierarchy_usage_statement_behavior == self.StatementBehavior.CONSOLIDATE
+        ):
+            return {
+                "invoice_consolidation_type": "A contract whose statements are consolidated "
+                "into its parent's invoice has no consolidated invoice of its own."
+            }
+        if self.hierarchy_usage_statement_behavior != self.StatementBehavior.CONSOLIDATE:
+            return {}
+        if self.hierarchy_payer != self.Payer.PARENT:
+            return {
+                field: "CONSOLIDATE needs payer PARENT: the parent pays for the statements "
+                "consolidated on its invoice."
+            }
+        if parent.invoice_consolidation_type == self.Consolidation.NONE:
+            return {
+                field: "The parent generates no consolidated invoices "
+                "(parent_behavior.invoice_consolidation_type NONE)."
+            }
+        if parent.hierarchy_usage_statement_behavior == self.StatementBehavior.CONSOLIDATE:
+            return {
+                field: "The parent's own statements are consolidated into its parent's "
+                "invoice: consolidation is one level."
+            }
+        if not periods.aligned(periods.schedule_for(self), periods.schedule_for(parent)):
+            return {
+                field: "Its usage statement schedule must have the parent's periods "
+                f"({parent.usage_statement_frequency}, {parent.usage_statement_day}) to be "
+                "consolidated period by period."
+            }
         return {}
+
+    @property
+    def consolidates(self) -> bool:
+        """Its usage invoices go on its parent's consolidated invoices."""
+        return (
+            self.parent_contract_id is not None
+            and self.hierarchy_usage_statement_behavior == self.StatementBehavior.CONSOLIDATE
+        )
 
     @property
     def pricing_unit(self) -> PricingUnit:

@@ -42,6 +42,13 @@ from .configurations import (  # noqa: F401
     contracts_revenue_systems_at,
     customer_revenue_system_configurations,
 )
+from .hierarchy import (  # noqa: F401
+    Payer,
+    contract_ancestors,
+    contract_descendants,
+    contract_family,
+    contract_payers,
+)
 from .ledger import LedgerRows, ledger_rows, segment_available  # noqa: F401
 from .spend_trackers import (  # noqa: F401
     commit_purchase_spends,

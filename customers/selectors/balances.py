@@ -32,6 +32,7 @@ from ..models import (
     PaymentGate,
     RecurringBalance,
 )
+from .hierarchy import contract_ancestors
 from .ledger import LedgerRows, ledger_rows, segment_available
 
 LEDGER = BalanceLedgerEntry.Type
@@ -65,8 +66,9 @@ def _applicable(queryset, contract: Contract):
     if model is Commit:
         customer_level |= Q(contract__isnull=True, invoice_contract=contract)
     scope = Q(contract=contract) | customer_level
-    if contract.parent_contract_id is not None:
-        scope |= Q(contract_id=contract.parent_contract_id, child_access__isnull=False)
+    ancestors = _ancestors(contract)
+    if ancestors:
+        scope |= Q(contract_id__in=ancestors, child_access__isnull=False)
     found = queryset.filter(scope).distinct()
     return [term for term in found if _applies_to(term, contract, listed_checked=True)]
 
@@ -177,6 +179,7 @@ def _rating_dicts(
                 "is_customer_level": term.contract_id is None,
                 "from_parent": term.contract_id is not None and term.contract_id != contract.pk,
                 "invoiced_here": invoices_here,
+                "ancestor_level": ancestor_level(term, contract),
                 "is_rollover": term.rolled_over_from_id is not None,
                 "credit_type_id": str(term.credit_type_id),
                 "invoice_schedule": tuple(
@@ -233,21 +236,36 @@ def _period_bounds(period) -> tuple[datetime, datetime]:
     return period.starting_at, period.ending_before
 
 
-def _from_parent(term, contract: Contract) -> bool:
-    """A commit or credit of the contract's parent that the contract may draw (its
-    `child_access` lets it: account hierarchy)."""
-    return (
-        contract.parent_contract_id is not None
-        and term.contract_id == contract.parent_contract_id
-        and child_may_draw(term.child_access, contract.pk)
-    )
+def _ancestors(contract: Contract) -> tuple:
+    """The contract's parent, grandparent, ... (nearest first): kept on the object, read once
+    (`balance_terms_many` reads them for a batch)."""
+    if contract.parent_contract_id is None:
+        return ()
+    known = getattr(contract, "_hierarchy_ancestors", None)
+    if known is None:
+        known = contract_ancestors(contract_ids=[contract.pk])[contract.pk]
+        contract._hierarchy_ancestors = known
+    return known
+
+
+def ancestor_level(term, contract: Contract) -> int:
+    """1 for a commit or credit of the contract's parent that the contract may draw (its
+    `child_access` lets it: account hierarchy), 2 for its grandparent's, ...; 0 otherwise. A
+    balance shared with ALL children is shared with their descendants too; CONTRACT_IDS lets
+    the contracts it lists draw it, at any depth."""
+    if term.contract_id is None or contract.parent_contract_id is None:
+        return 0
+    ancestors = _ancestors(contract)
+    if term.contract_id not in ancestors or not child_may_draw(term.child_access, contract.pk):
+        return 0
+    return ancestors.index(term.contract_id) + 1
 
 
 def _applies_to(term, contract: Contract, *, listed_checked: bool = False) -> bool:
     """`_applicable` in Python, for terms loaded for a batch of contracts (applicable_contracts
     prefetched; `listed_checked`: the query checked them already)."""
     if term.contract_id is not None:
-        return term.contract_id == contract.pk or _from_parent(term, contract)
+        return term.contract_id == contract.pk or ancestor_level(term, contract) > 0
     if listed_checked:
         return True
     if isinstance(term, Commit) and term.invoice_contract_id == contract.pk:
@@ -312,6 +330,11 @@ def balance_terms_many(
         return result
     contract_ids = {c.pk for c in contracts}
     customer_ids = {c.customer_id for c in contracts}
+    children = [c for c in contracts if c.parent_contract_id is not None]
+    ancestry = contract_ancestors(contract_ids=[c.pk for c in children]) if children else {}
+    for contract in children:
+        contract._hierarchy_ancestors = ancestry[contract.pk]
+    ancestor_ids = {pk for chain in ancestry.values() for pk in chain}
     terms: list = []
     for model, extra, wanted in (
         (Commit, ("invoice_schedule",), commits),
@@ -324,9 +347,8 @@ def balance_terms_many(
         )
         if model is Commit:
             scope |= Q(contract__isnull=True, invoice_contract_id__in=contract_ids)
-        parent_ids = {c.parent_contract_id for c in contracts if c.parent_contract_id}
-        if parent_ids:
-            scope |= Q(contract_id__in=parent_ids, child_access__isnull=False)
+        if ancestor_ids:
+            scope |= Q(contract_id__in=ancestor_ids, child_access__isnull=False)
         relations = ("applicable_products", "applicable_contracts", *extra)
         found = list(
             model.objects.filter(archived_at__isnull=True)

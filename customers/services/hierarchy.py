@@ -41,5 +41,6 @@ def contract_hierarchy_apply(contract: Contract, spec: HierarchySpec) -> None:
             {f"{PARENT}.customer_id": "The parent contract belongs to another customer."}
         )
     contract.parent_contract = parent
+    contract.hierarchy_depth = parent.hierarchy_depth + 1
     contract.hierarchy_payer = spec.payer
     contract.hierarchy_usage_statement_behavior = spec.usage_statement_behavior

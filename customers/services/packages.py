@@ -20,6 +20,7 @@ from ..models import (
 )
 from ..selectors import customer_has_stripe
 from .contracts import contract_create
+from .hierarchy import HierarchySpec
 from .spend_trackers import SpendTrackerSpec, spend_tracker_caps_check, spend_trackers_add
 from .terms import (
     CommitSpec,
@@ -326,11 +327,13 @@ def contract_create_from_package(
     billing_provider_configuration: BillingProviderConfiguration | None = None,
     billing_anchor_date: datetime | None = None,
     revenue_system_configuration: RevenueSystemConfiguration | None = None,
+    hierarchy: HierarchySpec | None = None,
 ) -> Contract:
     """A contract that copies a package: rate card, schedule and terms, dated from `starting_at`;
-    its invoices go to `billing_provider_configuration` (one of the customer's), as a contract
-    made without a package. A package whose usage statement day is CUSTOM_DATE counts the
-    contract's periods from `billing_anchor_date` (its start when not given)."""
+    its invoices go to `billing_provider_configuration` (one of the customer's), and `hierarchy`
+    places it in an account hierarchy, as for a contract made without a package. A package
+    whose usage statement day is CUSTOM_DATE counts the contract's periods from
+    `billing_anchor_date` (its start when not given)."""
     if package.archived_at is not None:
         raise ValidationError({"package": "This package is archived; new contracts cannot use it."})
     custom_date = package.usage_statement_day == "CUSTOM_DATE"
@@ -365,6 +368,7 @@ def contract_create_from_package(
         transition=transition,
         billing_provider_configuration=billing_provider_configuration,
         revenue_system_configuration=revenue_system_configuration,
+        hierarchy=hierarchy,
         prepaid_balance_threshold_configuration=_package_threshold(
             (package.terms or {}).get("prepaid_balance_threshold_configuration"), customer
         ),

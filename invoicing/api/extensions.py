@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from customers.models import Contract
 from invoicing.models import Invoice
+from invoicing.selectors import invoice_payers
 
 InvoiceFieldsProvider = Callable[[Sequence[Invoice]], Mapping[object, dict]]
 
@@ -36,39 +36,22 @@ def invoice_extra_fields(invoices: Sequence[Invoice]) -> dict[object, dict]:
 
 
 def hierarchy_payers(invoices: Sequence[Invoice]) -> dict[object, dict]:
-    """Metronome's `payer` ("required for account hierarchy usage invoices"): on the USAGE
-    invoices of a child contract, the contract and customer that pay for it, its parent's with
-    `payer: PARENT`, else its own. One query per answer. (The invoice is still issued to, and
-    handed to the billing provider of, the child's customer.)"""
-    usage = [
-        invoice
-        for invoice in invoices
-        if invoice.type == Invoice.Type.USAGE
-        # A loaded contract tells without a query whether it is a child.
-        and not (
-            Invoice.contract.is_cached(invoice) and invoice.contract.parent_contract_id is None
-        )
-    ]
-    if not usage:
-        return {}
-    children = {
-        pk: (parent, payer, parent_customer, customer)
-        for pk, parent, payer, parent_customer, customer in Contract.objects.filter(
-            pk__in={invoice.contract_id for invoice in usage}, parent_contract__isnull=False
-        ).values_list(
-            "pk",
-            "parent_contract_id",
-            "hierarchy_payer",
-            "parent_contract__customer_id",
-            "customer_id",
-        )
-    }
-    result = {}
-    for invoice in usage:
-        found = children.get(invoice.contract_id)
-        if found is None:
-            continue
-        parent, payer, parent_customer, customer = found
-        pays = (parent, parent_customer) if payer == "PARENT" else (invoice.contract_id, customer)
-        result[invoice.pk] = {"payer": {"contract_id": str(pays[0]), "customer_id": str(pays[1])}}
-    return result
+    """Metronome's `payer` ("required for account hierarchy usage invoices") on the invoices of
+    an account hierarchy: the contract and customer that pay for it (`invoice_payers`: a child's
+    parent with `payer: PARENT`, else its own; a consolidated invoice's contract), and
+    `billable_status`: "unbillable" for a statement billed on a consolidated invoice (payments
+    does not send it on its own), else "billable". One query per answer for a page with
+    hierarchy invoices, none for one without."""
+    payers = invoice_payers(invoices)
+    fields = {}
+    for invoice in invoices:
+        payer = payers.get(invoice.pk)
+        if payer is not None:
+            fields[invoice.pk] = {
+                "payer": {
+                    "contract_id": str(payer.contract_id),
+                    "customer_id": str(payer.customer_id),
+                },
+                "billable_status": "unbillable" if invoice.consolidated_into_id else "billable",
+            }
+    return fields

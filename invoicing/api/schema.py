@@ -26,6 +26,19 @@ class AppliedCommitOrCreditDoc(serializers.Serializer):
     type = serializers.ChoiceField(choices=["PREPAID", "POSTPAID", "CREDIT"])
 
 
+class PartyDoc(serializers.Serializer):
+    contract_id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+
+
+class ConstituentDoc(PartyDoc):
+    invoice_id = serializers.UUIDField()
+
+
+class OriginDoc(ConstituentDoc):
+    line_item_id = serializers.UUIDField()
+
+
 class LineItemDoc(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(
@@ -57,6 +70,10 @@ class LineItemDoc(serializers.Serializer):
     pricing_group_values = serializers.DictField(child=serializers.CharField(), required=False)
     presentation_group_values = serializers.DictField(child=serializers.CharField(), required=False)
     tier = TierDoc(required=False)
+    origin = OriginDoc(
+        required=False,
+        help_text="On a USAGE_CONSOLIDATED invoice: the constituent line it was copied from.",
+    )
     subscription_id = serializers.UUIDField(required=False)
     scheduled_charge_id = serializers.UUIDField(required=False)
     discount_id = serializers.UUIDField(required=False)
@@ -90,8 +107,10 @@ class InvoiceDoc(serializers.Serializer):
     credit_type = CreditTypeDoc()
     status = serializers.ChoiceField(choices=["DRAFT", "FINALIZED", "VOID"])
     type = serializers.ChoiceField(
-        choices=["USAGE", "SCHEDULED"],
-        help_text="USAGE: a billing period's usage invoice; SCHEDULED: the commit purchases and "
+        choices=["USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"],
+        help_text="USAGE: a billing period's usage invoice; USAGE_CONSOLIDATED: an account "
+        "hierarchy parent's invoice of a period gathering its consolidating children's usage "
+        "invoices (and with CONCATENATE its own); SCHEDULED: the commit purchases and "
         "scheduled charges due on one date (unless the contract puts them on usage invoices).",
     )
     start_timestamp = serializers.DateTimeField(
@@ -109,6 +128,21 @@ class InvoiceDoc(serializers.Serializer):
     invoice_adjustments = serializers.ListField(child=serializers.DictField())
     custom_fields = serializers.DictField()
     regenerated_from_invoice_id = serializers.UUIDField(required=False)
+    payer = PartyDoc(
+        required=False,
+        help_text="An account hierarchy's invoice: the contract and customer that pay for it.",
+    )
+    billable_status = serializers.ChoiceField(
+        choices=["billable", "unbillable"],
+        required=False,
+        help_text="An account hierarchy's invoice: unbillable when it is billed on its parent's "
+        "consolidated invoice (not sent to the billing provider on its own).",
+    )
+    constituent_invoices = ConstituentDoc(
+        many=True,
+        required=False,
+        help_text="A USAGE_CONSOLIDATED invoice: the invoices consolidated into it.",
+    )
     external_invoice = ExternalInvoiceDoc(
         required=False, help_text="Sent to a billing provider: its id and payment status there."
     )
@@ -130,8 +164,9 @@ def list_parameters() -> list[OpenApiParameter]:
             "type",
             str,
             enum=["USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"],
-            description="USAGE (USAGE_CONSOLIDATED is the same here): one per billing period; "
-            "SCHEDULED: commit purchases and scheduled charges, one per date.",
+            description="USAGE: one per billing period; USAGE_CONSOLIDATED: an account "
+            "hierarchy parent's consolidated invoices; SCHEDULED: commit purchases and "
+            "scheduled charges, one per date.",
         ),
         OpenApiParameter("contract_id", str),
         OpenApiParameter("credit_type_id", str),

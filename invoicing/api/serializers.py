@@ -10,7 +10,7 @@ from catalog.money import normalize, to_json_number
 from core.api import format_timestamp
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.rating import Line
-from invoicing.selectors import InvoiceView
+from invoicing.selectors import InvoiceView, origins
 
 PRODUCT_LIST_ITEM = {
     "USAGE": "UsageProductListItem",
@@ -35,15 +35,23 @@ def _timestamp(value: datetime | None) -> str | None:
     return format_timestamp(value)
 
 
-def line_item_data(line: InvoiceLineItem, credit_type: dict) -> dict:
-    """A line row (stored, or made from a draft's engine line) on the wire."""
+def line_item_data(line: InvoiceLineItem, credit_type: dict, origins: dict | None = None) -> dict:
+    """A line row (stored, or made from a draft's engine line) on the wire; `origins`: a
+    consolidated invoice's constituents (`selectors.origins`), its lines name theirs."""
     tier = None
     if line.tier_level is not None:
         tier = (line.tier_level, line.tier_starting_at, line.tier_size)
     unit = credit_type
     if line.credit_type_id and str(line.credit_type_id) != credit_type["id"]:
         unit = {"id": str(line.credit_type_id), "name": line.credit_type.name}
-    return _line_data(line, unit, tier)
+    data = _line_data(line, unit, tier)
+    if line.origin_invoice_id and origins:
+        # A consolidated invoice's line: the constituent line it was copied from.
+        data["origin"] = {
+            **origins[line.origin_invoice_id],
+            "line_item_id": str(line.origin_line_item_id),
+        }
+    return data
 
 
 def rated_line_data(line: Line, credit_type: dict, units: dict[str, dict]) -> dict:
@@ -116,6 +124,7 @@ def invoice_data(
     """One invoice on the wire; `extra`: the fields apps above add (see extensions.py)."""
     invoice = view.invoice
     credit_type = _credit_type(invoice)
+    constituents = origins(view.constituents)
     data = {
         "id": str(invoice.id),
         "customer_id": str(invoice.customer_id),
@@ -129,7 +138,7 @@ def invoice_data(
         "subtotal": to_json_number(view.subtotal),
         "total": to_json_number(view.total),
         "net_payment_terms_days": invoice.net_payment_terms_days,
-        "line_items": _line_items(view, credit_type, skip_zero_qty_line_items),
+        "line_items": _line_items(view, credit_type, skip_zero_qty_line_items, constituents),
         "invoice_adjustments": [],
         "custom_fields": {},
     }
@@ -137,13 +146,18 @@ def invoice_data(
         data["issued_at"] = format_timestamp(invoice.issued_at)
     if invoice.regenerated_from_id is not None:
         data["regenerated_from_invoice_id"] = str(invoice.regenerated_from_id)
+    if invoice.is_consolidated:
+        data["constituent_invoices"] = list(constituents.values())
     if extra:
         data.update(extra)
     return data
 
 
-def _line_items(view: InvoiceView, credit_type: dict, skip_zero: bool) -> list[dict]:
-    """A draft's from its engine lines, a finalized invoice's from its rows."""
+def _line_items(
+    view: InvoiceView, credit_type: dict, skip_zero: bool, constituents: dict
+) -> list[dict]:
+    """A draft's from its engine lines, a finalized invoice's (and a consolidated one's) from
+    its rows."""
 
     def shown(lines):
         if not skip_zero:
@@ -153,4 +167,4 @@ def _line_items(view: InvoiceView, credit_type: dict, skip_zero: bool) -> list[d
     if view.rows is None and view.rated is not None:
         units = {u.id: {"id": u.id, "name": u.name} for u in view.rated.custom_units}
         return [rated_line_data(line, credit_type, units) for line in shown(view.rated.lines)]
-    return [line_item_data(line, credit_type) for line in shown(view.lines)]
+    return [line_item_data(line, credit_type, constituents) for line in shown(view.lines)]

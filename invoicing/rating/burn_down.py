@@ -44,8 +44,9 @@ def burn_down_order(
     applicable products, earlier end (then earlier start). Then every other balance: lower
     priority; credits (free) before commits (paid); fewer applicable products; earlier end;
     earlier start. Ties: contract-level before customer-level; then balance and segment ids.
-    A parent contract's balance a child may draw comes after all of the child's own
-    (`hierarchy.parent_last`), in the same order among themselves.
+    An ancestor contract's balance a child may draw comes after all of the child's own, a
+    parent's before a grandparent's (`hierarchy.parent_last`), in the same order among those
+    of one level.
     """
     # Rollover balances among themselves: postpaid before prepaid (Metronome's prioritization
     # rules); a rolled-over credit, which those rules do not name, after both.

@@ -1,8 +1,9 @@
-"""Account hierarchies: a child contract's usage draws its parent's shared commits and credits.
+"""Account hierarchies: a child contract's usage draws its ancestors' shared commits and credits.
 
-A child's invoice sees the parent's balances it may draw as `Balance(from_parent=True)`; they
-burn down after the child's own (`parent_last`, the first key of `burn_down_order`), in the same
-priority rules among themselves. Several invoices may draw one segment (the parent's and each
+A child's invoice sees the balances of its parent, grandparent... it may draw as
+`Balance(from_parent=True, ancestor_level=1, 2, ...)`; they burn down after the child's own, the
+parent's before the grandparent's (`parent_last`, the first key of `burn_down_order`), in the
+same priority rules among those of one level. Several invoices may draw one segment (the parent's and each
 child's): they are rated one after the other (`rate_in_order`; the selectors order them by
 period start, then the children by contract id, then the parent), each finding what the ones
 before it took already gone (`less_taken`), so the same dollar is never spent twice and what
@@ -21,9 +22,12 @@ from .outputs import RatingResult
 from .vocabulary import BalanceType
 
 
-def parent_last(balance: Balance) -> bool:
-    """`burn_down_order`'s first key: a child's own balances (False) before its parent's."""
-    return balance.from_parent
+def parent_last(balance: Balance) -> int:
+    """`burn_down_order`'s first key: a contract's own balances (0), then its parent's (1), its
+    grandparent's (2)..."""
+    if not balance.from_parent:
+        return 0
+    return max(balance.ancestor_level, 1)
 
 
 def less_taken(rating_input: RatingInput, taken: dict[str, Decimal]) -> RatingInput:

@@ -275,9 +275,11 @@ class Balance(Checked):
     for the true-up at its end. `priority` None sorts after every number. `is_rollover`: made by
     a contract transition from an earlier contract's unused balance (drawn before every other
     balance, see `burn_down_order`; never invoiced again: it has no invoice schedule).
-    `from_parent`: a commit or credit of the parent contract (account hierarchy) whose
-    `child_access` lets this child contract draw it: drawn after every balance of the child's
-    own (`hierarchy.parent_last`), never invoiced, trued up or expired by the child's invoice.
+    `from_parent`: a commit or credit of an ancestor contract (account hierarchy) whose
+    `child_access` lets this contract draw it: drawn after every balance of the contract's own
+    (`hierarchy.parent_last`), never invoiced, trued up or expired by this invoice.
+    `ancestor_level` says whose: 1 the parent's, 2 the grandparent's... (0 with `from_parent`,
+    an input from before grandparents were drawn: the parent's); nearer ones are drawn first.
     `invoiced_here` False: a customer-level commit another contract invoices (its
     `invoice_contract`), or none does: this invoice draws it but never trues it up.
     """
@@ -306,6 +308,7 @@ class Balance(Checked):
     access_type: str = BalanceAccessType.SPEND
     from_parent: bool = False
     invoiced_here: bool = True
+    ancestor_level: int = 0
 
     def _validate(self) -> None:
         if self.access_type not in BalanceAccessType.ALL:

@@ -29,6 +29,7 @@ from .charts import (  # noqa: F401
     contract_spend_to_date,
     contract_usage_by_day,
 )
+from .consolidated import consolidated_members, origins  # noqa: F401
 from .contract_flags import invoices_with_contracts  # noqa: F401
 from .draw_order import DraftsInOrder  # noqa: F401
 from .engine_inputs import (  # noqa: F401
@@ -40,6 +41,8 @@ from .engine_inputs import (  # noqa: F401
 from .hierarchy import in_draw_order  # noqa: F401
 from .invoices import (  # noqa: F401
     InvoiceView,
+    consolidated_copy,
+    consolidated_view,
     contract_invoices,
     contracts_scheduled_dates,
     customer_invoices,
@@ -47,6 +50,7 @@ from .invoices import (  # noqa: F401
     invoice_rate,
     invoice_view,
     invoice_views,
+    line_item_copy,
     line_item_from,
     line_items_from,
     lines_in_total,
@@ -58,6 +62,7 @@ from .late import (  # noqa: F401
     finalized_periods_for,
     is_late,
 )
+from .payers import invoice_payer_contract, invoice_payers  # noqa: F401
 from .preload import (  # noqa: F401
     RatingPreload,
     invoice_period,

@@ -43,6 +43,10 @@ def _exists(model, condition: str) -> RawSQL:
     return exists_sql(model._meta.db_table, archived + condition)
 
 
+def _or(exists: RawSQL, condition: str) -> RawSQL:
+    return RawSQL(f"({exists.sql} OR {condition})", ())
+
+
 def _has_field(model, name: str) -> bool:
     return any(field.name == name for field in model._meta.get_fields())
 
@@ -52,23 +56,23 @@ def _flags() -> dict[str, RawSQL]:
     contract = f'"{Contract._meta.db_table}"."id"'
     customer = f'"{Contract._meta.db_table}"."customer_id"'
     own = f"t.contract_id = {contract}"
-    # A parent's commits and credits shared with children (account hierarchy).
-    parent = (
-        f'(t.child_access IS NOT NULL AND t.contract_id = "{Contract._meta.db_table}".'
-        '"parent_contract_id")'
-    )
+    # A child contract (account hierarchy) may draw its ancestors' shared commits and credits,
+    # however far up: it is taken to hold some (its balances are read, as before the flags).
+    child = f'"{Contract._meta.db_table}"."parent_contract_id" IS NOT NULL'
     return {
         # Its own commits and credits, its customer's customer-level ones, the customer-level
-        # commits it invoices, its parent's shared ones (`customers.selectors.balance_terms_many`'s
-        # scope, or wider).
-        "holds_commits": _exists(
-            Commit,
-            f"({own} OR (t.contract_id IS NULL AND (t.customer_id = {customer} "
-            f"OR t.invoice_contract_id = {contract})) OR {parent})",
+        # commits it invoices (`customers.selectors.balance_terms_many`'s scope, or wider).
+        "holds_commits": _or(
+            _exists(
+                Commit,
+                f"({own} OR (t.contract_id IS NULL AND (t.customer_id = {customer} "
+                f"OR t.invoice_contract_id = {contract})))",
+            ),
+            child,
         ),
-        "holds_credits": _exists(
-            Credit,
-            f"({own} OR (t.contract_id IS NULL AND t.customer_id = {customer}) OR {parent})",
+        "holds_credits": _or(
+            _exists(Credit, f"({own} OR (t.contract_id IS NULL AND t.customer_id = {customer}))"),
+            child,
         ),
         "holds_overrides": _exists(Override, own),
         "holds_subscriptions": _exists(SubscriptionModel, own),

@@ -30,6 +30,7 @@ from invoicing.rating import (
     rate_invoice,
 )
 
+from .consolidated import consolidated_members
 from .contract_flags import any_holds
 from .draw_order import DraftsInOrder, draft_turn
 from .preload import RatingPreload, rating_input_for
@@ -93,7 +94,28 @@ def _line_item_values(line: Line, invoice: Invoice, position: int, pk: uuid.UUID
         "balance_remaining": line.balance_remaining,
         "discount_id": line.discount_id,
         "professional_service_id": line.professional_service_id,
+        "origin_invoice_id": None,
+        "origin_line_item_id": None,
     }
+
+
+_LINE_FIELDS = tuple(field.attname for field in InvoiceLineItem._meta.concrete_fields)
+
+
+def line_item_copy(
+    line: InvoiceLineItem, *, invoice: Invoice, position: int, origin: Invoice
+) -> InvoiceLineItem:
+    """An (unsaved) copy of `origin`'s line on `invoice` (a consolidated invoice), naming where
+    it was copied from (`origin_invoice`, `origin_line_item_id`)."""
+    values = {name: getattr(line, name) for name in _LINE_FIELDS}
+    values.update(
+        id=uuid.uuid4(),
+        invoice_id=invoice.pk,
+        position=position,
+        origin_invoice_id=origin.pk,
+        origin_line_item_id=line.pk,
+    )
+    return _unsaved_line_item(values, invoice)
 
 
 def _unsaved_line_item(values: dict, invoice: Invoice) -> InvoiceLineItem:
@@ -113,13 +135,15 @@ class InvoiceView:
     """An invoice as finance staff and the API see it: frozen lines, or a draft rated on read.
     A draft's `rated` result holds its engine lines; `lines` makes them unsaved rows when first
     read (the API writes a draft from the engine lines: a 10,000-line draft's rows cost as
-    much as its serialization)."""
+    much as its serialization). A consolidated invoice's `constituents`: the invoices its lines
+    were copied from."""
 
     invoice: Invoice
     rows: list[InvoiceLineItem] | None
     subtotal: Decimal
     total: Decimal
     rated: RatingResult | None = None
+    constituents: tuple[Invoice, ...] = ()
 
     @cached_property
     def lines(self) -> list[InvoiceLineItem]:
@@ -154,6 +178,8 @@ def invoice_view(
 ) -> InvoiceView:
     """A draft is rated now from the current aggregates (read-your-writes); others are frozen.
     A `preload` made for a page of invoices saves each draft's rate card and terms queries."""
+    if invoice.is_consolidated:
+        return invoice_views(invoices=[invoice], now=now)[0]
     if invoice.status == Invoice.Status.DRAFT:
         return _draft_view(invoice, invoice_rate(invoice=invoice, now=now, preload=preload))
     lines = list(invoice.line_items.order_by("position"))
@@ -198,7 +224,13 @@ def invoice_views(
     `balances_now`): a draft found there is not rated again, one rated here is added."""
     invoices = list(invoices)
     rated = {} if rated is None else rated
-    drafts = [i for i in invoices if i.status == Invoice.Status.DRAFT and i.pk not in rated]
+    members = consolidated_members(invoices)
+    member_views = _member_views(invoices, members, now, rated)
+    drafts = [
+        i
+        for i in invoices
+        if i.status == Invoice.Status.DRAFT and i.pk not in rated and not i.is_consolidated
+    ]
     preload = RatingPreload.for_invoices(drafts) if drafts else None
     usage = [
         i
@@ -222,7 +254,16 @@ def invoice_views(
         frozen.setdefault(line.invoice_id, []).append(line)
     views = []
     for invoice in invoices:
-        if invoice.status == Invoice.Status.DRAFT:
+        if invoice.is_consolidated:
+            views.append(
+                consolidated_view(
+                    invoice,
+                    members=members[invoice.pk],
+                    views=member_views,
+                    frozen=frozen.get(invoice.pk, []),
+                )
+            )
+        elif invoice.status == Invoice.Status.DRAFT:
             if invoice.pk not in rated:
                 rated[invoice.pk] = invoice_rate(
                     invoice=invoice, now=now, preload=preload, drafts=in_order
@@ -233,6 +274,50 @@ def invoice_views(
                 InvoiceView(invoice, frozen.get(invoice.pk, []), invoice.subtotal, invoice.total)
             )
     return views
+
+
+def consolidated_view(
+    invoice: Invoice, *, members: list[Invoice], views: dict, frozen: list[InvoiceLineItem]
+) -> InvoiceView:
+    """A consolidated invoice as shown: a draft is its constituents as they are now (`views`,
+    `consolidated_copy`); a finalized one shows the copies frozen with it."""
+    if invoice.status != Invoice.Status.DRAFT:
+        return InvoiceView(
+            invoice, frozen, invoice.subtotal, invoice.total, constituents=tuple(members)
+        )
+    return consolidated_copy(invoice, [views[member.pk] for member in members])
+
+
+def consolidated_copy(invoice: Invoice, shown: Sequence[InvoiceView]) -> InvoiceView:
+    """`invoice` holding the constituents `shown`: their lines copied in order (each naming
+    its origin), its totals their sums, exactly (nothing is rounded again)."""
+    lines = [
+        line_item_copy(line, invoice=invoice, position=position, origin=view.invoice)
+        for position, (view, line) in enumerate(
+            (view, line) for view in shown for line in view.lines
+        )
+    ]
+    return InvoiceView(
+        invoice,
+        lines,
+        sum((view.subtotal for view in shown), Decimal(0)),
+        sum((view.total for view in shown), Decimal(0)),
+        constituents=tuple(view.invoice for view in shown),
+    )
+
+
+def _member_views(invoices: list, members: dict, now, rated: dict) -> dict:
+    """{invoice pk: InvoiceView} of the constituents of the consolidated drafts among
+    `invoices` (a finalized consolidated invoice shows its own frozen copies). The drafts of
+    one lot are rated in their turns of one draw order (`invoice_views`' `DraftsInOrder`),
+    each once."""
+    wanted = []
+    for invoice in invoices:
+        if invoice.is_consolidated and invoice.status == Invoice.Status.DRAFT:
+            wanted += members[invoice.pk]
+    if not wanted:
+        return {}
+    return {view.invoice.pk: view for view in invoice_views(invoices=wanted, now=now, rated=rated)}
 
 
 def drafts_preload(invoices: Iterable[Invoice]) -> RatingPreload | None:
@@ -315,15 +400,13 @@ def customer_invoices(
     invoice_type: str | None = None,
 ):
     """The customer's invoices for the API's list, filtered on the billing period (a scheduled
-    invoice's is its date) and type (Metronome's USAGE_CONSOLIDATED is our USAGE)."""
+    invoice's is its date) and type (USAGE, USAGE_CONSOLIDATED: an account hierarchy's parent's
+    consolidated invoices, SCHEDULED)."""
     queryset = Invoice.objects.filter(customer=customer).select_related("credit_type")
     if status:
         queryset = queryset.filter(status=status.upper())
     if invoice_type:
-        kind = invoice_type.upper()
-        queryset = queryset.filter(
-            type=Invoice.Type.USAGE if kind == "USAGE_CONSOLIDATED" else kind
-        )
+        queryset = queryset.filter(type=invoice_type.upper())
     if contract_id:
         queryset = queryset.filter(contract_id=contract_id)
     if starting_on is not None:
@@ -331,8 +414,8 @@ def customer_invoices(
     if ending_before is not None:
         # A period ending by then; a scheduled invoice dated before then (its date is both ends).
         queryset = queryset.filter(
-            Q(type=Invoice.Type.USAGE, end_timestamp__lte=ending_before)
-            | Q(type=Invoice.Type.SCHEDULED, start_timestamp__lt=ending_before)
+            Q(type=Invoice.Type.SCHEDULED, start_timestamp__lt=ending_before)
+            | (~Q(type=Invoice.Type.SCHEDULED) & Q(end_timestamp__lte=ending_before))
         )
     order = ("-start_timestamp", "-id") if descending else ("start_timestamp", "id")
     return queryset.order_by(*order)

@@ -72,12 +72,15 @@ LINE_VALUES = (
 
 
 def invoices_overlapping(starting_at: datetime, ending_before: datetime) -> dict:
-    """The finalized invoices with a period or a line overlapping the window, by id."""
+    """The finalized invoices with a period or a line overlapping the window, by id. A
+    consolidated invoice's lines are its constituents' (each recognized once, as the revenue
+    of the contract that used it): it is left out."""
     overlapping = Q(start_timestamp__lt=ending_before, end_timestamp__gte=starting_at) | Q(
         line_items__starting_at__lt=ending_before, line_items__ending_before__gt=starting_at
     )
     ids = (
         Invoice.objects.filter(status=Invoice.Status.FINALIZED)
+        .exclude(type=Invoice.Type.USAGE_CONSOLIDATED)
         .filter(overlapping)
         .values_list("pk", flat=True)
         .distinct()

@@ -29,12 +29,12 @@ from django_q.tasks import async_task
 from catalog.money import USD_CENTS_ID, round_amount
 from core import outbox
 from core.outbox import LONGEST_RETRY, retry_delay
-from customers.models import BillingProviderConfiguration, PaymentGate
+from customers.models import BillingProviderConfiguration, Contract, PaymentGate
 from customers.selectors import contract_billing_configuration
 from customers.services import payment_gate_event
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.payment_gates import PaymentGateConflict, payment_gate_settle
-from invoicing.selectors import lines_in_total
+from invoicing.selectors import invoice_payer_contract, invoice_payers, lines_in_total
 
 from .. import stripe_api
 from ..models import HandoffAttempt, InvoicePayment
@@ -58,10 +58,20 @@ class HandoffProblem(Exception):
 # --- Queue and void requests (outbox handlers) ----------------------------------------------------
 
 
+def _configuration(invoice: Invoice) -> BillingProviderConfiguration | None:
+    """Where the invoice is billed: the configuration of the contract that pays for it (its
+    own, or in an account hierarchy its payer's: a child with payer PARENT is billed to its
+    parent's customer, never its own), the one in effect at the start of its period."""
+    return contract_billing_configuration(
+        contract=invoice_payer_contract(invoice), at=invoice.start_timestamp
+    )
+
+
 def invoice_payment_queue(*, invoice: Invoice, now: datetime) -> InvoicePayment | None:
-    """A finalized invoice of a contract with an active Stripe configuration (the one in effect
-    at the start of the invoice's period: a v2 edit may switch it from a period on) waits for
-    its hand-off (`now` + the connection's delay). Idempotent: an invoice is queued once."""
+    """A finalized invoice whose payer's contract has an active Stripe configuration (the one
+    in effect at the start of the invoice's period: a v2 edit may switch it from a period on)
+    waits for its hand-off (`now` + the connection's delay). Idempotent: an invoice is queued
+    once. A usage statement consolidated into a parent's invoice is not billed on its own."""
     existing = InvoicePayment.objects.filter(invoice=invoice).first()
     if existing is not None:
         return existing
@@ -80,12 +90,18 @@ def invoice_payments_queue(
         InvoicePayment.objects.filter(invoice__in=invoices).values_list("invoice_id", flat=True)
     )
     stripe_connection = cache(stripe_account)  # read once, when an invoice goes to Stripe
+    # A usage statement consolidated into a parent's invoice is not billed on its own; the
+    # others are billed to the contract that pays for them (an account hierarchy's payer).
+    invoices = [
+        invoice
+        for invoice in invoices
+        if invoice.pk not in queued and invoice.consolidated_into_id is None
+    ]
+    paying = _payer_contracts(invoices)
     payments = []
     for invoice in invoices:
-        if invoice.pk in queued:
-            continue
         config = contract_billing_configuration(
-            contract=invoice.contract, at=invoice.start_timestamp
+            contract=paying.get(invoice.pk, invoice.contract), at=invoice.start_timestamp
         )
         if config is None or config.billing_provider != STRIPE:
             continue
@@ -108,15 +124,33 @@ def invoice_payments_queue(
     return InvoicePayment.objects.bulk_create(payments)
 
 
+def _payer_contracts(invoices: list[Invoice]) -> dict[object, Contract]:
+    """{invoice pk: the contract that pays for it} for the invoices an account hierarchy's
+    payer pays for (others are billed to their own contract), in a few queries."""
+    own = {invoice.pk: invoice.contract_id for invoice in invoices}
+    payers = {
+        pk: payer.contract_id
+        for pk, payer in invoice_payers(invoices).items()
+        if payer.contract_id != own[pk]
+    }
+    if not payers:
+        return {}
+    contracts = Contract.objects.select_related("billing_provider_configuration").in_bulk(
+        set(payers.values())
+    )
+    return {pk: contracts[contract_id] for pk, contract_id in payers.items()}
+
+
 def _gate_configuration(invoice: Invoice) -> BillingProviderConfiguration | None:
-    """Where a gated commit is charged: the contract's Stripe configuration, or else the
-    customer's newest active one (a STRIPE gate needs the customer to have one)."""
-    config = contract_billing_configuration(contract=invoice.contract, at=invoice.start_timestamp)
+    """Where a gated commit is charged: the paying contract's Stripe configuration, or else the
+    paying customer's newest active one (a STRIPE gate needs the customer to have one)."""
+    payer = invoice_payer_contract(invoice)
+    config = contract_billing_configuration(contract=payer, at=invoice.start_timestamp)
     if config is not None and config.billing_provider == STRIPE:
         return config
     return (
         BillingProviderConfiguration.objects.filter(
-            customer_id=invoice.customer_id, billing_provider=STRIPE, archived_at__isnull=True
+            customer_id=payer.customer_id, billing_provider=STRIPE, archived_at__isnull=True
         )
         .order_by("-created_at")
         .first()
@@ -350,6 +384,9 @@ def line_description(line: InvoiceLineItem) -> str:
         parts.append(f"{line.group_key}: {line.group_value}")
     if line.tier_level is not None:
         parts.append(f"tier {line.tier_level}")
+    if line.origin_invoice_id is not None:
+        # A consolidated invoice's line: whose usage it was.
+        parts.append(line.origin_invoice.customer.name)
     return " · ".join(parts)[:500]
 
 
@@ -372,15 +409,11 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
     if not account.enabled:
         raise HandoffProblem("The Stripe connection is turned off in Billing providers.")
     gate = _gate_of(payment)
-    config = (
-        _gate_configuration(invoice)
-        if gate is not None
-        else contract_billing_configuration(contract=invoice.contract, at=invoice.start_timestamp)
-    )
+    config = _gate_configuration(invoice) if gate is not None else _configuration(invoice)
     if config is None or config.billing_provider != STRIPE:
         raise HandoffProblem(
-            "The contract has no active Stripe configuration (set the customer's Stripe "
-            "customer id on the customer's page)."
+            "The contract that pays for the invoice has no active Stripe configuration (set "
+            "the customer's Stripe customer id on the customer's page)."
         )
     payment.billing_provider_configuration_id = config.pk
     payment.provider_customer_id = config.billing_provider_customer_id
@@ -395,7 +428,11 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
     fingerprint = stripe_api.key_fingerprint(
         payment.provider_customer_id, payment.collection_method
     )
-    lines = list(lines_in_total(invoice_ids=[invoice.pk]).exclude(total=0))
+    lines = list(
+        lines_in_total(invoice_ids=[invoice.pk])
+        .exclude(total=0)
+        .select_related("origin_invoice__customer")
+    )
     items = tuple(
         stripe_api.StripeItem(
             line_id=str(line.pk),
@@ -419,6 +456,9 @@ def _plan(payment: InvoicePayment) -> tuple[StripeAccount, stripe_api.StripeInvo
         "customer_id": str(invoice.customer_id),
         "contract_id": str(invoice.contract_id),
     }
+    if config.customer_id != invoice.customer_id:
+        # An account hierarchy's payer: the Stripe customer is the payer's, the usage a child's.
+        metadata["payer_customer_id"] = str(config.customer_id)
     # A PRECALCULATED tax is a `tax` line of the invoice (sent with the other lines); an
     # invoice finalized before tax lines existed gets it as an extra item, once either way.
     if gate is not None and not any(line.type == "tax" for line in lines):

@@ -183,8 +183,9 @@ def test_a_package_contract_takes_no_other_terms(package, post, card):
     assert error(post("/v1/contracts/create", body), 400) == (
         "rate_card_id: Not allowed with package_id: the package sets it "
         "(only customer_id, starting_at, uniqueness_key, custom_fields, transition, "
-        "billing_provider_configuration, revenue_system_configuration and, for a "
-        "CUSTOM_DATE package, usage_statement_schedule.billing_anchor_date)."
+        "billing_provider_configuration, revenue_system_configuration, "
+        "hierarchy_configuration and, for a CUSTOM_DATE package, "
+        "usage_statement_schedule.billing_anchor_date)."
     )
 
 

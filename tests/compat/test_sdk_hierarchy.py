@@ -126,3 +126,85 @@ def test_recurring_commits_and_v2_added_commits_take_child_access(client, offer)
     ).data
     added = [c for edit in history for c in (edit.add_commits or [])]
     assert added[0].hierarchy_configuration.child_access.type == "CONTRACT_IDS"
+
+
+def _child_contract(client, world, parent: str, alias: str) -> tuple[str, str]:
+    customer = client.v1.customers.create(name=alias, ingest_aliases=[alias]).data.id
+    contract = client.v1.contracts.create(
+        customer_id=customer,
+        rate_card_id=world["card"],
+        starting_at=world["start"],
+        hierarchy_configuration={
+            "parent": {"contract_id": parent, "customer_id": world["customer"]},
+            "payer": "PARENT",
+            "usage_statement_behavior": "CONSOLIDATE",
+        },
+    ).data.id
+    return customer, contract
+
+
+def _calls(client, world, alias: str, count: int) -> None:
+    client.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": str(uuid.uuid4()),
+                "customer_id": alias,
+                "event_type": "api_call",
+                "timestamp": world["start"].isoformat(),
+                "properties": {"user_id": "u1"},
+            }
+            for _ in range(count)
+        ]
+    )
+
+
+def test_children_paid_by_the_parent_consolidate_onto_its_invoice(client, offer):  # noqa: F811
+    """Two children (3 and 9 calls at 100) on their parent's USAGE_CONSOLIDATED invoice: 1200,
+    two constituent invoices, each line naming its origin; the children's invoices name the
+    parent as payer. Strict response validation checks every shape."""
+    parent = _contract(client, offer)
+    first, first_contract = _child_contract(client, offer, parent, "child-one")
+    second, second_contract = _child_contract(client, offer, parent, "child-two")
+    _calls(client, offer, "child-one", 3)
+    _calls(client, offer, "child-two", 9)
+
+    (consolidated,) = client.v1.customers.invoices.list(
+        customer_id=offer["customer"], type="USAGE_CONSOLIDATED"
+    )
+    assert (consolidated.type, consolidated.status, consolidated.total) == (
+        "USAGE_CONSOLIDATED",
+        "DRAFT",
+        1200,
+    )
+    assert (consolidated.payer.contract_id, consolidated.payer.customer_id) == (
+        parent,
+        offer["customer"],
+    )
+    children = {}
+    for customer, contract in ((first, first_contract), (second, second_contract)):
+        (statement,) = [
+            i for i in client.v1.customers.invoices.list(customer_id=customer) if i.type == "USAGE"
+        ]
+        assert (statement.payer.contract_id, statement.payer.customer_id) == (
+            parent,
+            offer["customer"],
+        )
+        assert statement.billable_status == "unbillable"
+        children[statement.id] = (contract, customer, statement.total)
+    assert sorted(
+        (c.invoice_id, c.contract_id, c.customer_id) for c in consolidated.constituent_invoices
+    ) == sorted(
+        (invoice, contract, customer) for invoice, (contract, customer, _) in children.items()
+    )
+    by_origin = {}
+    for line in consolidated.line_items:
+        assert (line.origin.contract_id, line.origin.customer_id) == children[
+            line.origin.invoice_id
+        ][:2]
+        by_origin[line.origin.invoice_id] = by_origin.get(line.origin.invoice_id, 0) + line.total
+    assert {invoice: total for invoice, (_, _, total) in children.items()} == by_origin
+    assert sorted(by_origin.values()) == [300, 900]
+    again = client.v1.customers.invoices.retrieve(
+        customer_id=offer["customer"], invoice_id=consolidated.id
+    ).data
+    assert again.total == 1200 and len(again.constituent_invoices) == 2

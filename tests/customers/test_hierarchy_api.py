@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import DomainEvent
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
 from invoicing.services import invoices_finalize_due
@@ -270,20 +271,24 @@ def test_bad_links_are_400s_naming_the_field(post, world):
         "hierarchy_configuration.payer: Only a child contract (with a parent)."
     )
     assert create({"parent": link, "payer": "SOMEONE"}).startswith("hierarchy_configuration.payer:")
-    assert create({"parent": link, "payer": "PARENT"}) == (
-        "hierarchy_configuration.payer: Not supported: a child's invoices are issued to the child "
-        "(SELF); the parent pays for its children only through the commits and credits it shares "
-        "with them (child_access)."
-    )
+    # CONSOLIDATE is taken with payer PARENT (tests/invoicing/test_consolidated_invoices.py).
     assert create({"parent": link, "usage_statement_behavior": "CONSOLIDATE"}) == (
-        "hierarchy_configuration.usage_statement_behavior: Not supported: no consolidated "
-        "invoices are produced; each contract's usage statements stay on its own invoices "
-        "(SEPARATE)."
+        "hierarchy_configuration.usage_statement_behavior: CONSOLIDATE needs payer PARENT: the "
+        "parent pays for the statements consolidated on its invoice."
     )
-    assert create({"parent_behavior": {"invoice_consolidation_type": "CONCATENATE"}}) == (
-        "hierarchy_configuration.parent_behavior.invoice_consolidation_type: Not supported: no "
-        "consolidated invoices are produced; each contract's usage statements stay on its own "
-        "invoices (NONE)."
+    # CONCATENATE is taken (tests/invoicing/test_consolidated_invoices.py); not on a contract
+    # whose own statements are consolidated into its parent's invoice.
+    assert create(
+        {
+            "parent": link,
+            "payer": "PARENT",
+            "usage_statement_behavior": "CONSOLIDATE",
+            "parent_behavior": {"invoice_consolidation_type": "CONCATENATE"},
+        }
+    ) == (
+        "hierarchy_configuration.parent_behavior.invoice_consolidation_type: A contract whose "
+        "statements are consolidated into its parent's invoice has no consolidated invoice of "
+        "its own."
     )
     assert create(
         {"parent": link}, starting_at="2020-01-01T00:00:00Z", ending_before="2021-01-01T00:00:00Z"
@@ -337,18 +342,63 @@ def test_editing_a_commit_shares_it_and_drafts_follow(post, api_client, world):
 
 
 def test_a_childs_usage_invoice_names_its_payer(post, api_client, world):
-    """`payer` on a child's usage invoices: itself (payer SELF, the only payer taken); a
-    contract outside a hierarchy has none."""
+    """`payer` on a child's usage invoices, drafts and finalized: the parent with payer PARENT
+    (accepted on create; it was refused with a 400 before billing the parent existed), itself
+    with SELF; a contract outside a hierarchy has none."""
     parent = _contract(post, world)
+    paid_by_parent = _child(post, world, parent, payer="PARENT")
     pays_itself = _child(post, world, parent, payer="SELF")
+    assert paid_by_parent.hierarchy_payer == "PARENT"
+    by_parent = {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}
+    assert _march(api_client, paid_by_parent)["payer"] == by_parent
     assert _march(api_client, pays_itself)["payer"] == {
         "contract_id": str(pays_itself.pk),
         "customer_id": str(pays_itself.customer_id),
     }
     assert "payer" not in _march(api_client, parent)
-    listed = _ok(api_client.get(f"/v1/customers/{pays_itself.customer_id}/invoices"))
+    listed = _ok(api_client.get(f"/v1/customers/{paid_by_parent.customer_id}/invoices"))
     usage = [invoice for invoice in listed if invoice["type"] == "USAGE"]
-    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(pays_itself.pk)}
+    assert usage and {invoice["payer"]["contract_id"] for invoice in usage} == {str(parent.pk)}
+    _tokens(paid_by_parent, 2)
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    finalized = _march(api_client, paid_by_parent)
+    assert (finalized["status"], finalized["total"], finalized["payer"]) == (
+        "FINALIZED",
+        20000,
+        by_parent,
+    )
+
+
+def test_a_grandchild_paid_by_a_parent_that_its_own_parent_pays_for_is_paid_by_the_top(
+    post, api_client, world
+):
+    """payer PARENT all the way up: the charge goes to the nearest ancestor paying for itself."""
+    top = _contract(post, world)
+    middle = _child(post, world, top, payer="PARENT")
+    bottom = _child(post, world, middle, payer="PARENT")
+    assert _march(api_client, bottom)["payer"] == {
+        "contract_id": str(top.pk),
+        "customer_id": str(top.customer_id),
+    }
+    pays_itself = _child(post, world, middle, payer="SELF")
+    assert _march(api_client, pays_itself)["payer"]["contract_id"] == str(pays_itself.pk)
+
+
+def test_the_finalized_event_names_the_payer(post, world):
+    """`invoice.finalized` (what payments and the webhooks hear) carries the payer."""
+    parent = _contract(post, world)
+    child = _child(post, world, parent, payer="PARENT")
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    march = Invoice.objects.get(contract=child, type="USAGE", start_timestamp=MARCH)
+    event = DomainEvent.objects.get(type="invoice.finalized", subject_id=march.pk)
+    assert event.payload["payer"] == {
+        "contract_id": str(parent.pk),
+        "customer_id": str(parent.customer_id),
+    }
+    own = Invoice.objects.get(contract=parent, type="USAGE", start_timestamp=MARCH)
+    assert (
+        "payer" not in DomainEvent.objects.get(type="invoice.finalized", subject_id=own.pk).payload
+    )
 
 
 def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, api_client, world):
@@ -374,3 +424,126 @@ def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, a
         [70000],
         70000,
     )
+
+
+def test_a_grandchild_draws_its_parents_then_its_grandparents_shared_commits(
+    post, api_client, world
+):
+    """Golden: the grandparent shares $1,000.00, the parent $200.00 (both ALL). The grandchild
+    uses 5 tokens ($500): the parent's $200 first, then $300 of the grandparent's. The parent
+    uses 9 ($900), rated after its child (deeper first): its own commit is gone, it draws the
+    grandparent's last $700 and pays $200. Finalized, the ledgers say the same."""
+    top = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    link = {"parent": {"contract_id": str(top.pk), "customer_id": str(top.customer_id)}}
+    middle = _contract(
+        post,
+        world,
+        hierarchy_configuration=link,
+        commits=[_commit(world, amount=20000, access={"type": "ALL"})],
+    )
+    bottom = _child(post, world, middle)
+    assert (top.hierarchy_depth, middle.hierarchy_depth, bottom.hierarchy_depth) == (0, 1, 2)
+    _tokens(bottom, 5)
+    _tokens(middle, 9)
+    grandchild = _march(api_client, bottom)
+    assert (grandchild["total"], _applied(grandchild)) == (0, [-20000, -30000])
+    parent = _march(api_client, middle)
+    assert (parent["total"], _applied(parent)) == (20000, [-70000])
+    assert _parent_balance(post, top, include_balance=True)["balance"] == 0
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert (_march(api_client, bottom)["total"], _march(api_client, middle)["total"]) == (0, 20000)
+    drawn = {
+        (entry.segment.commit.contract_id, entry.contract_id): entry.amount
+        for entry in BalanceLedgerEntry.objects.filter(type=DEDUCTION).select_related(
+            "segment__commit"
+        )
+    }
+    assert drawn == {
+        (middle.pk, bottom.pk): Decimal("-20000"),
+        (top.pk, bottom.pk): Decimal("-30000"),
+        (top.pk, middle.pk): Decimal("-70000"),
+    }
+
+
+def test_a_grandparents_commit_shared_with_listed_contracts_only_skips_the_others(
+    post, api_client, world
+):
+    top = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    middle = _child(post, world, top)
+    bottom = _child(post, world, middle)
+    commit = top.commits.get()
+    commit.child_access = {"type": "CONTRACT_IDS", "contract_ids": [str(middle.pk)]}
+    commit.save()
+    _tokens(bottom, 2)
+    assert _march(api_client, bottom)["total"] == 20000
+    commit.child_access = {"type": "CONTRACT_IDS", "contract_ids": [str(bottom.pk)]}
+    commit.save()
+    assert _march(api_client, bottom)["total"] == 0
+
+
+def test_a_contract_from_a_package_takes_a_hierarchy_configuration(post, api_client, world):
+    """hierarchy_configuration with package_id (refused before): the contract made from the
+    package is a child as one made with the same terms given directly: it draws the parent's
+    shared commit and consolidates onto the parent's invoice."""
+    package = _ok(
+        post(
+            "/v1/packages/create",
+            {
+                "name": "Team",
+                "rate_card_id": world["card"],
+                "usage_statement_schedule": {"frequency": "MONTHLY", "day": "FIRST_OF_MONTH"},
+            },
+        )
+    )
+    parent = _contract(post, world, commits=[_commit(world, amount=20000, access={"type": "ALL"})])
+    customer = CustomerFactory()
+    created = _ok(
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(customer.pk),
+                "package_id": package["id"],
+                "starting_at": MARCH,
+                "hierarchy_configuration": {
+                    "parent": {
+                        "contract_id": str(parent.pk),
+                        "customer_id": str(parent.customer_id),
+                    },
+                    "payer": "PARENT",
+                    "usage_statement_behavior": "CONSOLIDATE",
+                },
+            },
+        )
+    )
+    child = Contract.objects.get(pk=created["id"])
+    assert (child.package_id, child.parent_contract_id, child.hierarchy_depth) == (
+        uuid.UUID(package["id"]),
+        parent.pk,
+        1,
+    )
+    _tokens(child, 3)
+    statement = _march(api_client, child)
+    assert (statement["total"], _applied(statement)) == (10000, [-20000])
+    assert statement["payer"]["contract_id"] == str(parent.pk)
+    consolidated = Invoice.objects.get(
+        contract=parent, type="USAGE_CONSOLIDATED", start_timestamp=MARCH
+    )
+    assert str(consolidated.pk) == str(Invoice.objects.get(pk=statement["id"]).consolidated_into_id)
+    bad = _error(
+        post(
+            "/v1/contracts/create",
+            {
+                "customer_id": str(CustomerFactory().pk),
+                "package_id": package["id"],
+                "starting_at": MARCH,
+                "hierarchy_configuration": {
+                    "parent": {
+                        "contract_id": str(parent.pk),
+                        "customer_id": str(parent.customer_id),
+                    },
+                    "usage_statement_behavior": "CONSOLIDATE",
+                },
+            },
+        )
+    )
+    assert bad.startswith("hierarchy_configuration.usage_statement_behavior: CONSOLIDATE needs")

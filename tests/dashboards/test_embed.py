@@ -267,7 +267,8 @@ def test_invoice_status_filter(client, api_client, world):
 
 @pytest.mark.parametrize("value,listed", [("billable", True), ("all", True), ("unbillable", False)])
 def test_billable_status_filter(client, api_client, world, value, listed):
-    """Every invoice this product makes is billable: "unbillable" lists none of them."""
+    """An invoice billed on its own is billable ("unbillable": statements billed on a
+    consolidated invoice, tests/dashboards/test_hierarchy_documents.py)."""
     draft = world.december()
     page = path_of(
         url(

@@ -10,7 +10,7 @@ from django.db import connection, connections
 from customers.models import ScheduledCharge, ScheduledChargeItem
 from invoicing.models import Invoice
 from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
-from tests.invoicing.factories import ContractFactory, ProductFactory
+from tests.invoicing.factories import ContractFactory, ProductFactory, RateFactory, ingest
 
 pytestmark = [
     pytest.mark.postgres,
@@ -93,3 +93,61 @@ def test_two_workers_finalize_usage_and_scheduled_invoices_once_with_one_gap_fre
     assert finalized.filter(type="SCHEDULED").count() == 16
     assert Invoice.objects.filter(type="SCHEDULED", status="DRAFT").count() == 8
     assert {i.total for i in finalized.filter(type="SCHEDULED")} == {Decimal("100")}
+
+
+def test_workers_finalizing_consolidated_lots_at_once_make_one_consolidated_invoice_each():
+    """Three families of a parent and three consolidating children; two workers finalize the
+    due drafts while a third finalizes each consolidated invoice by hand: every invoice is
+    finalized once, each parent has one consolidated invoice whose total is its constituents'."""
+    rate = RateFactory(price=Decimal("100"))
+    rate.product.billable_metric.group_keys = []
+    rate.product.billable_metric.save()
+    parents = []
+    for family in range(3):
+        parent = ContractFactory(rate_card=rate.rate_card, starting_at=t(2026, 3, 1))
+        children = [
+            ContractFactory(
+                rate_card=rate.rate_card,
+                starting_at=t(2026, 3, 1),
+                parent_contract=parent,
+                hierarchy_depth=1,
+                hierarchy_payer="PARENT",
+                hierarchy_usage_statement_behavior="CONSOLIDATE",
+            )
+            for _ in range(3)
+        ]
+        for contract in (parent, *children):
+            contract_drafts_ensure(contract=contract, now=t(2026, 3, 2))
+        ingest(
+            [
+                {
+                    "transaction_id": f"{family}-{index}",
+                    "customer_id": str(child.customer_id),
+                    "event_type": "tokens_usage",
+                    "timestamp": "2026-03-10T00:00:00Z",
+                    "properties": {"num_tokens": str(index + 1)},
+                }
+                for index, child in enumerate(children)
+            ],
+            now=t(2026, 3, 20),
+        )
+        parents.append(parent)
+    heads = list(Invoice.objects.filter(type="USAGE_CONSOLIDATED"))
+    assert len(heads) == 3
+
+    def by_hand():
+        return [invoice_finalize(invoice=head, now=t(2026, 4, 5)) for head in heads]
+
+    workers = [lambda: invoices_finalize_due(now=t(2026, 4, 5))] * 2 + [by_hand]
+    run_together(lambda: workers.pop()(), 3)
+    march = Invoice.objects.filter(start_timestamp=t(2026, 3, 1))
+    assert set(march.values_list("status", flat=True)) == {"FINALIZED"}
+    assert march.count() == 15  # 3 x (parent's own, 3 children's, consolidated)
+    numbers = sorted(march.values_list("number", flat=True))
+    assert len(set(numbers)) == 15
+    for parent in parents:
+        (head,) = march.filter(contract=parent, type="USAGE_CONSOLIDATED")
+        members = list(head.constituents.all())
+        assert len(members) == 3
+        assert head.total == sum((m.total for m in members), Decimal(0)) == Decimal("600")
+        assert head.line_items.count() == 3

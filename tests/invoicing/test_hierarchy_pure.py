@@ -163,3 +163,80 @@ def test_what_children_draw_is_what_the_parent_commit_loses(commit, demands):
     assert last.remaining == D(commit) - total_drawn
     for result, (quantity, own) in zip(results, demands, strict=True):
         assert result.total == D(quantity) - drawn(result) - min(D(quantity), D(own))
+
+
+def test_a_grandchild_draws_its_parents_balance_before_its_grandparents():
+    """The grandparent's 1,000 (priority 1) and the parent's 200 (priority 9): a later priority
+    but a nearer ancestor, so the parent's is drawn first; 500 of usage: 200, then 300."""
+    grandparents = balance(
+        "grandparent-commit",
+        type="PREPAID",
+        segments=(segment("1000", id="gs"),),
+        priority="1",
+        from_parent=True,
+        ancestor_level=2,
+    )
+    parents = balance(
+        "parent-commit",
+        type="PREPAID",
+        segments=(segment("200", id="ps"),),
+        priority="9",
+        from_parent=True,
+        ancestor_level=1,
+    )
+    result = rate_invoice(child("500", grandparents, parents))
+    assert (drawn(result), drawn(result, "grandparent-commit"), result.total) == (
+        D("200"),
+        D("300"),
+        D("0"),
+    )
+
+
+def test_an_input_from_before_grandparents_reads_a_parents_balance_as_level_one():
+    """A snapshot made before `ancestor_level` existed (from_parent only) keeps its order."""
+    old = parent_commit("200", priority="9")
+    grandparents = balance(
+        "grandparent-commit",
+        segments=(segment("1000", id="gs"),),
+        priority="1",
+        from_parent=True,
+        ancestor_level=2,
+    )
+    result = rate_invoice(child("500", grandparents, old))
+    assert (drawn(result), drawn(result, "grandparent-commit")) == (D("200"), D("300"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parents=st.integers(min_value=0, max_value=3000),
+    grandparents=st.integers(min_value=0, max_value=3000),
+    usage=st.lists(st.integers(min_value=0, max_value=2000), min_size=1, max_size=5),
+)
+def test_what_descendants_draw_from_two_levels_is_conserved(parents, grandparents, usage):
+    """Invoices drawing a parent's and a grandparent's shared commit, one after the other:
+    each commit loses exactly what was drawn from it, never more than it held, and the
+    grandparent's is touched only once the parent's is empty for that invoice."""
+    inputs = [
+        child(
+            str(quantity),
+            parent_commit(str(parents), ancestor_level=1),
+            balance(
+                "grandparent-commit",
+                type="PREPAID",
+                segments=(segment(str(grandparents), id="gs"),),
+                from_parent=True,
+                ancestor_level=2,
+            ),
+        )
+        for quantity in usage
+    ]
+    results, taken = rate_in_order(inputs, rate_invoice)
+    from_parent = sum((drawn(r) for r in results), start=D(0))
+    from_grandparent = sum((drawn(r, "grandparent-commit") for r in results), start=D(0))
+    assert from_parent == taken.get("ps", D(0)) == min(D(parents), D(sum(usage)))
+    assert from_grandparent == taken.get("gs", D(0))
+    assert from_parent + from_grandparent == min(D(parents + grandparents), D(sum(usage)))
+    for result in results:
+        if drawn(result, "grandparent-commit"):
+            parent_draw = next(d for d in result.balance_draws if d.balance_id == "parent-commit")
+            assert parent_draw.remaining == 0
