@@ -14,7 +14,8 @@ def invoice_finalized(events: list[DomainEvent]) -> None:
     """The documents' seller, bill-to and product units are frozen as the invoices are issued."""
     finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
     invoices = list(
-        Invoice.objects.select_related("customer")
+        # The contract too: whether an account hierarchy's payer pays for it (bill-to).
+        Invoice.objects.select_related("customer", "contract")
         .defer("rating_snapshot")  # a large document each, not needed here
         .filter(pk__in=list(finalized_at))
     )

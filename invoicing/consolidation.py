@@ -51,12 +51,16 @@ def _consolidating_parents(contracts: list[Contract]) -> set:
     """The parents among or above `contracts` that take consolidated statements: the parents of
     consolidating children among them, and those of them with a consolidating child."""
     parents = {contract.parent_contract_id for contract in contracts if contract.consolidates}
-    parents |= set(
-        Contract.objects.filter(
-            parent_contract_id__in=[contract.pk for contract in contracts],
-            hierarchy_usage_statement_behavior=Contract.StatementBehavior.CONSOLIDATE,
-        ).values_list("parent_contract_id", flat=True)
-    )
+    # Contracts loaded with their `holds_children` flag (`with_children_flag`) that have no
+    # child are no parent: no query for them.
+    lending = [c.pk for c in contracts if getattr(c, "holds_children", True)]
+    if lending:
+        parents |= set(
+            Contract.objects.filter(
+                parent_contract_id__in=lending,
+                hierarchy_usage_statement_behavior=Contract.StatementBehavior.CONSOLIDATE,
+            ).values_list("parent_contract_id", flat=True)
+        )
     return parents
 
 

@@ -51,6 +51,7 @@ from invoicing.selectors import (
     invoice_payers,
     line_items_from,
     rating_input_for,
+    with_children_flag,
 )
 
 logger = logging.getLogger(__name__)
@@ -337,6 +338,27 @@ def _hierarchy_depth(invoices: list[Invoice], preload: RatingPreload | None) -> 
     return max(depths, default=0)
 
 
+def _in_hierarchies(invoices: list[Invoice], preload: RatingPreload | None) -> list[Invoice]:
+    """The invoices an account hierarchy's payer may pay for (`invoice_payers`' candidates),
+    told from the contracts loaded with them: consolidated invoices, their constituents and
+    the invoices of child contracts."""
+    found = []
+    for invoice in invoices:
+        if invoice.is_consolidated or invoice.consolidated_into_id is not None:
+            found.append(invoice)
+            continue
+        if preload is not None:
+            contract = preload.contract(invoice.contract_id, invoice.start_timestamp, invoice.type)
+        elif Invoice.contract.is_cached(invoice):
+            contract = invoice.contract
+        else:
+            found.append(invoice)
+            continue
+        if contract.parent_contract_id is not None:
+            found.append(invoice)
+    return found
+
+
 def _freeze(
     invoices: list[Invoice],
     *,
@@ -452,7 +474,7 @@ def _freeze(
     revenue_systems = contracts_revenue_systems_at(
         moments=[(i.contract_id, i.start_timestamp) for i in invoices if i.contract_id]
     )
-    payers = invoice_payers(invoices)
+    payers = invoice_payers(_in_hierarchies(invoices, preload))
     outbox.record_many(
         _with_revenue_system(
             _invoice_event("invoice.finalized", invoice, now, payers.get(invoice.pk)),
@@ -632,7 +654,9 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     contract_ids = {invoice.contract_id for invoice in due}
     if contract_ids:
         contracts_drafts_ensure(
-            contracts=Contract.objects.filter(id__in=contract_ids).select_related("rate_card"),
+            contracts=with_children_flag(
+                Contract.objects.filter(id__in=contract_ids).select_related("rate_card")
+            ),
             now=now,
         )
     return finalized

@@ -30,7 +30,7 @@ from .charts import (  # noqa: F401
     contract_usage_by_day,
 )
 from .consolidated import consolidated_members, origins  # noqa: F401
-from .contract_flags import invoices_with_contracts  # noqa: F401
+from .contract_flags import invoices_with_contracts, with_children_flag  # noqa: F401
 from .draw_order import DraftsInOrder  # noqa: F401
 from .engine_inputs import (  # noqa: F401
     overlapping,

@@ -102,6 +102,12 @@ def with_term_flags(queryset: QuerySet[Contract]) -> QuerySet[Contract]:
     return queryset.annotate(**_flags())
 
 
+def with_children_flag(queryset: QuerySet[Contract]) -> QuerySet[Contract]:
+    """The contracts with their `holds_children` flag only (account hierarchy: whether a
+    contract is a parent), in the same query."""
+    return queryset.annotate(holds_children=_flags()["holds_children"])
+
+
 def invoices_with_contracts(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
     """The invoices with what rating a draft needs of its contract, in the same query: the
     contract, its customer, rate card and pricing unit, and its flags (`contract_of` puts them
