@@ -3,11 +3,13 @@
 A child's invoice sees the balances of its parent, grandparent... it may draw as
 `Balance(from_parent=True, ancestor_level=1, 2, ...)`; they burn down after the child's own, the
 parent's before the grandparent's (`parent_last`, the first key of `burn_down_order`), in the
-same priority rules among those of one level. Several invoices may draw one segment (the parent's and each
-child's): they are rated one after the other (`rate_in_order`; the selectors order them by
-period start, then the children by contract id, then the parent), each finding what the ones
-before it took already gone (`less_taken`), so the same dollar is never spent twice and what
-all of them draw is exactly what the segment loses, never more than it holds."""
+same priority rules among those of one level. Several invoices may draw one segment (an
+ancestor's and each descendant's): they are rated one after the other (`rate_in_order`; the
+selectors' one draw order, `invoicing.selectors.hierarchy.in_draw_order`: period start, then
+the deepest contracts first, each depth's children by contract id, then the others by contract
+id), each finding what the ones before it took already gone (`less_taken`), so the same dollar
+is never spent twice and what all of them draw is exactly what the segment loses, never more
+than it holds."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ contract of its customer (a customer-level commit or credit), by a parent contra
 children (`child_access`; their customers may differ). `DraftsInOrder` loads the USAGE drafts of
 some customers, closed over account hierarchies (the customer of a draft's parent or children
 joins with all its drafts, and so on), split into groups that share no balance, each in the
-draw order (`hierarchy.in_draw_order`): period start; in one period the children's invoices by
+draw order (`hierarchy.in_draw_order`): period start; in one period the deepest contracts'
+invoices first (grandchildren, then children: `Contract.hierarchy_depth`), each depth's by
 contract id, then the others by contract id. The drafts of a group are rated once each, one
 after the other, each after what the ones before it took. An invoice's
 turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
@@ -31,6 +32,7 @@ from decimal import Decimal
 from django.db.models import F
 
 from customers.models import Contract
+from customers.selectors import contract_ancestors, contract_descendants
 from invoicing.models import Invoice
 from invoicing.rating import (
     RatingInput,
@@ -76,11 +78,13 @@ class _Finder:
 
 def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoice], _Finder]:
     """The USAGE drafts starting by `until` of the customers, closed over account hierarchies
-    (the customers of the drafts' parents and children join, and so on), in the draw order
+    (the customers of every contract of a draft's hierarchy join: its root's and the root's
+    descendants', at any depth, whether or not they have a draft), in the draw order
     (`in_draw_order`), and which customers share balances. One query when no draft is in a
-    hierarchy; else one for the children's customers and the drafts read again per round."""
+    hierarchy; else a few for the hierarchies' contracts and the drafts read again per round."""
     finder = _Finder()
     known = {uuid.UUID(str(value)) for value in customer_ids}
+    seen: set = set()  # contracts whose hierarchy was read
     while True:
         for customer_id in known:
             finder.root(customer_id)
@@ -101,16 +105,34 @@ def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoi
             if draft.parent_customer_id is not None:
                 finder.join(draft.customer_id, draft.parent_customer_id)
                 linked.add(draft.parent_customer_id)
-        lending = {d.contract_id: d.customer_id for d in drafts if d.contract_holds_children}
-        if lending:
-            for parent_id, customer_id in Contract.objects.filter(
-                parent_contract_id__in=lending
-            ).values_list("parent_contract_id", "customer_id"):
-                finder.join(lending[parent_id], customer_id)
+        in_hierarchy = {
+            d.contract_id
+            for d in drafts
+            if d.parent_customer_id is not None or d.contract_holds_children
+        } - seen
+        if in_hierarchy:
+            for customer_id, parent_customer_id in _hierarchies(in_hierarchy, seen):
+                if parent_customer_id is not None:
+                    finder.join(customer_id, parent_customer_id)
                 linked.add(customer_id)
         if linked <= known:
             return drafts, finder
         known |= linked
+
+
+def _hierarchies(contract_ids: set, seen: set) -> list[tuple]:
+    """(customer pk, its parent's customer pk | None) of every contract of the
+    hierarchies holding `contract_ids` (their roots and the roots' descendants); the contracts
+    read are added to `seen`."""
+    ancestors = contract_ancestors(contract_ids=contract_ids)
+    roots = {chain[-1] if chain else pk for pk, chain in ancestors.items()}
+    members = roots | contract_descendants(contract_ids=roots)
+    seen |= members
+    return list(
+        Contract.objects.filter(pk__in=members).values_list(
+            "customer_id", "parent_contract__customer_id"
+        )
+    )
 
 
 class DraftsInOrder:

@@ -465,6 +465,36 @@ def test_a_grandchild_draws_its_parents_then_its_grandparents_shared_commits(
     }
 
 
+def test_a_grandparent_and_its_grandchild_share_a_turn_when_the_middle_contract_has_no_draft(
+    post, api_client, world
+):
+    """Golden: the grandparent shares $1,000.00 with ALL; the middle contract has no draft in
+    March (none to link the two by). The grandchild uses 7 tokens ($700), drawn first (deeper);
+    the grandparent uses 6 ($600): its draft sees the $300 left and pays $300, as finalization
+    makes it (the draw order joins a whole hierarchy, not only the contracts with drafts)."""
+    top = _contract(post, world, commits=[_commit(world, access={"type": "ALL"})])
+    middle = _child(post, world, top)
+    bottom = _child(post, world, middle)
+    Invoice.objects.filter(contract=middle, type=Invoice.Type.USAGE).delete()
+    _tokens(bottom, 7)
+    _tokens(top, 6)
+    assert (_march(api_client, bottom)["total"], _applied(_march(api_client, bottom))) == (
+        0,
+        [-70000],
+    )
+    assert (_march(api_client, top)["total"], _applied(_march(api_client, top))) == (
+        30000,
+        [-30000],
+    )
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert (_march(api_client, bottom)["total"], _march(api_client, top)["total"]) == (0, 30000)
+    drawn = sorted(
+        BalanceLedgerEntry.objects.filter(type=DEDUCTION).values_list("contract_id", "amount"),
+        key=lambda row: row[1],
+    )
+    assert drawn == [(bottom.pk, Decimal("-70000")), (top.pk, Decimal("-30000"))]
+
+
 def test_a_grandparents_commit_shared_with_listed_contracts_only_skips_the_others(
     post, api_client, world
 ):
