@@ -23,13 +23,18 @@ from functools import cache, partial
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import connections, transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django_q.tasks import async_task
 
 from catalog.money import USD_CENTS_ID, round_amount
 from core import outbox
 from core.outbox import LONGEST_RETRY, retry_delay
-from customers.models import BillingProviderConfiguration, Contract, PaymentGate
+from customers.models import (
+    BillingProviderConfiguration,
+    Contract,
+    ContractConfigurationChange,
+    PaymentGate,
+)
 from customers.selectors import contract_billing_configuration
 from customers.services import payment_gate_event
 from invoicing.models import Invoice, InvoiceLineItem
@@ -135,8 +140,17 @@ def _payer_contracts(invoices: list[Invoice]) -> dict[object, Contract]:
     }
     if not payers:
         return {}
-    contracts = Contract.objects.select_related("billing_provider_configuration").in_bulk(
-        set(payers.values())
+    contracts = (
+        Contract.objects.select_related("billing_provider_configuration")
+        .prefetch_related(
+            Prefetch(
+                "configuration_changes",
+                ContractConfigurationChange.objects.select_related(
+                    "billing_provider_configuration"
+                ),
+            )
+        )
+        .in_bulk(set(payers.values()))
     )
     return {pk: contracts[contract_id] for pk, contract_id in payers.items()}
 
