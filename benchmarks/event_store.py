@@ -559,7 +559,7 @@ def main() -> None:
                 settings.EVENT_STORE_URL = ""
                 log("== 2. Ceilings without HTTP ==")
                 pg_ceiling = ingest.sql_phase(
-                    env, events=events, clients=clients, now=now, metric=metric
+                    env, token, events=events, clients=clients, now=now, metric=metric
                 )
                 ch_ceiling = chdb_ceiling(store, events=events, threads=4, now=now)
                 log(
