@@ -105,6 +105,9 @@ class CustomerAdmin(CustomFieldsAdminMixin, ArchivableAdmin):
     custom_fields_entity = "customer"
     list_display = ["name", "aliases", "contract_count", "created_at", "is_archived"]
     search_fields = ["name", "id", "external_id", "ingest_aliases__alias"]
+    # Explicit: the contracts count's GROUP BY drops Meta.ordering, and the autocomplete pages
+    # (a contract's or a balance's customer) must not page an unordered list.
+    ordering = ["name", "id"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "new_contract",

@@ -46,7 +46,6 @@ from .hierarchy import (  # noqa: F401
     Payer,
     contract_ancestors,
     contract_descendants,
-    contract_family,
     contract_payers,
 )
 from .ledger import LedgerRows, ledger_rows, segment_available  # noqa: F401

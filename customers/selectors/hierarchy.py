@@ -90,12 +90,3 @@ def contract_descendants(*, contract_ids: Iterable) -> set:
         )
         found |= level
     return found
-
-
-def contract_family(*, contract: Contract) -> set:
-    """The contracts of `contract`'s hierarchy: its root and every descendant of the root (the
-    contracts that may draw the same shared balances). {contract.pk} outside a hierarchy."""
-    root = contract.pk
-    if contract.parent_contract_id is not None:
-        root = contract_ancestors(contract_ids=[contract.pk])[contract.pk][-1]
-    return {root, *contract_descendants(contract_ids=[root])}

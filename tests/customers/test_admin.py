@@ -1,11 +1,13 @@
 """The Customers admin: a customer page shows its aliases and contracts; a contract page shows and
 edits every term, with each term's own rows under it; the rate card's products offer a test event."""
 
+import warnings
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.core.paginator import UnorderedObjectListWarning
 from django.http import HttpResponse
 from django.test import override_settings
 from django.urls import NoReverseMatch, path, reverse
@@ -104,6 +106,22 @@ def test_the_customer_list_shows_aliases_and_searches_them(admin_client):
 
     assert [c.name for c in response.context["cl"].result_list] == ["Acme AI"]
     assert "acme-prod" in response.content.decode()
+
+
+def test_the_customer_autocomplete_pages_customers_by_name(admin_client):
+    for name in ("Carol", "Alice", "Bob"):
+        CustomerFactory(name=name)
+    url = reverse("admin:autocomplete") + (
+        "?app_label=customers&model_name=contract&field_name=customer&term="
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnorderedObjectListWarning)
+        response = admin_client.get(url)
+
+    assert response.status_code == 200
+    names = [row["text"] for row in response.json()["results"]]
+    assert names == ["Alice", "Bob", "Carol"]
 
 
 def test_archived_customers_are_hidden_until_asked_for(admin_client):
