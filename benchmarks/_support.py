@@ -157,6 +157,16 @@ def migrate(env: dict[str, str]) -> None:
     manage(env, "migrate", "--no-input", "-v0")
 
 
+def rerun_on_fresh_database(script: str, child: str, *, sqlite: bool = False) -> int:
+    """Run `script` again with its arguments in a child process on a fresh, migrated database
+    (PostgreSQL, or SQLite when `sqlite`); the environment variable `child` tells the script it
+    is the child. Returns the child's exit code."""
+    with database(sqlite=sqlite) as env:
+        migrate(env)
+        env = {**env, child: "1"}
+        return subprocess.run([sys.executable, script, *sys.argv[1:]], env=env).returncode
+
+
 def api_token(env: dict[str, str], name: str = "benchmark") -> str:
     return manage(env, "create_api_token", name).strip().splitlines()[-1]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -160,12 +159,9 @@ def run(argv: list[str]) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(HERE))
-    from _support import database, migrate
+    from _support import rerun_on_fresh_database
 
-    with database() as env:
-        migrate(env)
-        env = {**env, CHILD: "1"}
-        return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
+    return rerun_on_fresh_database(__file__, CHILD)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -142,12 +141,9 @@ def run() -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _support import database, migrate
+    from _support import rerun_on_fresh_database
 
-    with database(sqlite="--sqlite" in sys.argv) as env:
-        migrate(env)
-        env = {**env, CHILD: "1"}
-        return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
+    return rerun_on_fresh_database(__file__, CHILD, sqlite="--sqlite" in sys.argv)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -233,12 +232,9 @@ def main() -> int:
     """A throw-away PostgreSQL database (benchmarks/_support.py: a fresh database on the server
     of DATABASE_URL, or a private server), migrated, then the figures from a child process."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _support import database, migrate
+    from _support import rerun_on_fresh_database
 
-    with database() as env:
-        migrate(env)
-        env = {**env, CHILD: "1"}
-        return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
+    return rerun_on_fresh_database(__file__, CHILD)
 
 
 if __name__ == "__main__":

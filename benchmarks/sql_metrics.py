@@ -33,7 +33,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -396,12 +395,9 @@ def run(shapes: list[str], chdb: bool, runs: int = 15) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _support import database, migrate
+    from _support import rerun_on_fresh_database
 
-    with database(sqlite="--sqlite" in sys.argv) as env:
-        migrate(env)
-        env = {**env, CHILD: "1"}
-        return subprocess.run([sys.executable, __file__, *sys.argv[1:]], env=env).returncode
+    return rerun_on_fresh_database(__file__, CHILD, sqlite="--sqlite" in sys.argv)
 
 
 if __name__ == "__main__":
