@@ -33,6 +33,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core import outbox
 from customers import periods
 from customers.models import Contract
 from invoicing.models import Invoice, InvoiceLineItem
@@ -41,6 +42,7 @@ from invoicing.selectors import (
     consolidated_copy,
     consolidated_members,
     in_draw_order,
+    invoice_payers,
 )
 
 Status = Invoice.Status
@@ -64,18 +66,19 @@ def _consolidating_parents(contracts: list[Contract]) -> set:
     return parents
 
 
-def consolidation_sync(*, contracts: Iterable[Contract]) -> int:
+def consolidation_sync(*, contracts: Iterable[Contract], now: datetime) -> int:
     """Link the unlinked usage drafts of consolidating children (and of a concatenating parent)
     of these contracts' hierarchies to their parent's consolidated draft of the period, making
-    it when missing; remove consolidated drafts left with no child. Returns how many drafts were
-    linked. One query when no contract given is in a consolidating hierarchy."""
+    it when missing; remove consolidated drafts left with no child (`consolidated_drafts_remove`).
+    Returns how many drafts were linked. One query when no contract given is in a consolidating
+    hierarchy."""
     contracts = list(contracts)
     if not contracts:
         return 0
     parents = _consolidating_parents(contracts)
     linked = 0
     for parent in Contract.objects.filter(pk__in=parents).select_related("rate_card"):
-        linked += _parent_sync(parent)
+        linked += _parent_sync(parent, now)
     return linked
 
 
@@ -88,7 +91,7 @@ def _parent_period(parent: Contract, invoice: Invoice) -> periods.BillingPeriod 
     return period
 
 
-def _parent_sync(parent: Contract) -> int:
+def _parent_sync(parent: Contract, now: datetime) -> int:
     children = Contract.objects.filter(
         parent_contract=parent,
         hierarchy_usage_statement_behavior=Contract.StatementBehavior.CONSOLIDATE,
@@ -144,7 +147,7 @@ def _parent_sync(parent: Contract) -> int:
             linked += _link(consolidated, invoice_ids)
     if parent.invoice_consolidation_type == Contract.Consolidation.CONCATENATE:
         linked += _link_parents_own(parent)
-    _remove_childless(parent)
+    _remove_childless(parent, now)
     return linked
 
 
@@ -182,7 +185,7 @@ def _link_parents_own(parent: Contract) -> int:
     return linked
 
 
-def _remove_childless(parent: Contract) -> None:
+def _remove_childless(parent: Contract, now: datetime) -> None:
     """A consolidated draft none of whose constituents is a child's any more (their drafts were
     removed, cut or voided) is removed: its constituents (the parent's own) are free again."""
     childless = list(
@@ -198,31 +201,86 @@ def _remove_childless(parent: Contract) -> None:
                 .exclude(constituents__contract__parent_contract=parent)
                 .values_list("pk", flat=True)
             )
-            Invoice.objects.filter(consolidated_into_id__in=drafts).update(consolidated_into=None)
-            Invoice.objects.filter(pk__in=drafts).delete()
+            consolidated_drafts_remove(ids=drafts, now=now)
+
+
+def consolidated_drafts_remove(*, ids: list, now: datetime) -> int:
+    """Delete consolidated drafts (the caller holds their locks, in its transaction). Their
+    constituents are free again: a draft is billed on its own when it is finalized, and one
+    already FINALIZED (finalized alone before its lot, so payments skipped it as a constituent)
+    is billed on its own from now: `invoice.unconsolidated` tells payments (and the audit of
+    the document) that it is no longer on the consolidated invoice its `invoice.finalized`
+    named. Returns how many were deleted."""
+    if not ids:
+        return 0
+    freed = list(
+        Invoice.objects.select_for_update(of=("self",)).filter(
+            consolidated_into_id__in=ids, status=Status.FINALIZED
+        )
+    )
+    Invoice.objects.filter(consolidated_into_id__in=ids).update(consolidated_into=None)
+    left = {invoice.pk: invoice.consolidated_into_id for invoice in freed}
+    for invoice in freed:
+        invoice.consolidated_into = None
+    payers = invoice_payers(freed)
+    outbox.record_many(
+        {
+            "type": "invoice.unconsolidated",
+            "subject_id": invoice.pk,
+            "customer_id": invoice.customer_id,
+            "occurred_at": now,
+            "payload": {
+                "invoice_id": str(invoice.pk),
+                "customer_id": str(invoice.customer_id),
+                "contract_id": str(invoice.contract_id),
+                "invoice_type": invoice.type,
+                "number": invoice.number,
+                "consolidated_invoice_id": str(left[invoice.pk]),
+                **_payer(payers.get(invoice.pk)),
+            },
+        }
+        for invoice in freed
+    )
+    deleted, _ = Invoice.objects.filter(pk__in=ids, status=Status.DRAFT).delete()
+    return deleted
+
+
+def _payer(payer) -> dict:
+    if payer is None:
+        return {}
+    return {"payer": {"contract_id": str(payer.contract_id), "customer_id": str(payer.customer_id)}}
 
 
 # --- Finalization ---------------------------------------------------------------------------------
 
 
-def freeze_order(invoices: list[Invoice]) -> list[Invoice]:
+def freeze_order(invoices: list[Invoice], *, wait: bool = True) -> list[Invoice]:
     """The invoices to freeze, in order: a consolidated invoice comes after its constituents,
     and those still drafts (not in `invoices`) are locked and put before it, in draw order
     (children, then the parent's own). A consolidated draft with no constituent left is
-    removed rather than frozen. The caller holds the locks of `invoices` in its transaction."""
+    removed rather than frozen. The caller holds the locks of `invoices` in its transaction.
+
+    Locks go one way everywhere: a consolidated invoice's row before its constituents'. A
+    batch (`wait=False`, whose rows were taken with skip_locked) may hold a constituent of
+    another worker's consolidated invoice: it waits for no constituent (skip_locked), and a
+    consolidated invoice one of whose drafts another worker holds is left for the next run
+    (the constituents of its own batch are frozen, still on it)."""
     if not any(invoice.is_consolidated for invoice in invoices):
         return invoices
     given = {invoice.pk: invoice for invoice in invoices}
     placed: dict = {}
     for invoice in invoices:
         if invoice.is_consolidated:
+            drafts = Invoice.objects.filter(consolidated_into=invoice, status=Status.DRAFT)
             pending = list(
                 in_draw_order(
-                    Invoice.objects.select_for_update(of=("self",)).filter(
+                    Invoice.objects.select_for_update(of=("self",), skip_locked=not wait).filter(
                         consolidated_into=invoice, status=Status.DRAFT
                     )
                 )
             )
+            if not wait and drafts.exclude(pk__in=[c.pk for c in pending]).exists():
+                continue  # another worker is finalizing one of them: the next run freezes it
             for constituent in pending:
                 placed.setdefault(constituent.pk, given.get(constituent.pk, constituent))
             if not pending and not invoice.constituents.exists():
@@ -268,21 +326,26 @@ def consolidated_issued(invoice: Invoice) -> Invoice | None:
 def lot_regenerate(*, invoice: Invoice, now: datetime) -> Invoice | None:
     """Regenerate a voided consolidated lot from any of its invoices (the caller locked
     `invoice`, VOID): a new consolidated draft and a new draft of every voided constituent whose
-    contract is live and whose period has no live invoice, linked to it. Returns the new draft
-    standing for `invoice`, or None when `invoice` belongs to no voided lot."""
+    contract is live and whose period has no live invoice, linked to it (an archived contract's
+    invoices are not regenerated: an archived parent's live children get theirs on their own).
+    Returns the new draft standing for `invoice`, or None when `invoice` belongs to no voided
+    lot or stands for an archived contract."""
     head = invoice if invoice.is_consolidated else None
     if head is None and invoice.consolidated_into_id is not None:
         head = Invoice.objects.filter(pk=invoice.consolidated_into_id, status=Status.VOID).first()
     if head is None:
         return None
-    fresh = _regenerated(head, consolidated_into=None)
-    made = {head.pk: fresh}
-    # Linked only to a draft: a lot whose period was issued again meanwhile bills them alone.
-    into = fresh if fresh.status == Status.DRAFT else None
+    made: dict = {}
+    into = None
+    if head.contract.archived_at is None:
+        fresh = made[head.pk] = _regenerated(head, consolidated_into=None)
+        # Linked only to a draft: a lot whose period was issued again meanwhile bills them alone.
+        into = fresh if fresh.status == Status.DRAFT else None
+    # An archived parent's lot: its live children's statements are billed on their own.
     for constituent in head.constituents.select_related("contract").filter(status=Status.VOID):
         if constituent.contract.archived_at is None:
             made[constituent.pk] = _regenerated(constituent, consolidated_into=into)
-    consolidation_sync(contracts=[head.contract])
+    consolidation_sync(contracts=[head.contract], now=now)
     return made.get(invoice.pk)
 
 

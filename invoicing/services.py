@@ -34,6 +34,7 @@ from customers.services import (
     contracts_billed_through_extend,
 )
 from invoicing.consolidation import (
+    consolidated_drafts_remove,
     consolidated_frozen,
     consolidated_issued,
     consolidation_sync,
@@ -176,7 +177,7 @@ def contracts_drafts_ensure(*, contracts, now: datetime) -> int:
     # Two callers at once: the partial unique constraint keeps one draft, the other insert is ignored.
     Invoice.objects.bulk_create(missing, ignore_conflicts=True, batch_size=500)
     made = len(missing) + _scheduled_drafts_sync(contracts)
-    consolidation_sync(contracts=contracts)
+    consolidation_sync(contracts=contracts, now=now)
     return made
 
 
@@ -366,16 +367,20 @@ def _freeze(
     preload: RatingPreload | None,
     inputs: dict | None = None,
     issued_at: datetime | None = None,
-) -> None:
+    wait: bool = True,
+) -> list[Invoice]:
     """Rate and freeze drafts the caller has locked, in its transaction: lines, totals, snapshot,
     consecutive numbers in the given order, issued_at (`now` unless given). `inputs` ({invoice
     id: RatingInput}) rates an invoice from a given input instead of the database (historical
-    invoices)."""
+    invoices). `wait=False` (a batch locked with skip_locked): a consolidated invoice's
+    constituents held by another worker are not waited for (`freeze_order`). Returns the
+    invoices frozen: the given ones, the constituents a consolidated invoice brought along, less
+    a consolidated draft removed or left for the next run."""
     inputs = inputs or {}
     given = {invoice.pk for invoice in invoices}
-    invoices = freeze_order(invoices)
+    invoices = freeze_order(invoices, wait=wait)
     if not invoices:
-        return
+        return []
     if any(i.pk not in given for i in invoices):
         # Constituents a consolidated invoice brought along (drafts still): one preload for
         # the lot, its ledger held and kept for the batch like the caller's.
@@ -482,6 +487,7 @@ def _freeze(
         )
         for invoice in invoices
     )
+    return invoices
 
 
 def _segments_drawn(draws, known: dict) -> dict:
@@ -639,8 +645,8 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
                         "start_timestamp",
                     )
                 )
-                _freeze(locked, now=now, preload=preload)
-            finalized += len(locked)
+                frozen = _freeze(locked, now=now, preload=preload, wait=False)
+            finalized += len(frozen)
         except Exception:
             logger.exception("Finalizing a batch failed; finalizing its invoices one by one")
             for invoice in batch:
@@ -672,6 +678,12 @@ def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
     billed on it); a constituent of a finalized consolidated invoice is refused (void that
     one); a finalized constituent of a consolidated draft leaves it (its regeneration joins)."""
     with transaction.atomic():
+        # The consolidated invoice it is on (if any) is locked before it, as everywhere.
+        list(
+            Invoice.objects.select_for_update()
+            .filter(pk__in=Invoice.objects.filter(pk=invoice.pk).values("consolidated_into_id"))
+            .values_list("pk", flat=True)
+        )
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         _check_transition(locked, Status.VOID)
         issued = consolidated_issued(locked)
@@ -692,7 +704,7 @@ def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
         if locked.consolidated_into_id is not None:
             Invoice.objects.filter(pk=locked.pk).update(consolidated_into=None)
             locked.consolidated_into = None
-            consolidation_sync(contracts=[locked.contract])
+            consolidation_sync(contracts=[locked.contract], now=now)
     return locked
 
 
@@ -743,6 +755,12 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             raise InvoiceStateError(
                 f"The period of invoice {locked.id} already has a {live.status} invoice ({live.id})."
             )
+        if locked.is_consolidated and locked.contract.archived_at is not None:
+            raise InvoiceStateError(
+                f"Contract {locked.contract_id} is archived: its consolidated invoice "
+                f"{locked.id} is not regenerated (regenerate one of its constituents: each is "
+                "billed on its own)."
+            )
         regenerated = lot_regenerate(invoice=locked, now=now)
         if regenerated is not None:
             return regenerated
@@ -757,7 +775,7 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
             net_payment_terms_days=locked.net_payment_terms_days,
             regenerated_from=locked,
         )
-        if consolidation_sync(contracts=[locked.contract]):
+        if consolidation_sync(contracts=[locked.contract], now=now):
             regenerated.refresh_from_db(fields=["consolidated_into"])
         return regenerated
 
@@ -765,23 +783,59 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
 def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: datetime) -> dict:
     """A contract was archived: its drafts are cancelled (deleted: a draft holds no frozen data,
     its lines are computed on read) and, with `void_invoices`, its FINALIZED invoices voided.
-    Returns {"drafts_cancelled": n, "voided": m}."""
+    Returns {"drafts_cancelled": n, "voided": m}.
+
+    Account hierarchies: a consolidated draft cancelled with its (parent) contract frees its
+    constituents (`consolidated_drafts_remove`: one finalized early is billed on its own). A
+    statement on an issued consolidated invoice cannot be voided alone: the lot is voided and
+    regenerated at once without the archived contract (`lot_regenerate`), so its other members'
+    usage is billed again on a new consolidated draft (an archived parent's children: each on
+    its own), as voiding it by hand then regenerating it would."""
     with transaction.atomic():
-        # Locked first: a draft a worker is finalizing stays out of the delete (which deletes
+        # Locked first, consolidated rows before their constituents (the order finalization
+        # takes them in): a draft a worker is finalizing stays out of the delete (which deletes
         # the rows it collected by id).
+        heads = list(
+            Invoice.objects.select_for_update()
+            .filter(
+                Q(contract=contract, type=Invoice.Type.USAGE_CONSOLIDATED)
+                | Q(
+                    pk__in=Invoice.objects.filter(
+                        contract=contract, status=Status.DRAFT, consolidated_into__isnull=False
+                    ).values("consolidated_into_id")
+                ),
+                status=Status.DRAFT,
+            )
+            .order_by("pk")
+            .values_list("pk", "contract_id")
+        )
         drafts = list(
             Invoice.objects.select_for_update()
             .filter(contract=contract, status=Status.DRAFT)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
-        cancelled, _ = Invoice.objects.filter(pk__in=drafts).delete()
+        cancelled = consolidated_drafts_remove(
+            ids=[pk for pk, owner in heads if owner == contract.pk and pk in drafts], now=now
+        )
+        cancelled += Invoice.objects.filter(pk__in=drafts, status=Status.DRAFT).delete()[0]
         voided = 0
         if void_invoices:
-            for invoice in Invoice.objects.filter(contract=contract, status=Status.FINALIZED):
-                # A statement billed on a parent's consolidated invoice is voided with it.
-                invoice = consolidated_issued(invoice) or invoice
-                if invoice.status == Status.FINALIZED:
+            finalized = list(
+                Invoice.objects.filter(contract=contract, status=Status.FINALIZED)
+                .order_by("end_timestamp", "pk")
+                .values_list("pk", flat=True)
+            )
+            for pk in finalized:
+                invoice = Invoice.objects.filter(pk=pk, status=Status.FINALIZED).first()
+                if invoice is None:
+                    continue  # voided with its consolidated lot
+                head = consolidated_issued(invoice) or (invoice if invoice.is_consolidated else None)
+                if head is None:
                     invoice_void(invoice=invoice, now=now)
-                    voided += 1
-        consolidation_sync(contracts=[contract])
+                elif head.status == Status.FINALIZED:
+                    invoice_void(invoice=head, now=now)
+                    lot_regenerate(invoice=Invoice.objects.get(pk=head.pk), now=now)
+            voided = Invoice.objects.filter(pk__in=finalized, status=Status.VOID).count()
+        consolidation_sync(contracts=[contract], now=now)
     return {"drafts_cancelled": cancelled, "voided": voided}

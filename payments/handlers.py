@@ -26,9 +26,11 @@ def _invoice(event: DomainEvent) -> Invoice | None:
     )
 
 
-@handles("invoice.finalized", many=True)
+@handles("invoice.finalized", "invoice.unconsolidated", many=True)
 def invoice_finalized(events: list[DomainEvent]) -> None:
-    """Queue the invoices for their contracts' billing provider, where they have one."""
+    """Queue the invoices for their contracts' billing provider, where they have one. A
+    statement finalized on a consolidated draft that was then removed (`invoice.unconsolidated`:
+    its parent archived, or its lot left with no child) is billed on its own from then on."""
     finalized_at = {event.payload["invoice_id"]: event.occurred_at for event in events}
     invoices = list(
         Invoice.objects.select_related("contract__billing_provider_configuration")
