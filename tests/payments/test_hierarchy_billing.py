@@ -9,7 +9,7 @@ from django.db import transaction
 
 from core import outbox
 from invoicing.models import Invoice
-from invoicing.services import invoices_finalize_due
+from invoicing.services import invoice_finalize, invoices_finalize_due
 from payments.models import InvoicePayment
 from payments.services import invoice_payments_send_due
 from tests.customers.test_hierarchy_api import _contract, _tokens
@@ -131,3 +131,34 @@ def _world():
     rate.product.billable_metric.save()
     fixed = ProductFactory(type="FIXED", billable_metric=None, name="Commit product")
     return {"card": str(rate.rate_card_id), "fixed": str(fixed.pk)}
+
+
+@pytest.mark.django_db
+def test_a_statement_finalized_before_its_lot_is_sent_once_the_lot_is_cancelled(
+    connection, fake_stripe, api_client
+):
+    """A's $300.00 statement finalized by hand on the consolidated draft is not sent (a
+    constituent); the parent archived cancels the draft: A's statement is sent on its own, to
+    the parent's Stripe customer (`invoice.unconsolidated`)."""
+    world = _world()
+
+    def post(path, body):
+        return api_client.post(path, body, format="json")
+
+    parent = _contract(post, world)
+    _with_stripe(parent, "cus_Parent")
+    a, _ = _child(post, world, parent), _child(post, world, parent)
+    _tokens(a, 3)
+    statement = Invoice.objects.get(
+        contract=a, type="USAGE", start_timestamp=datetime(2026, 3, 1, tzinfo=UTC)
+    )
+    invoice_finalize(invoice=statement, now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert not InvoicePayment.objects.exists()
+    body = {"customer_id": str(parent.customer_id), "contract_id": str(parent.pk)}
+    assert post("/v1/contracts/archive", {**body, "void_invoices": False}).status_code == 200
+    payment = InvoicePayment.objects.get()
+    assert (payment.invoice_id, payment.provider_customer_id) == (statement.pk, "cus_Parent")
+    invoice_payments_send_due(now=payment.send_after)
+    assert [(i["customer"], i["total"]) for i in fake_stripe.invoices.values()] == [
+        ("cus_Parent", 30000)
+    ]
