@@ -23,7 +23,12 @@ for the lot: its lines are the constituents' copied (`origin`), its totals their
   do not overlap), is billed on its own, to the payer.
 - Void and regenerate keep the lot coherent: a constituent of a finalized consolidated
   invoice cannot be voided alone (void the consolidated one: its constituents are voided with
-  it); regenerating any invoice of a voided lot regenerates the lot (`lot_regenerate`)."""
+  it); regenerating any invoice of a voided lot regenerates the lot (`lot_regenerate`), less
+  the archived contracts' invoices (archiving a member with `void_invoices` does both at once).
+- A consolidated draft removed (its parent's drafts cancelled, or no child left on it) frees
+  its constituents (`consolidated_drafts_remove`): none finalized early is left billed nowhere.
+- Locks: a consolidated invoice's row is taken before its constituents' everywhere, so two
+  writers of one lot wait for each other in one order (`freeze_order`)."""
 
 from __future__ import annotations
 
@@ -208,9 +213,9 @@ def consolidated_drafts_remove(*, ids: list, now: datetime) -> int:
     """Delete consolidated drafts (the caller holds their locks, in its transaction). Their
     constituents are free again: a draft is billed on its own when it is finalized, and one
     already FINALIZED (finalized alone before its lot, so payments skipped it as a constituent)
-    is billed on its own from now: `invoice.unconsolidated` tells payments (and the audit of
-    the document) that it is no longer on the consolidated invoice its `invoice.finalized`
-    named. Returns how many were deleted."""
+    is billed on its own from now: `invoice.unconsolidated` tells payments (and webhooks) that
+    it is no longer on the consolidated invoice its `invoice.finalized` named (payments queues
+    it then, as a finalized invoice). Returns how many were deleted."""
     if not ids:
         return 0
     freed = list(

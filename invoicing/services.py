@@ -830,7 +830,7 @@ def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: d
                 invoice = Invoice.objects.filter(pk=pk, status=Status.FINALIZED).first()
                 if invoice is None:
                     continue  # voided with its consolidated lot
-                head = consolidated_issued(invoice) or (invoice if invoice.is_consolidated else None)
+                head = invoice if invoice.is_consolidated else consolidated_issued(invoice)
                 if head is None:
                     invoice_void(invoice=invoice, now=now)
                 elif head.status == Status.FINALIZED:
