@@ -13,7 +13,15 @@ after the other, each after what the ones before it took. An invoice's
 turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
 date), less what the drafts before it draw; at finalization, the segments ending in its period
 that a draft after it may still draw are left for the last one to expire, and a POSTPAID commit
-it trues up counts what the drafts after it draw.
+it trues up counts what the drafts after it draw. Every read (a draft's, a page of invoices,
+finalization) loads the same drafts, those after the invoice included, so a draft shows the
+true-up finalization makes.
+
+A true-up is the commitment less ALL its draws, so it is never frozen on another draft's
+estimate: an invoice truing up a POSTPAID commit that a draft after it in the draw order may
+still draw is not finalized before that draft, or with it (`waits_for`; finalization of due
+invoices leaves it, a finalization by hand is refused naming that draft). It waits only on
+drafts after it in a total order: no two invoices wait on each other.
 
 Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
 children's, a contract's before the customer's other contract with a smaller id) does not
@@ -76,8 +84,10 @@ class _Finder:
         self.parent[self.root(one)] = self.root(other)
 
 
-def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoice], _Finder]:
-    """The USAGE drafts starting by `until` of the customers, closed over account hierarchies
+def _sharing_drafts(
+    customer_ids: Iterable, until: datetime | None
+) -> tuple[list[Invoice], _Finder]:
+    """The USAGE drafts of the customers (starting by `until` when given), closed over account hierarchies
     (the customers of every contract of a draft's hierarchy join: its root's and the root's
     descendants', at any depth, whether or not they have a draft), in the draw order
     (`in_draw_order`), and which customers share balances. One query when no draft is in a
@@ -88,16 +98,16 @@ def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoi
     while True:
         for customer_id in known:
             finder.root(customer_id)
+        found = Invoice.objects.filter(
+            status=Invoice.Status.DRAFT, type=Invoice.Type.USAGE, customer_id__in=known
+        )
+        if until is not None:
+            found = found.filter(start_timestamp__lte=until)
         drafts = list(
             in_draw_order(
-                invoices_with_contracts(
-                    Invoice.objects.filter(
-                        status=Invoice.Status.DRAFT,
-                        type=Invoice.Type.USAGE,
-                        start_timestamp__lte=until,
-                        customer_id__in=known,
-                    )
-                ).annotate(parent_customer_id=F("contract__parent_contract__customer_id"))
+                invoices_with_contracts(found).annotate(
+                    parent_customer_id=F("contract__parent_contract__customer_id")
+                )
             )
         )
         linked = set()
@@ -145,7 +155,7 @@ class DraftsInOrder:
         self,
         *,
         customer_ids: Iterable,
-        until: datetime,
+        until: datetime | None,
         now: datetime | None,
         rated: dict | None = None,
     ):
@@ -218,6 +228,28 @@ class DraftsInOrder:
             )
         return turn
 
+    def waits_for(
+        self, invoice: Invoice, rating_input: RatingInput, *, finalizing: Iterable = ()
+    ) -> Invoice | None:
+        """The first draft after the invoice in the draw order (not finalized meanwhile, nor
+        among `finalizing`: those frozen with it, in the same transaction) that may still draw
+        a POSTPAID commit the invoice trues up; None when there is none. The true-up is the
+        commitment less ALL its draws: it is frozen only once no other invoice's draw of it
+        is an estimate (see the module). It waits only on drafts after it, so no two invoices
+        wait on each other (the draw order is total), and the last one in the order never
+        waits."""
+        group = self._group_of.get(invoice.pk)
+        trued = trued_up_segments(rating_input)
+        if group is None or not trued:
+            return None
+        drafts = self._groups[group]
+        index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
+        excluded = self._done | set(finalizing)
+        for draft in drafts[index + 1 :]:
+            if draft.pk not in excluded and _draws(draft) and trued & self._may_draw(group, draft):
+                return draft
+        return None
+
     def _may_draw(self, group, draft: Invoice) -> set[str]:
         """The segments the draft may draw (read once: they do not depend on the ledger)."""
         if draft.pk not in self._segments:
@@ -269,7 +301,5 @@ def draft_turn(
         or not any_holds([contract], "shared_drafts")
     ):
         return rating_input
-    drafts = drafts or DraftsInOrder(
-        customer_ids=[invoice.customer_id], until=invoice.start_timestamp, now=now
-    )
+    drafts = drafts or DraftsInOrder(customer_ids=[invoice.customer_id], until=None, now=now)
     return drafts.turn(invoice, rating_input)

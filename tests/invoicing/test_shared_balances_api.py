@@ -6,15 +6,22 @@ makes that split whichever invoice is finalized first."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
-from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
+from invoicing.services import (
+    InvoiceStateError,
+    contract_drafts_ensure,
+    invoice_finalize,
+    invoices_finalize_due,
+)
 from tests.invoicing.factories import CustomerFactory, ProductFactory, RateFactory, ingest
 
 pytestmark = pytest.mark.django_db
@@ -92,13 +99,18 @@ def _customer_credit(post, world, amount: int = 100000, start=MARCH) -> str:
 
 
 def _tokens(contract: Contract, amount: int, day: datetime) -> None:
+    """`amount` tokens of the contract's project on the 10th of `day`'s month."""
+    _tokens_at(contract, amount, day.replace(day=10))
+
+
+def _tokens_at(contract: Contract, amount: int, moment: datetime) -> None:
     ingest(
         [
             {
                 "transaction_id": str(uuid.uuid4()),
                 "customer_id": str(contract.customer_id),
                 "event_type": "tokens_usage",
-                "timestamp": _iso(day.replace(day=10)),
+                "timestamp": _iso(moment),
                 "properties": {"num_tokens": str(amount), "project": contract.project},
             }
         ]
@@ -364,3 +376,131 @@ def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, in
         ("FINALIZED", expected[1]),
     ]
     assert [f["total"] for f in frozen] == [30000 + sum(expected[0]), 20000 + sum(expected[1])]
+
+
+# --- A customer-level POSTPAID commit another contract draws after its invoicer ------------------
+
+MID = datetime(2026, 3, 15, tzinfo=UTC)
+
+
+def _trued_up(read: dict) -> list:
+    return [line["total"] for line in read["line_items"] if line["type"] == "postpaid_trueup"]
+
+
+def _late(contract: Contract, amount: int, day: int) -> None:
+    """`amount` tokens of the contract's project on March `day`."""
+    _tokens_at(contract, amount, MARCH.replace(day=day))
+
+
+@pytest.fixture
+def straddled(post, world):
+    """A $1,000.00 POSTPAID customer commit for March invoiced on contract A (monthly periods
+    from the 1st); contract B's periods run from the 15th (March 15 - April 15: after A's in
+    the draw order, and B's draws of March are known only once its invoice is). A uses $300,
+    B $200 by April 3."""
+    a = _contract(post, world)
+    b = _contract(
+        post,
+        world,
+        start=MID,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "type": "POSTPAID",
+        "priority": 1,
+        "invoice_contract_id": str(a.pk),
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(APRIL), "amount": 100000}]},
+    }
+    _ok(post("/v1/contracts/customerCommits/create", body))
+    _tokens(a, 300, MARCH)
+    _late(b, 200, 20)
+    return a, b
+
+
+def test_a_postpaid_true_up_waits_for_a_later_draft_that_draws_the_commit(api_client, straddled):
+    """Golden, by hand: $300 (A) + $200 (B) drawn by April 3, $200 more of B's March usage after.
+    A's invoice is not finalized while B's draft may still draw the commit (by hand: refused,
+    naming B's invoice; when due: left a draft); B's usage is charged as it is drawn, and A's
+    true-up is the $1,000.00 less all $700.00 drawn: $300.00. $1,000.00 billed in all (it used
+    to be $1,200.00: A's true-up froze B's $200.00 estimate)."""
+    a, b = straddled
+    with pytest.raises(InvoiceStateError) as refused:
+        invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert str(_invoice(b, MID).pk) in refused.value.messages[0]
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 0
+    assert _invoice(a).status == Invoice.Status.DRAFT
+    _late(b, 200, 25)  # B's late March usage: its draft is open until April 15
+    assert _trued_up(_read(api_client, a)) == [30000]
+    assert invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC)) == 2
+    ra, rb = _read(api_client, a), _read(api_client, b, MID)
+    assert (ra["status"], ra["total"], _trued_up(ra)) == ("FINALIZED", 60000, [30000])
+    assert (rb["status"], rb["total"], _trued_up(rb)) == ("FINALIZED", 40000, [])
+    assert ra["total"] + rb["total"] == 100000
+
+
+def test_a_postpaid_true_up_is_finalized_once_the_later_draft_is(api_client, straddled):
+    """B finalized by hand first: A's invoice then finalizes at once, counting B's frozen draw."""
+    a, b = straddled
+    invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
+    ra, rb = _read(api_client, a), _read(api_client, b, MID)
+    assert (ra["total"], _trued_up(ra), rb["total"]) == (80000, [50000], 20000)
+
+
+def test_the_draft_the_list_and_finalization_show_one_true_up(api_client, straddled):
+    """The single draft's read, the list read and finalization load the same drafts (those
+    after the invoice in the draw order too): A's draft shows the true-up it is finalized
+    with ($1,000.00 - $300.00 - B's $200.00)."""
+    a, b = straddled
+    customer = a.customer_id
+    listed = _ok(api_client.get(f"/v1/customers/{customer}/invoices"))
+    in_list = next(i for i in listed if i["id"] == str(_invoice(a).pk))
+    draft = _read(api_client, a)
+    assert _trued_up(draft) == _trued_up(in_list) == [50000]
+    invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
+    assert _trued_up(_read(api_client, a)) == _trued_up(draft)
+
+
+def test_the_admin_finalize_action_names_the_invoice_a_true_up_waits_for(admin_client, straddled):
+    a, b = straddled
+    response = admin_client.post(
+        reverse("admin:invoicing_invoice_changelist"),
+        {"action": "finalize_selected", "_selected_action": [str(_invoice(a).pk)]},
+        follow=True,
+    )
+    assert "may still draw: the true-up" in response.content.decode()
+    assert str(_invoice(b, MID).pk) in response.content.decode()
+    assert _invoice(a).status == Invoice.Status.DRAFT
+
+
+@pytest.mark.parametrize("by_hand", [False, True])
+@pytest.mark.parametrize(("late", "billed"), [(0, 100000), (200, 100000), (600, 110000)])
+def test_a_postpaid_commit_bills_the_commitment_or_the_usage(
+    api_client, straddled, by_hand, late, billed
+):
+    """Total billed for the commit's window = max($1,000.00, usage drawn): $300 (A) + $200 (B)
+    + B's late March usage, arriving after A's invoice was asked to finalize (when due, or by
+    hand), whichever way the invoices are then finalized."""
+    a, b = straddled
+    if by_hand:
+        with contextlib.suppress(InvoiceStateError):
+            invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 3, tzinfo=UTC))
+    else:
+        invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    _late(b, late, 25)
+    if by_hand:
+        invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
+        invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
+    else:
+        invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC))
+    ra, rb = _read(api_client, a), _read(api_client, b, MID)
+    assert (ra["status"], rb["status"]) == ("FINALIZED", "FINALIZED")
+    assert ra["total"] + rb["total"] == billed
