@@ -17,11 +17,13 @@ it trues up counts what the drafts after it draw. Every read (a draft's, a page 
 finalization) loads the same drafts, those after the invoice included, so a draft shows the
 true-up finalization makes.
 
-A true-up is the commitment less ALL its draws, so it is never frozen on another draft's
-estimate: an invoice truing up a POSTPAID commit that a draft after it in the draw order may
-still draw is not finalized before that draft, or with it (`waits_for`; finalization of due
-invoices leaves it, a finalization by hand is refused naming that draft). It waits only on
-drafts after it in a total order: no two invoices wait on each other.
+A true-up is the commitment less ALL its draws, so it is not frozen on another draft's
+estimate: an invoice truing up a POSTPAID commit that another draft may still draw is finalized
+only after that draft or with it (`waits_for`; finalization of due invoices leaves it, a
+finalization by hand is refused naming that draft). It waits on drafts after it in the draw
+order, and on drafts before it that true up nothing themselves: no two invoices wait on each
+other. (Two invoices each truing up a commit the other draws: the later one in the order counts
+the earlier one's draw as it is then, unless both are finalized together, as when both are due.)
 
 Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
 children's, a contract's before the customer's other contract with a smaller id) does not
@@ -231,24 +233,32 @@ class DraftsInOrder:
     def waits_for(
         self, invoice: Invoice, rating_input: RatingInput, *, finalizing: Iterable = ()
     ) -> Invoice | None:
-        """The first draft after the invoice in the draw order (not finalized meanwhile, nor
-        among `finalizing`: those frozen with it, in the same transaction) that may still draw
-        a POSTPAID commit the invoice trues up; None when there is none. The true-up is the
-        commitment less ALL its draws: it is frozen only once no other invoice's draw of it
-        is an estimate (see the module). It waits only on drafts after it, so no two invoices
-        wait on each other (the draw order is total), and the last one in the order never
-        waits."""
+        """A draft (not finalized meanwhile, nor among `finalizing`: those frozen with the
+        invoice, in the same transaction) that may still draw a POSTPAID commit the invoice
+        trues up, the first in the draw order; None when there is none. The true-up is the
+        commitment less ALL its draws: it is frozen only once no other invoice's draw of it is
+        an estimate (see the module). A draft before the invoice that trues up a commit itself
+        is not waited on (it may wait on this one: an invoice waits only on drafts after it or
+        on drafts that wait on none, so no two invoices wait on each other)."""
         group = self._group_of.get(invoice.pk)
         trued = trued_up_segments(rating_input)
         if group is None or not trued:
             return None
         drafts = self._groups[group]
         index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
-        excluded = self._done | set(finalizing)
-        for draft in drafts[index + 1 :]:
-            if draft.pk not in excluded and _draws(draft) and trued & self._may_draw(group, draft):
+        excluded = self._done | set(finalizing) | {invoice.pk}
+        for position, draft in enumerate(drafts):
+            if draft.pk in excluded or not _draws(draft):
+                continue
+            if not trued & self._may_draw(group, draft):
+                continue
+            if position > index or not self._trues_up(group, draft):
                 return draft
         return None
+
+    def _trues_up(self, group, draft: Invoice) -> bool:
+        """Whether the draft trues up a POSTPAID commit (it may wait on others)."""
+        return bool(trued_up_segments(self._input(group, draft, usage=False)))
 
     def _may_draw(self, group, draft: Invoice) -> set[str]:
         """The segments the draft may draw (read once: they do not depend on the ledger)."""

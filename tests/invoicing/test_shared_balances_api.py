@@ -341,7 +341,8 @@ def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, in
     """A $1,000.00 POSTPAID customer commit for March, invoiced on one of the two contracts;
     $300 and $200 of usage (drawn from it and paid on each invoice). The invoicing contract's
     invoice trues up the $500 nobody drew, once (it used to true up on both), whichever
-    contract draws first and whichever invoice is finalized first."""
+    contract draws first. It is finalized after the other contract's (by hand before it:
+    refused, that draft's draw may still grow)."""
     contracts = _two_contracts(post, world)
     body = {
         "customer_id": str(world["customer"].pk),
@@ -368,8 +369,14 @@ def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, in
     drafts = [_read(api_client, c) for c in contracts]
     assert [trued_up(d) for d in drafts] == expected
     assert [_applied(d) for d in drafts] == [[-30000], [-20000]]
-    invoice_finalize(invoice=_invoice(contracts[1]), now=datetime(2026, 4, 3, tzinfo=UTC))
-    invoice_finalize(invoice=_invoice(contracts[0]), now=datetime(2026, 4, 3, tzinfo=UTC))
+    with pytest.raises(InvoiceStateError):
+        invoice_finalize(
+            invoice=_invoice(contracts[invoicer]), now=datetime(2026, 4, 3, tzinfo=UTC)
+        )
+    invoice_finalize(
+        invoice=_invoice(contracts[1 - invoicer]), now=datetime(2026, 4, 3, tzinfo=UTC)
+    )
+    invoice_finalize(invoice=_invoice(contracts[invoicer]), now=datetime(2026, 4, 3, tzinfo=UTC))
     frozen = [_read(api_client, c) for c in contracts]
     assert [(f["status"], trued_up(f)) for f in frozen] == [
         ("FINALIZED", expected[0]),
@@ -504,3 +511,67 @@ def test_a_postpaid_commit_bills_the_commitment_or_the_usage(
     ra, rb = _read(api_client, a), _read(api_client, b, MID)
     assert (ra["status"], rb["status"]) == ("FINALIZED", "FINALIZED")
     assert ra["total"] + rb["total"] == billed
+
+
+def _postpaid(post, world, invoicer: Contract, amount: int = 100000) -> None:
+    """A POSTPAID customer commit of `amount` cents for March, invoiced on `invoicer`."""
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "type": "POSTPAID",
+        "priority": 1,
+        "invoice_contract_id": str(invoicer.pk),
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": amount, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(APRIL), "amount": amount}]},
+    }
+    _ok(post("/v1/contracts/customerCommits/create", body))
+
+
+def test_a_postpaid_true_up_waits_for_an_earlier_draft_too(post, api_client, world):
+    """The contract drawing before the invoicer in the draw order (same period, smaller id)
+    gets $400 of late March usage after the invoicer's invoice was asked to finalize by hand:
+    refused, then finalized with it when due. $300 + $200 + $400 = $900 of usage under a
+    $1,000.00 minimum: $1,000.00 billed (it used to be $1,400.00)."""
+    first, invoicer = _two_contracts(post, world)
+    _postpaid(post, world, invoicer)
+    _tokens(first, 200, MARCH)
+    _tokens(invoicer, 300, MARCH)
+    with pytest.raises(InvoiceStateError) as refused:
+        invoice_finalize(invoice=_invoice(invoicer), now=datetime(2026, 4, 1, 12, tzinfo=UTC))
+    assert str(_invoice(first).pk) in refused.value.messages[0]
+    _tokens_at(first, 400, datetime(2026, 3, 25, tzinfo=UTC))
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 2
+    totals = [_read(api_client, c)["total"] for c in (first, invoicer)]
+    assert totals == [60000, 40000]
+
+
+def test_two_true_ups_drawn_by_each_other_do_not_wait_on_each_other(post, api_client, world):
+    """Each contract trues up a $1,000.00 POSTPAID commit the other draws too: the first in the
+    draw order waits on the second; the second waits on nobody (the first trues up a commit
+    itself), so by hand the second, then the first is finalized; when due, both at once."""
+    first, second = _two_contracts(post, world)
+    _postpaid(post, world, first)
+    _postpaid(post, world, second)
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    with pytest.raises(InvoiceStateError):
+        invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 3, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    frozen = [_read(api_client, c) for c in (first, second)]
+    assert [f["status"] for f in frozen] == ["FINALIZED", "FINALIZED"]
+    assert sum(f["total"] for f in frozen) == 200000
+
+
+def test_two_true_ups_drawn_by_each_other_are_finalized_together_when_due(post, api_client, world):
+    first, second = _two_contracts(post, world)
+    _postpaid(post, world, first)
+    _postpaid(post, world, second)
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 2
+    assert sum(_read(api_client, c)["total"] for c in (first, second)) == 200000
