@@ -13,6 +13,8 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
@@ -575,3 +577,57 @@ def test_two_true_ups_drawn_by_each_other_are_finalized_together_when_due(post, 
     _tokens(second, 200, MARCH)
     assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 2
     assert sum(_read(api_client, c)["total"] for c in (first, second)) == 200000
+
+
+_tokens_drawn = st.integers(min_value=0, max_value=1500)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    a_usage=_tokens_drawn,
+    b_early=_tokens_drawn,
+    b_late=_tokens_drawn,
+    b_invoices=st.booleans(),
+    by_hand=st.booleans(),
+)
+def test_a_postpaid_commit_bills_max_of_commitment_and_usage(
+    post, api_client, world, a_usage, b_early, b_late, b_invoices, by_hand
+):
+    """Property: total billed over both invoices = max(commitment, usage drawn in the commit's
+    window), for any usage (B's partly arriving after the invoicer's invoice was asked to
+    finalize), whichever contract invoices the commit, finalized by hand or when due."""
+    world = {**world, "customer": CustomerFactory()}  # one customer per example
+    a = _contract(post, world)
+    b = _contract(
+        post,
+        world,
+        start=MID,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    invoicer, other = (b, a) if b_invoices else (a, b)
+    _postpaid(post, world, invoicer)
+    for contract, amount, day in ((a, a_usage, 10), (b, b_early, 20)):
+        if amount:
+            _tokens_at(contract, amount, MARCH.replace(day=day))
+    ask = datetime(2026, 4, 3, tzinfo=UTC)
+    if by_hand:
+        with contextlib.suppress(InvoiceStateError):
+            invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=ask)
+    else:
+        invoices_finalize_due(now=ask)
+    if b_late:
+        _tokens_at(b, b_late, MARCH.replace(day=25))
+    if by_hand:
+        later = datetime(2026, 4, 16, tzinfo=UTC)
+        invoice_finalize(invoice=_invoice(other, other.starting_at), now=later)
+        invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=later)
+    else:
+        invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC))
+    reads = [_read(api_client, c, c.starting_at) for c in (a, b)]
+    assert [r["status"] for r in reads] == ["FINALIZED", "FINALIZED"]
+    usage = (a_usage + b_early + b_late) * 100
+    assert sum(r["total"] for r in reads) == max(100000, usage)
