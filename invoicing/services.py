@@ -393,6 +393,7 @@ def _freeze(
             contract_ids={i.contract_id for i in usage}, depth=_hierarchy_depth(usage, preload)
         )
     in_order = None  # the drafts sharing their balances, loaded once the ledger is locked
+    batch = {invoice.pk for invoice in invoices}  # with the constituents brought along
     left: set = set()  # waiting on a draft outside the batch (`leave_waiting`)
     with preload.ledger_held() if preload is not None else nullcontext():
         for invoice in invoices:
@@ -416,7 +417,7 @@ def _freeze(
                     for earlier, *_ in rated:
                         in_order.finalized(earlier)
                 rating_input = in_order.turn(invoice, rating_input, final=True)
-                waited = in_order.waits_for(invoice, rating_input, finalizing=given)
+                waited = in_order.waits_for(invoice, rating_input, finalizing=batch)
                 if waited is not None:
                     if leave_waiting and invoice.consolidated_into_id is None:
                         left.add(invoice.pk)
@@ -678,6 +679,8 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
                         invoice=invoice, now=now, ensure_next=False, preload=preload
                     )
                     finalized += outcome.finalized
+                except InvoiceStateError as error:  # e.g. a true-up waiting on a draft
+                    logger.info("Invoice %s left a draft: %s", invoice.pk, error.messages[0])
                 except Exception:
                     logger.exception("Could not finalize invoice %s", invoice.pk)
     contract_ids = {invoice.contract_id for invoice in due}
