@@ -172,6 +172,8 @@ class DraftsInOrder:
         self._taken: dict = {}  # group -> [{segment id: taken by its first n drafts}, n = 0...]
         self._preloads: dict = {}  # group -> RatingPreload of its drafts that may draw
         self._segments: dict = {}  # draft id -> the segment ids it may draw
+        # Drafts truing up a POSTPAID commit rated for their draws only (not their turn).
+        self._untrued: dict = {}
 
     def _input(self, group, draft: Invoice, *, usage: bool = True) -> RatingInput:
         preload = self._preloads.get(group)
@@ -191,10 +193,14 @@ class DraftsInOrder:
         for draft in self._groups[group][len(sums) - 1 : stop]:
             taken = dict(sums[-1])
             if draft.pk not in self._done and _draws(draft):
-                result = self._rated.get(draft.pk)
+                result = self._rated.get(draft.pk) or self._untrued.get(draft.pk)
                 if result is None:
-                    result = rate_invoice(less_taken(self._input(group, draft), taken))
-                    self._rated[draft.pk] = result
+                    rating_input = less_taken(self._input(group, draft), taken)
+                    result = rate_invoice(rating_input)
+                    # A draft truing up a POSTPAID commit is not shown so: its true-up counts
+                    # what the drafts after it draw (`turn`); only its draws are used here.
+                    cache = self._untrued if trued_up_segments(rating_input) else self._rated
+                    cache[draft.pk] = result
                 add_taken(taken, result)
             sums.append(taken)
         return dict(sums[stop])
@@ -211,10 +217,15 @@ class DraftsInOrder:
         index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
         later: set[str] = set()
         trued = trued_up_segments(rating_input)
+        last = index  # the last draft after it that may draw a commit it trues up
         if (final and expiring_here(rating_input)) or trued:
-            for draft in drafts[index + 1 :]:
+            for position in range(index + 1, len(drafts)):
+                draft = drafts[position]
                 if draft.pk not in self._done and _draws(draft):
-                    later |= self._may_draw(group, draft)
+                    segments = self._may_draw(group, draft)
+                    later |= segments
+                    if trued & segments:
+                        last = position
         turn = in_turn(
             rating_input,
             taken=self._taken_through(group, index),
@@ -223,8 +234,9 @@ class DraftsInOrder:
         if trued & later:
             # A POSTPAID commit it trues up that a draft after it draws too (in its last
             # period): the true-up counts what they draw after this one.
+            # (The drafts after the last one drawing them do not change what they draw.)
             through = self._taken_through(group, index + 1)
-            every = self._taken_through(group, len(drafts))
+            every = self._taken_through(group, last + 1)
             turn = with_later_draws(
                 turn, {s: every[s] - through.get(s, Decimal(0)) for s in trued & set(every)}
             )
@@ -271,8 +283,9 @@ class DraftsInOrder:
         for group, drafts in self._groups.items():
             self._taken_through(group, len(drafts))
             for draft in drafts:
-                if draft.pk in self._rated and draft.pk not in self._done:
-                    yield draft, self._rated[draft.pk]
+                result = self._rated.get(draft.pk) or self._untrued.get(draft.pk)
+                if result is not None and draft.pk not in self._done:
+                    yield draft, result
 
     def alone(self, invoice: Invoice) -> bool:
         """Whether no other draft may draw a balance `invoice` draws (its ledger entries matter
@@ -290,6 +303,7 @@ class DraftsInOrder:
         self._taken.pop(group, None)
         for draft in self._groups[group]:
             self._rated.pop(draft.pk, None)
+            self._untrued.pop(draft.pk, None)
 
 
 def draft_turn(

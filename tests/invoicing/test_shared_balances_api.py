@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
+from invoicing.selectors import invoice_views
 from invoicing.services import (
     InvoiceStateError,
     contract_drafts_ensure,
@@ -473,6 +474,9 @@ def test_the_draft_the_list_and_finalization_show_one_true_up(api_client, stradd
     in_list = next(i for i in listed if i["id"] == str(_invoice(a).pk))
     draft = _read(api_client, a)
     assert _trued_up(draft) == _trued_up(in_list) == [50000]
+    # B's turn rated first on a page rates A for its draws: A is still shown in its own turn.
+    views = invoice_views(invoices=[_invoice(b, MID), _invoice(a)], now=None)
+    assert [view.total for view in views] == [Decimal("20000"), Decimal("80000")]
     invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
     invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
     assert _trued_up(_read(api_client, a)) == _trued_up(draft)
