@@ -393,8 +393,8 @@ def _freeze(
             contract_ids={i.contract_id for i in usage}, depth=_hierarchy_depth(usage, preload)
         )
     in_order = None  # the drafts sharing their balances, loaded once the ledger is locked
-    batch = {invoice.pk for invoice in invoices}  # with the constituents brought along
-    left: set = set()  # waiting on a draft outside the batch (`leave_waiting`)
+    waits: dict = {}  # {invoice id: the draft its true-up waits for} (`DraftsInOrder.waiting`)
+    left: set = set()  # waiting, left drafts (`leave_waiting`)
     with preload.ledger_held() if preload is not None else nullcontext():
         for invoice in invoices:
             _check_transition(invoice, Status.FINALIZED)
@@ -416,8 +416,9 @@ def _freeze(
                     )
                     for earlier, *_ in rated:
                         in_order.finalized(earlier)
+                    waits = in_order.waiting(i.pk for i in usage)
                 rating_input = in_order.turn(invoice, rating_input, final=True)
-                waited = in_order.waits_for(invoice, rating_input, finalizing=batch)
+                waited = waits.get(invoice.pk)
                 if waited is not None:
                     if leave_waiting and invoice.consolidated_into_id is None:
                         left.add(invoice.pk)

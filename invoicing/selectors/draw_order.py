@@ -268,6 +268,35 @@ class DraftsInOrder:
                 return draft
         return None
 
+    def waiting(self, invoice_ids: Iterable) -> dict:
+        """{invoice id: the draft it waits for (`waits_for`)} of the drafts to be frozen
+        together: each waits on drafts outside them and on those among them that wait (they
+        stay drafts), to a fixed point (the waits form no cycle)."""
+        batch = set(invoice_ids)
+        drafts = [
+            (group, draft)
+            for group, drafts in self._groups.items()
+            for draft in drafts
+            if len(drafts) > 1  # alone, it waits on nobody
+            and draft.pk in batch
+            and draft.pk not in self._done
+            and _draws(draft)
+        ]
+        waits: dict = {}
+        while True:
+            found = {}
+            for group, draft in drafts:
+                if draft.pk in waits:
+                    continue
+                waited = self.waits_for(
+                    draft, self._input(group, draft, usage=False), finalizing=batch - set(waits)
+                )
+                if waited is not None:
+                    found[draft.pk] = waited
+            if not found:
+                return waits
+            waits.update(found)
+
     def _trues_up(self, group, draft: Invoice) -> bool:
         """Whether the draft trues up a POSTPAID commit (it may wait on others)."""
         return bool(trued_up_segments(self._input(group, draft, usage=False)))

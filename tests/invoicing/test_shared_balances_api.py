@@ -519,8 +519,9 @@ def test_a_postpaid_commit_bills_the_commitment_or_the_usage(
     assert ra["total"] + rb["total"] == billed
 
 
-def _postpaid(post, world, invoicer: Contract, amount: int = 100000) -> None:
-    """A POSTPAID customer commit of `amount` cents for March, invoiced on `invoicer`."""
+def _postpaid(post, world, invoicer: Contract, amount: int = 100000, ending=APRIL) -> None:
+    """A POSTPAID customer commit of `amount` cents from March 1 to `ending`, invoiced on
+    `invoicer`."""
     body = {
         "customer_id": str(world["customer"].pk),
         "product_id": world["fixed"],
@@ -529,10 +530,10 @@ def _postpaid(post, world, invoicer: Contract, amount: int = 100000) -> None:
         "invoice_contract_id": str(invoicer.pk),
         "access_schedule": {
             "schedule_items": [
-                {"amount": amount, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+                {"amount": amount, "starting_at": _iso(MARCH), "ending_before": _iso(ending)}
             ]
         },
-        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(APRIL), "amount": amount}]},
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(ending), "amount": amount}]},
     }
     _ok(post("/v1/contracts/customerCommits/create", body))
 
@@ -635,3 +636,29 @@ def test_a_postpaid_commit_bills_max_of_commitment_and_usage(
     assert [r["status"] for r in reads] == ["FINALIZED", "FINALIZED"]
     usage = (a_usage + b_early + b_late) * 100
     assert sum(r["total"] for r in reads) == max(100000, usage)
+
+
+def test_a_true_up_waits_for_a_draft_of_its_batch_that_waits(post, api_client, world):
+    """The first contract trues up a commit for March 1-15 the second draws (the third, with
+    periods from the 15th, does not); the second trues up one for March that the third draws.
+    When the first two are due, the second waits on the third's draft, so the first waits too
+    (the second's draw is still an estimate): both stay drafts until the third is due, then
+    the three are finalized: $2,000.00 billed for $700.00 of usage under two $1,000.00
+    commitments."""
+    first, second = _two_contracts(post, world)
+    third = _contract(
+        post,
+        world,
+        start=MID,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    _postpaid(post, world, first, ending=MID)
+    _postpaid(post, world, second)
+    for contract, day in ((first, 10), (second, 10), (third, 20)):
+        _tokens_at(contract, 200, MARCH.replace(day=day))
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 0
+    assert {_invoice(first).status, _invoice(second).status} == {Invoice.Status.DRAFT}
+    _tokens_at(second, 100, MARCH.replace(day=20))
+    assert invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC)) == 3
+    reads = [_read(api_client, c, c.starting_at) for c in (first, second, third)]
+    assert sum(r["total"] for r in reads) == 200000
