@@ -89,8 +89,8 @@ class _Finder:
 def _sharing_drafts(
     customer_ids: Iterable, until: datetime | None
 ) -> tuple[list[Invoice], _Finder]:
-    """The USAGE drafts of the customers (starting by `until` when given), closed over account hierarchies
-    (the customers of every contract of a draft's hierarchy join: its root's and the root's
+    """The USAGE drafts of the customers (starting by `until` when given), closed over
+    account hierarchies (the customers of every contract of a draft's hierarchy join: its root's and the root's
     descendants', at any depth, whether or not they have a draft), in the draw order
     (`in_draw_order`), and which customers share balances. One query when no draft is in a
     hierarchy; else a few for the hierarchies' contracts and the drafts read again per round."""
