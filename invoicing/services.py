@@ -602,7 +602,7 @@ def invoice_finalize(
 
     Idempotent: an invoice already finalized (by an earlier run or a concurrent worker, who held
     the row lock first) is returned unchanged. A VOID invoice is refused, and so is one truing
-    up a POSTPAID commit a draft after it may still draw (naming it). `preload` (made for a
+    up a POSTPAID commit another draft may still draw (naming it: `DraftsInOrder.waits_for`). `preload` (made for a
     batch) saves the rate card and contract queries; usage is always read inside the lock.
     """
     with transaction.atomic():
