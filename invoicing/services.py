@@ -368,14 +368,18 @@ def _freeze(
     inputs: dict | None = None,
     issued_at: datetime | None = None,
     wait: bool = True,
+    leave_waiting: bool = False,
 ) -> list[Invoice]:
     """Rate and freeze drafts the caller has locked, in its transaction: lines, totals, snapshot,
     consecutive numbers in the given order, issued_at (`now` unless given). `inputs` ({invoice
     id: RatingInput}) rates an invoice from a given input instead of the database (historical
     invoices). `wait=False` (a batch locked with skip_locked): a consolidated invoice's
-    constituents held by another worker are not waited for (`freeze_order`). Returns the
-    invoices frozen: the given ones, the constituents a consolidated invoice brought along, less
-    a consolidated draft removed or left for the next run."""
+    constituents held by another worker are not waited for (`freeze_order`). An invoice truing
+    up a POSTPAID commit that a draft outside the batch may still draw
+    (`DraftsInOrder.waits_for`) is refused (`InvoiceStateError`), or with `leave_waiting` left a
+    draft (the batch's others are frozen). Returns the invoices frozen: the given ones, the
+    constituents a consolidated invoice brought along, less a consolidated draft removed or left
+    for the next run and the invoices left waiting."""
     inputs = inputs or {}
     given = {invoice.pk for invoice in invoices}
     invoices = freeze_order(invoices, wait=wait)
@@ -395,6 +399,8 @@ def _freeze(
             contract_ids={i.contract_id for i in usage}, depth=_hierarchy_depth(usage, preload)
         )
     in_order = None  # the drafts sharing their balances, loaded once the ledger is locked
+    waits: dict = {}  # {invoice id: the draft its true-up waits for} (`DraftsInOrder.waiting`)
+    left: set = set()  # waiting, left drafts (`leave_waiting`)
     with preload.ledger_held() if preload is not None else nullcontext():
         for invoice in invoices:
             _check_transition(invoice, Status.FINALIZED)
@@ -412,11 +418,18 @@ def _freeze(
                     balance_ledger_entries_write(entries=drawn)
                     drawn = []
                     in_order = DraftsInOrder(
-                        customer_ids={i.customer_id for i in usage}, until=now, now=now
+                        customer_ids={i.customer_id for i in usage}, until=None, now=now
                     )
                     for earlier, *_ in rated:
                         in_order.finalized(earlier)
+                    waits = in_order.waiting(i.pk for i in usage)
                 rating_input = in_order.turn(invoice, rating_input, final=True)
+                waited = waits.get(invoice.pk)
+                if waited is not None:
+                    if leave_waiting and invoice.consolidated_into_id is None:
+                        left.add(invoice.pk)
+                        continue
+                    raise InvoiceStateError(_waiting_message(invoice, waited))
             result = rate_invoice(rating_input)
             if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
                 raise InvoiceStateError(
@@ -446,6 +459,9 @@ def _freeze(
             if in_order is not None:
                 in_order.finalized(invoice)
     balance_ledger_entries_write(entries=drawn)
+    invoices = [invoice for invoice in invoices if invoice.pk not in left]
+    if not invoices:
+        return []
     first = _take_numbers(len(invoices))
     numbers = {invoice.pk: first + offset for offset, invoice in enumerate(invoices)}
     frozen_lines: dict = {}
@@ -488,6 +504,18 @@ def _freeze(
         for invoice in invoices
     )
     return invoices
+
+
+def _waiting_message(invoice: Invoice, waited: Invoice) -> str:
+    """Why `invoice` is not finalized yet: it trues up a POSTPAID commit `waited` may still
+    draw."""
+    return (
+        f"Invoice {invoice.id} trues up a POSTPAID commit that invoice {waited.id} (contract "
+        f"{waited.contract_id}, {waited.start_timestamp:%Y-%m-%d} to "
+        f"{waited.end_timestamp:%Y-%m-%d}) may still draw: the true-up is the commitment less "
+        f"all its draws, so finalize invoice {waited.id} first (finalization of due invoices "
+        "does so in turn)."
+    )
 
 
 def _segments_drawn(draws, known: dict) -> dict:
@@ -579,7 +607,8 @@ def invoice_finalize(
     """Freeze a draft: lines, totals, the rating input snapshot, a number and issued_at.
 
     Idempotent: an invoice already finalized (by an earlier run or a concurrent worker, who held
-    the row lock first) is returned unchanged. A VOID invoice is refused. `preload` (made for a
+    the row lock first) is returned unchanged. A VOID invoice is refused, and so is one truing
+    up a POSTPAID commit another draft may still draw (naming it: `DraftsInOrder.waits_for`). `preload` (made for a
     batch) saves the rate card and contract queries; usage is always read inside the lock.
     """
     with transaction.atomic():
@@ -603,7 +632,9 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     Batches of drafts are locked together (rows another worker holds are skipped: that worker
     finalizes them) and frozen in one transaction, with their rates, terms, usage and ledger read
     once per batch: the cost is a fixed number of statements per batch, its reactions after
-    commit included, whatever its size. If a batch fails, its
+    commit included, whatever its size. An invoice truing up a POSTPAID commit that a draft
+    not due yet may still draw is left a draft until that one is due (`_freeze`'s
+    `leave_waiting`). If a batch fails, its
     invoices are retried one by one so that one bad invoice does not hold back the others.
     Then the next period's drafts of those contracts. Returns how many this call finalized.
     """
@@ -645,7 +676,7 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
                         "start_timestamp",
                     )
                 )
-                frozen = _freeze(locked, now=now, preload=preload, wait=False)
+                frozen = _freeze(locked, now=now, preload=preload, wait=False, leave_waiting=True)
             finalized += len(frozen)
         except Exception:
             logger.exception("Finalizing a batch failed; finalizing its invoices one by one")
@@ -655,6 +686,8 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
                         invoice=invoice, now=now, ensure_next=False, preload=preload
                     )
                     finalized += outcome.finalized
+                except InvoiceStateError as error:  # e.g. a true-up waiting on a draft
+                    logger.info("Invoice %s left a draft: %s", invoice.pk, error.messages[0])
                 except Exception:
                     logger.exception("Could not finalize invoice %s", invoice.pk)
     contract_ids = {invoice.contract_id for invoice in due}

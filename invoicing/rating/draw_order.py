@@ -13,7 +13,9 @@ invoice's turn (`in_turn`):
 - a segment ending in its period that an unfinalized invoice after it may still draw is not
   expired by it (`left_for_later`): the last one expires what is left;
 - a POSTPAID commit it trues up counts what the unfinalized invoices after it draw
-  (`with_later_draws`): the true-up is what nobody draws.
+  (`with_later_draws`): the true-up is what nobody draws. Finalization freezes it only with
+  (in one transaction) or after those invoices (`selectors.draw_order.DraftsInOrder.waits_for`):
+  their draws are estimates until then.
 
 Rated this way the drafts show the split finalization makes, and finalizing the invoices in any
 order makes that split (for the same usage): an invoice finalized before one that draws ahead of

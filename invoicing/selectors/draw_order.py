@@ -13,7 +13,17 @@ after the other, each after what the ones before it took. An invoice's
 turn: its segments as the ledger holds them (every finalized invoice's draws, whatever their
 date), less what the drafts before it draw; at finalization, the segments ending in its period
 that a draft after it may still draw are left for the last one to expire, and a POSTPAID commit
-it trues up counts what the drafts after it draw.
+it trues up counts what the drafts after it draw. Every read (a draft's, a page of invoices,
+finalization) loads the same drafts, those after the invoice included, so a draft shows the
+true-up finalization makes.
+
+A true-up is the commitment less ALL its draws, so it is not frozen on another draft's
+estimate: an invoice truing up a POSTPAID commit that another draft may still draw is finalized
+only after that draft or with it (`waits_for`; finalization of due invoices leaves it, a
+finalization by hand is refused naming that draft). It waits on drafts after it in the draw
+order, and on drafts before it that true up nothing themselves: no two invoices wait on each
+other. (Two invoices each truing up a commit the other draws: the later one in the order counts
+the earlier one's draw as it is then, unless both are finalized together, as when both are due.)
 
 Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
 children's, a contract's before the customer's other contract with a smaller id) does not
@@ -76,9 +86,11 @@ class _Finder:
         self.parent[self.root(one)] = self.root(other)
 
 
-def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoice], _Finder]:
-    """The USAGE drafts starting by `until` of the customers, closed over account hierarchies
-    (the customers of every contract of a draft's hierarchy join: its root's and the root's
+def _sharing_drafts(
+    customer_ids: Iterable, until: datetime | None
+) -> tuple[list[Invoice], _Finder]:
+    """The USAGE drafts of the customers (starting by `until` when given), closed over
+    account hierarchies (the customers of every contract of a draft's hierarchy join: its root's and the root's
     descendants', at any depth, whether or not they have a draft), in the draw order
     (`in_draw_order`), and which customers share balances. One query when no draft is in a
     hierarchy; else a few for the hierarchies' contracts and the drafts read again per round."""
@@ -88,16 +100,16 @@ def _sharing_drafts(customer_ids: Iterable, until: datetime) -> tuple[list[Invoi
     while True:
         for customer_id in known:
             finder.root(customer_id)
+        found = Invoice.objects.filter(
+            status=Invoice.Status.DRAFT, type=Invoice.Type.USAGE, customer_id__in=known
+        )
+        if until is not None:
+            found = found.filter(start_timestamp__lte=until)
         drafts = list(
             in_draw_order(
-                invoices_with_contracts(
-                    Invoice.objects.filter(
-                        status=Invoice.Status.DRAFT,
-                        type=Invoice.Type.USAGE,
-                        start_timestamp__lte=until,
-                        customer_id__in=known,
-                    )
-                ).annotate(parent_customer_id=F("contract__parent_contract__customer_id"))
+                invoices_with_contracts(found).annotate(
+                    parent_customer_id=F("contract__parent_contract__customer_id")
+                )
             )
         )
         linked = set()
@@ -145,7 +157,7 @@ class DraftsInOrder:
         self,
         *,
         customer_ids: Iterable,
-        until: datetime,
+        until: datetime | None,
         now: datetime | None,
         rated: dict | None = None,
     ):
@@ -160,6 +172,8 @@ class DraftsInOrder:
         self._taken: dict = {}  # group -> [{segment id: taken by its first n drafts}, n = 0...]
         self._preloads: dict = {}  # group -> RatingPreload of its drafts that may draw
         self._segments: dict = {}  # draft id -> the segment ids it may draw
+        # Drafts truing up a POSTPAID commit rated for their draws only (not their turn).
+        self._untrued: dict = {}
 
     def _input(self, group, draft: Invoice, *, usage: bool = True) -> RatingInput:
         preload = self._preloads.get(group)
@@ -179,10 +193,14 @@ class DraftsInOrder:
         for draft in self._groups[group][len(sums) - 1 : stop]:
             taken = dict(sums[-1])
             if draft.pk not in self._done and _draws(draft):
-                result = self._rated.get(draft.pk)
+                result = self._rated.get(draft.pk) or self._untrued.get(draft.pk)
                 if result is None:
-                    result = rate_invoice(less_taken(self._input(group, draft), taken))
-                    self._rated[draft.pk] = result
+                    rating_input = less_taken(self._input(group, draft), taken)
+                    result = rate_invoice(rating_input)
+                    # A draft truing up a POSTPAID commit is not shown so: its true-up counts
+                    # what the drafts after it draw (`turn`); only its draws are used here.
+                    cache = self._untrued if trued_up_segments(rating_input) else self._rated
+                    cache[draft.pk] = result
                 add_taken(taken, result)
             sums.append(taken)
         return dict(sums[stop])
@@ -199,10 +217,15 @@ class DraftsInOrder:
         index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
         later: set[str] = set()
         trued = trued_up_segments(rating_input)
+        last = index  # the last draft after it that may draw a commit it trues up
         if (final and expiring_here(rating_input)) or trued:
-            for draft in drafts[index + 1 :]:
+            for position in range(index + 1, len(drafts)):
+                draft = drafts[position]
                 if draft.pk not in self._done and _draws(draft):
-                    later |= self._may_draw(group, draft)
+                    segments = self._may_draw(group, draft)
+                    later |= segments
+                    if trued & segments:
+                        last = position
         turn = in_turn(
             rating_input,
             taken=self._taken_through(group, index),
@@ -211,12 +234,72 @@ class DraftsInOrder:
         if trued & later:
             # A POSTPAID commit it trues up that a draft after it draws too (in its last
             # period): the true-up counts what they draw after this one.
+            # (The drafts after the last one drawing them do not change what they draw.)
             through = self._taken_through(group, index + 1)
-            every = self._taken_through(group, len(drafts))
+            every = self._taken_through(group, last + 1)
             turn = with_later_draws(
                 turn, {s: every[s] - through.get(s, Decimal(0)) for s in trued & set(every)}
             )
         return turn
+
+    def waits_for(
+        self, invoice: Invoice, rating_input: RatingInput, *, finalizing: Iterable = ()
+    ) -> Invoice | None:
+        """A draft (not finalized meanwhile, nor among `finalizing`: those frozen with the
+        invoice, in the same transaction) that may still draw a POSTPAID commit the invoice
+        trues up, the first in the draw order; None when there is none. The true-up is the
+        commitment less ALL its draws: it is frozen only once no other invoice's draw of it is
+        an estimate (see the module). A draft before the invoice that trues up a commit itself
+        is not waited on (it may wait on this one: an invoice waits only on drafts after it or
+        on drafts that wait on none, so no two invoices wait on each other)."""
+        group = self._group_of.get(invoice.pk)
+        trued = trued_up_segments(rating_input)
+        if group is None or not trued:
+            return None
+        drafts = self._groups[group]
+        index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
+        excluded = self._done | set(finalizing) | {invoice.pk}
+        for position, draft in enumerate(drafts):
+            if draft.pk in excluded or not _draws(draft):
+                continue
+            if not trued & self._may_draw(group, draft):
+                continue
+            if position > index or not self._trues_up(group, draft):
+                return draft
+        return None
+
+    def waiting(self, invoice_ids: Iterable) -> dict:
+        """{invoice id: the draft it waits for (`waits_for`)} of the drafts to be frozen
+        together: each waits on drafts outside them and on those among them that wait (they
+        stay drafts), to a fixed point (the waits form no cycle)."""
+        batch = set(invoice_ids)
+        drafts = [
+            (group, draft)
+            for group, drafts in self._groups.items()
+            for draft in drafts
+            if len(drafts) > 1  # alone, it waits on nobody
+            and draft.pk in batch
+            and draft.pk not in self._done
+            and _draws(draft)
+        ]
+        waits: dict = {}
+        while True:
+            found = {}
+            for group, draft in drafts:
+                if draft.pk in waits:
+                    continue
+                waited = self.waits_for(
+                    draft, self._input(group, draft, usage=False), finalizing=batch - set(waits)
+                )
+                if waited is not None:
+                    found[draft.pk] = waited
+            if not found:
+                return waits
+            waits.update(found)
+
+    def _trues_up(self, group, draft: Invoice) -> bool:
+        """Whether the draft trues up a POSTPAID commit (it may wait on others)."""
+        return bool(trued_up_segments(self._input(group, draft, usage=False)))
 
     def _may_draw(self, group, draft: Invoice) -> set[str]:
         """The segments the draft may draw (read once: they do not depend on the ledger)."""
@@ -229,8 +312,9 @@ class DraftsInOrder:
         for group, drafts in self._groups.items():
             self._taken_through(group, len(drafts))
             for draft in drafts:
-                if draft.pk in self._rated and draft.pk not in self._done:
-                    yield draft, self._rated[draft.pk]
+                result = self._rated.get(draft.pk) or self._untrued.get(draft.pk)
+                if result is not None and draft.pk not in self._done:
+                    yield draft, result
 
     def alone(self, invoice: Invoice) -> bool:
         """Whether no other draft may draw a balance `invoice` draws (its ledger entries matter
@@ -248,6 +332,7 @@ class DraftsInOrder:
         self._taken.pop(group, None)
         for draft in self._groups[group]:
             self._rated.pop(draft.pk, None)
+            self._untrued.pop(draft.pk, None)
 
 
 def draft_turn(
@@ -269,7 +354,5 @@ def draft_turn(
         or not any_holds([contract], "shared_drafts")
     ):
         return rating_input
-    drafts = drafts or DraftsInOrder(
-        customer_ids=[invoice.customer_id], until=invoice.start_timestamp, now=now
-    )
+    drafts = drafts or DraftsInOrder(customer_ids=[invoice.customer_id], until=None, now=now)
     return drafts.turn(invoice, rating_input)

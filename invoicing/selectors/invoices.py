@@ -240,12 +240,11 @@ def invoice_views(
     ]
     in_order = None
     if usage:
-        # One load of the drafts that draw before them; each rated once, in its turn.
+        # One load of the drafts sharing their balances (those after them too: a POSTPAID
+        # true-up counts what they draw), as a single draft's read and finalization load them;
+        # each rated once, in its turn.
         in_order = DraftsInOrder(
-            customer_ids={i.customer_id for i in usage},
-            until=max(i.start_timestamp for i in usage),
-            now=now,
-            rated=rated,
+            customer_ids={i.customer_id for i in usage}, until=None, now=now, rated=rated
         )
     frozen: dict = {}
     for line in InvoiceLineItem.objects.filter(

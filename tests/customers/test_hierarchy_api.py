@@ -13,7 +13,7 @@ import pytest
 from core.models import DomainEvent
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
-from invoicing.services import invoices_finalize_due
+from invoicing.services import InvoiceStateError, invoice_finalize, invoices_finalize_due
 from tests.catalog.factories import PricingUnitFactory, RateCardFactory
 from tests.invoicing.factories import CustomerFactory, ProductFactory, RateFactory, ingest
 
@@ -424,6 +424,54 @@ def test_a_shared_postpaid_commit_is_trued_up_net_of_the_childrens_draws(post, a
         [70000],
         70000,
     )
+
+
+def _postpaid_parent(post, world, **child_config) -> tuple[Contract, Contract]:
+    """A parent with a $1,000.00 POSTPAID commit for March shared with ALL, and a child."""
+    april = "2026-04-01T00:00:00Z"
+    postpaid = _commit(world, access={"type": "ALL"}, type="POSTPAID")
+    postpaid["access_schedule"]["schedule_items"][0]["ending_before"] = april
+    postpaid["invoice_schedule"] = {"schedule_items": [{"timestamp": april, "amount": 100000}]}
+    parent = _contract(post, world, commits=[postpaid])
+    return parent, _child(post, world, parent, **child_config)
+
+
+def test_a_parents_true_up_waits_for_its_childs_draft(post, api_client, world):
+    """The parent's March invoice finalized by hand while the child's draft may still draw the
+    POSTPAID commit: refused, naming the child's invoice (its $300.00 draw may grow). The child
+    gets $500.00 more; when due, both are finalized: $800.00 drawn and billed on the child's,
+    the parent's true-up $200.00: $1,000.00 in all."""
+    parent, child = _postpaid_parent(post, world)
+    _tokens(child, 3)
+    parent_draft = Invoice.objects.get(contract=parent, type="USAGE", start_timestamp=MARCH)
+    child_draft = Invoice.objects.get(contract=child, type="USAGE", start_timestamp=MARCH)
+    with pytest.raises(InvoiceStateError) as refused:
+        invoice_finalize(invoice=parent_draft, now=datetime(2026, 4, 1, 12, tzinfo=UTC))
+    assert str(child_draft.pk) in refused.value.messages[0]
+    _tokens(child, 5)
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    child_invoice, parent_invoice = _march(api_client, child), _march(api_client, parent)
+    assert (child_invoice["status"], child_invoice["total"]) == ("FINALIZED", 80000)
+    assert (parent_invoice["status"], parent_invoice["total"]) == ("FINALIZED", 20000)
+
+
+def test_a_consolidated_parents_true_up_is_finalized_with_its_childs_statement(
+    post, api_client, world
+):
+    """The child's statement consolidated on the parent's USAGE_CONSOLIDATED invoice: when due,
+    all are finalized in one batch; the parent's own invoice trues up $700.00 net of the child's
+    $300.00 ($300.00 consolidated): $1,000.00 in all."""
+    parent, child = _postpaid_parent(
+        post, world, payer="PARENT", usage_statement_behavior="CONSOLIDATE"
+    )
+    _tokens(child, 3)
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    head = Invoice.objects.get(contract=parent, type="USAGE_CONSOLIDATED", start_timestamp=MARCH)
+    own = Invoice.objects.get(contract=parent, type="USAGE", start_timestamp=MARCH)
+    assert [(i.status, i.total, i.consolidated_into_id) for i in (head, own)] == [
+        ("FINALIZED", Decimal("30000"), None),
+        ("FINALIZED", Decimal("70000"), None),
+    ]
 
 
 def test_a_grandchild_draws_its_parents_then_its_grandparents_shared_commits(

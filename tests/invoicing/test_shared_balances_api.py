@@ -6,15 +6,25 @@ makes that split whichever invoice is finalized first."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customers.models import BalanceLedgerEntry, Contract
 from invoicing.models import Invoice
-from invoicing.services import contract_drafts_ensure, invoice_finalize, invoices_finalize_due
+from invoicing.selectors import invoice_views
+from invoicing.services import (
+    InvoiceStateError,
+    contract_drafts_ensure,
+    invoice_finalize,
+    invoices_finalize_due,
+)
 from tests.invoicing.factories import CustomerFactory, ProductFactory, RateFactory, ingest
 
 pytestmark = pytest.mark.django_db
@@ -92,13 +102,18 @@ def _customer_credit(post, world, amount: int = 100000, start=MARCH) -> str:
 
 
 def _tokens(contract: Contract, amount: int, day: datetime) -> None:
+    """`amount` tokens of the contract's project on the 10th of `day`'s month."""
+    _tokens_at(contract, amount, day.replace(day=10))
+
+
+def _tokens_at(contract: Contract, amount: int, moment: datetime) -> None:
     ingest(
         [
             {
                 "transaction_id": str(uuid.uuid4()),
                 "customer_id": str(contract.customer_id),
                 "event_type": "tokens_usage",
-                "timestamp": _iso(day.replace(day=10)),
+                "timestamp": _iso(moment),
                 "properties": {"num_tokens": str(amount), "project": contract.project},
             }
         ]
@@ -329,7 +344,8 @@ def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, in
     """A $1,000.00 POSTPAID customer commit for March, invoiced on one of the two contracts;
     $300 and $200 of usage (drawn from it and paid on each invoice). The invoicing contract's
     invoice trues up the $500 nobody drew, once (it used to true up on both), whichever
-    contract draws first and whichever invoice is finalized first."""
+    contract draws first. It is finalized after the other contract's (by hand before it:
+    refused, that draft's draw may still grow)."""
     contracts = _two_contracts(post, world)
     body = {
         "customer_id": str(world["customer"].pk),
@@ -356,11 +372,293 @@ def test_a_customer_postpaid_commit_is_trued_up_once(post, api_client, world, in
     drafts = [_read(api_client, c) for c in contracts]
     assert [trued_up(d) for d in drafts] == expected
     assert [_applied(d) for d in drafts] == [[-30000], [-20000]]
-    invoice_finalize(invoice=_invoice(contracts[1]), now=datetime(2026, 4, 3, tzinfo=UTC))
-    invoice_finalize(invoice=_invoice(contracts[0]), now=datetime(2026, 4, 3, tzinfo=UTC))
+    with pytest.raises(InvoiceStateError):
+        invoice_finalize(
+            invoice=_invoice(contracts[invoicer]), now=datetime(2026, 4, 3, tzinfo=UTC)
+        )
+    invoice_finalize(
+        invoice=_invoice(contracts[1 - invoicer]), now=datetime(2026, 4, 3, tzinfo=UTC)
+    )
+    invoice_finalize(invoice=_invoice(contracts[invoicer]), now=datetime(2026, 4, 3, tzinfo=UTC))
     frozen = [_read(api_client, c) for c in contracts]
     assert [(f["status"], trued_up(f)) for f in frozen] == [
         ("FINALIZED", expected[0]),
         ("FINALIZED", expected[1]),
     ]
     assert [f["total"] for f in frozen] == [30000 + sum(expected[0]), 20000 + sum(expected[1])]
+
+
+# --- A customer-level POSTPAID commit another contract draws after its invoicer ------------------
+
+MID = datetime(2026, 3, 15, tzinfo=UTC)
+
+
+def _trued_up(read: dict) -> list:
+    return [line["total"] for line in read["line_items"] if line["type"] == "postpaid_trueup"]
+
+
+def _late(contract: Contract, amount: int, day: int) -> None:
+    """`amount` tokens of the contract's project on March `day`."""
+    _tokens_at(contract, amount, MARCH.replace(day=day))
+
+
+@pytest.fixture
+def straddled(post, world):
+    """A $1,000.00 POSTPAID customer commit for March invoiced on contract A (monthly periods
+    from the 1st); contract B's periods run from the 15th (March 15 - April 15: after A's in
+    the draw order, and B's draws of March are known only once its invoice is). A uses $300,
+    B $200 by April 3."""
+    a = _contract(post, world)
+    b = _contract(
+        post,
+        world,
+        start=MID,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "type": "POSTPAID",
+        "priority": 1,
+        "invoice_contract_id": str(a.pk),
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": 100000, "starting_at": _iso(MARCH), "ending_before": _iso(APRIL)}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(APRIL), "amount": 100000}]},
+    }
+    _ok(post("/v1/contracts/customerCommits/create", body))
+    _tokens(a, 300, MARCH)
+    _late(b, 200, 20)
+    return a, b
+
+
+def test_a_postpaid_true_up_waits_for_a_later_draft_that_draws_the_commit(api_client, straddled):
+    """Golden, by hand: $300 (A) + $200 (B) drawn by April 3, $200 more of B's March usage after.
+    A's invoice is not finalized while B's draft may still draw the commit (by hand: refused,
+    naming B's invoice; when due: left a draft); B's usage is charged as it is drawn, and A's
+    true-up is the $1,000.00 less all $700.00 drawn: $300.00. $1,000.00 billed in all (it used
+    to be $1,200.00: A's true-up froze B's $200.00 estimate)."""
+    a, b = straddled
+    with pytest.raises(InvoiceStateError) as refused:
+        invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert str(_invoice(b, MID).pk) in refused.value.messages[0]
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 0
+    assert _invoice(a).status == Invoice.Status.DRAFT
+    _late(b, 200, 25)  # B's late March usage: its draft is open until April 15
+    assert _trued_up(_read(api_client, a)) == [30000]
+    assert invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC)) == 2
+    ra, rb = _read(api_client, a), _read(api_client, b, MID)
+    assert (ra["status"], ra["total"], _trued_up(ra)) == ("FINALIZED", 60000, [30000])
+    assert (rb["status"], rb["total"], _trued_up(rb)) == ("FINALIZED", 40000, [])
+    assert ra["total"] + rb["total"] == 100000
+
+
+def test_a_postpaid_true_up_is_finalized_once_the_later_draft_is(api_client, straddled):
+    """B finalized by hand first: A's invoice then finalizes at once, counting B's frozen draw."""
+    a, b = straddled
+    invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
+    ra, rb = _read(api_client, a), _read(api_client, b, MID)
+    assert (ra["total"], _trued_up(ra), rb["total"]) == (80000, [50000], 20000)
+
+
+def test_the_draft_the_list_and_finalization_show_one_true_up(api_client, straddled):
+    """The single draft's read, the list read and finalization load the same drafts (those
+    after the invoice in the draw order too): A's draft shows the true-up it is finalized
+    with ($1,000.00 - $300.00 - B's $200.00)."""
+    a, b = straddled
+    customer = a.customer_id
+    listed = _ok(api_client.get(f"/v1/customers/{customer}/invoices"))
+    in_list = next(i for i in listed if i["id"] == str(_invoice(a).pk))
+    draft = _read(api_client, a)
+    assert _trued_up(draft) == _trued_up(in_list) == [50000]
+    # B's turn rated first on a page rates A for its draws: A is still shown in its own turn.
+    views = invoice_views(invoices=[_invoice(b, MID), _invoice(a)], now=None)
+    assert [view.total for view in views] == [Decimal("20000"), Decimal("80000")]
+    invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
+    assert _trued_up(_read(api_client, a)) == _trued_up(draft)
+
+
+def test_the_admin_finalize_action_names_the_invoice_a_true_up_waits_for(admin_client, straddled):
+    a, b = straddled
+    response = admin_client.post(
+        reverse("admin:invoicing_invoice_changelist"),
+        {"action": "finalize_selected", "_selected_action": [str(_invoice(a).pk)]},
+        follow=True,
+    )
+    assert "may still draw: the true-up" in response.content.decode()
+    assert str(_invoice(b, MID).pk) in response.content.decode()
+    assert _invoice(a).status == Invoice.Status.DRAFT
+
+
+@pytest.mark.parametrize("by_hand", [False, True])
+@pytest.mark.parametrize(("late", "billed"), [(0, 100000), (200, 100000), (600, 110000)])
+def test_a_postpaid_commit_bills_the_commitment_or_the_usage(
+    api_client, straddled, by_hand, late, billed
+):
+    """Total billed for the commit's window = max($1,000.00, usage drawn): $300 (A) + $200 (B)
+    + B's late March usage, arriving after A's invoice was asked to finalize (when due, or by
+    hand), whichever way the invoices are then finalized."""
+    a, b = straddled
+    if by_hand:
+        with contextlib.suppress(InvoiceStateError):
+            invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 3, tzinfo=UTC))
+    else:
+        invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    _late(b, late, 25)
+    if by_hand:
+        invoice_finalize(invoice=_invoice(b, MID), now=datetime(2026, 4, 16, tzinfo=UTC))
+        invoice_finalize(invoice=_invoice(a), now=datetime(2026, 4, 16, tzinfo=UTC))
+    else:
+        invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC))
+    ra, rb = _read(api_client, a), _read(api_client, b, MID)
+    assert (ra["status"], rb["status"]) == ("FINALIZED", "FINALIZED")
+    assert ra["total"] + rb["total"] == billed
+
+
+def _postpaid(post, world, invoicer: Contract, amount: int = 100000, ending=APRIL) -> None:
+    """A POSTPAID customer commit of `amount` cents from March 1 to `ending`, invoiced on
+    `invoicer`."""
+    body = {
+        "customer_id": str(world["customer"].pk),
+        "product_id": world["fixed"],
+        "type": "POSTPAID",
+        "priority": 1,
+        "invoice_contract_id": str(invoicer.pk),
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": amount, "starting_at": _iso(MARCH), "ending_before": _iso(ending)}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": _iso(ending), "amount": amount}]},
+    }
+    _ok(post("/v1/contracts/customerCommits/create", body))
+
+
+def test_a_postpaid_true_up_waits_for_an_earlier_draft_too(post, api_client, world):
+    """The contract drawing before the invoicer in the draw order (same period, smaller id)
+    gets $400 of late March usage after the invoicer's invoice was asked to finalize by hand:
+    refused, then finalized with it when due. $300 + $200 + $400 = $900 of usage under a
+    $1,000.00 minimum: $1,000.00 billed (it used to be $1,400.00)."""
+    first, invoicer = _two_contracts(post, world)
+    _postpaid(post, world, invoicer)
+    _tokens(first, 200, MARCH)
+    _tokens(invoicer, 300, MARCH)
+    with pytest.raises(InvoiceStateError) as refused:
+        invoice_finalize(invoice=_invoice(invoicer), now=datetime(2026, 4, 1, 12, tzinfo=UTC))
+    assert str(_invoice(first).pk) in refused.value.messages[0]
+    _tokens_at(first, 400, datetime(2026, 3, 25, tzinfo=UTC))
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 2
+    totals = [_read(api_client, c)["total"] for c in (first, invoicer)]
+    assert totals == [60000, 40000]
+
+
+def test_two_true_ups_drawn_by_each_other_do_not_wait_on_each_other(post, api_client, world):
+    """Each contract trues up a $1,000.00 POSTPAID commit the other draws too: the first in the
+    draw order waits on the second; the second waits on nobody (the first trues up a commit
+    itself), so by hand the second, then the first is finalized; when due, both at once."""
+    first, second = _two_contracts(post, world)
+    _postpaid(post, world, first)
+    _postpaid(post, world, second)
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    with pytest.raises(InvoiceStateError):
+        invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 3, tzinfo=UTC))
+    invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    frozen = [_read(api_client, c) for c in (first, second)]
+    assert [f["status"] for f in frozen] == ["FINALIZED", "FINALIZED"]
+    assert sum(f["total"] for f in frozen) == 200000
+
+
+def test_two_true_ups_drawn_by_each_other_are_finalized_together_when_due(post, api_client, world):
+    first, second = _two_contracts(post, world)
+    _postpaid(post, world, first)
+    _postpaid(post, world, second)
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 2
+    assert sum(_read(api_client, c)["total"] for c in (first, second)) == 200000
+
+
+_tokens_drawn = st.integers(min_value=0, max_value=1500)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    a_usage=_tokens_drawn,
+    b_early=_tokens_drawn,
+    b_late=_tokens_drawn,
+    b_invoices=st.booleans(),
+    by_hand=st.booleans(),
+)
+def test_a_postpaid_commit_bills_max_of_commitment_and_usage(
+    post, api_client, world, a_usage, b_early, b_late, b_invoices, by_hand
+):
+    """Property: total billed over both invoices = max(commitment, usage drawn in the commit's
+    window), for any usage (B's partly arriving after the invoicer's invoice was asked to
+    finalize), whichever contract invoices the commit, finalized by hand or when due."""
+    world = {**world, "customer": CustomerFactory()}  # one customer per example
+    a = _contract(post, world)
+    b = _contract(
+        post,
+        world,
+        start=MID,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    invoicer, other = (b, a) if b_invoices else (a, b)
+    _postpaid(post, world, invoicer)
+    for contract, amount, day in ((a, a_usage, 10), (b, b_early, 20)):
+        if amount:
+            _tokens_at(contract, amount, MARCH.replace(day=day))
+    ask = datetime(2026, 4, 3, tzinfo=UTC)
+    if by_hand:
+        with contextlib.suppress(InvoiceStateError):
+            invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=ask)
+    else:
+        invoices_finalize_due(now=ask)
+    if b_late:
+        _tokens_at(b, b_late, MARCH.replace(day=25))
+    if by_hand:
+        later = datetime(2026, 4, 16, tzinfo=UTC)
+        invoice_finalize(invoice=_invoice(other, other.starting_at), now=later)
+        invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=later)
+    else:
+        invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC))
+    reads = [_read(api_client, c, c.starting_at) for c in (a, b)]
+    assert [r["status"] for r in reads] == ["FINALIZED", "FINALIZED"]
+    usage = (a_usage + b_early + b_late) * 100
+    assert sum(r["total"] for r in reads) == max(100000, usage)
+
+
+def test_a_true_up_waits_for_a_draft_of_its_batch_that_waits(post, api_client, world):
+    """The first contract trues up a commit for March 1-15 the second draws (the third, with
+    periods from the 15th, does not); the second trues up one for March that the third draws.
+    When the first two are due, the second waits on the third's draft, so the first waits too
+    (the second's draw is still an estimate): both stay drafts until the third is due, then
+    the three are finalized: $2,000.00 billed for $700.00 of usage under two $1,000.00
+    commitments."""
+    first, second = _two_contracts(post, world)
+    third = _contract(
+        post,
+        world,
+        start=MID,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    _postpaid(post, world, first, ending=MID)
+    _postpaid(post, world, second)
+    for contract, day in ((first, 10), (second, 10), (third, 20)):
+        _tokens_at(contract, 200, MARCH.replace(day=day))
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 0
+    assert {_invoice(first).status, _invoice(second).status} == {Invoice.Status.DRAFT}
+    _tokens_at(second, 100, MARCH.replace(day=20))
+    assert invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC)) == 3
+    reads = [_read(api_client, c, c.starting_at) for c in (first, second, third)]
+    assert sum(r["total"] for r in reads) == 200000
