@@ -170,6 +170,7 @@ from .draw_order import (  # noqa: F401
     in_turn,
     left_for_later,
     may_draw,
+    postpaid_expiring_here,
     trued_up_segments,
     with_later_draws,
 )

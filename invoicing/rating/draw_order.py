@@ -10,8 +10,9 @@ invoice's turn (`in_turn`):
   finalized first: a finalized invoice never changes);
 - less what the unfinalized invoices before it draw, rated one after the other, each after what
   the ones before it took (`hierarchy.rate_in_order`);
-- a segment ending in its period that an unfinalized invoice after it may still draw is not
-  expired by it (`left_for_later`): the last one expires what is left;
+- a segment ending in its period that an unfinalized invoice after it may still draw (or,
+  a POSTPAID commit's, before it: late usage, `postpaid_expiring_here`) is not expired by it
+  (`left_for_later`): the last one expires what is left;
 - a POSTPAID commit it trues up counts what the unfinalized invoices after it draw
   (`with_later_draws`): the true-up is what nobody draws. Finalization freezes it only with
   (in one transaction) or after those invoices (`selectors.draw_order.DraftsInOrder.waits_for`):
@@ -33,6 +34,7 @@ from .balances import trued_up_here
 from .hierarchy import less_taken
 from .inputs import RatingInput
 from .shared import overlaps
+from .vocabulary import BalanceType
 
 
 def in_turn(
@@ -93,6 +95,21 @@ def left_for_later(rating_input: RatingInput, drawn_later: Iterable[str]) -> Rat
             for balance in rating_input.balances
         ),
     )
+
+
+def postpaid_expiring_here(rating_input: RatingInput) -> set[str]:
+    """The segments of POSTPAID commits this invoice would end (`expiring_here`): their end is
+    the true-up's (the commitment less ALL draws), so one an open draft before it may still
+    draw (late usage) is left to the last invoice finalized, whatever the order (a PREPAID
+    commit or a credit is expired on the drafts' estimates: see the module)."""
+    expiring = expiring_here(rating_input)
+    return {
+        segment.id
+        for balance in rating_input.balances
+        if balance.type == BalanceType.POSTPAID
+        for segment in balance.access_schedule
+        if segment.id in expiring
+    }
 
 
 def trued_up_segments(rating_input: RatingInput) -> set[str]:

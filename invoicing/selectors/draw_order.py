@@ -52,6 +52,7 @@ from invoicing.rating import (
     in_turn,
     less_taken,
     may_draw,
+    postpaid_expiring_here,
     rate_invoice,
     trued_up_segments,
     with_later_draws,
@@ -208,8 +209,8 @@ class DraftsInOrder:
     def turn(self, invoice: Invoice, rating_input: RatingInput, *, final: bool = False):
         """The invoice's input in its turn: its segments less what the drafts before it draw;
         a POSTPAID commit it trues up counting what the drafts after it draw; `final`
-        (finalization): the segments ending in its period that a draft after it may still draw
-        marked `drawn_later`. An invoice outside these drafts is left as it is."""
+        (finalization): the segments ending in its period that a draft after it (or, a POSTPAID
+        commit's, before it) may still draw marked `drawn_later`. An invoice outside these drafts is left as it is."""
         group = self._group_of.get(invoice.pk)
         if not rating_input.balances or group is None:
             return rating_input
@@ -226,12 +227,19 @@ class DraftsInOrder:
                     later |= segments
                     if trued & segments:
                         last = position
+        postpaid = postpaid_expiring_here(rating_input) if final else set()
+        if postpaid:
+            # A POSTPAID commit an open draft before it may still draw too (late usage): the
+            # last one finalized ends it, whatever the order they are finalized in.
+            for draft in drafts[:index]:
+                if draft.pk not in self._done and _draws(draft):
+                    later |= self._may_draw(group, draft) & postpaid
         turn = in_turn(
             rating_input,
             taken=self._taken_through(group, index),
             drawn_later=later if final else (),
         )
-        if trued & later:
+        if trued & later and last > index:
             # A POSTPAID commit it trues up that a draft after it draws too (in its last
             # period): the true-up counts what they draw after this one.
             # (The drafts after the last one drawing them do not change what they draw.)

@@ -596,16 +596,26 @@ _tokens_drawn = st.integers(min_value=0, max_value=1500)
     a_usage=_tokens_drawn,
     b_early=_tokens_drawn,
     b_late=_tokens_drawn,
+    e_early=_tokens_drawn,
+    e_late=_tokens_drawn,
     b_invoices=st.booleans(),
     by_hand=st.booleans(),
 )
 def test_a_postpaid_commit_bills_max_of_commitment_and_usage(
-    post, api_client, world, a_usage, b_early, b_late, b_invoices, by_hand
+    post, api_client, world, a_usage, b_early, b_late, e_early, e_late, b_invoices, by_hand
 ):
-    """Property: total billed over both invoices = max(commitment, usage drawn in the commit's
-    window), for any usage (B's partly arriving after the invoicer's invoice was asked to
-    finalize), whichever contract invoices the commit, finalized by hand or when due."""
+    """Property: total billed over the three invoices = max(commitment, usage drawn in the
+    commit's window), for any usage (B's partly arriving after the invoicer's invoice was asked
+    to finalize; E's, quarterly from February so before both in the draw order and open until
+    May, partly after A and B were finalized), whichever contract invoices the commit,
+    finalized by hand or when due."""
     world = {**world, "customer": CustomerFactory()}  # one customer per example
+    e = _contract(
+        post,
+        world,
+        start=FEB,
+        usage_statement_schedule={"frequency": "QUARTERLY", "day": "CONTRACT_START"},
+    )
     a = _contract(post, world)
     b = _contract(
         post,
@@ -615,7 +625,7 @@ def test_a_postpaid_commit_bills_max_of_commitment_and_usage(
     )
     invoicer, other = (b, a) if b_invoices else (a, b)
     _postpaid(post, world, invoicer)
-    for contract, amount, day in ((a, a_usage, 10), (b, b_early, 20)):
+    for contract, amount, day in ((a, a_usage, 10), (b, b_early, 20), (e, e_early, 5)):
         if amount:
             _tokens_at(contract, amount, MARCH.replace(day=day))
     ask = datetime(2026, 4, 3, tzinfo=UTC)
@@ -629,12 +639,22 @@ def test_a_postpaid_commit_bills_max_of_commitment_and_usage(
     if by_hand:
         later = datetime(2026, 4, 16, tzinfo=UTC)
         invoice_finalize(invoice=_invoice(other, other.starting_at), now=later)
-        invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=later)
+        with contextlib.suppress(InvoiceStateError):  # waits for E
+            invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=later)
     else:
         invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC))
-    reads = [_read(api_client, c, c.starting_at) for c in (a, b)]
-    assert [r["status"] for r in reads] == ["FINALIZED", "FINALIZED"]
-    usage = (a_usage + b_early + b_late) * 100
+    if e_late:
+        _tokens_at(e, e_late, MARCH.replace(day=28))
+    last = datetime(2026, 5, 5, tzinfo=UTC)
+    if by_hand:
+        invoice_finalize(invoice=_invoice(e, FEB), now=last)
+        if _invoice(invoicer, invoicer.starting_at).status == Invoice.Status.DRAFT:
+            invoice_finalize(invoice=_invoice(invoicer, invoicer.starting_at), now=last)
+    else:
+        invoices_finalize_due(now=last)
+    reads = [_read(api_client, c, c.starting_at) for c in (a, b, e)]
+    assert [r["status"] for r in reads] == ["FINALIZED"] * 3
+    usage = (a_usage + b_early + b_late + e_early + e_late) * 100
     assert sum(r["total"] for r in reads) == max(100000, usage)
 
 
@@ -662,3 +682,32 @@ def test_a_true_up_waits_for_a_draft_of_its_batch_that_waits(post, api_client, w
     assert invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC)) == 3
     reads = [_read(api_client, c, c.starting_at) for c in (first, second, third)]
     assert sum(r["total"] for r in reads) == 200000
+
+
+def test_a_draft_trueing_up_nothing_leaves_the_commit_to_an_open_earlier_draft(
+    post, api_client, world
+):
+    """E (quarterly, February to May) draws before L (invoicing a $1,000.00 POSTPAID commit for
+    March) and M in the draw order. M, last in the order, is finalized on April 3 while E is
+    open: it does not expire the commit's remainder, E may still draw it. E gets $300.00 of
+    late March usage: $300 + $200 + $400 = $900 of usage under the minimum, $1,000.00 billed
+    (it used to be $1,300.00: M expired what E then drew)."""
+    e = _contract(
+        post,
+        world,
+        start=FEB,
+        usage_statement_schedule={"frequency": "QUARTERLY", "day": "CONTRACT_START"},
+    )
+    l_, m = _two_contracts(post, world)
+    _postpaid(post, world, l_)
+    _tokens_at(l_, 300, MARCH.replace(day=10))
+    _tokens_at(m, 200, MARCH.replace(day=10))
+    _tokens_at(e, 100, MARCH.replace(day=10))
+    invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC))
+    assert _invoice(m).status == Invoice.Status.FINALIZED
+    assert _invoice(l_).status == Invoice.Status.DRAFT
+    _tokens_at(e, 300, MARCH.replace(day=20))
+    invoices_finalize_due(now=datetime(2026, 5, 5, tzinfo=UTC))
+    reads = [_read(api_client, c, s) for c, s in ((l_, MARCH), (m, MARCH), (e, FEB))]
+    assert [r["status"] for r in reads] == ["FINALIZED"] * 3
+    assert sum(r["total"] for r in reads) == 100000
