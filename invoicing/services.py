@@ -73,6 +73,17 @@ class InvoiceStateError(ValidationError):
     """A transition the invoice's status does not allow."""
 
 
+class _LotWaits(InvoiceStateError):
+    """A constituent of consolidated invoice `lot` waits for a draft (`_freeze`'s
+    `leave_waiting`): the lot is left drafts, its consolidated invoice and all its
+    constituents (the batch is frozen again without them: nothing of theirs rated into the
+    ledger)."""
+
+    def __init__(self, message: str, *, lot):
+        super().__init__(message)
+        self.lot = lot
+
+
 def _check_transition(invoice: Invoice, target: str) -> None:
     if target not in TRANSITIONS[invoice.status]:
         raise InvoiceStateError(
@@ -377,7 +388,8 @@ def _freeze(
     constituents held by another worker are not waited for (`freeze_order`). An invoice truing
     up a POSTPAID commit that a draft outside the batch may still draw
     (`DraftsInOrder.waits_for`) is refused (`InvoiceStateError`), or with `leave_waiting` left a
-    draft (the batch's others are frozen). Returns the invoices frozen: the given ones, the
+    draft (the batch's others are frozen; a constituent raises `_LotWaits`: its lot is left
+    whole by the caller). Returns the invoices frozen: the given ones, the
     constituents a consolidated invoice brought along, less a consolidated draft removed or left
     for the next run and the invoices left waiting."""
     inputs = inputs or {}
@@ -429,6 +441,12 @@ def _freeze(
                     if leave_waiting and invoice.consolidated_into_id is None:
                         left.add(invoice.pk)
                         continue
+                    if leave_waiting:
+                        # On a lot: the lot stays drafts, the caller freezes the batch again
+                        # without it (`invoices_finalize_due`).
+                        raise _LotWaits(
+                            _waiting_message(invoice, waited), lot=invoice.consolidated_into_id
+                        )
                     raise InvoiceStateError(_waiting_message(invoice, waited))
             result = rate_invoice(rating_input)
             if invoice.type == Invoice.Type.SCHEDULED and not result.lines:
@@ -634,7 +652,8 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     once per batch: the cost is a fixed number of statements per batch, its reactions after
     commit included, whatever its size. An invoice truing up a POSTPAID commit that a draft
     not due yet may still draw is left a draft until that one is due (`_freeze`'s
-    `leave_waiting`). If a batch fails, its
+    `leave_waiting`); on a consolidated invoice, with its whole lot (the batch is frozen again
+    without it). If a batch fails, its
     invoices are retried one by one so that one bad invoice does not hold back the others.
     Then the next period's drafts of those contracts. Returns how many this call finalized.
     """
@@ -665,18 +684,31 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
     for offset in range(0, len(due), batch_size):
         batch = due[offset : offset + batch_size]
         preload = RatingPreload.for_invoices(batch)
+        lots_left: set = set()  # consolidated invoices left drafts: a constituent waits
         try:
-            with transaction.atomic():
-                locked = list(
-                    in_draw_order(
-                        Invoice.objects.select_for_update(of=("self",), skip_locked=True).filter(
-                            pk__in=[invoice.pk for invoice in batch], status=Status.DRAFT
-                        ),
-                        "end_timestamp",
-                        "start_timestamp",
-                    )
-                )
-                frozen = _freeze(locked, now=now, preload=preload, wait=False, leave_waiting=True)
+            while True:
+                try:
+                    with transaction.atomic():
+                        locked = list(
+                            in_draw_order(
+                                Invoice.objects.select_for_update(of=("self",), skip_locked=True)
+                                .filter(
+                                    pk__in=[invoice.pk for invoice in batch], status=Status.DRAFT
+                                )
+                                .exclude(pk__in=lots_left)
+                                .exclude(consolidated_into_id__in=lots_left),
+                                "end_timestamp",
+                                "start_timestamp",
+                            )
+                        )
+                        frozen = _freeze(
+                            locked, now=now, preload=preload, wait=False, leave_waiting=True
+                        )
+                    break
+                except _LotWaits as waiting:
+                    # Rolled back: the batch again, without the lot (a lot is finalized whole).
+                    logger.info("Invoice %s left a draft: %s", waiting.lot, waiting.messages[0])
+                    lots_left.add(waiting.lot)
             finalized += len(frozen)
         except Exception:
             logger.exception("Finalizing a batch failed; finalizing its invoices one by one")

@@ -11,15 +11,25 @@ Golden cases (Tokens at $100.00 each, amounts in cents): A uses 3 tokens ($300.0
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from core.models import DomainEvent
+from customers.models import BalanceLedgerEntry
 from invoicing.models import Invoice
 from invoicing.services import invoice_finalize, invoice_regenerate, invoices_finalize_due
-from tests.customers.test_hierarchy_api import _contract, _error, _ok, _tokens, world  # noqa: F401
+from tests.customers.test_hierarchy_api import (  # noqa: F401
+    _commit,
+    _contract,
+    _error,
+    _ok,
+    _tokens,
+    world,
+)
+from tests.invoicing.factories import ingest
 from tests.invoicing.test_consolidated_invoices import (
     APRIL_3,
     CONCATENATE,
@@ -240,3 +250,59 @@ def test_regenerating_a_constituent_of_an_archived_parents_lot_bills_it_on_its_o
         None,
     )
     assert _usage(b).consolidated_into_id is None
+
+
+def test_a_lot_whose_constituent_waits_is_left_drafts_and_the_batch_is_finalized(
+    post,  # noqa: F811
+    world,  # noqa: F811
+    caplog,
+):
+    """The parent trues up a $1,000.00 POSTPAID commit for March that its children draw: A
+    (billed on the parent's lot) and B (its own payer, periods from March 15, not due on April
+    3). On April 3 the parent's own statement waits for B's draft: the whole lot (it, A's
+    statement, the consolidated invoice) is left drafts, nothing of theirs in the ledger, and
+    the batch's other invoice (another customer's) is finalized: no batch failure. Once B is
+    due the lot and B are finalized: $1,000.00 billed for $600.00 of usage."""
+    april = "2026-04-01T00:00:00Z"
+    postpaid = _commit(world, access={"type": "ALL"}, type="POSTPAID")
+    postpaid["access_schedule"]["schedule_items"][0]["ending_before"] = april
+    postpaid["invoice_schedule"] = {"schedule_items": [{"timestamp": april, "amount": 100000}]}
+    parent = _contract(post, world, commits=[postpaid], hierarchy_configuration=CONCATENATE)
+    a = _child(post, world, parent)
+    link = {"parent": {"contract_id": str(parent.pk), "customer_id": str(parent.customer_id)}}
+    b = _contract(
+        post,
+        world,
+        starting_at="2026-03-15T00:00:00Z",
+        hierarchy_configuration=link,
+        usage_statement_schedule={"frequency": "MONTHLY", "day": "CONTRACT_START"},
+    )
+    unrelated = _contract(post, world)
+    _tokens(a, 3)
+    _tokens(parent, 1)
+    _tokens(unrelated, 1)
+    ingest(
+        [
+            {
+                "transaction_id": "lot-waits-b",
+                "customer_id": str(b.customer_id),
+                "event_type": "tokens_usage",
+                "timestamp": "2026-03-20T00:00:00Z",
+                "properties": {"num_tokens": "2"},
+            }
+        ]
+    )
+    with caplog.at_level(logging.INFO):
+        assert invoices_finalize_due(now=APRIL_3) == 1
+    assert "Finalizing a batch failed" not in caplog.text
+    assert _usage(unrelated).status == Invoice.Status.FINALIZED
+    lot = [_usage(parent), _usage(a), _consolidated(parent)]
+    assert [i.status for i in lot] == [Invoice.Status.DRAFT] * 3
+    assert not BalanceLedgerEntry.objects.filter(invoice_id__in=[i.pk for i in lot]).exists()
+    assert invoices_finalize_due(now=datetime(2026, 4, 20, tzinfo=UTC)) == 4
+    b_march = Invoice.objects.get(
+        contract=b, type=Invoice.Type.USAGE, start_timestamp=b.starting_at
+    )
+    billed = [_consolidated(parent), b_march]
+    assert [i.status for i in billed] == [Invoice.Status.FINALIZED] * 2
+    assert sum(i.total for i in billed) == Decimal("100000")
