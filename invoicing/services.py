@@ -380,6 +380,7 @@ def _freeze(
     issued_at: datetime | None = None,
     wait: bool = True,
     leave_waiting: bool = False,
+    waiting: dict | None = None,
 ) -> list[Invoice]:
     """Rate and freeze drafts the caller has locked, in its transaction: lines, totals, snapshot,
     consecutive numbers in the given order, issued_at (`now` unless given). `inputs` ({invoice
@@ -391,7 +392,8 @@ def _freeze(
     draft (the batch's others are frozen; a constituent raises `_LotWaits`: its lot is left
     whole by the caller). Returns the invoices frozen: the given ones, the
     constituents a consolidated invoice brought along, less a consolidated draft removed or left
-    for the next run and the invoices left waiting."""
+    for the next run and the invoices left waiting (`waiting`, when given, gets {invoice id:
+    the draft it waits for} of those)."""
     inputs = inputs or {}
     given = {invoice.pk for invoice in invoices}
     invoices = freeze_order(invoices, wait=wait)
@@ -440,6 +442,8 @@ def _freeze(
                 if waited is not None:
                     if leave_waiting and invoice.consolidated_into_id is None:
                         left.add(invoice.pk)
+                        if waiting is not None:
+                            waiting[invoice.pk] = waited
                         continue
                     if leave_waiting:
                         # On a lot: the lot stays drafts, the caller freezes the batch again
@@ -522,6 +526,23 @@ def _freeze(
         for invoice in invoices
     )
     return invoices
+
+
+class _Joining(Exception):
+    """A due batch's true-ups wait for due drafts outside it: the batch is frozen again with
+    them (`invoices_finalize_due`)."""
+
+    def __init__(self, invoices: list[Invoice]):
+        super().__init__()
+        self.invoices = invoices
+
+
+def _due_waited(left: dict, due_by_id: dict, batch: list[Invoice]) -> list[Invoice]:
+    """The due drafts (`due_by_id`) outside `batch` that the invoices it left waiting
+    (`left`: {invoice id: the draft it waits for}) wait for, in draw order."""
+    inside = {invoice.pk for invoice in batch}
+    wanted = {waited.pk for waited in left.values()} - inside
+    return [invoice for pk, invoice in due_by_id.items() if pk in wanted]
 
 
 def _waiting_message(invoice: Invoice, waited: Invoice) -> str:
@@ -681,12 +702,14 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
         )
     )
     finalized = 0
+    due_by_id = {invoice.pk: invoice for invoice in due}
     for offset in range(0, len(due), batch_size):
         batch = due[offset : offset + batch_size]
         preload = RatingPreload.for_invoices(batch)
         lots_left: set = set()  # consolidated invoices left drafts: a constituent waits
         try:
             while True:
+                left: dict = {}  # {invoice id: the draft it waits for}
                 try:
                     with transaction.atomic():
                         locked = list(
@@ -702,13 +725,26 @@ def invoices_finalize_due(*, now: datetime, batch_size: int = 100) -> int:
                             )
                         )
                         frozen = _freeze(
-                            locked, now=now, preload=preload, wait=False, leave_waiting=True
+                            locked,
+                            now=now,
+                            preload=preload,
+                            wait=False,
+                            leave_waiting=True,
+                            waiting=left,
                         )
+                        joining = _due_waited(left, due_by_id, batch)
+                        if joining:
+                            raise _Joining(joining)
                     break
                 except _LotWaits as waiting:
                     # Rolled back: the batch again, without the lot (a lot is finalized whole).
                     logger.info("Invoice %s left a draft: %s", waiting.lot, waiting.messages[0])
                     lots_left.add(waiting.lot)
+                except _Joining as joining:
+                    # Rolled back: the batch again with the due drafts its true-ups wait for
+                    # (true-ups waiting on each other are frozen together, never split).
+                    batch = [*batch, *joining.invoices]
+                    preload = RatingPreload.for_invoices(batch)
             finalized += len(frozen)
         except Exception:
             logger.exception("Finalizing a batch failed; finalizing its invoices one by one")

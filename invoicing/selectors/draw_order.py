@@ -20,10 +20,11 @@ true-up finalization makes.
 A true-up is the commitment less ALL its draws, so it is not frozen on another draft's
 estimate: an invoice truing up a POSTPAID commit that another draft may still draw is finalized
 only after that draft or with it (`waits_for`; finalization of due invoices leaves it, a
-finalization by hand is refused naming that draft). It waits on drafts after it in the draw
-order, and on drafts before it that true up nothing themselves: no two invoices wait on each
-other. (Two invoices each truing up a commit the other draws: the later one in the order counts
-the earlier one's draw as it is then, unless both are finalized together, as when both are due.)
+finalization by hand is refused naming that draft). It waits on every draft that may draw
+the commit, before or after it in the draw order. Two invoices each truing up a commit the
+other draws wait on each other: by hand both are refused (finalizing the other along would
+freeze its usage before it is due); when due they are frozen together, in one batch (a batch
+whose true-ups wait for due drafts outside it takes them in: `invoices_finalize_due`).
 
 Finalizing an invoice before one that draws ahead of it (a parent's by hand before its
 children's, a contract's before the customer's other contract with a smaller id) does not
@@ -257,29 +258,25 @@ class DraftsInOrder:
         invoice, in the same transaction) that may still draw a POSTPAID commit the invoice
         trues up, the first in the draw order; None when there is none. The true-up is the
         commitment less ALL its draws: it is frozen only once no other invoice's draw of it is
-        an estimate (see the module). A draft before the invoice that trues up a commit itself
-        is not waited on (it may wait on this one: an invoice waits only on drafts after it or
-        on drafts that wait on none, so no two invoices wait on each other)."""
+        an estimate (see the module). Two invoices truing up commits the other draws wait on
+        each other: they are frozen together (`waiting`; by hand both are refused)."""
         group = self._group_of.get(invoice.pk)
         trued = trued_up_segments(rating_input)
         if group is None or not trued:
             return None
-        drafts = self._groups[group]
-        index = next(i for i, d in enumerate(drafts) if d.pk == invoice.pk)
         excluded = self._done | set(finalizing) | {invoice.pk}
-        for position, draft in enumerate(drafts):
+        for draft in self._groups[group]:
             if draft.pk in excluded or not _draws(draft):
                 continue
-            if not trued & self._may_draw(group, draft):
-                continue
-            if position > index or not self._trues_up(group, draft):
+            if trued & self._may_draw(group, draft):
                 return draft
         return None
 
     def waiting(self, invoice_ids: Iterable) -> dict:
         """{invoice id: the draft it waits for (`waits_for`)} of the drafts to be frozen
         together: each waits on drafts outside them and on those among them that wait (they
-        stay drafts), to a fixed point (the waits form no cycle)."""
+        stay drafts), to a fixed point (invoices waiting on each other, both among them, wait
+        on none: they are frozen together)."""
         batch = set(invoice_ids)
         drafts = [
             (group, draft)
@@ -304,10 +301,6 @@ class DraftsInOrder:
             if not found:
                 return waits
             waits.update(found)
-
-    def _trues_up(self, group, draft: Invoice) -> bool:
-        """Whether the draft trues up a POSTPAID commit (it may wait on others)."""
-        return bool(trued_up_segments(self._input(group, draft, usage=False)))
 
     def _may_draw(self, group, draft: Invoice) -> set[str]:
         """The segments the draft may draw (read once: they do not depend on the ledger)."""

@@ -556,19 +556,44 @@ def test_a_postpaid_true_up_waits_for_an_earlier_draft_too(post, api_client, wor
     assert totals == [60000, 40000]
 
 
-def test_two_true_ups_drawn_by_each_other_do_not_wait_on_each_other(post, api_client, world):
-    """Each contract trues up a $1,000.00 POSTPAID commit the other draws too: the first in the
-    draw order waits on the second; the second waits on nobody (the first trues up a commit
-    itself), so by hand the second, then the first is finalized; when due, both at once."""
+def test_two_true_ups_drawn_by_each_other_wait_on_each_other(post, api_client, world):
+    """Each contract trues up a $1,000.00 POSTPAID commit the other draws too: each waits on
+    the other (neither true-up is final while the other's draw is an estimate), so by hand
+    both are refused (finalizing the other along would freeze its usage before it is due);
+    when due, both are finalized together. The first gets $1,200.00 of late March usage after
+    the second was asked to finalize: $1,700.00 of usage under $2,000.00 of commitments,
+    $2,000.00 billed (it used to be $3,200.00: the second frozen on the first's estimate)."""
     first, second = _two_contracts(post, world)
     _postpaid(post, world, first)
     _postpaid(post, world, second)
     _tokens(first, 300, MARCH)
     _tokens(second, 200, MARCH)
-    with pytest.raises(InvoiceStateError):
-        invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
-    invoice_finalize(invoice=_invoice(second), now=datetime(2026, 4, 3, tzinfo=UTC))
-    invoice_finalize(invoice=_invoice(first), now=datetime(2026, 4, 3, tzinfo=UTC))
+    for invoicer, other in ((first, second), (second, first)):
+        with pytest.raises(InvoiceStateError) as refused:
+            invoice_finalize(invoice=_invoice(invoicer), now=datetime(2026, 4, 3, tzinfo=UTC))
+        assert str(_invoice(other).pk) in refused.value.messages[0]
+    _tokens_at(first, 1200, datetime(2026, 3, 25, tzinfo=UTC))
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC)) == 2
+    frozen = [_read(api_client, c) for c in (first, second)]
+    assert [f["status"] for f in frozen] == ["FINALIZED", "FINALIZED"]
+    assert sum(f["total"] for f in frozen) == 200000
+
+
+@pytest.mark.parametrize("late", [0, 1200])
+def test_two_true_ups_drawn_by_each_other_are_not_split_across_batches(
+    post, api_client, world, late
+):
+    """The same, due in batches of one: the second true-up is not frozen alone on the first's
+    estimate, the first's waiting brings the second into its batch; with $1,200.00 of late
+    usage on the first, $2,000.00 billed (it used to be $3,200.00)."""
+    first, second = _two_contracts(post, world)
+    _postpaid(post, world, first)
+    _postpaid(post, world, second)
+    _tokens(first, 300, MARCH)
+    _tokens(second, 200, MARCH)
+    if late:
+        _tokens_at(first, late, datetime(2026, 3, 25, tzinfo=UTC))
+    assert invoices_finalize_due(now=datetime(2026, 4, 3, tzinfo=UTC), batch_size=1) == 2
     frozen = [_read(api_client, c) for c in (first, second)]
     assert [f["status"] for f in frozen] == ["FINALIZED", "FINALIZED"]
     assert sum(f["total"] for f in frozen) == 200000
