@@ -209,19 +209,20 @@ def _remove_childless(parent: Contract, now: datetime) -> None:
             consolidated_drafts_remove(ids=drafts, now=now)
 
 
-def consolidated_drafts_remove(*, ids: list, now: datetime) -> int:
+def consolidated_drafts_remove(*, ids: list, now: datetime, voiding: Iterable = ()) -> int:
     """Delete consolidated drafts (the caller holds their locks, in its transaction). Their
     constituents are free again: a draft is billed on its own when it is finalized, and one
     already FINALIZED (finalized alone before its lot, so payments skipped it as a constituent)
     is billed on its own from now: `invoice.unconsolidated` tells payments (and webhooks) that
     it is no longer on the consolidated invoice its `invoice.finalized` named (payments queues
-    it then, as a finalized invoice). Returns how many were deleted."""
+    it then, as a finalized invoice), but for those `voiding` (ids the caller voids in its
+    transaction: billed nowhere). Returns how many were deleted."""
     if not ids:
         return 0
     freed = list(
-        Invoice.objects.select_for_update(of=("self",)).filter(
-            consolidated_into_id__in=ids, status=Status.FINALIZED
-        )
+        Invoice.objects.select_for_update(of=("self",))
+        .filter(consolidated_into_id__in=ids, status=Status.FINALIZED)
+        .exclude(pk__in=list(voiding))
     )
     Invoice.objects.filter(consolidated_into_id__in=ids).update(consolidated_into=None)
     left = {invoice.pk: invoice.consolidated_into_id for invoice in freed}

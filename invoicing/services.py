@@ -916,8 +916,19 @@ def contract_invoices_archive(*, contract: Contract, void_invoices: bool, now: d
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        # With void_invoices its finalized statements are voided below: freed from a lot, they
+        # are billed nowhere (no `invoice.unconsolidated`).
+        voiding = (
+            Invoice.objects.filter(contract=contract, status=Status.FINALIZED).values_list(
+                "pk", flat=True
+            )
+            if void_invoices
+            else []
+        )
         cancelled = consolidated_drafts_remove(
-            ids=[pk for pk, owner in heads if owner == contract.pk and pk in drafts], now=now
+            ids=[pk for pk, owner in heads if owner == contract.pk and pk in drafts],
+            now=now,
+            voiding=list(voiding),
         )
         cancelled += Invoice.objects.filter(pk__in=drafts, status=Status.DRAFT).delete()[0]
         voided = 0

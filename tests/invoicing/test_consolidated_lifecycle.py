@@ -306,3 +306,23 @@ def test_a_lot_whose_constituent_waits_is_left_drafts_and_the_batch_is_finalized
     billed = [_consolidated(parent), b_march]
     assert [i.status for i in billed] == [Invoice.Status.FINALIZED] * 2
     assert sum(i.total for i in billed) == Decimal("100000")
+
+
+def test_archiving_the_parent_with_void_invoices_sends_no_unconsolidated_for_what_it_voids(
+    post,  # noqa: F811
+    world,  # noqa: F811
+):
+    """The parent's own statement finalized by hand before its lot, then the parent archived
+    with `void_invoices`: the lot is cancelled and the statement voided in one transaction, so
+    it is billed nowhere: no `invoice.unconsolidated` (payments would bill it on its own)."""
+    parent = _contract(post, world, hierarchy_configuration=CONCATENATE)
+    a = _child(post, world, parent)
+    _tokens(a, 3)
+    _tokens(parent, 1)
+    own = _usage(parent)
+    assert own.consolidated_into_id is not None
+    invoice_finalize(invoice=own, now=APRIL_3)
+    _archive(post, parent, void_invoices=True)
+    own.refresh_from_db()
+    assert own.status == Invoice.Status.VOID
+    assert str(own.pk) not in {str(subject) for subject in _unconsolidated()}
