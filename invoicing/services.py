@@ -839,7 +839,8 @@ def _void_one(locked: Invoice, now: datetime) -> None:
 def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
     """A new DRAFT of a VOID invoice's period, rated from today's data when read. An invoice
     of a voided consolidated lot regenerates the lot (`consolidation.lot_regenerate`): the
-    consolidated draft and its constituents' drafts, linked again."""
+    consolidated draft and its constituents' drafts, linked again. An archived contract's
+    invoice is refused."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != Status.VOID:
@@ -861,6 +862,13 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
                 f"Contract {locked.contract_id} is archived: its consolidated invoice "
                 f"{locked.id} is not regenerated (regenerate one of its constituents: each is "
                 "billed on its own)."
+            )
+        if locked.contract.archived_at is not None:
+            # An archived parent's own statement on its lot included: a draft on an archived
+            # contract would never be billed (its children's are regenerated from theirs).
+            raise InvoiceStateError(
+                f"Contract {locked.contract_id} is archived: invoice {locked.id} is not "
+                "regenerated (an archived contract bills nothing more)."
             )
         regenerated = lot_regenerate(invoice=locked, now=now)
         if regenerated is not None:

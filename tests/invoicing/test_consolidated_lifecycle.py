@@ -326,3 +326,30 @@ def test_archiving_the_parent_with_void_invoices_sends_no_unconsolidated_for_wha
     own.refresh_from_db()
     assert own.status == Invoice.Status.VOID
     assert str(own.pk) not in {str(subject) for subject in _unconsolidated()}
+
+
+def test_regenerating_an_archived_parents_own_statement_of_its_lot_is_refused(
+    post,  # noqa: F811
+    world,  # noqa: F811
+):
+    """CONCATENATE: the lot issued, then the parent archived with `void_invoices` (the lot
+    voided). Regenerating the parent's own statement is refused (400, naming the contract):
+    it used to make a draft on the archived contract. Nothing is made."""
+    parent = _contract(post, world, hierarchy_configuration=CONCATENATE)
+    a = _child(post, world, parent)
+    _tokens(a, 3)
+    _tokens(parent, 1)
+    invoices_finalize_due(now=APRIL_3)
+    own = _usage(parent)
+    assert own.consolidated_into_id is not None
+    _archive(post, parent, void_invoices=True)
+    own.refresh_from_db()
+    assert own.status == Invoice.Status.VOID
+    drafts = Invoice.objects.filter(status=Invoice.Status.DRAFT).count()
+    message = _error(post("/v1/invoices/regenerate", {"id": str(own.pk)}))
+    assert message == (
+        f"Contract {parent.pk} is archived: invoice {own.pk} is not regenerated (an archived "
+        "contract bills nothing more)."
+    )
+    assert Invoice.objects.filter(status=Invoice.Status.DRAFT).count() == drafts
+    assert not Invoice.objects.filter(contract=parent, regenerated_from=own).exists()
