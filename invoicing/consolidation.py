@@ -41,6 +41,7 @@ from django.db import transaction
 from core import outbox
 from customers import periods
 from customers.models import Contract
+from invoicing.events import invoice_event
 from invoicing.models import Invoice, InvoiceLineItem
 from invoicing.selectors import (
     InvoiceView,
@@ -230,31 +231,17 @@ def consolidated_drafts_remove(*, ids: list, now: datetime, voiding: Iterable = 
         invoice.consolidated_into = None
     payers = invoice_payers(freed)
     outbox.record_many(
-        {
-            "type": "invoice.unconsolidated",
-            "subject_id": invoice.pk,
-            "customer_id": invoice.customer_id,
-            "occurred_at": now,
-            "payload": {
-                "invoice_id": str(invoice.pk),
-                "customer_id": str(invoice.customer_id),
-                "contract_id": str(invoice.contract_id),
-                "invoice_type": invoice.type,
-                "number": invoice.number,
-                "consolidated_invoice_id": str(left[invoice.pk]),
-                **_payer(payers.get(invoice.pk)),
-            },
-        }
+        invoice_event(
+            "invoice.unconsolidated",
+            invoice,
+            now,
+            payers.get(invoice.pk),
+            consolidated_invoice_id=left[invoice.pk],
+        )
         for invoice in freed
     )
     deleted, _ = Invoice.objects.filter(pk__in=ids, status=Status.DRAFT).delete()
     return deleted
-
-
-def _payer(payer) -> dict:
-    if payer is None:
-        return {}
-    return {"payer": {"contract_id": str(payer.contract_id), "customer_id": str(payer.customer_id)}}
 
 
 # --- Finalization ---------------------------------------------------------------------------------

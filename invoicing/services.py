@@ -41,6 +41,7 @@ from invoicing.consolidation import (
     freeze_order,
     lot_regenerate,
 )
+from invoicing.events import invoice_event
 from invoicing.models import Invoice, InvoiceLineItem, InvoiceNumberSequence
 from invoicing.rating import rate_invoice, to_json
 from invoicing.selectors import (
@@ -520,7 +521,7 @@ def _freeze(
     payers = invoice_payers(_in_hierarchies(invoices, preload))
     outbox.record_many(
         _with_revenue_system(
-            _invoice_event("invoice.finalized", invoice, now, payers.get(invoice.pk)),
+            invoice_event("invoice.finalized", invoice, now, payers.get(invoice.pk)),
             revenue_systems.get((invoice.contract_id, invoice.start_timestamp)),
         )
         for invoice in invoices
@@ -581,33 +582,6 @@ def _with_revenue_system(event: dict, config) -> dict:
             "delivery_method_id": str(config.delivery_method_id or "") or None,
             "configuration": dict(config.configuration or {}),
         }
-    return event
-
-
-def _invoice_event(type_: str, invoice: Invoice, now: datetime, payer=None) -> dict:
-    """An invoice's domain event (`invoice.finalized`, `invoice.voided`), as `outbox.record`
-    takes it. `payer` (an account hierarchy's invoice, `invoice_payers`): who pays for it."""
-    event = {
-        "type": type_,
-        "subject_id": invoice.pk,
-        "customer_id": invoice.customer_id,
-        "occurred_at": now,
-        "payload": {
-            "invoice_id": str(invoice.pk),
-            "customer_id": str(invoice.customer_id),
-            "contract_id": str(invoice.contract_id),
-            "invoice_type": invoice.type,
-            "number": invoice.number,
-        },
-    }
-    if payer is not None:
-        event["payload"]["payer"] = {
-            "contract_id": str(payer.contract_id),
-            "customer_id": str(payer.customer_id),
-        }
-    if invoice.consolidated_into_id is not None:
-        # Billed on the parent's consolidated invoice, not on its own.
-        event["payload"]["consolidated_invoice_id"] = str(invoice.consolidated_into_id)
     return event
 
 
@@ -833,7 +807,7 @@ def _void_one(locked: Invoice, now: datetime) -> None:
         )
         contract_billed_through_set(contract_id=locked.contract_id, billed_through=latest)
     payer = invoice_payers([locked]).get(locked.pk)
-    outbox.record(**_invoice_event("invoice.voided", locked, now, payer))
+    outbox.record(**invoice_event("invoice.voided", locked, now, payer))
 
 
 def invoice_regenerate(*, invoice: Invoice, now: datetime) -> Invoice:
